@@ -1,0 +1,323 @@
+/* autograd.c: the tape. pg__apply runs an op-table row and records a node;
+ * pg_backward sweeps the recorded nodes in reverse topological order.
+ * Kernels live in ops_*.c; this file only moves tensors between them. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local int pg_tls_grad_disabled; /* 0: grad mode on (the default) */
+
+int pg_grad_enabled(void) { return !pg_tls_grad_disabled; }
+
+int pg_set_grad_enabled(int flag) {
+    int prev = !pg_tls_grad_disabled;
+    pg_tls_grad_disabled = !flag;
+    return prev;
+}
+
+int pg_op_count(void) { return PG_OP_COUNT; }
+
+const char *pg_op_name(int op) { return (op >= 0 && op < PG_OP_COUNT) ? pg_optable[op]->name : NULL; }
+
+bool pg__node_needs(const pg_node *n, int i) { return n->edges[i].fn || n->edges[i].leaf; }
+
+/* ---- recording ---- */
+
+static pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
+    const pg_opdef *d = pg_optable[op];
+    pg_node *n = calloc(1, sizeof(pg_node) + sizeof(pg_edge) * (size_t)n_in);
+    if (!n) return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the graph node", d->name);
+    atomic_init(&n->refcount, 1); /* owned by out->grad_fn */
+    n->op = op;
+    n->n_in = n_in;
+    n->out = out;
+    pg__meta_of(&n->out_meta, out);
+    n->p = *p;
+    for (int k = 0; k < PG_MAX_SAVED; k++) n->saved_from[k] = -2;
+    if (p->offsets) {
+        size_t bytes = sizeof(int64_t) * (size_t)out->numel;
+        n->owned_offsets = malloc(bytes ? bytes : 1);
+        if (!n->owned_offsets) {
+            free(n);
+            return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the index", d->name);
+        }
+        memcpy(n->owned_offsets, p->offsets, bytes);
+        n->p.offsets = n->owned_offsets;
+    }
+    pg__count_node(1);
+    for (int i = 0; i < n_in; i++) {
+        pg_edge *e = &n->edges[i];
+        pg__meta_of(&e->meta, in[i]);
+        if (!in[i]->requires_grad) continue;
+        if (in[i]->grad_fn) {
+            e->fn = in[i]->grad_fn;
+            atomic_fetch_add_explicit(&e->fn->refcount, 1, memory_order_relaxed);
+        } else {
+            e->leaf = PG_NEW_REF(in[i]);
+        }
+    }
+    int k = 0;
+    for (int i = 0; i < n_in && i < 7; i++) {
+        if (!(d->save & (1u << i))) continue;
+        n->saved[k] = PG_NEW_REF(in[i]);
+        n->saved_version[k] = atomic_load(&in[i]->storage->version);
+        n->saved_from[k++] = i;
+    }
+    if (d->save & PG_SAVE_OUT) {
+        /* an alias without grad_fn: saving out itself would make a cycle */
+        pg_tensor *alias = pg__alias(out, out->ndim, out->shape);
+        if (!alias) {
+            pg__node_release(n);
+            return PG_ERR_MEMORY;
+        }
+        n->saved[k] = alias;
+        n->saved_version[k] = atomic_load(&out->storage->version);
+        n->saved_from[k++] = -1;
+    }
+    out->grad_fn = n;
+    out->requires_grad = true;
+    return PG_OK;
+}
+
+pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *params) {
+    const pg_opdef *d = pg_optable[op];
+    pg_params q = *params;
+    const pg_params *p = &q;
+    q.op = op;
+    for (int i = 0; i < n_in; i++)
+        if (pg__check_tensor(d->name, in[i])) return NULL;
+    pg_meta m;
+    if (d->infer(&m, in, n_in, p) != PG_OK) return NULL;
+    /* a row without a forward kernel is a view: the output shares in[0]'s storage */
+    pg_tensor *out = d->forward ? pg__tensor_new_like(&m) : pg__alias(in[0], m.ndim, m.shape);
+    if (!out) return NULL;
+    if (d->forward && d->forward(out, in, n_in, p) != PG_OK) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    if (pg_tls_grad_disabled) return out;
+    bool need = false;
+    for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
+    if (need && pg__record(out, op, in, n_in, p) != PG_OK) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- gradient accumulation: set the first contribution, add the others ---- */
+
+static bool pg__exclusive(const pg_tensor *t) {
+    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1;
+}
+
+/* *slot += g. g is borrowed. A slot nobody else sees is updated in place;
+ * otherwise a fresh tensor replaces it, so no caller's buffer is changed. */
+pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
+    if (!*slot) {
+        /* the caller's reference is its only one: take over g instead of copying */
+        if (pg__exclusive(g)) {
+            *slot = PG_NEW_REF(g);
+            return PG_OK;
+        }
+        *slot = pg_tensor_clone(g);
+        return *slot ? PG_OK : PG_ERR_MEMORY;
+    }
+    if (pg__exclusive(*slot)) {
+        pg__add_into(*slot, g);
+        return PG_OK;
+    }
+    pg_tensor *sum = pg_tensor_clone(*slot);
+    if (!sum) return PG_ERR_MEMORY;
+    pg__add_into(sum, g);
+    pg_tensor_release(*slot);
+    *slot = sum;
+    return PG_OK;
+}
+
+/* A leaf's .grad accumulates in place even when Python holds it (as PyTorch does). */
+static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g) {
+    if (leaf->grad) {
+        pg__add_into(leaf->grad, g);
+        return PG_OK;
+    }
+    return pg__accumulate(&leaf->grad, g);
+}
+
+pg_status pg__check_saved(const pg_node *n) {
+    for (int k = 0; k < PG_MAX_SAVED; k++) {
+        const pg_tensor *s = n->saved[k];
+        if (!s) continue;
+        uint64_t now = atomic_load(&s->storage->version);
+        if (now != n->saved_version[k]) {
+            char b[PG_SHAPE_BUF];
+            const char *what = n->saved_from[k] < 0 ? "its output" : "an input";
+            return pg__fail(PG_ERR_RUNTIME,
+                            "backward: %s of %s, of shape %s, was modified in place after it was saved "
+                            "for backward (version %llu when saved, now %llu); compute it out of "
+                            "place, or detach/clone before modifying",
+                            what, pg_optable[n->op]->name, pg__shape_str(s->ndim, s->shape, b, sizeof b),
+                            (unsigned long long)n->saved_version[k], (unsigned long long)now);
+        }
+    }
+    return PG_OK;
+}
+
+/* ---- backward ---- */
+
+typedef struct pg_nodevec {
+    pg_node **v;
+    size_t n, cap;
+} pg_nodevec;
+
+static bool pg__vec_push(pg_nodevec *s, pg_node *x) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        pg_node **v = realloc(s->v, cap * sizeof *v);
+        if (!v) return false;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return true;
+}
+
+static atomic_ulong pg_sweep_id;
+
+/* Visits every node reachable from root (explicit stack, no recursion),
+ * holding a reference to each, counting for each how many reachable
+ * consumers will send it a gradient. Refuses released graphs and stale
+ * saved values before anything is changed. */
+static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
+    pg_nodevec stack = {0};
+    pg_status st = PG_OK;
+    root->mark = id;
+    root->pending = 0;
+    if (!pg__vec_push(&stack, root)) st = PG_ERR_MEMORY;
+    while (st == PG_OK && stack.n) {
+        pg_node *n = stack.v[--stack.n];
+        atomic_fetch_add_explicit(&n->refcount, 1, memory_order_relaxed);
+        if (!pg__vec_push(all, n)) {
+            pg__node_release(n);
+            st = PG_ERR_MEMORY;
+            break;
+        }
+        if (n->released) {
+            st = pg__fail(PG_ERR_RUNTIME,
+                          "backward: trying to backward through the graph a second time (the node "
+                          "%s already released its saved values); pass retain_graph=True to the "
+                          "first backward if you need to backward twice",
+                          pg_optable[n->op]->name);
+            break;
+        }
+        if ((st = pg__check_saved(n)) != PG_OK) break;
+        for (int i = 0; i < n->n_in; i++) {
+            pg_node *f = n->edges[i].fn;
+            if (!f) continue;
+            if (f->mark != id) {
+                f->mark = id;
+                f->pending = 0;
+                if (!pg__vec_push(&stack, f)) {
+                    st = PG_ERR_MEMORY;
+                    break;
+                }
+            }
+            f->pending++;
+        }
+    }
+    free(stack.v);
+    if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
+        pg__fail(PG_ERR_MEMORY, "backward: out of memory collecting the graph");
+    return st;
+}
+
+static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (!grad) {
+        if (root->numel != 1)
+            return pg__fail(PG_ERR_RUNTIME,
+                            "backward: grad can be implicitly created only for one-element outputs, "
+                            "but the output has shape %s; pass grad= of that shape",
+                            pg__shape_str(root->ndim, root->shape, b1, sizeof b1));
+        *seed = pg_tensor_full(root->dtype, root->ndim, root->shape, 1.0);
+        return *seed ? PG_OK : PG_ERR_MEMORY;
+    }
+    if (grad->ndim != root->ndim || memcmp(grad->shape, root->shape, sizeof(int64_t) * (size_t)root->ndim))
+        return pg__fail(PG_ERR_SHAPE, "backward: grad has shape %s but the output has shape %s",
+                        pg__shape_str(grad->ndim, grad->shape, b1, sizeof b1),
+                        pg__shape_str(root->ndim, root->shape, b2, sizeof b2));
+    if (grad->dtype == root->dtype) {
+        *seed = PG_NEW_REF(grad);
+        return PG_OK;
+    }
+    if (pg__check_float("backward", grad)) return PG_ERR_TYPE;
+    int prev = pg_set_grad_enabled(0);
+    *seed = pg_cast(grad, root->dtype);
+    pg_set_grad_enabled(prev);
+    return *seed ? PG_OK : PG_ERR_MEMORY;
+}
+
+/* Runs one node's backward kernel and hands each input's gradient on. */
+static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph) {
+    const pg_opdef *d = pg_optable[n->op];
+    pg_tensor *g = n->gacc;
+    n->gacc = NULL;
+    pg_status st = PG_OK;
+    if (g && n->out && n->out->retains_grad) st = pg__accumulate_leaf(n->out, g);
+    pg_tensor *small[8] = {0};
+    pg_tensor **dx = n->n_in <= 8 ? small : calloc((size_t)n->n_in, sizeof *dx);
+    if (!dx) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
+    if (st == PG_OK && g) st = d->backward(dx, g, n);
+    pg_tensor_release(g);
+    for (int i = 0; dx && i < n->n_in; i++) {
+        pg_edge *e = &n->edges[i];
+        if (st == PG_OK && dx[i]) {
+            if (e->fn) st = pg__accumulate(&e->fn->gacc, dx[i]);
+            else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i]);
+        }
+        pg_tensor_release(dx[i]);
+        if (e->fn && --e->fn->pending == 0 && !pg__vec_push(ready, e->fn) && st == PG_OK)
+            st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
+    }
+    if (dx != small) free(dx);
+    if (!retain_graph) pg__node_drop(n);
+    if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
+        pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
+    return st;
+}
+
+pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
+    pg_status st = pg__check_tensor("backward", root);
+    if (st) return st;
+    if (!root->requires_grad)
+        return pg__fail(PG_ERR_RUNTIME,
+                        "backward: the tensor does not require grad and has no grad_fn (set "
+                        "requires_grad=True on the inputs, outside no_grad())");
+    pg_tensor *seed = NULL;
+    if ((st = pg__seed(&seed, root, grad)) != PG_OK) return st;
+    if (!root->grad_fn) { /* a leaf: d root / d root = seed */
+        st = pg__accumulate_leaf(root, seed);
+        pg_tensor_release(seed);
+        return st;
+    }
+    uint64_t id = atomic_fetch_add(&pg_sweep_id, 1) + 1;
+    pg_nodevec all = {0}, ready = {0};
+    st = pg__collect(root->grad_fn, id, &all);
+    if (st == PG_OK) {
+        root->grad_fn->gacc = seed;
+        seed = NULL;
+        if (!pg__vec_push(&ready, root->grad_fn))
+            st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
+    }
+    while (st == PG_OK && ready.n) st = pg__sweep_node(ready.v[--ready.n], &ready, retain_graph != 0);
+    pg_tensor_release(seed);
+    for (size_t i = 0; i < all.n; i++) { /* after an error some gradients were never consumed */
+        pg_tensor_release(all.v[i]->gacc);
+        all.v[i]->gacc = NULL;
+    }
+    for (size_t i = 0; i < all.n; i++) pg__node_release(all.v[i]);
+    free(all.v);
+    free(ready.v);
+    return st;
+}

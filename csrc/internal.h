@@ -1,0 +1,157 @@
+/* internal.h: the engine's private structures and helpers, shared by the csrc sources.
+ * Not installed, not part of the API: pygrad.h is the contract. */
+#ifndef PG_INTERNAL_H
+#define PG_INTERNAL_H
+
+#include "pygrad.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PG_MAX_SAVED 3
+#define PG_SAVE_OUT 0x80u /* save mask bit: keep the op's output for backward */
+
+typedef struct pg_node pg_node;
+
+/* Storage: a reference-counted, 64-byte aligned buffer, allocated in one block
+ * with its header. Views (detach, reshape) share it, and its version. */
+typedef struct pg_storage {
+    atomic_long refcount;
+    atomic_ulong version; /* bumped by every in-place op */
+    size_t nbytes;
+    void *data;           /* [nbytes], inside the same allocation */
+} pg_storage;
+
+/* Shape and dtype of a tensor, without its data. */
+typedef struct pg_meta {
+    pg_dtype dtype;
+    int ndim;
+    int64_t shape[PG_MAX_DIMS];
+} pg_meta;
+
+struct pg_tensor {
+    atomic_long refcount;
+    pg_dtype dtype;
+    int ndim;
+    int64_t shape[PG_MAX_DIMS]; /* [ndim] */
+    int64_t numel;
+    pg_storage *storage;        /* owned reference */
+    void *data;                 /* == storage->data */
+    bool requires_grad;
+    bool retains_grad;
+    pg_node *grad_fn;           /* owned; NULL for leaves */
+    pg_tensor *grad;            /* owned; accumulated gradient, shape and dtype of this */
+    pg_tensor *free_next;       /* intrusive link of the release worklist */
+};
+
+/* Where an input's gradient goes: the node that produced it, or the leaf
+ * tensor that accumulates it. Both NULL: the input needs no gradient. */
+typedef struct pg_edge {
+    pg_node *fn;     /* owned */
+    pg_tensor *leaf; /* owned */
+    pg_meta meta;    /* the input's shape and dtype */
+} pg_edge;
+
+/* Op parameters, recorded in the node so a step can be replayed. */
+typedef struct pg_params {
+    int op;                      /* the op-table row (set by pg__apply) */
+    double f[2];                 /* scalar c, exponent, slope, alpha, clamp lo/hi */
+    int64_t i[PG_MAX_DIMS];      /* axis, has_lo/has_hi, permutation */
+    unsigned axes;               /* reduction axes mask */
+    int keepdims;
+    const int64_t *offsets;      /* gather: [numel(out)] (owned by the node once recorded) */
+} pg_params;
+
+struct pg_node {
+    atomic_long refcount;
+    int op;
+    int n_in;
+    bool released;               /* saved values dropped by a backward */
+    uint64_t mark;               /* id of the backward sweep that last visited it */
+    int64_t pending;             /* consumers not yet swept, during backward */
+    pg_tensor *out;              /* weak: the output tensor, NULL once freed */
+    pg_tensor *gacc;             /* owned: gradient w.r.t. the output, during backward */
+    pg_meta out_meta;
+    pg_tensor *saved[PG_MAX_SAVED]; /* owned */
+    uint64_t saved_version[PG_MAX_SAVED];
+    int saved_from[PG_MAX_SAVED];   /* input index, or -1 for the output */
+    pg_params p;
+    int64_t *owned_offsets;      /* gather offsets, [numel(out)] */
+    pg_node *free_next;          /* intrusive link of the release worklist */
+    pg_edge edges[];             /* [n_in] */
+};
+
+/* One row of the op table. */
+typedef struct pg_opdef {
+    const char *name;
+    int n_in;      /* -1: variadic (concatenate, stack) */
+    unsigned save; /* bit i: save input i; PG_SAVE_OUT: save the output */
+    /* checks inputs and params, fills the output's shape and dtype */
+    pg_status (*infer)(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
+    /* out: allocated with the inferred meta; writes every element */
+    pg_status (*forward)(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p);
+    /* dx[i]: set to a new tensor with edges[i].meta for every input that
+     * needs a gradient (pg_node_needs(n, i)); gout: gradient of the output */
+    pg_status (*backward)(pg_tensor **dx, const pg_tensor *gout, const pg_node *n);
+} pg_opdef;
+
+extern const pg_opdef *const pg_optable[PG_OP_COUNT];
+
+/* errors.c */
+pg_status pg__fail(pg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pg__clear_error(void);
+const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
+#define PG_SHAPE_BUF 96
+
+/* tensor.c */
+pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape);
+pg_tensor *pg__tensor_new_like(const pg_meta *m);
+pg_tensor *pg__tensor_zeros_like(const pg_meta *m);
+pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape);
+void pg__meta_of(pg_meta *m, const pg_tensor *t);
+size_t pg__dtype_size(pg_dtype dtype);
+const char *pg__dtype_name(pg_dtype dtype);
+int64_t pg__numel(int ndim, const int64_t *shape);
+pg_status pg__check_tensor(const char *op, const pg_tensor *t);
+pg_status pg__check_float(const char *op, const pg_tensor *t);
+void pg__node_release(pg_node *n);
+void pg__node_drop(pg_node *n);
+void pg__count_node(int delta);
+
+/* autograd.c */
+pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
+pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
+bool pg__node_needs(const pg_node *n, int i);
+pg_status pg__check_saved(const pg_node *n);
+pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
+
+/* kernels shared between files (ops_elementwise.c, ops_reduce.c) */
+pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
+pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target);
+void pg__add_into(pg_tensor *dst, const pg_tensor *src); /* same shape and dtype */
+void pg__strides(int ndim, const int64_t *shape, int64_t *strides);
+
+/* nditer.c */
+#define PG_NDITER_MAX_OPS 5
+typedef struct pg_nditer {
+    int ndim;                                       /* after collapsing */
+    int nops;
+    bool empty;                                     /* some dim is 0: nothing to visit */
+    int64_t shape[PG_MAX_DIMS];                     /* [ndim] */
+    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS];     /* element strides, [nops][ndim] */
+} pg_nditer;
+/* one innermost row: ptr[k] points at operand k's first element, st[k] is its
+ * element stride along the row, n the row length */
+typedef void (*pg_row_fn)(char *const *ptr, const int64_t *st, int64_t n, void *ctx);
+void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t *st);
+void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops, int64_t st[][PG_MAX_DIMS]);
+void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn, void *ctx);
+
+/* infer helpers */
+pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
+
+#define PG_NEW_REF(t) (pg_tensor_retain(t), (t))
+
+#endif /* PG_INTERNAL_H */

@@ -1,0 +1,869 @@
+/* ops_elementwise.c: op-table rows for elementwise ops (unary, scalar,
+ * broadcasting binary, clamp, where, cast), plus comparisons and in-place
+ * updates, which are never recorded. Each op's forward formula sits right
+ * above its backward formula. Reductions: ops_reduce.c. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* type-generic math: the float32 kernels call the float functions */
+#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
+#define PG_EXPM1(v) _Generic((v), float: expm1f, default: expm1)(v)
+#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
+#define PG_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)
+#define PG_FABS(v) _Generic((v), float: fabsf, default: fabs)(v)
+#define PG_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
+#define PG_POW(v, e) _Generic((v), float: powf, default: pow)((v), (e))
+
+/* ======================================================================
+ * Unary ops: out and x have one shape; flat loops.
+ * Forward EXPR sees x and the params p; backward EXPR sees g (upstream),
+ * x (the saved input, when the row saves it), y (the saved output), p.
+ * ====================================================================== */
+
+#define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
+    static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p) {       \
+        typedef float T;                                                                         \
+        (void)p;                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T x = xs[i];                                                                         \
+            o[i] = (FWD);                                                                        \
+        }                                                                                        \
+    }                                                                                            \
+    static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p) {     \
+        typedef double T;                                                                        \
+        (void)p;                                                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T x = xs[i];                                                                         \
+            o[i] = (FWD);                                                                        \
+        }                                                                                        \
+    }                                                                                            \
+    static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
+                               int64_t n, const pg_params *p) {                                  \
+        typedef float T;                                                                         \
+        (void)p, (void)xs, (void)ys;                                                             \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
+            (void)x, (void)y;                                                                    \
+            dx[i] = (BWD);                                                                       \
+        }                                                                                        \
+    }                                                                                            \
+    static void NAME##_bwd_f64(double *dx, const double *gs, const double *xs, const double *ys, \
+                               int64_t n, const pg_params *p) {                                  \
+        typedef double T;                                                                        \
+        (void)p, (void)xs, (void)ys;                                                             \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
+            (void)x, (void)y;                                                                    \
+            dx[i] = (BWD);                                                                       \
+        }                                                                                        \
+    }                                                                                            \
+    static pg_status NAME##_forward(pg_tensor *out, pg_tensor *const *in, int n_in,              \
+                                    const pg_params *p) {                                        \
+        (void)n_in;                                                                              \
+        if (out->dtype == PG_DTYPE_F32)                                                          \
+            NAME##_fwd_f32(out->data, in[0]->data, out->numel, p);                               \
+        else                                                                                     \
+            NAME##_fwd_f64(out->data, in[0]->data, out->numel, p);                               \
+        return PG_OK;                                                                            \
+    }                                                                                            \
+    static pg_status NAME##_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {     \
+        const void *xs = NULL, *ys = NULL;                                                       \
+        for (int k = 0; k < PG_MAX_SAVED; k++) {                                                 \
+            if (n->saved_from[k] == 0) xs = n->saved[k]->data;                                   \
+            if (n->saved_from[k] == -1) ys = n->saved[k]->data;                                  \
+        }                                                                                        \
+        pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);                                   \
+        if (!d) return PG_ERR_MEMORY;                                                            \
+        if (d->dtype == PG_DTYPE_F32)                                                            \
+            NAME##_bwd_f32(d->data, g->data, xs, ys, d->numel, &n->p);                           \
+        else                                                                                     \
+            NAME##_bwd_f64(d->data, g->data, xs, ys, d->numel, &n->p);                           \
+        dx[0] = d;                                                                               \
+        return PG_OK;                                                                            \
+    }
+
+/* y = -x */
+PG_UNARY_KERNELS(neg, -x, -g)
+/* y = x + c */
+PG_UNARY_KERNELS(add_scalar, x + (T)p->f[0], g)
+/* y = c x */
+PG_UNARY_KERNELS(mul_scalar, x *(T)p->f[0], g *(T)p->f[0])
+/* y = x^e;  dy/dx = e x^(e-1) */
+PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->f[0]), g *(T)p->f[0] * PG_POW(x, (T)p->f[0] - (T)1))
+/* y = e^x;  dy/dx = y */
+PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
+/* y = log x;  dy/dx = 1/x */
+PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
+/* y = sqrt x;  dy/dx = 1/(2y) */
+PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))
+/* y = 1/x;  dy/dx = -1/x^2 = -y^2 */
+PG_UNARY_KERNELS(reciprocal, (T)1 / x, -g * (y * y))
+/* y = |x|;  dy/dx = sign(x), 0 at 0 */
+PG_UNARY_KERNELS(abs, PG_FABS(x), x > 0 ? g : (x < 0 ? -g : (T)0))
+/* y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
+PG_UNARY_KERNELS(sigmoid, x >= 0 ? (T)1 / ((T)1 + PG_EXP(-x)) : PG_EXP(x) / ((T)1 + PG_EXP(x)),
+                 g *y *((T)1 - y))
+/* y = tanh x;  dy/dx = 1 - y^2 */
+PG_UNARY_KERNELS(tanh, PG_TANH(x), g *((T)1 - y * y))
+/* y = max(0, x);  dy/dx = 1 if x > 0 else 0 (ReLU'(0) = 0, as in the notes) */
+PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
+/* y = x if x > 0 else s x;  slope s at 0 (left branch) */
+PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->f[0] * x, x > 0 ? g : g * (T)p->f[0])
+/* y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
+PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->f[0] * PG_EXPM1(x), x > 0 ? g : g * (T)p->f[0] * PG_EXP(x))
+/* y = min(max(x, lo), hi);  dy/dx = 1 for lo <= x <= hi (bounds inside) */
+PG_UNARY_KERNELS(clamp,
+                 (p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : ((p->i[1] && x > (T)p->f[1]) ? (T)p->f[1] : x),
+                 ((p->i[0] && x < (T)p->f[0]) || (p->i[1] && x > (T)p->f[1])) ? (T)0 : g)
+
+pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg__meta_of(out, in[0]);
+    return PG_OK;
+}
+
+/* ---- cast: y = (dtype) x;  dx = (dtype of x) g ---- */
+
+static void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n) {
+    if (dt == st) {
+        memcpy(dst, src, (size_t)n * pg__dtype_size(dt));
+        return;
+    }
+#define PG_CONV(DT, ST)                                         \
+    do {                                                        \
+        DT *d = dst;                                            \
+        const ST *s = src;                                      \
+        for (int64_t i = 0; i < n; i++) d[i] = (DT)s[i];        \
+    } while (0)
+    if (dt == PG_DTYPE_F32 && st == PG_DTYPE_F64) PG_CONV(float, double);
+    else if (dt == PG_DTYPE_F64 && st == PG_DTYPE_F32) PG_CONV(double, float);
+    else if (dt == PG_DTYPE_F32 && st == PG_DTYPE_BOOL) PG_CONV(float, uint8_t);
+    else if (dt == PG_DTYPE_F64 && st == PG_DTYPE_BOOL) PG_CONV(double, uint8_t);
+    else if (dt == PG_DTYPE_BOOL && st == PG_DTYPE_F32) {
+        uint8_t *d = dst;
+        const float *s = src;
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0;
+    } else if (dt == PG_DTYPE_BOOL && st == PG_DTYPE_F64) {
+        uint8_t *d = dst;
+        const double *s = src;
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0;
+    }
+#undef PG_CONV
+}
+
+static pg_status cast_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg__meta_of(out, in[0]);
+    out->dtype = (pg_dtype)p->i[0];
+    if (pg__dtype_size(out->dtype) == 0) return pg__fail(PG_ERR_TYPE, "cast: unknown dtype %d", (int)p->i[0]);
+    return PG_OK;
+}
+
+static pg_status cast_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg__convert(out->data, out->dtype, in[0]->data, in[0]->dtype, out->numel);
+    return PG_OK;
+}
+
+static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    pg__convert(d->data, d->dtype, g->data, g->dtype, d->numel);
+    dx[0] = d;
+    return PG_OK;
+}
+
+/* ======================================================================
+ * Broadcasting binary ops.
+ * Forward row: o = EXPR(a, b). Backward rows compute each input's gradient
+ * at the output's shape, from g (same shape as out) and the broadcast
+ * inputs; pg__sum_to then folds the broadcast dims back.
+ * ====================================================================== */
+
+#define PG_ROW2(NAME, TT, EXPR)                                                   \
+    static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        typedef TT T;                                                             \
+        T *o = (T *)ptr[0];                                                       \
+        const T *as = (const T *)ptr[1], *bs = (const T *)ptr[2];                 \
+        int64_t sa = st[1], sb = st[2];                                           \
+        (void)ctx;                                                                \
+        if (sa == 1 && sb == 1) {                                                 \
+            for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i], b = bs[i];                                           \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else if (sa == 1 && sb == 0) {                                          \
+            const T b = bs[0];                                                    \
+            for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i];                                                      \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else if (sa == 0 && sb == 1) {                                          \
+            const T a = as[0];                                                    \
+            for (int64_t i = 0; i < n; i++) {                                     \
+                T b = bs[i];                                                      \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else {                                                                  \
+            for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i * sa], b = bs[i * sb];                                 \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        }                                                                         \
+    }
+
+/* backward rows: operand 0 = result, 1 = g (stride of out), 2 = a, 3 = b */
+#define PG_ROW3(NAME, TT, EXPR)                                                   \
+    static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        typedef TT T;                                                             \
+        T *o = (T *)ptr[0];                                                       \
+        const T *gs = (const T *)ptr[1], *as = (const T *)ptr[2];                 \
+        const T *bs = (const T *)ptr[3];                                          \
+        (void)ctx;                                                                \
+        for (int64_t i = 0; i < n; i++) {                                         \
+            T g = gs[i * st[1]], a = as[i * st[2]], b = bs[i * st[3]];            \
+            (void)a, (void)b;                                                     \
+            o[i] = (EXPR);                                                        \
+        }                                                                         \
+    }
+
+#define PG_BINARY_ROWS(NAME, FWD, DA, DB) \
+    PG_ROW2(NAME##_row_f32, float, FWD)   \
+    PG_ROW2(NAME##_row_f64, double, FWD)  \
+    PG_ROW3(NAME##_da_f32, float, DA)     \
+    PG_ROW3(NAME##_da_f64, double, DA)    \
+    PG_ROW3(NAME##_db_f32, float, DB)     \
+    PG_ROW3(NAME##_db_f64, double, DB)
+
+/* z = a + b */
+PG_BINARY_ROWS(add, a + b, g, g)
+/* z = a - b */
+PG_BINARY_ROWS(sub, a - b, g, -g)
+/* z = a b;  "mul switches": dz/da = b, dz/db = a */
+PG_BINARY_ROWS(mul, a *b, g *b, g *a)
+/* z = a / b;  dz/da = 1/b, dz/db = -a/b^2 */
+PG_BINARY_ROWS(div, a / b, g / b, -g * a / (b * b))
+/* z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
+PG_BINARY_ROWS(pow, PG_POW(a, b), g *b *PG_POW(a, b - (T)1), a == 0 ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
+/* z = max(a, b);  "max routes": the larger input gets g, ties split it */
+PG_BINARY_ROWS(maximum, a > b ? a : (b > a ? b : a), a > b ? g : (a == b ? g * (T)0.5 : (T)0),
+               b > a ? g : (a == b ? g * (T)0.5 : (T)0))
+/* z = min(a, b) */
+PG_BINARY_ROWS(minimum, a < b ? a : (b < a ? b : a), a < b ? g : (a == b ? g * (T)0.5 : (T)0),
+               b < a ? g : (a == b ? g * (T)0.5 : (T)0))
+
+typedef struct pg_binrows {
+    pg_row_fn fwd[2], da[2], db[2]; /* [0]: float32, [1]: float64 */
+} pg_binrows;
+
+#define PG_BINROWS(NAME)                                                                   \
+    {                                                                                      \
+        {NAME##_row_f32, NAME##_row_f64}, {NAME##_da_f32, NAME##_da_f64}, {                \
+            NAME##_db_f32, NAME##_db_f64                                                   \
+        }                                                                                  \
+    }
+
+static const pg_binrows pg_binary_rows[] = {
+    PG_BINROWS(add), PG_BINROWS(sub), PG_BINROWS(mul), PG_BINROWS(div),
+    PG_BINROWS(pow), PG_BINROWS(maximum), PG_BINROWS(minimum),
+};
+enum { PG_B_ADD, PG_B_SUB, PG_B_MUL, PG_B_DIV, PG_B_POW, PG_B_MAXIMUM, PG_B_MINIMUM };
+
+static int pg__binary_kind(int op) {
+    switch (op) {
+    case PG_OP_ADD: return PG_B_ADD;
+    case PG_OP_SUB: return PG_B_SUB;
+    case PG_OP_MUL: return PG_B_MUL;
+    case PG_OP_DIV: return PG_B_DIV;
+    case PG_OP_POW: return PG_B_POW;
+    case PG_OP_MAXIMUM: return PG_B_MAXIMUM;
+    default: return PG_B_MINIMUM;
+    }
+}
+
+pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in) {
+    int nd = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k]->ndim > nd) nd = in[k]->ndim;
+    out->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        int64_t s = 1;
+        for (int k = 0; k < n_in; k++) {
+            int j = d - (nd - in[k]->ndim);
+            if (j < 0) continue;
+            int64_t v = in[k]->shape[j];
+            if (v == s || v == 1) continue;
+            if (s != 1) {
+                char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF], b3[PG_SHAPE_BUF];
+                if (n_in == 2)
+                    return pg__fail(PG_ERR_SHAPE, "%s: shapes %s and %s cannot be broadcast together", op,
+                                    pg__shape_str(in[0]->ndim, in[0]->shape, b1, sizeof b1),
+                                    pg__shape_str(in[1]->ndim, in[1]->shape, b2, sizeof b2));
+                return pg__fail(PG_ERR_SHAPE, "%s: shapes %s, %s and %s cannot be broadcast together", op,
+                                pg__shape_str(in[0]->ndim, in[0]->shape, b1, sizeof b1),
+                                pg__shape_str(in[1]->ndim, in[1]->shape, b2, sizeof b2),
+                                pg__shape_str(in[2]->ndim, in[2]->shape, b3, sizeof b3));
+            }
+            s = v;
+        }
+        out->shape[d] = s;
+    }
+    return PG_OK;
+}
+
+static pg_status binary_infer_named(const char *op, pg_meta *out, pg_tensor *const *in) {
+    if (pg__check_float(op, in[0]) || pg__check_float(op, in[1])) return PG_ERR_TYPE;
+    if (in[0]->dtype != in[1]->dtype)
+        return pg__fail(PG_ERR_TYPE, "%s: dtypes %s and %s differ (promote first)", op,
+                        pg__dtype_name(in[0]->dtype), pg__dtype_name(in[1]->dtype));
+    if (pg__broadcast_shapes(op, out, in, 2)) return PG_ERR_SHAPE;
+    out->dtype = in[0]->dtype;
+    return PG_OK;
+}
+
+/* Runs a row kernel over up to 4 operands broadcast to `shape`. Operand 0
+ * is the contiguous result. */
+static void pg__ew_run(pg_tensor *res, const pg_meta *shape_of, const pg_tensor *const *ops, int nops,
+                       pg_row_fn fn, void *ctx) {
+    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS];
+    char *base[PG_NDITER_MAX_OPS];
+    size_t es[PG_NDITER_MAX_OPS];
+    pg_meta rm;
+    pg__meta_of(&rm, res);
+    pg__bcast_strides(&rm, shape_of->ndim, shape_of->shape, st[0]);
+    base[0] = res->data;
+    es[0] = pg__dtype_size(res->dtype);
+    for (int k = 0; k < nops; k++) {
+        pg_meta m;
+        pg__meta_of(&m, ops[k]);
+        pg__bcast_strides(&m, shape_of->ndim, shape_of->shape, st[k + 1]);
+        base[k + 1] = ops[k]->data;
+        es[k + 1] = pg__dtype_size(ops[k]->dtype);
+    }
+    pg_nditer it;
+    pg__nditer_init(&it, shape_of->ndim, shape_of->shape, nops + 1, st);
+    pg__nditer_run(&it, base, es, fn, ctx);
+}
+
+static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    return binary_infer_named(pg_optable[p->op]->name, out, in);
+}
+
+static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_binrows *r = &pg_binary_rows[pg__binary_kind(p->op)];
+    pg_meta m;
+    pg__meta_of(&m, out);
+    const pg_tensor *ops[2] = {in[0], in[1]};
+    pg__ew_run(out, &m, ops, 2, r->fwd[out->dtype == PG_DTYPE_F64], NULL);
+    return PG_OK;
+}
+
+static bool pg__same_shape(const pg_meta *a, const pg_meta *b) {
+    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    int kind = pg__binary_kind(n->op);
+    const pg_binrows *r = &pg_binary_rows[kind];
+    int f64 = g->dtype == PG_DTYPE_F64;
+    const pg_tensor *a = n->saved[0], *b = n->saved[1];
+    for (int i = 0; i < 2; i++) {
+        if (!pg__node_needs(n, i)) continue;
+        const pg_meta *target = &n->edges[i].meta;
+        pg_tensor *full;
+        if (kind == PG_B_ADD || (kind == PG_B_SUB && i == 0)) {
+            full = PG_NEW_REF((pg_tensor *)g);
+        } else {
+            full = pg__tensor_new_like(&n->out_meta);
+            if (!full) return PG_ERR_MEMORY;
+            if (kind == PG_B_SUB) {
+                if (f64) neg_fwd_f64(full->data, g->data, g->numel, NULL);
+                else neg_fwd_f32(full->data, g->data, g->numel, NULL);
+            } else {
+                const pg_tensor *ops[3] = {g, a, b};
+                pg__ew_run(full, &n->out_meta, ops, 3, i == 0 ? r->da[f64] : r->db[f64], NULL);
+            }
+        }
+        if (pg__same_shape(target, &n->out_meta)) {
+            dx[i] = full;
+        } else {
+            dx[i] = pg__sum_to(full, target);
+            pg_tensor_release(full);
+            if (!dx[i]) return PG_ERR_MEMORY;
+        }
+    }
+    return PG_OK;
+}
+
+/* ---- where(cond, x, y): z = cond ? x : y;  dx = cond ? g : 0, dy = cond ? 0 : g ---- */
+
+#define PG_WHERE_ROWS(TT, SUF)                                                              \
+    static void where_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {  \
+        TT *o = (TT *)ptr[0];                                                               \
+        const uint8_t *c = (const uint8_t *)ptr[1];                                         \
+        const TT *x = (const TT *)ptr[2], *y = (const TT *)ptr[3];                          \
+        (void)ctx;                                                                          \
+        for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]];  \
+    }                                                                                       \
+    static void where_mask_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *g = (const TT *)ptr[1];                                                   \
+        const uint8_t *c = (const uint8_t *)ptr[2];                                         \
+        int take = *(int *)ctx;                                                             \
+        for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
+    }
+PG_WHERE_ROWS(float, f32)
+PG_WHERE_ROWS(double, f64)
+
+static pg_status where_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    if (in[0]->dtype != PG_DTYPE_BOOL)
+        return pg__fail(PG_ERR_TYPE, "where: the condition must be a bool tensor, got %s",
+                        pg__dtype_name(in[0]->dtype));
+    if (pg__check_float("where", in[1]) || pg__check_float("where", in[2])) return PG_ERR_TYPE;
+    if (in[1]->dtype != in[2]->dtype)
+        return pg__fail(PG_ERR_TYPE, "where: dtypes %s and %s differ (promote first)",
+                        pg__dtype_name(in[1]->dtype), pg__dtype_name(in[2]->dtype));
+    if (pg__broadcast_shapes("where", out, in, 3)) return PG_ERR_SHAPE;
+    out->dtype = in[1]->dtype;
+    return PG_OK;
+}
+
+static pg_status where_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg_meta m;
+    pg__meta_of(&m, out);
+    const pg_tensor *ops[3] = {in[0], in[1], in[2]};
+    pg__ew_run(out, &m, ops, 3, out->dtype == PG_DTYPE_F64 ? where_row_f64 : where_row_f32, NULL);
+    return PG_OK;
+}
+
+static pg_status where_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    for (int i = 1; i < 3; i++) {
+        if (!pg__node_needs(n, i)) continue;
+        pg_tensor *full = pg__tensor_new_like(&n->out_meta);
+        if (!full) return PG_ERR_MEMORY;
+        int take = i == 1;
+        const pg_tensor *ops[2] = {g, n->saved[0]};
+        pg__ew_run(full, &n->out_meta, ops, 2, g->dtype == PG_DTYPE_F64 ? where_mask_f64 : where_mask_f32,
+                   &take);
+        if (pg__same_shape(&n->edges[i].meta, &n->out_meta)) {
+            dx[i] = full;
+        } else {
+            dx[i] = pg__sum_to(full, &n->edges[i].meta);
+            pg_tensor_release(full);
+            if (!dx[i]) return PG_ERR_MEMORY;
+        }
+    }
+    return PG_OK;
+}
+
+/* ---- unary infer with checks ---- */
+
+static pg_status unary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    if (pg__check_float(pg_optable[p->op]->name, in[0])) return PG_ERR_TYPE;
+    pg__meta_of(out, in[0]);
+    return PG_OK;
+}
+
+/* ======================================================================
+ * Public entry points
+ * ====================================================================== */
+
+/* Runs a float op on x; a bool x is first cast to float32 (numpy's promotion). */
+pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p) {
+    if (!x || x->dtype != PG_DTYPE_BOOL) return pg__apply(op, &x, 1, p);
+    pg_tensor *f = pg_cast(x, PG_DTYPE_F32);
+    if (!f) return NULL;
+    pg_tensor *out = pg__apply(op, &f, 1, p);
+    pg_tensor_release(f);
+    return out;
+}
+
+static pg_tensor *pg__unary(int op, pg_tensor *x, pg_params *p) { return pg__apply_float1(op, x, p); }
+
+/* Brings two operands to one dtype (numpy promotion: float64 wins; bool takes
+ * the other's dtype) with a differentiable cast. Returns new references. */
+static pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
+    pg_tensor *x = *a, *y = *b;
+    if (pg__check_tensor(op, x) || pg__check_tensor(op, y)) return PG_ERR_VALUE;
+    pg_dtype target = x->dtype;
+    if (x->dtype != y->dtype) {
+        if (x->dtype == PG_DTYPE_BOOL) target = y->dtype;
+        else if (y->dtype == PG_DTYPE_BOOL) target = x->dtype;
+        else target = PG_DTYPE_F64;
+    } else if (x->dtype == PG_DTYPE_BOOL) {
+        target = PG_DTYPE_F32;
+    }
+    *a = x->dtype == target ? PG_NEW_REF(x) : pg_cast(x, target);
+    if (!*a) return pg_last_status();
+    *b = y->dtype == target ? PG_NEW_REF(y) : pg_cast(y, target);
+    if (!*b) {
+        pg_tensor_release(*a);
+        return pg_last_status();
+    }
+    return PG_OK;
+}
+
+static pg_tensor *pg__binary(int op, pg_tensor *a, pg_tensor *b) {
+    pg_params p = {0};
+    if (a && b && a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
+        pg_tensor *in[2] = {a, b};
+        return pg__apply(op, in, 2, &p);
+    }
+    pg_tensor *x = a, *y = b;
+    if (pg__promote2(pg_optable[op]->name, &x, &y)) return NULL;
+    pg_tensor *in[2] = {x, y};
+    pg_tensor *out = pg__apply(op, in, 2, &p);
+    pg_tensor_release(x);
+    pg_tensor_release(y);
+    return out;
+}
+
+pg_tensor *pg_add(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_ADD, a, b); }
+pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_SUB, a, b); }
+pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_MUL, a, b); }
+pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_DIV, a, b); }
+pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_POW, a, b); }
+pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_MAXIMUM, a, b); }
+pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_MINIMUM, a, b); }
+
+#define PG_UNARY_ENTRY(NAME, OP)                  \
+    pg_tensor *pg_##NAME(pg_tensor *x) {          \
+        pg_params p = {0};                        \
+        return pg__unary(OP, x, &p);              \
+    }
+PG_UNARY_ENTRY(neg, PG_OP_NEG)
+PG_UNARY_ENTRY(exp, PG_OP_EXP)
+PG_UNARY_ENTRY(log, PG_OP_LOG)
+PG_UNARY_ENTRY(sqrt, PG_OP_SQRT)
+PG_UNARY_ENTRY(reciprocal, PG_OP_RECIPROCAL)
+PG_UNARY_ENTRY(abs, PG_OP_ABS)
+PG_UNARY_ENTRY(sigmoid, PG_OP_SIGMOID)
+PG_UNARY_ENTRY(tanh, PG_OP_TANH)
+PG_UNARY_ENTRY(relu, PG_OP_RELU)
+
+#define PG_UNARY1_ENTRY(NAME, OP, ARG)            \
+    pg_tensor *pg_##NAME(pg_tensor *x, double ARG) { \
+        pg_params p = {0};                        \
+        p.f[0] = ARG;                             \
+        return pg__unary(OP, x, &p);              \
+    }
+PG_UNARY1_ENTRY(add_scalar, PG_OP_ADD_SCALAR, c)
+PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
+PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
+PG_UNARY1_ENTRY(leaky_relu, PG_OP_LEAKY_RELU, negative_slope)
+PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
+
+pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) {
+    if (!has_lo && !has_hi) {
+        pg__fail(PG_ERR_VALUE, "clamp: at least one of min and max must be given");
+        return NULL;
+    }
+    if (has_lo && has_hi && lo > hi) {
+        pg__fail(PG_ERR_VALUE, "clamp: min (%g) is greater than max (%g)", lo, hi);
+        return NULL;
+    }
+    if ((has_lo && isnan(lo)) || (has_hi && isnan(hi))) {
+        pg__fail(PG_ERR_VALUE, "clamp: a bound is NaN");
+        return NULL;
+    }
+    pg_params p = {0};
+    p.f[0] = lo;
+    p.f[1] = hi;
+    p.i[0] = has_lo != 0;
+    p.i[1] = has_hi != 0;
+    return pg__unary(PG_OP_CLAMP, x, &p);
+}
+
+pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
+    pg_params p = {0};
+    if (pg__check_tensor("where", cond)) return NULL;
+    pg_tensor *a = x, *b = y;
+    if (pg__promote2("where", &a, &b)) return NULL;
+    pg_tensor *in[3] = {cond, a, b};
+    pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
+    pg_tensor_release(a);
+    pg_tensor_release(b);
+    return out;
+}
+
+pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
+    if (pg__check_tensor("cast", x)) return NULL;
+    if (pg__dtype_size(dtype) == 0) {
+        pg__fail(PG_ERR_TYPE, "cast: unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    if (dtype == PG_DTYPE_BOOL && x->requires_grad && pg_grad_enabled()) {
+        /* a bool result carries no gradient: cut the graph */
+        int prev = pg_set_grad_enabled(0);
+        pg_params p = {0};
+        p.i[0] = dtype;
+        pg_tensor *out = pg__apply(PG_OP_CAST, &x, 1, &p);
+        pg_set_grad_enabled(prev);
+        return out;
+    }
+    pg_params p = {0};
+    p.i[0] = dtype;
+    return pg__apply(PG_OP_CAST, &x, 1, &p);
+}
+
+/* ---- comparisons (bool result, never recorded) ---- */
+
+#define PG_CMP_ROW(TT, SUF)                                                                   \
+    static void cmp_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
+        uint8_t *o = (uint8_t *)ptr[0];                                                       \
+        const TT *a = (const TT *)ptr[1], *b = (const TT *)ptr[2];                            \
+        int c = *(int *)ctx;                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                     \
+            TT x = a[i * st[1]], y = b[i * st[2]];                                            \
+            uint8_t r;                                                                        \
+            switch (c) {                                                                      \
+            case PG_CMP_LT: r = x < y; break;                                                 \
+            case PG_CMP_LE: r = x <= y; break;                                                \
+            case PG_CMP_GT: r = x > y; break;                                                 \
+            case PG_CMP_GE: r = x >= y; break;                                                \
+            case PG_CMP_EQ: r = x == y; break;                                                \
+            default: r = x != y; break;                                                       \
+            }                                                                                 \
+            o[i] = r;                                                                         \
+        }                                                                                     \
+    }
+PG_CMP_ROW(float, f32)
+PG_CMP_ROW(double, f64)
+PG_CMP_ROW(uint8_t, b8)
+
+pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
+    if (pg__check_tensor("compare", a) || pg__check_tensor("compare", b)) return NULL;
+    if ((unsigned)cmp > PG_CMP_NE) {
+        pg__fail(PG_ERR_VALUE, "compare: unknown comparison %d", (int)cmp);
+        return NULL;
+    }
+    pg_tensor *x = a, *y = b;
+    if (a->dtype == b->dtype) {
+        pg_tensor_retain(x);
+        pg_tensor_retain(y);
+    } else {
+        int prev = pg_set_grad_enabled(0);
+        pg_status st = pg__promote2("compare", &x, &y);
+        pg_set_grad_enabled(prev);
+        if (st) return NULL;
+    }
+    pg_meta m;
+    pg_tensor *in[2] = {x, y};
+    pg_tensor *out = NULL;
+    if (pg__broadcast_shapes("compare", &m, in, 2) == PG_OK) {
+        m.dtype = PG_DTYPE_BOOL;
+        out = pg__tensor_new_like(&m);
+        if (out) {
+            const pg_tensor *ops[2] = {x, y};
+            int c = (int)cmp;
+            pg_row_fn fn = x->dtype == PG_DTYPE_F32 ? cmp_row_f32 : x->dtype == PG_DTYPE_F64 ? cmp_row_f64 : cmp_row_b8;
+            pg__ew_run(out, &m, ops, 2, fn, &c);
+        }
+    }
+    pg_tensor_release(x);
+    pg_tensor_release(y);
+    return out;
+}
+
+pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
+    if (pg__check_tensor("compare", a)) return NULL;
+    pg_dtype dt = a->dtype == PG_DTYPE_BOOL ? PG_DTYPE_F64 : a->dtype;
+    pg_tensor *s = pg_tensor_full(dt, 0, NULL, c);
+    if (!s) return NULL;
+    pg_tensor *out = pg_compare(a, s, cmp);
+    pg_tensor_release(s);
+    return out;
+}
+
+/* ======================================================================
+ * In-place updates (not recorded; bump the version)
+ * ====================================================================== */
+
+static pg_status pg__check_inplace(const char *op, pg_tensor *t) {
+    if (pg__check_float(op, t)) return PG_ERR_TYPE;
+    if (t->requires_grad && pg_grad_enabled()) {
+        if (!t->grad_fn)
+            return pg__fail(PG_ERR_RUNTIME,
+                            "%s: a leaf tensor that requires grad cannot be modified in place while "
+                            "grad mode is on; do the update under no_grad()",
+                            op);
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: in-place modification of a tensor made by %s, which is part of a graph, "
+                        "is not supported; use the out-of-place op",
+                        op, pg_optable[t->grad_fn->op]->name);
+    }
+    return PG_OK;
+}
+
+static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+#define PG_AXPY_ROW(TT, SUF)                                                                \
+    static void axpy_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *b = (const TT *)ptr[1];                                                   \
+        TT alpha = (TT) * (double *)ctx;                                                    \
+        for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i * st[1]];                       \
+    }                                                                                       \
+    static void scale_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *b = (const TT *)ptr[1];                                                   \
+        (void)ctx;                                                                          \
+        for (int64_t i = 0; i < n; i++) o[i] *= b[i * st[1]];                               \
+    }
+PG_AXPY_ROW(float, f32)
+PG_AXPY_ROW(double, f64)
+
+/* Brings `other` to t's dtype and checks it broadcasts to t's shape. */
+static pg_status pg__inplace_operand(const char *op, pg_tensor *t, pg_tensor *other, pg_tensor **o) {
+    if (pg__check_tensor(op, other)) return PG_ERR_VALUE;
+    pg_meta m;
+    pg_tensor *in[2] = {t, other};
+    if (pg__broadcast_shapes(op, &m, in, 2)) return PG_ERR_SHAPE;
+    if (m.ndim != t->ndim || memcmp(m.shape, t->shape, sizeof(int64_t) * (size_t)t->ndim)) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: operand of shape %s does not broadcast to the tensor's shape %s",
+                        op, pg__shape_str(other->ndim, other->shape, b1, sizeof b1),
+                        pg__shape_str(t->ndim, t->shape, b2, sizeof b2));
+    }
+    if (other->dtype == t->dtype) {
+        *o = PG_NEW_REF(other);
+        return PG_OK;
+    }
+    int prev = pg_set_grad_enabled(0);
+    *o = pg_cast(other, t->dtype);
+    pg_set_grad_enabled(prev);
+    return *o ? PG_OK : pg_last_status();
+}
+
+static pg_status pg__inplace2(const char *op, pg_tensor *t, pg_tensor *other, pg_row_fn f32,
+                              pg_row_fn f64, double alpha) {
+    pg_status st = pg__check_inplace(op, t);
+    if (st) return st;
+    pg_tensor *o;
+    if ((st = pg__inplace_operand(op, t, other, &o))) return st;
+    pg_meta m;
+    pg__meta_of(&m, t);
+    const pg_tensor *ops[1] = {o};
+    pg__ew_run(t, &m, ops, 1, t->dtype == PG_DTYPE_F64 ? f64 : f32, &alpha);
+    pg_tensor_release(o);
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha) {
+    return pg__inplace2("add_", t, other, axpy_row_f32, axpy_row_f64, alpha);
+}
+
+pg_status pg_mul_(pg_tensor *t, pg_tensor *other) {
+    return pg__inplace2("mul_", t, other, scale_row_f32, scale_row_f64, 1.0);
+}
+
+pg_status pg_add_scalar_(pg_tensor *t, double c) {
+    pg_status st = pg__check_inplace("add_", t);
+    if (st) return st;
+    pg_params p = {0};
+    p.f[0] = c;
+    if (t->dtype == PG_DTYPE_F32) add_scalar_fwd_f32(t->data, t->data, t->numel, &p);
+    else add_scalar_fwd_f64(t->data, t->data, t->numel, &p);
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_mul_scalar_(pg_tensor *t, double c) {
+    pg_status st = pg__check_inplace("mul_", t);
+    if (st) return st;
+    pg_params p = {0};
+    p.f[0] = c;
+    if (t->dtype == PG_DTYPE_F32) mul_scalar_fwd_f32(t->data, t->data, t->numel, &p);
+    else mul_scalar_fwd_f64(t->data, t->data, t->numel, &p);
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_fill_(pg_tensor *t, double value) {
+    if (pg__check_tensor("fill_", t)) return PG_ERR_VALUE;
+    if (t->dtype != PG_DTYPE_BOOL) {
+        pg_status st = pg__check_inplace("fill_", t);
+        if (st) return st;
+    }
+    if (t->dtype == PG_DTYPE_F32) {
+        float v = (float)value, *d = t->data;
+        for (int64_t i = 0; i < t->numel; i++) d[i] = v;
+    } else if (t->dtype == PG_DTYPE_F64) {
+        double *d = t->data;
+        for (int64_t i = 0; i < t->numel; i++) d[i] = value;
+    } else {
+        memset(t->data, value != 0, (size_t)t->numel);
+    }
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
+    if (pg__check_tensor("copy_", dst) || pg__check_tensor("copy_", src)) return PG_ERR_VALUE;
+    if (dst->dtype != PG_DTYPE_BOOL) {
+        pg_status st = pg__check_inplace("copy_", dst);
+        if (st) return st;
+    }
+    if (dst->numel != src->numel) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "copy_: source of shape %s has %lld elements, destination %s has %lld",
+                        pg__shape_str(src->ndim, src->shape, b1, sizeof b1), (long long)src->numel,
+                        pg__shape_str(dst->ndim, dst->shape, b2, sizeof b2), (long long)dst->numel);
+    }
+    if (dst->storage != src->storage || dst->data != src->data)
+        pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
+    pg__bump(dst);
+    return PG_OK;
+}
+
+/* dst += src, same shape and dtype (gradient accumulation) */
+void pg__add_into(pg_tensor *dst, const pg_tensor *src) {
+    int64_t n = dst->numel;
+    if (dst->dtype == PG_DTYPE_F32) {
+        float *d = dst->data;
+        const float *s = src->data;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+        double *d = dst->data;
+        const double *s = src->data;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    }
+}
+
+/* ---- op-table rows of this file ---- */
+
+#define PG_UNARY_ROW(NAME, SAVE) {#NAME, 1, SAVE, unary_infer, NAME##_forward, NAME##_backward}
+#define PG_BINARY_ROW(NAME, SAVE) {#NAME, 2, SAVE, binary_infer, binary_forward, binary_backward}
+
+const pg_opdef pg_op_neg = PG_UNARY_ROW(neg, 0);
+const pg_opdef pg_op_add_scalar = PG_UNARY_ROW(add_scalar, 0);
+const pg_opdef pg_op_mul_scalar = PG_UNARY_ROW(mul_scalar, 0);
+const pg_opdef pg_op_pow_scalar = PG_UNARY_ROW(pow_scalar, 1);
+const pg_opdef pg_op_exp = PG_UNARY_ROW(exp, PG_SAVE_OUT);
+const pg_opdef pg_op_log = PG_UNARY_ROW(log, 1);
+const pg_opdef pg_op_sqrt = PG_UNARY_ROW(sqrt, PG_SAVE_OUT);
+const pg_opdef pg_op_reciprocal = PG_UNARY_ROW(reciprocal, PG_SAVE_OUT);
+const pg_opdef pg_op_abs = PG_UNARY_ROW(abs, 1);
+const pg_opdef pg_op_sigmoid = PG_UNARY_ROW(sigmoid, PG_SAVE_OUT);
+const pg_opdef pg_op_tanh = PG_UNARY_ROW(tanh, PG_SAVE_OUT);
+const pg_opdef pg_op_relu = PG_UNARY_ROW(relu, 1);
+const pg_opdef pg_op_leaky_relu = PG_UNARY_ROW(leaky_relu, 1);
+const pg_opdef pg_op_elu = PG_UNARY_ROW(elu, 1);
+const pg_opdef pg_op_clamp = PG_UNARY_ROW(clamp, 1);
+const pg_opdef pg_op_cast = {"cast", 1, 0, cast_infer, cast_forward, cast_backward};
+const pg_opdef pg_op_add = PG_BINARY_ROW(add, 0);
+const pg_opdef pg_op_sub = PG_BINARY_ROW(sub, 0);
+const pg_opdef pg_op_mul = PG_BINARY_ROW(mul, 3);
+const pg_opdef pg_op_div = PG_BINARY_ROW(div, 3);
+const pg_opdef pg_op_pow = PG_BINARY_ROW(pow, 3);
+const pg_opdef pg_op_maximum = PG_BINARY_ROW(maximum, 3);
+const pg_opdef pg_op_minimum = PG_BINARY_ROW(minimum, 3);
+const pg_opdef pg_op_where = {"where", 3, 1, where_infer, where_forward, where_backward};

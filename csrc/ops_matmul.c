@@ -1,0 +1,241 @@
+/* ops_matmul.c: the matmul op-table row (numpy matmul semantics: 1-d
+ * promotion, broadcast batch dims) and the GEMM it runs on. The backward
+ * calls GEMM with transposed operand flags instead of materialising
+ * transposes. */
+#include "internal.h"
+
+#include <string.h>
+
+/* C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
+ *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
+ *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
+ * The loop orders keep the innermost loop on contiguous memory. */
+#define PG_GEMM_NAIVE(TT, SUF)                                                                       \
+    void pg__gemm_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const TT *A, int64_t lda, \
+                        const TT *B, int64_t ldb, TT *C, int64_t ldc, bool acc) {                    \
+        if (!acc)                                                                                    \
+            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(TT) * (size_t)N);         \
+        if (!tb) {                                                                                   \
+            /* C[i,:] += op(A)(i,p) * B[p,:] */                                                      \
+            for (int64_t i = 0; i < M; i++) {                                                        \
+                TT *c = C + i * ldc;                                                                 \
+                for (int64_t p = 0; p < K; p++) {                                                    \
+                    TT a = ta ? A[p * lda + i] : A[i * lda + p];                                     \
+                    const TT *b = B + p * ldb;                                                       \
+                    for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                \
+                }                                                                                    \
+            }                                                                                        \
+        } else if (!ta) {                                                                            \
+            /* C[i,j] += dot(A[i,:], B[j,:]) */                                                      \
+            for (int64_t i = 0; i < M; i++) {                                                        \
+                const TT *a = A + i * lda;                                                           \
+                for (int64_t j = 0; j < N; j++) {                                                    \
+                    const TT *b = B + j * ldb;                                                       \
+                    TT s = 0;                                                                        \
+                    for (int64_t p = 0; p < K; p++) s += a[p] * b[p];                                \
+                    C[i * ldc + j] += s;                                                             \
+                }                                                                                    \
+            }                                                                                        \
+        } else {                                                                                     \
+            for (int64_t i = 0; i < M; i++)                                                          \
+                for (int64_t j = 0; j < N; j++) {                                                    \
+                    TT s = 0;                                                                        \
+                    for (int64_t p = 0; p < K; p++) s += A[p * lda + i] * B[j * ldb + p];            \
+                    C[i * ldc + j] += s;                                                             \
+                }                                                                                    \
+        }                                                                                            \
+    }
+PG_GEMM_NAIVE(float, f32)
+PG_GEMM_NAIVE(double, f64)
+
+/* The operands seen as stacks of matrices. */
+typedef struct pg_mm {
+    int nb;                       /* batch dims of the output */
+    int64_t bshape[PG_MAX_DIMS];  /* [nb] */
+    int64_t ast[PG_MAX_DIMS];     /* a's batch strides in matrices (0: broadcast), [nb] */
+    int64_t bst[PG_MAX_DIMS];
+    int64_t nbatch;
+    int64_t m, k, n;
+} pg_mm;
+
+static void pg__mm_batch_strides(const pg_meta *x, int nb, const int64_t *bshape, int64_t *st) {
+    int xb = x->ndim - 2; /* batch dims of x (after 1-d promotion x->ndim >= 2) */
+    int64_t s = 1;
+    for (int d = nb - 1; d >= 0; d--) {
+        int j = d - (nb - xb);
+        if (j < 0 || (x->shape[j] == 1 && bshape[d] != 1)) {
+            st[d] = 0;
+        } else {
+            st[d] = s;
+        }
+        if (j >= 0) s *= x->shape[j];
+    }
+}
+
+/* 1-d promotion: (k) as a is (1, k), as b is (k, 1) */
+static void pg__mm_promote(pg_meta *a, pg_meta *b) {
+    if (a->ndim == 1) {
+        a->shape[1] = a->shape[0];
+        a->shape[0] = 1;
+        a->ndim = 2;
+    }
+    if (b->ndim == 1) {
+        b->shape[1] = 1;
+        b->ndim = 2;
+    }
+}
+
+static pg_status pg__mm_plan(pg_mm *mm, pg_meta *out, const pg_meta *a0, const pg_meta *b0) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (a0->ndim == 0 || b0->ndim == 0)
+        return pg__fail(PG_ERR_SHAPE, "matmul: both operands need at least 1 dim, got shapes %s and %s",
+                        pg__shape_str(a0->ndim, a0->shape, b1, sizeof b1),
+                        pg__shape_str(b0->ndim, b0->shape, b2, sizeof b2));
+    pg_meta a = *a0, b = *b0;
+    pg__mm_promote(&a, &b);
+    mm->m = a.shape[a.ndim - 2];
+    mm->k = a.shape[a.ndim - 1];
+    mm->n = b.shape[b.ndim - 1];
+    if (b.shape[b.ndim - 2] != mm->k)
+        return pg__fail(PG_ERR_SHAPE, "matmul: inner dimensions differ: %s @ %s (%lld != %lld)",
+                        pg__shape_str(a0->ndim, a0->shape, b1, sizeof b1),
+                        pg__shape_str(b0->ndim, b0->shape, b2, sizeof b2), (long long)mm->k,
+                        (long long)b.shape[b.ndim - 2]);
+    int ab = a.ndim - 2, bb = b.ndim - 2;
+    int nb = ab > bb ? ab : bb;
+    mm->nb = nb;
+    mm->nbatch = 1;
+    for (int d = 0; d < nb; d++) {
+        int ja = d - (nb - ab), jb = d - (nb - bb);
+        int64_t sa = ja >= 0 ? a.shape[ja] : 1, sb = jb >= 0 ? b.shape[jb] : 1;
+        if (sa != sb && sa != 1 && sb != 1)
+            return pg__fail(PG_ERR_SHAPE, "matmul: batch dimensions of %s and %s cannot be broadcast together",
+                            pg__shape_str(a0->ndim, a0->shape, b1, sizeof b1),
+                            pg__shape_str(b0->ndim, b0->shape, b2, sizeof b2));
+        mm->bshape[d] = sa == 1 ? sb : sa;
+        mm->nbatch *= mm->bshape[d];
+    }
+    pg__mm_batch_strides(&a, nb, mm->bshape, mm->ast);
+    pg__mm_batch_strides(&b, nb, mm->bshape, mm->bst);
+    if (out) {
+        out->dtype = a0->dtype;
+        int n = 0;
+        for (int d = 0; d < nb; d++) out->shape[n++] = mm->bshape[d];
+        if (a0->ndim > 1) out->shape[n++] = mm->m;
+        if (b0->ndim > 1) out->shape[n++] = mm->n;
+        out->ndim = n;
+    }
+    return PG_OK;
+}
+
+/* offsets, in matrices, of batch t in a and b */
+static void pg__mm_offsets(const pg_mm *mm, int64_t t, int64_t *oa, int64_t *ob) {
+    int64_t ia = 0, ib = 0;
+    for (int d = mm->nb - 1; d >= 0; d--) {
+        int64_t i = t % mm->bshape[d];
+        t /= mm->bshape[d];
+        ia += i * mm->ast[d];
+        ib += i * mm->bst[d];
+    }
+    *oa = ia;
+    *ob = ib;
+}
+
+static pg_status matmul_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    if (pg__check_float("matmul", in[0]) || pg__check_float("matmul", in[1])) return PG_ERR_TYPE;
+    if (in[0]->dtype != in[1]->dtype)
+        return pg__fail(PG_ERR_TYPE, "matmul: dtypes %s and %s differ (promote first)",
+                        pg__dtype_name(in[0]->dtype), pg__dtype_name(in[1]->dtype));
+    pg_meta a, b;
+    pg__meta_of(&a, in[0]);
+    pg__meta_of(&b, in[1]);
+    pg_mm mm;
+    return pg__mm_plan(&mm, out, &a, &b);
+}
+
+/* C[t] = A[t] B[t] for every batch t */
+static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg_meta am, bm;
+    pg__meta_of(&am, in[0]);
+    pg__meta_of(&bm, in[1]);
+    pg_mm mm;
+    pg__mm_plan(&mm, NULL, &am, &bm);
+    int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
+    for (int64_t t = 0; t < mm.nbatch; t++) {
+        int64_t oa, ob;
+        pg__mm_offsets(&mm, t, &oa, &ob);
+        if (out->dtype == PG_DTYPE_F32)
+            pg__gemm_f32(false, false, mm.m, mm.n, mm.k, (const float *)in[0]->data + oa * sa, mm.k,
+                         (const float *)in[1]->data + ob * sb, mm.n, (float *)out->data + t * sc, mm.n, false);
+        else
+            pg__gemm_f64(false, false, mm.m, mm.n, mm.k, (const double *)in[0]->data + oa * sa, mm.k,
+                         (const double *)in[1]->data + ob * sb, mm.n, (double *)out->data + t * sc, mm.n,
+                         false);
+    }
+    return PG_OK;
+}
+
+/* C = A B  =>  dA = dC B^T,  dB = A^T dC; summed over broadcast batches. */
+static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *a = n->saved[0], *b = n->saved[1];
+    pg_mm mm;
+    pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
+    bool need_a = pg__node_needs(n, 0), need_b = pg__node_needs(n, 1);
+    pg_tensor *da = need_a ? pg__tensor_zeros_like(&n->edges[0].meta) : NULL;
+    pg_tensor *db = need_b ? pg__tensor_zeros_like(&n->edges[1].meta) : NULL;
+    if ((need_a && !da) || (need_b && !db)) {
+        pg_tensor_release(da);
+        pg_tensor_release(db);
+        return PG_ERR_MEMORY;
+    }
+    int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
+    bool f64 = g->dtype == PG_DTYPE_F64;
+    for (int64_t t = 0; t < mm.nbatch; t++) {
+        int64_t oa, ob;
+        pg__mm_offsets(&mm, t, &oa, &ob);
+        if (f64) {
+            const double *G = (const double *)g->data + t * sc;
+            if (da) /* dA[m,k] += G[m,n] B[k,n]^T */
+                pg__gemm_f64(false, true, mm.m, mm.k, mm.n, G, mm.n, (const double *)b->data + ob * sb, mm.n,
+                             (double *)da->data + oa * sa, mm.k, true);
+            if (db) /* dB[k,n] += A[m,k]^T G[m,n] */
+                pg__gemm_f64(true, false, mm.k, mm.n, mm.m, (const double *)a->data + oa * sa, mm.k, G, mm.n,
+                             (double *)db->data + ob * sb, mm.n, true);
+        } else {
+            const float *G = (const float *)g->data + t * sc;
+            if (da)
+                pg__gemm_f32(false, true, mm.m, mm.k, mm.n, G, mm.n, (const float *)b->data + ob * sb, mm.n,
+                             (float *)da->data + oa * sa, mm.k, true);
+            if (db)
+                pg__gemm_f32(true, false, mm.k, mm.n, mm.m, (const float *)a->data + oa * sa, mm.k, G, mm.n,
+                             (float *)db->data + ob * sb, mm.n, true);
+        }
+    }
+    dx[0] = da;
+    dx[1] = db;
+    return PG_OK;
+}
+
+pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b) {
+    pg_params p = {0};
+    if (pg__check_tensor("matmul", a) || pg__check_tensor("matmul", b)) return NULL;
+    if (a->dtype == b->dtype) {
+        pg_tensor *in[2] = {a, b};
+        return pg__apply(PG_OP_MATMUL, in, 2, &p);
+    }
+    pg_dtype t = (a->dtype == PG_DTYPE_F64 || b->dtype == PG_DTYPE_F64) ? PG_DTYPE_F64 : PG_DTYPE_F32;
+    pg_tensor *x = a->dtype == t ? PG_NEW_REF(a) : pg_cast(a, t);
+    pg_tensor *y = b->dtype == t ? PG_NEW_REF(b) : pg_cast(b, t);
+    pg_tensor *out = NULL;
+    if (x && y) {
+        pg_tensor *in[2] = {x, y};
+        out = pg__apply(PG_OP_MATMUL, in, 2, &p);
+    }
+    pg_tensor_release(x);
+    pg_tensor_release(y);
+    return out;
+}
+
+const pg_opdef pg_op_matmul = {"matmul", 2, 3, matmul_infer, matmul_forward, matmul_backward};

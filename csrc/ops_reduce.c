@@ -1,0 +1,298 @@
+/* ops_reduce.c: op-table rows for sum, mean, max and min over any set of
+ * axes (with keepdims), and pg__sum_to, which folds a broadcast gradient
+ * back to an input's shape. float32 sums accumulate in float64. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
+
+/* The reduced tensor's shape: keepdims keeps reduced dims as 1. */
+static void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims) {
+    out->dtype = x->dtype;
+    int n = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (axes & (1u << d)) {
+            if (keepdims) out->shape[n++] = 1;
+        } else {
+            out->shape[n++] = x->shape[d];
+        }
+    }
+    out->ndim = n;
+}
+
+static int64_t pg__reduced_count(const pg_meta *x, unsigned axes) {
+    int64_t c = 1;
+    for (int d = 0; d < x->ndim; d++)
+        if (axes & (1u << d)) c *= x->shape[d];
+    return c;
+}
+
+/* element strides of the kept-dims shape, 0 on reduced dims: where x's
+ * element i lands in the reduced tensor */
+static void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        if (axes & (1u << d)) {
+            st[d] = 0;
+        } else {
+            st[d] = s;
+            s *= x->shape[d];
+        }
+    }
+}
+
+#define PG_RED_ROWS(TT, SUF)                                                                     \
+    /* acc (double) += x */                                                                      \
+    static void sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        double *acc = (double *)ptr[0];                                                          \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        if (st[0] == 0) {                                                                        \
+            double s = 0;                                                                        \
+            for (int64_t i = 0; i < n; i++) s += x[i * st[1]];                                   \
+            acc[0] += s;                                                                         \
+        } else {                                                                                 \
+            for (int64_t i = 0; i < n; i++) acc[i * st[0]] += x[i * st[1]];                      \
+        }                                                                                        \
+    }                                                                                            \
+    /* acc = max(acc, x), NaN wins (numpy's rule) */                                             \
+    static void max_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        TT *acc = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
+            if (v > *a || isnan(v)) *a = v;                                                      \
+        }                                                                                        \
+    }                                                                                            \
+    static void min_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        TT *acc = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
+            if (v < *a || isnan(v)) *a = v;                                                      \
+        }                                                                                        \
+    }                                                                                            \
+    /* count of elements equal to the extreme they produced */                                   \
+    static void tie_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        TT *cnt = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++)                                                          \
+            if (x[i * st[1]] == m[i * st[2]]) cnt[i * st[0]] += 1;                               \
+    }                                                                                            \
+    /* dx = x == m ? g / count : 0   (ties split the gradient equally) */                        \
+    static void argext_bwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *dx = (TT *)ptr[0];                                                                   \
+        const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2], *gc = (const TT *)ptr[3];     \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++)                                                          \
+            dx[i * st[0]] = x[i * st[1]] == m[i * st[2]] ? gc[i * st[3]] : (TT)0;                \
+    }                                                                                            \
+    /* dx = g broadcast, times a scale */                                                        \
+    static void bcast_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
+        TT *dx = (TT *)ptr[0];                                                                   \
+        const TT *g = (const TT *)ptr[1];                                                        \
+        const double *div = ctx;                                                                 \
+        if (div)                                                                                 \
+            for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]] / (TT)*div;             \
+        else                                                                                     \
+            for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]];                        \
+    }
+PG_RED_ROWS(float, f32)
+PG_RED_ROWS(double, f64)
+
+/* Runs a row over x's index space with operand 0 laid out as the reduced
+ * tensor (reduced dims stride 0), and operands 1.. given. */
+static void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops,
+                           char *const *ops, const size_t *es, const bool *reduced_layout, pg_row_fn fn,
+                           void *ctx) {
+    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS], rst[PG_MAX_DIMS], cst[PG_MAX_DIMS];
+    char *base[PG_NDITER_MAX_OPS];
+    size_t esz[PG_NDITER_MAX_OPS];
+    pg__reduced_strides(xm, axes, rst);
+    pg__strides(xm->ndim, xm->shape, cst);
+    memcpy(st[0], rst, sizeof rst);
+    base[0] = acc;
+    esz[0] = acc_es;
+    for (int k = 0; k < nops; k++) {
+        memcpy(st[k + 1], reduced_layout[k] ? rst : cst, sizeof rst);
+        base[k + 1] = ops[k];
+        esz[k + 1] = es[k];
+    }
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, nops + 1, st);
+    pg__nditer_run(&it, base, esz, fn, ctx);
+}
+
+/* out (already shaped) = reduction of x over axes */
+static pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean) {
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    int f64 = x->dtype == PG_DTYPE_F64;
+    size_t es = pg__dtype_size(x->dtype);
+    char *xp = x->data;
+    bool no = false;
+    if (kind == PG_R_SUM) {
+        double *acc = f64 ? out->data : calloc((size_t)(out->numel ? out->numel : 1), sizeof(double));
+        if (!acc) return pg__fail(PG_ERR_MEMORY, "sum: out of memory");
+        if (f64) memset(acc, 0, sizeof(double) * (size_t)out->numel);
+        pg__reduce_run(&xm, axes, (char *)acc, sizeof(double), 1, &xp, &es, &no, f64 ? sum_row_f64 : sum_row_f32,
+                       NULL);
+        double cnt = (double)pg__reduced_count(&xm, axes);
+        if (f64) {
+            if (mean)
+                for (int64_t i = 0; i < out->numel; i++) acc[i] /= cnt;
+        } else {
+            float *o = out->data;
+            for (int64_t i = 0; i < out->numel; i++) o[i] = (float)(mean ? acc[i] / cnt : acc[i]);
+            free(acc);
+        }
+        return PG_OK;
+    }
+    bool mx = kind == PG_R_MAX;
+    if (f64) {
+        double *o = out->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
+    } else {
+        float *o = out->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
+    }
+    pg_row_fn fn = mx ? (f64 ? max_row_f64 : max_row_f32) : (f64 ? min_row_f64 : min_row_f32);
+    pg__reduce_run(&xm, axes, out->data, es, 1, &xp, &es, &no, fn, NULL);
+    return PG_OK;
+}
+
+static const char *pg__reduce_name(int op) { return pg_optable[op]->name; }
+
+static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const char *name = pg__reduce_name(p->op);
+    const pg_tensor *x = in[0];
+    if (pg__check_float(name, x)) return PG_ERR_TYPE;
+    if (p->axes >> x->ndim)
+        return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor with %d dims", name,
+                        31 - __builtin_clz(p->axes), x->ndim);
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    pg__reduced_meta(out, &xm, p->axes, p->keepdims);
+    pg_meta om = *out;
+    int64_t on = pg__numel(om.ndim, om.shape);
+    if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && on > 0 && pg__reduced_count(&xm, p->axes) == 0) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_VALUE, "%s: reduction over zero elements of a tensor of shape %s has no identity",
+                        name, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    return PG_OK;
+}
+
+static pg_status reduce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    int kind = p->op == PG_OP_MAX ? PG_R_MAX : p->op == PG_OP_MIN ? PG_R_MIN : PG_R_SUM;
+    return pg__reduce_into(out, in[0], p->axes, kind, p->op == PG_OP_MEAN);
+}
+
+/* sum: dx = g broadcast back;  mean: dx = g / count broadcast back */
+static pg_status sum_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_tensor *d = pg__tensor_new_like(xm);
+    if (!d) return PG_ERR_MEMORY;
+    double cnt = (double)pg__reduced_count(xm, n->p.axes);
+    char *gp = g->data;
+    size_t es = pg__dtype_size(g->dtype);
+    /* d (full layout) <- g (reduced layout, stride 0 on reduced dims) */
+    int64_t st[2][PG_MAX_DIMS];
+    pg__strides(xm->ndim, xm->shape, st[0]);
+    pg__reduced_strides(xm, n->p.axes, st[1]);
+    char *base[2] = {d->data, gp};
+    size_t esz[2] = {es, es};
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, 2, st);
+    pg__nditer_run(&it, base, esz, g->dtype == PG_DTYPE_F64 ? bcast_row_f64 : bcast_row_f32,
+                   n->op == PG_OP_MEAN ? &cnt : NULL);
+    dx[0] = d;
+    return PG_OK;
+}
+
+/* max/min: the gradient goes to the elements equal to the result, split
+ * equally among ties ("max routes", seed 000) */
+static pg_status extreme_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    const pg_tensor *x = n->saved[0], *m = n->saved[1];
+    int f64 = g->dtype == PG_DTYPE_F64;
+    size_t es = pg__dtype_size(g->dtype);
+    pg_tensor *cnt = pg__tensor_zeros_like(&n->out_meta);
+    pg_tensor *d = pg__tensor_new_like(xm);
+    if (!cnt || !d) {
+        pg_tensor_release(cnt);
+        pg_tensor_release(d);
+        return pg__fail(PG_ERR_MEMORY, "%s backward: out of memory", pg_optable[n->op]->name);
+    }
+    char *ops[2] = {x->data, m->data};
+    size_t ess[2] = {es, es};
+    bool lay[2] = {false, true};
+    pg__reduce_run(xm, n->p.axes, cnt->data, es, 2, ops, ess, lay, f64 ? tie_row_f64 : tie_row_f32, NULL);
+    /* cnt <- g / cnt */
+    if (f64) {
+        double *c = cnt->data;
+        const double *gg = g->data;
+        for (int64_t i = 0; i < cnt->numel; i++) c[i] = gg[i] / c[i];
+    } else {
+        float *c = cnt->data;
+        const float *gg = g->data;
+        for (int64_t i = 0; i < cnt->numel; i++) c[i] = gg[i] / c[i];
+    }
+    int64_t st[4][PG_MAX_DIMS];
+    pg__strides(xm->ndim, xm->shape, st[0]);
+    pg__strides(xm->ndim, xm->shape, st[1]);
+    pg__reduced_strides(xm, n->p.axes, st[2]);
+    pg__reduced_strides(xm, n->p.axes, st[3]);
+    char *base[4] = {d->data, x->data, m->data, cnt->data};
+    size_t esz[4] = {es, es, es, es};
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, 4, st);
+    pg__nditer_run(&it, base, esz, f64 ? argext_bwd_row_f64 : argext_bwd_row_f32, NULL);
+    pg_tensor_release(cnt);
+    dx[0] = d;
+    return PG_OK;
+}
+
+/* Folds g (a broadcast result's gradient) back to target's shape by summing
+ * over the dims broadcasting added or stretched. Not recorded. */
+pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target) {
+    int lead = g->ndim - target->ndim;
+    unsigned axes = 0;
+    for (int d = 0; d < g->ndim; d++)
+        if (d < lead || (target->shape[d - lead] == 1 && g->shape[d] != 1)) axes |= 1u << d;
+    pg_tensor *out = pg__tensor_new_like(target);
+    if (!out) return NULL;
+    /* the reduced tensor with keepdims has target's numel and layout */
+    if (pg__reduce_into(out, g, axes, PG_R_SUM, false) != PG_OK) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+static pg_tensor *pg__reduce(int op, pg_tensor *x, unsigned axes, int keepdims) {
+    if (pg__check_tensor(pg__reduce_name(op), x)) return NULL;
+    pg_params p = {0};
+    if (axes == PG_AXES_ALL) axes = x->ndim ? (unsigned)((1u << x->ndim) - 1) : 0u;
+    p.axes = axes;
+    p.keepdims = keepdims != 0;
+    return pg__apply_float1(op, x, &p);
+}
+
+pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_SUM, x, axes, keepdims); }
+pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MEAN, x, axes, keepdims); }
+pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MAX, x, axes, keepdims); }
+pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MIN, x, axes, keepdims); }
+
+const pg_opdef pg_op_sum = {"sum", 1, 0, reduce_infer, reduce_forward, sum_backward};
+const pg_opdef pg_op_mean = {"mean", 1, 0, reduce_infer, reduce_forward, sum_backward};
+const pg_opdef pg_op_max = {"max", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};
+const pg_opdef pg_op_min = {"min", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};

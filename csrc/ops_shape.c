@@ -1,0 +1,346 @@
+/* ops_shape.c: op-table rows that move elements without arithmetic:
+ * reshape (a view), permute, gather (the engine of x[key]), concatenate and
+ * stack. These accept every dtype, bool included. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* strided copy rows by element size: dst (operand 0) <- src (operand 1) */
+#define PG_COPY_ROW(BITS)                                                                  \
+    static void copy_row_##BITS(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        uint##BITS##_t *d = (uint##BITS##_t *)ptr[0];                                      \
+        const uint##BITS##_t *s = (const uint##BITS##_t *)ptr[1];                          \
+        (void)ctx;                                                                         \
+        for (int64_t i = 0; i < n; i++) d[i * st[0]] = s[i * st[1]];                       \
+    }
+PG_COPY_ROW(8)
+PG_COPY_ROW(32)
+PG_COPY_ROW(64)
+
+static pg_row_fn pg__copy_row(size_t es) { return es == 1 ? copy_row_8 : es == 4 ? copy_row_32 : copy_row_64; }
+
+/* ---- reshape: y = x viewed with another shape (shares storage);  dx = g viewed back ---- */
+
+static pg_status reshape_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
+    memcpy(out->shape, p->i, sizeof out->shape);
+    int neg = -1;
+    int64_t known = 1;
+    for (int d = 0; d < out->ndim; d++) {
+        if (out->shape[d] == -1) {
+            if (neg >= 0)
+                return pg__fail(PG_ERR_SHAPE, "reshape: only one dimension can be -1, got %s",
+                                pg__shape_str(out->ndim, out->shape, b1, sizeof b1));
+            neg = d;
+        } else if (out->shape[d] < 0) {
+            return pg__fail(PG_ERR_SHAPE, "reshape: invalid dimension %lld in %s", (long long)out->shape[d],
+                            pg__shape_str(out->ndim, out->shape, b1, sizeof b1));
+        } else if (__builtin_mul_overflow(known, out->shape[d], &known)) {
+            return pg__fail(PG_ERR_SHAPE, "reshape: shape %s is too large",
+                            pg__shape_str(out->ndim, out->shape, b1, sizeof b1));
+        }
+    }
+    if (neg >= 0) {
+        if (known == 0 || x->numel % known != 0)
+            return pg__fail(PG_ERR_SHAPE, "reshape: cannot reshape %s (%lld elements) into %s",
+                            pg__shape_str(x->ndim, x->shape, b1, sizeof b1), (long long)x->numel,
+                            pg__shape_str(out->ndim, out->shape, b2, sizeof b2));
+        out->shape[neg] = x->numel / known;
+        known = x->numel;
+    }
+    if (known != x->numel)
+        return pg__fail(PG_ERR_SHAPE, "reshape: cannot reshape %s (%lld elements) into %s",
+                        pg__shape_str(x->ndim, x->shape, b1, sizeof b1), (long long)x->numel,
+                        pg__shape_str(out->ndim, out->shape, b2, sizeof b2));
+    return PG_OK;
+}
+
+static pg_status reshape_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *m = &n->edges[0].meta;
+    dx[0] = pg__alias((pg_tensor *)g, m->ndim, m->shape);
+    return dx[0] ? PG_OK : PG_ERR_MEMORY;
+}
+
+pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape) {
+    if (pg__check_tensor("reshape", x)) return NULL;
+    if (ndim < 0 || ndim > PG_MAX_DIMS) {
+        pg__fail(PG_ERR_SHAPE, "reshape: tensors have 0 to %d dims, got %d", PG_MAX_DIMS, ndim);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.keepdims = ndim; /* the target's ndim travels in keepdims, its dims in i[] */
+    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    return pg__apply(PG_OP_RESHAPE, &x, 1, &p);
+}
+
+/* ---- permute: y = x with dims reordered, y.shape[i] = x.shape[dims[i]];  dx = g permuted back ---- */
+
+static void pg__permute_copy(pg_tensor *out, const pg_tensor *x, const int64_t *dims) {
+    int64_t xs[PG_MAX_DIMS], st[2][PG_MAX_DIMS];
+    pg__strides(x->ndim, x->shape, xs);
+    pg__strides(out->ndim, out->shape, st[0]);
+    for (int d = 0; d < x->ndim; d++) st[1][d] = xs[dims[d]];
+    size_t es = pg__dtype_size(x->dtype);
+    char *base[2] = {out->data, x->data};
+    size_t esz[2] = {es, es};
+    pg_nditer it;
+    pg__nditer_init(&it, out->ndim, out->shape, 2, st);
+    pg__nditer_run(&it, base, esz, pg__copy_row(es), NULL);
+}
+
+static pg_status permute_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    char b[PG_SHAPE_BUF];
+    if (p->keepdims != x->ndim)
+        return pg__fail(PG_ERR_SHAPE, "permute: got %d dims for a tensor of shape %s", p->keepdims,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    unsigned seen = 0;
+    out->dtype = x->dtype;
+    out->ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t s = p->i[d];
+        if (s < 0 || s >= x->ndim || (seen & (1u << s)))
+            return pg__fail(PG_ERR_SHAPE, "permute: dims must be a permutation of 0..%d for a tensor of shape %s",
+                            x->ndim - 1, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        seen |= 1u << s;
+        out->shape[d] = x->shape[s];
+    }
+    return PG_OK;
+}
+
+static pg_status permute_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg__permute_copy(out, in[0], p->i);
+    return PG_OK;
+}
+
+static pg_status permute_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    int64_t inv[PG_MAX_DIMS];
+    for (int d = 0; d < g->ndim; d++) inv[n->p.i[d]] = d;
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    pg__permute_copy(d, g, inv);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims) {
+    if (pg__check_tensor("permute", x)) return NULL;
+    if (ndim < 0 || ndim > PG_MAX_DIMS || (ndim && !dims)) {
+        pg__fail(PG_ERR_SHAPE, "permute: got %d dims for a tensor with %d dims", ndim, x->ndim);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.keepdims = ndim;
+    for (int d = 0; d < ndim; d++) {
+        p.i[d] = dims[d] < 0 ? dims[d] + ndim : dims[d];
+    }
+    return pg__apply(PG_OP_PERMUTE, &x, 1, &p);
+}
+
+/* ---- gather: y.flat[i] = x.flat[offsets[i]];  dx.flat[offsets[i]] += g.flat[i] (scatter-add) ---- */
+
+static pg_status gather_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
+    memcpy(out->shape, p->i, sizeof out->shape);
+    int64_t n;
+    for (int d = 0; d < out->ndim; d++)
+        if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "getitem: negative dimension in the result shape");
+    n = pg__numel(out->ndim, out->shape);
+    if (n > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "getitem: offsets pointer is NULL");
+    for (int64_t i = 0; i < n; i++) {
+        int64_t o = p->offsets[i];
+        if (o < 0 || o >= x->numel) {
+            char b[PG_SHAPE_BUF];
+            return pg__fail(PG_ERR_INDEX, "getitem: element offset %lld is out of range for a tensor of shape %s",
+                            (long long)o, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        }
+    }
+    return PG_OK;
+}
+
+static pg_status gather_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const int64_t *off = p->offsets;
+    int64_t n = out->numel;
+    switch (pg__dtype_size(out->dtype)) {
+    case 1: {
+        uint8_t *o = out->data;
+        const uint8_t *x = in[0]->data;
+        for (int64_t i = 0; i < n; i++) o[i] = x[off[i]];
+        break;
+    }
+    case 4: {
+        float *o = out->data;
+        const float *x = in[0]->data;
+        for (int64_t i = 0; i < n; i++) o[i] = x[off[i]];
+        break;
+    }
+    default: {
+        double *o = out->data;
+        const double *x = in[0]->data;
+        for (int64_t i = 0; i < n; i++) o[i] = x[off[i]];
+    }
+    }
+    return PG_OK;
+}
+
+static pg_status gather_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_zeros_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    const int64_t *off = n->p.offsets;
+    if (g->dtype == PG_DTYPE_F32) {
+        float *o = d->data;
+        const float *gg = g->data;
+        for (int64_t i = 0; i < g->numel; i++) o[off[i]] += gg[i];
+    } else {
+        double *o = d->data;
+        const double *gg = g->data;
+        for (int64_t i = 0; i < g->numel; i++) o[off[i]] += gg[i];
+    }
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *offsets) {
+    if (pg__check_tensor("getitem", x)) return NULL;
+    if (ndim < 0 || ndim > PG_MAX_DIMS || (ndim && !shape)) {
+        pg__fail(PG_ERR_SHAPE, "getitem: the result would have %d dims (0 to %d supported)", ndim, PG_MAX_DIMS);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.keepdims = ndim;
+    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.offsets = offsets;
+    return pg__apply(PG_OP_GETITEM, &x, 1, &p);
+}
+
+/* ---- concatenate / stack ----
+ * Both lay their inputs side by side: out viewed as [outer, sum_k w_k] with
+ * input k viewed as [outer, w_k]. For concatenate along axis a,
+ * w_k = x_k.shape[a] * prod(shape[a+1:]); for stack, w_k = prod(shape[a:]).
+ * Backward copies each input's columns back out of g. */
+
+static int64_t pg__outer(const pg_meta *m, int axis) { return pg__numel(axis, m->shape); }
+
+static pg_status pg__cat_check(const char *op, pg_tensor *const *xs, int n, int axis, bool stack, pg_meta *out) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (n < 1) return pg__fail(PG_ERR_VALUE, "%s: need at least one tensor", op);
+    const pg_tensor *x0 = xs[0];
+    for (int k = 0; k < n; k++) {
+        if (xs[k]->dtype != x0->dtype)
+            return pg__fail(PG_ERR_TYPE, "%s: tensor %d has dtype %s but tensor 0 has %s", op, k,
+                            pg__dtype_name(xs[k]->dtype), pg__dtype_name(x0->dtype));
+        if (xs[k]->ndim != x0->ndim)
+            return pg__fail(PG_ERR_SHAPE, "%s: tensor %d has shape %s but tensor 0 has shape %s", op, k,
+                            pg__shape_str(xs[k]->ndim, xs[k]->shape, b1, sizeof b1),
+                            pg__shape_str(x0->ndim, x0->shape, b2, sizeof b2));
+        for (int d = 0; d < x0->ndim; d++)
+            if ((stack || d != axis) && xs[k]->shape[d] != x0->shape[d])
+                return pg__fail(PG_ERR_SHAPE, "%s: tensor %d has shape %s but tensor 0 has shape %s%s", op, k,
+                                pg__shape_str(xs[k]->ndim, xs[k]->shape, b1, sizeof b1),
+                                pg__shape_str(x0->ndim, x0->shape, b2, sizeof b2),
+                                stack ? " (stack needs equal shapes)" : "");
+    }
+    out->dtype = x0->dtype;
+    if (stack) {
+        if (x0->ndim + 1 > PG_MAX_DIMS)
+            return pg__fail(PG_ERR_SHAPE, "stack: the result would have more than %d dims", PG_MAX_DIMS);
+        out->ndim = x0->ndim + 1;
+        for (int d = 0, s = 0; d < out->ndim; d++) out->shape[d] = d == axis ? n : x0->shape[s++];
+    } else {
+        *out = (pg_meta){.dtype = x0->dtype, .ndim = x0->ndim};
+        memcpy(out->shape, x0->shape, sizeof out->shape);
+        int64_t tot = 0;
+        for (int k = 0; k < n; k++) tot += xs[k]->shape[axis];
+        out->shape[axis] = tot;
+    }
+    return PG_OK;
+}
+
+static pg_status cat_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    return pg__cat_check(pg_optable[p->op]->name, in, n_in, (int)p->i[0], p->op == PG_OP_STACK, out);
+}
+
+/* w_k of input k: prod(shape[axis:]) (for stack, axis is where the new dim goes) */
+static int64_t pg__cat_width(const pg_meta *m, int axis) { return pg__numel(m->ndim - axis, m->shape + axis); }
+
+static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    int axis = (int)p->i[0];
+    pg_meta m0;
+    pg__meta_of(&m0, in[0]);
+    int64_t outer = pg__outer(&m0, axis);
+    size_t es = pg__dtype_size(out->dtype);
+    int64_t total = outer ? out->numel / outer : 0;
+    int64_t col = 0;
+    for (int k = 0; k < n_in; k++) {
+        pg_meta m;
+        pg__meta_of(&m, in[k]);
+        int64_t w = pg__cat_width(&m, axis);
+        for (int64_t o = 0; o < outer; o++)
+            memcpy((char *)out->data + (size_t)(o * total + col) * es, (char *)in[k]->data + (size_t)(o * w) * es,
+                   (size_t)w * es);
+        col += w;
+    }
+    return PG_OK;
+}
+
+static pg_status cat_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    int axis = (int)n->p.i[0];
+    int64_t outer = pg__outer(&n->edges[0].meta, axis);
+    size_t es = pg__dtype_size(g->dtype);
+    int64_t total = outer ? g->numel / outer : 0;
+    int64_t col = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const pg_meta *m = &n->edges[k].meta;
+        int64_t w = pg__cat_width(m, axis);
+        if (pg__node_needs(n, k)) {
+            pg_tensor *d = pg__tensor_new_like(m);
+            if (!d) return PG_ERR_MEMORY;
+            for (int64_t o = 0; o < outer; o++)
+                memcpy((char *)d->data + (size_t)(o * w) * es, (const char *)g->data + (size_t)(o * total + col) * es,
+                       (size_t)w * es);
+            dx[k] = d;
+        }
+        col += w;
+    }
+    return PG_OK;
+}
+
+static pg_tensor *pg__cat(int op, pg_tensor **xs, int n, int axis) {
+    const char *name = pg_optable[op]->name;
+    if (n < 1 || !xs) {
+        pg__fail(PG_ERR_VALUE, "%s: need at least one tensor", name);
+        return NULL;
+    }
+    for (int k = 0; k < n; k++)
+        if (pg__check_tensor(name, xs[k])) return NULL;
+    int nd = xs[0]->ndim + (op == PG_OP_STACK);
+    if (op == PG_OP_CONCATENATE && xs[0]->ndim == 0) {
+        pg__fail(PG_ERR_SHAPE, "concatenate: zero-dimensional tensors cannot be concatenated (use stack)");
+        return NULL;
+    }
+    if (axis < -nd || axis >= nd) {
+        pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for %d dims", name, axis, nd);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.i[0] = axis < 0 ? axis + nd : axis;
+    return pg__apply(op, xs, n, &p);
+}
+
+pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_CONCATENATE, xs, n, axis); }
+pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STACK, xs, n, axis); }
+
+const pg_opdef pg_op_reshape = {"reshape", 1, 0, reshape_infer, NULL, reshape_backward};
+const pg_opdef pg_op_permute = {"permute", 1, 0, permute_infer, permute_forward, permute_backward};
+const pg_opdef pg_op_getitem = {"getitem", 1, 0, gather_infer, gather_forward, gather_backward};
+const pg_opdef pg_op_concatenate = {"concatenate", -1, 0, cat_infer, cat_forward, cat_backward};
+const pg_opdef pg_op_stack = {"stack", -1, 0, cat_infer, cat_forward, cat_backward};

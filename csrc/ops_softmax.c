@@ -1,0 +1,119 @@
+/* ops_softmax.c: softmax and log_softmax along one axis, computed stably
+ * (the maximum along the axis is subtracted before exponentiating). The
+ * tensor is viewed as [outer, n, inner] with the axis in the middle. */
+#include "internal.h"
+
+#include <math.h>
+
+#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
+#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
+
+#define PG_SOFTMAX_KERNELS(TT, SUF)                                                                \
+    /* y_j = e^(x_j - m) / sum_k e^(x_k - m)   or   y_j = (x_j - m) - log sum_k e^(x_k - m) */     \
+    static void softmax_fwd_##SUF(TT *y, const TT *x, int64_t outer, int64_t n, int64_t inner,     \
+                                  bool logsm) {                                                    \
+        for (int64_t o = 0; o < outer; o++)                                                        \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                const TT *xs = x + o * n * inner + i;                                              \
+                TT *ys = y + o * n * inner + i;                                                    \
+                TT m = -INFINITY;                                                                  \
+                for (int64_t j = 0; j < n; j++)                                                    \
+                    if (xs[j * inner] > m || isnan(xs[j * inner])) m = xs[j * inner];              \
+                if (isinf(m)) m = 0; /* all -inf (or +inf): let the arithmetic give nan/0 */      \
+                TT s = 0;                                                                          \
+                for (int64_t j = 0; j < n; j++) {                                                  \
+                    TT e = PG_EXP(xs[j * inner] - m);                                              \
+                    if (!logsm) ys[j * inner] = e;                                                 \
+                    s += e;                                                                        \
+                }                                                                                  \
+                if (logsm) {                                                                       \
+                    TT ls = PG_LOG(s);                                                             \
+                    for (int64_t j = 0; j < n; j++) ys[j * inner] = (xs[j * inner] - m) - ls;      \
+                } else {                                                                           \
+                    for (int64_t j = 0; j < n; j++) ys[j * inner] /= s;                            \
+                }                                                                                  \
+            }                                                                                      \
+    }                                                                                              \
+    /* softmax:     dx_j = y_j (g_j - sum_k g_k y_k)                                               \
+     * log_softmax: dx_j = g_j - e^(y_j) sum_k g_k */                                              \
+    static void softmax_bwd_##SUF(TT *dx, const TT *g, const TT *y, int64_t outer, int64_t n,      \
+                                  int64_t inner, bool logsm) {                                     \
+        for (int64_t o = 0; o < outer; o++)                                                        \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                int64_t b = o * n * inner + i;                                                     \
+                TT s = 0;                                                                          \
+                for (int64_t j = 0; j < n; j++) s += logsm ? g[b + j * inner] : g[b + j * inner] * y[b + j * inner]; \
+                for (int64_t j = 0; j < n; j++) {                                                  \
+                    int64_t q = b + j * inner;                                                     \
+                    dx[q] = logsm ? g[q] - PG_EXP(y[q]) * s : y[q] * (g[q] - s);                   \
+                }                                                                                  \
+            }                                                                                      \
+    }
+PG_SOFTMAX_KERNELS(float, f32)
+PG_SOFTMAX_KERNELS(double, f64)
+
+static void pg__softmax_dims(const pg_meta *m, int axis, int64_t *outer, int64_t *n, int64_t *inner) {
+    *outer = pg__numel(axis, m->shape);
+    *n = m->shape[axis];
+    *inner = pg__numel(m->ndim - axis - 1, m->shape + axis + 1);
+}
+
+static pg_status softmax_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const char *name = pg_optable[p->op]->name;
+    if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
+    int nd = in[0]->ndim;
+    if (p->i[0] < 0 || p->i[0] >= (nd ? nd : 1))
+        return pg__fail(PG_ERR_SHAPE, "%s: axis %lld is out of range for a tensor with %d dims", name,
+                        (long long)p->i[1], nd);
+    pg__meta_of(out, in[0]);
+    return PG_OK;
+}
+
+static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    int64_t outer, n, inner;
+    pg_meta m;
+    pg__meta_of(&m, in[0]);
+    if (m.ndim == 0) { /* a 0-d tensor is one group of one */
+        m.ndim = 1;
+        m.shape[0] = 1;
+    }
+    pg__softmax_dims(&m, (int)p->i[0], &outer, &n, &inner);
+    bool logsm = p->op == PG_OP_LOG_SOFTMAX;
+    if (out->dtype == PG_DTYPE_F32) softmax_fwd_f32(out->data, in[0]->data, outer, n, inner, logsm);
+    else softmax_fwd_f64(out->data, in[0]->data, outer, n, inner, logsm);
+    return PG_OK;
+}
+
+static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_meta m = n->edges[0].meta;
+    pg_tensor *d = pg__tensor_new_like(&m);
+    if (!d) return PG_ERR_MEMORY;
+    if (m.ndim == 0) {
+        m.ndim = 1;
+        m.shape[0] = 1;
+    }
+    int64_t outer, len, inner;
+    pg__softmax_dims(&m, (int)n->p.i[0], &outer, &len, &inner);
+    bool logsm = n->op == PG_OP_LOG_SOFTMAX;
+    if (g->dtype == PG_DTYPE_F32) softmax_bwd_f32(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
+    else softmax_bwd_f64(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
+    dx[0] = d;
+    return PG_OK;
+}
+
+static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
+    if (pg__check_tensor(pg_optable[op]->name, x)) return NULL;
+    pg_params p = {0};
+    int nd = x->ndim ? x->ndim : 1;
+    p.i[0] = axis < 0 ? axis + nd : axis;
+    p.i[1] = axis;
+    return pg__apply(op, &x, 1, &p);
+}
+
+pg_tensor *pg_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_SOFTMAX, x, axis); }
+pg_tensor *pg_log_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_LOG_SOFTMAX, x, axis); }
+
+const pg_opdef pg_op_softmax = {"softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};
+const pg_opdef pg_op_log_softmax = {"log_softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};

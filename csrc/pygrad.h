@@ -1,0 +1,196 @@
+/* pygrad.h: the public C API of pygrad's engine (tensors, op table, tape, backward).
+ *
+ * This header is the one contract between the C library and everything above it.
+ * It is pure C11 and knows nothing of Python; pybind/build_ffi.py reads the part
+ * between the PG_CDEF markers as cffi's cdef, so that part holds only plain
+ * declarations.
+ *
+ * Overview
+ *   A pg_tensor is an n-d (0 to PG_MAX_DIMS dims), contiguous, row-major array of
+ *   float32, float64 or bool, reference counted. Every op (pg_add, pg_matmul, ...)
+ *   returns a new tensor. When grad mode is on and an input requires grad, the op
+ *   also records a node on the tape: op id, edges to where its inputs' gradients
+ *   go, saved values, parameters: plain data, no closures. pg_backward collects
+ *   the nodes reachable from a tensor, orders them topologically without
+ *   recursion, sweeps them in reverse through the op table's backward kernels,
+ *   and adds gradients where a value fans out. Leaves accumulate into .grad.
+ *
+ * Example
+ *   int64_t shape[1] = {3};
+ *   pg_tensor *x = pg_tensor_full(PG_DTYPE_F64, 1, shape, 2.0);
+ *   pg_tensor_set_requires_grad(x, 1);
+ *   pg_tensor *y = pg_mul(x, x);                 // y = x*x
+ *   pg_tensor *s = pg_sum(y, PG_AXES_ALL, 0);    // s = sum(x*x)
+ *   if (!s || pg_backward(s, NULL, 0) != PG_OK) { puts(pg_last_error()); }
+ *   pg_tensor *g = pg_tensor_grad(x);            // 2*x = [4, 4, 4]
+ *   pg_tensor_release(g); pg_tensor_release(s);
+ *   pg_tensor_release(y); pg_tensor_release(x);
+ *
+ * Ownership rules
+ *   - Every function returning pg_tensor * returns a NEW reference (or NULL on
+ *     error): the caller releases it with pg_tensor_release. Arguments are
+ *     borrowed: the library takes its own references where it keeps them.
+ *   - pg_tensor_data returns a pointer into the tensor's storage, valid while
+ *     the caller holds a reference to the tensor (or to a tensor sharing its
+ *     storage: pg_tensor_detach, pg_reshape).
+ *   - pg_tensor_release(NULL) does nothing. Releasing never recurses, however
+ *     long the graph hanging off a tensor.
+ *
+ * Errors
+ *   Functions return a pg_status (PG_OK == 0) or NULL on failure; the reason is
+ *   in pg_last_status() and pg_last_error(), both thread-local. The library
+ *   never aborts, exits or prints.
+ *
+ * Threads
+ *   Grad mode and the error state are per thread. Reference counts are atomic.
+ *   Independent graphs may be built and differentiated in different threads.
+ */
+#ifndef PYGRAD_H
+#define PYGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* PG_CDEF_BEGIN */
+#define PG_MAX_DIMS 8
+#define PG_AXES_ALL 255
+
+typedef enum pg_dtype {
+    PG_DTYPE_F32 = 0,
+    PG_DTYPE_F64 = 1,
+    PG_DTYPE_BOOL = 2
+} pg_dtype;
+
+typedef enum pg_status {
+    PG_OK = 0,
+    PG_ERR_SHAPE = 1,   /* shapes do not fit the op */
+    PG_ERR_VALUE = 2,   /* an argument has a bad value */
+    PG_ERR_TYPE = 3,    /* wrong dtype */
+    PG_ERR_INDEX = 4,   /* index out of range */
+    PG_ERR_MEMORY = 5,  /* allocation failed or too large */
+    PG_ERR_RUNTIME = 6  /* graph state: backward twice, stale saved value ... */
+} pg_status;
+
+/* The op table: one row per op, forward kernel paired with backward kernel. */
+typedef enum pg_op {
+    PG_OP_ADD = 0, PG_OP_SUB, PG_OP_MUL, PG_OP_DIV, PG_OP_NEG,
+    PG_OP_ADD_SCALAR, PG_OP_MUL_SCALAR, PG_OP_POW_SCALAR, PG_OP_POW,
+    PG_OP_EXP, PG_OP_LOG, PG_OP_SQRT, PG_OP_RECIPROCAL, PG_OP_ABS,
+    PG_OP_MAXIMUM, PG_OP_MINIMUM, PG_OP_CLAMP, PG_OP_WHERE,
+    PG_OP_SIGMOID, PG_OP_TANH, PG_OP_RELU, PG_OP_LEAKY_RELU, PG_OP_ELU,
+    PG_OP_MATMUL,
+    PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
+    PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
+    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST,
+    PG_OP_COUNT
+} pg_op;
+
+typedef enum pg_cmp {
+    PG_CMP_LT = 0, PG_CMP_LE = 1, PG_CMP_GT = 2, PG_CMP_GE = 3, PG_CMP_EQ = 4, PG_CMP_NE = 5
+} pg_cmp;
+
+typedef struct pg_tensor pg_tensor;
+
+/* ---- errors (thread-local) ---- */
+pg_status pg_last_status(void);
+const char *pg_last_error(void);          /* borrowed; valid until the next failing call on this thread */
+
+/* ---- op table introspection ---- */
+int pg_op_count(void);
+const char *pg_op_name(int op);           /* static string, or NULL for an unknown id */
+
+/* ---- creation ---- */
+pg_tensor *pg_tensor_empty(pg_dtype dtype, int ndim, const int64_t *shape);   /* uninitialised */
+pg_tensor *pg_tensor_full(pg_dtype dtype, int ndim, const int64_t *shape, double value);
+pg_tensor *pg_tensor_detach(pg_tensor *t);        /* shares storage, no graph, no grad */
+pg_tensor *pg_tensor_clone(pg_tensor *t);         /* fresh storage, no graph, no grad */
+void pg_tensor_retain(pg_tensor *t);
+void pg_tensor_release(pg_tensor *t);
+
+/* ---- queries ---- */
+pg_dtype pg_tensor_dtype(const pg_tensor *t);
+int pg_tensor_ndim(const pg_tensor *t);
+int64_t pg_tensor_dim(const pg_tensor *t, int i);         /* shape[i] */
+void pg_tensor_shape(const pg_tensor *t, int64_t *shape); /* shape: [ndim] */
+int64_t pg_tensor_numel(const pg_tensor *t);
+void *pg_tensor_data(pg_tensor *t);                       /* borrowed, see ownership rules */
+uint64_t pg_tensor_version(const pg_tensor *t);
+int pg_tensor_requires_grad(const pg_tensor *t);
+int pg_tensor_is_leaf(const pg_tensor *t);
+int pg_tensor_grad_fn(const pg_tensor *t);                /* op id of the node that made t, or -1 */
+int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b);
+
+/* ---- autograd ---- */
+pg_status pg_tensor_set_requires_grad(pg_tensor *t, int flag);   /* leaves only */
+pg_status pg_tensor_retain_grad(pg_tensor *t);
+pg_tensor *pg_tensor_grad(pg_tensor *t);                  /* new reference, or NULL if none (not an error) */
+pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad);     /* grad may be NULL */
+int pg_grad_enabled(void);
+int pg_set_grad_enabled(int flag);                        /* returns the previous mode */
+pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
+
+/* ---- in-place (bump the version; refused on tensors that take part in autograd) ---- */
+pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha);  /* t += alpha*other */
+pg_status pg_mul_(pg_tensor *t, pg_tensor *other);                /* t *= other */
+pg_status pg_add_scalar_(pg_tensor *t, double c);
+pg_status pg_mul_scalar_(pg_tensor *t, double c);
+pg_status pg_fill_(pg_tensor *t, double value);
+pg_status pg_copy_(pg_tensor *dst, pg_tensor *src);               /* same numel; casts */
+
+/* ---- ops (each returns a new tensor, NULL on error) ---- */
+pg_tensor *pg_add(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_div(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_neg(pg_tensor *x);
+pg_tensor *pg_add_scalar(pg_tensor *x, double c);
+pg_tensor *pg_mul_scalar(pg_tensor *x, double c);
+pg_tensor *pg_pow_scalar(pg_tensor *x, double p);
+pg_tensor *pg_pow(pg_tensor *x, pg_tensor *y);
+pg_tensor *pg_exp(pg_tensor *x);
+pg_tensor *pg_log(pg_tensor *x);
+pg_tensor *pg_sqrt(pg_tensor *x);
+pg_tensor *pg_reciprocal(pg_tensor *x);
+pg_tensor *pg_abs(pg_tensor *x);
+pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b);
+pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi);
+pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y);
+pg_tensor *pg_sigmoid(pg_tensor *x);
+pg_tensor *pg_tanh(pg_tensor *x);
+pg_tensor *pg_relu(pg_tensor *x);
+pg_tensor *pg_leaky_relu(pg_tensor *x, double negative_slope);
+pg_tensor *pg_elu(pg_tensor *x, double alpha);
+pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b);
+/* axes: bit i set = reduce dim i; PG_AXES_ALL = every dim */
+pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims);
+pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims);
+pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims);
+pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims);
+pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape);  /* one -1 allowed */
+pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims);
+/* out.flat[i] = x.flat[offsets[i]]; out has the given shape; offsets: [numel(shape)] */
+pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *offsets);
+pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
+pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
+pg_tensor *pg_softmax(pg_tensor *x, int axis);
+pg_tensor *pg_log_softmax(pg_tensor *x, int axis);
+pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype);
+/* comparisons: bool result, never recorded */
+pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
+pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
+
+/* ---- accounting (for leak tests) ---- */
+int64_t pg_live_tensors(void);
+int64_t pg_live_nodes(void);
+int64_t pg_live_bytes(void);
+/* PG_CDEF_END */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PYGRAD_H */

@@ -1,0 +1,1063 @@
+"""The bridge to the C engine: the one module that talks to cffi's ``ffi``/``lib``.
+
+It wraps C tensor handles in :class:`Tensor` objects (each handle released when
+its wrapper dies), turns C status codes into Python exceptions, and converts
+Python arguments (scalars, numpy arrays, index keys, axis lists) into what the C
+API takes. It holds no numeric loops and no graph: both live in csrc/.
+Every other pygrad module imports from here.
+"""
+
+from __future__ import annotations
+
+import builtins as _builtins
+import math
+import numbers
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from pygrad.errors import (
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+try:
+    from pygrad._pygrad import ffi, lib
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError(
+        "pygrad's C extension (pygrad._pygrad) could not be loaded: "
+        f"{exc}. Reinstall with `pip install .` from the source tree (a C compiler is needed); "
+        "the pure-Python engine stays available as `import pygrad.reference`."
+    ) from exc
+
+float32: np.dtype = np.dtype(np.float32)
+float64: np.dtype = np.dtype(np.float64)
+bool_: np.dtype = np.dtype(np.bool_)
+
+_DTYPE_OF_CODE = {lib.PG_DTYPE_F32: float32, lib.PG_DTYPE_F64: float64, lib.PG_DTYPE_BOOL: bool_}
+_CODE_OF_DTYPE = {float32: lib.PG_DTYPE_F32, float64: lib.PG_DTYPE_F64, bool_: lib.PG_DTYPE_BOOL}
+_TYPESTR = {lib.PG_DTYPE_F32: "<f4", lib.PG_DTYPE_F64: "<f8", lib.PG_DTYPE_BOOL: "|b1"}
+
+_ERRORS = {
+    lib.PG_ERR_SHAPE: ShapeError,
+    lib.PG_ERR_VALUE: PygradValueError,
+    lib.PG_ERR_TYPE: PygradTypeError,
+    lib.PG_ERR_INDEX: PygradIndexError,
+    lib.PG_ERR_MEMORY: PygradMemoryError,
+    lib.PG_ERR_RUNTIME: PygradRuntimeError,
+}
+
+OP_NAMES: tuple[str, ...] = tuple(ffi.string(lib.pg_op_name(i)).decode() for i in range(lib.pg_op_count()))
+"""Names of the C op table's rows, in op-id order."""
+
+_NULL = ffi.NULL
+_AXES_ALL = lib.PG_AXES_ALL
+_MAX_DIMS = lib.PG_MAX_DIMS
+
+
+def _raise_last() -> None:
+    """Raise the exception that describes the last C failure on this thread."""
+    code = lib.pg_last_status()
+    msg = ffi.string(lib.pg_last_error()).decode("utf-8", "replace") or "unknown error in the C engine"
+    raise _ERRORS.get(code, PygradRuntimeError)(msg)
+
+
+def _check(status: int) -> None:
+    if status:
+        _raise_last()
+
+
+def _wrap(p: Any) -> Tensor:
+    """Own a new C reference (NULL means the call failed)."""
+    if p == _NULL:
+        _raise_last()
+    t = object.__new__(Tensor)
+    t._p = p
+    t._shape = None
+    return t
+
+
+# ---------------------------------------------------------------------------
+# dtypes and conversion
+# ---------------------------------------------------------------------------
+
+
+def _resolve_dtype(dtype: Any) -> np.dtype:
+    """Accept pygrad/numpy dtypes, numpy scalar types and their names."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise PygradTypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
+    if d not in _CODE_OF_DTYPE:
+        raise PygradTypeError(f"dtype: pygrad tensors are float32, float64 or bool, got {d}")
+    return d
+
+
+def _default_dtype_of(data: Any, arr: np.ndarray) -> np.dtype:
+    """numpy floats keep their width; everything else becomes float32 (bool stays bool)."""
+    k = arr.dtype.kind
+    if k == "b":
+        return bool_
+    if k in "iuf":
+        if isinstance(data, (np.ndarray, np.generic)) and arr.dtype == float64:
+            return float64
+        return float32
+    raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Create a tensor holding a copy of ``data``.
+
+    ``data``: a Python number, nested lists, a numpy array or a Tensor. Python
+    numbers and lists become float32; numpy float64 stays float64 (see
+    docs/semantics.md). ``dtype`` overrides.
+    """
+    if isinstance(data, Tensor):
+        arr = data.numpy()
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise PygradTypeError(f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+    d = _resolve_dtype(dtype) if dtype is not None else (
+        data.dtype if isinstance(data, Tensor) else _default_dtype_of(data, arr))
+    if arr.ndim > _MAX_DIMS:
+        raise ShapeError(f"tensor: tensors have at most {_MAX_DIMS} dims, got shape {arr.shape}")
+    t = _wrap(lib.pg_tensor_empty(_CODE_OF_DTYPE[d], arr.ndim, list(arr.shape)))
+    if arr.size:
+        np.copyto(t.numpy(), arr, casting="unsafe")
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor with a copy of ``array``'s values; float32/float64 keep their dtype.
+
+    (The C engine owns its buffers, so this copies; ``Tensor.numpy()`` is the
+    zero-copy direction.)
+    """
+    if not isinstance(array, np.ndarray):
+        raise PygradTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
+
+
+def _as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
+    """Tensors pass through; Python scalars take ``like``'s float dtype (weak
+    scalars, as in numpy); arrays and lists go through :func:`tensor`."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
+        dt = like.dtype if like is not None and like.dtype != bool_ else float32
+        return full((), float(x), dtype=dt)
+    return tensor(x)
+
+
+def _shape_arg(op: str, shape: tuple) -> list[int]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for s in shape:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral,)):
+            raise PygradTypeError(f"{op}: shape entries must be ints, got {s!r} in {shape!r}")
+        out.append(int(s))
+    if len(out) > _MAX_DIMS:
+        raise ShapeError(f"{op}: tensors have at most {_MAX_DIMS} dims, got shape {tuple(out)}")
+    return out
+
+
+def full(shape: Union[int, Sequence[int]], fill_value: float, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
+    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
+    d = _resolve_dtype(dtype) if dtype is not None else float32
+    t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, float(fill_value)))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same."""
+    return full(_shape_arg("zeros", shape), 0.0, dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones; ``ones(2, 3)`` and ``ones((2, 3))`` are the same."""
+    return full(_shape_arg("ones", shape), 1.0, dtype, requires_grad)
+
+
+_rng_lock = threading.Lock()
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind :func:`rand` and :func:`randn` (same recipe as the reference)."""
+    global _rng
+    with _rng_lock:
+        _rng = np.random.default_rng(seed)
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
+    dims = _shape_arg("rand", shape)
+    with _rng_lock:
+        data = _rng.random(dims)
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
+    dims = _shape_arg("randn", shape)
+    with _rng_lock:
+        data = _rng.standard_normal(dims)
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
+    data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def eye(n: int, m: Optional[int] = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The n×m identity matrix (m = n by default)."""
+    return tensor(np.eye(n, m), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------
+# grad mode
+# ---------------------------------------------------------------------------
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph on this thread."""
+    return bool(lib.pg_grad_enabled())
+
+
+class _GradMode:
+    _flag = 0
+
+    def __enter__(self) -> None:
+        self._prev = lib.pg_set_grad_enabled(self._flag)
+
+    def __exit__(self, *exc: object) -> None:
+        lib.pg_set_grad_enabled(self._prev)
+
+    def __call__(self, fn: Callable) -> Callable:
+        import functools
+
+        flag = self._flag
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = lib.pg_set_grad_enabled(flag)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                lib.pg_set_grad_enabled(prev)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager (and decorator): ops inside record nothing, on this thread."""
+
+    _flag = 0
+
+
+class enable_grad(_GradMode):
+    """Context manager (and decorator): turn grad mode back on inside a ``no_grad`` block."""
+
+    _flag = 1
+
+
+# ---------------------------------------------------------------------------
+# helpers for axis and index arguments
+# ---------------------------------------------------------------------------
+
+
+def _axes_mask(op: str, axis: Any, ndim: int) -> int:
+    if axis is None:
+        return _AXES_ALL
+    axes = (axis,) if isinstance(axis, numbers.Integral) else axis
+    mask = 0
+    try:
+        it = iter(axes)
+    except TypeError:
+        raise PygradTypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
+    for a in it:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+            raise PygradTypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        a = int(a)
+        if ndim == 0 or not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        a %= ndim
+        if mask & (1 << a):
+            raise ShapeError(f"{op}: axis {a} is repeated in {axis!r}")
+        mask |= 1 << a
+    return mask
+
+
+def _reduce_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    if dim is not None:
+        if axis is not None:
+            raise PygradTypeError(f"{op}: give axis= or dim=, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
+    """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
+    rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
+    shape (a zero-copy view), each indexed by ``key``."""
+    if isinstance(key, Tensor):
+        key = key.numpy()
+    elif isinstance(key, tuple):
+        key = tuple(k.numpy() if isinstance(k, Tensor) else k for k in key)
+    elif isinstance(key, list):
+        key = np.asarray(key)
+    strides = [0] * len(shape)
+    s = 1
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = s
+        s *= shape[d]
+    try:
+        off = np.broadcast_to(np.int64(0), shape)[key]
+        for d, n in enumerate(shape):
+            if n == 1 or strides[d] == 0:
+                continue
+            view = (np.arange(n, dtype=np.int64) * strides[d]).reshape((n,) + (1,) * (len(shape) - d - 1))
+            off = off + np.broadcast_to(view, shape)[key]
+    except IndexError as exc:
+        raise PygradIndexError(f"getitem: {exc} (tensor of shape {shape})") from None
+    except (TypeError, ValueError) as exc:
+        raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
+    return np.ascontiguousarray(off, dtype=np.int64)
+
+
+class GradFn:
+    """What made a non-leaf tensor: ``name`` is the op-table row of the node."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<GradFn {self.name}>"
+
+
+_CMP = {"lt": lib.PG_CMP_LT, "le": lib.PG_CMP_LE, "gt": lib.PG_CMP_GT, "ge": lib.PG_CMP_GE,
+        "eq": lib.PG_CMP_EQ, "ne": lib.PG_CMP_NE}
+
+
+class _BufferView:
+    """Carries ``__array_interface__`` for a zero-copy numpy view and keeps the
+    tensor (and so its C storage) alive for as long as the view exists."""
+
+    __slots__ = ("__array_interface__", "_owner")
+
+    def __init__(self, owner: Tensor) -> None:
+        p = owner._p
+        self._owner = owner
+        self.__array_interface__ = {
+            "shape": owner.shape,
+            "typestr": _TYPESTR[lib.pg_tensor_dtype(p)],
+            "data": (int(ffi.cast("uintptr_t", lib.pg_tensor_data(p))), False),
+            "version": 3,
+        }
+
+
+def _is_scalar(x: Any) -> bool:
+    """Python numbers are weak scalars (they take the tensor's dtype); numpy
+    scalars are not: they convert like arrays (NEP 50)."""
+    t = type(x)
+    return t is float or t is int or t is bool or (isinstance(x, numbers.Real) and not isinstance(x, np.generic))
+
+
+# ---------------------------------------------------------------------------
+# Tensor
+# ---------------------------------------------------------------------------
+
+
+class Tensor:
+    """An n-d float32/float64 (or bool) array in C memory that records the ops
+    applied to it for reverse-mode differentiation.
+
+    Create tensors with :func:`pygrad.tensor`, :func:`zeros`, :func:`randn`...
+    Arithmetic operators accept Tensors, Python numbers and numpy arrays on
+    either side and broadcast like numpy. See docs/semantics.md.
+    """
+
+    __slots__ = ("_p", "_shape", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        src = tensor(data, dtype, requires_grad)
+        lib.pg_tensor_retain(src._p)
+        self._p = src._p
+        self._shape = None
+
+    def __del__(self) -> None:
+        p = getattr(self, "_p", None)
+        if p is not None:
+            try:
+                lib.pg_tensor_release(p)
+            except Exception:  # interpreter shutdown
+                pass
+
+    # ---- properties ----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The tensor's dimensions, a tuple of ints."""
+        s = self._shape
+        if s is None:
+            p = self._p
+            s = self._shape = tuple(lib.pg_tensor_dim(p, i) for i in range(lib.pg_tensor_ndim(p)))
+        return s
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``pygrad.float32``, ``pygrad.float64`` or ``pygrad.bool_`` (numpy dtypes)."""
+        return _DTYPE_OF_CODE[lib.pg_tensor_dtype(self._p)]
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return lib.pg_tensor_ndim(self._p)
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's ``size``)."""
+        return lib.pg_tensor_numel(self._p)
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return lib.pg_tensor_numel(self._p)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor. Settable on leaves only."""
+        return bool(lib.pg_tensor_requires_grad(self._p))
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        _check(lib.pg_tensor_set_requires_grad(self._p, bool(flag)))
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless the tensor was made by a recorded op."""
+        return bool(lib.pg_tensor_is_leaf(self._p))
+
+    @property
+    def grad_fn(self) -> Optional[GradFn]:
+        """The recorded op that made this tensor, or None for leaves."""
+        op = lib.pg_tensor_grad_fn(self._p)
+        return None if op < 0 else GradFn(OP_NAMES[op])
+
+    @property
+    def grad(self) -> Optional[Tensor]:
+        """The accumulated gradient (same shape and dtype), or None."""
+        g = lib.pg_tensor_grad(self._p)
+        return None if g == _NULL else _wrap(g)
+
+    @grad.setter
+    def grad(self, value: Optional[Tensor]) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise PygradTypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+        _check(lib.pg_tensor_set_grad(self._p, _NULL if value is None else value._p))
+
+    @property
+    def version(self) -> int:
+        """In-place modification counter of this tensor's storage."""
+        return lib.pg_tensor_version(self._p)
+
+    @property
+    def T(self) -> Tensor:
+        """All dims reversed (numpy's ``.T``)."""
+        n = lib.pg_tensor_ndim(self._p)
+        return _wrap(lib.pg_permute(self._p, n, list(range(n - 1, -1, -1))))
+
+    # ---- autograd ----
+    def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf that requires grad.
+
+        ``grad`` (the upstream gradient, same shape as self) may be omitted for
+        one-element tensors. The graph's saved values are released afterwards
+        unless ``retain_graph=True``.
+        """
+        if create_graph:
+            raise NotImplementedError("backward: create_graph=True (double backward) is not supported yet")
+        if grad is None:
+            gp = _NULL
+        else:
+            g = grad if isinstance(grad, Tensor) else tensor(grad, dtype=self.dtype)
+            gp = g._p
+        _check(lib.pg_backward(self._p, gp, bool(retain_graph)))
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        _check(lib.pg_tensor_retain_grad(self._p))
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's storage, cut from the graph."""
+        return _wrap(lib.pg_tensor_detach(self._p))
+
+    # ---- conversion ----
+    def numpy(self) -> np.ndarray:
+        """A zero-copy numpy view of the C buffer (writes show in the tensor).
+
+        The view keeps the tensor's storage alive. Writes through it are not
+        seen by the version counter.
+        """
+        return np.asarray(_BufferView(self))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def item(self) -> Union[float, bool]:
+        """The value of a one-element tensor as a Python number."""
+        if self.numel() != 1:
+            raise PygradValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        """Nested Python lists of the values."""
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise PygradValueError(
+                f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any()/.all()")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise PygradTypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = "" if self.dtype == float32 else f", dtype={self.dtype}"
+        if lib.pg_tensor_requires_grad(self._p):
+            op = self.grad_fn
+            extra += f", grad_fn={op.name}" if op is not None else ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A differentiable cast (returns self when the dtype already matches)."""
+        d = _resolve_dtype(dtype)
+        if d == self.dtype:
+            return self
+        return _wrap(lib.pg_cast(self._p, _CODE_OF_DTYPE[d]))
+
+    to = astype
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return self.astype(float64)
+
+    # ---- arithmetic ----
+    def __add__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_add(self._p, o._p))
+        if _is_scalar(o):
+            return _wrap(lib.pg_add_scalar(self._p, o))
+        return _wrap(lib.pg_add(self._p, _as_tensor(o)._p))
+
+    __radd__ = __add__
+
+    def __sub__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_sub(self._p, o._p))
+        if _is_scalar(o):
+            return _wrap(lib.pg_add_scalar(self._p, -float(o)))
+        return _wrap(lib.pg_sub(self._p, _as_tensor(o)._p))
+
+    def __rsub__(self, o: Any) -> Tensor:
+        if _is_scalar(o):  # c - x = (-x) + c
+            return _wrap(lib.pg_add_scalar(_wrap(lib.pg_neg(self._p))._p, o))
+        return _as_tensor(o).__sub__(self)
+
+    def __mul__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_mul(self._p, o._p))
+        if _is_scalar(o):
+            return _wrap(lib.pg_mul_scalar(self._p, o))
+        return _wrap(lib.pg_mul(self._p, _as_tensor(o)._p))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_div(self._p, o._p))
+        if _is_scalar(o):  # x / c = x * (1/c)
+            c = float(o)
+            inv = 1.0 / c if c != 0 else math.copysign(math.inf, c)
+            return _wrap(lib.pg_mul_scalar(self._p, inv))
+        return _wrap(lib.pg_div(self._p, _as_tensor(o)._p))
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        if _is_scalar(o):  # c / x = c * (1/x)
+            return _wrap(lib.pg_mul_scalar(_wrap(lib.pg_reciprocal(self._p))._p, o))
+        return _as_tensor(o).__truediv__(self)
+
+    def __pow__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_pow(self._p, o._p))
+        if _is_scalar(o):
+            return _wrap(lib.pg_pow_scalar(self._p, o))
+        return _wrap(lib.pg_pow(self._p, _as_tensor(o)._p))
+
+    def __rpow__(self, o: Any) -> Tensor:
+        if _is_scalar(o) and float(o) > 0:  # c ** x = exp(x log c)
+            return _wrap(lib.pg_exp(_wrap(lib.pg_mul_scalar(self._p, math.log(float(o))))._p))
+        return _as_tensor(o, self).__pow__(self)
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return _wrap(lib.pg_matmul(self._p, (o if type(o) is Tensor else _as_tensor(o))._p))
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return _wrap(lib.pg_matmul(_as_tensor(o)._p, self._p))
+
+    def __neg__(self) -> Tensor:
+        return _wrap(lib.pg_neg(self._p))
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _wrap(lib.pg_abs(self._p))
+
+    # ---- comparisons: bool tensors, no graph ----
+    def _cmp(self, o: Any, how: str) -> Tensor:
+        if _is_scalar(o):
+            return _wrap(lib.pg_compare_scalar(self._p, float(o), _CMP[how]))
+        if o is None:
+            return NotImplemented  # type: ignore[return-value]
+        return _wrap(lib.pg_compare(self._p, _as_tensor(o)._p, _CMP[how]))
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._cmp(o, "lt")
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._cmp(o, "le")
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._cmp(o, "gt")
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._cmp(o, "ge")
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, "eq")
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, "ne")
+
+    # ---- in place ----
+    def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        """self += alpha * o, in place (not recorded; bumps the version)."""
+        if _is_scalar(o):
+            _check(lib.pg_add_scalar_(self._p, float(alpha) * float(o)))
+        else:
+            _check(lib.pg_add_(self._p, _as_tensor(o)._p, float(alpha)))
+        return self
+
+    def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        """self -= alpha * o, in place."""
+        return self.add_(o, -float(alpha))
+
+    def mul_(self, o: Any) -> Tensor:
+        """self *= o, in place."""
+        if _is_scalar(o):
+            _check(lib.pg_mul_scalar_(self._p, float(o)))
+        else:
+            _check(lib.pg_mul_(self._p, _as_tensor(o)._p))
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every element to ``value``, in place."""
+        _check(lib.pg_fill_(self._p, float(value)))
+        return self
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0.0)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values (same number of elements) into self, in place."""
+        _check(lib.pg_copy_(self._p, _as_tensor(src)._p))
+        return self
+
+    def _inplace_or_new(self, o: Any, inplace: Callable, outofplace: Callable) -> Tensor:
+        # `total += loss` on a tensor that is part of a graph rebinds the name
+        # to a new tensor (recorded), instead of failing: the usual idiom works.
+        if lib.pg_grad_enabled() and lib.pg_tensor_requires_grad(self._p) and not lib.pg_tensor_is_leaf(self._p):
+            return outofplace(o)
+        return inplace(o)
+
+    def __iadd__(self, o: Any) -> Tensor:
+        return self._inplace_or_new(o, self.add_, self.__add__)
+
+    def __isub__(self, o: Any) -> Tensor:
+        return self._inplace_or_new(o, self.sub_, self.__sub__)
+
+    def __imul__(self, o: Any) -> Tensor:
+        return self._inplace_or_new(o, self.mul_, self.__mul__)
+
+    # ---- elementwise ----
+    def exp(self) -> Tensor:
+        """eˣ."""
+        return _wrap(lib.pg_exp(self._p))
+
+    def log(self) -> Tensor:
+        """Natural log."""
+        return _wrap(lib.pg_log(self._p))
+
+    def sqrt(self) -> Tensor:
+        """√x."""
+        return _wrap(lib.pg_sqrt(self._p))
+
+    def reciprocal(self) -> Tensor:
+        """1/x."""
+        return _wrap(lib.pg_reciprocal(self._p))
+
+    def abs(self) -> Tensor:
+        """|x| (derivative 0 at 0)."""
+        return _wrap(lib.pg_abs(self._p))
+
+    def sigmoid(self) -> Tensor:
+        """σ(x) = 1/(1+e⁻ˣ); σ' = (1-σ)σ."""
+        return _wrap(lib.pg_sigmoid(self._p))
+
+    def tanh(self) -> Tensor:
+        """tanh x; derivative 1 - tanh²x."""
+        return _wrap(lib.pg_tanh(self._p))
+
+    def relu(self) -> Tensor:
+        """max(0, x); derivative 0 at 0."""
+        return _wrap(lib.pg_relu(self._p))
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """x for x > 0, negative_slope·x otherwise."""
+        return _wrap(lib.pg_leaky_relu(self._p, float(negative_slope)))
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, alpha·(eˣ - 1) otherwise."""
+        return _wrap(lib.pg_elu(self._p, float(alpha)))
+
+    def clamp(self, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002
+        """Clip to [min, max]; the gradient passes where min ≤ x ≤ max."""
+        return _wrap(lib.pg_clamp(self._p, 0.0 if min is None else float(min), 0.0 if max is None else float(max),
+                                  min is not None, max is not None))
+
+    def pow(self, p: Any) -> Tensor:
+        """xᵖ for a scalar or tensor exponent."""
+        return self.__pow__(p)
+
+    def maximum(self, o: Any) -> Tensor:
+        """Elementwise max; on ties each input gets half the gradient."""
+        return _wrap(lib.pg_maximum(self._p, _as_tensor(o, self)._p))
+
+    def minimum(self, o: Any) -> Tensor:
+        """Elementwise min; on ties each input gets half the gradient."""
+        return _wrap(lib.pg_minimum(self._p, _as_tensor(o, self)._p))
+
+    def matmul(self, o: Any) -> Tensor:
+        """Matrix product with numpy's ``matmul`` rules."""
+        return self.__matmul__(o)
+
+    def softmax(self, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+        """exp(x - max) / sum(exp(x - max)) along ``axis``."""
+        return _wrap(lib.pg_softmax(self._p, _axis_arg("softmax", axis if dim is None else dim, self.ndim)))
+
+    def log_softmax(self, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+        """(x - max) - log(sum(exp(x - max))) along ``axis``."""
+        return _wrap(lib.pg_log_softmax(self._p, _axis_arg("log_softmax", axis if dim is None else dim, self.ndim)))
+
+    # ---- reductions ----
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Sum over ``axis`` (None: all)."""
+        axis, keepdims = _reduce_args("sum", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self.ndim), keepdims))
+
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Mean over ``axis`` (None: all); nan over zero elements."""
+        axis, keepdims = _reduce_args("mean", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self.ndim), keepdims))
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Maximum over ``axis`` (values only); ties share the gradient equally."""
+        axis, keepdims = _reduce_args("max", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self.ndim), keepdims))
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Minimum over ``axis`` (values only); ties share the gradient equally."""
+        axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self.ndim), keepdims))
+
+    # ---- shape ----
+    def reshape(self, *shape: Any) -> Tensor:
+        """The same elements with another shape (one -1 allowed); shares storage."""
+        dims = _shape_arg("reshape", shape)
+        return _wrap(lib.pg_reshape(self._p, len(dims), dims))
+
+    view = reshape
+
+    def permute(self, *dims: Any) -> Tensor:
+        """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
+        d = _shape_arg("permute", dims)
+        return _wrap(lib.pg_permute(self._p, len(d), d))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dims."""
+        n = self.ndim
+        a, b = _axis_arg("transpose", dim0, n), _axis_arg("transpose", dim1, n)
+        perm = list(range(n))
+        perm[a], perm[b] = perm[b], perm[a]
+        return _wrap(lib.pg_permute(self._p, n, perm))
+
+    def __getitem__(self, key: Any) -> Tensor:
+        off = _index_offsets(self.shape, key)
+        return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), ffi.from_buffer("int64_t[]", off)))
+
+
+def _axis_arg(op: str, axis: Any, ndim: int) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    n = _builtins.max(ndim, 1)
+    if not -n <= axis < n:
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dims")
+    return int(axis) % n
+
+
+# ---------------------------------------------------------------------------
+# functions
+# ---------------------------------------------------------------------------
+
+
+def _t(x: Any, like: Any = None) -> Tensor:
+    return _as_tensor(x, like if isinstance(like, Tensor) else None)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    return _t(a, b) + b
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, broadcasting."""
+    return _t(a, b) - b
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a · b, broadcasting."""
+    return _t(a, b) * b
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b, broadcasting."""
+    return _t(a, b) / b
+
+
+def neg(x: Any) -> Tensor:
+    """-x."""
+    return -_t(x)
+
+
+def pow(x: Any, p: Any) -> Tensor:  # noqa: A001
+    """xᵖ (p a scalar or a tensor)."""
+    return _t(x, p) ** p
+
+
+def exp(x: Any) -> Tensor:
+    """eˣ."""
+    return _t(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    """Natural log."""
+    return _t(x).log()
+
+
+def sqrt(x: Any) -> Tensor:
+    """√x."""
+    return _t(x).sqrt()
+
+
+def reciprocal(x: Any) -> Tensor:
+    """1/x."""
+    return _t(x).reciprocal()
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001
+    """|x|."""
+    return _t(x).abs()
+
+
+def sigmoid(x: Any) -> Tensor:
+    """σ(x) = 1/(1+e⁻ˣ)."""
+    return _t(x).sigmoid()
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh x."""
+    return _t(x).tanh()
+
+
+def relu(x: Any) -> Tensor:
+    """max(0, x)."""
+    return _t(x).relu()
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise."""
+    return _t(x).leaky_relu(negative_slope)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha·(eˣ - 1) otherwise."""
+    return _t(x).elu(alpha)
+
+
+def clamp(x: Any, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002
+    """Clip to [min, max]."""
+    return _t(x).clamp(min, max)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max, broadcasting; ties split the gradient."""
+    return _t(a, b).maximum(b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min, broadcasting; ties split the gradient."""
+    return _t(a, b).minimum(b)
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """cond ? x : y elementwise, broadcasting all three (no gradient to cond)."""
+    c = cond if isinstance(cond, Tensor) else tensor(np.asarray(cond, dtype=bool))
+    if c.dtype != bool_:
+        raise PygradTypeError(f"where: the condition must be bool, got {c.dtype}")
+    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+    return _wrap(lib.pg_where(c._p, _as_tensor(x, like)._p, _as_tensor(y, like)._p))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with numpy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
+    return _t(a) @ b
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (None: all)."""
+    return _t(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+    """Mean over ``axis`` (None: all)."""
+    return _t(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``."""
+    return _t(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``."""
+    return _t(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
+
+
+def reshape(x: Any, shape: Sequence[int]) -> Tensor:
+    """The same elements with another shape."""
+    return _t(x).reshape(shape)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims."""
+    return _t(x).transpose(dim0, dim1)
+
+
+def permute(x: Any, dims: Sequence[int]) -> Tensor:
+    """Reorder dims."""
+    return _t(x).permute(dims)
+
+
+def softmax(x: Any, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+    """Softmax along ``axis``."""
+    return _t(x).softmax(axis, dim=dim)
+
+
+def log_softmax(x: Any, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+    """Log-softmax along ``axis``."""
+    return _t(x).log_softmax(axis, dim=dim)
+
+
+def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise PygradTypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise PygradValueError(f"{op}: need at least one tensor")
+    dts = {t.dtype for t in ts}
+    if len(dts) > 1:
+        target = float64 if float64 in dts else float32
+        ts = [t.astype(target) for t in ts]
+    return ts
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join tensors along an existing axis."""
+    ts = _tensor_list("concatenate", tensors)
+    arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
+    return _wrap(lib.pg_concatenate(arr, len(ts), int(axis if dim is None else dim)))
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join equal-shape tensors along a new axis."""
+    ts = _tensor_list("stack", tensors)
+    arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
+    return _wrap(lib.pg_stack(arr, len(ts), int(axis if dim is None else dim)))
+
+
+def live_objects() -> dict[str, int]:
+    """Counts of C tensors, graph nodes and data bytes alive now (for leak checks)."""
+    return {"tensors": lib.pg_live_tensors(), "nodes": lib.pg_live_nodes(), "bytes": lib.pg_live_bytes()}
