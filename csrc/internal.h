@@ -131,6 +131,7 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
 pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target);
 void pg__add_into(pg_tensor *dst, const pg_tensor *src); /* same shape and dtype */
+void pg__fill(pg_tensor *t, double value);                /* no version bump */
 void pg__strides(int ndim, const int64_t *shape, int64_t *strides);
 
 /* nditer.c */

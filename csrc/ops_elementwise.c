@@ -91,7 +91,7 @@ PG_UNARY_KERNELS(add_scalar, x + (T)p->f[0], g)
 /* y = c x */
 PG_UNARY_KERNELS(mul_scalar, x *(T)p->f[0], g *(T)p->f[0])
 /* y = x^e;  dy/dx = e x^(e-1) */
-PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->f[0]), g *(T)p->f[0] * PG_POW(x, (T)p->f[0] - (T)1))
+PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->f[0]), g *(T)p->f[0] * PG_POW(x, (T)(p->f[0] - 1.0)))
 /* y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
 /* y = log x;  dy/dx = 1/x */
@@ -113,9 +113,12 @@ PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
 PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->f[0] * x, x > 0 ? g : g * (T)p->f[0])
 /* y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
 PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->f[0] * PG_EXPM1(x), x > 0 ? g : g * (T)p->f[0] * PG_EXP(x))
-/* y = min(max(x, lo), hi);  dy/dx = 1 for lo <= x <= hi (bounds inside) */
+/* y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
+ * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
 PG_UNARY_KERNELS(clamp,
-                 (p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : ((p->i[1] && x > (T)p->f[1]) ? (T)p->f[1] : x),
+                 (p->i[1] && ((p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : x) > (T)p->f[1])
+                     ? (T)p->f[1]
+                     : ((p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : x),
                  ((p->i[0] && x < (T)p->f[0]) || (p->i[1] && x > (T)p->f[1])) ? (T)0 : g)
 
 pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
@@ -401,14 +404,15 @@ static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
 
 /* ---- where(cond, x, y): z = cond ? x : y;  dx = cond ? g : 0, dy = cond ? 0 : g ---- */
 
-#define PG_WHERE_ROWS(TT, SUF)                                                              \
+#define PG_WHERE_ROW(TT, SUF)                                                               \
     static void where_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {  \
         TT *o = (TT *)ptr[0];                                                               \
         const uint8_t *c = (const uint8_t *)ptr[1];                                         \
         const TT *x = (const TT *)ptr[2], *y = (const TT *)ptr[3];                          \
         (void)ctx;                                                                          \
         for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]];  \
-    }                                                                                       \
+    }
+#define PG_WHERE_MASK_ROW(TT, SUF)                                                          \
     static void where_mask_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const TT *g = (const TT *)ptr[1];                                                   \
@@ -416,15 +420,19 @@ static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
         int take = *(int *)ctx;                                                             \
         for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
     }
-PG_WHERE_ROWS(float, f32)
-PG_WHERE_ROWS(double, f64)
+PG_WHERE_ROW(float, f32)
+PG_WHERE_ROW(double, f64)
+PG_WHERE_ROW(uint8_t, b8)
+PG_WHERE_MASK_ROW(float, f32)
+PG_WHERE_MASK_ROW(double, f64)
 
 static pg_status where_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in, (void)p;
     if (in[0]->dtype != PG_DTYPE_BOOL)
         return pg__fail(PG_ERR_TYPE, "where: the condition must be a bool tensor, got %s",
                         pg__dtype_name(in[0]->dtype));
-    if (pg__check_float("where", in[1]) || pg__check_float("where", in[2])) return PG_ERR_TYPE;
+    bool both_bool = in[1]->dtype == PG_DTYPE_BOOL && in[2]->dtype == PG_DTYPE_BOOL;
+    if (!both_bool && (pg__check_float("where", in[1]) || pg__check_float("where", in[2]))) return PG_ERR_TYPE;
     if (in[1]->dtype != in[2]->dtype)
         return pg__fail(PG_ERR_TYPE, "where: dtypes %s and %s differ (promote first)",
                         pg__dtype_name(in[1]->dtype), pg__dtype_name(in[2]->dtype));
@@ -438,7 +446,8 @@ static pg_status where_forward(pg_tensor *out, pg_tensor *const *in, int n_in, c
     pg_meta m;
     pg__meta_of(&m, out);
     const pg_tensor *ops[3] = {in[0], in[1], in[2]};
-    pg__ew_run(out, &m, ops, 3, out->dtype == PG_DTYPE_F64 ? where_row_f64 : where_row_f32, NULL);
+    pg_row_fn fn = out->dtype == PG_DTYPE_F64 ? where_row_f64 : out->dtype == PG_DTYPE_F32 ? where_row_f32 : where_row_b8;
+    pg__ew_run(out, &m, ops, 3, fn, NULL);
     return PG_OK;
 }
 
@@ -565,10 +574,6 @@ pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) 
         pg__fail(PG_ERR_VALUE, "clamp: at least one of min and max must be given");
         return NULL;
     }
-    if (has_lo && has_hi && lo > hi) {
-        pg__fail(PG_ERR_VALUE, "clamp: min (%g) is greater than max (%g)", lo, hi);
-        return NULL;
-    }
     if ((has_lo && isnan(lo)) || (has_hi && isnan(hi))) {
         pg__fail(PG_ERR_VALUE, "clamp: a bound is NaN");
         return NULL;
@@ -585,7 +590,12 @@ pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
     pg_params p = {0};
     if (pg__check_tensor("where", cond)) return NULL;
     pg_tensor *a = x, *b = y;
-    if (pg__promote2("where", &a, &b)) return NULL;
+    if (x && y && x->dtype == PG_DTYPE_BOOL && y->dtype == PG_DTYPE_BOOL) { /* bool stays bool */
+        pg_tensor_retain(a);
+        pg_tensor_retain(b);
+    } else if (pg__promote2("where", &a, &b)) {
+        return NULL;
+    }
     pg_tensor *in[3] = {cond, a, b};
     pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
     pg_tensor_release(a);
@@ -686,23 +696,75 @@ pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
  * In-place updates (not recorded; bump the version)
  * ====================================================================== */
 
-static pg_status pg__check_inplace(const char *op, pg_tensor *t) {
+/* Refuses what can never be done in place; *record says whether the update
+ * must be recorded (grad mode on, and t or the operand requires grad). */
+static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor *other, bool *record) {
     if (pg__check_float(op, t)) return PG_ERR_TYPE;
-    if (t->requires_grad && pg_grad_enabled()) {
-        if (!t->grad_fn)
-            return pg__fail(PG_ERR_RUNTIME,
-                            "%s: a leaf tensor that requires grad cannot be modified in place while "
-                            "grad mode is on; do the update under no_grad()",
-                            op);
+    bool on = pg_grad_enabled();
+    if (on && t->requires_grad && !t->grad_fn) {
+        char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_RUNTIME,
-                        "%s: in-place modification of a tensor made by %s, which is part of a graph, "
-                        "is not supported; use the out-of-place op",
-                        op, pg_optable[t->grad_fn->op]->name);
+                        "%s: a leaf tensor that requires grad (shape %s) cannot be modified in place while "
+                        "grad mode is on; do the update under no_grad()",
+                        op, pg__shape_str(t->ndim, t->shape, b, sizeof b));
     }
+    *record = on && (t->requires_grad || (other && other->requires_grad));
     return PG_OK;
 }
 
 static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+enum { PG_IP_ADD, PG_IP_MUL, PG_IP_ADD_SCALAR, PG_IP_MUL_SCALAR, PG_IP_FILL };
+
+/* Records `t (op)= operand` as the out-of-place op applied to a snapshot of
+ * t's values (which takes t's place in the graph), writes the result into t's
+ * storage and makes t the output of the new node, as PyTorch does. Nodes that
+ * saved t's old values see its bumped version and refuse to run. */
+static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, double c) {
+    pg_tensor *before = pg_tensor_clone(t);
+    if (!before) return PG_ERR_MEMORY;
+    before->grad_fn = t->grad_fn;
+    if (before->grad_fn) atomic_fetch_add(&before->grad_fn->refcount, 1);
+    before->requires_grad = t->requires_grad;
+    pg_tensor *o = operand == t ? before : operand, *out = NULL;
+    switch (kind) {
+    case PG_IP_ADD:
+        if (c == 1.0) {
+            out = pg_add(before, o);
+        } else if (c == -1.0) {
+            out = pg_sub(before, o);
+        } else {
+            pg_tensor *scaled = pg_mul_scalar(o, c);
+            out = scaled ? pg_add(before, scaled) : NULL;
+            pg_tensor_release(scaled);
+        }
+        break;
+    case PG_IP_MUL: out = pg_mul(before, o); break;
+    case PG_IP_ADD_SCALAR: out = pg_add_scalar(before, c); break;
+    case PG_IP_MUL_SCALAR: out = pg_mul_scalar(before, c); break;
+    default: /* fill: a constant, so d out / d before = 0 */
+        out = pg_mul_scalar(before, 0.0);
+        if (out) {
+            if (out->dtype == PG_DTYPE_F32)
+                for (int64_t i = 0; i < out->numel; i++) ((float *)out->data)[i] = (float)c;
+            else
+                for (int64_t i = 0; i < out->numel; i++) ((double *)out->data)[i] = c;
+        }
+    }
+    pg_tensor_release(before);
+    if (!out) return pg_last_status();
+    memcpy(t->data, out->data, t->storage->nbytes < out->storage->nbytes ? t->storage->nbytes : out->storage->nbytes);
+    pg_node *old = t->grad_fn, *fresh = out->grad_fn;
+    out->grad_fn = NULL; /* t takes over out's reference to the new node */
+    fresh->out = t;
+    if (old && old->out == t) old->out = NULL;
+    t->grad_fn = fresh;
+    t->requires_grad = true;
+    pg_tensor_release(out);
+    pg__node_release(old);
+    pg__bump(t);
+    return PG_OK;
+}
 
 #define PG_AXPY_ROW(TT, SUF)                                                                \
     static void axpy_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
@@ -732,67 +794,67 @@ static pg_status pg__inplace_operand(const char *op, pg_tensor *t, pg_tensor *ot
                         op, pg__shape_str(other->ndim, other->shape, b1, sizeof b1),
                         pg__shape_str(t->ndim, t->shape, b2, sizeof b2));
     }
-    if (other->dtype == t->dtype) {
-        *o = PG_NEW_REF(other);
-        return PG_OK;
-    }
-    int prev = pg_set_grad_enabled(0);
-    *o = pg_cast(other, t->dtype);
-    pg_set_grad_enabled(prev);
+    *o = other->dtype == t->dtype ? PG_NEW_REF(other) : pg_cast(other, t->dtype); /* differentiable */
     return *o ? PG_OK : pg_last_status();
 }
 
-static pg_status pg__inplace2(const char *op, pg_tensor *t, pg_tensor *other, pg_row_fn f32,
+static pg_status pg__inplace2(const char *op, int kind, pg_tensor *t, pg_tensor *other, pg_row_fn f32,
                               pg_row_fn f64, double alpha) {
-    pg_status st = pg__check_inplace(op, t);
-    if (st) return st;
+    bool record = false;
+    pg_status st = pg__check_tensor(op, other);
+    if (st || (st = pg__check_inplace(op, t, other, &record))) return st;
     pg_tensor *o;
     if ((st = pg__inplace_operand(op, t, other, &o))) return st;
-    pg_meta m;
-    pg__meta_of(&m, t);
-    const pg_tensor *ops[1] = {o};
-    pg__ew_run(t, &m, ops, 1, t->dtype == PG_DTYPE_F64 ? f64 : f32, &alpha);
+    if (record) {
+        st = pg__inplace_record(t, kind, o, alpha);
+    } else {
+        pg_meta m;
+        pg__meta_of(&m, t);
+        const pg_tensor *ops[1] = {o};
+        pg__ew_run(t, &m, ops, 1, t->dtype == PG_DTYPE_F64 ? f64 : f32, &alpha);
+        pg__bump(t);
+    }
     pg_tensor_release(o);
-    pg__bump(t);
-    return PG_OK;
+    return st;
 }
 
 pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha) {
-    return pg__inplace2("add_", t, other, axpy_row_f32, axpy_row_f64, alpha);
+    return pg__inplace2("add_", PG_IP_ADD, t, other, axpy_row_f32, axpy_row_f64, alpha);
 }
 
 pg_status pg_mul_(pg_tensor *t, pg_tensor *other) {
-    return pg__inplace2("mul_", t, other, scale_row_f32, scale_row_f64, 1.0);
+    return pg__inplace2("mul_", PG_IP_MUL, t, other, scale_row_f32, scale_row_f64, 1.0);
 }
 
-pg_status pg_add_scalar_(pg_tensor *t, double c) {
-    pg_status st = pg__check_inplace("add_", t);
-    if (st) return st;
+static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, double c) {
+    bool record = false;
+    pg_status st = pg__check_tensor(op, t);
+    if (st || (st = pg__check_inplace(op, t, NULL, &record))) return st;
+    if (record) return pg__inplace_record(t, kind, NULL, c);
     pg_params p = {0};
     p.f[0] = c;
-    if (t->dtype == PG_DTYPE_F32) add_scalar_fwd_f32(t->data, t->data, t->numel, &p);
-    else add_scalar_fwd_f64(t->data, t->data, t->numel, &p);
-    pg__bump(t);
-    return PG_OK;
-}
-
-pg_status pg_mul_scalar_(pg_tensor *t, double c) {
-    pg_status st = pg__check_inplace("mul_", t);
-    if (st) return st;
-    pg_params p = {0};
-    p.f[0] = c;
-    if (t->dtype == PG_DTYPE_F32) mul_scalar_fwd_f32(t->data, t->data, t->numel, &p);
-    else mul_scalar_fwd_f64(t->data, t->data, t->numel, &p);
-    pg__bump(t);
-    return PG_OK;
-}
-
-pg_status pg_fill_(pg_tensor *t, double value) {
-    if (pg__check_tensor("fill_", t)) return PG_ERR_VALUE;
-    if (t->dtype != PG_DTYPE_BOOL) {
-        pg_status st = pg__check_inplace("fill_", t);
-        if (st) return st;
+    int64_t n = t->numel;
+    bool f64 = t->dtype == PG_DTYPE_F64;
+    if (kind == PG_IP_ADD_SCALAR) {
+        if (f64) add_scalar_fwd_f64(t->data, t->data, n, &p);
+        else add_scalar_fwd_f32(t->data, t->data, n, &p);
+    } else if (kind == PG_IP_MUL_SCALAR) {
+        if (f64) mul_scalar_fwd_f64(t->data, t->data, n, &p);
+        else mul_scalar_fwd_f32(t->data, t->data, n, &p);
+    } else if (f64) {
+        for (int64_t i = 0; i < n; i++) ((double *)t->data)[i] = c;
+    } else {
+        for (int64_t i = 0; i < n; i++) ((float *)t->data)[i] = (float)c;
     }
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_add_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("add_", PG_IP_ADD_SCALAR, t, c); }
+pg_status pg_mul_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("mul_", PG_IP_MUL_SCALAR, t, c); }
+
+/* Fills without bumping the version: for tensors nobody has seen yet. */
+void pg__fill(pg_tensor *t, double value) {
     if (t->dtype == PG_DTYPE_F32) {
         float v = (float)value, *d = t->data;
         for (int64_t i = 0; i < t->numel; i++) d[i] = v;
@@ -802,24 +864,31 @@ pg_status pg_fill_(pg_tensor *t, double value) {
     } else {
         memset(t->data, value != 0, (size_t)t->numel);
     }
-    pg__bump(t);
-    return PG_OK;
+}
+
+pg_status pg_fill_(pg_tensor *t, double value) {
+    if (pg__check_tensor("fill_", t)) return PG_ERR_VALUE;
+    if (t->dtype == PG_DTYPE_BOOL) {
+        pg__fill(t, value);
+        pg__bump(t);
+        return PG_OK;
+    }
+    return pg__inplace_scalar("fill_", PG_IP_FILL, t, value);
 }
 
 pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
     if (pg__check_tensor("copy_", dst) || pg__check_tensor("copy_", src)) return PG_ERR_VALUE;
-    if (dst->dtype != PG_DTYPE_BOOL) {
-        pg_status st = pg__check_inplace("copy_", dst);
-        if (st) return st;
-    }
+    if (pg_grad_enabled() && (dst->requires_grad || src->requires_grad))
+        return pg__fail(PG_ERR_RUNTIME,
+                        "copy_: copying into or from a tensor that requires grad is not recorded; do it "
+                        "under no_grad() (e.g. when loading parameters)");
     if (dst->numel != src->numel) {
         char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_SHAPE, "copy_: source of shape %s has %lld elements, destination %s has %lld",
                         pg__shape_str(src->ndim, src->shape, b1, sizeof b1), (long long)src->numel,
                         pg__shape_str(dst->ndim, dst->shape, b2, sizeof b2), (long long)dst->numel);
     }
-    if (dst->storage != src->storage || dst->data != src->data)
-        pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
+    if (dst->data != src->data) pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
     pg__bump(dst);
     return PG_OK;
 }

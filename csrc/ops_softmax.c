@@ -63,7 +63,7 @@ static pg_status softmax_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     const char *name = pg_optable[p->op]->name;
     if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
     int nd = in[0]->ndim;
-    if (p->i[0] < 0 || p->i[0] >= (nd ? nd : 1))
+    if (p->i[0] < 0 || p->i[0] >= nd)
         return pg__fail(PG_ERR_SHAPE, "%s: axis %lld is out of range for a tensor with %d dims", name,
                         (long long)p->i[1], nd);
     pg__meta_of(out, in[0]);
@@ -75,10 +75,6 @@ static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in,
     int64_t outer, n, inner;
     pg_meta m;
     pg__meta_of(&m, in[0]);
-    if (m.ndim == 0) { /* a 0-d tensor is one group of one */
-        m.ndim = 1;
-        m.shape[0] = 1;
-    }
     pg__softmax_dims(&m, (int)p->i[0], &outer, &n, &inner);
     bool logsm = p->op == PG_OP_LOG_SOFTMAX;
     if (out->dtype == PG_DTYPE_F32) softmax_fwd_f32(out->data, in[0]->data, outer, n, inner, logsm);
@@ -90,10 +86,6 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     pg_meta m = n->edges[0].meta;
     pg_tensor *d = pg__tensor_new_like(&m);
     if (!d) return PG_ERR_MEMORY;
-    if (m.ndim == 0) {
-        m.ndim = 1;
-        m.shape[0] = 1;
-    }
     int64_t outer, len, inner;
     pg__softmax_dims(&m, (int)n->p.i[0], &outer, &len, &inner);
     bool logsm = n->op == PG_OP_LOG_SOFTMAX;
@@ -106,8 +98,7 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
 static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
     if (pg__check_tensor(pg_optable[op]->name, x)) return NULL;
     pg_params p = {0};
-    int nd = x->ndim ? x->ndim : 1;
-    p.i[0] = axis < 0 ? axis + nd : axis;
+    p.i[0] = axis < 0 ? axis + x->ndim : axis;
     p.i[1] = axis;
     return pg__apply(op, &x, 1, &p);
 }

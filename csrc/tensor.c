@@ -171,10 +171,7 @@ pg_tensor *pg_tensor_empty(pg_dtype dtype, int ndim, const int64_t *shape) {
 
 pg_tensor *pg_tensor_full(pg_dtype dtype, int ndim, const int64_t *shape, double value) {
     pg_tensor *t = pg__tensor_new(dtype, ndim, shape);
-    if (t && pg_fill_(t, value) != PG_OK) {
-        pg_tensor_release(t);
-        return NULL;
-    }
+    if (t) pg__fill(t, value);
     return t;
 }
 

@@ -9,12 +9,11 @@ Every other pygrad module imports from here.
 
 from __future__ import annotations
 
-import builtins as _builtins
 import math
 import numbers
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 
 import numpy as np
 
@@ -150,7 +149,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
 
 
-def _as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
+def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """Tensors pass through; Python scalars take ``like``'s float dtype (weak
     scalars, as in numpy); arrays and lists go through :func:`tensor`."""
     if isinstance(x, Tensor):
@@ -159,6 +158,16 @@ def _as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
         dt = like.dtype if like is not None and like.dtype != bool_ else float32
         return full((), float(x), dtype=dt)
     return tensor(x)
+
+
+def _operand(x: Any) -> Tensor | None:
+    """The tensor for a non-scalar operator operand (Tensors and numpy arrays or
+    scalars), or None for types operators do not take (lists, strings...)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return tensor(x)
+    return None
 
 
 def _shape_arg(op: str, shape: tuple) -> list[int]:
@@ -175,7 +184,7 @@ def _shape_arg(op: str, shape: tuple) -> list[int]:
     return out
 
 
-def full(shape: Union[int, Sequence[int]], fill_value: float, dtype: Any = None,
+def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
     dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
@@ -223,14 +232,14 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
-def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: Any = None,
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
     data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
-def eye(n: int, m: Optional[int] = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The n×m identity matrix (m = n by default)."""
     return tensor(np.eye(n, m), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
@@ -323,12 +332,10 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
     """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
     rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
     shape (a zero-copy view), each indexed by ``key``."""
-    if isinstance(key, Tensor):
-        key = key.numpy()
-    elif isinstance(key, tuple):
-        key = tuple(k.numpy() if isinstance(k, Tensor) else k for k in key)
-    elif isinstance(key, list):
-        key = np.asarray(key)
+    if isinstance(key, tuple):
+        key = tuple(_index_part(k) for k in key)
+    else:
+        key = _index_part(key)
     strides = [0] * len(shape)
     s = 1
     for d in range(len(shape) - 1, -1, -1):
@@ -345,7 +352,22 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
         raise PygradIndexError(f"getitem: {exc} (tensor of shape {shape})") from None
     except (TypeError, ValueError) as exc:
         raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
-    return np.ascontiguousarray(off, dtype=np.int64)
+    off = np.asarray(off, dtype=np.int64)  # keeps 0-d results 0-d
+    return off if off.flags.c_contiguous else off.copy()
+
+
+def _index_part(k: Any) -> Any:
+    """One entry of an index key: Tensors and lists become numpy arrays; float
+    arrays holding whole numbers become int64 (pygrad has no integer dtype)."""
+    if isinstance(k, Tensor):
+        k = k.numpy()
+    elif isinstance(k, list):
+        k = np.asarray(k)
+    if isinstance(k, np.ndarray) and k.dtype.kind == "f":
+        if not np.all(np.isfinite(k)) or np.any(k != np.round(k)):
+            raise PygradIndexError("getitem: float index arrays must hold whole numbers")
+        k = k.astype(np.int64)
+    return k
 
 
 class GradFn:
@@ -469,19 +491,19 @@ class Tensor:
         return bool(lib.pg_tensor_is_leaf(self._p))
 
     @property
-    def grad_fn(self) -> Optional[GradFn]:
+    def grad_fn(self) -> GradFn | None:
         """The recorded op that made this tensor, or None for leaves."""
         op = lib.pg_tensor_grad_fn(self._p)
         return None if op < 0 else GradFn(OP_NAMES[op])
 
     @property
-    def grad(self) -> Optional[Tensor]:
+    def grad(self) -> Tensor | None:
         """The accumulated gradient (same shape and dtype), or None."""
         g = lib.pg_tensor_grad(self._p)
         return None if g == _NULL else _wrap(g)
 
     @grad.setter
-    def grad(self, value: Optional[Tensor]) -> None:
+    def grad(self, value: Tensor | None) -> None:
         if value is not None and not isinstance(value, Tensor):
             raise PygradTypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
         _check(lib.pg_tensor_set_grad(self._p, _NULL if value is None else value._p))
@@ -537,7 +559,7 @@ class Tensor:
             a = a.astype(dtype, copy=False)
         return a.copy() if copy else a
 
-    def item(self) -> Union[float, bool]:
+    def item(self) -> float | bool:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise PygradValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
@@ -591,35 +613,51 @@ class Tensor:
         return self.astype(float64)
 
     # ---- arithmetic ----
+    # Every temporary Tensor is held in a local while its handle is passed to C:
+    # `lib.f(_operand(o)._p)` would let the temporary die (and free its C
+    # tensor) before the call.
     def __add__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
             return _wrap(lib.pg_add(self._p, o._p))
         if _is_scalar(o):
             return _wrap(lib.pg_add_scalar(self._p, o))
-        return _wrap(lib.pg_add(self._p, _as_tensor(o)._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_add(self._p, t._p))
 
-    __radd__ = __add__
+    def __radd__(self, o: Any) -> Tensor:
+        if _is_scalar(o):
+            return _wrap(lib.pg_add_scalar(self._p, o))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_add(t._p, self._p))
 
     def __sub__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
             return _wrap(lib.pg_sub(self._p, o._p))
-        if _is_scalar(o):
+        if _is_scalar(o):  # x - c = x + (-c)
             return _wrap(lib.pg_add_scalar(self._p, -float(o)))
-        return _wrap(lib.pg_sub(self._p, _as_tensor(o)._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_sub(self._p, t._p))
 
     def __rsub__(self, o: Any) -> Tensor:
         if _is_scalar(o):  # c - x = (-x) + c
-            return _wrap(lib.pg_add_scalar(_wrap(lib.pg_neg(self._p))._p, o))
-        return _as_tensor(o).__sub__(self)
+            n = _wrap(lib.pg_neg(self._p))
+            return _wrap(lib.pg_add_scalar(n._p, o))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
 
     def __mul__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
             return _wrap(lib.pg_mul(self._p, o._p))
         if _is_scalar(o):
             return _wrap(lib.pg_mul_scalar(self._p, o))
-        return _wrap(lib.pg_mul(self._p, _as_tensor(o)._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_mul(self._p, t._p))
 
-    __rmul__ = __mul__
+    def __rmul__(self, o: Any) -> Tensor:
+        if _is_scalar(o):
+            return _wrap(lib.pg_mul_scalar(self._p, o))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_mul(t._p, self._p))
 
     def __truediv__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
@@ -628,30 +666,42 @@ class Tensor:
             c = float(o)
             inv = 1.0 / c if c != 0 else math.copysign(math.inf, c)
             return _wrap(lib.pg_mul_scalar(self._p, inv))
-        return _wrap(lib.pg_div(self._p, _as_tensor(o)._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_div(self._p, t._p))
 
     def __rtruediv__(self, o: Any) -> Tensor:
         if _is_scalar(o):  # c / x = c * (1/x)
-            return _wrap(lib.pg_mul_scalar(_wrap(lib.pg_reciprocal(self._p))._p, o))
-        return _as_tensor(o).__truediv__(self)
+            r = _wrap(lib.pg_reciprocal(self._p))
+            return _wrap(lib.pg_mul_scalar(r._p, o))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_div(t._p, self._p))
 
     def __pow__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
             return _wrap(lib.pg_pow(self._p, o._p))
         if _is_scalar(o):
             return _wrap(lib.pg_pow_scalar(self._p, o))
-        return _wrap(lib.pg_pow(self._p, _as_tensor(o)._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_pow(self._p, t._p))
 
     def __rpow__(self, o: Any) -> Tensor:
-        if _is_scalar(o) and float(o) > 0:  # c ** x = exp(x log c)
-            return _wrap(lib.pg_exp(_wrap(lib.pg_mul_scalar(self._p, math.log(float(o))))._p))
-        return _as_tensor(o, self).__pow__(self)
+        if _is_scalar(o):
+            c = float(o)
+            if c > 0:  # c ** x = exp(x log c)
+                s = _wrap(lib.pg_mul_scalar(self._p, math.log(c)))
+                return _wrap(lib.pg_exp(s._p))
+            t = _as_tensor(o, self)
+        else:
+            t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_pow(t._p, self._p))
 
     def __matmul__(self, o: Any) -> Tensor:
-        return _wrap(lib.pg_matmul(self._p, (o if type(o) is Tensor else _as_tensor(o))._p))
+        t = o if type(o) is Tensor else _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_matmul(self._p, t._p))
 
     def __rmatmul__(self, o: Any) -> Tensor:
-        return _wrap(lib.pg_matmul(_as_tensor(o)._p, self._p))
+        t = _operand(o)
+        return NotImplemented if t is None else _wrap(lib.pg_matmul(t._p, self._p))
 
     def __neg__(self) -> Tensor:
         return _wrap(lib.pg_neg(self._p))
@@ -666,9 +716,10 @@ class Tensor:
     def _cmp(self, o: Any, how: str) -> Tensor:
         if _is_scalar(o):
             return _wrap(lib.pg_compare_scalar(self._p, float(o), _CMP[how]))
-        if o is None:
+        t = _operand(o)
+        if t is None:
             return NotImplemented  # type: ignore[return-value]
-        return _wrap(lib.pg_compare(self._p, _as_tensor(o)._p, _CMP[how]))
+        return _wrap(lib.pg_compare(self._p, t._p, _CMP[how]))
 
     def __lt__(self, o: Any) -> Tensor:
         return self._cmp(o, "lt")
@@ -690,11 +741,17 @@ class Tensor:
 
     # ---- in place ----
     def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
-        """self += alpha * o, in place (not recorded; bumps the version)."""
+        """self += alpha * o, in place; bumps the version.
+
+        With grad mode on and self (a non-leaf) or ``o`` requiring grad, the
+        update is recorded like its out-of-place form and self becomes the
+        output of that node; on a leaf that requires grad it raises.
+        """
         if _is_scalar(o):
             _check(lib.pg_add_scalar_(self._p, float(alpha) * float(o)))
         else:
-            _check(lib.pg_add_(self._p, _as_tensor(o)._p, float(alpha)))
+            t = _as_tensor(o, self)
+            _check(lib.pg_add_(self._p, t._p, float(alpha)))
         return self
 
     def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
@@ -706,7 +763,8 @@ class Tensor:
         if _is_scalar(o):
             _check(lib.pg_mul_scalar_(self._p, float(o)))
         else:
-            _check(lib.pg_mul_(self._p, _as_tensor(o)._p))
+            t = _as_tensor(o, self)
+            _check(lib.pg_mul_(self._p, t._p))
         return self
 
     def fill_(self, value: float) -> Tensor:
@@ -720,24 +778,18 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src``'s values (same number of elements) into self, in place."""
-        _check(lib.pg_copy_(self._p, _as_tensor(src)._p))
+        t = _as_tensor(src, self)
+        _check(lib.pg_copy_(self._p, t._p))
         return self
 
-    def _inplace_or_new(self, o: Any, inplace: Callable, outofplace: Callable) -> Tensor:
-        # `total += loss` on a tensor that is part of a graph rebinds the name
-        # to a new tensor (recorded), instead of failing: the usual idiom works.
-        if lib.pg_grad_enabled() and lib.pg_tensor_requires_grad(self._p) and not lib.pg_tensor_is_leaf(self._p):
-            return outofplace(o)
-        return inplace(o)
-
     def __iadd__(self, o: Any) -> Tensor:
-        return self._inplace_or_new(o, self.add_, self.__add__)
+        return self.add_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     def __isub__(self, o: Any) -> Tensor:
-        return self._inplace_or_new(o, self.sub_, self.__sub__)
+        return self.sub_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     def __imul__(self, o: Any) -> Tensor:
-        return self._inplace_or_new(o, self.mul_, self.__mul__)
+        return self.mul_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     # ---- elementwise ----
     def exp(self) -> Tensor:
@@ -780,7 +832,7 @@ class Tensor:
         """x for x > 0, alpha·(eˣ - 1) otherwise."""
         return _wrap(lib.pg_elu(self._p, float(alpha)))
 
-    def clamp(self, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Clip to [min, max]; the gradient passes where min ≤ x ≤ max."""
         return _wrap(lib.pg_clamp(self._p, 0.0 if min is None else float(min), 0.0 if max is None else float(max),
                                   min is not None, max is not None))
@@ -791,21 +843,23 @@ class Tensor:
 
     def maximum(self, o: Any) -> Tensor:
         """Elementwise max; on ties each input gets half the gradient."""
-        return _wrap(lib.pg_maximum(self._p, _as_tensor(o, self)._p))
+        t = _as_tensor(o, self)
+        return _wrap(lib.pg_maximum(self._p, t._p))
 
     def minimum(self, o: Any) -> Tensor:
         """Elementwise min; on ties each input gets half the gradient."""
-        return _wrap(lib.pg_minimum(self._p, _as_tensor(o, self)._p))
+        t = _as_tensor(o, self)
+        return _wrap(lib.pg_minimum(self._p, t._p))
 
     def matmul(self, o: Any) -> Tensor:
         """Matrix product with numpy's ``matmul`` rules."""
         return self.__matmul__(o)
 
-    def softmax(self, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)) along ``axis``."""
         return _wrap(lib.pg_softmax(self._p, _axis_arg("softmax", axis if dim is None else dim, self.ndim)))
 
-    def log_softmax(self, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """(x - max) - log(sum(exp(x - max))) along ``axis``."""
         return _wrap(lib.pg_log_softmax(self._p, _axis_arg("log_softmax", axis if dim is None else dim, self.ndim)))
 
@@ -859,10 +913,9 @@ class Tensor:
 def _axis_arg(op: str, axis: Any, ndim: int) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
-    n = _builtins.max(ndim, 1)
-    if not -n <= axis < n:
+    if not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dims")
-    return int(axis) % n
+    return int(axis) % ndim
 
 
 # ---------------------------------------------------------------------------
@@ -874,24 +927,37 @@ def _t(x: Any, like: Any = None) -> Tensor:
     return _as_tensor(x, like if isinstance(like, Tensor) else None)
 
 
+def _binary(a: Any, b: Any, op: Callable, rop: Callable) -> Tensor:
+    """The function form of a binary operator: same dispatch as ``a op b``."""
+    if isinstance(a, Tensor):
+        r = op(a, b)
+    elif isinstance(b, Tensor):
+        r = rop(b, a)
+    else:
+        r = op(_as_tensor(a), b)
+    if r is NotImplemented:
+        raise PygradTypeError(f"unsupported operand types {type(a).__name__} and {type(b).__name__}")
+    return r
+
+
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcasting."""
-    return _t(a, b) + b
+    return _binary(a, b, Tensor.__add__, Tensor.__radd__)
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcasting."""
-    return _t(a, b) - b
+    return _binary(a, b, Tensor.__sub__, Tensor.__rsub__)
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a · b, broadcasting."""
-    return _t(a, b) * b
+    return _binary(a, b, Tensor.__mul__, Tensor.__rmul__)
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, broadcasting."""
-    return _t(a, b) / b
+    return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__)
 
 
 def neg(x: Any) -> Tensor:
@@ -901,7 +967,7 @@ def neg(x: Any) -> Tensor:
 
 def pow(x: Any, p: Any) -> Tensor:  # noqa: A001
     """xᵖ (p a scalar or a tensor)."""
-    return _t(x, p) ** p
+    return _binary(x, p, Tensor.__pow__, Tensor.__rpow__)
 
 
 def exp(x: Any) -> Tensor:
@@ -954,7 +1020,7 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
     return _t(x).elu(alpha)
 
 
-def clamp(x: Any, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002
+def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Clip to [min, max]."""
     return _t(x).clamp(min, max)
 
@@ -975,7 +1041,8 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     if c.dtype != bool_:
         raise PygradTypeError(f"where: the condition must be bool, got {c.dtype}")
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
-    return _wrap(lib.pg_where(c._p, _as_tensor(x, like)._p, _as_tensor(y, like)._p))
+    tx, ty = _as_tensor(x, like), _as_tensor(y, like)
+    return _wrap(lib.pg_where(c._p, tx._p, ty._p))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -1018,12 +1085,12 @@ def permute(x: Any, dims: Sequence[int]) -> Tensor:
     return _t(x).permute(dims)
 
 
-def softmax(x: Any, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis``."""
     return _t(x).softmax(axis, dim=dim)
 
 
-def log_softmax(x: Any, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Log-softmax along ``axis``."""
     return _t(x).log_softmax(axis, dim=dim)
 
@@ -1041,7 +1108,7 @@ def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     return ts
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis."""
     ts = _tensor_list("concatenate", tensors)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
@@ -1051,7 +1118,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: Optional[int] = N
 cat = concatenate
 
 
-def stack(tensors: Sequence[Any], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join equal-shape tensors along a new axis."""
     ts = _tensor_list("stack", tensors)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])

@@ -1,0 +1,133 @@
+"""pygrad.reference: the pure-Python (numpy) reference engine.
+
+The same public Tensor API as the C engine ``pygrad``, written to be simple
+and obviously correct rather than fast. It is the oracle of the parity
+tests, and users can run their programs on it to check the C engine:
+
+>>> import pygrad.reference as pg
+>>> x = pg.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+
+It implements docs/semantics.md exactly (dtype promotion, tie rules, error
+types) and imports nothing from pygrad except :mod:`pygrad.errors`.
+Layout: ``ops.py`` (op table: forward/backward on numpy arrays),
+``autograd.py`` (grad mode, nodes, the backward sweep), ``tensor.py``
+(Tensor and argument rules), ``functional.py`` (module-level op functions),
+``creation.py`` (factories and the random generator).
+"""
+
+from __future__ import annotations
+
+from pygrad.errors import (
+    PygradError,
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
+from .functional import (
+    abs,
+    add,
+    cat,
+    clamp,
+    concatenate,
+    div,
+    elu,
+    exp,
+    leaky_relu,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    permute,
+    pow,
+    reciprocal,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from .ops import OP_NAMES, OPS
+from .tensor import Tensor, bool_, float32, float64, tensor
+
+__all__ = [
+    "Tensor",
+    "float32",
+    "float64",
+    "bool_",
+    "tensor",
+    "zeros",
+    "ones",
+    "full",
+    "rand",
+    "randn",
+    "arange",
+    "eye",
+    "from_numpy",
+    "manual_seed",
+    "no_grad",
+    "is_grad_enabled",
+    "enable_grad",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "sqrt",
+    "reciprocal",
+    "abs",
+    "maximum",
+    "minimum",
+    "clamp",
+    "where",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "matmul",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "reshape",
+    "transpose",
+    "permute",
+    "concatenate",
+    "cat",
+    "stack",
+    "softmax",
+    "log_softmax",
+    "OPS",
+    "OP_NAMES",
+    "PygradError",
+    "ShapeError",
+    "PygradValueError",
+    "PygradTypeError",
+    "PygradIndexError",
+    "PygradRuntimeError",
+    "PygradMemoryError",
+]

@@ -1,0 +1,228 @@
+"""Grad mode, version counters, graph nodes and the backward sweep.
+
+A node records one op applied to tensors: the op object (which holds the
+op's attributes), the input tensors, which of them need a gradient, the
+arrays backward will read and the versions of the tensors holding them.
+The backward sweep orders the nodes reachable from the output with an
+explicit stack (no recursion, so graph depth is unbounded), runs each op's
+backward once, and adds gradients where a value fans out. It returns the
+gradients to store instead of touching ``.grad`` itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from pygrad.errors import PygradRuntimeError
+
+from .ops import Op
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode(threading.local):
+    """Per-thread grad mode flag (on by default in every thread)."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+_MODE = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops applied in this thread are recorded for backward."""
+    return _MODE.enabled
+
+
+class no_grad:  # noqa: N801 - the name users know from PyTorch
+    """Context manager (and decorator) that turns recording off for this thread.
+
+    >>> with no_grad():
+    ...     y = x * 2          # y.requires_grad is False
+    """
+
+    def __init__(self) -> None:
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> no_grad:
+        self._saved.append(_MODE.enabled)
+        _MODE.enabled = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _MODE.enabled = self._saved.pop()
+
+    def __call__(self, func: F) -> F:
+        """Use as ``@no_grad()``: run ``func`` with recording off."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return func(*args, **kwargs)
+
+        wrapper.__name__ = getattr(func, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(func, "__doc__", None)
+        return wrapper  # type: ignore[return-value]
+
+
+class enable_grad(no_grad):  # noqa: N801 - the name users know from PyTorch
+    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+
+    def __enter__(self) -> enable_grad:
+        self._saved.append(_MODE.enabled)
+        _MODE.enabled = True
+        return self
+
+    def __call__(self, func: F) -> F:
+        """Use as ``@enable_grad()``: run ``func`` with recording on."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with enable_grad():
+                return func(*args, **kwargs)
+
+        wrapper.__name__ = getattr(func, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(func, "__doc__", None)
+        return wrapper  # type: ignore[return-value]
+
+
+class VersionCounter:
+    """Version of one storage, shared by every tensor viewing it; in-place ops bump it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class Node:
+    """One recorded op application; ``tensor.grad_fn`` returns it.
+
+    ``name`` is the op-table name (``"mul"``, ``"sum"``, ...). ``inputs`` are
+    the input tensors, ``needs[i]`` says whether input i requires grad.
+    """
+
+    __slots__ = (
+        "op",
+        "inputs",
+        "needs",
+        "saved_inputs",
+        "saved_output",
+        "saved_versions",
+        "freed",
+        "retained",
+        "__weakref__",
+    )
+
+    def __init__(self, op: Op, inputs: tuple[Any, ...], needs: tuple[bool, ...]) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.needs = needs
+        self.saved_inputs: tuple[np.ndarray | None, ...] = (None,) * len(inputs)
+        self.saved_output: np.ndarray | None = None
+        # (counter, version at save time, shape) per saved tensor
+        self.saved_versions: list[tuple[VersionCounter, int, tuple[int, ...]]] = []
+        self.freed = False
+        self.retained: weakref.ref[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The op-table name of the op this node records."""
+        return self.op.name
+
+    def __repr__(self) -> str:
+        return f"<grad_fn {self.name}>"
+
+    def check(self) -> None:
+        """Raise PygradRuntimeError if backward cannot run through this node."""
+        if self.freed:
+            raise PygradRuntimeError(
+                f"{self.name}: trying to backward through the graph a second time "
+                "(its saved values were freed by the previous backward); "
+                "pass retain_graph=True to the first backward call if you need "
+                "to backward through the graph again"
+            )
+        for counter, version, shape in self.saved_versions:
+            if counter.value != version:
+                raise PygradRuntimeError(
+                    f"{self.name}: a tensor of shape {shape} saved for backward was "
+                    f"modified by an in-place operation: saved at version {version}, "
+                    f"now at version {counter.value}; do the in-place change after "
+                    "backward, or on a copy"
+                )
+
+
+def topological_order(root: Node) -> list[Node]:
+    """Nodes reachable from ``root``, each after every node that consumes it (root first).
+
+    Iterative depth-first search with an explicit stack: a node is emitted
+    (post-order) once all its input nodes are emitted; the reversed
+    post-order puts every node before its inputs.
+    """
+    post: list[Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            post.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for inp, need in zip(node.inputs, node.needs):
+            child = inp.grad_fn if need else None
+            if child is not None and id(child) not in visited:
+                stack.append((child, False))
+    post.reverse()
+    return post
+
+
+def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> list[tuple[Any, np.ndarray]]:
+    """Sweep the graph under ``root`` with upstream gradient ``grad`` (root's shape).
+
+    Returns ``(tensor, gradient)`` pairs to accumulate into ``tensor.grad``:
+    each leaf that requires grad, then each non-leaf that asked
+    ``retain_grad()``. Every node is checked (freed? saved tensor edited in
+    place?) before any gradient is computed, so a failing backward changes
+    nothing. Without ``retain_graph`` the swept nodes drop their saved values.
+    """
+    order = topological_order(root)
+    for node in order:
+        node.check()
+
+    grads: dict[int, np.ndarray] = {id(root): grad}  # node id -> gradient of its output
+    leaves: dict[int, tuple[Any, np.ndarray]] = {}  # tensor id -> (leaf, gradient)
+    retained: list[tuple[Any, np.ndarray]] = []
+    for node in order:
+        g = grads.pop(id(node))
+        if node.retained is not None:
+            owner = node.retained()
+            if owner is not None:
+                retained.append((owner, g))
+        with np.errstate(all="ignore"):
+            in_grads = node.op.backward(g, node.saved_inputs, node.saved_output)
+        for inp, need, gi in zip(node.inputs, node.needs, in_grads):
+            if not need or gi is None:
+                continue
+            gi = np.asarray(gi)
+            child = inp.grad_fn
+            if child is not None:
+                key = id(child)
+                grads[key] = grads[key] + gi if key in grads else gi
+            else:
+                key = id(inp)
+                if key in leaves:
+                    leaves[key] = (inp, leaves[key][1] + gi)
+                else:
+                    leaves[key] = (inp, gi)
+        if not retain_graph:
+            node.saved_inputs = (None,) * len(node.inputs)
+            node.saved_output = None
+            node.freed = True
+    return list(leaves.values()) + retained

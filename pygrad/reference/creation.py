@@ -1,0 +1,151 @@
+"""Factories of the reference engine: zeros, ones, full, rand, randn, arange, eye, from_numpy.
+
+Shapes may be given as ints or as one tuple/list (``zeros(2, 3)`` ==
+``zeros((2, 3))``). The default dtype is float32. Random numbers come from
+one module-level ``numpy.random.Generator``: ``rand`` is ``gen.random(shape)``
+and ``randn`` is ``gen.standard_normal(shape)``, both drawn in float64 and
+then cast, so one seed gives the same tensors in both engines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+
+from .tensor import (
+    Tensor,
+    _check_ndim,
+    _grad_allowed,
+    _is_int,
+    _number,
+    array_from,
+    float32,
+    float64,
+    parse_dtype,
+    parse_shape,
+)
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Replace the generator with ``numpy.random.default_rng(seed)``."""
+    global _generator
+    if not _is_int(seed):
+        raise PygradTypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
+    _generator = np.random.default_rng(int(seed))
+
+
+def _make(
+    opname: str, shape: tuple[int, ...], fill: Callable[[tuple[int, ...], np.dtype], np.ndarray],
+    dtype: object, requires_grad: bool,
+) -> Tensor:
+    """A tensor from ``fill(shape, dtype)``, turning allocation failures into PygradMemoryError."""
+    dt = float32 if dtype is None else parse_dtype(dtype, opname)
+    grad = _grad_allowed(dt, requires_grad, opname)
+    try:
+        arr = fill(shape, dt)
+    except MemoryError:
+        raise PygradMemoryError(f"{opname}: cannot allocate a tensor of shape {shape}") from None
+    except ValueError as exc:
+        if "too big" in str(exc) or "maximum" in str(exc):
+            raise PygradMemoryError(f"{opname}: shape {shape} is too large") from None
+        raise
+    t = Tensor._wrap(np.array(arr, dtype=dt, order="C", copy=False))
+    t._requires_grad = grad
+    return t
+
+
+def zeros(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the given shape."""
+    s = parse_shape(shape, "zeros")
+    return _make("zeros", s, lambda sh, dt: np.zeros(sh, dtype=dt), dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with the given shape."""
+    s = parse_shape(shape, "ones")
+    return _make("ones", s, lambda sh, dt: np.ones(sh, dtype=dt), dtype, requires_grad)
+
+
+def full(
+    shape: Any, fill_value: float, dtype: object = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of ``shape`` (int or tuple) filled with ``fill_value``."""
+    s = parse_shape((shape,), "full")
+    value = _number(fill_value, "full", "fill_value")
+    return _make("full", s, lambda sh, dt: np.full(sh, value, dtype=dt), dtype, requires_grad)
+
+
+def rand(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples: ``gen.random(shape)`` (float64) cast to ``dtype``."""
+    s = parse_shape(shape, "rand")
+    return _make("rand", s, lambda sh, dt: _generator.random(sh).astype(dt), dtype, requires_grad)
+
+
+def randn(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples: ``gen.standard_normal(shape)`` (float64) cast to ``dtype``."""
+    s = parse_shape(shape, "randn")
+    return _make(
+        "randn", s, lambda sh, dt: _generator.standard_normal(sh).astype(dt), dtype, requires_grad
+    )
+
+
+def arange(
+    start: float, stop: float | None = None, step: float = 1, dtype: object = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Values ``start + i·step`` for i in 0..n-1, n = max(0, ceil((stop - start)/step)).
+
+    With one argument it is ``stop`` and ``start`` is 0. Values are computed in
+    float64, then cast to ``dtype``.
+    """
+    a = _number(start, "arange", "start")
+    if stop is None:
+        a, b = 0.0, a
+    else:
+        b = _number(stop, "arange", "stop")
+    d = _number(step, "arange", "step")
+    if d == 0:
+        raise PygradValueError("arange: step must not be zero")
+    span = (b - a) / d
+    if not math.isfinite(span):
+        raise PygradValueError(f"arange: cannot make a range from {a} to {b} with step {d}")
+    n = max(0, math.ceil(span))
+
+    def fill(sh: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+        return (a + np.arange(sh[0], dtype=float64) * d).astype(dt)
+
+    return _make("arange", (n,), fill, dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """An n×m matrix (m defaults to n) with ones on the diagonal."""
+    cols = n if m is None else m
+    for v in (n, cols):
+        if not _is_int(v):
+            raise PygradTypeError(f"eye: sizes must be ints, got {type(v).__name__}")
+        if v < 0:
+            raise ShapeError(f"eye: negative dimension in ({n}, {cols})")
+    shape = (int(n), int(cols))
+    return _make("eye", shape, lambda sh, dt: np.eye(sh[0], sh[1], dtype=dt), dtype, requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor over ``array``: a contiguous float32/float64 array is shared, not copied.
+
+    Other arrays are converted (copied) with the ``tensor()`` dtype rules.
+    """
+    if not isinstance(array, np.ndarray):
+        raise PygradTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype in (float32, float64):
+        _check_ndim(array.shape, "from_numpy")
+        if not array.flags.c_contiguous:
+            array = np.array(array, order="C", copy=True)
+        return Tensor._wrap(array)
+    return Tensor._wrap(array_from(array, None, "from_numpy"))

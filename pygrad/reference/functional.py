@@ -1,0 +1,218 @@
+"""Module-level op functions of the reference engine (``pygrad.reference.add`` ...).
+
+Each function accepts Tensors, and where it makes sense Python scalars and
+numpy arrays (converted with ``tensor()``), and follows docs/semantics.md.
+Shapes: ``a``, ``b`` broadcast with numpy rules unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import ops
+from .tensor import (
+    Tensor,
+    _add,
+    _clamp,
+    _concatenate,
+    _div,
+    _extreme2,
+    _matmul,
+    _mul,
+    _number,
+    _permute,
+    _pow,
+    _reduce,
+    _reshape,
+    _softmax,
+    _sole_tuple,
+    _stack,
+    _sub,
+    _transpose,
+    _unary,
+    _where,
+)
+
+
+def add(a: object, b: object) -> Tensor:
+    """a + b (broadcast). With a Python scalar c: ``add_scalar(x, c)``."""
+    return _add(a, b)
+
+
+def sub(a: object, b: object) -> Tensor:
+    """a - b (broadcast). ``x - c`` = ``add_scalar(x, -c)``; ``c - x`` = ``add_scalar(neg(x), c)``."""
+    return _sub(a, b)
+
+
+def mul(a: object, b: object) -> Tensor:
+    """a * b (broadcast). With a Python scalar c: ``mul_scalar(x, c)``."""
+    return _mul(a, b)
+
+
+def div(a: object, b: object) -> Tensor:
+    """a / b (broadcast).
+
+    ``x / c`` = ``mul_scalar(x, 1.0/c)``; ``c / x`` = ``mul_scalar(reciprocal(x), c)``.
+    """
+    return _div(a, b)
+
+
+def neg(x: object) -> Tensor:
+    """-x."""
+    return _unary(ops.Neg(), x)
+
+
+def pow(x: object, p: object) -> Tensor:  # noqa: A001 - the op's public name
+    """x ** p: ``pow_scalar`` for a scalar p, ``pow`` (broadcast) for a tensor p.
+
+    A scalar base c with a tensor exponent: ``exp(p · log c)`` for c > 0.
+    """
+    return _pow(x, p)
+
+
+def exp(x: object) -> Tensor:
+    """eˣ elementwise; d/dx = eˣ."""
+    return _unary(ops.Exp(), x)
+
+
+def log(x: object) -> Tensor:
+    """log x elementwise; d/dx = 1/x."""
+    return _unary(ops.Log(), x)
+
+
+def sqrt(x: object) -> Tensor:
+    """√x elementwise; d/dx = 1/(2√x)."""
+    return _unary(ops.Sqrt(), x)
+
+
+def reciprocal(x: object) -> Tensor:
+    """1/x elementwise; d/dx = -1/x²."""
+    return _unary(ops.Reciprocal(), x)
+
+
+def abs(x: object) -> Tensor:  # noqa: A001 - the op's public name
+    """|x| elementwise; d/dx = sign(x) (0 at 0)."""
+    return _unary(ops.Abs(), x)
+
+
+def maximum(a: object, b: object) -> Tensor:
+    """Elementwise max (broadcast); on a == b each input gets half the gradient."""
+    return _extreme2(ops.Maximum, "maximum", a, b)
+
+
+def minimum(a: object, b: object) -> Tensor:
+    """Elementwise min (broadcast); on a == b each input gets half the gradient."""
+    return _extreme2(ops.Minimum, "minimum", a, b)
+
+
+def clamp(x: object, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """min(max(x, min), max) with scalar bounds (at least one); gradient passes where min <= x <= max."""
+    return _clamp(x, min, max)
+
+
+def where(cond: object, x: object, y: object) -> Tensor:
+    """cond ? x : y (cond: bool tensor or array; all three broadcast; no gradient to cond)."""
+    return _where(cond, x, y)
+
+
+def sigmoid(x: object) -> Tensor:
+    """σ(x) = 1/(1+e⁻ˣ); d/dx = σ(1-σ)."""
+    return _unary(ops.Sigmoid(), x)
+
+
+def tanh(x: object) -> Tensor:
+    """tanh x; d/dx = 1 - tanh²x."""
+    return _unary(ops.Tanh(), x)
+
+
+def relu(x: object) -> Tensor:
+    """x > 0 ? x : 0; derivative 0 at x <= 0."""
+    return _unary(ops.Relu(), x)
+
+
+def leaky_relu(x: object, negative_slope: float = 0.01) -> Tensor:
+    """x > 0 ? x : s·x; derivative s at x <= 0."""
+    return _unary(ops.LeakyRelu(_number(negative_slope, "leaky_relu", "negative_slope")), x)
+
+
+def elu(x: object, alpha: float = 1.0) -> Tensor:
+    """x > 0 ? x : α(eˣ - 1); derivative α·eˣ at x <= 0."""
+    return _unary(ops.Elu(_number(alpha, "elu", "alpha")), x)
+
+
+def matmul(a: object, b: object) -> Tensor:
+    """a @ b with numpy ``matmul`` rules: (..., m, k) @ (..., k, n) -> (..., m, n), 1-d promoted."""
+    return _matmul(a, b)
+
+
+def sum(  # noqa: A001 - the op's public name
+    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Σ over ``axis`` (None: all axes; int or tuple; negative allowed)."""
+    return _reduce(ops.Sum, "sum", x, axis, keepdims, dim, keepdim)
+
+
+def mean(
+    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Σ over ``axis`` divided by the number of reduced elements (nan for zero elements)."""
+    return _reduce(ops.Mean, "mean", x, axis, keepdims, dim, keepdim)
+
+
+def max(  # noqa: A001 - the op's public name
+    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Max over ``axis`` (values only); k tied maxima each get g/k. ValueError over zero elements."""
+    return _reduce(ops.Max, "max", x, axis, keepdims, dim, keepdim)
+
+
+def min(  # noqa: A001 - the op's public name
+    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Min over ``axis`` (values only); k tied minima each get g/k. ValueError over zero elements."""
+    return _reduce(ops.Min, "min", x, axis, keepdims, dim, keepdim)
+
+
+def reshape(x: object, *shape: Any) -> Tensor:
+    """``x`` with a new shape (``reshape(x, (2, 3))`` or ``reshape(x, 2, 3)``; one -1 allowed)."""
+    return _reshape(x, shape)
+
+
+def transpose(x: object, dim0: int, dim1: int) -> Tensor:
+    """Swap dims ``dim0`` and ``dim1`` (op ``permute``)."""
+    return _transpose(x, dim0, dim1)
+
+
+def permute(x: object, *dims: Any) -> Tensor:
+    """Reorder dims: out.shape[i] = x.shape[dims[i]] (``permute(x, (1, 0))`` or ``permute(x, 1, 0)``)."""
+    return _permute(x, _sole_tuple(dims), "permute")
+
+
+def concatenate(tensors: Sequence[object], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along existing ``axis``; other dims must match. Mixed dtypes promote."""
+    return _concatenate(tensors, axis if dim is None else dim, "concatenate")
+
+
+def cat(tensors: Sequence[object], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Alias of :func:`concatenate`."""
+    return _concatenate(tensors, axis if dim is None else dim, "concatenate")
+
+
+def stack(tensors: Sequence[object], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new ``axis`` (in [-ndim-1, ndim])."""
+    return _stack(tensors, axis if dim is None else dim)
+
+
+def softmax(x: object, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(x - m) / Σ exp(x - m) along ``axis`` (m = max along axis)."""
+    return _softmax(ops.Softmax, "softmax", x, axis, dim)
+
+
+def log_softmax(x: object, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """(x - m) - log Σ exp(x - m) along ``axis`` (m = max along axis)."""
+    return _softmax(ops.LogSoftmax, "log_softmax", x, axis, dim)

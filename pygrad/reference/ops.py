@@ -1,0 +1,747 @@
+"""The reference op table: one small class per op, forward beside backward.
+
+Ops work on plain ``numpy.ndarray`` values; they know nothing of tensors or
+graphs. The autograd layer (``tensor.py``) validates arguments, calls
+:meth:`Op.run` once, keeps the arrays the op asks to save, and later calls
+:meth:`Op.backward` with the upstream gradient ``g`` (shape of the output).
+``backward`` returns one gradient per input, each of that input's shape and
+dtype (``None`` for inputs that have no gradient, such as a ``where``
+condition).
+
+All arithmetic stays in the inputs' dtype: float32 is never widened
+internally, and Python scalars are converted to the array dtype first.
+This module is not a kernel library: it is written for clarity, not speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = np.ndarray
+Grads = Sequence["np.ndarray | None"]
+
+
+def sum_to_shape(g: Array, shape: tuple[int, ...]) -> Array:
+    """Sum ``g`` over broadcast dimensions so that it has ``shape``.
+
+    ``g`` has the broadcast shape of an op's inputs; leading extra dims and
+    dims where ``shape`` has size 1 (but ``g`` does not) are summed away.
+    """
+    g = np.asarray(g)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead))
+    for i, size in enumerate(shape):
+        if size == 1 and g.shape[lead + i] != 1:
+            axes.append(lead + i)
+    return np.sum(g, axis=tuple(axes), keepdims=True).reshape(shape)
+
+
+def _scalar(dtype: np.dtype, value: float) -> np.generic:
+    """``value`` converted to a numpy scalar of ``dtype``."""
+    return dtype.type(value)
+
+
+class Op:
+    """One row of the op table.
+
+    Class attributes: ``name`` (op-table name), ``save_inputs`` /
+    ``save_output`` (what backward reads; the autograd layer records the
+    versions of the tensors holding them), ``is_view`` (output shares the
+    input's memory and version counter).
+    """
+
+    name: ClassVar[str] = "op"
+    save_inputs: ClassVar[bool] = False
+    save_output: ClassVar[bool] = False
+    is_view: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.in_shapes: tuple[tuple[int, ...], ...] = ()
+        self.in_dtypes: tuple[np.dtype, ...] = ()
+
+    def run(self, xs: Sequence[Array]) -> Array:
+        """Remember the input shapes and dtypes, then call :meth:`forward`."""
+        self.in_shapes = tuple(x.shape for x in xs)
+        self.in_dtypes = tuple(x.dtype for x in xs)
+        return np.asarray(self.forward(*xs))
+
+    forward: Callable[..., Array]
+    """Compute the output from the input arrays (one positional argument per input)."""
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        """Turn the upstream gradient ``g`` into one gradient per input.
+
+        ``xs`` holds the saved inputs (``None`` entries unless
+        ``save_inputs``), ``y`` the saved output (``None`` unless
+        ``save_output``).
+        """
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- binary ---
+
+
+class Add(Op):
+    """out = a + b (broadcast); da = g, db = g (summed to shape)."""
+
+    name = "add"
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a + b
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return sum_to_shape(g, self.in_shapes[0]), sum_to_shape(g, self.in_shapes[1])
+
+
+class Sub(Op):
+    """out = a - b (broadcast); da = g, db = -g."""
+
+    name = "sub"
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a - b
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return sum_to_shape(g, self.in_shapes[0]), sum_to_shape(-g, self.in_shapes[1])
+
+
+class Mul(Op):
+    """out = a * b (broadcast); da = g * b, db = g * a."""
+
+    name = "mul"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a * b
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        return sum_to_shape(g * b, self.in_shapes[0]), sum_to_shape(g * a, self.in_shapes[1])
+
+
+class Div(Op):
+    """out = a / b (broadcast); da = g / b, db = -g * a / b²."""
+
+    name = "div"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a / b
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        da = g / b
+        db = -g * a / (b * b)
+        return sum_to_shape(da, self.in_shapes[0]), sum_to_shape(db, self.in_shapes[1])
+
+
+class Pow(Op):
+    """out = x ** p (both tensors, broadcast).
+
+    dx = g * p * x^(p-1); dp = g * out * log(x), and dp = 0 where x == 0.
+    """
+
+    name = "pow"
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x: Array, p: Array) -> Array:
+        return np.power(x, p)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, p = xs
+        one = _scalar(x.dtype, 1)
+        zero = _scalar(x.dtype, 0)
+        dx = g * p * np.power(x, p - one)
+        dp = np.where(x == zero, zero, g * y * np.log(x))
+        return sum_to_shape(dx, self.in_shapes[0]), sum_to_shape(dp, self.in_shapes[1])
+
+
+class Maximum(Op):
+    """out = max(a, b) elementwise; on a == b each side gets g / 2."""
+
+    name = "maximum"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.maximum(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        return _tie_split(g, a > b, a == b, b > a, self.in_shapes)
+
+
+class Minimum(Op):
+    """out = min(a, b) elementwise; on a == b each side gets g / 2."""
+
+    name = "minimum"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.minimum(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        return _tie_split(g, a < b, a == b, b < a, self.in_shapes)
+
+
+def _tie_split(
+    g: Array, a_wins: Array, tie: Array, b_wins: Array, shapes: tuple[tuple[int, ...], ...]
+) -> Grads:
+    """Route ``g`` to the winner of maximum/minimum; a tie gives ``g / 2`` to each."""
+    zero = _scalar(g.dtype, 0)
+    half = g * _scalar(g.dtype, 0.5)
+    da = np.where(a_wins, g, np.where(tie, half, zero))
+    db = np.where(b_wins, g, np.where(tie, half, zero))
+    return sum_to_shape(da, shapes[0]), sum_to_shape(db, shapes[1])
+
+
+class Where(Op):
+    """out = cond ? x : y (broadcast); dx = g where cond, dy = g where not cond.
+
+    Inputs are ``(cond, x, y)``; ``cond`` is a bool array and gets no gradient.
+    """
+
+    name = "where"
+    save_inputs = True
+
+    def forward(self, cond: Array, x: Array, y: Array) -> Array:
+        return np.where(cond, x, y)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        cond = xs[0]
+        zero = _scalar(g.dtype, 0)
+        dx = sum_to_shape(np.where(cond, g, zero), self.in_shapes[1])
+        dy = sum_to_shape(np.where(cond, zero, g), self.in_shapes[2])
+        return None, dx, dy
+
+
+class Matmul(Op):
+    """out = a @ b with numpy ``matmul`` rules.
+
+    1-d operands are promoted ((k,) -> (1, k) on the left, (k, 1) on the
+    right) and the added dim removed from the result; batch dims broadcast.
+    da = g @ bᵀ, db = aᵀ @ g on the promoted shapes, summed over broadcast
+    batch dims.
+    """
+
+    name = "matmul"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.matmul(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        a2 = a if a.ndim > 1 else a[np.newaxis, :]  # (..., m, k)
+        b2 = b if b.ndim > 1 else b[:, np.newaxis]  # (..., k, n)
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))  # (..., m, n)
+        da2 = np.matmul(g2, np.swapaxes(b2, -1, -2))  # (..., m, k)
+        db2 = np.matmul(np.swapaxes(a2, -1, -2), g2)  # (..., k, n)
+        da = sum_to_shape(da2, a2.shape).reshape(a.shape)
+        db = sum_to_shape(db2, b2.shape).reshape(b.shape)
+        return da, db
+
+
+# ---------------------------------------------------------- with scalars ---
+
+
+class AddScalar(Op):
+    """out = x + c (c a Python scalar, converted to x's dtype); dx = g."""
+
+    name = "add_scalar"
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return x + _scalar(x.dtype, self.c)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g,)
+
+
+class MulScalar(Op):
+    """out = x * c (c a Python scalar, converted to x's dtype); dx = g * c."""
+
+    name = "mul_scalar"
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return x * _scalar(x.dtype, self.c)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * _scalar(g.dtype, self.c),)
+
+
+class PowScalar(Op):
+    """out = x ** p (p a Python scalar); dx = p * x^(p-1) * g.
+
+    ``p`` and ``p - 1`` are computed in double and then converted to x's dtype.
+    """
+
+    name = "pow_scalar"
+    save_inputs = True
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Array) -> Array:
+        return np.power(x, _scalar(x.dtype, self.p))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        p = _scalar(x.dtype, self.p)
+        pm1 = _scalar(x.dtype, self.p - 1.0)
+        return (p * np.power(x, pm1) * g,)
+
+
+# ---------------------------------------------------------------- unary ---
+
+
+class Neg(Op):
+    """out = -x; dx = -g."""
+
+    name = "neg"
+
+    def forward(self, x: Array) -> Array:
+        return -x
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (-g,)
+
+
+class Exp(Op):
+    """y = exp(x); dx = g * y."""
+
+    name = "exp"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.exp(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * y,)
+
+
+class Log(Op):
+    """y = log(x); dx = g / x."""
+
+    name = "log"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g / xs[0],)
+
+
+class Sqrt(Op):
+    """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
+
+    name = "sqrt"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.sqrt(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g / (_scalar(y.dtype, 2) * y),)
+
+
+class Reciprocal(Op):
+    """y = 1 / x; dx = -g * y²."""
+
+    name = "reciprocal"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return _scalar(x.dtype, 1) / x
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (-g * (y * y),)
+
+
+class Abs(Op):
+    """y = |x|; dx = g * sign(x) (0 at x = 0)."""
+
+    name = "abs"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.abs(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.sign(xs[0]),)
+
+
+class Clamp(Op):
+    """y = min(max(x, lo), hi) (a missing bound is skipped).
+
+    dx = g where lo <= x <= hi (the bounds count as inside), else 0.
+    """
+
+    name = "clamp"
+    save_inputs = True
+
+    def __init__(self, lo: float | None, hi: float | None) -> None:
+        super().__init__()
+        self.lo = lo
+        self.hi = hi
+
+    def forward(self, x: Array) -> Array:
+        y = x
+        if self.lo is not None:
+            y = np.maximum(y, _scalar(x.dtype, self.lo))
+        if self.hi is not None:
+            y = np.minimum(y, _scalar(x.dtype, self.hi))
+        return np.array(y, copy=True)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= _scalar(x.dtype, self.lo)
+        if self.hi is not None:
+            inside &= x <= _scalar(x.dtype, self.hi)
+        return (np.where(inside, g, _scalar(g.dtype, 0)),)
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + exp(-x)), as exp(x) / (1 + exp(x)) for x < 0; dx = g * y * (1 - y)."""
+
+    name = "sigmoid"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        one = _scalar(x.dtype, 1)
+        e = np.exp(-np.abs(x))  # exp(-x) for x >= 0, exp(x) for x < 0
+        return np.where(x >= _scalar(x.dtype, 0), one / (one + e), e / (one + e))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * y * (_scalar(y.dtype, 1) - y),)
+
+
+class Tanh(Op):
+    """y = tanh(x); dx = g * (1 - y²)."""
+
+    name = "tanh"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.tanh(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * (_scalar(y.dtype, 1) - y * y),)
+
+
+class Relu(Op):
+    """y = x > 0 ? x : 0; dx = x > 0 ? g : 0."""
+
+    name = "relu"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        zero = _scalar(x.dtype, 0)
+        return np.where(x > zero, x, zero)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        zero = _scalar(g.dtype, 0)
+        return (np.where(xs[0] > zero, g, zero),)
+
+
+class LeakyRelu(Op):
+    """y = x > 0 ? x : s * x; dx = x > 0 ? g : s * g."""
+
+    name = "leaky_relu"
+    save_inputs = True
+
+    def __init__(self, slope: float) -> None:
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x: Array) -> Array:
+        s = _scalar(x.dtype, self.slope)
+        return np.where(x > _scalar(x.dtype, 0), x, s * x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        s = _scalar(g.dtype, self.slope)
+        return (np.where(xs[0] > _scalar(g.dtype, 0), g, s * g),)
+
+
+class Elu(Op):
+    """y = x > 0 ? x : a * (exp(x) - 1); dx = x > 0 ? g : g * a * exp(x)."""
+
+    name = "elu"
+    save_inputs = True
+
+    def __init__(self, alpha: float) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Array) -> Array:
+        a = _scalar(x.dtype, self.alpha)
+        return np.where(x > _scalar(x.dtype, 0), x, a * (np.exp(x) - _scalar(x.dtype, 1)))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        a = _scalar(x.dtype, self.alpha)
+        return (np.where(x > _scalar(x.dtype, 0), g, g * (a * np.exp(x))),)
+
+
+class Cast(Op):
+    """y = x converted to ``dtype``; dx = g converted back to x's dtype."""
+
+    name = "cast"
+
+    def __init__(self, dtype: np.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+
+    def forward(self, x: Array) -> Array:
+        return x.astype(self.dtype)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g.astype(self.in_dtypes[0]),)
+
+
+# ----------------------------------------------------------- reductions ---
+
+
+class Reduction(Op):
+    """Base of the reductions over ``axes`` (a sorted tuple of non-negative axes)."""
+
+    def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
+        super().__init__()
+        self.axes = axes
+        self.keepdims = keepdims
+
+    def _keep(self, a: Array) -> Array:
+        """``a`` (reduced shape) reshaped to keep the reduced axes as size 1."""
+        shape = tuple(1 if i in self.axes else s for i, s in enumerate(self.in_shapes[0]))
+        return np.reshape(a, shape)
+
+    def _count(self) -> int:
+        """Number of input elements reduced into each output element."""
+        n = 1
+        for i in self.axes:
+            n *= self.in_shapes[0][i]
+        return n
+
+
+class Sum(Reduction):
+    """y = Σ_axes x; dx = g broadcast back over the reduced axes."""
+
+    name = "sum"
+
+    def forward(self, x: Array) -> Array:
+        return np.sum(x, axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.broadcast_to(self._keep(g), self.in_shapes[0]),)
+
+
+class Mean(Reduction):
+    """y = (Σ_axes x) / n with n the number of reduced elements (nan when n = 0); dx = g / n."""
+
+    name = "mean"
+
+    def forward(self, x: Array) -> Array:
+        n = _scalar(x.dtype, self._count())
+        return np.sum(x, axis=self.axes, keepdims=self.keepdims) / n
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        n = _scalar(g.dtype, self._count())
+        return (np.broadcast_to(self._keep(g) / n, self.in_shapes[0]),)
+
+
+class Extreme(Reduction):
+    """max/min over axes; dx = (g / k) at each of the k tied extremes, 0 elsewhere."""
+
+    save_inputs = True
+    save_output = True
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        hit = x == self._keep(y)  # (x.shape) bool: the elements equal to the extreme
+        count = np.sum(hit, axis=self.axes, keepdims=True).astype(x.dtype)
+        share = self._keep(g) / count  # g split equally among the ties
+        return (np.where(hit, share, _scalar(x.dtype, 0)),)
+
+
+class Max(Extreme):
+    """y = max over axes (values only)."""
+
+    name = "max"
+
+    def forward(self, x: Array) -> Array:
+        return np.max(x, axis=self.axes, keepdims=self.keepdims)
+
+
+class Min(Extreme):
+    """y = min over axes (values only)."""
+
+    name = "min"
+
+    def forward(self, x: Array) -> Array:
+        return np.min(x, axis=self.axes, keepdims=self.keepdims)
+
+
+class Softmax(Op):
+    """y = exp(x - m) / Σ exp(x - m) along ``axis`` (m the max along axis).
+
+    dx = y * (g - Σ_axis g * y).
+    """
+
+    name = "softmax"
+    save_output = True
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Array) -> Array:
+        if x.size == 0:
+            return x.copy()
+        m = np.max(x, axis=self.axis, keepdims=True)
+        e = np.exp(x - m)
+        return e / np.sum(e, axis=self.axis, keepdims=True)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (y * (g - np.sum(g * y, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    """y = (x - m) - log Σ exp(x - m) along ``axis``; dx = g - exp(y) * Σ_axis g."""
+
+    name = "log_softmax"
+    save_output = True
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Array) -> Array:
+        if x.size == 0:
+            return x.copy()
+        m = np.max(x, axis=self.axis, keepdims=True)
+        s = np.sum(np.exp(x - m), axis=self.axis, keepdims=True)
+        return (x - m) - np.log(s)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g - np.exp(y) * np.sum(g, axis=self.axis, keepdims=True),)
+
+
+# ---------------------------------------------------------------- shape ---
+
+
+class Reshape(Op):
+    """y = x viewed with ``shape`` (same memory); dx = g reshaped to x's shape."""
+
+    name = "reshape"
+    is_view = True
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: Array) -> Array:
+        return x.reshape(self.shape)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.reshape(g, self.in_shapes[0]),)
+
+
+class Permute(Op):
+    """y = x with axes reordered by ``perm`` (a contiguous copy); dx = g permuted back."""
+
+    name = "permute"
+
+    def __init__(self, perm: tuple[int, ...]) -> None:
+        super().__init__()
+        self.perm = perm
+
+    def forward(self, x: Array) -> Array:
+        return np.transpose(x, self.perm).copy()
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.transpose(g, np.argsort(self.perm)),)
+
+
+class GetItem(Op):
+    """y = x[key] with numpy indexing (a copy); dx = zeros, then dx[key] += g with
+    repeated indices accumulating (``np.add.at``)."""
+
+    name = "getitem"
+
+    def __init__(self, key: Any) -> None:
+        super().__init__()
+        self.key = key
+
+    def forward(self, x: Array) -> Array:
+        return np.array(x[self.key], copy=True)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        dx = np.zeros(self.in_shapes[0], dtype=self.in_dtypes[0])
+        np.add.at(dx, self.key, g)
+        return (dx,)
+
+
+class Concatenate(Op):
+    """y = inputs joined along ``axis``; each dx_i = the slice of g it came from."""
+
+    name = "concatenate"
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, *xs: Array) -> Array:
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        offsets = np.cumsum([s[self.axis] for s in self.in_shapes])[:-1]
+        return np.split(g, offsets, axis=self.axis)
+
+
+class Stack(Op):
+    """y = inputs stacked along a new ``axis``; dx_i = g taken at index i of that axis."""
+
+    name = "stack"
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, *xs: Array) -> Array:
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return [np.take(g, i, axis=self.axis) for i in range(len(self.in_shapes))]
+
+
+OPS: dict[str, type[Op]] = {
+    cls.name: cls
+    for cls in (
+        Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
+        Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
+        Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
+        Softmax, LogSoftmax, Cast,
+    )
+}
+"""The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
+
+OP_NAMES: tuple[str, ...] = tuple(OPS)
+"""Names of the op table's rows, in table order."""

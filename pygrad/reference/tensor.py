@@ -1,0 +1,1249 @@
+"""The reference ``Tensor``: a numpy array plus the autograd bookkeeping.
+
+This module holds the Tensor class, conversion of user data into tensors,
+the dtype rules, argument checking with pygrad's error types, and
+``_apply``, which runs one op of the table in ``ops.py`` and records it
+when grad mode is on and an input requires grad. The public functions in
+``functional.py`` and the Tensor methods both go through the private
+helpers defined here, so each rule is written once.
+
+Dtype rules (docs/semantics.md): tensors hold float32, float64 or bool;
+Python scalars never change a tensor's dtype; float32 meeting float64
+promotes through a recorded ``cast``; a bool tensor in arithmetic is cast to
+the other operand's dtype (float32 if both are bool).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from pygrad.errors import (
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+from . import ops
+from .autograd import Node, VersionCounter, is_grad_enabled, run_backward
+
+float32: np.dtype = np.dtype(np.float32)
+"""32-bit float dtype (the default)."""
+float64: np.dtype = np.dtype(np.float64)
+"""64-bit float dtype."""
+bool_: np.dtype = np.dtype(np.bool_)
+"""Bool dtype (comparison results; never requires grad)."""
+
+MAX_NDIM = 8
+"""Tensors have 0 to 8 dimensions."""
+
+_DTYPES = (float32, float64, bool_)
+_DTYPE_NAMES = {"float32": float32, "float64": float64, "bool": bool_}
+
+
+# ------------------------------------------------------------- helpers ---
+
+
+def _is_int(v: object) -> bool:
+    """True for Python/numpy integers, excluding bools."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_scalar(v: object) -> bool:
+    """True for Python ``int``/``float``/``bool`` (numpy scalars count as arrays)."""
+    return isinstance(v, (int, float)) and not isinstance(v, np.generic)
+
+
+def _is_number(v: object) -> bool:
+    """True for Python or numpy real numbers (used for scalar arguments such as bounds)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, np.bool_)
+
+
+def _number(v: object, opname: str, what: str) -> float:
+    """``v`` as a Python float, or PygradTypeError naming the op and the argument."""
+    if not _is_number(v):
+        raise PygradTypeError(f"{opname}: {what} must be a real number, got {type(v).__name__}")
+    return float(v)  # type: ignore[arg-type]
+
+
+def parse_dtype(dtype: object, opname: str) -> np.dtype:
+    """A dtype argument (``numpy.dtype``, numpy scalar type or name) as one of the three dtypes."""
+    if isinstance(dtype, str):
+        found = _DTYPE_NAMES.get(dtype)
+        if found is not None:
+            return found
+    elif isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        dt = np.dtype(dtype)
+        if dt in _DTYPES:
+            return dt
+    raise PygradTypeError(
+        f"{opname}: unsupported dtype {dtype!r}; expected float32, float64 or bool"
+    )
+
+
+def _check_ndim(shape: tuple[int, ...], opname: str) -> None:
+    """ShapeError if ``shape`` has more than MAX_NDIM dimensions."""
+    if len(shape) > MAX_NDIM:
+        raise ShapeError(
+            f"{opname}: result would have {len(shape)} dimensions {shape}; "
+            f"at most {MAX_NDIM} are supported"
+        )
+
+
+def array_from(data: object, dtype: object, opname: str) -> np.ndarray:
+    """A fresh C-contiguous array from user data, following the ``tensor()`` dtype rules.
+
+    Python floats/ints/lists -> float32; numpy float32/float64 keep their
+    dtype; numpy float16/int/uint -> float32; bools -> bool; ``dtype``
+    overrides; anything else raises PygradTypeError.
+    """
+    if isinstance(data, Tensor):
+        arr = data._data
+        from_python = False
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)
+        from_python = False
+    elif data is None or isinstance(data, (str, bytes, complex)):
+        raise PygradTypeError(f"{opname}: cannot make a tensor from {type(data).__name__}")
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as exc:
+            raise PygradValueError(f"{opname}: cannot make a tensor from this data: {exc}") from None
+        from_python = True
+    kind = arr.dtype.kind
+    if kind == "b":
+        natural = bool_
+    elif kind == "f" and arr.dtype.itemsize in (4, 8):
+        natural = float32 if from_python else np.dtype(f"f{arr.dtype.itemsize}")
+    elif kind in "iu" or (kind == "f" and arr.dtype.itemsize == 2):
+        natural = float32
+    else:
+        raise PygradTypeError(
+            f"{opname}: unsupported data dtype {arr.dtype}; expected float, int or bool data"
+        )
+    target = natural if dtype is None else parse_dtype(dtype, opname)
+    _check_ndim(arr.shape, opname)
+    try:
+        return np.array(arr, dtype=target, order="C", copy=True)
+    except MemoryError:
+        raise PygradMemoryError(f"{opname}: cannot allocate a tensor of shape {arr.shape}") from None
+
+
+def _grad_allowed(dtype: np.dtype, requires_grad: bool, opname: str) -> bool:
+    """``bool(requires_grad)``, or PygradTypeError when a bool tensor is asked to require grad."""
+    if requires_grad and dtype == bool_:
+        raise PygradTypeError(f"{opname}: only float tensors can require grad, got a bool tensor")
+    return bool(requires_grad)
+
+
+def _sole_tuple(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Arguments given as ``f(2, 3)`` or ``f((2, 3))`` / ``f([2, 3])``, as one tuple."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return args
+
+
+def parse_shape(args: tuple[Any, ...], opname: str, allow_infer: bool = False) -> tuple[int, ...]:
+    """A shape from ints or one tuple/list; negative sizes are ShapeErrors (``-1`` if ``allow_infer``)."""
+    items = _sole_tuple(args)
+    for s in items:
+        if not _is_int(s):
+            raise PygradTypeError(
+                f"{opname}: shape entries must be ints, got {type(s).__name__} in {items!r}"
+            )
+    shape = tuple(int(s) for s in items)
+    for s in shape:
+        if s < -1 or (s == -1 and not allow_infer):
+            raise ShapeError(f"{opname}: negative dimension {s} in shape {shape}")
+    _check_ndim(shape, opname)
+    return shape
+
+
+def normalize_axis(opname: str, axis: object, shape: tuple[int, ...], ndim: int | None = None) -> int:
+    """One axis in ``[-ndim, ndim)`` as a non-negative int (``ndim`` defaults to ``len(shape)``)."""
+    n = len(shape) if ndim is None else ndim
+    if not _is_int(axis):
+        raise PygradTypeError(f"{opname}: axis must be an int, got {type(axis).__name__}")
+    a = int(axis)  # type: ignore[call-overload]
+    b = a + n if a < 0 else a
+    if not 0 <= b < n:
+        raise ShapeError(f"{opname}: axis {a} is out of range for a tensor of shape {shape}")
+    return b
+
+
+def normalize_axes(opname: str, axis: object, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``None`` (all axes), an int or a tuple/list of ints, as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(len(shape)))
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out: list[int] = []
+    for a in items:
+        b = normalize_axis(opname, a, shape)
+        if b in out:
+            raise ShapeError(f"{opname}: axis {a} is repeated in {items} (tensor shape {shape})")
+        out.append(b)
+    return tuple(sorted(out))
+
+
+def broadcast_shape(opname: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy broadcast of ``shapes``, or ShapeError naming the op and the shapes."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+        raise ShapeError(f"{opname}: shapes {listed} cannot be broadcast together") from None
+
+
+def _resolve_aliases(
+    opname: str, axis: object, keepdims: bool, dim: object, keepdim: bool | None
+) -> tuple[object, bool]:
+    """Merge the PyTorch spellings ``dim=``/``keepdim=`` into ``axis``/``keepdims``."""
+    if dim is not None:
+        if axis is not None:
+            raise PygradTypeError(f"{opname}: got both axis= and dim=; pass only one")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+# ------------------------------------------------------------- Tensor ---
+
+
+class Tensor:
+    """An n-d array of float32/float64 (or bool) values that records the ops applied to it.
+
+    ``Tensor(data, dtype=None, requires_grad=False)`` is the same as
+    :func:`tensor`. Data is C-contiguous with 0 to 8 dims; ``numpy()`` returns
+    the array itself. When ``requires_grad`` is True and grad mode is on, every
+    op on the tensor is recorded, and ``backward()`` fills ``.grad`` of the
+    leaves with d(output)/d(leaf), shaped like the leaf.
+    """
+
+    __slots__ = ("_data", "_version", "_node", "_requires_grad", "_grad", "__weakref__")
+
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
+
+    def __init__(self, data: object, dtype: object = None, requires_grad: bool = False) -> None:
+        arr = array_from(data, dtype, "tensor")
+        self._data = arr
+        self._version = VersionCounter()
+        self._node: Node | None = None
+        self._requires_grad = _grad_allowed(arr.dtype, requires_grad, "tensor")
+        self._grad: Tensor | None = None
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray, version: VersionCounter | None = None) -> Tensor:
+        """A leaf not requiring grad around ``arr`` (no copy; ``version`` shared if given)."""
+        t = object.__new__(cls)
+        t._data = arr
+        t._version = VersionCounter() if version is None else version
+        t._node = None
+        t._requires_grad = False
+        t._grad = None
+        return t
+
+    # ------------------------------------------------------ properties ---
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Sizes of the dimensions."""
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``float32``, ``float64`` or ``bool_``."""
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements (product of the shape)."""
+        return int(self._data.size)
+
+    def numel(self) -> int:
+        """Number of elements (product of the shape)."""
+        return int(self._data.size)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded. Settable on leaves only."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if self._node is not None:
+            if value:
+                return
+            raise PygradRuntimeError(
+                f"requires_grad: only leaf tensors can change requires_grad; this tensor "
+                f"(shape {self.shape}) was made by {self._node.name}; use detach() instead"
+            )
+        self._requires_grad = _grad_allowed(self.dtype, value, "requires_grad")
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless the tensor was produced by a recorded op."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The node that produced this tensor (``.name`` is the op name), or None for leaves."""
+        return self._node
+
+    @property
+    def grad(self) -> Tensor | None:
+        """Accumulated gradient (same shape and dtype), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise PygradTypeError(
+                    f"grad: expected a Tensor or None, got {type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise ShapeError(
+                    f"grad: assigned gradient has shape {value.shape}, expected {self.shape}"
+                )
+            if value.dtype != self.dtype:
+                raise PygradTypeError(
+                    f"grad: assigned gradient has dtype {value.dtype}, expected {self.dtype}"
+                )
+        self._grad = value
+
+    @property
+    def version(self) -> int:
+        """In-place version counter of the storage (shared with views)."""
+        return self._version.value
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy/PyTorch spelling
+        """All dims reversed (numpy ``.T``), as ``permute``."""
+        return _permute(self, tuple(range(self.ndim - 1, -1, -1)), "T")
+
+    # -------------------------------------------------------- autograd ---
+
+    def backward(
+        self, grad: object = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf requiring grad.
+
+        ``grad`` (shape of self; converted to self's dtype) may be omitted only
+        for one-element tensors, where it is 1. Without ``retain_graph`` the
+        graph's saved values are freed and a second backward raises.
+        """
+        if create_graph:
+            raise NotImplementedError("create_graph=True (double backward) is not supported yet")
+        if not self._requires_grad:
+            raise PygradRuntimeError(
+                f"backward: this tensor (shape {self.shape}) does not require grad and has "
+                "no grad_fn; set requires_grad=True on the leaves you differentiate"
+            )
+        if grad is None:
+            if self.size != 1:
+                raise PygradRuntimeError(
+                    "backward: grad can be implicitly created only for one-element outputs; "
+                    f"this output has shape {self.shape}, so pass grad= of that shape"
+                )
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+            if g.dtype.kind not in "biuf":
+                raise PygradTypeError(f"backward: grad has unsupported dtype {g.dtype}")
+            if g.shape != self.shape:
+                raise ShapeError(
+                    f"backward: grad has shape {g.shape}, expected the output's shape {self.shape}"
+                )
+            g = np.array(g, dtype=self.dtype, copy=True)
+        if self._node is None:
+            pairs: list[tuple[Any, np.ndarray]] = [(self, g)]
+        else:
+            pairs = run_backward(self._node, g, bool(retain_graph))
+        for t, gi in pairs:
+            t._accumulate_grad(gi)
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        """``.grad += g`` (creating ``.grad`` on first use)."""
+        if g.shape != self.shape or g.dtype != self.dtype:
+            raise PygradRuntimeError(
+                f"backward: internal error: gradient of shape {g.shape} and dtype {g.dtype} "
+                f"for a tensor of shape {self.shape} and dtype {self.dtype}"
+            )
+        if self._grad is None:
+            self._grad = Tensor._wrap(np.array(g, order="C", copy=True))
+        else:
+            self._grad._data += g
+            self._grad._version.value += 1
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf after backward (no-op on leaves)."""
+        if not self._requires_grad:
+            raise PygradRuntimeError(
+                f"retain_grad: this tensor (shape {self.shape}) does not require grad"
+            )
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
+
+    def detach(self) -> Tensor:
+        """A leaf sharing this tensor's memory and version counter, not requiring grad."""
+        return Tensor._wrap(self._data, self._version)
+
+    # ----------------------------------------------------- conversions ---
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array itself (shares memory; writes through it are not versioned)."""
+        return self._data
+
+    def item(self) -> builtins.float | bool:
+        """The value of a one-element tensor as a Python float (bool for bool tensors)."""
+        if self.size != 1:
+            raise PygradValueError(
+                f"item: only one-element tensors can be converted to a Python scalar; "
+                f"got shape {self.shape}"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        """Nested Python lists of the values (a number for 0-d)."""
+        return self._data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is None and not copy:
+            return self._data
+        return np.array(self._data, dtype=dtype, copy=True)
+
+    def astype(self, dtype: object) -> Tensor:
+        """Differentiable cast (op ``cast``); returns self when the dtype already matches."""
+        return _cast(self, parse_dtype(dtype, "astype"))
+
+    def to(self, dtype: object) -> Tensor:
+        """Same as :meth:`astype`."""
+        return _cast(self, parse_dtype(dtype, "to"))
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return _cast(self, float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return _cast(self, float64)
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise PygradValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous"
+            )
+        return bool(self._data.item())
+
+    def __float__(self) -> builtins.float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise PygradTypeError("len: a 0-d tensor has no length")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise PygradTypeError("iter: cannot iterate over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        if self.size == 0:
+            body = f"[], shape={self.shape}"
+        else:
+            body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extras = [body]
+        if self.dtype != float32:
+            extras.append(f"dtype={self.dtype.name}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join(extras) + ")"
+
+    def __format__(self, spec: str) -> str:
+        if spec and self.size == 1:
+            return format(self._data.item(), spec)
+        return repr(self)
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------- operators ---
+
+    def __add__(self, other: object) -> Tensor:
+        return _add(self, other) if _operand_ok(other) else NotImplemented
+
+    def __radd__(self, other: object) -> Tensor:
+        return _add(other, self) if _operand_ok(other) else NotImplemented
+
+    def __sub__(self, other: object) -> Tensor:
+        return _sub(self, other) if _operand_ok(other) else NotImplemented
+
+    def __rsub__(self, other: object) -> Tensor:
+        return _sub(other, self) if _operand_ok(other) else NotImplemented
+
+    def __mul__(self, other: object) -> Tensor:
+        return _mul(self, other) if _operand_ok(other) else NotImplemented
+
+    def __rmul__(self, other: object) -> Tensor:
+        return _mul(other, self) if _operand_ok(other) else NotImplemented
+
+    def __truediv__(self, other: object) -> Tensor:
+        return _div(self, other) if _operand_ok(other) else NotImplemented
+
+    def __rtruediv__(self, other: object) -> Tensor:
+        return _div(other, self) if _operand_ok(other) else NotImplemented
+
+    def __pow__(self, other: object) -> Tensor:
+        return _pow(self, other) if _operand_ok(other) else NotImplemented
+
+    def __rpow__(self, other: object) -> Tensor:
+        return _pow(other, self) if _operand_ok(other) else NotImplemented
+
+    def __matmul__(self, other: object) -> Tensor:
+        return _matmul(self, other) if _operand_ok(other) else NotImplemented
+
+    def __rmatmul__(self, other: object) -> Tensor:
+        return _matmul(other, self) if _operand_ok(other) else NotImplemented
+
+    def __neg__(self) -> Tensor:
+        return _unary(ops.Neg(), self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _unary(ops.Abs(), self)
+
+    def __lt__(self, other: object) -> Tensor:
+        return _compare("lt", np.less, self, other)
+
+    def __le__(self, other: object) -> Tensor:
+        return _compare("le", np.less_equal, self, other)
+
+    def __gt__(self, other: object) -> Tensor:
+        return _compare("gt", np.greater, self, other)
+
+    def __ge__(self, other: object) -> Tensor:
+        return _compare("ge", np.greater_equal, self, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _compare("eq", np.equal, self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _compare("ne", np.not_equal, self, other)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _getitem(self, key)
+
+    # -------------------------------------------------------- in place ---
+
+    def add_(self, other: object) -> Tensor:
+        """In place: self += other (other broadcast to self's shape, cast to self's dtype).
+
+        In-place ops are recorded like their out-of-place forms when grad mode is on
+        and self (a non-leaf) or other requires grad; on a leaf that requires grad
+        they raise while grad mode is on.
+        """
+        return _inplace(self, "add_", other)
+
+    def sub_(self, other: object) -> Tensor:
+        """In place: self -= other."""
+        return _inplace(self, "sub_", other)
+
+    def mul_(self, other: object) -> Tensor:
+        """In place: self *= other."""
+        return _inplace(self, "mul_", other)
+
+    def zero_(self) -> Tensor:
+        """In place: self = 0 (bool tensors become all False)."""
+        if self.dtype == bool_:
+            self._data[...] = False
+            self._version.value += 1
+            return self
+        return _inplace(self, "zero_", None)
+
+    def __iadd__(self, other: object) -> Tensor:
+        return _inplace(self, "add_", other) if _operand_ok(other) else NotImplemented
+
+    def __isub__(self, other: object) -> Tensor:
+        return _inplace(self, "sub_", other) if _operand_ok(other) else NotImplemented
+
+    def __imul__(self, other: object) -> Tensor:
+        return _inplace(self, "mul_", other) if _operand_ok(other) else NotImplemented
+
+    # ---------------------------------------------------------- math ---
+
+    def exp(self) -> Tensor:
+        """eˣ elementwise."""
+        return _unary(ops.Exp(), self)
+
+    def log(self) -> Tensor:
+        """Natural log elementwise."""
+        return _unary(ops.Log(), self)
+
+    def sqrt(self) -> Tensor:
+        """√x elementwise."""
+        return _unary(ops.Sqrt(), self)
+
+    def reciprocal(self) -> Tensor:
+        """1/x elementwise."""
+        return _unary(ops.Reciprocal(), self)
+
+    def abs(self) -> Tensor:
+        """|x| elementwise (derivative sign(x), 0 at 0)."""
+        return _unary(ops.Abs(), self)
+
+    def sigmoid(self) -> Tensor:
+        """σ(x) = 1/(1+e⁻ˣ) elementwise."""
+        return _unary(ops.Sigmoid(), self)
+
+    def tanh(self) -> Tensor:
+        """tanh(x) elementwise."""
+        return _unary(ops.Tanh(), self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0) elementwise (derivative 0 at x <= 0)."""
+        return _unary(ops.Relu(), self)
+
+    def leaky_relu(self, negative_slope: builtins.float = 0.01) -> Tensor:
+        """x > 0 ? x : negative_slope·x."""
+        return _unary(ops.LeakyRelu(_number(negative_slope, "leaky_relu", "negative_slope")), self)
+
+    def elu(self, alpha: builtins.float = 1.0) -> Tensor:
+        """x > 0 ? x : alpha·(eˣ - 1)."""
+        return _unary(ops.Elu(_number(alpha, "elu", "alpha")), self)
+
+    def clamp(
+        self, min: builtins.float | None = None, max: builtins.float | None = None  # noqa: A002
+    ) -> Tensor:
+        """Clip into [min, max] (scalar bounds, at least one)."""
+        return _clamp(self, min, max)
+
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """exp(x - max) / Σ exp(x - max) along ``axis``."""
+        return _softmax(ops.Softmax, "softmax", self, axis, dim)
+
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """x - max - log Σ exp(x - max) along ``axis``."""
+        return _softmax(ops.LogSoftmax, "log_softmax", self, axis, dim)
+
+    def pow(self, p: object) -> Tensor:
+        """self ** p (p a scalar: ``pow_scalar``; a tensor: ``pow``)."""
+        return _pow(self, p)
+
+    def maximum(self, other: object) -> Tensor:
+        """Elementwise max with broadcasting (ties split the gradient ½/½)."""
+        return _extreme2(ops.Maximum, "maximum", self, other)
+
+    def minimum(self, other: object) -> Tensor:
+        """Elementwise min with broadcasting (ties split the gradient ½/½)."""
+        return _extreme2(ops.Minimum, "minimum", self, other)
+
+    def matmul(self, other: object) -> Tensor:
+        """self @ other with numpy ``matmul`` rules."""
+        return _matmul(self, other)
+
+    # ---------------------------------------------------- reductions ---
+
+    def sum(
+        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Σ over ``axis`` (None: all)."""
+        return _reduce(ops.Sum, "sum", self, axis, keepdims, dim, keepdim)
+
+    def mean(
+        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Mean over ``axis`` (None: all); nan over zero elements."""
+        return _reduce(ops.Mean, "mean", self, axis, keepdims, dim, keepdim)
+
+    def max(
+        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Max over ``axis`` (values only; ties share the gradient equally)."""
+        return _reduce(ops.Max, "max", self, axis, keepdims, dim, keepdim)
+
+    def min(
+        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Min over ``axis`` (values only; ties share the gradient equally)."""
+        return _reduce(ops.Min, "min", self, axis, keepdims, dim, keepdim)
+
+    # --------------------------------------------------------- shape ---
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data with a new shape (ints or one tuple; one -1 allowed); shares memory."""
+        return _reshape(self, shape)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dims (a ``permute``)."""
+        return _transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """Reorder dims (ints or one tuple): out.shape[i] = self.shape[dims[i]]."""
+        return _permute(self, _sole_tuple(dims), "permute")
+
+
+# ------------------------------------------------------------ creation ---
+
+
+def tensor(data: object, dtype: object = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (dtype rules in docs/semantics.md)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+# -------------------------------------------------------------- apply ---
+
+
+def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
+    """Run ``op`` on the inputs' arrays and record a node when needed.
+
+    A node is recorded when grad mode is on, some input requires grad and the
+    output is not bool. View ops share the first input's version counter.
+    """
+    arrays = [t._data for t in inputs]
+    try:
+        with np.errstate(all="ignore"):
+            out = op.run(arrays)
+    except MemoryError:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise PygradMemoryError(f"{op.name}: cannot allocate the result for inputs {shapes}") from None
+    if not op.is_view and (
+        not out.flags.c_contiguous
+        or not out.flags.writeable
+        or any(np.may_share_memory(out, a) for a in arrays)
+    ):
+        out = np.array(out, order="C", copy=True)
+    _check_ndim(out.shape, op.name)
+    version = inputs[0]._version if op.is_view else VersionCounter()
+    result = Tensor._wrap(out, version)
+    needs = tuple(t._requires_grad for t in inputs)
+    if is_grad_enabled() and any(needs) and out.dtype != bool_:
+        node = Node(op, tuple(inputs), needs)
+        if op.save_inputs:
+            node.saved_inputs = tuple(arrays)
+            node.saved_versions.extend((t._version, t._version.value, t.shape) for t in inputs)
+        if op.save_output:
+            node.saved_output = out
+            node.saved_versions.append((version, version.value, out.shape))
+        result._node = node
+        result._requires_grad = True
+    return result
+
+
+# ---------------------------------------------------------- coercion ---
+
+
+def _operand_ok(x: object) -> bool:
+    """Types the operators accept on the other side: Tensor, Python scalar, numpy array/scalar."""
+    return isinstance(x, (Tensor, int, float, np.ndarray, np.generic))
+
+
+def _operand(x: object, opname: str) -> Tensor | float:
+    """A Tensor (numpy data converted with :func:`tensor`) or a Python scalar as float."""
+    if isinstance(x, Tensor):
+        return x
+    if _is_scalar(x):
+        return float(x)  # type: ignore[arg-type]
+    if isinstance(x, (np.ndarray, np.generic)):
+        return Tensor(x)
+    raise PygradTypeError(
+        f"{opname}: unsupported operand type {type(x).__name__}; "
+        "expected a Tensor, a Python scalar or a numpy array"
+    )
+
+
+def as_tensor(x: object, opname: str) -> Tensor:
+    """``x`` as a Tensor: Tensors pass through, scalars and arrays go through :func:`tensor`."""
+    v = _operand(x, opname)
+    return v if isinstance(v, Tensor) else Tensor(x)
+
+
+def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
+    """``t`` converted to ``dtype`` by a recorded ``cast`` (``t`` itself if already so)."""
+    if t.dtype == dtype:
+        return t
+    return _apply(ops.Cast(dtype), (t,))
+
+
+def _floating(t: Tensor) -> Tensor:
+    """Bool tensors cast to float32 before arithmetic; float tensors unchanged."""
+    return _cast(t, float32) if t.dtype == bool_ else t
+
+
+def _common_dtype(ts: Sequence[Tensor], keep_bool: bool) -> np.dtype:
+    """float64 if any is float64, else float32 (bool if all are bool and ``keep_bool``)."""
+    dtypes = {t.dtype for t in ts}
+    if float64 in dtypes:
+        return float64
+    if dtypes == {bool_} and keep_bool:
+        return bool_
+    return float32
+
+
+def _promote(ts: Sequence[Tensor], keep_bool: bool = False) -> list[Tensor]:
+    """Cast all tensors to their common dtype (float32 -> float64 recorded as ``cast``)."""
+    dt = _common_dtype(ts, keep_bool)
+    return [_cast(t, dt) for t in ts]
+
+
+def _pair(opname: str, a: object, b: object) -> tuple[Tensor | float, Tensor | float]:
+    """Both operands coerced; two scalars make the first a float32 tensor."""
+    x = _operand(a, opname)
+    y = _operand(b, opname)
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = Tensor(x)
+    return x, y
+
+
+def _scalar_tensor(c: float, like: Tensor) -> Tensor:
+    """A 0-d tensor holding ``c`` in ``like``'s float dtype (float32 for bool)."""
+    dt = float32 if like.dtype == bool_ else like.dtype
+    return Tensor._wrap(np.array(c, dtype=dt))
+
+
+def _tensors(opname: str, a: object, b: object) -> tuple[Tensor, Tensor]:
+    """Two tensors of one float dtype: scalars become 0-d tensors of the other's dtype."""
+    x, y = _pair(opname, a, b)
+    if not isinstance(x, Tensor):
+        x = _scalar_tensor(x, y)  # type: ignore[arg-type]
+    if not isinstance(y, Tensor):
+        y = _scalar_tensor(y, x)
+    x, y = _promote((x, y))
+    return x, y
+
+
+def _binary(op: ops.Op, a: Tensor, b: Tensor) -> Tensor:
+    """Broadcast-checked binary op on two tensors of one dtype."""
+    broadcast_shape(op.name, a.shape, b.shape)
+    return _apply(op, (a, b))
+
+
+# -------------------------------------------------------- arithmetic ---
+
+
+def _split(x: Tensor | float, y: Tensor | float, opname: str) -> tuple[Tensor, float, bool]:
+    """One tensor and one scalar as ``(tensor, scalar, tensor_is_left_operand)``."""
+    if isinstance(x, Tensor) and not isinstance(y, Tensor):
+        return x, y, True
+    if isinstance(y, Tensor) and not isinstance(x, Tensor):
+        return y, x, False
+    raise PygradTypeError(f"{opname}: expected one tensor and one scalar")
+
+
+def _add(a: object, b: object) -> Tensor:
+    """a + b; with a scalar c: ``add_scalar(x, c)``."""
+    x, y = _pair("add", a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        x, y = _promote((x, y))
+        return _binary(ops.Add(), x, y)
+    t, c, _ = _split(x, y, "add")
+    return _apply(ops.AddScalar(c), (_floating(t),))
+
+
+def _sub(a: object, b: object) -> Tensor:
+    """a - b; ``x - c`` is ``add_scalar(x, -c)``, ``c - x`` is ``add_scalar(neg(x), c)``."""
+    x, y = _pair("sub", a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        x, y = _promote((x, y))
+        return _binary(ops.Sub(), x, y)
+    t, c, left = _split(x, y, "sub")
+    if left:
+        return _apply(ops.AddScalar(-c), (_floating(t),))
+    negated = _apply(ops.Neg(), (_floating(t),))
+    return _apply(ops.AddScalar(c), (negated,))
+
+
+def _mul(a: object, b: object) -> Tensor:
+    """a * b; with a scalar c: ``mul_scalar(x, c)``."""
+    x, y = _pair("mul", a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        x, y = _promote((x, y))
+        return _binary(ops.Mul(), x, y)
+    t, c, _ = _split(x, y, "mul")
+    return _apply(ops.MulScalar(c), (_floating(t),))
+
+
+def _inverse(c: float) -> float:
+    """1.0 / c in double, with ±inf (or nan) for c = ±0 instead of ZeroDivisionError."""
+    with np.errstate(all="ignore"):
+        return float(np.float64(1.0) / np.float64(c))
+
+
+def _div(a: object, b: object) -> Tensor:
+    """a / b; ``x / c`` is ``mul_scalar(x, 1.0 / c)``, ``c / x`` is ``mul_scalar(reciprocal(x), c)``."""
+    x, y = _pair("div", a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        x, y = _promote((x, y))
+        return _binary(ops.Div(), x, y)
+    t, c, left = _split(x, y, "div")
+    if left:
+        return _apply(ops.MulScalar(_inverse(c)), (_floating(t),))
+    inv = _apply(ops.Reciprocal(), (_floating(t),))
+    return _apply(ops.MulScalar(c), (inv,))
+
+
+def _pow(a: object, b: object) -> Tensor:
+    """a ** b.
+
+    ``x ** c`` is ``pow_scalar(x, c)``; ``c ** x`` is ``exp(mul_scalar(x, log c))``
+    for c > 0, else ``pow`` with a 0-d tensor holding c; tensor ** tensor is ``pow``.
+    """
+    x, y = _pair("pow", a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        x, y = _promote((x, y))
+        return _binary(ops.Pow(), x, y)
+    t, c, left = _split(x, y, "pow")
+    t = _floating(t)
+    if left:
+        return _apply(ops.PowScalar(c), (t,))
+    if c > 0:
+        scaled = _apply(ops.MulScalar(math.log(c)), (t,))
+        return _apply(ops.Exp(), (scaled,))
+    return _binary(ops.Pow(), _scalar_tensor(c, t), t)
+
+
+def _unary(op: ops.Op, x: object) -> Tensor:
+    """An elementwise op on ``x`` (bool cast to float32 first)."""
+    return _apply(op, (_floating(as_tensor(x, op.name)),))
+
+
+def _clamp(x: object, lo: object, hi: object) -> Tensor:
+    """min(max(x, lo), hi) with scalar bounds; at least one must be given."""
+    if lo is None and hi is None:
+        raise PygradValueError("clamp: at least one of min and max must be given")
+    lo_f = None if lo is None else _number(lo, "clamp", "min")
+    hi_f = None if hi is None else _number(hi, "clamp", "max")
+    return _unary(ops.Clamp(lo_f, hi_f), x)
+
+
+def _extreme2(cls: type[ops.Op], opname: str, a: object, b: object) -> Tensor:
+    """maximum / minimum of two operands (scalars become 0-d tensors)."""
+    x, y = _tensors(opname, a, b)
+    return _binary(cls(), x, y)
+
+
+def _condition(cond: object) -> Tensor:
+    """A ``where`` condition as a bool tensor (bool tensors pass through, arrays are copied)."""
+    if isinstance(cond, Tensor):
+        c = cond
+    elif isinstance(cond, (np.ndarray, np.generic, list, tuple, bool)):
+        c = Tensor._wrap(np.array(cond, order="C", copy=True))
+    else:
+        raise PygradTypeError(
+            f"where: condition must be a bool tensor or array, got {type(cond).__name__}"
+        )
+    if c.dtype != bool_:
+        raise PygradTypeError(f"where: condition must be bool, got dtype {c.dtype}")
+    return c
+
+
+def _where(cond: object, a: object, b: object) -> Tensor:
+    """cond ? a : b with broadcasting; scalars take the other branch's dtype."""
+    c = _condition(cond)
+    x, y = _pair("where", a, b)
+    if not isinstance(x, Tensor):
+        x = _scalar_tensor(x, y)  # type: ignore[arg-type]
+    if not isinstance(y, Tensor):
+        y = _scalar_tensor(y, x)
+    x, y = _promote((x, y), keep_bool=True)
+    broadcast_shape("where", c.shape, x.shape, y.shape)
+    return _apply(ops.Where(), (c, x, y))
+
+
+def _matmul(a: object, b: object) -> Tensor:
+    """a @ b with numpy ``matmul`` rules (1-d promotion, broadcast batch dims)."""
+    x, y = _promote((as_tensor(a, "matmul"), as_tensor(b, "matmul")))
+    sa, sb = x.shape, y.shape
+    if not sa or not sb:
+        raise ShapeError(f"matmul: 0-d operands are not allowed: {sa} @ {sb}")
+    inner_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != inner_b:
+        raise ShapeError(f"matmul: inner dimensions differ: {sa} @ {sb}")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ShapeError(
+            f"matmul: batch dimensions {sa[:-2]} and {sb[:-2]} cannot be broadcast "
+            f"together: {sa} @ {sb}"
+        ) from None
+    return _apply(ops.Matmul(), (x, y))
+
+
+# -------------------------------------------------------- reductions ---
+
+
+def _reduce(
+    cls: type[ops.Reduction], opname: str, x: object, axis: object, keepdims: bool,
+    dim: object, keepdim: bool | None,
+) -> Tensor:
+    """A reduction over ``axis`` (None, int or tuple; ``dim``/``keepdim`` aliases)."""
+    axis, keepdims = _resolve_aliases(opname, axis, keepdims, dim, keepdim)
+    t = _floating(as_tensor(x, opname))
+    axes = normalize_axes(opname, axis, t.shape)
+    if cls in (ops.Max, ops.Min) and math.prod(t.shape[i] for i in axes) == 0:
+        raise PygradValueError(
+            f"{opname}: cannot reduce over zero elements (shape {t.shape}, axis {axis})"
+        )
+    return _apply(cls(axes, keepdims), (t,))
+
+
+def _softmax(cls: type[ops.Op], opname: str, x: object, axis: object, dim: object) -> Tensor:
+    """softmax / log_softmax along one axis."""
+    if dim is not None:
+        axis = dim
+    t = _floating(as_tensor(x, opname))
+    return _apply(cls(normalize_axis(opname, axis, t.shape)), (t,))  # type: ignore[call-arg]
+
+
+# ------------------------------------------------------------- shape ---
+
+
+def _reshape(x: object, args: tuple[Any, ...]) -> Tensor:
+    """``x`` with a new shape (one -1 inferred); the result shares memory with ``x``."""
+    t = as_tensor(x, "reshape")
+    shape = parse_shape(args, "reshape", allow_infer=True)
+    size = t.size
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
+    known = math.prod(s for s in shape if s != -1)
+    bad = ShapeError(f"reshape: cannot reshape {t.shape} ({size} elements) into {shape}")
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise bad
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    elif known != size:
+        raise bad
+    return _apply(ops.Reshape(shape), (t,))
+
+
+def _permute(x: object, dims: tuple[Any, ...], opname: str) -> Tensor:
+    """Reorder dims: out.shape[i] = x.shape[dims[i]] (a copy)."""
+    t = as_tensor(x, opname)
+    if len(dims) != t.ndim:
+        raise ShapeError(
+            f"{opname}: dims {dims} are not a permutation of the {t.ndim} axes of shape {t.shape}"
+        )
+    perm = tuple(normalize_axis(opname, d, t.shape) for d in dims)
+    if sorted(perm) != list(range(t.ndim)):
+        raise ShapeError(
+            f"{opname}: dims {dims} are not a permutation of the {t.ndim} axes of shape {t.shape}"
+        )
+    return _apply(ops.Permute(perm), (t,))
+
+
+def _transpose(x: object, dim0: object, dim1: object) -> Tensor:
+    """Swap ``dim0`` and ``dim1`` (a ``permute``)."""
+    t = as_tensor(x, "transpose")
+    a = normalize_axis("transpose", dim0, t.shape)
+    b = normalize_axis("transpose", dim1, t.shape)
+    perm = list(range(t.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return _apply(ops.Permute(tuple(perm)), (t,))
+
+
+def _index_part(part: Any) -> Any:
+    """One component of an index key in the form numpy expects."""
+    if part is None or part is Ellipsis or isinstance(part, slice):
+        return part
+    if isinstance(part, (bool, np.bool_)):
+        return bool(part)
+    if _is_int(part):
+        return int(part)
+    if isinstance(part, Tensor):
+        arr = part._data
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+                raise PygradTypeError("getitem: an index tensor must hold whole numbers")
+            arr = arr.astype(np.intp)
+    elif isinstance(part, list):
+        arr = np.asarray(part)
+        if arr.size == 0:
+            arr = arr.astype(np.intp)
+    elif isinstance(part, np.ndarray):
+        arr = np.array(part, copy=True)  # backward must see the indices of the forward
+    else:
+        raise PygradTypeError(f"getitem: unsupported index type {type(part).__name__}")
+    if arr.dtype.kind not in "biu":
+        raise PygradTypeError(f"getitem: index arrays must hold integers or bools, got {arr.dtype}")
+    return arr
+
+
+def _getitem(x: Tensor, key: Any) -> Tensor:
+    """x[key] with numpy indexing semantics; the result is a copy."""
+    if isinstance(key, tuple):
+        norm: Any = tuple(_index_part(k) for k in key)
+    else:
+        norm = _index_part(key)
+    try:
+        x._data[norm]
+    except IndexError as exc:
+        raise PygradIndexError(f"getitem: {exc} (tensor shape {x.shape})") from None
+    except (TypeError, ValueError) as exc:
+        raise PygradTypeError(f"getitem: {exc} (tensor shape {x.shape})") from None
+    return _apply(ops.GetItem(norm), (x,))
+
+
+def _sequence(opname: str, tensors: object) -> list[Tensor]:
+    """A non-empty list/tuple of tensor-likes as tensors of one dtype (all-bool stays bool)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise PygradTypeError(
+            f"{opname}: expected a list or tuple of tensors, got {type(tensors).__name__}"
+        )
+    if not tensors:
+        raise PygradValueError(f"{opname}: expected at least one tensor, got an empty sequence")
+    return _promote([as_tensor(t, opname) for t in tensors], keep_bool=True)
+
+
+def _concatenate(tensors: object, axis: object, opname: str) -> Tensor:
+    """Join tensors along an existing axis; all other dims must match."""
+    ts = _sequence(opname, tensors)
+    first = ts[0]
+    if first.ndim == 0:
+        raise ShapeError(f"{opname}: zero-dimensional tensors cannot be concatenated")
+    ax = normalize_axis(opname, axis, first.shape)
+    for t in ts[1:]:
+        if t.ndim != first.ndim or any(
+            t.shape[i] != first.shape[i] for i in range(first.ndim) if i != ax
+        ):
+            raise ShapeError(
+                f"{opname}: shapes {first.shape} and {t.shape} differ outside axis {axis}"
+            )
+    return _apply(ops.Concatenate(ax), ts)
+
+
+def _stack(tensors: object, axis: object) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    ts = _sequence("stack", tensors)
+    first = ts[0]
+    for t in ts[1:]:
+        if t.shape != first.shape:
+            raise ShapeError(
+                f"stack: all tensors must have the same shape, got {first.shape} and {t.shape}"
+            )
+    ax = normalize_axis("stack", axis, first.shape, ndim=first.ndim + 1)
+    return _apply(ops.Stack(ax), ts)
+
+
+# ------------------------------------------------- comparisons, in place ---
+
+
+def _compare(opname: str, ufunc: Callable[..., Any], a: Tensor, b: object) -> Any:
+    """Elementwise comparison -> bool tensor (records nothing). A scalar is cast to a's dtype."""
+    if not _operand_ok(b):
+        return NotImplemented
+    other = _operand(b, opname)
+    if isinstance(other, Tensor):
+        dt = _common_dtype((a, other), keep_bool=True)
+        broadcast_shape(opname, a.shape, other.shape)
+        left, right = a._data.astype(dt, copy=False), other._data.astype(dt, copy=False)
+    else:
+        dt = float32 if a.dtype == bool_ else a.dtype
+        left, right = a._data.astype(dt, copy=False), dt.type(other)
+    return Tensor._wrap(np.asarray(ufunc(left, right)))
+
+
+def _check_leaf_inplace(t: Tensor, opname: str) -> None:
+    """PygradRuntimeError for an in-place op on a leaf requiring grad while grad mode is on."""
+    if is_grad_enabled() and t._requires_grad and t._node is None:
+        raise PygradRuntimeError(
+            f"{opname}: a leaf tensor that requires grad (shape {t.shape}) cannot be "
+            "modified in place while grad mode is on; wrap the update in no_grad()"
+        )
+
+
+def _rebase(t: Tensor, opname: str, value: Tensor | float | None) -> None:
+    """Record ``t (op)= value`` and make ``t`` the output of the new node.
+
+    The op is applied out of place to ``before`` (a snapshot of t's values
+    that takes over t's place in the graph), exactly as the out-of-place
+    operator would record it (``add``/``sub``/``mul``, or the ``*_scalar``
+    forms; ``zero_`` is ``mul_scalar(before, 0)`` with exact zeros written).
+    Nodes that saved t's old values see t's bumped version and refuse to run.
+    """
+    before = Tensor._wrap(t._data.copy())
+    before._node = t._node
+    before._requires_grad = t._requires_grad
+    operand: Tensor | float | None = value
+    if value is t:
+        operand = before
+    elif isinstance(value, Tensor):
+        operand = _cast(value, t.dtype)
+    if opname == "add_":
+        out = _add(before, operand)
+    elif opname == "sub_":
+        out = _sub(before, operand)
+    elif opname == "mul_":
+        out = _mul(before, operand)
+    else:
+        out = _mul(before, 0.0)
+        out._data[...] = 0
+    t._data[...] = out._data
+    if t._node is not None and out._node is not None:
+        out._node.retained, t._node.retained = t._node.retained, None
+    t._node = out._node
+    t._requires_grad = out._requires_grad
+
+
+def _inplace(t: Tensor, opname: str, other: object) -> Tensor:
+    """t (op)= other in t's dtype, other broadcast to t's shape; bumps t's version.
+
+    Recorded (see :func:`_rebase`) when grad mode is on and t or other requires
+    grad; a leaf requiring grad cannot be modified in place with grad mode on.
+    """
+    if t.dtype == bool_:
+        raise PygradTypeError(f"{opname}: in-place arithmetic on a bool tensor is not supported")
+    value = None if opname == "zero_" else _operand(other, opname)
+    _check_leaf_inplace(t, opname)
+    if isinstance(value, Tensor):
+        shape = broadcast_shape(opname, t.shape, value.shape)
+        if shape != t.shape:
+            raise ShapeError(
+                f"{opname}: shapes {t.shape} and {value.shape} broadcast to {shape}, "
+                f"not to the tensor's shape {t.shape}"
+            )
+    needs_record = t._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
+    if is_grad_enabled() and needs_record:
+        _rebase(t, opname, value)
+    else:
+        data = t._data
+        if isinstance(value, Tensor):
+            o = value._data.astype(t.dtype, copy=False)
+            ufunc = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply}[opname]
+            ufunc(data, o, out=data)
+        elif value is None:
+            data[...] = 0
+        elif opname == "add_":
+            data += t.dtype.type(value)
+        elif opname == "sub_":
+            data += t.dtype.type(-value)
+        else:
+            data *= t.dtype.type(value)
+    t._version.value += 1
+    return t
