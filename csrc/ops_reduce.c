@@ -174,9 +174,11 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     const char *name = pg__reduce_name(p->op);
     const pg_tensor *x = in[0];
     if (pg__check_float(name, x)) return PG_ERR_TYPE;
-    if (p->axes >> x->ndim)
-        return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor with %d dims", name,
-                        31 - __builtin_clz(p->axes), x->ndim);
+    if (p->axes >> x->ndim) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor of shape %s", name,
+                        31 - __builtin_clz(p->axes), pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
     pg_meta xm;
     pg__meta_of(&xm, x);
     pg__reduced_meta(out, &xm, p->axes, p->keepdims);

@@ -63,9 +63,11 @@ static pg_status softmax_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     const char *name = pg_optable[p->op]->name;
     if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
     int nd = in[0]->ndim;
-    if (p->i[0] < 0 || p->i[0] >= nd)
-        return pg__fail(PG_ERR_SHAPE, "%s: axis %lld is out of range for a tensor with %d dims", name,
-                        (long long)p->i[1], nd);
+    if (p->i[0] < 0 || p->i[0] >= nd) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: axis %lld is out of range for a tensor of shape %s", name,
+                        (long long)p->i[1], pg__shape_str(nd, in[0]->shape, b, sizeof b));
+    }
     pg__meta_of(out, in[0]);
     return PG_OK;
 }

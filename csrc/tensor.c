@@ -302,6 +302,7 @@ int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b) { return a-
 pg_status pg_tensor_set_requires_grad(pg_tensor *t, int flag) {
     pg_status st = pg__check_tensor("requires_grad", t);
     if (st) return st;
+    if (t->grad_fn && flag) return PG_OK; /* a non-leaf already requires grad */
     if (t->grad_fn)
         return pg__fail(PG_ERR_RUNTIME,
                         "requires_grad: can only be changed on leaf tensors; this tensor was made "

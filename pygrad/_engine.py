@@ -170,6 +170,18 @@ def _operand(x: Any) -> Tensor | None:
     return None
 
 
+_MAX_BYTES = 1 << 46  # the C engine's allocation cap
+
+
+def _check_dims(op: str, dims: list[int]) -> list[int]:
+    """Refuse negative and unallocatable shapes before numpy sees them."""
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{op}: negative dimension in shape {tuple(dims)}")
+    if math.prod(dims) * 8 > _MAX_BYTES:
+        raise PygradMemoryError(f"{op}: shape {tuple(dims)} is too large to allocate")
+    return dims
+
+
 def _shape_arg(op: str, shape: tuple) -> list[int]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -218,7 +230,7 @@ def manual_seed(seed: int) -> None:
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
-    dims = _shape_arg("rand", shape)
+    dims = _check_dims("rand", _shape_arg("rand", shape))
     with _rng_lock:
         data = _rng.random(dims)
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
@@ -226,7 +238,7 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
-    dims = _shape_arg("randn", shape)
+    dims = _check_dims("randn", _shape_arg("randn", shape))
     with _rng_lock:
         data = _rng.standard_normal(dims)
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
@@ -235,13 +247,16 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
+    if step == 0:
+        raise PygradValueError("arange: step must not be zero")
     data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The n×m identity matrix (m = n by default)."""
-    return tensor(np.eye(n, m), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m)))
+    return tensor(np.eye(*dims), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------------------------
@@ -296,7 +311,8 @@ class enable_grad(_GradMode):
 # ---------------------------------------------------------------------------
 
 
-def _axes_mask(op: str, axis: Any, ndim: int) -> int:
+def _axes_mask(op: str, axis: Any, shape: tuple[int, ...]) -> int:
+    ndim = len(shape)
     if axis is None:
         return _AXES_ALL
     axes = (axis,) if isinstance(axis, numbers.Integral) else axis
@@ -310,10 +326,10 @@ def _axes_mask(op: str, axis: Any, ndim: int) -> int:
             raise PygradTypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
         a = int(a)
         if ndim == 0 or not -ndim <= a < ndim:
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape {shape}")
         a %= ndim
         if mask & (1 << a):
-            raise ShapeError(f"{op}: axis {a} is repeated in {axis!r}")
+            raise ShapeError(f"{op}: axis {a} is repeated in {axis!r} (tensor of shape {shape})")
         mask |= 1 << a
     return mask
 
@@ -857,32 +873,32 @@ class Tensor:
 
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)) along ``axis``."""
-        return _wrap(lib.pg_softmax(self._p, _axis_arg("softmax", axis if dim is None else dim, self.ndim)))
+        return _wrap(lib.pg_softmax(self._p, _axis_arg("softmax", axis if dim is None else dim, self.shape)))
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """(x - max) - log(sum(exp(x - max))) along ``axis``."""
-        return _wrap(lib.pg_log_softmax(self._p, _axis_arg("log_softmax", axis if dim is None else dim, self.ndim)))
+        return _wrap(lib.pg_log_softmax(self._p, _axis_arg("log_softmax", axis if dim is None else dim, self.shape)))
 
     # ---- reductions ----
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Sum over ``axis`` (None: all)."""
         axis, keepdims = _reduce_args("sum", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self.ndim), keepdims))
+        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self.shape), keepdims))
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Mean over ``axis`` (None: all); nan over zero elements."""
         axis, keepdims = _reduce_args("mean", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self.ndim), keepdims))
+        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self.shape), keepdims))
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Maximum over ``axis`` (values only); ties share the gradient equally."""
         axis, keepdims = _reduce_args("max", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self.ndim), keepdims))
+        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self.shape), keepdims))
 
     def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Minimum over ``axis`` (values only); ties share the gradient equally."""
         axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self.ndim), keepdims))
+        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self.shape), keepdims))
 
     # ---- shape ----
     def reshape(self, *shape: Any) -> Tensor:
@@ -900,7 +916,7 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dims."""
         n = self.ndim
-        a, b = _axis_arg("transpose", dim0, n), _axis_arg("transpose", dim1, n)
+        a, b = _axis_arg("transpose", dim0, self.shape), _axis_arg("transpose", dim1, self.shape)
         perm = list(range(n))
         perm[a], perm[b] = perm[b], perm[a]
         return _wrap(lib.pg_permute(self._p, n, perm))
@@ -910,11 +926,12 @@ class Tensor:
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), ffi.from_buffer("int64_t[]", off)))
 
 
-def _axis_arg(op: str, axis: Any, ndim: int) -> int:
+def _axis_arg(op: str, axis: Any, shape: tuple[int, ...]) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    ndim = len(shape)
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dims")
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {shape}")
     return int(axis) % ndim
 
 

@@ -584,6 +584,31 @@ class Tensor:
             return self
         return _inplace(self, "zero_", None)
 
+    def fill_(self, value: float) -> Tensor:
+        """In place: every element = value (recorded as a constant when self is in a graph)."""
+        v = _number(value, "fill_", "value")
+        if self.dtype == bool_:
+            self._data[...] = bool(v)
+            self._version.value += 1
+            return self
+        _inplace(self, "zero_", None)
+        self._data[...] = v
+        return self
+
+    def copy_(self, src: object) -> Tensor:
+        """In place: copy src's values (same number of elements, cast to self's dtype); not recorded."""
+        s = src if isinstance(src, Tensor) else as_tensor(src, "copy_")
+        if is_grad_enabled() and (self._requires_grad or s._requires_grad):
+            raise PygradRuntimeError(
+                "copy_: copying into or from a tensor that requires grad is not recorded; do it "
+                "under no_grad() (e.g. when loading parameters)")
+        if s.size != self.size:
+            raise ShapeError(
+                f"copy_: source of shape {s.shape} has {s.size} elements, destination {self.shape} has {self.size}")
+        self._data[...] = s._data.reshape(self.shape).astype(self.dtype, copy=False)
+        self._version.value += 1
+        return self
+
     def __iadd__(self, other: object) -> Tensor:
         return _inplace(self, "add_", other) if _operand_ok(other) else NotImplemented
 
@@ -940,6 +965,8 @@ def _clamp(x: object, lo: object, hi: object) -> Tensor:
         raise PygradValueError("clamp: at least one of min and max must be given")
     lo_f = None if lo is None else _number(lo, "clamp", "min")
     hi_f = None if hi is None else _number(hi, "clamp", "max")
+    if (lo_f is not None and math.isnan(lo_f)) or (hi_f is not None and math.isnan(hi_f)):
+        raise PygradValueError("clamp: a bound is NaN")
     return _unary(ops.Clamp(lo_f, hi_f), x)
 
 

@@ -1,0 +1,552 @@
+"""Bad input: every case raises the documented builtin exception (which is also a
+``pygrad.PygradError``) with a message naming the op and the shapes or dtypes.
+
+Each error case runs on the C engine (type and message) and, when
+``pygrad.reference`` imports and implements the op, on the reference engine
+(same builtin type). The end of the file covers inputs that must *not* raise:
+NaNs, empty tensors, out-of-range slices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+from pygrad import PygradError, ShapeError
+
+Pattern = Union[str, "re.Pattern[str]"]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _engine(name: str) -> Any:
+    """The module under test: the C engine, or the reference (skipped if it cannot be imported)."""
+    if name == "c":
+        return pg
+    try:
+        return importlib.import_module("pygrad.reference")
+    except Exception as exc:  # the reference may be incomplete or broken while it is written
+        pytest.skip(f"pygrad.reference cannot be imported: {exc!r}")
+
+
+def op(name: str) -> re.Pattern[str]:
+    """The op's name as a whole word."""
+    return re.compile(rf"\b{re.escape(name)}\b")
+
+
+def any_of(*names: str) -> re.Pattern[str]:
+    """One of several whole words."""
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
+def _all_of(patterns: tuple[Pattern, ...]) -> str:
+    """A regex that ``re.search`` finds iff every pattern (a literal string or a
+    compiled regex) occurs somewhere in the message, in any order."""
+    parts = [p.pattern if isinstance(p, re.Pattern) else re.escape(p) for p in patterns]
+    return "(?s)" + "".join(f"(?=.*?{p})" for p in parts)
+
+
+@contextlib.contextmanager
+def expect_error(m: Any, exc: type[BaseException], *message: Pattern, kind: type = PygradError):
+    """The block must raise ``exc`` (a builtin type).
+
+    C engine: the exception is also a ``kind`` (a pygrad class) and its message
+    contains every pattern. Reference engine: the same builtin type and a
+    ``PygradError``; a reference that lacks the op skips the check.
+    """
+    try:
+        with pytest.raises(exc, match=_all_of(message) if m is pg and message else None) as info:
+            yield info
+    except (AttributeError, NotImplementedError) as err:
+        if m is pg:
+            raise
+        pytest.skip(f"pygrad.reference does not implement this yet: {err!r}")
+    assert isinstance(info.value, kind if m is pg else PygradError), type(info.value).__mro__
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    run: Callable[[Any], Any]          # does the bad thing with engine module m
+    exc: type[BaseException]           # the builtin exception type
+    message: tuple[Pattern, ...]       # what the C engine's message must contain
+    kind: type = PygradError           # the pygrad class the C engine must raise
+    c_bug: str | None = None           # known C engine bug: the C check is xfail
+    ref_bug: str | None = None         # known reference bug: the reference check is xfail
+    ref_skip: str | None = None        # not a reference check (the engines differ by design)
+
+
+def _params(cases: list[Case]) -> list[Any]:
+    out = []
+    for c in cases:
+        c_marks = [pytest.mark.xfail(reason=f"engine bug: {c.c_bug}", strict=True)] if c.c_bug else []
+        out.append(pytest.param(c, "c", id=f"{c.id}-c", marks=c_marks))
+        if c.ref_skip:
+            continue
+        r_marks = [pytest.mark.xfail(reason=f"reference bug: {c.ref_bug}", strict=True)] if c.ref_bug else []
+        out.append(pytest.param(c, "reference", id=f"{c.id}-reference", marks=r_marks))
+    return out
+
+
+ENGINES = [pytest.param("c", id="c"), pytest.param("reference", id="reference")]
+
+
+# ---------------------------------------------------------------------------
+# the table of bad inputs
+# ---------------------------------------------------------------------------
+
+
+def _a23(m: Any) -> Any:
+    return m.ones(2, 3)
+
+
+def _b4(m: Any) -> Any:
+    return m.ones(4)
+
+
+def _backward_twice(m: Any) -> None:
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    y.backward()
+
+
+def _backward_third_time(m: Any) -> None:
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    y.backward()
+
+
+def _set_requires_grad(flag: bool) -> Callable[[Any], None]:
+    def run(m: Any) -> None:
+        y = m.tensor([1.0, 2.0], requires_grad=True) * 2.0
+        y.requires_grad = flag
+
+    return run
+
+
+def _made_under_no_grad(m: Any) -> Any:
+    x = m.ones(3, requires_grad=True)
+    with m.no_grad():
+        return (x * x).sum()
+
+
+def _bool_requires_grad_attr(m: Any) -> None:
+    b = m.tensor([True, False])
+    b.requires_grad = True
+
+
+SHAPE_CASES = [
+    Case("add-op", lambda m: _a23(m) + _b4(m), ValueError, (op("add"), "(2, 3)", "(4,)"), ShapeError),
+    Case("add-fn", lambda m: m.add(_a23(m), _b4(m)), ValueError, (op("add"), "(2, 3)", "(4,)"), ShapeError),
+    Case("sub", lambda m: _a23(m) - _b4(m), ValueError, (op("sub"), "(2, 3)", "(4,)"), ShapeError),
+    Case("mul", lambda m: _a23(m) * _b4(m), ValueError, (op("mul"), "(2, 3)", "(4,)"), ShapeError),
+    Case("div", lambda m: _a23(m) / _b4(m), ValueError, (op("div"), "(2, 3)", "(4,)"), ShapeError),
+    Case("maximum", lambda m: m.maximum(_a23(m), _b4(m)), ValueError, (op("maximum"), "(2, 3)", "(4,)"),
+         ShapeError),
+    Case("minimum", lambda m: m.minimum(_b4(m), _a23(m)), ValueError, (op("minimum"), "(2, 3)", "(4,)"),
+         ShapeError),
+    Case("where-y", lambda m: m.where(_a23(m) > 0, _a23(m), _b4(m)), ValueError,
+         (op("where"), "(2, 3)", "(4,)"), ShapeError),
+    Case("where-cond", lambda m: m.where(_b4(m) > 0, _a23(m), _a23(m)), ValueError,
+         (op("where"), "(2, 3)", "(4,)"), ShapeError),
+    Case("add-ndarray", lambda m: _a23(m) + np.ones(4), ValueError, (op("add"), "(2, 3)", "(4,)"), ShapeError),
+    Case("radd-ndarray", lambda m: np.ones(4) + _a23(m), ValueError, (op("add"), "(2, 3)", "(4,)"), ShapeError),
+    Case("mul-ndarray", lambda m: m.mul(_a23(m), np.ones(4)), ValueError, (op("mul"), "(2, 3)", "(4,)"),
+         ShapeError),
+    Case("matmul-inner", lambda m: _a23(m) @ m.ones(4, 5), ValueError, (op("matmul"), "(2, 3)", "(4, 5)"),
+         ShapeError),
+    Case("matmul-inner-1d", lambda m: m.ones(3) @ m.ones(4), ValueError, (op("matmul"), "(3,)", "(4,)"),
+         ShapeError),
+    Case("matmul-batch", lambda m: m.ones(2, 2, 3) @ m.ones(3, 3, 4), ValueError,
+         (op("matmul"), "(2, 2, 3)", "(3, 3, 4)"), ShapeError),
+    Case("matmul-0d-left", lambda m: m.tensor(2.0) @ m.ones(3), ValueError, (op("matmul"), "()", "(3,)"),
+         ShapeError),
+    Case("matmul-0d-right", lambda m: m.matmul(m.ones(3), m.tensor(2.0)), ValueError,
+         (op("matmul"), "()", "(3,)"), ShapeError),
+    Case("reshape-numel", lambda m: _a23(m).reshape(4, 2), ValueError, (op("reshape"), "(2, 3)", "(4, 2)"),
+         ShapeError),
+    Case("reshape-two-minus-one", lambda m: _a23(m).reshape(-1, -1), ValueError,
+         (op("reshape"), "(-1, -1)"), ShapeError),
+    Case("reshape-negative", lambda m: m.ones(6).reshape(-2, -3), ValueError, (op("reshape"), "-2"), ShapeError),
+    Case("permute-repeated", lambda m: _a23(m).permute(0, 0), ValueError, (op("permute"), "(2, 3)"), ShapeError),
+    Case("permute-out-of-range", lambda m: _a23(m).permute(0, 2), ValueError, (op("permute"), "(2, 3)"),
+         ShapeError),
+    Case("permute-too-few", lambda m: _a23(m).permute(0), ValueError, (op("permute"), "(2, 3)"), ShapeError),
+    Case("permute-too-many", lambda m: _a23(m).permute(1, 0, 2), ValueError, (op("permute"), "(2, 3)"),
+         ShapeError),
+    Case("concatenate-shapes", lambda m: m.concatenate([_a23(m), m.ones(2, 4)]), ValueError,
+         (op("concatenate"), "(2, 3)", "(2, 4)"), ShapeError),
+    Case("concatenate-0d", lambda m: m.concatenate([m.tensor(1.0), m.tensor(2.0)]), ValueError,
+         (op("concatenate"), re.compile(r"zero-dim|0-d|\(\)")), ShapeError),
+    Case("concatenate-axis", lambda m: m.concatenate([_a23(m), _a23(m)], axis=2), ValueError,
+         (op("concatenate"), "2"), ShapeError),
+    Case("stack-shapes", lambda m: m.stack([_a23(m), m.ones(3, 2)]), ValueError,
+         (op("stack"), "(2, 3)", "(3, 2)"), ShapeError),
+    Case("stack-axis", lambda m: m.stack([_a23(m), _a23(m)], axis=3), ValueError, (op("stack"), "3"), ShapeError),
+]
+
+
+AXIS_CASES = [
+    Case("transpose-axis", lambda m: _a23(m).transpose(0, 2), ValueError, (op("transpose"), "2", "(2, 3)"),
+         ShapeError),
+    Case("sum-axis", lambda m: _a23(m).sum(axis=2), ValueError, (op("sum"), "2", "(2, 3)"), ShapeError),
+    Case("mean-axis-tuple", lambda m: _a23(m).mean(axis=(0, 2)), ValueError, (op("mean"), "2", "(2, 3)"),
+         ShapeError),
+    Case("max-negative-axis", lambda m: _a23(m).max(axis=-3), ValueError, (op("max"), "-3", "(2, 3)"),
+         ShapeError),
+    Case("softmax-axis", lambda m: _a23(m).softmax(axis=-3), ValueError, (op("softmax"), "-3", "(2, 3)"),
+         ShapeError),
+    Case("log-softmax-axis", lambda m: m.log_softmax(_a23(m), axis=2), ValueError,
+         (op("log_softmax"), "2", "(2, 3)"), ShapeError),
+    Case("sum-axis-0d", lambda m: m.tensor(1.0).sum(axis=0), ValueError, (op("sum"), "0"), ShapeError),
+    Case("sum-repeated-axis", lambda m: _a23(m).sum(axis=(0, 0)), ValueError, (op("sum"), "(0, 0)", "repeated"),
+         ShapeError),
+    Case("sum-repeated-negative-axis", lambda m: _a23(m).sum(axis=(1, -1)), ValueError,
+         (op("sum"), "(1, -1)", "repeated"), ShapeError),
+]
+
+INDEX_CASES = [
+    Case("int", lambda m: m.ones(3)[5], IndexError, (op("getitem"), "5", "(3,)")),
+    Case("negative-int", lambda m: m.ones(3)[-4], IndexError, (op("getitem"), "-4", "(3,)")),
+    Case("second-axis", lambda m: _a23(m)[0, 5], IndexError, (op("getitem"), "5", "(2, 3)")),
+    Case("int-array", lambda m: m.ones(3)[np.array([0, 3])], IndexError, (op("getitem"), "3", "(3,)")),
+    Case("int-list", lambda m: m.ones(3)[[0, 3]], IndexError, (op("getitem"), "3", "(3,)")),
+    Case("too-many-indices", lambda m: m.ones(3)[0, 0], IndexError, (op("getitem"), "too many", "(3,)")),
+    Case("bool-mask-length", lambda m: m.ones(3)[np.array([True, False])], IndexError, (op("getitem"), "(3,)")),
+]
+
+AUTOGRAD_CASES = [
+    Case("backward-nonscalar", lambda m: (m.ones(2, 3, requires_grad=True) * 2.0).backward(), RuntimeError,
+         (op("backward"), "(2, 3)")),
+    Case("backward-grad-shape", lambda m: (m.ones(2, 3, requires_grad=True) * 2.0).backward(m.ones(3)),
+         ValueError, (op("backward"), "(3,)", "(2, 3)")),
+    Case("backward-twice", _backward_twice, RuntimeError, ("second time", "retain_graph")),
+    Case("backward-third-time", _backward_third_time, RuntimeError, ("second time", "retain_graph")),
+    Case("backward-no-grad", lambda m: m.ones(3).sum().backward(), RuntimeError,
+         (op("backward"), "require")),
+    Case("backward-made-under-no-grad", lambda m: _made_under_no_grad(m).backward(), RuntimeError,
+         (op("backward"), "require")),
+    Case("non-leaf-requires-grad-false", _set_requires_grad(False), RuntimeError, ("requires_grad", "leaf")),
+    Case("bool-requires-grad-ctor", lambda m: m.tensor([True, False], requires_grad=True), TypeError,
+         ("requires_grad", "bool")),
+    Case("bool-requires-grad-attr", _bool_requires_grad_attr, TypeError, ("requires_grad", "bool")),
+    Case("retain-grad-without-grad", lambda m: m.ones(3).retain_grad(), RuntimeError, (op("retain_grad"),)),
+]
+
+
+def _leaf(m: Any) -> Any:
+    return m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+
+_INPLACE = any_of("add_", "sub_", "mul_", "fill_", "zero_", "copy_")
+
+INPLACE_CASES = [
+    Case("add_", lambda m: _leaf(m).add_(1.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("add_-tensor", lambda m: _leaf(m).add_(m.ones(3)), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("sub_", lambda m: _leaf(m).sub_(1.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("mul_", lambda m: _leaf(m).mul_(2.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("zero_", lambda m: _leaf(m).zero_(), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("fill_", lambda m: _leaf(m).fill_(5.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("copy_", lambda m: _leaf(m).copy_(m.zeros(3)), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("iadd", lambda m: operator.iadd(_leaf(m), 1.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("isub", lambda m: operator.isub(_leaf(m), 1.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+    Case("imul", lambda m: operator.imul(_leaf(m), 2.0), RuntimeError, (_INPLACE, "requires grad", "no_grad")),
+]
+
+TYPE_CASES = [
+    Case("tensor-from-str", lambda m: m.tensor("abc"), TypeError, (op("tensor"), re.compile(r"<U3|\bstr\b"))),
+    Case("tensor-from-dict", lambda m: m.tensor({"a": 1}), TypeError, (op("tensor"), any_of("object", "dict"))),
+    Case("tensor-from-complex-array", lambda m: m.tensor(np.array([1 + 2j])), TypeError,
+         (op("tensor"), "complex")),
+    Case("tensor-from-complex-scalar", lambda m: m.tensor(1 + 2j), TypeError, (op("tensor"), "complex")),
+    Case("tensor-from-object-array", lambda m: m.tensor(np.array([1.0, None], dtype=object)), TypeError,
+         (op("tensor"), "object")),
+    Case("tensor-from-str-array", lambda m: m.tensor(np.array(["a", "b"])), TypeError,
+         (op("tensor"), re.compile(r"<U1|\bstr"))),
+    Case("tensor-int-dtype", lambda m: m.tensor([1.0], dtype="int32"), TypeError, ("int32",)),
+    Case("reshape-float", lambda m: _a23(m).reshape(2.0, 3), TypeError, (op("reshape"), re.compile(r"2\.0|float"))),
+    Case("sum-axis-str", lambda m: _a23(m).sum(axis="a"), TypeError, (op("sum"), re.compile(r"'a'|\bstr\b"))),
+    Case("sum-axis-float", lambda m: _a23(m).sum(axis=1.0), TypeError, (op("sum"), re.compile(r"1\.0|float"))),
+    Case("transpose-float", lambda m: _a23(m).transpose(0, 1.5), TypeError,
+         (op("transpose"), re.compile(r"1\.5|float"))),
+    Case("where-float-cond", lambda m: m.where(m.ones(3), m.ones(3), m.zeros(3)), TypeError,
+         (op("where"), "float32")),
+    Case("concatenate-not-a-list", lambda m: m.concatenate(m.ones(3)), TypeError, (op("concatenate"),)),
+]
+
+VALUE_CASES = [
+    Case("item-non-scalar", lambda m: _a23(m).item(), ValueError, (op("item"), "(2, 3)")),
+    Case("item-empty", lambda m: m.zeros(0).item(), ValueError, (op("item"), "(0,)")),
+    Case("clamp-no-bounds", lambda m: m.clamp(m.ones(3)), ValueError, (op("clamp"), "min", "max")),
+    Case("clamp-no-bounds-method", lambda m: m.ones(3).clamp(), ValueError, (op("clamp"), "min", "max")),
+    Case("clamp-nan-bound", lambda m: m.ones(3).clamp(min=math.nan), ValueError, (op("clamp"), "NaN")),
+    Case("concatenate-empty", lambda m: m.concatenate([]), ValueError, (op("concatenate"),)),
+    Case("stack-empty", lambda m: m.stack([]), ValueError, (op("stack"),)),
+    Case("max-empty", lambda m: m.zeros(0).max(), ValueError, (op("max"), "(0,)")),
+    Case("min-empty", lambda m: m.zeros(0).min(), ValueError, (op("min"), "(0,)")),
+    Case("max-empty-axis", lambda m: m.zeros(3, 0).max(axis=1), ValueError, (op("max"), "(3, 0)")),
+    Case("arange-zero-step", lambda m: m.arange(0, 10, 0), ValueError, (op("arange"), "step")),
+]
+
+_SHAPE_40 = "(1099511627776, 1099511627776)"
+
+CREATION_CASES = [
+    Case("zeros-1e12", lambda m: m.zeros(10**12), MemoryError,
+         (any_of("zeros", "tensor"), "(1000000000000,)")),
+    Case("zeros-2^40-squared", lambda m: m.zeros(2**40, 2**40), MemoryError,
+         (any_of("zeros", "tensor"), _SHAPE_40)),
+    Case("ones-2^40-squared", lambda m: m.ones((2**40, 2**40)), MemoryError,
+         (any_of("ones", "tensor"), _SHAPE_40)),
+    Case("randn-2^40-squared", lambda m: m.randn(2**40, 2**40), MemoryError, (op("randn"), _SHAPE_40)),
+    Case("zeros-negative", lambda m: m.zeros(-1), ValueError, (any_of("zeros", "tensor"), "(-1,)"), ShapeError),
+    Case("zeros-negative-2d", lambda m: m.zeros(2, -3), ValueError, (any_of("zeros", "tensor"), "(2, -3)"),
+         ShapeError),
+    Case("full-negative", lambda m: m.full((-1,), 1.0), ValueError, (any_of("full", "tensor"), "(-1,)"),
+         ShapeError),
+    Case("randn-negative", lambda m: m.randn(-1), ValueError, (op("randn"), "(-1,)"), ShapeError),
+    Case("rand-negative", lambda m: m.rand(2, -1), ValueError, (op("rand"), "(2, -1)"), ShapeError),
+    Case("eye-negative", lambda m: m.eye(-1), ValueError, (op("eye"), "-1"), ShapeError),
+    Case("zeros-9-dims", lambda m: m.zeros(*[1] * 9), ValueError, (any_of("zeros", "tensor"), "8"), ShapeError),
+    Case("tensor-9-dims", lambda m: m.tensor(np.zeros([1] * 9)), ValueError, (op("tensor"), "8"), ShapeError),
+    Case("reshape-9-dims", lambda m: m.ones(1).reshape(*[1] * 9), ValueError, (op("reshape"), "8"), ShapeError),
+    Case("getitem-9-dims", lambda m: m.ones(*[1] * 8)[None], ValueError, (op("getitem"), "9"), ShapeError),
+    Case("stack-9-dims", lambda m: m.stack([m.ones(*[1] * 8)] * 2), ValueError, (op("stack"), "8"), ShapeError),
+]
+
+
+ALL_CASES = {
+    "shape": SHAPE_CASES,
+    "axis": AXIS_CASES,
+    "index": INDEX_CASES,
+    "autograd": AUTOGRAD_CASES,
+    "inplace-leaf": INPLACE_CASES,
+    "type": TYPE_CASES,
+    "value": VALUE_CASES,
+    "creation": CREATION_CASES,
+}
+
+
+@pytest.mark.parametrize(("case", "engine_name"), [
+    pytest.param(*p.values, id=f"{group}/{p.id}", marks=p.marks)
+    for group, cases in ALL_CASES.items()
+    for p in _params(cases)
+])
+def test_bad_input_raises(case: Case, engine_name: str) -> None:
+    m = _engine(engine_name)
+    with expect_error(m, case.exc, *case.message, kind=case.kind):
+        case.run(m)
+
+
+# ---------------------------------------------------------------------------
+# error cases that need more than one line
+# ---------------------------------------------------------------------------
+
+
+def _versions(v0: int, v1: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(rf"\b{v0}\b"), re.compile(rf"\b{v1}\b")
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_inplace_edit_of_saved_input_then_backward(engine_name: str) -> None:
+    m = _engine(engine_name)
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = m.tensor([4.0, 5.0, 6.0])
+    loss = (x * w).sum()  # mul saves w: d loss/dx = w
+    saved = w.version
+    w.add_(1.0)
+    assert w.version == saved + 1
+    with expect_error(m, RuntimeError, op("mul"), "version", *_versions(saved, w.version)):
+        loss.backward()
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_inplace_edit_of_saved_leaf_under_no_grad_then_backward(engine_name: str) -> None:
+    m = _engine(engine_name)
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    loss = (x * x).sum()
+    saved = x.version
+    with m.no_grad():
+        x.mul_(2.0)
+    assert x.version == saved + 1
+    with expect_error(m, RuntimeError, op("mul"), "version", *_versions(saved, x.version)):
+        loss.backward()
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_inplace_edit_of_saved_output_then_backward(engine_name: str) -> None:
+    m = _engine(engine_name)
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.exp()  # exp saves its output: dy/dx = y
+    loss = y.sum()
+    saved = y.version
+    with m.no_grad():
+        y.add_(1.0)
+    with expect_error(m, RuntimeError, op("exp"), "version", *_versions(saved, y.version)):
+        loss.backward()
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_recorded_inplace_edit_of_saved_non_leaf_then_backward(engine_name: str) -> None:
+    m = _engine(engine_name)
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2.0
+    loss = (y * y).sum()  # mul saves y
+    saved = y.version
+    y += 1.0
+    with expect_error(m, RuntimeError, op("mul"), "version", *_versions(saved, y.version)):
+        loss.backward()
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_failed_backward_leaves_grad_untouched(engine_name: str) -> None:
+    m = _engine(engine_name)
+    x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 3.0
+    with expect_error(m, ValueError, op("backward")):
+        y.backward(m.ones(2))
+    assert x.grad is None
+    y.backward(m.ones(3))
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])
+
+
+# ---------------------------------------------------------------------------
+# inputs that must not raise
+# ---------------------------------------------------------------------------
+
+
+def test_slice_past_the_end_is_fine() -> None:
+    x = pg.tensor([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x[1:10].numpy(), [2.0, 3.0])
+    assert x[5:].shape == (0,)
+    np.testing.assert_array_equal(x[-10:2].numpy(), [1.0, 2.0])
+
+
+def test_nan_propagates_through_exp_without_error() -> None:
+    x = pg.tensor(np.array([math.nan, 0.0]), requires_grad=True)
+    y = x.exp()
+    assert math.isnan(y.numpy()[0])
+    assert y.numpy()[1] == 1.0  # exp(0) is exactly 1
+    y.sum().backward()
+    g = x.grad.numpy()
+    assert math.isnan(g[0])  # d/dx e^x = e^x = nan
+    assert g[1] == 1.0
+
+
+def test_nan_in_max_gives_nan_without_error() -> None:
+    x = pg.tensor([1.0, math.nan, 3.0], requires_grad=True)
+    m = x.max()
+    assert math.isnan(m.item())
+    m.backward()  # must not raise
+    assert x.grad.shape == (3,)
+    rows = pg.tensor(np.array([[1.0, 2.0], [math.nan, 0.0]])).max(axis=1).numpy()
+    assert rows[0] == 2.0 and math.isnan(rows[1])
+    elementwise = pg.maximum(pg.tensor([math.nan, 1.0]), pg.tensor([0.0, 2.0])).numpy()
+    assert math.isnan(elementwise[0]) and elementwise[1] == 2.0
+    assert math.isnan(pg.tensor([1.0, math.nan]).sum().item())
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 0)])
+def test_sum_of_empty_is_zero(shape: tuple[int, ...]) -> None:
+    assert pg.zeros(shape).sum().item() == 0.0
+    assert pg.zeros(shape, dtype=pg.float64).sum().item() == 0.0
+
+
+def test_sum_over_an_empty_axis_is_zeros() -> None:
+    np.testing.assert_array_equal(pg.zeros(3, 0).sum(axis=1).numpy(), np.zeros(3))
+    assert pg.zeros(3, 0).sum(axis=0).shape == (0,)
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 0)])
+def test_mean_of_empty_is_nan(shape: tuple[int, ...]) -> None:
+    assert math.isnan(pg.zeros(shape).mean().item())
+
+
+def test_mean_over_an_empty_axis_is_nan() -> None:
+    out = pg.zeros(3, 0).mean(axis=1).numpy()
+    assert out.shape == (3,) and np.isnan(out).all()
+
+
+def test_max_over_a_nonempty_axis_of_an_empty_tensor_is_empty() -> None:
+    assert pg.zeros(3, 0).max(axis=0).shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [pg.float32, pg.float64])
+def test_matmul_with_zero_inner_dim_gives_zeros(dtype: Any) -> None:
+    out = pg.ones(2, 0, dtype=dtype) @ pg.ones(0, 3, dtype=dtype)
+    assert out.shape == (2, 3) and out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), np.zeros((2, 3)))
+
+
+def test_backward_through_matmul_with_zero_inner_dim() -> None:
+    a = pg.ones(2, 0, dtype=pg.float64, requires_grad=True)
+    b = pg.ones(0, 3, dtype=pg.float64, requires_grad=True)
+    bias = pg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    out = a @ b + bias  # == bias broadcast to (2, 3)
+    np.testing.assert_array_equal(out.numpy(), [[1.0, 2.0, 3.0]] * 2)
+    out.backward(pg.tensor(np.arange(6.0).reshape(2, 3)))
+    assert a.grad.shape == (2, 0) and b.grad.shape == (0, 3)
+    np.testing.assert_array_equal(bias.grad.numpy(), [3.0, 5.0, 7.0])
+
+
+def test_backward_through_elementwise_ops_on_empty_tensors() -> None:
+    x = pg.zeros(3, 0, requires_grad=True)
+    y = (x.exp() * 2.0 + 1.0).tanh()
+    assert y.shape == (3, 0)
+    y.sum().backward()
+    assert x.grad.shape == (3, 0) and x.grad.dtype == pg.float32
+
+
+def test_backward_through_shape_ops_on_empty_tensors() -> None:
+    x = pg.zeros(3, 0, requires_grad=True)
+    w = pg.tensor([[1.0, 2.0]] * 3, requires_grad=True)
+    y = pg.concatenate([x, w], axis=1)  # (3, 2)
+    z = (y.reshape(2, 3).T * 2.0).sum() + x.softmax(axis=1).sum() + x[1:, :].sum()
+    z.backward()
+    assert x.grad.shape == (3, 0)
+    np.testing.assert_array_equal(w.grad.numpy(), np.full((3, 2), 2.0))
+
+
+def test_backward_through_mean_of_empty() -> None:
+    x = pg.zeros(0, requires_grad=True)
+    y = x.mean()
+    assert math.isnan(y.item())
+    y.backward()
+    assert x.grad.shape == (0,)
+
+
+@pytest.mark.parametrize("engine", ["c", "ref"])
+def test_clamp_with_min_above_max_gives_max_and_no_gradient(engine):
+    """numpy/PyTorch rule: min(max(x, lo), hi), so lo > hi gives hi everywhere."""
+    m = _engine(engine)
+    x = m.tensor([0.0, 1.5, 3.0], requires_grad=True)
+    y = x.clamp(2.0, 1.0)
+    np.testing.assert_array_equal(y.numpy(), [1.0, 1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("engine", ["c", "ref"])
+def test_requires_grad_true_on_a_non_leaf_is_a_no_op(engine):
+    """A non-leaf already requires grad; setting True again changes nothing (PyTorch)."""
+    m = _engine(engine)
+    x = m.ones(2, requires_grad=True)
+    y = x * 2.0
+    y.requires_grad = True
+    assert y.requires_grad and not y.is_leaf and y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
