@@ -24,7 +24,7 @@ bool pg__node_needs(const pg_node *n, int i) { return n->edges[i].fn || n->edges
 
 /* ---- recording ---- */
 
-static pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
+pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
     const pg_opdef *d = pg_optable[op];
     pg_node *n = calloc(1, sizeof(pg_node) + sizeof(pg_edge) * (size_t)n_in);
     if (!n) return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the graph node", d->name);

@@ -36,3 +36,7 @@ const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
     if (n < cap) snprintf(buf + n, cap - n, ndim == 1 ? ",)" : ")");
     return buf;
 }
+
+void pg_set_error(pg_status code, const char *message) {
+    pg__fail(code ? code : PG_ERR_CALLBACK, "%s", message ? message : "unknown error");
+}

@@ -62,6 +62,9 @@ typedef struct pg_params {
     unsigned axes;               /* reduction axes mask */
     int keepdims;
     const int64_t *offsets;      /* gather: [numel(out)] (owned by the node once recorded) */
+    pg_custom_backward_fn custom_backward; /* custom: the user's backward, its context and release */
+    pg_custom_release_fn custom_release;
+    void *custom_ctx;
 } pg_params;
 
 struct pg_node {
@@ -123,6 +126,7 @@ void pg__count_node(int delta);
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
 pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
+pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p);
 bool pg__node_needs(const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);

@@ -39,6 +39,7 @@ extern const pg_opdef pg_op_stack;
 extern const pg_opdef pg_op_softmax;
 extern const pg_opdef pg_op_log_softmax;
 extern const pg_opdef pg_op_cast;
+extern const pg_opdef pg_op_custom;
 
 const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_ADD] = &pg_op_add,
@@ -77,4 +78,5 @@ const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_SOFTMAX] = &pg_op_softmax,
     [PG_OP_LOG_SOFTMAX] = &pg_op_log_softmax,
     [PG_OP_CAST] = &pg_op_cast,
+    [PG_OP_CUSTOM] = &pg_op_custom,
 };

@@ -72,7 +72,8 @@ typedef enum pg_status {
     PG_ERR_TYPE = 3,    /* wrong dtype */
     PG_ERR_INDEX = 4,   /* index out of range */
     PG_ERR_MEMORY = 5,  /* allocation failed or too large */
-    PG_ERR_RUNTIME = 6  /* graph state: backward twice, stale saved value ... */
+    PG_ERR_RUNTIME = 6, /* graph state: backward twice, stale saved value ... */
+    PG_ERR_CALLBACK = 7 /* a user callback (custom op backward) failed */
 } pg_status;
 
 /* The op table: one row per op, forward kernel paired with backward kernel. */
@@ -85,7 +86,7 @@ typedef enum pg_op {
     PG_OP_MATMUL,
     PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
     PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
-    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST,
+    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST, PG_OP_CUSTOM,
     PG_OP_COUNT
 } pg_op;
 
@@ -94,10 +95,20 @@ typedef enum pg_cmp {
 } pg_cmp;
 
 typedef struct pg_tensor pg_tensor;
+typedef struct pg_node pg_node;
+
+/* Backward of a user-defined op (pg_custom). gout: the output's gradient
+ * (borrowed). For each input i with needs[i] != 0 set dx[i] to a NEW
+ * reference with input i's shape and dtype (or leave it NULL: no gradient).
+ * Return 0, or nonzero after pg_set_error(). */
+typedef int (*pg_custom_backward_fn)(void *ctx, pg_tensor *gout, pg_tensor **dx, int n_in, const int *needs);
+/* Called exactly once when the op no longer needs ctx. */
+typedef void (*pg_custom_release_fn)(void *ctx);
 
 /* ---- errors (thread-local) ---- */
 pg_status pg_last_status(void);
 const char *pg_last_error(void);          /* borrowed; valid until the next failing call on this thread */
+void pg_set_error(pg_status code, const char *message);  /* for callbacks reporting a failure */
 
 /* ---- op table introspection ---- */
 int pg_op_count(void);
@@ -183,6 +194,24 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
+
+/* User-defined op: the caller computed `value` (the forward result); the
+ * returned tensor shares value's storage and, when an input requires grad,
+ * records a node whose backward calls backward(ctx, ...). release(ctx) is
+ * called once when the node is freed or its graph released (at once if
+ * nothing is recorded, and on failure). */
+pg_tensor *pg_custom(pg_tensor **inputs, int n_in, pg_tensor *value, pg_custom_backward_fn backward,
+                     pg_custom_release_fn release, void *ctx);
+
+/* ---- graph introspection (for drawing circuits) ---- */
+pg_node *pg_tensor_node(pg_tensor *t);            /* new reference to t's grad_fn, or NULL for a leaf */
+void pg_node_release(pg_node *n);
+int pg_node_op(const pg_node *n);
+int pg_node_n_inputs(const pg_node *n);
+int pg_node_is_released(const pg_node *n);        /* saved values dropped by a backward */
+pg_node *pg_node_input_node(pg_node *n, int i);   /* new reference to the producer of input i, or NULL */
+pg_tensor *pg_node_input_leaf(pg_node *n, int i); /* new reference to leaf input i (requires grad), or NULL */
+pg_tensor *pg_node_output(pg_node *n);            /* new reference to the output if still alive, or NULL */
 
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);

@@ -256,26 +256,33 @@ void pg__node_release(pg_node *n) {
     pg__drain();
 }
 
-/* Drops what a node keeps for backward: saved values and edges. */
+/* Drops what a node keeps only for backward (saved values, the gather
+ * index, a user op's context). The edges stay until the node is freed, so the
+ * graph's structure can still be walked (and drawn) after a backward; they
+ * hold nodes and leaves, never activations. */
 void pg__node_drop(pg_node *n) {
     for (int k = 0; k < PG_MAX_SAVED; k++) {
         pg_tensor_release(n->saved[k]);
         n->saved[k] = NULL;
     }
-    for (int i = 0; i < n->n_in; i++) {
-        pg__node_release(n->edges[i].fn);
-        pg_tensor_release(n->edges[i].leaf);
-        n->edges[i].fn = NULL;
-        n->edges[i].leaf = NULL;
-    }
     free(n->owned_offsets);
     n->owned_offsets = NULL;
     n->p.offsets = NULL;
+    if (n->p.custom_release) { /* a user op's context: released exactly once */
+        pg_custom_release_fn release = n->p.custom_release;
+        n->p.custom_release = NULL;
+        release(n->p.custom_ctx);
+    }
+    n->p.custom_ctx = NULL;
     n->released = true;
 }
 
 static void pg__destroy_node(pg_node *n) {
     pg__node_drop(n);
+    for (int i = 0; i < n->n_in; i++) {
+        pg__node_release(n->edges[i].fn);
+        pg_tensor_release(n->edges[i].leaf);
+    }
     pg_tensor_release(n->gacc);
     pg__count_node(-1);
     free(n);

@@ -47,8 +47,15 @@ def sources() -> list[str]:
     return sorted(os.path.relpath(p) for p in CSRC.glob("*.c"))
 
 
+# Python functions the C engine calls back (user-defined ops): defined with
+# @ffi.def_extern() in pygrad/_engine.py.
+CALLBACKS = """
+extern "Python" int _pg_py_custom_backward(void *, pg_tensor *, pg_tensor **, int, const int *);
+extern "Python" void _pg_py_custom_release(void *);
+"""
+
 ffibuilder = FFI()
-ffibuilder.cdef(read_cdef(CSRC / "pygrad.h"))
+ffibuilder.cdef(read_cdef(CSRC / "pygrad.h") + CALLBACKS)
 ffibuilder.set_source(
     "pygrad._pygrad",
     '#include "pygrad.h"',

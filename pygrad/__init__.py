@@ -23,6 +23,7 @@ from pygrad._engine import (
     cat,
     clamp,
     concatenate,
+    custom_op,
     div,
     elu,
     enable_grad,
@@ -80,7 +81,7 @@ from pygrad.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "div",
+    "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "custom_op", "div",
     "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "is_grad_enabled",
     "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "mean",
     "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn", "reciprocal",

@@ -50,6 +50,7 @@ _ERRORS = {
     lib.PG_ERR_INDEX: PygradIndexError,
     lib.PG_ERR_MEMORY: PygradMemoryError,
     lib.PG_ERR_RUNTIME: PygradRuntimeError,
+    lib.PG_ERR_CALLBACK: PygradRuntimeError,
 }
 
 OP_NAMES: tuple[str, ...] = tuple(ffi.string(lib.pg_op_name(i)).decode() for i in range(lib.pg_op_count()))
@@ -60,9 +61,21 @@ _AXES_ALL = lib.PG_AXES_ALL
 _MAX_DIMS = lib.PG_MAX_DIMS
 
 
+_callback_state = threading.local()  # an exception raised inside a C-called Python function
+
+
 def _raise_last() -> None:
-    """Raise the exception that describes the last C failure on this thread."""
+    """Raise the exception that describes the last C failure on this thread.
+
+    When the failure was a user backward raising inside the C sweep, that
+    exception itself is re-raised, with its traceback.
+    """
     code = lib.pg_last_status()
+    if code == lib.PG_ERR_CALLBACK:
+        exc = getattr(_callback_state, "exc", None)
+        _callback_state.exc = None
+        if exc is not None:
+            raise exc
     msg = ffi.string(lib.pg_last_error()).decode("utf-8", "replace") or "unknown error in the C engine"
     raise _ERRORS.get(code, PygradRuntimeError)(msg)
 
@@ -1145,3 +1158,94 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
 def live_objects() -> dict[str, int]:
     """Counts of C tensors, graph nodes and data bytes alive now (for leak checks)."""
     return {"tensors": lib.pg_live_tensors(), "nodes": lib.pg_live_nodes(), "bytes": lib.pg_live_bytes()}
+
+
+# ---------------------------------------------------------------------------
+# user-defined ops: Python backward functions called from the C sweep
+# ---------------------------------------------------------------------------
+
+_handles: dict[int, Any] = {}  # keeps each backward function alive while C holds its handle
+
+
+@ffi.def_extern()
+def _pg_py_custom_backward(ctx: Any, gout: Any, dx: Any, n_in: int, needs: Any) -> int:
+    try:
+        fn = ffi.from_handle(ctx)
+        lib.pg_tensor_retain(gout)
+        grads = fn(_wrap(gout), [bool(needs[i]) for i in range(n_in)])
+        for i, gi in enumerate(grads):
+            if gi is not None and needs[i]:
+                lib.pg_tensor_retain(gi._p)
+                dx[i] = gi._p
+        return 0
+    except BaseException as exc:  # handed to the thread that called backward
+        _callback_state.exc = exc
+        lib.pg_set_error(lib.PG_ERR_CALLBACK, f"custom: backward raised {type(exc).__name__}: {exc}"[:900].encode())
+        return 1
+
+
+@ffi.def_extern()
+def _pg_py_custom_release(ctx: Any) -> None:
+    _handles.pop(int(ffi.cast("uintptr_t", ctx)), None)
+
+
+def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, list[bool]], Sequence[Any]]) -> Tensor:
+    """Apply a user-defined op whose forward result ``value`` the caller computed.
+
+    ``backward(g, needs)`` is called from the C backward sweep with the
+    output's gradient (a Tensor) and one flag per input saying whether that
+    input needs a gradient; it returns one gradient (a Tensor of the input's
+    shape and dtype, or None) per input. Exceptions it raises reach the caller
+    of ``backward()`` with their traceback. This is the hook behind
+    user-defined gates (:mod:`pygrad.gates`).
+    """
+    ins = list(inputs)
+    for t in ins:
+        if not isinstance(t, Tensor):
+            raise PygradTypeError(f"custom: inputs must be Tensors, got {type(t).__name__}")
+    v = value if isinstance(value, Tensor) else tensor(value)
+    v = _wrap(lib.pg_tensor_clone(v._p))  # the output must not alias the caller's tensor
+
+    def fn(g: Tensor, needs: list[bool]) -> list[Any]:
+        grads = backward(g, needs)
+        return [None if gi is None else gi if isinstance(gi, Tensor) else tensor(gi, dtype=t.dtype)
+                for gi, t in zip(grads, ins)]
+
+    h = ffi.new_handle(fn)
+    _handles[int(ffi.cast("uintptr_t", h))] = h
+    arr = ffi.new("pg_tensor *[]", [t._p for t in ins]) if ins else _NULL
+    return _wrap(lib.pg_custom(arr, len(ins), v._p, lib._pg_py_custom_backward, lib._pg_py_custom_release, h))
+
+
+def graph_of(t: Tensor) -> list[dict[str, Any]]:
+    """The recorded graph behind ``t``, for drawing: one dict per node
+    reachable from t (t's own node first) with its ``id``, ``op`` name, its
+    ``inputs`` as ``("node", id)``, ``("leaf", Tensor)`` or ``("const", None)``
+    (an input that needs no gradient), and its ``output`` Tensor when that
+    tensor is still alive (else None)."""
+    root = lib.pg_tensor_node(t._p)
+    if root == _NULL:
+        return []
+    root = ffi.gc(root, lib.pg_node_release)
+    key = int(ffi.cast("uintptr_t", root))
+    seen = {key: root}
+    stack, out = [root], []
+    while stack:
+        n = stack.pop()
+        inputs: list[tuple[str, Any]] = []
+        for i in range(lib.pg_node_n_inputs(n)):
+            m = lib.pg_node_input_node(n, i)
+            if m != _NULL:
+                m = ffi.gc(m, lib.pg_node_release)
+                k = int(ffi.cast("uintptr_t", m))
+                inputs.append(("node", k))
+                if k not in seen:
+                    seen[k] = m
+                    stack.append(m)
+                continue
+            leaf = lib.pg_node_input_leaf(n, i)
+            inputs.append(("leaf", _wrap(leaf)) if leaf != _NULL else ("const", None))
+        o = lib.pg_node_output(n)
+        out.append({"id": int(ffi.cast("uintptr_t", n)), "op": OP_NAMES[lib.pg_node_op(n)], "inputs": inputs,
+                    "output": _wrap(o) if o != _NULL else None})
+    return out

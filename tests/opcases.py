@@ -23,6 +23,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ OP_NAMES: tuple[str, ...] = (
     "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "pow_scalar", "pow",
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
-    "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast",
+    "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -82,6 +83,27 @@ def _flip(m, x):
 _COND_23 = np.array([[True, False, True], [False, False, True]])
 _MASK_34 = np.array([[True, False, False, True], [False, True, True, False], [True, True, False, False]])
 _MASK_5 = np.array([False, True, True, False, True])
+
+
+def _cube_op(m: Any, x: Any) -> Any:
+    """A user-defined op through the engine's custom_op hook: y = x³, dy/dx = 3x²."""
+    xv = x.numpy().copy()
+
+    def backward(g: Any, needs: list[bool]) -> list[Any]:
+        return [g * m.tensor(3.0 * xv * xv, dtype=x.dtype)]
+
+    return m.custom_op([x], xv ** 3, backward)
+
+
+def _mix_op(m: Any, a: Any, b: Any) -> Any:
+    """A two-input user op with broadcasting done by the user: y = a·b + a, row vector b."""
+    av, bv = a.numpy().copy(), b.numpy().copy()
+
+    def backward(g: Any, needs: list[bool]) -> list[Any]:
+        gv = g.numpy()
+        return [m.tensor(gv * (bv + 1.0), dtype=a.dtype), m.tensor((gv * av).sum(axis=0), dtype=b.dtype)]
+
+    return m.custom_op([a, b], av * bv + av, backward)
 
 CASES: list[OpCase] = [
     # add
@@ -291,5 +313,8 @@ CASES: list[OpCase] = [
     OpCase("cast", "cast-flip-to", lambda m, a: (a * 2.0).to(_flip(m, a)), ((4,),)),
     OpCase("cast", "cast-float-double", lambda m, a: a.float().double(), ((2, 3),)),
     OpCase("cast", "cast-double-float", lambda m, a: a.double().float(), ((3,),)),
+    OpCase("custom", "custom-cube", _cube_op, ((2, 3),)),
+    OpCase("custom", "custom-cube-scalar", _cube_op, ((),)),
+    OpCase("custom", "custom-two-inputs", _mix_op, ((4, 3), (3,))),
 ]
 """All cases; ids are unique."""

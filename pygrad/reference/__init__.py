@@ -68,10 +68,11 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, float32, float64, tensor
+from .tensor import Tensor, bool_, custom_op, float32, float64, tensor
 
 __all__ = [
     "Tensor",
+    "custom_op",
     "float32",
     "float64",
     "bool_",

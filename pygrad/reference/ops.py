@@ -732,13 +732,41 @@ class Stack(Op):
         return [np.take(g, i, axis=self.axis) for i in range(len(self.in_shapes))]
 
 
+class Custom(Op):
+    """A user-defined op: the forward value was computed by the caller;
+    backward calls ``fn(g)`` (g a numpy array), which returns one gradient
+    (array or None) per input."""
+
+    name = "custom"
+
+    def __init__(self, value: Array, fn: Callable[[Array], Sequence[Any]]) -> None:
+        super().__init__()
+        self.value = value
+        self.fn = fn
+
+    def forward(self, *xs: Array) -> Array:
+        return self.value
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        grads = list(self.fn(g))
+        for i, (gi, shape, dtype) in enumerate(zip(grads, self.in_shapes, self.in_dtypes)):
+            if gi is None:
+                continue
+            gi = np.asarray(gi)
+            if gi.shape != shape or gi.dtype != dtype:
+                raise ValueError(
+                    f"custom: the gradient for input {i} is {gi.dtype} {gi.shape} but the input is {dtype} {shape}")
+            grads[i] = gi
+        return grads
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
         Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
-        Softmax, LogSoftmax, Cast,
+        Softmax, LogSoftmax, Cast, Custom,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -1274,3 +1274,25 @@ def _inplace(t: Tensor, opname: str, other: object) -> Tensor:
             data *= t.dtype.type(value)
     t._version.value += 1
     return t
+
+
+def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, list[bool]], Sequence[Any]]) -> Tensor:
+    """Apply a user-defined op whose forward result ``value`` the caller computed.
+
+    ``backward(g, needs)`` receives the output's gradient as a Tensor and a
+    flag per input, and returns one gradient (Tensor or None) per input; it
+    is called from the backward sweep. The output shares no memory with
+    ``value``'s source.
+    """
+    ins = tuple(inputs)
+    for t in ins:
+        if not isinstance(t, Tensor):
+            raise PygradTypeError(f"custom: inputs must be Tensors, got {type(t).__name__}")
+    v = value if isinstance(value, Tensor) else as_tensor(value, "custom")
+    needs = [t._requires_grad for t in ins]
+
+    def fn(g: np.ndarray) -> list[Any]:
+        grads = backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs)
+        return [None if gi is None else (gi._data if isinstance(gi, Tensor) else np.asarray(gi)) for gi in grads]
+
+    return _apply(ops.Custom(v._data, fn), ins)
