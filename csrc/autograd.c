@@ -35,8 +35,8 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
     pg__meta_of(&n->out_meta, out);
     n->p = *p;
     for (int k = 0; k < PG_MAX_SAVED; k++) n->saved_from[k] = -2;
-    if (p->offsets) {
-        size_t bytes = sizeof(int64_t) * (size_t)out->numel;
+    if (p->offsets) { /* gather: one offset per output element; scatter_add: per input element */
+        size_t bytes = sizeof(int64_t) * (size_t)(op == PG_OP_SCATTER_ADD ? in[0]->numel : out->numel);
         n->owned_offsets = malloc(bytes ? bytes : 1);
         if (!n->owned_offsets) {
             free(n);
@@ -136,13 +136,37 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
     return PG_OK;
 }
 
-/* A leaf's .grad accumulates in place even when Python holds it (as PyTorch does). */
+/* A leaf's .grad accumulates in place even when Python holds it (as PyTorch
+ * does), unless it is part of a graph (made by create_graph) or its storage is
+ * shared: then a fresh tensor replaces it. */
 static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g) {
-    if (leaf->grad) {
-        pg__add_into(leaf->grad, g);
+    pg_tensor *old = leaf->grad;
+    if (old && !old->grad_fn && atomic_load(&old->storage->refcount) == 1) {
+        pg__add_into(old, g);
+        return PG_OK;
+    }
+    if (old) {
+        pg_tensor *sum = pg_tensor_clone(old);
+        if (!sum) return PG_ERR_MEMORY;
+        pg__add_into(sum, g);
+        leaf->grad = sum;
+        pg_tensor_release(old);
         return PG_OK;
     }
     return pg__accumulate(&leaf->grad, g);
+}
+
+/* create_graph: *slot = *slot + g, recorded, so the sum stays differentiable. */
+static pg_status pg__accumulate_rec(pg_tensor **slot, pg_tensor *g) {
+    if (!*slot) {
+        *slot = PG_NEW_REF(g);
+        return PG_OK;
+    }
+    pg_tensor *sum = pg_add(*slot, g);
+    if (!sum) return pg_last_status();
+    pg_tensor_release(*slot);
+    *slot = sum;
+    return PG_OK;
 }
 
 pg_status pg__check_saved(const pg_node *n) {
@@ -259,21 +283,23 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
 }
 
 /* Runs one node's backward kernel and hands each input's gradient on. */
-static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph) {
+static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph, bool create) {
     const pg_opdef *d = pg_optable[n->op];
     pg_tensor *g = n->gacc;
     n->gacc = NULL;
     pg_status st = PG_OK;
-    if (g && n->out && n->out->retains_grad) st = pg__accumulate_leaf(n->out, g);
+    if (g && n->out && n->out->retains_grad)
+        st = create ? pg__accumulate_rec(&n->out->grad, g) : pg__accumulate_leaf(n->out, g);
     pg_tensor *small[8] = {0};
     pg_tensor **dx = n->n_in <= 8 ? small : calloc((size_t)n->n_in, sizeof *dx);
     if (!dx) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
-    if (st == PG_OK && g) st = d->backward(dx, g, n);
+    if (st == PG_OK && g) st = create ? pg_ruletable[n->op](dx, g, n) : d->backward(dx, g, n);
     pg_tensor_release(g);
     for (int i = 0; dx && i < n->n_in; i++) {
         pg_edge *e = &n->edges[i];
         if (st == PG_OK && dx[i]) {
-            if (e->fn) st = pg__accumulate(&e->fn->gacc, dx[i]);
+            if (create) st = pg__accumulate_rec(e->fn ? &e->fn->gacc : &e->leaf->grad, dx[i]);
+            else if (e->fn) st = pg__accumulate(&e->fn->gacc, dx[i]);
             else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i]);
         }
         pg_tensor_release(dx[i]);
@@ -288,6 +314,10 @@ static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph
 }
 
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
+    return pg_backward_ex(root, grad, retain_graph, 0);
+}
+
+pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph) {
     pg_status st = pg__check_tensor("backward", root);
     if (st) return st;
     if (!root->requires_grad)
@@ -297,10 +327,13 @@ pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
     pg_tensor *seed = NULL;
     if ((st = pg__seed(&seed, root, grad)) != PG_OK) return st;
     if (!root->grad_fn) { /* a leaf: d root / d root = seed */
-        st = pg__accumulate_leaf(root, seed);
+        st = create_graph ? pg__accumulate_rec(&root->grad, seed) : pg__accumulate_leaf(root, seed);
         pg_tensor_release(seed);
         return st;
     }
+    bool create = create_graph != 0;
+    /* rules must record; numeric kernels (and user callbacks) must not */
+    int prev_mode = pg_set_grad_enabled(create ? 1 : 0);
     uint64_t id = atomic_fetch_add(&pg_sweep_id, 1) + 1;
     pg_nodevec all = {0}, ready = {0};
     st = pg__collect(root->grad_fn, id, &all);
@@ -310,7 +343,8 @@ pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
         if (!pg__vec_push(&ready, root->grad_fn))
             st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
     }
-    while (st == PG_OK && ready.n) st = pg__sweep_node(ready.v[--ready.n], &ready, retain_graph != 0);
+    while (st == PG_OK && ready.n) st = pg__sweep_node(ready.v[--ready.n], &ready, retain_graph || create, create);
+    pg_set_grad_enabled(prev_mode);
     pg_tensor_release(seed);
     for (size_t i = 0; i < all.n; i++) { /* after an error some gradients were never consumed */
         pg_tensor_release(all.v[i]->gacc);

@@ -102,6 +102,13 @@ typedef struct pg_opdef {
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
 
+/* Each op's backward as a rule of differentiable ops (rules.c), for create_graph. */
+typedef pg_status (*pg_rule_fn)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
+extern const pg_rule_fn pg_ruletable[PG_OP_COUNT];
+/* d out / d input i of a broadcasting binary op at the output's shape, as a
+ * constant (the numeric local derivative; used for max/min routing) */
+pg_tensor *pg__binary_local(const pg_node *n, int i);
+
 /* errors.c */
 pg_status pg__fail(pg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pg__clear_error(void);

@@ -402,6 +402,19 @@ static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     return PG_OK;
 }
 
+pg_tensor *pg__binary_local(const pg_node *n, int i) {
+    const pg_binrows *r = &pg_binary_rows[pg__binary_kind(n->op)];
+    int f64 = n->out_meta.dtype == PG_DTYPE_F64;
+    pg_tensor *ones = pg_tensor_full(n->out_meta.dtype, n->out_meta.ndim, n->out_meta.shape, 1.0);
+    pg_tensor *full = ones ? pg__tensor_new_like(&n->out_meta) : NULL;
+    if (full) {
+        const pg_tensor *ops[3] = {ones, n->saved[0], n->saved[1]};
+        pg__ew_run(full, &n->out_meta, ops, 3, i == 0 ? r->da[f64] : r->db[f64], NULL);
+    }
+    pg_tensor_release(ones);
+    return full;
+}
+
 /* ---- where(cond, x, y): z = cond ? x : y;  dx = cond ? g : 0, dy = cond ? 0 : g ---- */
 
 #define PG_WHERE_ROW(TT, SUF)                                                               \

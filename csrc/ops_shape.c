@@ -222,6 +222,75 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
     return pg__apply(PG_OP_GETITEM, &x, 1, &p);
 }
 
+/* ---- scatter_add: y = zeros(shape); y.flat[offsets[i]] += x.flat[i];  dx.flat[i] = g.flat[offsets[i]] ---- */
+
+static pg_status scatter_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    if (pg__check_float("scatter_add", x)) return PG_ERR_TYPE;
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
+    memcpy(out->shape, p->i, sizeof out->shape);
+    for (int d = 0; d < out->ndim; d++)
+        if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "scatter_add: negative dimension in the result shape");
+    int64_t n = pg__numel(out->ndim, out->shape);
+    if (x->numel > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "scatter_add: offsets pointer is NULL");
+    for (int64_t i = 0; i < x->numel; i++) {
+        int64_t o = p->offsets[i];
+        if (o < 0 || o >= n) {
+            char b[PG_SHAPE_BUF];
+            return pg__fail(PG_ERR_INDEX, "scatter_add: element offset %lld is out of range for a result of shape %s",
+                            (long long)o, pg__shape_str(out->ndim, out->shape, b, sizeof b));
+        }
+    }
+    return PG_OK;
+}
+
+static pg_status scatter_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    memset(out->data, 0, out->storage->nbytes);
+    const int64_t *off = p->offsets;
+    if (out->dtype == PG_DTYPE_F32) {
+        float *o = out->data;
+        const float *x = in[0]->data;
+        for (int64_t i = 0; i < in[0]->numel; i++) o[off[i]] += x[i];
+    } else {
+        double *o = out->data;
+        const double *x = in[0]->data;
+        for (int64_t i = 0; i < in[0]->numel; i++) o[off[i]] += x[i];
+    }
+    return PG_OK;
+}
+
+static pg_status scatter_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    const int64_t *off = n->p.offsets;
+    if (g->dtype == PG_DTYPE_F32) {
+        float *o = d->data;
+        const float *gg = g->data;
+        for (int64_t i = 0; i < d->numel; i++) o[i] = gg[off[i]];
+    } else {
+        double *o = d->data;
+        const double *gg = g->data;
+        for (int64_t i = 0; i < d->numel; i++) o[i] = gg[off[i]];
+    }
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const int64_t *offsets) {
+    if (pg__check_tensor("scatter_add", src)) return NULL;
+    if (ndim < 0 || ndim > PG_MAX_DIMS || (ndim && !shape)) {
+        pg__fail(PG_ERR_SHAPE, "scatter_add: the result would have %d dims (0 to %d supported)", ndim, PG_MAX_DIMS);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.keepdims = ndim;
+    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.offsets = offsets;
+    return pg__apply(PG_OP_SCATTER_ADD, &src, 1, &p);
+}
+
 /* ---- concatenate / stack ----
  * Both lay their inputs side by side: out viewed as [outer, sum_k w_k] with
  * input k viewed as [outer, w_k]. For concatenate along axis a,
@@ -342,5 +411,6 @@ pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STAC
 const pg_opdef pg_op_reshape = {"reshape", 1, 0, reshape_infer, NULL, reshape_backward};
 const pg_opdef pg_op_permute = {"permute", 1, 0, permute_infer, permute_forward, permute_backward};
 const pg_opdef pg_op_getitem = {"getitem", 1, 0, gather_infer, gather_forward, gather_backward};
+const pg_opdef pg_op_scatter_add = {"scatter_add", 1, 0, scatter_infer, scatter_forward, scatter_backward};
 const pg_opdef pg_op_concatenate = {"concatenate", -1, 0, cat_infer, cat_forward, cat_backward};
 const pg_opdef pg_op_stack = {"stack", -1, 0, cat_infer, cat_forward, cat_backward};

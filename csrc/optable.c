@@ -40,6 +40,7 @@ extern const pg_opdef pg_op_softmax;
 extern const pg_opdef pg_op_log_softmax;
 extern const pg_opdef pg_op_cast;
 extern const pg_opdef pg_op_custom;
+extern const pg_opdef pg_op_scatter_add;
 
 const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_ADD] = &pg_op_add,
@@ -79,4 +80,5 @@ const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_LOG_SOFTMAX] = &pg_op_log_softmax,
     [PG_OP_CAST] = &pg_op_cast,
     [PG_OP_CUSTOM] = &pg_op_custom,
+    [PG_OP_SCATTER_ADD] = &pg_op_scatter_add,
 };

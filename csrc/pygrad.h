@@ -86,7 +86,7 @@ typedef enum pg_op {
     PG_OP_MATMUL,
     PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
     PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
-    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST, PG_OP_CUSTOM,
+    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST, PG_OP_CUSTOM, PG_OP_SCATTER_ADD,
     PG_OP_COUNT
 } pg_op;
 
@@ -143,6 +143,10 @@ pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad);     /* grad may be 
 int pg_grad_enabled(void);
 int pg_set_grad_enabled(int flag);                        /* returns the previous mode */
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
+/* create_graph: record the backward computation itself (each op's backward
+ * rule made of differentiable ops), so the gradients can be differentiated
+ * again; the graph is then always retained. */
+pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph);
 
 /* ---- in-place (bump the version; refused on tensors that take part in autograd) ---- */
 pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha);  /* t += alpha*other */
@@ -186,6 +190,9 @@ pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape);  /* one -1 
 pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims);
 /* out.flat[i] = x.flat[offsets[i]]; out has the given shape; offsets: [numel(shape)] */
 pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *offsets);
+/* out = zeros(shape); out.flat[offsets[i]] += src.flat[i] (repeats add); offsets: [numel(src)].
+ * The adjoint of pg_gather. */
+pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const int64_t *offsets);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

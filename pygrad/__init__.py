@@ -56,6 +56,7 @@ from pygrad._engine import (
     reciprocal,
     relu,
     reshape,
+    scatter_add,
     sigmoid,
     softmax,
     sqrt,
@@ -85,7 +86,7 @@ __all__ = [
     "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "is_grad_enabled",
     "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "mean",
     "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn", "reciprocal",
-    "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose",
-    "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError",
+    "relu", "reshape", "scatter_add", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor",
+    "transpose", "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError",
     "PygradTypeError", "PygradValueError", "ShapeError",
 ]

@@ -549,21 +549,22 @@ class Tensor:
         return _wrap(lib.pg_permute(self._p, n, list(range(n - 1, -1, -1))))
 
     # ---- autograd ----
-    def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf that requires grad.
 
         ``grad`` (the upstream gradient, same shape as self) may be omitted for
         one-element tensors. The graph's saved values are released afterwards
-        unless ``retain_graph=True``.
+        unless ``retain_graph`` (default: ``create_graph``). With
+        ``create_graph=True`` the backward computation is itself recorded: the
+        gradients have a ``grad_fn`` and can be differentiated again.
         """
-        if create_graph:
-            raise NotImplementedError("backward: create_graph=True (double backward) is not supported yet")
         if grad is None:
             gp = _NULL
         else:
             g = grad if isinstance(grad, Tensor) else tensor(grad, dtype=self.dtype)
             gp = g._p
-        _check(lib.pg_backward(self._p, gp, bool(retain_graph)))
+        retain = create_graph if retain_graph is None else retain_graph
+        _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -1153,6 +1154,21 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
     ts = _tensor_list("stack", tensors)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
     return _wrap(lib.pg_stack(arr, len(ts), int(axis if dim is None else dim)))
+
+
+def scatter_add(src: Tensor, shape: Sequence[int], offsets: Any) -> Tensor:
+    """``out = zeros(shape); out.flat[offsets[i]] += src.flat[i]`` (repeated offsets add).
+
+    ``offsets`` holds one flat element offset per element of ``src``. This is
+    the adjoint of indexing (``x[key]`` gathers, its backward scatter-adds);
+    its own backward gathers.
+    """
+    t = _as_tensor(src)
+    dims = _shape_arg("scatter_add", (tuple(shape),))
+    off = np.ascontiguousarray(np.asarray(offsets), dtype=np.int64).reshape(-1)
+    if off.size != t.numel():
+        raise ShapeError(f"scatter_add: {off.size} offsets for a source of shape {t.shape} ({t.numel()} elements)")
+    return _wrap(lib.pg_scatter_add(t._p, len(dims), dims, ffi.from_buffer("int64_t[]", off)))
 
 
 def live_objects() -> dict[str, int]:

@@ -100,6 +100,10 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             name = self.name
 
             def grads_of(g: Any, needs: list[bool]) -> list[Any]:
+                if engine.is_grad_enabled():  # only a create_graph sweep runs backward with grad mode on
+                    raise PygradRuntimeError(
+                        f"{name}: a gate whose backward is written with numpy cannot be differentiated twice "
+                        "(backward(create_graph=True)); write the backward with pygrad ops through custom_op")
                 out = gate.backward(g.numpy().copy())
                 grads = list(out) if isinstance(out, (tuple, list)) else [out]
                 if len(grads) != len(shapes):
@@ -276,6 +280,8 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
     gate("LogSoftmaxGate", "log_softmax", 1, lambda x, axis: x.log_softmax(axis),
          "z = log softmax(x) along axis.", ("axis",), (-1,))
     gate("CastGate", "cast", 1, lambda x, dtype: x.astype(dtype), "z = x in another float dtype.", ("dtype",))
+    gate("ScatterAddGate", "scatter_add", 1, lambda x, shape, offsets: e.scatter_add(x, shape, offsets),
+         "z = zeros(shape) with x.flat[i] added at offsets[i]; dx gathers dz.", ("shape", "offsets"))
     by_op["custom"] = Gate
 
     class GraphNode:

@@ -32,6 +32,7 @@ OP_NAMES: tuple[str, ...] = (
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
+    "scatter_add",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -86,11 +87,12 @@ _MASK_5 = np.array([False, True, True, False, True])
 
 
 def _cube_op(m: Any, x: Any) -> Any:
-    """A user-defined op through the engine's custom_op hook: y = x³, dy/dx = 3x²."""
+    """A user-defined op through the engine's custom_op hook: y = x³, dy/dx = 3x²
+    (the backward is written with Tensor ops, so it can be differentiated again)."""
     xv = x.numpy().copy()
 
     def backward(g: Any, needs: list[bool]) -> list[Any]:
-        return [g * m.tensor(3.0 * xv * xv, dtype=x.dtype)]
+        return [g * (x * x) * 3.0]
 
     return m.custom_op([x], xv ** 3, backward)
 
@@ -100,10 +102,17 @@ def _mix_op(m: Any, a: Any, b: Any) -> Any:
     av, bv = a.numpy().copy(), b.numpy().copy()
 
     def backward(g: Any, needs: list[bool]) -> list[Any]:
-        gv = g.numpy()
-        return [m.tensor(gv * (bv + 1.0), dtype=a.dtype), m.tensor((gv * av).sum(axis=0), dtype=b.dtype)]
+        return [g * (b + 1.0), (g * a).sum(axis=0)]
 
     return m.custom_op([a, b], av * bv + av, backward)
+
+
+_SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 repeats
+
+
+def _scatter_op(m: Any, x: Any) -> Any:
+    """scatter_add of a (2, 3) source into a (2, 4) result, with a repeated offset."""
+    return m.scatter_add(x, (2, 4), _SCATTER)
 
 CASES: list[OpCase] = [
     # add
@@ -316,5 +325,8 @@ CASES: list[OpCase] = [
     OpCase("custom", "custom-cube", _cube_op, ((2, 3),)),
     OpCase("custom", "custom-cube-scalar", _cube_op, ((),)),
     OpCase("custom", "custom-two-inputs", _mix_op, ((4, 3), (3,))),
+    OpCase("scatter_add", "scatter_add-repeats", _scatter_op, ((2, 3),)),
+    OpCase("scatter_add", "scatter_add-scalar", lambda m, x: m.scatter_add(x, (3,), [1]), ((),)),
+    OpCase("scatter_add", "scatter_add-into-3d", lambda m, x: m.scatter_add(x, (2, 2, 2), [7, 0, 3, 0]), ((4,),)),
 ]
 """All cases; ids are unique."""

@@ -73,6 +73,7 @@ GATE_CASES = [
     ("SoftmaxGate", lambda ns: ns.SoftmaxGate(), [(2, 4)], "any"),
     ("LogSoftmaxGate", lambda ns: ns.LogSoftmaxGate(axis=0), [(3, 2)], "any"),
     ("CastGate", lambda ns: ns.CastGate("float64"), [(3,)], "any"),
+    ("ScatterAddGate", lambda ns: ns.ScatterAddGate((5,), [4, 0, 4]), [(3,)], "any"),
 ]
 
 

@@ -280,11 +280,14 @@ def test_backward_on_leaf() -> None:
     assert x.grad.item() == 1.0
 
 
-def test_create_graph_not_supported() -> None:
-    x = ref.tensor(2.0, requires_grad=True)
-    with pytest.raises(NotImplementedError) as info:
-        (x * x).backward(create_graph=True)
-    assert str(info.value) == "create_graph=True (double backward) is not supported yet"
+def test_create_graph_gives_a_differentiable_gradient() -> None:
+    x = ref.tensor(2.0, requires_grad=True, dtype=ref.float64)
+    (x * x * x).backward(create_graph=True)  # dy/dx = 3x² = 12
+    g = x.grad
+    assert g.item() == 12.0 and g.grad_fn is not None
+    x.grad = None
+    g.backward()  # d(3x²)/dx = 6x = 12
+    assert x.grad.item() == 12.0
 
 
 def test_hundred_thousand_op_chain() -> None:

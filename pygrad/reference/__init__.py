@@ -68,11 +68,12 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, custom_op, float32, float64, tensor
+from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
 
 __all__ = [
     "Tensor",
     "custom_op",
+    "scatter_add",
     "float32",
     "float64",
     "bool_",

@@ -205,7 +205,7 @@ def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> list[tuple
             owner = node.retained()
             if owner is not None:
                 retained.append((owner, g))
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), no_grad():  # backward kernels (and user callbacks) record nothing
             in_grads = node.op.backward(g, node.saved_inputs, node.saved_output)
         for inp, need, gi in zip(node.inputs, node.needs, in_grads):
             if not need or gi is None:

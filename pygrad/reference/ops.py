@@ -732,6 +732,25 @@ class Stack(Op):
         return [np.take(g, i, axis=self.axis) for i in range(len(self.in_shapes))]
 
 
+class ScatterAdd(Op):
+    """y = zeros(shape); y.flat[offsets[i]] += x.flat[i] (repeats add); dx = g.flat[offsets]."""
+
+    name = "scatter_add"
+
+    def __init__(self, shape: tuple[int, ...], offsets: Array) -> None:
+        super().__init__()
+        self.shape = shape
+        self.offsets = offsets
+
+    def forward(self, x: Array) -> Array:
+        out = np.zeros(int(np.prod(self.shape, dtype=np.int64)), dtype=x.dtype)
+        np.add.at(out, self.offsets, x.reshape(-1))
+        return out.reshape(self.shape)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g.reshape(-1)[self.offsets].reshape(self.in_shapes[0]),)
+
+
 class Custom(Op):
     """A user-defined op: the forward value was computed by the caller;
     backward calls ``fn(g)`` (g a numpy array), which returns one gradient
@@ -739,10 +758,11 @@ class Custom(Op):
 
     name = "custom"
 
-    def __init__(self, value: Array, fn: Callable[[Array], Sequence[Any]]) -> None:
+    def __init__(self, value: Array, fn: Callable[[Array], Sequence[Any]], tensor_fn: Any = None) -> None:
         super().__init__()
         self.value = value
         self.fn = fn
+        self.tensor_fn = tensor_fn  # the caller's backward on Tensors, for create_graph
 
     def forward(self, *xs: Array) -> Array:
         return self.value
@@ -766,7 +786,7 @@ OPS: dict[str, type[Op]] = {
         Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
-        Softmax, LogSoftmax, Cast, Custom,
+        Softmax, LogSoftmax, Cast, Custom, ScatterAdd,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -33,7 +33,7 @@ from pygrad.errors import (
 )
 
 from . import ops
-from .autograd import Node, VersionCounter, is_grad_enabled, run_backward
+from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, run_backward
 
 float32: np.dtype = np.dtype(np.float32)
 """32-bit float dtype (the default)."""
@@ -340,16 +340,18 @@ class Tensor:
     # -------------------------------------------------------- autograd ---
 
     def backward(
-        self, grad: object = None, retain_graph: bool = False, create_graph: bool = False
+        self, grad: object = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
         """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf requiring grad.
 
         ``grad`` (shape of self; converted to self's dtype) may be omitted only
-        for one-element tensors, where it is 1. Without ``retain_graph`` the
-        graph's saved values are freed and a second backward raises.
+        for one-element tensors, where it is 1. Without ``retain_graph``
+        (default: ``create_graph``) the graph's saved values are freed and a
+        second backward raises. With ``create_graph=True`` the backward is
+        recorded, so the gradients can be differentiated again.
         """
-        if create_graph:
-            raise NotImplementedError("create_graph=True (double backward) is not supported yet")
+        if retain_graph is None:
+            retain_graph = create_graph
         if not self._requires_grad:
             raise PygradRuntimeError(
                 f"backward: this tensor (shape {self.shape}) does not require grad and has "
@@ -371,6 +373,15 @@ class Tensor:
                     f"backward: grad has shape {g.shape}, expected the output's shape {self.shape}"
                 )
             g = np.array(g, dtype=self.dtype, copy=True)
+        if create_graph:
+            from .rules import run_backward_graph
+
+            seed = grad if isinstance(grad, Tensor) and grad.dtype == self.dtype else Tensor._wrap(g)
+            tpairs = [(self, seed)] if self._node is None else run_backward_graph(self._node, seed)
+            with enable_grad():
+                for t, gi in tpairs:
+                    t._grad = gi if t._grad is None else t._grad + gi
+            return
         if self._node is None:
             pairs: list[tuple[Any, np.ndarray]] = [(self, g)]
         else:
@@ -387,6 +398,8 @@ class Tensor:
             )
         if self._grad is None:
             self._grad = Tensor._wrap(np.array(g, order="C", copy=True))
+        elif self._grad._node is not None:  # a recorded gradient (create_graph): replace, never edit
+            self._grad = Tensor._wrap(self._grad._data + g)
         else:
             self._grad._data += g
             self._grad._version.value += 1
@@ -1295,4 +1308,21 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
         grads = backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs)
         return [None if gi is None else (gi._data if isinstance(gi, Tensor) else np.asarray(gi)) for gi in grads]
 
-    return _apply(ops.Custom(v._data, fn), ins)
+    return _apply(ops.Custom(v._data, fn, (backward, needs)), ins)
+
+
+def scatter_add(src: Any, shape: Sequence[int], offsets: Any) -> Tensor:
+    """``out = zeros(shape); out.flat[offsets[i]] += src.flat[i]`` (repeated offsets add)."""
+    t = as_tensor(src, "scatter_add")
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"scatter_add: negative dimension in shape {dims}")
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1)
+    if off.size != t.size:
+        raise ShapeError(f"scatter_add: {off.size} offsets for a source of shape {t.shape} ({t.size} elements)")
+    n = int(np.prod(dims, dtype=np.int64))
+    bad = (off < 0) | (off >= n)
+    if bad.any():
+        raise PygradIndexError(
+            f"scatter_add: element offset {int(off[bad][0])} is out of range for a result of shape {dims}")
+    return _apply(ops.ScatterAdd(dims, off), (_floating(t),))

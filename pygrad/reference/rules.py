@@ -1,0 +1,255 @@
+"""Every reference op's backward as a rule of differentiable reference ops.
+
+``backward(create_graph=True)`` sweeps the graph with these rules (grad
+mode on), so the gradients it produces are themselves recorded and can be
+differentiated again. Each rule is the formula of its op's numeric backward
+in ops.py, written with Tensors; piecewise-constant local derivatives
+(relu, abs, clamp, max routing) enter as constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .autograd import Node, VersionCounter, enable_grad
+from .functional import where
+from .tensor import Tensor, scatter_add
+
+Rule = Callable[[Node, Tensor], Sequence[Any]]
+
+
+def _const(a: Any, dtype: Any) -> Tensor:
+    return Tensor._wrap(np.array(a, dtype=dtype), VersionCounter())
+
+
+def _output(node: Node) -> Tensor:
+    """The saved output as a differentiable tensor (its grad_fn is the node)."""
+    y = Tensor._wrap(node.saved_output, VersionCounter())
+    y._node = node
+    y._requires_grad = True
+    return y
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _local(node: Node) -> Tensor:
+    """A piecewise-linear op's local derivative: its numeric backward of ones."""
+    out_shape = node.saved_output.shape if node.saved_output is not None else None
+    if out_shape is None:
+        out_shape = np.broadcast_shapes(*node.op.in_shapes) if len(node.op.in_shapes) > 1 else node.op.in_shapes[0]
+        if isinstance(node.op, ops.Reduction):
+            out_shape = _reduced_shape(node.op)
+    ones = np.ones(out_shape, dtype=node.op.in_dtypes[0])
+    return _const(node.op.backward(ones, node.saved_inputs, node.saved_output)[0], node.op.in_dtypes[0])
+
+
+def _reduced_shape(op: ops.Reduction) -> tuple[int, ...]:
+    shape = op.in_shapes[0]
+    return tuple(1 if i in op.axes else s for i, s in enumerate(shape) if op.keepdims or i not in op.axes)
+
+
+def _binary(node: Node, g: Tensor) -> list[Any]:
+    a, b = node.inputs
+    op = node.op
+    out: list[Any] = []
+    for i, x in enumerate((a, b)):
+        if not node.needs[i]:
+            out.append(None)
+            continue
+        if isinstance(op, ops.Add):
+            full = g
+        elif isinstance(op, ops.Sub):
+            full = g if i == 0 else -g
+        elif isinstance(op, ops.Mul):
+            full = g * (b if i == 0 else a)
+        elif isinstance(op, ops.Div):
+            full = g / b if i == 0 else -((g * a) / (b * b))
+        elif isinstance(op, ops.Pow):
+            if i == 0:
+                full = (g * b) * (a ** (b - 1.0))
+            else:
+                full = where(a.numpy() == 0, _const(0.0, g.dtype), (g * (a ** b)) * a.log())
+        else:  # maximum / minimum: route with a constant mask
+            av, bv = np.broadcast_arrays(a.numpy(), b.numpy())
+            first = av > bv if isinstance(op, ops.Maximum) else av < bv
+            win = first if i == 0 else ((bv > av) if isinstance(op, ops.Maximum) else (bv < av))
+            mask = np.where(win, 1.0, np.where(av == bv, 0.5, 0.0))
+            full = g * _const(mask, g.dtype)
+        out.append(_sum_to(full, x.shape))
+    return out
+
+
+def _unary(node: Node, g: Tensor) -> list[Any]:
+    op, x = node.op, node.inputs[0]
+    if isinstance(op, ops.Neg):
+        r = -g
+    elif isinstance(op, ops.AddScalar):
+        r = g
+    elif isinstance(op, ops.MulScalar):
+        r = g * op.c
+    elif isinstance(op, ops.PowScalar):
+        r = g * ((x ** (op.p - 1.0)) * op.p)
+    elif isinstance(op, ops.Exp):
+        r = g * _output(node)
+    elif isinstance(op, ops.Log):
+        r = g / x
+    elif isinstance(op, ops.Sqrt):
+        r = g / (_output(node) * 2.0)
+    elif isinstance(op, ops.Reciprocal):
+        y = _output(node)
+        r = -(g * (y * y))
+    elif isinstance(op, ops.Sigmoid):
+        y = _output(node)
+        r = g * (y * (1.0 - y))
+    elif isinstance(op, ops.Tanh):
+        y = _output(node)
+        r = g * (1.0 - y * y)
+    elif isinstance(op, ops.Elu):
+        r = g * where(x.numpy() > 0, _const(1.0, x.dtype), x.exp() * op.alpha)
+    elif isinstance(op, ops.Cast):
+        r = g.astype(op.in_dtypes[0])
+    else:  # abs, relu, leaky_relu, clamp
+        r = g * _local(node)
+    return [r]
+
+
+def _where(node: Node, g: Tensor) -> list[Any]:
+    cond, x, y = node.inputs
+    zero = _const(0.0, g.dtype)
+    return [None,
+            _sum_to(where(cond, g, zero), x.shape) if node.needs[1] else None,
+            _sum_to(where(cond, zero, g), y.shape) if node.needs[2] else None]
+
+
+def _swap_last2(t: Tensor) -> Tensor:
+    perm = list(range(t.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return t.permute(*perm)
+
+
+def _matmul(node: Node, g: Tensor) -> list[Any]:
+    a, b = node.inputs
+    a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
+    b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
+    gshape = list(g.shape)
+    if a.ndim == 1:
+        gshape.insert(len(gshape) - (0 if b.ndim == 1 else 1), 1)
+    if b.ndim == 1:
+        gshape.append(1)
+    g2 = g.reshape(*gshape)
+    da = _sum_to(g2 @ _swap_last2(b2), a2.shape).reshape(a.shape) if node.needs[0] else None
+    db = _sum_to(_swap_last2(a2) @ g2, b2.shape).reshape(b.shape) if node.needs[1] else None
+    return [da, db]
+
+
+def _reduce(node: Node, g: Tensor) -> list[Any]:
+    op = node.op
+    shape = op.in_shapes[0]
+    keep = tuple(1 if i in op.axes else s for i, s in enumerate(shape))
+    full = _const(np.zeros(shape), g.dtype) + g.reshape(*keep)
+    if isinstance(op, ops.Mean):
+        count = int(np.prod([shape[i] for i in op.axes], dtype=np.int64))
+        return [full / _const(float(count), g.dtype)]
+    if isinstance(op, ops.Sum):
+        return [full]
+    return [full * _local(node)]
+
+
+def _shape(node: Node, g: Tensor) -> list[Any]:
+    op = node.op
+    in_shape = op.in_shapes[0]
+    if isinstance(op, ops.Reshape):
+        return [g.reshape(*in_shape)]
+    if isinstance(op, ops.Permute):
+        inv = np.argsort(op.perm)
+        return [g.permute(*[int(i) for i in inv])]
+    if isinstance(op, ops.GetItem):
+        offsets = np.arange(int(np.prod(in_shape, dtype=np.int64))).reshape(in_shape)[op.key]
+        return [scatter_add(g, in_shape, offsets)]
+    # scatter_add: gather
+    return [g.reshape(-1)[op.offsets].reshape(*in_shape)]
+
+
+def _cat(node: Node, g: Tensor) -> list[Any]:
+    op = node.op
+    out, start = [], 0
+    for shape, need in zip(op.in_shapes, node.needs):
+        if isinstance(op, ops.Stack):
+            idx: list[Any] = [slice(None)] * op.axis + [start]
+            start += 1
+        else:
+            idx = [slice(None)] * op.axis + [slice(start, start + shape[op.axis])]
+            start += shape[op.axis]
+        out.append(g[tuple(idx)] if need else None)
+    return out
+
+
+def _softmax(node: Node, g: Tensor) -> list[Any]:
+    y = _output(node)
+    axis = node.op.axis
+    if isinstance(node.op, ops.Softmax):
+        return [y * (g - (g * y).sum(axis=axis, keepdims=True))]
+    return [g - y.exp() * g.sum(axis=axis, keepdims=True)]
+
+
+def _custom(node: Node, g: Tensor) -> list[Any]:
+    fn, needs = node.op.tensor_fn
+    grads = list(fn(g, needs))
+    return [None if gi is None else gi if isinstance(gi, Tensor) else _const(gi, t.dtype)
+            for gi, t in zip(grads, node.inputs)]
+
+
+RULES: dict[type, Rule] = {}
+for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum):
+    RULES[_cls] = _binary
+for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.Exp, ops.Log, ops.Sqrt, ops.Reciprocal,
+             ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
+    RULES[_cls] = _unary
+RULES.update({
+    ops.Where: _where, ops.Matmul: _matmul, ops.Sum: _reduce, ops.Mean: _reduce, ops.Max: _reduce,
+    ops.Min: _reduce, ops.Reshape: _shape, ops.Permute: _shape, ops.GetItem: _shape, ops.ScatterAdd: _shape,
+    ops.Concatenate: _cat, ops.Stack: _cat, ops.Softmax: _softmax, ops.LogSoftmax: _softmax, ops.Custom: _custom,
+})
+
+
+def run_backward_graph(root: Node, grad: Tensor) -> list[tuple[Any, Tensor]]:
+    """The create_graph sweep: like ``autograd.run_backward`` but with the rules,
+    on Tensors, recording; the graph is retained. Returns ``(tensor, gradient)``
+    pairs to accumulate (leaves, then retained non-leaves)."""
+    from .autograd import topological_order
+
+    order = topological_order(root)
+    for node in order:
+        node.check()
+    grads: dict[int, Tensor] = {id(root): grad}
+    leaves: dict[int, tuple[Any, Tensor]] = {}
+    retained: list[tuple[Any, Tensor]] = []
+    with enable_grad():
+        for node in order:
+            g = grads.pop(id(node))
+            if node.retained is not None:
+                owner = node.retained()
+                if owner is not None:
+                    retained.append((owner, g))
+            rule = RULES[type(node.op)]
+            for inp, need, gi in zip(node.inputs, node.needs, rule(node, g)):
+                if not need or gi is None:
+                    continue
+                child = inp.grad_fn
+                if child is not None:
+                    key = id(child)
+                    grads[key] = grads[key] + gi if key in grads else gi
+                else:
+                    key = id(inp)
+                    leaves[key] = (inp, leaves[key][1] + gi) if key in leaves else (inp, gi)
+    return list(leaves.values()) + retained
