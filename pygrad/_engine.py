@@ -85,13 +85,15 @@ def _check(status: int) -> None:
         _raise_last()
 
 
+_new_tensor = object.__new__
+
+
 def _wrap(p: Any) -> Tensor:
     """Own a new C reference (NULL means the call failed)."""
     if p == _NULL:
         _raise_last()
-    t = object.__new__(Tensor)
+    t = _new_tensor(Tensor)
     t._p = p
-    t._shape = None
     return t
 
 
@@ -461,7 +463,6 @@ class Tensor:
         src = tensor(data, dtype, requires_grad)
         lib.pg_tensor_retain(src._p)
         self._p = src._p
-        self._shape = None
 
     def __del__(self) -> None:
         p = getattr(self, "_p", None)
@@ -475,11 +476,12 @@ class Tensor:
     @property
     def shape(self) -> tuple[int, ...]:
         """The tensor's dimensions, a tuple of ints."""
-        s = self._shape
-        if s is None:
+        try:
+            return self._shape
+        except AttributeError:  # first use: ask C once
             p = self._p
             s = self._shape = tuple(lib.pg_tensor_dim(p, i) for i in range(lib.pg_tensor_ndim(p)))
-        return s
+            return s
 
     @property
     def dtype(self) -> np.dtype:
@@ -647,9 +649,10 @@ class Tensor:
     # `lib.f(_operand(o)._p)` would let the temporary die (and free its C
     # tensor) before the call.
     def __add__(self, o: Any) -> Tensor:
-        if type(o) is Tensor:
+        t = type(o)
+        if t is Tensor:
             return _wrap(lib.pg_add(self._p, o._p))
-        if _is_scalar(o):
+        if t is float or t is int or _is_scalar(o):
             return _wrap(lib.pg_add_scalar(self._p, o))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_add(self._p, t._p))
@@ -661,9 +664,10 @@ class Tensor:
         return NotImplemented if t is None else _wrap(lib.pg_add(t._p, self._p))
 
     def __sub__(self, o: Any) -> Tensor:
-        if type(o) is Tensor:
+        t = type(o)
+        if t is Tensor:
             return _wrap(lib.pg_sub(self._p, o._p))
-        if _is_scalar(o):  # x - c = x + (-c)
+        if t is float or t is int or _is_scalar(o):  # x - c = x + (-c)
             return _wrap(lib.pg_add_scalar(self._p, -float(o)))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_sub(self._p, t._p))
@@ -676,9 +680,10 @@ class Tensor:
         return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
 
     def __mul__(self, o: Any) -> Tensor:
-        if type(o) is Tensor:
+        t = type(o)
+        if t is Tensor:
             return _wrap(lib.pg_mul(self._p, o._p))
-        if _is_scalar(o):
+        if t is float or t is int or _is_scalar(o):
             return _wrap(lib.pg_mul_scalar(self._p, o))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_mul(self._p, t._p))
