@@ -12,63 +12,9 @@ in csrc/; this package is a thin layer over it. ``pygrad.reference`` is an
 independent pure-Python engine with the same API, to check results against.
 """
 
-from pygrad._engine import (
-    OP_NAMES,
-    GradFn,
-    Tensor,
-    abs,
-    add,
-    arange,
-    bool_,
-    cat,
-    clamp,
-    concatenate,
-    custom_op,
-    div,
-    elu,
-    enable_grad,
-    exp,
-    eye,
-    float32,
-    float64,
-    from_numpy,
-    full,
-    is_grad_enabled,
-    leaky_relu,
-    live_objects,
-    log,
-    log_softmax,
-    manual_seed,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    no_grad,
-    ones,
-    permute,
-    pow,
-    rand,
-    randn,
-    reciprocal,
-    relu,
-    reshape,
-    scatter_add,
-    sigmoid,
-    softmax,
-    sqrt,
-    stack,
-    sub,
-    sum,
-    tanh,
-    tensor,
-    transpose,
-    where,
-    zeros,
-)
+import os as _os
+import sys as _sys
+
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -79,14 +25,93 @@ from pygrad.errors import (
     ShapeError,
 )
 
+_REQUESTED = _os.environ.get("PYGRAD_BACKEND", "c").strip().lower() or "c"
+
+if _REQUESTED in ("python", "reference"):
+    # The whole program runs on the pure-Python reference engine, deliberately.
+    print("pygrad: PYGRAD_BACKEND=python: serving the pure-Python reference engine (slow; for checking results)",
+          file=_sys.stderr)
+    from pygrad.reference import *  # noqa: F403
+    from pygrad.reference import OP_NAMES, custom_op, scatter_add  # noqa: F401
+
+    _BACKEND = "python"
+elif _REQUESTED == "c":
+    from pygrad._engine import (
+        OP_NAMES,
+        GradFn,
+        Tensor,
+        abs,
+        add,
+        arange,
+        bool_,
+        cat,
+        clamp,
+        concatenate,
+        custom_op,
+        div,
+        elu,
+        enable_grad,
+        exp,
+        eye,
+        float32,
+        float64,
+        from_numpy,
+        full,
+        is_grad_enabled,
+        leaky_relu,
+        live_objects,
+        log,
+        log_softmax,
+        manual_seed,
+        matmul,
+        max,
+        maximum,
+        mean,
+        min,
+        minimum,
+        mul,
+        neg,
+        no_grad,
+        ones,
+        permute,
+        pow,
+        rand,
+        randn,
+        reciprocal,
+        relu,
+        reshape,
+        scatter_add,
+        sigmoid,
+        softmax,
+        sqrt,
+        stack,
+        sub,
+        sum,
+        tanh,
+        tensor,
+        transpose,
+        where,
+        zeros,
+    )
+
+    _BACKEND = "c"
+else:
+    raise ImportError(f"PYGRAD_BACKEND={_REQUESTED!r}: expected 'c' (the default) or 'python' (the reference engine)")
+
+
 __version__ = "0.1.0"
 
+
+def backend() -> str:
+    """Which engine ``import pygrad`` serves: ``"c"`` or ``"python"`` (``PYGRAD_BACKEND=python``)."""
+    return _BACKEND
+
 __all__ = [
-    "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "custom_op", "div",
-    "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "is_grad_enabled",
-    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn", "reciprocal",
-    "relu", "reshape", "scatter_add", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor",
-    "transpose", "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError",
-    "PygradTypeError", "PygradValueError", "ShapeError",
+    "backend", "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate",
+    "custom_op", "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full",
+    "is_grad_enabled", "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn",
+    "reciprocal", "relu", "reshape", "scatter_add", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum",
+    "tanh", "tensor", "transpose", "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError",
+    "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError",
 ]

@@ -90,10 +90,10 @@ def _dot_of_graph(g: Any) -> str:
 def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
     import pygrad
 
-    if isinstance(t, pygrad.Tensor):
-        nodes = pygrad._engine.graph_of(t)
-    else:
+    if type(t).__module__.startswith("pygrad.reference"):
         nodes = _reference_graph(t)
+    else:
+        nodes = pygrad._engine.graph_of(t)
     by_tensor = {id(v): k for k, v in (names or {}).items()}
     lines = ["digraph circuit {", "  rankdir=LR;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
     leaf_ids: dict[Any, str] = {}

@@ -1,0 +1,332 @@
+"""The shared op case table: one row per (op, shapes, call form).
+
+Each case builds its output from input tensors with the public API of an
+engine module ``m`` (``pygrad`` or ``pygrad.reference``), so the same table
+drives the reference finite-difference test and the C-vs-reference parity
+tests. ``op`` is the op-table name of the last op the case records
+(``out.grad_fn.name == case.op``); constant masks, indices and conditions
+live inside ``fn``.
+
+Domains (how :func:`make_inputs` draws values):
+
+- ``"any"``: standard normal;
+- ``"positive"``: uniform in [0.5, 2] (log, sqrt, fractional powers);
+- ``"away0"``: |x| in [0.2, 2] with random signs, all values of all inputs
+  distinct and at least ``0.9 / n`` apart (n values in all), so kinks (relu,
+  abs, clamp at 0) and ties (max, maximum) are never within reach of a
+  finite-difference step.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+OP_NAMES: tuple[str, ...] = (
+    "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "pow_scalar", "pow",
+    "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
+    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
+    "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
+    "scatter_add",
+)
+"""Every op-table name (the names ``grad_fn.name`` reports), in table order."""
+
+DOMAINS = ("any", "positive", "away0")
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One test case: ``fn(m, *xs)`` with ``xs`` tensors of ``shapes`` drawn from ``domain``."""
+
+    op: str
+    id: str
+    fn: Callable
+    shapes: tuple[tuple[int, ...], ...]
+    domain: str = "any"
+
+
+def make_inputs(case: OpCase, dtype: object, seed: int) -> list[np.ndarray]:
+    """Input arrays for ``case`` (one per shape, of ``dtype``), deterministic in (case.id, seed)."""
+    rng = np.random.default_rng([seed, zlib.crc32(case.id.encode())])
+    sizes = [math.prod(s) for s in case.shapes]
+    total = sum(sizes)
+    if case.domain == "any":
+        flat = rng.standard_normal(total)
+    elif case.domain == "positive":
+        flat = rng.uniform(0.5, 2.0, total)
+    elif case.domain == "away0":
+        # magnitudes on a jittered grid over [0.2, 2): distinct, gaps >= spacing / 2
+        spacing = 1.8 / max(total, 1)
+        mags = 0.2 + spacing * (np.arange(total) + rng.uniform(0.25, 0.75, total))
+        signs = rng.choice(np.array([-1.0, 1.0]), total)
+        flat = rng.permutation(mags) * signs
+    else:
+        raise ValueError(f"make_inputs: unknown domain {case.domain!r}; expected one of {DOMAINS}")
+    out = []
+    start = 0
+    for shape, size in zip(case.shapes, sizes):
+        out.append(flat[start:start + size].reshape(shape).astype(dtype))
+        start += size
+    return out
+
+
+def _flip(m, x):
+    """The other float dtype of ``x`` (float32 <-> float64)."""
+    return m.float64 if x.dtype == m.float32 else m.float32
+
+
+# constants used inside the cases (never inputs)
+_COND_23 = np.array([[True, False, True], [False, False, True]])
+_MASK_34 = np.array([[True, False, False, True], [False, True, True, False], [True, True, False, False]])
+_MASK_5 = np.array([False, True, True, False, True])
+
+
+def _cube_op(m: Any, x: Any) -> Any:
+    """A user-defined op through the engine's custom_op hook: y = x³, dy/dx = 3x²
+    (the backward is written with Tensor ops, so it can be differentiated again)."""
+    xv = x.numpy().copy()
+
+    def backward(g: Any, needs: list[bool]) -> list[Any]:
+        return [g * (x * x) * 3.0]
+
+    return m.custom_op([x], xv ** 3, backward)
+
+
+def _mix_op(m: Any, a: Any, b: Any) -> Any:
+    """A two-input user op with broadcasting done by the user: y = a·b + a, row vector b."""
+    av, bv = a.numpy().copy(), b.numpy().copy()
+
+    def backward(g: Any, needs: list[bool]) -> list[Any]:
+        return [g * (b + 1.0), (g * a).sum(axis=0)]
+
+    return m.custom_op([a, b], av * bv + av, backward)
+
+
+_SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 repeats
+
+
+def _scatter_op(m: Any, x: Any) -> Any:
+    """scatter_add of a (2, 3) source into a (2, 4) result, with a repeated offset."""
+    return m.scatter_add(x, (2, 4), _SCATTER)
+
+CASES: list[OpCase] = [
+    # add
+    OpCase("add", "add-same", lambda m, a, b: a + b, ((2, 3), (2, 3))),
+    OpCase("add", "add-bcast-row", lambda m, a, b: a + b, ((2, 3), (3,))),
+    OpCase("add", "add-bcast-col", lambda m, a, b: a + b, ((2, 3), (2, 1))),
+    OpCase("add", "add-bcast-both", lambda m, a, b: a + b, ((3, 1), (1, 4))),
+    OpCase("add", "add-bcast-rank", lambda m, a, b: a + b, ((3,), (2, 4, 3))),
+    OpCase("add", "add-0d-left", lambda m, a, b: a + b, ((), (2, 3))),
+    OpCase("add", "add-0d-0d", lambda m, a, b: a + b, ((), ())),
+    OpCase("add", "add-size1", lambda m, a, b: a + b, ((1, 3), (1, 1))),
+    OpCase("add", "add-func-3d", lambda m, a, b: m.add(a, b), ((2, 3, 4), (3, 1))),
+    OpCase("add", "add-self", lambda m, a: a + a, ((4,),)),
+    OpCase("add", "add-mixed-dtype", lambda m, a, b: a.double() + b, ((2, 3), (3,))),
+    OpCase("add", "add-ndarray-right", lambda m, a: a + np.linspace(-1.0, 1.0, 3), ((2, 3),)),
+    OpCase("add", "add-ndarray-left", lambda m, a: np.linspace(-1.0, 1.0, 3) + a, ((2, 3),)),
+    # sub
+    OpCase("sub", "sub-same", lambda m, a, b: a - b, ((2, 3), (2, 3))),
+    OpCase("sub", "sub-bcast", lambda m, a, b: a - b, ((4, 1), (3,))),
+    OpCase("sub", "sub-0d-right", lambda m, a, b: a - b, ((2, 2), ())),
+    OpCase("sub", "sub-func", lambda m, a, b: m.sub(a, b), ((3,), (2, 3))),
+    OpCase("sub", "sub-ndarray-left", lambda m, a: np.full((2, 3), 0.5) - a, ((2, 3),)),
+    # mul
+    OpCase("mul", "mul-same", lambda m, a, b: a * b, ((2, 3), (2, 3))),
+    OpCase("mul", "mul-bcast-row", lambda m, a, b: a * b, ((2, 3), (3,))),
+    OpCase("mul", "mul-bcast-3d", lambda m, a, b: a * b, ((2, 1, 4), (3, 1))),
+    OpCase("mul", "mul-0d-0d", lambda m, a, b: a * b, ((), ())),
+    OpCase("mul", "mul-func", lambda m, a, b: m.mul(a, b), ((3,), (3,))),
+    OpCase("mul", "mul-self", lambda m, a: a * a, ((3,),)),
+    # div
+    OpCase("div", "div-same", lambda m, a, b: a / b, ((2, 3), (2, 3)), "away0"),
+    OpCase("div", "div-bcast-row", lambda m, a, b: a / b, ((2, 3), (3,)), "away0"),
+    OpCase("div", "div-bcast-both", lambda m, a, b: a / b, ((3, 1), (1, 2)), "away0"),
+    OpCase("div", "div-0d-right", lambda m, a, b: a / b, ((2, 2), ()), "away0"),
+    OpCase("div", "div-func", lambda m, a, b: m.div(a, b), ((4,), (4,)), "away0"),
+    # neg
+    OpCase("neg", "neg-op", lambda m, a: -a, ((2, 3),)),
+    OpCase("neg", "neg-func", lambda m, a: m.neg(a), ((4,),)),
+    OpCase("neg", "neg-0d", lambda m, a: -a, ((),)),
+    # add_scalar (x + c, c + x, x - c, c - x)
+    OpCase("add_scalar", "add_scalar-right", lambda m, a: a + 2.0, ((2, 3),)),
+    OpCase("add_scalar", "add_scalar-left", lambda m, a: 3.0 + a, ((3,),)),
+    OpCase("add_scalar", "add_scalar-sub-scalar", lambda m, a: a - 2.0, ((2, 3),)),
+    OpCase("add_scalar", "add_scalar-rsub-scalar", lambda m, a: 1.5 - a, ((4,),)),
+    OpCase("add_scalar", "add_scalar-int", lambda m, a: a + 1, ((2, 2),)),
+    OpCase("add_scalar", "add_scalar-func", lambda m, a: m.add(a, 0.25), ((3,),)),
+    OpCase("add_scalar", "add_scalar-0d", lambda m, a: a + 0.5, ((),)),
+    # mul_scalar (x * c, c * x, x / c, c / x)
+    OpCase("mul_scalar", "mul_scalar-right", lambda m, a: a * 2.5, ((2, 3),)),
+    OpCase("mul_scalar", "mul_scalar-left", lambda m, a: -1.5 * a, ((3,),)),
+    OpCase("mul_scalar", "mul_scalar-div-scalar", lambda m, a: a / 4.0, ((2, 3),)),
+    OpCase("mul_scalar", "mul_scalar-rdiv-scalar", lambda m, a: 3.0 / a, ((2, 3),), "away0"),
+    OpCase("mul_scalar", "mul_scalar-func", lambda m, a: m.mul(2.0, a), ((4,),)),
+    OpCase("mul_scalar", "mul_scalar-div-func", lambda m, a: m.div(a, 3.0), ((2, 2),)),
+    OpCase("mul_scalar", "mul_scalar-0d", lambda m, a: a * 0.75, ((),)),
+    # pow_scalar
+    OpCase("pow_scalar", "pow_scalar-2", lambda m, a: a ** 2, ((2, 3),)),
+    OpCase("pow_scalar", "pow_scalar-3", lambda m, a: a ** 3, ((4,),)),
+    OpCase("pow_scalar", "pow_scalar-half", lambda m, a: a ** 0.5, ((2, 3),), "positive"),
+    OpCase("pow_scalar", "pow_scalar-minus1", lambda m, a: a ** -1, ((2, 3),), "away0"),
+    OpCase("pow_scalar", "pow_scalar-func", lambda m, a: m.pow(a, 2.0), ((3,),)),
+    OpCase("pow_scalar", "pow_scalar-method", lambda m, a: a.pow(1.5), ((2, 2),), "positive"),
+    OpCase("pow_scalar", "pow_scalar-0d", lambda m, a: a ** 2, ((),)),
+    # pow (tensor ** tensor, positive base)
+    OpCase("pow", "pow-same", lambda m, a, b: a ** b, ((2, 3), (2, 3)), "positive"),
+    OpCase("pow", "pow-bcast", lambda m, a, b: a ** b, ((2, 3), (3,)), "positive"),
+    OpCase("pow", "pow-func-0d-exp", lambda m, a, b: m.pow(a, b), ((3,), ()), "positive"),
+    OpCase("pow", "pow-method", lambda m, a, b: a.pow(b), ((2, 1), (1, 3)), "positive"),
+    # exp
+    OpCase("exp", "exp-method", lambda m, a: a.exp(), ((2, 3),)),
+    OpCase("exp", "exp-func-0d", lambda m, a: m.exp(a), ((),)),
+    OpCase("exp", "exp-func-3d", lambda m, a: m.exp(a), ((2, 3, 2),)),
+    OpCase("exp", "exp-rpow-scalar", lambda m, a: 2.0 ** a, ((4,),)),
+    # log, sqrt, reciprocal, abs
+    OpCase("log", "log-method", lambda m, a: a.log(), ((2, 3),), "positive"),
+    OpCase("log", "log-func", lambda m, a: m.log(a), ((5,),), "positive"),
+    OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
+    OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
+    OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),
+    OpCase("reciprocal", "reciprocal-func", lambda m, a: m.reciprocal(a), ((4,),), "away0"),
+    OpCase("abs", "abs-method", lambda m, a: a.abs(), ((2, 3),), "away0"),
+    OpCase("abs", "abs-func-3d", lambda m, a: m.abs(a), ((2, 2, 3),), "away0"),
+    # maximum / minimum
+    OpCase("maximum", "maximum-same", lambda m, a, b: m.maximum(a, b), ((2, 3), (2, 3)), "away0"),
+    OpCase("maximum", "maximum-bcast", lambda m, a, b: m.maximum(a, b), ((2, 3), (3,)), "away0"),
+    OpCase("maximum", "maximum-method-bcast-both", lambda m, a, b: a.maximum(b), ((3, 1), (1, 4)), "away0"),
+    OpCase("maximum", "maximum-scalar", lambda m, a: m.maximum(a, 0.0), ((2, 3),), "away0"),
+    OpCase("minimum", "minimum-same", lambda m, a, b: m.minimum(a, b), ((2, 3), (2, 3)), "away0"),
+    OpCase("minimum", "minimum-bcast", lambda m, a, b: m.minimum(a, b), ((4, 1), (3,)), "away0"),
+    OpCase("minimum", "minimum-method-0d", lambda m, a, b: a.minimum(b), ((2, 3), ()), "away0"),
+    # clamp
+    OpCase("clamp", "clamp-both", lambda m, a: m.clamp(a, -0.5, 0.7), ((3, 4),), "away0"),
+    OpCase("clamp", "clamp-min", lambda m, a: a.clamp(min=-0.3), ((2, 3),), "away0"),
+    OpCase("clamp", "clamp-max", lambda m, a: a.clamp(max=0.4), ((2, 3),), "away0"),
+    OpCase("clamp", "clamp-both-3d", lambda m, a: m.clamp(a, min=-1.05, max=0.95), ((2, 2, 3),), "away0"),
+    # where (constant conditions)
+    OpCase("where", "where-same", lambda m, a, b: m.where(_COND_23, a, b), ((2, 3), (2, 3))),
+    OpCase("where", "where-bcast", lambda m, a, b: m.where(_COND_23, a, b), ((3,), (2, 1))),
+    OpCase("where", "where-scalar-other", lambda m, a: m.where(_COND_23, a, 0.0), ((2, 3),)),
+    OpCase("where", "where-bool-tensor", lambda m, a, b: m.where(m.tensor(_COND_23), a, b), ((2, 3), (2, 3))),
+    OpCase("where", "where-from-compare", lambda m, a, b: m.where(a > 0.0, a, b * 0.5),
+           ((2, 3), (2, 3)), "away0"),
+    # sigmoid, tanh
+    OpCase("sigmoid", "sigmoid-method", lambda m, a: a.sigmoid(), ((2, 3),)),
+    OpCase("sigmoid", "sigmoid-func-0d", lambda m, a: m.sigmoid(a), ((),)),
+    OpCase("sigmoid", "sigmoid-wide-range", lambda m, a: (a * 8.0).sigmoid(), ((3, 4),)),
+    OpCase("tanh", "tanh-method", lambda m, a: a.tanh(), ((2, 3),)),
+    OpCase("tanh", "tanh-func-3d", lambda m, a: m.tanh(a), ((2, 2, 2),)),
+    # relu, leaky_relu, elu
+    OpCase("relu", "relu-method", lambda m, a: a.relu(), ((2, 3),), "away0"),
+    OpCase("relu", "relu-func-3d", lambda m, a: m.relu(a), ((2, 3, 2),), "away0"),
+    OpCase("leaky_relu", "leaky_relu-default", lambda m, a: a.leaky_relu(), ((2, 3),), "away0"),
+    OpCase("leaky_relu", "leaky_relu-slope", lambda m, a: m.leaky_relu(a, 0.2), ((5,),), "away0"),
+    OpCase("elu", "elu-default", lambda m, a: a.elu(), ((2, 3),), "away0"),
+    OpCase("elu", "elu-alpha", lambda m, a: m.elu(a, alpha=0.5), ((5,),), "away0"),
+    # matmul
+    OpCase("matmul", "matmul-1d-1d", lambda m, a, b: a @ b, ((3,), (3,))),
+    OpCase("matmul", "matmul-1d-2d", lambda m, a, b: a @ b, ((3,), (3, 4))),
+    OpCase("matmul", "matmul-2d-1d", lambda m, a, b: a @ b, ((2, 3), (3,))),
+    OpCase("matmul", "matmul-2d-2d", lambda m, a, b: a @ b, ((2, 3), (3, 4))),
+    OpCase("matmul", "matmul-batched", lambda m, a, b: a @ b, ((2, 2, 3), (2, 3, 4))),
+    OpCase("matmul", "matmul-bcast-batch", lambda m, a, b: a @ b, ((2, 1, 2, 3), (3, 3, 4))),
+    OpCase("matmul", "matmul-batched-2d", lambda m, a, b: m.matmul(a, b), ((4, 2, 3), (3, 2))),
+    OpCase("matmul", "matmul-batched-1d", lambda m, a, b: a.matmul(b), ((2, 2, 3), (3,))),
+    OpCase("matmul", "matmul-1d-batched", lambda m, a, b: a @ b, ((3,), (2, 3, 4))),
+    # sum
+    OpCase("sum", "sum-all", lambda m, a: a.sum(), ((2, 3),)),
+    OpCase("sum", "sum-axis0", lambda m, a: a.sum(0), ((2, 3),)),
+    OpCase("sum", "sum-axes02", lambda m, a: a.sum(axis=(0, 2)), ((2, 3, 4),)),
+    OpCase("sum", "sum-neg-keepdims", lambda m, a: a.sum(axis=-1, keepdims=True), ((2, 3),)),
+    OpCase("sum", "sum-dim-keepdim", lambda m, a: a.sum(dim=1, keepdim=True), ((2, 3, 2),)),
+    OpCase("sum", "sum-func-neg-axes", lambda m, a: m.sum(a, axis=(-1, -2)), ((2, 3, 2),)),
+    OpCase("sum", "sum-0d", lambda m, a: a.sum(), ((),)),
+    OpCase("sum", "sum-size1-axis", lambda m, a: m.sum(a, 1), ((3, 1),)),
+    # mean
+    OpCase("mean", "mean-all", lambda m, a: a.mean(), ((2, 3),)),
+    OpCase("mean", "mean-axis1", lambda m, a: a.mean(axis=1), ((2, 3),)),
+    OpCase("mean", "mean-axes-keepdims", lambda m, a: a.mean(axis=(0, 2), keepdims=True), ((2, 3, 4),)),
+    OpCase("mean", "mean-func-neg", lambda m, a: m.mean(a, axis=-2), ((2, 3, 2),)),
+    # max / min (distinct values: no ties)
+    OpCase("max", "max-all", lambda m, a: a.max(), ((2, 3),), "away0"),
+    OpCase("max", "max-axis1", lambda m, a: a.max(axis=1), ((3, 4),), "away0"),
+    OpCase("max", "max-axes-keepdims", lambda m, a: a.max(axis=(0, 2), keepdims=True), ((2, 3, 4),), "away0"),
+    OpCase("max", "max-func-dim", lambda m, a: m.max(a, dim=-1), ((2, 5),), "away0"),
+    OpCase("min", "min-all", lambda m, a: a.min(), ((2, 3),), "away0"),
+    OpCase("min", "min-axis0", lambda m, a: a.min(axis=0), ((3, 4),), "away0"),
+    OpCase("min", "min-func-neg-keepdims", lambda m, a: m.min(a, axis=-1, keepdims=True),
+           ((2, 3, 2),), "away0"),
+    # reshape
+    OpCase("reshape", "reshape-ints", lambda m, a: a.reshape(3, 2), ((2, 3),)),
+    OpCase("reshape", "reshape-tuple", lambda m, a: a.reshape((6,)), ((2, 3),)),
+    OpCase("reshape", "reshape-infer", lambda m, a: a.reshape(-1, 2), ((2, 3, 2),)),
+    OpCase("reshape", "reshape-func-infer", lambda m, a: m.reshape(a, (4, -1)), ((2, 3, 4),)),
+    OpCase("reshape", "reshape-to-0d", lambda m, a: a.reshape(()), ((1,),)),
+    OpCase("reshape", "reshape-from-0d", lambda m, a: a.reshape(1, 1), ((),)),
+    # permute (transpose and .T are permutes)
+    OpCase("permute", "permute-3d", lambda m, a: a.permute(2, 0, 1), ((2, 3, 4),)),
+    OpCase("permute", "permute-func-tuple", lambda m, a: m.permute(a, (1, 0, 2)), ((2, 3, 2),)),
+    OpCase("permute", "permute-neg-dims", lambda m, a: a.permute(-1, 0, 1), ((2, 3, 2),)),
+    OpCase("permute", "transpose-method", lambda m, a: a.transpose(0, 2), ((2, 3, 4),)),
+    OpCase("permute", "transpose-func-neg", lambda m, a: m.transpose(a, -1, -2), ((2, 3, 2),)),
+    OpCase("permute", "T-2d", lambda m, a: a.T, ((2, 3),)),
+    OpCase("permute", "T-3d", lambda m, a: a.T, ((2, 3, 4),)),
+    # getitem
+    OpCase("getitem", "getitem-int", lambda m, a: a[1], ((3, 4),)),
+    OpCase("getitem", "getitem-neg-int", lambda m, a: a[-1], ((3, 4),)),
+    OpCase("getitem", "getitem-ints-0d", lambda m, a: a[1, 2], ((3, 4),)),
+    OpCase("getitem", "getitem-slice-step", lambda m, a: a[::2], ((5, 3),)),
+    OpCase("getitem", "getitem-slice-reverse", lambda m, a: a[1:, ::-1], ((3, 4),)),
+    OpCase("getitem", "getitem-none", lambda m, a: a[None, 1], ((3, 4),)),
+    OpCase("getitem", "getitem-none-slice", lambda m, a: a[:, None, 1:3], ((3, 4),)),
+    OpCase("getitem", "getitem-ellipsis", lambda m, a: a[..., 1], ((2, 3, 4),)),
+    OpCase("getitem", "getitem-intarray-repeat", lambda m, a: a[np.array([0, 2, 0])], ((3, 4),)),
+    OpCase("getitem", "getitem-list-repeat", lambda m, a: a[[1, 1, 1, 0]], ((3,),)),
+    OpCase("getitem", "getitem-two-arrays", lambda m, a: a[[0, 1, 1], [2, 0, 2]], ((3, 4),)),
+    OpCase("getitem", "getitem-slice-and-array", lambda m, a: a[:, [1, 1, 0]], ((2, 3),)),
+    OpCase("getitem", "getitem-bool-mask", lambda m, a: a[_MASK_34], ((3, 4),)),
+    OpCase("getitem", "getitem-bool-mask-rows", lambda m, a: a[_MASK_5], ((5, 2),)),
+    OpCase("getitem", "getitem-bool-tensor", lambda m, a: a[m.tensor(_MASK_34)], ((3, 4),)),
+    # concatenate / cat
+    OpCase("concatenate", "concatenate-axis0", lambda m, a, b: m.concatenate([a, b], axis=0),
+           ((2, 3), (1, 3))),
+    OpCase("concatenate", "concatenate-3-axis1", lambda m, a, b, c: m.concatenate([a, b, c], axis=1),
+           ((2, 1), (2, 3), (2, 2))),
+    OpCase("concatenate", "concatenate-neg-axis-3d", lambda m, a, b: m.concatenate((a, b), axis=-1),
+           ((2, 2, 3), (2, 2, 1))),
+    OpCase("concatenate", "cat-1d", lambda m, a, b: m.cat([a, b]), ((2,), (3,))),
+    OpCase("concatenate", "cat-3d-axis1", lambda m, a, b, c: m.cat([a, b, c], 1),
+           ((2, 1, 2), (2, 2, 2), (2, 1, 2))),
+    # stack
+    OpCase("stack", "stack-axis0", lambda m, a, b: m.stack([a, b]), ((2, 3), (2, 3))),
+    OpCase("stack", "stack-3-neg-axis", lambda m, a, b, c: m.stack([a, b, c], axis=-1),
+           ((2, 3), (2, 3), (2, 3))),
+    OpCase("stack", "stack-axis1", lambda m, a, b: m.stack((a, b), axis=1), ((3, 2), (3, 2))),
+    OpCase("stack", "stack-0d", lambda m, a, b, c: m.stack([a, b, c]), ((), (), ())),
+    # softmax / log_softmax
+    OpCase("softmax", "softmax-last", lambda m, a: a.softmax(), ((2, 5),)),
+    OpCase("softmax", "softmax-axis0", lambda m, a: m.softmax(a, axis=0), ((3, 4),)),
+    OpCase("softmax", "softmax-3d-axis1", lambda m, a: m.softmax(a, 1), ((2, 3, 4),)),
+    OpCase("softmax", "softmax-1d", lambda m, a: m.softmax(a), ((6,),)),
+    OpCase("log_softmax", "log_softmax-last", lambda m, a: a.log_softmax(), ((2, 5),)),
+    OpCase("log_softmax", "log_softmax-axis0", lambda m, a: m.log_softmax(a, axis=0), ((3, 4),)),
+    OpCase("log_softmax", "log_softmax-3d-axis1", lambda m, a: m.log_softmax(a, 1), ((2, 3, 4),)),
+    OpCase("log_softmax", "log_softmax-1d", lambda m, a: m.log_softmax(a), ((6,),)),
+    # cast
+    OpCase("cast", "cast-flip-astype", lambda m, a: a.astype(_flip(m, a)), ((2, 3),)),
+    OpCase("cast", "cast-flip-to", lambda m, a: (a * 2.0).to(_flip(m, a)), ((4,),)),
+    OpCase("cast", "cast-float-double", lambda m, a: a.float().double(), ((2, 3),)),
+    OpCase("cast", "cast-double-float", lambda m, a: a.double().float(), ((3,),)),
+    OpCase("custom", "custom-cube", _cube_op, ((2, 3),)),
+    OpCase("custom", "custom-cube-scalar", _cube_op, ((),)),
+    OpCase("custom", "custom-two-inputs", _mix_op, ((4, 3), (3,))),
+    OpCase("scatter_add", "scatter_add-repeats", _scatter_op, ((2, 3),)),
+    OpCase("scatter_add", "scatter_add-scalar", lambda m, x: m.scatter_add(x, (3,), [1]), ((),)),
+    OpCase("scatter_add", "scatter_add-into-3d", lambda m, x: m.scatter_add(x, (2, 2, 2), [7, 0, 3, 0]), ((4,),)),
+]
+"""All cases; ids are unique."""
