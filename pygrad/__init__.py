@@ -102,6 +102,18 @@ else:
 __version__ = "0.1.0"
 
 
+_SUBMODULES = {"data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
+    """``pygrad.functional``, ``pygrad.gates`` ... import on first use."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"pygrad.{name}")
+    raise AttributeError(f"module 'pygrad' has no attribute {name!r}")
+
+
 def backend() -> str:
     """Which engine ``import pygrad`` serves: ``"c"`` or ``"python"`` (``PYGRAD_BACKEND=python``)."""
     return _BACKEND

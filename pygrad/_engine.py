@@ -31,8 +31,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
     raise ImportError(
         "pygrad's C extension (pygrad._pygrad) could not be loaded: "
-        f"{exc}. Reinstall with `pip install .` from the source tree (a C compiler is needed); "
-        "the pure-Python engine stays available as `import pygrad.reference`."
+        f"{exc}. Reinstall with `pip install .` from the source tree (a C compiler is needed), "
+        "or run on the pure-Python reference engine deliberately with PYGRAD_BACKEND=python."
     ) from exc
 
 float32: np.dtype = np.dtype(np.float32)
