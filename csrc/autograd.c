@@ -26,7 +26,7 @@ bool pg__node_needs(const pg_node *n, int i) { return n->edges[i].fn || n->edges
 
 pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
     const pg_opdef *d = pg_optable[op];
-    pg_node *n = calloc(1, sizeof(pg_node) + sizeof(pg_edge) * (size_t)n_in);
+    pg_node *n = pg__node_alloc(n_in);
     if (!n) return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the graph node", d->name);
     atomic_init(&n->refcount, 1); /* owned by out->grad_fn */
     n->op = op;
@@ -39,7 +39,7 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
         size_t bytes = sizeof(int64_t) * (size_t)(op == PG_OP_SCATTER_ADD ? in[0]->numel : out->numel);
         n->owned_offsets = malloc(bytes ? bytes : 1);
         if (!n->owned_offsets) {
-            free(n);
+            free(n); /* never cached yet: plain free is right for any n_in */
             return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the index", d->name);
         }
         memcpy(n->owned_offsets, p->offsets, bytes);

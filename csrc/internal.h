@@ -128,6 +128,7 @@ pg_status pg__check_tensor(const char *op, const pg_tensor *t);
 pg_status pg__check_float(const char *op, const pg_tensor *t);
 void pg__node_release(pg_node *n);
 void pg__node_drop(pg_node *n);
+pg_node *pg__node_alloc(int n_in); /* zeroed; from a per-thread free list when small */
 void pg__count_node(int delta);
 
 /* autograd.c */

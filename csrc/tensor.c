@@ -2,6 +2,7 @@
  * No numeric kernels here (ops_*.c), no graph sweep (autograd.c). */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,85 @@ void pg__meta_of(pg_meta *m, const pg_tensor *t) {
     memcpy(m->shape, t->shape, sizeof m->shape);
 }
 
+/* ---- per-thread free lists ----
+ * Small storages, tensor headers and nodes of up to two inputs are recycled
+ * through per-thread lists instead of malloc/free: a training step or a long
+ * graph allocates and frees them by the thousand. Each list is capped; a
+ * thread's lists are freed when it exits (pthread key destructor). */
+
+#define PG_CACHE_MAX 4096
+#define PG_SMALL_BYTES 256 /* storages up to this many data bytes share one block size */
+#define PG_NODE_SMALL_IN 2
+
+typedef struct pg_cache {
+    void *head;
+    int n;
+} pg_cache;
+
+typedef struct pg_caches {
+    pg_cache tensors, storages, nodes;
+} pg_caches;
+
+static _Thread_local pg_caches pg_tls_caches;
+static _Thread_local bool pg_tls_cache_registered;
+static pthread_key_t pg_cache_key;
+static pthread_once_t pg_cache_once = PTHREAD_ONCE_INIT;
+
+static void pg__cache_drain(pg_cache *c) {
+    while (c->head) {
+        void *p = c->head;
+        c->head = *(void **)p;
+        free(p);
+    }
+    c->n = 0;
+}
+
+static void pg__caches_at_exit(void *arg) {
+    (void)arg;
+    pg__cache_drain(&pg_tls_caches.tensors);
+    pg__cache_drain(&pg_tls_caches.storages);
+    pg__cache_drain(&pg_tls_caches.nodes);
+}
+
+static void pg__cache_key_init(void) { pthread_key_create(&pg_cache_key, pg__caches_at_exit); }
+
+static void *pg__cache_get(pg_cache *c) {
+    void *p = c->head;
+    if (p) {
+        c->head = *(void **)p;
+        c->n--;
+    }
+    return p;
+}
+
+static void pg__cache_put(pg_cache *c, void *p) {
+    if (c->n >= PG_CACHE_MAX) {
+        free(p);
+        return;
+    }
+    if (!pg_tls_cache_registered) { /* first use on this thread: arrange the drain at thread exit */
+        pthread_once(&pg_cache_once, pg__cache_key_init);
+        pthread_setspecific(pg_cache_key, &pg_tls_caches);
+        pg_tls_cache_registered = true;
+    }
+    *(void **)p = c->head;
+    c->head = p;
+    c->n++;
+}
+
+pg_node *pg__node_alloc(int n_in) {
+    size_t bytes = sizeof(pg_node) + sizeof(pg_edge) * (size_t)(n_in > PG_NODE_SMALL_IN ? n_in : PG_NODE_SMALL_IN);
+    pg_node *n = n_in <= PG_NODE_SMALL_IN ? pg__cache_get(&pg_tls_caches.nodes) : NULL;
+    if (!n) n = malloc(bytes);
+    if (n) memset(n, 0, bytes);
+    return n;
+}
+
+static void pg__node_free(pg_node *n) {
+    if (n->n_in <= PG_NODE_SMALL_IN) pg__cache_put(&pg_tls_caches.nodes, n);
+    else free(n);
+}
+
 /* ---- storage ---- */
 
 #define PG_ALIGN 64
@@ -58,7 +138,8 @@ void pg__meta_of(pg_meta *m, const pg_tensor *t) {
 #define PG_MAX_BYTES ((size_t)1 << 46)
 
 static pg_storage *pg__storage_new(size_t nbytes) {
-    pg_storage *s = malloc(sizeof(pg_storage) + PG_ALIGN + (nbytes ? nbytes : 1));
+    pg_storage *s = nbytes <= PG_SMALL_BYTES ? pg__cache_get(&pg_tls_caches.storages) : NULL;
+    if (!s) s = malloc(sizeof(pg_storage) + PG_ALIGN + (nbytes <= PG_SMALL_BYTES ? PG_SMALL_BYTES : nbytes));
     if (!s) return NULL;
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
@@ -72,7 +153,8 @@ static pg_storage *pg__storage_new(size_t nbytes) {
 static void pg__storage_release(pg_storage *s) {
     if (s && atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub(&pg_n_bytes, (long long)s->nbytes);
-        free(s);
+        if (s->nbytes <= PG_SMALL_BYTES) pg__cache_put(&pg_tls_caches.storages, s);
+        else free(s);
     }
 }
 
@@ -106,7 +188,8 @@ static pg_status pg__check_shape(const char *op, int ndim, const int64_t *shape,
 
 static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *shape, int64_t numel,
                                     pg_storage *storage) {
-    pg_tensor *t = malloc(sizeof *t);
+    pg_tensor *t = pg__cache_get(&pg_tls_caches.tensors);
+    if (!t) t = malloc(sizeof *t);
     if (!t) {
         pg__fail(PG_ERR_MEMORY, "out of memory allocating a tensor header");
         return NULL;
@@ -218,7 +301,7 @@ static void pg__destroy_tensor(pg_tensor *t) {
     pg_tensor_release(t->grad);
     pg__storage_release(t->storage);
     atomic_fetch_sub(&pg_n_tensors, 1);
-    free(t);
+    pg__cache_put(&pg_tls_caches.tensors, t);
 }
 
 static void pg__drain(void) {
@@ -285,7 +368,7 @@ static void pg__destroy_node(pg_node *n) {
     }
     pg_tensor_release(n->gacc);
     pg__count_node(-1);
-    free(n);
+    pg__node_free(n);
 }
 
 /* ---- queries ---- */
