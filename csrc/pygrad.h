@@ -184,6 +184,14 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype);
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
 
+/* ---- threads and kernels ---- */
+/* The GEMM kernel matmul uses: "auto" (the default: the best this CPU runs),
+ * "avx512", "avx2", "generic" (portable C) or "naive" (the unblocked oracle).
+ * For tests and diagnosis; PG_ERR_VALUE for an unknown name or a kernel this
+ * CPU cannot run. pg_gemm_kernel names the kernel in use (static string). */
+pg_status pg_set_gemm_kernel(const char *name);
+const char *pg_gemm_kernel(void);
+
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);
 int64_t pg_live_nodes(void);
