@@ -168,7 +168,6 @@ void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
 /* threads.c: a persistent worker pool. A job runs fn once per team member
  * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
  * when called from inside a job, or when another thread's job holds the pool. */
-#define PG_MAX_THREADS 256
 typedef struct pg_team {
     int tid;  /* 0 .. nthr-1 */
     int nthr; /* team size */

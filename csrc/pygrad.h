@@ -44,6 +44,10 @@
  * Threads
  *   Grad mode and the error state are per thread. Reference counts are atomic.
  *   Independent graphs may be built and differentiated in different threads.
+ *   Large kernels (GEMM, elementwise ops and reductions over many elements)
+ *   split their work over a pool of worker threads (pg_set_num_threads); one
+ *   caller uses the pool at a time, others run their kernels on their own
+ *   thread. A kernel's result does not depend on the number of threads.
  */
 #ifndef PYGRAD_H
 #define PYGRAD_H
@@ -185,6 +189,12 @@ pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
 
 /* ---- threads and kernels ---- */
+/* Threads the kernels may use (GEMM, large elementwise ops and reductions);
+ * default: the number of online cores (usable by this process).
+ * 1 <= n <= PG_MAX_THREADS, else PG_ERR_VALUE. Process-wide. */
+#define PG_MAX_THREADS 256
+pg_status pg_set_num_threads(int n);
+int pg_get_num_threads(void);
 /* The GEMM kernel matmul uses: "auto" (the default: the best this CPU runs),
  * "avx512", "avx2", "generic" (portable C) or "naive" (the unblocked oracle).
  * For tests and diagnosis; PG_ERR_VALUE for an unknown name or a kernel this

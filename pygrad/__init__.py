@@ -32,6 +32,7 @@ from pygrad._engine import (
     float64,
     from_numpy,
     full,
+    get_num_threads,
     is_grad_enabled,
     leaky_relu,
     live_objects,
@@ -55,6 +56,7 @@ from pygrad._engine import (
     reciprocal,
     relu,
     reshape,
+    set_num_threads,
     sigmoid,
     softmax,
     sqrt,
@@ -87,4 +89,5 @@ __all__ = [
     "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose",
     "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError",
     "PygradTypeError", "PygradValueError", "ShapeError",
+    "get_num_threads", "set_num_threads",
 ]
