@@ -162,6 +162,39 @@ void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t
 void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops, int64_t st[][PG_MAX_DIMS]);
 void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn, void *ctx);
 
+/* ops_matmul.c: the naive GEMM, kept as the fallback and the test oracle.
+ * gemm.c: the packed, blocked, threaded GEMM matmul runs on (same contract).
+ *   C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
+ *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
+ *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
+ * Never fails: without memory for packing it runs the naive kernel. */
+void pg__gemm_naive_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float *C, int64_t ldc, bool acc);
+void pg__gemm_naive_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                        const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
+void pg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, bool acc);
+void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                  const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
+
+/* threads.c: a persistent worker pool. A job runs fn once per team member
+ * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
+ * when called from inside a job, or when another thread's job holds the pool. */
+typedef struct pg_team {
+    int tid;  /* 0 .. nthr-1 */
+    int nthr; /* team size */
+} pg_team;
+typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
+void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one thread */
+/* threads worth using for `work` units when one thread should get at least
+ * `grain` of them (at most pg_get_num_threads()) */
+int pg__threads_for(int64_t work, int64_t grain);
+/* per-thread cached buffer, 64-byte aligned, at least nbytes; valid until the
+ * next call with the same slot on this thread; NULL without memory */
+#define PG_SCRATCH_SLOTS 2
+void *pg__scratch(int slot, size_t nbytes);
+
 /* infer helpers */
 pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
 

@@ -1,7 +1,8 @@
 /* ops_matmul.c: the matmul op-table row (numpy matmul semantics: 1-d
- * promotion, broadcast batch dims) and the GEMM it runs on. The backward
- * calls GEMM with transposed operand flags instead of materialising
- * transposes. */
+ * promotion, broadcast batch dims) and the naive GEMM. The op runs on the
+ * blocked GEMM of gemm.c; the naive kernel here is its fallback and its test
+ * oracle. The backward calls GEMM with transposed operand flags instead of
+ * materialising transposes. */
 #include "internal.h"
 
 #include <string.h>
@@ -11,7 +12,7 @@
  *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
  * The loop orders keep the innermost loop on contiguous memory. */
 #define PG_GEMM_NAIVE(TT, SUF)                                                                       \
-    void pg__gemm_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const TT *A, int64_t lda, \
+    void pg__gemm_naive_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const TT *A, int64_t lda, \
                         const TT *B, int64_t ldb, TT *C, int64_t ldc, bool acc) {                    \
         if (!acc)                                                                                    \
             for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(TT) * (size_t)N);         \

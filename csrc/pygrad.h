@@ -44,6 +44,10 @@
  * Threads
  *   Grad mode and the error state are per thread. Reference counts are atomic.
  *   Independent graphs may be built and differentiated in different threads.
+ *   Large kernels (GEMM, elementwise ops and reductions over many elements)
+ *   split their work over a pool of worker threads (pg_set_num_threads); one
+ *   caller uses the pool at a time, others run their kernels on their own
+ *   thread. A kernel's result does not depend on the number of threads.
  */
 #ifndef PYGRAD_H
 #define PYGRAD_H
@@ -219,6 +223,20 @@ int pg_node_is_released(const pg_node *n);        /* saved values dropped by a b
 pg_node *pg_node_input_node(pg_node *n, int i);   /* new reference to the producer of input i, or NULL */
 pg_tensor *pg_node_input_leaf(pg_node *n, int i); /* new reference to leaf input i (requires grad), or NULL */
 pg_tensor *pg_node_output(pg_node *n);            /* new reference to the output if still alive, or NULL */
+
+/* ---- threads and kernels ---- */
+/* Threads the kernels may use (GEMM, large elementwise ops and reductions);
+ * default: the number of online cores (usable by this process).
+ * 1 <= n <= PG_MAX_THREADS, else PG_ERR_VALUE. Process-wide. */
+#define PG_MAX_THREADS 256
+pg_status pg_set_num_threads(int n);
+int pg_get_num_threads(void);
+/* The GEMM kernel matmul uses: "auto" (the default: the best this CPU runs),
+ * "avx512", "avx2", "generic" (portable C) or "naive" (the unblocked oracle).
+ * For tests and diagnosis; PG_ERR_VALUE for an unknown name or a kernel this
+ * CPU cannot run. pg_gemm_kernel names the kernel in use (static string). */
+pg_status pg_set_gemm_kernel(const char *name);
+const char *pg_gemm_kernel(void);
 
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);

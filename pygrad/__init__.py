@@ -57,6 +57,7 @@ elif _REQUESTED == "c":
         float64,
         from_numpy,
         full,
+        get_num_threads,
         is_grad_enabled,
         leaky_relu,
         live_objects,
@@ -81,6 +82,7 @@ elif _REQUESTED == "c":
         relu,
         reshape,
         scatter_add,
+        set_num_threads,
         sigmoid,
         softmax,
         sqrt,
@@ -119,11 +121,12 @@ def backend() -> str:
     return _BACKEND
 
 __all__ = [
-    "backend", "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate",
-    "custom_op", "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full",
+    "abs", "add", "arange", "backend", "bool_", "cat", "clamp", "concatenate", "custom_op", "div", "elu",
+    "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "get_num_threads",
     "is_grad_enabled", "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn",
-    "reciprocal", "relu", "reshape", "scatter_add", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum",
-    "tanh", "tensor", "transpose", "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError",
-    "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError",
+    "reciprocal", "relu", "reshape", "scatter_add", "set_num_threads", "sigmoid", "softmax", "sqrt", "stack",
+    "sub", "sum", "tanh", "tensor", "transpose", "where", "zeros", "GradFn", "OP_NAMES", "PygradError",
+    "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError", "PygradValueError",
+    "ShapeError", "Tensor",
 ]

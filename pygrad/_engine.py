@@ -1270,3 +1270,38 @@ def graph_of(t: Tensor) -> list[dict[str, Any]]:
         out.append({"id": int(ffi.cast("uintptr_t", n)), "op": OP_NAMES[lib.pg_node_op(n)], "inputs": inputs,
                     "output": _wrap(o) if o != _NULL else None})
     return out
+
+def set_num_threads(n: int) -> None:
+    """Let the C kernels use ``n`` threads (``1 <= n <= 256``).
+
+    GEMM (matmul and its backward) and elementwise ops and reductions over
+    large tensors split their work over a pool of ``n - 1`` worker threads
+    plus the calling one. Process-wide; the default is the number of online
+    cores. Results do not depend on ``n``. While one Python thread's kernel
+    holds the pool, kernels called from other threads run on their own thread.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise PygradTypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    n = int(n)
+    if not 1 <= n <= lib.PG_MAX_THREADS:
+        raise PygradValueError(
+            f"set_num_threads: the number of threads must be between 1 and {lib.PG_MAX_THREADS}, got {n}")
+    _check(lib.pg_set_num_threads(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads the C kernels may use (see :func:`set_num_threads`)."""
+    return int(lib.pg_get_num_threads())
+
+
+def _gemm_kernel() -> str:
+    """The GEMM kernel matmul runs on: "avx512", "avx2", "generic" or "naive" (for tests)."""
+    return ffi.string(lib.pg_gemm_kernel()).decode()
+
+
+def _set_gemm_kernel(name: str) -> None:
+    """Force a GEMM kernel ("auto", "avx512", "avx2", "generic", "naive"); for tests and diagnosis.
+
+    Raises ValueError for an unknown name or a kernel this CPU cannot run.
+    """
+    _check(lib.pg_set_gemm_kernel(str(name).encode()))

@@ -1,0 +1,423 @@
+/* gemm.c: the GEMM matmul runs on, forward and backward: packed, cache
+ * blocked, SIMD, threaded. Contract (see internal.h): C[M,N] = op(A) op(B),
+ * or C += op(A) op(B) when acc. The naive kernel in ops_matmul.c has the same
+ * contract; it is the fallback and the oracle of tests/test_gemm.py.
+ *
+ * Blocking, in the BLIS manner (Van Zee & van de Geijn, "BLIS: A Framework for
+ * Rapidly Instantiating BLAS Functionality", 2015):
+ *
+ *   for jc over N in NC blocks
+ *     for pc over K in KC blocks
+ *       pack op(B)[pc:+KC, jc:+NC] into KC x NR panels    shared by the team; L3
+ *       for ic over this thread's rows in MC blocks
+ *         pack op(A)[ic:+MC, pc:+KC] into MR x KC panels  private; L2
+ *         for jr over NR panels, ir over MR panels         B panel stays in L1
+ *           micro-kernel: C[MR,NR] (+)= Apanel[MR,KC] Bpanel[KC,NR]
+ *
+ * The packing routines read through the transpose flags, so matmul's backward
+ * (dA = G B^T, dB = A^T G) never materialises a transpose. Micro-kernels exist
+ * for AVX-512 and AVX2+FMA (per-function target attributes, picked at run time
+ * from cpuid; the library is never compiled for a particular CPU) and in
+ * portable C. Tiny products skip packing (the naive kernel is faster there).
+ *
+ * Each element of C is computed by one thread, with the same k-blocking and
+ * the same micro-kernel whatever the team size: results do not depend on the
+ * number of threads. Not here: batching and broadcasting (ops_matmul.c). */
+#include "internal.h"
+
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define PG_GEMM_X86 1
+#include <immintrin.h>
+#define PG_TARGET_AVX512 __attribute__((target("avx512f")))
+#define PG_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define PG_GEMM_X86 0
+#endif
+
+#define PG_PRAGMA(x) _Pragma(#x)
+#define PG_UNROLL(n) PG_PRAGMA(GCC unroll n)
+
+enum { PG_GEMM_NAIVE, PG_GEMM_GENERIC, PG_GEMM_AVX2, PG_GEMM_AVX512, PG_GEMM_AUTO };
+static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512", "auto"};
+
+/* Largest micro-tile (MR*NR elements) of any kernel below: the edge buffer. */
+#define PG_GEMM_MAX_TILE 512
+/* Below this many multiply-adds (M*N*K) the naive kernel, which packs
+ * nothing, is faster: on the project's machine the packed path costs about
+ * 0.1 us more and wins from about 8 x 8 x 8 on. */
+#define PG_GEMM_SMALL 512.0
+/* Each thread gets at least this many multiply-adds: a second thread pays
+ * for its hand-off (about 0.5 us while the workers are awake) from about
+ * 48 x 48 x 48 on. */
+#define PG_GEMM_GRAIN 49152.0
+
+/* ======================================================================
+ * Micro-kernels: c[MR, NR] = (acc ? c : 0) + sum_p a[p][0:MR]^T b[p][0:NR]
+ *   a: packed A panel [k][MR];  b: packed B panel [k][NR];  c: row stride ldc
+ * ====================================================================== */
+
+/* SIMD: NR = NV vectors of W lanes; the MR x NV accumulators stay in registers. */
+#define PG_UKR_SIMD(NAME, TGT, T, V, W, MR, NV, ZERO, LOAD, LOADU, STOREU, SET1, FMA, ADD)                  \
+    TGT static void NAME(int64_t k, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc,   \
+                         bool acc) {                                                                        \
+        V r[MR][NV];                                                                                        \
+        PG_UNROLL(16) for (int i = 0; i < MR; i++) {                                                        \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) r[i][v] = ZERO();                                     \
+            __builtin_prefetch(c + i * ldc, 1, 3);                                                          \
+            __builtin_prefetch(c + i * ldc + NV * W - 1, 1, 3);                                             \
+        }                                                                                                   \
+        PG_UNROLL(2) for (int64_t p = 0; p < k; p++) {                                                      \
+            V bv[NV];                                                                                       \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) bv[v] = LOAD(b + v * W);                              \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++) {                                                    \
+                V ai = SET1(a[i]);                                                                          \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) r[i][v] = FMA(ai, bv[v], r[i][v]);                \
+            }                                                                                               \
+            a += MR;                                                                                        \
+            b += NV * W;                                                                                    \
+        }                                                                                                   \
+        if (acc) {                                                                                          \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) {                                                 \
+                    T *cp = c + i * ldc + v * W;                                                            \
+                    STOREU(cp, ADD(LOADU(cp), r[i][v]));                                                    \
+                }                                                                                           \
+        } else {                                                                                            \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) STOREU(c + i * ldc + v * W, r[i][v]);             \
+        }                                                                                                   \
+    }
+
+/* Portable C: the compiler vectorises the j loops for the baseline ISA. */
+#define PG_UKR_C(NAME, T, MR, NR)                                                                           \
+    static void NAME(int64_t k, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc,       \
+                     bool acc) {                                                                            \
+        T r[MR][NR];                                                                                        \
+        memset(r, 0, sizeof r);                                                                             \
+        for (int64_t p = 0; p < k; p++) {                                                                   \
+            for (int i = 0; i < MR; i++) {                                                                  \
+                T ai = a[i];                                                                                \
+                for (int j = 0; j < NR; j++) r[i][j] += ai * b[j];                                          \
+            }                                                                                               \
+            a += MR;                                                                                        \
+            b += NR;                                                                                        \
+        }                                                                                                   \
+        for (int i = 0; i < MR; i++)                                                                        \
+            for (int j = 0; j < NR; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + r[i][j] : r[i][j];         \
+    }
+
+/* ======================================================================
+ * Packing. A points at op(A)(i0, p0), B at op(B)(p0, j0).
+ * ====================================================================== */
+
+/* dst: ceil(mc/MR) panels of [kc][MR]; rows past mc are zero */
+#define PG_PACK_A(NAME, TGT, T, MR)                                                                         \
+    TGT static void NAME(bool ta, int64_t mc, int64_t kc, const T *A, int64_t lda, T *restrict dst) {       \
+        for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {                                           \
+            int64_t m = mc - i0 < MR ? mc - i0 : MR;                                                        \
+            if (ta) { /* op(A)(i,p) = A[p*lda + i]: each p gives MR contiguous values */                    \
+                const T *s = A + i0;                                                                        \
+                if (m == MR) {                                                                              \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        PG_UNROLL(16) for (int i = 0; i < MR; i++) dst[p * MR + i] = s[p * lda + i];        \
+                } else {                                                                                    \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        for (int i = 0; i < MR; i++) dst[p * MR + i] = i < m ? s[p * lda + i] : (T)0;       \
+                }                                                                                           \
+            } else { /* op(A)(i,p) = A[i*lda + p]: MR rows read side by side */                             \
+                const T *s = A + i0 * lda;                                                                  \
+                if (m == MR) {                                                                              \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        PG_UNROLL(16) for (int i = 0; i < MR; i++) dst[p * MR + i] = s[i * lda + p];        \
+                } else {                                                                                    \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        for (int i = 0; i < MR; i++) dst[p * MR + i] = i < m ? s[i * lda + p] : (T)0;       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+/* dst: ceil(nc/NR) panels of [kc][NR]; columns past nc are zero */
+#define PG_PACK_B(NAME, TGT, T, NR)                                                                         \
+    TGT static void NAME(bool tb, int64_t kc, int64_t nc, const T *B, int64_t ldb, T *restrict dst) {       \
+        for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {                                           \
+            int64_t n = nc - j0 < NR ? nc - j0 : NR;                                                        \
+            if (!tb) { /* op(B)(p,j) = B[p*ldb + j]: each p gives NR contiguous values */                   \
+                const T *s = B + j0;                                                                        \
+                if (n == NR) {                                                                              \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        for (int j = 0; j < NR; j++) dst[p * NR + j] = s[p * ldb + j];                      \
+                } else {                                                                                    \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        for (int j = 0; j < NR; j++) dst[p * NR + j] = j < n ? s[p * ldb + j] : (T)0;       \
+                }                                                                                           \
+            } else { /* op(B)(p,j) = B[j*ldb + p]: NR rows of B read side by side */                        \
+                const T *s = B + j0 * ldb;                                                                  \
+                if (n == NR) {                                                                              \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        PG_UNROLL(32) for (int j = 0; j < NR; j++) dst[p * NR + j] = s[j * ldb + p];        \
+                } else {                                                                                    \
+                    for (int64_t p = 0; p < kc; p++)                                                        \
+                        for (int j = 0; j < NR; j++) dst[p * NR + j] = j < n ? s[j * ldb + p] : (T)0;       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+/* ======================================================================
+ * Kernel instances: micro-kernel, packers and block sizes per ISA and dtype.
+ * KC x NR of B fits L1 (48 KB here), MC x KC of A fits L2, KC x NC of B fits
+ * the shared L3.
+ * ====================================================================== */
+
+#define PG_KERNEL_TYPE(T, SUF)                                                                              \
+    typedef struct pg_gemm_kern_##SUF {                                                                     \
+        int mr, nr;                                                                                         \
+        int64_t kc, mc, nc;                                                                                 \
+        void (*ukr)(int64_t, const T *restrict, const T *restrict, T *restrict, int64_t, bool);             \
+        void (*pack_a)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
+        void (*pack_b)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
+    } pg_gemm_kern_##SUF;
+PG_KERNEL_TYPE(float, f32)
+PG_KERNEL_TYPE(double, f64)
+
+#define PG_NO_TARGET
+PG_UKR_C(ukr_f32_c, float, 4, 8)
+PG_PACK_A(pack_a_f32_c, PG_NO_TARGET, float, 4)
+PG_PACK_B(pack_b_f32_c, PG_NO_TARGET, float, 8)
+PG_UKR_C(ukr_f64_c, double, 4, 4)
+PG_PACK_A(pack_a_f64_c, PG_NO_TARGET, double, 4)
+PG_PACK_B(pack_b_f64_c, PG_NO_TARGET, double, 4)
+static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c};
+static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c};
+
+#if PG_GEMM_X86
+/* AVX2 + FMA: 16 ymm registers; 6 x 2 accumulators, 2 B vectors, 1 broadcast */
+PG_UKR_SIMD(ukr_f32_avx2, PG_TARGET_AVX2, float, __m256, 8, 6, 2, _mm256_setzero_ps, _mm256_load_ps,
+            _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
+PG_PACK_A(pack_a_f32_avx2, PG_TARGET_AVX2, float, 6)
+PG_PACK_B(pack_b_f32_avx2, PG_TARGET_AVX2, float, 16)
+PG_UKR_SIMD(ukr_f64_avx2, PG_TARGET_AVX2, double, __m256d, 4, 6, 2, _mm256_setzero_pd, _mm256_load_pd,
+            _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
+PG_PACK_A(pack_a_f64_avx2, PG_TARGET_AVX2, double, 6)
+PG_PACK_B(pack_b_f64_avx2, PG_TARGET_AVX2, double, 8)
+static const pg_gemm_kern_f32 pg_kern_f32_avx2 = {6, 16, 256, 144, 4096, ukr_f32_avx2, pack_a_f32_avx2,
+                                                  pack_b_f32_avx2};
+static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_avx2, pack_a_f64_avx2,
+                                                  pack_b_f64_avx2};
+
+/* AVX-512: 32 zmm registers; 8 x 2 accumulators, 2 B vectors, broadcasts
+ * folded into the FMAs. On this project's Zen 5 machine 8 x 32 beat 12 x 32,
+ * 14 x 32, 10 x 32, 8 x 48 and 6 x 64, and KC = 256, MC = 240, NC = 4096
+ * beat the neighbouring block sizes (bench/RESULTS.md). */
+#define PG_MR_AVX512 8
+#define PG_NV_AVX512 2
+#define PG_KC_AVX512 256
+#define PG_MC_AVX512 240
+#define PG_NC_AVX512 4096
+PG_UKR_SIMD(ukr_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
+            _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+            _mm512_add_ps)
+PG_PACK_A(pack_a_f32_avx512, PG_TARGET_AVX512, float, PG_MR_AVX512)
+PG_PACK_B(pack_b_f32_avx512, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
+PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
+            _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+            _mm512_add_pd)
+PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR_AVX512)
+PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
+static const pg_gemm_kern_f32 pg_kern_f32_avx512 = {PG_MR_AVX512,      16 * PG_NV_AVX512, PG_KC_AVX512,
+                                                    PG_MC_AVX512,      PG_NC_AVX512,      ukr_f32_avx512,
+                                                    pack_a_f32_avx512, pack_b_f32_avx512};
+static const pg_gemm_kern_f64 pg_kern_f64_avx512 = {PG_MR_AVX512,      8 * PG_NV_AVX512, PG_KC_AVX512,
+                                                    PG_MC_AVX512,      PG_NC_AVX512,     ukr_f64_avx512,
+                                                    pack_a_f64_avx512, pack_b_f64_avx512};
+#endif
+
+/* ======================================================================
+ * Kernel choice
+ * ====================================================================== */
+
+static atomic_int pg_gemm_choice = PG_GEMM_AUTO;
+
+static bool pg__gemm_supported(int kind) {
+#if PG_GEMM_X86
+    __builtin_cpu_init();
+    if (kind == PG_GEMM_AVX512) return __builtin_cpu_supports("avx512f");
+    if (kind == PG_GEMM_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return kind == PG_GEMM_NAIVE || kind == PG_GEMM_GENERIC || kind == PG_GEMM_AUTO;
+}
+
+static int pg__gemm_kind(void) {
+    int k = atomic_load_explicit(&pg_gemm_choice, memory_order_relaxed);
+    if (k != PG_GEMM_AUTO) return k;
+    static atomic_int best = -1;
+    k = atomic_load_explicit(&best, memory_order_relaxed);
+    if (k < 0) {
+        k = pg__gemm_supported(PG_GEMM_AVX512) ? PG_GEMM_AVX512
+            : pg__gemm_supported(PG_GEMM_AVX2) ? PG_GEMM_AVX2
+                                               : PG_GEMM_GENERIC;
+        atomic_store_explicit(&best, k, memory_order_relaxed);
+    }
+    return k;
+}
+
+pg_status pg_set_gemm_kernel(const char *name) {
+    if (!name) return pg__fail(PG_ERR_VALUE, "set_gemm_kernel: the kernel name is NULL");
+    for (int k = 0; k <= PG_GEMM_AUTO; k++) {
+        if (strcmp(name, pg_gemm_names[k]) != 0) continue;
+        if (!pg__gemm_supported(k))
+            return pg__fail(PG_ERR_VALUE, "set_gemm_kernel: this CPU cannot run the %s kernel", name);
+        atomic_store(&pg_gemm_choice, k);
+        return PG_OK;
+    }
+    return pg__fail(PG_ERR_VALUE,
+                    "set_gemm_kernel: unknown kernel \"%.64s\" (expected auto, avx512, avx2, generic or naive)", name);
+}
+
+const char *pg_gemm_kernel(void) { return pg_gemm_names[pg__gemm_kind()]; }
+
+static const pg_gemm_kern_f32 *pg__kern_f32(int kind) {
+    switch (kind) {
+#if PG_GEMM_X86
+    case PG_GEMM_AVX512: return &pg_kern_f32_avx512;
+    case PG_GEMM_AVX2: return &pg_kern_f32_avx2;
+#endif
+    case PG_GEMM_GENERIC: return &pg_kern_f32_c;
+    default: return NULL;
+    }
+}
+
+static const pg_gemm_kern_f64 *pg__kern_f64(int kind) {
+    switch (kind) {
+#if PG_GEMM_X86
+    case PG_GEMM_AVX512: return &pg_kern_f64_avx512;
+    case PG_GEMM_AVX2: return &pg_kern_f64_avx2;
+#endif
+    case PG_GEMM_GENERIC: return &pg_kern_f64_c;
+    default: return NULL;
+    }
+}
+
+/* ======================================================================
+ * The blocked driver
+ * ====================================================================== */
+
+/* Team layout: tm row groups x tn column groups (tm * tn = nthr), the one
+ * that gives the fewest micro-tiles to the busiest thread; ties go to more
+ * row groups (each packs only its own rows of A). */
+static void pg__gemm_grid(int64_t M, int64_t N, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm, int *tn) {
+    int64_t pm = (M + mr - 1) / mr, pn = ((N < nc ? N : nc) + nr - 1) / nr;
+    int64_t best = -1;
+    for (int a = nthr; a >= 1; a--) {
+        if (nthr % a) continue;
+        int b = nthr / a;
+        int64_t load = ((pm + a - 1) / a) * ((pn + b - 1) / b);
+        if (best < 0 || load < best) {
+            best = load;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
+#define PG_GEMM_DRIVER(T, SUF)                                                                              \
+    typedef struct pg_gemm_job_##SUF {                                                                      \
+        const pg_gemm_kern_##SUF *kn;                                                                       \
+        bool ta, tb, acc;                                                                                   \
+        int64_t M, N, K, lda, ldb, ldc;                                                                     \
+        const T *A, *B;                                                                                     \
+        T *C;                                                                                               \
+        T *bbuf;         /* [KC][ceil(min(N, NC), NR)]: the packed B block, shared */                       \
+        T *abuf;         /* [nthr][MC x KC]: each thread's packed A block */                                \
+        int64_t astride; /* elements between two threads' A blocks */                                       \
+    } pg_gemm_job_##SUF;                                                                                    \
+                                                                                                            \
+    static void pg__gemm_job_##SUF(void *ctx, const pg_team *team) {                                        \
+        const pg_gemm_job_##SUF *jb = ctx;                                                                  \
+        const pg_gemm_kern_##SUF *kn = jb->kn;                                                              \
+        const int64_t MR = kn->mr, NR = kn->nr, M = jb->M, N = jb->N, K = jb->K;                            \
+        const int tid = team->tid, nthr = team->nthr;                                                       \
+        int tm = 1, tn = 1;                                                                                 \
+        pg__gemm_grid(M, N, MR, NR, kn->nc, nthr, &tm, &tn);                                                \
+        const int ti = tid / tn, tj = tid % tn;                                                             \
+        const int64_t pm = (M + MR - 1) / MR;                                                               \
+        const int64_t m0 = pm * ti / tm * MR, m1e = pm * (ti + 1) / tm * MR, m1 = m1e < M ? m1e : M;        \
+        T *abuf = jb->abuf + tid * jb->astride;                                                             \
+        _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
+        for (int64_t jc = 0; jc < N; jc += kn->nc) {                                                        \
+            const int64_t nc = N - jc < kn->nc ? N - jc : kn->nc, pn = (nc + NR - 1) / NR;                  \
+            for (int64_t pc = 0; pc < K; pc += kn->kc) {                                                    \
+                const int64_t kc = K - pc < kn->kc ? K - pc : kn->kc;                                       \
+                /* the team packs the B block: panels q0..q1 are this thread's share */                     \
+                const int64_t q0 = pn * tid / nthr, q1 = pn * (tid + 1) / nthr;                             \
+                if (q1 > q0) {                                                                              \
+                    const int64_t j0 = jc + q0 * NR, w = (q1 * NR < nc ? q1 * NR : nc) - q0 * NR;           \
+                    const T *bs = jb->tb ? jb->B + j0 * jb->ldb + pc : jb->B + pc * jb->ldb + j0;           \
+                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q0 * NR * kc);                        \
+                }                                                                                           \
+                pg__team_sync(team);                                                                        \
+                const bool beta = jb->acc || pc > 0;                                                        \
+                const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
+                for (int64_t ic = m0; ic < m1; ic += kn->mc) {                                              \
+                    const int64_t mc = m1 - ic < kn->mc ? m1 - ic : kn->mc;                                 \
+                    const T *as = jb->ta ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc;           \
+                    kn->pack_a(jb->ta, mc, kc, as, jb->lda, abuf);                                          \
+                    for (int64_t jr = r0; jr < r1; jr++) {                                                  \
+                        const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;        \
+                        const T *bp = jb->bbuf + jr * NR * kc;                                              \
+                        for (int64_t ir = 0; ir < mc; ir += MR) {                                           \
+                            const int64_t m = mc - ir < MR ? mc - ir : MR;                                  \
+                            T *cp = jb->C + (ic + ir) * jb->ldc + col;                                      \
+                            const T *ap = abuf + ir * kc;                                                   \
+                            if (m == MR && n == NR) {                                                       \
+                                kn->ukr(kc, ap, bp, cp, jb->ldc, beta);                                     \
+                                continue;                                                                   \
+                            }                                                                               \
+                            kn->ukr(kc, ap, bp, edge, NR, false);                                           \
+                            for (int64_t i = 0; i < m; i++)                                                 \
+                                for (int64_t j = 0; j < n; j++)                                             \
+                                    cp[i * jb->ldc + j] =                                                   \
+                                        beta ? cp[i * jb->ldc + j] + edge[i * NR + j] : edge[i * NR + j];   \
+                        }                                                                                   \
+                    }                                                                                       \
+                }                                                                                           \
+                pg__team_sync(team); /* the B block is repacked next */                                     \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    void pg__gemm_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,         \
+                        const T *B, int64_t ldb, T *C, int64_t ldc, bool acc) {                             \
+        if (M <= 0 || N <= 0) return;                                                                       \
+        if (K <= 0) {                                                                                       \
+            if (!acc)                                                                                       \
+                for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(T) * (size_t)N);              \
+            return;                                                                                         \
+        }                                                                                                   \
+        const pg_gemm_kern_##SUF *kn = pg__kern_##SUF(pg__gemm_kind());                                     \
+        double work = (double)M * (double)N * (double)K;                                                    \
+        if (!kn || work < PG_GEMM_SMALL) {                                                                  \
+            pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
+            return;                                                                                         \
+        }                                                                                                   \
+        int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
+        int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
+        if (nthr > tiles) nthr = (int)tiles;                                                                \
+        const int64_t kc = K < kn->kc ? K : kn->kc;                                                         \
+        const int64_t ncw = ((N < kn->nc ? N : kn->nc) + kn->nr - 1) / kn->nr * kn->nr;                     \
+        const int64_t mcw = ((M < kn->mc ? M : kn->mc) + kn->mr - 1) / kn->mr * kn->mr;                     \
+        const int64_t bsize = (kc * ncw + 15) / 16 * 16, asize = (kc * mcw + 15) / 16 * 16;                 \
+        T *buf = pg__scratch(0, sizeof(T) * (size_t)(bsize + asize * nthr));                                \
+        if (!buf) {                                                                                         \
+            pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
+            return;                                                                                         \
+        }                                                                                                   \
+        pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, buf, buf + bsize, asize}; \
+        pg__parallel(pg__gemm_job_##SUF, &jb, nthr);                                                        \
+    }
+
+PG_GEMM_DRIVER(float, f32)
+PG_GEMM_DRIVER(double, f64)

@@ -1,0 +1,342 @@
+/* threads.c: the worker-thread pool the kernels run on (GEMM, large
+ * elementwise and reduction loops), the thread-count setting, and per-thread
+ * scratch buffers. Not a general task system: one job at a time, run by a
+ * fixed team (the calling thread is member 0).
+ *
+ * A caller that finds the pool busy (another thread's job is running) or that
+ * is itself inside a job runs its work alone on its own thread: no waiting on
+ * other callers, no nesting, no deadlock. Workers are created on first use,
+ * never exit, spin briefly after a job (back-to-back kernels find them awake)
+ * and then sleep on a condition variable. A forked child starts with an empty
+ * pool. Without POSIX threads every job runs on the calling thread. */
+#if !defined(_WIN32)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#define PG_HAVE_PTHREADS 1
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#else
+#define PG_HAVE_PTHREADS 0
+#endif
+
+/* ---- the thread-count setting ---- */
+
+static atomic_int pg_nthreads; /* 0: not yet set, use the default */
+
+static int pg__default_threads(void) {
+    long n = 1;
+#if PG_HAVE_PTHREADS
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) { /* honour taskset / container limits */
+        long usable = CPU_COUNT(&set);
+        if (usable >= 1 && usable < n) n = usable;
+    }
+#endif
+#endif
+    if (n < 1) n = 1;
+    if (n > PG_MAX_THREADS) n = PG_MAX_THREADS;
+    return (int)n;
+}
+
+int pg_get_num_threads(void) {
+    int n = atomic_load_explicit(&pg_nthreads, memory_order_relaxed);
+    if (n == 0) {
+        n = pg__default_threads();
+        int expected = 0; /* a concurrent pg_set_num_threads wins */
+        if (!atomic_compare_exchange_strong(&pg_nthreads, &expected, n)) n = expected;
+    }
+    return n;
+}
+
+pg_status pg_set_num_threads(int n) {
+    if (n < 1 || n > PG_MAX_THREADS)
+        return pg__fail(PG_ERR_VALUE, "set_num_threads: the number of threads must be between 1 and %d, got %d",
+                        PG_MAX_THREADS, n);
+    atomic_store(&pg_nthreads, n);
+    return PG_OK;
+}
+
+int pg__threads_for(int64_t work, int64_t grain) {
+    int n = pg_get_num_threads();
+    if (n <= 1 || work < 2 * grain) return 1;
+    int64_t by_work = work / grain;
+    return by_work < n ? (int)by_work : n;
+}
+
+static void pg__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- the pool ---- */
+
+#if PG_HAVE_PTHREADS
+
+/* The job word: generation << 16 | team size. Publishing both in one atomic
+ * store lets a worker that is not in the team skip a job without reading
+ * fields the next job may already be rewriting. */
+#define PG_JOB_NTHR(w) ((int)((w) & 0xffffu))
+#define PG_JOB_GEN(w) ((w) >> 16)
+
+static struct {
+    pthread_mutex_t busy;  /* held by the thread whose job is running */
+    pthread_mutex_t lock;  /* guards sleeping on the condition variables */
+    pthread_cond_t wake;   /* workers: a new job was published */
+    pthread_cond_t done;   /* the caller: the last worker finished */
+    int nworkers;          /* created so far; under busy */
+    unsigned long long start[PG_MAX_THREADS]; /* job word a worker was created at */
+    pg_job_fn fn;          /* the current job; written under busy before publishing */
+    void *ctx;
+    atomic_ullong job;
+    atomic_int pending;    /* team workers still running the current job */
+    atomic_int sleepers;   /* workers asleep (or going to sleep) on wake */
+    atomic_int waiting;    /* the caller is asleep (or going to sleep) on done */
+    atomic_int bar_count;  /* team barrier */
+    atomic_uint bar_gen;
+} pg_pool = {
+    .busy = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+};
+
+static _Thread_local int pg_tls_in_job; /* this thread is running (part of) a job */
+static pthread_once_t pg_pool_once = PTHREAD_ONCE_INIT;
+
+/* fork: wait for a running job to end, so the child inherits an idle pool;
+ * the child has none of the parent's workers and starts afresh. */
+static void pg__atfork_prepare(void) {
+    pthread_mutex_lock(&pg_pool.busy);
+    pthread_mutex_lock(&pg_pool.lock);
+}
+static void pg__atfork_parent(void) {
+    pthread_mutex_unlock(&pg_pool.lock);
+    pthread_mutex_unlock(&pg_pool.busy);
+}
+static void pg__atfork_child(void) {
+    pthread_mutex_init(&pg_pool.busy, NULL);
+    pthread_mutex_init(&pg_pool.lock, NULL);
+    pthread_cond_init(&pg_pool.wake, NULL);
+    pthread_cond_init(&pg_pool.done, NULL);
+    pg_pool.nworkers = 0;
+    atomic_store(&pg_pool.pending, 0);
+    atomic_store(&pg_pool.sleepers, 0);
+    atomic_store(&pg_pool.waiting, 0);
+}
+static void pg__pool_init(void) {
+    pthread_atfork(pg__atfork_prepare, pg__atfork_parent, pg__atfork_child);
+}
+
+static double pg__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* How long an idle worker keeps polling for the next job before sleeping. */
+#define PG_IDLE_SPIN_SECONDS 100e-6
+
+static unsigned long long pg__wait_job(unsigned long long seen) {
+    unsigned long long w;
+    double until = 0;
+    for (unsigned i = 0;; i++) {
+        w = atomic_load_explicit(&pg_pool.job, memory_order_acquire);
+        if (PG_JOB_GEN(w) != PG_JOB_GEN(seen)) return w;
+        if ((i & 255) == 0) {
+            double now = pg__now();
+            if (until == 0) until = now + PG_IDLE_SPIN_SECONDS;
+            else if (now > until) break;
+        }
+        pg__cpu_relax();
+    }
+    pthread_mutex_lock(&pg_pool.lock);
+    atomic_fetch_add(&pg_pool.sleepers, 1);
+    while (PG_JOB_GEN(w = atomic_load(&pg_pool.job)) == PG_JOB_GEN(seen))
+        pthread_cond_wait(&pg_pool.wake, &pg_pool.lock);
+    atomic_fetch_sub(&pg_pool.sleepers, 1);
+    pthread_mutex_unlock(&pg_pool.lock);
+    return w;
+}
+
+static void *pg__worker(void *arg) {
+    int tid = (int)(intptr_t)arg; /* 1 .. PG_MAX_THREADS-1 */
+    unsigned long long seen = pg_pool.start[tid];
+    pg_tls_in_job = 1; /* jobs started from a job run alone */
+    for (;;) {
+        seen = pg__wait_job(seen);
+        int nthr = PG_JOB_NTHR(seen);
+        if (tid >= nthr) continue; /* not in this team */
+        pg_team team = {tid, nthr};
+        pg_pool.fn(pg_pool.ctx, &team);
+        if (atomic_fetch_sub(&pg_pool.pending, 1) == 1 && atomic_load(&pg_pool.waiting)) {
+            pthread_mutex_lock(&pg_pool.lock);
+            pthread_cond_signal(&pg_pool.done);
+            pthread_mutex_unlock(&pg_pool.lock);
+        }
+    }
+    return NULL;
+}
+
+/* Creates workers up to want-1 (under busy); returns the team size available. */
+static int pg__grow(int want) {
+    if (pg_pool.nworkers >= want - 1) return want;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* workers inherit a full mask: signals go to the caller's threads */
+    while (pg_pool.nworkers < want - 1) {
+        int tid = pg_pool.nworkers + 1;
+        pg_pool.start[tid] = atomic_load(&pg_pool.job);
+        pthread_t th;
+        if (pthread_create(&th, NULL, pg__worker, (void *)(intptr_t)tid) != 0) break;
+        pthread_detach(th);
+        pg_pool.nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pg_pool.nworkers + 1 < want ? pg_pool.nworkers + 1 : want;
+}
+
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+    pg_team solo = {0, 1};
+    if (nthr <= 1 || pg_tls_in_job) {
+        fn(ctx, &solo);
+        return;
+    }
+    pthread_once(&pg_pool_once, pg__pool_init);
+    if (pthread_mutex_trylock(&pg_pool.busy) != 0) { /* another thread's job is running */
+        fn(ctx, &solo);
+        return;
+    }
+    if (nthr > PG_MAX_THREADS) nthr = PG_MAX_THREADS;
+    nthr = pg__grow(nthr);
+    if (nthr <= 1) { /* no worker could be started */
+        pthread_mutex_unlock(&pg_pool.busy);
+        fn(ctx, &solo);
+        return;
+    }
+    pg_pool.fn = fn;
+    pg_pool.ctx = ctx;
+    atomic_store(&pg_pool.bar_count, 0);
+    atomic_store(&pg_pool.pending, nthr - 1);
+    unsigned long long w = atomic_load(&pg_pool.job);
+    atomic_store(&pg_pool.job, ((PG_JOB_GEN(w) + 1) << 16) | (unsigned long long)nthr);
+    if (atomic_load(&pg_pool.sleepers) > 0) {
+        pthread_mutex_lock(&pg_pool.lock);
+        pthread_cond_broadcast(&pg_pool.wake);
+        pthread_mutex_unlock(&pg_pool.lock);
+    }
+    pg_tls_in_job = 1;
+    pg_team team = {0, nthr};
+    fn(ctx, &team);
+    pg_tls_in_job = 0;
+    for (int i = 0; i < 1 << 14 && atomic_load(&pg_pool.pending) != 0; i++) pg__cpu_relax();
+    if (atomic_load(&pg_pool.pending) != 0) {
+        pthread_mutex_lock(&pg_pool.lock);
+        atomic_store(&pg_pool.waiting, 1);
+        while (atomic_load(&pg_pool.pending) != 0) pthread_cond_wait(&pg_pool.done, &pg_pool.lock);
+        atomic_store(&pg_pool.waiting, 0);
+        pthread_mutex_unlock(&pg_pool.lock);
+    }
+    pthread_mutex_unlock(&pg_pool.busy);
+}
+
+void pg__team_sync(const pg_team *team) {
+    if (team->nthr <= 1) return;
+    unsigned gen = atomic_load_explicit(&pg_pool.bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&pg_pool.bar_count, 1, memory_order_acq_rel) == team->nthr - 1) {
+        atomic_store_explicit(&pg_pool.bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pg_pool.bar_gen, 1, memory_order_release);
+        return;
+    }
+    for (unsigned i = 1; atomic_load_explicit(&pg_pool.bar_gen, memory_order_acquire) == gen; i++) {
+        if (i & 1023) pg__cpu_relax();
+        else sched_yield(); /* more threads than cores: let the late one run */
+    }
+}
+
+#else /* no POSIX threads: every job runs on the calling thread */
+
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+    (void)nthr;
+    pg_team solo = {0, 1};
+    fn(ctx, &solo);
+}
+
+void pg__team_sync(const pg_team *team) { (void)team; }
+
+#endif
+
+/* ---- per-thread scratch ---- */
+
+typedef struct pg_scratch {
+    void *raw[PG_SCRATCH_SLOTS];
+    size_t cap[PG_SCRATCH_SLOTS];
+} pg_scratch;
+
+#define PG_SCRATCH_ALIGN 64
+
+static void *pg__scratch_grow(pg_scratch *s, int slot, size_t nbytes) {
+    if (nbytes > s->cap[slot]) {
+        free(s->raw[slot]);
+        s->cap[slot] = 0;
+        s->raw[slot] = malloc(nbytes + PG_SCRATCH_ALIGN);
+        if (!s->raw[slot]) return NULL;
+        s->cap[slot] = nbytes;
+    }
+    uintptr_t p = (uintptr_t)s->raw[slot];
+    return (void *)((p + PG_SCRATCH_ALIGN - 1) & ~(uintptr_t)(PG_SCRATCH_ALIGN - 1));
+}
+
+#if PG_HAVE_PTHREADS
+
+static pthread_key_t pg_scratch_key;
+static pthread_once_t pg_scratch_once = PTHREAD_ONCE_INIT;
+static int pg_scratch_key_ok;
+
+static void pg__scratch_free(void *p) {
+    pg_scratch *s = p;
+    for (int i = 0; i < PG_SCRATCH_SLOTS; i++) free(s->raw[i]);
+    free(s);
+}
+static void pg__scratch_key_init(void) {
+    pg_scratch_key_ok = pthread_key_create(&pg_scratch_key, pg__scratch_free) == 0;
+}
+
+void *pg__scratch(int slot, size_t nbytes) {
+    pthread_once(&pg_scratch_once, pg__scratch_key_init);
+    if (!pg_scratch_key_ok || slot < 0 || slot >= PG_SCRATCH_SLOTS) return NULL;
+    pg_scratch *s = pthread_getspecific(pg_scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        if (pthread_setspecific(pg_scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    return pg__scratch_grow(s, slot, nbytes);
+}
+
+#else
+
+static _Thread_local pg_scratch pg_tls_scratch;
+
+void *pg__scratch(int slot, size_t nbytes) {
+    if (slot < 0 || slot >= PG_SCRATCH_SLOTS) return NULL;
+    return pg__scratch_grow(&pg_tls_scratch, slot, nbytes);
+}
+
+#endif

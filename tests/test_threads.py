@@ -1,0 +1,142 @@
+"""The kernels' thread pool: the setting, results that do not depend on the
+number of threads, several Python threads using the pool at once, fork."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    before = pg.get_num_threads()
+    yield
+    pg.set_num_threads(before)
+
+
+def test_default_is_at_least_one_and_settable():
+    assert pg.get_num_threads() >= 1
+    pg.set_num_threads(1)
+    assert pg.get_num_threads() == 1
+    pg.set_num_threads(3)
+    assert pg.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 257, 10**30])
+def test_bad_count_is_a_value_error(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: .*between 1 and 256, got") as info:
+        pg.set_num_threads(bad)
+    assert isinstance(info.value, pg.PygradError)
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", None, True])
+def test_bad_type_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="set_num_threads: expected an int"):
+        pg.set_num_threads(bad)
+
+
+def _step(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...]:
+    x = pg.tensor(a, requires_grad=True)
+    w = pg.tensor(b, requires_grad=True)
+    y = x @ w
+    (y * pg.tensor(g)).sum().backward()
+    return y.numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nthreads", [2, 3, 8])
+def test_results_do_not_depend_on_the_thread_count(rng, dtype, nthreads):
+    a = rng.standard_normal((131, 257)).astype(dtype)
+    b = rng.standard_normal((257, 97)).astype(dtype)
+    g = rng.standard_normal((131, 97)).astype(dtype)
+    pg.set_num_threads(1)
+    want = _step(a, b, g)
+    pg.set_num_threads(nthreads)
+    got = _step(a, b, g)
+    for w, h in zip(want, got):
+        np.testing.assert_array_equal(h, w)
+
+
+@pytest.mark.parametrize("nthreads", [2, 8])
+def test_python_threads_share_the_pool(rng, nthreads):
+    """Six Python threads call matmul at once (cffi releases the GIL): every
+    result is right, nothing deadlocks (each thread gets 120 s)."""
+    a = rng.standard_normal((150, 140)).astype(np.float32)
+    b = rng.standard_normal((140, 160)).astype(np.float32)
+    g = rng.standard_normal((150, 160)).astype(np.float32)
+    pg.set_num_threads(1)
+    want = _step(a, b, g)
+    pg.set_num_threads(nthreads)
+    failures: list[str] = []
+
+    def work() -> None:
+        for _ in range(30):
+            for w, h in zip(want, _step(a, b, g)):
+                if not np.array_equal(w, h):
+                    failures.append("a result differs")
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    assert failures == []
+
+
+def test_setting_the_count_while_kernels_run(rng):
+    a = rng.standard_normal((200, 200)).astype(np.float32)
+    want = (pg.tensor(a) @ pg.tensor(a)).numpy().copy()
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def work() -> None:
+        while not stop.is_set():
+            if not np.array_equal((pg.tensor(a) @ pg.tensor(a)).numpy(), want):
+                failures.append("a result differs")
+
+    t = threading.Thread(target=work)
+    t.start()
+    for n in [1, 2, 4, 1, 3, 2] * 5:
+        pg.set_num_threads(n)
+    stop.set()
+    t.join(120)
+    assert not t.is_alive()
+    assert failures == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_after_the_pool_started(rng):
+    """A forked child has none of the parent's workers; its kernels still run."""
+    a = rng.standard_normal((200, 150)).astype(np.float32)
+    b = rng.standard_normal((150, 170)).astype(np.float32)
+    pg.set_num_threads(2)
+    want = (pg.tensor(a) @ pg.tensor(b)).numpy().copy()  # the pool is running now
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python 3.12+)
+        pid = os.fork()
+    if pid == 0:  # child: the exit status says whether the result was right
+        status = 4
+        try:
+            status = 0 if np.array_equal((pg.tensor(a) @ pg.tensor(b)).numpy(), want) else 3
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + 120
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child is stuck")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
