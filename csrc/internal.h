@@ -127,6 +127,10 @@ bool pg__node_needs(const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 
+/* anomaly.c: PG_OK when anomaly detection is off or every value is finite */
+pg_status pg__anomaly_check_forward(int op, const pg_tensor *out);
+pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx);
+
 /* kernels shared between files (ops_elementwise.c, ops_reduce.c) */
 pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
 pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target);

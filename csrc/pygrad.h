@@ -132,6 +132,11 @@ pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad);     /* grad may be 
 int pg_grad_enabled(void);
 int pg_set_grad_enabled(int flag);                        /* returns the previous mode */
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
+/* anomaly detection (per thread, off by default): when on, every op's forward
+ * output and every backward kernel's gradients are scanned for NaN/inf, and
+ * the first non-finite value fails the op with PG_ERR_RUNTIME */
+int pg_detect_anomaly(void);
+int pg_set_detect_anomaly(int flag);                      /* returns the previous mode */
 
 /* ---- in-place (bump the version; refused on tensors that take part in autograd) ---- */
 pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha);  /* t += alpha*other */
