@@ -157,6 +157,7 @@ static pg_status matmul_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 /* C[t] = A[t] B[t] for every batch t */
 static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in, (void)p;
+    if (out->numel == 0) return PG_OK; /* the batch count may still be huge: (2^31, 2^31, 0, k) */
     pg_meta am, bm;
     pg__meta_of(&am, in[0]);
     pg__meta_of(&bm, in[1]);
@@ -181,7 +182,6 @@ static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
 static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     const pg_tensor *a = n->saved[0], *b = n->saved[1];
     pg_mm mm;
-    pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     bool need_a = pg__node_needs(n, 0), need_b = pg__node_needs(n, 1);
     pg_tensor *da = need_a ? pg__tensor_zeros_like(&n->edges[0].meta) : NULL;
     pg_tensor *db = need_b ? pg__tensor_zeros_like(&n->edges[1].meta) : NULL;
@@ -190,6 +190,10 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
         pg_tensor_release(db);
         return PG_ERR_MEMORY;
     }
+    dx[0] = da;
+    dx[1] = db;
+    if (g->numel == 0) return PG_OK; /* nothing flows back; the gradients stay zero */
+    pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
     bool f64 = g->dtype == PG_DTYPE_F64;
     for (int64_t t = 0; t < mm.nbatch; t++) {
@@ -213,8 +217,6 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
                              (float *)db->data + ob * sb, mm.n, true);
         }
     }
-    dx[0] = da;
-    dx[1] = db;
     return PG_OK;
 }
 

@@ -274,6 +274,7 @@ static int64_t pg__cat_width(const pg_meta *m, int axis) { return pg__numel(m->n
 
 static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     int axis = (int)p->i[0];
+    if (out->numel == 0) return PG_OK; /* outer may still be huge: (2^31, 2^31, 0) */
     pg_meta m0;
     pg__meta_of(&m0, in[0]);
     int64_t outer = pg__outer(&m0, axis);
@@ -304,7 +305,7 @@ static pg_status cat_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
         if (pg__node_needs(n, k)) {
             pg_tensor *d = pg__tensor_new_like(m);
             if (!d) return PG_ERR_MEMORY;
-            for (int64_t o = 0; o < outer; o++)
+            for (int64_t o = 0; g->numel && o < outer; o++)
                 memcpy((char *)d->data + (size_t)(o * w) * es, (const char *)g->data + (size_t)(o * total + col) * es,
                        (size_t)w * es);
             dx[k] = d;
