@@ -700,7 +700,8 @@ pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
 /* Refuses what can never be done in place; *record says whether the update
  * must be recorded (grad mode on, and t or the operand requires grad). */
 static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor *other, bool *record) {
-    if (pg__check_float(op, t)) return PG_ERR_TYPE;
+    pg_status st = pg__check_float(op, t);
+    if (st) return st;
     bool on = pg_grad_enabled();
     if (on && t->requires_grad && !t->grad_fn) {
         char b[PG_SHAPE_BUF];

@@ -71,6 +71,10 @@ pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape) {
         pg__fail(PG_ERR_SHAPE, "reshape: tensors have 0 to %d dims, got %d", PG_MAX_DIMS, ndim);
         return NULL;
     }
+    if (ndim && !shape) {
+        pg__fail(PG_ERR_VALUE, "reshape: shape pointer is NULL");
+        return NULL;
+    }
     pg_params p = {0};
     p.keepdims = ndim; /* the target's ndim travels in keepdims, its dims in i[] */
     if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);

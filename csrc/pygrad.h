@@ -111,7 +111,7 @@ pg_tensor *pg_tensor_clone(pg_tensor *t);         /* fresh storage, no graph, no
 void pg_tensor_retain(pg_tensor *t);
 void pg_tensor_release(pg_tensor *t);
 
-/* ---- queries ---- */
+/* ---- queries (total: on NULL they return -1, or 0 for flags and the version, NULL for data) ---- */
 pg_dtype pg_tensor_dtype(const pg_tensor *t);
 int pg_tensor_ndim(const pg_tensor *t);
 int64_t pg_tensor_dim(const pg_tensor *t, int i);         /* shape[i] */

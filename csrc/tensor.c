@@ -283,19 +283,21 @@ static void pg__destroy_node(pg_node *n) {
 
 /* ---- queries ---- */
 
-pg_dtype pg_tensor_dtype(const pg_tensor *t) { return t->dtype; }
-int pg_tensor_ndim(const pg_tensor *t) { return t->ndim; }
-int64_t pg_tensor_dim(const pg_tensor *t, int i) { return (i >= 0 && i < t->ndim) ? t->shape[i] : -1; }
+/* Queries are total: on NULL they answer -1 (0 for flags and the version,
+ * NULL for data) and leave the error state alone. */
+pg_dtype pg_tensor_dtype(const pg_tensor *t) { return t ? t->dtype : (pg_dtype)-1; }
+int pg_tensor_ndim(const pg_tensor *t) { return t ? t->ndim : -1; }
+int64_t pg_tensor_dim(const pg_tensor *t, int i) { return (t && i >= 0 && i < t->ndim) ? t->shape[i] : -1; }
 void pg_tensor_shape(const pg_tensor *t, int64_t *shape) {
-    if (t->ndim) memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    if (t && shape && t->ndim) memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
-int64_t pg_tensor_numel(const pg_tensor *t) { return t->numel; }
-void *pg_tensor_data(pg_tensor *t) { return t->data; }
-uint64_t pg_tensor_version(const pg_tensor *t) { return atomic_load(&t->storage->version); }
-int pg_tensor_requires_grad(const pg_tensor *t) { return t->requires_grad; }
-int pg_tensor_is_leaf(const pg_tensor *t) { return t->grad_fn == NULL; }
-int pg_tensor_grad_fn(const pg_tensor *t) { return t->grad_fn ? t->grad_fn->op : -1; }
-int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b) { return a->storage == b->storage; }
+int64_t pg_tensor_numel(const pg_tensor *t) { return t ? t->numel : -1; }
+void *pg_tensor_data(pg_tensor *t) { return t ? t->data : NULL; }
+uint64_t pg_tensor_version(const pg_tensor *t) { return t ? atomic_load(&t->storage->version) : 0; }
+int pg_tensor_requires_grad(const pg_tensor *t) { return t && t->requires_grad; }
+int pg_tensor_is_leaf(const pg_tensor *t) { return t && t->grad_fn == NULL; }
+int pg_tensor_grad_fn(const pg_tensor *t) { return (t && t->grad_fn) ? t->grad_fn->op : -1; }
+int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b) { return a && b && a->storage == b->storage; }
 
 /* ---- leaf and grad bookkeeping ---- */
 

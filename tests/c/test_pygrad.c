@@ -295,6 +295,23 @@ static void test_creation_and_queries(void) {
     CHECK_FAILS(pg_tensor_detach(NULL), PG_ERR_VALUE, "detach: got a NULL tensor");
     CHECK_FAILS(pg_tensor_clone(NULL), PG_ERR_VALUE, "clone: got a NULL tensor");
 
+    /* queries are total: NULL gives a neutral answer, not a crash */
+    CHECK((int)pg_tensor_dtype(NULL) == -1);
+    CHECK(pg_tensor_ndim(NULL) == -1);
+    CHECK(pg_tensor_dim(NULL, 0) == -1);
+    int64_t untouched[2] = {7, 7};
+    pg_tensor_shape(NULL, untouched);
+    pg_tensor_shape(t, NULL);
+    CHECK(untouched[0] == 7);
+    CHECK(pg_tensor_numel(NULL) == -1);
+    CHECK(pg_tensor_data(NULL) == NULL);
+    CHECK(pg_tensor_version(NULL) == 0);
+    CHECK(pg_tensor_requires_grad(NULL) == 0);
+    CHECK(pg_tensor_is_leaf(NULL) == 0);
+    CHECK(pg_tensor_grad_fn(NULL) == -1);
+    CHECK(pg_tensor_storage_shared(NULL, t) == 0 && pg_tensor_storage_shared(t, NULL) == 0);
+    CHECK(pg_tensor_storage_shared(t, t) == 1);
+
     release_all();
 }
 
@@ -483,7 +500,9 @@ static void test_inplace(void) {
     CHECK_VALUES(bl, 0, 0, 1);
 
     /* errors */
+    CHECK_STATUS(pg_add_(NULL, t, 1.0), PG_ERR_VALUE, "add_: got a NULL tensor");
     CHECK_STATUS(pg_add_(t, NULL, 1.0), PG_ERR_VALUE, "add_: got a NULL tensor");
+    CHECK_STATUS(pg_mul_(NULL, t), PG_ERR_VALUE, "mul_");
     CHECK_STATUS(pg_mul_(t, NULL), PG_ERR_VALUE, "mul_");
     CHECK_STATUS(pg_add_scalar_(NULL, 1.0), PG_ERR_VALUE, "add_");
     CHECK_STATUS(pg_mul_scalar_(NULL, 1.0), PG_ERR_VALUE, "mul_");
@@ -983,6 +1002,7 @@ static void test_shape_ops(void) {
     CHECK_FAILS(pg_reshape(x, 2, SHAPE(4, -1)), PG_ERR_SHAPE, "cannot reshape (2, 3) (6 elements) into (4, -1)");
     CHECK_FAILS(pg_reshape(x, 9, SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 6)), PG_ERR_SHAPE, "reshape: tensors have 0 to 8 dims, got 9");
     CHECK_FAILS(pg_reshape(x, -1, SHAPE(6)), PG_ERR_SHAPE, "got -1");
+    CHECK_FAILS(pg_reshape(x, 2, NULL), PG_ERR_VALUE, "reshape: shape pointer is NULL");
     CHECK_FAILS(pg_reshape(x, 3, SHAPE(INT64_MAX, 2, 2)), PG_ERR_SHAPE, "reshape: shape (9223372036854775807, 2, 2) is too large");
     CHECK_FAILS(pg_reshape(keep(pg_tensor_full(F32, 2, SHAPE(0, 4), 0)), 2, SHAPE(0, -1)), PG_ERR_SHAPE, "cannot reshape (0, 4)");
 
