@@ -68,7 +68,7 @@ static void pg__mm_batch_strides(const pg_meta *x, int nb, const int64_t *bshape
         } else {
             st[d] = s;
         }
-        if (j >= 0) s *= x->shape[j];
+        if (j >= 0) s = pg__mul_sat(s, x->shape[j]);
     }
 }
 
@@ -113,7 +113,7 @@ static pg_status pg__mm_plan(pg_mm *mm, pg_meta *out, const pg_meta *a0, const p
                             pg__shape_str(a0->ndim, a0->shape, b1, sizeof b1),
                             pg__shape_str(b0->ndim, b0->shape, b2, sizeof b2));
         mm->bshape[d] = sa == 1 ? sb : sa;
-        mm->nbatch *= mm->bshape[d];
+        mm->nbatch = pg__mul_sat(mm->nbatch, mm->bshape[d]);
     }
     pg__mm_batch_strides(&a, nb, mm->bshape, mm->ast);
     pg__mm_batch_strides(&b, nb, mm->bshape, mm->bst);

@@ -158,6 +158,11 @@ static pg_status gather_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     for (int d = 0; d < out->ndim; d++)
         if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "getitem: negative dimension in the result shape");
     n = pg__numel(out->ndim, out->shape);
+    if ((uint64_t)n > PG_MAX_BYTES / pg__dtype_size(x->dtype)) { /* before reading [n] offsets */
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_MEMORY, "getitem: the result's shape %s is too large",
+                        pg__shape_str(out->ndim, out->shape, b, sizeof b));
+    }
     if (n > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "getitem: offsets pointer is NULL");
     for (int64_t i = 0; i < n; i++) {
         int64_t o = p->offsets[i];
@@ -263,7 +268,9 @@ static pg_status pg__cat_check(const char *op, pg_tensor *const *xs, int n, int 
         *out = (pg_meta){.dtype = x0->dtype, .ndim = x0->ndim};
         memcpy(out->shape, x0->shape, sizeof out->shape);
         int64_t tot = 0;
-        for (int k = 0; k < n; k++) tot += xs[k]->shape[axis];
+        for (int k = 0; k < n; k++)
+            if (__builtin_add_overflow(tot, xs[k]->shape[axis], &tot))
+                return pg__fail(PG_ERR_MEMORY, "%s: the result's dimension %d is too large", op, axis);
         out->shape[axis] = tot;
     }
     return PG_OK;

@@ -32,7 +32,7 @@ const char *pg__dtype_name(pg_dtype dtype) {
 
 int64_t pg__numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++) n = pg__mul_sat(n, shape[i]);
     return n;
 }
 
@@ -40,7 +40,7 @@ void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
     int64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = s;
-        s *= shape[i];
+        s = pg__mul_sat(s, shape[i]);
     }
 }
 
@@ -53,9 +53,6 @@ void pg__meta_of(pg_meta *m, const pg_tensor *t) {
 /* ---- storage ---- */
 
 #define PG_ALIGN 64
-/* The largest buffer we try to allocate; beyond it the size arithmetic of
- * callers could overflow, and no machine would satisfy it anyway. */
-#define PG_MAX_BYTES ((size_t)1 << 46)
 
 static pg_storage *pg__storage_new(size_t nbytes) {
     pg_storage *s = malloc(sizeof(pg_storage) + PG_ALIGN + (nbytes ? nbytes : 1));

@@ -75,3 +75,24 @@ def test_backward_through_empty_results_with_huge_outer_dims(expr: str) -> None:
         print("ok", pg.live_objects()["nodes"])
     """)
     assert out.split()[0] == "ok"
+
+
+def test_concatenating_empty_tensors_whose_dim_overflows_raises_memory_error() -> None:
+    """The summed dim overflowed int64 (undefined behaviour) and surfaced as a 'negative dimension'."""
+    import pygrad as pg
+
+    with pytest.raises(MemoryError, match="concatenate: the result's dimension 1 is too large"):
+        pg.cat([pg.zeros(0, 2**62), pg.zeros(0, 2**62)], axis=1)
+    assert pg.cat([pg.zeros(0, 2**61), pg.zeros(0, 2**61)], axis=1).shape == (0, 2**62)
+
+
+def test_ops_on_empty_tensors_with_overflowing_dim_products() -> None:
+    """Strides and element counts of (0, 2**62, 4) overflow int64; the ops must still answer."""
+    import pygrad as pg
+
+    q = pg.zeros(0, 2**62, 4, requires_grad=True)
+    assert q.permute(1, 2, 0).shape == (2**62, 4, 0)
+    assert q.mean(axis=(1, 2)).shape == (0,)
+    assert (q * 2.0).sum().item() == 0.0
+    (q.exp() + 1.0).sum().backward()
+    assert q.grad.shape == q.shape

@@ -1141,6 +1141,41 @@ static void test_softmax_and_cast(void) {
     release_all();
 }
 
+/* Shapes whose products overflow int64 when some other dim is 0: the tensors
+ * are empty (valid) and every op on them must answer at once, correctly. */
+static void test_huge_empty_shapes(void) {
+    const int64_t H = ((int64_t)1 << 31) + 1, G = (int64_t)1 << 40, Q = (int64_t)1 << 62;
+    pg_tensor *e = leaf(keep(pg_tensor_full(F64, 3, SHAPE(H, H, 0), 0)));
+    CHECK(e && pg_tensor_numel(e) == 0);
+    CHECK_SHAPE(keep(pg_softmax(e, 2)), 3, H, H, 0);
+    CHECK_SHAPE(keep(pg_log_softmax(e, 0)), 3, H, H, 0);
+    CHECK_SHAPE(keep(pg_permute(e, 3, (const int[]){2, 0, 1})), 3, 0, H, H);
+    CHECK_SHAPE(keep(pg_exp(e)), 3, H, H, 0);
+    CHECK_SHAPE(keep(pg_add(e, V(F64))), 3, H, H, 0);
+    CHECK_FAILS(pg_sum(e, 1u << 2, 0), PG_ERR_MEMORY, "too large to allocate"); /* (H, H) */
+    pg_tensor *s = keep(pg_sum(e, 3u, 0));
+    CHECK_SHAPE(s, 1, 0);
+    CHECK_SHAPE(keep(pg_mean(e, 3u, 1)), 3, 1, 1, 0);
+    pg_tensor *ee[2] = {e, e};
+    CHECK_SHAPE(keep(pg_concatenate(ee, 2, 2)), 3, H, H, 0);
+    CHECK_SHAPE(keep(pg_stack(ee, 2, 3)), 4, H, H, 0, 2);
+    pg_tensor *m = keep(pg_matmul(keep(pg_tensor_full(F64, 4, SHAPE(H, H, 0, 3), 0)), leaf(keep(pg_tensor_full(F64, 2, SHAPE(3, 2), 1)))));
+    CHECK_SHAPE(m, 4, H, H, 0, 2);
+    pg_tensor *s2 = keep(pg_sum(keep(pg_softmax(e, 2)), PG_AXES_ALL, 0));
+    CHECK_VALUES(s2, 0, 0);
+    CHECK_OK(pg_backward(s2, NULL, 0));
+    pg_tensor *q = keep(pg_tensor_full(F32, 3, SHAPE(0, Q, 4), 0));
+    CHECK(q != NULL);
+    CHECK_SHAPE(keep(pg_permute(q, 3, (const int[]){1, 2, 0})), 3, Q, 4, 0);
+    CHECK_SHAPE(keep(pg_mean(q, 6u, 0)), 1, 0);
+    CHECK_SHAPE(keep(pg_gather(q, 3, SHAPE(G, G, 0), NULL)), 3, G, G, 0);
+    pg_tensor *qq[2] = {q, q};
+    CHECK_FAILS(pg_concatenate(qq, 2, 1), PG_ERR_MEMORY, "concatenate: the result's dimension 1 is too large");
+    CHECK_FAILS(pg_gather(q, 2, SHAPE(G, G), (const int64_t[]){0}), PG_ERR_MEMORY, "getitem: the result's shape (1099511627776, 1099511627776) is too large");
+    CHECK_FAILS(pg_tensor_empty(F32, 2, SHAPE(G, G)), PG_ERR_MEMORY, "too large");
+    release_all();
+}
+
 /* ======================================================================
  * anomaly detection
  * ====================================================================== */
@@ -1272,6 +1307,7 @@ int main(void) {
     test_reductions();
     test_shape_ops();
     test_softmax_and_cast();
+    test_huge_empty_shapes();
     test_anomaly();
     test_threads();
 #ifdef PG_TEST_SELF_CHECK
