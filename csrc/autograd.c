@@ -92,7 +92,7 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
     /* a row without a forward kernel is a view: the output shares in[0]'s storage */
     pg_tensor *out = d->forward ? pg__tensor_new_like(&m) : pg__alias(in[0], m.ndim, m.shape);
     if (!out) return NULL;
-    if (d->forward && d->forward(out, in, n_in, p) != PG_OK) {
+    if (d->forward && (d->forward(out, in, n_in, p) != PG_OK || pg__anomaly_check_forward(op, out) != PG_OK)) {
         pg_tensor_release(out);
         return NULL;
     }
@@ -276,9 +276,10 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
         return PG_OK;
     }
     if (pg__check_float("backward", grad)) return PG_ERR_TYPE;
-    int prev = pg_set_grad_enabled(0);
+    int prev = pg_set_grad_enabled(0), prev_anomaly = pg_set_detect_anomaly(0); /* not an op of the graph */
     *seed = pg_cast(grad, root->dtype);
     pg_set_grad_enabled(prev);
+    pg_set_detect_anomaly(prev_anomaly);
     return *seed ? PG_OK : PG_ERR_MEMORY;
 }
 
@@ -294,6 +295,7 @@ static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph
     pg_tensor **dx = n->n_in <= 8 ? small : calloc((size_t)n->n_in, sizeof *dx);
     if (!dx) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
     if (st == PG_OK && g) st = create ? pg_ruletable[n->op](dx, g, n) : d->backward(dx, g, n);
+    if (st == PG_OK && g) st = pg__anomaly_check_backward(n, dx);
     pg_tensor_release(g);
     for (int i = 0; dx && i < n->n_in; i++) {
         pg_edge *e = &n->edges[i];

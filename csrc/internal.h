@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #define PG_MAX_SAVED 3
+/* The largest buffer the engine tries to allocate; beyond it the size
+ * arithmetic of callers could overflow, and no machine would satisfy it. */
+#define PG_MAX_BYTES ((size_t)1 << 46)
 #define PG_SAVE_OUT 0x80u /* save mask bit: keep the op's output for backward */
 
 typedef struct pg_node pg_node;
@@ -123,7 +126,7 @@ pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape);
 void pg__meta_of(pg_meta *m, const pg_tensor *t);
 size_t pg__dtype_size(pg_dtype dtype);
 const char *pg__dtype_name(pg_dtype dtype);
-int64_t pg__numel(int ndim, const int64_t *shape);
+int64_t pg__numel(int ndim, const int64_t *shape); /* INT64_MAX if the product overflows */
 pg_status pg__check_tensor(const char *op, const pg_tensor *t);
 pg_status pg__check_float(const char *op, const pg_tensor *t);
 void pg__node_release(pg_node *n);
@@ -138,6 +141,10 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
 bool pg__node_needs(const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
+
+/* anomaly.c: PG_OK when anomaly detection is off or every value is finite */
+pg_status pg__anomaly_check_forward(int op, const pg_tensor *out);
+pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx);
 
 /* kernels shared between files (ops_elementwise.c, ops_reduce.c) */
 pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
@@ -199,5 +206,13 @@ void *pg__scratch(int slot, size_t nbytes);
 pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
 
 #define PG_NEW_REF(t) (pg_tensor_retain(t), (t))
+
+/* a * b for sizes (a, b >= 0), INT64_MAX when it overflows. Products of dims
+ * overflow only beside a zero dim (in an empty tensor), where no loop uses
+ * them, but the arithmetic itself must stay defined. */
+static inline int64_t pg__mul_sat(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
 
 #endif /* PG_INTERNAL_H */

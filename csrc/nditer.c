@@ -20,6 +20,13 @@ void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops,
                      int64_t st[][PG_MAX_DIMS]) {
     it->nops = nops;
     it->empty = false;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] == 0) { /* nothing to visit; strides of empty shapes may be meaningless */
+            it->empty = true;
+            it->ndim = 1;
+            it->shape[0] = 0;
+            return;
+        }
     int n = 0;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] == 0) it->empty = true;

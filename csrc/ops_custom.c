@@ -57,6 +57,10 @@ pg_tensor *pg_custom(pg_tensor **inputs, int n_in, pg_tensor *value, pg_custom_b
     if (st == PG_OK) st = pg__check_float("custom", value);
     if (st == PG_OK && !backward) st = pg__fail(PG_ERR_VALUE, "custom: backward function is NULL");
     if (st == PG_OK) out = pg__alias(value, value->ndim, value->shape);
+    if (out && pg__anomaly_check_forward(PG_OP_CUSTOM, out) != PG_OK) {
+        pg_tensor_release(out);
+        out = NULL;
+    }
     bool need = false;
     for (int i = 0; out && i < n_in; i++) need |= inputs[i]->requires_grad;
     if (out && need && pg_grad_enabled()) {

@@ -672,9 +672,10 @@ pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
         pg_tensor_retain(x);
         pg_tensor_retain(y);
     } else {
-        int prev = pg_set_grad_enabled(0);
+        int prev = pg_set_grad_enabled(0), prev_anomaly = pg_set_detect_anomaly(0); /* not a graph op */
         pg_status st = pg__promote2("compare", &x, &y);
         pg_set_grad_enabled(prev);
+        pg_set_detect_anomaly(prev_anomaly);
         if (st) return NULL;
     }
     pg_meta m;
@@ -712,7 +713,8 @@ pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
 /* Refuses what can never be done in place; *record says whether the update
  * must be recorded (grad mode on, and t or the operand requires grad). */
 static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor *other, bool *record) {
-    if (pg__check_float(op, t)) return PG_ERR_TYPE;
+    pg_status st = pg__check_float(op, t);
+    if (st) return st;
     bool on = pg_grad_enabled();
     if (on && t->requires_grad && !t->grad_fn) {
         char b[PG_SHAPE_BUF];
@@ -817,7 +819,10 @@ static pg_status pg__inplace2(const char *op, int kind, pg_tensor *t, pg_tensor 
     pg_status st = pg__check_tensor(op, other);
     if (st || (st = pg__check_inplace(op, t, other, &record))) return st;
     pg_tensor *o;
-    if ((st = pg__inplace_operand(op, t, other, &o))) return st;
+    int prev_anomaly = record ? pg_detect_anomaly() : pg_set_detect_anomaly(0); /* unrecorded: no graph op */
+    st = pg__inplace_operand(op, t, other, &o);
+    pg_set_detect_anomaly(prev_anomaly);
+    if (st) return st;
     if (record) {
         st = pg__inplace_record(t, kind, o, alpha);
     } else {

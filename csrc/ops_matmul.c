@@ -69,7 +69,7 @@ static void pg__mm_batch_strides(const pg_meta *x, int nb, const int64_t *bshape
         } else {
             st[d] = s;
         }
-        if (j >= 0) s *= x->shape[j];
+        if (j >= 0) s = pg__mul_sat(s, x->shape[j]);
     }
 }
 
@@ -114,7 +114,7 @@ static pg_status pg__mm_plan(pg_mm *mm, pg_meta *out, const pg_meta *a0, const p
                             pg__shape_str(a0->ndim, a0->shape, b1, sizeof b1),
                             pg__shape_str(b0->ndim, b0->shape, b2, sizeof b2));
         mm->bshape[d] = sa == 1 ? sb : sa;
-        mm->nbatch *= mm->bshape[d];
+        mm->nbatch = pg__mul_sat(mm->nbatch, mm->bshape[d]);
     }
     pg__mm_batch_strides(&a, nb, mm->bshape, mm->ast);
     pg__mm_batch_strides(&b, nb, mm->bshape, mm->bst);
@@ -158,6 +158,7 @@ static pg_status matmul_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 /* C[t] = A[t] B[t] for every batch t */
 static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in, (void)p;
+    if (out->numel == 0) return PG_OK; /* the batch count may still be huge: (2^31, 2^31, 0, k) */
     pg_meta am, bm;
     pg__meta_of(&am, in[0]);
     pg__meta_of(&bm, in[1]);
@@ -182,7 +183,6 @@ static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
 static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     const pg_tensor *a = n->saved[0], *b = n->saved[1];
     pg_mm mm;
-    pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     bool need_a = pg__node_needs(n, 0), need_b = pg__node_needs(n, 1);
     pg_tensor *da = need_a ? pg__tensor_zeros_like(&n->edges[0].meta) : NULL;
     pg_tensor *db = need_b ? pg__tensor_zeros_like(&n->edges[1].meta) : NULL;
@@ -191,6 +191,10 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
         pg_tensor_release(db);
         return PG_ERR_MEMORY;
     }
+    dx[0] = da;
+    dx[1] = db;
+    if (g->numel == 0) return PG_OK; /* nothing flows back; the gradients stay zero */
+    pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
     bool f64 = g->dtype == PG_DTYPE_F64;
     for (int64_t t = 0; t < mm.nbatch; t++) {
@@ -214,8 +218,6 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
                              (float *)db->data + ob * sb, mm.n, true);
         }
     }
-    dx[0] = da;
-    dx[1] = db;
     return PG_OK;
 }
 

@@ -26,7 +26,7 @@ static void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool
 static int64_t pg__reduced_count(const pg_meta *x, unsigned axes) {
     int64_t c = 1;
     for (int d = 0; d < x->ndim; d++)
-        if (axes & (1u << d)) c *= x->shape[d];
+        if (axes & (1u << d)) c = pg__mul_sat(c, x->shape[d]);
     return c;
 }
 
@@ -39,7 +39,7 @@ static void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
             st[d] = 0;
         } else {
             st[d] = s;
-            s *= x->shape[d];
+            s = pg__mul_sat(s, x->shape[d]);
         }
     }
 }

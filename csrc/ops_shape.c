@@ -71,6 +71,10 @@ pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape) {
         pg__fail(PG_ERR_SHAPE, "reshape: tensors have 0 to %d dims, got %d", PG_MAX_DIMS, ndim);
         return NULL;
     }
+    if (ndim && !shape) {
+        pg__fail(PG_ERR_VALUE, "reshape: shape pointer is NULL");
+        return NULL;
+    }
     pg_params p = {0};
     p.keepdims = ndim; /* the target's ndim travels in keepdims, its dims in i[] */
     if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
@@ -154,6 +158,11 @@ static pg_status gather_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     for (int d = 0; d < out->ndim; d++)
         if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "getitem: negative dimension in the result shape");
     n = pg__numel(out->ndim, out->shape);
+    if ((uint64_t)n > PG_MAX_BYTES / pg__dtype_size(x->dtype)) { /* before reading [n] offsets */
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_MEMORY, "getitem: the result's shape %s is too large",
+                        pg__shape_str(out->ndim, out->shape, b, sizeof b));
+    }
     if (n > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "getitem: offsets pointer is NULL");
     for (int64_t i = 0; i < n; i++) {
         int64_t o = p->offsets[i];
@@ -328,7 +337,9 @@ static pg_status pg__cat_check(const char *op, pg_tensor *const *xs, int n, int 
         *out = (pg_meta){.dtype = x0->dtype, .ndim = x0->ndim};
         memcpy(out->shape, x0->shape, sizeof out->shape);
         int64_t tot = 0;
-        for (int k = 0; k < n; k++) tot += xs[k]->shape[axis];
+        for (int k = 0; k < n; k++)
+            if (__builtin_add_overflow(tot, xs[k]->shape[axis], &tot))
+                return pg__fail(PG_ERR_MEMORY, "%s: the result's dimension %d is too large", op, axis);
         out->shape[axis] = tot;
     }
     return PG_OK;
@@ -343,6 +354,7 @@ static int64_t pg__cat_width(const pg_meta *m, int axis) { return pg__numel(m->n
 
 static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     int axis = (int)p->i[0];
+    if (out->numel == 0) return PG_OK; /* outer may still be huge: (2^31, 2^31, 0) */
     pg_meta m0;
     pg__meta_of(&m0, in[0]);
     int64_t outer = pg__outer(&m0, axis);
@@ -373,7 +385,7 @@ static pg_status cat_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
         if (pg__node_needs(n, k)) {
             pg_tensor *d = pg__tensor_new_like(m);
             if (!d) return PG_ERR_MEMORY;
-            for (int64_t o = 0; o < outer; o++)
+            for (int64_t o = 0; g->numel && o < outer; o++)
                 memcpy((char *)d->data + (size_t)(o * w) * es, (const char *)g->data + (size_t)(o * total + col) * es,
                        (size_t)w * es);
             dx[k] = d;

@@ -74,6 +74,7 @@ static pg_status softmax_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
 
 static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
+    if (out->numel == 0) return PG_OK; /* outer may still be huge: (2^31, 2^31, 0) */
     int64_t outer, n, inner;
     pg_meta m;
     pg__meta_of(&m, in[0]);
@@ -88,12 +89,13 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     pg_meta m = n->edges[0].meta;
     pg_tensor *d = pg__tensor_new_like(&m);
     if (!d) return PG_ERR_MEMORY;
+    dx[0] = d;
+    if (d->numel == 0) return PG_OK;
     int64_t outer, len, inner;
     pg__softmax_dims(&m, (int)n->p.i[0], &outer, &len, &inner);
     bool logsm = n->op == PG_OP_LOG_SOFTMAX;
     if (g->dtype == PG_DTYPE_F32) softmax_bwd_f32(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
     else softmax_bwd_f64(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
-    dx[0] = d;
     return PG_OK;
 }
 

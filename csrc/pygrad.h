@@ -126,7 +126,7 @@ pg_tensor *pg_tensor_clone(pg_tensor *t);         /* fresh storage, no graph, no
 void pg_tensor_retain(pg_tensor *t);
 void pg_tensor_release(pg_tensor *t);
 
-/* ---- queries ---- */
+/* ---- queries (total: on NULL they return -1, or 0 for flags and the version, NULL for data) ---- */
 pg_dtype pg_tensor_dtype(const pg_tensor *t);
 int pg_tensor_ndim(const pg_tensor *t);
 int64_t pg_tensor_dim(const pg_tensor *t, int i);         /* shape[i] */
@@ -151,6 +151,12 @@ pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
  * rule made of differentiable ops), so the gradients can be differentiated
  * again; the graph is then always retained. */
 pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph);
+
+/* anomaly detection (per thread, off by default): when on, every op's forward
+ * output and every backward kernel's gradients are scanned for NaN/inf, and
+ * the first non-finite value fails the op with PG_ERR_RUNTIME */
+int pg_detect_anomaly(void);
+int pg_set_detect_anomaly(int flag);                      /* returns the previous mode */
 
 /* ---- in-place (bump the version; refused on tensors that take part in autograd) ---- */
 pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha);  /* t += alpha*other */

@@ -33,7 +33,7 @@ const char *pg__dtype_name(pg_dtype dtype) {
 
 int64_t pg__numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++) n = pg__mul_sat(n, shape[i]);
     return n;
 }
 
@@ -41,7 +41,7 @@ void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
     int64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = s;
-        s *= shape[i];
+        s = pg__mul_sat(s, shape[i]);
     }
 }
 
@@ -133,9 +133,6 @@ static void pg__node_free(pg_node *n) {
 /* ---- storage ---- */
 
 #define PG_ALIGN 64
-/* The largest buffer we try to allocate; beyond it the size arithmetic of
- * callers could overflow, and no machine would satisfy it anyway. */
-#define PG_MAX_BYTES ((size_t)1 << 46)
 
 static pg_storage *pg__storage_new(size_t nbytes) {
     pg_storage *s = nbytes <= PG_SMALL_BYTES ? pg__cache_get(&pg_tls_caches.storages) : NULL;
@@ -373,19 +370,21 @@ static void pg__destroy_node(pg_node *n) {
 
 /* ---- queries ---- */
 
-pg_dtype pg_tensor_dtype(const pg_tensor *t) { return t->dtype; }
-int pg_tensor_ndim(const pg_tensor *t) { return t->ndim; }
-int64_t pg_tensor_dim(const pg_tensor *t, int i) { return (i >= 0 && i < t->ndim) ? t->shape[i] : -1; }
+/* Queries are total: on NULL they answer -1 (0 for flags and the version,
+ * NULL for data) and leave the error state alone. */
+pg_dtype pg_tensor_dtype(const pg_tensor *t) { return t ? t->dtype : (pg_dtype)-1; }
+int pg_tensor_ndim(const pg_tensor *t) { return t ? t->ndim : -1; }
+int64_t pg_tensor_dim(const pg_tensor *t, int i) { return (t && i >= 0 && i < t->ndim) ? t->shape[i] : -1; }
 void pg_tensor_shape(const pg_tensor *t, int64_t *shape) {
-    if (t->ndim) memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    if (t && shape && t->ndim) memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
-int64_t pg_tensor_numel(const pg_tensor *t) { return t->numel; }
-void *pg_tensor_data(pg_tensor *t) { return t->data; }
-uint64_t pg_tensor_version(const pg_tensor *t) { return atomic_load(&t->storage->version); }
-int pg_tensor_requires_grad(const pg_tensor *t) { return t->requires_grad; }
-int pg_tensor_is_leaf(const pg_tensor *t) { return t->grad_fn == NULL; }
-int pg_tensor_grad_fn(const pg_tensor *t) { return t->grad_fn ? t->grad_fn->op : -1; }
-int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b) { return a->storage == b->storage; }
+int64_t pg_tensor_numel(const pg_tensor *t) { return t ? t->numel : -1; }
+void *pg_tensor_data(pg_tensor *t) { return t ? t->data : NULL; }
+uint64_t pg_tensor_version(const pg_tensor *t) { return t ? atomic_load(&t->storage->version) : 0; }
+int pg_tensor_requires_grad(const pg_tensor *t) { return t && t->requires_grad; }
+int pg_tensor_is_leaf(const pg_tensor *t) { return t && t->grad_fn == NULL; }
+int pg_tensor_grad_fn(const pg_tensor *t) { return (t && t->grad_fn) ? t->grad_fn->op : -1; }
+int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b) { return a && b && a->storage == b->storage; }
 
 /* ---- leaf and grad bookkeeping ---- */
 

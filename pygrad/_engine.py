@@ -322,6 +322,67 @@ class enable_grad(_GradMode):
 
 
 # ---------------------------------------------------------------------------
+# anomaly detection
+# ---------------------------------------------------------------------------
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether ops on this thread check their results for NaN/inf."""
+    return bool(lib.pg_detect_anomaly())
+
+
+def set_detect_anomaly(mode: bool) -> bool:
+    """Turn anomaly detection on or off for this thread; returns the previous mode.
+
+    When on, every op checks its forward output, and during backward every
+    node checks the gradients it produces, for NaN and infinity; the first
+    non-finite value raises :class:`RuntimeError` naming the op, e.g.
+    ``Function 'log' returned nan values in its 0th output ...`` or
+    ``Function 'div_backward' returned inf values in its 1th output ...; the
+    node was created by the forward op 'div'``. Each check is one extra pass
+    over the result, so leave it off outside debugging.
+    """
+    return bool(lib.pg_set_detect_anomaly(bool(mode)))
+
+
+class detect_anomaly:  # noqa: N801 - the name users know from PyTorch
+    """Context manager (and decorator): anomaly detection on inside, on this thread.
+
+    >>> with detect_anomaly():
+    ...     loss = model(x)        # raises at the first op that makes a NaN/inf
+    ...     loss.backward()        # raises at the first node whose gradient has one
+
+    See :func:`set_detect_anomaly` for what is checked.
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+        self._saved: list[int] = []
+
+    def __enter__(self) -> detect_anomaly:
+        self._saved.append(lib.pg_set_detect_anomaly(self._mode))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        lib.pg_set_detect_anomaly(self._saved.pop())
+
+    def __call__(self, fn: Callable) -> Callable:
+        import functools
+
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = lib.pg_set_detect_anomaly(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                lib.pg_set_detect_anomaly(prev)
+
+        return wrapper
+
+
+# ---------------------------------------------------------------------------
 # helpers for axis and index arguments
 # ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
@@ -90,6 +91,9 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "enable_grad",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
     "add",
     "sub",
     "mul",

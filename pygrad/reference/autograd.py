@@ -20,6 +20,7 @@ import numpy as np
 
 from pygrad.errors import PygradRuntimeError
 
+from .anomaly import check_backward, is_anomaly_enabled
 from .ops import Op
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,6 +208,9 @@ def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> list[tuple
                 retained.append((owner, g))
         with np.errstate(all="ignore"), no_grad():  # backward kernels (and user callbacks) record nothing
             in_grads = node.op.backward(g, node.saved_inputs, node.saved_output)
+        if is_anomaly_enabled():
+            check_backward(node.name, [(i, np.asarray(gi)) for i, (need, gi) in
+                                       enumerate(zip(node.needs, in_grads)) if need and gi is not None])
         for inp, need, gi in zip(node.inputs, node.needs, in_grads):
             if not need or gi is None:
                 continue

@@ -33,6 +33,7 @@ from pygrad.errors import (
 )
 
 from . import ops
+from .anomaly import check_forward
 from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, run_backward
 
 float32: np.dtype = np.dtype(np.float32)
@@ -779,6 +780,8 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
     ):
         out = np.array(out, order="C", copy=True)
     _check_ndim(out.shape, op.name)
+    if not op.is_view:
+        check_forward(op.name, out)
     version = inputs[0]._version if op.is_view else VersionCounter()
     result = Tensor._wrap(out, version)
     needs = tuple(t._requires_grad for t in inputs)

@@ -1,0 +1,98 @@
+"""Regression tests for engine bugs found by the reliability suite (sanitizers, fuzzing).
+
+Each snippet runs in a child process with a timeout, so a regression shows
+up as a failed test (with the child's signal or "timed out") instead of a
+crashed or hung test run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_child(code: str, timeout: float = 30.0) -> str:
+    """Run ``code`` in a fresh interpreter importing the pygrad under test; return its stdout.
+
+    Fails the test if the child hangs, dies from a signal or exits non-zero.
+    """
+    import pygrad
+
+    env = dict(os.environ)
+    pkg_parent = str(Path(pygrad.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                           timeout=timeout, env=env, cwd=str(ROOT / "tests"))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"child timed out after {timeout} s running:\n{textwrap.dedent(code)}")
+    if r.returncode < 0:
+        pytest.fail(f"child killed by signal {-r.returncode}:\n{r.stderr[-3000:]}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+HUGE = 2**31 + 1  # two such dims multiply to ~4.6e18: a loop over them never ends
+
+
+@pytest.mark.parametrize("expr", [
+    "pg.zeros(H, H, 0).softmax(axis=2)",
+    "pg.zeros(H, H, 0).log_softmax(axis=-1)",
+    "pg.zeros(H, H, 0, 3) @ pg.zeros(3, 4)",
+    "pg.zeros(3, 4) @ pg.zeros(H, H, 4, 0)",
+    "pg.cat([pg.zeros(H, H, 0), pg.zeros(H, H, 0)], axis=2)",
+    "pg.stack([pg.zeros(H, H, 0), pg.zeros(H, H, 0)], axis=2)",
+])
+def test_empty_results_with_huge_outer_dims_return_at_once(expr: str) -> None:
+    """Kernels looped over the outer dims of an empty result (~4.6e18 empty rows): a hang."""
+    out = run_child(f"""
+        import pygrad as pg
+        H = {HUGE}
+        r = {expr}
+        print(r.shape, r.numel())
+    """)
+    assert out.strip().endswith(" 0")
+
+
+@pytest.mark.parametrize("expr", [
+    "pg.zeros(H, H, 0, requires_grad=True).softmax(axis=2)",
+    "pg.zeros(H, H, 0, 3, requires_grad=True) @ pg.ones(3, 4, requires_grad=True)",
+    "pg.cat([pg.zeros(H, H, 0, requires_grad=True), pg.zeros(H, H, 0)], axis=2)",
+])
+def test_backward_through_empty_results_with_huge_outer_dims(expr: str) -> None:
+    out = run_child(f"""
+        import pygrad as pg
+        H = {HUGE}
+        r = {expr}
+        r.sum().backward()
+        print("ok", pg.live_objects()["nodes"])
+    """)
+    assert out.split()[0] == "ok"
+
+
+def test_concatenating_empty_tensors_whose_dim_overflows_raises_memory_error() -> None:
+    """The summed dim overflowed int64 (undefined behaviour) and surfaced as a 'negative dimension'."""
+    import pygrad as pg
+
+    with pytest.raises(MemoryError, match="concatenate: the result's dimension 1 is too large"):
+        pg.cat([pg.zeros(0, 2**62), pg.zeros(0, 2**62)], axis=1)
+    assert pg.cat([pg.zeros(0, 2**61), pg.zeros(0, 2**61)], axis=1).shape == (0, 2**62)
+
+
+def test_ops_on_empty_tensors_with_overflowing_dim_products() -> None:
+    """Strides and element counts of (0, 2**62, 4) overflow int64; the ops must still answer."""
+    import pygrad as pg
+
+    q = pg.zeros(0, 2**62, 4, requires_grad=True)
+    assert q.permute(1, 2, 0).shape == (2**62, 4, 0)
+    assert q.mean(axis=(1, 2)).shape == (0,)
+    assert (q * 2.0).sum().item() == 0.0
+    (q.exp() + 1.0).sum().backward()
+    assert q.grad.shape == q.shape
