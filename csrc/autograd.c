@@ -36,7 +36,7 @@ static pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_
     n->p = *p;
     for (int k = 0; k < PG_MAX_SAVED; k++) n->saved_from[k] = -2;
     if (p->offsets) {
-        size_t bytes = sizeof(int64_t) * (size_t)out->numel;
+        size_t bytes = sizeof(int64_t) * (size_t)p->n_offsets;
         n->owned_offsets = malloc(bytes ? bytes : 1);
         if (!n->owned_offsets) {
             free(n);

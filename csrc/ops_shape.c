@@ -219,6 +219,7 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
     p.keepdims = ndim;
     if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
     p.offsets = offsets;
+    p.n_offsets = pg__numel(ndim, shape); /* trusted only once gather_infer accepted the shape */
     return pg__apply(PG_OP_GETITEM, &x, 1, &p);
 }
 

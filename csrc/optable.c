@@ -39,6 +39,9 @@ extern const pg_opdef pg_op_stack;
 extern const pg_opdef pg_op_softmax;
 extern const pg_opdef pg_op_log_softmax;
 extern const pg_opdef pg_op_cast;
+extern const pg_opdef pg_op_prelu;
+extern const pg_opdef pg_op_maxout;
+extern const pg_opdef pg_op_cross_entropy;
 
 const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_ADD] = &pg_op_add,
@@ -77,4 +80,7 @@ const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_SOFTMAX] = &pg_op_softmax,
     [PG_OP_LOG_SOFTMAX] = &pg_op_log_softmax,
     [PG_OP_CAST] = &pg_op_cast,
+    [PG_OP_PRELU] = &pg_op_prelu,
+    [PG_OP_MAXOUT] = &pg_op_maxout,
+    [PG_OP_CROSS_ENTROPY] = &pg_op_cross_entropy,
 };

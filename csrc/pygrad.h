@@ -86,12 +86,18 @@ typedef enum pg_op {
     PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
     PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
     PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST,
+    PG_OP_PRELU, PG_OP_MAXOUT, PG_OP_CROSS_ENTROPY,
     PG_OP_COUNT
 } pg_op;
 
 typedef enum pg_cmp {
     PG_CMP_LT = 0, PG_CMP_LE = 1, PG_CMP_GT = 2, PG_CMP_GE = 3, PG_CMP_EQ = 4, PG_CMP_NE = 5
 } pg_cmp;
+
+/* How a loss op folds its per-example losses: keep them (N,), or their mean or sum (a 0-d tensor). */
+typedef enum pg_reduction {
+    PG_REDUCTION_NONE = 0, PG_REDUCTION_MEAN = 1, PG_REDUCTION_SUM = 2
+} pg_reduction;
 
 typedef struct pg_tensor pg_tensor;
 
@@ -180,6 +186,15 @@ pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);
 pg_tensor *pg_log_softmax(pg_tensor *x, int axis);
 pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype);
+/* y = x where x > 0, else w[c] x, with c the element's channel (axis 1);
+ * weight: (1,) (one shared slope) or (C,) with C = x.shape[1] */
+pg_tensor *pg_prelu(pg_tensor *x, pg_tensor *weight);
+/* y[..., c] = max_k x[..., c*pieces + k];  x: (..., C*pieces) -> y: (..., C) */
+pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces);
+/* loss_i = log sum_j e^(logits[i, j]) - logits[i, labels[i]], computed stably;
+ * logits: (N, C), labels: [n_labels] (n_labels == N, each in [0, C); copied
+ * into the node); result (N,) for PG_REDUCTION_NONE, else 0-d */
+pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);

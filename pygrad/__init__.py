@@ -23,6 +23,7 @@ from pygrad._engine import (
     cat,
     clamp,
     concatenate,
+    cross_entropy,
     div,
     elu,
     enable_grad,
@@ -41,6 +42,7 @@ from pygrad._engine import (
     matmul,
     max,
     maximum,
+    maxout,
     mean,
     min,
     minimum,
@@ -50,6 +52,7 @@ from pygrad._engine import (
     ones,
     permute,
     pow,
+    prelu,
     rand,
     randn,
     reciprocal,
@@ -80,11 +83,11 @@ from pygrad.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "div",
-    "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "is_grad_enabled",
-    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "rand", "randn", "reciprocal",
-    "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose",
-    "where", "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError",
-    "PygradTypeError", "PygradValueError", "ShapeError",
+    "OP_NAMES", "GradFn", "Tensor", "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "cross_entropy",
+    "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "is_grad_enabled",
+    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout", "mean",
+    "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "prelu", "rand", "randn", "reciprocal",
+    "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose", "where",
+    "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError",
+    "PygradValueError", "ShapeError",
 ]

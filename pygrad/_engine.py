@@ -1112,6 +1112,78 @@ def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     return _t(x).log_softmax(axis, dim=dim)
 
 
+def prelu(x: Any, weight: Any) -> Tensor:
+    """Parametric ReLU: ``y = x`` where ``x > 0``, else ``w_c · x``.
+
+    ``weight`` has shape (1,) (one slope shared by every element) or (C,) with
+    C = ``x.shape[1]`` (one slope per channel, channel axis 1). At the kink
+    x = 0 the slope w_c is used. d/dx = 1 or w_c; d/dw_c = Σ over channel c of
+    x where x ≤ 0.
+    """
+    a = _t(x)
+    w = _t(weight, a)
+    return _wrap(lib.pg_prelu(a._p, w._p))
+
+
+def maxout(x: Any, pieces: int) -> Tensor:
+    """Maxout over the last axis: ``y[..., c] = max_k x[..., c·pieces + k]``.
+
+    ``x``: (..., C·pieces) → (..., C). The gradient goes to the maximum of each
+    group ("max routes"); k tied maxima each get g/k.
+    """
+    if isinstance(pieces, bool) or not isinstance(pieces, numbers.Integral):
+        raise PygradTypeError(f"maxout: pieces must be an int, got {pieces!r}")
+    a = _t(x)
+    return _wrap(lib.pg_maxout(a._p, int(pieces)))
+
+
+_REDUCTIONS = {"none": lib.PG_REDUCTION_NONE, "mean": lib.PG_REDUCTION_MEAN, "sum": lib.PG_REDUCTION_SUM}
+
+
+def _reduction_arg(op: str, reduction: Any) -> int:
+    if reduction not in _REDUCTIONS:
+        raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _REDUCTIONS[reduction]
+
+
+def _labels_arg(op: str, labels: Any) -> np.ndarray:
+    """Class labels as a contiguous 1-d int64 array. Integer arrays and lists
+    pass; float arrays and tensors must hold whole numbers (pygrad tensors have
+    no integer dtype). The range is checked by the op itself."""
+    if isinstance(labels, Tensor):
+        arr = labels.numpy()
+    else:
+        try:
+            arr = np.asarray(labels)
+        except (TypeError, ValueError) as exc:
+            raise PygradTypeError(f"{op}: cannot read labels from {type(labels).__name__}: {exc}") from None
+    if arr.dtype.kind not in "iuf":
+        raise PygradTypeError(f"{op}: labels must be integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+        raise PygradTypeError(f"{op}: labels must be whole numbers, got non-integer values")
+    if arr.ndim != 1:
+        raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of integer class labels, one fused op.
+
+    ``logits``: (N, C); ``labels``: N ints in [0, C) (an array, a list, or a
+    tensor of whole numbers). Per row, computed stably with m = maxⱼ xᵢⱼ:
+
+        Lᵢ = -log softmax(xᵢ)[yᵢ] = log Σⱼ exp(xᵢⱼ - m) - (xᵢ,yᵢ - m)
+
+    ``reduction``: ``"mean"`` (1/N Σ Lᵢ, the default), ``"sum"``, or ``"none"``
+    (the (N,) losses). Gradient: dL/dxᵢⱼ = softmax(xᵢ)ⱼ - [j = yᵢ] (over N for
+    the mean). A label out of range raises IndexError.
+    """
+    a = _t(logits)
+    r = _reduction_arg("cross_entropy", reduction)
+    y = _labels_arg("cross_entropy", labels)
+    return _wrap(lib.pg_cross_entropy(a._p, ffi.from_buffer("int64_t[]", y), y.size, r))
+
+
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise PygradTypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
@@ -1145,3 +1217,4 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
 def live_objects() -> dict[str, int]:
     """Counts of C tensors, graph nodes and data bytes alive now (for leak checks)."""
     return {"tensors": lib.pg_live_tensors(), "nodes": lib.pg_live_nodes(), "bytes": lib.pg_live_bytes()}
+

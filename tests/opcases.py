@@ -31,6 +31,7 @@ OP_NAMES: tuple[str, ...] = (
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast",
+    "prelu", "maxout", "cross_entropy",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -82,6 +83,8 @@ def _flip(m, x):
 _COND_23 = np.array([[True, False, True], [False, False, True]])
 _MASK_34 = np.array([[True, False, False, True], [False, True, True, False], [True, True, False, False]])
 _MASK_5 = np.array([False, True, True, False, True])
+_LABELS_4 = np.array([0, 2, 1, 2])
+_LABELS_5 = [4, 0, 0, 3, 1]
 
 CASES: list[OpCase] = [
     # add
@@ -291,5 +294,30 @@ CASES: list[OpCase] = [
     OpCase("cast", "cast-flip-to", lambda m, a: (a * 2.0).to(_flip(m, a)), ((4,),)),
     OpCase("cast", "cast-float-double", lambda m, a: a.float().double(), ((2, 3),)),
     OpCase("cast", "cast-double-float", lambda m, a: a.double().float(), ((3,),)),
+    # prelu (one shared slope, or one per channel on axis 1)
+    OpCase("prelu", "prelu-shared", lambda m, a, w: m.prelu(a, w), ((2, 3), (1,)), "away0"),
+    OpCase("prelu", "prelu-per-channel", lambda m, a, w: m.prelu(a, w), ((4, 3), (3,)), "away0"),
+    OpCase("prelu", "prelu-per-channel-4d", lambda m, a, w: m.prelu(a, w), ((2, 3, 2, 2), (3,)), "away0"),
+    OpCase("prelu", "prelu-1d-shared", lambda m, a, w: m.prelu(a, w), ((5,), (1,)), "away0"),
+    OpCase("prelu", "prelu-0d-shared", lambda m, a, w: m.prelu(a, w), ((), (1,)), "away0"),
+    OpCase("prelu", "prelu-of-product", lambda m, a, w: m.prelu(a * 2.0, w), ((3, 2), (2,)), "away0"),
+    # maxout (groups of `pieces` along the last axis; distinct values: no ties)
+    OpCase("maxout", "maxout-2x6-3", lambda m, a: m.maxout(a, 3), ((2, 6),), "away0"),
+    OpCase("maxout", "maxout-3x4-2", lambda m, a: m.maxout(a, 2), ((3, 4),), "away0"),
+    OpCase("maxout", "maxout-3d", lambda m, a: m.maxout(a, 2), ((2, 2, 6),), "away0"),
+    OpCase("maxout", "maxout-1d-all", lambda m, a: m.maxout(a, 4), ((4,),), "away0"),
+    OpCase("maxout", "maxout-pieces-1", lambda m, a: m.maxout(a, 1), ((2, 3),), "away0"),
+    # cross_entropy (constant labels)
+    OpCase("cross_entropy", "cross_entropy-mean", lambda m, a: m.cross_entropy(a, _LABELS_4), ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-sum", lambda m, a: m.cross_entropy(a, _LABELS_4, reduction="sum"),
+           ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-none", lambda m, a: m.cross_entropy(a, _LABELS_4, reduction="none"),
+           ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-list-labels", lambda m, a: m.cross_entropy(a, _LABELS_5), ((5, 5),)),
+    OpCase("cross_entropy", "cross_entropy-tensor-labels",
+           lambda m, a: m.cross_entropy(a, m.tensor(_LABELS_4)), ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-wide-logits", lambda m, a: m.cross_entropy(a * 30.0, [1, 0]),
+           ((2, 4),)),
+    OpCase("cross_entropy", "cross_entropy-one-class", lambda m, a: m.cross_entropy(a, [0, 0, 0]), ((3, 1),)),
 ]
 """All cases; ids are unique."""
