@@ -199,6 +199,25 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
 
+/* ---- optimizer updates (optim.c) ----
+ * Each is one fused pass over a parameter's buffer, with PyTorch's update rule.
+ * They write param and the state buffers in place, bump param's version, and
+ * are never recorded (whatever the grad mode). param, grad and every state
+ * buffer they use have one shape and one float dtype (float32 params are
+ * updated in double precision and rounded once per element). All tensors are
+ * borrowed. step is the 1-based count of updates including this one; a state
+ * buffer that the settings do not use may be NULL. */
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov);
+pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
+                          double lr_decay, double weight_decay, double eps);
+pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
+                          pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
+                          double momentum, int centered);
+pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
+                       pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
+                       double weight_decay, int decoupled_weight_decay, int amsgrad);
+
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);
 int64_t pg_live_nodes(void);

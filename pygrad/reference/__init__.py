@@ -30,6 +30,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
+from . import optim
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
@@ -129,6 +130,7 @@ __all__ = [
     "cross_entropy",
     "OPS",
     "OP_NAMES",
+    "optim",
     "PygradError",
     "ShapeError",
     "PygradValueError",
