@@ -30,7 +30,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
-from . import optim
+from . import nn, optim
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
@@ -130,6 +130,7 @@ __all__ = [
     "cross_entropy",
     "OPS",
     "OP_NAMES",
+    "nn",
     "optim",
     "PygradError",
     "ShapeError",
