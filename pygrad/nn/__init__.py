@@ -11,11 +11,13 @@ The classes here build their parameters on the C engine; the same classes
 for the reference engine are in :mod:`pygrad.reference.nn`.
 """
 
-from pygrad.nn import init
+from pygrad.nn import functional, init
 from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
-    "Sigmoid", "Tanh", "ACTIVATIONS", "init",
+    "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
+    "BCEWithLogitsLoss", "functional", "init",
 ]

@@ -13,8 +13,9 @@ parameters live, so a model built here runs entirely on the reference engine:
 
 from __future__ import annotations
 
-from pygrad.nn import init, layers
+from pygrad.nn import functional, init, layers
 from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 _ENGINE = "pygrad.reference"
@@ -44,5 +45,6 @@ class MLP(layers.MLP):
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
-    "Sigmoid", "Tanh", "ACTIVATIONS", "init",
+    "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
+    "BCEWithLogitsLoss", "functional", "init",
 ]
