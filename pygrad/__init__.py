@@ -12,7 +12,7 @@ in csrc/; this package is a thin layer over it. ``pygrad.reference`` is an
 independent pure-Python engine with the same API, to check results against.
 """
 
-from pygrad import nn, optim
+from pygrad import data, nn, optim
 from pygrad._engine import (
     OP_NAMES,
     GradFn,
@@ -90,5 +90,5 @@ __all__ = [
     "min", "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "prelu", "rand", "randn", "reciprocal",
     "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose", "where",
     "zeros", "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError",
-    "PygradValueError", "ShapeError", "nn", "optim",
+    "PygradValueError", "ShapeError", "data", "nn", "optim",
 ]
