@@ -35,8 +35,8 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
     pg__meta_of(&n->out_meta, out);
     n->p = *p;
     for (int k = 0; k < PG_MAX_SAVED; k++) n->saved_from[k] = -2;
-    if (p->offsets) { /* gather: one offset per output element; scatter_add: per input element */
-        size_t bytes = sizeof(int64_t) * (size_t)(op == PG_OP_SCATTER_ADD ? in[0]->numel : out->numel);
+    if (p->offsets) {
+        size_t bytes = sizeof(int64_t) * (size_t)p->n_offsets;
         n->owned_offsets = malloc(bytes ? bytes : 1);
         if (!n->owned_offsets) {
             free(n); /* never cached yet: plain free is right for any n_in */
@@ -294,6 +294,8 @@ static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph
     pg_tensor *small[8] = {0};
     pg_tensor **dx = n->n_in <= 8 ? small : calloc((size_t)n->n_in, sizeof *dx);
     if (!dx) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
+    if (st == PG_OK && g && create && !pg_ruletable[n->op])
+        st = pg__fail(PG_ERR_RUNTIME, "backward: %s has no differentiable backward rule (create_graph=True)", d->name);
     if (st == PG_OK && g) st = create ? pg_ruletable[n->op](dx, g, n) : d->backward(dx, g, n);
     if (st == PG_OK && g) st = pg__anomaly_check_backward(n, dx);
     pg_tensor_release(g);

@@ -64,7 +64,9 @@ typedef struct pg_params {
     int64_t i[PG_MAX_DIMS];      /* axis, has_lo/has_hi, permutation */
     unsigned axes;               /* reduction axes mask */
     int keepdims;
-    const int64_t *offsets;      /* gather: [numel(out)] (owned by the node once recorded) */
+    const int64_t *offsets;      /* gather offsets [numel(out)], cross_entropy labels [N]:
+                                  * [n_offsets], copied into the node when recorded */
+    int64_t n_offsets;
     pg_custom_backward_fn custom_backward; /* custom: the user's backward, its context and release */
     pg_custom_release_fn custom_release;
     void *custom_ctx;
@@ -84,7 +86,7 @@ struct pg_node {
     uint64_t saved_version[PG_MAX_SAVED];
     int saved_from[PG_MAX_SAVED];   /* input index, or -1 for the output */
     pg_params p;
-    int64_t *owned_offsets;      /* gather offsets, [numel(out)] */
+    int64_t *owned_offsets;      /* the node's copy of p.offsets, [p.n_offsets] */
     pg_node *free_next;          /* intrusive link of the release worklist */
     pg_edge edges[];             /* [n_in] */
 };

@@ -228,6 +228,7 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
     p.keepdims = ndim;
     if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
     p.offsets = offsets;
+    p.n_offsets = pg__numel(ndim, shape); /* trusted only once gather_infer accepted the shape */
     return pg__apply(PG_OP_GETITEM, &x, 1, &p);
 }
 
@@ -297,6 +298,7 @@ pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const 
     p.keepdims = ndim;
     if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
     p.offsets = offsets;
+    p.n_offsets = src->numel; /* one offset per source element */
     return pg__apply(PG_OP_SCATTER_ADD, &src, 1, &p);
 }
 

@@ -41,6 +41,9 @@ extern const pg_opdef pg_op_log_softmax;
 extern const pg_opdef pg_op_cast;
 extern const pg_opdef pg_op_custom;
 extern const pg_opdef pg_op_scatter_add;
+extern const pg_opdef pg_op_prelu;
+extern const pg_opdef pg_op_maxout;
+extern const pg_opdef pg_op_cross_entropy;
 
 const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_ADD] = &pg_op_add,
@@ -81,4 +84,7 @@ const pg_opdef *const pg_optable[PG_OP_COUNT] = {
     [PG_OP_CAST] = &pg_op_cast,
     [PG_OP_CUSTOM] = &pg_op_custom,
     [PG_OP_SCATTER_ADD] = &pg_op_scatter_add,
+    [PG_OP_PRELU] = &pg_op_prelu,
+    [PG_OP_MAXOUT] = &pg_op_maxout,
+    [PG_OP_CROSS_ENTROPY] = &pg_op_cross_entropy,
 };

@@ -91,12 +91,18 @@ typedef enum pg_op {
     PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
     PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
     PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST, PG_OP_CUSTOM, PG_OP_SCATTER_ADD,
+    PG_OP_PRELU, PG_OP_MAXOUT, PG_OP_CROSS_ENTROPY,
     PG_OP_COUNT
 } pg_op;
 
 typedef enum pg_cmp {
     PG_CMP_LT = 0, PG_CMP_LE = 1, PG_CMP_GT = 2, PG_CMP_GE = 3, PG_CMP_EQ = 4, PG_CMP_NE = 5
 } pg_cmp;
+
+/* How a loss op folds its per-example losses: keep them (N,), or their mean or sum (a 0-d tensor). */
+typedef enum pg_reduction {
+    PG_REDUCTION_NONE = 0, PG_REDUCTION_MEAN = 1, PG_REDUCTION_SUM = 2
+} pg_reduction;
 
 typedef struct pg_tensor pg_tensor;
 typedef struct pg_node pg_node;
@@ -208,6 +214,15 @@ pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);
 pg_tensor *pg_log_softmax(pg_tensor *x, int axis);
 pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype);
+/* y = x where x > 0, else w[c] x, with c the element's channel (axis 1);
+ * weight: (1,) (one shared slope) or (C,) with C = x.shape[1] */
+pg_tensor *pg_prelu(pg_tensor *x, pg_tensor *weight);
+/* y[..., c] = max_k x[..., c*pieces + k];  x: (..., C*pieces) -> y: (..., C) */
+pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces);
+/* loss_i = log sum_j e^(logits[i, j]) - logits[i, labels[i]], computed stably;
+ * logits: (N, C), labels: [n_labels] (n_labels == N, each in [0, C); copied
+ * into the node); result (N,) for PG_REDUCTION_NONE, else 0-d */
+pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
@@ -243,6 +258,25 @@ int pg_get_num_threads(void);
  * CPU cannot run. pg_gemm_kernel names the kernel in use (static string). */
 pg_status pg_set_gemm_kernel(const char *name);
 const char *pg_gemm_kernel(void);
+
+/* ---- optimizer updates (optim.c) ----
+ * Each is one fused pass over a parameter's buffer, with PyTorch's update rule.
+ * They write param and the state buffers in place, bump param's version, and
+ * are never recorded (whatever the grad mode). param, grad and every state
+ * buffer they use have one shape and one float dtype (float32 params are
+ * updated in double precision and rounded once per element). All tensors are
+ * borrowed. step is the 1-based count of updates including this one; a state
+ * buffer that the settings do not use may be NULL. */
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov);
+pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
+                          double lr_decay, double weight_decay, double eps);
+pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
+                          pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
+                          double momentum, int centered);
+pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
+                       pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
+                       double weight_decay, int decoupled_weight_decay, int amsgrad);
 
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);

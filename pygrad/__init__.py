@@ -47,6 +47,7 @@ elif _REQUESTED == "c":
         cat,
         clamp,
         concatenate,
+        cross_entropy,
         custom_op,
         detect_anomaly,
         div,
@@ -69,6 +70,7 @@ elif _REQUESTED == "c":
         matmul,
         max,
         maximum,
+        maxout,
         mean,
         min,
         minimum,
@@ -78,6 +80,7 @@ elif _REQUESTED == "c":
         ones,
         permute,
         pow,
+        prelu,
         rand,
         randn,
         reciprocal,
@@ -124,12 +127,13 @@ def backend() -> str:
     return _BACKEND
 
 __all__ = [
-    "abs", "add", "arange", "backend", "bool_", "cat", "clamp", "concatenate", "custom_op", "detect_anomaly",
-    "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full", "get_num_threads",
-    "is_anomaly_enabled", "is_grad_enabled", "leaky_relu", "live_objects", "log", "log_softmax",
-    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones",
-    "permute", "pow", "rand", "randn", "reciprocal", "relu", "reshape", "scatter_add", "set_detect_anomaly",
-    "set_num_threads", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose",
+    "abs", "add", "arange", "backend", "bool_", "cat", "clamp", "concatenate", "cross_entropy", "custom_op",
+    "data", "detect_anomaly", "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy",
+    "full", "functional", "gates", "get_num_threads", "gradcheck", "is_anomaly_enabled", "is_grad_enabled",
+    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout",
+    "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones", "optim", "permute", "pow", "prelu",
+    "rand", "randn", "reciprocal", "relu", "reshape", "scatter_add", "set_detect_anomaly", "set_num_threads",
+    "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "testing", "transpose", "viz",
     "where", "zeros", "GradFn", "OP_NAMES", "PygradError", "PygradIndexError", "PygradMemoryError",
     "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError", "Tensor",
 ]

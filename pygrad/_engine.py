@@ -1192,6 +1192,78 @@ def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     return _t(x).log_softmax(axis, dim=dim)
 
 
+def prelu(x: Any, weight: Any) -> Tensor:
+    """Parametric ReLU: ``y = x`` where ``x > 0``, else ``w_c · x``.
+
+    ``weight`` has shape (1,) (one slope shared by every element) or (C,) with
+    C = ``x.shape[1]`` (one slope per channel, channel axis 1). At the kink
+    x = 0 the slope w_c is used. d/dx = 1 or w_c; d/dw_c = Σ over channel c of
+    x where x ≤ 0.
+    """
+    a = _t(x)
+    w = _t(weight, a)
+    return _wrap(lib.pg_prelu(a._p, w._p))
+
+
+def maxout(x: Any, pieces: int) -> Tensor:
+    """Maxout over the last axis: ``y[..., c] = max_k x[..., c·pieces + k]``.
+
+    ``x``: (..., C·pieces) → (..., C). The gradient goes to the maximum of each
+    group ("max routes"); k tied maxima each get g/k.
+    """
+    if isinstance(pieces, bool) or not isinstance(pieces, numbers.Integral):
+        raise PygradTypeError(f"maxout: pieces must be an int, got {pieces!r}")
+    a = _t(x)
+    return _wrap(lib.pg_maxout(a._p, int(pieces)))
+
+
+_REDUCTIONS = {"none": lib.PG_REDUCTION_NONE, "mean": lib.PG_REDUCTION_MEAN, "sum": lib.PG_REDUCTION_SUM}
+
+
+def _reduction_arg(op: str, reduction: Any) -> int:
+    if reduction not in _REDUCTIONS:
+        raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _REDUCTIONS[reduction]
+
+
+def _labels_arg(op: str, labels: Any) -> np.ndarray:
+    """Class labels as a contiguous 1-d int64 array. Integer arrays and lists
+    pass; float arrays and tensors must hold whole numbers (pygrad tensors have
+    no integer dtype). The range is checked by the op itself."""
+    if isinstance(labels, Tensor):
+        arr = labels.numpy()
+    else:
+        try:
+            arr = np.asarray(labels)
+        except (TypeError, ValueError) as exc:
+            raise PygradTypeError(f"{op}: cannot read labels from {type(labels).__name__}: {exc}") from None
+    if arr.dtype.kind not in "iuf":
+        raise PygradTypeError(f"{op}: labels must be integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+        raise PygradTypeError(f"{op}: labels must be whole numbers, got non-integer values")
+    if arr.ndim != 1:
+        raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of integer class labels, one fused op.
+
+    ``logits``: (N, C); ``labels``: N ints in [0, C) (an array, a list, or a
+    tensor of whole numbers). Per row, computed stably with m = maxⱼ xᵢⱼ:
+
+        Lᵢ = -log softmax(xᵢ)[yᵢ] = log Σⱼ exp(xᵢⱼ - m) - (xᵢ,yᵢ - m)
+
+    ``reduction``: ``"mean"`` (1/N Σ Lᵢ, the default), ``"sum"``, or ``"none"``
+    (the (N,) losses). Gradient: dL/dxᵢⱼ = softmax(xᵢ)ⱼ - [j = yᵢ] (over N for
+    the mean). A label out of range raises IndexError.
+    """
+    a = _t(logits)
+    r = _reduction_arg("cross_entropy", reduction)
+    y = _labels_arg("cross_entropy", labels)
+    return _wrap(lib.pg_cross_entropy(a._p, ffi.from_buffer("int64_t[]", y), y.size, r))
+
+
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise PygradTypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
@@ -1366,3 +1438,66 @@ def _set_gemm_kernel(name: str) -> None:
     Raises ValueError for an unknown name or a kernel this CPU cannot run.
     """
     _check(lib.pg_set_gemm_kernel(str(name).encode()))
+
+# fused optimizer updates (used by pygrad.optim; not recorded on the tape)
+# ---------------------------------------------------------------------------
+
+
+def _state_arg(op: str, what: str, t: Any) -> Any:
+    """The C handle of an optimizer tensor argument (None: NULL)."""
+    if t is None:
+        return _NULL
+    if not isinstance(t, Tensor):
+        raise PygradTypeError(f"{op}: {what} must be a pygrad Tensor, got {type(t).__name__}")
+    return t._p
+
+
+def sgd_step(param: Tensor, grad: Tensor, momentum_buf: Tensor | None, step: int, lr: float,
+             momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+             nesterov: bool = False) -> None:
+    """One SGD update of ``param`` in place (PyTorch's rule), not recorded.
+
+    g = grad + wd·p; with momentum μ: b = g at step 1, else μ·b + (1 - dampening)·g,
+    and d = g + μ·b (Nesterov) or b; p ← p - lr·d. ``momentum_buf`` (param's shape
+    and dtype) is needed when μ ≠ 0 and is updated in place.
+    """
+    _check(lib.pg_sgd_step(_state_arg("sgd_step", "param", param), _state_arg("sgd_step", "grad", grad),
+                           _state_arg("sgd_step", "momentum_buf", momentum_buf), int(step), float(lr),
+                           float(momentum), float(dampening), float(weight_decay), bool(nesterov)))
+
+
+def adagrad_step(param: Tensor, grad: Tensor, state_sum: Tensor, step: int, lr: float, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, eps: float = 1e-10) -> None:
+    """One AdaGrad update in place: g = grad + wd·p, s ← s + g², p ← p - clr·g/(√s + eps),
+    clr = lr / (1 + (step - 1)·lr_decay)."""
+    _check(lib.pg_adagrad_step(_state_arg("adagrad_step", "param", param), _state_arg("adagrad_step", "grad", grad),
+                               _state_arg("adagrad_step", "state_sum", state_sum), int(step), float(lr),
+                               float(lr_decay), float(weight_decay), float(eps)))
+
+
+def rmsprop_step(param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buf: Tensor | None,
+                 grad_avg: Tensor | None, lr: float, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+    """One RMSProp update in place: v ← α·v + (1 - α)·g², den = √(v - ḡ²) + eps (centered, with
+    ḡ the running mean of g) or √v + eps; p ← p - lr·g/den, or through a momentum buffer
+    b ← μ·b + g/den, p ← p - lr·b."""
+    op = "rmsprop_step"
+    _check(lib.pg_rmsprop_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                               _state_arg(op, "square_avg", square_avg), _state_arg(op, "momentum_buf", momentum_buf),
+                               _state_arg(op, "grad_avg", grad_avg), float(lr), float(alpha), float(eps),
+                               float(weight_decay), float(momentum), bool(centered)))
+
+
+def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | None,
+              step: int, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+              weight_decay: float = 0.0, decoupled_weight_decay: bool = False, amsgrad: bool = False) -> None:
+    """One Adam (or AdamW, ``decoupled_weight_decay=True``) update in place:
+    m ← β₁m + (1 - β₁)g, v ← β₂v + (1 - β₂)g², p ← p - lr/(1 - β₁ᵗ) · m / (√v/√(1 - β₂ᵗ) + eps).
+    Adam adds wd·p to g; AdamW first scales p by (1 - lr·wd). ``amsgrad`` uses the running
+    maximum of v (kept in ``max_exp_avg_sq``)."""
+    op = "adamw_step" if decoupled_weight_decay else "adam_step"
+    _check(lib.pg_adam_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                            _state_arg(op, "exp_avg", exp_avg), _state_arg(op, "exp_avg_sq", exp_avg_sq),
+                            _state_arg(op, "max_exp_avg_sq", max_exp_avg_sq), int(step), float(lr), float(beta1),
+                            float(beta2), float(eps), float(weight_decay), bool(decoupled_weight_decay),
+                            bool(amsgrad)))

@@ -282,6 +282,13 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
     gate("CastGate", "cast", 1, lambda x, dtype: x.astype(dtype), "z = x in another float dtype.", ("dtype",))
     gate("ScatterAddGate", "scatter_add", 1, lambda x, shape, offsets: e.scatter_add(x, shape, offsets),
          "z = zeros(shape) with x.flat[i] added at offsets[i]; dx gathers dz.", ("shape", "offsets"))
+    gate("PReLUGate", "prelu", 2, lambda x, w: e.prelu(x, w),
+         "z = x for x > 0, else w_c·x (learned slope, shared or per channel on axis 1).")
+    gate("MaxoutGate", "maxout", 1, lambda x, pieces: e.maxout(x, pieces),
+         "z = max over groups of `pieces` units along the last axis; dz routes to each group's max.", ("pieces",))
+    gate("CrossEntropyGate", "cross_entropy", 1, lambda x, labels, reduction: e.cross_entropy(x, labels, reduction),
+         "z = -log softmax(x)[labels] (mean, sum or none); dx = softmax(x) - onehot(labels), scaled.",
+         ("labels", "reduction"), ("mean",))
     by_op["custom"] = Gate
 
     class GraphNode:

@@ -32,7 +32,7 @@ OP_NAMES: tuple[str, ...] = (
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
-    "scatter_add",
+    "scatter_add", "prelu", "maxout", "cross_entropy",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -113,6 +113,10 @@ _SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 r
 def _scatter_op(m: Any, x: Any) -> Any:
     """scatter_add of a (2, 3) source into a (2, 4) result, with a repeated offset."""
     return m.scatter_add(x, (2, 4), _SCATTER)
+
+_LABELS_4 = np.array([0, 2, 1, 2])
+_LABELS_5 = [4, 0, 0, 3, 1]
+
 
 CASES: list[OpCase] = [
     # add
@@ -328,5 +332,30 @@ CASES: list[OpCase] = [
     OpCase("scatter_add", "scatter_add-repeats", _scatter_op, ((2, 3),)),
     OpCase("scatter_add", "scatter_add-scalar", lambda m, x: m.scatter_add(x, (3,), [1]), ((),)),
     OpCase("scatter_add", "scatter_add-into-3d", lambda m, x: m.scatter_add(x, (2, 2, 2), [7, 0, 3, 0]), ((4,),)),
+    # prelu (one shared slope, or one per channel on axis 1)
+    OpCase("prelu", "prelu-shared", lambda m, a, w: m.prelu(a, w), ((2, 3), (1,)), "away0"),
+    OpCase("prelu", "prelu-per-channel", lambda m, a, w: m.prelu(a, w), ((4, 3), (3,)), "away0"),
+    OpCase("prelu", "prelu-per-channel-4d", lambda m, a, w: m.prelu(a, w), ((2, 3, 2, 2), (3,)), "away0"),
+    OpCase("prelu", "prelu-1d-shared", lambda m, a, w: m.prelu(a, w), ((5,), (1,)), "away0"),
+    OpCase("prelu", "prelu-0d-shared", lambda m, a, w: m.prelu(a, w), ((), (1,)), "away0"),
+    OpCase("prelu", "prelu-of-product", lambda m, a, w: m.prelu(a * 2.0, w), ((3, 2), (2,)), "away0"),
+    # maxout (groups of `pieces` along the last axis; distinct values: no ties)
+    OpCase("maxout", "maxout-2x6-3", lambda m, a: m.maxout(a, 3), ((2, 6),), "away0"),
+    OpCase("maxout", "maxout-3x4-2", lambda m, a: m.maxout(a, 2), ((3, 4),), "away0"),
+    OpCase("maxout", "maxout-3d", lambda m, a: m.maxout(a, 2), ((2, 2, 6),), "away0"),
+    OpCase("maxout", "maxout-1d-all", lambda m, a: m.maxout(a, 4), ((4,),), "away0"),
+    OpCase("maxout", "maxout-pieces-1", lambda m, a: m.maxout(a, 1), ((2, 3),), "away0"),
+    # cross_entropy (constant labels)
+    OpCase("cross_entropy", "cross_entropy-mean", lambda m, a: m.cross_entropy(a, _LABELS_4), ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-sum", lambda m, a: m.cross_entropy(a, _LABELS_4, reduction="sum"),
+           ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-none", lambda m, a: m.cross_entropy(a, _LABELS_4, reduction="none"),
+           ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-list-labels", lambda m, a: m.cross_entropy(a, _LABELS_5), ((5, 5),)),
+    OpCase("cross_entropy", "cross_entropy-tensor-labels",
+           lambda m, a: m.cross_entropy(a, m.tensor(_LABELS_4)), ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-wide-logits", lambda m, a: m.cross_entropy(a * 30.0, [1, 0]),
+           ((2, 4),)),
+    OpCase("cross_entropy", "cross_entropy-one-class", lambda m, a: m.cross_entropy(a, [0, 0, 0]), ((3, 1),)),
 ]
 """All cases; ids are unique."""

@@ -329,6 +329,42 @@ CREATION_CASES = [
 ]
 
 
+NN_CASES = [
+    Case("prelu-weight-size", lambda m: m.prelu(_a23(m), _b4(m)), ValueError, (op("prelu"), "(4,)", "(2, 3)"),
+         ShapeError),
+    Case("prelu-weight-2d", lambda m: m.prelu(_a23(m), m.ones(3, 1)), ValueError,
+         (op("prelu"), "(3, 1)", "(2, 3)"), ShapeError),
+    Case("prelu-channels-of-1d", lambda m: m.prelu(m.ones(3), m.ones(3)), ValueError,
+         (op("prelu"), "(3,)", "channel"), ShapeError),
+    Case("prelu-bool-weight", lambda m: m.prelu(_a23(m), m.tensor([True])), TypeError, (op("prelu"), "bool")),
+    Case("maxout-indivisible", lambda m: m.maxout(m.ones(2, 7), 3), ValueError, (op("maxout"), "(2, 7)", "3"),
+         ShapeError),
+    Case("maxout-0d", lambda m: m.maxout(m.tensor(1.0), 1), ValueError, (op("maxout"), "()"), ShapeError),
+    Case("maxout-zero-pieces", lambda m: m.maxout(m.ones(2, 4), 0), ValueError, (op("maxout"), "0")),
+    Case("maxout-float-pieces", lambda m: m.maxout(m.ones(2, 4), 2.0), TypeError, (op("maxout"), "2.0")),
+    Case("cross-entropy-label-too-big", lambda m: m.cross_entropy(_a23(m), [0, 3]), IndexError,
+         (op("cross_entropy"), "label 3", "(2, 3)")),
+    Case("cross-entropy-negative-label", lambda m: m.cross_entropy(_a23(m), [-1, 0]), IndexError,
+         (op("cross_entropy"), "label -1", "(2, 3)")),
+    Case("cross-entropy-label-count", lambda m: m.cross_entropy(_a23(m), [0, 1, 2]), ValueError,
+         (op("cross_entropy"), "(2, 3)", "got 3"), ShapeError),
+    Case("cross-entropy-1d-logits", lambda m: m.cross_entropy(m.ones(3), [0]), ValueError,
+         (op("cross_entropy"), "(3,)"), ShapeError),
+    Case("cross-entropy-empty-batch", lambda m: m.cross_entropy(m.zeros(0, 3), []), ValueError,
+         (op("cross_entropy"), "empty", "(0, 3)")),
+    Case("cross-entropy-no-classes", lambda m: m.cross_entropy(m.zeros(2, 0), [0, 0]), ValueError,
+         (op("cross_entropy"), "(2, 0)")),
+    Case("cross-entropy-float-labels", lambda m: m.cross_entropy(_a23(m), [0.5, 1.0]), TypeError,
+         (op("cross_entropy"), "whole")),
+    Case("cross-entropy-bool-labels", lambda m: m.cross_entropy(_a23(m), np.array([True, False])), TypeError,
+         (op("cross_entropy"), "bool")),
+    Case("cross-entropy-2d-labels", lambda m: m.cross_entropy(_a23(m), [[0], [1]]), ValueError,
+         (op("cross_entropy"), "(2, 1)"), ShapeError),
+    Case("cross-entropy-reduction", lambda m: m.cross_entropy(_a23(m), [0, 1], reduction="avg"), ValueError,
+         (op("cross_entropy"), "reduction", "'avg'")),
+]
+
+
 ALL_CASES = {
     "shape": SHAPE_CASES,
     "axis": AXIS_CASES,
@@ -338,6 +374,7 @@ ALL_CASES = {
     "type": TYPE_CASES,
     "value": VALUE_CASES,
     "creation": CREATION_CASES,
+    "nn": NN_CASES,
 }
 
 

@@ -74,6 +74,9 @@ GATE_CASES = [
     ("LogSoftmaxGate", lambda ns: ns.LogSoftmaxGate(axis=0), [(3, 2)], "any"),
     ("CastGate", lambda ns: ns.CastGate("float64"), [(3,)], "any"),
     ("ScatterAddGate", lambda ns: ns.ScatterAddGate((5,), [4, 0, 4]), [(3,)], "any"),
+    ("PReLUGate", lambda ns: ns.PReLUGate(), [(4, 3), (3,)], "away0"),
+    ("MaxoutGate", lambda ns: ns.MaxoutGate(2), [(3, 4)], "away0"),
+    ("CrossEntropyGate", lambda ns: ns.CrossEntropyGate([0, 2, 1]), [(3, 4)], "any"),
 ]
 
 

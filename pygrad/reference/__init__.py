@@ -31,6 +31,7 @@ from pygrad.errors import (
 )
 
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from . import nn, optim
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
@@ -39,6 +40,7 @@ from .functional import (
     cat,
     clamp,
     concatenate,
+    cross_entropy,
     div,
     elu,
     exp,
@@ -48,6 +50,7 @@ from .functional import (
     matmul,
     max,
     maximum,
+    maxout,
     mean,
     min,
     minimum,
@@ -55,6 +58,7 @@ from .functional import (
     neg,
     permute,
     pow,
+    prelu,
     reciprocal,
     relu,
     reshape,
@@ -127,8 +131,13 @@ __all__ = [
     "stack",
     "softmax",
     "log_softmax",
+    "prelu",
+    "maxout",
+    "cross_entropy",
     "OPS",
     "OP_NAMES",
+    "nn",
+    "optim",
     "PygradError",
     "ShapeError",
     "PygradValueError",

@@ -10,19 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+
 from . import ops
 from .tensor import (
     Tensor,
     _add,
+    _apply,
     _clamp,
     _concatenate,
     _div,
     _extreme2,
+    _floating,
+    _is_int,
     _matmul,
     _mul,
     _number,
     _permute,
     _pow,
+    _promote,
     _reduce,
     _reshape,
     _softmax,
@@ -32,6 +40,7 @@ from .tensor import (
     _transpose,
     _unary,
     _where,
+    as_tensor,
 )
 
 
@@ -216,3 +225,71 @@ def softmax(x: object, axis: int = -1, *, dim: int | None = None) -> Tensor:
 def log_softmax(x: object, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """(x - m) - log Σ exp(x - m) along ``axis`` (m = max along axis)."""
     return _softmax(ops.LogSoftmax, "log_softmax", x, axis, dim)
+
+
+def prelu(x: object, weight: object) -> Tensor:
+    """x > 0 ? x : w_c·x, w of shape (1,) (shared) or (C,) with C = x.shape[1] (per channel)."""
+    t = _floating(as_tensor(x, "prelu"))
+    w = as_tensor(weight, "prelu")
+    if w.dtype == np.bool_:
+        raise PygradTypeError("prelu: expected a float32 or float64 weight, got bool")
+    t, w = _promote((t, w))
+    if not (w.ndim == 1 and (w.shape[0] == 1 or (t.ndim >= 2 and w.shape[0] == t.shape[1]))):
+        raise ShapeError(
+            f"prelu: weight of shape {w.shape} does not fit input of shape {t.shape}: expected (1,) for one "
+            "shared slope, or (C,) with C = input.shape[1] for one slope per channel"
+        )
+    return _apply(ops.Prelu(), (t, w))
+
+
+def maxout(x: object, pieces: int) -> Tensor:
+    """y[..., c] = max_k x[..., c·pieces + k]: (..., C·pieces) -> (..., C); ties share the gradient."""
+    if not _is_int(pieces):
+        raise PygradTypeError(f"maxout: pieces must be an int, got {pieces!r}")
+    t = _floating(as_tensor(x, "maxout"))
+    if pieces < 1:
+        raise PygradValueError(f"maxout: pieces must be at least 1, got {pieces}")
+    if t.ndim < 1:
+        raise ShapeError(f"maxout: the input needs at least one dim, got shape {t.shape}")
+    if t.shape[-1] % pieces:
+        raise ShapeError(f"maxout: the last dim of shape {t.shape} is not divisible by pieces = {pieces}")
+    return _apply(ops.Maxout(int(pieces)), (t,))
+
+
+def _labels(opname: str, labels: object) -> np.ndarray:
+    """Labels as a 1-d int64 array (integer data, or floats holding whole numbers)."""
+    arr = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if arr.dtype.kind not in "iuf":
+        raise PygradTypeError(f"{opname}: labels must be integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+        raise PygradTypeError(f"{opname}: labels must be whole numbers, got non-integer values")
+    if arr.ndim != 1:
+        raise ShapeError(f"{opname}: labels must be 1-d (one class index per row), got shape {arr.shape}")
+    return np.array(arr, dtype=np.int64, copy=True)
+
+
+def cross_entropy(logits: object, labels: object, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: L_i = log Σ_j exp(x_ij - m_i) - (x_i,y_i - m_i), m_i = max_j x_ij.
+
+    ``logits`` (N, C), ``labels`` N ints in [0, C); ``reduction`` "mean", "sum" or "none".
+    """
+    t = _floating(as_tensor(logits, "cross_entropy"))
+    if reduction not in ("mean", "sum", "none"):
+        raise PygradValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    y = _labels("cross_entropy", labels)
+    if t.ndim != 2:
+        raise ShapeError(f"cross_entropy: logits must be 2-d (N, C), got shape {t.shape}")
+    n, c = t.shape
+    if y.size != n:
+        raise ShapeError(f"cross_entropy: logits of shape {t.shape} need {n} labels, got {y.size}")
+    if n == 0 or c == 0:
+        raise PygradValueError(
+            f"cross_entropy: {'empty batch' if n == 0 else 'no classes'}: logits of shape {t.shape}")
+    bad = np.flatnonzero((y < 0) | (y >= c))
+    if bad.size:
+        i = int(bad[0])
+        raise PygradIndexError(
+            f"cross_entropy: label {int(y[i])} at position {i} is out of range for {c} classes "
+            f"(logits of shape {t.shape})"
+        )
+    return _apply(ops.CrossEntropy(y, reduction), (t,))

@@ -644,6 +644,116 @@ class LogSoftmax(Op):
         return (g - np.exp(y) * np.sum(g, axis=self.axis, keepdims=True),)
 
 
+# ------------------------------------------------------------ nn ops ---
+
+
+class Prelu(Op):
+    """y = x > 0 ? x : w_c * x, with c the channel (axis 1), or one shared slope.
+
+    Inputs ``(x, w)``; ``w`` has shape (1,) or (C,) with C = x.shape[1].
+    dx = x > 0 ? g : w_c * g (slope w_c at x = 0);
+    dw_c = Σ over channel c of (x > 0 ? 0 : g * x).
+    """
+
+    name = "prelu"
+    save_inputs = True
+
+    def _slopes(self, w: Array, ndim: int) -> Array:
+        """``w`` shaped to broadcast against x: a scalar, or (1, C, 1, ...)."""
+        if w.shape[0] == 1:
+            return w.reshape(())
+        return w.reshape((1, w.shape[0]) + (1,) * (ndim - 2))
+
+    def forward(self, x: Array, w: Array) -> Array:
+        return np.where(x > _scalar(x.dtype, 0), x, self._slopes(w, x.ndim) * x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, w = xs
+        zero = _scalar(g.dtype, 0)
+        positive = x > zero
+        dx = np.where(positive, g, self._slopes(w, x.ndim) * g)
+        contrib = np.where(positive, zero, g * x)
+        if w.shape[0] == 1:
+            dw = np.sum(contrib).reshape(1)
+        else:
+            dw = np.sum(contrib, axis=tuple(a for a in range(x.ndim) if a != 1))
+        return dx, dw.astype(w.dtype)
+
+
+class Maxout(Op):
+    """y[..., c] = max_k x[..., c * pieces + k]: x (..., C * pieces) -> (..., C).
+
+    dx = g / k at each of the k elements of a group equal to its maximum, 0 elsewhere.
+    """
+
+    name = "maxout"
+    save_inputs = True
+    save_output = True
+
+    def __init__(self, pieces: int) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+    def _groups(self, x: Array) -> Array:
+        """x viewed as (..., C, pieces)."""
+        return x.reshape(x.shape[:-1] + (x.shape[-1] // self.pieces, self.pieces))
+
+    def forward(self, x: Array) -> Array:
+        return np.max(self._groups(x), axis=-1)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        hit = self._groups(x) == y[..., np.newaxis]
+        count = np.sum(hit, axis=-1, keepdims=True).astype(x.dtype)
+        share = g[..., np.newaxis] / count
+        return (np.where(hit, share, _scalar(x.dtype, 0)).reshape(x.shape),)
+
+
+class CrossEntropy(Op):
+    """Softmax cross-entropy of integer labels, with m_i = max_j x_ij:
+
+    L_i = log Σ_j exp(x_ij - m_i) - (x_i,y_i - m_i), reduced by ``"mean"``,
+    ``"sum"`` or ``"none"``; dx_ij = c_i (softmax(x_i)_j - [j == y_i]) with
+    c_i = g_i, g or g / N.
+    """
+
+    name = "cross_entropy"
+    save_inputs = True
+
+    def __init__(self, labels: Array, reduction: str) -> None:
+        super().__init__()
+        self.labels = labels
+        self.reduction = reduction
+
+    def _shifted(self, x: Array) -> tuple[Array, Array]:
+        """(x - m, Σ exp(x - m)) per row (an infinite max is replaced by 0)."""
+        m = np.max(x, axis=1, keepdims=True)
+        m = np.where(np.isinf(m), _scalar(x.dtype, 0), m)
+        z = x - m
+        return z, np.sum(np.exp(z), axis=1)
+
+    def forward(self, x: Array) -> Array:
+        z, s = self._shifted(x)
+        losses = np.log(s) - z[np.arange(x.shape[0]), self.labels]
+        if self.reduction == "none":
+            return losses
+        total = np.sum(losses)
+        return total / _scalar(x.dtype, x.shape[0]) if self.reduction == "mean" else total
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        z, s = self._shifted(x)
+        p = np.exp(z) / s[:, np.newaxis]
+        p[np.arange(x.shape[0]), self.labels] -= _scalar(x.dtype, 1)
+        if self.reduction == "none":
+            c = g[:, np.newaxis]
+        elif self.reduction == "sum":
+            c = g
+        else:
+            c = g / _scalar(g.dtype, x.shape[0])
+        return (c * p,)
+
+
 # ---------------------------------------------------------------- shape ---
 
 
@@ -786,7 +896,7 @@ OPS: dict[str, type[Op]] = {
         Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
-        Softmax, LogSoftmax, Cast, Custom, ScatterAdd,
+        Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

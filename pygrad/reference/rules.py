@@ -202,6 +202,37 @@ def _softmax(node: Node, g: Tensor) -> list[Any]:
     return [g - y.exp() * g.sum(axis=axis, keepdims=True)]
 
 
+def _prelu(node: Node, g: Tensor) -> list[Any]:
+    x, w = node.inputs
+    wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
+    pos = x.numpy() > 0
+    dx = g * where(pos, _const(1.0, x.dtype), wb) if node.needs[0] else None
+    dw = None
+    if node.needs[1]:
+        contrib = g * where(pos, _const(0.0, x.dtype), x)
+        dw = contrib.sum().reshape(1) if w.shape[0] == 1 else contrib.sum(
+            axis=tuple(a for a in range(x.ndim) if a != 1))
+    return [dx, dw]
+
+
+def _maxout(node: Node, g: Tensor) -> list[Any]:
+    (x,) = node.inputs
+    k = node.op.pieces
+    groups = g.reshape(*(g.shape + (1,))) + _const(np.zeros(g.shape + (k,)), g.dtype)
+    return [groups.reshape(*x.shape) * _local(node)]
+
+
+def _cross_entropy(node: Node, g: Tensor) -> list[Any]:
+    (x,) = node.inputs
+    n = x.shape[0]
+    onehot = np.zeros(x.shape)
+    onehot[np.arange(n), node.op.labels] = 1.0
+    diff = x.softmax(axis=1) - _const(onehot, x.dtype)
+    red = node.op.reduction
+    c = g.reshape(n, 1) if red == "none" else g if red == "sum" else g / _const(float(n), g.dtype)
+    return [diff * c]
+
+
 def _custom(node: Node, g: Tensor) -> list[Any]:
     fn, needs = node.op.tensor_fn
     grads = list(fn(g, needs))
@@ -219,6 +250,7 @@ RULES.update({
     ops.Where: _where, ops.Matmul: _matmul, ops.Sum: _reduce, ops.Mean: _reduce, ops.Max: _reduce,
     ops.Min: _reduce, ops.Reshape: _shape, ops.Permute: _shape, ops.GetItem: _shape, ops.ScatterAdd: _shape,
     ops.Concatenate: _cat, ops.Stack: _cat, ops.Softmax: _softmax, ops.LogSoftmax: _softmax, ops.Custom: _custom,
+    ops.Prelu: _prelu, ops.Maxout: _maxout, ops.CrossEntropy: _cross_entropy,
 })
 
 

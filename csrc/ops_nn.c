@@ -1,0 +1,330 @@
+/* ops_nn.c: op-table rows for the neural-network ops that are more than a
+ * composition of others: prelu (a leaky ReLU whose slopes are learned),
+ * maxout (the max over groups of units) and cross_entropy (softmax and the
+ * negative log-likelihood of integer labels, fused and computed stably).
+ * Optimizer updates are not ops (they are never recorded): optim.c. */
+#include "internal.h"
+
+#include <math.h>
+
+#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
+#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
+
+/* ======================================================================
+ * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
+ * x is viewed as [outer, C, inner] with C = x.shape[1]; a shared slope
+ * (w of shape (1,)) views x as [1, 1, numel].
+ * ====================================================================== */
+
+static void pg__prelu_dims(const pg_meta *x, int64_t wn, int64_t *outer, int64_t *ch, int64_t *inner) {
+    if (wn == 1) {
+        *outer = 1;
+        *ch = 1;
+        *inner = pg__numel(x->ndim, x->shape);
+    } else {
+        *outer = x->shape[0];
+        *ch = x->shape[1];
+        *inner = pg__numel(x->ndim - 2, x->shape + 2);
+    }
+}
+
+#define PG_PRELU_KERNELS(TT, SUF)                                                                      \
+    /* y = x > 0 ? x : w_c x */                                                                        \
+    static void prelu_fwd_##SUF(TT *y, const TT *x, const TT *w, int64_t outer, int64_t ch,            \
+                                int64_t inner) {                                                       \
+        for (int64_t o = 0; o < outer; o++)                                                            \
+            for (int64_t c = 0; c < ch; c++) {                                                         \
+                const TT a = w[c];                                                                     \
+                const int64_t b = (o * ch + c) * inner;                                                \
+                for (int64_t i = 0; i < inner; i++) y[b + i] = x[b + i] > 0 ? x[b + i] : a * x[b + i]; \
+            }                                                                                          \
+    }                                                                                                  \
+    /* dx = x > 0 ? g : w_c g  (slope w_c at the kink x = 0, as leaky_relu);                          \
+     * dw_c = sum over channel c of (x > 0 ? 0 : g x).  dx or dw may be NULL. */                       \
+    static void prelu_bwd_##SUF(TT *dx, TT *dw, const TT *g, const TT *x, const TT *w, int64_t outer,  \
+                                int64_t ch, int64_t inner) {                                           \
+        for (int64_t c = 0; c < ch; c++) {                                                             \
+            const TT a = w[c];                                                                         \
+            double acc = 0;                                                                            \
+            for (int64_t o = 0; o < outer; o++) {                                                      \
+                const int64_t b = (o * ch + c) * inner;                                                \
+                for (int64_t i = 0; i < inner; i++) {                                                  \
+                    const int64_t q = b + i;                                                           \
+                    if (x[q] > 0) {                                                                    \
+                        if (dx) dx[q] = g[q];                                                          \
+                    } else {                                                                           \
+                        if (dx) dx[q] = a * g[q];                                                      \
+                        acc += (double)(g[q] * x[q]);                                                  \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+            if (dw) dw[c] = (TT)acc;                                                                   \
+        }                                                                                              \
+    }
+PG_PRELU_KERNELS(float, f32)
+PG_PRELU_KERNELS(double, f64)
+
+static pg_status prelu_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    const pg_tensor *x = in[0], *w = in[1];
+    if (pg__check_float("prelu", x) || pg__check_float("prelu", w)) return PG_ERR_TYPE;
+    if (x->dtype != w->dtype)
+        return pg__fail(PG_ERR_TYPE, "prelu: input is %s but weight is %s (promote first)", pg__dtype_name(x->dtype),
+                        pg__dtype_name(w->dtype));
+    bool shared = w->ndim == 1 && w->shape[0] == 1;
+    bool per_channel = w->ndim == 1 && x->ndim >= 2 && w->shape[0] == x->shape[1];
+    if (!shared && !per_channel) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE,
+                        "prelu: weight of shape %s does not fit input of shape %s: expected (1,) for one shared "
+                        "slope, or (C,) with C = input.shape[1] for one slope per channel",
+                        pg__shape_str(w->ndim, w->shape, b1, sizeof b1),
+                        pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
+    }
+    pg__meta_of(out, x);
+    return PG_OK;
+}
+
+static pg_status prelu_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg_meta m;
+    pg__meta_of(&m, in[0]);
+    int64_t outer, ch, inner;
+    pg__prelu_dims(&m, in[1]->numel, &outer, &ch, &inner);
+    if (out->dtype == PG_DTYPE_F32) prelu_fwd_f32(out->data, in[0]->data, in[1]->data, outer, ch, inner);
+    else prelu_fwd_f64(out->data, in[0]->data, in[1]->data, outer, ch, inner);
+    return PG_OK;
+}
+
+static pg_status prelu_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *x = n->saved[0], *w = n->saved[1];
+    pg_meta m = n->edges[0].meta;
+    int64_t outer, ch, inner;
+    pg__prelu_dims(&m, w->numel, &outer, &ch, &inner);
+    pg_tensor *d0 = NULL, *d1 = NULL;
+    if (pg__node_needs(n, 0) && !(d0 = pg__tensor_new_like(&n->edges[0].meta))) return PG_ERR_MEMORY;
+    if (pg__node_needs(n, 1) && !(d1 = pg__tensor_new_like(&n->edges[1].meta))) {
+        pg_tensor_release(d0);
+        return PG_ERR_MEMORY;
+    }
+    if (g->dtype == PG_DTYPE_F32)
+        prelu_bwd_f32(d0 ? d0->data : NULL, d1 ? d1->data : NULL, g->data, x->data, w->data, outer, ch, inner);
+    else
+        prelu_bwd_f64(d0 ? d0->data : NULL, d1 ? d1->data : NULL, g->data, x->data, w->data, outer, ch, inner);
+    dx[0] = d0;
+    dx[1] = d1;
+    return PG_OK;
+}
+
+pg_tensor *pg_prelu(pg_tensor *x, pg_tensor *weight) {
+    if (pg__check_tensor("prelu", x) || pg__check_float("prelu", weight)) return NULL;
+    /* numpy promotion: a bool input computes in float32, float32 meets float64 in float64 */
+    pg_dtype target = (x->dtype == PG_DTYPE_F64 || weight->dtype == PG_DTYPE_F64) ? PG_DTYPE_F64 : PG_DTYPE_F32;
+    pg_tensor *a = x->dtype == target ? PG_NEW_REF(x) : pg_cast(x, target);
+    if (!a) return NULL;
+    pg_tensor *w = weight->dtype == target ? PG_NEW_REF(weight) : pg_cast(weight, target);
+    pg_tensor *out = NULL;
+    if (w) {
+        pg_params p = {0};
+        pg_tensor *in[2] = {a, w};
+        out = pg__apply(PG_OP_PRELU, in, 2, &p);
+    }
+    pg_tensor_release(a);
+    pg_tensor_release(w);
+    return out;
+}
+
+/* ======================================================================
+ * maxout(x, pieces): y[r, c] = max_k x[r, c*pieces + k]  (seed 004, "Maxout")
+ * x is viewed as [rows, C*pieces]; the output as [rows, C].
+ * "max routes": the gradient goes to the maximum of each group; k tied
+ * maxima each get g/k (as the max reduction).
+ * ====================================================================== */
+
+#define PG_MAXOUT_KERNELS(TT, SUF)                                                                 \
+    /* y = max over each group of `pieces` consecutive elements; a NaN in the group wins */        \
+    static void maxout_fwd_##SUF(TT *y, const TT *x, int64_t groups, int64_t pieces) {             \
+        for (int64_t r = 0; r < groups; r++) {                                                     \
+            const TT *xs = x + r * pieces;                                                         \
+            TT m = xs[0];                                                                          \
+            for (int64_t k = 1; k < pieces; k++)                                                   \
+                if (xs[k] > m || isnan(xs[k])) m = xs[k];                                          \
+            y[r] = m;                                                                              \
+        }                                                                                          \
+    }                                                                                              \
+    /* dx[r*pieces + k] = x == y[r] ? g[r] / (number of k with x == y[r]) : 0 */                   \
+    static void maxout_bwd_##SUF(TT *dx, const TT *g, const TT *x, const TT *y, int64_t groups,    \
+                                 int64_t pieces) {                                                 \
+        for (int64_t r = 0; r < groups; r++) {                                                     \
+            const TT *xs = x + r * pieces;                                                         \
+            TT *ds = dx + r * pieces;                                                              \
+            int64_t ties = 0;                                                                      \
+            for (int64_t k = 0; k < pieces; k++) ties += xs[k] == y[r];                            \
+            const TT share = ties ? g[r] / (TT)ties : (TT)0;                                       \
+            for (int64_t k = 0; k < pieces; k++) ds[k] = xs[k] == y[r] ? share : (TT)0;            \
+        }                                                                                          \
+    }
+PG_MAXOUT_KERNELS(float, f32)
+PG_MAXOUT_KERNELS(double, f64)
+
+static pg_status maxout_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    int64_t pieces = p->i[0];
+    char b[PG_SHAPE_BUF];
+    if (pg__check_float("maxout", x)) return PG_ERR_TYPE;
+    if (pieces < 1) return pg__fail(PG_ERR_VALUE, "maxout: pieces must be at least 1, got %lld", (long long)pieces);
+    if (x->ndim < 1)
+        return pg__fail(PG_ERR_SHAPE, "maxout: the input needs at least one dim, got shape %s",
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    if (x->shape[x->ndim - 1] % pieces != 0)
+        return pg__fail(PG_ERR_SHAPE, "maxout: the last dim of shape %s is not divisible by pieces = %lld",
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b), (long long)pieces);
+    pg__meta_of(out, x);
+    out->shape[x->ndim - 1] /= pieces;
+    return PG_OK;
+}
+
+static pg_status maxout_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    if (out->dtype == PG_DTYPE_F32) maxout_fwd_f32(out->data, in[0]->data, out->numel, p->i[0]);
+    else maxout_fwd_f64(out->data, in[0]->data, out->numel, p->i[0]);
+    return PG_OK;
+}
+
+static pg_status maxout_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *x = n->saved[0], *y = n->saved[1];
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    if (g->dtype == PG_DTYPE_F32) maxout_bwd_f32(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
+    else maxout_bwd_f64(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
+    pg_params p = {0};
+    p.i[0] = pieces;
+    return pg__apply_float1(PG_OP_MAXOUT, x, &p);
+}
+
+/* ======================================================================
+ * cross_entropy(logits, labels): softmax cross-entropy of integer labels
+ *   loss_i = -log softmax(x_i)[y_i] = log sum_j e^(x_ij - m_i) - (x_iy - m_i),
+ *   m_i = max_j x_ij, so no exponential overflows; reduced by mean, sum or none.
+ * The labels are an int64 array parameter (p.offsets), copied into the node.
+ * ====================================================================== */
+
+#define PG_CE_KERNELS(TT, SUF)                                                                      \
+    /* m = max of the row (a NaN wins; an infinite max is replaced by 0 so the                       \
+     * arithmetic, not a special case, gives inf or nan); s = sum_j e^(x_j - m) */                   \
+    static TT ce_row_##SUF(const TT *x, int64_t C, TT *s_out) {                                     \
+        TT m = x[0];                                                                                \
+        for (int64_t j = 1; j < C; j++)                                                             \
+            if (x[j] > m || isnan(x[j])) m = x[j];                                                  \
+        if (isinf(m)) m = 0;                                                                        \
+        TT s = 0;                                                                                   \
+        for (int64_t j = 0; j < C; j++) s += PG_EXP(x[j] - m);                                      \
+        *s_out = s;                                                                                 \
+        return m;                                                                                   \
+    }                                                                                               \
+    /* loss_i = log s_i - (x_iy - m_i); out: [N] losses (none) or [1] their mean/sum */             \
+    static void ce_fwd_##SUF(TT *out, const TT *x, const int64_t *y, int64_t N, int64_t C,          \
+                             int reduction) {                                                       \
+        double total = 0;                                                                           \
+        for (int64_t i = 0; i < N; i++) {                                                           \
+            TT s;                                                                                   \
+            const TT *row = x + i * C;                                                              \
+            TT m = ce_row_##SUF(row, C, &s);                                                        \
+            TT loss = PG_LOG(s) - (row[y[i]] - m);                                                  \
+            if (reduction == PG_REDUCTION_NONE) out[i] = loss;                                      \
+            else total += (double)loss;                                                             \
+        }                                                                                           \
+        if (reduction == PG_REDUCTION_MEAN) out[0] = (TT)(total / (double)N);                       \
+        else if (reduction == PG_REDUCTION_SUM) out[0] = (TT)total;                                 \
+    }                                                                                               \
+    /* dx_ij = c_i (softmax(x_i)_j - [j == y_i]),                                                   \
+     * c_i = g_i (none), g (sum), g / N (mean) */                                                   \
+    static void ce_bwd_##SUF(TT *dx, const TT *g, const TT *x, const int64_t *y, int64_t N,         \
+                             int64_t C, int reduction) {                                            \
+        for (int64_t i = 0; i < N; i++) {                                                           \
+            TT s;                                                                                   \
+            const TT *row = x + i * C;                                                              \
+            TT *drow = dx + i * C;                                                                  \
+            TT m = ce_row_##SUF(row, C, &s);                                                        \
+            TT c = reduction == PG_REDUCTION_NONE ? g[i]                                            \
+                   : reduction == PG_REDUCTION_SUM ? g[0]                                           \
+                                                   : g[0] / (TT)N;                                  \
+            for (int64_t j = 0; j < C; j++)                                                         \
+                drow[j] = c * (PG_EXP(row[j] - m) / s - (j == y[i] ? (TT)1 : (TT)0));               \
+        }                                                                                           \
+    }
+PG_CE_KERNELS(float, f32)
+PG_CE_KERNELS(double, f64)
+
+static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    char b[PG_SHAPE_BUF];
+    if (pg__check_float("cross_entropy", x)) return PG_ERR_TYPE;
+    if (p->i[0] != PG_REDUCTION_NONE && p->i[0] != PG_REDUCTION_MEAN && p->i[0] != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %lld", (long long)p->i[0]);
+    if (x->ndim != 2)
+        return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits must be 2-d (N, C), got shape %s",
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    int64_t N = x->shape[0], C = x->shape[1];
+    if (p->n_offsets != N)
+        return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits of shape %s need %lld labels, got %lld",
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b), (long long)N, (long long)p->n_offsets);
+    if (N == 0 || C == 0)
+        return pg__fail(PG_ERR_VALUE, "cross_entropy: %s: logits of shape %s",
+                        N == 0 ? "empty batch" : "no classes", pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    if (!p->offsets) return pg__fail(PG_ERR_VALUE, "cross_entropy: labels pointer is NULL");
+    for (int64_t i = 0; i < N; i++) {
+        int64_t y = p->offsets[i];
+        if (y < 0 || y >= C)
+            return pg__fail(PG_ERR_INDEX,
+                            "cross_entropy: label %lld at position %lld is out of range for %lld classes "
+                            "(logits of shape %s)",
+                            (long long)y, (long long)i, (long long)C, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->i[0] == PG_REDUCTION_NONE ? 1 : 0};
+    out->shape[0] = p->i[0] == PG_REDUCTION_NONE ? N : 0;
+    return PG_OK;
+}
+
+static pg_status ce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    int64_t N = x->shape[0], C = x->shape[1];
+    if (out->dtype == PG_DTYPE_F32) ce_fwd_f32(out->data, x->data, p->offsets, N, C, (int)p->i[0]);
+    else ce_fwd_f64(out->data, x->data, p->offsets, N, C, (int)p->i[0]);
+    return PG_OK;
+}
+
+static pg_status ce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *x = n->saved[0];
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    int64_t N = x->shape[0], C = x->shape[1];
+    if (g->dtype == PG_DTYPE_F32) ce_bwd_f32(d->data, g->data, x->data, n->p.offsets, N, C, (int)n->p.i[0]);
+    else ce_bwd_f64(d->data, g->data, x->data, n->p.offsets, N, C, (int)n->p.i[0]);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction) {
+    if (n_labels < 0) {
+        pg__fail(PG_ERR_SHAPE, "cross_entropy: negative number of labels %lld", (long long)n_labels);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.i[0] = (int64_t)reduction;
+    p.offsets = labels;
+    p.n_offsets = n_labels;
+    return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
+}
+
+const pg_opdef pg_op_prelu = {"prelu", 2, 3, prelu_infer, prelu_forward, prelu_backward};
+const pg_opdef pg_op_maxout = {"maxout", 1, 1 | PG_SAVE_OUT, maxout_infer, maxout_forward, maxout_backward};
+const pg_opdef pg_op_cross_entropy = {"cross_entropy", 1, 1, ce_infer, ce_forward, ce_backward};

@@ -1,0 +1,23 @@
+"""pygrad.nn: modules (layers and models), their initialisation, and losses.
+
+    >>> import pygrad as pg
+    >>> from pygrad import nn
+    >>> model = nn.MLP([2, 100, 3], activation="relu", generator=0)
+    >>> scores = model(pg.randn(5, 2))          # (5, 3)
+    >>> [name for name, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+
+The classes here build their parameters on the C engine; the same classes
+for the reference engine are in :mod:`pygrad.reference.nn`.
+"""
+
+from pygrad.nn import functional, init
+from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
+from pygrad.nn.module import IncompatibleKeys, Module, Sequential
+
+__all__ = [
+    "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
+    "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
+    "BCEWithLogitsLoss", "functional", "init",
+]

@@ -1,0 +1,264 @@
+"""Losses, regularisation and activations as functions (``pygrad.nn.functional``).
+
+Every function works on the tensors of either engine: it applies the ops of
+the engine its first argument belongs to. Labels are integer class indices
+(an int array or list, or a tensor of whole numbers). Each loss takes
+``reduction``: ``"mean"`` (the default: the notes' L = 1/N Σᵢ Lᵢ), ``"sum"``,
+or ``"none"`` (the per-example Lᵢ). An empty batch raises ValueError.
+
+=========================================  =============================================
+cross_entropy(s, y)                        Lᵢ = -log softmax(sᵢ)[yᵢ] = log Σⱼ e^sᵢⱼ - sᵢ,yᵢ
+svm_loss(s, y, margin=Δ)                   Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ - s_yᵢ + Δ)
+mse_loss(x, t)                             (x - t)²
+binary_cross_entropy_with_logits(x, t)     -t log σ(x) - (1 - t) log(1 - σ(x))
+l2_regularization(W, λ)                    λ R(W),  R(W) = Σ W²
+l1_regularization(W, λ)                    λ R(W),  R(W) = Σ |W|
+=========================================  =============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+
+from ._backend import as_tensor_like, engine_of, is_tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(op: str, x: Any) -> Any:
+    if not is_tensor(x):
+        raise PygradTypeError(f"{op}: expected a pygrad Tensor, got {type(x).__name__}")
+    return x
+
+
+def _reduce(op: str, losses: Any, reduction: str) -> Any:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _check_reduction(op: str, reduction: Any) -> None:
+    if reduction not in _REDUCTIONS:
+        raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _labels(op: str, labels: Any, scores: Any) -> np.ndarray:
+    """Labels for (N, C) scores as an int64 array of N values in [0, C)."""
+    arr = labels.numpy() if is_tensor(labels) else np.asarray(labels)
+    if arr.dtype.kind not in "iuf":
+        raise PygradTypeError(f"{op}: labels must be integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+        raise PygradTypeError(f"{op}: labels must be whole numbers, got non-integer values")
+    if arr.ndim != 1:
+        raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {arr.shape}")
+    n, c = scores.shape
+    if arr.size != n:
+        raise ShapeError(f"{op}: scores of shape {scores.shape} need {n} labels, got {arr.size}")
+    y = arr.astype(np.int64)
+    bad = np.flatnonzero((y < 0) | (y >= c))
+    if bad.size:
+        i = int(bad[0])
+        raise PygradIndexError(f"{op}: label {int(y[i])} at position {i} is out of range for {c} classes "
+                               f"(scores of shape {scores.shape})")
+    return y
+
+
+def _scores(op: str, scores: Any) -> Any:
+    s = _tensor(op, scores)
+    if s.ndim != 2:
+        raise ShapeError(f"{op}: scores must be 2-d (N, C), got shape {s.shape}")
+    if s.shape[0] == 0 or s.shape[1] == 0:
+        raise PygradValueError(f"{op}: {'empty batch' if s.shape[0] == 0 else 'no classes'}: scores of shape "
+                               f"{s.shape}")
+    return s
+
+
+# ---------------------------------------------------------------------------
+# classification losses
+# ---------------------------------------------------------------------------
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
+    """Softmax cross-entropy, one fused op: logits (N, C), labels N ints in [0, C).
+
+    Lᵢ = -log( e^{s_yᵢ} / Σⱼ e^{sⱼ} ) = log Σⱼ e^{sⱼ - m} - (s_yᵢ - m), with m = maxⱼ sⱼ,
+    so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ].
+    """
+    x = _tensor("cross_entropy", logits)
+    return engine_of(x).cross_entropy(x, labels, reduction)
+
+
+def svm_loss(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean") -> Any:
+    """The multiclass SVM ("hinge") loss of the notes (seed 001): scores (N, C), labels N ints.
+
+        Lᵢ = Σ_{j ≠ yᵢ} max(0, sⱼ - s_yᵢ + Δ),   Δ = ``margin``
+
+    ∂Lᵢ/∂sⱼ = [sⱼ - s_yᵢ + Δ > 0] for j ≠ yᵢ, and ∂Lᵢ/∂s_yᵢ = -Σ_{j≠yᵢ} [sⱼ - s_yᵢ + Δ > 0]
+    (0 at the kink, as ReLU'(0)). PyTorch's ``multi_margin_loss`` also divides by C.
+    """
+    s = _scores("svm_loss", scores)
+    _check_reduction("svm_loss", reduction)
+    y = _labels("svm_loss", labels, s)
+    E = engine_of(s)
+    n, c = s.shape
+    rows = np.arange(n)
+    correct = s[rows, y].reshape(n, 1)  # s_yᵢ, (N, 1)
+    margins = (s - correct + float(margin)).relu()  # max(0, sⱼ - s_yᵢ + Δ), (N, C)
+    others = np.ones((n, c), dtype=bool)
+    others[rows, y] = False  # the sum skips j = yᵢ
+    losses = E.where(others, margins, 0.0).sum(axis=1)
+    return _reduce("svm_loss", losses, reduction)
+
+
+multiclass_hinge_loss = svm_loss
+
+
+# ---------------------------------------------------------------------------
+# regression and binary losses
+# ---------------------------------------------------------------------------
+
+
+def _pair(op: str, x: Any, target: Any) -> tuple[Any, Any]:
+    x = _tensor(op, x)
+    t = as_tensor_like(target, x, op)
+    if engine_of(t) is not engine_of(x):
+        raise PygradTypeError(f"{op}: input and target are tensors of different engines")
+    if t.shape != x.shape:
+        raise ShapeError(f"{op}: input of shape {x.shape} and target of shape {t.shape} differ")
+    if x.size == 0:
+        raise PygradValueError(f"{op}: empty batch: input of shape {x.shape}")
+    return x, t
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """Mean squared error: ℓ = (x - t)² elementwise, reduced; ∂ℓ/∂x = 2(x - t)."""
+    _check_reduction("mse_loss", reduction)
+    x, t = _pair("mse_loss", input, target)
+    d = x - t
+    return _reduce("mse_loss", d * d, reduction)
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Any:
+    """Binary cross-entropy of a logit x and a target t in [0, 1], computed stably:
+
+        ℓ = -t log σ(x) - (1 - t) log σ(-x),   ∂ℓ/∂x = σ(x) - t
+
+    with [log σ(-x), log σ(x)] = log_softmax([0, x]) (never exp of a large number,
+    and the exact gradient at x = 0).
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    x, t = _pair("binary_cross_entropy_with_logits", logits, target)
+    E = engine_of(x)
+    pair = E.stack([E.zeros(*x.shape, dtype=x.dtype), x], axis=-1)  # (..., 2): [0, x]
+    logs = E.log_softmax(pair, axis=-1)  # [log σ(-x), log σ(x)]
+    losses = -(t * logs[..., 1] + (1.0 - t) * logs[..., 0])
+    return _reduce("binary_cross_entropy_with_logits", losses, reduction)
+
+
+# ---------------------------------------------------------------------------
+# regularisation: the λR(W) of L(W) = 1/N Σᵢ Lᵢ + λR(W)
+# ---------------------------------------------------------------------------
+
+
+def _params(op: str, params: Any, lam: float) -> list[Any]:
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not lam >= 0:
+        raise PygradValueError(f"{op}: the strength λ must be a number >= 0, got {lam!r}")
+    ps = [params] if is_tensor(params) else list(params) if isinstance(params, Iterable) else None
+    if not ps:
+        raise PygradValueError(f"{op}: expected one or more tensors")
+    for p in ps:
+        _tensor(op, p)
+    return ps
+
+
+def l2_regularization(params: Any, lam: float) -> Any:
+    """λ R(W) with R(W) = Σ_W Σ_kl W_kl² over the given tensors; ∂/∂W = 2λW."""
+    ps = _params("l2_regularization", params, lam)
+    total = (ps[0] * ps[0]).sum()
+    for p in ps[1:]:
+        total = total + (p * p).sum()
+    return total * float(lam)
+
+
+def l1_regularization(params: Any, lam: float) -> Any:
+    """λ R(W) with R(W) = Σ_W Σ_kl |W_kl|; ∂/∂W = λ sign(W) (0 at 0)."""
+    ps = _params("l1_regularization", params, lam)
+    total = ps[0].abs().sum()
+    for p in ps[1:]:
+        total = total + p.abs().sum()
+    return total * float(lam)
+
+
+# ---------------------------------------------------------------------------
+# activations and metrics
+# ---------------------------------------------------------------------------
+
+
+def relu(x: Any) -> Any:
+    """max(0, x)."""
+    return _tensor("relu", x).relu()
+
+
+def sigmoid(x: Any) -> Any:
+    """σ(x) = 1 / (1 + e⁻ˣ)."""
+    return _tensor("sigmoid", x).sigmoid()
+
+
+def tanh(x: Any) -> Any:
+    """tanh x."""
+    return _tensor("tanh", x).tanh()
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """x for x > 0, else negative_slope·x."""
+    return _tensor("leaky_relu", x).leaky_relu(negative_slope)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, else α(eˣ - 1)."""
+    return _tensor("elu", x).elu(alpha)
+
+
+def prelu(x: Any, weight: Any) -> Any:
+    """x for x > 0, else w_c·x (weight (1,) or (C,), C = x.shape[1])."""
+    return engine_of(_tensor("prelu", x)).prelu(x, weight)
+
+
+def maxout(x: Any, pieces: int) -> Any:
+    """max over groups of ``pieces`` along the last axis: (..., C·pieces) → (..., C)."""
+    return engine_of(_tensor("maxout", x)).maxout(x, pieces)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """e^{x - m} / Σ e^{x - m} along ``axis``."""
+    return _tensor("softmax", x).softmax(axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """(x - m) - log Σ e^{x - m} along ``axis``."""
+    return _tensor("log_softmax", x).log_softmax(axis)
+
+
+def accuracy(scores: Any, labels: Any) -> float:
+    """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
+    s = scores.numpy() if is_tensor(scores) else np.asarray(scores)
+    if s.ndim != 2 or s.shape[0] == 0:
+        raise ShapeError(f"accuracy: scores must be 2-d (N, C) with N > 0, got shape {s.shape}")
+    y = np.asarray(labels.numpy() if is_tensor(labels) else labels).reshape(-1)
+    if y.size != s.shape[0]:
+        raise ShapeError(f"accuracy: scores of shape {s.shape} need {s.shape[0]} labels, got {y.size}")
+    return float(np.mean(np.argmax(s, axis=1) == y))
+
+
+__all__ = [
+    "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
+    "softmax", "log_softmax", "accuracy",
+]

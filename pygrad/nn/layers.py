@@ -1,0 +1,285 @@
+"""Layers: ``Linear``, ``MLP``, ``Maxout`` and the activation modules.
+
+Weights follow the notes' orientation: a Linear layer computes y = x W + b
+with W of shape (in_features, out_features), so a batch x is (N, in) and the
+scores are (N, out), as in CS231n's ``X.dot(W)``. (PyTorch stores the
+transpose.) Layers that own parameters create them with an engine, the C
+engine by default (``engine="reference"`` or the classes of
+:mod:`pygrad.reference.nn` build them on the reference engine), in float32
+unless ``dtype`` says otherwise, initialised by a named scheme of
+:mod:`pygrad.nn.init` from ``generator`` (an int seed or a numpy Generator;
+None: the engine's generator, seeded by ``manual_seed``).
+
+Activation functions and their derivatives (seed 004):
+
+=============  ======================================  ============================
+ReLU           max(0, x)                                1 if x > 0 else 0
+LeakyReLU      x if x > 0 else s·x                      1 or s
+PReLU          x if x > 0 else a·x, a learned           1 or a;  ∂/∂a = x (x ≤ 0)
+ELU            x if x > 0 else α(eˣ - 1)                1 or α·eˣ
+Sigmoid        σ(x) = 1 / (1 + e⁻ˣ)                     σ(1 - σ)
+Tanh           tanh x                                   1 - tanh² x
+Maxout         maxₖ (x Wₖ + bₖ)                         routes to the maximal piece
+=============  ======================================  ============================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, Callable, Union
+
+import numpy as np
+
+from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
+
+from . import init as _init
+from ._backend import engine_of, generator, is_tensor, resolve
+from .module import Module, Sequential
+
+Engine = Union[ModuleType, str, None]
+Generator = Union[np.random.Generator, int, None]
+
+
+def _size(layer: str, what: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise PygradValueError(f"{layer}: {what} must be a positive int, got {n!r}")
+    return int(n)
+
+
+def _input(layer: str, x: Any, E: ModuleType, dtype: Any) -> Any:
+    """``x`` as a tensor of the layer's engine (arrays are converted to the layer's dtype)."""
+    if not is_tensor(x):
+        if isinstance(x, (np.ndarray, list, tuple)):
+            return E.tensor(np.asarray(x), dtype=dtype)
+        raise PygradTypeError(f"{layer}: expected a Tensor or an array, got {type(x).__name__}")
+    if engine_of(x) is not E:
+        raise PygradTypeError(
+            f"{layer}: the input is a {engine_of(x).__name__} tensor but the layer's parameters are "
+            f"{E.__name__} tensors")
+    return x
+
+
+class _Activation(Module):
+    """An elementwise function without parameters."""
+
+    def _arg(self, x: Any) -> Any:
+        if is_tensor(x):
+            return x
+        return _input(type(self).__name__, x, resolve(None, "pygrad"), None)
+
+
+class ReLU(_Activation):
+    """y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
+
+    def forward(self, x: Any) -> Any:
+        return self._arg(x).relu()
+
+
+class Sigmoid(_Activation):
+    """y = σ(x) = 1 / (1 + e⁻ˣ); dy/dx = σ(x)(1 - σ(x))."""
+
+    def forward(self, x: Any) -> Any:
+        return self._arg(x).sigmoid()
+
+
+class Tanh(_Activation):
+    """y = tanh x; dy/dx = 1 - tanh² x."""
+
+    def forward(self, x: Any) -> Any:
+        return self._arg(x).tanh()
+
+
+class LeakyReLU(_Activation):
+    """y = x for x > 0, else s·x (s = ``negative_slope``); dy/dx = 1 or s."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+    def forward(self, x: Any) -> Any:
+        return self._arg(x).leaky_relu(self.negative_slope)
+
+
+class ELU(_Activation):
+    """y = x for x > 0, else α(eˣ - 1); dy/dx = 1 or α·eˣ."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+    def forward(self, x: Any) -> Any:
+        return self._arg(x).elu(self.alpha)
+
+
+class PReLU(Module):
+    """y = x for x > 0, else a·x, with the slope a learned (a parameter ``weight``).
+
+    ``num_parameters=1`` shares one slope; ``num_parameters=C`` learns one per
+    channel, the channel being axis 1 of the input (N, C, ...). Initial slope
+    ``init``. ∂y/∂x = 1 or a; ∂y/∂a = x where x ≤ 0, else 0.
+    """
+
+    _default_engine = "pygrad"
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype: Any = None,
+                 engine: Engine = None) -> None:
+        super().__init__()
+        self._E = resolve(engine, self._default_engine)
+        self.num_parameters = _size("PReLU", "num_parameters", num_parameters)
+        self.weight = self._E.tensor(np.full(self.num_parameters, float(init)), dtype=dtype or "float32",
+                                     requires_grad=True)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+    def forward(self, x: Any) -> Any:
+        return self._E.prelu(_input("PReLU", x, self._E, self.weight.dtype), self.weight)
+
+
+class Linear(Module):
+    """y = x W + b: W (in_features, out_features), b (out_features,).
+
+    x: (..., in_features) → y: (..., out_features). ∂L/∂W = xᵀ·∂L/∂y,
+    ∂L/∂b = Σ_batch ∂L/∂y, ∂L/∂x = ∂L/∂y·Wᵀ. ``init`` names the weight scheme
+    (:mod:`pygrad.nn.init`); the bias starts at 0 (drawn from the same scheme
+    for ``init="uniform"``, PyTorch's default).
+    """
+
+    _default_engine = "pygrad"
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, init: str = "kaiming_normal",
+                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.in_features = n_in = _size("Linear", "in_features", in_features)
+        self.out_features = n_out = _size("Linear", "out_features", out_features)
+        scheme = _init.get(init)
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        self.weight = E.tensor(scheme((n_in, n_out), n_in, n_out, generator=rng, engine=E), dtype=dt,
+                               requires_grad=True)
+        if bias:
+            b = scheme((n_out,), n_in, n_out, generator=rng, engine=E) if init == "uniform" else np.zeros(n_out)
+            self.bias = E.tensor(b, dtype=dt, requires_grad=True)
+        else:
+            self.bias = None
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+    def forward(self, x: Any) -> Any:
+        x = _input("Linear", x, self._E, self.weight.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"Linear: input of shape {x.shape} does not have {self.in_features} features "
+                             f"in its last dim")
+        y = x @ self.weight
+        return y if self.bias is None else y + self.bias
+
+
+class Maxout(Module):
+    """z = maxₖ (x Wₖ + bₖ), k = 1..pieces: ``pieces`` linear maps, their elementwise max.
+
+    x: (..., in_features) → (..., out_features). The pieces live side by side in
+    ``weight`` (in_features, out_features·pieces) and ``bias`` (out_features·pieces,):
+    unit c takes the max of columns c·pieces … c·pieces + pieces - 1. With two
+    pieces it contains ReLU (one piece at 0) and leaky ReLU; the gradient flows
+    only through the maximal piece ("max routes").
+    """
+
+    _default_engine = "pygrad"
+
+    def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True, *,
+                 init: str = "xavier_normal", dtype: Any = None, generator: Generator = None,
+                 engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.in_features = n_in = _size("Maxout", "in_features", in_features)
+        self.out_features = n_out = _size("Maxout", "out_features", out_features)
+        self.pieces = k = _size("Maxout", "pieces", pieces)
+        scheme = _init.get(init)
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        self.weight = E.tensor(scheme((n_in, n_out * k), n_in, n_out, generator=rng, engine=E), dtype=dt,
+                               requires_grad=True)
+        self.bias = E.tensor(np.zeros(n_out * k), dtype=dt, requires_grad=True) if bias else None
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"
+
+    def forward(self, x: Any) -> Any:
+        x = _input("Maxout", x, self._E, self.weight.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"Maxout: input of shape {x.shape} does not have {self.in_features} features "
+                             f"in its last dim")
+        z = x @ self.weight
+        if self.bias is not None:
+            z = z + self.bias
+        return self._E.maxout(z, self.pieces)
+
+
+def _rng(seed: Generator) -> np.random.Generator | None:
+    return generator(seed)
+
+
+ACTIVATIONS: dict[str, Callable[..., Module]] = {
+    "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "prelu": PReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+}
+"""The activations ``MLP(activation=...)`` accepts by name."""
+
+_DEFAULT_INIT = {"sigmoid": "xavier_normal", "tanh": "xavier_normal"}
+
+
+class MLP(Sequential):
+    """A multilayer perceptron: Linear layers with an activation between them.
+
+    ``sizes`` = [d₀, d₁, …, d_L] gives Linear(d₀, d₁), act, Linear(d₁, d₂), act, …,
+    Linear(d_{L-1}, d_L): the last layer's outputs are left linear (scores).
+    ``activation``: a name of :data:`ACTIVATIONS` or a callable returning a
+    Module. ``init`` defaults to Kaiming (He) for the ReLU family and to Xavier
+    for sigmoid and tanh. One ``generator`` seeds every layer in turn.
+    """
+
+    _default_engine = "pygrad"
+    _linear: type[Linear] = Linear
+    _prelu: type[PReLU] = PReLU
+
+    def __init__(self, sizes: Sequence[int], activation: str | Callable[[], Module] = "relu", *,
+                 init: str | None = None, bias: bool = True, dtype: Any = None, generator: Generator = None,
+                 engine: Engine = None) -> None:
+        super().__init__()
+        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+            raise PygradValueError("MLP: sizes must be a list of at least two layer widths, e.g. [2, 100, 3]")
+        widths = [_size("MLP", "every width", n) for n in sizes]
+        E = resolve(engine, self._default_engine)
+        if isinstance(activation, str):
+            if activation not in ACTIVATIONS:
+                raise PygradValueError(f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+            name = activation
+            cls = self._prelu if name == "prelu" else ACTIVATIONS[name]
+
+            def make() -> Module:
+                return cls(dtype=dtype, engine=E) if name == "prelu" else cls()
+        elif callable(activation):
+            name, make = "custom", activation
+        else:
+            raise PygradTypeError(f"MLP: activation must be a name or a callable, got {activation!r}")
+        scheme = init or _DEFAULT_INIT.get(name, "kaiming_normal")
+        rng = _rng(generator)  # one stream for all layers: an int seed must not repeat per layer
+        self.sizes = widths
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            self.append(self._linear(a, b, bias, init=scheme, dtype=dtype, generator=rng, engine=E))
+            if i < len(widths) - 2:
+                self.append(make())
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}"
+
+
+__all__ = ["Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "ACTIVATIONS"]

@@ -1,0 +1,258 @@
+"""``Module``, the base of every layer and model, and ``Sequential``.
+
+A Module holds parameters (leaf tensors that require grad, assigned as
+attributes) and sub-modules (Modules assigned as attributes), and computes
+``forward(*inputs)`` when called. Everything else follows from those two
+registries: ``parameters()``, ``named_parameters()``, ``zero_grad()``,
+``train()`` / ``eval()``, ``state_dict()`` / ``load_state_dict()`` and
+``save()`` / ``load()`` (numpy ``.npz`` files). The code is the same for
+both engines; it never imports one itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from pygrad.errors import PygradIndexError, PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
+
+from ._backend import engine_of, is_tensor
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` could not match (empty lists when everything matched)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters and
+    sub-modules as attributes, and define :meth:`forward`::
+
+        class TwoLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(2, 100)
+                self.fc2 = nn.Linear(100, 3)
+
+            def forward(self, x):
+                return self.fc2(self.fc1(x).relu())
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration ----
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise PygradRuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        modules = self.__dict__["_modules"]
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Module):
+            modules[name] = value
+        elif is_tensor(value) and value.requires_grad and value.is_leaf:
+            params[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self.__dict__["_parameters"].pop(name, None)
+        self.__dict__["_modules"].pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, tensor: Any) -> None:
+        """Register ``tensor`` (a leaf that requires grad) as the parameter ``name``."""
+        if not (is_tensor(tensor) and tensor.requires_grad and tensor.is_leaf):
+            raise PygradValueError(
+                f"{type(self).__name__}: parameter {name!r} must be a leaf tensor that requires grad")
+        setattr(self, name, tensor)
+
+    # ---- calling ----
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal ----
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their attribute names."""
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        yield from self._modules.values()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, depth first, with dotted names ("" for self)."""
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module below it."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        """``(dotted name, tensor)`` for every parameter (each tensor once, even if shared)."""
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for pname, p in m._parameters.items():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Any]:
+        """Every parameter tensor (what an optimizer takes)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def num_parameters(self) -> int:
+        """The number of scalar parameters."""
+        return int(sum(p.size for p in self.parameters()))
+
+    # ---- training helpers ----
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """``p.grad = None`` for every parameter (or fill the gradients with zeros)."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and all below it; returns self."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """``train(False)``."""
+        return self.train(False)
+
+    # ---- saving and loading ----
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """A copy of every parameter's values, by dotted name."""
+        return OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy saved values into the parameters (shapes must match; values are cast to
+        each parameter's dtype). With ``strict``, missing or unexpected names raise
+        ValueError; otherwise they are returned."""
+        name = type(self).__name__
+        if not hasattr(state_dict, "keys"):
+            raise PygradTypeError(f"{name}.load_state_dict: expected a mapping of names to arrays")
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        if strict and (missing or unexpected):
+            raise PygradValueError(
+                f"{name}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        arrays = {}
+        for k, p in params.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            a = np.asarray(v.numpy() if is_tensor(v) else v)
+            if a.shape != p.shape:
+                raise ShapeError(f"{name}.load_state_dict: {k!r} has shape {a.shape}, the parameter {p.shape}")
+            arrays[k] = a
+        for k, a in arrays.items():  # every shape checked before anything is written
+            p = params[k]
+            E = engine_of(p)
+            with E.no_grad():
+                p.copy_(E.tensor(a, dtype=p.dtype))
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write :meth:`state_dict` to a numpy ``.npz`` file (the suffix is added if
+        missing); returns the path written."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        np.savez(path, **self.state_dict())
+        return path
+
+    def load(self, path: str | os.PathLike[str], strict: bool = True) -> IncompatibleKeys:
+        """Read a file written by :meth:`save` into the parameters."""
+        with np.load(os.fspath(path)) as data:
+            return self.load_state_dict({k: data[k] for k in data.files}, strict=strict)
+
+    # ---- printing ----
+    def extra_repr(self) -> str:
+        """The constructor arguments shown by ``repr`` (subclasses override)."""
+        return ""
+
+    def __repr__(self) -> str:
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [head]
+        for k, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({k}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    The sub-modules are named "0", "1", ...; indexing gives a module (an int)
+    or a Sequential (a slice).
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end; returns self."""
+        if not isinstance(module, Module):
+            raise PygradTypeError(f"Sequential: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, i: int | slice) -> Any:
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*mods[i])
+        try:
+            return mods[i]
+        except (IndexError, TypeError):
+            raise PygradIndexError(f"Sequential: index {i!r} out of range for {len(mods)} modules") from None

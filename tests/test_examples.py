@@ -1,0 +1,82 @@
+"""Smoke runs of every script in examples/, with small settings, in subprocesses."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pygrad
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ENV = {**os.environ, "PYTHONPATH": str(Path(pygrad.__file__).resolve().parent.parent), "MPLBACKEND": "Agg"}
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+def _run(script: str, *args: str, timeout: float = 180) -> str:
+    r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, env=ENV,
+                       timeout=timeout)
+    assert r.returncode == 0, f"{script} failed:\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def _picture(out: str, path: Path) -> None:
+    if HAS_MPL:
+        assert f"saved {path}" in out and path.read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert "matplotlib is not installed" in out
+
+
+def test_every_example_has_a_smoke_test() -> None:
+    tested = {"moons_mlp.py", "digits_mlp.py", "optimizer_comparison.py", "three_strategies.py", "circuits.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_moons_mlp(tmp_path) -> None:
+    out = _run("moons_mlp.py", "--steps", "30", "--out", str(tmp_path))
+    assert "step  29" in out
+    acc = float(re.search(r"final accuracy ([\d.]+)%", out).group(1))
+    assert acc > 80
+    _picture(out, tmp_path / "moons_boundary.png")
+
+
+def test_digits_mlp_reaches_95_percent() -> None:
+    pytest.importorskip("sklearn")
+    out = _run("digits_mlp.py")
+    test_acc = float(re.search(r"test accuracy ([\d.]+)% \(", out).group(1))
+    assert test_acc >= 95.0, out
+
+
+def test_optimizer_comparison(tmp_path) -> None:
+    out = _run("optimizer_comparison.py", "--steps", "40", "--out", str(tmp_path))
+    rows = {line[:16].strip(): [float(v) for v in line[16:].split()] for line in out.splitlines()[2:8]}
+    assert list(rows) == ["SGD", "SGD + momentum", "SGD + Nesterov", "AdaGrad", "RMSProp", "Adam"]
+    for name, losses in rows.items():
+        assert len(losses) == 4 and losses[-1] < losses[0], name
+    _picture(out, tmp_path / "optimizers.png")
+
+
+def test_three_strategies(tmp_path) -> None:
+    out = _run("three_strategies.py", "--seconds", "0.3", "--out", str(tmp_path))
+    names = [line.split("  ")[0] for line in out.splitlines()[2:5]]
+    assert names == ["random search", "numeric gradient", "analytic gradient"]
+    for line in out.splitlines()[2:5]:
+        iterations, loss = line[20:].split()[:2]
+        assert int(iterations) >= 1 and float(loss) < 9.0  # each improved on W = 0
+    err = float(re.search(r"max relative error ([\d.e+-]+)", out).group(1))
+    assert err < 1e-5
+    _picture(out, tmp_path / "three_strategies.png")
+
+
+def test_circuits(tmp_path) -> None:
+    """The notes' two circuits as DOT files (and PNG/SVG with Graphviz), run as a user would."""
+    out = _run("circuits.py", str(tmp_path))
+    assert (tmp_path / "add_mul.dot").is_file() and (tmp_path / "sigmoid_neuron.dot").is_file()
+    dot = (tmp_path / "sigmoid_neuron.dot").read_text()
+    assert "0.7311" in dot and "0.1966" in dot  # σ(1) and (1 - σ)σ, forward value and gradient
+    assert str(tmp_path / "add_mul.dot") in out

@@ -1,0 +1,265 @@
+"""Losses and regularisation of pygrad.nn.functional, on both engines, against numbers
+worked out by hand (the notes' fruit table) or with independent numpy formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+import pygrad.reference as ref
+from pygrad import PygradError, ShapeError
+from pygrad.nn import functional as F
+
+ENGINES = [pytest.param(pg, id="c"), pytest.param(ref, id="reference")]
+
+
+@pytest.fixture(params=ENGINES)
+def m(request):
+    return request.param
+
+
+# ---------------------------------------------------------------------------
+# the multiclass SVM loss: the notes' fruit table (seed 001)
+# ---------------------------------------------------------------------------
+
+# One row per example (the notes print them as columns), classes (apple, banana, pear).
+FRUIT_SCORES = np.array([
+    [1.87, 1.3, 0.56],   # an apple
+    [-0.4, 1.1, 1.35],   # a banana
+    [0.1, -0.3, 1.1],    # a pear
+])
+FRUIT_LABELS = np.array([0, 1, 2])
+# Recomputed by hand, Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ - s_yᵢ + 1):
+#   apple:  max(0, 1.3 - 1.87 + 1) + max(0, 0.56 - 1.87 + 1) = max(0, 0.43) + max(0, -0.31) = 0.43
+#           (the notes print 0.33: 1.3 - 1.87 + 1 is 0.43)
+#   banana: max(0, -0.4 - 1.1 + 1) + max(0, 1.35 - 1.1 + 1) = max(0, -0.5) + max(0, 1.25) = 1.25
+#           (the notes print max(0, -0.4) for the first term; it is -0.5, and the loss 1.25 stands)
+#   pear:   max(0, 0.1 - 1.1 + 1) + max(0, -0.3 - 1.1 + 1) = max(0, 0) + max(0, -0.4) = 0
+FRUIT_LOSSES = [0.43, 1.25, 0.0]
+
+
+def test_fruit_table_per_example_losses(m) -> None:
+    s = m.tensor(FRUIT_SCORES)
+    per = F.svm_loss(s, FRUIT_LABELS, reduction="none")
+    np.testing.assert_allclose(per.numpy(), FRUIT_LOSSES, rtol=1e-12, atol=1e-15)
+    # L = 1/N Σ Lᵢ = (0.43 + 1.25 + 0) / 3 = 0.56
+    assert F.svm_loss(s, FRUIT_LABELS).item() == pytest.approx(0.56, rel=1e-12)
+    assert F.svm_loss(s, FRUIT_LABELS, reduction="sum").item() == pytest.approx(1.68, rel=1e-12)
+    assert m.nn.SVMLoss()(s, FRUIT_LABELS).item() == pytest.approx(0.56, rel=1e-12)
+
+
+def test_fruit_table_doubled_scores_keep_the_pear_at_zero(m) -> None:
+    # doubling the weights doubles the pear's scores: max(0, 0.2 - 2.2 + 1) + max(0, -0.6 - 2.2 + 1)
+    # = max(0, -1) + max(0, -1.8) = 0 (the notes print -2 for the first margin: it is -1)
+    s = m.tensor(2 * FRUIT_SCORES[2:])
+    assert F.svm_loss(s, [2], reduction="none").numpy().tolist() == [0.0]
+
+
+def test_fruit_table_gradient(m) -> None:
+    s = m.tensor(FRUIT_SCORES, requires_grad=True)
+    F.svm_loss(s, FRUIT_LABELS).backward()
+    # ∂Lᵢ/∂sⱼ = [margin > 0] for j ≠ yᵢ, minus their count at yᵢ; over N = 3 for the mean.
+    # apple: only banana's margin is positive; banana: only pear's; pear: its apple margin is
+    # exactly 0 (the kink: ReLU'(0) = 0) and its banana margin negative, so no gradient.
+    expect = np.array([[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0], [0.0, 0.0, 0.0]]) / 3
+    np.testing.assert_allclose(s.grad.numpy(), expect, rtol=1e-15)
+
+
+def test_svm_loss_margin_and_gradient_against_numpy(m, rng) -> None:
+    s = rng.standard_normal((6, 4)) * 2
+    y = rng.integers(0, 4, 6)
+    delta = 0.5
+    margins = s - s[np.arange(6), y][:, None] + delta
+    margins[np.arange(6), y] = 0
+    active = (margins > 0).astype(float)
+    expect = np.maximum(margins, 0).sum(1)
+    grad = active.copy()
+    grad[np.arange(6), y] = -active.sum(1)
+    st = m.tensor(s, requires_grad=True)
+    out = F.svm_loss(st, y, margin=delta, reduction="none")
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-13)
+    out.sum().backward()
+    np.testing.assert_allclose(st.grad.numpy(), grad, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# softmax cross-entropy
+# ---------------------------------------------------------------------------
+
+
+def _np_cross_entropy(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example losses -log(e^{s_y} / Σ e^{s}) and the gradient of their sum."""
+    shifted = s - s.max(1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(1, keepdims=True)
+    losses = -np.log(p[np.arange(len(y)), y])
+    grad = p.copy()
+    grad[np.arange(len(y)), y] -= 1
+    return losses, grad
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_against_numpy(m, rng, reduction: str) -> None:
+    s = rng.standard_normal((7, 5)) * 3
+    y = rng.integers(0, 5, 7)
+    losses, grad = _np_cross_entropy(s, y)
+    st = m.tensor(s, requires_grad=True)
+    out = F.cross_entropy(st, y, reduction=reduction)
+    scale = {"mean": 1 / 7, "sum": 1.0, "none": 1.0}[reduction]
+    expect = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-13)
+    out.sum().backward()
+    np.testing.assert_allclose(st.grad.numpy(), grad * scale, rtol=1e-12, atol=1e-15)
+    assert m.nn.CrossEntropyLoss(reduction=reduction)(st, y).numpy() == pytest.approx(expect, rel=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cross_entropy_finite_for_huge_logits(m, dtype: str) -> None:
+    s = m.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=dtype, requires_grad=True)
+    out = F.cross_entropy(s, [1, 2])
+    # row 0: log(1 + e^{-2e4} + e^{-1e4}) - (-1e4 - 1e4) = 2e4;  row 1: log(e^{-2e4} + 1 + 1) - 0 = log 2
+    assert out.item() == pytest.approx((2e4 + math.log(2)) / 2, rel=1e-7 if dtype == "float32" else 1e-15)
+    out.backward()
+    # (softmax - onehot) / N: row 0 softmax (1, 0, 0), row 1 (0, ½, ½)
+    np.testing.assert_allclose(s.grad.numpy(), np.array([[1.0, -1.0, 0.0], [0.0, 0.5, -0.5]]) / 2, atol=1e-7)
+    assert np.all(np.isfinite(s.grad.numpy()))
+
+
+def test_cross_entropy_equals_the_composed_log_softmax(m, rng) -> None:
+    s = m.tensor(rng.standard_normal((4, 3)))
+    y = np.array([2, 0, 1, 1])
+    composed = -s.log_softmax(axis=1)[np.arange(4), y].mean()
+    assert F.cross_entropy(s, y).item() == pytest.approx(composed.item(), rel=1e-14)
+
+
+def test_cross_entropy_equals_torch(rng) -> None:
+    torch = pytest.importorskip("torch")
+    s = rng.standard_normal((5, 4)) * 10
+    y = rng.integers(0, 4, 5)
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(ts, torch.tensor(y))
+    tl.backward()
+    ps = pg.tensor(s, requires_grad=True)
+    pl = F.cross_entropy(ps, y)
+    pl.backward()
+    assert pl.item() == pytest.approx(tl.item(), rel=1e-13)
+    np.testing.assert_allclose(ps.grad.numpy(), ts.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# MSE and binary cross-entropy with logits
+# ---------------------------------------------------------------------------
+
+
+def test_mse_loss(m, rng) -> None:
+    x, t = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    xt = m.tensor(x, requires_grad=True)
+    out = F.mse_loss(xt, t)  # a numpy target is converted to the input's dtype
+    assert out.item() == pytest.approx(np.mean((x - t) ** 2), rel=1e-14)
+    out.backward()
+    np.testing.assert_allclose(xt.grad.numpy(), 2 * (x - t) / 6, rtol=1e-14)
+    np.testing.assert_allclose(m.nn.MSELoss(reduction="none")(xt, m.tensor(t)).numpy(), (x - t) ** 2, rtol=1e-14)
+
+
+def _np_bce(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """max(x, 0) - x t + log(1 + e^{-|x|}): the usual stable form."""
+    return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+
+def test_bce_with_logits(m, rng) -> None:
+    x = np.concatenate([rng.standard_normal(6) * 4, [0.0, 40.0, -40.0, 1e4, -1e4]])
+    t = np.concatenate([rng.uniform(0, 1, 6), [1.0, 0.0, 1.0, 0.0, 1.0]])
+    xt = m.tensor(x, requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(xt, t, reduction="none")
+    np.testing.assert_allclose(out.numpy(), _np_bce(x, t), rtol=1e-12, atol=1e-15)
+    out.sum().backward()
+    sig = np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+    np.testing.assert_allclose(xt.grad.numpy(), sig - t, rtol=1e-12, atol=1e-15)  # σ(x) - t, also at x = 0
+    assert xt.grad.numpy()[6] == pytest.approx(0.5 - 1.0)
+    mean = m.nn.BCEWithLogitsLoss()(m.tensor(x), m.tensor(t)).item()
+    assert mean == pytest.approx(_np_bce(x, t).mean(), rel=1e-12)
+
+
+def test_bce_with_logits_equals_torch(rng) -> None:
+    torch = pytest.importorskip("torch")
+    x, t = rng.standard_normal((4, 3)) * 5, rng.uniform(0, 1, (4, 3))
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.binary_cross_entropy_with_logits(tx, torch.tensor(t))
+    tl.backward()
+    px = pg.tensor(x, requires_grad=True)
+    pl = F.binary_cross_entropy_with_logits(px, t)
+    pl.backward()
+    assert pl.item() == pytest.approx(tl.item(), rel=1e-13)
+    np.testing.assert_allclose(px.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+# ---------------------------------------------------------------------------
+# regularisation λR(W)
+# ---------------------------------------------------------------------------
+
+
+def test_l2_and_l1_regularization(m, rng) -> None:
+    W1, W2 = rng.standard_normal((3, 2)), rng.standard_normal(4)
+    a, b = m.tensor(W1, requires_grad=True), m.tensor(W2, requires_grad=True)
+    lam = 0.3
+    r2 = F.l2_regularization([a, b], lam)
+    assert r2.item() == pytest.approx(lam * (np.sum(W1 ** 2) + np.sum(W2 ** 2)), rel=1e-14)
+    r2.backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * lam * W1, rtol=1e-14)
+    a.grad = None
+    r1 = F.l1_regularization(a, lam)
+    assert r1.item() == pytest.approx(lam * np.abs(W1).sum(), rel=1e-14)
+    r1.backward()
+    np.testing.assert_allclose(a.grad.numpy(), lam * np.sign(W1), rtol=1e-15)
+
+
+def test_full_notes_loss_with_regularisation(m) -> None:
+    """L(W) = 1/N Σᵢ Lᵢ + λR(W) for a linear classifier s = x W on the fruit table's scores."""
+    W = m.tensor(np.eye(3), requires_grad=True)  # scores = x W = x: the fruit table itself
+    x = m.tensor(FRUIT_SCORES)
+    loss = F.svm_loss(x @ W, FRUIT_LABELS) + F.l2_regularization([W], 0.1)
+    assert loss.item() == pytest.approx(0.56 + 0.1 * 3, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "exc", "pattern"), [
+    (lambda m: F.svm_loss(m.ones(2, 3), [0, 3]), IndexError, r"svm_loss: label 3 at position 1 .* 3 classes"),
+    (lambda m: F.svm_loss(m.ones(2, 3), [0]), ValueError, r"svm_loss: scores of shape \(2, 3\) need 2 labels"),
+    (lambda m: F.svm_loss(m.ones(3), [0]), ValueError, r"svm_loss: scores must be 2-d .* \(3,\)"),
+    (lambda m: F.svm_loss(m.zeros(0, 3), []), ValueError, r"svm_loss: empty batch: scores of shape \(0, 3\)"),
+    (lambda m: F.svm_loss(m.ones(2, 3), [0.5, 1]), TypeError, r"svm_loss: labels must be whole numbers"),
+    (lambda m: F.svm_loss(m.ones(2, 3), [0, 1], reduction="avg"), ValueError, r"svm_loss: reduction"),
+    (lambda m: F.cross_entropy(m.ones(2, 3), [0, 5]), IndexError, r"cross_entropy: label 5"),
+    (lambda m: F.cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, r"cross_entropy: expected a pygrad Tensor"),
+    (lambda m: F.cross_entropy(m.zeros(0, 3), []), ValueError, r"cross_entropy: empty batch"),
+    (lambda m: F.mse_loss(m.ones(3), m.ones(3, 1)), ValueError, r"mse_loss: input of shape \(3,\) and target of "
+                                                               r"shape \(3, 1\) differ"),
+    (lambda m: F.mse_loss(m.zeros(0), m.zeros(0)), ValueError, r"mse_loss: empty batch"),
+    (lambda m: F.binary_cross_entropy_with_logits(m.ones(2), [1.0]), ValueError,
+     r"binary_cross_entropy_with_logits: input of shape \(2,\) and target of shape \(1,\)"),
+    (lambda m: F.l2_regularization([], 0.1), ValueError, r"l2_regularization: expected one or more tensors"),
+    (lambda m: F.l1_regularization([m.ones(2)], -1.0), ValueError, r"l1_regularization: the strength"),
+    (lambda m: m.nn.CrossEntropyLoss(reduction="avg"), ValueError, r"CrossEntropyLoss: reduction"),
+])
+def test_bad_loss_input(m, call, exc, pattern: str) -> None:
+    with pytest.raises(exc, match=pattern) as info:
+        call(m)
+    assert isinstance(info.value, PygradError)
+
+
+def test_mixing_engines_in_a_loss_is_refused() -> None:
+    with pytest.raises(TypeError, match="different engines"):
+        F.mse_loss(pg.ones(2), ref.ones(2))
+
+
+def test_accuracy() -> None:
+    s = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert F.accuracy(pg.tensor(s), [1, 0, 0]) == pytest.approx(2 / 3)
+    with pytest.raises(ShapeError, match="accuracy"):
+        F.accuracy(s, [1, 0])
