@@ -29,7 +29,7 @@ static void pg__prelu_dims(const pg_meta *x, int64_t wn, int64_t *outer, int64_t
 }
 
 #define PG_PRELU_KERNELS(TT, SUF)                                                                      \
-    /* y = x > 0 ? x : w_c x */                                                                        \
+    /* y = x > 0 ? x : w_c x;  y, x: [outer, ch, inner], w: [ch] */                                    \
     static void prelu_fwd_##SUF(TT *y, const TT *x, const TT *w, int64_t outer, int64_t ch,            \
                                 int64_t inner) {                                                       \
         for (int64_t o = 0; o < outer; o++)                                                            \
@@ -40,7 +40,8 @@ static void pg__prelu_dims(const pg_meta *x, int64_t wn, int64_t *outer, int64_t
             }                                                                                          \
     }                                                                                                  \
     /* dx = x > 0 ? g : w_c g  (slope w_c at the kink x = 0, as leaky_relu);                          \
-     * dw_c = sum over channel c of (x > 0 ? 0 : g x).  dx or dw may be NULL. */                       \
+     * dw_c = sum over channel c of (x > 0 ? 0 : g x).  dx, g, x: [outer, ch, inner], dw, w: [ch];   \
+     * dx or dw may be NULL (not needed). */                                                          \
     static void prelu_bwd_##SUF(TT *dx, TT *dw, const TT *g, const TT *x, const TT *w, int64_t outer,  \
                                 int64_t ch, int64_t inner) {                                           \
         for (int64_t c = 0; c < ch; c++) {                                                             \
@@ -142,7 +143,8 @@ pg_tensor *pg_prelu(pg_tensor *x, pg_tensor *weight) {
  * ====================================================================== */
 
 #define PG_MAXOUT_KERNELS(TT, SUF)                                                                 \
-    /* y = max over each group of `pieces` consecutive elements; a NaN in the group wins */        \
+    /* y = max over each group of `pieces` consecutive elements (a NaN in the group wins);         \
+     * y: [groups], x: [groups, pieces] */                                                         \
     static void maxout_fwd_##SUF(TT *y, const TT *x, int64_t groups, int64_t pieces) {             \
         for (int64_t r = 0; r < groups; r++) {                                                     \
             const TT *xs = x + r * pieces;                                                         \
@@ -152,7 +154,8 @@ pg_tensor *pg_prelu(pg_tensor *x, pg_tensor *weight) {
             y[r] = m;                                                                              \
         }                                                                                          \
     }                                                                                              \
-    /* dx[r*pieces + k] = x == y[r] ? g[r] / (number of k with x == y[r]) : 0 */                   \
+    /* dx[r*pieces + k] = x == y[r] ? g[r] / (number of k with x == y[r]) : 0;                     \
+     * dx, x: [groups, pieces], g, y: [groups] */                                                  \
     static void maxout_bwd_##SUF(TT *dx, const TT *g, const TT *x, const TT *y, int64_t groups,    \
                                  int64_t pieces) {                                                 \
         for (int64_t r = 0; r < groups; r++) {                                                     \
@@ -228,7 +231,8 @@ pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
         *s_out = s;                                                                                 \
         return m;                                                                                   \
     }                                                                                               \
-    /* loss_i = log s_i - (x_iy - m_i); out: [N] losses (none) or [1] their mean/sum */             \
+    /* loss_i = log s_i - (x_iy - m_i); out: [N] losses (none) or [1] their mean/sum;               \
+     * x: [N, C], y: [N] labels in [0, C) */                                                        \
     static void ce_fwd_##SUF(TT *out, const TT *x, const int64_t *y, int64_t N, int64_t C,          \
                              int reduction) {                                                       \
         double total = 0;                                                                           \
@@ -244,7 +248,7 @@ pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
         else if (reduction == PG_REDUCTION_SUM) out[0] = (TT)total;                                 \
     }                                                                                               \
     /* dx_ij = c_i (softmax(x_i)_j - [j == y_i]),                                                   \
-     * c_i = g_i (none), g (sum), g / N (mean) */                                                   \
+     * c_i = g_i (none), g (sum), g / N (mean);  dx, x: [N, C], g: [N] or [1], y: [N] */          \
     static void ce_bwd_##SUF(TT *dx, const TT *g, const TT *x, const int64_t *y, int64_t N,         \
                              int64_t C, int reduction) {                                            \
         for (int64_t i = 0; i < N; i++) {                                                           \

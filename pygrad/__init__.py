@@ -8,8 +8,11 @@
     tensor([2., 4., 6.])
 
 The engine (tensors, op table, tape, backward sweep, kernels) is the C library
-in csrc/; this package is a thin layer over it. ``pygrad.reference`` is an
-independent pure-Python engine with the same API, to check results against.
+in csrc/; this package is a thin layer over it. ``pygrad.nn`` (layers and
+losses), ``pygrad.optim`` (optimizers with fused C updates) and ``pygrad.data``
+(minibatches and small datasets) train networks with it; ``python -m pygrad demo``
+shows them at work. ``pygrad.reference`` is an independent pure-Python engine
+with the same API, to check results against.
 """
 
 import os as _os

@@ -6,6 +6,7 @@ import builtins
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,10 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(pygrad.__file__).resolve().parent.pa
 
 
 def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pygrad", *args], capture_output=True, text=True, env=ENV,
-                          timeout=timeout)
+    # run outside the source tree: `python -m` puts the working directory first on sys.path
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "pygrad", *args], capture_output=True, text=True, env=ENV,
+                              timeout=timeout, cwd=cwd)
 
 
 def test_demo_command_line(tmp_path) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
 def _run(script: str, *args: str, timeout: float = 180) -> str:
-    r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, env=ENV,
-                       timeout=timeout)
+    with tempfile.TemporaryDirectory() as cwd:  # outside the source tree, which may hold an unbuilt pygrad
+        r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, env=ENV,
+                           timeout=timeout, cwd=cwd)
     assert r.returncode == 0, f"{script} failed:\n{r.stdout}\n{r.stderr}"
     return r.stdout
 

@@ -80,3 +80,28 @@ def test_training_parity(make, loss_fn, opt_name: str, kw: dict) -> None:
     assert list(sd_c) == list(sd_r)
     for name in sd_c:
         np.testing.assert_allclose(sd_c[name], sd_r[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_training_loop_keeps_a_flat_memory_profile() -> None:
+    """Every tensor and graph node of a training step is freed once the step is over."""
+    import gc
+
+    X, y = _data()
+    model = _mixed(pg)
+    opt = pg.optim.Adam(model.parameters(), lr=1e-2)
+
+    def steps(n: int) -> None:
+        for _ in range(n):
+            opt.zero_grad()
+            s = model(pg.tensor(X))
+            loss = (F.cross_entropy(s, y) + F.svm_loss(s, y) + F.l2_regularization(list(model.parameters()), 1e-3)
+                    + F.binary_cross_entropy_with_logits(s, np.ones(s.shape)) + F.mse_loss(s, np.zeros(s.shape)))
+            loss.backward()
+            opt.step()
+
+    steps(3)  # the optimizer's state now exists
+    gc.collect()
+    before = pg.live_objects()
+    steps(20)
+    gc.collect()
+    assert pg.live_objects() == before

@@ -401,3 +401,28 @@ def test_minimize_bad_arguments(module) -> None:
         module.optim.minimize(lambda x: x.sum(), [1.0], max_iter=-1)
     with pytest.raises(TypeError, match="minimize: f must return a one-element Tensor"):
         module.optim.minimize(lambda x: x * 2.0, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam"])
+def test_state_dict_moves_between_engines(name: str) -> None:
+    """A C optimizer's state_dict (numpy arrays) resumes on the reference optimizer, and back."""
+    kw = {"SGD": {"lr": 0.1, "momentum": 0.9}, "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True},
+          "Adam": {"lr": 0.01}}[name]
+    start = np.random.default_rng(1).standard_normal(4)
+    c = pg.tensor(start, requires_grad=True)
+    oc = getattr(optim, name)([c], **kw)
+    for k in range(3):
+        c.grad = pg.tensor(_grad(c.numpy(), k))
+        oc.step()
+    r = ref.tensor(c.numpy().copy(), requires_grad=True)
+    orr = getattr(ref.optim, name)([r], **kw)
+    orr.load_state_dict(oc.state_dict())
+    c2 = pg.tensor(c.numpy().copy(), requires_grad=True)
+    oc2 = getattr(optim, name)([c2], **kw)
+    oc2.load_state_dict(orr.state_dict())
+    for k in range(3, 6):
+        for p, o, mod in ((c, oc, pg), (r, orr, ref), (c2, oc2, pg)):
+            p.grad = mod.tensor(_grad(p.numpy(), k))
+            o.step()
+    np.testing.assert_array_equal(c.numpy(), r.numpy())
+    np.testing.assert_array_equal(c.numpy(), c2.numpy())

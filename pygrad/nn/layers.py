@@ -73,6 +73,7 @@ class ReLU(_Activation):
     """y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
     def forward(self, x: Any) -> Any:
+        """max(0, x), elementwise."""
         return self._arg(x).relu()
 
 
@@ -80,6 +81,7 @@ class Sigmoid(_Activation):
     """y = σ(x) = 1 / (1 + e⁻ˣ); dy/dx = σ(x)(1 - σ(x))."""
 
     def forward(self, x: Any) -> Any:
+        """σ(x), elementwise."""
         return self._arg(x).sigmoid()
 
 
@@ -87,6 +89,7 @@ class Tanh(_Activation):
     """y = tanh x; dy/dx = 1 - tanh² x."""
 
     def forward(self, x: Any) -> Any:
+        """tanh x, elementwise."""
         return self._arg(x).tanh()
 
 
@@ -101,6 +104,7 @@ class LeakyReLU(_Activation):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x: Any) -> Any:
+        """x or s·x, elementwise."""
         return self._arg(x).leaky_relu(self.negative_slope)
 
 
@@ -115,6 +119,7 @@ class ELU(_Activation):
         return f"alpha={self.alpha}"
 
     def forward(self, x: Any) -> Any:
+        """x or α(eˣ - 1), elementwise."""
         return self._arg(x).elu(self.alpha)
 
 
@@ -140,6 +145,7 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
     def forward(self, x: Any) -> Any:
+        """x or a_c·x, elementwise (c the channel, axis 1)."""
         return self._E.prelu(_input("PReLU", x, self._E, self.weight.dtype), self.weight)
 
 
@@ -175,6 +181,7 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def forward(self, x: Any) -> Any:
+        """x W + b: (..., in_features) → (..., out_features)."""
         x = _input("Linear", x, self._E, self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(f"Linear: input of shape {x.shape} does not have {self.in_features} features "
@@ -214,6 +221,7 @@ class Maxout(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"
 
     def forward(self, x: Any) -> Any:
+        """maxₖ (x Wₖ + bₖ): (..., in_features) → (..., out_features)."""
         x = _input("Maxout", x, self._E, self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(f"Maxout: input of shape {x.shape} does not have {self.in_features} features "

@@ -26,6 +26,7 @@ class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (N, C) and integer labels (N,): Lᵢ = log Σⱼ e^sⱼ - s_yᵢ."""
 
     def forward(self, logits: Any, labels: Any) -> Any:
+        """The loss of logits (N, C) and labels (N,)."""
         return F.cross_entropy(logits, labels, self.reduction)
 
 
@@ -40,6 +41,7 @@ class SVMLoss(_Loss):
         return f"margin={self.margin}, reduction={self.reduction!r}"
 
     def forward(self, scores: Any, labels: Any) -> Any:
+        """The loss of scores (N, C) and labels (N,)."""
         return F.svm_loss(scores, labels, self.margin, self.reduction)
 
 
@@ -50,6 +52,7 @@ class MSELoss(_Loss):
     """Mean squared error (x - t)²."""
 
     def forward(self, input: Any, target: Any) -> Any:
+        """The loss of an input and a target of the same shape."""
         return F.mse_loss(input, target, self.reduction)
 
 
@@ -57,6 +60,7 @@ class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of logits and targets in [0, 1]: -t log σ(x) - (1 - t) log σ(-x)."""
 
     def forward(self, logits: Any, target: Any) -> Any:
+        """The loss of logits and targets of the same shape."""
         return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
 
 

@@ -238,6 +238,7 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
+        """x through every module in order."""
         for m in self._modules.values():
             x = m(x)
         return x

@@ -11,11 +11,15 @@ tests, and users can run their programs on it to check the C engine:
 tensor([2., 4.])
 
 It implements docs/semantics.md exactly (dtype promotion, tie rules, error
-types) and imports nothing from pygrad except :mod:`pygrad.errors`.
+types) and imports nothing from pygrad except :mod:`pygrad.errors` and the
+engine-neutral layer code of :mod:`pygrad.nn` (which composes ops and never
+touches the C engine for reference tensors).
 Layout: ``ops.py`` (op table: forward/backward on numpy arrays),
 ``autograd.py`` (grad mode, nodes, the backward sweep), ``tensor.py``
 (Tensor and argument rules), ``functional.py`` (module-level op functions),
-``creation.py`` (factories and the random generator).
+``creation.py`` (factories and the random generator), ``optim.py``
+(optimizers, schedules and gradient descent in numpy), ``nn.py`` (the layers
+of pygrad.nn, building their parameters on this engine).
 """
 
 from __future__ import annotations
