@@ -1,6 +1,7 @@
 """The ``pygrad`` command (also ``python -m pygrad``): a dispatcher of subcommands.
 
     python -m pygrad demo            # train a small network on the spiral data
+    python -m pygrad parity          # check the C engine against the reference engine
     python -m pygrad demo --help
 
 Each subcommand lives in its own module, which provides ``add_parser(subparsers)``
@@ -17,9 +18,9 @@ from types import ModuleType
 
 
 def _commands() -> list[ModuleType]:
-    from pygrad import demo
+    from pygrad import _parity_cli, demo
 
-    return [demo]
+    return [demo, _parity_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

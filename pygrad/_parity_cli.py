@@ -166,5 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def add_parser(subparsers: Any) -> None:
+    """Register ``pygrad parity`` with the command dispatcher (pygrad/__main__.py)."""
+    p = subparsers.add_parser("parity", help="check the C engine against the reference engine",
+                              description="Run every op of the op table, the gates and a short training run "
+                                          "on both engines and compare; exit status 0 only if all agree.")
+    p.add_argument("--quick", action="store_true", help="one case per op, float64 only (a few seconds)")
+    p.set_defaults(func=lambda args: main(["--quick"] if args.quick else []))
+
+
 if __name__ == "__main__":
     sys.exit(main())

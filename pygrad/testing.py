@@ -204,4 +204,72 @@ def assert_parity(fn: Callable, *inputs: Any, rtol: float | None = None, atol: f
         raise AssertionError(f"parity failure in {name}:\n  " + "\n  ".join(problems))
 
 
-__all__ = ["TOLERANCES", "assert_parity", "both_engines", "engine_name", "engines", "run_on"]
+def _model_run(m: Any, make_model: Callable, state: Any, inputs: Sequence[Any], loss_fn: Callable | None,
+               make_optimizer: Callable | None, steps: int, seed: int) -> dict[str, Any]:
+    model = _call(make_model, m, [])
+    if state is not None:
+        model.load_state_dict(state)
+    xs = [_to_engine(m, _normalise(x), False) for x in inputs]
+    opt = _call(make_optimizer, m, [list(model.parameters())]) if make_optimizer is not None else None
+
+    def loss_of(out: Any) -> Any:
+        if loss_fn is not None:
+            return _call(loss_fn, m, [out])
+        dout = m.tensor(np.random.default_rng(seed).standard_normal(out.shape), dtype=out.dtype)
+        return (out * dout).sum()
+
+    out = model(*xs)
+    first = {"output": _as_array(out).copy()}
+    loss_of(out).backward()
+    first["grads"] = {n: (None if p.grad is None else np.array(p.grad.numpy(), copy=True))
+                      for n, p in model.named_parameters()}
+    for _ in range(steps):
+        if opt is None:
+            raise PygradTypeError("assert_model_parity: steps > 0 needs make_optimizer")
+        opt.step()
+        opt.zero_grad()
+        loss_of(model(*xs)).backward()
+    first["params"] = {n: np.array(p.numpy(), copy=True) for n, p in model.named_parameters()}
+    first["state"] = model.state_dict()
+    return first
+
+
+def assert_model_parity(make_model: Callable, *inputs: Any, loss_fn: Callable | None = None,
+                        make_optimizer: Callable | None = None, steps: int = 0,
+                        rtol: float | None = None, atol: float | None = None, seed: int = 0) -> None:
+    """Build a model on each engine from the same state_dict and compare them.
+
+    ``make_model(engine)`` returns a :class:`pygrad.nn.Module` on that engine
+    (e.g. ``lambda engine: engine.nn.MLP([4, 8, 3])``); the reference model is
+    loaded with the C model's ``state_dict()``. Compared: the output on
+    ``inputs``, every parameter's gradient (by name) after a backward of
+    ``loss_fn(output)`` (default: a seeded random projection of the output),
+    and, with ``make_optimizer(params, engine)`` and ``steps``, the parameters
+    after that many optimizer steps.
+    """
+    c, r = engines()
+    state = _call(make_model, c, []).state_dict()
+    rc = _model_run(c, make_model, state, inputs, loss_fn, make_optimizer, steps, seed)
+    rr = _model_run(r, make_model, state, inputs, loss_fn, make_optimizer, steps, seed)
+    problems = []
+    msg = _compare("output", rc["output"], rr["output"], rtol, atol)
+    if msg:
+        problems.append(msg)
+    for kind in ("grads", "params"):
+        if set(rc[kind]) != set(rr[kind]):
+            problems.append(f"{kind}: parameter names differ: {sorted(rc[kind])} vs {sorted(rr[kind])}")
+            continue
+        for name in rc[kind]:
+            a, b = rc[kind][name], rr[kind][name]
+            if (a is None) != (b is None):
+                problems.append(f"gradient of {name}: missing on the {'C engine' if a is None else 'reference'}")
+            elif a is not None:
+                what = f"gradient of {name}" if kind == "grads" else f"{name} after {steps} step(s)"
+                msg = _compare(what, a, b, rtol, atol)
+                if msg:
+                    problems.append(msg)
+    if problems:
+        raise AssertionError("model parity failure:\n  " + "\n  ".join(problems))
+
+
+__all__ = ["TOLERANCES", "assert_model_parity", "assert_parity", "both_engines", "engine_name", "engines", "run_on"]

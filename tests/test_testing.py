@@ -14,7 +14,7 @@ import pygrad.gates as G
 import pygrad.reference as ref
 import pygrad.reference.gates as RG
 from pygrad import _parity_cli
-from pygrad.testing import assert_parity, engine_name, engines
+from pygrad.testing import assert_model_parity, assert_parity, engine_name, engines
 
 
 def test_engines_lists_both() -> None:
@@ -158,3 +158,43 @@ def test_backend_unknown_value_says_what_is_allowed() -> None:
     res = _run("import pygrad", "fortran")
     assert res.returncode != 0
     assert "PYGRAD_BACKEND='fortran'" in res.stderr and "'python'" in res.stderr
+
+
+# ---------------------------------------------------------------------------
+# models, losses and optimizer steps
+# ---------------------------------------------------------------------------
+
+
+def test_a_model_from_the_same_state_dict_agrees() -> None:
+    x = np.random.default_rng(3).standard_normal((5, 4))
+    assert_model_parity(lambda engine: engine.nn.MLP([4, 8, 3], generator=0), x)
+
+
+def test_a_loss_and_optimizer_steps_agree() -> None:
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((16, 2)), rng.integers(0, 3, 16)
+
+    def loss(out, engine):
+        return engine.nn.functional.cross_entropy(out, y) + engine.nn.functional.svm_loss(out, y)
+
+    assert_model_parity(lambda engine: engine.nn.MLP([2, 16, 3], generator=1), x, loss_fn=loss,
+                        make_optimizer=lambda params, engine: engine.optim.Adam(params, lr=1e-2), steps=10)
+
+
+def test_a_loss_as_a_function_agrees() -> None:
+    y = np.array([0, 2, 1])
+    assert_parity(lambda s, engine: engine.nn.functional.svm_loss(s, y), np.random.default_rng(5).standard_normal((3, 4)))
+
+
+def test_a_broken_layer_is_caught() -> None:
+    """A model whose C version computes something else: the report names the output."""
+
+    def make(engine):
+        model = engine.nn.MLP([3, 4, 2], generator=2)
+        if engine_name(engine) == "c":
+            forward = model.forward
+            model.forward = lambda x: forward(x) * 1.01
+        return model
+
+    with pytest.raises(AssertionError, match="model parity failure:\n  output: worst element"):
+        assert_model_parity(make, np.ones((2, 3)))

@@ -34,8 +34,8 @@ from pygrad.errors import (
     ShapeError,
 )
 
-from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from . import nn, optim
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
