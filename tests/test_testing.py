@@ -183,7 +183,8 @@ def test_a_loss_and_optimizer_steps_agree() -> None:
 
 def test_a_loss_as_a_function_agrees() -> None:
     y = np.array([0, 2, 1])
-    assert_parity(lambda s, engine: engine.nn.functional.svm_loss(s, y), np.random.default_rng(5).standard_normal((3, 4)))
+    scores = np.random.default_rng(5).standard_normal((3, 4))
+    assert_parity(lambda s, engine: engine.nn.functional.svm_loss(s, y), scores)
 
 
 def test_a_broken_layer_is_caught() -> None:
