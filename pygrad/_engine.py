@@ -29,6 +29,15 @@ from pygrad.errors import (
 try:
     from pygrad._pygrad import ffi, lib
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    import os as _os
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.isfile(_os.path.join(_here, "..", "pybind", "build_ffi.py")):
+        raise ImportError(
+            f"pygrad is being imported from its source tree ({_here}), which has no compiled extension: "
+            "run from another directory or use the installed `pygrad` command, or build in place with "
+            "`pip install -e .`"
+        ) from exc
     raise ImportError(
         "pygrad's C extension (pygrad._pygrad) could not be loaded: "
         f"{exc}. Reinstall with `pip install .` from the source tree (a C compiler is needed), "
