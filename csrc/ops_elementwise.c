@@ -685,7 +685,8 @@ pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
 
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
     if (pg__check_tensor("compare", a)) return NULL;
-    pg_dtype dt = a->dtype == PG_DTYPE_BOOL ? PG_DTYPE_F64 : a->dtype;
+    /* a scalar takes the tensor's dtype; a bool tensor compares as float32, as in arithmetic */
+    pg_dtype dt = a->dtype == PG_DTYPE_BOOL ? PG_DTYPE_F32 : a->dtype;
     pg_tensor *s = pg_tensor_full(dt, 0, NULL, c);
     if (!s) return NULL;
     pg_tensor *out = pg_compare(a, s, cmp);

@@ -96,3 +96,18 @@ def test_ops_on_empty_tensors_with_overflowing_dim_products() -> None:
     assert (q * 2.0).sum().item() == 0.0
     (q.exp() + 1.0).sum().backward()
     assert q.grad.shape == q.shape
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_bool_tensor_compared_with_a_python_scalar_promotes_like_arithmetic(engine: str) -> None:
+    """A bool tensor meeting a Python scalar becomes float32 in arithmetic; comparisons used float64 in C."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    b = m.tensor(np.array([False, True]))
+    assert (b == -6e-230).numpy().tolist() == [True, False]  # -6e-230 is -0.0 in float32
+    assert (b + 1e-50).dtype == m.float32
+    assert (b > 0.5).numpy().tolist() == [False, True]
