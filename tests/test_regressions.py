@@ -111,3 +111,22 @@ def test_bool_tensor_compared_with_a_python_scalar_promotes_like_arithmetic(engi
     assert (b == -6e-230).numpy().tolist() == [True, False]  # -6e-230 is -0.0 in float32
     assert (b + 1e-50).dtype == m.float32
     assert (b > 0.5).numpy().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_bool_tensors_in_matmul_and_softmax_are_float32(engine: str) -> None:
+    """Bools meet arithmetic as float32 (docs/semantics.md); matmul and softmax refused them in C."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    b = m.tensor(np.array([[True, False], [True, True]]))
+    r = b @ b
+    assert r.dtype == m.float32 and r.numpy().tolist() == [[1.0, 0.0], [2.0, 1.0]]
+    assert (b @ m.tensor(np.array([1.0, 2.0]))).dtype == m.float64
+    s = b.softmax(axis=1)
+    assert s.dtype == m.float32
+    np.testing.assert_allclose(s.numpy()[0], [np.e / (1 + np.e), 1 / (1 + np.e)], rtol=1e-6)
+    assert b.log_softmax(axis=0).dtype == m.float32

@@ -917,7 +917,9 @@ static void test_matmul(void) {
     CHECK_FAILS(pg_matmul(S(F64, 1), m23), PG_ERR_SHAPE, "both operands need at least 1 dim, got shapes () and (2, 3)");
     CHECK_FAILS(pg_matmul(keep(pg_tensor_full(F64, 3, SHAPE(2, 2, 3), 0)), keep(pg_tensor_full(F64, 3, SHAPE(3, 3, 2), 0))),
                 PG_ERR_SHAPE, "batch dimensions of (2, 2, 3) and (3, 3, 2) cannot be broadcast together");
-    CHECK_FAILS(pg_matmul(V(BOOL, 1), V(BOOL, 1)), PG_ERR_TYPE, "matmul: expected a float32 or float64 tensor, got bool");
+    pg_tensor *bb = keep(pg_matmul(T(BOOL, 2, SHAPE(2, 2), 1, 0, 1, 1), V(BOOL, 1, 1))); /* bools as float32 */
+    CHECK(bb && pg_tensor_dtype(bb) == F32);
+    CHECK_VALUES(bb, 0, 1, 2);
     release_all();
 }
 
@@ -1120,7 +1122,10 @@ static void test_softmax_and_cast(void) {
     CHECK_FAILS(pg_softmax(x, 2), PG_ERR_SHAPE, "softmax: axis 2 is out of range for a tensor of shape (2, 2)");
     CHECK_FAILS(pg_log_softmax(x, -3), PG_ERR_SHAPE, "log_softmax: axis -3 is out of range");
     CHECK_FAILS(pg_softmax(S(F64, 1), 0), PG_ERR_SHAPE, "out of range for a tensor of shape ()");
-    CHECK_FAILS(pg_softmax(V(BOOL, 1), 0), PG_ERR_TYPE, "softmax: expected a float32 or float64 tensor, got bool");
+    pg_tensor *sb = keep(pg_softmax(V(BOOL, 1, 0), 0)); /* bools as float32 */
+    CHECK(sb && pg_tensor_dtype(sb) == F32);
+    CHECK_VALUES(sb, E32, exp(1.0) / (1 + exp(1.0)), 1 / (1 + exp(1.0)));
+    CHECK_VALUES(keep(pg_log_softmax(V(BOOL, 1, 1), 0)), E32, log(0.5), log(0.5));
 
     /* cast */
     pg_tensor *h = leaf(V(F64, 1.5, -2));
