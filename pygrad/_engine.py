@@ -156,7 +156,7 @@ def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
         dt = like.dtype if like is not None and like.dtype != bool_ else float32
-        return full((), float(x), dtype=dt)
+        return full((), _real("tensor", "a scalar operand", x), dtype=dt)
     return tensor(x)
 
 
@@ -182,8 +182,12 @@ def _check_dims(op: str, dims: list[int]) -> list[int]:
     return dims
 
 
-def _shape_arg(op: str, shape: tuple) -> list[int]:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
+def _shape_arg(op: str, shape: tuple, too_large: type[Exception] = ShapeError) -> list[int]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3).
+
+    Entries must fit the C engine's int64; larger ones raise ``too_large``
+    (MemoryError for the creation functions), more negative ones ShapeError.
+    """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     out = []
@@ -193,13 +197,36 @@ def _shape_arg(op: str, shape: tuple) -> list[int]:
         out.append(int(s))
     if len(out) > _MAX_DIMS:
         raise ShapeError(f"{op}: tensors have at most {_MAX_DIMS} dims, got shape {tuple(out)}")
+    for s in out:
+        if s < -(2**63):
+            raise ShapeError(f"{op}: negative dimension in shape {tuple(out)}")
+        if s >= 2**63:
+            raise too_large(f"{op}: dimension {s} in shape {tuple(out)} is too large")
     return out
+
+
+def _numpy_alloc(op: str, dims: list[int], make: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run a numpy allocation; its failures (MemoryError, "array is too big") become PygradMemoryError."""
+    try:
+        return make()
+    except (MemoryError, ValueError) as exc:
+        raise PygradMemoryError(f"{op}: cannot allocate shape {tuple(dims)}: {exc}") from None
+
+
+def _real(op: str, what: str, v: Any) -> float:
+    """A real-number argument (Python or numpy int/float, not a bool array or a tensor) as a float."""
+    if isinstance(v, np.bool_) or not isinstance(v, (numbers.Real, np.integer, np.floating)):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {type(v).__name__}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise PygradValueError(f"{op}: {what} of {int(v).bit_length()} bits does not fit a float") from None
 
 
 def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
-    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
+    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),), PygradMemoryError)
     d = _resolve_dtype(dtype) if dtype is not None else float32
     t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, float(fill_value)))
     if requires_grad:
@@ -209,12 +236,12 @@ def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same."""
-    return full(_shape_arg("zeros", shape), 0.0, dtype, requires_grad)
+    return full(_shape_arg("zeros", shape, PygradMemoryError), 0.0, dtype, requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones; ``ones(2, 3)`` and ``ones((2, 3))`` are the same."""
-    return full(_shape_arg("ones", shape), 1.0, dtype, requires_grad)
+    return full(_shape_arg("ones", shape, PygradMemoryError), 1.0, dtype, requires_grad)
 
 
 _rng_lock = threading.Lock()
@@ -230,17 +257,17 @@ def manual_seed(seed: int) -> None:
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
-    dims = _check_dims("rand", _shape_arg("rand", shape))
+    dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))
     with _rng_lock:
-        data = _rng.random(dims)
+        data = _numpy_alloc("rand", dims, lambda: _rng.random(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
-    dims = _check_dims("randn", _shape_arg("randn", shape))
+    dims = _check_dims("randn", _shape_arg("randn", shape, PygradMemoryError))
     with _rng_lock:
-        data = _rng.standard_normal(dims)
+        data = _numpy_alloc("randn", dims, lambda: _rng.standard_normal(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
@@ -255,8 +282,9 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The n×m identity matrix (m = n by default)."""
-    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m)))
-    return tensor(np.eye(*dims), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m), PygradMemoryError))
+    data = _numpy_alloc("eye", dims, lambda: np.eye(*dims))
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------------------------
@@ -409,10 +437,10 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
     """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
     rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
     shape (a zero-copy view), each indexed by ``key``."""
-    if isinstance(key, tuple):
-        key = tuple(_index_part(k) for k in key)
-    else:
-        key = _index_part(key)
+    try:
+        key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+    except (TypeError, ValueError) as exc:  # e.g. a ragged list
+        raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
     strides = [0] * len(shape)
     s = 1
     for d in range(len(shape) - 1, -1, -1):
@@ -484,7 +512,12 @@ def _is_scalar(x: Any) -> bool:
     """Python numbers are weak scalars (they take the tensor's dtype); numpy
     scalars are not: they convert like arrays (NEP 50)."""
     t = type(x)
+    if t is int and not -_FLOAT_MAX <= x <= _FLOAT_MAX:
+        raise PygradValueError(f"a scalar operand of {x.bit_length()} bits is too large for a float")
     return t is float or t is int or t is bool or (isinstance(x, numbers.Real) and not isinstance(x, np.generic))
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 # ---------------------------------------------------------------------------
@@ -628,7 +661,10 @@ class Tensor:
         The view keeps the tensor's storage alive. Writes through it are not
         seen by the version counter.
         """
-        return np.asarray(_BufferView(self))
+        try:
+            return np.asarray(_BufferView(self))
+        except ValueError as exc:  # an empty tensor whose other dims multiply past numpy's limit
+            raise PygradMemoryError(f"numpy: a tensor of shape {self.shape} cannot be viewed by numpy: {exc}") from None
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = self.numpy()
@@ -846,7 +882,7 @@ class Tensor:
 
     def fill_(self, value: float) -> Tensor:
         """Set every element to ``value``, in place."""
-        _check(lib.pg_fill_(self._p, float(value)))
+        _check(lib.pg_fill_(self._p, _real("fill_", "value", value)))
         return self
 
     def zero_(self) -> Tensor:
@@ -903,16 +939,17 @@ class Tensor:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x for x > 0, negative_slope·x otherwise."""
-        return _wrap(lib.pg_leaky_relu(self._p, float(negative_slope)))
+        return _wrap(lib.pg_leaky_relu(self._p, _real("leaky_relu", "negative_slope", negative_slope)))
 
     def elu(self, alpha: float = 1.0) -> Tensor:
         """x for x > 0, alpha·(eˣ - 1) otherwise."""
-        return _wrap(lib.pg_elu(self._p, float(alpha)))
+        return _wrap(lib.pg_elu(self._p, _real("elu", "alpha", alpha)))
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Clip to [min, max]; the gradient passes where min ≤ x ≤ max."""
-        return _wrap(lib.pg_clamp(self._p, 0.0 if min is None else float(min), 0.0 if max is None else float(max),
-                                  min is not None, max is not None))
+        lo = 0.0 if min is None else _real("clamp", "min", min)
+        hi = 0.0 if max is None else _real("clamp", "max", max)
+        return _wrap(lib.pg_clamp(self._p, lo, hi, min is not None, max is not None))
 
     def pow(self, p: Any) -> Tensor:
         """xᵖ for a scalar or tensor exponent."""
@@ -972,6 +1009,8 @@ class Tensor:
     def permute(self, *dims: Any) -> Tensor:
         """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
         d = _shape_arg("permute", dims)
+        if any(not -(2**31) < v < 2**31 for v in d):
+            raise ShapeError(f"permute: dims {tuple(d)} are not a permutation of the dims of shape {self.shape}")
         return _wrap(lib.pg_permute(self._p, len(d), d))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -1113,13 +1152,37 @@ def minimum(a: Any, b: Any) -> Tensor:
     return _t(a, b).minimum(b)
 
 
-def where(cond: Any, x: Any, y: Any) -> Tensor:
-    """cond ? x : y elementwise, broadcasting all three (no gradient to cond)."""
-    c = cond if isinstance(cond, Tensor) else tensor(np.asarray(cond, dtype=bool))
+def _where_condition(cond: Any) -> Tensor:
+    """A bool tensor, or a bool array (numpy array, list, tuple, bool); nothing is cast to bool."""
+    if isinstance(cond, Tensor):
+        c = cond
+    elif isinstance(cond, (np.ndarray, np.generic, list, tuple, bool)):
+        try:
+            arr = np.asarray(cond)
+        except (ValueError, TypeError) as exc:
+            raise PygradTypeError(f"where: cannot make a bool array of the condition: {exc}") from None
+        if arr.dtype != np.bool_:
+            raise PygradTypeError(f"where: the condition must be bool, got {arr.dtype}")
+        c = tensor(arr)
+    else:
+        raise PygradTypeError(f"where: the condition must be a bool tensor or array, got {type(cond).__name__}")
     if c.dtype != bool_:
         raise PygradTypeError(f"where: the condition must be bool, got {c.dtype}")
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
-    tx, ty = _as_tensor(x, like), _as_tensor(y, like)
+    return c
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """cond ? x : y elementwise, broadcasting all three (no gradient to cond).
+
+    ``cond`` is a bool tensor or bool array; a Python scalar branch takes the
+    other branch's dtype (arrays are converted first, as by :func:`tensor`).
+    """
+    c = _where_condition(cond)
+    tx = x if isinstance(x, Tensor) else None if _is_scalar(x) else _as_tensor(x)
+    ty = y if isinstance(y, Tensor) else None if _is_scalar(y) else _as_tensor(y)
+    like = tx if tx is not None else ty
+    tx = tx if tx is not None else _as_tensor(x, like)
+    ty = ty if ty is not None else _as_tensor(y, like)
     return _wrap(lib.pg_where(c._p, tx._p, ty._p))
 
 
@@ -1186,11 +1249,21 @@ def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     return ts
 
 
+def _join_axis(op: str, axis: Any) -> int:
+    """An int axis for concatenate/stack (its range is checked by the C engine)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -(2**31) < axis < 2**31:
+        raise ShapeError(f"{op}: axis {axis} is out of range")
+    return int(axis)
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis."""
     ts = _tensor_list("concatenate", tensors)
+    ax = _join_axis("concatenate", axis if dim is None else dim)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
-    return _wrap(lib.pg_concatenate(arr, len(ts), int(axis if dim is None else dim)))
+    return _wrap(lib.pg_concatenate(arr, len(ts), ax))
 
 
 cat = concatenate
@@ -1199,8 +1272,9 @@ cat = concatenate
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join equal-shape tensors along a new axis."""
     ts = _tensor_list("stack", tensors)
+    ax = _join_axis("stack", axis if dim is None else dim)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
-    return _wrap(lib.pg_stack(arr, len(ts), int(axis if dim is None else dim)))
+    return _wrap(lib.pg_stack(arr, len(ts), ax))
 
 
 def live_objects() -> dict[str, int]:

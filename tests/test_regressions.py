@@ -130,3 +130,94 @@ def test_bool_tensors_in_matmul_and_softmax_are_float32(engine: str) -> None:
     assert s.dtype == m.float32
     np.testing.assert_allclose(s.numpy()[0], [np.e / (1 + np.e), 1 / (1 + np.e)], rtol=1e-6)
     assert b.log_softmax(axis=0).dtype == m.float32
+
+
+# ---- Python layer: hostile arguments raised non-pygrad exceptions (found by the bad-input fuzzer) ----
+
+
+def _pg() -> object:
+    import pygrad
+
+    return pygrad
+
+
+@pytest.mark.parametrize("make, exc", [
+    (lambda pg: pg.zeros(2**64), MemoryError),                    # cffi: OverflowError
+    (lambda pg: pg.full((2**70, 2), 1.0), MemoryError),
+    (lambda pg: pg.ones(3, -(2**64)), ValueError),
+    (lambda pg: pg.ones(2).reshape(2**63, 1), ValueError),
+    (lambda pg: pg.ones(2).permute(-(2**63)), ValueError),
+    (lambda pg: pg.rand(0, 2**62, 2**62), MemoryError),           # numpy: ValueError "array is too big"
+    (lambda pg: pg.zeros(0, 2**62, 2**62).numpy(), MemoryError),  # numpy: ValueError
+    (lambda pg: pg.ones(2) + 10**400, ValueError),                # OverflowError converting the scalar
+    (lambda pg: pg.ones(2).add_(10**400), ValueError),
+    (lambda pg: pg.cat([pg.ones(2), 10**400]), ValueError),
+    (lambda pg: pg.ones(2)[[[0, 1], [0]]], TypeError),            # numpy: ValueError for a ragged key
+    (lambda pg: pg.where([[True], [False, True]], 1.0, 2.0), TypeError),
+    (lambda pg: pg.stack([pg.ones(2)], axis=2**40), ValueError),  # cffi: OverflowError
+    (lambda pg: pg.cat([pg.ones(2)], axis=(0,)), TypeError),      # int(): plain TypeError
+    (lambda pg: pg.ones(2).fill_("x"), TypeError),                # float("x"): ValueError
+    (lambda pg: pg.ones(2).clamp(min="x"), TypeError),
+    (lambda pg: pg.ones(2).leaky_relu("x"), TypeError),
+    (lambda pg: pg.ones(2).elu(None), TypeError),
+])
+def test_hostile_arguments_raise_pygrad_errors(make, exc: type) -> None:
+    pg = _pg()
+    with pytest.raises(exc) as info:
+        make(pg)
+    assert isinstance(info.value, pg.PygradError), repr(info.value)
+
+
+def test_numpy_allocation_failures_are_pygrad_memory_errors() -> None:
+    out = run_child("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (2**31, 2**31))
+        import pygrad as pg
+        for f in (lambda: pg.randn(2**30), lambda: pg.rand(2**15, 2**15), lambda: pg.eye(2**16)):
+            try:
+                f()
+            except pg.PygradMemoryError as exc:
+                print("MemoryError", isinstance(exc, MemoryError))
+    """)
+    assert out.split() == ["MemoryError", "True"] * 3
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_where_condition_must_be_bool(engine: str) -> None:
+    """The C engine cast any array to bool (truthiness) where the reference refused it."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    for cond in (np.array([0.5, 0.0]), 2, None, {"a": 1}, 1j, [1.0, 0.0]):
+        with pytest.raises(TypeError, match="where"):
+            m.where(cond, m.ones(2), m.zeros(2))
+    assert m.where([True, False], m.ones(2), m.zeros(2)).numpy().tolist() == [1.0, 0.0]
+    assert m.where(np.array(True), 1.0, 2.0).item() == 1.0
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_where_scalar_branch_takes_the_array_branch_dtype(engine: str) -> None:
+    """With a numpy float64 branch, the scalar branch became float32 in C (2.5e96 -> inf)."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    r = m.where(np.array([False]), np.array([1.0]), 2.5e96)
+    assert r.dtype == m.float64 and r.item() == 2.5e96
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_concatenate_axis_must_be_an_int(engine: str) -> None:
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    with pytest.raises(TypeError, match="axis"):
+        m.cat([m.ones(2, 2), m.ones(2, 2)], axis=1.0)
+    with pytest.raises(TypeError, match="axis"):
+        m.stack([m.ones(2), m.ones(2)], axis=None)
