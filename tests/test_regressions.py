@@ -221,3 +221,18 @@ def test_concatenate_axis_must_be_an_int(engine: str) -> None:
         m.cat([m.ones(2, 2), m.ones(2, 2)], axis=1.0)
     with pytest.raises(TypeError, match="axis"):
         m.stack([m.ones(2), m.ones(2)], axis=None)
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_copy_of_a_python_scalar_keeps_the_tensor_dtype(engine: str) -> None:
+    """The reference went through float32 (copy_(-4.155834368175279e16) into float64 lost digits)."""
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    x = m.zeros((), dtype="float64")
+    x.copy_(-4.155834368175279e16)
+    assert x.item() == -4.155834368175279e16
+    y = m.zeros(1, dtype="float32")
+    y.copy_(True)
+    assert y.item() == 1.0
