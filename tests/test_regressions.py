@@ -236,3 +236,23 @@ def test_copy_of_a_python_scalar_keeps_the_tensor_dtype(engine: str) -> None:
     y = m.zeros(1, dtype="float32")
     y.copy_(True)
     assert y.item() == 1.0
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_elementwise_max_min_propagate_nan_from_either_side(engine: str, name: str) -> None:
+    """C returned the other operand when only the second one was NaN: minimum(x, nan) gave x."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    x = m.tensor([1.0, np.nan, -1.0], requires_grad=True)
+    y = m.tensor([np.nan, 0.0, 2.0], requires_grad=True)
+    z = getattr(m, name)(x, y)
+    expected = getattr(np, name)(x.numpy(), y.numpy())
+    np.testing.assert_array_equal(z.numpy(), expected)
+    assert np.isnan(getattr(m, name)(x, float("nan")).numpy()).all()
+    z.sum().backward()
+    assert x.grad.numpy()[:2].tolist() == [0.0, 0.0] and y.grad.numpy()[:2].tolist() == [0.0, 0.0]

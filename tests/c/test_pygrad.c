@@ -630,6 +630,15 @@ static void test_binary_ops(void) {
         CHECK_GRAD(u, 0, 2, 0, 1);
         CHECK_GRAD(v, 0, 0, 2, 1);
     }
+    /* NaN wins, on either side (numpy's rule), and sends no gradient */
+    pg_tensor *na = leaf(V(F64, NAN, 1, 2));
+    pg_tensor *nb = leaf(V(F64, 0, NAN, 3));
+    CHECK_VALUES(keep(pg_maximum(na, nb)), 0, NAN, NAN, 3);
+    pg_tensor *mn = keep(pg_minimum(na, nb));
+    CHECK_VALUES(mn, 0, NAN, NAN, 2);
+    BACKWARD(mn, 1, 1, 1);
+    CHECK_GRAD(na, 0, 0, 0, 1);
+    CHECK_GRAD(nb, 0, 0, 0, 0);
     /* promotion: float32 with float64 gives float64, the float32 gradient comes back float32 */
     pg_tensor *a = leaf(V(F32, 1, 2));
     pg_tensor *b = leaf(V(F64, 3, 4));
