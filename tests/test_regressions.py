@@ -256,3 +256,18 @@ def test_elementwise_max_min_propagate_nan_from_either_side(engine: str, name: s
     assert np.isnan(getattr(m, name)(x, float("nan")).numpy()).all()
     z.sum().backward()
     assert x.grad.numpy()[:2].tolist() == [0.0, 0.0] and y.grad.numpy()[:2].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_over_an_empty_axis_raises_even_when_the_result_is_empty(engine: str, name: str) -> None:
+    """numpy refuses zeros((0, 0)).max(axis=1); the C engine returned an empty (0,) tensor."""
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    with pytest.raises(ValueError, match=name):
+        getattr(m.zeros(0, 0), name)(axis=1)
+    with pytest.raises(ValueError, match=name):
+        getattr(m.zeros(0, 0), name)(axis=-1, keepdims=True)
+    assert getattr(m.zeros(3, 0), name)(axis=0).shape == (0,)

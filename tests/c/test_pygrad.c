@@ -979,6 +979,8 @@ static void test_reductions(void) {
     CHECK_SHAPE(keep(pg_max(e, 1u << 1, 0)), 1, 0);
     CHECK_FAILS(pg_max(e, PG_AXES_ALL, 0), PG_ERR_VALUE, "max: reduction over zero elements of a tensor of shape (0, 3)");
     CHECK_FAILS(pg_min(e, 1u << 0, 0), PG_ERR_VALUE, "min: reduction over zero elements");
+    pg_tensor *e00 = keep(pg_tensor_full(F32, 2, SHAPE(0, 0), 0));
+    CHECK_FAILS(pg_max(e00, 1u << 1, 1), PG_ERR_VALUE, "max: reduction over zero elements of a tensor of shape (0, 0)");
     /* 0-d: every axis set is empty; axes must name existing dims */
     pg_tensor *s = S(F64, 4);
     CHECK_VALUES(keep(pg_sum(s, PG_AXES_ALL, 0)), 0, 4);
