@@ -643,6 +643,8 @@ class Tensor:
             gp = _NULL
         else:
             g = grad if isinstance(grad, Tensor) else tensor(grad, dtype=self.dtype)
+            if g.dtype == bool_ and self.dtype != bool_:  # converted like an array, as the reference does
+                g = g.astype(self.dtype)
             gp = g._p
         _check(lib.pg_backward(self._p, gp, bool(retain_graph)))
 

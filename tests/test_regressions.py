@@ -271,3 +271,17 @@ def test_max_over_an_empty_axis_raises_even_when_the_result_is_empty(engine: str
     with pytest.raises(ValueError, match=name):
         getattr(m.zeros(0, 0), name)(axis=-1, keepdims=True)
     assert getattr(m.zeros(3, 0), name)(axis=0).shape == (0,)
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+def test_backward_takes_a_bool_tensor_as_the_upstream_gradient(engine: str) -> None:
+    """A bool ndarray grad was converted but a bool Tensor grad raised TypeError in C (not in the reference)."""
+    import numpy as np
+
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).backward(m.tensor(np.array([True, False])))
+    assert x.grad.numpy().tolist() == [3.0, 0.0]
