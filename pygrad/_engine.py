@@ -149,15 +149,19 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
 
 
-def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """Tensors pass through; Python scalars take ``like``'s float dtype (weak
-    scalars, as in numpy); arrays and lists go through :func:`tensor`."""
+    scalars, as in numpy); numpy arrays and scalars go through :func:`tensor`.
+    Anything else (lists included, as in the reference engine) raises TypeError."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
         dt = like.dtype if like is not None and like.dtype != bool_ else float32
-        return full((), _real("tensor", "a scalar operand", x), dtype=dt)
-    return tensor(x)
+        return full((), _real(op, "a scalar operand", x), dtype=dt)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return tensor(x)
+    raise PygradTypeError(f"{op}: unsupported operand type {type(x).__name__}; "
+                          "expected a Tensor, a Python scalar or a numpy array")
 
 
 def _operand(x: Any) -> Tensor | None:
@@ -865,7 +869,7 @@ class Tensor:
         if _is_scalar(o):
             _check(lib.pg_add_scalar_(self._p, float(alpha) * float(o)))
         else:
-            t = _as_tensor(o, self)
+            t = _as_tensor(o, self, "add_")
             _check(lib.pg_add_(self._p, t._p, float(alpha)))
         return self
 
@@ -878,7 +882,7 @@ class Tensor:
         if _is_scalar(o):
             _check(lib.pg_mul_scalar_(self._p, float(o)))
         else:
-            t = _as_tensor(o, self)
+            t = _as_tensor(o, self, "mul_")
             _check(lib.pg_mul_(self._p, t._p))
         return self
 
@@ -893,7 +897,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src``'s values (same number of elements) into self, in place."""
-        t = _as_tensor(src, self)
+        t = _as_tensor(src, self, "copy_")
         _check(lib.pg_copy_(self._p, t._p))
         return self
 
@@ -955,21 +959,29 @@ class Tensor:
 
     def pow(self, p: Any) -> Tensor:
         """xᵖ for a scalar or tensor exponent."""
-        return self.__pow__(p)
+        r = self.__pow__(p)
+        if r is NotImplemented:
+            raise PygradTypeError(f"pow: unsupported exponent type {type(p).__name__}; expected a Tensor, a Python "
+                                  "scalar or a numpy array")
+        return r
 
     def maximum(self, o: Any) -> Tensor:
         """Elementwise max; on ties each input gets half the gradient."""
-        t = _as_tensor(o, self)
+        t = _as_tensor(o, self, "maximum")
         return _wrap(lib.pg_maximum(self._p, t._p))
 
     def minimum(self, o: Any) -> Tensor:
         """Elementwise min; on ties each input gets half the gradient."""
-        t = _as_tensor(o, self)
+        t = _as_tensor(o, self, "minimum")
         return _wrap(lib.pg_minimum(self._p, t._p))
 
     def matmul(self, o: Any) -> Tensor:
         """Matrix product with numpy's ``matmul`` rules."""
-        return self.__matmul__(o)
+        r = self.__matmul__(o)
+        if r is NotImplemented:
+            raise PygradTypeError(f"matmul: unsupported operand type {type(o).__name__}; expected a Tensor or a "
+                                  "numpy array")
+        return r
 
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)) along ``axis``."""
@@ -1042,18 +1054,18 @@ def _axis_arg(op: str, axis: Any, shape: tuple[int, ...]) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _t(x: Any, like: Any = None) -> Tensor:
-    return _as_tensor(x, like if isinstance(like, Tensor) else None)
+def _t(x: Any, like: Any = None, op: str = "tensor") -> Tensor:
+    return _as_tensor(x, like if isinstance(like, Tensor) else None, op)
 
 
-def _binary(a: Any, b: Any, op: Callable, rop: Callable) -> Tensor:
+def _binary(a: Any, b: Any, op: Callable, rop: Callable, name: str = "tensor") -> Tensor:
     """The function form of a binary operator: same dispatch as ``a op b``."""
     if isinstance(a, Tensor):
         r = op(a, b)
     elif isinstance(b, Tensor):
         r = rop(b, a)
     else:
-        r = op(_as_tensor(a), b)
+        r = op(_as_tensor(a, None, name), b)
     if r is NotImplemented:
         raise PygradTypeError(f"unsupported operand types {type(a).__name__} and {type(b).__name__}")
     return r
@@ -1061,97 +1073,97 @@ def _binary(a: Any, b: Any, op: Callable, rop: Callable) -> Tensor:
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcasting."""
-    return _binary(a, b, Tensor.__add__, Tensor.__radd__)
+    return _binary(a, b, Tensor.__add__, Tensor.__radd__, "add")
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcasting."""
-    return _binary(a, b, Tensor.__sub__, Tensor.__rsub__)
+    return _binary(a, b, Tensor.__sub__, Tensor.__rsub__, "sub")
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a · b, broadcasting."""
-    return _binary(a, b, Tensor.__mul__, Tensor.__rmul__)
+    return _binary(a, b, Tensor.__mul__, Tensor.__rmul__, "mul")
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, broadcasting."""
-    return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__)
+    return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__, "div")
 
 
 def neg(x: Any) -> Tensor:
     """-x."""
-    return -_t(x)
+    return -_t(x, op="neg")
 
 
 def pow(x: Any, p: Any) -> Tensor:  # noqa: A001
     """xᵖ (p a scalar or a tensor)."""
-    return _binary(x, p, Tensor.__pow__, Tensor.__rpow__)
+    return _binary(x, p, Tensor.__pow__, Tensor.__rpow__, "pow")
 
 
 def exp(x: Any) -> Tensor:
     """eˣ."""
-    return _t(x).exp()
+    return _t(x, op="exp").exp()
 
 
 def log(x: Any) -> Tensor:
     """Natural log."""
-    return _t(x).log()
+    return _t(x, op="log").log()
 
 
 def sqrt(x: Any) -> Tensor:
     """√x."""
-    return _t(x).sqrt()
+    return _t(x, op="sqrt").sqrt()
 
 
 def reciprocal(x: Any) -> Tensor:
     """1/x."""
-    return _t(x).reciprocal()
+    return _t(x, op="reciprocal").reciprocal()
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
     """|x|."""
-    return _t(x).abs()
+    return _t(x, op="abs").abs()
 
 
 def sigmoid(x: Any) -> Tensor:
     """σ(x) = 1/(1+e⁻ˣ)."""
-    return _t(x).sigmoid()
+    return _t(x, op="sigmoid").sigmoid()
 
 
 def tanh(x: Any) -> Tensor:
     """tanh x."""
-    return _t(x).tanh()
+    return _t(x, op="tanh").tanh()
 
 
 def relu(x: Any) -> Tensor:
     """max(0, x)."""
-    return _t(x).relu()
+    return _t(x, op="relu").relu()
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
-    return _t(x).leaky_relu(negative_slope)
+    return _t(x, op="leaky_relu").leaky_relu(negative_slope)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha·(eˣ - 1) otherwise."""
-    return _t(x).elu(alpha)
+    return _t(x, op="elu").elu(alpha)
 
 
 def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Clip to [min, max]."""
-    return _t(x).clamp(min, max)
+    return _t(x, op="clamp").clamp(min, max)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max, broadcasting; ties split the gradient."""
-    return _t(a, b).maximum(b)
+    return _t(a, b, "maximum").maximum(b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min, broadcasting; ties split the gradient."""
-    return _t(a, b).minimum(b)
+    return _t(a, b, "minimum").minimum(b)
 
 
 def _where_condition(cond: Any) -> Tensor:
@@ -1180,68 +1192,68 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     other branch's dtype (arrays are converted first, as by :func:`tensor`).
     """
     c = _where_condition(cond)
-    tx = x if isinstance(x, Tensor) else None if _is_scalar(x) else _as_tensor(x)
-    ty = y if isinstance(y, Tensor) else None if _is_scalar(y) else _as_tensor(y)
+    tx = x if isinstance(x, Tensor) else None if _is_scalar(x) else _as_tensor(x, None, "where")
+    ty = y if isinstance(y, Tensor) else None if _is_scalar(y) else _as_tensor(y, None, "where")
     like = tx if tx is not None else ty
-    tx = tx if tx is not None else _as_tensor(x, like)
-    ty = ty if ty is not None else _as_tensor(y, like)
+    tx = tx if tx is not None else _as_tensor(x, like, "where")
+    ty = ty if ty is not None else _as_tensor(y, like, "where")
     return _wrap(lib.pg_where(c._p, tx._p, ty._p))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with numpy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
-    return _t(a) @ b
+    return _t(a, op="matmul").matmul(b)
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (None: all)."""
-    return _t(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="sum").sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Mean over ``axis`` (None: all)."""
-    return _t(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="mean").mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Maximum over ``axis``."""
-    return _t(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="max").max(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Minimum over ``axis``."""
-    return _t(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="min").min(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     """The same elements with another shape."""
-    return _t(x).reshape(shape)
+    return _t(x, op="reshape").reshape(shape)
 
 
 def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
-    return _t(x).transpose(dim0, dim1)
+    return _t(x, op="transpose").transpose(dim0, dim1)
 
 
 def permute(x: Any, dims: Sequence[int]) -> Tensor:
     """Reorder dims."""
-    return _t(x).permute(dims)
+    return _t(x, op="permute").permute(dims)
 
 
 def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis``."""
-    return _t(x).softmax(axis, dim=dim)
+    return _t(x, op="softmax").softmax(axis, dim=dim)
 
 
 def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Log-softmax along ``axis``."""
-    return _t(x).log_softmax(axis, dim=dim)
+    return _t(x, op="log_softmax").log_softmax(axis, dim=dim)
 
 
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise PygradTypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
-    ts = [_as_tensor(t) for t in tensors]
+    ts = [_as_tensor(t, None, op) for t in tensors]
     if not ts:
         raise PygradValueError(f"{op}: need at least one tensor")
     dts = {t.dtype for t in ts}

@@ -285,3 +285,28 @@ def test_backward_takes_a_bool_tensor_as_the_upstream_gradient(engine: str) -> N
     x = m.tensor([1.0, 2.0], requires_grad=True)
     (x * 3.0).backward(m.tensor(np.array([True, False])))
     assert x.grad.numpy().tolist() == [3.0, 0.0]
+
+
+@pytest.mark.parametrize("engine", ["c", "reference"])
+@pytest.mark.parametrize("call", [
+    lambda m: m.exp([1.0]),
+    lambda m: m.maximum(m.ones(2), [1.0, 2.0]),
+    lambda m: m.matmul([1.0], m.ones(1)),
+    lambda m: m.ones(2).add_([1.0, 2.0]),
+    lambda m: m.ones(2).copy_([1.0, 2.0]),
+    lambda m: m.where(m.tensor([True]), [1.0], 2.0),
+    lambda m: m.sum([1.0, 2.0]),
+    lambda m: m.cat([m.ones(1), [1.0]]),
+    lambda m: m.ones(2).matmul("a"),
+    lambda m: m.ones(2).pow("a"),
+])
+def test_lists_and_other_types_are_not_operands(engine: str, call) -> None:
+    """Operands are Tensors, Python scalars and numpy arrays; the C engine's functions took lists
+    (the reference refuses them, as the operators of both engines do), and Tensor.matmul/pow
+    returned NotImplemented instead of raising."""
+    import pygrad
+    import pygrad.reference
+
+    m = pygrad if engine == "c" else pygrad.reference
+    with pytest.raises(TypeError, match="unsupported"):
+        call(m)
