@@ -452,11 +452,14 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
         s *= shape[d]
     try:
         off = np.broadcast_to(np.int64(0), shape)[key]
-        for d, n in enumerate(shape):
+        for d, n in enumerate(shape if 0 not in shape else ()):  # an empty tensor gives an empty result
             if n == 1 or strides[d] == 0:
                 continue
             view = (np.arange(n, dtype=np.int64) * strides[d]).reshape((n,) + (1,) * (len(shape) - d - 1))
             off = off + np.broadcast_to(view, shape)[key]
+    except MemoryError as exc:
+        raise PygradMemoryError(f"getitem: out of memory computing the index of a tensor of shape {shape}: "
+                                f"{exc}") from None
     except IndexError as exc:
         raise PygradIndexError(f"getitem: {exc} (tensor of shape {shape})") from None
     except (TypeError, ValueError) as exc:

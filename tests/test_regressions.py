@@ -310,3 +310,17 @@ def test_lists_and_other_types_are_not_operands(engine: str, call) -> None:
     m = pygrad if engine == "c" else pygrad.reference
     with pytest.raises(TypeError, match="unsupported"):
         call(m)
+
+
+def test_indexing_an_empty_tensor_with_a_long_dim_allocates_nothing() -> None:
+    """x[..., :1] on zeros(0, 2**31) built a 16 GiB arange and raised numpy's MemoryError."""
+    out = run_child("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (2**32, 2**32))
+        import pygrad as pg
+        x = pg.zeros(0, 2**31, requires_grad=True)
+        y = x[..., :1]
+        y.sum().backward()
+        print(y.shape, x[:, 5:].shape, x.grad.shape)
+    """)
+    assert out.strip() == "(0, 1) (0, 2147483643) (0, 2147483648)"
