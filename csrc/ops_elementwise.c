@@ -250,12 +250,13 @@ PG_BINARY_ROWS(mul, a *b, g *b, g *a)
 PG_BINARY_ROWS(div, a / b, g / b, -g * a / (b * b))
 /* z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
 PG_BINARY_ROWS(pow, PG_POW(a, b), g *b *PG_POW(a, b - (T)1), a == 0 ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
-/* z = max(a, b);  "max routes": the larger input gets g, ties split it */
-PG_BINARY_ROWS(maximum, a > b ? a : (b > a ? b : a), a > b ? g : (a == b ? g * (T)0.5 : (T)0),
-               b > a ? g : (a == b ? g * (T)0.5 : (T)0))
-/* z = min(a, b) */
-PG_BINARY_ROWS(minimum, a < b ? a : (b < a ? b : a), a < b ? g : (a == b ? g * (T)0.5 : (T)0),
-               b < a ? g : (a == b ? g * (T)0.5 : (T)0))
+/* z = max(a, b), NaN if either is (numpy's rule);  "max routes": the larger input gets g, ties
+ * split it, a NaN sends nothing */
+PG_BINARY_ROWS(maximum, (a > b || isnan(a)) ? a : ((b > a || isnan(b)) ? b : a),
+               a > b ? g : (a == b ? g * (T)0.5 : (T)0), b > a ? g : (a == b ? g * (T)0.5 : (T)0))
+/* z = min(a, b), NaN if either is */
+PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
+               a < b ? g : (a == b ? g * (T)0.5 : (T)0), b < a ? g : (a == b ? g * (T)0.5 : (T)0))
 
 typedef struct pg_binrows {
     pg_row_fn fwd[2], da[2], db[2]; /* [0]: float32, [1]: float64 */
@@ -698,7 +699,8 @@ pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
 
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
     if (pg__check_tensor("compare", a)) return NULL;
-    pg_dtype dt = a->dtype == PG_DTYPE_BOOL ? PG_DTYPE_F64 : a->dtype;
+    /* a scalar takes the tensor's dtype; a bool tensor compares as float32, as in arithmetic */
+    pg_dtype dt = a->dtype == PG_DTYPE_BOOL ? PG_DTYPE_F32 : a->dtype;
     pg_tensor *s = pg_tensor_full(dt, 0, NULL, c);
     if (!s) return NULL;
     pg_tensor *out = pg_compare(a, s, cmp);

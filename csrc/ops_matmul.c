@@ -224,10 +224,11 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
 pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b) {
     pg_params p = {0};
     if (pg__check_tensor("matmul", a) || pg__check_tensor("matmul", b)) return NULL;
-    if (a->dtype == b->dtype) {
+    if (a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
         pg_tensor *in[2] = {a, b};
         return pg__apply(PG_OP_MATMUL, in, 2, &p);
     }
+    /* numpy promotion: float64 wins; bool takes the other's dtype, float32 if both are bool */
     pg_dtype t = (a->dtype == PG_DTYPE_F64 || b->dtype == PG_DTYPE_F64) ? PG_DTYPE_F64 : PG_DTYPE_F32;
     pg_tensor *x = a->dtype == t ? PG_NEW_REF(a) : pg_cast(a, t);
     pg_tensor *y = b->dtype == t ? PG_NEW_REF(b) : pg_cast(b, t);

@@ -182,9 +182,8 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     pg_meta xm;
     pg__meta_of(&xm, x);
     pg__reduced_meta(out, &xm, p->axes, p->keepdims);
-    pg_meta om = *out;
-    int64_t on = pg__numel(om.ndim, om.shape);
-    if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && on > 0 && pg__reduced_count(&xm, p->axes) == 0) {
+    /* numpy's rule: an empty reduced axis has no extreme, even when the result is empty too */
+    if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && pg__reduced_count(&xm, p->axes) == 0) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_VALUE, "%s: reduction over zero elements of a tensor of shape %s has no identity",
                         name, pg__shape_str(x->ndim, x->shape, b, sizeof b));

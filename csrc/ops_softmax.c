@@ -104,7 +104,7 @@ static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
     pg_params p = {0};
     p.i[0] = axis < 0 ? axis + x->ndim : axis;
     p.i[1] = axis;
-    return pg__apply(op, &x, 1, &p);
+    return pg__apply_float1(op, x, &p); /* a bool x is taken as float32, as by the other float ops */
 }
 
 pg_tensor *pg_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_SOFTMAX, x, axis); }

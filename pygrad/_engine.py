@@ -173,15 +173,19 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
 
 
-def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """Tensors pass through; Python scalars take ``like``'s float dtype (weak
-    scalars, as in numpy); arrays and lists go through :func:`tensor`."""
+    scalars, as in numpy); numpy arrays and scalars go through :func:`tensor`.
+    Anything else (lists included, as in the reference engine) raises TypeError."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
         dt = like.dtype if like is not None and like.dtype != bool_ else float32
-        return full((), float(x), dtype=dt)
-    return tensor(x)
+        return full((), _real(op, "a scalar operand", x), dtype=dt)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return tensor(x)
+    raise PygradTypeError(f"{op}: unsupported operand type {type(x).__name__}; "
+                          "expected a Tensor, a Python scalar or a numpy array")
 
 
 def _operand(x: Any) -> Tensor | None:
@@ -206,8 +210,12 @@ def _check_dims(op: str, dims: list[int]) -> list[int]:
     return dims
 
 
-def _shape_arg(op: str, shape: tuple) -> list[int]:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
+def _shape_arg(op: str, shape: tuple, too_large: type[Exception] = ShapeError) -> list[int]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3).
+
+    Entries must fit the C engine's int64; larger ones raise ``too_large``
+    (MemoryError for the creation functions), more negative ones ShapeError.
+    """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     out = []
@@ -217,13 +225,36 @@ def _shape_arg(op: str, shape: tuple) -> list[int]:
         out.append(int(s))
     if len(out) > _MAX_DIMS:
         raise ShapeError(f"{op}: tensors have at most {_MAX_DIMS} dims, got shape {tuple(out)}")
+    for s in out:
+        if s < -(2**63):
+            raise ShapeError(f"{op}: negative dimension in shape {tuple(out)}")
+        if s >= 2**63:
+            raise too_large(f"{op}: dimension {s} in shape {tuple(out)} is too large")
     return out
+
+
+def _numpy_alloc(op: str, dims: list[int], make: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run a numpy allocation; its failures (MemoryError, "array is too big") become PygradMemoryError."""
+    try:
+        return make()
+    except (MemoryError, ValueError) as exc:
+        raise PygradMemoryError(f"{op}: cannot allocate shape {tuple(dims)}: {exc}") from None
+
+
+def _real(op: str, what: str, v: Any) -> float:
+    """A real-number argument (Python or numpy int/float, not a bool array or a tensor) as a float."""
+    if isinstance(v, np.bool_) or not isinstance(v, (numbers.Real, np.integer, np.floating)):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {type(v).__name__}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise PygradValueError(f"{op}: {what} of {int(v).bit_length()} bits does not fit a float") from None
 
 
 def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
-    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
+    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),), PygradMemoryError)
     d = _resolve_dtype(dtype) if dtype is not None else float32
     t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, float(fill_value)))
     if requires_grad:
@@ -233,12 +264,12 @@ def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same."""
-    return full(_shape_arg("zeros", shape), 0.0, dtype, requires_grad)
+    return full(_shape_arg("zeros", shape, PygradMemoryError), 0.0, dtype, requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones; ``ones(2, 3)`` and ``ones((2, 3))`` are the same."""
-    return full(_shape_arg("ones", shape), 1.0, dtype, requires_grad)
+    return full(_shape_arg("ones", shape, PygradMemoryError), 1.0, dtype, requires_grad)
 
 
 _rng_lock = threading.Lock()
@@ -254,17 +285,17 @@ def manual_seed(seed: int) -> None:
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
-    dims = _check_dims("rand", _shape_arg("rand", shape))
+    dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))
     with _rng_lock:
-        data = _rng.random(dims)
+        data = _numpy_alloc("rand", dims, lambda: _rng.random(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
-    dims = _check_dims("randn", _shape_arg("randn", shape))
+    dims = _check_dims("randn", _shape_arg("randn", shape, PygradMemoryError))
     with _rng_lock:
-        data = _rng.standard_normal(dims)
+        data = _numpy_alloc("randn", dims, lambda: _rng.standard_normal(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
@@ -279,8 +310,9 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The n×m identity matrix (m = n by default)."""
-    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m)))
-    return tensor(np.eye(*dims), dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m), PygradMemoryError))
+    data = _numpy_alloc("eye", dims, lambda: np.eye(*dims))
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------------------------
@@ -433,10 +465,10 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
     """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
     rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
     shape (a zero-copy view), each indexed by ``key``."""
-    if isinstance(key, tuple):
-        key = tuple(_index_part(k) for k in key)
-    else:
-        key = _index_part(key)
+    try:
+        key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+    except (TypeError, ValueError) as exc:  # e.g. a ragged list
+        raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
     strides = [0] * len(shape)
     s = 1
     for d in range(len(shape) - 1, -1, -1):
@@ -444,11 +476,14 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
         s *= shape[d]
     try:
         off = np.broadcast_to(np.int64(0), shape)[key]
-        for d, n in enumerate(shape):
+        for d, n in enumerate(shape if 0 not in shape else ()):  # an empty tensor gives an empty result
             if n == 1 or strides[d] == 0:
                 continue
             view = (np.arange(n, dtype=np.int64) * strides[d]).reshape((n,) + (1,) * (len(shape) - d - 1))
             off = off + np.broadcast_to(view, shape)[key]
+    except MemoryError as exc:
+        raise PygradMemoryError(f"getitem: out of memory computing the index of a tensor of shape {shape}: "
+                                f"{exc}") from None
     except IndexError as exc:
         raise PygradIndexError(f"getitem: {exc} (tensor of shape {shape})") from None
     except (TypeError, ValueError) as exc:
@@ -508,7 +543,12 @@ def _is_scalar(x: Any) -> bool:
     """Python numbers are weak scalars (they take the tensor's dtype); numpy
     scalars are not: they convert like arrays (NEP 50)."""
     t = type(x)
+    if t is int and not -_FLOAT_MAX <= x <= _FLOAT_MAX:
+        raise PygradValueError(f"a scalar operand of {x.bit_length()} bits is too large for a float")
     return t is float or t is int or t is bool or (isinstance(x, numbers.Real) and not isinstance(x, np.generic))
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 # ---------------------------------------------------------------------------
@@ -634,6 +674,8 @@ class Tensor:
             gp = _NULL
         else:
             g = grad if isinstance(grad, Tensor) else tensor(grad, dtype=self.dtype)
+            if g.dtype == bool_ and self.dtype != bool_:  # converted like an array, as the reference does
+                g = g.astype(self.dtype)
             gp = g._p
         retain = create_graph if retain_graph is None else retain_graph
         _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
@@ -653,7 +695,10 @@ class Tensor:
         The view keeps the tensor's storage alive. Writes through it are not
         seen by the version counter.
         """
-        return np.asarray(_BufferView(self))
+        try:
+            return np.asarray(_BufferView(self))
+        except ValueError as exc:  # an empty tensor whose other dims multiply past numpy's limit
+            raise PygradMemoryError(f"numpy: a tensor of shape {self.shape} cannot be viewed by numpy: {exc}") from None
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = self.numpy()
@@ -855,7 +900,7 @@ class Tensor:
         if _is_scalar(o):
             _check(lib.pg_add_scalar_(self._p, float(alpha) * float(o)))
         else:
-            t = _as_tensor(o, self)
+            t = _as_tensor(o, self, "add_")
             _check(lib.pg_add_(self._p, t._p, float(alpha)))
         return self
 
@@ -868,13 +913,13 @@ class Tensor:
         if _is_scalar(o):
             _check(lib.pg_mul_scalar_(self._p, float(o)))
         else:
-            t = _as_tensor(o, self)
+            t = _as_tensor(o, self, "mul_")
             _check(lib.pg_mul_(self._p, t._p))
         return self
 
     def fill_(self, value: float) -> Tensor:
         """Set every element to ``value``, in place."""
-        _check(lib.pg_fill_(self._p, float(value)))
+        _check(lib.pg_fill_(self._p, _real("fill_", "value", value)))
         return self
 
     def zero_(self) -> Tensor:
@@ -883,7 +928,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src``'s values (same number of elements) into self, in place."""
-        t = _as_tensor(src, self)
+        t = _as_tensor(src, self, "copy_")
         _check(lib.pg_copy_(self._p, t._p))
         return self
 
@@ -931,34 +976,43 @@ class Tensor:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x for x > 0, negative_slope·x otherwise."""
-        return _wrap(lib.pg_leaky_relu(self._p, float(negative_slope)))
+        return _wrap(lib.pg_leaky_relu(self._p, _real("leaky_relu", "negative_slope", negative_slope)))
 
     def elu(self, alpha: float = 1.0) -> Tensor:
         """x for x > 0, alpha·(eˣ - 1) otherwise."""
-        return _wrap(lib.pg_elu(self._p, float(alpha)))
+        return _wrap(lib.pg_elu(self._p, _real("elu", "alpha", alpha)))
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Clip to [min, max]; the gradient passes where min ≤ x ≤ max."""
-        return _wrap(lib.pg_clamp(self._p, 0.0 if min is None else float(min), 0.0 if max is None else float(max),
-                                  min is not None, max is not None))
+        lo = 0.0 if min is None else _real("clamp", "min", min)
+        hi = 0.0 if max is None else _real("clamp", "max", max)
+        return _wrap(lib.pg_clamp(self._p, lo, hi, min is not None, max is not None))
 
     def pow(self, p: Any) -> Tensor:
         """xᵖ for a scalar or tensor exponent."""
-        return self.__pow__(p)
+        r = self.__pow__(p)
+        if r is NotImplemented:
+            raise PygradTypeError(f"pow: unsupported exponent type {type(p).__name__}; expected a Tensor, a Python "
+                                  "scalar or a numpy array")
+        return r
 
     def maximum(self, o: Any) -> Tensor:
         """Elementwise max; on ties each input gets half the gradient."""
-        t = _as_tensor(o, self)
+        t = _as_tensor(o, self, "maximum")
         return _wrap(lib.pg_maximum(self._p, t._p))
 
     def minimum(self, o: Any) -> Tensor:
         """Elementwise min; on ties each input gets half the gradient."""
-        t = _as_tensor(o, self)
+        t = _as_tensor(o, self, "minimum")
         return _wrap(lib.pg_minimum(self._p, t._p))
 
     def matmul(self, o: Any) -> Tensor:
         """Matrix product with numpy's ``matmul`` rules."""
-        return self.__matmul__(o)
+        r = self.__matmul__(o)
+        if r is NotImplemented:
+            raise PygradTypeError(f"matmul: unsupported operand type {type(o).__name__}; expected a Tensor or a "
+                                  "numpy array")
+        return r
 
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / sum(exp(x - max)) along ``axis``."""
@@ -1000,6 +1054,8 @@ class Tensor:
     def permute(self, *dims: Any) -> Tensor:
         """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
         d = _shape_arg("permute", dims)
+        if any(not -(2**31) < v < 2**31 for v in d):
+            raise ShapeError(f"permute: dims {tuple(d)} are not a permutation of the dims of shape {self.shape}")
         return _wrap(lib.pg_permute(self._p, len(d), d))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -1029,18 +1085,18 @@ def _axis_arg(op: str, axis: Any, shape: tuple[int, ...]) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _t(x: Any, like: Any = None) -> Tensor:
-    return _as_tensor(x, like if isinstance(like, Tensor) else None)
+def _t(x: Any, like: Any = None, op: str = "tensor") -> Tensor:
+    return _as_tensor(x, like if isinstance(like, Tensor) else None, op)
 
 
-def _binary(a: Any, b: Any, op: Callable, rop: Callable) -> Tensor:
+def _binary(a: Any, b: Any, op: Callable, rop: Callable, name: str = "tensor") -> Tensor:
     """The function form of a binary operator: same dispatch as ``a op b``."""
     if isinstance(a, Tensor):
         r = op(a, b)
     elif isinstance(b, Tensor):
         r = rop(b, a)
     else:
-        r = op(_as_tensor(a), b)
+        r = op(_as_tensor(a, None, name), b)
     if r is NotImplemented:
         raise PygradTypeError(f"unsupported operand types {type(a).__name__} and {type(b).__name__}")
     return r
@@ -1048,157 +1104,181 @@ def _binary(a: Any, b: Any, op: Callable, rop: Callable) -> Tensor:
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcasting."""
-    return _binary(a, b, Tensor.__add__, Tensor.__radd__)
+    return _binary(a, b, Tensor.__add__, Tensor.__radd__, "add")
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcasting."""
-    return _binary(a, b, Tensor.__sub__, Tensor.__rsub__)
+    return _binary(a, b, Tensor.__sub__, Tensor.__rsub__, "sub")
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a · b, broadcasting."""
-    return _binary(a, b, Tensor.__mul__, Tensor.__rmul__)
+    return _binary(a, b, Tensor.__mul__, Tensor.__rmul__, "mul")
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, broadcasting."""
-    return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__)
+    return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__, "div")
 
 
 def neg(x: Any) -> Tensor:
     """-x."""
-    return -_t(x)
+    return -_t(x, op="neg")
 
 
 def pow(x: Any, p: Any) -> Tensor:  # noqa: A001
     """xᵖ (p a scalar or a tensor)."""
-    return _binary(x, p, Tensor.__pow__, Tensor.__rpow__)
+    return _binary(x, p, Tensor.__pow__, Tensor.__rpow__, "pow")
 
 
 def exp(x: Any) -> Tensor:
     """eˣ."""
-    return _t(x).exp()
+    return _t(x, op="exp").exp()
 
 
 def log(x: Any) -> Tensor:
     """Natural log."""
-    return _t(x).log()
+    return _t(x, op="log").log()
 
 
 def sqrt(x: Any) -> Tensor:
     """√x."""
-    return _t(x).sqrt()
+    return _t(x, op="sqrt").sqrt()
 
 
 def reciprocal(x: Any) -> Tensor:
     """1/x."""
-    return _t(x).reciprocal()
+    return _t(x, op="reciprocal").reciprocal()
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
     """|x|."""
-    return _t(x).abs()
+    return _t(x, op="abs").abs()
 
 
 def sigmoid(x: Any) -> Tensor:
     """σ(x) = 1/(1+e⁻ˣ)."""
-    return _t(x).sigmoid()
+    return _t(x, op="sigmoid").sigmoid()
 
 
 def tanh(x: Any) -> Tensor:
     """tanh x."""
-    return _t(x).tanh()
+    return _t(x, op="tanh").tanh()
 
 
 def relu(x: Any) -> Tensor:
     """max(0, x)."""
-    return _t(x).relu()
+    return _t(x, op="relu").relu()
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
-    return _t(x).leaky_relu(negative_slope)
+    return _t(x, op="leaky_relu").leaky_relu(negative_slope)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha·(eˣ - 1) otherwise."""
-    return _t(x).elu(alpha)
+    return _t(x, op="elu").elu(alpha)
 
 
 def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Clip to [min, max]."""
-    return _t(x).clamp(min, max)
+    return _t(x, op="clamp").clamp(min, max)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max, broadcasting; ties split the gradient."""
-    return _t(a, b).maximum(b)
+    return _t(a, b, "maximum").maximum(b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min, broadcasting; ties split the gradient."""
-    return _t(a, b).minimum(b)
+    return _t(a, b, "minimum").minimum(b)
+
+
+def _where_condition(cond: Any) -> Tensor:
+    """A bool tensor, or a bool array (numpy array, list, tuple, bool); nothing is cast to bool."""
+    if isinstance(cond, Tensor):
+        c = cond
+    elif isinstance(cond, (np.ndarray, np.generic, list, tuple, bool)):
+        try:
+            arr = np.asarray(cond)
+        except (ValueError, TypeError) as exc:
+            raise PygradTypeError(f"where: cannot make a bool array of the condition: {exc}") from None
+        if arr.dtype != np.bool_:
+            raise PygradTypeError(f"where: the condition must be bool, got {arr.dtype}")
+        c = tensor(arr)
+    else:
+        raise PygradTypeError(f"where: the condition must be a bool tensor or array, got {type(cond).__name__}")
+    if c.dtype != bool_:
+        raise PygradTypeError(f"where: the condition must be bool, got {c.dtype}")
+    return c
 
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
-    """cond ? x : y elementwise, broadcasting all three (no gradient to cond)."""
-    c = cond if isinstance(cond, Tensor) else tensor(np.asarray(cond, dtype=bool))
-    if c.dtype != bool_:
-        raise PygradTypeError(f"where: the condition must be bool, got {c.dtype}")
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
-    tx, ty = _as_tensor(x, like), _as_tensor(y, like)
+    """cond ? x : y elementwise, broadcasting all three (no gradient to cond).
+
+    ``cond`` is a bool tensor or bool array; a Python scalar branch takes the
+    other branch's dtype (arrays are converted first, as by :func:`tensor`).
+    """
+    c = _where_condition(cond)
+    tx = x if isinstance(x, Tensor) else None if _is_scalar(x) else _as_tensor(x, None, "where")
+    ty = y if isinstance(y, Tensor) else None if _is_scalar(y) else _as_tensor(y, None, "where")
+    like = tx if tx is not None else ty
+    tx = tx if tx is not None else _as_tensor(x, like, "where")
+    ty = ty if ty is not None else _as_tensor(y, like, "where")
     return _wrap(lib.pg_where(c._p, tx._p, ty._p))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with numpy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
-    return _t(a) @ b
+    return _t(a, op="matmul").matmul(b)
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (None: all)."""
-    return _t(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="sum").sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Mean over ``axis`` (None: all)."""
-    return _t(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="mean").mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Maximum over ``axis``."""
-    return _t(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="max").max(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
     """Minimum over ``axis``."""
-    return _t(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
+    return _t(x, op="min").min(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     """The same elements with another shape."""
-    return _t(x).reshape(shape)
+    return _t(x, op="reshape").reshape(shape)
 
 
 def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
-    return _t(x).transpose(dim0, dim1)
+    return _t(x, op="transpose").transpose(dim0, dim1)
 
 
 def permute(x: Any, dims: Sequence[int]) -> Tensor:
     """Reorder dims."""
-    return _t(x).permute(dims)
+    return _t(x, op="permute").permute(dims)
 
 
 def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis``."""
-    return _t(x).softmax(axis, dim=dim)
+    return _t(x, op="softmax").softmax(axis, dim=dim)
 
 
 def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Log-softmax along ``axis``."""
-    return _t(x).log_softmax(axis, dim=dim)
+    return _t(x, op="log_softmax").log_softmax(axis, dim=dim)
 
 
 def prelu(x: Any, weight: Any) -> Tensor:
@@ -1276,7 +1356,7 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise PygradTypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
-    ts = [_as_tensor(t) for t in tensors]
+    ts = [_as_tensor(t, None, op) for t in tensors]
     if not ts:
         raise PygradValueError(f"{op}: need at least one tensor")
     dts = {t.dtype for t in ts}
@@ -1286,11 +1366,21 @@ def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:
     return ts
 
 
+def _join_axis(op: str, axis: Any) -> int:
+    """An int axis for concatenate/stack (its range is checked by the C engine)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -(2**31) < axis < 2**31:
+        raise ShapeError(f"{op}: axis {axis} is out of range")
+    return int(axis)
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis."""
     ts = _tensor_list("concatenate", tensors)
+    ax = _join_axis("concatenate", axis if dim is None else dim)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
-    return _wrap(lib.pg_concatenate(arr, len(ts), int(axis if dim is None else dim)))
+    return _wrap(lib.pg_concatenate(arr, len(ts), ax))
 
 
 cat = concatenate
@@ -1299,8 +1389,9 @@ cat = concatenate
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join equal-shape tensors along a new axis."""
     ts = _tensor_list("stack", tensors)
+    ax = _join_axis("stack", axis if dim is None else dim)
     arr = ffi.new("pg_tensor *[]", [t._p for t in ts])
-    return _wrap(lib.pg_stack(arr, len(ts), int(axis if dim is None else dim)))
+    return _wrap(lib.pg_stack(arr, len(ts), ax))
 
 
 def scatter_add(src: Tensor, shape: Sequence[int], offsets: Any) -> Tensor:

@@ -611,7 +611,10 @@ class Tensor:
 
     def copy_(self, src: object) -> Tensor:
         """In place: copy src's values (same number of elements, cast to self's dtype); not recorded."""
-        s = src if isinstance(src, Tensor) else as_tensor(src, "copy_")
+        if _is_scalar(src):  # a Python scalar is weak: it takes self's dtype, as in the other in-place ops
+            s = Tensor._wrap(np.array(src, dtype=self.dtype))
+        else:
+            s = src if isinstance(src, Tensor) else as_tensor(src, "copy_")
         if is_grad_enabled() and (self._requires_grad or s._requires_grad):
             raise PygradRuntimeError(
                 "copy_: copying into or from a tensor that requires grad is not recorded; do it "

@@ -630,6 +630,15 @@ static void test_binary_ops(void) {
         CHECK_GRAD(u, 0, 2, 0, 1);
         CHECK_GRAD(v, 0, 0, 2, 1);
     }
+    /* NaN wins, on either side (numpy's rule), and sends no gradient */
+    pg_tensor *na = leaf(V(F64, NAN, 1, 2));
+    pg_tensor *nb = leaf(V(F64, 0, NAN, 3));
+    CHECK_VALUES(keep(pg_maximum(na, nb)), 0, NAN, NAN, 3);
+    pg_tensor *mn = keep(pg_minimum(na, nb));
+    CHECK_VALUES(mn, 0, NAN, NAN, 2);
+    BACKWARD(mn, 1, 1, 1);
+    CHECK_GRAD(na, 0, 0, 0, 1);
+    CHECK_GRAD(nb, 0, 0, 0, 0);
     /* promotion: float32 with float64 gives float64, the float32 gradient comes back float32 */
     pg_tensor *a = leaf(V(F32, 1, 2));
     pg_tensor *b = leaf(V(F64, 3, 4));
@@ -917,7 +926,9 @@ static void test_matmul(void) {
     CHECK_FAILS(pg_matmul(S(F64, 1), m23), PG_ERR_SHAPE, "both operands need at least 1 dim, got shapes () and (2, 3)");
     CHECK_FAILS(pg_matmul(keep(pg_tensor_full(F64, 3, SHAPE(2, 2, 3), 0)), keep(pg_tensor_full(F64, 3, SHAPE(3, 3, 2), 0))),
                 PG_ERR_SHAPE, "batch dimensions of (2, 2, 3) and (3, 3, 2) cannot be broadcast together");
-    CHECK_FAILS(pg_matmul(V(BOOL, 1), V(BOOL, 1)), PG_ERR_TYPE, "matmul: expected a float32 or float64 tensor, got bool");
+    pg_tensor *bb = keep(pg_matmul(T(BOOL, 2, SHAPE(2, 2), 1, 0, 1, 1), V(BOOL, 1, 1))); /* bools as float32 */
+    CHECK(bb && pg_tensor_dtype(bb) == F32);
+    CHECK_VALUES(bb, 0, 1, 2);
     release_all();
 }
 
@@ -968,6 +979,8 @@ static void test_reductions(void) {
     CHECK_SHAPE(keep(pg_max(e, 1u << 1, 0)), 1, 0);
     CHECK_FAILS(pg_max(e, PG_AXES_ALL, 0), PG_ERR_VALUE, "max: reduction over zero elements of a tensor of shape (0, 3)");
     CHECK_FAILS(pg_min(e, 1u << 0, 0), PG_ERR_VALUE, "min: reduction over zero elements");
+    pg_tensor *e00 = keep(pg_tensor_full(F32, 2, SHAPE(0, 0), 0));
+    CHECK_FAILS(pg_max(e00, 1u << 1, 1), PG_ERR_VALUE, "max: reduction over zero elements of a tensor of shape (0, 0)");
     /* 0-d: every axis set is empty; axes must name existing dims */
     pg_tensor *s = S(F64, 4);
     CHECK_VALUES(keep(pg_sum(s, PG_AXES_ALL, 0)), 0, 4);
@@ -1120,7 +1133,10 @@ static void test_softmax_and_cast(void) {
     CHECK_FAILS(pg_softmax(x, 2), PG_ERR_SHAPE, "softmax: axis 2 is out of range for a tensor of shape (2, 2)");
     CHECK_FAILS(pg_log_softmax(x, -3), PG_ERR_SHAPE, "log_softmax: axis -3 is out of range");
     CHECK_FAILS(pg_softmax(S(F64, 1), 0), PG_ERR_SHAPE, "out of range for a tensor of shape ()");
-    CHECK_FAILS(pg_softmax(V(BOOL, 1), 0), PG_ERR_TYPE, "softmax: expected a float32 or float64 tensor, got bool");
+    pg_tensor *sb = keep(pg_softmax(V(BOOL, 1, 0), 0)); /* bools as float32 */
+    CHECK(sb && pg_tensor_dtype(sb) == F32);
+    CHECK_VALUES(sb, E32, exp(1.0) / (1 + exp(1.0)), 1 / (1 + exp(1.0)));
+    CHECK_VALUES(keep(pg_log_softmax(V(BOOL, 1, 1), 0)), E32, log(0.5), log(0.5));
 
     /* cast */
     pg_tensor *h = leaf(V(F64, 1.5, -2));

@@ -1,0 +1,616 @@
+"""Property-based parity: random expression DAGs on the C engine and on the reference.
+
+Hypothesis builds a random program step by step: leaves of random
+(broadcast-compatible) shapes, then ops drawn from the whole op table through
+the public API (operators, methods and module functions), each applied to
+values already built (so values fan out) or to fresh leaves where the op needs
+a partner of a particular shape. Every step runs on both engines at once and
+the results are compared with a tolerance derived from the dtypes and
+magnitudes involved; at the end a random linear function of a few values is
+differentiated on both engines and every leaf's gradient is compared.
+
+Inputs are kept where the mathematics is well conditioned: operands of log,
+sqrt, pow and division are mapped to positive values first (x*x + 1/4), values
+above 1e3 are dropped from the pool, and an example where the two engines take
+different branches at a kink (relu at 0, ties of max...) because of a rounding
+difference is rejected, not failed: there the engines agree on the rule but
+not on which side of the kink a value fell.
+
+Deterministic by default (``derandomize=True``): PYGRAD_HYPOTHESIS_EXAMPLES
+sets the number of examples per test (default 1500 per dtype);
+PYGRAD_HYPOTHESIS_SEED=<int> switches to random generation from that seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, reject, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+import pygrad
+import pygrad.reference as ref
+
+EXAMPLES = int(os.environ.get("PYGRAD_HYPOTHESIS_EXAMPLES", "1500"))
+SEED = os.environ.get("PYGRAD_HYPOTHESIS_SEED")
+
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=SEED is None,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+
+
+def _seeded(fn: Callable) -> Callable:
+    return hypothesis_seed(int(SEED))(fn) if SEED is not None else fn
+
+
+EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
+# tolerance = TOL_ULPS * eps * scale, where scale bounds the magnitudes that went into a value
+TOL_ULPS_VALUE = 2000.0
+TOL_ULPS_GRAD = 20000.0
+MAX_ABS = 1e3
+MAX_NUMEL = 256
+MAX_NDIM = 5
+
+
+@dataclass
+class Value:
+    """One value of the program on both engines, with what its tolerance needs."""
+
+    c: Any                 # pygrad.Tensor
+    r: Any                 # pygrad.reference.Tensor
+    eps: float             # the coarsest dtype epsilon it depends on
+    scale: float           # bound on the magnitudes that flowed into it (>= 1)
+    leaf: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.r.shape)
+
+    @property
+    def a(self) -> np.ndarray:
+        return self.r.numpy()
+
+
+@dataclass
+class Program:
+    """The state of one example: the pool of values, the leaves, the draw source."""
+
+    data: Any
+    rng: np.random.Generator
+    dtype: np.dtype
+    pool: list[Value] = field(default_factory=list)
+    leaves: list[Value] = field(default_factory=list)
+    ops_used: list[str] = field(default_factory=list)
+
+    def draw(self, strategy: st.SearchStrategy) -> Any:
+        return self.data.draw(strategy)
+
+    def pick(self, cond: Callable[[Value], bool] = lambda v: True) -> Value | None:
+        ok = [v for v in self.pool if cond(v)]
+        return self.draw(st.sampled_from(ok)) if ok else None
+
+    def leaf(self, shape: tuple[int, ...], dtype: Any = None) -> Value:
+        d = np.dtype(dtype or self.dtype)
+        arr = self.rng.uniform(-2.0, 2.0, size=shape).astype(d)
+        c = pygrad.tensor(arr, dtype=d, requires_grad=True)
+        r = ref.tensor(arr, dtype=d, requires_grad=True)
+        v = Value(c, r, EPS[d], max(1.0, float(np.max(np.abs(arr), initial=0.0))), leaf=True)
+        self.leaves.append(v)
+        self.pool.append(v)
+        return v
+
+
+def _close(c: np.ndarray, r: np.ndarray, tol: float, what: str) -> None:
+    assert c.shape == r.shape, f"{what}: shape {c.shape} (C) vs {r.shape} (reference)"
+    assert c.dtype == r.dtype, f"{what}: dtype {c.dtype} (C) vs {r.dtype} (reference)"
+    if c.dtype == np.bool_:
+        np.testing.assert_array_equal(c, r, err_msg=what)
+        return
+    np.testing.assert_allclose(c, r, rtol=tol, atol=tol, err_msg=what)
+
+
+def _same_error(ec: BaseException, er: BaseException, what: str) -> None:
+    kinds = (MemoryError, IndexError, TypeError, ValueError, RuntimeError)
+    kc = next((k for k in kinds if isinstance(ec, k)), type(ec))
+    kr = next((k for k in kinds if isinstance(er, k)), type(er))
+    assert kc is kr, f"{what}: C raised {ec!r}, reference raised {er!r}"
+
+
+def apply(p: Program, name: str, fn: Callable, *args: Value, scale: float | None = None) -> Value | None:
+    """Run ``fn(m, *tensors)`` on both engines; compare; add the result to the pool.
+
+    Returns None (and adds nothing) when both engines refuse the arguments the
+    same way, or when the result is out of the well-conditioned range.
+    """
+    try:
+        oc = fn(pygrad, *[a.c for a in args])
+    except Exception as exc:  # both engines must refuse alike
+        try:
+            fn(ref, *[a.r for a in args])
+        except Exception as exc_r:
+            _same_error(exc, exc_r, name)
+            return None
+        raise AssertionError(f"{name}: C raised {exc!r}, the reference did not") from exc
+    orr = fn(ref, *[a.r for a in args])
+    r = orr.numpy()
+    eps = max([a.eps for a in args] + [EPS.get(np.dtype(r.dtype), 0.0)])
+    base = max([a.scale for a in args] + [1.0])
+    s = max(base, float(np.max(np.abs(r), initial=0.0)) if r.dtype != np.bool_ else 1.0, scale or 0.0)
+    _close(oc.numpy(), r, TOL_ULPS_VALUE * eps * s, f"{name} forward ({', '.join(str(a.shape) for a in args)})")
+    p.ops_used.append(name)
+    if r.dtype == np.bool_ or r.size > MAX_NUMEL or r.ndim > MAX_NDIM:
+        return None
+    if not np.all(np.isfinite(r)) or np.max(np.abs(r), initial=0.0) > MAX_ABS:
+        return None
+    v = Value(oc, orr, eps, s)
+    p.pool.append(v)
+    return v
+
+
+def agree(c_mask: Any, r_mask: Any) -> None:
+    """Reject the example when the engines fall on different sides of a kink."""
+    if not np.array_equal(np.asarray(c_mask), np.asarray(r_mask)):
+        reject()
+
+
+def positive(p: Program, v: Value) -> Value:
+    """v itself if it is safely positive, else x*x + 1/4 (smooth, >= 1/4)."""
+    if np.min(v.a, initial=1.0) > 0.2:
+        return v
+    sq = apply(p, "mul", lambda m, x: x * x, v)
+    out = apply(p, "add_scalar", lambda m, x: x + 0.25, sq) if sq is not None else None
+    if out is None:  # the square left the range: start from a fresh leaf
+        return apply(p, "add_scalar", lambda m, x: x * x + 0.25, p.leaf(v.shape, v.r.dtype)) or v
+    return out
+
+
+def partner_shape(p: Program, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts with ``shape``: a suffix of it, some dims set to 1, maybe a new leading dim."""
+    k = p.draw(st.integers(0, len(shape)))
+    out = [d if not p.draw(st.booleans()) or d == 1 else 1 for d in shape[len(shape) - k:]]
+    if len(shape) < 3 and p.draw(st.integers(0, 4)) == 0:
+        out = [p.draw(st.integers(1, 3))] + [1] * (len(shape) - len(out)) + out
+    return tuple(out)
+
+
+def broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def partner(p: Program, x: Value, *, same_shape: bool = False) -> Value:
+    """Another pool value that fits x (broadcasts, or has x's shape), or a fresh leaf."""
+    if same_shape:
+        y = p.pick(lambda v: v.shape == x.shape)
+        return y if y is not None and p.draw(st.booleans()) else p.leaf(x.shape)
+    y = p.pick(lambda v: broadcasts(v.shape, x.shape) and math.prod(np.broadcast_shapes(v.shape, x.shape)) <= MAX_NUMEL)
+    if y is not None and p.draw(st.integers(0, 2)) > 0:
+        return y
+    return p.leaf(partner_shape(p, x.shape))
+
+
+# ---------------------------------------------------------------------------
+# one builder per op of the op table
+# ---------------------------------------------------------------------------
+
+
+def _binary(name: str, op: Callable, fname: str) -> Callable[[Program], Value | None]:
+    def build(p: Program) -> Value | None:
+        x = p.pick()
+        y = partner(p, x)
+        if p.draw(st.booleans()):
+            x, y = y, x
+        form = p.draw(st.integers(0, 2))
+        if form == 0:
+            return apply(p, name, lambda m, a, b: op(a, b), x, y)
+        if form == 1:
+            return apply(p, name, lambda m, a, b: getattr(m, fname)(a, b), x, y)
+        # a numpy array operand (converted by tensor()), no gradient to it
+        arr = y.a.copy()
+        return apply(p, name, lambda m, a: op(a, arr), x)
+    return build
+
+
+def b_div(p: Program) -> Value | None:
+    x = p.pick()
+    y = positive(p, partner(p, x))
+    if p.draw(st.booleans()):
+        y = apply(p, "neg", lambda m, a: -a, y) or y
+    return apply(p, "div", lambda m, a, b: a / b if p.draw(st.booleans()) else m.div(a, b), x, y)
+
+
+def b_neg(p: Program) -> Value | None:
+    x = p.pick()
+    return apply(p, "neg", (lambda m, a: -a) if p.draw(st.booleans()) else (lambda m, a: m.neg(a)), x)
+
+
+def b_add_scalar(p: Program) -> Value | None:
+    x = p.pick()
+    c = p.draw(st.sampled_from([0.5, -1.25, 2.0, 3]))
+    form = p.draw(st.sampled_from(["x+c", "c+x", "x-c", "c-x", "add"]))
+    fns = {"x+c": lambda m, a: a + c, "c+x": lambda m, a: c + a, "x-c": lambda m, a: a - c,
+           "c-x": lambda m, a: c - a, "add": lambda m, a: m.add(a, c)}
+    return apply(p, "add_scalar", fns[form], x)
+
+
+def b_mul_scalar(p: Program) -> Value | None:
+    x = p.pick()
+    c = p.draw(st.sampled_from([0.5, -1.5, 2.0, 3]))
+    form = p.draw(st.sampled_from(["x*c", "c*x", "x/c", "c/x", "mul"]))
+    if form == "c/x":
+        x = positive(p, x)
+    fns = {"x*c": lambda m, a: a * c, "c*x": lambda m, a: c * a, "x/c": lambda m, a: a / c,
+           "c/x": lambda m, a: c / a, "mul": lambda m, a: m.mul(c, a)}
+    return apply(p, "mul_scalar", fns[form], x)
+
+
+def b_pow_scalar(p: Program) -> Value | None:
+    x = p.pick()
+    e = p.draw(st.sampled_from([2, 3, 2.0, 0.5, -1.0, 1.5, -0.5]))
+    if not float(e).is_integer() or e < 0:
+        x = positive(p, x)
+    if e == 3 and np.max(np.abs(x.a), initial=0) > 8:
+        return None
+    return apply(p, "pow_scalar", (lambda m, a: a ** e) if p.draw(st.booleans()) else (lambda m, a: m.pow(a, e)), x)
+
+
+def b_pow(p: Program) -> Value | None:
+    x = positive(p, p.pick())
+    y = partner(p, x)
+    y = apply(p, "tanh", lambda m, a: a.tanh(), y) or y  # exponent in (-1, 1): results stay moderate
+    return apply(p, "pow", (lambda m, a, b: a ** b) if p.draw(st.booleans()) else (lambda m, a, b: a.pow(b)), x, y)
+
+
+def _unary(name: str, domain: str = "any") -> Callable[[Program], Value | None]:
+    def build(p: Program) -> Value | None:
+        x = p.pick()
+        if domain == "positive":
+            x = positive(p, x)
+        if name == "exp" and np.max(x.a, initial=0) > 6:
+            x = apply(p, "tanh", lambda m, a: a.tanh(), x) or x
+        if name in ("relu", "leaky_relu", "elu"):
+            agree(x.c.numpy() > 0, x.a > 0)
+        if name == "abs":
+            agree(np.sign(x.c.numpy()), np.sign(x.a))
+        if name == "exp" and p.draw(st.integers(0, 3)) == 0:  # c ** x is exp(x log c)
+            return apply(p, "exp", lambda m, a: 2.0 ** a, x)
+        if name in ("leaky_relu", "elu"):
+            k = p.draw(st.sampled_from([0.01, 0.2, 1.0, 1.5]))
+            if p.draw(st.booleans()):
+                return apply(p, name, lambda m, a: getattr(a, name)(k), x)
+            return apply(p, name, lambda m, a: getattr(m, name)(a, k), x)
+        if p.draw(st.booleans()):
+            return apply(p, name, lambda m, a: getattr(a, name)(), x)
+        return apply(p, name, lambda m, a: getattr(m, name)(a), x)
+    return build
+
+
+def b_maximum(p: Program, name: str = "maximum") -> Value | None:
+    x = p.pick()
+    y = partner(p, x) if p.draw(st.integers(0, 3)) else x  # x with itself: an exact tie everywhere
+    if p.draw(st.integers(0, 4)) == 0:
+        c = float(p.draw(st.sampled_from([0.0, 0.5, -1.0])))
+        agree(np.sign(x.c.numpy() - c), np.sign(x.a - c))
+        return apply(p, name, lambda m, a: getattr(m, name)(a, c), x)
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    cx, cy = np.broadcast_to(x.c.numpy(), shape), np.broadcast_to(y.c.numpy(), shape)
+    rx, ry = np.broadcast_to(x.a, shape), np.broadcast_to(y.a, shape)
+    agree(np.sign(cx.astype(np.float64) - cy), np.sign(rx.astype(np.float64) - ry))
+    if p.draw(st.booleans()):
+        return apply(p, name, lambda m, a, b: getattr(m, name)(a, b), x, y)
+    return apply(p, name, lambda m, a, b: getattr(a, name)(b), x, y)
+
+
+def b_clamp(p: Program) -> Value | None:
+    x = p.pick()
+    lo = float(p.draw(st.sampled_from([-1.5, -0.5, 0.0, 0.25])))
+    hi = lo + float(p.draw(st.sampled_from([0.5, 1.0, 2.5])))
+    which = p.draw(st.sampled_from(["both", "min", "max"]))
+    lo_, hi_ = (lo if which != "max" else None), (hi if which != "min" else None)
+    for bound in (lo_, hi_):
+        if bound is not None:
+            agree(np.sign(x.c.numpy() - bound), np.sign(x.a - bound))
+    if p.draw(st.booleans()):
+        return apply(p, "clamp", lambda m, a: m.clamp(a, lo_, hi_), x)
+    return apply(p, "clamp", lambda m, a: a.clamp(min=lo_, max=hi_), x)
+
+
+def b_where(p: Program) -> Value | None:
+    x = p.pick()
+    y = partner(p, x)
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    if p.draw(st.booleans()):  # a condition from a comparison on the engines' own values
+        a = p.pick(lambda v: broadcasts(v.shape, shape) and np.broadcast_shapes(v.shape, shape) == shape) or x
+        c = float(p.draw(st.sampled_from([0.0, 0.5])))
+        agree(a.c.numpy() > c, a.a > c)
+        return apply(p, "where", lambda m, cond, u, w: m.where(cond > c, u, w), a, x, y)
+    mask = p.rng.random(partner_shape(p, shape)) < 0.5
+    if p.draw(st.booleans()):
+        return apply(p, "where", lambda m, u, w: m.where(m.tensor(mask), u, w), x, y)
+    return apply(p, "where", lambda m, u, w: m.where(mask, u, w), x, y)
+
+
+def b_matmul(p: Program) -> Value | None:
+    x = p.pick(lambda v: 1 <= len(v.shape) <= 3)
+    if x is None:
+        return None
+    k = x.shape[-1]
+    y = p.pick(lambda v: 1 <= len(v.shape) <= 3 and v.shape[-2 if len(v.shape) > 1 else 0] == k
+               and v is not x)
+    if y is None or p.draw(st.booleans()):
+        n = p.draw(st.integers(1, 3))
+        kind = p.draw(st.sampled_from(["vec", "mat", "batched"]))
+        y = p.leaf((k,) if kind == "vec" else (k, n) if kind == "mat" else (p.draw(st.integers(1, 2)), k, n))
+    ax, ay = np.abs(x.a).astype(np.float64), np.abs(y.a).astype(np.float64)
+    try:
+        bound = float(np.max(ax @ ay, initial=0.0))
+    except ValueError:
+        bound = 0.0
+    form = p.draw(st.integers(0, 2))
+    fn = [lambda m, a, b: a @ b, lambda m, a, b: m.matmul(a, b), lambda m, a, b: a.matmul(b)][form]
+    return apply(p, "matmul", fn, x, y, scale=bound)
+
+
+def _axis_arg(p: Program, ndim: int) -> Any:
+    if ndim == 0 or p.draw(st.integers(0, 3)) == 0:
+        return None
+    axes = p.draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    axes = [a - ndim if p.draw(st.booleans()) else a for a in axes]
+    return axes[0] if len(axes) == 1 and p.draw(st.booleans()) else tuple(axes)
+
+
+def _reduction(name: str) -> Callable[[Program], Value | None]:
+    def build(p: Program) -> Value | None:
+        x = p.pick(lambda v: math.prod(v.shape) > 0)
+        if x is None:
+            return None
+        axis = _axis_arg(p, len(x.shape))
+        keep = p.draw(st.booleans())
+        if name in ("max", "min"):
+            red = np.max if name == "max" else np.min
+            cv = x.c.numpy()
+            agree(cv == red(cv, axis=axis, keepdims=True), x.a == red(x.a, axis=axis, keepdims=True))
+        bound = float(np.max(np.sum(np.abs(x.a).astype(np.float64), axis=axis), initial=0.0))
+        form = p.draw(st.integers(0, 2))
+        if form == 0:
+            fn = lambda m, a: getattr(a, name)(axis=axis, keepdims=keep)  # noqa: E731
+        elif form == 1:
+            fn = lambda m, a: getattr(m, name)(a, axis, keep)  # noqa: E731
+        else:
+            fn = lambda m, a: getattr(a, name)(dim=axis, keepdim=keep)  # noqa: E731
+        return apply(p, name, fn, x, scale=bound if name in ("sum", "mean") else None)
+    return build
+
+
+def b_reshape(p: Program) -> Value | None:
+    x = p.pick()
+    n = math.prod(x.shape)
+    factors: list[int] = []
+    rest = n
+    for q in (2, 3, 5, 7):
+        while rest > 1 and rest % q == 0:
+            factors.append(q)
+            rest //= q
+    if rest > 1:
+        factors.append(rest)
+    k = p.draw(st.integers(0 if n == 1 else 1, 4))
+    dims = [1] * k
+    for f in factors:
+        dims[p.draw(st.integers(0, k - 1))] *= f
+    if n == 0:
+        dims = [0] + dims[1:]
+    elif k and p.draw(st.booleans()):
+        dims[p.draw(st.integers(0, k - 1))] = -1
+    shape = tuple(dims)
+    if p.draw(st.booleans()):
+        return apply(p, "reshape", lambda m, a: a.reshape(shape), x)
+    return apply(p, "reshape", lambda m, a: m.reshape(a, shape), x)
+
+
+def b_permute(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) >= 1)
+    if x is None:
+        return None
+    nd = len(x.shape)
+    perm = [int(i) for i in p.rng.permutation(nd)]
+    form = p.draw(st.integers(0, 3))
+    if form == 0:
+        return apply(p, "permute", lambda m, a: a.permute(*perm), x)
+    if form == 1:
+        return apply(p, "permute", lambda m, a: m.permute(a, [d - nd for d in perm]), x)
+    if form == 2:
+        return apply(p, "permute", lambda m, a: a.T, x)
+    d0, d1 = p.draw(st.integers(0, nd - 1)), p.draw(st.integers(-nd, nd - 1))
+    return apply(p, "permute", lambda m, a: a.transpose(d0, d1), x)
+
+
+def _index_key(p: Program, shape: tuple[int, ...]) -> Any:
+    parts: list[Any] = []
+    used_array = False
+    for n in shape:
+        kind = p.draw(st.sampled_from(["int", "slice", "slice", "full", "array", "mask", "none"]))
+        if kind == "none":
+            parts.append(None)
+            kind = "full"
+        if kind == "int" and n > 0:
+            parts.append(p.draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            start = p.draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            stop = p.draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            step = p.draw(st.sampled_from([None, 1, 2, -1, -2]))
+            parts.append(slice(start, stop, step))
+        elif kind == "array" and n > 0 and not used_array:
+            used_array = True
+            idx = p.rng.integers(-n, n, size=p.draw(st.integers(1, 4)))
+            parts.append(idx if p.draw(st.booleans()) else idx.tolist())
+        elif kind == "mask" and n > 0 and not used_array:
+            used_array = True
+            parts.append(p.rng.random(n) < 0.6)
+        else:
+            parts.append(slice(None))
+    if parts and p.draw(st.integers(0, 3)) == 0:
+        k = p.draw(st.integers(0, len(parts)))
+        parts = [Ellipsis] + parts[k:]
+    if len(parts) == 1 and p.draw(st.booleans()):
+        return parts[0]
+    return tuple(parts)
+
+
+def b_getitem(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) >= 1)
+    if x is None:
+        return None
+    key = _index_key(p, x.shape)
+    return apply(p, "getitem", lambda m, a: a[key], x)
+
+
+def b_concatenate(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) >= 1)
+    if x is None:
+        return None
+    nd = len(x.shape)
+    axis = p.draw(st.integers(-nd, nd - 1))
+    parts = [x]
+    for _ in range(p.draw(st.integers(1, 2))):
+        if p.draw(st.integers(0, 3)) == 0:
+            parts.append(x)  # the same value twice
+            continue
+        shape = list(x.shape)
+        shape[axis] = p.draw(st.integers(1, 3))
+        y = p.pick(lambda v, s=tuple(shape): v.shape == s)
+        parts.append(y if y is not None else p.leaf(tuple(shape)))
+    fname = p.draw(st.sampled_from(["concatenate", "cat"]))
+    return apply(p, "concatenate", lambda m, *ts: getattr(m, fname)(list(ts), axis=axis), *parts)
+
+
+def b_stack(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) < MAX_NDIM)
+    nd = len(x.shape)
+    axis = p.draw(st.integers(-nd - 1, nd))
+    parts = [x] + [partner(p, x, same_shape=True) for _ in range(p.draw(st.integers(1, 2)))]
+    return apply(p, "stack", lambda m, *ts: m.stack(tuple(ts), axis=axis), *parts)
+
+
+def _softmax(name: str) -> Callable[[Program], Value | None]:
+    def build(p: Program) -> Value | None:
+        x = p.pick(lambda v: len(v.shape) >= 1)
+        if x is None:
+            return None
+        nd = len(x.shape)
+        axis = p.draw(st.integers(-nd, nd - 1))
+        if p.draw(st.booleans()):
+            return apply(p, name, lambda m, a: getattr(a, name)(axis=axis), x)
+        return apply(p, name, lambda m, a: getattr(m, name)(a, dim=axis), x)
+    return build
+
+
+def b_cast(p: Program) -> Value | None:
+    x = p.pick()
+    other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
+    form = p.draw(st.sampled_from(["astype", "to", "method"]))
+    if form == "method":
+        return apply(p, "cast", (lambda m, a: a.double()) if other == pygrad.float64 else (lambda m, a: a.float()), x)
+    return apply(p, "cast", lambda m, a: getattr(a, form)(other.name), x)
+
+
+BUILDERS: dict[str, Callable[[Program], Value | None]] = {
+    "add": _binary("add", lambda a, b: a + b, "add"),
+    "sub": _binary("sub", lambda a, b: a - b, "sub"),
+    "mul": _binary("mul", lambda a, b: a * b, "mul"),
+    "div": b_div,
+    "neg": b_neg,
+    "add_scalar": b_add_scalar,
+    "mul_scalar": b_mul_scalar,
+    "pow_scalar": b_pow_scalar,
+    "pow": b_pow,
+    "exp": _unary("exp"),
+    "log": _unary("log", "positive"),
+    "sqrt": _unary("sqrt", "positive"),
+    "reciprocal": _unary("reciprocal", "positive"),
+    "abs": _unary("abs"),
+    "maximum": b_maximum,
+    "minimum": lambda p: b_maximum(p, "minimum"),
+    "clamp": b_clamp,
+    "where": b_where,
+    "sigmoid": _unary("sigmoid"),
+    "tanh": _unary("tanh"),
+    "relu": _unary("relu"),
+    "leaky_relu": _unary("leaky_relu"),
+    "elu": _unary("elu"),
+    "matmul": b_matmul,
+    "sum": _reduction("sum"),
+    "mean": _reduction("mean"),
+    "max": _reduction("max"),
+    "min": _reduction("min"),
+    "reshape": b_reshape,
+    "permute": b_permute,
+    "getitem": b_getitem,
+    "concatenate": b_concatenate,
+    "stack": b_stack,
+    "softmax": _softmax("softmax"),
+    "log_softmax": _softmax("log_softmax"),
+    "cast": b_cast,
+}
+OP_LIST = sorted(BUILDERS)
+
+
+def test_every_op_of_the_table_has_a_builder() -> None:
+    assert set(BUILDERS) == set(pygrad.OP_NAMES)
+
+
+def run_program(data: Any, dtype: np.dtype) -> Program:
+    """Build, compare and differentiate one random program."""
+    p = Program(data, np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed")), dtype)
+    base = tuple(data.draw(st.lists(st.integers(1, 4), min_size=0, max_size=3), label="base shape"))
+    for _ in range(data.draw(st.integers(1, 3), label="leaves")):
+        p.leaf(partner_shape(p, base) if p.pool else base)
+    for _ in range(data.draw(st.integers(3, 10), label="steps")):
+        name = data.draw(st.sampled_from(OP_LIST), label="op")
+        BUILDERS[name](p)
+    # backward from a random linear function of the last value and a few others
+    sinks = [p.pool[-1]] + data.draw(st.lists(st.sampled_from(p.pool), max_size=2), label="sinks")
+    total_c, total_r, scale, eps = None, None, 1.0, 0.0
+    for v in sinks:
+        w = p.rng.standard_normal(v.shape).astype(v.r.dtype)
+        tc, tr = (v.c * pygrad.tensor(w)).sum(), (v.r * ref.tensor(w)).sum()
+        total_c = tc if total_c is None else total_c + tc
+        total_r = tr if total_r is None else total_r + tr
+        scale = max(scale, v.scale * float(np.sum(np.abs(w), initial=0.0)))
+        eps = max(eps, v.eps)
+    _close(total_c.numpy(), total_r.numpy(), TOL_ULPS_VALUE * eps * scale, "loss")
+    total_c.backward()
+    total_r.backward()
+    for i, leaf in enumerate(p.leaves):
+        gc, gr = leaf.c.grad, leaf.r.grad
+        assert (gc is None) == (gr is None), f"leaf {i}: gradient on one engine only (ops {p.ops_used})"
+        if gr is None:
+            continue
+        g = gr.numpy()
+        gscale = max(1.0, float(np.max(np.abs(g), initial=0.0)))
+        _close(gc.numpy(), g, TOL_ULPS_GRAD * max(eps, leaf.eps) * gscale,
+               f"gradient of leaf {i} {leaf.shape} (ops {p.ops_used})")
+    return p
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@SETTINGS
+@_seeded
+@given(data=st.data())
+def test_random_programs_agree(dtype: str, data: Any) -> None:
+    p = run_program(data, np.dtype(dtype))
+    event(f"ops applied: {min(len(p.ops_used), 12) // 4 * 4}+")
