@@ -155,7 +155,9 @@ int pg_set_grad_enabled(int flag);                        /* returns the previou
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
 /* create_graph: record the backward computation itself (each op's backward
  * rule made of differentiable ops), so the gradients can be differentiated
- * again; the graph is then always retained. */
+ * again; the graph is then always retained. A leaf's recorded grad refers
+ * back to the leaf through its graph: pg_tensor_set_grad(leaf, NULL) when
+ * done, or the two are never freed. */
 pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph);
 
 /* anomaly detection (per thread, off by default): when on, every op's forward

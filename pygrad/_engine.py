@@ -668,7 +668,10 @@ class Tensor:
         one-element tensors. The graph's saved values are released afterwards
         unless ``retain_graph`` (default: ``create_graph``). With
         ``create_graph=True`` the backward computation is itself recorded: the
-        gradients have a ``grad_fn`` and can be differentiated again.
+        gradients have a ``grad_fn`` and can be differentiated again. As in
+        PyTorch, a leaf's recorded ``.grad`` then refers back to the leaf (a
+        reference cycle): set ``x.grad = None`` when done with it, or use
+        :func:`pygrad.functional.grad`, which does.
         """
         if grad is None:
             gp = _NULL
@@ -767,7 +770,7 @@ class Tensor:
         t = type(o)
         if t is Tensor:
             return _wrap(lib.pg_add(self._p, o._p))
-        if t is float or t is int or _is_scalar(o):
+        if t is float or _is_scalar(o):
             return _wrap(lib.pg_add_scalar(self._p, o))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_add(self._p, t._p))
@@ -782,7 +785,7 @@ class Tensor:
         t = type(o)
         if t is Tensor:
             return _wrap(lib.pg_sub(self._p, o._p))
-        if t is float or t is int or _is_scalar(o):  # x - c = x + (-c)
+        if t is float or _is_scalar(o):  # x - c = x + (-c)
             return _wrap(lib.pg_add_scalar(self._p, -float(o)))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_sub(self._p, t._p))
@@ -798,7 +801,7 @@ class Tensor:
         t = type(o)
         if t is Tensor:
             return _wrap(lib.pg_mul(self._p, o._p))
-        if t is float or t is int or _is_scalar(o):
+        if t is float or _is_scalar(o):
             return _wrap(lib.pg_mul_scalar(self._p, o))
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_mul(self._p, t._p))

@@ -528,7 +528,62 @@ def b_cast(p: Program) -> Value | None:
     return apply(p, "cast", lambda m, a: getattr(a, form)(other.name), x)
 
 
+def b_custom(p: Program) -> Value | None:
+    """A user-defined op: y = x³ computed in numpy, backward 3x²·g written with Tensor ops."""
+    x = p.pick()
+    if np.max(np.abs(x.a), initial=0) > 4:
+        x = apply(p, "tanh", lambda m, a: a.tanh(), x) or x
+
+    def fn(m: Any, a: Any) -> Any:
+        av = a.numpy().copy()
+        return m.custom_op([a], av ** 3, lambda g, needs: [g * (a * a) * 3.0])
+
+    return apply(p, "custom", fn, x)
+
+
+def b_scatter_add(p: Program) -> Value | None:
+    x = p.pick()
+    n = math.prod(x.shape)
+    size = max(1, n + p.draw(st.integers(-1, 2)))
+    offsets = p.rng.integers(0, size, size=n)  # repeats add
+    return apply(p, "scatter_add", lambda m, a: m.scatter_add(a, (size,), offsets), x)
+
+
+def b_prelu(p: Program) -> Value | None:
+    x = p.pick()
+    agree(x.c.numpy() > 0, x.a > 0)
+    per_channel = len(x.shape) >= 2 and x.shape[1] > 0 and p.draw(st.booleans())
+    w = p.leaf((x.shape[1],) if per_channel else (1,))
+    return apply(p, "prelu", lambda m, a, b: m.prelu(a, b), x, w)
+
+
+def b_maxout(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) >= 1 and v.shape[-1] > 0)
+    if x is None:
+        return None
+    last = x.shape[-1]
+    pieces = p.draw(st.sampled_from([k for k in range(1, last + 1) if last % k == 0]))
+    groups = x.shape[:-1] + (last // pieces, pieces)
+    cv, rv = x.c.numpy().reshape(groups), x.a.reshape(groups)
+    agree(cv == cv.max(axis=-1, keepdims=True), rv == rv.max(axis=-1, keepdims=True))
+    return apply(p, "maxout", lambda m, a: m.maxout(a, pieces), x)
+
+
+def b_cross_entropy(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) == 2 and v.shape[0] > 0 and v.shape[1] > 0)
+    if x is None:
+        x = p.leaf((p.draw(st.integers(1, 4)), p.draw(st.integers(1, 5))))
+    labels = p.rng.integers(0, x.shape[1], size=x.shape[0])
+    reduction = p.draw(st.sampled_from(["mean", "sum", "none"]))
+    return apply(p, "cross_entropy", lambda m, a: m.cross_entropy(a, labels, reduction), x)
+
+
 BUILDERS: dict[str, Callable[[Program], Value | None]] = {
+    "custom": b_custom,
+    "scatter_add": b_scatter_add,
+    "prelu": b_prelu,
+    "maxout": b_maxout,
+    "cross_entropy": b_cross_entropy,
     "add": _binary("add", lambda a, b: a + b, "add"),
     "sub": _binary("sub", lambda a, b: a - b, "sub"),
     "mul": _binary("mul", lambda a, b: a * b, "mul"),
