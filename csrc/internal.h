@@ -165,11 +165,30 @@ typedef struct pg_nditer {
     int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS];     /* element strides, [nops][ndim] */
 } pg_nditer;
 /* one innermost row: ptr[k] points at operand k's first element, st[k] is its
- * element stride along the row, n the row length */
+ * element stride along the row, n the row length. A row kernel writes only
+ * operand 0 and only reads ctx: pg__nditer_run may call it from several
+ * threads at once on disjoint parts of operand 0. */
 typedef void (*pg_row_fn)(char *const *ptr, const int64_t *st, int64_t n, void *ctx);
 void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t *st);
 void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops, int64_t st[][PG_MAX_DIMS]);
 void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn, void *ctx);
+/* Elements per thread below which elementwise work stays on one thread. */
+#define PG_NDITER_GRAIN 32768
+/* fn(ctx, lo, hi) over [0, n) in disjoint ranges whose bounds are multiples
+ * of align (or n), on several threads when n is at least 2 grains */
+typedef void (*pg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx);
+
+/* Loop annotation for elementwise loops whose operands are either the same
+ * buffer or disjoint (tensors never partly overlap): lets the compiler
+ * vectorise without a run-time overlap check. */
+#if defined(__clang__)
+#define PG_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define PG_IVDEP _Pragma("GCC ivdep")
+#else
+#define PG_IVDEP
+#endif
 
 /* ops_matmul.c: the naive GEMM, kept as the fallback and the test oracle.
  * gemm.c: the packed, blocked, threaded GEMM matmul runs on (same contract).

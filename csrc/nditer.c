@@ -1,7 +1,10 @@
 /* nditer.c: walks an n-d index space over several operands with their own
  * element strides (0 on broadcast dims), calling a row kernel per innermost
  * row. Every elementwise, broadcasting and reduction kernel runs on it.
- * Dims are collapsed first, so same-shape operands become one long row. */
+ * Dims are collapsed first, so same-shape operands become one long row.
+ * Large index spaces are split over the thread pool along a dim where
+ * operand 0 (the only one row kernels write) moves, so threads write
+ * disjoint elements and each element is computed as it would be alone. */
 #include "internal.h"
 
 #include <string.h>
@@ -53,9 +56,8 @@ void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops,
     it->ndim = n;
 }
 
-void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn,
-                    void *ctx) {
-    if (it->empty) return;
+static void pg__nditer_serial(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn,
+                              void *ctx) {
     int nd = it->ndim, nops = it->nops;
     int64_t inner = it->shape[nd - 1];
     int64_t ist[PG_NDITER_MAX_OPS];
@@ -76,4 +78,81 @@ void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize
         }
         if (d < 0) return;
     }
+}
+
+/* Splitting: chunks of the innermost dim are whole multiples of this many
+ * elements (whole cache lines of the written operand, aligned vectors). */
+#define PG_NDITER_ALIGN 64
+
+typedef struct pg_nditer_job {
+    const pg_nditer *it;
+    char *const *base;
+    const size_t *elsize;
+    pg_row_fn fn;
+    void *ctx;
+    int dim; /* the dim split between the team */
+} pg_nditer_job;
+
+static void pg__nditer_part(void *arg, const pg_team *team) {
+    const pg_nditer_job *j = arg;
+    const pg_nditer *it = j->it;
+    int d = j->dim;
+    int64_t n = it->shape[d], unit = d == it->ndim - 1 ? PG_NDITER_ALIGN : 1;
+    int64_t units = (n + unit - 1) / unit;
+    int64_t lo = units * team->tid / team->nthr * unit, hi = units * (team->tid + 1) / team->nthr * unit;
+    if (hi > n) hi = n;
+    if (lo >= hi) return;
+    pg_nditer sub = *it;
+    sub.shape[d] = hi - lo;
+    char *base[PG_NDITER_MAX_OPS];
+    for (int k = 0; k < it->nops; k++) base[k] = j->base[k] + lo * it->st[k][d] * (int64_t)j->elsize[k];
+    pg__nditer_serial(&sub, base, j->elsize, j->fn, j->ctx);
+}
+
+void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn,
+                    void *ctx) {
+    if (it->empty) return;
+    int64_t total = 1;
+    for (int d = 0; d < it->ndim; d++) total *= it->shape[d];
+    int nthr = pg__threads_for(total, PG_NDITER_GRAIN);
+    if (nthr > 1) {
+        /* the outermost dim operand 0 moves along that has work for every
+         * thread, else the longest one it moves along */
+        int dim = -1;
+        for (int d = 0; d < it->ndim && dim < 0; d++)
+            if (it->st[0][d] != 0 && it->shape[d] >= 4 * nthr) dim = d;
+        for (int d = 0; d < it->ndim && dim < 0; d++)
+            if (it->st[0][d] != 0 && it->shape[d] > 1 && (dim < 0 || it->shape[d] > it->shape[dim])) dim = d;
+        if (dim >= 0) {
+            pg_nditer_job job = {it, base, elsize, fn, ctx, dim};
+            pg__parallel(pg__nditer_part, &job, nthr);
+            return;
+        }
+    }
+    pg__nditer_serial(it, base, elsize, fn, ctx);
+}
+
+typedef struct pg_range_job {
+    int64_t n, align;
+    pg_range_fn fn;
+    void *ctx;
+} pg_range_job;
+
+static void pg__range_part(void *arg, const pg_team *team) {
+    const pg_range_job *j = arg;
+    int64_t units = (j->n + j->align - 1) / j->align;
+    int64_t lo = units * team->tid / team->nthr * j->align, hi = units * (team->tid + 1) / team->nthr * j->align;
+    if (hi > j->n) hi = j->n;
+    if (lo < hi) j->fn(j->ctx, lo, hi);
+}
+
+void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    int nthr = pg__threads_for(n, grain);
+    if (nthr <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    pg_range_job job = {n, align, fn, ctx};
+    pg__parallel(pg__range_part, &job, nthr);
 }

@@ -26,7 +26,7 @@
     static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p) {       \
         typedef float T;                                                                         \
         (void)p;                                                                                 \
-        for (int64_t i = 0; i < n; i++) {                                                        \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
@@ -34,7 +34,7 @@
     static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p) {     \
         typedef double T;                                                                        \
         (void)p;                                                                                 \
-        for (int64_t i = 0; i < n; i++) {                                                        \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
@@ -43,7 +43,7 @@
                                int64_t n, const pg_params *p) {                                  \
         typedef float T;                                                                         \
         (void)p, (void)xs, (void)ys;                                                             \
-        for (int64_t i = 0; i < n; i++) {                                                        \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
             (void)x, (void)y;                                                                    \
             dx[i] = (BWD);                                                                       \
@@ -53,19 +53,36 @@
                                int64_t n, const pg_params *p) {                                  \
         typedef double T;                                                                        \
         (void)p, (void)xs, (void)ys;                                                             \
-        for (int64_t i = 0; i < n; i++) {                                                        \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
             (void)x, (void)y;                                                                    \
             dx[i] = (BWD);                                                                       \
         }                                                                                        \
     }                                                                                            \
+    /* [lo, hi) of a forward (gs == NULL) or backward, for pg__parallel_range */                 \
+    static void NAME##_range(void *ctx, int64_t lo, int64_t hi) {                                \
+        const pg_unary_job *j = ctx;                                                             \
+        if (j->f64) {                                                                            \
+            const double *xs = j->xs, *ys = j->ys;                                               \
+            if (!j->gs)                                                                          \
+                NAME##_fwd_f64((double *)j->o + lo, xs + lo, hi - lo, j->p);                     \
+            else                                                                                 \
+                NAME##_bwd_f64((double *)j->o + lo, (const double *)j->gs + lo,                  \
+                               xs ? xs + lo : NULL, ys ? ys + lo : NULL, hi - lo, j->p);         \
+        } else {                                                                                 \
+            const float *xs = j->xs, *ys = j->ys;                                                \
+            if (!j->gs)                                                                          \
+                NAME##_fwd_f32((float *)j->o + lo, xs + lo, hi - lo, j->p);                      \
+            else                                                                                 \
+                NAME##_bwd_f32((float *)j->o + lo, (const float *)j->gs + lo,                    \
+                               xs ? xs + lo : NULL, ys ? ys + lo : NULL, hi - lo, j->p);         \
+        }                                                                                        \
+    }                                                                                            \
     static pg_status NAME##_forward(pg_tensor *out, pg_tensor *const *in, int n_in,              \
                                     const pg_params *p) {                                        \
         (void)n_in;                                                                              \
-        if (out->dtype == PG_DTYPE_F32)                                                          \
-            NAME##_fwd_f32(out->data, in[0]->data, out->numel, p);                               \
-        else                                                                                     \
-            NAME##_fwd_f64(out->data, in[0]->data, out->numel, p);                               \
+        pg_unary_job j = {out->dtype == PG_DTYPE_F64, out->data, NULL, in[0]->data, NULL, p};    \
+        pg__parallel_range(out->numel, 64, PG_NDITER_GRAIN, NAME##_range, &j);                   \
         return PG_OK;                                                                            \
     }                                                                                            \
     static pg_status NAME##_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {     \
@@ -76,13 +93,20 @@
         }                                                                                        \
         pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);                                   \
         if (!d) return PG_ERR_MEMORY;                                                            \
-        if (d->dtype == PG_DTYPE_F32)                                                            \
-            NAME##_bwd_f32(d->data, g->data, xs, ys, d->numel, &n->p);                           \
-        else                                                                                     \
-            NAME##_bwd_f64(d->data, g->data, xs, ys, d->numel, &n->p);                           \
+        pg_unary_job j = {d->dtype == PG_DTYPE_F64, d->data, g->data, xs, ys, &n->p};            \
+        pg__parallel_range(d->numel, 64, PG_NDITER_GRAIN, NAME##_range, &j);                     \
         dx[0] = d;                                                                               \
         return PG_OK;                                                                            \
     }
+
+/* A unary kernel's operands, for running it over ranges on several threads. */
+typedef struct pg_unary_job {
+    bool f64;
+    void *o;               /* [n] output (forward) or dx (backward) */
+    const void *gs;        /* [n] upstream gradient; NULL: run the forward */
+    const void *xs, *ys;   /* [n] input and output (either may be NULL in backward) */
+    const pg_params *p;
+} pg_unary_job;
 
 /* y = -x */
 PG_UNARY_KERNELS(neg, -x, -g)
@@ -129,7 +153,7 @@ pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_
 
 /* ---- cast: y = (dtype) x;  dx = (dtype of x) g ---- */
 
-static void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n) {
+static void pg__convert_serial(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n) {
     if (dt == st) {
         memcpy(dst, src, (size_t)n * pg__dtype_size(dt));
         return;
@@ -154,6 +178,24 @@ static void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, in
         for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0;
     }
 #undef PG_CONV
+}
+
+typedef struct pg_convert_job {
+    char *dst;
+    const char *src;
+    pg_dtype dt, st;
+} pg_convert_job;
+
+static void pg__convert_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_convert_job *j = ctx;
+    pg__convert_serial(j->dst + lo * (int64_t)pg__dtype_size(j->dt), j->dt,
+                       j->src + lo * (int64_t)pg__dtype_size(j->st), j->st, hi - lo);
+}
+
+/* dst[0:n] = (dt) src[0:n] */
+static void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n) {
+    pg_convert_job j = {dst, src, dt, st};
+    pg__parallel_range(n, 64, PG_NDITER_GRAIN, pg__convert_range, &j);
 }
 
 static pg_status cast_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
@@ -193,19 +235,19 @@ static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
         int64_t sa = st[1], sb = st[2];                                           \
         (void)ctx;                                                                \
         if (sa == 1 && sb == 1) {                                                 \
-            for (int64_t i = 0; i < n; i++) {                                     \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
                 T a = as[i], b = bs[i];                                           \
                 o[i] = (EXPR);                                                    \
             }                                                                     \
         } else if (sa == 1 && sb == 0) {                                          \
             const T b = bs[0];                                                    \
-            for (int64_t i = 0; i < n; i++) {                                     \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
                 T a = as[i];                                                      \
                 o[i] = (EXPR);                                                    \
             }                                                                     \
         } else if (sa == 0 && sb == 1) {                                          \
             const T a = as[0];                                                    \
-            for (int64_t i = 0; i < n; i++) {                                     \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
                 T b = bs[i];                                                      \
                 o[i] = (EXPR);                                                    \
             }                                                                     \
@@ -225,6 +267,14 @@ static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
         const T *gs = (const T *)ptr[1], *as = (const T *)ptr[2];                 \
         const T *bs = (const T *)ptr[3];                                          \
         (void)ctx;                                                                \
+        if (st[1] == 1 && st[2] == 1 && st[3] == 1) {                             \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                            \
+                T g = gs[i], a = as[i], b = bs[i];                                \
+                (void)a, (void)b;                                                 \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+            return;                                                               \
+        }                                                                         \
         for (int64_t i = 0; i < n; i++) {                                         \
             T g = gs[i * st[1]], a = as[i * st[2]], b = bs[i * st[3]];            \
             (void)a, (void)b;                                                     \
@@ -788,13 +838,24 @@ static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, 
         TT *o = (TT *)ptr[0];                                                               \
         const TT *b = (const TT *)ptr[1];                                                   \
         TT alpha = (TT) * (double *)ctx;                                                    \
-        for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i * st[1]];                       \
+        if (st[1] == 1) {                                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i];                  \
+        } else if (st[1] == 0) {                                                            \
+            const TT ab = alpha * b[0];                                                     \
+            for (int64_t i = 0; i < n; i++) o[i] += ab;                                     \
+        } else {                                                                            \
+            for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i * st[1]];                   \
+        }                                                                                   \
     }                                                                                       \
     static void scale_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const TT *b = (const TT *)ptr[1];                                                   \
         (void)ctx;                                                                          \
-        for (int64_t i = 0; i < n; i++) o[i] *= b[i * st[1]];                               \
+        if (st[1] == 1) {                                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] *= b[i];                          \
+        } else {                                                                            \
+            for (int64_t i = 0; i < n; i++) o[i] *= b[i * st[1]];                           \
+        }                                                                                   \
     }
 PG_AXPY_ROW(float, f32)
 PG_AXPY_ROW(double, f64)
@@ -853,19 +914,10 @@ static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, doub
     if (record) return pg__inplace_record(t, kind, NULL, c);
     pg_params p = {0};
     p.f[0] = c;
-    int64_t n = t->numel;
-    bool f64 = t->dtype == PG_DTYPE_F64;
-    if (kind == PG_IP_ADD_SCALAR) {
-        if (f64) add_scalar_fwd_f64(t->data, t->data, n, &p);
-        else add_scalar_fwd_f32(t->data, t->data, n, &p);
-    } else if (kind == PG_IP_MUL_SCALAR) {
-        if (f64) mul_scalar_fwd_f64(t->data, t->data, n, &p);
-        else mul_scalar_fwd_f32(t->data, t->data, n, &p);
-    } else if (f64) {
-        for (int64_t i = 0; i < n; i++) ((double *)t->data)[i] = c;
-    } else {
-        for (int64_t i = 0; i < n; i++) ((float *)t->data)[i] = (float)c;
-    }
+    pg_unary_job j = {t->dtype == PG_DTYPE_F64, t->data, NULL, t->data, NULL, &p};
+    if (kind == PG_IP_ADD_SCALAR) pg__parallel_range(t->numel, 64, PG_NDITER_GRAIN, add_scalar_range, &j);
+    else if (kind == PG_IP_MUL_SCALAR) pg__parallel_range(t->numel, 64, PG_NDITER_GRAIN, mul_scalar_range, &j);
+    else pg__fill(t, c);
     pg__bump(t);
     return PG_OK;
 }
@@ -873,17 +925,28 @@ static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, doub
 pg_status pg_add_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("add_", PG_IP_ADD_SCALAR, t, c); }
 pg_status pg_mul_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("mul_", PG_IP_MUL_SCALAR, t, c); }
 
+static void pg__fill_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_unary_job *j = ctx;
+    double value = j->p->f[0];
+    if (j->f64) {
+        double *d = j->o;
+        for (int64_t i = lo; i < hi; i++) d[i] = value;
+    } else {
+        float v = (float)value, *d = j->o;
+        for (int64_t i = lo; i < hi; i++) d[i] = v;
+    }
+}
+
 /* Fills without bumping the version: for tensors nobody has seen yet. */
 void pg__fill(pg_tensor *t, double value) {
-    if (t->dtype == PG_DTYPE_F32) {
-        float v = (float)value, *d = t->data;
-        for (int64_t i = 0; i < t->numel; i++) d[i] = v;
-    } else if (t->dtype == PG_DTYPE_F64) {
-        double *d = t->data;
-        for (int64_t i = 0; i < t->numel; i++) d[i] = value;
-    } else {
+    if (t->dtype == PG_DTYPE_BOOL) {
         memset(t->data, value != 0, (size_t)t->numel);
+        return;
     }
+    pg_params p = {0};
+    p.f[0] = value;
+    pg_unary_job j = {t->dtype == PG_DTYPE_F64, t->data, NULL, NULL, NULL, &p};
+    pg__parallel_range(t->numel, 64, PG_NDITER_GRAIN, pg__fill_range, &j);
 }
 
 pg_status pg_fill_(pg_tensor *t, double value) {
@@ -913,18 +976,23 @@ pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
     return PG_OK;
 }
 
+static void pg__add_into_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_unary_job *j = ctx;
+    if (j->f64) {
+        double *d = j->o;
+        const double *s = j->xs;
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) d[i] += s[i];
+    } else {
+        float *d = j->o;
+        const float *s = j->xs;
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) d[i] += s[i];
+    }
+}
+
 /* dst += src, same shape and dtype (gradient accumulation) */
 void pg__add_into(pg_tensor *dst, const pg_tensor *src) {
-    int64_t n = dst->numel;
-    if (dst->dtype == PG_DTYPE_F32) {
-        float *d = dst->data;
-        const float *s = src->data;
-        for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    } else {
-        double *d = dst->data;
-        const double *s = src->data;
-        for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    }
+    pg_unary_job j = {dst->dtype == PG_DTYPE_F64, dst->data, NULL, src->data, NULL, NULL};
+    pg__parallel_range(dst->numel, 64, PG_NDITER_GRAIN, pg__add_into_range, &j);
 }
 
 /* ---- op-table rows of this file ---- */

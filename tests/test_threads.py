@@ -140,3 +140,57 @@ def test_fork_after_the_pool_started(rng):
             pytest.fail("the forked child is stuck")
         time.sleep(0.01)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+ELEMENTWISE = {
+    "add": lambda x, y: x + y,
+    "mul_broadcast": lambda x, y: x * y[:1],
+    "div": lambda x, y: x / (y * y + 1.0),
+    "exp": lambda x, y: x.exp(),
+    "tanh": lambda x, y: x.tanh(),
+    "relu": lambda x, y: x.relu(),
+    "scale": lambda x, y: x * 0.37,
+    "sum": lambda x, y: x.sum(),
+    "mean_0": lambda x, y: x.mean(axis=0),
+    "sum_1": lambda x, y: x.sum(axis=1),
+    "sum_02": lambda x, y: x.reshape(30, 300, 31).sum(axis=(0, 2)),
+    "max": lambda x, y: x.max(),
+    "max_1": lambda x, y: x.max(axis=1),
+    "softmax": lambda x, y: x.softmax(axis=1),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_and_reductions_do_not_depend_on_the_thread_count(rng, name, dtype):
+    """Sizes above the point where these kernels split over threads."""
+    a = rng.standard_normal((900, 310)).astype(dtype)
+    b = rng.standard_normal((900, 310)).astype(dtype)
+    results = []
+    for threads in (1, 2, 3):
+        pg.set_num_threads(threads)
+        x = pg.tensor(a, requires_grad=True)
+        y = pg.tensor(b, requires_grad=True)
+        z = ELEMENTWISE[name](x, y)
+        g = pg.tensor(np.cos(np.arange(z.numel()).reshape(z.shape)).astype(dtype))
+        (z * g).sum().backward()
+        grads = [t.grad.numpy().copy() for t in (x, y) if t.grad is not None]
+        results.append([z.numpy().copy(), *grads])
+    for other in results[1:]:
+        for want, got in zip(results[0], other):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_in_place_updates_do_not_depend_on_the_thread_count(rng):
+    a = rng.standard_normal(300_001)
+    b = rng.standard_normal(300_001)
+    results = []
+    for threads in (1, 2):
+        pg.set_num_threads(threads)
+        t = pg.tensor(a)
+        t.add_(pg.tensor(b), alpha=-0.1)
+        t.mul_(1.5)
+        t.add_(0.25)
+        t.mul_(pg.tensor(b))
+        results.append(t.numpy().copy())
+    np.testing.assert_array_equal(results[1], results[0])
