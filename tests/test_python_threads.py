@@ -8,16 +8,21 @@
   are inside the kernel the process burns CPU time faster than wall time
   passes. The check is CPU time / wall time over the concurrent section
   (about 2 with the GIL released, at most 1 with it held), which measures
-  concurrency rather than speed; it is the suite's one timing-based check,
-  with a generous threshold, the best of three attempts, and skipped on a
-  single core. Per-thread call intervals are printed (pytest -s).
+  concurrency rather than speed. It is the suite's one timing-based check,
+  so it is judged against a yardstick measured just before: two threads
+  hashing a large buffer with hashlib, which releases the GIL. The matmul
+  threads must reach at least half of the yardstick's parallelism; when the
+  yardstick itself shows none (a busy machine, or one core), the test is
+  retried and then skipped. Per-thread call intervals are printed (pytest -s).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -84,51 +89,60 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _two_threads(work: Callable[[int], None]) -> tuple[float, float, list[list[tuple[float, float]]]]:
+    """Run ``work(k)`` in threads k = 0, 1 started together; return wall time, CPU time, and each
+    thread's (start, end) times of its calls."""
+    intervals: list[list[tuple[float, float]]] = [[], []]
+    barrier = threading.Barrier(3)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        for _ in range(REPS):
+            s = time.perf_counter()
+            work(k)
+            intervals[k].append((s, time.perf_counter()))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    w0, c0 = time.perf_counter(), time.process_time()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - w0, time.process_time() - c0, intervals
+
+
+REPS = 2
+
+
 @pytest.mark.skipif(_cores() < 2, reason="needs at least 2 cores to run two kernels at once")
 def test_kernels_run_with_the_gil_released() -> None:
-    n, reps = 1024, 2
+    n = 1024
     rng = np.random.default_rng(0)
     mats = [(pg.tensor(rng.standard_normal((n, n))), pg.tensor(rng.standard_normal((n, n)))) for _ in range(2)]
+    blob = b"pygrad" * (8 * 2**20)  # hashlib releases the GIL on large buffers: the yardstick
 
-    def one_thread_alone() -> float:
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            mats[0][0] @ mats[0][1]
-        return time.perf_counter() - t0
+    def matmul(k: int) -> None:
+        mats[k][0] @ mats[k][1]
 
-    def two_threads() -> tuple[float, float, list[list[tuple[float, float]]]]:
-        intervals: list[list[tuple[float, float]]] = [[], []]
-        barrier = threading.Barrier(3)
+    def digest(k: int) -> None:
+        for _ in range(4):
+            hashlib.sha256(blob).digest()
 
-        def worker(k: int) -> None:
-            a, b = mats[k]
-            barrier.wait()
-            for _ in range(reps):
-                s = time.perf_counter()
-                a @ b
-                intervals[k].append((s, time.perf_counter()))
-
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        w0, c0 = time.perf_counter(), time.process_time()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - w0, time.process_time() - c0, intervals
-
-    best = 0.0
     for attempt in range(3):
-        single = one_thread_alone()
-        wall, cpu, intervals = two_threads()
-        ratio = cpu / wall
-        best = max(best, ratio)
+        bw, bc, _ = _two_threads(digest)
+        wall, cpu, intervals = _two_threads(matmul)
+        baseline, ratio = bc / bw, cpu / wall
         t0 = min(s for iv in intervals for s, _ in iv)
         shown = "; ".join(f"thread {k}: " + ", ".join(f"[{s - t0:.2f}, {e - t0:.2f}]" for s, e in iv)
                           for k, iv in enumerate(intervals))
-        print(f"\nGIL check, attempt {attempt}: one thread {single:.2f} s for {reps} matmuls; two threads "
-              f"{wall:.2f} s wall ({wall / single:.2f}x one thread), {cpu:.2f} s CPU (CPU/wall {ratio:.2f}); "
-              f"intervals (s): {shown}")
-        if best >= 1.3:
-            break
-    assert best >= 1.3, f"two threads in matmul used {best:.2f} s of CPU per s of wall time: the GIL was held"
+        print(f"\nGIL check, attempt {attempt}: two threads in matmul: {wall:.2f} s wall, {cpu:.2f} s CPU "
+              f"(CPU/wall {ratio:.2f}; two threads hashing, which releases the GIL: {baseline:.2f}); "
+              f"matmul intervals (s): {shown}")
+        if baseline < 1.3:
+            continue  # the machine gives this process no second core right now: measure again
+        assert ratio >= 1.0 + 0.5 * (baseline - 1.0), (
+            f"two threads in matmul used {ratio:.2f} s of CPU per s of wall time, where two threads of a "
+            f"GIL-releasing hash used {baseline:.2f}: the matmul held the GIL")
+        return
+    pytest.skip("no parallelism observable on this machine right now (a GIL-releasing baseline ran serially)")
