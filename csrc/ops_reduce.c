@@ -252,8 +252,8 @@ static pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned ax
         if (f64) memset(acc, 0, sizeof(double) * (size_t)out->numel);
         /* the reduced dims all come before the kept ones (size-1 dims aside): x is [R, C] */
         int64_t R = 1, C = 1;
-        bool leading = true;
-        for (int d = 0; d < xm.ndim; d++) {
+        bool leading = x->numel > 0; /* then R * C = numel: no overflow */
+        for (int d = 0; leading && d < xm.ndim; d++) {
             if (xm.shape[d] == 1) continue;
             if (axes & (1u << d)) {
                 if (C > 1) leading = false;
