@@ -28,6 +28,7 @@ def run_child(code: str, timeout: float = 30.0) -> str:
     env = dict(os.environ)
     pkg_parent = str(Path(pygrad.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # BLAS thread buffers would count against address-space limits
     try:
         r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                            timeout=timeout, env=env, cwd=str(ROOT / "tests"))
