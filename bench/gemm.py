@@ -1,0 +1,140 @@
+"""GEMM throughput: C = A B for square n x n matrices, float32 and float64,
+on 1 thread and on every core, for pygrad's matmul, numpy's and PyTorch's,
+each also as a fraction of the machine's FMA peak (bench/peak.c).
+
+GFLOP/s = 2 n^3 / (best seconds per product); every engine allocates its
+result, as users call it (``a @ b``). Run alone with
+``python bench/gemm.py [--quick]``; ``python -m bench`` runs it with the
+other sections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+SIZES = (64, 128, 256, 512, 1024, 2048)
+# the last run's figures: (dtype, n, threads) -> {engine: GFLOP/s}, and the peak per (dtype, threads)
+LAST: dict[str, dict] = {"gflops": {}, "peak": {}}
+QUICK_SIZES = (64, 256, 512, 1024)
+
+
+def engines(n: int, dtype: np.dtype, rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
+    """The product to time per engine, and why a peer is missing."""
+    pg = common.import_pygrad()
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    ta, tb = pg.tensor(a), pg.tensor(b)
+    fns: dict[str, Callable[[], Any]] = {"pygrad": lambda: ta @ tb, "numpy": lambda: a @ b}
+    missing = {}
+    torch, why = common.try_import("torch")
+    if torch is None:
+        missing["PyTorch"] = why
+    else:
+        xa, xb = torch.from_numpy(a), torch.from_numpy(b)
+        fns["PyTorch"] = lambda: torch.mm(xa, xb)
+    return fns, missing
+
+
+def check(n: int, dtype: np.dtype, rng: np.random.Generator) -> str:
+    """pygrad's product against float64 numpy, with the dot-product error bound."""
+    pg = common.import_pygrad()
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    got = (pg.tensor(a) @ pg.tensor(b)).numpy().astype(np.float64)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    bound = 2 * n * np.finfo(dtype).eps / 2 * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+    return "" if np.all(np.abs(got - want) <= bound) else f"pygrad's {n}x{n} {np.dtype(dtype).name} product is off"
+
+
+def run(quick: bool = False) -> str:
+    """The GEMM section as markdown."""
+    rng = np.random.default_rng(0)
+    tmax = common.max_threads()
+    thread_counts = sorted({1, tmax})
+    meter = common.LoadMeter().__enter__()
+    peak, peak_note = common.measure_peak(tmax, 0.1 if quick else 0.3)
+    sizes = QUICK_SIZES if quick else SIZES
+    out = ["## GEMM GFLOP/s", ""]
+    notes = [peak_note, common.blas_threads_note(), "PyTorch: torch.set_num_threads"]
+    problems = []
+    results: list[tuple[str, int, int, dict[str, float]]] = []
+    missing: dict[str, str] = {}
+    for dtype in (np.float32, np.float64):
+        dname = np.dtype(dtype).name
+        for t in thread_counts:
+            with common.threads(t):
+                for n in sizes:
+                    fns, missing = engines(n, dtype, rng)
+                    flops = 2.0 * n**3
+                    one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
+                    inner = common.inner_for(one, 0.02 if quick else 0.05)
+                    repeats = 3 if quick else 7
+                    best = common.interleaved(fns, repeats=repeats, inner=inner)
+                    gf = {k: flops / v / 1e9 for k, v in best.items()}
+                    results.append((dname, n, t, gf))
+        problem = check(257, dtype, rng)
+        if problem:
+            problems.append(problem)
+    # the peak again: a busy moment during the first probe would inflate every fraction
+    again, _ = common.measure_peak(tmax, 0.1 if quick else 0.3)
+    for key, v in again.items():
+        peak[key] = max(peak.get(key, 0.0), v)
+    if peak:
+        peaks = ", ".join(f"{dt} {t} thread{'s' if t > 1 else ''}: {v:.0f}" for (dt, t), v in sorted(peak.items()))
+        notes.append(f"peak GFLOP/s (best of a probe before and one after the section): {peaks}")
+    for dname in ("float32", "float64"):
+        rows = []
+        for dn, n, t, gf in results:
+            if dn != dname:
+                continue
+            pk = peak.get((dname, t))
+
+            def cell(name: str, gf: dict[str, float] = gf, pk: float | None = pk) -> str:
+                if name not in gf:
+                    return "—"
+                return f"{gf[name]:.1f}" + (f" ({gf[name] / pk:.0%})" if pk else "")
+
+            rows.append([
+                str(n), str(t), cell("pygrad"), cell("numpy"), cell("PyTorch"),
+                common.ratio(gf.get("pygrad"), gf.get("numpy")), common.ratio(gf.get("pygrad"), gf.get("PyTorch")),
+            ])
+        out += [
+            f"### {dname}",
+            "",
+            common.md_table(
+                ["n", "threads", "pygrad GFLOP/s (of peak)", "numpy (of peak)", "PyTorch (of peak)",
+                 "pygrad / numpy", "pygrad / PyTorch"], rows),
+            "",
+        ]
+    for name, why in missing.items():
+        notes.append(f"{name}: {why}")
+    LAST["gflops"] = {(dn, n, t): gf for dn, n, t, gf in results}
+    LAST["peak"] = dict(peak)
+    notes.append("pygrad's products match float64 numpy within the dot-product error bound"
+                 if not problems else "; ".join(problems))
+    meter.__exit__()
+    notes.append(meter.note())
+    out += [f"- {n}" for n in dict.fromkeys(notes)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    args = parser.parse_args(argv)
+    print("# pygrad GEMM benchmark\n")
+    print("\n".join(common.header_lines(sys.argv[1:] if argv is None else argv)), "\n")
+    print(run(args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Run every benchmark section (or some) and print one markdown report.
+
+    python bench/run.py [--quick] [--only SECTION ...]
+    python -m bench [--quick] [--only SECTION ...]
+
+Sections: overhead (per-op overhead, bench/overhead.py), demo (micrograd's
+demo step), mlp (MLP training steps), gemm (GEMM GFLOP/s against the FMA
+peak), bandwidth (elementwise and reductions against the copy roofline).
+pygrad and every installed peer run in the same process; a missing peer is
+reported, not fatal. The report ends with the performance targets, each
+computed from this run's figures. Nothing here asserts anything about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bandwidth  # noqa: E402
+import common  # noqa: E402
+import demo  # noqa: E402
+import gemm  # noqa: E402
+import mlp  # noqa: E402
+import overhead  # noqa: E402
+
+
+def overhead_section(quick: bool) -> str:
+    """bench/overhead.py's table, as a section of this report."""
+    n = 1000
+    repeats, warmup = (5, 1) if quick else (20, 3)
+    overhead.NOTES.clear()
+    results = [
+        overhead.run_engine(overhead.engine_pygrad, "pygrad (C engine)", n, repeats, warmup),
+        overhead.run_engine(overhead.engine_reference, "pygrad.reference (Python)", n, repeats, warmup),
+        overhead.run_engine(lambda: overhead.engine_torch(1), "PyTorch eager CPU", n, repeats, warmup),
+        overhead.run_engine(overhead.engine_numpy, "numpy (forward only)", n, repeats, warmup),
+        overhead.run_engine(lambda: overhead.engine_micrograd(n), "micrograd (1 scalar)", n, repeats, warmup),
+    ]
+    notes = [f"{r.name}: result differs from float64 numpy: {r.check}" for r in results if r.check]
+    if not notes:
+        notes.append(f"every engine's value and gradient match a float64 numpy run (rtol {overhead.tolerance(n):.2g})")
+    notes += overhead.NOTES
+    return "\n".join([
+        "## Per-op overhead (bench/overhead.py)",
+        "",
+        overhead.table(results),
+        "",
+        f"- chain of {n} ops cycling x*{overhead.MUL}, x+{overhead.ADD}, relu(x) on a float32 tensor of "
+        f"{len(overhead.START)} elements (micrograd: one scalar), then sum() and backward(); median of {repeats} "
+        "repeats; ratio = engine time / pygrad time",
+        *[f"- {note}" for note in notes],
+    ])
+
+
+SECTIONS: dict[str, Callable[[bool], str]] = {
+    "overhead": overhead_section,
+    "demo": demo.run,
+    "mlp": mlp.run,
+    "gemm": gemm.run,
+    "bandwidth": bandwidth.run,
+}
+
+
+def targets() -> str:
+    """The performance targets, judged on this run's GEMM and bandwidth figures."""
+    rows = []
+    tmax = common.max_threads()
+    gf, peak = gemm.LAST["gflops"], gemm.LAST["peak"]
+    big = [(dn, n) for (dn, n, t) in gf if n >= 512 and t == tmax]
+
+    def gemm_row(label: str, dname: str, want: float, what: str) -> None:
+        vals = []
+        for dn, n in big:
+            if dn != dname:
+                continue
+            g = gf[(dn, n, tmax)]
+            if what == "peak" and peak.get((dn, tmax)):
+                vals.append((g["pygrad"] / peak[(dn, tmax)], n))
+            elif what == "numpy" and "numpy" in g:
+                vals.append((g["pygrad"] / g["numpy"], n))
+        if not vals:
+            rows.append([label, "not measured", "—"])
+            return
+        worst, n = min(vals)
+        shown = ", ".join(f"n={m}: {v:.0%}" if what == "peak" else f"n={m}: {v:.2f}x" for v, m in sorted(
+            vals, key=lambda x: x[1]))
+        rows.append([label, shown, "met" if worst >= want else f"missed at n={n}"])
+
+    if gf:
+        gemm_row(f"float32 GEMM, n >= 512, {tmax} threads: >= 80% of FMA peak", "float32", 0.80, "peak")
+        gemm_row(f"float32 GEMM, n >= 512, {tmax} threads: >= 1.5x numpy", "float32", 1.5, "numpy")
+        gemm_row(f"float64 GEMM, n >= 512, {tmax} threads: >= 75% of FMA peak", "float64", 0.75, "peak")
+    gbs = bandwidth.LAST["gbs"]
+    if gbs:
+        for t in sorted({1, tmax}):
+            for kinds, label, want in (
+                (("in place",), "memory-bound elementwise ops (copy, a += b, a *= s)", 0.9),
+                (("reduction",), "reductions (no target; for reference)", None),
+            ):
+                vals = [(r[f"pygrad{t}"] / r[f"copy{t}"], f"{op} {dname}") for (dname, op), r in gbs.items()
+                        if bandwidth.LAST["kind"][op] in kinds and f"pygrad{t}" in r]
+                if not vals:
+                    continue
+                worst, which = min(vals)
+                shown = ", ".join(f"{name}: {v:.0%}" for v, name in vals)
+                status = "—" if want is None else "met" if worst >= want else f"missed: {which}"
+                goal = "" if want is None else f": >= {want:.0%} of the copy roofline"
+                rows.append([f"{label}, {t} thread{'s' if t > 1 else ''}{goal}", shown, status])
+    if not rows:
+        return ""
+    return "\n".join(["## Targets", "", common.md_table(["target", "this run", "status"], rows, right=set()), "",
+                      "- ops that allocate their result are judged against numpy instead (see the bandwidth "
+                      "table): a fresh result costs page zeroing that no kernel can avoid"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="pygrad benchmarks against their peers (markdown report)")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS), metavar="SECTION",
+                        help=f"run only this section (repeatable): {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(SECTIONS)
+    print("# pygrad benchmarks\n")
+    print("\n".join(common.header_lines(sys.argv[1:] if argv is None else argv)))
+    for name in SECTIONS:
+        if name in chosen:
+            print()
+            print(SECTIONS[name](args.quick), flush=True)
+    summary = targets()
+    if summary:
+        print()
+        print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
