@@ -18,7 +18,8 @@
  * (dA = G B^T, dB = A^T G) never materialises a transpose. Micro-kernels exist
  * for AVX-512 and AVX2+FMA (per-function target attributes, picked at run time
  * from cpuid; the library is never compiled for a particular CPU) and in
- * portable C. Tiny products skip packing (the naive kernel is faster there).
+ * portable C. Tiny products skip packing (the naive kernel is faster there),
+ * and so do matrix-vector products (M or N is 1), which are memory-bound.
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
@@ -323,6 +324,125 @@ static void pg__gemm_grid(int64_t M, int64_t N, int64_t mr, int64_t nr, int64_t 
     }
 }
 
+/* ======================================================================
+ * Matrix-vector products (M == 1 or N == 1). Each matrix element is used
+ * once, so packing would only add a copy of the matrix: these run on a
+ * matrix R whose rows are contiguous, in one of two forms,
+ *   dot:   y[r] (+)= sum_p R[r, p] x[p]    (16 interleaved partial sums)
+ *   axpy:  y[j] (+)= sum_r x[r] R[r, j]    (rows added in order, 8 per pass)
+ * threaded over the output.
+ * ====================================================================== */
+
+/* Multiply-adds per thread below which a matrix-vector product stays on one
+ * thread (it is memory-bound, like an elementwise op). */
+#define PG_GEMV_GRAIN 32768
+
+typedef struct pg_gemv_job {
+    const void *R;   /* [rows][len], row stride ld */
+    int64_t rows, len, ld;
+    const void *x;   /* dot: [len]; axpy: [rows]; contiguous */
+    void *y;         /* dot: [rows], stride incy; axpy: [len], contiguous */
+    int64_t incy;
+    bool acc;
+} pg_gemv_job;
+
+#define PG_GEMV(T, SUF)                                                                                     \
+    static void pg__gemv_dot_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
+        const pg_gemv_job *j = ctx;                                                                         \
+        const T *x = j->x;                                                                                  \
+        T *y = j->y;                                                                                        \
+        for (int64_t r = lo; r < hi; r++) {                                                                 \
+            const T *row = (const T *)j->R + r * j->ld;                                                     \
+            T lane[16] = {0};                                                                               \
+            int64_t p = 0;                                                                                  \
+            for (; p + 16 <= j->len; p += 16)                                                               \
+                for (int l = 0; l < 16; l++) lane[l] += row[p + l] * x[p + l];                              \
+            for (int w = 8; w > 0; w /= 2)                                                                  \
+                for (int l = 0; l < w; l++) lane[l] += lane[l + w];                                         \
+            T s = lane[0];                                                                                  \
+            for (; p < j->len; p++) s += row[p] * x[p];                                                     \
+            y[r * j->incy] = j->acc ? y[r * j->incy] + s : s;                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    static void pg__gemv_axpy_##SUF(void *ctx, int64_t lo, int64_t hi) {                                    \
+        const pg_gemv_job *j = ctx;                                                                         \
+        const T *x = j->x, *R = j->R;                                                                       \
+        T *y = j->y;                                                                                        \
+        const int64_t ld = j->ld;                                                                           \
+        if (!j->acc)                                                                                        \
+            for (int64_t i = lo; i < hi; i++) y[i] = 0;                                                     \
+        int64_t r = 0;                                                                                      \
+        for (; r + 8 <= j->rows; r += 8) {                                                                  \
+            const T *p = R + r * ld;                                                                        \
+            const T x0 = x[r], x1 = x[r + 1], x2 = x[r + 2], x3 = x[r + 3];                                 \
+            const T x4 = x[r + 4], x5 = x[r + 5], x6 = x[r + 6], x7 = x[r + 7];                             \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                    \
+                T s = y[i];                                                                                 \
+                s += x0 * p[i];                                                                             \
+                s += x1 * p[i + ld];                                                                        \
+                s += x2 * p[i + 2 * ld];                                                                    \
+                s += x3 * p[i + 3 * ld];                                                                    \
+                s += x4 * p[i + 4 * ld];                                                                    \
+                s += x5 * p[i + 5 * ld];                                                                    \
+                s += x6 * p[i + 6 * ld];                                                                    \
+                s += x7 * p[i + 7 * ld];                                                                    \
+                y[i] = s;                                                                                   \
+            }                                                                                               \
+        }                                                                                                   \
+        for (; r < j->rows; r++) {                                                                          \
+            const T *p = R + r * ld, xr = x[r];                                                             \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) y[i] += xr * p[i];                                   \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    /* C[M,N] (+)= op(A) op(B) with M == 1 or N == 1; false without scratch memory */                      \
+    static bool pg__gemv_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,  \
+                               const T *B, int64_t ldb, T *C, int64_t ldc, bool acc) {                      \
+        const T *vec;                                                                                       \
+        int64_t vinc;                                                                                       \
+        pg_gemv_job j = {0};                                                                                \
+        bool dot;                                                                                           \
+        if (M == 1) { /* C[0,j] = sum_p op(A)(0,p) op(B)(p,j); op(A)(0,p) = A[p * (ta ? lda : 1)] */        \
+            vec = A, vinc = ta ? lda : 1;                                                                   \
+            dot = tb; /* tb: row j of B holds op(B)(:,j) */                                                 \
+            j = (pg_gemv_job){B, tb ? N : K, tb ? K : N, ldb, NULL, C, 1, acc};                             \
+        } else { /* C[i,0] = sum_p op(A)(i,p) op(B)(p,0); op(B)(p,0) = B[p * (tb ? 1 : ldb)] */             \
+            vec = B, vinc = tb ? 1 : ldb;                                                                   \
+            dot = !ta; /* !ta: row i of A holds op(A)(i,:) */                                               \
+            j = (pg_gemv_job){A, ta ? K : M, ta ? M : K, lda, NULL, C, ldc, acc};                           \
+        }                                                                                                   \
+        int64_t nvec = dot ? j.len : j.rows, nout = dot ? j.rows : j.len;                                   \
+        bool gather = vinc != 1, scatter = !dot && j.incy != 1;                                             \
+        T *tmp = NULL;                                                                                      \
+        if (gather || scatter) {                                                                            \
+            tmp = pg__scratch(1, sizeof(T) * (size_t)(nvec + nout));                                        \
+            if (!tmp) return false;                                                                         \
+        }                                                                                                   \
+        if (gather) {                                                                                       \
+            for (int64_t i = 0; i < nvec; i++) tmp[i] = vec[i * vinc];                                      \
+            vec = tmp;                                                                                      \
+        }                                                                                                   \
+        j.x = vec;                                                                                          \
+        if (dot) {                                                                                          \
+            int64_t grain = (PG_GEMV_GRAIN + j.len - 1) / j.len;                                            \
+            pg__parallel_range(j.rows, 1, grain, pg__gemv_dot_##SUF, &j);                                   \
+            return true;                                                                                    \
+        }                                                                                                   \
+        if (scatter) { /* the output column is strided: sum into tmp, then add or store */                  \
+            j.y = tmp + nvec;                                                                               \
+            j.acc = false;                                                                                  \
+        }                                                                                                   \
+        int64_t grain = (PG_GEMV_GRAIN + j.rows - 1) / j.rows;                                              \
+        pg__parallel_range(j.len, 64, grain < 64 ? 64 : grain, pg__gemv_axpy_##SUF, &j);                    \
+        if (scatter)                                                                                        \
+            for (int64_t i = 0; i < nout; i++) C[i * ldc] = acc ? C[i * ldc] + tmp[nvec + i] : tmp[nvec + i]; \
+        return true;                                                                                        \
+    }
+
+PG_GEMV(float, f32)
+PG_GEMV(double, f64)
+
 #define PG_GEMM_DRIVER(T, SUF)                                                                              \
     typedef struct pg_gemm_job_##SUF {                                                                      \
         const pg_gemm_kern_##SUF *kn;                                                                       \
@@ -403,6 +523,7 @@ static void pg__gemm_grid(int64_t M, int64_t N, int64_t mr, int64_t nr, int64_t 
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
             return;                                                                                         \
         }                                                                                                   \
+        if ((M == 1 || N == 1) && pg__gemv_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)) return;     \
         int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
         int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
         if (nthr > tiles) nthr = (int)tiles;                                                                \

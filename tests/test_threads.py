@@ -51,12 +51,15 @@ def _step(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...]
     return y.numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()
 
 
+@pytest.mark.parametrize("shapes", [((131, 257), (257, 97)), ((1, 3000), (3000, 700)), ((900, 3000), (3000, 1))],
+                         ids=["matrix", "row-vector", "column-vector"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nthreads", [2, 3, 8])
-def test_results_do_not_depend_on_the_thread_count(rng, dtype, nthreads):
-    a = rng.standard_normal((131, 257)).astype(dtype)
-    b = rng.standard_normal((257, 97)).astype(dtype)
-    g = rng.standard_normal((131, 97)).astype(dtype)
+def test_results_do_not_depend_on_the_thread_count(rng, dtype, nthreads, shapes):
+    sa, sb = shapes
+    a = rng.standard_normal(sa).astype(dtype)
+    b = rng.standard_normal(sb).astype(dtype)
+    g = rng.standard_normal((sa[0], sb[1])).astype(dtype)
     pg.set_num_threads(1)
     want = _step(a, b, g)
     pg.set_num_threads(nthreads)
