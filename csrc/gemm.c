@@ -147,9 +147,9 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
             int64_t n = nc - j0 < NR ? nc - j0 : NR;                                                        \
             if (!tb) { /* op(B)(p,j) = B[p*ldb + j]: each p gives NR contiguous values */                   \
                 const T *s = B + j0;                                                                        \
-                if (n == NR) {                                                                              \
+                if (n == NR) { /* unrolled: as a loop it would become a memcpy call per row */             \
                     for (int64_t p = 0; p < kc; p++)                                                        \
-                        for (int j = 0; j < NR; j++) dst[p * NR + j] = s[p * ldb + j];                      \
+                        PG_UNROLL(32) for (int j = 0; j < NR; j++) dst[p * NR + j] = s[p * ldb + j];        \
                 } else {                                                                                    \
                     for (int64_t p = 0; p < kc; p++)                                                        \
                         for (int j = 0; j < NR; j++) dst[p * NR + j] = j < n ? s[p * ldb + j] : (T)0;       \
