@@ -184,39 +184,44 @@ def machine() -> str:
     return f"{cpu_model()}, {cores}, {platform.system()} {platform.release()} {platform.machine()}"
 
 
-def measure_peak(max_threads_: int, seconds: float = 0.2) -> tuple[dict[tuple[str, int], float], str]:
-    """The machine's fused multiply-add peak in GFLOP/s per (dtype, threads),
-    from bench/peak.c compiled with the system C compiler, and a note saying
-    how it was measured (or why it was not)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        return {}, "no C compiler found: fractions of peak are not shown"
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "peak"
-        build = subprocess.run(
-            [cc, "-O2", "-o", str(exe), str(BENCH / "peak.c"), "-lpthread"], capture_output=True, text=True
-        )
+class PeakProbe:
+    """bench/peak.c compiled with the system C compiler: the machine's fused
+    multiply-add peak in GFLOP/s per (dtype, threads). ``exe`` is None (and
+    ``note`` says why) when it cannot be built or run."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.exe: Path | None = None
+        self.isa = "?"
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        if cc is None:
+            self.note = "no C compiler found: fractions of peak are not shown"
+            return
+        exe = Path(self._tmp.name) / "peak"
+        build = subprocess.run([cc, "-O2", "-o", str(exe), str(BENCH / "peak.c"), "-lpthread"],
+                               capture_output=True, text=True)
         if build.returncode != 0:
-            return {}, f"bench/peak.c did not compile with {cc}: {build.stderr.strip()[:200]}"
-        run = subprocess.run([str(exe), str(max_threads_), str(seconds)], capture_output=True, text=True)
-    if run.returncode != 0:
-        return {}, f"bench/peak.c failed: {run.stderr.strip()[:200]}"
-    peak: dict[tuple[str, int], float] = {}
-    isa = "?"
-    extra = []
-    for line in run.stdout.splitlines():
-        m = re.match(r"isa=(\S+) dtype=(\S+) threads=(\d+) gflops=([\d.]+)", line)
-        if not m:
-            continue
-        if (m.group(2), int(m.group(3))) in peak:  # a second ISA's figure: informative only
-            extra.append(f"{m.group(1)} {m.group(2)} on {m.group(3)} threads: {float(m.group(4)):.0f} GFLOP/s")
-            continue
-        isa = m.group(1)
-        peak[(m.group(2), int(m.group(3)))] = float(m.group(4))
-    note = f"FMA peak measured by bench/peak.c ({isa} FMAs on registers, compiled with {Path(cc).name} -O2)"
-    if extra:
-        note += "; for comparison " + ", ".join(extra)
-    return peak, note
+            self.note = f"bench/peak.c did not compile with {cc}: {build.stderr.strip()[:200]}"
+            return
+        self.exe = exe
+        self.note = f"FMA peak measured by bench/peak.c (FMAs on registers, compiled with {Path(cc).name} -O2)"
+
+    def measure(self, threads: int, seconds: float, exact: bool = False) -> dict[tuple[str, int], float]:
+        """GFLOP/s per (dtype, team size): team sizes 1..threads, or only ``threads`` when exact."""
+        if self.exe is None:
+            return {}
+        args = [str(self.exe), str(threads), str(seconds)] + (["exact"] if exact else [])
+        run = subprocess.run(args, capture_output=True, text=True)
+        peak: dict[tuple[str, int], float] = {}
+        for line in run.stdout.splitlines():
+            m = re.match(r"isa=(\S+) dtype=(\S+) threads=(\d+) gflops=([\d.]+)", line)
+            if m and (m.group(2), int(m.group(3))) not in peak:
+                self.isa = m.group(1)
+                peak[(m.group(2), int(m.group(3)))] = float(m.group(4))
+        return peak
+
+    def close(self) -> None:
+        self._tmp.cleanup()
 
 
 class LoadMeter:

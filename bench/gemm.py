@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 SIZES = (64, 128, 256, 512, 1024, 2048)
-# the last run's figures: (dtype, n, threads) -> {engine: GFLOP/s}, and the peak per (dtype, threads)
+# the last run's figures: (dtype, n, threads) -> {engine: GFLOP/s}, and -> the peak measured with them
 LAST: dict[str, dict] = {"gflops": {}, "peak": {}}
 QUICK_SIZES = (64, 256, 512, 1024)
 
@@ -59,43 +59,45 @@ def run(quick: bool = False) -> str:
     rng = np.random.default_rng(0)
     tmax = common.max_threads()
     thread_counts = sorted({1, tmax})
-    meter = common.LoadMeter().__enter__()
-    peak, peak_note = common.measure_peak(tmax, 0.1 if quick else 0.3)
     sizes = QUICK_SIZES if quick else SIZES
     out = ["## GEMM GFLOP/s", ""]
-    notes = [peak_note, common.blas_threads_note(), "PyTorch: torch.set_num_threads"]
+    notes: list[str] = []
     problems = []
-    results: list[tuple[str, int, int, dict[str, float]]] = []
+    results: list[tuple[str, int, int, dict[str, float], float | None]] = []
     missing: dict[str, str] = {}
-    for dtype in (np.float32, np.float64):
-        dname = np.dtype(dtype).name
-        for t in thread_counts:
-            with common.threads(t):
-                for n in sizes:
-                    fns, missing = engines(n, dtype, rng)
-                    flops = 2.0 * n**3
-                    one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
-                    inner = common.inner_for(one, 0.02 if quick else 0.05)
-                    repeats = 3 if quick else 7
-                    best = common.interleaved(fns, repeats=repeats, inner=inner)
-                    gf = {k: flops / v / 1e9 for k, v in best.items()}
-                    results.append((dname, n, t, gf))
-        problem = check(257, dtype, rng)
-        if problem:
-            problems.append(problem)
-    # the peak again: a busy moment during the first probe would inflate every fraction
-    again, _ = common.measure_peak(tmax, 0.1 if quick else 0.3)
-    for key, v in again.items():
-        peak[key] = max(peak.get(key, 0.0), v)
-    if peak:
-        peaks = ", ".join(f"{dt} {t} thread{'s' if t > 1 else ''}: {v:.0f}" for (dt, t), v in sorted(peak.items()))
-        notes.append(f"peak GFLOP/s (best of a probe before and one after the section): {peaks}")
+    probe = common.PeakProbe()
+    with common.LoadMeter() as meter:
+        best_peak = probe.measure(tmax, 0.1 if quick else 0.3)
+        for dtype in (np.float32, np.float64):
+            dname = np.dtype(dtype).name
+            for t in thread_counts:
+                with common.threads(t):
+                    for n in sizes:
+                        fns, missing = engines(n, dtype, rng)
+                        row_peak: list[float] = []
+
+                        def peak(t: int = t, dname: str = dname, row_peak: list[float] = row_peak) -> None:
+                            v = probe.measure(t, 0.03, exact=True).get((dname, t))
+                            if v:
+                                row_peak.append(v)
+
+                        one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
+                        inner = common.inner_for(one, 0.02 if quick else 0.05)
+                        if probe.exe is not None:
+                            fns["peak"] = peak
+                        best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0)
+                        best.pop("peak", None)
+                        gf = {k: 2.0 * n**3 / v / 1e9 for k, v in best.items()}
+                        results.append((dname, n, t, gf, max(row_peak) if row_peak else None))
+            problem = check(257, dtype, rng)
+            if problem:
+                problems.append(problem)
+    probe.close()
     for dname in ("float32", "float64"):
         rows = []
-        for dn, n, t, gf in results:
+        for dn, n, t, gf, pk in results:
             if dn != dname:
                 continue
-            pk = peak.get((dname, t))
 
             def cell(name: str, gf: dict[str, float] = gf, pk: float | None = pk) -> str:
                 if name not in gf:
@@ -103,27 +105,39 @@ def run(quick: bool = False) -> str:
                 return f"{gf[name]:.1f}" + (f" ({gf[name] / pk:.0%})" if pk else "")
 
             rows.append([
-                str(n), str(t), cell("pygrad"), cell("numpy"), cell("PyTorch"),
+                str(n), str(t), fmt_peak(pk), cell("pygrad"), cell("numpy"), cell("PyTorch"),
                 common.ratio(gf.get("pygrad"), gf.get("numpy")), common.ratio(gf.get("pygrad"), gf.get("PyTorch")),
             ])
         out += [
             f"### {dname}",
             "",
             common.md_table(
-                ["n", "threads", "pygrad GFLOP/s (of peak)", "numpy (of peak)", "PyTorch (of peak)",
+                ["n", "threads", "peak GFLOP/s", "pygrad GFLOP/s (of peak)", "numpy (of peak)", "PyTorch (of peak)",
                  "pygrad / numpy", "pygrad / PyTorch"], rows),
             "",
         ]
     for name, why in missing.items():
         notes.append(f"{name}: {why}")
-    LAST["gflops"] = {(dn, n, t): gf for dn, n, t, gf in results}
-    LAST["peak"] = dict(peak)
+    notes.append(probe.note + (f", {probe.isa}" if probe.exe else ""))
+    if best_peak:
+        peaks = ", ".join(f"{dt} {t} thread{'s' if t > 1 else ''}: {v:.0f}" for (dt, t), v in sorted(best_peak.items()))
+        notes.append(f"peak column: the best of short FMA probes run in the same interleaved rounds as the row's "
+                     f"products (the peak a virtual machine gets moves with its host's load); a longer probe at the "
+                     f"start of the section gave {peaks} GFLOP/s")
+    notes += [common.blas_threads_note(), "PyTorch: torch.set_num_threads",
+              "GFLOP/s = 2 n^3 / best time of a product, result allocation included (as users call a @ b)"]
     notes.append("pygrad's products match float64 numpy within the dot-product error bound"
                  if not problems else "; ".join(problems))
-    meter.__exit__()
     notes.append(meter.note())
-    out += [f"- {n}" for n in dict.fromkeys(notes)]
+    LAST["gflops"] = {(dn, n, t): gf for dn, n, t, gf, _ in results}
+    LAST["peak"] = {(dn, n, t): pk for dn, n, t, _, pk in results if pk}
+    out += [f"- {n}" for n in notes]
     return "\n".join(out)
+
+
+def fmt_peak(v: float | None) -> str:
+    """A peak figure, or an em dash."""
+    return "—" if v is None else f"{v:.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:

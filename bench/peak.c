@@ -8,12 +8,14 @@
  * it is compiled with the system cc and no -march flags.
  *
  *   cc -O2 -o peak bench/peak.c -lpthread
- *   ./peak [threads] [seconds]
+ *   ./peak [threads] [seconds] [exact]
  *
  * Prints one line per dtype and team size, e.g.
  *   isa=avx512 dtype=float32 threads=2 gflops=527.1
  * Team sizes 1 .. threads (default: online cores); seconds per measurement
- * (default 0.2), best of three. */
+ * (default 0.2), best of three. With a third argument "exact": the given team
+ * size only, one measurement per dtype (for probes taken between other
+ * measurements). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -147,8 +149,9 @@ int main(int argc, char **argv) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int maxt = argc > 1 ? atoi(argv[1]) : (int)(cores > 0 ? cores : 1);
     double seconds = argc > 2 ? atof(argv[2]) : 0.2;
-    if (maxt < 1 || maxt > 256 || seconds <= 0) {
-        fprintf(stderr, "usage: peak [threads 1..256] [seconds > 0]\n");
+    int exact = argc > 3 && strcmp(argv[3], "exact") == 0;
+    if (maxt < 1 || maxt > 256 || seconds <= 0 || (argc > 3 && !exact)) {
+        fprintf(stderr, "usage: peak [threads 1..256] [seconds > 0] [exact]\n");
         return 2;
     }
     const char *isa = "c";
@@ -162,10 +165,10 @@ int main(int argc, char **argv) {
         isa = "avx2", f32 = fma_avx2_f32, f64 = fma_avx2_f64, l32 = 8, l64 = 4;
     }
 #endif
-    for (int n = 1; n <= maxt; n++) {
+    for (int n = exact ? maxt : 1; n <= maxt; n++) {
         for (int d = 0; d < 2; d++) {
             double best = 0;
-            for (int rep = 0; rep < 3; rep++) {
+            for (int rep = 0; rep < (exact ? 1 : 3); rep++) {
                 double g = measure(d ? f64 : f32, d ? l64 : l32, n, seconds);
                 if (g > best) best = g;
             }
@@ -174,7 +177,7 @@ int main(int argc, char **argv) {
     }
 #if PEAK_X86
     /* the AVX2 figure too when AVX-512 is the main one (the ISA of an AVX2-only build) */
-    if (strcmp(isa, "avx512") == 0 && __builtin_cpu_supports("fma")) {
+    if (!exact && strcmp(isa, "avx512") == 0 && __builtin_cpu_supports("fma")) {
         double best = 0;
         for (int rep = 0; rep < 3; rep++) {
             double g = measure(fma_avx2_f32, 8, maxt, seconds);

@@ -77,8 +77,8 @@ def targets() -> str:
             if dn != dname:
                 continue
             g = gf[(dn, n, tmax)]
-            if what == "peak" and peak.get((dn, tmax)):
-                vals.append((g["pygrad"] / peak[(dn, tmax)], n))
+            if what == "peak" and peak.get((dn, n, tmax)):
+                vals.append((g["pygrad"] / peak[(dn, n, tmax)], n))
             elif what == "numpy" and "numpy" in g:
                 vals.append((g["pygrad"] / g["numpy"], n))
         if not vals:
