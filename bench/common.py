@@ -115,10 +115,12 @@ def blas_threads_note() -> str:
 # ----------------------------------------------------------------- timing ---
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, warmup: int = 1) -> dict[str, float]:
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, warmup: int = 1,
+                each_round: Callable[[], Any] | None = None) -> dict[str, float]:
     """Best seconds per call of each function: ``repeats`` rounds, each timing
     ``inner`` back-to-back calls of every function in turn (after ``warmup``
-    untimed calls each). The garbage collector is off while timing."""
+    untimed calls each); ``each_round`` (untimed) runs once at the start of
+    every round. The garbage collector is off while timing."""
     best = {name: float("inf") for name in fns}
     gc_was_enabled = gc.isenabled()
     try:
@@ -129,6 +131,8 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1,
         gc.disable()
         clock = time.perf_counter
         for _ in range(repeats):
+            if each_round is not None:
+                each_round()
             for name, fn in fns.items():
                 t0 = clock()
                 for _ in range(inner):

@@ -77,16 +77,14 @@ def run(quick: bool = False) -> str:
                         row_peak: list[float] = []
 
                         def peak(t: int = t, dname: str = dname, row_peak: list[float] = row_peak) -> None:
-                            v = probe.measure(t, 0.03, exact=True).get((dname, t))
+                            v = probe.measure(t, 0.02, exact=True).get((dname, t))
                             if v:
                                 row_peak.append(v)
 
                         one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
                         inner = common.inner_for(one, 0.02 if quick else 0.05)
-                        if probe.exe is not None:
-                            fns["peak"] = peak
-                        best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0)
-                        best.pop("peak", None)
+                        best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0,
+                                                  each_round=peak if probe.exe is not None else None)
                         gf = {k: 2.0 * n**3 / v / 1e9 for k, v in best.items()}
                         results.append((dname, n, t, gf, max(row_peak) if row_peak else None))
             problem = check(257, dtype, rng)
