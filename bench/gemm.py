@@ -119,9 +119,9 @@ def run(quick: bool = False) -> str:
     notes.append(probe.note + (f", {probe.isa}" if probe.exe else ""))
     if best_peak:
         peaks = ", ".join(f"{dt} {t} thread{'s' if t > 1 else ''}: {v:.0f}" for (dt, t), v in sorted(best_peak.items()))
-        notes.append(f"peak column: the best of short FMA probes run in the same interleaved rounds as the row's "
-                     f"products (the peak a virtual machine gets moves with its host's load); a longer probe at the "
-                     f"start of the section gave {peaks} GFLOP/s")
+        notes.append(f"peak column: the best of short FMA probes (3 x 20 ms each) run in the same interleaved rounds "
+                     f"as the row's products (the peak a virtual machine gets moves with its host's load); a longer "
+                     f"probe at the start of the section gave {peaks} GFLOP/s")
     notes += [common.blas_threads_note(), "PyTorch: torch.set_num_threads",
               "GFLOP/s = 2 n^3 / best time of a product, result allocation included (as users call a @ b)"]
     notes.append("pygrad's products match float64 numpy within the dot-product error bound"
