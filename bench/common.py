@@ -115,10 +115,20 @@ def blas_threads_note() -> str:
 # ----------------------------------------------------------------- timing ---
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, warmup: int = 1) -> dict[str, float]:
+# OpenBLAS's idle workers yield-spin for about 0.1 s after a call (2^28 TSC
+# cycles); meanwhile they take a core from whatever runs next in the process:
+# pygrad's 2-thread GEMM right after a numpy matmul measured at half speed.
+SETTLE = 0.15
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, warmup: int = 1,
+                each_round: Callable[[], Any] | None = None, settle: float = 0.0) -> dict[str, float]:
     """Best seconds per call of each function: ``repeats`` rounds, each timing
     ``inner`` back-to-back calls of every function in turn (after ``warmup``
-    untimed calls each). The garbage collector is off while timing."""
+    untimed calls each); ``each_round`` (untimed) runs once at the start of
+    every round; each timed block starts ``settle`` seconds after the previous
+    one ends, so threads other engines left spinning are asleep (SETTLE). The
+    garbage collector is off while timing."""
     best = {name: float("inf") for name in fns}
     gc_was_enabled = gc.isenabled()
     try:
@@ -129,7 +139,11 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1,
         gc.disable()
         clock = time.perf_counter
         for _ in range(repeats):
+            if each_round is not None:
+                each_round()
             for name, fn in fns.items():
+                if settle:
+                    time.sleep(settle)
                 t0 = clock()
                 for _ in range(inner):
                     fn()

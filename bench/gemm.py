@@ -77,16 +77,15 @@ def run(quick: bool = False) -> str:
                         row_peak: list[float] = []
 
                         def peak(t: int = t, dname: str = dname, row_peak: list[float] = row_peak) -> None:
-                            v = probe.measure(t, 0.03, exact=True).get((dname, t))
+                            v = probe.measure(t, 0.02, exact=True).get((dname, t))
                             if v:
                                 row_peak.append(v)
 
                         one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
                         inner = common.inner_for(one, 0.02 if quick else 0.05)
-                        if probe.exe is not None:
-                            fns["peak"] = peak
-                        best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0)
-                        best.pop("peak", None)
+                        best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0,
+                                                  each_round=peak if probe.exe is not None else None,
+                                                  settle=common.SETTLE if t > 1 else 0.0)
                         gf = {k: 2.0 * n**3 / v / 1e9 for k, v in best.items()}
                         results.append((dname, n, t, gf, max(row_peak) if row_peak else None))
             problem = check(257, dtype, rng)
@@ -121,10 +120,13 @@ def run(quick: bool = False) -> str:
     notes.append(probe.note + (f", {probe.isa}" if probe.exe else ""))
     if best_peak:
         peaks = ", ".join(f"{dt} {t} thread{'s' if t > 1 else ''}: {v:.0f}" for (dt, t), v in sorted(best_peak.items()))
-        notes.append(f"peak column: the best of short FMA probes run in the same interleaved rounds as the row's "
-                     f"products (the peak a virtual machine gets moves with its host's load); a longer probe at the "
-                     f"start of the section gave {peaks} GFLOP/s")
+        notes.append(f"peak column: the best of short FMA probes (3 x 20 ms each) run in the same interleaved rounds "
+                     f"as the row's products (the peak a virtual machine gets moves with its host's load); a longer "
+                     f"probe at the start of the section gave {peaks} GFLOP/s")
     notes += [common.blas_threads_note(), "PyTorch: torch.set_num_threads",
+              f"on more than one thread each engine's timed block starts {common.SETTLE} s after the previous one: "
+              "OpenBLAS's idle workers spin for about 0.1 s after a numpy matmul and would take a core from the "
+              "next engine",
               "GFLOP/s = 2 n^3 / best time of a product, result allocation included (as users call a @ b)"]
     notes.append("pygrad's products match float64 numpy within the dot-product error bound"
                  if not problems else "; ".join(problems))

@@ -214,7 +214,8 @@ def run(quick: bool = False) -> str:
                         made[name] = timed
                     one = common.interleaved({"pygrad": made["pygrad"]}, repeats=1)["pygrad"]
                     inner = common.inner_for(one, 0.05 if quick else 0.15)
-                    best = common.interleaved(made, repeats=3 if quick else 10, inner=inner, warmup=2)
+                    best = common.interleaved(made, repeats=3 if quick else 10, inner=inner, warmup=2,
+                                              settle=common.SETTLE)
                     ref = losses.get("numpy (hand-written backward)")
                     for name, secs in best.items():
                         if name == "pygrad":
@@ -237,7 +238,9 @@ def run(quick: bool = False) -> str:
         "a step: forward, loss, backward, and p -= lr v after v = mu v + g for every parameter (lr 0.01, mu 0.9); "
         "JAX jits the whole step (value_and_grad + update); the others run eagerly",
         "time vs pygrad = engine time / pygrad time at the same thread count (above 1: slower than pygrad)",
-        "each figure is the best of the interleaved repeats, each repeat a run of back-to-back steps",
+        "each figure is the best of the interleaved repeats, each repeat a run of back-to-back steps; each "
+        f"engine's run starts {common.SETTLE} s after the previous engine's (idle OpenBLAS and OpenMP workers spin "
+        "for a while after a call and would take a core from the next engine)",
         common.blas_threads_note(),
         meter.note(),
     ]

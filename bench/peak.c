@@ -14,8 +14,7 @@
  *   isa=avx512 dtype=float32 threads=2 gflops=527.1
  * Team sizes 1 .. threads (default: online cores); seconds per measurement
  * (default 0.2), best of three. With a third argument "exact": the given team
- * size only, one measurement per dtype (for probes taken between other
- * measurements). */
+ * size only (for probes taken between other measurements). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -168,7 +167,7 @@ int main(int argc, char **argv) {
     for (int n = exact ? maxt : 1; n <= maxt; n++) {
         for (int d = 0; d < 2; d++) {
             double best = 0;
-            for (int rep = 0; rep < (exact ? 1 : 3); rep++) {
+            for (int rep = 0; rep < 3; rep++) {
                 double g = measure(d ? f64 : f32, d ? l64 : l32, n, seconds);
                 if (g > best) best = g;
             }
