@@ -254,6 +254,15 @@ pg_tensor *pg_node_output(pg_node *n);            /* new reference to the output
 #define PG_MAX_THREADS 256
 pg_status pg_set_num_threads(int n);
 int pg_get_num_threads(void);
+/* A binding that calls the engine while holding a lock of its own (Python's
+ * GIL) installs these: the engine calls unlock() before work it hands to the
+ * thread pool (GEMM beyond the small-matrix path, elementwise and reduction
+ * work of at least two grains) and lock(token) after it, so long kernels let
+ * other threads of the host run while cheap calls pay nothing. NULL, NULL
+ * uninstalls. Neither hook may call back into the engine. */
+typedef void *(*pg_unlock_fn)(void);
+typedef void (*pg_lock_fn)(void *token);
+void pg_set_blocking_hooks(pg_unlock_fn unlock, pg_lock_fn lock);
 /* The GEMM kernel matmul uses: "auto" (the default: the best this CPU runs),
  * "avx512", "avx2", "generic" (portable C) or "naive" (the unblocked oracle).
  * For tests and diagnosis; PG_ERR_VALUE for an unknown name or a kernel this

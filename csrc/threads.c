@@ -28,6 +28,19 @@
 #define PG_HAVE_PTHREADS 0
 #endif
 
+/* ---- the host's lock around pooled work (pg_set_blocking_hooks) ---- */
+
+static struct {
+    _Atomic(pg_unlock_fn) unlock;
+    _Atomic(pg_lock_fn) lock;
+} pg_hooks;
+
+void pg_set_blocking_hooks(pg_unlock_fn unlock, pg_lock_fn lock) {
+    if (!unlock || !lock) unlock = NULL, lock = NULL;
+    atomic_store(&pg_hooks.unlock, unlock);
+    atomic_store(&pg_hooks.lock, lock);
+}
+
 /* ---- the thread-count setting ---- */
 
 static atomic_int pg_nthreads; /* 0: not yet set, use the default */
@@ -209,7 +222,9 @@ static int pg__grow(int want) {
     return pg_pool.nworkers + 1 < want ? pg_pool.nworkers + 1 : want;
 }
 
-void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+static int pg__in_job(void) { return pg_tls_in_job; }
+
+static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
     pg_team solo = {0, 1};
     if (nthr <= 1 || pg_tls_in_job) {
         fn(ctx, &solo);
@@ -269,7 +284,9 @@ void pg__team_sync(const pg_team *team) {
 
 #else /* no POSIX threads: every job runs on the calling thread */
 
-void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+static int pg__in_job(void) { return 0; }
+
+static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
     (void)nthr;
     pg_team solo = {0, 1};
     fn(ctx, &solo);
@@ -278,6 +295,23 @@ void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
 void pg__team_sync(const pg_team *team) { (void)team; }
 
 #endif
+
+/* Jobs are the engine's long work: the host's lock is let go around the
+ * outermost one on a calling thread (never on a worker, never twice). */
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+    static _Thread_local int released;
+    pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
+    pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
+    if (!unlock || !lock || released || pg__in_job()) {
+        pg__parallel_held(fn, ctx, nthr);
+        return;
+    }
+    void *token = unlock();
+    released = 1;
+    pg__parallel_held(fn, ctx, nthr);
+    released = 0;
+    lock(token);
+}
 
 /* ---- per-thread scratch ---- */
 

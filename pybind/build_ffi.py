@@ -54,11 +54,44 @@ extern "Python" int _pg_py_custom_backward(void *, pg_tensor *, pg_tensor **, in
 extern "Python" void _pg_py_custom_release(void *);
 """
 
+# C defined in the module itself, beside the engine.
+MODULE_CDEF = """
+void pg_py_install_blocking_hooks(void);
+"""
+
+# Calls into the engine keep the GIL. cffi's wrappers release and retake it
+# (and save and restore errno) around every call, which costs more than the
+# engine's own work for an op on a small tensor; instead the engine lets the
+# GIL go itself around its long work, through pg_set_blocking_hooks, which
+# pygrad installs at import. The engine never reads errno, and pygrad never
+# uses ffi.errno. These overrides apply to this module's wrappers only: the
+# generated code defines them before this preamble and uses them after it.
+MODULE_SOURCE = r"""
+#include "pygrad.h"
+
+#undef Py_BEGIN_ALLOW_THREADS
+#define Py_BEGIN_ALLOW_THREADS {
+#undef Py_END_ALLOW_THREADS
+#define Py_END_ALLOW_THREADS }
+#undef _cffi_restore_errno
+#define _cffi_restore_errno() ((void)0)
+#undef _cffi_save_errno
+#define _cffi_save_errno() ((void)0)
+
+/* Every call from Python holds the GIL; a thread Python does not know (a C
+ * caller's own) has none to let go. */
+static void *pg_py_unlock(void) { return PyGILState_GetThisThreadState() ? (void *)PyEval_SaveThread() : NULL; }
+static void pg_py_lock(void *token) {
+    if (token) PyEval_RestoreThread((PyThreadState *)token);
+}
+static void pg_py_install_blocking_hooks(void) { pg_set_blocking_hooks(pg_py_unlock, pg_py_lock); }
+"""
+
 ffibuilder = FFI()
-ffibuilder.cdef(read_cdef(CSRC / "pygrad.h") + CALLBACKS)
+ffibuilder.cdef(read_cdef(CSRC / "pygrad.h") + MODULE_CDEF + CALLBACKS)
 ffibuilder.set_source(
     "pygrad._pygrad",
-    '#include "pygrad.h"',
+    MODULE_SOURCE,
     sources=sources(),
     include_dirs=[str(CSRC)],
     extra_compile_args=compile_args(),

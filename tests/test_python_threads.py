@@ -4,9 +4,9 @@
   parameters, the same code); the final parameters and every loss are
   bit-identical to training the four models one after another.
 - Two threads doing large matmuls (1024x1024 float64) run at the same time:
-  cffi's API mode releases the GIL around every C call, so while both threads
-  are inside the kernel the process burns CPU time faster than wall time
-  passes. The check is CPU time / wall time over the concurrent section
+  the engine lets the GIL go around its pooled kernels (pg_set_blocking_hooks),
+  so while both threads are inside the kernel the process burns CPU time
+  faster than wall time passes. The check is CPU time / wall time over the concurrent section
   (about 2 with the GIL released, at most 1 with it held), which measures
   concurrency rather than speed. It is the suite's one timing-based check,
   so it is judged against a yardstick measured just before: two threads

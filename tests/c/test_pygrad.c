@@ -1309,6 +1309,51 @@ static void test_threads(void) {
     CHECK(seq[0].loss != seq[1].loss);
 }
 
+/* ---- the host-lock hooks around pooled work ---- */
+
+static int hook_unlocks, hook_locks, hook_held = 1, hook_nested;
+static int hook_token;
+static void *hook_unlock(void) {
+    if (!hook_held) hook_nested++;
+    hook_held = 0;
+    hook_unlocks++;
+    return &hook_token;
+}
+static void hook_lock(void *token) {
+    CHECK(token == &hook_token);
+    hook_held = 1;
+    hook_locks++;
+}
+
+static void test_blocking_hooks(void) {
+    int n0 = pg_get_num_threads();
+    int64_t small[2] = {4, 4}, big[2] = {256, 256};
+    pg_set_blocking_hooks(hook_unlock, hook_lock);
+    /* on one thread: GEMM hands its work to pg__parallel whatever the thread
+     * count, so the hooks fire without starting the pool here (its detached
+     * workers never exit, which valgrind would report) */
+    CHECK_OK(pg_set_num_threads(1));
+    {
+        hook_unlocks = hook_locks = 0;
+        pg_tensor *a = pg_tensor_full(PG_DTYPE_F32, 2, small, 1.0);
+        pg_tensor *b = pg_matmul(a, a); /* small: runs inline, keeps the lock */
+        CHECK(b && hook_unlocks == 0);
+        pg_tensor *c = pg_tensor_full(PG_DTYPE_F32, 2, big, 0.5);
+        hook_unlocks = hook_locks = 0; /* (filling c may have used the pool) */
+        pg_tensor *d = pg_matmul(c, c); /* pooled work: the lock is let go once, and retaken */
+        CHECK(d && ((float *)pg_tensor_data(d))[0] == 64.0f);
+        CHECK(hook_unlocks == 1 && hook_locks == 1 && hook_held && hook_nested == 0);
+        pg_tensor_release(a), pg_tensor_release(b), pg_tensor_release(c), pg_tensor_release(d);
+    }
+    pg_set_blocking_hooks(NULL, hook_lock); /* half a pair uninstalls */
+    hook_unlocks = 0;
+    int64_t big1[1] = {1 << 20};
+    pg_tensor *e = pg_tensor_full(PG_DTYPE_F64, 1, big1, 1.0), *f = pg_add(e, e);
+    CHECK(f && hook_unlocks == 0);
+    pg_tensor_release(e), pg_tensor_release(f);
+    CHECK_OK(pg_set_num_threads(n0));
+}
+
 /* ---- double backward (pg_backward_ex with create_graph) ---- */
 
 static void test_double_backward(void) {
@@ -1526,6 +1571,7 @@ int main(void) {
     test_softmax_and_cast();
     test_huge_empty_shapes();
     test_anomaly();
+    test_blocking_hooks();
     test_threads();
     test_double_backward();
     test_custom();
