@@ -452,10 +452,11 @@ class detect_anomaly:  # noqa: N801 - the name users know from PyTorch
 # ---------------------------------------------------------------------------
 
 
-def _axes_mask(op: str, axis: Any, shape: tuple[int, ...]) -> int:
-    ndim = len(shape)
-    if axis is None:
+def _axes_mask(op: str, axis: Any, t: Tensor) -> int:
+    if axis is None:  # before t.shape: its first read costs more than a whole-tensor sum
         return _AXES_ALL
+    shape = t.shape
+    ndim = len(shape)
     axes = (axis,) if isinstance(axis, numbers.Integral) else axis
     mask = 0
     try:
@@ -1099,22 +1100,22 @@ class Tensor:
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Sum over ``axis`` (None: all)."""
         axis, keepdims = _reduce_args("sum", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self.shape), keepdims))
+        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self), keepdims))
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Mean over ``axis`` (None: all); nan over zero elements."""
         axis, keepdims = _reduce_args("mean", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self.shape), keepdims))
+        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self), keepdims))
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Maximum over ``axis`` (values only); ties share the gradient equally."""
         axis, keepdims = _reduce_args("max", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self.shape), keepdims))
+        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self), keepdims))
 
     def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Minimum over ``axis`` (values only); ties share the gradient equally."""
         axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
-        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self.shape), keepdims))
+        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self), keepdims))
 
     # ---- shape ----
     def reshape(self, *shape: Any) -> Tensor:
