@@ -117,7 +117,7 @@ def _check(status: int) -> None:
 _new_tensor = object.__new__
 # the C functions of the hot methods, bound once
 _add, _add_scalar, _sub = lib.pg_add, lib.pg_add_scalar, lib.pg_sub
-_mul, _mul_scalar = lib.pg_mul, lib.pg_mul_scalar
+_mul, _mul_scalar, _matmul = lib.pg_mul, lib.pg_mul_scalar, lib.pg_matmul
 _exp, _log, _sigmoid, _tanh, _relu = lib.pg_exp, lib.pg_log, lib.pg_sigmoid, lib.pg_tanh, lib.pg_relu
 
 
@@ -568,9 +568,15 @@ def _is_scalar(x: Any) -> bool:
     """Python numbers are weak scalars (they take the tensor's dtype); numpy
     scalars are not: they convert like arrays (NEP 50)."""
     t = type(x)
-    if t is int and not -_FLOAT_MAX <= x <= _FLOAT_MAX:
-        raise PygradValueError(f"a scalar operand of {x.bit_length()} bits is too large for a float")
-    return t is float or t is int or t is bool or (isinstance(x, numbers.Real) and not isinstance(x, np.generic))
+    if t is float or t is bool:
+        return True
+    if t is int:
+        if not -_FLOAT_MAX <= x <= _FLOAT_MAX:
+            raise PygradValueError(f"a scalar operand of {x.bit_length()} bits is too large for a float")
+        return True
+    if t is Tensor or t is np.ndarray:  # the common operands: no abstract-class check
+        return False
+    return isinstance(x, numbers.Real) and not isinstance(x, np.generic)
 
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -810,10 +816,15 @@ class Tensor:
         return r
 
     def __radd__(self, o: Any) -> Tensor:
-        if _is_scalar(o):
-            return _wrap(lib.pg_add_scalar(self._p, o))
-        t = _operand(o)
-        return NotImplemented if t is None else _wrap(lib.pg_add(t._p, self._p))
+        if not _is_scalar(o):
+            t = _operand(o)
+            return NotImplemented if t is None else _wrap(_add(t._p, self._p))
+        p = _add_scalar(self._p, o)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
 
     def __sub__(self, o: Any) -> Tensor:
         t = type(o)
@@ -853,10 +864,15 @@ class Tensor:
         return r
 
     def __rmul__(self, o: Any) -> Tensor:
-        if _is_scalar(o):
-            return _wrap(lib.pg_mul_scalar(self._p, o))
-        t = _operand(o)
-        return NotImplemented if t is None else _wrap(lib.pg_mul(t._p, self._p))
+        if not _is_scalar(o):
+            t = _operand(o)
+            return NotImplemented if t is None else _wrap(_mul(t._p, self._p))
+        p = _mul_scalar(self._p, o)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
 
     def __truediv__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
@@ -895,8 +911,15 @@ class Tensor:
         return NotImplemented if t is None else _wrap(lib.pg_pow(t._p, self._p))
 
     def __matmul__(self, o: Any) -> Tensor:
-        t = o if type(o) is Tensor else _operand(o)
-        return NotImplemented if t is None else _wrap(lib.pg_matmul(self._p, t._p))
+        if type(o) is not Tensor:
+            t = _operand(o)
+            return NotImplemented if t is None else _wrap(_matmul(self._p, t._p))
+        p = _matmul(self._p, o._p)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
 
     def __rmatmul__(self, o: Any) -> Tensor:
         t = _operand(o)
@@ -982,9 +1005,15 @@ class Tensor:
         return self
 
     def __iadd__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            _check(lib.pg_add_(self._p, o._p, 1.0))
+            return self
         return self.add_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     def __isub__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            _check(lib.pg_add_(self._p, o._p, -1.0))
+            return self
         return self.sub_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     def __imul__(self, o: Any) -> Tensor:
