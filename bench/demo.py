@@ -197,6 +197,9 @@ ENGINES = (
 )
 
 
+LAST: dict[str, float] = {}  # engine -> best seconds per step
+
+
 def run(quick: bool = False) -> str:
     """The demo section as markdown."""
     X, y = make_moons()
@@ -221,6 +224,8 @@ def run(quick: bool = False) -> str:
         one = common.interleaved(fast, repeats=1)
         inner = common.inner_for(max(one.values()), 0.05)
         best.update(common.interleaved(fast, repeats=3 if quick else 10, inner=inner, warmup=3))
+    LAST.clear()
+    LAST.update(best)
     ref_name = "pygrad, vectorised"
     ref_loss, ref_params = results[ref_name]
     scalar = best.get("pygrad, scalar by scalar (0-d tensors)")

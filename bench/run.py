@@ -26,6 +26,8 @@ import gemm  # noqa: E402
 import mlp  # noqa: E402
 import overhead  # noqa: E402
 
+OVERHEAD: dict[str, overhead.Result] = {}  # engine -> this run's result
+
 
 def overhead_section(quick: bool) -> str:
     """bench/overhead.py's table, as a section of this report."""
@@ -39,6 +41,8 @@ def overhead_section(quick: bool) -> str:
         overhead.run_engine(overhead.engine_numpy, "numpy (forward only)", n, repeats, warmup),
         overhead.run_engine(lambda: overhead.engine_micrograd(n), "micrograd (1 scalar)", n, repeats, warmup),
     ]
+    OVERHEAD.clear()
+    OVERHEAD.update({r.name: r for r in results})
     notes = [f"{r.name}: result differs from float64 numpy: {r.check}" for r in results if r.check]
     if not notes:
         notes.append(f"every engine's value and gradient match a float64 numpy run (rtol {overhead.tolerance(n):.2g})")
@@ -109,11 +113,56 @@ def targets() -> str:
                 status = "—" if want is None else "met" if worst >= want else f"missed: {which}"
                 goal = "" if want is None else f": >= {want:.0%} of the copy roofline"
                 rows.append([f"{label}, {t} thread{'s' if t > 1 else ''}{goal}", shown, status])
+    rows += step_targets()
     if not rows:
         return ""
     return "\n".join(["## Targets", "", common.md_table(["target", "this run", "status"], rows, right=set()), "",
                       "- ops that allocate their result are judged against numpy instead (see the bandwidth "
                       "table): a fresh result costs page zeroing that no kernel can avoid"])
+
+
+def _judge(ok: bool, miss: str) -> str:
+    return "met" if ok else f"missed: {miss}"
+
+
+def step_targets() -> list[list[str]]:
+    """Per-op overhead, the micrograd demo and the MLP steps, judged on this run."""
+    rows = []
+    pg, torch = OVERHEAD.get("pygrad (C engine)"), OVERHEAD.get("PyTorch eager CPU")
+    if pg and pg.forward and pg.backward:
+        for what, mine, want, times in (("forward", pg.forward, 0.4, 5), ("backward", pg.backward, 0.05, 40)):
+            theirs = getattr(torch, what) if torch else None
+            ratio = theirs / mine if theirs else None
+            shown = f"{mine:.3f} µs/op" + (f", {ratio:.1f}x faster than PyTorch eager" if ratio else "")
+            ok_abs, ok_rel = mine <= want, ratio is None or ratio >= times
+            miss = ", ".join(m for m, bad in ((f"{mine / want:.1f}x the µs", not ok_abs),
+                                              (f"{ratio:.1f}x of {times}x" if ratio else "", not ok_rel)) if bad)
+            rows.append([f"per-op overhead, {what}: <= {want} µs/op and >= {times}x faster than PyTorch eager",
+                         shown, _judge(ok_abs and ok_rel, miss)])
+    d = demo.LAST
+    vec, tv = d.get("pygrad, vectorised"), d.get("PyTorch eager, vectorised")
+    if vec and tv:
+        r = tv / vec
+        rows.append(["micrograd demo step, vectorised: >= 4x faster than PyTorch eager", f"{r:.2f}x",
+                     _judge(r >= 4, f"{r:.2f}x of 4x")])
+    sc, mg = d.get("pygrad, scalar by scalar (0-d tensors)"), d.get("micrograd (Value per scalar)")
+    if sc and mg:
+        r = mg / sc
+        rows.append(["micrograd demo step, scalar by scalar: >= 30x faster than micrograd", f"{r:.2f}x",
+                     _judge(r >= 30, f"{r:.2f}x of 30x")])
+    tmax = common.max_threads()
+    for sizes in sorted({k[0] for k in mlp.LAST}, key=len):
+        mine, theirs = mlp.LAST.get((sizes, "pygrad", tmax)), mlp.LAST.get((sizes, "PyTorch eager", tmax))
+        if mine and theirs:
+            r = theirs / mine
+            rows.append([f"MLP step {sizes}, {tmax} threads: >= 2.5x faster than PyTorch eager", f"{r:.2f}x",
+                         _judge(r >= 2.5, f"{r:.2f}x of 2.5x")])
+        jax = mlp.LAST.get((sizes, "JAX jit", tmax))
+        if mine and jax and sizes.startswith("784"):
+            r = jax / mine
+            rows.append([f"MLP step {sizes}: not slower than JAX jit", f"{r:.2f}x JAX's speed",
+                         _judge(r >= 1, f"{r:.2f}x")])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
