@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local int pg_tls_grad_disabled; /* 0: grad mode on (the default) */
+/* the per-thread grad mode is pg_tls.grad_disabled: 0, grad mode on, by default */
 
-int pg_grad_enabled(void) { return !pg_tls_grad_disabled; }
+int pg_grad_enabled(void) { return !pg_tls.grad_disabled; }
 
 int pg_set_grad_enabled(int flag) {
-    int prev = !pg_tls_grad_disabled;
-    pg_tls_grad_disabled = !flag;
+    int prev = !pg_tls.grad_disabled;
+    pg_tls.grad_disabled = !flag;
     return prev;
 }
 
@@ -96,7 +96,7 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
         pg_tensor_release(out);
         return NULL;
     }
-    if (pg_tls_grad_disabled) return out;
+    if (pg_tls.grad_disabled) return out;
     bool need = false;
     for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
     if (need && pg__record(out, op, in, n_in, p) != PG_OK) {

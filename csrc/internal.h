@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Nothing declared here leaves the shared library: calls between the engine's
+ * files go straight to their target, not through the symbol table. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define PG_MAX_SAVED 3
 /* The largest buffer the engine tries to allocate; beyond it the size
  * arithmetic of callers could overflow, and no machine would satisfy it. */
@@ -77,6 +83,10 @@ struct pg_node {
     int op;
     int n_in;
     bool released;               /* saved values dropped by a backward */
+    bool gout_reusable;          /* only while its backward kernel runs: the sweep holds the
+                                  * only reference to gout, so the kernel may write its result
+                                  * into gout and return it (retained) as dx[i], when the shapes
+                                  * and dtypes match */
     uint64_t mark;               /* id of the backward sweep that last visited it */
     int64_t pending;             /* consumers not yet swept, during backward */
     pg_tensor *out;              /* weak: the output tensor, NULL once freed */
@@ -106,6 +116,41 @@ typedef struct pg_opdef {
 } pg_opdef;
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
+
+/* Per-thread state of the per-op paths (grad mode, anomaly flag, free lists,
+ * release worklists, live counts), in one block: when the engine is a shared
+ * library every thread-local lookup is a call into the dynamic loader, and one
+ * block costs one lookup per function instead of one per variable. The error
+ * state (errors.c) and the worker pool's state (threads.c) live apart. */
+typedef struct pg_freelist {
+    void *head; /* blocks linked through their first word */
+    int n;
+} pg_freelist;
+
+typedef struct pg_thread {
+    int grad_disabled;           /* 0: grad mode on (the default) */
+    int anomaly;                 /* nonzero: anomaly detection on (off by default) */
+    bool registered;             /* the clean-up at thread exit is arranged */
+    bool counts_spill;           /* no count block for this thread: count in the shared spill */
+    bool draining;               /* a release worklist is being drained */
+    struct pg_counts *counts;    /* this thread's live counts, NULL until claimed */
+    pg_freelist tensors, storages, nodes;
+    pg_tensor *dead_tensors;     /* release worklists, linked through free_next */
+    pg_node *dead_nodes;
+} pg_thread;
+
+extern _Thread_local pg_thread pg_tls;
+
+/* This thread's pg_tls, looked up once: the empty asm hides where the pointer
+ * comes from, so the compiler keeps it in a register rather than repeating the
+ * lookup (a call, in a shared library) at each use. */
+static inline pg_thread *pg__thread(void) {
+    pg_thread *ts = &pg_tls;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(ts));
+#endif
+    return ts;
+}
 
 /* Each op's backward as a rule of differentiable ops (rules.c), for create_graph. */
 typedef pg_status (*pg_rule_fn)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
@@ -235,5 +280,9 @@ static inline int64_t pg__mul_sat(int64_t a, int64_t b) {
     int64_t r;
     return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility pop
+#endif
 
 #endif /* PG_INTERNAL_H */
