@@ -127,6 +127,11 @@ typedef struct pg_freelist {
     int n;
 } pg_freelist;
 
+typedef struct pg_nodevec {
+    pg_node **v; /* [cap] */
+    size_t n, cap;
+} pg_nodevec;
+
 typedef struct pg_thread {
     int grad_disabled;           /* 0: grad mode on (the default) */
     int anomaly;                 /* nonzero: anomaly detection on (off by default) */
@@ -137,9 +142,13 @@ typedef struct pg_thread {
     pg_freelist tensors, storages, nodes;
     pg_tensor *dead_tensors;     /* release worklists, linked through free_next */
     pg_node *dead_nodes;
+    pg_nodevec sweep[2];         /* backward's node lists, kept between sweeps (autograd.c) */
 } pg_thread;
 
 extern _Thread_local pg_thread pg_tls;
+
+/* arranges the clean-up of ts (this thread's pg_tls) at thread exit */
+void pg__thread_register(pg_thread *ts);
 
 /* This thread's pg_tls, looked up once: the empty asm hides where the pointer
  * comes from, so the compiler keeps it in a register rather than repeating the
@@ -168,24 +177,32 @@ const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
 /* tensor.c */
 pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape);
 pg_tensor *pg__tensor_new_like(const pg_meta *m);
+/* like's dtype and shape (valid: no checks); ts: this thread's pg_tls */
+pg_tensor *pg__tensor_new_as(pg_thread *ts, const pg_tensor *like);
 pg_tensor *pg__tensor_zeros_like(const pg_meta *m);
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape);
-void pg__meta_of(pg_meta *m, const pg_tensor *t);
 size_t pg__dtype_size(pg_dtype dtype);
 const char *pg__dtype_name(pg_dtype dtype);
 int64_t pg__numel(int ndim, const int64_t *shape); /* INT64_MAX if the product overflows */
 pg_status pg__check_tensor(const char *op, const pg_tensor *t);
 pg_status pg__check_float(const char *op, const pg_tensor *t);
 void pg__node_release(pg_node *n);
-void pg__node_drop(pg_node *n);
-pg_node *pg__node_alloc(int n_in); /* zeroed; from a per-thread free list when small */
-void pg__count_node(int delta);
+void pg__node_drop(pg_thread *ts, pg_node *n); /* ts: this thread's pg_tls */
+/* header fields cleared (not the params or metas); from ts's free list when small */
+pg_node *pg__node_alloc(pg_thread *ts, int n_in);
+void pg__count_node(pg_thread *ts, int delta);
 
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
 pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
 pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p);
 bool pg__node_needs(const pg_node *n, int i);
+/* For a backward kernel: a tensor to write input i's gradient into (a new
+ * reference, NULL without memory). It is gout itself when the sweep allows
+ * (n->gout_reusable), nothing has taken gout yet, and gout has input i's shape
+ * and dtype: the kernel then reads gout and writes the result in the same
+ * buffer, so each element must be read before it is written. Else a new tensor. */
+pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 
@@ -272,6 +289,19 @@ void *pg__scratch(int slot, size_t nbytes);
 pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
 
 #define PG_NEW_REF(t) (pg_tensor_retain(t), (t))
+
+static inline void pg__meta_of(pg_meta *m, const pg_tensor *t) {
+    m->dtype = t->dtype;
+    m->ndim = t->ndim;
+    for (int d = 0; d < PG_MAX_DIMS; d++) m->shape[d] = t->shape[d];
+}
+
+/* shape a == shape b, both [ndim] */
+static inline bool pg__same_dims(int ndim, const int64_t *a, const int64_t *b) {
+    for (int d = 0; d < ndim; d++)
+        if (a[d] != b[d]) return false;
+    return true;
+}
 
 /* a * b for sizes (a, b >= 0), INT64_MAX when it overflows. Products of dims
  * overflow only beside a zero dim (in an empty tensor), where no loop uses

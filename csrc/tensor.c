@@ -36,8 +36,6 @@ static pg_counts pg_count_spill;
 
 _Thread_local pg_thread pg_tls;
 
-static void pg__thread_register(pg_thread *ts);
-
 static pg_counts *pg__counts_claim(pg_thread *ts) {
     if (ts->counts_spill) return NULL;
     for (int i = 0; i < PG_COUNT_BLOCKS; i++) {
@@ -83,10 +81,7 @@ static int64_t pg__count_sum(size_t offset) {
 int64_t pg_live_tensors(void) { return pg__count_sum(offsetof(pg_counts, tensors)); }
 int64_t pg_live_nodes(void) { return pg__count_sum(offsetof(pg_counts, nodes)); }
 int64_t pg_live_bytes(void) { return pg__count_sum(offsetof(pg_counts, bytes)); }
-void pg__count_node(int delta) {
-    pg_thread *ts = pg__thread();
-    PG_COUNT(ts, nodes, delta);
-}
+void pg__count_node(pg_thread *ts, int delta) { PG_COUNT(ts, nodes, delta); }
 
 /* Drops one reference; true when it was the last. Holding the only reference
  * (count 1), nobody else can take one, so a plain load settles it without a
@@ -128,12 +123,6 @@ void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
     }
 }
 
-void pg__meta_of(pg_meta *m, const pg_tensor *t) {
-    m->dtype = t->dtype;
-    m->ndim = t->ndim;
-    memcpy(m->shape, t->shape, sizeof m->shape);
-}
-
 /* ---- per-thread free lists ----
  * Small storages, tensor headers and nodes of up to two inputs are recycled
  * through per-thread lists instead of malloc/free: a training step or a long
@@ -161,13 +150,18 @@ static void pg__thread_at_exit(void *arg) {
     pg__cache_drain(&ts->tensors);
     pg__cache_drain(&ts->storages);
     pg__cache_drain(&ts->nodes);
+    for (int i = 0; i < 2; i++) {
+        free(ts->sweep[i].v);
+        ts->sweep[i].v = NULL;
+        ts->sweep[i].n = ts->sweep[i].cap = 0;
+    }
     pg__counts_at_exit(ts);
 }
 
 static void pg__cache_key_init(void) { pthread_key_create(&pg_cache_key, pg__thread_at_exit); }
 
 /* first use on this thread: arrange the clean-up at thread exit */
-static void pg__thread_register(pg_thread *ts) {
+void pg__thread_register(pg_thread *ts) {
     if (ts->registered) return;
     pthread_once(&pg_cache_once, pg__cache_key_init);
     pthread_setspecific(pg_cache_key, ts);
@@ -195,9 +189,9 @@ static inline void pg__cache_put(pg_thread *ts, pg_freelist *c, void *p) {
     c->n++;
 }
 
-pg_node *pg__node_alloc(int n_in) {
+pg_node *pg__node_alloc(pg_thread *ts, int n_in) {
     size_t bytes = sizeof(pg_node) + sizeof(pg_edge) * (size_t)(n_in > PG_NODE_SMALL_IN ? n_in : PG_NODE_SMALL_IN);
-    pg_node *n = n_in <= PG_NODE_SMALL_IN ? pg__cache_get(&pg__thread()->nodes) : NULL;
+    pg_node *n = n_in <= PG_NODE_SMALL_IN ? pg__cache_get(&ts->nodes) : NULL;
     if (!n) n = malloc(bytes);
     if (!n) return NULL;
     /* every field but the parameters and the metas, which pg__record copies in whole */
@@ -297,9 +291,8 @@ static pg_status pg__check_shape(const char *op, int ndim, const int64_t *shape,
     return PG_OK;
 }
 
-static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *shape, int64_t numel,
+static pg_tensor *pg__tensor_header(pg_thread *ts, pg_dtype dtype, int ndim, const int64_t *shape, int64_t numel,
                                     pg_storage *storage) {
-    pg_thread *ts = pg__thread();
     pg_tensor *t = pg__cache_get(&ts->tensors);
     if (!t) t = malloc(sizeof *t);
     if (!t) {
@@ -309,8 +302,7 @@ static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *sha
     atomic_init(&t->refcount, 1);
     t->dtype = dtype;
     t->ndim = ndim;
-    memset(t->shape, 0, sizeof t->shape);
-    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    for (int d = 0; d < PG_MAX_DIMS; d++) t->shape[d] = d < ndim ? shape[d] : 0; /* no call for a few dims */
     t->numel = numel;
     t->storage = storage;
     t->data = storage->data;
@@ -339,8 +331,23 @@ pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape) {
                  (long long)((size_t)numel * es));
         return NULL;
     }
-    pg_tensor *t = pg__tensor_header(dtype, ndim, shape, numel, s);
-    if (!t) pg__storage_release(pg__thread(), s);
+    pg_thread *ts = pg__thread();
+    pg_tensor *t = pg__tensor_header(ts, dtype, ndim, shape, numel, s);
+    if (!t) pg__storage_release(ts, s);
+    return t;
+}
+
+pg_tensor *pg__tensor_new_as(pg_thread *ts, const pg_tensor *like) {
+    size_t nbytes = (size_t)like->numel * pg__dtype_size(like->dtype);
+    pg_storage *s = pg__storage_new(nbytes);
+    if (!s) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_MEMORY, "tensor: out of memory allocating %s %s (%lld bytes)", pg__dtype_name(like->dtype),
+                 pg__shape_str(like->ndim, like->shape, b, sizeof b), (long long)nbytes);
+        return NULL;
+    }
+    pg_tensor *t = pg__tensor_header(ts, like->dtype, like->ndim, like->shape, like->numel, s);
+    if (!t) pg__storage_release(ts, s);
     return t;
 }
 
@@ -355,8 +362,9 @@ pg_tensor *pg__tensor_zeros_like(const pg_meta *m) {
 /* A new header over t's storage with another shape of the same numel. */
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape) {
     atomic_fetch_add_explicit(&t->storage->refcount, 1, memory_order_relaxed);
-    pg_tensor *a = pg__tensor_header(t->dtype, ndim, shape, t->numel, t->storage);
-    if (!a) pg__storage_release(pg__thread(), t->storage);
+    pg_thread *ts = pg__thread();
+    pg_tensor *a = pg__tensor_header(ts, t->dtype, ndim, shape, t->numel, t->storage);
+    if (!a) pg__storage_release(ts, t->storage);
     return a;
 }
 
@@ -500,8 +508,7 @@ void pg__node_release(pg_node *n) {
  * index, a user op's context). The edges stay until the node is freed, so the
  * graph's structure can still be walked (and drawn) after a backward; they
  * hold nodes and leaves, never activations. */
-void pg__node_drop(pg_node *n) {
-    pg_thread *ts = pg__thread();
+void pg__node_drop(pg_thread *ts, pg_node *n) {
     pg__node_drop_to(ts, n);
     pg__drain(ts);
 }
