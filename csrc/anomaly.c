@@ -8,13 +8,13 @@
 
 #include <math.h>
 
-static _Thread_local int pg_tls_anomaly; /* 0: off (the default) */
+/* the per-thread flag is pg_tls.anomaly: 0, off, by default */
 
-int pg_detect_anomaly(void) { return pg_tls_anomaly; }
+int pg_detect_anomaly(void) { return pg_tls.anomaly; }
 
 int pg_set_detect_anomaly(int flag) {
-    int prev = pg_tls_anomaly;
-    pg_tls_anomaly = flag != 0;
+    int prev = pg_tls.anomaly;
+    pg_tls.anomaly = flag != 0;
     return prev;
 }
 
@@ -41,7 +41,7 @@ static int64_t pg__first_nonfinite(const pg_tensor *t, bool *is_nan) {
 }
 
 pg_status pg__anomaly_check_forward(int op, const pg_tensor *out) {
-    if (!pg_tls_anomaly) return PG_OK;
+    if (!pg_tls.anomaly) return PG_OK;
     bool is_nan = false;
     int64_t at = pg__first_nonfinite(out, &is_nan);
     if (at < 0) return PG_OK;
@@ -54,7 +54,7 @@ pg_status pg__anomaly_check_forward(int op, const pg_tensor *out) {
 }
 
 pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx) {
-    if (!pg_tls_anomaly) return PG_OK;
+    if (!pg_tls.anomaly) return PG_OK;
     for (int i = 0; i < n->n_in; i++) {
         if (!dx[i]) continue;
         bool is_nan = false;

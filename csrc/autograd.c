@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local int pg_tls_grad_disabled; /* 0: grad mode on (the default) */
+/* the per-thread grad mode is pg_tls.grad_disabled: 0, grad mode on, by default */
 
-int pg_grad_enabled(void) { return !pg_tls_grad_disabled; }
+int pg_grad_enabled(void) { return !pg_tls.grad_disabled; }
 
 int pg_set_grad_enabled(int flag) {
-    int prev = !pg_tls_grad_disabled;
-    pg_tls_grad_disabled = !flag;
+    int prev = !pg_tls.grad_disabled;
+    pg_tls.grad_disabled = !flag;
     return prev;
 }
 
@@ -22,11 +22,25 @@ const char *pg_op_name(int op) { return (op >= 0 && op < PG_OP_COUNT) ? pg_optab
 
 bool pg__node_needs(const pg_node *n, int i) { return n->edges[i].fn || n->edges[i].leaf; }
 
+pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i) {
+    const pg_meta *m = &n->edges[i].meta;
+    if (n->gout_reusable && atomic_load_explicit(&g->refcount, memory_order_relaxed) == 1 && g->dtype == m->dtype &&
+        g->ndim == m->ndim && pg__same_dims(m->ndim, g->shape, m->shape)) {
+        /* the sweep's reference is the only one and nobody can take another
+         * meanwhile: a plain store adds the caller's */
+        pg_tensor *t = (pg_tensor *)g;
+        atomic_store_explicit(&t->refcount, 2, memory_order_relaxed);
+        return t;
+    }
+    return pg__tensor_new_like(m);
+}
+
 /* ---- recording ---- */
 
-pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
+static pg_status pg__record_ts(pg_thread *ts, pg_tensor *out, int op, pg_tensor *const *in, int n_in,
+                               const pg_params *p) {
     const pg_opdef *d = pg_optable[op];
-    pg_node *n = pg__node_alloc(n_in);
+    pg_node *n = pg__node_alloc(ts, n_in);
     if (!n) return pg__fail(PG_ERR_MEMORY, "%s: out of memory recording the graph node", d->name);
     atomic_init(&n->refcount, 1); /* owned by out->grad_fn */
     n->op = op;
@@ -45,7 +59,7 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
         memcpy(n->owned_offsets, p->offsets, bytes);
         n->p.offsets = n->owned_offsets;
     }
-    pg__count_node(1);
+    pg__count_node(ts, 1);
     for (int i = 0; i < n_in; i++) {
         pg_edge *e = &n->edges[i];
         pg__meta_of(&e->meta, in[i]);
@@ -80,26 +94,41 @@ pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, con
     return PG_OK;
 }
 
+pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p) {
+    return pg__record_ts(pg__thread(), out, op, in, n_in, p);
+}
+
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *params) {
     const pg_opdef *d = pg_optable[op];
-    pg_params q = *params;
-    const pg_params *p = &q;
-    q.op = op;
+    pg_params q;
+    const pg_params *p = params;
+    if (params->op != op) { /* callers that did not set it */
+        q = *params;
+        q.op = op;
+        p = &q;
+    }
     for (int i = 0; i < n_in; i++)
         if (pg__check_tensor(d->name, in[i])) return NULL;
     pg_meta m;
     if (d->infer(&m, in, n_in, p) != PG_OK) return NULL;
-    /* a row without a forward kernel is a view: the output shares in[0]'s storage */
-    pg_tensor *out = d->forward ? pg__tensor_new_like(&m) : pg__alias(in[0], m.ndim, m.shape);
+    pg_thread *ts = pg__thread();
+    pg_tensor *out;
+    if (!d->forward) /* a row without a forward kernel is a view: the output shares in[0]'s storage */
+        out = pg__alias(in[0], m.ndim, m.shape);
+    else if (m.dtype == in[0]->dtype && m.ndim == in[0]->ndim && pg__same_dims(m.ndim, m.shape, in[0]->shape))
+        out = pg__tensor_new_as(ts, in[0]); /* elementwise: the input's shape was checked when it was made */
+    else
+        out = pg__tensor_new_like(&m);
     if (!out) return NULL;
-    if (d->forward && (d->forward(out, in, n_in, p) != PG_OK || pg__anomaly_check_forward(op, out) != PG_OK)) {
+    if (d->forward && (d->forward(out, in, n_in, p) != PG_OK ||
+                       (ts->anomaly && pg__anomaly_check_forward(op, out) != PG_OK))) {
         pg_tensor_release(out);
         return NULL;
     }
-    if (pg_tls_grad_disabled) return out;
+    if (ts->grad_disabled) return out;
     bool need = false;
     for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
-    if (need && pg__record(out, op, in, n_in, p) != PG_OK) {
+    if (need && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
         pg_tensor_release(out);
         return NULL;
     }
@@ -134,6 +163,17 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
     pg_tensor_release(*slot);
     *slot = sum;
     return PG_OK;
+}
+
+/* *slot += *g, taking over the reference *g when the slot is empty and
+ * nobody else sees *g (then *g becomes NULL); else as pg__accumulate. */
+static pg_status pg__accumulate_move(pg_tensor **slot, pg_tensor **g) {
+    if (!*slot && pg__exclusive(*g)) {
+        *slot = *g;
+        *g = NULL;
+        return PG_OK;
+    }
+    return pg__accumulate(slot, *g);
 }
 
 /* A leaf's .grad accumulates in place even when Python holds it (as PyTorch
@@ -172,7 +212,7 @@ static pg_status pg__accumulate_rec(pg_tensor **slot, pg_tensor *g) {
 pg_status pg__check_saved(const pg_node *n) {
     for (int k = 0; k < PG_MAX_SAVED; k++) {
         const pg_tensor *s = n->saved[k];
-        if (!s) continue;
+        if (!s) break; /* saved values fill the slots from the first */
         uint64_t now = atomic_load(&s->storage->version);
         if (now != n->saved_version[k]) {
             char b[PG_SHAPE_BUF];
@@ -190,10 +230,27 @@ pg_status pg__check_saved(const pg_node *n) {
 
 /* ---- backward ---- */
 
-typedef struct pg_nodevec {
-    pg_node **v;
-    size_t n, cap;
-} pg_nodevec;
+/* The two vectors of a sweep are kept per thread between sweeps (pg_tls.sweep).
+ * A sweep takes them (a nested sweep, run from a user callback, finds none
+ * and makes its own) and gives them back when done; the larger is kept. */
+static pg_nodevec pg__vec_take(pg_nodevec *cache) {
+    pg_nodevec v = *cache;
+    cache->v = NULL;
+    cache->n = cache->cap = 0;
+    v.n = 0;
+    return v;
+}
+
+static void pg__vec_give(pg_thread *ts, pg_nodevec *cache, pg_nodevec *v) {
+    pg__thread_register(ts); /* frees them at thread exit */
+    if (v->cap > cache->cap) {
+        free(cache->v);
+        *cache = *v;
+    } else {
+        free(v->v);
+    }
+    cache->n = 0;
+}
 
 static bool pg__vec_push(pg_nodevec *s, pg_node *x) {
     if (s->n == s->cap) {
@@ -209,24 +266,18 @@ static bool pg__vec_push(pg_nodevec *s, pg_node *x) {
 
 static atomic_ulong pg_sweep_id;
 
-/* Visits every node reachable from root (explicit stack, no recursion),
- * holding a reference to each, counting for each how many reachable
- * consumers will send it a gradient. Refuses released graphs and stale
- * saved values before anything is changed. */
+/* Visits every node reachable from root, breadth first with `all` as the
+ * queue (no recursion), counting for each how many reachable consumers will
+ * send it a gradient. Takes no references: the caller holds root, whose
+ * edges hold the rest (edges change only when a node is freed). Refuses
+ * released graphs and stale saved values before anything is changed. */
 static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
-    pg_nodevec stack = {0};
     pg_status st = PG_OK;
     root->mark = id;
     root->pending = 0;
-    if (!pg__vec_push(&stack, root)) st = PG_ERR_MEMORY;
-    while (st == PG_OK && stack.n) {
-        pg_node *n = stack.v[--stack.n];
-        atomic_fetch_add_explicit(&n->refcount, 1, memory_order_relaxed);
-        if (!pg__vec_push(all, n)) {
-            pg__node_release(n);
-            st = PG_ERR_MEMORY;
-            break;
-        }
+    if (!pg__vec_push(all, root)) st = PG_ERR_MEMORY;
+    for (size_t q = 0; st == PG_OK && q < all->n; q++) {
+        pg_node *n = all->v[q];
         if (n->released) {
             st = pg__fail(PG_ERR_RUNTIME,
                           "backward: trying to backward through the graph a second time (the node "
@@ -242,7 +293,7 @@ static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
             if (f->mark != id) {
                 f->mark = id;
                 f->pending = 0;
-                if (!pg__vec_push(&stack, f)) {
+                if (!pg__vec_push(all, f)) {
                     st = PG_ERR_MEMORY;
                     break;
                 }
@@ -250,7 +301,6 @@ static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
             f->pending++;
         }
     }
-    free(stack.v);
     if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
         pg__fail(PG_ERR_MEMORY, "backward: out of memory collecting the graph");
     return st;
@@ -284,34 +334,58 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
 }
 
 /* Runs one node's backward kernel and hands each input's gradient on. */
-static pg_status pg__sweep_node(pg_node *n, pg_nodevec *ready, bool retain_graph, bool create) {
+static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, bool retain_graph, bool create) {
     const pg_opdef *d = pg_optable[n->op];
     pg_tensor *g = n->gacc;
     n->gacc = NULL;
     pg_status st = PG_OK;
     if (g && n->out && n->out->retains_grad)
         st = create ? pg__accumulate_rec(&n->out->grad, g) : pg__accumulate_leaf(n->out, g);
-    pg_tensor *small[8] = {0};
-    pg_tensor **dx = n->n_in <= 8 ? small : calloc((size_t)n->n_in, sizeof *dx);
-    if (!dx) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
-    if (st == PG_OK && g && create && !pg_ruletable[n->op])
-        st = pg__fail(PG_ERR_RUNTIME, "backward: %s has no differentiable backward rule (create_graph=True)", d->name);
-    if (st == PG_OK && g) st = create ? pg_ruletable[n->op](dx, g, n) : d->backward(dx, g, n);
-    if (st == PG_OK && g) st = pg__anomaly_check_backward(n, dx);
-    pg_tensor_release(g);
+    pg_tensor *small[8];
+    pg_tensor **dx = small;
+    if (n->n_in <= 8)
+        for (int i = 0; i < n->n_in; i++) small[i] = NULL;
+    else if (!(dx = calloc((size_t)n->n_in, sizeof *dx)))
+        st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
+    if (st == PG_OK && g) {
+        if (create) {
+            st = pg_ruletable[n->op] ? pg_ruletable[n->op](dx, g, n)
+                                     : pg__fail(PG_ERR_RUNTIME,
+                                                "backward: %s has no differentiable backward rule (create_graph=True)",
+                                                d->name);
+        } else {
+            /* g is nobody else's (not a retained .grad, a hook's argument, the
+             * caller's seed): the kernel may write its result into it */
+            n->gout_reusable = pg__exclusive(g) && !g->grad_fn;
+            st = d->backward(dx, g, n);
+            n->gout_reusable = false;
+        }
+    }
+    if (st == PG_OK && g && ts->anomaly) st = pg__anomaly_check_backward(n, dx);
+    if (g) {
+        /* a kernel that wrote into g returns it as dx[i]: when those are the
+         * only two references, both ours, fold them without an atomic op */
+        for (int i = 0; i < n->n_in && dx; i++)
+            if (dx[i] == g && atomic_load_explicit(&g->refcount, memory_order_relaxed) == 2) {
+                atomic_store_explicit(&g->refcount, 1, memory_order_relaxed);
+                g = NULL;
+                break;
+            }
+        pg_tensor_release(g);
+    }
     for (int i = 0; dx && i < n->n_in; i++) {
         pg_edge *e = &n->edges[i];
         if (st == PG_OK && dx[i]) {
             if (create) st = pg__accumulate_rec(e->fn ? &e->fn->gacc : &e->leaf->grad, dx[i]);
-            else if (e->fn) st = pg__accumulate(&e->fn->gacc, dx[i]);
+            else if (e->fn) st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
             else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i]);
         }
-        pg_tensor_release(dx[i]);
+        if (dx[i]) pg_tensor_release(dx[i]);
         if (e->fn && --e->fn->pending == 0 && !pg__vec_push(ready, e->fn) && st == PG_OK)
             st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
     }
     if (dx != small) free(dx);
-    if (!retain_graph) pg__node_drop(n);
+    if (!retain_graph) pg__node_drop(ts, n);
     if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
         pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
     return st;
@@ -336,26 +410,29 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
         return st;
     }
     bool create = create_graph != 0;
+    pg_thread *ts = pg__thread();
     /* rules must record; numeric kernels (and user callbacks) must not */
     int prev_mode = pg_set_grad_enabled(create ? 1 : 0);
-    uint64_t id = atomic_fetch_add(&pg_sweep_id, 1) + 1;
-    pg_nodevec all = {0}, ready = {0};
-    st = pg__collect(root->grad_fn, id, &all);
+    uint64_t id = atomic_fetch_add_explicit(&pg_sweep_id, 1, memory_order_relaxed) + 1;
+    pg_node *top = root->grad_fn;
+    atomic_fetch_add_explicit(&top->refcount, 1, memory_order_relaxed); /* keeps the graph whole */
+    pg_nodevec all = pg__vec_take(&ts->sweep[0]), ready = pg__vec_take(&ts->sweep[1]);
+    st = pg__collect(top, id, &all);
     if (st == PG_OK) {
-        root->grad_fn->gacc = seed;
+        top->gacc = seed;
         seed = NULL;
-        if (!pg__vec_push(&ready, root->grad_fn))
-            st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
+        if (!pg__vec_push(&ready, top)) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
     }
-    while (st == PG_OK && ready.n) st = pg__sweep_node(ready.v[--ready.n], &ready, retain_graph || create, create);
+    while (st == PG_OK && ready.n) st = pg__sweep_node(ts, ready.v[--ready.n], &ready, retain_graph || create, create);
     pg_set_grad_enabled(prev_mode);
     pg_tensor_release(seed);
-    for (size_t i = 0; i < all.n; i++) { /* after an error some gradients were never consumed */
-        pg_tensor_release(all.v[i]->gacc);
-        all.v[i]->gacc = NULL;
-    }
-    for (size_t i = 0; i < all.n; i++) pg__node_release(all.v[i]);
-    free(all.v);
-    free(ready.v);
+    if (st != PG_OK)
+        for (size_t i = 0; i < all.n; i++) { /* some gradients were never consumed */
+            pg_tensor_release(all.v[i]->gacc);
+            all.v[i]->gacc = NULL;
+        }
+    pg__vec_give(ts, &ts->sweep[0], &all);
+    pg__vec_give(ts, &ts->sweep[1], &ready);
+    pg__node_release(top);
     return st;
 }

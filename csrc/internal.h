@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Nothing declared here leaves the shared library: calls between the engine's
+ * files go straight to their target, not through the symbol table. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define PG_MAX_SAVED 3
 /* The largest buffer the engine tries to allocate; beyond it the size
  * arithmetic of callers could overflow, and no machine would satisfy it. */
@@ -77,6 +83,10 @@ struct pg_node {
     int op;
     int n_in;
     bool released;               /* saved values dropped by a backward */
+    bool gout_reusable;          /* only while its backward kernel runs: the sweep holds the
+                                  * only reference to gout, so the kernel may write its result
+                                  * into gout and return it (retained) as dx[i], when the shapes
+                                  * and dtypes match */
     uint64_t mark;               /* id of the backward sweep that last visited it */
     int64_t pending;             /* consumers not yet swept, during backward */
     pg_tensor *out;              /* weak: the output tensor, NULL once freed */
@@ -107,6 +117,50 @@ typedef struct pg_opdef {
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
 
+/* Per-thread state of the per-op paths (grad mode, anomaly flag, free lists,
+ * release worklists, live counts), in one block: when the engine is a shared
+ * library every thread-local lookup is a call into the dynamic loader, and one
+ * block costs one lookup per function instead of one per variable. The error
+ * state (errors.c) and the worker pool's state (threads.c) live apart. */
+typedef struct pg_freelist {
+    void *head; /* blocks linked through their first word */
+    int n;
+} pg_freelist;
+
+typedef struct pg_nodevec {
+    pg_node **v; /* [cap] */
+    size_t n, cap;
+} pg_nodevec;
+
+typedef struct pg_thread {
+    int grad_disabled;           /* 0: grad mode on (the default) */
+    int anomaly;                 /* nonzero: anomaly detection on (off by default) */
+    bool registered;             /* the clean-up at thread exit is arranged */
+    bool counts_spill;           /* no count block for this thread: count in the shared spill */
+    bool draining;               /* a release worklist is being drained */
+    struct pg_counts *counts;    /* this thread's live counts, NULL until claimed */
+    pg_freelist tensors, storages, nodes;
+    pg_tensor *dead_tensors;     /* release worklists, linked through free_next */
+    pg_node *dead_nodes;
+    pg_nodevec sweep[2];         /* backward's node lists, kept between sweeps (autograd.c) */
+} pg_thread;
+
+extern _Thread_local pg_thread pg_tls;
+
+/* arranges the clean-up of ts (this thread's pg_tls) at thread exit */
+void pg__thread_register(pg_thread *ts);
+
+/* This thread's pg_tls, looked up once: the empty asm hides where the pointer
+ * comes from, so the compiler keeps it in a register rather than repeating the
+ * lookup (a call, in a shared library) at each use. */
+static inline pg_thread *pg__thread(void) {
+    pg_thread *ts = &pg_tls;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(ts));
+#endif
+    return ts;
+}
+
 /* Each op's backward as a rule of differentiable ops (rules.c), for create_graph. */
 typedef pg_status (*pg_rule_fn)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
 extern const pg_rule_fn pg_ruletable[PG_OP_COUNT];
@@ -123,24 +177,32 @@ const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
 /* tensor.c */
 pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape);
 pg_tensor *pg__tensor_new_like(const pg_meta *m);
+/* like's dtype and shape (valid: no checks); ts: this thread's pg_tls */
+pg_tensor *pg__tensor_new_as(pg_thread *ts, const pg_tensor *like);
 pg_tensor *pg__tensor_zeros_like(const pg_meta *m);
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape);
-void pg__meta_of(pg_meta *m, const pg_tensor *t);
 size_t pg__dtype_size(pg_dtype dtype);
 const char *pg__dtype_name(pg_dtype dtype);
 int64_t pg__numel(int ndim, const int64_t *shape); /* INT64_MAX if the product overflows */
 pg_status pg__check_tensor(const char *op, const pg_tensor *t);
 pg_status pg__check_float(const char *op, const pg_tensor *t);
 void pg__node_release(pg_node *n);
-void pg__node_drop(pg_node *n);
-pg_node *pg__node_alloc(int n_in); /* zeroed; from a per-thread free list when small */
-void pg__count_node(int delta);
+void pg__node_drop(pg_thread *ts, pg_node *n); /* ts: this thread's pg_tls */
+/* header fields cleared (not the params or metas); from ts's free list when small */
+pg_node *pg__node_alloc(pg_thread *ts, int n_in);
+void pg__count_node(pg_thread *ts, int delta);
 
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
 pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
 pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p);
 bool pg__node_needs(const pg_node *n, int i);
+/* For a backward kernel: a tensor to write input i's gradient into (a new
+ * reference, NULL without memory). It is gout itself when the sweep allows
+ * (n->gout_reusable), nothing has taken gout yet, and gout has input i's shape
+ * and dtype: the kernel then reads gout and writes the result in the same
+ * buffer, so each element must be read before it is written. Else a new tensor. */
+pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 
@@ -228,6 +290,19 @@ pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_
 
 #define PG_NEW_REF(t) (pg_tensor_retain(t), (t))
 
+static inline void pg__meta_of(pg_meta *m, const pg_tensor *t) {
+    m->dtype = t->dtype;
+    m->ndim = t->ndim;
+    for (int d = 0; d < PG_MAX_DIMS; d++) m->shape[d] = t->shape[d];
+}
+
+/* shape a == shape b, both [ndim] */
+static inline bool pg__same_dims(int ndim, const int64_t *a, const int64_t *b) {
+    for (int d = 0; d < ndim; d++)
+        if (a[d] != b[d]) return false;
+    return true;
+}
+
 /* a * b for sizes (a, b >= 0), INT64_MAX when it overflows. Products of dims
  * overflow only beside a zero dim (in an empty tensor), where no loop uses
  * them, but the arithmetic itself must stay defined. */
@@ -235,5 +310,9 @@ static inline int64_t pg__mul_sat(int64_t a, int64_t b) {
     int64_t r;
     return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility pop
+#endif
 
 #endif /* PG_INTERNAL_H */

@@ -148,6 +148,10 @@ static void pg__range_part(void *arg, const pg_team *team) {
 
 void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx) {
     if (n <= 0) return;
+    if (n < 2 * grain) { /* one thread's worth (pg__threads_for would say 1): skip asking */
+        fn(ctx, 0, n);
+        return;
+    }
     int nthr = pg__threads_for(n, grain);
     if (nthr <= 1) {
         fn(ctx, 0, n);

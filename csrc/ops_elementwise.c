@@ -22,6 +22,14 @@
  * x (the saved input, when the row saves it), y (the saved output), p.
  * ====================================================================== */
 
+/* fn over [0, n): a direct call when one thread does it all (tiny tensors
+ * then skip the dispatch), else split over the pool */
+#define PG_UNARY_RUN(n, fn, ctx)                                     \
+    do {                                                             \
+        if ((n) < 2 * PG_NDITER_GRAIN) fn((ctx), 0, (n));            \
+        else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
+    } while (0)
+
 #define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
     static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p) {       \
         typedef float T;                                                                         \
@@ -82,7 +90,7 @@
                                     const pg_params *p) {                                        \
         (void)n_in;                                                                              \
         pg_unary_job j = {out->dtype == PG_DTYPE_F64, out->data, NULL, in[0]->data, NULL, p};    \
-        pg__parallel_range(out->numel, 64, PG_NDITER_GRAIN, NAME##_range, &j);                   \
+        PG_UNARY_RUN(out->numel, NAME##_range, &j);                                              \
         return PG_OK;                                                                            \
     }                                                                                            \
     static pg_status NAME##_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {     \
@@ -91,10 +99,10 @@
             if (n->saved_from[k] == 0) xs = n->saved[k]->data;                                   \
             if (n->saved_from[k] == -1) ys = n->saved[k]->data;                                  \
         }                                                                                        \
-        pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);                                   \
+        pg_tensor *d = pg__grad_buffer(g, n, 0); /* may be g itself: the loop runs in place */    \
         if (!d) return PG_ERR_MEMORY;                                                            \
         pg_unary_job j = {d->dtype == PG_DTYPE_F64, d->data, g->data, xs, ys, &n->p};            \
-        pg__parallel_range(d->numel, 64, PG_NDITER_GRAIN, NAME##_range, &j);                     \
+        PG_UNARY_RUN(d->numel, NAME##_range, &j);                                                \
         dx[0] = d;                                                                               \
         return PG_OK;                                                                            \
     }
@@ -585,6 +593,7 @@ static pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
 
 static pg_tensor *pg__binary(int op, pg_tensor *a, pg_tensor *b) {
     pg_params p = {0};
+    p.op = op;
     if (a && b && a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
         pg_tensor *in[2] = {a, b};
         return pg__apply(op, in, 2, &p);
@@ -609,6 +618,7 @@ pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__binary(PG_OP_MINI
 #define PG_UNARY_ENTRY(NAME, OP)                  \
     pg_tensor *pg_##NAME(pg_tensor *x) {          \
         pg_params p = {0};                        \
+        p.op = OP;                                \
         return pg__unary(OP, x, &p);              \
     }
 PG_UNARY_ENTRY(neg, PG_OP_NEG)
@@ -624,6 +634,7 @@ PG_UNARY_ENTRY(relu, PG_OP_RELU)
 #define PG_UNARY1_ENTRY(NAME, OP, ARG)            \
     pg_tensor *pg_##NAME(pg_tensor *x, double ARG) { \
         pg_params p = {0};                        \
+        p.op = OP;                                \
         p.f[0] = ARG;                             \
         return pg__unary(OP, x, &p);              \
     }

@@ -12,12 +12,84 @@
 #include <sys/mman.h>
 #endif
 
-static atomic_llong pg_n_tensors, pg_n_nodes, pg_n_bytes;
+/* ---- live counts (pg_live_*) ----
+ * Every tensor, node and storage byte made or freed is counted in a block of
+ * the thread that does it. Only that thread writes its block (a plain load and
+ * store, no atomic read-modify-write on the per-op path); pg_live_* add up all
+ * blocks, and a tensor made on one thread and freed on another is +1 in one
+ * block and -1 in the other. Blocks are static and never cleared: at thread
+ * exit a block goes back to the pool with its counts, and the next thread to
+ * claim it carries on from them, so the sum stays right. A thread without a
+ * block (all taken, or past its exit) counts in the shared spill block with
+ * atomic adds. */
 
-int64_t pg_live_tensors(void) { return atomic_load(&pg_n_tensors); }
-int64_t pg_live_nodes(void) { return atomic_load(&pg_n_nodes); }
-int64_t pg_live_bytes(void) { return atomic_load(&pg_n_bytes); }
-void pg__count_node(int delta) { atomic_fetch_add(&pg_n_nodes, delta); }
+#define PG_COUNT_BLOCKS 256
+
+typedef struct pg_counts {
+    atomic_llong tensors, nodes, bytes;
+    atomic_bool in_use;
+    char pad[64 - 3 * sizeof(atomic_llong) - sizeof(atomic_bool)]; /* one cache line per block */
+} pg_counts;
+
+static pg_counts pg_count_blocks[PG_COUNT_BLOCKS];
+static pg_counts pg_count_spill;
+
+_Thread_local pg_thread pg_tls;
+
+static pg_counts *pg__counts_claim(pg_thread *ts) {
+    if (ts->counts_spill) return NULL;
+    for (int i = 0; i < PG_COUNT_BLOCKS; i++) {
+        bool expected = false;
+        if (!atomic_load_explicit(&pg_count_blocks[i].in_use, memory_order_relaxed) &&
+            atomic_compare_exchange_strong(&pg_count_blocks[i].in_use, &expected, true)) {
+            ts->counts = &pg_count_blocks[i];
+            pg__thread_register(ts); /* hands the block back at thread exit */
+            return ts->counts;
+        }
+    }
+    ts->counts_spill = true;
+    return NULL;
+}
+
+/* At thread exit: later counts of this thread go to the spill. */
+static void pg__counts_at_exit(pg_thread *ts) {
+    pg_counts *c = ts->counts;
+    ts->counts = NULL;
+    ts->counts_spill = true;
+    if (c) atomic_store_explicit(&c->in_use, false, memory_order_release);
+}
+
+static inline void pg__count_add(atomic_llong *mine, atomic_llong *spill, long long delta) {
+    if (mine) atomic_store_explicit(mine, atomic_load_explicit(mine, memory_order_relaxed) + delta, memory_order_relaxed);
+    else atomic_fetch_add(spill, delta);
+}
+
+/* counts delta in the field of ts's block (ts: this thread's pg_tls) */
+#define PG_COUNT(ts, field, delta)                                                       \
+    do {                                                                                 \
+        pg_counts *c_ = (ts)->counts ? (ts)->counts : pg__counts_claim(ts);              \
+        pg__count_add(c_ ? &c_->field : NULL, &pg_count_spill.field, (long long)(delta)); \
+    } while (0)
+
+static int64_t pg__count_sum(size_t offset) {
+    long long sum = atomic_load((atomic_llong *)((char *)&pg_count_spill + offset));
+    for (int i = 0; i < PG_COUNT_BLOCKS; i++)
+        sum += atomic_load((atomic_llong *)((char *)&pg_count_blocks[i] + offset));
+    return sum;
+}
+
+int64_t pg_live_tensors(void) { return pg__count_sum(offsetof(pg_counts, tensors)); }
+int64_t pg_live_nodes(void) { return pg__count_sum(offsetof(pg_counts, nodes)); }
+int64_t pg_live_bytes(void) { return pg__count_sum(offsetof(pg_counts, bytes)); }
+void pg__count_node(pg_thread *ts, int delta) { PG_COUNT(ts, nodes, delta); }
+
+/* Drops one reference; true when it was the last. Holding the only reference
+ * (count 1), nobody else can take one, so a plain load settles it without a
+ * read-modify-write. */
+static inline bool pg__unref(atomic_long *refcount) {
+    return atomic_load_explicit(refcount, memory_order_acquire) == 1 ||
+           atomic_fetch_sub_explicit(refcount, 1, memory_order_acq_rel) == 1;
+}
 
 size_t pg__dtype_size(pg_dtype dtype) {
     switch (dtype) {
@@ -51,12 +123,6 @@ void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
     }
 }
 
-void pg__meta_of(pg_meta *m, const pg_tensor *t) {
-    m->dtype = t->dtype;
-    m->ndim = t->ndim;
-    memcpy(m->shape, t->shape, sizeof m->shape);
-}
-
 /* ---- per-thread free lists ----
  * Small storages, tensor headers and nodes of up to two inputs are recycled
  * through per-thread lists instead of malloc/free: a training step or a long
@@ -67,21 +133,10 @@ void pg__meta_of(pg_meta *m, const pg_tensor *t) {
 #define PG_SMALL_BYTES 256 /* storages up to this many data bytes share one block size */
 #define PG_NODE_SMALL_IN 2
 
-typedef struct pg_cache {
-    void *head;
-    int n;
-} pg_cache;
-
-typedef struct pg_caches {
-    pg_cache tensors, storages, nodes;
-} pg_caches;
-
-static _Thread_local pg_caches pg_tls_caches;
-static _Thread_local bool pg_tls_cache_registered;
 static pthread_key_t pg_cache_key;
 static pthread_once_t pg_cache_once = PTHREAD_ONCE_INIT;
 
-static void pg__cache_drain(pg_cache *c) {
+static void pg__cache_drain(pg_freelist *c) {
     while (c->head) {
         void *p = c->head;
         c->head = *(void **)p;
@@ -90,16 +145,30 @@ static void pg__cache_drain(pg_cache *c) {
     c->n = 0;
 }
 
-static void pg__caches_at_exit(void *arg) {
-    (void)arg;
-    pg__cache_drain(&pg_tls_caches.tensors);
-    pg__cache_drain(&pg_tls_caches.storages);
-    pg__cache_drain(&pg_tls_caches.nodes);
+static void pg__thread_at_exit(void *arg) {
+    pg_thread *ts = arg;
+    pg__cache_drain(&ts->tensors);
+    pg__cache_drain(&ts->storages);
+    pg__cache_drain(&ts->nodes);
+    for (int i = 0; i < 2; i++) {
+        free(ts->sweep[i].v);
+        ts->sweep[i].v = NULL;
+        ts->sweep[i].n = ts->sweep[i].cap = 0;
+    }
+    pg__counts_at_exit(ts);
 }
 
-static void pg__cache_key_init(void) { pthread_key_create(&pg_cache_key, pg__caches_at_exit); }
+static void pg__cache_key_init(void) { pthread_key_create(&pg_cache_key, pg__thread_at_exit); }
 
-static void *pg__cache_get(pg_cache *c) {
+/* first use on this thread: arrange the clean-up at thread exit */
+void pg__thread_register(pg_thread *ts) {
+    if (ts->registered) return;
+    pthread_once(&pg_cache_once, pg__cache_key_init);
+    pthread_setspecific(pg_cache_key, ts);
+    ts->registered = true;
+}
+
+static inline void *pg__cache_get(pg_freelist *c) {
     void *p = c->head;
     if (p) {
         c->head = *(void **)p;
@@ -108,31 +177,49 @@ static void *pg__cache_get(pg_cache *c) {
     return p;
 }
 
-static void pg__cache_put(pg_cache *c, void *p) {
+/* c: a free list of ts */
+static inline void pg__cache_put(pg_thread *ts, pg_freelist *c, void *p) {
     if (c->n >= PG_CACHE_MAX) {
         free(p);
         return;
     }
-    if (!pg_tls_cache_registered) { /* first use on this thread: arrange the drain at thread exit */
-        pthread_once(&pg_cache_once, pg__cache_key_init);
-        pthread_setspecific(pg_cache_key, &pg_tls_caches);
-        pg_tls_cache_registered = true;
-    }
+    if (!ts->registered) pg__thread_register(ts);
     *(void **)p = c->head;
     c->head = p;
     c->n++;
 }
 
-pg_node *pg__node_alloc(int n_in) {
+pg_node *pg__node_alloc(pg_thread *ts, int n_in) {
     size_t bytes = sizeof(pg_node) + sizeof(pg_edge) * (size_t)(n_in > PG_NODE_SMALL_IN ? n_in : PG_NODE_SMALL_IN);
-    pg_node *n = n_in <= PG_NODE_SMALL_IN ? pg__cache_get(&pg_tls_caches.nodes) : NULL;
+    pg_node *n = n_in <= PG_NODE_SMALL_IN ? pg__cache_get(&ts->nodes) : NULL;
     if (!n) n = malloc(bytes);
-    if (n) memset(n, 0, bytes);
+    if (!n) return NULL;
+    /* every field but the parameters and the metas, which pg__record copies in whole */
+    atomic_init(&n->refcount, 0);
+    n->op = 0;
+    n->n_in = 0;
+    n->released = false;
+    n->gout_reusable = false;
+    n->mark = 0;
+    n->pending = 0;
+    n->out = NULL;
+    n->gacc = NULL;
+    for (int k = 0; k < PG_MAX_SAVED; k++) {
+        n->saved[k] = NULL;
+        n->saved_version[k] = 0;
+        n->saved_from[k] = -2;
+    }
+    n->owned_offsets = NULL;
+    n->free_next = NULL;
+    for (int i = 0; i < n_in; i++) {
+        n->edges[i].fn = NULL;
+        n->edges[i].leaf = NULL;
+    }
     return n;
 }
 
-static void pg__node_free(pg_node *n) {
-    if (n->n_in <= PG_NODE_SMALL_IN) pg__cache_put(&pg_tls_caches.nodes, n);
+static void pg__node_free(pg_thread *ts, pg_node *n) {
+    if (n->n_in <= PG_NODE_SMALL_IN) pg__cache_put(ts, &ts->nodes, n);
     else free(n);
 }
 
@@ -145,7 +232,8 @@ static void pg__node_free(pg_node *n) {
 #define PG_HUGEPAGE_MIN ((size_t)4 << 20)
 
 static pg_storage *pg__storage_new(size_t nbytes) {
-    pg_storage *s = nbytes <= PG_SMALL_BYTES ? pg__cache_get(&pg_tls_caches.storages) : NULL;
+    pg_thread *ts = pg__thread();
+    pg_storage *s = nbytes <= PG_SMALL_BYTES ? pg__cache_get(&ts->storages) : NULL;
     if (!s) s = malloc(sizeof(pg_storage) + PG_ALIGN + (nbytes <= PG_SMALL_BYTES ? PG_SMALL_BYTES : nbytes));
     if (!s) return NULL;
     atomic_init(&s->refcount, 1);
@@ -163,14 +251,14 @@ static pg_storage *pg__storage_new(size_t nbytes) {
         if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
     }
 #endif
-    atomic_fetch_add(&pg_n_bytes, (long long)nbytes);
+    PG_COUNT(ts, bytes, nbytes);
     return s;
 }
 
-static void pg__storage_release(pg_storage *s) {
-    if (s && atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_acq_rel) == 1) {
-        atomic_fetch_sub(&pg_n_bytes, (long long)s->nbytes);
-        if (s->nbytes <= PG_SMALL_BYTES) pg__cache_put(&pg_tls_caches.storages, s);
+static void pg__storage_release(pg_thread *ts, pg_storage *s) {
+    if (s && pg__unref(&s->refcount)) {
+        PG_COUNT(ts, bytes, -(long long)s->nbytes);
+        if (s->nbytes <= PG_SMALL_BYTES) pg__cache_put(ts, &ts->storages, s);
         else free(s);
     }
 }
@@ -203,9 +291,9 @@ static pg_status pg__check_shape(const char *op, int ndim, const int64_t *shape,
     return PG_OK;
 }
 
-static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *shape, int64_t numel,
+static pg_tensor *pg__tensor_header(pg_thread *ts, pg_dtype dtype, int ndim, const int64_t *shape, int64_t numel,
                                     pg_storage *storage) {
-    pg_tensor *t = pg__cache_get(&pg_tls_caches.tensors);
+    pg_tensor *t = pg__cache_get(&ts->tensors);
     if (!t) t = malloc(sizeof *t);
     if (!t) {
         pg__fail(PG_ERR_MEMORY, "out of memory allocating a tensor header");
@@ -214,8 +302,7 @@ static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *sha
     atomic_init(&t->refcount, 1);
     t->dtype = dtype;
     t->ndim = ndim;
-    memset(t->shape, 0, sizeof t->shape);
-    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    for (int d = 0; d < PG_MAX_DIMS; d++) t->shape[d] = d < ndim ? shape[d] : 0; /* no call for a few dims */
     t->numel = numel;
     t->storage = storage;
     t->data = storage->data;
@@ -224,7 +311,7 @@ static pg_tensor *pg__tensor_header(pg_dtype dtype, int ndim, const int64_t *sha
     t->grad_fn = NULL;
     t->grad = NULL;
     t->free_next = NULL;
-    atomic_fetch_add(&pg_n_tensors, 1);
+    PG_COUNT(ts, tensors, 1);
     return t;
 }
 
@@ -244,8 +331,23 @@ pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape) {
                  (long long)((size_t)numel * es));
         return NULL;
     }
-    pg_tensor *t = pg__tensor_header(dtype, ndim, shape, numel, s);
-    if (!t) pg__storage_release(s);
+    pg_thread *ts = pg__thread();
+    pg_tensor *t = pg__tensor_header(ts, dtype, ndim, shape, numel, s);
+    if (!t) pg__storage_release(ts, s);
+    return t;
+}
+
+pg_tensor *pg__tensor_new_as(pg_thread *ts, const pg_tensor *like) {
+    size_t nbytes = (size_t)like->numel * pg__dtype_size(like->dtype);
+    pg_storage *s = pg__storage_new(nbytes);
+    if (!s) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_MEMORY, "tensor: out of memory allocating %s %s (%lld bytes)", pg__dtype_name(like->dtype),
+                 pg__shape_str(like->ndim, like->shape, b, sizeof b), (long long)nbytes);
+        return NULL;
+    }
+    pg_tensor *t = pg__tensor_header(ts, like->dtype, like->ndim, like->shape, like->numel, s);
+    if (!t) pg__storage_release(ts, s);
     return t;
 }
 
@@ -260,8 +362,9 @@ pg_tensor *pg__tensor_zeros_like(const pg_meta *m) {
 /* A new header over t's storage with another shape of the same numel. */
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape) {
     atomic_fetch_add_explicit(&t->storage->refcount, 1, memory_order_relaxed);
-    pg_tensor *a = pg__tensor_header(t->dtype, ndim, shape, t->numel, t->storage);
-    if (!a) pg__storage_release(t->storage);
+    pg_thread *ts = pg__thread();
+    pg_tensor *a = pg__tensor_header(ts, t->dtype, ndim, shape, t->numel, t->storage);
+    if (!a) pg__storage_release(ts, t->storage);
     return a;
 }
 
@@ -306,67 +409,32 @@ pg_tensor *pg_tensor_clone(pg_tensor *t) {
  * tensors and nodes. Each is pushed on a per-thread worklist (linked through
  * free_next, so releasing never allocates) and the outermost release drains it. */
 
-static _Thread_local pg_tensor *pg_dead_tensors;
-static _Thread_local pg_node *pg_dead_nodes;
-static _Thread_local bool pg_draining;
-
-static void pg__destroy_node(pg_node *n);
-
-static void pg__destroy_tensor(pg_tensor *t) {
-    if (t->grad_fn && t->grad_fn->out == t) t->grad_fn->out = NULL;
-    pg__node_release(t->grad_fn);
-    pg_tensor_release(t->grad);
-    pg__storage_release(t->storage);
-    atomic_fetch_sub(&pg_n_tensors, 1);
-    pg__cache_put(&pg_tls_caches.tensors, t);
-}
-
-static void pg__drain(void) {
-    if (pg_draining) return;
-    pg_draining = true;
-    while (pg_dead_tensors || pg_dead_nodes) {
-        if (pg_dead_tensors) {
-            pg_tensor *t = pg_dead_tensors;
-            pg_dead_tensors = t->free_next;
-            pg__destroy_tensor(t);
-        } else {
-            pg_node *n = pg_dead_nodes;
-            pg_dead_nodes = n->free_next;
-            pg__destroy_node(n);
-        }
+/* Drops one reference to t; the last one puts t on ts's worklist. */
+static inline void pg__push_tensor(pg_thread *ts, pg_tensor *t) {
+    if (t && pg__unref(&t->refcount)) {
+        t->free_next = ts->dead_tensors;
+        ts->dead_tensors = t;
     }
-    pg_draining = false;
 }
 
-void pg_tensor_retain(pg_tensor *t) {
-    if (t) atomic_fetch_add_explicit(&t->refcount, 1, memory_order_relaxed);
+static inline void pg__push_node(pg_thread *ts, pg_node *n) {
+    if (n && pg__unref(&n->refcount)) {
+        n->free_next = ts->dead_nodes;
+        ts->dead_nodes = n;
+    }
 }
 
-void pg_tensor_release(pg_tensor *t) {
-    if (!t || atomic_fetch_sub_explicit(&t->refcount, 1, memory_order_acq_rel) != 1) return;
-    t->free_next = pg_dead_tensors;
-    pg_dead_tensors = t;
-    pg__drain();
-}
-
-void pg__node_release(pg_node *n) {
-    if (!n || atomic_fetch_sub_explicit(&n->refcount, 1, memory_order_acq_rel) != 1) return;
-    n->free_next = pg_dead_nodes;
-    pg_dead_nodes = n;
-    pg__drain();
-}
-
-/* Drops what a node keeps only for backward (saved values, the gather
- * index, a user op's context). The edges stay until the node is freed, so the
- * graph's structure can still be walked (and drawn) after a backward; they
- * hold nodes and leaves, never activations. */
-void pg__node_drop(pg_node *n) {
+/* Drops the node's saved values and the rest of what only backward needs;
+ * the saved tensors go on ts's worklist. */
+static void pg__node_drop_to(pg_thread *ts, pg_node *n) {
     for (int k = 0; k < PG_MAX_SAVED; k++) {
-        pg_tensor_release(n->saved[k]);
+        pg__push_tensor(ts, n->saved[k]);
         n->saved[k] = NULL;
     }
-    free(n->owned_offsets);
-    n->owned_offsets = NULL;
+    if (n->owned_offsets) {
+        free(n->owned_offsets);
+        n->owned_offsets = NULL;
+    }
     n->p.offsets = NULL;
     if (n->p.custom_release) { /* a user op's context: released exactly once */
         pg_custom_release_fn release = n->p.custom_release;
@@ -377,15 +445,72 @@ void pg__node_drop(pg_node *n) {
     n->released = true;
 }
 
-static void pg__destroy_node(pg_node *n) {
-    pg__node_drop(n);
+static void pg__destroy_tensor(pg_thread *ts, pg_tensor *t) {
+    if (t->grad_fn && t->grad_fn->out == t) t->grad_fn->out = NULL;
+    pg__push_node(ts, t->grad_fn);
+    pg__push_tensor(ts, t->grad);
+    pg__storage_release(ts, t->storage);
+    PG_COUNT(ts, tensors, -1);
+    pg__cache_put(ts, &ts->tensors, t);
+}
+
+static void pg__destroy_node(pg_thread *ts, pg_node *n) {
+    pg__node_drop_to(ts, n);
     for (int i = 0; i < n->n_in; i++) {
-        pg__node_release(n->edges[i].fn);
-        pg_tensor_release(n->edges[i].leaf);
+        pg__push_node(ts, n->edges[i].fn);
+        pg__push_tensor(ts, n->edges[i].leaf);
     }
-    pg_tensor_release(n->gacc);
-    pg__count_node(-1);
-    pg__node_free(n);
+    pg__push_tensor(ts, n->gacc);
+    PG_COUNT(ts, nodes, -1);
+    pg__node_free(ts, n);
+}
+
+/* Frees everything on ts's worklists, and what that frees in turn. A release
+ * from inside (a user op's release callback) only adds to the lists. */
+static void pg__drain(pg_thread *ts) {
+    if (ts->draining) return;
+    ts->draining = true;
+    while (ts->dead_tensors || ts->dead_nodes) {
+        if (ts->dead_tensors) {
+            pg_tensor *t = ts->dead_tensors;
+            ts->dead_tensors = t->free_next;
+            pg__destroy_tensor(ts, t);
+        } else {
+            pg_node *n = ts->dead_nodes;
+            ts->dead_nodes = n->free_next;
+            pg__destroy_node(ts, n);
+        }
+    }
+    ts->draining = false;
+}
+
+void pg_tensor_retain(pg_tensor *t) {
+    if (t) atomic_fetch_add_explicit(&t->refcount, 1, memory_order_relaxed);
+}
+
+void pg_tensor_release(pg_tensor *t) {
+    if (!t || !pg__unref(&t->refcount)) return;
+    pg_thread *ts = pg__thread();
+    t->free_next = ts->dead_tensors;
+    ts->dead_tensors = t;
+    pg__drain(ts);
+}
+
+void pg__node_release(pg_node *n) {
+    if (!n || !pg__unref(&n->refcount)) return;
+    pg_thread *ts = pg__thread();
+    n->free_next = ts->dead_nodes;
+    ts->dead_nodes = n;
+    pg__drain(ts);
+}
+
+/* Drops what a node keeps only for backward (saved values, the gather
+ * index, a user op's context). The edges stay until the node is freed, so the
+ * graph's structure can still be walked (and drawn) after a backward; they
+ * hold nodes and leaves, never activations. */
+void pg__node_drop(pg_thread *ts, pg_node *n) {
+    pg__node_drop_to(ts, n);
+    pg__drain(ts);
 }
 
 /* ---- queries ---- */
