@@ -18,8 +18,11 @@
  * (dA = G B^T, dB = A^T G) never materialises a transpose. Micro-kernels exist
  * for AVX-512 and AVX2+FMA (per-function target attributes, picked at run time
  * from cpuid; the library is never compiled for a particular CPU) and in
- * portable C. Tiny products skip packing (the naive kernel is faster there),
- * and so do matrix-vector products (M or N is 1), which are memory-bound.
+ * portable C; products of at most one vector of columns (N <= 16 in float32
+ * with AVX-512) use a narrow kernel of the same ISA, one vector wide, instead
+ * of computing a tile of padding. Tiny products skip packing (the naive
+ * kernel is faster there), and so do matrix-vector products (M or N is 1),
+ * which are memory-bound.
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
