@@ -18,8 +18,11 @@
  * (dA = G B^T, dB = A^T G) never materialises a transpose. Micro-kernels exist
  * for AVX-512 and AVX2+FMA (per-function target attributes, picked at run time
  * from cpuid; the library is never compiled for a particular CPU) and in
- * portable C. Tiny products skip packing (the naive kernel is faster there),
- * and so do matrix-vector products (M or N is 1), which are memory-bound.
+ * portable C; products of at most one vector of columns (N <= 16 in float32
+ * with AVX-512) use a narrow kernel of the same ISA, one vector wide, instead
+ * of computing a tile of padding. Tiny products skip packing (the naive
+ * kernel is faster there), and so do matrix-vector products (M or N is 1),
+ * which are memory-bound.
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
@@ -180,6 +183,7 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
         void (*ukr)(int64_t, const T *restrict, const T *restrict, T *restrict, int64_t, bool);             \
         void (*pack_a)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
         void (*pack_b)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
+        const struct pg_gemm_kern_##SUF *narrow; /* for N <= narrow->nr, or NULL */                         \
     } pg_gemm_kern_##SUF;
 PG_KERNEL_TYPE(float, f32)
 PG_KERNEL_TYPE(double, f64)
@@ -191,8 +195,8 @@ PG_PACK_B(pack_b_f32_c, PG_NO_TARGET, float, 8)
 PG_UKR_C(ukr_f64_c, double, 4, 4)
 PG_PACK_A(pack_a_f64_c, PG_NO_TARGET, double, 4)
 PG_PACK_B(pack_b_f64_c, PG_NO_TARGET, double, 4)
-static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c};
-static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c};
+static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c, NULL};
+static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c, NULL};
 
 #if PG_GEMM_X86
 /* AVX2 + FMA: 16 ymm registers; 6 x 2 accumulators, 2 B vectors, 1 broadcast */
@@ -204,10 +208,24 @@ PG_UKR_SIMD(ukr_f64_avx2, PG_TARGET_AVX2, double, __m256d, 4, 6, 2, _mm256_setze
             _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
 PG_PACK_A(pack_a_f64_avx2, PG_TARGET_AVX2, double, 6)
 PG_PACK_B(pack_b_f64_avx2, PG_TARGET_AVX2, double, 8)
+/* narrow: one vector of B per row, for products with at most 8 (f32) or 4
+ * (f64) columns, where the 16-wide tile would compute mostly padding */
+PG_UKR_SIMD(ukr_f32_avx2n, PG_TARGET_AVX2, float, __m256, 8, 12, 1, _mm256_setzero_ps, _mm256_load_ps,
+            _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
+PG_PACK_A(pack_a_f32_avx2n, PG_TARGET_AVX2, float, 12)
+PG_PACK_B(pack_b_f32_avx2n, PG_TARGET_AVX2, float, 8)
+PG_UKR_SIMD(ukr_f64_avx2n, PG_TARGET_AVX2, double, __m256d, 4, 12, 1, _mm256_setzero_pd, _mm256_load_pd,
+            _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
+PG_PACK_A(pack_a_f64_avx2n, PG_TARGET_AVX2, double, 12)
+PG_PACK_B(pack_b_f64_avx2n, PG_TARGET_AVX2, double, 4)
+static const pg_gemm_kern_f32 pg_kern_f32_avx2n = {12, 8, 256, 144, 4096, ukr_f32_avx2n, pack_a_f32_avx2n,
+                                                   pack_b_f32_avx2n, NULL};
+static const pg_gemm_kern_f64 pg_kern_f64_avx2n = {12, 4, 256, 144, 4096, ukr_f64_avx2n, pack_a_f64_avx2n,
+                                                   pack_b_f64_avx2n, NULL};
 static const pg_gemm_kern_f32 pg_kern_f32_avx2 = {6, 16, 256, 144, 4096, ukr_f32_avx2, pack_a_f32_avx2,
-                                                  pack_b_f32_avx2};
+                                                  pack_b_f32_avx2, &pg_kern_f32_avx2n};
 static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_avx2, pack_a_f64_avx2,
-                                                  pack_b_f64_avx2};
+                                                  pack_b_f64_avx2, &pg_kern_f64_avx2n};
 
 /* AVX-512: 32 zmm registers; 8 x 2 accumulators, 2 B vectors, broadcasts
  * folded into the FMAs. On this project's Zen 5 machine 8 x 32 beat 12 x 32,
@@ -228,12 +246,29 @@ PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, 
             _mm512_add_pd)
 PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR_AVX512)
 PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
+/* narrow: one vector of B per row (N <= 16 in float32, N <= 8 in float64,
+ * e.g. a 10-class output layer), 16 rows per tile */
+#define PG_MRN_AVX512 16
+PG_UKR_SIMD(ukr_f32_avx512n, PG_TARGET_AVX512, float, __m512, 16, PG_MRN_AVX512, 1, _mm512_setzero_ps,
+            _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+PG_PACK_A(pack_a_f32_avx512n, PG_TARGET_AVX512, float, PG_MRN_AVX512)
+PG_PACK_B(pack_b_f32_avx512n, PG_TARGET_AVX512, float, 16)
+PG_UKR_SIMD(ukr_f64_avx512n, PG_TARGET_AVX512, double, __m512d, 8, PG_MRN_AVX512, 1, _mm512_setzero_pd,
+            _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+PG_PACK_A(pack_a_f64_avx512n, PG_TARGET_AVX512, double, PG_MRN_AVX512)
+PG_PACK_B(pack_b_f64_avx512n, PG_TARGET_AVX512, double, 8)
+static const pg_gemm_kern_f32 pg_kern_f32_avx512n = {PG_MRN_AVX512, 16, PG_KC_AVX512, PG_MC_AVX512,
+                                                     PG_NC_AVX512,  ukr_f32_avx512n, pack_a_f32_avx512n,
+                                                     pack_b_f32_avx512n, NULL};
+static const pg_gemm_kern_f64 pg_kern_f64_avx512n = {PG_MRN_AVX512, 8, PG_KC_AVX512, PG_MC_AVX512,
+                                                     PG_NC_AVX512,  ukr_f64_avx512n, pack_a_f64_avx512n,
+                                                     pack_b_f64_avx512n, NULL};
 static const pg_gemm_kern_f32 pg_kern_f32_avx512 = {PG_MR_AVX512,      16 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,      ukr_f32_avx512,
-                                                    pack_a_f32_avx512, pack_b_f32_avx512};
+                                                    pack_a_f32_avx512, pack_b_f32_avx512, &pg_kern_f32_avx512n};
 static const pg_gemm_kern_f64 pg_kern_f64_avx512 = {PG_MR_AVX512,      8 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,     ukr_f64_avx512,
-                                                    pack_a_f64_avx512, pack_b_f64_avx512};
+                                                    pack_a_f64_avx512, pack_b_f64_avx512, &pg_kern_f64_avx512n};
 #endif
 
 /* ======================================================================
@@ -307,17 +342,28 @@ static const pg_gemm_kern_f64 *pg__kern_f64(int kind) {
  * ====================================================================== */
 
 /* Team layout: tm row groups x tn column groups (tm * tn = nthr), the one
- * that gives the fewest micro-tiles to the busiest thread; ties go to more
- * row groups (each packs only its own rows of A). */
-static void pg__gemm_grid(int64_t M, int64_t N, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm, int *tn) {
+ * that gives the fewest micro-tiles to the busiest thread. On a tie, when K
+ * is long enough for packing to count (K >= PG_GEMM_GRID_K), the one whose
+ * threads touch the fewest operand elements per K step: a thread packs its
+ * rows of A (M / tm) and reads the B panels of its columns (N / tn), which
+ * other threads packed when tm > 1. Small M and wide N (a 64-row batch, a
+ * 256 x 512 layer) thus split the columns: each thread packs all of the
+ * small A and only the B panels it uses (2 threads, 64 x 256 @ 256 x 256:
+ * 46 -> 30 us). Otherwise ties go to more row groups (with K = 10, 256 x
+ * 512 outputs were written faster as whole rows: 21 against 36 us). */
+#define PG_GEMM_GRID_K 32
+static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm,
+                          int *tn) {
     int64_t pm = (M + mr - 1) / mr, pn = ((N < nc ? N : nc) + nr - 1) / nr;
-    int64_t best = -1;
+    int64_t best = -1, best_touch = -1;
     for (int a = nthr; a >= 1; a--) {
         if (nthr % a) continue;
         int b = nthr / a;
-        int64_t load = ((pm + a - 1) / a) * ((pn + b - 1) / b);
-        if (best < 0 || load < best) {
+        int64_t rows = (pm + a - 1) / a, cols = (pn + b - 1) / b;
+        int64_t load = rows * cols, touch = K >= PG_GEMM_GRID_K ? rows * mr + cols * nr : a == nthr ? 0 : 1;
+        if (best < 0 || load < best || (load == best && touch < best_touch)) {
             best = load;
+            best_touch = touch;
             *tm = a;
             *tn = b;
         }
@@ -450,6 +496,7 @@ PG_GEMV(double, f64)
         int64_t M, N, K, lda, ldb, ldc;                                                                     \
         const T *A, *B;                                                                                     \
         T *C;                                                                                               \
+        int64_t kcb;     /* K block: K split evenly into ceil(K / KC) blocks of at most KC */               \
         T *bbuf;         /* [KC][ceil(min(N, NC), NR)]: the packed B block, shared */                       \
         T *abuf;         /* [nthr][MC x KC]: each thread's packed A block */                                \
         int64_t astride; /* elements between two threads' A blocks */                                       \
@@ -461,16 +508,19 @@ PG_GEMV(double, f64)
         const int64_t MR = kn->mr, NR = kn->nr, M = jb->M, N = jb->N, K = jb->K;                            \
         const int tid = team->tid, nthr = team->nthr;                                                       \
         int tm = 1, tn = 1;                                                                                 \
-        pg__gemm_grid(M, N, MR, NR, kn->nc, nthr, &tm, &tn);                                                \
+        pg__gemm_grid(M, N, K, MR, NR, kn->nc, nthr, &tm, &tn);                                                \
         const int ti = tid / tn, tj = tid % tn;                                                             \
         const int64_t pm = (M + MR - 1) / MR;                                                               \
         const int64_t m0 = pm * ti / tm * MR, m1e = pm * (ti + 1) / tm * MR, m1 = m1e < M ? m1e : M;        \
+        /* this thread's rows in ceil(rows / MC) blocks of whole panels, as even as can be */              \
+        const int64_t nmb = (m1 - m0 + kn->mc - 1) / kn->mc, rp = (m1 - m0 + MR - 1) / MR;                  \
+        const int64_t mcb = nmb > 0 ? (rp + nmb - 1) / nmb * MR : MR;                                       \
         T *abuf = jb->abuf + tid * jb->astride;                                                             \
         _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
         for (int64_t jc = 0; jc < N; jc += kn->nc) {                                                        \
             const int64_t nc = N - jc < kn->nc ? N - jc : kn->nc, pn = (nc + NR - 1) / NR;                  \
-            for (int64_t pc = 0; pc < K; pc += kn->kc) {                                                    \
-                const int64_t kc = K - pc < kn->kc ? K - pc : kn->kc;                                       \
+            for (int64_t pc = 0; pc < K; pc += jb->kcb) {                                                   \
+                const int64_t kc = K - pc < jb->kcb ? K - pc : jb->kcb;                                     \
                 /* the team packs the B block: panels q0..q1 are this thread's share */                     \
                 const int64_t q0 = pn * tid / nthr, q1 = pn * (tid + 1) / nthr;                             \
                 if (q1 > q0) {                                                                              \
@@ -481,8 +531,8 @@ PG_GEMV(double, f64)
                 pg__team_sync(team);                                                                        \
                 const bool beta = jb->acc || pc > 0;                                                        \
                 const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
-                for (int64_t ic = m0; ic < m1; ic += kn->mc) {                                              \
-                    const int64_t mc = m1 - ic < kn->mc ? m1 - ic : kn->mc;                                 \
+                for (int64_t ic = m0; ic < m1; ic += mcb) {                                                 \
+                    const int64_t mc = m1 - ic < mcb ? m1 - ic : mcb;                                       \
                     const T *as = jb->ta ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc;           \
                     kn->pack_a(jb->ta, mc, kc, as, jb->lda, abuf);                                          \
                     for (int64_t jr = r0; jr < r1; jr++) {                                                  \
@@ -518,6 +568,7 @@ PG_GEMV(double, f64)
             return;                                                                                         \
         }                                                                                                   \
         const pg_gemm_kern_##SUF *kn = pg__kern_##SUF(pg__gemm_kind());                                     \
+        if (kn && kn->narrow && N <= kn->narrow->nr) kn = kn->narrow;                                       \
         double work = (double)M * (double)N * (double)K;                                                    \
         if (!kn || work < PG_GEMM_SMALL) {                                                                  \
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
@@ -527,7 +578,7 @@ PG_GEMV(double, f64)
         int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
         int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
         if (nthr > tiles) nthr = (int)tiles;                                                                \
-        const int64_t kc = K < kn->kc ? K : kn->kc;                                                         \
+        const int64_t nkb = (K + kn->kc - 1) / kn->kc, kc = (K + nkb - 1) / nkb;                            \
         const int64_t ncw = ((N < kn->nc ? N : kn->nc) + kn->nr - 1) / kn->nr * kn->nr;                     \
         const int64_t mcw = ((M < kn->mc ? M : kn->mc) + kn->mr - 1) / kn->mr * kn->mr;                     \
         const int64_t bsize = (kc * ncw + 15) / 16 * 16, asize = (kc * mcw + 15) / 16 * 16;                 \
@@ -536,7 +587,7 @@ PG_GEMV(double, f64)
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
             return;                                                                                         \
         }                                                                                                   \
-        pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, buf, buf + bsize, asize}; \
+        pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize}; \
         pg__parallel(pg__gemm_job_##SUF, &jb, nthr);                                                        \
     }
 

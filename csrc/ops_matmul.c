@@ -129,17 +129,24 @@ static pg_status pg__mm_plan(pg_mm *mm, pg_meta *out, const pg_meta *a0, const p
     return PG_OK;
 }
 
-/* offsets, in matrices, of batch t in a and b */
-static void pg__mm_offsets(const pg_mm *mm, int64_t t, int64_t *oa, int64_t *ob) {
+/* offsets, in matrices, of batch t in a and b; *first_a (*first_b) tells
+ * whether t is the first batch that reaches a's (b's) matrix: the one whose
+ * index is 0 along every dim where that operand is broadcast */
+static void pg__mm_offsets(const pg_mm *mm, int64_t t, int64_t *oa, int64_t *ob, bool *first_a, bool *first_b) {
     int64_t ia = 0, ib = 0;
+    bool fa = true, fb = true;
     for (int d = mm->nb - 1; d >= 0; d--) {
         int64_t i = t % mm->bshape[d];
         t /= mm->bshape[d];
         ia += i * mm->ast[d];
         ib += i * mm->bst[d];
+        if (i && !mm->ast[d]) fa = false;
+        if (i && !mm->bst[d]) fb = false;
     }
     *oa = ia;
     *ob = ib;
+    if (first_a) *first_a = fa;
+    if (first_b) *first_b = fb;
 }
 
 static pg_status matmul_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
@@ -167,7 +174,7 @@ static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
     for (int64_t t = 0; t < mm.nbatch; t++) {
         int64_t oa, ob;
-        pg__mm_offsets(&mm, t, &oa, &ob);
+        pg__mm_offsets(&mm, t, &oa, &ob, NULL, NULL);
         if (out->dtype == PG_DTYPE_F32)
             pg__gemm_f32(false, false, mm.m, mm.n, mm.k, (const float *)in[0]->data + oa * sa, mm.k,
                          (const float *)in[1]->data + ob * sb, mm.n, (float *)out->data + t * sc, mm.n, false);
@@ -179,13 +186,17 @@ static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     return PG_OK;
 }
 
-/* C = A B  =>  dA = dC B^T,  dB = A^T dC; summed over broadcast batches. */
+/* C = A B  =>  dA = dC B^T,  dB = A^T dC; summed over broadcast batches.
+ * The first batch that reaches a gradient matrix writes it (the GEMM with
+ * acc = false), the later ones add into it: no zero-fill pass. */
 static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     const pg_tensor *a = n->saved[0], *b = n->saved[1];
     pg_mm mm;
     bool need_a = pg__node_needs(n, 0), need_b = pg__node_needs(n, 1);
-    pg_tensor *da = need_a ? pg__tensor_zeros_like(&n->edges[0].meta) : NULL;
-    pg_tensor *db = need_b ? pg__tensor_zeros_like(&n->edges[1].meta) : NULL;
+    /* nothing flows back from an empty output: the gradients are zero */
+    pg_tensor *(*alloc)(const pg_meta *) = g->numel == 0 ? pg__tensor_zeros_like : pg__tensor_new_like;
+    pg_tensor *da = need_a ? alloc(&n->edges[0].meta) : NULL;
+    pg_tensor *db = need_b ? alloc(&n->edges[1].meta) : NULL;
     if ((need_a && !da) || (need_b && !db)) {
         pg_tensor_release(da);
         pg_tensor_release(db);
@@ -193,29 +204,30 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     }
     dx[0] = da;
     dx[1] = db;
-    if (g->numel == 0) return PG_OK; /* nothing flows back; the gradients stay zero */
+    if (g->numel == 0) return PG_OK;
     pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
     bool f64 = g->dtype == PG_DTYPE_F64;
     for (int64_t t = 0; t < mm.nbatch; t++) {
         int64_t oa, ob;
-        pg__mm_offsets(&mm, t, &oa, &ob);
+        bool first_a, first_b;
+        pg__mm_offsets(&mm, t, &oa, &ob, &first_a, &first_b);
         if (f64) {
             const double *G = (const double *)g->data + t * sc;
-            if (da) /* dA[m,k] += G[m,n] B[k,n]^T */
+            if (da) /* dA[m,k] (+)= G[m,n] B[k,n]^T */
                 pg__gemm_f64(false, true, mm.m, mm.k, mm.n, G, mm.n, (const double *)b->data + ob * sb, mm.n,
-                             (double *)da->data + oa * sa, mm.k, true);
-            if (db) /* dB[k,n] += A[m,k]^T G[m,n] */
+                             (double *)da->data + oa * sa, mm.k, !first_a);
+            if (db) /* dB[k,n] (+)= A[m,k]^T G[m,n] */
                 pg__gemm_f64(true, false, mm.k, mm.n, mm.m, (const double *)a->data + oa * sa, mm.k, G, mm.n,
-                             (double *)db->data + ob * sb, mm.n, true);
+                             (double *)db->data + ob * sb, mm.n, !first_b);
         } else {
             const float *G = (const float *)g->data + t * sc;
             if (da)
                 pg__gemm_f32(false, true, mm.m, mm.k, mm.n, G, mm.n, (const float *)b->data + ob * sb, mm.n,
-                             (float *)da->data + oa * sa, mm.k, true);
+                             (float *)da->data + oa * sa, mm.k, !first_a);
             if (db)
                 pg__gemm_f32(true, false, mm.k, mm.n, mm.m, (const float *)a->data + oa * sa, mm.k, G, mm.n,
-                             (float *)db->data + ob * sb, mm.n, true);
+                             (float *)db->data + ob * sb, mm.n, !first_b);
         }
     }
     return PG_OK;

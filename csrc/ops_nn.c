@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
 #define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
@@ -218,49 +219,65 @@ pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
  * The labels are an int64 array parameter (p.offsets), copied into the node.
  * ====================================================================== */
 
+/* Rows [lo, hi) of a cross-entropy forward (loss per row) or backward. */
+typedef struct pg_ce_job {
+    void *out;          /* forward: [N] losses (dtype of x, or double for a reduction); backward: dx [N, C] */
+    const void *x;      /* [N, C] logits */
+    const void *g;      /* backward: [N] (none) or [1] upstream gradient */
+    const int64_t *y;   /* [N] labels in [0, C) */
+    int64_t N, C;
+    int reduction;
+} pg_ce_job;
+
 #define PG_CE_KERNELS(TT, SUF)                                                                      \
     /* m = max of the row (a NaN wins; an infinite max is replaced by 0 so the                       \
-     * arithmetic, not a special case, gives inf or nan); s = sum_j e^(x_j - m) */                   \
-    static TT ce_row_##SUF(const TT *x, int64_t C, TT *s_out) {                                     \
+     * arithmetic, not a special case, gives inf or nan); s = sum_j e^(x_j - m);                    \
+     * e[j] = e^(x_j - m) when e is not NULL */                                                      \
+    static TT ce_row_##SUF(const TT *x, int64_t C, TT *s_out, TT *e) {                              \
         TT m = x[0];                                                                                \
         for (int64_t j = 1; j < C; j++)                                                             \
             if (x[j] > m || isnan(x[j])) m = x[j];                                                  \
         if (isinf(m)) m = 0;                                                                        \
         TT s = 0;                                                                                   \
-        for (int64_t j = 0; j < C; j++) s += PG_EXP(x[j] - m);                                      \
+        for (int64_t j = 0; j < C; j++) {                                                           \
+            TT v = PG_EXP(x[j] - m);                                                                \
+            if (e) e[j] = v;                                                                        \
+            s += v;                                                                                 \
+        }                                                                                           \
         *s_out = s;                                                                                 \
         return m;                                                                                   \
     }                                                                                               \
-    /* loss_i = log s_i - (x_iy - m_i); out: [N] losses (none) or [1] their mean/sum;               \
-     * x: [N, C], y: [N] labels in [0, C) */                                                        \
-    static void ce_fwd_##SUF(TT *out, const TT *x, const int64_t *y, int64_t N, int64_t C,          \
-                             int reduction) {                                                       \
-        double total = 0;                                                                           \
-        for (int64_t i = 0; i < N; i++) {                                                           \
+    /* loss_i = log s_i - (x_iy - m_i) for rows [lo, hi): into out[i] as TT (none) or                \
+     * as double (a reduction, summed afterwards in row order) */                                   \
+    static void ce_fwd_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
+        const pg_ce_job *j = ctx;                                                                   \
+        const TT *x = j->x;                                                                         \
+        for (int64_t i = lo; i < hi; i++) {                                                         \
             TT s;                                                                                   \
-            const TT *row = x + i * C;                                                              \
-            TT m = ce_row_##SUF(row, C, &s);                                                        \
-            TT loss = PG_LOG(s) - (row[y[i]] - m);                                                  \
-            if (reduction == PG_REDUCTION_NONE) out[i] = loss;                                      \
-            else total += (double)loss;                                                             \
+            const TT *row = x + i * j->C;                                                           \
+            TT m = ce_row_##SUF(row, j->C, &s, NULL);                                               \
+            TT loss = PG_LOG(s) - (row[j->y[i]] - m);                                               \
+            if (j->reduction == PG_REDUCTION_NONE) ((TT *)j->out)[i] = loss;                        \
+            else ((double *)j->out)[i] = (double)loss;                                              \
         }                                                                                           \
-        if (reduction == PG_REDUCTION_MEAN) out[0] = (TT)(total / (double)N);                       \
-        else if (reduction == PG_REDUCTION_SUM) out[0] = (TT)total;                                 \
     }                                                                                               \
     /* dx_ij = c_i (softmax(x_i)_j - [j == y_i]),                                                   \
-     * c_i = g_i (none), g (sum), g / N (mean);  dx, x: [N, C], g: [N] or [1], y: [N] */          \
-    static void ce_bwd_##SUF(TT *dx, const TT *g, const TT *x, const int64_t *y, int64_t N,         \
-                             int64_t C, int reduction) {                                            \
-        for (int64_t i = 0; i < N; i++) {                                                           \
+     * c_i = g_i (none), g (sum), g / N (mean);  dx, x: [N, C], g: [N] or [1], y: [N].               \
+     * Each e^(x_ij - m_i) is computed once, into dx, then scaled in place. */                      \
+    static void ce_bwd_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
+        const pg_ce_job *j = ctx;                                                                   \
+        const TT *x = j->x, *g = j->g;                                                              \
+        const int64_t C = j->C;                                                                     \
+        for (int64_t i = lo; i < hi; i++) {                                                         \
             TT s;                                                                                   \
             const TT *row = x + i * C;                                                              \
-            TT *drow = dx + i * C;                                                                  \
-            TT m = ce_row_##SUF(row, C, &s);                                                        \
-            TT c = reduction == PG_REDUCTION_NONE ? g[i]                                            \
-                   : reduction == PG_REDUCTION_SUM ? g[0]                                           \
-                                                   : g[0] / (TT)N;                                  \
-            for (int64_t j = 0; j < C; j++)                                                         \
-                drow[j] = c * (PG_EXP(row[j] - m) / s - (j == y[i] ? (TT)1 : (TT)0));               \
+            TT *drow = (TT *)j->out + i * C;                                                        \
+            ce_row_##SUF(row, C, &s, drow);                                                         \
+            TT c = j->reduction == PG_REDUCTION_NONE ? g[i]                                         \
+                   : j->reduction == PG_REDUCTION_SUM ? g[0]                                        \
+                                                      : g[0] / (TT)j->N;                            \
+            for (int64_t k = 0; k < C; k++)                                                         \
+                drow[k] = c * (drow[k] / s - (k == j->y[i] ? (TT)1 : (TT)0));                       \
         }                                                                                           \
     }
 PG_CE_KERNELS(float, f32)
@@ -297,12 +314,28 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     return PG_OK;
 }
 
+/* Rows run on several threads when there are enough elements; a reduction
+ * adds the per-row losses in row order (in double), so the result does not
+ * depend on the number of threads. */
 static pg_status ce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
     int64_t N = x->shape[0], C = x->shape[1];
-    if (out->dtype == PG_DTYPE_F32) ce_fwd_f32(out->data, x->data, p->offsets, N, C, (int)p->i[0]);
-    else ce_fwd_f64(out->data, x->data, p->offsets, N, C, (int)p->i[0]);
+    int reduction = (int)p->i[0];
+    double *losses = NULL;
+    if (reduction != PG_REDUCTION_NONE && !(losses = malloc(sizeof(double) * (size_t)N)))
+        return pg__fail(PG_ERR_MEMORY, "cross_entropy: out of memory for %lld row losses", (long long)N);
+    pg_ce_job j = {losses ? (void *)losses : out->data, x->data, NULL, p->offsets, N, C, reduction};
+    bool f64 = out->dtype == PG_DTYPE_F64;
+    pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, f64 ? ce_fwd_rows_f64 : ce_fwd_rows_f32, &j);
+    if (losses) {
+        double total = 0;
+        for (int64_t i = 0; i < N; i++) total += losses[i];
+        if (reduction == PG_REDUCTION_MEAN) total /= (double)N;
+        if (f64) *(double *)out->data = total;
+        else *(float *)out->data = (float)total;
+        free(losses);
+    }
     return PG_OK;
 }
 
@@ -311,8 +344,9 @@ static pg_status ce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     int64_t N = x->shape[0], C = x->shape[1];
-    if (g->dtype == PG_DTYPE_F32) ce_bwd_f32(d->data, g->data, x->data, n->p.offsets, N, C, (int)n->p.i[0]);
-    else ce_bwd_f64(d->data, g->data, x->data, n->p.offsets, N, C, (int)n->p.i[0]);
+    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.i[0]};
+    pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, g->dtype == PG_DTYPE_F64 ? ce_bwd_rows_f64 : ce_bwd_rows_f32,
+                       &j);
     dx[0] = d;
     return PG_OK;
 }

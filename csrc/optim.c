@@ -82,6 +82,65 @@ static double pg__lerp(double start, double end, double w) {
  * the gradient step after the momentum step as a correction.)
  * ====================================================================== */
 
+typedef struct pg_sgd_job {
+    void *p;        /* [n] parameter */
+    const void *g;  /* [n] gradient */
+    void *b;        /* [n] momentum buffer, or NULL without momentum */
+    int64_t step;
+    double lr, momentum, dampening, weight_decay;
+    int nesterov;
+} pg_sgd_job;
+
+/* The update of elements [lo, hi), in the order of the formula above, in
+ * double precision; one pass over p, g and b. Compiled for the baseline ISA
+ * and, on x86, for AVX2 and AVX-512 (picked at run time, as gemm.c does): the
+ * float/double conversions and double arithmetic are what bound the loop,
+ * and wider vectors do them with the same IEEE results (no contraction). */
+#define PG_SGD_RANGE(T, SUF, TGT)                                                                   \
+    TGT static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                            \
+        const pg_sgd_job *j = ctx;                                                                  \
+        T *P = j->p, *B = j->b;                                                                     \
+        const T *G = j->g;                                                                          \
+        const double lr = j->lr, mu = j->momentum, keep = 1.0 - j->dampening, wd = j->weight_decay; \
+        if (B && j->step > 1 && !j->nesterov && wd == 0) { /* the usual case, without branches */  \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                            \
+                double b = (double)(T)(mu * (double)B[i] + keep * (double)G[i]);                    \
+                B[i] = (T)b;                                                                        \
+                P[i] = (T)((double)P[i] - lr * b);                                                  \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
+        for (int64_t i = lo; i < hi; i++) {                                                         \
+            double p = P[i], g = G[i];                                                              \
+            if (wd != 0) g = g + wd * p;                                                            \
+            if (B) {                                                                                \
+                double b = (double)(T)(j->step == 1 ? g : mu * (double)B[i] + keep * g);            \
+                B[i] = (T)b;                                                                        \
+                g = j->nesterov ? g + mu * b : b;                                                   \
+            }                                                                                       \
+            P[i] = (T)(p - lr * g);                                                                 \
+        }                                                                                           \
+    }
+#define PG_NO_TARGET
+PG_SGD_RANGE(float, f32, PG_NO_TARGET)
+PG_SGD_RANGE(double, f64, PG_NO_TARGET)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define PG_OPTIM_X86 1
+PG_SGD_RANGE(float, f32_avx2, __attribute__((target("avx2"))))
+PG_SGD_RANGE(double, f64_avx2, __attribute__((target("avx2"))))
+PG_SGD_RANGE(float, f32_avx512, __attribute__((target("avx512f"))))
+PG_SGD_RANGE(double, f64_avx512, __attribute__((target("avx512f"))))
+#endif
+
+static pg_range_fn pg__sgd_range(bool f64) {
+#ifdef PG_OPTIM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return f64 ? sgd_range_f64_avx512 : sgd_range_f32_avx512;
+    if (__builtin_cpu_supports("avx2")) return f64 ? sgd_range_f64_avx2 : sgd_range_f32_avx2;
+#endif
+    return f64 ? sgd_range_f64 : sgd_range_f32;
+}
+
 pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
                       double momentum, double dampening, double weight_decay, int nesterov) {
     const char *op = "sgd_step";
@@ -95,17 +154,9 @@ pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf
         return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
     bool mom = momentum != 0;
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
-    for (int64_t i = 0; i < param->numel; i++) {
-        double p = PG_LD(param, i);
-        double g = PG_LD(grad, i);
-        if (weight_decay != 0) g = g + weight_decay * p;
-        if (mom) {
-            double b = PG_ROUND(momentum_buf, step == 1 ? g : momentum * PG_LD(momentum_buf, i) + (1.0 - dampening) * g);
-            PG_ST(momentum_buf, i, b);
-            g = nesterov ? g + momentum * b : b;
-        }
-        PG_ST(param, i, p - lr * g);
-    }
+    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
+                    weight_decay, nesterov};
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, pg__sgd_range(param->dtype == PG_DTYPE_F64), &j);
     pg__bump_version(param);
     return PG_OK;
 }

@@ -35,12 +35,16 @@ UNIT_ROUNDOFF = {np.float32: 2.0**-24, np.float64: 2.0**-53}
 
 # (M, K, N): 1s, primes, odd sizes, sizes off the SIMD widths (8, 16, 32) and
 # the micro-tile (8 x 32), more than one K block (256), M block (240) and
-# N block (4096), both sides of the 512 multiply-add small-product cutoff
+# N block (4096), both sides of the 512 multiply-add small-product cutoff;
+# products of at most 16 columns (the narrow kernels, forward and in either
+# gradient), K and M split into several even blocks (K 520, 600, 784; M 481)
 SHAPES = [
     (1, 1, 1), (1, 7, 1), (7, 1, 5), (2, 3, 5), (7, 8, 9), (8, 8, 8), (9, 9, 9), (13, 17, 19),
     (31, 33, 35), (64, 64, 64), (1, 300, 1), (1, 257, 129), (129, 257, 1), (100, 1, 100), (33, 512, 65),
     (127, 129, 131), (257, 31, 263), (300, 257, 129), (5, 1000, 7), (64, 784, 10), (9, 8, 4133),
     (1, 2000, 3001), (3001, 2000, 1), (1, 17, 700), (700, 17, 1),
+    (16, 16, 16), (17, 31, 2), (250, 520, 16), (300, 600, 10), (40, 513, 12), (33, 9, 300), (520, 3, 257),
+    (481, 70, 33), (256, 784, 10),
 ]
 
 
@@ -146,6 +150,9 @@ BATCHED = [
     ((41, 300), (300,)),
     ((5, 41, 300), (300,)),
     ((257,), (257,)),
+    ((2, 1, 40, 50), (3, 50, 10)),
+    ((3, 70, 12), (12, 9)),
+    ((2, 300, 270), (1, 270, 7)),
 ]
 
 

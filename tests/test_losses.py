@@ -115,6 +115,34 @@ def test_cross_entropy_against_numpy(m, rng, reduction: str) -> None:
     assert m.nn.CrossEntropyLoss(reduction=reduction)(st, y).numpy() == pytest.approx(expect, rel=1e-13)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cross_entropy_many_rows_on_any_thread_count(rng, reduction: str, dtype: str) -> None:
+    """Enough rows for the C kernels to split them over threads: numpy's values, and the
+    same bits on one thread and on two."""
+    s = rng.standard_normal((3001, 37)) * 3
+    y = rng.integers(0, 37, 3001)
+    losses, grad = _np_cross_entropy(s, y)
+    scale = {"mean": 1 / 3001, "sum": 1.0, "none": 1.0}[reduction]
+    expect = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    threads = pg.get_num_threads()
+    got = []
+    try:
+        for nthr in (1, 2):
+            pg.set_num_threads(nthr)
+            st = pg.tensor(s, dtype=dtype, requires_grad=True)
+            out = F.cross_entropy(st, y, reduction=reduction)
+            (out * pg.tensor(np.ones(out.shape), dtype=dtype)).sum().backward()
+            got.append((out.numpy().copy(), st.grad.numpy().copy()))
+    finally:
+        pg.set_num_threads(threads)
+    np.testing.assert_allclose(got[0][0], expect, rtol=tol)
+    np.testing.assert_allclose(got[0][1], grad * scale, rtol=tol, atol=tol * scale)
+    for a, b in zip(got[0], got[1]):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_cross_entropy_finite_for_huge_logits(m, dtype: str) -> None:
     s = m.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=dtype, requires_grad=True)

@@ -74,6 +74,34 @@ def test_trajectory_equals_reference(name: str, kw: dict, dtype: str) -> None:
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol, err_msg=f"{name} {kw} step {k}")
 
 
+@pytest.mark.parametrize("kw", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                                {"momentum": 0.5, "dampening": 0.2, "weight_decay": 0.01}, {}])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sgd_large_parameter_equals_reference_on_any_thread_count(kw: dict, dtype: str) -> None:
+    """A parameter large enough for the update to run on several threads (an odd size, so
+    the threads' ranges end off the vector width): the reference's values, whatever the
+    number of threads."""
+    rng = np.random.default_rng(11)
+    p0 = rng.standard_normal(70001)
+    grads = [rng.standard_normal(70001) for _ in range(4)]
+    threads = pg.get_num_threads()
+    out = {}
+    try:
+        for module, nthr in ((ref, 1), (pg, 1), (pg, 2)):
+            pg.set_num_threads(nthr)
+            p = module.tensor(p0, dtype=dtype, requires_grad=True)
+            opt = module.optim.SGD([p], lr=0.1, **kw)
+            for g in grads:
+                p.grad = module.tensor(g, dtype=dtype)
+                opt.step()
+            out[(module.__name__, nthr)] = p.numpy().copy()
+    finally:
+        pg.set_num_threads(threads)
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    np.testing.assert_allclose(out[("pygrad", 1)], out[("pygrad.reference", 1)], rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(out[("pygrad", 1)], out[("pygrad", 2)])
+
+
 def _torch_run(name: str, kw: dict, dtype: str):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
