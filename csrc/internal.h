@@ -136,6 +136,12 @@ void pg__node_drop(pg_node *n);
 pg_node *pg__node_alloc(int n_in); /* zeroed; from a per-thread free list when small */
 void pg__count_node(int delta);
 
+/* alloc.c: storage buffers. From 1 MiB up they are recycled through the
+ * process-wide cache (pg_empty_cache); pg__buf_free takes the nbytes that
+ * pg__buf_alloc was given. Not zeroed. */
+void *pg__buf_alloc(size_t nbytes); /* NULL without memory */
+void pg__buf_free(void *p, size_t nbytes);
+
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
 pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
