@@ -168,9 +168,9 @@ static int64_t pg__limit(void) {
     return pg_limit;
 }
 
-/* A forked child must not inherit the lock held by a thread it does not have. */
 static void pg__lock(void) { pthread_mutex_lock(&pg_cache_mu); }
 static void pg__unlock(void) { pthread_mutex_unlock(&pg_cache_mu); }
+/* fork holds the lock, so a child never inherits it held by a thread it does not have */
 static void pg__cache_init(void) { pthread_atfork(pg__lock, pg__unlock, pg__unlock); }
 
 static void pg__enter(void) {
@@ -239,7 +239,6 @@ void pg__buf_free(void *p, size_t nbytes) {
     }
     b->ptr = p;
     b->bytes = bytes;
-    PG_UNPOISON(p, bytes);
     PG_POISON(p, bytes); /* in the cache: any touch is a use after free */
     pg__enter();
     int64_t limit = pg__limit();

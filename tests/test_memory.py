@@ -196,6 +196,26 @@ def test_threads_allocating_and_freeing_large_tensors():
     assert s["cached_bytes"] <= limit and s["cache_hits"] > hits0
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_forked_child_uses_its_copy_of_the_cache():
+    pg.set_cache_limit(64 * MiB)
+    pg.ones(4 * N)  # freed at once: cached
+    pid = os.fork()
+    if pid == 0:  # the child: a hit on the inherited cache, then its own frees
+        ok = False
+        try:
+            hits = pg.memory_stats()["cache_hits"]
+            x = pg.full((4 * N,), 5.0)
+            ok = pg.memory_stats()["cache_hits"] == hits + 1 and bool((x.numpy() == 5.0).all())
+            del x
+            pg.empty_cache()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert pg.memory_stats()["cached_blocks"] == 1  # the parent's cache is its own
+
+
 def _child(code: str, env: dict[str, str | None]) -> tuple[str, str]:
     """Run code in a fresh interpreter with env changes (None removes a variable); return stdout, stderr."""
     child_env = dict(os.environ)
