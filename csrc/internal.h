@@ -192,6 +192,12 @@ void pg__node_drop(pg_thread *ts, pg_node *n); /* ts: this thread's pg_tls */
 pg_node *pg__node_alloc(pg_thread *ts, int n_in);
 void pg__count_node(pg_thread *ts, int delta);
 
+/* alloc.c: storage buffers. From 1 MiB up they are recycled through the
+ * process-wide cache (pg_empty_cache); pg__buf_free takes the nbytes that
+ * pg__buf_alloc was given. Not zeroed. */
+void *pg__buf_alloc(size_t nbytes); /* NULL without memory */
+void pg__buf_free(void *p, size_t nbytes);
+
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
 pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);

@@ -270,6 +270,29 @@ void pg_set_blocking_hooks(pg_unlock_fn unlock, pg_lock_fn lock);
 pg_status pg_set_gemm_kernel(const char *name);
 const char *pg_gemm_kernel(void);
 
+/* ---- memory: the cache of large storage buffers (alloc.c) ----
+ * A freed storage buffer of at least 1 MiB is kept and handed to the next
+ * tensor of its size class (four classes per power of two), instead of going
+ * back to the system: a fresh large buffer costs page faults and the kernel
+ * zeroing it, often more than the op that fills it. The cache is process-wide
+ * and thread-safe, holds at most the limit (default min(1 GiB, RAM / 4);
+ * pygrad's Python package reads PYGRAD_CACHE_BYTES at import), drops its least
+ * recently freed blocks to stay under it, and is emptied before an allocation
+ * the system refuses is tried again. A limit of 0 turns caching off. */
+typedef struct pg_memory_stats {
+    int64_t allocated_bytes;   /* storage bytes of live tensors (pg_live_bytes) */
+    int64_t cached_bytes;      /* bytes of freed buffers kept for reuse */
+    int64_t cached_blocks;     /* how many such buffers */
+    int64_t cache_limit;       /* the most cached_bytes may reach */
+    int64_t cache_hits;        /* large allocations served from the cache */
+    int64_t cache_misses;      /* large allocations that asked the system */
+    int64_t num_alloc_retries; /* allocations the system refused, tried again after emptying the cache */
+} pg_memory_stats;
+void pg_empty_cache(void);                           /* every cached buffer back to the system */
+pg_status pg_set_cache_limit(int64_t nbytes);        /* nbytes >= 0, else PG_ERR_VALUE; evicts at once */
+int64_t pg_get_cache_limit(void);
+pg_status pg_get_memory_stats(pg_memory_stats *stats); /* PG_ERR_VALUE on NULL */
+
 /* ---- optimizer updates (optim.c) ----
  * Each is one fused pass over a parameter's buffer, with PyTorch's update rule.
  * They write param and the state buffers in place, bump param's version, and

@@ -1,16 +1,10 @@
 /* tensor.c: tensor and storage lifetime, shape queries, leaf/grad bookkeeping.
  * No numeric kernels here (ops_*.c), no graph sweep (autograd.c). */
-#if defined(__linux__)
-#define _GNU_SOURCE /* madvise */
-#endif
 #include "internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 /* ---- live counts (pg_live_*) ----
  * Every tensor, node and storage byte made or freed is counted in a block of
@@ -229,28 +223,20 @@ static void pg__node_free(pg_thread *ts, pg_node *n) {
 /* The largest buffer we try to allocate; beyond it the size arithmetic of
  * callers could overflow, and no machine would satisfy it anyway. */
 #define PG_MAX_BYTES ((size_t)1 << 46)
-#define PG_HUGEPAGE_MIN ((size_t)4 << 20)
+/* the size of a storage's block: header, alignment slack, data */
+#define PG_STORAGE_BLOCK(nbytes) \
+    (sizeof(pg_storage) + PG_ALIGN + ((nbytes) <= PG_SMALL_BYTES ? PG_SMALL_BYTES : (nbytes)))
 
 static pg_storage *pg__storage_new(size_t nbytes) {
     pg_thread *ts = pg__thread();
     pg_storage *s = nbytes <= PG_SMALL_BYTES ? pg__cache_get(&ts->storages) : NULL;
-    if (!s) s = malloc(sizeof(pg_storage) + PG_ALIGN + (nbytes <= PG_SMALL_BYTES ? PG_SMALL_BYTES : nbytes));
+    if (!s) s = pg__buf_alloc(PG_STORAGE_BLOCK(nbytes)); /* large blocks: alloc.c's cache */
     if (!s) return NULL;
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
     s->nbytes = nbytes;
     uintptr_t p = (uintptr_t)(s + 1);
     s->data = (void *)((p + PG_ALIGN - 1) & ~(uintptr_t)(PG_ALIGN - 1));
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    /* Large buffers: ask for transparent huge pages (as numpy does). A fresh
-     * 64 MB result then takes 32 page faults on first touch instead of 16384,
-     * which otherwise cost more than the kernel that fills it. Advice only. */
-    if (nbytes >= PG_HUGEPAGE_MIN) {
-        uintptr_t lo = ((uintptr_t)s->data + 4095) & ~(uintptr_t)4095;
-        uintptr_t hi = ((uintptr_t)s->data + nbytes) & ~(uintptr_t)4095;
-        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-#endif
     PG_COUNT(ts, bytes, nbytes);
     return s;
 }
@@ -259,7 +245,7 @@ static void pg__storage_release(pg_thread *ts, pg_storage *s) {
     if (s && pg__unref(&s->refcount)) {
         PG_COUNT(ts, bytes, -(long long)s->nbytes);
         if (s->nbytes <= PG_SMALL_BYTES) pg__cache_put(ts, &ts->storages, s);
-        else free(s);
+        else pg__buf_free(s, PG_STORAGE_BLOCK(s->nbytes));
     }
 }
 

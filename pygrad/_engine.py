@@ -1704,3 +1704,97 @@ def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, 
                             _state_arg(op, "max_exp_avg_sq", max_exp_avg_sq), int(step), float(lr), float(beta1),
                             float(beta2), float(eps), float(weight_decay), bool(decoupled_weight_decay),
                             bool(amsgrad)))
+
+
+# ---------------------------------------------------------------------------
+# memory: the C engine's cache of large storage buffers (csrc/alloc.c)
+# ---------------------------------------------------------------------------
+
+_INT64_MAX = 2**63 - 1
+
+
+def empty_cache() -> None:
+    """Return every cached buffer to the system (``memory_stats()["cached_bytes"]`` becomes 0).
+
+    Freed tensor buffers of 1 MiB or more are kept for reuse by later tensors of
+    a similar size (see :func:`set_cache_limit`); tensors still alive are not
+    affected. Like ``torch.cuda.empty_cache``: call it to give memory back to
+    other processes, never needed for correctness.
+    """
+    lib.pg_empty_cache()
+
+
+def set_cache_limit(nbytes: int) -> None:
+    """Hold at most ``nbytes`` bytes of freed buffers for reuse (0 turns the cache off).
+
+    A freed buffer of at least 1 MiB is kept, by size class (four per power of
+    two), and handed to the next tensor of its class: the op then writes
+    memory that is already mapped, instead of paying page faults and the
+    kernel's zeroing of fresh memory. When a freed buffer would take the cache
+    over the limit, the least recently freed ones go back to the system; lowering
+    the limit frees the excess at once. Process-wide. The default is
+    min(1 GiB, RAM / 4), or ``PYGRAD_CACHE_BYTES`` when set (a number of bytes,
+    optionally with a unit K, M, G or T: powers of 1024, e.g. ``512M``).
+    """
+    if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Integral):
+        raise PygradTypeError(f"set_cache_limit: expected an int number of bytes, got {type(nbytes).__name__}")
+    nbytes = int(nbytes)
+    if not 0 <= nbytes <= _INT64_MAX:
+        raise PygradValueError(f"set_cache_limit: the limit must be between 0 and 2**63 - 1 bytes, got {nbytes}")
+    _check(lib.pg_set_cache_limit(nbytes))
+
+
+def get_cache_limit() -> int:
+    """The most bytes the buffer cache may hold (see :func:`set_cache_limit`)."""
+    return int(lib.pg_get_cache_limit())
+
+
+def memory_stats() -> dict[str, int]:
+    """The C engine's memory counters, as a dict of ints.
+
+    - ``allocated_bytes``: storage bytes of the tensors alive now;
+    - ``cached_bytes``, ``cached_blocks``: freed buffers kept for reuse, and how many;
+    - ``cache_limit``: the most ``cached_bytes`` may reach (:func:`set_cache_limit`);
+    - ``cache_hits``, ``cache_misses``: allocations of 1 MiB or more served from
+      the cache, and those that asked the system (since the process started);
+    - ``num_alloc_retries``: allocations the system refused that were tried
+      again after emptying the cache.
+    """
+    s = ffi.new("pg_memory_stats *")
+    _check(lib.pg_get_memory_stats(s))
+    return {name: int(getattr(s, name)) for name in (
+        "allocated_bytes", "cached_bytes", "cached_blocks", "cache_limit", "cache_hits", "cache_misses",
+        "num_alloc_retries")}
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _parse_bytes(text: str) -> int | None:
+    """``"1073741824"``, ``"512M"``, ``"1GiB"``, ``"64 kb"`` as bytes (units are powers of 1024); None if malformed."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(?:([KMGT])(?:I?B)?|B)?\s*", text, re.I)
+    if m is None:
+        return None
+    return int(m.group(1)) * _UNITS[(m.group(2) or "").upper()]
+
+
+def _cache_limit_from_env() -> None:
+    """Apply PYGRAD_CACHE_BYTES, if set; a malformed value leaves the default and warns."""
+    import os
+    import warnings
+
+    text = os.environ.get("PYGRAD_CACHE_BYTES")
+    if text is None:
+        return
+    nbytes = _parse_bytes(text)
+    if nbytes is None or nbytes > _INT64_MAX:
+        warnings.warn(f"PYGRAD_CACHE_BYTES={text!r}: expected a number of bytes >= 0, optionally with a unit "
+                      f"K, M, G or T (powers of 1024), e.g. 536870912 or 512M; using the default limit "
+                      f"({get_cache_limit()} bytes)", RuntimeWarning, stacklevel=2)
+        return
+    set_cache_limit(nbytes)
+
+
+_cache_limit_from_env()

@@ -114,6 +114,19 @@ def test_the_harness_reports_a_failure(build_dir: Path) -> None:
 
 
 @needs_cc
+@pytest.mark.parametrize("mode", [1, 2], ids=["cached-buffer", "past-the-request"])
+def test_asan_still_sees_touches_of_cached_buffers(build_dir: Path, mode: int) -> None:
+    """The buffer cache keeps freed large buffers instead of freeing them; under ASan it poisons
+    them (and the tail of a size class past the request), so such touches are still reported."""
+    exe = _build(build_dir / f"test_pygrad_uaf{mode}", *SANITIZE, f"-DPG_TEST_USE_AFTER_FREE={mode}")
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+    assert r.returncode != 0
+    assert "ERROR: AddressSanitizer: use-after-poison" in r.stderr, r.stderr[-3000:]
+    assert "touch_freed_buffer" in r.stderr, r.stderr[-3000:]
+
+
+@needs_cc
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_c_api_under_valgrind(build_dir: Path) -> None:
     exe = build_dir / "test_pygrad"
