@@ -30,24 +30,36 @@
         else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
     } while (0)
 
+/* Memory-bound loops compiled also for AVX2 and AVX-512, picked at load time
+ * by the CPU's features (the baseline build is SSE2). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PG_CLONES
+#endif
+
 #define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
-    static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p) {       \
+    PG_CLONES static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p_in) {       \
         typedef float T;                                                                         \
+        /* a local copy: stores to o cannot change it, so its scalars stay in registers */    \
+        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_; /* NULL: no params */      \
         (void)p;                                                                                 \
         PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
     }                                                                                            \
-    static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p) {     \
+    PG_CLONES static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p_in) {     \
         typedef double T;                                                                        \
+        /* a local copy: stores to o cannot change it, so its scalars stay in registers */    \
+        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_; /* NULL: no params */      \
         (void)p;                                                                                 \
         PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
     }                                                                                            \
-    static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
+    PG_CLONES static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
                                int64_t n, const pg_params *p) {                                  \
         typedef float T;                                                                         \
         (void)p, (void)xs, (void)ys;                                                             \
@@ -57,7 +69,7 @@
             dx[i] = (BWD);                                                                       \
         }                                                                                        \
     }                                                                                            \
-    static void NAME##_bwd_f64(double *dx, const double *gs, const double *xs, const double *ys, \
+    PG_CLONES static void NAME##_bwd_f64(double *dx, const double *gs, const double *xs, const double *ys, \
                                int64_t n, const pg_params *p) {                                  \
         typedef double T;                                                                        \
         (void)p, (void)xs, (void)ys;                                                             \
@@ -236,7 +248,7 @@ static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
  * ====================================================================== */
 
 #define PG_ROW2(NAME, TT, EXPR)                                                   \
-    static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+    PG_CLONES static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         typedef TT T;                                                             \
         T *o = (T *)ptr[0];                                                       \
         const T *as = (const T *)ptr[1], *bs = (const T *)ptr[2];                 \
@@ -269,7 +281,7 @@ static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
 
 /* backward rows: operand 0 = result, 1 = g (stride of out), 2 = a, 3 = b */
 #define PG_ROW3(NAME, TT, EXPR)                                                   \
-    static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+    PG_CLONES static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         typedef TT T;                                                             \
         T *o = (T *)ptr[0];                                                       \
         const T *gs = (const T *)ptr[1], *as = (const T *)ptr[2];                 \
@@ -845,7 +857,7 @@ static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, 
 }
 
 #define PG_AXPY_ROW(TT, SUF)                                                                \
-    static void axpy_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+    PG_CLONES static void axpy_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const TT *b = (const TT *)ptr[1];                                                   \
         TT alpha = (TT) * (double *)ctx;                                                    \
@@ -858,7 +870,7 @@ static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, 
             for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i * st[1]];                   \
         }                                                                                   \
     }                                                                                       \
-    static void scale_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+    PG_CLONES static void scale_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const TT *b = (const TT *)ptr[1];                                                   \
         (void)ctx;                                                                          \
