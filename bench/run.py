@@ -130,7 +130,8 @@ def _judge(ok: bool, miss: str) -> str:
 def step_targets() -> list[list[str]]:
     """Per-op overhead, the micrograd demo and the MLP steps, judged on this run."""
     rows = []
-    pg, torch = OVERHEAD.get("pygrad (C engine)"), OVERHEAD.get("PyTorch eager CPU")
+    pg = OVERHEAD.get("pygrad (C engine)")
+    torch = next((r for name, r in OVERHEAD.items() if name.startswith("PyTorch eager")), None)
     if pg and pg.forward and pg.backward:
         for what, mine, want, times in (("forward", pg.forward, 0.4, 5), ("backward", pg.backward, 0.05, 40)):
             theirs = getattr(torch, what) if torch else None
