@@ -247,6 +247,17 @@ void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize
 typedef void (*pg_range_fn)(void *ctx, int64_t lo, int64_t hi);
 void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx);
 
+/* Memory-bound loops (elementwise, column sums, optimizer steps) compiled
+ * also for AVX2 and AVX-512 and picked at load time by the CPU's features:
+ * the baseline build is SSE2. The same IEEE operations in the same order, so
+ * the same results (no FMA contraction). */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    (!defined(__clang__) || __clang_major__ >= 14)
+#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PG_CLONES
+#endif
+
 /* Loop annotation for elementwise loops whose operands are either the same
  * buffer or disjoint (tensors never partly overlap): lets the compiler
  * vectorise without a run-time overlap check. */

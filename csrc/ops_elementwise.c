@@ -30,14 +30,6 @@
         else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
     } while (0)
 
-/* Memory-bound loops compiled also for AVX2 and AVX-512, picked at load time
- * by the CPU's features (the baseline build is SSE2). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PG_CLONES
-#endif
-
 #define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
     PG_CLONES static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p_in) {       \
         typedef float T;                                                                         \
@@ -437,7 +429,7 @@ static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
 }
 
 static bool pg__same_shape(const pg_meta *a, const pg_meta *b) {
-    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+    return a->ndim == b->ndim && pg__same_dims(a->ndim, a->shape, b->shape);
 }
 
 static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {

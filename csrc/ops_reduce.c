@@ -162,11 +162,11 @@ static void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
 PG_RED_ROWS(float, f32)
 PG_RED_ROWS(double, f64)
 
-#define PG_RED_COLS(TT, SUF, TGT)                                                                \
+#define PG_RED_COLS(TT, SUF)                                                                     \
     /* acc[lo:hi] += column sums of x[R, C], rows added in order (as a row at a time             \
      * would), 8 rows per pass over acc: storing acc after every row stalls the loads of         \
      * the next rows (same address bits 0-11 when rows are 4 KB apart) */                        \
-    TGT static void rows_##SUF(void *arg, int64_t lo, int64_t hi) {                              \
+    PG_CLONES static void rows_##SUF(void *arg, int64_t lo, int64_t hi) {                        \
         const pg_rows_job *j = arg;                                                              \
         const int64_t C = j->C;                                                                  \
         const TT *x = j->x;                                                                      \
@@ -192,29 +192,8 @@ PG_RED_ROWS(double, f64)
             PG_IVDEP for (int64_t i = lo; i < hi; i++) acc[i] += p[i];                           \
         }                                                                                        \
     }
-/* Column sums are memory-bound float -> double conversions and adds: also
- * compiled for AVX2 and AVX-512 (picked at run time), same operations in the
- * same order, so the same sums. */
-#define PG_NO_TARGET
-PG_RED_COLS(float, f32, PG_NO_TARGET)
-PG_RED_COLS(double, f64, PG_NO_TARGET)
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define PG_REDUCE_X86 1
-PG_RED_COLS(float, f32_avx2, __attribute__((target("avx2"))))
-PG_RED_COLS(double, f64_avx2, __attribute__((target("avx2"))))
-PG_RED_COLS(float, f32_avx512, __attribute__((target("avx512f"))))
-PG_RED_COLS(double, f64_avx512, __attribute__((target("avx512f"))))
-#endif
-
-static pg_range_fn pg__rows_fn(bool f64) {
-#ifdef PG_REDUCE_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return f64 ? rows_f64_avx512 : rows_f32_avx512;
-    if (__builtin_cpu_supports("avx2")) return f64 ? rows_f64_avx2 : rows_f32_avx2;
-#endif
-    return f64 ? rows_f64 : rows_f32;
-}
-
+PG_RED_COLS(float, f32)
+PG_RED_COLS(double, f64)
 
 /* Runs a row over x's index space with operand 0 laid out as the reduced
  * tensor (reduced dims stride 0), and operands 1.. given. */
@@ -290,7 +269,7 @@ static pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned ax
         if (leading && R > 1 && C > 1) {
             pg_rows_job j = {acc, xp, R, C};
             int64_t grain = PG_NDITER_GRAIN / R > 64 ? PG_NDITER_GRAIN / R : 64;
-            pg__parallel_range(C, 64, grain, pg__rows_fn(f64), &j);
+            pg__parallel_range(C, 64, grain, f64 ? rows_f64 : rows_f32, &j);
         } else {
             pg__reduce_run(&xm, axes, (char *)acc, sizeof(double), 1, &xp, &es, &no,
                            f64 ? sum_row_f64 : sum_row_f32, NULL);

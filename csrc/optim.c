@@ -92,12 +92,11 @@ typedef struct pg_sgd_job {
 } pg_sgd_job;
 
 /* The update of elements [lo, hi), in the order of the formula above, in
- * double precision; one pass over p, g and b. Compiled for the baseline ISA
- * and, on x86, for AVX2 and AVX-512 (picked at run time, as gemm.c does): the
- * float/double conversions and double arithmetic are what bound the loop,
- * and wider vectors do them with the same IEEE results (no contraction). */
-#define PG_SGD_RANGE(T, SUF, TGT)                                                                   \
-    TGT static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                            \
+ * double precision; one pass over p, g and b. The float/double conversions
+ * and double arithmetic bound the loop: PG_CLONES (internal.h) builds it also
+ * for wider vectors, with the same IEEE results. */
+#define PG_SGD_RANGE(T, SUF)                                                                        \
+    PG_CLONES static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                      \
         const pg_sgd_job *j = ctx;                                                                  \
         T *P = j->p, *B = j->b;                                                                     \
         const T *G = j->g;                                                                          \
@@ -121,25 +120,8 @@ typedef struct pg_sgd_job {
             P[i] = (T)(p - lr * g);                                                                 \
         }                                                                                           \
     }
-#define PG_NO_TARGET
-PG_SGD_RANGE(float, f32, PG_NO_TARGET)
-PG_SGD_RANGE(double, f64, PG_NO_TARGET)
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define PG_OPTIM_X86 1
-PG_SGD_RANGE(float, f32_avx2, __attribute__((target("avx2"))))
-PG_SGD_RANGE(double, f64_avx2, __attribute__((target("avx2"))))
-PG_SGD_RANGE(float, f32_avx512, __attribute__((target("avx512f"))))
-PG_SGD_RANGE(double, f64_avx512, __attribute__((target("avx512f"))))
-#endif
-
-static pg_range_fn pg__sgd_range(bool f64) {
-#ifdef PG_OPTIM_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return f64 ? sgd_range_f64_avx512 : sgd_range_f32_avx512;
-    if (__builtin_cpu_supports("avx2")) return f64 ? sgd_range_f64_avx2 : sgd_range_f32_avx2;
-#endif
-    return f64 ? sgd_range_f64 : sgd_range_f32;
-}
+PG_SGD_RANGE(float, f32)
+PG_SGD_RANGE(double, f64)
 
 pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
                       double momentum, double dampening, double weight_decay, int nesterov) {
@@ -156,7 +138,8 @@ pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
     pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
                     weight_decay, nesterov};
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, pg__sgd_range(param->dtype == PG_DTYPE_F64), &j);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32,
+                       &j);
     pg__bump_version(param);
     return PG_OK;
 }

@@ -62,6 +62,7 @@ def _flat_namespace(source: Any) -> types.ModuleType:
 
 
 lib = _flat_namespace(_cffi_lib)
+lib.pg_py_install_blocking_hooks()  # the engine lets the GIL go around its long kernels
 
 float32: np.dtype = np.dtype(np.float32)
 float64: np.dtype = np.dtype(np.float64)
@@ -86,7 +87,6 @@ OP_NAMES: tuple[str, ...] = tuple(ffi.string(lib.pg_op_name(i)).decode() for i i
 
 _NULL = ffi.NULL
 _AXES_ALL = lib.PG_AXES_ALL
-lib.pg_py_install_blocking_hooks()  # the engine lets the GIL go around its long kernels
 _MAX_DIMS = lib.PG_MAX_DIMS
 
 
@@ -115,10 +115,8 @@ def _check(status: int) -> None:
 
 
 _new_tensor = object.__new__
-# the C functions of the hot methods, bound once
-_add, _add_scalar, _sub = lib.pg_add, lib.pg_add_scalar, lib.pg_sub
-_mul, _mul_scalar, _matmul = lib.pg_mul, lib.pg_mul_scalar, lib.pg_matmul
-_exp, _log, _sigmoid, _tanh, _relu = lib.pg_exp, lib.pg_log, lib.pg_sigmoid, lib.pg_tanh, lib.pg_relu
+# the C functions of the hot methods written out below, bound once
+_add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
 
 
 def _wrap(p: Any) -> Tensor:
@@ -128,6 +126,55 @@ def _wrap(p: Any) -> Tensor:
     t = _new_tensor(Tensor)
     t._p = p
     return t
+
+
+# The operators and activations are the per-op hot path: the methods made
+# here (and __sub__, __matmul__) build their result inline rather than through
+# _wrap, which saves a Python call (about 6% of an op on a small tensor); the C
+# function is a closure cell, as cheap to reach as a global.
+
+
+def _method(name: str, doc: str, fn: Callable) -> Callable:
+    fn.__name__, fn.__qualname__, fn.__doc__ = name, f"Tensor.{name}", doc
+    return fn
+
+
+def _unary_method(name: str, cfn: Callable, doc: str) -> Callable:
+    """``Tensor.<name>()``: the tensor ``cfn`` makes of self."""
+
+    def method(self: Tensor) -> Tensor:
+        p = cfn(self._p)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    return _method(name, doc, method)
+
+
+def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool) -> Callable:
+    """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar`` for a
+    Python number (commutative ops only); ``reflected`` for ``o (op) self``."""
+
+    def method(self: Tensor, o: Any) -> Tensor:
+        t = type(o)
+        if t is Tensor and not reflected:
+            p = cfn(self._p, o._p)
+        elif t is float or _is_scalar(o):
+            p = cfn_scalar(self._p, o)
+        else:
+            t = _operand(o)
+            if t is None:
+                return NotImplemented
+            return _wrap(cfn(t._p, self._p) if reflected else cfn(self._p, t._p))
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    return _method(name, "", method)
 
 
 # ---------------------------------------------------------------------------
@@ -797,34 +844,8 @@ class Tensor:
     # Every temporary Tensor is held in a local while its handle is passed to C:
     # `lib.f(_operand(o)._p)` would let the temporary die (and free its C
     # tensor) before the call.
-    # The operators and activations below are the per-op hot path: they build
-    # the result inline rather than through _wrap, which saves a Python call
-    # (about 6% of an op on a small tensor).
-    def __add__(self, o: Any) -> Tensor:
-        t = type(o)
-        if t is Tensor:
-            p = _add(self._p, o._p)
-        elif t is float or _is_scalar(o):
-            p = _add_scalar(self._p, o)
-        else:
-            t = _operand(o)
-            return NotImplemented if t is None else _wrap(_add(self._p, t._p))
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
-
-    def __radd__(self, o: Any) -> Tensor:
-        if not _is_scalar(o):
-            t = _operand(o)
-            return NotImplemented if t is None else _wrap(_add(t._p, self._p))
-        p = _add_scalar(self._p, o)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    __add__ = _binary_method("__add__", lib.pg_add, lib.pg_add_scalar, reflected=False)
+    __radd__ = _binary_method("__radd__", lib.pg_add, lib.pg_add_scalar, reflected=True)
 
     def __sub__(self, o: Any) -> Tensor:
         t = type(o)
@@ -848,31 +869,8 @@ class Tensor:
         t = _operand(o)
         return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
 
-    def __mul__(self, o: Any) -> Tensor:
-        t = type(o)
-        if t is Tensor:
-            p = _mul(self._p, o._p)
-        elif t is float or _is_scalar(o):
-            p = _mul_scalar(self._p, o)
-        else:
-            t = _operand(o)
-            return NotImplemented if t is None else _wrap(_mul(self._p, t._p))
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
-
-    def __rmul__(self, o: Any) -> Tensor:
-        if not _is_scalar(o):
-            t = _operand(o)
-            return NotImplemented if t is None else _wrap(_mul(t._p, self._p))
-        p = _mul_scalar(self._p, o)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    __mul__ = _binary_method("__mul__", lib.pg_mul, lib.pg_mul_scalar, reflected=False)
+    __rmul__ = _binary_method("__rmul__", lib.pg_mul, lib.pg_mul_scalar, reflected=True)
 
     def __truediv__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
@@ -1020,23 +1018,9 @@ class Tensor:
         return self.mul_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
 
     # ---- elementwise ----
-    def exp(self) -> Tensor:
-        """eˣ."""
-        p = _exp(self._p)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    exp = _unary_method("exp", lib.pg_exp, "eˣ.")
 
-    def log(self) -> Tensor:
-        """Natural log."""
-        p = _log(self._p)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    log = _unary_method("log", lib.pg_log, "Natural log.")
 
     def sqrt(self) -> Tensor:
         """√x."""
@@ -1050,32 +1034,11 @@ class Tensor:
         """|x| (derivative 0 at 0)."""
         return _wrap(lib.pg_abs(self._p))
 
-    def sigmoid(self) -> Tensor:
-        """σ(x) = 1/(1+e⁻ˣ); σ' = (1-σ)σ."""
-        p = _sigmoid(self._p)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    sigmoid = _unary_method("sigmoid", lib.pg_sigmoid, "σ(x) = 1/(1+e⁻ˣ); σ' = (1-σ)σ.")
 
-    def tanh(self) -> Tensor:
-        """tanh x; derivative 1 - tanh²x."""
-        p = _tanh(self._p)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    tanh = _unary_method("tanh", lib.pg_tanh, "tanh x; derivative 1 - tanh²x.")
 
-    def relu(self) -> Tensor:
-        """max(0, x); derivative 0 at 0."""
-        p = _relu(self._p)
-        if not p:
-            _raise_last()
-        r = _new_tensor(Tensor)
-        r._p = p
-        return r
+    relu = _unary_method("relu", lib.pg_relu, "max(0, x); derivative 0 at 0.")
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x for x > 0, negative_slope·x otherwise."""
