@@ -84,7 +84,7 @@ def test_unlock_hook_counters_reset_and_reject_bad_index(lib):
     assert lib.pg_py_gil_count(-1) == 0 and lib.pg_py_gil_count(2) == 0
 
 
-def test_thread_without_the_gil_does_not_release_it():
+def test_thread_without_the_gil_does_not_release_it(tmp_path):
     # In a child: were the hook to let go of a GIL its thread does not hold,
     # CPython would abort the process.
     code = (
@@ -96,7 +96,8 @@ def test_thread_without_the_gil_does_not_release_it():
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(pg.__file__).resolve().parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["1", "0", "1"]
 
