@@ -2,7 +2,10 @@
 
 Out-of-line API mode. The cdef is read from csrc/pygrad.h, between the
 PG_CDEF_BEGIN / PG_CDEF_END markers, so the header stays the one source of
-truth for the C API. Used by setup.py (``cffi_modules``) and runnable by hand
+truth for the C API. The module's own C (the hooks that let the GIL go around
+the engine's pooled work) is pybind/module.c, handed to cffi as the preamble;
+check_generated_code fails the build if cffi's generated wrappers stop using
+the macros that file overrides. Used by setup.py (``cffi_modules``) and runnable by hand
 (``python pybind/build_ffi.py``) to build in place for development.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -54,38 +58,71 @@ extern "Python" int _pg_py_custom_backward(void *, pg_tensor *, pg_tensor **, in
 extern "Python" void _pg_py_custom_release(void *);
 """
 
-# C defined in the module itself, beside the engine.
+# C defined in the module itself, beside the engine: pybind/module.c (the
+# blocking hooks that let the GIL go around the engine's pooled work, the
+# overrides that keep it around every other call, and counters for tests).
+MODULE_C = Path(__file__).resolve().parent / "module.c"
+
 MODULE_CDEF = """
 void pg_py_install_blocking_hooks(void);
+unsigned long long pg_py_gil_count(int which);
+void pg_py_reset_gil_counts(void);
+int pg_py_probe_hooks_without_gil(void);
 """
 
-# Calls into the engine keep the GIL. cffi's wrappers release and retake it
-# (and save and restore errno) around every call, which costs more than the
-# engine's own work for an op on a small tensor; instead the engine lets the
-# GIL go itself around its long work, through pg_set_blocking_hooks, which
-# pygrad installs at import. The engine never reads errno, and pygrad never
-# uses ffi.errno. These overrides apply to this module's wrappers only: the
-# generated code defines them before this preamble and uses them after it.
-MODULE_SOURCE = r"""
-#include "pygrad.h"
+# The macros pybind/module.c overrides so that calls keep the GIL (and skip
+# errno). The override takes only if cffi's wrappers, emitted after the
+# preamble, still expand these very macros.
+OVERRIDDEN_MACROS = ("Py_BEGIN_ALLOW_THREADS", "Py_END_ALLOW_THREADS", "_cffi_restore_errno", "_cffi_save_errno")
 
-#undef Py_BEGIN_ALLOW_THREADS
-#define Py_BEGIN_ALLOW_THREADS {
-#undef Py_END_ALLOW_THREADS
-#define Py_END_ALLOW_THREADS }
-#undef _cffi_restore_errno
-#define _cffi_restore_errno() ((void)0)
-#undef _cffi_save_errno
-#define _cffi_save_errno() ((void)0)
 
-/* Every call from Python holds the GIL; a thread Python does not know (a C
- * caller's own) has none to let go. */
-static void *pg_py_unlock(void) { return PyGILState_GetThisThreadState() ? (void *)PyEval_SaveThread() : NULL; }
-static void pg_py_lock(void *token) {
-    if (token) PyEval_RestoreThread((PyThreadState *)token);
-}
-static void pg_py_install_blocking_hooks(void) { pg_set_blocking_hooks(pg_py_unlock, pg_py_lock); }
-"""
+def check_generated_code(generated: str, preamble: str) -> None:
+    """Raise RuntimeError unless the C that cffi generated for the module uses
+    the macros pybind/module.c overrides, after the preamble and unchanged.
+
+    Each function wrapper must use the four macros: cffi writes the GIL release
+    and errno handling of a call as Py_BEGIN_ALLOW_THREADS, _cffi_restore_errno(),
+    the call, _cffi_save_errno(), Py_END_ALLOW_THREADS. If a cffi wrote it
+    otherwise (the CPython calls spelled out, other macros, a redefinition after
+    the preamble), the override would not take, and every call would release
+    the GIL again before the engine's unlock hook runs."""
+    at = generated.find(preamble.strip())
+    if at < 0:
+        raise RuntimeError("pybind/build_ffi.py: the C that cffi generated does not contain pybind/module.c "
+                           "verbatim; cannot check that the GIL override in pybind/module.c takes")
+    body = generated[at + len(preamble.strip()):]
+    problems = []
+    counts = {m: len(re.findall(rf"\b{m}\b", body)) for m in OVERRIDDEN_MACROS}
+    # cffi's Python-facing wrappers of the cdef'd functions (one per function)
+    wrappers = len(re.findall(r"^_cffi_f_\w+\s*\(", body, re.M))
+    if wrappers == 0:
+        wrappers = max(counts.values())
+    missing = [m for m, n in counts.items() if n == 0 or n < wrappers]
+    if missing:
+        problems.append("no longer uses " + ", ".join(missing) + f" in each of its {wrappers} function wrappers")
+    redefined = sorted(set(re.findall(r"^\s*#\s*(?:define|undef)\s+(" + "|".join(OVERRIDDEN_MACROS) + r")\b",
+                                      body, re.M)))
+    if redefined:
+        problems.append("redefines " + ", ".join(redefined) + " after the preamble")
+    direct = sorted(set(re.findall(r"\b(PyEval_SaveThread|PyEval_RestoreThread|PyEval_ReleaseThread)\s*\(", body)))
+    if direct:
+        problems.append("calls " + ", ".join(direct) + " itself")
+    if problems:
+        raise RuntimeError("pybind/build_ffi.py: cffi's generated code " + "; ".join(problems)
+                           + ". The GIL override in pybind/module.c would not take: every call into the engine "
+                           "would release the GIL again. Adapt pybind/module.c to this cffi's generated code, or "
+                           "pin a cffi version that uses those macros.")
+
+
+def generated_code(builder: FFI) -> str:
+    """The C source cffi generates for ``builder`` (the text the build compiles)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "_pygrad.c"
+        builder.emit_c_code(str(path))
+        return path.read_text()
+
+
+MODULE_SOURCE = MODULE_C.read_text()
 
 ffibuilder = FFI()
 ffibuilder.cdef(read_cdef(CSRC / "pygrad.h") + MODULE_CDEF + CALLBACKS)
@@ -97,6 +134,7 @@ ffibuilder.set_source(
     extra_compile_args=compile_args(),
     libraries=[] if sys.platform == "win32" else ["m", "pthread"],
 )
+check_generated_code(generated_code(ffibuilder), MODULE_SOURCE)
 
 if __name__ == "__main__":
     os.chdir(ROOT)
