@@ -20,7 +20,12 @@
 /* The largest buffer the engine tries to allocate; beyond it the size
  * arithmetic of callers could overflow, and no machine would satisfy it. */
 #define PG_MAX_BYTES ((size_t)1 << 46)
-#define PG_SAVE_OUT 0x80u /* save mask bit: keep the op's output for backward */
+/* Save masks (the save column of ops.def): what the tape keeps for backward. */
+#define PG_SAVE_NONE 0u
+#define PG_SAVE_IN0 0x01u /* input 0 */
+#define PG_SAVE_IN1 0x02u /* input 1 */
+#define PG_SAVE_IN2 0x04u /* input 2 */
+#define PG_SAVE_OUT 0x80u /* the op's output */
 
 typedef struct pg_node pg_node;
 
@@ -116,6 +121,16 @@ typedef struct pg_opdef {
 } pg_opdef;
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
+
+/* Each op's arity and save mask, from ops.def: PG_NIN_<name>, PG_SAVES_<name>. */
+#define X(NAME, name, n_in, save, family) enum { PG_NIN_##name = n_in, PG_SAVES_##name = (int)(save) };
+#include "ops.def"
+#undef X
+
+/* An op's row, in its ops_<family>.c: the name, arity and save mask come
+ * from its ops.def line, the kernels from the arguments. */
+#define PG_OPDEF(name, infer, forward, backward) \
+    const pg_opdef pg_op_##name = {#name, PG_NIN_##name, (unsigned)PG_SAVES_##name, infer, forward, backward}
 
 /* Per-thread state of the per-op paths (grad mode, anomaly flag, free lists,
  * release worklists, live counts), in one block: when the engine is a shared

@@ -77,7 +77,7 @@ pg_tensor *pg_custom(pg_tensor **inputs, int n_in, pg_tensor *value, pg_custom_b
     return out;
 }
 
-const pg_opdef pg_op_custom = {"custom", -1, 0, custom_infer, NULL, custom_backward};
+PG_OPDEF(custom, custom_infer, NULL, custom_backward);
 
 /* ---- introspection ---- */
 

@@ -1012,30 +1012,27 @@ void pg__add_into(pg_tensor *dst, const pg_tensor *src) {
 
 /* ---- op-table rows of this file ---- */
 
-#define PG_UNARY_ROW(NAME, SAVE) {#NAME, 1, SAVE, unary_infer, NAME##_forward, NAME##_backward}
-#define PG_BINARY_ROW(NAME, SAVE) {#NAME, 2, SAVE, binary_infer, binary_forward, binary_backward}
-
-const pg_opdef pg_op_neg = PG_UNARY_ROW(neg, 0);
-const pg_opdef pg_op_add_scalar = PG_UNARY_ROW(add_scalar, 0);
-const pg_opdef pg_op_mul_scalar = PG_UNARY_ROW(mul_scalar, 0);
-const pg_opdef pg_op_pow_scalar = PG_UNARY_ROW(pow_scalar, 1);
-const pg_opdef pg_op_exp = PG_UNARY_ROW(exp, PG_SAVE_OUT);
-const pg_opdef pg_op_log = PG_UNARY_ROW(log, 1);
-const pg_opdef pg_op_sqrt = PG_UNARY_ROW(sqrt, PG_SAVE_OUT);
-const pg_opdef pg_op_reciprocal = PG_UNARY_ROW(reciprocal, PG_SAVE_OUT);
-const pg_opdef pg_op_abs = PG_UNARY_ROW(abs, 1);
-const pg_opdef pg_op_sigmoid = PG_UNARY_ROW(sigmoid, PG_SAVE_OUT);
-const pg_opdef pg_op_tanh = PG_UNARY_ROW(tanh, PG_SAVE_OUT);
-const pg_opdef pg_op_relu = PG_UNARY_ROW(relu, 1);
-const pg_opdef pg_op_leaky_relu = PG_UNARY_ROW(leaky_relu, 1);
-const pg_opdef pg_op_elu = PG_UNARY_ROW(elu, 1);
-const pg_opdef pg_op_clamp = PG_UNARY_ROW(clamp, 1);
-const pg_opdef pg_op_cast = {"cast", 1, 0, cast_infer, cast_forward, cast_backward};
-const pg_opdef pg_op_add = PG_BINARY_ROW(add, 0);
-const pg_opdef pg_op_sub = PG_BINARY_ROW(sub, 0);
-const pg_opdef pg_op_mul = PG_BINARY_ROW(mul, 3);
-const pg_opdef pg_op_div = PG_BINARY_ROW(div, 3);
-const pg_opdef pg_op_pow = PG_BINARY_ROW(pow, 3);
-const pg_opdef pg_op_maximum = PG_BINARY_ROW(maximum, 3);
-const pg_opdef pg_op_minimum = PG_BINARY_ROW(minimum, 3);
-const pg_opdef pg_op_where = {"where", 3, 1, where_infer, where_forward, where_backward};
+PG_OPDEF(neg, unary_infer, neg_forward, neg_backward);
+PG_OPDEF(add_scalar, unary_infer, add_scalar_forward, add_scalar_backward);
+PG_OPDEF(mul_scalar, unary_infer, mul_scalar_forward, mul_scalar_backward);
+PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward);
+PG_OPDEF(exp, unary_infer, exp_forward, exp_backward);
+PG_OPDEF(log, unary_infer, log_forward, log_backward);
+PG_OPDEF(sqrt, unary_infer, sqrt_forward, sqrt_backward);
+PG_OPDEF(reciprocal, unary_infer, reciprocal_forward, reciprocal_backward);
+PG_OPDEF(abs, unary_infer, abs_forward, abs_backward);
+PG_OPDEF(sigmoid, unary_infer, sigmoid_forward, sigmoid_backward);
+PG_OPDEF(tanh, unary_infer, tanh_forward, tanh_backward);
+PG_OPDEF(relu, unary_infer, relu_forward, relu_backward);
+PG_OPDEF(leaky_relu, unary_infer, leaky_relu_forward, leaky_relu_backward);
+PG_OPDEF(elu, unary_infer, elu_forward, elu_backward);
+PG_OPDEF(clamp, unary_infer, clamp_forward, clamp_backward);
+PG_OPDEF(cast, cast_infer, cast_forward, cast_backward);
+PG_OPDEF(add, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(sub, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(mul, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(div, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(pow, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(maximum, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward);
+PG_OPDEF(where, where_infer, where_forward, where_backward);

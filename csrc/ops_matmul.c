@@ -254,4 +254,4 @@ pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b) {
     return out;
 }
 
-const pg_opdef pg_op_matmul = {"matmul", 2, 3, matmul_infer, matmul_forward, matmul_backward};
+PG_OPDEF(matmul, matmul_infer, matmul_forward, matmul_backward);

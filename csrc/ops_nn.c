@@ -363,6 +363,6 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
     return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
 }
 
-const pg_opdef pg_op_prelu = {"prelu", 2, 3, prelu_infer, prelu_forward, prelu_backward};
-const pg_opdef pg_op_maxout = {"maxout", 1, 1 | PG_SAVE_OUT, maxout_infer, maxout_forward, maxout_backward};
-const pg_opdef pg_op_cross_entropy = {"cross_entropy", 1, 1, ce_infer, ce_forward, ce_backward};
+PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward);
+PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward);
+PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward);

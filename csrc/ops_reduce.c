@@ -424,7 +424,7 @@ pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduc
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MAX, x, axes, keepdims); }
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MIN, x, axes, keepdims); }
 
-const pg_opdef pg_op_sum = {"sum", 1, 0, reduce_infer, reduce_forward, sum_backward};
-const pg_opdef pg_op_mean = {"mean", 1, 0, reduce_infer, reduce_forward, sum_backward};
-const pg_opdef pg_op_max = {"max", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};
-const pg_opdef pg_op_min = {"min", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};
+PG_OPDEF(sum, reduce_infer, reduce_forward, sum_backward);
+PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward);
+PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward);
+PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward);

@@ -422,9 +422,9 @@ static pg_tensor *pg__cat(int op, pg_tensor **xs, int n, int axis) {
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_CONCATENATE, xs, n, axis); }
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STACK, xs, n, axis); }
 
-const pg_opdef pg_op_reshape = {"reshape", 1, 0, reshape_infer, NULL, reshape_backward};
-const pg_opdef pg_op_permute = {"permute", 1, 0, permute_infer, permute_forward, permute_backward};
-const pg_opdef pg_op_getitem = {"getitem", 1, 0, gather_infer, gather_forward, gather_backward};
-const pg_opdef pg_op_scatter_add = {"scatter_add", 1, 0, scatter_infer, scatter_forward, scatter_backward};
-const pg_opdef pg_op_concatenate = {"concatenate", -1, 0, cat_infer, cat_forward, cat_backward};
-const pg_opdef pg_op_stack = {"stack", -1, 0, cat_infer, cat_forward, cat_backward};
+PG_OPDEF(reshape, reshape_infer, NULL, reshape_backward);
+PG_OPDEF(permute, permute_infer, permute_forward, permute_backward);
+PG_OPDEF(getitem, gather_infer, gather_forward, gather_backward);
+PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward);
+PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward);
+PG_OPDEF(stack, cat_infer, cat_forward, cat_backward);

@@ -110,5 +110,5 @@ static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
 pg_tensor *pg_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_SOFTMAX, x, axis); }
 pg_tensor *pg_log_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_LOG_SOFTMAX, x, axis); }
 
-const pg_opdef pg_op_softmax = {"softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};
-const pg_opdef pg_op_log_softmax = {"log_softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};
+PG_OPDEF(softmax, softmax_infer, softmax_forward, softmax_backward);
+PG_OPDEF(log_softmax, softmax_infer, softmax_forward, softmax_backward);

@@ -26,6 +26,13 @@ def read_cdef(header: Path) -> str:
     if m is None:
         raise RuntimeError(f"{header}: PG_CDEF_BEGIN/PG_CDEF_END markers not found")
     body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)  # cffi's parser wants no comments
+    # cffi cannot #include: expand the op list (enum pg_op) from ops.def here,
+    # one PG_OP_<NAME> per X(...) line, in its order, as the C preprocessor does
+    ops_def = re.sub(r"/\*.*?\*/", "", (header.parent / "ops.def").read_text(), flags=re.S)
+    members = "".join(f"    PG_OP_{name},\n" for name in re.findall(r"^\s*X\(\s*(\w+)\s*,", ops_def, re.M))
+    body, n = re.subn(r'^#define X\(.*\n#include "ops.def"\n#undef X\n', members, body, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"{header}: the op list include (#define X / #include \"ops.def\" / #undef X) not found")
     return body
 
 
