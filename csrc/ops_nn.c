@@ -3,13 +3,10 @@
  * maxout (the max over groups of units) and cross_entropy (softmax and the
  * negative log-likelihood of integer labels, fused and computed stably).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
-#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
 
 /* ======================================================================
  * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
@@ -363,6 +360,94 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
     return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
 }
 
-PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward);
-PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward);
-PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward);
+/* ---- differentiable rules (create_graph) ---- */
+
+/* ---- prelu: dx = g (x > 0 ? 1 : w_c), dw_c = sum over c's elements of g (x > 0 ? 0 : x) ---- */
+
+static pg_status prelu_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0), *w = pg__saved_input(n, 1);
+    const pg_meta *wm = &n->edges[1].meta;
+    pg_meta wb = {.dtype = wm->dtype, .ndim = x->ndim}; /* w shaped to broadcast against x */
+    for (int d = 0; d < x->ndim; d++) wb.shape[d] = (d == 1 && wm->shape[0] != 1) ? wm->shape[0] : 1;
+    TRY(wr, pg_reshape(w, wb.ndim, wb.shape));
+    TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
+    if (pg__node_needs(n, 0)) {
+        TRY(one, pg__scalar(x->dtype, 1.0));
+        TRY(loc, pg_where(pos, one, wr));
+        dx[0] = pg_mul(g, loc);
+        if (!dx[0]) goto fail;
+    }
+    if (pg__node_needs(n, 1)) {
+        TRY(zero, pg__scalar(x->dtype, 0.0));
+        TRY(neg_part, pg_where(pos, zero, x));
+        TRY(contrib, pg_mul(g, neg_part));
+        TRY(dws, pg__sum_to_rec(contrib, &wb));
+        dx[1] = pg_reshape(dws, wm->ndim, wm->shape);
+        if (!dx[1]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- maxout: g to each group's maximum (ties share), as a constant mask ---- */
+
+static pg_status maxout_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta gm = n->out_meta, grp = n->out_meta; /* g as (..., C, 1), broadcast to (..., C, pieces) */
+    gm.shape[gm.ndim++] = 1;
+    grp.shape[grp.ndim++] = xm->shape[xm->ndim - 1] / (n->out_meta.ndim ? n->out_meta.shape[n->out_meta.ndim - 1] : 1);
+    TRY(g1, pg_reshape(g, gm.ndim, gm.shape));
+    TRY(ge, pg__expand_rec(g1, &grp));
+    TRY(gx, pg_reshape(ge, xm->ndim, xm->shape));
+    TRY(mask, pg__local(n));
+    dx[0] = pg_mul(gx, mask);
+    if (!dx[0]) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- cross_entropy: dx_i = c_i (softmax(x_i) - onehot(y_i)), c_i = g_i, g or g/N ---- */
+
+static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0);
+    int64_t N = x->shape[0], C = x->shape[1];
+    TRY(onehot, pg__const(&n->edges[0].meta, 0.0));
+    for (int64_t i = 0; i < N; i++) {
+        if (onehot->dtype == PG_DTYPE_F32) ((float *)onehot->data)[i * C + n->p.offsets[i]] = 1.0f;
+        else ((double *)onehot->data)[i * C + n->p.offsets[i]] = 1.0;
+    }
+    TRY(sm, pg_softmax(x, 1));
+    TRY(diff, pg_sub(sm, onehot));
+    pg_tensor *c;
+    if (n->p.i[0] == PG_REDUCTION_NONE) {
+        int64_t col[2] = {N, 1};
+        TRY(gc, pg_reshape(g, 2, col));
+        c = gc;
+    } else if (n->p.i[0] == PG_REDUCTION_SUM) {
+        c = g;
+    } else {
+        TRY(cnt, pg__scalar(g->dtype, (double)N));
+        TRY(gm, pg_div(g, cnt));
+        c = gm;
+    }
+    dx[0] = pg_mul(diff, c);
+    if (!dx[0]) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward, prelu_rule);
+PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward, maxout_rule);
+PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);

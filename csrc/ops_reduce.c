@@ -6,7 +6,7 @@
  * order vectorises); a reduction to one element sums fixed PG_SUM_CHUNK
  * pieces, on several threads when large, and adds the pieces in order.
  * Results do not depend on the number of threads. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -424,7 +424,39 @@ pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduc
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MAX, x, axes, keepdims); }
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MIN, x, axes, keepdims); }
 
-PG_OPDEF(sum, reduce_infer, reduce_forward, sum_backward);
-PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward);
-PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward);
-PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward);
+/* ---- differentiable rules (create_graph) ---- */
+
+/* sum: g broadcast back; mean: divided by the count; max/min: to the extremes */
+static pg_status reduce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta km;
+    pg__keepdims_meta(&km, xm, n->p.axes);
+    TRY(gk, pg_reshape(g, km.ndim, km.shape));
+    TRY(full, pg__expand_rec(gk, xm));
+    pg_tensor *r;
+    if (n->op == PG_OP_SUM) {
+        r = PG_NEW_REF(full);
+    } else if (n->op == PG_OP_MEAN) { /* g / count */
+        int64_t cnt = 1;
+        for (int d = 0; d < xm->ndim; d++)
+            if (n->p.axes & (1u << d)) cnt *= xm->shape[d];
+        TRY(c, pg__scalar(g->dtype, (double)cnt));
+        r = pg__apply2(PG_OP_DIV, full, c);
+    } else { /* max/min: g to the extremes, split among ties (a constant mask) */
+        TRY(mask, pg__local(n));
+        r = pg__apply2(PG_OP_MUL, full, mask);
+    }
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(sum, reduce_infer, reduce_forward, sum_backward, reduce_rule);
+PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward, reduce_rule);
+PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
+PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward, reduce_rule);

@@ -1,7 +1,7 @@
 /* ops_shape.c: op-table rows that move elements without arithmetic:
  * reshape (a view), permute, gather (the engine of x[key]), concatenate and
  * stack. These accept every dtype, bool included. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -422,9 +422,51 @@ static pg_tensor *pg__cat(int op, pg_tensor **xs, int n, int axis) {
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_CONCATENATE, xs, n, axis); }
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STACK, xs, n, axis); }
 
-PG_OPDEF(reshape, reshape_infer, NULL, reshape_backward);
-PG_OPDEF(permute, permute_infer, permute_forward, permute_backward);
-PG_OPDEF(getitem, gather_infer, gather_forward, gather_backward);
-PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward);
-PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward);
-PG_OPDEF(stack, cat_infer, cat_forward, cat_backward);
+/* ---- differentiable rules (create_graph) ---- */
+
+/* reshape, permute: the inverse; getitem and scatter_add: each other (adjoints) */
+static pg_status shape_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    const pg_meta *m = &n->edges[0].meta;
+    switch (n->op) {
+    case PG_OP_RESHAPE: dx[0] = pg_reshape(g, m->ndim, m->shape); break;
+    case PG_OP_PERMUTE: {
+        int inv[PG_MAX_DIMS];
+        for (int d = 0; d < m->ndim; d++) inv[n->p.i[d]] = d;
+        dx[0] = pg_permute(g, m->ndim, inv);
+        break;
+    }
+    case PG_OP_GETITEM: dx[0] = pg_scatter_add(g, m->ndim, m->shape, n->p.offsets); break;
+    default: /* scatter_add */ dx[0] = pg_gather(g, m->ndim, m->shape, n->p.offsets);
+    }
+    return dx[0] ? PG_OK : pg_last_status();
+}
+
+/* concatenate / stack: input k's gradient is its block of g, gathered */
+static pg_status cat_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    int axis = (int)n->p.i[0];
+    int64_t outer = pg__numel(axis, n->edges[0].meta.shape);
+    int64_t total = outer ? g->numel / outer : 0, col = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const pg_meta *m = &n->edges[k].meta;
+        int64_t w = pg__numel(m->ndim - axis, m->shape + axis);
+        if (pg__node_needs(n, k)) {
+            int64_t cnt = outer * w;
+            int64_t *off = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+            if (!off) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", pg_optable[n->op]->name);
+            for (int64_t o = 0; o < outer; o++)
+                for (int64_t j = 0; j < w; j++) off[o * w + j] = o * total + col + j;
+            dx[k] = pg_gather(g, m->ndim, m->shape, off);
+            free(off);
+            if (!dx[k]) return pg_last_status();
+        }
+        col += w;
+    }
+    return PG_OK;
+}
+
+PG_OPDEF(reshape, reshape_infer, NULL, reshape_backward, shape_rule);
+PG_OPDEF(permute, permute_infer, permute_forward, permute_backward, shape_rule);
+PG_OPDEF(getitem, gather_infer, gather_forward, gather_backward, shape_rule);
+PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward, shape_rule);
+PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward, cat_rule);
+PG_OPDEF(stack, cat_infer, cat_forward, cat_backward, cat_rule);

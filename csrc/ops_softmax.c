@@ -1,12 +1,9 @@
 /* ops_softmax.c: softmax and log_softmax along one axis, computed stably
  * (the maximum along the axis is subtracted before exponentiating). The
  * tensor is viewed as [outer, n, inner] with the axis in the middle. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <math.h>
-
-#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
-#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
 
 #define PG_SOFTMAX_KERNELS(TT, SUF)                                                                \
     /* y_j = e^(x_j - m) / sum_k e^(x_k - m)   or   y_j = (x_j - m) - log sum_k e^(x_k - m) */     \
@@ -110,5 +107,32 @@ static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
 pg_tensor *pg_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_SOFTMAX, x, axis); }
 pg_tensor *pg_log_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_LOG_SOFTMAX, x, axis); }
 
-PG_OPDEF(softmax, softmax_infer, softmax_forward, softmax_backward);
-PG_OPDEF(log_softmax, softmax_infer, softmax_forward, softmax_backward);
+/* ---- differentiable rules (create_graph) ---- */
+
+static pg_status softmax_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    unsigned axis = 1u << n->p.i[0];
+    TRY(y, pg__out_diff(n));
+    pg_tensor *r;
+    if (n->op == PG_OP_SOFTMAX) { /* y (g - sum(g y)) */
+        TRY(gy, pg_mul(g, y));
+        TRY(s, pg_sum(gy, axis, 1));
+        TRY(t, pg_sub(g, s));
+        r = pg_mul(y, t);
+    } else { /* g - e^y sum(g) */
+        TRY(s, pg_sum(g, axis, 1));
+        TRY(e, pg_exp(y));
+        TRY(t, pg_mul(e, s));
+        r = pg_sub(g, t);
+    }
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(softmax, softmax_infer, softmax_forward, softmax_backward, softmax_rule);
+PG_OPDEF(log_softmax, softmax_infer, softmax_forward, softmax_backward, softmax_rule);
