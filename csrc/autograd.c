@@ -142,7 +142,7 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
 /* x cast to the float dtype dt, recorded: pg_cast's path for float targets */
 static pg_tensor *pg__cast_float(pg_tensor *x, pg_dtype dt) {
     pg_params p = {0};
-    p.i[0] = dt;
+    p.cast = dt;
     return pg__apply(PG_OP_CAST, &x, 1, &p);
 }
 

@@ -70,14 +70,35 @@ typedef struct pg_edge {
     pg_meta meta;    /* the input's shape and dtype */
 } pg_edge;
 
-/* Op parameters, recorded in the node so a step can be replayed. */
+/* Op parameters, recorded in the node so a step can be replayed and its
+ * backward can read them. One named view per op family (the union): an op
+ * reads only its own. */
 typedef struct pg_params {
-    int op;                      /* the op-table row (set by pg__apply) */
-    double f[2];                 /* scalar c, exponent, slope, alpha, clamp lo/hi */
-    int64_t i[PG_MAX_DIMS];      /* axis, has_lo/has_hi, permutation */
-    unsigned axes;               /* reduction axes mask */
-    int keepdims;
-    const int64_t *offsets;      /* gather offsets [numel(out)], cross_entropy labels [N]:
+    int op; /* the op-table row (set by pg__apply) */
+    union {
+        struct {                         /* reshape, getitem, scatter_add: the target shape; */
+            int ndim;                    /* permute: the permutation (dims[d] = source dim of d) */
+            int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+        } shape;
+        double c;                        /* add_scalar, mul_scalar: the scalar; pow_scalar: the
+                                          * exponent; leaky_relu: the slope; elu: alpha */
+        struct {
+            double lo, hi;               /* the bounds, when given */
+            bool has_lo, has_hi;
+        } clamp;
+        struct {
+            unsigned axes;               /* bit d set: dim d reduced (never PG_AXES_ALL here) */
+            bool keepdims;
+        } reduce;                        /* sum, mean, max, min */
+        struct {
+            int axis;                    /* normalised to [0, ndim) (softmax: once checked) */
+            int given;                   /* softmax: the axis as the caller gave it (messages) */
+        } axis;                          /* softmax, log_softmax, concatenate, stack */
+        pg_dtype cast;                   /* cast: the target dtype */
+        int64_t pieces;                  /* maxout */
+        pg_reduction reduction;          /* cross_entropy */
+    };
+    const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */
     int64_t n_offsets;
     pg_custom_backward_fn custom_backward; /* custom: the user's backward, its context and release */
@@ -253,11 +274,6 @@ pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 
-/* ops_reduce.c: g (a broadcast result's gradient) summed back to target's
- * shape over the dims broadcasting added or stretched; not recorded. For
- * the backward kernels of broadcasting ops. */
-pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target);
-
 /* anomaly.c: PG_OK when anomaly detection is off or every value is finite */
 pg_status pg__anomaly_check_forward(int op, const pg_tensor *out);
 pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx);
@@ -299,5 +315,16 @@ static inline int64_t pg__mul_sat(int64_t a, int64_t b) {
 #endif
 
 #include "kernels.h"
+
+/* g (a broadcast result's gradient) summed back to target's shape, in a new
+ * tensor (NULL without memory); the sum is the kernel layer's pg__sum_into */
+static inline pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target) {
+    pg_tensor *out = pg__tensor_new_like(target);
+    if (out && pg__sum_into(out, g) != PG_OK) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
 
 #endif /* PG_INTERNAL_H */

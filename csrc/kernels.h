@@ -1,6 +1,7 @@
 /* kernels.h: the kernel layer, below the tape: the n-d iterator, the thread
- * pool, GEMM, the raw elementwise loops shared by the tape and the ops
- * (kern_ewise.c: fill, add-into, convert, broadcast runs), the per-ISA clone
+ * pool, GEMM, the raw loops shared by the tape and the ops (kern_ewise.c:
+ * fill, add-into, convert, broadcast runs; kern_reduce.c: reductions and
+ * sum-to), the per-ISA clone
  * and vectorisation annotations, and the type-generic math macros. Nothing
  * here records on the tape or calls an op. Included by internal.h after the
  * structures it works on; see csrc/README.md for the layers. */
@@ -23,6 +24,8 @@
 #define PG_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)
 #define PG_FABS(v) _Generic((v), float: fabsf, default: fabs)(v)
 #define PG_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
+#define PG_SIN(v) _Generic((v), float: sinf, default: sin)(v)
+#define PG_COS(v) _Generic((v), float: cosf, default: cos)(v)
 #define PG_POW(v, e) _Generic((v), float: powf, default: pow)((v), (e))
 
 /* nditer.c */
@@ -117,6 +120,24 @@ void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n
  * Operand 0 is res, contiguous, written; ops[0..nops) are read. */
 void pg__ew_run(pg_tensor *res, const pg_meta *shape_of, const pg_tensor *const *ops, int nops, pg_row_fn fn,
                 void *ctx);
+
+/* kern_reduce.c: reductions over a set of axes (bit d of axes: dim d) */
+enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
+/* the reduced tensor's shape: keepdims keeps reduced dims as 1 */
+void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims);
+int64_t pg__reduced_count(const pg_meta *x, unsigned axes); /* elements folded into each result */
+/* element strides of the kept-dims shape, 0 on reduced dims: where x's element i lands */
+void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st);
+/* Runs a row over x's index space with operand 0 (acc) laid out as the
+ * reduced tensor (reduced dims stride 0), and operands 1.. (ops[0..nops)) in
+ * x's layout, or in the reduced one where reduced_layout[k]. */
+void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops, char *const *ops,
+                    const size_t *es, const bool *reduced_layout, pg_row_fn fn, void *ctx);
+/* out (already shaped) = reduction (kind: PG_R_*) of x over axes; mean divides sums by the count */
+pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean);
+/* out = g (a broadcast result's gradient) summed back to out's shape over the
+ * dims broadcasting added or stretched; not recorded (pg__sum_to allocates out) */
+pg_status pg__sum_into(pg_tensor *out, const pg_tensor *g);
 
 #if defined(__GNUC__) && !defined(_WIN32)
 #pragma GCC visibility pop

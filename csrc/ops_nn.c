@@ -171,7 +171,7 @@ PG_MAXOUT_KERNELS(double, f64)
 static pg_status maxout_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
-    int64_t pieces = p->i[0];
+    int64_t pieces = p->pieces;
     char b[PG_SHAPE_BUF];
     if (pg__check_float("maxout", x)) return PG_ERR_TYPE;
     if (pieces < 1) return pg__fail(PG_ERR_VALUE, "maxout: pieces must be at least 1, got %lld", (long long)pieces);
@@ -188,8 +188,8 @@ static pg_status maxout_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 
 static pg_status maxout_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    if (out->dtype == PG_DTYPE_F32) maxout_fwd_f32(out->data, in[0]->data, out->numel, p->i[0]);
-    else maxout_fwd_f64(out->data, in[0]->data, out->numel, p->i[0]);
+    if (out->dtype == PG_DTYPE_F32) maxout_fwd_f32(out->data, in[0]->data, out->numel, p->pieces);
+    else maxout_fwd_f64(out->data, in[0]->data, out->numel, p->pieces);
     return PG_OK;
 }
 
@@ -197,15 +197,15 @@ static pg_status maxout_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     const pg_tensor *x = n->saved[0], *y = n->saved[1];
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
-    if (g->dtype == PG_DTYPE_F32) maxout_bwd_f32(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
-    else maxout_bwd_f64(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
+    if (g->dtype == PG_DTYPE_F32) maxout_bwd_f32(d->data, g->data, x->data, y->data, g->numel, n->p.pieces);
+    else maxout_bwd_f64(d->data, g->data, x->data, y->data, g->numel, n->p.pieces);
     dx[0] = d;
     return PG_OK;
 }
 
 pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
     pg_params p = {0};
-    p.i[0] = pieces;
+    p.pieces = pieces;
     return pg__apply_float1(PG_OP_MAXOUT, x, &p);
 }
 
@@ -285,8 +285,8 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     const pg_tensor *x = in[0];
     char b[PG_SHAPE_BUF];
     if (pg__check_float("cross_entropy", x)) return PG_ERR_TYPE;
-    if (p->i[0] != PG_REDUCTION_NONE && p->i[0] != PG_REDUCTION_MEAN && p->i[0] != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %lld", (long long)p->i[0]);
+    if (p->reduction != PG_REDUCTION_NONE && p->reduction != PG_REDUCTION_MEAN && p->reduction != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %d", (int)p->reduction);
     if (x->ndim != 2)
         return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits must be 2-d (N, C), got shape %s",
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -306,8 +306,8 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
                             "(logits of shape %s)",
                             (long long)y, (long long)i, (long long)C, pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->i[0] == PG_REDUCTION_NONE ? 1 : 0};
-    out->shape[0] = p->i[0] == PG_REDUCTION_NONE ? N : 0;
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->reduction == PG_REDUCTION_NONE ? 1 : 0};
+    out->shape[0] = p->reduction == PG_REDUCTION_NONE ? N : 0;
     return PG_OK;
 }
 
@@ -318,7 +318,7 @@ static pg_status ce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, cons
     (void)n_in;
     const pg_tensor *x = in[0];
     int64_t N = x->shape[0], C = x->shape[1];
-    int reduction = (int)p->i[0];
+    int reduction = (int)p->reduction;
     double *losses = NULL;
     if (reduction != PG_REDUCTION_NONE && !(losses = malloc(sizeof(double) * (size_t)N)))
         return pg__fail(PG_ERR_MEMORY, "cross_entropy: out of memory for %lld row losses", (long long)N);
@@ -341,7 +341,7 @@ static pg_status ce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     int64_t N = x->shape[0], C = x->shape[1];
-    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.i[0]};
+    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.reduction};
     pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, g->dtype == PG_DTYPE_F64 ? ce_bwd_rows_f64 : ce_bwd_rows_f32,
                        &j);
     dx[0] = d;
@@ -354,7 +354,7 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
         return NULL;
     }
     pg_params p = {0};
-    p.i[0] = (int64_t)reduction;
+    p.reduction = reduction;
     p.offsets = labels;
     p.n_offsets = n_labels;
     return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
@@ -428,11 +428,11 @@ static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node 
     TRY(sm, pg_softmax(x, 1));
     TRY(diff, pg_sub(sm, onehot));
     pg_tensor *c;
-    if (n->p.i[0] == PG_REDUCTION_NONE) {
+    if (n->p.reduction == PG_REDUCTION_NONE) {
         int64_t col[2] = {N, 1};
         TRY(gc, pg_reshape(g, 2, col));
         c = gc;
-    } else if (n->p.i[0] == PG_REDUCTION_SUM) {
+    } else if (n->p.reduction == PG_REDUCTION_SUM) {
         c = g;
     } else {
         TRY(cnt, pg__scalar(g->dtype, (double)N));

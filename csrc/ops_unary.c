@@ -115,11 +115,11 @@ typedef struct pg_unary_job {
 /* y = -x */
 PG_UNARY_KERNELS(neg, -x, -g)
 /* y = x + c */
-PG_UNARY_KERNELS(add_scalar, x + (T)p->f[0], g)
+PG_UNARY_KERNELS(add_scalar, x + (T)p->c, g)
 /* y = c x */
-PG_UNARY_KERNELS(mul_scalar, x *(T)p->f[0], g *(T)p->f[0])
+PG_UNARY_KERNELS(mul_scalar, x *(T)p->c, g *(T)p->c)
 /* y = x^e;  dy/dx = e x^(e-1) */
-PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->f[0]), g *(T)p->f[0] * PG_POW(x, (T)(p->f[0] - 1.0)))
+PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c), g *(T)p->c * PG_POW(x, (T)(p->c - 1.0)))
 /* y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
 /* y = log x;  dy/dx = 1/x */
@@ -138,16 +138,14 @@ PG_UNARY_KERNELS(tanh, PG_TANH(x), g *((T)1 - y * y))
 /* y = max(0, x);  dy/dx = 1 if x > 0 else 0 (ReLU'(0) = 0, as in the notes) */
 PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
 /* y = x if x > 0 else s x;  slope s at 0 (left branch) */
-PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->f[0] * x, x > 0 ? g : g * (T)p->f[0])
+PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->c * x, x > 0 ? g : g * (T)p->c)
 /* y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
-PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->f[0] * PG_EXPM1(x), x > 0 ? g : g * (T)p->f[0] * PG_EXP(x))
+PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->c * PG_EXPM1(x), x > 0 ? g : g * (T)p->c * PG_EXP(x))
 /* y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
  * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
-PG_UNARY_KERNELS(clamp,
-                 (p->i[1] && ((p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : x) > (T)p->f[1])
-                     ? (T)p->f[1]
-                     : ((p->i[0] && x < (T)p->f[0]) ? (T)p->f[0] : x),
-                 ((p->i[0] && x < (T)p->f[0]) || (p->i[1] && x > (T)p->f[1])) ? (T)0 : g)
+#define PG_CLAMP_LO(x) ((p->clamp.has_lo && (x) < (T)p->clamp.lo) ? (T)p->clamp.lo : (x)) /* x raised to lo */
+PG_UNARY_KERNELS(clamp, (p->clamp.has_hi && PG_CLAMP_LO(x) > (T)p->clamp.hi) ? (T)p->clamp.hi : PG_CLAMP_LO(x),
+                 ((p->clamp.has_lo && x < (T)p->clamp.lo) || (p->clamp.has_hi && x > (T)p->clamp.hi)) ? (T)0 : g)
 
 /* ---- shape inference: a float input, the output of its shape ---- */
 
@@ -161,8 +159,8 @@ static pg_status unary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const
 static pg_status cast_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     pg__meta_of(out, in[0]);
-    out->dtype = (pg_dtype)p->i[0];
-    if (pg__dtype_size(out->dtype) == 0) return pg__fail(PG_ERR_TYPE, "cast: unknown dtype %d", (int)p->i[0]);
+    out->dtype = p->cast;
+    if (pg__dtype_size(out->dtype) == 0) return pg__fail(PG_ERR_TYPE, "cast: unknown dtype %d", (int)p->cast);
     return PG_OK;
 }
 
@@ -202,7 +200,7 @@ PG_UNARY_ENTRY(relu, PG_OP_RELU)
     pg_tensor *pg_##NAME(pg_tensor *x, double ARG) { \
         pg_params p = {0};                        \
         p.op = OP;                                \
-        p.f[0] = ARG;                             \
+        p.c = ARG;                             \
         return pg__apply_float1(OP, x, &p);              \
     }
 PG_UNARY1_ENTRY(add_scalar, PG_OP_ADD_SCALAR, c)
@@ -221,10 +219,10 @@ pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) 
         return NULL;
     }
     pg_params p = {0};
-    p.f[0] = lo;
-    p.f[1] = hi;
-    p.i[0] = has_lo != 0;
-    p.i[1] = has_hi != 0;
+    p.clamp.lo = lo;
+    p.clamp.hi = hi;
+    p.clamp.has_lo = has_lo != 0;
+    p.clamp.has_hi = has_hi != 0;
     return pg__apply_float1(PG_OP_CLAMP, x, &p);
 }
 
@@ -238,13 +236,13 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
         /* a bool result carries no gradient: cut the graph */
         int prev = pg_set_grad_enabled(0);
         pg_params p = {0};
-        p.i[0] = dtype;
+        p.cast = dtype;
         pg_tensor *out = pg__apply(PG_OP_CAST, &x, 1, &p);
         pg_set_grad_enabled(prev);
         return out;
     }
     pg_params p = {0};
-    p.i[0] = dtype;
+    p.cast = dtype;
     return pg__apply(PG_OP_CAST, &x, 1, &p);
 }
 
@@ -270,10 +268,10 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
 
 PG_UNARY_RULE(neg, r = pg_neg(g);)
 PG_UNARY_RULE(add_scalar, r = PG_NEW_REF(g);)
-PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->f[0]);)
+PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->c);)
 PG_UNARY_RULE(pow_scalar, /* e x^(e-1) */
-              TRY(t, pg_pow_scalar(x, p->f[0] - 1.0));
-              TRY(u, pg_mul_scalar(t, p->f[0]));
+              TRY(t, pg_pow_scalar(x, p->c - 1.0));
+              TRY(u, pg_mul_scalar(t, p->c));
               r = pg_mul(g, u);)
 PG_UNARY_RULE(exp, /* y */
               TRY(y, pg__out_diff(n));
@@ -303,7 +301,7 @@ PG_UNARY_RULE(tanh, /* 1 - y^2 */
 PG_UNARY_RULE(elu, /* 1 for x > 0, a e^x otherwise */
               TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
               TRY(ex, pg_exp(x));
-              TRY(aex, pg_mul_scalar(ex, p->f[0]));
+              TRY(aex, pg_mul_scalar(ex, p->c));
               TRY(one, pg__scalar(x->dtype, 1.0));
               TRY(loc, pg_where(pos, one, aex));
               r = pg_mul(g, loc);)

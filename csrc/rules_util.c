@@ -6,15 +6,15 @@
 
 pg_tensor *pg__r_sum(pg_tensor *x, unsigned axes) {
     pg_params p = {0};
-    p.axes = axes;
-    p.keepdims = 1;
+    p.reduce.axes = axes;
+    p.reduce.keepdims = true;
     return pg__apply_float1(PG_OP_SUM, x, &p);
 }
 
 pg_tensor *pg__r_reshape(pg_tensor *x, int ndim, const int64_t *shape) {
     pg_params p = {0};
-    p.keepdims = ndim; /* as pg_reshape: the target's ndim in keepdims, its dims in i[] */
-    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.shape.ndim = ndim; /* as pg_reshape */
+    if (ndim) memcpy(p.shape.dims, shape, sizeof(int64_t) * (size_t)ndim);
     return pg__apply(PG_OP_RESHAPE, &x, 1, &p);
 }
 

@@ -49,7 +49,7 @@ static inline pg_status pg__rule_status(void) { return pg_last_status() ? pg_las
 static inline pg_tensor *pg__r1(int op, pg_tensor *x, double c) {
     pg_params p = {0};
     p.op = op;
-    p.f[0] = c;
+    p.c = c;
     return pg__apply_float1(op, x, &p);
 }
 /* as pg_sum(x, axes, 1) and pg_reshape(x, ndim, shape) */

@@ -34,6 +34,7 @@ LAYERS = {
     "nditer": KERNELS,
     "gemm": KERNELS,
     "kern_ewise": KERNELS,
+    "kern_reduce": KERNELS,
     "tensor": TAPE,
     "anomaly": TAPE,
     "autograd": TAPE,
