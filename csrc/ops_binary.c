@@ -1,8 +1,10 @@
 /* ops_binary.c: the broadcasting ops of two inputs (add, sub, mul, div, pow,
- * maximum, minimum) and where(cond, x, y). Per op: the forward row above its
- * two backward rows (one PG_BINARY_ROWS line), the differentiable rule, the
- * entry point, the row. Backward rows compute each input's gradient at the
- * output's shape; pg__sum_to then folds the broadcast dims back. */
+ * maximum, minimum) and where(cond, x, y). Each op is one block: its forward
+ * row above its two backward rows (one PG_BINARY_ROWS line, for float32 and
+ * float64), its differentiable rule (PG_BINARY_RULE), its entry point and its
+ * row (PG_OPDEF). The ops share shape inference and the forward and backward
+ * drivers (after the blocks): backward rows compute each input's gradient at
+ * the output's shape; pg__sum_to then folds the broadcast dims back. */
 #include "rules_util.h"
 
 #include <string.h>
@@ -73,23 +75,120 @@
     PG_ROW3(NAME##_db_f32, float, DB)     \
     PG_ROW3(NAME##_db_f64, double, DB)
 
-/* z = a + b */
+/* the drivers the rows share, defined after the blocks */
+static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
+static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p);
+static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n);
+static pg_tensor *pg__binary_local(const pg_node *n, int i);
+
+/* A broadcasting binary op's rule: for each input i that needs a gradient,
+ * the body sets full, its gradient at the output's shape, from g, a, b and i
+ * (TRY for temporaries); it is then summed back to input i's shape. */
+#define PG_BINARY_RULE(NAME, ...)                                                   \
+    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
+        pg_keep keep = {0};                                                         \
+        pg_tensor *a = pg__saved_input(n, 0), *b = pg__saved_input(n, 1);           \
+        (void)a, (void)b;                                                           \
+        for (int i = 0; i < 2; i++) {                                               \
+            if (!pg__node_needs(n, i)) continue;                                    \
+            pg_tensor *full = NULL;                                                 \
+            __VA_ARGS__                                                             \
+            dx[i] = pg__sum_to_rec(full, &n->edges[i].meta);                        \
+            if (!dx[i]) goto fail;                                                  \
+        }                                                                           \
+        pg__keep_free(&keep);                                                       \
+        return PG_OK;                                                               \
+    fail:                                                                           \
+        pg__keep_free(&keep);                                                       \
+        return pg__rule_status();                                                   \
+    }
+
+/* ---- the ops ---- */
+
+/* add: z = a + b;  dz/da = dz/db = 1 */
 PG_BINARY_ROWS(add, a + b, g, g)
-/* z = a - b */
+PG_BINARY_RULE(add, full = g;)
+pg_tensor *pg_add(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ADD, a, b); }
+PG_OPDEF(add, binary_infer, binary_forward, binary_backward, add_rule);
+
+/* sub: z = a - b;  dz/da = 1, dz/db = -1 */
 PG_BINARY_ROWS(sub, a - b, g, -g)
-/* z = a b;  "mul switches": dz/da = b, dz/db = a */
+PG_BINARY_RULE(sub,
+               if (i == 0) {
+                   full = g;
+               } else {
+                   TRY(t, pg__r1(PG_OP_NEG, g, 0.0));
+                   full = t;
+               })
+pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_SUB, a, b); }
+PG_OPDEF(sub, binary_infer, binary_forward, binary_backward, sub_rule);
+
+/* mul: z = a b;  "mul switches": dz/da = b, dz/db = a */
 PG_BINARY_ROWS(mul, a *b, g *b, g *a)
-/* z = a / b;  dz/da = 1/b, dz/db = -a/b^2 */
+PG_BINARY_RULE(mul,
+               TRY(t, pg_mul(g, i == 0 ? b : a));
+               full = t;)
+pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MUL, a, b); }
+PG_OPDEF(mul, binary_infer, binary_forward, binary_backward, mul_rule);
+
+/* div: z = a / b;  dz/da = 1/b, dz/db = -a/b^2 */
 PG_BINARY_ROWS(div, a / b, g / b, -g * a / (b * b))
-/* z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
+PG_BINARY_RULE(div,
+               if (i == 0) {
+                   TRY(t, pg_div(g, b));
+                   full = t;
+               } else {
+                   TRY(ga, pg_mul(g, a));
+                   TRY(bb, pg_mul(b, b));
+                   TRY(q, pg_div(ga, bb));
+                   TRY(t, pg__r1(PG_OP_NEG, q, 0.0));
+                   full = t;
+               })
+pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_DIV, a, b); }
+PG_OPDEF(div, binary_infer, binary_forward, binary_backward, div_rule);
+
+/* pow: z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
 PG_BINARY_ROWS(pow, PG_POW(a, b), g *b *PG_POW(a, b - (T)1), a == 0 ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
-/* z = max(a, b), NaN if either is (numpy's rule);  "max routes": the larger input gets g, ties
- * split it, a NaN sends nothing */
+PG_BINARY_RULE(pow,
+               if (i == 0) {
+                   TRY(e, pg__r1(PG_OP_ADD_SCALAR, b, -1.0));
+                   TRY(p, pg_pow(a, e));
+                   TRY(gb, pg_mul(g, b));
+                   TRY(t, pg_mul(gb, p));
+                   full = t;
+               } else {
+                   TRY(y, pg_pow(a, b));
+                   TRY(l, pg__r1(PG_OP_LOG, a, 0.0));
+                   TRY(gy, pg_mul(g, y));
+                   TRY(t, pg_mul(gy, l));
+                   TRY(zero_at, pg_compare_scalar(a, 0.0, PG_CMP_EQ));
+                   TRY(z, pg__scalar(g->dtype, 0.0));
+                   TRY(w, pg_where(zero_at, z, t));
+                   full = w;
+               })
+pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_POW, a, b); }
+PG_OPDEF(pow, binary_infer, binary_forward, binary_backward, pow_rule);
+
+/* maximum and minimum: their rule routes g with a constant mask (the numeric local derivative) */
+PG_BINARY_RULE(route,
+               TRY(mask, pg__binary_local(n, i));
+               TRY(t, pg_mul(g, mask));
+               full = t;)
+
+/* maximum: z = max(a, b), NaN if either is (numpy's rule);  "max routes": the larger input gets g,
+ * ties split it, a NaN sends nothing */
 PG_BINARY_ROWS(maximum, (a > b || isnan(a)) ? a : ((b > a || isnan(b)) ? b : a),
                a > b ? g : (a == b ? g * (T)0.5 : (T)0), b > a ? g : (a == b ? g * (T)0.5 : (T)0))
-/* z = min(a, b), NaN if either is */
+pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MAXIMUM, a, b); }
+PG_OPDEF(maximum, binary_infer, binary_forward, binary_backward, route_rule);
+
+/* minimum: z = min(a, b), NaN if either is */
 PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
                a < b ? g : (a == b ? g * (T)0.5 : (T)0), b < a ? g : (a == b ? g * (T)0.5 : (T)0))
+pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
+PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
+
+/* ---- the drivers the rows share ---- */
 
 typedef struct pg_binrows {
     pg_row_fn fwd[2], da[2], db[2]; /* [0]: float32, [1]: float64 */
@@ -274,107 +373,6 @@ static pg_status where_backward(pg_tensor **dx, const pg_tensor *g, const pg_nod
     return PG_OK;
 }
 
-/* ---- entry points ---- */
-
-pg_tensor *pg_add(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ADD, a, b); }
-pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_SUB, a, b); }
-pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MUL, a, b); }
-pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_DIV, a, b); }
-pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_POW, a, b); }
-pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MAXIMUM, a, b); }
-pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
-
-pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
-    pg_params p = {0};
-    if (pg__check_tensor("where", cond)) return NULL;
-    pg_tensor *a = x, *b = y;
-    if (x && y && x->dtype == PG_DTYPE_BOOL && y->dtype == PG_DTYPE_BOOL) { /* bool stays bool */
-        pg_tensor_retain(a);
-        pg_tensor_retain(b);
-    } else if (pg__promote2("where", &a, &b)) {
-        return NULL;
-    }
-    pg_tensor *in[3] = {cond, a, b};
-    pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
-    pg_tensor_release(a);
-    pg_tensor_release(b);
-    return out;
-}
-
-/* ---- differentiable rules (create_graph) ---- */
-
-/* A broadcasting binary op's rule: for each input i that needs a gradient,
- * the body sets full, its gradient at the output's shape, from g, a, b and i
- * (TRY for temporaries); it is then summed back to input i's shape. */
-#define PG_BINARY_RULE(NAME, ...)                                                   \
-    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
-        pg_keep keep = {0};                                                         \
-        pg_tensor *a = pg__saved_input(n, 0), *b = pg__saved_input(n, 1);           \
-        (void)a, (void)b;                                                           \
-        for (int i = 0; i < 2; i++) {                                               \
-            if (!pg__node_needs(n, i)) continue;                                    \
-            pg_tensor *full = NULL;                                                 \
-            __VA_ARGS__                                                             \
-            dx[i] = pg__sum_to_rec(full, &n->edges[i].meta);                        \
-            if (!dx[i]) goto fail;                                                  \
-        }                                                                           \
-        pg__keep_free(&keep);                                                       \
-        return PG_OK;                                                               \
-    fail:                                                                           \
-        pg__keep_free(&keep);                                                       \
-        return pg__rule_status();                                                   \
-    }
-
-/* dz/da = dz/db = 1 */
-PG_BINARY_RULE(add, full = g;)
-/* dz/da = 1, dz/db = -1 */
-PG_BINARY_RULE(sub,
-               if (i == 0) {
-                   full = g;
-               } else {
-                   TRY(t, pg__r1(PG_OP_NEG, g, 0.0));
-                   full = t;
-               })
-/* dz/da = b, dz/db = a */
-PG_BINARY_RULE(mul,
-               TRY(t, pg_mul(g, i == 0 ? b : a));
-               full = t;)
-/* dz/da = 1/b, dz/db = -a/b^2 */
-PG_BINARY_RULE(div,
-               if (i == 0) {
-                   TRY(t, pg_div(g, b));
-                   full = t;
-               } else {
-                   TRY(ga, pg_mul(g, a));
-                   TRY(bb, pg_mul(b, b));
-                   TRY(q, pg_div(ga, bb));
-                   TRY(t, pg__r1(PG_OP_NEG, q, 0.0));
-                   full = t;
-               })
-/* dz/da = b a^(b-1), dz/db = a^b log a (0 at a = 0) */
-PG_BINARY_RULE(pow,
-               if (i == 0) {
-                   TRY(e, pg__r1(PG_OP_ADD_SCALAR, b, -1.0));
-                   TRY(p, pg_pow(a, e));
-                   TRY(gb, pg_mul(g, b));
-                   TRY(t, pg_mul(gb, p));
-                   full = t;
-               } else {
-                   TRY(y, pg_pow(a, b));
-                   TRY(l, pg__r1(PG_OP_LOG, a, 0.0));
-                   TRY(gy, pg_mul(g, y));
-                   TRY(t, pg_mul(gy, l));
-                   TRY(zero_at, pg_compare_scalar(a, 0.0, PG_CMP_EQ));
-                   TRY(z, pg__scalar(g->dtype, 0.0));
-                   TRY(w, pg_where(zero_at, z, t));
-                   full = w;
-               })
-/* maximum/minimum: route with a constant mask */
-PG_BINARY_RULE(route,
-               TRY(mask, pg__binary_local(n, i));
-               TRY(t, pg_mul(g, mask));
-               full = t;)
-
 /* where: dx = cond ? g : 0, dy = cond ? 0 : g */
 static pg_status where_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     pg_keep keep = {0};
@@ -393,13 +391,21 @@ fail:
     return pg__rule_status();
 }
 
-/* ---- op-table rows of this file ---- */
+pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
+    pg_params p = {0};
+    if (pg__check_tensor("where", cond)) return NULL;
+    pg_tensor *a = x, *b = y;
+    if (x && y && x->dtype == PG_DTYPE_BOOL && y->dtype == PG_DTYPE_BOOL) { /* bool stays bool */
+        pg_tensor_retain(a);
+        pg_tensor_retain(b);
+    } else if (pg__promote2("where", &a, &b)) {
+        return NULL;
+    }
+    pg_tensor *in[3] = {cond, a, b};
+    pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
+    pg_tensor_release(a);
+    pg_tensor_release(b);
+    return out;
+}
 
-PG_OPDEF(add, binary_infer, binary_forward, binary_backward, add_rule);
-PG_OPDEF(sub, binary_infer, binary_forward, binary_backward, sub_rule);
-PG_OPDEF(mul, binary_infer, binary_forward, binary_backward, mul_rule);
-PG_OPDEF(div, binary_infer, binary_forward, binary_backward, div_rule);
-PG_OPDEF(pow, binary_infer, binary_forward, binary_backward, pow_rule);
-PG_OPDEF(maximum, binary_infer, binary_forward, binary_backward, route_rule);
-PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
 PG_OPDEF(where, where_infer, where_forward, where_backward, where_rule);

@@ -1,18 +1,18 @@
 /* ops_unary.c: the ops of one input with the input's shape: neg, the scalar
  * ops (add_scalar, mul_scalar, pow_scalar), exp, log, sqrt, reciprocal, abs,
  * the activations (sigmoid, tanh, relu, leaky_relu, elu), clamp and cast.
- * Per op: the forward formula right above its backward formula (one
- * PG_UNARY_KERNELS line), the differentiable rule, the entry point, the row.
- * Flat loops: out and x have one shape. */
+ * Flat loops: out and x have one shape. Each op is one block: its forward
+ * formula right above its backward formula (one PG_UNARY_KERNELS line, for
+ * float32 and float64), its differentiable rule (PG_UNARY_RULE), its entry
+ * point and its row (PG_OPDEF). */
 #include "rules_util.h"
 
 #include <string.h>
 
-/* ======================================================================
- * Unary ops: out and x have one shape; flat loops.
- * Forward EXPR sees x and the params p; backward EXPR sees g (upstream),
- * x (the saved input, when the row saves it), y (the saved output), p.
- * ====================================================================== */
+/* ---- the machinery the blocks share ----
+ * PG_UNARY_KERNELS(NAME, FWD, BWD): forward EXPR sees x and the params p;
+ * backward EXPR sees g (upstream), x (the saved input, when the row saves
+ * it), y (the saved output), p. */
 
 /* fn over [0, n): a direct call when one thread does it all (tiny tensors
  * then skip the dispatch), else split over the pool */
@@ -112,49 +112,191 @@ typedef struct pg_unary_job {
     const pg_params *p;
 } pg_unary_job;
 
-/* y = -x */
-PG_UNARY_KERNELS(neg, -x, -g)
-/* y = x + c */
-PG_UNARY_KERNELS(add_scalar, x + (T)p->c, g)
-/* y = c x */
-PG_UNARY_KERNELS(mul_scalar, x *(T)p->c, g *(T)p->c)
-/* y = x^e;  dy/dx = e x^(e-1) */
-PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c), g *(T)p->c * PG_POW(x, (T)(p->c - 1.0)))
-/* y = e^x;  dy/dx = y */
-PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
-/* y = log x;  dy/dx = 1/x */
-PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
-/* y = sqrt x;  dy/dx = 1/(2y) */
-PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))
-/* y = 1/x;  dy/dx = -1/x^2 = -y^2 */
-PG_UNARY_KERNELS(reciprocal, (T)1 / x, -g * (y * y))
-/* y = |x|;  dy/dx = sign(x), 0 at 0 */
-PG_UNARY_KERNELS(abs, PG_FABS(x), x > 0 ? g : (x < 0 ? -g : (T)0))
-/* y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
-PG_UNARY_KERNELS(sigmoid, x >= 0 ? (T)1 / ((T)1 + PG_EXP(-x)) : PG_EXP(x) / ((T)1 + PG_EXP(x)),
-                 g *y *((T)1 - y))
-/* y = tanh x;  dy/dx = 1 - y^2 */
-PG_UNARY_KERNELS(tanh, PG_TANH(x), g *((T)1 - y * y))
-/* y = max(0, x);  dy/dx = 1 if x > 0 else 0 (ReLU'(0) = 0, as in the notes) */
-PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
-/* y = x if x > 0 else s x;  slope s at 0 (left branch) */
-PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->c * x, x > 0 ? g : g * (T)p->c)
-/* y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
-PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->c * PG_EXPM1(x), x > 0 ? g : g * (T)p->c * PG_EXP(x))
-/* y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
- * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
-#define PG_CLAMP_LO(x) ((p->clamp.has_lo && (x) < (T)p->clamp.lo) ? (T)p->clamp.lo : (x)) /* x raised to lo */
-PG_UNARY_KERNELS(clamp, (p->clamp.has_hi && PG_CLAMP_LO(x) > (T)p->clamp.hi) ? (T)p->clamp.hi : PG_CLAMP_LO(x),
-                 ((p->clamp.has_lo && x < (T)p->clamp.lo) || (p->clamp.has_hi && x > (T)p->clamp.hi)) ? (T)0 : g)
+/* A unary op's rule: the body sets r (a new reference) from g, x (the saved
+ * input, when saved), y (pg__out_diff), n and p, with TRY for temporaries. */
+#define PG_UNARY_RULE(NAME, ...)                                                    \
+    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
+        pg_keep keep = {0};                                                         \
+        pg_tensor *x = pg__saved_input(n, 0), *r = NULL;                            \
+        const pg_params *p = &n->p;                                                 \
+        (void)x, (void)p;                                                           \
+        __VA_ARGS__                                                                 \
+        if (!r) goto fail;                                                          \
+        dx[0] = r;                                                                  \
+        pg__keep_free(&keep);                                                       \
+        return PG_OK;                                                               \
+    fail:                                                                           \
+        pg__keep_free(&keep);                                                       \
+        return pg__rule_status();                                                   \
+    }
 
-/* ---- shape inference: a float input, the output of its shape ---- */
+/* abs, relu, leaky_relu, clamp: piecewise linear, the local derivative as a constant */
+PG_UNARY_RULE(piecewise,
+              TRY(loc, pg__local(n));
+              r = pg_mul(g, loc);)
 
+/* The entry point of an op of one float input, without or with a scalar
+ * parameter: sets the params, casts a bool x to float32, applies the row. */
+#define PG_UNARY_ENTRY(NAME, OP)                 \
+    pg_tensor *pg_##NAME(pg_tensor *x) {         \
+        pg_params p = {0};                       \
+        p.op = OP;                               \
+        return pg__apply_float1(OP, x, &p);      \
+    }
+#define PG_UNARY1_ENTRY(NAME, OP, ARG)                   \
+    pg_tensor *pg_##NAME(pg_tensor *x, double ARG) {     \
+        pg_params p = {0};                               \
+        p.op = OP;                                       \
+        p.c = ARG;                                       \
+        return pg__apply_float1(OP, x, &p);              \
+    }
+
+/* shape inference: a float input, the output of its shape */
 static pg_status unary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     if (pg__check_float(pg_optable[p->op]->name, in[0])) return PG_ERR_TYPE;
     pg__meta_of(out, in[0]);
     return PG_OK;
 }
+
+/* ---- the ops ---- */
+
+/* neg: y = -x */
+PG_UNARY_KERNELS(neg, -x, -g)
+PG_UNARY_RULE(neg, r = pg_neg(g);)
+PG_UNARY_ENTRY(neg, PG_OP_NEG)
+PG_OPDEF(neg, unary_infer, neg_forward, neg_backward, neg_rule);
+
+/* add_scalar: y = x + c */
+PG_UNARY_KERNELS(add_scalar, x + (T)p->c, g)
+PG_UNARY_RULE(add_scalar, r = PG_NEW_REF(g);)
+PG_UNARY1_ENTRY(add_scalar, PG_OP_ADD_SCALAR, c)
+PG_OPDEF(add_scalar, unary_infer, add_scalar_forward, add_scalar_backward, add_scalar_rule);
+
+/* mul_scalar: y = c x */
+PG_UNARY_KERNELS(mul_scalar, x *(T)p->c, g *(T)p->c)
+PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->c);)
+PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
+PG_OPDEF(mul_scalar, unary_infer, mul_scalar_forward, mul_scalar_backward, mul_scalar_rule);
+
+/* pow_scalar: y = x^e;  dy/dx = e x^(e-1) */
+PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c), g *(T)p->c * PG_POW(x, (T)(p->c - 1.0)))
+PG_UNARY_RULE(pow_scalar,
+              TRY(t, pg_pow_scalar(x, p->c - 1.0));
+              TRY(u, pg_mul_scalar(t, p->c));
+              r = pg_mul(g, u);)
+PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
+PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward, pow_scalar_rule);
+
+/* exp: y = e^x;  dy/dx = y */
+PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
+PG_UNARY_RULE(exp,
+              TRY(y, pg__out_diff(n));
+              r = pg_mul(g, y);)
+PG_UNARY_ENTRY(exp, PG_OP_EXP)
+PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
+
+/* log: y = log x;  dy/dx = 1/x */
+PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
+PG_UNARY_RULE(log, r = pg_div(g, x);)
+PG_UNARY_ENTRY(log, PG_OP_LOG)
+PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
+
+/* sqrt: y = sqrt x;  dy/dx = 1/(2y) */
+PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))
+PG_UNARY_RULE(sqrt,
+              TRY(y, pg__out_diff(n));
+              TRY(y2, pg_mul_scalar(y, 2.0));
+              r = pg_div(g, y2);)
+PG_UNARY_ENTRY(sqrt, PG_OP_SQRT)
+PG_OPDEF(sqrt, unary_infer, sqrt_forward, sqrt_backward, sqrt_rule);
+
+/* reciprocal: y = 1/x;  dy/dx = -1/x^2 = -y^2 */
+PG_UNARY_KERNELS(reciprocal, (T)1 / x, -g * (y * y))
+PG_UNARY_RULE(reciprocal,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(t, pg_mul(g, yy));
+              r = pg_neg(t);)
+PG_UNARY_ENTRY(reciprocal, PG_OP_RECIPROCAL)
+PG_OPDEF(reciprocal, unary_infer, reciprocal_forward, reciprocal_backward, reciprocal_rule);
+
+/* abs: y = |x|;  dy/dx = sign(x), 0 at 0 */
+PG_UNARY_KERNELS(abs, PG_FABS(x), x > 0 ? g : (x < 0 ? -g : (T)0))
+PG_UNARY_ENTRY(abs, PG_OP_ABS)
+PG_OPDEF(abs, unary_infer, abs_forward, abs_backward, piecewise_rule);
+
+/* sigmoid: y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
+PG_UNARY_KERNELS(sigmoid, x >= 0 ? (T)1 / ((T)1 + PG_EXP(-x)) : PG_EXP(x) / ((T)1 + PG_EXP(x)),
+                 g *y *((T)1 - y))
+PG_UNARY_RULE(sigmoid,
+              TRY(y, pg__out_diff(n));
+              TRY(ny, pg_neg(y));
+              TRY(one_minus, pg_add_scalar(ny, 1.0));
+              TRY(loc, pg_mul(y, one_minus));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(sigmoid, PG_OP_SIGMOID)
+PG_OPDEF(sigmoid, unary_infer, sigmoid_forward, sigmoid_backward, sigmoid_rule);
+
+/* tanh: y = tanh x;  dy/dx = 1 - y^2 */
+PG_UNARY_KERNELS(tanh, PG_TANH(x), g *((T)1 - y * y))
+PG_UNARY_RULE(tanh,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(nyy, pg_neg(yy));
+              TRY(loc, pg_add_scalar(nyy, 1.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(tanh, PG_OP_TANH)
+PG_OPDEF(tanh, unary_infer, tanh_forward, tanh_backward, tanh_rule);
+
+/* relu: y = max(0, x);  dy/dx = 1 if x > 0 else 0 (ReLU'(0) = 0, as in the notes) */
+PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
+PG_UNARY_ENTRY(relu, PG_OP_RELU)
+PG_OPDEF(relu, unary_infer, relu_forward, relu_backward, piecewise_rule);
+
+/* leaky_relu: y = x if x > 0 else s x;  slope s at 0 (left branch) */
+PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->c * x, x > 0 ? g : g * (T)p->c)
+PG_UNARY1_ENTRY(leaky_relu, PG_OP_LEAKY_RELU, negative_slope)
+PG_OPDEF(leaky_relu, unary_infer, leaky_relu_forward, leaky_relu_backward, piecewise_rule);
+
+/* elu: y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
+PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->c * PG_EXPM1(x), x > 0 ? g : g * (T)p->c * PG_EXP(x))
+PG_UNARY_RULE(elu, /* 1 for x > 0, a e^x otherwise */
+              TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
+              TRY(ex, pg_exp(x));
+              TRY(aex, pg_mul_scalar(ex, p->c));
+              TRY(one, pg__scalar(x->dtype, 1.0));
+              TRY(loc, pg_where(pos, one, aex));
+              r = pg_mul(g, loc);)
+PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
+PG_OPDEF(elu, unary_infer, elu_forward, elu_backward, elu_rule);
+
+/* clamp: y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
+ * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
+#define PG_CLAMP_LO(x) ((p->clamp.has_lo && (x) < (T)p->clamp.lo) ? (T)p->clamp.lo : (x)) /* x raised to lo */
+PG_UNARY_KERNELS(clamp, (p->clamp.has_hi && PG_CLAMP_LO(x) > (T)p->clamp.hi) ? (T)p->clamp.hi : PG_CLAMP_LO(x),
+                 ((p->clamp.has_lo && x < (T)p->clamp.lo) || (p->clamp.has_hi && x > (T)p->clamp.hi)) ? (T)0 : g)
+
+pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) {
+    if (!has_lo && !has_hi) {
+        pg__fail(PG_ERR_VALUE, "clamp: at least one of min and max must be given");
+        return NULL;
+    }
+    if ((has_lo && isnan(lo)) || (has_hi && isnan(hi))) {
+        pg__fail(PG_ERR_VALUE, "clamp: a bound is NaN");
+        return NULL;
+    }
+    pg_params p = {0};
+    p.clamp.lo = lo;
+    p.clamp.hi = hi;
+    p.clamp.has_lo = has_lo != 0;
+    p.clamp.has_hi = has_hi != 0;
+    return pg__apply_float1(PG_OP_CLAMP, x, &p);
+}
+
+PG_OPDEF(clamp, unary_infer, clamp_forward, clamp_backward, piecewise_rule);
+
+/* cast: y = (dtype) x;  dx = (dtype of x) g */
 
 static pg_status cast_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
@@ -178,53 +320,7 @@ static pg_status cast_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
     return PG_OK;
 }
 
-/* ---- entry points ---- */
-
-#define PG_UNARY_ENTRY(NAME, OP)                  \
-    pg_tensor *pg_##NAME(pg_tensor *x) {          \
-        pg_params p = {0};                        \
-        p.op = OP;                                \
-        return pg__apply_float1(OP, x, &p);              \
-    }
-PG_UNARY_ENTRY(neg, PG_OP_NEG)
-PG_UNARY_ENTRY(exp, PG_OP_EXP)
-PG_UNARY_ENTRY(log, PG_OP_LOG)
-PG_UNARY_ENTRY(sqrt, PG_OP_SQRT)
-PG_UNARY_ENTRY(reciprocal, PG_OP_RECIPROCAL)
-PG_UNARY_ENTRY(abs, PG_OP_ABS)
-PG_UNARY_ENTRY(sigmoid, PG_OP_SIGMOID)
-PG_UNARY_ENTRY(tanh, PG_OP_TANH)
-PG_UNARY_ENTRY(relu, PG_OP_RELU)
-
-#define PG_UNARY1_ENTRY(NAME, OP, ARG)            \
-    pg_tensor *pg_##NAME(pg_tensor *x, double ARG) { \
-        pg_params p = {0};                        \
-        p.op = OP;                                \
-        p.c = ARG;                             \
-        return pg__apply_float1(OP, x, &p);              \
-    }
-PG_UNARY1_ENTRY(add_scalar, PG_OP_ADD_SCALAR, c)
-PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
-PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
-PG_UNARY1_ENTRY(leaky_relu, PG_OP_LEAKY_RELU, negative_slope)
-PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
-
-pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) {
-    if (!has_lo && !has_hi) {
-        pg__fail(PG_ERR_VALUE, "clamp: at least one of min and max must be given");
-        return NULL;
-    }
-    if ((has_lo && isnan(lo)) || (has_hi && isnan(hi))) {
-        pg__fail(PG_ERR_VALUE, "clamp: a bound is NaN");
-        return NULL;
-    }
-    pg_params p = {0};
-    p.clamp.lo = lo;
-    p.clamp.hi = hi;
-    p.clamp.has_lo = has_lo != 0;
-    p.clamp.has_hi = has_hi != 0;
-    return pg__apply_float1(PG_OP_CLAMP, x, &p);
-}
+PG_UNARY_RULE(cast, r = pg_cast(g, n->edges[0].meta.dtype);)
 
 pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
     if (pg__check_tensor("cast", x)) return NULL;
@@ -246,86 +342,4 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
     return pg__apply(PG_OP_CAST, &x, 1, &p);
 }
 
-/* ---- differentiable rules (create_graph): g times the local derivative ---- */
-
-/* A unary op's rule: the body sets r (a new reference) from g, x (the saved
- * input, when saved), y (pg__out_diff), n and p, with TRY for temporaries. */
-#define PG_UNARY_RULE(NAME, ...)                                                    \
-    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
-        pg_keep keep = {0};                                                         \
-        pg_tensor *x = pg__saved_input(n, 0), *r = NULL;                            \
-        const pg_params *p = &n->p;                                                 \
-        (void)x, (void)p;                                                           \
-        __VA_ARGS__                                                                 \
-        if (!r) goto fail;                                                          \
-        dx[0] = r;                                                                  \
-        pg__keep_free(&keep);                                                       \
-        return PG_OK;                                                               \
-    fail:                                                                           \
-        pg__keep_free(&keep);                                                       \
-        return pg__rule_status();                                                   \
-    }
-
-PG_UNARY_RULE(neg, r = pg_neg(g);)
-PG_UNARY_RULE(add_scalar, r = PG_NEW_REF(g);)
-PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->c);)
-PG_UNARY_RULE(pow_scalar, /* e x^(e-1) */
-              TRY(t, pg_pow_scalar(x, p->c - 1.0));
-              TRY(u, pg_mul_scalar(t, p->c));
-              r = pg_mul(g, u);)
-PG_UNARY_RULE(exp, /* y */
-              TRY(y, pg__out_diff(n));
-              r = pg_mul(g, y);)
-PG_UNARY_RULE(log, r = pg_div(g, x);) /* 1/x */
-PG_UNARY_RULE(sqrt, /* 1/(2y) */
-              TRY(y, pg__out_diff(n));
-              TRY(y2, pg_mul_scalar(y, 2.0));
-              r = pg_div(g, y2);)
-PG_UNARY_RULE(reciprocal, /* -y^2 */
-              TRY(y, pg__out_diff(n));
-              TRY(yy, pg_mul(y, y));
-              TRY(t, pg_mul(g, yy));
-              r = pg_neg(t);)
-PG_UNARY_RULE(sigmoid, /* (1-y) y */
-              TRY(y, pg__out_diff(n));
-              TRY(ny, pg_neg(y));
-              TRY(one_minus, pg_add_scalar(ny, 1.0));
-              TRY(loc, pg_mul(y, one_minus));
-              r = pg_mul(g, loc);)
-PG_UNARY_RULE(tanh, /* 1 - y^2 */
-              TRY(y, pg__out_diff(n));
-              TRY(yy, pg_mul(y, y));
-              TRY(nyy, pg_neg(yy));
-              TRY(loc, pg_add_scalar(nyy, 1.0));
-              r = pg_mul(g, loc);)
-PG_UNARY_RULE(elu, /* 1 for x > 0, a e^x otherwise */
-              TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
-              TRY(ex, pg_exp(x));
-              TRY(aex, pg_mul_scalar(ex, p->c));
-              TRY(one, pg__scalar(x->dtype, 1.0));
-              TRY(loc, pg_where(pos, one, aex));
-              r = pg_mul(g, loc);)
-PG_UNARY_RULE(cast, r = pg_cast(g, n->edges[0].meta.dtype);)
-/* abs, relu, leaky_relu, clamp: piecewise linear, the local derivative as a constant */
-PG_UNARY_RULE(piecewise,
-              TRY(loc, pg__local(n));
-              r = pg_mul(g, loc);)
-
-/* ---- op-table rows of this file ---- */
-
-PG_OPDEF(neg, unary_infer, neg_forward, neg_backward, neg_rule);
-PG_OPDEF(add_scalar, unary_infer, add_scalar_forward, add_scalar_backward, add_scalar_rule);
-PG_OPDEF(mul_scalar, unary_infer, mul_scalar_forward, mul_scalar_backward, mul_scalar_rule);
-PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward, pow_scalar_rule);
-PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
-PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
-PG_OPDEF(sqrt, unary_infer, sqrt_forward, sqrt_backward, sqrt_rule);
-PG_OPDEF(reciprocal, unary_infer, reciprocal_forward, reciprocal_backward, reciprocal_rule);
-PG_OPDEF(abs, unary_infer, abs_forward, abs_backward, piecewise_rule);
-PG_OPDEF(sigmoid, unary_infer, sigmoid_forward, sigmoid_backward, sigmoid_rule);
-PG_OPDEF(tanh, unary_infer, tanh_forward, tanh_backward, tanh_rule);
-PG_OPDEF(relu, unary_infer, relu_forward, relu_backward, piecewise_rule);
-PG_OPDEF(leaky_relu, unary_infer, leaky_relu_forward, leaky_relu_backward, piecewise_rule);
-PG_OPDEF(elu, unary_infer, elu_forward, elu_backward, elu_rule);
-PG_OPDEF(clamp, unary_infer, clamp_forward, clamp_backward, piecewise_rule);
 PG_OPDEF(cast, cast_infer, cast_forward, cast_backward, cast_rule);

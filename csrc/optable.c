@@ -1,6 +1,7 @@
 /* optable.c: the op table, expanded from the op list (ops.def). Each row
- * (name, arity, what it saves, shape inference, forward and backward kernels)
- * is defined next to its kernels in ops_<family>.c with PG_OPDEF. */
+ * (name, arity, what it saves, shape inference, forward and backward kernels,
+ * differentiable rule) is defined next to its kernels in ops_<family>.c with
+ * PG_OPDEF. */
 #include "internal.h"
 
 #define X(NAME, name, n_in, save, family) extern const pg_opdef pg_op_##name;

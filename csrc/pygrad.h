@@ -81,11 +81,14 @@ typedef enum pg_status {
 } pg_status;
 
 /* The op ids, one per line of ops.def (the op list), in its order. The cdef
- * reader (pybind/build_ffi.py) expands this include itself. */
+ * reader (pybind/build_ffi.py) expands this include itself. An includer's
+ * own macro X is saved and restored around it. */
 typedef enum pg_op {
+#pragma push_macro("X")
+#undef X
 #define X(NAME, name, n_in, save, family) PG_OP_##NAME,
 #include "ops.def"
-#undef X
+#pragma pop_macro("X")
     PG_OP_COUNT
 } pg_op;
 

@@ -181,6 +181,14 @@ def test_each_op_row_is_in_its_family_file(symbols: dict[str, tuple[set[str], se
         assert f"pg_op_{name}" in defined, f"ops.def puts {name} in ops_{family}.c, but its row is not there"
 
 
+def test_the_public_header_keeps_an_includers_macro_x(tmp_path: Path) -> None:
+    """pygrad.h expands the op list with a macro X; an includer's own X survives."""
+    src = tmp_path / "user.c"
+    src.write_text('#define X 42\n#include "pygrad.h"\nint x_after = X;\nint n_ops = PG_OP_COUNT;\n')
+    subprocess.run([CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-I", str(CSRC), str(src),
+                    "-o", str(tmp_path / "user.o")], check=True, capture_output=True, timeout=120)
+
+
 def test_the_enum_follows_the_op_list() -> None:
     """The ids Python sees are the op list's order, the names its name column."""
     from pygrad import _pygrad  # the compiled extension
