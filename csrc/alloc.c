@@ -282,10 +282,8 @@ int64_t pg_get_cache_limit(void) {
     return limit;
 }
 
-pg_status pg_get_memory_stats(pg_memory_stats *stats) {
-    if (!stats) return pg__fail(PG_ERR_VALUE, "memory_stats: stats pointer is NULL");
+void pg__cache_stats(pg_memory_stats *stats) {
     pg__enter();
-    stats->allocated_bytes = pg_live_bytes();
     stats->cached_bytes = pg_cached_bytes;
     stats->cached_blocks = pg_cached_blocks;
     stats->cache_limit = pg__limit();
@@ -293,5 +291,4 @@ pg_status pg_get_memory_stats(pg_memory_stats *stats) {
     stats->cache_misses = pg_misses;
     stats->num_alloc_retries = pg_retries;
     pg__unlock();
-    return PG_OK;
 }

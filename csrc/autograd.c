@@ -1,6 +1,8 @@
 /* autograd.c: the tape. pg__apply runs an op-table row and records a node;
- * pg_backward sweeps the recorded nodes in reverse topological order.
- * Kernels live in ops_*.c; this file only moves tensors between them. */
+ * pg_backward sweeps the recorded nodes in reverse topological order,
+ * through each row's backward kernel (or its differentiable rule, for
+ * create_graph). Kernels and rules live in ops_*.c and are reached only
+ * through the op table; this file only moves tensors between them. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -135,6 +137,44 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
     return out;
 }
 
+/* ---- the entry points' shared steps: promotion before pg__apply ---- */
+
+/* x cast to the float dtype dt, recorded: pg_cast's path for float targets */
+static pg_tensor *pg__cast_float(pg_tensor *x, pg_dtype dt) {
+    pg_params p = {0};
+    p.cast = dt;
+    return pg__apply(PG_OP_CAST, &x, 1, &p);
+}
+
+pg_tensor *pg__apply_float1_cast(int op, pg_tensor *x, const pg_params *p) {
+    pg_tensor *f = pg__cast_float(x, PG_DTYPE_F32);
+    if (!f) return NULL;
+    pg_tensor *out = pg__apply(op, &f, 1, p);
+    pg_tensor_release(f);
+    return out;
+}
+
+pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
+    pg_tensor *x = *a, *y = *b;
+    if (pg__check_tensor(op, x) || pg__check_tensor(op, y)) return PG_ERR_VALUE;
+    pg_dtype target = x->dtype;
+    if (x->dtype != y->dtype) {
+        if (x->dtype == PG_DTYPE_BOOL) target = y->dtype;
+        else if (y->dtype == PG_DTYPE_BOOL) target = x->dtype;
+        else target = PG_DTYPE_F64;
+    } else if (x->dtype == PG_DTYPE_BOOL) {
+        target = PG_DTYPE_F32;
+    }
+    *a = x->dtype == target ? PG_NEW_REF(x) : pg__cast_float(x, target);
+    if (!*a) return pg_last_status();
+    *b = y->dtype == target ? PG_NEW_REF(y) : pg__cast_float(y, target);
+    if (!*b) {
+        pg_tensor_release(*a);
+        return pg_last_status();
+    }
+    return PG_OK;
+}
+
 /* ---- gradient accumulation: set the first contribution, add the others ---- */
 
 static bool pg__exclusive(const pg_tensor *t) {
@@ -202,7 +242,7 @@ static pg_status pg__accumulate_rec(pg_tensor **slot, pg_tensor *g) {
         *slot = PG_NEW_REF(g);
         return PG_OK;
     }
-    pg_tensor *sum = pg_add(*slot, g);
+    pg_tensor *sum = pg__apply2(PG_OP_ADD, *slot, g);
     if (!sum) return pg_last_status();
     pg_tensor_release(*slot);
     *slot = sum;
@@ -327,7 +367,7 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
     }
     if (pg__check_float("backward", grad)) return PG_ERR_TYPE;
     int prev = pg_set_grad_enabled(0), prev_anomaly = pg_set_detect_anomaly(0); /* not an op of the graph */
-    *seed = pg_cast(grad, root->dtype);
+    *seed = pg__cast_float(grad, root->dtype);
     pg_set_grad_enabled(prev);
     pg_set_detect_anomaly(prev_anomaly);
     return *seed ? PG_OK : PG_ERR_MEMORY;
@@ -349,10 +389,9 @@ static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, bo
         st = pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
     if (st == PG_OK && g) {
         if (create) {
-            st = pg_ruletable[n->op] ? pg_ruletable[n->op](dx, g, n)
-                                     : pg__fail(PG_ERR_RUNTIME,
-                                                "backward: %s has no differentiable backward rule (create_graph=True)",
-                                                d->name);
+            st = d->rule ? d->rule(dx, g, n)
+                         : pg__fail(PG_ERR_RUNTIME,
+                            "backward: %s has no differentiable backward rule (create_graph=True)", d->name);
         } else {
             /* g is nobody else's (not a retained .grad, a hook's argument, the
              * caller's seed): the kernel may write its result into it */

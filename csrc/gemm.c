@@ -1,7 +1,7 @@
 /* gemm.c: the GEMM matmul runs on, forward and backward: packed, cache
- * blocked, SIMD, threaded. Contract (see internal.h): C[M,N] = op(A) op(B),
- * or C += op(A) op(B) when acc. The naive kernel in ops_matmul.c has the same
- * contract; it is the fallback and the oracle of tests/test_gemm.py.
+ * blocked, SIMD, threaded. Contract (see kernels.h): C[M,N] = op(A) op(B),
+ * or C += op(A) op(B) when acc. The naive kernel (at the top of this file) has
+ * the same contract; it is the fallback and the oracle of tests/test_gemm.py.
  *
  * Blocking, in the BLIS manner (Van Zee & van de Geijn, "BLIS: A Framework for
  * Rapidly Instantiating BLAS Functionality", 2015):
@@ -30,6 +30,50 @@
 #include "internal.h"
 
 #include <string.h>
+
+/* ---- the naive GEMM: the fallback and the test oracle ---- */
+
+/* C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
+ *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
+ *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
+ * The loop orders keep the innermost loop on contiguous memory. */
+#define PG_GEMM_NAIVE_KERNEL(TT, SUF)                                                                     \
+    void pg__gemm_naive_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const TT *A, int64_t lda, \
+                        const TT *B, int64_t ldb, TT *C, int64_t ldc, bool acc) {                    \
+        if (!acc)                                                                                    \
+            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(TT) * (size_t)N);         \
+        if (!tb) {                                                                                   \
+            /* C[i,:] += op(A)(i,p) * B[p,:] */                                                      \
+            for (int64_t i = 0; i < M; i++) {                                                        \
+                TT *c = C + i * ldc;                                                                 \
+                for (int64_t p = 0; p < K; p++) {                                                    \
+                    TT a = ta ? A[p * lda + i] : A[i * lda + p];                                     \
+                    const TT *b = B + p * ldb;                                                       \
+                    for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                \
+                }                                                                                    \
+            }                                                                                        \
+        } else if (!ta) {                                                                            \
+            /* C[i,j] += dot(A[i,:], B[j,:]) */                                                      \
+            for (int64_t i = 0; i < M; i++) {                                                        \
+                const TT *a = A + i * lda;                                                           \
+                for (int64_t j = 0; j < N; j++) {                                                    \
+                    const TT *b = B + j * ldb;                                                       \
+                    TT s = 0;                                                                        \
+                    for (int64_t p = 0; p < K; p++) s += a[p] * b[p];                                \
+                    C[i * ldc + j] += s;                                                             \
+                }                                                                                    \
+            }                                                                                        \
+        } else {                                                                                     \
+            for (int64_t i = 0; i < M; i++)                                                          \
+                for (int64_t j = 0; j < N; j++) {                                                    \
+                    TT s = 0;                                                                        \
+                    for (int64_t p = 0; p < K; p++) s += A[p * lda + i] * B[j * ldb + p];            \
+                    C[i * ldc + j] += s;                                                             \
+                }                                                                                    \
+        }                                                                                            \
+    }
+PG_GEMM_NAIVE_KERNEL(float, f32)
+PG_GEMM_NAIVE_KERNEL(double, f64)
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define PG_GEMM_X86 1

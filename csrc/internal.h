@@ -1,5 +1,7 @@
-/* internal.h: the engine's private structures and helpers, shared by the csrc sources.
- * Not installed, not part of the API: pygrad.h is the contract. */
+/* internal.h: the engine's private structures (storage, tensor, node, edge,
+ * op parameters, the op-table row) and the tape's API, shared by the csrc
+ * sources; kernels.h (included at the end) holds the kernel layer below the
+ * tape. Not installed, not part of the API: pygrad.h is the contract. */
 #ifndef PG_INTERNAL_H
 #define PG_INTERNAL_H
 
@@ -20,7 +22,12 @@
 /* The largest buffer the engine tries to allocate; beyond it the size
  * arithmetic of callers could overflow, and no machine would satisfy it. */
 #define PG_MAX_BYTES ((size_t)1 << 46)
-#define PG_SAVE_OUT 0x80u /* save mask bit: keep the op's output for backward */
+/* Save masks (the save column of ops.def): what the tape keeps for backward. */
+#define PG_SAVE_NONE 0u
+#define PG_SAVE_IN0 0x01u /* input 0 */
+#define PG_SAVE_IN1 0x02u /* input 1 */
+#define PG_SAVE_IN2 0x04u /* input 2 */
+#define PG_SAVE_OUT 0x80u /* the op's output */
 
 typedef struct pg_node pg_node;
 
@@ -63,14 +70,35 @@ typedef struct pg_edge {
     pg_meta meta;    /* the input's shape and dtype */
 } pg_edge;
 
-/* Op parameters, recorded in the node so a step can be replayed. */
+/* Op parameters, recorded in the node so a step can be replayed and its
+ * backward can read them. One named view per op family (the union): an op
+ * reads only its own. */
 typedef struct pg_params {
-    int op;                      /* the op-table row (set by pg__apply) */
-    double f[2];                 /* scalar c, exponent, slope, alpha, clamp lo/hi */
-    int64_t i[PG_MAX_DIMS];      /* axis, has_lo/has_hi, permutation */
-    unsigned axes;               /* reduction axes mask */
-    int keepdims;
-    const int64_t *offsets;      /* gather offsets [numel(out)], cross_entropy labels [N]:
+    int op; /* the op-table row (set by pg__apply) */
+    union {
+        struct {                         /* reshape, getitem, scatter_add: the target shape; */
+            int ndim;                    /* permute: the permutation (dims[d] = source dim of d) */
+            int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+        } shape;
+        double c;                        /* add_scalar, mul_scalar: the scalar; pow_scalar: the
+                                          * exponent; leaky_relu: the slope; elu: alpha */
+        struct {
+            double lo, hi;               /* the bounds, when given */
+            bool has_lo, has_hi;
+        } clamp;
+        struct {
+            unsigned axes;               /* bit d set: dim d reduced (never PG_AXES_ALL here) */
+            bool keepdims;
+        } reduce;                        /* sum, mean, max, min */
+        struct {
+            int axis;                    /* normalised to [0, ndim) (softmax: once checked) */
+            int given;                   /* softmax: the axis as the caller gave it (messages) */
+        } axis;                          /* softmax, log_softmax, concatenate, stack */
+        pg_dtype cast;                   /* cast: the target dtype */
+        int64_t pieces;                  /* maxout */
+        pg_reduction reduction;          /* cross_entropy */
+    };
+    const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */
     int64_t n_offsets;
     pg_custom_backward_fn custom_backward; /* custom: the user's backward, its context and release */
@@ -113,9 +141,23 @@ typedef struct pg_opdef {
     /* dx[i]: set to a new tensor with edges[i].meta for every input that
      * needs a gradient (pg_node_needs(n, i)); gout: gradient of the output */
     pg_status (*backward)(pg_tensor **dx, const pg_tensor *gout, const pg_node *n);
+    /* the same backward as a rule made of differentiable ops, run with grad
+     * mode on by pg_backward_ex(create_graph=1) so it is itself recorded;
+     * same contract as backward (gout is then differentiable) */
+    pg_status (*rule)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
 } pg_opdef;
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
+
+/* Each op's arity and save mask, from ops.def: PG_NIN_<name>, PG_SAVES_<name>. */
+#define X(NAME, name, n_in, save, family) enum { PG_NIN_##name = n_in, PG_SAVES_##name = (int)(save) };
+#include "ops.def"
+#undef X
+
+/* An op's row, in its ops_<family>.c: the name, arity and save mask come
+ * from its ops.def line, the kernels from the arguments. */
+#define PG_OPDEF(name, infer, forward, backward, rule) \
+    const pg_opdef pg_op_##name = {#name, PG_NIN_##name, (unsigned)PG_SAVES_##name, infer, forward, backward, rule}
 
 /* Per-thread state of the per-op paths (grad mode, anomaly flag, free lists,
  * release worklists, live counts), in one block: when the engine is a shared
@@ -161,12 +203,6 @@ static inline pg_thread *pg__thread(void) {
     return ts;
 }
 
-/* Each op's backward as a rule of differentiable ops (rules.c), for create_graph. */
-typedef pg_status (*pg_rule_fn)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
-extern const pg_rule_fn pg_ruletable[PG_OP_COUNT];
-/* d out / d input i of a broadcasting binary op at the output's shape, as a
- * constant (the numeric local derivative; used for max/min routing) */
-pg_tensor *pg__binary_local(const pg_node *n, int i);
 
 /* errors.c */
 pg_status pg__fail(pg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -181,7 +217,6 @@ pg_tensor *pg__tensor_new_like(const pg_meta *m);
 pg_tensor *pg__tensor_new_as(pg_thread *ts, const pg_tensor *like);
 pg_tensor *pg__tensor_zeros_like(const pg_meta *m);
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape);
-size_t pg__dtype_size(pg_dtype dtype);
 const char *pg__dtype_name(pg_dtype dtype);
 int64_t pg__numel(int ndim, const int64_t *shape); /* INT64_MAX if the product overflows */
 pg_status pg__check_tensor(const char *op, const pg_tensor *t);
@@ -197,10 +232,37 @@ void pg__count_node(pg_thread *ts, int delta);
  * pg__buf_alloc was given. Not zeroed. */
 void *pg__buf_alloc(size_t nbytes); /* NULL without memory */
 void pg__buf_free(void *p, size_t nbytes);
+/* the cache's fields of pg_memory_stats (all but allocated_bytes) */
+void pg__cache_stats(pg_memory_stats *stats);
 
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
-pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p);
+/* pg__apply after a bool x is cast to float32 (numpy's promotion): the entry
+ * of the float ops of one input; inline so the common case costs no call */
+pg_tensor *pg__apply_float1_cast(int op, pg_tensor *x, const pg_params *p);
+static inline pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p) {
+    if (!x || x->dtype != PG_DTYPE_BOOL) return pg__apply(op, &x, 1, p);
+    return pg__apply_float1_cast(op, x, p);
+}
+/* Brings two operands to one dtype (numpy promotion: float64 wins; bool takes
+ * the other's dtype) with a differentiable cast. Returns new references. */
+pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b);
+/* A broadcasting binary op: pg__apply after promotion (the entry of add, mul, ...) */
+static inline pg_tensor *pg__apply2(int op, pg_tensor *a, pg_tensor *b) {
+    pg_params p = {0};
+    p.op = op;
+    if (a && b && a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
+        pg_tensor *in[2] = {a, b};
+        return pg__apply(op, in, 2, &p);
+    }
+    pg_tensor *x = a, *y = b;
+    if (pg__promote2(pg_optable[op]->name, &x, &y)) return NULL;
+    pg_tensor *in[2] = {x, y};
+    pg_tensor *out = pg__apply(op, in, 2, &p);
+    pg_tensor_release(x);
+    pg_tensor_release(y);
+    return out;
+}
 pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p);
 bool pg__node_needs(const pg_node *n, int i);
 /* For a backward kernel: a tensor to write input i's gradient into (a new
@@ -216,96 +278,16 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
 pg_status pg__anomaly_check_forward(int op, const pg_tensor *out);
 pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx);
 
-/* kernels shared between files (ops_elementwise.c, ops_reduce.c) */
-pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
-pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target);
-void pg__add_into(pg_tensor *dst, const pg_tensor *src); /* same shape and dtype */
-void pg__fill(pg_tensor *t, double value);                /* no version bump */
-void pg__strides(int ndim, const int64_t *shape, int64_t *strides);
-
-/* nditer.c */
-#define PG_NDITER_MAX_OPS 5
-typedef struct pg_nditer {
-    int ndim;                                       /* after collapsing */
-    int nops;
-    bool empty;                                     /* some dim is 0: nothing to visit */
-    int64_t shape[PG_MAX_DIMS];                     /* [ndim] */
-    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS];     /* element strides, [nops][ndim] */
-} pg_nditer;
-/* one innermost row: ptr[k] points at operand k's first element, st[k] is its
- * element stride along the row, n the row length. A row kernel writes only
- * operand 0 and only reads ctx: pg__nditer_run may call it from several
- * threads at once on disjoint parts of operand 0. */
-typedef void (*pg_row_fn)(char *const *ptr, const int64_t *st, int64_t n, void *ctx);
-void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t *st);
-void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops, int64_t st[][PG_MAX_DIMS]);
-void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn, void *ctx);
-/* Elements per thread below which elementwise work stays on one thread. */
-#define PG_NDITER_GRAIN 32768
-/* fn(ctx, lo, hi) over [0, n) in disjoint ranges whose bounds are multiples
- * of align (or n), on several threads when n is at least 2 grains */
-typedef void (*pg_range_fn)(void *ctx, int64_t lo, int64_t hi);
-void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx);
-
-/* Memory-bound loops (elementwise, column sums, optimizer steps) compiled
- * also for AVX2 and AVX-512 and picked at load time by the CPU's features:
- * the baseline build is SSE2. The same IEEE operations in the same order, so
- * the same results (no FMA contraction). */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
-#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PG_CLONES
-#endif
-
-/* Loop annotation for elementwise loops whose operands are either the same
- * buffer or disjoint (tensors never partly overlap): lets the compiler
- * vectorise without a run-time overlap check. */
-#if defined(__clang__)
-#define PG_IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define PG_IVDEP _Pragma("GCC ivdep")
-#else
-#define PG_IVDEP
-#endif
-
-/* ops_matmul.c: the naive GEMM, kept as the fallback and the test oracle.
- * gemm.c: the packed, blocked, threaded GEMM matmul runs on (same contract).
- *   C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
- *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
- *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
- * Never fails: without memory for packing it runs the naive kernel. */
-void pg__gemm_naive_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, float *C, int64_t ldc, bool acc);
-void pg__gemm_naive_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-                        const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
-void pg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                  int64_t ldb, float *C, int64_t ldc, bool acc);
-void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-                  const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
-
-/* threads.c: a persistent worker pool. A job runs fn once per team member
- * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
- * when called from inside a job, or when another thread's job holds the pool. */
-typedef struct pg_team {
-    int tid;  /* 0 .. nthr-1 */
-    int nthr; /* team size */
-} pg_team;
-typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
-void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
-void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one thread */
-/* threads worth using for `work` units when one thread should get at least
- * `grain` of them (at most pg_get_num_threads()) */
-int pg__threads_for(int64_t work, int64_t grain);
-/* per-thread cached buffer, 64-byte aligned, at least nbytes; valid until the
- * next call with the same slot on this thread; NULL without memory */
-#define PG_SCRATCH_SLOTS 2
-void *pg__scratch(int slot, size_t nbytes);
-
-/* infer helpers */
-pg_status pg__infer_same(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
-
 #define PG_NEW_REF(t) (pg_tensor_retain(t), (t))
+
+static inline size_t pg__dtype_size(pg_dtype dtype) {
+    switch (dtype) {
+    case PG_DTYPE_F32: return 4;
+    case PG_DTYPE_F64: return 8;
+    case PG_DTYPE_BOOL: return 1;
+    }
+    return 0;
+}
 
 static inline void pg__meta_of(pg_meta *m, const pg_tensor *t) {
     m->dtype = t->dtype;
@@ -331,5 +313,18 @@ static inline int64_t pg__mul_sat(int64_t a, int64_t b) {
 #if defined(__GNUC__) && !defined(_WIN32)
 #pragma GCC visibility pop
 #endif
+
+#include "kernels.h"
+
+/* g (a broadcast result's gradient) summed back to target's shape, in a new
+ * tensor (NULL without memory); the sum is the kernel layer's pg__sum_into */
+static inline pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target) {
+    pg_tensor *out = pg__tensor_new_like(target);
+    if (out && pg__sum_into(out, g) != PG_OK) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
 
 #endif /* PG_INTERNAL_H */

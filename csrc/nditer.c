@@ -9,6 +9,14 @@
 
 #include <string.h>
 
+void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s = pg__mul_sat(s, shape[i]);
+    }
+}
+
 void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t *st) {
     int64_t cs[PG_MAX_DIMS];
     pg__strides(m->ndim, m->shape, cs);

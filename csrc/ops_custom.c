@@ -3,7 +3,7 @@
  * A custom op's forward value is computed by the caller; its backward calls
  * the caller's function from inside the sweep, and every gradient it
  * returns is checked here before the sweep uses it. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +77,15 @@ pg_tensor *pg_custom(pg_tensor **inputs, int n_in, pg_tensor *value, pg_custom_b
     return out;
 }
 
-const pg_opdef pg_op_custom = {"custom", -1, 0, custom_infer, NULL, custom_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+/* ---- custom: the user's backward, called with grad mode on ---- */
+
+static pg_status custom_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    return pg_optable[PG_OP_CUSTOM]->backward(dx, g, n);
+}
+
+PG_OPDEF(custom, custom_infer, NULL, custom_backward, custom_rule);
 
 /* ---- introspection ---- */
 

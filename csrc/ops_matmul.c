@@ -1,53 +1,10 @@
-/* ops_matmul.c: the matmul op-table row (numpy matmul semantics: 1-d
- * promotion, broadcast batch dims) and the naive GEMM. The op runs on the
- * blocked GEMM of gemm.c; the naive kernel here is its fallback and its test
- * oracle. The backward calls GEMM with transposed operand flags instead of
- * materialising transposes. */
-#include "internal.h"
+/* ops_matmul.c: the matmul op (numpy matmul semantics: 1-d promotion,
+ * broadcast batch dims): row, shape inference, forward, backward, rule and
+ * entry point. It runs on the GEMM of gemm.c; the backward calls GEMM with
+ * transposed operand flags instead of materialising transposes. */
+#include "rules_util.h"
 
 #include <string.h>
-
-/* C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
- *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
- *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
- * The loop orders keep the innermost loop on contiguous memory. */
-#define PG_GEMM_NAIVE(TT, SUF)                                                                       \
-    void pg__gemm_naive_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const TT *A, int64_t lda, \
-                        const TT *B, int64_t ldb, TT *C, int64_t ldc, bool acc) {                    \
-        if (!acc)                                                                                    \
-            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(TT) * (size_t)N);         \
-        if (!tb) {                                                                                   \
-            /* C[i,:] += op(A)(i,p) * B[p,:] */                                                      \
-            for (int64_t i = 0; i < M; i++) {                                                        \
-                TT *c = C + i * ldc;                                                                 \
-                for (int64_t p = 0; p < K; p++) {                                                    \
-                    TT a = ta ? A[p * lda + i] : A[i * lda + p];                                     \
-                    const TT *b = B + p * ldb;                                                       \
-                    for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                \
-                }                                                                                    \
-            }                                                                                        \
-        } else if (!ta) {                                                                            \
-            /* C[i,j] += dot(A[i,:], B[j,:]) */                                                      \
-            for (int64_t i = 0; i < M; i++) {                                                        \
-                const TT *a = A + i * lda;                                                           \
-                for (int64_t j = 0; j < N; j++) {                                                    \
-                    const TT *b = B + j * ldb;                                                       \
-                    TT s = 0;                                                                        \
-                    for (int64_t p = 0; p < K; p++) s += a[p] * b[p];                                \
-                    C[i * ldc + j] += s;                                                             \
-                }                                                                                    \
-            }                                                                                        \
-        } else {                                                                                     \
-            for (int64_t i = 0; i < M; i++)                                                          \
-                for (int64_t j = 0; j < N; j++) {                                                    \
-                    TT s = 0;                                                                        \
-                    for (int64_t p = 0; p < K; p++) s += A[p * lda + i] * B[j * ldb + p];            \
-                    C[i * ldc + j] += s;                                                             \
-                }                                                                                    \
-        }                                                                                            \
-    }
-PG_GEMM_NAIVE(float, f32)
-PG_GEMM_NAIVE(double, f64)
 
 /* The operands seen as stacks of matrices. */
 typedef struct pg_mm {
@@ -254,4 +211,54 @@ pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b) {
     return out;
 }
 
-const pg_opdef pg_op_matmul = {"matmul", 2, 3, matmul_infer, matmul_forward, matmul_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+static pg_tensor *pg__swap_last2(pg_tensor *t) {
+    int perm[PG_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) perm[d] = d;
+    perm[t->ndim - 1] = t->ndim - 2;
+    perm[t->ndim - 2] = t->ndim - 1;
+    return pg_permute(t, t->ndim, perm);
+}
+
+/* C = A B  =>  dA = dC B^T, dB = A^T dC (batch dims summed back) */
+static pg_status matmul_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *a = pg__saved_input(n, 0), *b = pg__saved_input(n, 1);
+    pg_meta ma = n->edges[0].meta, mb = n->edges[1].meta, mg = n->out_meta;
+    bool a1 = ma.ndim == 1, b1 = mb.ndim == 1;
+    /* the 2-d views of numpy's 1-d promotion */
+    if (a1) ma = (pg_meta){.dtype = ma.dtype, .ndim = 2, .shape = {1, ma.shape[0]}};
+    if (b1) mb = (pg_meta){.dtype = mb.dtype, .ndim = 2, .shape = {mb.shape[0], 1}};
+    if (a1) { /* insert the removed m = 1 before the last dim (or as the only one before n) */
+        int at = b1 ? mg.ndim : mg.ndim - 1;
+        memmove(mg.shape + at + 1, mg.shape + at, sizeof(int64_t) * (size_t)(mg.ndim - at));
+        mg.shape[at] = 1;
+        mg.ndim++;
+    }
+    if (b1) mg.shape[mg.ndim++] = 1;
+    TRY(A, pg_reshape(a, ma.ndim, ma.shape));
+    TRY(B, pg_reshape(b, mb.ndim, mb.shape));
+    TRY(G, pg_reshape(g, mg.ndim, mg.shape));
+    if (pg__node_needs(n, 0)) {
+        TRY(BT, pg__swap_last2(B));
+        TRY(dA, pg_matmul(G, BT));
+        TRY(dAs, pg__sum_to_rec(dA, &ma));
+        dx[0] = pg_reshape(dAs, n->edges[0].meta.ndim, n->edges[0].meta.shape);
+        if (!dx[0]) goto fail;
+    }
+    if (pg__node_needs(n, 1)) {
+        TRY(AT, pg__swap_last2(A));
+        TRY(dB, pg_matmul(AT, G));
+        TRY(dBs, pg__sum_to_rec(dB, &mb));
+        dx[1] = pg_reshape(dBs, n->edges[1].meta.ndim, n->edges[1].meta.shape);
+        if (!dx[1]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(matmul, matmul_infer, matmul_forward, matmul_backward, matmul_rule);

@@ -3,13 +3,10 @@
  * maxout (the max over groups of units) and cross_entropy (softmax and the
  * negative log-likelihood of integer labels, fused and computed stably).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
-#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
 
 /* ======================================================================
  * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
@@ -174,7 +171,7 @@ PG_MAXOUT_KERNELS(double, f64)
 static pg_status maxout_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
-    int64_t pieces = p->i[0];
+    int64_t pieces = p->pieces;
     char b[PG_SHAPE_BUF];
     if (pg__check_float("maxout", x)) return PG_ERR_TYPE;
     if (pieces < 1) return pg__fail(PG_ERR_VALUE, "maxout: pieces must be at least 1, got %lld", (long long)pieces);
@@ -191,8 +188,8 @@ static pg_status maxout_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 
 static pg_status maxout_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    if (out->dtype == PG_DTYPE_F32) maxout_fwd_f32(out->data, in[0]->data, out->numel, p->i[0]);
-    else maxout_fwd_f64(out->data, in[0]->data, out->numel, p->i[0]);
+    if (out->dtype == PG_DTYPE_F32) maxout_fwd_f32(out->data, in[0]->data, out->numel, p->pieces);
+    else maxout_fwd_f64(out->data, in[0]->data, out->numel, p->pieces);
     return PG_OK;
 }
 
@@ -200,15 +197,15 @@ static pg_status maxout_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     const pg_tensor *x = n->saved[0], *y = n->saved[1];
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
-    if (g->dtype == PG_DTYPE_F32) maxout_bwd_f32(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
-    else maxout_bwd_f64(d->data, g->data, x->data, y->data, g->numel, n->p.i[0]);
+    if (g->dtype == PG_DTYPE_F32) maxout_bwd_f32(d->data, g->data, x->data, y->data, g->numel, n->p.pieces);
+    else maxout_bwd_f64(d->data, g->data, x->data, y->data, g->numel, n->p.pieces);
     dx[0] = d;
     return PG_OK;
 }
 
 pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
     pg_params p = {0};
-    p.i[0] = pieces;
+    p.pieces = pieces;
     return pg__apply_float1(PG_OP_MAXOUT, x, &p);
 }
 
@@ -288,8 +285,8 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     const pg_tensor *x = in[0];
     char b[PG_SHAPE_BUF];
     if (pg__check_float("cross_entropy", x)) return PG_ERR_TYPE;
-    if (p->i[0] != PG_REDUCTION_NONE && p->i[0] != PG_REDUCTION_MEAN && p->i[0] != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %lld", (long long)p->i[0]);
+    if (p->reduction != PG_REDUCTION_NONE && p->reduction != PG_REDUCTION_MEAN && p->reduction != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %d", (int)p->reduction);
     if (x->ndim != 2)
         return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits must be 2-d (N, C), got shape %s",
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -309,8 +306,8 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
                             "(logits of shape %s)",
                             (long long)y, (long long)i, (long long)C, pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->i[0] == PG_REDUCTION_NONE ? 1 : 0};
-    out->shape[0] = p->i[0] == PG_REDUCTION_NONE ? N : 0;
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->reduction == PG_REDUCTION_NONE ? 1 : 0};
+    out->shape[0] = p->reduction == PG_REDUCTION_NONE ? N : 0;
     return PG_OK;
 }
 
@@ -321,7 +318,7 @@ static pg_status ce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, cons
     (void)n_in;
     const pg_tensor *x = in[0];
     int64_t N = x->shape[0], C = x->shape[1];
-    int reduction = (int)p->i[0];
+    int reduction = (int)p->reduction;
     double *losses = NULL;
     if (reduction != PG_REDUCTION_NONE && !(losses = malloc(sizeof(double) * (size_t)N)))
         return pg__fail(PG_ERR_MEMORY, "cross_entropy: out of memory for %lld row losses", (long long)N);
@@ -344,7 +341,7 @@ static pg_status ce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     int64_t N = x->shape[0], C = x->shape[1];
-    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.i[0]};
+    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.reduction};
     pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, g->dtype == PG_DTYPE_F64 ? ce_bwd_rows_f64 : ce_bwd_rows_f32,
                        &j);
     dx[0] = d;
@@ -357,12 +354,100 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
         return NULL;
     }
     pg_params p = {0};
-    p.i[0] = (int64_t)reduction;
+    p.reduction = reduction;
     p.offsets = labels;
     p.n_offsets = n_labels;
     return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
 }
 
-const pg_opdef pg_op_prelu = {"prelu", 2, 3, prelu_infer, prelu_forward, prelu_backward};
-const pg_opdef pg_op_maxout = {"maxout", 1, 1 | PG_SAVE_OUT, maxout_infer, maxout_forward, maxout_backward};
-const pg_opdef pg_op_cross_entropy = {"cross_entropy", 1, 1, ce_infer, ce_forward, ce_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+/* ---- prelu: dx = g (x > 0 ? 1 : w_c), dw_c = sum over c's elements of g (x > 0 ? 0 : x) ---- */
+
+static pg_status prelu_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0), *w = pg__saved_input(n, 1);
+    const pg_meta *wm = &n->edges[1].meta;
+    pg_meta wb = {.dtype = wm->dtype, .ndim = x->ndim}; /* w shaped to broadcast against x */
+    for (int d = 0; d < x->ndim; d++) wb.shape[d] = (d == 1 && wm->shape[0] != 1) ? wm->shape[0] : 1;
+    TRY(wr, pg_reshape(w, wb.ndim, wb.shape));
+    TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
+    if (pg__node_needs(n, 0)) {
+        TRY(one, pg__scalar(x->dtype, 1.0));
+        TRY(loc, pg_where(pos, one, wr));
+        dx[0] = pg_mul(g, loc);
+        if (!dx[0]) goto fail;
+    }
+    if (pg__node_needs(n, 1)) {
+        TRY(zero, pg__scalar(x->dtype, 0.0));
+        TRY(neg_part, pg_where(pos, zero, x));
+        TRY(contrib, pg_mul(g, neg_part));
+        TRY(dws, pg__sum_to_rec(contrib, &wb));
+        dx[1] = pg_reshape(dws, wm->ndim, wm->shape);
+        if (!dx[1]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- maxout: g to each group's maximum (ties share), as a constant mask ---- */
+
+static pg_status maxout_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta gm = n->out_meta, grp = n->out_meta; /* g as (..., C, 1), broadcast to (..., C, pieces) */
+    gm.shape[gm.ndim++] = 1;
+    grp.shape[grp.ndim++] = xm->shape[xm->ndim - 1] / (n->out_meta.ndim ? n->out_meta.shape[n->out_meta.ndim - 1] : 1);
+    TRY(g1, pg_reshape(g, gm.ndim, gm.shape));
+    TRY(ge, pg__expand_rec(g1, &grp));
+    TRY(gx, pg_reshape(ge, xm->ndim, xm->shape));
+    TRY(mask, pg__local(n));
+    dx[0] = pg_mul(gx, mask);
+    if (!dx[0]) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- cross_entropy: dx_i = c_i (softmax(x_i) - onehot(y_i)), c_i = g_i, g or g/N ---- */
+
+static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0);
+    int64_t N = x->shape[0], C = x->shape[1];
+    TRY(onehot, pg__const(&n->edges[0].meta, 0.0));
+    for (int64_t i = 0; i < N; i++) {
+        if (onehot->dtype == PG_DTYPE_F32) ((float *)onehot->data)[i * C + n->p.offsets[i]] = 1.0f;
+        else ((double *)onehot->data)[i * C + n->p.offsets[i]] = 1.0;
+    }
+    TRY(sm, pg_softmax(x, 1));
+    TRY(diff, pg_sub(sm, onehot));
+    pg_tensor *c;
+    if (n->p.reduction == PG_REDUCTION_NONE) {
+        int64_t col[2] = {N, 1};
+        TRY(gc, pg_reshape(g, 2, col));
+        c = gc;
+    } else if (n->p.reduction == PG_REDUCTION_SUM) {
+        c = g;
+    } else {
+        TRY(cnt, pg__scalar(g->dtype, (double)N));
+        TRY(gm, pg_div(g, cnt));
+        c = gm;
+    }
+    dx[0] = pg_mul(diff, c);
+    if (!dx[0]) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward, prelu_rule);
+PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward, maxout_rule);
+PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);

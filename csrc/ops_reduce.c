@@ -1,138 +1,11 @@
-/* ops_reduce.c: op-table rows for sum, mean, max and min over any set of
- * axes (with keepdims), and pg__sum_to, which folds a broadcast gradient
- * back to an input's shape. float32 sums accumulate in float64. Sums over
- * leading dims (column sums, broadcast gradients) add rows in order. A sum
- * along a contiguous row runs in PG_SUM_LANES interleaved partial sums (that
- * order vectorises); a reduction to one element sums fixed PG_SUM_CHUNK
- * pieces, on several threads when large, and adds the pieces in order.
- * Results do not depend on the number of threads. */
-#include "internal.h"
+/* ops_reduce.c: the ops sum, mean, max and min over any set of axes (with
+ * keepdims): rows, shape inference, forward (pg__reduce_into, kern_reduce.c),
+ * backward kernels, rule and entry points. */
+#include "rules_util.h"
 
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
-enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
-
-/* Column sums of a contiguous x[R, C] into acc[C]. */
-typedef struct pg_rows_job {
-    double *acc;   /* [C] */
-    const void *x; /* [R, C] */
-    int64_t R, C;
-} pg_rows_job;
-
-/* A reduction of a whole contiguous tensor, one value per chunk. */
-typedef struct pg_chunks_job {
-    const void *x; /* [n] */
-    int64_t n;
-    int kind;
-    double *part;  /* [ceil(n / PG_SUM_CHUNK)] */
-} pg_chunks_job;
-
-/* The reduced tensor's shape: keepdims keeps reduced dims as 1. */
-static void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims) {
-    out->dtype = x->dtype;
-    int n = 0;
-    for (int d = 0; d < x->ndim; d++) {
-        if (axes & (1u << d)) {
-            if (keepdims) out->shape[n++] = 1;
-        } else {
-            out->shape[n++] = x->shape[d];
-        }
-    }
-    out->ndim = n;
-}
-
-static int64_t pg__reduced_count(const pg_meta *x, unsigned axes) {
-    int64_t c = 1;
-    for (int d = 0; d < x->ndim; d++)
-        if (axes & (1u << d)) c = pg__mul_sat(c, x->shape[d]);
-    return c;
-}
-
-/* element strides of the kept-dims shape, 0 on reduced dims: where x's
- * element i lands in the reduced tensor */
-static void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
-    int64_t s = 1;
-    for (int d = x->ndim - 1; d >= 0; d--) {
-        if (axes & (1u << d)) {
-            st[d] = 0;
-        } else {
-            st[d] = s;
-            s = pg__mul_sat(s, x->shape[d]);
-        }
-    }
-}
-
-#define PG_SUM_LANES 16
-#define PG_SUM_CHUNK 4096
-
-#define PG_RED_ROWS(TT, SUF)                                                                     \
-    /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
-     * added pairwise at the end */                                                              \
-    static double sum_contig_##SUF(const TT *x, int64_t n) {                                     \
-        double lane[PG_SUM_LANES] = {0};                                                         \
-        int64_t i = 0;                                                                           \
-        for (; i + PG_SUM_LANES <= n; i += PG_SUM_LANES)                                         \
-            for (int l = 0; l < PG_SUM_LANES; l++) lane[l] += x[i + l];                          \
-        for (int w = PG_SUM_LANES / 2; w > 0; w /= 2)                                            \
-            for (int l = 0; l < w; l++) lane[l] += lane[l + w];                                  \
-        double s = lane[0];                                                                      \
-        for (; i < n; i++) s += x[i];                                                            \
-        return s;                                                                                \
-    }                                                                                            \
-    /* acc (double) += x */                                                                      \
-    static void sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
-        double *acc = (double *)ptr[0];                                                          \
-        const TT *x = (const TT *)ptr[1];                                                        \
-        (void)ctx;                                                                               \
-        if (st[0] == 0 && st[1] == 1) {                                                          \
-            acc[0] += sum_contig_##SUF(x, n);                                                    \
-        } else if (st[0] == 0) {                                                                 \
-            double s = 0;                                                                        \
-            for (int64_t i = 0; i < n; i++) s += x[i * st[1]];                                   \
-            acc[0] += s;                                                                         \
-        } else if (st[0] == 1 && st[1] == 1) {                                                   \
-            PG_IVDEP for (int64_t i = 0; i < n; i++) acc[i] += x[i];                             \
-        } else {                                                                                 \
-            for (int64_t i = 0; i < n; i++) acc[i * st[0]] += x[i * st[1]];                      \
-        }                                                                                        \
-    }                                                                                            \
-    /* one value per PG_SUM_CHUNK piece of x: sum, max or min */                                 \
-    static void chunks_##SUF(void *arg, int64_t lo, int64_t hi) {                                \
-        const pg_chunks_job *j = arg;                                                            \
-        const TT *x = j->x;                                                                      \
-        for (int64_t c = lo; c < hi; c++) {                                                      \
-            int64_t a = c * PG_SUM_CHUNK, b = a + PG_SUM_CHUNK < j->n ? a + PG_SUM_CHUNK : j->n; \
-            if (j->kind == PG_R_SUM) {                                                           \
-                j->part[c] = sum_contig_##SUF(x + a, b - a);                                     \
-                continue;                                                                        \
-            }                                                                                    \
-            TT m = j->kind == PG_R_MAX ? -INFINITY : INFINITY;                                   \
-            for (int64_t i = a; i < b; i++)                                                      \
-                if ((j->kind == PG_R_MAX ? x[i] > m : x[i] < m) || isnan(x[i])) m = x[i];        \
-            j->part[c] = m;                                                                      \
-        }                                                                                        \
-    }                                                                                            \
-    /* acc = max(acc, x), NaN wins (numpy's rule) */                                             \
-    static void max_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
-        TT *acc = (TT *)ptr[0];                                                                  \
-        const TT *x = (const TT *)ptr[1];                                                        \
-        (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
-            if (v > *a || isnan(v)) *a = v;                                                      \
-        }                                                                                        \
-    }                                                                                            \
-    static void min_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
-        TT *acc = (TT *)ptr[0];                                                                  \
-        const TT *x = (const TT *)ptr[1];                                                        \
-        (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
-            if (v < *a || isnan(v)) *a = v;                                                      \
-        }                                                                                        \
-    }                                                                                            \
+#define PG_RED_BWD_ROWS(TT, SUF)                                                                 \
     /* count of elements equal to the extreme they produced */                                   \
     static void tie_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
         TT *cnt = (TT *)ptr[0];                                                                  \
@@ -159,144 +32,8 @@ static void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
         else                                                                                     \
             for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]];                        \
     }
-PG_RED_ROWS(float, f32)
-PG_RED_ROWS(double, f64)
-
-#define PG_RED_COLS(TT, SUF)                                                                     \
-    /* acc[lo:hi] += column sums of x[R, C], rows added in order (as a row at a time             \
-     * would), 8 rows per pass over acc: storing acc after every row stalls the loads of         \
-     * the next rows (same address bits 0-11 when rows are 4 KB apart) */                        \
-    PG_CLONES static void rows_##SUF(void *arg, int64_t lo, int64_t hi) {                        \
-        const pg_rows_job *j = arg;                                                              \
-        const int64_t C = j->C;                                                                  \
-        const TT *x = j->x;                                                                      \
-        double *acc = j->acc;                                                                    \
-        int64_t r = 0;                                                                           \
-        for (; r + 8 <= j->R; r += 8) {                                                          \
-            const TT *p = x + r * C;                                                             \
-            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                         \
-                double s = acc[i];                                                               \
-                s += p[i];                                                                       \
-                s += p[i + C];                                                                   \
-                s += p[i + 2 * C];                                                               \
-                s += p[i + 3 * C];                                                               \
-                s += p[i + 4 * C];                                                               \
-                s += p[i + 5 * C];                                                               \
-                s += p[i + 6 * C];                                                               \
-                s += p[i + 7 * C];                                                               \
-                acc[i] = s;                                                                      \
-            }                                                                                    \
-        }                                                                                        \
-        for (; r < j->R; r++) {                                                                  \
-            const TT *p = x + r * C;                                                             \
-            PG_IVDEP for (int64_t i = lo; i < hi; i++) acc[i] += p[i];                           \
-        }                                                                                        \
-    }
-PG_RED_COLS(float, f32)
-PG_RED_COLS(double, f64)
-
-/* Runs a row over x's index space with operand 0 laid out as the reduced
- * tensor (reduced dims stride 0), and operands 1.. given. */
-static void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops,
-                           char *const *ops, const size_t *es, const bool *reduced_layout, pg_row_fn fn,
-                           void *ctx) {
-    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS], rst[PG_MAX_DIMS], cst[PG_MAX_DIMS];
-    char *base[PG_NDITER_MAX_OPS];
-    size_t esz[PG_NDITER_MAX_OPS];
-    pg__reduced_strides(xm, axes, rst);
-    pg__strides(xm->ndim, xm->shape, cst);
-    memcpy(st[0], rst, sizeof rst);
-    base[0] = acc;
-    esz[0] = acc_es;
-    for (int k = 0; k < nops; k++) {
-        memcpy(st[k + 1], reduced_layout[k] ? rst : cst, sizeof rst);
-        base[k + 1] = ops[k];
-        esz[k + 1] = es[k];
-    }
-    pg_nditer it;
-    pg__nditer_init(&it, xm->ndim, xm->shape, nops + 1, st);
-    pg__nditer_run(&it, base, esz, fn, ctx);
-}
-
-/* out (one element) = reduction of all of x: per-chunk values (on several
- * threads when x is large), combined in chunk order with the same rule */
-static pg_status pg__reduce_all(pg_tensor *out, const pg_tensor *x, int kind, bool mean) {
-    int64_t n = x->numel, nc = (n + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK;
-    int f64 = x->dtype == PG_DTYPE_F64;
-    double one, *part = nc <= 1 ? &one : malloc(sizeof(double) * (size_t)nc);
-    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", kind == PG_R_SUM ? "sum" : "max/min");
-    pg_chunks_job j = {x->data, n, kind, part};
-    pg__parallel_range(nc, 1, (PG_NDITER_GRAIN + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK, f64 ? chunks_f64 : chunks_f32,
-                       &j);
-    double r = kind == PG_R_SUM ? 0.0 : kind == PG_R_MAX ? -INFINITY : INFINITY;
-    for (int64_t c = 0; c < nc; c++) {
-        double v = part[c];
-        if (kind == PG_R_SUM) r += v;
-        else if ((kind == PG_R_MAX ? v > r : v < r) || isnan(v)) r = v;
-    }
-    if (part != &one) free(part);
-    if (mean) r /= (double)n;
-    if (f64) *(double *)out->data = r;
-    else *(float *)out->data = (float)r;
-    return PG_OK;
-}
-
-/* out (already shaped) = reduction of x over axes */
-static pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean) {
-    pg_meta xm;
-    pg__meta_of(&xm, x);
-    int f64 = x->dtype == PG_DTYPE_F64;
-    size_t es = pg__dtype_size(x->dtype);
-    char *xp = x->data;
-    bool no = false;
-    if (out->numel == 1 && x->numel > 0) return pg__reduce_all(out, x, kind, mean);
-    if (kind == PG_R_SUM) {
-        double *acc = f64 ? out->data : calloc((size_t)(out->numel ? out->numel : 1), sizeof(double));
-        if (!acc) return pg__fail(PG_ERR_MEMORY, "sum: out of memory");
-        if (f64) memset(acc, 0, sizeof(double) * (size_t)out->numel);
-        /* the reduced dims all come before the kept ones (size-1 dims aside): x is [R, C] */
-        int64_t R = 1, C = 1;
-        bool leading = x->numel > 0; /* then R * C = numel: no overflow */
-        for (int d = 0; leading && d < xm.ndim; d++) {
-            if (xm.shape[d] == 1) continue;
-            if (axes & (1u << d)) {
-                if (C > 1) leading = false;
-                R *= xm.shape[d];
-            } else {
-                C *= xm.shape[d];
-            }
-        }
-        if (leading && R > 1 && C > 1) {
-            pg_rows_job j = {acc, xp, R, C};
-            int64_t grain = PG_NDITER_GRAIN / R > 64 ? PG_NDITER_GRAIN / R : 64;
-            pg__parallel_range(C, 64, grain, f64 ? rows_f64 : rows_f32, &j);
-        } else {
-            pg__reduce_run(&xm, axes, (char *)acc, sizeof(double), 1, &xp, &es, &no,
-                           f64 ? sum_row_f64 : sum_row_f32, NULL);
-        }
-        double cnt = (double)pg__reduced_count(&xm, axes);
-        if (f64) {
-            if (mean)
-                for (int64_t i = 0; i < out->numel; i++) acc[i] /= cnt;
-        } else {
-            float *o = out->data;
-            for (int64_t i = 0; i < out->numel; i++) o[i] = (float)(mean ? acc[i] / cnt : acc[i]);
-            free(acc);
-        }
-        return PG_OK;
-    }
-    bool mx = kind == PG_R_MAX;
-    if (f64) {
-        double *o = out->data;
-        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
-    } else {
-        float *o = out->data;
-        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
-    }
-    pg_row_fn fn = mx ? (f64 ? max_row_f64 : max_row_f32) : (f64 ? min_row_f64 : min_row_f32);
-    pg__reduce_run(&xm, axes, out->data, es, 1, &xp, &es, &no, fn, NULL);
-    return PG_OK;
-}
+PG_RED_BWD_ROWS(float, f32)
+PG_RED_BWD_ROWS(double, f64)
 
 static const char *pg__reduce_name(int op) { return pg_optable[op]->name; }
 
@@ -305,16 +42,16 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     const char *name = pg__reduce_name(p->op);
     const pg_tensor *x = in[0];
     if (pg__check_float(name, x)) return PG_ERR_TYPE;
-    if (p->axes >> x->ndim) {
+    if (p->reduce.axes >> x->ndim) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor of shape %s", name,
-                        31 - __builtin_clz(p->axes), pg__shape_str(x->ndim, x->shape, b, sizeof b));
+                        31 - __builtin_clz(p->reduce.axes), pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
     pg_meta xm;
     pg__meta_of(&xm, x);
-    pg__reduced_meta(out, &xm, p->axes, p->keepdims);
+    pg__reduced_meta(out, &xm, p->reduce.axes, p->reduce.keepdims);
     /* numpy's rule: an empty reduced axis has no extreme, even when the result is empty too */
-    if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && pg__reduced_count(&xm, p->axes) == 0) {
+    if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && pg__reduced_count(&xm, p->reduce.axes) == 0) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_VALUE, "%s: reduction over zero elements of a tensor of shape %s has no identity",
                         name, pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -325,7 +62,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 static pg_status reduce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     int kind = p->op == PG_OP_MAX ? PG_R_MAX : p->op == PG_OP_MIN ? PG_R_MIN : PG_R_SUM;
-    return pg__reduce_into(out, in[0], p->axes, kind, p->op == PG_OP_MEAN);
+    return pg__reduce_into(out, in[0], p->reduce.axes, kind, p->op == PG_OP_MEAN);
 }
 
 /* sum: dx = g broadcast back;  mean: dx = g / count broadcast back */
@@ -333,13 +70,13 @@ static pg_status sum_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
     const pg_meta *xm = &n->edges[0].meta;
     pg_tensor *d = pg__tensor_new_like(xm);
     if (!d) return PG_ERR_MEMORY;
-    double cnt = (double)pg__reduced_count(xm, n->p.axes);
+    double cnt = (double)pg__reduced_count(xm, n->p.reduce.axes);
     char *gp = g->data;
     size_t es = pg__dtype_size(g->dtype);
     /* d (full layout) <- g (reduced layout, stride 0 on reduced dims) */
     int64_t st[2][PG_MAX_DIMS];
     pg__strides(xm->ndim, xm->shape, st[0]);
-    pg__reduced_strides(xm, n->p.axes, st[1]);
+    pg__reduced_strides(xm, n->p.reduce.axes, st[1]);
     char *base[2] = {d->data, gp};
     size_t esz[2] = {es, es};
     pg_nditer it;
@@ -367,7 +104,7 @@ static pg_status extreme_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     char *ops[2] = {x->data, m->data};
     size_t ess[2] = {es, es};
     bool lay[2] = {false, true};
-    pg__reduce_run(xm, n->p.axes, cnt->data, es, 2, ops, ess, lay, f64 ? tie_row_f64 : tie_row_f32, NULL);
+    pg__reduce_run(xm, n->p.reduce.axes, cnt->data, es, 2, ops, ess, lay, f64 ? tie_row_f64 : tie_row_f32, NULL);
     /* cnt <- g / cnt */
     if (f64) {
         double *c = cnt->data;
@@ -381,8 +118,8 @@ static pg_status extreme_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     int64_t st[4][PG_MAX_DIMS];
     pg__strides(xm->ndim, xm->shape, st[0]);
     pg__strides(xm->ndim, xm->shape, st[1]);
-    pg__reduced_strides(xm, n->p.axes, st[2]);
-    pg__reduced_strides(xm, n->p.axes, st[3]);
+    pg__reduced_strides(xm, n->p.reduce.axes, st[2]);
+    pg__reduced_strides(xm, n->p.reduce.axes, st[3]);
     char *base[4] = {d->data, x->data, m->data, cnt->data};
     size_t esz[4] = {es, es, es, es};
     pg_nditer it;
@@ -393,29 +130,12 @@ static pg_status extreme_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     return PG_OK;
 }
 
-/* Folds g (a broadcast result's gradient) back to target's shape by summing
- * over the dims broadcasting added or stretched. Not recorded. */
-pg_tensor *pg__sum_to(const pg_tensor *g, const pg_meta *target) {
-    int lead = g->ndim - target->ndim;
-    unsigned axes = 0;
-    for (int d = 0; d < g->ndim; d++)
-        if (d < lead || (target->shape[d - lead] == 1 && g->shape[d] != 1)) axes |= 1u << d;
-    pg_tensor *out = pg__tensor_new_like(target);
-    if (!out) return NULL;
-    /* the reduced tensor with keepdims has target's numel and layout */
-    if (pg__reduce_into(out, g, axes, PG_R_SUM, false) != PG_OK) {
-        pg_tensor_release(out);
-        return NULL;
-    }
-    return out;
-}
-
 static pg_tensor *pg__reduce(int op, pg_tensor *x, unsigned axes, int keepdims) {
     if (pg__check_tensor(pg__reduce_name(op), x)) return NULL;
     pg_params p = {0};
     if (axes == PG_AXES_ALL) axes = x->ndim ? (unsigned)((1u << x->ndim) - 1) : 0u;
-    p.axes = axes;
-    p.keepdims = keepdims != 0;
+    p.reduce.axes = axes;
+    p.reduce.keepdims = keepdims != 0;
     return pg__apply_float1(op, x, &p);
 }
 
@@ -424,7 +144,39 @@ pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduc
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MAX, x, axes, keepdims); }
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MIN, x, axes, keepdims); }
 
-const pg_opdef pg_op_sum = {"sum", 1, 0, reduce_infer, reduce_forward, sum_backward};
-const pg_opdef pg_op_mean = {"mean", 1, 0, reduce_infer, reduce_forward, sum_backward};
-const pg_opdef pg_op_max = {"max", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};
-const pg_opdef pg_op_min = {"min", 1, 1 | PG_SAVE_OUT, reduce_infer, reduce_forward, extreme_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+/* sum: g broadcast back; mean: divided by the count; max/min: to the extremes */
+static pg_status reduce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta km;
+    pg__keepdims_meta(&km, xm, n->p.reduce.axes);
+    TRY(gk, pg_reshape(g, km.ndim, km.shape));
+    TRY(full, pg__expand_rec(gk, xm));
+    pg_tensor *r;
+    if (n->op == PG_OP_SUM) {
+        r = PG_NEW_REF(full);
+    } else if (n->op == PG_OP_MEAN) { /* g / count */
+        int64_t cnt = 1;
+        for (int d = 0; d < xm->ndim; d++)
+            if (n->p.reduce.axes & (1u << d)) cnt *= xm->shape[d];
+        TRY(c, pg__scalar(g->dtype, (double)cnt));
+        r = pg__apply2(PG_OP_DIV, full, c);
+    } else { /* max/min: g to the extremes, split among ties (a constant mask) */
+        TRY(mask, pg__local(n));
+        r = pg__apply2(PG_OP_MUL, full, mask);
+    }
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(sum, reduce_infer, reduce_forward, sum_backward, reduce_rule);
+PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward, reduce_rule);
+PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
+PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward, reduce_rule);

@@ -1,7 +1,7 @@
 /* ops_shape.c: op-table rows that move elements without arithmetic:
  * reshape (a view), permute, gather (the engine of x[key]), concatenate and
  * stack. These accept every dtype, bool included. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +26,8 @@ static pg_status reshape_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     (void)n_in;
     const pg_tensor *x = in[0];
     char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
-    memcpy(out->shape, p->i, sizeof out->shape);
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->shape.ndim};
+    memcpy(out->shape, p->shape.dims, sizeof out->shape);
     int neg = -1;
     int64_t known = 1;
     for (int d = 0; d < out->ndim; d++) {
@@ -76,8 +76,8 @@ pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape) {
         return NULL;
     }
     pg_params p = {0};
-    p.keepdims = ndim; /* the target's ndim travels in keepdims, its dims in i[] */
-    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.shape.ndim = ndim;
+    if (ndim) memcpy(p.shape.dims, shape, sizeof(int64_t) * (size_t)ndim);
     return pg__apply(PG_OP_RESHAPE, &x, 1, &p);
 }
 
@@ -100,14 +100,14 @@ static pg_status permute_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     (void)n_in;
     const pg_tensor *x = in[0];
     char b[PG_SHAPE_BUF];
-    if (p->keepdims != x->ndim)
-        return pg__fail(PG_ERR_SHAPE, "permute: got %d dims for a tensor of shape %s", p->keepdims,
+    if (p->shape.ndim != x->ndim)
+        return pg__fail(PG_ERR_SHAPE, "permute: got %d dims for a tensor of shape %s", p->shape.ndim,
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
     unsigned seen = 0;
     out->dtype = x->dtype;
     out->ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++) {
-        int64_t s = p->i[d];
+        int64_t s = p->shape.dims[d];
         if (s < 0 || s >= x->ndim || (seen & (1u << s)))
             return pg__fail(PG_ERR_SHAPE, "permute: dims must be a permutation of 0..%d for a tensor of shape %s",
                             x->ndim - 1, pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -119,13 +119,13 @@ static pg_status permute_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
 
 static pg_status permute_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    pg__permute_copy(out, in[0], p->i);
+    pg__permute_copy(out, in[0], p->shape.dims);
     return PG_OK;
 }
 
 static pg_status permute_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     int64_t inv[PG_MAX_DIMS];
-    for (int d = 0; d < g->ndim; d++) inv[n->p.i[d]] = d;
+    for (int d = 0; d < g->ndim; d++) inv[n->p.shape.dims[d]] = d;
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     pg__permute_copy(d, g, inv);
@@ -140,9 +140,9 @@ pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims) {
         return NULL;
     }
     pg_params p = {0};
-    p.keepdims = ndim;
+    p.shape.ndim = ndim;
     for (int d = 0; d < ndim; d++) {
-        p.i[d] = dims[d] < 0 ? dims[d] + ndim : dims[d];
+        p.shape.dims[d] = dims[d] < 0 ? dims[d] + ndim : dims[d];
     }
     return pg__apply(PG_OP_PERMUTE, &x, 1, &p);
 }
@@ -152,8 +152,8 @@ pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims) {
 static pg_status gather_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
-    memcpy(out->shape, p->i, sizeof out->shape);
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->shape.ndim};
+    memcpy(out->shape, p->shape.dims, sizeof out->shape);
     int64_t n;
     for (int d = 0; d < out->ndim; d++)
         if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "getitem: negative dimension in the result shape");
@@ -225,8 +225,8 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
         return NULL;
     }
     pg_params p = {0};
-    p.keepdims = ndim;
-    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.shape.ndim = ndim;
+    if (ndim) memcpy(p.shape.dims, shape, sizeof(int64_t) * (size_t)ndim);
     p.offsets = offsets;
     p.n_offsets = pg__numel(ndim, shape); /* trusted only once gather_infer accepted the shape */
     return pg__apply(PG_OP_GETITEM, &x, 1, &p);
@@ -238,8 +238,8 @@ static pg_status scatter_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     (void)n_in;
     const pg_tensor *x = in[0];
     if (pg__check_float("scatter_add", x)) return PG_ERR_TYPE;
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->keepdims};
-    memcpy(out->shape, p->i, sizeof out->shape);
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->shape.ndim};
+    memcpy(out->shape, p->shape.dims, sizeof out->shape);
     for (int d = 0; d < out->ndim; d++)
         if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "scatter_add: negative dimension in the result shape");
     int64_t n = pg__numel(out->ndim, out->shape);
@@ -295,8 +295,8 @@ pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const 
         return NULL;
     }
     pg_params p = {0};
-    p.keepdims = ndim;
-    if (ndim) memcpy(p.i, shape, sizeof(int64_t) * (size_t)ndim);
+    p.shape.ndim = ndim;
+    if (ndim) memcpy(p.shape.dims, shape, sizeof(int64_t) * (size_t)ndim);
     p.offsets = offsets;
     p.n_offsets = src->numel; /* one offset per source element */
     return pg__apply(PG_OP_SCATTER_ADD, &src, 1, &p);
@@ -348,14 +348,14 @@ static pg_status pg__cat_check(const char *op, pg_tensor *const *xs, int n, int 
 }
 
 static pg_status cat_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
-    return pg__cat_check(pg_optable[p->op]->name, in, n_in, (int)p->i[0], p->op == PG_OP_STACK, out);
+    return pg__cat_check(pg_optable[p->op]->name, in, n_in, p->axis.axis, p->op == PG_OP_STACK, out);
 }
 
 /* w_k of input k: prod(shape[axis:]) (for stack, axis is where the new dim goes) */
 static int64_t pg__cat_width(const pg_meta *m, int axis) { return pg__numel(m->ndim - axis, m->shape + axis); }
 
 static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
-    int axis = (int)p->i[0];
+    int axis = p->axis.axis;
     if (out->numel == 0) return PG_OK; /* outer may still be huge: (2^31, 2^31, 0) */
     pg_meta m0;
     pg__meta_of(&m0, in[0]);
@@ -376,7 +376,7 @@ static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, con
 }
 
 static pg_status cat_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
-    int axis = (int)n->p.i[0];
+    int axis = n->p.axis.axis;
     int64_t outer = pg__outer(&n->edges[0].meta, axis);
     size_t es = pg__dtype_size(g->dtype);
     int64_t total = outer ? g->numel / outer : 0;
@@ -415,16 +415,58 @@ static pg_tensor *pg__cat(int op, pg_tensor **xs, int n, int axis) {
         return NULL;
     }
     pg_params p = {0};
-    p.i[0] = axis < 0 ? axis + nd : axis;
+    p.axis.axis = axis < 0 ? axis + nd : axis;
     return pg__apply(op, xs, n, &p);
 }
 
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_CONCATENATE, xs, n, axis); }
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STACK, xs, n, axis); }
 
-const pg_opdef pg_op_reshape = {"reshape", 1, 0, reshape_infer, NULL, reshape_backward};
-const pg_opdef pg_op_permute = {"permute", 1, 0, permute_infer, permute_forward, permute_backward};
-const pg_opdef pg_op_getitem = {"getitem", 1, 0, gather_infer, gather_forward, gather_backward};
-const pg_opdef pg_op_scatter_add = {"scatter_add", 1, 0, scatter_infer, scatter_forward, scatter_backward};
-const pg_opdef pg_op_concatenate = {"concatenate", -1, 0, cat_infer, cat_forward, cat_backward};
-const pg_opdef pg_op_stack = {"stack", -1, 0, cat_infer, cat_forward, cat_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+/* reshape, permute: the inverse; getitem and scatter_add: each other (adjoints) */
+static pg_status shape_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    const pg_meta *m = &n->edges[0].meta;
+    switch (n->op) {
+    case PG_OP_RESHAPE: dx[0] = pg_reshape(g, m->ndim, m->shape); break;
+    case PG_OP_PERMUTE: {
+        int inv[PG_MAX_DIMS];
+        for (int d = 0; d < m->ndim; d++) inv[n->p.shape.dims[d]] = d;
+        dx[0] = pg_permute(g, m->ndim, inv);
+        break;
+    }
+    case PG_OP_GETITEM: dx[0] = pg_scatter_add(g, m->ndim, m->shape, n->p.offsets); break;
+    default: /* scatter_add */ dx[0] = pg_gather(g, m->ndim, m->shape, n->p.offsets);
+    }
+    return dx[0] ? PG_OK : pg_last_status();
+}
+
+/* concatenate / stack: input k's gradient is its block of g, gathered */
+static pg_status cat_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    int axis = n->p.axis.axis;
+    int64_t outer = pg__numel(axis, n->edges[0].meta.shape);
+    int64_t total = outer ? g->numel / outer : 0, col = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const pg_meta *m = &n->edges[k].meta;
+        int64_t w = pg__numel(m->ndim - axis, m->shape + axis);
+        if (pg__node_needs(n, k)) {
+            int64_t cnt = outer * w;
+            int64_t *off = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+            if (!off) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", pg_optable[n->op]->name);
+            for (int64_t o = 0; o < outer; o++)
+                for (int64_t j = 0; j < w; j++) off[o * w + j] = o * total + col + j;
+            dx[k] = pg_gather(g, m->ndim, m->shape, off);
+            free(off);
+            if (!dx[k]) return pg_last_status();
+        }
+        col += w;
+    }
+    return PG_OK;
+}
+
+PG_OPDEF(reshape, reshape_infer, NULL, reshape_backward, shape_rule);
+PG_OPDEF(permute, permute_infer, permute_forward, permute_backward, shape_rule);
+PG_OPDEF(getitem, gather_infer, gather_forward, gather_backward, shape_rule);
+PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward, shape_rule);
+PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward, cat_rule);
+PG_OPDEF(stack, cat_infer, cat_forward, cat_backward, cat_rule);

@@ -1,12 +1,9 @@
 /* ops_softmax.c: softmax and log_softmax along one axis, computed stably
  * (the maximum along the axis is subtracted before exponentiating). The
  * tensor is viewed as [outer, n, inner] with the axis in the middle. */
-#include "internal.h"
+#include "rules_util.h"
 
 #include <math.h>
-
-#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
-#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
 
 #define PG_SOFTMAX_KERNELS(TT, SUF)                                                                \
     /* y_j = e^(x_j - m) / sum_k e^(x_k - m)   or   y_j = (x_j - m) - log sum_k e^(x_k - m) */     \
@@ -63,10 +60,10 @@ static pg_status softmax_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
     const char *name = pg_optable[p->op]->name;
     if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
     int nd = in[0]->ndim;
-    if (p->i[0] < 0 || p->i[0] >= nd) {
+    if (p->axis.axis < 0 || p->axis.axis >= nd) {
         char b[PG_SHAPE_BUF];
-        return pg__fail(PG_ERR_SHAPE, "%s: axis %lld is out of range for a tensor of shape %s", name,
-                        (long long)p->i[1], pg__shape_str(nd, in[0]->shape, b, sizeof b));
+        return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor of shape %s", name,
+                        p->axis.given, pg__shape_str(nd, in[0]->shape, b, sizeof b));
     }
     pg__meta_of(out, in[0]);
     return PG_OK;
@@ -78,7 +75,7 @@ static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in,
     int64_t outer, n, inner;
     pg_meta m;
     pg__meta_of(&m, in[0]);
-    pg__softmax_dims(&m, (int)p->i[0], &outer, &n, &inner);
+    pg__softmax_dims(&m, p->axis.axis, &outer, &n, &inner);
     bool logsm = p->op == PG_OP_LOG_SOFTMAX;
     if (out->dtype == PG_DTYPE_F32) softmax_fwd_f32(out->data, in[0]->data, outer, n, inner, logsm);
     else softmax_fwd_f64(out->data, in[0]->data, outer, n, inner, logsm);
@@ -92,7 +89,7 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     dx[0] = d;
     if (d->numel == 0) return PG_OK;
     int64_t outer, len, inner;
-    pg__softmax_dims(&m, (int)n->p.i[0], &outer, &len, &inner);
+    pg__softmax_dims(&m, n->p.axis.axis, &outer, &len, &inner);
     bool logsm = n->op == PG_OP_LOG_SOFTMAX;
     if (g->dtype == PG_DTYPE_F32) softmax_bwd_f32(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
     else softmax_bwd_f64(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
@@ -102,13 +99,40 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
 static pg_tensor *pg__softmax(int op, pg_tensor *x, int axis) {
     if (pg__check_tensor(pg_optable[op]->name, x)) return NULL;
     pg_params p = {0};
-    p.i[0] = axis < 0 ? axis + x->ndim : axis;
-    p.i[1] = axis;
+    p.axis.axis = axis < 0 ? axis + x->ndim : axis;
+    p.axis.given = axis;
     return pg__apply_float1(op, x, &p); /* a bool x is taken as float32, as by the other float ops */
 }
 
 pg_tensor *pg_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_SOFTMAX, x, axis); }
 pg_tensor *pg_log_softmax(pg_tensor *x, int axis) { return pg__softmax(PG_OP_LOG_SOFTMAX, x, axis); }
 
-const pg_opdef pg_op_softmax = {"softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};
-const pg_opdef pg_op_log_softmax = {"log_softmax", 1, PG_SAVE_OUT, softmax_infer, softmax_forward, softmax_backward};
+/* ---- differentiable rules (create_graph) ---- */
+
+static pg_status softmax_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    unsigned axis = 1u << n->p.axis.axis;
+    TRY(y, pg__out_diff(n));
+    pg_tensor *r;
+    if (n->op == PG_OP_SOFTMAX) { /* y (g - sum(g y)) */
+        TRY(gy, pg_mul(g, y));
+        TRY(s, pg_sum(gy, axis, 1));
+        TRY(t, pg_sub(g, s));
+        r = pg_mul(y, t);
+    } else { /* g - e^y sum(g) */
+        TRY(s, pg_sum(g, axis, 1));
+        TRY(e, pg_exp(y));
+        TRY(t, pg_mul(e, s));
+        r = pg_sub(g, t);
+    }
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(softmax, softmax_infer, softmax_forward, softmax_backward, softmax_rule);
+PG_OPDEF(log_softmax, softmax_infer, softmax_forward, softmax_backward, softmax_rule);

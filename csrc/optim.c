@@ -93,7 +93,7 @@ typedef struct pg_sgd_job {
 
 /* The update of elements [lo, hi), in the order of the formula above, in
  * double precision; one pass over p, g and b. The float/double conversions
- * and double arithmetic bound the loop: PG_CLONES (internal.h) builds it also
+ * and double arithmetic bound the loop: PG_CLONES (kernels.h) builds it also
  * for wider vectors, with the same IEEE results. */
 #define PG_SGD_RANGE(T, SUF)                                                                        \
     PG_CLONES static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                      \

@@ -80,18 +80,15 @@ typedef enum pg_status {
     PG_ERR_CALLBACK = 7 /* a user callback (custom op backward) failed */
 } pg_status;
 
-/* The op table: one row per op, forward kernel paired with backward kernel. */
+/* The op ids, one per line of ops.def (the op list), in its order. The cdef
+ * reader (pybind/build_ffi.py) expands this include itself. An includer's
+ * own macro X is saved and restored around it. */
 typedef enum pg_op {
-    PG_OP_ADD = 0, PG_OP_SUB, PG_OP_MUL, PG_OP_DIV, PG_OP_NEG,
-    PG_OP_ADD_SCALAR, PG_OP_MUL_SCALAR, PG_OP_POW_SCALAR, PG_OP_POW,
-    PG_OP_EXP, PG_OP_LOG, PG_OP_SQRT, PG_OP_RECIPROCAL, PG_OP_ABS,
-    PG_OP_MAXIMUM, PG_OP_MINIMUM, PG_OP_CLAMP, PG_OP_WHERE,
-    PG_OP_SIGMOID, PG_OP_TANH, PG_OP_RELU, PG_OP_LEAKY_RELU, PG_OP_ELU,
-    PG_OP_MATMUL,
-    PG_OP_SUM, PG_OP_MEAN, PG_OP_MAX, PG_OP_MIN,
-    PG_OP_RESHAPE, PG_OP_PERMUTE, PG_OP_GETITEM, PG_OP_CONCATENATE, PG_OP_STACK,
-    PG_OP_SOFTMAX, PG_OP_LOG_SOFTMAX, PG_OP_CAST, PG_OP_CUSTOM, PG_OP_SCATTER_ADD,
-    PG_OP_PRELU, PG_OP_MAXOUT, PG_OP_CROSS_ENTROPY,
+#pragma push_macro("X")
+#undef X
+#define X(NAME, name, n_in, save, family) PG_OP_##NAME,
+#include "ops.def"
+#pragma pop_macro("X")
     PG_OP_COUNT
 } pg_op;
 

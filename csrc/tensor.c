@@ -75,6 +75,14 @@ static int64_t pg__count_sum(size_t offset) {
 int64_t pg_live_tensors(void) { return pg__count_sum(offsetof(pg_counts, tensors)); }
 int64_t pg_live_nodes(void) { return pg__count_sum(offsetof(pg_counts, nodes)); }
 int64_t pg_live_bytes(void) { return pg__count_sum(offsetof(pg_counts, bytes)); }
+
+/* the live bytes counted here, the cache's figures from alloc.c */
+pg_status pg_get_memory_stats(pg_memory_stats *stats) {
+    if (!stats) return pg__fail(PG_ERR_VALUE, "memory_stats: stats pointer is NULL");
+    stats->allocated_bytes = pg_live_bytes();
+    pg__cache_stats(stats);
+    return PG_OK;
+}
 void pg__count_node(pg_thread *ts, int delta) { PG_COUNT(ts, nodes, delta); }
 
 /* Drops one reference; true when it was the last. Holding the only reference
@@ -83,15 +91,6 @@ void pg__count_node(pg_thread *ts, int delta) { PG_COUNT(ts, nodes, delta); }
 static inline bool pg__unref(atomic_long *refcount) {
     return atomic_load_explicit(refcount, memory_order_acquire) == 1 ||
            atomic_fetch_sub_explicit(refcount, 1, memory_order_acq_rel) == 1;
-}
-
-size_t pg__dtype_size(pg_dtype dtype) {
-    switch (dtype) {
-    case PG_DTYPE_F32: return 4;
-    case PG_DTYPE_F64: return 8;
-    case PG_DTYPE_BOOL: return 1;
-    }
-    return 0;
 }
 
 const char *pg__dtype_name(pg_dtype dtype) {
@@ -107,14 +106,6 @@ int64_t pg__numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n = pg__mul_sat(n, shape[i]);
     return n;
-}
-
-void pg__strides(int ndim, const int64_t *shape, int64_t *strides) {
-    int64_t s = 1;
-    for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = s;
-        s = pg__mul_sat(s, shape[i]);
-    }
 }
 
 /* ---- per-thread free lists ----

@@ -30,6 +30,14 @@ def read_cdef(header: Path) -> str:
     if m is None:
         raise RuntimeError(f"{header}: PG_CDEF_BEGIN/PG_CDEF_END markers not found")
     body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)  # cffi's parser wants no comments
+    # cffi cannot #include: expand the op list (enum pg_op) from ops.def here,
+    # one PG_OP_<NAME> per X(...) line, in its order, as the C preprocessor does
+    ops_def = re.sub(r"/\*.*?\*/", "", (header.parent / "ops.def").read_text(), flags=re.S)
+    members = "".join(f"    PG_OP_{name},\n" for name in re.findall(r"^\s*X\(\s*(\w+)\s*,", ops_def, re.M))
+    body, n = re.subn(r'^#pragma push_macro\("X"\)\n.*?#include "ops\.def"\n#pragma pop_macro\("X"\)\n', members, body,
+                      flags=re.M | re.S)
+    if n != 1:
+        raise RuntimeError(f'{header}: the op list include (#include "ops.def" between push/pop_macro("X")) not found')
     return body
 
 

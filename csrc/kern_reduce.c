@@ -1,0 +1,284 @@
+/* kern_reduce.c: the reduction kernels: sum, max and min of a tensor over any
+ * set of axes into an already shaped result (pg__reduce_into), the row runner
+ * that lays operand 0 out as the reduced tensor (pg__reduce_run), and
+ * pg__sum_into, which folds a broadcast gradient back to an input's shape
+ * (for the backward kernels of broadcasting ops). float32 sums accumulate in
+ * float64. Sums over leading dims (column sums, broadcast gradients) add rows
+ * in order. A sum along a contiguous row runs in PG_SUM_LANES interleaved
+ * partial sums (that order vectorises); a reduction to one element sums fixed
+ * PG_SUM_CHUNK pieces, on several threads when large, and adds the pieces in
+ * order. Results do not depend on the number of threads. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column sums of a contiguous x[R, C] into acc[C]. */
+typedef struct pg_rows_job {
+    double *acc;   /* [C] */
+    const void *x; /* [R, C] */
+    int64_t R, C;
+} pg_rows_job;
+
+/* A reduction of a whole contiguous tensor, one value per chunk. */
+typedef struct pg_chunks_job {
+    const void *x; /* [n] */
+    int64_t n;
+    int kind;
+    double *part;  /* [ceil(n / PG_SUM_CHUNK)] */
+} pg_chunks_job;
+
+/* The reduced tensor's shape: keepdims keeps reduced dims as 1. */
+void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims) {
+    out->dtype = x->dtype;
+    int n = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (axes & (1u << d)) {
+            if (keepdims) out->shape[n++] = 1;
+        } else {
+            out->shape[n++] = x->shape[d];
+        }
+    }
+    out->ndim = n;
+}
+
+int64_t pg__reduced_count(const pg_meta *x, unsigned axes) {
+    int64_t c = 1;
+    for (int d = 0; d < x->ndim; d++)
+        if (axes & (1u << d)) c = pg__mul_sat(c, x->shape[d]);
+    return c;
+}
+
+/* element strides of the kept-dims shape, 0 on reduced dims: where x's
+ * element i lands in the reduced tensor */
+void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        if (axes & (1u << d)) {
+            st[d] = 0;
+        } else {
+            st[d] = s;
+            s = pg__mul_sat(s, x->shape[d]);
+        }
+    }
+}
+
+#define PG_SUM_LANES 16
+#define PG_SUM_CHUNK 4096
+
+#define PG_RED_ROWS(TT, SUF)                                                                     \
+    /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
+     * added pairwise at the end */                                                              \
+    static double sum_contig_##SUF(const TT *x, int64_t n) {                                     \
+        double lane[PG_SUM_LANES] = {0};                                                         \
+        int64_t i = 0;                                                                           \
+        for (; i + PG_SUM_LANES <= n; i += PG_SUM_LANES)                                         \
+            for (int l = 0; l < PG_SUM_LANES; l++) lane[l] += x[i + l];                          \
+        for (int w = PG_SUM_LANES / 2; w > 0; w /= 2)                                            \
+            for (int l = 0; l < w; l++) lane[l] += lane[l + w];                                  \
+        double s = lane[0];                                                                      \
+        for (; i < n; i++) s += x[i];                                                            \
+        return s;                                                                                \
+    }                                                                                            \
+    /* acc (double) += x */                                                                      \
+    static void sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        double *acc = (double *)ptr[0];                                                          \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        if (st[0] == 0 && st[1] == 1) {                                                          \
+            acc[0] += sum_contig_##SUF(x, n);                                                    \
+        } else if (st[0] == 0) {                                                                 \
+            double s = 0;                                                                        \
+            for (int64_t i = 0; i < n; i++) s += x[i * st[1]];                                   \
+            acc[0] += s;                                                                         \
+        } else if (st[0] == 1 && st[1] == 1) {                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) acc[i] += x[i];                             \
+        } else {                                                                                 \
+            for (int64_t i = 0; i < n; i++) acc[i * st[0]] += x[i * st[1]];                      \
+        }                                                                                        \
+    }                                                                                            \
+    /* one value per PG_SUM_CHUNK piece of x: sum, max or min */                                 \
+    static void chunks_##SUF(void *arg, int64_t lo, int64_t hi) {                                \
+        const pg_chunks_job *j = arg;                                                            \
+        const TT *x = j->x;                                                                      \
+        for (int64_t c = lo; c < hi; c++) {                                                      \
+            int64_t a = c * PG_SUM_CHUNK, b = a + PG_SUM_CHUNK < j->n ? a + PG_SUM_CHUNK : j->n; \
+            if (j->kind == PG_R_SUM) {                                                           \
+                j->part[c] = sum_contig_##SUF(x + a, b - a);                                     \
+                continue;                                                                        \
+            }                                                                                    \
+            TT m = j->kind == PG_R_MAX ? -INFINITY : INFINITY;                                   \
+            for (int64_t i = a; i < b; i++)                                                      \
+                if ((j->kind == PG_R_MAX ? x[i] > m : x[i] < m) || isnan(x[i])) m = x[i];        \
+            j->part[c] = m;                                                                      \
+        }                                                                                        \
+    }                                                                                            \
+    /* acc = max(acc, x), NaN wins (numpy's rule) */                                             \
+    static void max_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        TT *acc = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
+            if (v > *a || isnan(v)) *a = v;                                                      \
+        }                                                                                        \
+    }                                                                                            \
+    static void min_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+        TT *acc = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
+            if (v < *a || isnan(v)) *a = v;                                                      \
+        }                                                                                        \
+    }
+PG_RED_ROWS(float, f32)
+PG_RED_ROWS(double, f64)
+
+#define PG_RED_COLS(TT, SUF)                                                                     \
+    /* acc[lo:hi] += column sums of x[R, C], rows added in order (as a row at a time             \
+     * would), 8 rows per pass over acc: storing acc after every row stalls the loads of         \
+     * the next rows (same address bits 0-11 when rows are 4 KB apart) */                        \
+    PG_CLONES static void rows_##SUF(void *arg, int64_t lo, int64_t hi) {                        \
+        const pg_rows_job *j = arg;                                                              \
+        const int64_t C = j->C;                                                                  \
+        const TT *x = j->x;                                                                      \
+        double *acc = j->acc;                                                                    \
+        int64_t r = 0;                                                                           \
+        for (; r + 8 <= j->R; r += 8) {                                                          \
+            const TT *p = x + r * C;                                                             \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                         \
+                double s = acc[i];                                                               \
+                s += p[i];                                                                       \
+                s += p[i + C];                                                                   \
+                s += p[i + 2 * C];                                                               \
+                s += p[i + 3 * C];                                                               \
+                s += p[i + 4 * C];                                                               \
+                s += p[i + 5 * C];                                                               \
+                s += p[i + 6 * C];                                                               \
+                s += p[i + 7 * C];                                                               \
+                acc[i] = s;                                                                      \
+            }                                                                                    \
+        }                                                                                        \
+        for (; r < j->R; r++) {                                                                  \
+            const TT *p = x + r * C;                                                             \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) acc[i] += p[i];                           \
+        }                                                                                        \
+    }
+PG_RED_COLS(float, f32)
+PG_RED_COLS(double, f64)
+
+/* Runs a row over x's index space with operand 0 laid out as the reduced
+ * tensor (reduced dims stride 0), and operands 1.. given. */
+void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops,
+                           char *const *ops, const size_t *es, const bool *reduced_layout, pg_row_fn fn,
+                           void *ctx) {
+    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS], rst[PG_MAX_DIMS], cst[PG_MAX_DIMS];
+    char *base[PG_NDITER_MAX_OPS];
+    size_t esz[PG_NDITER_MAX_OPS];
+    pg__reduced_strides(xm, axes, rst);
+    pg__strides(xm->ndim, xm->shape, cst);
+    memcpy(st[0], rst, sizeof rst);
+    base[0] = acc;
+    esz[0] = acc_es;
+    for (int k = 0; k < nops; k++) {
+        memcpy(st[k + 1], reduced_layout[k] ? rst : cst, sizeof rst);
+        base[k + 1] = ops[k];
+        esz[k + 1] = es[k];
+    }
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, nops + 1, st);
+    pg__nditer_run(&it, base, esz, fn, ctx);
+}
+
+/* out (one element) = reduction of all of x: per-chunk values (on several
+ * threads when x is large), combined in chunk order with the same rule */
+static pg_status pg__reduce_all(pg_tensor *out, const pg_tensor *x, int kind, bool mean) {
+    int64_t n = x->numel, nc = (n + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK;
+    int f64 = x->dtype == PG_DTYPE_F64;
+    double one, *part = nc <= 1 ? &one : malloc(sizeof(double) * (size_t)nc);
+    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", kind == PG_R_SUM ? "sum" : "max/min");
+    pg_chunks_job j = {x->data, n, kind, part};
+    pg__parallel_range(nc, 1, (PG_NDITER_GRAIN + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK, f64 ? chunks_f64 : chunks_f32,
+                       &j);
+    double r = kind == PG_R_SUM ? 0.0 : kind == PG_R_MAX ? -INFINITY : INFINITY;
+    for (int64_t c = 0; c < nc; c++) {
+        double v = part[c];
+        if (kind == PG_R_SUM) r += v;
+        else if ((kind == PG_R_MAX ? v > r : v < r) || isnan(v)) r = v;
+    }
+    if (part != &one) free(part);
+    if (mean) r /= (double)n;
+    if (f64) *(double *)out->data = r;
+    else *(float *)out->data = (float)r;
+    return PG_OK;
+}
+
+/* out (already shaped) = reduction of x over axes */
+pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean) {
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    int f64 = x->dtype == PG_DTYPE_F64;
+    size_t es = pg__dtype_size(x->dtype);
+    char *xp = x->data;
+    bool no = false;
+    if (out->numel == 1 && x->numel > 0) return pg__reduce_all(out, x, kind, mean);
+    if (kind == PG_R_SUM) {
+        double *acc = f64 ? out->data : calloc((size_t)(out->numel ? out->numel : 1), sizeof(double));
+        if (!acc) return pg__fail(PG_ERR_MEMORY, "sum: out of memory");
+        if (f64) memset(acc, 0, sizeof(double) * (size_t)out->numel);
+        /* the reduced dims all come before the kept ones (size-1 dims aside): x is [R, C] */
+        int64_t R = 1, C = 1;
+        bool leading = x->numel > 0; /* then R * C = numel: no overflow */
+        for (int d = 0; leading && d < xm.ndim; d++) {
+            if (xm.shape[d] == 1) continue;
+            if (axes & (1u << d)) {
+                if (C > 1) leading = false;
+                R *= xm.shape[d];
+            } else {
+                C *= xm.shape[d];
+            }
+        }
+        if (leading && R > 1 && C > 1) {
+            pg_rows_job j = {acc, xp, R, C};
+            int64_t grain = PG_NDITER_GRAIN / R > 64 ? PG_NDITER_GRAIN / R : 64;
+            pg__parallel_range(C, 64, grain, f64 ? rows_f64 : rows_f32, &j);
+        } else {
+            pg__reduce_run(&xm, axes, (char *)acc, sizeof(double), 1, &xp, &es, &no,
+                           f64 ? sum_row_f64 : sum_row_f32, NULL);
+        }
+        double cnt = (double)pg__reduced_count(&xm, axes);
+        if (f64) {
+            if (mean)
+                for (int64_t i = 0; i < out->numel; i++) acc[i] /= cnt;
+        } else {
+            float *o = out->data;
+            for (int64_t i = 0; i < out->numel; i++) o[i] = (float)(mean ? acc[i] / cnt : acc[i]);
+            free(acc);
+        }
+        return PG_OK;
+    }
+    bool mx = kind == PG_R_MAX;
+    if (f64) {
+        double *o = out->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
+    } else {
+        float *o = out->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = mx ? -INFINITY : INFINITY;
+    }
+    pg_row_fn fn = mx ? (f64 ? max_row_f64 : max_row_f32) : (f64 ? min_row_f64 : min_row_f32);
+    pg__reduce_run(&xm, axes, out->data, es, 1, &xp, &es, &no, fn, NULL);
+    return PG_OK;
+}
+
+/* Folds g (a broadcast result's gradient) into out, of the target's shape,
+ * by summing over the dims broadcasting added or stretched. Not recorded. */
+pg_status pg__sum_into(pg_tensor *out, const pg_tensor *g) {
+    int lead = g->ndim - out->ndim;
+    unsigned axes = 0;
+    for (int d = 0; d < g->ndim; d++)
+        if (d < lead || (out->shape[d - lead] == 1 && g->shape[d] != 1)) axes |= 1u << d;
+    /* the reduced tensor with keepdims has the target's numel and layout */
+    return pg__reduce_into(out, g, axes, PG_R_SUM, false);
+}

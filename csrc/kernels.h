@@ -1,0 +1,146 @@
+/* kernels.h: the kernel layer, below the tape: the n-d iterator, the thread
+ * pool, GEMM, the raw loops shared by the tape and the ops (kern_ewise.c:
+ * fill, add-into, convert, broadcast runs; kern_reduce.c: reductions and
+ * sum-to), the per-ISA clone
+ * and vectorisation annotations, and the type-generic math macros. Nothing
+ * here records on the tape or calls an op. Included by internal.h after the
+ * structures it works on; see csrc/README.md for the layers. */
+#ifndef PG_KERNELS_H
+#define PG_KERNELS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Type-generic math: a float32 kernel calls the float functions. */
+#define PG_EXP(v) _Generic((v), float: expf, default: exp)(v)
+#define PG_EXPM1(v) _Generic((v), float: expm1f, default: expm1)(v)
+#define PG_LOG(v) _Generic((v), float: logf, default: log)(v)
+#define PG_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)
+#define PG_FABS(v) _Generic((v), float: fabsf, default: fabs)(v)
+#define PG_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
+#define PG_SIN(v) _Generic((v), float: sinf, default: sin)(v)
+#define PG_COS(v) _Generic((v), float: cosf, default: cos)(v)
+#define PG_POW(v, e) _Generic((v), float: powf, default: pow)((v), (e))
+
+/* nditer.c */
+/* row-major element strides of a contiguous shape */
+void pg__strides(int ndim, const int64_t *shape, int64_t *strides);
+#define PG_NDITER_MAX_OPS 5
+typedef struct pg_nditer {
+    int ndim;                                       /* after collapsing */
+    int nops;
+    bool empty;                                     /* some dim is 0: nothing to visit */
+    int64_t shape[PG_MAX_DIMS];                     /* [ndim] */
+    int64_t st[PG_NDITER_MAX_OPS][PG_MAX_DIMS];     /* element strides, [nops][ndim] */
+} pg_nditer;
+/* one innermost row: ptr[k] points at operand k's first element, st[k] is its
+ * element stride along the row, n the row length. A row kernel writes only
+ * operand 0 and only reads ctx: pg__nditer_run may call it from several
+ * threads at once on disjoint parts of operand 0. */
+typedef void (*pg_row_fn)(char *const *ptr, const int64_t *st, int64_t n, void *ctx);
+void pg__bcast_strides(const pg_meta *m, int ndim, const int64_t *shape, int64_t *st);
+void pg__nditer_init(pg_nditer *it, int ndim, const int64_t *shape, int nops, int64_t st[][PG_MAX_DIMS]);
+void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize, pg_row_fn fn, void *ctx);
+/* Elements per thread below which elementwise work stays on one thread. */
+#define PG_NDITER_GRAIN 32768
+/* fn(ctx, lo, hi) over [0, n) in disjoint ranges whose bounds are multiples
+ * of align (or n), on several threads when n is at least 2 grains */
+typedef void (*pg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn, void *ctx);
+
+/* Memory-bound loops (elementwise, column sums, optimizer steps) compiled
+ * also for AVX2 and AVX-512 and picked at load time by the CPU's features:
+ * the baseline build is SSE2. The same IEEE operations in the same order, so
+ * the same results (no FMA contraction). */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    (!defined(__clang__) || __clang_major__ >= 14)
+#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PG_CLONES
+#endif
+
+/* Loop annotation for elementwise loops whose operands are either the same
+ * buffer or disjoint (tensors never partly overlap): lets the compiler
+ * vectorise without a run-time overlap check. */
+#if defined(__clang__)
+#define PG_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define PG_IVDEP _Pragma("GCC ivdep")
+#else
+#define PG_IVDEP
+#endif
+
+/* gemm.c: the naive GEMM, kept as the fallback and the test oracle, and the packed, blocked, threaded GEMM matmul runs on (same contract).
+ *   C[M,N] = op(A)[M,K] op(B)[K,N]  (+ C[M,N] when acc)
+ *   op(A)(i,p) = ta ? A[p*lda + i] : A[i*lda + p]
+ *   op(B)(p,j) = tb ? B[j*ldb + p] : B[p*ldb + j]
+ * Never fails: without memory for packing it runs the naive kernel. */
+void pg__gemm_naive_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float *C, int64_t ldc, bool acc);
+void pg__gemm_naive_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                        const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
+void pg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, bool acc);
+void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                  const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
+
+/* threads.c: a persistent worker pool. A job runs fn once per team member
+ * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
+ * when called from inside a job, or when another thread's job holds the pool. */
+typedef struct pg_team {
+    int tid;  /* 0 .. nthr-1 */
+    int nthr; /* team size */
+} pg_team;
+typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
+void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one thread */
+/* threads worth using for `work` units when one thread should get at least
+ * `grain` of them (at most pg_get_num_threads()) */
+int pg__threads_for(int64_t work, int64_t grain);
+/* per-thread cached buffer, 64-byte aligned, at least nbytes; valid until the
+ * next call with the same slot on this thread; NULL without memory */
+#define PG_SCRATCH_SLOTS 2
+void *pg__scratch(int slot, size_t nbytes);
+
+/* kern_ewise.c: raw elementwise loops shared by the tape (gradient
+ * accumulation), tensor creation and the ops. No checks, no recording. */
+/* out's shape from broadcasting in[0..n_in) (numpy rules); fails naming op */
+pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
+void pg__add_into(pg_tensor *dst, const pg_tensor *src); /* dst += src, same shape and dtype */
+void pg__fill(pg_tensor *t, double value);                /* no version bump */
+/* dst[0:n] = (dt) src[0:n], on several threads when large */
+void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n);
+/* Runs a row kernel over up to 4 operands broadcast to shape_of's shape.
+ * Operand 0 is res, contiguous, written; ops[0..nops) are read. */
+void pg__ew_run(pg_tensor *res, const pg_meta *shape_of, const pg_tensor *const *ops, int nops, pg_row_fn fn,
+                void *ctx);
+
+/* kern_reduce.c: reductions over a set of axes (bit d of axes: dim d) */
+enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
+/* the reduced tensor's shape: keepdims keeps reduced dims as 1 */
+void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims);
+int64_t pg__reduced_count(const pg_meta *x, unsigned axes); /* elements folded into each result */
+/* element strides of the kept-dims shape, 0 on reduced dims: where x's element i lands */
+void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st);
+/* Runs a row over x's index space with operand 0 (acc) laid out as the
+ * reduced tensor (reduced dims stride 0), and operands 1.. (ops[0..nops)) in
+ * x's layout, or in the reduced one where reduced_layout[k]. */
+void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops, char *const *ops,
+                    const size_t *es, const bool *reduced_layout, pg_row_fn fn, void *ctx);
+/* out (already shaped) = reduction (kind: PG_R_*) of x over axes; mean divides sums by the count */
+pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean);
+/* out = g (a broadcast result's gradient) summed back to out's shape over the
+ * dims broadcasting added or stretched; not recorded (pg__sum_to allocates out) */
+pg_status pg__sum_into(pg_tensor *out, const pg_tensor *g);
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility pop
+#endif
+
+#endif /* PG_KERNELS_H */

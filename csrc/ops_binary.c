@@ -1,0 +1,411 @@
+/* ops_binary.c: the broadcasting ops of two inputs (add, sub, mul, div, pow,
+ * maximum, minimum) and where(cond, x, y). Each op is one block: its forward
+ * row above its two backward rows (one PG_BINARY_ROWS line, for float32 and
+ * float64), its differentiable rule (PG_BINARY_RULE), its entry point and its
+ * row (PG_OPDEF). The ops share shape inference and the forward and backward
+ * drivers (after the blocks): backward rows compute each input's gradient at
+ * the output's shape; pg__sum_to then folds the broadcast dims back. */
+#include "rules_util.h"
+
+#include <string.h>
+
+/* Forward row: o = EXPR(a, b). Backward rows: from g (same shape as out)
+ * and the broadcast inputs. */
+
+#define PG_ROW2(NAME, TT, EXPR)                                                   \
+    PG_CLONES static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        typedef TT T;                                                             \
+        T *o = (T *)ptr[0];                                                       \
+        const T *as = (const T *)ptr[1], *bs = (const T *)ptr[2];                 \
+        int64_t sa = st[1], sb = st[2];                                           \
+        (void)ctx;                                                                \
+        if (sa == 1 && sb == 1) {                                                 \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i], b = bs[i];                                           \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else if (sa == 1 && sb == 0) {                                          \
+            const T b = bs[0];                                                    \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i];                                                      \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else if (sa == 0 && sb == 1) {                                          \
+            const T a = as[0];                                                    \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                     \
+                T b = bs[i];                                                      \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        } else {                                                                  \
+            for (int64_t i = 0; i < n; i++) {                                     \
+                T a = as[i * sa], b = bs[i * sb];                                 \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+        }                                                                         \
+    }
+
+/* backward rows: operand 0 = result, 1 = g (stride of out), 2 = a, 3 = b */
+#define PG_ROW3(NAME, TT, EXPR)                                                   \
+    PG_CLONES static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        typedef TT T;                                                             \
+        T *o = (T *)ptr[0];                                                       \
+        const T *gs = (const T *)ptr[1], *as = (const T *)ptr[2];                 \
+        const T *bs = (const T *)ptr[3];                                          \
+        (void)ctx;                                                                \
+        if (st[1] == 1 && st[2] == 1 && st[3] == 1) {                             \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                            \
+                T g = gs[i], a = as[i], b = bs[i];                                \
+                (void)a, (void)b;                                                 \
+                o[i] = (EXPR);                                                    \
+            }                                                                     \
+            return;                                                               \
+        }                                                                         \
+        for (int64_t i = 0; i < n; i++) {                                         \
+            T g = gs[i * st[1]], a = as[i * st[2]], b = bs[i * st[3]];            \
+            (void)a, (void)b;                                                     \
+            o[i] = (EXPR);                                                        \
+        }                                                                         \
+    }
+
+#define PG_BINARY_ROWS(NAME, FWD, DA, DB) \
+    PG_ROW2(NAME##_row_f32, float, FWD)   \
+    PG_ROW2(NAME##_row_f64, double, FWD)  \
+    PG_ROW3(NAME##_da_f32, float, DA)     \
+    PG_ROW3(NAME##_da_f64, double, DA)    \
+    PG_ROW3(NAME##_db_f32, float, DB)     \
+    PG_ROW3(NAME##_db_f64, double, DB)
+
+/* the drivers the rows share, defined after the blocks */
+static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
+static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p);
+static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n);
+static pg_tensor *pg__binary_local(const pg_node *n, int i);
+
+/* A broadcasting binary op's rule: for each input i that needs a gradient,
+ * the body sets full, its gradient at the output's shape, from g, a, b and i
+ * (TRY for temporaries); it is then summed back to input i's shape. */
+#define PG_BINARY_RULE(NAME, ...)                                                   \
+    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
+        pg_keep keep = {0};                                                         \
+        pg_tensor *a = pg__saved_input(n, 0), *b = pg__saved_input(n, 1);           \
+        (void)a, (void)b;                                                           \
+        for (int i = 0; i < 2; i++) {                                               \
+            if (!pg__node_needs(n, i)) continue;                                    \
+            pg_tensor *full = NULL;                                                 \
+            __VA_ARGS__                                                             \
+            dx[i] = pg__sum_to_rec(full, &n->edges[i].meta);                        \
+            if (!dx[i]) goto fail;                                                  \
+        }                                                                           \
+        pg__keep_free(&keep);                                                       \
+        return PG_OK;                                                               \
+    fail:                                                                           \
+        pg__keep_free(&keep);                                                       \
+        return pg__rule_status();                                                   \
+    }
+
+/* ---- the ops ---- */
+
+/* add: z = a + b;  dz/da = dz/db = 1 */
+PG_BINARY_ROWS(add, a + b, g, g)
+PG_BINARY_RULE(add, full = g;)
+pg_tensor *pg_add(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ADD, a, b); }
+PG_OPDEF(add, binary_infer, binary_forward, binary_backward, add_rule);
+
+/* sub: z = a - b;  dz/da = 1, dz/db = -1 */
+PG_BINARY_ROWS(sub, a - b, g, -g)
+PG_BINARY_RULE(sub,
+               if (i == 0) {
+                   full = g;
+               } else {
+                   TRY(t, pg__r1(PG_OP_NEG, g, 0.0));
+                   full = t;
+               })
+pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_SUB, a, b); }
+PG_OPDEF(sub, binary_infer, binary_forward, binary_backward, sub_rule);
+
+/* mul: z = a b;  "mul switches": dz/da = b, dz/db = a */
+PG_BINARY_ROWS(mul, a *b, g *b, g *a)
+PG_BINARY_RULE(mul,
+               TRY(t, pg_mul(g, i == 0 ? b : a));
+               full = t;)
+pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MUL, a, b); }
+PG_OPDEF(mul, binary_infer, binary_forward, binary_backward, mul_rule);
+
+/* div: z = a / b;  dz/da = 1/b, dz/db = -a/b^2 */
+PG_BINARY_ROWS(div, a / b, g / b, -g * a / (b * b))
+PG_BINARY_RULE(div,
+               if (i == 0) {
+                   TRY(t, pg_div(g, b));
+                   full = t;
+               } else {
+                   TRY(ga, pg_mul(g, a));
+                   TRY(bb, pg_mul(b, b));
+                   TRY(q, pg_div(ga, bb));
+                   TRY(t, pg__r1(PG_OP_NEG, q, 0.0));
+                   full = t;
+               })
+pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_DIV, a, b); }
+PG_OPDEF(div, binary_infer, binary_forward, binary_backward, div_rule);
+
+/* pow: z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
+PG_BINARY_ROWS(pow, PG_POW(a, b), g *b *PG_POW(a, b - (T)1), a == 0 ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
+PG_BINARY_RULE(pow,
+               if (i == 0) {
+                   TRY(e, pg__r1(PG_OP_ADD_SCALAR, b, -1.0));
+                   TRY(p, pg_pow(a, e));
+                   TRY(gb, pg_mul(g, b));
+                   TRY(t, pg_mul(gb, p));
+                   full = t;
+               } else {
+                   TRY(y, pg_pow(a, b));
+                   TRY(l, pg__r1(PG_OP_LOG, a, 0.0));
+                   TRY(gy, pg_mul(g, y));
+                   TRY(t, pg_mul(gy, l));
+                   TRY(zero_at, pg_compare_scalar(a, 0.0, PG_CMP_EQ));
+                   TRY(z, pg__scalar(g->dtype, 0.0));
+                   TRY(w, pg_where(zero_at, z, t));
+                   full = w;
+               })
+pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_POW, a, b); }
+PG_OPDEF(pow, binary_infer, binary_forward, binary_backward, pow_rule);
+
+/* maximum and minimum: their rule routes g with a constant mask (the numeric local derivative) */
+PG_BINARY_RULE(route,
+               TRY(mask, pg__binary_local(n, i));
+               TRY(t, pg_mul(g, mask));
+               full = t;)
+
+/* maximum: z = max(a, b), NaN if either is (numpy's rule);  "max routes": the larger input gets g,
+ * ties split it, a NaN sends nothing */
+PG_BINARY_ROWS(maximum, (a > b || isnan(a)) ? a : ((b > a || isnan(b)) ? b : a),
+               a > b ? g : (a == b ? g * (T)0.5 : (T)0), b > a ? g : (a == b ? g * (T)0.5 : (T)0))
+pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MAXIMUM, a, b); }
+PG_OPDEF(maximum, binary_infer, binary_forward, binary_backward, route_rule);
+
+/* minimum: z = min(a, b), NaN if either is */
+PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
+               a < b ? g : (a == b ? g * (T)0.5 : (T)0), b < a ? g : (a == b ? g * (T)0.5 : (T)0))
+pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
+PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
+
+/* ---- the drivers the rows share ---- */
+
+typedef struct pg_binrows {
+    pg_row_fn fwd[2], da[2], db[2]; /* [0]: float32, [1]: float64 */
+} pg_binrows;
+
+#define PG_BINROWS(NAME)                                                                   \
+    {                                                                                      \
+        {NAME##_row_f32, NAME##_row_f64}, {NAME##_da_f32, NAME##_da_f64}, {                \
+            NAME##_db_f32, NAME##_db_f64                                                   \
+        }                                                                                  \
+    }
+
+static const pg_binrows pg_binary_rows[] = {
+    PG_BINROWS(add), PG_BINROWS(sub), PG_BINROWS(mul), PG_BINROWS(div),
+    PG_BINROWS(pow), PG_BINROWS(maximum), PG_BINROWS(minimum),
+};
+enum { PG_B_ADD, PG_B_SUB, PG_B_MUL, PG_B_DIV, PG_B_POW, PG_B_MAXIMUM, PG_B_MINIMUM };
+
+static int pg__binary_kind(int op) {
+    switch (op) {
+    case PG_OP_ADD: return PG_B_ADD;
+    case PG_OP_SUB: return PG_B_SUB;
+    case PG_OP_MUL: return PG_B_MUL;
+    case PG_OP_DIV: return PG_B_DIV;
+    case PG_OP_POW: return PG_B_POW;
+    case PG_OP_MAXIMUM: return PG_B_MAXIMUM;
+    default: return PG_B_MINIMUM;
+    }
+}
+
+static pg_status binary_infer_named(const char *op, pg_meta *out, pg_tensor *const *in) {
+    if (pg__check_float(op, in[0]) || pg__check_float(op, in[1])) return PG_ERR_TYPE;
+    if (in[0]->dtype != in[1]->dtype)
+        return pg__fail(PG_ERR_TYPE, "%s: dtypes %s and %s differ (promote first)", op,
+                        pg__dtype_name(in[0]->dtype), pg__dtype_name(in[1]->dtype));
+    if (pg__broadcast_shapes(op, out, in, 2)) return PG_ERR_SHAPE;
+    out->dtype = in[0]->dtype;
+    return PG_OK;
+}
+
+/* o = -g: sub's gradient of b */
+PG_CLONES static void neg_f32(float *o, const float *gs, int64_t n) {
+    PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = -gs[i];
+}
+PG_CLONES static void neg_f64(double *o, const double *gs, int64_t n) {
+    PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = -gs[i];
+}
+
+static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    return binary_infer_named(pg_optable[p->op]->name, out, in);
+}
+
+static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_binrows *r = &pg_binary_rows[pg__binary_kind(p->op)];
+    pg_meta m;
+    pg__meta_of(&m, out);
+    const pg_tensor *ops[2] = {in[0], in[1]};
+    pg__ew_run(out, &m, ops, 2, r->fwd[out->dtype == PG_DTYPE_F64], NULL);
+    return PG_OK;
+}
+
+static bool pg__same_shape(const pg_meta *a, const pg_meta *b) {
+    return a->ndim == b->ndim && pg__same_dims(a->ndim, a->shape, b->shape);
+}
+
+static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    int kind = pg__binary_kind(n->op);
+    const pg_binrows *r = &pg_binary_rows[kind];
+    int f64 = g->dtype == PG_DTYPE_F64;
+    const pg_tensor *a = n->saved[0], *b = n->saved[1];
+    for (int i = 0; i < 2; i++) {
+        if (!pg__node_needs(n, i)) continue;
+        const pg_meta *target = &n->edges[i].meta;
+        pg_tensor *full;
+        if (kind == PG_B_ADD || (kind == PG_B_SUB && i == 0)) {
+            full = PG_NEW_REF((pg_tensor *)g);
+        } else {
+            full = pg__tensor_new_like(&n->out_meta);
+            if (!full) return PG_ERR_MEMORY;
+            if (kind == PG_B_SUB) {
+                if (f64) neg_f64(full->data, g->data, g->numel);
+                else neg_f32(full->data, g->data, g->numel);
+            } else {
+                const pg_tensor *ops[3] = {g, a, b};
+                pg__ew_run(full, &n->out_meta, ops, 3, i == 0 ? r->da[f64] : r->db[f64], NULL);
+            }
+        }
+        if (pg__same_shape(target, &n->out_meta)) {
+            dx[i] = full;
+        } else {
+            dx[i] = pg__sum_to(full, target);
+            pg_tensor_release(full);
+            if (!dx[i]) return PG_ERR_MEMORY;
+        }
+    }
+    return PG_OK;
+}
+
+/* d out / d input i at the output's shape, as a constant (the numeric local
+ * derivative, from an upstream gradient of ones; the rule's max/min routing) */
+static pg_tensor *pg__binary_local(const pg_node *n, int i) {
+    const pg_binrows *r = &pg_binary_rows[pg__binary_kind(n->op)];
+    int f64 = n->out_meta.dtype == PG_DTYPE_F64;
+    pg_tensor *ones = pg_tensor_full(n->out_meta.dtype, n->out_meta.ndim, n->out_meta.shape, 1.0);
+    pg_tensor *full = ones ? pg__tensor_new_like(&n->out_meta) : NULL;
+    if (full) {
+        const pg_tensor *ops[3] = {ones, n->saved[0], n->saved[1]};
+        pg__ew_run(full, &n->out_meta, ops, 3, i == 0 ? r->da[f64] : r->db[f64], NULL);
+    }
+    pg_tensor_release(ones);
+    return full;
+}
+
+/* ---- where(cond, x, y): z = cond ? x : y;  dx = cond ? g : 0, dy = cond ? 0 : g ---- */
+
+#define PG_WHERE_ROW(TT, SUF)                                                               \
+    static void where_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {  \
+        TT *o = (TT *)ptr[0];                                                               \
+        const uint8_t *c = (const uint8_t *)ptr[1];                                         \
+        const TT *x = (const TT *)ptr[2], *y = (const TT *)ptr[3];                          \
+        (void)ctx;                                                                          \
+        for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]];  \
+    }
+#define PG_WHERE_MASK_ROW(TT, SUF)                                                          \
+    static void where_mask_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *g = (const TT *)ptr[1];                                                   \
+        const uint8_t *c = (const uint8_t *)ptr[2];                                         \
+        int take = *(int *)ctx;                                                             \
+        for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
+    }
+PG_WHERE_ROW(float, f32)
+PG_WHERE_ROW(double, f64)
+PG_WHERE_ROW(uint8_t, b8)
+PG_WHERE_MASK_ROW(float, f32)
+PG_WHERE_MASK_ROW(double, f64)
+
+static pg_status where_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    if (in[0]->dtype != PG_DTYPE_BOOL)
+        return pg__fail(PG_ERR_TYPE, "where: the condition must be a bool tensor, got %s",
+                        pg__dtype_name(in[0]->dtype));
+    bool both_bool = in[1]->dtype == PG_DTYPE_BOOL && in[2]->dtype == PG_DTYPE_BOOL;
+    if (!both_bool && (pg__check_float("where", in[1]) || pg__check_float("where", in[2]))) return PG_ERR_TYPE;
+    if (in[1]->dtype != in[2]->dtype)
+        return pg__fail(PG_ERR_TYPE, "where: dtypes %s and %s differ (promote first)",
+                        pg__dtype_name(in[1]->dtype), pg__dtype_name(in[2]->dtype));
+    if (pg__broadcast_shapes("where", out, in, 3)) return PG_ERR_SHAPE;
+    out->dtype = in[1]->dtype;
+    return PG_OK;
+}
+
+static pg_status where_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    pg_meta m;
+    pg__meta_of(&m, out);
+    const pg_tensor *ops[3] = {in[0], in[1], in[2]};
+    pg_row_fn fn = out->dtype == PG_DTYPE_F64 ? where_row_f64 : out->dtype == PG_DTYPE_F32 ? where_row_f32 : where_row_b8;
+    pg__ew_run(out, &m, ops, 3, fn, NULL);
+    return PG_OK;
+}
+
+static pg_status where_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    for (int i = 1; i < 3; i++) {
+        if (!pg__node_needs(n, i)) continue;
+        pg_tensor *full = pg__tensor_new_like(&n->out_meta);
+        if (!full) return PG_ERR_MEMORY;
+        int take = i == 1;
+        const pg_tensor *ops[2] = {g, n->saved[0]};
+        pg__ew_run(full, &n->out_meta, ops, 2, g->dtype == PG_DTYPE_F64 ? where_mask_f64 : where_mask_f32,
+                   &take);
+        if (pg__same_shape(&n->edges[i].meta, &n->out_meta)) {
+            dx[i] = full;
+        } else {
+            dx[i] = pg__sum_to(full, &n->edges[i].meta);
+            pg_tensor_release(full);
+            if (!dx[i]) return PG_ERR_MEMORY;
+        }
+    }
+    return PG_OK;
+}
+
+/* where: dx = cond ? g : 0, dy = cond ? 0 : g */
+static pg_status where_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *cond = pg__saved_input(n, 0);
+    TRY(z, pg__scalar(g->dtype, 0.0));
+    for (int i = 1; i < 3; i++) {
+        if (!pg__node_needs(n, i)) continue;
+        TRY(w, i == 1 ? pg_where(cond, g, z) : pg_where(cond, z, g));
+        dx[i] = pg__sum_to_rec(w, &n->edges[i].meta);
+        if (!dx[i]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
+    pg_params p = {0};
+    if (pg__check_tensor("where", cond)) return NULL;
+    pg_tensor *a = x, *b = y;
+    if (x && y && x->dtype == PG_DTYPE_BOOL && y->dtype == PG_DTYPE_BOOL) { /* bool stays bool */
+        pg_tensor_retain(a);
+        pg_tensor_retain(b);
+    } else if (pg__promote2("where", &a, &b)) {
+        return NULL;
+    }
+    pg_tensor *in[3] = {cond, a, b};
+    pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
+    pg_tensor_release(a);
+    pg_tensor_release(b);
+    return out;
+}
+
+PG_OPDEF(where, where_infer, where_forward, where_backward, where_rule);

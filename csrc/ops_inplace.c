@@ -1,0 +1,227 @@
+/* ops_inplace.c: in-place updates (add_, mul_, add_scalar_, mul_scalar_,
+ * fill_, copy_): they write the tensor's storage and bump its version. Under
+ * grad mode, on a tensor of a graph, the update is recorded as the
+ * out-of-place op (pg__inplace_record), as PyTorch does. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Refuses what can never be done in place; *record says whether the update
+ * must be recorded (grad mode on, and t or the operand requires grad). */
+static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor *other, bool *record) {
+    pg_status st = pg__check_float(op, t);
+    if (st) return st;
+    bool on = pg_grad_enabled();
+    if (on && t->requires_grad && !t->grad_fn) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: a leaf tensor that requires grad (shape %s) cannot be modified in place while "
+                        "grad mode is on; do the update under no_grad()",
+                        op, pg__shape_str(t->ndim, t->shape, b, sizeof b));
+    }
+    *record = on && (t->requires_grad || (other && other->requires_grad));
+    return PG_OK;
+}
+
+static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+enum { PG_IP_ADD, PG_IP_MUL, PG_IP_ADD_SCALAR, PG_IP_MUL_SCALAR, PG_IP_FILL };
+
+/* Records `t (op)= operand` as the out-of-place op applied to a snapshot of
+ * t's values (which takes t's place in the graph), writes the result into t's
+ * storage and makes t the output of the new node, as PyTorch does. Nodes that
+ * saved t's old values see its bumped version and refuse to run. */
+static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, double c) {
+    pg_tensor *before = pg_tensor_clone(t);
+    if (!before) return PG_ERR_MEMORY;
+    before->grad_fn = t->grad_fn;
+    if (before->grad_fn) atomic_fetch_add(&before->grad_fn->refcount, 1);
+    before->requires_grad = t->requires_grad;
+    pg_tensor *o = operand == t ? before : operand, *out = NULL;
+    switch (kind) {
+    case PG_IP_ADD:
+        if (c == 1.0) {
+            out = pg_add(before, o);
+        } else if (c == -1.0) {
+            out = pg_sub(before, o);
+        } else {
+            pg_tensor *scaled = pg_mul_scalar(o, c);
+            out = scaled ? pg_add(before, scaled) : NULL;
+            pg_tensor_release(scaled);
+        }
+        break;
+    case PG_IP_MUL: out = pg_mul(before, o); break;
+    case PG_IP_ADD_SCALAR: out = pg_add_scalar(before, c); break;
+    case PG_IP_MUL_SCALAR: out = pg_mul_scalar(before, c); break;
+    default: /* fill: a constant, so d out / d before = 0 */
+        out = pg_mul_scalar(before, 0.0);
+        if (out) {
+            if (out->dtype == PG_DTYPE_F32)
+                for (int64_t i = 0; i < out->numel; i++) ((float *)out->data)[i] = (float)c;
+            else
+                for (int64_t i = 0; i < out->numel; i++) ((double *)out->data)[i] = c;
+        }
+    }
+    pg_tensor_release(before);
+    if (!out) return pg_last_status();
+    memcpy(t->data, out->data, t->storage->nbytes < out->storage->nbytes ? t->storage->nbytes : out->storage->nbytes);
+    pg_node *old = t->grad_fn, *fresh = out->grad_fn;
+    out->grad_fn = NULL; /* t takes over out's reference to the new node */
+    fresh->out = t;
+    if (old && old->out == t) old->out = NULL;
+    t->grad_fn = fresh;
+    t->requires_grad = true;
+    pg_tensor_release(out);
+    pg__node_release(old);
+    pg__bump(t);
+    return PG_OK;
+}
+
+#define PG_AXPY_ROW(TT, SUF)                                                                \
+    PG_CLONES static void axpy_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *b = (const TT *)ptr[1];                                                   \
+        TT alpha = (TT) * (double *)ctx;                                                    \
+        if (st[1] == 1) {                                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i];                  \
+        } else if (st[1] == 0) {                                                            \
+            const TT ab = alpha * b[0];                                                     \
+            for (int64_t i = 0; i < n; i++) o[i] += ab;                                     \
+        } else {                                                                            \
+            for (int64_t i = 0; i < n; i++) o[i] += alpha * b[i * st[1]];                   \
+        }                                                                                   \
+    }                                                                                       \
+    PG_CLONES static void scale_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+        TT *o = (TT *)ptr[0];                                                               \
+        const TT *b = (const TT *)ptr[1];                                                   \
+        (void)ctx;                                                                          \
+        if (st[1] == 1) {                                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] *= b[i];                          \
+        } else {                                                                            \
+            for (int64_t i = 0; i < n; i++) o[i] *= b[i * st[1]];                           \
+        }                                                                                   \
+    }
+PG_AXPY_ROW(float, f32)
+PG_AXPY_ROW(double, f64)
+
+/* Brings `other` to t's dtype and checks it broadcasts to t's shape. */
+static pg_status pg__inplace_operand(const char *op, pg_tensor *t, pg_tensor *other, pg_tensor **o) {
+    if (pg__check_tensor(op, other)) return PG_ERR_VALUE;
+    pg_meta m;
+    pg_tensor *in[2] = {t, other};
+    if (pg__broadcast_shapes(op, &m, in, 2)) return PG_ERR_SHAPE;
+    if (m.ndim != t->ndim || memcmp(m.shape, t->shape, sizeof(int64_t) * (size_t)t->ndim)) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: operand of shape %s does not broadcast to the tensor's shape %s",
+                        op, pg__shape_str(other->ndim, other->shape, b1, sizeof b1),
+                        pg__shape_str(t->ndim, t->shape, b2, sizeof b2));
+    }
+    *o = other->dtype == t->dtype ? PG_NEW_REF(other) : pg_cast(other, t->dtype); /* differentiable */
+    return *o ? PG_OK : pg_last_status();
+}
+
+static pg_status pg__inplace2(const char *op, int kind, pg_tensor *t, pg_tensor *other, pg_row_fn f32,
+                              pg_row_fn f64, double alpha) {
+    bool record = false;
+    pg_status st = pg__check_tensor(op, other);
+    if (st || (st = pg__check_inplace(op, t, other, &record))) return st;
+    pg_tensor *o;
+    int prev_anomaly = record ? pg_detect_anomaly() : pg_set_detect_anomaly(0); /* unrecorded: no graph op */
+    st = pg__inplace_operand(op, t, other, &o);
+    pg_set_detect_anomaly(prev_anomaly);
+    if (st) return st;
+    if (record) {
+        st = pg__inplace_record(t, kind, o, alpha);
+    } else {
+        pg_meta m;
+        pg__meta_of(&m, t);
+        const pg_tensor *ops[1] = {o};
+        pg__ew_run(t, &m, ops, 1, t->dtype == PG_DTYPE_F64 ? f64 : f32, &alpha);
+        pg__bump(t);
+    }
+    pg_tensor_release(o);
+    return st;
+}
+
+pg_status pg_add_(pg_tensor *t, pg_tensor *other, double alpha) {
+    return pg__inplace2("add_", PG_IP_ADD, t, other, axpy_row_f32, axpy_row_f64, alpha);
+}
+
+pg_status pg_mul_(pg_tensor *t, pg_tensor *other) {
+    return pg__inplace2("mul_", PG_IP_MUL, t, other, scale_row_f32, scale_row_f64, 1.0);
+}
+
+/* t = t + c or t * c over [lo, hi), unrecorded */
+typedef struct pg_scalar_job {
+    bool f64, mul;
+    void *o;
+    double c;
+} pg_scalar_job;
+
+#define PG_SCALAR_LOOPS(TT, SUF)                                                    \
+    PG_CLONES static void add_scalar_##SUF(TT *o, int64_t n, TT c) {                \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = o[i] + c;                   \
+    }                                                                               \
+    PG_CLONES static void mul_scalar_##SUF(TT *o, int64_t n, TT c) {                \
+        PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = o[i] * c;                   \
+    }
+PG_SCALAR_LOOPS(float, f32)
+PG_SCALAR_LOOPS(double, f64)
+
+static void pg__scalar_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_scalar_job *j = ctx;
+    if (j->f64) {
+        double *o = (double *)j->o + lo;
+        if (j->mul) mul_scalar_f64(o, hi - lo, j->c);
+        else add_scalar_f64(o, hi - lo, j->c);
+    } else {
+        float *o = (float *)j->o + lo;
+        if (j->mul) mul_scalar_f32(o, hi - lo, (float)j->c);
+        else add_scalar_f32(o, hi - lo, (float)j->c);
+    }
+}
+
+static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, double c) {
+    bool record = false;
+    pg_status st = pg__check_tensor(op, t);
+    if (st || (st = pg__check_inplace(op, t, NULL, &record))) return st;
+    if (record) return pg__inplace_record(t, kind, NULL, c);
+    if (kind == PG_IP_FILL) {
+        pg__fill(t, c);
+    } else {
+        pg_scalar_job j = {t->dtype == PG_DTYPE_F64, kind == PG_IP_MUL_SCALAR, t->data, c};
+        pg__parallel_range(t->numel, 64, PG_NDITER_GRAIN, pg__scalar_range, &j);
+    }
+    pg__bump(t);
+    return PG_OK;
+}
+
+pg_status pg_add_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("add_", PG_IP_ADD_SCALAR, t, c); }
+pg_status pg_mul_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("mul_", PG_IP_MUL_SCALAR, t, c); }
+
+pg_status pg_fill_(pg_tensor *t, double value) {
+    if (pg__check_tensor("fill_", t)) return PG_ERR_VALUE;
+    if (t->dtype == PG_DTYPE_BOOL) {
+        pg__fill(t, value);
+        pg__bump(t);
+        return PG_OK;
+    }
+    return pg__inplace_scalar("fill_", PG_IP_FILL, t, value);
+}
+
+pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
+    if (pg__check_tensor("copy_", dst) || pg__check_tensor("copy_", src)) return PG_ERR_VALUE;
+    if (pg_grad_enabled() && (dst->requires_grad || src->requires_grad))
+        return pg__fail(PG_ERR_RUNTIME,
+                        "copy_: copying into or from a tensor that requires grad is not recorded; do it "
+                        "under no_grad() (e.g. when loading parameters)");
+    if (dst->numel != src->numel) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "copy_: source of shape %s has %lld elements, destination %s has %lld",
+                        pg__shape_str(src->ndim, src->shape, b1, sizeof b1), (long long)src->numel,
+                        pg__shape_str(dst->ndim, dst->shape, b2, sizeof b2), (long long)dst->numel);
+    }
+    if (dst->data != src->data) pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
+    pg__bump(dst);
+    return PG_OK;
+}
