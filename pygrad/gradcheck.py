@@ -61,7 +61,7 @@ __all__ = [
 _METHODS = ("central", "forward")
 
 # The module defining each engine's Tensor class -> the engine's public module.
-_ENGINE_OF_MODULE = {"pygrad._engine": "pygrad", "pygrad.reference.tensor": "pygrad.reference"}
+_ENGINE_OF_MODULE = {"pygrad._tensor": "pygrad", "pygrad.reference.tensor": "pygrad.reference"}
 _ENGINE_NAMES = ("pygrad", "pygrad.reference")
 
 

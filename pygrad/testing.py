@@ -37,7 +37,7 @@ TOLERANCES: dict[str, tuple[float, float]] = {"float32": (2e-5, 2e-5), "float64"
 
 def _c_engine() -> Any:
     import pygrad
-    import pygrad._engine  # noqa: F401 - the C extension; raises a clear ImportError if missing
+    import pygrad._c  # noqa: F401 - the C extension; raises a clear ImportError if missing
 
     return pygrad
 

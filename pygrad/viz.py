@@ -88,12 +88,12 @@ def _dot_of_graph(g: Any) -> str:
 
 
 def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
-    import pygrad
+    import pygrad._graph
 
     if type(t).__module__.startswith("pygrad.reference"):
         nodes = _reference_graph(t)
     else:
-        nodes = pygrad._engine.graph_of(t)
+        nodes = pygrad._graph.graph_of(t)
     by_tensor = {id(v): k for k, v in (names or {}).items()}
     lines = ["digraph circuit {", "  rankdir=LR;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
     leaf_ids: dict[Any, str] = {}
@@ -106,8 +106,7 @@ def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
                 src, value = f"n{ref}", out_of.get(ref)
                 grad = value.grad if value is not None and value.requires_grad and not value.is_leaf else None
             elif kind == "leaf":
-                key = ref._p if hasattr(ref, "_p") else id(ref)
-                key = int(pygrad._engine.ffi.cast("uintptr_t", key)) if hasattr(ref, "_p") else key
+                key = pygrad._graph.leaf_key(ref) if hasattr(ref, "_p") else id(ref)
                 if key not in leaf_ids:
                     leaf_ids[key] = f"leaf{len(leaf_ids)}"
                     name = next((k for k, v in (names or {}).items() if _same(v, ref)), by_tensor.get(id(ref)))
@@ -136,7 +135,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _reference_graph(t: Any) -> list[dict[str, Any]]:
-    """The same structure as ``pygrad._engine.graph_of`` for a reference tensor."""
+    """The same structure as ``pygrad._graph.graph_of`` for a reference tensor."""
     root = t.grad_fn
     if root is None:
         return []

@@ -1,0 +1,87 @@
+"""The C engine's public namespace: what ``import pygrad`` serves by default.
+
+``pygrad._c`` and ``pygrad.reference`` are the two engine modules, with the
+same names; :mod:`pygrad._engines` tells which one a tensor belongs to.
+"""
+
+from pygrad._autograd import (
+    custom_op,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+)
+from pygrad._bindings import OP_NAMES, bool_, float32, float64
+from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
+from pygrad._functions import (
+    abs,
+    add,
+    cat,
+    clamp,
+    concatenate,
+    cross_entropy,
+    div,
+    elu,
+    exp,
+    leaky_relu,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    maxout,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    permute,
+    pow,
+    prelu,
+    reciprocal,
+    relu,
+    reshape,
+    scatter_add,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from pygrad._runtime import (
+    empty_cache,
+    get_cache_limit,
+    get_num_threads,
+    live_objects,
+    memory_stats,
+    set_cache_limit,
+    set_num_threads,
+)
+from pygrad._tensor import GradFn, Tensor
+from pygrad.errors import (
+    PygradError,
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+__all__ = [
+    "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "cross_entropy", "custom_op", "detect_anomaly",
+    "div", "elu", "empty_cache", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full",
+    "get_cache_limit", "get_num_threads", "is_anomaly_enabled", "is_grad_enabled", "leaky_relu", "live_objects",
+    "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout", "mean", "memory_stats", "min",
+    "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "prelu", "rand", "randn", "reciprocal", "relu",
+    "reshape", "scatter_add", "set_cache_limit", "set_detect_anomaly", "set_num_threads", "sigmoid", "softmax",
+    "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose", "where", "zeros", "GradFn", "OP_NAMES",
+    "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError",
+    "PygradValueError", "ShapeError", "Tensor",
+]
