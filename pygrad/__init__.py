@@ -15,9 +15,9 @@ shows them at work. ``pygrad.reference`` is an independent pure-Python engine
 with the same API, to check results against.
 """
 
-import os as _os
 import sys as _sys
 
+from pygrad import _engines
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -28,23 +28,28 @@ from pygrad.errors import (
     ShapeError,
 )
 
-_REQUESTED = _os.environ.get("PYGRAD_BACKEND", "c").strip().lower() or "c"
+_BACKEND = _engines.backend()  # ImportError for a PYGRAD_BACKEND it does not know
 
-if _REQUESTED in ("python", "reference"):
+if _BACKEND == "python":
     # The whole program runs on the pure-Python reference engine, deliberately.
     print("pygrad: PYGRAD_BACKEND=python: serving the pure-Python reference engine (slow; for checking results)",
           file=_sys.stderr)
-    from pygrad.reference import *  # noqa: F403
+    from pygrad import reference as _reference
+
+    # its names, but not its nn and optim: pygrad.nn and pygrad.optim serve the reference themselves
+    globals().update({_k: getattr(_reference, _k) for _k in _reference.__all__ if _k not in ("nn", "optim")})
     from pygrad.reference import OP_NAMES, custom_op, scatter_add  # noqa: F401
 
-    _BACKEND = "python"
-elif _REQUESTED == "c":
-    from pygrad._c import *  # noqa: F403
-    from pygrad._c import OP_NAMES, GradFn, custom_op, scatter_add  # noqa: F401
 
-    _BACKEND = "c"
-else:
-    raise ImportError(f"PYGRAD_BACKEND={_REQUESTED!r}: expected 'c' (the default) or 'python' (the reference engine)")
+def _load_c_engine() -> None:
+    """Import the C engine (the compiled extension) and bind its names here, once.
+
+    Deferred to the first use of one of them, so that ``import pygrad.reference``
+    (which runs this file first) never loads the extension.
+    """
+    from pygrad import _c
+
+    globals().update({k: getattr(_c, k) for k in _c.__all__})
 
 
 __version__ = "0.1.0"
@@ -54,11 +59,15 @@ _SUBMODULES = {"data", "functional", "gates", "gradcheck", "nn", "optim", "refer
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
-    """``pygrad.functional``, ``pygrad.gates`` ... import on first use."""
+    """``pygrad.functional``, ``pygrad.gates`` ... import on first use; so does the C
+    engine, at the first use of one of its names (``pygrad.tensor`` ...)."""
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"pygrad.{name}")
+    if _BACKEND == "c" and name in _C_NAMES:
+        _load_c_engine()
+        return globals()[name]
     raise AttributeError(f"module 'pygrad' has no attribute {name!r}")
 
 
@@ -78,3 +87,6 @@ __all__ = [
     "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError", "Tensor",
     "empty_cache", "get_cache_limit", "memory_stats", "set_cache_limit",
 ]
+
+# what _load_c_engine binds (pygrad._c.__all__; tests/test_backend.py checks the two agree)
+_C_NAMES = frozenset(_n for _n in __all__ if _n not in _SUBMODULES and _n != "backend") | {"GradFn", "OP_NAMES"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable
 
+from pygrad import _engines
 from pygrad._bindings import _wrap, custom_node, lib
 from pygrad._creation import tensor
 from pygrad._tensor import Tensor
@@ -131,6 +132,8 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
     ins = list(inputs)
     for t in ins:
         if not isinstance(t, Tensor):
+            if _engines.is_tensor(t):
+                raise _engines.mix_error("custom", _engines.C, t)
             raise PygradTypeError(f"custom: inputs must be Tensors, got {type(t).__name__}")
     v = value if isinstance(value, Tensor) else tensor(value)
     v = _wrap(lib.pg_tensor_clone(v._p))  # the output must not alias the caller's tensor

@@ -1,7 +1,10 @@
 """The C engine's public namespace: what ``import pygrad`` serves by default.
 
 ``pygrad._c`` and ``pygrad.reference`` are the two engine modules, with the
-same names; :mod:`pygrad._engines` tells which one a tensor belongs to.
+same names; :mod:`pygrad._engines` tells which one a tensor belongs to. Like
+the reference, it has ``nn`` (layers building C parameters), ``optim`` (the
+optimizers with fused C updates) and ``gates``, whatever ``PYGRAD_BACKEND``
+says.
 """
 
 from pygrad._autograd import (
@@ -54,6 +57,8 @@ from pygrad._functions import (
     transpose,
     where,
 )
+from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
+from pygrad._graph import leaf_key as _leaf_key  # noqa: F401
 from pygrad._runtime import (
     empty_cache,
     get_cache_limit,
@@ -85,3 +90,16 @@ __all__ = [
     "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError",
     "PygradValueError", "ShapeError", "Tensor",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
+    """``nn``, ``optim`` and ``gates`` of the C engine, on first use."""
+    import importlib
+
+    if name == "nn":
+        return importlib.import_module("pygrad.nn._c")
+    if name == "optim":
+        return importlib.import_module("pygrad.optim._c")
+    if name == "gates":
+        return importlib.import_module("pygrad.gates")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad._args import _check_dims, _default_dtype_of, _numpy_alloc, _resolve_dtype, _shape_arg
 from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, float64, lib
 from pygrad._tensor import Tensor
@@ -20,10 +21,16 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
     ``data``: a Python number, nested lists, a numpy array or a Tensor. Python
     numbers and lists become float32; numpy float64 stays float64 (see
-    docs/semantics.md). ``dtype`` overrides.
+    docs/semantics.md). ``dtype`` overrides. A Tensor (of either engine) is
+    copied, with a UserWarning that the copy is detached from its graph (use
+    ``t.detach()`` to share the values without the graph).
     """
     if isinstance(data, Tensor):
+        _engines.copy_warning("tensor")
         arr = data.numpy()
+    elif _engines.is_tensor(data):  # a tensor of the reference engine: its values, as for a C tensor
+        _engines.copy_warning("tensor")
+        arr = np.asarray(data.numpy())
     else:
         try:
             arr = np.asarray(data)
@@ -32,7 +39,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if arr.dtype.kind not in "biuf":
         raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
     d = _resolve_dtype(dtype) if dtype is not None else (
-        data.dtype if isinstance(data, Tensor) else _default_dtype_of(data, arr))
+        data.dtype if _engines.is_tensor(data) else _default_dtype_of(data, arr))
     if arr.ndim > _MAX_DIMS:
         raise ShapeError(f"tensor: tensors have at most {_MAX_DIMS} dims, got shape {arr.shape}")
     t = _wrap(lib.pg_tensor_empty(_CODE_OF_DTYPE[d], arr.ndim, list(arr.shape)))

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad._args import _join_axis, _reduction_arg, _shape_arg
 from pygrad._bindings import _wrap, bool_, float32, float64, int64_buffer, lib, tensor_array
 from pygrad._creation import tensor
@@ -131,6 +132,8 @@ def _where_condition(cond: Any) -> Tensor:
     """A bool tensor, or a bool array (numpy array, list, tuple, bool); nothing is cast to bool."""
     if isinstance(cond, Tensor):
         c = cond
+    elif _engines.is_tensor(cond):
+        raise _engines.mix_error("where", _engines.C, cond)
     elif isinstance(cond, (np.ndarray, np.generic, list, tuple, bool)):
         try:
             arr = np.asarray(cond)
@@ -219,8 +222,8 @@ def prelu(x: Any, weight: Any) -> Tensor:
     x = 0 the slope w_c is used. d/dx = 1 or w_c; d/dw_c = Σ over channel c of
     x where x ≤ 0.
     """
-    a = _t(x)
-    w = _t(weight, a)
+    a = _t(x, op="prelu")
+    w = _t(weight, a, "prelu")
     return _wrap(lib.pg_prelu(a._p, w._p))
 
 
@@ -232,7 +235,7 @@ def maxout(x: Any, pieces: int) -> Tensor:
     """
     if isinstance(pieces, bool) or not isinstance(pieces, numbers.Integral):
         raise PygradTypeError(f"maxout: pieces must be an int, got {pieces!r}")
-    a = _t(x)
+    a = _t(x, op="maxout")
     return _wrap(lib.pg_maxout(a._p, int(pieces)))
 
 def _labels_arg(op: str, labels: Any) -> np.ndarray:
@@ -267,7 +270,7 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     (the (N,) losses). Gradient: dL/dxᵢⱼ = softmax(xᵢ)ⱼ - [j = yᵢ] (over N for
     the mean). A label out of range raises IndexError.
     """
-    a = _t(logits)
+    a = _t(logits, op="cross_entropy")
     r = _reduction_arg("cross_entropy", reduction)
     y = _labels_arg("cross_entropy", labels)
     return _wrap(lib.pg_cross_entropy(a._p, int64_buffer(y), y.size, r))
@@ -311,7 +314,7 @@ def scatter_add(src: Tensor, shape: Sequence[int], offsets: Any) -> Tensor:
     the adjoint of indexing (``x[key]`` gathers, its backward scatter-adds);
     its own backward gathers.
     """
-    t = _as_tensor(src)
+    t = _as_tensor(src, None, "scatter_add")
     dims = _shape_arg("scatter_add", (tuple(shape),))
     off = np.ascontiguousarray(np.asarray(offsets), dtype=np.int64).reshape(-1)
     if off.size != t.numel():

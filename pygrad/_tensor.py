@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad._args import (
     _NOT_SCALAR,
     _axes_mask,
@@ -76,6 +77,7 @@ def _unary_method(name: str, cfn: Callable, doc: str) -> Callable:
 def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool) -> Callable:
     """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar`` for a
     Python number (commutative ops only); ``reflected`` for ``o (op) self``."""
+    op = name.strip("_").removeprefix("r") if reflected else name.strip("_")
 
     def method(self: Tensor, o: Any) -> Tensor:
         t = type(o)
@@ -84,7 +86,7 @@ def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bo
         elif t is float or _is_scalar(o):
             p = cfn_scalar(self._p, o)
         else:
-            t = _operand(o)
+            t = _operand(o, op)
             if t is None:
                 return NotImplemented
             return _wrap(cfn(t._p, self._p) if reflected else cfn(self._p, t._p))
@@ -143,6 +145,7 @@ class Tensor:
     """
 
     __slots__ = ("_p", "_shape", "__weakref__")
+    _engine = _engines.C  # the engine module (see pygrad._engines)
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__
 
@@ -253,6 +256,8 @@ class Tensor:
         if grad is None:
             gp = _NULL
         else:
+            if not isinstance(grad, Tensor) and _engines.is_tensor(grad):
+                raise _engines.mix_error("backward", self, grad)
             g = grad if isinstance(grad, Tensor) else _creation.tensor(grad, dtype=self.dtype)
             if g.dtype == bool_ and self.dtype != bool_:  # converted like an array, as the reference does
                 g = g.astype(self.dtype)
@@ -353,7 +358,7 @@ class Tensor:
         elif t is float or _is_scalar(o):  # x - c = x + (-c)
             p = _add_scalar(self._p, -float(o))
         else:
-            t = _operand(o)
+            t = _operand(o, "sub")
             return NotImplemented if t is None else _wrap(_sub(self._p, t._p))
         if not p:
             _raise_last()
@@ -365,7 +370,7 @@ class Tensor:
         if _is_scalar(o):  # c - x = (-x) + c
             n = _wrap(lib.pg_neg(self._p))
             return _wrap(lib.pg_add_scalar(n._p, o))
-        t = _operand(o)
+        t = _operand(o, "sub")
         return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
 
     __mul__ = _binary_method("__mul__", lib.pg_mul, lib.pg_mul_scalar, reflected=False)
@@ -378,14 +383,14 @@ class Tensor:
             c = float(o)
             inv = 1.0 / c if c != 0 else math.copysign(math.inf, c)
             return _wrap(lib.pg_mul_scalar(self._p, inv))
-        t = _operand(o)
+        t = _operand(o, "div")
         return NotImplemented if t is None else _wrap(lib.pg_div(self._p, t._p))
 
     def __rtruediv__(self, o: Any) -> Tensor:
         if _is_scalar(o):  # c / x = c * (1/x)
             r = _wrap(lib.pg_reciprocal(self._p))
             return _wrap(lib.pg_mul_scalar(r._p, o))
-        t = _operand(o)
+        t = _operand(o, "div")
         return NotImplemented if t is None else _wrap(lib.pg_div(t._p, self._p))
 
     def __pow__(self, o: Any) -> Tensor:
@@ -393,7 +398,7 @@ class Tensor:
             return _wrap(lib.pg_pow(self._p, o._p))
         if _is_scalar(o):
             return _wrap(lib.pg_pow_scalar(self._p, o))
-        t = _operand(o)
+        t = _operand(o, "pow")
         return NotImplemented if t is None else _wrap(lib.pg_pow(self._p, t._p))
 
     def __rpow__(self, o: Any) -> Tensor:
@@ -404,12 +409,12 @@ class Tensor:
                 return _wrap(lib.pg_exp(s._p))
             t = _as_tensor(o, self)
         else:
-            t = _operand(o)
+            t = _operand(o, "pow")
         return NotImplemented if t is None else _wrap(lib.pg_pow(t._p, self._p))
 
     def __matmul__(self, o: Any) -> Tensor:
         if type(o) is not Tensor:
-            t = _operand(o)
+            t = _operand(o, "matmul")
             return NotImplemented if t is None else _wrap(_matmul(self._p, t._p))
         p = _matmul(self._p, o._p)
         if not p:
@@ -419,7 +424,7 @@ class Tensor:
         return r
 
     def __rmatmul__(self, o: Any) -> Tensor:
-        t = _operand(o)
+        t = _operand(o, "matmul")
         return NotImplemented if t is None else _wrap(lib.pg_matmul(t._p, self._p))
 
     def __neg__(self) -> Tensor:
@@ -435,7 +440,7 @@ class Tensor:
     def _cmp(self, o: Any, how: str) -> Tensor:
         if _is_scalar(o):
             return _wrap(lib.pg_compare_scalar(self._p, float(o), _CMP[how]))
-        t = _operand(o)
+        t = _operand(o, "compare")
         if t is None:
             return NotImplemented  # type: ignore[return-value]
         return _wrap(lib.pg_compare(self._p, t._p, _CMP[how]))
@@ -505,16 +510,16 @@ class Tensor:
         if type(o) is Tensor:
             _check(lib.pg_add_(self._p, o._p, 1.0))
             return self
-        return self.add_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
+        return self.add_(o) if _is_scalar(o) or _operand(o, "add_") is not None else NotImplemented
 
     def __isub__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
             _check(lib.pg_add_(self._p, o._p, -1.0))
             return self
-        return self.sub_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
+        return self.sub_(o) if _is_scalar(o) or _operand(o, "sub_") is not None else NotImplemented
 
     def __imul__(self, o: Any) -> Tensor:
-        return self.mul_(o) if _is_scalar(o) or _operand(o) is not None else NotImplemented
+        return self.mul_(o) if _is_scalar(o) or _operand(o, "mul_") is not None else NotImplemented
 
     # ---- elementwise ----
     exp = _unary_method("exp", lib.pg_exp, "eˣ.")
@@ -651,17 +656,22 @@ def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor
         return _creation.full((), _real(op, "a scalar operand", x), dtype=dt)
     if isinstance(x, (np.ndarray, np.generic)):
         return _creation.tensor(x)
+    if _engines.is_tensor(x):
+        raise _engines.mix_error(op, _engines.C, x)
     raise PygradTypeError(f"{op}: unsupported operand type {type(x).__name__}; "
                           "expected a Tensor, a Python scalar or a numpy array")
 
 
-def _operand(x: Any) -> Tensor | None:
+def _operand(x: Any, op: str = "tensor") -> Tensor | None:
     """The tensor for a non-scalar operator operand (Tensors and numpy arrays or
-    scalars), or None for types operators do not take (lists, strings...)."""
+    scalars), or None for types operators do not take (lists, strings...).
+    A tensor of the reference engine raises the engines' mix error."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, np.generic)):
         return _creation.tensor(x)
+    if _engines.is_tensor(x):
+        raise _engines.mix_error(op, _engines.C, x)
     return None
 
 

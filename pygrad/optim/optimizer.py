@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _c as E
+from pygrad import _engines
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 from pygrad.optim import _fused
 
@@ -78,7 +79,7 @@ class Optimizer:
     def _check_param(self, p: Any, i: int) -> None:
         name = type(self).__name__
         if not isinstance(p, E.Tensor):
-            hint = " (reference tensors go with pygrad.reference.optim)" if hasattr(p, "requires_grad") else ""
+            hint = " (reference tensors go with pygrad.reference.optim)" if _engines.is_tensor(p) else ""
             raise PygradTypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a pygrad Tensor{hint}")
         if not p.requires_grad or not p.is_leaf:
             raise PygradValueError(

@@ -11,9 +11,9 @@ tests, and users can run their programs on it to check the C engine:
 tensor([2., 4.])
 
 It implements docs/semantics.md exactly (dtype promotion, tie rules, error
-types) and imports nothing from pygrad except :mod:`pygrad.errors` and the
-engine-neutral layer code of :mod:`pygrad.nn` (which composes ops and never
-touches the C engine for reference tensors).
+types) and imports nothing from pygrad except :mod:`pygrad.errors`,
+:mod:`pygrad._engines` and, on first use of ``pygrad.reference.nn``, the
+engine-neutral layer code of :mod:`pygrad.nn`; it never loads the C extension.
 Layout: ``ops.py`` (op table: forward/backward on numpy arrays),
 ``autograd.py`` (grad mode, nodes, the backward sweep), ``tensor.py``
 (Tensor and argument rules), ``functional.py`` (module-level op functions),
@@ -34,9 +34,10 @@ from pygrad.errors import (
     ShapeError,
 )
 
-from . import nn, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
+from .autograd import leaf_key as _leaf_key  # noqa: F401
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
     abs,
@@ -78,6 +79,18 @@ from .functional import (
 )
 from .ops import OP_NAMES, OPS
 from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
+
+_SUBMODULES = {"nn", "optim", "gates"}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
+    """``nn``, ``optim`` and ``gates`` import on first use (``nn`` uses pygrad.nn, which uses this engine)."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Tensor",
