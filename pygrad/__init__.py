@@ -15,9 +15,11 @@ shows them at work. ``pygrad.reference`` is an independent pure-Python engine
 with the same API, to check results against.
 """
 
+# ruff: noqa: F401 - the errors are re-exported through __all__, built from the op table
+
 import sys as _sys
 
-from pygrad import _engines
+from pygrad import _engines, _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -75,18 +77,7 @@ def backend() -> str:
     """Which engine ``import pygrad`` serves: ``"c"`` or ``"python"`` (``PYGRAD_BACKEND=python``)."""
     return _BACKEND
 
-__all__ = [
-    "abs", "add", "arange", "backend", "bool_", "cat", "clamp", "concatenate", "cross_entropy", "custom_op",
-    "data", "detect_anomaly", "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy",
-    "full", "functional", "gates", "get_num_threads", "gradcheck", "is_anomaly_enabled", "is_grad_enabled",
-    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout",
-    "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones", "optim", "permute", "pow", "prelu",
-    "rand", "randn", "reciprocal", "relu", "reshape", "scatter_add", "set_detect_anomaly", "set_num_threads",
-    "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "testing", "transpose", "viz",
-    "where", "zeros", "GradFn", "OP_NAMES", "PygradError", "PygradIndexError", "PygradMemoryError",
-    "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError", "Tensor",
-    "empty_cache", "get_cache_limit", "memory_stats", "set_cache_limit",
-]
+__all__ = sorted({*_SUBMODULES, "backend", *(
+    _optable.c_all() if _BACKEND == "c" else (n for n in _optable.reference_all() if n not in ("nn", "optim")))})
 
-# what _load_c_engine binds (pygrad._c.__all__; tests/test_backend.py checks the two agree)
-_C_NAMES = frozenset(_n for _n in __all__ if _n not in _SUBMODULES and _n != "backend") | {"GradFn", "OP_NAMES"}
+_C_NAMES = frozenset(_optable.c_all())  # what _load_c_engine binds: pygrad._c.__all__

@@ -7,6 +7,9 @@ optimizers with fused C updates) and ``gates``, whatever ``PYGRAD_BACKEND``
 says.
 """
 
+# ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
+
+from pygrad import _optable
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
@@ -79,17 +82,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
-__all__ = [
-    "abs", "add", "arange", "bool_", "cat", "clamp", "concatenate", "cross_entropy", "custom_op", "detect_anomaly",
-    "div", "elu", "empty_cache", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy", "full",
-    "get_cache_limit", "get_num_threads", "is_anomaly_enabled", "is_grad_enabled", "leaky_relu", "live_objects",
-    "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout", "mean", "memory_stats", "min",
-    "minimum", "mul", "neg", "no_grad", "ones", "permute", "pow", "prelu", "rand", "randn", "reciprocal", "relu",
-    "reshape", "scatter_add", "set_cache_limit", "set_detect_anomaly", "set_num_threads", "sigmoid", "softmax",
-    "sqrt", "stack", "sub", "sum", "tanh", "tensor", "transpose", "where", "zeros", "GradFn", "OP_NAMES",
-    "PygradError", "PygradIndexError", "PygradMemoryError", "PygradRuntimeError", "PygradTypeError",
-    "PygradValueError", "ShapeError", "Tensor",
-]
+__all__ = _optable.c_all()  # the names imported above; tests/test_optable.py checks each exists
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook

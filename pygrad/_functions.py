@@ -1,14 +1,16 @@
-"""The C engine's module-level op functions (``pygrad.add``, ``pygrad.where`` ...)."""
+"""The C engine's module-level op functions (``pygrad.add``, ``pygrad.where`` ...); the one-liners over a
+Tensor method (``exp``, ``sum``, ``maximum`` ...) are built from the op table, :mod:`pygrad._optable`."""
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _engines, _optable
 from pygrad._args import _join_axis, _reduction_arg, _shape_arg
 from pygrad._bindings import _wrap, bool_, float32, float64, int64_buffer, lib, tensor_array
 from pygrad._creation import tensor
@@ -63,69 +65,30 @@ def pow(x: Any, p: Any) -> Tensor:  # noqa: A001
     return _binary(x, p, Tensor.__pow__, Tensor.__rpow__, "pow")
 
 
-def exp(x: Any) -> Tensor:
-    """eˣ."""
-    return _t(x, op="exp").exp()
 
 
-def log(x: Any) -> Tensor:
-    """Natural log."""
-    return _t(x, op="log").log()
 
 
-def sqrt(x: Any) -> Tensor:
-    """√x."""
-    return _t(x, op="sqrt").sqrt()
 
 
-def reciprocal(x: Any) -> Tensor:
-    """1/x."""
-    return _t(x, op="reciprocal").reciprocal()
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001
-    """|x|."""
-    return _t(x, op="abs").abs()
 
 
-def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1/(1+e⁻ˣ)."""
-    return _t(x, op="sigmoid").sigmoid()
 
 
-def tanh(x: Any) -> Tensor:
-    """tanh x."""
-    return _t(x, op="tanh").tanh()
 
 
-def relu(x: Any) -> Tensor:
-    """max(0, x)."""
-    return _t(x, op="relu").relu()
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope·x otherwise."""
-    return _t(x, op="leaky_relu").leaky_relu(negative_slope)
 
 
-def elu(x: Any, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, alpha·(eˣ - 1) otherwise."""
-    return _t(x, op="elu").elu(alpha)
 
 
-def clamp(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clip to [min, max]."""
-    return _t(x, op="clamp").clamp(min, max)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise max, broadcasting; ties split the gradient."""
-    return _t(a, b, "maximum").maximum(b)
 
 
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise min, broadcasting; ties split the gradient."""
-    return _t(a, b, "minimum").minimum(b)
 
 
 def _where_condition(cond: Any) -> Tensor:
@@ -164,29 +127,14 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     return _wrap(lib.pg_where(c._p, tx._p, ty._p))
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with numpy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
-    return _t(a, op="matmul").matmul(b)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (None: all)."""
-    return _t(x, op="sum").sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-    """Mean over ``axis`` (None: all)."""
-    return _t(x, op="mean").mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``."""
-    return _t(x, op="max").max(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``."""
-    return _t(x, op="min").min(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
@@ -204,14 +152,8 @@ def permute(x: Any, dims: Sequence[int]) -> Tensor:
     return _t(x, op="permute").permute(dims)
 
 
-def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """Softmax along ``axis``."""
-    return _t(x, op="softmax").softmax(axis, dim=dim)
 
 
-def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """Log-softmax along ``axis``."""
-    return _t(x, op="log_softmax").log_softmax(axis, dim=dim)
 
 
 def prelu(x: Any, weight: Any) -> Tensor:
@@ -320,3 +262,36 @@ def scatter_add(src: Tensor, shape: Sequence[int], offsets: Any) -> Tensor:
     if off.size != t.numel():
         raise ShapeError(f"scatter_add: {off.size} offsets for a source of shape {t.shape} ({t.numel()} elements)")
     return _wrap(lib.pg_scatter_add(t._p, len(dims), dims, int64_buffer(off)))
+
+
+# ---------------------------------------------------------------------------
+# the functions that are one-liners over a Tensor method, built from the op table
+# ---------------------------------------------------------------------------
+
+
+def _one_liner(op: _optable.Op, name: str) -> Callable[..., Tensor]:
+    """``name(x, ...)`` = ``_t(x).<method>(...)``, with the method's signature (self named x).
+
+    For ``op.one_liner == "like"`` a Python scalar first argument takes the
+    second argument's float dtype, as in ``maximum(2.0, t)``.
+    """
+    method = getattr(Tensor, op.methods[0])
+    opname = op.name
+    if op.one_liner == "like":
+        def fn(x: Any, other: Any, *args: Any, **kwargs: Any) -> Tensor:
+            return method(_t(x, other, opname), other, *args, **kwargs)
+    else:
+        def fn(x: Any, *args: Any, **kwargs: Any) -> Tensor:
+            return method(_t(x, op=opname), *args, **kwargs)
+    sig = inspect.signature(method)
+    params = list(sig.parameters.values())
+    fn.__signature__ = sig.replace(parameters=[params[0].replace(name="x"), *params[1:]])  # type: ignore[attr-defined]
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = op.doc
+    return fn
+
+
+for _op in _optable.OPS:
+    if _op.one_liner is not None:
+        for _name in _op.functions:
+            globals()[_name] = _one_liner(_op, _name)

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _engines, _optable
 from pygrad.errors import PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
 
 _FLOAT, _ARRAY, _TENSOR = "float", "array", "tensor"
 
 
 def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of small classes
-    """The gate classes whose default engine is ``engine``."""
+    """The gate classes whose default engine is ``engine``: one per row of :mod:`pygrad._optable`."""
 
     def engine_for(who: str, values: Any) -> Any:
         """The engine of the Tensors among ``values`` (``engine`` when there are none)."""
@@ -241,65 +241,10 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
         ns[name] = cls
         by_op.setdefault(op, cls)
 
-    gate("AddGate", "add", 2, lambda e, x, y: x + y, "z = x + y; add distributes: dx = dy = dz.")
-    gate("SubtractGate", "sub", 2, lambda e, x, y: x - y, "z = x - y; dx = dz, dy = -dz.")
-    gate("MultiplyGate", "mul", 2, lambda e, x, y: x * y, "z = x·y; mul switches: dx = y·dz, dy = x·dz.")
-    gate("DivideGate", "div", 2, lambda e, x, y: x / y, "z = x / y; dx = dz/y, dy = -x·dz/y².")
-    gate("NegateGate", "neg", 1, lambda e, x: -x, "z = -x (the notes' *-1 gate).")
-    gate("AddConstantGate", "add_scalar", 1, lambda e, x, c: x + c, "z = x + c (the notes' +1 gate).", ("c",))
-    gate("ScaleGate", "mul_scalar", 1, lambda e, x, a: x * a, "z = a·x; dx = a·dz.", ("a",))
-    gate("PowerGate", "pow_scalar", 1, lambda e, x, p: x ** p, "z = xᵖ; dx = p·xᵖ⁻¹·dz.", ("p",))
-    gate("PowGate", "pow", 2, lambda e, x, y: e.pow(x, y), "z = xʸ; dx = y·xʸ⁻¹·dz, dy = xʸ·log x·dz.")
-    gate("ExpGate", "exp", 1, lambda e, x: x.exp(), "z = eˣ; dx = eˣ·dz.")
-    gate("LogGate", "log", 1, lambda e, x: x.log(), "z = log x; dx = dz/x.")
-    gate("SqrtGate", "sqrt", 1, lambda e, x: x.sqrt(), "z = √x; dx = dz/(2√x).")
-    gate("ReciprocalGate", "reciprocal", 1, lambda e, x: x.reciprocal(), "z = 1/x (the notes' 1/x gate); dx = -dz/x².")
-    gate("AbsGate", "abs", 1, lambda e, x: x.abs(), "z = |x|; dx = sign(x)·dz (0 at 0).")
-    gate("MaxGate", "maximum", 2, lambda e, x, y: e.maximum(x, y),
-         "z = max(x, y); max routes: the larger input gets dz (ties: half each).")
-    gate("MinGate", "minimum", 2, lambda e, x, y: e.minimum(x, y),
-         "z = min(x, y); the smaller input gets dz (ties: half each).")
-    gate("ClampGate", "clamp", 1, lambda e, x, min, max: x.clamp(min, max),  # noqa: A006
-         "z = min(max(x, min), max); dx = dz where min ≤ x ≤ max.", ("min", "max"), (None, None))
-    gate("WhereGate", "where", 3, lambda e, c, x, y: e.where(c, x, y),
-         "z = x where cond else y; no gradient to cond.", differentiable=(False, True, True))
-    gate("SigmoidGate", "sigmoid", 1, lambda e, x: x.sigmoid(), "z = σ(x) = 1/(1+e⁻ˣ); dx = (1-σ)σ·dz (fused).")
-    gate("TanhGate", "tanh", 1, lambda e, x: x.tanh(), "z = tanh x; dx = (1-z²)·dz.")
-    gate("ReLUGate", "relu", 1, lambda e, x: x.relu(), "z = max(0, x); dx = dz where x > 0.")
-    gate("LeakyReLUGate", "leaky_relu", 1, lambda e, x, negative_slope: x.leaky_relu(negative_slope),
-         "z = x for x > 0, else s·x.", ("negative_slope",), (0.01,))
-    gate("ELUGate", "elu", 1, lambda e, x, alpha: x.elu(alpha), "z = x for x > 0, else α(eˣ-1).", ("alpha",), (1.0,))
-    gate("MatMulGate", "matmul", 2, lambda e, x, y: x @ y, "Z = X·Y; dX = dZ·Yᵀ, dY = Xᵀ·dZ.")
-    gate("SumGate", "sum", 1, lambda e, x, axis, keepdims: x.sum(axis, keepdims),
-         "z = Σ x over axis; dx = dz broadcast back.", ("axis", "keepdims"), (None, False))
-    gate("MeanGate", "mean", 1, lambda e, x, axis, keepdims: x.mean(axis, keepdims),
-         "z = mean of x over axis.", ("axis", "keepdims"), (None, False))
-    gate("ReduceMaxGate", "max", 1, lambda e, x, axis, keepdims: x.max(axis, keepdims),
-         "z = max of x over axis; routes dz to the maxima (ties share).", ("axis", "keepdims"), (None, False))
-    gate("ReduceMinGate", "min", 1, lambda e, x, axis, keepdims: x.min(axis, keepdims),
-         "z = min of x over axis; routes dz to the minima (ties share).", ("axis", "keepdims"), (None, False))
-    gate("ReshapeGate", "reshape", 1, lambda e, x, shape: x.reshape(shape), "z = x with another shape.", ("shape",))
-    gate("PermuteGate", "permute", 1, lambda e, x, dims: x.permute(dims), "z = x with dims reordered.", ("dims",))
-    gate("TransposeGate", "permute", 1, lambda e, x: x.T, "z = xᵀ (all dims reversed).")
-    gate("GetItemGate", "getitem", 1, lambda e, x, key: x[key], "z = x[key]; dx scatter-adds dz.", ("key",))
-    gate("ConcatenateGate", "concatenate", -1, lambda e, *xs, axis: e.concatenate(list(xs), axis),
-         "z = inputs joined along axis.", ("axis",), (0,))
-    gate("StackGate", "stack", -1, lambda e, *xs, axis: e.stack(list(xs), axis),
-         "z = inputs stacked along a new axis.", ("axis",), (0,))
-    gate("SoftmaxGate", "softmax", 1, lambda e, x, axis: x.softmax(axis),
-         "z = softmax(x) along axis.", ("axis",), (-1,))
-    gate("LogSoftmaxGate", "log_softmax", 1, lambda e, x, axis: x.log_softmax(axis),
-         "z = log softmax(x) along axis.", ("axis",), (-1,))
-    gate("CastGate", "cast", 1, lambda e, x, dtype: x.astype(dtype), "z = x in another float dtype.", ("dtype",))
-    gate("ScatterAddGate", "scatter_add", 1, lambda e, x, shape, offsets: e.scatter_add(x, shape, offsets),
-         "z = zeros(shape) with x.flat[i] added at offsets[i]; dx gathers dz.", ("shape", "offsets"))
-    gate("PReLUGate", "prelu", 2, lambda e, x, w: e.prelu(x, w),
-         "z = x for x > 0, else w_c·x (learned slope, shared or per channel on axis 1).")
-    gate("MaxoutGate", "maxout", 1, lambda e, x, pieces: e.maxout(x, pieces),
-         "z = max over groups of `pieces` units along the last axis; dz routes to each group's max.", ("pieces",))
-    gate("CrossEntropyGate", "cross_entropy", 1, lambda e, x, labels, reduction: e.cross_entropy(x, labels, reduction),
-         "z = -log softmax(x)[labels] (mean, sum or none); dx = softmax(x) - onehot(labels), scaled.",
-         ("labels", "reduction"), ("mean",))
+    for op in _optable.OPS:
+        for spec in ((op.gate,) if op.gate is not None else ()) + op.extra_gates:
+            gate(spec.name, op.name, op.arity, spec.apply, spec.formula, spec.params, spec.defaults,
+                 spec.differentiable)
     by_op["custom"] = Gate
 
     class GraphNode:

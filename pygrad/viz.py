@@ -22,13 +22,10 @@ from typing import Any
 import numpy as np
 
 from pygrad._engines import engine_of, is_tensor, name_of
+from pygrad._optable import SYMBOLS
 from pygrad.errors import PygradRuntimeError, PygradTypeError
 
-_SYMBOL = {
-    "add": "+", "sub": "−", "mul": "*", "div": "/", "neg": "*−1", "exp": "exp", "log": "log",
-    "reciprocal": "1/x", "maximum": "max", "minimum": "min", "matmul": "@", "sigmoid": "σ", "tanh": "tanh",
-    "relu": "ReLU", "sqrt": "√", "abs": "|x|", "pow": "pow", "custom": "custom",
-}
+_SYMBOL = SYMBOLS  # op name -> the symbol of its node (pygrad._optable)
 
 
 def _fmt(t: Any) -> str:
