@@ -311,7 +311,7 @@ def ratio(a: float | None, b: float | None) -> str:
 def header_lines(argv: list[str]) -> list[str]:
     """Date, machine, clock, versions, command: the lines every report starts with."""
     pg = import_pygrad()
-    from pygrad import _engine
+    from pygrad import _runtime
 
     now = datetime.datetime.now().astimezone()
     import numpy as np
@@ -325,6 +325,6 @@ def header_lines(argv: list[str]) -> list[str]:
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch {version('torch', 'torch')}, "
         f"micrograd {version('micrograd', 'micrograd')}, jax {version('jax', 'jax')}",
         f"- pygrad {getattr(pg, '__version__', '?')} from {Path(pg.__file__).parent}; GEMM kernel "
-        f"{_engine._gemm_kernel()}; {pg.get_num_threads()} threads by default",
+        f"{_runtime._gemm_kernel()}; {pg.get_num_threads()} threads by default",
         f"- command: python {' '.join([sys.argv[0], *argv])}",
     ]

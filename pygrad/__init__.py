@@ -15,9 +15,11 @@ shows them at work. ``pygrad.reference`` is an independent pure-Python engine
 with the same API, to check results against.
 """
 
-import os as _os
+# ruff: noqa: F401 - the errors are re-exported through __all__, built from the op table
+
 import sys as _sys
 
+from pygrad import _engines, _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -28,90 +30,28 @@ from pygrad.errors import (
     ShapeError,
 )
 
-_REQUESTED = _os.environ.get("PYGRAD_BACKEND", "c").strip().lower() or "c"
+_BACKEND = _engines.backend()  # ImportError for a PYGRAD_BACKEND it does not know
 
-if _REQUESTED in ("python", "reference"):
+if _BACKEND == "python":
     # The whole program runs on the pure-Python reference engine, deliberately.
     print("pygrad: PYGRAD_BACKEND=python: serving the pure-Python reference engine (slow; for checking results)",
           file=_sys.stderr)
-    from pygrad.reference import *  # noqa: F403
+    from pygrad import reference as _reference
+
+    # its names, but not its nn and optim: pygrad.nn and pygrad.optim serve the reference themselves
+    globals().update({_k: getattr(_reference, _k) for _k in _reference.__all__ if _k not in ("nn", "optim")})
     from pygrad.reference import OP_NAMES, custom_op, scatter_add  # noqa: F401
 
-    _BACKEND = "python"
-elif _REQUESTED == "c":
-    from pygrad._engine import (
-        OP_NAMES,
-        GradFn,
-        Tensor,
-        abs,
-        add,
-        arange,
-        bool_,
-        cat,
-        clamp,
-        concatenate,
-        cross_entropy,
-        custom_op,
-        detect_anomaly,
-        div,
-        elu,
-        empty_cache,
-        enable_grad,
-        exp,
-        eye,
-        float32,
-        float64,
-        from_numpy,
-        full,
-        get_cache_limit,
-        get_num_threads,
-        is_anomaly_enabled,
-        is_grad_enabled,
-        leaky_relu,
-        live_objects,
-        log,
-        log_softmax,
-        manual_seed,
-        matmul,
-        max,
-        maximum,
-        maxout,
-        mean,
-        memory_stats,
-        min,
-        minimum,
-        mul,
-        neg,
-        no_grad,
-        ones,
-        permute,
-        pow,
-        prelu,
-        rand,
-        randn,
-        reciprocal,
-        relu,
-        reshape,
-        scatter_add,
-        set_cache_limit,
-        set_detect_anomaly,
-        set_num_threads,
-        sigmoid,
-        softmax,
-        sqrt,
-        stack,
-        sub,
-        sum,
-        tanh,
-        tensor,
-        transpose,
-        where,
-        zeros,
-    )
 
-    _BACKEND = "c"
-else:
-    raise ImportError(f"PYGRAD_BACKEND={_REQUESTED!r}: expected 'c' (the default) or 'python' (the reference engine)")
+def _load_c_engine() -> None:
+    """Import the C engine (the compiled extension) and bind its names here, once.
+
+    Deferred to the first use of one of them, so that ``import pygrad.reference``
+    (which runs this file first) never loads the extension.
+    """
+    from pygrad import _c
+
+    globals().update({k: getattr(_c, k) for k in _c.__all__})
 
 
 __version__ = "0.1.0"
@@ -121,11 +61,15 @@ _SUBMODULES = {"data", "functional", "gates", "gradcheck", "nn", "optim", "refer
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
-    """``pygrad.functional``, ``pygrad.gates`` ... import on first use."""
+    """``pygrad.functional``, ``pygrad.gates`` ... import on first use; so does the C
+    engine, at the first use of one of its names (``pygrad.tensor`` ...)."""
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"pygrad.{name}")
+    if _BACKEND == "c" and name in _C_NAMES:
+        _load_c_engine()
+        return globals()[name]
     raise AttributeError(f"module 'pygrad' has no attribute {name!r}")
 
 
@@ -133,15 +77,7 @@ def backend() -> str:
     """Which engine ``import pygrad`` serves: ``"c"`` or ``"python"`` (``PYGRAD_BACKEND=python``)."""
     return _BACKEND
 
-__all__ = [
-    "abs", "add", "arange", "backend", "bool_", "cat", "clamp", "concatenate", "cross_entropy", "custom_op",
-    "data", "detect_anomaly", "div", "elu", "enable_grad", "exp", "eye", "float32", "float64", "from_numpy",
-    "full", "functional", "gates", "get_num_threads", "gradcheck", "is_anomaly_enabled", "is_grad_enabled",
-    "leaky_relu", "live_objects", "log", "log_softmax", "manual_seed", "matmul", "max", "maximum", "maxout",
-    "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones", "optim", "permute", "pow", "prelu",
-    "rand", "randn", "reciprocal", "relu", "reshape", "scatter_add", "set_detect_anomaly", "set_num_threads",
-    "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "tensor", "testing", "transpose", "viz",
-    "where", "zeros", "GradFn", "OP_NAMES", "PygradError", "PygradIndexError", "PygradMemoryError",
-    "PygradRuntimeError", "PygradTypeError", "PygradValueError", "ShapeError", "Tensor",
-    "empty_cache", "get_cache_limit", "memory_stats", "set_cache_limit",
-]
+__all__ = sorted({*_SUBMODULES, "backend", *(
+    _optable.c_all() if _BACKEND == "c" else (n for n in _optable.reference_all() if n not in ("nn", "optim")))})
+
+_C_NAMES = frozenset(_optable.c_all())  # what _load_c_engine binds: pygrad._c.__all__

@@ -1,8 +1,11 @@
 """The gate interface of the CS231n notes, built once per engine.
 
-``build(engine)`` returns the gate classes for an engine module
-(``pygrad`` or ``pygrad.reference``); :mod:`pygrad.gates` and
-:mod:`pygrad.reference.gates` are its two instances. Gates hold no numeric
+``build(engine)`` returns the gate classes whose default engine is
+``engine`` (``pygrad._c`` or ``pygrad.reference``); :mod:`pygrad.gates` and
+:mod:`pygrad.reference.gates` are its two instances. A gate runs on the engine
+of its Tensor inputs (:mod:`pygrad._engines`), the default engine serving
+inputs given as numbers or arrays; Tensors of both engines raise TypeError.
+Gates hold no numeric
 code: a built-in gate runs its engine's op (forward kernel) and that op's
 recorded backward (backward kernel); a user-defined gate runs the user's
 numpy ``forward``/``backward`` and takes part in autograd through the
@@ -19,17 +22,21 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _engines, _optable
 from pygrad.errors import PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
 
 _FLOAT, _ARRAY, _TENSOR = "float", "array", "tensor"
 
 
 def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of small classes
-    """The gate classes bound to ``engine``."""
-    Tensor = engine.Tensor
+    """The gate classes whose default engine is ``engine``: one per row of :mod:`pygrad._optable`."""
+
+    def engine_for(who: str, values: Any) -> Any:
+        """The engine of the Tensors among ``values`` (``engine`` when there are none)."""
+        return _engines.common(who, values, default=engine)
 
     def kind_of(x: Any) -> str:
-        if isinstance(x, Tensor):
+        if _engines.is_tensor(x):
             return _TENSOR
         if isinstance(x, np.ndarray):
             return _ARRAY
@@ -37,22 +44,22 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             return _FLOAT
         raise PygradTypeError(f"gate: inputs must be Python numbers, numpy arrays or Tensors, got {type(x).__name__}")
 
-    def to_leaf(x: Any, requires_grad: bool) -> Any:
-        """A fresh leaf holding x's values; Python numbers compute in float64."""
-        if isinstance(x, Tensor):
-            t = engine.tensor(x.numpy(), dtype=x.dtype)
+    def to_leaf(x: Any, requires_grad: bool, eng: Any) -> Any:
+        """A fresh leaf of ``eng`` holding x's values; Python numbers compute in float64."""
+        if _engines.is_tensor(x):
+            t = eng.tensor(x.numpy(), dtype=x.dtype)
         elif isinstance(x, (numbers.Real, np.generic)) and not isinstance(x, np.ndarray):
-            t = engine.tensor(np.float64(x))
+            t = eng.tensor(np.float64(x))
         else:
             arr = np.asarray(x)
-            t = engine.tensor(arr, dtype=arr.dtype if arr.dtype in (np.float32, np.float64, np.bool_) else None)
+            t = eng.tensor(arr, dtype=arr.dtype if arr.dtype in (np.float32, np.float64, np.bool_) else None)
         if requires_grad and t.dtype != np.bool_:
             t.requires_grad = True
         return t
 
-    def as_input(x: Any) -> Any:
-        """Tensors pass through (they keep their graph); others become float64/array tensors."""
-        return x if isinstance(x, Tensor) else to_leaf(x, False)
+    def as_input(x: Any, eng: Any) -> Any:
+        """Tensors pass through (they keep their graph); others become float64/array tensors of ``eng``."""
+        return x if _engines.is_tensor(x) else to_leaf(x, False, eng)
 
     def convert(t: Any, kind: str) -> Any:
         """A result in the kind the caller gave: float in, float out."""
@@ -88,8 +95,9 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             return type(self).__name__
 
         def __call__(self, *inputs: Any) -> Any:
-            """Apply the gate inside a Tensor expression (recorded for autograd)."""
-            ts = [as_input(x) for x in inputs]
+            """Apply the gate inside a Tensor expression (recorded for autograd on the inputs' engine)."""
+            eng = engine_for(self.name, inputs)
+            ts = [as_input(x, eng) for x in inputs]
             gate = copy.copy(self)  # per-call state: the same gate object may appear twice in a graph
             value = np.asarray(gate.forward(*[t.numpy().copy() for t in ts]))
             floats = [t.dtype for t in ts if t.dtype != np.bool_]
@@ -100,7 +108,7 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             name = self.name
 
             def grads_of(g: Any, needs: list[bool]) -> list[Any]:
-                if engine.is_grad_enabled():  # only a create_graph sweep runs backward with grad mode on
+                if eng.is_grad_enabled():  # only a create_graph sweep runs backward with grad mode on
                     raise PygradRuntimeError(
                         f"{name}: a gate whose backward is written with numpy cannot be differentiated twice "
                         "(backward(create_graph=True)); write the backward with pygrad ops through custom_op")
@@ -118,10 +126,10 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
                     if arr.shape != shape:
                         raise ShapeError(
                             f"{name}.backward returned a gradient of shape {arr.shape} for input {i} of shape {shape}")
-                    result.append(engine.tensor(arr, dtype=t.dtype))
+                    result.append(eng.tensor(arr, dtype=t.dtype))
                 return result
 
-            return engine.custom_op(ts, engine.tensor(value, dtype=dtype), grads_of)
+            return eng.custom_op(ts, eng.tensor(value, dtype=dtype), grads_of)
 
         def __repr__(self) -> str:
             return f"{self.name}()"
@@ -140,13 +148,14 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
         n_inputs: int = 1
         differentiable: tuple[bool, ...] = ()
 
-        def _apply(self, *ts: Any) -> Any:
+        def _apply(self, eng: Any, *ts: Any) -> Any:
             raise NotImplementedError
 
         def __call__(self, *inputs: Any) -> Any:
             self._check_arity(inputs)
-            ts = [as_input(x) for x in inputs]
-            return self._apply(*ts)
+            eng = engine_for(self.name, inputs)
+            ts = [as_input(x, eng) for x in inputs]
+            return self._apply(eng, *ts)
 
         def _check_arity(self, inputs: Sequence[Any]) -> None:
             if self.n_inputs >= 0 and len(inputs) != self.n_inputs:
@@ -161,10 +170,11 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             """z = op(*inputs), with the C (or reference) forward kernel."""
             self._check_arity(inputs)
             kinds = [kind_of(x) for x in inputs]
-            leaves = [to_leaf(x, self._diff(i)) for i, x in enumerate(inputs)]
-            with engine.enable_grad():
-                out = self._apply(*leaves)
-            self._kinds, self._leaves, self._out = kinds, leaves, out
+            eng = engine_for(self.name, inputs)
+            leaves = [to_leaf(x, self._diff(i), eng) for i, x in enumerate(inputs)]
+            with eng.enable_grad():
+                out = self._apply(eng, *leaves)
+            self._kinds, self._leaves, self._out, self._eng = kinds, leaves, out, eng
             kind = _TENSOR if _TENSOR in kinds else _ARRAY if _ARRAY in kinds else _FLOAT
             return convert(out, kind)
 
@@ -173,7 +183,8 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             out = getattr(self, "_out", None)
             if out is None:
                 raise PygradRuntimeError(f"{self.name}.backward called before forward")
-            g = dz.numpy() if isinstance(dz, Tensor) else np.asarray(dz, dtype=out.dtype)
+            eng = self._eng
+            g = dz.numpy() if _engines.is_tensor(dz) else np.asarray(dz, dtype=out.dtype)
             if g.shape != out.shape:
                 if g.size == 1 and out.size == 1:
                     g = g.reshape(out.shape)
@@ -186,13 +197,13 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             for t in self._leaves:
                 if t.requires_grad:
                     t.grad = None
-            out.backward(engine.tensor(g, dtype=out.dtype), retain_graph=True)
+            out.backward(eng.tensor(g, dtype=out.dtype), retain_graph=True)
             grads = []
             for t, kind in zip(self._leaves, self._kinds):
                 if not t.requires_grad:
                     grads.append(None)
                     continue
-                gt = t.grad if t.grad is not None else engine.zeros(t.shape, dtype=t.dtype)
+                gt = t.grad if t.grad is not None else eng.zeros(t.shape, dtype=t.dtype)
                 grads.append(convert(gt, kind))
             return grads[0] if len(grads) == 1 else tuple(grads)
 
@@ -217,8 +228,8 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
                 raise PygradTypeError(f"{name}: missing parameter(s) {', '.join(missing)}")
             self.params = values
 
-        def _apply(self: Any, *ts: Any) -> Any:
-            return fn(*ts, **self.params)
+        def _apply(self: Any, eng: Any, *ts: Any) -> Any:
+            return fn(eng, *ts, **self.params)
 
         def __repr__(self: Any) -> str:
             return f"{name}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
@@ -230,65 +241,10 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
         ns[name] = cls
         by_op.setdefault(op, cls)
 
-    e = engine
-    gate("AddGate", "add", 2, lambda x, y: x + y, "z = x + y; add distributes: dx = dy = dz.")
-    gate("SubtractGate", "sub", 2, lambda x, y: x - y, "z = x - y; dx = dz, dy = -dz.")
-    gate("MultiplyGate", "mul", 2, lambda x, y: x * y, "z = x·y; mul switches: dx = y·dz, dy = x·dz.")
-    gate("DivideGate", "div", 2, lambda x, y: x / y, "z = x / y; dx = dz/y, dy = -x·dz/y².")
-    gate("NegateGate", "neg", 1, lambda x: -x, "z = -x (the notes' *-1 gate).")
-    gate("AddConstantGate", "add_scalar", 1, lambda x, c: x + c, "z = x + c (the notes' +1 gate).", ("c",))
-    gate("ScaleGate", "mul_scalar", 1, lambda x, a: x * a, "z = a·x; dx = a·dz.", ("a",))
-    gate("PowerGate", "pow_scalar", 1, lambda x, p: x ** p, "z = xᵖ; dx = p·xᵖ⁻¹·dz.", ("p",))
-    gate("PowGate", "pow", 2, lambda x, y: e.pow(x, y), "z = xʸ; dx = y·xʸ⁻¹·dz, dy = xʸ·log x·dz.")
-    gate("ExpGate", "exp", 1, lambda x: x.exp(), "z = eˣ; dx = eˣ·dz.")
-    gate("LogGate", "log", 1, lambda x: x.log(), "z = log x; dx = dz/x.")
-    gate("SqrtGate", "sqrt", 1, lambda x: x.sqrt(), "z = √x; dx = dz/(2√x).")
-    gate("ReciprocalGate", "reciprocal", 1, lambda x: x.reciprocal(), "z = 1/x (the notes' 1/x gate); dx = -dz/x².")
-    gate("AbsGate", "abs", 1, lambda x: x.abs(), "z = |x|; dx = sign(x)·dz (0 at 0).")
-    gate("MaxGate", "maximum", 2, lambda x, y: e.maximum(x, y),
-         "z = max(x, y); max routes: the larger input gets dz (ties: half each).")
-    gate("MinGate", "minimum", 2, lambda x, y: e.minimum(x, y),
-         "z = min(x, y); the smaller input gets dz (ties: half each).")
-    gate("ClampGate", "clamp", 1, lambda x, min, max: x.clamp(min, max),  # noqa: A006
-         "z = min(max(x, min), max); dx = dz where min ≤ x ≤ max.", ("min", "max"), (None, None))
-    gate("WhereGate", "where", 3, lambda c, x, y: e.where(c, x, y),
-         "z = x where cond else y; no gradient to cond.", differentiable=(False, True, True))
-    gate("SigmoidGate", "sigmoid", 1, lambda x: x.sigmoid(), "z = σ(x) = 1/(1+e⁻ˣ); dx = (1-σ)σ·dz (fused).")
-    gate("TanhGate", "tanh", 1, lambda x: x.tanh(), "z = tanh x; dx = (1-z²)·dz.")
-    gate("ReLUGate", "relu", 1, lambda x: x.relu(), "z = max(0, x); dx = dz where x > 0.")
-    gate("LeakyReLUGate", "leaky_relu", 1, lambda x, negative_slope: x.leaky_relu(negative_slope),
-         "z = x for x > 0, else s·x.", ("negative_slope",), (0.01,))
-    gate("ELUGate", "elu", 1, lambda x, alpha: x.elu(alpha), "z = x for x > 0, else α(eˣ-1).", ("alpha",), (1.0,))
-    gate("MatMulGate", "matmul", 2, lambda x, y: x @ y, "Z = X·Y; dX = dZ·Yᵀ, dY = Xᵀ·dZ.")
-    gate("SumGate", "sum", 1, lambda x, axis, keepdims: x.sum(axis, keepdims),
-         "z = Σ x over axis; dx = dz broadcast back.", ("axis", "keepdims"), (None, False))
-    gate("MeanGate", "mean", 1, lambda x, axis, keepdims: x.mean(axis, keepdims),
-         "z = mean of x over axis.", ("axis", "keepdims"), (None, False))
-    gate("ReduceMaxGate", "max", 1, lambda x, axis, keepdims: x.max(axis, keepdims),
-         "z = max of x over axis; routes dz to the maxima (ties share).", ("axis", "keepdims"), (None, False))
-    gate("ReduceMinGate", "min", 1, lambda x, axis, keepdims: x.min(axis, keepdims),
-         "z = min of x over axis; routes dz to the minima (ties share).", ("axis", "keepdims"), (None, False))
-    gate("ReshapeGate", "reshape", 1, lambda x, shape: x.reshape(shape), "z = x with another shape.", ("shape",))
-    gate("PermuteGate", "permute", 1, lambda x, dims: x.permute(dims), "z = x with dims reordered.", ("dims",))
-    gate("TransposeGate", "permute", 1, lambda x: x.T, "z = xᵀ (all dims reversed).")
-    gate("GetItemGate", "getitem", 1, lambda x, key: x[key], "z = x[key]; dx scatter-adds dz.", ("key",))
-    gate("ConcatenateGate", "concatenate", -1, lambda *xs, axis: e.concatenate(list(xs), axis),
-         "z = inputs joined along axis.", ("axis",), (0,))
-    gate("StackGate", "stack", -1, lambda *xs, axis: e.stack(list(xs), axis),
-         "z = inputs stacked along a new axis.", ("axis",), (0,))
-    gate("SoftmaxGate", "softmax", 1, lambda x, axis: x.softmax(axis), "z = softmax(x) along axis.", ("axis",), (-1,))
-    gate("LogSoftmaxGate", "log_softmax", 1, lambda x, axis: x.log_softmax(axis),
-         "z = log softmax(x) along axis.", ("axis",), (-1,))
-    gate("CastGate", "cast", 1, lambda x, dtype: x.astype(dtype), "z = x in another float dtype.", ("dtype",))
-    gate("ScatterAddGate", "scatter_add", 1, lambda x, shape, offsets: e.scatter_add(x, shape, offsets),
-         "z = zeros(shape) with x.flat[i] added at offsets[i]; dx gathers dz.", ("shape", "offsets"))
-    gate("PReLUGate", "prelu", 2, lambda x, w: e.prelu(x, w),
-         "z = x for x > 0, else w_c·x (learned slope, shared or per channel on axis 1).")
-    gate("MaxoutGate", "maxout", 1, lambda x, pieces: e.maxout(x, pieces),
-         "z = max over groups of `pieces` units along the last axis; dz routes to each group's max.", ("pieces",))
-    gate("CrossEntropyGate", "cross_entropy", 1, lambda x, labels, reduction: e.cross_entropy(x, labels, reduction),
-         "z = -log softmax(x)[labels] (mean, sum or none); dx = softmax(x) - onehot(labels), scaled.",
-         ("labels", "reduction"), ("mean",))
+    for op in _optable.OPS:
+        for spec in ((op.gate,) if op.gate is not None else ()) + op.extra_gates:
+            gate(spec.name, op.name, op.arity, spec.apply, spec.formula, spec.params, spec.defaults,
+                 spec.differentiable)
     by_op["custom"] = Gate
 
     class GraphNode:
@@ -332,6 +288,7 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             self._output: GraphNode | None = None
             self._kinds: dict[str, str] = {}
             self._out_tensor: Any = None
+            self._eng = engine
 
         def _new(self, name: str | None, gate: Any, inputs: tuple[GraphNode, ...]) -> GraphNode:
             name = name if name is not None else f"n{len(self._nodes)}"
@@ -396,10 +353,11 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
                 raise PygradValueError(f"ComputationalGraph.forward: missing inputs {missing}, unknown inputs {extra}")
             out_node = self._output or self._nodes[-1]
             self._kinds = {k: kind_of(v) for k, v in inputs.items()}
-            with engine.enable_grad():
+            eng = self._eng = engine_for("ComputationalGraph.forward", inputs.values())
+            with eng.enable_grad():
                 for n in self.nodes_topologically_sorted():
                     if n.is_input:
-                        n.value = to_leaf(inputs[n.name], True)
+                        n.value = to_leaf(inputs[n.name], True, eng)
                     else:
                         n.value = n.gate(*[i.value for i in n.inputs])
                         if n.value.requires_grad:
@@ -415,17 +373,18 @@ def build(engine: Any) -> SimpleNamespace:  # noqa: C901 - one namespace of smal
             out = self._out_tensor
             if out is None:
                 raise PygradRuntimeError("ComputationalGraph.backward called before forward")
-            g = None if dz is None else engine.tensor(np.asarray(dz.numpy() if isinstance(dz, Tensor) else dz),
-                                                       dtype=out.dtype)
+            eng = self._eng
+            g = None if dz is None else eng.tensor(np.asarray(dz.numpy() if _engines.is_tensor(dz) else dz),
+                                                    dtype=out.dtype)
             out.backward(g)
             result = {}
             for n in self._nodes:
                 t = n.value
                 n.grad = t.grad if t is not None and t.requires_grad else None
                 if n is (self._output or self._nodes[-1]) and n.grad is None:
-                    n.grad = g if g is not None else engine.ones(t.shape, dtype=t.dtype)
+                    n.grad = g if g is not None else eng.ones(t.shape, dtype=t.dtype)
                 if n.is_input:
-                    gt = n.grad if n.grad is not None else engine.zeros(t.shape, dtype=t.dtype)
+                    gt = n.grad if n.grad is not None else eng.zeros(t.shape, dtype=t.dtype)
                     result[n.name] = convert(gt, self._kinds[n.name])
             self._out_tensor = None  # the tape was released by the sweep
             return result

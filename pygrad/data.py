@@ -38,7 +38,7 @@ class DataLoader:
     every epoch from a generator seeded once with ``seed`` (the same seed gives
     the same sequence of epochs); ``drop_last`` drops a final batch smaller than
     ``batch_size``. With ``tensors=True`` (the default) X batches are Tensors of
-    ``engine`` (the C engine by default) with ``dtype`` (None: the engine's rule,
+    ``engine`` (by default the engine ``import pygrad`` serves) with ``dtype`` (None: the engine's rule,
     numpy float64 stays float64), as are float targets; integer labels stay
     int64 numpy arrays, which is what the losses take (tensors have no integer
     dtype). With ``tensors=False`` every batch is a numpy array.
@@ -74,7 +74,7 @@ class DataLoader:
     def _convert(self, a: np.ndarray, labels: bool) -> Any:
         if not self.tensors or (labels and a.dtype.kind in "iub"):
             return a
-        return resolve(self._engine, "pygrad").tensor(a, dtype=self.dtype)
+        return resolve(self._engine).tensor(a, dtype=self.dtype)
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.X)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engine as E
+import pygrad as E
 from pygrad import data, nn, optim
 from pygrad.nn import functional as F
 

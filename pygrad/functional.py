@@ -45,8 +45,11 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
-from pygrad.gradcheck import _engine_of, _is_tensor
+
+_engine_of = _engines.common
+_is_tensor = _engines.is_tensor
 
 __all__ = [
     "StationaryPoint",

@@ -1,4 +1,4 @@
-"""The notes' gate interface on the C engine.
+"""The notes' gate interface, on the engine of the inputs (the C engine for numbers and arrays).
 
 Every op of the C op table has a gate class (``AddGate``, ``MultiplyGate``,
 ``MaxGate``, ``ExpGate``, ``ReciprocalGate``, ``AddConstantGate(c)``,
@@ -16,10 +16,10 @@ from the C sweep. :class:`ComputationalGraph` builds circuits of gates.
 
 from __future__ import annotations
 
-import pygrad as _engine
+from pygrad import _engines
 from pygrad._gates import build as _build
 
-_ns = _build(_engine)
+_ns = _build(_engines.default())  # a gate runs on its inputs' engine; numbers and arrays go to this one
 globals().update({k: v for k, v in vars(_ns).items()})
 
 __all__ = sorted(vars(_ns))

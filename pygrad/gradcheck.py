@@ -36,7 +36,6 @@ gradient from rounding: check in float64.
 
 from __future__ import annotations
 
-import importlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad.errors import PygradError, PygradTypeError, PygradValueError
 
 __all__ = [
@@ -59,11 +59,6 @@ __all__ = [
 ]
 
 _METHODS = ("central", "forward")
-
-# The module defining each engine's Tensor class -> the engine's public module.
-_ENGINE_OF_MODULE = {"pygrad._engine": "pygrad", "pygrad.reference.tensor": "pygrad.reference"}
-_ENGINE_NAMES = ("pygrad", "pygrad.reference")
-
 
 class GradcheckError(PygradError, AssertionError):
     """An analytic gradient disagrees with the numeric one.
@@ -85,47 +80,17 @@ class GradcheckWarning(UserWarning):
 # ---------------------------------------------------------------------------
 
 
-def _tensor_engine_name(value: Any) -> str | None:
-    """'pygrad' or 'pygrad.reference' for a Tensor of that engine, else None."""
-    for cls in type(value).__mro__:
-        if cls.__name__ == "Tensor":
-            name = _ENGINE_OF_MODULE.get(cls.__module__)
-            if name is not None:
-                return name
-    return None
-
-
-def _engine_module(who: str, engine: Any) -> ModuleType:
-    """The engine module named by ``engine`` (a module or its name)."""
-    name = engine.__name__ if isinstance(engine, ModuleType) else engine
-    if not isinstance(name, str):
-        raise PygradTypeError(f"{who}: engine must be a module or its name, got {type(engine).__name__}")
-    if name not in _ENGINE_NAMES:
-        raise PygradValueError(f"{who}: engine must be 'pygrad' or 'pygrad.reference', got {name!r}")
-    return importlib.import_module(name)
-
-
 def _engine_of(who: str, values: Sequence[Any], engine: Any = None) -> ModuleType:
-    """The engine of the Tensors among ``values``.
+    """The engine of the Tensors among ``values`` (see :func:`pygrad._engines.common`).
 
     ``engine`` (a module or name) wins when given, and every Tensor must then
-    belong to it; with no Tensors and no ``engine`` the C engine is used.
+    belong to it; with no Tensors and no ``engine``, the engine ``import
+    pygrad`` serves. Tensors of both engines raise TypeError.
     """
-    names = {n for n in (_tensor_engine_name(v) for v in values) if n is not None}
-    if engine is not None:
-        mod = _engine_module(who, engine)
-        other = names - {mod.__name__}
-        if other:
-            raise PygradTypeError(
-                f"{who}: engine={mod.__name__!r} but got Tensors of {sorted(other)[0]!r}; use one engine")
-        return mod
-    if len(names) > 1:
-        raise PygradTypeError(f"{who}: the inputs mix Tensors of {' and '.join(sorted(names))}; use one engine")
-    return importlib.import_module(names.pop() if names else "pygrad")
+    return _engines.common(who, values, engine)
 
 
-def _is_tensor(value: Any) -> bool:
-    return _tensor_engine_name(value) is not None
+_is_tensor = _engines.is_tensor
 
 
 def _scalar_of(who: str, out: Any) -> float:

@@ -29,33 +29,22 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad.errors import PygradTypeError
 
 # default tolerances by dtype: (rtol, atol relative to the largest reference magnitude)
 TOLERANCES: dict[str, tuple[float, float]] = {"float32": (2e-5, 2e-5), "float64": (1e-10, 1e-10)}
 
 
-def _c_engine() -> Any:
-    import pygrad
-    import pygrad._engine  # noqa: F401 - the C extension; raises a clear ImportError if missing
-
-    return pygrad
-
-
-def _ref_engine() -> Any:
-    import pygrad.reference
-
-    return pygrad.reference
-
-
 def engines() -> list[Any]:
-    """The two engine modules: the C engine (``pygrad``) and ``pygrad.reference``."""
-    return [_c_engine(), _ref_engine()]
+    """The two engine modules: the C engine (``pygrad._c``, what ``import pygrad`` serves by
+    default) and ``pygrad.reference``. Each has the same names (``tensor``, ``nn``, ``optim`` ...)."""
+    return [_engines.resolve("c"), _engines.resolve("reference")]
 
 
 def engine_name(m: Any) -> str:
-    """``"c"`` or ``"reference"``."""
-    return "reference" if m.__name__.endswith("reference") else "c"
+    """``"c"`` or ``"reference"`` for an engine module (or the ``pygrad`` package)."""
+    return "reference" if _engines.resolve(m).__name__ == _engines.REFERENCE else "c"
 
 
 @contextmanager
@@ -72,7 +61,7 @@ class _Input:
 
 
 def _normalise(x: Any) -> _Input:
-    if hasattr(x, "numpy") and hasattr(x, "requires_grad") and hasattr(x, "grad_fn"):
+    if _engines.is_tensor(x):
         return _Input(np.array(x.numpy(), copy=True), x, x.dtype != np.bool_)
     if isinstance(x, np.ndarray):
         return _Input(np.array(x, copy=True), x, x.dtype.kind == "f")

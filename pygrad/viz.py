@@ -21,13 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from pygrad._engines import engine_of, is_tensor, name_of
+from pygrad._optable import SYMBOLS
 from pygrad.errors import PygradRuntimeError, PygradTypeError
 
-_SYMBOL = {
-    "add": "+", "sub": "−", "mul": "*", "div": "/", "neg": "*−1", "exp": "exp", "log": "log",
-    "reciprocal": "1/x", "maximum": "max", "minimum": "min", "matmul": "@", "sigmoid": "σ", "tanh": "tanh",
-    "relu": "ReLU", "sqrt": "√", "abs": "|x|", "pow": "pow", "custom": "custom",
-}
+_SYMBOL = SYMBOLS  # op name -> the symbol of its node (pygrad._optable)
 
 
 def _fmt(t: Any) -> str:
@@ -88,12 +86,8 @@ def _dot_of_graph(g: Any) -> str:
 
 
 def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
-    import pygrad
-
-    if type(t).__module__.startswith("pygrad.reference"):
-        nodes = _reference_graph(t)
-    else:
-        nodes = pygrad._engine.graph_of(t)
+    eng = engine_of(t, "draw")
+    nodes = eng._graph_of(t)
     by_tensor = {id(v): k for k, v in (names or {}).items()}
     lines = ["digraph circuit {", "  rankdir=LR;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
     leaf_ids: dict[Any, str] = {}
@@ -106,11 +100,10 @@ def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
                 src, value = f"n{ref}", out_of.get(ref)
                 grad = value.grad if value is not None and value.requires_grad and not value.is_leaf else None
             elif kind == "leaf":
-                key = ref._p if hasattr(ref, "_p") else id(ref)
-                key = int(pygrad._engine.ffi.cast("uintptr_t", key)) if hasattr(ref, "_p") else key
+                key = eng._leaf_key(ref)
                 if key not in leaf_ids:
                     leaf_ids[key] = f"leaf{len(leaf_ids)}"
-                    name = next((k for k, v in (names or {}).items() if _same(v, ref)), by_tensor.get(id(ref)))
+                    name = next((k for k, v in (names or {}).items() if _same(eng, v, ref)), by_tensor.get(id(ref)))
                     label = name if name is not None else f"x{len(leaf_ids) - 1}"
                     lines.append(f'  "{leaf_ids[key]}" [shape=plaintext, label="{_esc(label)}"];')
                 src, value, grad = leaf_ids[key], ref, ref.grad
@@ -128,35 +121,9 @@ def _dot_of_tensor(t: Any, names: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    pa, pb = getattr(a, "_p", None), getattr(b, "_p", None)
-    return pa is not None and pb is not None and pa == pb
-
-
-def _reference_graph(t: Any) -> list[dict[str, Any]]:
-    """The same structure as ``pygrad._engine.graph_of`` for a reference tensor."""
-    root = t.grad_fn
-    if root is None:
-        return []
-    out, seen, stack = [], {id(root)}, [(root, t)]
-    while stack:
-        node, value = stack.pop()
-        inputs = []
-        for inp, need in zip(node.inputs, node.needs):
-            fn = inp.grad_fn
-            if fn is not None:
-                inputs.append(("node", id(fn)))
-                if id(fn) not in seen:
-                    seen.add(id(fn))
-                    stack.append((fn, inp))
-            elif need:
-                inputs.append(("leaf", inp))
-            else:
-                inputs.append(("const", None))
-        out.append({"id": id(node), "op": node.name, "inputs": inputs, "output": value})
-    return out
+def _same(eng: Any, a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same tensor of ``eng`` (two wrappers may share one C tensor)."""
+    return a is b or (name_of(a) == name_of(b) == eng.__name__ and eng._leaf_key(a) == eng._leaf_key(b))
 
 
 def to_dot(obj: Any, names: dict[str, Any] | None = None) -> str:
@@ -166,7 +133,7 @@ def to_dot(obj: Any, names: dict[str, Any] | None = None) -> str:
     """
     if hasattr(obj, "nodes_topologically_sorted"):
         return _dot_of_graph(obj)
-    if hasattr(obj, "grad_fn") and hasattr(obj, "backward"):
+    if is_tensor(obj):
         return _dot_of_tensor(obj, names)
     raise PygradTypeError(f"draw: expected a Tensor or a ComputationalGraph, got {type(obj).__name__}")
 

@@ -406,14 +406,14 @@ def test_user_gate_wrong_gradient_shape(engine, ns) -> None:
 
 def test_user_gate_handles_are_released() -> None:
     S = _user_sigmoid(G)
-    before = len(pg._engine._handles)
+    before = len(pg._bindings._handles)
     for _ in range(20):
         x = pg.tensor([0.5], requires_grad=True)
         S()(x).sum().backward()
     keep = S()(pg.tensor([0.5], requires_grad=True))  # recorded, never swept
-    assert len(pg._engine._handles) == before + 1
+    assert len(pg._bindings._handles) == before + 1
     del keep
-    assert len(pg._engine._handles) == before
+    assert len(pg._bindings._handles) == before
 
 
 def test_user_gate_without_methods_says_so() -> None:

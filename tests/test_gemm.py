@@ -20,16 +20,16 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad import _engine
+from pygrad import _runtime
 
 KERNELS = []
 for _name in ("avx512", "avx2", "generic"):
     try:
-        _engine._set_gemm_kernel(_name)
+        _runtime._set_gemm_kernel(_name)
     except ValueError:
         continue
     KERNELS.append(_name)
-_engine._set_gemm_kernel("auto")
+_runtime._set_gemm_kernel("auto")
 
 UNIT_ROUNDOFF = {np.float32: 2.0**-24, np.float64: 2.0**-53}
 
@@ -52,7 +52,7 @@ SHAPES = [
 def _restore():
     threads = pg.get_num_threads()
     yield
-    _engine._set_gemm_kernel("auto")
+    _runtime._set_gemm_kernel("auto")
     pg.set_num_threads(threads)
 
 
@@ -134,9 +134,9 @@ def test_kernel_matches_naive_2d(rng, kernel, dtype, threads):
     pg.set_num_threads(threads)
     for m, k, n in SHAPES:
         a, b, g = _inputs(rng, (m, k), (k, n), dtype)
-        _engine._set_gemm_kernel("naive")
+        _runtime._set_gemm_kernel("naive")
         want = _run(a, b, g)
-        _engine._set_gemm_kernel(kernel)
+        _runtime._set_gemm_kernel(kernel)
         got = _run(a, b, g)
         _check(got, want, _exact(a, b, g), _reduction_lengths(a, b), dtype, f"{kernel} ({m},{k})@({k},{n})")
 
@@ -163,16 +163,16 @@ def test_kernel_matches_naive_batched(rng, kernel, dtype, threads):
     pg.set_num_threads(threads)
     for sa, sb in BATCHED:
         a, b, g = _inputs(rng, sa, sb, dtype)
-        _engine._set_gemm_kernel("naive")
+        _runtime._set_gemm_kernel("naive")
         want = _run(a, b, g)
-        _engine._set_gemm_kernel(kernel)
+        _runtime._set_gemm_kernel(kernel)
         got = _run(a, b, g)
         _check(got, want, _exact(a, b, g), _reduction_lengths(a, b), dtype, f"{kernel} {sa}@{sb}")
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_empty_reduction_gives_zeros(kernel):
-    _engine._set_gemm_kernel(kernel)
+    _runtime._set_gemm_kernel(kernel)
     for dtype in (pg.float32, pg.float64):
         y = pg.ones(40, 0, dtype=dtype) @ pg.ones(0, 50, dtype=dtype)
         assert y.shape == (40, 50)
@@ -186,9 +186,9 @@ def test_inf_and_nan_propagate_like_the_naive_kernel(rng, kernel):
     a[3, 7] = np.inf
     a[20, 1] = np.nan
     b[44, 50] = -np.inf
-    _engine._set_gemm_kernel("naive")
+    _runtime._set_gemm_kernel("naive")
     want = (pg.tensor(a) @ pg.tensor(b)).numpy().copy()
-    _engine._set_gemm_kernel(kernel)
+    _runtime._set_gemm_kernel(kernel)
     got = (pg.tensor(a) @ pg.tensor(b)).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
@@ -197,10 +197,10 @@ def test_inf_and_nan_propagate_like_the_naive_kernel(rng, kernel):
 
 
 def test_kernel_setting():
-    assert _engine._gemm_kernel() in ("avx512", "avx2", "generic")
-    _engine._set_gemm_kernel("naive")
-    assert _engine._gemm_kernel() == "naive"
-    _engine._set_gemm_kernel("auto")
-    assert _engine._gemm_kernel() == KERNELS[0]
+    assert _runtime._gemm_kernel() in ("avx512", "avx2", "generic")
+    _runtime._set_gemm_kernel("naive")
+    assert _runtime._gemm_kernel() == "naive"
+    _runtime._set_gemm_kernel("auto")
+    assert _runtime._gemm_kernel() == KERNELS[0]
     with pytest.raises(ValueError, match='set_gemm_kernel: unknown kernel "fast"'):
-        _engine._set_gemm_kernel("fast")
+        _runtime._set_gemm_kernel("fast")

@@ -243,9 +243,9 @@ def test_modified_saved_input_still_detected() -> None:
 def test_long_chain_gradient_and_no_leak() -> None:
     """bench/overhead.py's chain: the gradient is 1.0001 ** (number of muls), and
     nothing stays alive afterwards."""
-    from pygrad import _engine
+    from pygrad import _bindings
 
-    lib = _engine.lib
+    lib = _bindings.lib
     base_t, base_n = lib.pg_live_tensors(), lib.pg_live_nodes()
     x = pg.tensor([0.5, 1.0, 1.5, 2.0], dtype=pg.float64, requires_grad=True)
     y = x

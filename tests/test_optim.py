@@ -17,7 +17,7 @@ import pygrad as pg
 import pygrad.optim as optim
 import pygrad.reference as ref
 from pygrad import PygradError, ShapeError
-from pygrad import _engine as E
+from pygrad.optim import _fused as E
 
 CONFIGS = [
     ("SGD", {"lr": 0.1}),

@@ -1,57 +1,37 @@
-"""Which engine a layer builds its parameters with, and which engine a tensor belongs to.
+"""Which engine a layer builds its parameters with: pygrad.nn's view of :mod:`pygrad._engines`.
 
 pygrad.nn is written once for both engines: a layer creates its parameters
-with an engine module (``pygrad``, the C engine, or ``pygrad.reference``) and
-every op it applies is a method of the tensors or a function of that
-engine. This module imports neither engine at import time, so that
-``pygrad.reference.nn`` can use pygrad.nn without touching the C engine.
+with an engine module (``pygrad._c``, the C engine, or ``pygrad.reference``;
+by default the one ``import pygrad`` serves) and every op it applies is a
+method of the tensors or a function of their engine. Neither engine is
+imported at import time, so ``pygrad.reference.nn`` can use pygrad.nn
+without touching the C engine.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad.errors import PygradTypeError
 
-_NAMES = {"c": "pygrad", "pygrad": "pygrad", "reference": "pygrad.reference", "pygrad.reference": "pygrad.reference"}
 
-
-def resolve(engine: ModuleType | str | None, default: str) -> ModuleType:
-    """The engine module for ``engine``: a module, ``"c"`` / ``"pygrad"``, ``"reference"``,
-    or None for ``default``."""
-    if engine is None:
-        engine = default
-    if isinstance(engine, str):
-        if engine not in _NAMES:
-            raise PygradTypeError(f"engine: expected 'c', 'reference' or an engine module, got {engine!r}")
-        return import_module(_NAMES[engine])
-    if isinstance(engine, ModuleType) and hasattr(engine, "Tensor") and hasattr(engine, "tensor"):
-        return engine
-    raise PygradTypeError(f"engine: expected 'c', 'reference' or an engine module, got {engine!r}")
+def resolve(engine: ModuleType | str | None, default: ModuleType | str | None = None) -> ModuleType:
+    """The engine module for ``engine`` (a module or a name; None: ``default``, itself
+    None for the engine ``import pygrad`` serves); see :func:`pygrad._engines.resolve`."""
+    return _engines.resolve(engine, default)
 
 
 def engine_of(x: Any) -> ModuleType:
     """The engine whose Tensor ``x`` is (PygradTypeError for anything else)."""
-    c = import_module("pygrad")
-    if isinstance(x, c.Tensor):
-        return c
-    ref = import_module("pygrad.reference")
-    if isinstance(x, ref.Tensor):
-        return ref
-    raise PygradTypeError(f"expected a pygrad Tensor, got {type(x).__name__}")
+    return _engines.engine_of(x)
 
 
-def is_tensor(x: Any) -> bool:
-    """True for a Tensor of either engine."""
-    try:
-        engine_of(x)
-    except PygradTypeError:
-        return False
-    return True
+is_tensor = _engines.is_tensor
+label = _engines.label
 
 
 def as_tensor_like(x: Any, like: Any, op: str) -> Any:

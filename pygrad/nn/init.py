@@ -34,7 +34,7 @@ Shape = tuple[int, ...]
 def _normal(shape: Shape, generator: np.random.Generator | None, engine: ModuleType | str | None) -> np.ndarray:
     if generator is not None:
         return generator.standard_normal(shape)
-    return np.array(resolve(engine, "pygrad").randn(*shape, dtype="float64").numpy())
+    return np.array(resolve(engine).randn(*shape, dtype="float64").numpy())
 
 
 def _unit(shape: Shape, generator: np.random.Generator | None, engine: ModuleType | str | None) -> np.ndarray:
@@ -42,7 +42,7 @@ def _unit(shape: Shape, generator: np.random.Generator | None, engine: ModuleTyp
     if generator is not None:
         u = generator.random(shape)
     else:
-        u = np.array(resolve(engine, "pygrad").rand(*shape, dtype="float64").numpy())
+        u = np.array(resolve(engine).rand(*shape, dtype="float64").numpy())
     return 2.0 * u - 1.0
 
 

@@ -3,9 +3,10 @@
 Weights follow the notes' orientation: a Linear layer computes y = x W + b
 with W of shape (in_features, out_features), so a batch x is (N, in) and the
 scores are (N, out), as in CS231n's ``X.dot(W)``. (PyTorch stores the
-transpose.) Layers that own parameters create them with an engine, the C
-engine by default (``engine="reference"`` or the classes of
-:mod:`pygrad.reference.nn` build them on the reference engine), in float32
+transpose.) Layers that own parameters create them with an engine: the one
+``import pygrad`` serves by default (the C engine, or the reference engine
+under ``PYGRAD_BACKEND=python``); ``engine="reference"`` or the classes of
+:mod:`pygrad.reference.nn` build them on the reference engine. In float32
 unless ``dtype`` says otherwise, initialised by a named scheme of
 :mod:`pygrad.nn.init` from ``generator`` (an int seed or a numpy Generator;
 None: the engine's generator, seeded by ``manual_seed``).
@@ -34,7 +35,7 @@ import numpy as np
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from . import init as _init
-from ._backend import engine_of, generator, is_tensor, resolve
+from ._backend import engine_of, generator, is_tensor, label, resolve
 from .module import Module, Sequential
 
 Engine = Union[ModuleType, str, None]
@@ -55,8 +56,8 @@ def _input(layer: str, x: Any, E: ModuleType, dtype: Any) -> Any:
         raise PygradTypeError(f"{layer}: expected a Tensor or an array, got {type(x).__name__}")
     if engine_of(x) is not E:
         raise PygradTypeError(
-            f"{layer}: the input is a {engine_of(x).__name__} tensor but the layer's parameters are "
-            f"{E.__name__} tensors")
+            f"{layer}: the input is a {label(engine_of(x))} tensor but the layer's parameters are "
+            f"{label(E)} tensors")
     return x
 
 
@@ -66,7 +67,7 @@ class _Activation(Module):
     def _arg(self, x: Any) -> Any:
         if is_tensor(x):
             return x
-        return _input(type(self).__name__, x, resolve(None, "pygrad"), None)
+        return _input(type(self).__name__, x, resolve(None), None)
 
 
 class ReLU(_Activation):
@@ -131,7 +132,7 @@ class PReLU(Module):
     ``init``. ∂y/∂x = 1 or a; ∂y/∂a = x where x ≤ 0, else 0.
     """
 
-    _default_engine = "pygrad"
+    _default_engine: str | None = None  # None: the engine import pygrad serves
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype: Any = None,
                  engine: Engine = None) -> None:
@@ -158,7 +159,7 @@ class Linear(Module):
     for ``init="uniform"``, PyTorch's default).
     """
 
-    _default_engine = "pygrad"
+    _default_engine: str | None = None  # None: the engine import pygrad serves
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, init: str = "kaiming_normal",
                  dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
@@ -200,7 +201,7 @@ class Maxout(Module):
     only through the maximal piece ("max routes").
     """
 
-    _default_engine = "pygrad"
+    _default_engine: str | None = None  # None: the engine import pygrad serves
 
     def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True, *,
                  init: str = "xavier_normal", dtype: Any = None, generator: Generator = None,
@@ -254,7 +255,7 @@ class MLP(Sequential):
     for sigmoid and tanh. One ``generator`` seeds every layer in turn.
     """
 
-    _default_engine = "pygrad"
+    _default_engine: str | None = None  # None: the engine import pygrad serves
     _linear: type[Linear] = Linear
     _prelu: type[PReLU] = PReLU
 

@@ -9,13 +9,44 @@ plain gradient descent with the notes' stopping rules.
     ...     opt.step()
 
 The optimizers follow PyTorch's constructors and update rules; the same API
-on numpy is :mod:`pygrad.reference.optim`.
+on numpy is :mod:`pygrad.reference.optim`, which this module serves instead
+under ``PYGRAD_BACKEND=python`` (the C optimizers stay in
+:mod:`pygrad.optim.optimizer`).
 """
 
+from pygrad import _engines
 from pygrad.optim import lr_scheduler
-from pygrad.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, StepLR
-from pygrad.optim.minimize import MinimizeResult, minimize
-from pygrad.optim.optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+
+if _engines.backend() == "python":
+    from pygrad.reference.optim import (
+        SGD,
+        Adagrad,
+        Adam,
+        AdamW,
+        CosineAnnealingLR,
+        ExponentialLR,
+        LRScheduler,
+        MinimizeResult,
+        Optimizer,
+        RMSprop,
+        StepLR,
+        minimize,
+    )
+else:
+    from pygrad.optim._c import (
+        SGD,
+        Adagrad,
+        Adam,
+        AdamW,
+        CosineAnnealingLR,
+        ExponentialLR,
+        LRScheduler,
+        MinimizeResult,
+        Optimizer,
+        RMSprop,
+        StepLR,
+        minimize,
+    )
 
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",

@@ -13,8 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engine as E
+from pygrad import _c as E
 from pygrad.errors import PygradTypeError, PygradValueError
+from pygrad.optim import _fused
 
 
 @dataclass
@@ -88,7 +89,7 @@ def minimize(f: Callable[[E.Tensor], E.Tensor], x0: Any, lr: float = 0.1, tol: f
         elif k >= max_iter:
             reason = "max_iter"
         else:
-            E.sgd_step(x, g, None, k + 1, lr)
+            _fused.sgd_step(x, g, None, k + 1, lr)
             prev = value
             k += 1
             continue

@@ -19,8 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engine as E
+from pygrad import _c as E
+from pygrad import _engines
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
+from pygrad.optim import _fused
 
 ParamsArg = Iterable[Any]
 """Tensors, or dicts with a ``"params"`` list of tensors and per-group hyperparameters."""
@@ -77,7 +79,7 @@ class Optimizer:
     def _check_param(self, p: Any, i: int) -> None:
         name = type(self).__name__
         if not isinstance(p, E.Tensor):
-            hint = " (reference tensors go with pygrad.reference.optim)" if hasattr(p, "requires_grad") else ""
+            hint = " (reference tensors go with pygrad.reference.optim)" if _engines.is_tensor(p) else ""
             raise PygradTypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a pygrad Tensor{hint}")
         if not p.requires_grad or not p.is_leaf:
             raise PygradValueError(
@@ -206,7 +208,7 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = self._zeros(p)
-        E.sgd_step(p, grad, buf, state["step"], g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
+        _fused.sgd_step(p, grad, buf, state["step"], g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
                    g["nesterov"])
 
 
@@ -235,7 +237,7 @@ class Adagrad(Optimizer):
         if "sum" not in state:
             state["sum"] = self._zeros(p, g["initial_accumulator_value"])
         state["step"] = state.get("step", 0) + 1
-        E.adagrad_step(p, grad, state["sum"], state["step"], g["lr"], g["lr_decay"], g["weight_decay"], g["eps"])
+        _fused.adagrad_step(p, grad, state["sum"], state["step"], g["lr"], g["lr_decay"], g["weight_decay"], g["eps"])
 
 
 class RMSprop(Optimizer):
@@ -263,7 +265,7 @@ class RMSprop(Optimizer):
             if g["centered"]:
                 state["grad_avg"] = self._zeros(p)
         state["step"] = state.get("step", 0) + 1
-        E.rmsprop_step(p, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"), g["lr"],
+        _fused.rmsprop_step(p, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"), g["lr"],
                        g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"])
 
 
@@ -299,7 +301,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = self._zeros(p)
         state["step"] = state.get("step", 0) + 1
         b1, b2 = g["betas"]
-        E.adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), state["step"],
+        _fused.adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), state["step"],
                     g["lr"], b1, b2, g["eps"], g["weight_decay"], self._decoupled, g["amsgrad"])
 
 

@@ -11,9 +11,9 @@ tests, and users can run their programs on it to check the C engine:
 tensor([2., 4.])
 
 It implements docs/semantics.md exactly (dtype promotion, tie rules, error
-types) and imports nothing from pygrad except :mod:`pygrad.errors` and the
-engine-neutral layer code of :mod:`pygrad.nn` (which composes ops and never
-touches the C engine for reference tensors).
+types) and imports nothing from pygrad except :mod:`pygrad.errors`,
+:mod:`pygrad._engines` and, on first use of ``pygrad.reference.nn``, the
+engine-neutral layer code of :mod:`pygrad.nn`; it never loads the C extension.
 Layout: ``ops.py`` (op table: forward/backward on numpy arrays),
 ``autograd.py`` (grad mode, nodes, the backward sweep), ``tensor.py``
 (Tensor and argument rules), ``functional.py`` (module-level op functions),
@@ -22,8 +22,11 @@ Layout: ``ops.py`` (op table: forward/backward on numpy arrays),
 of pygrad.nn, building their parameters on this engine).
 """
 
+# ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
+
 from __future__ import annotations
 
+from pygrad import _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -34,9 +37,10 @@ from pygrad.errors import (
     ShapeError,
 )
 
-from . import nn, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
+from .autograd import leaf_key as _leaf_key  # noqa: F401
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import (
     abs,
@@ -79,74 +83,16 @@ from .functional import (
 from .ops import OP_NAMES, OPS
 from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
 
-__all__ = [
-    "Tensor",
-    "custom_op",
-    "scatter_add",
-    "float32",
-    "float64",
-    "bool_",
-    "tensor",
-    "zeros",
-    "ones",
-    "full",
-    "rand",
-    "randn",
-    "arange",
-    "eye",
-    "from_numpy",
-    "manual_seed",
-    "no_grad",
-    "is_grad_enabled",
-    "enable_grad",
-    "detect_anomaly",
-    "set_detect_anomaly",
-    "is_anomaly_enabled",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "neg",
-    "pow",
-    "exp",
-    "log",
-    "sqrt",
-    "reciprocal",
-    "abs",
-    "maximum",
-    "minimum",
-    "clamp",
-    "where",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "matmul",
-    "sum",
-    "mean",
-    "max",
-    "min",
-    "reshape",
-    "transpose",
-    "permute",
-    "concatenate",
-    "cat",
-    "stack",
-    "softmax",
-    "log_softmax",
-    "prelu",
-    "maxout",
-    "cross_entropy",
-    "OPS",
-    "OP_NAMES",
-    "nn",
-    "optim",
-    "PygradError",
-    "ShapeError",
-    "PygradValueError",
-    "PygradTypeError",
-    "PygradIndexError",
-    "PygradRuntimeError",
-    "PygradMemoryError",
-]
+_SUBMODULES = {"nn", "optim", "gates"}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
+    """``nn``, ``optim`` and ``gates`` import on first use (``nn`` uses pygrad.nn, which uses this engine)."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = _optable.reference_all()

@@ -230,3 +230,35 @@ def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> list[tuple
             node.saved_output = None
             node.freed = True
     return list(leaves.values()) + retained
+
+
+def graph_of(t: Any) -> list[dict[str, Any]]:
+    """The recorded graph behind ``t``, for drawing (:mod:`pygrad.viz`): one dict per node
+    reachable from t (t's own node first) with its ``id``, ``op`` name, ``inputs`` as
+    ``("node", id)``, ``("leaf", Tensor)`` or ``("const", None)``, and its ``output``
+    (the same structure as the C engine's ``pygrad._graph.graph_of``)."""
+    root = t.grad_fn
+    if root is None:
+        return []
+    out, seen, stack = [], {id(root)}, [(root, t)]
+    while stack:
+        node, value = stack.pop()
+        inputs = []
+        for inp, need in zip(node.inputs, node.needs):
+            fn = inp.grad_fn
+            if fn is not None:
+                inputs.append(("node", id(fn)))
+                if id(fn) not in seen:
+                    seen.add(id(fn))
+                    stack.append((fn, inp))
+            elif need:
+                inputs.append(("leaf", inp))
+            else:
+                inputs.append(("const", None))
+        out.append({"id": id(node), "op": node.name, "inputs": inputs, "output": value})
+    return out
+
+
+def leaf_key(t: Any) -> int:
+    """A key naming the tensor ``t`` (for :mod:`pygrad.viz`)."""
+    return id(t)

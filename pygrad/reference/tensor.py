@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _engines
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -107,7 +108,12 @@ def array_from(data: object, dtype: object, opname: str) -> np.ndarray:
     overrides; anything else raises PygradTypeError.
     """
     if isinstance(data, Tensor):
+        _engines.copy_warning(opname, stacklevel=5)
         arr = data._data
+        from_python = False
+    elif _engines.is_tensor(data):  # a C-engine tensor: its values, as for a reference tensor
+        _engines.copy_warning(opname, stacklevel=5)
+        arr = np.asarray(data.numpy())
         from_python = False
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
@@ -231,6 +237,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_version", "_node", "_requires_grad", "_grad", "__weakref__")
+    _engine = _engines.REFERENCE  # the engine module (see pygrad._engines)
 
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
@@ -366,6 +373,8 @@ class Tensor:
                 )
             g = np.ones(self.shape, dtype=self.dtype)
         else:
+            if not isinstance(grad, Tensor) and _engines.is_tensor(grad):
+                raise _engines.mix_error("backward", self, grad)
             g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
             if g.dtype.kind not in "biuf":
                 raise PygradTypeError(f"backward: grad has unsupported dtype {g.dtype}")
@@ -806,7 +815,7 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
 
 def _operand_ok(x: object) -> bool:
     """Types the operators accept on the other side: Tensor, Python scalar, numpy array/scalar."""
-    return isinstance(x, (Tensor, int, float, np.ndarray, np.generic))
+    return isinstance(x, (Tensor, int, float, np.ndarray, np.generic)) or _engines.is_tensor(x)
 
 
 def _operand(x: object, opname: str) -> Tensor | float:
@@ -817,6 +826,8 @@ def _operand(x: object, opname: str) -> Tensor | float:
         return float(x)  # type: ignore[arg-type]
     if isinstance(x, (np.ndarray, np.generic)):
         return Tensor(x)
+    if _engines.is_tensor(x):
+        raise _engines.mix_error(opname, _engines.REFERENCE, x)
     raise PygradTypeError(
         f"{opname}: unsupported operand type {type(x).__name__}; "
         "expected a Tensor, a Python scalar or a numpy array"
@@ -1306,6 +1317,8 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
     ins = tuple(inputs)
     for t in ins:
         if not isinstance(t, Tensor):
+            if _engines.is_tensor(t):
+                raise _engines.mix_error("custom", _engines.REFERENCE, t)
             raise PygradTypeError(f"custom: inputs must be Tensors, got {type(t).__name__}")
     v = value if isinstance(value, Tensor) else as_tensor(value, "custom")
     needs = [t._requires_grad for t in ins]

@@ -1,0 +1,216 @@
+"""Argument conversion for the C engine: dtypes, shapes, axes, indices, real numbers.
+
+Cheap checks in Python before the C call give the best messages (the C engine
+still checks everything). Nothing here makes a tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+from pygrad._bindings import _AXES_ALL, _CODE_OF_DTYPE, _MAX_DIMS, bool_, float32, float64, lib
+from pygrad.errors import PygradIndexError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+
+
+def _resolve_dtype(dtype: Any) -> np.dtype:
+    """Accept pygrad/numpy dtypes, numpy scalar types and their names."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise PygradTypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
+    if d not in _CODE_OF_DTYPE:
+        raise PygradTypeError(f"dtype: pygrad tensors are float32, float64 or bool, got {d}")
+    return d
+
+
+def _default_dtype_of(data: Any, arr: np.ndarray) -> np.dtype:
+    """numpy floats keep their width; everything else becomes float32 (bool stays bool)."""
+    k = arr.dtype.kind
+    if k == "b":
+        return bool_
+    if k in "iuf":
+        if isinstance(data, (np.ndarray, np.generic)) and arr.dtype == float64:
+            return float64
+        return float32
+    raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+
+
+_MAX_BYTES = 1 << 46  # the C engine's allocation cap
+
+
+def _check_dims(op: str, dims: list[int]) -> list[int]:
+    """Refuse negative and unallocatable shapes before numpy sees them."""
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{op}: negative dimension in shape {tuple(dims)}")
+    if math.prod(dims) * 8 > _MAX_BYTES:
+        raise PygradMemoryError(f"{op}: shape {tuple(dims)} is too large to allocate")
+    return dims
+
+
+def _shape_arg(op: str, shape: tuple, too_large: type[Exception] = ShapeError) -> list[int]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3).
+
+    Entries must fit the C engine's int64; larger ones raise ``too_large``
+    (MemoryError for the creation functions), more negative ones ShapeError.
+    """
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for s in shape:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral,)):
+            raise PygradTypeError(f"{op}: shape entries must be ints, got {s!r} in {shape!r}")
+        out.append(int(s))
+    if len(out) > _MAX_DIMS:
+        raise ShapeError(f"{op}: tensors have at most {_MAX_DIMS} dims, got shape {tuple(out)}")
+    for s in out:
+        if s < -(2**63):
+            raise ShapeError(f"{op}: negative dimension in shape {tuple(out)}")
+        if s >= 2**63:
+            raise too_large(f"{op}: dimension {s} in shape {tuple(out)} is too large")
+    return out
+
+
+def _numpy_alloc(op: str, dims: list[int], make: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run a numpy allocation; its failures (MemoryError, "array is too big") become PygradMemoryError."""
+    try:
+        return make()
+    except (MemoryError, ValueError) as exc:
+        raise PygradMemoryError(f"{op}: cannot allocate shape {tuple(dims)}: {exc}") from None
+
+
+def _real(op: str, what: str, v: Any) -> float:
+    """A real-number argument (Python or numpy int/float, not a bool array or a tensor) as a float."""
+    if isinstance(v, np.bool_) or not isinstance(v, (numbers.Real, np.integer, np.floating)):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {type(v).__name__}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise PygradValueError(f"{op}: {what} of {int(v).bit_length()} bits does not fit a float") from None
+
+def _axes_mask(op: str, axis: Any, t: Any) -> int:
+    if axis is None:  # before t.shape: its first read costs more than a whole-tensor sum
+        return _AXES_ALL
+    shape = t.shape
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else axis
+    mask = 0
+    try:
+        it = iter(axes)
+    except TypeError:
+        raise PygradTypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
+    for a in it:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+            raise PygradTypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        a = int(a)
+        if ndim == 0 or not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape {shape}")
+        a %= ndim
+        if mask & (1 << a):
+            raise ShapeError(f"{op}: axis {a} is repeated in {axis!r} (tensor of shape {shape})")
+        mask |= 1 << a
+    return mask
+
+
+def _reduce_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    if dim is not None:
+        if axis is not None:
+            raise PygradTypeError(f"{op}: give axis= or dim=, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
+    """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
+    rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
+    shape (a zero-copy view), each indexed by ``key``."""
+    try:
+        key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+    except (TypeError, ValueError) as exc:  # e.g. a ragged list
+        raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
+    strides = [0] * len(shape)
+    s = 1
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = s
+        s *= shape[d]
+    try:
+        off = np.broadcast_to(np.int64(0), shape)[key]
+        for d, n in enumerate(shape if 0 not in shape else ()):  # an empty tensor gives an empty result
+            if n == 1 or strides[d] == 0:
+                continue
+            view = (np.arange(n, dtype=np.int64) * strides[d]).reshape((n,) + (1,) * (len(shape) - d - 1))
+            off = off + np.broadcast_to(view, shape)[key]
+    except MemoryError as exc:
+        raise PygradMemoryError(f"getitem: out of memory computing the index of a tensor of shape {shape}: "
+                                f"{exc}") from None
+    except IndexError as exc:
+        raise PygradIndexError(f"getitem: {exc} (tensor of shape {shape})") from None
+    except (TypeError, ValueError) as exc:
+        raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
+    off = np.asarray(off, dtype=np.int64)  # keeps 0-d results 0-d
+    return off if off.flags.c_contiguous else off.copy()
+
+
+def _index_part(k: Any) -> Any:
+    """One entry of an index key: Tensors and lists become numpy arrays; float
+    arrays holding whole numbers become int64 (pygrad has no integer dtype)."""
+    if not isinstance(k, np.ndarray) and hasattr(k, "numpy"):  # a Tensor
+        k = k.numpy()
+    elif isinstance(k, list):
+        k = np.asarray(k)
+    if isinstance(k, np.ndarray) and k.dtype.kind == "f":
+        if not np.all(np.isfinite(k)) or np.any(k != np.round(k)):
+            raise PygradIndexError("getitem: float index arrays must hold whole numbers")
+        k = k.astype(np.int64)
+    return k
+
+
+# types that are never scalars, checked first (pygrad._tensor adds its Tensor)
+_NOT_SCALAR: set[type] = {np.ndarray}
+
+
+def _is_scalar(x: Any) -> bool:
+    """Python numbers are weak scalars (they take the tensor's dtype); numpy
+    scalars are not: they convert like arrays (NEP 50)."""
+    t = type(x)
+    if t is float or t is bool:
+        return True
+    if t is int:
+        if not -_FLOAT_MAX <= x <= _FLOAT_MAX:
+            raise PygradValueError(f"a scalar operand of {x.bit_length()} bits is too large for a float")
+        return True
+    if t in _NOT_SCALAR:  # the common operands (Tensor, ndarray): no abstract-class check
+        return False
+    return isinstance(x, numbers.Real) and not isinstance(x, np.generic)
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+def _axis_arg(op: str, axis: Any, shape: tuple[int, ...]) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    ndim = len(shape)
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {shape}")
+    return int(axis) % ndim
+
+_REDUCTIONS = {"none": lib.PG_REDUCTION_NONE, "mean": lib.PG_REDUCTION_MEAN, "sum": lib.PG_REDUCTION_SUM}
+
+
+def _reduction_arg(op: str, reduction: Any) -> int:
+    if reduction not in _REDUCTIONS:
+        raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _REDUCTIONS[reduction]
+
+def _join_axis(op: str, axis: Any) -> int:
+    """An int axis for concatenate/stack (its range is checked by the C engine)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise PygradTypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -(2**31) < axis < 2**31:
+        raise ShapeError(f"{op}: axis {axis} is out of range")
+    return int(axis)

@@ -1,0 +1,213 @@
+"""The seam to the C engine: the only module that imports the compiled extension.
+
+It owns cffi's ``ffi`` and ``lib``: it loads ``pygrad._pygrad``, installs the
+binding's blocking hooks, turns C status codes into Python exceptions
+(:func:`_check`), wraps new C tensor handles in Tensor objects (:func:`_wrap`),
+and defines the callbacks through which the C backward sweep calls user
+backward functions. The other modules of the C engine call the C functions
+through :data:`lib` (bound once here, a plain module namespace) and reach
+anything cffi-specific (buffers, handles, addresses) through the small helpers
+below; no module outside the C engine touches either.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from typing import Any, Callable
+
+import numpy as np
+
+from pygrad.errors import (
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+try:
+    from pygrad._pygrad import ffi
+    from pygrad._pygrad import lib as _cffi_lib
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    import os as _os
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.isfile(_os.path.join(_here, "..", "pybind", "build_ffi.py")):
+        raise ImportError(
+            f"pygrad is being imported from its source tree ({_here}), which has no compiled extension: "
+            "run from another directory or use the installed `pygrad` command, or build in place with "
+            "`pip install -e .`"
+        ) from exc
+    raise ImportError(
+        "pygrad's C extension (pygrad._pygrad) could not be loaded: "
+        f"{exc}. Reinstall with `pip install .` from the source tree (a C compiler is needed), "
+        "or run on the pure-Python reference engine deliberately with PYGRAD_BACKEND=python."
+    ) from exc
+
+
+def _flat_namespace(source: Any) -> types.ModuleType:
+    """The C API's functions and constants as attributes of a plain module.
+
+    cffi's ``lib`` looks every attribute up through a generic dictionary call
+    that saves and restores the exception state; a module attribute is a
+    direct dictionary hit. On an op of a 4-element tensor the two lookups per
+    op (the op and the release of a dead tensor) were a tenth of the time.
+    """
+    ns = types.ModuleType("pygrad._pygrad.lib")
+    for name in dir(source):
+        setattr(ns, name, getattr(source, name))
+    return ns
+
+
+lib = _flat_namespace(_cffi_lib)
+lib.pg_py_install_blocking_hooks()  # the engine lets the GIL go around its long kernels
+
+float32: np.dtype = np.dtype(np.float32)
+float64: np.dtype = np.dtype(np.float64)
+bool_: np.dtype = np.dtype(np.bool_)
+
+_DTYPE_OF_CODE = {lib.PG_DTYPE_F32: float32, lib.PG_DTYPE_F64: float64, lib.PG_DTYPE_BOOL: bool_}
+_CODE_OF_DTYPE = {float32: lib.PG_DTYPE_F32, float64: lib.PG_DTYPE_F64, bool_: lib.PG_DTYPE_BOOL}
+_TYPESTR = {lib.PG_DTYPE_F32: "<f4", lib.PG_DTYPE_F64: "<f8", lib.PG_DTYPE_BOOL: "|b1"}
+
+_ERRORS = {
+    lib.PG_ERR_SHAPE: ShapeError,
+    lib.PG_ERR_VALUE: PygradValueError,
+    lib.PG_ERR_TYPE: PygradTypeError,
+    lib.PG_ERR_INDEX: PygradIndexError,
+    lib.PG_ERR_MEMORY: PygradMemoryError,
+    lib.PG_ERR_RUNTIME: PygradRuntimeError,
+    lib.PG_ERR_CALLBACK: PygradRuntimeError,
+}
+
+OP_NAMES: tuple[str, ...] = tuple(ffi.string(lib.pg_op_name(i)).decode() for i in range(lib.pg_op_count()))
+"""Names of the C op table's rows, in op-id order."""
+
+_NULL = ffi.NULL
+_AXES_ALL = lib.PG_AXES_ALL
+_MAX_DIMS = lib.PG_MAX_DIMS
+
+
+_callback_state = threading.local()  # an exception raised inside a C-called Python function
+
+
+def _raise_last() -> None:
+    """Raise the exception that describes the last C failure on this thread.
+
+    When the failure was a user backward raising inside the C sweep, that
+    exception itself is re-raised, with its traceback.
+    """
+    code = lib.pg_last_status()
+    if code == lib.PG_ERR_CALLBACK:
+        exc = getattr(_callback_state, "exc", None)
+        _callback_state.exc = None
+        if exc is not None:
+            raise exc
+    msg = ffi.string(lib.pg_last_error()).decode("utf-8", "replace") or "unknown error in the C engine"
+    raise _ERRORS.get(code, PygradRuntimeError)(msg)
+
+
+def _check(status: int) -> None:
+    if status:
+        _raise_last()
+
+
+
+# The Tensor class of the C engine, set by pygrad._tensor when it loads (it
+# imports this module): _wrap and the callbacks make Tensors without importing it.
+Tensor: Any = None
+_new_tensor = object.__new__
+
+
+def set_tensor_class(cls: type) -> None:
+    """Register the C engine's Tensor class (called once by :mod:`pygrad._tensor`)."""
+    global Tensor
+    Tensor = cls
+
+
+def _wrap(p: Any) -> Any:
+    """Own a new C reference (NULL means the call failed)."""
+    if not p:
+        _raise_last()
+    t = _new_tensor(Tensor)
+    t._p = p
+    return t
+
+
+# ---------------------------------------------------------------------------
+# cffi-specific helpers for the rest of the C engine
+# ---------------------------------------------------------------------------
+
+
+def int64_buffer(arr: np.ndarray) -> Any:
+    """A C ``int64_t *`` over a contiguous int64 numpy array (no copy; keep ``arr`` alive)."""
+    return ffi.from_buffer("int64_t[]", arr)
+
+
+def tensor_array(tensors: list[Any]) -> Any:
+    """A C array of the tensors' handles (keep the tensors alive while it is used)."""
+    return ffi.new("pg_tensor *[]", [t._p for t in tensors])
+
+
+def address(ptr: Any) -> int:
+    """A C pointer as an int (a stable key for the object it points to)."""
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def c_string(ptr: Any) -> str:
+    """A NUL-terminated C string as a Python str."""
+    return ffi.string(ptr).decode()
+
+
+def own_node(ptr: Any) -> Any:
+    """Take ownership of a new node reference: released when the returned object dies."""
+    return ffi.gc(ptr, lib.pg_node_release)
+
+
+def memory_stats_struct() -> Any:
+    """A zeroed ``pg_memory_stats`` for :func:`lib.pg_get_memory_stats` to fill."""
+    return ffi.new("pg_memory_stats *")
+
+
+# ---------------------------------------------------------------------------
+# user-defined ops: Python backward functions called from the C sweep
+# ---------------------------------------------------------------------------
+
+_handles: dict[int, Any] = {}  # keeps each backward function alive while C holds its handle
+
+
+@ffi.def_extern()
+def _pg_py_custom_backward(ctx: Any, gout: Any, dx: Any, n_in: int, needs: Any) -> int:
+    try:
+        fn = ffi.from_handle(ctx)
+        lib.pg_tensor_retain(gout)
+        grads = fn(_wrap(gout), [bool(needs[i]) for i in range(n_in)])
+        for i, gi in enumerate(grads):
+            if gi is not None and needs[i]:
+                lib.pg_tensor_retain(gi._p)
+                dx[i] = gi._p
+        return 0
+    except BaseException as exc:  # handed to the thread that called backward
+        _callback_state.exc = exc
+        lib.pg_set_error(lib.PG_ERR_CALLBACK, f"custom: backward raised {type(exc).__name__}: {exc}"[:900].encode())
+        return 1
+
+
+@ffi.def_extern()
+def _pg_py_custom_release(ctx: Any) -> None:
+    _handles.pop(int(ffi.cast("uintptr_t", ctx)), None)
+
+
+
+def custom_node(inputs: list[Any], value: Any, fn: Callable[[Any, list[bool]], list[Any]]) -> Any:
+    """Record a user-defined op (``pg_custom``) whose backward is the Python function ``fn``.
+
+    ``fn(g, needs)`` gets the output's gradient and one flag per input and
+    returns one Tensor or None per input; it is kept alive while C holds it.
+    """
+    h = ffi.new_handle(fn)
+    _handles[int(ffi.cast("uintptr_t", h))] = h
+    arr = tensor_array(inputs) if inputs else _NULL
+    return _wrap(lib.pg_custom(arr, len(inputs), value._p, lib._pg_py_custom_backward, lib._pg_py_custom_release, h))

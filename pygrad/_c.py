@@ -1,0 +1,98 @@
+"""The C engine's public namespace: what ``import pygrad`` serves by default.
+
+``pygrad._c`` and ``pygrad.reference`` are the two engine modules, with the
+same names; :mod:`pygrad._engines` tells which one a tensor belongs to. Like
+the reference, it has ``nn`` (layers building C parameters), ``optim`` (the
+optimizers with fused C updates) and ``gates``, whatever ``PYGRAD_BACKEND``
+says.
+"""
+
+# ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
+
+from pygrad import _optable
+from pygrad._autograd import (
+    custom_op,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+)
+from pygrad._bindings import OP_NAMES, bool_, float32, float64
+from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
+from pygrad._functions import (
+    abs,
+    add,
+    cat,
+    clamp,
+    concatenate,
+    cross_entropy,
+    div,
+    elu,
+    exp,
+    leaky_relu,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    maxout,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    permute,
+    pow,
+    prelu,
+    reciprocal,
+    relu,
+    reshape,
+    scatter_add,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
+from pygrad._graph import leaf_key as _leaf_key  # noqa: F401
+from pygrad._runtime import (
+    empty_cache,
+    get_cache_limit,
+    get_num_threads,
+    live_objects,
+    memory_stats,
+    set_cache_limit,
+    set_num_threads,
+)
+from pygrad._tensor import GradFn, Tensor
+from pygrad.errors import (
+    PygradError,
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
+
+__all__ = _optable.c_all()  # the names imported above; tests/test_optable.py checks each exists
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
+    """``nn``, ``optim`` and ``gates`` of the C engine, on first use."""
+    import importlib
+
+    if name == "nn":
+        return importlib.import_module("pygrad.nn._c")
+    if name == "optim":
+        return importlib.import_module("pygrad.optim._c")
+    if name == "gates":
+        return importlib.import_module("pygrad.gates")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,124 @@
+"""Making tensors of the C engine: from data, filled, random, ranges."""
+
+from __future__ import annotations
+
+import numbers
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pygrad import _engines
+from pygrad._args import _check_dims, _default_dtype_of, _numpy_alloc, _resolve_dtype, _shape_arg
+from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, float64, lib
+from pygrad._tensor import Tensor
+from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Create a tensor holding a copy of ``data``.
+
+    ``data``: a Python number, nested lists, a numpy array or a Tensor. Python
+    numbers and lists become float32; numpy float64 stays float64 (see
+    docs/semantics.md). ``dtype`` overrides. A Tensor (of either engine) is
+    copied, with a UserWarning that the copy is detached from its graph (use
+    ``t.detach()`` to share the values without the graph).
+    """
+    if isinstance(data, Tensor):
+        _engines.copy_warning("tensor")
+        arr = data.numpy()
+    elif _engines.is_tensor(data):  # a tensor of the reference engine: its values, as for a C tensor
+        _engines.copy_warning("tensor")
+        arr = np.asarray(data.numpy())
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise PygradTypeError(f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+    d = _resolve_dtype(dtype) if dtype is not None else (
+        data.dtype if _engines.is_tensor(data) else _default_dtype_of(data, arr))
+    if arr.ndim > _MAX_DIMS:
+        raise ShapeError(f"tensor: tensors have at most {_MAX_DIMS} dims, got shape {arr.shape}")
+    t = _wrap(lib.pg_tensor_empty(_CODE_OF_DTYPE[d], arr.ndim, list(arr.shape)))
+    if arr.size:
+        np.copyto(t.numpy(), arr, casting="unsafe")
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor with a copy of ``array``'s values; float32/float64 keep their dtype.
+
+    (The C engine owns its buffers, so this copies; ``Tensor.numpy()`` is the
+    zero-copy direction.)
+    """
+    if not isinstance(array, np.ndarray):
+        raise PygradTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
+
+def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
+    dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),), PygradMemoryError)
+    d = _resolve_dtype(dtype) if dtype is not None else float32
+    t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, float(fill_value)))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same."""
+    return full(_shape_arg("zeros", shape, PygradMemoryError), 0.0, dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones; ``ones(2, 3)`` and ``ones((2, 3))`` are the same."""
+    return full(_shape_arg("ones", shape, PygradMemoryError), 1.0, dtype, requires_grad)
+
+
+_rng_lock = threading.Lock()
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind :func:`rand` and :func:`randn` (same recipe as the reference)."""
+    global _rng
+    with _rng_lock:
+        _rng = np.random.default_rng(seed)
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
+    dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))
+    with _rng_lock:
+        data = _numpy_alloc("rand", dims, lambda: _rng.random(dims))
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
+    dims = _check_dims("randn", _shape_arg("randn", shape, PygradMemoryError))
+    with _rng_lock:
+        data = _numpy_alloc("randn", dims, lambda: _rng.standard_normal(dims))
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
+    if step == 0:
+        raise PygradValueError("arange: step must not be zero")
+    data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The n×m identity matrix (m = n by default)."""
+    dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m), PygradMemoryError))
+    data = _numpy_alloc("eye", dims, lambda: np.eye(*dims))
+    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)

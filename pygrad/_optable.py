@@ -1,0 +1,198 @@
+"""The Python op table: one row per op of the C op table, in op-id order.
+
+Each row says what the Python side needs to know about an op: its name (the C
+table's, ``pg_op_name``), its arity (-1: any number of inputs), its gate class
+in :mod:`pygrad.gates` with the gate's formula text and parameters, the
+symbol circuit diagrams draw for it (:mod:`pygrad.viz`), the module-level
+functions and the Tensor methods that apply it. From these rows are built:
+the gate classes (:mod:`pygrad._gates`), viz's symbols, the module-level
+functions that are one-liners over a Tensor method (:mod:`pygrad._functions`),
+and ``__all__`` of both engines. ``tests/test_optable.py`` checks the rows
+against the C table and both engines.
+
+This module is data: it imports no engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Apply = Callable[..., Any]
+"""How a gate applies the op: ``apply(engine, *tensors, **params)``."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A gate class of :mod:`pygrad.gates` for one op."""
+
+    name: str
+    formula: str
+    apply: Apply
+    params: tuple[str, ...] = ()
+    defaults: tuple[Any, ...] = ()
+    differentiable: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op: see the module docstring.
+
+    ``one_liner``: the module functions in ``functions`` are
+    ``_t(x).<method>(...)`` for the first method (``"like"``: the first
+    argument takes its float dtype from the second, as binary functions do);
+    None when they are written out in :mod:`pygrad._functions`.
+    """
+
+    name: str
+    arity: int
+    gate: Gate | None
+    symbol: str | None = None
+    functions: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    one_liner: str | None = None
+    doc: str = ""
+    extra_gates: tuple[Gate, ...] = field(default=())
+
+
+_AXIS = (("axis", "keepdims"), (None, False))
+
+OPS: tuple[Op, ...] = (
+    Op("add", 2, Gate("AddGate", "z = x + y; add distributes: dx = dy = dz.", lambda e, x, y: x + y),
+       "+", ("add",), ("__add__", "__radd__", "add_")),
+    Op("sub", 2, Gate("SubtractGate", "z = x - y; dx = dz, dy = -dz.", lambda e, x, y: x - y),
+       "−", ("sub",), ("__sub__", "__rsub__", "sub_")),
+    Op("mul", 2, Gate("MultiplyGate", "z = x·y; mul switches: dx = y·dz, dy = x·dz.", lambda e, x, y: x * y),
+       "*", ("mul",), ("__mul__", "__rmul__", "mul_")),
+    Op("div", 2, Gate("DivideGate", "z = x / y; dx = dz/y, dy = -x·dz/y².", lambda e, x, y: x / y),
+       "/", ("div",), ("__truediv__", "__rtruediv__")),
+    Op("neg", 1, Gate("NegateGate", "z = -x (the notes' *-1 gate).", lambda e, x: -x),
+       "*−1", ("neg",), ("__neg__",)),
+    Op("add_scalar", 1, Gate("AddConstantGate", "z = x + c (the notes' +1 gate).", lambda e, x, c: x + c, ("c",)),
+       None, (), ("__add__", "__radd__")),
+    Op("mul_scalar", 1, Gate("ScaleGate", "z = a·x; dx = a·dz.", lambda e, x, a: x * a, ("a",)),
+       None, (), ("__mul__", "__rmul__")),
+    Op("pow_scalar", 1, Gate("PowerGate", "z = xᵖ; dx = p·xᵖ⁻¹·dz.", lambda e, x, p: x ** p, ("p",)),
+       None, (), ("__pow__",)),
+    Op("pow", 2, Gate("PowGate", "z = xʸ; dx = y·xʸ⁻¹·dz, dy = xʸ·log x·dz.", lambda e, x, y: e.pow(x, y)),
+       "pow", ("pow",), ("__pow__", "__rpow__", "pow")),
+    Op("exp", 1, Gate("ExpGate", "z = eˣ; dx = eˣ·dz.", lambda e, x: x.exp()),
+       "exp", ("exp",), ("exp",), "method", "eˣ."),
+    Op("log", 1, Gate("LogGate", "z = log x; dx = dz/x.", lambda e, x: x.log()),
+       "log", ("log",), ("log",), "method", "Natural log."),
+    Op("sqrt", 1, Gate("SqrtGate", "z = √x; dx = dz/(2√x).", lambda e, x: x.sqrt()),
+       "√", ("sqrt",), ("sqrt",), "method", "√x."),
+    Op("reciprocal", 1, Gate("ReciprocalGate", "z = 1/x (the notes' 1/x gate); dx = -dz/x².",
+                             lambda e, x: x.reciprocal()),
+       "1/x", ("reciprocal",), ("reciprocal",), "method", "1/x."),
+    Op("abs", 1, Gate("AbsGate", "z = |x|; dx = sign(x)·dz (0 at 0).", lambda e, x: x.abs()),
+       "|x|", ("abs",), ("abs", "__abs__"), "method", "|x|."),
+    Op("maximum", 2, Gate("MaxGate", "z = max(x, y); max routes: the larger input gets dz (ties: half each).",
+                          lambda e, x, y: e.maximum(x, y)),
+       "max", ("maximum",), ("maximum",), "like", "Elementwise max, broadcasting; ties split the gradient."),
+    Op("minimum", 2, Gate("MinGate", "z = min(x, y); the smaller input gets dz (ties: half each).",
+                          lambda e, x, y: e.minimum(x, y)),
+       "min", ("minimum",), ("minimum",), "like", "Elementwise min, broadcasting; ties split the gradient."),
+    Op("clamp", 1, Gate("ClampGate", "z = min(max(x, min), max); dx = dz where min ≤ x ≤ max.",
+                        lambda e, x, min, max: x.clamp(min, max), ("min", "max"), (None, None)),  # noqa: A006
+       None, ("clamp",), ("clamp",), "method", "Clip to [min, max]."),
+    Op("where", 3, Gate("WhereGate", "z = x where cond else y; no gradient to cond.",
+                        lambda e, c, x, y: e.where(c, x, y), differentiable=(False, True, True)),
+       None, ("where",), ()),
+    Op("sigmoid", 1, Gate("SigmoidGate", "z = σ(x) = 1/(1+e⁻ˣ); dx = (1-σ)σ·dz (fused).", lambda e, x: x.sigmoid()),
+       "σ", ("sigmoid",), ("sigmoid",), "method", "σ(x) = 1/(1+e⁻ˣ)."),
+    Op("tanh", 1, Gate("TanhGate", "z = tanh x; dx = (1-z²)·dz.", lambda e, x: x.tanh()),
+       "tanh", ("tanh",), ("tanh",), "method", "tanh x."),
+    Op("relu", 1, Gate("ReLUGate", "z = max(0, x); dx = dz where x > 0.", lambda e, x: x.relu()),
+       "ReLU", ("relu",), ("relu",), "method", "max(0, x)."),
+    Op("leaky_relu", 1, Gate("LeakyReLUGate", "z = x for x > 0, else s·x.",
+                             lambda e, x, negative_slope: x.leaky_relu(negative_slope), ("negative_slope",), (0.01,)),
+       None, ("leaky_relu",), ("leaky_relu",), "method", "x for x > 0, negative_slope·x otherwise."),
+    Op("elu", 1, Gate("ELUGate", "z = x for x > 0, else α(eˣ-1).", lambda e, x, alpha: x.elu(alpha),
+                      ("alpha",), (1.0,)),
+       None, ("elu",), ("elu",), "method", "x for x > 0, alpha·(eˣ - 1) otherwise."),
+    Op("matmul", 2, Gate("MatMulGate", "Z = X·Y; dX = dZ·Yᵀ, dY = Xᵀ·dZ.", lambda e, x, y: x @ y),
+       "@", ("matmul",), ("matmul", "__matmul__", "__rmatmul__"), "method",
+       "Matrix product with numpy's ``matmul`` rules (1-d promotion, batch broadcasting)."),
+    Op("sum", 1, Gate("SumGate", "z = Σ x over axis; dx = dz broadcast back.",
+                      lambda e, x, axis, keepdims: x.sum(axis, keepdims), *_AXIS),
+       None, ("sum",), ("sum",), "method", "Sum over ``axis`` (None: all)."),
+    Op("mean", 1, Gate("MeanGate", "z = mean of x over axis.",
+                       lambda e, x, axis, keepdims: x.mean(axis, keepdims), *_AXIS),
+       None, ("mean",), ("mean",), "method", "Mean over ``axis`` (None: all)."),
+    Op("max", 1, Gate("ReduceMaxGate", "z = max of x over axis; routes dz to the maxima (ties share).",
+                      lambda e, x, axis, keepdims: x.max(axis, keepdims), *_AXIS),
+       None, ("max",), ("max",), "method", "Maximum over ``axis``."),
+    Op("min", 1, Gate("ReduceMinGate", "z = min of x over axis; routes dz to the minima (ties share).",
+                      lambda e, x, axis, keepdims: x.min(axis, keepdims), *_AXIS),
+       None, ("min",), ("min",), "method", "Minimum over ``axis``."),
+    Op("reshape", 1, Gate("ReshapeGate", "z = x with another shape.", lambda e, x, shape: x.reshape(shape),
+                          ("shape",)),
+       None, ("reshape",), ("reshape",)),
+    Op("permute", 1, Gate("PermuteGate", "z = x with dims reordered.", lambda e, x, dims: x.permute(dims), ("dims",)),
+       None, ("permute", "transpose"), ("permute", "transpose", "T"),
+       extra_gates=(Gate("TransposeGate", "z = xᵀ (all dims reversed).", lambda e, x: x.T),)),
+    Op("getitem", 1, Gate("GetItemGate", "z = x[key]; dx scatter-adds dz.", lambda e, x, key: x[key], ("key",)),
+       None, (), ("__getitem__",)),
+    Op("concatenate", -1, Gate("ConcatenateGate", "z = inputs joined along axis.",
+                               lambda e, *xs, axis: e.concatenate(list(xs), axis), ("axis",), (0,)),
+       None, ("concatenate", "cat"), ()),
+    Op("stack", -1, Gate("StackGate", "z = inputs stacked along a new axis.",
+                         lambda e, *xs, axis: e.stack(list(xs), axis), ("axis",), (0,)),
+       None, ("stack",), ()),
+    Op("softmax", 1, Gate("SoftmaxGate", "z = softmax(x) along axis.", lambda e, x, axis: x.softmax(axis),
+                          ("axis",), (-1,)),
+       None, ("softmax",), ("softmax",), "method", "Softmax along ``axis``."),
+    Op("log_softmax", 1, Gate("LogSoftmaxGate", "z = log softmax(x) along axis.",
+                              lambda e, x, axis: x.log_softmax(axis), ("axis",), (-1,)),
+       None, ("log_softmax",), ("log_softmax",), "method", "Log-softmax along ``axis``."),
+    Op("cast", 1, Gate("CastGate", "z = x in another float dtype.", lambda e, x, dtype: x.astype(dtype), ("dtype",)),
+       None, (), ("astype", "to", "float", "double")),
+    Op("custom", -1, None, "custom", ("custom_op",), ()),  # its gate is Gate itself, subclassed by the user
+    Op("scatter_add", 1, Gate("ScatterAddGate", "z = zeros(shape) with x.flat[i] added at offsets[i]; dx gathers dz.",
+                              lambda e, x, shape, offsets: e.scatter_add(x, shape, offsets), ("shape", "offsets")),
+       None, ("scatter_add",), ()),
+    Op("prelu", 2, Gate("PReLUGate", "z = x for x > 0, else w_c·x (learned slope, shared or per channel on axis 1).",
+                        lambda e, x, w: e.prelu(x, w)),
+       None, ("prelu",), ()),
+    Op("maxout", 1, Gate("MaxoutGate", "z = max over groups of `pieces` units along the last axis; dz routes to "
+                         "each group's max.", lambda e, x, pieces: e.maxout(x, pieces), ("pieces",)),
+       None, ("maxout",), ()),
+    Op("cross_entropy", 1, Gate("CrossEntropyGate", "z = -log softmax(x)[labels] (mean, sum or none); "
+                                "dx = softmax(x) - onehot(labels), scaled.",
+                                lambda e, x, labels, reduction: e.cross_entropy(x, labels, reduction),
+                                ("labels", "reduction"), ("mean",)),
+       None, ("cross_entropy",), ()),
+)
+
+OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+
+SYMBOLS: dict[str, str] = {op.name: op.symbol for op in OPS if op.symbol is not None}
+"""The symbol circuit diagrams draw for an op's node."""
+
+FUNCTIONS: tuple[str, ...] = tuple(f for op in OPS for f in op.functions)
+"""Every module-level function that applies an op, on both engines."""
+
+# The engines' other public names (not op functions).
+COMMON_NAMES: tuple[str, ...] = (
+    "Tensor", "tensor", "float32", "float64", "bool_", "zeros", "ones", "full", "rand", "randn", "arange", "eye",
+    "from_numpy", "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+    "set_detect_anomaly", "is_anomaly_enabled", "OP_NAMES", "PygradError", "ShapeError", "PygradValueError",
+    "PygradTypeError", "PygradIndexError", "PygradRuntimeError", "PygradMemoryError",
+)
+C_ONLY_NAMES: tuple[str, ...] = (
+    "GradFn", "live_objects", "set_num_threads", "get_num_threads", "empty_cache", "set_cache_limit",
+    "get_cache_limit", "memory_stats",
+)
+REFERENCE_ONLY_NAMES: tuple[str, ...] = ("OPS", "nn", "optim")
+
+
+def c_all() -> list[str]:
+    """``__all__`` of the C engine (``pygrad._c``)."""
+    return sorted({*FUNCTIONS, *COMMON_NAMES, *C_ONLY_NAMES})
+
+
+def reference_all() -> list[str]:
+    """``__all__`` of the reference engine (``pygrad.reference``)."""
+    return sorted({*FUNCTIONS, *COMMON_NAMES, *REFERENCE_ONLY_NAMES})

@@ -1,0 +1,680 @@
+"""The C engine's Tensor: a Python object holding one C tensor handle.
+
+The operators and activations are the per-op hot path (see the Architecture
+section of README.md and bench/overhead.py): their C functions are bound once,
+as closure cells or module globals, and they build their result inline.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import numpy as np
+
+from pygrad import _engines
+from pygrad._args import (
+    _NOT_SCALAR,
+    _axes_mask,
+    _axis_arg,
+    _index_offsets,
+    _is_scalar,
+    _real,
+    _reduce_args,
+    _resolve_dtype,
+    _shape_arg,
+)
+from pygrad._bindings import (
+    _CODE_OF_DTYPE,
+    _DTYPE_OF_CODE,
+    _NULL,
+    _TYPESTR,
+    OP_NAMES,
+    _check,
+    _new_tensor,
+    _raise_last,
+    _wrap,
+    address,
+    bool_,
+    float32,
+    float64,
+    int64_buffer,
+    lib,
+    set_tensor_class,
+)
+from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+
+# the C functions of the hot methods written out below, bound once
+_add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
+
+# The operators and activations are the per-op hot path: the methods made
+# here (and __sub__, __matmul__) build their result inline rather than through
+# _wrap, which saves a Python call (about 6% of an op on a small tensor); the C
+# function is a closure cell, as cheap to reach as a global.
+
+
+def _method(name: str, doc: str, fn: Callable) -> Callable:
+    fn.__name__, fn.__qualname__, fn.__doc__ = name, f"Tensor.{name}", doc
+    return fn
+
+
+def _unary_method(name: str, cfn: Callable, doc: str) -> Callable:
+    """``Tensor.<name>()``: the tensor ``cfn`` makes of self."""
+
+    def method(self: Tensor) -> Tensor:
+        p = cfn(self._p)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    return _method(name, doc, method)
+
+
+def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool) -> Callable:
+    """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar`` for a
+    Python number (commutative ops only); ``reflected`` for ``o (op) self``."""
+    op = name.strip("_").removeprefix("r") if reflected else name.strip("_")
+
+    def method(self: Tensor, o: Any) -> Tensor:
+        t = type(o)
+        if t is Tensor and not reflected:
+            p = cfn(self._p, o._p)
+        elif t is float or _is_scalar(o):
+            p = cfn_scalar(self._p, o)
+        else:
+            t = _operand(o, op)
+            if t is None:
+                return NotImplemented
+            return _wrap(cfn(t._p, self._p) if reflected else cfn(self._p, t._p))
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    return _method(name, "", method)
+
+class GradFn:
+    """What made a non-leaf tensor: ``name`` is the op-table row of the node."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<GradFn {self.name}>"
+
+
+_CMP = {"lt": lib.PG_CMP_LT, "le": lib.PG_CMP_LE, "gt": lib.PG_CMP_GT, "ge": lib.PG_CMP_GE,
+        "eq": lib.PG_CMP_EQ, "ne": lib.PG_CMP_NE}
+
+
+class _BufferView:
+    """Carries ``__array_interface__`` for a zero-copy numpy view and keeps the
+    tensor (and so its C storage) alive for as long as the view exists."""
+
+    __slots__ = ("__array_interface__", "_owner")
+
+    def __init__(self, owner: Tensor) -> None:
+        p = owner._p
+        self._owner = owner
+        self.__array_interface__ = {
+            "shape": owner.shape,
+            "typestr": _TYPESTR[lib.pg_tensor_dtype(p)],
+            "data": (address(lib.pg_tensor_data(p)), False),
+            "version": 3,
+        }
+
+# ---------------------------------------------------------------------------
+# Tensor
+# ---------------------------------------------------------------------------
+
+
+class Tensor:
+    """An n-d float32/float64 (or bool) array in C memory that records the ops
+    applied to it for reverse-mode differentiation.
+
+    Create tensors with :func:`pygrad.tensor`, :func:`zeros`, :func:`randn`...
+    Arithmetic operators accept Tensors, Python numbers and numpy arrays on
+    either side and broadcast like numpy. See docs/semantics.md.
+    """
+
+    __slots__ = ("_p", "_shape", "__weakref__")
+    _engine = _engines.C  # the engine module (see pygrad._engines)
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        src = _creation.tensor(data, dtype, requires_grad)
+        lib.pg_tensor_retain(src._p)
+        self._p = src._p
+
+    def __del__(self, _release: Callable = lib.pg_tensor_release) -> None:
+        # _release is bound at definition: module globals may be gone at shutdown
+        try:
+            p = self._p
+        except AttributeError:  # __init__ failed before taking a handle
+            return
+        _release(p)
+
+    # ---- properties ----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The tensor's dimensions, a tuple of ints."""
+        try:
+            return self._shape
+        except AttributeError:  # first use: ask C once
+            p = self._p
+            s = self._shape = tuple(lib.pg_tensor_dim(p, i) for i in range(lib.pg_tensor_ndim(p)))
+            return s
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``pygrad.float32``, ``pygrad.float64`` or ``pygrad.bool_`` (numpy dtypes)."""
+        return _DTYPE_OF_CODE[lib.pg_tensor_dtype(self._p)]
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return lib.pg_tensor_ndim(self._p)
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's ``size``)."""
+        return lib.pg_tensor_numel(self._p)
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return lib.pg_tensor_numel(self._p)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor. Settable on leaves only."""
+        return bool(lib.pg_tensor_requires_grad(self._p))
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        _check(lib.pg_tensor_set_requires_grad(self._p, bool(flag)))
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless the tensor was made by a recorded op."""
+        return bool(lib.pg_tensor_is_leaf(self._p))
+
+    @property
+    def grad_fn(self) -> GradFn | None:
+        """The recorded op that made this tensor, or None for leaves."""
+        op = lib.pg_tensor_grad_fn(self._p)
+        return None if op < 0 else GradFn(OP_NAMES[op])
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (same shape and dtype), or None."""
+        g = lib.pg_tensor_grad(self._p)
+        return None if g == _NULL else _wrap(g)
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise PygradTypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+        _check(lib.pg_tensor_set_grad(self._p, _NULL if value is None else value._p))
+
+    @property
+    def version(self) -> int:
+        """In-place modification counter of this tensor's storage."""
+        return lib.pg_tensor_version(self._p)
+
+    @property
+    def T(self) -> Tensor:
+        """All dims reversed (numpy's ``.T``)."""
+        n = lib.pg_tensor_ndim(self._p)
+        return _wrap(lib.pg_permute(self._p, n, list(range(n - 1, -1, -1))))
+
+    # ---- autograd ----
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf that requires grad.
+
+        ``grad`` (the upstream gradient, same shape as self) may be omitted for
+        one-element tensors. The graph's saved values are released afterwards
+        unless ``retain_graph`` (default: ``create_graph``). With
+        ``create_graph=True`` the backward computation is itself recorded: the
+        gradients have a ``grad_fn`` and can be differentiated again. As in
+        PyTorch, a leaf's recorded ``.grad`` then refers back to the leaf (a
+        reference cycle): set ``x.grad = None`` when done with it, or use
+        :func:`pygrad.functional.grad`, which does.
+        """
+        if grad is None:
+            gp = _NULL
+        else:
+            if not isinstance(grad, Tensor) and _engines.is_tensor(grad):
+                raise _engines.mix_error("backward", self, grad)
+            g = grad if isinstance(grad, Tensor) else _creation.tensor(grad, dtype=self.dtype)
+            if g.dtype == bool_ and self.dtype != bool_:  # converted like an array, as the reference does
+                g = g.astype(self.dtype)
+            gp = g._p
+        retain = create_graph if retain_graph is None else retain_graph
+        _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        _check(lib.pg_tensor_retain_grad(self._p))
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's storage, cut from the graph."""
+        return _wrap(lib.pg_tensor_detach(self._p))
+
+    # ---- conversion ----
+    def numpy(self) -> np.ndarray:
+        """A zero-copy numpy view of the C buffer (writes show in the tensor).
+
+        The view keeps the tensor's storage alive. Writes through it are not
+        seen by the version counter.
+        """
+        try:
+            return np.asarray(_BufferView(self))
+        except ValueError as exc:  # an empty tensor whose other dims multiply past numpy's limit
+            raise PygradMemoryError(f"numpy: a tensor of shape {self.shape} cannot be viewed by numpy: {exc}") from None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def item(self) -> float | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.numel() != 1:
+            raise PygradValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        """Nested Python lists of the values."""
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise PygradValueError(
+                f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any()/.all()")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise PygradTypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = "" if self.dtype == float32 else f", dtype={self.dtype}"
+        if lib.pg_tensor_requires_grad(self._p):
+            op = self.grad_fn
+            extra += f", grad_fn={op.name}" if op is not None else ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A differentiable cast (returns self when the dtype already matches)."""
+        d = _resolve_dtype(dtype)
+        if d == self.dtype:
+            return self
+        return _wrap(lib.pg_cast(self._p, _CODE_OF_DTYPE[d]))
+
+    to = astype
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return self.astype(float64)
+
+    # ---- arithmetic ----
+    # Every temporary Tensor is held in a local while its handle is passed to C:
+    # `lib.f(_operand(o)._p)` would let the temporary die (and free its C
+    # tensor) before the call.
+    __add__ = _binary_method("__add__", lib.pg_add, lib.pg_add_scalar, reflected=False)
+    __radd__ = _binary_method("__radd__", lib.pg_add, lib.pg_add_scalar, reflected=True)
+
+    def __sub__(self, o: Any) -> Tensor:
+        t = type(o)
+        if t is Tensor:
+            p = _sub(self._p, o._p)
+        elif t is float or _is_scalar(o):  # x - c = x + (-c)
+            p = _add_scalar(self._p, -float(o))
+        else:
+            t = _operand(o, "sub")
+            return NotImplemented if t is None else _wrap(_sub(self._p, t._p))
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    def __rsub__(self, o: Any) -> Tensor:
+        if _is_scalar(o):  # c - x = (-x) + c
+            n = _wrap(lib.pg_neg(self._p))
+            return _wrap(lib.pg_add_scalar(n._p, o))
+        t = _operand(o, "sub")
+        return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
+
+    __mul__ = _binary_method("__mul__", lib.pg_mul, lib.pg_mul_scalar, reflected=False)
+    __rmul__ = _binary_method("__rmul__", lib.pg_mul, lib.pg_mul_scalar, reflected=True)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_div(self._p, o._p))
+        if _is_scalar(o):  # x / c = x * (1/c)
+            c = float(o)
+            inv = 1.0 / c if c != 0 else math.copysign(math.inf, c)
+            return _wrap(lib.pg_mul_scalar(self._p, inv))
+        t = _operand(o, "div")
+        return NotImplemented if t is None else _wrap(lib.pg_div(self._p, t._p))
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        if _is_scalar(o):  # c / x = c * (1/x)
+            r = _wrap(lib.pg_reciprocal(self._p))
+            return _wrap(lib.pg_mul_scalar(r._p, o))
+        t = _operand(o, "div")
+        return NotImplemented if t is None else _wrap(lib.pg_div(t._p, self._p))
+
+    def __pow__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            return _wrap(lib.pg_pow(self._p, o._p))
+        if _is_scalar(o):
+            return _wrap(lib.pg_pow_scalar(self._p, o))
+        t = _operand(o, "pow")
+        return NotImplemented if t is None else _wrap(lib.pg_pow(self._p, t._p))
+
+    def __rpow__(self, o: Any) -> Tensor:
+        if _is_scalar(o):
+            c = float(o)
+            if c > 0:  # c ** x = exp(x log c)
+                s = _wrap(lib.pg_mul_scalar(self._p, math.log(c)))
+                return _wrap(lib.pg_exp(s._p))
+            t = _as_tensor(o, self)
+        else:
+            t = _operand(o, "pow")
+        return NotImplemented if t is None else _wrap(lib.pg_pow(t._p, self._p))
+
+    def __matmul__(self, o: Any) -> Tensor:
+        if type(o) is not Tensor:
+            t = _operand(o, "matmul")
+            return NotImplemented if t is None else _wrap(_matmul(self._p, t._p))
+        p = _matmul(self._p, o._p)
+        if not p:
+            _raise_last()
+        r = _new_tensor(Tensor)
+        r._p = p
+        return r
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        t = _operand(o, "matmul")
+        return NotImplemented if t is None else _wrap(lib.pg_matmul(t._p, self._p))
+
+    def __neg__(self) -> Tensor:
+        return _wrap(lib.pg_neg(self._p))
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _wrap(lib.pg_abs(self._p))
+
+    # ---- comparisons: bool tensors, no graph ----
+    def _cmp(self, o: Any, how: str) -> Tensor:
+        if _is_scalar(o):
+            return _wrap(lib.pg_compare_scalar(self._p, float(o), _CMP[how]))
+        t = _operand(o, "compare")
+        if t is None:
+            return NotImplemented  # type: ignore[return-value]
+        return _wrap(lib.pg_compare(self._p, t._p, _CMP[how]))
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._cmp(o, "lt")
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._cmp(o, "le")
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._cmp(o, "gt")
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._cmp(o, "ge")
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, "eq")
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, "ne")
+
+    # ---- in place ----
+    def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        """self += alpha * o, in place; bumps the version.
+
+        With grad mode on and self (a non-leaf) or ``o`` requiring grad, the
+        update is recorded like its out-of-place form and self becomes the
+        output of that node; on a leaf that requires grad it raises.
+        """
+        if _is_scalar(o):
+            _check(lib.pg_add_scalar_(self._p, float(alpha) * float(o)))
+        else:
+            t = _as_tensor(o, self, "add_")
+            _check(lib.pg_add_(self._p, t._p, float(alpha)))
+        return self
+
+    def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        """self -= alpha * o, in place."""
+        return self.add_(o, -float(alpha))
+
+    def mul_(self, o: Any) -> Tensor:
+        """self *= o, in place."""
+        if _is_scalar(o):
+            _check(lib.pg_mul_scalar_(self._p, float(o)))
+        else:
+            t = _as_tensor(o, self, "mul_")
+            _check(lib.pg_mul_(self._p, t._p))
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every element to ``value``, in place."""
+        _check(lib.pg_fill_(self._p, _real("fill_", "value", value)))
+        return self
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0.0)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values (same number of elements) into self, in place."""
+        t = _as_tensor(src, self, "copy_")
+        _check(lib.pg_copy_(self._p, t._p))
+        return self
+
+    def __iadd__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            _check(lib.pg_add_(self._p, o._p, 1.0))
+            return self
+        return self.add_(o) if _is_scalar(o) or _operand(o, "add_") is not None else NotImplemented
+
+    def __isub__(self, o: Any) -> Tensor:
+        if type(o) is Tensor:
+            _check(lib.pg_add_(self._p, o._p, -1.0))
+            return self
+        return self.sub_(o) if _is_scalar(o) or _operand(o, "sub_") is not None else NotImplemented
+
+    def __imul__(self, o: Any) -> Tensor:
+        return self.mul_(o) if _is_scalar(o) or _operand(o, "mul_") is not None else NotImplemented
+
+    # ---- elementwise ----
+    exp = _unary_method("exp", lib.pg_exp, "eˣ.")
+
+    log = _unary_method("log", lib.pg_log, "Natural log.")
+
+    def sqrt(self) -> Tensor:
+        """√x."""
+        return _wrap(lib.pg_sqrt(self._p))
+
+    def reciprocal(self) -> Tensor:
+        """1/x."""
+        return _wrap(lib.pg_reciprocal(self._p))
+
+    def abs(self) -> Tensor:
+        """|x| (derivative 0 at 0)."""
+        return _wrap(lib.pg_abs(self._p))
+
+    sigmoid = _unary_method("sigmoid", lib.pg_sigmoid, "σ(x) = 1/(1+e⁻ˣ); σ' = (1-σ)σ.")
+
+    tanh = _unary_method("tanh", lib.pg_tanh, "tanh x; derivative 1 - tanh²x.")
+
+    relu = _unary_method("relu", lib.pg_relu, "max(0, x); derivative 0 at 0.")
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """x for x > 0, negative_slope·x otherwise."""
+        return _wrap(lib.pg_leaky_relu(self._p, _real("leaky_relu", "negative_slope", negative_slope)))
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, alpha·(eˣ - 1) otherwise."""
+        return _wrap(lib.pg_elu(self._p, _real("elu", "alpha", alpha)))
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clip to [min, max]; the gradient passes where min ≤ x ≤ max."""
+        lo = 0.0 if min is None else _real("clamp", "min", min)
+        hi = 0.0 if max is None else _real("clamp", "max", max)
+        return _wrap(lib.pg_clamp(self._p, lo, hi, min is not None, max is not None))
+
+    def pow(self, p: Any) -> Tensor:
+        """xᵖ for a scalar or tensor exponent."""
+        r = self.__pow__(p)
+        if r is NotImplemented:
+            raise PygradTypeError(f"pow: unsupported exponent type {type(p).__name__}; expected a Tensor, a Python "
+                                  "scalar or a numpy array")
+        return r
+
+    def maximum(self, o: Any) -> Tensor:
+        """Elementwise max; on ties each input gets half the gradient."""
+        t = _as_tensor(o, self, "maximum")
+        return _wrap(lib.pg_maximum(self._p, t._p))
+
+    def minimum(self, o: Any) -> Tensor:
+        """Elementwise min; on ties each input gets half the gradient."""
+        t = _as_tensor(o, self, "minimum")
+        return _wrap(lib.pg_minimum(self._p, t._p))
+
+    def matmul(self, o: Any) -> Tensor:
+        """Matrix product with numpy's ``matmul`` rules."""
+        r = self.__matmul__(o)
+        if r is NotImplemented:
+            raise PygradTypeError(f"matmul: unsupported operand type {type(o).__name__}; expected a Tensor or a "
+                                  "numpy array")
+        return r
+
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """exp(x - max) / sum(exp(x - max)) along ``axis``."""
+        return _wrap(lib.pg_softmax(self._p, _axis_arg("softmax", axis if dim is None else dim, self.shape)))
+
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """(x - max) - log(sum(exp(x - max))) along ``axis``."""
+        return _wrap(lib.pg_log_softmax(self._p, _axis_arg("log_softmax", axis if dim is None else dim, self.shape)))
+
+    # ---- reductions ----
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Sum over ``axis`` (None: all)."""
+        axis, keepdims = _reduce_args("sum", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_sum(self._p, _axes_mask("sum", axis, self), keepdims))
+
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Mean over ``axis`` (None: all); nan over zero elements."""
+        axis, keepdims = _reduce_args("mean", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self), keepdims))
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Maximum over ``axis`` (values only); ties share the gradient equally."""
+        axis, keepdims = _reduce_args("max", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self), keepdims))
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Minimum over ``axis`` (values only); ties share the gradient equally."""
+        axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
+        return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self), keepdims))
+
+    # ---- shape ----
+    def reshape(self, *shape: Any) -> Tensor:
+        """The same elements with another shape (one -1 allowed); shares storage."""
+        dims = _shape_arg("reshape", shape)
+        return _wrap(lib.pg_reshape(self._p, len(dims), dims))
+
+    view = reshape
+
+    def permute(self, *dims: Any) -> Tensor:
+        """Reorder dims: ``y.shape[i] == x.shape[dims[i]]``."""
+        d = _shape_arg("permute", dims)
+        if any(not -(2**31) < v < 2**31 for v in d):
+            raise ShapeError(f"permute: dims {tuple(d)} are not a permutation of the dims of shape {self.shape}")
+        return _wrap(lib.pg_permute(self._p, len(d), d))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dims."""
+        n = self.ndim
+        a, b = _axis_arg("transpose", dim0, self.shape), _axis_arg("transpose", dim1, self.shape)
+        perm = list(range(n))
+        perm[a], perm[b] = perm[b], perm[a]
+        return _wrap(lib.pg_permute(self._p, n, perm))
+
+    def __getitem__(self, key: Any) -> Tensor:
+        off = _index_offsets(self.shape, key)
+        return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
+
+
+set_tensor_class(Tensor)
+_NOT_SCALAR.add(Tensor)
+
+
+def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor:
+    """Tensors pass through; Python scalars take ``like``'s float dtype (weak
+    scalars, as in numpy); numpy arrays and scalars go through :func:`tensor`.
+    Anything else (lists included, as in the reference engine) raises TypeError."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
+        dt = like.dtype if like is not None and like.dtype != bool_ else float32
+        return _creation.full((), _real(op, "a scalar operand", x), dtype=dt)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _creation.tensor(x)
+    if _engines.is_tensor(x):
+        raise _engines.mix_error(op, _engines.C, x)
+    raise PygradTypeError(f"{op}: unsupported operand type {type(x).__name__}; "
+                          "expected a Tensor, a Python scalar or a numpy array")
+
+
+def _operand(x: Any, op: str = "tensor") -> Tensor | None:
+    """The tensor for a non-scalar operator operand (Tensors and numpy arrays or
+    scalars), or None for types operators do not take (lists, strings...).
+    A tensor of the reference engine raises the engines' mix error."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _creation.tensor(x)
+    if _engines.is_tensor(x):
+        raise _engines.mix_error(op, _engines.C, x)
+    return None
+
+
+# Tensor() and the operand conversions above make tensors with pygrad._creation,
+# which imports this module: bound here, after Tensor exists.
+from pygrad import _creation  # noqa: E402
