@@ -29,6 +29,7 @@ from pygrad.errors import (
     PygradValueError,
     ShapeError,
 )
+from pygrad.serialization import load, save
 
 _BACKEND = _engines.backend()  # ImportError for a PYGRAD_BACKEND it does not know
 
@@ -77,7 +78,7 @@ def backend() -> str:
     """Which engine ``import pygrad`` serves: ``"c"`` or ``"python"`` (``PYGRAD_BACKEND=python``)."""
     return _BACKEND
 
-__all__ = sorted({*_SUBMODULES, "backend", *(
+__all__ = sorted({*_SUBMODULES, "backend", "save", "load", *(
     _optable.c_all() if _BACKEND == "c" else (n for n in _optable.reference_all() if n not in ("nn", "optim")))})
 
 _C_NAMES = frozenset(_optable.c_all())  # what _load_c_engine binds: pygrad._c.__all__
