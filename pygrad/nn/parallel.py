@@ -1,0 +1,205 @@
+"""``DistributedDataParallel``: one model replica per rank, gradients averaged across ranks.
+
+    import pygrad.distributed as dist
+    from pygrad.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group()
+    model = DDP(nn.MLP([784, 512, 512, 10]))       # rank 0's parameters copied to every rank
+    for xb, yb in loader:                           # each rank its own shard (DistributedSampler)
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()                             # the gradients are now averaged over the ranks
+        opt.step()
+
+How the averaging is wired in (until tensors have gradient hooks): the
+forward runs the wrapped module with each parameter replaced by a
+differentiable stand-in (a ``pygrad.custom_op`` identity), the
+parameters grouped in buckets of about ``bucket_cap_mb`` in reverse order
+of registration (the order their gradients become ready in). All stand-ins
+of a bucket hang off one bucket node, whose backward the sweep runs only
+after every stand-in of the bucket has passed its gradient on, i.e. as soon
+as the bucket's gradients are complete: it averages the bucket with one
+all-reduce and hands each parameter its averaged gradient. So
+``loss.backward()`` alone leaves averaged gradients, with one message per
+bucket started while the rest of the backward sweep is still to come. The
+all-reduce blocks the sweep while it runs (a custom op must return its
+gradients), so communication does not yet overlap computation; gradient
+hooks on tensors will allow that.
+
+``no_sync()`` skips the averaging (gradient accumulation); the next
+backward outside it averages everything accumulated, as in PyTorch. Works
+with every optimizer: they see plain (averaged) ``.grad`` values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+import pygrad
+from pygrad.errors import PygradTypeError
+from pygrad.nn.module import Module
+
+try:
+    from pygrad import distributed as _dist
+    from pygrad.distributed import collectives as _coll
+except ImportError as _exc:  # pragma: no cover - exercised by a test in a subprocess
+    raise ImportError(
+        "pygrad.nn.parallel needs mpi4py and an MPI library, which are not installed; install the optional "
+        "extra with `pip install \"pygrad[distributed]\"` (or `pip install mpi4py mpich`)") from _exc
+
+
+class _Bucket:
+    """A group of parameters of one dtype whose gradients travel in one all-reduce.
+
+    ``buf``: (sum of the parameters' sizes,) flat staging buffer; parameter i
+    occupies ``buf[offsets[i]:offsets[i] + sizes[i]]``.
+    """
+
+    def __init__(self, params: list[Any]) -> None:
+        self.params = params
+        self.sizes = [int(np.prod(p.shape, dtype=np.int64)) for p in params]
+        self.offsets = [int(o) for o in np.cumsum([0] + self.sizes[:-1])]
+        self.dtype = params[0].numpy().dtype
+        self.buf = np.zeros(sum(self.sizes), dtype=self.dtype)
+        self.ready = [False] * len(params)
+
+
+class DistributedDataParallel(Module):
+    """Data parallelism over the ranks of ``pygrad.distributed``: wrap the model, train as usual.
+
+    ``module``: the model (its parameters are overwritten with rank 0's when
+    wrapped). ``bucket_cap_mb``: the size of a gradient bucket (25 MB by
+    default, as in PyTorch). The wrapped model is ``.module``; ``parameters()``
+    and ``state_dict()`` are its own (names prefixed ``module.``, as in
+    PyTorch). Needs :func:`pygrad.distributed.init_process_group` first.
+    """
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_parameters: bool = True) -> None:
+        super().__init__()
+        if not isinstance(module, Module):
+            raise PygradTypeError(f"DistributedDataParallel: expected a pygrad.nn.Module, got {type(module).__name__}")
+        if not _dist.is_initialized():
+            raise pygrad.PygradRuntimeError("DistributedDataParallel: the process group is not initialized; call "
+                                            "pygrad.distributed.init_process_group() first")
+        if not bucket_cap_mb > 0:
+            raise pygrad.PygradValueError(f"DistributedDataParallel: bucket_cap_mb must be > 0, got {bucket_cap_mb}")
+        self.module = module
+        object.__setattr__(self, "bucket_cap_mb", float(bucket_cap_mb))
+        object.__setattr__(self, "_require_sync", True)
+        object.__setattr__(self, "_unsynced", False)  # a backward under no_sync() left local gradients
+        params = list(module.parameters())
+        self._verify(params)
+        if broadcast_parameters:
+            for p in params:  # zero-copy: straight into the C buffers
+                _coll.broadcast(p, src=0)
+        object.__setattr__(self, "_buckets", self._make_buckets(params))
+
+    # ---- setup ----
+    @staticmethod
+    def _verify(params: list[Any]) -> None:
+        """Every rank must hold the same parameter list (count, dtypes, shapes), else every rank raises."""
+        desc = "; ".join(f"{p.numpy().dtype} {tuple(p.shape)}" for p in params)
+        _coll._agree("DistributedDataParallel", f"{len(params)} parameters: {desc}", None)
+
+    def _make_buckets(self, params: list[Any]) -> list[_Bucket]:
+        cap = self.bucket_cap_mb * 2**20
+        buckets: list[_Bucket] = []
+        open_: dict[Any, tuple[list[Any], int]] = {}  # dtype -> (params, bytes) of the bucket being filled
+        for p in reversed(params):  # gradients become ready roughly in reverse order of use
+            a = p.numpy()
+            members, size = open_.get(a.dtype, ([], 0))
+            members.append(p)
+            size += a.nbytes
+            if size >= cap:
+                buckets.append(_Bucket(members))
+                members, size = [], 0
+            open_[a.dtype] = (members, size)
+        buckets.extend(_Bucket(members) for members, _ in open_.values() if members)
+        return buckets
+
+    # ---- the forward with stand-ins ----
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped module's forward; while grad mode is on (and outside ``no_sync``), its
+        backward averages the parameters' gradients over the ranks."""
+        if not pygrad.is_grad_enabled() or _dist.get_world_size() == 1:
+            return self.module(*args, **kwargs)
+        if not self._require_sync:
+            object.__setattr__(self, "_unsynced", True)
+            return self.module(*args, **kwargs)
+        include_local = self._unsynced
+        object.__setattr__(self, "_unsynced", False)
+        stand_in: dict[int, Any] = {}
+        for b in self._buckets:
+            stand_in.update(self._bucket_stand_ins(b, include_local))
+        slots = [(m, name, p) for m in self.module.modules() for name, p in m._parameters.items()]
+        try:
+            for m, name, p in slots:
+                object.__setattr__(m, name, stand_in[id(p)])  # bypass registration: the parameter stays
+            return self.module(*args, **kwargs)
+        finally:
+            for m, name, p in slots:
+                object.__setattr__(m, name, p)
+
+    def _bucket_stand_ins(self, b: _Bucket, include_local: bool) -> dict[int, Any]:
+        """Build the bucket node over b's parameters and one stand-in per parameter hanging off it."""
+        b.ready = [False] * len(b.params)
+
+        def bucket_backward(g: Any, needs: list[bool]) -> list[Any]:
+            # every stand-in of the bucket has written its gradient into b.buf (or was unused: zeros)
+            for i, ok in enumerate(b.ready):
+                if not ok:
+                    b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] = 0
+            local = [p.grad.numpy().reshape(-1) if include_local and p.grad is not None else None
+                     for p in b.params]
+            for i, gl in enumerate(local):  # after no_sync(): average what was accumulated, too
+                if gl is not None:
+                    b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] += gl
+            _coll.all_reduce_array(b.buf, average=True)
+            out = []
+            for i, p in enumerate(b.params):
+                avg = b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]]
+                if local[i] is not None:  # the engine adds the result to the accumulated gradient
+                    avg = avg - local[i]
+                out.append(pygrad.tensor(avg.reshape(p.shape), dtype=p.dtype))
+            return out
+
+        node = pygrad.custom_op(b.params, np.zeros(1, dtype=b.dtype), bucket_backward)
+        views = {}
+        for i, p in enumerate(b.params):
+            views[id(p)] = pygrad.custom_op([node], p.detach(), self._stash(b, i))
+        return views
+
+    @staticmethod
+    def _stash(b: _Bucket, i: int) -> Any:
+        zero = np.zeros(1, dtype=b.dtype)
+
+        def stand_in_backward(g: Any, needs: list[bool]) -> list[Any]:
+            b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] = g.numpy().reshape(-1)
+            b.ready[i] = True
+            return [zero]
+
+        return stand_in_backward
+
+    # ---- gradient accumulation ----
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Inside this block, backward leaves each rank's own gradients (no communication); the
+        first backward after it averages everything accumulated. For gradient accumulation::
+
+            with model.no_sync():
+                model(x1).sum().backward()   # local
+            model(x2).sum().backward()       # averaged: (g1 + g2) over the ranks
+        """
+        before = self._require_sync
+        object.__setattr__(self, "_require_sync", False)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_require_sync", before)
+
+    def extra_repr(self) -> str:
+        return f"world_size={_dist.get_world_size()}, buckets={len(self._buckets)}"
