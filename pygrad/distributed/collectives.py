@@ -101,7 +101,8 @@ def _describe(a: np.ndarray) -> str:
     return f"{a.dtype} {tuple(a.shape)}"
 
 
-def _agree(op: str, desc: str, error: Exception | None) -> None:
+def _agree(op: str, desc: str, error: Exception | None,
+           rule: str = "every rank must pass the same dtype and shape, and the same op and root") -> None:
     """Make sure every rank called ``op`` with the same description and no local error;
     otherwise raise on every rank. ``desc`` holds what must match (dtypes, shapes, op, root)."""
     c = group.comm(op)
@@ -119,8 +120,7 @@ def _agree(op: str, desc: str, error: Exception | None) -> None:
     if error is not None:
         raise error
     lines = "; ".join(f"rank {r}: {d}" for r, d in enumerate(seen))
-    raise ShapeError(f"{op}: the ranks passed different tensors (every rank must pass the same dtype and shape, "
-                     f"and the same op and root): {lines}")
+    raise ShapeError(f"{op}: the ranks disagree ({rule}): {lines}")
 
 
 def _check_root(op: str, root: int, size: int, what: str) -> None:

@@ -103,7 +103,8 @@ class DistributedDataParallel(Module):
     def _verify(params: list[Any]) -> None:
         """Every rank must hold the same parameter list (count, dtypes, shapes), else every rank raises."""
         desc = "; ".join(f"{p.numpy().dtype} {tuple(p.shape)}" for p in params)
-        _coll._agree("DistributedDataParallel", f"{len(params)} parameters: {desc}", None)
+        _coll._agree("DistributedDataParallel", f"{len(params)} parameters: {desc}", None,
+                     "every rank must wrap the same model: the same parameters, dtypes and shapes")
 
     def _make_buckets(self, params: list[Any]) -> list[_Bucket]:
         cap = self.bucket_cap_mb * 2**20
@@ -161,9 +162,9 @@ class DistributedDataParallel(Module):
             _coll.all_reduce_array(b.buf, average=True)
             out = []
             for i, p in enumerate(b.params):
+                if local[i] is not None:  # averaged with the rest: the result replaces it
+                    p.grad = None
                 avg = b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]]
-                if local[i] is not None:  # the engine adds the result to the accumulated gradient
-                    avg = avg - local[i]
                 out.append(pygrad.tensor(avg.reshape(p.shape), dtype=p.dtype))
             return out
 
