@@ -27,8 +27,17 @@ gradients), so communication does not yet overlap computation; gradient
 hooks on tensors will allow that.
 
 ``no_sync()`` skips the averaging (gradient accumulation); the next
-backward outside it averages everything accumulated, as in PyTorch. Works
-with every optimizer: they see plain (averaged) ``.grad`` values.
+backward outside it averages everything accumulated, as in PyTorch (the
+bucket node adds each parameter's accumulated ``.grad`` to the bucket and
+replaces it by the average). Gradients that reach a parameter outside the
+wrapped forward (an L2 penalty on ``model.parameters()``) are not averaged;
+they are the same on every rank, so the result is the same. Works with every
+optimizer: they see plain (averaged) ``.grad`` values, identical on every
+rank.
+
+Buffers (a module's ``buffers()``, once modules have them) are broadcast
+from rank 0 when wrapped and, with ``broadcast_buffers``, before every
+forward, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -78,7 +87,7 @@ class DistributedDataParallel(Module):
     PyTorch). Needs :func:`pygrad.distributed.init_process_group` first.
     """
 
-    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_parameters: bool = True) -> None:
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise PygradTypeError(f"DistributedDataParallel: expected a pygrad.nn.Module, got {type(module).__name__}")
@@ -92,18 +101,19 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_require_sync", True)
         object.__setattr__(self, "_unsynced", False)  # a backward under no_sync() left local gradients
         params = list(module.parameters())
-        self._verify(params)
-        if broadcast_parameters:
-            for p in params:  # zero-copy: straight into the C buffers
-                _coll.broadcast(p, src=0)
+        buffers = list(module.buffers()) if hasattr(module, "buffers") else []
+        self._verify(params + buffers)
+        object.__setattr__(self, "_bufs", buffers if broadcast_buffers else [])
+        for t in params + buffers:  # zero-copy: straight into the C buffers
+            _coll.broadcast(t, src=0)
         object.__setattr__(self, "_buckets", self._make_buckets(params))
 
     # ---- setup ----
     @staticmethod
     def _verify(params: list[Any]) -> None:
-        """Every rank must hold the same parameter list (count, dtypes, shapes), else every rank raises."""
+        """Every rank must hold the same parameters and buffers (count, dtypes, shapes), else every rank raises."""
         desc = "; ".join(f"{p.numpy().dtype} {tuple(p.shape)}" for p in params)
-        _coll._agree("DistributedDataParallel", f"{len(params)} parameters: {desc}", None,
+        _coll._agree("DistributedDataParallel", f"{len(params)} parameters and buffers: {desc}", None,
                      "every rank must wrap the same model: the same parameters, dtypes and shapes")
 
     def _make_buckets(self, params: list[Any]) -> list[_Bucket]:
@@ -126,7 +136,11 @@ class DistributedDataParallel(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped module's forward; while grad mode is on (and outside ``no_sync``), its
         backward averages the parameters' gradients over the ranks."""
-        if not pygrad.is_grad_enabled() or _dist.get_world_size() == 1:
+        if _dist.get_world_size() == 1:
+            return self.module(*args, **kwargs)
+        for t in self._bufs:  # e.g. running statistics: rank 0's
+            _coll.broadcast(t, src=0)
+        if not pygrad.is_grad_enabled():
             return self.module(*args, **kwargs)
         if not self._require_sync:
             object.__setattr__(self, "_unsynced", True)
