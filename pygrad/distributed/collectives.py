@@ -34,6 +34,7 @@ from pygrad.errors import PygradError, PygradIndexError, PygradTypeError, Pygrad
 
 _TAG = 7171  # point-to-point tag of gather / scatter on the group's private communicator
 _checks = {"on": True}
+_IN_PLACE: list[Any] = [None]  # MPI.IN_PLACE, set with the first op lookup
 
 
 class ReduceOp(enum.Enum):
@@ -130,6 +131,7 @@ def _check_root(op: str, root: int, size: int, what: str) -> None:
 
 def _mpi_op(op: str, reduce_op: Any, a: np.ndarray) -> Any:
     MPI = group.mpi()
+    _IN_PLACE[0] = MPI.IN_PLACE
     if not isinstance(reduce_op, ReduceOp):
         raise PygradTypeError(f"{op}: op must be a pygrad.distributed.ReduceOp, got {reduce_op!r}")
     if a.dtype == np.bool_:
@@ -148,27 +150,34 @@ def _divider(a: np.ndarray, reduce_op: ReduceOp, size: int) -> Callable[[], None
     return lambda: np.divide(a, size, out=a)
 
 
+_OPS: dict[tuple[int, str], Any] = {}  # (id(op), dtype kind) -> MPI op, for the combinations seen valid
+# (keyed by id: an Enum member's hash runs Python code, and this lookup is on every call)
+
+
 def all_reduce(tensor: Any, op: ReduceOp = ReduceOp.SUM, async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks, in place: afterwards every rank holds
     op(t₀, t₁, …) elementwise (AVG: the sum divided by the world size)."""
-    c = group.comm("all_reduce")
+    c = group._state["comm"] or group.comm("all_reduce")
     a, mpi_op, error = None, None, None
-    try:
-        a = _view("all_reduce", tensor)
-        mpi_op = _mpi_op("all_reduce", op, a)
-    except PygradError as exc:
-        error = exc
-    if _checks["on"] or error is not None:
+    if isinstance(tensor, pygrad.Tensor):  # the hot path: two dict lookups before MPI
+        a = tensor.numpy()
+        mpi_op = _OPS.get((id(op), a.dtype.kind))
+    if mpi_op is None:
+        try:
+            a = _view("all_reduce", tensor)
+            mpi_op = _OPS[(id(op), a.dtype.kind)] = _mpi_op("all_reduce", op, a)
+        except PygradError as exc:
+            error = exc
+    if error is not None or _checks["on"]:
         _agree("all_reduce", f"all_reduce {getattr(op, 'name', op)} {_describe(a) if a is not None else ''}", error)
-    MPI = group.mpi()
-    if c.Get_size() == 1:
-        return _run([], None, (), async_op)
+    size = c.Get_size()
+    if size == 1:
+        return _run([], None, (), async_op) if async_op else None
     if async_op:
-        return _run([c.Iallreduce(MPI.IN_PLACE, a, op=mpi_op)], _divider(a, op, c.Get_size()), (tensor, a), True)
-    c.Allreduce(MPI.IN_PLACE, a, op=mpi_op)
-    finish = _divider(a, op, c.Get_size())
-    if finish is not None:
-        finish()
+        return _run([c.Iallreduce(_IN_PLACE[0], a, op=mpi_op)], _divider(a, op, size), (tensor, a), True)
+    c.Allreduce(_IN_PLACE[0], a, op=mpi_op)
+    if op is ReduceOp.AVG:
+        np.divide(a, size, out=a)
     return None
 
 
