@@ -124,7 +124,7 @@ def worker_mlp(quick: bool, wrap: bool = True) -> dict:
     for _ in range(3):
         step()
     c = dist.collectives.group.comm()
-    steps = 10 if quick else 30
+    steps = 10 if quick else 60
     times, comms = [], []
     for _ in range(steps):
         c.Barrier()

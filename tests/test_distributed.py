@@ -41,8 +41,10 @@ def _env() -> dict[str, str]:
 
 
 def run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run a command in its own process group; on timeout kill the whole group and fail."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    """Run a command in its own process group; on timeout kill the whole group and fail (MPICH's
+    mpiexec also stops the ranks itself after MPIEXEC_TIMEOUT seconds)."""
+    env = dict(_env(), MPIEXEC_TIMEOUT=str(int(timeout)))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
