@@ -131,11 +131,13 @@ def test_ddp_at_world_size_one_without_mpiexec(tmp_path: Path) -> None:
 def test_helpers_and_ddp_details(tmp_path: Path) -> None:
     """print0 prints once; save() writes on rank 0 and every rank reads it after its barrier (rank 0's
     parameters, 'module.' names); main_process_first; an unused parameter gets a zero gradient and a used
-    one the ranks' average; a no_grad forward is plain; async collectives complete on wait()."""
+    one the ranks' average, also with several forwards before one backward; a parameter added after
+    wrapping is named; a no_grad forward is plain; async collectives complete on wait()."""
     out = ok(mpirun(3, "helpers.py", str(tmp_path), timeout=60))
     assert out.count("print0 from rank") == 1 and "print0 from rank 0" in out, out
     assert (tmp_path / "report.txt").read_text().splitlines() == [
-        "saved 6 arrays", "unused parameter: zero gradient", "no_grad forward: plain", "async collectives: done"]
+        "saved 6 arrays", "unused parameter: zero gradient", "three forwards, one backward: averaged",
+        "late parameter: named", "no_grad forward: plain", "async collectives: done"]
 
 
 # ---- faults ----

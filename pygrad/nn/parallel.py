@@ -64,8 +64,10 @@ except ImportError as _exc:  # pragma: no cover - exercised by a test in a subpr
 class _Bucket:
     """A group of parameters of one dtype whose gradients travel in one all-reduce.
 
-    ``buf``: (sum of the parameters' sizes,) flat staging buffer; parameter i
-    occupies ``buf[offsets[i]:offsets[i] + sizes[i]]``.
+    A flat staging buffer of (sum of the parameters' sizes,) elements holds
+    parameter i's gradient at ``[offsets[i], offsets[i] + sizes[i])``. Each
+    forward takes its own buffer (from ``free``, where a finished backward
+    puts it back), so two forwards before one backward do not share one.
     """
 
     def __init__(self, params: list[Any]) -> None:
@@ -73,8 +75,12 @@ class _Bucket:
         self.sizes = [int(np.prod(p.shape, dtype=np.int64)) for p in params]
         self.offsets = [int(o) for o in np.cumsum([0] + self.sizes[:-1])]
         self.dtype = params[0].numpy().dtype
-        self.buf = np.zeros(sum(self.sizes), dtype=self.dtype)
-        self.ready = [False] * len(params)
+        self.total = sum(self.sizes)
+        self.free: list[np.ndarray] = []
+
+    def slot(self, buf: np.ndarray, i: int) -> np.ndarray:
+        """Parameter i's part of ``buf``, flat."""
+        return buf[self.offsets[i]:self.offsets[i] + self.sizes[i]]
 
 
 class DistributedDataParallel(Module):
@@ -151,6 +157,11 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             stand_in.update(self._bucket_stand_ins(b, include_local))
         slots = [(m, name, p) for m in self.module.modules() for name, p in m._parameters.items()]
+        for _, name, p in slots:
+            if id(p) not in stand_in:
+                raise pygrad.PygradRuntimeError(
+                    f"DistributedDataParallel: parameter {name!r} {tuple(p.shape)} was added to the model after "
+                    "it was wrapped; wrap the model once it is complete")
         try:
             for m, name, p in slots:
                 object.__setattr__(m, name, stand_in[id(p)])  # bypass registration: the parameter stays
@@ -161,43 +172,41 @@ class DistributedDataParallel(Module):
 
     def _bucket_stand_ins(self, b: _Bucket, include_local: bool) -> dict[int, Any]:
         """Build the bucket node over b's parameters and one stand-in per parameter hanging off it."""
-        b.ready = [False] * len(b.params)
+        buf = b.free.pop() if b.free else np.empty(b.total, dtype=b.dtype)
+        ready = [False] * len(b.params)
 
         def bucket_backward(g: Any, needs: list[bool]) -> list[Any]:
-            # every stand-in of the bucket has written its gradient into b.buf (or was unused: zeros)
-            for i, ok in enumerate(b.ready):
+            # every stand-in of the bucket has written its gradient into buf (or was unused: zeros)
+            for i, ok in enumerate(ready):
                 if not ok:
-                    b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] = 0
+                    b.slot(buf, i)[:] = 0
             local = [p.grad.numpy().reshape(-1) if include_local and p.grad is not None else None
                      for p in b.params]
             for i, gl in enumerate(local):  # after no_sync(): average what was accumulated, too
                 if gl is not None:
-                    b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] += gl
-            _coll.all_reduce_array(b.buf, average=True)
+                    b.slot(buf, i)[:] += gl
+            _coll.all_reduce_array(buf, average=True)
             out = []
             for i, p in enumerate(b.params):
                 if local[i] is not None:  # averaged with the rest: the result replaces it
                     p.grad = None
-                avg = b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]]
-                out.append(pygrad.tensor(avg.reshape(p.shape), dtype=p.dtype))
+                out.append(pygrad.tensor(b.slot(buf, i).reshape(p.shape), dtype=p.dtype))
+            ready[:] = [False] * len(ready)
+            b.free.append(buf)
             return out
 
+        def stash(i: int) -> Any:
+            zero = np.zeros(1, dtype=b.dtype)
+
+            def stand_in_backward(g: Any, needs: list[bool]) -> list[Any]:
+                b.slot(buf, i)[:] = g.numpy().reshape(-1)
+                ready[i] = True
+                return [zero]
+
+            return stand_in_backward
+
         node = pygrad.custom_op(b.params, np.zeros(1, dtype=b.dtype), bucket_backward)
-        views = {}
-        for i, p in enumerate(b.params):
-            views[id(p)] = pygrad.custom_op([node], p.detach(), self._stash(b, i))
-        return views
-
-    @staticmethod
-    def _stash(b: _Bucket, i: int) -> Any:
-        zero = np.zeros(1, dtype=b.dtype)
-
-        def stand_in_backward(g: Any, needs: list[bool]) -> list[Any]:
-            b.buf[b.offsets[i]:b.offsets[i] + b.sizes[i]] = g.numpy().reshape(-1)
-            b.ready[i] = True
-            return [zero]
-
-        return stand_in_backward
+        return {id(p): pygrad.custom_op([node], p.detach(), stash(i)) for i, p in enumerate(b.params)}
 
     # ---- gradient accumulation ----
     @contextlib.contextmanager

@@ -77,6 +77,27 @@ def main(out_dir: str) -> None:
     np.testing.assert_allclose(g, total.numpy(), rtol=1e-14, atol=1e-14)
     lines.append("unused parameter: zero gradient")
 
+    # two forwards, one backward: each forward's graph averages its own part
+    model.zero_grad()
+    mine.zero_grad()
+    x2 = pg.tensor(np.full((2, 3), -0.5 * rank))
+    (ddp(x).sum() + (ddp(x2) * ddp(x2)).sum()).backward()
+    (mine(x).sum() + (mine(x2) * mine(x2)).sum()).backward()
+    for (name, a), (_, b) in zip(mine.named_parameters(), model.named_parameters()):
+        want = pg.tensor(np.zeros(a.shape) if a.grad is None else a.grad.numpy().copy())  # spare: unused
+        dist.all_reduce(want, op=dist.ReduceOp.AVG)
+        np.testing.assert_allclose(b.grad.numpy(), want.numpy(), rtol=1e-13, atol=1e-14, err_msg=name)
+    lines.append("three forwards, one backward: averaged")
+
+    # a parameter added after wrapping is named
+    model.extra = pg.zeros(2, requires_grad=True)
+    try:
+        ddp(x)
+    except RuntimeError as exc:
+        assert "'extra'" in str(exc) and "after" in str(exc), exc
+        lines.append("late parameter: named")
+    del model.extra
+
     # eval / no_grad: no communication, plain outputs
     with pg.no_grad():
         y = ddp(x)
