@@ -281,3 +281,39 @@ def test_dataloader_with_a_sampler() -> None:
         DataLoader(X, y, sampler=3)
     with pytest.raises(ValueError, match="outside the 10 samples"):
         list(DataLoader(X, y, sampler=[0, 10]))
+
+
+# ---- before init_process_group (no MPI started: checked in a fresh process) ----
+
+def test_calls_before_init_say_what_to_do() -> None:
+    if not HAVE_MPI:
+        pytest.skip("needs the distributed extra")
+    code = """
+import sys
+import pygrad as pg, pygrad.distributed as dist
+from pygrad import nn
+from pygrad.data import DistributedSampler
+from pygrad.nn.parallel import DistributedDataParallel
+assert not dist.is_initialized() and dist.is_main_process()
+for call in (lambda: dist.all_reduce(pg.ones(2)), dist.get_rank, dist.barrier,
+             lambda: DistributedDataParallel(nn.Linear(2, 2))):
+    try:
+        call()
+    except RuntimeError as exc:
+        print(type(exc).__name__, exc)
+try:
+    DistributedSampler(10)
+except ValueError as exc:
+    print(type(exc).__name__, exc)
+try:
+    dist.init_process_group(backend="nccl")
+except ValueError as exc:
+    print(type(exc).__name__, exc)
+print("MPI started:", "mpi4py.MPI" in sys.modules)
+"""
+    out = ok(run([sys.executable, "-c", code], timeout=60))
+    lines = out.splitlines()
+    assert len(lines) == 7, out
+    assert all("init_process_group()" in ln for ln in lines[:5]), out
+    assert lines[:4] == [ln for ln in lines[:4] if ln.startswith("PygradRuntimeError")], out
+    assert "backend must be 'mpi'" in lines[5] and lines[6] == "MPI started: False", out
