@@ -193,6 +193,15 @@ def all_reduce_array(a: np.ndarray, average: bool) -> None:
         np.divide(a, c.Get_size(), out=a)
 
 
+def iall_reduce_array(a: np.ndarray) -> Any:
+    """Start a SUM all-reduce of a contiguous numpy array in place, without the agreement check;
+    returns the MPI request (None for a world of one). The caller waits on it and divides for AVG."""
+    c = group.comm("all_reduce")
+    if c.Get_size() == 1:
+        return None
+    return c.Iallreduce(group.mpi().IN_PLACE, a, op=group.mpi().SUM)
+
+
 def broadcast(tensor: Any, src: int = 0, async_op: bool = False) -> Work | None:
     """Copy rank ``src``'s ``tensor`` into ``tensor`` on every other rank."""
     c = group.comm("broadcast")

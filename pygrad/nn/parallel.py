@@ -13,23 +13,29 @@
 
 How the averaging is wired in (until tensors have gradient hooks): the
 forward runs the wrapped module with each parameter replaced by a
-differentiable stand-in (a ``pygrad.custom_op`` identity), the
-parameters grouped in buckets of about ``bucket_cap_mb`` in reverse order
-of registration (the order their gradients become ready in). All stand-ins
-of a bucket hang off one bucket node, whose backward the sweep runs only
-after every stand-in of the bucket has passed its gradient on, i.e. as soon
-as the bucket's gradients are complete: it averages the bucket with one
-all-reduce and hands each parameter its averaged gradient. So
-``loss.backward()`` alone leaves averaged gradients, with one message per
-bucket started while the rest of the backward sweep is still to come. The
-all-reduce blocks the sweep while it runs (a custom op must return its
-gradients), so communication does not yet overlap computation; gradient
-hooks on tensors will allow that.
+differentiable stand-in (a ``pygrad.custom_op`` identity), the parameters
+grouped in buckets of about ``bucket_cap_mb`` in reverse order of
+registration (the order their gradients become ready in). The stand-ins of
+a bucket hang off one bucket node, which the sweep reaches only once every
+stand-in of the bucket has passed its gradient on, i.e. as soon as the
+bucket's gradients are complete: that node *starts* the bucket's
+all-reduce (non-blocking) and *finishes* the previous bucket's, handing
+those parameters their averaged gradients (the nodes are chained so that
+each one delivers its predecessor's bucket; a last node delivers the last
+bucket). So ``loss.backward()`` alone leaves averaged gradients, and each
+bucket's message is in flight while the sweep computes the next bucket's
+gradients; only the last bucket's all-reduce is waited for right away.
+(How much of the transfer MPI actually advances in the background depends
+on the MPI library: MPICH progresses it when polled, which the stand-ins do
+as they pass by, or continuously with ``MPIR_CVAR_ASYNC_PROGRESS=1``.)
 
 ``no_sync()`` skips the averaging (gradient accumulation); the next
-backward outside it averages everything accumulated, as in PyTorch (the
-bucket node adds each parameter's accumulated ``.grad`` to the bucket and
-replaces it by the average). Gradients that reach a parameter outside the
+backward outside it averages everything accumulated, as in PyTorch (its
+bucket nodes add each parameter's accumulated ``.grad`` to the bucket and
+replace it by the average, one bucket at a time, without pipelining).
+Every rank's forward must use the same parameters: a bucket with no used
+parameter before the first used one is skipped (its parameters keep no
+gradient), and ranks that differ there would pair different buckets. Gradients that reach a parameter outside the
 wrapped forward (an L2 penalty on ``model.parameters()``) are not averaged;
 they are the same on every rank, so the result is the same. Works with every
 optimizer: they see plain (averaged) ``.grad`` values, identical on every
@@ -154,8 +160,11 @@ class DistributedDataParallel(Module):
         include_local = self._unsynced
         object.__setattr__(self, "_unsynced", False)
         stand_in: dict[int, Any] = {}
-        for b in self._buckets:
-            stand_in.update(self._bucket_stand_ins(b, include_local))
+        if include_local:  # after no_sync(): each bucket reduces and delivers in one step
+            for b in self._buckets:
+                stand_in.update(self._bucket_stand_ins(b, include_local))
+        else:
+            stand_in = self._pipelined_stand_ins()
         slots = [(m, name, p) for m in self.module.modules() for name, p in m._parameters.items()]
         for _, name, p in slots:
             if id(p) not in stand_in:
@@ -169,6 +178,75 @@ class DistributedDataParallel(Module):
         finally:
             for m, name, p in slots:
                 object.__setattr__(m, name, p)
+
+    def _pipelined_stand_ins(self) -> dict[int, Any]:
+        """Stand-ins whose bucket all-reduces overlap the rest of the backward sweep.
+
+        Buckets B_0 … B_{K-1} in the order their gradients become ready. Node
+        N_k hangs B_k's stand-ins off itself and takes as inputs N_{k+1} and
+        B_{k-1}'s parameters; a final node F (N_K) takes B_{K-1}'s parameters.
+        The sweep reaches N_k once B_k's gradients are complete (its stand-ins)
+        and once N_{k-1} has run (N_k is an input of N_{k-1}); N_k then *starts*
+        B_k's all-reduce and *finishes* B_{k-1}'s, handing those parameters
+        their averaged gradients. So B_k's message is in flight while the sweep
+        computes B_{k+1}'s gradients; only the last bucket's is waited for at
+        once (in F).
+        """
+        buckets = self._buckets
+        K = len(buckets)
+        size = _dist.get_world_size()
+        bufs = [b.free.pop() if b.free else np.empty(b.total, dtype=b.dtype) for b in buckets]
+        ready = [[False] * len(b.params) for b in buckets]
+        reqs: list[Any] = [None] * K
+        started = [False] * K
+        zero = np.zeros(1)
+
+        def start(k: int) -> None:
+            b, buf = buckets[k], bufs[k]
+            for i, ok in enumerate(ready[k]):
+                if not ok:  # a parameter the forward did not use
+                    b.slot(buf, i)[:] = 0
+            started[k] = True
+            reqs[k] = _coll.iall_reduce_array(buf)
+
+        def finish(k: int) -> list[Any]:
+            if not started[k]:  # no gradient reached B_k's node: its parameters were all unused
+                start(k)
+            if reqs[k] is not None:
+                reqs[k].Wait()
+                reqs[k] = None
+            b, buf = buckets[k], bufs[k]
+            np.divide(buf, size, out=buf)
+            out = [pygrad.tensor(b.slot(buf, i).reshape(p.shape), dtype=p.dtype) for i, p in enumerate(b.params)]
+            b.free.append(buf)
+            return out
+
+        def node_backward(k: int) -> Any:
+            def backward(g: Any, needs: list[bool]) -> list[Any]:
+                start(k)
+                return [zero] + (finish(k - 1) if k >= 1 else [])
+
+            return backward
+
+        def stash(k: int, i: int) -> Any:
+            b, buf = buckets[k], bufs[k]
+
+            def stand_in_backward(g: Any, needs: list[bool]) -> list[Any]:
+                b.slot(buf, i)[:] = g.numpy().reshape(-1)
+                ready[k][i] = True
+                if k >= 1 and reqs[k - 1] is not None:
+                    reqs[k - 1].Test()  # let MPI move the previous bucket along
+                return [zero]
+
+            return stand_in_backward
+
+        node = pygrad.custom_op(buckets[K - 1].params, zero, lambda g, needs: finish(K - 1))
+        stand_in: dict[int, Any] = {}
+        for k in range(K - 1, -1, -1):
+            node = pygrad.custom_op([node] + (buckets[k - 1].params if k >= 1 else []), zero, node_backward(k))
+            for i, p in enumerate(buckets[k].params):
+                stand_in[id(p)] = pygrad.custom_op([node], p.detach(), stash(k, i))
+        return stand_in
 
     def _bucket_stand_ins(self, b: _Bucket, include_local: bool) -> dict[int, Any]:
         """Build the bucket node over b's parameters and one stand-in per parameter hanging off it."""

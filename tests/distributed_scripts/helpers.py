@@ -75,6 +75,15 @@ def main(out_dir: str) -> None:
     total = pg.tensor(own.numpy().copy())
     dist.all_reduce(total, op=dist.ReduceOp.AVG)
     np.testing.assert_allclose(g, total.numpy(), rtol=1e-14, atol=1e-14)
+    # the same with one bucket per parameter (the all-reduces pipelined along the sweep): the unused
+    # parameters end with no gradient or a zero one, the used ones with the average
+    tiny = DistributedDataParallel(TwoHeads(seed=rank), bucket_cap_mb=1e-6)
+    assert len(tiny._buckets) == 6
+    tiny(x).sum().backward()
+    inner = tiny.module
+    for p in (inner.spare.weight, inner.spare.bias):
+        assert p.grad is None or np.all(p.grad.numpy() == 0)
+    np.testing.assert_allclose(inner.head.weight.grad.numpy(), total.numpy(), rtol=1e-14, atol=1e-14)
     lines.append("unused parameter: zero gradient")
 
     # two forwards, one backward: each forward's graph averages its own part
