@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+import pygrad
 from pygrad import _engine as E
 from pygrad import data, nn, optim
 from pygrad.nn import functional as F
@@ -117,7 +118,7 @@ def train_spiral(epochs: int = 300, seed: int = 0, n_per_class: int = 100, n_cla
         sampler = data.DistributedSampler(len(X), shuffle=True, seed=seed)
         loader = data.DataLoader(X, y, batch_size=max(1, batch_size // dist.get_world_size()), sampler=sampler,
                                  dtype="float32")
-        totals = E.zeros(3, dtype="float64")  # loss sum, right answers, samples: summed over the ranks
+        totals = pygrad.zeros(3, dtype="float64")  # loss sum, right answers, samples: summed over the ranks
         if not dist.is_main_process():
             progress = "none"
     else:
@@ -240,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         dist.init_process_group()
         say, main = dist.print0, dist.is_main_process()
         if dist.get_world_size() > 1:
-            E.set_num_threads(1)  # one thread per rank: the ranks share the cores
+            pygrad.set_num_threads(1)  # one thread per rank: the ranks share the cores
         say(f"pygrad demo: data-parallel over {dist.get_world_size()} processes (MPI ranks)")
     _report(args, say, main)
     return 0
