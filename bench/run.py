@@ -5,7 +5,9 @@
 
 Sections: overhead (per-op overhead, bench/overhead.py), demo (micrograd's
 demo step), mlp (MLP training steps), gemm (GEMM GFLOP/s against the FMA
-peak), bandwidth (elementwise and reductions against the copy roofline).
+peak), bandwidth (elementwise and reductions against the copy roofline),
+distributed (all_reduce against mpi4py and the data-parallel MLP step, under
+mpiexec; needs the distributed extra, reported as not run without it).
 pygrad and every installed peer run in the same process; a missing peer is
 reported, not fatal. The report ends with the performance targets, each
 computed from this run's figures. Nothing here asserts anything about time.
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bandwidth  # noqa: E402
 import common  # noqa: E402
 import demo  # noqa: E402
+import distributed  # noqa: E402
 import gemm  # noqa: E402
 import mlp  # noqa: E402
 import overhead  # noqa: E402
@@ -65,6 +68,7 @@ SECTIONS: dict[str, Callable[[bool], str]] = {
     "mlp": mlp.run,
     "gemm": gemm.run,
     "bandwidth": bandwidth.run,
+    "distributed": distributed.run,
 }
 
 

@@ -5,6 +5,15 @@
     >>> for xb, yb in loader:                              # xb: Tensor (≤32, 2), yb: int64 array
     ...     ...
 
+For data-parallel training, :class:`DistributedSampler` gives each rank its
+shard of the indices and ``DataLoader(..., sampler=sampler)`` batches them::
+
+    sampler = pygrad.data.DistributedSampler(len(X), shuffle=True, seed=0)   # rank and world from MPI
+    loader = pygrad.data.DataLoader(X, y, batch_size=32, sampler=sampler)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)                           # a new shuffle per epoch, the same on every rank
+        for xb, yb in loader: ...
+
 Datasets that need no download: :func:`spiral` (CS231n's spiral classes) and
 :func:`moons` (two interleaving half circles); :func:`digits` (the 8×8
 handwritten digits) comes from scikit-learn when it is installed
@@ -14,7 +23,7 @@ handwritten digits) comes from scikit-learn when it is installed
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -42,11 +51,15 @@ class DataLoader:
     numpy float64 stays float64), as are float targets; integer labels stay
     int64 numpy arrays, which is what the losses take (tensors have no integer
     dtype). With ``tensors=False`` every batch is a numpy array.
+
+    ``sampler``: an iterable of row indices with a length (e.g. a
+    :class:`DistributedSampler`) that gives the order of the rows instead of
+    ``shuffle``; each epoch iterates it afresh.
     """
 
     def __init__(self, X: Any, y: Any = None, batch_size: int = 32, shuffle: bool = False,
                  seed: int | None = None, drop_last: bool = False, tensors: bool = True, dtype: Any = None,
-                 engine: ModuleType | str | None = None) -> None:
+                 engine: ModuleType | str | None = None, sampler: Iterable[int] | None = None) -> None:
         self.X = np.asarray(X)
         if self.X.ndim == 0:
             raise ShapeError("DataLoader: X must have a first (sample) dimension, got a scalar")
@@ -60,6 +73,14 @@ class DataLoader:
             raise PygradValueError(f"DataLoader: the dataset is empty (X of shape {self.X.shape})")
         self.batch_size = _positive_int("DataLoader", "batch_size", batch_size)
         self.shuffle = bool(shuffle)
+        if sampler is not None:
+            if self.shuffle:
+                raise PygradValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler "
+                                       "gives the order; DistributedSampler shuffles itself)")
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise PygradTypeError(f"DataLoader: sampler must be an iterable of indices with a length, got "
+                                      f"{type(sampler).__name__}")
+        self.sampler = sampler
         self.drop_last = bool(drop_last)
         self.tensors = bool(tensors)
         self.dtype = dtype
@@ -68,7 +89,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
-        n = len(self.X)
+        n = len(self.X) if self.sampler is None else len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _convert(self, a: np.ndarray, labels: bool) -> Any:
@@ -78,7 +99,13 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.X)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            if order.size and (order.min() < -n or order.max() >= n):
+                raise PygradValueError(f"DataLoader: the sampler gave an index outside the {n} samples "
+                                       f"(range {order.min()}..{order.max()})")
+        else:
+            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             xb = self._convert(self.X[idx], labels=False)
@@ -86,6 +113,71 @@ class DataLoader:
                 yield xb
             else:
                 yield xb, self._convert(self.y[idx], labels=True)
+
+
+class DistributedSampler:
+    """The indices of this rank's shard of a data set, PyTorch's ``DistributedSampler`` semantics.
+
+    ``dataset``: a sized object (or the number of samples N). Each epoch the
+    indices 0..N-1 are shuffled (with ``shuffle``) by a generator seeded with
+    ``seed + epoch`` (:meth:`set_epoch`; every rank draws the same order), then
+    made a multiple of the world size R: without ``drop_last`` padded by
+    repeating the order from its start (each rank gets ⌈N/R⌉ indices), with
+    ``drop_last`` cut to ⌊N/R⌋·R. Rank r takes every R-th index starting at r.
+    ``num_replicas`` / ``rank`` default to ``pygrad.distributed``'s world size and
+    rank (the process group must be initialized).
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        n = dataset if isinstance(dataset, (int, np.integer)) and not isinstance(dataset, bool) else None
+        if n is None:
+            if not hasattr(dataset, "__len__"):
+                raise PygradTypeError(f"DistributedSampler: dataset must have a length (or be the number of "
+                                      f"samples), got {type(dataset).__name__}")
+            n = len(dataset)
+        if n < 0:
+            raise PygradValueError(f"DistributedSampler: the number of samples must be >= 0, got {n}")
+        if num_replicas is None or rank is None:
+            import pygrad.distributed as dist  # needs the "distributed" extra only here
+
+            if not dist.is_initialized():
+                raise PygradValueError("DistributedSampler: pass num_replicas and rank, or call "
+                                       "pygrad.distributed.init_process_group() first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        self.num_replicas = _positive_int("DistributedSampler", "num_replicas", num_replicas)
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank < self.num_replicas:
+            raise PygradValueError(f"DistributedSampler: rank must be in [0, {self.num_replicas}), got {rank!r}")
+        self.rank = int(rank)
+        self.n = int(n)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.drop_last = bool(drop_last)
+        self.epoch = 0
+        if self.drop_last and self.n % self.num_replicas:
+            self.num_samples = self.n // self.num_replicas
+        else:
+            self.num_samples = math.ceil(self.n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose shuffle the next iteration uses (call it before each epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(self.n)
+        else:
+            order = np.arange(self.n)
+        if self.total_size > self.n:  # pad by repeating from the start (more than once if N < R)
+            order = np.resize(order, self.total_size)
+        else:
+            order = order[:self.total_size]
+        return iter(order[self.rank:self.total_size:self.num_replicas].tolist())
 
 
 def spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed: int | None = 0
@@ -160,4 +252,4 @@ def train_test_split(X: Any, y: Any, test_fraction: float = 0.25, seed: int | No
     return X[train], X[test], y[train], y[test]
 
 
-__all__ = ["DataLoader", "spiral", "moons", "digits", "train_test_split"]
+__all__ = ["DataLoader", "DistributedSampler", "spiral", "moons", "digits", "train_test_split"]

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-import pygrad as E
+import pygrad
 from pygrad import data, nn, optim
 from pygrad.nn import functional as F
 
@@ -84,12 +84,20 @@ def _progress(epochs: int, mode: str, log: Callable[[str], None]) -> tuple[Any, 
 
 def train_spiral(epochs: int = 300, seed: int = 0, n_per_class: int = 100, n_classes: int = 3, hidden: int = 100,
                  reg: float = 1e-4, batch_size: int = 32, optimizer: str = "adam", lr: float | None = None,
-                 progress: str = "auto", log: Callable[[str], None] = print) -> DemoResult:
+                 progress: str = "auto", log: Callable[[str], None] = print, distributed: bool = False
+                 ) -> DemoResult:
     """Train ``MLP([2, hidden, n_classes])`` on ``spiral(n_per_class, n_classes, seed=seed)``.
 
     Loss per minibatch: 1/B Σᵢ -log softmax(sᵢ)[yᵢ] + reg·(‖W₁‖² + ‖W₂‖²). The
     validation set is ``spiral(..., seed=seed + 1)``. ``progress``: ``"auto"``
     (tqdm if installed, else lines), ``"plain"`` (lines) or ``"none"``.
+
+    ``distributed``: data-parallel over the ranks of ``pygrad.distributed`` (run
+    under ``mpiexec``; needs the ``distributed`` extra): the model is wrapped in
+    DistributedDataParallel, each rank takes its DistributedSampler shard in
+    batches of ``batch_size // world size`` (the global batch stays
+    ``batch_size``), the per-epoch figures are summed over the ranks, and only
+    rank 0 reports progress.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"demo: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
@@ -99,29 +107,50 @@ def train_spiral(epochs: int = 300, seed: int = 0, n_per_class: int = 100, n_cla
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     cls, kw = OPTIMIZERS[optimizer]
     opt = getattr(optim, cls)(model.parameters(), **{**kw, **({"lr": lr} if lr is not None else {})})
-    loader = data.DataLoader(X, y, batch_size=batch_size, shuffle=True, seed=seed, dtype="float32")
+    net, sampler, totals = model, None, None
+    if distributed:
+        import pygrad.distributed as dist
+        from pygrad.nn.parallel import DistributedDataParallel
+
+        dist.init_process_group()
+        net = DistributedDataParallel(model)
+        sampler = data.DistributedSampler(len(X), shuffle=True, seed=seed)
+        loader = data.DataLoader(X, y, batch_size=max(1, batch_size // dist.get_world_size()), sampler=sampler,
+                                 dtype="float32")
+        totals = pygrad.zeros(3, dtype="float64")  # loss sum, right answers, samples: summed over the ranks
+        if not dist.is_main_process():
+            progress = "none"
+    else:
+        loader = data.DataLoader(X, y, batch_size=batch_size, shuffle=True, seed=seed, dtype="float32")
     epochs_iter, report = _progress(epochs, progress, log)
     losses, accuracies = [], []
     start = time.perf_counter()
     for epoch in epochs_iter:
-        total, right = 0.0, 0
+        total, right, seen = 0.0, 0, 0
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         for xb, yb in loader:
             opt.zero_grad()
-            scores = model(xb)
+            scores = net(xb)
             loss = F.cross_entropy(scores, yb) + F.l2_regularization(weights, reg)
             loss.backward()
             opt.step()
             total += loss.item() * len(yb)
             right += int(np.sum(np.argmax(scores.numpy(), axis=1) == yb))
-        losses.append(total / len(y))
-        accuracies.append(right / len(y))
+            seen += len(yb)
+        if totals is not None:
+            totals.numpy()[:] = (total, right, seen)
+            dist.all_reduce(totals)
+            total, right, seen = totals.numpy().tolist()
+        losses.append(total / seen)
+        accuracies.append(right / seen)
         report(epoch + 1, losses[-1], accuracies[-1])
     seconds = time.perf_counter() - start
     if hasattr(epochs_iter, "close"):
         epochs_iter.close()
-    with E.no_grad():
-        train_acc = F.accuracy(model(E.tensor(X, dtype="float32")), y)
-        val_acc = F.accuracy(model(E.tensor(X_val, dtype="float32")), y_val)
+    with pygrad.no_grad():
+        train_acc = F.accuracy(model(pygrad.tensor(X, dtype="float32")), y)
+        val_acc = F.accuracy(model(pygrad.tensor(X_val, dtype="float32")), y_val)
     return DemoResult(model, X, y, X_val, y_val, train_acc, val_acc, seconds, losses, accuracies)
 
 
@@ -155,8 +184,8 @@ def plot_boundary(result: DemoResult, path: str) -> str:
     lo, hi = X.min(0) - 0.2, X.max(0) + 0.2
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    with E.no_grad():
-        regions = np.argmax(result.model(E.tensor(grid, dtype="float32")).numpy(), axis=1).reshape(gx.shape)
+    with pygrad.no_grad():
+        regions = np.argmax(result.model(pygrad.tensor(grid, dtype="float32")).numpy(), axis=1).reshape(gx.shape)
     k = int(y.max()) + 1
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.contourf(gx, gy, regions, levels=np.arange(k + 1) - 0.5, cmap="Spectral", alpha=0.6)
@@ -195,12 +224,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--reg", type=float, default=1e-4, help="L2 strength λ on the weights (default 1e-4)")
     p.add_argument("--batch-size", type=_positive_int, default=32, help="minibatch size (default 32)")
     p.add_argument("--no-progress", action="store_true", help="print periodic lines instead of a progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="train data-parallel over the MPI ranks (run under `mpiexec -n N`; needs "
+                        "pip install \"pygrad[distributed]\"); rank 0 prints")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo with parsed arguments; returns the exit status."""
+    say, main = print, True
+    if getattr(args, "distributed", False):
+        import pygrad.distributed as dist
+
+        dist.init_process_group()
+        say, main = dist.print0, dist.is_main_process()
+        if dist.get_world_size() > 1:
+            pygrad.set_num_threads(1)  # one thread per rank: the ranks share the cores
+        say(f"pygrad demo: data-parallel over {dist.get_world_size()} processes (MPI ranks)")
+    _report(args, say, main)
+    return 0
+
+
+def _report(args: argparse.Namespace, print: Callable[..., None], main: bool) -> None:  # noqa: A002
+    """The demo's run, printing with ``print`` (rank 0's only, when distributed); ``main``: save the pictures."""
     print(f"pygrad demo: a two-layer network on the spiral data (3 classes x 100 points, seed {args.seed})")
     cls, kw = OPTIMIZERS[args.optimizer]
     lr = args.lr if args.lr is not None else kw["lr"]
@@ -208,12 +255,13 @@ def run(args: argparse.Namespace) -> int:
           f"{cls} lr {lr:g}, batches of {args.batch_size}, {args.epochs} epochs")
     result = train_spiral(epochs=args.epochs, seed=args.seed, hidden=args.hidden, reg=args.reg,
                           batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                          progress="plain" if args.no_progress else "auto")
+                          progress="plain" if args.no_progress else "auto",
+                          log=print, distributed=getattr(args, "distributed", False))
     print(f"final training loss {result.losses[-1]:.4f}")
     print(f"train accuracy: {100 * result.train_accuracy:.1f}% ({len(result.y)} points)")
     print(f"validation accuracy: {100 * result.val_accuracy:.1f}% ({len(result.y_val)} fresh points)")
     print(f"training took {result.seconds:.2f} s")
-    if not args.no_plots:
+    if not args.no_plots and main:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
@@ -223,4 +271,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"saved loss curve: {plot_loss(result, os.path.join(args.out, 'spiral_loss.png'))}")
             print(f"saved decision boundary: {plot_boundary(result, os.path.join(args.out, 'spiral_boundary.png'))}")
     sys.stdout.flush()
-    return 0
