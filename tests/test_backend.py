@@ -15,9 +15,10 @@ import pytest
 
 import pygrad
 
-PKG = Path(pygrad.__file__).resolve().parent
-ROOT = PKG.parent
-EXAMPLES = ROOT / "examples"
+PKG = Path(pygrad.__file__).resolve().parent  # the package under test (installed or built in place)
+ROOT = PKG.parent                              # what goes first on the children's sys.path
+SRC = Path(__file__).resolve().parents[1]      # the checkout: README.md and examples/
+EXAMPLES = SRC / "examples"
 
 NO_EXTENSION = "import sys; assert 'pygrad._pygrad' not in sys.modules, 'the C extension was loaded'\n"
 
@@ -133,9 +134,10 @@ def test_c_names_are_bound_lazily_and_completely() -> None:
 
 
 def _readme_training_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Training networks", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    text = (SRC / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "DataLoader" in b]
+    assert len(blocks) == 1, "README.md should have one training block (the one with a DataLoader)"
+    return blocks[0]
 
 
 def test_readme_training_block_runs_on_the_reference() -> None:

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,9 @@ def run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run a command in its own process group; on timeout kill the whole group and fail (MPICH's
     mpiexec also stops the ranks itself after MPIEXEC_TIMEOUT seconds)."""
     env = dict(_env(), MPIEXEC_TIMEOUT=str(int(timeout)))
+    # outside the source tree: `python -m` and `-c` put the working directory first on sys.path
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, cwd=tempfile.gettempdir())
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

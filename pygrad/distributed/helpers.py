@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pygrad.distributed import group
-from pygrad.errors import PygradTypeError
 
 
 def _rank() -> int:
@@ -61,36 +60,17 @@ def main_process_first() -> Iterator[None]:
 
 
 def save(obj: Any, path: str | os.PathLike[str]) -> str | None:
-    """Write ``obj`` from rank 0 only, then wait at a barrier so every rank can read the file
-    afterwards. Returns the path written on rank 0 (None on the others).
-
-    ``pygrad.save`` does the writing when this pygrad has it; otherwise a
-    Module (or DistributedDataParallel) is written with ``Module.save`` (a
-    numpy ``.npz`` of its state_dict), and a mapping of names to arrays or
-    tensors with ``numpy.savez``.
-    """
-    import numpy as np
-
+    """Write ``obj`` with :func:`pygrad.save` from rank 0 only, then wait at a barrier so every
+    rank can read the file afterwards (:func:`pygrad.load`). A Module (or
+    DistributedDataParallel) is saved as its ``state_dict()``. Returns the path written on
+    rank 0 (None on the others)."""
     import pygrad
+    from pygrad.nn import Module
 
     written = None
     if is_main_process():
-        from pygrad.nn import Module
-
-        pg_save = getattr(pygrad, "save", None)
-        if pg_save is not None:
-            pg_save(obj, path)
-            written = os.fspath(path)
-        elif isinstance(obj, Module):
-            written = obj.save(path)
-        elif hasattr(obj, "items"):
-            written = os.fspath(path)
-            if not written.endswith(".npz"):
-                written += ".npz"
-            np.savez(written, **{k: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for k, v in obj.items()})
-        else:
-            raise PygradTypeError(f"pygrad.distributed.save: cannot save a {type(obj).__name__} (this pygrad has no "
-                            "pygrad.save): pass a Module or a mapping of names to arrays")
+        pygrad.save(obj.state_dict() if isinstance(obj, Module) else obj, path)
+        written = os.fspath(path)
     if group.is_initialized():
         group.barrier()
     return written
