@@ -82,7 +82,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
-__all__ = _optable.c_all()  # the names imported above; tests/test_optable.py checks each exists
+__all__ = _optable.c_all()  # the names imported above; tests/ops/test_optable.py checks each exists
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook

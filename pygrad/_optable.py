@@ -7,7 +7,7 @@ symbol circuit diagrams draw for it (:mod:`pygrad.viz`), the module-level
 functions and the Tensor methods that apply it. From these rows are built:
 the gate classes (:mod:`pygrad._gates`), viz's symbols, the module-level
 functions that are one-liners over a Tensor method (:mod:`pygrad._functions`),
-and ``__all__`` of both engines. ``tests/test_optable.py`` checks the rows
+and ``__all__`` of both engines. ``tests/ops/test_optable.py`` checks the rows
 against the C table and both engines.
 
 This module is data: it imports no engine.

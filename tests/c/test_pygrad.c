@@ -7,7 +7,7 @@
  * allocations too large): each must fail with the documented status and a
  * message naming the op. The program counts failures, prints each one with
  * its line, ends with "N passed, M failed" and exits non-zero if M > 0.
- * tests/test_c_sanitizers.py builds it under AddressSanitizer and
+ * tests/c/test_c_sanitizers.py builds it under AddressSanitizer and
  * UndefinedBehaviorSanitizer (and valgrind), so it must also leave nothing
  * allocated: it releases every tensor it makes and checks the live counters.
  *

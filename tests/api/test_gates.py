@@ -292,7 +292,7 @@ def test_seed_circuits_example_values() -> None:
     from importlib import util
     from pathlib import Path
 
-    spec = util.spec_from_file_location("circuits", Path(__file__).parent.parent / "examples" / "circuits.py")
+    spec = util.spec_from_file_location("circuits", Path(__file__).resolve().parents[2] / "examples" / "circuits.py")
     mod = util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     g = mod.sigmoid_neuron_circuit()
@@ -522,7 +522,7 @@ def test_render_seed_circuits(tmp_path) -> None:
     from importlib import util
     from pathlib import Path
 
-    spec = util.spec_from_file_location("circuits", Path(__file__).parent.parent / "examples" / "circuits.py")
+    spec = util.spec_from_file_location("circuits", Path(__file__).resolve().parents[2] / "examples" / "circuits.py")
     mod = util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     files = mod.main(str(tmp_path))

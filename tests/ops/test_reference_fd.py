@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcases import CASES, OP_NAMES, OpCase, make_inputs
+from pygrad._opcases import CASES, OP_NAMES, OpCase, make_inputs
 
 import pygrad.reference as ref
 

@@ -17,7 +17,7 @@ import pygrad
 
 PKG = Path(pygrad.__file__).resolve().parent  # the package under test (installed or built in place)
 ROOT = PKG.parent                              # what goes first on the children's sys.path
-SRC = Path(__file__).resolve().parents[1]      # the checkout: README.md and examples/
+SRC = Path(__file__).resolve().parents[2]      # the checkout: README.md and examples/
 EXAMPLES = SRC / "examples"
 
 NO_EXTENSION = "import sys; assert 'pygrad._pygrad' not in sys.modules, 'the C extension was loaded'\n"

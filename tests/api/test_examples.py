@@ -14,7 +14,7 @@ import pytest
 
 import pygrad
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENV = {**os.environ, "PYTHONPATH": str(Path(pygrad.__file__).resolve().parent.parent), "MPLBACKEND": "Agg"}
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 

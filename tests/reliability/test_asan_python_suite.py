@@ -20,7 +20,7 @@ own allocations:
 Left out of the sanitized run: tests that measure RSS (freed memory sits in
 ASan's quarantine) and tests that set an address-space limit (the sanitizer
 reserves terabytes of shadow address space at start); the C sanitizer tests
-have their own build (tests/test_c_sanitizers.py).
+have their own build (tests/c/test_c_sanitizers.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SLOW = os.environ.get("PYGRAD_SLOW") == "1"
 REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -125,8 +125,8 @@ def test_a_deliberate_leak_is_reported(sanitized_tree: tuple[Path, dict[str, str
 def test_python_suite_under_address_sanitizer(sanitized_tree: tuple[Path, dict[str, str]]) -> None:
     tree, env = sanitized_tree
     cmd = [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
-           "--ignore", "tests/test_c_sanitizers.py", "--ignore", "tests/test_asan_python_suite.py",
-           "--deselect", "tests/test_autograd.py::test_million_op_chain_backprops_and_frees_its_memory"]
+           "--ignore", "tests/c/test_c_sanitizers.py", "--ignore", "tests/reliability/test_asan_python_suite.py",
+           "--deselect", "tests/autograd/test_autograd.py::test_million_op_chain_backprops_and_frees_its_memory"]
     r = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=3600)
     out = r.stdout + r.stderr
     reports = [line for line in out.splitlines() if any(k in line for k in REPORTS)]

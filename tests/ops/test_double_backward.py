@@ -1,6 +1,6 @@
 """Double backward on both engines, for every op-table case.
 
-For each case of tests/opcases.py, in float64, with L(x) = sum(f(x) * dout):
+For each case of pygrad/_opcases.py, in float64, with L(x) = sum(f(x) * dout):
 - the gradient from backward(create_graph=True) (each op's backward rule made
   of differentiable ops) equals the one from the numeric backward kernels;
 - differentiating it again along a random direction v gives the Hessian-vector
@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
-from opcases import CASES, make_inputs
+from pygrad._opcases import CASES, make_inputs
 
 import pygrad
 import pygrad.reference as ref

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CDIR = ROOT / "tests" / "c"
 HEADER = ROOT / "csrc" / "pygrad.h"
 TEST_C = CDIR / "test_pygrad.c"

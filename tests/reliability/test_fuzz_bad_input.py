@@ -1,4 +1,4 @@
-"""Bad-input fuzzing, observed from outside: tests/fuzz_bad_input.py runs in a child process.
+"""Bad-input fuzzing, observed from outside: tests/reliability/fuzz_bad_input.py runs in a child process.
 
 The child draws thousands of hostile calls (see that file) and checks each
 outcome itself. Here the child is only watched: it must exit 0 and print

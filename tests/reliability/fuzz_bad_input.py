@@ -1,6 +1,6 @@
 """Bad-input fuzzer: hostile calls to the public API, run in a child process.
 
-tests/test_fuzz_bad_input.py runs ``python fuzz_bad_input.py`` and watches it:
+tests/reliability/test_fuzz_bad_input.py runs ``python fuzz_bad_input.py`` and watches it:
 a crash (the child dies from a signal) or a hang (no exit before the deadline,
 or a single case outlasting PYGRAD_FUZZ_CASE_SECONDS, which kills the child
 with SIGALRM) fails the test, and the case being run is read back from the
@@ -190,7 +190,7 @@ def check(case: Case) -> None:
     if kc != kr:
         raise AssertionError(f"{case.desc}: C {kc} {vc!r}; reference {kr} {vr!r}")
     # both raised: with several faults in one call the engines may report different ones first (single
-    # faults are held to the same exception type by tests/test_errors.py)
+    # faults are held to the same exception type by tests/ops/test_errors.py)
     if kc == "ok":
         a, b = (_shapes_only(vc), _shapes_only(vr)) if case.random_values else (vc, vr)
         assert _same(a, b), f"{case.desc}: results differ:\nC:         {vc!r}\nreference: {vr!r}"

@@ -1,6 +1,6 @@
 """C engine vs reference engine, op by op.
 
-Every case of tests/opcases.py runs on both engines in float32 and float64:
+Every case of pygrad/_opcases.py runs on both engines in float32 and float64:
 forward values and the gradient of every input (backward from a random
 upstream gradient, i.e. of sum(out * dout)) must agree. The cases are keyed
 by the C op table's row names, so a new row without cases fails
@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
-from opcases import CASES, OP_NAMES, make_inputs
+from pygrad._opcases import CASES, OP_NAMES, make_inputs
 
 import pygrad
 import pygrad.reference as ref
@@ -35,7 +35,7 @@ def _close(c: np.ndarray, r: np.ndarray, dtype: str, what: str) -> None:
 
 
 def test_every_op_has_cases() -> None:
-    assert set(pygrad.OP_NAMES) == set(OP_NAMES), "tests/opcases.OP_NAMES must list the C op table"
+    assert set(pygrad.OP_NAMES) == set(OP_NAMES), "pygrad._opcases.OP_NAMES must list the C op table"
     covered = {c.op for c in CASES}
     missing = set(pygrad.OP_NAMES) - covered
     assert not missing, f"ops of the C op table without parity cases: {sorted(missing)}"

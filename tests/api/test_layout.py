@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parent.parent / "pygrad"
+PKG = Path(__file__).resolve().parents[2] / "pygrad"
 
 # The C engine: the modules that call the C API through pygrad._bindings.lib.
 C_ENGINE = {"_bindings.py", "_c.py", "_args.py", "_tensor.py", "_creation.py", "_functions.py", "_autograd.py",

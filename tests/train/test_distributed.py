@@ -28,7 +28,7 @@ from pygrad.data import DataLoader, DistributedSampler
 SCRIPTS = Path(__file__).resolve().parent / "distributed_scripts"
 HAVE_MPI = importlib.util.find_spec("mpi4py") is not None
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
-# Under the AddressSanitizer run of the suite (tests/test_asan_python_suite.py) every launched program
+# Under the AddressSanitizer run of the suite (tests/reliability/test_asan_python_suite.py) every launched program
 # inherits the sanitizer preload, and the leak checker would report MPI's and mpiexec's own allocations
 # at exit: the tests that start MPI are left to the ordinary run.
 SANITIZED = os.environ.get("PYGRAD_SANITIZED") == "1"

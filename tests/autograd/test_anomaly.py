@@ -5,7 +5,7 @@ RuntimeError naming the op ("Function 'log' returned nan values in its 0th
 output ..."), and during backward the first node whose gradients hold one
 raises naming the node's backward and the forward op that created it. The C
 engine and the reference write the same messages; every op case of
-tests/opcases.py is run with a NaN fed in (forward) and with an infinite
+pygrad/_opcases.py is run with a NaN fed in (forward) and with an infinite
 upstream gradient (backward), and both engines must agree on whether and
 what they report.
 """
@@ -18,7 +18,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from opcases import CASES, OpCase, make_inputs
+from pygrad._opcases import CASES, OpCase, make_inputs
 
 import pygrad
 import pygrad.reference as ref
