@@ -1,163 +1,18 @@
 /* ops_unary.c: the ops of one input with the input's shape: neg, the scalar
- * ops (add_scalar, mul_scalar, pow_scalar), exp, log, sqrt, reciprocal, abs,
+ * ops (add_scalar, mul_scalar, pow_scalar), sqrt, reciprocal, abs,
  * the activations (sigmoid, tanh, relu, leaky_relu, elu), clamp and cast.
  * Flat loops: out and x have one shape. Each op is one block: its forward
  * formula right above its backward formula (one PG_UNARY_KERNELS line, for
  * float32 and float64), its differentiable rule (PG_UNARY_RULE), its entry
  * point and its row (PG_OPDEF). */
-#include "rules_util.h"
+#include "unary_kernels.h"
 
 #include <string.h>
-
-/* ---- the machinery the blocks share ----
- * PG_UNARY_KERNELS(NAME, FWD, BWD): forward EXPR sees x and the params p;
- * backward EXPR sees g (upstream), x (the saved input, when the row saves
- * it), y (the saved output), p. */
-
-/* fn over [0, n): a direct call when one thread does it all (tiny tensors
- * then skip the dispatch), else split over the pool */
-#define PG_UNARY_RUN(n, fn, ctx)                                     \
-    do {                                                             \
-        if ((n) < 2 * PG_NDITER_GRAIN) fn((ctx), 0, (n));            \
-        else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
-    } while (0)
-
-#define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
-    PG_CLONES static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p_in) {       \
-        typedef float T;                                                                         \
-        /* a local copy: stores to o cannot change it, so its scalars stay in registers */    \
-        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_; /* NULL: no params */      \
-        (void)p;                                                                                 \
-        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
-            T x = xs[i];                                                                         \
-            o[i] = (FWD);                                                                        \
-        }                                                                                        \
-    }                                                                                            \
-    PG_CLONES static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p_in) {     \
-        typedef double T;                                                                        \
-        /* a local copy: stores to o cannot change it, so its scalars stay in registers */    \
-        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_; /* NULL: no params */      \
-        (void)p;                                                                                 \
-        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
-            T x = xs[i];                                                                         \
-            o[i] = (FWD);                                                                        \
-        }                                                                                        \
-    }                                                                                            \
-    PG_CLONES static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
-                               int64_t n, const pg_params *p) {                                  \
-        typedef float T;                                                                         \
-        (void)p, (void)xs, (void)ys;                                                             \
-        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
-            T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
-            (void)x, (void)y;                                                                    \
-            dx[i] = (BWD);                                                                       \
-        }                                                                                        \
-    }                                                                                            \
-    PG_CLONES static void NAME##_bwd_f64(double *dx, const double *gs, const double *xs, const double *ys, \
-                               int64_t n, const pg_params *p) {                                  \
-        typedef double T;                                                                        \
-        (void)p, (void)xs, (void)ys;                                                             \
-        PG_IVDEP for (int64_t i = 0; i < n; i++) {                                               \
-            T g = gs[i], x = xs ? xs[i] : 0, y = ys ? ys[i] : 0;                                 \
-            (void)x, (void)y;                                                                    \
-            dx[i] = (BWD);                                                                       \
-        }                                                                                        \
-    }                                                                                            \
-    /* [lo, hi) of a forward (gs == NULL) or backward, for pg__parallel_range */                 \
-    static void NAME##_range(void *ctx, int64_t lo, int64_t hi) {                                \
-        const pg_unary_job *j = ctx;                                                             \
-        if (j->f64) {                                                                            \
-            const double *xs = j->xs, *ys = j->ys;                                               \
-            if (!j->gs)                                                                          \
-                NAME##_fwd_f64((double *)j->o + lo, xs + lo, hi - lo, j->p);                     \
-            else                                                                                 \
-                NAME##_bwd_f64((double *)j->o + lo, (const double *)j->gs + lo,                  \
-                               xs ? xs + lo : NULL, ys ? ys + lo : NULL, hi - lo, j->p);         \
-        } else {                                                                                 \
-            const float *xs = j->xs, *ys = j->ys;                                                \
-            if (!j->gs)                                                                          \
-                NAME##_fwd_f32((float *)j->o + lo, xs + lo, hi - lo, j->p);                      \
-            else                                                                                 \
-                NAME##_bwd_f32((float *)j->o + lo, (const float *)j->gs + lo,                    \
-                               xs ? xs + lo : NULL, ys ? ys + lo : NULL, hi - lo, j->p);         \
-        }                                                                                        \
-    }                                                                                            \
-    static pg_status NAME##_forward(pg_tensor *out, pg_tensor *const *in, int n_in,              \
-                                    const pg_params *p) {                                        \
-        (void)n_in;                                                                              \
-        pg_unary_job j = {out->dtype == PG_DTYPE_F64, out->data, NULL, in[0]->data, NULL, p};    \
-        PG_UNARY_RUN(out->numel, NAME##_range, &j);                                              \
-        return PG_OK;                                                                            \
-    }                                                                                            \
-    static pg_status NAME##_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {     \
-        const void *xs = NULL, *ys = NULL;                                                       \
-        for (int k = 0; k < PG_MAX_SAVED; k++) {                                                 \
-            if (n->saved_from[k] == 0) xs = n->saved[k]->data;                                   \
-            if (n->saved_from[k] == -1) ys = n->saved[k]->data;                                  \
-        }                                                                                        \
-        pg_tensor *d = pg__grad_buffer(g, n, 0); /* may be g itself: the loop runs in place */    \
-        if (!d) return PG_ERR_MEMORY;                                                            \
-        pg_unary_job j = {d->dtype == PG_DTYPE_F64, d->data, g->data, xs, ys, &n->p};            \
-        PG_UNARY_RUN(d->numel, NAME##_range, &j);                                                \
-        dx[0] = d;                                                                               \
-        return PG_OK;                                                                            \
-    }
-
-/* A unary kernel's operands, for running it over ranges on several threads. */
-typedef struct pg_unary_job {
-    bool f64;
-    void *o;               /* [n] output (forward) or dx (backward) */
-    const void *gs;        /* [n] upstream gradient; NULL: run the forward */
-    const void *xs, *ys;   /* [n] input and output (either may be NULL in backward) */
-    const pg_params *p;
-} pg_unary_job;
-
-/* A unary op's rule: the body sets r (a new reference) from g, x (the saved
- * input, when saved), y (pg__out_diff), n and p, with TRY for temporaries. */
-#define PG_UNARY_RULE(NAME, ...)                                                    \
-    static pg_status NAME##_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {  \
-        pg_keep keep = {0};                                                         \
-        pg_tensor *x = pg__saved_input(n, 0), *r = NULL;                            \
-        const pg_params *p = &n->p;                                                 \
-        (void)x, (void)p;                                                           \
-        __VA_ARGS__                                                                 \
-        if (!r) goto fail;                                                          \
-        dx[0] = r;                                                                  \
-        pg__keep_free(&keep);                                                       \
-        return PG_OK;                                                               \
-    fail:                                                                           \
-        pg__keep_free(&keep);                                                       \
-        return pg__rule_status();                                                   \
-    }
 
 /* abs, relu, leaky_relu, clamp: piecewise linear, the local derivative as a constant */
 PG_UNARY_RULE(piecewise,
               TRY(loc, pg__local(n));
               r = pg_mul(g, loc);)
-
-/* The entry point of an op of one float input, without or with a scalar
- * parameter: sets the params, casts a bool x to float32, applies the row. */
-#define PG_UNARY_ENTRY(NAME, OP)                 \
-    pg_tensor *pg_##NAME(pg_tensor *x) {         \
-        pg_params p = {0};                       \
-        p.op = OP;                               \
-        return pg__apply_float1(OP, x, &p);      \
-    }
-#define PG_UNARY1_ENTRY(NAME, OP, ARG)                   \
-    pg_tensor *pg_##NAME(pg_tensor *x, double ARG) {     \
-        pg_params p = {0};                               \
-        p.op = OP;                                       \
-        p.c = ARG;                                       \
-        return pg__apply_float1(OP, x, &p);              \
-    }
-
-/* shape inference: a float input, the output of its shape */
-static pg_status unary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
-    (void)n_in;
-    if (pg__check_float(pg_optable[p->op]->name, in[0])) return PG_ERR_TYPE;
-    pg__meta_of(out, in[0]);
-    return PG_OK;
-}
 
 /* ---- the ops ---- */
 
@@ -187,20 +42,6 @@ PG_UNARY_RULE(pow_scalar,
               r = pg_mul(g, u);)
 PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
 PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward, pow_scalar_rule);
-
-/* exp: y = e^x;  dy/dx = y */
-PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
-PG_UNARY_RULE(exp,
-              TRY(y, pg__out_diff(n));
-              r = pg_mul(g, y);)
-PG_UNARY_ENTRY(exp, PG_OP_EXP)
-PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
-
-/* log: y = log x;  dy/dx = 1/x */
-PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
-PG_UNARY_RULE(log, r = pg_div(g, x);)
-PG_UNARY_ENTRY(log, PG_OP_LOG)
-PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
 
 /* sqrt: y = sqrt x;  dy/dx = 1/(2y) */
 PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))

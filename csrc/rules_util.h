@@ -42,7 +42,7 @@ static inline pg_status pg__rule_status(void) { return pg_last_status() ? pg_las
 /* Ops for rules, through the tape as their entry points run them (same
  * params, same promotion), for the rules of files that their entry points'
  * files call: an op file calling back into one that calls it would close a
- * cycle in the call graph between files (tests/test_c_layers.py). Rules pass
+ * cycle in the call graph between files (tests/c/test_c_layers.py). Rules pass
  * valid arguments, so the entry points' argument checks are not repeated. */
 /* an op of one float input with at most one scalar parameter c (neg, exp,
  * log, add_scalar, mul_scalar, pow_scalar): as pg_neg(x), pg_add_scalar(x, c), ... */

@@ -9,7 +9,7 @@ says.
 
 # ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
 
-from pygrad import _optable
+from pygrad import _functions, _optable
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
@@ -21,45 +21,6 @@ from pygrad._autograd import (
 )
 from pygrad._bindings import OP_NAMES, bool_, float32, float64
 from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
-from pygrad._functions import (
-    abs,
-    add,
-    cat,
-    clamp,
-    concatenate,
-    cross_entropy,
-    div,
-    elu,
-    exp,
-    leaky_relu,
-    log,
-    log_softmax,
-    matmul,
-    max,
-    maximum,
-    maxout,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    permute,
-    pow,
-    prelu,
-    reciprocal,
-    relu,
-    reshape,
-    scatter_add,
-    sigmoid,
-    softmax,
-    sqrt,
-    stack,
-    sub,
-    sum,
-    tanh,
-    transpose,
-    where,
-)
 from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from pygrad._graph import leaf_key as _leaf_key  # noqa: F401
 from pygrad._runtime import (
@@ -81,6 +42,9 @@ from pygrad.errors import (
     PygradValueError,
     ShapeError,
 )
+
+# the module-level op functions: written out in _functions or built there from the op table
+globals().update({_n: getattr(_functions, _n) for _n in _optable.FUNCTIONS if _n not in globals()})
 
 __all__ = _optable.c_all()  # the names imported above; tests/ops/test_optable.py checks each exists
 

@@ -43,6 +43,14 @@ class Op:
     ``_t(x).<method>(...)`` for the first method (``"like"``: the first
     argument takes its float dtype from the second, as binary functions do);
     None when they are written out in :mod:`pygrad._functions`.
+
+    ``elementwise``: a float op of one tensor and no parameters (``sin``,
+    ``exp``). Everything Python needs of it is built from this row: the C
+    engine's Tensor method (over the C entry point ``pg_<name>``), the
+    reference engine's Tensor method and module function (over the reference
+    ``Op`` class of that name), its gate, its hypothesis-test builder.
+    ``domain`` is where its inputs are drawn in generated tests (``"any"``,
+    ``"positive"``, ``"away0"``: see :mod:`pygrad._opcases`).
     """
 
     name: str
@@ -54,6 +62,8 @@ class Op:
     one_liner: str | None = None
     doc: str = ""
     extra_gates: tuple[Gate, ...] = field(default=())
+    elementwise: bool = False
+    domain: str = "any"
 
 
 _AXIS = (("axis", "keepdims"), (None, False))
@@ -78,9 +88,9 @@ OPS: tuple[Op, ...] = (
     Op("pow", 2, Gate("PowGate", "z = xʸ; dx = y·xʸ⁻¹·dz, dy = xʸ·log x·dz.", lambda e, x, y: e.pow(x, y)),
        "pow", ("pow",), ("__pow__", "__rpow__", "pow")),
     Op("exp", 1, Gate("ExpGate", "z = eˣ; dx = eˣ·dz.", lambda e, x: x.exp()),
-       "exp", ("exp",), ("exp",), "method", "eˣ."),
+       "exp", ("exp",), ("exp",), "method", "eˣ.", elementwise=True),
     Op("log", 1, Gate("LogGate", "z = log x; dx = dz/x.", lambda e, x: x.log()),
-       "log", ("log",), ("log",), "method", "Natural log."),
+       "log", ("log",), ("log",), "method", "Natural log.", elementwise=True, domain="positive"),
     Op("sqrt", 1, Gate("SqrtGate", "z = √x; dx = dz/(2√x).", lambda e, x: x.sqrt()),
        "√", ("sqrt",), ("sqrt",), "method", "√x."),
     Op("reciprocal", 1, Gate("ReciprocalGate", "z = 1/x (the notes' 1/x gate); dx = -dz/x².",
@@ -167,6 +177,9 @@ OPS: tuple[Op, ...] = (
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+
+ELEMENTWISE: tuple[Op, ...] = tuple(op for op in OPS if op.elementwise)
+"""The plain elementwise ops, whose Python side is built from their rows alone."""
 
 SYMBOLS: dict[str, str] = {op.name: op.symbol for op in OPS if op.symbol is not None}
 """The symbol circuit diagrams draw for an op's node."""

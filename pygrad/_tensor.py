@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _engines, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     _axes_mask,
@@ -521,11 +521,7 @@ class Tensor:
     def __imul__(self, o: Any) -> Tensor:
         return self.mul_(o) if _is_scalar(o) or _operand(o, "mul_") is not None else NotImplemented
 
-    # ---- elementwise ----
-    exp = _unary_method("exp", lib.pg_exp, "eˣ.")
-
-    log = _unary_method("log", lib.pg_log, "Natural log.")
-
+    # ---- elementwise (the plain ones, exp, log, sin ..., are built from the op table below) ----
     def sqrt(self) -> Tensor:
         """√x."""
         return _wrap(lib.pg_sqrt(self._p))
@@ -640,6 +636,9 @@ class Tensor:
         off = _index_offsets(self.shape, key)
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
 
+
+for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
+    setattr(Tensor, _op.name, _unary_method(_op.name, getattr(lib, f"pg_{_op.name}"), _op.doc))
 
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)

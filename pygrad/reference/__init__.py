@@ -42,6 +42,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
+from .functional import ELEMENTWISE as _ELEMENTWISE
 from .functional import (
     abs,
     add,
@@ -51,9 +52,7 @@ from .functional import (
     cross_entropy,
     div,
     elu,
-    exp,
     leaky_relu,
-    log,
     log_softmax,
     matmul,
     max,
@@ -82,6 +81,8 @@ from .functional import (
 )
 from .ops import OP_NAMES, OPS
 from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
+
+globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 
 _SUBMODULES = {"nn", "optim", "gates"}
 

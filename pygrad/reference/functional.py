@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _optable
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
 from . import ops
@@ -78,16 +79,6 @@ def pow(x: object, p: object) -> Tensor:  # noqa: A001 - the op's public name
     A scalar base c with a tensor exponent: ``exp(p · log c)`` for c > 0.
     """
     return _pow(x, p)
-
-
-def exp(x: object) -> Tensor:
-    """eˣ elementwise; d/dx = eˣ."""
-    return _unary(ops.Exp(), x)
-
-
-def log(x: object) -> Tensor:
-    """log x elementwise; d/dx = 1/x."""
-    return _unary(ops.Log(), x)
 
 
 def sqrt(x: object) -> Tensor:
@@ -293,3 +284,18 @@ def cross_entropy(logits: object, labels: object, reduction: str = "mean") -> Te
             f"(logits of shape {t.shape})"
         )
     return _apply(ops.CrossEntropy(y, reduction), (t,))
+
+
+def _elementwise_function(op_class: type[ops.Op], doc: str) -> Any:
+    def fn(x: object) -> Tensor:
+        return _unary(op_class(), x)
+
+    fn.__name__ = fn.__qualname__ = op_class.name
+    fn.__doc__ = doc
+    return fn
+
+
+ELEMENTWISE: dict[str, Any] = {row.name: _elementwise_function(ops.OPS[row.name], row.doc)
+                               for row in _optable.ELEMENTWISE}
+"""exp, log, sin ...: the module functions of the plain elementwise ops, built from the op table."""
+globals().update(ELEMENTWISE)

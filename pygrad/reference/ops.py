@@ -82,6 +82,11 @@ class Op:
         """
         raise NotImplementedError
 
+    # An elementwise op (a row with ``elementwise=True`` in pygrad._optable) also has
+    #     def rule(self, g: Tensor, x: Tensor, y: Tensor | None) -> Tensor
+    # its backward written with differentiable Tensor ops (used by backward(create_graph=True));
+    # ``y`` is the output when ``save_output``. The other ops' rules are in rules.py.
+
 
 # ---------------------------------------------------------------- binary ---
 
@@ -334,6 +339,9 @@ class Exp(Op):
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (g * y,)
 
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * y
+
 
 class Log(Op):
     """y = log(x); dx = g / x."""
@@ -346,6 +354,9 @@ class Log(Op):
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (g / xs[0],)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / x
 
 
 class Sqrt(Op):

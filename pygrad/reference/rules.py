@@ -91,6 +91,9 @@ def _binary(node: Node, g: Tensor) -> list[Any]:
 
 def _unary(node: Node, g: Tensor) -> list[Any]:
     op, x = node.op, node.inputs[0]
+    rule = getattr(op, "rule", None)
+    if rule is not None:  # an elementwise op carries its own rule, beside its backward in ops.py
+        return [rule(g, x, _output(node) if op.save_output else None)]
     if isinstance(op, ops.Neg):
         r = -g
     elif isinstance(op, ops.AddScalar):
@@ -99,10 +102,6 @@ def _unary(node: Node, g: Tensor) -> list[Any]:
         r = g * op.c
     elif isinstance(op, ops.PowScalar):
         r = g * ((x ** (op.p - 1.0)) * op.p)
-    elif isinstance(op, ops.Exp):
-        r = g * _output(node)
-    elif isinstance(op, ops.Log):
-        r = g / x
     elif isinstance(op, ops.Sqrt):
         r = g / (_output(node) * 2.0)
     elif isinstance(op, ops.Reciprocal):
@@ -243,9 +242,12 @@ def _custom(node: Node, g: Tensor) -> list[Any]:
 RULES: dict[type, Rule] = {}
 for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum):
     RULES[_cls] = _binary
-for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.Exp, ops.Log, ops.Sqrt, ops.Reciprocal,
+for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.Sqrt, ops.Reciprocal,
              ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
     RULES[_cls] = _unary
+for _cls in ops.OPS.values():  # the elementwise ops carry their rule (ops.Exp.rule ...)
+    if hasattr(_cls, "rule"):
+        RULES[_cls] = _unary
 RULES.update({
     ops.Where: _where, ops.Matmul: _matmul, ops.Sum: _reduce, ops.Mean: _reduce, ops.Max: _reduce,
     ops.Min: _reduce, ops.Reshape: _shape, ops.Permute: _shape, ops.GetItem: _shape, ops.ScatterAdd: _shape,

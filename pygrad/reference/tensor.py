@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _engines, _optable
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -646,13 +646,7 @@ class Tensor:
 
     # ---------------------------------------------------------- math ---
 
-    def exp(self) -> Tensor:
-        """eˣ elementwise."""
-        return _unary(ops.Exp(), self)
-
-    def log(self) -> Tensor:
-        """Natural log elementwise."""
-        return _unary(ops.Log(), self)
+    # the plain elementwise ops (exp, log, sin ...) are built from the op table: see the end of this file
 
     def sqrt(self) -> Tensor:
         """√x elementwise."""
@@ -1345,3 +1339,15 @@ def scatter_add(src: Any, shape: Sequence[int], offsets: Any) -> Tensor:
         raise PygradIndexError(
             f"scatter_add: element offset {int(off[bad][0])} is out of range for a result of shape {dims}")
     return _apply(ops.ScatterAdd(dims, off), (_floating(t),))
+
+
+def _elementwise_method(op_class: type[ops.Op], doc: str) -> Callable[[Tensor], Tensor]:
+    def method(self: Tensor) -> Tensor:
+        return _unary(op_class(), self)
+
+    method.__name__, method.__qualname__, method.__doc__ = op_class.name, f"Tensor.{op_class.name}", doc
+    return method
+
+
+for _row in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: the reference Op class of that name
+    setattr(Tensor, _row.name, _elementwise_method(ops.OPS[_row.name], _row.doc))

@@ -15,7 +15,7 @@ import pygrad as pg
 import pygrad.gates as G
 import pygrad.reference as ref
 import pygrad.reference.gates as RG
-from pygrad import viz
+from pygrad import _optable, viz
 
 ENGINES = [(pg, G), (ref, RG)]
 ENGINE_IDS = ["c", "ref"]
@@ -46,8 +46,6 @@ GATE_CASES = [
     ("ScaleGate", lambda ns: ns.ScaleGate(-1.5), [(2, 2)], "any"),
     ("PowerGate", lambda ns: ns.PowerGate(3), [(3,)], "any"),
     ("PowGate", lambda ns: ns.PowGate(), [(3,), (3,)], "positive"),
-    ("ExpGate", lambda ns: ns.ExpGate(), [(3,)], "any"),
-    ("LogGate", lambda ns: ns.LogGate(), [(3,)], "positive"),
     ("SqrtGate", lambda ns: ns.SqrtGate(), [(3,)], "positive"),
     ("ReciprocalGate", lambda ns: ns.ReciprocalGate(), [(3,)], "away0"),
     ("AbsGate", lambda ns: ns.AbsGate(), [(5,)], "away0"),
@@ -78,6 +76,9 @@ GATE_CASES = [
     ("MaxoutGate", lambda ns: ns.MaxoutGate(2), [(3, 4)], "away0"),
     ("CrossEntropyGate", lambda ns: ns.CrossEntropyGate([0, 2, 1]), [(3, 4)], "any"),
 ]
+# the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
+GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)
+               for row in _optable.ELEMENTWISE]
 
 
 def _inputs(shapes, domain, dtype, seed):

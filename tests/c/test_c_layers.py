@@ -40,6 +40,7 @@ LAYERS = {
     "autograd": TAPE,
     "rules_util": OPS,
     "ops_unary": OPS,
+    "ops_math": OPS,
     "ops_binary": OPS,
     "ops_compare": OPS,
     "ops_inplace": OPS,

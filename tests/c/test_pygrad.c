@@ -681,6 +681,77 @@ static void test_binary_ops(void) {
     release_all();
 }
 
+/* ======================================================================
+ * the "math" family of ops.def, every op without naming it: plain
+ * elementwise functions of one float tensor
+ * ====================================================================== */
+
+/* families of ops.def: the math ones become rows of math_ops, the others nothing
+ * (a new family fails to compile here until it is listed) */
+#define FAMILY_math(NAME, name) {#name, PG_OP_##NAME, pg_##name},
+#define FAMILY_unary(NAME, name)
+#define FAMILY_binary(NAME, name)
+#define FAMILY_matmul(NAME, name)
+#define FAMILY_reduce(NAME, name)
+#define FAMILY_shape(NAME, name)
+#define FAMILY_softmax(NAME, name)
+#define FAMILY_custom(NAME, name)
+#define FAMILY_nn(NAME, name)
+static const struct {
+    const char *name;
+    int op;
+    pg_tensor *(*fn)(pg_tensor *);
+} math_ops[] = {
+#define X(NAME, name, n_in, save, family) FAMILY_##family(NAME, name)
+#include "ops.def"
+#undef X
+};
+
+static void test_math_family(void) {
+    const int n_ops = (int)(sizeof math_ops / sizeof math_ops[0]);
+    CHECK(n_ops >= 2); /* exp and log at least */
+    const double xs[4] = {0.3, 0.7, 1.1, 1.9}, w[4] = {1, -2, 0.5, 3}, h = 1e-6;
+    for (int k = 0; k < n_ops; k++) {
+        pg_tensor *(*fn)(pg_tensor *) = math_ops[k].fn;
+        char null_msg[64];
+        snprintf(null_msg, sizeof null_msg, "%s: got a NULL tensor", math_ops[k].name);
+        CHECK_FAILS(fn(NULL), PG_ERR_VALUE, null_msg);
+        CHECK(strcmp(pg_op_name(math_ops[k].op), math_ops[k].name) == 0);
+        /* (V, T and S keep what they make) */
+        /* float64: d/dx sum(f(x) * w) against central differences of f */
+        pg_tensor *x = leaf(V(F64, xs[0], xs[1], xs[2], xs[3]));
+        pg_tensor *y = keep(fn(x));
+        CHECK_SHAPE(y, 1, 4);
+        CHECK_OK(backward_with(y, w));
+        pg_tensor *g = keep(pg_tensor_grad(x));
+        pg_tensor *up = V(F64, xs[0] + h, xs[1] + h, xs[2] + h, xs[3] + h);
+        pg_tensor *dn = V(F64, xs[0] - h, xs[1] - h, xs[2] - h, xs[3] - h);
+        pg_tensor *fu = keep(fn(up)), *fd = keep(fn(dn));
+        for (int i = 0; i < 4; i++) {
+            double fdiff = w[i] * (get(fu, i) - get(fd, i)) / (2 * h);
+            CHECK(g && fabs(get(g, i) - fdiff) <= 1e-6 * (1 + fabs(fdiff)));
+        }
+        /* the differentiable rule (create_graph) gives the fused kernel's gradient */
+        pg_tensor *x2 = leaf(V(F64, xs[0], xs[1], xs[2], xs[3]));
+        pg_tensor *y2 = keep(fn(x2));
+        pg_tensor *wt = V(F64, w[0], w[1], w[2], w[3]);
+        CHECK_OK(pg_backward_ex(y2, wt, 0, 1));
+        pg_tensor *g2 = keep(pg_tensor_grad(x2));
+        CHECK(g2 && pg_tensor_grad_fn(g2) >= 0); /* create_graph: the gradient has a graph of its own */
+        for (int i = 0; g && g2 && i < 4; i++) CHECK(same(get(g2, i), get(g, i), E));
+        pg_tensor_set_grad(x2, NULL); /* x2.grad's graph holds x2: break the cycle */
+        /* float32: the float64 values, rounded */
+        pg_tensor *x32 = V(F32, xs[0], xs[1], xs[2], xs[3]);
+        pg_tensor *y32 = keep(fn(x32));
+        CHECK(y32 && pg_tensor_dtype(y32) == F32);
+        for (int i = 0; y32 && i < 4; i++) CHECK(same(get(y32, i), get(y, i), E32));
+        /* bool input: cast to float32 first, as every float op does */
+        pg_tensor *yb = keep(fn(V(BOOL, 0, 1)));
+        CHECK(yb && pg_tensor_dtype(yb) == F32);
+        release_all();
+    }
+}
+
 static void test_unary_ops(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         pg_dtype dt = f64 ? F64 : F32;
@@ -1678,6 +1749,7 @@ int main(void) {
     test_inplace();
     test_binary_ops();
     test_unary_ops();
+    test_math_family();
     test_where_and_compare();
     test_matmul();
     test_reductions();

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 import pygrad
 import pygrad.reference as ref
+from pygrad import _optable
 
 EXAMPLES = int(os.environ.get("PYGRAD_HYPOTHESIS_EXAMPLES", "1500"))
 SEED = os.environ.get("PYGRAD_HYPOTHESIS_SEED")
@@ -594,7 +595,6 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "pow_scalar": b_pow_scalar,
     "pow": b_pow,
     "exp": _unary("exp"),
-    "log": _unary("log", "positive"),
     "sqrt": _unary("sqrt", "positive"),
     "reciprocal": _unary("reciprocal", "positive"),
     "abs": _unary("abs"),
@@ -621,6 +621,8 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "log_softmax": _softmax("log_softmax"),
     "cast": b_cast,
 }
+for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
+    BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
 OP_LIST = sorted(BUILDERS)
 
 
