@@ -183,6 +183,8 @@ pg_tensor *pg_pow_scalar(pg_tensor *x, double p);
 pg_tensor *pg_pow(pg_tensor *x, pg_tensor *y);
 pg_tensor *pg_exp(pg_tensor *x);
 pg_tensor *pg_log(pg_tensor *x);
+pg_tensor *pg_sin(pg_tensor *x);
+pg_tensor *pg_cos(pg_tensor *x);
 pg_tensor *pg_sqrt(pg_tensor *x);
 pg_tensor *pg_reciprocal(pg_tensor *x);
 pg_tensor *pg_abs(pg_tensor *x);

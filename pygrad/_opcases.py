@@ -32,7 +32,7 @@ OP_NAMES: tuple[str, ...] = (
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
-    "scatter_add", "prelu", "maxout", "cross_entropy",
+    "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -193,6 +193,13 @@ CASES: list[OpCase] = [
     # log, sqrt, reciprocal, abs
     OpCase("log", "log-method", lambda m, a: a.log(), ((2, 3),), "positive"),
     OpCase("log", "log-func", lambda m, a: m.log(a), ((5,),), "positive"),
+    # sin, cos
+    OpCase("sin", "sin-method", lambda m, a: a.sin(), ((2, 3),)),
+    OpCase("sin", "sin-func-0d", lambda m, a: m.sin(a), ((),)),
+    OpCase("sin", "sin-of-scaled", lambda m, a: (a * 4.0).sin(), ((3, 2, 2),)),
+    OpCase("cos", "cos-method", lambda m, a: a.cos(), ((2, 3),)),
+    OpCase("cos", "cos-func-1d", lambda m, a: m.cos(a), ((5,),)),
+    OpCase("cos", "cos-of-sin", lambda m, a: m.cos(a.sin()), ((2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

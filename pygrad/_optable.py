@@ -174,6 +174,10 @@ OPS: tuple[Op, ...] = (
                                 lambda e, x, labels, reduction: e.cross_entropy(x, labels, reduction),
                                 ("labels", "reduction"), ("mean",)),
        None, ("cross_entropy",), ()),
+    Op("sin", 1, Gate("SinGate", "z = sin x; dx = cos x·dz.", lambda e, x: x.sin()),
+       "sin", ("sin",), ("sin",), "method", "sin x (radians).", elementwise=True),
+    Op("cos", 1, Gate("CosGate", "z = cos x; dx = -sin x·dz.", lambda e, x: x.cos()),
+       "cos", ("cos",), ("cos",), "method", "cos x (radians).", elementwise=True),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -359,6 +359,38 @@ class Log(Op):
         return g / x
 
 
+class Sin(Op):
+    """y = sin x; dx = g cos x."""
+
+    name = "sin"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.sin(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.cos(xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * x.cos()
+
+
+class Cos(Op):
+    """y = cos x; dx = -g sin x."""
+
+    name = "cos"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.cos(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (-(g * np.sin(xs[0])),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return -(g * x.sin())
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -907,7 +939,7 @@ OPS: dict[str, type[Op]] = {
         Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
-        Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy,
+        Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
