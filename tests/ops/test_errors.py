@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad import PygradError, ShapeError
+from pygrad import PygradError, ShapeError, _optable
 
 Pattern = Union[str, "re.Pattern[str]"]
 
@@ -587,3 +587,39 @@ def test_requires_grad_true_on_a_non_leaf_is_a_no_op(engine):
     assert y.requires_grad and not y.is_leaf and y.grad_fn is not None
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+# ---- every plain elementwise op of the op table (pygrad._optable, elementwise=True) ----
+
+_ELEMENTWISE = [row.name for row in _optable.ELEMENTWISE]
+
+
+@pytest.mark.parametrize("name", _ELEMENTWISE)
+@pytest.mark.parametrize("bad", ["a", None, [1.0], object()], ids=["str", "None", "list", "object"])
+def test_elementwise_ops_reject_non_tensors_alike_on_both_engines(name: str, bad: Any) -> None:
+    import pygrad.reference as ref
+
+    kinds = []
+    for engine in (pg, ref):
+        with pytest.raises(TypeError) as info:
+            getattr(engine, name)(bad)
+        assert isinstance(info.value, PygradError)
+        assert str(info.value).startswith(f"{name}: unsupported operand type {type(bad).__name__}")
+        kinds.append(type(info.value))
+    assert kinds[0] is kinds[1]
+
+
+@pytest.mark.parametrize("name", _ELEMENTWISE)
+def test_elementwise_ops_keep_nan_inf_and_empty_tensors(name: str) -> None:
+    import pygrad.reference as ref
+
+    with np.errstate(all="ignore"):
+        for engine in (pg, ref):
+            x = engine.tensor([np.nan, np.inf, -np.inf, 0.5], dtype="float64")
+            want = getattr(np, name)(np.array([np.nan, np.inf, -np.inf, 0.5]))
+            np.testing.assert_array_equal(getattr(engine, name)(x).numpy(), want)  # numpy's IEEE results
+            empty = engine.zeros(0, 3, requires_grad=True)
+            y = getattr(empty, name)()
+            assert y.shape == (0, 3)
+            y.sum().backward()
+            assert empty.grad.shape == (0, 3)
