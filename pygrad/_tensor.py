@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _copying, _engines
 from pygrad._args import (
     _NOT_SCALAR,
     _axes_mask,
@@ -161,6 +161,16 @@ class Tensor:
         except AttributeError:  # __init__ failed before taking a handle
             return
         _release(p)
+
+    # ---- copy, deepcopy, pickle (pygrad._copying: one protocol for both engines) ----
+    def __copy__(self) -> Tensor:
+        return _copying.tensor_copy(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        return _copying.tensor_deepcopy(self, memo)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return _copying.tensor_reduce(self)
 
     # ---- properties ----
     @property

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pygrad import _copying
 from pygrad.errors import PygradIndexError, PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
 
 from ._backend import engine_of, is_tensor
@@ -79,6 +80,13 @@ class Module:
             raise PygradValueError(
                 f"{type(self).__name__}: parameter {name!r} must be a leaf tensor that requires grad")
         setattr(self, name, tensor)
+
+    # ---- copy, deepcopy, pickle: the engine module is stored by name (pygrad._copying) ----
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.module_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.module_setstate(self, state)
 
     # ---- calling ----
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _c as E
-from pygrad import _engines
+from pygrad import _copying, _engines
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 from pygrad.optim import _fused
 
@@ -57,6 +57,13 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines + [")"])
+
+    # copy, deepcopy, pickle: the state follows the (copied) parameters (pygrad._copying)
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.optimizer_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.optimizer_setstate(self, state)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group: ``{"params": [...], hyperparameter: value, ...}``; missing

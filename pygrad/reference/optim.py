@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pygrad import _copying
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from .autograd import enable_grad, no_grad
@@ -48,6 +49,13 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+
+    # copy, deepcopy, pickle: the state follows the (copied) parameters (pygrad._copying)
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.optimizer_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.optimizer_setstate(self, state)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add ``{"params": [...], hyperparameter: value}``; missing hyperparameters take the defaults."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _copying, _engines
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -259,6 +259,16 @@ class Tensor:
         t._requires_grad = False
         t._grad = None
         return t
+
+    # ---- copy, deepcopy, pickle (pygrad._copying: one protocol for both engines) ----
+    def __copy__(self) -> Tensor:
+        return _copying.tensor_copy(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        return _copying.tensor_deepcopy(self, memo)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return _copying.tensor_reduce(self)
 
     # ------------------------------------------------------ properties ---
 
