@@ -257,7 +257,7 @@ class Adam(Optimizer):
     """g = ∇ + wd·p (AdamW instead: p ← p·(1 - lr·wd)); m ← lerp(m, g, 1 - β₁);
     v ← β₂·v + (1 - β₂)·g² (amsgrad: v ← max(v̂, v)); p ← p - lr/(1 - β₁ᵗ)·(m / (√v/√(1 - β₂ᵗ) + eps))."""
 
-    decoupled = False
+    _decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
@@ -276,7 +276,7 @@ class Adam(Optimizer):
         b1, b2 = h["betas"]
         lr, wd = h["lr"], h["weight_decay"]
         if wd != 0:
-            if self.decoupled:
+            if self._decoupled:
                 p = _f64((p * (1 - lr * wd)).astype(dtype))
             else:
                 g = g + wd * p
@@ -291,7 +291,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default wd = 1e-2)."""
 
-    decoupled = True
+    _decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
@@ -320,10 +320,14 @@ class LRScheduler:
         """The rate at ``epoch`` of a group that started at ``base_lr``."""
         raise NotImplementedError
 
+    def get_lr(self) -> list[float]:
+        """The rates of every group at the current epoch."""
+        return [self.lr_at(b, self.last_epoch) for b in self.base_lrs]
+
     def step(self) -> None:
         """Advance one epoch."""
         self.last_epoch += 1
-        self._last_lr = [self.lr_at(b, self.last_epoch) for b in self.base_lrs]
+        self._last_lr = self.get_lr()
         for g, lr in zip(self.optimizer.param_groups, self._last_lr):
             g["lr"] = lr
 

@@ -274,10 +274,9 @@ def run_backward_graph(root: Node, grad: Tensor) -> list[tuple[Any, Tensor]]:
                 if owner is not None:
                     retained.append((owner, g))
             rule = RULES[type(node.op)]
-            for inp, need, gi in zip(node.inputs, node.needs, rule(node, g)):
+            for inp, child, need, gi in zip(node.inputs, node.edges, node.needs, rule(node, g)):
                 if not need or gi is None:
                     continue
-                child = inp.grad_fn
                 if child is not None:
                     key = id(child)
                     grads[key] = grads[key] + gi if key in grads else gi

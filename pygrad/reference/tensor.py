@@ -313,6 +313,11 @@ class Tensor:
             )
         self._requires_grad = _grad_allowed(self.dtype, value, "requires_grad")
 
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
     @property
     def is_leaf(self) -> bool:
         """True unless the tensor was produced by a recorded op."""
@@ -762,6 +767,10 @@ class Tensor:
         """Same data with a new shape (ints or one tuple; one -1 allowed); shares memory."""
         return _reshape(self, shape)
 
+    def view(self, *shape: Any) -> Tensor:
+        """Same as :meth:`reshape` (tensors are always contiguous)."""
+        return _reshape(self, shape)
+
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dims (a ``permute``)."""
         return _transpose(self, dim0, dim1)
@@ -1136,29 +1145,41 @@ def _transpose(x: object, dim0: object, dim1: object) -> Tensor:
 
 
 def _index_part(part: Any) -> Any:
-    """One component of an index key in the form numpy expects."""
+    """One component of an index key in the form numpy expects.
+
+    PyTorch's rule for floats: a float number, list or numpy array as an index
+    raises IndexError; a Tensor (float, as pygrad has no integer dtype) must
+    hold whole numbers (else IndexError).
+    """
     if part is None or part is Ellipsis or isinstance(part, slice):
         return part
     if isinstance(part, (bool, np.bool_)):
         return bool(part)
     if _is_int(part):
+        if not -(2**63) <= int(part) < 2**63:
+            raise PygradIndexError(f"getitem: index {int(part)} is out of range")
         return int(part)
     if isinstance(part, Tensor):
         arr = part._data
         if arr.dtype.kind == "f":
             if not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
-                raise PygradTypeError("getitem: an index tensor must hold whole numbers")
+                raise PygradIndexError("getitem: an index tensor must hold whole numbers")
             arr = arr.astype(np.intp)
     elif isinstance(part, list):
-        arr = np.asarray(part)
+        try:
+            arr = np.asarray(part)
+        except ValueError as exc:  # ragged
+            raise PygradTypeError(f"getitem: invalid index list {part!r}: {exc}") from None
         if arr.size == 0:
             arr = arr.astype(np.intp)
     elif isinstance(part, np.ndarray):
         arr = np.array(part, copy=True)  # backward must see the indices of the forward
     else:
-        raise PygradTypeError(f"getitem: unsupported index type {type(part).__name__}")
+        raise PygradIndexError(f"getitem: only integers, slices, None, Ellipsis, integer or bool arrays and "
+                               f"tensors of whole numbers are valid indices, got {type(part).__name__}")
     if arr.dtype.kind not in "biu":
-        raise PygradTypeError(f"getitem: index arrays must hold integers or bools, got {arr.dtype}")
+        raise PygradIndexError(f"getitem: index arrays and lists must hold integers or bools, got {arr.dtype} "
+                               "(pass a Tensor of whole numbers, or an int array)")
     return arr
 
 
