@@ -1355,7 +1355,7 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
     needs = [t._requires_grad for t in ins]
 
     def fn(g: np.ndarray) -> list[Any]:
-        grads = backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs)
+        grads = _engines.custom_grads(backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs), len(ins))
         return [None if gi is None else (gi._data if isinstance(gi, Tensor) else np.asarray(gi)) for gi in grads]
 
     return _apply(ops.Custom(v._data, fn, (backward, needs)), ins)
