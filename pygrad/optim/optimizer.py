@@ -14,6 +14,7 @@ tests, is :mod:`pygrad.reference.optim`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -178,7 +179,14 @@ class Optimizer:
 
 
 def _check_min(name: str, what: str, v: float, lo: float = 0.0) -> None:
-    if not float(v) >= lo:
+    if not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{name}: {what} must be a real number, got {type(v).__name__}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise PygradValueError(f"{name}: invalid {what} of {int(v).bit_length()} bits: it does not fit a float "
+                               f"(must be a number >= {lo})") from None
+    if not f >= lo:
         raise PygradValueError(f"{name}: invalid {what} {v} (must be >= {lo})")
 
 

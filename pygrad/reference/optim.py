@@ -11,6 +11,7 @@ are rounded once per step, as the C kernels do).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -167,6 +168,11 @@ def _lerp(start: Array, end: Array, w: float) -> Array:
 
 
 def _at_least(name: str, what: str, v: float) -> None:
+    if not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{name}: {what} must be a real number, got {type(v).__name__}")
+    if isinstance(v, int) and not -1e308 < v < 1e308:
+        raise PygradValueError(f"{name}: invalid {what} of {v.bit_length()} bits: it does not fit a float "
+                               "(must be a number >= 0)")
     if not v >= 0:
         raise PygradValueError(f"{name}: invalid {what} {v} (must be >= 0)")
 

@@ -73,7 +73,10 @@ def _number(v: object, opname: str, what: str) -> float:
     """``v`` as a Python float, or PygradTypeError naming the op and the argument."""
     if not _is_number(v):
         raise PygradTypeError(f"{opname}: {what} must be a real number, got {type(v).__name__}")
-    return float(v)  # type: ignore[arg-type]
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except OverflowError:
+        raise PygradValueError(f"{opname}: {what} of {int(v).bit_length()} bits does not fit a float") from None
 
 
 def parse_dtype(dtype: object, opname: str) -> np.dtype:
