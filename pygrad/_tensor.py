@@ -288,7 +288,10 @@ class Tensor:
         """A zero-copy numpy view of the C buffer (writes show in the tensor).
 
         The view keeps the tensor's storage alive. Writes through it are not
-        seen by the version counter.
+        seen by the version counter: writing into a tensor that a live graph
+        saved for backward silently changes the gradient (as in PyTorch; see
+        docs/semantics.md). Use ``copy_`` and the other in-place ops, which
+        are versioned, or write only where no graph has saved the tensor.
         """
         try:
             return np.asarray(_BufferView(self))

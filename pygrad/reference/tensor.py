@@ -448,7 +448,13 @@ class Tensor:
     # ----------------------------------------------------- conversions ---
 
     def numpy(self) -> np.ndarray:
-        """The underlying array itself (shares memory; writes through it are not versioned)."""
+        """The underlying array itself (shares memory).
+
+        Writes through it are not versioned: writing into a tensor that a live
+        graph saved for backward silently changes the gradient (as in PyTorch;
+        see docs/semantics.md). Use ``copy_`` and the other in-place ops, which
+        are versioned, or write only where no graph has saved the tensor.
+        """
         return self._data
 
     def item(self) -> builtins.float | bool:

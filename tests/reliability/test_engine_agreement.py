@@ -101,3 +101,21 @@ def test_iterating_a_long_tensor_is_linear_in_memory() -> None:
     assert _peak_bytes(lambda: x[123_456]) < 64 * 1024
     assert x[123_456].item() == 123_456.0 and x[-1].item() == 199_999.0
     assert [v.item() for v in pg.arange(5.0)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize("E", ENGINES)
+def test_numpy_writes_are_unversioned_and_in_place_ops_are_checked(E) -> None:
+    """The documented .numpy() rule (docs/semantics.md): a write through the view is not
+    seen by autograd (as in PyTorch); the versioned in-place ops make backward raise."""
+    x = E.tensor([1.0, 2.0], requires_grad=True)
+    w = E.tensor([3.0, 4.0])
+    y = (x * w).sum()
+    w.numpy()[:] = [10.0, 20.0]  # not versioned: the gradient uses the new values
+    assert w.version == 0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    v = E.tensor([3.0, 4.0])
+    z = (x * v).sum()
+    v.copy_(E.tensor([10.0, 20.0]))
+    with pytest.raises(RuntimeError, match="modified|in[- ]place"):
+        z.backward()
