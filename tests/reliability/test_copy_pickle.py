@@ -132,3 +132,16 @@ def test_module_copies_keep_their_engine_and_own_their_parameters(E) -> None:
     m3 = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(m3.weight.numpy(), m.weight.numpy())
     assert isinstance(m3(E.tensor([[1.0, 2.0]])), E.Tensor)
+
+
+@pytest.mark.parametrize("E,O", WITH_OPTIM)
+def test_a_scheduler_copied_with_its_optimizer_follows_the_copy(E, O) -> None:
+    model = nn.Linear(2, 2, engine=E)
+    opt = O.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = O.StepLR(opt, step_size=1, gamma=0.5)
+    m2, o2, s2 = copy.deepcopy((model, opt, sched))
+    assert s2.optimizer is o2
+    s2.step()
+    assert o2.param_groups[0]["lr"] == 0.05 and opt.param_groups[0]["lr"] == 0.1
+    m3, o3, s3 = pickle.loads(pickle.dumps((model, opt, sched)))
+    assert s3.optimizer is o3 and [id(p) for p in o3.param_groups[0]["params"]] == [id(p) for p in m3.parameters()]
