@@ -126,18 +126,21 @@ def _reduce_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> 
 
 
 def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
-    """Flat element offsets selected by ``x[key]``, with numpy's exact indexing
-    rules: the sum over dims of ``arange(n_d) * stride_d`` broadcast to the
-    shape (a zero-copy view), each indexed by ``key``."""
+    """Flat element offsets selected by ``x[key]``, with numpy's exact indexing rules.
+
+    Basic keys (ints, slices, None, Ellipsis) cost O(result): the offsets are
+    computed arithmetically from a start and a stride per result dim. Other
+    keys (arrays, lists, tensors, bools) index the sum over dims of
+    ``arange(n_d) * stride_d`` broadcast to the shape (a zero-copy view).
+    """
+    basic = _basic_offsets(shape, key)
+    if basic is not None:
+        return basic
     try:
         key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
     except (TypeError, ValueError) as exc:  # e.g. a ragged list
         raise PygradTypeError(f"getitem: invalid index {key!r} for a tensor of shape {shape}: {exc}") from None
-    strides = [0] * len(shape)
-    s = 1
-    for d in range(len(shape) - 1, -1, -1):
-        strides[d] = s
-        s *= shape[d]
+    strides = _strides(shape)
     try:
         off = np.broadcast_to(np.int64(0), shape)[key]
         for d, n in enumerate(shape if 0 not in shape else ()):  # an empty tensor gives an empty result
@@ -156,17 +159,101 @@ def _index_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray:
     return off if off.flags.c_contiguous else off.copy()
 
 
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    strides = [0] * len(shape)
+    s = 1
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = s
+        s *= shape[d]
+    return strides
+
+
+def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
+    """The offsets of a basic key (ints, slices, None, one Ellipsis) in O(result), or
+    None for any other key and for any error (the general path then raises numpy's)."""
+    parts = key if type(key) is tuple else (key,)
+    ints = 0
+    ellipsis = False
+    for k in parts:
+        t = type(k)
+        if t is slice:
+            ints += 1
+        elif k is None:
+            pass
+        elif k is Ellipsis:
+            if ellipsis:
+                return None
+            ellipsis = True
+        elif t is int or (isinstance(k, np.integer) and t is not np.bool_):
+            ints += 1
+        else:
+            return None
+    nd = len(shape)
+    if ints > nd:
+        return None
+    strides = _strides(shape)
+    base = 0
+    dims: list[tuple[int, int]] = []  # (length, stride) per result dim
+    d = 0
+    for k in parts:
+        if k is None:
+            dims.append((1, 0))
+        elif k is Ellipsis:
+            for _ in range(nd - ints):
+                dims.append((shape[d], strides[d]))
+                d += 1
+        elif type(k) is slice:
+            try:
+                start, stop, step = k.indices(shape[d])
+            except (TypeError, ValueError):
+                return None
+            n = len(range(start, stop, step))
+            if n:
+                base += start * strides[d]
+            dims.append((n, step * strides[d]))
+            d += 1
+        else:
+            i = int(k)
+            if not -shape[d] <= i < shape[d]:
+                return None
+            base += (i % shape[d]) * strides[d]
+            d += 1
+    while d < nd:
+        dims.append((shape[d], strides[d]))
+        d += 1
+    if len(dims) > _MAX_DIMS:
+        return None
+    out_shape = tuple(n for n, _ in dims)
+    if 0 in out_shape:
+        return np.zeros(out_shape, dtype=np.int64)
+    off = np.full((), base, dtype=np.int64)
+    for j, (n, st) in enumerate(dims):
+        if n > 1:
+            off = off + (np.arange(n, dtype=np.int64) * st).reshape((n,) + (1,) * (len(dims) - j - 1))
+    return off if off.shape == out_shape else np.array(np.broadcast_to(off, out_shape), dtype=np.int64)
+
+
 def _index_part(k: Any) -> Any:
-    """One entry of an index key: Tensors and lists become numpy arrays; float
-    arrays holding whole numbers become int64 (pygrad has no integer dtype)."""
+    """One entry of an index key for the general path: Tensors and lists become
+    numpy arrays. PyTorch's rule for floats: a float number, list or numpy
+    array raises IndexError; a Tensor (float: pygrad has no integer dtype)
+    must hold whole numbers, and becomes int64."""
+    if type(k) is int and not -(2**63) <= k < 2**63:
+        raise PygradIndexError(f"getitem: index {k} is out of range")
     if not isinstance(k, np.ndarray) and hasattr(k, "numpy"):  # a Tensor
         k = k.numpy()
-    elif isinstance(k, list):
+        if k.dtype.kind == "f":
+            if not np.all(np.isfinite(k)) or np.any(k != np.round(k)):
+                raise PygradIndexError("getitem: an index tensor must hold whole numbers")
+            k = k.astype(np.int64)
+        return k
+    if isinstance(k, list):
         k = np.asarray(k)
-    if isinstance(k, np.ndarray) and k.dtype.kind == "f":
-        if not np.all(np.isfinite(k)) or np.any(k != np.round(k)):
-            raise PygradIndexError("getitem: float index arrays must hold whole numbers")
-        k = k.astype(np.int64)
+        if k.size == 0:
+            k = k.astype(np.int64)
+    if isinstance(k, np.ndarray) and k.dtype.kind not in "biu":
+        raise PygradIndexError(f"getitem: index arrays and lists must hold integers or bools, got {k.dtype} "
+                               "(pass a Tensor of whole numbers, or an int array)")
     return k
 
 

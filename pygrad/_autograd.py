@@ -139,7 +139,7 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
     v = _wrap(lib.pg_tensor_clone(v._p))  # the output must not alias the caller's tensor
 
     def fn(g: Tensor, needs: list[bool]) -> list[Any]:
-        grads = backward(g, needs)
+        grads = _engines.custom_grads(backward(g, needs), len(ins))
         return [None if gi is None else gi if isinstance(gi, Tensor) else tensor(gi, dtype=t.dtype)
                 for gi, t in zip(grads, ins)]
 

@@ -100,11 +100,14 @@ def _raise_last() -> None:
     exception itself is re-raised, with its traceback.
     """
     code = lib.pg_last_status()
-    if code == lib.PG_ERR_CALLBACK:
-        exc = getattr(_callback_state, "exc", None)
+    exc = getattr(_callback_state, "exc", None)
+    if exc is not None:  # taken whatever the status, so a stored exception never outlives its sweep
         _callback_state.exc = None
-        if exc is not None:
-            raise exc
+        if code == lib.PG_ERR_CALLBACK:
+            try:
+                raise exc
+            finally:  # no reference from this frame: the traceback would make a cycle
+                exc = None
     msg = ffi.string(lib.pg_last_error()).decode("utf-8", "replace") or "unknown error in the C engine"
     raise _ERRORS.get(code, PygradRuntimeError)(msg)
 
@@ -178,7 +181,36 @@ def memory_stats_struct() -> Any:
 _handles: dict[int, Any] = {}  # keeps each backward function alive while C holds its handle
 
 
-@ffi.def_extern()
+def _describe(exc: BaseException) -> bytes:
+    """The C error message for an exception raised by a user backward. Never raises:
+    its ``__str__`` may raise, hold lone surrogates (``os.fsdecode``), or the stack
+    may be exhausted (RecursionError); then a fixed message stands in."""
+    try:
+        text = f"custom: backward raised {type(exc).__name__}: {exc}"
+        return text.encode("utf-8", "backslashreplace")[:900]
+    except BaseException:  # noqa: BLE001 - any failure to format must not lose the exception
+        try:
+            return f"custom: backward raised {type(exc).__name__}".encode("utf-8", "backslashreplace")[:900]
+        except BaseException:  # noqa: BLE001
+            return b"custom: backward raised an exception"
+
+
+def _store_callback_error(exc: BaseException) -> None:
+    """Keep ``exc`` for the thread that called backward and mark the C status as a
+    callback failure (so :func:`_raise_last` re-raises ``exc``)."""
+    _callback_state.exc = exc
+    lib.pg_set_error(lib.PG_ERR_CALLBACK, _describe(exc))
+
+
+def _on_callback_error(exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    # cffi calls this if the callback's own error handling failed; the callback then returns 1
+    if exc is not None and getattr(_callback_state, "exc", None) is None:
+        _callback_state.exc = exc
+    lib.pg_set_error(lib.PG_ERR_CALLBACK, b"custom: backward raised an exception")
+
+
+# error=1: whatever escapes the callback, the sweep sees a failure (never a silent success)
+@ffi.def_extern(error=1, onerror=_on_callback_error)
 def _pg_py_custom_backward(ctx: Any, gout: Any, dx: Any, n_in: int, needs: Any) -> int:
     try:
         fn = ffi.from_handle(ctx)
@@ -190,8 +222,7 @@ def _pg_py_custom_backward(ctx: Any, gout: Any, dx: Any, n_in: int, needs: Any) 
                 dx[i] = gi._p
         return 0
     except BaseException as exc:  # handed to the thread that called backward
-        _callback_state.exc = exc
-        lib.pg_set_error(lib.PG_ERR_CALLBACK, f"custom: backward raised {type(exc).__name__}: {exc}"[:900].encode())
+        _store_callback_error(exc)
         return 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import threading
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from pygrad import _engines
-from pygrad._args import _check_dims, _default_dtype_of, _numpy_alloc, _resolve_dtype, _shape_arg
+from pygrad._args import _check_dims, _default_dtype_of, _numpy_alloc, _real, _resolve_dtype, _shape_arg
 from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, float64, lib
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
@@ -111,8 +112,16 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
-    if step == 0:
+    a = _real("arange", "start", start)
+    b = None if stop is None else _real("arange", "stop", stop)
+    d = _real("arange", "step", step)
+    if d == 0:
         raise PygradValueError("arange: step must not be zero")
+    lo, hi = (0.0, a) if b is None else (a, b)
+    span = (hi - lo) / d
+    if not math.isfinite(span):
+        raise PygradValueError(f"arange: cannot make a range from {lo} to {hi} with step {d}")
+    _check_dims("arange", [max(0, math.ceil(span))])
     data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 

@@ -145,3 +145,24 @@ def copy_warning(op: str = "tensor", stacklevel: int = 3) -> None:
 
     warnings.warn(f"{op}: to copy construct from a tensor, it is recommended to use t.detach() (same engine) or "
                   "tensor(t.numpy()); the result is a copy detached from t's graph", UserWarning, stacklevel=stacklevel)
+
+
+def custom_grads(grads: Any, n_inputs: int) -> list[Any]:
+    """What a ``custom_op`` backward returned, as one gradient (or None) per input.
+
+    A list or tuple of exactly ``n_inputs`` entries; a single gradient (a Tensor
+    or array) is accepted for an op of one input, as in PyTorch. Anything else
+    raises, naming the rule: an input must never silently get no gradient.
+    """
+    if is_tensor(grads) or hasattr(grads, "__array_interface__"):
+        if n_inputs == 1:
+            return [grads]
+        raise PygradTypeError(f"custom: backward returned a single gradient for {n_inputs} inputs; return a list "
+                              f"or tuple of {n_inputs} (None for an input without one)")
+    if not isinstance(grads, (list, tuple)):
+        raise PygradTypeError(f"custom: backward must return a list or tuple of {n_inputs} gradients, got "
+                              f"{type(grads).__name__}")
+    if len(grads) != n_inputs:
+        raise PygradValueError(f"custom: backward returned {len(grads)} gradient(s) for {n_inputs} inputs; "
+                               "return one per input (None for an input without one)")
+    return list(grads)

@@ -178,6 +178,8 @@ def maxout(x: Any, pieces: int) -> Tensor:
     if isinstance(pieces, bool) or not isinstance(pieces, numbers.Integral):
         raise PygradTypeError(f"maxout: pieces must be an int, got {pieces!r}")
     a = _t(x, op="maxout")
+    if pieces >= 2**63:  # beyond the C engine's int64: no last dim divides by it
+        raise ShapeError(f"maxout: the last dim of shape {a.shape} is not divisible by pieces = {pieces}")
     return _wrap(lib.pg_maxout(a._p, int(pieces)))
 
 def _labels_arg(op: str, labels: Any) -> np.ndarray:

@@ -116,7 +116,7 @@ def _parse_bytes(text: str) -> int | None:
     import re
 
     m = re.fullmatch(r"\s*(\d+)\s*(?:([KMGT])(?:I?B)?|B)?\s*", text, re.I)
-    if m is None:
+    if m is None or len(m.group(1).lstrip("0")) > 30:  # far past int64, and past int()'s digit limit
         return None
     return int(m.group(1)) * _UNITS[(m.group(2) or "").upper()]
 

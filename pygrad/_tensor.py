@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines, _optable
+from pygrad import _copying, _engines, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     _axes_mask,
@@ -162,6 +162,16 @@ class Tensor:
             return
         _release(p)
 
+    # ---- copy, deepcopy, pickle (pygrad._copying: one protocol for both engines) ----
+    def __copy__(self) -> Tensor:
+        return _copying.tensor_copy(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        return _copying.tensor_deepcopy(self, memo)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return _copying.tensor_reduce(self)
+
     # ---- properties ----
     @property
     def shape(self) -> tuple[int, ...]:
@@ -278,7 +288,10 @@ class Tensor:
         """A zero-copy numpy view of the C buffer (writes show in the tensor).
 
         The view keeps the tensor's storage alive. Writes through it are not
-        seen by the version counter.
+        seen by the version counter: writing into a tensor that a live graph
+        saved for backward silently changes the gradient (as in PyTorch; see
+        docs/semantics.md). Use ``copy_`` and the other in-place ops, which
+        are versioned, or write only where no graph has saved the tensor.
         """
         try:
             return np.asarray(_BufferView(self))

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pygrad import _copying
 from pygrad.errors import PygradIndexError, PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
 
 from ._backend import engine_of, is_tensor
@@ -79,6 +80,13 @@ class Module:
             raise PygradValueError(
                 f"{type(self).__name__}: parameter {name!r} must be a leaf tensor that requires grad")
         setattr(self, name, tensor)
+
+    # ---- copy, deepcopy, pickle: the engine module is stored by name (pygrad._copying) ----
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.module_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.module_setstate(self, state)
 
     # ---- calling ----
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -177,9 +185,20 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            a = np.asarray(v.numpy() if is_tensor(v) else v)
+            try:
+                a = np.asarray(v.numpy() if is_tensor(v) else v)
+            except (TypeError, ValueError) as exc:  # e.g. ragged lists
+                raise PygradTypeError(f"{name}.load_state_dict: {k!r} is not an array of numbers: {exc}") from None
+            if a.dtype.kind not in "biuf":
+                raise PygradTypeError(f"{name}.load_state_dict: {k!r} has dtype {a.dtype}; expected numbers")
             if a.shape != p.shape:
                 raise ShapeError(f"{name}.load_state_dict: {k!r} has shape {a.shape}, the parameter {p.shape}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                overflow = np.isfinite(a) & ~np.isfinite(a.astype(p.dtype))
+            if overflow.any():
+                bad = a[overflow].flat[0]
+                raise PygradValueError(f"{name}.load_state_dict: {k!r} holds {bad}, which overflows the "
+                                       f"parameter's dtype {p.dtype} (finite values must stay finite)")
             arrays[k] = a
         for k, a in arrays.items():  # every shape checked before anything is written
             p = params[k]
@@ -199,8 +218,25 @@ class Module:
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> IncompatibleKeys:
         """Read a file written by :meth:`save` into the parameters."""
-        with np.load(os.fspath(path)) as data:
-            return self.load_state_dict({k: data[k] for k in data.files}, strict=strict)
+        name = type(self).__name__
+        path = os.fspath(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except OSError:
+            raise  # a missing or unreadable file: the system's error (FileNotFoundError...)
+        except Exception as exc:  # noqa: BLE001 - zipfile, numpy and pickle-refusal errors of a malformed file
+            raise PygradValueError(f"{name}.load: {path!r} is not a file written by Module.save "
+                                   f"(a numpy .npz of arrays): {type(exc).__name__}: {exc}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise PygradValueError(f"{name}.load: {path!r} holds a single array, not a file written by Module.save "
+                                   "(a numpy .npz of arrays)")
+        with data:
+            try:
+                arrays = {k: data[k] for k in data.files}
+            except Exception as exc:  # noqa: BLE001 - a damaged member
+                raise PygradValueError(f"{name}.load: {path!r} is damaged or not a file written by Module.save: "
+                                       f"{type(exc).__name__}: {exc}") from None
+        return self.load_state_dict(arrays, strict=strict)
 
     # ---- printing ----
     def extra_repr(self) -> str:

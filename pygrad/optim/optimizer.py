@@ -14,13 +14,14 @@ tests, is :mod:`pygrad.reference.optim`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any, Callable
 
 import numpy as np
 
 from pygrad import _c as E
-from pygrad import _engines
+from pygrad import _copying, _engines
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 from pygrad.optim import _fused
 
@@ -57,6 +58,13 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines + [")"])
+
+    # copy, deepcopy, pickle: the state follows the (copied) parameters (pygrad._copying)
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.optimizer_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.optimizer_setstate(self, state)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group: ``{"params": [...], hyperparameter: value, ...}``; missing
@@ -171,7 +179,14 @@ class Optimizer:
 
 
 def _check_min(name: str, what: str, v: float, lo: float = 0.0) -> None:
-    if not float(v) >= lo:
+    if not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{name}: {what} must be a real number, got {type(v).__name__}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise PygradValueError(f"{name}: invalid {what} of {int(v).bit_length()} bits: it does not fit a float "
+                               f"(must be a number >= {lo})") from None
+    if not f >= lo:
         raise PygradValueError(f"{name}: invalid {what} {v} (must be >= {lo})")
 
 

@@ -104,13 +104,17 @@ class Node:
     """One recorded op application; ``tensor.grad_fn`` returns it.
 
     ``name`` is the op-table name (``"mul"``, ``"sum"``, ...). ``inputs`` are
-    the input tensors, ``needs[i]`` says whether input i requires grad.
+    the input tensors, ``needs[i]`` says whether input i requires grad, and
+    ``edges[i]`` is the node that made input i when this node was recorded
+    (None for leaves): an in-place op later makes the input tensor the output
+    of a new node, and the gradient of this use must still reach the old one.
     """
 
     __slots__ = (
         "op",
         "inputs",
         "needs",
+        "edges",
         "saved_inputs",
         "saved_output",
         "saved_versions",
@@ -123,6 +127,7 @@ class Node:
         self.op = op
         self.inputs = inputs
         self.needs = needs
+        self.edges: tuple[Node | None, ...] = tuple(t.grad_fn for t in inputs)
         self.saved_inputs: tuple[np.ndarray | None, ...] = (None,) * len(inputs)
         self.saved_output: np.ndarray | None = None
         # (counter, version at save time, shape) per saved tensor
@@ -176,8 +181,8 @@ def topological_order(root: Node) -> list[Node]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for inp, need in zip(node.inputs, node.needs):
-            child = inp.grad_fn if need else None
+        for child, need in zip(node.edges, node.needs):
+            child = child if need else None
             if child is not None and id(child) not in visited:
                 stack.append((child, False))
     post.reverse()
@@ -211,11 +216,10 @@ def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> list[tuple
         if is_anomaly_enabled():
             check_backward(node.name, [(i, np.asarray(gi)) for i, (need, gi) in
                                        enumerate(zip(node.needs, in_grads)) if need and gi is not None])
-        for inp, need, gi in zip(node.inputs, node.needs, in_grads):
+        for inp, child, need, gi in zip(node.inputs, node.edges, node.needs, in_grads):
             if not need or gi is None:
                 continue
             gi = np.asarray(gi)
-            child = inp.grad_fn
             if child is not None:
                 key = id(child)
                 grads[key] = grads[key] + gi if key in grads else gi
@@ -244,8 +248,7 @@ def graph_of(t: Any) -> list[dict[str, Any]]:
     while stack:
         node, value = stack.pop()
         inputs = []
-        for inp, need in zip(node.inputs, node.needs):
-            fn = inp.grad_fn
+        for inp, fn, need in zip(node.inputs, node.edges, node.needs):
             if fn is not None:
                 inputs.append(("node", id(fn)))
                 if id(fn) not in seen:

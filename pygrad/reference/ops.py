@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pygrad.errors import ShapeError
+
 Array = np.ndarray
 Grads = Sequence["np.ndarray | None"]
 
@@ -927,7 +929,7 @@ class Custom(Op):
                 continue
             gi = np.asarray(gi)
             if gi.shape != shape or gi.dtype != dtype:
-                raise ValueError(
+                raise ShapeError(
                     f"custom: the gradient for input {i} is {gi.dtype} {gi.shape} but the input is {dtype} {shape}")
             grads[i] = gi
         return grads

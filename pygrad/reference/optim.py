@@ -11,12 +11,14 @@ are rounded once per step, as the C kernels do).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from pygrad import _copying
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from .autograd import enable_grad, no_grad
@@ -48,6 +50,13 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+
+    # copy, deepcopy, pickle: the state follows the (copied) parameters (pygrad._copying)
+    def __getstate__(self) -> dict[str, Any]:
+        return _copying.optimizer_getstate(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _copying.optimizer_setstate(self, state)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add ``{"params": [...], hyperparameter: value}``; missing hyperparameters take the defaults."""
@@ -159,6 +168,11 @@ def _lerp(start: Array, end: Array, w: float) -> Array:
 
 
 def _at_least(name: str, what: str, v: float) -> None:
+    if not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{name}: {what} must be a real number, got {type(v).__name__}")
+    if isinstance(v, int) and not -1e308 < v < 1e308:
+        raise PygradValueError(f"{name}: invalid {what} of {v.bit_length()} bits: it does not fit a float "
+                               "(must be a number >= 0)")
     if not v >= 0:
         raise PygradValueError(f"{name}: invalid {what} {v} (must be >= 0)")
 
@@ -249,7 +263,7 @@ class Adam(Optimizer):
     """g = ∇ + wd·p (AdamW instead: p ← p·(1 - lr·wd)); m ← lerp(m, g, 1 - β₁);
     v ← β₂·v + (1 - β₂)·g² (amsgrad: v ← max(v̂, v)); p ← p - lr/(1 - β₁ᵗ)·(m / (√v/√(1 - β₂ᵗ) + eps))."""
 
-    decoupled = False
+    _decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
@@ -268,7 +282,7 @@ class Adam(Optimizer):
         b1, b2 = h["betas"]
         lr, wd = h["lr"], h["weight_decay"]
         if wd != 0:
-            if self.decoupled:
+            if self._decoupled:
                 p = _f64((p * (1 - lr * wd)).astype(dtype))
             else:
                 g = g + wd * p
@@ -283,7 +297,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default wd = 1e-2)."""
 
-    decoupled = True
+    _decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
@@ -312,10 +326,14 @@ class LRScheduler:
         """The rate at ``epoch`` of a group that started at ``base_lr``."""
         raise NotImplementedError
 
+    def get_lr(self) -> list[float]:
+        """The rates of every group at the current epoch."""
+        return [self.lr_at(b, self.last_epoch) for b in self.base_lrs]
+
     def step(self) -> None:
         """Advance one epoch."""
         self.last_epoch += 1
-        self._last_lr = [self.lr_at(b, self.last_epoch) for b in self.base_lrs]
+        self._last_lr = self.get_lr()
         for g, lr in zip(self.optimizer.param_groups, self._last_lr):
             g["lr"] = lr
 

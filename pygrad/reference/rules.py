@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _engines
+
 from . import ops
 from .autograd import Node, VersionCounter, enable_grad
 from .functional import where
@@ -234,7 +236,7 @@ def _cross_entropy(node: Node, g: Tensor) -> list[Any]:
 
 def _custom(node: Node, g: Tensor) -> list[Any]:
     fn, needs = node.op.tensor_fn
-    grads = list(fn(g, needs))
+    grads = _engines.custom_grads(fn(g, needs), len(node.inputs))
     return [None if gi is None else gi if isinstance(gi, Tensor) else _const(gi, t.dtype)
             for gi, t in zip(grads, node.inputs)]
 
@@ -276,10 +278,9 @@ def run_backward_graph(root: Node, grad: Tensor) -> list[tuple[Any, Tensor]]:
                 if owner is not None:
                     retained.append((owner, g))
             rule = RULES[type(node.op)]
-            for inp, need, gi in zip(node.inputs, node.needs, rule(node, g)):
+            for inp, child, need, gi in zip(node.inputs, node.edges, node.needs, rule(node, g)):
                 if not need or gi is None:
                     continue
-                child = inp.grad_fn
                 if child is not None:
                     key = id(child)
                     grads[key] = grads[key] + gi if key in grads else gi

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines, _optable
+from pygrad import _copying, _engines, _optable
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -73,7 +73,10 @@ def _number(v: object, opname: str, what: str) -> float:
     """``v`` as a Python float, or PygradTypeError naming the op and the argument."""
     if not _is_number(v):
         raise PygradTypeError(f"{opname}: {what} must be a real number, got {type(v).__name__}")
-    return float(v)  # type: ignore[arg-type]
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except OverflowError:
+        raise PygradValueError(f"{opname}: {what} of {int(v).bit_length()} bits does not fit a float") from None
 
 
 def parse_dtype(dtype: object, opname: str) -> np.dtype:
@@ -260,6 +263,16 @@ class Tensor:
         t._grad = None
         return t
 
+    # ---- copy, deepcopy, pickle (pygrad._copying: one protocol for both engines) ----
+    def __copy__(self) -> Tensor:
+        return _copying.tensor_copy(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        return _copying.tensor_deepcopy(self, memo)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return _copying.tensor_reduce(self)
+
     # ------------------------------------------------------ properties ---
 
     @property
@@ -302,6 +315,11 @@ class Tensor:
                 f"(shape {self.shape}) was made by {self._node.name}; use detach() instead"
             )
         self._requires_grad = _grad_allowed(self.dtype, value, "requires_grad")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def is_leaf(self) -> bool:
@@ -430,7 +448,13 @@ class Tensor:
     # ----------------------------------------------------- conversions ---
 
     def numpy(self) -> np.ndarray:
-        """The underlying array itself (shares memory; writes through it are not versioned)."""
+        """The underlying array itself (shares memory).
+
+        Writes through it are not versioned: writing into a tensor that a live
+        graph saved for backward silently changes the gradient (as in PyTorch;
+        see docs/semantics.md). Use ``copy_`` and the other in-place ops, which
+        are versioned, or write only where no graph has saved the tensor.
+        """
         return self._data
 
     def item(self) -> builtins.float | bool:
@@ -744,6 +768,10 @@ class Tensor:
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same data with a new shape (ints or one tuple; one -1 allowed); shares memory."""
+        return _reshape(self, shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        """Same as :meth:`reshape` (tensors are always contiguous)."""
         return _reshape(self, shape)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -1120,29 +1148,41 @@ def _transpose(x: object, dim0: object, dim1: object) -> Tensor:
 
 
 def _index_part(part: Any) -> Any:
-    """One component of an index key in the form numpy expects."""
+    """One component of an index key in the form numpy expects.
+
+    PyTorch's rule for floats: a float number, list or numpy array as an index
+    raises IndexError; a Tensor (float, as pygrad has no integer dtype) must
+    hold whole numbers (else IndexError).
+    """
     if part is None or part is Ellipsis or isinstance(part, slice):
         return part
     if isinstance(part, (bool, np.bool_)):
         return bool(part)
     if _is_int(part):
+        if not -(2**63) <= int(part) < 2**63:
+            raise PygradIndexError(f"getitem: index {int(part)} is out of range")
         return int(part)
     if isinstance(part, Tensor):
         arr = part._data
         if arr.dtype.kind == "f":
             if not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
-                raise PygradTypeError("getitem: an index tensor must hold whole numbers")
+                raise PygradIndexError("getitem: an index tensor must hold whole numbers")
             arr = arr.astype(np.intp)
     elif isinstance(part, list):
-        arr = np.asarray(part)
+        try:
+            arr = np.asarray(part)
+        except ValueError as exc:  # ragged
+            raise PygradTypeError(f"getitem: invalid index list {part!r}: {exc}") from None
         if arr.size == 0:
             arr = arr.astype(np.intp)
     elif isinstance(part, np.ndarray):
         arr = np.array(part, copy=True)  # backward must see the indices of the forward
     else:
-        raise PygradTypeError(f"getitem: unsupported index type {type(part).__name__}")
+        raise PygradIndexError(f"getitem: only integers, slices, None, Ellipsis, integer or bool arrays and "
+                               f"tensors of whole numbers are valid indices, got {type(part).__name__}")
     if arr.dtype.kind not in "biu":
-        raise PygradTypeError(f"getitem: index arrays must hold integers or bools, got {arr.dtype}")
+        raise PygradIndexError(f"getitem: index arrays and lists must hold integers or bools, got {arr.dtype} "
+                               "(pass a Tensor of whole numbers, or an int array)")
     return arr
 
 
@@ -1318,7 +1358,7 @@ def custom_op(inputs: Sequence[Tensor], value: Any, backward: Callable[[Tensor, 
     needs = [t._requires_grad for t in ins]
 
     def fn(g: np.ndarray) -> list[Any]:
-        grads = backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs)
+        grads = _engines.custom_grads(backward(Tensor._wrap(np.array(g, copy=True), VersionCounter()), needs), len(ins))
         return [None if gi is None else (gi._data if isinstance(gi, Tensor) else np.asarray(gi)) for gi in grads]
 
     return _apply(ops.Custom(v._data, fn, (backward, needs)), ins)

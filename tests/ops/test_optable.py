@@ -98,3 +98,20 @@ def test_one_line_binary_functions_give_a_scalar_the_other_dtype() -> None:
     assert C.sum(C.ones(2, 3), dim=1, keepdim=True).shape == (2, 1)
     with pytest.raises(TypeError, match="exp: unsupported operand type list"):
         C.exp([1.0])
+
+
+def _public(obj: Any) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
+def test_both_engines_expose_the_same_public_names() -> None:
+    """Generated from the classes and modules themselves: a method or function added to one
+    engine only (Tensor.requires_grad_ and Tensor.view once were) fails here."""
+    assert _public(C.Tensor) == _public(ref.Tensor)
+    assert set(C.__all__) - set(_optable.C_ONLY_NAMES) == set(ref.__all__) - set(_optable.REFERENCE_ONLY_NAMES)
+    import pygrad.optim as CO
+    import pygrad.reference.optim as RO
+
+    assert set(CO.__all__) - {"lr_scheduler"} == set(RO.__all__)
+    for name in RO.__all__:
+        assert _public(getattr(CO, name)) == _public(getattr(RO, name)), name
