@@ -8,6 +8,7 @@
 #ifndef PG_KERNELS_H
 #define PG_KERNELS_H
 
+#include <pthread.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -103,6 +104,11 @@ void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one t
 /* threads worth using for `work` units when one thread should get at least
  * `grain` of them (at most pg_get_num_threads()) */
 int pg__threads_for(int64_t work, int64_t grain);
+/* Blocking on an engine lock (or its condition variable) after letting the
+ * host's lock (the GIL, pg_set_blocking_hooks) go, taken back before return;
+ * an uncontended lock costs one trylock. */
+void pg__mutex_lock(pthread_mutex_t *m);
+void pg__cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 /* per-thread cached buffer, 64-byte aligned, at least nbytes; valid until the
  * next call with the same slot on this thread; NULL without memory */
 #define PG_SCRATCH_SLOTS 2
