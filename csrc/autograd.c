@@ -232,6 +232,7 @@ static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_ten
         if (!old) {
             leaf->grad = PG_NEW_REF(g);
         } else {
+            if (old->grad_fn) pg__thread()->grad_graph_chained = true;
             pg_tensor *sum = pg__apply2(PG_OP_ADD, old, g);
             if (sum) leaf->grad = sum;
             else st = pg_last_status(), old = NULL;
@@ -521,6 +522,13 @@ static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, co
     return st;
 }
 
+int pg_take_grad_graph_chained(void) {
+    pg_thread *ts = pg__thread();
+    bool was = ts->grad_graph_chained;
+    ts->grad_graph_chained = false;
+    return was;
+}
+
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
     return pg_backward_ex(root, grad, retain_graph, 0);
 }
@@ -533,6 +541,7 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
                         "backward: the tensor does not require grad and has no grad_fn (set "
                         "requires_grad=True on the inputs, outside no_grad())");
     pg_tensor *seed = NULL;
+    pg__thread()->grad_graph_chained = false;
     if ((st = pg__seed(&seed, root, grad)) != PG_OK) return st;
     bool create = create_graph != 0;
     if (!root->grad_fn) { /* a leaf: d root / d root = seed */

@@ -189,6 +189,7 @@ typedef struct pg_thread {
     pg_node *dead_nodes;
     pg_nodevec sweep[2];         /* backward's node lists, kept between sweeps (autograd.c) */
     int sweep_depth;             /* backward sweeps running on this thread (nested from user backwards) */
+    bool grad_graph_chained;     /* pg_take_grad_graph_chained's answer */
 } pg_thread;
 
 extern _Thread_local pg_thread pg_tls;

@@ -90,6 +90,19 @@ _AXES_ALL = lib.PG_AXES_ALL
 _MAX_DIMS = lib.PG_MAX_DIMS
 
 
+_grad_cycle_warned = []  # once per process, as PyTorch does
+
+
+def _warn_grad_cycle() -> None:
+    if not _grad_cycle_warned:
+        _grad_cycle_warned.append(True)
+        import warnings
+        warnings.warn("backward(create_graph=True) added to a .grad that already holds a graph: each leaf's "
+                      "recorded .grad refers back to the leaf, a reference cycle that Python's garbage collector "
+                      "cannot see, so both are never freed; set x.grad = None after using it, or use "
+                      "pygrad.functional.grad", UserWarning, stacklevel=3)
+
+
 _callback_state = threading.local()  # an exception raised inside a C-called Python function
 
 
@@ -760,6 +773,8 @@ class Tensor:
             gp = g._p
         retain = create_graph if retain_graph is None else retain_graph
         _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
+        if create_graph and lib.pg_take_grad_graph_chained():
+            _warn_grad_cycle()
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""

@@ -10,6 +10,7 @@
 - A backward re-entering a graph that is being swept raises; saved values are
   checked when each node runs; unbounded nested backward raises.
 - ``graph_of`` never revives a tensor whose last reference is gone.
+- ``backward(create_graph=True)`` adding to a ``.grad`` that holds a graph warns once.
 
 The crash cases run in a child process with a time limit.
 """
@@ -244,22 +245,39 @@ def test_in_place_change_to_a_saved_value_during_the_sweep_is_detected() -> None
         y.sum().backward()
 
 
-def test_unbounded_nested_backward_raises() -> None:
-    run_child("""
+@pytest.mark.parametrize("kind", ["custom_op", "gate"])
+def test_unbounded_nested_backward_raises(kind: str) -> None:
+    """The engine stops nested sweeps at a fixed depth, before Python's own
+    recursion limit could strike inside the callback machinery."""
+    run_child(f"""
+        import numpy as np
         import pygrad as pg
         import sys
+        KIND = {kind!r}
+        class Again(pg.gates.Gate):
+            def forward(self, x):
+                return x
+            def backward(self, dz):
+                with pg.enable_grad():
+                    make().sum().backward()
+                return dz
         def make():
             x = pg.tensor([1.0], requires_grad=True)
+            if KIND == "gate":
+                return Again()(x)
             def bwd(g, needs):
-                make().sum().backward()
+                with pg.enable_grad():
+                    make().sum().backward()
                 return [g]
             return pg.custom_op([x], x.detach(), bwd)
         try:
             make().sum().backward()
-        except (RecursionError, RuntimeError) as e:
-            print("raised", type(e).__name__)
+        except pg.errors.PygradRuntimeError as e:
+            assert "nested" in str(e), str(e)
         else:
             sys.exit("backward returned normally")
+        y = (pg.tensor([2.0], requires_grad=True) * 3.0).sum()
+        y.backward()  # the engine is usable afterwards
     """, timeout=120.0, cache_bytes=None)
 
 
@@ -290,3 +308,44 @@ def test_graph_of_from_a_release_callback_does_not_revive_a_dead_output() -> Non
         x = [pg.tensor([float(i)]) * 3.0 for i in range(100)]
         assert [v.item() for v in x] == [3.0 * i for i in range(100)]
     """)
+
+
+# ---- finding 14: create_graph and the .grad cycle ----
+
+def test_create_graph_without_clearing_grad_warns_once_and_the_idiom_frees_everything() -> None:
+    """A leaf's recorded .grad refers back to the leaf (as in PyTorch): a
+    cycle through C that Python's collector cannot see. A backward that adds
+    to such a .grad warns (once per process); clearing .grad frees it all.
+    In a child: the leaking half leaks on purpose."""
+    run_child("""
+        import warnings
+        import numpy as np
+        import pygrad as pg
+        def live():
+            c = pg.live_objects()
+            return c["tensors"], c["nodes"], c["bytes"]
+        def step(clear):
+            x = pg.tensor(np.linspace(-1.0, 1.0, 512), requires_grad=True)
+            for _ in range(2):
+                (x ** 3).sum().backward(create_graph=True)
+                assert x.grad.grad_fn is not None
+                if clear:
+                    g = x.grad
+                    (g * g).sum().backward()  # the documented double-backward use
+                    x.grad = None
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            step(True)
+            before = live()
+            for _ in range(20):
+                step(True)
+            assert live() == before, (live(), before)  # the idiom leaks nothing
+            assert not w, [str(m.message) for m in w]
+            for _ in range(5):
+                step(False)
+            leaked = live()
+        assert len(w) == 1 and "reference cycle" in str(w[0].message), [str(m.message) for m in w]
+        # what the warning says: without clearing, every step keeps its leaf and graph
+        assert leaked[0] >= before[0] + 5 and leaked[1] >= before[1] + 5, (leaked, before)
+        assert leaked[2] >= before[2] + 5 * 512 * 8, (leaked, before)
+    """, cache_bytes=None)
