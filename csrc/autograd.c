@@ -47,6 +47,7 @@ static pg_status pg__record_ts(pg_thread *ts, pg_tensor *out, int op, pg_tensor 
     atomic_init(&n->refcount, 1); /* owned by out->grad_fn */
     n->op = op;
     n->n_in = n_in;
+    n->mark = ts->recording_sweep;
     n->out = out;
     pg__meta_of(&n->out_meta, out);
     n->p = *p;
@@ -232,7 +233,9 @@ static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_ten
         if (!old) {
             leaf->grad = PG_NEW_REF(g);
         } else {
-            if (old->grad_fn) pg__thread()->grad_graph_chained = true;
+            pg_thread *ts = pg__thread();
+            if (old->grad_fn && old->grad_fn->mark != ts->recording_sweep) /* recorded before this sweep */
+                ts->grad_graph_chained = true;
             pg_tensor *sum = pg__apply2(PG_OP_ADD, old, g);
             if (sum) leaf->grad = sum;
             else st = pg_last_status(), old = NULL;
@@ -561,6 +564,8 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
     /* rules must record; numeric kernels (and user callbacks) must not */
     int prev_mode = pg_set_grad_enabled(create ? 1 : 0);
     uint64_t id = atomic_fetch_add_explicit(&pg_sweep_id, 1, memory_order_relaxed) + 1;
+    uint64_t prev_recording = ts->recording_sweep;
+    ts->recording_sweep = create ? id : 0;
     pg_node *top = root->grad_fn;
     atomic_fetch_add_explicit(&top->refcount, 1, memory_order_relaxed); /* keeps the graph whole */
     pg_nodevec all = pg__vec_take(&ts->sweep[0]), ready = pg__vec_take(&ts->sweep[1]);
@@ -587,6 +592,7 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
     while (st == PG_OK && ready.n)
         st = pg__sweep_node(ts, ready.v[--ready.n], &ready, keep, retain_graph || create, create);
     pg_set_grad_enabled(prev_mode);
+    ts->recording_sweep = prev_recording;
     pg_tensor_release(seed);
     if (st != PG_OK)
         for (size_t i = 0; i < all.n; i++) { /* some gradients were never consumed */

@@ -190,6 +190,8 @@ typedef struct pg_thread {
     pg_nodevec sweep[2];         /* backward's node lists, kept between sweeps (autograd.c) */
     int sweep_depth;             /* backward sweeps running on this thread (nested from user backwards) */
     bool grad_graph_chained;     /* pg_take_grad_graph_chained's answer */
+    uint64_t recording_sweep;    /* id of the create_graph sweep running on this thread (0: none),
+                                  * stamped as the mark of the nodes its rules record */
 } pg_thread;
 
 extern _Thread_local pg_thread pg_tls;
