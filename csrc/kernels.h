@@ -58,9 +58,10 @@ void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn,
 /* Memory-bound loops (elementwise, column sums, optimizer steps) compiled
  * also for AVX2 and AVX-512 and picked at load time by the CPU's features:
  * the baseline build is SSE2. The same IEEE operations in the same order, so
- * the same results (no FMA contraction). */
+ * the same results (no FMA contraction). Not under ThreadSanitizer, whose
+ * runtime is not ready when the loader runs the resolvers. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
+    (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
 #define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define PG_CLONES
