@@ -349,9 +349,11 @@ static pthread_cond_t pg_claim_cv = PTHREAD_COND_INITIALIZER;
 static atomic_int pg_claim_waiters;
 
 static void pg__unclaim(pg_nodevec *all) {
-    for (size_t i = 0; i < all->n; i++) atomic_store(&all->v[i]->owner, NULL);
+    for (size_t i = 0; i < all->n; i++) atomic_store_explicit(&all->v[i]->owner, NULL, memory_order_release);
     all->n = 0;
-    if (atomic_load(&pg_claim_waiters)) {
+    /* stores before the load (a waiter counts itself, then reads an owner) */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&pg_claim_waiters, memory_order_relaxed)) {
         pg__mutex_lock(&pg_claim_mu);
         pthread_cond_broadcast(&pg_claim_cv);
         pthread_mutex_unlock(&pg_claim_mu);
@@ -361,6 +363,7 @@ static void pg__unclaim(pg_nodevec *all) {
 /* waits (without the GIL) until n is claimed by nobody */
 static void pg__wait_unclaimed(pg_node *n) {
     atomic_fetch_add(&pg_claim_waiters, 1);
+    atomic_thread_fence(memory_order_seq_cst);
     pg__mutex_lock(&pg_claim_mu);
     while (atomic_load(&n->owner) != NULL) pg__cond_wait(&pg_claim_cv, &pg_claim_mu);
     pthread_mutex_unlock(&pg_claim_mu);
@@ -375,7 +378,8 @@ enum { PG_CLAIM_ERROR = -2, PG_CLAIM_BUSY = -1, PG_CLAIM_SEEN = 0, PG_CLAIM_NEW 
  * thread; *busy = n) or ERROR (claimed by an outer sweep of this thread). */
 static int pg__claim(pg_thread *ts, pg_node *n, uint64_t id, pg_node **busy) {
     struct pg_thread *expected = NULL;
-    if (atomic_compare_exchange_strong(&n->owner, &expected, ts)) {
+    if (atomic_compare_exchange_strong_explicit(&n->owner, &expected, ts, memory_order_acquire,
+                                                memory_order_acquire)) {
         n->mark = id;
         n->pending = 0;
         return PG_CLAIM_NEW;
