@@ -351,9 +351,9 @@ static atomic_int pg_claim_waiters;
 static void pg__unclaim(pg_nodevec *all) {
     for (size_t i = 0; i < all->n; i++) atomic_store_explicit(&all->v[i]->owner, NULL, memory_order_release);
     all->n = 0;
-    /* stores before the load (a waiter counts itself, then reads an owner) */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&pg_claim_waiters, memory_order_relaxed)) {
+    /* a read-modify-write, not a load: a waiter that counts itself after it
+     * (in the counter's order) then sees the stores above */
+    if (atomic_fetch_add(&pg_claim_waiters, 0)) {
         pg__mutex_lock(&pg_claim_mu);
         pthread_cond_broadcast(&pg_claim_cv);
         pthread_mutex_unlock(&pg_claim_mu);
@@ -363,7 +363,6 @@ static void pg__unclaim(pg_nodevec *all) {
 /* waits (without the GIL) until n is claimed by nobody */
 static void pg__wait_unclaimed(pg_node *n) {
     atomic_fetch_add(&pg_claim_waiters, 1);
-    atomic_thread_fence(memory_order_seq_cst);
     pg__mutex_lock(&pg_claim_mu);
     while (atomic_load(&n->owner) != NULL) pg__cond_wait(&pg_claim_cv, &pg_claim_mu);
     pthread_mutex_unlock(&pg_claim_mu);
