@@ -47,6 +47,7 @@ static pg_status pg__record_ts(pg_thread *ts, pg_tensor *out, int op, pg_tensor 
     atomic_init(&n->refcount, 1); /* owned by out->grad_fn */
     n->op = op;
     n->n_in = n_in;
+    n->mark = ts->recording_sweep;
     n->out = out;
     pg__meta_of(&n->out_meta, out);
     n->p = *p;
@@ -216,24 +217,51 @@ static pg_status pg__accumulate_move(pg_tensor **slot, pg_tensor **g) {
     return pg__accumulate(slot, *g);
 }
 
-/* A leaf's .grad accumulates in place even when Python holds it (as PyTorch
- * does), unless it is part of a graph (made by create_graph) or its storage is
- * shared: then a fresh tensor replaces it. */
-static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g) {
+/* leaf->grad += g, under the leaf's lock (another thread may accumulate into
+ * it, read it or replace it meanwhile). create: recorded, so the sum stays
+ * differentiable. Otherwise a .grad accumulates in place even when Python
+ * holds it (as PyTorch does), unless that could change a value the sweep still
+ * reads or the caller passed in: when it is part of a graph (made by
+ * create_graph), its storage is shared, it is g itself or the sweep's seed
+ * (keep: the caller's gradient, may be NULL); then a fresh tensor replaces
+ * it. An in-place update bumps its version, as any in-place op does. */
+static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep, bool create) {
+    pg_status st = PG_OK;
+    pg__grad_lock(leaf);
     pg_tensor *old = leaf->grad;
-    if (old && !old->grad_fn && atomic_load(&old->storage->refcount) == 1) {
+    if (create) {
+        if (!old) {
+            leaf->grad = PG_NEW_REF(g);
+        } else {
+            pg_thread *ts = pg__thread();
+            if (old->grad_fn && old->grad_fn->mark != ts->recording_sweep) /* recorded before this sweep */
+                ts->grad_graph_chained = true;
+            pg_tensor *sum = pg__apply2(PG_OP_ADD, old, g);
+            if (sum) leaf->grad = sum;
+            else st = pg_last_status(), old = NULL;
+        }
+    } else if (!old) {
+        /* the caller's reference is its only one: take over g instead of copying */
+        leaf->grad = pg__exclusive(g) ? PG_NEW_REF(g) : pg_tensor_clone(g);
+        if (!leaf->grad) st = PG_ERR_MEMORY;
+    } else if (!old->grad_fn && atomic_load(&old->storage->refcount) == 1 && old->storage != g->storage &&
+               (!keep || old->storage != keep->storage)) {
         pg__add_into(old, g);
-        return PG_OK;
-    }
-    if (old) {
+        atomic_fetch_add(&old->storage->version, 1);
+        old = NULL;
+    } else {
         pg_tensor *sum = pg_tensor_clone(old);
-        if (!sum) return PG_ERR_MEMORY;
-        pg__add_into(sum, g);
-        leaf->grad = sum;
-        pg_tensor_release(old);
-        return PG_OK;
+        if (sum) {
+            pg__add_into(sum, g);
+            leaf->grad = sum;
+        } else {
+            st = PG_ERR_MEMORY;
+            old = NULL;
+        }
     }
-    return pg__accumulate(&leaf->grad, g);
+    pg__grad_unlock(leaf);
+    pg_tensor_release(old); /* the replaced .grad, outside the lock */
+    return st;
 }
 
 /* create_graph: *slot = *slot + g, recorded, so the sum stays differentiable. */
@@ -306,16 +334,82 @@ static bool pg__vec_push(pg_nodevec *s, pg_node *x) {
 
 static atomic_ulong pg_sweep_id;
 
+/* ---- claims: one sweep at a time per node ----
+ * A sweep claims every node it reaches (node->owner = its thread) before it
+ * writes anything into them, and lets them all go when it ends. A sweep that
+ * finds a node claimed by another thread lets its own claims go and waits for
+ * that node; one that finds a node claimed by an outer sweep of its own
+ * thread (a backward called from a user backward, through the graph being
+ * swept) fails: the outer sweep cannot finish before it. */
+
+#define PG_MAX_NESTED_SWEEPS 64
+
+static pthread_mutex_t pg_claim_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pg_claim_cv = PTHREAD_COND_INITIALIZER;
+static atomic_int pg_claim_waiters;
+
+static void pg__unclaim(pg_nodevec *all) {
+    for (size_t i = 0; i < all->n; i++) atomic_store_explicit(&all->v[i]->owner, NULL, memory_order_release);
+    all->n = 0;
+    /* a read-modify-write, not a load: a waiter that counts itself after it
+     * (in the counter's order) then sees the stores above */
+    if (atomic_fetch_add(&pg_claim_waiters, 0)) {
+        pg__mutex_lock(&pg_claim_mu);
+        pthread_cond_broadcast(&pg_claim_cv);
+        pthread_mutex_unlock(&pg_claim_mu);
+    }
+}
+
+/* waits (without the GIL) until n is claimed by nobody */
+static void pg__wait_unclaimed(pg_node *n) {
+    atomic_fetch_add(&pg_claim_waiters, 1);
+    pg__mutex_lock(&pg_claim_mu);
+    while (atomic_load(&n->owner) != NULL) pg__cond_wait(&pg_claim_cv, &pg_claim_mu);
+    pthread_mutex_unlock(&pg_claim_mu);
+    atomic_fetch_sub(&pg_claim_waiters, 1);
+}
+
+enum { PG_CLAIM_ERROR = -2, PG_CLAIM_BUSY = -1, PG_CLAIM_SEEN = 0, PG_CLAIM_NEW = 1 };
+/* pg__collect's answer when a node is claimed by another thread's sweep */
+#define PG_BUSY ((pg_status)-1)
+
+/* Claims n for this sweep: NEW, SEEN (already ours), BUSY (claimed by another
+ * thread; *busy = n) or ERROR (claimed by an outer sweep of this thread). */
+static int pg__claim(pg_thread *ts, pg_node *n, uint64_t id, pg_node **busy) {
+    struct pg_thread *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&n->owner, &expected, ts, memory_order_acquire,
+                                                memory_order_acquire)) {
+        n->mark = id;
+        n->pending = 0;
+        return PG_CLAIM_NEW;
+    }
+    if (expected == ts && n->mark == id) return PG_CLAIM_SEEN;
+    if (expected == ts) {
+        pg__fail(PG_ERR_RUNTIME,
+                        "backward: the graph is being swept by a backward that has not finished (the node "
+                        "%s is part of it): a backward called from a user backward cannot go through "
+                        "the graph being swept; build the inner graph from detached tensors",
+                        pg_optable[n->op]->name);
+        return PG_CLAIM_ERROR;
+    }
+    *busy = n;
+    return PG_CLAIM_BUSY;
+}
+
 /* Visits every node reachable from root, breadth first with `all` as the
- * queue (no recursion), counting for each how many reachable consumers will
- * send it a gradient. Takes no references: the caller holds root, whose
- * edges hold the rest (edges change only when a node is freed). Refuses
- * released graphs and stale saved values before anything is changed. */
-static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
+ * queue (no recursion), claiming each and counting how many reachable
+ * consumers will send it a gradient. Takes no references: the caller holds
+ * root, whose edges hold the rest (edges change only when a node is freed).
+ * Refuses released graphs and stale saved values before anything is changed. */
+static pg_status pg__collect(pg_thread *ts, pg_node *root, uint64_t id, pg_nodevec *all, pg_node **busy) {
     pg_status st = PG_OK;
-    root->mark = id;
-    root->pending = 0;
-    if (!pg__vec_push(all, root)) st = PG_ERR_MEMORY;
+    int c = pg__claim(ts, root, id, busy);
+    if (c == PG_CLAIM_BUSY) return PG_BUSY;
+    if (c == PG_CLAIM_ERROR) return PG_ERR_RUNTIME;
+    if (!pg__vec_push(all, root)) {
+        atomic_store(&root->owner, NULL);
+        st = PG_ERR_MEMORY;
+    }
     for (size_t q = 0; st == PG_OK && q < all->n; q++) {
         pg_node *n = all->v[q];
         if (n->released) {
@@ -330,13 +424,15 @@ static pg_status pg__collect(pg_node *root, uint64_t id, pg_nodevec *all) {
         for (int i = 0; i < n->n_in; i++) {
             pg_node *f = n->edges[i].fn;
             if (!f) continue;
-            if (f->mark != id) {
-                f->mark = id;
-                f->pending = 0;
-                if (!pg__vec_push(all, f)) {
-                    st = PG_ERR_MEMORY;
-                    break;
-                }
+            c = pg__claim(ts, f, id, busy);
+            if (c == PG_CLAIM_BUSY || c == PG_CLAIM_ERROR) {
+                st = c == PG_CLAIM_BUSY ? PG_BUSY : PG_ERR_RUNTIME;
+                break;
+            }
+            if (c == PG_CLAIM_NEW && !pg__vec_push(all, f)) {
+                atomic_store(&f->owner, NULL);
+                st = PG_ERR_MEMORY;
+                break;
             }
             f->pending++;
         }
@@ -374,13 +470,15 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
 }
 
 /* Runs one node's backward kernel and hands each input's gradient on. */
-static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, bool retain_graph, bool create) {
+static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, const pg_tensor *keep,
+                                bool retain_graph, bool create) {
     const pg_opdef *d = pg_optable[n->op];
     pg_tensor *g = n->gacc;
     n->gacc = NULL;
-    pg_status st = PG_OK;
-    if (g && n->out && n->out->retains_grad)
-        st = create ? pg__accumulate_rec(&n->out->grad, g) : pg__accumulate_leaf(n->out, g);
+    /* saved values are checked again as each node runs: a user backward that
+     * ran before may have changed one in place */
+    pg_status st = g ? pg__check_saved(n) : PG_OK;
+    if (st == PG_OK && g && n->out && n->out->retains_grad) st = pg__accumulate_leaf(n->out, g, keep, create);
     pg_tensor *small[8];
     pg_tensor **dx = small;
     if (n->n_in <= 8)
@@ -415,9 +513,9 @@ static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, bo
     for (int i = 0; dx && i < n->n_in; i++) {
         pg_edge *e = &n->edges[i];
         if (st == PG_OK && dx[i]) {
-            if (create) st = pg__accumulate_rec(e->fn ? &e->fn->gacc : &e->leaf->grad, dx[i]);
+            if (create && e->fn) st = pg__accumulate_rec(&e->fn->gacc, dx[i]);
             else if (e->fn) st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
-            else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i]);
+            else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i], keep, create);
         }
         if (dx[i]) pg_tensor_release(dx[i]);
         if (e->fn && --e->fn->pending == 0 && !pg__vec_push(ready, e->fn) && st == PG_OK)
@@ -428,6 +526,13 @@ static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, bo
     if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
         pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
     return st;
+}
+
+int pg_take_grad_graph_chained(void) {
+    pg_thread *ts = pg__thread();
+    bool was = ts->grad_graph_chained;
+    ts->grad_graph_chained = false;
+    return was;
 }
 
 pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
@@ -442,34 +547,63 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
                         "backward: the tensor does not require grad and has no grad_fn (set "
                         "requires_grad=True on the inputs, outside no_grad())");
     pg_tensor *seed = NULL;
+    pg__thread()->grad_graph_chained = false;
     if ((st = pg__seed(&seed, root, grad)) != PG_OK) return st;
+    bool create = create_graph != 0;
     if (!root->grad_fn) { /* a leaf: d root / d root = seed */
-        st = create_graph ? pg__accumulate_rec(&root->grad, seed) : pg__accumulate_leaf(root, seed);
+        st = pg__accumulate_leaf(root, seed, seed, create);
         pg_tensor_release(seed);
         return st;
     }
-    bool create = create_graph != 0;
     pg_thread *ts = pg__thread();
+    if (ts->sweep_depth >= PG_MAX_NESTED_SWEEPS) {
+        pg_tensor_release(seed);
+        return pg__fail(PG_ERR_RUNTIME,
+                        "backward: more than %d backward calls nested in one another (each called from "
+                        "a user backward of the one before): unbounded recursion?",
+                        PG_MAX_NESTED_SWEEPS);
+    }
+    ts->sweep_depth++;
     /* rules must record; numeric kernels (and user callbacks) must not */
     int prev_mode = pg_set_grad_enabled(create ? 1 : 0);
     uint64_t id = atomic_fetch_add_explicit(&pg_sweep_id, 1, memory_order_relaxed) + 1;
+    uint64_t prev_recording = ts->recording_sweep;
+    ts->recording_sweep = create ? id : 0;
     pg_node *top = root->grad_fn;
     atomic_fetch_add_explicit(&top->refcount, 1, memory_order_relaxed); /* keeps the graph whole */
     pg_nodevec all = pg__vec_take(&ts->sweep[0]), ready = pg__vec_take(&ts->sweep[1]);
-    st = pg__collect(top, id, &all);
+    for (;;) {
+        pg_node *busy = NULL;
+        st = pg__collect(ts, top, id, &all, &busy);
+        if (st != PG_BUSY) break;
+        pg__unclaim(&all);
+        if (ts->sweep_depth > 1) { /* waiting inside a user backward could wait on this thread's own sweep */
+            st = pg__fail(PG_ERR_RUNTIME,
+                          "backward: the graph is being swept by another thread, and this backward runs "
+                          "inside a user backward (waiting for it could deadlock)");
+            break;
+        }
+        pg__wait_unclaimed(busy);
+    }
+    /* the caller's gradient (the caller holds it): never written into */
+    const pg_tensor *keep = seed == grad ? grad : NULL;
     if (st == PG_OK) {
         top->gacc = seed;
         seed = NULL;
         if (!pg__vec_push(&ready, top)) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
     }
-    while (st == PG_OK && ready.n) st = pg__sweep_node(ts, ready.v[--ready.n], &ready, retain_graph || create, create);
+    while (st == PG_OK && ready.n)
+        st = pg__sweep_node(ts, ready.v[--ready.n], &ready, keep, retain_graph || create, create);
     pg_set_grad_enabled(prev_mode);
+    ts->recording_sweep = prev_recording;
     pg_tensor_release(seed);
     if (st != PG_OK)
         for (size_t i = 0; i < all.n; i++) { /* some gradients were never consumed */
             pg_tensor_release(all.v[i]->gacc);
             all.v[i]->gacc = NULL;
         }
+    pg__unclaim(&all);
+    ts->sweep_depth--;
     pg__vec_give(ts, &ts->sweep[0], &all);
     pg__vec_give(ts, &ts->sweep[1], &ready);
     pg__node_release(top);

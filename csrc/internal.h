@@ -115,6 +115,9 @@ struct pg_node {
                                   * only reference to gout, so the kernel may write its result
                                   * into gout and return it (retained) as dx[i], when the shapes
                                   * and dtypes match */
+    _Atomic(struct pg_thread *) owner; /* the thread whose sweep holds the node (claimed while
+                                  * collecting, let go when that sweep ends), NULL when none: a
+                                  * sweep alone writes mark, pending, gacc and the saved values */
     uint64_t mark;               /* id of the backward sweep that last visited it */
     int64_t pending;             /* consumers not yet swept, during backward */
     pg_tensor *out;              /* weak: the output tensor, NULL once freed */
@@ -185,6 +188,10 @@ typedef struct pg_thread {
     pg_tensor *dead_tensors;     /* release worklists, linked through free_next */
     pg_node *dead_nodes;
     pg_nodevec sweep[2];         /* backward's node lists, kept between sweeps (autograd.c) */
+    int sweep_depth;             /* backward sweeps running on this thread (nested from user backwards) */
+    bool grad_graph_chained;     /* pg_take_grad_graph_chained's answer */
+    uint64_t recording_sweep;    /* id of the create_graph sweep running on this thread (0: none),
+                                  * stamped as the mark of the nodes its rules record */
 } pg_thread;
 
 extern _Thread_local pg_thread pg_tls;
@@ -226,6 +233,11 @@ void pg__node_drop(pg_thread *ts, pg_node *n); /* ts: this thread's pg_tls */
 /* header fields cleared (not the params or metas); from ts's free list when small */
 pg_node *pg__node_alloc(pg_thread *ts, int n_in);
 void pg__count_node(pg_thread *ts, int delta);
+/* A leaf's .grad is read, replaced and added into only under its lock (one of
+ * a small table of locks, picked by the tensor's address); never held while
+ * anything is released (a release can run a user callback). */
+void pg__grad_lock(const pg_tensor *t);
+void pg__grad_unlock(const pg_tensor *t);
 
 /* alloc.c: storage buffers. From 1 MiB up they are recycled through the
  * process-wide cache (pg_empty_cache); pg__buf_free takes the nbytes that

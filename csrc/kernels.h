@@ -8,6 +8,7 @@
 #ifndef PG_KERNELS_H
 #define PG_KERNELS_H
 
+#include <pthread.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,9 +58,10 @@ void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn,
 /* Memory-bound loops (elementwise, column sums, optimizer steps) compiled
  * also for AVX2 and AVX-512 and picked at load time by the CPU's features:
  * the baseline build is SSE2. The same IEEE operations in the same order, so
- * the same results (no FMA contraction). */
+ * the same results (no FMA contraction). Not under ThreadSanitizer, whose
+ * runtime is not ready when the loader runs the resolvers. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
+    (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
 #define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define PG_CLONES
@@ -103,6 +105,11 @@ void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one t
 /* threads worth using for `work` units when one thread should get at least
  * `grain` of them (at most pg_get_num_threads()) */
 int pg__threads_for(int64_t work, int64_t grain);
+/* Blocking on an engine lock (or its condition variable) after letting the
+ * host's lock (the GIL, pg_set_blocking_hooks) go, taken back before return;
+ * an uncontended lock costs one trylock. */
+void pg__mutex_lock(pthread_mutex_t *m);
+void pg__cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 /* per-thread cached buffer, 64-byte aligned, at least nbytes; valid until the
  * next call with the same slot on this thread; NULL without memory */
 #define PG_SCRATCH_SLOTS 2

@@ -111,7 +111,16 @@ pg_tensor *pg_node_input_leaf(pg_node *n, int i) {
     return PG_NEW_REF(n->edges[i].leaf);
 }
 
+/* The output is a weak reference: once its count reached zero it is only
+ * waiting on a release list to be freed (a callback run by that release can
+ * get here), and must not be handed out again. */
 pg_tensor *pg_node_output(pg_node *n) {
-    if (!n || !n->out) return NULL;
-    return PG_NEW_REF(n->out);
+    pg_tensor *t = n ? n->out : NULL;
+    if (!t) return NULL;
+    long c = atomic_load_explicit(&t->refcount, memory_order_relaxed);
+    while (c > 0)
+        if (atomic_compare_exchange_weak_explicit(&t->refcount, &c, c + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return t;
+    return NULL;
 }

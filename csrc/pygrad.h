@@ -156,6 +156,10 @@ pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph);
  * back to the leaf through its graph: pg_tensor_set_grad(leaf, NULL) when
  * done, or the two are never freed. */
 pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph);
+/* 1 when this thread's last pg_backward_ex (create_graph) added a recorded
+ * gradient to a leaf's .grad that already held one (the cycle above, grown
+ * by a backward that did not clear it first), else 0; clears the answer. */
+int pg_take_grad_graph_chained(void);
 
 /* anomaly detection (per thread, off by default): when on, every op's forward
  * output and every backward kernel's gradients are scanned for NaN/inf, and

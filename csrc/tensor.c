@@ -87,10 +87,15 @@ void pg__count_node(pg_thread *ts, int delta) { PG_COUNT(ts, nodes, delta); }
 
 /* Drops one reference; true when it was the last. Holding the only reference
  * (count 1), nobody else can take one, so a plain load settles it without a
- * read-modify-write. */
+ * read-modify-write; the count is then set to 0 with a plain store, so that a
+ * weak reference (a node's output, read by pg_node_output while the release
+ * list drains) sees it dead. */
 static inline bool pg__unref(atomic_long *refcount) {
-    return atomic_load_explicit(refcount, memory_order_acquire) == 1 ||
-           atomic_fetch_sub_explicit(refcount, 1, memory_order_acq_rel) == 1;
+    if (atomic_load_explicit(refcount, memory_order_acquire) == 1) {
+        atomic_store_explicit(refcount, 0, memory_order_relaxed);
+        return true;
+    }
+    return atomic_fetch_sub_explicit(refcount, 1, memory_order_acq_rel) == 1;
 }
 
 const char *pg__dtype_name(pg_dtype dtype) {
@@ -185,6 +190,7 @@ pg_node *pg__node_alloc(pg_thread *ts, int n_in) {
     n->n_in = 0;
     n->released = false;
     n->gout_reusable = false;
+    atomic_init(&n->owner, NULL);
     n->mark = 0;
     n->pending = 0;
     n->out = NULL;
@@ -534,10 +540,27 @@ pg_status pg_tensor_retain_grad(pg_tensor *t) {
     return PG_OK;
 }
 
+/* ---- the leaves' gradient locks ---- */
+
+#define PG_GRAD_LOCKS 64
+
+static pthread_mutex_t pg_grad_locks[PG_GRAD_LOCKS] = {[0 ... PG_GRAD_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *pg__grad_mutex(const pg_tensor *t) {
+    uintptr_t a = (uintptr_t)t >> 6; /* headers are at least this far apart */
+    return &pg_grad_locks[(a ^ (a >> 6)) % PG_GRAD_LOCKS];
+}
+
+void pg__grad_lock(const pg_tensor *t) { pg__mutex_lock(pg__grad_mutex(t)); }
+void pg__grad_unlock(const pg_tensor *t) { pthread_mutex_unlock(pg__grad_mutex(t)); }
+
 pg_tensor *pg_tensor_grad(pg_tensor *t) {
-    if (!t || !t->grad) return NULL;
-    pg_tensor_retain(t->grad);
-    return t->grad;
+    if (!t) return NULL;
+    pg__grad_lock(t);
+    pg_tensor *g = t->grad;
+    if (g) pg_tensor_retain(g);
+    pg__grad_unlock(t);
+    return g;
 }
 
 pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad) {
@@ -555,8 +578,10 @@ pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad) {
         if (grad == t) return pg__fail(PG_ERR_VALUE, "grad: a tensor cannot be its own gradient");
         pg_tensor_retain(grad);
     }
+    pg__grad_lock(t);
     pg_tensor *old = t->grad;
     t->grad = grad;
+    pg__grad_unlock(t);
     pg_tensor_release(old);
     return PG_OK;
 }

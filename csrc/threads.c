@@ -298,20 +298,68 @@ void pg__team_sync(const pg_team *team) { (void)team; }
 
 /* Jobs are the engine's long work: the host's lock is let go around the
  * outermost one on a calling thread (never on a worker, never twice). */
+static _Thread_local int pg_tls_host_released; /* this thread let the host's lock go */
+
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
-    static _Thread_local int released;
+    int *released = &pg_tls_host_released;
     pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
     pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
-    if (!unlock || !lock || released || pg__in_job()) {
+    if (!unlock || !lock || *released || pg__in_job()) {
         pg__parallel_held(fn, ctx, nthr);
         return;
     }
     void *token = unlock();
-    released = 1;
+    *released = 1;
     pg__parallel_held(fn, ctx, nthr);
-    released = 0;
+    *released = 0;
     lock(token);
 }
+
+/* ---- waiting without the host's lock ----
+ * A thread that blocks on a lock of the engine lets the host's lock (the GIL)
+ * go first: the holder may need it to finish (a pooled kernel takes it back,
+ * a user callback runs Python). */
+
+typedef struct pg_host_token {
+    pg_lock_fn lock;
+    void *token;
+} pg_host_token;
+
+static pg_host_token pg__host_release(void) {
+    pg_host_token t = {NULL, NULL};
+    pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
+    pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
+    if (!unlock || !lock || pg_tls_host_released || pg__in_job()) return t;
+    t.lock = lock;
+    t.token = unlock();
+    pg_tls_host_released = 1;
+    return t;
+}
+
+static void pg__host_reacquire(pg_host_token t) {
+    if (!t.lock) return;
+    pg_tls_host_released = 0;
+    t.lock(t.token);
+}
+
+#if PG_HAVE_PTHREADS
+void pg__mutex_lock(pthread_mutex_t *m) {
+    if (pthread_mutex_trylock(m) == 0) return;
+    pg_host_token t = pg__host_release();
+    pthread_mutex_lock(m);
+    pg__host_reacquire(t);
+}
+
+void pg__cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
+    pg_host_token t = pg__host_release();
+    pthread_cond_wait(c, m);
+    if (t.lock) { /* take the host's lock back without holding m: its holder may be waiting for m */
+        pthread_mutex_unlock(m);
+        pg__host_reacquire(t);
+        pg__mutex_lock(m);
+    }
+}
+#endif
 
 /* ---- per-thread scratch ---- */
 

@@ -135,6 +135,20 @@ class _BufferView:
 # ---------------------------------------------------------------------------
 
 
+
+_grad_cycle_warned: list[bool] = []  # once per process, as PyTorch does
+
+
+def _warn_grad_cycle() -> None:
+    if not _grad_cycle_warned:
+        _grad_cycle_warned.append(True)
+        import warnings
+
+        warnings.warn("backward(create_graph=True) added to a .grad that already holds a graph: each leaf's "
+                      "recorded .grad refers back to the leaf, a reference cycle that Python's garbage collector "
+                      "cannot see, so both are never freed; set x.grad = None after using it, or use "
+                      "pygrad.functional.grad", UserWarning, stacklevel=3)
+
 class Tensor:
     """An n-d float32/float64 (or bool) array in C memory that records the ops
     applied to it for reverse-mode differentiation.
@@ -274,6 +288,8 @@ class Tensor:
             gp = g._p
         retain = create_graph if retain_graph is None else retain_graph
         _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
+        if create_graph and lib.pg_take_grad_graph_chained():
+            _warn_grad_cycle()
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""

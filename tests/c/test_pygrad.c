@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1380,6 +1381,141 @@ static void test_threads(void) {
     CHECK(seq[0].loss != seq[1].loss);
 }
 
+/* ---- the sweep under threads: one leaf, one graph ---- */
+
+enum { SW_N = 1 << 12, SW_PASSES = 200 }; /* below the pooled size: no worker starts on a reused stack */
+
+typedef struct sweep_job {
+    pg_tensor *w, *y;
+    int retain, ok, second_time;
+    atomic_int *stop;
+} sweep_job;
+
+static void *sweep_accumulate(void *arg) { /* w.grad += 1 per pass, from a graph of its own */
+    sweep_job *j = arg;
+    for (int i = 0; i < SW_PASSES; i++) {
+        pg_tensor *m = pg_mul_scalar(j->w, 1.0);
+        pg_tensor *s = pg_sum(m, PG_AXES_ALL, 0);
+        j->ok += s && pg_backward(s, NULL, 0) == PG_OK;
+        pg_tensor_release(s);
+        pg_tensor_release(m);
+    }
+    return NULL;
+}
+
+static void *sweep_clear(void *arg) { /* w.grad = None, and reads of it, meanwhile */
+    sweep_job *j = arg;
+    while (!atomic_load(j->stop)) {
+        pg_tensor_set_grad(j->w, NULL);
+        pg_tensor *g = pg_tensor_grad(j->w);
+        if (g) j->ok += ((const double *)pg_tensor_data(g))[SW_N - 1] >= 0.0;
+        pg_tensor_release(g);
+    }
+    return NULL;
+}
+
+static void *sweep_same_graph(void *arg) {
+    sweep_job *j = arg;
+    j->ok = pg_backward(j->y, NULL, j->retain) == PG_OK;
+    j->second_time = !j->ok && strstr(pg_last_error(), "second time") != NULL;
+    return NULL;
+}
+
+static pg_tensor *sweep_chain(pg_tensor *x) { /* dyadic gradients: exact in any order */
+    pg_tensor_retain(x);
+    pg_tensor *h = x;
+    for (int i = 0; i < 8; i++) {
+        pg_tensor *a = pg_mul_scalar(h, 0.5), *b = pg_mul(x, x), *c = pg_add(a, b);
+        pg_tensor_release(a);
+        pg_tensor_release(b);
+        pg_tensor_release(h);
+        h = c;
+    }
+    pg_tensor *s = pg_sum(h, PG_AXES_ALL, 0);
+    pg_tensor_release(h);
+    return s;
+}
+
+static int reenter_backward(void *ctx, pg_tensor *gout, pg_tensor **dx, int n_in, const int *needs) {
+    (void)n_in, (void)needs;
+    pg_tensor *inner = ctx;
+    if (pg_backward(inner, NULL, 1) == PG_OK || !strstr(pg_last_error(), "being swept")) return 1;
+    pg_tensor_retain(gout);
+    dx[0] = gout;
+    return 0;
+}
+
+static void test_sweep_threads(void) {
+    int64_t shape[1] = {SW_N};
+    atomic_int stop = 0;
+    sweep_job a = {0}, b = {0}, c = {0};
+    a.w = b.w = c.w = leaf(keep(pg_tensor_full(PG_DTYPE_F64, 1, shape, 0.0)));
+    pthread_t th[3];
+    CHECK(pthread_create(&th[0], NULL, sweep_accumulate, &a) == 0);
+    CHECK(pthread_create(&th[1], NULL, sweep_accumulate, &b) == 0);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK(a.ok == SW_PASSES && b.ok == SW_PASSES);
+    pg_tensor *g = pg_tensor_grad(a.w);
+    int lost = 0;
+    for (int64_t i = 0; i < SW_N; i++) lost += ((const double *)pg_tensor_data(g))[i] != 2.0 * SW_PASSES;
+    CHECK(lost == 0); /* no update lost */
+    pg_tensor_release(g);
+    c.stop = &stop;
+    CHECK(pthread_create(&th[0], NULL, sweep_accumulate, &a) == 0);
+    CHECK(pthread_create(&th[2], NULL, sweep_clear, &c) == 0);
+    pthread_join(th[0], NULL);
+    atomic_store(&stop, 1);
+    pthread_join(th[2], NULL);
+    CHECK(a.ok == 2 * SW_PASSES);
+    for (int retain = 0; retain < 2; retain++)
+        for (int rep = 0; rep < 4; rep++) {
+            pg_tensor *x = leaf(pg_tensor_full(PG_DTYPE_F64, 1, shape, 0.5));
+            sweep_job p = {.y = sweep_chain(x), .retain = retain}, q = p;
+            CHECK(pthread_create(&th[0], NULL, sweep_same_graph, &p) == 0);
+            CHECK(pthread_create(&th[1], NULL, sweep_same_graph, &q) == 0);
+            for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+            if (retain) CHECK(p.ok && q.ok);
+            else CHECK(p.ok + q.ok == 1 && p.second_time + q.second_time == 1);
+            pg_tensor *y1 = sweep_chain(x); /* one more sweep, alone, for the expected value */
+            pg_tensor *before = pg_tensor_clone(keep(pg_tensor_grad(x)));
+            CHECK(pg_backward(y1, NULL, 0) == PG_OK);
+            pg_tensor *after = keep(pg_tensor_grad(x));
+            int bad = 0;
+            for (int64_t i = 0; i < SW_N; i++) {
+                double b0 = ((const double *)pg_tensor_data(before))[i], b1 = ((const double *)pg_tensor_data(after))[i];
+                bad += b0 != (retain ? 2.0 : 1.0) * (b1 - b0);
+            }
+            CHECK(bad == 0);
+            pg_tensor_release(before);
+            pg_tensor_release(y1);
+            pg_tensor_release(p.y);
+            pg_tensor_release(x);
+        }
+    /* a backward from a user backward through the graph being swept fails clearly */
+    pg_tensor *x = leaf(V(F64, 1.0, 2.0));
+    pg_tensor *h = keep(pg_mul(x, x));
+    pg_tensor *inner = keep(pg_sum(h, PG_AXES_ALL, 0));
+    pg_tensor *y = keep(pg_custom(&h, 1, V(F64, 1.0, 4.0), reenter_backward, NULL, inner));
+    BACKWARD(y, 1.0, 1.0);
+    CHECK_GRAD(x, E, 2.0, 4.0);
+    /* the caller's gradient is never written into: (x + x).backward(x.grad) */
+    pg_tensor *x2 = leaf(V(F64, 1.0, 2.0));
+    CHECK(pg_tensor_set_grad(x2, V(F64, 3.0, 3.0)) == PG_OK);
+    pg_tensor *seed = keep(pg_tensor_grad(x2));
+    CHECK(pg_backward(keep(pg_add(x2, x2)), seed, 0) == PG_OK);
+    CHECK_GRAD(x2, E, 9.0, 9.0);
+    CHECK_VALUES(seed, E, 3.0, 3.0);
+    /* create_graph into a .grad still holding an earlier graph is reported once */
+    pg_tensor *x3 = leaf(V(F64, 1.0, 2.0));
+    pg_tensor *y3 = keep(pg_sum(keep(pg_mul(x3, x3)), PG_AXES_ALL, 0));
+    CHECK(pg_backward_ex(y3, NULL, 1, 1) == PG_OK && !pg_take_grad_graph_chained()); /* two terms, one sweep */
+    CHECK(pg_backward_ex(y3, NULL, 1, 1) == PG_OK && pg_take_grad_graph_chained());
+    CHECK(!pg_take_grad_graph_chained());
+    CHECK_GRAD(x3, E, 4.0, 8.0);
+    CHECK(pg_tensor_set_grad(x3, NULL) == PG_OK);
+    release_all();
+}
+
 /* ---- the host-lock hooks around pooled work ---- */
 
 static int hook_unlocks, hook_locks, hook_held = 1, hook_nested;
@@ -1767,6 +1903,7 @@ int main(void) {
     test_nn_ops();
     test_optimizers();
     test_buffer_cache();
+    test_sweep_threads();
 #ifdef PG_TEST_SELF_CHECK
     CHECK(!"the harness counts a failing check"); /* built by the pytest wrapper to see a failure reported */
 #endif
