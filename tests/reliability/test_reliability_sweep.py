@@ -20,8 +20,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,12 +37,15 @@ def run_child(code: str, timeout: float = 120.0, cache_bytes: str | None = "0") 
     Large blocks are mapped and unmapped one by one (no reuse by malloc), so a
     write into a freed gradient buffer faults instead of corrupting the heap."""
     env = dict(os.environ)
+    # the pygrad under test, imported from outside the source tree (whose pygrad/ may have no extension)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(pg.__file__).resolve().parent.parent),
+                                         *filter(None, [env.get("PYTHONPATH")])])
     env["MALLOC_MMAP_THRESHOLD_"] = "131072"
     if cache_bytes is not None:
         env["PYGRAD_CACHE_BYTES"] = cache_bytes
     try:
         r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                           timeout=timeout, env=env)
+                           timeout=timeout, env=env, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         pytest.fail(f"child did not finish within {timeout} s")
     assert r.returncode == 0, (f"child exited with {r.returncode}\nstdout:\n{r.stdout[-3000:]}\n"
