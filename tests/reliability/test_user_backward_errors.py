@@ -10,6 +10,7 @@ backward() returned normally with a missing gradient. Each case runs in a child 
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 
 import numpy as np
@@ -106,6 +107,9 @@ def test_the_stored_exception_does_not_leak(E) -> None:
     assert getattr(_bindings._callback_state, "exc", None) is None
 
 
+@pytest.mark.skipif(os.environ.get("PYGRAD_SANITIZED") == "1",
+                    reason="under the sanitizer build Python's frames are larger: the recursion limit is not where "
+                           "the test aims (the ordinary run covers it)")
 @pytest.mark.parametrize("engine", ["pg", "pr"])
 def test_backward_called_at_the_recursion_limit_raises(engine: str) -> None:
     """Near the recursion limit the callback's own error handling ran out of stack: cffi
