@@ -31,7 +31,7 @@ import pytest
 import pygrad as pg
 
 
-def run_child(code: str, timeout: float = 120.0, cache_bytes: str | None = "0") -> None:
+def run_child(code: str, timeout: float = 120.0, cache_bytes: str | None = "0", leaks: bool = False) -> None:
     """Runs code in a fresh interpreter; fails on a crash, a hang or a non-zero exit.
 
     Large blocks are mapped and unmapped one by one (no reuse by malloc), so a
@@ -43,6 +43,8 @@ def run_child(code: str, timeout: float = 120.0, cache_bytes: str | None = "0") 
     env["MALLOC_MMAP_THRESHOLD_"] = "131072"
     if cache_bytes is not None:
         env["PYGRAD_CACHE_BYTES"] = cache_bytes
+    if leaks:  # a child that leaks on purpose: the sanitized run's leak checker would report it
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
     try:
         r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                            timeout=timeout, env=env, cwd=tempfile.gettempdir())
@@ -353,4 +355,4 @@ def test_create_graph_without_clearing_grad_warns_once_and_the_idiom_frees_every
         # what the warning says: without clearing, every step keeps its leaf and graph
         assert leaked[0] >= before[0] + 5 and leaked[1] >= before[1] + 5, (leaked, before)
         assert leaked[2] >= before[2] + 5 * 512 * 8, (leaked, before)
-    """, cache_bytes=None)
+    """, cache_bytes=None, leaks=True)
