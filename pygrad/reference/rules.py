@@ -255,7 +255,8 @@ def _custom(node: Node, g: Tensor) -> list[Any]:
 RULES: dict[type, Rule] = {}
 for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum):
     RULES[_cls] = _binary
-for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar, ops.Exp, ops.Log, ops.Sqrt, ops.Reciprocal,
+for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar,
+             ops.Exp, ops.Log, ops.Sqrt, ops.Reciprocal,
              ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
     RULES[_cls] = _unary
 RULES.update({

@@ -18,10 +18,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from pygrad._opcases import CASES, OpCase, make_inputs
 
 import pygrad
 import pygrad.reference as ref
+from pygrad._opcases import CASES, OpCase, make_inputs
 
 ENGINES = {"c": pygrad, "reference": ref}
 

@@ -14,10 +14,10 @@ import zlib
 
 import numpy as np
 import pytest
-from pygrad._opcases import CASES, make_inputs
 
 import pygrad
 import pygrad.reference as ref
+from pygrad._opcases import CASES, make_inputs
 
 ENGINES = {"c": pygrad, "ref": ref}
 EPS = 1e-5

@@ -13,10 +13,10 @@ import zlib
 
 import numpy as np
 import pytest
-from pygrad._opcases import CASES, OP_NAMES, make_inputs
 
 import pygrad
 import pygrad.reference as ref
+from pygrad._opcases import CASES, OP_NAMES, make_inputs
 
 # relative tolerance, scaled by the largest reference magnitude (cancellation in
 # sums and matmuls makes per-element relative error meaningless near zero)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pygrad._opcases import CASES, OP_NAMES, OpCase, make_inputs
 
 import pygrad.reference as ref
+from pygrad._opcases import CASES, OP_NAMES, OpCase, make_inputs
 
 H = 1e-6
 RTOL = 1e-6
