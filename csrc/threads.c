@@ -296,21 +296,33 @@ void pg__team_sync(const pg_team *team) { (void)team; }
 
 #endif
 
+/* Whether this thread has let the host's lock go (pg__unlock_host): never twice. */
+static _Thread_local int pg_tls_released;
+
+pg_unlocked pg__unlock_host(int64_t work) {
+    pg_unlocked u = {NULL, NULL};
+    if (work < PG_UNLOCK_MIN || pg_tls_released || pg__in_job()) return u;
+    pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
+    pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
+    if (!unlock || !lock) return u;
+    u.token = unlock();
+    u.lock = lock;
+    pg_tls_released = 1;
+    return u;
+}
+
+void pg__relock_host(pg_unlocked u) {
+    if (!u.lock) return;
+    pg_tls_released = 0;
+    u.lock(u.token);
+}
+
 /* Jobs are the engine's long work: the host's lock is let go around the
  * outermost one on a calling thread (never on a worker, never twice). */
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
-    static _Thread_local int released;
-    pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
-    pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
-    if (!unlock || !lock || released || pg__in_job()) {
-        pg__parallel_held(fn, ctx, nthr);
-        return;
-    }
-    void *token = unlock();
-    released = 1;
+    pg_unlocked u = pg__unlock_host(INT64_MAX);
     pg__parallel_held(fn, ctx, nthr);
-    released = 0;
-    lock(token);
+    pg__relock_host(u);
 }
 
 /* ---- per-thread scratch ---- */
