@@ -92,6 +92,22 @@ void pg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float
 void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
                   const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
 
+/* threads.c: the host's lock (the GIL, through pg_set_blocking_hooks) let go
+ * around long work on the calling thread, pooled or not: pg__unlock_host(work)
+ * lets it go when work (elements, or an equivalent count) is at least
+ * PG_UNLOCK_MIN, the hooks are set, and nothing on this thread has let it go
+ * already (never on a worker); pg__relock_host takes it back. Between the two
+ * the code must not call back into the host. pg__parallel does this itself, as
+ * do pg__parallel_range and pg__nditer_run when the work is large but runs on
+ * one thread. */
+#define PG_UNLOCK_MIN (2 * PG_NDITER_GRAIN)
+typedef struct pg_unlocked {
+    void *token;
+    pg_lock_fn lock; /* NULL: nothing was let go */
+} pg_unlocked;
+pg_unlocked pg__unlock_host(int64_t work);
+void pg__relock_host(pg_unlocked u);
+
 /* threads.c: a persistent worker pool. A job runs fn once per team member
  * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
  * when called from inside a job, or when another thread's job holds the pool. */

@@ -137,7 +137,9 @@ void pg__nditer_run(const pg_nditer *it, char *const *base, const size_t *elsize
             return;
         }
     }
+    pg_unlocked u = pg__unlock_host(total); /* one thread, but long: still let the host's lock go */
     pg__nditer_serial(it, base, elsize, fn, ctx);
+    pg__relock_host(u);
 }
 
 typedef struct pg_range_job {
@@ -161,8 +163,10 @@ void pg__parallel_range(int64_t n, int64_t align, int64_t grain, pg_range_fn fn,
         return;
     }
     int nthr = pg__threads_for(n, grain);
-    if (nthr <= 1) {
+    if (nthr <= 1) { /* two grains or more on one thread: long, let the host's lock go */
+        pg_unlocked u = pg__unlock_host(PG_UNLOCK_MIN);
         fn(ctx, 0, n);
+        pg__relock_host(u);
         return;
     }
     pg_range_job job = {n, align, fn, ctx};

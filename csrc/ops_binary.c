@@ -147,23 +147,30 @@ PG_BINARY_RULE(div,
 pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_DIV, a, b); }
 PG_OPDEF(div, binary_infer, binary_forward, binary_backward, div_rule);
 
-/* pow: z = a^b;  dz/da = b a^(b-1), dz/db = a^b log a (0 where a == 0) */
-PG_BINARY_ROWS(pow, PG_POW(a, b), g *b *PG_POW(a, b - (T)1), a == 0 ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
+/* pow: z = a^b;  dz/da = b a^(b-1), 0 where b == 0 (a^0 is 1 everywhere, also at a = 0);
+ * dz/db = a^b log a, 0 where a == 0 and b >= 0 (0^b is 0 or 1 there); at a == 0, b < 0
+ * it is inf * -inf = -inf, the limit. PyTorch's rules. */
+PG_BINARY_ROWS(pow, PG_POW(a, b), b == 0 ? (T)0 : g * b * PG_POW(a, b - (T)1),
+               (a == 0 && b >= 0) ? (T)0 : g * PG_POW(a, b) * PG_LOG(a))
 PG_BINARY_RULE(pow,
+               TRY(z, pg__scalar(g->dtype, 0.0));
                if (i == 0) {
                    TRY(e, pg__r1(PG_OP_ADD_SCALAR, b, -1.0));
                    TRY(p, pg_pow(a, e));
                    TRY(gb, pg_mul(g, b));
                    TRY(t, pg_mul(gb, p));
-                   full = t;
+                   TRY(b0, pg_compare_scalar(b, 0.0, PG_CMP_EQ));
+                   TRY(w, pg_where(b0, z, t));
+                   full = w;
                } else {
                    TRY(y, pg_pow(a, b));
                    TRY(l, pg__r1(PG_OP_LOG, a, 0.0));
                    TRY(gy, pg_mul(g, y));
                    TRY(t, pg_mul(gy, l));
-                   TRY(zero_at, pg_compare_scalar(a, 0.0, PG_CMP_EQ));
-                   TRY(z, pg__scalar(g->dtype, 0.0));
-                   TRY(w, pg_where(zero_at, z, t));
+                   TRY(a0, pg_compare_scalar(a, 0.0, PG_CMP_EQ));
+                   TRY(bneg, pg_compare_scalar(b, 0.0, PG_CMP_LT));
+                   TRY(edge, pg_where(bneg, t, z)); /* a == 0: -inf for b < 0, else 0 */
+                   TRY(w, pg_where(a0, edge, t));
                    full = w;
                })
 pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_POW, a, b); }

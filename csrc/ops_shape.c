@@ -164,13 +164,15 @@ static pg_status gather_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
                         pg__shape_str(out->ndim, out->shape, b, sizeof b));
     }
     if (n > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "getitem: offsets pointer is NULL");
-    for (int64_t i = 0; i < n; i++) {
-        int64_t o = p->offsets[i];
-        if (o < 0 || o >= x->numel) {
-            char b[PG_SHAPE_BUF];
-            return pg__fail(PG_ERR_INDEX, "getitem: element offset %lld is out of range for a tensor of shape %s",
-                            (long long)o, pg__shape_str(x->ndim, x->shape, b, sizeof b));
-        }
+    int64_t bad = -1;
+    pg_unlocked u = pg__unlock_host(n);
+    for (int64_t i = 0; i < n && bad < 0; i++)
+        if (p->offsets[i] < 0 || p->offsets[i] >= x->numel) bad = i;
+    pg__relock_host(u);
+    if (bad >= 0) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_INDEX, "getitem: element offset %lld is out of range for a tensor of shape %s",
+                        (long long)p->offsets[bad], pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
     return PG_OK;
 }
@@ -179,6 +181,7 @@ static pg_status gather_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     (void)n_in;
     const int64_t *off = p->offsets;
     int64_t n = out->numel;
+    pg_unlocked u = pg__unlock_host(n);
     switch (pg__dtype_size(out->dtype)) {
     case 1: {
         uint8_t *o = out->data;
@@ -198,6 +201,7 @@ static pg_status gather_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
         for (int64_t i = 0; i < n; i++) o[i] = x[off[i]];
     }
     }
+    pg__relock_host(u);
     return PG_OK;
 }
 
@@ -205,6 +209,7 @@ static pg_status gather_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     pg_tensor *d = pg__tensor_zeros_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     const int64_t *off = n->p.offsets;
+    pg_unlocked u = pg__unlock_host(g->numel);
     if (g->dtype == PG_DTYPE_F32) {
         float *o = d->data;
         const float *gg = g->data;
@@ -214,6 +219,7 @@ static pg_status gather_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
         const double *gg = g->data;
         for (int64_t i = 0; i < g->numel; i++) o[off[i]] += gg[i];
     }
+    pg__relock_host(u);
     dx[0] = d;
     return PG_OK;
 }
@@ -257,6 +263,7 @@ static pg_status scatter_infer(pg_meta *out, pg_tensor *const *in, int n_in, con
 
 static pg_status scatter_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
+    pg_unlocked u = pg__unlock_host(in[0]->numel > out->numel ? in[0]->numel : out->numel);
     memset(out->data, 0, out->storage->nbytes);
     const int64_t *off = p->offsets;
     if (out->dtype == PG_DTYPE_F32) {
@@ -268,6 +275,7 @@ static pg_status scatter_forward(pg_tensor *out, pg_tensor *const *in, int n_in,
         const double *x = in[0]->data;
         for (int64_t i = 0; i < in[0]->numel; i++) o[off[i]] += x[i];
     }
+    pg__relock_host(u);
     return PG_OK;
 }
 
@@ -275,6 +283,7 @@ static pg_status scatter_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     const int64_t *off = n->p.offsets;
+    pg_unlocked u = pg__unlock_host(d->numel);
     if (g->dtype == PG_DTYPE_F32) {
         float *o = d->data;
         const float *gg = g->data;
@@ -284,6 +293,7 @@ static pg_status scatter_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
         const double *gg = g->data;
         for (int64_t i = 0; i < d->numel; i++) o[i] = gg[off[i]];
     }
+    pg__relock_host(u);
     dx[0] = d;
     return PG_OK;
 }
@@ -363,6 +373,7 @@ static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, con
     size_t es = pg__dtype_size(out->dtype);
     int64_t total = outer ? out->numel / outer : 0;
     int64_t col = 0;
+    pg_unlocked u = pg__unlock_host(out->numel);
     for (int k = 0; k < n_in; k++) {
         pg_meta m;
         pg__meta_of(&m, in[k]);
@@ -372,6 +383,7 @@ static pg_status cat_forward(pg_tensor *out, pg_tensor *const *in, int n_in, con
                    (size_t)w * es);
         col += w;
     }
+    pg__relock_host(u);
     return PG_OK;
 }
 
@@ -387,9 +399,11 @@ static pg_status cat_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
         if (pg__node_needs(n, k)) {
             pg_tensor *d = pg__tensor_new_like(m);
             if (!d) return PG_ERR_MEMORY;
+            pg_unlocked u = pg__unlock_host(d->numel);
             for (int64_t o = 0; g->numel && o < outer; o++)
                 memcpy((char *)d->data + (size_t)(o * w) * es, (const char *)g->data + (size_t)(o * total + col) * es,
                        (size_t)w * es);
+            pg__relock_host(u);
             dx[k] = d;
         }
         col += w;

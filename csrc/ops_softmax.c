@@ -77,8 +77,10 @@ static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in,
     pg__meta_of(&m, in[0]);
     pg__softmax_dims(&m, p->axis.axis, &outer, &n, &inner);
     bool logsm = p->op == PG_OP_LOG_SOFTMAX;
+    pg_unlocked u = pg__unlock_host(out->numel);
     if (out->dtype == PG_DTYPE_F32) softmax_fwd_f32(out->data, in[0]->data, outer, n, inner, logsm);
     else softmax_fwd_f64(out->data, in[0]->data, outer, n, inner, logsm);
+    pg__relock_host(u);
     return PG_OK;
 }
 
@@ -91,8 +93,10 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     int64_t outer, len, inner;
     pg__softmax_dims(&m, n->p.axis.axis, &outer, &len, &inner);
     bool logsm = n->op == PG_OP_LOG_SOFTMAX;
+    pg_unlocked u = pg__unlock_host(d->numel);
     if (g->dtype == PG_DTYPE_F32) softmax_bwd_f32(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
     else softmax_bwd_f64(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
+    pg__relock_host(u);
     return PG_OK;
 }
 

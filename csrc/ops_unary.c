@@ -1,5 +1,5 @@
 /* ops_unary.c: the ops of one input with the input's shape: neg, the scalar
- * ops (add_scalar, mul_scalar, pow_scalar), sqrt, reciprocal, abs,
+ * ops (add_scalar, mul_scalar, pow_scalar, div_scalar, rdiv_scalar, rpow_scalar), sqrt, reciprocal, abs,
  * the activations (sigmoid, tanh, relu, leaky_relu, elu), clamp and cast.
  * Flat loops: out and x have one shape. Each op is one block: its forward
  * formula right above its backward formula (one PG_UNARY_KERNELS line, for
@@ -34,14 +34,57 @@ PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->c);)
 PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
 PG_OPDEF(mul_scalar, unary_infer, mul_scalar_forward, mul_scalar_backward, mul_scalar_rule);
 
-/* pow_scalar: y = x^e;  dy/dx = e x^(e-1) */
-PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c), g *(T)p->c * PG_POW(x, (T)(p->c - 1.0)))
+/* pow_scalar: y = x^e;  dy/dx = e x^(e-1), and 0 for e = 0 (x^0 is 1 everywhere, also at
+ * x = 0 where x^(e-1) is infinite: PyTorch's rule) */
+PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c),
+                 p->c == 0.0 ? (T)0 : g * (T)p->c * PG_POW(x, (T)(p->c - 1.0)))
 PG_UNARY_RULE(pow_scalar,
-              TRY(t, pg_pow_scalar(x, p->c - 1.0));
-              TRY(u, pg_mul_scalar(t, p->c));
-              r = pg_mul(g, u);)
+              if (p->c == 0.0) {
+                  r = pg__tensor_zeros_like(&n->edges[0].meta);
+              } else {
+                  TRY(t, pg_pow_scalar(x, p->c - 1.0));
+                  TRY(u, pg_mul_scalar(t, p->c));
+                  r = pg_mul(g, u);
+              })
 PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
 PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward, pow_scalar_rule);
+
+/* div_scalar: y = x / c, a true division in x's dtype (x * (1/c) would round twice,
+ * and overflow 1/c for a subnormal c);  dy/dx = 1/c */
+PG_UNARY_KERNELS(div_scalar, x / (T)p->c, g / (T)p->c)
+PG_UNARY_RULE(div_scalar, r = pg_div_scalar(g, p->c);)
+PG_UNARY1_ENTRY(div_scalar, PG_OP_DIV_SCALAR, c)
+PG_OPDEF(div_scalar, unary_infer, div_scalar_forward, div_scalar_backward, div_scalar_rule);
+
+/* rdiv_scalar: y = c / x;  dy/dx = -c/x^2 = -y/x */
+PG_UNARY_KERNELS(rdiv_scalar, (T)p->c / x, -g * (y / x))
+PG_UNARY_RULE(rdiv_scalar,
+              TRY(y, pg__out_diff(n));
+              TRY(q, pg_div(y, x));
+              TRY(t, pg_mul(g, q));
+              r = pg_neg(t);)
+PG_UNARY1_ENTRY(rdiv_scalar, PG_OP_RDIV_SCALAR, c)
+PG_OPDEF(rdiv_scalar, unary_infer, rdiv_scalar_forward, rdiv_scalar_backward, rdiv_scalar_rule);
+
+/* rpow_scalar: y = c^x with pow (exp(x log c) is off by ulps: 10^3 would not be 1000);
+ * dy/dx = c^x log c, and 0 where c = 0 and x >= 0 (PyTorch's rule: 0^x is 0 or 1 there;
+ * for x < 0 it is inf * -inf = -inf, the limit) */
+PG_UNARY_KERNELS(rpow_scalar, PG_POW((T)p->c, x),
+                 (p->c == 0.0 && x >= 0) ? (T)0 : g * y * PG_LOG((T)p->c))
+PG_UNARY_RULE(rpow_scalar,
+              TRY(y, pg__out_diff(n));
+              TRY(gy, pg_mul(g, y));
+              double lc = p->c;
+              TRY(t, pg_mul_scalar(gy, n->edges[0].meta.dtype == PG_DTYPE_F32 ? (double)logf((float)lc) : log(lc)));
+              if (p->c == 0.0) {
+                  TRY(nonneg, pg_compare_scalar(x, 0.0, PG_CMP_GE));
+                  TRY(z, pg__scalar(g->dtype, 0.0));
+                  r = pg_where(nonneg, z, t);
+              } else {
+                  r = PG_NEW_REF(t);
+              })
+PG_UNARY1_ENTRY(rpow_scalar, PG_OP_RPOW_SCALAR, c)
+PG_OPDEF(rpow_scalar, unary_infer, rpow_scalar_forward, rpow_scalar_backward, rpow_scalar_rule);
 
 /* sqrt: y = sqrt x;  dy/dx = 1/(2y) */
 PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))

@@ -163,6 +163,7 @@ pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_su
         (st = pg__check_state(op, "sum", param, state_sum)))
         return st;
     double clr = lr / (1.0 + (double)(step - 1) * lr_decay);
+    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
     for (int64_t i = 0; i < param->numel; i++) {
         double p = PG_LD(param, i);
         double g = PG_LD(grad, i);
@@ -172,6 +173,7 @@ pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_su
         double std = sqrt(sum) + eps;
         PG_ST(param, i, p - clr * (g / std));
     }
+    pg__relock_host(unlocked);
     pg__bump_version(param);
     return PG_OK;
 }
@@ -199,6 +201,7 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
         (momentum > 0 && (st = pg__check_state(op, "momentum", param, momentum_buf))) ||
         (centered && (st = pg__check_state(op, "grad_avg", param, grad_avg))))
         return st;
+    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
     for (int64_t i = 0; i < param->numel; i++) {
         double p = PG_LD(param, i);
         double g = PG_LD(grad, i);
@@ -220,6 +223,7 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
             PG_ST(param, i, p - lr * (g / den));
         }
     }
+    pg__relock_host(unlocked);
     pg__bump_version(param);
     return PG_OK;
 }
@@ -252,6 +256,7 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
     double bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step));
     double step_size = lr / bc1;
     double decay = 1.0 - lr * weight_decay;
+    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
     for (int64_t i = 0; i < param->numel; i++) {
         double p = PG_LD(param, i);
         double g = PG_LD(grad, i);
@@ -272,6 +277,7 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
         double den = sqrt(v) / bc2_sqrt + eps;
         PG_ST(param, i, p - step_size * (m / den));
     }
+    pg__relock_host(unlocked);
     pg__bump_version(param);
     return PG_OK;
 }

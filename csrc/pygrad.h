@@ -184,6 +184,9 @@ pg_tensor *pg_neg(pg_tensor *x);
 pg_tensor *pg_add_scalar(pg_tensor *x, double c);
 pg_tensor *pg_mul_scalar(pg_tensor *x, double c);
 pg_tensor *pg_pow_scalar(pg_tensor *x, double p);
+pg_tensor *pg_div_scalar(pg_tensor *x, double c);  /* x / c, a true division (not x * (1/c)) */
+pg_tensor *pg_rdiv_scalar(pg_tensor *x, double c); /* c / x */
+pg_tensor *pg_rpow_scalar(pg_tensor *x, double c); /* c ** x, with pow (not exp(x log c)) */
 pg_tensor *pg_pow(pg_tensor *x, pg_tensor *y);
 pg_tensor *pg_exp(pg_tensor *x);
 pg_tensor *pg_log(pg_tensor *x);

@@ -296,23 +296,34 @@ void pg__team_sync(const pg_team *team) { (void)team; }
 
 #endif
 
-/* Jobs are the engine's long work: the host's lock is let go around the
- * outermost one on a calling thread (never on a worker, never twice). */
-static _Thread_local int pg_tls_host_released; /* this thread let the host's lock go */
+/* Whether this thread has let the host's lock go (pg__unlock_host): never twice. */
+static _Thread_local int pg_tls_released;
 
-void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
-    int *released = &pg_tls_host_released;
+pg_unlocked pg__unlock_host(int64_t work) {
+    pg_unlocked u = {NULL, NULL};
+    if (work < PG_UNLOCK_MIN || pg_tls_released || pg__in_job()) return u;
     pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
     pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
-    if (!unlock || !lock || *released || pg__in_job()) {
-        pg__parallel_held(fn, ctx, nthr);
-        return;
-    }
-    void *token = unlock();
-    *released = 1;
+    if (!unlock || !lock) return u;
+    u.token = unlock();
+    u.lock = lock;
+    pg_tls_released = 1;
+    return u;
+}
+
+void pg__relock_host(pg_unlocked u) {
+    if (!u.lock) return;
+    pg_tls_released = 0;
+    u.lock(u.token);
+}
+
+/* Jobs are the engine's long work: the host's lock is let go around the
+ * outermost one on a calling thread (never on a worker, never twice). */
+
+void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
+    pg_unlocked u = pg__unlock_host(INT64_MAX);
     pg__parallel_held(fn, ctx, nthr);
-    *released = 0;
-    lock(token);
+    pg__relock_host(u);
 }
 
 /* ---- waiting without the host's lock ----
@@ -329,16 +340,16 @@ static pg_host_token pg__host_release(void) {
     pg_host_token t = {NULL, NULL};
     pg_unlock_fn unlock = atomic_load_explicit(&pg_hooks.unlock, memory_order_acquire);
     pg_lock_fn lock = atomic_load_explicit(&pg_hooks.lock, memory_order_acquire);
-    if (!unlock || !lock || pg_tls_host_released || pg__in_job()) return t;
+    if (!unlock || !lock || pg_tls_released || pg__in_job()) return t;
     t.lock = lock;
     t.token = unlock();
-    pg_tls_host_released = 1;
+    pg_tls_released = 1;
     return t;
 }
 
 static void pg__host_reacquire(pg_host_token t) {
     if (!t.lock) return;
-    pg_tls_host_released = 0;
+    pg_tls_released = 0;
     t.lock(t.token);
 }
 

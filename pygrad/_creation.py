@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -84,6 +85,14 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 _rng_lock = threading.Lock()
 _rng = np.random.default_rng()
+
+# fork: hold the lock across it, so no thread is inside rand/randn (nor inside the
+# generator, whose own lock numpy takes under ours) when the process is copied; a
+# child would otherwise inherit a lock held by a thread it does not have, and its
+# first randn would block forever.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_rng_lock.acquire, after_in_parent=_rng_lock.release,
+                        after_in_child=_rng_lock.release)
 
 
 def manual_seed(seed: int) -> None:

@@ -32,7 +32,8 @@ OP_NAMES: tuple[str, ...] = (
     "exp", "log", "sqrt", "reciprocal", "abs", "maximum", "minimum", "clamp", "where",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
-    "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
+    "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos", "div_scalar", "rdiv_scalar",
+    "rpow_scalar",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -164,14 +165,19 @@ CASES: list[OpCase] = [
     OpCase("add_scalar", "add_scalar-int", lambda m, a: a + 1, ((2, 2),)),
     OpCase("add_scalar", "add_scalar-func", lambda m, a: m.add(a, 0.25), ((3,),)),
     OpCase("add_scalar", "add_scalar-0d", lambda m, a: a + 0.5, ((),)),
-    # mul_scalar (x * c, c * x, x / c, c / x)
+    # mul_scalar (x * c, c * x)
     OpCase("mul_scalar", "mul_scalar-right", lambda m, a: a * 2.5, ((2, 3),)),
     OpCase("mul_scalar", "mul_scalar-left", lambda m, a: -1.5 * a, ((3,),)),
-    OpCase("mul_scalar", "mul_scalar-div-scalar", lambda m, a: a / 4.0, ((2, 3),)),
-    OpCase("mul_scalar", "mul_scalar-rdiv-scalar", lambda m, a: 3.0 / a, ((2, 3),), "away0"),
     OpCase("mul_scalar", "mul_scalar-func", lambda m, a: m.mul(2.0, a), ((4,),)),
-    OpCase("mul_scalar", "mul_scalar-div-func", lambda m, a: m.div(a, 3.0), ((2, 2),)),
     OpCase("mul_scalar", "mul_scalar-0d", lambda m, a: a * 0.75, ((),)),
+    # div_scalar (x / c), rdiv_scalar (c / x): true divisions
+    OpCase("div_scalar", "div_scalar-op", lambda m, a: a / 4.0, ((2, 3),)),
+    OpCase("div_scalar", "div_scalar-third", lambda m, a: a / 3, ((5,),)),
+    OpCase("div_scalar", "div_scalar-func", lambda m, a: m.div(a, 3.0), ((2, 2),)),
+    OpCase("div_scalar", "div_scalar-0d", lambda m, a: a / -0.5, ((),)),
+    OpCase("rdiv_scalar", "rdiv_scalar-op", lambda m, a: 3.0 / a, ((2, 3),), "away0"),
+    OpCase("rdiv_scalar", "rdiv_scalar-func", lambda m, a: m.div(-2.0, a), ((4,),), "away0"),
+    OpCase("rdiv_scalar", "rdiv_scalar-0d", lambda m, a: 1 / a, ((),), "away0"),
     # pow_scalar
     OpCase("pow_scalar", "pow_scalar-2", lambda m, a: a ** 2, ((2, 3),)),
     OpCase("pow_scalar", "pow_scalar-3", lambda m, a: a ** 3, ((4,),)),
@@ -189,7 +195,11 @@ CASES: list[OpCase] = [
     OpCase("exp", "exp-method", lambda m, a: a.exp(), ((2, 3),)),
     OpCase("exp", "exp-func-0d", lambda m, a: m.exp(a), ((),)),
     OpCase("exp", "exp-func-3d", lambda m, a: m.exp(a), ((2, 3, 2),)),
-    OpCase("exp", "exp-rpow-scalar", lambda m, a: 2.0 ** a, ((4,),)),
+    # rpow_scalar (c ** x)
+    OpCase("rpow_scalar", "rpow_scalar-op", lambda m, a: 2.0 ** a, ((4,),)),
+    OpCase("rpow_scalar", "rpow_scalar-ten", lambda m, a: 10 ** a, ((2, 3),)),
+    OpCase("rpow_scalar", "rpow_scalar-func", lambda m, a: m.pow(0.5, a), ((3,),)),
+    OpCase("rpow_scalar", "rpow_scalar-0d", lambda m, a: 3.0 ** a, ((),)),
     # log, sqrt, reciprocal, abs
     OpCase("log", "log-method", lambda m, a: a.log(), ((2, 3),), "positive"),
     OpCase("log", "log-func", lambda m, a: m.log(a), ((5,),), "positive"),

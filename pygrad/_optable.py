@@ -178,6 +178,14 @@ OPS: tuple[Op, ...] = (
        "sin", ("sin",), ("sin",), "method", "sin x (radians).", elementwise=True),
     Op("cos", 1, Gate("CosGate", "z = cos x; dx = -sin x·dz.", lambda e, x: x.cos()),
        "cos", ("cos",), ("cos",), "method", "cos x (radians).", elementwise=True),
+    Op("div_scalar", 1, Gate("DivideByConstantGate", "z = x / c (a true division); dx = dz/c.",
+                             lambda e, x, c: x / c, ("c",)),
+       None, (), ("__truediv__",)),
+    Op("rdiv_scalar", 1, Gate("ConstantOverGate", "z = c / x; dx = -c·dz/x².", lambda e, x, c: c / x, ("c",)),
+       None, (), ("__rtruediv__",)),
+    Op("rpow_scalar", 1, Gate("ConstantPowerGate", "z = cˣ (with pow, not exp(x·log c)); dx = cˣ·log c·dz "
+                              "(0 where c = 0 and x ≥ 0).", lambda e, x, c: c ** x, ("c",)),
+       None, (), ("__rpow__",)),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -7,7 +7,6 @@ as closure cells or module globals, and they build their result inline.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -74,10 +73,11 @@ def _unary_method(name: str, cfn: Callable, doc: str) -> Callable:
     return _method(name, doc, method)
 
 
-def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool) -> Callable:
-    """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar`` for a
-    Python number (commutative ops only); ``reflected`` for ``o (op) self``."""
-    op = name.strip("_").removeprefix("r") if reflected else name.strip("_")
+def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool, op: str = "") -> Callable:
+    """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar(self, c)`` for a
+    Python number c; ``reflected`` for ``o (op) self`` (then ``cfn_scalar`` computes
+    ``c (op) self``: rdiv_scalar, rpow_scalar); ``op`` names it in errors."""
+    op = op or (name.strip("_").removeprefix("r") if reflected else name.strip("_"))
 
     def method(self: Tensor, o: Any) -> Tensor:
         t = type(o)
@@ -405,41 +405,12 @@ class Tensor:
     __mul__ = _binary_method("__mul__", lib.pg_mul, lib.pg_mul_scalar, reflected=False)
     __rmul__ = _binary_method("__rmul__", lib.pg_mul, lib.pg_mul_scalar, reflected=True)
 
-    def __truediv__(self, o: Any) -> Tensor:
-        if type(o) is Tensor:
-            return _wrap(lib.pg_div(self._p, o._p))
-        if _is_scalar(o):  # x / c = x * (1/c)
-            c = float(o)
-            inv = 1.0 / c if c != 0 else math.copysign(math.inf, c)
-            return _wrap(lib.pg_mul_scalar(self._p, inv))
-        t = _operand(o, "div")
-        return NotImplemented if t is None else _wrap(lib.pg_div(self._p, t._p))
-
-    def __rtruediv__(self, o: Any) -> Tensor:
-        if _is_scalar(o):  # c / x = c * (1/x)
-            r = _wrap(lib.pg_reciprocal(self._p))
-            return _wrap(lib.pg_mul_scalar(r._p, o))
-        t = _operand(o, "div")
-        return NotImplemented if t is None else _wrap(lib.pg_div(t._p, self._p))
-
-    def __pow__(self, o: Any) -> Tensor:
-        if type(o) is Tensor:
-            return _wrap(lib.pg_pow(self._p, o._p))
-        if _is_scalar(o):
-            return _wrap(lib.pg_pow_scalar(self._p, o))
-        t = _operand(o, "pow")
-        return NotImplemented if t is None else _wrap(lib.pg_pow(self._p, t._p))
-
-    def __rpow__(self, o: Any) -> Tensor:
-        if _is_scalar(o):
-            c = float(o)
-            if c > 0:  # c ** x = exp(x log c)
-                s = _wrap(lib.pg_mul_scalar(self._p, math.log(c)))
-                return _wrap(lib.pg_exp(s._p))
-            t = _as_tensor(o, self)
-        else:
-            t = _operand(o, "pow")
-        return NotImplemented if t is None else _wrap(lib.pg_pow(t._p, self._p))
+    # x / c, c / x and c ** x are ops of their own (div_scalar, rdiv_scalar, rpow_scalar):
+    # x * (1/c) rounds twice and overflows for a tiny c, exp(x log c) is off by ulps.
+    __truediv__ = _binary_method("__truediv__", lib.pg_div, lib.pg_div_scalar, reflected=False, op="div")
+    __rtruediv__ = _binary_method("__rtruediv__", lib.pg_div, lib.pg_rdiv_scalar, reflected=True, op="div")
+    __pow__ = _binary_method("__pow__", lib.pg_pow, lib.pg_pow_scalar, reflected=False)
+    __rpow__ = _binary_method("__rpow__", lib.pg_pow, lib.pg_rpow_scalar, reflected=True)
 
     def __matmul__(self, o: Any) -> Tensor:
         if type(o) is not Tensor:

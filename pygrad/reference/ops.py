@@ -48,6 +48,23 @@ def _scalar(dtype: np.dtype, value: float) -> np.generic:
     return dtype.type(value)
 
 
+def power(x: Array, p: Array) -> Array:
+    """``x ** p`` elementwise with the C library's ``pow`` (numpy's scalar power).
+
+    numpy's array loop is vectorised with its own approximations on some CPUs
+    (AVX-512: up to an ulp or two from the correctly rounded result); its
+    scalar power calls the C library, as the C engine's kernels do, so the two
+    engines agree bit for bit. Slow, but this module is the oracle.
+    """
+    x, p = np.broadcast_arrays(np.asarray(x), np.asarray(p))
+    out = np.empty(x.shape, dtype=np.result_type(x, p))
+    flat = out.reshape(-1)
+    with np.errstate(all="ignore"):
+        for i, (u, v) in enumerate(zip(x.flat, p.flat)):
+            flat[i] = u ** v
+    return out
+
+
 class Op:
     """One row of the op table.
 
@@ -150,7 +167,9 @@ class Div(Op):
 class Pow(Op):
     """out = x ** p (both tensors, broadcast).
 
-    dx = g * p * x^(p-1); dp = g * out * log(x), and dp = 0 where x == 0.
+    dx = g * p * x^(p-1), and 0 where p == 0 (x^0 is 1 everywhere, also at x = 0);
+    dp = g * out * log(x), and 0 where x == 0 and p >= 0 (at x == 0, p < 0 it is
+    inf * -inf = -inf, the limit). PyTorch's rules.
     """
 
     name = "pow"
@@ -158,14 +177,14 @@ class Pow(Op):
     save_output = True
 
     def forward(self, x: Array, p: Array) -> Array:
-        return np.power(x, p)
+        return power(x, p)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         x, p = xs
         one = _scalar(x.dtype, 1)
         zero = _scalar(x.dtype, 0)
-        dx = g * p * np.power(x, p - one)
-        dp = np.where(x == zero, zero, g * y * np.log(x))
+        dx = np.where(p == zero, zero, g * p * power(x, p - one))
+        dp = np.where((x == zero) & (p >= zero), zero, g * power(x, p) * np.log(x))
         return sum_to_shape(dx, self.in_shapes[0]), sum_to_shape(dp, self.in_shapes[1])
 
 
@@ -292,7 +311,7 @@ class MulScalar(Op):
 
 
 class PowScalar(Op):
-    """out = x ** p (p a Python scalar); dx = p * x^(p-1) * g.
+    """out = x ** p (p a Python scalar); dx = p * x^(p-1) * g, and 0 for p = 0.
 
     ``p`` and ``p - 1`` are computed in double and then converted to x's dtype.
     """
@@ -305,13 +324,73 @@ class PowScalar(Op):
         self.p = p
 
     def forward(self, x: Array) -> Array:
-        return np.power(x, _scalar(x.dtype, self.p))
+        return power(x, _scalar(x.dtype, self.p))
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         (x,) = xs
+        if self.p == 0:
+            return (np.zeros_like(x),)
         p = _scalar(x.dtype, self.p)
         pm1 = _scalar(x.dtype, self.p - 1.0)
-        return (p * np.power(x, pm1) * g,)
+        return (g * p * power(x, pm1),)
+
+
+class DivScalar(Op):
+    """out = x / c (c a Python scalar, converted to x's dtype: a true division); dx = g / c."""
+
+    name = "div_scalar"
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return x / _scalar(x.dtype, self.c)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g / _scalar(g.dtype, self.c),)
+
+
+class RDivScalar(Op):
+    """y = c / x (c a Python scalar, converted to x's dtype); dx = -c/x² * g = -g * (y / x)."""
+
+    name = "rdiv_scalar"
+    save_inputs = True
+    save_output = True
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return _scalar(x.dtype, self.c) / x
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (-g * (y / xs[0]),)
+
+
+class RPowScalar(Op):
+    """y = c ** x (c a Python scalar, converted to x's dtype; with pow, not exp(x log c));
+    dx = g * y * log c, and 0 where c == 0 and x >= 0 (PyTorch's rule)."""
+
+    name = "rpow_scalar"
+    save_inputs = True
+    save_output = True
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Array) -> Array:
+        return power(_scalar(x.dtype, self.c), x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        c = _scalar(x.dtype, self.c)
+        d = g * y * np.log(c)
+        if self.c == 0:
+            d = np.where(x >= 0, _scalar(x.dtype, 0), d)
+        return (d,)
 
 
 # ---------------------------------------------------------------- unary ---
@@ -941,7 +1020,8 @@ OPS: dict[str, type[Op]] = {
         Add, Sub, Mul, Div, Neg, AddScalar, MulScalar, PowScalar, Pow, Exp, Log, Sqrt,
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
-        Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
+        Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos, DivScalar,
+        RDivScalar, RPowScalar,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -77,10 +77,12 @@ def _binary(node: Node, g: Tensor) -> list[Any]:
         elif isinstance(op, ops.Div):
             full = g / b if i == 0 else -((g * a) / (b * b))
         elif isinstance(op, ops.Pow):
+            zero = _const(0.0, g.dtype)
             if i == 0:
-                full = (g * b) * (a ** (b - 1.0))
+                full = where(b.numpy() == 0, zero, (g * b) * (a ** (b - 1.0)))
             else:
-                full = where(a.numpy() == 0, _const(0.0, g.dtype), (g * (a ** b)) * a.log())
+                edge = (a.numpy() == 0) & (b.numpy() >= 0)
+                full = where(edge, zero, (g * (a ** b)) * a.log())
         else:  # maximum / minimum: route with a constant mask
             av, bv = np.broadcast_arrays(a.numpy(), b.numpy())
             first = av > bv if isinstance(op, ops.Maximum) else av < bv
@@ -103,7 +105,17 @@ def _unary(node: Node, g: Tensor) -> list[Any]:
     elif isinstance(op, ops.MulScalar):
         r = g * op.c
     elif isinstance(op, ops.PowScalar):
-        r = g * ((x ** (op.p - 1.0)) * op.p)
+        r = _const(np.zeros(x.shape), x.dtype) if op.p == 0 else g * ((x ** (op.p - 1.0)) * op.p)
+    elif isinstance(op, ops.DivScalar):
+        r = g / op.c
+    elif isinstance(op, ops.RDivScalar):
+        r = -(g * (_output(node) / x))
+    elif isinstance(op, ops.RPowScalar):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_c = float(np.log(x.dtype.type(op.c)))  # in x's dtype, as the kernel
+        r = (g * _output(node)) * log_c
+        if op.c == 0:
+            r = where(x.numpy() >= 0, _const(0.0, g.dtype), r)
     elif isinstance(op, ops.Sqrt):
         r = g / (_output(node) * 2.0)
     elif isinstance(op, ops.Reciprocal):
@@ -244,7 +256,8 @@ def _custom(node: Node, g: Tensor) -> list[Any]:
 RULES: dict[type, Rule] = {}
 for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum):
     RULES[_cls] = _binary
-for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.Sqrt, ops.Reciprocal,
+for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar,
+             ops.Sqrt, ops.Reciprocal,
              ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
     RULES[_cls] = _unary
 for _cls in ops.OPS.values():  # the elementwise ops carry their rule (ops.Exp.rule ...)

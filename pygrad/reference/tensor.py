@@ -967,43 +967,25 @@ def _mul(a: object, b: object) -> Tensor:
     return _apply(ops.MulScalar(c), (_floating(t),))
 
 
-def _inverse(c: float) -> float:
-    """1.0 / c in double, with ±inf (or nan) for c = ±0 instead of ZeroDivisionError."""
-    with np.errstate(all="ignore"):
-        return float(np.float64(1.0) / np.float64(c))
-
-
 def _div(a: object, b: object) -> Tensor:
-    """a / b; ``x / c`` is ``mul_scalar(x, 1.0 / c)``, ``c / x`` is ``mul_scalar(reciprocal(x), c)``."""
+    """a / b; ``x / c`` is ``div_scalar(x, c)``, ``c / x`` is ``rdiv_scalar(x, c)`` (true divisions)."""
     x, y = _pair("div", a, b)
     if isinstance(x, Tensor) and isinstance(y, Tensor):
         x, y = _promote((x, y))
         return _binary(ops.Div(), x, y)
     t, c, left = _split(x, y, "div")
-    if left:
-        return _apply(ops.MulScalar(_inverse(c)), (_floating(t),))
-    inv = _apply(ops.Reciprocal(), (_floating(t),))
-    return _apply(ops.MulScalar(c), (inv,))
+    return _apply(ops.DivScalar(c) if left else ops.RDivScalar(c), (_floating(t),))
 
 
 def _pow(a: object, b: object) -> Tensor:
-    """a ** b.
-
-    ``x ** c`` is ``pow_scalar(x, c)``; ``c ** x`` is ``exp(mul_scalar(x, log c))``
-    for c > 0, else ``pow`` with a 0-d tensor holding c; tensor ** tensor is ``pow``.
-    """
+    """a ** b: ``x ** c`` is ``pow_scalar(x, c)``, ``c ** x`` is ``rpow_scalar(x, c)``,
+    tensor ** tensor is ``pow``."""
     x, y = _pair("pow", a, b)
     if isinstance(x, Tensor) and isinstance(y, Tensor):
         x, y = _promote((x, y))
         return _binary(ops.Pow(), x, y)
     t, c, left = _split(x, y, "pow")
-    t = _floating(t)
-    if left:
-        return _apply(ops.PowScalar(c), (t,))
-    if c > 0:
-        scaled = _apply(ops.MulScalar(math.log(c)), (t,))
-        return _apply(ops.Exp(), (scaled,))
-    return _binary(ops.Pow(), _scalar_tensor(c, t), t)
+    return _apply(ops.PowScalar(c) if left else ops.RPowScalar(c), (_floating(t),))
 
 
 def _unary(op: ops.Op, x: object) -> Tensor:

@@ -790,6 +790,31 @@ static void test_unary_ops(void) {
         BACKWARD(y, 1, 1, 1);
         CHECK_GRAD(p, tol, 0.5 / sqrt(0.5), 0.5, 0.25);
         RESET();
+        y = keep(pg_pow_scalar(x, 0)); /* x^0: derivative 0 everywhere, also at x = 0 */
+        CHECK_VALUES(y, 0, 1, 1, 1);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, 0, 0, 0, 0);
+        RESET();
+        y = keep(pg_div_scalar(p, 4)); /* a true division */
+        CHECK_VALUES(y, 0, 0.125, 0.25, 1);
+        BACKWARD(y, 1, 2, 4);
+        CHECK_GRAD(p, 0, 0.25, 0.5, 1);
+        RESET();
+        y = keep(pg_rdiv_scalar(p, 2)); /* 2 / p;  d/dp = -2/p^2 */
+        CHECK_VALUES(y, 0, 4, 2, 0.5);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(p, tol, -8, -2, -0.125);
+        RESET();
+        y = keep(pg_rpow_scalar(x, 10)); /* 10^x with pow: exact */
+        CHECK_VALUES(y, tol, 0.1, 1, 100);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, tol, 0.1 * log(10.0), log(10.0), 100 * log(10.0));
+        RESET();
+        y = keep(pg_rpow_scalar(x, 0)); /* 0^x: derivative 0 for x >= 0, -inf for x < 0 */
+        CHECK_VALUES(y, 0, INFINITY, 1, 0);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, 0, -INFINITY, 0, 0);
+        RESET();
         y = keep(pg_exp(x));
         CHECK_VALUES(y, tol, exp(-1.0), 1, exp(2.0));
         BACKWARD(y, 1, 2, 1);
@@ -874,6 +899,9 @@ static void test_unary_ops(void) {
     CHECK_FAILS(pg_add_scalar(NULL, 1), PG_ERR_VALUE, "add_scalar: got a NULL tensor");
     CHECK_FAILS(pg_mul_scalar(NULL, 1), PG_ERR_VALUE, "mul_scalar");
     CHECK_FAILS(pg_pow_scalar(NULL, 1), PG_ERR_VALUE, "pow_scalar");
+    CHECK_FAILS(pg_div_scalar(NULL, 1), PG_ERR_VALUE, "div_scalar");
+    CHECK_FAILS(pg_rdiv_scalar(NULL, 1), PG_ERR_VALUE, "rdiv_scalar");
+    CHECK_FAILS(pg_rpow_scalar(NULL, 1), PG_ERR_VALUE, "rpow_scalar");
     CHECK_FAILS(pg_leaky_relu(NULL, 0.1), PG_ERR_VALUE, "leaky_relu");
     CHECK_FAILS(pg_elu(NULL, 1), PG_ERR_VALUE, "elu");
     CHECK_FAILS(pg_clamp(NULL, 0, 1, 1, 1), PG_ERR_VALUE, "clamp");

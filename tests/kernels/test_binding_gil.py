@@ -161,3 +161,102 @@ def test_generated_code_without_the_preamble_fails_the_build():
     bf = _build_ffi()
     with pytest.raises(RuntimeError, match="does not contain pybind/module.c verbatim"):
         bf.check_generated_code(HEADER + _wrapper("a", CALL), PREAMBLE)
+
+
+# ---- every long kernel lets the GIL go, pooled or not ----
+# With one thread nothing is pooled: the kernels above the size threshold
+# (PG_UNLOCK_MIN elements) still let the GIL go around their loop, so other
+# Python threads run meanwhile. Each family is pinned by the release counter.
+
+BIG = 1 << 18  # elements: above the threshold (2 * 32768)
+
+
+@pytest.fixture
+def one_thread():
+    before = pg.get_num_threads()
+    pg.set_num_threads(1)
+    yield
+    pg.set_num_threads(before)
+
+
+def _releases(lib, f):
+    lib.pg_py_reset_gil_counts()
+    out = f()
+    released, kept = _counts(lib)
+    assert kept == 0
+    return released, out
+
+
+def _optimizer_step(name: str) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    w = pg.tensor(rng.standard_normal(BIG), requires_grad=True)
+    opt = {"sgd": lambda p: pg.optim.SGD(p, lr=0.1), "sgd_momentum": lambda p: pg.optim.SGD(p, lr=0.1, momentum=0.9),
+           "adam": lambda p: pg.optim.Adam(p, lr=0.1), "adamw": lambda p: pg.optim.AdamW(p, lr=0.1),
+           "adam_amsgrad": lambda p: pg.optim.Adam(p, lr=0.1, amsgrad=True),
+           "adagrad": lambda p: pg.optim.Adagrad(p, lr=0.1),
+           "rmsprop": lambda p: pg.optim.RMSprop(p, lr=0.1),
+           "rmsprop_centered": lambda p: pg.optim.RMSprop(p, lr=0.1, centered=True, momentum=0.5)}[name]([w])
+    w.grad = pg.tensor(np.ones(BIG))
+    return opt, w
+
+
+FAMILIES = {
+    "unary": lambda x, y: x.exp(),
+    "scalar_op": lambda x, y: x * 2.0,
+    "division": lambda x, y: x / 3.0,
+    "binary": lambda x, y: x + y,
+    "broadcast": lambda x, y: x.reshape(512, 512) * y.reshape(512, 512)[0],
+    "compare": lambda x, y: x < y,
+    "sum": lambda x, y: x.sum(),
+    "sum_axis": lambda x, y: x.reshape(512, 512).sum(axis=0),
+    "max_axis": lambda x, y: x.reshape(512, 512).max(axis=1),
+    "softmax": lambda x, y: x.reshape(512, 512).softmax(axis=1),
+    "log_softmax_axis0": lambda x, y: x.reshape(512, 512).log_softmax(axis=0),
+    "concatenate": lambda x, y: pg.concatenate([x, y]),
+    "stack": lambda x, y: pg.stack([x, y], axis=1),
+    "gather": lambda x, y: x[np.arange(BIG - 1, -1, -1)],
+    "transpose": lambda x, y: x.reshape(512, 512).T * 1.0,
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_kernel_family_releases_the_gil_with_one_thread(lib, one_thread, family):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(BIG), rng.standard_normal(BIG)
+    x, y = pg.tensor(a), pg.tensor(b)
+    released, out = _releases(lib, lambda: FAMILIES[family](x, y))
+    assert released >= 1, f"{family}: a {BIG}-element kernel kept the GIL"
+    assert out.numel() > 0
+
+
+@pytest.mark.parametrize("family", ["softmax", "gather", "concatenate", "binary"])
+def test_each_backward_family_releases_the_gil_with_one_thread(lib, one_thread, family):
+    rng = np.random.default_rng(0)
+    x = pg.tensor(rng.standard_normal(BIG), requires_grad=True)
+    y = pg.tensor(rng.standard_normal(BIG), requires_grad=True)
+    out = FAMILIES[family](x, y)
+    loss = (out * pg.tensor(rng.standard_normal(out.shape))).sum()
+    released, _ = _releases(lib, loss.backward)
+    assert released >= 1 and x.grad is not None
+
+
+OPTIMIZERS = ["sgd", "sgd_momentum", "adam", "adamw", "adam_amsgrad", "adagrad", "rmsprop", "rmsprop_centered"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_each_optimizer_step_releases_the_gil(lib, one_thread, name):
+    opt, w = _optimizer_step(name)
+    before = w.numpy().copy()
+    released, _ = _releases(lib, opt.step)
+    assert released >= 1, f"{name}: the step kept the GIL"
+    assert not np.array_equal(w.numpy(), before)
+
+
+def test_small_kernels_of_every_family_keep_the_gil(lib, one_thread):
+    rng = np.random.default_rng(0)
+    x, y = pg.tensor(rng.standard_normal(1024)), pg.tensor(rng.standard_normal(1024))
+    lib.pg_py_reset_gil_counts()
+    for f in (lambda: x.exp(), lambda: x * 2.0, lambda: x / 3.0, lambda: x + y, lambda: x.sum(),
+              lambda: x.softmax(axis=0), lambda: pg.concatenate([x, y]), lambda: x[np.arange(10)]):
+        f()
+    assert _counts(lib) == (0, 0)
