@@ -348,6 +348,14 @@ static pthread_mutex_t pg_claim_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pg_claim_cv = PTHREAD_COND_INITIALIZER;
 static atomic_int pg_claim_waiters;
 
+/* a fork's child starts with the claim lock fresh (see the gradient locks in tensor.c) */
+static void pg__claims_after_fork(void) {
+    pthread_mutex_init(&pg_claim_mu, NULL);
+    pthread_cond_init(&pg_claim_cv, NULL);
+    atomic_store(&pg_claim_waiters, 0);
+}
+__attribute__((constructor)) static void pg__claims_register(void) { pthread_atfork(NULL, NULL, pg__claims_after_fork); }
+
 static void pg__unclaim(pg_nodevec *all) {
     for (size_t i = 0; i < all->n; i++) atomic_store_explicit(&all->v[i]->owner, NULL, memory_order_release);
     all->n = 0;

@@ -546,6 +546,17 @@ pg_status pg_tensor_retain_grad(pg_tensor *t) {
 
 static pthread_mutex_t pg_grad_locks[PG_GRAD_LOCKS] = {[0 ... PG_GRAD_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER};
 
+/* A child of fork has one thread: a lock another thread of the parent held
+ * at the fork would stay held forever, so the child starts with them fresh.
+ * (Not taken around fork instead: a thread holding one may be waiting for the
+ * thread pool, whose own fork handler the forking thread may hold.) */
+static void pg__grad_locks_after_fork(void) {
+    for (int i = 0; i < PG_GRAD_LOCKS; i++) pthread_mutex_init(&pg_grad_locks[i], NULL);
+}
+__attribute__((constructor)) static void pg__grad_locks_register(void) {
+    pthread_atfork(NULL, NULL, pg__grad_locks_after_fork);
+}
+
 static pthread_mutex_t *pg__grad_mutex(const pg_tensor *t) {
     uintptr_t a = (uintptr_t)t >> 6; /* headers are at least this far apart */
     return &pg_grad_locks[(a ^ (a >> 6)) % PG_GRAD_LOCKS];

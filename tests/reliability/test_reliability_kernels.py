@@ -176,5 +176,34 @@ print("ok")
 """, timeout=120)
 
 
+def test_fork_while_threads_backpropagate_into_one_leaf() -> None:
+    # the leaves' gradient locks and the sweep's claim lock: a child forked while
+    # another thread holds one starts with them free, and can backpropagate
+    run_child(PRELUDE + """
+stop = False
+w = pg.tensor(np.ones(4096), requires_grad=True)
+def loop():
+    while not stop:
+        for _ in range(20):
+            (w * 2.0).sum().backward()
+            w.grad = None
+ts = [threading.Thread(target=loop) for _ in range(2)]
+for t in ts:
+    t.start()
+def use_grad():
+    v = pg.tensor(np.ones(4096), requires_grad=True)
+    (v * 3.0).sum().backward()
+    assert float(v.grad.sum().item()) == 3.0 * 4096
+    (w * 1.0).sum().backward()  # the shared leaf: its lock is free in the child
+    assert w.grad is not None
+for _ in range(30):
+    fork_and_use(use_grad)
+stop = True
+for t in ts:
+    t.join()
+print("ok")
+""", timeout=120)
+
+
 def test_engine_is_importable_here() -> None:
     assert pg.randn(2).shape == (2,)
