@@ -39,3 +39,38 @@ PG_UNARY_RULE(cos,
               r = pg__r1(PG_OP_NEG, t, 0);)
 PG_UNARY_ENTRY(cos, PG_OP_COS)
 PG_OPDEF(cos, unary_infer, cos_forward, cos_backward, cos_rule);
+
+/* tan: y = tan x;  dy/dx = 1 + y^2 */
+PG_UNARY_KERNELS(tan, PG_TAN(x), g *((T)1 + y * y))
+PG_UNARY_RULE(tan,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(loc, pg__r1(PG_OP_ADD_SCALAR, yy, 1.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(tan, PG_OP_TAN)
+PG_OPDEF(tan, unary_infer, tan_forward, tan_backward, tan_rule);
+
+/* atan: y = atan x;  dy/dx = 1/(1 + x^2) */
+PG_UNARY_KERNELS(atan, PG_ATAN(x), g / ((T)1 + x * x))
+PG_UNARY_RULE(atan,
+              TRY(xx, pg_mul(x, x));
+              TRY(den, pg__r1(PG_OP_ADD_SCALAR, xx, 1.0));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(atan, PG_OP_ATAN)
+PG_OPDEF(atan, unary_infer, atan_forward, atan_backward, atan_rule);
+
+/* sinh: y = sinh x;  dy/dx = cosh x */
+PG_UNARY_KERNELS(sinh, PG_SINH(x), g * PG_COSH(x))
+PG_UNARY_RULE(sinh,
+              TRY(c, pg_cosh(x));
+              r = pg_mul(g, c);)
+PG_UNARY_ENTRY(sinh, PG_OP_SINH)
+PG_OPDEF(sinh, unary_infer, sinh_forward, sinh_backward, sinh_rule);
+
+/* cosh: y = cosh x;  dy/dx = sinh x */
+PG_UNARY_KERNELS(cosh, PG_COSH(x), g * PG_SINH(x))
+PG_UNARY_RULE(cosh,
+              TRY(s, pg_sinh(x));
+              r = pg_mul(g, s);)
+PG_UNARY_ENTRY(cosh, PG_OP_COSH)
+PG_OPDEF(cosh, unary_infer, cosh_forward, cosh_backward, cosh_rule);

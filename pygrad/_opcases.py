@@ -14,7 +14,13 @@ Domains (how :func:`make_inputs` draws values):
 - ``"away0"``: |x| in [0.2, 2] with random signs, all values of all inputs
   distinct and at least ``0.9 / n`` apart (n values in all), so kinks (relu,
   abs, clamp at 0) and ties (max, maximum) are never within reach of a
-  finite-difference step.
+  finite-difference step;
+- ``"unit"``: uniform in [-0.9, 0.9] (asin, acos: inside their domain, away
+  from the infinite slopes at ±1);
+- ``"halfpi"``: uniform in [-1.2, 1.2] (tan: away from its poles at ±π/2);
+- ``"nonint"``: an integer in [-3, 2] plus a fraction in [0.1, 0.4] or
+  [0.6, 0.9], so the jumps of floor, ceil, round, trunc and sign (at the
+  integers and the halves) are never within reach of a finite-difference step.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ OP_NAMES: tuple[str, ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
+    "tan", "atan", "sinh", "cosh",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
-DOMAINS = ("any", "positive", "away0")
+DOMAINS = ("any", "positive", "away0", "unit", "halfpi", "nonint")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,13 @@ def make_inputs(case: OpCase, dtype: object, seed: int) -> list[np.ndarray]:
         mags = 0.2 + spacing * (np.arange(total) + rng.uniform(0.25, 0.75, total))
         signs = rng.choice(np.array([-1.0, 1.0]), total)
         flat = rng.permutation(mags) * signs
+    elif case.domain == "unit":
+        flat = rng.uniform(-0.9, 0.9, total)
+    elif case.domain == "halfpi":
+        flat = rng.uniform(-1.2, 1.2, total)
+    elif case.domain == "nonint":
+        frac = rng.uniform(0.1, 0.4, total) + rng.choice(np.array([0.0, 0.5]), total)
+        flat = rng.integers(-3, 3, total) + frac
     else:
         raise ValueError(f"make_inputs: unknown domain {case.domain!r}; expected one of {DOMAINS}")
     out = []
@@ -200,6 +214,19 @@ CASES: list[OpCase] = [
     OpCase("cos", "cos-method", lambda m, a: a.cos(), ((2, 3),)),
     OpCase("cos", "cos-func-1d", lambda m, a: m.cos(a), ((5,),)),
     OpCase("cos", "cos-of-sin", lambda m, a: m.cos(a.sin()), ((2, 2),)),
+    # tan, atan, sinh, cosh
+    OpCase("tan", "tan-method", lambda m, a: a.tan(), ((2, 3),), "halfpi"),
+    OpCase("tan", "tan-func-0d", lambda m, a: m.tan(a), ((),), "halfpi"),
+    OpCase("tan", "tan-of-sin", lambda m, a: m.tan(a.sin()), ((3, 2, 2),)),
+    OpCase("atan", "atan-method", lambda m, a: a.atan(), ((2, 3),)),
+    OpCase("atan", "atan-func-1d", lambda m, a: m.atan(a), ((5,),)),
+    OpCase("atan", "atan-of-scaled", lambda m, a: (a * 3.0).atan(), ((3, 2, 2),)),
+    OpCase("sinh", "sinh-method", lambda m, a: a.sinh(), ((2, 3),)),
+    OpCase("sinh", "sinh-func-0d", lambda m, a: m.sinh(a), ((),)),
+    OpCase("sinh", "sinh-of-atan", lambda m, a: m.sinh(a.atan()), ((3, 2, 2),)),
+    OpCase("cosh", "cosh-method", lambda m, a: a.cosh(), ((2, 3),)),
+    OpCase("cosh", "cosh-func-1d", lambda m, a: m.cosh(a), ((5,),)),
+    OpCase("cosh", "cosh-of-sinh", lambda m, a: a.sinh().cosh(), ((2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

@@ -178,6 +178,14 @@ OPS: tuple[Op, ...] = (
        "sin", ("sin",), ("sin",), "method", "sin x (radians).", elementwise=True),
     Op("cos", 1, Gate("CosGate", "z = cos x; dx = -sin x·dz.", lambda e, x: x.cos()),
        "cos", ("cos",), ("cos",), "method", "cos x (radians).", elementwise=True),
+    Op("tan", 1, Gate("TanGate", "z = tan x; dx = (1 + z²)·dz.", lambda e, x: x.tan()),
+       "tan", ("tan",), ("tan",), "method", "tan x (radians).", elementwise=True, domain="halfpi"),
+    Op("atan", 1, Gate("AtanGate", "z = atan x; dx = dz/(1 + x²).", lambda e, x: x.atan()),
+       "atan", ("atan",), ("atan",), "method", "Inverse tangent, in (-π/2, π/2).", elementwise=True),
+    Op("sinh", 1, Gate("SinhGate", "z = sinh x; dx = cosh x·dz.", lambda e, x: x.sinh()),
+       "sinh", ("sinh",), ("sinh",), "method", "Hyperbolic sine.", elementwise=True),
+    Op("cosh", 1, Gate("CoshGate", "z = cosh x; dx = sinh x·dz.", lambda e, x: x.cosh()),
+       "cosh", ("cosh",), ("cosh",), "method", "Hyperbolic cosine.", elementwise=True),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -393,6 +393,71 @@ class Cos(Op):
         return -(g * x.sin())
 
 
+class Tan(Op):
+    """y = tan x; dx = g (1 + y²)."""
+
+    name = "tan"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.tan(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * (_scalar(y.dtype, 1) + y * y),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y * y + 1.0)
+
+
+class Atan(Op):
+    """y = atan x; dx = g / (1 + x²)."""
+
+    name = "atan"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arctan(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (_scalar(x.dtype, 1) + x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * x + 1.0)
+
+
+class Sinh(Op):
+    """y = sinh x; dx = g cosh x."""
+
+    name = "sinh"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.sinh(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.cosh(xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * x.cosh()
+
+
+class Cosh(Op):
+    """y = cosh x; dx = g sinh x."""
+
+    name = "cosh"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.cosh(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.sinh(xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * x.sinh()
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -942,6 +1007,7 @@ OPS: dict[str, type[Op]] = {
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
+        Tan, Atan, Sinh, Cosh,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
