@@ -74,3 +74,26 @@ PG_UNARY_RULE(cosh,
               r = pg_mul(g, s);)
 PG_UNARY_ENTRY(cosh, PG_OP_COSH)
 PG_OPDEF(cosh, unary_infer, cosh_forward, cosh_backward, cosh_rule);
+
+/* asin: y = asin x;  dy/dx = 1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
+PG_UNARY_KERNELS(asin, PG_ASIN(x), g / PG_SQRT((T)1 - x * x))
+PG_UNARY_RULE(asin,
+              TRY(xx, pg_mul(x, x));
+              TRY(u, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(v, pg__r1(PG_OP_ADD_SCALAR, u, 1.0));
+              TRY(s, pg__r1(PG_OP_SQRT, v, 0));
+              r = pg_div(g, s);)
+PG_UNARY_ENTRY(asin, PG_OP_ASIN)
+PG_OPDEF(asin, unary_infer, asin_forward, asin_backward, asin_rule);
+
+/* acos: y = acos x;  dy/dx = -1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
+PG_UNARY_KERNELS(acos, PG_ACOS(x), -g / PG_SQRT((T)1 - x * x))
+PG_UNARY_RULE(acos,
+              TRY(xx, pg_mul(x, x));
+              TRY(u, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(v, pg__r1(PG_OP_ADD_SCALAR, u, 1.0));
+              TRY(s, pg__r1(PG_OP_SQRT, v, 0));
+              TRY(t, pg_div(g, s));
+              r = pg__r1(PG_OP_NEG, t, 0);)
+PG_UNARY_ENTRY(acos, PG_OP_ACOS)
+PG_OPDEF(acos, unary_infer, acos_forward, acos_backward, acos_rule);

@@ -189,6 +189,8 @@ pg_tensor *pg_tan(pg_tensor *x);
 pg_tensor *pg_atan(pg_tensor *x);
 pg_tensor *pg_sinh(pg_tensor *x);
 pg_tensor *pg_cosh(pg_tensor *x);
+pg_tensor *pg_asin(pg_tensor *x);
+pg_tensor *pg_acos(pg_tensor *x);
 pg_tensor *pg_sqrt(pg_tensor *x);
 pg_tensor *pg_reciprocal(pg_tensor *x);
 pg_tensor *pg_abs(pg_tensor *x);

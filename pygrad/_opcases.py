@@ -39,7 +39,7 @@ OP_NAMES: tuple[str, ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
-    "tan", "atan", "sinh", "cosh",
+    "tan", "atan", "sinh", "cosh", "asin", "acos",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -227,6 +227,13 @@ CASES: list[OpCase] = [
     OpCase("cosh", "cosh-method", lambda m, a: a.cosh(), ((2, 3),)),
     OpCase("cosh", "cosh-func-1d", lambda m, a: m.cosh(a), ((5,),)),
     OpCase("cosh", "cosh-of-sinh", lambda m, a: a.sinh().cosh(), ((2, 2),)),
+    # asin, acos
+    OpCase("asin", "asin-method", lambda m, a: a.asin(), ((2, 3),), "unit"),
+    OpCase("asin", "asin-func-0d", lambda m, a: m.asin(a), ((),), "unit"),
+    OpCase("asin", "asin-of-sin", lambda m, a: m.asin(a.sin() * 0.9), ((3, 2, 2),)),
+    OpCase("acos", "acos-method", lambda m, a: a.acos(), ((2, 3),), "unit"),
+    OpCase("acos", "acos-func-1d", lambda m, a: m.acos(a), ((5,),), "unit"),
+    OpCase("acos", "acos-of-tanh", lambda m, a: m.acos(a.tanh() * 0.9), ((2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

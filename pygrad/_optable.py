@@ -186,6 +186,12 @@ OPS: tuple[Op, ...] = (
        "sinh", ("sinh",), ("sinh",), "method", "Hyperbolic sine.", elementwise=True),
     Op("cosh", 1, Gate("CoshGate", "z = cosh x; dx = sinh x·dz.", lambda e, x: x.cosh()),
        "cosh", ("cosh",), ("cosh",), "method", "Hyperbolic cosine.", elementwise=True),
+    Op("asin", 1, Gate("AsinGate", "z = asin x; dx = dz/√(1 - x²).", lambda e, x: x.asin()),
+       "asin", ("asin",), ("asin",), "method", "Inverse sine, in [-π/2, π/2] (NaN outside [-1, 1]).",
+       elementwise=True, domain="unit"),
+    Op("acos", 1, Gate("AcosGate", "z = acos x; dx = -dz/√(1 - x²).", lambda e, x: x.acos()),
+       "acos", ("acos",), ("acos",), "method", "Inverse cosine, in [0, π] (NaN outside [-1, 1]).",
+       elementwise=True, domain="unit"),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

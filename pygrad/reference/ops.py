@@ -458,6 +458,40 @@ class Cosh(Op):
         return g * x.sinh()
 
 
+class Asin(Op):
+    """y = asin x; dx = g / sqrt(1 - x²)."""
+
+    name = "asin"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arcsin(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / np.sqrt(_scalar(x.dtype, 1) - x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (1.0 - x * x).sqrt()
+
+
+class Acos(Op):
+    """y = acos x; dx = -g / sqrt(1 - x²)."""
+
+    name = "acos"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arccos(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (-g / np.sqrt(_scalar(x.dtype, 1) - x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return -(g / (1.0 - x * x).sqrt())
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -1007,7 +1041,7 @@ OPS: dict[str, type[Op]] = {
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
-        Tan, Atan, Sinh, Cosh,
+        Tan, Atan, Sinh, Cosh, Asin, Acos,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
