@@ -9,6 +9,10 @@
  * the tape (pg__r1), since ops_unary calls into this file. */
 #include "unary_kernels.h"
 
+/* constants of the formulas below (M_LN2 and friends are not C11) */
+#define PG_LN2 0.693147180559945309417232121458176568
+#define PG_LN10 2.30258509299404568401799145468436421
+
 /* exp: y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
 PG_UNARY_RULE(exp,
@@ -97,3 +101,45 @@ PG_UNARY_RULE(acos,
               r = pg__r1(PG_OP_NEG, t, 0);)
 PG_UNARY_ENTRY(acos, PG_OP_ACOS)
 PG_OPDEF(acos, unary_infer, acos_forward, acos_backward, acos_rule);
+
+/* log1p: y = log(1 + x), accurate for small x;  dy/dx = 1/(1 + x) */
+PG_UNARY_KERNELS(log1p, PG_LOG1P(x), g / (x + (T)1))
+PG_UNARY_RULE(log1p,
+              TRY(den, pg__r1(PG_OP_ADD_SCALAR, x, 1.0));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log1p, PG_OP_LOG1P)
+PG_OPDEF(log1p, unary_infer, log1p_forward, log1p_backward, log1p_rule);
+
+/* expm1: y = e^x - 1, accurate for small x;  dy/dx = y + 1 */
+PG_UNARY_KERNELS(expm1, PG_EXPM1(x), g *(y + (T)1))
+PG_UNARY_RULE(expm1,
+              TRY(y, pg__out_diff(n));
+              TRY(loc, pg__r1(PG_OP_ADD_SCALAR, y, 1.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(expm1, PG_OP_EXPM1)
+PG_OPDEF(expm1, unary_infer, expm1_forward, expm1_backward, expm1_rule);
+
+/* log2: y = log2 x;  dy/dx = 1/(x ln 2) */
+PG_UNARY_KERNELS(log2, PG_LOG2(x), g / (x * (T)PG_LN2))
+PG_UNARY_RULE(log2,
+              TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN2));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log2, PG_OP_LOG2)
+PG_OPDEF(log2, unary_infer, log2_forward, log2_backward, log2_rule);
+
+/* log10: y = log10 x;  dy/dx = 1/(x ln 10) */
+PG_UNARY_KERNELS(log10, PG_LOG10(x), g / (x * (T)PG_LN10))
+PG_UNARY_RULE(log10,
+              TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN10));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log10, PG_OP_LOG10)
+PG_OPDEF(log10, unary_infer, log10_forward, log10_backward, log10_rule);
+
+/* exp2: y = 2^x;  dy/dx = y ln 2 */
+PG_UNARY_KERNELS(exp2, PG_EXP2(x), g * y * (T)PG_LN2)
+PG_UNARY_RULE(exp2,
+              TRY(y, pg__out_diff(n));
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, y, PG_LN2));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(exp2, PG_OP_EXP2)
+PG_OPDEF(exp2, unary_infer, exp2_forward, exp2_backward, exp2_rule);

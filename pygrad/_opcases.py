@@ -39,7 +39,7 @@ OP_NAMES: tuple[str, ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
-    "tan", "atan", "sinh", "cosh", "asin", "acos",
+    "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -234,6 +234,22 @@ CASES: list[OpCase] = [
     OpCase("acos", "acos-method", lambda m, a: a.acos(), ((2, 3),), "unit"),
     OpCase("acos", "acos-func-1d", lambda m, a: m.acos(a), ((5,),), "unit"),
     OpCase("acos", "acos-of-tanh", lambda m, a: m.acos(a.tanh() * 0.9), ((2, 2),)),
+    # log1p, expm1, log2, log10, exp2
+    OpCase("log1p", "log1p-method", lambda m, a: a.log1p(), ((2, 3),), "positive"),
+    OpCase("log1p", "log1p-func-0d", lambda m, a: m.log1p(a), ((),), "positive"),
+    OpCase("log1p", "log1p-of-tiny", lambda m, a: (a * 1e-3).log1p(), ((3, 2, 2),)),
+    OpCase("expm1", "expm1-method", lambda m, a: a.expm1(), ((2, 3),)),
+    OpCase("expm1", "expm1-func-1d", lambda m, a: m.expm1(a), ((5,),)),
+    OpCase("expm1", "expm1-of-tiny", lambda m, a: (a * 1e-3).expm1(), ((3, 2, 2),)),
+    OpCase("log2", "log2-method", lambda m, a: a.log2(), ((2, 3),), "positive"),
+    OpCase("log2", "log2-func-0d", lambda m, a: m.log2(a), ((),), "positive"),
+    OpCase("log2", "log2-of-exp", lambda m, a: m.log2(a.exp()), ((3, 2, 2),)),
+    OpCase("log10", "log10-method", lambda m, a: a.log10(), ((2, 3),), "positive"),
+    OpCase("log10", "log10-func-1d", lambda m, a: m.log10(a), ((5,),), "positive"),
+    OpCase("log10", "log10-of-square", lambda m, a: (a * a + 0.5).log10(), ((2, 2),)),
+    OpCase("exp2", "exp2-method", lambda m, a: a.exp2(), ((2, 3),)),
+    OpCase("exp2", "exp2-func-0d", lambda m, a: m.exp2(a), ((),)),
+    OpCase("exp2", "exp2-of-log2", lambda m, a: m.exp2(a.log2()), ((3, 2, 2),), "positive"),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

@@ -192,6 +192,17 @@ OPS: tuple[Op, ...] = (
     Op("acos", 1, Gate("AcosGate", "z = acos x; dx = -dz/√(1 - x²).", lambda e, x: x.acos()),
        "acos", ("acos",), ("acos",), "method", "Inverse cosine, in [0, π] (NaN outside [-1, 1]).",
        elementwise=True, domain="unit"),
+    Op("log1p", 1, Gate("Log1pGate", "z = log(1 + x); dx = dz/(1 + x).", lambda e, x: x.log1p()),
+       "log1p", ("log1p",), ("log1p",), "method", "log(1 + x), accurate for small x.",
+       elementwise=True, domain="positive"),
+    Op("expm1", 1, Gate("Expm1Gate", "z = eˣ - 1; dx = (z + 1)·dz.", lambda e, x: x.expm1()),
+       "expm1", ("expm1",), ("expm1",), "method", "eˣ - 1, accurate for small x.", elementwise=True),
+    Op("log2", 1, Gate("Log2Gate", "z = log₂ x; dx = dz/(x ln 2).", lambda e, x: x.log2()),
+       "log2", ("log2",), ("log2",), "method", "Base-2 log.", elementwise=True, domain="positive"),
+    Op("log10", 1, Gate("Log10Gate", "z = log₁₀ x; dx = dz/(x ln 10).", lambda e, x: x.log10()),
+       "log10", ("log10",), ("log10",), "method", "Base-10 log.", elementwise=True, domain="positive"),
+    Op("exp2", 1, Gate("Exp2Gate", "z = 2ˣ; dx = z ln 2·dz.", lambda e, x: x.exp2()),
+       "exp2", ("exp2",), ("exp2",), "method", "2ˣ.", elementwise=True),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

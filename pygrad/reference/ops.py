@@ -48,6 +48,10 @@ def _scalar(dtype: np.dtype, value: float) -> np.generic:
     return dtype.type(value)
 
 
+_LN2 = 0.693147180559945309417232121458176568
+_LN10 = 2.30258509299404568401799145468436421
+
+
 class Op:
     """One row of the op table.
 
@@ -490,6 +494,89 @@ class Acos(Op):
 
     def rule(self, g: Any, x: Any, y: Any) -> Any:
         return -(g / (1.0 - x * x).sqrt())
+
+
+class Log1p(Op):
+    """y = log(1 + x); dx = g / (x + 1)."""
+
+    name = "log1p"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log1p(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x + _scalar(x.dtype, 1)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x + 1.0)
+
+
+class Expm1(Op):
+    """y = exp(x) - 1; dx = g (y + 1)."""
+
+    name = "expm1"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.expm1(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * (y + _scalar(y.dtype, 1)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y + 1.0)
+
+
+class Log2(Op):
+    """y = log2(x); dx = g / (x ln 2)."""
+
+    name = "log2"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log2(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x * _scalar(x.dtype, _LN2)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * _LN2)
+
+
+class Log10(Op):
+    """y = log10(x); dx = g / (x ln 10)."""
+
+    name = "log10"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log10(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x * _scalar(x.dtype, _LN10)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * _LN10)
+
+
+class Exp2(Op):
+    """y = 2^x; dx = g y ln 2."""
+
+    name = "exp2"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.exp2(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * y * _scalar(y.dtype, _LN2),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y * _LN2)
 
 
 class Sqrt(Op):
@@ -1041,7 +1128,7 @@ OPS: dict[str, type[Op]] = {
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
-        Tan, Atan, Sinh, Cosh, Asin, Acos,
+        Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
