@@ -143,3 +143,56 @@ PG_UNARY_RULE(exp2,
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(exp2, PG_OP_EXP2)
 PG_OPDEF(exp2, unary_infer, exp2_forward, exp2_backward, exp2_rule);
+
+/* square: y = x^2;  dy/dx = 2x */
+PG_UNARY_KERNELS(square, x * x, g *((T)2 * x))
+PG_UNARY_RULE(square,
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, x, 2.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(square, PG_OP_SQUARE)
+PG_OPDEF(square, unary_infer, square_forward, square_backward, square_rule);
+
+/* rsqrt: y = 1/sqrt x;  dy/dx = -y^3/2 (inf at 0, NaN below) */
+PG_UNARY_KERNELS(rsqrt, (T)1 / PG_SQRT(x), (T)-0.5 * g * (y * y * y))
+PG_UNARY_RULE(rsqrt,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(y3, pg_mul(yy, y));
+              TRY(t, pg_mul(g, y3));
+              r = pg__r1(PG_OP_MUL_SCALAR, t, -0.5);)
+PG_UNARY_ENTRY(rsqrt, PG_OP_RSQRT)
+PG_OPDEF(rsqrt, unary_infer, rsqrt_forward, rsqrt_backward, rsqrt_rule);
+
+/* sign, floor, ceil, round, trunc: dy/dx = 0. Their rule records the zeros
+ * as where(false, x, 0), a function of x (so the gradient has a graph, as
+ * every rule's), finite whatever g and x hold. */
+PG_UNARY_RULE(zero,
+              (void)g;
+              TRY(never, pg_compare_scalar(x, NAN, PG_CMP_EQ)); /* false everywhere, NaN included */
+              TRY(zero, pg__scalar(x->dtype, 0.0));
+              r = pg_where(never, x, zero);)
+
+/* sign: y = -1, 0 (at ±0) or 1, NaN for NaN;  dy/dx = 0 */
+PG_UNARY_KERNELS(sign, x > 0 ? (T)1 : (x < 0 ? (T)-1 : x), ((void)g, (T)0))
+PG_UNARY_ENTRY(sign, PG_OP_SIGN)
+PG_OPDEF(sign, unary_infer, sign_forward, sign_backward, zero_rule);
+
+/* floor: y = the largest integer <= x;  dy/dx = 0 */
+PG_UNARY_KERNELS(floor, PG_FLOOR(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(floor, PG_OP_FLOOR)
+PG_OPDEF(floor, unary_infer, floor_forward, floor_backward, zero_rule);
+
+/* ceil: y = the smallest integer >= x;  dy/dx = 0 */
+PG_UNARY_KERNELS(ceil, PG_CEIL(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(ceil, PG_OP_CEIL)
+PG_OPDEF(ceil, unary_infer, ceil_forward, ceil_backward, zero_rule);
+
+/* round: y = the nearest integer, halves to even (rint in the default rounding mode);  dy/dx = 0 */
+PG_UNARY_KERNELS(round, PG_RINT(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(round, PG_OP_ROUND)
+PG_OPDEF(round, unary_infer, round_forward, round_backward, zero_rule);
+
+/* trunc: y = x rounded toward zero;  dy/dx = 0 */
+PG_UNARY_KERNELS(trunc, PG_TRUNC(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(trunc, PG_OP_TRUNC)
+PG_OPDEF(trunc, unary_infer, trunc_forward, trunc_backward, zero_rule);

@@ -39,7 +39,8 @@ OP_NAMES: tuple[str, ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "matmul", "sum", "mean", "max", "min",
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
-    "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2",
+    "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
+    "rsqrt", "sign", "floor", "ceil", "round", "trunc",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -250,6 +251,26 @@ CASES: list[OpCase] = [
     OpCase("exp2", "exp2-method", lambda m, a: a.exp2(), ((2, 3),)),
     OpCase("exp2", "exp2-func-0d", lambda m, a: m.exp2(a), ((),)),
     OpCase("exp2", "exp2-of-log2", lambda m, a: m.exp2(a.log2()), ((3, 2, 2),), "positive"),
+    # square, rsqrt
+    OpCase("square", "square-method", lambda m, a: a.square(), ((2, 3),)),
+    OpCase("square", "square-func-0d", lambda m, a: m.square(a), ((),)),
+    OpCase("square", "square-of-sin", lambda m, a: a.sin().square(), ((3, 2, 2),)),
+    OpCase("rsqrt", "rsqrt-method", lambda m, a: a.rsqrt(), ((2, 3),), "positive"),
+    OpCase("rsqrt", "rsqrt-func-1d", lambda m, a: m.rsqrt(a), ((5,),), "positive"),
+    OpCase("rsqrt", "rsqrt-of-square", lambda m, a: (a.square() + 0.25).rsqrt(), ((2, 2),)),
+    # sign, floor, ceil, round, trunc: zero gradient
+    OpCase("sign", "sign-method", lambda m, a: a.sign(), ((2, 3),), "nonint"),
+    OpCase("sign", "sign-of-scaled", lambda m, a: m.sign(a * 3.0), ((5,),), "nonint"),
+    OpCase("floor", "floor-method", lambda m, a: a.floor(), ((2, 3),), "nonint"),
+    OpCase("floor", "floor-func-0d", lambda m, a: m.floor(a), ((),), "nonint"),
+    OpCase("floor", "floor-of-shifted", lambda m, a: (a - 1.0).floor(), ((3, 2, 2),), "nonint"),
+    OpCase("ceil", "ceil-method", lambda m, a: a.ceil(), ((2, 3),), "nonint"),
+    OpCase("ceil", "ceil-of-neg", lambda m, a: m.ceil(-a), ((5,),), "nonint"),
+    OpCase("round", "round-method", lambda m, a: a.round(), ((2, 3),), "nonint"),
+    OpCase("round", "round-func-0d", lambda m, a: m.round(a), ((),), "nonint"),
+    OpCase("round", "round-of-shifted", lambda m, a: (a + 2.0).round(), ((3, 2, 2),), "nonint"),
+    OpCase("trunc", "trunc-method", lambda m, a: a.trunc(), ((2, 3),), "nonint"),
+    OpCase("trunc", "trunc-of-shifted", lambda m, a: m.trunc(a - 3.0), ((5,),), "nonint"),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

@@ -579,6 +579,114 @@ class Exp2(Op):
         return g * (y * _LN2)
 
 
+class Square(Op):
+    """y = x²; dx = g 2x."""
+
+    name = "square"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * x
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g * (_scalar(x.dtype, 2) * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (x * 2.0)
+
+
+class Rsqrt(Op):
+    """y = 1 / sqrt(x); dx = -g y³ / 2."""
+
+    name = "rsqrt"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return _scalar(x.dtype, 1) / np.sqrt(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (_scalar(y.dtype, -0.5) * g * (y * y * y),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return (g * (y * y * y)) * -0.5
+
+
+class Sign(Op):
+    """y = np.sign(x); dx = 0 (piecewise constant)."""
+
+    name = "sign"
+
+    def forward(self, x: Array) -> Array:
+        return np.sign(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Floor(Op):
+    """y = np.floor(x); dx = 0 (piecewise constant)."""
+
+    name = "floor"
+
+    def forward(self, x: Array) -> Array:
+        return np.floor(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Ceil(Op):
+    """y = np.ceil(x); dx = 0 (piecewise constant)."""
+
+    name = "ceil"
+
+    def forward(self, x: Array) -> Array:
+        return np.ceil(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Round(Op):
+    """y = np.rint(x); dx = 0 (piecewise constant)."""
+
+    name = "round"
+
+    def forward(self, x: Array) -> Array:
+        return np.rint(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Trunc(Op):
+    """y = np.trunc(x); dx = 0 (piecewise constant)."""
+
+    name = "trunc"
+
+    def forward(self, x: Array) -> Array:
+        return np.trunc(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -1128,7 +1236,8 @@ OPS: dict[str, type[Op]] = {
         Reciprocal, Abs, Maximum, Minimum, Clamp, Where, Sigmoid, Tanh, Relu, LeakyRelu,
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
-        Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2,
+        Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
+        Round, Trunc,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
