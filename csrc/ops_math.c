@@ -12,6 +12,18 @@
 /* constants of the formulas below (M_LN2 and friends are not C11) */
 #define PG_LN2 0.693147180559945309417232121458176568
 #define PG_LN10 2.30258509299404568401799145468436421
+#define PG_2_SQRTPI 1.12837916709551257389615890312154517   /* 2/sqrt(pi) */
+#define PG_SQRT1_2 0.707106781186547524400844362104849039  /* 1/sqrt(2) */
+#define PG_1_SQRT2PI 0.398942280401432677939946059934381868 /* 1/sqrt(2 pi) */
+
+/* sigmoid(x) without overflow, as ops_unary's sigmoid computes it */
+static inline float sigm_f(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
+static inline double sigm_d(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+#define PG_SIGM(v) _Generic((v), float: sigm_f, default: sigm_d)(v)
+/* log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|) (NaN stays NaN) */
+static inline float softplus_f(float x) { return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
+static inline double softplus_d(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+#define PG_SOFTPLUS(v) _Generic((v), float: softplus_f, default: softplus_d)(v)
 
 /* exp: y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
@@ -196,3 +208,48 @@ PG_OPDEF(round, unary_infer, round_forward, round_backward, zero_rule);
 PG_UNARY_KERNELS(trunc, PG_TRUNC(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(trunc, PG_OP_TRUNC)
 PG_OPDEF(trunc, unary_infer, trunc_forward, trunc_backward, zero_rule);
+
+/* erf: y = erf x;  dy/dx = 2/sqrt(pi) e^(-x^2) */
+PG_UNARY_KERNELS(erf, PG_ERF(x), g * (T)PG_2_SQRTPI * PG_EXP(-x * x))
+PG_UNARY_RULE(erf,
+              TRY(xx, pg_mul(x, x));
+              TRY(nxx, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(e, pg_exp(nxx));
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, e, PG_2_SQRTPI));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(erf, PG_OP_ERF)
+PG_OPDEF(erf, unary_infer, erf_forward, erf_backward, erf_rule);
+
+/* silu: y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x) */
+PG_UNARY_KERNELS(silu, x * PG_SIGM(x), g * PG_SIGM(x) * ((T)1 + x * ((T)1 - PG_SIGM(x))))
+PG_UNARY_RULE(silu,
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(ns, pg__r1(PG_OP_NEG, s, 0));
+              TRY(oms, pg__r1(PG_OP_ADD_SCALAR, ns, 1.0));
+              TRY(t, pg_mul(x, oms));
+              TRY(u, pg__r1(PG_OP_ADD_SCALAR, t, 1.0));
+              TRY(loc, pg_mul(s, u));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(silu, PG_OP_SILU)
+PG_OPDEF(silu, unary_infer, silu_forward, silu_backward, silu_rule);
+
+/* logsigmoid: y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), without overflow;  dy/dx = sigmoid(-x) */
+PG_UNARY_KERNELS(logsigmoid, (x < 0 ? x : (T)0) - PG_LOG1P(PG_EXP(-PG_FABS(x))), g * PG_SIGM(-x))
+PG_UNARY_RULE(logsigmoid,
+              TRY(nx, pg__r1(PG_OP_NEG, x, 0));
+              TRY(s, pg__r1(PG_OP_SIGMOID, nx, 0));
+              r = pg_mul(g, s);)
+PG_UNARY_ENTRY(logsigmoid, PG_OP_LOGSIGMOID)
+PG_OPDEF(logsigmoid, unary_infer, logsigmoid_forward, logsigmoid_backward, logsigmoid_rule);
+
+/* softplus: y = log(1 + e^x), and x itself above 20 (PyTorch's beta = 1, threshold = 20);
+ * dy/dx = e^x/(1 + e^x), 1 above 20 */
+PG_UNARY_KERNELS(softplus, x > (T)20 ? x : PG_LOG1P(PG_EXP(x)), x > (T)20 ? g : g * (PG_EXP(x) / (PG_EXP(x) + (T)1)))
+PG_UNARY_RULE(softplus,
+              TRY(above, pg_compare_scalar(x, 20.0, PG_CMP_GT));
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(one, pg__scalar(x->dtype, 1.0));
+              TRY(loc, pg_where(above, one, s));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(softplus, PG_OP_SOFTPLUS)
+PG_OPDEF(softplus, unary_infer, softplus_forward, softplus_backward, softplus_rule);

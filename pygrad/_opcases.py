@@ -40,7 +40,7 @@ OP_NAMES: tuple[str, ...] = (
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
-    "rsqrt", "sign", "floor", "ceil", "round", "trunc",
+    "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -271,6 +271,19 @@ CASES: list[OpCase] = [
     OpCase("round", "round-of-shifted", lambda m, a: (a + 2.0).round(), ((3, 2, 2),), "nonint"),
     OpCase("trunc", "trunc-method", lambda m, a: a.trunc(), ((2, 3),), "nonint"),
     OpCase("trunc", "trunc-of-shifted", lambda m, a: m.trunc(a - 3.0), ((5,),), "nonint"),
+    # erf, silu, logsigmoid, softplus
+    OpCase("erf", "erf-method", lambda m, a: a.erf(), ((2, 3),)),
+    OpCase("erf", "erf-func-0d", lambda m, a: m.erf(a), ((),)),
+    OpCase("erf", "erf-of-scaled", lambda m, a: (a * 2.0).erf(), ((3, 2, 2),)),
+    OpCase("silu", "silu-method", lambda m, a: a.silu(), ((2, 3),)),
+    OpCase("silu", "silu-func-1d", lambda m, a: m.silu(a), ((5,),)),
+    OpCase("silu", "silu-of-scaled", lambda m, a: (a * 4.0).silu(), ((3, 2, 2),)),
+    OpCase("logsigmoid", "logsigmoid-method", lambda m, a: a.logsigmoid(), ((2, 3),)),
+    OpCase("logsigmoid", "logsigmoid-func-0d", lambda m, a: m.logsigmoid(a), ((),)),
+    OpCase("logsigmoid", "logsigmoid-of-large", lambda m, a: (a * 30.0).logsigmoid(), ((3, 2, 2),)),
+    OpCase("softplus", "softplus-method", lambda m, a: a.softplus(), ((2, 3),)),
+    OpCase("softplus", "softplus-func-1d", lambda m, a: m.softplus(a), ((5,),)),
+    OpCase("softplus", "softplus-across-threshold", lambda m, a: (a * 15.0).softplus(), ((3, 2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

@@ -222,6 +222,17 @@ OPS: tuple[Op, ...] = (
     Op("trunc", 1, Gate("TruncGate", "z = trunc x; dx = 0.", lambda e, x: x.trunc()),
        "trunc", ("trunc",), ("trunc",), "method", "x rounded toward zero; zero gradient.",
        elementwise=True, domain="nonint"),
+    Op("erf", 1, Gate("ErfGate", "z = erf x; dx = 2/√π·e^(-x²)·dz.", lambda e, x: x.erf()),
+       "erf", ("erf",), ("erf",), "method", "The error function.", elementwise=True),
+    Op("silu", 1, Gate("SiLUGate", "z = x·σ(x); dx = σ(x)(1 + x(1 - σ(x)))·dz.", lambda e, x: x.silu()),
+       "SiLU", ("silu",), ("silu",), "method", "x·σ(x) (swish).", elementwise=True),
+    Op("logsigmoid", 1, Gate("LogSigmoidGate", "z = log σ(x); dx = σ(-x)·dz.", lambda e, x: x.logsigmoid()),
+       "log σ", ("logsigmoid",), ("logsigmoid",), "method", "log σ(x), computed without overflow.",
+       elementwise=True),
+    Op("softplus", 1, Gate("SoftplusGate", "z = log(1 + eˣ) (x above 20); dx = σ(x)·dz (dz above 20).",
+                           lambda e, x: x.softplus()),
+       "softplus", ("softplus",), ("softplus",), "method",
+       "log(1 + eˣ), and x itself above 20 (PyTorch's beta=1, threshold=20).", elementwise=True),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -15,6 +15,7 @@ This module is not a kernel library: it is written for clarity, not speed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -50,6 +51,28 @@ def _scalar(dtype: np.dtype, value: float) -> np.generic:
 
 _LN2 = 0.693147180559945309417232121458176568
 _LN10 = 2.30258509299404568401799145468436421
+_2_SQRTPI = 1.12837916709551257389615890312154517  # 2/sqrt(pi)
+_SQRT1_2 = 0.707106781186547524400844362104849039  # 1/sqrt(2)
+_1_SQRT2PI = 0.398942280401432677939946059934381868  # 1/sqrt(2 pi)
+
+_erf_f64 = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf(x: Array) -> Array:
+    """erf elementwise (numpy has none): math.erf in float64, rounded to x's dtype."""
+    return np.asarray(_erf_f64(x), dtype=x.dtype)
+
+
+def _sigmoid(x: Array) -> Array:
+    """sigmoid(x) without overflow, as :class:`Sigmoid` computes it."""
+    one = _scalar(x.dtype, 1)
+    e = np.exp(-np.abs(x))  # exp(-x) for x >= 0, exp(x) for x < 0
+    return np.where(x >= _scalar(x.dtype, 0), one / (one + e), e / (one + e))
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + e^x) without overflow: max(x, 0) + log1p(exp(-|x|)) (NaN stays NaN)."""
+    return np.where(x > _scalar(x.dtype, 0), x, _scalar(x.dtype, 0)) + np.log1p(np.exp(-np.abs(x)))
 
 
 class Op:
@@ -687,6 +710,79 @@ class Trunc(Op):
         return g * 0.0
 
 
+class Erf(Op):
+    """y = erf(x); dx = g 2/sqrt(pi) exp(-x²)."""
+
+    name = "erf"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return _erf(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g * _scalar(x.dtype, _2_SQRTPI) * np.exp(-x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * ((-(x * x)).exp() * _2_SQRTPI)
+
+
+class Silu(Op):
+    """y = x sigmoid(x); dx = g s (1 + x (1 - s)), s = sigmoid(x)."""
+
+    name = "silu"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * _sigmoid(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        s, one = _sigmoid(x), _scalar(x.dtype, 1)
+        return (g * s * (one + x * (one - s)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        s = x.sigmoid()
+        return g * (s * (x * (1.0 - s) + 1.0))
+
+
+class Logsigmoid(Op):
+    """y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)); dx = g sigmoid(-x)."""
+
+    name = "logsigmoid"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.minimum(x, _scalar(x.dtype, 0)) - np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * _sigmoid(-xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (-x).sigmoid()
+
+
+class Softplus(Op):
+    """y = log1p(exp(x)), x for x > 20; dx = g e^x / (e^x + 1), g for x > 20 (PyTorch's threshold)."""
+
+    name = "softplus"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        t = _scalar(x.dtype, 20)
+        return np.where(x > t, x, np.log1p(np.exp(np.minimum(x, t))))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        t = _scalar(x.dtype, 20)
+        z = np.exp(np.minimum(x, t))
+        return (np.where(x > t, g, g * (z / (z + _scalar(x.dtype, 1)))),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        above = np.asarray(x.numpy() > 20, dtype=x.dtype)  # a constant: 1 above the threshold
+        return g * (x.sigmoid() * (1.0 - above) + above)
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -1237,7 +1333,7 @@ OPS: dict[str, type[Op]] = {
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
-        Round, Trunc,
+        Round, Trunc, Erf, Silu, Logsigmoid, Softplus,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
