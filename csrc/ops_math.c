@@ -1,12 +1,16 @@
 /* ops_math.c: the plain elementwise functions of one float tensor (family
- * "math" in ops.def): exp, log, sin, cos. Each op is one block: its forward
+ * "math" in ops.def): exp, log, the trigonometric and hyperbolic functions,
+ * log1p, expm1, log2, log10, exp2, square, rsqrt, the roundings, erf and the
+ * smooth activations (silu, logsigmoid, softplus, mish, hardsigmoid, gelu).
+ * Each op is one block: its forward
  * formula right above its backward formula (one PG_UNARY_KERNELS line, for
  * float32 and float64), its differentiable rule, its entry point and its row.
  * Python builds everything else of these ops from their rows in
  * pygrad/_optable.py (elementwise=True), and tests/c/test_pygrad.c checks
  * every op of this family against finite differences without naming it.
- * Rules here use ops_binary's entry points; anything of ops_unary goes through
- * the tape (pg__r1), since ops_unary calls into this file. */
+ * Rules here use ops_binary's and ops_compare's entry points; anything of
+ * ops_unary goes through the tape (pg__r1), since ops_unary calls into this
+ * file. */
 #include "unary_kernels.h"
 
 /* constants of the formulas below (M_LN2 and friends are not C11) */
@@ -24,6 +28,38 @@ static inline double sigm_d(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : 
 static inline float softplus_f(float x) { return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
 static inline double softplus_d(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
 #define PG_SOFTPLUS(v) _Generic((v), float: softplus_f, default: softplus_d)(v)
+/* mish's dy/dx: t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
+static inline float mish_local_f(float x) {
+    float t = tanhf(softplus_f(x));
+    return t + x * sigm_f(x) * (1.0f - t * t);
+}
+static inline double mish_local_d(double x) {
+    double t = tanh(softplus_d(x));
+    return t + x * sigm_d(x) * (1.0 - t * t);
+}
+#define PG_MISH_LOCAL(v) _Generic((v), float: mish_local_f, default: mish_local_d)(v)
+/* min(max(x + 3, 0), 6) / 6, with NaN kept (the comparisons are false for NaN) */
+static inline float hardsigmoid_f(float x) {
+    float t = x + 3.0f;
+    t = t < 0.0f ? 0.0f : t;
+    return (t > 6.0f ? 6.0f : t) / 6.0f;
+}
+static inline double hardsigmoid_d(double x) {
+    double t = x + 3.0;
+    t = t < 0.0 ? 0.0 : t;
+    return (t > 6.0 ? 6.0 : t) / 6.0;
+}
+#define PG_HARDSIGMOID(v) _Generic((v), float: hardsigmoid_f, default: hardsigmoid_d)(v)
+/* gelu's dy/dx: Phi(x) + x phi(x) */
+static inline float gelu_local_f(float x) {
+    float cdf = 0.5f * (1.0f + erff(x * (float)PG_SQRT1_2));
+    return cdf + x * (expf(-0.5f * x * x) * (float)PG_1_SQRT2PI);
+}
+static inline double gelu_local_d(double x) {
+    double cdf = 0.5 * (1.0 + erf(x * PG_SQRT1_2));
+    return cdf + x * (exp(-0.5 * x * x) * PG_1_SQRT2PI);
+}
+#define PG_GELU_LOCAL(v) _Generic((v), float: gelu_local_f, default: gelu_local_d)(v)
 
 /* exp: y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
@@ -253,3 +289,49 @@ PG_UNARY_RULE(softplus,
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(softplus, PG_OP_SOFTPLUS)
 PG_OPDEF(softplus, unary_infer, softplus_forward, softplus_backward, softplus_rule);
+
+/* mish: y = x tanh(softplus(x)), softplus without overflow;
+ * dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
+PG_UNARY_KERNELS(mish, x * PG_TANH(PG_SOFTPLUS(x)), g * PG_MISH_LOCAL(x))
+PG_UNARY_RULE(mish,
+              TRY(sp, pg_softplus(x));
+              TRY(t, pg__r1(PG_OP_TANH, sp, 0));
+              TRY(tt, pg_mul(t, t));
+              TRY(ntt, pg__r1(PG_OP_NEG, tt, 0));
+              TRY(sech2, pg__r1(PG_OP_ADD_SCALAR, ntt, 1.0));
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(xs_, pg_mul(x, s));
+              TRY(u, pg_mul(xs_, sech2));
+              TRY(loc, pg_add(t, u));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(mish, PG_OP_MISH)
+PG_OPDEF(mish, unary_infer, mish_forward, mish_backward, mish_rule);
+
+/* hardsigmoid: y = min(max(x + 3, 0), 6) / 6 (NaN stays NaN);  dy/dx = 1/6 for -3 < x < 3, else 0 */
+PG_UNARY_KERNELS(hardsigmoid, PG_HARDSIGMOID(x), (x > (T)-3 && x < (T)3) ? g * ((T)1 / (T)6) : (T)0)
+PG_UNARY_RULE(hardsigmoid, /* piecewise linear: the local derivative as a constant, the result
+                            * recorded as where(false, x, .) so it is a function of x, as zero's */
+              TRY(loc, pg__local(n));
+              TRY(gl, pg_mul(g, loc));
+              TRY(never, pg_compare_scalar(x, NAN, PG_CMP_EQ));
+              r = pg_where(never, x, gl);)
+PG_UNARY_ENTRY(hardsigmoid, PG_OP_HARDSIGMOID)
+PG_OPDEF(hardsigmoid, unary_infer, hardsigmoid_forward, hardsigmoid_backward, hardsigmoid_rule);
+
+/* gelu (exact): y = x Phi(x) = x (1 + erf(x/sqrt 2))/2;
+ * dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) */
+PG_UNARY_KERNELS(gelu, x * (T)0.5 * ((T)1 + PG_ERF(x * (T)PG_SQRT1_2)), g * PG_GELU_LOCAL(x))
+PG_UNARY_RULE(gelu,
+              TRY(u, pg__r1(PG_OP_MUL_SCALAR, x, PG_SQRT1_2));
+              TRY(e, pg_erf(u));
+              TRY(e1, pg__r1(PG_OP_ADD_SCALAR, e, 1.0));
+              TRY(cdf, pg__r1(PG_OP_MUL_SCALAR, e1, 0.5));
+              TRY(xx, pg_mul(x, x));
+              TRY(h, pg__r1(PG_OP_MUL_SCALAR, xx, -0.5));
+              TRY(ex, pg_exp(h));
+              TRY(pdf, pg__r1(PG_OP_MUL_SCALAR, ex, PG_1_SQRT2PI));
+              TRY(xp, pg_mul(x, pdf));
+              TRY(loc, pg_add(cdf, xp));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(gelu, PG_OP_GELU)
+PG_OPDEF(gelu, unary_infer, gelu_forward, gelu_backward, gelu_rule);

@@ -40,7 +40,8 @@ OP_NAMES: tuple[str, ...] = (
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos",
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
-    "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus",
+    "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
+    "hardsigmoid", "gelu",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -284,6 +285,16 @@ CASES: list[OpCase] = [
     OpCase("softplus", "softplus-method", lambda m, a: a.softplus(), ((2, 3),)),
     OpCase("softplus", "softplus-func-1d", lambda m, a: m.softplus(a), ((5,),)),
     OpCase("softplus", "softplus-across-threshold", lambda m, a: (a * 15.0).softplus(), ((3, 2, 2),)),
+    # mish, hardsigmoid, gelu
+    OpCase("mish", "mish-method", lambda m, a: a.mish(), ((2, 3),)),
+    OpCase("mish", "mish-func-0d", lambda m, a: m.mish(a), ((),)),
+    OpCase("mish", "mish-of-scaled", lambda m, a: (a * 4.0).mish(), ((3, 2, 2),)),
+    OpCase("hardsigmoid", "hardsigmoid-method", lambda m, a: a.hardsigmoid(), ((2, 3),)),
+    OpCase("hardsigmoid", "hardsigmoid-func-1d", lambda m, a: m.hardsigmoid(a), ((5,),)),
+    OpCase("hardsigmoid", "hardsigmoid-clipped", lambda m, a: (a * 2.0 + 2.25).hardsigmoid(), ((3, 2, 2),), "away0"),
+    OpCase("gelu", "gelu-method", lambda m, a: a.gelu(), ((2, 3),)),
+    OpCase("gelu", "gelu-func-0d", lambda m, a: m.gelu(a), ((),)),
+    OpCase("gelu", "gelu-of-scaled", lambda m, a: (a * 3.0).gelu(), ((3, 2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

@@ -233,6 +233,16 @@ OPS: tuple[Op, ...] = (
                            lambda e, x: x.softplus()),
        "softplus", ("softplus",), ("softplus",), "method",
        "log(1 + eˣ), and x itself above 20 (PyTorch's beta=1, threshold=20).", elementwise=True),
+    Op("mish", 1, Gate("MishGate", "z = x·tanh(softplus x); dx = (t + x·σ(x)(1 - t²))·dz, t = tanh(softplus x).",
+                       lambda e, x: x.mish()),
+       "mish", ("mish",), ("mish",), "method", "x·tanh(log(1 + eˣ)).", elementwise=True),
+    Op("hardsigmoid", 1, Gate("HardsigmoidGate", "z = min(max(x + 3, 0), 6)/6; dx = dz/6 for -3 < x < 3.",
+                              lambda e, x: x.hardsigmoid()),
+       "hardσ", ("hardsigmoid",), ("hardsigmoid",), "method",
+       "min(max(x + 3, 0), 6) / 6, a piecewise-linear σ.", elementwise=True),
+    Op("gelu", 1, Gate("GELUGate", "z = x·Φ(x) (exact, erf form); dx = (Φ(x) + x·φ(x))·dz.",
+                       lambda e, x: x.gelu()),
+       "GELU", ("gelu",), ("gelu",), "method", "x·Φ(x) = x(1 + erf(x/√2))/2 (exact form).", elementwise=True),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -70,6 +70,11 @@ def _sigmoid(x: Array) -> Array:
     return np.where(x >= _scalar(x.dtype, 0), one / (one + e), e / (one + e))
 
 
+def _hardsigmoid_inside(x: Array) -> Array:
+    """Where hardsigmoid has slope 1/6: -3 < x < 3."""
+    return (x > _scalar(x.dtype, -3)) & (x < _scalar(x.dtype, 3))
+
+
 def _softplus(x: Array) -> Array:
     """log(1 + e^x) without overflow: max(x, 0) + log1p(exp(-|x|)) (NaN stays NaN)."""
     return np.where(x > _scalar(x.dtype, 0), x, _scalar(x.dtype, 0)) + np.log1p(np.exp(-np.abs(x)))
@@ -783,6 +788,70 @@ class Softplus(Op):
         return g * (x.sigmoid() * (1.0 - above) + above)
 
 
+class Mish(Op):
+    """y = x tanh(sp), sp = log(1 + e^x) = max(x, 0) + log1p(exp(-|x|));
+    dx = g (t + x sigmoid(x) (1 - t²)), t = tanh(sp)."""
+
+    name = "mish"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * np.tanh(_softplus(x))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        t = np.tanh(_softplus(x))
+        return (g * (t + x * _sigmoid(x) * (_scalar(x.dtype, 1) - t * t)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        t = x.softplus().tanh()
+        return g * (t + (x * x.sigmoid()) * (1.0 - t * t))
+
+
+class Hardsigmoid(Op):
+    """y = min(max(x + 3, 0), 6) / 6; dx = g / 6 for -3 < x < 3, else 0 (0 at the kinks)."""
+
+    name = "hardsigmoid"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        t = np.minimum(np.maximum(x + _scalar(x.dtype, 3), _scalar(x.dtype, 0)), _scalar(x.dtype, 6))
+        return t / _scalar(x.dtype, 6)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.where(_hardsigmoid_inside(xs[0]), g * (_scalar(g.dtype, 1) / _scalar(g.dtype, 6)),
+                         _scalar(g.dtype, 0)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        xv = x.numpy()  # piecewise linear: the local derivative as a constant
+        one_sixth = _scalar(xv.dtype, 1) / _scalar(xv.dtype, 6)
+        return g * np.where(_hardsigmoid_inside(xv), one_sixth, _scalar(xv.dtype, 0))
+
+
+class Gelu(Op):
+    """y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (exact form);
+    dx = g (Phi(x) + x phi(x)), phi(x) = exp(-x²/2) / sqrt(2 pi)."""
+
+    name = "gelu"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        half, one = _scalar(x.dtype, 0.5), _scalar(x.dtype, 1)
+        return x * half * (one + _erf(x * _scalar(x.dtype, _SQRT1_2)))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        half, one = _scalar(x.dtype, 0.5), _scalar(x.dtype, 1)
+        cdf = half * (one + _erf(x * _scalar(x.dtype, _SQRT1_2)))
+        pdf = np.exp(-half * x * x) * _scalar(x.dtype, _1_SQRT2PI)
+        return (g * (cdf + x * pdf),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        cdf = ((x * _SQRT1_2).erf() + 1.0) * 0.5
+        pdf = ((x * x) * -0.5).exp() * _1_SQRT2PI
+        return g * (cdf + x * pdf)
+
+
 class Sqrt(Op):
     """y = sqrt(x); dx = g / (2 y) (+inf at x = 0, no special case)."""
 
@@ -1333,7 +1402,7 @@ OPS: dict[str, type[Op]] = {
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
-        Round, Trunc, Erf, Silu, Logsigmoid, Softplus,
+        Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""
