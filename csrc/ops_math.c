@@ -2,9 +2,9 @@
  * "math" in ops.def): exp, log, the trigonometric and hyperbolic functions,
  * log1p, expm1, log2, log10, exp2, square, rsqrt, the roundings, erf and the
  * smooth activations (silu, logsigmoid, softplus, mish, hardsigmoid, gelu).
- * Each op is one block: its forward
- * formula right above its backward formula (one PG_UNARY_KERNELS line, for
- * float32 and float64), its differentiable rule, its entry point and its row.
+ * Each op is one block: its forward formula right above its backward formula
+ * (one PG_UNARY_KERNELS line, for float32 and float64), its differentiable
+ * rule, its entry point and its row.
  * Python builds everything else of these ops from their rows in
  * pygrad/_optable.py (elementwise=True), and tests/c/test_pygrad.c checks
  * every op of this family against finite differences without naming it.
