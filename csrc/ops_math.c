@@ -1,13 +1,65 @@
 /* ops_math.c: the plain elementwise functions of one float tensor (family
- * "math" in ops.def): exp, log, sin, cos. Each op is one block: its forward
- * formula right above its backward formula (one PG_UNARY_KERNELS line, for
- * float32 and float64), its differentiable rule, its entry point and its row.
+ * "math" in ops.def): exp, log, the trigonometric and hyperbolic functions,
+ * log1p, expm1, log2, log10, exp2, square, rsqrt, the roundings, erf and the
+ * smooth activations (silu, logsigmoid, softplus, mish, hardsigmoid, gelu).
+ * Each op is one block: its forward formula right above its backward formula
+ * (one PG_UNARY_KERNELS line, for float32 and float64), its differentiable
+ * rule, its entry point and its row.
  * Python builds everything else of these ops from their rows in
  * pygrad/_optable.py (elementwise=True), and tests/c/test_pygrad.c checks
  * every op of this family against finite differences without naming it.
- * Rules here use ops_binary's entry points; anything of ops_unary goes through
- * the tape (pg__r1), since ops_unary calls into this file. */
+ * Rules here use ops_binary's and ops_compare's entry points; anything of
+ * ops_unary goes through the tape (pg__r1), since ops_unary calls into this
+ * file. */
 #include "unary_kernels.h"
+
+/* constants of the formulas below (M_LN2 and friends are not C11) */
+#define PG_LN2 0.693147180559945309417232121458176568
+#define PG_LN10 2.30258509299404568401799145468436421
+#define PG_2_SQRTPI 1.12837916709551257389615890312154517   /* 2/sqrt(pi) */
+#define PG_SQRT1_2 0.707106781186547524400844362104849039  /* 1/sqrt(2) */
+#define PG_1_SQRT2PI 0.398942280401432677939946059934381868 /* 1/sqrt(2 pi) */
+
+/* sigmoid(x) without overflow, as ops_unary's sigmoid computes it */
+static inline float sigm_f(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
+static inline double sigm_d(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+#define PG_SIGM(v) _Generic((v), float: sigm_f, default: sigm_d)(v)
+/* log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|) (NaN stays NaN) */
+static inline float softplus_f(float x) { return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
+static inline double softplus_d(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+#define PG_SOFTPLUS(v) _Generic((v), float: softplus_f, default: softplus_d)(v)
+/* mish's dy/dx: t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
+static inline float mish_local_f(float x) {
+    float t = tanhf(softplus_f(x));
+    return t + x * sigm_f(x) * (1.0f - t * t);
+}
+static inline double mish_local_d(double x) {
+    double t = tanh(softplus_d(x));
+    return t + x * sigm_d(x) * (1.0 - t * t);
+}
+#define PG_MISH_LOCAL(v) _Generic((v), float: mish_local_f, default: mish_local_d)(v)
+/* min(max(x + 3, 0), 6) / 6, with NaN kept (the comparisons are false for NaN) */
+static inline float hardsigmoid_f(float x) {
+    float t = x + 3.0f;
+    t = t < 0.0f ? 0.0f : t;
+    return (t > 6.0f ? 6.0f : t) / 6.0f;
+}
+static inline double hardsigmoid_d(double x) {
+    double t = x + 3.0;
+    t = t < 0.0 ? 0.0 : t;
+    return (t > 6.0 ? 6.0 : t) / 6.0;
+}
+#define PG_HARDSIGMOID(v) _Generic((v), float: hardsigmoid_f, default: hardsigmoid_d)(v)
+/* gelu's dy/dx: Phi(x) + x phi(x) */
+static inline float gelu_local_f(float x) {
+    float cdf = 0.5f * (1.0f + erff(x * (float)PG_SQRT1_2));
+    return cdf + x * (expf(-0.5f * x * x) * (float)PG_1_SQRT2PI);
+}
+static inline double gelu_local_d(double x) {
+    double cdf = 0.5 * (1.0 + erf(x * PG_SQRT1_2));
+    return cdf + x * (exp(-0.5 * x * x) * PG_1_SQRT2PI);
+}
+#define PG_GELU_LOCAL(v) _Generic((v), float: gelu_local_f, default: gelu_local_d)(v)
 
 /* exp: y = e^x;  dy/dx = y */
 PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
@@ -39,3 +91,247 @@ PG_UNARY_RULE(cos,
               r = pg__r1(PG_OP_NEG, t, 0);)
 PG_UNARY_ENTRY(cos, PG_OP_COS)
 PG_OPDEF(cos, unary_infer, cos_forward, cos_backward, cos_rule);
+
+/* tan: y = tan x;  dy/dx = 1 + y^2 */
+PG_UNARY_KERNELS(tan, PG_TAN(x), g *((T)1 + y * y))
+PG_UNARY_RULE(tan,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(loc, pg__r1(PG_OP_ADD_SCALAR, yy, 1.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(tan, PG_OP_TAN)
+PG_OPDEF(tan, unary_infer, tan_forward, tan_backward, tan_rule);
+
+/* atan: y = atan x;  dy/dx = 1/(1 + x^2) */
+PG_UNARY_KERNELS(atan, PG_ATAN(x), g / ((T)1 + x * x))
+PG_UNARY_RULE(atan,
+              TRY(xx, pg_mul(x, x));
+              TRY(den, pg__r1(PG_OP_ADD_SCALAR, xx, 1.0));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(atan, PG_OP_ATAN)
+PG_OPDEF(atan, unary_infer, atan_forward, atan_backward, atan_rule);
+
+/* sinh: y = sinh x;  dy/dx = cosh x */
+PG_UNARY_KERNELS(sinh, PG_SINH(x), g * PG_COSH(x))
+PG_UNARY_RULE(sinh,
+              TRY(c, pg_cosh(x));
+              r = pg_mul(g, c);)
+PG_UNARY_ENTRY(sinh, PG_OP_SINH)
+PG_OPDEF(sinh, unary_infer, sinh_forward, sinh_backward, sinh_rule);
+
+/* cosh: y = cosh x;  dy/dx = sinh x */
+PG_UNARY_KERNELS(cosh, PG_COSH(x), g * PG_SINH(x))
+PG_UNARY_RULE(cosh,
+              TRY(s, pg_sinh(x));
+              r = pg_mul(g, s);)
+PG_UNARY_ENTRY(cosh, PG_OP_COSH)
+PG_OPDEF(cosh, unary_infer, cosh_forward, cosh_backward, cosh_rule);
+
+/* asin: y = asin x;  dy/dx = 1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
+PG_UNARY_KERNELS(asin, PG_ASIN(x), g / PG_SQRT((T)1 - x * x))
+PG_UNARY_RULE(asin,
+              TRY(xx, pg_mul(x, x));
+              TRY(u, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(v, pg__r1(PG_OP_ADD_SCALAR, u, 1.0));
+              TRY(s, pg__r1(PG_OP_SQRT, v, 0));
+              r = pg_div(g, s);)
+PG_UNARY_ENTRY(asin, PG_OP_ASIN)
+PG_OPDEF(asin, unary_infer, asin_forward, asin_backward, asin_rule);
+
+/* acos: y = acos x;  dy/dx = -1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
+PG_UNARY_KERNELS(acos, PG_ACOS(x), -g / PG_SQRT((T)1 - x * x))
+PG_UNARY_RULE(acos,
+              TRY(xx, pg_mul(x, x));
+              TRY(u, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(v, pg__r1(PG_OP_ADD_SCALAR, u, 1.0));
+              TRY(s, pg__r1(PG_OP_SQRT, v, 0));
+              TRY(t, pg_div(g, s));
+              r = pg__r1(PG_OP_NEG, t, 0);)
+PG_UNARY_ENTRY(acos, PG_OP_ACOS)
+PG_OPDEF(acos, unary_infer, acos_forward, acos_backward, acos_rule);
+
+/* log1p: y = log(1 + x), accurate for small x;  dy/dx = 1/(1 + x) */
+PG_UNARY_KERNELS(log1p, PG_LOG1P(x), g / (x + (T)1))
+PG_UNARY_RULE(log1p,
+              TRY(den, pg__r1(PG_OP_ADD_SCALAR, x, 1.0));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log1p, PG_OP_LOG1P)
+PG_OPDEF(log1p, unary_infer, log1p_forward, log1p_backward, log1p_rule);
+
+/* expm1: y = e^x - 1, accurate for small x;  dy/dx = y + 1 */
+PG_UNARY_KERNELS(expm1, PG_EXPM1(x), g *(y + (T)1))
+PG_UNARY_RULE(expm1,
+              TRY(y, pg__out_diff(n));
+              TRY(loc, pg__r1(PG_OP_ADD_SCALAR, y, 1.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(expm1, PG_OP_EXPM1)
+PG_OPDEF(expm1, unary_infer, expm1_forward, expm1_backward, expm1_rule);
+
+/* log2: y = log2 x;  dy/dx = 1/(x ln 2) */
+PG_UNARY_KERNELS(log2, PG_LOG2(x), g / (x * (T)PG_LN2))
+PG_UNARY_RULE(log2,
+              TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN2));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log2, PG_OP_LOG2)
+PG_OPDEF(log2, unary_infer, log2_forward, log2_backward, log2_rule);
+
+/* log10: y = log10 x;  dy/dx = 1/(x ln 10) */
+PG_UNARY_KERNELS(log10, PG_LOG10(x), g / (x * (T)PG_LN10))
+PG_UNARY_RULE(log10,
+              TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN10));
+              r = pg_div(g, den);)
+PG_UNARY_ENTRY(log10, PG_OP_LOG10)
+PG_OPDEF(log10, unary_infer, log10_forward, log10_backward, log10_rule);
+
+/* exp2: y = 2^x;  dy/dx = y ln 2 */
+PG_UNARY_KERNELS(exp2, PG_EXP2(x), g * y * (T)PG_LN2)
+PG_UNARY_RULE(exp2,
+              TRY(y, pg__out_diff(n));
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, y, PG_LN2));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(exp2, PG_OP_EXP2)
+PG_OPDEF(exp2, unary_infer, exp2_forward, exp2_backward, exp2_rule);
+
+/* square: y = x^2;  dy/dx = 2x */
+PG_UNARY_KERNELS(square, x * x, g *((T)2 * x))
+PG_UNARY_RULE(square,
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, x, 2.0));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(square, PG_OP_SQUARE)
+PG_OPDEF(square, unary_infer, square_forward, square_backward, square_rule);
+
+/* rsqrt: y = 1/sqrt x;  dy/dx = -y^3/2 (inf at 0, NaN below) */
+PG_UNARY_KERNELS(rsqrt, (T)1 / PG_SQRT(x), (T)-0.5 * g * (y * y * y))
+PG_UNARY_RULE(rsqrt,
+              TRY(y, pg__out_diff(n));
+              TRY(yy, pg_mul(y, y));
+              TRY(y3, pg_mul(yy, y));
+              TRY(t, pg_mul(g, y3));
+              r = pg__r1(PG_OP_MUL_SCALAR, t, -0.5);)
+PG_UNARY_ENTRY(rsqrt, PG_OP_RSQRT)
+PG_OPDEF(rsqrt, unary_infer, rsqrt_forward, rsqrt_backward, rsqrt_rule);
+
+/* sign, floor, ceil, round, trunc: dy/dx = 0. Their rule records the zeros
+ * as where(false, x, 0), a function of x (so the gradient has a graph, as
+ * every rule's), finite whatever g and x hold. */
+PG_UNARY_RULE(zero,
+              (void)g;
+              TRY(never, pg_compare_scalar(x, NAN, PG_CMP_EQ)); /* false everywhere, NaN included */
+              TRY(zero, pg__scalar(x->dtype, 0.0));
+              r = pg_where(never, x, zero);)
+
+/* sign: y = -1, 0 (at ±0) or 1, NaN for NaN;  dy/dx = 0 */
+PG_UNARY_KERNELS(sign, x > 0 ? (T)1 : (x < 0 ? (T)-1 : x), ((void)g, (T)0))
+PG_UNARY_ENTRY(sign, PG_OP_SIGN)
+PG_OPDEF(sign, unary_infer, sign_forward, sign_backward, zero_rule);
+
+/* floor: y = the largest integer <= x;  dy/dx = 0 */
+PG_UNARY_KERNELS(floor, PG_FLOOR(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(floor, PG_OP_FLOOR)
+PG_OPDEF(floor, unary_infer, floor_forward, floor_backward, zero_rule);
+
+/* ceil: y = the smallest integer >= x;  dy/dx = 0 */
+PG_UNARY_KERNELS(ceil, PG_CEIL(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(ceil, PG_OP_CEIL)
+PG_OPDEF(ceil, unary_infer, ceil_forward, ceil_backward, zero_rule);
+
+/* round: y = the nearest integer, halves to even (rint in the default rounding mode);  dy/dx = 0 */
+PG_UNARY_KERNELS(round, PG_RINT(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(round, PG_OP_ROUND)
+PG_OPDEF(round, unary_infer, round_forward, round_backward, zero_rule);
+
+/* trunc: y = x rounded toward zero;  dy/dx = 0 */
+PG_UNARY_KERNELS(trunc, PG_TRUNC(x), ((void)g, (T)0))
+PG_UNARY_ENTRY(trunc, PG_OP_TRUNC)
+PG_OPDEF(trunc, unary_infer, trunc_forward, trunc_backward, zero_rule);
+
+/* erf: y = erf x;  dy/dx = 2/sqrt(pi) e^(-x^2) */
+PG_UNARY_KERNELS(erf, PG_ERF(x), g * (T)PG_2_SQRTPI * PG_EXP(-x * x))
+PG_UNARY_RULE(erf,
+              TRY(xx, pg_mul(x, x));
+              TRY(nxx, pg__r1(PG_OP_NEG, xx, 0));
+              TRY(e, pg_exp(nxx));
+              TRY(loc, pg__r1(PG_OP_MUL_SCALAR, e, PG_2_SQRTPI));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(erf, PG_OP_ERF)
+PG_OPDEF(erf, unary_infer, erf_forward, erf_backward, erf_rule);
+
+/* silu: y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x) */
+PG_UNARY_KERNELS(silu, x * PG_SIGM(x), g * PG_SIGM(x) * ((T)1 + x * ((T)1 - PG_SIGM(x))))
+PG_UNARY_RULE(silu,
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(ns, pg__r1(PG_OP_NEG, s, 0));
+              TRY(oms, pg__r1(PG_OP_ADD_SCALAR, ns, 1.0));
+              TRY(t, pg_mul(x, oms));
+              TRY(u, pg__r1(PG_OP_ADD_SCALAR, t, 1.0));
+              TRY(loc, pg_mul(s, u));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(silu, PG_OP_SILU)
+PG_OPDEF(silu, unary_infer, silu_forward, silu_backward, silu_rule);
+
+/* logsigmoid: y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), without overflow;  dy/dx = sigmoid(-x) */
+PG_UNARY_KERNELS(logsigmoid, (x < 0 ? x : (T)0) - PG_LOG1P(PG_EXP(-PG_FABS(x))), g * PG_SIGM(-x))
+PG_UNARY_RULE(logsigmoid,
+              TRY(nx, pg__r1(PG_OP_NEG, x, 0));
+              TRY(s, pg__r1(PG_OP_SIGMOID, nx, 0));
+              r = pg_mul(g, s);)
+PG_UNARY_ENTRY(logsigmoid, PG_OP_LOGSIGMOID)
+PG_OPDEF(logsigmoid, unary_infer, logsigmoid_forward, logsigmoid_backward, logsigmoid_rule);
+
+/* softplus: y = log(1 + e^x), and x itself above 20 (PyTorch's beta = 1, threshold = 20);
+ * dy/dx = e^x/(1 + e^x), 1 above 20 */
+PG_UNARY_KERNELS(softplus, x > (T)20 ? x : PG_LOG1P(PG_EXP(x)), x > (T)20 ? g : g * (PG_EXP(x) / (PG_EXP(x) + (T)1)))
+PG_UNARY_RULE(softplus,
+              TRY(above, pg_compare_scalar(x, 20.0, PG_CMP_GT));
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(one, pg__scalar(x->dtype, 1.0));
+              TRY(loc, pg_where(above, one, s));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(softplus, PG_OP_SOFTPLUS)
+PG_OPDEF(softplus, unary_infer, softplus_forward, softplus_backward, softplus_rule);
+
+/* mish: y = x tanh(softplus(x)), softplus without overflow;
+ * dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
+PG_UNARY_KERNELS(mish, x * PG_TANH(PG_SOFTPLUS(x)), g * PG_MISH_LOCAL(x))
+PG_UNARY_RULE(mish,
+              TRY(sp, pg_softplus(x));
+              TRY(t, pg__r1(PG_OP_TANH, sp, 0));
+              TRY(tt, pg_mul(t, t));
+              TRY(ntt, pg__r1(PG_OP_NEG, tt, 0));
+              TRY(sech2, pg__r1(PG_OP_ADD_SCALAR, ntt, 1.0));
+              TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
+              TRY(xs_, pg_mul(x, s));
+              TRY(u, pg_mul(xs_, sech2));
+              TRY(loc, pg_add(t, u));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(mish, PG_OP_MISH)
+PG_OPDEF(mish, unary_infer, mish_forward, mish_backward, mish_rule);
+
+/* hardsigmoid: y = min(max(x + 3, 0), 6) / 6 (NaN stays NaN);  dy/dx = 1/6 for -3 < x < 3, else 0 */
+PG_UNARY_KERNELS(hardsigmoid, PG_HARDSIGMOID(x), (x > (T)-3 && x < (T)3) ? g * ((T)1 / (T)6) : (T)0)
+PG_UNARY_RULE(hardsigmoid, /* piecewise linear: the local derivative as a constant, the result
+                            * recorded as where(false, x, .) so it is a function of x, as zero's */
+              TRY(loc, pg__local(n));
+              TRY(gl, pg_mul(g, loc));
+              TRY(never, pg_compare_scalar(x, NAN, PG_CMP_EQ));
+              r = pg_where(never, x, gl);)
+PG_UNARY_ENTRY(hardsigmoid, PG_OP_HARDSIGMOID)
+PG_OPDEF(hardsigmoid, unary_infer, hardsigmoid_forward, hardsigmoid_backward, hardsigmoid_rule);
+
+/* gelu (exact): y = x Phi(x) = x (1 + erf(x/sqrt 2))/2;
+ * dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) */
+PG_UNARY_KERNELS(gelu, x * (T)0.5 * ((T)1 + PG_ERF(x * (T)PG_SQRT1_2)), g * PG_GELU_LOCAL(x))
+PG_UNARY_RULE(gelu,
+              TRY(u, pg__r1(PG_OP_MUL_SCALAR, x, PG_SQRT1_2));
+              TRY(e, pg_erf(u));
+              TRY(e1, pg__r1(PG_OP_ADD_SCALAR, e, 1.0));
+              TRY(cdf, pg__r1(PG_OP_MUL_SCALAR, e1, 0.5));
+              TRY(xx, pg_mul(x, x));
+              TRY(h, pg__r1(PG_OP_MUL_SCALAR, xx, -0.5));
+              TRY(ex, pg_exp(h));
+              TRY(pdf, pg__r1(PG_OP_MUL_SCALAR, ex, PG_1_SQRT2PI));
+              TRY(xp, pg_mul(x, pdf));
+              TRY(loc, pg_add(cdf, xp));
+              r = pg_mul(g, loc);)
+PG_UNARY_ENTRY(gelu, PG_OP_GELU)
+PG_OPDEF(gelu, unary_infer, gelu_forward, gelu_backward, gelu_rule);

@@ -14,7 +14,13 @@ Domains (how :func:`make_inputs` draws values):
 - ``"away0"``: |x| in [0.2, 2] with random signs, all values of all inputs
   distinct and at least ``0.9 / n`` apart (n values in all), so kinks (relu,
   abs, clamp at 0) and ties (max, maximum) are never within reach of a
-  finite-difference step.
+  finite-difference step;
+- ``"unit"``: uniform in [-0.9, 0.9] (asin, acos: inside their domain, away
+  from the infinite slopes at ±1);
+- ``"halfpi"``: uniform in [-1.2, 1.2] (tan: away from its poles at ±π/2);
+- ``"nonint"``: an integer in [-3, 2] plus a fraction in [0.1, 0.4] or
+  [0.6, 0.9], so the jumps of floor, ceil, round, trunc and sign (at the
+  integers and the halves) are never within reach of a finite-difference step.
 """
 
 from __future__ import annotations
@@ -34,10 +40,13 @@ OP_NAMES: tuple[str, ...] = (
     "reshape", "permute", "getitem", "concatenate", "stack", "softmax", "log_softmax", "cast", "custom",
     "scatter_add", "prelu", "maxout", "cross_entropy", "sin", "cos", "div_scalar", "rdiv_scalar",
     "rpow_scalar",
+    "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
+    "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
+    "hardsigmoid", "gelu",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
-DOMAINS = ("any", "positive", "away0")
+DOMAINS = ("any", "positive", "away0", "unit", "halfpi", "nonint")
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,13 @@ def make_inputs(case: OpCase, dtype: object, seed: int) -> list[np.ndarray]:
         mags = 0.2 + spacing * (np.arange(total) + rng.uniform(0.25, 0.75, total))
         signs = rng.choice(np.array([-1.0, 1.0]), total)
         flat = rng.permutation(mags) * signs
+    elif case.domain == "unit":
+        flat = rng.uniform(-0.9, 0.9, total)
+    elif case.domain == "halfpi":
+        flat = rng.uniform(-1.2, 1.2, total)
+    elif case.domain == "nonint":
+        frac = rng.uniform(0.1, 0.4, total) + rng.choice(np.array([0.0, 0.5]), total)
+        flat = rng.integers(-3, 3, total) + frac
     else:
         raise ValueError(f"make_inputs: unknown domain {case.domain!r}; expected one of {DOMAINS}")
     out = []
@@ -210,6 +226,85 @@ CASES: list[OpCase] = [
     OpCase("cos", "cos-method", lambda m, a: a.cos(), ((2, 3),)),
     OpCase("cos", "cos-func-1d", lambda m, a: m.cos(a), ((5,),)),
     OpCase("cos", "cos-of-sin", lambda m, a: m.cos(a.sin()), ((2, 2),)),
+    # tan, atan, sinh, cosh
+    OpCase("tan", "tan-method", lambda m, a: a.tan(), ((2, 3),), "halfpi"),
+    OpCase("tan", "tan-func-0d", lambda m, a: m.tan(a), ((),), "halfpi"),
+    OpCase("tan", "tan-of-sin", lambda m, a: m.tan(a.sin()), ((3, 2, 2),)),
+    OpCase("atan", "atan-method", lambda m, a: a.atan(), ((2, 3),)),
+    OpCase("atan", "atan-func-1d", lambda m, a: m.atan(a), ((5,),)),
+    OpCase("atan", "atan-of-scaled", lambda m, a: (a * 3.0).atan(), ((3, 2, 2),)),
+    OpCase("sinh", "sinh-method", lambda m, a: a.sinh(), ((2, 3),)),
+    OpCase("sinh", "sinh-func-0d", lambda m, a: m.sinh(a), ((),)),
+    OpCase("sinh", "sinh-of-atan", lambda m, a: m.sinh(a.atan()), ((3, 2, 2),)),
+    OpCase("cosh", "cosh-method", lambda m, a: a.cosh(), ((2, 3),)),
+    OpCase("cosh", "cosh-func-1d", lambda m, a: m.cosh(a), ((5,),)),
+    OpCase("cosh", "cosh-of-sinh", lambda m, a: a.sinh().cosh(), ((2, 2),)),
+    # asin, acos
+    OpCase("asin", "asin-method", lambda m, a: a.asin(), ((2, 3),), "unit"),
+    OpCase("asin", "asin-func-0d", lambda m, a: m.asin(a), ((),), "unit"),
+    OpCase("asin", "asin-of-sin", lambda m, a: m.asin(a.sin() * 0.9), ((3, 2, 2),)),
+    OpCase("acos", "acos-method", lambda m, a: a.acos(), ((2, 3),), "unit"),
+    OpCase("acos", "acos-func-1d", lambda m, a: m.acos(a), ((5,),), "unit"),
+    OpCase("acos", "acos-of-tanh", lambda m, a: m.acos(a.tanh() * 0.9), ((2, 2),)),
+    # log1p, expm1, log2, log10, exp2
+    OpCase("log1p", "log1p-method", lambda m, a: a.log1p(), ((2, 3),), "positive"),
+    OpCase("log1p", "log1p-func-0d", lambda m, a: m.log1p(a), ((),), "positive"),
+    OpCase("log1p", "log1p-of-tiny", lambda m, a: (a * 1e-3).log1p(), ((3, 2, 2),)),
+    OpCase("expm1", "expm1-method", lambda m, a: a.expm1(), ((2, 3),)),
+    OpCase("expm1", "expm1-func-1d", lambda m, a: m.expm1(a), ((5,),)),
+    OpCase("expm1", "expm1-of-tiny", lambda m, a: (a * 1e-3).expm1(), ((3, 2, 2),)),
+    OpCase("log2", "log2-method", lambda m, a: a.log2(), ((2, 3),), "positive"),
+    OpCase("log2", "log2-func-0d", lambda m, a: m.log2(a), ((),), "positive"),
+    OpCase("log2", "log2-of-exp", lambda m, a: m.log2(a.exp()), ((3, 2, 2),)),
+    OpCase("log10", "log10-method", lambda m, a: a.log10(), ((2, 3),), "positive"),
+    OpCase("log10", "log10-func-1d", lambda m, a: m.log10(a), ((5,),), "positive"),
+    OpCase("log10", "log10-of-square", lambda m, a: (a * a + 0.5).log10(), ((2, 2),)),
+    OpCase("exp2", "exp2-method", lambda m, a: a.exp2(), ((2, 3),)),
+    OpCase("exp2", "exp2-func-0d", lambda m, a: m.exp2(a), ((),)),
+    OpCase("exp2", "exp2-of-log2", lambda m, a: m.exp2(a.log2()), ((3, 2, 2),), "positive"),
+    # square, rsqrt
+    OpCase("square", "square-method", lambda m, a: a.square(), ((2, 3),)),
+    OpCase("square", "square-func-0d", lambda m, a: m.square(a), ((),)),
+    OpCase("square", "square-of-sin", lambda m, a: a.sin().square(), ((3, 2, 2),)),
+    OpCase("rsqrt", "rsqrt-method", lambda m, a: a.rsqrt(), ((2, 3),), "positive"),
+    OpCase("rsqrt", "rsqrt-func-1d", lambda m, a: m.rsqrt(a), ((5,),), "positive"),
+    OpCase("rsqrt", "rsqrt-of-square", lambda m, a: (a.square() + 0.25).rsqrt(), ((2, 2),)),
+    # sign, floor, ceil, round, trunc: zero gradient
+    OpCase("sign", "sign-method", lambda m, a: a.sign(), ((2, 3),), "nonint"),
+    OpCase("sign", "sign-of-scaled", lambda m, a: m.sign(a * 3.0), ((5,),), "nonint"),
+    OpCase("floor", "floor-method", lambda m, a: a.floor(), ((2, 3),), "nonint"),
+    OpCase("floor", "floor-func-0d", lambda m, a: m.floor(a), ((),), "nonint"),
+    OpCase("floor", "floor-of-shifted", lambda m, a: (a - 1.0).floor(), ((3, 2, 2),), "nonint"),
+    OpCase("ceil", "ceil-method", lambda m, a: a.ceil(), ((2, 3),), "nonint"),
+    OpCase("ceil", "ceil-of-neg", lambda m, a: m.ceil(-a), ((5,),), "nonint"),
+    OpCase("round", "round-method", lambda m, a: a.round(), ((2, 3),), "nonint"),
+    OpCase("round", "round-func-0d", lambda m, a: m.round(a), ((),), "nonint"),
+    OpCase("round", "round-of-shifted", lambda m, a: (a + 2.0).round(), ((3, 2, 2),), "nonint"),
+    OpCase("trunc", "trunc-method", lambda m, a: a.trunc(), ((2, 3),), "nonint"),
+    OpCase("trunc", "trunc-of-shifted", lambda m, a: m.trunc(a - 3.0), ((5,),), "nonint"),
+    # erf, silu, logsigmoid, softplus
+    OpCase("erf", "erf-method", lambda m, a: a.erf(), ((2, 3),)),
+    OpCase("erf", "erf-func-0d", lambda m, a: m.erf(a), ((),)),
+    OpCase("erf", "erf-of-scaled", lambda m, a: (a * 2.0).erf(), ((3, 2, 2),)),
+    OpCase("silu", "silu-method", lambda m, a: a.silu(), ((2, 3),)),
+    OpCase("silu", "silu-func-1d", lambda m, a: m.silu(a), ((5,),)),
+    OpCase("silu", "silu-of-scaled", lambda m, a: (a * 4.0).silu(), ((3, 2, 2),)),
+    OpCase("logsigmoid", "logsigmoid-method", lambda m, a: a.logsigmoid(), ((2, 3),)),
+    OpCase("logsigmoid", "logsigmoid-func-0d", lambda m, a: m.logsigmoid(a), ((),)),
+    OpCase("logsigmoid", "logsigmoid-of-large", lambda m, a: (a * 30.0).logsigmoid(), ((3, 2, 2),)),
+    OpCase("softplus", "softplus-method", lambda m, a: a.softplus(), ((2, 3),)),
+    OpCase("softplus", "softplus-func-1d", lambda m, a: m.softplus(a), ((5,),)),
+    OpCase("softplus", "softplus-across-threshold", lambda m, a: (a * 15.0).softplus(), ((3, 2, 2),)),
+    # mish, hardsigmoid, gelu
+    OpCase("mish", "mish-method", lambda m, a: a.mish(), ((2, 3),)),
+    OpCase("mish", "mish-func-0d", lambda m, a: m.mish(a), ((),)),
+    OpCase("mish", "mish-of-scaled", lambda m, a: (a * 4.0).mish(), ((3, 2, 2),)),
+    OpCase("hardsigmoid", "hardsigmoid-method", lambda m, a: a.hardsigmoid(), ((2, 3),)),
+    OpCase("hardsigmoid", "hardsigmoid-func-1d", lambda m, a: m.hardsigmoid(a), ((5,),)),
+    OpCase("hardsigmoid", "hardsigmoid-clipped", lambda m, a: (a * 2.0 + 2.25).hardsigmoid(), ((3, 2, 2),), "away0"),
+    OpCase("gelu", "gelu-method", lambda m, a: a.gelu(), ((2, 3),)),
+    OpCase("gelu", "gelu-func-0d", lambda m, a: m.gelu(a), ((),)),
+    OpCase("gelu", "gelu-of-scaled", lambda m, a: (a * 3.0).gelu(), ((3, 2, 2),)),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

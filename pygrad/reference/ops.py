@@ -15,6 +15,7 @@ This module is not a kernel library: it is written for clarity, not speed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -63,6 +64,37 @@ def power(x: Array, p: Array) -> Array:
         for i, (u, v) in enumerate(zip(x.flat, p.flat)):
             flat[i] = u ** v
     return out
+
+
+_LN2 = 0.693147180559945309417232121458176568
+_LN10 = 2.30258509299404568401799145468436421
+_2_SQRTPI = 1.12837916709551257389615890312154517  # 2/sqrt(pi)
+_SQRT1_2 = 0.707106781186547524400844362104849039  # 1/sqrt(2)
+_1_SQRT2PI = 0.398942280401432677939946059934381868  # 1/sqrt(2 pi)
+
+_erf_f64 = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf(x: Array) -> Array:
+    """erf elementwise (numpy has none): math.erf in float64, rounded to x's dtype."""
+    return np.asarray(_erf_f64(x), dtype=x.dtype)
+
+
+def _sigmoid(x: Array) -> Array:
+    """sigmoid(x) without overflow, as :class:`Sigmoid` computes it."""
+    one = _scalar(x.dtype, 1)
+    e = np.exp(-np.abs(x))  # exp(-x) for x >= 0, exp(x) for x < 0
+    return np.where(x >= _scalar(x.dtype, 0), one / (one + e), e / (one + e))
+
+
+def _hardsigmoid_inside(x: Array) -> Array:
+    """Where hardsigmoid has slope 1/6: -3 < x < 3."""
+    return (x > _scalar(x.dtype, -3)) & (x < _scalar(x.dtype, 3))
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + e^x) without overflow: max(x, 0) + log1p(exp(-|x|)) (NaN stays NaN)."""
+    return np.where(x > _scalar(x.dtype, 0), x, _scalar(x.dtype, 0)) + np.log1p(np.exp(-np.abs(x)))
 
 
 class Op:
@@ -470,6 +502,433 @@ class Cos(Op):
 
     def rule(self, g: Any, x: Any, y: Any) -> Any:
         return -(g * x.sin())
+
+
+class Tan(Op):
+    """y = tan x; dx = g (1 + y²)."""
+
+    name = "tan"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.tan(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * (_scalar(y.dtype, 1) + y * y),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y * y + 1.0)
+
+
+class Atan(Op):
+    """y = atan x; dx = g / (1 + x²)."""
+
+    name = "atan"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arctan(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (_scalar(x.dtype, 1) + x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * x + 1.0)
+
+
+class Sinh(Op):
+    """y = sinh x; dx = g cosh x."""
+
+    name = "sinh"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.sinh(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.cosh(xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * x.cosh()
+
+
+class Cosh(Op):
+    """y = cosh x; dx = g sinh x."""
+
+    name = "cosh"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.cosh(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * np.sinh(xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * x.sinh()
+
+
+class Asin(Op):
+    """y = asin x; dx = g / sqrt(1 - x²)."""
+
+    name = "asin"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arcsin(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / np.sqrt(_scalar(x.dtype, 1) - x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (1.0 - x * x).sqrt()
+
+
+class Acos(Op):
+    """y = acos x; dx = -g / sqrt(1 - x²)."""
+
+    name = "acos"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.arccos(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (-g / np.sqrt(_scalar(x.dtype, 1) - x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return -(g / (1.0 - x * x).sqrt())
+
+
+class Log1p(Op):
+    """y = log(1 + x); dx = g / (x + 1)."""
+
+    name = "log1p"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log1p(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x + _scalar(x.dtype, 1)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x + 1.0)
+
+
+class Expm1(Op):
+    """y = exp(x) - 1; dx = g (y + 1)."""
+
+    name = "expm1"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.expm1(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * (y + _scalar(y.dtype, 1)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y + 1.0)
+
+
+class Log2(Op):
+    """y = log2(x); dx = g / (x ln 2)."""
+
+    name = "log2"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log2(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x * _scalar(x.dtype, _LN2)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * _LN2)
+
+
+class Log10(Op):
+    """y = log10(x); dx = g / (x ln 10)."""
+
+    name = "log10"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.log10(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g / (x * _scalar(x.dtype, _LN10)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g / (x * _LN10)
+
+
+class Exp2(Op):
+    """y = 2^x; dx = g y ln 2."""
+
+    name = "exp2"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return np.exp2(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * y * _scalar(y.dtype, _LN2),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (y * _LN2)
+
+
+class Square(Op):
+    """y = x²; dx = g 2x."""
+
+    name = "square"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * x
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g * (_scalar(x.dtype, 2) * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (x * 2.0)
+
+
+class Rsqrt(Op):
+    """y = 1 / sqrt(x); dx = -g y³ / 2."""
+
+    name = "rsqrt"
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        return _scalar(x.dtype, 1) / np.sqrt(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (_scalar(y.dtype, -0.5) * g * (y * y * y),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return (g * (y * y * y)) * -0.5
+
+
+class Sign(Op):
+    """y = np.sign(x); dx = 0 (piecewise constant)."""
+
+    name = "sign"
+
+    def forward(self, x: Array) -> Array:
+        return np.sign(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Floor(Op):
+    """y = np.floor(x); dx = 0 (piecewise constant)."""
+
+    name = "floor"
+
+    def forward(self, x: Array) -> Array:
+        return np.floor(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Ceil(Op):
+    """y = np.ceil(x); dx = 0 (piecewise constant)."""
+
+    name = "ceil"
+
+    def forward(self, x: Array) -> Array:
+        return np.ceil(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Round(Op):
+    """y = np.rint(x); dx = 0 (piecewise constant)."""
+
+    name = "round"
+
+    def forward(self, x: Array) -> Array:
+        return np.rint(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Trunc(Op):
+    """y = np.trunc(x); dx = 0 (piecewise constant)."""
+
+    name = "trunc"
+
+    def forward(self, x: Array) -> Array:
+        return np.trunc(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.zeros_like(g),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * 0.0
+
+
+class Erf(Op):
+    """y = erf(x); dx = g 2/sqrt(pi) exp(-x²)."""
+
+    name = "erf"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return _erf(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        return (g * _scalar(x.dtype, _2_SQRTPI) * np.exp(-x * x),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * ((-(x * x)).exp() * _2_SQRTPI)
+
+
+class Silu(Op):
+    """y = x sigmoid(x); dx = g s (1 + x (1 - s)), s = sigmoid(x)."""
+
+    name = "silu"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * _sigmoid(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        s, one = _sigmoid(x), _scalar(x.dtype, 1)
+        return (g * s * (one + x * (one - s)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        s = x.sigmoid()
+        return g * (s * (x * (1.0 - s) + 1.0))
+
+
+class Logsigmoid(Op):
+    """y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)); dx = g sigmoid(-x)."""
+
+    name = "logsigmoid"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return np.minimum(x, _scalar(x.dtype, 0)) - np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g * _sigmoid(-xs[0]),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        return g * (-x).sigmoid()
+
+
+class Softplus(Op):
+    """y = log1p(exp(x)), x for x > 20; dx = g e^x / (e^x + 1), g for x > 20 (PyTorch's threshold)."""
+
+    name = "softplus"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        t = _scalar(x.dtype, 20)
+        return np.where(x > t, x, np.log1p(np.exp(np.minimum(x, t))))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        t = _scalar(x.dtype, 20)
+        z = np.exp(np.minimum(x, t))
+        return (np.where(x > t, g, g * (z / (z + _scalar(x.dtype, 1)))),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        above = np.asarray(x.numpy() > 20, dtype=x.dtype)  # a constant: 1 above the threshold
+        return g * (x.sigmoid() * (1.0 - above) + above)
+
+
+class Mish(Op):
+    """y = x tanh(sp), sp = log(1 + e^x) = max(x, 0) + log1p(exp(-|x|));
+    dx = g (t + x sigmoid(x) (1 - t²)), t = tanh(sp)."""
+
+    name = "mish"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        return x * np.tanh(_softplus(x))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        t = np.tanh(_softplus(x))
+        return (g * (t + x * _sigmoid(x) * (_scalar(x.dtype, 1) - t * t)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        t = x.softplus().tanh()
+        return g * (t + (x * x.sigmoid()) * (1.0 - t * t))
+
+
+class Hardsigmoid(Op):
+    """y = min(max(x + 3, 0), 6) / 6; dx = g / 6 for -3 < x < 3, else 0 (0 at the kinks)."""
+
+    name = "hardsigmoid"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        t = np.minimum(np.maximum(x + _scalar(x.dtype, 3), _scalar(x.dtype, 0)), _scalar(x.dtype, 6))
+        return t / _scalar(x.dtype, 6)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (np.where(_hardsigmoid_inside(xs[0]), g * (_scalar(g.dtype, 1) / _scalar(g.dtype, 6)),
+                         _scalar(g.dtype, 0)),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        xv = x.numpy()  # piecewise linear: the local derivative as a constant
+        one_sixth = _scalar(xv.dtype, 1) / _scalar(xv.dtype, 6)
+        return g * np.where(_hardsigmoid_inside(xv), one_sixth, _scalar(xv.dtype, 0))
+
+
+class Gelu(Op):
+    """y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (exact form);
+    dx = g (Phi(x) + x phi(x)), phi(x) = exp(-x²/2) / sqrt(2 pi)."""
+
+    name = "gelu"
+    save_inputs = True
+
+    def forward(self, x: Array) -> Array:
+        half, one = _scalar(x.dtype, 0.5), _scalar(x.dtype, 1)
+        return x * half * (one + _erf(x * _scalar(x.dtype, _SQRT1_2)))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x = xs[0]
+        half, one = _scalar(x.dtype, 0.5), _scalar(x.dtype, 1)
+        cdf = half * (one + _erf(x * _scalar(x.dtype, _SQRT1_2)))
+        pdf = np.exp(-half * x * x) * _scalar(x.dtype, _1_SQRT2PI)
+        return (g * (cdf + x * pdf),)
+
+    def rule(self, g: Any, x: Any, y: Any) -> Any:
+        cdf = ((x * _SQRT1_2).erf() + 1.0) * 0.5
+        pdf = ((x * x) * -0.5).exp() * _1_SQRT2PI
+        return g * (cdf + x * pdf)
 
 
 class Sqrt(Op):
@@ -1022,6 +1481,8 @@ OPS: dict[str, type[Op]] = {
         Elu, Matmul, Sum, Mean, Max, Min, Reshape, Permute, GetItem, Concatenate, Stack,
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos, DivScalar,
         RDivScalar, RPowScalar,
+        Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
+        Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -711,7 +711,8 @@ static const struct {
 static void test_math_family(void) {
     const int n_ops = (int)(sizeof math_ops / sizeof math_ops[0]);
     CHECK(n_ops >= 2); /* exp and log at least */
-    const double xs[4] = {0.3, 0.7, 1.1, 1.9}, w[4] = {1, -2, 0.5, 3}, h = 1e-6;
+    /* inside (0, 1): in the domain of every op of the family (log, asin, acos ...) */
+    const double xs[4] = {0.3, 0.7, 0.45, 0.9}, w[4] = {1, -2, 0.5, 3}, h = 1e-6;
     for (int k = 0; k < n_ops; k++) {
         pg_tensor *(*fn)(pg_tensor *) = math_ops[k].fn;
         char null_msg[64];
