@@ -138,7 +138,8 @@ def test_c_api_under_valgrind(build_dir: Path) -> None:
         _build(exe)
     r = subprocess.run(["valgrind", "--leak-check=full", "--error-exitcode=1", str(exe)],
                        capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-6000:]
+    failing = "\n".join(line for line in r.stdout.splitlines() if "FAILED" in line or " failed" in line)
+    assert r.returncode == 0, f"exit {r.returncode}\nfailing checks:\n{failing}\nvalgrind:\n{r.stderr[-6000:]}"
     assert "ERROR SUMMARY: 0 errors" in r.stderr, r.stderr[-6000:]
     assert "definitely lost" not in r.stderr or "definitely lost: 0 bytes" in r.stderr
     passed, failed = _summary(r.stdout)
