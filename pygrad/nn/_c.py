@@ -9,27 +9,9 @@ from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
-
-class Linear(layers.Linear):
-    __doc__ = layers.Linear.__doc__
-    _default_engine = C
-
-
-class PReLU(layers.PReLU):
-    __doc__ = layers.PReLU.__doc__
-    _default_engine = C
-
-
-class Maxout(layers.Maxout):
-    __doc__ = layers.Maxout.__doc__
-    _default_engine = C
-
-
-class MLP(layers.MLP):
-    __doc__ = layers.MLP.__doc__
-    _default_engine = C
-    _linear = Linear
-    _prelu = PReLU
+# Linear, PReLU, Maxout and MLP with their parameters on this engine by default
+_bound = layers.bound_to(C, __name__)
+Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
 
 
 __all__ = [

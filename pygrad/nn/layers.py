@@ -291,4 +291,18 @@ class MLP(Sequential):
         return f"sizes={self.sizes}"
 
 
-__all__ = ["Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "ACTIVATIONS"]
+def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
+    """Linear, PReLU, Maxout and MLP building their parameters on ``engine`` by default
+    (an engine module's name), as classes of ``module`` (so that they pickle by name):
+    the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
+    out: dict[str, type[Module]] = {}
+    for base in (Linear, PReLU, Maxout, MLP):
+        extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
+        if base is MLP:
+            extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
+        out[base.__name__] = type(base.__name__, (base,), extra)
+    return out
+
+
+__all__ = ["Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "ACTIVATIONS",
+           "bound_to"]

@@ -21,26 +21,9 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 _ENGINE = "pygrad.reference"
 
 
-class Linear(layers.Linear):
-    __doc__ = layers.Linear.__doc__
-    _default_engine = _ENGINE
-
-
-class PReLU(layers.PReLU):
-    __doc__ = layers.PReLU.__doc__
-    _default_engine = _ENGINE
-
-
-class Maxout(layers.Maxout):
-    __doc__ = layers.Maxout.__doc__
-    _default_engine = _ENGINE
-
-
-class MLP(layers.MLP):
-    __doc__ = layers.MLP.__doc__
-    _default_engine = _ENGINE
-    _linear = Linear
-    _prelu = PReLU
+# Linear, PReLU, Maxout and MLP with their parameters on this engine by default
+_bound = layers.bound_to(_ENGINE, __name__)
+Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
 
 
 __all__ = [
