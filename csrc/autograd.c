@@ -131,7 +131,7 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
     if (ts->grad_disabled) return out;
     bool need = false;
     for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
-    if (need && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
+    if (need && pg__is_float(out->dtype) && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
         pg_tensor_release(out);
         return NULL;
     }
@@ -147,6 +147,14 @@ static pg_tensor *pg__cast_float(pg_tensor *x, pg_dtype dt) {
     return pg__apply(PG_OP_CAST, &x, 1, &p);
 }
 
+pg_tensor *pg__to_dtype(pg_tensor *x, pg_dtype dt) {
+    if (x->dtype == dt) return PG_NEW_REF(x);
+    if (pg__is_float(dt)) return pg__cast_float(x, dt); /* recorded when x is float and requires grad */
+    pg_tensor *out = pg__tensor_new(dt, x->ndim, x->shape);
+    if (out) pg__convert(out->data, dt, x->data, x->dtype, x->numel);
+    return out;
+}
+
 pg_tensor *pg__apply_float1_cast(int op, pg_tensor *x, const pg_params *p) {
     pg_tensor *f = pg__cast_float(x, PG_DTYPE_F32);
     if (!f) return NULL;
@@ -155,25 +163,57 @@ pg_tensor *pg__apply_float1_cast(int op, pg_tensor *x, const pg_params *p) {
     return out;
 }
 
-pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
+static int pg__dtype_kind(pg_dtype d) { return pg__is_float(d) ? 2 : pg__is_int(d) ? 1 : 0; }
+
+pg_dtype pg__result_dtype(const pg_tensor *a, const pg_tensor *b) {
+    pg_dtype x = a->dtype, y = b->dtype;
+    if (x == y) return x;
+    int kx = pg__dtype_kind(x), ky = pg__dtype_kind(y);
+    if (kx != ky) return kx > ky ? x : y;
+    bool sx = a->ndim == 0, sy = b->ndim == 0;
+    if (sx != sy) return sx ? y : x; /* same kind: the tensor with dims wins over a 0-d one */
+    return pg__dtype_size(x) >= pg__dtype_size(y) ? x : y;
+}
+
+static pg_status pg__convert2(pg_tensor **a, pg_tensor **b, pg_dtype target) {
     pg_tensor *x = *a, *y = *b;
-    if (pg__check_tensor(op, x) || pg__check_tensor(op, y)) return PG_ERR_VALUE;
-    pg_dtype target = x->dtype;
-    if (x->dtype != y->dtype) {
-        if (x->dtype == PG_DTYPE_BOOL) target = y->dtype;
-        else if (y->dtype == PG_DTYPE_BOOL) target = x->dtype;
-        else target = PG_DTYPE_F64;
-    } else if (x->dtype == PG_DTYPE_BOOL) {
-        target = PG_DTYPE_F32;
-    }
-    *a = x->dtype == target ? PG_NEW_REF(x) : pg__cast_float(x, target);
+    *a = pg__to_dtype(x, target);
     if (!*a) return pg_last_status();
-    *b = y->dtype == target ? PG_NEW_REF(y) : pg__cast_float(y, target);
+    *b = pg__to_dtype(y, target);
     if (!*b) {
         pg_tensor_release(*a);
         return pg_last_status();
     }
     return PG_OK;
+}
+
+pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
+    if (pg__check_tensor(op, *a) || pg__check_tensor(op, *b)) return PG_ERR_VALUE;
+    return pg__convert2(a, b, pg__result_dtype(*a, *b));
+}
+
+/* The binary ops' dtype rules beyond float (x) float: div is true division
+ * (float32 for integer and bool operands); pow of bools is computed in int64;
+ * bool - bool is refused (PyTorch's rule: use ^ or logical_xor). */
+pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b) {
+    const char *name = pg_optable[op]->name;
+    if (pg__check_tensor(name, a) || pg__check_tensor(name, b)) return NULL;
+    pg_dtype target = pg__result_dtype(a, b);
+    if (op == PG_OP_DIV && !pg__is_float(target)) target = PG_DTYPE_F32;
+    if (op == PG_OP_POW && target == PG_DTYPE_BOOL) target = PG_DTYPE_I64;
+    if (op == PG_OP_SUB && target == PG_DTYPE_BOOL) {
+        pg__fail(PG_ERR_TYPE, "sub: subtracting two bool tensors is not supported; use ^ (logical xor) instead");
+        return NULL;
+    }
+    pg_tensor *x = a, *y = b;
+    if (pg__convert2(&x, &y, target)) return NULL;
+    pg_params p = {0};
+    p.op = op;
+    pg_tensor *in[2] = {x, y};
+    pg_tensor *out = pg__apply(op, in, 2, &p);
+    pg_tensor_release(x);
+    pg_tensor_release(y);
+    return out;
 }
 
 /* ---- gradient accumulation: set the first contribution, add the others ---- */

@@ -247,33 +247,40 @@ void pg__buf_free(void *p, size_t nbytes);
 /* the cache's fields of pg_memory_stats (all but allocated_bytes) */
 void pg__cache_stats(pg_memory_stats *stats);
 
+/* dtype kinds: float32/float64 carry gradients; bool and the integers never do */
+static inline bool pg__is_float(pg_dtype d) { return d == PG_DTYPE_F32 || d == PG_DTYPE_F64; }
+static inline bool pg__is_int(pg_dtype d) { return d == PG_DTYPE_I64 || d == PG_DTYPE_I32; }
+
 /* autograd.c */
 pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *p);
-/* pg__apply after a bool x is cast to float32 (numpy's promotion): the entry
- * of the float ops of one input; inline so the common case costs no call */
+/* pg__apply after a bool or integer x is cast to float32 (PyTorch's rule for
+ * float ops: exp of an int64 tensor is float32): the entry of the float ops of
+ * one input; inline so the common case costs no call */
 pg_tensor *pg__apply_float1_cast(int op, pg_tensor *x, const pg_params *p);
 static inline pg_tensor *pg__apply_float1(int op, pg_tensor *x, const pg_params *p) {
-    if (!x || x->dtype != PG_DTYPE_BOOL) return pg__apply(op, &x, 1, p);
+    if (!x || pg__is_float(x->dtype)) return pg__apply(op, &x, 1, p);
     return pg__apply_float1_cast(op, x, p);
 }
-/* Brings two operands to one dtype (numpy promotion: float64 wins; bool takes
- * the other's dtype) with a differentiable cast. Returns new references. */
+/* The dtype two operands meet in (PyTorch's rule): the higher kind wins
+ * (bool < integer < float); within one kind, a tensor with dims wins over a
+ * 0-d one (a 0-d tensor is a scalar: float32 x + float64 0-d stays float32),
+ * and between equals the wider dtype. */
+pg_dtype pg__result_dtype(const pg_tensor *a, const pg_tensor *b);
+/* Brings two operands to pg__result_dtype with a differentiable cast (float
+ * targets) or a plain conversion. Returns new references. */
 pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b);
+/* x converted to dtype dt: recorded (a differentiable cast) when both are float */
+pg_tensor *pg__to_dtype(pg_tensor *x, pg_dtype dt);
 /* A broadcasting binary op: pg__apply after promotion (the entry of add, mul, ...) */
+pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b);
 static inline pg_tensor *pg__apply2(int op, pg_tensor *a, pg_tensor *b) {
-    pg_params p = {0};
-    p.op = op;
-    if (a && b && a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
+    if (a && b && a->dtype == b->dtype && pg__is_float(a->dtype)) {
+        pg_params p = {0};
+        p.op = op;
         pg_tensor *in[2] = {a, b};
         return pg__apply(op, in, 2, &p);
     }
-    pg_tensor *x = a, *y = b;
-    if (pg__promote2(pg_optable[op]->name, &x, &y)) return NULL;
-    pg_tensor *in[2] = {x, y};
-    pg_tensor *out = pg__apply(op, in, 2, &p);
-    pg_tensor_release(x);
-    pg_tensor_release(y);
-    return out;
+    return pg__apply2_mixed(op, a, b); /* promotion, integer and bool operands */
 }
 pg_status pg__record(pg_tensor *out, int op, pg_tensor *const *in, int n_in, const pg_params *p);
 bool pg__node_needs(const pg_node *n, int i);
@@ -297,6 +304,8 @@ static inline size_t pg__dtype_size(pg_dtype dtype) {
     case PG_DTYPE_F32: return 4;
     case PG_DTYPE_F64: return 8;
     case PG_DTYPE_BOOL: return 1;
+    case PG_DTYPE_I64: return 8;
+    case PG_DTYPE_I32: return 4;
     }
     return 0;
 }

@@ -32,8 +32,26 @@ void pg__fill(pg_tensor *t, double value) {
         memset(t->data, value != 0, (size_t)t->numel);
         return;
     }
+    if (pg__is_int(t->dtype)) { /* one element converted, then repeated */
+        int64_t v;
+        pg__convert(&v, PG_DTYPE_I64, &value, PG_DTYPE_F64, 1);
+        pg__fill_int(t, v);
+        return;
+    }
     pg_flat_job j = {t->dtype == PG_DTYPE_F64, t->data, NULL, value};
     pg__parallel_range(t->numel, 64, PG_NDITER_GRAIN, pg__fill_range, &j);
+}
+
+void pg__fill_int(pg_tensor *t, int64_t v) {
+    if (t->dtype == PG_DTYPE_I64) {
+        int64_t *d = t->data;
+        for (int64_t i = 0; i < t->numel; i++) d[i] = v;
+    } else if (t->dtype == PG_DTYPE_I32) {
+        int32_t w = (int32_t)(uint32_t)(uint64_t)v, *d = t->data;
+        for (int64_t i = 0; i < t->numel; i++) d[i] = w;
+    } else {
+        pg__fill(t, (double)v);
+    }
 }
 
 static void pg__add_into_range(void *ctx, int64_t lo, int64_t hi) {
@@ -55,32 +73,55 @@ void pg__add_into(pg_tensor *dst, const pg_tensor *src) {
     pg__parallel_range(dst->numel, 64, PG_NDITER_GRAIN, pg__add_into_range, &j);
 }
 
+/* A float to an integer type: truncation toward zero; NaN and values out of
+ * the type's range give its minimum (what x86's conversion instructions and
+ * numpy give), never undefined behaviour. */
+#define PG_F2I(DT, LO, v) (((v) >= -(LO) || (v) < (LO) || (v) != (v)) ? (DT)(LO) : (DT)(v))
+/* one element of source type ST to DT: the bool target tests != 0; integer
+ * narrowing wraps (two's complement) */
+#define PG_CONV_EL(DT, ST, v)                                                                  \
+    _Generic((DT)0, uint8_t: (uint8_t)((v) != 0),                                              \
+             int64_t: _Generic((v), float: PG_F2I(int64_t, -9223372036854775808.0, (double)(v)), \
+                               double: PG_F2I(int64_t, -9223372036854775808.0, (double)(v)),     \
+                               default: (int64_t)(v)),                                               \
+             int32_t: _Generic((v), float: PG_F2I(int32_t, -2147483648.0, (double)(v)),           \
+                               double: PG_F2I(int32_t, -2147483648.0, (double)(v)),              \
+                               default: (int32_t)(uint32_t)(uint64_t)(int64_t)(v)),                   \
+             default: (DT)(v))
+#define PG_CONV_LOOP(DT, ST)                                      \
+    do {                                                          \
+        DT *d = dst;                                              \
+        const ST *s = src;                                        \
+        for (int64_t i = 0; i < n; i++) d[i] = PG_CONV_EL(DT, ST, s[i]); \
+    } while (0)
+#define PG_CONV_FROM(DT)                                                   \
+    do {                                                                   \
+        switch (st) {                                                      \
+        case PG_DTYPE_F32: PG_CONV_LOOP(DT, float); break;                 \
+        case PG_DTYPE_F64: PG_CONV_LOOP(DT, double); break;                \
+        case PG_DTYPE_BOOL: PG_CONV_LOOP(DT, uint8_t); break;              \
+        case PG_DTYPE_I64: PG_CONV_LOOP(DT, int64_t); break;               \
+        case PG_DTYPE_I32: PG_CONV_LOOP(DT, int32_t); break;               \
+        }                                                                  \
+    } while (0)
+
 static void pg__convert_serial(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n) {
     if (dt == st) {
         memcpy(dst, src, (size_t)n * pg__dtype_size(dt));
         return;
     }
-#define PG_CONV(DT, ST)                                         \
-    do {                                                        \
-        DT *d = dst;                                            \
-        const ST *s = src;                                      \
-        for (int64_t i = 0; i < n; i++) d[i] = (DT)s[i];        \
-    } while (0)
-    if (dt == PG_DTYPE_F32 && st == PG_DTYPE_F64) PG_CONV(float, double);
-    else if (dt == PG_DTYPE_F64 && st == PG_DTYPE_F32) PG_CONV(double, float);
-    else if (dt == PG_DTYPE_F32 && st == PG_DTYPE_BOOL) PG_CONV(float, uint8_t);
-    else if (dt == PG_DTYPE_F64 && st == PG_DTYPE_BOOL) PG_CONV(double, uint8_t);
-    else if (dt == PG_DTYPE_BOOL && st == PG_DTYPE_F32) {
-        uint8_t *d = dst;
-        const float *s = src;
-        for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0;
-    } else if (dt == PG_DTYPE_BOOL && st == PG_DTYPE_F64) {
-        uint8_t *d = dst;
-        const double *s = src;
-        for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0;
+    switch (dt) {
+    case PG_DTYPE_F32: PG_CONV_FROM(float); break;
+    case PG_DTYPE_F64: PG_CONV_FROM(double); break;
+    case PG_DTYPE_BOOL: PG_CONV_FROM(uint8_t); break;
+    case PG_DTYPE_I64: PG_CONV_FROM(int64_t); break;
+    case PG_DTYPE_I32: PG_CONV_FROM(int32_t); break;
     }
-#undef PG_CONV
 }
+#undef PG_CONV_FROM
+#undef PG_CONV_LOOP
+#undef PG_CONV_EL
+#undef PG_F2I
 
 typedef struct pg_convert_job {
     char *dst;

@@ -282,3 +282,39 @@ pg_status pg__sum_into(pg_tensor *out, const pg_tensor *g) {
     /* the reduced tensor with keepdims has the target's numel and layout */
     return pg__reduce_into(out, g, axes, PG_R_SUM, false);
 }
+
+/* ---- integer and bool reductions (never recorded): in int64, wrapping ---- */
+
+#define PG_IRED_ROW(TT, SUF)                                                                    \
+    static void ired_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
+        int64_t *acc = (int64_t *)ptr[0];                                                       \
+        const TT *x = (const TT *)ptr[1];                                                       \
+        int kind = *(const int *)ctx;                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            int64_t v = (int64_t)x[i * st[1]], *a = &acc[i * st[0]];                            \
+            if (kind == PG_R_SUM) *a = (int64_t)((uint64_t)*a + (uint64_t)v);                   \
+            else if (kind == PG_R_MAX ? v > *a : v < *a) *a = v;                                \
+        }                                                                                       \
+    }
+PG_IRED_ROW(uint8_t, b8)
+PG_IRED_ROW(int32_t, i32)
+PG_IRED_ROW(int64_t, i64)
+
+pg_status pg__reduce_int_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind) {
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    int64_t *acc = out->dtype == PG_DTYPE_I64 ? out->data : malloc(sizeof(int64_t) * (size_t)(out->numel ? out->numel : 1));
+    if (!acc) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", kind == PG_R_SUM ? "sum" : "max/min");
+    int64_t init = kind == PG_R_SUM ? 0 : kind == PG_R_MAX ? INT64_MIN : INT64_MAX;
+    for (int64_t i = 0; i < out->numel; i++) acc[i] = init;
+    char *xp = x->data;
+    size_t es = pg__dtype_size(x->dtype);
+    bool no = false;
+    pg_row_fn fn = x->dtype == PG_DTYPE_BOOL ? ired_row_b8 : x->dtype == PG_DTYPE_I32 ? ired_row_i32 : ired_row_i64;
+    pg__reduce_run(&xm, axes, (char *)acc, sizeof(int64_t), 1, &xp, &es, &no, fn, &kind);
+    if ((void *)acc != out->data) {
+        pg__convert(out->data, out->dtype, acc, PG_DTYPE_I64, out->numel);
+        free(acc);
+    }
+    return PG_OK;
+}

@@ -152,6 +152,7 @@ void *pg__scratch(int slot, size_t nbytes);
 pg_status pg__broadcast_shapes(const char *op, pg_meta *out, pg_tensor *const *in, int n_in);
 void pg__add_into(pg_tensor *dst, const pg_tensor *src); /* dst += src, same shape and dtype */
 void pg__fill(pg_tensor *t, double value);                /* no version bump */
+void pg__fill_int(pg_tensor *t, int64_t value);           /* exact for integer tensors */
 /* dst[0:n] = (dt) src[0:n], on several threads when large */
 void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n);
 /* Runs a row kernel over up to 4 operands broadcast to shape_of's shape.
@@ -173,6 +174,9 @@ void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, 
                     const size_t *es, const bool *reduced_layout, pg_row_fn fn, void *ctx);
 /* out (already shaped) = reduction (kind: PG_R_*) of x over axes; mean divides sums by the count */
 pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean);
+/* the same for bool and integer x (sum, max, min; out is int64 for sums, x's
+ * dtype for extremes), computed in int64 with wrap-around */
+pg_status pg__reduce_int_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind);
 /* out = g (a broadcast result's gradient) summed back to out's shape over the
  * dims broadcasting added or stretched; not recorded (pg__sum_to allocates out) */
 pg_status pg__sum_into(pg_tensor *out, const pg_tensor *g);

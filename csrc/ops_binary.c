@@ -195,22 +195,50 @@ PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
 pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
 PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
 
+/* ---- integer and bool forward rows (never recorded: no backward) ----
+ * Integer arithmetic wraps around (two's complement, as in PyTorch and
+ * numpy), computed in unsigned so that overflow is defined. pow: b < 0 gives
+ * the truncated 1 / a^|b| (1 for a = 1, +-1 for a = -1, else 0). Bool: add and
+ * maximum are or, mul and minimum are and (PyTorch's rules). */
+static inline int64_t pg__ipow(int64_t a, int64_t b) {
+    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+    uint64_t r = 1, base = (uint64_t)a;
+    while (b) {
+        if (b & 1) r *= base;
+        base *= base;
+        b >>= 1;
+    }
+    return (int64_t)r;
+}
+#define PG_INT_ROWS(NAME, EXPR)              \
+    PG_ROW2(NAME##_row_i32, int32_t, EXPR)   \
+    PG_ROW2(NAME##_row_i64, int64_t, EXPR)
+PG_INT_ROWS(add, (T)((uint64_t)a + (uint64_t)b))
+PG_INT_ROWS(sub, (T)((uint64_t)a - (uint64_t)b))
+PG_INT_ROWS(mul, (T)((uint64_t)a * (uint64_t)b))
+PG_INT_ROWS(pow, (T)pg__ipow(a, b))
+PG_INT_ROWS(maximum, a > b ? a : b)
+PG_INT_ROWS(minimum, a < b ? a : b)
+PG_ROW2(or_row_b8, uint8_t, (uint8_t)(a | b))
+PG_ROW2(and_row_b8, uint8_t, (uint8_t)(a & b))
+
 /* ---- the drivers the rows share ---- */
 
 typedef struct pg_binrows {
     pg_row_fn fwd[2], da[2], db[2]; /* [0]: float32, [1]: float64 */
+    pg_row_fn ifwd[2];              /* [0]: int32, [1]: int64; NULL: float only */
+    pg_row_fn bfwd;                 /* bool; NULL: no bool rows */
 } pg_binrows;
 
-#define PG_BINROWS(NAME)                                                                   \
-    {                                                                                      \
-        {NAME##_row_f32, NAME##_row_f64}, {NAME##_da_f32, NAME##_da_f64}, {                \
-            NAME##_db_f32, NAME##_db_f64                                                   \
-        }                                                                                  \
-    }
+#define PG_BINROWS(NAME, I32, I64, B8)                                                             \
+    {{NAME##_row_f32, NAME##_row_f64}, {NAME##_da_f32, NAME##_da_f64}, {NAME##_db_f32, NAME##_db_f64}, \
+     {I32, I64}, B8}
+#define PG_BINROWS_INT(NAME, B8) PG_BINROWS(NAME, NAME##_row_i32, NAME##_row_i64, B8)
 
 static const pg_binrows pg_binary_rows[] = {
-    PG_BINROWS(add), PG_BINROWS(sub), PG_BINROWS(mul), PG_BINROWS(div),
-    PG_BINROWS(pow), PG_BINROWS(maximum), PG_BINROWS(minimum),
+    PG_BINROWS_INT(add, or_row_b8), PG_BINROWS_INT(sub, NULL),     PG_BINROWS_INT(mul, and_row_b8),
+    PG_BINROWS(div, NULL, NULL, NULL), PG_BINROWS_INT(pow, NULL), PG_BINROWS_INT(maximum, or_row_b8),
+    PG_BINROWS_INT(minimum, and_row_b8),
 };
 enum { PG_B_ADD, PG_B_SUB, PG_B_MUL, PG_B_DIV, PG_B_POW, PG_B_MAXIMUM, PG_B_MINIMUM };
 
@@ -226,8 +254,21 @@ static int pg__binary_kind(int op) {
     }
 }
 
-static pg_status binary_infer_named(const char *op, pg_meta *out, pg_tensor *const *in) {
-    if (pg__check_float(op, in[0]) || pg__check_float(op, in[1])) return PG_ERR_TYPE;
+/* the forward row of kind for dtype dt, NULL when the op has none */
+static pg_row_fn pg__binary_row(const pg_binrows *r, pg_dtype dt) {
+    switch (dt) {
+    case PG_DTYPE_F32: return r->fwd[0];
+    case PG_DTYPE_F64: return r->fwd[1];
+    case PG_DTYPE_I32: return r->ifwd[0];
+    case PG_DTYPE_I64: return r->ifwd[1];
+    case PG_DTYPE_BOOL: return r->bfwd;
+    }
+    return NULL;
+}
+
+static pg_status binary_infer_named(const char *op, pg_meta *out, pg_tensor *const *in, int kind) {
+    if (!pg__binary_row(&pg_binary_rows[kind], in[0]->dtype))
+        return pg__fail(PG_ERR_TYPE, "%s: not defined for %s tensors", op, pg__dtype_name(in[0]->dtype));
     if (in[0]->dtype != in[1]->dtype)
         return pg__fail(PG_ERR_TYPE, "%s: dtypes %s and %s differ (promote first)", op,
                         pg__dtype_name(in[0]->dtype), pg__dtype_name(in[1]->dtype));
@@ -246,7 +287,7 @@ PG_CLONES static void neg_f64(double *o, const double *gs, int64_t n) {
 
 static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    return binary_infer_named(pg_optable[p->op]->name, out, in);
+    return binary_infer_named(pg_optable[p->op]->name, out, in, pg__binary_kind(p->op));
 }
 
 static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
@@ -255,7 +296,7 @@ static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     pg_meta m;
     pg__meta_of(&m, out);
     const pg_tensor *ops[2] = {in[0], in[1]};
-    pg__ew_run(out, &m, ops, 2, r->fwd[out->dtype == PG_DTYPE_F64], NULL);
+    pg__ew_run(out, &m, ops, 2, pg__binary_row(r, out->dtype), NULL);
     return PG_OK;
 }
 
@@ -329,9 +370,9 @@ static pg_tensor *pg__binary_local(const pg_node *n, int i) {
         int take = *(int *)ctx;                                                             \
         for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
     }
-PG_WHERE_ROW(float, f32)
-PG_WHERE_ROW(double, f64)
-PG_WHERE_ROW(uint8_t, b8)
+PG_WHERE_ROW(uint8_t, b8) /* by element size: values are moved, not computed */
+PG_WHERE_ROW(uint32_t, b32)
+PG_WHERE_ROW(uint64_t, b64)
 PG_WHERE_MASK_ROW(float, f32)
 PG_WHERE_MASK_ROW(double, f64)
 
@@ -340,8 +381,6 @@ static pg_status where_infer(pg_meta *out, pg_tensor *const *in, int n_in, const
     if (in[0]->dtype != PG_DTYPE_BOOL)
         return pg__fail(PG_ERR_TYPE, "where: the condition must be a bool tensor, got %s",
                         pg__dtype_name(in[0]->dtype));
-    bool both_bool = in[1]->dtype == PG_DTYPE_BOOL && in[2]->dtype == PG_DTYPE_BOOL;
-    if (!both_bool && (pg__check_float("where", in[1]) || pg__check_float("where", in[2]))) return PG_ERR_TYPE;
     if (in[1]->dtype != in[2]->dtype)
         return pg__fail(PG_ERR_TYPE, "where: dtypes %s and %s differ (promote first)",
                         pg__dtype_name(in[1]->dtype), pg__dtype_name(in[2]->dtype));
@@ -355,7 +394,8 @@ static pg_status where_forward(pg_tensor *out, pg_tensor *const *in, int n_in, c
     pg_meta m;
     pg__meta_of(&m, out);
     const pg_tensor *ops[3] = {in[0], in[1], in[2]};
-    pg_row_fn fn = out->dtype == PG_DTYPE_F64 ? where_row_f64 : out->dtype == PG_DTYPE_F32 ? where_row_f32 : where_row_b8;
+    size_t es = pg__dtype_size(out->dtype);
+    pg_row_fn fn = es == 8 ? where_row_b64 : es == 4 ? where_row_b32 : where_row_b8;
     pg__ew_run(out, &m, ops, 3, fn, NULL);
     return PG_OK;
 }
@@ -402,12 +442,7 @@ pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y) {
     pg_params p = {0};
     if (pg__check_tensor("where", cond)) return NULL;
     pg_tensor *a = x, *b = y;
-    if (x && y && x->dtype == PG_DTYPE_BOOL && y->dtype == PG_DTYPE_BOOL) { /* bool stays bool */
-        pg_tensor_retain(a);
-        pg_tensor_retain(b);
-    } else if (pg__promote2("where", &a, &b)) {
-        return NULL;
-    }
+    if (pg__promote2("where", &a, &b)) return NULL;
     pg_tensor *in[3] = {cond, a, b};
     pg_tensor *out = pg__apply(PG_OP_WHERE, in, 3, &p);
     pg_tensor_release(a);

@@ -193,11 +193,11 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
 pg_tensor *pg_matmul(pg_tensor *a, pg_tensor *b) {
     pg_params p = {0};
     if (pg__check_tensor("matmul", a) || pg__check_tensor("matmul", b)) return NULL;
-    if (a->dtype == b->dtype && a->dtype != PG_DTYPE_BOOL) {
+    if (a->dtype == b->dtype && pg__is_float(a->dtype)) {
         pg_tensor *in[2] = {a, b};
         return pg__apply(PG_OP_MATMUL, in, 2, &p);
     }
-    /* numpy promotion: float64 wins; bool takes the other's dtype, float32 if both are bool */
+    /* float64 wins; bool and integer operands are cast to float32 (a float op, like exp) */
     pg_dtype t = (a->dtype == PG_DTYPE_F64 || b->dtype == PG_DTYPE_F64) ? PG_DTYPE_F64 : PG_DTYPE_F32;
     pg_tensor *x = a->dtype == t ? PG_NEW_REF(a) : pg_cast(a, t);
     pg_tensor *y = b->dtype == t ? PG_NEW_REF(b) : pg_cast(b, t);

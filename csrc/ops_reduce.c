@@ -41,7 +41,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     (void)n_in;
     const char *name = pg__reduce_name(p->op);
     const pg_tensor *x = in[0];
-    if (pg__check_float(name, x)) return PG_ERR_TYPE;
+    if (p->op == PG_OP_MEAN && pg__check_float(name, x)) return PG_ERR_TYPE;
     if (p->reduce.axes >> x->ndim) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor of shape %s", name,
@@ -50,6 +50,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     pg_meta xm;
     pg__meta_of(&xm, x);
     pg__reduced_meta(out, &xm, p->reduce.axes, p->reduce.keepdims);
+    if (p->op == PG_OP_SUM && !pg__is_float(x->dtype)) out->dtype = PG_DTYPE_I64; /* PyTorch's rule */
     /* numpy's rule: an empty reduced axis has no extreme, even when the result is empty too */
     if ((p->op == PG_OP_MAX || p->op == PG_OP_MIN) && pg__reduced_count(&xm, p->reduce.axes) == 0) {
         char b[PG_SHAPE_BUF];
@@ -62,6 +63,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 static pg_status reduce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     int kind = p->op == PG_OP_MAX ? PG_R_MAX : p->op == PG_OP_MIN ? PG_R_MIN : PG_R_SUM;
+    if (!pg__is_float(in[0]->dtype)) return pg__reduce_int_into(out, in[0], p->reduce.axes, kind);
     return pg__reduce_into(out, in[0], p->reduce.axes, kind, p->op == PG_OP_MEAN);
 }
 
@@ -136,7 +138,8 @@ static pg_tensor *pg__reduce(int op, pg_tensor *x, unsigned axes, int keepdims) 
     if (axes == PG_AXES_ALL) axes = x->ndim ? (unsigned)((1u << x->ndim) - 1) : 0u;
     p.reduce.axes = axes;
     p.reduce.keepdims = keepdims != 0;
-    return pg__apply_float1(op, x, &p);
+    if (op == PG_OP_MEAN) return pg__apply_float1(op, x, &p); /* the mean of integers is float32 */
+    return pg__apply(op, &x, 1, &p);
 }
 
 pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_SUM, x, axes, keepdims); }

@@ -14,12 +14,30 @@ PG_UNARY_RULE(piecewise,
               TRY(loc, pg__local(n));
               r = pg_mul(g, loc);)
 
+/* -x (abs: |x|) of an integer tensor, from the integer rows of sub and where */
+static pg_tensor *pg__int_neg_abs(pg_tensor *x, bool abs) {
+    pg_tensor *zero = pg_tensor_full(x->dtype, 0, NULL, 0.0), *neg = NULL, *lt = NULL, *out = NULL;
+    if (zero) neg = pg_sub(zero, x);
+    if (neg && !abs) out = PG_NEW_REF(neg);
+    if (neg && abs) lt = pg_compare(x, zero, PG_CMP_LT);
+    if (lt) out = pg_where(lt, neg, x);
+    pg_tensor_release(zero);
+    pg_tensor_release(neg);
+    pg_tensor_release(lt);
+    return out;
+}
+
 /* ---- the ops ---- */
 
 /* neg: y = -x */
 PG_UNARY_KERNELS(neg, -x, -g)
 PG_UNARY_RULE(neg, r = pg_neg(g);)
-PG_UNARY_ENTRY(neg, PG_OP_NEG)
+pg_tensor *pg_neg(pg_tensor *x) {
+    if (x && pg__is_int(x->dtype)) return pg__int_neg_abs(x, false); /* 0 - x, wrapping */
+    pg_params p = {0};
+    p.op = PG_OP_NEG;
+    return pg__apply_float1(PG_OP_NEG, x, &p);
+}
 PG_OPDEF(neg, unary_infer, neg_forward, neg_backward, neg_rule);
 
 /* add_scalar: y = x + c */
@@ -107,7 +125,12 @@ PG_OPDEF(reciprocal, unary_infer, reciprocal_forward, reciprocal_backward, recip
 
 /* abs: y = |x|;  dy/dx = sign(x), 0 at 0 */
 PG_UNARY_KERNELS(abs, PG_FABS(x), x > 0 ? g : (x < 0 ? -g : (T)0))
-PG_UNARY_ENTRY(abs, PG_OP_ABS)
+pg_tensor *pg_abs(pg_tensor *x) {
+    if (x && pg__is_int(x->dtype)) return pg__int_neg_abs(x, true); /* where(x < 0, 0 - x, x) */
+    pg_params p = {0};
+    p.op = PG_OP_ABS;
+    return pg__apply_float1(PG_OP_ABS, x, &p);
+}
 PG_OPDEF(abs, unary_infer, abs_forward, abs_backward, piecewise_rule);
 
 /* sigmoid: y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
@@ -179,6 +202,40 @@ pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) 
 }
 
 PG_OPDEF(clamp, unary_infer, clamp_forward, clamp_backward, piecewise_rule);
+
+/* ---- integer scalars (weak): the float scalar ops above, or the integer rows of the binary ops ---- */
+
+pg_tensor *pg_binary_scalar_int(pg_tensor *x, pg_op op, int64_t c, int reflected) {
+    if (op != PG_OP_ADD && op != PG_OP_SUB && op != PG_OP_MUL && op != PG_OP_DIV && op != PG_OP_POW) {
+        pg__fail(PG_ERR_VALUE, "binary_scalar_int: op %d is not add, sub, mul, div or pow", (int)op);
+        return NULL;
+    }
+    const char *name = pg_optable[op]->name;
+    if (pg__check_tensor(name, x)) return NULL;
+    if (pg__is_float(x->dtype)) {
+        double v = (double)c;
+        switch (op) {
+        case PG_OP_ADD: return pg_add_scalar(x, v);
+        case PG_OP_MUL: return pg_mul_scalar(x, v);
+        case PG_OP_DIV: return reflected ? pg_rdiv_scalar(x, v) : pg_div_scalar(x, v);
+        case PG_OP_POW: return reflected ? pg_rpow_scalar(x, v) : pg_pow_scalar(x, v);
+        default: break;
+        }
+        if (!reflected) return pg_add_scalar(x, -v);
+        pg_tensor *nx = pg_neg(x), *out = nx ? pg_add_scalar(nx, v) : NULL;
+        pg_tensor_release(nx);
+        return out;
+    }
+    if (op == PG_OP_POW && !reflected && c < 0) {
+        pg__fail(PG_ERR_VALUE, "pow: integers to negative integer powers are not allowed (cast to float first)");
+        return NULL;
+    }
+    pg_tensor *s = pg_tensor_full_int(x->dtype == PG_DTYPE_BOOL ? PG_DTYPE_I64 : x->dtype, 0, NULL, c);
+    if (!s) return NULL;
+    pg_tensor *out = reflected ? pg__apply2(op, s, x) : pg__apply2(op, x, s);
+    pg_tensor_release(s);
+    return out;
+}
 
 /* cast: y = (dtype) x;  dx = (dtype of x) g */
 

@@ -66,7 +66,9 @@ extern "C" {
 typedef enum pg_dtype {
     PG_DTYPE_F32 = 0,
     PG_DTYPE_F64 = 1,
-    PG_DTYPE_BOOL = 2
+    PG_DTYPE_BOOL = 2,
+    PG_DTYPE_I64 = 3, /* integer tensors never require grad */
+    PG_DTYPE_I32 = 4
 } pg_dtype;
 
 typedef enum pg_status {
@@ -96,6 +98,8 @@ typedef enum pg_cmp {
     PG_CMP_LT = 0, PG_CMP_LE = 1, PG_CMP_GT = 2, PG_CMP_GE = 3, PG_CMP_EQ = 4, PG_CMP_NE = 5
 } pg_cmp;
 
+typedef enum pg_bitop { PG_BIT_AND = 0, PG_BIT_OR = 1, PG_BIT_XOR = 2 } pg_bitop;
+
 /* How a loss op folds its per-example losses: keep them (N,), or their mean or sum (a 0-d tensor). */
 typedef enum pg_reduction {
     PG_REDUCTION_NONE = 0, PG_REDUCTION_MEAN = 1, PG_REDUCTION_SUM = 2
@@ -124,6 +128,9 @@ const char *pg_op_name(int op);           /* static string, or NULL for an unkno
 /* ---- creation ---- */
 pg_tensor *pg_tensor_empty(pg_dtype dtype, int ndim, const int64_t *shape);   /* uninitialised */
 pg_tensor *pg_tensor_full(pg_dtype dtype, int ndim, const int64_t *shape, double value);
+/* an integer tensor filled exactly (values beyond 2^53 too); a value out of
+ * int32's range wraps for PG_DTYPE_I32 */
+pg_tensor *pg_tensor_full_int(pg_dtype dtype, int ndim, const int64_t *shape, int64_t value);
 pg_tensor *pg_tensor_detach(pg_tensor *t);        /* shares storage, no graph, no grad */
 pg_tensor *pg_tensor_clone(pg_tensor *t);         /* fresh storage, no graph, no grad */
 void pg_tensor_retain(pg_tensor *t);
@@ -188,6 +195,12 @@ pg_tensor *pg_div_scalar(pg_tensor *x, double c);  /* x / c, a true division (no
 pg_tensor *pg_rdiv_scalar(pg_tensor *x, double c); /* c / x */
 pg_tensor *pg_rpow_scalar(pg_tensor *x, double c); /* c ** x, with pow (not exp(x log c)) */
 pg_tensor *pg_pow(pg_tensor *x, pg_tensor *y);
+/* x (op) c for an integer scalar c (reflected: c (op) x), op one of
+ * PG_OP_ADD, SUB, MUL, DIV, POW: a weak scalar (PyTorch's rule). A float x
+ * runs the float scalar op with (double)c; an integer x computes in its dtype
+ * (int64 for bool x), exactly for every int64 c; division is true division
+ * (float32). An integer x to a negative power c is refused. */
+pg_tensor *pg_binary_scalar_int(pg_tensor *x, pg_op op, int64_t c, int reflected);
 pg_tensor *pg_exp(pg_tensor *x);
 pg_tensor *pg_log(pg_tensor *x);
 pg_tensor *pg_sin(pg_tensor *x);
@@ -259,6 +272,11 @@ pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);
+/* bitwise and, or, xor of bool or integer tensors (logical for bool), with
+ * arithmetic's promotion and broadcasting, and not (~x: logical not for
+ * bool); never recorded */
+pg_tensor *pg_bitwise(pg_tensor *a, pg_tensor *b, pg_bitop op);
+pg_tensor *pg_bitwise_not(pg_tensor *x);
 
 /* User-defined op: the caller computed `value` (the forward result); the
  * returned tensor shares value's storage and, when an input requires grad,

@@ -103,6 +103,8 @@ const char *pg__dtype_name(pg_dtype dtype) {
     case PG_DTYPE_F32: return "float32";
     case PG_DTYPE_F64: return "float64";
     case PG_DTYPE_BOOL: return "bool";
+    case PG_DTYPE_I64: return "int64";
+    case PG_DTYPE_I32: return "int32";
     }
     return "unknown";
 }
@@ -361,6 +363,16 @@ pg_tensor *pg_tensor_full(pg_dtype dtype, int ndim, const int64_t *shape, double
     return t;
 }
 
+pg_tensor *pg_tensor_full_int(pg_dtype dtype, int ndim, const int64_t *shape, int64_t value) {
+    if (!pg__is_int(dtype)) {
+        pg__fail(PG_ERR_TYPE, "full_int: expected int64 or int32, got %s", pg__dtype_name(dtype));
+        return NULL;
+    }
+    pg_tensor *t = pg__tensor_new(dtype, ndim, shape);
+    if (t) pg__fill_int(t, value);
+    return t;
+}
+
 pg_status pg__check_tensor(const char *op, const pg_tensor *t) {
     if (!t) return pg__fail(PG_ERR_VALUE, "%s: got a NULL tensor", op);
     return PG_OK;
@@ -525,8 +537,9 @@ pg_status pg_tensor_set_requires_grad(pg_tensor *t, int flag) {
                         "requires_grad: can only be changed on leaf tensors; this tensor was made "
                         "by %s (use .detach() to get a leaf)",
                         pg_optable[t->grad_fn->op]->name);
-    if (flag && t->dtype == PG_DTYPE_BOOL)
-        return pg__fail(PG_ERR_TYPE, "requires_grad: only float tensors can require grad, got bool");
+    if (flag && !pg__is_float(t->dtype))
+        return pg__fail(PG_ERR_TYPE, "requires_grad: only float tensors can require grad, got %s",
+                        pg__dtype_name(t->dtype));
     t->requires_grad = flag != 0;
     return PG_OK;
 }

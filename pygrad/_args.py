@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad._bindings import _AXES_ALL, _CODE_OF_DTYPE, _MAX_DIMS, bool_, float32, float64, lib
+from pygrad._bindings import _AXES_ALL, _CODE_OF_DTYPE, _MAX_DIMS, bool_, float32, float64, int32, int64, lib
 from pygrad.errors import PygradIndexError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
 
@@ -23,20 +23,49 @@ def _resolve_dtype(dtype: Any) -> np.dtype:
     except TypeError:
         raise PygradTypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
     if d not in _CODE_OF_DTYPE:
-        raise PygradTypeError(f"dtype: pygrad tensors are float32, float64 or bool, got {d}")
+        raise PygradTypeError(f"dtype: pygrad tensors are float32, float64, int64, int32 or bool, got {d}")
     return d
 
 
+# dtype kinds in promotion order (PyTorch's categories): bool < integer < float
+KIND = {bool_: 0, int32: 1, int64: 1, float32: 2, float64: 2}
+
+
 def _default_dtype_of(data: Any, arr: np.ndarray) -> np.dtype:
-    """numpy floats keep their width; everything else becomes float32 (bool stays bool)."""
+    """PyTorch's inference: bools stay bool; integers become int64 (numpy int32
+    stays int32); Python floats become float32, numpy floats keep float64 (and
+    float16 widens to float32)."""
     k = arr.dtype.kind
     if k == "b":
         return bool_
-    if k in "iuf":
+    if k in "iu":
+        if arr.dtype == int32 and isinstance(data, (np.ndarray, np.generic)):
+            return int32
+        if k == "u" and arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise PygradValueError(f"tensor: value {int(arr.max())} does not fit int64")
+        return int64
+    if k == "f":
         if isinstance(data, (np.ndarray, np.generic)) and arr.dtype == float64:
             return float64
         return float32
+    if k == "O" and _all_ints(data):
+        raise PygradValueError("tensor: an integer in the data does not fit int64")
     raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+
+
+def _all_ints(data: Any) -> bool:
+    if isinstance(data, (list, tuple)):
+        return all(_all_ints(v) for v in data)
+    return isinstance(data, int)
+
+
+def _scalar_kind(c: Any) -> int:
+    """A weak scalar's kind (KIND): 0 for bools, 1 for integers, 2 for floats."""
+    if isinstance(c, (bool, np.bool_)):
+        return 0
+    if isinstance(c, (numbers.Integral, np.integer)):
+        return 1
+    return 2
 
 
 _MAX_BYTES = 1 << 46  # the C engine's allocation cap
@@ -262,8 +291,9 @@ _NOT_SCALAR: set[type] = {np.ndarray}
 
 
 def _is_scalar(x: Any) -> bool:
-    """Python numbers are weak scalars (they take the tensor's dtype); numpy
-    scalars are not: they convert like arrays (NEP 50)."""
+    """Python and numpy numbers are weak scalars (PyTorch's rule): combined with a
+    tensor they take its dtype when they are of its kind or a lower one, so
+    ``float32_tensor * np.float64(0.5)`` stays float32 (docs/semantics.md)."""
     t = type(x)
     if t is float or t is bool:
         return True
@@ -273,7 +303,9 @@ def _is_scalar(x: Any) -> bool:
         return True
     if t in _NOT_SCALAR:  # the common operands (Tensor, ndarray): no abstract-class check
         return False
-    return isinstance(x, numbers.Real) and not isinstance(x, np.generic)
+    if isinstance(x, np.generic):
+        return x.dtype.kind in "biuf"
+    return isinstance(x, numbers.Real)
 
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)

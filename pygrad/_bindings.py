@@ -67,10 +67,14 @@ lib.pg_py_install_blocking_hooks()  # the engine lets the GIL go around its long
 float32: np.dtype = np.dtype(np.float32)
 float64: np.dtype = np.dtype(np.float64)
 bool_: np.dtype = np.dtype(np.bool_)
+int64: np.dtype = np.dtype(np.int64)
+int32: np.dtype = np.dtype(np.int32)
 
-_DTYPE_OF_CODE = {lib.PG_DTYPE_F32: float32, lib.PG_DTYPE_F64: float64, lib.PG_DTYPE_BOOL: bool_}
-_CODE_OF_DTYPE = {float32: lib.PG_DTYPE_F32, float64: lib.PG_DTYPE_F64, bool_: lib.PG_DTYPE_BOOL}
-_TYPESTR = {lib.PG_DTYPE_F32: "<f4", lib.PG_DTYPE_F64: "<f8", lib.PG_DTYPE_BOOL: "|b1"}
+_DTYPE_OF_CODE = {lib.PG_DTYPE_F32: float32, lib.PG_DTYPE_F64: float64, lib.PG_DTYPE_BOOL: bool_,
+                  lib.PG_DTYPE_I64: int64, lib.PG_DTYPE_I32: int32}
+_CODE_OF_DTYPE = {d: c for c, d in _DTYPE_OF_CODE.items()}
+_TYPESTR = {lib.PG_DTYPE_F32: "<f4", lib.PG_DTYPE_F64: "<f8", lib.PG_DTYPE_BOOL: "|b1",
+            lib.PG_DTYPE_I64: "<i8", lib.PG_DTYPE_I32: "<i4"}
 
 _ERRORS = {
     lib.PG_ERR_SHAPE: ShapeError,

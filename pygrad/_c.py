@@ -19,8 +19,18 @@ from pygrad._autograd import (
     no_grad,
     set_detect_anomaly,
 )
-from pygrad._bindings import OP_NAMES, bool_, float32, float64
-from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
+from pygrad._bindings import OP_NAMES, bool_, float32, float64, int32, int64
+from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, tensor, zeros
+from pygrad._functions import (
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
 from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from pygrad._graph import leaf_key as _leaf_key  # noqa: F401
 from pygrad._runtime import (
@@ -42,6 +52,8 @@ from pygrad.errors import (
     PygradValueError,
     ShapeError,
 )
+
+long, double = int64, float64  # PyTorch's aliases
 
 # the module-level op functions: written out in _functions or built there from the op table
 globals().update({_n: getattr(_functions, _n) for _n in _optable.FUNCTIONS if _n not in globals()})

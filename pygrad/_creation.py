@@ -12,8 +12,17 @@ from typing import Any
 import numpy as np
 
 from pygrad import _engines
-from pygrad._args import _check_dims, _default_dtype_of, _numpy_alloc, _real, _resolve_dtype, _shape_arg
-from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, float64, lib
+from pygrad._args import (
+    _all_ints,
+    _check_dims,
+    _default_dtype_of,
+    _numpy_alloc,
+    _real,
+    _resolve_dtype,
+    _scalar_kind,
+    _shape_arg,
+)
+from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, int64, lib
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
@@ -21,9 +30,11 @@ from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Create a tensor holding a copy of ``data``.
 
-    ``data``: a Python number, nested lists, a numpy array or a Tensor. Python
-    numbers and lists become float32; numpy float64 stays float64 (see
-    docs/semantics.md). ``dtype`` overrides. A Tensor (of either engine) is
+    ``data``: a Python number, nested lists, a numpy array or a Tensor. As in
+    PyTorch, Python floats become float32, Python ints int64 and bools bool;
+    numpy arrays keep float64, float32, int64, int32 and bool (other integer
+    types widen to int64, float16 to float32; see docs/semantics.md).
+    ``dtype`` overrides. A Tensor (of either engine) is
     copied, with a UserWarning that the copy is detached from its graph (use
     ``t.detach()`` to share the values without the graph).
     """
@@ -39,35 +50,55 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         except (ValueError, TypeError) as exc:
             raise PygradTypeError(f"tensor: cannot convert {type(data).__name__} to a tensor: {exc}") from None
     if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "O" and _all_ints(data):
+            raise PygradValueError("tensor: an integer in the data does not fit int64")
         raise PygradTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
     d = _resolve_dtype(dtype) if dtype is not None else (
         data.dtype if _engines.is_tensor(data) else _default_dtype_of(data, arr))
     if arr.ndim > _MAX_DIMS:
         raise ShapeError(f"tensor: tensors have at most {_MAX_DIMS} dims, got shape {arr.shape}")
+    if d.kind in "iu" and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+        raise PygradValueError(f"tensor: cannot convert NaN or infinity to {d}")
     t = _wrap(lib.pg_tensor_empty(_CODE_OF_DTYPE[d], arr.ndim, list(arr.shape)))
     if arr.size:
-        np.copyto(t.numpy(), arr, casting="unsafe")
+        with np.errstate(invalid="ignore"):
+            np.copyto(t.numpy(), arr, casting="unsafe")
     if requires_grad:
         t.requires_grad = True
     return t
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor with a copy of ``array``'s values; float32/float64 keep their dtype.
+    """A tensor with a copy of ``array``'s values; float32, float64, int64, int32 and bool keep their dtype.
 
     (The C engine owns its buffers, so this copies; ``Tensor.numpy()`` is the
     zero-copy direction.)
     """
     if not isinstance(array, np.ndarray):
         raise PygradTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    return tensor(array, dtype=array.dtype if array.dtype in (float32, float64, bool_) else None)
+    return tensor(array, dtype=array.dtype if array.dtype in _CODE_OF_DTYPE else None)
 
 def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor of the given shape filled with ``fill_value`` (float32 unless ``dtype``)."""
+    """A tensor of the given shape filled with ``fill_value``; without ``dtype``,
+    PyTorch's inference from the value (bool, int64 for ints, else float32)."""
     dims = _shape_arg("full", (shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),), PygradMemoryError)
-    d = _resolve_dtype(dtype) if dtype is not None else float32
-    t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, float(fill_value)))
+    if isinstance(fill_value, (bool, np.bool_)):
+        fill_value = bool(fill_value)
+    elif not isinstance(fill_value, (numbers.Real, np.integer, np.floating)):
+        raise PygradTypeError(f"full: fill_value must be a real number, got {type(fill_value).__name__}")
+    d = _resolve_dtype(dtype) if dtype is not None else (bool_, int64, float32)[_scalar_kind(fill_value)]
+    if d.kind == "i":
+        if isinstance(fill_value, float) and not math.isfinite(fill_value):
+            raise PygradValueError(f"full: cannot fill a {d} tensor with {fill_value}")
+        v = int(fill_value)
+        info = np.iinfo(d)
+        if not info.min <= v <= info.max:
+            raise PygradValueError(f"full: value {v} does not fit {d}")
+        t = _wrap(lib.pg_tensor_full_int(_CODE_OF_DTYPE[d], len(dims), dims, v))
+    else:
+        v = float(fill_value) if isinstance(fill_value, bool) else _real("full", "fill_value", fill_value)
+        t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, v))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -75,12 +106,14 @@ def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same."""
-    return full(_shape_arg("zeros", shape, PygradMemoryError), 0.0, dtype, requires_grad)
+    return full(_shape_arg("zeros", shape, PygradMemoryError), 0.0, dtype if dtype is not None else float32,
+                requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones; ``ones(2, 3)`` and ``ones((2, 3))`` are the same."""
-    return full(_shape_arg("ones", shape, PygradMemoryError), 1.0, dtype, requires_grad)
+    return full(_shape_arg("ones", shape, PygradMemoryError), 1.0, dtype if dtype is not None else float32,
+                requires_grad)
 
 
 _rng_lock = threading.Lock()
@@ -120,7 +153,8 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless ``dtype``)."""
+    """Evenly spaced values in [start, stop), like ``numpy.arange``; int64 when start,
+    stop and step are all integers, else float32 (PyTorch's rule), unless ``dtype``."""
     a = _real("arange", "start", start)
     b = None if stop is None else _real("arange", "stop", stop)
     d = _real("arange", "step", step)
@@ -132,7 +166,29 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
         raise PygradValueError(f"arange: cannot make a range from {lo} to {hi} with step {d}")
     _check_dims("arange", [max(0, math.ceil(span))])
     data = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
-    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+    if dtype is None:
+        ints = all(_scalar_kind(v) == 1 for v in (start, step) + (() if stop is None else (stop,)))
+        dtype = int64 if ints else float32
+    return tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
+            requires_grad: bool = False) -> Tensor:
+    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless ``dtype``."""
+    if isinstance(high, (tuple, list)) and not size:  # randint(high, size), PyTorch's overload
+        high, size = None, high
+    if high is None:
+        low, high = 0, low
+    for name, v in (("low", low), ("high", high)):
+        if _scalar_kind(v) != 1:
+            raise PygradTypeError(f"randint: {name} must be an int, got {v!r}")
+    if not low < high:
+        raise PygradValueError(f"randint: empty range [{low}, {high})")
+    dims = _check_dims("randint", _shape_arg("randint", (tuple(size),) if not isinstance(size, numbers.Integral)
+                                              else (size,), PygradMemoryError))
+    with _rng_lock:
+        data = _numpy_alloc("randint", dims, lambda: _rng.integers(low, high, size=dims, dtype=np.int64))
+    return tensor(data, dtype=dtype if dtype is not None else int64, requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:

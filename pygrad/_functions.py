@@ -55,6 +55,51 @@ def div(a: Any, b: Any) -> Tensor:
     return _binary(a, b, Tensor.__truediv__, Tensor.__rtruediv__, "div")
 
 
+def bitwise_and(a: Any, b: Any) -> Tensor:
+    """a & b of bool or integer tensors (logical and for bool)."""
+    return _binary(a, b, Tensor.__and__, Tensor.__rand__, "bitwise_and")
+
+
+def bitwise_or(a: Any, b: Any) -> Tensor:
+    """a | b of bool or integer tensors (logical or for bool)."""
+    return _binary(a, b, Tensor.__or__, Tensor.__ror__, "bitwise_or")
+
+
+def bitwise_xor(a: Any, b: Any) -> Tensor:
+    """a ^ b of bool or integer tensors (logical xor for bool)."""
+    return _binary(a, b, Tensor.__xor__, Tensor.__rxor__, "bitwise_xor")
+
+
+def bitwise_not(x: Any) -> Tensor:
+    """~x: logical not of a bool tensor, bitwise not of an integer one."""
+    return ~_t(x, op="bitwise_not")
+
+
+def _truth(x: Any, op: str) -> Tensor:
+    t = _t(x, op=op)
+    return t if t.dtype == bool_ else t != 0
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    """(a != 0) and (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_and") & _truth(b, "logical_and")
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    """(a != 0) or (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_or") | _truth(b, "logical_or")
+
+
+def logical_xor(a: Any, b: Any) -> Tensor:
+    """(a != 0) xor (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_xor") ^ _truth(b, "logical_xor")
+
+
+def logical_not(x: Any) -> Tensor:
+    """x == 0, a bool tensor, for any dtype."""
+    return ~_truth(x, "logical_not")
+
+
 def neg(x: Any) -> Tensor:
     """-x."""
     return -_t(x, op="neg")

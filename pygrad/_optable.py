@@ -266,7 +266,9 @@ FUNCTIONS: tuple[str, ...] = tuple(f for op in OPS for f in op.functions)
 
 # The engines' other public names (not op functions).
 COMMON_NAMES: tuple[str, ...] = (
-    "Tensor", "tensor", "float32", "float64", "bool_", "zeros", "ones", "full", "rand", "randn", "arange", "eye",
+    "Tensor", "tensor", "float32", "float64", "bool_", "int64", "int32", "long", "double", "randint", "zeros",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "ones", "full", "rand", "randn", "arange", "eye",
     "from_numpy", "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "set_detect_anomaly", "is_anomaly_enabled", "OP_NAMES", "PygradError", "ShapeError", "PygradValueError",
     "PygradTypeError", "PygradIndexError", "PygradRuntimeError", "PygradMemoryError",

@@ -7,7 +7,6 @@ as closure cells or module globals, and they build their result inline.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from typing import Any, Callable
 
@@ -16,6 +15,7 @@ import numpy as np
 from pygrad import _copying, _engines, _optable
 from pygrad._args import (
     _NOT_SCALAR,
+    KIND,
     _axes_mask,
     _axis_arg,
     _index_offsets,
@@ -23,6 +23,7 @@ from pygrad._args import (
     _real,
     _reduce_args,
     _resolve_dtype,
+    _scalar_kind,
     _shape_arg,
 )
 from pygrad._bindings import (
@@ -39,6 +40,8 @@ from pygrad._bindings import (
     bool_,
     float32,
     float64,
+    int32,
+    int64,
     int64_buffer,
     lib,
     set_tensor_class,
@@ -47,6 +50,12 @@ from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, 
 
 # the C functions of the hot methods written out below, bound once
 _add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
+
+
+def _rsub_float(xp: Any, c: float) -> Any:
+    """The handle of c - x for a float c: (-x) + c."""
+    n = _wrap(lib.pg_neg(xp))
+    return lib.pg_add_scalar(n._p, c)
 
 # The operators and activations are the per-op hot path: the methods made
 # here (and __sub__, __matmul__) build their result inline rather than through
@@ -73,18 +82,47 @@ def _unary_method(name: str, cfn: Callable, doc: str) -> Callable:
     return _method(name, doc, method)
 
 
+_OPCODE = {"add": lib.PG_OP_ADD, "sub": lib.PG_OP_SUB, "mul": lib.PG_OP_MUL, "div": lib.PG_OP_DIV,
+           "pow": lib.PG_OP_POW}
+
+
+def _scalar_op(self: Tensor, o: Any, cfn: Callable, cfn_scalar: Callable, op: str, reflected: bool) -> Any:
+    """The handle of ``self (op) o`` (``o (op) self`` when reflected) for a weak
+    scalar o that is not a Python float: numpy scalars, ints, bools (PyTorch's
+    rule: a scalar of the tensor's kind or a lower one takes its dtype)."""
+    k = _scalar_kind(o)
+    if k == 2:
+        return cfn_scalar(self._p, float(o))
+    if k == 0 and lib.pg_tensor_dtype(self._p) == lib.PG_DTYPE_BOOL:  # bool (op) bool stays bool
+        s = _creation.full((), bool(o), dtype=bool_)
+        return cfn(s._p, self._p) if reflected else cfn(self._p, s._p)
+    try:
+        return lib.pg_binary_scalar_int(self._p, _OPCODE[op], int(o), reflected)
+    except OverflowError:  # beyond int64: as a float, for float tensors
+        if KIND[self.dtype] < 2:
+            raise PygradValueError(f"{op}: the scalar {int(o)} does not fit int64") from None
+        return cfn_scalar(self._p, float(o))
+
+
 def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bool, op: str = "") -> Callable:
     """An arithmetic operator: ``cfn`` on two tensors, ``cfn_scalar(self, c)`` for a
-    Python number c; ``reflected`` for ``o (op) self`` (then ``cfn_scalar`` computes
-    ``c (op) self``: rdiv_scalar, rpow_scalar); ``op`` names it in errors."""
+    Python float c; ``reflected`` for ``o (op) self`` (then ``cfn_scalar`` computes
+    ``c (op) self``: rdiv_scalar, rpow_scalar); ``op`` names it in errors. Ints
+    and other scalars take :func:`_scalar_op`."""
     op = op or (name.strip("_").removeprefix("r") if reflected else name.strip("_"))
+    opcode = _OPCODE[op]
+    scalar_int = lib.pg_binary_scalar_int
 
     def method(self: Tensor, o: Any) -> Tensor:
         t = type(o)
         if t is Tensor and not reflected:
             p = cfn(self._p, o._p)
-        elif t is float or _is_scalar(o):
+        elif t is float:
             p = cfn_scalar(self._p, o)
+        elif t is int and -(2**63) <= o < 2**63:
+            p = scalar_int(self._p, opcode, o, reflected)
+        elif _is_scalar(o):
+            p = _scalar_op(self, o, cfn, cfn_scalar, op, reflected)
         else:
             t = _operand(o, op)
             if t is None:
@@ -97,6 +135,19 @@ def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bo
         return r
 
     return _method(name, "", method)
+
+
+def _bitwise_method(name: str, how: int, reflected: bool) -> Callable:
+    """``&``, ``|``, ``^`` of bool and integer tensors (logical for bool)."""
+
+    def method(self: Tensor, o: Any) -> Tensor:
+        t = _as_tensor(o, self, name.strip("_")) if _is_scalar(o) else _operand(o, name.strip("_"))
+        if t is None:
+            return NotImplemented
+        return _wrap(lib.pg_bitwise(t._p, self._p, how) if reflected else lib.pg_bitwise(self._p, t._p, how))
+
+    return _method(name, "", method)
+
 
 class GradFn:
     """What made a non-leaf tensor: ``name`` is the op-table row of the node."""
@@ -199,7 +250,7 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
-        """``pygrad.float32``, ``pygrad.float64`` or ``pygrad.bool_`` (numpy dtypes)."""
+        """``pygrad.float32``, ``float64``, ``int64``, ``int32`` or ``bool_`` (numpy dtypes)."""
         return _DTYPE_OF_CODE[lib.pg_tensor_dtype(self._p)]
 
     @property
@@ -320,8 +371,8 @@ class Tensor:
             a = a.astype(dtype, copy=False)
         return a.copy() if copy else a
 
-    def item(self) -> float | bool:
-        """The value of a one-element tensor as a Python number."""
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""
         if self.numel() != 1:
             raise PygradValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.numpy().reshape(-1)[0].item()
@@ -332,6 +383,15 @@ class Tensor:
 
     def __float__(self) -> float:
         return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        """A one-element integer (or bool) tensor used as a Python index, as in ``range(t)``."""
+        if KIND[self.dtype] == 2:
+            raise PygradTypeError(f"index: only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
@@ -373,6 +433,22 @@ class Tensor:
         """Cast to float64."""
         return self.astype(float64)
 
+    def long(self) -> Tensor:
+        """Cast to int64 (floats truncate toward zero; NaN and out-of-range values give int64's minimum)."""
+        return self.astype(int64)
+
+    def int(self) -> Tensor:
+        """Cast to int32 (floats truncate toward zero; int64 values wrap)."""
+        return self.astype(int32)
+
+    def bool(self) -> Tensor:
+        """Cast to bool (nonzero is True)."""
+        return self.astype(bool_)
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is float32 or float64 (the dtypes that can require grad)."""
+        return KIND[self.dtype] == 2
+
     # ---- arithmetic ----
     # Every temporary Tensor is held in a local while its handle is passed to C:
     # `lib.f(_operand(o)._p)` would let the temporary die (and free its C
@@ -384,8 +460,10 @@ class Tensor:
         t = type(o)
         if t is Tensor:
             p = _sub(self._p, o._p)
-        elif t is float or _is_scalar(o):  # x - c = x + (-c)
-            p = _add_scalar(self._p, -float(o))
+        elif t is float:  # x - c = x + (-c)
+            p = _add_scalar(self._p, -o)
+        elif _is_scalar(o):
+            p = _scalar_op(self, o, _sub, lambda x, c: _add_scalar(x, -c), "sub", False)
         else:
             t = _operand(o, "sub")
             return NotImplemented if t is None else _wrap(_sub(self._p, t._p))
@@ -396,9 +474,11 @@ class Tensor:
         return r
 
     def __rsub__(self, o: Any) -> Tensor:
-        if _is_scalar(o):  # c - x = (-x) + c
+        if type(o) is float:  # c - x = (-x) + c
             n = _wrap(lib.pg_neg(self._p))
             return _wrap(lib.pg_add_scalar(n._p, o))
+        if _is_scalar(o):
+            return _wrap(_scalar_op(self, o, _sub, _rsub_float, "sub", True))
         t = _operand(o, "sub")
         return NotImplemented if t is None else _wrap(lib.pg_sub(t._p, self._p))
 
@@ -427,6 +507,18 @@ class Tensor:
         t = _operand(o, "matmul")
         return NotImplemented if t is None else _wrap(lib.pg_matmul(t._p, self._p))
 
+    # ---- bitwise and logical: bool and integer tensors, no graph ----
+    __and__ = _bitwise_method("__and__", lib.PG_BIT_AND, reflected=False)
+    __rand__ = _bitwise_method("__rand__", lib.PG_BIT_AND, reflected=True)
+    __or__ = _bitwise_method("__or__", lib.PG_BIT_OR, reflected=False)
+    __ror__ = _bitwise_method("__ror__", lib.PG_BIT_OR, reflected=True)
+    __xor__ = _bitwise_method("__xor__", lib.PG_BIT_XOR, reflected=False)
+    __rxor__ = _bitwise_method("__rxor__", lib.PG_BIT_XOR, reflected=True)
+
+    def __invert__(self) -> Tensor:
+        """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
+        return _wrap(lib.pg_bitwise_not(self._p))
+
     def __neg__(self) -> Tensor:
         return _wrap(lib.pg_neg(self._p))
 
@@ -439,6 +531,11 @@ class Tensor:
     # ---- comparisons: bool tensors, no graph ----
     def _cmp(self, o: Any, how: str) -> Tensor:
         if _is_scalar(o):
+            if _scalar_kind(o) == 1 and KIND[self.dtype] == 1:  # exactly, also beyond 2^53
+                info = np.iinfo(self.dtype)
+                if info.min <= o <= info.max:
+                    s = _creation.full((), int(o), dtype=self.dtype)
+                    return _wrap(lib.pg_compare(self._p, s._p, _CMP[how]))
             return _wrap(lib.pg_compare_scalar(self._p, float(o), _CMP[how]))
         t = _operand(o, "compare")
         if t is None:
@@ -645,14 +742,17 @@ _NOT_SCALAR.add(Tensor)
 
 
 def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor:
-    """Tensors pass through; Python scalars take ``like``'s float dtype (weak
-    scalars, as in numpy); numpy arrays and scalars go through :func:`tensor`.
+    """Tensors pass through; Python and numpy scalars are weak (they take ``like``'s
+    dtype when of its kind or a lower one); numpy arrays go through :func:`tensor`.
     Anything else (lists included, as in the reference engine) raises TypeError."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (bool, numbers.Real)) and not isinstance(x, np.generic):
-        dt = like.dtype if like is not None and like.dtype != bool_ else float32
-        return _creation.full((), _real(op, "a scalar operand", x), dtype=dt)
+    if _is_scalar(x):  # weak: the tensor's dtype when x is of its kind or a lower one
+        k = _scalar_kind(x)
+        dt = like.dtype if like is not None and k <= KIND[like.dtype] else (bool_, int64, float32)[k]
+        if k == 2:
+            x = _real(op, "a scalar operand", x)
+        return _creation.full((), x, dtype=dt)
     if isinstance(x, (np.ndarray, np.generic)):
         return _creation.tensor(x)
     if _engines.is_tensor(x):

@@ -41,11 +41,15 @@ from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
-from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
+from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, zeros
 from .functional import ELEMENTWISE as _ELEMENTWISE
 from .functional import (
     abs,
     add,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
     cat,
     clamp,
     concatenate,
@@ -54,6 +58,10 @@ from .functional import (
     elu,
     leaky_relu,
     log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
     matmul,
     max,
     maximum,
@@ -80,7 +88,7 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
+from .tensor import Tensor, bool_, custom_op, double, float32, float64, int32, int64, long, scatter_add, tensor
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 

@@ -23,9 +23,13 @@ from .tensor import (
     _grad_allowed,
     _is_int,
     _number,
+    _scalar_kind,
     array_from,
+    bool_,
     float32,
     float64,
+    int32,
+    int64,
     parse_dtype,
     parse_shape,
 )
@@ -76,10 +80,25 @@ def ones(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tens
 def full(
     shape: Any, fill_value: float, dtype: object = None, requires_grad: bool = False
 ) -> Tensor:
-    """A tensor of ``shape`` (int or tuple) filled with ``fill_value``."""
+    """A tensor of ``shape`` (int or tuple) filled with ``fill_value``; without
+    ``dtype``, PyTorch's inference from the value (bool, int64 for ints, else float32)."""
     s = parse_shape((shape,), "full")
-    value = _number(fill_value, "full", "fill_value")
-    return _make("full", s, lambda sh, dt: np.full(sh, value, dtype=dt), dtype, requires_grad)
+    kind = _scalar_kind(fill_value)
+    if dtype is None:
+        dtype = (bool_, int64, float32)[kind]
+    dt = parse_dtype(dtype, "full")
+    if kind == 0:
+        value: Any = bool(fill_value)
+    else:
+        value = _number(fill_value, "full", "fill_value")
+    if dt.kind == "i":
+        if not math.isfinite(value):
+            raise PygradValueError(f"full: cannot fill a {dt} tensor with {value}")
+        value = int(fill_value) if kind == 1 else int(value)
+        info = np.iinfo(dt)
+        if not info.min <= value <= info.max:
+            raise PygradValueError(f"full: value {value} does not fit {dt}")
+    return _make("full", s, lambda sh, d: np.full(sh, value, dtype=d), dt, requires_grad)
 
 
 def rand(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
@@ -103,8 +122,12 @@ def arange(
     """Values ``start + i·step`` for i in 0..n-1, n = max(0, ceil((stop - start)/step)).
 
     With one argument it is ``stop`` and ``start`` is 0. Values are computed in
-    float64, then cast to ``dtype``.
+    float64, then cast to ``dtype`` (exactly in int64 when start, stop and step
+    are all integers; the default dtype is then int64, else float32).
     """
+    ints = all(_scalar_kind(v) == 1 for v in (start, step) + (() if stop is None else (stop,)))
+    if dtype is None:
+        dtype = int64 if ints else float32
     a = _number(start, "arange", "start")
     if stop is None:
         a, b = 0.0, a
@@ -119,9 +142,30 @@ def arange(
     n = max(0, math.ceil(span))
 
     def fill(sh: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+        if ints:
+            lo = 0 if stop is None else int(start)  # type: ignore[call-overload]
+            return (lo + np.arange(sh[0], dtype=np.int64) * int(step)).astype(dt)  # type: ignore[call-overload]
         return (a + np.arange(sh[0], dtype=float64) * d).astype(dt)
 
     return _make("arange", (n,), fill, dtype, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: object = None,
+            requires_grad: bool = False) -> Tensor:
+    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0):
+    ``gen.integers(low, high, size, dtype=int64)`` cast to ``dtype`` (int64 by default)."""
+    if isinstance(high, (tuple, list)) and not size:  # randint(high, size), PyTorch's overload
+        high, size = None, high
+    if high is None:
+        low, high = 0, low
+    for name, v in (("low", low), ("high", high)):
+        if _scalar_kind(v) != 1:
+            raise PygradTypeError(f"randint: {name} must be an int, got {v!r}")
+    if not low < high:
+        raise PygradValueError(f"randint: empty range [{low}, {high})")
+    s = parse_shape((size,), "randint")
+    return _make("randint", s, lambda sh, dt: _generator.integers(low, high, size=sh, dtype=np.int64).astype(dt),
+                 int64 if dtype is None else dtype, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: object = None, requires_grad: bool = False) -> Tensor:
@@ -137,13 +181,13 @@ def eye(n: int, m: int | None = None, dtype: object = None, requires_grad: bool 
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor over ``array``: a contiguous float32/float64 array is shared, not copied.
+    """A tensor over ``array``: a contiguous float32/float64/int64/int32/bool array is shared, not copied.
 
     Other arrays are converted (copied) with the ``tensor()`` dtype rules.
     """
     if not isinstance(array, np.ndarray):
         raise PygradTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype in (float32, float64):
+    if array.dtype in (float32, float64, int64, int32, bool_):
         _check_ndim(array.shape, "from_numpy")
         if not array.flags.c_contiguous:
             array = np.array(array, order="C", copy=True)

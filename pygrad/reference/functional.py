@@ -20,6 +20,8 @@ from .tensor import (
     Tensor,
     _add,
     _apply,
+    _bitwise,
+    _bitwise_not,
     _clamp,
     _concatenate,
     _div,
@@ -94,6 +96,51 @@ def reciprocal(x: object) -> Tensor:
 def abs(x: object) -> Tensor:  # noqa: A001 - the op's public name
     """|x| elementwise; d/dx = sign(x) (0 at 0)."""
     return _unary(ops.Abs(), x)
+
+
+def bitwise_and(a: object, b: object) -> Tensor:
+    """a & b of bool or integer tensors (logical and for bool)."""
+    return _bitwise("bitwise_and", np.bitwise_and, a, b)
+
+
+def bitwise_or(a: object, b: object) -> Tensor:
+    """a | b of bool or integer tensors (logical or for bool)."""
+    return _bitwise("bitwise_or", np.bitwise_or, a, b)
+
+
+def bitwise_xor(a: object, b: object) -> Tensor:
+    """a ^ b of bool or integer tensors (logical xor for bool)."""
+    return _bitwise("bitwise_xor", np.bitwise_xor, a, b)
+
+
+def bitwise_not(x: object) -> Tensor:
+    """~x: logical not of a bool tensor, bitwise not of an integer one."""
+    return _bitwise_not(x)
+
+
+def _truth(x: object, opname: str) -> Tensor:
+    t = as_tensor(x, opname)
+    return t if t.dtype == np.bool_ else t != 0
+
+
+def logical_and(a: object, b: object) -> Tensor:
+    """(a != 0) and (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_and") & _truth(b, "logical_and")
+
+
+def logical_or(a: object, b: object) -> Tensor:
+    """(a != 0) or (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_or") | _truth(b, "logical_or")
+
+
+def logical_xor(a: object, b: object) -> Tensor:
+    """(a != 0) xor (b != 0), a bool tensor, for any dtypes."""
+    return _truth(a, "logical_xor") ^ _truth(b, "logical_xor")
+
+
+def logical_not(x: object) -> Tensor:
+    """x == 0, a bool tensor, for any dtype."""
+    return ~_truth(x, "logical_not")
 
 
 def maximum(a: object, b: object) -> Tensor:

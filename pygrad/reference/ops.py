@@ -49,6 +49,41 @@ def _scalar(dtype: np.dtype, value: float) -> np.generic:
     return dtype.type(value)
 
 
+def int_power(x: Array, p: Array) -> Array:
+    """``x ** p`` of integer arrays with wrap-around; a negative p gives the
+    truncated 1 / x^|p| (1 for x = 1, ±1 for x = -1, else 0), as the C engine."""
+    x, p = np.broadcast_arrays(np.asarray(x), np.asarray(p))
+    out = np.empty(x.shape, dtype=x.dtype)
+    flat = out.reshape(-1)
+    bits = np.dtype(x.dtype).itemsize * 8
+    for i, (u, v) in enumerate(zip(x.flat, p.flat)):
+        u, v = int(u), int(v)
+        if v < 0:
+            r = 1 if u == 1 else ((-1 if v % 2 else 1) if u == -1 else 0)
+        else:
+            r = pow(u, v, 1 << bits)
+        r &= (1 << bits) - 1
+        flat[i] = r - (1 << bits) if r >> (bits - 1) else r
+    return out
+
+
+def to_dtype(x: Array, dtype: np.dtype) -> Array:
+    """``x`` converted to ``dtype`` as the C engine converts: to bool, nonzero;
+    float to integer, truncation toward zero, with NaN and values out of the
+    integer type's range giving its minimum; integer narrowing wraps."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "i" and x.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        with np.errstate(invalid="ignore"):
+            bad = ~((x >= float(info.min)) & (x < -float(info.min)))
+            safe = np.where(bad, 0, x)
+            out = np.trunc(safe).astype(dtype)
+        out[bad] = info.min
+        return out
+    with np.errstate(invalid="ignore", over="ignore"):
+        return x.astype(dtype)
+
+
 def power(x: Array, p: Array) -> Array:
     """``x ** p`` elementwise with the C library's ``pow`` (numpy's scalar power).
 
@@ -209,7 +244,7 @@ class Pow(Op):
     save_output = True
 
     def forward(self, x: Array, p: Array) -> Array:
-        return power(x, p)
+        return int_power(x, p) if np.asarray(x).dtype.kind == "i" else power(x, p)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         x, p = xs
@@ -1094,7 +1129,7 @@ class Cast(Op):
         self.dtype = dtype
 
     def forward(self, x: Array) -> Array:
-        return x.astype(self.dtype)
+        return to_dtype(x, self.dtype)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (g.astype(self.in_dtypes[0]),)
@@ -1129,8 +1164,8 @@ class Sum(Reduction):
 
     name = "sum"
 
-    def forward(self, x: Array) -> Array:
-        return np.sum(x, axis=self.axes, keepdims=self.keepdims)
+    def forward(self, x: Array) -> Array:  # bool and integer sums are int64 (PyTorch's rule)
+        return np.sum(x, axis=self.axes, keepdims=self.keepdims, dtype=None if x.dtype.kind == "f" else np.int64)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (np.broadcast_to(self._keep(g), self.in_shapes[0]),)

@@ -7,10 +7,11 @@ when grad mode is on and an input requires grad. The public functions in
 ``functional.py`` and the Tensor methods both go through the private
 helpers defined here, so each rule is written once.
 
-Dtype rules (docs/semantics.md): tensors hold float32, float64 or bool;
-Python scalars never change a tensor's dtype; float32 meeting float64
-promotes through a recorded ``cast``; a bool tensor in arithmetic is cast to
-the other operand's dtype (float32 if both are bool).
+Dtype rules (docs/semantics.md), PyTorch's: tensors hold float32, float64,
+int64, int32 or bool; operands meet in the higher kind (bool < integer <
+float), within a kind a tensor with dims wins over a 0-d one, else the wider
+dtype; Python and numpy scalars are weak (they take the tensor's dtype when
+of its kind or a lower one); float promotion is a recorded ``cast``.
 """
 
 from __future__ import annotations
@@ -43,12 +44,20 @@ float64: np.dtype = np.dtype(np.float64)
 """64-bit float dtype."""
 bool_: np.dtype = np.dtype(np.bool_)
 """Bool dtype (comparison results; never requires grad)."""
+int64: np.dtype = np.dtype(np.int64)
+"""64-bit integer dtype (the default for integer data; never requires grad)."""
+int32: np.dtype = np.dtype(np.int32)
+"""32-bit integer dtype (never requires grad)."""
+long, double = int64, float64  # PyTorch's aliases
 
 MAX_NDIM = 8
 """Tensors have 0 to 8 dimensions."""
 
-_DTYPES = (float32, float64, bool_)
-_DTYPE_NAMES = {"float32": float32, "float64": float64, "bool": bool_}
+_DTYPES = (float32, float64, bool_, int64, int32)
+_DTYPE_NAMES = {"float32": float32, "float64": float64, "bool": bool_, "int64": int64, "int32": int32,
+                "long": int64, "double": float64}
+KIND = {bool_: 0, int32: 1, int64: 1, float32: 2, float64: 2}
+"""dtype kinds in promotion order: bool < integer < float."""
 
 
 # ------------------------------------------------------------- helpers ---
@@ -60,8 +69,17 @@ def _is_int(v: object) -> bool:
 
 
 def _is_scalar(v: object) -> bool:
-    """True for Python ``int``/``float``/``bool`` (numpy scalars count as arrays)."""
-    return isinstance(v, (int, float)) and not isinstance(v, np.generic)
+    """True for Python and numpy numbers: weak scalars (PyTorch's rule)."""
+    if isinstance(v, np.generic):
+        return v.dtype.kind in "biuf"
+    return isinstance(v, (int, float))
+
+
+def _scalar_kind(c: object) -> int:
+    """A scalar's kind (see KIND): 0 for bools, 1 for integers, 2 for floats."""
+    if isinstance(c, (bool, np.bool_)):
+        return 0
+    return 1 if isinstance(c, (int, np.integer)) else 2
 
 
 def _is_number(v: object) -> bool:
@@ -90,7 +108,7 @@ def parse_dtype(dtype: object, opname: str) -> np.dtype:
         if dt in _DTYPES:
             return dt
     raise PygradTypeError(
-        f"{opname}: unsupported dtype {dtype!r}; expected float32, float64 or bool"
+        f"{opname}: unsupported dtype {dtype!r}; expected float32, float64, int64, int32 or bool"
     )
 
 
@@ -106,9 +124,10 @@ def _check_ndim(shape: tuple[int, ...], opname: str) -> None:
 def array_from(data: object, dtype: object, opname: str) -> np.ndarray:
     """A fresh C-contiguous array from user data, following the ``tensor()`` dtype rules.
 
-    Python floats/ints/lists -> float32; numpy float32/float64 keep their
-    dtype; numpy float16/int/uint -> float32; bools -> bool; ``dtype``
-    overrides; anything else raises PygradTypeError.
+    PyTorch's inference: Python floats -> float32, Python ints -> int64, bools
+    -> bool; numpy float32/float64/int64/int32 keep their dtype, other
+    integers widen to int64 and float16 to float32; ``dtype`` overrides;
+    anything else raises PygradTypeError.
     """
     if isinstance(data, Tensor):
         _engines.copy_warning(opname, stacklevel=5)
@@ -134,24 +153,39 @@ def array_from(data: object, dtype: object, opname: str) -> np.ndarray:
         natural = bool_
     elif kind == "f" and arr.dtype.itemsize in (4, 8):
         natural = float32 if from_python else np.dtype(f"f{arr.dtype.itemsize}")
-    elif kind in "iu" or (kind == "f" and arr.dtype.itemsize == 2):
+    elif kind == "f":
         natural = float32
+    elif kind in "iu":
+        natural = int32 if arr.dtype == int32 and not from_python else int64
+        if kind == "u" and arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise PygradValueError(f"{opname}: value {int(arr.max())} does not fit int64")
+    elif kind == "O" and _all_ints(data):
+        raise PygradValueError(f"{opname}: an integer in the data does not fit int64")
     else:
         raise PygradTypeError(
             f"{opname}: unsupported data dtype {arr.dtype}; expected float, int or bool data"
         )
     target = natural if dtype is None else parse_dtype(dtype, opname)
     _check_ndim(arr.shape, opname)
+    if target.kind == "i" and kind == "f" and arr.size and not np.isfinite(arr).all():
+        raise PygradValueError(f"{opname}: cannot convert NaN or infinity to {target}")
     try:
-        return np.array(arr, dtype=target, order="C", copy=True)
+        with np.errstate(invalid="ignore"):
+            return np.array(arr, dtype=target, order="C", copy=True)
     except MemoryError:
         raise PygradMemoryError(f"{opname}: cannot allocate a tensor of shape {arr.shape}") from None
 
 
+def _all_ints(data: object) -> bool:
+    if isinstance(data, (list, tuple)):
+        return all(_all_ints(v) for v in data)
+    return isinstance(data, int)
+
+
 def _grad_allowed(dtype: np.dtype, requires_grad: bool, opname: str) -> bool:
-    """``bool(requires_grad)``, or PygradTypeError when a bool tensor is asked to require grad."""
-    if requires_grad and dtype == bool_:
-        raise PygradTypeError(f"{opname}: only float tensors can require grad, got a bool tensor")
+    """``bool(requires_grad)``, or PygradTypeError when a bool or integer tensor is asked to require grad."""
+    if requires_grad and KIND[dtype] < 2:
+        raise PygradTypeError(f"{opname}: only float tensors can require grad, got {dtype}")
     return bool(requires_grad)
 
 
@@ -457,8 +491,8 @@ class Tensor:
         """
         return self._data
 
-    def item(self) -> builtins.float | bool:
-        """The value of a one-element tensor as a Python float (bool for bool tensors)."""
+    def item(self) -> builtins.float | builtins.int | builtins.bool:
+        """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""
         if self.size != 1:
             raise PygradValueError(
                 f"item: only one-element tensors can be converted to a Python scalar; "
@@ -491,7 +525,52 @@ class Tensor:
         """Cast to float64."""
         return _cast(self, float64)
 
-    def __bool__(self) -> bool:
+    def long(self) -> Tensor:
+        """Cast to int64 (floats truncate toward zero; NaN and out-of-range values give int64's minimum)."""
+        return _cast(self, int64)
+
+    def int(self) -> Tensor:
+        """Cast to int32 (floats truncate toward zero; int64 values wrap)."""
+        return _cast(self, int32)
+
+    def bool(self) -> Tensor:
+        """Cast to bool (nonzero is True)."""
+        return _cast(self, bool_)
+
+    def is_floating_point(self) -> builtins.bool:
+        """Whether the dtype is float32 or float64 (the dtypes that can require grad)."""
+        return KIND[self.dtype] == 2
+
+    def __index__(self) -> builtins.int:
+        """A one-element integer (or bool) tensor used as a Python index, as in ``range(t)``."""
+        if KIND[self.dtype] == 2:
+            raise PygradTypeError(f"index: only integer tensors can be used as an index, got {self.dtype}")
+        return builtins.int(self.item())
+
+    # ---- bitwise and logical: bool and integer tensors, no graph ----
+    def __and__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_and", np.bitwise_and, self, other) if _operand_ok(other) else NotImplemented
+
+    def __rand__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_and", np.bitwise_and, other, self) if _operand_ok(other) else NotImplemented
+
+    def __or__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_or", np.bitwise_or, self, other) if _operand_ok(other) else NotImplemented
+
+    def __ror__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_or", np.bitwise_or, other, self) if _operand_ok(other) else NotImplemented
+
+    def __xor__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_xor", np.bitwise_xor, self, other) if _operand_ok(other) else NotImplemented
+
+    def __rxor__(self, other: object) -> Tensor:
+        return _bitwise("bitwise_xor", np.bitwise_xor, other, self) if _operand_ok(other) else NotImplemented
+
+    def __invert__(self) -> Tensor:
+        """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
+        return _bitwise_not(self)
+
+    def __bool__(self) -> builtins.bool:
         if self.size != 1:
             raise PygradValueError(
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous"
@@ -501,8 +580,8 @@ class Tensor:
     def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
-        return int(self.item())
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -798,7 +877,7 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
     """Run ``op`` on the inputs' arrays and record a node when needed.
 
     A node is recorded when grad mode is on, some input requires grad and the
-    output is not bool. View ops share the first input's version counter.
+    output is float. View ops share the first input's version counter.
     """
     arrays = [t._data for t in inputs]
     try:
@@ -819,7 +898,7 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
     version = inputs[0]._version if op.is_view else VersionCounter()
     result = Tensor._wrap(out, version)
     needs = tuple(t._requires_grad for t in inputs)
-    if is_grad_enabled() and any(needs) and out.dtype != bool_:
+    if is_grad_enabled() and any(needs) and out.dtype.kind == "f":
         node = Node(op, tuple(inputs), needs)
         if op.save_inputs:
             node.saved_inputs = tuple(arrays)
@@ -840,13 +919,13 @@ def _operand_ok(x: object) -> bool:
     return isinstance(x, (Tensor, int, float, np.ndarray, np.generic)) or _engines.is_tensor(x)
 
 
-def _operand(x: object, opname: str) -> Tensor | float:
-    """A Tensor (numpy data converted with :func:`tensor`) or a Python scalar as float."""
+def _operand(x: object, opname: str) -> Tensor | int | float | bool:
+    """A Tensor (numpy arrays converted with :func:`tensor`) or a weak scalar (kept as it is)."""
     if isinstance(x, Tensor):
         return x
     if _is_scalar(x):
-        return float(x)  # type: ignore[arg-type]
-    if isinstance(x, (np.ndarray, np.generic)):
+        return x  # type: ignore[return-value]
+    if isinstance(x, np.ndarray):
         return Tensor(x)
     if _engines.is_tensor(x):
         raise _engines.mix_error(opname, _engines.REFERENCE, x)
@@ -863,35 +942,47 @@ def as_tensor(x: object, opname: str) -> Tensor:
 
 
 def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
-    """``t`` converted to ``dtype`` by a recorded ``cast`` (``t`` itself if already so)."""
+    """``t`` converted to ``dtype`` by a ``cast`` (recorded for float targets; ``t`` itself if already so)."""
     if t.dtype == dtype:
         return t
     return _apply(ops.Cast(dtype), (t,))
 
 
 def _floating(t: Tensor) -> Tensor:
-    """Bool tensors cast to float32 before arithmetic; float tensors unchanged."""
-    return _cast(t, float32) if t.dtype == bool_ else t
+    """Bool and integer tensors cast to float32 before float ops (PyTorch's rule); float tensors unchanged."""
+    return _cast(t, float32) if KIND[t.dtype] < 2 else t
 
 
-def _common_dtype(ts: Sequence[Tensor], keep_bool: bool) -> np.dtype:
-    """float64 if any is float64, else float32 (bool if all are bool and ``keep_bool``)."""
-    dtypes = {t.dtype for t in ts}
-    if float64 in dtypes:
-        return float64
-    if dtypes == {bool_} and keep_bool:
-        return bool_
-    return float32
+def _result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """The dtype two tensors meet in: the higher kind; within a kind, a tensor
+    with dims over a 0-d one, else the wider dtype (PyTorch's rule)."""
+    x, y = a.dtype, b.dtype
+    if x == y:
+        return x
+    if KIND[x] != KIND[y]:
+        return x if KIND[x] > KIND[y] else y
+    if (a.ndim == 0) != (b.ndim == 0):
+        return y if a.ndim == 0 else x
+    return x if x.itemsize >= y.itemsize else y
 
 
-def _promote(ts: Sequence[Tensor], keep_bool: bool = False) -> list[Tensor]:
+def _common_dtype(ts: Sequence[Tensor], keep_bool: bool = True) -> np.dtype:
+    """The dtype a sequence of tensors meets in (pairwise :func:`_result_dtype`, left to right)."""
+    acc = ts[0]
+    for t in ts[1:]:
+        dt = _result_dtype(acc, t)
+        acc = t if t.dtype == dt else acc
+    return acc.dtype
+
+
+def _promote(ts: Sequence[Tensor], keep_bool: bool = True) -> list[Tensor]:
     """Cast all tensors to their common dtype (float32 -> float64 recorded as ``cast``)."""
-    dt = _common_dtype(ts, keep_bool)
+    dt = _common_dtype(ts)
     return [_cast(t, dt) for t in ts]
 
 
-def _pair(opname: str, a: object, b: object) -> tuple[Tensor | float, Tensor | float]:
-    """Both operands coerced; two scalars make the first a float32 tensor."""
+def _pair(opname: str, a: object, b: object) -> tuple[Any, Any]:
+    """Both operands coerced; two scalars make the first a tensor."""
     x = _operand(a, opname)
     y = _operand(b, opname)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
@@ -899,14 +990,32 @@ def _pair(opname: str, a: object, b: object) -> tuple[Tensor | float, Tensor | f
     return x, y
 
 
-def _scalar_tensor(c: float, like: Tensor) -> Tensor:
-    """A 0-d tensor holding ``c`` in ``like``'s float dtype (float32 for bool)."""
-    dt = float32 if like.dtype == bool_ else like.dtype
+def _float_scalar(c: object, opname: str) -> float:
+    """A weak scalar as a Python float (bools as 0.0 and 1.0)."""
+    if isinstance(c, (bool, np.bool_)):
+        return float(bool(c))
+    return _number(c, opname, "a scalar operand")
+
+
+def _weak_dtype(c: object, like: Tensor) -> np.dtype:
+    """A weak scalar's dtype beside ``like``: like's when c's kind is not higher, else the kind's default."""
+    k = _scalar_kind(c)
+    return like.dtype if k <= KIND[like.dtype] else (bool_, int64, float32)[k]
+
+
+def _scalar_tensor(c: object, like: Tensor) -> Tensor:
+    """A 0-d tensor holding the weak scalar ``c`` beside ``like``."""
+    dt = _weak_dtype(c, like)
+    if dt.kind == "i":
+        v = int(c)  # type: ignore[call-overload]
+        if not -(2**63) <= v < 2**63:
+            raise PygradValueError(f"the scalar {v} does not fit int64")
+        return Tensor._wrap(np.array(v, dtype=np.int64).astype(dt))  # int32 wraps, as in the C engine
     return Tensor._wrap(np.array(c, dtype=dt))
 
 
 def _tensors(opname: str, a: object, b: object) -> tuple[Tensor, Tensor]:
-    """Two tensors of one float dtype: scalars become 0-d tensors of the other's dtype."""
+    """Two tensors of one dtype: scalars become 0-d tensors beside the other."""
     x, y = _pair(opname, a, b)
     if not isinstance(x, Tensor):
         x = _scalar_tensor(x, y)  # type: ignore[arg-type]
@@ -924,8 +1033,54 @@ def _binary(op: ops.Op, a: Tensor, b: Tensor) -> Tensor:
 
 # -------------------------------------------------------- arithmetic ---
 
+_ARITH = {"add": ops.Add, "sub": ops.Sub, "mul": ops.Mul, "div": ops.Div, "pow": ops.Pow}
 
-def _split(x: Tensor | float, y: Tensor | float, opname: str) -> tuple[Tensor, float, bool]:
+
+def _arith_tensors(opname: str, x: Tensor, y: Tensor) -> Tensor:
+    """x (op) y of two tensors: promoted (div is true division: float32 for
+    integers and bools; pow of bools is int64; bool - bool is refused)."""
+    dt = _result_dtype(x, y)
+    if opname == "div" and KIND[dt] < 2:
+        dt = float32
+    elif opname == "pow" and dt == bool_:
+        dt = int64
+    elif opname == "sub" and dt == bool_:
+        raise PygradTypeError("sub: subtracting two bool tensors is not supported; use ^ (logical xor) instead")
+    return _binary(_ARITH[opname](), _cast(x, dt), _cast(y, dt))
+
+
+def _arith(opname: str, a: object, b: object) -> Tensor:
+    """a (op) b for add, sub, mul, div, pow, with weak scalars: a float scalar
+    (or any scalar beside a float tensor) runs the scalar op in the tensor's
+    float dtype (float32 for integer and bool tensors); an integer or bool
+    scalar beside an integer or bool tensor computes in the integers."""
+    x, y = _pair(opname, a, b)
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        return _arith_tensors(opname, x, y)
+    t, c, left = _split(x, y, opname)
+    if KIND[t.dtype] == 2 or _scalar_kind(c) == 2:
+        t, c = _floating(t), _float_scalar(c, opname)
+        if opname == "add":
+            return _apply(ops.AddScalar(c), (t,))
+        if opname == "sub":
+            if left:
+                return _apply(ops.AddScalar(-c), (t,))
+            return _apply(ops.AddScalar(c), (_apply(ops.Neg(), (t,)),))
+        if opname == "mul":
+            return _apply(ops.MulScalar(c), (t,))
+        if opname == "div":
+            return _apply(ops.DivScalar(c) if left else ops.RDivScalar(c), (t,))
+        return _apply(ops.PowScalar(c) if left else ops.RPowScalar(c), (t,))
+    if opname == "pow" and left and int(c) < 0:  # type: ignore[call-overload]
+        raise PygradValueError("pow: integers to negative integer powers are not allowed (cast to float first)")
+    if t.dtype == bool_ and _scalar_kind(c) == 1:
+        s = _scalar_tensor(c, Tensor._wrap(np.zeros((), np.int64)))
+    else:
+        s = _scalar_tensor(c, t)
+    return _arith_tensors(opname, t, s) if left else _arith_tensors(opname, s, t)
+
+
+def _split(x: Any, y: Any, opname: str) -> tuple[Tensor, Any, bool]:
     """One tensor and one scalar as ``(tensor, scalar, tensor_is_left_operand)``."""
     if isinstance(x, Tensor) and not isinstance(y, Tensor):
         return x, y, True
@@ -935,62 +1090,47 @@ def _split(x: Tensor | float, y: Tensor | float, opname: str) -> tuple[Tensor, f
 
 
 def _add(a: object, b: object) -> Tensor:
-    """a + b; with a scalar c: ``add_scalar(x, c)``."""
-    x, y = _pair("add", a, b)
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        x, y = _promote((x, y))
-        return _binary(ops.Add(), x, y)
-    t, c, _ = _split(x, y, "add")
-    return _apply(ops.AddScalar(c), (_floating(t),))
+    """a + b; with a float scalar c: ``add_scalar(x, c)``."""
+    return _arith("add", a, b)
 
 
 def _sub(a: object, b: object) -> Tensor:
     """a - b; ``x - c`` is ``add_scalar(x, -c)``, ``c - x`` is ``add_scalar(neg(x), c)``."""
-    x, y = _pair("sub", a, b)
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        x, y = _promote((x, y))
-        return _binary(ops.Sub(), x, y)
-    t, c, left = _split(x, y, "sub")
-    if left:
-        return _apply(ops.AddScalar(-c), (_floating(t),))
-    negated = _apply(ops.Neg(), (_floating(t),))
-    return _apply(ops.AddScalar(c), (negated,))
+    return _arith("sub", a, b)
 
 
 def _mul(a: object, b: object) -> Tensor:
-    """a * b; with a scalar c: ``mul_scalar(x, c)``."""
-    x, y = _pair("mul", a, b)
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        x, y = _promote((x, y))
-        return _binary(ops.Mul(), x, y)
-    t, c, _ = _split(x, y, "mul")
-    return _apply(ops.MulScalar(c), (_floating(t),))
+    """a * b; with a float scalar c: ``mul_scalar(x, c)``."""
+    return _arith("mul", a, b)
 
 
 def _div(a: object, b: object) -> Tensor:
     """a / b; ``x / c`` is ``div_scalar(x, c)``, ``c / x`` is ``rdiv_scalar(x, c)`` (true divisions)."""
-    x, y = _pair("div", a, b)
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        x, y = _promote((x, y))
-        return _binary(ops.Div(), x, y)
-    t, c, left = _split(x, y, "div")
-    return _apply(ops.DivScalar(c) if left else ops.RDivScalar(c), (_floating(t),))
+    return _arith("div", a, b)
 
 
 def _pow(a: object, b: object) -> Tensor:
     """a ** b: ``x ** c`` is ``pow_scalar(x, c)``, ``c ** x`` is ``rpow_scalar(x, c)``,
     tensor ** tensor is ``pow``."""
-    x, y = _pair("pow", a, b)
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        x, y = _promote((x, y))
-        return _binary(ops.Pow(), x, y)
-    t, c, left = _split(x, y, "pow")
-    return _apply(ops.PowScalar(c) if left else ops.RPowScalar(c), (_floating(t),))
+    return _arith("pow", a, b)
+
+
+def _int_neg_abs(t: Tensor, absolute: bool) -> Tensor:
+    """-t (|t| when absolute) of an integer tensor, wrapping as the C engine."""
+    zero = Tensor._wrap(np.zeros((), t.dtype))
+    neg = _arith_tensors("sub", zero, t)
+    if not absolute:
+        return neg
+    return Tensor._wrap(np.where(t._data < 0, neg._data, t._data))
 
 
 def _unary(op: ops.Op, x: object) -> Tensor:
-    """An elementwise op on ``x`` (bool cast to float32 first)."""
-    return _apply(op, (_floating(as_tensor(x, op.name)),))
+    """An elementwise op on ``x`` (bool and integers cast to float32 first; neg
+    and abs of integers stay integer)."""
+    t = as_tensor(x, op.name)
+    if KIND[t.dtype] == 1 and op.name in ("neg", "abs"):
+        return _int_neg_abs(t, op.name == "abs")
+    return _apply(op, (_floating(t),))
 
 
 def _clamp(x: object, lo: object, hi: object) -> Tensor:
@@ -1028,19 +1168,14 @@ def _condition(cond: object) -> Tensor:
 def _where(cond: object, a: object, b: object) -> Tensor:
     """cond ? a : b with broadcasting; scalars take the other branch's dtype."""
     c = _condition(cond)
-    x, y = _pair("where", a, b)
-    if not isinstance(x, Tensor):
-        x = _scalar_tensor(x, y)  # type: ignore[arg-type]
-    if not isinstance(y, Tensor):
-        y = _scalar_tensor(y, x)
-    x, y = _promote((x, y), keep_bool=True)
+    x, y = _tensors("where", a, b)
     broadcast_shape("where", c.shape, x.shape, y.shape)
     return _apply(ops.Where(), (c, x, y))
 
 
 def _matmul(a: object, b: object) -> Tensor:
     """a @ b with numpy ``matmul`` rules (1-d promotion, broadcast batch dims)."""
-    x, y = _promote((as_tensor(a, "matmul"), as_tensor(b, "matmul")))
+    x, y = _promote((_floating(as_tensor(a, "matmul")), _floating(as_tensor(b, "matmul"))))
     sa, sb = x.shape, y.shape
     if not sa or not sb:
         raise ShapeError(f"matmul: 0-d operands are not allowed: {sa} @ {sb}")
@@ -1066,7 +1201,9 @@ def _reduce(
 ) -> Tensor:
     """A reduction over ``axis`` (None, int or tuple; ``dim``/``keepdim`` aliases)."""
     axis, keepdims = _resolve_aliases(opname, axis, keepdims, dim, keepdim)
-    t = _floating(as_tensor(x, opname))
+    t = as_tensor(x, opname)
+    if cls is ops.Mean:  # sum, max and min of bools and integers are integers
+        t = _floating(t)
     axes = normalize_axes(opname, axis, t.shape)
     if cls in (ops.Max, ops.Min) and math.prod(t.shape[i] for i in axes) == 0:
         raise PygradValueError(
@@ -1228,18 +1365,50 @@ def _stack(tensors: object, axis: object) -> Tensor:
 
 
 def _compare(opname: str, ufunc: Callable[..., Any], a: Tensor, b: object) -> Any:
-    """Elementwise comparison -> bool tensor (records nothing). A scalar is cast to a's dtype."""
+    """Elementwise comparison -> bool tensor (records nothing). Operands meet as in
+    arithmetic; a scalar takes a's dtype when exact there (a bool tensor
+    compares as float32; an integer tensor against a fractional or
+    out-of-range scalar compares in float64)."""
     if not _operand_ok(b):
         return NotImplemented
     other = _operand(b, opname)
     if isinstance(other, Tensor):
-        dt = _common_dtype((a, other), keep_bool=True)
+        dt = _result_dtype(a, other)
         broadcast_shape(opname, a.shape, other.shape)
         left, right = a._data.astype(dt, copy=False), other._data.astype(dt, copy=False)
     else:
+        c = _float_scalar(other, opname)
         dt = float32 if a.dtype == bool_ else a.dtype
-        left, right = a._data.astype(dt, copy=False), dt.type(other)
+        exact: Any = c
+        if dt.kind == "i":
+            info = np.iinfo(dt)
+            if _scalar_kind(other) == 1 and info.min <= int(other) <= info.max:  # type: ignore[call-overload]
+                exact = int(other)  # type: ignore[call-overload]
+            elif c == math.trunc(c) and info.min <= c <= info.max:
+                exact = int(c)
+            else:
+                dt = float64
+        left = a._data.astype(dt, copy=False)
+        right = dt.type(exact)
     return Tensor._wrap(np.asarray(ufunc(left, right)))
+
+
+def _bitwise(opname: str, ufunc: Callable[..., Any], a: object, b: object) -> Tensor:
+    """and/or/xor of bool and integer tensors (logical for bool), promoted and broadcast; records nothing."""
+    x, y = _tensors(opname, a, b)
+    for t in (x, y):
+        if KIND[t.dtype] == 2:
+            raise PygradTypeError(f"{opname}: defined for bool and integer tensors, got {t.dtype}")
+    broadcast_shape(opname, x.shape, y.shape)
+    return Tensor._wrap(np.asarray(ufunc(x._data, y._data)))
+
+
+def _bitwise_not(x: object) -> Tensor:
+    """~x: logical not of a bool tensor, bitwise not of an integer one."""
+    t = as_tensor(x, "bitwise_not")
+    if KIND[t.dtype] == 2:
+        raise PygradTypeError(f"bitwise_not: defined for bool and integer tensors, got {t.dtype}")
+    return Tensor._wrap(np.invert(t._data))
 
 
 def _check_leaf_inplace(t: Tensor, opname: str) -> None:
@@ -1312,12 +1481,14 @@ def _inplace(t: Tensor, opname: str, other: object) -> Tensor:
             ufunc(data, o, out=data)
         elif value is None:
             data[...] = 0
-        elif opname == "add_":
-            data += t.dtype.type(value)
-        elif opname == "sub_":
-            data += t.dtype.type(-value)
         else:
-            data *= t.dtype.type(value)
+            v = float(value) if isinstance(value, (bool, np.bool_)) else value
+            if opname == "add_":
+                data += t.dtype.type(v)
+            elif opname == "sub_":
+                data += t.dtype.type(-v)
+            else:
+                data *= t.dtype.type(v)
     t._version.value += 1
     return t
 

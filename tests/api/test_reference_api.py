@@ -20,11 +20,13 @@ import pygrad.reference as ref
 # ------------------------------------------------------------------ dtypes ---
 
 
-def test_python_data_becomes_float32() -> None:
+def test_python_data_dtypes_follow_pytorch() -> None:
     assert ref.tensor(1.5).dtype == np.float32
-    assert ref.tensor(3).dtype == np.float32
+    assert ref.tensor(3).dtype == np.int64
     assert ref.tensor([1.0, 2.0]).dtype == np.float32
-    assert ref.tensor([[1, 2], [3, 4]]).dtype == np.float32
+    assert ref.tensor([[1, 2], [3, 4]]).dtype == np.int64
+    assert ref.tensor([1, 2.5]).dtype == np.float32
+    assert ref.tensor([True, False]).dtype == np.bool_
     assert ref.tensor(1.5).shape == ()
 
 
@@ -33,8 +35,9 @@ def test_numpy_data_dtypes() -> None:
     assert ref.tensor(np.float64(2.0)).dtype == np.float64
     assert ref.tensor(np.array([1.0], dtype=np.float32)).dtype == np.float32
     assert ref.tensor(np.array([1.0], dtype=np.float16)).dtype == np.float32
-    assert ref.tensor(np.arange(3)).dtype == np.float32
-    assert ref.tensor(np.arange(3, dtype=np.uint8)).dtype == np.float32
+    assert ref.tensor(np.arange(3)).dtype == np.int64
+    assert ref.tensor(np.arange(3, dtype=np.int32)).dtype == np.int32
+    assert ref.tensor(np.arange(3, dtype=np.uint8)).dtype == np.int64
     assert ref.tensor(np.array([True, False])).dtype == np.bool_
 
 
@@ -42,10 +45,12 @@ def test_dtype_argument_forms() -> None:
     for d in (ref.float64, np.float64, "float64", np.dtype("float64")):
         assert ref.tensor([1.0], dtype=d).dtype == np.float64
     assert ref.zeros(2, dtype="float32").dtype == np.float32
+    assert ref.tensor([1.7], dtype=np.int32).tolist() == [1]
+    assert ref.tensor([1.0], dtype="int64").dtype == np.int64
     with pytest.raises(errors.PygradTypeError):
-        ref.tensor([1.0], dtype=np.int32)
+        ref.tensor([1.0], dtype=np.int16)
     with pytest.raises(TypeError):
-        ref.tensor([1.0], dtype="int64")
+        ref.tensor([1.0], dtype="uint8")
 
 
 @pytest.mark.parametrize("bad", [np.array([1 + 2j]), np.array(["a"]), "abc", None, np.array([object()])])
@@ -89,9 +94,10 @@ def test_bool_tensors_in_arithmetic_are_cast() -> None:
     assert m.dtype == np.bool_
     assert (m + 1.0).dtype == np.float32
     assert (m * ref.tensor(np.array([2.0, 2.0]))).dtype == np.float64
-    both = m + m
-    assert both.dtype == np.float32
-    np.testing.assert_array_equal(both.numpy(), [0.0, 2.0])
+    both = m + m  # PyTorch's rule: bool + bool is logical or
+    assert both.dtype == np.bool_
+    np.testing.assert_array_equal(both.numpy(), [False, True])
+    assert (m + 1).dtype == np.int64 and (m + 1).tolist() == [1, 2]
     assert ref.exp(m).dtype == np.float32
 
 
@@ -707,7 +713,7 @@ def test_numpy_views_share_memory() -> None:
     assert ref.from_numpy(a.astype(np.float32)).dtype == np.float32
     nc = ref.from_numpy(np.arange(6.0).reshape(2, 3).T)
     assert nc.numpy().flags.c_contiguous and nc.shape == (3, 2)
-    assert ref.from_numpy(np.arange(3)).dtype == np.float32
+    assert ref.from_numpy(np.arange(3)).dtype == np.int64
     c = ref.tensor(a)
     assert not np.shares_memory(c.numpy(), a)
 

@@ -430,12 +430,13 @@ def test_comparisons_return_bool_without_grad(name: str) -> None:
 
 def test_default_dtypes() -> None:
     assert pg.tensor(1.5).dtype == pg.float32
-    assert pg.tensor([1, 2]).dtype == pg.float32
+    assert pg.tensor([1, 2]).dtype == pg.int64
     assert pg.tensor([[1.0, 2.0]]).dtype == pg.float32
     assert pg.tensor(np.float64(1.5)).dtype == pg.float64
     assert pg.tensor(np.ones(2)).dtype == pg.float64
     assert pg.tensor(np.ones(2, dtype=np.float32)).dtype == pg.float32
-    assert pg.tensor(np.arange(3)).dtype == pg.float32
+    assert pg.tensor(np.arange(3)).dtype == pg.int64
+    assert pg.tensor(np.arange(3, dtype=np.int32)).dtype == pg.int32
     assert pg.tensor(np.array([True, False])).dtype == pg.bool_
     assert pg.tensor([1.0], dtype="float64").dtype == pg.float64
 
@@ -462,8 +463,11 @@ def test_float32_meets_float64() -> None:
 
 
 @pytest.mark.parametrize(("expr", "expected", "dtype"), [
-    (lambda a: a * np.float64(2.0), [3.0, -4.0], pg.float64),
+    (lambda a: a * np.float64(2.0), [3.0, -4.0], pg.float32),  # weak, as in PyTorch
     (lambda a: a + np.float32(2.0), [3.5, 0.0], pg.float32),
+    (lambda a: a * np.int64(2), [3.0, -4.0], pg.float32),
+    (lambda a: a * np.array(2.0), [3.0, -4.0], pg.float32),  # a 0-d array: the tensor with dims wins
+    (lambda a: a * np.array([2.0, 2.0]), [3.0, -4.0], pg.float64),
 ])
 def test_numpy_scalar_operands(expr: Callable, expected: list[float], dtype: Any) -> None:
     a = pg.tensor([1.5, -2.0])
@@ -475,9 +479,9 @@ def test_numpy_scalar_operands(expr: Callable, expected: list[float], dtype: Any
 def test_bool_in_arithmetic() -> None:
     b = pg.tensor([True, False, True])
     assert not b.requires_grad
-    bb = b + b
-    assert bb.dtype == pg.float32
-    np.testing.assert_array_equal(bb.numpy(), [2.0, 0.0, 2.0])
+    bb = b + b  # PyTorch's rule: logical or
+    assert bb.dtype == pg.bool_
+    np.testing.assert_array_equal(bb.numpy(), [True, False, True])
     f = pg.tensor(np.array([1.5, 2.5, 3.5]), requires_grad=True)
     y = b * f
     assert y.dtype == pg.float64

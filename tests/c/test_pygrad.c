@@ -56,12 +56,16 @@ static void release_all(void) {
 #define F32 PG_DTYPE_F32
 #define F64 PG_DTYPE_F64
 #define BOOL PG_DTYPE_BOOL
+#define I64 PG_DTYPE_I64
+#define I32 PG_DTYPE_I32
 
 static double get(pg_tensor *t, int64_t i) {
     void *d = pg_tensor_data(t);
     switch (pg_tensor_dtype(t)) {
     case PG_DTYPE_F32: return ((float *)d)[i];
     case PG_DTYPE_F64: return ((double *)d)[i];
+    case PG_DTYPE_I64: return (double)((int64_t *)d)[i];
+    case PG_DTYPE_I32: return ((int32_t *)d)[i];
     default: return ((uint8_t *)d)[i];
     }
 }
@@ -71,6 +75,8 @@ static void set(pg_tensor *t, int64_t i, double v) {
     switch (pg_tensor_dtype(t)) {
     case PG_DTYPE_F32: ((float *)d)[i] = (float)v; break;
     case PG_DTYPE_F64: ((double *)d)[i] = v; break;
+    case PG_DTYPE_I64: ((int64_t *)d)[i] = (int64_t)v; break;
+    case PG_DTYPE_I32: ((int32_t *)d)[i] = (int32_t)v; break;
     default: ((uint8_t *)d)[i] = v != 0;
     }
 }
@@ -648,13 +654,13 @@ static void test_binary_ops(void) {
     BACKWARD(y, 1, 1);
     CHECK_GRAD(a, 0, 3, 4);
     CHECK_GRAD(b, 0, 1, 2);
-    /* bool operands take the other's dtype; two bools make float32 */
+    /* bool operands take the other's dtype; two bools add as logical or (PyTorch's rule) */
     y = keep(pg_add(V(BOOL, 1, 0), V(F64, 0.5, 0.5)));
     CHECK(pg_tensor_dtype(y) == F64);
     CHECK_VALUES(y, 0, 1.5, 0.5);
     y = keep(pg_add(V(BOOL, 1, 0), V(BOOL, 1, 1)));
-    CHECK(pg_tensor_dtype(y) == F32);
-    CHECK_VALUES(y, 0, 2, 1);
+    CHECK(pg_tensor_dtype(y) == BOOL);
+    CHECK_VALUES(y, 0, 1, 1);
     /* empty operands */
     pg_tensor *e = leaf(keep(pg_tensor_full(F64, 2, SHAPE(0, 3), 0)));
     y = keep(pg_mul(e, V(F64, 1, 2, 3)));
@@ -1253,7 +1259,7 @@ static void test_softmax_and_cast(void) {
     CHECK_VALUES(keep(pg_cast(V(F32, 0, 2), BOOL)), 0, 0, 1);
     CHECK_VALUES(keep(pg_cast(h, F64)), 0, 1.5, -2);
     CHECK_FAILS(pg_cast(NULL, F32), PG_ERR_VALUE, "cast: got a NULL tensor");
-    CHECK_FAILS(pg_cast(h, (pg_dtype)3), PG_ERR_TYPE, "cast: unknown dtype 3");
+    CHECK_FAILS(pg_cast(h, (pg_dtype)9), PG_ERR_TYPE, "cast: unknown dtype 9");
     CHECK_FAILS(pg_cast(h, (pg_dtype)-5), PG_ERR_TYPE, "cast: unknown dtype -5");
     release_all();
 }
@@ -1902,6 +1908,90 @@ static void test_optimizers(void) {
     release_all();
 }
 
+/* integer and bool tensors: arithmetic with wrap-around, promotion, the
+ * weak integer scalar, comparisons, bitwise ops, reductions, casts */
+static void test_integer_dtypes(void) {
+    pg_tensor *a = V(I64, 1, -2, 3), *b = V(I64, 4, 5, -6), *c = V(I32, 7, 8, 9);
+    CHECK_VALUES(keep(pg_add(a, b)), 0, 5, 3, -3);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I64);
+    CHECK_VALUES(keep(pg_mul(a, b)), 0, 4, -10, -18);
+    CHECK_VALUES(keep(pg_sub(a, c)), 0, -6, -10, -6);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I64); /* int64 wins over int32 */
+    CHECK_VALUES(keep(pg_div(a, b)), 1e-6, 0.25, -0.4, -0.5);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == F32); /* true division */
+    CHECK_VALUES(keep(pg_pow(a, V(I64, 3, 3, 2))), 0, 1, -8, 9);
+    CHECK_VALUES(keep(pg_pow(V(I64, 2, 1, -1, -1), V(I64, -1, -5, -3, -2))), 0, 0, 1, -1, 1);
+    CHECK_VALUES(keep(pg_maximum(a, b)), 0, 4, 5, 3);
+    CHECK_VALUES(keep(pg_neg(a)), 0, -1, 2, -3);
+    CHECK_VALUES(keep(pg_abs(a)), 0, 1, 2, 3);
+    /* wrap-around: INT64_MAX + 1 is INT64_MIN; int32 likewise */
+    pg_tensor *big = keep(pg_tensor_full_int(I64, 1, SHAPE(1), INT64_MAX));
+    pg_tensor *wrapped = keep(pg_binary_scalar_int(big, PG_OP_ADD, 1, 0));
+    CHECK(wrapped && ((int64_t *)pg_tensor_data(wrapped))[0] == INT64_MIN);
+    pg_tensor *big32 = keep(pg_tensor_full_int(I32, 1, SHAPE(1), INT32_MAX));
+    pg_tensor *w32 = keep(pg_binary_scalar_int(big32, PG_OP_MUL, 2, 0));
+    CHECK(w32 && pg_tensor_dtype(w32) == I32 && ((int32_t *)pg_tensor_data(w32))[0] == -2);
+    /* the weak scalar: int32 stays int32; a float tensor takes the float scalar op */
+    CHECK_VALUES(keep(pg_binary_scalar_int(c, PG_OP_SUB, 10, 1)), 0, 3, 2, 1);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I32);
+    CHECK_VALUES(keep(pg_binary_scalar_int(V(F32, 1.5), PG_OP_POW, 2, 0)), 0, 2.25);
+    CHECK_FAILS(pg_binary_scalar_int(a, PG_OP_POW, -1, 0), PG_ERR_VALUE, "negative integer powers");
+    CHECK_FAILS(pg_binary_scalar_int(a, PG_OP_MAXIMUM, 1, 0), PG_ERR_VALUE, "not add, sub");
+    /* mixed kinds: int (x) float is float; a 0-d float64 beside a float32 vector stays float32 */
+    pg_tensor *mixed = keep(pg_mul(a, V(F32, 0.5, 0.5, 0.5)));
+    CHECK(mixed && pg_tensor_dtype(mixed) == F32);
+    pg_tensor *zd = keep(pg_add(V(F32, 1, 2), S(F64, 0.5)));
+    CHECK(zd && pg_tensor_dtype(zd) == F32);
+    pg_tensor *zd2 = keep(pg_add(S(F32, 1), S(F64, 0.5)));
+    CHECK(zd2 && pg_tensor_dtype(zd2) == F64);
+    /* bool: add is or, mul is and, sub is refused; bool + int is int64 */
+    pg_tensor *t = V(BOOL, 1, 0, 1, 0), *f = V(BOOL, 1, 1, 0, 0);
+    CHECK_VALUES(keep(pg_add(t, f)), 0, 1, 1, 1, 0);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == BOOL);
+    CHECK_VALUES(keep(pg_mul(t, f)), 0, 1, 0, 0, 0);
+    CHECK_FAILS(pg_sub(t, f), PG_ERR_TYPE, "bool");
+    CHECK_VALUES(keep(pg_add(t, V(I32, 1, 1, 1, 1))), 0, 2, 1, 2, 1);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I32);
+    /* comparisons and bitwise ops */
+    CHECK_VALUES(keep(pg_compare(a, b, PG_CMP_LT)), 0, 1, 1, 0);
+    CHECK_VALUES(keep(pg_compare_scalar(a, 2.5, PG_CMP_GT)), 0, 0, 0, 1);
+    CHECK_VALUES(keep(pg_compare_scalar(a, -2.0, PG_CMP_EQ)), 0, 0, 1, 0);
+    CHECK_VALUES(keep(pg_bitwise(t, f, PG_BIT_XOR)), 0, 0, 1, 1, 0);
+    CHECK_VALUES(keep(pg_bitwise(V(I64, 12, -1), V(I64, 10, 6), PG_BIT_AND)), 0, 8, 6);
+    CHECK_VALUES(keep(pg_bitwise_not(V(I32, 0, -1, 5))), 0, -1, 0, -6);
+    CHECK_VALUES(keep(pg_bitwise_not(t)), 0, 0, 1, 0, 1);
+    CHECK_FAILS(pg_bitwise(V(F32, 1), t, PG_BIT_OR), PG_ERR_TYPE, "float32");
+    CHECK_FAILS(pg_bitwise_not(V(F64, 1)), PG_ERR_TYPE, "float64");
+    /* reductions: sums are int64, extremes keep the dtype, the mean is float32 */
+    pg_tensor *m = T(I32, 2, SHAPE(2, 3), 1, -2, 3, 4, 5, -6);
+    CHECK_VALUES(keep(pg_sum(m, 2u, 0)), 0, 2, 3);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I64);
+    CHECK_VALUES(keep(pg_sum(t, PG_AXES_ALL, 0)), 0, 2);
+    CHECK_VALUES(keep(pg_max(m, 2u, 0)), 0, 3, 5);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == I32);
+    CHECK_VALUES(keep(pg_min(m, PG_AXES_ALL, 0)), 0, -6);
+    CHECK_VALUES(keep(pg_mean(m, 1u, 0)), 1e-6, 2.5, 1.5, -1.5);
+    CHECK(pg_tensor_dtype(kept[n_kept - 1]) == F32);
+    /* casts: truncation toward zero; NaN and out-of-range give the minimum */
+    pg_tensor *fl = V(F64, 2.7, -2.7, NAN, 1e300, -0.5);
+    CHECK_VALUES(keep(pg_cast(fl, I32)), 0, 2, -2, -2147483648.0, -2147483648.0, 0);
+    CHECK_VALUES(keep(pg_cast(fl, I64)), 0, 2, -2, -9223372036854775808.0, -9223372036854775808.0, 0);
+    CHECK_VALUES(keep(pg_cast(V(I64, 4294967297.0, -1), I32)), 0, 1, -1); /* narrowing wraps */
+    CHECK_VALUES(keep(pg_cast(V(I64, 0, 3), BOOL)), 0, 0, 1);
+    /* where moves integers; matmul of integers runs in float32; integers never require grad */
+    CHECK_VALUES(keep(pg_where(V(BOOL, 1, 0, 1), a, S(I64, 0))), 0, 1, 0, 3);
+    pg_tensor *mm = keep(pg_matmul(T(I64, 2, SHAPE(1, 2), 1, 2), T(I64, 2, SHAPE(2, 1), 3, 4)));
+    CHECK(mm && pg_tensor_dtype(mm) == F32 && get(mm, 0) == 11.0);
+    CHECK(pg_tensor_set_requires_grad(a, 1) == PG_ERR_TYPE && strstr(pg_last_error(), "int64"));
+    /* a float leaf times an integer tensor: the gradient is the integers, as float */
+    pg_tensor *x = leaf(V(F32, 1, 1, 1));
+    pg_tensor *y = keep(pg_sum(keep(pg_mul(x, a)), PG_AXES_ALL, 0));
+    CHECK(y && pg_backward(y, NULL, 0) == PG_OK);
+    CHECK_VALUES(keep(pg_tensor_grad(x)), 0, 1, -2, 3);
+    CHECK_FAILS(pg_tensor_full_int(F32, 0, NULL, 1), PG_ERR_TYPE, "int64 or int32");
+    release_all();
+}
+
 int main(void) {
 #ifdef PG_TEST_USE_AFTER_FREE
     touch_freed_buffer();
@@ -1933,6 +2023,7 @@ int main(void) {
     test_optimizers();
     test_buffer_cache();
     test_sweep_threads();
+    test_integer_dtypes();
 #ifdef PG_TEST_SELF_CHECK
     CHECK(!"the harness counts a failing check"); /* built by the pytest wrapper to see a failure reported */
 #endif
