@@ -255,6 +255,30 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
 /* out = zeros(shape); out.flat[offsets[i]] += src.flat[i] (repeats add); offsets: [numel(src)].
  * The adjoint of pg_gather. */
 pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const int64_t *offsets);
+
+/* ---- index ops along a dim (ops_index.c; PyTorch's semantics) ----
+ * Index results are int64 and never recorded. dim may be negative. */
+/* the first index of the max (want_max) or min along dim (PG_AXES_ALL: over
+ * all elements, flattened); NaN counts as the extreme; keepdim keeps dim as 1 */
+pg_tensor *pg_argext(pg_tensor *x, int dim, int keepdim, int want_max);
+/* the permutation sorting each row along dim: stable; NaN after every number
+ * ascending, before every number descending */
+pg_tensor *pg_argsort(pg_tensor *x, int dim, int descending);
+/* index of the running max (want_max) or min along dim: the latest on ties; a NaN holds from where it appears */
+pg_tensor *pg_cumext_indices(pg_tensor *x, int dim, int want_max);
+/* (n, ndim) int64 coordinates of the nonzero elements, row-major */
+pg_tensor *pg_nonzero(pg_tensor *x);
+/* out[i][j][k] = x[i][index[i][j][k]][k] for dim 1 (any dim alike); index
+ * (int64/int32) has x's ndim and is no larger than x except along dim;
+ * recorded as getitem (differentiable in x) */
+pg_tensor *pg_gather_dim(pg_tensor *x, int dim, pg_tensor *index);
+/* out = x with src[i][j][k] added into out[i][index[i][j][k]][k] (dim 1;
+ * repeats add); src's leading block of index's shape is used; differentiable
+ * in x and src for float x */
+pg_tensor *pg_scatter_add_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src);
+/* the same, writing instead of adding: for a repeated position the last
+ * element in index's row-major order wins */
+pg_tensor *pg_scatter_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

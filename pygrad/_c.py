@@ -9,7 +9,7 @@ says.
 
 # ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
 
-from pygrad import _functions, _optable
+from pygrad import _functions, _indexing, _optable
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
@@ -54,6 +54,7 @@ from pygrad.errors import (
 )
 
 long, double = int64, float64  # PyTorch's aliases
+globals().update({_n: getattr(_functions, _n) for _n in _indexing.METHODS + ("gather", "scatter")})
 
 # the module-level op functions: written out in _functions or built there from the op table
 globals().update({_n: getattr(_functions, _n) for _n in _optable.FUNCTIONS if _n not in globals()})

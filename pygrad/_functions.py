@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines, _optable
+from pygrad import _engines, _indexing, _optable
 from pygrad._args import _join_axis, _reduction_arg, _shape_arg
 from pygrad._bindings import _wrap, bool_, float32, float64, int64_buffer, lib, tensor_array
 from pygrad._creation import tensor
@@ -157,12 +157,18 @@ def _where_condition(cond: Any) -> Tensor:
     return c
 
 
-def where(cond: Any, x: Any, y: Any) -> Tensor:
+def where(cond: Any, x: Any = None, y: Any = None) -> Any:
     """cond ? x : y elementwise, broadcasting all three (no gradient to cond).
 
-    ``cond`` is a bool tensor or bool array; a Python scalar branch takes the
-    other branch's dtype (arrays are converted first, as by :func:`tensor`).
+    ``cond`` is a bool tensor or bool array; a scalar branch is weak (it takes
+    the other branch's dtype when of its kind or a lower one; arrays are
+    converted first, as by :func:`tensor`). ``where(cond)`` alone is
+    ``nonzero(cond, as_tuple=True)``.
     """
+    if x is None and y is None:
+        return _indexing.where_cond(cond if isinstance(cond, Tensor) else _as_tensor(cond, None, "where"))
+    if x is None or y is None:
+        raise PygradTypeError("where: give both x and y, or neither (where(cond) is nonzero(cond, as_tuple=True))")
     c = _where_condition(cond)
     tx = x if isinstance(x, Tensor) else None if _is_scalar(x) else _as_tensor(x, None, "where")
     ty = y if isinstance(y, Tensor) else None if _is_scalar(y) else _as_tensor(y, None, "where")
@@ -296,13 +302,18 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
     return _wrap(lib.pg_stack(arr, len(ts), ax))
 
 
-def scatter_add(src: Tensor, shape: Sequence[int], offsets: Any) -> Tensor:
-    """``out = zeros(shape); out.flat[offsets[i]] += src.flat[i]`` (repeated offsets add).
+def scatter_add(src: Any, shape: Any, offsets: Any, src_: Any = None) -> Tensor:
+    """Two forms. PyTorch's ``scatter_add(input, dim, index, src)``: ``input`` with
+    ``src`` added at ``index`` along ``dim`` (repeats add; see Tensor.scatter_add).
 
-    ``offsets`` holds one flat element offset per element of ``src``. This is
-    the adjoint of indexing (``x[key]`` gathers, its backward scatter-adds);
-    its own backward gathers.
+    The flat form ``scatter_add(src, shape, offsets)``: ``out = zeros(shape);
+    out.flat[offsets[i]] += src.flat[i]`` (repeated offsets add); ``offsets``
+    holds one flat element offset per element of ``src``. This is the adjoint
+    of indexing (``x[key]`` gathers, its backward scatter-adds); its own
+    backward gathers.
     """
+    if src_ is not None or (isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool)):
+        return _indexing.scatter_add_dim(_t(src, op="scatter_add"), shape, offsets, src_)
     t = _as_tensor(src, None, "scatter_add")
     dims = _shape_arg("scatter_add", (tuple(shape),))
     off = np.ascontiguousarray(np.asarray(offsets), dtype=np.int64).reshape(-1)
@@ -342,3 +353,24 @@ for _op in _optable.OPS:
     if _op.one_liner is not None:
         for _name in _op.functions:
             globals()[_name] = _one_liner(_op, _name)
+
+
+# ---------------------------------------------------------------------------
+# the index ops along a dim (pygrad._indexing, shared with the reference engine)
+# ---------------------------------------------------------------------------
+
+
+def _indexing_function(name: str) -> Callable[..., Any]:
+    fn = getattr(_indexing, name)
+
+    def function(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(_t(x, op=name), *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = fn.__doc__
+    function.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    return function
+
+
+for _name in _indexing.METHODS + ("gather", "scatter"):
+    globals()[_name] = _indexing_function(_name)

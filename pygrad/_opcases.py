@@ -372,7 +372,7 @@ CASES: list[OpCase] = [
     OpCase("max", "max-all", lambda m, a: a.max(), ((2, 3),), "away0"),
     OpCase("max", "max-axis1", lambda m, a: a.max(axis=1), ((3, 4),), "away0"),
     OpCase("max", "max-axes-keepdims", lambda m, a: a.max(axis=(0, 2), keepdims=True), ((2, 3, 4),), "away0"),
-    OpCase("max", "max-func-dim", lambda m, a: m.max(a, dim=-1), ((2, 5),), "away0"),
+    OpCase("max", "max-func-axis", lambda m, a: m.max(a, axis=-1), ((2, 5),), "away0"),
     OpCase("min", "min-all", lambda m, a: a.min(), ((2, 3),), "away0"),
     OpCase("min", "min-axis0", lambda m, a: a.min(axis=0), ((3, 4),), "away0"),
     OpCase("min", "min-func-neg-keepdims", lambda m, a: m.min(a, axis=-1, keepdims=True),

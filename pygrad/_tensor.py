@@ -7,12 +7,13 @@ as closure cells or module globals, and they build their result inline.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _copying, _engines, _optable
+from pygrad import _copying, _engines, _indexing, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     KIND,
@@ -50,6 +51,11 @@ from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, 
 
 # the C functions of the hot methods written out below, bound once
 _add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
+
+
+def _is_one_dim(dim: Any) -> bool:
+    """A single int dim (PyTorch's ``max(dim)`` form), not None, a tuple or a bool."""
+    return isinstance(dim, (numbers.Integral, np.integer)) and not isinstance(dim, (bool, np.bool_))
 
 
 def _rsub_float(xp: Any, c: float) -> Any:
@@ -696,15 +702,59 @@ class Tensor:
         axis, keepdims = _reduce_args("mean", axis, keepdims, dim, keepdim)
         return _wrap(lib.pg_mean(self._p, _axes_mask("mean", axis, self), keepdims))
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        """Maximum over ``axis`` (values only); ties share the gradient equally."""
-        axis, keepdims = _reduce_args("max", axis, keepdims, dim, keepdim)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: Any = None) -> Any:
+        """With one int ``dim`` (PyTorch's ``max(dim)``): ``(values, indices)`` of the first
+        maximum, whose gradient goes to that element. Otherwise (``dim``/``axis`` None or a
+        tuple, or the numpy spellings ``axis=``/``keepdims=``) the maximum over those dims,
+        values only, ties sharing the gradient equally."""
+        if axis is None and keepdims is None and _is_one_dim(dim):
+            return _indexing.extreme_over_dim(self, dim, keepdim, True)
+        axis, keepdims = _reduce_args("max", axis, bool(keepdims), dim, keepdim if keepdims is None else None)
         return _wrap(lib.pg_max(self._p, _axes_mask("max", axis, self), keepdims))
 
-    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        """Minimum over ``axis`` (values only); ties share the gradient equally."""
-        axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: Any = None) -> Any:
+        """With one int ``dim``: ``(values, indices)`` of the first minimum; otherwise the minimum
+        over ``axis``/``dim`` (None: all; a tuple), values only, ties sharing the gradient equally."""
+        if axis is None and keepdims is None and _is_one_dim(dim):
+            return _indexing.extreme_over_dim(self, dim, keepdim, False)
+        axis, keepdims = _reduce_args("min", axis, bool(keepdims), dim, keepdim if keepdims is None else None)
         return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self), keepdims))
+
+    # ---- index primitives (pygrad._indexing builds argmax, sort, topk ... on them) ----
+    def _argext(self, dim: int, keepdim: bool, want_max: bool) -> Tensor:
+        return _wrap(lib.pg_argext(self._p, dim, keepdim, want_max))
+
+    def _argsort(self, dim: int, descending: bool) -> Tensor:
+        return _wrap(lib.pg_argsort(self._p, dim, descending))
+
+    def _cumext_indices(self, dim: int, want_max: bool) -> Tensor:
+        return _wrap(lib.pg_cumext_indices(self._p, dim, want_max))
+
+    def _nonzero(self) -> Tensor:
+        return _wrap(lib.pg_nonzero(self._p))
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """``out[i][j][k] = self[i][index[i][j][k]][k]`` for dim 1 (any dim alike), PyTorch's
+        gather: index (int64/int32) has self's ndim and is no larger except along dim."""
+        idx = _indexing._index_tensor("gather", self, index)
+        return _wrap(lib.pg_gather_dim(self._p, _indexing._dim("gather", dim, self), idx._p))
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+        """Out of place: ``self`` with ``src`` (a tensor, or a number) written at ``index`` along
+        ``dim`` (PyTorch's scatter); for a repeated position the last write in index's order wins."""
+        return self._scatter("scatter", dim, index, value if src is None else src, lib.pg_scatter_dim)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        """Out of place: ``self`` with ``src`` added at ``index`` along ``dim`` (repeats add)."""
+        return self._scatter("scatter_add", dim, index, src, lib.pg_scatter_add_dim)
+
+    def _scatter(self, op: str, dim: Any, index: Any, src: Any, cfn: Callable) -> Tensor:
+        idx = _indexing._index_tensor(op, self, index)
+        if src is None:
+            raise PygradTypeError(f"{op}: give src (a tensor) or value (a number)")
+        s = src if isinstance(src, Tensor) else (
+            _creation.full(idx.shape, src, dtype=self.dtype) if _is_scalar(src) else _as_tensor(src, self, op))
+        return _wrap(cfn(self._p, _indexing._dim(op, dim, self), idx._p, s._p))
 
     # ---- shape ----
     def reshape(self, *shape: Any) -> Tensor:
@@ -733,6 +783,8 @@ class Tensor:
         off = _index_offsets(self.shape, key)
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
 
+
+_indexing.install(Tensor)  # argmax, sort, topk, any, nonzero ...: written once for both engines
 
 for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
     setattr(Tensor, _op.name, _unary_method(_op.name, getattr(lib, f"pg_{_op.name}"), _op.doc))

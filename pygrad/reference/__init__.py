@@ -26,7 +26,7 @@ of pygrad.nn, building their parameters on this engine).
 
 from __future__ import annotations
 
-from pygrad import _optable
+from pygrad import _indexing, _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -37,6 +37,7 @@ from pygrad.errors import (
     ShapeError,
 )
 
+from . import functional as _functional
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
@@ -77,6 +78,7 @@ from .functional import (
     reciprocal,
     relu,
     reshape,
+    scatter_add,
     sigmoid,
     softmax,
     sqrt,
@@ -88,9 +90,10 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, custom_op, double, float32, float64, int32, int64, long, scatter_add, tensor
+from .tensor import Tensor, bool_, custom_op, double, float32, float64, int32, int64, long, tensor
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
+globals().update({_n: getattr(_functional, _n) for _n in _indexing.METHODS + ("gather", "scatter")})
 
 _SUBMODULES = {"nn", "optim", "gates"}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _optable
+from pygrad import _indexing, _optable
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
 from . import ops
@@ -45,6 +45,7 @@ from .tensor import (
     _where,
     as_tensor,
 )
+from .tensor import scatter_add as _flat_scatter_add
 
 
 def add(a: object, b: object) -> Tensor:
@@ -158,9 +159,37 @@ def clamp(x: object, min: float | None = None, max: float | None = None) -> Tens
     return _clamp(x, min, max)
 
 
-def where(cond: object, x: object, y: object) -> Tensor:
-    """cond ? x : y (cond: bool tensor or array; all three broadcast; no gradient to cond)."""
+def where(cond: object, x: object = None, y: object = None) -> Any:
+    """cond ? x : y (cond: bool tensor or array; all three broadcast; no gradient to cond);
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``."""
+    if x is None and y is None:
+        return _indexing.where_cond(as_tensor(cond, "where"))
+    if x is None or y is None:
+        raise PygradTypeError("where: give both x and y, or neither (where(cond) is nonzero(cond, as_tuple=True))")
     return _where(cond, x, y)
+
+
+def scatter_add(src: Any, shape: Any, offsets: Any, src_: Any = None) -> Tensor:
+    """PyTorch's ``scatter_add(input, dim, index, src)``, or the flat form
+    ``scatter_add(src, shape, offsets)`` (``zeros(shape)`` with ``src.flat[i]`` added at ``offsets[i]``)."""
+    if src_ is not None or _is_int(shape):
+        return _indexing.scatter_add_dim(as_tensor(src, "scatter_add"), shape, offsets, src_)
+    return _flat_scatter_add(src, shape, offsets)
+
+
+def _indexing_function(name: str) -> Any:
+    fn = getattr(_indexing, name)
+
+    def function(x: object, *args: Any, **kwargs: Any) -> Any:
+        return fn(as_tensor(x, name), *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = fn.__doc__
+    return function
+
+
+for _name in _indexing.METHODS + ("gather", "scatter"):
+    globals()[_name] = _indexing_function(_name)
 
 
 def sigmoid(x: object) -> Tensor:
@@ -210,19 +239,19 @@ def mean(
 
 
 def max(  # noqa: A001 - the op's public name
-    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
-    keepdim: bool | None = None,
-) -> Tensor:
-    """Max over ``axis`` (values only); k tied maxima each get g/k. ValueError over zero elements."""
-    return _reduce(ops.Max, "max", x, axis, keepdims, dim, keepdim)
+    x: object, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: Any = None,
+) -> Any:
+    """With one int ``dim``: ``(values, indices)`` (PyTorch's ``max(x, dim)``); otherwise the max
+    over ``axis``/``dim`` (values only; k tied maxima each get g/k). ValueError over zero elements."""
+    return as_tensor(x, "max").max(dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def min(  # noqa: A001 - the op's public name
-    x: object, axis: object = None, keepdims: bool = False, *, dim: object = None,
-    keepdim: bool | None = None,
-) -> Tensor:
-    """Min over ``axis`` (values only); k tied minima each get g/k. ValueError over zero elements."""
-    return _reduce(ops.Min, "min", x, axis, keepdims, dim, keepdim)
+    x: object, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: Any = None,
+) -> Any:
+    """With one int ``dim``: ``(values, indices)``; otherwise the min over ``axis``/``dim``
+    (values only; k tied minima each get g/k). ValueError over zero elements."""
+    return as_tensor(x, "min").min(dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def reshape(x: object, *shape: Any) -> Tensor:

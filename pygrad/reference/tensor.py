@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _copying, _engines, _optable
+from pygrad import _copying, _engines, _indexing, _optable
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -829,19 +829,49 @@ class Tensor:
         """Mean over ``axis`` (None: all); nan over zero elements."""
         return _reduce(ops.Mean, "mean", self, axis, keepdims, dim, keepdim)
 
-    def max(
-        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        """Max over ``axis`` (values only; ties share the gradient equally)."""
-        return _reduce(ops.Max, "max", self, axis, keepdims, dim, keepdim)
+    def max(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """With one int ``dim``: ``(values, indices)`` of the first maximum (PyTorch's
+        ``max(dim)``); otherwise the max over ``axis``/``dim`` (values only; ties share the gradient)."""
+        if axis is None and keepdims is None and _is_int(dim):
+            return _indexing.extreme_over_dim(self, dim, keepdim, True)
+        return _reduce(ops.Max, "max", self, axis, builtins.bool(keepdims), dim,
+                       keepdim if keepdims is None else None)
 
-    def min(
-        self, axis: object = None, keepdims: bool = False, *, dim: object = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        """Min over ``axis`` (values only; ties share the gradient equally)."""
-        return _reduce(ops.Min, "min", self, axis, keepdims, dim, keepdim)
+    def min(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """With one int ``dim``: ``(values, indices)`` of the first minimum; otherwise the min over
+        ``axis``/``dim`` (values only; ties share the gradient)."""
+        if axis is None and keepdims is None and _is_int(dim):
+            return _indexing.extreme_over_dim(self, dim, keepdim, False)
+        return _reduce(ops.Min, "min", self, axis, builtins.bool(keepdims), dim,
+                       keepdim if keepdims is None else None)
+
+    # ---- index primitives (pygrad._indexing builds argmax, sort, topk ... on them) ----
+    def _argext(self, dim: builtins.int, keepdim: builtins.bool, want_max: builtins.bool) -> Tensor:
+        return _argext(self, dim, keepdim, want_max)
+
+    def _argsort(self, dim: builtins.int, descending: builtins.bool) -> Tensor:
+        return _argsort(self, dim, descending)
+
+    def _cumext_indices(self, dim: builtins.int, want_max: builtins.bool) -> Tensor:
+        return _cumext_indices(self, dim, want_max)
+
+    def _nonzero(self) -> Tensor:
+        return Tensor._wrap(np.argwhere(self._data != 0).astype(np.int64).reshape(-1, self.ndim))
+
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        """``out[i][j][k] = self[i][index[i][j][k]][k]`` for dim 1 (any dim alike), PyTorch's gather."""
+        return _gather_dim(self, dim, index)
+
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+        """Out of place: ``self`` with ``src`` (a tensor or a number) written at ``index`` along
+        ``dim``; for a repeated position the last write in index's order wins."""
+        return _scatter_dim("scatter", self, dim, index, value if src is None else src)
+
+    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
+        """Out of place: ``self`` with ``src`` added at ``index`` along ``dim`` (repeats add)."""
+        return _scatter_dim("scatter_add", self, dim, index, src)
 
     # --------------------------------------------------------- shape ---
 
@@ -1544,3 +1574,149 @@ def _elementwise_method(op_class: type[ops.Op], doc: str) -> Callable[[Tensor], 
 
 for _row in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: the reference Op class of that name
     setattr(Tensor, _row.name, _elementwise_method(ops.OPS[_row.name], _row.doc))
+
+
+# ------------------------------------------------------- index ops ---
+
+
+def _rows(x: np.ndarray, dim: int) -> np.ndarray:
+    """x with dim moved last (a view)."""
+    return np.moveaxis(x, dim, -1)
+
+
+def _argext(t: Tensor, dim: int, keepdim: bool, want_max: bool) -> Tensor:
+    """The first index of the extreme along dim (255: flattened); NaN is the extreme."""
+    op = "argmax" if want_max else "argmin"
+    a = t._data.reshape(-1) if dim == 255 else (t._data.reshape(1) if t.ndim == 0 else t._data)
+    d = 0 if dim == 255 or t.ndim == 0 else dim
+    if a.shape[d] == 0:
+        raise PygradValueError(f"{op}: cannot take the {op} over zero elements (tensor of shape {t.shape})")
+    r = _rows(a, d)
+    if r.dtype.kind == "f":
+        nan = np.isnan(r)
+        key = np.where(nan, 0, r)
+        idx = (np.argmax(key, axis=-1) if want_max else np.argmin(key, axis=-1))
+        has = nan.any(axis=-1)
+        idx = np.where(has, np.argmax(nan, axis=-1), idx)
+    else:
+        idx = np.argmax(r, axis=-1) if want_max else np.argmin(r, axis=-1)
+    idx = np.asarray(idx, dtype=np.int64)
+    if keepdim:
+        idx = np.reshape(idx, (1,) * t.ndim) if dim == 255 else np.expand_dims(idx, d) if t.ndim else idx
+    return Tensor._wrap(np.array(idx, order="C"))
+
+
+def _argsort(t: Tensor, dim: int, descending: bool) -> Tensor:
+    """A stable sort's permutation along dim; NaN is the largest value."""
+    a = t._data.reshape(1) if t.ndim == 0 else t._data
+    r = _rows(a, dim if t.ndim else 0)
+    if r.dtype.kind == "f":
+        nan = np.isnan(r)
+        if descending:  # NaN first, then decreasing; stable among equals
+            order = np.argsort(np.where(nan, 0, -r.astype(np.float64)), axis=-1, kind="stable")
+            nan_o = np.take_along_axis(nan, order, -1)
+            order = np.take_along_axis(order, np.argsort(~nan_o, axis=-1, kind="stable"), -1)
+        else:
+            order = np.argsort(np.where(nan, 0, r), axis=-1, kind="stable")
+            nan_o = np.take_along_axis(nan, order, -1)
+            order = np.take_along_axis(order, np.argsort(nan_o, axis=-1, kind="stable"), -1)
+    elif descending:
+        rev = r[..., ::-1]
+        order = r.shape[-1] - 1 - np.argsort(rev, axis=-1, kind="stable")[..., ::-1]
+    else:
+        order = np.argsort(r, axis=-1, kind="stable")
+    out = np.moveaxis(order, -1, dim if t.ndim else 0).astype(np.int64)
+    return Tensor._wrap(np.array(out.reshape(t.shape), order="C"))
+
+
+def _cumext_indices(t: Tensor, dim: int, want_max: bool) -> Tensor:
+    """The latest index of the running extreme along dim (ties and NaN update it)."""
+    a = t._data.reshape(1) if t.ndim == 0 else t._data
+    r = _rows(a, dim if t.ndim else 0)
+    out = np.zeros(r.shape, dtype=np.int64)
+    flat_r, flat_o = r.reshape(-1, r.shape[-1]), out.reshape(-1, r.shape[-1])
+    isf = r.dtype.kind == "f"
+    for row, orow in zip(flat_r, flat_o):
+        best = 0
+        for k in range(row.shape[0]):
+            v, b = row[k], row[best]
+            bnan = isf and np.isnan(b)
+            if k == 0 or (isf and np.isnan(v)) or (not bnan and (v >= b if want_max else v <= b)):
+                best = k
+            orow[k] = best
+    out = np.moveaxis(flat_o.reshape(r.shape), -1, dim if t.ndim else 0)
+    return Tensor._wrap(np.array(out.reshape(t.shape), order="C"))
+
+
+def _dim_index(op: str, t: Tensor, dim: Any, index: Any) -> tuple[int, np.ndarray]:
+    """dim normalised and index as an int64 array, checked by PyTorch's gather/scatter rules."""
+    d = _indexing._dim(op, dim, t)
+    idx = _indexing._index_tensor(op, t, index)._data.astype(np.int64)
+    if idx.ndim != t.ndim and not (idx.ndim <= 1 and t.ndim <= 1):
+        raise ShapeError(f"{op}: index of shape {idx.shape} must have as many dims as the tensor of shape {t.shape}")
+    for k in range(idx.ndim):
+        if k != d and idx.shape[k] > t.shape[k]:
+            raise ShapeError(f"{op}: index of shape {idx.shape} is larger than the tensor of shape {t.shape} "
+                             f"at dim {k}")
+    size = t.shape[d] if t.ndim else 1
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():
+        raise PygradIndexError(f"{op}: index {int(idx[bad][0])} is out of bounds for dim {d} with size {size}")
+    return d, idx
+
+
+def _coords(idx: np.ndarray, d: int) -> tuple[np.ndarray, ...]:
+    """The numpy index tuple that reads, for each element of idx, position idx along d and its own elsewhere."""
+    grids = np.indices(idx.shape, sparse=True) if idx.ndim else ()
+    return tuple(idx if k == d else grids[k] for k in range(idx.ndim)) if idx.ndim else (idx,)
+
+
+def _gather_dim(t: Tensor, dim: Any, index: Any) -> Tensor:
+    d, idx = _dim_index("gather", t, dim, index)
+    if t.ndim == 0:
+        return _getitem(t.reshape(1), (idx,)) if idx.ndim else _getitem(t.reshape(1), idx)
+    return _getitem(t, _coords(idx, d))
+
+
+def _scatter_dim(op: str, t: Tensor, dim: Any, index: Any, src: Any) -> Tensor:
+    d, idx = _dim_index(op, t, dim, index)
+    if src is None:
+        raise PygradTypeError(f"{op}: give src (a tensor) or value (a number)")
+    s = src if isinstance(src, Tensor) else (
+        Tensor._wrap(np.full(idx.shape, src, dtype=t.dtype)) if _is_scalar(src) else as_tensor(src, op))
+    if s.ndim != idx.ndim:
+        raise ShapeError(f"{op}: src of shape {s.shape} must have as many dims as index of shape {idx.shape}")
+    for k in range(idx.ndim):
+        if idx.shape[k] > s.shape[k]:
+            raise ShapeError(f"{op}: index of shape {idx.shape} is larger than src of shape {s.shape} at dim {k}")
+    block = s if s.shape == idx.shape else _getitem(s, tuple(slice(0, n) for n in idx.shape))
+    block = _cast(block, t.dtype)
+    strides = np.array([int(np.prod(t.shape[k + 1:])) for k in range(t.ndim)], dtype=np.int64)
+    coords = [np.broadcast_to(c, idx.shape) for c in _coords(idx, d)] if t.ndim else [idx]
+    off = sum((c.astype(np.int64) * strides[k] for k, c in enumerate(coords)), np.zeros(idx.shape, np.int64)) \
+        if t.ndim else idx.astype(np.int64)
+    off = np.asarray(off, dtype=np.int64).reshape(-1)
+    if t.dtype.kind != "f":  # integers and bools: not recorded
+        out = t._data.copy().reshape(-1)
+        vals = block._data.reshape(-1)
+        if op == "scatter_add":
+            if t.dtype == bool_:
+                np.logical_or.at(out, off, vals)
+            else:
+                np.add.at(out, off, vals)
+        else:
+            out[off] = vals  # numpy: the last of repeated positions wins
+        return Tensor._wrap(out.reshape(t.shape))
+    flat = block.reshape(-1)
+    if op == "scatter_add":
+        return _add(t, scatter_add(flat, t.shape, off))
+    last = np.full(t.size, -1, dtype=np.int64)
+    last[off] = np.arange(off.size)  # the last occurrence of each position
+    keep = np.nonzero(last[off] == np.arange(off.size))[0]
+    mask = np.zeros(t.size, dtype=bool)
+    mask[off[keep]] = True
+    written = scatter_add(_getitem(flat, (keep,)), t.shape, off[keep])
+    return _where(Tensor._wrap(mask.reshape(t.shape)), written, t)
+
+
+_indexing.install(Tensor)

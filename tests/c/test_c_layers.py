@@ -46,6 +46,7 @@ LAYERS = {
     "ops_inplace": OPS,
     "ops_reduce": OPS,
     "ops_shape": OPS,
+    "ops_index": OPS,
     "ops_matmul": OPS,
     "ops_softmax": OPS,
     "ops_nn": OPS,

@@ -1992,6 +1992,49 @@ static void test_integer_dtypes(void) {
     release_all();
 }
 
+/* ops_index.c: argmax/argmin, argsort, cumulative extremes, nonzero, gather/scatter along a dim */
+static void test_index_ops(void) {
+    pg_tensor *x = T(F64, 2, SHAPE(2, 4), 3, 1, 2, NAN, 0, 5, 5, -1);
+    CHECK_VALUES(keep(pg_argext(x, 1, 0, 1)), 0, 3, 1);  /* NaN is the max; ties: the first */
+    CHECK_VALUES(keep(pg_argext(x, -1, 0, 0)), 0, 3, 3);
+    CHECK_VALUES(keep(pg_argext(x, PG_AXES_ALL, 0, 1)), 0, 3);
+    pg_tensor *k = keep(pg_argext(x, 0, 1, 1));
+    CHECK(k && pg_tensor_ndim(k) == 2 && pg_tensor_dim(k, 0) == 1 && pg_tensor_dtype(k) == I64);
+    CHECK_FAILS(pg_argext(x, 2, 0, 1), PG_ERR_SHAPE, "dim 2 is out of range");
+    CHECK_FAILS(pg_argext(keep(pg_tensor_full(F32, 2, SHAPE(2, 0), 0)), 1, 0, 1), PG_ERR_VALUE, "zero elements");
+    CHECK_VALUES(keep(pg_argsort(x, 1, 0)), 0, 1, 2, 0, 3, 3, 0, 1, 2);   /* stable; NaN last */
+    CHECK_VALUES(keep(pg_argsort(x, 1, 1)), 0, 3, 0, 2, 1, 1, 2, 0, 3);   /* NaN first descending */
+    CHECK_VALUES(keep(pg_argsort(V(I64, 5, -2, 5, 0), 0, 0)), 0, 1, 3, 0, 2);
+    CHECK_VALUES(keep(pg_cumext_indices(V(F32, 1, 3, 2, 3, NAN, 0), 0, 1)), 0, 0, 1, 1, 3, 4, 4);
+    CHECK_VALUES(keep(pg_cumext_indices(V(I32, 4, 2, 2, 5), 0, 0)), 0, 0, 1, 2, 2);
+    pg_tensor *nz = keep(pg_nonzero(T(F32, 2, SHAPE(2, 2), 0, 2, 3, 0)));
+    CHECK(nz && pg_tensor_dim(nz, 0) == 2 && pg_tensor_dim(nz, 1) == 2);
+    CHECK_VALUES(nz, 0, 0, 1, 1, 0);
+    /* gather: out[i][j] = a[i][index[i][j]], differentiable through getitem */
+    pg_tensor *a = leaf(T(F32, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+    pg_tensor *idx = T(I64, 2, SHAPE(2, 2), 2, 0, 1, 1);
+    pg_tensor *g = keep(pg_gather_dim(a, 1, idx));
+    CHECK_VALUES(g, 0, 3, 1, 5, 5);
+    pg_tensor *gs = keep(pg_sum(g, PG_AXES_ALL, 0));
+    CHECK(gs && pg_backward(gs, NULL, 0) == PG_OK);
+    CHECK_VALUES(keep(pg_tensor_grad(a)), 0, 1, 0, 1, 0, 2, 0);
+    CHECK_FAILS(pg_gather_dim(a, 1, T(I64, 2, SHAPE(1, 1), 3)), PG_ERR_INDEX, "index 3 is out of bounds");
+    CHECK_FAILS(pg_gather_dim(a, 1, T(F32, 2, SHAPE(1, 1), 0)), PG_ERR_TYPE, "int64 or int32");
+    CHECK_FAILS(pg_gather_dim(a, 1, V(I64, 0)), PG_ERR_SHAPE, "as many dims");
+    CHECK_FAILS(pg_gather_dim(a, 1, T(I64, 2, SHAPE(3, 1), 0, 0, 0)), PG_ERR_SHAPE, "larger than");
+    /* scatter_add (repeats add) and scatter (the last write wins), float and integer */
+    pg_tensor *z = keep(pg_tensor_full(F32, 2, SHAPE(2, 3), 0));
+    pg_tensor *src = T(F32, 2, SHAPE(2, 3), 10, 20, 30, 40, 50, 60);
+    CHECK_VALUES(keep(pg_scatter_add_dim(z, 1, idx, src)), 0, 20, 0, 10, 0, 90, 0);
+    CHECK_VALUES(keep(pg_scatter_dim(z, 1, idx, src)), 0, 20, 0, 10, 0, 50, 0);
+    pg_tensor *zi = keep(pg_tensor_full_int(I64, 1, SHAPE(4), 0));
+    CHECK_VALUES(keep(pg_scatter_add_dim(zi, 0, V(I64, 1, 1, 3), V(I64, 5, 6, 7))), 0, 0, 11, 0, 7);
+    CHECK_VALUES(keep(pg_scatter_dim(zi, 0, V(I32, 2, 2), V(I64, 5, 6))), 0, 0, 0, 6, 0);
+    CHECK_FAILS(pg_scatter_add_dim(z, 1, T(I64, 2, SHAPE(1, 2), 0, 1), T(F32, 2, SHAPE(1, 1), 1)), PG_ERR_SHAPE,
+                "larger than src");
+    release_all();
+}
+
 int main(void) {
 #ifdef PG_TEST_USE_AFTER_FREE
     touch_freed_buffer();
@@ -2024,6 +2067,7 @@ int main(void) {
     test_buffer_cache();
     test_sweep_threads();
     test_integer_dtypes();
+    test_index_ops();
 #ifdef PG_TEST_SELF_CHECK
     CHECK(!"the harness counts a failing check"); /* built by the pytest wrapper to see a failure reported */
 #endif

@@ -405,6 +405,8 @@ def _reduction(name: str) -> Callable[[Program], Value | None]:
         form = p.draw(st.integers(0, 2))
         if form == 0:
             fn = lambda m, a: getattr(a, name)(axis=axis, keepdims=keep)  # noqa: E731
+        elif name in ("max", "min"):  # one int dim= gives (values, indices): the reduction takes axis=
+            fn = lambda m, a: getattr(m, name)(a, axis=axis, keepdims=keep)  # noqa: E731
         elif form == 1:
             fn = lambda m, a: getattr(m, name)(a, axis, keep)  # noqa: E731
         else:

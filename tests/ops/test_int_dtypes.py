@@ -303,13 +303,15 @@ def test_reductions_of_integers_and_bools(m: Any) -> None:
     same(x.sum(dim=1), [2, 3], np.int64)
     same(x.sum(axis=0, keepdims=True), [[5, 3, -3]], np.int64)
     same(x.max(), 5, np.int32)
-    same(x.min(dim=1), [-2, -6], np.int32)
+    same(x.min(axis=1), [-2, -6], np.int32)
+    same(x.min(dim=1).values, [-2, -6], np.int32)
+    same(x.min(dim=1).indices, [1, 2], np.int64)
     same(x.mean(dim=0), [2.5, 1.5, -1.5], np.float32)
     b = m.tensor([[True, False], [True, True]])
     same(b.sum(), 3, np.int64)
     same(b.sum(dim=0), [2, 1], np.int64)
-    same(b.max(dim=1), [True, True], np.bool_)
-    same(b.min(dim=1), [False, True], np.bool_)
+    same(b.max(axis=1), [True, True], np.bool_)
+    same(b.min(dim=1).values, [False, True], np.bool_)
     same(m.tensor([2**62, 2**62]).sum(), -(2**63), np.int64)  # wraps, as in PyTorch
     same(m.zeros((0, 3), dtype=m.int64).sum(dim=0), [0, 0, 0], np.int64)
     with pytest.raises(ValueError):

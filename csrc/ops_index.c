@@ -1,0 +1,407 @@
+/* ops_index.c: the index ops along one dim (PyTorch's semantics): argmax and
+ * argmin, the sorting permutation (argsort), the running-extreme indices of
+ * cummax/cummin, nonzero, and gather / scatter_add / scatter along a dim.
+ * Index results are int64 and never recorded; the differentiable ones
+ * (gather, scatter_add, scatter) are built on the tape's getitem and
+ * scatter_add rows (flat element offsets), so their backward and double
+ * backward are those rows' rules. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* x viewed as [outer, n, inner] around dim */
+typedef struct pg_rows {
+    int64_t outer, n, inner;
+} pg_rows;
+
+static pg_rows pg__rows(const pg_tensor *x, int dim) {
+    pg_rows r = {1, x->ndim ? x->shape[dim] : 1, 1};
+    for (int d = 0; d < dim; d++) r.outer *= x->shape[d];
+    for (int d = dim + 1; d < x->ndim; d++) r.inner *= x->shape[d];
+    return r;
+}
+
+/* dim in [-ndim, ndim) (a 0-d tensor takes 0 and -1), normalised; -1 and an error otherwise */
+static int pg__dim_arg(const char *op, const pg_tensor *x, int dim) {
+    int nd = x->ndim ? x->ndim : 1;
+    if (dim < -nd || dim >= nd) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_SHAPE, "%s: dim %d is out of range for a tensor of shape %s", op, dim,
+                 pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        return -1;
+    }
+    return x->ndim ? (dim + nd) % nd : 0;
+}
+
+/* element i of x (any dtype) as a double, and whether it is NaN */
+static double pg__value(const pg_tensor *x, int64_t i) {
+    switch (x->dtype) {
+    case PG_DTYPE_F32: return ((const float *)x->data)[i];
+    case PG_DTYPE_F64: return ((const double *)x->data)[i];
+    case PG_DTYPE_I32: return ((const int32_t *)x->data)[i];
+    case PG_DTYPE_BOOL: return ((const uint8_t *)x->data)[i];
+    case PG_DTYPE_I64: break;
+    }
+    return (double)((const int64_t *)x->data)[i];
+}
+
+/* a < b in x's order, exactly also for int64 beyond 2^53 */
+static bool pg__less(const pg_tensor *x, int64_t i, int64_t j) {
+    if (x->dtype == PG_DTYPE_I64) return ((const int64_t *)x->data)[i] < ((const int64_t *)x->data)[j];
+    return pg__value(x, i) < pg__value(x, j);
+}
+
+static bool pg__isnan_at(const pg_tensor *x, int64_t i) { return pg__is_float(x->dtype) && isnan(pg__value(x, i)); }
+
+/* ---- argmax / argmin: the first index of the extreme; NaN is the extreme (PyTorch) ---- */
+
+pg_tensor *pg_argext(pg_tensor *x, int dim, int keepdim, int want_max) {
+    const char *op = want_max ? "argmax" : "argmin";
+    if (pg__check_tensor(op, x)) return NULL;
+    bool all = dim == PG_AXES_ALL;
+    int d = all ? 0 : pg__dim_arg(op, x, dim);
+    if (d < 0) return NULL;
+    pg_rows r = all ? (pg_rows){1, x->numel, 1} : pg__rows(x, d);
+    if (r.n == 0) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_VALUE, "%s: cannot take the %s over zero elements (tensor of shape %s)", op, op,
+                 pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        return NULL;
+    }
+    int64_t shape[PG_MAX_DIMS];
+    int nd = 0;
+    if (!all)
+        for (int k = 0; k < x->ndim; k++) {
+            if (k != d) shape[nd++] = x->shape[k];
+            else if (keepdim) shape[nd++] = 1;
+        }
+    else if (keepdim)
+        for (int k = 0; k < x->ndim; k++) shape[nd++] = 1;
+    pg_tensor *out = pg__tensor_new(PG_DTYPE_I64, nd, shape);
+    if (!out) return NULL;
+    int64_t *o = out->data;
+    pg_unlocked u = pg__unlock_host(x->numel);
+    for (int64_t a = 0; a < r.outer; a++)
+        for (int64_t c = 0; c < r.inner; c++) {
+            int64_t base = a * r.n * r.inner + c, best = 0;
+            bool nan = pg__isnan_at(x, base);
+            for (int64_t k = 1; k < r.n && !nan; k++) {
+                int64_t i = base + k * r.inner, b = base + best * r.inner;
+                if (pg__isnan_at(x, i)) {
+                    best = k;
+                    nan = true;
+                } else if (want_max ? pg__less(x, b, i) : pg__less(x, i, b)) {
+                    best = k;
+                }
+            }
+            o[a * r.inner + c] = best;
+        }
+    pg__relock_host(u);
+    return out;
+}
+
+/* ---- argsort: a stable merge sort of each row's indices ---- */
+
+typedef struct pg_sort_ctx {
+    const pg_tensor *x;
+    int64_t base, stride;
+    bool descending;
+} pg_sort_ctx;
+
+/* element k of the row comes strictly before element j: NaN is the largest value */
+static bool pg__before(const pg_sort_ctx *s, int64_t k, int64_t j) {
+    int64_t a = s->base + k * s->stride, b = s->base + j * s->stride;
+    bool na = pg__isnan_at(s->x, a), nb = pg__isnan_at(s->x, b);
+    if (na || nb) return s->descending ? (na && !nb) : (!na && nb);
+    return s->descending ? pg__less(s->x, b, a) : pg__less(s->x, a, b);
+}
+
+static void pg__merge_sort(const pg_sort_ctx *s, int64_t *idx, int64_t *tmp, int64_t n) {
+    for (int64_t w = 1; w < n; w *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * w) {
+            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int64_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) tmp[k++] = pg__before(s, idx[j], idx[i]) ? idx[j++] : idx[i++];
+            while (i < mid) tmp[k++] = idx[i++];
+            while (j < hi) tmp[k++] = idx[j++];
+        }
+        memcpy(idx, tmp, sizeof(int64_t) * (size_t)n);
+    }
+}
+
+pg_tensor *pg_argsort(pg_tensor *x, int dim, int descending) {
+    if (pg__check_tensor("argsort", x)) return NULL;
+    int d = pg__dim_arg("argsort", x, dim);
+    if (d < 0) return NULL;
+    pg_rows r = pg__rows(x, d);
+    pg_tensor *out = pg__tensor_new(PG_DTYPE_I64, x->ndim, x->shape);
+    if (!out) return NULL;
+    int64_t *buf = malloc(sizeof(int64_t) * (size_t)(2 * r.n + 1));
+    if (!buf) {
+        pg_tensor_release(out);
+        pg__fail(PG_ERR_MEMORY, "argsort: out of memory for rows of %lld elements", (long long)r.n);
+        return NULL;
+    }
+    int64_t *o = out->data;
+    pg_unlocked u = pg__unlock_host(x->numel);
+    for (int64_t a = 0; a < r.outer; a++)
+        for (int64_t c = 0; c < r.inner; c++) {
+            pg_sort_ctx s = {x, a * r.n * r.inner + c, r.inner, descending != 0};
+            for (int64_t k = 0; k < r.n; k++) buf[k] = k;
+            pg__merge_sort(&s, buf, buf + r.n, r.n);
+            for (int64_t k = 0; k < r.n; k++) o[s.base + k * r.inner] = buf[k];
+        }
+    pg__relock_host(u);
+    free(buf);
+    return out;
+}
+
+/* ---- cummax / cummin indices: the latest index of the running extreme (ties and NaN update it) ---- */
+
+pg_tensor *pg_cumext_indices(pg_tensor *x, int dim, int want_max) {
+    const char *op = want_max ? "cummax" : "cummin";
+    if (pg__check_tensor(op, x)) return NULL;
+    int d = pg__dim_arg(op, x, dim);
+    if (d < 0) return NULL;
+    pg_rows r = pg__rows(x, d);
+    pg_tensor *out = pg__tensor_new(PG_DTYPE_I64, x->ndim, x->shape);
+    if (!out) return NULL;
+    int64_t *o = out->data;
+    for (int64_t a = 0; a < r.outer; a++)
+        for (int64_t c = 0; c < r.inner; c++) {
+            int64_t base = a * r.n * r.inner + c, best = 0;
+            for (int64_t k = 0; k < r.n; k++) {
+                int64_t i = base + k * r.inner, b = base + best * r.inner;
+                bool bnan = pg__isnan_at(x, b);
+                if (k == 0 || pg__isnan_at(x, i) ||
+                    (!bnan && !(want_max ? pg__less(x, i, b) : pg__less(x, b, i))))
+                    best = k;
+                o[i] = best;
+            }
+        }
+    return out;
+}
+
+/* ---- nonzero: the (n, ndim) int64 indices of the nonzero elements, in row-major order ---- */
+
+pg_tensor *pg_nonzero(pg_tensor *x) {
+    if (pg__check_tensor("nonzero", x)) return NULL;
+    int64_t n = 0;
+    for (int64_t i = 0; i < x->numel; i++) n += pg__value(x, i) != 0;
+    pg_tensor *out = pg__tensor_new(PG_DTYPE_I64, 2, (int64_t[]){n, x->ndim});
+    if (!out) return NULL;
+    int64_t *o = out->data, idx[PG_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < x->numel; i++) {
+        if (pg__value(x, i) != 0)
+            for (int k = 0; k < x->ndim; k++) *o++ = idx[k];
+        for (int k = x->ndim - 1; k >= 0; k--) { /* the next multi-index */
+            if (++idx[k] < x->shape[k]) break;
+            idx[k] = 0;
+        }
+    }
+    return out;
+}
+
+/* ---- gather / scatter along a dim, through flat element offsets ---- */
+
+/* Flat offsets into a tensor of shape `into` for each element of index (shape
+ * index's, row-major): coordinate dim from index's value (negative values
+ * are refused, as by PyTorch), the others from
+ * the element's own position. Checks PyTorch's shape rule: same ndim, and
+ * index's size at most into's on every dim but dim. */
+static int64_t *pg__dim_offsets(const char *op, const pg_tensor *index, const pg_tensor *into, int dim) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (!pg__is_int(index->dtype)) {
+        pg__fail(PG_ERR_TYPE, "%s: index must be an int64 or int32 tensor, got %s", op, pg__dtype_name(index->dtype));
+        return NULL;
+    }
+    if (index->ndim != into->ndim && !(index->ndim <= 1 && into->ndim <= 1)) {
+        pg__fail(PG_ERR_SHAPE, "%s: index of shape %s must have as many dims as the tensor of shape %s", op,
+                 pg__shape_str(index->ndim, index->shape, b1, sizeof b1),
+                 pg__shape_str(into->ndim, into->shape, b2, sizeof b2));
+        return NULL;
+    }
+    for (int d = 0; d < index->ndim; d++)
+        if (d != dim && index->shape[d] > into->shape[d]) {
+            pg__fail(PG_ERR_SHAPE, "%s: index of shape %s is larger than the tensor of shape %s at dim %d", op,
+                     pg__shape_str(index->ndim, index->shape, b1, sizeof b1),
+                     pg__shape_str(into->ndim, into->shape, b2, sizeof b2), d);
+            return NULL;
+        }
+    int64_t n = index->numel, st[PG_MAX_DIMS], idx[PG_MAX_DIMS] = {0};
+    pg__strides(into->ndim, into->shape, st);
+    int64_t size = into->ndim ? into->shape[dim] : 1;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (!off) {
+        pg__fail(PG_ERR_MEMORY, "%s: out of memory for %lld offsets", op, (long long)n);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = index->dtype == PG_DTYPE_I64 ? ((const int64_t *)index->data)[i]
+                                                 : ((const int32_t *)index->data)[i];
+        if (v < 0 || v >= size) {
+            free(off);
+            pg__fail(PG_ERR_INDEX, "%s: index %lld is out of bounds for dim %d with size %lld", op, (long long)v, dim,
+                     (long long)size);
+            return NULL;
+        }
+        int64_t o = 0;
+        for (int k = 0; k < index->ndim; k++) o += (k == dim ? v : idx[k]) * st[k];
+        if (!index->ndim) o = v;
+        off[i] = o;
+        for (int k = index->ndim - 1; k >= 0; k--) {
+            if (++idx[k] < index->shape[k]) break;
+            idx[k] = 0;
+        }
+    }
+    return off;
+}
+
+pg_tensor *pg_gather_dim(pg_tensor *x, int dim, pg_tensor *index) {
+    if (pg__check_tensor("gather", x) || pg__check_tensor("gather", index)) return NULL;
+    int d = pg__dim_arg("gather", x, dim);
+    if (d < 0) return NULL;
+    int64_t *off = pg__dim_offsets("gather", index, x, d);
+    if (!off) return NULL;
+    pg_tensor *out = pg_gather(x, index->ndim, index->shape, off);
+    free(off);
+    return out;
+}
+
+/* src's leading block of index's shape (all of src when the shapes match) */
+static pg_tensor *pg__src_block(const char *op, pg_tensor *src, const pg_tensor *index) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (src->ndim != index->ndim) {
+        pg__fail(PG_ERR_SHAPE, "%s: src of shape %s must have as many dims as index of shape %s", op,
+                 pg__shape_str(src->ndim, src->shape, b1, sizeof b1),
+                 pg__shape_str(index->ndim, index->shape, b2, sizeof b2));
+        return NULL;
+    }
+    bool same = true;
+    for (int d = 0; d < src->ndim; d++) {
+        if (index->shape[d] > src->shape[d]) {
+            pg__fail(PG_ERR_SHAPE, "%s: index of shape %s is larger than src of shape %s at dim %d", op,
+                     pg__shape_str(index->ndim, index->shape, b1, sizeof b1),
+                     pg__shape_str(src->ndim, src->shape, b2, sizeof b2), d);
+            return NULL;
+        }
+        same &= index->shape[d] == src->shape[d];
+    }
+    if (same) return PG_NEW_REF(src);
+    int64_t n = index->numel, st[PG_MAX_DIMS], idx[PG_MAX_DIMS] = {0};
+    pg__strides(src->ndim, src->shape, st);
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (!off) {
+        pg__fail(PG_ERR_MEMORY, "%s: out of memory", op);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t o = 0;
+        for (int k = 0; k < src->ndim; k++) o += idx[k] * st[k];
+        off[i] = o;
+        for (int k = index->ndim - 1; k >= 0; k--) {
+            if (++idx[k] < index->shape[k]) break;
+            idx[k] = 0;
+        }
+    }
+    pg_tensor *out = pg_gather(src, index->ndim, index->shape, off);
+    free(off);
+    return out;
+}
+
+/* out = a copy of x with block's elements added (add) or written (else, in
+ * order: the last write wins) at the offsets: the integer and bool path, not
+ * recorded. Bool addition is or. */
+static pg_tensor *pg__scatter_plain(pg_tensor *x, const pg_tensor *block, const int64_t *off, bool add) {
+    pg_tensor *out = pg_tensor_clone(x), *b = out ? pg__to_dtype((pg_tensor *)block, x->dtype) : NULL;
+    if (!b) {
+        pg_tensor_release(out);
+        return NULL;
+    }
+    int64_t n = b->numel;
+    if (x->dtype == PG_DTYPE_I64) {
+        int64_t *o = out->data;
+        const int64_t *v = b->data;
+        for (int64_t i = 0; i < n; i++) o[off[i]] = add ? (int64_t)((uint64_t)o[off[i]] + (uint64_t)v[i]) : v[i];
+    } else if (x->dtype == PG_DTYPE_I32) {
+        int32_t *o = out->data;
+        const int32_t *v = b->data;
+        for (int64_t i = 0; i < n; i++) o[off[i]] = add ? (int32_t)((uint32_t)o[off[i]] + (uint32_t)v[i]) : v[i];
+    } else {
+        uint8_t *o = out->data;
+        const uint8_t *v = b->data;
+        for (int64_t i = 0; i < n; i++) o[off[i]] = add ? (uint8_t)(o[off[i]] | v[i]) : v[i];
+    }
+    pg_tensor_release(b);
+    return out;
+}
+
+/* the float path of scatter: where(written, src's last writes scattered, x) */
+static pg_tensor *pg__scatter_float(pg_tensor *x, pg_tensor *block, const int64_t *off) {
+    int64_t n = block->numel, kept = 0;
+    int64_t *last = malloc(sizeof(int64_t) * (size_t)(x->numel ? x->numel : 1));
+    int64_t *ks = malloc(sizeof(int64_t) * (size_t)(n ? n : 1)), *koff = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    pg_tensor *mask = pg__tensor_new(PG_DTYPE_BOOL, x->ndim, x->shape), *out = NULL;
+    if (!last || !ks || !koff || !mask) {
+        pg__fail(PG_ERR_MEMORY, "scatter: out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < x->numel; i++) last[i] = -1;
+    for (int64_t i = 0; i < n; i++) last[off[i]] = i;
+    memset(mask->data, 0, (size_t)mask->numel);
+    for (int64_t i = 0; i < n; i++)
+        if (last[off[i]] == i) {
+            ks[kept] = i;
+            koff[kept++] = off[i];
+            ((uint8_t *)mask->data)[off[i]] = 1;
+        }
+    pg_tensor *flat = pg_reshape(block, 1, (int64_t[]){n});
+    pg_tensor *sel = flat ? pg_gather(flat, 1, (int64_t[]){kept}, ks) : NULL;
+    pg_tensor *s = sel ? pg_scatter_add(sel, x->ndim, x->shape, koff) : NULL;
+    if (s) out = pg_where(mask, s, x);
+    pg_tensor_release(flat);
+    pg_tensor_release(sel);
+    pg_tensor_release(s);
+done:
+    pg_tensor_release(mask);
+    free(last);
+    free(ks);
+    free(koff);
+    return out;
+}
+
+static pg_tensor *pg__scatter(const char *op, pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src, bool add) {
+    if (pg__check_tensor(op, x) || pg__check_tensor(op, index) || pg__check_tensor(op, src)) return NULL;
+    int d = pg__dim_arg(op, x, dim);
+    if (d < 0) return NULL;
+    int64_t *off = pg__dim_offsets(op, index, x, d);
+    if (!off) return NULL;
+    pg_tensor *block = pg__src_block(op, src, index), *b = NULL, *out = NULL;
+    if (block && !pg__is_float(x->dtype)) {
+        out = pg__scatter_plain(x, block, off, add);
+    } else if (block) {
+        b = pg__to_dtype(block, x->dtype); /* src takes x's dtype (a recorded cast between floats) */
+        if (b && add) {
+            pg_tensor *flat = pg_reshape(b, 1, (int64_t[]){b->numel});
+            pg_tensor *s = flat ? pg_scatter_add(flat, x->ndim, x->shape, off) : NULL;
+            if (s) out = pg_add(x, s);
+            pg_tensor_release(flat);
+            pg_tensor_release(s);
+        } else if (b) {
+            out = pg__scatter_float(x, b, off);
+        }
+    }
+    pg_tensor_release(b);
+    pg_tensor_release(block);
+    free(off);
+    return out;
+}
+
+pg_tensor *pg_scatter_add_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src) {
+    return pg__scatter("scatter_add", x, dim, index, src, true);
+}
+
+pg_tensor *pg_scatter_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src) {
+    return pg__scatter("scatter", x, dim, index, src, false);
+}
