@@ -193,14 +193,17 @@ pg_status pg__promote2(const char *op, pg_tensor **a, pg_tensor **b) {
 }
 
 /* The binary ops' dtype rules beyond float (x) float: div is true division
- * (float32 for integer and bool operands); pow of bools is computed in int64;
+ * (float32 for integer and bool operands), as is atan2; pow, fmod, remainder
+ * and floor_divide of bools are computed in int64;
  * bool - bool is refused (PyTorch's rule: use ^ or logical_xor). */
 pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b) {
     const char *name = pg_optable[op]->name;
     if (pg__check_tensor(name, a) || pg__check_tensor(name, b)) return NULL;
     pg_dtype target = pg__result_dtype(a, b);
-    if (op == PG_OP_DIV && !pg__is_float(target)) target = PG_DTYPE_F32;
-    if (op == PG_OP_POW && target == PG_DTYPE_BOOL) target = PG_DTYPE_I64;
+    if ((op == PG_OP_DIV || op == PG_OP_ATAN2) && !pg__is_float(target)) target = PG_DTYPE_F32;
+    if ((op == PG_OP_POW || op == PG_OP_FMOD || op == PG_OP_REMAINDER || op == PG_OP_FLOOR_DIVIDE) &&
+        target == PG_DTYPE_BOOL)
+        target = PG_DTYPE_I64;
     if (op == PG_OP_SUB && target == PG_DTYPE_BOOL) {
         pg__fail(PG_ERR_TYPE, "sub: subtracting two bool tensors is not supported; use ^ (logical xor) instead");
         return NULL;

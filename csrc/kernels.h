@@ -43,6 +43,47 @@
 #define PG_TRUNC(v) _Generic((v), float: truncf, default: trunc)(v)
 #define PG_ERF(v) _Generic((v), float: erff, default: erf)(v)
 #define PG_POW(v, e) _Generic((v), float: powf, default: pow)((v), (e))
+#define PG_ATAN2(a, b) _Generic((a), float: atan2f, default: atan2)((a), (b))
+#define PG_FMOD(a, b) _Generic((a), float: fmodf, default: fmod)((a), (b))
+
+/* numpy's floor division and remainder (npy_divmod): the remainder takes the
+ * divisor's sign, the quotient is floor((a - mod) / b) rounded to the nearest
+ * integer, so that b * q + mod == a as closely as floats allow */
+#define PG_DIVMOD(T, SUF, FMOD, FLOOR, COPYSIGN)                                \
+    static inline T pg__divmod_##SUF(T a, T b, T *modp) {                       \
+        T mod = FMOD(a, b);                                                     \
+        if (!b) {                                                               \
+            *modp = mod;                                                        \
+            return a / b;                                                       \
+        }                                                                       \
+        T div = (a - mod) / b;                                                  \
+        if (mod) {                                                              \
+            if ((b < 0) != (mod < 0)) {                                         \
+                mod += b;                                                       \
+                div -= (T)1;                                                    \
+            }                                                                   \
+        } else {                                                                \
+            mod = COPYSIGN((T)0, b);                                            \
+        }                                                                       \
+        T q;                                                                    \
+        if (div) {                                                              \
+            q = FLOOR(div);                                                     \
+            if (div - q > (T)0.5) q += (T)1;                                    \
+        } else {                                                                \
+            q = COPYSIGN((T)0, a / b);                                          \
+        }                                                                       \
+        *modp = mod;                                                            \
+        return q;                                                               \
+    }
+PG_DIVMOD(float, f32, fmodf, floorf, copysignf)
+PG_DIVMOD(double, f64, fmod, floor, copysign)
+#undef PG_DIVMOD
+static inline float pg__floordiv_f32(float a, float b) { float m; return pg__divmod_f32(a, b, &m); }
+static inline double pg__floordiv_f64(double a, double b) { double m; return pg__divmod_f64(a, b, &m); }
+static inline float pg__remainder_f32(float a, float b) { float m; (void)pg__divmod_f32(a, b, &m); return m; }
+static inline double pg__remainder_f64(double a, double b) { double m; (void)pg__divmod_f64(a, b, &m); return m; }
+#define PG_FLOORDIV(a, b) _Generic((a), float: pg__floordiv_f32, default: pg__floordiv_f64)((a), (b))
+#define PG_REMAINDER(a, b) _Generic((a), float: pg__remainder_f32, default: pg__remainder_f64)((a), (b))
 
 /* nditer.c */
 /* row-major element strides of a contiguous shape */

@@ -195,6 +195,63 @@ PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
 pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
 PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
 
+/* atan2: z = atan2(a, b);  dz/da = b / (a^2 + b^2), dz/db = -a / (a^2 + b^2) */
+PG_BINARY_ROWS(atan2, PG_ATAN2(a, b), g * b / (a * a + b * b), -g * a / (a * a + b * b))
+PG_BINARY_RULE(atan2,
+               TRY(aa, pg_mul(a, a));
+               TRY(bb, pg_mul(b, b));
+               TRY(r2, pg_add(aa, bb));
+               TRY(gv, pg_mul(g, i == 0 ? b : a));
+               TRY(q, pg_div(gv, r2));
+               if (i == 0) {
+                   full = q;
+               } else {
+                   TRY(nq, pg__r1(PG_OP_NEG, q, 0.0));
+                   full = nq;
+               })
+pg_tensor *pg_atan2(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ATAN2, a, b); }
+PG_OPDEF(atan2, binary_infer, binary_forward, binary_backward, atan2_rule);
+
+/* fmod: z = a - trunc(a/b) b (C's fmod: the sign of a);  dz/da = 1, dz/db = -trunc(a/b) */
+PG_BINARY_ROWS(fmod, PG_FMOD(a, b), g, -g * PG_TRUNC(a / b))
+PG_BINARY_RULE(fmod,
+               if (i == 0) {
+                   full = g;
+               } else {
+                   TRY(q, pg_div(a, b));
+                   TRY(t, pg__r1(PG_OP_TRUNC, q, 0.0)); /* through the tape: ops_math calls this file */
+                   TRY(gt, pg_mul(g, t));
+                   TRY(n_, pg__r1(PG_OP_NEG, gt, 0.0));
+                   full = n_;
+               })
+pg_tensor *pg_fmod(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_FMOD, a, b); }
+PG_OPDEF(fmod, binary_infer, binary_forward, binary_backward, fmod_rule);
+
+/* remainder: z = a - floor_divide(a, b) b (Python's %: the sign of b);
+ * dz/da = 1, dz/db = -floor_divide(a, b) */
+PG_BINARY_ROWS(remainder, PG_REMAINDER(a, b), g, -g * PG_FLOORDIV(a, b))
+PG_BINARY_RULE(remainder,
+               if (i == 0) {
+                   full = g;
+               } else {
+                   TRY(q, pg_floor_divide(a, b));
+                   TRY(gq, pg_mul(g, q));
+                   TRY(n_, pg__r1(PG_OP_NEG, gq, 0.0));
+                   full = n_;
+               })
+pg_tensor *pg_remainder(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_REMAINDER, a, b); }
+PG_OPDEF(remainder, binary_infer, binary_forward, binary_backward, remainder_rule);
+
+/* floor_divide: z = floor(a / b) (numpy's floor division: the quotient of
+ * remainder's identity a = b z + remainder);  piecewise constant: zero gradients */
+PG_BINARY_ROWS(floor_divide, PG_FLOORDIV(a, b), (T)0 * g, (T)0 * g)
+PG_BINARY_RULE(floor_divide,
+               (void)g;
+               TRY(z, pg__tensor_zeros_like(&n->out_meta));
+               full = z;)
+pg_tensor *pg_floor_divide(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_FLOOR_DIVIDE, a, b); }
+PG_OPDEF(floor_divide, binary_infer, binary_forward, binary_backward, floor_divide_rule);
+
 /* ---- integer and bool forward rows (never recorded: no backward) ----
  * Integer arithmetic wraps around (two's complement, as in PyTorch and
  * numpy), computed in unsigned so that overflow is defined. pow: b < 0 gives
@@ -219,6 +276,21 @@ PG_INT_ROWS(mul, (T)((uint64_t)a * (uint64_t)b))
 PG_INT_ROWS(pow, (T)pg__ipow(a, b))
 PG_INT_ROWS(maximum, a > b ? a : b)
 PG_INT_ROWS(minimum, a < b ? a : b)
+/* integer division (a zero divisor is refused before the rows run; b = -1
+ * is its own case: INT_MIN / -1 overflows) */
+static inline int64_t pg__ifmod(int64_t a, int64_t b) { return b == -1 ? 0 : a % b; }
+static inline int64_t pg__iremainder(int64_t a, int64_t b) {
+    int64_t r = pg__ifmod(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+static inline int64_t pg__ifloordiv(int64_t a, int64_t b) {
+    if (b == -1) return (int64_t)(0 - (uint64_t)a);
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+PG_INT_ROWS(fmod, (T)pg__ifmod(a, b))
+PG_INT_ROWS(remainder, (T)pg__iremainder(a, b))
+PG_INT_ROWS(floor_divide, (T)pg__ifloordiv(a, b))
 PG_ROW2(or_row_b8, uint8_t, (uint8_t)(a | b))
 PG_ROW2(and_row_b8, uint8_t, (uint8_t)(a & b))
 
@@ -238,9 +310,13 @@ typedef struct pg_binrows {
 static const pg_binrows pg_binary_rows[] = {
     PG_BINROWS_INT(add, or_row_b8), PG_BINROWS_INT(sub, NULL),     PG_BINROWS_INT(mul, and_row_b8),
     PG_BINROWS(div, NULL, NULL, NULL), PG_BINROWS_INT(pow, NULL), PG_BINROWS_INT(maximum, or_row_b8),
-    PG_BINROWS_INT(minimum, and_row_b8),
+    PG_BINROWS_INT(minimum, and_row_b8), PG_BINROWS(atan2, NULL, NULL, NULL), PG_BINROWS_INT(fmod, NULL),
+    PG_BINROWS_INT(remainder, NULL), PG_BINROWS_INT(floor_divide, NULL),
 };
-enum { PG_B_ADD, PG_B_SUB, PG_B_MUL, PG_B_DIV, PG_B_POW, PG_B_MAXIMUM, PG_B_MINIMUM };
+enum {
+    PG_B_ADD, PG_B_SUB, PG_B_MUL, PG_B_DIV, PG_B_POW, PG_B_MAXIMUM, PG_B_MINIMUM,
+    PG_B_ATAN2, PG_B_FMOD, PG_B_REMAINDER, PG_B_FLOOR_DIVIDE
+};
 
 static int pg__binary_kind(int op) {
     switch (op) {
@@ -250,6 +326,10 @@ static int pg__binary_kind(int op) {
     case PG_OP_DIV: return PG_B_DIV;
     case PG_OP_POW: return PG_B_POW;
     case PG_OP_MAXIMUM: return PG_B_MAXIMUM;
+    case PG_OP_ATAN2: return PG_B_ATAN2;
+    case PG_OP_FMOD: return PG_B_FMOD;
+    case PG_OP_REMAINDER: return PG_B_REMAINDER;
+    case PG_OP_FLOOR_DIVIDE: return PG_B_FLOOR_DIVIDE;
     default: return PG_B_MINIMUM;
     }
 }
@@ -292,7 +372,16 @@ static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 
 static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    const pg_binrows *r = &pg_binary_rows[pg__binary_kind(p->op)];
+    int kind = pg__binary_kind(p->op);
+    const pg_binrows *r = &pg_binary_rows[kind];
+    if ((kind == PG_B_FMOD || kind == PG_B_REMAINDER || kind == PG_B_FLOOR_DIVIDE) && pg__is_int(in[1]->dtype)) {
+        size_t es = pg__dtype_size(in[1]->dtype);
+        for (int64_t i = 0; i < in[1]->numel; i++) {
+            const char *e = (const char *)in[1]->data + (size_t)i * es;
+            if (es == 8 ? *(const int64_t *)e == 0 : *(const int32_t *)e == 0)
+                return pg__fail(PG_ERR_VALUE, "%s: integer division by zero", pg_optable[p->op]->name);
+        }
+    }
     pg_meta m;
     pg__meta_of(&m, out);
     const pg_tensor *ops[2] = {in[0], in[1]};
@@ -313,6 +402,10 @@ static pg_status binary_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
         if (!pg__node_needs(n, i)) continue;
         const pg_meta *target = &n->edges[i].meta;
         pg_tensor *full;
+        if (kind == PG_B_FLOOR_DIVIDE) { /* piecewise constant; saves nothing */
+            if (!(dx[i] = pg__tensor_zeros_like(target))) return PG_ERR_MEMORY;
+            continue;
+        }
         if (kind == PG_B_ADD || (kind == PG_B_SUB && i == 0)) {
             full = PG_NEW_REF((pg_tensor *)g);
         } else {

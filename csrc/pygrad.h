@@ -195,6 +195,10 @@ pg_tensor *pg_div_scalar(pg_tensor *x, double c);  /* x / c, a true division (no
 pg_tensor *pg_rdiv_scalar(pg_tensor *x, double c); /* c / x */
 pg_tensor *pg_rpow_scalar(pg_tensor *x, double c); /* c ** x, with pow (not exp(x log c)) */
 pg_tensor *pg_pow(pg_tensor *x, pg_tensor *y);
+pg_tensor *pg_atan2(pg_tensor *a, pg_tensor *b);        /* atan2(a, b), the angle of (b, a) */
+pg_tensor *pg_fmod(pg_tensor *a, pg_tensor *b);         /* C's fmod: the sign of a */
+pg_tensor *pg_remainder(pg_tensor *a, pg_tensor *b);    /* Python's %: the sign of b */
+pg_tensor *pg_floor_divide(pg_tensor *a, pg_tensor *b); /* Python's //: floor(a / b), zero gradient */
 /* x (op) c for an integer scalar c (reflected: c (op) x), op one of
  * PG_OP_ADD, SUB, MUL, DIV, POW: a weak scalar (PyTorch's rule). A float x
  * runs the float scalar op with (double)c; an integer x computes in its dtype

@@ -243,8 +243,13 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     return out
 
 
+def lerp(x: Any, end: Any, weight: Any) -> Any:
+    """``x + weight·(end - x)`` (weight a number or a tensor; all broadcast), differentiable in all three."""
+    return x + (end - x) * weight
+
+
 # the methods both Tensor classes get, and the module functions both engines export
-METHODS = ("argmax", "argmin", "argsort", "sort", "topk", "cummax", "cummin", "count_nonzero", "any", "all",
+METHODS = ("lerp", "argmax", "argmin", "argsort", "sort", "topk", "cummax", "cummin", "count_nonzero", "any", "all",
            "nonzero", "index_select", "take_along_dim", "masked_fill")
 FUNCTIONS = METHODS + ("gather", "scatter", "scatter_add_dim")
 

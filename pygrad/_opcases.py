@@ -42,7 +42,7 @@ OP_NAMES: tuple[str, ...] = (
     "rpow_scalar",
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
     "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
-    "hardsigmoid", "gelu",
+    "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -305,6 +305,15 @@ CASES: list[OpCase] = [
     OpCase("gelu", "gelu-method", lambda m, a: a.gelu(), ((2, 3),)),
     OpCase("gelu", "gelu-func-0d", lambda m, a: m.gelu(a), ((),)),
     OpCase("gelu", "gelu-of-scaled", lambda m, a: (a * 3.0).gelu(), ((3, 2, 2),)),
+    # atan2, fmod, remainder, floor_divide (a / b kept off the integers, where fmod jumps)
+    OpCase("atan2", "atan2-bcast", lambda m, a, b: m.atan2(a, b), ((2, 3), (3,)), "away0"),
+    OpCase("atan2", "atan2-method-scalar", lambda m, a: a.atan2(-0.5), ((4,),), "away0"),
+    OpCase("fmod", "fmod-same", lambda m, a, b: m.fmod(a, b), ((2, 3), (2, 3)), "positive"),
+    OpCase("fmod", "fmod-negative-numerator", lambda m, a, b: m.fmod(a * -3.0, b), ((5,), (5,)), "positive"),
+    OpCase("remainder", "remainder-bcast", lambda m, a, b: m.remainder(a, b), ((2, 3), (3,)), "positive"),
+    OpCase("remainder", "remainder-operator-neg", lambda m, a, b: (a * -3.0) % b, ((4,), (4,)), "positive"),
+    OpCase("remainder", "remainder-scalar", lambda m, a: (a * 3.0) % 0.7, ((2, 2),), "positive"),
+    OpCase("floor_divide", "floor_divide-operator", lambda m, a, b: (a * 3.0) // b, ((2, 3), (3,)), "positive"),
     OpCase("sqrt", "sqrt-method", lambda m, a: a.sqrt(), ((2, 3),), "positive"),
     OpCase("sqrt", "sqrt-func-0d", lambda m, a: m.sqrt(a), ((),), "positive"),
     OpCase("reciprocal", "reciprocal-method", lambda m, a: a.reciprocal(), ((2, 3),), "away0"),

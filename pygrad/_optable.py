@@ -251,6 +251,20 @@ OPS: tuple[Op, ...] = (
     Op("gelu", 1, Gate("GELUGate", "z = x·Φ(x) (exact, erf form); dx = (Φ(x) + x·φ(x))·dz.",
                        lambda e, x: x.gelu()),
        "GELU", ("gelu",), ("gelu",), "method", "x·Φ(x) = x(1 + erf(x/√2))/2 (exact form).", elementwise=True),
+    Op("atan2", 2, Gate("Atan2Gate", "z = atan2(x, y); dx = y/(x²+y²)·dz, dy = -x/(x²+y²)·dz.",
+                        lambda e, x, y: e.atan2(x, y)),
+       "atan2", ("atan2",), ("atan2",), "like", "atan2(a, b), the angle of the point (b, a)."),
+    Op("fmod", 2, Gate("FmodGate", "z = fmod(x, y) (sign of x); dx = dz, dy = -trunc(x/y)·dz.",
+                       lambda e, x, y: e.fmod(x, y)),
+       "fmod", ("fmod",), ("fmod",), "like", "C's fmod: a - trunc(a/b)·b, the sign of a."),
+    Op("remainder", 2, Gate("RemainderGate", "z = x mod y (sign of y); dx = dz, dy = -floor(x/y)·dz.",
+                            lambda e, x, y: e.remainder(x, y)),
+       "%", ("remainder",), ("remainder", "__mod__", "__rmod__"), "like",
+       "Python's %: a - floor(a/b)·b, the sign of b."),
+    Op("floor_divide", 2, Gate("FloorDivideGate", "z = floor(x / y); piecewise constant: dx = dy = 0.",
+                               lambda e, x, y: e.floor_divide(x, y)),
+       "//", ("floor_divide",), ("floor_divide", "__floordiv__", "__rfloordiv__"), "like",
+       "Python's //: floor(a / b), zero gradient."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
@@ -268,7 +282,8 @@ FUNCTIONS: tuple[str, ...] = tuple(f for op in OPS for f in op.functions)
 COMMON_NAMES: tuple[str, ...] = (
     "Tensor", "tensor", "float32", "float64", "bool_", "int64", "int32", "long", "double", "randint", "zeros",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or", "logical_xor",
-    "logical_not", "argmax", "argmin", "argsort", "sort", "topk", "cummax", "cummin", "count_nonzero", "any", "all",
+    "logical_not", "lerp", "argmax", "argmin", "argsort", "sort", "topk", "cummax", "cummin", "count_nonzero",
+    "any", "all",
     "nonzero", "index_select", "take_along_dim", "masked_fill", "gather", "scatter",
     "ones", "full", "rand", "randn", "arange", "eye",
     "from_numpy", "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",

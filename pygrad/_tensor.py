@@ -143,6 +143,24 @@ def _binary_method(name: str, cfn: Callable, cfn_scalar: Callable, reflected: bo
     return _method(name, "", method)
 
 
+def _tensor_binary(name: str, cfn: Callable, doc: str, operator: bool = False, reflected: bool = False) -> Callable:
+    """A binary op without scalar kernels: a weak scalar operand becomes a 0-d tensor
+    beside self; an operator returns NotImplemented for types it does not take."""
+    op = name.strip("_").removeprefix("r") if reflected else name.strip("_")
+    op = {"mod": "remainder", "floordiv": "floor_divide"}.get(op, op)
+
+    def method(self: Tensor, o: Any) -> Tensor:
+        t = _as_tensor(o, self, op) if _is_scalar(o) else _operand(o, op)
+        if t is None:
+            if operator:
+                return NotImplemented
+            raise PygradTypeError(f"{op}: unsupported operand type {type(o).__name__}; expected a Tensor, a "
+                                  "Python scalar or a numpy array")
+        return _wrap(cfn(t._p, self._p) if reflected else cfn(self._p, t._p))
+
+    return _method(name, doc, method)
+
+
 def _bitwise_method(name: str, how: int, reflected: bool) -> Callable:
     """``&``, ``|``, ``^`` of bool and integer tensors (logical for bool)."""
 
@@ -512,6 +530,18 @@ class Tensor:
     def __rmatmul__(self, o: Any) -> Tensor:
         t = _operand(o, "matmul")
         return NotImplemented if t is None else _wrap(lib.pg_matmul(t._p, self._p))
+
+    # ---- atan2, fmod, remainder (%), floor_divide (//): scalars are weak 0-d tensors ----
+    atan2 = _tensor_binary("atan2", lib.pg_atan2, "atan2(self, other), the angle of the point (other, self).")
+    fmod = _tensor_binary("fmod", lib.pg_fmod, "C's fmod: self - trunc(self / other)·other, the sign of self.")
+    remainder = _tensor_binary("remainder", lib.pg_remainder,
+                               "Python's %: self - floor(self / other)·other, the sign of other.")
+    floor_divide = _tensor_binary("floor_divide", lib.pg_floor_divide, "Python's //: floor(self / other) "
+                                  "(zero gradient).")
+    __mod__ = _tensor_binary("__mod__", lib.pg_remainder, "", operator=True)
+    __rmod__ = _tensor_binary("__rmod__", lib.pg_remainder, "", operator=True, reflected=True)
+    __floordiv__ = _tensor_binary("__floordiv__", lib.pg_floor_divide, "", operator=True)
+    __rfloordiv__ = _tensor_binary("__rfloordiv__", lib.pg_floor_divide, "", operator=True, reflected=True)
 
     # ---- bitwise and logical: bool and integer tensors, no graph ----
     __and__ = _bitwise_method("__and__", lib.PG_BIT_AND, reflected=False)

@@ -226,6 +226,63 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
     return _tensor("elu", x).elu(alpha)
 
 
+def gelu(x: Any, approximate: str = "none") -> Any:
+    """x·Φ(x) (``approximate="none"``, the erf form, one op), or PyTorch's tanh form
+    ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`` (``approximate="tanh"``, composed)."""
+    t = _tensor("gelu", x)
+    if approximate == "none":
+        return t.gelu()
+    if approximate != "tanh":
+        raise PygradValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    inner = (t + t * t * t * 0.044715) * float(np.sqrt(2.0 / np.pi))
+    return t * 0.5 * (inner.tanh() + 1.0)
+
+
+def silu(x: Any) -> Any:
+    """x·σ(x) (swish)."""
+    return _tensor("silu", x).silu()
+
+
+def mish(x: Any) -> Any:
+    """x·tanh(softplus(x))."""
+    return _tensor("mish", x).mish()
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """log(1 + e^{βx}) / β, computed stably for every x (so ``threshold``, PyTorch's switch to
+    the linear form above βx > threshold, is accepted and changes nothing but rounding)."""
+    t = _tensor("softplus", x)
+    if beta == 1.0:
+        return t.softplus()
+    if not beta > 0:
+        raise PygradValueError(f"softplus: beta must be positive, got {beta}")
+    return (t * float(beta)).softplus() * (1.0 / float(beta))
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """x clipped to [min_val, max_val]; the gradient passes strictly inside (PyTorch's rule)."""
+    t = _tensor("hardtanh", x)
+    if not min_val <= max_val:
+        raise PygradValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    mod = engine_of(t)
+    return mod.where(t <= min_val, float(min_val), mod.where(t >= max_val, float(max_val), t))
+
+
+def relu6(x: Any) -> Any:
+    """min(max(0, x), 6): hardtanh(x, 0, 6)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x: Any) -> Any:
+    """clip(x/6 + 1/2, 0, 1)."""
+    return _tensor("hardsigmoid", x).hardsigmoid()
+
+
+def logsigmoid(x: Any) -> Any:
+    """log σ(x), computed stably."""
+    return _tensor("logsigmoid", x).logsigmoid()
+
+
 def prelu(x: Any, weight: Any) -> Any:
     """x for x > 0, else w_c·x (weight (1,) or (C,), C = x.shape[1])."""
     return engine_of(_tensor("prelu", x)).prelu(x, weight)

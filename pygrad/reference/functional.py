@@ -25,6 +25,7 @@ from .tensor import (
     _clamp,
     _concatenate,
     _div,
+    _division_op,
     _extreme2,
     _floating,
     _is_int,
@@ -142,6 +143,26 @@ def logical_xor(a: object, b: object) -> Tensor:
 def logical_not(x: object) -> Tensor:
     """x == 0, a bool tensor, for any dtype."""
     return ~_truth(x, "logical_not")
+
+
+def atan2(a: object, b: object) -> Tensor:
+    """atan2(a, b), broadcasting: the angle of the point (b, a); float32 for integer inputs."""
+    return _division_op("atan2", a, b)
+
+
+def fmod(a: object, b: object) -> Tensor:
+    """C's fmod, broadcasting: a - trunc(a / b)·b, the sign of a."""
+    return _division_op("fmod", a, b)
+
+
+def remainder(a: object, b: object) -> Tensor:
+    """Python's %, broadcasting: a - floor(a / b)·b, the sign of b."""
+    return _division_op("remainder", a, b)
+
+
+def floor_divide(a: object, b: object) -> Tensor:
+    """Python's //, broadcasting: floor(a / b) (zero gradient)."""
+    return _division_op("floor_divide", a, b)
 
 
 def maximum(a: object, b: object) -> Tensor:

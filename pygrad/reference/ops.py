@@ -269,6 +269,63 @@ class Maximum(Op):
         return _tie_split(g, a > b, a == b, b > a, self.in_shapes)
 
 
+class Atan2(Op):
+    """out = atan2(a, b); da = g b / (a² + b²), db = -g a / (a² + b²)."""
+
+    name = "atan2"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.arctan2(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        r2 = a * a + b * b
+        return sum_to_shape(g * b / r2, self.in_shapes[0]), sum_to_shape(-g * a / r2, self.in_shapes[1])
+
+
+class Fmod(Op):
+    """out = fmod(a, b) (the sign of a); da = g, db = -g trunc(a / b)."""
+
+    name = "fmod"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.fmod(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        return sum_to_shape(g, self.in_shapes[0]), sum_to_shape(-g * np.trunc(a / b), self.in_shapes[1])
+
+
+class Remainder(Op):
+    """out = a - b floor_divide(a, b) (Python's %, the sign of b); da = g, db = -g floor_divide(a, b)."""
+
+    name = "remainder"
+    save_inputs = True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.remainder(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        a, b = xs
+        return sum_to_shape(g, self.in_shapes[0]), sum_to_shape(-g * np.floor_divide(a, b), self.in_shapes[1])
+
+
+class FloorDivide(Op):
+    """out = floor(a / b) (numpy's floor division); piecewise constant: zero gradients."""
+
+    name = "floor_divide"
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.floor_divide(a, b)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        out = np.broadcast_shapes(*self.in_shapes)
+        z = np.zeros(out, dtype=g.dtype)
+        return sum_to_shape(z, self.in_shapes[0]), sum_to_shape(z, self.in_shapes[1])
+
+
 class Minimum(Op):
     """out = min(a, b) elementwise; on a == b each side gets g / 2."""
 
@@ -1517,7 +1574,8 @@ OPS: dict[str, type[Op]] = {
         Softmax, LogSoftmax, Cast, Custom, ScatterAdd, Prelu, Maxout, CrossEntropy, Sin, Cos, DivScalar,
         RDivScalar, RPowScalar,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
-        Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu,
+        Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
+        FloorDivide,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

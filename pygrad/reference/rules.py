@@ -76,6 +76,19 @@ def _binary(node: Node, g: Tensor) -> list[Any]:
             full = g * (b if i == 0 else a)
         elif isinstance(op, ops.Div):
             full = g / b if i == 0 else -((g * a) / (b * b))
+        elif isinstance(op, ops.Atan2):
+            q = (g * (b if i == 0 else a)) / (a * a + b * b)
+            full = q if i == 0 else -q
+        elif isinstance(op, (ops.Fmod, ops.Remainder)):
+            if i == 0:
+                full = g
+            else:
+                av, bv = np.broadcast_arrays(a.numpy(), b.numpy())
+                with np.errstate(all="ignore"):
+                    q = np.trunc(av / bv) if isinstance(op, ops.Fmod) else np.floor_divide(av, bv)
+                full = -(g * _const(q, g.dtype))
+        elif isinstance(op, ops.FloorDivide):
+            full = g * 0.0
         elif isinstance(op, ops.Pow):
             zero = _const(0.0, g.dtype)
             if i == 0:
@@ -254,7 +267,8 @@ def _custom(node: Node, g: Tensor) -> list[Any]:
 
 
 RULES: dict[type, Rule] = {}
-for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum):
+for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minimum, ops.Atan2, ops.Fmod,
+             ops.Remainder, ops.FloorDivide):
     RULES[_cls] = _binary
 for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar,
              ops.Sqrt, ops.Reciprocal,

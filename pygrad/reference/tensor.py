@@ -547,6 +547,35 @@ class Tensor:
             raise PygradTypeError(f"index: only integer tensors can be used as an index, got {self.dtype}")
         return builtins.int(self.item())
 
+    # ---- atan2, fmod, remainder (%), floor_divide (//) ----
+    def atan2(self, other: object) -> Tensor:
+        """atan2(self, other), the angle of the point (other, self)."""
+        return _division_op("atan2", self, other)
+
+    def fmod(self, other: object) -> Tensor:
+        """C's fmod: self - trunc(self / other)·other, the sign of self."""
+        return _division_op("fmod", self, other)
+
+    def remainder(self, other: object) -> Tensor:
+        """Python's %: self - floor(self / other)·other, the sign of other."""
+        return _division_op("remainder", self, other)
+
+    def floor_divide(self, other: object) -> Tensor:
+        """Python's //: floor(self / other) (zero gradient)."""
+        return _division_op("floor_divide", self, other)
+
+    def __mod__(self, other: object) -> Tensor:
+        return _division_op("remainder", self, other) if _operand_ok(other) else NotImplemented
+
+    def __rmod__(self, other: object) -> Tensor:
+        return _division_op("remainder", other, self) if _operand_ok(other) else NotImplemented
+
+    def __floordiv__(self, other: object) -> Tensor:
+        return _division_op("floor_divide", self, other) if _operand_ok(other) else NotImplemented
+
+    def __rfloordiv__(self, other: object) -> Tensor:
+        return _division_op("floor_divide", other, self) if _operand_ok(other) else NotImplemented
+
     # ---- bitwise and logical: bool and integer tensors, no graph ----
     def __and__(self, other: object) -> Tensor:
         return _bitwise("bitwise_and", np.bitwise_and, self, other) if _operand_ok(other) else NotImplemented
@@ -1063,20 +1092,39 @@ def _binary(op: ops.Op, a: Tensor, b: Tensor) -> Tensor:
 
 # -------------------------------------------------------- arithmetic ---
 
-_ARITH = {"add": ops.Add, "sub": ops.Sub, "mul": ops.Mul, "div": ops.Div, "pow": ops.Pow}
+_ARITH = {"add": ops.Add, "sub": ops.Sub, "mul": ops.Mul, "div": ops.Div, "pow": ops.Pow, "atan2": ops.Atan2,
+          "fmod": ops.Fmod, "remainder": ops.Remainder, "floor_divide": ops.FloorDivide}
 
 
 def _arith_tensors(opname: str, x: Tensor, y: Tensor) -> Tensor:
     """x (op) y of two tensors: promoted (div is true division: float32 for
     integers and bools; pow of bools is int64; bool - bool is refused)."""
     dt = _result_dtype(x, y)
-    if opname == "div" and KIND[dt] < 2:
+    if opname in ("div", "atan2") and KIND[dt] < 2:
         dt = float32
-    elif opname == "pow" and dt == bool_:
+    elif opname in ("pow", "fmod", "remainder", "floor_divide") and dt == bool_:
         dt = int64
     elif opname == "sub" and dt == bool_:
         raise PygradTypeError("sub: subtracting two bool tensors is not supported; use ^ (logical xor) instead")
-    return _binary(_ARITH[opname](), _cast(x, dt), _cast(y, dt))
+    y = _cast(y, dt)
+    if opname in ("fmod", "remainder", "floor_divide") and dt.kind == "i" and not y._data.all():
+        raise PygradValueError(f"{opname}: integer division by zero")
+    return _binary(_ARITH[opname](), _cast(x, dt), y)
+
+
+def _division_op(opname: str, a: object, b: object) -> Tensor:
+    """atan2, fmod, remainder, floor_divide: a weak scalar operand becomes a 0-d tensor beside the other."""
+    x, y = _tensors_unpromoted(opname, a, b)
+    return _arith_tensors(opname, x, y)
+
+
+def _tensors_unpromoted(opname: str, a: object, b: object) -> tuple[Tensor, Tensor]:
+    x, y = _pair(opname, a, b)
+    if not isinstance(x, Tensor):
+        x = _scalar_tensor(x, y)  # type: ignore[arg-type]
+    if not isinstance(y, Tensor):
+        y = _scalar_tensor(y, x)
+    return x, y
 
 
 def _arith(opname: str, a: object, b: object) -> Tensor:

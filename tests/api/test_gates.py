@@ -78,6 +78,10 @@ GATE_CASES = [
     ("PReLUGate", lambda ns: ns.PReLUGate(), [(4, 3), (3,)], "away0"),
     ("MaxoutGate", lambda ns: ns.MaxoutGate(2), [(3, 4)], "away0"),
     ("CrossEntropyGate", lambda ns: ns.CrossEntropyGate([0, 2, 1]), [(3, 4)], "any"),
+    ("Atan2Gate", lambda ns: ns.Atan2Gate(), [(2, 3), (3,)], "away0"),
+    ("FmodGate", lambda ns: ns.FmodGate(), [(4,), (4,)], "positive"),
+    ("RemainderGate", lambda ns: ns.RemainderGate(), [(2, 2), (2,)], "positive"),
+    ("FloorDivideGate", lambda ns: ns.FloorDivideGate(), [(4,), (4,)], "positive"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
 GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)
