@@ -16,6 +16,14 @@ under ``PYGRAD_BACKEND=python`` (the C optimizers stay in
 
 from pygrad import _engines
 from pygrad.optim import lr_scheduler
+from pygrad.optim.lr_scheduler import (  # engine-neutral: they only set param_groups' rates
+    LambdaLR,
+    LinearLR,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
 
 if _engines.backend() == "python":
     from pygrad.reference.optim import (
@@ -50,5 +58,6 @@ else:
 
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
-    "ExponentialLR", "CosineAnnealingLR", "minimize", "MinimizeResult",
+    "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR",
+    "ReduceLROnPlateau", "minimize", "MinimizeResult",
 ]

@@ -1,11 +1,23 @@
 """The optimizers with fused C updates, whatever ``PYGRAD_BACKEND`` says: ``pygrad._c.optim``."""
 
 from pygrad.optim import lr_scheduler
-from pygrad.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, StepLR
+from pygrad.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from pygrad.optim.minimize import MinimizeResult, minimize
 from pygrad.optim.optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
-    "ExponentialLR", "CosineAnnealingLR", "minimize", "MinimizeResult",
+    "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR",
+    "ReduceLROnPlateau", "minimize", "MinimizeResult",
 ]

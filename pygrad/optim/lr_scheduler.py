@@ -7,6 +7,13 @@ sets ``group["lr"]`` to its closed form at the new epoch count t:
 - :class:`StepLR`:           lr₀ · γ^⌊t / step_size⌋
 - :class:`ExponentialLR`:    lr₀ · γᵗ
 - :class:`CosineAnnealingLR`: η_min + (lr₀ - η_min) · (1 + cos(π t / T_max)) / 2
+- :class:`LambdaLR`:         lr₀ · λ(t)
+- :class:`MultiStepLR`:      lr₀ · γ^(number of milestones ≤ t)
+- :class:`LinearLR`:         lr₀ · (f₀ + (f₁ - f₀) · min(t, T) / T)
+- :class:`OneCycleLR`:       warm up from max_lr/div_factor to max_lr, anneal to
+  max_lr/(div_factor·final_div_factor) (cosine or linear), stepped per batch
+- :class:`SequentialLR`:     one scheduler after another, switching at milestones
+- :class:`ReduceLROnPlateau`: lr · factor when a metric stops improving
 
 Creating a scheduler performs the step to epoch 0 (which leaves lr₀ in place).
 """
@@ -36,6 +43,10 @@ class LRScheduler:
         self.base_lrs: list[float] = [g["initial_lr"] for g in groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step to epoch 0 every scheduler takes when made."""
         self.step()
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
@@ -105,3 +116,231 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+def _schedule_int(name: str, what: str, v: Any, lo: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise PygradValueError(f"{name}: {what} must be an int >= {lo}, got {v!r}")
+    return v
+
+
+class LambdaLR(LRScheduler):
+    """lr = lr₀ · λ(t), with one λ or one per parameter group."""
+
+    def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
+        n = len(getattr(optimizer, "param_groups", []))
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        if len(fns) != n or not all(callable(f) for f in fns):
+            raise PygradTypeError(f"LambdaLR: lr_lambda must be a callable or a list of {n} callables")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [b * float(f(self.last_epoch)) for b, f in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer and the lambdas (functions are not state)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+
+
+class MultiStepLR(LRScheduler):
+    """lr = lr₀ · γ^k, k the number of milestones reached (a repeated milestone counts twice)."""
+
+    def __init__(self, optimizer: Any, milestones: Any, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        ms = list(milestones)
+        if any(isinstance(m, bool) or not isinstance(m, int) for m in ms):
+            raise PygradTypeError(f"MultiStepLR: milestones must be ints, got {ms!r}")
+        self.milestones = sorted(ms)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** sum(1 for m in self.milestones if m <= epoch)
+
+
+class LinearLR(LRScheduler):
+    """lr = lr₀ · f(t), f going linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` steps and staying there (a linear warm-up by default)."""
+
+    def __init__(self, optimizer: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise PygradValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                                   f"{start_factor} and {end_factor}")
+        self.start_factor, self.end_factor = float(start_factor), float(end_factor)
+        self.total_iters = _schedule_int("LinearLR", "total_iters", total_iters, 0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        frac = 1.0 if self.total_iters == 0 else min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+
+
+class OneCycleLR(LRScheduler):
+    """The one-cycle policy, stepped once per batch: from ``max_lr / div_factor`` up to
+    ``max_lr`` over the first ``pct_start`` of ``total_steps`` (= ``epochs ·
+    steps_per_epoch`` when not given), then down to ``max_lr / (div_factor ·
+    final_div_factor)``, along half cosines (``anneal_strategy="cos"``) or
+    straight lines (``"linear"``). Sets each group's ``initial_lr``, ``max_lr``
+    and ``min_lr`` (PyTorch's keys); momentum cycling is not done."""
+
+    def __init__(self, optimizer: Any, max_lr: Any, total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise PygradValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = _schedule_int("OneCycleLR", "epochs", epochs) * \
+                _schedule_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
+        self.total_steps = _schedule_int("OneCycleLR", "total_steps", total_steps)
+        if not 0 < pct_start < 1:
+            raise PygradValueError(f"OneCycleLR: pct_start must be in (0, 1), got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise PygradValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        self.anneal_strategy = anneal_strategy
+        groups = optimizer.param_groups
+        maxes = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
+        if len(maxes) != len(groups):
+            raise PygradValueError(f"OneCycleLR: {len(maxes)} max_lr values for {len(groups)} parameter groups")
+        if last_epoch == -1:
+            for g, m in zip(groups, maxes):
+                g["initial_lr"] = m / div_factor
+                g["max_lr"] = m
+                g["min_lr"] = g["initial_lr"] / final_div_factor
+        up = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self.phases = [(up, "initial_lr", "max_lr"), (2 * up, "max_lr", "initial_lr"),
+                           (self.total_steps - 1, "initial_lr", "min_lr")]
+        else:
+            self.phases = [(up, "initial_lr", "max_lr"), (self.total_steps - 1, "max_lr", "min_lr")]
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        t = self.last_epoch
+        if t >= self.total_steps:
+            raise PygradValueError(f"OneCycleLR: stepped {t + 1} times, more than total_steps = {self.total_steps}")
+        lrs = []
+        for g in self.optimizer.param_groups:
+            start_step = 0.0
+            lr = g["min_lr"]
+            for i, (end_step, a, b) in enumerate(self.phases):
+                if t <= end_step or i == len(self.phases) - 1:
+                    pct = (t - start_step) / (end_step - start_step) if end_step > start_step else 1.0
+                    lr = self._anneal(g[a], g[b], pct)
+                    break
+                start_step = end_step
+            lrs.append(lr)
+        return lrs
+
+
+class SequentialLR(LRScheduler):
+    """The schedulers one after another: ``schedulers[i]`` runs from ``milestones[i-1]``
+    on, restarted at its own epoch 0 there (PyTorch's semantics)."""
+
+    def __init__(self, optimizer: Any, schedulers: Any, milestones: Any, last_epoch: int = -1) -> None:
+        scheds, ms = list(schedulers), list(milestones)
+        if len(scheds) < 1 or len(ms) != len(scheds) - 1:
+            raise PygradValueError(f"SequentialLR: {len(scheds)} schedulers need {len(scheds) - 1} milestones, "
+                                   f"got {len(ms)}")
+        if any(s.optimizer is not optimizer for s in scheds):
+            raise PygradValueError("SequentialLR: every scheduler must drive the given optimizer")
+        self.optimizer = optimizer
+        self._schedulers = scheds
+        self._milestones = ms
+        self.last_epoch = last_epoch + 1
+        for g in optimizer.param_groups:  # undo the schedulers' own first steps, restart the first one
+            g["lr"] = g["initial_lr"]
+        for s in scheds:
+            s.last_epoch -= 1
+        scheds[0]._initial_step()
+        self._last_lr = scheds[0].get_last_lr()
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        i = sum(1 for m in self._milestones if m <= self.last_epoch)
+        s = self._schedulers[i]
+        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+            s.last_epoch = -1
+        s.step()
+        self._last_lr = s.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        out["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        for s, sd in zip(self._schedulers, state.pop("_schedulers")):
+            s.load_state_dict(sd)
+        self.__dict__.update(state)
+
+
+class ReduceLROnPlateau:
+    """Multiply every group's lr by ``factor`` when ``step(metric)`` has not improved for
+    more than ``patience`` calls (``mode`` "min" or "max"; ``threshold`` relative or
+    absolute by ``threshold_mode``), then wait ``cooldown`` calls; never below ``min_lr``."""
+
+    def __init__(self, optimizer: Any, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr: Any = 0.0,
+                 eps: float = 1e-8) -> None:
+        groups = getattr(optimizer, "param_groups", None)
+        if not isinstance(groups, list):
+            raise PygradTypeError(f"ReduceLROnPlateau: expected an optimizer, got {type(optimizer).__name__}")
+        if not factor < 1.0:
+            raise PygradValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise PygradValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max' and threshold_mode 'rel' or "
+                                   f"'abs', got {mode!r} and {threshold_mode!r}")
+        self.optimizer = optimizer
+        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * len(groups)
+        self.mode, self.factor, self.patience = mode, factor, _schedule_int("ReduceLROnPlateau", "patience",
+                                                                            patience, 0)
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = _schedule_int("ReduceLROnPlateau", "cooldown", cooldown, 0), eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [g["lr"] for g in groups]
+
+    def _better(self, a: float, best: float) -> bool:
+        if self.mode == "min":
+            return a < (best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
+        return a > (best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+
+    def step(self, metrics: Any) -> None:
+        """One epoch's metric (a number or a one-element tensor)."""
+        current = float(metrics.item() if hasattr(metrics, "item") else metrics)
+        self.last_epoch += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for g, lo in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(g["lr"] * self.factor, lo)
+                if g["lr"] - new > self.eps:
+                    g["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
