@@ -11,7 +11,22 @@ The classes here build their parameters on the C engine; the same classes
 for the reference engine are in :mod:`pygrad.reference.nn`.
 """
 
-from pygrad.nn import functional, init
+from pygrad.nn import functional, init, utils
+from pygrad.nn.containers import (
+    GELU,
+    Flatten,
+    Hardsigmoid,
+    Hardtanh,
+    Identity,
+    Mish,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ReLU6,
+    SiLU,
+    Softplus,
+    Unflatten,
+)
 from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
@@ -19,5 +34,6 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
-    "BCEWithLogitsLoss", "functional", "init",
+    "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
+    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
 ]

@@ -52,6 +52,8 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     # ---- registration ----
@@ -61,6 +63,14 @@ class Module:
             raise PygradRuntimeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes")
         modules = self.__dict__["_modules"]
+        buffers = self.__dict__.setdefault("_buffers", OrderedDict())
+        if name in buffers:  # assigning to a buffer keeps it a buffer (a tensor or None)
+            if value is not None and not is_tensor(value):
+                raise PygradTypeError(f"{type(self).__name__}: buffer {name!r} must be a tensor or None, "
+                                      f"got {type(value).__name__}")
+            buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         params.pop(name, None)
         modules.pop(name, None)
         if isinstance(value, Module):
@@ -72,7 +82,27 @@ class Module:
     def __delattr__(self, name: str) -> None:
         self.__dict__["_parameters"].pop(name, None)
         self.__dict__["_modules"].pop(name, None)
+        self.__dict__.get("_buffers", {}).pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register ``tensor`` (or None) as the buffer ``name``: state that is not a
+        parameter (running averages ...), in :meth:`state_dict` unless not ``persistent``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise PygradValueError(f"{type(self).__name__}: buffer name must be a non-empty string without dots, "
+                                   f"got {name!r}")
+        if tensor is not None and not is_tensor(tensor):
+            raise PygradTypeError(f"{type(self).__name__}: buffer {name!r} must be a tensor or None, "
+                                  f"got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise PygradValueError(f"{type(self).__name__}: {name!r} is already a parameter or a module")
+        self.__dict__.setdefault("_buffers", OrderedDict())[name] = tensor
+        nonp = self.__dict__.setdefault("_non_persistent", set())
+        if persistent:
+            nonp.discard(name)
+        else:
+            nonp.add(name)
+        object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name: str, tensor: Any) -> None:
         """Register ``tensor`` (a leaf that requires grad) as the parameter ``name``."""
@@ -139,6 +169,32 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        """``(dotted name, tensor)`` for every buffer that is not None."""
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for bname, b in m.__dict__.get("_buffers", {}).items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Any]:
+        """Every buffer tensor."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def _persistent_buffers(self) -> Iterator[tuple[str, Any]]:
+        for mname, m in self.named_modules():
+            nonp = m.__dict__.get("_non_persistent", set())
+            for bname, b in m.__dict__.get("_buffers", {}).items():
+                if b is not None and bname not in nonp:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def apply(self, fn: Any) -> Module:
+        """``fn(m)`` for every sub-module (children first) and then this module; returns self."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
     def num_parameters(self) -> int:
         """The number of scalar parameters."""
         return int(sum(p.size for p in self.parameters()))
@@ -164,8 +220,10 @@ class Module:
 
     # ---- saving and loading ----
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """A copy of every parameter's values, by dotted name."""
-        return OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+        """A copy of every parameter's and persistent buffer's values, by dotted name."""
+        out = OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+        out.update((name, np.array(b.numpy(), copy=True)) for name, b in self._persistent_buffers())
+        return out
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy saved values into the parameters (shapes must match; values are cast to
@@ -175,6 +233,7 @@ class Module:
         if not hasattr(state_dict, "keys"):
             raise PygradTypeError(f"{name}.load_state_dict: expected a mapping of names to arrays")
         params = dict(self.named_parameters())
+        params.update(self._persistent_buffers())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
         if strict and (missing or unexpected):
@@ -202,6 +261,9 @@ class Module:
             arrays[k] = a
         for k, a in arrays.items():  # every shape checked before anything is written
             p = params[k]
+            if p.dtype.kind != "f":  # an integer or bool buffer: never in a graph
+                p.numpy()[...] = a
+                continue
             E = engine_of(p)
             with E.no_grad():
                 p.copy_(E.tensor(a, dtype=p.dtype))

@@ -1,0 +1,328 @@
+"""Containers, shape layers, more activations and ``Parameter`` (PyTorch's names).
+
+Engine-neutral like the rest of :mod:`pygrad.nn`: each layer applies the ops
+of the engine its input belongs to.
+
+==============================  =================================================
+Parameter(t, requires_grad)     t as a leaf that requires grad (shares t's storage)
+Identity()                      y = x
+Flatten(start_dim=1, end_dim)   y = x with dims start..end merged into one
+Unflatten(dim, sizes)           y = x with dim split into ``sizes``
+ModuleList(modules)             a list of sub-modules, registered by index
+ModuleDict(modules)             a dict of sub-modules, registered by key
+GELU(approximate)               x·Φ(x), or the tanh form
+SiLU(), Mish()                  x·σ(x), x·tanh(softplus(x))
+Softplus(beta, threshold)       log(1 + e^{βx}) / β
+Hardtanh(min_val, max_val)      x clipped; ReLU6() = Hardtanh(0, 6)
+Hardsigmoid()                   clip(x/6 + 1/2, 0, 1)
+==============================  =================================================
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+
+from . import functional as F
+from ._backend import is_tensor
+from .module import Module
+
+
+class _ParameterMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:  # a parameter is a leaf tensor that requires grad
+        return is_tensor(obj) and obj.requires_grad and obj.is_leaf
+
+
+class Parameter(metaclass=_ParameterMeta):
+    """``Parameter(t)`` is ``t`` as a leaf that requires grad, sharing t's storage
+    (``t.detach()`` with ``requires_grad`` set), as ``torch.nn.Parameter``;
+    assigned to a Module attribute it registers as a parameter. ``isinstance(x,
+    Parameter)`` holds for every leaf tensor that requires grad."""
+
+    def __new__(cls, data: Any = None, requires_grad: bool = True) -> Any:  # type: ignore[misc]
+        if data is None:
+            raise PygradTypeError("Parameter: give the tensor to wrap (pygrad has no default empty tensor)")
+        if not is_tensor(data):
+            raise PygradTypeError(f"Parameter: expected a pygrad Tensor, got {type(data).__name__}")
+        if requires_grad and data.dtype.kind != "f":
+            raise PygradTypeError(f"Parameter: only float tensors can require grad, got {data.dtype}")
+        p = data.detach()
+        p.requires_grad = bool(requires_grad)
+        return p
+
+
+class Identity(Module):
+    """y = x (any arguments to the constructor are ignored, as in PyTorch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        """x itself."""
+        return x
+
+
+def _dim(layer: str, d: Any, ndim: int) -> int:
+    if isinstance(d, bool) or not isinstance(d, int):
+        raise PygradTypeError(f"{layer}: dims must be ints, got {d!r}")
+    if not -ndim <= d < ndim:
+        raise ShapeError(f"{layer}: dim {d} is out of range for {ndim} dims")
+    return d % ndim
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim`` .. ``end_dim`` into one (the default keeps the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def forward(self, x: Any) -> Any:
+        """x reshaped with the dims merged."""
+        if not is_tensor(x):
+            raise PygradTypeError(f"Flatten: expected a pygrad Tensor, got {type(x).__name__}")
+        if x.ndim == 0:
+            return x.reshape(1)
+        a, b = _dim("Flatten", self.start_dim, x.ndim), _dim("Flatten", self.end_dim, x.ndim)
+        if a > b:
+            raise PygradValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        n = 1
+        for s in x.shape[a:b + 1]:
+            n *= s
+        return x.reshape(tuple(x.shape[:a]) + (n,) + tuple(x.shape[b + 1:]))
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (one entry may be -1)."""
+
+    def __init__(self, dim: int, unflattened_size: Iterable[int]) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+    def forward(self, x: Any) -> Any:
+        """x reshaped with the dim split."""
+        d = _dim("Unflatten", self.dim, x.ndim)
+        sizes = list(self.unflattened_size)
+        known = 1
+        for s in sizes:
+            if s != -1:
+                known *= s
+        if sizes.count(-1) > 1 or (-1 not in sizes and known != x.shape[d]) or \
+                (-1 in sizes and (known == 0 or x.shape[d] % known)):
+            raise ShapeError(f"Unflatten: cannot split dim {d} of size {x.shape[d]} into {self.unflattened_size}")
+        sizes = [x.shape[d] // known if s == -1 else s for s in sizes]
+        return x.reshape(tuple(x.shape[:d]) + tuple(sizes) + tuple(x.shape[d + 1:]))
+
+
+class ModuleList(Module):
+    """A list of sub-modules (registered as "0", "1", ...): index, iterate, append, extend, insert."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _check(self, m: Any) -> Module:
+        if not isinstance(m, Module):
+            raise PygradTypeError(f"ModuleList: expected a Module, got {type(m).__name__}")
+        return m
+
+    def _rebuild(self, mods: list[Module]) -> None:
+        for k in list(self._modules):
+            delattr(self, k)
+        for i, m in enumerate(mods):
+            setattr(self, str(i), m)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns self."""
+        setattr(self, str(len(self._modules)), self._check(module))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of ``modules``; returns self."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before ``index``."""
+        mods = list(self._modules.values())
+        mods.insert(index, self._check(module))
+        self._rebuild(mods)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, i: int | slice) -> Any:
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            return ModuleList(mods[i])
+        try:
+            return mods[i]
+        except (IndexError, TypeError):
+            raise PygradIndexError(f"ModuleList: index {i!r} out of range for {len(mods)} modules") from None
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        mods = list(self._modules.values())
+        try:
+            mods[i] = self._check(module)
+        except IndexError:
+            raise PygradIndexError(f"ModuleList: index {i!r} out of range for {len(mods)} modules") from None
+        self._rebuild(mods)
+
+    def __delitem__(self, i: int | slice) -> None:
+        mods = list(self._modules.values())
+        del mods[i]
+        self._rebuild(mods)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleList has no forward(): iterate over it in your own forward()")
+
+
+class ModuleDict(Module):
+    """A dict of sub-modules registered under their keys (insertion order kept)."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise PygradValueError(f"ModuleDict: keys must be non-empty strings without dots, got {key!r}")
+        if not isinstance(module, Module):
+            raise PygradTypeError(f"ModuleDict: expected a Module, got {type(module).__name__}")
+        setattr(self, key, module)
+
+    def __getitem__(self, key: str) -> Module:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise PygradIndexError(f"ModuleDict: no module {key!r}") from None
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise PygradIndexError(f"ModuleDict: no module {key!r}")
+        delattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def keys(self) -> list[str]:
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) the given modules."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for k, m in OrderedDict(pairs).items():
+            self[k] = m
+
+    def pop(self, key: str) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward(): pick its modules in your own forward()")
+
+
+class GELU(Module):
+    """x·Φ(x) (``approximate="none"``) or 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (``"tanh"``)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise PygradValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+    def forward(self, x: Any) -> Any:
+        return F.gelu(x, self.approximate)
+
+
+class SiLU(Module):
+    """x·σ(x)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.silu(x)
+
+
+class Mish(Module):
+    """x·tanh(softplus(x))."""
+
+    def forward(self, x: Any) -> Any:
+        return F.mish(x)
+
+
+class Softplus(Module):
+    """log(1 + e^{βx}) / β."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+    def forward(self, x: Any) -> Any:
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val]; the gradient passes strictly inside."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        super().__init__()
+        if not min_val <= max_val:
+            raise PygradValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+    def forward(self, x: Any) -> Any:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(Hardtanh):
+    """min(max(0, x), 6)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 6.0)
+
+
+class Hardsigmoid(Module):
+    """clip(x/6 + 1/2, 0, 1)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.hardsigmoid(x)
+
+
+__all__ = ["Parameter", "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict", "GELU", "SiLU", "Mish",
+           "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid"]

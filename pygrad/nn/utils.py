@@ -1,0 +1,66 @@
+"""Gradient clipping (``pygrad.nn.utils``, PyTorch's names and semantics). The clipped
+gradient replaces ``p.grad`` (a new tensor, so a gradient someone else holds is never
+written), which is what an optimizer then reads."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pygrad.errors import PygradRuntimeError, PygradTypeError, PygradValueError
+
+from ._backend import engine_of, is_tensor
+
+
+def _with_grads(op: str, parameters: Any) -> list[Any]:
+    ps = [parameters] if is_tensor(parameters) else list(parameters)
+    for p in ps:
+        if not is_tensor(p):
+            raise PygradTypeError(f"{op}: expected tensors, got {type(p).__name__}")
+    return [p for p in ps if p.grad is not None]
+
+
+def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Any:
+    """Scale every gradient in place by ``max_norm / (total_norm + 1e-6)`` when that is
+    below 1, total_norm being the ``norm_type``-norm of all gradients together
+    (``inf`` for the largest magnitude). Returns total_norm (a float64 0-d tensor
+    of the gradients' engine; 0.0 without gradients)."""
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not norm_type > 0:
+        raise PygradValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    ps = _with_grads("clip_grad_norm_", parameters)
+    if not ps:
+        return 0.0
+    gs = [p.grad for p in ps]
+    E = engine_of(gs[0])
+    with E.no_grad():
+        if math.isinf(norm_type):
+            total = max(float(abs(g).max().item()) if g.numel() else 0.0 for g in gs)
+        else:
+            acc = 0.0
+            for g in gs:
+                acc += float((abs(g.double()) ** norm_type).sum().item())
+            total = acc ** (1.0 / norm_type)
+        if error_if_nonfinite and not math.isfinite(total):
+            raise PygradRuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+                                     f"{total}; set error_if_nonfinite=False to clip anyway")
+        coef = max_norm / (total + 1e-6)
+        if coef < 1.0:
+            for p, g in zip(ps, gs):
+                p.grad = g * coef
+    return E.tensor(total, dtype=E.float64)
+
+
+def clip_grad_value_(parameters: Any, clip_value: float) -> None:
+    """Clamp every gradient in place to [-clip_value, clip_value]."""
+    c = float(clip_value)
+    if not c >= 0:
+        raise PygradValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in _with_grads("clip_grad_value_", parameters):
+        E = engine_of(p)
+        with E.no_grad():
+            p.grad = p.grad.clamp(-c, c)
+
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
