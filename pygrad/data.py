@@ -39,6 +39,41 @@ def _positive_int(op: str, what: str, n: Any) -> int:
     return int(n)
 
 
+def _is_dataset(x: Any) -> bool:
+    """A map-style dataset (``__len__`` and ``__getitem__``) that is not itself an array."""
+    return (hasattr(x, "__len__") and hasattr(x, "__getitem__") and not isinstance(x, (np.ndarray, list, tuple))
+            and not hasattr(x, "__array__") and not hasattr(x, "__array_interface__"))
+
+
+class Dataset:
+    """The map-style dataset protocol (PyTorch's): ``__len__`` and ``__getitem__(i)``.
+    Subclassing is optional: :class:`DataLoader` takes any object with both."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> Any:
+        raise NotImplementedError
+
+
+class TensorDataset(Dataset):
+    """Rows of equally long arrays (or tensors), item i being the tuple of their i-th rows."""
+
+    def __init__(self, *arrays: Any) -> None:
+        if not arrays:
+            raise PygradValueError("TensorDataset: give at least one array")
+        self.arrays = [np.asarray(a.numpy() if hasattr(a, "numpy") else a) for a in arrays]
+        n = len(self.arrays[0])
+        if any(len(a) != n for a in self.arrays):
+            raise ShapeError(f"TensorDataset: arrays of lengths {[len(a) for a in self.arrays]} differ")
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return tuple(a[i] for a in self.arrays)
+
+
 class DataLoader:
     """Iterate over (X, y) in minibatches of ``batch_size`` rows.
 
@@ -55,11 +90,32 @@ class DataLoader:
     ``sampler``: an iterable of row indices with a length (e.g. a
     :class:`DistributedSampler`) that gives the order of the rows instead of
     ``shuffle``; each epoch iterates it afresh.
+
+    ``X`` may also be a dataset: any object with ``__len__`` and ``__getitem__``
+    (PyTorch's map-style Dataset protocol) whose items are arrays, numbers, or
+    tuples of them; a batch stacks the items field by field (``y`` must then be
+    None: the fields are the batch).
+
+    ``generator``: a ``numpy.random.Generator`` (or an int seed) to shuffle with,
+    instead of ``seed``. :meth:`state_dict` / :meth:`load_state_dict` save and
+    restore the loader's position, also in the middle of an epoch: a restored
+    loader yields exactly the batches the original would have yielded next.
     """
 
     def __init__(self, X: Any, y: Any = None, batch_size: int = 32, shuffle: bool = False,
                  seed: int | None = None, drop_last: bool = False, tensors: bool = True, dtype: Any = None,
-                 engine: ModuleType | str | None = None, sampler: Iterable[int] | None = None) -> None:
+                 engine: ModuleType | str | None = None, sampler: Iterable[int] | None = None,
+                 generator: Any = None) -> None:
+        self.dataset = None
+        if _is_dataset(X):
+            if y is not None:
+                raise PygradValueError("DataLoader: with a dataset, y must be None (the dataset's items are the "
+                                       "batch's fields)")
+            self.dataset = X
+            n = len(X)
+            if n == 0:
+                raise PygradValueError("DataLoader: the dataset is empty")
+            X = np.empty((n, 0))  # the row count; items come from the dataset
         self.X = np.asarray(X)
         if self.X.ndim == 0:
             raise ShapeError("DataLoader: X must have a first (sample) dimension, got a scalar")
@@ -85,7 +141,36 @@ class DataLoader:
         self.tensors = bool(tensors)
         self.dtype = dtype
         self._engine = engine
-        self._rng = np.random.default_rng(seed)
+        if generator is not None and seed is not None:
+            raise PygradValueError("DataLoader: give seed or generator, not both")
+        if generator is not None and not isinstance(generator, (np.random.Generator, int, np.integer)):
+            raise PygradTypeError(f"DataLoader: generator must be a numpy.random.Generator or an int seed, got "
+                                  f"{type(generator).__name__}")
+        self._rng = generator if isinstance(generator, np.random.Generator) else \
+            np.random.default_rng(seed if generator is None else int(generator))
+        self._epoch_state: Any = None   # the generator's state when the current epoch drew its order
+        self._done = 0                  # batches of the current epoch already yielded
+        self._resume: int | None = None  # batches to skip on the next epoch (after load_state_dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is: the generator's state at the current epoch's start and the
+        batches of that epoch already yielded (or the next epoch's start between epochs)."""
+        if self._epoch_state is not None and self._done < len(self):
+            return {"rng_state": self._epoch_state, "batches_done": self._done}
+        return {"rng_state": self._rng.bit_generator.state, "batches_done": 0}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`: the next iteration yields the batches the saved
+        loader would have yielded next."""
+        try:
+            rng_state, done = state["rng_state"], int(state["batches_done"])
+        except (KeyError, TypeError, ValueError):
+            raise PygradValueError("DataLoader.load_state_dict: expected the dict state_dict() returns") from None
+        if not 0 <= done <= len(self):
+            raise PygradValueError(f"DataLoader.load_state_dict: batches_done {done} is outside 0..{len(self)}")
+        self._rng.bit_generator.state = rng_state
+        self._resume = done
+        self._epoch_state = None
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
@@ -97,8 +182,20 @@ class DataLoader:
             return a
         return resolve(self._engine).tensor(a, dtype=self.dtype)
 
+    def _collate(self, idx: np.ndarray) -> Any:
+        """The dataset's items at idx stacked field by field (the first field as X, integer
+        fields kept as numpy arrays like labels)."""
+        items = [self.dataset[int(i)] for i in idx]  # type: ignore[index]
+        if isinstance(items[0], tuple):
+            fields = [np.stack([np.asarray(it[k]) for it in items]) for k in range(len(items[0]))]
+            return tuple(self._convert(f, labels=k > 0) for k, f in enumerate(fields))
+        return self._convert(np.stack([np.asarray(it) for it in items]), labels=False)
+
     def __iter__(self) -> Iterator[Any]:
         n = len(self.X)
+        skip, self._resume = (self._resume or 0), None
+        self._epoch_state = self._rng.bit_generator.state
+        self._done = skip
         if self.sampler is not None:
             order = np.fromiter(iter(self.sampler), dtype=np.int64)
             if order.size and (order.min() < -n or order.max() >= n):
@@ -106,8 +203,12 @@ class DataLoader:
                                        f"(range {order.min()}..{order.max()})")
         else:
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
+        for b in range(skip, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            self._done = b + 1
+            if self.dataset is not None:
+                yield self._collate(idx)
+                continue
             xb = self._convert(self.X[idx], labels=False)
             if self.y is None:
                 yield xb
@@ -252,4 +353,5 @@ def train_test_split(X: Any, y: Any, test_fraction: float = 0.25, seed: int | No
     return X[train], X[test], y[train], y[test]
 
 
-__all__ = ["DataLoader", "DistributedSampler", "spiral", "moons", "digits", "train_test_split"]
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "DistributedSampler", "spiral", "moons", "digits",
+           "train_test_split"]

@@ -1,0 +1,82 @@
+"""DataLoader: the Dataset protocol, a numpy Generator, and exact resume from state_dict
+(between epochs and in the middle of one)."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pygrad
+from pygrad import data
+
+
+class Squares(data.Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        return np.array([i, i * i], dtype=np.float32), i % 3
+
+
+def _batches(loader: Any, k: int | None = None) -> list[list[float]]:
+    """The batches of one epoch (the first k only: a loop that stops there)."""
+    out = []
+    for b in (loader if k is None else itertools.islice(loader, k)):
+        x = b[0] if isinstance(b, tuple) else b
+        out.append(np.asarray(x.numpy() if hasattr(x, "numpy") else x).ravel().tolist())
+    return out
+
+
+def test_dataset_protocol_batches_fields() -> None:
+    loader = data.DataLoader(Squares(10), batch_size=4)
+    xb, yb = next(iter(loader))
+    assert isinstance(xb, pygrad.Tensor) and xb.shape == (4, 2) and xb.numpy()[3].tolist() == [3.0, 9.0]
+    assert isinstance(yb, np.ndarray) and yb.tolist() == [0, 1, 2, 0]
+    assert len(loader) == 3
+    td = data.TensorDataset(np.arange(6).reshape(3, 2), np.array([1, 0, 1]))
+    assert [y.tolist() for _, y in data.DataLoader(td, batch_size=2)] == [[1, 0], [1]]
+    with pytest.raises(ValueError, match="y must be None"):
+        data.DataLoader(Squares(3), y=[1, 2, 3])
+    with pytest.raises(ValueError, match="differ"):
+        data.TensorDataset(np.zeros(3), np.zeros(4))
+
+
+def test_generator_argument() -> None:
+    X = np.arange(20.0)
+    a = _batches(data.DataLoader(X, batch_size=5, shuffle=True, generator=np.random.default_rng(7)))
+    b = _batches(data.DataLoader(X, batch_size=5, shuffle=True, generator=7))
+    assert a == b and sorted(sum(a, [])) == X.tolist() and a != _batches(data.DataLoader(X, batch_size=5))
+    with pytest.raises(ValueError, match="seed or generator"):
+        data.DataLoader(X, seed=1, generator=2)
+    with pytest.raises(TypeError, match="generator"):
+        data.DataLoader(X, generator="x")
+
+
+@pytest.mark.parametrize("stop_after", [0, 2, 4])
+def test_exact_resume(stop_after: int) -> None:
+    X = np.arange(17.0)
+    ref = data.DataLoader(X, batch_size=4, shuffle=True, seed=3)
+    epochs = [_batches(ref) for _ in range(3)]
+    run = data.DataLoader(X, batch_size=4, shuffle=True, seed=3)
+    seen = _batches(run)                     # epoch 0 in full
+    seen += _batches(run, stop_after)        # part of epoch 1 (stop_after batches: 0 .. all)
+    state = pickle.loads(pickle.dumps(run.state_dict()))
+    fresh = data.DataLoader(X, batch_size=4, shuffle=True, seed=99)
+    fresh.load_state_dict(state)
+    rest = _batches(fresh) + _batches(fresh)
+    assert seen + rest == epochs[0] + epochs[1] + epochs[2]
+
+
+def test_resume_state_errors() -> None:
+    loader = data.DataLoader(np.arange(8.0), batch_size=4)
+    with pytest.raises(ValueError, match="state_dict"):
+        loader.load_state_dict({"x": 1})
+    with pytest.raises(ValueError, match="batches_done"):
+        loader.load_state_dict({"rng_state": loader.state_dict()["rng_state"], "batches_done": 9})
