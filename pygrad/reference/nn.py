@@ -13,7 +13,22 @@ parameters live, so a model built here runs entirely on the reference engine:
 
 from __future__ import annotations
 
-from pygrad.nn import functional, init, layers
+from pygrad.nn import functional, init, layers, utils
+from pygrad.nn.containers import (
+    GELU,
+    Flatten,
+    Hardsigmoid,
+    Hardtanh,
+    Identity,
+    Mish,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ReLU6,
+    SiLU,
+    Softplus,
+    Unflatten,
+)
 from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
@@ -29,5 +44,6 @@ Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"]
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
-    "BCEWithLogitsLoss", "functional", "init",
+    "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
+    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
 ]
