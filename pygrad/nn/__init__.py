@@ -27,12 +27,13 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, Embedding, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
+    "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",

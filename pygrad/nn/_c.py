@@ -27,10 +27,12 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 # Linear, PReLU, Maxout and MLP with their parameters on this engine by default
 _bound = layers.bound_to(C, __name__)
 Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
+Embedding = _bound["Embedding"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
+    "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",

@@ -303,6 +303,25 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     return _tensor("log_softmax", x).log_softmax(axis)
 
 
+def one_hot(labels: Any, num_classes: int = -1) -> Any:
+    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label
+    (``num_classes=-1``: one more than the largest label)."""
+    t = _tensor("one_hot", labels)
+    if t.dtype.kind not in "iu":
+        raise PygradTypeError(f"one_hot: labels must be an integer tensor, got {t.dtype}")
+    v = t.numpy()
+    if v.size and v.min() < 0:
+        raise PygradValueError(f"one_hot: labels must be non-negative, got {int(v.min())}")
+    n = int(v.max()) + 1 if num_classes == -1 and v.size else num_classes
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or (num_classes == -1 and not v.size):
+        raise PygradValueError(f"one_hot: num_classes must be a non-negative int (or -1 with labels), got "
+                               f"{num_classes!r}")
+    if v.size and v.max() >= n:
+        raise PygradValueError(f"one_hot: label {int(v.max())} is out of range for {n} classes")
+    E = engine_of(t)
+    return (t.reshape(tuple(t.shape) + (1,)) == E.arange(int(n))).long()
+
+
 def accuracy(scores: Any, labels: Any) -> float:
     """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
     s = scores.numpy() if is_tensor(scores) else np.asarray(scores)

@@ -32,7 +32,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
 from . import init as _init
 from ._backend import engine_of, generator, is_tensor, label, resolve
@@ -191,6 +191,56 @@ class Linear(Module):
         return y if self.bias is None else y + self.bias
 
 
+class Embedding(Module):
+    """A lookup table: y = weight[idx], weight (num_embeddings, embedding_dim) drawn from
+    N(0, 1) (PyTorch's default), idx an integer tensor or array of any shape.
+
+    idx: (...) → y: (..., embedding_dim). The backward is a scatter-add of the upstream
+    rows into ∂L/∂weight (repeated indices add). With ``padding_idx`` that row starts at
+    zero and gets no gradient (its value is still returned).
+    """
+
+    _default_engine: str | None = None
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, *,
+                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.num_embeddings = n = _size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = d = _size("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) or \
+                    not -n <= padding_idx < n:
+                raise PygradValueError(f"Embedding: padding_idx must be an int in [-{n}, {n}), got {padding_idx!r}")
+            padding_idx = int(padding_idx) % n
+        self.padding_idx = padding_idx
+        rng = _rng(generator)
+        w = rng.standard_normal((n, d)) if rng is not None else np.asarray(E.randn(n, d, dtype="float64").numpy())
+        if padding_idx is not None:
+            w[padding_idx] = 0.0
+        self.weight = E.tensor(w, dtype=dtype or "float32", requires_grad=True)
+
+    def extra_repr(self) -> str:
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+    def forward(self, idx: Any) -> Any:
+        """The rows of ``weight`` at the integer indices ``idx``."""
+        E = self._E
+        t = idx if is_tensor(idx) else E.tensor(np.asarray(idx))
+        if t.dtype.kind not in "iu":
+            raise PygradTypeError(f"Embedding: indices must be an integer tensor or array, got {t.dtype}")
+        v = t.numpy()
+        if v.size and (v.min() < 0 or v.max() >= self.num_embeddings):
+            bad = v[(v < 0) | (v >= self.num_embeddings)].flat[0]
+            raise PygradIndexError(f"Embedding: index {bad} is out of range for {self.num_embeddings} embeddings")
+        out = self.weight[t]
+        if self.padding_idx is not None:  # the padding row's value, without its gradient
+            keep = (t != self.padding_idx).reshape(tuple(t.shape) + (1,))
+            out = E.where(keep, out, out.detach())
+        return out
+
+
 class Maxout(Module):
     """z = maxₖ (x Wₖ + bₖ), k = 1..pieces: ``pieces`` linear maps, their elementwise max.
 
@@ -292,11 +342,11 @@ class MLP(Sequential):
 
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
-    """Linear, PReLU, Maxout and MLP building their parameters on ``engine`` by default
+    """Linear, PReLU, Maxout, Embedding and MLP building their parameters on ``engine`` by default
     (an engine module's name), as classes of ``module`` (so that they pickle by name):
     the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
-    for base in (Linear, PReLU, Maxout, MLP):
+    for base in (Linear, PReLU, Maxout, Embedding, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -304,5 +354,6 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     return out
 
 
-__all__ = ["Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "ACTIVATIONS",
+__all__ = ["Linear", "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
+           "ACTIVATIONS",
            "bound_to"]

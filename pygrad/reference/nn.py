@@ -39,10 +39,12 @@ _ENGINE = "pygrad.reference"
 # Linear, PReLU, Maxout and MLP with their parameters on this engine by default
 _bound = layers.bound_to(_ENGINE, __name__)
 Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
+Embedding = _bound["Embedding"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Linear", "MLP", "Maxout", "PReLU", "ReLU", "LeakyReLU", "ELU",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
+    "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",

@@ -169,3 +169,41 @@ def test_clip_against_pytorch() -> None:
         assert pn.item() == pytest.approx(tn.item(), rel=1e-12)
         for tp, pp in zip(tps, pps):
             np.testing.assert_allclose(pp.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
+
+
+def test_embedding_and_one_hot(m: Any) -> None:
+    e = m.nn.Embedding(6, 4, padding_idx=1, generator=0)
+    assert e.weight.shape == (6, 4) and e.weight.numpy()[1].tolist() == [0.0] * 4
+    idx = m.tensor([[1, 3, 3], [5, 0, 1]])
+    y = e(idx)
+    assert y.shape == (2, 3, 4)
+    np.testing.assert_array_equal(y.numpy(), e.weight.numpy()[idx.numpy()])
+    (y * m.arange(4).float()).sum().backward()
+    want = np.zeros((6, 4))
+    for i in idx.numpy().ravel():
+        if i != 1:
+            want[i] += np.arange(4)
+    np.testing.assert_array_equal(e.weight.grad.numpy(), want)  # repeats add; the padding row gets nothing
+    assert e(np.array([2, 2])).shape == (2, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        e(m.tensor([6]))
+    with pytest.raises(TypeError, match="integer"):
+        e(m.tensor([1.0]))
+    oh = m.nn.functional.one_hot(m.tensor([[2, 0], [1, 2]]))
+    assert oh.dtype == m.int64 and oh.tolist() == [[[0, 0, 1], [1, 0, 0]], [[0, 1, 0], [0, 0, 1]]]
+    assert m.nn.functional.one_hot(m.tensor([0]), num_classes=3).tolist() == [[1, 0, 0]]
+    with pytest.raises(ValueError, match="out of range"):
+        m.nn.functional.one_hot(m.tensor([3]), 3)
+
+
+def test_embedding_against_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    e = pygrad.nn.Embedding(7, 5, padding_idx=2, generator=1)
+    t = torch.nn.Embedding(7, 5, padding_idx=2)
+    with torch.no_grad():
+        t.weight.copy_(torch.tensor(e.weight.numpy()))
+    idx = np.array([[2, 6, 6, 0], [1, 2, 3, 6]])
+    g = np.random.default_rng(0).standard_normal((2, 4, 5)).astype(np.float32)
+    (e(pygrad.tensor(idx)) * pygrad.tensor(g)).sum().backward()
+    (t(torch.tensor(idx)) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(e.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-6, atol=1e-6)
