@@ -1989,6 +1989,16 @@ static void test_integer_dtypes(void) {
     CHECK(y && pg_backward(y, NULL, 0) == PG_OK);
     CHECK_VALUES(keep(pg_tensor_grad(x)), 0, 1, -2, 3);
     CHECK_FAILS(pg_tensor_full_int(F32, 0, NULL, 1), PG_ERR_TYPE, "int64 or int32");
+    /* % and // follow Python (the sign of the divisor), fmod follows C; a zero divisor is refused */
+    pg_tensor *n7 = V(I64, 7, -7, 7, -7), *d3 = V(I64, 3, 3, -3, -3);
+    CHECK_VALUES(keep(pg_remainder(n7, d3)), 0, 1, 2, -2, -1);
+    CHECK_VALUES(keep(pg_floor_divide(n7, d3)), 0, 2, -3, -3, 2);
+    CHECK_VALUES(keep(pg_fmod(n7, d3)), 0, 1, -1, 1, -1);
+    CHECK_FAILS(pg_floor_divide(n7, V(I64, 1, 0, 1, 1)), PG_ERR_VALUE, "integer division by zero");
+    CHECK_VALUES(keep(pg_remainder(V(F64, 5.5, -5.5), S(F64, 2))), 0, 1.5, 0.5);
+    CHECK_VALUES(keep(pg_floor_divide(V(F32, 5.5, -5.5), S(F32, 2))), 0, 2, -3);
+    pg_tensor *at = keep(pg_atan2(V(I64, 1), V(I64, -1)));
+    CHECK(at && pg_tensor_dtype(at) == F32 && fabs(get(at, 0) - 2.35619449019234492) < 1e-6);
     release_all();
 }
 

@@ -596,6 +596,20 @@ def b_cross_entropy(p: Program) -> Value | None:
     return apply(p, "cross_entropy", lambda m, a: m.cross_entropy(a, labels, reduction), x)
 
 
+def b_division(name: str) -> Callable[[Program], Value | None]:
+    """fmod, remainder, floor_divide: a positive divisor, either sign for it by a neg."""
+    ops = {"fmod": lambda m, a, b: m.fmod(a, b), "remainder": lambda m, a, b: a % b,
+           "floor_divide": lambda m, a, b: a // b}
+
+    def build(p: Program) -> Value | None:
+        x = p.pick()
+        y = positive(p, partner(p, x))
+        if p.draw(st.booleans()):
+            y = apply(p, "neg", lambda m, a: -a, y) or y
+        return apply(p, name, ops[name], x, y)
+    return build
+
+
 BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "custom": b_custom,
     "scatter_add": b_scatter_add,
@@ -640,6 +654,10 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "softmax": _softmax("softmax"),
     "log_softmax": _softmax("log_softmax"),
     "cast": b_cast,
+    "atan2": _binary("atan2", lambda a, b: a.atan2(b), "atan2"),
+    "fmod": b_division("fmod"),
+    "remainder": b_division("remainder"),
+    "floor_divide": b_division("floor_divide"),
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
