@@ -276,13 +276,19 @@ C_ONLY_NAMES: tuple[str, ...] = (
     "get_cache_limit", "memory_stats",
 )
 REFERENCE_ONLY_NAMES: tuple[str, ...] = ("OPS", "nn", "optim")
+DERIVED_FUNCTIONS: tuple[str, ...] = (
+    "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to", "movedim", "moveaxis", "narrow", "split",
+    "chunk", "unbind", "clone", "flip", "roll", "repeat", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
+    "einsum", "isclose", "allclose", "logsumexp", "var", "std", "norm", "prod", "cumsum", "cumprod", "linspace",
+)
+"""The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 
 
 def c_all() -> list[str]:
     """``__all__`` of the C engine (``pygrad._c``)."""
-    return sorted({*FUNCTIONS, *COMMON_NAMES, *C_ONLY_NAMES})
+    return sorted({*FUNCTIONS, *DERIVED_FUNCTIONS, *COMMON_NAMES, *C_ONLY_NAMES})
 
 
 def reference_all() -> list[str]:
     """``__all__`` of the reference engine (``pygrad.reference``)."""
-    return sorted({*FUNCTIONS, *COMMON_NAMES, *REFERENCE_ONLY_NAMES})
+    return sorted({*FUNCTIONS, *DERIVED_FUNCTIONS, *COMMON_NAMES, *REFERENCE_ONLY_NAMES})

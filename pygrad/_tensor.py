@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _copying, _engines, _optable
+from pygrad import _copying, _derived, _engines, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     _axes_mask,
@@ -640,6 +640,7 @@ class Tensor:
 for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
     setattr(Tensor, _op.name, _unary_method(_op.name, getattr(lib, f"pg_{_op.name}"), _op.doc))
 
+_derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)
 

@@ -26,7 +26,7 @@ of pygrad.nn, building their parameters on this engine).
 
 from __future__ import annotations
 
-from pygrad import _optable
+from pygrad import _derived, _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -83,6 +83,8 @@ from .ops import OP_NAMES, OPS
 from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
+globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for both engines
+linspace = _derived.linspace_of(__name__)
 
 _SUBMODULES = {"nn", "optim", "gates"}
 

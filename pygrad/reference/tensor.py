@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _copying, _engines, _optable
+from pygrad import _copying, _derived, _engines, _optable
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -1373,3 +1373,5 @@ def _elementwise_method(op_class: type[ops.Op], doc: str) -> Callable[[Tensor], 
 
 for _row in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: the reference Op class of that name
     setattr(Tensor, _row.name, _elementwise_method(ops.OPS[_row.name], _row.doc))
+
+_derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
