@@ -235,6 +235,10 @@ pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims);
+/* log Σ e^x over axes, computed stably (the maximum subtracted first) */
+pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims);
+/* running sum along axis (reverse != 0: from the end); a 0-d x takes axis 0 or -1 */
+pg_tensor *pg_cumsum(pg_tensor *x, int axis, int reverse);
 pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape);  /* one -1 allowed */
 pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims);
 /* out.flat[i] = x.flat[offsets[i]]; out has the given shape; offsets: [numel(shape)] */

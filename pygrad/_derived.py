@@ -13,8 +13,9 @@ the flat source offset of every output element (the op applied to
 C kernel forward (``y.flat[i] = x.flat[off[i]]``), a scatter-add backward,
 and the pair (gather, scatter-add) as each other's double backward.
 
-Reductions (``logsumexp``, ``var``, ``std``, ``norm``, ``prod``,
-``cumsum``, ``cumprod``) are written so that their gradients are exact where
+``logsumexp`` and ``cumsum`` are op-table ops (C kernels, reference
+twins); here they check their arguments. The other reductions (``var``,
+``std``, ``norm``, ``prod``, ``cumprod``) are written so that their gradients are exact where
 a textbook formula would divide by zero: ``prod`` and ``cumprod`` multiply
 in a tree / a scan (no division by the input), ``norm`` has gradient 0 at
 0 (as PyTorch's).
@@ -607,7 +608,8 @@ def einsum(equation: str, *operands: Any) -> Any:
         A = A.reshape(*A.shape[:nb], M, K)
         B = B.reshape(*B.shape[:nb], K, N)
         C = A @ B
-        cur = C.reshape(*C.shape[:nb], *A_kept, *B_kept)
+        shape = (*C.shape[:nb], *A_kept, *B_kept)
+        cur = C if C.shape == shape else C.reshape(*shape)
         clab = batch + aonly + bonly
     cur, clab = _sum_labels(cur, clab, set(clab) - set(out))
     # output subscripts a single operand only carried at size 1 keep their size 1 (broadcast)
@@ -686,9 +688,8 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan
 
 def _finish(y: Any, shape: tuple[int, ...], ds: tuple[int, ...], keepdim: bool) -> Any:
     """y computed with keepdim=True: squeezed unless ``keepdim``."""
-    if keepdim:
-        return y
-    return y.reshape(tuple(s for d, s in enumerate(shape) if d not in ds))
+    want = tuple(s for d, s in enumerate(shape) if d not in ds)
+    return y if keepdim or y.shape == want else y.reshape(want)
 
 
 def _keep(op: str, keepdim: Any) -> bool:
@@ -698,22 +699,12 @@ def _keep(op: str, keepdim: Any) -> bool:
 
 
 def logsumexp(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    """log Σ exp(x) over ``dim`` (None: all), computed as m + log Σ exp(x - m) with m the
-    (constant) maximum, so it neither overflows nor underflows; gradient softmax(x)·g."""
+    """log Σ exp(x) over ``dim`` (None: all; an int or a tuple), the op ``logsumexp``:
+    m + log Σ exp(x - m) with m the maximum, so it neither overflows nor underflows;
+    gradient g·exp(x - y) = g·softmax(x). Over no elements: -inf."""
     x = _tensor("logsumexp", x)
     _float("logsumexp", x)
-    ds = _dims("logsumexp", dim, x.shape)
-    keepdim = _keep("logsumexp", keepdim)
-    e = _eng(x)
-    xv = x.detach().numpy()
-    if xv.size and all(x.shape[d] for d in ds):
-        m = np.max(xv, axis=ds, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
-    else:
-        m = np.zeros(tuple(1 if d in ds else s for d, s in enumerate(x.shape)), dtype=x.dtype)
-    mt = e.tensor(m)
-    y = (x - mt).exp().sum(ds, keepdims=True).log() + mt
-    return _finish(y, x.shape, ds, keepdim)
+    return x._logsumexp(_dims("logsumexp", dim, x.shape), _keep("logsumexp", keepdim))
 
 
 def _count(shape: tuple[int, ...], ds: tuple[int, ...]) -> int:
@@ -850,8 +841,11 @@ def _scan(op: str, x: Any, dim: int, mul: bool) -> Any:
 
 
 def cumsum(x: Any, dim: int) -> Any:
-    """Running sum along ``dim``: yᵢ = Σ_{j≤i} xⱼ; gradient: the reversed running sum of g."""
-    return _scan("cumsum", x, dim, False)
+    """Running sum along ``dim``, the op ``cumsum``: yᵢ = Σ_{j≤i} xⱼ; gradient: the running
+    sum of g from the other end."""
+    x = _tensor("cumsum", x)
+    _float("cumsum", x)
+    return x._cumsum(_dim("cumsum", dim, x.ndim, x.shape))
 
 
 def cumprod(x: Any, dim: int) -> Any:

@@ -251,6 +251,12 @@ OPS: tuple[Op, ...] = (
     Op("gelu", 1, Gate("GELUGate", "z = x·Φ(x) (exact, erf form); dx = (Φ(x) + x·φ(x))·dz.",
                        lambda e, x: x.gelu()),
        "GELU", ("gelu",), ("gelu",), "method", "x·Φ(x) = x(1 + erf(x/√2))/2 (exact form).", elementwise=True),
+    Op("logsumexp", 1, Gate("LogSumExpGate", "z = log Σ eˣ over dim (stable); dx = softmax(x)·dz.",
+                            lambda e, x, dim, keepdim: x.logsumexp(dim, keepdim), ("dim", "keepdim"), (None, False)),
+       "logΣe", ("logsumexp",), ("logsumexp",)),
+    Op("cumsum", 1, Gate("CumSumGate", "zᵢ = Σ_{j≤i} xⱼ along dim; dx = the running sum of dz from the end.",
+                         lambda e, x, dim: x.cumsum(dim), ("dim",)),
+       "cumΣ", ("cumsum",), ("cumsum",)),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
@@ -279,7 +285,7 @@ REFERENCE_ONLY_NAMES: tuple[str, ...] = ("OPS", "nn", "optim")
 DERIVED_FUNCTIONS: tuple[str, ...] = (
     "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to", "movedim", "moveaxis", "narrow", "split",
     "chunk", "unbind", "clone", "flip", "roll", "repeat", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
-    "einsum", "isclose", "allclose", "logsumexp", "var", "std", "norm", "prod", "cumsum", "cumprod", "linspace",
+    "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "linspace",
 )
 """The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 

@@ -609,6 +609,17 @@ class Tensor:
         axis, keepdims = _reduce_args("min", axis, keepdims, dim, keepdim)
         return _wrap(lib.pg_min(self._p, _axes_mask("min", axis, self), keepdims))
 
+    def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The logsumexp op over checked ``axes`` (Tensor.logsumexp checks its arguments)."""
+        mask = 0
+        for a in axes:
+            mask |= 1 << a
+        return _wrap(lib.pg_logsumexp(self._p, mask, keepdim))
+
+    def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
+        """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
+        return _wrap(lib.pg_cumsum(self._p, axis, reverse))
+
     # ---- shape ----
     def reshape(self, *shape: Any) -> Tensor:
         """The same elements with another shape (one -1 allowed); shares storage."""

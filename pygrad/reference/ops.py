@@ -1473,6 +1473,54 @@ class Custom(Op):
         return grads
 
 
+class LogSumExp(Reduction):
+    """y = m + log Σ_axes exp(x - m), m the maximum (0 where not finite; -inf over no
+    elements); dx = g·exp(x - y), the softmax of x times g."""
+
+    name = "logsumexp"
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        kept = tuple(1 if i in self.axes else s for i, s in enumerate(x.shape))
+        if self._count() == 0:
+            y = np.full(kept, -np.inf, dtype=x.dtype)
+        else:
+            m = np.max(x, axis=self.axes, keepdims=True)
+            m = np.where(np.isinf(m), _scalar(x.dtype, 0), m)
+            with np.errstate(divide="ignore"):
+                y = m + np.log(np.sum(np.exp(x - m), axis=self.axes, keepdims=True))
+        return y if self.keepdims else np.reshape(y, tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self._keep(g) * np.exp(xs[0] - self._keep(y)),)
+
+
+class CumSum(Op):
+    """y_i = Σ_{j≤i} x_j along ``axis`` (``reverse``: Σ_{j≥i}); dx = the running sum of g the other way."""
+
+    name = "cumsum"
+
+    def __init__(self, axis: int, reverse: bool = False) -> None:
+        super().__init__()
+        self.axis = axis
+        self.reverse = reverse
+
+    @staticmethod
+    def scan(a: Array, axis: int, reverse: bool) -> Array:
+        if a.ndim == 0:
+            return a.copy()
+        if reverse:
+            return np.flip(np.cumsum(np.flip(a, axis), axis=axis), axis)
+        return np.cumsum(a, axis=axis)
+
+    def forward(self, x: Array) -> Array:
+        return self.scan(x, self.axis, self.reverse)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.scan(g, self.axis, not self.reverse),)
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1483,6 +1531,7 @@ OPS: dict[str, type[Op]] = {
         RDivScalar, RPowScalar,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu,
+        LogSumExp, CumSum,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -743,6 +743,14 @@ class Tensor:
         """Σ over ``axis`` (None: all)."""
         return _reduce(ops.Sum, "sum", self, axis, keepdims, dim, keepdim)
 
+    def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The logsumexp op over checked, sorted ``axes`` (Tensor.logsumexp checks its arguments)."""
+        return _apply(ops.LogSumExp(axes, keepdim), (_floating(self),))
+
+    def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
+        """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
+        return _apply(ops.CumSum(axis, reverse), (_floating(self),))
+
     def mean(
         self, axis: object = None, keepdims: bool = False, *, dim: object = None,
         keepdim: bool | None = None,

@@ -77,6 +77,8 @@ GATE_CASES = [
     ("ScatterAddGate", lambda ns: ns.ScatterAddGate((5,), [4, 0, 4]), [(3,)], "any"),
     ("PReLUGate", lambda ns: ns.PReLUGate(), [(4, 3), (3,)], "away0"),
     ("MaxoutGate", lambda ns: ns.MaxoutGate(2), [(3, 4)], "away0"),
+    ("LogSumExpGate", lambda ns: ns.LogSumExpGate(dim=1), [(3, 4)], "any"),
+    ("CumSumGate", lambda ns: ns.CumSumGate(0), [(3, 2)], "any"),
     ("CrossEntropyGate", lambda ns: ns.CrossEntropyGate([0, 2, 1]), [(3, 4)], "any"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table

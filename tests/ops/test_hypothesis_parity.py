@@ -535,6 +535,21 @@ def _softmax(name: str) -> Callable[[Program], Value | None]:
     return build
 
 
+def b_logsumexp(p: Program) -> Value | None:
+    x = p.pick()
+    nd = len(x.shape)
+    dims = p.draw(st.one_of(st.none(), st.lists(st.integers(0, nd - 1), unique=True).map(tuple))) if nd else None
+    keepdim = p.draw(st.booleans())
+    return apply(p, "logsumexp", lambda m, a: a.logsumexp(dims, keepdim), x)
+
+
+def b_cumsum(p: Program) -> Value | None:
+    x = p.pick()
+    n = max(len(x.shape), 1)
+    dim = p.draw(st.integers(-n, n - 1))
+    return apply(p, "cumsum", lambda m, a: m.cumsum(a, dim), x)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -638,6 +653,8 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "softmax": _softmax("softmax"),
     "log_softmax": _softmax("log_softmax"),
     "cast": b_cast,
+    "logsumexp": b_logsumexp,
+    "cumsum": b_cumsum,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
