@@ -246,6 +246,9 @@ pg_tensor *pg_gather(pg_tensor *x, int ndim, const int64_t *shape, const int64_t
 /* out = zeros(shape); out.flat[offsets[i]] += src.flat[i] (repeats add); offsets: [numel(src)].
  * The adjoint of pg_gather. */
 pg_tensor *pg_scatter_add(pg_tensor *src, int ndim, const int64_t *shape, const int64_t *offsets);
+/* out[i_0, ..., i_{n-1}] = x[map_0[i_0], ..., map_{n-1}[i_{n-1}]]: one index vector per dim of x
+ * (ndim == x's), maps = map_0 then map_1 ..., shape[d] entries each, in [0, x.shape[d]) */
+pg_tensor *pg_index_map(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *maps);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

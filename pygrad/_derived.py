@@ -6,12 +6,13 @@ Each op here is a composition of the engines' own differentiable ops
 input belongs to, so its gradient and its double backward come from those
 ops' rules and the reference engine computes it with its own numerics.
 
-Data-moving ops (``flip``, ``roll``, ``repeat``, ``tile``, ``diagonal``,
-``expand``, ``pad`` in reflect/replicate mode, ``clone``) compute, in numpy,
-the flat source offset of every output element (the op applied to
-``arange(numel).reshape(shape)``) and gather with the ``getitem`` op: one
-C kernel forward (``y.flat[i] = x.flat[off[i]]``), a scatter-add backward,
-and the pair (gather, scatter-add) as each other's double backward.
+Data-moving ops (``flip``, ``roll``, ``repeat``, ``tile``, ``expand``,
+``pad``, ``clone``) compute, in numpy, one index vector per dim (the op
+applied to ``arange(n)``) and apply the ``index_map`` op:
+``y[i, j, ...] = x[map₀[i], map₁[j], ...]``, one C kernel moving elements
+by their size, a scatter-add backward, and a scatter-add (whose own rule
+gathers) as its double backward. ``diagonal`` computes the flat offsets of
+its result and gathers with ``getitem``.
 
 ``logsumexp`` and ``cumsum`` are op-table ops (C kernels, reference
 twins); here they check their arguments. The other reductions (``var``,
@@ -103,7 +104,26 @@ def _offsets(shape: tuple[int, ...]) -> np.ndarray:
 
 def _gather(x: Any, off: np.ndarray) -> Any:
     """y with y[i] = x.flat[off[i]]: the getitem op (backward: scatter-add)."""
-    return x.reshape(-1)[np.ascontiguousarray(off, dtype=np.int64)]
+    return x._take_flat(np.ascontiguousarray(off, dtype=np.int64))
+
+
+def _take(x: Any, maps: Sequence[np.ndarray]) -> Any:
+    """y[i, j, ...] = x[maps[0][i], maps[1][j], ...]: the index_map op (backward: scatter-add)."""
+    return x._index_map([np.asarray(m, dtype=np.int64) for m in maps])
+
+
+def _ids(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.int64)
+
+
+def _cycle(n: int, length: int, shift: int = 0) -> np.ndarray:
+    """(i - shift) mod n for i < length (empty when n is 0)."""
+    return (_ids(length) - shift) % n if n else _ids(0)
+
+
+def _lead(x: Any, ndim: int) -> Any:
+    """x with size-1 dims in front up to ``ndim`` dims."""
+    return x if x.ndim == ndim else x.reshape((1,) * (ndim - x.ndim) + tuple(x.shape))
 
 
 def _reshape(x: Any, shape: Sequence[int]) -> Any:
@@ -194,9 +214,8 @@ def expand(x: Any, *sizes: Any) -> Any:
     shape = _expanded_shape("expand", x.shape, _sizes("expand", sizes))
     if shape == x.shape:
         return x
-    lead = len(shape) - x.ndim
-    off = np.broadcast_to(_offsets(x.shape).reshape((1,) * lead + x.shape), shape)
-    return _gather(x, off)
+    y = _lead(x, len(shape))
+    return _take(y, [np.zeros(s, np.int64) if y.shape[d] == 1 and s != 1 else _ids(s) for d, s in enumerate(shape)])
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
@@ -308,7 +327,7 @@ def unbind(x: Any, dim: int = 0) -> tuple[Any, ...]:
 def clone(x: Any) -> Any:
     """A copy of x (its own storage), differentiable (gradient: the identity)."""
     x = _tensor("clone", x)
-    return _gather(x, _offsets(x.shape))
+    return _take(x, [_ids(n) for n in x.shape])
 
 
 def contiguous(x: Any) -> Any:
@@ -325,7 +344,7 @@ def flip(x: Any, dims: Any) -> Any:
     ds = _dims("flip", dims, x.shape) if dims is not None else None
     if ds is None:
         raise PygradTypeError("flip: dims must be given (an int or a sequence of ints)")
-    return _gather(x, np.flip(_offsets(x.shape), ds) if ds else _offsets(x.shape))
+    return _take(x, [_ids(n)[::-1] if d in ds else _ids(n) for d, n in enumerate(x.shape)])
 
 
 def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
@@ -333,18 +352,19 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
     x = _tensor("roll", x)
     sh = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
     sh = tuple(_int("roll", "shifts", s) for s in sh)
-    off = _offsets(x.shape)
     if dims is None:
         if len(sh) != 1:
             raise ShapeError(f"roll: {len(sh)} shifts need as many dims, got dims=None")
-        return _gather(x, np.roll(off.reshape(-1), sh[0]).reshape(x.shape))
+        n = x.numel()
+        return _take(x.reshape(-1), [_cycle(n, n, sh[0])]).reshape(x.shape)
     dd = dims if isinstance(dims, (tuple, list)) else (dims,)
     if len(dd) != len(sh):
         raise ShapeError(f"roll: shifts {sh} and dims {tuple(dd)} differ in length")
     ds = tuple(_dim("roll", d, x.ndim, x.shape) for d in dd)
-    if x.ndim == 0:
-        return _gather(x, off)
-    return _gather(x, np.roll(off, sh, ds))
+    shift = [0] * x.ndim
+    for d, k in zip(ds, sh):
+        shift[d] += k
+    return _take(x, [_cycle(n, n, k) for n, k in zip(x.shape, shift)])
 
 
 def repeat(x: Any, *sizes: Any) -> Any:
@@ -356,7 +376,8 @@ def repeat(x: Any, *sizes: Any) -> Any:
                          f"of the tensor ({x.ndim}); shape {x.shape}")
     if any(k < 0 for k in r):
         raise ShapeError(f"repeat: repeats must be non-negative, got {r}")
-    return _gather(x, np.tile(_offsets(x.shape), r))
+    y = _lead(x, len(r))
+    return _take(y, [_cycle(n, n * k) for n, k in zip(y.shape, r)])
 
 
 def tile(x: Any, dims: Sequence[int]) -> Any:
@@ -366,7 +387,8 @@ def tile(x: Any, dims: Sequence[int]) -> Any:
     if any(k < 0 for k in r):
         raise ShapeError(f"tile: repeats must be non-negative, got {r}")
     r = (1,) * (x.ndim - len(r)) + r
-    return _gather(x, np.tile(_offsets(x.shape), r))
+    y = _lead(x, len(r))
+    return _take(y, [_cycle(n, n * k) for n, k in zip(y.shape, r)])
 
 
 def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
@@ -377,8 +399,16 @@ def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
     a, b = _dim("diagonal", dim1, x.ndim, x.shape), _dim("diagonal", dim2, x.ndim, x.shape)
     if a == b:
         raise ShapeError(f"diagonal: dim1 and dim2 are the same dim {a}")
-    off = _int("diagonal", "offset", offset)
-    return _gather(x, np.diagonal(_offsets(x.shape), off, a, b))
+    k = _int("diagonal", "offset", offset)
+    st = [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
+    length = max(0, min(x.shape[a] - max(-k, 0), x.shape[b] - max(k, 0)))
+    rest = [d for d in range(x.ndim) if d not in (a, b)]
+    off = np.asarray(max(-k, 0) * st[a] + max(k, 0) * st[b], dtype=np.int64)
+    nr = len(rest) + 1
+    for i, d in enumerate(rest):  # offsets of the result only: O(result), not O(x)
+        off = off + (_ids(x.shape[d]) * st[d]).reshape([-1 if j == i else 1 for j in range(nr)])
+    off = off + (_ids(length) * (st[a] + st[b])).reshape([1] * (nr - 1) + [-1])
+    return _gather(x, np.broadcast_to(off, [x.shape[d] for d in rest] + [length]))
 
 
 def _tri(op: str, x: Any, diagonal: int, upper: bool) -> Any:
@@ -422,20 +452,24 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None 
     widths = [[0, 0] for _ in range(x.ndim)]
     for i in range(len(p) // 2):
         widths[x.ndim - 1 - i] = [p[2 * i], p[2 * i + 1]]
-    off = _offsets(x.shape)
     if mode == "constant":
-        crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, x.shape))
         if any(max(-lo, 0) + max(-hi, 0) > n for (lo, hi), n in zip(widths, x.shape)):
             raise ShapeError(f"pad: negative pads {p} crop more than the tensor of shape {x.shape} has")
-        off = np.pad(off[crop], [[max(lo, 0), max(hi, 0)] for lo, hi in widths], constant_values=-1)
-        inside = off >= 0
-        if inside.all():
-            return _gather(x, off)
+        # per dim: the source index of each result position, -1 in the padding
+        maps = [np.pad(_ids(n)[max(-lo, 0): n - max(-hi, 0)], (max(lo, 0), max(hi, 0)), constant_values=-1)
+                for (lo, hi), n in zip(widths, x.shape)]
+        shape = tuple(m.size for m in maps)
+        if all((m >= 0).all() for m in maps):
+            return _take(x, maps)
+        inside = np.ones(shape, dtype=bool)
+        for d, m in enumerate(maps):
+            inside &= (m >= 0).reshape([-1 if j == d else 1 for j in range(len(maps))])
         e = _eng(x)
         fill = _const(x, 0.0 if value is None else value)
+        mask = e.tensor(inside)
         if x.numel() == 0 or not inside.any():
-            return e.where(e.tensor(inside), fill, fill) if off.size else _gather(x, off)
-        return e.where(e.tensor(inside), _gather(x, np.where(inside, off, 0)), fill)
+            return e.where(mask, fill, fill)
+        return e.where(mask, _take(x, [np.maximum(m, 0) for m in maps]), fill)
     for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
         if lo < 0 or hi < 0:
             raise ShapeError(f"pad: negative pads {p} are only allowed in constant mode, not {mode!r}")
@@ -447,7 +481,7 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None 
         if mode == "circular" and (lo > n or hi > n):
             raise ShapeError(f"pad: circular pads ({lo}, {hi}) of dim {d} must be at most its size {n} "
                              f"(tensor of shape {x.shape})")
-    return _gather(x, np.pad(off, widths, mode=_PAD_MODES[mode]))
+    return _take(x, [np.pad(_ids(n), w, mode=_PAD_MODES[mode]) for n, w in zip(x.shape, widths)])
 
 
 # ---------------------------------------------------------------- products

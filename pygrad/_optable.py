@@ -257,6 +257,10 @@ OPS: tuple[Op, ...] = (
     Op("cumsum", 1, Gate("CumSumGate", "zᵢ = Σ_{j≤i} xⱼ along dim; dx = the running sum of dz from the end.",
                          lambda e, x, dim: x.cumsum(dim), ("dim",)),
        "cumΣ", ("cumsum",), ("cumsum",)),
+    Op("index_map", 1, Gate("IndexMapGate", "z[i, j, ...] = x[map₀[i], map₁[j], ...]; dx scatter-adds dz.",
+                            lambda e, x, maps: x._index_map(maps), ("maps",)),
+       "map", (), (),
+       doc="y[i, j, ...] = x[map₀[i], map₁[j], ...]: flip, roll, repeat, tile, expand and pad move data with it."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

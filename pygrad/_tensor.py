@@ -616,6 +616,16 @@ class Tensor:
             mask |= 1 << a
         return _wrap(lib.pg_logsumexp(self._p, mask, keepdim))
 
+    def _index_map(self, maps: Any) -> Tensor:
+        """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
+        ms = [np.asarray(m, dtype=np.int64).reshape(-1) for m in maps]
+        flat = np.concatenate(ms) if ms else np.zeros(0, dtype=np.int64)
+        return _wrap(lib.pg_index_map(self._p, len(ms), [m.size for m in ms], int64_buffer(flat)))
+
+    def _take_flat(self, off: np.ndarray) -> Tensor:
+        """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]`` (offsets checked in C)."""
+        return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
+
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
         return _wrap(lib.pg_cumsum(self._p, axis, reverse))

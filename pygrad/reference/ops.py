@@ -1521,6 +1521,34 @@ class CumSum(Op):
         return (self.scan(g, self.axis, not self.reverse),)
 
 
+class IndexMap(Op):
+    """y[i₀, ..., iₙ₋₁] = x[map₀[i₀], ..., mapₙ₋₁[iₙ₋₁]], one index vector per dim;
+    dx[map₀[i₀], ...] += g[i₀, ...] (repeated indices add)."""
+
+    name = "index_map"
+
+    def __init__(self, maps: tuple[Array, ...]) -> None:
+        super().__init__()
+        self.maps = maps
+
+    def forward(self, x: Array) -> Array:
+        return x[np.ix_(*self.maps)] if self.maps else x.copy()
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        dx = np.zeros(self.in_shapes[0], dtype=g.dtype)
+        if self.maps:
+            np.add.at(dx, np.ix_(*self.maps), g)
+        else:
+            dx += g
+        return (dx,)
+
+    def offsets(self) -> Array:
+        """The flat offset into x of every element of y."""
+        shape = self.in_shapes[0]
+        idx = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+        return idx[np.ix_(*self.maps)] if self.maps else idx
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1531,7 +1559,7 @@ OPS: dict[str, type[Op]] = {
         RDivScalar, RPowScalar,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu,
-        LogSumExp, CumSum,
+        LogSumExp, CumSum, IndexMap,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -79,6 +79,7 @@ GATE_CASES = [
     ("MaxoutGate", lambda ns: ns.MaxoutGate(2), [(3, 4)], "away0"),
     ("LogSumExpGate", lambda ns: ns.LogSumExpGate(dim=1), [(3, 4)], "any"),
     ("CumSumGate", lambda ns: ns.CumSumGate(0), [(3, 2)], "any"),
+    ("IndexMapGate", lambda ns: ns.IndexMapGate([[1, 0, 1], [2, 2, 0, 1]]), [(2, 3)], "any"),
     ("CrossEntropyGate", lambda ns: ns.CrossEntropyGate([0, 2, 1]), [(3, 4)], "any"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table

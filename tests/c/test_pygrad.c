@@ -1206,6 +1206,35 @@ static void test_shape_ops(void) {
     release_all();
 }
 
+static void test_index_map(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* x (2, 3) -> y[i, j] = x[r[i], c[j]] with r = (1, 0, 1), c = (2, 2, 0, 1) */
+        pg_tensor *x = leaf(T(dt, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+        pg_tensor *y = keep(pg_index_map(x, 2, SHAPE(3, 4), (const int64_t[]){1, 0, 1, 2, 2, 0, 1}));
+        CHECK_SHAPE(y, 2, 3, 4);
+        CHECK_VALUES(y, 0, 6, 6, 4, 5, 3, 3, 1, 2, 6, 6, 4, 5);
+        BACKWARD(y, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        /* repeated indices add: row 1 read twice, column 2 twice */
+        CHECK_GRAD(x, tol, 1, 1, 2, 2, 2, 4);
+    }
+    /* bools move by element size; 0-d and empty */
+    CHECK_VALUES(keep(pg_index_map(V(BOOL, 1, 0), 1, SHAPE(3), (const int64_t[]){1, 1, 0})), 0, 0, 0, 1);
+    CHECK_VALUES(keep(pg_index_map(S(F64, 7), 0, NULL, NULL)), 0, 7);
+    CHECK_SHAPE(keep(pg_index_map(V(F64, 1, 2), 1, SHAPE(0), NULL)), 1, 0);
+    pg_tensor *x = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6);
+    CHECK_FAILS(pg_index_map(NULL, 0, NULL, NULL), PG_ERR_VALUE, "index_map: got a NULL tensor");
+    CHECK_FAILS(pg_index_map(x, 1, SHAPE(2), (const int64_t[]){0, 1}), PG_ERR_SHAPE,
+                "index_map: got 1 index vectors for a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, 1), (const int64_t[]){0, 3}), PG_ERR_INDEX,
+                "index_map: index 3 is out of range for dim 1 of a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, -1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: negative dimension");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, 1), NULL), PG_ERR_VALUE, "index_map: index pointer is NULL");
+    CHECK_FAILS(pg_index_map(x, 9, SHAPE(1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: got 9 index vectors");
+    release_all();
+}
+
 static void test_logsumexp_and_cumsum(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         pg_dtype dt = f64 ? F64 : F32;
@@ -1968,6 +1997,7 @@ int main(void) {
     test_shape_ops();
     test_softmax_and_cast();
     test_logsumexp_and_cumsum();
+    test_index_map();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

@@ -550,6 +550,24 @@ def b_cumsum(p: Program) -> Value | None:
     return apply(p, "cumsum", lambda m, a: m.cumsum(a, dim), x)
 
 
+def b_index_map(p: Program) -> Value | None:
+    """flip, roll, repeat or expand: the ops that move data with index_map."""
+    x = p.pick()
+    nd = len(x.shape)
+    form = p.draw(st.sampled_from(["flip", "roll", "repeat", "expand"]))
+    if form == "flip":
+        dims = p.draw(st.lists(st.integers(0, nd - 1), unique=True)) if nd else []
+        return apply(p, "index_map", lambda m, a: a.flip(tuple(dims)), x)
+    if form == "roll":
+        k = p.draw(st.integers(-5, 5))
+        return apply(p, "index_map", lambda m, a: a.roll(k, 0 if nd else None), x)
+    if form == "repeat":
+        reps = p.draw(st.lists(st.integers(1, 2), min_size=nd, max_size=nd + 1))
+        return apply(p, "index_map", lambda m, a: a.repeat(*reps), x)
+    shape = (2,) + tuple(x.shape)
+    return apply(p, "index_map", lambda m, a: a.expand(*shape), x)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -655,6 +673,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "cast": b_cast,
     "logsumexp": b_logsumexp,
     "cumsum": b_cumsum,
+    "index_map": b_index_map,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
