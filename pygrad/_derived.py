@@ -636,9 +636,7 @@ def einsum(equation: str, *operands: Any) -> Any:
         nb = len(batch)
         A_kept = A.shape[nb:nb + len(aonly)]
         B_kept = B.shape[nb + len(contr):]
-        M = math.prod(A.shape[nb:nb + len(aonly)])
-        K = math.prod(A.shape[nb + len(aonly):])
-        N = math.prod(B.shape[nb + len(contr):])
+        M, K, N = math.prod(A_kept), math.prod(A.shape[nb + len(aonly):]), math.prod(B_kept)
         A = A.reshape(*A.shape[:nb], M, K)
         B = B.reshape(*B.shape[:nb], K, N)
         C = A @ B
@@ -646,12 +644,11 @@ def einsum(equation: str, *operands: Any) -> Any:
         cur = C if C.shape == shape else C.reshape(*shape)
         clab = batch + aonly + bonly
     cur, clab = _sum_labels(cur, clab, set(clab) - set(out))
-    # output subscripts a single operand only carried at size 1 keep their size 1 (broadcast)
     perm = [clab.index(lb) for lb in out]
     if perm != list(range(len(perm))):
         cur = cur.permute(*perm)
     want = tuple(size[lb] for lb in out)
-    if cur.shape != want:
+    if cur.shape != want:  # a size-1 dim broadcast against a larger one of another operand
         cur = expand(cur, want)
     return cur
 
@@ -901,9 +898,11 @@ METHODS: dict[str, Any] = {
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
-FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in ("contiguous", "expand", "expand_as")},
+FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items()
+                                if k not in ("contiguous", "expand", "expand_as", "repeat")},
                              "einsum": einsum, "ger": ger}
-"""Module functions of both engines (``pygrad.flip``, ``pygrad.einsum`` ...); ``linspace`` is bound per engine."""
+"""Module functions of both engines (``pygrad.flip``, ``pygrad.einsum`` ...), the ones PyTorch has as
+functions (not ``repeat``, ``expand``, ``contiguous``); ``linspace`` is bound per engine."""
 
 
 def _method(name: str, fn: Any) -> Any:

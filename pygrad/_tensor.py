@@ -623,8 +623,10 @@ class Tensor:
         return _wrap(lib.pg_index_map(self._p, len(ms), [m.size for m in ms], int64_buffer(flat)))
 
     def _take_flat(self, off: np.ndarray) -> Tensor:
-        """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]`` (offsets checked in C)."""
-        return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
+        """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]`` (offsets checked in C),
+        recorded on ``x.reshape(-1)`` as the reference engine records it."""
+        flat = self.reshape(-1)
+        return _wrap(lib.pg_gather(flat._p, off.ndim, list(off.shape), int64_buffer(off)))
 
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
