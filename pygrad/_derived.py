@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from pygrad import _engines
-from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradIndexError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
 # ---------------------------------------------------------------- helpers
 
@@ -110,6 +110,21 @@ def _gather(x: Any, off: np.ndarray) -> Any:
 def _take(x: Any, maps: Sequence[np.ndarray]) -> Any:
     """y[i, j, ...] = x[maps[0][i], maps[1][j], ...]: the index_map op (backward: scatter-add)."""
     return x._index_map([np.asarray(m, dtype=np.int64) for m in maps])
+
+
+def _maps(op: str, shape: Sequence[int], build: Any) -> Any:
+    """``build()`` (the index vectors of a result of ``shape``), or PygradMemoryError when the
+    result could not be held (checked before numpy is asked for the vectors)."""
+    n = math.prod(shape)
+    if n > _MAX_ELEMENTS or any(s > _MAX_ELEMENTS for s in shape):
+        raise PygradMemoryError(f"{op}: the result's shape {tuple(shape)} is too large")
+    try:
+        return build()
+    except MemoryError:
+        raise PygradMemoryError(f"{op}: the result's shape {tuple(shape)} is too large") from None
+
+
+_MAX_ELEMENTS = 2**40
 
 
 def _ids(n: int) -> np.ndarray:
@@ -215,7 +230,8 @@ def expand(x: Any, *sizes: Any) -> Any:
     if shape == x.shape:
         return x
     y = _lead(x, len(shape))
-    return _take(y, [np.zeros(s, np.int64) if y.shape[d] == 1 and s != 1 else _ids(s) for d, s in enumerate(shape)])
+    return _take(y, _maps("expand", shape, lambda: [np.zeros(s, np.int64) if y.shape[d] == 1 and s != 1 else _ids(s)
+                                                   for d, s in enumerate(shape)]))
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
@@ -356,7 +372,7 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
         if len(sh) != 1:
             raise ShapeError(f"roll: {len(sh)} shifts need as many dims, got dims=None")
         n = x.numel()
-        return _take(x.reshape(-1), [_cycle(n, n, sh[0])]).reshape(x.shape)
+        return _take(x.reshape(-1), [_cycle(n, n, sh[0] % n if n else 0)]).reshape(x.shape)
     dd = dims if isinstance(dims, (tuple, list)) else (dims,)
     if len(dd) != len(sh):
         raise ShapeError(f"roll: shifts {sh} and dims {tuple(dd)} differ in length")
@@ -364,7 +380,7 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
     shift = [0] * x.ndim
     for d, k in zip(ds, sh):
         shift[d] += k
-    return _take(x, [_cycle(n, n, k) for n, k in zip(x.shape, shift)])
+    return _take(x, [_cycle(n, n, k % n if n else 0) for n, k in zip(x.shape, shift)])
 
 
 def repeat(x: Any, *sizes: Any) -> Any:
@@ -377,7 +393,8 @@ def repeat(x: Any, *sizes: Any) -> Any:
     if any(k < 0 for k in r):
         raise ShapeError(f"repeat: repeats must be non-negative, got {r}")
     y = _lead(x, len(r))
-    return _take(y, [_cycle(n, n * k) for n, k in zip(y.shape, r)])
+    shape = [n * k for n, k in zip(y.shape, r)]
+    return _take(y, _maps("repeat", shape, lambda: [_cycle(n, n * k) for n, k in zip(y.shape, r)]))
 
 
 def tile(x: Any, dims: Sequence[int]) -> Any:
@@ -388,7 +405,8 @@ def tile(x: Any, dims: Sequence[int]) -> Any:
         raise ShapeError(f"tile: repeats must be non-negative, got {r}")
     r = (1,) * (x.ndim - len(r)) + r
     y = _lead(x, len(r))
-    return _take(y, [_cycle(n, n * k) for n, k in zip(y.shape, r)])
+    shape = [n * k for n, k in zip(y.shape, r)]
+    return _take(y, _maps("tile", shape, lambda: [_cycle(n, n * k) for n, k in zip(y.shape, r)]))
 
 
 def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
@@ -417,6 +435,7 @@ def _tri(op: str, x: Any, diagonal: int, upper: bool) -> Any:
         raise ShapeError(f"{op}: needs at least 2 dims, got shape {x.shape}")
     k = _int(op, "diagonal", diagonal)
     ones = np.ones(x.shape[-2:], dtype=bool)
+    k = min(max(k, -x.shape[-2]), x.shape[-1])  # beyond the matrix: all or nothing (numpy's int range)
     keep = np.triu(ones, k) if upper else np.tril(ones, k)
     e = _eng(x)
     return e.where(e.tensor(np.broadcast_to(keep, x.shape).copy()), x, _const(x, 0))
@@ -452,12 +471,14 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None 
     widths = [[0, 0] for _ in range(x.ndim)]
     for i in range(len(p) // 2):
         widths[x.ndim - 1 - i] = [p[2 * i], p[2 * i + 1]]
+    out_shape = [max(n + lo + hi, 0) for n, (lo, hi) in zip(x.shape, widths)]
     if mode == "constant":
         if any(max(-lo, 0) + max(-hi, 0) > n for (lo, hi), n in zip(widths, x.shape)):
             raise ShapeError(f"pad: negative pads {p} crop more than the tensor of shape {x.shape} has")
         # per dim: the source index of each result position, -1 in the padding
-        maps = [np.pad(_ids(n)[max(-lo, 0): n - max(-hi, 0)], (max(lo, 0), max(hi, 0)), constant_values=-1)
-                for (lo, hi), n in zip(widths, x.shape)]
+        maps = _maps("pad", out_shape, lambda: [
+            np.pad(_ids(n)[max(-lo, 0): n - max(-hi, 0)], (max(lo, 0), max(hi, 0)), constant_values=-1)
+            for (lo, hi), n in zip(widths, x.shape)])
         shape = tuple(m.size for m in maps)
         if all((m >= 0).all() for m in maps):
             return _take(x, maps)
@@ -481,7 +502,8 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None 
         if mode == "circular" and (lo > n or hi > n):
             raise ShapeError(f"pad: circular pads ({lo}, {hi}) of dim {d} must be at most its size {n} "
                              f"(tensor of shape {x.shape})")
-    return _take(x, [np.pad(_ids(n), w, mode=_PAD_MODES[mode]) for n, w in zip(x.shape, widths)])
+    return _take(x, _maps("pad", out_shape, lambda: [np.pad(_ids(n), w, mode=_PAD_MODES[mode])
+                                                     for n, w in zip(x.shape, widths)]))
 
 
 # ---------------------------------------------------------------- products
@@ -670,7 +692,7 @@ def linspace(engine: Any, start: float, end: float, steps: int, *, dtype: Any = 
             raise PygradTypeError(f"linspace: {what} must be a real number, got {v!r}")
     start = float(start.item() if _engines.is_tensor(start) else start)
     end = float(end.item() if _engines.is_tensor(end) else end)
-    i = np.arange(steps, dtype=np.float64)
+    i = _maps("linspace", (steps,), lambda: np.arange(steps, dtype=np.float64))
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     vals = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i)) if steps > 1 else i + start
     return engine.tensor(vals, dtype=engine.float32 if dtype is None else dtype, requires_grad=requires_grad)

@@ -15,7 +15,7 @@ import pytest
 
 import pygrad
 import pygrad.reference as ref
-from pygrad.errors import PygradError, PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
 ENGINES = {"c": pygrad, "ref": ref}
 INF = math.inf
@@ -355,6 +355,12 @@ ERRORS = [
     ("cumsum", ShapeError, lambda m: m.zeros(3).cumsum(1)),
     ("cumprod", PygradTypeError, lambda m: m.tensor([True]).cumprod(0)),
     ("linspace", PygradValueError, lambda m: m.linspace(0, 1, -1)),
+    # results too large to hold: an error naming the op before numpy allocates the index vectors
+    ("repeat", PygradMemoryError, lambda m: m.zeros(2).repeat(10**12)),
+    ("expand", PygradMemoryError, lambda m: m.zeros(1).expand(10**13)),
+    ("tile", PygradMemoryError, lambda m: m.zeros(2).tile((10**12,))),
+    ("pad", PygradMemoryError, lambda m: m.nn.functional.pad(m.zeros(2), (10**12, 0))),
+    ("linspace", PygradMemoryError, lambda m: m.linspace(0, 1, 10**13)),
 ]
 
 
@@ -368,6 +374,18 @@ def test_errors_name_the_op_and_agree_across_engines(case) -> None:
         assert str(ei.value).startswith(f"{op}:"), str(ei.value)
         types.append(type(ei.value))
     assert types[0] is types[1]
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_arguments_beyond_the_shape(engine) -> None:
+    """Shifts and diagonals far outside the tensor: the same results as small ones (numpy's rules)."""
+    m = ENGINES[engine]
+    x = m.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.roll(10**30 + 1, 1).numpy().tolist() == x.roll(1, 1).numpy().tolist()
+    assert x.tril(10**30).numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert x.triu(-(10**30)).numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert x.tril(-(10**30)).numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert x.diagonal(10**18).shape == (0,)
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
