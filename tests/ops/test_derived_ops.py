@@ -184,6 +184,20 @@ def test_engines_agree_and_gradients_match_finite_differences(case) -> None:
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_gradcheck_float64(case, engine) -> None:
+    """pygrad.gradcheck (central differences, float64) of sum(f(x) * dout) on each engine."""
+    from pygrad.gradcheck import gradcheck
+
+    m = ENGINES[engine]
+    name, fn, _, shapes = case
+    arrays = _arrays(shapes, len(name) + 1)
+    xs = [m.tensor(a, dtype="float64", requires_grad=True) for a in arrays]
+    dout = m.tensor(np.random.default_rng(3).standard_normal(fn(m, *xs).shape))
+    assert gradcheck(lambda *ts: (fn(m, *ts) * dout).sum(), xs)
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
 def test_prod_and_cumprod_gradients_with_zeros(engine) -> None:
     m = ENGINES[engine]
     x = m.tensor([2.0, 0.0, 3.0, 0.5], dtype="float64", requires_grad=True)
