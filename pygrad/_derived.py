@@ -907,6 +907,36 @@ def cumprod(x: Any, dim: int) -> Any:
     return _scan("cumprod", x, dim, True)
 
 
+def _logaddexp(a: Any, b: Any) -> Any:
+    """log(eᵃ + eᵇ) = m + log(e^(a-m) + e^(b-m)), m = max(a, b) taken as a constant (0 where
+    infinite): the value does not depend on m, so neither does the gradient eᵃ⁻ʸ, eᵇ⁻ʸ."""
+    e = _eng(a)
+    m = np.maximum(a.detach().numpy(), b.detach().numpy())
+    mt = e.tensor(np.where(np.isinf(m), 0, m).astype(a.dtype))
+    with np.errstate(divide="ignore"):
+        return ((a - mt).exp() + (b - mt).exp()).log() + mt
+
+
+def logcumsumexp(x: Any, dim: int) -> Any:
+    """Running log Σ exp along ``dim``: yᵢ = log Σ_{j≤i} exp(xⱼ), without overflow or underflow
+    (an inclusive scan of ``logaddexp`` in ⌈log₂ n⌉ steps); gradient Σ_{i≥j} gᵢ·exp(xⱼ - yᵢ)."""
+    x = _tensor("logcumsumexp", x)
+    _float("logcumsumexp", x)
+    d = _dim("logcumsumexp", dim, x.ndim, x.shape)
+    n = x.shape[d] if x.ndim else 1
+    if n <= 1:
+        return clone(x)
+    e = _eng(x)
+    y, k = x, 1
+    while k < n:
+        pad_shape = list(x.shape)
+        pad_shape[d] = k
+        fill = _const(x, np.full(pad_shape, -np.inf))
+        y = _logaddexp(y, e.concatenate([fill, y[_slice(x.ndim, d, slice(0, n - k))]], axis=d))
+        k *= 2
+    return y
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -916,7 +946,7 @@ METHODS: dict[str, Any] = {
     "clone": clone, "contiguous": contiguous, "flip": flip, "roll": roll, "repeat": repeat, "tile": tile,
     "diagonal": diagonal, "tril": tril, "triu": triu, "dot": dot, "outer": outer, "isclose": isclose,
     "allclose": allclose, "logsumexp": logsumexp, "var": var, "std": std, "norm": norm, "prod": prod,
-    "cumsum": cumsum, "cumprod": cumprod,
+    "cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 

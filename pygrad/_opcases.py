@@ -524,5 +524,6 @@ CASES: list[OpCase] = [
     OpCase("reshape", "prod", lambda m, a: a.prod(), ((2, 3),)),
     OpCase("reshape", "prod-dim-keepdim", lambda m, a: m.prod(a, 1, keepdim=True), ((3, 5),)),
     OpCase("mul", "cumprod", lambda m, a: a.cumprod(1), ((2, 5),)),
+    OpCase("add", "logcumsumexp", lambda m, a: m.logcumsumexp(a * 3.0, 1), ((2, 5),)),
 ]
 """All cases; ids are unique."""

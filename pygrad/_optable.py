@@ -289,7 +289,7 @@ REFERENCE_ONLY_NAMES: tuple[str, ...] = ("OPS", "nn", "optim")
 DERIVED_FUNCTIONS: tuple[str, ...] = (
     "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to", "movedim", "moveaxis", "narrow", "split",
     "chunk", "unbind", "clone", "flip", "roll", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
-    "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "linspace",
+    "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "logcumsumexp", "linspace",
 )
 """The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 

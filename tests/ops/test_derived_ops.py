@@ -129,6 +129,9 @@ CASES = [
     ("cumsum-0", lambda m, x: m.cumsum(x, 0), lambda t, F, x: t.cumsum(x, 0), [(5, 2)]),
     ("cumprod", lambda m, x: x.cumprod(-1), lambda t, F, x: x.cumprod(-1), [(3, 6)]),
     ("cumprod-0", lambda m, x: m.cumprod(x, 0), lambda t, F, x: t.cumprod(x, 0), [(5,)]),
+    ("logcumsumexp", lambda m, x: x.logcumsumexp(1), lambda t, F, x: x.logcumsumexp(1), [(3, 7)]),
+    ("logcumsumexp-wide", lambda m, x: m.logcumsumexp(x * 300.0, 0), lambda t, F, x: t.logcumsumexp(x * 300.0, 0),
+     [(6, 2)]),
 ]
 
 
@@ -369,6 +372,7 @@ ERRORS = [
     ("cumsum", ShapeError, lambda m: m.zeros(3).cumsum(1)),
     ("cumprod", PygradTypeError, lambda m: m.tensor([True]).cumprod(0)),
     ("linspace", PygradValueError, lambda m: m.linspace(0, 1, -1)),
+    ("logcumsumexp", ShapeError, lambda m: m.zeros(2).logcumsumexp(1)),
     # results too large to hold: an error naming the op before numpy allocates the index vectors
     ("repeat", PygradMemoryError, lambda m: m.zeros(2).repeat(10**12)),
     ("expand", PygradMemoryError, lambda m: m.zeros(1).expand(10**13)),
