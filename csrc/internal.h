@@ -95,6 +95,10 @@ typedef struct pg_params {
             int given;                   /* softmax: the axis as the caller gave it (messages) */
         } axis;                          /* softmax, log_softmax, concatenate, stack */
         pg_dtype cast;                   /* cast: the target dtype */
+        struct {
+            int axis;                    /* normalised to [0, ndim) */
+            bool reverse;                /* from the end of the axis towards its start */
+        } scan;                          /* cumsum */
         int64_t pieces;                  /* maxout */
         pg_reduction reduction;          /* cross_entropy */
     };

@@ -1,8 +1,10 @@
-/* ops_reduce.c: the ops sum, mean, max and min over any set of axes (with
- * keepdims): rows, shape inference, forward (pg__reduce_into, kern_reduce.c),
- * backward kernels, rule and entry points. */
+/* ops_reduce.c: the ops sum, mean, max, min and logsumexp over any set of
+ * axes (with keepdims), and the running sum cumsum along one axis: rows,
+ * shape inference, forward (pg__reduce_into, kern_reduce.c), backward
+ * kernels, rule and entry points. */
 #include "rules_util.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #define PG_RED_BWD_ROWS(TT, SUF)                                                                 \
@@ -34,6 +36,24 @@
     }
 PG_RED_BWD_ROWS(float, f32)
 PG_RED_BWD_ROWS(double, f64)
+
+#define PG_LSE_ROWS(TT, SUF)                                                                      \
+    /* s += e^(x - m)   (s: the float64 accumulator, m: the row's maximum, 0 if not finite) */    \
+    static void lse_sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
+        double *s = (double *)ptr[0];                                                            \
+        const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) s[i * st[0]] += (double)PG_EXP(x[i * st[1]] - m[i * st[2]]); \
+    }                                                                                            \
+    /* forward y = m + log s;  backward dx = g e^(x - y) (softmax of x times g) */               \
+    static void lse_bwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
+        TT *dx = (TT *)ptr[0];                                                                   \
+        const TT *x = (const TT *)ptr[1], *y = (const TT *)ptr[2], *g = (const TT *)ptr[3];      \
+        (void)ctx;                                                                               \
+        for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[3]] * PG_EXP(x[i * st[1]] - y[i * st[2]]); \
+    }
+PG_LSE_ROWS(float, f32)
+PG_LSE_ROWS(double, f64)
 
 static const char *pg__reduce_name(int op) { return pg_optable[op]->name; }
 
@@ -147,7 +167,187 @@ pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduc
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MAX, x, axes, keepdims); }
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_MIN, x, axes, keepdims); }
 
+/* ---- logsumexp: y = m + log Σ e^(x - m), m the maximum over the axes (0 where it is
+ * not finite, so all -inf gives -inf and +inf gives +inf);  dx = g e^(x - y) ---- */
+
+static pg_status lse_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    unsigned axes = p->reduce.axes;
+    int f64 = x->dtype == PG_DTYPE_F64;
+    if (out->numel == 0) return PG_OK;
+    if (pg__reduced_count(&xm, axes) == 0) { /* log of an empty sum */
+        for (int64_t i = 0; i < out->numel; i++) {
+            if (f64) ((double *)out->data)[i] = -INFINITY;
+            else ((float *)out->data)[i] = -INFINITY;
+        }
+        return PG_OK;
+    }
+    pg_status st = pg__reduce_into(out, x, axes, PG_R_MAX, false); /* out <- m */
+    if (st) return st;
+    double *s = calloc((size_t)out->numel, sizeof(double));
+    if (!s) return pg__fail(PG_ERR_MEMORY, "logsumexp: out of memory");
+    pg_unlocked u = pg__unlock_host(x->numel);
+    for (int64_t i = 0; i < out->numel; i++) {
+        if (f64) {
+            double *m = out->data;
+            if (!isfinite(m[i]) && !isnan(m[i])) m[i] = 0;
+        } else {
+            float *m = out->data;
+            if (!isfinite(m[i]) && !isnan(m[i])) m[i] = 0;
+        }
+    }
+    char *ops[2] = {x->data, out->data};
+    size_t es = pg__dtype_size(x->dtype), ess[2] = {es, es};
+    bool lay[2] = {false, true};
+    pg__reduce_run(&xm, axes, (char *)s, sizeof(double), 2, ops, ess, lay, f64 ? lse_sum_row_f64 : lse_sum_row_f32,
+                   NULL);
+    for (int64_t i = 0; i < out->numel; i++) {
+        if (f64) {
+            double *y = out->data;
+            y[i] += log(s[i]);
+        } else {
+            float *y = out->data;
+            y[i] = (float)((double)y[i] + log(s[i]));
+        }
+    }
+    pg__relock_host(u);
+    free(s);
+    return PG_OK;
+}
+
+static pg_status lse_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    const pg_tensor *x = n->saved[0], *y = n->saved[1];
+    pg_tensor *d = pg__tensor_new_like(xm);
+    if (!d) return PG_ERR_MEMORY;
+    size_t es = pg__dtype_size(g->dtype);
+    int64_t st[4][PG_MAX_DIMS];
+    pg__strides(xm->ndim, xm->shape, st[0]);
+    pg__strides(xm->ndim, xm->shape, st[1]);
+    pg__reduced_strides(xm, n->p.reduce.axes, st[2]);
+    pg__reduced_strides(xm, n->p.reduce.axes, st[3]);
+    char *base[4] = {d->data, x->data, y->data, g->data};
+    size_t esz[4] = {es, es, es, es};
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, 4, st);
+    pg__nditer_run(&it, base, esz, g->dtype == PG_DTYPE_F64 ? lse_bwd_row_f64 : lse_bwd_row_f32, NULL);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims) {
+    return pg__reduce(PG_OP_LOGSUMEXP, x, axes, keepdims);
+}
+
+/* ---- cumsum: y_i = Σ_{j≤i} x_j along the axis (reverse: Σ_{j≥i});  dx = the running sum
+ * of g in the other direction. The tensor is viewed as [outer, n, inner]. ---- */
+
+static pg_status scan_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    if (pg__check_float("cumsum", x)) return PG_ERR_TYPE;
+    int nd = x->ndim ? x->ndim : 1;
+    if (p->scan.axis < 0 || p->scan.axis >= nd) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "cumsum: dim %d is out of range for a tensor of shape %s", p->scan.axis,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    pg__meta_of(out, x);
+    return PG_OK;
+}
+
+#define PG_SCAN_KERNEL(TT, SUF)                                                                      \
+    /* y[o, j, i] = y[o, j -/+ 1, i] + x[o, j, i]   (running along j, forwards or backwards) */    \
+    static void cumsum_##SUF(TT *y, const TT *x, int64_t outer, int64_t n, int64_t inner, bool rev) { \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t k = 0; k < n; k++) {                                                      \
+                int64_t j = rev ? n - 1 - k : k;                                                   \
+                TT *yr = y + (o * n + j) * inner;                                                  \
+                const TT *xr = x + (o * n + j) * inner;                                            \
+                if (k == 0) {                                                                      \
+                    for (int64_t i = 0; i < inner; i++) yr[i] = xr[i];                             \
+                } else {                                                                           \
+                    const TT *prev = rev ? yr + inner : yr - inner;                                \
+                    for (int64_t i = 0; i < inner; i++) yr[i] = prev[i] + xr[i];                   \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+PG_SCAN_KERNEL(float, f32)
+PG_SCAN_KERNEL(double, f64)
+
+static void pg__cumsum_run(pg_tensor *y, const pg_tensor *x, int axis, bool rev) {
+    if (x->numel == 0) return;
+    int64_t outer = x->ndim ? pg__numel(axis, x->shape) : 1;
+    int64_t n = x->ndim ? x->shape[axis] : 1;
+    int64_t inner = x->ndim ? pg__numel(x->ndim - axis - 1, x->shape + axis + 1) : 1;
+    pg_unlocked u = pg__unlock_host(x->numel);
+    if (x->dtype == PG_DTYPE_F64) cumsum_f64(y->data, x->data, outer, n, inner, rev);
+    else cumsum_f32(y->data, x->data, outer, n, inner, rev);
+    pg__relock_host(u);
+}
+
+static pg_status cumsum_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg__cumsum_run(out, in[0], p->scan.axis, p->scan.reverse);
+    return PG_OK;
+}
+
+static pg_status cumsum_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    pg__cumsum_run(d, g, n->p.scan.axis, !n->p.scan.reverse);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_cumsum(pg_tensor *x, int axis, int reverse) {
+    if (pg__check_tensor("cumsum", x)) return NULL;
+    int nd = x->ndim ? x->ndim : 1;
+    if (axis < -nd || axis >= nd) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_SHAPE, "cumsum: dim %d is out of range for a tensor of shape %s", axis,
+                 pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        return NULL;
+    }
+    pg_params p = {0};
+    p.scan.axis = axis < 0 ? axis + nd : axis;
+    p.scan.reverse = reverse != 0;
+    return pg__apply_float1(PG_OP_CUMSUM, x, &p);
+}
+
 /* ---- differentiable rules (create_graph) ---- */
+
+/* logsumexp: g e^(x - y), with y the differentiable output */
+static pg_status lse_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta km;
+    pg__keepdims_meta(&km, xm, n->p.reduce.axes);
+    pg_tensor *x = pg__saved_input(n, 0);
+    TRY(y, pg__out_diff(n));
+    TRY(yk, pg_reshape(y, km.ndim, km.shape));
+    TRY(gk, pg_reshape(g, km.ndim, km.shape));
+    TRY(t, pg__apply2(PG_OP_SUB, x, yk));
+    TRY(e, pg__r1(PG_OP_EXP, t, 0));
+    pg_tensor *r = pg__apply2(PG_OP_MUL, e, gk);
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* cumsum: the running sum of g the other way */
+static pg_status cumsum_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    dx[0] = pg_cumsum(g, n->p.scan.axis, !n->p.scan.reverse);
+    return dx[0] ? PG_OK : pg_last_status();
+}
 
 /* sum: g broadcast back; mean: divided by the count; max/min: to the extremes */
 static pg_status reduce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
@@ -183,3 +383,5 @@ PG_OPDEF(sum, reduce_infer, reduce_forward, sum_backward, reduce_rule);
 PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward, reduce_rule);
 PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
 PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
+PG_OPDEF(logsumexp, reduce_infer, lse_forward, lse_backward, lse_rule);
+PG_OPDEF(cumsum, scan_infer, cumsum_forward, cumsum_backward, cumsum_rule);

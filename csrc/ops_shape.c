@@ -1,6 +1,7 @@
 /* ops_shape.c: op-table rows that move elements without arithmetic:
- * reshape (a view), permute, gather (the engine of x[key]), concatenate and
- * stack. These accept every dtype, bool included. */
+ * reshape (a view), permute, gather (the engine of x[key]), concatenate,
+ * stack and index_map (an index vector per dim: flip, roll, repeat, tile,
+ * expand, pad). These accept every dtype, bool included. */
 #include "rules_util.h"
 
 #include <stdlib.h>
@@ -436,6 +437,153 @@ static pg_tensor *pg__cat(int op, pg_tensor **xs, int n, int axis) {
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_CONCATENATE, xs, n, axis); }
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis) { return pg__cat(PG_OP_STACK, xs, n, axis); }
 
+
+/* ---- index_map: y[i_0, ..., i_{n-1}] = x[map_0[i_0], ..., map_{n-1}[i_{n-1}]], one index
+ * vector per dim (maps: map_0 then map_1 ..., shape[d] entries each, in [0, x.shape[d]));
+ * dx[map_0[i_0], ...] += g[i_0, ...] (indices may repeat: expand, repeat, pad). ---- */
+
+enum { PG_IMAP_COPY1, PG_IMAP_COPY4, PG_IMAP_COPY8, PG_IMAP_ADD32, PG_IMAP_ADD64, PG_IMAP_OFFSETS };
+
+/* src[d][i] = maps[d][i] * (x's element stride of dim d): [sum(shape)] */
+static int64_t *pg__imap_src(const pg_meta *xm, const int64_t *oshape, const int64_t *maps) {
+    int64_t xs[PG_MAX_DIMS], total = 0;
+    pg__strides(xm->ndim, xm->shape, xs);
+    for (int d = 0; d < xm->ndim; d++) total += oshape[d];
+    int64_t *src = malloc(sizeof(int64_t) * (size_t)(total ? total : 1));
+    if (!src) return NULL;
+    for (int d = 0, k = 0; d < xm->ndim; d++)
+        for (int64_t i = 0; i < oshape[d]; i++, k++) src[k] = maps[k] * xs[d];
+    return src;
+}
+
+/* walks y row by row: element j of a row reads x at base + src_last[j] (mode: copy by element
+ * size, add into dx by float type, or write the flat offsets) */
+static void pg__imap_run(char *y, char *x, const pg_meta *om, const int64_t *src, int mode) {
+    int nd = om->ndim;
+    int64_t n = pg__numel(nd, om->shape);
+    if (n == 0) return;
+    const int64_t *dsrc[PG_MAX_DIMS];
+    for (int d = 0, k = 0; d < nd; k += om->shape[d], d++) dsrc[d] = src + k;
+    static const int64_t zero = 0;
+    int64_t inner = nd ? om->shape[nd - 1] : 1, rows = n / inner;
+    const int64_t *last = nd ? dsrc[nd - 1] : &zero;
+    int64_t idx[PG_MAX_DIMS] = {0};
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t base = 0;
+        for (int d = 0; d < nd - 1; d++) base += dsrc[d][idx[d]];
+        int64_t at = r * inner;
+        switch (mode) {
+        case PG_IMAP_COPY1: for (int64_t j = 0; j < inner; j++) ((uint8_t *)y)[at + j] = ((const uint8_t *)x)[base + last[j]]; break;
+        case PG_IMAP_COPY4: for (int64_t j = 0; j < inner; j++) ((uint32_t *)y)[at + j] = ((const uint32_t *)x)[base + last[j]]; break;
+        case PG_IMAP_COPY8: for (int64_t j = 0; j < inner; j++) ((uint64_t *)y)[at + j] = ((const uint64_t *)x)[base + last[j]]; break;
+        /* backward: here y is g (read) and x is dx (added into) */
+        case PG_IMAP_ADD32: for (int64_t j = 0; j < inner; j++) ((float *)x)[base + last[j]] += ((const float *)y)[at + j]; break;
+        case PG_IMAP_ADD64: for (int64_t j = 0; j < inner; j++) ((double *)x)[base + last[j]] += ((const double *)y)[at + j]; break;
+        default: for (int64_t j = 0; j < inner; j++) ((int64_t *)y)[at + j] = base + last[j];
+        }
+        for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
+            if (++idx[d] < om->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+static pg_status imap_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (p->shape.ndim != x->ndim)
+        return pg__fail(PG_ERR_SHAPE, "index_map: got %d index vectors for a tensor of shape %s", p->shape.ndim,
+                        pg__shape_str(x->ndim, x->shape, b1, sizeof b1));
+    *out = (pg_meta){.dtype = x->dtype, .ndim = p->shape.ndim};
+    memcpy(out->shape, p->shape.dims, sizeof out->shape);
+    int64_t n = 1;
+    for (int d = 0; d < out->ndim; d++) {
+        if (out->shape[d] < 0) return pg__fail(PG_ERR_SHAPE, "index_map: negative dimension in the result shape");
+        if (__builtin_mul_overflow(n, out->shape[d], &n) || (uint64_t)n > PG_MAX_BYTES / pg__dtype_size(x->dtype))
+            return pg__fail(PG_ERR_MEMORY, "index_map: the result's shape %s is too large",
+                            pg__shape_str(out->ndim, out->shape, b1, sizeof b1));
+    }
+    if (p->n_offsets > 0 && !p->offsets) return pg__fail(PG_ERR_VALUE, "index_map: index pointer is NULL");
+    for (int d = 0, k = 0; d < out->ndim; d++)
+        for (int64_t i = 0; i < out->shape[d]; i++, k++)
+            if (p->offsets[k] < 0 || p->offsets[k] >= x->shape[d])
+                return pg__fail(PG_ERR_INDEX, "index_map: index %lld is out of range for dim %d of a tensor of shape %s "
+                                "(result shape %s)", (long long)p->offsets[k], d,
+                                pg__shape_str(x->ndim, x->shape, b1, sizeof b1),
+                                pg__shape_str(out->ndim, out->shape, b2, sizeof b2));
+    return PG_OK;
+}
+
+static pg_status imap_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg_meta xm, om;
+    pg__meta_of(&xm, in[0]);
+    pg__meta_of(&om, out);
+    int64_t *src = pg__imap_src(&xm, om.shape, p->offsets);
+    if (!src) return pg__fail(PG_ERR_MEMORY, "index_map: out of memory");
+    size_t es = pg__dtype_size(out->dtype);
+    pg_unlocked u = pg__unlock_host(out->numel);
+    pg__imap_run(out->data, in[0]->data, &om, src, es == 1 ? PG_IMAP_COPY1 : es == 4 ? PG_IMAP_COPY4 : PG_IMAP_COPY8);
+    pg__relock_host(u);
+    free(src);
+    return PG_OK;
+}
+
+static pg_status imap_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_tensor *d = pg__tensor_zeros_like(xm);
+    int64_t *src = d ? pg__imap_src(xm, n->out_meta.shape, n->p.offsets) : NULL;
+    if (!src) {
+        pg_tensor_release(d);
+        return pg__fail(PG_ERR_MEMORY, "index_map backward: out of memory");
+    }
+    pg_unlocked u = pg__unlock_host(g->numel);
+    pg__imap_run(g->data, d->data, &n->out_meta, src, g->dtype == PG_DTYPE_F64 ? PG_IMAP_ADD64 : PG_IMAP_ADD32);
+    pg__relock_host(u);
+    free(src);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_index_map(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *maps) {
+    if (pg__check_tensor("index_map", x)) return NULL;
+    if (ndim < 0 || ndim > PG_MAX_DIMS || (ndim && !shape)) {
+        pg__fail(PG_ERR_SHAPE, "index_map: got %d index vectors (0 to %d supported)", ndim, PG_MAX_DIMS);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.shape.ndim = ndim;
+    if (ndim) memcpy(p.shape.dims, shape, sizeof(int64_t) * (size_t)ndim);
+    int64_t total = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || __builtin_add_overflow(total, shape[d], &total)) {
+            pg__fail(PG_ERR_SHAPE, "index_map: negative dimension in the result shape");
+            return NULL;
+        }
+    }
+    p.offsets = maps;
+    p.n_offsets = total; /* one index per result position of each dim */
+    return pg__apply(PG_OP_INDEX_MAP, &x, 1, &p);
+}
+
+/* index_map: its adjoint, a scatter-add at the flat offsets it read (whose own rule gathers) */
+static pg_status imap_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    int64_t *src = pg__imap_src(xm, n->out_meta.shape, n->p.offsets);
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(g->numel ? g->numel : 1));
+    if (!src || !off) {
+        free(src);
+        free(off);
+        return pg__fail(PG_ERR_MEMORY, "index_map: out of memory");
+    }
+    pg__imap_run((char *)off, NULL, &n->out_meta, src, PG_IMAP_OFFSETS);
+    dx[0] = pg_scatter_add(g, xm->ndim, xm->shape, off);
+    free(src);
+    free(off);
+    return dx[0] ? PG_OK : pg_last_status();
+}
+
 /* ---- differentiable rules (create_graph) ---- */
 
 /* reshape, permute: the inverse; getitem and scatter_add: each other (adjoints) */
@@ -484,3 +632,4 @@ PG_OPDEF(getitem, gather_infer, gather_forward, gather_backward, shape_rule);
 PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward, shape_rule);
 PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward, cat_rule);
 PG_OPDEF(stack, cat_infer, cat_forward, cat_backward, cat_rule);
+PG_OPDEF(index_map, imap_infer, imap_forward, imap_backward, imap_rule);

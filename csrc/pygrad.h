@@ -252,6 +252,10 @@ pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims);
+/* log Σ e^x over axes, computed stably (the maximum subtracted first) */
+pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims);
+/* running sum along axis (reverse != 0: from the end); a 0-d x takes axis 0 or -1 */
+pg_tensor *pg_cumsum(pg_tensor *x, int axis, int reverse);
 pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape);  /* one -1 allowed */
 pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims);
 /* out.flat[i] = x.flat[offsets[i]]; out has the given shape; offsets: [numel(shape)] */
@@ -283,6 +287,9 @@ pg_tensor *pg_scatter_add_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor
 /* the same, writing instead of adding: for a repeated position the last
  * element in index's row-major order wins */
 pg_tensor *pg_scatter_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *src);
+/* out[i_0, ..., i_{n-1}] = x[map_0[i_0], ..., map_{n-1}[i_{n-1}]]: one index vector per dim of x
+ * (ndim == x's), maps = map_0 then map_1 ..., shape[d] entries each, in [0, x.shape[d]) */
+pg_tensor *pg_index_map(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *maps);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

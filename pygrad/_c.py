@@ -9,7 +9,7 @@ says.
 
 # ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
 
-from pygrad import _functions, _indexing, _optable
+from pygrad import _derived, _functions, _indexing, _optable
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
@@ -58,6 +58,9 @@ globals().update({_n: getattr(_functions, _n) for _n in _indexing.METHODS + ("ga
 
 # the module-level op functions: written out in _functions or built there from the op table
 globals().update({_n: getattr(_functions, _n) for _n in _optable.FUNCTIONS if _n not in globals()})
+
+globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for both engines
+linspace = _derived.linspace_of(__name__)
 
 __all__ = _optable.c_all()  # the names imported above; tests/ops/test_optable.py checks each exists
 

@@ -14,6 +14,7 @@ from pygrad import _engines, _indexing, _optable
 from pygrad._args import _join_axis, _reduction_arg, _shape_arg
 from pygrad._bindings import _wrap, bool_, float32, float64, int64_buffer, lib, tensor_array
 from pygrad._creation import tensor
+from pygrad._derived import cumsum, logsumexp  # noqa: F401 - op-table rows whose functions check in one place
 from pygrad._tensor import Tensor, _as_tensor, _is_scalar
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 

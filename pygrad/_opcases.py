@@ -42,7 +42,7 @@ OP_NAMES: tuple[str, ...] = (
     "rpow_scalar",
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
     "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
-    "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide",
+    "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide", "logsumexp", "cumsum", "index_map",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -125,6 +125,11 @@ def _mix_op(m: Any, a: Any, b: Any) -> Any:
 
 
 _SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 repeats
+
+
+def _pad(m: Any) -> Any:
+    """``pad`` of the engine ``m`` (it lives in ``m.nn.functional``, as PyTorch's)."""
+    return m.nn.functional.pad
 
 
 def _scatter_op(m: Any, x: Any) -> Any:
@@ -478,5 +483,56 @@ CASES: list[OpCase] = [
     OpCase("cross_entropy", "cross_entropy-wide-logits", lambda m, a: m.cross_entropy(a * 30.0, [1, 0]),
            ((2, 4),)),
     OpCase("cross_entropy", "cross_entropy-one-class", lambda m, a: m.cross_entropy(a, [0, 0, 0]), ((3, 1),)),
+    # ops of pygrad._derived: composed of the rows above, cased here for parity, finite differences
+    # and double backward (op: the last row each records)
+    OpCase("logsumexp", "logsumexp-dim", lambda m, a: a.logsumexp(1), ((3, 4),)),
+    OpCase("logsumexp", "logsumexp-all", lambda m, a: m.logsumexp(a), ((2, 3),)),
+    OpCase("logsumexp", "logsumexp-tuple-keepdim", lambda m, a: m.logsumexp(a * 3.0, (0, 2), keepdim=True),
+           ((2, 3, 2),)),
+    OpCase("logsumexp", "logsumexp-0d", lambda m, a: a.logsumexp(0), ((),)),
+    OpCase("logsumexp", "logsumexp-wide", lambda m, a: (a * 400.0).logsumexp(-1), ((2, 3),)),
+    OpCase("cumsum", "cumsum-dim1", lambda m, a: a.cumsum(1), ((3, 4),)),
+    OpCase("cumsum", "cumsum-dim0-3d", lambda m, a: m.cumsum(a, 0), ((3, 2, 2),)),
+    OpCase("cumsum", "cumsum-neg-dim", lambda m, a: (a * a).cumsum(-1), ((5,),)),
+    OpCase("cumsum", "cumsum-0d", lambda m, a: a.cumsum(0), ((),)),
+    OpCase("reshape", "squeeze-dims", lambda m, a: a.squeeze((0, 2)), ((1, 3, 1),)),
+    OpCase("reshape", "unsqueeze-flatten", lambda m, a: m.flatten(a.unsqueeze(1), 1), ((2, 3),)),
+    OpCase("reshape", "unflatten", lambda m, a: a.unflatten(-1, (2, 3)), ((2, 6),)),
+    OpCase("permute", "movedim", lambda m, a: m.movedim(a, 0, 2), ((2, 3, 4),)),
+    OpCase("index_map", "expand", lambda m, a: a.expand(2, 3, -1), ((3, 1),)),
+    OpCase("index_map", "broadcast_to", lambda m, a: m.broadcast_to(a, (2, 3)), ((3,),)),
+    OpCase("index_map", "flip", lambda m, a: m.flip(a, (0, 1)), ((3, 4),)),
+    OpCase("index_map", "roll", lambda m, a: a.roll((1, -1), (0, 1)), ((3, 4),)),
+    OpCase("index_map", "repeat", lambda m, a: a.repeat(2, 1, 2), ((2, 3),)),
+    OpCase("index_map", "tile", lambda m, a: m.tile(a, (2,)), ((3,),)),
+    OpCase("getitem", "diagonal", lambda m, a: a.diagonal(1, 1, 2), ((2, 3, 4),)),
+    OpCase("where", "tril", lambda m, a: a.tril(), ((3, 4),)),
+    OpCase("where", "triu-k", lambda m, a: m.triu(a, -1), ((2, 3, 3),)),
+    OpCase("where", "pad-constant", lambda m, a: _pad(m)(a, (1, 2, 0, 1), value=0.5), ((2, 3),)),
+    OpCase("index_map", "pad-reflect", lambda m, a: _pad(m)(a, (2, 1), mode="reflect"), ((2, 4),)),
+    OpCase("index_map", "pad-replicate", lambda m, a: _pad(m)(a, (1, 1, 2, 0), mode="replicate"), ((2, 3),)),
+    OpCase("add", "narrow-split-chunk", lambda m, a: a.narrow(1, 1, 2) * a.split(2, 1)[1] + a.chunk(2, 1)[0],
+           ((3, 4),)),
+    OpCase("stack", "unbind-stack", lambda m, a: m.stack(a.unbind(1)[::-1]), ((2, 3),)),
+    OpCase("index_map", "clone", lambda m, a: a.clone(), ((2, 3),)),
+    OpCase("matmul", "dot", lambda m, a, b: m.dot(a, b), ((4,), (4,))),
+    OpCase("mul", "outer", lambda m, a, b: m.outer(a, b), ((3,), (2,))),
+    OpCase("matmul", "einsum-matmul", lambda m, a, b: m.einsum("ij,jk->ik", a, b), ((2, 3), (3, 4))),
+    OpCase("matmul", "einsum-batch-ellipsis", lambda m, a, b: m.einsum("...ij,...kj->...ik", a, b),
+           ((2, 2, 3), (2, 4, 3))),
+    OpCase("sum", "einsum-trace", lambda m, a: m.einsum("ii", a), ((3, 3),)),
+    OpCase("reshape", "einsum-three", lambda m, a, b, c: m.einsum("ij,jk,k->i", a, b, c), ((2, 3), (3, 4), (4,))),
+    OpCase("reshape", "var", lambda m, a: a.var(1), ((3, 4),)),
+    OpCase("mul_scalar", "var-correction0-keepdim", lambda m, a: m.var(a, (0, 1), correction=0, keepdim=True),
+           ((2, 3, 2),)),
+    OpCase("sqrt", "std", lambda m, a: a.std(), ((3, 4),)),
+    OpCase("reshape", "norm-2", lambda m, a: a.norm(dim=1), ((3, 4),)),
+    OpCase("reshape", "norm-1", lambda m, a: m.norm(a, 1), ((3, 4),), "away0"),
+    OpCase("reshape", "norm-inf", lambda m, a: a.norm(float("inf"), 0), ((3, 4),), "away0"),
+    OpCase("reshape", "norm-3", lambda m, a: a.norm(3, (0, 1)), ((2, 3),), "away0"),
+    OpCase("reshape", "prod", lambda m, a: a.prod(), ((2, 3),)),
+    OpCase("reshape", "prod-dim-keepdim", lambda m, a: m.prod(a, 1, keepdim=True), ((3, 5),)),
+    OpCase("mul", "cumprod", lambda m, a: a.cumprod(1), ((2, 5),)),
+    OpCase("add", "logcumsumexp", lambda m, a: m.logcumsumexp(a * 3.0, 1), ((2, 5),)),
 ]
 """All cases; ids are unique."""

@@ -265,6 +265,16 @@ OPS: tuple[Op, ...] = (
                                lambda e, x, y: e.floor_divide(x, y)),
        "//", ("floor_divide",), ("floor_divide", "__floordiv__", "__rfloordiv__"), "like",
        "Python's //: floor(a / b), zero gradient."),
+    Op("logsumexp", 1, Gate("LogSumExpGate", "z = log Σ eˣ over dim (stable); dx = softmax(x)·dz.",
+                            lambda e, x, dim, keepdim: x.logsumexp(dim, keepdim), ("dim", "keepdim"), (None, False)),
+       "logΣe", ("logsumexp",), ("logsumexp",)),
+    Op("cumsum", 1, Gate("CumSumGate", "zᵢ = Σ_{j≤i} xⱼ along dim; dx = the running sum of dz from the end.",
+                         lambda e, x, dim: x.cumsum(dim), ("dim",)),
+       "cumΣ", ("cumsum",), ("cumsum",)),
+    Op("index_map", 1, Gate("IndexMapGate", "z[i, j, ...] = x[map₀[i], map₁[j], ...]; dx scatter-adds dz.",
+                            lambda e, x, maps: x._index_map(maps), ("maps",)),
+       "map", (), (),
+       doc="y[i, j, ...] = x[map₀[i], map₁[j], ...]: flip, roll, repeat, tile, expand and pad move data with it."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
@@ -295,13 +305,19 @@ C_ONLY_NAMES: tuple[str, ...] = (
     "get_cache_limit", "memory_stats",
 )
 REFERENCE_ONLY_NAMES: tuple[str, ...] = ("OPS", "nn", "optim")
+DERIVED_FUNCTIONS: tuple[str, ...] = (
+    "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to", "movedim", "moveaxis", "narrow", "split",
+    "chunk", "unbind", "clone", "flip", "roll", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
+    "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "logcumsumexp", "linspace",
+)
+"""The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 
 
 def c_all() -> list[str]:
     """``__all__`` of the C engine (``pygrad._c``)."""
-    return sorted({*FUNCTIONS, *COMMON_NAMES, *C_ONLY_NAMES})
+    return sorted({*FUNCTIONS, *DERIVED_FUNCTIONS, *COMMON_NAMES, *C_ONLY_NAMES})
 
 
 def reference_all() -> list[str]:
     """``__all__`` of the reference engine (``pygrad.reference``)."""
-    return sorted({*FUNCTIONS, *COMMON_NAMES, *REFERENCE_ONLY_NAMES})
+    return sorted({*FUNCTIONS, *DERIVED_FUNCTIONS, *COMMON_NAMES, *REFERENCE_ONLY_NAMES})

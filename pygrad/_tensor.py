@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _copying, _engines, _indexing, _optable
+from pygrad import _copying, _derived, _engines, _indexing, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     KIND,
@@ -785,6 +785,28 @@ class Tensor:
         s = src if isinstance(src, Tensor) else (
             _creation.full(idx.shape, src, dtype=self.dtype) if _is_scalar(src) else _as_tensor(src, self, op))
         return _wrap(cfn(self._p, _indexing._dim(op, dim, self), idx._p, s._p))
+    def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The logsumexp op over checked ``axes`` (Tensor.logsumexp checks its arguments)."""
+        mask = 0
+        for a in axes:
+            mask |= 1 << a
+        return _wrap(lib.pg_logsumexp(self._p, mask, keepdim))
+
+    def _index_map(self, maps: Any) -> Tensor:
+        """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
+        ms = [np.asarray(m, dtype=np.int64).reshape(-1) for m in maps]
+        flat = np.concatenate(ms) if ms else np.zeros(0, dtype=np.int64)
+        return _wrap(lib.pg_index_map(self._p, len(ms), [m.size for m in ms], int64_buffer(flat)))
+
+    def _take_flat(self, off: np.ndarray) -> Tensor:
+        """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]`` (offsets checked in C),
+        recorded on ``x.reshape(-1)`` as the reference engine records it."""
+        flat = self.reshape(-1)
+        return _wrap(lib.pg_gather(flat._p, off.ndim, list(off.shape), int64_buffer(off)))
+
+    def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
+        """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
+        return _wrap(lib.pg_cumsum(self._p, axis, reverse))
 
     # ---- shape ----
     def reshape(self, *shape: Any) -> Tensor:
@@ -819,6 +841,7 @@ _indexing.install(Tensor)  # argmax, sort, topk, any, nonzero ...: written once 
 for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
     setattr(Tensor, _op.name, _unary_method(_op.name, getattr(lib, f"pg_{_op.name}"), _op.doc))
 
+_derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)
 

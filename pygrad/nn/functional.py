@@ -14,6 +14,9 @@ binary_cross_entropy_with_logits(x, t)     -t log σ(x) - (1 - t) log(1 - σ(x))
 l2_regularization(W, λ)                    λ R(W),  R(W) = Σ W²
 l1_regularization(W, λ)                    λ R(W),  R(W) = Σ |W|
 =========================================  =============================================
+
+``pad(x, pad, mode="constant", value=0)`` pads with PyTorch's pad tuple (last
+dim first) in constant, reflect, replicate or circular mode.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad._derived import pad
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
 from ._backend import as_tensor_like, engine_of, is_tensor
@@ -336,5 +340,5 @@ def accuracy(scores: Any, labels: Any) -> float:
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
-    "softmax", "log_softmax", "accuracy",
+    "softmax", "log_softmax", "accuracy", "pad",
 ]

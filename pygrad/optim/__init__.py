@@ -15,8 +15,7 @@ under ``PYGRAD_BACKEND=python`` (the C optimizers stay in
 """
 
 from pygrad import _engines
-from pygrad.optim import lr_scheduler
-from pygrad.optim.lr_scheduler import (  # engine-neutral: they only set param_groups' rates
+from pygrad._schedules import (  # engine-neutral: they only set param_groups' rates
     LambdaLR,
     LinearLR,
     MultiStepLR,
@@ -24,6 +23,7 @@ from pygrad.optim.lr_scheduler import (  # engine-neutral: they only set param_g
     ReduceLROnPlateau,
     SequentialLR,
 )
+from pygrad.optim import lr_scheduler
 
 if _engines.backend() == "python":
     from pygrad.reference.optim import (

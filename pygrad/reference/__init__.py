@@ -26,7 +26,7 @@ of pygrad.nn, building their parameters on this engine).
 
 from __future__ import annotations
 
-from pygrad import _indexing, _optable
+from pygrad import _derived, _indexing, _optable
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
@@ -98,6 +98,8 @@ from .tensor import Tensor, bool_, custom_op, double, float32, float64, int32, i
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 globals().update({_n: getattr(_functional, _n) for _n in _indexing.METHODS + ("gather", "scatter")})
+globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for both engines
+linspace = _derived.linspace_of(__name__)
 
 _SUBMODULES = {"nn", "optim", "gates"}
 

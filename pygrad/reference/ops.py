@@ -1565,6 +1565,82 @@ class Custom(Op):
         return grads
 
 
+class LogSumExp(Reduction):
+    """y = m + log Σ_axes exp(x - m), m the maximum (0 where not finite; -inf over no
+    elements); dx = g·exp(x - y), the softmax of x times g."""
+
+    name = "logsumexp"
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        kept = tuple(1 if i in self.axes else s for i, s in enumerate(x.shape))
+        if self._count() == 0:
+            y = np.full(kept, -np.inf, dtype=x.dtype)
+        else:
+            m = np.max(x, axis=self.axes, keepdims=True)
+            m = np.where(np.isinf(m), _scalar(x.dtype, 0), m)
+            with np.errstate(divide="ignore"):
+                y = m + np.log(np.sum(np.exp(x - m), axis=self.axes, keepdims=True))
+        return y if self.keepdims else np.reshape(y, tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self._keep(g) * np.exp(xs[0] - self._keep(y)),)
+
+
+class CumSum(Op):
+    """y_i = Σ_{j≤i} x_j along ``axis`` (``reverse``: Σ_{j≥i}); dx = the running sum of g the other way."""
+
+    name = "cumsum"
+
+    def __init__(self, axis: int, reverse: bool = False) -> None:
+        super().__init__()
+        self.axis = axis
+        self.reverse = reverse
+
+    @staticmethod
+    def scan(a: Array, axis: int, reverse: bool) -> Array:
+        if a.ndim == 0:
+            return a.copy()
+        if reverse:
+            return np.flip(np.cumsum(np.flip(a, axis), axis=axis), axis)
+        return np.cumsum(a, axis=axis)
+
+    def forward(self, x: Array) -> Array:
+        return self.scan(x, self.axis, self.reverse)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.scan(g, self.axis, not self.reverse),)
+
+
+class IndexMap(Op):
+    """y[i₀, ..., iₙ₋₁] = x[map₀[i₀], ..., mapₙ₋₁[iₙ₋₁]], one index vector per dim;
+    dx[map₀[i₀], ...] += g[i₀, ...] (repeated indices add)."""
+
+    name = "index_map"
+
+    def __init__(self, maps: tuple[Array, ...]) -> None:
+        super().__init__()
+        self.maps = maps
+
+    def forward(self, x: Array) -> Array:
+        return x[np.ix_(*self.maps)] if self.maps else x.copy()
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        dx = np.zeros(self.in_shapes[0], dtype=g.dtype)
+        if self.maps:
+            np.add.at(dx, np.ix_(*self.maps), g)
+        else:
+            dx += g
+        return (dx,)
+
+    def offsets(self) -> Array:
+        """The flat offset into x of every element of y."""
+        shape = self.in_shapes[0]
+        idx = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+        return idx[np.ix_(*self.maps)] if self.maps else idx
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1575,7 +1651,7 @@ OPS: dict[str, type[Op]] = {
         RDivScalar, RPowScalar,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
-        FloorDivide,
+        FloorDivide, LogSumExp, CumSum, IndexMap,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types as _types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -451,7 +452,24 @@ def minimize(f: Callable[[Tensor], Tensor], x0: Any, lr: float = 0.1, tol: float
         return MinimizeResult(x=x.numpy().copy(), fun=value, grad_norm=gnorm, nit=k, reason=reason, history=history)
 
 
+# the schedules written once for both engines (pygrad._schedules), and a lr_scheduler namespace
+# as torch.optim has, holding this module's own StepLR, ExponentialLR and CosineAnnealingLR
+from pygrad._schedules import (  # noqa: E402
+    LambdaLR,
+    LinearLR,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
+
+lr_scheduler = _types.ModuleType(f"{__name__}.lr_scheduler", "The learning-rate schedules (torch.optim.lr_scheduler).")
+for _n in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR",
+           "OneCycleLR", "SequentialLR", "ReduceLROnPlateau"):
+    setattr(lr_scheduler, _n, globals()[_n])
+
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
-    "CosineAnnealingLR", "MinimizeResult", "minimize",
+    "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR", "ReduceLROnPlateau",
+    "lr_scheduler", "MinimizeResult", "minimize",
 ]

@@ -228,6 +228,23 @@ def _softmax(node: Node, g: Tensor) -> list[Any]:
     return [g - y.exp() * g.sum(axis=axis, keepdims=True)]
 
 
+def _logsumexp(node: Node, g: Tensor) -> list[Any]:
+    """g·exp(x - y), y the differentiable output."""
+    op = node.op
+    keep = tuple(1 if i in op.axes else s for i, s in enumerate(op.in_shapes[0]))
+    return [g.reshape(*keep) * (node.inputs[0] - _output(node).reshape(*keep)).exp()]
+
+
+def _cumsum(node: Node, g: Tensor) -> list[Any]:
+    """The running sum of g the other way."""
+    return [g._cumsum(node.op.axis, not node.op.reverse)]
+
+
+def _index_map(node: Node, g: Tensor) -> list[Any]:
+    """Its adjoint: a scatter-add at the flat offsets it read."""
+    return [scatter_add(g, node.op.in_shapes[0], node.op.offsets())]
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -282,6 +299,7 @@ RULES.update({
     ops.Min: _reduce, ops.Reshape: _shape, ops.Permute: _shape, ops.GetItem: _shape, ops.ScatterAdd: _shape,
     ops.Concatenate: _cat, ops.Stack: _cat, ops.Softmax: _softmax, ops.LogSoftmax: _softmax, ops.Custom: _custom,
     ops.Prelu: _prelu, ops.Maxout: _maxout, ops.CrossEntropy: _cross_entropy,
+    ops.LogSumExp: _logsumexp, ops.CumSum: _cumsum, ops.IndexMap: _index_map,
 })
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _copying, _engines, _indexing, _optable
+from pygrad import _copying, _derived, _engines, _indexing, _optable
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -850,6 +850,30 @@ class Tensor:
     ) -> Tensor:
         """Σ over ``axis`` (None: all)."""
         return _reduce(ops.Sum, "sum", self, axis, keepdims, dim, keepdim)
+
+    def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The logsumexp op over checked, sorted ``axes`` (Tensor.logsumexp checks its arguments)."""
+        return _apply(ops.LogSumExp(axes, keepdim), (_floating(self),))
+
+    def _index_map(self, maps: Sequence[np.ndarray]) -> Tensor:
+        """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
+        ms = tuple(np.asarray(m, dtype=np.int64).reshape(-1) for m in maps)
+        if len(ms) != self.ndim:
+            raise ShapeError(f"index_map: got {len(ms)} index vectors for a tensor of shape {self.shape}")
+        for d, m in enumerate(ms):
+            bad = (m < 0) | (m >= self.shape[d])
+            if bad.any():
+                raise PygradIndexError(f"index_map: index {int(m[bad][0])} is out of range for dim {d} of a tensor "
+                                       f"of shape {self.shape}")
+        return _apply(ops.IndexMap(ms), (self,))
+
+    def _take_flat(self, off: np.ndarray) -> Tensor:
+        """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]``."""
+        return self.reshape(-1)[off]
+
+    def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
+        """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
+        return _apply(ops.CumSum(axis, reverse), (_floating(self),))
 
     def mean(
         self, axis: object = None, keepdims: bool = False, *, dim: object = None,
@@ -1768,3 +1792,4 @@ def _scatter_dim(op: str, t: Tensor, dim: Any, index: Any, src: Any) -> Tensor:
 
 
 _indexing.install(Tensor)
+_derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines

@@ -35,8 +35,21 @@ def _picture(out: str, path: Path) -> None:
 
 
 def test_every_example_has_a_smoke_test() -> None:
-    tested = {"moons_mlp.py", "digits_mlp.py", "optimizer_comparison.py", "three_strategies.py", "circuits.py"}
+    tested = {"moons_mlp.py", "digits_mlp.py", "optimizer_comparison.py", "three_strategies.py", "circuits.py",
+              "port_from_pytorch.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_port_from_pytorch() -> None:
+    """The PyTorch script gives the same numbers on both engines (and, with torch installed, as torch)."""
+    out = _run("port_from_pytorch.py", "--steps", "30")
+    finals = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+)\s+loss [\d.]+ -> ([\d.]+)", out, re.M)}
+    assert abs(finals["pygrad"] - finals["pygrad.reference"]) < 1e-5, out
+    assert finals["pygrad"] < 1.2, out
+    if "torch" in finals:
+        for m in re.finditer(r"vs torch: max \|loss difference\| ([\d.e+-]+), max \|parameter difference\| ([\d.e+-]+)",
+                             out):
+            assert float(m.group(1)) < 1e-4 and float(m.group(2)) < 1e-3, out
 
 
 def test_moons_mlp(tmp_path) -> None:

@@ -1212,6 +1212,82 @@ static void test_shape_ops(void) {
     release_all();
 }
 
+static void test_index_map(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* x (2, 3) -> y[i, j] = x[r[i], c[j]] with r = (1, 0, 1), c = (2, 2, 0, 1) */
+        pg_tensor *x = leaf(T(dt, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+        pg_tensor *y = keep(pg_index_map(x, 2, SHAPE(3, 4), (const int64_t[]){1, 0, 1, 2, 2, 0, 1}));
+        CHECK_SHAPE(y, 2, 3, 4);
+        CHECK_VALUES(y, 0, 6, 6, 4, 5, 3, 3, 1, 2, 6, 6, 4, 5);
+        BACKWARD(y, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        /* repeated indices add: row 1 read twice, column 2 twice */
+        CHECK_GRAD(x, tol, 1, 1, 2, 2, 2, 4);
+    }
+    /* bools move by element size; 0-d and empty */
+    CHECK_VALUES(keep(pg_index_map(V(BOOL, 1, 0), 1, SHAPE(3), (const int64_t[]){1, 1, 0})), 0, 0, 0, 1);
+    CHECK_VALUES(keep(pg_index_map(S(F64, 7), 0, NULL, NULL)), 0, 7);
+    CHECK_SHAPE(keep(pg_index_map(V(F64, 1, 2), 1, SHAPE(0), NULL)), 1, 0);
+    pg_tensor *x = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6);
+    CHECK_FAILS(pg_index_map(NULL, 0, NULL, NULL), PG_ERR_VALUE, "index_map: got a NULL tensor");
+    CHECK_FAILS(pg_index_map(x, 1, SHAPE(2), (const int64_t[]){0, 1}), PG_ERR_SHAPE,
+                "index_map: got 1 index vectors for a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, 1), (const int64_t[]){0, 3}), PG_ERR_INDEX,
+                "index_map: index 3 is out of range for dim 1 of a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, -1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: negative dimension");
+    CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, 1), NULL), PG_ERR_VALUE, "index_map: index pointer is NULL");
+    CHECK_FAILS(pg_index_map(x, 9, SHAPE(1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: got 9 index vectors");
+    release_all();
+}
+
+static void test_logsumexp_and_cumsum(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* stable far outside exp's range: 1000 + log 2;  log(e^0 + e^log 3) = log 4 */
+        pg_tensor *x = leaf(T(dt, 2, SHAPE(2, 2), 1000, 1000, 0, log(3.0)));
+        pg_tensor *y = keep(pg_logsumexp(x, 1u << 1, 0));
+        CHECK_SHAPE(y, 1, 2);
+        CHECK_VALUES(y, tol * 1000, 1000 + log(2.0), log(4.0));
+        BACKWARD(y, 2, 1);
+        /* dx = g softmax(x) = g e^(x - y): float32's y near 1000 is rounded to 6e-5 */
+        CHECK_GRAD(x, f64 ? tol : 1e-4, 1, 1, 0.25, 0.75);
+        pg_tensor_set_grad(x, NULL);
+        y = keep(pg_logsumexp(x, 1u << 0, 1));
+        CHECK_SHAPE(y, 2, 1, 2);
+        CHECK_VALUES(y, tol * 1000, 1000, 1000);
+        /* cumsum forwards and backwards; dx = the running sum of g the other way */
+        pg_tensor *c = leaf(T(dt, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+        y = keep(pg_cumsum(c, 1, 0));
+        CHECK_VALUES(y, tol, 1, 3, 6, 4, 9, 15);
+        BACKWARD(y, 1, 2, 3, 0, 0, 1);
+        CHECK_GRAD(c, tol, 6, 5, 3, 1, 1, 1);
+        pg_tensor_set_grad(c, NULL);
+        y = keep(pg_cumsum(c, -2, 1));
+        CHECK_VALUES(y, tol, 5, 7, 9, 4, 5, 6);
+        BACKWARD(y, 1, 1, 1, 2, 2, 2);
+        CHECK_GRAD(c, tol, 1, 1, 1, 3, 3, 3);
+    }
+    /* all -inf gives -inf, +inf gives +inf, empty gives -inf; 0-d: cumsum is the identity */
+    CHECK_VALUES(keep(pg_logsumexp(V(F64, -INFINITY, -INFINITY), PG_AXES_ALL, 0)), 0, -INFINITY);
+    CHECK_VALUES(keep(pg_logsumexp(V(F64, INFINITY, 1), PG_AXES_ALL, 0)), 0, INFINITY);
+    pg_tensor *e = keep(pg_tensor_full(F64, 2, SHAPE(0, 2), 0));
+    CHECK_VALUES(keep(pg_logsumexp(e, 1u << 0, 0)), 0, -INFINITY, -INFINITY);
+    CHECK_SHAPE(keep(pg_logsumexp(e, 1u << 1, 0)), 1, 0);
+    CHECK_SHAPE(keep(pg_cumsum(e, 0, 0)), 2, 0, 2);
+    CHECK_VALUES(keep(pg_cumsum(S(F64, 4), 0, 0)), 0, 4);
+    CHECK_VALUES(keep(pg_cumsum(V(BOOL, 1, 1, 0), 0, 0)), 0, 1, 2, 2); /* bools as float32 */
+    pg_tensor *x = T(F64, 2, SHAPE(2, 3), 1, 5, 3, 4, 2, 6);
+    CHECK_FAILS(pg_logsumexp(NULL, 0, 0), PG_ERR_VALUE, "logsumexp: got a NULL tensor");
+    CHECK_FAILS(pg_logsumexp(x, 1u << 2, 0), PG_ERR_SHAPE, "logsumexp: axis 2 is out of range for a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_cumsum(NULL, 0, 0), PG_ERR_VALUE, "cumsum: got a NULL tensor");
+    CHECK_FAILS(pg_cumsum(x, 2, 0), PG_ERR_SHAPE, "cumsum: dim 2 is out of range for a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_cumsum(x, -3, 1), PG_ERR_SHAPE, "cumsum: dim -3 is out of range");
+    CHECK_FAILS(pg_cumsum(S(F64, 1), 1, 0), PG_ERR_SHAPE, "cumsum: dim 1 is out of range for a tensor of shape ()");
+    release_all();
+}
+
 static void test_softmax_and_cast(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         pg_dtype dt = f64 ? F64 : F32;
@@ -2063,6 +2139,8 @@ int main(void) {
     test_reductions();
     test_shape_ops();
     test_softmax_and_cast();
+    test_logsumexp_and_cumsum();
+    test_index_map();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

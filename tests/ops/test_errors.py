@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad import PygradError, ShapeError, _optable
+from pygrad import PygradError, PygradTypeError, ShapeError, _optable
 
 Pattern = Union[str, "re.Pattern[str]"]
 
@@ -213,6 +213,14 @@ AXIS_CASES = [
          ShapeError),
     Case("log-softmax-axis", lambda m: m.log_softmax(_a23(m), axis=2), ValueError,
          (op("log_softmax"), "2", "(2, 3)"), ShapeError),
+    Case("logsumexp-dim", lambda m: _a23(m).logsumexp(2), ValueError, (op("logsumexp"), "2", "(2, 3)"),
+         ShapeError),
+    Case("logsumexp-repeated-dim", lambda m: m.logsumexp(_a23(m), (1, -1)), ValueError,
+         (op("logsumexp"), "twice", "(2, 3)"), ShapeError),
+    Case("logsumexp-bool", lambda m: m.tensor(np.array([True])).logsumexp(0), TypeError,
+         (op("logsumexp"), "bool"), PygradTypeError),
+    Case("cumsum-dim", lambda m: m.cumsum(_a23(m), -3), ValueError, (op("cumsum"), "-3", "(2, 3)"), ShapeError),
+    Case("cumsum-dim-type", lambda m: _a23(m).cumsum(0.5), TypeError, (op("cumsum"), "0.5"), PygradTypeError),
     Case("sum-axis-0d", lambda m: m.tensor(1.0).sum(axis=0), ValueError, (op("sum"), "0"), ShapeError),
     Case("sum-repeated-axis", lambda m: _a23(m).sum(axis=(0, 0)), ValueError, (op("sum"), "(0, 0)", "repeated"),
          ShapeError),

@@ -537,6 +537,39 @@ def _softmax(name: str) -> Callable[[Program], Value | None]:
     return build
 
 
+def b_logsumexp(p: Program) -> Value | None:
+    x = p.pick()
+    nd = len(x.shape)
+    dims = p.draw(st.one_of(st.none(), st.lists(st.integers(0, nd - 1), unique=True).map(tuple))) if nd else None
+    keepdim = p.draw(st.booleans())
+    return apply(p, "logsumexp", lambda m, a: a.logsumexp(dims, keepdim), x)
+
+
+def b_cumsum(p: Program) -> Value | None:
+    x = p.pick()
+    n = max(len(x.shape), 1)
+    dim = p.draw(st.integers(-n, n - 1))
+    return apply(p, "cumsum", lambda m, a: m.cumsum(a, dim), x)
+
+
+def b_index_map(p: Program) -> Value | None:
+    """flip, roll, repeat or expand: the ops that move data with index_map."""
+    x = p.pick()
+    nd = len(x.shape)
+    form = p.draw(st.sampled_from(["flip", "roll", "repeat", "expand"]))
+    if form == "flip":
+        dims = p.draw(st.lists(st.integers(0, nd - 1), unique=True)) if nd else []
+        return apply(p, "index_map", lambda m, a: a.flip(tuple(dims)), x)
+    if form == "roll":
+        k = p.draw(st.integers(-5, 5))
+        return apply(p, "index_map", lambda m, a: a.roll(k, 0 if nd else None), x)
+    if form == "repeat":
+        reps = p.draw(st.lists(st.integers(1, 2), min_size=nd, max_size=nd + 1))
+        return apply(p, "index_map", lambda m, a: a.repeat(*reps), x)
+    shape = (2,) + tuple(x.shape)
+    return apply(p, "index_map", lambda m, a: a.expand(*shape), x)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -658,6 +691,9 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "fmod": b_division("fmod"),
     "remainder": b_division("remainder"),
     "floor_divide": b_division("floor_divide"),
+    "logsumexp": b_logsumexp,
+    "cumsum": b_cumsum,
+    "index_map": b_index_map,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))

@@ -47,6 +47,7 @@ def test_one_cycle_shape() -> None:
     assert max(lrs) == pytest.approx(1.0) and lrs.index(max(lrs)) == 2
     assert lrs[-1] == pytest.approx(1.0 / 25 / 1e4)
     assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    s.step()  # the step after the last one is allowed (PyTorch), the next is not
     with pytest.raises(ValueError, match="total_steps"):
         s.step()
 
@@ -132,6 +133,7 @@ def test_against_pytorch(case: str) -> None:
     ps = build(po, optim)
     for t in range(14):
         assert po.param_groups[0]["lr"] == pytest.approx(to.param_groups[0]["lr"], rel=1e-12), (case, t)
+        assert po.param_groups[0]["momentum"] == pytest.approx(to.param_groups[0]["momentum"], rel=1e-12), (case, t)
         to.step()
         if metric:
             ts.step(metric(t))

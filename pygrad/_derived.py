@@ -1,0 +1,987 @@
+"""Ops derived from the op table, written once for both engines.
+
+Each op here is a composition of the engines' own differentiable ops
+(``reshape``, ``permute``, ``getitem``, ``where``, ``mul``, ``sum``, ``max``,
+``matmul`` ...), applied through the public Tensor API of the engine its
+input belongs to, so its gradient and its double backward come from those
+ops' rules and the reference engine computes it with its own numerics.
+
+Data-moving ops (``flip``, ``roll``, ``repeat``, ``tile``, ``expand``,
+``pad``, ``clone``) compute, in numpy, one index vector per dim (the op
+applied to ``arange(n)``) and apply the ``index_map`` op:
+``y[i, j, ...] = x[map₀[i], map₁[j], ...]``, one C kernel moving elements
+by their size, a scatter-add backward, and a scatter-add (whose own rule
+gathers) as its double backward. ``diagonal`` computes the flat offsets of
+its result and gathers with ``getitem``.
+
+``logsumexp`` and ``cumsum`` are op-table ops (C kernels, reference
+twins); here they check their arguments. The other reductions (``var``,
+``std``, ``norm``, ``prod``, ``cumprod``) are written so that their gradients are exact where
+a textbook formula would divide by zero: ``prod`` and ``cumprod`` multiply
+in a tree / a scan (no division by the input), ``norm`` has gradient 0 at
+0 (as PyTorch's).
+
+This module imports no engine: it asks :mod:`pygrad._engines` for the
+engine of the tensors it is given.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pygrad import _engines
+from pygrad.errors import PygradIndexError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+
+# ---------------------------------------------------------------- helpers
+
+
+def _tensor(op: str, x: Any) -> Any:
+    if not _engines.is_tensor(x):
+        raise PygradTypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _eng(x: Any) -> Any:
+    return _engines.engine_of(x)
+
+
+def _int(op: str, what: str, v: Any) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise PygradTypeError(f"{op}: {what} must be an int, got {v!r}")
+    return int(v)
+
+
+def _dim(op: str, d: Any, ndim: int, shape: tuple[int, ...] | None = None) -> int:
+    """``d`` normalised to [0, ndim) (a 0-d tensor accepts -1 and 0, as PyTorch)."""
+    d = _int(op, "dim", d)
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        where = f"a tensor of shape {shape}" if shape is not None else f"{ndim} dims"
+        raise ShapeError(f"{op}: dim {d} is out of range for {where} (expected -{n} to {n - 1})")
+    return d % n
+
+
+def _dims(op: str, dim: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``dim`` (None: all; an int; a tuple or list of ints) as sorted distinct dims."""
+    ndim = len(shape)
+    if dim is None:
+        return tuple(range(ndim))
+    seq = dim if isinstance(dim, (tuple, list)) else (dim,)
+    ds = [_dim(op, d, ndim, shape) for d in seq]
+    if ndim == 0:
+        ds = []
+    if len(set(ds)) != len(ds):
+        raise ShapeError(f"{op}: dim {tuple(dim)} names a dim twice (tensor of shape {shape})")
+    return tuple(sorted(ds))
+
+
+def _float(op: str, x: Any) -> None:
+    if x.dtype.kind != "f":
+        raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got dtype {x.dtype}")
+
+
+def _sizes(op: str, args: tuple[Any, ...], what: str = "sizes") -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both give (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, np.ndarray)):
+        args = tuple(args[0])
+    return tuple(_int(op, what, a) for a in args)
+
+
+def _const(x: Any, arr: Any) -> Any:
+    """A constant tensor of ``x``'s engine and dtype."""
+    return _eng(x).tensor(np.asarray(arr, dtype=x.dtype))
+
+
+def _offsets(shape: tuple[int, ...]) -> np.ndarray:
+    return np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
+
+
+def _gather(x: Any, off: np.ndarray) -> Any:
+    """y with y[i] = x.flat[off[i]]: the getitem op (backward: scatter-add)."""
+    return x._take_flat(np.ascontiguousarray(off, dtype=np.int64))
+
+
+def _take(x: Any, maps: Sequence[np.ndarray]) -> Any:
+    """y[i, j, ...] = x[maps[0][i], maps[1][j], ...]: the index_map op (backward: scatter-add)."""
+    return x._index_map([np.asarray(m, dtype=np.int64) for m in maps])
+
+
+def _maps(op: str, shape: Sequence[int], build: Any) -> Any:
+    """``build()`` (the index vectors of a result of ``shape``), or PygradMemoryError when the
+    result could not be held (checked before numpy is asked for the vectors)."""
+    n = math.prod(shape)
+    if n > _MAX_ELEMENTS or any(s > _MAX_ELEMENTS for s in shape):
+        raise PygradMemoryError(f"{op}: the result's shape {tuple(shape)} is too large")
+    try:
+        return build()
+    except MemoryError:
+        raise PygradMemoryError(f"{op}: the result's shape {tuple(shape)} is too large") from None
+
+
+_MAX_ELEMENTS = 2**40
+
+
+def _ids(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.int64)
+
+
+def _cycle(n: int, length: int, shift: int = 0) -> np.ndarray:
+    """(i - shift) mod n for i < length (empty when n is 0)."""
+    return (_ids(length) - shift) % n if n else _ids(0)
+
+
+def _lead(x: Any, ndim: int) -> Any:
+    """x with size-1 dims in front up to ``ndim`` dims."""
+    return x if x.ndim == ndim else x.reshape((1,) * (ndim - x.ndim) + tuple(x.shape))
+
+
+def _reshape(x: Any, shape: Sequence[int]) -> Any:
+    return x.reshape(tuple(shape))
+
+
+# ---------------------------------------------------------------- views and reshapes
+
+
+def squeeze(x: Any, dim: Any = None) -> Any:
+    """x without dims of size 1 (``dim``: only those of the given dims that have size 1)."""
+    x = _tensor("squeeze", x)
+    ds = _dims("squeeze", dim, x.shape)
+    return _reshape(x, [s for d, s in enumerate(x.shape) if not (d in ds and s == 1)])
+
+
+def unsqueeze(x: Any, dim: int) -> Any:
+    """x with a new dim of size 1 at ``dim`` (in [-ndim-1, ndim])."""
+    x = _tensor("unsqueeze", x)
+    d = _dim("unsqueeze", dim, x.ndim + 1, x.shape)
+    s = list(x.shape)
+    s.insert(d, 1)
+    return _reshape(x, s)
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """Dims ``start_dim..end_dim`` merged into one (a 0-d tensor becomes shape (1,))."""
+    x = _tensor("flatten", x)
+    if x.ndim == 0:
+        _dim("flatten", start_dim, 0, x.shape), _dim("flatten", end_dim, 0, x.shape)
+        return _reshape(x, (1,))
+    a, b = _dim("flatten", start_dim, x.ndim, x.shape), _dim("flatten", end_dim, x.ndim, x.shape)
+    if a > b:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (tensor of shape {x.shape})")
+    s = x.shape
+    return _reshape(x, s[:a] + (math.prod(s[a:b + 1]),) + s[b + 1:])
+
+
+def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Any:
+    """Dim ``dim`` split into ``sizes`` (one of them may be -1)."""
+    x = _tensor("unflatten", x)
+    d = _dim("unflatten", dim, x.ndim, x.shape)
+    if x.ndim == 0:
+        raise ShapeError("unflatten: a 0-d tensor has no dim to unflatten")
+    sz = _sizes("unflatten", (sizes,))
+    if not sz:
+        raise ShapeError("unflatten: sizes must not be empty")
+    n = x.shape[d]
+    if sz.count(-1) > 1 or any(s < -1 for s in sz):
+        raise ShapeError(f"unflatten: invalid sizes {sz}")
+    known = math.prod(s for s in sz if s != -1)
+    if -1 in sz:
+        if known == 0 or n % known:
+            raise ShapeError(f"unflatten: sizes {sz} do not divide dim {d} of size {n} (tensor of shape {x.shape})")
+        sz = tuple(n // known if s == -1 else s for s in sz)
+    elif known != n:
+        raise ShapeError(f"unflatten: sizes {sz} multiply to {known}, not to dim {d} of size {n} "
+                         f"(tensor of shape {x.shape})")
+    return _reshape(x, x.shape[:d] + sz + x.shape[d + 1:])
+
+
+def _expanded_shape(op: str, shape: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[int, ...]:
+    if len(sizes) < len(shape):
+        raise ShapeError(f"{op}: the number of sizes ({len(sizes)}) must be at least the number of dims "
+                         f"of the tensor ({len(shape)}); shape {shape}, sizes {sizes}")
+    lead = len(sizes) - len(shape)
+    out = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise ShapeError(f"{op}: size {s} is not allowed for a new leading dim (sizes {sizes})")
+            out.append(s)
+            continue
+        have = shape[i - lead]
+        if s == -1:
+            out.append(have)
+        elif s < 0 or (have != 1 and have != s):
+            raise ShapeError(f"{op}: cannot expand shape {shape} to {sizes}: the size of dim {i - lead} "
+                             f"({have}) must be 1 or equal {s}")
+        else:
+            out.append(s)
+    return tuple(out)
+
+
+def expand(x: Any, *sizes: Any) -> Any:
+    """x broadcast to ``sizes`` (-1 keeps a dim; new dims go in front). Gradient: summed back."""
+    x = _tensor("expand", x)
+    shape = _expanded_shape("expand", x.shape, _sizes("expand", sizes))
+    if shape == x.shape:
+        return x
+    y = _lead(x, len(shape))
+    return _take(y, _maps("expand", shape, lambda: [np.zeros(s, np.int64) if y.shape[d] == 1 and s != 1 else _ids(s)
+                                                   for d, s in enumerate(shape)]))
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    """x broadcast to ``shape`` (numpy's and PyTorch's rules; -1 keeps a dim)."""
+    x = _tensor("broadcast_to", x)
+    s = _expanded_shape("broadcast_to", x.shape, _sizes("broadcast_to", (shape,), "shape"))
+    return x if s == x.shape else expand(x, s)
+
+
+def expand_as(x: Any, other: Any) -> Any:
+    """x broadcast to ``other.shape``."""
+    return broadcast_to(x, _tensor("expand_as", other).shape)
+
+
+def movedim(x: Any, source: Any, destination: Any) -> Any:
+    """x with dims ``source`` moved to positions ``destination`` (ints or sequences), the others in order."""
+    x = _tensor("movedim", x)
+    src = source if isinstance(source, (tuple, list)) else (source,)
+    dst = destination if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise ShapeError(f"movedim: source {tuple(src)} and destination {tuple(dst)} differ in length")
+    n = x.ndim
+    s = [_dim("movedim", d, n, x.shape) for d in src]
+    t = [_dim("movedim", d, n, x.shape) for d in dst]
+    if len(set(s)) != len(s) or len(set(t)) != len(t):
+        raise ShapeError(f"movedim: repeated dim in source {tuple(src)} or destination {tuple(dst)}")
+    if n == 0:
+        return x
+    perm = [-1] * n
+    for a, b in zip(s, t):
+        perm[b] = a
+    rest = iter(d for d in range(n) if d not in s)
+    perm = [p if p >= 0 else next(rest) for p in perm]
+    return x.permute(*perm)
+
+
+moveaxis = movedim
+
+
+def _slice(ndim: int, d: int, sl: Any) -> tuple[Any, ...]:
+    return (slice(None),) * d + (sl,)
+
+
+def narrow(x: Any, dim: int, start: int, length: int) -> Any:
+    """The slice ``start:start+length`` of dim ``dim`` (``start`` may be negative)."""
+    x = _tensor("narrow", x)
+    if x.ndim == 0:
+        raise ShapeError("narrow: a 0-d tensor cannot be narrowed")
+    d = _dim("narrow", dim, x.ndim, x.shape)
+    start, length = _int("narrow", "start", start), _int("narrow", "length", length)
+    n = x.shape[d]
+    if not -n <= start <= n:
+        raise PygradIndexError(f"narrow: start {start} is out of range for dim {d} of size {n}")
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise ShapeError(f"narrow: start {start} + length {length} exceeds dim {d} of size {n} "
+                         f"(tensor of shape {x.shape})")
+    return x[_slice(x.ndim, d, slice(start, start + length))]
+
+
+def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, ...]:
+    """Pieces along ``dim``: of size ``split_size_or_sections`` each (an int; the last may be
+    smaller), or of the given sizes (a sequence summing to the dim's size)."""
+    x = _tensor("split", x)
+    if x.ndim == 0:
+        raise ShapeError("split: a 0-d tensor cannot be split")
+    d = _dim("split", dim, x.ndim, x.shape)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, (tuple, list)):
+        sizes = [_int("split", "a section size", s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ShapeError(f"split: sizes {tuple(sizes)} must be non-negative and sum to {n}, the size of dim {d} "
+                             f"(tensor of shape {x.shape})")
+    else:
+        k = _int("split", "split_size", split_size_or_sections)
+        if k < 0 or (k == 0 and n > 0):
+            raise PygradValueError(f"split: split_size must be positive, got {k}")
+        sizes = [k] * (n // k) + ([n % k] if n % k else []) if n else [0]
+    out, at = [], 0
+    for s in sizes:
+        out.append(x[_slice(x.ndim, d, slice(at, at + s))])
+        at += s
+    return tuple(out)
+
+
+def chunk(x: Any, chunks: int, dim: int = 0) -> tuple[Any, ...]:
+    """At most ``chunks`` pieces along ``dim``, each of size ceil(n / chunks) (the last smaller)."""
+    x = _tensor("chunk", x)
+    c = _int("chunk", "chunks", chunks)
+    if c <= 0:
+        raise PygradValueError(f"chunk: chunks must be positive, got {c}")
+    if x.ndim == 0:
+        raise ShapeError("chunk: a 0-d tensor cannot be chunked")
+    d = _dim("chunk", dim, x.ndim, x.shape)
+    n = x.shape[d]
+    return split(x, max(-(-n // c), 1), d)
+
+
+def unbind(x: Any, dim: int = 0) -> tuple[Any, ...]:
+    """The slices ``x.select(dim, i)`` for every i, as a tuple."""
+    x = _tensor("unbind", x)
+    if x.ndim == 0:
+        raise ShapeError("unbind: a 0-d tensor cannot be unbound")
+    d = _dim("unbind", dim, x.ndim, x.shape)
+    return tuple(x[_slice(x.ndim, d, i)] for i in range(x.shape[d]))
+
+
+def clone(x: Any) -> Any:
+    """A copy of x (its own storage), differentiable (gradient: the identity)."""
+    x = _tensor("clone", x)
+    return _take(x, [_ids(n) for n in x.shape])
+
+
+def contiguous(x: Any) -> Any:
+    """x itself: pygrad tensors are always contiguous (row-major)."""
+    return _tensor("contiguous", x)
+
+
+# ---------------------------------------------------------------- data movement by offsets
+
+
+def flip(x: Any, dims: Any) -> Any:
+    """x reversed along ``dims`` (an int or a sequence)."""
+    x = _tensor("flip", x)
+    ds = _dims("flip", dims, x.shape) if dims is not None else None
+    if ds is None:
+        raise PygradTypeError("flip: dims must be given (an int or a sequence of ints)")
+    return _take(x, [_ids(n)[::-1] if d in ds else _ids(n) for d, n in enumerate(x.shape)])
+
+
+def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
+    """x shifted cyclically by ``shifts`` along ``dims`` (None: the flattened tensor, reshaped back)."""
+    x = _tensor("roll", x)
+    sh = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    sh = tuple(_int("roll", "shifts", s) for s in sh)
+    if dims is None:
+        if len(sh) != 1:
+            raise ShapeError(f"roll: {len(sh)} shifts need as many dims, got dims=None")
+        n = x.numel()
+        return _take(x.reshape(-1), [_cycle(n, n, sh[0] % n if n else 0)]).reshape(x.shape)
+    dd = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if len(dd) != len(sh):
+        raise ShapeError(f"roll: shifts {sh} and dims {tuple(dd)} differ in length")
+    ds = tuple(_dim("roll", d, x.ndim, x.shape) for d in dd)
+    shift = [0] * x.ndim
+    for d, k in zip(ds, sh):
+        shift[d] += k
+    return _take(x, [_cycle(n, n, k % n if n else 0) for n, k in zip(x.shape, shift)])
+
+
+def repeat(x: Any, *sizes: Any) -> Any:
+    """x tiled ``sizes[i]`` times along dim i (at least ``x.ndim`` sizes; extra ones add leading dims)."""
+    x = _tensor("repeat", x)
+    r = _sizes("repeat", sizes)
+    if len(r) < x.ndim:
+        raise ShapeError(f"repeat: the number of repeats ({len(r)}) must be at least the number of dims "
+                         f"of the tensor ({x.ndim}); shape {x.shape}")
+    if any(k < 0 for k in r):
+        raise ShapeError(f"repeat: repeats must be non-negative, got {r}")
+    y = _lead(x, len(r))
+    shape = [n * k for n, k in zip(y.shape, r)]
+    return _take(y, _maps("repeat", shape, lambda: [_cycle(n, n * k) for n, k in zip(y.shape, r)]))
+
+
+def tile(x: Any, dims: Sequence[int]) -> Any:
+    """x tiled ``dims[i]`` times along dim i; fewer dims than x has are padded with 1s in front."""
+    x = _tensor("tile", x)
+    r = _sizes("tile", (dims,), "dims")
+    if any(k < 0 for k in r):
+        raise ShapeError(f"tile: repeats must be non-negative, got {r}")
+    r = (1,) * (x.ndim - len(r)) + r
+    y = _lead(x, len(r))
+    shape = [n * k for n, k in zip(y.shape, r)]
+    return _take(y, _maps("tile", shape, lambda: [_cycle(n, n * k) for n, k in zip(y.shape, r)]))
+
+
+def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
+    """The diagonal of dims ``dim1`` and ``dim2`` (``offset`` above it, below if negative), as the last dim."""
+    x = _tensor("diagonal", x)
+    if x.ndim < 2:
+        raise ShapeError(f"diagonal: needs at least 2 dims, got shape {x.shape}")
+    a, b = _dim("diagonal", dim1, x.ndim, x.shape), _dim("diagonal", dim2, x.ndim, x.shape)
+    if a == b:
+        raise ShapeError(f"diagonal: dim1 and dim2 are the same dim {a}")
+    k = _int("diagonal", "offset", offset)
+    st = [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
+    length = max(0, min(x.shape[a] - max(-k, 0), x.shape[b] - max(k, 0)))
+    rest = [d for d in range(x.ndim) if d not in (a, b)]
+    off = np.asarray(max(-k, 0) * st[a] + max(k, 0) * st[b], dtype=np.int64)
+    nr = len(rest) + 1
+    for i, d in enumerate(rest):  # offsets of the result only: O(result), not O(x)
+        off = off + (_ids(x.shape[d]) * st[d]).reshape([-1 if j == i else 1 for j in range(nr)])
+    off = off + (_ids(length) * (st[a] + st[b])).reshape([1] * (nr - 1) + [-1])
+    return _gather(x, np.broadcast_to(off, [x.shape[d] for d in rest] + [length]))
+
+
+def _tri(op: str, x: Any, diagonal: int, upper: bool) -> Any:
+    x = _tensor(op, x)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: needs at least 2 dims, got shape {x.shape}")
+    k = _int(op, "diagonal", diagonal)
+    ones = np.ones(x.shape[-2:], dtype=bool)
+    k = min(max(k, -x.shape[-2]), x.shape[-1])  # beyond the matrix: all or nothing (numpy's int range)
+    keep = np.triu(ones, k) if upper else np.tril(ones, k)
+    e = _eng(x)
+    return e.where(e.tensor(np.broadcast_to(keep, x.shape).copy()), x, _const(x, 0))
+
+
+def tril(x: Any, diagonal: int = 0) -> Any:
+    """x with the elements above diagonal ``diagonal`` of its last two dims set to 0."""
+    return _tri("tril", x, diagonal, False)
+
+
+def triu(x: Any, diagonal: int = 0) -> Any:
+    """x with the elements below diagonal ``diagonal`` of its last two dims set to 0."""
+    return _tri("triu", x, diagonal, True)
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
+    """x padded: ``pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...)``, PyTorch's order
+    (last dim first). ``mode``: ``"constant"`` (``value``, default 0; negative pads crop),
+    ``"reflect"`` (mirror without repeating the edge; pads < the dim's size), ``"replicate"``
+    (repeat the edge), ``"circular"`` (wrap around)."""
+    x = _tensor("pad", x)
+    p = _sizes("pad", (pad,), "pad")
+    if len(p) % 2 or len(p) // 2 > x.ndim:
+        raise ShapeError(f"pad: the pad must have an even length of at most 2·ndim = {2 * x.ndim}, "
+                         f"got {len(p)} for a tensor of shape {x.shape}")
+    if mode not in _PAD_MODES:
+        raise PygradValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if mode != "constant" and value not in (None, 0, 0.0):
+        raise PygradValueError(f"pad: a value ({value}) is only meaningful in constant mode, not {mode!r}")
+    widths = [[0, 0] for _ in range(x.ndim)]
+    for i in range(len(p) // 2):
+        widths[x.ndim - 1 - i] = [p[2 * i], p[2 * i + 1]]
+    out_shape = [max(n + lo + hi, 0) for n, (lo, hi) in zip(x.shape, widths)]
+    if mode == "constant":
+        if any(max(-lo, 0) + max(-hi, 0) > n for (lo, hi), n in zip(widths, x.shape)):
+            raise ShapeError(f"pad: negative pads {p} crop more than the tensor of shape {x.shape} has")
+        # per dim: the source index of each result position, -1 in the padding
+        maps = _maps("pad", out_shape, lambda: [
+            np.pad(_ids(n)[max(-lo, 0): n - max(-hi, 0)], (max(lo, 0), max(hi, 0)), constant_values=-1)
+            for (lo, hi), n in zip(widths, x.shape)])
+        shape = tuple(m.size for m in maps)
+        if all((m >= 0).all() for m in maps):
+            return _take(x, maps)
+        inside = np.ones(shape, dtype=bool)
+        for d, m in enumerate(maps):
+            inside &= (m >= 0).reshape([-1 if j == d else 1 for j in range(len(maps))])
+        e = _eng(x)
+        fill = _const(x, 0.0 if value is None else value)
+        mask = e.tensor(inside)
+        if x.numel() == 0 or not inside.any():
+            return e.where(mask, fill, fill)
+        return e.where(mask, _take(x, [np.maximum(m, 0) for m in maps]), fill)
+    for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
+        if lo < 0 or hi < 0:
+            raise ShapeError(f"pad: negative pads {p} are only allowed in constant mode, not {mode!r}")
+        if (lo or hi) and n == 0:
+            raise ShapeError(f"pad: cannot pad dim {d} of size 0 in {mode!r} mode (tensor of shape {x.shape})")
+        if mode == "reflect" and (lo >= n or hi >= n) and (lo or hi):
+            raise ShapeError(f"pad: reflect pads ({lo}, {hi}) of dim {d} must be less than its size {n} "
+                             f"(tensor of shape {x.shape})")
+        if mode == "circular" and (lo > n or hi > n):
+            raise ShapeError(f"pad: circular pads ({lo}, {hi}) of dim {d} must be at most its size {n} "
+                             f"(tensor of shape {x.shape})")
+    return _take(x, _maps("pad", out_shape, lambda: [np.pad(_ids(n), w, mode=_PAD_MODES[mode])
+                                                     for n, w in zip(x.shape, widths)]))
+
+
+# ---------------------------------------------------------------- products
+
+
+def dot(a: Any, b: Any) -> Any:
+    """Σᵢ aᵢbᵢ of two 1-d tensors of one size and dtype (a 0-d result)."""
+    a, b = _tensor("dot", a), _tensor("dot", b)
+    _engines.common("dot", (a, b))
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ShapeError(f"dot: expected two 1-d tensors of one size, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise PygradTypeError(f"dot: expected both tensors to have the same dtype, got {a.dtype} and {b.dtype}")
+    return a @ b
+
+
+def outer(a: Any, b: Any) -> Any:
+    """The outer product aᵢbⱼ of two 1-d tensors, shape (len(a), len(b))."""
+    a, b = _tensor("outer", a), _tensor("outer", b)
+    _engines.common("outer", (a, b))
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"outer: expected two 1-d tensors, got shapes {a.shape} and {b.shape}")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+ger = outer
+
+
+def _einsum_parse(eq: str, operands: Sequence[Any]) -> tuple[list[list[Any]], list[Any]]:
+    """Labels per operand dim and of the output; ``...`` dims become ('.', k), k counted from the right."""
+    if not isinstance(eq, str):
+        raise PygradTypeError(f"einsum: the equation must be a string, got {type(eq).__name__}")
+    eq = eq.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise PygradValueError(f"einsum: the equation {eq!r} has {len(terms)} operand(s) but "
+                               f"{len(operands)} tensor(s) were given")
+    letters = set(string.ascii_letters)
+
+    def parse(term: str, ndim: int | None) -> list[Any]:
+        if term.count("...") > 1 or term.replace("...", "").strip(string.ascii_letters):
+            raise PygradValueError(f"einsum: invalid subscripts {term!r} in {eq!r}")
+        head, dots, tail = term.partition("...")
+        if ndim is None:
+            return list(head) + (["..."] if dots else []) + list(tail)
+        n_ell = ndim - len(head) - len(tail)
+        if (n_ell != 0 and not dots) or n_ell < 0:
+            raise ShapeError(f"einsum: subscripts {term!r} do not fit an operand of {ndim} dims")
+        return list(head) + [(".", n_ell - 1 - k) for k in range(n_ell)] + list(tail)
+
+    ins = [parse(t, op.ndim) for t, op in zip(terms, operands)]
+    n_ell = max((sum(isinstance(lb, tuple) for lb in lab) for lab in ins), default=0)
+    ell = [(".", n_ell - 1 - k) for k in range(n_ell)]
+    if arrow:
+        raw = parse(rhs, None)
+        out: list[Any] = []
+        for lb in raw:
+            if lb == "...":
+                out.extend(ell)
+            else:
+                if lb not in letters or not any(lb in lab for lab in ins):
+                    raise PygradValueError(f"einsum: output subscript {lb!r} does not appear in the inputs of {eq!r}")
+                if lb in out:
+                    raise PygradValueError(f"einsum: output subscript {lb!r} appears twice in {eq!r}")
+                out.append(lb)
+    else:
+        counts: dict[str, int] = {}
+        for lab in ins:
+            for lb in lab:
+                if not isinstance(lb, tuple):
+                    counts[lb] = counts.get(lb, 0) + 1
+        out = ell + sorted((lb for lb, c in counts.items() if c == 1), key=lambda c: (c.islower(), c))
+    return ins, out
+
+
+def _sum_labels(t: Any, lab: list[Any], drop: set[Any]) -> tuple[Any, list[Any]]:
+    ax = tuple(i for i, lb in enumerate(lab) if lb in drop)
+    if not ax:
+        return t, lab
+    return t.sum(ax), [lb for lb in lab if lb not in drop]
+
+
+def _take_diagonals(t: Any, lab: list[Any]) -> tuple[Any, list[Any]]:
+    """Repeated labels in one operand: keep their diagonal (the trace-like part of einsum)."""
+    while True:
+        seen = {}
+        for i, lb in enumerate(lab):
+            if lb in seen:
+                j = seen[lb]
+                if t.shape[i] != t.shape[j]:
+                    raise ShapeError(f"einsum: subscript {lb!r} repeated in an operand has sizes "
+                                     f"{t.shape[j]} and {t.shape[i]} (shape {t.shape})")
+                t = diagonal(t, 0, j, i)
+                lab = [lb2 for k, lb2 in enumerate(lab) if k not in (i, j)] + [lb]
+                break
+            seen[lb] = i
+        else:
+            return t, lab
+
+
+def einsum(equation: str, *operands: Any) -> Any:
+    """Einstein summation, PyTorch's and numpy's subscripts: ``'ij,jk->ik'``, ``'...ij,...jk'``,
+    ``'ii->i'`` (a repeated subscript takes a diagonal), ``'ii'`` (trace), implicit output
+    (the subscripts seen once, sorted, after the ``...`` dims). Operands contract pairwise,
+    left to right, each pair as one batched matmul after a permute and a reshape; subscripts
+    no later operand or the output needs are summed first. Size-1 dims broadcast."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise PygradValueError("einsum: at least one operand is needed")
+    ts = [_tensor("einsum", t) for t in operands]
+    _engines.common("einsum", ts)
+    ins, out = _einsum_parse(equation, ts)
+    size: dict[Any, int] = {}
+    for t, lab in zip(ts, ins):
+        for lb, s in zip(lab, t.shape):
+            if size.get(lb, 1) != 1 and s != 1 and size[lb] != s:
+                raise ShapeError(f"einsum: subscript {lb!r} has sizes {size[lb]} and {s} in {equation!r} "
+                                 f"(shapes {[t.shape for t in ts]})")
+            size[lb] = max(size.get(lb, 1), s) if s != 0 and size.get(lb, 1) != 0 else 0
+    items = []
+    for t, lab in zip(ts, ins):
+        items.append(_take_diagonals(t, list(lab)))
+
+    def needed(k: int) -> set[Any]:
+        return set(out).union(*(set(lab) for _, lab in items[k:]))
+
+    cur, clab = items[0]
+    cur, clab = _sum_labels(cur, clab, set(clab) - needed(1))
+    for k in range(1, len(items)):
+        b, blab = items[k]
+        keep = needed(k + 1)
+        cur, clab = _sum_labels(cur, clab, set(clab) - keep - set(blab))
+        b, blab = _sum_labels(b, blab, set(blab) - keep - set(clab))
+        batch = [lb for lb in clab if lb in blab and lb in keep]
+        contr = [lb for lb in clab if lb in blab and lb not in keep]
+        aonly = [lb for lb in clab if lb not in blab]
+        bonly = [lb for lb in blab if lb not in clab]
+        # a contracted subscript of size 1 on one side: sum the other side over it first
+        for lb in contr:
+            sa, sb = cur.shape[clab.index(lb)], b.shape[blab.index(lb)]
+            if sa != sb:
+                if sa == 1:
+                    b = b.sum(blab.index(lb), keepdims=True)
+                else:
+                    cur = cur.sum(clab.index(lb), keepdims=True)
+        pa = [clab.index(lb) for lb in batch + aonly + contr]
+        pb = [blab.index(lb) for lb in batch + contr + bonly]
+        A = cur.permute(*pa) if pa != list(range(len(pa))) else cur
+        B = b.permute(*pb) if pb != list(range(len(pb))) else b
+        nb = len(batch)
+        A_kept = A.shape[nb:nb + len(aonly)]
+        B_kept = B.shape[nb + len(contr):]
+        M, K, N = math.prod(A_kept), math.prod(A.shape[nb + len(aonly):]), math.prod(B_kept)
+        A = A.reshape(*A.shape[:nb], M, K)
+        B = B.reshape(*B.shape[:nb], K, N)
+        C = A @ B
+        shape = (*C.shape[:nb], *A_kept, *B_kept)
+        cur = C if C.shape == shape else C.reshape(*shape)
+        clab = batch + aonly + bonly
+    cur, clab = _sum_labels(cur, clab, set(clab) - set(out))
+    perm = [clab.index(lb) for lb in out]
+    if perm != list(range(len(perm))):
+        cur = cur.permute(*perm)
+    want = tuple(size[lb] for lb in out)
+    if cur.shape != want:  # a size-1 dim broadcast against a larger one of another operand
+        cur = expand(cur, want)
+    return cur
+
+
+# ---------------------------------------------------------------- creation and comparison
+
+
+def linspace(engine: Any, start: float, end: float, steps: int, *, dtype: Any = None,
+             requires_grad: bool = False) -> Any:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's rule: the
+    first half counted up from ``start``, the second half down from ``end``)."""
+    steps = _int("linspace", "steps", steps)
+    if steps < 0:
+        raise PygradValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    for what, v in (("start", start), ("end", end)):
+        if _engines.is_tensor(v):
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise PygradTypeError(f"linspace: {what} must be a real number, got {v!r}")
+    start = float(start.item() if _engines.is_tensor(start) else start)
+    end = float(end.item() if _engines.is_tensor(end) else end)
+    i = _maps("linspace", (steps,), lambda: np.arange(steps, dtype=np.float64))
+    step = (end - start) / (steps - 1) if steps > 1 else 0.0
+    vals = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i)) if steps > 1 else i + start
+    return engine.tensor(vals, dtype=engine.float32 if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def _close_pair(op: str, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    a = _tensor(op, a)
+    if not _engines.is_tensor(b):
+        raise PygradTypeError(f"{op}: other must be a Tensor, got {type(b).__name__}")
+    _engines.common(op, (a, b))
+    if a.dtype != b.dtype:
+        raise PygradTypeError(f"{op}: expected both tensors to have the same dtype, got {a.dtype} and {b.dtype}")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a.detach().numpy(), b.detach().numpy()
+
+
+def _tolerances(op: str, rtol: Any, atol: Any) -> None:
+    for what, v in (("rtol", rtol), ("atol", atol)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
+            raise PygradValueError(f"{op}: {what} must be a non-negative number, got {v!r}")
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
+    """|a - b| ≤ atol + rtol·|b| elementwise (equal infinities are close; NaNs only with
+    ``equal_nan``), broadcasting; a bool tensor, not differentiable."""
+    _tolerances("isclose", rtol, atol)
+    x, y = _close_pair("isclose", a, b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=bool(equal_nan))
+    return _eng(a).tensor(np.asarray(r, dtype=bool))
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when :func:`isclose` holds for every element."""
+    _tolerances("allclose", rtol, atol)
+    x, y = _close_pair("allclose", a, b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=bool(equal_nan)))
+
+
+# ---------------------------------------------------------------- reductions
+
+
+def _finish(y: Any, shape: tuple[int, ...], ds: tuple[int, ...], keepdim: bool) -> Any:
+    """y computed with keepdim=True: squeezed unless ``keepdim``."""
+    want = tuple(s for d, s in enumerate(shape) if d not in ds)
+    return y if keepdim or y.shape == want else y.reshape(want)
+
+
+def _keep(op: str, keepdim: Any) -> bool:
+    if not isinstance(keepdim, (bool, np.bool_)):
+        raise PygradTypeError(f"{op}: keepdim must be a bool, got {keepdim!r}")
+    return bool(keepdim)
+
+
+def logsumexp(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """log Σ exp(x) over ``dim`` (None: all; an int or a tuple), the op ``logsumexp``:
+    m + log Σ exp(x - m) with m the maximum, so it neither overflows nor underflows;
+    gradient g·exp(x - y) = g·softmax(x). Over no elements: -inf."""
+    x = _tensor("logsumexp", x)
+    _float("logsumexp", x)
+    return x._logsumexp(_dims("logsumexp", dim, x.shape), _keep("logsumexp", keepdim))
+
+
+def _count(shape: tuple[int, ...], ds: tuple[int, ...]) -> int:
+    return math.prod(shape[d] for d in ds)
+
+
+def var(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
+        unbiased: bool | None = None, _op: str = "var") -> Any:
+    """Σ (x - mean)² / max(0, N - correction) over ``dim`` (None: all); ``correction=1`` is
+    Bessel's (PyTorch's default), ``unbiased=False`` means ``correction=0``."""
+    x = _tensor(_op, x)
+    _float(_op, x)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
+        raise PygradTypeError(f"{_op}: correction must be a number, got {correction!r}")
+    ds = _dims(_op, dim, x.shape)
+    keepdim = _keep(_op, keepdim)
+    n = _count(x.shape, ds)
+    d = x - x.mean(ds, keepdims=True)
+    s = (d * d).sum(ds, keepdims=True)
+    denom = max(0.0, n - float(correction))
+    y = s * (1.0 / denom) if denom > 0 else s * float("nan") if n == 0 else s / _const(x, 0.0)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def std(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
+        unbiased: bool | None = None) -> Any:
+    """√var (see :func:`var`); its gradient is infinite where the variance is 0."""
+    return var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased, _op="std").sqrt()
+
+
+def _safe_root(s: Any, p: float) -> Any:
+    """s^(1/p) with value 0 and gradient 0 where s == 0 (PyTorch's norm gradient at 0)."""
+    e = _eng(s)
+    zero = e.tensor(s.detach().numpy() == 0)
+    one, nil = _const(s, 1.0), _const(s, 0.0)
+    safe = e.where(zero, one, s)
+    r = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return e.where(zero, nil, r)
+
+
+def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
+    """The vector p-norm over ``dim`` (None: all elements), ``torch.linalg.vector_norm``'s
+    semantics: p = 2 or ``'fro'``: √Σx²; 1: Σ|x|; ``inf``: max|x|; ``-inf``: min|x|;
+    0: the count of non-zeros; any other p > 0: (Σ|x|ᵖ)^(1/p). The gradient at x = 0 is 0."""
+    x = _tensor("norm", x)
+    _float("norm", x)
+    if p == "fro":
+        p = 2.0
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise PygradValueError(f"norm: p must be a number, 'fro', inf or -inf, got {p!r}")
+    p = float(p)
+    if math.isnan(p) or p < 0 and p != -math.inf:
+        raise PygradValueError(f"norm: p must be positive, 0, inf or -inf, got {p}")
+    ds = _dims("norm", dim, x.shape)
+    keepdim = _keep("norm", keepdim)
+    e = _eng(x)
+    a = x.abs()
+    if math.isinf(p):
+        if _count(x.shape, ds) == 0:
+            raise PygradValueError(f"norm: the {'max' if p > 0 else 'min'} of an empty dim is undefined "
+                                   f"(shape {x.shape}, dim {ds})")
+        y = a.max(ds, keepdims=True) if p > 0 else a.min(ds, keepdims=True)
+    elif p == 0:
+        y = e.tensor((x.detach().numpy() != 0).sum(axis=ds, keepdims=True).astype(x.dtype))
+    elif p == 1:
+        y = a.sum(ds, keepdims=True)
+    elif p == 2:
+        y = _safe_root((x * x).sum(ds, keepdims=True), 2.0)
+    else:
+        y = _safe_root((a ** p).sum(ds, keepdims=True), p)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def _to_last(x: Any, ds: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+    """x with ``ds`` moved to the end and merged: shape (rest..., n); and the kept shape."""
+    rest = [d for d in range(x.ndim) if d not in ds]
+    if rest + list(ds) != list(range(x.ndim)):
+        x = x.permute(*rest, *ds)
+    kept = tuple(x.shape[: len(rest)])
+    return x.reshape(*kept, _count(tuple(x.shape[len(rest):]), tuple(range(len(ds))))), kept
+
+
+def _last(k: Any) -> tuple[Any, ...]:
+    return (Ellipsis, k)
+
+
+def prod(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Π x over ``dim`` (None: all; an int or a tuple), multiplied as a balanced tree of
+    elementwise products, so the gradient Π_{j≠i} xⱼ is exact with zeros in x."""
+    x = _tensor("prod", x)
+    _float("prod", x)
+    ds = _dims("prod", dim, x.shape)
+    keepdim = _keep("prod", keepdim)
+    y, kept = _to_last(x, ds)
+    e = _eng(x)
+    n = y.shape[-1]
+    if n == 0:
+        y = e.tensor(np.ones(kept + (1,), dtype=x.dtype))
+    while n > 1:
+        if n % 2:
+            y = e.concatenate([y, _const(x, np.ones(kept + (1,)))], axis=-1)
+            n += 1
+        y = y[_last(slice(0, n // 2))] * y[_last(slice(n // 2, n))]
+        n //= 2
+    y = y.reshape(kept)
+    if keepdim:
+        return y.reshape(tuple(1 if d in ds else s for d, s in enumerate(x.shape)))
+    return y
+
+
+def _scan(op: str, x: Any, dim: int, mul: bool) -> Any:
+    """Inclusive scan along ``dim`` in ⌈log₂ n⌉ steps (Hillis-Steele): y ← y ∘ shift(y, 2ᵏ)."""
+    x = _tensor(op, x)
+    _float(op, x)
+    d = _dim(op, dim, x.ndim, x.shape)
+    if x.ndim == 0:
+        return x * 1.0
+    e = _eng(x)
+    n = x.shape[d]
+    y = x
+    k = 1
+    if n <= 1:
+        return clone(x)
+    while k < n:
+        pad_shape = list(x.shape)
+        pad_shape[d] = k
+        fill = _const(x, np.full(pad_shape, 1.0 if mul else 0.0))
+        shifted = e.concatenate([fill, y[_slice(x.ndim, d, slice(0, n - k))]], axis=d)
+        y = y * shifted if mul else y + shifted
+        k *= 2
+    return y
+
+
+def cumsum(x: Any, dim: int) -> Any:
+    """Running sum along ``dim``, the op ``cumsum``: yᵢ = Σ_{j≤i} xⱼ; gradient: the running
+    sum of g from the other end."""
+    x = _tensor("cumsum", x)
+    _float("cumsum", x)
+    return x._cumsum(_dim("cumsum", dim, x.ndim, x.shape))
+
+
+def cumprod(x: Any, dim: int) -> Any:
+    """Running product along ``dim``: yᵢ = Π_{j≤i} xⱼ, as a scan of elementwise products
+    (gradient exact with zeros in x)."""
+    return _scan("cumprod", x, dim, True)
+
+
+def _logaddexp(a: Any, b: Any) -> Any:
+    """log(eᵃ + eᵇ) = m + log(e^(a-m) + e^(b-m)), m = max(a, b) taken as a constant (0 where
+    infinite): the value does not depend on m, so neither does the gradient eᵃ⁻ʸ, eᵇ⁻ʸ."""
+    e = _eng(a)
+    m = np.maximum(a.detach().numpy(), b.detach().numpy())
+    mt = e.tensor(np.where(np.isinf(m), 0, m).astype(a.dtype))
+    with np.errstate(divide="ignore"):
+        return ((a - mt).exp() + (b - mt).exp()).log() + mt
+
+
+def logcumsumexp(x: Any, dim: int) -> Any:
+    """Running log Σ exp along ``dim``: yᵢ = log Σ_{j≤i} exp(xⱼ), without overflow or underflow
+    (an inclusive scan of ``logaddexp`` in ⌈log₂ n⌉ steps); gradient Σ_{i≥j} gᵢ·exp(xⱼ - yᵢ)."""
+    x = _tensor("logcumsumexp", x)
+    _float("logcumsumexp", x)
+    d = _dim("logcumsumexp", dim, x.ndim, x.shape)
+    n = x.shape[d] if x.ndim else 1
+    if n <= 1:
+        return clone(x)
+    e = _eng(x)
+    y, k = x, 1
+    while k < n:
+        pad_shape = list(x.shape)
+        pad_shape[d] = k
+        fill = _const(x, np.full(pad_shape, -np.inf))
+        y = _logaddexp(y, e.concatenate([fill, y[_slice(x.ndim, d, slice(0, n - k))]], axis=d))
+        k *= 2
+    return y
+
+
+# ---------------------------------------------------------------- the engines' names
+
+METHODS: dict[str, Any] = {
+    "squeeze": squeeze, "unsqueeze": unsqueeze, "flatten": flatten, "unflatten": unflatten,
+    "expand": expand, "expand_as": expand_as, "broadcast_to": broadcast_to, "movedim": movedim,
+    "moveaxis": moveaxis, "narrow": narrow, "split": split, "chunk": chunk, "unbind": unbind,
+    "clone": clone, "contiguous": contiguous, "flip": flip, "roll": roll, "repeat": repeat, "tile": tile,
+    "diagonal": diagonal, "tril": tril, "triu": triu, "dot": dot, "outer": outer, "isclose": isclose,
+    "allclose": allclose, "logsumexp": logsumexp, "var": var, "std": std, "norm": norm, "prod": prod,
+    "cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp,
+}
+"""Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
+
+FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items()
+                                if k not in ("contiguous", "expand", "expand_as", "repeat")},
+                             "einsum": einsum, "ger": ger}
+"""Module functions of both engines (``pygrad.flip``, ``pygrad.einsum`` ...), the ones PyTorch has as
+functions (not ``repeat``, ``expand``, ``contiguous``); ``linspace`` is bound per engine."""
+
+
+def _method(name: str, fn: Any) -> Any:
+    if name in ("repeat", "expand"):
+        def m(self: Any, *sizes: Any) -> Any:
+            return fn(self, *sizes)
+    else:
+        def m(self: Any, *args: Any, **kw: Any) -> Any:
+            return fn(self, *args, **kw)
+    m.__name__ = m.__qualname__ = name
+    m.__doc__ = fn.__doc__
+    return m
+
+
+def install(tensor_class: type) -> None:
+    """Bind :data:`METHODS` on an engine's Tensor class."""
+    for name, fn in METHODS.items():
+        setattr(tensor_class, name, _method(name, fn))
+
+
+def linspace_of(engine_name: str) -> Any:
+    """``linspace`` bound to one engine (its ``tensor`` makes the result)."""
+    from importlib import import_module
+
+    def linspace_(start: float, end: float, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        return linspace(import_module(engine_name), start, end, steps, dtype=dtype, requires_grad=requires_grad)
+
+    linspace_.__name__ = linspace_.__qualname__ = "linspace"
+    linspace_.__doc__ = linspace.__doc__
+    return linspace_
