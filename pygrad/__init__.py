@@ -58,7 +58,7 @@ def _load_c_engine() -> None:
 __version__ = "0.1.0"
 
 
-_SUBMODULES = {"data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
+_SUBMODULES = {"autograd", "data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook

@@ -14,11 +14,15 @@ from pygrad._autograd import (
     custom_op,
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_detect_anomaly,
+    set_grad_enabled,
 )
+from pygrad._autograd import autograd_run as _autograd_run
 from pygrad._bindings import OP_NAMES, bool_, float32, float64
 from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
 from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz

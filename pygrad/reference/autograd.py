@@ -120,6 +120,7 @@ class Node:
         "saved_versions",
         "freed",
         "retained",
+        "hooks",
         "__weakref__",
     )
 
@@ -134,6 +135,7 @@ class Node:
         self.saved_versions: list[tuple[VersionCounter, int, tuple[int, ...]]] = []
         self.freed = False
         self.retained: weakref.ref[Any] | None = None
+        self.hooks: Any = None  # the output tensor's hooks (pygrad._hooks.HookSet), when registered
 
     @property
     def name(self) -> str:
@@ -265,3 +267,175 @@ def graph_of(t: Any) -> list[dict[str, Any]]:
 def leaf_key(t: Any) -> int:
     """A key naming the tensor ``t`` (for :mod:`pygrad.viz`)."""
     return id(t)
+
+
+# ------------------------------------------------ the general sweep ---
+
+
+def _order_from(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from any of ``roots``, consumers before producers (one
+    iterative depth-first search; its reversed post-order is topological)."""
+    post: list[Node] = []
+    visited: set[int] = set()
+    for root in roots:
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                post.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for child, need in zip(node.edges, node.needs):
+                if need and child is not None and id(child) not in visited:
+                    stack.append((child, False))
+    post.reverse()
+    return post
+
+
+def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_graph: bool,
+          create_graph: bool, wrap: Callable[[np.ndarray], Any], accumulate: Callable[[Any, Any], None]) -> list[Any] | None:
+    """One backward sweep from several roots (tensors) with their upstream gradients.
+
+    ``seeds``: arrays, or Tensors with ``create_graph`` (then the rules run,
+    recording). Tensor hooks run on each tensor's whole gradient: a non-leaf's
+    (kept on its node) before the gradient flows on, a leaf's before it is
+    accumulated; post-accumulate hooks after. ``inputs is None``: every leaf
+    that requires grad, and every non-leaf that retains grad, gets
+    ``accumulate(tensor, gradient)``. Else nothing is accumulated, only the
+    nodes on the way to an input run, and the gradients with respect to the
+    inputs are returned (None where not reached). ``wrap`` makes a Tensor of
+    an array (for hooks in the numeric sweep).
+    """
+    from .rules import RULES
+
+    top = [r._node for r in roots if r._node is not None]
+    order = _order_from(top)
+    capture_nodes: dict[int, int] = {}
+    capture_leaves: dict[int, int] = {}
+    for j, t in enumerate(inputs or ()):
+        table, key = (capture_leaves, id(t)) if t._node is None else (capture_nodes, id(t._node))
+        table.setdefault(key, j)
+    needed: set[int] = set()
+    runs: set[int] = set()
+    if inputs is not None:
+        for node in reversed(order):
+            run = any(need and ((c is not None and id(c) in needed) or (c is None and id(i) in capture_leaves))
+                      for i, c, need in zip(node.inputs, node.edges, node.needs))
+            if run:
+                runs.add(id(node))
+            if run or id(node) in capture_nodes:
+                needed.add(id(node))
+        order = [n for n in order if id(n) in needed]
+    for node in order:
+        if inputs is None or id(node) in runs:
+            node.check()
+
+    def as_tensor(g: Any) -> Any:
+        return g if create_graph else wrap(g)
+
+    def from_tensor(t: Any) -> Any:
+        return t if create_graph else t._data
+
+    def run_hooks(hooks: Any, g: Any) -> Any:
+        if hooks is None or not hooks.grad:
+            return g
+        old = as_tensor(g)
+
+        def check(new: Any, cur: Any) -> Any:
+            if not isinstance(new, type(cur)):
+                from pygrad import _engines
+
+                if _engines.is_tensor(new):
+                    raise _engines.mix_error("hook", cur, new)
+                from pygrad.errors import PygradTypeError
+
+                raise PygradTypeError(f"hook: a hook must return a Tensor or None, got {type(new).__name__}")
+            if new.shape != cur.shape or new.dtype != cur.dtype:
+                raise PygradRuntimeError(f"hook: the hook returned a gradient of {new.dtype} {new.shape} for a "
+                                         f"gradient of {cur.dtype} {cur.shape}")
+            return new
+
+        new = hooks.run_grad(old, check)
+        return g if new is old else from_tensor(new)
+
+    grads: dict[int, Any] = {}
+    leaves: dict[int, tuple[Any, Any]] = {}
+    retained: list[tuple[Any, Any]] = []
+
+    def to_leaf(t: Any, g: Any) -> None:
+        if inputs is not None and id(t) not in capture_leaves:
+            return
+        key = id(t)
+        leaves[key] = (t, leaves[key][1] + g) if key in leaves else (t, g)
+
+    for r, s in zip(roots, seeds):
+        if r._node is None:
+            to_leaf(r, s)
+        else:
+            key = id(r._node)
+            grads[key] = grads[key] + s if key in grads else s
+    results: list[Any] = [None] * len(inputs or ())
+    for node in order:
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        g = run_hooks(getattr(node, "hooks", None), g)
+        if inputs is not None:
+            j = capture_nodes.get(id(node))
+            if j is not None and results[j] is None:
+                results[j] = as_tensor(g)
+            if id(node) not in runs:
+                continue
+        elif node.retained is not None:
+            owner = node.retained()
+            if owner is not None:
+                retained.append((owner, g))
+        if create_graph:
+            with enable_grad():
+                in_grads = RULES[type(node.op)](node, g)
+        else:
+            with np.errstate(all="ignore"), no_grad():  # backward kernels (and user callbacks) record nothing
+                in_grads = node.op.backward(g, node.saved_inputs, node.saved_output)
+            if is_anomaly_enabled():
+                check_backward(node.name, [(i, np.asarray(gi)) for i, (need, gi) in
+                                           enumerate(zip(node.needs, in_grads)) if need and gi is not None])
+        for inp, child, need, gi in zip(node.inputs, node.edges, node.needs, in_grads):
+            if not need or gi is None:
+                continue
+            if not create_graph:
+                gi = np.asarray(gi)
+            if child is not None:
+                key = id(child)
+                grads[key] = grads[key] + gi if key in grads else gi
+            else:
+                to_leaf(inp, gi)
+        if not retain_graph and not create_graph:
+            node.saved_inputs = (None,) * len(node.inputs)
+            node.saved_output = None
+            node.freed = True
+    done: list[tuple[Any, Any]] = []
+    for t, g in leaves.values():
+        hooks = getattr(t, "_hooks", None)
+        g = run_hooks(hooks, g)
+        if inputs is not None:
+            j = capture_leaves[id(t)]
+            if results[j] is None:
+                results[j] = as_tensor(g)
+        else:
+            accumulate(t, g)
+            if hooks is not None and hooks.post:
+                hooks.run_post(t)
+            done.append((t, g))
+    if inputs is not None:
+        for j, t in enumerate(inputs):  # equal inputs, equal results
+            if results[j] is None:
+                k = (capture_leaves if t._node is None else capture_nodes).get(id(t) if t._node is None else id(t._node))
+                if k is not None:
+                    results[j] = results[k]
+        return results
+    for t, g in retained:
+        accumulate(t, g)
+    return None
