@@ -38,9 +38,17 @@ from pygrad.errors import (
 )
 
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
+from .tensor import _autograd_run  # noqa: F401 - for pygrad.autograd
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import ELEMENTWISE as _ELEMENTWISE
 from .functional import (

@@ -27,10 +27,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _GradMode(threading.local):
-    """Per-thread grad mode flag (on by default in every thread)."""
+    """Per-thread grad mode and inference mode flags (grad mode on by default in every thread)."""
 
     def __init__(self) -> None:
         self.enabled = True
+        self.inference = False
 
 
 _MODE = _GradMode()
@@ -41,54 +42,132 @@ def is_grad_enabled() -> bool:
     return _MODE.enabled
 
 
-class no_grad:  # noqa: N801 - the name users know from PyTorch
-    """Context manager (and decorator) that turns recording off for this thread.
+def is_inference_mode_enabled() -> bool:
+    """True inside :class:`inference_mode` on this thread."""
+    return _MODE.inference
+
+
+class _ModeContext:
+    """Base of the grad-mode contexts: a context manager, and a decorator used
+    with or without parentheses (``@no_grad`` and ``@no_grad()``)."""
+
+    _bare_decorator = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls._bare_decorator and len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    def _enter(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _exit(self, prev: tuple[Any, ...]) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self.__dict__.setdefault("_saved", []).append(self._enter())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit(self._saved.pop())
+
+    def __call__(self, func: F) -> F:
+        """Use as a decorator: run ``func`` inside the context."""
+        import functools
+
+        if not callable(func):
+            from pygrad.errors import PygradTypeError
+
+            raise PygradTypeError(f"{type(self).__name__}: can only decorate a callable, got {type(func).__name__}")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = self._enter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self._exit(prev)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_ModeContext):  # noqa: N801 - the name users know from PyTorch
+    """Context manager and decorator (``@no_grad`` or ``@no_grad()``) that turns
+    recording off for this thread.
 
     >>> with no_grad():
     ...     y = x * 2          # y.requires_grad is False
     """
 
-    def __init__(self) -> None:
-        self._saved: list[bool] = []
+    _flag = False
 
-    def __enter__(self) -> no_grad:
-        self._saved.append(_MODE.enabled)
-        _MODE.enabled = False
-        return self
+    def _enter(self) -> tuple[Any, ...]:
+        prev = _MODE.enabled
+        _MODE.enabled = self._flag
+        return (prev,)
 
-    def __exit__(self, *exc: object) -> None:
-        _MODE.enabled = self._saved.pop()
-
-    def __call__(self, func: F) -> F:
-        """Use as ``@no_grad()``: run ``func`` with recording off."""
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return func(*args, **kwargs)
-
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
-        return wrapper  # type: ignore[return-value]
+    def _exit(self, prev: tuple[Any, ...]) -> None:
+        _MODE.enabled = prev[0]
 
 
 class enable_grad(no_grad):  # noqa: N801 - the name users know from PyTorch
-    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+    """Context manager and decorator that turns recording back on inside ``no_grad``."""
 
-    def __enter__(self) -> enable_grad:
-        self._saved.append(_MODE.enabled)
-        _MODE.enabled = True
-        return self
+    _flag = True
+
+
+class set_grad_enabled(_ModeContext):  # noqa: N801 - the name users know from PyTorch
+    """Set grad mode on this thread to ``mode`` at once (a function call); as a
+    context manager or decorator it restores the previous mode on exit."""
+
+    _bare_decorator = False
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, int)):
+            from pygrad.errors import PygradTypeError
+
+            raise PygradTypeError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
+        self._mode = bool(mode)
+        self._prev = _MODE.enabled
+        _MODE.enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        _MODE.enabled = self._prev
+
+    def _enter(self) -> tuple[Any, ...]:
+        prev = _MODE.enabled
+        _MODE.enabled = self._mode
+        return (prev,)
+
+    def _exit(self, prev: tuple[Any, ...]) -> None:
+        _MODE.enabled = prev[0]
 
     def __call__(self, func: F) -> F:
-        """Use as ``@enable_grad()``: run ``func`` with recording on."""
+        _MODE.enabled = self._prev  # the decorator form changes nothing until called
+        return super().__call__(func)
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with enable_grad():
-                return func(*args, **kwargs)
 
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
-        return wrapper  # type: ignore[return-value]
+class inference_mode(_ModeContext):  # noqa: N801 - the name users know from PyTorch
+    """Context manager and decorator: grad mode off, and every tensor made inside
+    is an inference tensor (``t.is_inference()``), which recorded ops refuse to
+    save for backward. ``inference_mode(False)`` changes nothing."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+
+    def _enter(self) -> tuple[Any, ...]:
+        if not self._mode:
+            return ()
+        prev = (_MODE.inference, _MODE.enabled)
+        _MODE.inference, _MODE.enabled = True, False
+        return prev
+
+    def _exit(self, prev: tuple[Any, ...]) -> None:
+        if prev:
+            _MODE.inference, _MODE.enabled = prev
 
 
 class VersionCounter:
