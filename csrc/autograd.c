@@ -424,11 +424,12 @@ static pg_status pg__collect(pg_thread *ts, pg_node *root, uint64_t id, pg_nodev
     if (c == PG_CLAIM_BUSY) return PG_BUSY;
     if (c == PG_CLAIM_ERROR) return PG_ERR_RUNTIME;
     if (c == PG_CLAIM_SEEN) return PG_OK; /* one of several roots, reached from an earlier one */
+    size_t start = all->n; /* the nodes before it were visited from earlier roots */
     if (!pg__vec_push(all, root)) {
         atomic_store(&root->owner, NULL);
         st = PG_ERR_MEMORY;
     }
-    for (size_t q = 0; st == PG_OK && q < all->n; q++) {
+    for (size_t q = start; st == PG_OK && q < all->n; q++) {
         pg_node *n = all->v[q];
         if (n->released) {
             st = pg__fail(PG_ERR_RUNTIME,

@@ -237,6 +237,9 @@ pg_status pg_fill_(pg_tensor *t, double value) {
 
 pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
     if (pg__check_tensor("copy_", dst) || pg__check_tensor("copy_", src)) return PG_ERR_VALUE;
+    if (dst->inference && !pg_inference_mode())
+        return pg__fail(PG_ERR_RUNTIME, "copy_: in-place update to an inference tensor outside inference_mode is not "
+                                        "allowed; clone() it first");
     if (pg_grad_enabled() && (dst->requires_grad || src->requires_grad))
         return pg__fail(PG_ERR_RUNTIME,
                         "copy_: copying into or from a tensor that requires grad is not recorded; do it "

@@ -717,6 +717,7 @@ class Tensor:
 
             return _inplace_apply(self, "copy_", lambda x: where(Tensor._wrap(np.zeros(x.shape, dtype=bool_)), x, s),
                                   s)
+        _check_leaf_inplace(self, "copy_")
         if s.size != self.size:
             raise ShapeError(
                 f"copy_: source of shape {s.shape} has {s.size} elements, destination {self.shape} has {self.size}")
@@ -1372,7 +1373,11 @@ def _compare(opname: str, ufunc: Callable[..., Any], a: Tensor, b: object) -> An
 
 
 def _check_leaf_inplace(t: Tensor, opname: str) -> None:
-    """PygradRuntimeError for an in-place op on a leaf requiring grad while grad mode is on."""
+    """PygradRuntimeError for an in-place op on a leaf requiring grad while grad mode is on,
+    or on an inference tensor outside inference mode."""
+    if t._inference and not is_inference_mode_enabled():
+        raise PygradRuntimeError(f"{opname}: in-place update to an inference tensor outside inference_mode is not "
+                                 "allowed; clone() it first")
     if is_grad_enabled() and t._requires_grad and t._node is None:
         raise PygradRuntimeError(
             f"{opname}: a leaf tensor that requires grad (shape {t.shape}) cannot be "
@@ -1533,9 +1538,6 @@ def _inplace_apply(t: Tensor, opname: str, fn: Callable[[Tensor], Tensor], *oper
     mode is on and t or an operand requires grad."""
     if t.dtype == bool_:
         raise PygradTypeError(f"{opname}: expected a float32 or float64 tensor, got bool")
-    if t._inference and not is_inference_mode_enabled():
-        raise PygradRuntimeError(f"{opname}: in-place update to an inference tensor outside inference_mode is not "
-                                 "allowed; clone() it first")
     _check_leaf_inplace(t, opname)
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad
                                                               for o in operands))
