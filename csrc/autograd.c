@@ -144,6 +144,10 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
         pg_tensor_release(out);
         return NULL;
     }
+    if (need && !d->forward) { /* a view in the graph: in-place updates of its storage are refused */
+        out->graph_view = true;
+        atomic_fetch_add(&out->storage->graph_views, 1);
+    }
     return out;
 }
 

@@ -47,6 +47,7 @@ typedef struct pg_tensor_hooks {
 typedef struct pg_storage {
     atomic_long refcount;
     atomic_ulong version; /* bumped by every in-place op */
+    atomic_long graph_views; /* live views of it made by recorded view ops (their tensors' graph_view) */
     size_t nbytes;
     void *data;           /* [nbytes], inside the same allocation */
 } pg_storage;
@@ -69,6 +70,7 @@ struct pg_tensor {
     bool requires_grad;
     bool retains_grad;
     bool inference;             /* made under inference mode: never saved for backward */
+    bool graph_view;            /* made by a recorded view op (counted in storage->graph_views) */
     pg_tensor_hooks *hooks;            /* owned; a leaf's hooks, NULL when none */
     pg_node *grad_fn;           /* owned; NULL for leaves */
     pg_tensor *grad;            /* owned; accumulated gradient, shape and dtype of this */

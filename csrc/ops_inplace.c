@@ -6,6 +6,25 @@
 
 #include <string.h>
 
+/* A recorded update of a tensor that is a view, or whose storage a view in
+ * the graph shares, would leave the other tensor's graph stale (its values
+ * change, its history does not): refused, where PyTorch rewrites the view's
+ * history. Updating a clone() is the way out. */
+static pg_status pg__check_views(const char *op, const pg_tensor *t) {
+    long others = atomic_load(&t->storage->graph_views) - (t->graph_view ? 1 : 0);
+    if (t->graph_view || (t->grad_fn && !pg_optable[t->grad_fn->op]->forward))
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: the tensor is a view (made by %s) of a tensor of the graph; an in-place update of it "
+                        "cannot be recorded: update a clone() instead",
+                        op, t->grad_fn ? pg_optable[t->grad_fn->op]->name : "a view op");
+    if (others > 0)
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: the tensor has %ld view(s) (reshape) in the graph sharing its memory; an in-place "
+                        "update of it cannot be recorded: update a clone() instead",
+                        op, others);
+    return PG_OK;
+}
+
 /* Refuses what can never be done in place; *record says whether the update
  * must be recorded (grad mode on, and t or the operand requires grad). */
 static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor *other, bool *record) {
@@ -25,7 +44,7 @@ static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor
                         op, pg__shape_str(t->ndim, t->shape, b, sizeof b));
     }
     *record = on && (t->requires_grad || (other && other->requires_grad));
-    return PG_OK;
+    return *record ? pg__check_views(op, t) : PG_OK;
 }
 
 static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
@@ -263,12 +282,7 @@ pg_tensor *pg_inplace_begin(pg_tensor *t, int operand_requires_grad, const char 
     if (pg__check_tensor(op, t)) return NULL;
     if (pg__check_inplace(op, t, NULL, &record)) return NULL;
     record = pg_grad_enabled() && (t->requires_grad || operand_requires_grad);
-    if (record && t->grad_fn && !pg_optable[t->grad_fn->op]->forward)
-        return pg__fail(PG_ERR_RUNTIME,
-                        "%s: the tensor is a view (made by %s) of a tensor of the graph; an in-place update "
-                        "of it cannot be recorded: update a clone() instead",
-                        op, pg_optable[t->grad_fn->op]->name),
-               NULL;
+    if (record && pg__check_views(op, t)) return NULL;
     return record ? pg__snapshot(t) : PG_NEW_REF(t);
 }
 

@@ -234,6 +234,7 @@ static pg_storage *pg__storage_new(size_t nbytes) {
     if (!s) return NULL;
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
+    atomic_init(&s->graph_views, 0);
     s->nbytes = nbytes;
     uintptr_t p = (uintptr_t)(s + 1);
     s->data = (void *)((p + PG_ALIGN - 1) & ~(uintptr_t)(PG_ALIGN - 1));
@@ -295,6 +296,7 @@ static pg_tensor *pg__tensor_header(pg_thread *ts, pg_dtype dtype, int ndim, con
     t->requires_grad = false;
     t->retains_grad = false;
     t->inference = ts->inference != 0;
+    t->graph_view = false;
     t->hooks = NULL;
     t->grad_fn = NULL;
     t->grad = NULL;
@@ -443,6 +445,7 @@ void pg__hooks_free(pg_tensor_hooks *h) {
 
 static void pg__destroy_tensor(pg_thread *ts, pg_tensor *t) {
     if (t->grad_fn && t->grad_fn->out == t) t->grad_fn->out = NULL;
+    if (t->graph_view) atomic_fetch_sub(&t->storage->graph_views, 1);
     if (t->hooks) { /* a release from inside (the callback) only adds to the worklists */
         pg_tensor_hooks *h = t->hooks;
         t->hooks = NULL;

@@ -26,7 +26,8 @@ class _ModeContext:
     with or without parentheses (``@no_grad`` and ``@no_grad()``)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls._bare_decorator and len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+        bare = len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool)
+        if cls._bare_decorator and bare:
             return cls()(args[0])  # @no_grad without parentheses
         return super().__new__(cls)
 

@@ -10,6 +10,7 @@ says.
 # ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
 
 from pygrad import _functions, _optable
+from pygrad._autograd import autograd_run as _autograd_run
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
@@ -22,7 +23,6 @@ from pygrad._autograd import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from pygrad._autograd import autograd_run as _autograd_run
 from pygrad._bindings import OP_NAMES, bool_, float32, float64
 from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, tensor, zeros
 from pygrad._graph import graph_of as _graph_of  # noqa: F401 - for pygrad.viz

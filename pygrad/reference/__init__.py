@@ -48,7 +48,6 @@ from .autograd import (
 )
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
-from .tensor import _autograd_run  # noqa: F401 - for pygrad.autograd
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randn, zeros
 from .functional import ELEMENTWISE as _ELEMENTWISE
 from .functional import (
@@ -88,7 +87,16 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, custom_op, float32, float64, scatter_add, tensor
+from .tensor import (
+    Tensor,
+    _autograd_run,  # noqa: F401 - for pygrad.autograd
+    bool_,
+    custom_op,
+    float32,
+    float64,
+    scatter_add,
+    tensor,
+)
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 

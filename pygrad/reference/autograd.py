@@ -54,7 +54,8 @@ class _ModeContext:
     _bare_decorator = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls._bare_decorator and len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+        bare = len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool)
+        if cls._bare_decorator and bare:
             return cls()(args[0])
         return super().__new__(cls)
 
@@ -173,10 +174,11 @@ class inference_mode(_ModeContext):  # noqa: N801 - the name users know from PyT
 class VersionCounter:
     """Version of one storage, shared by every tensor viewing it; in-place ops bump it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "views")
 
     def __init__(self) -> None:
         self.value = 0
+        self.views: dict[int, weakref.ref[Any]] | None = None  # id -> tensor made by a recorded view op of it
 
 
 class Node:
@@ -374,8 +376,8 @@ def _order_from(roots: list[Node]) -> list[Node]:
     return post
 
 
-def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_graph: bool,
-          create_graph: bool, wrap: Callable[[np.ndarray], Any], accumulate: Callable[[Any, Any], None]) -> list[Any] | None:
+def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_graph: bool, create_graph: bool,
+          wrap: Callable[[np.ndarray], Any], accumulate: Callable[[Any, Any], None]) -> list[Any] | None:
     """One backward sweep from several roots (tensors) with their upstream gradients.
 
     ``seeds``: arrays, or Tensors with ``create_graph`` (then the rules run,
@@ -511,7 +513,7 @@ def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_g
     if inputs is not None:
         for j, t in enumerate(inputs):  # equal inputs, equal results
             if results[j] is None:
-                k = (capture_leaves if t._node is None else capture_nodes).get(id(t) if t._node is None else id(t._node))
+                k = capture_leaves.get(id(t)) if t._node is None else capture_nodes.get(id(t._node))
                 if k is not None:
                     results[j] = results[k]
         return results

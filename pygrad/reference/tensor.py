@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pygrad import _copying, _engines, _optable
+from pygrad._hooks import HookSet, RemovableHandle
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -35,9 +36,7 @@ from pygrad.errors import (
 
 from . import ops
 from .anomaly import check_forward
-from pygrad._hooks import HookSet, RemovableHandle
-
-from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, is_inference_mode_enabled, no_grad, sweep
+from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, is_inference_mode_enabled, sweep
 
 float32: np.dtype = np.dtype(np.float32)
 """32-bit float dtype (the default)."""
@@ -959,6 +958,10 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
             node.saved_versions.append((version, version.value, out.shape))
         result._node = node
         result._requires_grad = True
+        if op.is_view:
+            if version.views is None:
+                version.views = {}
+            version.views[id(result)] = weakref.ref(result)
     return result
 
 
@@ -1437,6 +1440,7 @@ def _inplace(t: Tensor, opname: str, other: object) -> Tensor:
             )
     needs_record = t._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
     if is_grad_enabled() and needs_record:
+        _check_views(t, opname)
         _rebase(t, opname, value)
     else:
         data = t._data
@@ -1541,9 +1545,8 @@ def _inplace_apply(t: Tensor, opname: str, fn: Callable[[Tensor], Tensor], *oper
     _check_leaf_inplace(t, opname)
     record = is_grad_enabled() and (t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad
                                                               for o in operands))
-    if record and t._node is not None and t._node.op.is_view:
-        raise PygradRuntimeError(f"{opname}: the tensor is a view (made by {t._node.name}) of a tensor of the graph; "
-                                 "an in-place update of it cannot be recorded: update a clone() instead")
+    if record:
+        _check_views(t, opname)
     if record:
         x = Tensor._wrap(t._data.copy())
         x._node = t._node
@@ -1573,3 +1576,20 @@ def _scaled(other: object, alpha: float, opname: str) -> Any:
         return _number(other, opname, "other") * a
     o = other if isinstance(other, Tensor) else as_tensor(other, opname)
     return o * a
+
+
+def _check_views(t: Tensor, opname: str) -> None:
+    """A recorded update of a view, or of a tensor a view in the graph shares memory
+    with, would leave the other's graph stale: refused (see docs/semantics.md)."""
+    views = t._version.views or {}
+    for k in [k for k, r in views.items() if r() is None]:  # views that died
+        del views[k]
+    is_view = (t._node is not None and t._node.op.is_view) or id(t) in views
+    if is_view:
+        name = t._node.name if t._node is not None else "a view op"
+        raise PygradRuntimeError(f"{opname}: the tensor is a view (made by {name}) of a tensor of the graph; "
+                                 "an in-place update of it cannot be recorded: update a clone() instead")
+    others = sum(1 for k in views if k != id(t))
+    if others:
+        raise PygradRuntimeError(f"{opname}: the tensor has {others} view(s) (reshape) in the graph sharing its "
+                                 "memory; an in-place update of it cannot be recorded: update a clone() instead")

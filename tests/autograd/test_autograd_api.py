@@ -512,7 +512,7 @@ def test_inplace_binary_updates_reach_both_operands(e: Any, rng: np.random.Gener
         ("pow_", lambda b, o: b.pow_(o), lambda a, o: (o * a ** (o - 1), a ** o * np.log(a))),
         ("copy_", lambda b, o: b.copy_(o), lambda a, o: (np.zeros(3), np.ones(3))),
     ]
-    for name, op, grads in cases:
+    for _name, op, grads in cases:
         a, o = leaf(e, av), leaf(e, ov)
         b = a * 1.0
         op(b, o)
@@ -586,6 +586,19 @@ def test_inplace_on_a_recorded_view_raises(e: Any) -> None:
     v = b.reshape(4)
     with pytest.raises(RuntimeError, match="view"):
         v.exp_()
+    with pytest.raises(RuntimeError, match="view"):
+        v.add_(1.0)
+    with pytest.raises(RuntimeError, match="view"):  # the base: its view's graph would go stale
+        b.exp_()
+    with pytest.raises(RuntimeError, match="view"):
+        b.mul_(2.0)
+    del v  # no view left: the update is recorded
+    b.exp_()
+    b.sum().backward()
+    close(a.grad, np.exp([[1.0, 2.0], [3.0, 4.0]]))
+    c = a.detach().reshape(4)  # views outside the graph change nothing
+    with e.no_grad():
+        c.mul_(1.0)
 
 
 @pytest.mark.parametrize("e", ENGINES)
