@@ -394,6 +394,28 @@ def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_g
 
     top = [r._node for r in roots if r._node is not None]
     order = _order_from(top)
+    active = _SWEEPING.__dict__.setdefault("nodes", set())
+    for node in order:
+        if id(node) in active:
+            raise PygradRuntimeError(
+                f"backward: the graph is being swept by a backward that has not finished (the node {node.name} is "
+                "part of it): a backward called from a hook or a user backward cannot go through the graph being "
+                "swept; build the inner graph from detached tensors")
+    mine = {id(n) for n in order}
+    active |= mine
+    try:
+        return _sweep(roots, seeds, inputs, retain_graph, create_graph, wrap, accumulate, order, RULES)
+    finally:
+        active -= mine
+
+
+_SWEEPING = threading.local()  # ids of the nodes the sweeps running on this thread go through
+
+
+def _sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_graph: bool, create_graph: bool,
+           wrap: Callable[[np.ndarray], Any], accumulate: Callable[[Any, Any], None], order: list[Node],
+           RULES: Any) -> list[Any] | None:  # noqa: N803 - the rules table
+    """The body of :func:`sweep`, once its nodes are claimed."""
     capture_nodes: dict[int, int] = {}
     capture_leaves: dict[int, int] = {}
     for j, t in enumerate(inputs or ()):
@@ -439,7 +461,12 @@ def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_g
                                          f"gradient of {cur.dtype} {cur.shape}")
             return new
 
-        new = hooks.run_grad(old, check)
+        prev = _MODE.enabled
+        _MODE.enabled = create_graph  # hooks run with grad mode as the sweep's create_graph, as in PyTorch
+        try:
+            new = hooks.run_grad(old, check)
+        finally:
+            _MODE.enabled = prev
         return g if new is old else from_tensor(new)
 
     grads: dict[int, Any] = {}
@@ -474,6 +501,7 @@ def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_g
             owner = node.retained()
             if owner is not None:
                 retained.append((owner, g))
+        node.check()  # again: a hook or user backward that ran before may have changed a saved value
         if create_graph:
             with enable_grad():
                 in_grads = RULES[type(node.op)](node, g)
@@ -508,7 +536,12 @@ def sweep(roots: list[Any], seeds: list[Any], inputs: list[Any] | None, retain_g
         else:
             accumulate(t, g)
             if hooks is not None and hooks.post:
-                hooks.run_post(t)
+                prev = _MODE.enabled
+                _MODE.enabled = create_graph
+                try:
+                    hooks.run_post(t)
+                finally:
+                    _MODE.enabled = prev
             done.append((t, g))
     if inputs is not None:
         for j, t in enumerate(inputs):  # equal inputs, equal results
