@@ -1,7 +1,10 @@
 /* ops_inplace.c: in-place updates (add_, mul_, add_scalar_, mul_scalar_,
- * fill_, copy_): they write the tensor's storage and bump its version. Under
- * grad mode, on a tensor of a graph, the update is recorded as the
- * out-of-place op (pg__inplace_record), as PyTorch does. */
+ * fill_, copy_, and any other through pg_inplace_begin/pg_inplace_commit):
+ * they write the tensor's storage and bump its version. Under grad mode, on a
+ * tensor of a graph, the update is recorded as the out-of-place op applied to
+ * a snapshot standing for the tensor (pg__inplace_record), and the tensor
+ * becomes the output of its node, as PyTorch does. Not recorded on views in
+ * the graph, or on tensors such a view shares memory with. */
 #include "internal.h"
 
 #include <string.h>

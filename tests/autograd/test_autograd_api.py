@@ -722,3 +722,40 @@ def test_against_torch_errors() -> None:
         assert inf.is_inference()
         with pytest.raises(RuntimeError):
             (x * inf).sum()
+
+
+@pytest.mark.parametrize("e", ENGINES)
+def test_inplace_bad_input_names_the_op(e: Any) -> None:
+    a = leaf(e, [1.0, 2.0, 3.0])
+    b = a * 1.0
+    with pytest.raises(pg.ShapeError, match=r"div_.*\(3,\)"):
+        b.div_(e.tensor(np.ones((2, 3))))
+    with pytest.raises(pg.ShapeError, match="copy_"):
+        b.copy_(e.tensor(np.ones((2, 3))))
+    with pytest.raises(TypeError, match="masked_fill_"):
+        b.masked_fill_(e.tensor([1.0, 0.0, 1.0]), 0.0)
+    with pytest.raises(ValueError, match="masked_fill_"):
+        b.masked_fill_(e.tensor([True, False, True]), e.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError):
+        e.tensor([True, False]).exp_()
+    empty = e.tensor(np.zeros((0, 2)), dtype=e.float64)
+    assert empty.exp_().shape == (0, 2)
+    nan = e.tensor([np.nan, 1.0], dtype=e.float64)
+    expected = nan.relu().numpy()  # the in-place form gives what the op gives
+    nan.relu_()
+    np.testing.assert_array_equal(nan.numpy(), expected)
+    nan.fill_(np.nan).exp_()
+    assert np.isnan(nan.numpy()).all()
+
+
+@pytest.mark.parametrize("e", ENGINES)
+def test_inplace_keeps_the_dtype_with_a_float64_operand(e: Any) -> None:
+    a = e.tensor([1.0, 2.0], dtype=e.float32, requires_grad=True)
+    o = e.tensor([0.5, 4.0], dtype=e.float64, requires_grad=True)
+    b = a * 1.0
+    b.div_(o)
+    assert b.dtype == e.float32
+    b.sum().backward()
+    assert a.grad.dtype == e.float32 and o.grad.dtype == e.float64
+    close(a.grad, [2.0, 0.25], 1e-6)
+    close(o.grad, [-4.0, -2.0 / 16.0], 1e-6)
