@@ -676,7 +676,8 @@ static pg_status pg__sweep_node(pg_sweep *sw, pg_node *n) {
 /* capture mode: marks the nodes the sweep must reach (an input's grad_fn, or
  * on the way to an input) and those whose kernel must run, visiting `all` in
  * topological order (Kahn's, consumers first) and then in reverse; leaves
- * each node's pending count as it found it. */
+ * each node's pending count as it found it. Every collected node is in the
+ * order (the graph is acyclic and all of it is reachable from the tops). */
 static pg_status pg__mark_needed(pg_sweep *sw, pg_nodevec *all, pg_node **tops, int n_tops) {
     pg_nodevec order = {0};
     pg_status st = PG_OK;
@@ -692,18 +693,21 @@ static pg_status pg__mark_needed(pg_sweep *sw, pg_nodevec *all, pg_node **tops, 
             if (f && --f->pending == 0 && !pg__vec_push(&order, f)) st = PG_ERR_MEMORY;
         }
     }
+    /* producers first; each edge also gives its producer back the count it took */
     for (size_t q = order.n; st == PG_OK && q-- > 0;) {
         pg_node *n = order.v[q];
         bool run = false;
-        for (int i = 0; i < n->n_in && !run; i++) {
+        for (int i = 0; i < n->n_in; i++) {
             const pg_edge *e = &n->edges[i];
-            run = (e->fn && e->fn->needed) || (e->leaf && pg__input_index(sw, e->leaf) >= 0);
+            if (e->fn) e->fn->pending++;
+            run = run || (e->fn && e->fn->needed) || (e->leaf && pg__input_index(sw, e->leaf) >= 0);
         }
         n->run = run;
         n->needed = run || n->capture;
     }
-    for (size_t q = 0; q < all->n; q++) all->v[q]->pending = 0;
-    for (size_t q = 0; q < all->n; q++)
+    if (st != PG_OK) /* the order is incomplete: count again from the edges */
+        for (size_t q = 0; q < all->n; q++) all->v[q]->pending = 0;
+    for (size_t q = 0; st != PG_OK && q < all->n; q++)
         for (int i = 0; i < all->v[q]->n_in; i++)
             if (all->v[q]->edges[i].fn) all->v[q]->edges[i].fn->pending++;
     free(order.v);
