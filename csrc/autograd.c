@@ -77,6 +77,15 @@ static pg_status pg__record_ts(pg_thread *ts, pg_tensor *out, int op, pg_tensor 
     int k = 0;
     for (int i = 0; i < n_in && i < 7; i++) {
         if (!(d->save & (1u << i))) continue;
+        if (in[i]->inference) {
+            pg__node_release(n);
+            out->grad_fn = NULL;
+            return pg__fail(PG_ERR_RUNTIME,
+                            "%s: inference tensors cannot be saved for backward (input %d was made under "
+                            "inference_mode); clone() it outside inference_mode to get a normal tensor and "
+                            "use that in autograd",
+                            d->name, i);
+        }
         n->saved[k] = PG_NEW_REF(in[i]);
         n->saved_version[k] = atomic_load(&in[i]->storage->version);
         n->saved_from[k++] = i;
@@ -134,6 +143,10 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
     if (need && pg__is_float(out->dtype) && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
         pg_tensor_release(out);
         return NULL;
+    }
+    if (need && !d->forward) { /* a view in the graph: in-place updates of its storage are refused */
+        out->graph_view = true;
+        atomic_fetch_add(&out->storage->graph_views, 1);
     }
     return out;
 }
@@ -457,11 +470,13 @@ static pg_status pg__collect(pg_thread *ts, pg_node *root, uint64_t id, pg_nodev
     int c = pg__claim(ts, root, id, busy);
     if (c == PG_CLAIM_BUSY) return PG_BUSY;
     if (c == PG_CLAIM_ERROR) return PG_ERR_RUNTIME;
+    if (c == PG_CLAIM_SEEN) return PG_OK; /* one of several roots, reached from an earlier one */
+    size_t start = all->n; /* the nodes before it were visited from earlier roots */
     if (!pg__vec_push(all, root)) {
         atomic_store(&root->owner, NULL);
         st = PG_ERR_MEMORY;
     }
-    for (size_t q = 0; st == PG_OK && q < all->n; q++) {
+    for (size_t q = start; st == PG_OK && q < all->n; q++) {
         pg_node *n = all->v[q];
         if (n->released) {
             st = pg__fail(PG_ERR_RUNTIME,
@@ -520,16 +535,138 @@ static pg_status pg__seed(pg_tensor **seed, pg_tensor *root, pg_tensor *grad) {
     return *seed ? PG_OK : PG_ERR_MEMORY;
 }
 
+/* One sweep's state. Leaves with hooks, and every leaf in pg_grad (capture
+ * mode), do not accumulate as each contribution arrives: their gradients are
+ * summed here and handed on when the graph is done, so a hook sees the
+ * leaf's whole gradient once, as in PyTorch. */
+typedef struct pg_leafgrad {
+    pg_tensor *leaf; /* borrowed: an edge of a swept node, or a root, holds it */
+    pg_tensor *g;    /* owned: the sum so far */
+} pg_leafgrad;
+
+typedef struct pg_sweep {
+    pg_thread *ts;
+    pg_nodevec ready;
+    const pg_tensor *keep; /* the caller's gradient: never written into */
+    bool retain, create;
+    bool capture;          /* pg_grad: no .grad written; the inputs' gradients go to results */
+    pg_tensor **inputs;    /* capture: [n_inputs] */
+    int n_inputs;
+    pg_tensor **results;   /* capture: [n_inputs] */
+    pg_leafgrad *leaves;   /* [n_leaves] deferred leaf gradients */
+    size_t n_leaves, cap_leaves;
+} pg_sweep;
+
+/* Calls t's GRAD hook on *g; a gradient the hook returns replaces *g. */
+static pg_status pg__run_grad_hook(const pg_tensor_hooks *h, pg_tensor *t, pg_tensor **g) {
+    pg_tensor *rep = NULL;
+    if (h->fn(h->ctx, PG_HOOK_GRAD, t, *g, &rep) != 0) {
+        pg_tensor_release(rep);
+        return pg_last_status() != PG_OK ? pg_last_status() : pg__fail(PG_ERR_CALLBACK, "hook: a hook failed");
+    }
+    if (!rep) return PG_OK;
+    const pg_tensor *o = *g;
+    if (rep->dtype != o->dtype || rep->ndim != o->ndim || !pg__same_dims(o->ndim, rep->shape, o->shape)) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        pg_status st = pg__fail(PG_ERR_RUNTIME, "hook: the hook returned a gradient of %s %s for a gradient of %s %s",
+                                pg__dtype_name(rep->dtype), pg__shape_str(rep->ndim, rep->shape, b1, sizeof b1),
+                                pg__dtype_name(o->dtype), pg__shape_str(o->ndim, o->shape, b2, sizeof b2));
+        pg_tensor_release(rep);
+        return st;
+    }
+    pg_tensor_release(*g);
+    *g = rep;
+    return PG_OK;
+}
+
+static int pg__input_index(const pg_sweep *sw, const pg_tensor *t) {
+    for (int j = 0; j < sw->n_inputs; j++)
+        if (sw->inputs[j] == t) return j;
+    return -1;
+}
+
+/* leaf's gradient g (a reference the caller gives up, *g set NULL) waits in sw */
+static pg_status pg__defer_leaf(pg_sweep *sw, pg_tensor *leaf, pg_tensor **g) {
+    if (sw->capture && pg__input_index(sw, leaf) < 0) { /* not asked for: dropped */
+        pg_tensor_release(*g);
+        *g = NULL;
+        return PG_OK;
+    }
+    for (size_t i = 0; i < sw->n_leaves; i++)
+        if (sw->leaves[i].leaf == leaf) {
+            pg_status st = sw->create ? pg__accumulate_rec(&sw->leaves[i].g, *g)
+                                      : pg__accumulate_move(&sw->leaves[i].g, g);
+            pg_tensor_release(*g);
+            *g = NULL;
+            return st;
+        }
+    if (sw->n_leaves == sw->cap_leaves) {
+        size_t cap = sw->cap_leaves ? sw->cap_leaves * 2 : 8;
+        pg_leafgrad *v = realloc(sw->leaves, cap * sizeof *v);
+        if (!v) return pg__fail(PG_ERR_MEMORY, "backward: out of memory");
+        sw->leaves = v;
+        sw->cap_leaves = cap;
+    }
+    sw->leaves[sw->n_leaves].leaf = leaf;
+    sw->leaves[sw->n_leaves++].g = *g;
+    *g = NULL;
+    return PG_OK;
+}
+
+/* g (borrowed) flows into leaf: now, or deferred when it has hooks or in capture mode */
+static pg_status pg__to_leaf(pg_sweep *sw, pg_tensor *leaf, pg_tensor **g) {
+    if (!sw->capture && !leaf->hooks) return pg__accumulate_leaf(leaf, *g, sw->keep, sw->create);
+    pg_tensor *mine = PG_NEW_REF(*g);
+    return pg__defer_leaf(sw, leaf, &mine);
+}
+
+/* The deferred leaves, once the graph is done: hooks, then .grad (or the result). */
+static pg_status pg__finish_leaves(pg_sweep *sw, pg_status st) {
+    for (size_t i = 0; i < sw->n_leaves; i++) {
+        pg_tensor *leaf = sw->leaves[i].leaf, *g = sw->leaves[i].g;
+        sw->leaves[i].g = NULL;
+        const pg_tensor_hooks *h = leaf->hooks;
+        if (st == PG_OK && h && (h->kinds & PG_HOOK_GRAD)) st = pg__run_grad_hook(h, leaf, &g);
+        if (st == PG_OK && sw->capture) {
+            int j = pg__input_index(sw, leaf);
+            if (j >= 0 && !sw->results[j]) sw->results[j] = PG_NEW_REF(g);
+        } else if (st == PG_OK) {
+            st = pg__accumulate_leaf(leaf, g, sw->keep, sw->create);
+            h = leaf->hooks;
+            if (st == PG_OK && h && (h->kinds & PG_HOOK_POST_ACCUMULATE) &&
+                h->fn(h->ctx, PG_HOOK_POST_ACCUMULATE, leaf, NULL, NULL) != 0)
+                st = pg_last_status() != PG_OK ? pg_last_status() : pg__fail(PG_ERR_CALLBACK, "hook: a hook failed");
+        }
+        pg_tensor_release(g);
+    }
+    sw->n_leaves = 0;
+    return st;
+}
+
 /* Runs one node's backward kernel and hands each input's gradient on. */
-static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, const pg_tensor *keep,
-                                bool retain_graph, bool create) {
+static pg_status pg__sweep_node(pg_sweep *sw, pg_node *n) {
+    pg_thread *ts = sw->ts;
+    bool create = sw->create;
     const pg_opdef *d = pg_optable[n->op];
     pg_tensor *g = n->gacc;
     n->gacc = NULL;
+    bool run = !sw->capture || n->run;
+    if (sw->capture && !n->needed) { /* not on the way to an input: skipped, kept */
+        pg_tensor_release(g);
+        g = NULL;
+    }
     /* saved values are checked again as each node runs: a user backward that
      * ran before may have changed one in place */
-    pg_status st = g ? pg__check_saved(n) : PG_OK;
-    if (st == PG_OK && g && n->out && n->out->retains_grad) st = pg__accumulate_leaf(n->out, g, keep, create);
+    pg_status st = g && run ? pg__check_saved(n) : PG_OK;
+    if (st == PG_OK && g && n->hooks && (n->hooks->kinds & PG_HOOK_GRAD)) st = pg__run_grad_hook(n->hooks, n->out, &g);
+    if (st == PG_OK && g && sw->capture && n->capture && !sw->results[n->capture - 1])
+        sw->results[n->capture - 1] = PG_NEW_REF(g);
+    if (st == PG_OK && g && !sw->capture && n->out && n->out->retains_grad)
+        st = pg__accumulate_leaf(n->out, g, sw->keep, create);
+    if (!run) {
+        pg_tensor_release(g);
+        g = NULL;
+    }
     pg_tensor *small[8];
     pg_tensor **dx = small;
     if (n->n_in <= 8)
@@ -566,16 +703,58 @@ static pg_status pg__sweep_node(pg_thread *ts, pg_node *n, pg_nodevec *ready, co
         if (st == PG_OK && dx[i]) {
             if (create && e->fn) st = pg__accumulate_rec(&e->fn->gacc, dx[i]);
             else if (e->fn) st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
-            else if (e->leaf) st = pg__accumulate_leaf(e->leaf, dx[i], keep, create);
+            else if (e->leaf) st = pg__to_leaf(sw, e->leaf, &dx[i]);
         }
         if (dx[i]) pg_tensor_release(dx[i]);
-        if (e->fn && --e->fn->pending == 0 && !pg__vec_push(ready, e->fn) && st == PG_OK)
+        if (e->fn && --e->fn->pending == 0 && !pg__vec_push(&sw->ready, e->fn) && st == PG_OK)
             st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
     }
     if (dx != small) free(dx);
-    if (!retain_graph) pg__node_drop(ts, n);
+    if (!sw->retain && run) pg__node_drop(ts, n);
     if (st == PG_ERR_MEMORY && pg_last_status() != PG_ERR_MEMORY)
         pg__fail(PG_ERR_MEMORY, "backward: out of memory in %s", d->name);
+    return st;
+}
+
+/* capture mode: marks the nodes the sweep must reach (an input's grad_fn, or
+ * on the way to an input) and those whose kernel must run, visiting `all` in
+ * topological order (Kahn's, consumers first) and then in reverse; leaves
+ * each node's pending count as it found it. Every collected node is in the
+ * order (the graph is acyclic and all of it is reachable from the tops). */
+static pg_status pg__mark_needed(pg_sweep *sw, pg_nodevec *all, pg_node **tops, int n_tops) {
+    pg_nodevec order = {0};
+    pg_status st = PG_OK;
+    for (int r = 0; r < n_tops; r++) {
+        bool dup = false;
+        for (int q = 0; q < r; q++) dup |= tops[q] == tops[r];
+        if (!dup && tops[r]->pending == 0 && !pg__vec_push(&order, tops[r])) st = PG_ERR_MEMORY;
+    }
+    for (size_t q = 0; st == PG_OK && q < order.n; q++) {
+        pg_node *n = order.v[q];
+        for (int i = 0; i < n->n_in; i++) {
+            pg_node *f = n->edges[i].fn;
+            if (f && --f->pending == 0 && !pg__vec_push(&order, f)) st = PG_ERR_MEMORY;
+        }
+    }
+    /* producers first; each edge also gives its producer back the count it took */
+    for (size_t q = order.n; st == PG_OK && q-- > 0;) {
+        pg_node *n = order.v[q];
+        bool run = false;
+        for (int i = 0; i < n->n_in; i++) {
+            const pg_edge *e = &n->edges[i];
+            if (e->fn) e->fn->pending++;
+            run = run || (e->fn && e->fn->needed) || (e->leaf && pg__input_index(sw, e->leaf) >= 0);
+        }
+        n->run = run;
+        n->needed = run || n->capture;
+    }
+    if (st != PG_OK) /* the order is incomplete: count again from the edges */
+        for (size_t q = 0; q < all->n; q++) all->v[q]->pending = 0;
+    for (size_t q = 0; st != PG_OK && q < all->n; q++)
+        for (int i = 0; i < all->v[q]->n_in; i++)
+            if (all->v[q]->edges[i].fn) all->v[q]->edges[i].fn->pending++;
+    free(order.v);
+    if (st == PG_ERR_MEMORY) pg__fail(PG_ERR_MEMORY, "grad: out of memory ordering the graph");
     return st;
 }
 
@@ -593,26 +772,84 @@ pg_status pg_backward(pg_tensor *root, pg_tensor *grad, int retain_graph) {
 pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int create_graph) {
     pg_status st = pg__check_tensor("backward", root);
     if (st) return st;
-    if (!root->requires_grad)
-        return pg__fail(PG_ERR_RUNTIME,
-                        "backward: the tensor does not require grad and has no grad_fn (set "
-                        "requires_grad=True on the inputs, outside no_grad())");
-    pg_tensor *seed = NULL;
-    pg__thread()->grad_graph_chained = false;
-    if ((st = pg__seed(&seed, root, grad)) != PG_OK) return st;
-    bool create = create_graph != 0;
-    if (!root->grad_fn) { /* a leaf: d root / d root = seed */
-        st = pg__accumulate_leaf(root, seed, seed, create);
-        pg_tensor_release(seed);
-        return st;
+    return pg_autograd_run(&root, &grad, 1, NULL, 0, retain_graph, create_graph, NULL);
+}
+
+static pg_status pg__check_roots(pg_tensor **roots, pg_tensor **grads, int n_roots, pg_tensor **inputs, int n_inputs,
+                                 pg_tensor **results) {
+    const char *op = inputs ? "grad" : "backward";
+    if (n_roots < 1 || !roots || !grads) return pg__fail(PG_ERR_VALUE, "%s: no outputs given", op);
+    if (inputs && (n_inputs < 1 || !results)) return pg__fail(PG_ERR_VALUE, "grad: no inputs given");
+    for (int i = 0; i < n_roots; i++) {
+        if (pg__check_tensor(op, roots[i])) return PG_ERR_VALUE;
+        if (!roots[i]->requires_grad)
+            return pg__fail(PG_ERR_RUNTIME,
+                            n_roots == 1 ? "%s: the tensor does not require grad and has no grad_fn (set "
+                                           "requires_grad=True on the inputs, outside no_grad())"
+                                         : "%s: element %d of tensors does not require grad and does not have a "
+                                           "grad_fn",
+                            op, i);
     }
+    for (int j = 0; inputs && j < n_inputs; j++) {
+        if (pg__check_tensor(op, inputs[j])) return PG_ERR_VALUE;
+        if (!inputs[j]->requires_grad)
+            return pg__fail(PG_ERR_RUNTIME, "grad: one of the differentiated Tensors (input %d) does not require grad",
+                            j);
+    }
+    return PG_OK;
+}
+
+pg_status pg_autograd_run(pg_tensor **roots, pg_tensor **grads, int n_roots, pg_tensor **inputs, int n_inputs,
+                          int retain_graph, int create_graph, pg_tensor **results) {
+    pg_status st = pg__check_roots(roots, grads, n_roots, inputs, n_inputs, results);
+    if (st) return st;
+    bool create = create_graph != 0;
     pg_thread *ts = pg__thread();
-    if (ts->sweep_depth >= PG_MAX_NESTED_SWEEPS) {
-        pg_tensor_release(seed);
-        return pg__fail(PG_ERR_RUNTIME,
-                        "backward: more than %d backward calls nested in one another (each called from "
-                        "a user backward of the one before): unbounded recursion?",
-                        PG_MAX_NESTED_SWEEPS);
+    ts->grad_graph_chained = false;
+    for (int j = 0; inputs && j < n_inputs; j++) results[j] = NULL;
+    pg_tensor *seed1[4] = {NULL, NULL, NULL, NULL}, **seeds = seed1;
+    pg_node *tops1[4], **tops = tops1;
+    if (n_roots > 4) {
+        seeds = calloc((size_t)n_roots, sizeof *seeds);
+        tops = calloc((size_t)n_roots, sizeof *tops);
+        if (!seeds || !tops) {
+            free(seeds == seed1 ? NULL : seeds);
+            free(tops == tops1 ? NULL : tops);
+            return pg__fail(PG_ERR_MEMORY, "backward: out of memory");
+        }
+    }
+    for (int i = 0; st == PG_OK && i < n_roots; i++) {
+        st = pg__seed(&seeds[i], roots[i], grads[i]);
+        /* several roots: the seeds are never the caller's own buffers */
+        if (st == PG_OK && n_roots > 1 && seeds[i] == grads[i]) {
+            pg_tensor *c = pg_tensor_clone(grads[i]);
+            pg_tensor_release(seeds[i]);
+            seeds[i] = c;
+            if (!c) st = PG_ERR_MEMORY;
+        }
+    }
+    pg_sweep sw = {0};
+    sw.ts = ts;
+    sw.create = create;
+    sw.retain = retain_graph || create;
+    sw.capture = inputs != NULL;
+    sw.inputs = inputs;
+    sw.n_inputs = inputs ? n_inputs : 0;
+    sw.results = results;
+    /* the caller's gradient (the caller holds it): never written into */
+    sw.keep = n_roots == 1 && seeds[0] && seeds[0] == grads[0] ? grads[0] : NULL;
+    int n_tops = 0;
+    for (int i = 0; i < n_roots; i++)
+        if (roots[i]->grad_fn) tops[n_tops++] = roots[i]->grad_fn;
+    if (st == PG_OK && ts->sweep_depth >= PG_MAX_NESTED_SWEEPS)
+        st = pg__fail(PG_ERR_RUNTIME,
+                      "backward: more than %d backward calls nested in one another (each called from "
+                      "a user backward of the one before): unbounded recursion?",
+                      PG_MAX_NESTED_SWEEPS);
+    if (st != PG_OK) {
+        for (int i = 0; i < n_roots; i++) pg_tensor_release(seeds[i]);
+        if (seeds != seed1) free(seeds), free(tops);
+        return st;
     }
     ts->sweep_depth++;
     /* rules must record; numeric kernels (and user callbacks) must not */
@@ -620,12 +857,16 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
     uint64_t id = atomic_fetch_add_explicit(&pg_sweep_id, 1, memory_order_relaxed) + 1;
     uint64_t prev_recording = ts->recording_sweep;
     ts->recording_sweep = create ? id : 0;
-    pg_node *top = root->grad_fn;
-    atomic_fetch_add_explicit(&top->refcount, 1, memory_order_relaxed); /* keeps the graph whole */
-    pg_nodevec all = pg__vec_take(&ts->sweep[0]), ready = pg__vec_take(&ts->sweep[1]);
-    for (;;) {
+    for (int r = 0; r < n_tops; r++) atomic_fetch_add_explicit(&tops[r]->refcount, 1, memory_order_relaxed);
+    pg_nodevec all = pg__vec_take(&ts->sweep[0]);
+    sw.ready = pg__vec_take(&ts->sweep[1]);
+    for (int r = 0; r < n_tops;) {
         pg_node *busy = NULL;
-        st = pg__collect(ts, top, id, &all, &busy);
+        st = pg__collect(ts, tops[r], id, &all, &busy);
+        if (st == PG_OK) {
+            r++;
+            continue;
+        }
         if (st != PG_BUSY) break;
         pg__unclaim(&all);
         if (ts->sweep_depth > 1) { /* waiting inside a user backward could wait on this thread's own sweep */
@@ -635,28 +876,60 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
             break;
         }
         pg__wait_unclaimed(busy);
+        id = atomic_fetch_add_explicit(&pg_sweep_id, 1, memory_order_relaxed) + 1; /* start over */
+        if (create) ts->recording_sweep = id;
+        r = 0;
     }
-    /* the caller's gradient (the caller holds it): never written into */
-    const pg_tensor *keep = seed == grad ? grad : NULL;
-    if (st == PG_OK) {
-        top->gacc = seed;
-        seed = NULL;
-        if (!pg__vec_push(&ready, top)) st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
+    if (st == PG_OK && sw.capture) {
+        for (size_t q = 0; q < all.n; q++) all.v[q]->capture = 0, all.v[q]->needed = all.v[q]->run = false;
+        for (int j = n_inputs; j-- > 0;) /* the first of equal inputs wins */
+            if (inputs[j]->grad_fn && inputs[j]->grad_fn->mark == id && atomic_load(&inputs[j]->grad_fn->owner) == ts)
+                inputs[j]->grad_fn->capture = j + 1;
+        st = pg__mark_needed(&sw, &all, tops, n_tops);
     }
-    while (st == PG_OK && ready.n)
-        st = pg__sweep_node(ts, ready.v[--ready.n], &ready, keep, retain_graph || create, create);
+    /* the seeds: into their nodes' gradients, or (leaf roots) straight to the leaf */
+    for (int i = 0; st == PG_OK && i < n_roots; i++) {
+        pg_node *t = roots[i]->grad_fn;
+        if (!t) {
+            st = pg__to_leaf(&sw, roots[i], &seeds[i]);
+            continue;
+        }
+        if (!t->gacc) { /* the first seed of the node is taken over */
+            t->gacc = seeds[i];
+            seeds[i] = NULL;
+        } else {
+            st = create ? pg__accumulate_rec(&t->gacc, seeds[i]) : pg__accumulate_move(&t->gacc, &seeds[i]);
+        }
+        bool dup = false;
+        for (int q = 0; q < i; q++) dup |= roots[q]->grad_fn == t;
+        if (st == PG_OK && !dup && t->pending == 0 && !pg__vec_push(&sw.ready, t))
+            st = pg__fail(PG_ERR_MEMORY, "backward: out of memory scheduling nodes");
+    }
+    while (st == PG_OK && sw.ready.n) st = pg__sweep_node(&sw, sw.ready.v[--sw.ready.n]);
+    st = pg__finish_leaves(&sw, st);
+    free(sw.leaves);
     pg_set_grad_enabled(prev_mode);
     ts->recording_sweep = prev_recording;
-    pg_tensor_release(seed);
+    for (int i = 0; i < n_roots; i++) pg_tensor_release(seeds[i]);
     if (st != PG_OK)
         for (size_t i = 0; i < all.n; i++) { /* some gradients were never consumed */
             pg_tensor_release(all.v[i]->gacc);
             all.v[i]->gacc = NULL;
         }
+    if (st != PG_OK && sw.capture)
+        for (int j = 0; j < n_inputs; j++) {
+            pg_tensor_release(results[j]);
+            results[j] = NULL;
+        }
+    if (st == PG_OK && sw.capture) /* equal inputs: equal results */
+        for (int j = 0; j < n_inputs; j++)
+            for (int q = 0; q < j && !results[j]; q++)
+                if (inputs[q] == inputs[j] && results[q]) results[j] = PG_NEW_REF(results[q]);
     pg__unclaim(&all);
     ts->sweep_depth--;
     pg__vec_give(ts, &ts->sweep[0], &all);
-    pg__vec_give(ts, &ts->sweep[1], &ready);
-    pg__node_release(top);
+    pg__vec_give(ts, &ts->sweep[1], &sw.ready);
+    for (int r = 0; r < n_tops; r++) pg__node_release(tops[r]);
+    if (seeds != seed1) free(seeds), free(tops);
     return st;
 }

@@ -31,11 +31,23 @@
 
 typedef struct pg_node pg_node;
 
+/* A tensor's hooks (pg_tensor_set_hooks): the binding's callback, its
+ * context, and which kinds are registered (PG_HOOK_GRAD, PG_HOOK_POST_ACCUMULATE).
+ * A leaf owns its hooks; a non-leaf's hooks belong to its node (grad_fn), so
+ * they fire even after the tensor itself is freed, as PyTorch's do. */
+typedef struct pg_tensor_hooks {
+    pg_hook_fn fn;
+    void *ctx;
+    pg_custom_release_fn release; /* called once, when the owner is freed */
+    int kinds;
+} pg_tensor_hooks;
+
 /* Storage: a reference-counted, 64-byte aligned buffer, allocated in one block
  * with its header. Views (detach, reshape) share it, and its version. */
 typedef struct pg_storage {
     atomic_long refcount;
     atomic_ulong version; /* bumped by every in-place op */
+    atomic_long graph_views; /* live views of it made by recorded view ops (their tensors' graph_view) */
     size_t nbytes;
     void *data;           /* [nbytes], inside the same allocation */
 } pg_storage;
@@ -57,6 +69,9 @@ struct pg_tensor {
     void *data;                 /* == storage->data */
     bool requires_grad;
     bool retains_grad;
+    bool inference;             /* made under inference mode: never saved for backward */
+    bool graph_view;            /* made by a recorded view op (counted in storage->graph_views) */
+    pg_tensor_hooks *hooks;            /* owned; a leaf's hooks, NULL when none */
     pg_node *grad_fn;           /* owned; NULL for leaves */
     pg_tensor *grad;            /* owned; accumulated gradient, shape and dtype of this */
     pg_tensor *free_next;       /* intrusive link of the release worklist */
@@ -124,6 +139,10 @@ struct pg_node {
                                   * sweep alone writes mark, pending, gacc and the saved values */
     uint64_t mark;               /* id of the backward sweep that last visited it */
     int64_t pending;             /* consumers not yet swept, during backward */
+    bool needed;                 /* pg_grad only: the sweep must reach it (an input or on the way to one) */
+    bool run;                    /* pg_grad only: its backward kernel must run (leads on to an input) */
+    int capture;                 /* pg_grad only: 1 + the index of the input whose grad_fn it is, else 0 */
+    pg_tensor_hooks *hooks;             /* owned: hooks of the output tensor (a non-leaf), NULL when none */
     pg_tensor *out;              /* weak: the output tensor, NULL once freed */
     pg_tensor *gacc;             /* owned: gradient w.r.t. the output, during backward */
     pg_meta out_meta;
@@ -183,6 +202,7 @@ typedef struct pg_nodevec {
 
 typedef struct pg_thread {
     int grad_disabled;           /* 0: grad mode on (the default) */
+    int inference;               /* nonzero: inference mode (tensors made are marked inference) */
     int anomaly;                 /* nonzero: anomaly detection on (off by default) */
     bool registered;             /* the clean-up at thread exit is arranged */
     bool counts_spill;           /* no count block for this thread: count in the shared spill */
@@ -242,6 +262,7 @@ void pg__count_node(pg_thread *ts, int delta);
  * anything is released (a release can run a user callback). */
 void pg__grad_lock(const pg_tensor *t);
 void pg__grad_unlock(const pg_tensor *t);
+void pg__hooks_free(pg_tensor_hooks *h); /* calls its release (a user callback) */
 
 /* alloc.c: storage buffers. From 1 MiB up they are recycled through the
  * process-wide cache (pg_empty_cache); pg__buf_free takes the nbytes that

@@ -1,10 +1,32 @@
 /* ops_inplace.c: in-place updates (add_, mul_, add_scalar_, mul_scalar_,
- * fill_, copy_): they write the tensor's storage and bump its version. Under
- * grad mode, on a tensor of a graph, the update is recorded as the
- * out-of-place op (pg__inplace_record), as PyTorch does. */
+ * fill_, copy_, and any other through pg_inplace_begin/pg_inplace_commit):
+ * they write the tensor's storage and bump its version. Under grad mode, on a
+ * tensor of a graph, the update is recorded as the out-of-place op applied to
+ * a snapshot standing for the tensor (pg__inplace_record), and the tensor
+ * becomes the output of its node, as PyTorch does. Not recorded on views in
+ * the graph, or on tensors such a view shares memory with. */
 #include "internal.h"
 
 #include <string.h>
+
+/* A recorded update of a tensor that is a view, or whose storage a view in
+ * the graph shares, would leave the other tensor's graph stale (its values
+ * change, its history does not): refused, where PyTorch rewrites the view's
+ * history. Updating a clone() is the way out. */
+static pg_status pg__check_views(const char *op, const pg_tensor *t) {
+    long others = atomic_load(&t->storage->graph_views) - (t->graph_view ? 1 : 0);
+    if (t->graph_view || (t->grad_fn && !pg_optable[t->grad_fn->op]->forward))
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: the tensor is a view (made by %s) of a tensor of the graph; an in-place update of it "
+                        "cannot be recorded: update a clone() instead",
+                        op, t->grad_fn ? pg_optable[t->grad_fn->op]->name : "a view op");
+    if (others > 0)
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: the tensor has %ld view(s) (reshape) in the graph sharing its memory; an in-place "
+                        "update of it cannot be recorded: update a clone() instead",
+                        op, others);
+    return PG_OK;
+}
 
 /* Refuses what can never be done in place; *record says whether the update
  * must be recorded (grad mode on, and t or the operand requires grad). */
@@ -12,6 +34,11 @@ static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor
     pg_status st = pg__check_float(op, t);
     if (st) return st;
     bool on = pg_grad_enabled();
+    if (t->inference && !pg_inference_mode())
+        return pg__fail(PG_ERR_RUNTIME,
+                        "%s: in-place update to an inference tensor outside inference_mode is not allowed; "
+                        "clone() it first",
+                        op);
     if (on && t->requires_grad && !t->grad_fn) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_RUNTIME,
@@ -20,10 +47,42 @@ static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor
                         op, pg__shape_str(t->ndim, t->shape, b, sizeof b));
     }
     *record = on && (t->requires_grad || (other && other->requires_grad));
-    return PG_OK;
+    return *record ? pg__check_views(op, t) : PG_OK;
 }
 
 static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+/* A copy of t's values that stands for t in the graph (shares t's grad_fn):
+ * the input of an in-place op's recorded out-of-place form, so that the
+ * values it saves are not the ones the update overwrites. */
+static pg_tensor *pg__snapshot(pg_tensor *t) {
+    pg_tensor *before = pg_tensor_clone(t);
+    if (!before) return NULL;
+    before->grad_fn = t->grad_fn;
+    if (before->grad_fn) atomic_fetch_add(&before->grad_fn->refcount, 1);
+    before->requires_grad = t->requires_grad;
+    return before;
+}
+
+/* t takes out's values (same shape and dtype) into its own storage and, when
+ * out was recorded, out's node: t is then the output of the in-place op's
+ * node, as PyTorch does. Nodes that saved t's old values see the bumped
+ * version and refuse to run. */
+static void pg__take_over(pg_tensor *t, pg_tensor *out) {
+    memcpy(t->data, out->data, t->storage->nbytes < out->storage->nbytes ? t->storage->nbytes : out->storage->nbytes);
+    pg_node *fresh = out->grad_fn;
+    if (fresh) {
+        pg_node *old = t->grad_fn;
+        out->grad_fn = NULL; /* t takes over out's reference to the new node */
+        out->requires_grad = false;
+        fresh->out = t;
+        if (old && old->out == t) old->out = NULL;
+        t->grad_fn = fresh;
+        t->requires_grad = true;
+        pg__node_release(old);
+    }
+    pg__bump(t);
+}
 
 enum { PG_IP_ADD, PG_IP_MUL, PG_IP_ADD_SCALAR, PG_IP_MUL_SCALAR, PG_IP_FILL };
 
@@ -32,11 +91,8 @@ enum { PG_IP_ADD, PG_IP_MUL, PG_IP_ADD_SCALAR, PG_IP_MUL_SCALAR, PG_IP_FILL };
  * storage and makes t the output of the new node, as PyTorch does. Nodes that
  * saved t's old values see its bumped version and refuse to run. */
 static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, double c) {
-    pg_tensor *before = pg_tensor_clone(t);
+    pg_tensor *before = pg__snapshot(t);
     if (!before) return PG_ERR_MEMORY;
-    before->grad_fn = t->grad_fn;
-    if (before->grad_fn) atomic_fetch_add(&before->grad_fn->refcount, 1);
-    before->requires_grad = t->requires_grad;
     pg_tensor *o = operand == t ? before : operand, *out = NULL;
     switch (kind) {
     case PG_IP_ADD:
@@ -64,16 +120,8 @@ static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, 
     }
     pg_tensor_release(before);
     if (!out) return pg_last_status();
-    memcpy(t->data, out->data, t->storage->nbytes < out->storage->nbytes ? t->storage->nbytes : out->storage->nbytes);
-    pg_node *old = t->grad_fn, *fresh = out->grad_fn;
-    out->grad_fn = NULL; /* t takes over out's reference to the new node */
-    fresh->out = t;
-    if (old && old->out == t) old->out = NULL;
-    t->grad_fn = fresh;
-    t->requires_grad = true;
+    pg__take_over(t, out);
     pg_tensor_release(out);
-    pg__node_release(old);
-    pg__bump(t);
     return PG_OK;
 }
 
@@ -211,6 +259,9 @@ pg_status pg_fill_(pg_tensor *t, double value) {
 
 pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
     if (pg__check_tensor("copy_", dst) || pg__check_tensor("copy_", src)) return PG_ERR_VALUE;
+    if (dst->inference && !pg_inference_mode())
+        return pg__fail(PG_ERR_RUNTIME, "copy_: in-place update to an inference tensor outside inference_mode is not "
+                                        "allowed; clone() it first");
     if (pg_grad_enabled() && (dst->requires_grad || src->requires_grad))
         return pg__fail(PG_ERR_RUNTIME,
                         "copy_: copying into or from a tensor that requires grad is not recorded; do it "
@@ -223,5 +274,41 @@ pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
     }
     if (dst->data != src->data) pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
     pg__bump(dst);
+    return PG_OK;
+}
+
+/* ---- the general in-place update: begin, the out-of-place op, commit ---- */
+
+pg_tensor *pg_inplace_begin(pg_tensor *t, int operand_requires_grad, const char *op) {
+    if (!op) op = "in-place op";
+    bool record = false;
+    if (pg__check_tensor(op, t)) return NULL;
+    if (pg__check_inplace(op, t, NULL, &record)) return NULL;
+    record = pg_grad_enabled() && (t->requires_grad || operand_requires_grad);
+    if (record && pg__check_views(op, t)) return NULL;
+    return record ? pg__snapshot(t) : PG_NEW_REF(t);
+}
+
+pg_status pg_inplace_commit(pg_tensor *t, pg_tensor *value, const char *op) {
+    if (!op) op = "in-place op";
+    if (pg__check_tensor(op, t) || pg__check_tensor(op, value)) return PG_ERR_VALUE;
+    if (value->ndim != t->ndim || !pg__same_dims(t->ndim, value->shape, t->shape)) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: the result has shape %s, which does not match the tensor's shape %s", op,
+                        pg__shape_str(value->ndim, value->shape, b1, sizeof b1),
+                        pg__shape_str(t->ndim, t->shape, b2, sizeof b2));
+    }
+    pg_tensor *v = value->dtype == t->dtype ? PG_NEW_REF(value) : pg_cast(value, t->dtype);
+    if (!v) return pg_last_status();
+    if (v->storage == t->storage && v->grad_fn == t->grad_fn) { /* t itself (an update that left it as it was) */
+        pg_tensor_release(v);
+        pg__bump(t);
+        return PG_OK;
+    }
+    if (v->storage == t->storage)
+        return pg_tensor_release(v),
+               pg__fail(PG_ERR_RUNTIME, "%s: the result shares the tensor's storage; cannot update in place", op);
+    pg__take_over(t, v);
+    pg_tensor_release(v);
     return PG_OK;
 }

@@ -116,6 +116,17 @@ typedef int (*pg_custom_backward_fn)(void *ctx, pg_tensor *gout, pg_tensor **dx,
 /* Called exactly once when the op no longer needs ctx. */
 typedef void (*pg_custom_release_fn)(void *ctx);
 
+/* Tensor hooks (pg_tensor_set_hooks), called from the backward sweep.
+ * PG_HOOK_GRAD: t's gradient is complete (grad: borrowed); the hook may set
+ * *replace to a NEW reference of grad's shape and dtype, which takes grad's
+ * place (what flows on and, for a leaf, what is accumulated). t is the
+ * tensor (borrowed), or NULL when a non-leaf tensor was freed meanwhile.
+ * PG_HOOK_POST_ACCUMULATE: leaf t's .grad was just accumulated (grad and
+ * replace are NULL). Return 0, or nonzero after pg_set_error(): the sweep
+ * stops with that error. */
+typedef enum pg_hook_kind { PG_HOOK_GRAD = 1, PG_HOOK_POST_ACCUMULATE = 2 } pg_hook_kind;
+typedef int (*pg_hook_fn)(void *ctx, int kind, pg_tensor *t, pg_tensor *grad, pg_tensor **replace);
+
 /* ---- errors (thread-local) ---- */
 pg_status pg_last_status(void);
 const char *pg_last_error(void);          /* borrowed; valid until the next failing call on this thread */
@@ -152,6 +163,16 @@ int pg_tensor_storage_shared(const pg_tensor *a, const pg_tensor *b);
 /* ---- autograd ---- */
 pg_status pg_tensor_set_requires_grad(pg_tensor *t, int flag);   /* leaves only */
 pg_status pg_tensor_retain_grad(pg_tensor *t);
+/* Installs t's hooks: kinds is a mask of pg_hook_kind. A leaf keeps them, a
+ * non-leaf's node (grad_fn) does. The first call sets fn, ctx and release
+ * (release(ctx) runs once when the owner is freed, or at once on failure);
+ * later calls must pass the same ctx (PG_ERR_VALUE otherwise) and only
+ * change kinds. t must require grad (PG_ERR_RUNTIME); POST_ACCUMULATE needs
+ * a leaf (PG_ERR_RUNTIME). pg_tensor_hooks_ctx: the ctx installed, or NULL. */
+pg_status pg_tensor_set_hooks(pg_tensor *t, int kinds, pg_hook_fn fn, void *ctx, pg_custom_release_fn release);
+void *pg_tensor_hooks_ctx(const pg_tensor *t);
+/* t becomes a leaf that does not require grad (its node is let go); not for views */
+pg_status pg_tensor_detach_(pg_tensor *t);
 pg_tensor *pg_tensor_grad(pg_tensor *t);                  /* new reference, or NULL if none (not an error) */
 pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad);     /* grad may be NULL */
 int pg_grad_enabled(void);
@@ -167,6 +188,21 @@ pg_status pg_backward_ex(pg_tensor *root, pg_tensor *grad, int retain_graph, int
  * gradient to a leaf's .grad that already held one (the cycle above, grown
  * by a backward that did not clear it first), else 0; clears the answer. */
 int pg_take_grad_graph_chained(void);
+/* The general sweep: from n_roots outputs (roots[i] with upstream gradient
+ * grads[i], or NULL for a one-element root: ones). inputs == NULL: every
+ * leaf that requires grad accumulates into .grad (pg_backward_ex with several
+ * roots). inputs != NULL (torch.autograd.grad): no .grad is written; results[j]
+ * is set to a new reference to d(roots)/d(inputs[j]) (a leaf or not; NULL
+ * when the sweep does not reach it), and only the nodes on the way to an
+ * input run. Every input must require grad (PG_ERR_RUNTIME). */
+pg_status pg_autograd_run(pg_tensor **roots, pg_tensor **grads, int n_roots, pg_tensor **inputs, int n_inputs,
+                          int retain_graph, int create_graph, pg_tensor **results);
+
+/* inference mode (per thread, off by default): tensors made while it is on
+ * are inference tensors, which a recorded op refuses to save for backward */
+int pg_inference_mode(void);
+int pg_set_inference_mode(int flag);                       /* returns the previous mode */
+int pg_tensor_is_inference(const pg_tensor *t);
 
 /* anomaly detection (per thread, off by default): when on, every op's forward
  * output and every backward kernel's gradients are scanned for NaN/inf, and
@@ -181,6 +217,19 @@ pg_status pg_add_scalar_(pg_tensor *t, double c);
 pg_status pg_mul_scalar_(pg_tensor *t, double c);
 pg_status pg_fill_(pg_tensor *t, double value);
 pg_status pg_copy_(pg_tensor *dst, pg_tensor *src);               /* same numel; casts */
+/* Any in-place update t = f(t, ...), in three steps: x = pg_inplace_begin(t,
+ * operand_requires_grad, "exp_") checks that t may be updated (a float
+ * tensor; not a leaf requiring grad while grad mode is on; not an inference
+ * tensor outside inference mode; not a view, when recorded) and returns a
+ * new reference to what stands for t: a copy of its values sharing its
+ * grad_fn when the update is recorded (grad mode on, and t or an operand
+ * requires grad), else t itself. The caller computes value = f(x, ...) with
+ * the ordinary ops; pg_inplace_commit(t, value, "exp_") writes value (t's
+ * shape; cast to t's dtype) into t's storage, bumps its version and makes t
+ * the output of value's node, so later uses see the update and backward goes
+ * through it. op names the update in messages. */
+pg_tensor *pg_inplace_begin(pg_tensor *t, int operand_requires_grad, const char *op);
+pg_status pg_inplace_commit(pg_tensor *t, pg_tensor *value, const char *op);
 
 /* ---- ops (each returns a new tensor, NULL on error) ---- */
 pg_tensor *pg_add(pg_tensor *a, pg_tensor *b);

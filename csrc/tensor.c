@@ -197,6 +197,9 @@ pg_node *pg__node_alloc(pg_thread *ts, int n_in) {
     n->pending = 0;
     n->out = NULL;
     n->gacc = NULL;
+    n->needed = n->run = false;
+    n->capture = 0;
+    n->hooks = NULL;
     for (int k = 0; k < PG_MAX_SAVED; k++) {
         n->saved[k] = NULL;
         n->saved_version[k] = 0;
@@ -233,6 +236,7 @@ static pg_storage *pg__storage_new(size_t nbytes) {
     if (!s) return NULL;
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
+    atomic_init(&s->graph_views, 0);
     s->nbytes = nbytes;
     uintptr_t p = (uintptr_t)(s + 1);
     s->data = (void *)((p + PG_ALIGN - 1) & ~(uintptr_t)(PG_ALIGN - 1));
@@ -293,6 +297,9 @@ static pg_tensor *pg__tensor_header(pg_thread *ts, pg_dtype dtype, int ndim, con
     t->data = storage->data;
     t->requires_grad = false;
     t->retains_grad = false;
+    t->inference = ts->inference != 0;
+    t->graph_view = false;
+    t->hooks = NULL;
     t->grad_fn = NULL;
     t->grad = NULL;
     t->free_next = NULL;
@@ -388,7 +395,9 @@ pg_status pg__check_float(const char *op, const pg_tensor *t) {
 
 pg_tensor *pg_tensor_detach(pg_tensor *t) {
     if (pg__check_tensor("detach", t)) return NULL;
-    return pg__alias(t, t->ndim, t->shape);
+    pg_tensor *a = pg__alias(t, t->ndim, t->shape);
+    if (a) a->inference |= t->inference;
+    return a;
 }
 
 pg_tensor *pg_tensor_clone(pg_tensor *t) {
@@ -440,8 +449,20 @@ static void pg__node_drop_to(pg_thread *ts, pg_node *n) {
     n->released = true;
 }
 
+void pg__hooks_free(pg_tensor_hooks *h) {
+    if (!h) return;
+    if (h->release) h->release(h->ctx);
+    free(h);
+}
+
 static void pg__destroy_tensor(pg_thread *ts, pg_tensor *t) {
     if (t->grad_fn && t->grad_fn->out == t) t->grad_fn->out = NULL;
+    if (t->graph_view) atomic_fetch_sub(&t->storage->graph_views, 1);
+    if (t->hooks) { /* a release from inside (the callback) only adds to the worklists */
+        pg_tensor_hooks *h = t->hooks;
+        t->hooks = NULL;
+        pg__hooks_free(h);
+    }
     pg__push_node(ts, t->grad_fn);
     pg__push_tensor(ts, t->grad);
     pg__storage_release(ts, t->storage);
@@ -451,6 +472,11 @@ static void pg__destroy_tensor(pg_thread *ts, pg_tensor *t) {
 
 static void pg__destroy_node(pg_thread *ts, pg_node *n) {
     pg__node_drop_to(ts, n);
+    if (n->hooks) {
+        pg_tensor_hooks *h = n->hooks;
+        n->hooks = NULL;
+        pg__hooks_free(h);
+    }
     for (int i = 0; i < n->n_in; i++) {
         pg__push_node(ts, n->edges[i].fn);
         pg__push_tensor(ts, n->edges[i].leaf);
@@ -540,6 +566,10 @@ pg_status pg_tensor_set_requires_grad(pg_tensor *t, int flag) {
     if (flag && !pg__is_float(t->dtype))
         return pg__fail(PG_ERR_TYPE, "requires_grad: only float tensors can require grad, got %s",
                         pg__dtype_name(t->dtype));
+    if (flag && t->inference && !pg__thread()->inference)
+        return pg__fail(PG_ERR_RUNTIME,
+                        "requires_grad: setting requires_grad=True on an inference tensor outside "
+                        "inference_mode is not allowed; clone() it first");
     t->requires_grad = flag != 0;
     return PG_OK;
 }
@@ -551,6 +581,68 @@ pg_status pg_tensor_retain_grad(pg_tensor *t) {
         return pg__fail(PG_ERR_RUNTIME, "retain_grad: the tensor does not require grad");
     if (t->grad_fn) t->retains_grad = true;
     return PG_OK;
+}
+
+pg_status pg_tensor_set_hooks(pg_tensor *t, int kinds, pg_hook_fn fn, void *ctx, pg_custom_release_fn release) {
+    pg_status st = pg__check_tensor("register_hook", t);
+    if (st == PG_OK && !t->requires_grad)
+        st = pg__fail(PG_ERR_RUNTIME,
+                      "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+    if (st == PG_OK && (kinds & PG_HOOK_POST_ACCUMULATE) && t->grad_fn)
+        st = pg__fail(PG_ERR_RUNTIME,
+                      "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered "
+                      "on non-leaf tensors");
+    if (st == PG_OK && (!fn || (kinds & ~(PG_HOOK_GRAD | PG_HOOK_POST_ACCUMULATE))))
+        st = pg__fail(PG_ERR_VALUE, "register_hook: bad hook function or kinds %d", kinds);
+    pg_tensor_hooks **slot = t && t->grad_fn ? &t->grad_fn->hooks : t ? &t->hooks : NULL;
+    if (st == PG_OK && *slot && (*slot)->ctx != ctx)
+        st = pg__fail(PG_ERR_VALUE, "register_hook: the tensor has hooks of another context");
+    if (st == PG_OK && *slot) {
+        (*slot)->kinds = kinds;
+        return PG_OK;
+    }
+    pg_tensor_hooks *h = st == PG_OK ? malloc(sizeof *h) : NULL;
+    if (!h) {
+        if (st == PG_OK) st = pg__fail(PG_ERR_MEMORY, "register_hook: out of memory");
+        if (release) release(ctx);
+        return st;
+    }
+    h->fn = fn;
+    h->ctx = ctx;
+    h->release = release;
+    h->kinds = kinds;
+    *slot = h;
+    return PG_OK;
+}
+
+void *pg_tensor_hooks_ctx(const pg_tensor *t) {
+    const pg_tensor_hooks *h = !t ? NULL : t->grad_fn ? t->grad_fn->hooks : t->hooks;
+    return h ? h->ctx : NULL;
+}
+
+pg_status pg_tensor_detach_(pg_tensor *t) {
+    pg_status st = pg__check_tensor("detach_", t);
+    if (st) return st;
+    if (t->grad_fn && !pg_optable[t->grad_fn->op]->forward)
+        return pg__fail(PG_ERR_RUNTIME, "detach_: can't detach views in place (the tensor was made by %s); use detach()",
+                        pg_optable[t->grad_fn->op]->name);
+    pg_node *old = t->grad_fn;
+    if (old && old->out == t) old->out = NULL;
+    t->grad_fn = NULL;
+    t->requires_grad = false;
+    t->retains_grad = false;
+    pg__node_release(old);
+    return PG_OK;
+}
+
+int pg_tensor_is_inference(const pg_tensor *t) { return t && t->inference; }
+
+int pg_inference_mode(void) { return pg_tls.inference != 0; }
+
+int pg_set_inference_mode(int flag) {
+    int prev = pg_tls.inference != 0;
+    pg_tls.inference = flag != 0;
+    return prev;
 }
 
 /* ---- the leaves' gradient locks ---- */

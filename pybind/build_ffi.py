@@ -64,6 +64,7 @@ def sources() -> list[str]:
 CALLBACKS = """
 extern "Python" int _pg_py_custom_backward(void *, pg_tensor *, pg_tensor **, int, const int *);
 extern "Python" void _pg_py_custom_release(void *);
+extern "Python" int _pg_py_tensor_hook(void *, int, pg_tensor *, pg_tensor *, pg_tensor **);
 """
 
 # C defined in the module itself, beside the engine: pybind/module.c (the

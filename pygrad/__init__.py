@@ -58,7 +58,7 @@ def _load_c_engine() -> None:
 __version__ = "0.1.0"
 
 
-_SUBMODULES = {"data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
+_SUBMODULES = {"autograd", "data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
@@ -68,6 +68,10 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
         import importlib
 
         return importlib.import_module(f"pygrad.{name}")
+    if name == "gradgradcheck":  # beside the gradcheck module, as in PyTorch's namespace
+        from pygrad.gradcheck import gradgradcheck
+
+        return gradgradcheck
     if _BACKEND == "c" and name in _C_NAMES:
         _load_c_engine()
         return globals()[name]

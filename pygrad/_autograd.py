@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from pygrad import _engines
-from pygrad._bindings import _wrap, custom_node, lib
+from pygrad._bindings import _wrap, autograd_run, custom_node, lib  # noqa: F401 - autograd_run re-exported
 from pygrad._creation import tensor
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradTypeError
@@ -21,41 +21,123 @@ def is_grad_enabled() -> bool:
     return bool(lib.pg_grad_enabled())
 
 
-class _GradMode:
-    _flag = 0
+class _ModeContext:
+    """Base of the grad-mode contexts: a context manager, and a decorator used
+    with or without parentheses (``@no_grad`` and ``@no_grad()``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        bare = len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool)
+        if cls._bare_decorator and bare:
+            return cls()(args[0])  # @no_grad without parentheses
+        return super().__new__(cls)
+
+    _bare_decorator = True
+
+    def _enter(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _exit(self, prev: tuple[int, ...]) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> None:
-        self._prev = lib.pg_set_grad_enabled(self._flag)
+        self.__dict__.setdefault("_saved", []).append(self._enter())
 
     def __exit__(self, *exc: object) -> None:
-        lib.pg_set_grad_enabled(self._prev)
+        self._exit(self._saved.pop())
 
     def __call__(self, fn: Callable) -> Callable:
         import functools
 
-        flag = self._flag
+        if not callable(fn):
+            raise PygradTypeError(f"{type(self).__name__}: can only decorate a callable, got {type(fn).__name__}")
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = lib.pg_set_grad_enabled(flag)
+            prev = self._enter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                lib.pg_set_grad_enabled(prev)
+                self._exit(prev)
 
         return wrapper
 
 
-class no_grad(_GradMode):
-    """Context manager (and decorator): ops inside record nothing, on this thread."""
+class _GradMode(_ModeContext):
+    _flag = 0
+
+    def _enter(self) -> tuple[int, ...]:
+        return (lib.pg_set_grad_enabled(self._flag),)
+
+    def _exit(self, prev: tuple[int, ...]) -> None:
+        lib.pg_set_grad_enabled(prev[0])
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator (``@no_grad`` or ``@no_grad()``): ops inside
+    record nothing, on this thread."""
 
     _flag = 0
 
 
-class enable_grad(_GradMode):
-    """Context manager (and decorator): turn grad mode back on inside a ``no_grad`` block."""
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: grad mode back on inside a ``no_grad`` block."""
 
     _flag = 1
+
+
+class set_grad_enabled(_ModeContext):  # noqa: N801 - PyTorch's name
+    """Set grad mode on this thread to ``mode``, at once: ``set_grad_enabled(False)``
+    as a function call; as a context manager (``with set_grad_enabled(mode):``)
+    or decorator it restores the previous mode on exit."""
+
+    _bare_decorator = False
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, int)):
+            raise PygradTypeError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
+        self._mode = bool(mode)
+        self._prev = bool(lib.pg_set_grad_enabled(self._mode))
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        lib.pg_set_grad_enabled(self._prev)
+
+    def _enter(self) -> tuple[int, ...]:
+        return (lib.pg_set_grad_enabled(self._mode),)
+
+    def _exit(self, prev: tuple[int, ...]) -> None:
+        lib.pg_set_grad_enabled(prev[0])
+
+    def __call__(self, fn: Callable) -> Callable:
+        lib.pg_set_grad_enabled(self._prev)  # the decorator form changes nothing until called
+        return super().__call__(fn)
+
+
+class inference_mode(_ModeContext):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: grad mode off, and every tensor made inside is
+    an inference tensor (``t.is_inference()``), which recorded ops refuse to save
+    for backward (clone it outside to use it in autograd). ``inference_mode(False)``
+    changes nothing."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+
+    def _enter(self) -> tuple[int, ...]:
+        if not self._mode:
+            return ()
+        return (lib.pg_set_inference_mode(1), lib.pg_set_grad_enabled(0))
+
+    def _exit(self, prev: tuple[int, ...]) -> None:
+        if prev:
+            lib.pg_set_inference_mode(prev[0])
+            lib.pg_set_grad_enabled(prev[1])
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside :class:`inference_mode`."""
+    return bool(lib.pg_inference_mode())
 
 
 # ---------------------------------------------------------------------------

@@ -246,3 +246,80 @@ def custom_node(inputs: list[Any], value: Any, fn: Callable[[Any, list[bool]], l
     _handles[int(ffi.cast("uintptr_t", h))] = h
     arr = tensor_array(inputs) if inputs else _NULL
     return _wrap(lib.pg_custom(arr, len(inputs), value._p, lib._pg_py_custom_backward, lib._pg_py_custom_release, h))
+
+
+# ---------------------------------------------------------------------------
+# tensor hooks: one callback for every tensor, its context the tensor's HookSet
+# ---------------------------------------------------------------------------
+
+
+def _hook_result(new: Any, old: Any) -> Any:
+    """A gradient a hook returned, checked: a C-engine Tensor of the gradient's shape and dtype."""
+    if not isinstance(new, Tensor):
+        from pygrad import _engines
+        from pygrad.errors import PygradTypeError
+
+        if _engines.is_tensor(new):
+            raise _engines.mix_error("hook", old, new)
+        raise PygradTypeError(f"hook: a hook must return a Tensor or None, got {type(new).__name__}")
+    return new
+
+
+@ffi.def_extern(error=1, onerror=_on_callback_error)
+def _pg_py_tensor_hook(ctx: Any, kind: int, t: Any, grad: Any, replace: Any) -> int:
+    try:
+        hooks = ffi.from_handle(ctx)
+        if kind == lib.PG_HOOK_GRAD:
+            lib.pg_tensor_retain(grad)
+            g = hooks.run_grad(_wrap(grad), _hook_result)
+            if g._p != grad:
+                lib.pg_tensor_retain(g._p)
+                replace[0] = g._p
+        else:
+            owner = hooks.owner()
+            if owner is None:
+                lib.pg_tensor_retain(t)
+                owner = _wrap(t)
+            hooks.run_post(owner)
+        return 0
+    except BaseException as exc:  # handed to the thread that called backward
+        _store_callback_error(exc)
+        return 1
+
+
+def tensor_hooks(t: Any, create: bool) -> Any:
+    """The HookSet of C tensor ``t`` (a new one installed when ``create``), or None."""
+    ctx = lib.pg_tensor_hooks_ctx(t._p)
+    if ctx != _NULL:
+        return ffi.from_handle(ctx)
+    if not create:
+        return None
+    from pygrad._hooks import HookSet
+
+    hooks = HookSet(t)
+    h = ffi.new_handle(hooks)
+    _handles[int(ffi.cast("uintptr_t", h))] = h
+    _check(lib.pg_tensor_set_hooks(t._p, 0, lib._pg_py_tensor_hook, h, lib._pg_py_custom_release))
+    return hooks
+
+
+def set_hook_kinds(t: Any, hooks: Any) -> None:
+    """Tell the engine which kinds of hooks ``t`` has now."""
+    kinds = (lib.PG_HOOK_GRAD if hooks.grad else 0) | (lib.PG_HOOK_POST_ACCUMULATE if hooks.post else 0)
+    ctx = lib.pg_tensor_hooks_ctx(t._p)
+    _check(lib.pg_tensor_set_hooks(t._p, kinds, lib._pg_py_tensor_hook, ctx, lib._pg_py_custom_release))
+
+
+def autograd_run(roots: list[Any], grads: list[Any], inputs: list[Any] | None, retain_graph: bool,
+                 create_graph: bool) -> list[Any] | None:
+    """The C sweep (``pg_autograd_run``) from several roots; with ``inputs``, the
+    gradients with respect to them (None where not reached), no ``.grad`` written."""
+    r = tensor_array(roots)
+    g = ffi.new("pg_tensor *[]", [_NULL if x is None else x._p for x in grads])
+    if inputs is None:
+        _check(lib.pg_autograd_run(r, g, len(roots), _NULL, 0, bool(retain_graph), bool(create_graph), _NULL))
+        return None
+    res = ffi.new("pg_tensor *[]", len(inputs))
+    _check(lib.pg_autograd_run(r, g, len(roots), tensor_array(inputs), len(inputs), bool(retain_graph),
+                               bool(create_graph), res))
+    return [None if res[i] == _NULL else _wrap(res[i]) for i in range(len(inputs))]

@@ -10,14 +10,18 @@ says.
 # ruff: noqa: F401 - the names below are re-exported through __all__, built from the op table
 
 from pygrad import _derived, _functions, _indexing, _optable
+from pygrad._autograd import autograd_run as _autograd_run
 from pygrad._autograd import (
     custom_op,
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_detect_anomaly,
+    set_grad_enabled,
 )
 from pygrad._bindings import OP_NAMES, bool_, float32, float64, int32, int64
 from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, tensor, zeros

@@ -45,9 +45,12 @@ from pygrad._bindings import (
     int64,
     int64_buffer,
     lib,
+    set_hook_kinds,
     set_tensor_class,
+    tensor_hooks,
 )
-from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+from pygrad._hooks import RemovableHandle
+from pygrad.errors import PygradMemoryError, PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
 
 # the C functions of the hot methods written out below, bound once
 _add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
@@ -214,6 +217,25 @@ class _BufferView:
 _grad_cycle_warned: list[bool] = []  # once per process, as PyTorch does
 
 
+def is_grad_enabled() -> bool:
+    return bool(lib.pg_grad_enabled())
+
+
+def _false_like(x: Tensor) -> Tensor:
+    """An all-False bool tensor of x's shape."""
+    return _creation.zeros(x.shape, dtype=bool_)
+
+
+def _grad_arg(t: Tensor, grad: Any, op: str = "backward") -> Tensor:
+    """An upstream gradient for t as a Tensor of the C engine."""
+    if not isinstance(grad, Tensor) and _engines.is_tensor(grad):
+        raise _engines.mix_error(op, t, grad)
+    g = grad if isinstance(grad, Tensor) else _creation.tensor(grad, dtype=t.dtype)
+    if g.dtype == bool_ and t.dtype != bool_:  # converted like an array, as the reference does
+        g = g.astype(t.dtype)
+    return g
+
+
 def _warn_grad_cycle() -> None:
     if not _grad_cycle_warned:
         _grad_cycle_warned.append(True)
@@ -340,7 +362,8 @@ class Tensor:
         return _wrap(lib.pg_permute(self._p, n, list(range(n - 1, -1, -1))))
 
     # ---- autograd ----
-    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf that requires grad.
 
         ``grad`` (the upstream gradient, same shape as self) may be omitted for
@@ -350,21 +373,60 @@ class Tensor:
         gradients have a ``grad_fn`` and can be differentiated again. As in
         PyTorch, a leaf's recorded ``.grad`` then refers back to the leaf (a
         reference cycle): set ``x.grad = None`` when done with it, or use
-        :func:`pygrad.functional.grad`, which does.
+        :func:`pygrad.functional.grad`, which does. ``inputs`` (a tensor or a
+        sequence of them, leaves or not): accumulate into their ``.grad`` only.
         """
+        if inputs is not None:
+            from pygrad import autograd
+
+            autograd.backward(self, grad, retain_graph, create_graph, inputs=inputs)
+            return
         if grad is None:
             gp = _NULL
         else:
-            if not isinstance(grad, Tensor) and _engines.is_tensor(grad):
-                raise _engines.mix_error("backward", self, grad)
-            g = grad if isinstance(grad, Tensor) else _creation.tensor(grad, dtype=self.dtype)
-            if g.dtype == bool_ and self.dtype != bool_:  # converted like an array, as the reference does
-                g = g.astype(self.dtype)
+            g = _grad_arg(self, grad)
             gp = g._p
         retain = create_graph if retain_graph is None else retain_graph
         _check(lib.pg_backward_ex(self._p, gp, bool(retain), bool(create_graph)))
         if create_graph and lib.pg_take_grad_graph_chained():
             _warn_grad_cycle()
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient has been computed.
+
+        For a leaf, ``grad`` is its whole gradient of the sweep, before it is
+        accumulated into ``.grad``; for a non-leaf, the gradient that flows on
+        to its inputs. A Tensor the hook returns replaces the gradient (same
+        shape and dtype). Hooks run in registration order; an exception in one
+        propagates out of ``backward()``. Returns a handle: ``handle.remove()``.
+        """
+        hooks = tensor_hooks(self, True)
+        handle = hooks.add(hooks.grad, hook, "register_hook")
+        set_hook_kinds(self, hooks)
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(tensor)`` after this leaf's ``.grad`` has been accumulated (leaves only)."""
+        if not self.is_leaf:
+            raise PygradRuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                                     "registered on non-leaf tensors")
+        hooks = tensor_hooks(self, True)
+        handle = hooks.add(hooks.post, hook, "register_post_accumulate_grad_hook")
+        set_hook_kinds(self, hooks)
+        return handle
+
+    def _post_hooks(self) -> Any:
+        """This leaf's hooks (for post-accumulate hooks run outside the sweep), or None."""
+        return tensor_hooks(self, False) if self.is_leaf else None
+
+    def is_inference(self) -> bool:
+        """True for a tensor made under :class:`pygrad.inference_mode`."""
+        return bool(lib.pg_tensor_is_inference(self._p))
+
+    def detach_(self) -> Tensor:
+        """Detach in place: self becomes a leaf that does not require grad."""
+        _check(lib.pg_tensor_detach_(self._p))
+        return self
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -634,10 +696,80 @@ class Tensor:
         return self.fill_(0.0)
 
     def copy_(self, src: Any) -> Tensor:
-        """Copy ``src``'s values (same number of elements) into self, in place."""
+        """Copy ``src``'s values into self, in place (cast to self's dtype).
+
+        Recorded when grad mode is on and ``src`` or self (a non-leaf) requires
+        grad: ``src`` (broadcast to self's shape) then receives self's gradient.
+        Unrecorded, ``src`` may have any shape of the same number of elements.
+        """
         t = _as_tensor(src, self, "copy_")
+        if is_grad_enabled() and (t.requires_grad or self.requires_grad):
+            return self._inplace("copy_", lambda x: _where(_false_like(x), x, t), t)
         _check(lib.pg_copy_(self._p, t._p))
         return self
+
+    def _inplace(self, op: str, fn: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+        """self = fn(self), in place (``pg_inplace_begin`` / ``pg_inplace_commit``): recorded
+        when grad mode is on and self or an operand requires grad."""
+        rg = any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+        name = op.encode()
+        x = _wrap(lib.pg_inplace_begin(self._p, rg, name))
+        out = fn(x)
+        _check(lib.pg_inplace_commit(self._p, out._p, name))
+        return self
+
+    def exp_(self) -> Tensor:
+        """In place: self = exp(self)."""
+        return self._inplace("exp_", lambda x: x.exp())
+
+    def relu_(self) -> Tensor:
+        """In place: self = max(self, 0)."""
+        return self._inplace("relu_", lambda x: x.relu())
+
+    def sigmoid_(self) -> Tensor:
+        """In place: self = 1 / (1 + exp(-self))."""
+        return self._inplace("sigmoid_", lambda x: x.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        """In place: self = tanh(self)."""
+        return self._inplace("tanh_", lambda x: x.tanh())
+
+    def neg_(self) -> Tensor:
+        """In place: self = -self."""
+        return self._inplace("neg_", lambda x: -x)
+
+    def abs_(self) -> Tensor:
+        """In place: self = |self|."""
+        return self._inplace("abs_", lambda x: x.abs())
+
+    def sqrt_(self) -> Tensor:
+        """In place: self = √self."""
+        return self._inplace("sqrt_", lambda x: x.sqrt())
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """In place: self = clamp(self, min, max)."""
+        return self._inplace("clamp_", lambda x: x.clamp(min, max))
+
+    def div_(self, o: Any) -> Tensor:
+        """In place: self = self / o."""
+        t = None if _is_scalar(o) else _as_tensor(o, self, "div_")
+        return self._inplace("div_", lambda x: x / (o if t is None else t), t)
+
+    def pow_(self, p: Any) -> Tensor:
+        """In place: self = self ** p."""
+        t = None if _is_scalar(p) else _as_tensor(p, self, "pow_")
+        return self._inplace("pow_", lambda x: x ** (p if t is None else t), t)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """In place: self = value where ``mask`` (a bool tensor broadcasting to self's shape), else self."""
+        m = mask if isinstance(mask, Tensor) else _as_tensor(mask, None, "masked_fill_")
+        if m.dtype != bool_:
+            raise PygradTypeError(f"masked_fill_: expected a bool mask, got {m.dtype}")
+        v = value if isinstance(value, Tensor) else _as_tensor(_real("masked_fill_", "value", value), self,
+                                                                "masked_fill_")
+        if v.ndim != 0:
+            raise PygradValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {v.shape}")
+        return self._inplace("masked_fill_", lambda x: _where(m, v.astype(x.dtype), x), v)
 
     def __iadd__(self, o: Any) -> Tensor:
         if type(o) is Tensor:
@@ -844,6 +976,10 @@ for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
 _derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)
+
+
+def _where(cond: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    return _wrap(lib.pg_where(cond._p, x._p, y._p))
 
 
 def _as_tensor(x: Any, like: Tensor | None = None, op: str = "tensor") -> Tensor:

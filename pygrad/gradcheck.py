@@ -55,6 +55,7 @@ __all__ = [
     "InputCheck",
     "default_h",
     "gradcheck",
+    "gradgradcheck",
     "numeric_grad",
 ]
 
@@ -418,3 +419,81 @@ def gradcheck(f: Callable[..., Any], inputs: Any, atol: float = 1e-5, rtol: floa
     if not report.ok and raise_exception:
         raise GradcheckError(report)
     return report
+
+
+# ---------------------------------------------------------------------------
+# gradgradcheck
+# ---------------------------------------------------------------------------
+
+
+def gradgradcheck(f: Callable[..., Any], inputs: Any, grad_outputs: Any = None, atol: float = 1e-5, rtol: float = 1e-3,
+                  h: float | None = None, raise_exception: bool = True, method: str = "central",
+                  names: Sequence[str] | None = None, seed: int = 0) -> GradcheckReport:
+    """Check second derivatives: the gradients of f's first derivatives, taken with
+    ``create_graph=True`` and differentiated again, against finite differences of
+    the first derivatives themselves.
+
+    ``f(*inputs)`` returns a Tensor of any shape. With v = ``grad_outputs`` (one
+    tensor or array of f's output shape; random normal when None) and random
+    weights wᵢ of each checked input's shape (from ``seed``), the scalar
+
+        G(x) = Σᵢ ⟨wᵢ, ∂⟨v, f(x)⟩/∂xᵢ⟩
+
+    is built from the first derivatives (:func:`pygrad.autograd.grad`); its
+    gradient by double backward (analytic) is compared with central
+    differences of G, each evaluation of G computing first derivatives by one
+    ordinary backward. Same tolerances, report and exceptions as
+    :func:`gradcheck`, whose checks this runs on G.
+    """
+    from pygrad import autograd
+
+    who = "gradgradcheck"
+    _check_f(who, f)
+    xs = _tensor_inputs(who, inputs)
+    engine = _engine_of(who, xs)
+    which = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not which:
+        raise PygradValueError(f"{who}: none of the {len(xs)} inputs requires grad; "
+                               "set requires_grad=True on the ones to check")
+    for i in which:
+        _check_float(who, i, xs[i])
+    rng = np.random.default_rng(seed)
+    with engine.no_grad():
+        out0 = f(*[engine.tensor(np.array(x.numpy(), copy=True), dtype=x.dtype) for x in xs])
+    if not _is_tensor(out0):
+        raise PygradTypeError(f"{who}: f must return a Tensor, got {type(out0).__name__}")
+    out_dtype = np.dtype(out0.dtype)
+    if grad_outputs is None:
+        v = rng.standard_normal(tuple(out0.shape)).astype(out_dtype)
+    else:
+        v = np.asarray(grad_outputs.numpy() if _is_tensor(grad_outputs) else grad_outputs, dtype=out_dtype)
+        if v.shape != tuple(out0.shape):
+            raise PygradValueError(f"{who}: grad_outputs has shape {v.shape} but f's output has shape "
+                                   f"{tuple(out0.shape)}")
+    w = {i: rng.standard_normal(tuple(xs[i].shape)).astype(np.dtype(xs[i].dtype)) for i in which}
+
+    def first_derivatives(*args: Any) -> Any:
+        analytic = any(args[i].requires_grad for i in which)
+        with engine.enable_grad():
+            if analytic:
+                leaves = list(args)
+            else:  # a finite-difference evaluation: first derivatives by an ordinary sweep
+                leaves = [engine.tensor(np.array(a.numpy(), copy=True), dtype=a.dtype, requires_grad=i in which)
+                          for i, a in enumerate(args)]
+            out = f(*leaves)
+            if not _is_tensor(out) or tuple(out.shape) != v.shape:
+                raise PygradValueError(f"{who}: f's output changed shape between calls")
+            if not out.requires_grad:
+                return engine.tensor(0.0, dtype=out_dtype)
+            gs = autograd.grad(out, [leaves[i] for i in which], engine.tensor(v, dtype=out.dtype),
+                               create_graph=analytic, allow_unused=True)
+            total = None
+            for i, g in zip(which, gs):
+                if g is None:
+                    continue
+                term = (g * engine.tensor(w[i], dtype=g.dtype)).sum()
+                total = term if total is None else total + term
+            return engine.tensor(0.0, dtype=out_dtype) if total is None else total
+
+    return gradcheck(first_derivatives, xs, atol=atol, rtol=rtol, h=h, raise_exception=raise_exception,
+                     method=method, names=names)

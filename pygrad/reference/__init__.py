@@ -39,7 +39,14 @@ from pygrad.errors import (
 
 from . import functional as _functional
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
 from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, zeros
@@ -94,7 +101,19 @@ from .functional import (
     where,
 )
 from .ops import OP_NAMES, OPS
-from .tensor import Tensor, bool_, custom_op, double, float32, float64, int32, int64, long, tensor
+from .tensor import (
+    Tensor,
+    _autograd_run,  # noqa: F401 - for pygrad.autograd
+    bool_,
+    custom_op,
+    double,
+    float32,
+    float64,
+    int32,
+    int64,
+    long,
+    tensor,
+)
 
 globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 globals().update({_n: getattr(_functional, _n) for _n in _indexing.METHODS + ("gather", "scatter")})

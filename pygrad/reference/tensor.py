@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pygrad import _copying, _derived, _engines, _indexing, _optable
+from pygrad._hooks import HookSet, RemovableHandle
 from pygrad.errors import (
     PygradIndexError,
     PygradMemoryError,
@@ -36,7 +37,7 @@ from pygrad.errors import (
 
 from . import ops
 from .anomaly import check_forward
-from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, run_backward
+from .autograd import Node, VersionCounter, enable_grad, is_grad_enabled, is_inference_mode_enabled, sweep
 
 float32: np.dtype = np.dtype(np.float32)
 """32-bit float dtype (the default)."""
@@ -273,7 +274,7 @@ class Tensor:
     leaves with d(output)/d(leaf), shaped like the leaf.
     """
 
-    __slots__ = ("_data", "_version", "_node", "_requires_grad", "_grad", "__weakref__")
+    __slots__ = ("_data", "_version", "_node", "_requires_grad", "_grad", "_hooks", "_inference", "__weakref__")
     _engine = _engines.REFERENCE  # the engine module (see pygrad._engines)
 
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
@@ -285,6 +286,8 @@ class Tensor:
         self._node: Node | None = None
         self._requires_grad = _grad_allowed(arr.dtype, requires_grad, "tensor")
         self._grad: Tensor | None = None
+        self._hooks: Any = None  # a leaf's hooks (pygrad._hooks.HookSet); a non-leaf's are on its node
+        self._inference = is_inference_mode_enabled()
 
     @classmethod
     def _wrap(cls, arr: np.ndarray, version: VersionCounter | None = None) -> Tensor:
@@ -295,6 +298,8 @@ class Tensor:
         t._node = None
         t._requires_grad = False
         t._grad = None
+        t._hooks = None
+        t._inference = is_inference_mode_enabled()
         return t
 
     # ---- copy, deepcopy, pickle (pygrad._copying: one protocol for both engines) ----
@@ -348,6 +353,9 @@ class Tensor:
                 f"requires_grad: only leaf tensors can change requires_grad; this tensor "
                 f"(shape {self.shape}) was made by {self._node.name}; use detach() instead"
             )
+        if value and self._inference and not is_inference_mode_enabled():
+            raise PygradRuntimeError("requires_grad: setting requires_grad=True on an inference tensor outside "
+                                     "inference_mode is not allowed; clone() it first")
         self._requires_grad = _grad_allowed(self.dtype, value, "requires_grad")
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -400,7 +408,7 @@ class Tensor:
     # -------------------------------------------------------- autograd ---
 
     def backward(
-        self, grad: object = None, retain_graph: bool | None = None, create_graph: bool = False
+        self, grad: object = None, retain_graph: bool | None = None, create_graph: bool = False, inputs: Any = None
     ) -> None:
         """Accumulate d(self)/d(leaf) · grad into ``.grad`` of every leaf requiring grad.
 
@@ -408,8 +416,14 @@ class Tensor:
         for one-element tensors, where it is 1. Without ``retain_graph``
         (default: ``create_graph``) the graph's saved values are freed and a
         second backward raises. With ``create_graph=True`` the backward is
-        recorded, so the gradients can be differentiated again.
+        recorded, so the gradients can be differentiated again. ``inputs``:
+        accumulate into these tensors' ``.grad`` only (leaves or not).
         """
+        if inputs is not None:
+            from pygrad import autograd
+
+            autograd.backward(self, grad, retain_graph, create_graph, inputs=inputs)
+            return
         if retain_graph is None:
             retain_graph = create_graph
         if not self._requires_grad:
@@ -436,20 +450,58 @@ class Tensor:
                 )
             g = np.array(g, dtype=self.dtype, copy=True)
         if create_graph:
-            from .rules import run_backward_graph
-
             seed = grad if isinstance(grad, Tensor) and grad.dtype == self.dtype else Tensor._wrap(g)
-            tpairs = [(self, seed)] if self._node is None else run_backward_graph(self._node, seed)
-            with enable_grad():
-                for t, gi in tpairs:
-                    t._grad = gi if t._grad is None else t._grad + gi
+            _autograd_run([self], [seed], None, True, True)
             return
-        if self._node is None:
-            pairs: list[tuple[Any, np.ndarray]] = [(self, g)]
-        else:
-            pairs = run_backward(self._node, g, bool(retain_graph))
-        for t, gi in pairs:
-            t._accumulate_grad(gi)
+        _autograd_run([self], [Tensor._wrap(g)], None, bool(retain_graph), False)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient has been computed.
+
+        For a leaf, ``grad`` is its whole gradient of the sweep, before it is
+        accumulated into ``.grad``; for a non-leaf, the gradient that flows on
+        to its inputs. A Tensor the hook returns replaces the gradient (same
+        shape and dtype). Returns a handle: ``handle.remove()``.
+        """
+        if not self._requires_grad:
+            raise PygradRuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        owner = self._node if self._node is not None else self
+        hooks = owner.hooks if self._node is not None else self._hooks
+        if hooks is None:
+            hooks = HookSet(self)
+            if self._node is not None:
+                self._node.hooks = hooks
+            else:
+                self._hooks = hooks
+        return hooks.add(hooks.grad, hook, "register_hook")
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(tensor)`` after this leaf's ``.grad`` has been accumulated (leaves only)."""
+        if self._node is not None:
+            raise PygradRuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                                     "registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise PygradRuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = HookSet(self)
+        return self._hooks.add(self._hooks.post, hook, "register_post_accumulate_grad_hook")
+
+    def _post_hooks(self) -> Any:
+        """This leaf's hooks (for post-accumulate hooks run outside the sweep), or None."""
+        return self._hooks if self._node is None else None
+
+    def is_inference(self) -> bool:
+        """True for a tensor made under :class:`inference_mode`."""
+        return self._inference
+
+    def detach_(self) -> Tensor:
+        """Detach in place: self becomes a leaf that does not require grad."""
+        if self._node is not None and self._node.op.is_view:
+            raise PygradRuntimeError(f"detach_: can't detach views in place (the tensor was made by "
+                                     f"{self._node.name}); use detach()")
+        self._node = None
+        self._requires_grad = False
+        return self
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         """``.grad += g`` (creating ``.grad`` on first use)."""
@@ -477,7 +529,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A leaf sharing this tensor's memory and version counter, not requiring grad."""
-        return Tensor._wrap(self._data, self._version)
+        t = Tensor._wrap(self._data, self._version)
+        t._inference = self._inference
+        return t
 
     # ----------------------------------------------------- conversions ---
 
@@ -714,17 +768,21 @@ class Tensor:
 
     # -------------------------------------------------------- in place ---
 
-    def add_(self, other: object) -> Tensor:
-        """In place: self += other (other broadcast to self's shape, cast to self's dtype).
+    def add_(self, other: object, alpha: float = 1.0) -> Tensor:
+        """In place: self += alpha * other (other broadcast to self's shape, cast to self's dtype).
 
         In-place ops are recorded like their out-of-place forms when grad mode is on
         and self (a non-leaf) or other requires grad; on a leaf that requires grad
         they raise while grad mode is on.
         """
+        if alpha != 1.0:
+            return _inplace_apply(self, "add_", lambda x: x + _scaled(other, alpha, "add_"), other)
         return _inplace(self, "add_", other)
 
-    def sub_(self, other: object) -> Tensor:
-        """In place: self -= other."""
+    def sub_(self, other: object, alpha: float = 1.0) -> Tensor:
+        """In place: self -= alpha * other."""
+        if alpha != 1.0:
+            return _inplace_apply(self, "sub_", lambda x: x - _scaled(other, alpha, "sub_"), other)
         return _inplace(self, "sub_", other)
 
     def mul_(self, other: object) -> Tensor:
@@ -751,21 +809,85 @@ class Tensor:
         return self
 
     def copy_(self, src: object) -> Tensor:
-        """In place: copy src's values (same number of elements, cast to self's dtype); not recorded."""
+        """In place: copy src's values, cast to self's dtype.
+
+        Recorded when grad mode is on and src or self (a non-leaf) requires grad:
+        src (broadcast to self's shape) then receives self's gradient. Unrecorded,
+        src may have any shape of the same number of elements.
+        """
         if _is_scalar(src):  # a Python scalar is weak: it takes self's dtype, as in the other in-place ops
             s = Tensor._wrap(np.array(src, dtype=self.dtype))
         else:
             s = src if isinstance(src, Tensor) else as_tensor(src, "copy_")
         if is_grad_enabled() and (self._requires_grad or s._requires_grad):
-            raise PygradRuntimeError(
-                "copy_: copying into or from a tensor that requires grad is not recorded; do it "
-                "under no_grad() (e.g. when loading parameters)")
+            from .functional import where
+
+            return _inplace_apply(self, "copy_", lambda x: where(Tensor._wrap(np.zeros(x.shape, dtype=bool_)), x, s),
+                                  s)
+        _check_leaf_inplace(self, "copy_")
         if s.size != self.size:
             raise ShapeError(
                 f"copy_: source of shape {s.shape} has {s.size} elements, destination {self.shape} has {self.size}")
         self._data[...] = s._data.reshape(self.shape).astype(self.dtype, copy=False)
         self._version.value += 1
         return self
+
+    def exp_(self) -> Tensor:
+        """In place: self = exp(self)."""
+        return _inplace_apply(self, "exp_", lambda x: x.exp())
+
+    def relu_(self) -> Tensor:
+        """In place: self = max(self, 0)."""
+        return _inplace_apply(self, "relu_", lambda x: x.relu())
+
+    def sigmoid_(self) -> Tensor:
+        """In place: self = 1 / (1 + exp(-self))."""
+        return _inplace_apply(self, "sigmoid_", lambda x: x.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        """In place: self = tanh(self)."""
+        return _inplace_apply(self, "tanh_", lambda x: x.tanh())
+
+    def neg_(self) -> Tensor:
+        """In place: self = -self."""
+        return _inplace_apply(self, "neg_", lambda x: -x)
+
+    def abs_(self) -> Tensor:
+        """In place: self = |self|."""
+        return _inplace_apply(self, "abs_", lambda x: x.abs())
+
+    def sqrt_(self) -> Tensor:
+        """In place: self = √self."""
+        return _inplace_apply(self, "sqrt_", lambda x: x.sqrt())
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """In place: self = clamp(self, min, max)."""
+        return _inplace_apply(self, "clamp_", lambda x: x.clamp(min, max))
+
+    def div_(self, other: object) -> Tensor:
+        """In place: self = self / other."""
+        o = other if isinstance(other, Tensor) or _is_scalar(other) else as_tensor(other, "div_")
+        return _inplace_apply(self, "div_", lambda x: x / o, o)
+
+    def pow_(self, exponent: object) -> Tensor:
+        """In place: self = self ** exponent."""
+        o = exponent if isinstance(exponent, Tensor) or _is_scalar(exponent) else as_tensor(exponent, "pow_")
+        return _inplace_apply(self, "pow_", lambda x: x ** o, o)
+
+    def masked_fill_(self, mask: object, value: object) -> Tensor:
+        """In place: self = value where ``mask`` (a bool tensor broadcasting to self's shape), else self."""
+        from .functional import where
+
+        m = mask if isinstance(mask, Tensor) else as_tensor(mask, "masked_fill_")
+        if m.dtype != bool_:
+            raise PygradTypeError(f"masked_fill_: expected a bool mask, got {m.dtype}")
+        if isinstance(value, Tensor):
+            v = value
+        else:
+            v = Tensor._wrap(np.array(_number(value, "masked_fill_", "value"), dtype=self.dtype))
+        if v.ndim != 0:
+            raise PygradValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {v.shape}")
+        return _inplace_apply(self, "masked_fill_", lambda x: where(m, _cast(v, x.dtype), x), v)
 
     def __iadd__(self, other: object) -> Tensor:
         return _inplace(self, "add_", other) if _operand_ok(other) else NotImplemented
@@ -982,6 +1104,13 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
     result = Tensor._wrap(out, version)
     needs = tuple(t._requires_grad for t in inputs)
     if is_grad_enabled() and any(needs) and out.dtype.kind == "f":
+        if op.save_inputs:
+            for i, t in enumerate(inputs):
+                if t._inference:
+                    raise PygradRuntimeError(
+                        f"{op.name}: inference tensors cannot be saved for backward (input {i} was made under "
+                        "inference_mode); clone() it outside inference_mode to get a normal tensor and use that "
+                        "in autograd")
         node = Node(op, tuple(inputs), needs)
         if op.save_inputs:
             node.saved_inputs = tuple(arrays)
@@ -991,6 +1120,10 @@ def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:
             node.saved_versions.append((version, version.value, out.shape))
         result._node = node
         result._requires_grad = True
+        if op.is_view:
+            if version.views is None:
+                version.views = {}
+            version.views[id(result)] = weakref.ref(result)
     return result
 
 
@@ -1514,7 +1647,11 @@ def _bitwise_not(x: object) -> Tensor:
 
 
 def _check_leaf_inplace(t: Tensor, opname: str) -> None:
-    """PygradRuntimeError for an in-place op on a leaf requiring grad while grad mode is on."""
+    """PygradRuntimeError for an in-place op on a leaf requiring grad while grad mode is on,
+    or on an inference tensor outside inference mode."""
+    if t._inference and not is_inference_mode_enabled():
+        raise PygradRuntimeError(f"{opname}: in-place update to an inference tensor outside inference_mode is not "
+                                 "allowed; clone() it first")
     if is_grad_enabled() and t._requires_grad and t._node is None:
         raise PygradRuntimeError(
             f"{opname}: a leaf tensor that requires grad (shape {t.shape}) cannot be "
@@ -1574,6 +1711,7 @@ def _inplace(t: Tensor, opname: str, other: object) -> Tensor:
             )
     needs_record = t._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
     if is_grad_enabled() and needs_record:
+        _check_views(t, opname)
         _rebase(t, opname, value)
     else:
         data = t._data
@@ -1793,3 +1931,83 @@ def _scatter_dim(op: str, t: Tensor, dim: Any, index: Any, src: Any) -> Tensor:
 
 _indexing.install(Tensor)
 _derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
+def _autograd_run(roots: list[Tensor], grads: list[Tensor | None], inputs: list[Tensor] | None, retain_graph: bool,
+                  create_graph: bool) -> list[Any] | None:
+    """One sweep from several roots (``grads``: upstream gradients, None for ones); with
+    ``inputs``, the gradients with respect to them (None where not reached), no ``.grad``
+    written; else accumulated into ``.grad`` (see :func:`autograd.sweep`)."""
+    seeds: list[Any] = []
+    for r, g in zip(roots, grads):
+        if create_graph and g is not None and g.dtype == r.dtype:
+            seeds.append(g)
+            continue
+        arr = np.ones(r.shape, dtype=r.dtype) if g is None else np.array(g._data, dtype=r.dtype, copy=True)
+        seeds.append(Tensor._wrap(arr) if create_graph else arr)
+
+    def accumulate(t: Tensor, g: Any) -> None:
+        if create_graph:
+            with enable_grad():
+                t._grad = g if t._grad is None else t._grad + g
+        else:
+            t._accumulate_grad(g)
+
+    return sweep(roots, seeds, inputs, bool(retain_graph or create_graph), create_graph, Tensor._wrap, accumulate)
+
+
+def _inplace_apply(t: Tensor, opname: str, fn: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+    """t = fn(t), in place, bumping t's version: recorded (t becomes the output of
+    fn's node, applied to a snapshot of t standing for it in the graph) when grad
+    mode is on and t or an operand requires grad."""
+    if t.dtype == bool_:
+        raise PygradTypeError(f"{opname}: expected a float32 or float64 tensor, got bool")
+    _check_leaf_inplace(t, opname)
+    record = is_grad_enabled() and (t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad
+                                                              for o in operands))
+    if record:
+        _check_views(t, opname)
+    if record:
+        x = Tensor._wrap(t._data.copy())
+        x._node = t._node
+        x._requires_grad = t._requires_grad
+    else:
+        x = t
+    out = fn(x)
+    if out.shape != t.shape:
+        raise ShapeError(f"{opname}: the result has shape {out.shape}, which does not match the tensor's shape "
+                         f"{t.shape}")
+    if out.dtype != t.dtype:
+        out = _cast(out, t.dtype)
+    t._data[...] = out._data
+    if record and out._node is not None:
+        if t._node is not None:
+            out._node.retained, t._node.retained = t._node.retained, None
+        t._node = out._node
+        t._requires_grad = True
+    t._version.value += 1
+    return t
+
+
+def _scaled(other: object, alpha: float, opname: str) -> Any:
+    """alpha * other, for add_/sub_ with alpha (a scalar stays a scalar)."""
+    a = _number(alpha, opname, "alpha")
+    if _is_scalar(other):
+        return _number(other, opname, "other") * a
+    o = other if isinstance(other, Tensor) else as_tensor(other, opname)
+    return o * a
+
+
+def _check_views(t: Tensor, opname: str) -> None:
+    """A recorded update of a view, or of a tensor a view in the graph shares memory
+    with, would leave the other's graph stale: refused (see docs/semantics.md)."""
+    views = t._version.views or {}
+    for k in [k for k, r in views.items() if r() is None]:  # views that died
+        del views[k]
+    is_view = (t._node is not None and t._node.op.is_view) or id(t) in views
+    if is_view:
+        name = t._node.name if t._node is not None else "a view op"
+        raise PygradRuntimeError(f"{opname}: the tensor is a view (made by {name}) of a tensor of the graph; "
+                                 "an in-place update of it cannot be recorded: update a clone() instead")
+    others = sum(1 for k in views if k != id(t))
+    if others:
+        raise PygradRuntimeError(f"{opname}: the tensor has {others} view(s) (reshape) in the graph sharing its "
+                                 "memory; an in-place update of it cannot be recorded: update a clone() instead")

@@ -2121,6 +2121,108 @@ static void test_index_ops(void) {
     release_all();
 }
 
+/* ---- the autograd API: hooks, pg_autograd_run, inference mode, general in-place updates ---- */
+
+static int n_hook_calls;
+/* doubles the gradient (GRAD), or counts (POST_ACCUMULATE); ctx != NULL: fails */
+static int doubling_hook(void *ctx, int kind, pg_tensor *t, pg_tensor *grad, pg_tensor **replace) {
+    (void)t;
+    n_hook_calls++;
+    if (ctx == &n_hook_calls) {
+        pg_set_error(PG_ERR_CALLBACK, "boom from the hook");
+        return 1;
+    }
+    if (kind == PG_HOOK_GRAD) *replace = pg_mul_scalar(grad, 2.0);
+    return 0;
+}
+
+static void test_autograd_api(void) {
+    /* hooks: a leaf's (whole gradient, once), a non-leaf's (on its node), post-accumulate */
+    pg_tensor *x = leaf(V(F64, 1.0, 3.0));
+    CHECK_OK(pg_tensor_set_hooks(x, PG_HOOK_GRAD | PG_HOOK_POST_ACCUMULATE, doubling_hook, NULL, count_release));
+    CHECK(pg_tensor_hooks_ctx(x) == NULL);
+    n_released = n_hook_calls = 0;
+    pg_tensor *y = keep(pg_mul(x, x));
+    CHECK_OK(pg_tensor_set_hooks(y, PG_HOOK_GRAD, doubling_hook, &n_released, count_release));
+    CHECK(pg_tensor_hooks_ctx(y) == &n_released);
+    CHECK_STATUS(pg_tensor_set_hooks(y, PG_HOOK_GRAD, doubling_hook, NULL, NULL), PG_ERR_VALUE, "another context");
+    CHECK_STATUS(pg_tensor_set_hooks(y, PG_HOOK_POST_ACCUMULATE, doubling_hook, &n_released, NULL), PG_ERR_RUNTIME,
+                 "non-leaf");
+    CHECK_STATUS(pg_tensor_set_hooks(V(F64, 1.0), PG_HOOK_GRAD, doubling_hook, NULL, NULL), PG_ERR_RUNTIME,
+                 "doesn't require gradient");
+    pg_tensor *s = keep(pg_add(y, x)); /* x reaches s twice: one hook call with 2x + 1 */
+    BACKWARD(s, 1.0, 1.0);
+    CHECK_GRAD(x, E, 2.0 * (2.0 * 2.0 * 1.0 + 1.0), 2.0 * (2.0 * 2.0 * 3.0 + 1.0));
+    CHECK(n_hook_calls == 3); /* y's, x's grad hook, x's post hook */
+    /* a failing hook: its error, and the engine usable after */
+    pg_tensor *z = leaf(V(F64, 2.0));
+    CHECK_OK(pg_tensor_set_hooks(z, PG_HOOK_GRAD, doubling_hook, &n_hook_calls, NULL));
+    CHECK_STATUS(backward_with(keep(pg_mul_scalar(z, 3.0)), (const double[]){1.0}), PG_ERR_CALLBACK, "boom");
+    CHECK(pg_tensor_grad(z) == NULL);
+    BACKWARD(keep(pg_mul_scalar(x, 1.0)), 1.0, 1.0);
+    /* pg_autograd_run: gradients w.r.t. a leaf and a non-leaf, no .grad written, pruned */
+    pg_tensor *a = leaf(V(F64, 1.0, 2.0)), *b = leaf(V(F64, 0.5, 0.5));
+    pg_tensor *h = keep(pg_mul(a, a)), *side = keep(pg_exp(b));
+    pg_tensor *out = keep(pg_sum(keep(pg_add(keep(pg_mul_scalar(h, 3.0)), side)), PG_AXES_ALL, 0));
+    pg_tensor *ins[3] = {a, h, a}, *res[3];
+    pg_tensor *roots[1] = {out}, *seeds[1] = {NULL};
+    CHECK_OK(pg_autograd_run(roots, seeds, 1, ins, 3, 1, 0, res));
+    CHECK_VALUES(keep(res[0]), E, 6.0, 12.0);
+    CHECK_VALUES(keep(res[1]), E, 3.0, 3.0);
+    CHECK(res[2] == res[0]);
+    keep(res[2]);
+    CHECK(pg_tensor_grad(a) == NULL && pg_tensor_grad(b) == NULL);
+    pg_tensor *unused = leaf(V(F64, 1.0));
+    pg_tensor *ins2[1] = {unused};
+    CHECK_OK(pg_autograd_run(roots, seeds, 1, ins2, 1, 1, 0, res));
+    CHECK(res[0] == NULL);
+    pg_tensor *plain = V(F64, 1.0);
+    ins2[0] = plain;
+    CHECK_STATUS(pg_autograd_run(roots, seeds, 1, ins2, 1, 1, 0, res), PG_ERR_RUNTIME, "does not require grad");
+    CHECK_STATUS(pg_autograd_run(roots, seeds, 0, ins2, 1, 1, 0, res), PG_ERR_VALUE, "no outputs");
+    CHECK_STATUS(pg_autograd_run(NULL, NULL, 1, NULL, 0, 1, 0, NULL), PG_ERR_VALUE, "no outputs");
+    /* several roots, accumulating */
+    pg_tensor *roots2[2] = {out, keep(pg_sum(a, PG_AXES_ALL, 0))}, *seeds2[2] = {NULL, S(F64, 2.0)};
+    CHECK_OK(pg_autograd_run(roots2, seeds2, 2, NULL, 0, 0, 0, NULL));
+    CHECK_GRAD(a, E, 6.0 + 2.0, 12.0 + 2.0);
+    /* inference mode */
+    CHECK(pg_inference_mode() == 0);
+    CHECK(pg_set_inference_mode(1) == 0);
+    pg_tensor *inf = V(F64, 1.0, 2.0);
+    CHECK(pg_set_inference_mode(0) == 1);
+    CHECK(pg_tensor_is_inference(inf) && !pg_tensor_is_inference(a) && !pg_tensor_is_inference(NULL));
+    CHECK_FAILS(pg_mul(a, inf), PG_ERR_RUNTIME, "inference tensors cannot be saved");
+    CHECK_STATUS(pg_mul_scalar_(inf, 2.0), PG_ERR_RUNTIME, "inference");
+    CHECK_STATUS(pg_tensor_set_requires_grad(inf, 1), PG_ERR_RUNTIME, "inference");
+    /* the general in-place update, recorded on a non-leaf: exp_ */
+    pg_tensor *c = leaf(V(F64, 0.5, -1.0));
+    pg_tensor *d = keep(pg_mul_scalar(c, 2.0));
+    uint64_t v0 = pg_tensor_version(d);
+    pg_tensor *before = keep(pg_inplace_begin(d, 0, "exp_"));
+    CHECK(before != d);
+    CHECK_OK(pg_inplace_commit(d, keep(pg_exp(before)), "exp_"));
+    CHECK(pg_tensor_version(d) > v0 && pg_tensor_grad_fn(d) == PG_OP_EXP);
+    CHECK_VALUES(d, E, exp(1.0), exp(-2.0));
+    BACKWARD(d, 1.0, 1.0);
+    CHECK_GRAD(c, E, 2.0 * exp(1.0), 2.0 * exp(-2.0));
+    CHECK_STATUS(pg_inplace_commit(d, V(F64, 1.0, 2.0, 3.0), "exp_"), PG_ERR_SHAPE, "does not match");
+    CHECK_FAILS(pg_inplace_begin(c, 0, "exp_"), PG_ERR_RUNTIME, "leaf");
+    CHECK_FAILS(pg_inplace_begin(keep(pg_reshape(keep(pg_mul_scalar(c, 1.0)), 1, SHAPE(2))), 0, NULL),
+                PG_ERR_RUNTIME, "view");
+    pg_tensor *p = V(F64, 4.0, 9.0); /* unrecorded: t itself */
+    pg_tensor *same = keep(pg_inplace_begin(p, 0, "sqrt_"));
+    CHECK(same == p);
+    CHECK_OK(pg_inplace_commit(p, keep(pg_sqrt(same)), "sqrt_"));
+    CHECK_VALUES(p, E, 2.0, 3.0);
+    /* detach_ */
+    pg_tensor *q = keep(pg_mul_scalar(c, 1.0));
+    CHECK_OK(pg_tensor_detach_(q));
+    CHECK(pg_tensor_is_leaf(q) && !pg_tensor_requires_grad(q));
+    CHECK_STATUS(pg_tensor_detach_(NULL), PG_ERR_VALUE, "NULL");
+    release_all();
+    CHECK(n_released == 2); /* x's and y's hook contexts, released with their owners */
+}
+
 int main(void) {
 #ifdef PG_TEST_USE_AFTER_FREE
     touch_freed_buffer();
@@ -2147,6 +2249,7 @@ int main(void) {
     test_threads();
     test_double_backward();
     test_custom();
+    test_autograd_api();
     test_introspection();
     test_scatter_add();
     test_kernel_settings();
