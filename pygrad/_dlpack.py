@@ -1,4 +1,4 @@
-"""DLPack, both directions, for both engines (numpy only; no engine imported here).
+"""DLPack, both directions, and ``__array__``, for both engines (numpy only; no engine imported here).
 
 Import: :func:`borrow` turns anything with ``__dlpack__`` (a numpy array, a
 torch or JAX tensor, a pygrad tensor) or a DLPack capsule into a numpy array
@@ -145,3 +145,15 @@ def export(arr: np.ndarray, requires_grad: bool, stream: Any = None, max_version
         raise BufferError(f"__dlpack__: pygrad tensors live on the CPU {CPU_DEVICE}, asked for device "
                           f"{tuple(dl_device)}")
     return arr.__dlpack__(max_version=max_version, copy=copy)
+
+
+def as_array(arr: np.ndarray, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    """``Tensor.__array__`` over the tensor's zero-copy view ``arr``, with numpy 2's
+    ``copy`` keyword: None copies only to convert, True always copies, False never
+    does (ValueError when converting would need a copy)."""
+    if dtype is not None and np.dtype(dtype) != arr.dtype:
+        if copy is False:
+            raise ValueError(f"__array__: a {arr.dtype} tensor as {np.dtype(dtype)} needs a copy, and copy=False "
+                             "forbids one")
+        return arr.astype(dtype)
+    return arr.copy() if copy else arr

@@ -386,10 +386,7 @@ class Tensor:
         return _dlpack.CPU_DEVICE
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = self.numpy()
-        if dtype is not None:
-            a = a.astype(dtype, copy=False)
-        return a.copy() if copy else a
+        return _dlpack.as_array(self.numpy(), dtype, copy)
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""

@@ -517,9 +517,7 @@ class Tensor:
         return _dlpack.CPU_DEVICE
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        if dtype is None and not copy:
-            return self._data
-        return np.array(self._data, dtype=dtype, copy=True)
+        return _dlpack.as_array(self._data, dtype, copy)
 
     def astype(self, dtype: object) -> Tensor:
         """Differentiable cast (op ``cast``); returns self when the dtype already matches."""
