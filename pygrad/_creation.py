@@ -198,7 +198,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
 
 
-def from_dlpack(ext: Any) -> Tensor:
+def from_dlpack(ext: Any, *, copy: bool | None = None) -> Tensor:
     """A tensor over the memory of ``ext`` (DLPack; PyTorch's ``torch.from_dlpack``).
 
     ``ext``: anything with ``__dlpack__`` (numpy arrays, torch and JAX CPU
@@ -208,11 +208,12 @@ def from_dlpack(ext: Any) -> Tensor:
     the tensor and every view of it are gone. Otherwise (strided, read-only,
     empty, or another dtype: int8/uint8/int16 widen to int64, float16 to
     float32 as :func:`tensor` does) the values are copied into a new tensor.
-    A leaf that does not require grad (set ``requires_grad`` after). TypeError
-    for complex and other dtypes pygrad has no counterpart for; BufferError for
-    memory off the CPU.
+    ``copy=True`` always copies, ``copy=False`` raises BufferError where a
+    copy would be needed (PyTorch's keyword). A leaf that does not require
+    grad (set ``requires_grad`` after). TypeError for complex and other dtypes
+    pygrad has no counterpart for; BufferError for memory off the CPU.
     """
     arr, read_only = _dlpack.borrow(ext)
-    if _dlpack.shareable(arr, read_only):
+    if not _dlpack.check_copy(arr, read_only, copy):
         return external_tensor(arr)
     return tensor(arr, dtype=arr.dtype if arr.dtype in _CODE_OF_DTYPE else None)

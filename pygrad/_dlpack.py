@@ -4,7 +4,7 @@ Import: :func:`borrow` turns anything with ``__dlpack__`` (a numpy array, a
 torch or JAX tensor, a pygrad tensor) or a DLPack capsule into a numpy array
 over the producer's own memory, through ``numpy.from_dlpack``; the array holds
 the producer's buffer until it dies (then the producer's deleter runs).
-:func:`shareable` says whether an engine can use that memory as it is (else it
+:func:`check_copy` says whether an engine can use that memory as it is (else it
 copies). Each engine wraps the array its own way: the reference engine's
 tensors are numpy arrays, the C engine makes a tensor over external memory
 (``pg_tensor_from_external``) that keeps the array alive.
@@ -119,13 +119,34 @@ def writable(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.writeable else np.asarray(_Writable(arr))
 
 
-def shareable(arr: np.ndarray, read_only: bool) -> bool:
-    """Whether an engine can hold ``arr``'s memory as a tensor as it is: a dtype
-    it has, row-major contiguous, aligned, not marked read-only by its producer
-    (a tensor can be written in place) and not empty (nothing to share)."""
+def why_copy(arr: np.ndarray, read_only: bool) -> str | None:
+    """None when an engine can hold ``arr``'s memory as a tensor as it is (a
+    dtype it has, row-major contiguous, aligned, not marked read-only by its
+    producer, since a tensor can be written in place, and not empty: nothing to
+    share); else why the values must be copied."""
     f = arr.flags
-    return (arr.dtype in SHARED_DTYPES and f.c_contiguous and f.aligned and not read_only and arr.size > 0
-            and arr.ndim <= 8)
+    if arr.dtype not in SHARED_DTYPES:
+        return f"{arr.dtype} data (pygrad converts it)"
+    if not f.c_contiguous:
+        return f"strided data (strides {arr.strides}; pygrad tensors are row-major contiguous)"
+    if not f.aligned:
+        return "data not aligned to its element size"
+    if read_only:
+        return "memory its producer marked read-only"
+    if arr.size == 0 or arr.ndim > 8:
+        return f"shape {arr.shape}"
+    return None
+
+
+def check_copy(arr: np.ndarray, read_only: bool, copy: bool | None, op: str = "from_dlpack") -> bool:
+    """Whether ``from_dlpack(..., copy=copy)`` copies ``arr``: always for True, when
+    :func:`why_copy` says so for None; BufferError for False when a copy is needed."""
+    if copy:
+        return True
+    reason = why_copy(arr, read_only)
+    if reason is not None and copy is False:
+        raise BufferError(f"{op}: {reason} cannot be shared, and copy=False forbids a copy")
+    return reason is not None
 
 
 def export(arr: np.ndarray, requires_grad: bool, stream: Any = None, max_version: Any = None,

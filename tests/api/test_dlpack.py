@@ -445,3 +445,19 @@ def test_jax_both_ways(E: Any, name: str) -> None:
     del src
     gc.collect()
     np.testing.assert_array_equal(np.asarray(back), values)
+
+
+def test_from_dlpack_copy_keyword(E: Any) -> None:
+    a = np.arange(4.0)
+    c = E.from_dlpack(a, copy=True)
+    assert not np.shares_memory(c.numpy(), a)
+    np.testing.assert_array_equal(c.numpy(), a)
+    s = E.from_dlpack(a, copy=False)
+    assert np.shares_memory(s.numpy(), a)
+    with pytest.raises(BufferError, match=r"from_dlpack: strided data .*copy=False"):
+        E.from_dlpack(a.reshape(2, 2).T, copy=False)
+    with pytest.raises(BufferError, match="from_dlpack: int8 data .*copy=False"):
+        E.from_dlpack(np.ones(2, dtype=np.int8), copy=False)
+    t = E.from_dlpack(np.ones(2, dtype=np.int8), copy=True)
+    assert t.dtype == np.int64
+
