@@ -235,7 +235,7 @@ pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b) {
 /* ---- gradient accumulation: set the first contribution, add the others ---- */
 
 static bool pg__exclusive(const pg_tensor *t) {
-    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1;
+    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1 && !t->storage->external;
 }
 
 /* *slot += g. g is borrowed. A slot nobody else sees is updated in place;

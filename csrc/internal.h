@@ -43,13 +43,21 @@ typedef struct pg_tensor_hooks {
 } pg_tensor_hooks;
 
 /* Storage: a reference-counted, 64-byte aligned buffer, allocated in one block
- * with its header. Views (detach, reshape) share it, and its version. */
+ * with its header. Views (detach, reshape) share it, and its version.
+ * An external storage (pg_tensor_from_external, external set): its
+ * header is a block of its own, data is memory somebody else owns (aligned to
+ * the element size only), and release(release_ctx) runs once when the last
+ * reference goes. The engine never takes such a buffer over as scratch
+ * (pg__exclusive in autograd.c): its owner may still be reading it. */
 typedef struct pg_storage {
     atomic_long refcount;
     atomic_ulong version; /* bumped by every in-place op */
     atomic_long graph_views; /* live views of it made by recorded view ops (their tensors' graph_view) */
     size_t nbytes;
-    void *data;           /* [nbytes], inside the same allocation */
+    void *data;           /* [nbytes], inside the same allocation (or external) */
+    bool external;         /* data is not the engine's: see above */
+    pg_release_fn release; /* external only; may be NULL */
+    void *release_ctx;
 } pg_storage;
 
 /* Shape and dtype of a tensor, without its data. */

@@ -147,6 +147,22 @@ pg_tensor *pg_tensor_clone(pg_tensor *t);         /* fresh storage, no graph, no
 void pg_tensor_retain(pg_tensor *t);
 void pg_tensor_release(pg_tensor *t);
 
+/* A tensor over memory the engine does not own (zero-copy import, as DLPack
+ * does): data: [numel] elements of dtype, contiguous and row-major, aligned
+ * to the element size, non-NULL. The tensor (and every view of it: detach,
+ * reshape) reads and writes data in place; the engine never frees it and never
+ * reuses it as scratch space. Ownership: the caller hands ctx over with the
+ * call. release(ctx) is called exactly once: when the last reference to the
+ * storage is dropped (on whichever thread drops it), or before this function
+ * returns NULL on a bad argument. Until then the caller keeps data valid
+ * (release is where it lets go of it). release may be NULL (data then outlives
+ * every tensor over it by other means). release must not fail; it may call
+ * pg_tensor_release. External bytes are not counted in pg_live_bytes. */
+typedef void (*pg_release_fn)(void *ctx);
+pg_tensor *pg_tensor_from_external(void *data, pg_dtype dtype, int ndim, const int64_t *shape,
+                                   pg_release_fn release, void *ctx);
+int pg_tensor_is_external(const pg_tensor *t);            /* 1 if t's storage is external (above), else 0 */
+
 /* ---- queries (total: on NULL they return -1, or 0 for flags and the version, NULL for data) ---- */
 pg_dtype pg_tensor_dtype(const pg_tensor *t);
 int pg_tensor_ndim(const pg_tensor *t);

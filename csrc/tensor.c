@@ -238,6 +238,9 @@ static pg_storage *pg__storage_new(size_t nbytes) {
     atomic_init(&s->version, 0);
     atomic_init(&s->graph_views, 0);
     s->nbytes = nbytes;
+    s->external = false;
+    s->release = NULL;
+    s->release_ctx = NULL;
     uintptr_t p = (uintptr_t)(s + 1);
     s->data = (void *)((p + PG_ALIGN - 1) & ~(uintptr_t)(PG_ALIGN - 1));
     PG_COUNT(ts, bytes, nbytes);
@@ -245,6 +248,15 @@ static pg_storage *pg__storage_new(size_t nbytes) {
 }
 
 static void pg__storage_release(pg_thread *ts, pg_storage *s) {
+    if (s && s->external) {
+        if (pg__unref(&s->refcount)) { /* the owner's memory: hand it back, free only the header */
+            pg_release_fn release = s->release;
+            void *ctx = s->release_ctx;
+            free(s);
+            if (release) release(ctx);
+        }
+        return;
+    }
     if (s && pg__unref(&s->refcount)) {
         PG_COUNT(ts, bytes, -(long long)s->nbytes);
         if (s->nbytes <= PG_SMALL_BYTES) pg__cache_put(ts, &ts->storages, s);
@@ -350,6 +362,43 @@ pg_tensor *pg__tensor_zeros_like(const pg_meta *m) {
     if (t) memset(t->data, 0, t->storage->nbytes);
     return t;
 }
+
+/* ---- tensors over external memory (pygrad.h: pg_tensor_from_external) ---- */
+
+pg_tensor *pg_tensor_from_external(void *data, pg_dtype dtype, int ndim, const int64_t *shape,
+                                   pg_release_fn release, void *ctx) {
+    int64_t numel = 0;
+    size_t es = pg__dtype_size(dtype);
+    pg_storage *s = NULL;
+    pg_tensor *t = NULL;
+    if (!es) {
+        pg__fail(PG_ERR_TYPE, "from_external: unknown dtype %d", (int)dtype);
+    } else if (pg__check_shape("from_external", ndim, shape, es, &numel) != PG_OK) {
+        /* message set */
+    } else if (!data) {
+        pg__fail(PG_ERR_VALUE, "from_external: data pointer is NULL");
+    } else if ((uintptr_t)data % es) {
+        pg__fail(PG_ERR_VALUE, "from_external: data %p is not aligned to the %s element size (%zu bytes)", data,
+                 pg__dtype_name(dtype), es);
+    } else if (!(s = malloc(sizeof *s))) {
+        pg__fail(PG_ERR_MEMORY, "from_external: out of memory allocating a storage header");
+    } else {
+        atomic_init(&s->refcount, 1);
+        atomic_init(&s->version, 0);
+        s->nbytes = (size_t)numel * es;
+        s->data = data;
+        s->external = true;
+        s->release = release;
+        s->release_ctx = ctx;
+        t = pg__tensor_header(pg__thread(), dtype, ndim, shape, numel, s);
+        if (t) return t;
+        free(s);
+    }
+    if (release) release(ctx); /* on failure too: ctx was handed over with the call */
+    return NULL;
+}
+
+int pg_tensor_is_external(const pg_tensor *t) { return t && t->storage->external; }
 
 /* A new header over t's storage with another shape of the same numel. */
 pg_tensor *pg__alias(pg_tensor *t, int ndim, const int64_t *shape) {

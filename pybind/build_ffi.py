@@ -59,12 +59,14 @@ def sources() -> list[str]:
     return sorted(os.path.relpath(p) for p in CSRC.glob("*.c"))
 
 
-# Python functions the C engine calls back (user-defined ops): defined with
-# @ffi.def_extern() in pygrad/_engine.py.
+# Python functions the C engine calls back (user-defined ops; the release of
+# memory borrowed from another library): defined with @ffi.def_extern() in
+# pygrad/_bindings.py.
 CALLBACKS = """
 extern "Python" int _pg_py_custom_backward(void *, pg_tensor *, pg_tensor **, int, const int *);
 extern "Python" void _pg_py_custom_release(void *);
 extern "Python" int _pg_py_tensor_hook(void *, int, pg_tensor *, pg_tensor *, pg_tensor **);
+extern "Python" void _pg_py_external_release(void *);
 """
 
 # C defined in the module itself, beside the engine: pybind/module.c (the

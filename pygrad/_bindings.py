@@ -323,3 +323,30 @@ def autograd_run(roots: list[Any], grads: list[Any], inputs: list[Any] | None, r
     _check(lib.pg_autograd_run(r, g, len(roots), tensor_array(inputs), len(inputs), bool(retain_graph),
                                bool(create_graph), res))
     return [None if res[i] == _NULL else _wrap(res[i]) for i in range(len(inputs))]
+# tensors over memory another library owns (pygrad.from_dlpack)
+# ---------------------------------------------------------------------------
+
+_external: dict[int, Any] = {}  # keeps each borrowed array alive while a C storage points into it
+
+
+@ffi.def_extern()
+def _pg_py_external_release(ctx: Any) -> None:
+    # Called by C exactly once, on whichever thread drops the storage's last
+    # reference; cffi takes the GIL for the call. Dropping the handle drops the
+    # array, and with it the producer's buffer (its DLPack deleter runs).
+    _external.pop(int(ffi.cast("uintptr_t", ctx)), None)
+
+
+def external_tensor(array: np.ndarray) -> Any:
+    """A C tensor over ``array``'s own memory (no copy).
+
+    ``array`` must be C-contiguous, aligned, non-empty, of a dtype the engine
+    has; it is kept alive until the C storage (shared by every view of the
+    tensor) is released, on any thread.
+    """
+    h = ffi.new_handle(array)
+    _external[int(ffi.cast("uintptr_t", h))] = h
+    data = ffi.cast("void *", array.__array_interface__["data"][0])
+    # on failure C has already called the release callback, which dropped the handle
+    return _wrap(lib.pg_tensor_from_external(data, _CODE_OF_DTYPE[array.dtype], array.ndim, list(array.shape),
+                                             lib._pg_py_external_release, h))

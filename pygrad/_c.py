@@ -24,7 +24,20 @@ from pygrad._autograd import (
     set_grad_enabled,
 )
 from pygrad._bindings import OP_NAMES, bool_, float32, float64, int32, int64
-from pygrad._creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, tensor, zeros
+from pygrad._creation import (
+    arange,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    manual_seed,
+    ones,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+)
 from pygrad._functions import (
     bitwise_and,
     bitwise_not,

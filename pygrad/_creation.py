@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines
+from pygrad import _dlpack, _engines
 from pygrad._args import (
     _all_ints,
     _check_dims,
@@ -22,7 +22,7 @@ from pygrad._args import (
     _scalar_kind,
     _shape_arg,
 )
-from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, float32, int64, lib
+from pygrad._bindings import _CODE_OF_DTYPE, _MAX_DIMS, _wrap, bool_, external_tensor, float32, int64, lib
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
@@ -196,3 +196,24 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m), PygradMemoryError))
     data = _numpy_alloc("eye", dims, lambda: np.eye(*dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+
+
+def from_dlpack(ext: Any, *, copy: bool | None = None) -> Tensor:
+    """A tensor over the memory of ``ext`` (DLPack; PyTorch's ``torch.from_dlpack``).
+
+    ``ext``: anything with ``__dlpack__`` (numpy arrays, torch and JAX CPU
+    tensors, pygrad tensors) or a DLPack capsule. Zero-copy when the data is
+    row-major contiguous, not marked read-only and float32, float64, int64, int32 or bool:
+    the tensor reads and writes the producer's buffer, which stays alive until
+    the tensor and every view of it are gone. Otherwise (strided, read-only,
+    empty, or another dtype: int8/uint8/int16 widen to int64, float16 to
+    float32 as :func:`tensor` does) the values are copied into a new tensor.
+    ``copy=True`` always copies, ``copy=False`` raises BufferError where a
+    copy would be needed (PyTorch's keyword). A leaf that does not require
+    grad (set ``requires_grad`` after). TypeError for complex and other dtypes
+    pygrad has no counterpart for; BufferError for memory off the CPU.
+    """
+    arr, read_only = _dlpack.borrow(ext)
+    if not _dlpack.check_copy(arr, read_only, copy):
+        return external_tensor(arr)
+    return tensor(arr, dtype=arr.dtype if arr.dtype in _CODE_OF_DTYPE else None)

@@ -298,7 +298,7 @@ COMMON_NAMES: tuple[str, ...] = (
     "ones", "full", "rand", "randn", "arange", "eye",
     "from_numpy", "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "set_detect_anomaly", "is_anomaly_enabled", "OP_NAMES", "PygradError", "ShapeError", "PygradValueError",
-    "PygradTypeError", "PygradIndexError", "PygradRuntimeError", "PygradMemoryError",
+    "PygradTypeError", "PygradIndexError", "PygradRuntimeError", "PygradMemoryError", "from_dlpack",
     "set_grad_enabled", "inference_mode", "is_inference_mode_enabled",
 )
 C_ONLY_NAMES: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _copying, _derived, _engines, _indexing, _optable
+from pygrad import _copying, _derived, _dlpack, _engines, _indexing, _optable
 from pygrad._args import (
     _NOT_SCALAR,
     KIND,
@@ -451,11 +451,22 @@ class Tensor:
         except ValueError as exc:  # an empty tensor whose other dims multiply past numpy's limit
             raise PygradMemoryError(f"numpy: a tensor of shape {self.shape} cannot be viewed by numpy: {exc}") from None
 
+    def __dlpack__(self, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
+        """A DLPack capsule over this tensor's storage (zero-copy; ``copy=True`` copies).
+
+        The consumer shares the buffer (writes show both ways) and keeps it
+        alive. A tensor that requires grad is refused, as PyTorch does: export
+        ``t.detach()``.
+        """
+        return _dlpack.export(self.numpy(), self.requires_grad, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """(1, 0): DLPack's CPU device, device 0."""
+        return _dlpack.CPU_DEVICE
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = self.numpy()
-        if dtype is not None:
-            a = a.astype(dtype, copy=False)
-        return a.copy() if copy else a
+        return _dlpack.as_array(self.numpy(), dtype, copy)
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""

@@ -49,7 +49,7 @@ from .autograd import (
 )
 from .autograd import graph_of as _graph_of  # noqa: F401 - for pygrad.viz
 from .autograd import leaf_key as _leaf_key  # noqa: F401
-from .creation import arange, eye, from_numpy, full, manual_seed, ones, rand, randint, randn, zeros
+from .creation import arange, eye, from_dlpack, from_numpy, full, manual_seed, ones, rand, randint, randn, zeros
 from .functional import ELEMENTWISE as _ELEMENTWISE
 from .functional import (
     abs,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _dlpack
 from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
 from .tensor import (
@@ -193,3 +194,19 @@ def from_numpy(array: np.ndarray) -> Tensor:
             array = np.array(array, order="C", copy=True)
         return Tensor._wrap(array)
     return Tensor._wrap(array_from(array, None, "from_numpy"))
+
+
+def from_dlpack(ext: Any, *, copy: bool | None = None) -> Tensor:
+    """A tensor over the memory of ``ext`` (DLPack; PyTorch's ``torch.from_dlpack``).
+
+    ``ext``: anything with ``__dlpack__`` or a DLPack capsule. The tensor's
+    array is ``numpy.from_dlpack(ext)`` itself (zero-copy) when it is
+    row-major contiguous, not marked read-only and float32, float64, int64, int32 or bool;
+    otherwise the values are copied with :func:`from_numpy`'s dtype rules.
+    ``copy=True`` always copies, ``copy=False`` raises BufferError where a copy
+    would be needed.
+    """
+    arr, read_only = _dlpack.borrow(ext)
+    if not _dlpack.check_copy(arr, read_only, copy):
+        return Tensor._wrap(_dlpack.writable(arr))
+    return from_numpy(np.array(arr, order="C", copy=True) if arr.dtype in _dlpack.SHARED_DTYPES else arr)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _copying, _derived, _engines, _indexing, _optable
+from pygrad import _copying, _derived, _dlpack, _engines, _indexing, _optable
 from pygrad._hooks import HookSet, RemovableHandle
 from pygrad.errors import (
     PygradIndexError,
@@ -558,10 +558,20 @@ class Tensor:
         """Nested Python lists of the values (a number for 0-d)."""
         return self._data.tolist()
 
+    def __dlpack__(self, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
+        """A DLPack capsule over this tensor's array (zero-copy; ``copy=True`` copies).
+
+        A tensor that requires grad is refused, as PyTorch does: export ``t.detach()``.
+        """
+        return _dlpack.export(self._data, self._requires_grad, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """(1, 0): DLPack's CPU device, device 0."""
+        return _dlpack.CPU_DEVICE
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        if dtype is None and not copy:
-            return self._data
-        return np.array(self._data, dtype=dtype, copy=True)
+        return _dlpack.as_array(self._data, dtype, copy)
 
     def astype(self, dtype: object) -> Tensor:
         """Differentiable cast (op ``cast``); returns self when the dtype already matches."""
