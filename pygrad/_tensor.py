@@ -978,6 +978,42 @@ class Tensor:
         off = _index_offsets(self.shape, key)
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``self[key] = value`` for every key ``__getitem__`` takes, value (a number, array or
+        tensor) broadcast to ``self[key]``'s shape; for a position the key repeats, the last
+        write wins. In place and versioned: recorded like the other in-place updates, so it
+        is differentiable in ``value`` and in the untouched part of ``self``."""
+        off = _index_offsets(self.shape, key)
+        v = _as_tensor(value, self, "setitem") if (_is_scalar(value) or not isinstance(value, Tensor)) else value
+        try:
+            shape = np.broadcast_shapes(tuple(v.shape), off.shape)
+        except ValueError:
+            shape = None
+        if shape != off.shape:
+            raise ShapeError(f"setitem: a value of shape {tuple(v.shape)} cannot be broadcast to the indexed shape "
+                             f"{off.shape}")
+        flat = off.reshape(-1)
+        if KIND[self.dtype] < 2:  # integer and bool tensors: never in a graph, written directly
+            self.numpy().reshape(-1)[flat] = np.broadcast_to(v.numpy(), off.shape).reshape(-1)
+            return
+        last = np.full(self.numel(), -1, dtype=np.int64)
+        last[flat] = np.arange(flat.size)
+        keep = np.nonzero(last[flat] == np.arange(flat.size))[0]  # the last write to each position
+        mask = np.zeros(self.numel(), dtype=bool)
+        mask[flat[keep]] = True
+        m = _creation.tensor(mask.reshape(self.shape))
+        dims = list(self.shape)
+        koff = np.ascontiguousarray(flat[keep], dtype=np.int64)
+
+        def write(x: Tensor) -> Tensor:
+            vb = (v.astype(x.dtype) if v.dtype != x.dtype else v)
+            vb = vb if tuple(vb.shape) == off.shape else vb.broadcast_to(off.shape)
+            sel = vb.reshape(-1)[_creation.tensor(keep)]
+            s = _wrap(lib.pg_scatter_add(sel._p, len(dims), dims, int64_buffer(koff)))
+            return _where(m, s, x)
+
+        self._inplace("setitem", write, v)
+
 
 _indexing.install(Tensor)  # argmax, sort, topk, any, nonzero ...: written once for both engines
 

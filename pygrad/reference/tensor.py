@@ -776,6 +776,11 @@ class Tensor:
     def __getitem__(self, key: Any) -> Tensor:
         return _getitem(self, key)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``self[key] = value`` (value broadcast to ``self[key]``'s shape; a repeated position
+        keeps the last write), in place and recorded like the other in-place updates."""
+        _setitem(self, key, value)
+
     # -------------------------------------------------------- in place ---
 
     def add_(self, other: object, alpha: float = 1.0) -> Tensor:
@@ -1962,6 +1967,44 @@ def _autograd_run(roots: list[Tensor], grads: list[Tensor | None], inputs: list[
             t._accumulate_grad(g)
 
     return sweep(roots, seeds, inputs, bool(retain_graph or create_graph), create_graph, Tensor._wrap, accumulate)
+
+
+def _setitem(t: Tensor, key: Any, value: Any) -> None:
+    """t[key] = value: the flat positions numpy's indexing selects, written through
+    where(mask, scatter of value's last writes, t)."""
+    norm: Any = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+    try:
+        off = np.arange(t.size, dtype=np.int64).reshape(t.shape)[norm]
+    except IndexError as exc:
+        raise PygradIndexError(f"getitem: {exc} (tensor shape {t.shape})") from None
+    except (TypeError, ValueError) as exc:
+        raise PygradTypeError(f"getitem: {exc} (tensor shape {t.shape})") from None
+    off = np.asarray(off)
+    v = value if isinstance(value, Tensor) else (_scalar_tensor(value, t) if _is_scalar(value)
+                                                 else as_tensor(value, "setitem"))
+    try:
+        shape = np.broadcast_shapes(v.shape, off.shape)
+    except ValueError:
+        shape = None
+    if shape != off.shape:
+        raise ShapeError(f"setitem: a value of shape {v.shape} cannot be broadcast to the indexed shape {off.shape}")
+    flat = off.reshape(-1)
+    if KIND[t.dtype] < 2:
+        t._data.reshape(-1)[flat] = np.broadcast_to(v._data, off.shape).reshape(-1)
+        return
+    last = np.full(t.size, -1, dtype=np.int64)
+    last[flat] = np.arange(flat.size)
+    keep = np.nonzero(last[flat] == np.arange(flat.size))[0]
+    mask = np.zeros(t.size, dtype=bool)
+    mask[flat[keep]] = True
+
+    def write(x: Tensor) -> Tensor:
+        vb = _cast(v, x.dtype)
+        vb = vb if vb.shape == off.shape else _add(vb, Tensor._wrap(np.zeros(off.shape, x.dtype)))
+        sel = _getitem(vb.reshape(-1), (keep,))
+        return _where(Tensor._wrap(mask.reshape(t.shape)), scatter_add(sel, t.shape, flat[keep]), x)
+
+    _inplace_apply(t, "setitem", write, v)
 
 
 def _inplace_apply(t: Tensor, opname: str, fn: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
