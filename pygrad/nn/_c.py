@@ -21,7 +21,18 @@ from pygrad.nn.containers import (
     Unflatten,
 )
 from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
-from pygrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss, SVMLoss
+from pygrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    MSELoss,
+    MulticlassHingeLoss,
+    NLLLoss,
+    SmoothL1Loss,
+    SVMLoss,
+)
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 # Linear, PReLU, Maxout and MLP with their parameters on this engine by default
@@ -34,6 +45,7 @@ __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
-    "BCEWithLogitsLoss", "functional", "init", "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
+    "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
+    "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
 ]

@@ -10,6 +10,10 @@ or ``"none"`` (the per-example Lᵢ). An empty batch raises ValueError.
 cross_entropy(s, y)                        Lᵢ = -log softmax(sᵢ)[yᵢ] = log Σⱼ e^sᵢⱼ - sᵢ,yᵢ
 svm_loss(s, y, margin=Δ)                   Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ - s_yᵢ + Δ)
 mse_loss(x, t)                             (x - t)²
+nll_loss(logp, y, weight, ignore_index)    Lᵢ = -w_yᵢ logp[i, yᵢ]
+binary_cross_entropy(p, t)                 -t log p - (1 - t) log(1 - p)
+huber_loss(x, t, delta), smooth_l1_loss    ½d² near 0, linear far
+kl_div(logp, t)                            t (log t - logp)
 binary_cross_entropy_with_logits(x, t)     -t log σ(x) - (1 - t) log(1 - σ(x))
 l2_regularization(W, λ)                    λ R(W),  R(W) = Σ W²
 l1_regularization(W, λ)                    λ R(W),  R(W) = Σ |W|
@@ -89,14 +93,144 @@ def _scores(op: str, scores: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
-    """Softmax cross-entropy, one fused op: logits (N, C), labels N ints in [0, C).
+def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+    """Softmax cross-entropy: logits (N, C), labels N ints in [0, C) (PyTorch's arguments).
 
     Lᵢ = -log( e^{s_yᵢ} / Σⱼ e^{sⱼ} ) = log Σⱼ e^{sⱼ - m} - (s_yᵢ - m), with m = maxⱼ sⱼ,
-    so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ].
+    so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ]. Without
+    ``weight``, ``ignore_index`` or ``label_smoothing`` in use it is one fused op; with
+    them it is :func:`nll_loss` of ``log_softmax`` (class weights w: Lᵢ scaled by w_yᵢ,
+    the mean divided by Σ w_yᵢ; rows labelled ``ignore_index`` count for nothing;
+    smoothing ε: (1 - ε)·Lᵢ + ε/C·Σⱼ -wⱼ log softmax(s)ⱼ), exactly as PyTorch.
+    The third positional argument may still be the reduction, as before.
     """
+    if isinstance(weight, str):  # cross_entropy(logits, labels, "sum"): the older signature
+        weight, reduction = None, weight
     x = _tensor("cross_entropy", logits)
-    return engine_of(x).cross_entropy(x, labels, reduction)
+    fused = weight is None and label_smoothing == 0.0 and (
+        ignore_index < 0 or not np.any(_label_array(labels) == ignore_index))
+    if fused:
+        return engine_of(x).cross_entropy(x, labels, reduction)
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise PygradValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    s = _scores("cross_entropy", x)
+    logp = s.log_softmax(axis=1)
+    loss = nll_loss(logp, labels, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0.0:
+        return loss
+    n, c = s.shape
+    y, keep, w = _weighted_labels("cross_entropy", labels, s, weight, ignore_index)
+    E = engine_of(s)
+    per_class = logp if w is None else logp * w.reshape(1, c)
+    smooth = -E.where(E.tensor(keep.reshape(n, 1)), per_class, 0.0).sum(axis=1)
+    if reduction == "mean":
+        denom = float(keep.sum()) if w is None else w[E.tensor(y[keep])].sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def _label_array(labels: Any) -> np.ndarray:
+    return np.asarray(labels.numpy() if is_tensor(labels) else labels)
+
+
+def _weighted_labels(op: str, labels: Any, scores: Any, weight: Any, ignore_index: int
+                     ) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Labels as int64 (ignored rows set to class 0), the kept-row mask, and the weight tensor (or None)."""
+    arr = _label_array(labels)
+    keep = arr != ignore_index
+    y = _labels(op, np.where(keep, arr, 0), scores)
+    w = None
+    if weight is not None:
+        w = weight if is_tensor(weight) else engine_of(scores).tensor(np.asarray(weight), dtype=scores.dtype)
+        if w.shape != (scores.shape[1],):
+            raise ShapeError(f"{op}: weight must have one entry per class ({scores.shape[1]}), got shape {w.shape}")
+    return y, keep, w
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Any:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) at labels ``target``:
+    Lᵢ = -w_yᵢ·input[i, yᵢ]; rows labelled ``ignore_index`` give 0; "mean" divides the sum
+    by Σ w_yᵢ over the kept rows (PyTorch's rule: NaN when nothing is kept)."""
+    _check_reduction("nll_loss", reduction)
+    s = _scores("nll_loss", input)
+    n, c = s.shape
+    y, keep, w = _weighted_labels("nll_loss", target, s, weight, ignore_index)
+    E = engine_of(s)
+    picked = s[np.arange(n), y]
+    wy = E.tensor(keep.astype(np.float64), dtype=s.dtype) if w is None else \
+        w[E.tensor(y)] * E.tensor(keep.astype(np.float64), dtype=s.dtype)
+    losses = -picked * wy
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / wy.sum()
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
+    """ℓ = -w·(t log p + (1 - t) log(1 - p)) of probabilities p = ``input`` in [0, 1], each log
+    clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss)."""
+    _check_reduction("binary_cross_entropy", reduction)
+    p, t = _pair("binary_cross_entropy", input, target)
+    pv = p.detach().numpy()
+    if np.any((pv < 0) | (pv > 1)):
+        raise PygradValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; use "
+                               "binary_cross_entropy_with_logits for logits")
+    losses = -(t * p.log().clamp(min=-100.0) + (1.0 - t) * (1.0 - p).log().clamp(min=-100.0))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce("binary_cross_entropy", losses, reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
+    """ℓ = ½d² for |d| ≤ δ, else δ(|d| - ½δ), d = x - t (quadratic near 0, linear far)."""
+    _check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise PygradValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, t = _pair("huber_loss", input, target)
+    d = x - t
+    a = d.abs()
+    E = engine_of(x)
+    losses = E.where(a <= delta, d * d * 0.5, (a - 0.5 * delta) * float(delta))
+    return _reduce("huber_loss", losses, reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+    """ℓ = ½d²/β for |d| < β, else |d| - ½β (Huber divided by β; β = 0 is the L1 loss)."""
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise PygradValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    x, t = _pair("smooth_l1_loss", input, target)
+    d = x - t
+    a = d.abs()
+    if beta == 0:
+        return _reduce("smooth_l1_loss", a, reduction)
+    E = engine_of(x)
+    losses = E.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    return _reduce("smooth_l1_loss", losses, reduction)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
+    """KL divergence with ``input`` log-probabilities: ℓ = t (log t - input) (0 where t = 0), or
+    eᵗ (t - input) for ``log_target``; reductions "mean" (over elements), "batchmean"
+    (the sum over the batch size: the true KL), "sum", "none"."""
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise PygradValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    x, t = _pair("kl_div", input, target)
+    E = engine_of(x)
+    if log_target:
+        losses = t.exp() * (t - x)
+    else:
+        pos = t > 0
+        safe = E.where(pos, t, 1.0)
+        losses = E.where(pos, t * (safe.log() - x), 0.0)
+    if reduction == "batchmean":
+        return losses.sum() / float(x.shape[0] if x.ndim else 1)
+    return _reduce("kl_div", losses, reduction)
 
 
 def svm_loss(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean") -> Any:

@@ -23,11 +23,71 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits (N, C) and integer labels (N,): Lᵢ = log Σⱼ e^sⱼ - s_yᵢ."""
+    """Softmax cross-entropy of logits (N, C) and integer labels (N,): Lᵢ = log Σⱼ e^sⱼ - s_yᵢ,
+    with PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing``."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        if isinstance(weight, str):  # CrossEntropyLoss("sum"): the older signature
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, int(ignore_index), float(label_smoothing)
 
     def forward(self, logits: Any, labels: Any) -> Any:
         """The loss of logits (N, C) and labels (N,)."""
-        return F.cross_entropy(logits, labels, self.reduction)
+        return F.cross_entropy(logits, labels, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (N, C) and labels (N,), PyTorch's arguments."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, int(ignore_index)
+
+    def forward(self, logp: Any, labels: Any) -> Any:
+        return F.nll_loss(logp, labels, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities and targets in [0, 1]."""
+
+    def forward(self, p: Any, target: Any) -> Any:
+        return F.binary_cross_entropy(p, target, reduction=self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Huber loss: ½d² for |d| ≤ δ, else δ(|d| - ½δ)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, x: Any, target: Any) -> Any:
+        return F.huber_loss(x, target, self.reduction, self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1: ½d²/β for |d| < β, else |d| - ½β."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = float(beta)
+
+    def forward(self, x: Any, target: Any) -> Any:
+        return F.smooth_l1_loss(x, target, self.reduction, self.beta)
+
+
+class KLDivLoss(Module):
+    """KL divergence of log-probabilities and a target distribution (see ``functional.kl_div``)."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        self.reduction, self.log_target = reduction, bool(log_target)
+
+    def forward(self, logp: Any, target: Any) -> Any:
+        return F.kl_div(logp, target, self.reduction, self.log_target)
 
 
 class SVMLoss(_Loss):
@@ -64,4 +124,5 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
 
 
-__all__ = ["CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "BCELoss",
+           "HuberLoss", "SmoothL1Loss", "KLDivLoss"]

@@ -1,0 +1,116 @@
+"""nll_loss, cross_entropy with weight / ignore_index / label_smoothing, binary_cross_entropy,
+huber_loss, smooth_l1_loss, kl_div and their modules: values and gradients against PyTorch
+(when installed) and against hand-computed numpy, on both engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pygrad
+import pygrad.reference
+
+ENGINES = {"c": pygrad, "reference": pygrad.reference}
+rng = np.random.default_rng(0)
+S = rng.standard_normal((6, 4))
+Y = np.array([0, 3, 1, 3, 2, 0])
+W = np.array([0.5, 2.0, 1.0, 3.0])
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def m(request: pytest.FixtureRequest) -> Any:
+    return ENGINES[request.param]
+
+
+def _np_logsoftmax(s: np.ndarray) -> np.ndarray:
+    z = s - s.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def test_nll_and_cross_entropy_by_hand(m: Any) -> None:
+    lp = _np_logsoftmax(S)
+    keep = Y != 3
+    nll = -lp[np.arange(6), Y] * W[Y] * keep
+    want = nll.sum() / (W[Y] * keep).sum()
+    F = m.nn.functional
+    got = F.cross_entropy(m.tensor(S), m.tensor(Y), weight=m.tensor(W), ignore_index=3)
+    assert got.item() == pytest.approx(want, rel=1e-12)
+    got2 = F.nll_loss(m.tensor(lp), m.tensor(Y), weight=W, ignore_index=3, reduction="sum")
+    assert got2.item() == pytest.approx(nll.sum(), rel=1e-12)
+    eps = 0.2
+    smooth = -(lp.sum(axis=1) * keep).sum() / keep.sum()
+    plain = (-lp[np.arange(6), Y] * keep).sum() / keep.sum()
+    got3 = F.cross_entropy(m.tensor(S), m.tensor(Y), ignore_index=3, label_smoothing=eps)
+    assert got3.item() == pytest.approx((1 - eps) * plain + eps / 4 * smooth, rel=1e-12)
+    assert F.cross_entropy(m.tensor(S), Y, "sum").item() == pytest.approx(-lp[np.arange(6), Y].sum(), rel=1e-12)
+    with pytest.raises(ValueError, match="weight"):
+        F.cross_entropy(m.tensor(S), Y, weight=m.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        F.cross_entropy(m.tensor(S), Y, label_smoothing=1.5)
+
+
+def test_regression_losses_by_hand(m: Any) -> None:
+    F = m.nn.functional
+    x, t = np.array([0.0, 0.5, -2.0, 3.0]), np.array([0.2, 0.5, 1.0, 0.0])
+    d = x - t
+    hub = np.where(np.abs(d) <= 1.5, 0.5 * d * d, 1.5 * (np.abs(d) - 0.75))
+    assert F.huber_loss(m.tensor(x), m.tensor(t), delta=1.5).item() == pytest.approx(hub.mean())
+    sl1 = np.where(np.abs(d) < 0.5, 0.5 * d * d / 0.5, np.abs(d) - 0.25)
+    assert F.smooth_l1_loss(m.tensor(x), m.tensor(t), "sum", beta=0.5).item() == pytest.approx(sl1.sum())
+    p = np.array([0.0, 0.3, 1.0, 0.9])
+    with np.errstate(divide="ignore"):
+        bce = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
+        assert F.binary_cross_entropy(m.tensor(p), m.tensor(t)).item() == pytest.approx(bce.mean())
+    with pytest.raises(ValueError, match="probabilities"):
+        F.binary_cross_entropy(m.tensor([1.5]), m.tensor([1.0]))
+    lq = np.log(np.array([[0.2, 0.8], [0.5, 0.5]]))
+    tt = np.array([[0.0, 1.0], [0.25, 0.75]])
+    kl = np.where(tt > 0, tt * (np.log(np.where(tt > 0, tt, 1)) - lq), 0)
+    assert F.kl_div(m.tensor(lq), m.tensor(tt), reduction="batchmean").item() == pytest.approx(kl.sum() / 2)
+    assert F.kl_div(m.tensor(lq), m.tensor(np.log(tt + 1e-30)), "sum", log_target=True).item() == \
+        pytest.approx(kl.sum(), rel=1e-6)
+
+
+CASES = {
+    "ce-weight-ignore-smooth": lambda F, s, y, w: F.cross_entropy(s, y, weight=w, ignore_index=3, label_smoothing=0.1),
+    "ce-smooth-sum": lambda F, s, y, w: F.cross_entropy(s, y, reduction="sum", label_smoothing=0.3),
+    "ce-weight-none": lambda F, s, y, w: F.cross_entropy(s, y, weight=w, reduction="none").sum(),
+    "nll": lambda F, s, y, w: F.nll_loss(F.log_softmax(s, 1), y, weight=w),
+    "bce": lambda F, s, y, w: F.binary_cross_entropy(s.sigmoid(), (s * 0.3).sigmoid().detach()),
+    "huber": lambda F, s, y, w: F.huber_loss(s, s.detach() * 0.0 + 0.5, delta=0.7),
+    "smooth_l1": lambda F, s, y, w: F.smooth_l1_loss(s, s.detach() * 0.0 - 0.2, beta=0.4),
+    "kl": lambda F, s, y, w: F.kl_div(F.log_softmax(s, 1), F.softmax(s * 0.5, 1).detach(), reduction="batchmean"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_against_pytorch(case: str) -> None:
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    ts = torch.tensor(S, requires_grad=True)
+    want = CASES[case](tf, ts, torch.tensor(Y), torch.tensor(W))
+    want.backward()
+    for mod in ENGINES.values():
+        ps = mod.tensor(S, requires_grad=True)
+        got = CASES[case](mod.nn.functional, ps, mod.tensor(Y), mod.tensor(W))
+        got.backward()
+        assert got.item() == pytest.approx(want.item(), rel=1e-10), case
+        np.testing.assert_allclose(ps.grad.numpy(), ts.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_modules(m: Any) -> None:
+    nn = m.nn
+    s, y = m.tensor(S), m.tensor(Y)
+    assert nn.CrossEntropyLoss(weight=m.tensor(W), label_smoothing=0.1)(s, y).item() == pytest.approx(
+        m.nn.functional.cross_entropy(s, y, weight=m.tensor(W), label_smoothing=0.1).item())
+    assert nn.CrossEntropyLoss("sum")(s, y).item() == pytest.approx(m.nn.functional.cross_entropy(s, y, "sum").item())
+    assert nn.NLLLoss(ignore_index=0)(s.log_softmax(1), y).item() == pytest.approx(
+        m.nn.functional.nll_loss(s.log_softmax(1), y, ignore_index=0).item())
+    for mod, f in ((nn.HuberLoss(delta=2.0), lambda a, b: m.nn.functional.huber_loss(a, b, delta=2.0)),
+                   (nn.SmoothL1Loss(beta=0.5), lambda a, b: m.nn.functional.smooth_l1_loss(a, b, beta=0.5)),
+                   (nn.BCELoss(), m.nn.functional.binary_cross_entropy),
+                   (nn.KLDivLoss("batchmean"), lambda a, b: m.nn.functional.kl_div(a, b, "batchmean"))):
+        a, b = s.sigmoid(), (s * 0.5).sigmoid()
+        assert mod(a, b).item() == pytest.approx(f(a, b).item())
