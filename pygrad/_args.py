@@ -265,8 +265,8 @@ def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
 def _index_part(k: Any) -> Any:
     """One entry of an index key for the general path: Tensors and lists become
     numpy arrays. PyTorch's rule for floats: a float number, list or numpy
-    array raises IndexError; a Tensor (float: pygrad has no integer dtype)
-    must hold whole numbers, and becomes int64."""
+    array raises IndexError; an integer or bool Tensor indexes as its array
+    does; a float Tensor must hold whole numbers, and becomes int64."""
     if type(k) is int and not -(2**63) <= k < 2**63:
         raise PygradIndexError(f"getitem: index {k} is out of range")
     if not isinstance(k, np.ndarray) and hasattr(k, "numpy"):  # a Tensor

@@ -236,8 +236,8 @@ def maxout(x: Any, pieces: int) -> Tensor:
 
 def _labels_arg(op: str, labels: Any) -> np.ndarray:
     """Class labels as a contiguous 1-d int64 array. Integer arrays and lists
-    pass; float arrays and tensors must hold whole numbers (pygrad tensors have
-    no integer dtype). The range is checked by the op itself."""
+    pass, as do integer tensors; float arrays and tensors must hold whole
+    numbers. The range is checked by the op itself."""
     if isinstance(labels, Tensor):
         arr = labels.numpy()
     else:

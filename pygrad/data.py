@@ -84,8 +84,8 @@ class DataLoader:
     ``batch_size``. With ``tensors=True`` (the default) X batches are Tensors of
     ``engine`` (by default the engine ``import pygrad`` serves) with ``dtype`` (None: the engine's rule,
     numpy float64 stays float64), as are float targets; integer labels stay
-    int64 numpy arrays, which is what the losses take (tensors have no integer
-    dtype). With ``tensors=False`` every batch is a numpy array.
+    int64 numpy arrays (the losses take them as they take int64 tensors).
+    With ``tensors=False`` every batch is a numpy array.
 
     ``sampler``: an iterable of row indices with a length (e.g. a
     :class:`DistributedSampler`) that gives the order of the rows instead of

@@ -1520,8 +1520,8 @@ def _index_part(part: Any) -> Any:
     """One component of an index key in the form numpy expects.
 
     PyTorch's rule for floats: a float number, list or numpy array as an index
-    raises IndexError; a Tensor (float, as pygrad has no integer dtype) must
-    hold whole numbers (else IndexError).
+    raises IndexError; an integer or bool Tensor indexes as its array does; a
+    float Tensor must hold whole numbers (else IndexError).
     """
     if part is None or part is Ellipsis or isinstance(part, slice):
         return part
