@@ -62,7 +62,7 @@ static inline double gelu_local_d(double x) {
 #define PG_GELU_LOCAL(v) _Generic((v), float: gelu_local_f, default: gelu_local_d)(v)
 
 /* exp: y = e^x;  dy/dx = y */
-PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
+PG_UNARY_VM_KERNELS(exp, PG_VM_EXP, g *y)
 PG_UNARY_RULE(exp,
               TRY(y, pg__out_diff(n));
               r = pg_mul(g, y);)
@@ -70,13 +70,13 @@ PG_UNARY_ENTRY(exp, PG_OP_EXP)
 PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
 
 /* log: y = log x;  dy/dx = 1/x */
-PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
+PG_UNARY_VM_KERNELS(log, PG_VM_LOG, g / x)
 PG_UNARY_RULE(log, r = pg_div(g, x);)
 PG_UNARY_ENTRY(log, PG_OP_LOG)
 PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
 
 /* sin: y = sin x;  dy/dx = cos x */
-PG_UNARY_KERNELS(sin, PG_SIN(x), g * PG_COS(x))
+PG_UNARY_VM2_KERNELS(sin, PG_VM_SIN, PG_VM_COS, 1.0)
 PG_UNARY_RULE(sin,
               TRY(c, pg_cos(x));
               r = pg_mul(g, c);)
@@ -84,7 +84,7 @@ PG_UNARY_ENTRY(sin, PG_OP_SIN)
 PG_OPDEF(sin, unary_infer, sin_forward, sin_backward, sin_rule);
 
 /* cos: y = cos x;  dy/dx = -sin x */
-PG_UNARY_KERNELS(cos, PG_COS(x), -g * PG_SIN(x))
+PG_UNARY_VM2_KERNELS(cos, PG_VM_COS, PG_VM_SIN, -1.0)
 PG_UNARY_RULE(cos,
               TRY(s, pg_sin(x));
               TRY(t, pg_mul(g, s));
