@@ -105,6 +105,17 @@ static const double pgv_tanh_c[] = {
 
 #define PGV_UNROLL _Pragma("GCC unroll 24")
 
+/* float32 natively: its constants and coefficients (the same series, rounded to float) */
+#define PGV_MAGICF 0x1.8p23f
+#define PGV_TRIG32_MAX 0x1p13f /* |x| beyond which float sin and cos go through doubles */
+static const float pgv_exp_cf[] = {1.0f, 1.0f, 0.5f, 0x1.555556p-3f, 0x1.555556p-5f, 0x1.111112p-7f, 0x1.6c16c2p-10f,
+                                   0x1.a01a02p-13f};
+static const float pgv_log_cf[] = {0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f, 0x1.c71c72p-3f, 0x1.745d18p-3f};
+static const float pgv_sin_cf[] = {-0x1.555556p-3f, 0x1.111112p-7f, -0x1.a01a02p-13f, 0x1.71de3ap-19f, -0x1.ae6456p-26f};
+static const float pgv_cos_cf[] = {0x1.555556p-5f, -0x1.6c16c2p-10f, 0x1.a01a02p-16f, -0x1.27e4fcp-22f};
+typedef int32_t pgv_i32x16 __attribute__((vector_size(64)));
+typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
+
 /* AVX-512: 8 doubles (8 floats in a 256-bit half) */
 #define PGV_VD __m512d
 #define PGV_VI __m512i
@@ -113,6 +124,14 @@ static const double pgv_tanh_c[] = {
 #define PGV_TARGET __attribute__((target("avx512f,fma")))
 #define PGV_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define PGV_ANY(m) (_mm512_test_epi64_mask((m), (m)) != 0)
+#define PGV_VS __m512
+#define PGV_VSI pgv_i32x16
+#define PGV_NS 16
+#define PGV_FMAS(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define PGV_ANYS(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
+#define PGV_SCALEF_S(p, k) _mm512_scalef_ps((p), (k))
+#define PGV_SCALEF_D(p, k) _mm512_scalef_pd((p), (k))
+#define PGV_RCP14_D(d) _mm512_rcp14_pd(d)
 #define PGV_SFX avx512
 #include "vmath_simd.h"
 #undef PGV_VD
@@ -123,6 +142,14 @@ static const double pgv_tanh_c[] = {
 #undef PGV_FMA
 #undef PGV_ANY
 #undef PGV_SFX
+#undef PGV_VS
+#undef PGV_VSI
+#undef PGV_NS
+#undef PGV_FMAS
+#undef PGV_ANYS
+#undef PGV_SCALEF_S
+#undef PGV_SCALEF_D
+#undef PGV_RCP14_D
 
 /* AVX2 + FMA: 4 doubles (4 floats in a 128-bit half) */
 #define PGV_VD __m256d
@@ -132,6 +159,11 @@ static const double pgv_tanh_c[] = {
 #define PGV_TARGET __attribute__((target("avx2,fma")))
 #define PGV_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define PGV_ANY(m) (!_mm256_testz_si256((m), (m)))
+#define PGV_VS __m256
+#define PGV_VSI pgv_i32x8
+#define PGV_NS 8
+#define PGV_FMAS(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define PGV_ANYS(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
 #define PGV_SFX avx2
 #include "vmath_simd.h"
 #undef PGV_VD
@@ -142,6 +174,14 @@ static const double pgv_tanh_c[] = {
 #undef PGV_FMA
 #undef PGV_ANY
 #undef PGV_SFX
+#undef PGV_VS
+#undef PGV_VSI
+#undef PGV_NS
+#undef PGV_FMAS
+#undef PGV_ANYS
+#undef PGV_SCALEF_S
+#undef PGV_SCALEF_D
+#undef PGV_RCP14_D
 #else
 #define PGV_X86 0
 #endif

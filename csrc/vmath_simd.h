@@ -48,6 +48,21 @@ INL VI FN(toint)(VD k) { return (VI)(k + S(PGV_MAGIC)) - (VI)S(PGV_MAGIC); }
 /* 2^k for an integer-valued k in [-1022, 1023] */
 INL VD FN(pow2)(VD k) { return (VD)((FN(toint)(k) + 1023) << 52); }
 
+/* a/d: on AVX-512 from the 14-bit reciprocal estimate, two Newton steps and
+ * one correction of the quotient (within an ulp, NaN and inf as the
+ * division gives them for the finite positive d of this file), else a division */
+INL VD FN(vdiv)(VD a, VD d) {
+#ifdef PGV_RCP14_D
+    VD y = PGV_RCP14_D(d);
+    y = PGV_FMA(y, PGV_FMA(-d, y, S(1.0)), y);
+    y = PGV_FMA(y, PGV_FMA(-d, y, S(1.0)), y);
+    VD q = a * y;
+    return PGV_FMA(PGV_FMA(-d, q, a), y, q);
+#else
+    return a / d;
+#endif
+}
+
 /* exp: k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts; the first
  * product is exact inside the FMA), |r| <= ln2/2, e^r by its Taylor
  * polynomial of degree ne-1 (13 for float64: truncation < 2^-57 relative),
@@ -60,8 +75,12 @@ INL VD FN(vexp)(VD x, int ne) {
     VD r = PGV_FMA(-kd, S(PGV_LN2_HI), xc);
     r = PGV_FMA(-kd, S(PGV_LN2_LO), r);
     VD p = FN(poly)(r, pgv_exp_c, ne);
+#ifdef PGV_SCALEF_D
+    VD y = PGV_SCALEF_D(p, kd); /* p 2^k, rounded once */
+#else
     VD k1 = (kd * S(0.5) + S(PGV_MAGIC)) - S(PGV_MAGIC);
     VD y = p * FN(pow2)(k1) * FN(pow2)(kd - k1);
+#endif
     return FN(sel)((VI)(x != x), x + x, y);
 }
 
@@ -81,7 +100,16 @@ INL VD FN(vlog)(VD x, int nl) {
     e = e - big; /* big is -1 where true */
     VD ed = (VD)(e + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
     VD f = m - S(1.0);
+#ifdef PGV_RCP14_D
+    /* s needs no correct rounding (its error is damped by f^2/2 below):
+     * 1/(2 + f) from the 14-bit estimate and two Newton steps (56 bits) */
+    VD d = f + S(2.0), y0 = PGV_RCP14_D(d);
+    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
+    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
+    VD s = f * y0;
+#else
     VD s = f / (f + S(2.0));
+#endif
     VD z = s * s;
     VD R = z * FN(poly)(z, pgv_log_c, nl);
     VD hfsq = S(0.5) * f * f;
@@ -115,22 +143,116 @@ INL VD FN(vsincos)(VD x, int ns, int nc, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.55 its odd Taylor polynomial x + x^3 T(x^2) (nt terms;
- * 20 for float64, truncation < 2^-60); above, 1 - 2/(e^(2|x|) + 1), where
- * 2/(e^2|x| + 1) <= 1/2 so the subtraction loses nothing; the sign of x
- * (and -0) put back at the end. */
+/* tanh: below |x| = 0.3 its odd Taylor polynomial x + x^3 T(x^2) (nt terms;
+ * 12 for float64, truncation < 2^-57); above, (1 - E)/(1 + E) with
+ * E = e^-2|x| <= 0.55, where the subtraction at most doubles E's error; the
+ * sign of x (and -0) put back at the end. */
 INL VD FN(vtanh)(VD x, int nt, int ne) {
     VD a = FN(vabs)(x), z = x * x;
     VD ts = PGV_FMA(x * z, FN(poly)(z, pgv_tanh_c, nt), x);
-    VD tl = S(1.0) - S(2.0) / (FN(vexp)(a + a, ne) + S(1.0));
-    return FN(copysign)(FN(sel)((VI)(a < S(0.55)), ts, tl), x);
+    VD e = FN(vexp)(S(-2.0) * a, ne);
+    VD tl = FN(vdiv)(S(1.0) - e, S(1.0) + e);
+    return FN(copysign)(FN(sel)((VI)(a < S(0.3)), ts, tl), x);
 }
 
-/* sigmoid: e = e^-|x|, 1/(1 + e) for x >= 0 and e/(1 + e) below, never overflowing */
+/* sigmoid: e = e^-|x|, 1/(1 + e) for x >= 0 and e/(1 + e) below (one division), never overflowing */
 INL VD FN(vsigmoid)(VD x, int ne) {
     VD e = FN(vexp)(-FN(vabs)(x), ne);
-    VD s = S(1.0) / (S(1.0) + e);
-    return FN(sel)((VI)(x < S(0.0)), e * s, s);
+    return FN(vdiv)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), S(1.0) + e);
+}
+
+/* ---- float32 natively (twice the lanes), where float arithmetic keeps
+ * the 2-ulp bound: exp, log, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
+ * The same algorithms as above, with float constants and shorter polynomials. */
+#define VS PGV_VS
+#define VSI PGV_VSI
+INL VS FN(splats)(float c) {
+    VS v;
+    for (int l = 0; l < PGV_NS; l++) v[l] = c;
+    return v;
+}
+INL VSI FN(splatsi)(int32_t c) {
+    VSI v;
+    for (int l = 0; l < PGV_NS; l++) v[l] = c;
+    return v;
+}
+#define SS(c) FN(splats)(c)
+INL VS FN(sels)(VSI m, VS a, VS b) { return (VS)((m & (VSI)a) | (~m & (VSI)b)); }
+INL VS FN(vabss)(VS x) { return (VS)((VSI)x & FN(splatsi)(INT32_MAX)); }
+INL VS FN(polys)(VS x, const float *c, int n) {
+    VS r = SS(c[n - 1]);
+    PGV_UNROLL for (int i = n - 2; i >= 0; i--) r = PGV_FMAS(r, x, SS(c[i]));
+    return r;
+}
+INL VSI FN(toints)(VS k) { return (VSI)(k + SS(PGV_MAGICF)) - (VSI)SS(PGV_MAGICF); }
+INL VS FN(pow2s)(VS k) { return (VS)((FN(toints)(k) + 127) << 23); }
+
+/* exp: as vexp; 8 terms (truncation < 2^-27); the clamps are where the
+ * float result is inf (e^89) and 0 (e^-104 < 2^-150) */
+INL VS FN(vexps)(VS x) {
+    VS xc = FN(sels)((VSI)(x < SS(-104.0f)), SS(-104.0f), x);
+    xc = FN(sels)((VSI)(xc > SS(89.0f)), SS(89.0f), xc);
+    VS kd = PGV_FMAS(xc, SS(0x1.715476p+0f), SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.62e430p-1f), xc);
+    r = PGV_FMAS(-kd, SS(-0x1.05c610p-29f), r);
+    VS p = FN(polys)(r, pgv_exp_cf, 8);
+#ifdef PGV_SCALEF_S
+    VS y = PGV_SCALEF_S(p, kd); /* p 2^k, rounded once */
+#else
+    VS k1 = (kd * SS(0.5f) + SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS y = p * FN(pow2s)(k1) * FN(pow2s)(kd - k1);
+#endif
+    return FN(sels)((VSI)(x != x), x + x, y);
+}
+
+/* log: as vlog; 5 terms; ln 2 split with 16 bits in the first part */
+INL VS FN(vlogs)(VS x) {
+    VSI sub = (VSI)(x < SS(0x1p-126f));
+    VS xs = FN(sels)(sub, x * SS(0x1p23f), x);
+    VSI bits = (VSI)xs;
+    VSI e = ((bits >> 23) & 0xff) - 127 - (sub & 23);
+    VS m = (VS)((bits & FN(splatsi)(0x7fffff)) | FN(splatsi)(0x3f800000));
+    VSI big = (VSI)(m > SS(0x1.6a09e6p+0f));
+    m = FN(sels)(big, m * SS(0.5f), m);
+    e = e - big;
+    VS ed = __builtin_convertvector(e, VS);
+    VS f = m - SS(1.0f);
+    VS s = f / (f + SS(2.0f));
+    VS z = s * s;
+    VS R = z * FN(polys)(z, pgv_log_cf, 5);
+    VS hfsq = SS(0.5f) * f * f;
+    VS y = ed * SS(0x1.62e4p-1f) - ((hfsq - (s * (hfsq + R) + ed * SS(0x1.7f7d1cp-20f))) - f);
+    y = FN(sels)((VSI)(x == SS(INFINITY)), x, y);
+    y = FN(sels)((VSI)(x == SS(0.0f)), SS(-INFINITY), y);
+    y = FN(sels)((VSI)(x < SS(0.0f)), SS(NAN), y);
+    return FN(sels)((VSI)(x != x), x + x, y);
+}
+
+/* sin and cos: as vsincos, pi/2 in three float parts, the last two applied
+ * together; the reduced argument kept as r + rlo, since rounding r alone to
+ * float would cost up to an ulp of the result (|x| <= PGV_TRIG32_MAX) */
+INL VS FN(vsincoss)(VS x, int cosine) {
+    VS kd = PGV_FMAS(x, SS(0x1.45f306p-1f), SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.921fb6p+0f), x);
+    VS corr = PGV_FMAS(-kd, SS(-0x1.777a5cp-25f), -kd * SS(-0x1.ee59dap-50f));
+    VS r1 = r;
+    r = r1 + corr;
+    VS rlo = (r1 - r) + corr; /* r + rlo: the reduced argument to twice float's precision */
+    VSI q = FN(toints)(kd) + cosine;
+    VS z = r * r;
+    /* sin(r + rlo) = sin r + rlo cos r, cos(r + rlo) = cos r - rlo sin r, to first order */
+    VS s = r + PGV_FMAS(r * z, FN(polys)(z, pgv_sin_cf, 5), rlo);
+    VS hz = SS(0.5f) * z, w = SS(1.0f) - hz;
+    VS c = w + (((SS(1.0f) - w) - hz) + PGV_FMAS(z * z, FN(polys)(z, pgv_cos_cf, 4), -r * rlo));
+    VS y = FN(sels)(-(q & 1), c, s);
+    y = (VS)((VSI)y ^ ((-((q >> 1) & 1)) & FN(splatsi)(INT32_MIN)));
+    if (!cosine) y = FN(sels)((VSI)(x == SS(0.0f)), x, y);
+    return y;
+}
+
+INL VS FN(vsigmoids)(VS x) {
+    VS e = FN(vexps)(-FN(vabss)(x));
+    return FN(sels)((VSI)(x < SS(0.0f)), e, SS(1.0f)) / (SS(1.0f) + e);
 }
 
 /* The array loops: o[i] = f(x[i]), or g[i] * scale * f(x[i]) when g is
@@ -139,7 +261,7 @@ INL VD FN(vsigmoid)(VD x, int ne) {
  * than that runs through padded copies, so an element's result never
  * depends on where it sits. Lanes whose |x| exceeds BIG (NaN included) are
  * recomputed with the scalar LIBM64/LIBM32. */
-#define PGV_LOOPS(NAME, EXPR64, EXPR32, BIG, LIBM64, LIBM32)                                               \
+#define PGV_LOOPS(NAME, EXPR64, EXPR32, BIG, LIBM64, LIBM32, NATIVE_OK, EXPRS)                                               \
     INL void FN(NAME##_vec_f64)(double *o, const double *g, const double *x, double scale) {               \
         VD v;                                                                                             \
         memcpy(&v, x, sizeof v);                                                                          \
@@ -171,7 +293,7 @@ INL VD FN(vsigmoid)(VD x, int ne) {
             memcpy(o + i, ob, m);                                                                         \
         }                                                                                                 \
     }                                                                                                     \
-    INL void FN(NAME##_vec_f32)(float *o, const float *g, const float *x, double scale) {                  \
+    INL void FN(NAME##_vecd_f32)(float *o, const float *g, const float *x, double scale) {                 \
         VF vf;                                                                                            \
         memcpy(&vf, x, sizeof vf);                                                                        \
         VD v = __builtin_convertvector(vf, VD);                                                           \
@@ -192,13 +314,30 @@ INL VD FN(vsigmoid)(VD x, int ne) {
         }                                                                                                 \
         memcpy(o, &rf, sizeof rf);                                                                        \
     }                                                                                                     \
+    /* PGV_NS floats: natively when NATIVE_OK(v) (v: the vector), else through doubles */                \
+    INL void FN(NAME##_vec_f32)(float *o, const float *g, const float *x, double scale) {                  \
+        VS v;                                                                                             \
+        memcpy(&v, x, sizeof v);                                                                          \
+        if (NATIVE_OK(v)) {                                                                               \
+            VS r = (EXPRS);                                                                               \
+            if (g) {                                                                                      \
+                VS gv;                                                                                    \
+                memcpy(&gv, g, sizeof gv);                                                                \
+                r = (gv * SS((float)scale)) * r;                                                          \
+            }                                                                                             \
+            memcpy(o, &r, sizeof r);                                                                      \
+        } else {                                                                                          \
+            for (int h = 0; h < PGV_NS; h += PGV_N)                                                       \
+                FN(NAME##_vecd_f32)(o + h, g ? g + h : NULL, x + h, scale);                               \
+        }                                                                                                 \
+    }                                                                                                     \
     static PGV_TARGET void FN(NAME##_f32)(float *o, const float *g, const float *x, int64_t n,           \
                                           double scale) {                                                 \
         int64_t i = 0;                                                                                    \
-        for (; i + PGV_N <= n; i += PGV_N) FN(NAME##_vec_f32)(o + i, g ? g + i : NULL, x + i, scale);     \
+        for (; i + PGV_NS <= n; i += PGV_NS) FN(NAME##_vec_f32)(o + i, g ? g + i : NULL, x + i, scale);   \
         if (i < n) {                                                                                      \
             size_t m = (size_t)(n - i) * sizeof(float);                                                   \
-            float ob[PGV_N], gb[PGV_N] = {0}, xb[PGV_N] = {0};                                            \
+            float ob[PGV_NS], gb[PGV_NS] = {0}, xb[PGV_NS] = {0};                                         \
             memcpy(xb, x + i, m);                                                                         \
             if (g) memcpy(gb, g + i, m);                                                                  \
             FN(NAME##_vec_f32)(ob, g ? gb : NULL, xb, scale);                                             \
@@ -208,13 +347,19 @@ INL VD FN(vsigmoid)(VD x, int ne) {
 
 /* the scalar stand-ins where no lane is ever handed over */
 #define PGV_NOLIBM(v) (v)
+#define PGV_ALWAYS(v) 1
+#define PGV_NEVER(v) 0
+#define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
 
-PGV_LOOPS(exp, FN(vexp)(v, 14), FN(vexp)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM)
-PGV_LOOPS(log, FN(vlog)(v, 11), FN(vlog)(v, 5), INFINITY, PGV_NOLIBM, PGV_NOLIBM)
-PGV_LOOPS(tanh, FN(vtanh)(v, 20, 14), FN(vtanh)(v, 9, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM)
-PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 14), FN(vsigmoid)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM)
-PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf)
-PGV_LOOPS(cos, FN(vsincos)(v, 8, 7, 1), FN(vsincos)(v, 5, 4, 1), PGV_TRIG_MAX, cos, cosf)
+PGV_LOOPS(exp, FN(vexp)(v, 14), FN(vexp)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
+PGV_LOOPS(log, FN(vlog)(v, 11), FN(vlog)(v, 5), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
+PGV_LOOPS(tanh, FN(vtanh)(v, 12, 14), FN(vtanh)(v, 7, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER, v)
+PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 14), FN(vsigmoid)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+          FN(vsigmoids)(v))
+PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
+          FN(vsincoss)(v, 0))
+PGV_LOOPS(cos, FN(vsincos)(v, 8, 7, 1), FN(vsincos)(v, 5, 4, 1), PGV_TRIG_MAX, cos, cosf, PGV_TRIG32,
+          FN(vsincoss)(v, 1))
 
 static const pgv_table FN(pgv_table) = {
     {FN(exp_f64), FN(log_f64), FN(tanh_f64), FN(sigmoid_f64), FN(sin_f64), FN(cos_f64)},
@@ -231,3 +376,9 @@ static const pgv_table FN(pgv_table) = {
 #undef VF
 #undef PGV_LOOPS
 #undef PGV_NOLIBM
+#undef PGV_ALWAYS
+#undef PGV_NEVER
+#undef PGV_TRIG32
+#undef VS
+#undef VSI
+#undef SS
