@@ -23,7 +23,7 @@ typedef struct pgv_table {
 /* ---- the scalar fallback: libm, one element at a time ---- */
 
 static double pgv_sigmoid_d(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
-static float pgv_sigmoid_f(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
+static float pgv_sigmoid_f(float x) { return (float)pgv_sigmoid_d(x); } /* rounded once: within an ulp */
 
 #define PGV_SCALAR(NAME, F64, F32)                                                                   \
     static void NAME##_f64_scalar(double *o, const double *g, const double *x, int64_t n, double scale) { \

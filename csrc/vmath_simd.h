@@ -22,12 +22,12 @@
 #define INL static inline __attribute__((always_inline)) PGV_TARGET
 
 INL VD FN(splat)(double c) {
-    VD v;
+    VD v = {0};
     for (int l = 0; l < PGV_N; l++) v[l] = c;
     return v;
 }
 INL VI FN(splati)(int64_t c) {
-    VI v;
+    VI v = {0};
     for (int l = 0; l < PGV_N; l++) v[l] = c;
     return v;
 }
@@ -167,12 +167,12 @@ INL VD FN(vsigmoid)(VD x, int ne) {
 #define VS PGV_VS
 #define VSI PGV_VSI
 INL VS FN(splats)(float c) {
-    VS v;
+    VS v = {0};
     for (int l = 0; l < PGV_NS; l++) v[l] = c;
     return v;
 }
 INL VSI FN(splatsi)(int32_t c) {
-    VSI v;
+    VSI v = {0};
     for (int l = 0; l < PGV_NS; l++) v[l] = c;
     return v;
 }
