@@ -161,6 +161,37 @@ INL VD FN(vsigmoid)(VD x, int ne) {
     return FN(vdiv)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), S(1.0) + e);
 }
 
+/* gelu = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2: with z = |x|/sqrt(2),
+ * erfc(z) = e^-z^2 G(s)/(1 + 2z) (G: pgv_gelu_c64, see kern_vmath.c), and
+ * Phi = erfc(z)/2 for x < 0, 1 - erfc(z)/2 above (no cancellation either
+ * way). e^-z^2 = e^-(h + l) = e^-h (1 - l), with x^2/2 = h + l exactly (FMA):
+ * rounding z^2 would cost up to z^2 2^-53 relative (hundreds of ulps in
+ * the tail). |x| is clamped to 40, where e^-x^2/2 is 0. grad: the derivative
+ * Phi(x) + x e^(-x^2/2)/sqrt(2 pi) instead. gelu(-inf) is NaN (-inf * 0),
+ * as x (1 + erf(x/sqrt 2))/2 gives it. */
+INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad) {
+    VD xc = FN(sel)((VI)(FN(vabs)(x) > S(40.0)), FN(copysign)(S(40.0), x), x); /* e^-800 = 0 */
+    VD z = FN(vabs)(xc) * S(PGV_SQRT1_2);
+    z = FN(sel)((VI)(z > S(zmax)), S(zmax), z);
+    VD t = FN(vdiv)(z - S(PGV_GELU_K), z + S(PGV_GELU_K));
+    VD G = FN(poly)(PGV_FMA(t + S(1.0), S(a), S(-1.0)), gc, ng);
+    /* erfc(z) = e Q; 1 + 2z as 1 + sqrt(2) |x|, rounded once */
+    VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
+    VD hx = S(0.5) * xc;
+    VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
+    VD e = FN(vexp)(-h, 14);
+    e = PGV_FMA(e, -l, e);
+    VI neg = (VI)(x < S(0.0)), small = (VI)(z < S(0.5));
+    /* |z| < 1/2: Phi = 1/2 + erf(z)/2 by erf's Taylor polynomial, where erfc's
+     * value near 1 would carry its few ulps of error into Phi */
+    VD zs = xc * S(PGV_SQRT1_2);
+    VD phi_small = S(0.5) + S(0.5) * (zs * FN(poly)(zs * zs, pgv_erf_c, 13));
+    if (!grad) /* below 0 the tiny factor e last, so a subnormal result is rounded once */
+        return FN(sel)(small, x * phi_small, FN(sel)(neg, (S(0.5) * x * Q) * e, x * (S(1.0) - S(0.5) * (e * Q))));
+    VD phi = FN(sel)(small, phi_small, FN(sel)(neg, S(0.5) * (e * Q), S(1.0) - S(0.5) * (e * Q)));
+    return phi + x * (e * S(PGV_1_SQRT2PI));
+}
+
 /* ---- float32 natively (twice the lanes), where float arithmetic keeps
  * the 2-ulp bound: exp, log, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
  * The same algorithms as above, with float constants and shorter polynomials. */
@@ -360,10 +391,17 @@ PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, s
           FN(vsincoss)(v, 0))
 PGV_LOOPS(cos, FN(vsincos)(v, 8, 7, 1), FN(vsincos)(v, 5, 4, 1), PGV_TRIG_MAX, cos, cosf, PGV_TRIG32,
           FN(vsincoss)(v, 1))
+PGV_LOOPS(gelu, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 0),
+          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 0), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER, v)
+PGV_LOOPS(gelu_grad, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 1),
+          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 1), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER,
+          v)
 
 static const pgv_table FN(pgv_table) = {
-    {FN(exp_f64), FN(log_f64), FN(tanh_f64), FN(sigmoid_f64), FN(sin_f64), FN(cos_f64)},
-    {FN(exp_f32), FN(log_f32), FN(tanh_f32), FN(sigmoid_f32), FN(sin_f32), FN(cos_f32)},
+    {FN(exp_f64), FN(log_f64), FN(tanh_f64), FN(sigmoid_f64), FN(sin_f64), FN(cos_f64), FN(gelu_f64),
+     FN(gelu_grad_f64)},
+    {FN(exp_f32), FN(log_f32), FN(tanh_f32), FN(sigmoid_f32), FN(sin_f32), FN(cos_f32), FN(gelu_f32),
+     FN(gelu_grad_f32)},
 };
 
 #undef S
