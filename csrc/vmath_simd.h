@@ -193,7 +193,7 @@ INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad
 }
 
 /* ---- float32 natively (twice the lanes), where float arithmetic keeps
- * the 2-ulp bound: exp, log, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
+ * the 2-ulp bound: exp, log, tanh, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
  * The same algorithms as above, with float constants and shorter polynomials. */
 #define VS PGV_VS
 #define VSI PGV_VSI
@@ -279,6 +279,18 @@ INL VS FN(vsincoss)(VS x, int cosine) {
     y = (VS)((VSI)y ^ ((-((q >> 1) & 1)) & FN(splatsi)(INT32_MIN)));
     if (!cosine) y = FN(sels)((VSI)(x == SS(0.0f)), x, y);
     return y;
+}
+
+/* tanh: below |x| = 0.55 the odd Taylor polynomial (9 terms, truncation
+ * < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
+ * sits in the binade below the result and its error counts half */
+INL VS FN(vtanhs)(VS x) {
+    VS a = FN(vabss)(x), z = x * x;
+    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_cf, 9), x);
+    VS e = FN(vexps)(SS(-2.0f) * a);
+    VS tl = SS(1.0f) - (e + e) / (SS(1.0f) + e);
+    VS t = FN(sels)((VSI)(a < SS(0.55f)), ts, tl);
+    return (VS)(((VSI)t & FN(splatsi)(INT32_MAX)) | ((VSI)x & FN(splatsi)(INT32_MIN)));
 }
 
 INL VS FN(vsigmoids)(VS x) {
@@ -384,7 +396,7 @@ INL VS FN(vsigmoids)(VS x) {
 
 PGV_LOOPS(exp, FN(vexp)(v, 14), FN(vexp)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
 PGV_LOOPS(log, FN(vlog)(v, 11), FN(vlog)(v, 5), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
-PGV_LOOPS(tanh, FN(vtanh)(v, 12, 14), FN(vtanh)(v, 7, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER, v)
+PGV_LOOPS(tanh, FN(vtanh)(v, 12, 14), FN(vtanh)(v, 7, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
 PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 14), FN(vsigmoid)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
           FN(vsigmoids)(v))
 PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
