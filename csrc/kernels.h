@@ -1,7 +1,7 @@
 /* kernels.h: the kernel layer, below the tape: the n-d iterator, the thread
  * pool, GEMM, the raw loops shared by the tape and the ops (kern_ewise.c:
  * fill, add-into, convert, broadcast runs; kern_reduce.c: reductions and
- * sum-to), the per-ISA clone
+ * sum-to; kern_vmath.c: the transcendental functions), the per-ISA clone
  * and vectorisation annotations, and the type-generic math macros. Nothing
  * here records on the tape or calls an op. Included by internal.h after the
  * structures it works on; see csrc/README.md for the layers. */
