@@ -259,22 +259,21 @@ INL VS FN(vlogs)(VS x) {
     return FN(sels)((VSI)(x != x), x + x, y);
 }
 
-/* sin and cos: as vsincos, pi/2 in three float parts, the last two applied
- * together; the reduced argument kept as r + rlo, since rounding r alone to
- * float would cost up to an ulp of the result (|x| <= PGV_TRIG32_MAX) */
+/* sin and cos: as vsincos, pi/2 in four float parts, each product exact
+ * inside its FMA, so r is within an ulp of its float (|x| <= PGV_TRIG32_MAX;
+ * applying the small parts together would round k p2 instead, which ruins r
+ * near multiples of pi/2) */
 INL VS FN(vsincoss)(VS x, int cosine) {
     VS kd = PGV_FMAS(x, SS(0x1.45f306p-1f), SS(PGV_MAGICF)) - SS(PGV_MAGICF);
     VS r = PGV_FMAS(-kd, SS(0x1.921fb6p+0f), x);
-    VS corr = PGV_FMAS(-kd, SS(-0x1.777a5cp-25f), -kd * SS(-0x1.ee59dap-50f));
-    VS r1 = r;
-    r = r1 + corr;
-    VS rlo = (r1 - r) + corr; /* r + rlo: the reduced argument to twice float's precision */
+    r = PGV_FMAS(-kd, SS(-0x1.777a5cp-25f), r);
+    r = PGV_FMAS(-kd, SS(-0x1.ee59dap-50f), r);
+    r = PGV_FMAS(-kd, SS(0x1.98a2e0p-77f), r);
     VSI q = FN(toints)(kd) + cosine;
     VS z = r * r;
-    /* sin(r + rlo) = sin r + rlo cos r, cos(r + rlo) = cos r - rlo sin r, to first order */
-    VS s = r + PGV_FMAS(r * z, FN(polys)(z, pgv_sin_cf, 5), rlo);
+    VS s = PGV_FMAS(r * z, FN(polys)(z, pgv_sin_cf, 5), r);
     VS hz = SS(0.5f) * z, w = SS(1.0f) - hz;
-    VS c = w + (((SS(1.0f) - w) - hz) + PGV_FMAS(z * z, FN(polys)(z, pgv_cos_cf, 4), -r * rlo));
+    VS c = w + (((SS(1.0f) - w) - hz) + (z * z) * FN(polys)(z, pgv_cos_cf, 4));
     VS y = FN(sels)(-(q & 1), c, s);
     y = (VS)((VSI)y ^ ((-((q >> 1) & 1)) & FN(splatsi)(INT32_MIN)));
     if (!cosine) y = FN(sels)((VSI)(x == SS(0.0f)), x, y);

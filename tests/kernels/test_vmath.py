@@ -187,10 +187,12 @@ def sweep(name: str, dtype, dense: int, rand: int) -> np.ndarray:
             # the float32 native range and beyond (through float64, then libm), float64's reduction range
             parts.append(rng.uniform(-1e4, 1e4, dense // 4).astype(dtype))
             parts.append(rng.uniform(-2e6, 2e6, dense // 4).astype(dtype))
-            # near multiples of pi/2, where the reduced argument cancels
-            k = rng.integers(-(2**20), 2**20, dense // 8)
-            parts.append((k * (np.pi / 2)).astype(dtype))
-            parts.append(np.nextafter((k * (np.pi / 2)).astype(dtype), dtype(np.inf)))
+            # near multiples of pi/2, where the reduced argument cancels: within float32's native range
+            # (2^13) and float64's (2^20)
+            for kmax in (2**13, 2**20):
+                k = rng.integers(-kmax, kmax, dense // 8)
+                near = (k * (np.pi / 2)).astype(dtype)
+                parts += [near, np.nextafter(near, dtype(np.inf)), np.nextafter(near, dtype(-np.inf))]
     return np.concatenate(parts).astype(dtype)
 
 
