@@ -6,7 +6,8 @@
 Sections: overhead (per-op overhead, bench/overhead.py), demo (micrograd's
 demo step), mlp (MLP training steps), gemm (GEMM GFLOP/s against the FMA
 peak), bandwidth (elementwise and reductions against the copy roofline),
-distributed (all_reduce against mpi4py and the data-parallel MLP step, under
+transcendental (exp, log, tanh, sigmoid, sin, cos, gelu on one thread against
+numpy and PyTorch), distributed (all_reduce against mpi4py and the data-parallel MLP step, under
 mpiexec; needs the distributed extra, reported as not run without it).
 pygrad and every installed peer run in the same process; a missing peer is
 reported, not fatal. The report ends with the performance targets, each
@@ -28,6 +29,7 @@ import distributed  # noqa: E402
 import gemm  # noqa: E402
 import mlp  # noqa: E402
 import overhead  # noqa: E402
+import transcendental  # noqa: E402
 
 OVERHEAD: dict[str, overhead.Result] = {}  # engine -> this run's result
 
@@ -68,6 +70,7 @@ SECTIONS: dict[str, Callable[[bool], str]] = {
     "mlp": mlp.run,
     "gemm": gemm.run,
     "bandwidth": bandwidth.run,
+    "transcendental": transcendental.run,
     "distributed": distributed.run,
 }
 
@@ -119,6 +122,13 @@ def targets() -> str:
                 status = "—" if want is None else "met" if worst >= want else f"missed: {which}"
                 goal = "" if want is None else f": >= {want:.0%} of the copy roofline"
                 rows.append([f"{label}, {t} thread{'s' if t > 1 else ''}{goal}", shown, status])
+    if transcendental.LAST:
+        vals = [(r["numpy"] / r["pygrad"], f"{name} {dname}") for (dname, name), r in transcendental.LAST.items()
+                if "numpy" in r]
+        worst, which = min(vals)
+        rows.append(["transcendental kernels (exp log tanh sigmoid sin cos gelu), 1 thread: >= 2x numpy",
+                     ", ".join(f"{name}: {v:.2f}x" for v, name in vals),
+                     "met" if worst >= 2 else f"missed: {which}"])
     rows += step_targets()
     if not rows:
         return ""

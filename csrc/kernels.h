@@ -1,7 +1,7 @@
 /* kernels.h: the kernel layer, below the tape: the n-d iterator, the thread
  * pool, GEMM, the raw loops shared by the tape and the ops (kern_ewise.c:
  * fill, add-into, convert, broadcast runs; kern_reduce.c: reductions and
- * sum-to), the per-ISA clone
+ * sum-to; kern_vmath.c: the transcendental functions), the per-ISA clone
  * and vectorisation annotations, and the type-generic math macros. Nothing
  * here records on the tape or calls an op. Included by internal.h after the
  * structures it works on; see csrc/README.md for the layers. */
@@ -200,6 +200,18 @@ void pg__convert(void *dst, pg_dtype dt, const void *src, pg_dtype st, int64_t n
  * Operand 0 is res, contiguous, written; ops[0..nops) are read. */
 void pg__ew_run(pg_tensor *res, const pg_meta *shape_of, const pg_tensor *const *ops, int nops, pg_row_fn fn,
                 void *ctx);
+
+/* kern_vmath.c: exp, log, tanh, sigmoid, sin, cos, gelu (exact) and gelu's
+ * derivative over arrays, with
+ * explicit SIMD (AVX-512, AVX2+FMA) picked at run time and libm loops as the
+ * fallback (pg_set_vmath_kernel forces one). o[0:n] = f(x[0:n]), or, when g
+ * is not NULL, g[0:n] * scale * f(x[0:n]) (a backward's local derivative
+ * times the upstream gradient); o may be x or g itself. Within 2 ulp
+ * (float32) and 4 ulp (float64) of the correctly rounded result, with libm's
+ * special values. No threads: callers split the work. */
+enum { PG_VM_EXP, PG_VM_LOG, PG_VM_TANH, PG_VM_SIGMOID, PG_VM_SIN, PG_VM_COS, PG_VM_GELU, PG_VM_GELU_GRAD, PG_VM_COUNT };
+void pg__vm_f64(int f, double *o, const double *g, const double *x, int64_t n, double scale);
+void pg__vm_f32(int f, float *o, const float *g, const float *x, int64_t n, double scale);
 
 /* kern_reduce.c: reductions over a set of axes (bit d of axes: dim d) */
 enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };

@@ -50,19 +50,8 @@ static inline double hardsigmoid_d(double x) {
     return (t > 6.0 ? 6.0 : t) / 6.0;
 }
 #define PG_HARDSIGMOID(v) _Generic((v), float: hardsigmoid_f, default: hardsigmoid_d)(v)
-/* gelu's dy/dx: Phi(x) + x phi(x) */
-static inline float gelu_local_f(float x) {
-    float cdf = 0.5f * (1.0f + erff(x * (float)PG_SQRT1_2));
-    return cdf + x * (expf(-0.5f * x * x) * (float)PG_1_SQRT2PI);
-}
-static inline double gelu_local_d(double x) {
-    double cdf = 0.5 * (1.0 + erf(x * PG_SQRT1_2));
-    return cdf + x * (exp(-0.5 * x * x) * PG_1_SQRT2PI);
-}
-#define PG_GELU_LOCAL(v) _Generic((v), float: gelu_local_f, default: gelu_local_d)(v)
-
 /* exp: y = e^x;  dy/dx = y */
-PG_UNARY_KERNELS(exp, PG_EXP(x), g *y)
+PG_UNARY_VM_KERNELS(exp, PG_VM_EXP, g *y)
 PG_UNARY_RULE(exp,
               TRY(y, pg__out_diff(n));
               r = pg_mul(g, y);)
@@ -70,13 +59,13 @@ PG_UNARY_ENTRY(exp, PG_OP_EXP)
 PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
 
 /* log: y = log x;  dy/dx = 1/x */
-PG_UNARY_KERNELS(log, PG_LOG(x), g / x)
+PG_UNARY_VM_KERNELS(log, PG_VM_LOG, g / x)
 PG_UNARY_RULE(log, r = pg_div(g, x);)
 PG_UNARY_ENTRY(log, PG_OP_LOG)
 PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
 
 /* sin: y = sin x;  dy/dx = cos x */
-PG_UNARY_KERNELS(sin, PG_SIN(x), g * PG_COS(x))
+PG_UNARY_VM2_KERNELS(sin, PG_VM_SIN, PG_VM_COS, 1.0)
 PG_UNARY_RULE(sin,
               TRY(c, pg_cos(x));
               r = pg_mul(g, c);)
@@ -84,7 +73,7 @@ PG_UNARY_ENTRY(sin, PG_OP_SIN)
 PG_OPDEF(sin, unary_infer, sin_forward, sin_backward, sin_rule);
 
 /* cos: y = cos x;  dy/dx = -sin x */
-PG_UNARY_KERNELS(cos, PG_COS(x), -g * PG_SIN(x))
+PG_UNARY_VM2_KERNELS(cos, PG_VM_COS, PG_VM_SIN, -1.0)
 PG_UNARY_RULE(cos,
               TRY(s, pg_sin(x));
               TRY(t, pg_mul(g, s));
@@ -318,9 +307,9 @@ PG_UNARY_RULE(hardsigmoid, /* piecewise linear: the local derivative as a consta
 PG_UNARY_ENTRY(hardsigmoid, PG_OP_HARDSIGMOID)
 PG_OPDEF(hardsigmoid, unary_infer, hardsigmoid_forward, hardsigmoid_backward, hardsigmoid_rule);
 
-/* gelu (exact): y = x Phi(x) = x (1 + erf(x/sqrt 2))/2;
+/* gelu (exact): y = x Phi(x) = x (1 + erf(x/sqrt 2))/2, by kern_vmath (through erfc, accurate in the tail);
  * dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) */
-PG_UNARY_KERNELS(gelu, x * (T)0.5 * ((T)1 + PG_ERF(x * (T)PG_SQRT1_2)), g * PG_GELU_LOCAL(x))
+PG_UNARY_VM2_KERNELS(gelu, PG_VM_GELU, PG_VM_GELU_GRAD, 1.0)
 PG_UNARY_RULE(gelu,
               TRY(u, pg__r1(PG_OP_MUL_SCALAR, x, PG_SQRT1_2));
               TRY(e, pg_erf(u));

@@ -134,8 +134,7 @@ pg_tensor *pg_abs(pg_tensor *x) {
 PG_OPDEF(abs, unary_infer, abs_forward, abs_backward, piecewise_rule);
 
 /* sigmoid: y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
-PG_UNARY_KERNELS(sigmoid, x >= 0 ? (T)1 / ((T)1 + PG_EXP(-x)) : PG_EXP(x) / ((T)1 + PG_EXP(x)),
-                 g *y *((T)1 - y))
+PG_UNARY_VM_KERNELS(sigmoid, PG_VM_SIGMOID, g *y *((T)1 - y))
 PG_UNARY_RULE(sigmoid,
               TRY(y, pg__out_diff(n));
               TRY(ny, pg_neg(y));
@@ -146,7 +145,7 @@ PG_UNARY_ENTRY(sigmoid, PG_OP_SIGMOID)
 PG_OPDEF(sigmoid, unary_infer, sigmoid_forward, sigmoid_backward, sigmoid_rule);
 
 /* tanh: y = tanh x;  dy/dx = 1 - y^2 */
-PG_UNARY_KERNELS(tanh, PG_TANH(x), g *((T)1 - y * y))
+PG_UNARY_VM_KERNELS(tanh, PG_VM_TANH, g *((T)1 - y * y))
 PG_UNARY_RULE(tanh,
               TRY(y, pg__out_diff(n));
               TRY(yy, pg_mul(y, y));

@@ -418,6 +418,13 @@ void pg_set_blocking_hooks(pg_unlock_fn unlock, pg_lock_fn lock);
  * CPU cannot run. pg_gemm_kernel names the kernel in use (static string). */
 pg_status pg_set_gemm_kernel(const char *name);
 const char *pg_gemm_kernel(void);
+/* The kernels of exp, log, tanh, sigmoid, sin and cos (and of their
+ * backward where it evaluates one): "auto" (the default: the best this CPU
+ * runs), "avx512", "avx2" or "scalar" (libm, one element at a time). For
+ * tests and diagnosis; PG_ERR_VALUE for an unknown name or kernels this CPU
+ * cannot run. pg_vmath_kernel names the kernels in use (static string). */
+pg_status pg_set_vmath_kernel(const char *name);
+const char *pg_vmath_kernel(void);
 
 /* ---- memory: the cache of large storage buffers (alloc.c) ----
  * A freed storage buffer of at least 1 MiB is kept and handed to the next

@@ -10,7 +10,10 @@
 /*
  * PG_UNARY_KERNELS(NAME, FWD, BWD): forward EXPR sees x and the params p;
  * backward EXPR sees g (upstream), x (the saved input, when the row saves
- * it), y (the saved output), p. */
+ * it), y (the saved output), p. It is PG_UNARY_FWD_LOOPS + PG_UNARY_BWD_LOOPS
+ * (the flat loops) + PG_UNARY_DRIVERS (the ranges, forward and backward);
+ * the transcendental ops take their loops from kern_vmath instead
+ * (PG_UNARY_VM_KERNELS, PG_UNARY_VM2_KERNELS, below). */
 
 /* fn over [0, n): a direct call when one thread does it all (tiny tensors
  * then skip the dispatch), else split over the pool */
@@ -20,7 +23,7 @@
         else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
     } while (0)
 
-#define PG_UNARY_KERNELS(NAME, FWD, BWD)                                                         \
+#define PG_UNARY_FWD_LOOPS(NAME, FWD)                                                              \
     PG_CLONES static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p_in) {       \
         typedef float T;                                                                         \
         /* a local copy: stores to o cannot change it, so its scalars stay in registers */    \
@@ -40,7 +43,9 @@
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
-    }                                                                                            \
+    }
+
+#define PG_UNARY_BWD_LOOPS(NAME, BWD)                                                           \
     PG_CLONES static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
                                int64_t n, const pg_params *p) {                                  \
         typedef float T;                                                                         \
@@ -60,7 +65,9 @@
             (void)x, (void)y;                                                                    \
             dx[i] = (BWD);                                                                       \
         }                                                                                        \
-    }                                                                                            \
+    }
+
+#define PG_UNARY_DRIVERS(NAME)                                                                   \
     /* [lo, hi) of a forward (gs == NULL) or backward, for pg__parallel_range */                 \
     static void NAME##_range(void *ctx, int64_t lo, int64_t hi) {                                \
         const pg_unary_job *j = ctx;                                                             \
@@ -100,6 +107,36 @@
         dx[0] = d;                                                                               \
         return PG_OK;                                                                            \
     }
+
+#define PG_UNARY_KERNELS(NAME, FWD, BWD) PG_UNARY_FWD_LOOPS(NAME, FWD) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME)
+
+/* The forward by kern_vmath's function VM (PG_VM_EXP, ...): vector code */
+#define PG_UNARY_VM_FWD(NAME, VM)                                                                     \
+    static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p) {           \
+        (void)p;                                                                                      \
+        pg__vm_f32((VM), o, NULL, xs, n, 1.0);                                                        \
+    }                                                                                                 \
+    static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p) {         \
+        (void)p;                                                                                      \
+        pg__vm_f64((VM), o, NULL, xs, n, 1.0);                                                        \
+    }
+/* The backward dx = g * SCALE * VM(x), kern_vmath's function VM of the saved input */
+#define PG_UNARY_VM_BWD(NAME, VM, SCALE)                                                              \
+    static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys, int64_t n, \
+                               const pg_params *p) {                                                  \
+        (void)ys, (void)p;                                                                            \
+        pg__vm_f32((VM), dx, gs, xs, n, (SCALE));                                                     \
+    }                                                                                                 \
+    static void NAME##_bwd_f64(double *dx, const double *gs, const double *xs, const double *ys,     \
+                               int64_t n, const pg_params *p) {                                       \
+        (void)ys, (void)p;                                                                            \
+        pg__vm_f64((VM), dx, gs, xs, n, (SCALE));                                                     \
+    }
+/* PG_UNARY_VM_KERNELS(NAME, VM, BWD): forward VM(x) by kern_vmath, backward EXPR as PG_UNARY_KERNELS's;
+ * PG_UNARY_VM2_KERNELS(NAME, VM, VMB, SCALE): forward VM(x), backward g * SCALE * VMB(x), both by kern_vmath */
+#define PG_UNARY_VM_KERNELS(NAME, VM, BWD) PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME)
+#define PG_UNARY_VM2_KERNELS(NAME, VM, VMB, SCALE) \
+    PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_VM_BWD(NAME, VMB, SCALE) PG_UNARY_DRIVERS(NAME)
 
 /* A unary kernel's operands, for running it over ranges on several threads. */
 typedef struct pg_unary_job {

@@ -47,6 +47,19 @@ def _set_gemm_kernel(name: str) -> None:
     """
     _check(lib.pg_set_gemm_kernel(str(name).encode()))
 
+
+def _vmath_kernel() -> str:
+    """The kernels exp, log, tanh, sigmoid, sin and cos run on: "avx512", "avx2" or "scalar" (for tests)."""
+    return c_string(lib.pg_vmath_kernel())
+
+
+def _set_vmath_kernel(name: str) -> None:
+    """Force the transcendental kernels ("auto", "avx512", "avx2", "scalar"); for tests and diagnosis.
+
+    Raises ValueError for an unknown name or kernels this CPU cannot run.
+    """
+    _check(lib.pg_set_vmath_kernel(str(name).encode()))
+
 # ---------------------------------------------------------------------------
 # memory: the C engine's cache of large storage buffers (csrc/alloc.c)
 # ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ LAYERS = {
     "gemm": KERNELS,
     "kern_ewise": KERNELS,
     "kern_reduce": KERNELS,
+    "kern_vmath": KERNELS,
     "tensor": TAPE,
     "anomaly": TAPE,
     "autograd": TAPE,

@@ -1809,6 +1809,15 @@ static void test_kernel_settings(void) {
     CHECK_STATUS(pg_set_gemm_kernel("no-such-kernel"), PG_ERR_VALUE, "no-such-kernel");
     CHECK_OK(pg_set_gemm_kernel("auto"));
     CHECK_VALUES(keep(pg_matmul(a, a)), E, 7.0, 10.0, 15.0, 22.0);
+    const char *v0 = pg_vmath_kernel();
+    CHECK(v0 != NULL && strlen(v0) > 0);
+    CHECK_OK(pg_set_vmath_kernel("scalar"));
+    CHECK(strcmp(pg_vmath_kernel(), "scalar") == 0);
+    CHECK_VALUES(keep(pg_exp(a)), 1e-12, 2.718281828459045, 7.38905609893065, 20.085536923187668, 54.598150033144236);
+    CHECK_STATUS(pg_set_vmath_kernel("no-such-kernel"), PG_ERR_VALUE, "no-such-kernel");
+    CHECK_OK(pg_set_vmath_kernel("auto"));
+    CHECK(strcmp(pg_vmath_kernel(), v0) == 0);
+    CHECK_VALUES(keep(pg_exp(a)), 1e-12, 2.718281828459045, 7.38905609893065, 20.085536923187668, 54.598150033144236);
     release_all();
 }
 

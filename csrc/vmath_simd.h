@@ -1,0 +1,433 @@
+/* vmath_simd.h: the vector math of kern_vmath.c, written once over a vector
+ * of doubles (GCC/Clang vector extensions plus the ISA's FMA) and included by
+ * kern_vmath.c once per instruction set, with
+ *   PGV_VD, PGV_VI, PGV_VF  the vector of doubles, of int64 and of floats (same lane count)
+ *   PGV_N                   the lane count
+ *   PGV_FMA(a, b, c)        a*b + c rounded once
+ *   PGV_ANY(m)              some lane of the mask m (all ones / zeros per lane) is set
+ *   PGV_TARGET              the function attribute that enables the ISA
+ *   PGV_SFX                 the suffix of the names it defines (avx2, avx512)
+ * Not a header to include anywhere else. float32 is computed in float64 with
+ * shorter polynomials and rounded once at the end, so float32 special values,
+ * overflow and subnormal results fall out of the float64 code. The maths of
+ * each function is in the comment above it; the constants and the
+ * coefficient tables are kern_vmath.c's. */
+
+#define VD PGV_VD
+#define VI PGV_VI
+#define VF PGV_VF
+#define PGV_CAT2(a, b) a##_##b
+#define PGV_CAT(a, b) PGV_CAT2(a, b)
+#define FN(name) PGV_CAT(name, PGV_SFX)
+#define INL static inline __attribute__((always_inline)) PGV_TARGET
+
+INL VD FN(splat)(double c) {
+    VD v = {0};
+    for (int l = 0; l < PGV_N; l++) v[l] = c;
+    return v;
+}
+INL VI FN(splati)(int64_t c) {
+    VI v = {0};
+    for (int l = 0; l < PGV_N; l++) v[l] = c;
+    return v;
+}
+#define S(c) FN(splat)(c)
+/* m ? a : b per lane, m all ones or all zeros */
+INL VD FN(sel)(VI m, VD a, VD b) { return (VD)((m & (VI)a) | (~m & (VI)b)); }
+INL VD FN(vabs)(VD x) { return (VD)((VI)x & FN(splati)(INT64_MAX)); }
+/* |t| with the sign of s */
+INL VD FN(copysign)(VD t, VD s) { return (VD)(((VI)t & FN(splati)(INT64_MAX)) | ((VI)s & FN(splati)(INT64_MIN))); }
+/* c[0] + c[1] x + ... + c[n-1] x^(n-1), Horner with FMA */
+INL VD FN(poly)(VD x, const double *c, int n) {
+    VD r = S(c[n - 1]);
+    PGV_UNROLL for (int i = n - 2; i >= 0; i--) r = PGV_FMA(r, x, S(c[i]));
+    return r;
+}
+/* k (an integer-valued double, |k| < 2^51) as int64: its bits after adding 1.5 * 2^52 */
+INL VI FN(toint)(VD k) { return (VI)(k + S(PGV_MAGIC)) - (VI)S(PGV_MAGIC); }
+/* 2^k for an integer-valued k in [-1022, 1023] */
+INL VD FN(pow2)(VD k) { return (VD)((FN(toint)(k) + 1023) << 52); }
+
+/* a/d: on AVX-512 from the 14-bit reciprocal estimate, two Newton steps and
+ * one correction of the quotient (within an ulp, NaN and inf as the
+ * division gives them for the finite positive d of this file), else a division */
+INL VD FN(vdiv)(VD a, VD d) {
+#ifdef PGV_RCP14_D
+    VD y = PGV_RCP14_D(d);
+    y = PGV_FMA(y, PGV_FMA(-d, y, S(1.0)), y);
+    y = PGV_FMA(y, PGV_FMA(-d, y, S(1.0)), y);
+    VD q = a * y;
+    return PGV_FMA(PGV_FMA(-d, q, a), y, q);
+#else
+    return a / d;
+#endif
+}
+
+/* exp: k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts; the first
+ * product is exact inside the FMA), |r| <= ln2/2, e^r by its Taylor
+ * polynomial of degree ne-1 (13 for float64: truncation < 2^-57 relative),
+ * then scaled by 2^k1 2^k2 with k1 + k2 = k, each in the normal range, so a
+ * subnormal result is rounded once and overflow gives inf. */
+INL VD FN(vexp)(VD x, int ne) {
+    VD xc = FN(sel)((VI)(x < S(-746.0)), S(-746.0), x);
+    xc = FN(sel)((VI)(xc > S(710.0)), S(710.0), xc);
+    VD kd = PGV_FMA(xc, S(PGV_LOG2E), S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD r = PGV_FMA(-kd, S(PGV_LN2_HI), xc);
+    r = PGV_FMA(-kd, S(PGV_LN2_LO), r);
+    VD p = FN(poly)(r, pgv_exp_c, ne);
+#ifdef PGV_SCALEF_D
+    VD y = PGV_SCALEF_D(p, kd); /* p 2^k, rounded once */
+#else
+    VD k1 = (kd * S(0.5) + S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD y = p * FN(pow2)(k1) * FN(pow2)(kd - k1);
+#endif
+    return FN(sel)((VI)(x != x), x + x, y);
+}
+
+/* log: x = 2^e m, m in (sqrt(2)/2, sqrt(2)] (subnormals scaled by 2^54 first),
+ * f = m - 1, s = f/(2 + f), log(1 + f) = 2 atanh(s) = 2s + s R(s^2) with
+ * R(z) = z (2/3 + 2z/5 + ...) (nl terms; |s| < 0.172 so 11 terms leave
+ * < 2^-60), evaluated as f - (f^2/2 - s (f^2/2 + R)); then + e ln 2, with a
+ * ln 2 whose first part has 32 bits so e ln2_hi is exact. */
+INL VD FN(vlog)(VD x, int nl) {
+    VI sub = (VI)(x < S(0x1p-1022));
+    VD xs = FN(sel)(sub, x * S(0x1p54), x);
+    VI bits = (VI)xs;
+    VI e = ((bits >> 52) & 0x7ff) - 1023 - (sub & 54);
+    VD m = (VD)((bits & FN(splati)(0xfffffffffffffLL)) | FN(splati)(0x3ff0000000000000LL));
+    VI big = (VI)(m > S(0x1.6a09e667f3bcdp+0));
+    m = FN(sel)(big, m * S(0.5), m);
+    e = e - big; /* big is -1 where true */
+    VD ed = (VD)(e + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD f = m - S(1.0);
+#ifdef PGV_RCP14_D
+    /* s needs no correct rounding (its error is damped by f^2/2 below):
+     * 1/(2 + f) from the 14-bit estimate and two Newton steps (56 bits) */
+    VD d = f + S(2.0), y0 = PGV_RCP14_D(d);
+    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
+    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
+    VD s = f * y0;
+#else
+    VD s = f / (f + S(2.0));
+#endif
+    VD z = s * s;
+    VD R = z * FN(poly)(z, pgv_log_c, nl);
+    VD hfsq = S(0.5) * f * f;
+    VD y = ed * S(PGV_LN2_HI32) - ((hfsq - (s * (hfsq + R) + ed * S(PGV_LN2_LO32))) - f);
+    y = FN(sel)((VI)(x == S(INFINITY)), x, y);
+    y = FN(sel)((VI)(x == S(0.0)), S(-INFINITY), y);
+    y = FN(sel)((VI)(x < S(0.0)), S(NAN), y);
+    return FN(sel)((VI)(x != x), x + x, y);
+}
+
+/* sin and cos: k = round(2x/pi), r = x - k pi/2 with pi/2 in three float64
+ * parts (the first product is exact inside the FMA and x - k p1 is exact,
+ * which keeps r accurate for |k| up to 2^20 and more: beyond PGV_TRIG_MAX
+ * the loop hands the lane to libm), |r| <= pi/4; sin r and cos r by their
+ * Taylor polynomials (to r^17 and r^16 for float64), cos as
+ * w + ((1 - w) - r^2/2) + r^4 Q with w = 1 - r^2/2; the quadrant k (+1 for
+ * cos) picks sin r or cos r and the sign. */
+INL VD FN(vsincos)(VD x, int ns, int nc, int cosine) {
+    VD kd = PGV_FMA(x, S(PGV_2_PI), S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD r = PGV_FMA(-kd, S(PGV_PIO2_1), x);
+    r = PGV_FMA(-kd, S(PGV_PIO2_2), r);
+    r = PGV_FMA(-kd, S(PGV_PIO2_3), r);
+    VI q = FN(toint)(kd) + cosine;
+    VD z = r * r;
+    VD s = PGV_FMA(r * z, FN(poly)(z, pgv_sin_c, ns), r);
+    VD hz = S(0.5) * z, w = S(1.0) - hz;
+    VD c = w + (((S(1.0) - w) - hz) + (z * z) * FN(poly)(z, pgv_cos_c, nc));
+    VD y = FN(sel)(-(q & 1), c, s);
+    y = (VD)((VI)y ^ ((-((q >> 1) & 1)) & FN(splati)(INT64_MIN)));
+    if (!cosine) y = FN(sel)((VI)(x == S(0.0)), x, y); /* sin(-0) = -0 */
+    return y;
+}
+
+/* tanh: below |x| = 0.3 its odd Taylor polynomial x + x^3 T(x^2) (nt terms;
+ * 12 for float64, truncation < 2^-57); above, (1 - E)/(1 + E) with
+ * E = e^-2|x| <= 0.55, where the subtraction at most doubles E's error; the
+ * sign of x (and -0) put back at the end. */
+INL VD FN(vtanh)(VD x, int nt, int ne) {
+    VD a = FN(vabs)(x), z = x * x;
+    VD ts = PGV_FMA(x * z, FN(poly)(z, pgv_tanh_c, nt), x);
+    VD e = FN(vexp)(S(-2.0) * a, ne);
+    VD tl = FN(vdiv)(S(1.0) - e, S(1.0) + e);
+    return FN(copysign)(FN(sel)((VI)(a < S(0.3)), ts, tl), x);
+}
+
+/* sigmoid: e = e^-|x|, 1/(1 + e) for x >= 0 and e/(1 + e) below (one division), never overflowing */
+INL VD FN(vsigmoid)(VD x, int ne) {
+    VD e = FN(vexp)(-FN(vabs)(x), ne);
+    return FN(vdiv)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), S(1.0) + e);
+}
+
+/* gelu = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2: with z = |x|/sqrt(2),
+ * erfc(z) = e^-z^2 G(s)/(1 + 2z) (G: pgv_gelu_c64, see kern_vmath.c), and
+ * Phi = erfc(z)/2 for x < 0, 1 - erfc(z)/2 above (no cancellation either
+ * way). e^-z^2 = e^-(h + l) = e^-h (1 - l), with x^2/2 = h + l exactly (FMA):
+ * rounding z^2 would cost up to z^2 2^-53 relative (hundreds of ulps in
+ * the tail). |x| is clamped to 40, where e^-x^2/2 is 0. grad: the derivative
+ * Phi(x) + x e^(-x^2/2)/sqrt(2 pi) instead. gelu(-inf) is NaN (-inf * 0),
+ * as x (1 + erf(x/sqrt 2))/2 gives it. */
+INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad) {
+    VD xc = FN(sel)((VI)(FN(vabs)(x) > S(40.0)), FN(copysign)(S(40.0), x), x); /* e^-800 = 0 */
+    VD z = FN(vabs)(xc) * S(PGV_SQRT1_2);
+    z = FN(sel)((VI)(z > S(zmax)), S(zmax), z);
+    VD t = FN(vdiv)(z - S(PGV_GELU_K), z + S(PGV_GELU_K));
+    VD G = FN(poly)(PGV_FMA(t + S(1.0), S(a), S(-1.0)), gc, ng);
+    /* erfc(z) = e Q; 1 + 2z as 1 + sqrt(2) |x|, rounded once */
+    VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
+    VD hx = S(0.5) * xc;
+    VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
+    VD e = FN(vexp)(-h, 14);
+    e = PGV_FMA(e, -l, e);
+    VI neg = (VI)(x < S(0.0)), small = (VI)(z < S(0.5));
+    /* |z| < 1/2: Phi = 1/2 + erf(z)/2 by erf's Taylor polynomial, where erfc's
+     * value near 1 would carry its few ulps of error into Phi */
+    VD zs = xc * S(PGV_SQRT1_2);
+    VD phi_small = S(0.5) + S(0.5) * (zs * FN(poly)(zs * zs, pgv_erf_c, 13));
+    if (!grad) /* below 0 the tiny factor e last, so a subnormal result is rounded once */
+        return FN(sel)(small, x * phi_small, FN(sel)(neg, (S(0.5) * x * Q) * e, x * (S(1.0) - S(0.5) * (e * Q))));
+    VD phi = FN(sel)(small, phi_small, FN(sel)(neg, S(0.5) * (e * Q), S(1.0) - S(0.5) * (e * Q)));
+    return phi + x * (e * S(PGV_1_SQRT2PI));
+}
+
+/* ---- float32 natively (twice the lanes), where float arithmetic keeps
+ * the 2-ulp bound: exp, log, tanh, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
+ * The same algorithms as above, with float constants and shorter polynomials. */
+#define VS PGV_VS
+#define VSI PGV_VSI
+INL VS FN(splats)(float c) {
+    VS v = {0};
+    for (int l = 0; l < PGV_NS; l++) v[l] = c;
+    return v;
+}
+INL VSI FN(splatsi)(int32_t c) {
+    VSI v = {0};
+    for (int l = 0; l < PGV_NS; l++) v[l] = c;
+    return v;
+}
+#define SS(c) FN(splats)(c)
+INL VS FN(sels)(VSI m, VS a, VS b) { return (VS)((m & (VSI)a) | (~m & (VSI)b)); }
+INL VS FN(vabss)(VS x) { return (VS)((VSI)x & FN(splatsi)(INT32_MAX)); }
+INL VS FN(polys)(VS x, const float *c, int n) {
+    VS r = SS(c[n - 1]);
+    PGV_UNROLL for (int i = n - 2; i >= 0; i--) r = PGV_FMAS(r, x, SS(c[i]));
+    return r;
+}
+INL VSI FN(toints)(VS k) { return (VSI)(k + SS(PGV_MAGICF)) - (VSI)SS(PGV_MAGICF); }
+INL VS FN(pow2s)(VS k) { return (VS)((FN(toints)(k) + 127) << 23); }
+
+/* exp: as vexp; 8 terms (truncation < 2^-27); the clamps are where the
+ * float result is inf (e^89) and 0 (e^-104 < 2^-150) */
+INL VS FN(vexps)(VS x) {
+    VS xc = FN(sels)((VSI)(x < SS(-104.0f)), SS(-104.0f), x);
+    xc = FN(sels)((VSI)(xc > SS(89.0f)), SS(89.0f), xc);
+    VS kd = PGV_FMAS(xc, SS(0x1.715476p+0f), SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.62e430p-1f), xc);
+    r = PGV_FMAS(-kd, SS(-0x1.05c610p-29f), r);
+    VS p = FN(polys)(r, pgv_exp_cf, 8);
+#ifdef PGV_SCALEF_S
+    VS y = PGV_SCALEF_S(p, kd); /* p 2^k, rounded once */
+#else
+    VS k1 = (kd * SS(0.5f) + SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS y = p * FN(pow2s)(k1) * FN(pow2s)(kd - k1);
+#endif
+    return FN(sels)((VSI)(x != x), x + x, y);
+}
+
+/* log: as vlog; 5 terms; ln 2 split with 16 bits in the first part */
+INL VS FN(vlogs)(VS x) {
+    VSI sub = (VSI)(x < SS(0x1p-126f));
+    VS xs = FN(sels)(sub, x * SS(0x1p23f), x);
+    VSI bits = (VSI)xs;
+    VSI e = ((bits >> 23) & 0xff) - 127 - (sub & 23);
+    VS m = (VS)((bits & FN(splatsi)(0x7fffff)) | FN(splatsi)(0x3f800000));
+    VSI big = (VSI)(m > SS(0x1.6a09e6p+0f));
+    m = FN(sels)(big, m * SS(0.5f), m);
+    e = e - big;
+    VS ed = __builtin_convertvector(e, VS);
+    VS f = m - SS(1.0f);
+    VS s = f / (f + SS(2.0f));
+    VS z = s * s;
+    VS R = z * FN(polys)(z, pgv_log_cf, 5);
+    VS hfsq = SS(0.5f) * f * f;
+    VS y = ed * SS(0x1.62e4p-1f) - ((hfsq - (s * (hfsq + R) + ed * SS(0x1.7f7d1cp-20f))) - f);
+    y = FN(sels)((VSI)(x == SS(INFINITY)), x, y);
+    y = FN(sels)((VSI)(x == SS(0.0f)), SS(-INFINITY), y);
+    y = FN(sels)((VSI)(x < SS(0.0f)), SS(NAN), y);
+    return FN(sels)((VSI)(x != x), x + x, y);
+}
+
+/* sin and cos: as vsincos, pi/2 in four float parts, each product exact
+ * inside its FMA, so r is within an ulp of its float (|x| <= PGV_TRIG32_MAX;
+ * applying the small parts together would round k p2 instead, which ruins r
+ * near multiples of pi/2) */
+INL VS FN(vsincoss)(VS x, int cosine) {
+    VS kd = PGV_FMAS(x, SS(0x1.45f306p-1f), SS(PGV_MAGICF)) - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.921fb6p+0f), x);
+    r = PGV_FMAS(-kd, SS(-0x1.777a5cp-25f), r);
+    r = PGV_FMAS(-kd, SS(-0x1.ee59dap-50f), r);
+    r = PGV_FMAS(-kd, SS(0x1.98a2e0p-77f), r);
+    VSI q = FN(toints)(kd) + cosine;
+    VS z = r * r;
+    VS s = PGV_FMAS(r * z, FN(polys)(z, pgv_sin_cf, 5), r);
+    VS hz = SS(0.5f) * z, w = SS(1.0f) - hz;
+    VS c = w + (((SS(1.0f) - w) - hz) + (z * z) * FN(polys)(z, pgv_cos_cf, 4));
+    VS y = FN(sels)(-(q & 1), c, s);
+    y = (VS)((VSI)y ^ ((-((q >> 1) & 1)) & FN(splatsi)(INT32_MIN)));
+    if (!cosine) y = FN(sels)((VSI)(x == SS(0.0f)), x, y);
+    return y;
+}
+
+/* tanh: below |x| = 0.55 the odd Taylor polynomial (9 terms, truncation
+ * < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
+ * sits in the binade below the result and its error counts half */
+INL VS FN(vtanhs)(VS x) {
+    VS a = FN(vabss)(x), z = x * x;
+    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_cf, 9), x);
+    VS e = FN(vexps)(SS(-2.0f) * a);
+    VS tl = SS(1.0f) - (e + e) / (SS(1.0f) + e);
+    VS t = FN(sels)((VSI)(a < SS(0.55f)), ts, tl);
+    return (VS)(((VSI)t & FN(splatsi)(INT32_MAX)) | ((VSI)x & FN(splatsi)(INT32_MIN)));
+}
+
+INL VS FN(vsigmoids)(VS x) {
+    VS e = FN(vexps)(-FN(vabss)(x));
+    return FN(sels)((VSI)(x < SS(0.0f)), e, SS(1.0f)) / (SS(1.0f) + e);
+}
+
+/* The array loops: o[i] = f(x[i]), or g[i] * scale * f(x[i]) when g is
+ * given (a backward's local derivative times the upstream gradient; o may be
+ * g or x itself). NAME_vec does one vector of PGV_N elements; a tail shorter
+ * than that runs through padded copies, so an element's result never
+ * depends on where it sits. Lanes whose |x| exceeds BIG (NaN included) are
+ * recomputed with the scalar LIBM64/LIBM32. */
+#define PGV_LOOPS(NAME, EXPR64, EXPR32, BIG, LIBM64, LIBM32, NATIVE_OK, EXPRS)                                               \
+    INL void FN(NAME##_vec_f64)(double *o, const double *g, const double *x, double scale) {               \
+        VD v;                                                                                             \
+        memcpy(&v, x, sizeof v);                                                                          \
+        VD r = (EXPR64);                                                                                  \
+        if (PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
+            double ob[PGV_N];                                                                             \
+            memcpy(ob, &r, sizeof r);                                                                     \
+            for (int l = 0; l < PGV_N; l++)                                                               \
+                if (!(fabs(x[l]) <= (BIG))) ob[l] = LIBM64(x[l]);                                         \
+            memcpy(&r, ob, sizeof r);                                                                     \
+        }                                                                                                 \
+        if (g) {                                                                                          \
+            VD gv;                                                                                        \
+            memcpy(&gv, g, sizeof gv);                                                                    \
+            r = (gv * S(scale)) * r;                                                                      \
+        }                                                                                                 \
+        memcpy(o, &r, sizeof r);                                                                          \
+    }                                                                                                     \
+    static PGV_TARGET void FN(NAME##_f64)(double *o, const double *g, const double *x, int64_t n,        \
+                                          double scale) {                                                 \
+        int64_t i = 0;                                                                                    \
+        for (; i + PGV_N <= n; i += PGV_N) FN(NAME##_vec_f64)(o + i, g ? g + i : NULL, x + i, scale);     \
+        if (i < n) {                                                                                      \
+            size_t m = (size_t)(n - i) * sizeof(double);                                                  \
+            double ob[PGV_N], gb[PGV_N] = {0}, xb[PGV_N] = {0};                                           \
+            memcpy(xb, x + i, m);                                                                         \
+            if (g) memcpy(gb, g + i, m);                                                                  \
+            FN(NAME##_vec_f64)(ob, g ? gb : NULL, xb, scale);                                             \
+            memcpy(o + i, ob, m);                                                                         \
+        }                                                                                                 \
+    }                                                                                                     \
+    INL void FN(NAME##_vecd_f32)(float *o, const float *g, const float *x, double scale) {                 \
+        VF vf;                                                                                            \
+        memcpy(&vf, x, sizeof vf);                                                                        \
+        VD v = __builtin_convertvector(vf, VD);                                                           \
+        VD r = (EXPR32);                                                                                  \
+        if (g) {                                                                                          \
+            VF gf;                                                                                        \
+            memcpy(&gf, g, sizeof gf);                                                                    \
+            r = (__builtin_convertvector(gf, VD) * S(scale)) * r;                                         \
+        }                                                                                                 \
+        VF rf = __builtin_convertvector(r, VF);                                                           \
+        if (PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
+            float ob[PGV_N];                                                                              \
+            memcpy(ob, &rf, sizeof rf);                                                                   \
+            for (int l = 0; l < PGV_N; l++)                                                               \
+                if (!(fabsf(x[l]) <= (float)(BIG)))                                                       \
+                    ob[l] = g ? (float)((double)g[l] * scale * (double)LIBM32(x[l])) : LIBM32(x[l]);      \
+            memcpy(&rf, ob, sizeof rf);                                                                   \
+        }                                                                                                 \
+        memcpy(o, &rf, sizeof rf);                                                                        \
+    }                                                                                                     \
+    /* PGV_NS floats: natively when NATIVE_OK(v) (v: the vector), else through doubles */                \
+    INL void FN(NAME##_vec_f32)(float *o, const float *g, const float *x, double scale) {                  \
+        VS v;                                                                                             \
+        memcpy(&v, x, sizeof v);                                                                          \
+        if (NATIVE_OK(v)) {                                                                               \
+            VS r = (EXPRS);                                                                               \
+            if (g) {                                                                                      \
+                VS gv;                                                                                    \
+                memcpy(&gv, g, sizeof gv);                                                                \
+                r = (gv * SS((float)scale)) * r;                                                          \
+            }                                                                                             \
+            memcpy(o, &r, sizeof r);                                                                      \
+        } else {                                                                                          \
+            for (int h = 0; h < PGV_NS; h += PGV_N)                                                       \
+                FN(NAME##_vecd_f32)(o + h, g ? g + h : NULL, x + h, scale);                               \
+        }                                                                                                 \
+    }                                                                                                     \
+    static PGV_TARGET void FN(NAME##_f32)(float *o, const float *g, const float *x, int64_t n,           \
+                                          double scale) {                                                 \
+        int64_t i = 0;                                                                                    \
+        for (; i + PGV_NS <= n; i += PGV_NS) FN(NAME##_vec_f32)(o + i, g ? g + i : NULL, x + i, scale);   \
+        if (i < n) {                                                                                      \
+            size_t m = (size_t)(n - i) * sizeof(float);                                                   \
+            float ob[PGV_NS], gb[PGV_NS] = {0}, xb[PGV_NS] = {0};                                         \
+            memcpy(xb, x + i, m);                                                                         \
+            if (g) memcpy(gb, g + i, m);                                                                  \
+            FN(NAME##_vec_f32)(ob, g ? gb : NULL, xb, scale);                                             \
+            memcpy(o + i, ob, m);                                                                         \
+        }                                                                                                 \
+    }
+
+/* the scalar stand-ins where no lane is ever handed over */
+#define PGV_NOLIBM(v) (v)
+#define PGV_ALWAYS(v) 1
+#define PGV_NEVER(v) 0
+#define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
+
+PGV_LOOPS(exp, FN(vexp)(v, 14), FN(vexp)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
+PGV_LOOPS(log, FN(vlog)(v, 11), FN(vlog)(v, 5), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
+PGV_LOOPS(tanh, FN(vtanh)(v, 12, 14), FN(vtanh)(v, 7, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
+PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 14), FN(vsigmoid)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+          FN(vsigmoids)(v))
+PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
+          FN(vsincoss)(v, 0))
+PGV_LOOPS(cos, FN(vsincos)(v, 8, 7, 1), FN(vsincos)(v, 5, 4, 1), PGV_TRIG_MAX, cos, cosf, PGV_TRIG32,
+          FN(vsincoss)(v, 1))
+PGV_LOOPS(gelu, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 0),
+          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 0), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER, v)
+PGV_LOOPS(gelu_grad, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 1),
+          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 1), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER,
+          v)
+
+static const pgv_table FN(pgv_table) = {
+    {FN(exp_f64), FN(log_f64), FN(tanh_f64), FN(sigmoid_f64), FN(sin_f64), FN(cos_f64), FN(gelu_f64),
+     FN(gelu_grad_f64)},
+    {FN(exp_f32), FN(log_f32), FN(tanh_f32), FN(sigmoid_f32), FN(sin_f32), FN(cos_f32), FN(gelu_f32),
+     FN(gelu_grad_f32)},
+};
+
+#undef S
+#undef INL
+#undef FN
+#undef PGV_CAT
+#undef PGV_CAT2
+#undef VD
+#undef VI
+#undef VF
+#undef PGV_LOOPS
+#undef PGV_NOLIBM
+#undef PGV_ALWAYS
+#undef PGV_NEVER
+#undef PGV_TRIG32
+#undef VS
+#undef VSI
+#undef SS

@@ -1,0 +1,286 @@
+"""The transcendental kernels (csrc/kern_vmath.c): exp, log, tanh, sigmoid, sin
+and cos, each within 2 ulp (float32) or 4 ulp (float64) of the correctly
+rounded result, with libm's special values.
+
+Every kernel set this CPU runs (AVX-512, AVX2+FMA, and the scalar libm loops
+kept as the fallback) is forced in turn through the public ops.
+
+Oracles. float64: mpmath at 120 bits, rounded to float64 (correct rounding up
+to a double rounding that never happens at that precision on these inputs).
+float32: numpy's float64 function of the float32 input, rounded to float32;
+numpy's float64 results are within a few float64 ulp (2^-50 relative) of the
+exact value, so the rounded value is the correctly rounded float32 except
+where the exact value lies within 2^-50 of a rounding boundary, which moves
+it by one float32 ulp at most: the bound checked stays 2 ulp.
+
+The error is the distance in ulps between the result and the correctly
+rounded value: the count of representable numbers between them (both are
+floats of the dtype, so it is an integer; the sign of zero counts as equal).
+The sweeps are dense grids over each function's domain (where the result
+goes from overflow to underflow), random bit patterns over every finite
+input, and the edges (0, subnormals, the overflow and underflow thresholds).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+from pygrad import _runtime
+
+mpmath = pytest.importorskip("mpmath")
+
+KERNELS = []
+for _name in ("avx512", "avx2", "scalar"):
+    try:
+        _runtime._set_vmath_kernel(_name)
+    except ValueError:
+        continue
+    KERNELS.append(_name)
+_runtime._set_vmath_kernel("auto")
+
+MAX_ULP = {np.float32: 2, np.float64: 4}
+FUNCS = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "gelu")
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(request):
+    _runtime._set_vmath_kernel(request.param)
+    yield request.param
+    _runtime._set_vmath_kernel("auto")
+
+
+def run(name: str, x: np.ndarray) -> np.ndarray:
+    """pygrad's op `name` on x (no graph)."""
+    return getattr(pg, name)(pg.tensor(x)).numpy()
+
+
+# ---- oracles ----
+
+_MP = {
+    "exp": mpmath.exp,
+    "log": mpmath.log,
+    "tanh": mpmath.tanh,
+    "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)),
+    "sin": mpmath.sin,
+    "cos": mpmath.cos,
+    # beyond |x| = 40 (mpmath's erfc refuses huge arguments): x, or -0 (float64 underflows from -38.6)
+    "gelu": lambda v: (v if v > 0 else -mpmath.mpf(0)) if abs(v) > 40 else v * mpmath.erfc(-v / mpmath.sqrt(2)) / 2,
+}
+
+
+def _np64(name: str, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        if name == "sigmoid":
+            e = np.exp(-np.abs(x))
+            return np.where(x < 0, e, 1.0) / (1.0 + e)
+        if name == "gelu":
+            return _gelu64(x)
+        return getattr(np, name)(x)
+
+
+def _gelu64(x: np.ndarray) -> np.ndarray:
+    """x erfc(-x/sqrt 2)/2 in float64 (math.erfc): the rounding of x/sqrt 2 costs up to
+    2 z^2 2^-53 relative, below 2^-44 where float32's gelu does not underflow (|x| < 14.4)."""
+    out = np.empty(len(x))
+    for i, v in enumerate(x.tolist()):
+        out[i] = math.nan if math.isnan(v) or v == -math.inf else 0.5 * v * math.erfc(-v * 0.7071067811865476)
+    return out
+
+
+def _mp64(name: str, x: np.ndarray) -> np.ndarray:
+    f = _MP[name]
+    out = np.empty(len(x))
+    with mpmath.workprec(120):
+        for i, v in enumerate(x.tolist()):
+            if not math.isfinite(v) or (name == "log" and v <= 0) or (name == "gelu" and v == 0):
+                out[i] = _np64(name, np.array([v]))[0]
+            else:
+                out[i] = float(f(mpmath.mpf(v)))
+    return out
+
+
+def correctly_rounded(name: str, x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:
+        with np.errstate(all="ignore"):
+            return _np64(name, x.astype(np.float64)).astype(np.float32)
+    return _mp64(name, x)
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """Integers in the order of the floats a (adjacent floats differ by 1; -0 == +0)."""
+    itype = np.int32 if a.dtype == np.float32 else np.int64
+    b = a.view(itype).astype(np.int64)
+    return np.where(b < 0, -(b & np.int64(np.iinfo(itype).max)), b)
+
+
+def ulp_distance(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Representable numbers between y and ref; 0 where both are NaN; huge where one is."""
+    d = np.abs(_ordered(y) - _ordered(ref)).astype(np.float64)
+    ny, nr = np.isnan(y), np.isnan(ref)
+    d[ny & nr] = 0
+    d[ny ^ nr] = np.inf
+    return d
+
+
+# ---- the inputs ----
+
+
+def _random_finite(dtype, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n random bit patterns of finite numbers of dtype, both signs, every exponent."""
+    if dtype == np.float32:
+        bits = rng.integers(0, 0x7F800000, n, dtype=np.int64).astype(np.uint32)
+    else:
+        bits = rng.integers(0, 0x7FF0000000000000, n, dtype=np.int64).astype(np.uint64)
+    x = bits.view(dtype).copy()
+    x[rng.random(n) < 0.5] *= -1
+    return x
+
+
+def _edges(dtype) -> list[float]:
+    fi = np.finfo(dtype)
+    tiny, sub = float(fi.tiny), float(fi.smallest_subnormal)
+    return [0.0, -0.0, sub, -sub, tiny, -tiny, 2 * sub, tiny / 3, float(fi.eps), 1.0, -1.0, 2.0, 0.5,
+            float(fi.max), -float(fi.max), math.inf, -math.inf, math.nan]
+
+
+# the interval where each function is not yet constant (overflow/underflow to
+# inf, 0 or its limits), per dtype
+DOMAIN = {
+    ("exp", np.float32): (-104.0, 89.0),
+    ("exp", np.float64): (-746.0, 710.0),
+    ("tanh", np.float32): (-10.0, 10.0),
+    ("tanh", np.float64): (-20.0, 20.0),
+    ("sigmoid", np.float32): (-105.0, 18.0),
+    ("sigmoid", np.float64): (-746.0, 38.0),
+    ("sin", np.float32): (-20.0, 20.0),
+    ("sin", np.float64): (-20.0, 20.0),
+    ("cos", np.float32): (-20.0, 20.0),
+    ("cos", np.float64): (-20.0, 20.0),
+    ("gelu", np.float32): (-15.0, 6.0),
+    ("gelu", np.float64): (-39.0, 9.0),
+}
+
+
+def sweep(name: str, dtype, dense: int, rand: int) -> np.ndarray:
+    """A dense grid over the function's domain, near zero, random bit patterns, the edges."""
+    rng = np.random.default_rng(zlib.crc32(f"{name} {np.dtype(dtype).name}".encode()))
+    parts = [np.array(_edges(dtype), dtype=dtype)]
+    if name == "log":
+        # every binade, subnormals included: log-uniform positive numbers, and [0.5, 2] densely
+        fi = np.finfo(dtype)
+        lo, hi = math.log(float(fi.smallest_subnormal)), math.log(float(fi.max))
+        parts.append(np.exp(rng.uniform(lo, hi, dense)).astype(dtype))
+        parts.append(np.linspace(0.5, 2.0, dense, dtype=dtype))
+        parts.append(np.abs(_random_finite(dtype, rand, rng)))
+    else:
+        lo, hi = DOMAIN[(name, dtype)]
+        parts.append(np.linspace(lo, hi, dense, dtype=dtype))
+        parts.append(np.linspace(-1.0, 1.0, dense // 4, dtype=dtype))  # the polynomial ranges
+        parts.append((rng.uniform(-1, 1, dense // 8) * 2.0 ** rng.uniform(-30, 0, dense // 8)).astype(dtype))
+        parts.append(_random_finite(dtype, rand, rng))
+        if name in ("sin", "cos"):
+            # the float32 native range and beyond (through float64, then libm), float64's reduction range
+            parts.append(rng.uniform(-1e4, 1e4, dense // 4).astype(dtype))
+            parts.append(rng.uniform(-2e6, 2e6, dense // 4).astype(dtype))
+            # near multiples of pi/2, where the reduced argument cancels: within float32's native range
+            # (2^13) and float64's (2^20)
+            for kmax in (2**13, 2**20):
+                k = rng.integers(-kmax, kmax, dense // 8)
+                near = (k * (np.pi / 2)).astype(dtype)
+                parts += [near, np.nextafter(near, dtype(np.inf)), np.nextafter(near, dtype(-np.inf))]
+    return np.concatenate(parts).astype(dtype)
+
+
+_REF_CACHE: dict = {}
+
+
+def reference(name: str, dtype, x: np.ndarray) -> np.ndarray:
+    key = (name, np.dtype(dtype).name, len(x))
+    if key not in _REF_CACHE:
+        _REF_CACHE[key] = correctly_rounded(name, x)
+    return _REF_CACHE[key]
+
+
+# ---- tests ----
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", FUNCS)
+def test_ulp_error_over_the_domain(kernel, name, dtype):
+    dense, rand = (200_000, 50_000) if dtype == np.float32 else (6_000, 3_000)
+    x = sweep(name, dtype, dense, rand)
+    ref = reference(name, dtype, x)
+    y = run(name, x)
+    assert y.dtype == dtype
+    err = ulp_distance(y, ref)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[dtype], (
+        f"{kernel} {name} {np.dtype(dtype).name}: {err[worst]} ulp at x={x[worst]!r}: got {y[worst]!r}, "
+        f"correctly rounded {ref[worst]!r}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", FUNCS)
+def test_special_values_as_libm(kernel, name, dtype):
+    """inf, -inf, NaN, +-0, subnormal inputs and results, overflow: the values (and the
+    sign of zero) libm gives, through numpy's float64 functions rounded to the dtype."""
+    fi = np.finfo(dtype)
+    x = np.array(_edges(dtype) + [-1.0e-30, 1.0e-30, 1e30, -1e30], dtype=dtype)
+    if name in ("exp", "sigmoid"):
+        big = 89.0 if dtype == np.float32 else 709.8
+        x = np.concatenate([x, np.array([big, -big, -745.2 if dtype == np.float64 else -103.9,
+                                         -100.0, -90.0, 88.73, 88.72], dtype=dtype)])
+    y = run(name, x)
+    with np.errstate(all="ignore"):
+        want = _np64(name, x.astype(np.float64)).astype(dtype)
+    err = ulp_distance(y, want)
+    bad = err > MAX_ULP[dtype]
+    assert not bad.any(), f"{kernel} {name}: x={x[bad]!r} got {y[bad]!r} want {want[bad]!r}"
+    # exact where libm's result is exact: infinities, NaN, zeros with their sign, and 1
+    exact = ~np.isfinite(want) | (want == 0) | (np.abs(want) == 1)
+    assert np.array_equal(y[exact], want[exact], equal_nan=True)
+    assert np.array_equal(np.signbit(y[exact & (want == 0)]), np.signbit(want[exact & (want == 0)]))
+    assert fi.dtype == y.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", FUNCS)
+def test_result_independent_of_position(kernel, name, dtype):
+    """Lengths around the vector widths (tails run through padded copies): each element's
+    result is the one it gets inside a long array."""
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.01, 3.0, 100).astype(dtype) if name == "log" else rng.uniform(-5, 5, 100).astype(dtype)
+    whole = run(name, base)
+    for n in list(range(1, 34)) + [47, 63, 64, 65]:
+        for start in (0, 1, 5):
+            part = run(name, base[start:start + n])
+            np.testing.assert_array_equal(part, whole[start:start + n])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name, local", [("sin", np.cos), ("cos", lambda v: -np.sin(v))])
+def test_backward_uses_the_kernels(kernel, name, local, dtype):
+    """sin's and cos's backward evaluate cos and sin through the kernels: dx = g * local(x),
+    also past float32's native reduction range and float64's (the libm lanes)."""
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.uniform(-10, 10, 257), rng.uniform(-3e6, 3e6, 64)]).astype(dtype)
+    g = rng.standard_normal(len(x)).astype(dtype)
+    t = pg.tensor(x, requires_grad=True)
+    getattr(pg, name)(t).backward(pg.tensor(g))
+    want = g.astype(np.float64) * local(x.astype(np.float64))
+    tol = 4 * np.finfo(dtype).eps
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=tol, atol=tol * np.abs(g).max())
+
+
+def test_dispatch_picks_the_cpu_s_best():
+    """auto runs the widest kernels this CPU has; names outside the list are refused."""
+    _runtime._set_vmath_kernel("auto")
+    assert _runtime._vmath_kernel() == KERNELS[0]
+    with pytest.raises(ValueError, match="unknown"):
+        _runtime._set_vmath_kernel("sse9")
+    assert _runtime._vmath_kernel() == KERNELS[0]
