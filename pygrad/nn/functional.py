@@ -460,6 +460,106 @@ def one_hot(labels: Any, num_classes: int = -1) -> Any:
     return (t.reshape(tuple(t.shape) + (1,)) == E.arange(int(n))).long()
 
 
+# ---------------------------------------------------------------- convolution ---
+
+
+def _conv_ints(op: str, what: str, v: Any, n: int, low: int) -> tuple[int, ...]:
+    """An int or a sequence of n ints, each >= low (PyTorch's _pair / _single)."""
+    t = tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+    if len(t) != n or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in t):
+        raise PygradValueError(f"{op}: {what} must be an int or {n} ints, got {v!r}")
+    if any(a < low for a in t):
+        raise PygradValueError(f"{op}: {what} must be >= {low}, got {v!r}")
+    return tuple(int(a) for a in t)
+
+
+def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+          groups: int) -> Any:
+    """conv1d (nd = 1) and conv2d (nd = 2), both on the conv2d op: a 1-d convolution is a 2-d one over a
+    height-1 view. Every argument is checked here, so both engines raise the same errors."""
+    x = _tensor(op, input)
+    w = as_tensor_like(weight, x, op)
+    if engine_of(w) is not engine_of(x):
+        raise PygradTypeError(f"{op}: input and weight belong to different engines")
+    for t in (x, w):
+        if t.dtype not in (engine_of(x).float32, engine_of(x).float64):
+            raise PygradTypeError(f"{op}: expected float32 or float64 input and weight, got {x.dtype} and {w.dtype}")
+    if x.dtype != w.dtype:
+        raise PygradTypeError(f"{op}: input and weight dtypes differ: {x.dtype} and {w.dtype}")
+    if w.ndim != nd + 2:
+        raise ShapeError(f"{op}: expected a {nd + 2}-d weight (out_channels, in_channels/groups, kernel...), got "
+                         f"shape {w.shape}")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape "
+                         f"{x.shape}")
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x.reshape((1,) + tuple(x.shape))
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise PygradValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    s = _conv_ints(op, "stride", stride, nd, 1)
+    d = _conv_ints(op, "dilation", dilation, nd, 1)
+    k = tuple(w.shape[2:])
+    c, o = x.shape[1], w.shape[0]
+    if c % groups or o % groups:
+        raise ShapeError(f"{op}: groups={groups} must divide in_channels and out_channels (input {x.shape}, weight "
+                         f"{w.shape})")
+    if w.shape[1] * groups != c:
+        raise ShapeError(f"{op}: weight of shape {w.shape} with groups={groups} expects {w.shape[1] * groups} input "
+                         f"channels, got input of shape {x.shape}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        elif padding == "same":
+            if any(a != 1 for a in s):
+                raise PygradValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                       f"(stride {stride!r})")
+            pads = [((dd * (kk - 1)) // 2, dd * (kk - 1) - (dd * (kk - 1)) // 2) for dd, kk in zip(d, k)]
+        else:
+            raise PygradValueError(f"{op}: padding must be an int, {nd} ints, 'valid' or 'same', got {padding!r}")
+    else:
+        pads = [(a, a) for a in _conv_ints(op, "padding", padding, nd, 0)]
+    size = tuple(x.shape[2:])
+    if any(sz + a + b < dd * (kk - 1) + 1 for sz, (a, b), dd, kk in zip(size, pads, d, k)):
+        raise ShapeError(f"{op}: the kernel {k} (dilation {d}) is larger than the padded input {size} (padding "
+                         f"{[list(p) for p in pads]}), input of shape {x.shape}")
+    if nd == 1:
+        x4 = x.reshape(tuple(x.shape[:2]) + (1, x.shape[2]))
+        w4 = w.reshape(tuple(w.shape[:2]) + (1, w.shape[2]))
+        y = x4._conv2d(w4, (1, s[0]), (0, 0) + pads[0], (1, d[0]), groups)
+        y = y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+    else:
+        y = x._conv2d(w, s, pads[0] + pads[1], d, groups)
+    if bias is not None:
+        b = as_tensor_like(bias, x, op)
+        if tuple(b.shape) != (o,):
+            raise ShapeError(f"{op}: bias of shape {b.shape}, expected ({o},) for weight {w.shape}")
+        y = y + b.reshape((1, o) + (1,) * nd)
+    return y.reshape(tuple(y.shape[1:])) if unbatched else y
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """2-d convolution (cross-correlation), PyTorch's ``conv2d``: input (N, C, H, W) or (C, H, W), weight
+    (O, C/groups, KH, KW), bias (O,) -> (N, O, OH, OW),
+
+        y[n, o, a, b] = bias[o] + Σ_{c, i, j} xpad[n, c, a·sh + i·dh, b·sw + j·dw] · w[o, c, i, j]
+
+    (c over the channels of o's group), OH = ⌊(H + 2·ph - dh·(KH - 1) - 1) / sh⌋ + 1. ``stride``,
+    ``padding`` and ``dilation`` are an int or a pair; ``padding`` may be ``'valid'`` (none) or ``'same'``
+    (stride 1 only: the output has the input's size; an odd total puts the extra pad at the end).
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """1-d convolution, PyTorch's ``conv1d``: input (N, C, L) or (C, L), weight (O, C/groups, K), bias (O,)
+    -> (N, O, OL); conv2d over a height-1 view, with the same arguments (ints or 1-tuples, 'valid', 'same')."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
 def accuracy(scores: Any, labels: Any) -> float:
     """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
     s = scores.numpy() if is_tensor(scores) else np.asarray(scores)
@@ -474,5 +574,5 @@ def accuracy(scores: Any, labels: Any) -> float:
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
-    "softmax", "log_softmax", "accuracy", "pad",
+    "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d",
 ]
