@@ -31,12 +31,14 @@ from pygrad.nn.layers import (
     ACTIVATIONS,
     ELU,
     MLP,
+    AvgPool2d,
     Conv1d,
     Conv2d,
     Embedding,
     LeakyReLU,
     Linear,
     Maxout,
+    MaxPool2d,
     PReLU,
     ReLU,
     Sigmoid,
@@ -57,7 +59,8 @@ from pygrad.nn.loss import (
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "AvgPool2d",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",

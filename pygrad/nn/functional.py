@@ -560,6 +560,94 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+# ---------------------------------------------------------------- pooling ---
+
+
+def _pool_geometry(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                   ceil_mode: bool) -> tuple[Any, ...]:
+    """PyTorch's pooling geometry: (k, s, p, d) pairs and the output's (OH, OW); checks them."""
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape}")
+    k = _conv_ints(op, "kernel_size", kernel_size, 2, 1)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _conv_ints(op, "stride", stride, 2, 1)
+    p = _conv_ints(op, "padding", padding, 2, 0)
+    d = _conv_ints(op, "dilation", dilation, 2, 1)
+    if any(pp > kk // 2 for pp, kk in zip(p, k)):
+        raise PygradValueError(f"{op}: padding {p} should be at most half of the kernel size {k}")
+    hw = tuple(x.shape[-2:])
+    out = []
+    for n, kk, ss, pp, dd in zip(hw, k, s, p, d):
+        span = n + 2 * pp - dd * (kk - 1) - 1
+        o = (span + (ss - 1 if ceil_mode else 0)) // ss + 1 if span >= 0 else 0
+        if ceil_mode and o > 0 and (o - 1) * ss >= n + pp:  # the last window must start inside the input
+            o -= 1
+        out.append(o)
+    if min(out) < 1:
+        raise ShapeError(f"{op}: the output of an input of shape {x.shape} with kernel {k}, stride {s}, padding "
+                         f"{p}, dilation {d} would be empty ({out[0]} x {out[1]})")
+    return k, s, p, d, tuple(out)
+
+
+def _pool_windows(x: Any, k: Any, s: Any, p: Any, d: Any, ohw: Any, fill: float) -> tuple[Any, np.ndarray, Any]:
+    """x padded by p (and at the end as far as ceil_mode's last windows reach) with ``fill``, and the flat
+    offsets into it of every window element: (N·C·OH·OW, KH·KW) int64."""
+    n = int(np.prod(x.shape[:-2], dtype=np.int64))
+    h, w = x.shape[-2:]
+    ends = [max(pp, (o - 1) * ss + dd * (kk - 1) + 1 - nn - pp) for o, ss, dd, kk, nn, pp in zip(ohw, s, d, k,
+                                                                                                  (h, w), p)]
+    hp, wp = h + p[0] + ends[0], w + p[1] + ends[1]
+    xp = pad(x.reshape((n, h, w)), (p[1], ends[1], p[0], ends[0]), value=fill)
+    rows = (np.arange(ohw[0]) * s[0])[:, None] + np.arange(k[0]) * d[0]  # (OH, KH)
+    cols = (np.arange(ohw[1]) * s[1])[:, None] + np.arange(k[1]) * d[1]  # (OW, KW)
+    plane = (rows[:, None, :, None] * wp + cols[None, :, None, :]).reshape(ohw[0] * ohw[1], k[0] * k[1])
+    off = (np.arange(n, dtype=np.int64) * (hp * wp))[:, None, None] + plane[None]
+    return xp, off.reshape(-1, k[0] * k[1]), (hp, wp)
+
+
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """2-d max pooling, PyTorch's ``max_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), the maximum of
+    each window (padding counts as -inf; ``stride`` defaults to ``kernel_size``). The gradient goes to the
+    window's maximum, the first one on ties (as PyTorch). With ``return_indices`` also the int64 flat
+    index (in the H·W plane) of each maximum. Made of ops: the window maxima are found without recording,
+    then the chosen elements are gathered (one getitem op: double backward is exact)."""
+    x = _tensor("max_pool2d", input)
+    k, s, p, d, ohw = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    E = engine_of(x)  # noqa: N806
+    xp, off, (hp, wp) = _pool_windows(x, k, s, p, d, ohw, float("-inf"))
+    with E.no_grad():
+        first = xp.detach()._take_flat(off).argmax(-1).numpy()  # the first maximum of each window
+    sel = np.take_along_axis(off, first.reshape(-1, 1), 1)[:, 0]
+    shape = tuple(x.shape[:-2]) + ohw
+    y = xp.reshape((-1,))._take_flat(sel).reshape(shape)
+    if not return_indices:
+        return y
+    local = sel % (hp * wp)
+    idx = (local // wp - p[0]) * x.shape[-1] + (local % wp - p[1])
+    return y, E.tensor(idx.reshape(shape), dtype=E.int64)
+
+
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Any:
+    """2-d average pooling, PyTorch's ``avg_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), each
+    window's sum over its count: the window clipped to the padded input (``count_include_pad``) or to the
+    input. Made of ops (pad, gather, sum, a constant scale): linear, so double backward is exact."""
+    x = _tensor("avg_pool2d", input)
+    k, s, p, d, ohw = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    E = engine_of(x)  # noqa: N806
+    xp, off, _ = _pool_windows(x, k, s, p, d, ohw, 0.0)
+    counts = []
+    for o, ss, kk, nn, pp in zip(ohw, s, k, x.shape[-2:], p):
+        start = np.arange(o) * ss - pp
+        end = np.minimum(start + kk, nn + pp)
+        counts.append(end - start if count_include_pad else np.minimum(end, nn) - np.maximum(start, 0))
+    scale = 1.0 / (counts[0][:, None] * counts[1][None, :]).astype(np.float64)
+    shape = tuple(x.shape[:-2]) + ohw
+    win = xp.reshape((-1,))._take_flat(off.reshape(-1)).reshape(shape + (k[0] * k[1],))
+    return win.sum(-1) * E.tensor(scale, dtype=x.dtype)
+
+
 def accuracy(scores: Any, labels: Any) -> float:
     """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
     s = scores.numpy() if is_tensor(scores) else np.asarray(scores)
@@ -574,5 +662,6 @@ def accuracy(scores: Any, labels: Any) -> float:
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
-    "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d",
+    "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
+    "avg_pool2d",
 ]

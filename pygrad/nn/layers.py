@@ -271,6 +271,48 @@ class Conv1d(_ConvNd):
     _name = "Conv1d"
 
 
+class MaxPool2d(Module):
+    """2-d max pooling, PyTorch's ``nn.MaxPool2d``: :func:`pygrad.nn.functional.max_pool2d` with the
+    arguments given here (``stride`` defaults to ``kernel_size``). No parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each window (and its index with ``return_indices``)."""
+        from .functional import max_pool2d
+
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
+
+
+class AvgPool2d(Module):
+    """2-d average pooling, PyTorch's ``nn.AvgPool2d``: :func:`pygrad.nn.functional.avg_pool2d` with the
+    arguments given here. No parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, x: Any) -> Any:
+        """The mean of each window."""
+        from .functional import avg_pool2d
+
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
 class Embedding(Module):
     """A lookup table: y = weight[idx], weight (num_embeddings, embedding_dim) drawn from
     N(0, 1) (PyTorch's default), idx an integer tensor or array of any shape.
@@ -434,7 +476,7 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     return out
 
 
-__all__ = ["Linear", "Conv1d", "Conv2d",
+__all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
            "bound_to"]

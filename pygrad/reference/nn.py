@@ -29,7 +29,7 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import ACTIVATIONS, ELU, AvgPool2d, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -55,7 +55,8 @@ Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "AvgPool2d",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
