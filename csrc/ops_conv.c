@@ -35,6 +35,10 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
         return pg__fail(PG_ERR_VALUE, "%s: stride (%lld, %lld), dilation (%lld, %lld) and groups %lld must be positive",
                         op, (long long)s[0], (long long)s[1], (long long)d[0], (long long)d[1],
                         (long long)p->conv.groups);
+    const int64_t big = (int64_t)1 << 40; /* keeps the geometry's sums and products far from overflow */
+    if (s[0] > big || s[1] > big || d[0] > big || d[1] > big || pd[0] > big || pd[1] > big || pd[2] > big ||
+        pd[3] > big || p->conv.groups > big)
+        return pg__fail(PG_ERR_VALUE, "%s: stride, dilation, padding or groups too large", op);
     if (pd[0] < 0 || pd[1] < 0 || pd[2] < 0 || pd[3] < 0)
         return pg__fail(PG_ERR_VALUE, "%s: padding (%lld, %lld, %lld, %lld) must not be negative", op,
                         (long long)pd[0], (long long)pd[1], (long long)pd[2], (long long)pd[3]);
@@ -64,8 +68,10 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
     cv->ow = ew / cv->sw + 1;
     cv->k = cv->cg * cv->kh * cv->kw;
     cv->l = cv->oh * cv->ow;
-    if ((uint64_t)pg__mul_sat(cv->k, cv->l) > PG_MAX_BYTES / 8)
-        return pg__fail(PG_ERR_MEMORY, "%s: the unfolded input of %s is too large", op, b1);
+    if ((uint64_t)pg__mul_sat(cv->k, cv->l) > PG_MAX_BYTES / 8 ||
+        (uint64_t)pg__mul_sat(pg__mul_sat(cv->n, cv->o), cv->l) > PG_MAX_BYTES / 8)
+        return pg__fail(PG_ERR_MEMORY, "%s: the unfolded input or the output of input %s and weight %s is too large",
+                        op, b1, b2);
     return PG_OK;
 }
 

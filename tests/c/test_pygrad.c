@@ -1282,6 +1282,9 @@ static void test_conv2d(void) {
     CHECK_FAILS(pg_conv2d_input_grad(x, w, hw3, s1, p0, d1, 2), PG_ERR_SHAPE, "conv2d_input_grad: gradient of shape");
     CHECK_FAILS(pg_conv2d_input_grad(x, w, NULL, s1, p0, d1, 2), PG_ERR_VALUE, "conv2d_input_grad: a NULL");
     CHECK_FAILS(pg_conv2d_weight_grad(x, x, k2, s1, p0, d1, 2), PG_ERR_SHAPE, "conv2d_weight_grad: gradient of shape");
+    CHECK_FAILS(pg_conv2d(x, w, s1, (const int64_t[]){0, INT64_MAX, 0, 0}, d1, 2), PG_ERR_VALUE, "too large");
+    CHECK_FAILS(pg_conv2d(x, w, s1, (const int64_t[]){0, (int64_t)1 << 40, 0, (int64_t)1 << 40}, d1, 2), PG_ERR_MEMORY,
+                "conv2d: the unfolded input or the output");
     release_all();
 }
 
