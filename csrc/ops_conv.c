@@ -67,7 +67,7 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
     cv->oh = eh / cv->sh + 1;
     cv->ow = ew / cv->sw + 1;
     cv->k = cv->cg * cv->kh * cv->kw;
-    cv->l = cv->oh * cv->ow;
+    cv->l = pg__mul_sat(cv->oh, cv->ow);
     if ((uint64_t)pg__mul_sat(cv->k, cv->l) > PG_MAX_BYTES / 8 ||
         (uint64_t)pg__mul_sat(pg__mul_sat(cv->n, cv->o), cv->l) > PG_MAX_BYTES / 8)
         return pg__fail(PG_ERR_MEMORY, "%s: the unfolded input or the output of input %s and weight %s is too large",
