@@ -124,6 +124,13 @@ typedef struct pg_params {
         } scan;                          /* cumsum */
         int64_t pieces;                  /* maxout */
         pg_reduction reduction;          /* cross_entropy */
+        struct {
+            int64_t stride[2], dilation[2]; /* (h, w), >= 1 */
+            int64_t pad[4];              /* top, bottom, left, right, >= 0 */
+            int64_t groups;              /* >= 1 */
+            int64_t size[2];             /* conv2d_input_grad: the input's (H, W);
+                                          * conv2d_weight_grad: the kernel's (KH, KW) */
+        } conv;                          /* conv2d and its two gradient ops */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */

@@ -355,6 +355,19 @@ pg_tensor *pg_scatter_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *sr
 /* out[i_0, ..., i_{n-1}] = x[map_0[i_0], ..., map_{n-1}[i_{n-1}]]: one index vector per dim of x
  * (ndim == x's), maps = map_0 then map_1 ..., shape[d] entries each, in [0, x.shape[d]) */
 pg_tensor *pg_index_map(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *maps);
+/* 2-d convolution (cross-correlation, PyTorch's conv2d without bias): x (N, C, H, W), w (O, C/groups, KH, KW)
+ * -> (N, O, OH, OW), OH = (H + pad[0] + pad[1] - dilation[0]*(KH-1) - 1) / stride[0] + 1 (likewise OW with
+ * pad[2], pad[3]); stride[2], dilation[2] (h, w) >= 1, padding[4] (top, bottom, left, right) >= 0. */
+pg_tensor *pg_conv2d(pg_tensor *x, pg_tensor *w, const int64_t *stride, const int64_t *padding,
+                     const int64_t *dilation, int64_t groups);
+/* the gradient of pg_conv2d w.r.t. x, for an input of height and width input_hw[2] (the transposed
+ * convolution): g (N, O, OH, OW), w as pg_conv2d's -> (N, C, H, W) */
+pg_tensor *pg_conv2d_input_grad(pg_tensor *g, pg_tensor *w, const int64_t *input_hw, const int64_t *stride,
+                                const int64_t *padding, const int64_t *dilation, int64_t groups);
+/* the gradient of pg_conv2d w.r.t. w, for a kernel of kernel_hw[2]: x (N, C, H, W), g (N, O, OH, OW)
+ * -> (O, C/groups, KH, KW), summed over the batch */
+pg_tensor *pg_conv2d_weight_grad(pg_tensor *x, pg_tensor *g, const int64_t *kernel_hw, const int64_t *stride,
+                                 const int64_t *padding, const int64_t *dilation, int64_t groups);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

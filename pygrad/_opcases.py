@@ -43,6 +43,7 @@ OP_NAMES: tuple[str, ...] = (
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
     "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
     "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide", "logsumexp", "cumsum", "index_map",
+    "conv2d", "conv2d_input_grad", "conv2d_weight_grad",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -130,6 +131,15 @@ _SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 r
 def _pad(m: Any) -> Any:
     """``pad`` of the engine ``m`` (it lives in ``m.nn.functional``, as PyTorch's)."""
     return m.nn.functional.pad
+
+
+def _conv2d(m: Any) -> Any:
+    """``conv2d`` of the engine ``m`` (``m.nn.functional``, as PyTorch's)."""
+    return m.nn.functional.conv2d
+
+
+def _conv1d(m: Any) -> Any:
+    return m.nn.functional.conv1d
 
 
 def _scatter_op(m: Any, x: Any) -> Any:
@@ -534,5 +544,33 @@ CASES: list[OpCase] = [
     OpCase("reshape", "prod-dim-keepdim", lambda m, a: m.prod(a, 1, keepdim=True), ((3, 5),)),
     OpCase("mul", "cumprod", lambda m, a: a.cumprod(1), ((2, 5),)),
     OpCase("add", "logcumsumexp", lambda m, a: m.logcumsumexp(a * 3.0, 1), ((2, 5),)),
+    # conv2d (the bias is an add), conv1d (a height-1 view), the two gradient ops as gates call them
+    OpCase("conv2d", "conv2d", lambda m, a, b: _conv2d(m)(a, b), ((1, 2, 4, 5), (3, 2, 2, 3))),
+    OpCase("add", "conv2d-bias-batch", lambda m, a, b, c: _conv2d(m)(a, b, c), ((2, 3, 4, 4), (2, 3, 3, 3), (2,))),
+    OpCase("conv2d", "conv2d-stride-pad", lambda m, a, b: _conv2d(m)(a, b, stride=2, padding=1),
+           ((2, 2, 5, 6), (3, 2, 3, 3))),
+    OpCase("conv2d", "conv2d-pair-args", lambda m, a, b: _conv2d(m)(a, b, stride=(1, 2), padding=(2, 0),
+                                                                     dilation=(2, 1)), ((1, 2, 5, 7), (2, 2, 2, 3))),
+    OpCase("conv2d", "conv2d-same-even", lambda m, a, b: _conv2d(m)(a, b, padding="same", dilation=(1, 2)),
+           ((1, 1, 4, 5), (2, 1, 2, 2))),
+    OpCase("conv2d", "conv2d-groups", lambda m, a, b: _conv2d(m)(a, b, groups=2), ((2, 4, 4, 4), (6, 2, 2, 2))),
+    OpCase("conv2d", "conv2d-depthwise", lambda m, a, b: _conv2d(m)(a, b, padding=1, groups=3),
+           ((1, 3, 4, 4), (3, 1, 3, 3))),
+    OpCase("reshape", "conv2d-unbatched", lambda m, a, b: _conv2d(m)(a, b), ((2, 3, 3), (2, 2, 2, 2))),
+    OpCase("add", "conv1d", lambda m, a, b, c: _conv1d(m)(a, b, c, stride=2, padding=1), ((2, 3, 7), (4, 3, 3),
+                                                                                               (4,))),
+    OpCase("reshape", "conv1d-same-dilated", lambda m, a, b: _conv1d(m)(a, b, padding="same", dilation=2),
+           ((1, 2, 6), (2, 2, 2))),
+    OpCase("conv2d", "conv2d-empty-batch", lambda m, a, b: _conv2d(m)(a, b), ((0, 2, 3, 3), (2, 2, 2, 2))),
+    OpCase("reshape", "max_pool2d", lambda m, a: m.nn.functional.max_pool2d(a, 3, 2, 1), ((2, 2, 5, 5),), "away0"),
+    OpCase("reshape", "max_pool2d-ceil-dilated",
+           lambda m, a: m.nn.functional.max_pool2d(a, 2, 2, 1, 2, True), ((1, 2, 6, 5),), "away0"),
+    OpCase("mul", "avg_pool2d", lambda m, a: m.nn.functional.avg_pool2d(a, 3, 2, 1, True, False), ((2, 2, 6, 5),)),
+    OpCase("conv2d_input_grad", "conv2d_input_grad",
+           lambda m, a, b: a._conv2d_input_grad(b, (5, 6), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+           ((2, 3, 3, 3), (3, 2, 3, 3))),
+    OpCase("conv2d_weight_grad", "conv2d_weight_grad",
+           lambda m, a, b: a._conv2d_weight_grad(b, (2, 2), (1, 1), (0, 1, 1, 0), (2, 1), 2),
+           ((2, 4, 4, 4), (2, 2, 3, 4))),
 ]
 """All cases; ids are unique."""

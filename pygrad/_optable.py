@@ -275,6 +275,29 @@ OPS: tuple[Op, ...] = (
                             lambda e, x, maps: x._index_map(maps), ("maps",)),
        "map", (), (),
        doc="y[i, j, ...] = x[map₀[i], map₁[j], ...]: flip, roll, repeat, tile, expand and pad move data with it."),
+    Op("conv2d", 2, Gate("Conv2dGate", "y[n, o] = Σ_c,i,j x[n, c, s·h + d·i - p, s·w + d·j - p] w[o, c, i, j] "
+                         "(per group); dx = conv_transpose(dy, w), dw = Σ_n dy ⋆ x.",
+                         lambda e, x, w, stride, padding, dilation, groups:
+                             x._conv2d(w, stride, padding, dilation, groups),
+                         ("stride", "padding", "dilation", "groups"), ((1, 1), (0, 0, 0, 0), (1, 1), 1)),
+       "conv", (), (),
+       doc="2-d convolution (cross-correlation) without bias, NCHW: pygrad.nn.functional.conv2d."),
+    Op("conv2d_input_grad", 2, Gate("Conv2dInputGradGate", "dx = conv_transpose(dy, w): the gradient of conv2d "
+                                    "w.r.t. its input, itself linear in dy and in w.",
+                                    lambda e, g, w, input_size, stride, padding, dilation, groups:
+                                        g._conv2d_input_grad(w, input_size, stride, padding, dilation, groups),
+                                    ("input_size", "stride", "padding", "dilation", "groups"),
+                                    ((1, 1), (0, 0, 0, 0), (1, 1), 1)),
+       "convᵀ", (), (),
+       doc="The gradient of conv2d w.r.t. its input (a transposed convolution), for double backward."),
+    Op("conv2d_weight_grad", 2, Gate("Conv2dWeightGradGate", "dw = Σ_n dy ⋆ x: the gradient of conv2d w.r.t. "
+                                     "its weight, itself linear in x and in dy.",
+                                     lambda e, x, g, kernel_size, stride, padding, dilation, groups:
+                                         x._conv2d_weight_grad(g, kernel_size, stride, padding, dilation, groups),
+                                     ("kernel_size", "stride", "padding", "dilation", "groups"),
+                                     ((1, 1), (0, 0, 0, 0), (1, 1), 1)),
+       "conv_w", (), (),
+       doc="The gradient of conv2d w.r.t. its weight, for double backward."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -56,6 +56,14 @@ from pygrad.errors import PygradMemoryError, PygradRuntimeError, PygradTypeError
 _add_scalar, _sub, _matmul = lib.pg_add_scalar, lib.pg_sub, lib.pg_matmul
 
 
+def _i64(values: Any, n: int) -> list[int]:
+    """A conv parameter as n ints for a C ``int64_t[n]`` (PygradValueError when it has another length)."""
+    v = [int(a) for a in (values if isinstance(values, (tuple, list)) else (values,) * n)]
+    if len(v) != n:
+        raise PygradValueError(f"conv2d: expected {n} values, got {values!r}")
+    return v
+
+
 def _is_one_dim(dim: Any) -> bool:
     """A single int dim (PyTorch's ``max(dim)`` form), not None, a tuple or a bool."""
     return isinstance(dim, (numbers.Integral, np.integer)) and not isinstance(dim, (bool, np.bool_))
@@ -946,6 +954,24 @@ class Tensor:
         recorded on ``x.reshape(-1)`` as the reference engine records it."""
         flat = self.reshape(-1)
         return _wrap(lib.pg_gather(flat._p, off.ndim, list(off.shape), int64_buffer(off)))
+
+    def _conv2d(self, weight: Tensor, stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
+        """The conv2d op without bias, its arguments normalised (pygrad.nn.functional.conv2d checks them):
+        stride and dilation (h, w), padding (top, bottom, left, right)."""
+        return _wrap(lib.pg_conv2d(self._p, weight._p, _i64(stride, 2), _i64(padding, 4), _i64(dilation, 2),
+                                   int(groups)))
+
+    def _conv2d_input_grad(self, weight: Tensor, input_size: Any, stride: Any, padding: Any, dilation: Any,
+                           groups: int) -> Tensor:
+        """The gradient of conv2d w.r.t. its input (self: the output's gradient), for an input (H, W)."""
+        return _wrap(lib.pg_conv2d_input_grad(self._p, weight._p, _i64(input_size, 2), _i64(stride, 2),
+                                              _i64(padding, 4), _i64(dilation, 2), int(groups)))
+
+    def _conv2d_weight_grad(self, grad: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                            groups: int) -> Tensor:
+        """The gradient of conv2d w.r.t. its weight (self: the input), for a kernel (KH, KW)."""
+        return _wrap(lib.pg_conv2d_weight_grad(self._p, grad._p, _i64(kernel_size, 2), _i64(stride, 2),
+                                               _i64(padding, 4), _i64(dilation, 2), int(groups)))
 
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""

@@ -27,7 +27,23 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, MLP, Embedding, LeakyReLU, Linear, Maxout, PReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import (
+    ACTIVATIONS,
+    ELU,
+    MLP,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    Embedding,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    MaxPool2d,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from pygrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -43,7 +59,9 @@ from pygrad.nn.loss import (
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "AvgPool2d",
+    "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",

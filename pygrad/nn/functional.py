@@ -460,6 +460,194 @@ def one_hot(labels: Any, num_classes: int = -1) -> Any:
     return (t.reshape(tuple(t.shape) + (1,)) == E.arange(int(n))).long()
 
 
+# ---------------------------------------------------------------- convolution ---
+
+
+def _conv_ints(op: str, what: str, v: Any, n: int, low: int) -> tuple[int, ...]:
+    """An int or a sequence of n ints, each >= low (PyTorch's _pair / _single)."""
+    t = tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+    if len(t) != n or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in t):
+        raise PygradValueError(f"{op}: {what} must be an int or {n} ints, got {v!r}")
+    if any(a < low for a in t):
+        raise PygradValueError(f"{op}: {what} must be >= {low}, got {v!r}")
+    return tuple(int(a) for a in t)
+
+
+def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+          groups: int) -> Any:
+    """conv1d (nd = 1) and conv2d (nd = 2), both on the conv2d op: a 1-d convolution is a 2-d one over a
+    height-1 view. Every argument is checked here, so both engines raise the same errors."""
+    x = _tensor(op, input)
+    w = as_tensor_like(weight, x, op)
+    if engine_of(w) is not engine_of(x):
+        raise PygradTypeError(f"{op}: input and weight belong to different engines")
+    for t in (x, w):
+        if t.dtype not in (engine_of(x).float32, engine_of(x).float64):
+            raise PygradTypeError(f"{op}: expected float32 or float64 input and weight, got {x.dtype} and {w.dtype}")
+    if x.dtype != w.dtype:
+        raise PygradTypeError(f"{op}: input and weight dtypes differ: {x.dtype} and {w.dtype}")
+    if w.ndim != nd + 2:
+        raise ShapeError(f"{op}: expected a {nd + 2}-d weight (out_channels, in_channels/groups, kernel...), got "
+                         f"shape {w.shape}")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape "
+                         f"{x.shape}")
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x.reshape((1,) + tuple(x.shape))
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise PygradValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    s = _conv_ints(op, "stride", stride, nd, 1)
+    d = _conv_ints(op, "dilation", dilation, nd, 1)
+    k = tuple(w.shape[2:])
+    c, o = x.shape[1], w.shape[0]
+    if c % groups or o % groups:
+        raise ShapeError(f"{op}: groups={groups} must divide in_channels and out_channels (input {x.shape}, weight "
+                         f"{w.shape})")
+    if w.shape[1] * groups != c:
+        raise ShapeError(f"{op}: weight of shape {w.shape} with groups={groups} expects {w.shape[1] * groups} input "
+                         f"channels, got input of shape {x.shape}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        elif padding == "same":
+            if any(a != 1 for a in s):
+                raise PygradValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                       f"(stride {stride!r})")
+            pads = [((dd * (kk - 1)) // 2, dd * (kk - 1) - (dd * (kk - 1)) // 2) for dd, kk in zip(d, k)]
+        else:
+            raise PygradValueError(f"{op}: padding must be an int, {nd} ints, 'valid' or 'same', got {padding!r}")
+    else:
+        pads = [(a, a) for a in _conv_ints(op, "padding", padding, nd, 0)]
+    size = tuple(x.shape[2:])
+    if any(sz + a + b < dd * (kk - 1) + 1 for sz, (a, b), dd, kk in zip(size, pads, d, k)):
+        raise ShapeError(f"{op}: the kernel {k} (dilation {d}) is larger than the padded input {size} (padding "
+                         f"{[list(p) for p in pads]}), input of shape {x.shape}")
+    if nd == 1:
+        x4 = x.reshape(tuple(x.shape[:2]) + (1, x.shape[2]))
+        w4 = w.reshape(tuple(w.shape[:2]) + (1, w.shape[2]))
+        y = x4._conv2d(w4, (1, s[0]), (0, 0) + pads[0], (1, d[0]), groups)
+        y = y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+    else:
+        y = x._conv2d(w, s, pads[0] + pads[1], d, groups)
+    if bias is not None:
+        b = as_tensor_like(bias, x, op)
+        if tuple(b.shape) != (o,):
+            raise ShapeError(f"{op}: bias of shape {b.shape}, expected ({o},) for weight {w.shape}")
+        y = y + b.reshape((1, o) + (1,) * nd)
+    return y.reshape(tuple(y.shape[1:])) if unbatched else y
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """2-d convolution (cross-correlation), PyTorch's ``conv2d``: input (N, C, H, W) or (C, H, W), weight
+    (O, C/groups, KH, KW), bias (O,) -> (N, O, OH, OW),
+
+        y[n, o, a, b] = bias[o] + Σ_{c, i, j} xpad[n, c, a·sh + i·dh, b·sw + j·dw] · w[o, c, i, j]
+
+    (c over the channels of o's group), OH = ⌊(H + 2·ph - dh·(KH - 1) - 1) / sh⌋ + 1. ``stride``,
+    ``padding`` and ``dilation`` are an int or a pair; ``padding`` may be ``'valid'`` (none) or ``'same'``
+    (stride 1 only: the output has the input's size; an odd total puts the extra pad at the end).
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """1-d convolution, PyTorch's ``conv1d``: input (N, C, L) or (C, L), weight (O, C/groups, K), bias (O,)
+    -> (N, O, OL); conv2d over a height-1 view, with the same arguments (ints or 1-tuples, 'valid', 'same')."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------- pooling ---
+
+
+def _pool_geometry(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                   ceil_mode: bool) -> tuple[Any, ...]:
+    """PyTorch's pooling geometry: (k, s, p, d) pairs and the output's (OH, OW); checks them."""
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape}")
+    k = _conv_ints(op, "kernel_size", kernel_size, 2, 1)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _conv_ints(op, "stride", stride, 2, 1)
+    p = _conv_ints(op, "padding", padding, 2, 0)
+    d = _conv_ints(op, "dilation", dilation, 2, 1)
+    if any(pp > kk // 2 for pp, kk in zip(p, k)):
+        raise PygradValueError(f"{op}: padding {p} should be at most half of the kernel size {k}")
+    hw = tuple(x.shape[-2:])
+    out = []
+    for n, kk, ss, pp, dd in zip(hw, k, s, p, d):
+        span = n + 2 * pp - dd * (kk - 1) - 1
+        o = (span + (ss - 1 if ceil_mode else 0)) // ss + 1 if span >= 0 else 0
+        if ceil_mode and o > 0 and (o - 1) * ss >= n + pp:  # the last window must start inside the input
+            o -= 1
+        out.append(o)
+    if min(out) < 1:
+        raise ShapeError(f"{op}: the output of an input of shape {x.shape} with kernel {k}, stride {s}, padding "
+                         f"{p}, dilation {d} would be empty ({out[0]} x {out[1]})")
+    return k, s, p, d, tuple(out)
+
+
+def _pool_windows(x: Any, k: Any, s: Any, p: Any, d: Any, ohw: Any, fill: float) -> tuple[Any, np.ndarray, Any]:
+    """x padded by p (and at the end as far as ceil_mode's last windows reach) with ``fill``, and the flat
+    offsets into it of every window element: (N·C·OH·OW, KH·KW) int64."""
+    n = int(np.prod(x.shape[:-2], dtype=np.int64))
+    h, w = x.shape[-2:]
+    ends = [max(pp, (o - 1) * ss + dd * (kk - 1) + 1 - nn - pp) for o, ss, dd, kk, nn, pp in zip(ohw, s, d, k,
+                                                                                                  (h, w), p)]
+    hp, wp = h + p[0] + ends[0], w + p[1] + ends[1]
+    xp = pad(x.reshape((n, h, w)), (p[1], ends[1], p[0], ends[0]), value=fill)
+    rows = (np.arange(ohw[0]) * s[0])[:, None] + np.arange(k[0]) * d[0]  # (OH, KH)
+    cols = (np.arange(ohw[1]) * s[1])[:, None] + np.arange(k[1]) * d[1]  # (OW, KW)
+    plane = (rows[:, None, :, None] * wp + cols[None, :, None, :]).reshape(ohw[0] * ohw[1], k[0] * k[1])
+    off = (np.arange(n, dtype=np.int64) * (hp * wp))[:, None, None] + plane[None]
+    return xp, off.reshape(-1, k[0] * k[1]), (hp, wp)
+
+
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """2-d max pooling, PyTorch's ``max_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), the maximum of
+    each window (padding counts as -inf; ``stride`` defaults to ``kernel_size``). The gradient goes to the
+    window's maximum, the first one on ties (as PyTorch). With ``return_indices`` also the int64 flat
+    index (in the H·W plane) of each maximum. Made of ops: the window maxima are found without recording,
+    then the chosen elements are gathered (one getitem op: double backward is exact)."""
+    x = _tensor("max_pool2d", input)
+    k, s, p, d, ohw = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    E = engine_of(x)  # noqa: N806
+    xp, off, (hp, wp) = _pool_windows(x, k, s, p, d, ohw, float("-inf"))
+    with E.no_grad():
+        first = xp.detach()._take_flat(off).argmax(-1).numpy()  # the first maximum of each window
+    sel = np.take_along_axis(off, first.reshape(-1, 1), 1)[:, 0]
+    shape = tuple(x.shape[:-2]) + ohw
+    y = xp.reshape((-1,))._take_flat(sel).reshape(shape)
+    if not return_indices:
+        return y
+    local = sel % (hp * wp)
+    idx = (local // wp - p[0]) * x.shape[-1] + (local % wp - p[1])
+    return y, E.tensor(idx.reshape(shape), dtype=E.int64)
+
+
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Any:
+    """2-d average pooling, PyTorch's ``avg_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), each
+    window's sum over its count: the window clipped to the padded input (``count_include_pad``) or to the
+    input. Made of ops (pad, gather, sum, a constant scale): linear, so double backward is exact."""
+    x = _tensor("avg_pool2d", input)
+    k, s, p, d, ohw = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    E = engine_of(x)  # noqa: N806
+    xp, off, _ = _pool_windows(x, k, s, p, d, ohw, 0.0)
+    counts = []
+    for o, ss, kk, nn, pp in zip(ohw, s, k, x.shape[-2:], p):
+        start = np.arange(o) * ss - pp
+        end = np.minimum(start + kk, nn + pp)
+        counts.append(end - start if count_include_pad else np.minimum(end, nn) - np.maximum(start, 0))
+    scale = 1.0 / (counts[0][:, None] * counts[1][None, :]).astype(np.float64)
+    shape = tuple(x.shape[:-2]) + ohw
+    win = xp.reshape((-1,))._take_flat(off.reshape(-1)).reshape(shape + (k[0] * k[1],))
+    return win.sum(-1) * E.tensor(scale, dtype=x.dtype)
+
+
 def accuracy(scores: Any, labels: Any) -> float:
     """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
     s = scores.numpy() if is_tensor(scores) else np.asarray(scores)
@@ -474,5 +662,6 @@ def accuracy(scores: Any, labels: Any) -> float:
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
-    "softmax", "log_softmax", "accuracy", "pad",
+    "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
+    "avg_pool2d",
 ]

@@ -191,6 +191,128 @@ class Linear(Module):
         return y if self.bias is None else y + self.bias
 
 
+class _ConvNd(Module):
+    """Shared by Conv1d and Conv2d: weight (out_channels, in_channels/groups, *kernel_size) and bias
+    (out_channels,) drawn as PyTorch draws them: kaiming_uniform(a=√5) for the weight, which is
+    U(-1/√fan_in, 1/√fan_in), and the same bound for the bias, fan_in = in_channels/groups · Π kernel_size."""
+
+    _default_engine: str | None = None
+    _nd = 2
+    _name = "Conv2d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+        super().__init__()
+        name, nd = self._name, self._nd
+        self._E = E = resolve(engine, self._default_engine)
+        self.in_channels = c = _size(name, "in_channels", in_channels)
+        self.out_channels = o = _size(name, "out_channels", out_channels)
+        self.groups = g = _size(name, "groups", groups)
+        if c % g or o % g:
+            raise PygradValueError(f"{name}: groups={g} must divide in_channels={c} and out_channels={o}")
+        ks = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * nd
+        if len(ks) != nd:
+            raise PygradValueError(f"{name}: kernel_size must be an int or {nd} ints, got {kernel_size!r}")
+        self.kernel_size = tuple(_size(name, "kernel_size", k) for k in ks)
+        if padding_mode != "zeros":
+            raise PygradValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        self.stride, self.padding, self.dilation, self.padding_mode = stride, padding, dilation, padding_mode
+        fan_in = (c // g) * int(np.prod(self.kernel_size))
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        shape = (o, c // g) + self.kernel_size
+        # kaiming_uniform with a = √5: gain √(2 / (1 + a²)) = √(1/3), so the bound is 1/√fan_in
+        w = _init.kaiming_uniform(shape, fan_in, gain=(1.0 / 3.0) ** 0.5, generator=rng, engine=E)
+        self.weight = E.tensor(w, dtype=dt, requires_grad=True)
+        if bias:
+            self.bias = E.tensor(_init.uniform((o,), fan_in, generator=rng, engine=E), dtype=dt, requires_grad=True)
+        else:
+            self.bias = None
+        from . import functional as F
+
+        # checked now, as PyTorch does: ints or n-tuples, 'valid' or 'same' (stride 1)
+        st = F._conv_ints(name, "stride", stride, nd, 1)
+        F._conv_ints(name, "dilation", dilation, nd, 1)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise PygradValueError(f"{name}: padding must be an int, {nd} ints, 'valid' or 'same', got "
+                                       f"{padding!r}")
+            if padding == "same" and any(a != 1 for a in st):
+                raise PygradValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        else:
+            F._conv_ints(name, "padding", padding, nd, 0)
+        self._fn = F.conv2d if nd == 2 else F.conv1d
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
+                f"bias={self.bias is not None}")
+
+    def forward(self, x: Any) -> Any:
+        """The convolution of x ((N, C, *spatial) or unbatched (C, *spatial)) with the layer's weight and bias."""
+        x = _input(self._name, x, self._E, self.weight.dtype)
+        return self._fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-d convolution, PyTorch's ``nn.Conv2d``: (N, C_in, H, W) → (N, C_out, OH, OW) by
+    :func:`pygrad.nn.functional.conv2d`; weight (C_out, C_in/groups, KH, KW), bias (C_out,)."""
+
+    _nd = 2
+    _name = "Conv2d"
+
+
+class Conv1d(_ConvNd):
+    """1-d convolution, PyTorch's ``nn.Conv1d``: (N, C_in, L) → (N, C_out, OL) by
+    :func:`pygrad.nn.functional.conv1d`; weight (C_out, C_in/groups, K), bias (C_out,)."""
+
+    _nd = 1
+    _name = "Conv1d"
+
+
+class MaxPool2d(Module):
+    """2-d max pooling, PyTorch's ``nn.MaxPool2d``: :func:`pygrad.nn.functional.max_pool2d` with the
+    arguments given here (``stride`` defaults to ``kernel_size``). No parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each window (and its index with ``return_indices``)."""
+        from .functional import max_pool2d
+
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
+
+
+class AvgPool2d(Module):
+    """2-d average pooling, PyTorch's ``nn.AvgPool2d``: :func:`pygrad.nn.functional.avg_pool2d` with the
+    arguments given here. No parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, x: Any) -> Any:
+        """The mean of each window."""
+        from .functional import avg_pool2d
+
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
 class Embedding(Module):
     """A lookup table: y = weight[idx], weight (num_embeddings, embedding_dim) drawn from
     N(0, 1) (PyTorch's default), idx an integer tensor or array of any shape.
@@ -342,11 +464,11 @@ class MLP(Sequential):
 
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
-    """Linear, PReLU, Maxout, Embedding and MLP building their parameters on ``engine`` by default
+    """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d and MLP building their parameters on ``engine`` by default
     (an engine module's name), as classes of ``module`` (so that they pickle by name):
     the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
-    for base in (Linear, PReLU, Maxout, Embedding, MLP):
+    for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -354,6 +476,7 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     return out
 
 
-__all__ = ["Linear", "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
+__all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+           "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
            "bound_to"]

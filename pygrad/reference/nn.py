@@ -29,7 +29,7 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import ACTIVATIONS, ELU, AvgPool2d, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
 from pygrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -51,10 +51,13 @@ _ENGINE = "pygrad.reference"
 _bound = layers.bound_to(_ENGINE, __name__)
 Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
 Embedding = _bound["Embedding"]
+Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Linear", "MLP", "Maxout", "PReLU", "ReLU",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "AvgPool2d",
+    "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",

@@ -1641,6 +1641,121 @@ class IndexMap(Op):
         return idx[np.ix_(*self.maps)] if self.maps else idx
 
 
+class _ConvBase(Op):
+    """Shared by the conv2d op and its two gradient ops: the parameters (stride and dilation (h, w),
+    padding (top, bottom, left, right), groups) and the three products, written as a sum over kernel
+    offsets (i, j) of strided windows of the padded input:
+
+        y[n, o, a, b] = Σ_{c, i, j} xpad[n, c, a·sh + i·dh, b·sw + j·dw] w[o, c, i, j]   (per group)
+    """
+
+    save_inputs = True
+
+    def __init__(self, stride: tuple[int, int], padding: tuple[int, int, int, int], dilation: tuple[int, int],
+                 groups: int) -> None:
+        super().__init__()
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def out_hw(self, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
+        (sh, sw), (pt, pb, pl, pr), (dh, dw) = self.stride, self.padding, self.dilation
+        return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+
+    def _windows(self, hp: int, wp: int, kh: int, kw: int, oh: int, ow: int):
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        for i in range(kh):
+            for j in range(kw):
+                yield i, j, (Ellipsis, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+    def conv(self, x: Array, w: Array) -> Array:
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        g = self.groups
+        oh, ow = self.out_hw(h, wd, kh, kw)
+        pt, pb, pl, pr = self.padding
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))).reshape(n, g, cg, h + pt + pb, wd + pl + pr)
+        wg = w.reshape(g, o // g, cg, kh, kw)
+        y = np.zeros((n, g, o // g, oh, ow), dtype=x.dtype)
+        for i, j, win in self._windows(xp.shape[3], xp.shape[4], kh, kw, oh, ow):
+            y += np.einsum("ngcab,goc->ngoab", xp[win], wg[..., i, j])
+        return y.reshape(n, o, oh, ow)
+
+    def conv_t(self, gy: Array, w: Array, h: int, wd: int) -> Array:
+        """The adjoint of conv in x: Σ over windows of gy·w scattered back into the padded input."""
+        n, o, oh, ow = gy.shape
+        _, cg, kh, kw = w.shape
+        g = self.groups
+        pt, pb, pl, pr = self.padding
+        dxp = np.zeros((n, g, cg, h + pt + pb, wd + pl + pr), dtype=gy.dtype)
+        gg = gy.reshape(n, g, o // g, oh, ow)
+        wg = w.reshape(g, o // g, cg, kh, kw)
+        for i, j, win in self._windows(dxp.shape[3], dxp.shape[4], kh, kw, oh, ow):
+            dxp[win] += np.einsum("ngoab,goc->ngcab", gg, wg[..., i, j])
+        return dxp[..., pt:pt + h, pl:pl + wd].reshape(n, g * cg, h, wd)
+
+    def conv_w(self, x: Array, gy: Array, kh: int, kw: int) -> Array:
+        """The adjoint of conv in w: Σ_n, a, b gy[n, o, a, b] xpad[n, c, window (i, j)]."""
+        n, c, h, wd = x.shape
+        o, oh, ow = gy.shape[1], gy.shape[2], gy.shape[3]
+        g = self.groups
+        cg = c // g
+        pt, pb, pl, pr = self.padding
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))).reshape(n, g, cg, h + pt + pb, wd + pl + pr)
+        gg = gy.reshape(n, g, o // g, oh, ow)
+        dw = np.zeros((g, o // g, cg, kh, kw), dtype=x.dtype)
+        for i, j, win in self._windows(xp.shape[3], xp.shape[4], kh, kw, oh, ow):
+            dw[..., i, j] = np.einsum("ngoab,ngcab->goc", gg, xp[win])
+        return dw.reshape(o, cg, kh, kw)
+
+
+class Conv2d(_ConvBase):
+    """y = conv(x, w): x (N, C, H, W), w (O, C/G, KH, KW) -> (N, O, OH, OW);
+    dx = conv_t(g, w), dw = conv_w(x, g)."""
+
+    name = "conv2d"
+
+    def forward(self, x: Array, w: Array) -> Array:
+        return self.conv(x, w)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, w = xs
+        return self.conv_t(g, w, x.shape[2], x.shape[3]), self.conv_w(x, g, w.shape[2], w.shape[3])
+
+
+class Conv2dInputGrad(_ConvBase):
+    """dx = conv_t(gy, w) for an input (H, W), linear in both: d gy = conv(g, w), d w = conv_w(g, gy)."""
+
+    name = "conv2d_input_grad"
+
+    def __init__(self, input_size: tuple[int, int], *args: Any) -> None:
+        super().__init__(*args)
+        self.size = input_size
+
+    def forward(self, gy: Array, w: Array) -> Array:
+        return self.conv_t(gy, w, *self.size)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        gy, w = xs
+        return self.conv(g, w), self.conv_w(g, gy, w.shape[2], w.shape[3])
+
+
+class Conv2dWeightGrad(_ConvBase):
+    """dw = conv_w(x, gy) for a kernel (KH, KW), linear in both: d x = conv_t(gy, g), d gy = conv(x, g)."""
+
+    name = "conv2d_weight_grad"
+
+    def __init__(self, kernel_size: tuple[int, int], *args: Any) -> None:
+        super().__init__(*args)
+        self.size = kernel_size
+
+    def forward(self, x: Array, gy: Array) -> Array:
+        return self.conv_w(x, gy, *self.size)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, gy = xs
+        return self.conv_t(gy, g, x.shape[2], x.shape[3]), self.conv(x, g)
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1651,7 +1766,7 @@ OPS: dict[str, type[Op]] = {
         RDivScalar, RPowScalar,
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
-        FloorDivide, LogSumExp, CumSum, IndexMap,
+        FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

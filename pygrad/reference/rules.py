@@ -245,6 +245,18 @@ def _index_map(node: Node, g: Tensor) -> list[Any]:
     return [scatter_add(g, node.op.in_shapes[0], node.op.offsets())]
 
 
+def _conv(node: Node, g: Tensor) -> list[Any]:
+    """Each conv op's backward made of the three conv ops (each the others' adjoint)."""
+    op = node.op
+    a, b = node.inputs
+    args = (op.stride, op.padding, op.dilation, op.groups)
+    if isinstance(op, ops.Conv2d):  # y = conv(x, w)
+        return [g._conv2d_input_grad(b, a.shape[2:], *args), a._conv2d_weight_grad(g, b.shape[2:], *args)]
+    if isinstance(op, ops.Conv2dInputGrad):  # y = conv_t(gy, w)
+        return [g._conv2d(b, *args), g._conv2d_weight_grad(a, b.shape[2:], *args)]
+    return [b._conv2d_input_grad(g, a.shape[2:], *args), a._conv2d(g, *args)]  # y = conv_w(x, gy)
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -300,6 +312,7 @@ RULES.update({
     ops.Concatenate: _cat, ops.Stack: _cat, ops.Softmax: _softmax, ops.LogSoftmax: _softmax, ops.Custom: _custom,
     ops.Prelu: _prelu, ops.Maxout: _maxout, ops.CrossEntropy: _cross_entropy,
     ops.LogSumExp: _logsumexp, ops.CumSum: _cumsum, ops.IndexMap: _index_map,
+    ops.Conv2d: _conv, ops.Conv2dInputGrad: _conv, ops.Conv2dWeightGrad: _conv,
 })
 
 

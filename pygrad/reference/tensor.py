@@ -992,6 +992,45 @@ class Tensor:
         """The logsumexp op over checked, sorted ``axes`` (Tensor.logsumexp checks its arguments)."""
         return _apply(ops.LogSumExp(axes, keepdim), (_floating(self),))
 
+    def _conv2d(self, weight: Tensor, stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
+        """The conv2d op without bias, its arguments normalised (pygrad.nn.functional.conv2d checks them):
+        stride and dilation (h, w), padding (top, bottom, left, right)."""
+        p = _conv_params(stride, padding, dilation, groups)
+        _conv_plan("conv2d", self, weight, p)
+        return _apply(ops.Conv2d(*p), (self, weight))
+
+    def _conv2d_input_grad(self, weight: Tensor, input_size: Any, stride: Any, padding: Any, dilation: Any,
+                           groups: int) -> Tensor:
+        """The gradient of conv2d w.r.t. its input (self: the output's gradient), for an input (H, W)."""
+        op = "conv2d_input_grad"
+        p = _conv_params(stride, padding, dilation, groups)
+        size = (int(input_size[0]), int(input_size[1]))
+        _conv_dtypes(op, self, weight)
+        if self.ndim != 4 or weight.ndim != 4:
+            raise ShapeError(f"{op}: expected a 4-d gradient and a 4-d weight, got {self.shape} and {weight.shape}")
+        x_shape = (self.shape[0], weight.shape[1] * p[3]) + size
+        oh, ow = _conv_plan(op, x_shape, weight, p)
+        want = (self.shape[0], weight.shape[0], oh, ow)
+        if self.shape != want:
+            raise ShapeError(f"{op}: gradient of shape {self.shape}, expected {want} for weight {weight.shape}")
+        return _apply(ops.Conv2dInputGrad(size, *p), (self, weight))
+
+    def _conv2d_weight_grad(self, grad: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                            groups: int) -> Tensor:
+        """The gradient of conv2d w.r.t. its weight (self: the input), for a kernel (KH, KW)."""
+        op = "conv2d_weight_grad"
+        p = _conv_params(stride, padding, dilation, groups)
+        size = (int(kernel_size[0]), int(kernel_size[1]))
+        _conv_dtypes(op, self, grad)
+        if self.ndim != 4 or grad.ndim != 4:
+            raise ShapeError(f"{op}: expected a 4-d input and a 4-d gradient, got {self.shape} and {grad.shape}")
+        w_shape = (grad.shape[1], self.shape[1] // max(p[3], 1)) + size
+        oh, ow = _conv_plan(op, self, w_shape, p)
+        want = (self.shape[0], grad.shape[1], oh, ow)
+        if grad.shape != want:
+            raise ShapeError(f"{op}: gradient of shape {grad.shape}, expected {want} for input {self.shape}")
+        return _apply(ops.Conv2dWeightGrad(size, *p), (self, grad))
+
     def _index_map(self, maps: Sequence[np.ndarray]) -> Tensor:
         """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
         ms = tuple(np.asarray(m, dtype=np.int64).reshape(-1) for m in maps)
@@ -1091,6 +1130,55 @@ def tensor(data: object, dtype: object = None, requires_grad: bool = False) -> T
 
 
 # -------------------------------------------------------------- apply ---
+
+
+def _conv_params(stride: Any, padding: Any, dilation: Any, groups: int) -> tuple[Any, ...]:
+    """The conv ops' parameters as int tuples: stride (h, w), padding (top, bottom, left, right), dilation
+    (h, w), groups."""
+    def ints(v: Any, n: int) -> tuple[int, ...]:
+        t = tuple(int(a) for a in (v if isinstance(v, (tuple, list)) else (v,) * n))
+        if len(t) != n:
+            raise PygradValueError(f"conv2d: expected {n} values, got {v!r}")
+        return t
+    return ints(stride, 2), ints(padding, 4), ints(dilation, 2), int(groups)
+
+
+def _conv_dtypes(op: str, a: Tensor, b: Tensor) -> None:
+    for t in (a, b):
+        if KIND[t.dtype] < 2:
+            raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {np.dtype(t.dtype).name}")
+    if a.dtype != b.dtype:
+        raise PygradTypeError(f"{op}: dtypes {np.dtype(a.dtype).name} and {np.dtype(b.dtype).name} differ")
+
+
+def _conv_plan(op: str, x: Any, w: Any, p: tuple[Any, ...]) -> tuple[int, int]:
+    """Checks a convolution of an input (N, C, H, W) by a weight (O, C/groups, KH, KW) (tensors or shapes) as
+    the C engine does; returns the output's (OH, OW)."""
+    (sh, sw), pad, (dh, dw), groups = p
+    if isinstance(x, Tensor) and isinstance(w, Tensor):
+        _conv_dtypes(op, x, w)
+    xs, ws = tuple(x.shape) if isinstance(x, Tensor) else x, tuple(w.shape) if isinstance(w, Tensor) else w
+    if min(sh, sw, dh, dw, groups) < 1:
+        raise PygradValueError(f"{op}: stride {(sh, sw)}, dilation {(dh, dw)} and groups {groups} must be positive")
+    if min(pad) < 0:
+        raise PygradValueError(f"{op}: padding {pad} must not be negative")
+    if len(xs) != 4 or len(ws) != 4:
+        raise ShapeError(f"{op}: expected a 4-d input (N, C, H, W) and a 4-d weight (O, C/groups, KH, KW), got "
+                         f"input {xs} and weight {ws}")
+    if xs[1] % groups or ws[0] % groups:
+        raise ShapeError(f"{op}: groups {groups} must divide the input channels and the output channels (input "
+                         f"{xs}, weight {ws})")
+    if ws[1] != xs[1] // groups:
+        raise ShapeError(f"{op}: the weight {ws} expects {ws[1]} input channels per group, the input {xs} has "
+                         f"{xs[1] // groups} ({groups} groups)")
+    if ws[2] < 1 or ws[3] < 1:
+        raise ShapeError(f"{op}: the kernel of weight {ws} is empty")
+    eh = xs[2] + pad[0] + pad[1] - dh * (ws[2] - 1) - 1
+    ew = xs[3] + pad[2] + pad[3] - dw * (ws[3] - 1) - 1
+    if eh < 0 or ew < 0:
+        raise ShapeError(f"{op}: the kernel of weight {ws} (dilation {(dh, dw)}) is larger than the padded input "
+                         f"{xs} (padding {pad})")
+    return eh // sh + 1, ew // sw + 1
 
 
 def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:

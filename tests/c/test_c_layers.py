@@ -52,6 +52,7 @@ LAYERS = {
     "ops_softmax": OPS,
     "ops_nn": OPS,
     "ops_custom": OPS,
+    "ops_conv": OPS,
     "optim": OPS,
     "optable": TABLE,
 }

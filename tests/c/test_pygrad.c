@@ -704,6 +704,7 @@ static void test_binary_ops(void) {
 #define FAMILY_softmax(NAME, name)
 #define FAMILY_custom(NAME, name)
 #define FAMILY_nn(NAME, name)
+#define FAMILY_conv(NAME, name)
 static const struct {
     const char *name;
     int op;
@@ -1238,6 +1239,52 @@ static void test_index_map(void) {
     CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, -1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: negative dimension");
     CHECK_FAILS(pg_index_map(x, 2, SHAPE(1, 1), NULL), PG_ERR_VALUE, "index_map: index pointer is NULL");
     CHECK_FAILS(pg_index_map(x, 9, SHAPE(1), (const int64_t[]){0}), PG_ERR_SHAPE, "index_map: got 9 index vectors");
+    release_all();
+}
+
+static void test_conv2d(void) {
+    const int64_t s1[2] = {1, 1}, d1[2] = {1, 1}, p0[4] = {0, 0, 0, 0}, hw3[2] = {3, 3}, k2[2] = {2, 2};
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* x (1, 1, 3, 3) = 1..9, w (1, 1, 2, 2) = 1..4: y[i, j] = Σ x[i+a, j+b] w[a, b] */
+        pg_tensor *x = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *w = leaf(T(dt, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4));
+        pg_tensor *y = keep(pg_conv2d(x, w, s1, p0, d1, 1));
+        CHECK_SHAPE(y, 4, 1, 1, 2, 2);
+        CHECK_VALUES(y, tol, 37, 47, 67, 77);
+        BACKWARD(y, 1, 1, 1, 1);
+        CHECK_GRAD(x, tol, 1, 3, 2, 4, 10, 6, 3, 7, 4);
+        CHECK_GRAD(w, tol, 12, 16, 24, 28);
+        /* the two gradient ops alone */
+        pg_tensor *g = T(dt, 4, SHAPE(1, 1, 2, 2), 1, 1, 1, 1);
+        CHECK_VALUES(keep(pg_conv2d_input_grad(g, w, hw3, s1, p0, d1, 1)), tol, 1, 3, 2, 4, 10, 6, 3, 7, 4);
+        CHECK_VALUES(keep(pg_conv2d_weight_grad(x, g, k2, s1, p0, d1, 1)), tol, 12, 16, 24, 28);
+        /* padding 1, stride 2: the corners of the padded 5x5 grid */
+        const int64_t s2[2] = {2, 2}, p1[4] = {1, 1, 1, 1};
+        pg_tensor *w1 = T(dt, 4, SHAPE(1, 1, 1, 1), 2);
+        CHECK_VALUES(keep(pg_conv2d(x, w1, s2, p1, d1, 1)), tol, 0, 0, 0, 0, 10, 0, 0, 0, 0);
+    }
+    pg_tensor *x = T(F64, 4, SHAPE(1, 2, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    pg_tensor *w = T(F64, 4, SHAPE(2, 1, 2, 2), 1, 2, 3, 4, 1, 1, 1, 1);
+    /* depthwise: each channel with its own kernel */
+    CHECK_VALUES(keep(pg_conv2d(x, w, s1, p0, d1, 2)), E, 37, 47, 67, 77, 12, 16, 24, 28);
+    CHECK_FAILS(pg_conv2d(NULL, w, s1, p0, d1, 1), PG_ERR_VALUE, "conv2d: got a NULL tensor");
+    CHECK_FAILS(pg_conv2d(x, w, NULL, p0, d1, 1), PG_ERR_VALUE, "conv2d: a NULL parameter array");
+    CHECK_FAILS(pg_conv2d(x, w, s1, p0, d1, 1), PG_ERR_SHAPE, "conv2d: the weight (2, 1, 2, 2) expects 1 input");
+    CHECK_FAILS(pg_conv2d(x, w, s1, p0, d1, 3), PG_ERR_SHAPE, "conv2d: groups 3 must divide");
+    CHECK_FAILS(pg_conv2d(x, w, s1, p0, d1, 0), PG_ERR_VALUE, "conv2d: stride (1, 1), dilation (1, 1) and groups 0");
+    CHECK_FAILS(pg_conv2d(x, w, s1, (const int64_t[]){0, -1, 0, 0}, d1, 2), PG_ERR_VALUE, "must not be negative");
+    CHECK_FAILS(pg_conv2d(x, w, s1, p0, (const int64_t[]){3, 1}, 2), PG_ERR_SHAPE, "is larger than the padded input");
+    CHECK_FAILS(pg_conv2d(V(F64, 1, 2), w, s1, p0, d1, 1), PG_ERR_SHAPE, "conv2d: expected a 4-d input");
+    CHECK_FAILS(pg_conv2d(x, T(F32, 4, SHAPE(2, 1, 2, 2), 1, 2, 3, 4, 1, 1, 1, 1), s1, p0, d1, 2), PG_ERR_TYPE,
+                "conv2d: dtypes float64 and float32 differ");
+    CHECK_FAILS(pg_conv2d_input_grad(x, w, hw3, s1, p0, d1, 2), PG_ERR_SHAPE, "conv2d_input_grad: gradient of shape");
+    CHECK_FAILS(pg_conv2d_input_grad(x, w, NULL, s1, p0, d1, 2), PG_ERR_VALUE, "conv2d_input_grad: a NULL");
+    CHECK_FAILS(pg_conv2d_weight_grad(x, x, k2, s1, p0, d1, 2), PG_ERR_SHAPE, "conv2d_weight_grad: gradient of shape");
+    CHECK_FAILS(pg_conv2d(x, w, s1, (const int64_t[]){0, INT64_MAX, 0, 0}, d1, 2), PG_ERR_VALUE, "too large");
+    CHECK_FAILS(pg_conv2d(x, w, s1, (const int64_t[]){0, (int64_t)1 << 40, 0, (int64_t)1 << 40}, d1, 2), PG_ERR_MEMORY,
+                "conv2d: the unfolded input or the output");
     release_all();
 }
 
@@ -2323,6 +2370,7 @@ int main(void) {
     test_softmax_and_cast();
     test_logsumexp_and_cumsum();
     test_index_map();
+    test_conv2d();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

@@ -570,6 +570,57 @@ def b_index_map(p: Program) -> Value | None:
     return apply(p, "index_map", lambda m, a: a.expand(*shape), x)
 
 
+def _conv_setup(p: Program) -> tuple[Any, ...]:
+    """A random conv2d geometry: input (N, C, H, W), weight (O, C/G, KH, KW), stride, padding, dilation,
+    groups, and the output's (OH, OW)."""
+    g = p.draw(st.integers(1, 2))
+    n, c, o = p.draw(st.integers(1, 2)), g * p.draw(st.integers(1, 2)), g * p.draw(st.integers(1, 2))
+    kh, kw = p.draw(st.integers(1, 3)), p.draw(st.integers(1, 3))
+    s = (p.draw(st.integers(1, 2)), p.draw(st.integers(1, 2)))
+    d = (p.draw(st.integers(1, 2)), p.draw(st.integers(1, 2)))
+    pad = tuple(p.draw(st.integers(0, 1)) for _ in range(4))
+    h = d[0] * (kh - 1) + 1 + p.draw(st.integers(0, 3))
+    w = d[1] * (kw - 1) + 1 + p.draw(st.integers(0, 3))
+    oh = (h + pad[0] + pad[1] - d[0] * (kh - 1) - 1) // s[0] + 1
+    ow = (w + pad[2] + pad[3] - d[1] * (kw - 1) - 1) // s[1] + 1
+    return (n, c, h, w), (o, c // g, kh, kw), s, pad, d, g, (oh, ow)
+
+
+def _conv_bound(a: Value, b: Value) -> float:
+    return float(np.max(np.abs(a.a), initial=0.0)) * float(np.sum(np.abs(b.a))) + 1.0
+
+
+def b_conv2d(p: Program) -> Value | None:
+    """conv2d through pygrad.nn.functional, on a picked 4-d value or a fresh leaf."""
+    x = p.pick(lambda v: len(v.shape) == 4 and min(v.shape) >= 1 and v.shape[2] <= 6 and v.shape[3] <= 6)
+    if x is None:
+        xs, ws, s, pad, d, g, _ = _conv_setup(p)
+        x = p.leaf(xs)
+        w = p.leaf(ws)
+        return apply(p, "conv2d", lambda m, a, b: a._conv2d(b, s, pad, d, g), x, w, scale=_conv_bound(x, w))
+    kh, kw = p.draw(st.integers(1, x.shape[2])), p.draw(st.integers(1, x.shape[3]))
+    w = p.leaf((p.draw(st.integers(1, 3)), x.shape[1], kh, kw))
+    padding = p.draw(st.sampled_from([0, 1, "same", "valid"]))
+    return apply(p, "conv2d", lambda m, a, b: m.nn.functional.conv2d(a, b, padding=padding), x, w,
+                 scale=_conv_bound(x, w))
+
+
+def b_conv2d_input_grad(p: Program) -> Value | None:
+    xs, ws, s, pad, d, g, ohw = _conv_setup(p)
+    gy = p.leaf((xs[0], ws[0]) + ohw)
+    w = p.leaf(ws)
+    return apply(p, "conv2d_input_grad", lambda m, a, b: a._conv2d_input_grad(b, xs[2:], s, pad, d, g), gy, w,
+                 scale=_conv_bound(gy, w))
+
+
+def b_conv2d_weight_grad(p: Program) -> Value | None:
+    xs, ws, s, pad, d, g, ohw = _conv_setup(p)
+    x = p.leaf(xs)
+    gy = p.leaf((xs[0], ws[0]) + ohw)
+    return apply(p, "conv2d_weight_grad", lambda m, a, b: a._conv2d_weight_grad(b, ws[2:], s, pad, d, g), x, gy,
+                 scale=_conv_bound(x, gy) * ohw[0] * ohw[1])
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -694,6 +745,9 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "logsumexp": b_logsumexp,
     "cumsum": b_cumsum,
     "index_map": b_index_map,
+    "conv2d": b_conv2d,
+    "conv2d_input_grad": b_conv2d_input_grad,
+    "conv2d_weight_grad": b_conv2d_weight_grad,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))

@@ -1,0 +1,173 @@
+"""max_pool2d / avg_pool2d and their modules on both engines: against a plain numpy loop (PyTorch's
+window rules written out), against PyTorch when installed, gradcheck and gradgradcheck in float64,
+errors naming the op."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import pygrad
+import pygrad.reference as ref
+from pygrad.errors import PygradValueError, ShapeError
+from pygrad.gradcheck import gradcheck, gradgradcheck
+
+ENGINES = [pytest.param(pygrad, id="c"), pytest.param(ref, id="ref")]
+
+
+def _p(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _out(n, k, s, p, d, ceil):
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (math.ceil(span / s) if ceil else span // s) + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def loop_pool(x, kind, k, s, p, d=(1, 1), ceil=False, count_include_pad=True):
+    """One loop per output element: max (first maximum, its plane index) or average of the window."""
+    h, w = x.shape[-2:]
+    oh, ow = _out(h, k[0], s[0], p[0], d[0], ceil), _out(w, k[1], s[1], p[1], d[1], ceil)
+    flat = x.reshape(-1, h, w)
+    y, idx = np.zeros((flat.shape[0], oh, ow)), np.zeros((flat.shape[0], oh, ow), dtype=np.int64)
+    for n in range(flat.shape[0]):
+        for a in range(oh):
+            for b in range(ow):
+                if kind == "max":
+                    best, at = -np.inf, -1
+                    for i in range(k[0]):
+                        for j in range(k[1]):
+                            r, c = a * s[0] - p[0] + i * d[0], b * s[1] - p[1] + j * d[1]
+                            if 0 <= r < h and 0 <= c < w and (at < 0 or flat[n, r, c] > best):
+                                best, at = flat[n, r, c], r * w + c
+                    y[n, a, b], idx[n, a, b] = best, at
+                else:
+                    r0, c0 = a * s[0] - p[0], b * s[1] - p[1]
+                    r1, c1 = min(r0 + k[0], h + p[0]), min(c0 + k[1], w + p[1])
+                    count = (r1 - r0) * (c1 - c0)
+                    r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
+                    if not count_include_pad:
+                        count = (r1 - r0) * (c1 - c0)
+                    y[n, a, b] = flat[n, r0:r1, c0:c1].sum() / count
+    shape = x.shape[:-2] + (oh, ow)
+    return y.reshape(shape), idx.reshape(shape)
+
+
+# (shape, kernel_size, stride, padding, dilation, ceil_mode)
+CASES = [
+    ((2, 3, 6, 6), 2, None, 0, 1, False),
+    ((1, 2, 7, 5), 3, 2, 1, 1, False),
+    ((2, 2, 7, 6), (3, 2), (2, 1), (1, 1), 1, True),
+    ((1, 1, 8, 8), 3, 3, 0, 1, True),
+    ((3, 5, 5), 2, 1, 1, 2, False),          # unbatched, dilated (max only)
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_max_pool2d_matches_a_loop_routing_ties_to_the_first(engine, case) -> None:
+    shape, k, s, p, d, ceil = case
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal(shape), 1)  # rounded: many ties
+    X = engine.tensor(x, requires_grad=True)
+    y, i = engine.nn.functional.max_pool2d(X, k, s, p, d, ceil, return_indices=True)
+    want, widx = loop_pool(x, "max", _p(k), _p(k if s is None else s), _p(p), _p(d), ceil)
+    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(i.numpy(), widx)
+    assert i.dtype == engine.int64
+    v = rng.standard_normal(want.shape)
+    (y * engine.tensor(v)).sum().backward()
+    dx = np.zeros(x.shape).reshape(-1, x.shape[-2] * x.shape[-1])
+    for n, (row, g) in enumerate(zip(widx.reshape(dx.shape[0], -1), v.reshape(dx.shape[0], -1))):
+        np.add.at(dx[n], row, g)
+    np.testing.assert_allclose(X.grad.numpy(), dx.reshape(x.shape), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("case", CASES[:4], ids=[str(i) for i in range(4)])
+def test_avg_pool2d_matches_a_loop(engine, case, count_include_pad) -> None:
+    shape, k, s, p, _, ceil = case
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape)
+    for dtype, tol in (("float64", 1e-12), ("float32", 1e-5)):
+        X = engine.tensor(x, dtype=dtype, requires_grad=True)
+        y = engine.nn.functional.avg_pool2d(X, k, s, p, ceil, count_include_pad)
+        want, _ = loop_pool(x, "avg", _p(k), _p(k if s is None else s), _p(p), ceil=ceil,
+                            count_include_pad=count_include_pad)
+        assert y.dtype == X.dtype
+        np.testing.assert_allclose(y.numpy(), want, rtol=tol, atol=tol)
+        # linear: Σ dx·x = Σ v·y
+        v = rng.standard_normal(want.shape)
+        (y * engine.tensor(v, dtype=dtype)).sum().backward()
+        np.testing.assert_allclose(np.sum(X.grad.numpy() * x), np.sum(v * want), rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_pools_against_pytorch(case) -> None:
+    torch = pytest.importorskip("torch")
+    shape, k, s, p, d, ceil = case
+    x = np.round(np.random.default_rng(3).standard_normal(shape), 1)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, ti = torch.nn.functional.max_pool2d(tx, k, s, p, d, ceil, return_indices=True)
+    ty.sum().backward()
+    for engine in (pygrad, ref):
+        X = engine.tensor(x, requires_grad=True)
+        y, i = engine.nn.functional.max_pool2d(X, k, s, p, d, ceil, True)
+        y.sum().backward()
+        np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+        np.testing.assert_array_equal(X.grad.numpy(), tx.grad.numpy())
+    if d == 1:
+        for cip in (True, False):
+            ta = torch.nn.functional.avg_pool2d(torch.tensor(x), k, s, p, ceil, cip)
+            for engine in (pygrad, ref):
+                a = engine.nn.functional.avg_pool2d(engine.tensor(x), k, s, p, ceil, cip)
+                np.testing.assert_allclose(a.numpy(), ta.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gradcheck_and_gradgradcheck(engine) -> None:
+    rng = np.random.default_rng(4)
+    # distinct values spaced well beyond the finite-difference step: no window changes its maximum
+    x = engine.tensor(rng.permutation(36).reshape(1, 1, 6, 6) * 0.1, dtype="float64", requires_grad=True)
+    F = engine.nn.functional
+    v = engine.tensor(rng.standard_normal((1, 1, 3, 3)))
+    for f in (lambda a: (F.max_pool2d(a, 3, 2, 1) * v).sum(), lambda a: (F.avg_pool2d(a, 3, 2, 1) * v).sum(),
+              lambda a: (F.max_pool2d(a * a, 2, 2, 0, 1, True) ** 2).sum()):
+        assert gradcheck(f, (x,))
+        assert gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bad_arguments(engine) -> None:
+    F = engine.nn.functional
+    x = engine.zeros(1, 1, 4, 4)
+    with pytest.raises(ShapeError, match=r"max_pool2d: expected a 3-d .* \(4, 4\)"):
+        F.max_pool2d(engine.zeros(4, 4), 2)
+    with pytest.raises(PygradValueError, match="avg_pool2d: padding .* at most half"):
+        F.avg_pool2d(x, 2, padding=2)
+    with pytest.raises(ShapeError, match="max_pool2d: the output .* would be empty"):
+        F.max_pool2d(x, 5)
+    with pytest.raises(PygradValueError, match="max_pool2d: stride"):
+        F.max_pool2d(x, 2, stride=0)
+    with pytest.raises(PygradValueError, match="avg_pool2d: kernel_size"):
+        F.avg_pool2d(x, (2, 2, 2))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pool_modules(engine) -> None:
+    x = engine.tensor(np.arange(32.0).reshape(1, 2, 4, 4))
+    np.testing.assert_array_equal(engine.nn.MaxPool2d(2)(x).numpy(),
+                                  [[[[5, 7], [13, 15]], [[21, 23], [29, 31]]]])
+    np.testing.assert_array_equal(engine.nn.AvgPool2d(2)(x).numpy(),
+                                  [[[[2.5, 4.5], [10.5, 12.5]], [[18.5, 20.5], [26.5, 28.5]]]])
+    y, i = engine.nn.MaxPool2d(2, return_indices=True)(x)
+    np.testing.assert_array_equal(i.numpy()[0, 0], [[5, 7], [13, 15]])
+    assert list(engine.nn.MaxPool2d(2).parameters()) == []
+    assert "kernel_size=2" in repr(engine.nn.AvgPool2d(2))
