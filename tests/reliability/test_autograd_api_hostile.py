@@ -7,6 +7,7 @@ Each case must end in a result or a pygrad exception, on both engines.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -199,7 +200,7 @@ def test_hostile_autograd_api_calls_never_crash(tmp_path: Path) -> None:
     script.write_text(CHILD)
     root = str(Path(pygrad.__file__).resolve().parent.parent)
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                       env={"PYTHONPATH": root, "PATH": ""}, cwd=str(tmp_path))
+                       env={**os.environ, "PYTHONPATH": root}, cwd=str(tmp_path))  # keeps LD_PRELOAD (ASan)
     assert r.returncode == 0, f"the child failed (status {r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     lines = r.stdout.strip().splitlines()
     assert lines[-1] == f"{2 * 13} cases done", r.stdout
