@@ -211,8 +211,7 @@ def take_along_dim(x: Any, indices: Any, dim: Any = None) -> Any:
     except ValueError:
         raise ShapeError(f"take_along_dim: shapes {x.shape} and {idx.shape} cannot be broadcast outside dim {d}") \
             from None
-    xt = x.broadcast_to(tuple(shape[:d]) + (xs[d],) + tuple(shape[d + 1:])) if hasattr(x, "broadcast_to") \
-        else _broadcast(x, tuple(shape[:d]) + (xs[d],) + tuple(shape[d + 1:]))
+    xt = _broadcast(x, tuple(shape[:d]) + (xs[d],) + tuple(shape[d + 1:]))
     it = _broadcast(idx, tuple(shape[:d]) + (js[d],) + tuple(shape[d + 1:]))
     return xt.gather(d, it)
 

@@ -1285,7 +1285,7 @@ def _result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     return x if x.itemsize >= y.itemsize else y
 
 
-def _common_dtype(ts: Sequence[Tensor], keep_bool: bool = True) -> np.dtype:
+def _common_dtype(ts: Sequence[Tensor]) -> np.dtype:
     """The dtype a sequence of tensors meets in (pairwise :func:`_result_dtype`, left to right)."""
     acc = ts[0]
     for t in ts[1:]:
@@ -1294,7 +1294,7 @@ def _common_dtype(ts: Sequence[Tensor], keep_bool: bool = True) -> np.dtype:
     return acc.dtype
 
 
-def _promote(ts: Sequence[Tensor], keep_bool: bool = True) -> list[Tensor]:
+def _promote(ts: Sequence[Tensor]) -> list[Tensor]:
     """Cast all tensors to their common dtype (float32 -> float64 recorded as ``cast``)."""
     dt = _common_dtype(ts)
     return [_cast(t, dt) for t in ts]
@@ -1666,7 +1666,7 @@ def _sequence(opname: str, tensors: object) -> list[Tensor]:
         )
     if not tensors:
         raise PygradValueError(f"{opname}: expected at least one tensor, got an empty sequence")
-    return _promote([as_tensor(t, opname) for t in tensors], keep_bool=True)
+    return _promote([as_tensor(t, opname) for t in tensors])
 
 
 def _concatenate(tensors: object, axis: object, opname: str) -> Tensor:
