@@ -131,6 +131,12 @@ typedef struct pg_params {
             int64_t size[2];             /* conv2d_input_grad: the input's (H, W);
                                           * conv2d_weight_grad: the kernel's (KH, KW) */
         } conv;                          /* conv2d and its two gradient ops */
+        struct {
+            double eps;                  /* added to the variance */
+            int64_t groups;              /* group_norm: num_groups */
+            int nrm;                     /* layer_norm: dims of normalized_shape (the last of x) */
+            bool training;               /* batch_norm: batch statistics (else the running ones) */
+        } norm;                          /* batch_norm, layer_norm, group_norm */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */

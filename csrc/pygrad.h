@@ -368,6 +368,20 @@ pg_tensor *pg_conv2d_input_grad(pg_tensor *g, pg_tensor *w, const int64_t *input
  * -> (O, C/groups, KH, KW), summed over the batch */
 pg_tensor *pg_conv2d_weight_grad(pg_tensor *x, pg_tensor *g, const int64_t *kernel_hw, const int64_t *stride,
                                  const int64_t *padding, const int64_t *dilation, int64_t groups);
+/* Normalisation (PyTorch's), y = (x - mean) / sqrt(var + eps) * weight + bias, var biased; weight and
+ * bias may be NULL (ones, zeros), else of x's dtype.
+ * batch_norm: x (N, C, *), statistics per channel over (N, *); weight, bias, running_mean, running_var (C,).
+ * training: the batch's statistics (more than one value per channel), and running_mean/var (both or
+ * neither) updated in place, not recorded: r = (1 - momentum) r + momentum s, the variance unbiased;
+ * else the running statistics (required). */
+pg_tensor *pg_batch_norm(pg_tensor *x, pg_tensor *running_mean, pg_tensor *running_var, pg_tensor *weight,
+                         pg_tensor *bias, int training, double momentum, double eps);
+/* layer_norm: statistics over the last normalized_ndim dims of x, which must equal normalized_shape;
+ * weight, bias of normalized_shape */
+pg_tensor *pg_layer_norm(pg_tensor *x, int normalized_ndim, const int64_t *normalized_shape, pg_tensor *weight,
+                         pg_tensor *bias, double eps);
+/* group_norm: x (N, C, *), C divisible by num_groups, statistics per (n, group); weight, bias (C,) */
+pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg_tensor *bias, double eps);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

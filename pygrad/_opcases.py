@@ -43,7 +43,7 @@ OP_NAMES: tuple[str, ...] = (
     "tan", "atan", "sinh", "cosh", "asin", "acos", "log1p", "expm1", "log2", "log10", "exp2", "square",
     "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
     "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide", "logsumexp", "cumsum", "index_map",
-    "conv2d", "conv2d_input_grad", "conv2d_weight_grad",
+    "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "batch_norm", "layer_norm", "group_norm",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -131,6 +131,18 @@ _SCATTER = np.array([[4, 0, 4], [1, 7, 2]])  # offsets into a (2, 4) result; 4 r
 def _pad(m: Any) -> Any:
     """``pad`` of the engine ``m`` (it lives in ``m.nn.functional``, as PyTorch's)."""
     return m.nn.functional.pad
+
+
+def _F(m: Any) -> Any:  # noqa: N802
+    """``m.nn.functional`` of the engine ``m``."""
+    return m.nn.functional
+
+
+def _running(m: Any, like: Any, c: int) -> tuple[Any, Any]:
+    """Running mean and variance (C,) of the engine ``m`` in ``like``'s dtype, fixed values."""
+    mean = np.linspace(-0.5, 0.5, c)
+    var = np.linspace(0.5, 1.5, c)
+    return m.tensor(mean, dtype=like.dtype), m.tensor(var, dtype=like.dtype)
 
 
 def _conv2d(m: Any) -> Any:
@@ -572,5 +584,21 @@ CASES: list[OpCase] = [
     OpCase("conv2d_weight_grad", "conv2d_weight_grad",
            lambda m, a, b: a._conv2d_weight_grad(b, (2, 2), (1, 1), (0, 1, 1, 0), (2, 1), 2),
            ((2, 4, 4, 4), (2, 2, 3, 4))),
+    # normalisation: training batch statistics, eval with running statistics, 2-d to 4-d, with and without
+    # the affine pair
+    OpCase("batch_norm", "batch_norm-train-4d", lambda m, a, w, b: _F(m).batch_norm(a, None, None, w, b, True),
+           ((3, 2, 3, 2), (2,), (2,))),
+    OpCase("batch_norm", "batch_norm-train-2d", lambda m, a: _F(m).batch_norm(a, None, None, training=True),
+           ((5, 3),)),
+    OpCase("batch_norm", "batch_norm-train-running",
+           lambda m, a, w: _F(m).batch_norm(a, *_running(m, a, 3), w, None, True, 0.3, 1e-3), ((2, 3, 4), (3,))),
+    OpCase("batch_norm", "batch_norm-eval", lambda m, a, w, b: _F(m).batch_norm(a, *_running(m, a, 2), w, b),
+           ((2, 2, 3, 3), (2,), (2,))),
+    OpCase("layer_norm", "layer_norm", lambda m, a, w, b: _F(m).layer_norm(a, (5,), w, b), ((3, 5), (5,), (5,))),
+    OpCase("layer_norm", "layer_norm-2dims-plain", lambda m, a: _F(m).layer_norm(a, (3, 4), eps=1e-3),
+           ((2, 2, 3, 4),)),
+    OpCase("group_norm", "group_norm", lambda m, a, w, b: _F(m).group_norm(a, 2, w, b), ((2, 4, 3), (4,), (4,))),
+    OpCase("group_norm", "group_norm-4d-per-channel", lambda m, a, w: _F(m).group_norm(a, 3, w),
+           ((2, 3, 2, 2), (3,))),
 ]
 """All cases; ids are unique."""

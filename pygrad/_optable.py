@@ -298,6 +298,25 @@ OPS: tuple[Op, ...] = (
                                      ((1, 1), (0, 0, 0, 0), (1, 1), 1)),
        "conv_w", (), (),
        doc="The gradient of conv2d w.r.t. its weight, for double backward."),
+    Op("batch_norm", 3, Gate("BatchNormGate", "y = (x - mean_c) / sqrt(var_c + eps) · w_c + b_c, statistics per "
+                             "channel over (N, *); dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), "
+                             "dxhat = w dy; dw = Σ dy xhat, db = Σ dy.",
+                             lambda e, x, w, b, eps: e.nn.functional.batch_norm(x, None, None, w, b, True, 0.1, eps),
+                             ("eps",), (1e-5,)),
+       "BN", (), (),
+       doc="Batch normalisation (training statistics): pygrad.nn.functional.batch_norm."),
+    Op("layer_norm", 3, Gate("LayerNormGate", "y = (x - mean) / sqrt(var + eps) · w + b, statistics over the "
+                             "normalized (last) dims; dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).",
+                             lambda e, x, w, b, eps: e.nn.functional.layer_norm(x, tuple(w.shape), w, b, eps),
+                             ("eps",), (1e-5,)),
+       "LN", (), (),
+       doc="Layer normalisation: pygrad.nn.functional.layer_norm."),
+    Op("group_norm", 3, Gate("GroupNormGate", "y = (x - mean_ng) / sqrt(var_ng + eps) · w_c + b_c, statistics "
+                             "per (sample, group of channels); dx as layer_norm's within each group.",
+                             lambda e, x, w, b, num_groups, eps: e.nn.functional.group_norm(x, num_groups, w, b, eps),
+                             ("num_groups", "eps"), (1, 1e-5)),
+       "GN", (), (),
+       doc="Group normalisation: pygrad.nn.functional.group_norm."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

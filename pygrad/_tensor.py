@@ -64,6 +64,11 @@ def _i64(values: Any, n: int) -> list[int]:
     return v
 
 
+def _handle(t: Any) -> Any:
+    """A tensor's C handle, NULL for None."""
+    return _NULL if t is None else t._p
+
+
 def _is_one_dim(dim: Any) -> bool:
     """A single int dim (PyTorch's ``max(dim)`` form), not None, a tuple or a bool."""
     return isinstance(dim, (numbers.Integral, np.integer)) and not isinstance(dim, (bool, np.bool_))
@@ -972,6 +977,21 @@ class Tensor:
         """The gradient of conv2d w.r.t. its weight (self: the input), for a kernel (KH, KW)."""
         return _wrap(lib.pg_conv2d_weight_grad(self._p, grad._p, _i64(kernel_size, 2), _i64(stride, 2),
                                                _i64(padding, 4), _i64(dilation, 2), int(groups)))
+
+    def _batch_norm(self, running_mean: Any, running_var: Any, weight: Any, bias: Any, training: bool,
+                    momentum: float, eps: float) -> Tensor:
+        """The batch_norm op (pygrad.nn.functional.batch_norm checks its arguments); None: not given."""
+        return _wrap(lib.pg_batch_norm(self._p, _handle(running_mean), _handle(running_var), _handle(weight),
+                                       _handle(bias), bool(training), float(momentum), float(eps)))
+
+    def _layer_norm(self, normalized_shape: Any, weight: Any, bias: Any, eps: float) -> Tensor:
+        """The layer_norm op over the last len(normalized_shape) dims (checked by its functional)."""
+        shape = [int(d) for d in normalized_shape]
+        return _wrap(lib.pg_layer_norm(self._p, len(shape), shape, _handle(weight), _handle(bias), float(eps)))
+
+    def _group_norm(self, num_groups: int, weight: Any, bias: Any, eps: float) -> Tensor:
+        """The group_norm op (checked by its functional)."""
+        return _wrap(lib.pg_group_norm(self._p, int(num_groups), _handle(weight), _handle(bias), float(eps)))
 
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""

@@ -648,6 +648,101 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     return win.sum(-1) * E.tensor(scale, dtype=x.dtype)
 
 
+# ---------------------------------------------------------- normalisation ---
+
+
+def _norm_float(op: str, x: Any) -> Any:
+    x = _tensor(op, x)
+    if np.dtype(x.dtype).kind != "f":
+        raise PygradTypeError(f"{op}: expected a float input, got dtype {np.dtype(x.dtype)}")
+    return x
+
+
+def _norm_param(op: str, what: str, t: Any, x: Any, shape: tuple[int, ...]) -> None:
+    """weight, bias or a running statistic: None or a tensor of the input's engine, dtype and ``shape``."""
+    if t is None:
+        return
+    if not is_tensor(t):
+        raise PygradTypeError(f"{op}: {what} must be a Tensor or None, got {type(t).__name__}")
+    if engine_of(t) is not engine_of(x):
+        raise PygradTypeError(f"{op}: {what} belongs to another engine than the input")
+    if np.dtype(t.dtype) != np.dtype(x.dtype):
+        raise PygradTypeError(f"{op}: {what} of dtype {np.dtype(t.dtype)}, expected the input's "
+                              f"{np.dtype(x.dtype)}")
+    if tuple(t.shape) != shape:
+        raise ShapeError(f"{op}: {what} of shape {tuple(t.shape)}, expected {shape} for input {tuple(x.shape)}")
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Batch normalisation, PyTorch's ``batch_norm``: input (N, C), (N, C, L) or (N, C, H, W) (any (N, C, *)),
+    a mean and variance per channel c over (N, *)::
+
+        y = (x - mean_c) / sqrt(var_c + eps) · weight_c + bias_c
+
+    ``training``: the batch's statistics (the variance biased), and ``running_mean``/``running_var`` (C,)
+    (if given) updated in place, not recorded: r = (1 - momentum) r + momentum s, with the unbiased variance
+    (N·*/(N·* - 1) times the biased one). Otherwise the running statistics (required). weight, bias (C,)
+    or None. One fused C kernel each way (backward: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat
+    xhat)), dxhat = dy·w)."""
+    op = "batch_norm"
+    x = _norm_float(op, input)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: expected an input of 2 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    c = int(x.shape[1])
+    for what, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _norm_param(op, what, t, x, (c,))
+    if (running_mean is None) != (running_var is None):
+        raise PygradValueError(f"{op}: running_mean and running_var must be given together")
+    if not training and running_mean is None:
+        raise PygradValueError(f"{op}: running_mean and running_var must be given when training is False")
+    cnt = x.numel() // c if c else 0
+    if training and cnt == 1:
+        raise PygradValueError(f"{op}: expected more than 1 value per channel when training, got input of "
+                               f"shape {tuple(x.shape)}")
+    return x._batch_norm(running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Layer normalisation, PyTorch's ``layer_norm``: a mean and (biased) variance per leading index of
+    x (..., *normalized_shape), over the last len(normalized_shape) dims::
+
+        y = (x - mean) / sqrt(var + eps) · weight + bias      weight, bias: normalized_shape, or None
+
+    One fused C kernel each way."""
+    op = "layer_norm"
+    x = _norm_float(op, input)
+    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
+        tuple(int(d) for d in normalized_shape)
+    if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
+        raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        _norm_param(op, what, t, x, ns)
+    return x._layer_norm(ns, weight, bias, float(eps))
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """Group normalisation, PyTorch's ``group_norm``: x (N, C, *), its C channels in ``num_groups`` groups,
+    a mean and (biased) variance per (n, group) over the group's channels and *::
+
+        y = (x - mean_ng) / sqrt(var_ng + eps) · weight_c + bias_c      weight, bias (C,) or None
+
+    One fused C kernel each way."""
+    op = "group_norm"
+    x = _norm_float(op, input)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: expected an input of 2 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    g = int(num_groups)
+    c = int(x.shape[1])
+    if g < 1 or c % g:
+        raise PygradValueError(f"{op}: expected the number of channels of input {tuple(x.shape)} to be "
+                               f"divisible by num_groups, got num_groups={num_groups}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        _norm_param(op, what, t, x, (c,))
+    return x._group_norm(g, weight, bias, float(eps))
+
+
 def accuracy(scores: Any, labels: Any) -> float:
     """The fraction of rows whose highest score is at the label (ties: the first maximum)."""
     s = scores.numpy() if is_tensor(scores) else np.asarray(scores)
@@ -663,5 +758,5 @@ __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
     "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
-    "avg_pool2d",
+    "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
 ]

@@ -1756,6 +1756,103 @@ class Conv2dWeightGrad(_ConvBase):
         return self.conv_t(gy, g, x.shape[2], x.shape[3]), self.conv(x, g)
 
 
+
+class _Norm(Op):
+    """Shared by batch_norm, layer_norm and group_norm: x seen as the affine view A = (N, C, S) with w, b
+    one value per channel (layer_norm: x (M, K) as (M, K, 1), w per element of the normalized shape), and
+    as the statistics view V, whose dims ``axes`` are reduced (batch: (N, C, S) over 0 and 2; group:
+    (N, G, C/G·S) over 2; layer: (M, 1, K) over 2)::
+
+        mean = Σ x / cnt, var = Σ (x - mean)² / cnt (biased), rstd = 1 / sqrt(var + eps)
+        xhat = (x - mean) rstd,  y = xhat w + b
+        dxhat = g w,  dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))  (eval: rstd dxhat)
+        dw = Σ g xhat,  db = Σ g   (over N and S)
+
+    Inputs (x, w, b); ``mean`` and ``var`` (shape of V with the reduced dims 1) are kept from forward
+    for backward. batch_norm's eval mode takes them from the running statistics instead."""
+
+    save_inputs = True
+    axes: tuple[int, ...] = (2,)
+
+    def __init__(self, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.training = True
+        self.mean: Array | None = None
+        self.var: Array | None = None
+
+    def views(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The affine view A and the statistics view V of an input of ``shape``."""
+        raise NotImplementedError
+
+    def forward(self, x: Array, w: Array, b: Array) -> Array:
+        a, v = self.views(x.shape)
+        xv = x.reshape(v)
+        if self.training:
+            self.mean = xv.mean(axis=self.axes, keepdims=True)
+            self.var = np.square(xv - self.mean).mean(axis=self.axes, keepdims=True)
+        rstd = 1 / np.sqrt(self.var + _scalar(x.dtype, self.eps))
+        xhat = ((xv - self.mean) * rstd).reshape(a)
+        return (xhat * w.reshape(1, a[1], 1) + b.reshape(1, a[1], 1)).reshape(x.shape)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, w, b = xs
+        a, v = self.views(x.shape)
+        rstd = 1 / np.sqrt(self.var + _scalar(x.dtype, self.eps))
+        xhat = (x.reshape(v) - self.mean) * rstd
+        ga = g.reshape(a)
+        dw = (ga * xhat.reshape(a)).sum(axis=(0, 2)).reshape(w.shape)
+        db = ga.sum(axis=(0, 2)).reshape(b.shape)
+        dxh = (ga * w.reshape(1, a[1], 1)).reshape(v)
+        if self.training:
+            dx = rstd * (dxh - dxh.mean(axis=self.axes, keepdims=True)
+                         - xhat * (dxh * xhat).mean(axis=self.axes, keepdims=True))
+        else:
+            dx = dxh * rstd
+        return dx.reshape(x.shape), dw, db
+
+
+class BatchNorm(_Norm):
+    """batch_norm: a statistic per channel c of x (N, C, *), over (N, *)."""
+
+    name = "batch_norm"
+    axes = (0, 2)
+
+    def views(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        a = (shape[0], shape[1], int(np.prod(shape[2:], dtype=np.int64)))
+        return a, a
+
+
+class LayerNorm(_Norm):
+    """layer_norm: a statistic per leading index of x (..., *normalized_shape)."""
+
+    name = "layer_norm"
+
+    def __init__(self, normalized_ndim: int, eps: float) -> None:
+        super().__init__(eps)
+        self.nrm = normalized_ndim
+
+    def views(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        m = int(np.prod(shape[:len(shape) - self.nrm], dtype=np.int64))
+        k = int(np.prod(shape[len(shape) - self.nrm:], dtype=np.int64))
+        return (m, k, 1), (m, 1, k)
+
+
+class GroupNorm(_Norm):
+    """group_norm: a statistic per (n, group) of x (N, C, *), over the group's C/G channels and *."""
+
+    name = "group_norm"
+
+    def __init__(self, num_groups: int, eps: float) -> None:
+        super().__init__(eps)
+        self.groups = num_groups
+
+    def views(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        n, c = shape[0], shape[1]
+        s = int(np.prod(shape[2:], dtype=np.int64))
+        return (n, c, s), (n, self.groups, c // self.groups * s)
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1767,6 +1864,7 @@ OPS: dict[str, type[Op]] = {
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
+        BatchNorm, LayerNorm, GroupNorm,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

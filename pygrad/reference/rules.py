@@ -257,6 +257,33 @@ def _conv(node: Node, g: Tensor) -> list[Any]:
     return [b._conv2d_input_grad(g, a.shape[2:], *args), a._conv2d(g, *args)]  # y = conv_w(x, gy)
 
 
+
+def _norm(node: Node, g: Tensor) -> list[Any]:
+    """The normalisations' backward (ops._Norm) made of ops: in training mean and rstd are recomputed
+    from x (they depend on it), in eval they are the running statistics (constants)."""
+    op = node.op
+    x, w, _ = node.inputs
+    a, v = op.views(tuple(x.shape))
+    xv = x.reshape(*v)
+    if op.training:
+        mean = xv.mean(axis=op.axes, keepdims=True)
+        rstd = ((xv - mean).square().mean(axis=op.axes, keepdims=True) + op.eps).rsqrt()
+    else:
+        mean = _const(op.mean, x.dtype)
+        rstd = _const(1 / np.sqrt(op.var + op.eps), x.dtype)
+    xhat = (xv - mean) * rstd
+    ga = g.reshape(*a)
+    dw = (ga * xhat.reshape(*a)).sum(axis=(0, 2)).reshape(*w.shape)
+    db = ga.sum(axis=(0, 2)).reshape(*w.shape)
+    dxh = (ga * w.reshape(1, a[1], 1)).reshape(*v)
+    if op.training:
+        dx = rstd * (dxh - dxh.mean(axis=op.axes, keepdims=True)
+                     - xhat * (dxh * xhat).mean(axis=op.axes, keepdims=True))
+    else:
+        dx = dxh * rstd
+    return [dx.reshape(*x.shape), dw, db]
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -313,6 +340,7 @@ RULES.update({
     ops.Prelu: _prelu, ops.Maxout: _maxout, ops.CrossEntropy: _cross_entropy,
     ops.LogSumExp: _logsumexp, ops.CumSum: _cumsum, ops.IndexMap: _index_map,
     ops.Conv2d: _conv, ops.Conv2dInputGrad: _conv, ops.Conv2dWeightGrad: _conv,
+    ops.BatchNorm: _norm, ops.LayerNorm: _norm, ops.GroupNorm: _norm,
 })
 
 

@@ -992,6 +992,50 @@ class Tensor:
         """The logsumexp op over checked, sorted ``axes`` (Tensor.logsumexp checks its arguments)."""
         return _apply(ops.LogSumExp(axes, keepdim), (_floating(self),))
 
+    def _norm(self, op: ops._Norm, weight: Any, bias: Any, wshape: tuple[int, ...]) -> Tensor:
+        """Apply a normalisation op with weight and bias (ones and zeros of ``wshape`` when None)."""
+        x = _floating(self)
+        w = weight if weight is not None else Tensor._wrap(np.ones(wshape, dtype=x.dtype), VersionCounter())
+        b = bias if bias is not None else Tensor._wrap(np.zeros(wshape, dtype=x.dtype), VersionCounter())
+        for name, t in (("weight", w), ("bias", b)):
+            if t.dtype != x.dtype:
+                raise PygradTypeError(f"{op.name}: {name} of dtype {t.dtype}, expected the input's {x.dtype}")
+            if tuple(t.shape) != tuple(wshape):
+                raise ShapeError(f"{op.name}: {name} of shape {tuple(t.shape)}, expected {tuple(wshape)} for "
+                                 f"input {tuple(x.shape)}")
+        return _apply(op, (x, w, b))
+
+    def _batch_norm(self, running_mean: Any, running_var: Any, weight: Any, bias: Any, training: bool,
+                    momentum: float, eps: float) -> Tensor:
+        """The batch_norm op (pygrad.nn.functional.batch_norm checks its arguments); None: not given.
+        Training updates the running statistics in place (not recorded), the variance unbiased."""
+        op = ops.BatchNorm(float(eps))
+        op.training = bool(training)
+        c = self.shape[1]
+        if not training:
+            op.mean = running_mean._data.reshape(1, c, 1).copy()
+            op.var = running_var._data.reshape(1, c, 1).copy()
+        y = self._norm(op, weight, bias, (c,))
+        if training and running_mean is not None:
+            cnt = self.numel() // c
+            m = _scalar_of(momentum, running_mean.dtype)
+            one = running_mean._data.dtype.type(1)
+            running_mean._data[...] = (one - m) * running_mean._data + m * op.mean.reshape(c)
+            unb = op.var.reshape(c) * running_var._data.dtype.type(cnt / (cnt - 1) if cnt > 1 else 1.0)
+            running_var._data[...] = (one - m) * running_var._data + m * unb
+            running_mean._version.value += 1
+            running_var._version.value += 1
+        return y
+
+    def _layer_norm(self, normalized_shape: Any, weight: Any, bias: Any, eps: float) -> Tensor:
+        """The layer_norm op over the last len(normalized_shape) dims (checked by its functional)."""
+        shape = tuple(int(d) for d in normalized_shape)
+        return self._norm(ops.LayerNorm(len(shape), float(eps)), weight, bias, shape)
+
+    def _group_norm(self, num_groups: int, weight: Any, bias: Any, eps: float) -> Tensor:
+        """The group_norm op (checked by its functional)."""
+        return self._norm(ops.GroupNorm(int(num_groups), float(eps)), weight, bias, (self.shape[1],))
+
     def _conv2d(self, weight: Tensor, stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
         """The conv2d op without bias, its arguments normalised (pygrad.nn.functional.conv2d checks them):
         stride and dilation (h, w), padding (top, bottom, left, right)."""
@@ -1179,6 +1223,11 @@ def _conv_plan(op: str, x: Any, w: Any, p: tuple[Any, ...]) -> tuple[int, int]:
         raise ShapeError(f"{op}: the kernel of weight {ws} (dilation {(dh, dw)}) is larger than the padded input "
                          f"{xs} (padding {pad})")
     return eh // sh + 1, ew // sw + 1
+
+
+def _scalar_of(v: float, dtype: Any) -> Any:
+    """The Python number v as a numpy scalar of dtype."""
+    return np.dtype(dtype).type(v)
 
 
 def _apply(op: ops.Op, inputs: Sequence[Tensor]) -> Tensor:

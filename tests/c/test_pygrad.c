@@ -705,6 +705,7 @@ static void test_binary_ops(void) {
 #define FAMILY_custom(NAME, name)
 #define FAMILY_nn(NAME, name)
 #define FAMILY_conv(NAME, name)
+#define FAMILY_norm(NAME, name)
 static const struct {
     const char *name;
     int op;

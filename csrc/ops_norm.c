@@ -1,0 +1,504 @@
+/* ops_norm.c: the normalisation ops, PyTorch's batch_norm, layer_norm and
+ * group_norm, each one fused forward kernel and one fused backward kernel
+ * (norm_kernels.h, float32 and float64), sharing one geometry:
+ *
+ *   batch_norm(x, w, stats, b)   x (N, C, *): a statistic per channel c, over (N, *)
+ *   group_norm(x, w, stats, b)   x (N, C, *): a statistic per (n, group), over (C/G, *)
+ *   layer_norm(x, w, stats, b)   x (..., *normalized_shape): a statistic per leading index
+ *
+ *   y = (x - mean) rstd w + b,   rstd = 1 / sqrt(var + eps)   (var biased)
+ *
+ * w and b have a value per channel (layer_norm: per element of the normalized
+ * shape); the entry points pass ones and zeros when the caller gives none.
+ *
+ * stats (2, R) holds each statistic's mean and biased variance: what backward
+ * needs from forward. The entry point makes it, so it belongs to the op's node
+ * alone; in training the forward kernel fills it (the only input an op here
+ * writes), in batch_norm's eval mode it is a copy of the running statistics.
+ * It is an input rather than a second output because the tape records one
+ * output per op; saving it as input 2 (PG_SAVE_IN2) keeps the node, the tape
+ * and the version checks as they are. Inputs are ordered (x, w, stats, b)
+ * because the save mask has bits for inputs 0..2 only and b is not needed by
+ * backward. batch_norm's running statistics are updated by its entry point
+ * after the op, from stats, without recording. */
+#include "rules_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The geometry of one normalisation. A statistic r in [0, R) covers nseg
+ * contiguous segments of len elements of x (cnt = nseg · len in all). */
+typedef struct pg_nm {
+    int64_t n, c, s;   /* x as (N, C, S) (layer_norm: (M, K, 1)); w, b [C] */
+    int64_t g, cg;     /* group_norm: groups and channels per group */
+    int64_t r;         /* statistics: batch C, group N·G, layer M */
+    int64_t nseg, len; /* segments per statistic and their length */
+    int64_t cnt;       /* elements per statistic */
+    int kind;          /* 0 batch, 1 group, 2 layer */
+    bool vec;          /* layer_norm: w, b indexed by the position in the segment */
+    bool training;     /* statistics from x (else batch_norm's running statistics in stats) */
+    double eps;
+} pg_nm;
+
+enum { PG_NM_BATCH, PG_NM_GROUP, PG_NM_LAYER };
+
+/* element offset of segment k of statistic r */
+static inline int64_t pg__nm_off(const pg_nm *nm, int64_t r, int64_t k) {
+    if (nm->kind == PG_NM_BATCH) return (k * nm->c + r) * nm->s; /* x[k, r, :] */
+    return r * nm->cnt + k * nm->len;                             /* row r, channel k of its group */
+}
+
+/* channel of segment k of statistic r (not for layer_norm) */
+static inline int64_t pg__nm_channel(const pg_nm *nm, int64_t r, int64_t k) {
+    if (nm->kind == PG_NM_BATCH) return r;
+    return (r % nm->g) * nm->cg + k;
+}
+
+#define T float
+#define PG_NM(name) pg__nm_##name##_f32
+#include "norm_kernels.h"
+#undef T
+#undef PG_NM
+#define T double
+#define PG_NM(name) pg__nm_##name##_f64
+#include "norm_kernels.h"
+#undef T
+#undef PG_NM
+
+static int pg__nm_kind(int op) {
+    return op == PG_OP_BATCH_NORM ? PG_NM_BATCH : op == PG_OP_GROUP_NORM ? PG_NM_GROUP : PG_NM_LAYER;
+}
+
+/* the geometry from x's meta and the params; checks x's shape against them */
+static pg_status pg__nm_plan(pg_nm *nm, int op, const pg_meta *x, const pg_params *p) {
+    const char *name = pg_optable[op]->name;
+    char b1[PG_SHAPE_BUF];
+    memset(nm, 0, sizeof *nm);
+    nm->kind = pg__nm_kind(op);
+    nm->eps = p->norm.eps;
+    nm->training = nm->kind != PG_NM_BATCH || p->norm.training;
+    if (nm->kind == PG_NM_LAYER) {
+        int k = p->norm.nrm;
+        if (k < 1 || k > x->ndim)
+            return pg__fail(PG_ERR_SHAPE, "%s: normalized_shape of %d dims for input %s", name, k,
+                            pg__shape_str(x->ndim, x->shape, b1, sizeof b1));
+        nm->n = pg__numel(x->ndim - k, x->shape);
+        nm->c = pg__numel(k, x->shape + x->ndim - k);
+        nm->s = 1;
+        nm->g = 1;
+        nm->cg = nm->c;
+        nm->r = nm->n;
+        nm->nseg = 1;
+        nm->len = nm->c;
+        nm->vec = true;
+    } else {
+        if (x->ndim < 2)
+            return pg__fail(PG_ERR_SHAPE, "%s: expected an input of 2 or more dims (N, C, *), got %s", name,
+                            pg__shape_str(x->ndim, x->shape, b1, sizeof b1));
+        nm->n = x->shape[0];
+        nm->c = x->shape[1];
+        nm->s = pg__numel(x->ndim - 2, x->shape + 2);
+        if (nm->kind == PG_NM_BATCH) {
+            nm->r = nm->c;
+            nm->nseg = nm->n;
+            nm->len = nm->s;
+        } else {
+            int64_t g = p->norm.groups;
+            if (g < 1 || nm->c % g != 0)
+                return pg__fail(PG_ERR_VALUE,
+                                "%s: expected the number of channels of input %s to be divisible by num_groups, "
+                                "got num_groups=%lld", name, pg__shape_str(x->ndim, x->shape, b1, sizeof b1),
+                                (long long)g);
+            nm->g = g;
+            nm->cg = nm->c / g;
+            nm->r = pg__mul_sat(nm->n, g);
+            nm->nseg = nm->cg;
+            nm->len = nm->s;
+        }
+    }
+    nm->cnt = pg__mul_sat(nm->nseg, nm->len);
+    return PG_OK;
+}
+
+/* w and b: one value per channel ((C,); layer_norm: the normalized shape); stats (2, R) */
+static pg_status pg__nm_check_param(const char *name, const char *what, const pg_tensor *t, const pg_meta *x,
+                                    const pg_nm *nm, int nrm) {
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (t->dtype != x->dtype)
+        return pg__fail(PG_ERR_TYPE, "%s: %s of dtype %s, expected the input's %s", name, what,
+                        pg__dtype_name(t->dtype), pg__dtype_name(x->dtype));
+    bool ok;
+    if (nm->kind == PG_NM_LAYER)
+        ok = t->ndim == nrm && pg__same_dims(nrm, t->shape, x->shape + x->ndim - nrm);
+    else
+        ok = t->ndim == 1 && t->shape[0] == nm->c;
+    if (!ok) {
+        if (nm->kind == PG_NM_LAYER)
+            return pg__fail(PG_ERR_SHAPE, "%s: %s of shape %s, expected normalized_shape %s", name, what,
+                            pg__shape_str(t->ndim, t->shape, b1, sizeof b1),
+                            pg__shape_str(nrm, x->shape + x->ndim - nrm, b2, sizeof b2));
+        return pg__fail(PG_ERR_SHAPE, "%s: %s of shape %s, expected (%lld,) for input %s", name, what,
+                        pg__shape_str(t->ndim, t->shape, b1, sizeof b1), (long long)nm->c,
+                        pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
+    }
+    return PG_OK;
+}
+
+static pg_status norm_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const char *name = pg_optable[p->op]->name;
+    if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
+    pg_meta xm;
+    pg__meta_of(&xm, in[0]);
+    pg_nm nm;
+    if (pg__nm_plan(&nm, p->op, &xm, p)) return pg_last_status();
+    if (pg__nm_check_param(name, "weight", in[1], &xm, &nm, p->norm.nrm) ||
+        pg__nm_check_param(name, "bias", in[3], &xm, &nm, p->norm.nrm))
+        return pg_last_status();
+    const pg_tensor *st = in[2];
+    if (st->dtype != xm.dtype || st->ndim != 2 || st->shape[0] != 2 || st->shape[1] != nm.r) {
+        char b1[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: statistics of shape %s and dtype %s, expected (2, %lld) of %s", name,
+                        pg__shape_str(st->ndim, st->shape, b1, sizeof b1), pg__dtype_name(st->dtype),
+                        (long long)nm.r, pg__dtype_name(xm.dtype));
+    }
+    if (nm.kind == PG_NM_BATCH && nm.training && nm.cnt == 1) {
+        char b1[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_VALUE, "%s: expected more than 1 value per channel when training, got input %s",
+                        name, pg__shape_str(xm.ndim, xm.shape, b1, sizeof b1));
+    }
+    *out = xm;
+    return PG_OK;
+}
+
+/* ---- the kernels over the pool: member tid takes statistics [R·tid/n, R·(tid+1)/n) ---- */
+
+typedef struct pg_nm_job {
+    const pg_nm *nm;
+    bool f64, bwd;
+    void *y;            /* forward: the output; backward: dx (NULL when not needed) */
+    const void *x, *g;  /* g: the upstream gradient (backward) */
+    const void *w, *b;
+    void *stats;
+    double *part;       /* backward: [nthr][2][C] partial sums of dw, db */
+    int nthr;
+} pg_nm_job;
+
+static void pg__nm_run(void *ctx, const pg_team *team) {
+    const pg_nm_job *j = ctx;
+    int64_t R = j->nm->r;
+    int64_t lo = R * team->tid / j->nthr, hi = R * (team->tid + 1) / j->nthr;
+    if (lo >= hi) return;
+    if (!j->bwd) {
+        if (j->f64) pg__nm_forward_f64(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
+        else pg__nm_forward_f32(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
+        return;
+    }
+    double *pw = j->part + (size_t)team->tid * 2 * (size_t)j->nm->c, *pb = pw + j->nm->c;
+    if (j->f64) pg__nm_backward_f64(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, lo, hi);
+    else pg__nm_backward_f32(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, lo, hi);
+}
+
+static int pg__nm_threads(const pg_nm *nm) {
+    int nthr = pg__threads_for(pg__mul_sat(nm->r, nm->cnt), PG_NDITER_GRAIN);
+    return nthr > nm->r ? (int)(nm->r > 0 ? nm->r : 1) : nthr;
+}
+
+static pg_status norm_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg_meta xm;
+    pg__meta_of(&xm, in[0]);
+    pg_nm nm;
+    if (pg__nm_plan(&nm, p->op, &xm, p)) return pg_last_status();
+    pg_nm_job j = {.nm = &nm, .f64 = xm.dtype == PG_DTYPE_F64, .y = out->data, .x = in[0]->data,
+                   .w = in[1]->data, .b = in[3]->data, .stats = in[2]->data};
+    if (nm.cnt == 0 || nm.r == 0) { /* empty: zero statistics, nothing to normalise */
+        if (nm.training) memset(in[2]->data, 0, pg__dtype_size(xm.dtype) * (size_t)in[2]->numel);
+        return PG_OK;
+    }
+    j.nthr = pg__nm_threads(&nm);
+    pg__parallel(pg__nm_run, &j, j.nthr);
+    return PG_OK;
+}
+
+static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_nm nm;
+    pg_params p = n->p;
+    pg__nm_plan(&nm, n->op, &n->edges[0].meta, &p);
+    const pg_tensor *x = pg__saved_input(n, 0), *w = pg__saved_input(n, 1), *st = pg__saved_input(n, 2);
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    if (pg__node_needs(n, 0)) {
+        dx[0] = pg__grad_buffer(g, n, 0);
+        if (!dx[0]) return PG_ERR_MEMORY;
+    }
+    for (int i = 1; i < 4; i++)
+        if (i != 2 && pg__node_needs(n, i)) {
+            dx[i] = pg__tensor_new_like(&n->edges[i].meta);
+            if (!dx[i]) return PG_ERR_MEMORY;
+        }
+    int nthr = nm.cnt == 0 || nm.r == 0 ? 0 : pg__nm_threads(&nm);
+    size_t np = (size_t)(nthr > 0 ? nthr : 1) * 2 * (size_t)nm.c;
+    double *part = calloc(np ? np : 1, sizeof(double));
+    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the backward's partial sums",
+                               pg_optable[n->op]->name);
+    if (nthr > 0) {
+        pg_nm_job j = {.nm = &nm, .f64 = f64, .bwd = true, .y = dx[0] ? dx[0]->data : NULL, .x = x->data,
+                       .g = g->data, .w = w->data, .stats = st->data, .part = part, .nthr = nthr};
+        pg__parallel(pg__nm_run, &j, nthr);
+    }
+    for (int t = 1; t < nthr; t++) /* the members' partial sums, in order */
+        for (int64_t c = 0; c < 2 * nm.c; c++) part[c] += part[(size_t)t * 2 * (size_t)nm.c + (size_t)c];
+    for (int i = 1; i < 4; i += 2) {
+        if (!dx[i]) continue;
+        const double *src = part + (i == 1 ? 0 : nm.c);
+        for (int64_t c = 0; c < nm.c; c++) {
+            if (f64) ((double *)dx[i]->data)[c] = src[c];
+            else ((float *)dx[i]->data)[c] = (float)src[c];
+        }
+    }
+    free(part);
+    return PG_OK;
+}
+
+/* The same backward made of differentiable ops (recorded), x seen as
+ *   affine view A = (N, C, S) (layer_norm (M, K, 1)), w as (1, C, 1);
+ *   statistics view V = batch (N, C, S) over dims {0, 2}; group (N, G, C/G·S) and layer (M, 1, K) over dim 2:
+ *   xhat = (x - mean) rstd (training: mean, rstd functions of x; eval: constants from stats)
+ *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))  (eval: rstd dxhat),  dxhat = g w
+ *   dw = Σ_{0,2} g xhat,  db = Σ_{0,2} g */
+static pg_status norm_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_nm nm;
+    pg_params p = n->p;
+    pg__nm_plan(&nm, n->op, &n->edges[0].meta, &p);
+    pg_keep keep = {.n = 0};
+    pg_tensor *x = pg__saved_input(n, 0), *w = pg__saved_input(n, 1), *st = pg__saved_input(n, 2);
+    int64_t A[3] = {nm.n, nm.c, nm.s}, W3[3] = {1, nm.c, 1};
+    int64_t V[3];
+    unsigned vaxes = 4u;
+    if (nm.kind == PG_NM_BATCH) {
+        memcpy(V, A, sizeof V);
+        vaxes = 5u;
+    } else if (nm.kind == PG_NM_GROUP) {
+        V[0] = nm.n, V[1] = nm.g, V[2] = nm.cnt;
+    } else {
+        V[0] = nm.n, V[1] = 1, V[2] = nm.c;
+    }
+    TRY(xv, pg_reshape(x, 3, V));
+    pg_tensor *mean, *rstd;
+    if (nm.training) {
+        TRY(mu, pg_mean(xv, vaxes, 1));
+        TRY(xc0, pg_sub(xv, mu));
+        TRY(sq, pg_square(xc0));
+        TRY(var, pg_mean(sq, vaxes, 1));
+        TRY(ve, pg_add_scalar(var, nm.eps));
+        TRY(rs, pg_rsqrt(ve));
+        mean = mu, rstd = rs;
+    } else { /* the running statistics: constants (1, C, 1), as the forward used them */
+        int64_t c3[3] = {1, nm.c, 1};
+        TRY(mu, pg__tensor_new(x->dtype, 3, c3));
+        TRY(rs, pg__tensor_new(x->dtype, 3, c3));
+        for (int64_t c = 0; c < nm.c; c++) {
+            if (x->dtype == PG_DTYPE_F64) {
+                const double *s = st->data;
+                ((double *)mu->data)[c] = s[c];
+                ((double *)rs->data)[c] = 1.0 / sqrt(s[nm.c + c] + nm.eps);
+            } else {
+                const float *s = st->data;
+                ((float *)mu->data)[c] = s[c];
+                ((float *)rs->data)[c] = (float)(1.0 / sqrt((double)s[nm.c + c] + nm.eps));
+            }
+        }
+        mean = mu, rstd = rs;
+    }
+    TRY(xc, pg_sub(xv, mean));
+    TRY(xhat, pg_mul(xc, rstd));
+    TRY(xha, pg_reshape(xhat, 3, A));
+    TRY(ga, pg_reshape(g, 3, A));
+    if (pg__node_needs(n, 1)) {
+        TRY(gx, pg_mul(ga, xha));
+        TRY(s, pg_sum(gx, 5u, 0));
+        dx[1] = pg_reshape(s, n->edges[1].meta.ndim, n->edges[1].meta.shape);
+        if (!dx[1]) goto fail;
+    }
+    if (pg__node_needs(n, 3)) {
+        TRY(s, pg_sum(ga, 5u, 0));
+        dx[3] = pg_reshape(s, n->edges[3].meta.ndim, n->edges[3].meta.shape);
+        if (!dx[3]) goto fail;
+    }
+    if (pg__node_needs(n, 0)) {
+        TRY(w3, pg_reshape(w, 3, W3));
+        TRY(dxh, pg_mul(ga, w3));
+        TRY(dxv, pg_reshape(dxh, 3, V));
+        pg_tensor *r;
+        if (nm.training) {
+            TRY(m1, pg_mean(dxv, vaxes, 1));
+            TRY(dxx, pg_mul(dxv, xhat));
+            TRY(m2, pg_mean(dxx, vaxes, 1));
+            TRY(t2, pg_mul(xhat, m2));
+            TRY(d1, pg_sub(dxv, m1));
+            TRY(d2, pg_sub(d1, t2));
+            TRY(rr, pg_mul(rstd, d2));
+            r = rr;
+        } else {
+            TRY(rr, pg_mul(dxv, rstd));
+            r = rr;
+        }
+        dx[0] = pg_reshape(r, n->edges[0].meta.ndim, n->edges[0].meta.shape);
+        if (!dx[0]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- entry points ---- */
+
+/* t, or a new tensor of meta filled with v when t is NULL */
+static pg_tensor *pg__nm_or(pg_tensor *t, const pg_meta *m, double v) {
+    if (t) return PG_NEW_REF(t);
+    return pg__const(m, v);
+}
+
+static pg_tensor *pg__nm_apply(int op, pg_tensor *x, pg_tensor *w, pg_tensor *b, const pg_meta *wm,
+                               pg_tensor *stats, const pg_params *p0) {
+    pg_params p = *p0;
+    p.op = op;
+    pg_tensor *ww = pg__nm_or(w, wm, 1.0), *bb = pg__nm_or(b, wm, 0.0), *out = NULL;
+    if (ww && bb) {
+        pg_tensor *in[4] = {x, ww, stats, bb};
+        out = pg__apply(op, in, 4, &p);
+    }
+    pg_tensor_release(ww);
+    pg_tensor_release(bb);
+    return out;
+}
+
+/* the optional tensors' checks before anything is computed */
+static pg_status pg__nm_check_opt(const char *name, const pg_tensor *t) {
+    return t ? pg__check_tensor(name, t) : PG_OK;
+}
+
+pg_tensor *pg_batch_norm(pg_tensor *x, pg_tensor *running_mean, pg_tensor *running_var, pg_tensor *weight,
+                         pg_tensor *bias, int training, double momentum, double eps) {
+    const char *name = "batch_norm";
+    if (pg__check_tensor(name, x) || pg__nm_check_opt(name, running_mean) || pg__nm_check_opt(name, running_var) ||
+        pg__nm_check_opt(name, weight) || pg__nm_check_opt(name, bias) || pg__check_float(name, x))
+        return NULL;
+    if ((running_mean == NULL) != (running_var == NULL)) {
+        pg__fail(PG_ERR_VALUE, "%s: running_mean and running_var must be given together", name);
+        return NULL;
+    }
+    if (!training && !running_mean) {
+        pg__fail(PG_ERR_VALUE, "%s: running_mean and running_var must be given when training is False", name);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.op = PG_OP_BATCH_NORM;
+    p.norm.eps = eps;
+    p.norm.training = training != 0;
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    pg_nm nm;
+    if (pg__nm_plan(&nm, PG_OP_BATCH_NORM, &xm, &p)) return NULL;
+    pg_tensor *rs[2] = {running_mean, running_var};
+    const char *rn[2] = {"running_mean", "running_var"};
+    for (int i = 0; i < 2; i++)
+        if (rs[i] && pg__nm_check_param(name, rn[i], rs[i], &xm, &nm, 0)) return NULL;
+    int64_t sshape[2] = {2, nm.c};
+    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    if (!stats) return NULL;
+    size_t es = pg__dtype_size(x->dtype);
+    if (!training) {
+        memcpy(stats->data, running_mean->data, es * (size_t)nm.c);
+        memcpy((char *)stats->data + es * (size_t)nm.c, running_var->data, es * (size_t)nm.c);
+    }
+    pg_meta wm = {.dtype = x->dtype, .ndim = 1, .shape = {nm.c}};
+    pg_tensor *y = pg__nm_apply(PG_OP_BATCH_NORM, x, weight, bias, &wm, stats, &p);
+    if (y && training && running_mean && nm.cnt > 0) {
+        /* running = (1 - momentum) running + momentum batch (the variance unbiased), not recorded */
+        double unb = nm.cnt > 1 ? (double)nm.cnt / (double)(nm.cnt - 1) : 1.0;
+        for (int64_t c = 0; c < nm.c; c++) {
+            if (x->dtype == PG_DTYPE_F64) {
+                const double *s = stats->data;
+                double *rm = running_mean->data, *rv = running_var->data;
+                rm[c] = (1.0 - momentum) * rm[c] + momentum * s[c];
+                rv[c] = (1.0 - momentum) * rv[c] + momentum * (s[nm.c + c] * unb);
+            } else {
+                const float *s = stats->data;
+                float *rm = running_mean->data, *rv = running_var->data;
+                rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * s[c]);
+                rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * ((double)s[nm.c + c] * unb));
+            }
+        }
+        atomic_fetch_add(&running_mean->storage->version, 1);
+        atomic_fetch_add(&running_var->storage->version, 1);
+    }
+    pg_tensor_release(stats);
+    return y;
+}
+
+pg_tensor *pg_layer_norm(pg_tensor *x, int normalized_ndim, const int64_t *normalized_shape, pg_tensor *weight,
+                         pg_tensor *bias, double eps) {
+    const char *name = "layer_norm";
+    if (pg__check_tensor(name, x) || pg__nm_check_opt(name, weight) || pg__nm_check_opt(name, bias) ||
+        pg__check_float(name, x))
+        return NULL;
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (normalized_ndim < 1 || normalized_ndim > PG_MAX_DIMS || !normalized_shape) {
+        pg__fail(PG_ERR_SHAPE, "%s: normalized_shape must have 1 to %d dims, got %d", name, PG_MAX_DIMS,
+                 normalized_ndim);
+        return NULL;
+    }
+    if (normalized_ndim > x->ndim ||
+        !pg__same_dims(normalized_ndim, normalized_shape, x->shape + x->ndim - normalized_ndim)) {
+        pg__fail(PG_ERR_SHAPE, "%s: normalized_shape %s does not match the last dims of input %s", name,
+                 pg__shape_str(normalized_ndim, normalized_shape, b1, sizeof b1),
+                 pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
+        return NULL;
+    }
+    pg_params p = {0};
+    p.op = PG_OP_LAYER_NORM;
+    p.norm.eps = eps;
+    p.norm.nrm = normalized_ndim;
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    pg_nm nm;
+    if (pg__nm_plan(&nm, PG_OP_LAYER_NORM, &xm, &p)) return NULL;
+    int64_t sshape[2] = {2, nm.r};
+    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    if (!stats) return NULL;
+    pg_meta wm = {.dtype = x->dtype, .ndim = normalized_ndim};
+    memcpy(wm.shape, normalized_shape, sizeof(int64_t) * (size_t)normalized_ndim);
+    pg_tensor *y = pg__nm_apply(PG_OP_LAYER_NORM, x, weight, bias, &wm, stats, &p);
+    pg_tensor_release(stats);
+    return y;
+}
+
+pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg_tensor *bias, double eps) {
+    const char *name = "group_norm";
+    if (pg__check_tensor(name, x) || pg__nm_check_opt(name, weight) || pg__nm_check_opt(name, bias) ||
+        pg__check_float(name, x))
+        return NULL;
+    pg_params p = {0};
+    p.op = PG_OP_GROUP_NORM;
+    p.norm.eps = eps;
+    p.norm.groups = num_groups;
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    pg_nm nm;
+    if (pg__nm_plan(&nm, PG_OP_GROUP_NORM, &xm, &p)) return NULL;
+    int64_t sshape[2] = {2, nm.r};
+    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    if (!stats) return NULL;
+    pg_meta wm = {.dtype = x->dtype, .ndim = 1, .shape = {nm.c}};
+    pg_tensor *y = pg__nm_apply(PG_OP_GROUP_NORM, x, weight, bias, &wm, stats, &p);
+    pg_tensor_release(stats);
+    return y;
+}
+
+PG_OPDEF(batch_norm, norm_infer, norm_forward, norm_backward, norm_rule);
+PG_OPDEF(layer_norm, norm_infer, norm_forward, norm_backward, norm_rule);
+PG_OPDEF(group_norm, norm_infer, norm_forward, norm_backward, norm_rule);
