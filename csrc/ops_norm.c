@@ -395,6 +395,11 @@ pg_tensor *pg_batch_norm(pg_tensor *x, pg_tensor *running_mean, pg_tensor *runni
         pg__fail(PG_ERR_VALUE, "%s: running_mean and running_var must be given when training is False", name);
         return NULL;
     }
+    if (training ? !(eps > 0) : !(eps >= 0)) {
+        pg__fail(PG_ERR_VALUE, "%s: eps must be %s, got %g", name,
+                 training ? "positive during training" : "non-negative", eps);
+        return NULL;
+    }
     pg_params p = {0};
     p.op = PG_OP_BATCH_NORM;
     p.norm.eps = eps;

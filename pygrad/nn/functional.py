@@ -697,6 +697,11 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         raise PygradValueError(f"{op}: running_mean and running_var must be given together")
     if not training and running_mean is None:
         raise PygradValueError(f"{op}: running_mean and running_var must be given when training is False")
+    eps = float(eps)
+    if training and not eps > 0:
+        raise PygradValueError(f"{op}: eps must be positive during training, got {eps}")
+    if not eps >= 0:
+        raise PygradValueError(f"{op}: eps must be non-negative, got {eps}")
     cnt = x.numel() // c if c else 0
     if training and cnt == 1:
         raise PygradValueError(f"{op}: expected more than 1 value per channel when training, got input of "

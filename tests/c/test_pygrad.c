@@ -1289,6 +1289,66 @@ static void test_conv2d(void) {
     release_all();
 }
 
+static void test_norm(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? 1e-9 : 1e-5;
+        /* batch_norm, one channel of 1, 2, 3, 6: mean 3, biased var 3.5, unbiased 14/3 */
+        pg_tensor *x = leaf(T(dt, 3, SHAPE(2, 1, 2), 1, 2, 3, 6));
+        pg_tensor *w = leaf(T(dt, 1, SHAPE(1), 2)), *b = leaf(T(dt, 1, SHAPE(1), 0.5));
+        pg_tensor *rm = T(dt, 1, SHAPE(1), 0), *rv = T(dt, 1, SHAPE(1), 1);
+        pg_tensor *y = keep(pg_batch_norm(x, rm, rv, w, b, 1, 0.5, 1e-12));
+        CHECK_VALUES(y, tol, -1.6380899352993952, -0.5690449676496976, 0.5, 3.7071349029490928);
+        CHECK_VALUES(rm, tol, 1.5);
+        CHECK_VALUES(rv, tol, 0.5 + 0.5 * 14.0 / 3.0);
+        BACKWARD(y, 1, 0, 0, 0);
+        CHECK_GRAD(x, tol, 0.4963423064087881, -0.41998195157666696, -0.2672612419124244, 0.1909008870803032);
+        CHECK_GRAD(w, tol, -1.0690449676496976);
+        CHECK_GRAD(b, tol, 1);
+        /* eval: the running statistics (mean 1, var 3 - eps), no weight or bias */
+        pg_tensor *rm2 = T(dt, 1, SHAPE(1), 1), *rv2 = T(dt, 1, SHAPE(1), 4);
+        CHECK_VALUES(keep(pg_batch_norm(x, rm2, rv2, NULL, NULL, 0, 0.1, 0)), tol, 0, 0.5, 1, 2.5);
+        /* layer_norm over the last dim, group_norm with one group per sample: (1, 3) -> (-1, 1) */
+        pg_tensor *x2 = T(dt, 2, SHAPE(2, 2), 1, 3, 2, 6);
+        CHECK_VALUES(keep(pg_layer_norm(x2, 1, SHAPE(2), NULL, NULL, 0)), tol, -1, 1, -1, 1);
+        pg_tensor *w2 = T(dt, 1, SHAPE(2), 1, 2);
+        CHECK_VALUES(keep(pg_layer_norm(x2, 1, SHAPE(2), w2, w2, 0)), tol, 0, 4, 0, 4);
+        CHECK_VALUES(keep(pg_group_norm(x2, 1, w2, NULL, 0)), tol, -1, 2, -1, 2);
+        CHECK_VALUES(keep(pg_group_norm(x2, 2, NULL, NULL, 1)), tol, 0, 0, 0, 0);
+    }
+    pg_tensor *x = T(F64, 3, SHAPE(2, 2, 1), 1, 2, 3, 4);
+    pg_tensor *c2 = T(F64, 1, SHAPE(2), 1, 1), *c3 = T(F64, 1, SHAPE(3), 1, 1, 1);
+    CHECK_FAILS(pg_batch_norm(NULL, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_VALUE, "batch_norm: got a NULL tensor");
+    CHECK_FAILS(pg_batch_norm(x, NULL, NULL, c3, NULL, 1, 0.1, 1e-5), PG_ERR_SHAPE,
+                "batch_norm: weight of shape (3,), expected (2,) for input (2, 2, 1)");
+    CHECK_FAILS(pg_batch_norm(x, c3, c3, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_SHAPE, "batch_norm: running_mean of shape (3,)");
+    CHECK_FAILS(pg_batch_norm(x, c2, NULL, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_VALUE, "given together");
+    CHECK_FAILS(pg_batch_norm(x, NULL, NULL, NULL, NULL, 0, 0.1, 1e-5), PG_ERR_VALUE, "must be given when training");
+    CHECK_FAILS(pg_batch_norm(x, NULL, NULL, NULL, NULL, 1, 0.1, 0), PG_ERR_VALUE, "eps must be positive");
+    CHECK_FAILS(pg_batch_norm(T(F64, 2, SHAPE(1, 2), 1, 2), NULL, NULL, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_VALUE,
+                "batch_norm: expected more than 1 value per channel when training, got input (1, 2)");
+    CHECK_FAILS(pg_batch_norm(x, NULL, NULL, T(F32, 1, SHAPE(2), 1, 1), NULL, 1, 0.1, 1e-5), PG_ERR_TYPE,
+                "batch_norm: weight of dtype float32, expected the input's float64");
+    CHECK_FAILS(pg_batch_norm(V(F64, 1, 2), NULL, NULL, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_SHAPE,
+                "batch_norm: expected an input of 2 or more dims");
+    CHECK_FAILS(pg_batch_norm(V(I64, 2, 2), NULL, NULL, NULL, NULL, 1, 0.1, 1e-5), PG_ERR_TYPE, "batch_norm");
+    CHECK_FAILS(pg_layer_norm(x, 1, SHAPE(2), NULL, NULL, 1e-5), PG_ERR_SHAPE,
+                "layer_norm: normalized_shape (2,) does not match the last dims of input (2, 2, 1)");
+    CHECK_FAILS(pg_layer_norm(x, 0, NULL, NULL, NULL, 1e-5), PG_ERR_SHAPE, "layer_norm: normalized_shape must have");
+    CHECK_FAILS(pg_layer_norm(x, 2, SHAPE(2, 1), c2, NULL, 1e-5), PG_ERR_SHAPE,
+                "layer_norm: weight of shape (2,), expected normalized_shape (2, 1)");
+    CHECK_FAILS(pg_layer_norm(NULL, 1, SHAPE(1), NULL, NULL, 1e-5), PG_ERR_VALUE, "layer_norm: got a NULL tensor");
+    CHECK_FAILS(pg_group_norm(x, 3, NULL, NULL, 1e-5), PG_ERR_VALUE,
+                "group_norm: expected the number of channels of input (2, 2, 1) to be divisible by num_groups");
+    CHECK_FAILS(pg_group_norm(x, 1, c3, NULL, 1e-5), PG_ERR_SHAPE, "group_norm: weight of shape (3,)");
+    CHECK_FAILS(pg_group_norm(x, 1, NULL, c3, 1e-5), PG_ERR_SHAPE, "group_norm: bias of shape (3,)");
+    CHECK_FAILS(pg_group_norm(NULL, 1, NULL, NULL, 1e-5), PG_ERR_VALUE, "group_norm: got a NULL tensor");
+    /* empty batch: an empty output, no statistics to update */
+    CHECK_SHAPE(keep(pg_layer_norm(T(F64, 2, SHAPE(0, 3), 0), 1, SHAPE(3), NULL, NULL, 1e-5)), 2, 0, 3);
+    CHECK_SHAPE(keep(pg_group_norm(T(F64, 3, SHAPE(0, 2, 2), 0), 2, NULL, NULL, 1e-5)), 3, 0, 2, 2);
+    release_all();
+}
+
 static void test_logsumexp_and_cumsum(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         pg_dtype dt = f64 ? F64 : F32;
@@ -2372,6 +2432,7 @@ int main(void) {
     test_logsumexp_and_cumsum();
     test_index_map();
     test_conv2d();
+    test_norm();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

@@ -380,6 +380,52 @@ NN_CASES = [
 ]
 
 
+def _nf(m: Any) -> Any:
+    return m.nn.functional
+
+
+def _x234(m: Any) -> Any:
+    return m.ones(2, 3, 4)
+
+
+NORM_CASES = [
+    Case("batch_norm-weight-size", lambda m: _nf(m).batch_norm(_x234(m), None, None, m.ones(4), training=True),
+         ValueError, (op("batch_norm"), "weight", "(4,)", "(3,)", "(2, 3, 4)"), ShapeError),
+    Case("batch_norm-bias-2d", lambda m: _nf(m).batch_norm(_x234(m), None, None, None, m.ones(3, 1), True),
+         ValueError, (op("batch_norm"), "bias", "(3, 1)"), ShapeError),
+    Case("batch_norm-running-size", lambda m: _nf(m).batch_norm(_x234(m), m.zeros(2), m.ones(2)), ValueError,
+         (op("batch_norm"), "running_mean", "(2,)", "(3,)"), ShapeError),
+    Case("batch_norm-running-dtype", lambda m: _nf(m).batch_norm(_x234(m), m.zeros(3, dtype=m.float64),
+                                                                 m.ones(3, dtype=m.float64)), TypeError,
+         (op("batch_norm"), "running_mean", "float64", "float32")),
+    Case("batch_norm-weight-dtype", lambda m: _nf(m).batch_norm(_x234(m), None, None,
+                                                                m.ones(3, dtype=m.float64), training=True),
+         TypeError, (op("batch_norm"), "weight", "float64")),
+    Case("batch_norm-int-input", lambda m: _nf(m).batch_norm(m.tensor([[1, 2], [3, 4]]), None, None,
+                                                             training=True), TypeError, (op("batch_norm"), "int64")),
+    Case("batch_norm-1d", lambda m: _nf(m).batch_norm(m.ones(3), None, None, training=True), ValueError,
+         (op("batch_norm"), "(3,)"), ShapeError),
+    Case("batch_norm-one-value-per-channel", lambda m: _nf(m).batch_norm(m.ones(1, 3), None, None, training=True),
+         ValueError, (op("batch_norm"), "more than 1 value per channel", "(1, 3)")),
+    Case("batch_norm-eval-without-running", lambda m: _nf(m).batch_norm(_x234(m), None, None), ValueError,
+         (op("batch_norm"), "running_mean")),
+    Case("batch_norm-eps-zero-training", lambda m: _nf(m).batch_norm(_x234(m), None, None, training=True, eps=0.0),
+         ValueError, (op("batch_norm"), "eps")),
+    Case("layer_norm-shape", lambda m: _nf(m).layer_norm(_x234(m), (3,)), ValueError,
+         (op("layer_norm"), "(3,)", "(2, 3, 4)"), ShapeError),
+    Case("layer_norm-weight", lambda m: _nf(m).layer_norm(_x234(m), (3, 4), m.ones(4)), ValueError,
+         (op("layer_norm"), "weight", "(4,)", "(3, 4)"), ShapeError),
+    Case("layer_norm-bias-dtype", lambda m: _nf(m).layer_norm(_x234(m), 4, None, m.ones(4, dtype=m.float64)),
+         TypeError, (op("layer_norm"), "bias", "float64")),
+    Case("group_norm-indivisible", lambda m: _nf(m).group_norm(_x234(m), 2), ValueError,
+         (op("group_norm"), "(2, 3, 4)", "num_groups=2")),
+    Case("group_norm-weight", lambda m: _nf(m).group_norm(_x234(m), 3, m.ones(2)), ValueError,
+         (op("group_norm"), "weight", "(2,)", "(3,)"), ShapeError),
+    Case("group_norm-not-a-tensor", lambda m: _nf(m).group_norm([[1.0, 2.0]], 1), TypeError,
+         (op("group_norm"), "list")),
+]
+
+
 ALL_CASES = {
     "shape": SHAPE_CASES,
     "axis": AXIS_CASES,
@@ -390,6 +436,7 @@ ALL_CASES = {
     "value": VALUE_CASES,
     "creation": CREATION_CASES,
     "nn": NN_CASES,
+    "norm": NORM_CASES,
 }
 
 

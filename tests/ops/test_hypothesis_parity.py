@@ -621,6 +621,37 @@ def b_conv2d_weight_grad(p: Program) -> Value | None:
                  scale=_conv_bound(x, gy) * ohw[0] * ohw[1])
 
 
+
+def b_norm(name: str) -> Callable[[Program], Value | None]:
+    """batch_norm (training or eval), layer_norm or group_norm on a fresh leaf (N, C, *) with a fresh affine
+    pair; eps 0.1 keeps rstd bounded whatever the draw."""
+
+    def build(p: Program) -> Value | None:
+        nd = p.draw(st.integers(2, 4))
+        g = p.draw(st.integers(1, 2))
+        shape = (p.draw(st.integers(2, 3)), g * p.draw(st.integers(1, 2))) + tuple(
+            p.draw(st.integers(1, 3)) for _ in range(nd - 2))
+        x = p.leaf(shape)
+        if name == "layer_norm":
+            k = p.draw(st.integers(1, nd - 1))
+            ns = shape[nd - k:]
+            w, b = p.leaf(ns), p.leaf(ns)
+            return apply(p, name, lambda m, a, c, e: m.nn.functional.layer_norm(a, ns, c, e, 0.1), x, w, b)
+        w, b = p.leaf(shape[1:2]), p.leaf(shape[1:2])
+        if name == "group_norm":
+            return apply(p, name, lambda m, a, c, e: m.nn.functional.group_norm(a, g, c, e, 0.1), x, w, b)
+        train = p.draw(st.booleans())
+        rm = np.linspace(-1.0, 1.0, shape[1])
+        rv = np.linspace(0.5, 2.0, shape[1])
+
+        def f(m: Any, a: Any, c: Any, e: Any) -> Any:
+            run = (m.tensor(rm, dtype=a.dtype), m.tensor(rv, dtype=a.dtype))
+            return m.nn.functional.batch_norm(a, *run, c, e, train, 0.1, 0.1)
+
+        return apply(p, name, f, x, w, b)
+
+    return build
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -748,6 +779,9 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "conv2d": b_conv2d,
     "conv2d_input_grad": b_conv2d_input_grad,
     "conv2d_weight_grad": b_conv2d_weight_grad,
+    "batch_norm": b_norm("batch_norm"),
+    "layer_norm": b_norm("layer_norm"),
+    "group_norm": b_norm("group_norm"),
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
