@@ -32,9 +32,13 @@ from pygrad.nn.layers import (
     ELU,
     MLP,
     AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     Conv1d,
     Conv2d,
     Embedding,
+    GroupNorm,
+    LayerNorm,
     LeakyReLU,
     Linear,
     Maxout,
@@ -60,7 +64,7 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
-    "AvgPool2d",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",

@@ -405,6 +405,149 @@ class Maxout(Module):
         return self._E.maxout(z, self.pieces)
 
 
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d and BatchNorm2d (PyTorch's ``_BatchNorm``): weight (C,) ones and bias (C,) zeros
+    when ``affine``; buffers running_mean (C,) zeros, running_var (C,) ones and num_batches_tracked (0-d
+    int64) when ``track_running_stats`` (else None). In training the batch's statistics normalise and the
+    running ones are updated with ``momentum`` (None: the cumulative average, factor 1/num_batches_tracked);
+    in eval the running statistics normalise (the batch's when not tracked)."""
+
+    _default_engine: str | None = None
+    _name = "BatchNorm"
+    _dims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, *, dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.num_features = c = _size(self._name, "num_features", num_features)
+        self.eps, self.momentum = float(eps), None if momentum is None else float(momentum)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self._dtype = dt = dtype or "float32"
+        if self.affine:
+            self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True)
+            self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True)
+        else:
+            self.weight = self.bias = None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", E.tensor(np.zeros(c), dtype=dt))
+            self.register_buffer("running_var", E.tensor(np.ones(c), dtype=dt))
+            self.register_buffer("num_batches_tracked", E.tensor(0, dtype=E.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batch tracked."""
+        if self.track_running_stats:
+            E, c = self._E, self.num_features
+            self.running_mean = E.tensor(np.zeros(c), dtype=self._dtype)
+            self.running_var = E.tensor(np.ones(c), dtype=self._dtype)
+            self.num_batches_tracked = E.tensor(0, dtype=E.int64)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+    def forward(self, x: Any) -> Any:
+        """F.batch_norm with the batch's statistics (training, or no running ones) or the running ones."""
+        from .functional import batch_norm
+
+        x = _input(self._name, x, self._E, self._dtype)
+        if x.ndim not in self._dims:
+            want = " or ".join(f"{d}D" for d in self._dims)
+            raise PygradValueError(f"{self._name}: expected {want} input (got {x.ndim}D input of shape "
+                                   f"{tuple(x.shape)})")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            n = int(self.num_batches_tracked.item()) + 1
+            self.num_batches_tracked = self._E.tensor(n, dtype=self._E.int64)
+            factor = 1.0 / n if self.momentum is None else self.momentum
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        track = not self.training or self.track_running_stats
+        return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                          self.weight, self.bias, use_batch, factor, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L), PyTorch's ``nn.BatchNorm1d``: statistics per channel
+    over N (and L); see :func:`pygrad.nn.functional.batch_norm`."""
+
+    _name = "BatchNorm1d"
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W), PyTorch's ``nn.BatchNorm2d``: statistics per channel over
+    (N, H, W); see :func:`pygrad.nn.functional.batch_norm`."""
+
+    _name = "BatchNorm2d"
+    _dims = (4,)
+
+
+class LayerNorm(Module):
+    """Layer normalisation, PyTorch's ``nn.LayerNorm``: statistics over the last dims, ``normalized_shape``;
+    weight ones and bias zeros of that shape when ``elementwise_affine`` (no bias when ``bias`` is False).
+    See :func:`pygrad.nn.functional.layer_norm`."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 *, dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        ns = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape = tuple(_size("LayerNorm", "normalized_shape", d) for d in ns)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        self._dtype = dt = dtype or "float32"
+        self.weight = E.tensor(np.ones(self.normalized_shape), dtype=dt, requires_grad=True) \
+            if self.elementwise_affine else None
+        self.bias = E.tensor(np.zeros(self.normalized_shape), dtype=dt, requires_grad=True) \
+            if self.elementwise_affine and bias else None
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def forward(self, x: Any) -> Any:
+        """F.layer_norm over the last len(normalized_shape) dims."""
+        from .functional import layer_norm
+
+        return layer_norm(_input("LayerNorm", x, self._E, self._dtype), self.normalized_shape, self.weight,
+                          self.bias, self.eps)
+
+
+class GroupNorm(Module):
+    """Group normalisation, PyTorch's ``nn.GroupNorm``: the channels of (N, C, *) in ``num_groups`` groups,
+    statistics per (sample, group); weight ones and bias zeros (C,) when ``affine``.
+    See :func:`pygrad.nn.functional.group_norm`."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,
+                 dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.num_groups = g = _size("GroupNorm", "num_groups", num_groups)
+        self.num_channels = c = _size("GroupNorm", "num_channels", num_channels)
+        if c % g:
+            raise PygradValueError(f"GroupNorm: num_channels={c} must be divisible by num_groups={g}")
+        self.eps, self.affine = float(eps), bool(affine)
+        self._dtype = dt = dtype or "float32"
+        self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True) if self.affine else None
+        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine else None
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+    def forward(self, x: Any) -> Any:
+        """F.group_norm with this layer's groups, weight and bias."""
+        from .functional import group_norm
+
+        return group_norm(_input("GroupNorm", x, self._E, self._dtype), self.num_groups, self.weight, self.bias,
+                          self.eps)
+
 def _rng(seed: Generator) -> np.random.Generator | None:
     return generator(seed)
 
@@ -464,11 +607,12 @@ class MLP(Sequential):
 
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
-    """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d and MLP building their parameters on ``engine`` by default
+    """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, the normalisation layers and MLP building their parameters on ``engine`` by default
     (an engine module's name), as classes of ``module`` (so that they pickle by name):
     the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
-    for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, MLP):
+    for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm,
+                 MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -476,7 +620,8 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     return out
 
 
-__all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+__all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+           "GroupNorm",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
            "bound_to"]
