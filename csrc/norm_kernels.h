@@ -2,10 +2,11 @@
  * included twice by ops_norm.c with T the element type and PG_NM(name) the
  * name with its dtype suffix. Not a header of its own: no include guard, no
  * declarations used elsewhere. Sums run in double, in 8 independent lanes
- * (no fast-math is needed to vectorise them). */
+ * (no fast-math is needed to vectorise them); the two kernels are compiled
+ * also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined into each. */
 
 /* Σ x[0..n) */
-static double PG_NM(sum)(const T *x, int64_t n) {
+static inline double PG_NM(sum)(const T *x, int64_t n) {
     double a[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -16,7 +17,7 @@ static double PG_NM(sum)(const T *x, int64_t n) {
 }
 
 /* Σ (x - m)² over x[0..n) */
-static double PG_NM(sqdev)(const T *x, int64_t n, double m) {
+static inline double PG_NM(sqdev)(const T *x, int64_t n, double m) {
     double a[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -33,7 +34,7 @@ static double PG_NM(sqdev)(const T *x, int64_t n, double m) {
 }
 
 /* Σ g and Σ g (x - m) over [0..n) */
-static void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
+static inline void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
     double a[8] = {0}, b[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -55,32 +56,35 @@ static void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg
 /* Forward of the statistics r in [lo, hi):
  *   training: mean = Σx / cnt, var = Σ(x - mean)² / cnt, written to stats[r], stats[R + r]
  *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps) */
-static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b, T *stats, int64_t lo,
+PG_CLONES __attribute__((noinline)) static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b, T *stats, int64_t lo,
                            int64_t hi) {
+    /* the geometry in locals: the stores through y could alias *nm (no strict aliasing), which would
+     * keep the compiler from knowing the loops' trip counts */
+    const int64_t len = nm->len, nseg = nm->nseg;
     for (int64_t r = lo; r < hi; r++) {
         if (nm->training) {
             double s = 0;
-            for (int64_t k = 0; k < nm->nseg; k++) s += PG_NM(sum)(x + pg__nm_off(nm, r, k), nm->len);
+            for (int64_t k = 0; k < nseg; k++) s += PG_NM(sum)(x + pg__nm_off(nm, r, k), len);
             double mean = nm->cnt > 0 ? s / (double)nm->cnt : 0.0;
             double q = 0;
-            for (int64_t k = 0; k < nm->nseg; k++) q += PG_NM(sqdev)(x + pg__nm_off(nm, r, k), nm->len, mean);
+            for (int64_t k = 0; k < nseg; k++) q += PG_NM(sqdev)(x + pg__nm_off(nm, r, k), len, mean);
             stats[r] = (T)mean;
             stats[nm->r + r] = (T)(nm->cnt > 0 ? q / (double)nm->cnt : 0.0);
         }
         const T m = stats[r];
         const T rs = (T)(1.0 / sqrt((double)stats[nm->r + r] + nm->eps));
-        for (int64_t k = 0; k < nm->nseg; k++) {
+        for (int64_t k = 0; k < nseg; k++) {
             int64_t off = pg__nm_off(nm, r, k);
             const T *xs = x + off;
             T *ys = y + off;
             if (nm->vec) { /* layer_norm: an affine pair per element */
                 PG_IVDEP
-                for (int64_t j = 0; j < nm->len; j++) ys[j] = (xs[j] - m) * rs * w[j] + b[j];
+                for (int64_t j = 0; j < len; j++) ys[j] = (xs[j] - m) * rs * w[j] + b[j];
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 const T a = rs * w[ch], bb = b[ch];
                 PG_IVDEP
-                for (int64_t j = 0; j < nm->len; j++) ys[j] = (xs[j] - m) * a + bb;
+                for (int64_t j = 0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
             }
         }
     }
@@ -91,27 +95,40 @@ static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const 
  *   eval (batch_norm's running statistics, constants): dx = rstd dxhat
  *   dw[ch] += Σ g xhat, db[ch] += Σ g, into the double partials pw, pb [C] of this thread.
  * dx may be g itself: each element is read (pass 1, then pass 2) before it is written. */
-static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w, const T *stats, double *pw,
+PG_CLONES __attribute__((noinline)) static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w, const T *stats, double *pw,
                             double *pb, int64_t lo, int64_t hi) {
+    const int64_t len = nm->len, nseg = nm->nseg; /* in locals: see forward */
     for (int64_t r = lo; r < hi; r++) {
         const double m = (double)stats[r];
         const double rs = (double)(T)(1.0 / sqrt((double)stats[nm->r + r] + nm->eps));
         double sd = 0, sdx = 0; /* Σ dxhat, Σ dxhat (x - mean) */
-        for (int64_t k = 0; k < nm->nseg; k++) {
+        for (int64_t k = 0; k < nseg; k++) {
             int64_t off = pg__nm_off(nm, r, k);
             const T *gs = g + off, *xs = x + off;
-            if (nm->vec) {
-                for (int64_t j = 0; j < nm->len; j++) {
-                    double gv = (double)gs[j], xc = (double)xs[j] - m;
-                    sd += gv * (double)w[j];
-                    sdx += gv * (double)w[j] * xc;
+            if (nm->vec) { /* in 8 lanes, as the sums above */
+                double a[8] = {0}, c[8] = {0};
+                int64_t j = 0;
+                for (; j + 8 <= len; j += 8)
+                    for (int l = 0; l < 8; l++) {
+                        double gv = (double)gs[j + l], xc = (double)xs[j + l] - m, gw = gv * (double)w[j + l];
+                        a[l] += gw;
+                        c[l] += gw * xc;
+                        pw[j + l] += gv * xc * rs;
+                        pb[j + l] += gv;
+                    }
+                sd += ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+                sdx += ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+                for (; j < len; j++) {
+                    double gv = (double)gs[j], xc = (double)xs[j] - m, gw = gv * (double)w[j];
+                    sd += gw;
+                    sdx += gw * xc;
                     pw[j] += gv * xc * rs;
                     pb[j] += gv;
                 }
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 double sg = 0, sgx = 0;
-                PG_NM(gsums)(gs, xs, nm->len, m, &sg, &sgx);
+                PG_NM(gsums)(gs, xs, len, m, &sg, &sgx);
                 sd += sg * (double)w[ch];
                 sdx += sgx * (double)w[ch];
                 pw[ch] += sgx * rs;
@@ -123,18 +140,18 @@ static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, cons
         const T trs = (T)rs;
         const T c1 = nm->training ? (T)(sd * inv) : (T)0;                 /* mean of dxhat */
         const T c2 = nm->training ? (T)(sdx * rs * rs * inv) : (T)0;      /* mean of dxhat xhat, over rstd */
-        for (int64_t k = 0; k < nm->nseg; k++) {
+        for (int64_t k = 0; k < nseg; k++) {
             int64_t off = pg__nm_off(nm, r, k);
             const T *gs = g + off, *xs = x + off;
             T *ds = dx + off;
             const T mm = (T)m;
             if (nm->vec) {
                 PG_IVDEP
-                for (int64_t j = 0; j < nm->len; j++) ds[j] = trs * (gs[j] * w[j] - c1 - (xs[j] - mm) * c2);
+                for (int64_t j = 0; j < len; j++) ds[j] = trs * (gs[j] * w[j] - c1 - (xs[j] - mm) * c2);
             } else {
                 const T wc = w[pg__nm_channel(nm, r, k)];
                 PG_IVDEP
-                for (int64_t j = 0; j < nm->len; j++) ds[j] = trs * (gs[j] * wc - c1 - (xs[j] - mm) * c2);
+                for (int64_t j = 0; j < len; j++) ds[j] = trs * (gs[j] * wc - c1 - (xs[j] - mm) * c2);
             }
         }
     }
