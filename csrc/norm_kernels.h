@@ -5,32 +5,27 @@
  * (no fast-math is needed to vectorise them); the two kernels are compiled
  * also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined into each. */
 
-/* Σ x[0..n) */
-static inline double PG_NM(sum)(const T *x, int64_t n) {
-    double a[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) a[l] += (double)x[i + l];
-    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    for (; i < n; i++) s += (double)x[i];
-    return s;
-}
-
-/* Σ (x - m)² over x[0..n) */
-static inline double PG_NM(sqdev)(const T *x, int64_t n, double m) {
-    double a[8] = {0};
+/* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
+ * the data, so that one pass gives mean = K + s1/cnt and var = s2/cnt - (s1/cnt)² without the
+ * cancellation of Σx² - (Σx)²/cnt when the mean is large against the spread */
+static inline void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
+    double a[8] = {0}, b[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
-            double d = (double)x[i + l] - m;
-            a[l] += d * d;
+            double d = (double)x[i + l] - K;
+            a[l] += d;
+            b[l] += d * d;
         }
     double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    double q = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
     for (; i < n; i++) {
-        double d = (double)x[i] - m;
-        s += d * d;
+        double d = (double)x[i] - K;
+        s += d;
+        q += d * d;
     }
-    return s;
+    *s1 += s;
+    *s2 += q;
 }
 
 /* Σ g and Σ g (x - m) over [0..n) */
@@ -62,14 +57,13 @@ PG_CLONES __attribute__((noinline)) static void PG_NM(forward)(const pg_nm *nm, 
      * keep the compiler from knowing the loops' trip counts */
     const int64_t len = nm->len, nseg = nm->nseg;
     for (int64_t r = lo; r < hi; r++) {
-        if (nm->training) {
-            double s = 0;
-            for (int64_t k = 0; k < nseg; k++) s += PG_NM(sum)(x + pg__nm_off(nm, r, k), len);
-            double mean = nm->cnt > 0 ? s / (double)nm->cnt : 0.0;
-            double q = 0;
-            for (int64_t k = 0; k < nseg; k++) q += PG_NM(sqdev)(x + pg__nm_off(nm, r, k), len, mean);
-            stats[r] = (T)mean;
-            stats[nm->r + r] = (T)(nm->cnt > 0 ? q / (double)nm->cnt : 0.0);
+        if (nm->training) { /* one read of the statistic's elements: the moments about its first element */
+            const double K = (double)x[pg__nm_off(nm, r, 0)];
+            double s1 = 0, s2 = 0;
+            for (int64_t k = 0; k < nseg; k++) PG_NM(moments)(x + pg__nm_off(nm, r, k), len, K, &s1, &s2);
+            const double d = s1 / (double)nm->cnt, var = s2 / (double)nm->cnt - d * d;
+            stats[r] = (T)(K + d);
+            stats[nm->r + r] = (T)(var > 0 ? var : 0.0);
         }
         const T m = stats[r];
         const T rs = (T)(1.0 / sqrt((double)stats[nm->r + r] + nm->eps));
