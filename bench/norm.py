@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         dst = np.empty_like(src)
         for backward in (False, True):
             fns = _fns(pg, torch, shape, apply, rng, backward)
-            fns["copy"] = lambda: copy_threads(dst, src, nthr)
+            fns["copy"] = lambda dst=dst, src=src: copy_threads(dst, src, nthr)
             with threads(nthr):
                 best = interleaved(fns, repeats=repeats, inner=2)
             moved = (5 if backward else 2) * nbytes

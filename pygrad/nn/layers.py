@@ -608,8 +608,8 @@ class MLP(Sequential):
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, the normalisation layers and MLP building their
-    parameters on ``engine`` by default (an engine module's name), as classes of ``module`` (so that they pickle by name):
-    the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
+    parameters on ``engine`` by default (an engine module's name), as classes of ``module`` (so that they
+    pickle by name): the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
     for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm,
                  MLP):
