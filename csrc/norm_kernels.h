@@ -1,24 +1,32 @@
 /* norm_kernels.h: the float32 / float64 kernels of the normalisation ops,
  * included twice by ops_norm.c with T the element type and PG_NM(name) the
  * name with its dtype suffix. Not a header of its own: no include guard, no
- * declarations used elsewhere. Sums run in double, in 8 independent lanes
- * (no fast-math is needed to vectorise them); the two kernels are compiled
- * also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined into each. */
+ * declarations used elsewhere. Sums run in double, in vector accumulators
+ * of 4 (GCC/clang vector extensions: no fast-math is needed to vectorise a
+ * reduction written this way; elsewhere plain loops); the two kernels are
+ * compiled also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined. */
 
 /* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
  * the data, so that one pass gives mean = K + s1/cnt and var = s2/cnt - (s1/cnt)² without the
  * cancellation of Σx² - (Σx)²/cnt when the mean is large against the spread */
-static inline void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
-    double a[8] = {0}, b[8] = {0};
+PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            double d = (double)x[i + l] - K;
+    double s = 0, q = 0;
+#if PG_NM_VECTORS /* 16 elements a step in 4 + 4 vector accumulators */
+    const pg_v4d k = {K, K, K, K};
+    pg_v4d a[4] = {{0}}, b[4] = {{0}};
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 4; l++) {
+            pg_v4d d;
+            PG_NM(load4)(&d, x + i + 4 * l);
+            d -= k;
             a[l] += d;
             b[l] += d * d;
         }
-    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    double q = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
+    pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
+    s = (av[0] + av[1]) + (av[2] + av[3]);
+    q = (bv[0] + bv[1]) + (bv[2] + bv[3]);
+#endif
     for (; i < n; i++) {
         double d = (double)x[i] - K;
         s += d;
@@ -28,18 +36,25 @@ static inline void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, d
     *s2 += q;
 }
 
-/* Σ g and Σ g (x - m) over [0..n) */
-static inline void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
-    double a[8] = {0}, b[8] = {0};
+/* Σ g and Σ g (x - m) over [0..n), added to *sg, *sgx */
+PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            double gv = (double)g[i + l];
+    double s = 0, t = 0;
+#if PG_NM_VECTORS
+    const pg_v4d mv = {m, m, m, m};
+    pg_v4d a[4] = {{0}}, b[4] = {{0}};
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 4; l++) {
+            pg_v4d gv, xv;
+            PG_NM(load4)(&gv, g + i + 4 * l);
+            PG_NM(load4)(&xv, x + i + 4 * l);
             a[l] += gv;
-            b[l] += gv * ((double)x[i + l] - m);
+            b[l] += gv * (xv - mv);
         }
-    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    double t = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
+    pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
+    s = (av[0] + av[1]) + (av[2] + av[3]);
+    t = (bv[0] + bv[1]) + (bv[2] + bv[3]);
+#endif
     for (; i < n; i++) {
         s += (double)g[i];
         t += (double)g[i] * ((double)x[i] - m);
@@ -51,8 +66,8 @@ static inline void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, dou
 /* Forward of the statistics r in [lo, hi):
  *   training: mean = Σx / cnt, var = Σ(x - mean)² / cnt, written to stats[r], stats[R + r]
  *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps) */
-PG_CLONES __attribute__((noinline)) static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b, T *stats, int64_t lo,
-                           int64_t hi) {
+PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b,
+                                                 T *stats, int64_t lo, int64_t hi) {
     /* the geometry in locals: the stores through y could alias *nm (no strict aliasing), which would
      * keep the compiler from knowing the loops' trip counts */
     const int64_t len = nm->len, nseg = nm->nseg;
@@ -89,8 +104,8 @@ PG_CLONES __attribute__((noinline)) static void PG_NM(forward)(const pg_nm *nm, 
  *   eval (batch_norm's running statistics, constants): dx = rstd dxhat
  *   dw[ch] += Σ g xhat, db[ch] += Σ g, into the double partials pw, pb [C] of this thread.
  * dx may be g itself: each element is read (pass 1, then pass 2) before it is written. */
-PG_CLONES __attribute__((noinline)) static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w, const T *stats, double *pw,
-                            double *pb, int64_t lo, int64_t hi) {
+PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w,
+                                                  const T *stats, double *pw, double *pb, int64_t lo, int64_t hi) {
     const int64_t len = nm->len, nseg = nm->nseg; /* in locals: see forward */
     for (int64_t r = lo; r < hi; r++) {
         const double m = (double)stats[r];

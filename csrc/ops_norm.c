@@ -55,6 +55,26 @@ static inline int64_t pg__nm_channel(const pg_nm *nm, int64_t r, int64_t k) {
     return (r % nm->g) * nm->cg + k;
 }
 
+/* the kernels' vector type (GCC and clang) and loads of 4 elements as doubles; a clone (PG_CLONES) may not
+ * be inlined into its caller, which would drop the clones */
+#if defined(__GNUC__)
+#define PG_NM_VECTORS 1
+#define PG_NOINLINE __attribute__((noinline))
+#define PG_NM_INLINE static inline __attribute__((always_inline)) /* into each clone, with its target */
+typedef double pg_v4d __attribute__((vector_size(32)));
+typedef float pg_v4f __attribute__((vector_size(16)));
+PG_NM_INLINE void pg__nm_load4_f32(pg_v4d *out, const float *p) { /* through a pointer: no vector ABI */
+    pg_v4f v;
+    memcpy(&v, p, sizeof v);
+    *out = __builtin_convertvector(v, pg_v4d);
+}
+PG_NM_INLINE void pg__nm_load4_f64(pg_v4d *out, const double *p) { memcpy(out, p, sizeof *out); }
+#else
+#define PG_NM_VECTORS 0
+#define PG_NOINLINE
+#define PG_NM_INLINE static inline
+#endif
+
 #define T float
 #define PG_NM(name) pg__nm_##name##_f32
 #include "norm_kernels.h"
