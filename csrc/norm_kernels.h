@@ -114,19 +114,30 @@ PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const 
         for (int64_t k = 0; k < nseg; k++) {
             int64_t off = pg__nm_off(nm, r, k);
             const T *gs = g + off, *xs = x + off;
-            if (nm->vec) { /* in 8 lanes, as the sums above */
-                double a[8] = {0}, c[8] = {0};
+            if (nm->vec) { /* layer_norm: w per element; dw, db partials per element */
                 int64_t j = 0;
-                for (; j + 8 <= len; j += 8)
-                    for (int l = 0; l < 8; l++) {
-                        double gv = (double)gs[j + l], xc = (double)xs[j + l] - m, gw = gv * (double)w[j + l];
-                        a[l] += gw;
-                        c[l] += gw * xc;
-                        pw[j + l] += gv * xc * rs;
-                        pb[j + l] += gv;
-                    }
-                sd += ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-                sdx += ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+#if PG_NM_VECTORS
+                const pg_v4d mv = {m, m, m, m}, rv = {rs, rs, rs, rs};
+                pg_v4d a = {0}, c = {0};
+                for (; j + 4 <= len; j += 4) {
+                    pg_v4d gv, xv, wv, pwv, pbv;
+                    PG_NM(load4)(&gv, gs + j);
+                    PG_NM(load4)(&xv, xs + j);
+                    PG_NM(load4)(&wv, w + j);
+                    xv -= mv;
+                    pg_v4d gw = gv * wv;
+                    a += gw;
+                    c += gw * xv;
+                    memcpy(&pwv, pw + j, sizeof pwv);
+                    memcpy(&pbv, pb + j, sizeof pbv);
+                    pwv += gv * xv * rv;
+                    pbv += gv;
+                    memcpy(pw + j, &pwv, sizeof pwv);
+                    memcpy(pb + j, &pbv, sizeof pbv);
+                }
+                sd += (a[0] + a[1]) + (a[2] + a[3]);
+                sdx += (c[0] + c[1]) + (c[2] + c[3]);
+#endif
                 for (; j < len; j++) {
                     double gv = (double)gs[j], xc = (double)xs[j] - m, gw = gv * (double)w[j];
                     sd += gw;
