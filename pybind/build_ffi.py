@@ -59,6 +59,12 @@ def sources() -> list[str]:
     return sorted(os.path.relpath(p) for p in CSRC.glob("*.c"))
 
 
+def headers() -> list[str]:
+    """The headers and X-macro lists the sources include: a change to one rebuilds the
+    extension (setuptools does not follow #include by itself)."""
+    return sorted(os.path.relpath(p) for p in [*CSRC.glob("*.h"), *CSRC.glob("*.def")])
+
+
 # Python functions the C engine calls back (user-defined ops; the release of
 # memory borrowed from another library): defined with @ffi.def_extern() in
 # pygrad/_bindings.py.
@@ -141,6 +147,7 @@ ffibuilder.set_source(
     "pygrad._pygrad",
     MODULE_SOURCE,
     sources=sources(),
+    depends=headers(),
     include_dirs=[str(CSRC)],
     extra_compile_args=compile_args(),
     libraries=[] if sys.platform == "win32" else ["m", "pthread"],
