@@ -32,7 +32,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from . import init as _init
 from ._backend import engine_of, generator, is_tensor, label, resolve
@@ -347,21 +347,10 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
     def forward(self, idx: Any) -> Any:
-        """The rows of ``weight`` at the integer indices ``idx``."""
-        E = self._E
-        t = idx if is_tensor(idx) else E.tensor(np.asarray(idx))
-        if t.dtype.kind not in "iu":
-            raise PygradTypeError(f"Embedding: indices must be an integer tensor or array, got {t.dtype}")
-        v = t.numpy()
-        if v.size and (v.min() < 0 or v.max() >= self.num_embeddings):
-            bad = v[(v < 0) | (v >= self.num_embeddings)].flat[0]
-            raise PygradIndexError(f"Embedding: index {bad} is out of range for {self.num_embeddings} embeddings")
-        out = self.weight[t]
-        if self.padding_idx is not None:  # the padding row's value, without its gradient
-            keep = (t != self.padding_idx).reshape(tuple(t.shape) + (1,))
-            out = E.where(keep, out, out.detach())
-        return out
+        """The rows of ``weight`` at the integer indices ``idx`` (the embedding op)."""
+        from .functional import embedding
 
+        return embedding(idx, self.weight, self.padding_idx)
 
 class Maxout(Module):
     """z = maxₖ (x Wₖ + bₖ), k = 1..pieces: ``pieces`` linear maps, their elementwise max.

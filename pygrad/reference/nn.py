@@ -16,6 +16,7 @@ from __future__ import annotations
 from pygrad.nn import functional, init, layers, utils
 from pygrad.nn.containers import (
     GELU,
+    Dropout,
     Flatten,
     Hardsigmoid,
     Hardtanh,
@@ -62,5 +63,5 @@ __all__ = [
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
     "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
-    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
+    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
 ]

@@ -53,6 +53,9 @@ LAYERS = {
     "ops_nn": OPS,
     "ops_custom": OPS,
     "ops_conv": OPS,
+    "ops_dropout": OPS,
+    "ops_embedding": OPS,
+    "ops_attn": OPS,
     "optim": OPS,
     "optable": TABLE,
 }
