@@ -14,8 +14,8 @@
  *   p = e^(s − lse),  D[i] = do[i]·o[i],  dv[j] += p[i, j] do[i],  dp = do[i]·v[j],
  *   ds = p (dp − D[i]),  dq[i] += scale ds k[j],  dk[j] += scale ds q[i],  dbias[i, j] = ds.
  *
- * A row whose every key is masked out gives NaN (PyTorch's result with a bool mask). The rule (double
- * backward) is the same backward made of matmul, softmax and elementwise ops. Sums run in double. */
+ * A row whose every key is masked out gives zeros and zero gradients (PyTorch's fused result). The rule
+ * (double backward) is the same backward made of matmul, softmax and elementwise ops. Sums run in double. */
 #include "rules_util.h"
 
 #include <math.h>
@@ -112,7 +112,7 @@ typedef struct pg_attn_job {
                 s = a->scale * d + (bi ? (double)bi[j] : 0.0);                                                \
             }                                                                                                 \
             srow[j - j0] = s;                                                                                 \
-            if (s > mx) mx = s;                                                                               \
+            if (s > mx || isnan(s)) mx = isnan(mx) ? mx : s; /* NaN sticks */                                 \
         }                                                                                                     \
         return mx;                                                                                            \
     }                                                                                                         \
@@ -132,9 +132,8 @@ typedef struct pg_attn_job {
             for (int64_t j0 = 0; j0 < jend; j0 += PG_ATTN_BC) {                                               \
                 int64_t j1 = j0 + PG_ATTN_BC < jend ? j0 + PG_ATTN_BC : jend;                                 \
                 double mb = pg__attn_scores_##sfx(a, srow, qi, k, bi, i, j0, j1);                             \
-                double mn = mb > m ? mb : m;                                                                  \
+                double mn = (mb > m || isnan(mb)) ? mb : m;                                                   \
                 if (mn == -INFINITY) continue; /* nothing taking part yet */                                  \
-                if (isnan(mb)) mn = NAN;                                                                      \
                 double alpha = m == -INFINITY ? 0.0 : exp(m - mn);                                            \
                 if (alpha != 1.0) {                                                                           \
                     sum *= alpha;                                                                             \
@@ -150,7 +149,8 @@ typedef struct pg_attn_job {
                 m = mn;                                                                                       \
             }                                                                                                 \
             T *oi = o + i * a->ev;                                                                            \
-            for (int64_t c = 0; c < a->ev; c++) oi[c] = (T)(sum > 0 ? acc[c] / sum : NAN);                    \
+            /* no key taking part: zeros (PyTorch's fused result); NaN propagates through acc / sum */       \
+            for (int64_t c = 0; c < a->ev; c++) oi[c] = (T)(sum == 0 ? 0.0 : acc[c] / sum);                   \
         }                                                                                                     \
     }                                                                                                         \
     /* the gradients for batch element bb: lse recomputed per row, then one pass over the keys */            \
@@ -173,11 +173,15 @@ typedef struct pg_attn_job {
             for (int64_t j0 = 0; j0 < jend; j0 += PG_ATTN_BC) {                                               \
                 int64_t j1 = j0 + PG_ATTN_BC < jend ? j0 + PG_ATTN_BC : jend;                                 \
                 double mb = pg__attn_scores_##sfx(a, srow, qi, k, bi, i, j0, j1);                             \
-                double mn = mb > m ? mb : m;                                                                  \
+                double mn = (mb > m || isnan(mb)) ? mb : m;                                                   \
                 if (mn == -INFINITY) continue;                                                                \
                 sum = (m == -INFINITY ? 0.0 : sum * exp(m - mn));                                             \
                 for (int64_t j = j0; j < j1; j++) sum += exp(srow[j - j0] - mn);                              \
                 m = mn;                                                                                       \
+            }                                                                                                 \
+            if (sum == 0) { /* no key taking part: the output is the constant 0, every gradient 0 */         \
+                if (jb->dq) memset((T *)jb->dq + (bb * a->l + i) * a->e, 0, sizeof(T) * (size_t)a->e);        \
+                continue;                                                                                     \
             }                                                                                                 \
             double lse = m + log(sum), di = 0;                                                                \
             for (int64_t c = 0; c < a->ev; c++) di += (double)gi[c] * (double)o[i * a->ev + c];               \
@@ -328,7 +332,39 @@ static pg_status attn_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
         TRY(sc, pg_add(s, cmask));
         s = sc;
     }
-    TRY(p, pg_softmax(s, -1));
+    /* rows with no key taking part (from the bias, numerically): their s becomes 0 and their p 0 */
+    pg_tensor *rowok = NULL;
+    if (a.has_bias && a.s > 0) {
+        pg_meta rm = n->edges[3].meta;
+        rm.shape[nd - 1] = 1;
+        rm.dtype = PG_DTYPE_BOOL;
+        TRY(ok, pg__tensor_new_like(&rm));
+        bool any_masked = false;
+        for (int64_t r = 0; r < a.b * a.l; r++) {
+            int64_t i = r % a.l, jend = a.causal ? (i + 1 < a.s ? i + 1 : a.s) : a.s;
+            bool live = false;
+            for (int64_t j = 0; j < jend && !live; j++) {
+                double bv = q->dtype == PG_DTYPE_F64 ? ((const double *)bias->data)[r * a.s + j]
+                                                      : (double)((const float *)bias->data)[r * a.s + j];
+                live = bv != -INFINITY;
+            }
+            ((bool *)ok->data)[r] = live;
+            any_masked |= !live;
+        }
+        if (any_masked) {
+            rowok = ok;
+            TRY(zero, pg__scalar(q->dtype, 0.0));
+            TRY(sf, pg_where(ok, s, zero));
+            s = sf;
+        }
+    }
+    TRY(p0, pg_softmax(s, -1));
+    pg_tensor *p = p0;
+    if (rowok) {
+        TRY(zero2, pg__scalar(q->dtype, 0.0));
+        TRY(pz, pg_where(rowok, p0, zero2));
+        p = pz;
+    }
     if (pg__node_needs(n, 2)) {
         TRY(pt, pg_permute(p, nd, perm));
         dx[2] = pg_matmul(pt, g);

@@ -40,6 +40,7 @@ from pygrad.nn.layers import (
     Linear,
     Maxout,
     MaxPool2d,
+    MultiheadAttention,
     PReLU,
     ReLU,
     Sigmoid,
@@ -68,4 +69,5 @@ __all__ = [
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
     "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
+    "MultiheadAttention",
 ]

@@ -53,6 +53,7 @@ _bound = layers.bound_to(_ENGINE, __name__)
 Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
 Embedding = _bound["Embedding"]
 Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
+MultiheadAttention = _bound["MultiheadAttention"]
 
 
 __all__ = [
@@ -64,4 +65,5 @@ __all__ = [
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
     "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
     "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
+    "MultiheadAttention",
 ]

@@ -1829,15 +1829,17 @@ class Embedding(Op):
 
 
 def _attn_probs(q: Array, k: Array, bias: Array, scale: float, causal: bool) -> Array:
-    """p = softmax(scale · q kᵀ + bias) over the keys (−∞ at key j > query i when causal); NaN rows where
-    every key is masked out."""
+    """p = softmax(scale · q kᵀ + bias) over the keys (−∞ at key j > query i when causal); zero rows where
+    every key is masked out (PyTorch's fused result)."""
     s = scale * np.matmul(q, np.swapaxes(k, -1, -2)) + bias
     if causal:
         lq, lk = s.shape[-2:]
         s = np.where(np.arange(lk)[None, :] > np.arange(lq)[:, None], -np.inf, s)
+    mx = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), s.dtype)
+    dead = mx == -np.inf
     with np.errstate(invalid="ignore"):
-        e = np.exp(s - s.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        e = np.exp(s - np.where(dead, 0.0, mx))
+        return np.where(dead, 0.0, e / np.where(dead, 1.0, e.sum(axis=-1, keepdims=True)))
 
 
 class ScaledDotProductAttention(Op):

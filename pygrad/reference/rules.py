@@ -284,7 +284,13 @@ def _sdpa(node: Node, g: Tensor) -> list[Any]:
         lq, lk = s.shape[-2:]
         causal = np.where(np.arange(lk)[None, :] > np.arange(lq)[:, None], -np.inf, 0.0).astype(q.dtype)
         s = s + Tensor._wrap(causal)
-    p = s.softmax(-1)
+    live = np.isfinite(s.numpy()).any(axis=-1, keepdims=True) | np.isnan(s.numpy()).any(axis=-1, keepdims=True)
+    if not live.all():  # rows with no key taking part: s = 0 there, then p = 0 (the forward's zeros)
+        keep = Tensor._wrap(np.ascontiguousarray(live))
+        zero = Tensor._wrap(np.zeros((), dtype=s.dtype))
+        p = where(keep, where(keep, s, zero).softmax(-1), zero)
+    else:
+        p = s.softmax(-1)
     dv = p.transpose(-1, -2).matmul(g)
     dp = g.matmul(v.transpose(-1, -2))
     ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))

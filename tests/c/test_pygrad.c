@@ -1375,10 +1375,16 @@ static void test_attention(void) {
         CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 1)), tol, 1, 2.5);
         pg_tensor *bias = T(dt, 3, SHAPE(1, 2, 2), 0, 0, 0, -INFINITY);
         CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, bias, 1.0, 0)), tol, 2, 1);
-        /* a row with every key masked out: NaN */
+        /* a row with every key masked out: zeros, and no gradient from it; a NaN in q: a NaN row */
         pg_tensor *all = T(dt, 3, SHAPE(1, 2, 2), -INFINITY, -INFINITY, 0, 0);
-        pg_tensor *on = keep(pg_scaled_dot_product_attention(q, k, v, all, 1.0, 0));
-        CHECK(on && isnan(get(on, 0)) && fabs(get(on, 1) - 2.5) < tol);
+        pg_tensor *q2 = leaf(T(dt, 3, SHAPE(1, 2, 1), 5, 1));
+        pg_tensor *on = keep(pg_scaled_dot_product_attention(q2, k, v, all, 1.0, 0));
+        CHECK_VALUES(on, tol, 0, 2.5);
+        BACKWARD(on, 1, 0);
+        CHECK_GRAD(q2, tol, 0, 0);
+        pg_tensor *qn = T(dt, 3, SHAPE(1, 2, 1), NAN, 1);
+        pg_tensor *onan = keep(pg_scaled_dot_product_attention(qn, k, v, none, 1.0, 0));
+        CHECK(onan && isnan(get(onan, 0)) && fabs(get(onan, 1) - 2.5) < tol);
     }
     pg_tensor *q = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6), *k = T(F64, 2, SHAPE(4, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                      1, 2, 3);
