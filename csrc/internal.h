@@ -18,7 +18,7 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-#define PG_MAX_SAVED 3
+#define PG_MAX_SAVED 5
 /* The largest buffer the engine tries to allocate; beyond it the size
  * arithmetic of callers could overflow, and no machine would satisfy it. */
 #define PG_MAX_BYTES ((size_t)1 << 46)
@@ -27,6 +27,7 @@
 #define PG_SAVE_IN0 0x01u /* input 0 */
 #define PG_SAVE_IN1 0x02u /* input 1 */
 #define PG_SAVE_IN2 0x04u /* input 2 */
+#define PG_SAVE_IN3 0x08u /* input 3 */
 #define PG_SAVE_OUT 0x80u /* the op's output */
 
 typedef struct pg_node pg_node;
@@ -137,6 +138,19 @@ typedef struct pg_params {
             int nrm;                     /* layer_norm: dims of normalized_shape (the last of x) */
             bool training;               /* batch_norm: batch statistics (else the running ones) */
         } norm;                          /* batch_norm, layer_norm, group_norm */
+        struct {
+            double p;                    /* the probability of zeroing, in [0, 1] */
+            uint64_t seed;               /* keys the mask's counter-based hash */
+        } dropout;                       /* dropout */
+        struct {
+            int ndim;                    /* the indices' shape: the output is (dims..., D) */
+            int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+            int64_t padding_idx;         /* the row that gets no gradient, -1: none */
+        } embed;                         /* embedding (the indices in offsets) */
+        struct {
+            double scale;                /* the factor of q·k */
+            bool causal;                 /* key j > query i masked out (top-left aligned) */
+        } attn;                          /* scaled_dot_product_attention */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */

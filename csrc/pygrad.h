@@ -382,6 +382,19 @@ pg_tensor *pg_layer_norm(pg_tensor *x, int normalized_ndim, const int64_t *norma
                          pg_tensor *bias, double eps);
 /* group_norm: x (N, C, *), C divisible by num_groups, statistics per (n, group); weight, bias (C,) */
 pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg_tensor *bias, double eps);
+/* dropout in training mode: y = x · keep / (1 - p), keep[i] = hash(seed, i) >= floor(p · 2^32), with
+ * p in [0, 1] (p = 1: zeros); the mask is a counter-based hash of (seed, flat index), recomputed by
+ * backward, never stored. Float x. */
+pg_tensor *pg_dropout(pg_tensor *x, double p, uint64_t seed);
+/* y[i, :] = weight[indices[i], :]: weight (V, D), indices [numel(shape)] in [0, V), shape[ndim] the
+ * indices' shape (ndim < PG_MAX_DIMS) -> (shape..., D); padding_idx in [0, V) gets no gradient (-1: none) */
+pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
+                        int64_t padding_idx);
+/* softmax(scale · q kᵀ + bias) v, fused (online softmax; no L×S matrix kept): q (B..., L, E), k (B..., S, E),
+ * v (B..., S, Ev) -> (B..., L, Ev); bias (B..., L, S) additive (−inf: masked out) or a 0-d tensor (none);
+ * is_causal masks key j > query i. A row with every key masked gives NaN. Same float dtype throughout. */
+pg_tensor *pg_scaled_dot_product_attention(pg_tensor *q, pg_tensor *k, pg_tensor *v, pg_tensor *bias, double scale,
+                                           int is_causal);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

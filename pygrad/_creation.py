@@ -135,6 +135,19 @@ def manual_seed(seed: int) -> None:
         _rng = np.random.default_rng(seed)
 
 
+def _draw_seed(generator: Any = None) -> int:
+    """A 63-bit seed for a random op (dropout): ``generator.integers(0, 2**63)`` from ``generator`` (a
+    ``numpy.random.Generator``), else from the generator behind :func:`manual_seed` (same recipe as the
+    reference, so one seed gives the same masks on both engines)."""
+    if generator is not None:
+        if not isinstance(generator, np.random.Generator):
+            raise PygradTypeError(f"dropout: generator must be a numpy.random.Generator, got "
+                                  f"{type(generator).__name__}")
+        return int(generator.integers(0, 2**63))
+    with _rng_lock:
+        return int(_rng.integers(0, 2**63))
+
+
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
     dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))

@@ -44,6 +44,8 @@ OP_NAMES: tuple[str, ...] = (
     "rsqrt", "sign", "floor", "ceil", "round", "trunc", "erf", "silu", "logsigmoid", "softplus", "mish",
     "hardsigmoid", "gelu", "atan2", "fmod", "remainder", "floor_divide", "logsumexp", "cumsum", "index_map",
     "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "batch_norm", "layer_norm", "group_norm",
+    "dropout", "embedding",
+    "scaled_dot_product_attention",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -152,6 +154,16 @@ def _conv2d(m: Any) -> Any:
 
 def _conv1d(m: Any) -> Any:
     return m.nn.functional.conv1d
+
+
+_PAD_ROW1 = np.array([[1.0], [0.0], [1.0], [1.0]])  # zeroes row 1 of a (4, 2) table
+
+_SDPA_MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, True, True]])
+
+
+def _sdpa(m: Any) -> Any:
+    """``scaled_dot_product_attention`` of the engine ``m`` (``m.nn.functional``, as PyTorch's)."""
+    return m.nn.functional.scaled_dot_product_attention
 
 
 def _scatter_op(m: Any, x: Any) -> Any:
@@ -600,5 +612,30 @@ CASES: list[OpCase] = [
     OpCase("group_norm", "group_norm", lambda m, a, w, b: _F(m).group_norm(a, 2, w, b), ((2, 4, 3), (4,), (4,))),
     OpCase("group_norm", "group_norm-4d-per-channel", lambda m, a, w: _F(m).group_norm(a, 3, w),
            ((2, 3, 2, 2), (3,))),
+    # dropout with a fixed seed (the masks agree bit for bit), embedding with repeats and a padding row
+    OpCase("dropout", "dropout-seeded", lambda m, a: a._dropout_seeded(0.3, 1234567), ((4, 7),)),
+    OpCase("dropout", "dropout-generator", lambda m, a: m.nn.functional.dropout(
+        a, 0.5, generator=np.random.default_rng(3)), ((2, 3, 5),)),
+    OpCase("mul", "dropout-composed", lambda m, a, b: a._dropout_seeded(0.2, 99) * b, ((3, 4), (4,))),
+    OpCase("dropout", "dropout-empty", lambda m, a: a._dropout_seeded(0.5, 1), ((0, 3),)),
+    OpCase("embedding", "embedding", lambda m, a: m.nn.functional.embedding(np.array([[0, 2, 2], [1, 2, 0]]), a),
+           ((3, 4),)),
+    # the padding row gets no gradient, so it is zeroed first (as nn.Embedding does) to keep finite
+    # differences meaningful
+    OpCase("embedding", "embedding-padding", lambda m, a: m.nn.functional.embedding(
+        np.array([3, 1, 1, 0]), a * m.tensor(_PAD_ROW1, dtype=a.dtype), padding_idx=1), ((4, 2),)),
+    OpCase("embedding", "embedding-scalar-index", lambda m, a: m.nn.functional.embedding(np.array(2), a), ((3, 5),)),
+    # attention: plain, causal (L > S too), bool and float masks (the float one differentiable), batch broadcast
+    OpCase("scaled_dot_product_attention", "sdpa", lambda m, a, b, c: _sdpa(m)(a, b, c),
+           ((2, 3, 4), (2, 5, 4), (2, 5, 3))),
+    OpCase("scaled_dot_product_attention", "sdpa-causal", lambda m, a, b, c: _sdpa(m)(a, b, c, is_causal=True),
+           ((1, 2, 5, 3), (1, 2, 4, 3), (1, 2, 4, 2))),
+    OpCase("scaled_dot_product_attention", "sdpa-bool-mask", lambda m, a, b, c: _sdpa(m)(
+        a, b, c, attn_mask=_SDPA_MASK, scale=0.7), ((2, 3, 4), (2, 4, 4), (2, 4, 2))),
+    OpCase("scaled_dot_product_attention", "sdpa-float-mask", lambda m, a, b, c, d: _sdpa(m)(a, b, c, attn_mask=d),
+           ((2, 3, 2), (2, 4, 2), (2, 4, 3), (3, 4))),
+    OpCase("scaled_dot_product_attention", "sdpa-2d", lambda m, a, b, c: _sdpa(m)(a, b, c), ((4, 3), (6, 3), (6, 5))),
+    OpCase("scaled_dot_product_attention", "sdpa-broadcast-batch", lambda m, a, b, c: _sdpa(m)(a, b, c),
+           ((2, 3, 4), (1, 5, 4), (1, 5, 3))),
 ]
 """All cases; ids are unique."""

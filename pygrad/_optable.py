@@ -317,6 +317,24 @@ OPS: tuple[Op, ...] = (
                              ("num_groups", "eps"), (1, 1e-5)),
        "GN", (), (),
        doc="Group normalisation: pygrad.nn.functional.group_norm."),
+    Op("dropout", 1, Gate("DropoutGate", "y = x · keep / (1 - p), keep[i] = hash(seed, i) ≥ ⌊p·2³²⌋; "
+                          "dx = g · keep / (1 - p) (the same mask).",
+                          lambda e, x, p, seed: x._dropout_seeded(p, seed), ("p", "seed"), (0.5, 0)),
+       "drop", (), (),
+       doc="Dropout in training mode with the mask of a seed: pygrad.nn.functional.dropout."),
+    Op("embedding", 1, Gate("EmbeddingGate", "y[i, :] = w[idx[i], :]; dw[v, :] = Σ_{idx[i] = v} g[i, :] "
+                            "(none into padding_idx).",
+                            lambda e, w, indices, padding_idx: w._embedding(indices, padding_idx),
+                            ("indices", "padding_idx"), ((0,), -1)),
+       "emb", (), (),
+       doc="Rows of a table at integer indices: pygrad.nn.functional.embedding."),
+    Op("scaled_dot_product_attention", 4,
+       Gate("ScaledDotProductAttentionGate", "o = softmax(scale · q kᵀ + bias) v; dv = pᵀ g, ds = p (g vᵀ − D), "
+            "dq = scale ds k, dk = scale dsᵀ q, dbias = ds.",
+            lambda e, q, k, v, bias, scale, is_causal: q._sdpa(k, v, bias, scale, is_causal),
+            ("scale", "is_causal"), (1.0, False)),
+       "attn", (), (),
+       doc="Fused attention: pygrad.nn.functional.scaled_dot_product_attention."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -993,6 +993,31 @@ class Tensor:
         """The group_norm op (checked by its functional)."""
         return _wrap(lib.pg_group_norm(self._p, int(num_groups), _handle(weight), _handle(bias), float(eps)))
 
+    def _dropout(self, p: float, generator: Any = None, inplace: bool = False) -> Tensor:
+        """The dropout op with a fresh seed from ``generator`` or the generator behind manual_seed."""
+        seed = _creation._draw_seed(generator)
+        return self._dropout_inplace(p, seed) if inplace else self._dropout_seeded(p, seed)
+
+    def _dropout_seeded(self, p: float, seed: int) -> Tensor:
+        """The dropout op with the mask of ``seed``: y = x · keep(seed) / (1 - p)."""
+        return _wrap(lib.pg_dropout(self._p, float(p), int(seed)))
+
+    def _dropout_inplace(self, p: float, seed: int) -> Tensor:
+        """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
+        return self._inplace("dropout_", lambda x: x._dropout_seeded(p, seed))
+
+    def _embedding(self, indices: np.ndarray, padding_idx: int = -1) -> Tensor:
+        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none."""
+        idx = np.array(indices, dtype=np.int64, order="C")
+        return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
+                                      int(padding_idx)))
+
+    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
+        """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)
+        or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it)."""
+        return _wrap(lib.pg_scaled_dot_product_attention(self._p, key._p, value._p, bias._p, float(scale),
+                                                         bool(is_causal)))
+
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
         return _wrap(lib.pg_cumsum(self._p, axis, reverse))

@@ -14,6 +14,7 @@ for the reference engine are in :mod:`pygrad.reference.nn`.
 from pygrad.nn import functional, init, utils
 from pygrad.nn.containers import (
     GELU,
+    Dropout,
     Flatten,
     Hardsigmoid,
     Hardtanh,
@@ -43,6 +44,7 @@ from pygrad.nn.layers import (
     Linear,
     Maxout,
     MaxPool2d,
+    MultiheadAttention,
     PReLU,
     ReLU,
     Sigmoid,
@@ -70,5 +72,6 @@ __all__ = [
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
     "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
-    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
+    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
+    "MultiheadAttention",
 ]

@@ -7,6 +7,7 @@ from pygrad._engines import C
 from pygrad.nn import functional, init, layers, utils
 from pygrad.nn.containers import (
     GELU,
+    Dropout,
     Flatten,
     Hardsigmoid,
     Hardtanh,
@@ -42,6 +43,7 @@ Embedding = _bound["Embedding"]
 Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
 BatchNorm1d, BatchNorm2d = _bound["BatchNorm1d"], _bound["BatchNorm2d"]
 LayerNorm, GroupNorm = _bound["LayerNorm"], _bound["GroupNorm"]
+MultiheadAttention = _bound["MultiheadAttention"]
 
 
 __all__ = [
@@ -52,5 +54,6 @@ __all__ = [
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
     "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
     "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
-    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
+    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
+    "MultiheadAttention",
 ]

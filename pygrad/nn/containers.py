@@ -65,6 +65,27 @@ class Identity(Module):
         return x
 
 
+class Dropout(Module):
+    """PyTorch's ``nn.Dropout(p=0.5, inplace=False)``: in training mode y = x · keep / (1 - p), each element
+    kept with probability 1 - p (a fresh mask per call, from the generator :func:`pygrad.manual_seed` seeds);
+    in eval mode y = x. See :func:`pygrad.nn.functional.dropout`."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise PygradValueError(f"Dropout: dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p, self.inplace = float(p), bool(inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+    def forward(self, x: Any) -> Any:
+        """dropout(x, p, training=self.training)."""
+        from .functional import dropout
+
+        return dropout(x, self.p, self.training, self.inplace)
+
+
 def _dim(layer: str, d: Any, ndim: int) -> int:
     if isinstance(d, bool) or not isinstance(d, int):
         raise PygradTypeError(f"{layer}: dims must be ints, got {d!r}")
@@ -324,5 +345,6 @@ class Hardsigmoid(Module):
         return F.hardsigmoid(x)
 
 
-__all__ = ["Parameter", "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict", "GELU", "SiLU", "Mish",
+__all__ = ["Parameter", "Identity", "Dropout",
+           "Flatten", "Unflatten", "ModuleList", "ModuleDict", "GELU", "SiLU", "Mish",
            "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid"]

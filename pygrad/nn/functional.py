@@ -759,9 +759,138 @@ def accuracy(scores: Any, labels: Any) -> float:
     return float(np.mean(np.argmax(s, axis=1) == y))
 
 
+
+# ------------------------------------------------------ dropout, embedding ---
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator: Any = None) -> Any:
+    """Dropout, PyTorch's ``F.dropout``: in training, y = x · keep / (1 - p) with each element kept with
+    probability 1 - p; backward dx = g · keep / (1 - p) with the same mask. Identity (``input`` itself) when
+    not ``training`` or p = 0; zeros for p = 1.
+
+    The mask is a counter-based hash of (seed, flat index), the seed a 63-bit draw from ``generator`` (a
+    ``numpy.random.Generator``, a pygrad keyword) or from the generator :func:`pygrad.manual_seed` seeds:
+    the same seed gives the same mask on both engines. ``inplace=True`` writes the result into ``input``.
+    """
+    x = _tensor("dropout", input)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= p <= 1.0:
+        raise PygradValueError(f"dropout: dropout probability has to be between 0 and 1, but got {p!r}")
+    if x.dtype.kind != "f":
+        raise PygradTypeError(f"dropout: expected a float32 or float64 tensor, got {x.dtype}")
+    if not training or p == 0:
+        return x
+    return x._dropout(float(p), generator, bool(inplace))
+
+
+def _indices(op: str, input: Any) -> np.ndarray:
+    """An integer tensor, array or nested list of indices as an int64 array."""
+    v = input.numpy() if is_tensor(input) else np.asarray(input)
+    if v.dtype.kind not in "iu":
+        raise PygradTypeError(f"{op}: indices must be an integer tensor or array (int64 or int32), got {v.dtype}")
+    return v.astype(np.int64, copy=False)
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
+    """Rows of ``weight`` (V, D) at integer indices ``input`` (any shape) -> (..., D), PyTorch's
+    ``F.embedding``: y[i, :] = weight[input[i], :]; backward dweight[v, :] = Σ_{i: input[i] = v} g[i, :]
+    (a scatter-add; repeats add), the ``padding_idx`` row getting none (negative counts from the end)."""
+    w = _tensor("embedding", weight)
+    idx = _indices("embedding", input)
+    if w.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape {w.shape}")
+    n = w.shape[0]
+    pad = -1
+    if padding_idx is not None:
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) or \
+                not -n <= padding_idx < n:
+            raise PygradIndexError(f"embedding: padding_idx must be within num_embeddings {n}, got {padding_idx!r}")
+        pad = int(padding_idx) % n
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.size:
+        raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {n} rows "
+                               f"(weight {tuple(w.shape)})")
+    return w._embedding(idx, pad)
+
+
+
+# ---------------------------------------------------------------- attention ---
+
+
+def _attn_bias(E: Any, mask: Any, dtype: Any, shape: tuple[int, ...]) -> Any:
+    """A mask as an additive float bias of ``shape`` (batch..., L, S): bool True = take part (0), False = −∞;
+    a float mask is added as it is (and stays differentiable)."""
+    if is_tensor(mask):
+        t = mask
+    else:
+        arr = np.asarray(mask)
+        if arr.dtype.kind not in "bf":
+            raise PygradTypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, got {arr.dtype}")
+        t = E.tensor(arr, dtype="bool" if arr.dtype.kind == "b" else dtype)
+    if t.dtype.kind == "b":
+        t = E.tensor(np.where(t.numpy(), 0.0, -np.inf), dtype=dtype)
+    elif t.dtype.kind != "f":
+        raise PygradTypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, got {t.dtype}")
+    elif t.dtype != dtype:
+        t = t.astype(dtype)
+    try:
+        np.broadcast_shapes(tuple(t.shape), shape)
+    except ValueError:
+        raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {tuple(t.shape)} does not broadcast "
+                         f"to {shape}") from None
+    if np.broadcast_shapes(tuple(t.shape), shape) != shape:
+        raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {tuple(t.shape)} does not broadcast "
+                         f"to {shape}")
+    return t if tuple(t.shape) == shape else t.expand(*shape)
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None, *,
+                                 generator: Any = None) -> Any:
+    """PyTorch's ``F.scaled_dot_product_attention``: query (..., L, E), key (..., S, E), value (..., S, Ev)
+    -> (..., L, Ev) (batch dims broadcast),
+
+        o = softmax(scale · q kᵀ + bias) v,   scale = 1/√E by default,
+
+    bias from ``attn_mask`` (bool: True takes part, False is −∞; float: added; broadcast to (..., L, S))
+    or ``is_causal`` (key j > query i masked, top-left aligned). Fused (the op
+    ``scaled_dot_product_attention``): no L×S matrix is kept for backward. A row with every key masked out
+    gives NaN, as PyTorch. ``dropout_p > 0`` drops attention weights (always, as PyTorch's functional form)
+    through the composed path softmax → dropout → matmul, with ``generator`` as :func:`dropout`'s.
+    """
+    op = "scaled_dot_product_attention"
+    q, k, v = _tensor(op, query), _tensor(op, key), _tensor(op, value)
+    E = engine_of(q)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ShapeError(f"{op}: query, key and value must have at least 2 dims, got {q.shape}, {k.shape}, {v.shape}")
+    if attn_mask is not None and is_causal:
+        raise PygradValueError(f"{op}: an explicit attn_mask should not be set when is_causal=True")
+    if isinstance(dropout_p, bool) or not 0.0 <= float(dropout_p) <= 1.0:
+        raise PygradValueError(f"{op}: dropout_p has to be between 0 and 1, but got {dropout_p!r}")
+    try:
+        batch = np.broadcast_shapes(tuple(q.shape[:-2]), tuple(k.shape[:-2]), tuple(v.shape[:-2]))
+    except ValueError:
+        raise ShapeError(f"{op}: the batch dims of query {q.shape}, key {k.shape} and value {v.shape} do not "
+                         f"broadcast") from None
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"{op}: query {q.shape} and key {k.shape} must have the same last dim")
+    if k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"{op}: key {k.shape} and value {v.shape} must have as many rows")
+    q, k, v = (t if tuple(t.shape[:-2]) == batch else t.expand(*(batch + tuple(t.shape[-2:]))) for t in (q, k, v))
+    sc = 1.0 / float(np.sqrt(q.shape[-1])) if scale is None else float(scale)
+    shape = batch + (q.shape[-2], k.shape[-2])
+    bias = E.zeros((), dtype=q.dtype) if attn_mask is None else _attn_bias(E, attn_mask, q.dtype, shape)
+    if dropout_p > 0:
+        s = q.matmul(k.transpose(-1, -2)) * sc + bias
+        if is_causal:
+            s = s + E.tensor(np.triu(np.full(shape[-2:], -np.inf), 1), dtype=q.dtype)
+        return dropout(s.softmax(-1), float(dropout_p), generator=generator).matmul(v)
+    return q._sdpa(k, v, bias, sc, bool(is_causal))
+
+
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
     "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
-    "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "avg_pool2d", "batch_norm", "layer_norm", "group_norm", "dropout", "embedding", "scaled_dot_product_attention",
 ]

@@ -32,7 +32,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from . import init as _init
 from ._backend import engine_of, generator, is_tensor, label, resolve
@@ -347,20 +347,175 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
     def forward(self, idx: Any) -> Any:
-        """The rows of ``weight`` at the integer indices ``idx``."""
+        """The rows of ``weight`` at the integer indices ``idx`` (the embedding op)."""
+        from .functional import embedding
+
+        return embedding(idx, self.weight, self.padding_idx)
+
+class _OutProj(Module):
+    """MultiheadAttention's output projection in PyTorch's layout: y = x Wᵀ + b, W (out, in)."""
+
+    def __init__(self, weight: Any, bias: Any) -> None:
+        super().__init__()
+        self.weight = weight
+        self.bias = bias
+
+    def forward(self, x: Any) -> Any:
+        y = x.matmul(self.weight.transpose(0, 1))
+        return y if self.bias is None else y + self.bias
+
+
+def _key_mask_bias(E: ModuleType, mask: Any, dtype: Any, what: str) -> Any:
+    """A MultiheadAttention mask as an additive float tensor: bool True = masked out (−∞), as PyTorch's
+    ``nn.MultiheadAttention`` (the opposite of scaled_dot_product_attention's bool mask); float: added."""
+    if is_tensor(mask):
+        if mask.dtype.kind == "b":
+            return E.tensor(np.where(mask.numpy(), -np.inf, 0.0), dtype=dtype)
+        if mask.dtype.kind != "f":
+            raise PygradTypeError(f"MultiheadAttention: {what} must be bool or float, got {mask.dtype}")
+        return mask if mask.dtype == dtype else mask.astype(dtype)
+    arr = np.asarray(mask)
+    if arr.dtype.kind not in "bf":
+        raise PygradTypeError(f"MultiheadAttention: {what} must be bool or float, got {arr.dtype}")
+    return E.tensor(np.where(arr, -np.inf, 0.0) if arr.dtype.kind == "b" else arr, dtype=dtype)
+
+
+class MultiheadAttention(Module):
+    """PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False,
+    kdim=None, vdim=None)`` with its parameters and their layouts: ``in_proj_weight`` (3E, E) and
+    ``in_proj_bias`` (3E,) (or ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight``
+    (E, vdim) when kdim or vdim differ from E), ``out_proj.weight`` (E, E), ``out_proj.bias`` (E,):
+
+        qₕ = (query W_qᵀ + b_q) split in heads, likewise kₕ, vₕ;  oₕ = softmax(qₕ kₕᵀ/√d + mask) vₕ;
+        out = concat(oₕ) W_oᵀ + b_o,   d = E / num_heads.
+
+    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False)`` returns ``(output, weights or None)``; inputs (L, N, E)
+    ((N, L, E) with ``batch_first``) or unbatched (L, E). Bool masks mean True = not allowed (PyTorch's rule
+    for this module), float masks are added. ``need_weights=False`` runs the fused
+    scaled_dot_product_attention; with weights, the attention matrix is formed (and averaged over heads by
+    default). Dropout on the attention weights in training mode.
+    """
+
+    _default_engine: str | None = None
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 batch_first: bool = False, kdim: int | None = None, vdim: int | None = None, *,
+                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+        super().__init__()
+        name = "MultiheadAttention"
+        self._E = E = resolve(engine, self._default_engine)
+        self.embed_dim = e = _size(name, "embed_dim", embed_dim)
+        self.num_heads = h = _size(name, "num_heads", num_heads)
+        if e % h:
+            raise PygradValueError(f"{name}: embed_dim {e} must be divisible by num_heads {h}")
+        if isinstance(dropout, bool) or not 0.0 <= float(dropout) <= 1.0:
+            raise PygradValueError(f"{name}: dropout probability has to be between 0 and 1, but got {dropout!r}")
+        self.kdim = e if kdim is None else _size(name, "kdim", kdim)
+        self.vdim = e if vdim is None else _size(name, "vdim", vdim)
+        self.head_dim = e // h
+        self.dropout, self.batch_first = float(dropout), bool(batch_first)
+        self._qkv_same_embed_dim = self.kdim == e and self.vdim == e
+        rng = _rng(generator)
+        dt = dtype or "float32"
+
+        def param(a: np.ndarray) -> Any:
+            return E.tensor(a, dtype=dt, requires_grad=True)
+
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = param(_init.xavier_uniform((3 * e, e), e, 3 * e, generator=rng, engine=E))
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.in_proj_weight = None
+            self.q_proj_weight = param(_init.xavier_uniform((e, e), e, e, generator=rng, engine=E))
+            self.k_proj_weight = param(_init.xavier_uniform((e, self.kdim), self.kdim, e, generator=rng, engine=E))
+            self.v_proj_weight = param(_init.xavier_uniform((e, self.vdim), self.vdim, e, generator=rng, engine=E))
+        self.in_proj_bias = param(np.zeros(3 * e)) if bias else None
+        self.out_proj = _OutProj(param(_init.uniform((e, e), e, generator=rng, engine=E)),
+                                 param(np.zeros(e)) if bias else None)
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
+               f"batch_first={self.batch_first}"
+
+    def _project(self, x: Any, i: int) -> Any:
+        e = self.embed_dim
+        w = self.in_proj_weight[i * e:(i + 1) * e] if self.in_proj_weight is not None else \
+            (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[i]
+        y = x.matmul(w.transpose(0, 1))
+        return y if self.in_proj_bias is None else y + self.in_proj_bias[i * e:(i + 1) * e]
+
+    def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
+                attn_mask: Any = None, average_attn_weights: bool = True, is_causal: bool = False) -> Any:
+        """(output, attention weights or None); see the class docstring for shapes and masks."""
+        from .functional import dropout as _dropout
+        from .functional import scaled_dot_product_attention
+
+        name = "MultiheadAttention"
+        dt = (self.in_proj_weight if self.in_proj_weight is not None else self.q_proj_weight).dtype
         E = self._E
-        t = idx if is_tensor(idx) else E.tensor(np.asarray(idx))
-        if t.dtype.kind not in "iu":
-            raise PygradTypeError(f"Embedding: indices must be an integer tensor or array, got {t.dtype}")
-        v = t.numpy()
-        if v.size and (v.min() < 0 or v.max() >= self.num_embeddings):
-            bad = v[(v < 0) | (v >= self.num_embeddings)].flat[0]
-            raise PygradIndexError(f"Embedding: index {bad} is out of range for {self.num_embeddings} embeddings")
-        out = self.weight[t]
-        if self.padding_idx is not None:  # the padding row's value, without its gradient
-            keep = (t != self.padding_idx).reshape(tuple(t.shape) + (1,))
-            out = E.where(keep, out, out.detach())
-        return out
+        q, k, v = (_input(name, t, E, dt) for t in (query, key, value))
+        if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
+            raise ShapeError(f"{name}: query {q.shape}, key {k.shape} and value {v.shape} must all be 3-d "
+                             f"(batched) or 2-d (unbatched)")
+        batched = q.ndim == 3
+        if not batched:
+            q, k, v = (t.reshape(t.shape[0], 1, t.shape[1]) for t in (q, k, v))
+        elif self.batch_first:
+            q, k, v = (t.transpose(0, 1) for t in (q, k, v))
+        # now (L, N, E), (S, N, kdim), (S, N, vdim)
+        (lq, n, eq), (s, nk, ek), (sv, nv, ev) = q.shape, k.shape, v.shape
+        if eq != self.embed_dim or ek != self.kdim or ev != self.vdim or nk != n or nv != n or sv != s:
+            raise ShapeError(f"{name}: query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+                             f"{tuple(value.shape)} do not fit embed_dim {self.embed_dim}, kdim {self.kdim}, "
+                             f"vdim {self.vdim}")
+        if is_causal and attn_mask is None:
+            raise PygradValueError(f"{name}: need attn_mask if specifying the is_causal hint")
+        h, d = self.num_heads, self.head_dim
+
+        def heads(t: Any, rows: int) -> Any:  # (rows, N, E) -> (N, H, rows, d)
+            return t.reshape(rows, n, h, d).permute(1, 2, 0, 3)
+
+        qh, kh, vh = heads(self._project(q, 0), lq), heads(self._project(k, 1), s), heads(self._project(v, 2), s)
+        bias = None
+        if attn_mask is not None:
+            am = _key_mask_bias(E, attn_mask, dt, "attn_mask")
+            if tuple(am.shape) == (lq, s):
+                bias = am
+            elif tuple(am.shape) == (n * h, lq, s):
+                bias = am.reshape(n, h, lq, s)
+            else:
+                raise ShapeError(f"{name}: attn_mask of shape {tuple(am.shape)}, expected ({lq}, {s}) or "
+                                 f"({n * h}, {lq}, {s})")
+        if key_padding_mask is not None:
+            kp = _key_mask_bias(E, key_padding_mask, dt, "key_padding_mask")
+            if tuple(kp.shape) != ((n, s) if batched else (s,)):
+                raise ShapeError(f"{name}: key_padding_mask of shape {tuple(kp.shape)}, expected "
+                                 f"{(n, s) if batched else (s,)}")
+            kp = kp.reshape(n, 1, 1, s)
+            bias = kp if bias is None else bias + kp
+        p_drop = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            sc = qh.matmul(kh.transpose(-1, -2)) * (1.0 / float(np.sqrt(d)))
+            if bias is not None:
+                sc = sc + bias
+            attn = sc.softmax(-1)  # (N, H, L, S)
+            weights = attn.mean(axis=1) if average_attn_weights else attn
+            if p_drop > 0:
+                attn = _dropout(attn, p_drop)
+            o = attn.matmul(vh)
+        else:
+            o = scaled_dot_product_attention(qh, kh, vh, attn_mask=bias, dropout_p=p_drop)
+        o = o.permute(2, 0, 1, 3).reshape(lq, n, self.embed_dim)  # (L, N, E)
+        out = self.out_proj(o)
+        if not batched:
+            out = out.reshape(lq, self.embed_dim)
+            if weights is not None:
+                weights = weights.reshape(*weights.shape[1:])
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, weights
 
 
 class Maxout(Module):
@@ -612,7 +767,7 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     pickle by name): the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
     for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm,
-                 MLP):
+                 MultiheadAttention, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -621,7 +776,7 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
 
 
 __all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-           "GroupNorm",
+           "GroupNorm", "MultiheadAttention",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
            "bound_to"]

@@ -46,6 +46,17 @@ def manual_seed(seed: int) -> None:
     _generator = np.random.default_rng(int(seed))
 
 
+def _draw_seed(generator: Any = None) -> int:
+    """A 63-bit seed for a random op (dropout): ``generator.integers(0, 2**63)`` from ``generator``, else
+    from the module's generator (the C engine's recipe)."""
+    if generator is not None:
+        if not isinstance(generator, np.random.Generator):
+            raise PygradTypeError(f"dropout: generator must be a numpy.random.Generator, got "
+                                  f"{type(generator).__name__}")
+        return int(generator.integers(0, 2**63))
+    return int(_generator.integers(0, 2**63))
+
+
 def _make(
     opname: str, shape: tuple[int, ...], fill: Callable[[tuple[int, ...], np.dtype], np.ndarray],
     dtype: object, requires_grad: bool,

@@ -1853,6 +1853,119 @@ class GroupNorm(_Norm):
         return (n, c, s), (n, self.groups, c // self.groups * s)
 
 
+def dropout_keep(seed: int, shape: tuple[int, ...]) -> Array:
+    """The dropout mask's hash for flat indices 0..n-1, as uint32 (the C engine's pg__dropout_hash):
+
+        h(i) = mix(mix(lo ^ k0) ^ (k1 + hi · 0x9e3779b9)),  i = hi·2³² + lo,  seed = k1·2³² + k0,
+        mix(x): x ^= x >> 16; x *= 0x21f0aaad; x ^= x >> 15; x *= 0x735a2d97; x ^= x >> 15  (mod 2³²)
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    i = np.arange(n, dtype=np.uint64)
+    lo = (i & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    hi = (i >> np.uint64(32)).astype(np.uint32)
+    k0 = np.uint32(seed & 0xFFFFFFFF)
+    k1 = np.uint32((seed >> 32) & 0xFFFFFFFF)
+
+    def mix(x: Array) -> Array:
+        x = x ^ (x >> np.uint32(16))
+        x = x * np.uint32(0x21F0AAAD)
+        x = x ^ (x >> np.uint32(15))
+        x = x * np.uint32(0x735A2D97)
+        return x ^ (x >> np.uint32(15))
+
+    with np.errstate(over="ignore"):
+        return mix(mix(lo ^ k0) ^ (k1 + hi * np.uint32(0x9E3779B9))).reshape(shape)
+
+
+class Dropout(Op):
+    """y = x · keep / (1 - p), keep[i] = hash(seed, i) >= ⌊p · 2³²⌋ (zeros for p = 1);
+    dx = g · keep / (1 - p): the same mask, regenerated from the seed."""
+
+    name = "dropout"
+
+    def __init__(self, p: float, seed: int) -> None:
+        super().__init__()
+        self.p, self.seed = float(p), int(seed)
+
+    def apply(self, x: Array) -> Array:
+        if self.p >= 1.0:
+            return np.zeros_like(x)
+        thr = np.uint32(int(self.p * 4294967296.0))
+        keep = dropout_keep(self.seed, x.shape) >= thr
+        return np.where(keep, x * x.dtype.type(1.0 / (1.0 - self.p)), x.dtype.type(0))
+
+    def forward(self, x: Array) -> Array:
+        return self.apply(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.apply(g),)
+
+
+class Embedding(Op):
+    """y[i, :] = w[idx[i], :]: w (V, D), idx (...) -> (..., D);
+    dw[v, :] = Σ_{i: idx[i] = v} g[i, :], nothing into the padding_idx row."""
+
+    name = "embedding"
+
+    def __init__(self, indices: Array, padding_idx: int) -> None:
+        super().__init__()
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.padding_idx = int(padding_idx)
+
+    def forward(self, w: Array) -> Array:
+        return w[self.indices]
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        v, d = self.in_shapes[0]
+        dw = np.zeros((v, d), dtype=g.dtype)
+        flat = self.indices.reshape(-1)
+        rows = g.reshape(-1, d)
+        keep = flat != self.padding_idx
+        np.add.at(dw, flat[keep], rows[keep])
+        return (dw,)
+
+
+def _attn_probs(q: Array, k: Array, bias: Array, scale: float, causal: bool) -> Array:
+    """p = softmax(scale · q kᵀ + bias) over the keys (−∞ at key j > query i when causal); zero rows where
+    every key is masked out (PyTorch's fused result)."""
+    s = scale * np.matmul(q, np.swapaxes(k, -1, -2)) + bias
+    if causal:
+        lq, lk = s.shape[-2:]
+        s = np.where(np.arange(lk)[None, :] > np.arange(lq)[:, None], -np.inf, s)
+    mx = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), s.dtype)
+    dead = mx == -np.inf
+    with np.errstate(invalid="ignore"):
+        e = np.exp(s - np.where(dead, 0.0, mx))
+        return np.where(dead, 0.0, e / np.where(dead, 1.0, e.sum(axis=-1, keepdims=True)))
+
+
+class ScaledDotProductAttention(Op):
+    """o = softmax(scale · q kᵀ + bias) v (bias additive, −∞ masks; causal masks key j > query i);
+    p the softmax: dv = pᵀ g, dp = g vᵀ, ds = p (dp − Σⱼ dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds."""
+
+    name = "scaled_dot_product_attention"
+    save_inputs = True
+
+    def __init__(self, scale: float, causal: bool) -> None:
+        super().__init__()
+        self.scale, self.causal = float(scale), bool(causal)
+
+    def forward(self, q: Array, k: Array, v: Array, bias: Array) -> Array:
+        p = _attn_probs(q, k, bias, self.scale, self.causal)
+        return np.matmul(p, v).astype(q.dtype)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        q, k, v, bias = xs
+        p = _attn_probs(q, k, bias, self.scale, self.causal)
+        dv = np.matmul(np.swapaxes(p, -1, -2), g)
+        dp = np.matmul(g, np.swapaxes(v, -1, -2))
+        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+        dq = self.scale * np.matmul(ds, k)
+        dk = self.scale * np.matmul(np.swapaxes(ds, -1, -2), q)
+        dbias = ds if bias.ndim else ds.sum()
+        return tuple(np.asarray(a, dtype=q.dtype) for a in (dq, dk, dv, dbias))
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1864,7 +1977,7 @@ OPS: dict[str, type[Op]] = {
         Tan, Atan, Sinh, Cosh, Asin, Acos, Log1p, Expm1, Log2, Log10, Exp2, Square, Rsqrt, Sign, Floor, Ceil,
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
-        BatchNorm, LayerNorm, GroupNorm,
+        BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -284,6 +284,49 @@ def _norm(node: Node, g: Tensor) -> list[Any]:
     return [dx.reshape(*x.shape), dw, db]
 
 
+def _dropout(node: Node, g: Tensor) -> list[Any]:
+    """dropout is linear in x: its backward is dropout of g with the same seed."""
+    return [g._dropout_seeded(node.op.p, node.op.seed)]
+
+
+def _embedding(node: Node, g: Tensor) -> list[Any]:
+    """dw = scatter_add(g · keep, (V, D), idx·D + k), keep zero on the padding rows."""
+    op = node.op
+    v, d = op.in_shapes[0]
+    flat = op.indices.reshape(-1)
+    off = (flat[:, None] * d + np.arange(d, dtype=np.int64)[None, :]).reshape(-1)
+    if (flat == op.padding_idx).any():
+        keep = np.broadcast_to((flat != op.padding_idx).astype(g.dtype)[:, None], (flat.size, d))
+        g = g * Tensor._wrap(np.ascontiguousarray(keep.reshape(g.shape)))
+    return [scatter_add(g.reshape(-1), (v, d), off)]
+
+
+def _sdpa(node: Node, g: Tensor) -> list[Any]:
+    """The fused backward made of ops: s = scale q kᵀ + bias, p = softmax(s), dv = pᵀ g, dp = g vᵀ,
+    ds = p (dp − Σⱼ dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds summed to bias's shape."""
+    op = node.op
+    q, k, v, bias = node.inputs
+    s = q.matmul(k.transpose(-1, -2)) * op.scale + bias
+    if op.causal:
+        lq, lk = s.shape[-2:]
+        causal = np.where(np.arange(lk)[None, :] > np.arange(lq)[:, None], -np.inf, 0.0).astype(q.dtype)
+        s = s + Tensor._wrap(causal)
+    live = np.isfinite(s.numpy()).any(axis=-1, keepdims=True) | np.isnan(s.numpy()).any(axis=-1, keepdims=True)
+    if not live.all():  # rows with no key taking part: s = 0 there, then p = 0 (the forward's zeros)
+        keep = Tensor._wrap(np.ascontiguousarray(live))
+        zero = Tensor._wrap(np.zeros((), dtype=s.dtype))
+        p = where(keep, where(keep, s, zero).softmax(-1), zero)
+    else:
+        p = s.softmax(-1)
+    dv = p.transpose(-1, -2).matmul(g)
+    dp = g.matmul(v.transpose(-1, -2))
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    dq = ds.matmul(k) * op.scale
+    dk = ds.transpose(-1, -2).matmul(q) * op.scale
+    dbias = ds if bias.ndim else ds.sum()
+    return [dq, dk, dv, dbias]
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -341,6 +384,7 @@ RULES.update({
     ops.LogSumExp: _logsumexp, ops.CumSum: _cumsum, ops.IndexMap: _index_map,
     ops.Conv2d: _conv, ops.Conv2dInputGrad: _conv, ops.Conv2dWeightGrad: _conv,
     ops.BatchNorm: _norm, ops.LayerNorm: _norm, ops.GroupNorm: _norm,
+    ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
 })
 
 

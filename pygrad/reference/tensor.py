@@ -1036,6 +1036,72 @@ class Tensor:
         """The group_norm op (checked by its functional)."""
         return self._norm(ops.GroupNorm(int(num_groups), float(eps)), weight, bias, (self.shape[1],))
 
+    def _dropout(self, p: float, generator: Any = None, inplace: bool = False) -> Tensor:
+        """The dropout op with a fresh seed from ``generator`` or the module's generator."""
+        from .creation import _draw_seed
+
+        seed = _draw_seed(generator)
+        return self._dropout_inplace(p, seed) if inplace else self._dropout_seeded(p, seed)
+
+    def _dropout_seeded(self, p: float, seed: int) -> Tensor:
+        """The dropout op with the mask of ``seed``: y = x · keep(seed) / (1 - p)."""
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"dropout: expected a float32 or float64 tensor, got {self.dtype}")
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            raise PygradValueError(f"dropout: probability has to be between 0 and 1, but got {p:g}")
+        return _apply(ops.Dropout(p, seed), (self,))
+
+    def _dropout_inplace(self, p: float, seed: int) -> Tensor:
+        """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
+        return _inplace_apply(self, "dropout_", lambda x: x._dropout_seeded(p, seed))
+
+    def _embedding(self, indices: Any, padding_idx: int = -1) -> Tensor:
+        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none."""
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"embedding: expected a float32 or float64 tensor, got {self.dtype}")
+        if self.ndim != 2:
+            raise ShapeError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape "
+                             f"{tuple(self.shape)}")
+        idx = np.array(indices, dtype=np.int64, order="C")
+        if idx.ndim >= 8:
+            raise ShapeError(f"embedding: indices of {idx.ndim} dims, at most 7 allowed")
+        v = self.shape[0]
+        bad = idx[(idx < 0) | (idx >= v)]
+        if bad.size:
+            raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {v} rows "
+                                   f"(weight {tuple(self.shape)})")
+        if not -1 <= padding_idx < v:
+            raise PygradIndexError(f"embedding: padding_idx {padding_idx} is out of range for a table of {v} rows")
+        return _apply(ops.Embedding(idx, padding_idx), (self,))
+
+    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
+        """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)
+        or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it)."""
+        op = "scaled_dot_product_attention"
+        xs = (self, key, value, bias)
+        for t in xs:
+            if KIND[t.dtype] < 2:
+                raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {t.dtype}")
+        for t in xs[1:]:
+            if t.dtype != self.dtype:
+                raise PygradTypeError(f"{op}: dtypes {self.dtype} and {t.dtype} differ")
+        q, k, v = self.shape, key.shape, value.shape
+        if len(q) < 2 or len(k) != len(q) or len(v) != len(q):
+            raise ShapeError(f"{op}: query {q}, key {k} and value {v} must have the same number of dims (at least 2)")
+        if q[:-2] != k[:-2] or q[:-2] != v[:-2]:
+            raise ShapeError(f"{op}: the batch dims of query {q}, key {k} and value {v} differ")
+        if k[-1] != q[-1]:
+            raise ShapeError(f"{op}: query {q} and key {k} must have the same last dim")
+        if v[-2] != k[-2]:
+            raise ShapeError(f"{op}: key {k} and value {v} must have as many rows")
+        if bias.ndim and bias.shape != q[:-1] + (k[-2],):
+            raise ShapeError(f"{op}: the mask {bias.shape} must have the shape (batch..., L, S) of query {q} and key "
+                             f"{k}")
+        if not math.isfinite(scale):
+            raise PygradValueError(f"{op}: scale {scale:g} is not finite")
+        return _apply(ops.ScaledDotProductAttention(scale, is_causal), xs)
+
     def _conv2d(self, weight: Tensor, stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
         """The conv2d op without bias, its arguments normalised (pygrad.nn.functional.conv2d checks them):
         stride and dilation (h, w), padding (top, bottom, left, right)."""

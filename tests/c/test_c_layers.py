@@ -54,6 +54,9 @@ LAYERS = {
     "ops_custom": OPS,
     "ops_conv": OPS,
     "ops_norm": OPS,
+    "ops_dropout": OPS,
+    "ops_embedding": OPS,
+    "ops_attn": OPS,
     "optim": OPS,
     "optable": TABLE,
 }

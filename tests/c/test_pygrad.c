@@ -706,6 +706,9 @@ static void test_binary_ops(void) {
 #define FAMILY_nn(NAME, name)
 #define FAMILY_conv(NAME, name)
 #define FAMILY_norm(NAME, name)
+#define FAMILY_dropout(NAME, name)
+#define FAMILY_embedding(NAME, name)
+#define FAMILY_attn(NAME, name)
 static const struct {
     const char *name;
     int op;
@@ -1346,6 +1349,116 @@ static void test_norm(void) {
     /* empty batch: an empty output, no statistics to update */
     CHECK_SHAPE(keep(pg_layer_norm(T(F64, 2, SHAPE(0, 3), 0), 1, SHAPE(3), NULL, NULL, 1e-5)), 2, 0, 3);
     CHECK_SHAPE(keep(pg_group_norm(T(F64, 3, SHAPE(0, 2, 2), 0), 2, NULL, NULL, 1e-5)), 3, 0, 2, 2);
+    release_all();
+}
+
+static void test_dropout_and_embedding(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* p = 0.5 over 1000 ones: each output 0 or 2, about half kept; the gradient is the same mask */
+        pg_tensor *x = leaf(keep(pg_tensor_full(dt, 1, SHAPE(1000), 1.0)));
+        pg_tensor *y = keep(pg_dropout(x, 0.5, 12345));
+        int kept = 0;
+        for (int64_t i = 0; i < 1000; i++) {
+            double v = get(y, i);
+            CHECK(v == 0.0 || fabs(v - 2.0) < tol);
+            kept += v != 0.0;
+        }
+        CHECK(kept > 400 && kept < 600);
+        pg_tensor *y2 = keep(pg_dropout(x, 0.5, 12345)); /* the same seed, the same mask */
+        pg_tensor *y3 = keep(pg_dropout(x, 0.5, 54321));
+        int same = 1, diff = 0;
+        for (int64_t i = 0; i < 1000; i++) {
+            same &= get(y, i) == get(y2, i);
+            diff += get(y, i) != get(y3, i);
+        }
+        CHECK(same && diff > 300);
+        CHECK_OK(pg_backward(y, keep(pg_tensor_full(dt, 1, SHAPE(1000), 1.0)), 0));
+        pg_tensor *gx = pg_tensor_grad(x);
+        CHECK(gx != NULL);
+        if (gx) {
+            for (int64_t i = 0; i < 1000; i++) CHECK(get(gx, i) == get(y, i));
+            pg_tensor_release(gx);
+        }
+        CHECK_VALUES(keep(pg_dropout(V(dt, 1, 2, 3), 0.0, 7)), tol, 1, 2, 3);
+        CHECK_VALUES(keep(pg_dropout(V(dt, 1, 2, 3), 1.0, 7)), tol, 0, 0, 0);
+        /* embedding: rows 2, 0, 2 of a 3x2 table; row 2 repeated adds its gradient twice */
+        pg_tensor *w = leaf(T(dt, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6));
+        const int64_t idx[3] = {2, 0, 2};
+        pg_tensor *e = keep(pg_embedding(w, 1, SHAPE(3), idx, -1));
+        CHECK_SHAPE(e, 2, 3, 2);
+        CHECK_VALUES(e, tol, 5, 6, 1, 2, 5, 6);
+        BACKWARD(e, 1, 2, 3, 4, 5, 6);
+        CHECK_GRAD(w, tol, 3, 4, 0, 0, 6, 8);
+        pg_tensor *w2 = leaf(T(dt, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6));
+        pg_tensor *e2 = keep(pg_embedding(w2, 2, SHAPE(1, 3), idx, 2)); /* padding row 2: no gradient */
+        CHECK_SHAPE(e2, 3, 1, 3, 2);
+        BACKWARD(e2, 1, 2, 3, 4, 5, 6);
+        CHECK_GRAD(w2, tol, 3, 4, 0, 0, 0, 0);
+    }
+    pg_tensor *w = T(F64, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6);
+    CHECK_FAILS(pg_dropout(NULL, 0.5, 1), PG_ERR_VALUE, "dropout: got a NULL tensor");
+    CHECK_FAILS(pg_dropout(w, 1.5, 1), PG_ERR_VALUE, "dropout: probability has to be between 0 and 1");
+    CHECK_FAILS(pg_dropout(w, NAN, 1), PG_ERR_VALUE, "dropout: probability");
+    CHECK_FAILS(pg_embedding(NULL, 1, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_VALUE, "embedding: got a NULL");
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(2), (const int64_t[]){0, 3}, -1), PG_ERR_INDEX,
+                "embedding: index 3 is out of range for a table of 3 rows");
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){-1}, -1), PG_ERR_INDEX, "embedding: index -1");
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){0}, 5), PG_ERR_INDEX, "embedding: padding_idx 5");
+    CHECK_FAILS(pg_embedding(V(F64, 1, 2), 1, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_SHAPE,
+                "embedding: weight must be 2-d");
+    CHECK_FAILS(pg_embedding(w, 9, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_SHAPE, "embedding: indices of 9 dims");
+    CHECK_SHAPE(keep(pg_embedding(w, 1, SHAPE(0), NULL, -1)), 2, 0, 2);
+    release_all();
+}
+
+static void test_attention(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* q (1, 2, 1), k (1, 2, 1), v (1, 2, 1), scale 1: s = q kᵀ = [[0, 0], [0, ln 3]];
+         * row 0: p = (1/2, 1/2) -> o = (1 + 3)/2 = 2; row 1: p = (1/4, 3/4) -> o = 1/4 + 9/4 = 2.5 */
+        pg_tensor *q = leaf(T(dt, 3, SHAPE(1, 2, 1), 0, 1));
+        pg_tensor *k = leaf(T(dt, 3, SHAPE(1, 2, 1), 0, log(3.0)));
+        pg_tensor *v = leaf(T(dt, 3, SHAPE(1, 2, 1), 1, 3));
+        pg_tensor *none = S(dt, 0);
+        pg_tensor *o = keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 0));
+        CHECK_SHAPE(o, 3, 1, 2, 1);
+        CHECK_VALUES(o, tol, 2, 2.5);
+        /* upstream (0, 1): dv = pᵀ g = (1/4, 3/4); ds = p (dp − D) with dp = v = (1, 3), D = 2.5:
+         * ds = (1/4 · −1.5, 3/4 · 0.5) = (−0.375, 0.375); dq1 = ds·k = 0.375 ln 3; dk = ds q1 = (−0.375, 0.375) */
+        BACKWARD(o, 0, 1);
+        CHECK_GRAD(v, tol, 0.25, 0.75);
+        CHECK_GRAD(q, tol, 0, 0.375 * log(3.0));
+        CHECK_GRAD(k, tol, -0.375, 0.375);
+        /* causal: row 0 sees key 0 only -> 1; a bias of −inf on key 1 of row 1 -> 1 as well */
+        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 1)), tol, 1, 2.5);
+        pg_tensor *bias = T(dt, 3, SHAPE(1, 2, 2), 0, 0, 0, -INFINITY);
+        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, bias, 1.0, 0)), tol, 2, 1);
+        /* a row with every key masked out: zeros, and no gradient from it; a NaN in q: a NaN row */
+        pg_tensor *all = T(dt, 3, SHAPE(1, 2, 2), -INFINITY, -INFINITY, 0, 0);
+        pg_tensor *q2 = leaf(T(dt, 3, SHAPE(1, 2, 1), 5, 1));
+        pg_tensor *on = keep(pg_scaled_dot_product_attention(q2, k, v, all, 1.0, 0));
+        CHECK_VALUES(on, tol, 0, 2.5);
+        BACKWARD(on, 1, 0);
+        CHECK_GRAD(q2, tol, 0, 0);
+        pg_tensor *qn = T(dt, 3, SHAPE(1, 2, 1), NAN, 1);
+        pg_tensor *onan = keep(pg_scaled_dot_product_attention(qn, k, v, none, 1.0, 0));
+        CHECK(onan && isnan(get(onan, 0)) && fabs(get(onan, 1) - 2.5) < tol);
+    }
+    pg_tensor *q = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6), *k = T(F64, 2, SHAPE(4, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                     1, 2, 3);
+    pg_tensor *v = T(F64, 2, SHAPE(4, 1), 1, 2, 3, 4), *none = S(F64, 0);
+    const char *op = "scaled_dot_product_attention";
+    CHECK_FAILS(pg_scaled_dot_product_attention(NULL, k, v, none, 1, 0), PG_ERR_VALUE, "got a NULL tensor");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, q, none, 1, 0), PG_ERR_SHAPE, "must have as many rows");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, v, v, none, 1, 0), PG_ERR_SHAPE, "must have the same last dim");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, q, 1, 0), PG_ERR_SHAPE, "the mask (2, 3) must have");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, S(F32, 0), 1, 0), PG_ERR_TYPE, op);
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, NAN, 0), PG_ERR_VALUE, "scale nan is not finite");
+    CHECK_FAILS(pg_scaled_dot_product_attention(V(F64, 1), k, v, none, 1, 0), PG_ERR_SHAPE, "at least 2");
+    CHECK_SHAPE(keep(pg_scaled_dot_product_attention(T(F64, 2, SHAPE(0, 3)), k, v, none, 1, 0)), 2, 0, 1);
     release_all();
 }
 
@@ -2433,6 +2546,8 @@ int main(void) {
     test_index_map();
     test_conv2d();
     test_norm();
+    test_dropout_and_embedding();
+    test_attention();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

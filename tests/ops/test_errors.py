@@ -41,6 +41,10 @@ def _engine(name: str) -> Any:
         pytest.skip(f"pygrad.reference cannot be imported: {exc!r}")
 
 
+def _sdpa(m):
+    return m.nn.functional.scaled_dot_product_attention
+
+
 def op(name: str) -> re.Pattern[str]:
     """The op's name as a whole word."""
     return re.compile(rf"\b{re.escape(name)}\b")
@@ -377,6 +381,42 @@ NN_CASES = [
          (op("cross_entropy"), "(2, 1)"), ShapeError),
     Case("cross-entropy-reduction", lambda m: m.cross_entropy(_a23(m), [0, 1], reduction="avg"), ValueError,
          (op("cross_entropy"), "reduction", "'avg'")),
+    Case("dropout-p-too-big", lambda m: m.nn.functional.dropout(m.ones(3), 1.5), ValueError,
+         (op("dropout"), "between 0 and 1", "1.5")),
+    Case("dropout-p-nan", lambda m: m.ones(3)._dropout_seeded(float("nan"), 1), ValueError,
+         (op("dropout"), "nan")),
+    Case("dropout-int-input", lambda m: m.ones(3, dtype="int64")._dropout_seeded(0.5, 1), TypeError,
+         (op("dropout"), "int64")),
+    Case("embedding-index-out-of-range", lambda m: m.ones(4, 2)._embedding(np.array([1, 4]), -1), IndexError,
+         (op("embedding"), "index 4", "4 rows")),
+    Case("embedding-negative-index", lambda m: m.ones(4, 2)._embedding(np.array([-2]), -1), IndexError,
+         (op("embedding"), "index -2")),
+    Case("embedding-1d-weight", lambda m: m.ones(4)._embedding(np.array([0]), -1), ValueError,
+         (op("embedding"), "2-d", "(4,)"), ShapeError),
+    Case("embedding-int-weight", lambda m: m.ones(4, 2, dtype="int64")._embedding(np.array([0]), -1), TypeError,
+         (op("embedding"), "int64")),
+    Case("embedding-float-indices", lambda m: m.nn.functional.embedding(np.array([0.5]), m.ones(4, 2)), TypeError,
+         (op("embedding"), "integer")),
+    Case("embedding-empty-table", lambda m: m.nn.functional.embedding([0], m.ones(0, 2)), IndexError,
+         (op("embedding"), "index 0", "0 rows")),
+    Case("sdpa-last-dims", lambda m: _sdpa(m)(m.ones(2, 3), m.ones(4, 5), m.ones(4, 2)), ValueError,
+         (op("scaled_dot_product_attention"), "(2, 3)", "(4, 5)"), ShapeError),
+    Case("sdpa-value-rows", lambda m: _sdpa(m)(m.ones(2, 3), m.ones(4, 3), m.ones(5, 2)), ValueError,
+         (op("scaled_dot_product_attention"), "(4, 3)", "(5, 2)"), ShapeError),
+    Case("sdpa-1d", lambda m: _sdpa(m)(m.ones(3), m.ones(4, 3), m.ones(4, 2)), ValueError,
+         (op("scaled_dot_product_attention"), "(3,)"), ShapeError),
+    Case("sdpa-batch", lambda m: _sdpa(m)(m.ones(2, 2, 3), m.ones(3, 4, 3), m.ones(3, 4, 2)), ValueError,
+         (op("scaled_dot_product_attention"), "broadcast"), ShapeError),
+    Case("sdpa-mask-shape", lambda m: _sdpa(m)(m.ones(2, 3), m.ones(4, 3), m.ones(4, 2), attn_mask=np.ones((3, 4),
+                                                                                                       bool)),
+         ValueError, (op("scaled_dot_product_attention"), "(3, 4)", "(2, 4)"), ShapeError),
+    Case("sdpa-mask-and-causal", lambda m: _sdpa(m)(m.ones(2, 3), m.ones(4, 3), m.ones(4, 2),
+                                                    attn_mask=np.ones((2, 4), bool), is_causal=True), ValueError,
+         (op("scaled_dot_product_attention"), "is_causal")),
+    Case("sdpa-int", lambda m: _sdpa(m)(m.ones(2, 3, dtype="int64"), m.ones(4, 3), m.ones(4, 2)), TypeError,
+         (op("scaled_dot_product_attention"), "int64")),
+    Case("sdpa-mixed-dtypes", lambda m: _sdpa(m)(m.ones(2, 3, dtype="float64"), m.ones(4, 3), m.ones(4, 2)),
+         TypeError, (op("scaled_dot_product_attention"), "float64", "float32")),
 ]
 
 

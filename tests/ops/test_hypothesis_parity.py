@@ -652,6 +652,50 @@ def b_norm(name: str) -> Callable[[Program], Value | None]:
 
     return build
 
+
+def b_dropout(p: Program) -> Value | None:
+    """dropout with a drawn p and seed: the same mask on both engines."""
+    x = p.pick()
+    prob = p.draw(st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.0]))
+    seed = p.draw(st.integers(0, 2**63 - 1))
+    return apply(p, "dropout", lambda m, a: a._dropout_seeded(prob, seed), x)
+
+
+def b_embedding(p: Program) -> Value | None:
+    """embedding of a picked 2-d value (or a fresh table) at drawn indices, maybe with a padding row."""
+    w = p.pick(lambda v: len(v.shape) == 2 and v.shape[0] >= 1)
+    if w is None:
+        w = p.leaf((p.draw(st.integers(1, 4)), p.draw(st.integers(1, 3))))
+    n = w.shape[0]
+    shape = tuple(p.draw(st.lists(st.integers(0, 3), max_size=2)))
+    idx = np.array(p.draw(st.lists(st.integers(0, n - 1), min_size=int(np.prod(shape)),
+                                   max_size=int(np.prod(shape)))), dtype=np.int64).reshape(shape)
+    pad = p.draw(st.one_of(st.none(), st.integers(0, n - 1)))
+    return apply(p, "embedding", lambda m, a: m.nn.functional.embedding(idx, a, padding_idx=pad), w)
+
+
+def b_sdpa(p: Program) -> Value | None:
+    """scaled_dot_product_attention of fresh q, k, v (a picked value as q when it fits), maybe causal or
+    with a bool mask."""
+    q = p.pick(lambda v: 2 <= len(v.shape) <= 3 and min(v.shape) >= 1 and v.shape[-1] <= 4)
+    if q is None:
+        q = p.leaf(tuple(p.draw(st.lists(st.integers(1, 3), min_size=2, max_size=3))))
+    batch, e = tuple(q.shape[:-2]), q.shape[-1]
+    s = p.draw(st.integers(1, 4))
+    k = p.leaf(batch + (s, e))
+    v = p.leaf(batch + (s, p.draw(st.integers(1, 3))))
+    form = p.draw(st.sampled_from(["plain", "causal", "mask"]))
+    if form == "mask":  # every row keeps its first key: no NaN rows
+        mask = np.array(p.draw(st.lists(st.booleans(), min_size=q.shape[-2] * s, max_size=q.shape[-2] * s)))
+        mask = mask.reshape(q.shape[-2], s)
+        mask[:, 0] = True
+        return apply(p, "scaled_dot_product_attention",
+                     lambda m, a, b, c: m.nn.functional.scaled_dot_product_attention(a, b, c, attn_mask=mask), q, k, v)
+    causal = form == "causal"
+    return apply(p, "scaled_dot_product_attention",
+                 lambda m, a, b, c: m.nn.functional.scaled_dot_product_attention(a, b, c, is_causal=causal), q, k, v)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -782,6 +826,9 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "batch_norm": b_norm("batch_norm"),
     "layer_norm": b_norm("layer_norm"),
     "group_norm": b_norm("group_norm"),
+    "dropout": b_dropout,
+    "embedding": b_embedding,
+    "scaled_dot_product_attention": b_sdpa,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))

@@ -1,0 +1,165 @@
+/* ops_embedding.c: embedding (PyTorch's F.embedding without max_norm): a
+ * gather of whole rows of a table, and its backward, a scatter-add of rows.
+ *
+ *   y[i, :] = weight[idx[i], :]                 weight (V, D), idx (...) -> y (..., D)
+ *   dweight[v, :] = Σ_{i: idx[i] = v} g[i, :]   (the padding_idx row gets no gradient)
+ *
+ * The indices travel in the node's offsets (as pg_gather's do), checked in
+ * [0, V) by the shape inference. The differentiable rule is scatter_add of
+ * the upstream with the padding rows zeroed, made of ops_shape.c's
+ * scatter_add (whose own backward is a gather). Not here: index tensors and
+ * arrays of other kinds (Python turns them into int64). */
+#include "rules_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static pg_status embedding_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *w = in[0];
+    char b[PG_SHAPE_BUF];
+    if (pg__check_float("embedding", w)) return PG_ERR_TYPE;
+    if (w->ndim != 2)
+        return pg__fail(PG_ERR_SHAPE, "embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape %s",
+                        pg__shape_str(w->ndim, w->shape, b, sizeof b));
+    int nd = p->embed.ndim;
+    if (nd < 0 || nd >= PG_MAX_DIMS)
+        return pg__fail(PG_ERR_SHAPE, "embedding: indices of %d dims, at most %d allowed", nd, PG_MAX_DIMS - 1);
+    int64_t n = 1, v = w->shape[0];
+    for (int d = 0; d < nd; d++) {
+        if (p->embed.dims[d] < 0) return pg__fail(PG_ERR_SHAPE, "embedding: negative index shape");
+        n = pg__mul_sat(n, p->embed.dims[d]);
+    }
+    if (n != p->n_offsets)
+        return pg__fail(PG_ERR_SHAPE, "embedding: %lld indices for an index shape of %lld elements",
+                        (long long)p->n_offsets, (long long)n);
+    if (n && !p->offsets) return pg__fail(PG_ERR_VALUE, "embedding: NULL indices");
+    for (int64_t i = 0; i < n; i++)
+        if (p->offsets[i] < 0 || p->offsets[i] >= v)
+            return pg__fail(PG_ERR_INDEX, "embedding: index %lld is out of range for a table of %lld rows "
+                            "(weight %s)", (long long)p->offsets[i], (long long)v,
+                            pg__shape_str(w->ndim, w->shape, b, sizeof b));
+    if (p->embed.padding_idx < -1 || p->embed.padding_idx >= v)
+        return pg__fail(PG_ERR_INDEX, "embedding: padding_idx %lld is out of range for a table of %lld rows",
+                        (long long)p->embed.padding_idx, (long long)v);
+    out->dtype = w->dtype;
+    out->ndim = nd + 1;
+    memcpy(out->shape, p->embed.dims, sizeof(int64_t) * (size_t)nd);
+    out->shape[nd] = w->shape[1];
+    return PG_OK;
+}
+
+typedef struct pg_embed_job {
+    char *y;             /* [n, D] */
+    const char *w;       /* [V, D] */
+    const int64_t *idx;  /* [n] */
+    size_t row;          /* bytes per row */
+} pg_embed_job;
+
+static void pg__embed_rows(void *ctx, int64_t lo, int64_t hi) {
+    const pg_embed_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) memcpy(j->y + (size_t)i * j->row, j->w + (size_t)j->idx[i] * j->row, j->row);
+}
+
+static pg_status embedding_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *w = in[0];
+    if (out->numel == 0) return PG_OK;
+    pg_embed_job j = {.y = out->data, .w = w->data, .idx = p->offsets,
+                      .row = pg__dtype_size(w->dtype) * (size_t)w->shape[1]};
+    int64_t grain = (int64_t)(PG_NDITER_GRAIN / (w->shape[1] ? w->shape[1] : 1)) + 1;
+    pg__parallel_range(p->n_offsets, 1, grain, pg__embed_rows, &j);
+    return PG_OK;
+}
+
+/* y[i, :] = weight[idx[i], :]  =>  dweight[idx[i], :] += g[i, :], in index order (repeats add) */
+#define PG_EMBED_BWD(T, sfx)                                                                            \
+    static void pg__embed_bwd_##sfx(T *dw, const T *g, const int64_t *idx, int64_t n, int64_t d,        \
+                                    int64_t pad) {                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                                \
+            if (idx[i] == pad) continue;                                                                 \
+            T *r = dw + idx[i] * d;                                                                      \
+            const T *s = g + i * d;                                                                      \
+            for (int64_t k = 0; k < d; k++) r[k] += s[k];                                                \
+        }                                                                                                \
+    }
+PG_EMBED_BWD(float, f32)
+PG_EMBED_BWD(double, f64)
+
+static pg_status embedding_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    if (!pg__node_needs(n, 0)) return PG_OK;
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    dx[0] = d;
+    if (d->numel == 0) return PG_OK;
+    memset(d->data, 0, pg__dtype_size(d->dtype) * (size_t)d->numel);
+    int64_t dim = d->shape[1];
+    pg_unlocked u = pg__unlock_host(pg__mul_sat(n->p.n_offsets, dim));
+    if (d->dtype == PG_DTYPE_F64)
+        pg__embed_bwd_f64(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx);
+    else pg__embed_bwd_f32(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx);
+    pg__relock_host(u);
+    return PG_OK;
+}
+
+/* dweight = scatter_add(g · keep, (V, D), idx·D + k), keep = 0 on the rows whose index is padding_idx */
+static pg_status embedding_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    if (!pg__node_needs(n, 0)) return PG_OK;
+    pg_keep keep = {0};
+    const pg_meta *wm = &n->edges[0].meta;
+    int64_t cnt = n->p.n_offsets, dim = wm->shape[1], pad = n->p.embed.padding_idx;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(cnt * dim > 0 ? cnt * dim : 1));
+    if (!off) return pg__fail(PG_ERR_MEMORY, "embedding: out of memory for the rule's offsets");
+    bool any_pad = false;
+    for (int64_t i = 0; i < cnt; i++) {
+        any_pad |= n->p.offsets[i] == pad;
+        for (int64_t k = 0; k < dim; k++) off[i * dim + k] = n->p.offsets[i] * dim + k;
+    }
+    pg_tensor *src = g;
+    if (any_pad) {
+        TRY(mask, pg__tensor_new(g->dtype, g->ndim, g->shape));
+        for (int64_t i = 0; i < cnt; i++)
+            for (int64_t k = 0; k < dim; k++) {
+                double m = n->p.offsets[i] == pad ? 0.0 : 1.0;
+                if (g->dtype == PG_DTYPE_F64) ((double *)mask->data)[i * dim + k] = m;
+                else ((float *)mask->data)[i * dim + k] = (float)m;
+            }
+        TRY(gm, pg__apply2(PG_OP_MUL, g, mask));
+        src = gm;
+    }
+    pg_tensor *flat = pg__r_reshape(src, 1, (const int64_t[]){cnt * dim});
+    if (!flat) goto fail;
+    dx[0] = pg_scatter_add(flat, 2, wm->shape, off);
+    pg_tensor_release(flat);
+    if (!dx[0]) goto fail;
+    free(off);
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    free(off);
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
+                        int64_t padding_idx) {
+    if (pg__check_tensor("embedding", weight)) return NULL;
+    if (ndim < 0 || ndim >= PG_MAX_DIMS || (ndim && !shape)) {
+        pg__fail(PG_ERR_SHAPE, "embedding: indices of %d dims, at most %d allowed", ndim, PG_MAX_DIMS - 1);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.op = PG_OP_EMBEDDING;
+    p.embed.ndim = ndim;
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        p.embed.dims[d] = shape[d];
+        n = pg__mul_sat(n, shape[d] > 0 ? shape[d] : 0);
+    }
+    p.embed.padding_idx = padding_idx;
+    p.offsets = indices;
+    p.n_offsets = n;
+    return pg__apply(PG_OP_EMBEDDING, &weight, 1, &p);
+}
+
+PG_OPDEF(embedding, embedding_infer, embedding_forward, embedding_backward, embedding_rule);
