@@ -66,7 +66,7 @@ INL VD FN(vdiv)(VD a, VD d) {
 /* exp: k = round(32 x / ln 2) = 32 m + j, r = x - k ln2/32 (ln 2 in two
  * parts; the first product is exact inside the FMA), |r| <= ln2/64; e^x =
  * 2^m 2^(j/32) e^r with 2^(j/32) from pgv_exp2_t (gathered) and e^r - 1 =
- * r (1 + r/2 + ...) by its Taylor polynomial (ne terms: 7 for float64,
+ * r (1 + r/2 + ...) by its Taylor polynomial (ne terms: 6 for float64,
  * truncation < 2^-58), then scaled by 2^m (on AVX2 as 2^m1 2^m2 with
  * m1 + m2 = m, each in the normal range), so a subnormal result is rounded
  * once and overflow gives inf. */
@@ -152,13 +152,13 @@ INL VD FN(vsincos)(VD x, int ns, int nc, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.3 its odd Taylor polynomial x + x^3 T(x^2) (nt terms;
- * 12 for float64, truncation < 2^-57); above, (1 - E)/(1 + E) with
+/* tanh: below |x| = 0.3 an odd polynomial x + x^3 T(x^2) (tc: nt terms;
+ * for float64 the near-minimax pgv_tanh_m64, for float32 Taylor's); above, (1 - E)/(1 + E) with
  * E = e^-2|x| <= 0.55, where the subtraction at most doubles E's error; the
  * sign of x (and -0) put back at the end. */
-INL VD FN(vtanh)(VD x, int nt, int ne) {
+INL VD FN(vtanh)(VD x, const double *tc, int nt, int ne) {
     VD a = FN(vabs)(x), z = x * x;
-    VD ts = PGV_FMA(x * z, FN(poly)(z, pgv_tanh_c, nt), x);
+    VD ts = PGV_FMA(x * z, FN(poly)(z, tc, nt), x);
     VD e = FN(vexp)(S(-2.0) * a, ne);
     VD tl = FN(vdiv)(S(1.0) - e, S(1.0) + e);
     return FN(copysign)(FN(sel)((VI)(a < S(0.3)), ts, tl), x);
@@ -188,7 +188,7 @@ INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad
     VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
     VD hx = S(0.5) * xc;
     VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
-    VD e = FN(vexp)(-h, 7);
+    VD e = FN(vexp)(-h, 6);
     e = PGV_FMA(e, -l, e);
     VI neg = (VI)(x < S(0.0)), small = (VI)(z < S(0.5));
     /* |z| < 1/2: Phi = 1/2 + erf(z)/2 by erf's Taylor polynomial, where erfc's
@@ -294,12 +294,11 @@ INL VS FN(vsincoss)(VS x, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.55 the odd Taylor polynomial (9 terms, truncation
- * < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
+/* tanh: below |x| = 0.55 the odd near-minimax polynomial (5 terms, < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
  * sits in the binade below the result and its error counts half */
 INL VS FN(vtanhs)(VS x) {
     VS a = FN(vabss)(x), z = x * x;
-    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_cf, 9), x);
+    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_m32, 5), x);
     VS e = FN(vexps)(SS(-2.0f) * a);
 #ifdef PGV_RCP14_S
     /* 2E/(1 + E) from the 14-bit reciprocal estimate and one Newton step (2^-27) */
@@ -414,10 +413,10 @@ INL VS FN(vsigmoids)(VS x) {
 #define PGV_NEVER(v) 0
 #define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
 
-PGV_LOOPS(exp, FN(vexp)(v, 7), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
+PGV_LOOPS(exp, FN(vexp)(v, 6), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
 PGV_LOOPS(log, FN(vlog)(v), FN(vlog)(v), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
-PGV_LOOPS(tanh, FN(vtanh)(v, 12, 7), FN(vtanh)(v, 7, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
-PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 7), FN(vsigmoid)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+PGV_LOOPS(tanh, FN(vtanh)(v, pgv_tanh_m64, 8, 6), FN(vtanh)(v, pgv_tanh_c, 7, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
+PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 6), FN(vsigmoid)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
           FN(vsigmoids)(v))
 PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
           FN(vsincoss)(v, 0))
