@@ -91,7 +91,7 @@ static const pgv_table pgv_table_scalar = {
 #define PGV_PIO2_3 -0x1.f1976b7ed8fbcp-110
 #define PGV_TRIG_MAX 0x1p20 /* |x| beyond which sin and cos go to libm */
 
-/* Taylor coefficients: 1/k!; 2/(2k+1) (k >= 1); (-1)^k/(2k+1)! (k >= 1);
+/* Taylor coefficients: exp's 1/k!; sin's (-1)^k/(2k+1)! (k >= 1); cos's
  * (-1)^k/(2k)! (k >= 2); tanh's from x^3 on (its Bernoulli-number series) */
 static const double pgv_exp_c[] = {1.0,
                                    1.0,
@@ -107,10 +107,6 @@ static const double pgv_exp_c[] = {1.0,
                                    0x1.ae64567f544e4p-26,
                                    0x1.1eed8eff8d898p-29,
                                    0x1.6124613a86d09p-33};
-static const double pgv_log_c[] = {0x1.5555555555555p-1, 0x1.999999999999ap-2, 0x1.2492492492492p-2,
-                                   0x1.c71c71c71c71cp-3, 0x1.745d1745d1746p-3, 0x1.3b13b13b13b14p-3,
-                                   0x1.1111111111111p-3, 0x1.e1e1e1e1e1e1ep-4, 0x1.af286bca1af28p-4,
-                                   0x1.8618618618618p-4, 0x1.642c8590b2164p-4};
 static const double pgv_sin_c[] = {-0x1.5555555555555p-3, 0x1.1111111111111p-7,  -0x1.a01a01a01a01ap-13,
                                    0x1.71de3a556c734p-19, -0x1.ae64567f544e4p-26, 0x1.6124613a86d09p-33,
                                    -0x1.ae7f3e733b81fp-41, 0x1.952c77030ad4ap-49};
@@ -279,7 +275,6 @@ static const float pgv_log1p_cf[] = {-0.5f, 0x1.555556p-2f, -0.25f, 0x1.99999ap-
 #define PGV_TRIG32_MAX 0x1p13f /* |x| beyond which float sin and cos go through doubles */
 static const float pgv_exp_cf[] = {1.0f, 1.0f, 0.5f, 0x1.555556p-3f, 0x1.555556p-5f, 0x1.111112p-7f, 0x1.6c16c2p-10f,
                                    0x1.a01a02p-13f};
-static const float pgv_log_cf[] = {0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f, 0x1.c71c72p-3f, 0x1.745d18p-3f};
 static const float pgv_sin_cf[] = {-0x1.555556p-3f, 0x1.111112p-7f, -0x1.a01a02p-13f, 0x1.71de3ap-19f, -0x1.ae6456p-26f};
 /* tanh(x) = x + x^3 T(x^2): T near-minimax (Chebyshev fit, 40 digits) over
  * x^2 <= 0.09 with 8 terms (error < 2^-57 relative) for float64, and over
