@@ -115,7 +115,9 @@ INL VD FN(vlog_core)(VD x, VI kadj) {
 /* the lanes off the fast path: subnormals scaled by 2^52 first; 0, negative, inf, NaN as libm */
 static PGV_TARGET __attribute__((noinline)) VD FN(vlog_slow)(VD x) {
     VI sub = (VI)(x < S(0x1p-1022)) & (VI)(x > S(0.0));
-    VD y = FN(vlog_core)(FN(sel)(sub, x * S(0x1p52), x), sub & FN(splati)(-52));
+    /* the lanes whose result is set below compute log 1, so no bit pattern meets the integer arithmetic */
+    VD xs = FN(sel)((VI)(x > S(0.0)) & (VI)(x < S(INFINITY)), FN(sel)(sub, x * S(0x1p52), x), S(1.0));
+    VD y = FN(vlog_core)(xs, sub & FN(splati)(-52));
     y = FN(sel)((VI)(x == S(INFINITY)), x, y);
     y = FN(sel)((VI)(x == S(0.0)), S(-INFINITY), y);
     y = FN(sel)((VI)(x < S(0.0)), S(NAN), y);
@@ -261,7 +263,8 @@ INL VS FN(vlogs_core)(VS x, VSI kadj) {
 }
 static PGV_TARGET __attribute__((noinline)) VS FN(vlogs_slow)(VS x) {
     VSI sub = (VSI)(x < SS(0x1p-126f)) & (VSI)(x > SS(0.0f));
-    VS y = FN(vlogs_core)(FN(sels)(sub, x * SS(0x1p23f), x), sub & FN(splatsi)(-23));
+    VS xs = FN(sels)((VSI)(x > SS(0.0f)) & (VSI)(x < SS(INFINITY)), FN(sels)(sub, x * SS(0x1p23f), x), SS(1.0f));
+    VS y = FN(vlogs_core)(xs, sub & FN(splatsi)(-23));
     y = FN(sels)((VSI)(x == SS(INFINITY)), x, y);
     y = FN(sels)((VSI)(x == SS(0.0f)), SS(-INFINITY), y);
     y = FN(sels)((VSI)(x < SS(0.0f)), SS(NAN), y);
