@@ -37,20 +37,39 @@
 PG_RED_BWD_ROWS(float, f32)
 PG_RED_BWD_ROWS(double, f64)
 
+/* logsumexp's rows take e^t from kern_vmath's vector exp, PG_LSE_CHUNK
+ * elements at a time through a buffer on the stack (the operands may be
+ * strided), in the same order as one at a time */
+#define PG_LSE_CHUNK 256
 #define PG_LSE_ROWS(TT, SUF)                                                                      \
     /* s += e^(x - m)   (s: the float64 accumulator, m: the row's maximum, 0 if not finite) */    \
     static void lse_sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
         double *s = (double *)ptr[0];                                                            \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
+        TT t[PG_LSE_CHUNK]; /* x - m, then e^(x - m) */                                           \
         (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++) s[i * st[0]] += (double)PG_EXP(x[i * st[1]] - m[i * st[2]]); \
+        for (int64_t i0 = 0; i0 < n; i0 += PG_LSE_CHUNK) {                                       \
+            int64_t c = n - i0 < PG_LSE_CHUNK ? n - i0 : PG_LSE_CHUNK;                           \
+            for (int64_t k = 0; k < c; k++) t[k] = x[(i0 + k) * st[1]] - m[(i0 + k) * st[2]];     \
+            pg__vm_##SUF(PG_VM_EXP, t, NULL, t, c, 1.0);                                         \
+            for (int64_t k = 0; k < c; k++) s[(i0 + k) * st[0]] += (double)t[k];                  \
+        }                                                                                        \
     }                                                                                            \
     /* forward y = m + log s;  backward dx = g e^(x - y) (softmax of x times g) */               \
     static void lse_bwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
         TT *dx = (TT *)ptr[0];                                                                   \
         const TT *x = (const TT *)ptr[1], *y = (const TT *)ptr[2], *g = (const TT *)ptr[3];      \
+        TT t[PG_LSE_CHUNK], gb[PG_LSE_CHUNK]; /* x - y and g, then g e^(x - y) */                 \
         (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[3]] * PG_EXP(x[i * st[1]] - y[i * st[2]]); \
+        for (int64_t i0 = 0; i0 < n; i0 += PG_LSE_CHUNK) {                                       \
+            int64_t c = n - i0 < PG_LSE_CHUNK ? n - i0 : PG_LSE_CHUNK;                           \
+            for (int64_t k = 0; k < c; k++) {                                                    \
+                t[k] = x[(i0 + k) * st[1]] - y[(i0 + k) * st[2]];                                \
+                gb[k] = g[(i0 + k) * st[3]];                                                     \
+            }                                                                                    \
+            pg__vm_##SUF(PG_VM_EXP, t, gb, t, c, 1.0);                                           \
+            for (int64_t k = 0; k < c; k++) dx[(i0 + k) * st[0]] = t[k];                         \
+        }                                                                                        \
     }
 PG_LSE_ROWS(float, f32)
 PG_LSE_ROWS(double, f64)
@@ -204,13 +223,14 @@ static pg_status lse_forward(pg_tensor *out, pg_tensor *const *in, int n_in, con
     bool lay[2] = {false, true};
     pg__reduce_run(&xm, axes, (char *)s, sizeof(double), 2, ops, ess, lay, f64 ? lse_sum_row_f64 : lse_sum_row_f32,
                    NULL);
+    pg__vm_f64(PG_VM_LOG, s, NULL, s, out->numel, 1.0); /* s <- log s, vectorised */
     for (int64_t i = 0; i < out->numel; i++) {
         if (f64) {
             double *y = out->data;
-            y[i] += log(s[i]);
+            y[i] += s[i];
         } else {
             float *y = out->data;
-            y[i] = (float)((double)y[i] + log(s[i]));
+            y[i] = (float)((double)y[i] + s[i]);
         }
     }
     pg__relock_host(u);

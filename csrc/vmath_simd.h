@@ -63,61 +63,72 @@ INL VD FN(vdiv)(VD a, VD d) {
 #endif
 }
 
-/* exp: k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts; the first
- * product is exact inside the FMA), |r| <= ln2/2, e^r by its Taylor
- * polynomial of degree ne-1 (13 for float64: truncation < 2^-57 relative),
- * then scaled by 2^k1 2^k2 with k1 + k2 = k, each in the normal range, so a
- * subnormal result is rounded once and overflow gives inf. */
+/* exp: k = round(32 x / ln 2) = 32 m + j, r = x - k ln2/32 (ln 2 in two
+ * parts; the first product is exact inside the FMA), |r| <= ln2/64; e^x =
+ * 2^m 2^(j/32) e^r with 2^(j/32) from pgv_exp2_t (gathered) and e^r - 1 =
+ * r (1 + r/2 + ...) by its Taylor polynomial (ne terms: 6 for float64,
+ * truncation < 2^-58), then scaled by 2^m (on AVX2 as 2^m1 2^m2 with
+ * m1 + m2 = m, each in the normal range), so a subnormal result is rounded
+ * once and overflow gives inf. */
 INL VD FN(vexp)(VD x, int ne) {
     VD xc = FN(sel)((VI)(x < S(-746.0)), S(-746.0), x);
     xc = FN(sel)((VI)(xc > S(710.0)), S(710.0), xc);
-    VD kd = PGV_FMA(xc, S(PGV_LOG2E), S(PGV_MAGIC)) - S(PGV_MAGIC);
-    VD r = PGV_FMA(-kd, S(PGV_LN2_HI), xc);
-    r = PGV_FMA(-kd, S(PGV_LN2_LO), r);
-    VD p = FN(poly)(r, pgv_exp_c, ne);
+    VD kd = PGV_FMA(xc, S(32.0 * PGV_LOG2E), S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD r = PGV_FMA(-kd, S(PGV_LN2_HI / 32), xc);
+    r = PGV_FMA(-kd, S(PGV_LN2_LO / 32), r);
+    VI ki = FN(toint)(kd);
+    VD t = PGV_GATHER_D(pgv_exp2_t, ki & 31);
+    VD md = (VD)((ki >> 5) + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD p = r * FN(poly)(r, pgv_exp_c + 1, ne);
+    p = PGV_FMA(t, p, t);
 #ifdef PGV_SCALEF_D
-    VD y = PGV_SCALEF_D(p, kd); /* p 2^k, rounded once */
+    VD y = PGV_SCALEF_D(p, md); /* p 2^m, rounded once */
 #else
-    VD k1 = (kd * S(0.5) + S(PGV_MAGIC)) - S(PGV_MAGIC);
-    VD y = p * FN(pow2)(k1) * FN(pow2)(kd - k1);
+    VD k1 = (md * S(0.5) + S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD y = p * FN(pow2)(k1) * FN(pow2)(md - k1);
 #endif
     return FN(sel)((VI)(x != x), x + x, y);
 }
 
-/* log: x = 2^e m, m in (sqrt(2)/2, sqrt(2)] (subnormals scaled by 2^54 first),
- * f = m - 1, s = f/(2 + f), log(1 + f) = 2 atanh(s) = 2s + s R(s^2) with
- * R(z) = z (2/3 + 2z/5 + ...) (nl terms; |s| < 0.172 so 11 terms leave
- * < 2^-60), evaluated as f - (f^2/2 - s (f^2/2 + R)); then + e ln 2, with a
- * ln 2 whose first part has 32 bits so e ln2_hi is exact. */
-INL VD FN(vlog)(VD x, int nl) {
-    VI sub = (VI)(x < S(0x1p-1022));
-    VD xs = FN(sel)(sub, x * S(0x1p54), x);
-    VI bits = (VI)xs;
-    VI e = ((bits >> 52) & 0x7ff) - 1023 - (sub & 54);
-    VD m = (VD)((bits & FN(splati)(0xfffffffffffffLL)) | FN(splati)(0x3ff0000000000000LL));
-    VI big = (VI)(m > S(0x1.6a09e667f3bcdp+0));
-    m = FN(sel)(big, m * S(0.5), m);
-    e = e - big; /* big is -1 where true */
-    VD ed = (VD)(e + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
-    VD f = m - S(1.0);
-#ifdef PGV_RCP14_D
-    /* s needs no correct rounding (its error is damped by f^2/2 below):
-     * 1/(2 + f) from the 14-bit estimate and two Newton steps (56 bits) */
-    VD d = f + S(2.0), y0 = PGV_RCP14_D(d);
-    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
-    y0 = PGV_FMA(y0, PGV_FMA(-d, y0, S(1.0)), y0);
-    VD s = f * y0;
-#else
-    VD s = f / (f + S(2.0));
-#endif
-    VD z = s * s;
-    VD R = z * FN(poly)(z, pgv_log_c, nl);
-    VD hfsq = S(0.5) * f * f;
-    VD y = ed * S(PGV_LN2_HI32) - ((hfsq - (s * (hfsq + R) + ed * S(PGV_LN2_LO32))) - f);
+/* log: x = 2^k z, z in [T, 2T) (T = 0.705..., see kern_vmath.c), taken
+ * from x's bits: z's interval j gives invc ~ 1/z and logc = -log(invc)
+ * (gathered), r = z invc - 1 (one rounding, |r| < 2^-8), and
+ * log x = k ln 2 + logc + log1p(r), log1p(r) = r + r^2 P(r). k ln2_hi + logc
+ * is exact for k = 0 (and for x near 1 it is 0: the interval around 1 has
+ * invc = 1, where r = z - 1 is exact), the sum with r is compensated, the
+ * small parts added last. Positive normal x only; kadj is added to k (the
+ * subnormals' scaling, in vlog). */
+INL VD FN(vlog_core)(VD x, VI kadj) {
+    VI ix = (VI)x;
+    VI tmp = ix - FN(splati)(PGV_LOG_T);
+    VI k = (tmp >> 52) + kadj;
+    VI j = (tmp >> 45) & 127;
+    VD z = (VD)(ix - (tmp & FN(splati)((int64_t)0xfff0000000000000ULL)));
+    VD invc = PGV_GATHER_D(pgv_log_inv, j), logc = PGV_GATHER_D(pgv_log_logc, j);
+    VD r = PGV_FMA(z, invc, S(-1.0));
+    VD kd = (VD)(k + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD hi = PGV_FMA(kd, S(PGV_LN2_HI32), logc);
+    VD t = hi + r;
+    VD lo = PGV_FMA(kd, S(PGV_LN2_LO32), (hi - t) + r);
+    return t + PGV_FMA(r * r, FN(poly)(r, pgv_log1p_c, 6), lo);
+}
+/* the lanes off the fast path: subnormals scaled by 2^52 first; 0, negative, inf, NaN as libm */
+static PGV_TARGET __attribute__((noinline)) VD FN(vlog_slow)(VD x) {
+    VI sub = (VI)(x < S(0x1p-1022)) & (VI)(x > S(0.0));
+    /* the lanes whose result is set below compute log 1, so no bit pattern meets the integer arithmetic */
+    VD xs = FN(sel)((VI)(x > S(0.0)) & (VI)(x < S(INFINITY)), FN(sel)(sub, x * S(0x1p52), x), S(1.0));
+    VD y = FN(vlog_core)(xs, sub & FN(splati)(-52));
     y = FN(sel)((VI)(x == S(INFINITY)), x, y);
     y = FN(sel)((VI)(x == S(0.0)), S(-INFINITY), y);
     y = FN(sel)((VI)(x < S(0.0)), S(NAN), y);
     return FN(sel)((VI)(x != x), x + x, y);
+}
+/* one test per vector: every lane a positive normal number (bits in [2^-1022, inf)) takes the fast path */
+INL VD FN(vlog)(VD x) {
+    VI ix = (VI)x;
+    if (PGV_ANY((ix < FN(splati)(0x0010000000000000LL)) | (ix >= FN(splati)(0x7ff0000000000000LL))))
+        return FN(vlog_slow)(x);
+    return FN(vlog_core)(x, FN(splati)(0));
 }
 
 /* sin and cos: k = round(2x/pi), r = x - k pi/2 with pi/2 in three float64
@@ -143,13 +154,13 @@ INL VD FN(vsincos)(VD x, int ns, int nc, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.3 its odd Taylor polynomial x + x^3 T(x^2) (nt terms;
- * 12 for float64, truncation < 2^-57); above, (1 - E)/(1 + E) with
+/* tanh: below |x| = 0.3 an odd polynomial x + x^3 T(x^2) (tc: nt terms;
+ * for float64 the near-minimax pgv_tanh_m64, for float32 Taylor's); above, (1 - E)/(1 + E) with
  * E = e^-2|x| <= 0.55, where the subtraction at most doubles E's error; the
  * sign of x (and -0) put back at the end. */
-INL VD FN(vtanh)(VD x, int nt, int ne) {
+INL VD FN(vtanh)(VD x, const double *tc, int nt, int ne) {
     VD a = FN(vabs)(x), z = x * x;
-    VD ts = PGV_FMA(x * z, FN(poly)(z, pgv_tanh_c, nt), x);
+    VD ts = PGV_FMA(x * z, FN(poly)(z, tc, nt), x);
     VD e = FN(vexp)(S(-2.0) * a, ne);
     VD tl = FN(vdiv)(S(1.0) - e, S(1.0) + e);
     return FN(copysign)(FN(sel)((VI)(a < S(0.3)), ts, tl), x);
@@ -179,7 +190,7 @@ INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad
     VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
     VD hx = S(0.5) * xc;
     VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
-    VD e = FN(vexp)(-h, 14);
+    VD e = FN(vexp)(-h, 6);
     e = PGV_FMA(e, -l, e);
     VI neg = (VI)(x < S(0.0)), small = (VI)(z < S(0.5));
     /* |z| < 1/2: Phi = 1/2 + erf(z)/2 by erf's Taylor polynomial, where erfc's
@@ -236,27 +247,33 @@ INL VS FN(vexps)(VS x) {
     return FN(sels)((VSI)(x != x), x + x, y);
 }
 
-/* log: as vlog; 5 terms; ln 2 split with 16 bits in the first part */
-INL VS FN(vlogs)(VS x) {
-    VSI sub = (VSI)(x < SS(0x1p-126f));
-    VS xs = FN(sels)(sub, x * SS(0x1p23f), x);
-    VSI bits = (VSI)xs;
-    VSI e = ((bits >> 23) & 0xff) - 127 - (sub & 23);
-    VS m = (VS)((bits & FN(splatsi)(0x7fffff)) | FN(splatsi)(0x3f800000));
-    VSI big = (VSI)(m > SS(0x1.6a09e6p+0f));
-    m = FN(sels)(big, m * SS(0.5f), m);
-    e = e - big;
-    VS ed = __builtin_convertvector(e, VS);
-    VS f = m - SS(1.0f);
-    VS s = f / (f + SS(2.0f));
-    VS z = s * s;
-    VS R = z * FN(polys)(z, pgv_log_cf, 5);
-    VS hfsq = SS(0.5f) * f * f;
-    VS y = ed * SS(0x1.62e4p-1f) - ((hfsq - (s * (hfsq + R) + ed * SS(0x1.7f7d1cp-20f))) - f);
+/* log: as vlog, from a 16-entry table (picked by a permutation, no
+ * gather) and log1p's Taylor polynomial to r^5; logc in two float parts */
+INL VS FN(vlogs_core)(VS x, VSI kadj) {
+    VSI ix = (VSI)x;
+    VSI tmp = ix - FN(splatsi)(PGV_LOGF_T);
+    VSI k = (tmp >> 23) + kadj;
+    VSI j = (tmp >> 19) & 15;
+    VS z = (VS)(ix - (tmp & FN(splatsi)((int32_t)0xff800000u)));
+    VS r = PGV_FMAS(z, PGV_LUT16_S(pgv_logf_inv, j), SS(-1.0f));
+    VS kf = __builtin_convertvector(k, VS);
+    VS t = PGV_FMAS(kf, SS(0x1.62e4p-1f), PGV_LUT16_S(pgv_logf_hi, j));
+    VS lo = PGV_FMAS(kf, SS(0x1.7f7d1cp-20f), PGV_LUT16_S(pgv_logf_lo, j));
+    return t + (r + PGV_FMAS(r * r, FN(polys)(r, pgv_log1p_cf, 4), lo));
+}
+static PGV_TARGET __attribute__((noinline)) VS FN(vlogs_slow)(VS x) {
+    VSI sub = (VSI)(x < SS(0x1p-126f)) & (VSI)(x > SS(0.0f));
+    VS xs = FN(sels)((VSI)(x > SS(0.0f)) & (VSI)(x < SS(INFINITY)), FN(sels)(sub, x * SS(0x1p23f), x), SS(1.0f));
+    VS y = FN(vlogs_core)(xs, sub & FN(splatsi)(-23));
     y = FN(sels)((VSI)(x == SS(INFINITY)), x, y);
     y = FN(sels)((VSI)(x == SS(0.0f)), SS(-INFINITY), y);
     y = FN(sels)((VSI)(x < SS(0.0f)), SS(NAN), y);
     return FN(sels)((VSI)(x != x), x + x, y);
+}
+INL VS FN(vlogs)(VS x) {
+    VSI ix = (VSI)x;
+    if (PGV_ANYS((ix < FN(splatsi)(0x00800000)) | (ix >= FN(splatsi)(0x7f800000)))) return FN(vlogs_slow)(x);
+    return FN(vlogs_core)(x, FN(splatsi)(0));
 }
 
 /* sin and cos: as vsincos, pi/2 in four float parts, each product exact
@@ -280,14 +297,20 @@ INL VS FN(vsincoss)(VS x, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.55 the odd Taylor polynomial (9 terms, truncation
- * < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
+/* tanh: below |x| = 0.55 the odd near-minimax polynomial (5 terms, < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
  * sits in the binade below the result and its error counts half */
 INL VS FN(vtanhs)(VS x) {
     VS a = FN(vabss)(x), z = x * x;
-    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_cf, 9), x);
+    VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_m32, 5), x);
     VS e = FN(vexps)(SS(-2.0f) * a);
+#ifdef PGV_RCP14_S
+    /* 2E/(1 + E) from the 14-bit reciprocal estimate and one Newton step (2^-27) */
+    VS d = SS(1.0f) + e, y0 = PGV_RCP14_S(d);
+    y0 = PGV_FMAS(y0, PGV_FMAS(-d, y0, SS(1.0f)), y0);
+    VS tl = SS(1.0f) - (e + e) * y0;
+#else
     VS tl = SS(1.0f) - (e + e) / (SS(1.0f) + e);
+#endif
     VS t = FN(sels)((VSI)(a < SS(0.55f)), ts, tl);
     return (VS)(((VSI)t & FN(splatsi)(INT32_MAX)) | ((VSI)x & FN(splatsi)(INT32_MIN)));
 }
@@ -393,10 +416,10 @@ INL VS FN(vsigmoids)(VS x) {
 #define PGV_NEVER(v) 0
 #define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
 
-PGV_LOOPS(exp, FN(vexp)(v, 14), FN(vexp)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
-PGV_LOOPS(log, FN(vlog)(v, 11), FN(vlog)(v, 5), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
-PGV_LOOPS(tanh, FN(vtanh)(v, 12, 14), FN(vtanh)(v, 7, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
-PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 14), FN(vsigmoid)(v, 9), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+PGV_LOOPS(exp, FN(vexp)(v, 6), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
+PGV_LOOPS(log, FN(vlog)(v), FN(vlog)(v), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
+PGV_LOOPS(tanh, FN(vtanh)(v, pgv_tanh_m64, 8, 6), FN(vtanh)(v, pgv_tanh_c, 7, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
+PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 6), FN(vsigmoid)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
           FN(vsigmoids)(v))
 PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
           FN(vsincoss)(v, 0))

@@ -262,6 +262,73 @@ def test_result_independent_of_position(kernel, name, dtype):
             np.testing.assert_array_equal(part, whole[start:start + n])
 
 
+def _log_table_edges(dtype) -> np.ndarray:
+    """The edges of log's table intervals (float64: 128 from 0.705078125, float32: 16 from
+    0.703125, equal steps in the bits; the interval around 1 has invc = 1) and their
+    neighbours, in several binades (the subnormal one included)."""
+    if dtype == np.float64:
+        t, step, count, it = 0x3FE6900000000000, 1 << 45, 128, np.uint64
+    else:
+        t, step, count, it = 0x3F340000, 1 << 19, 16, np.uint32
+    z = (t + step * np.arange(count + 1, dtype=np.int64)).astype(it).view(dtype)
+    z = np.concatenate([z, np.nextafter(z, dtype(0)), np.nextafter(z, dtype(4))])
+    scales = [2.0**k for k in (-1, 0, 1, 7, -60, 100)] + [float(np.finfo(dtype).tiny) / 4]
+    return np.concatenate([(z * dtype(s)).astype(dtype) for s in scales])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_log_table_edges_and_near_one(kernel, dtype):
+    """log at its table's interval edges (either side of each edge uses another table
+    entry) and densely around 1, where the result goes to 0 and the interval has invc = 1."""
+    near_one = 1 + np.linspace(-2.0**-6, 2.0**-6, 4001)
+    x = np.concatenate([_log_table_edges(dtype), near_one.astype(dtype),
+                        np.nextafter(dtype(1), dtype(0)) - np.arange(64, dtype=dtype) * np.finfo(dtype).epsneg,
+                        dtype(1) + np.arange(64, dtype=dtype) * np.finfo(dtype).eps])
+    ref = correctly_rounded("log", x)
+    y = run("log", x)
+    err = ulp_distance(y, ref)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[dtype], f"{kernel} log: {err[worst]} ulp at x={x[worst]!r}: got {y[worst]!r}"
+    assert y[x == 1].tolist() == [0.0] * int((x == 1).sum())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_exp_table_edges(kernel, dtype):
+    """exp where round(32 x / ln 2) changes (the table index and the reduced argument
+    jump there), over the whole domain."""
+    rng = np.random.default_rng(5)
+    lo, hi = DOMAIN[("exp", dtype)]
+    k = np.unique(rng.integers(int(lo * 32 / math.log(2)), int(hi * 32 / math.log(2)), 2000))
+    mid = ((k + 0.5) * (math.log(2) / 32)).astype(dtype)
+    x = np.concatenate([mid, np.nextafter(mid, dtype(-np.inf)), np.nextafter(mid, dtype(np.inf))])
+    ref = correctly_rounded("exp", x)
+    err = ulp_distance(run("exp", x), ref)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[dtype], f"{kernel} exp: {err[worst]} ulp at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", FUNCS)
+def test_special_lanes_leave_the_others_alone(kernel, name, dtype):
+    """A vector holding a special value (0, a negative or subnormal number for log, inf,
+    NaN) takes the kernels' slow path: every other element of it gets the result it gets
+    among ordinary neighbours. (Not float32 sin and cos: there a lane beyond the native
+    reduction range, inf and NaN included, sends its whole vector through float64.)"""
+    if name in ("sin", "cos") and dtype == np.float32:
+        pytest.skip("float32 sin/cos compute a vector with a lane beyond 2^13 in float64")
+    rng = np.random.default_rng(6)
+    base = rng.uniform(0.01, 3.0, 256) if name == "log" else rng.uniform(-5, 5, 256)
+    base = base.astype(dtype)
+    plain = run(name, base)
+    specials = [0.0, -1.0, float(np.finfo(dtype).smallest_subnormal), math.inf, -math.inf, math.nan]
+    for pos, v in zip((0, 17, 40, 77, 130, 255), specials):
+        x = base.copy()
+        x[pos] = v
+        y = run(name, x)
+        keep = np.arange(len(x)) != pos
+        np.testing.assert_array_equal(y[keep], plain[keep], err_msg=f"{kernel} {name} with {v} at {pos}")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name, local", [("sin", np.cos), ("cos", lambda v: -np.sin(v))])
 def test_backward_uses_the_kernels(kernel, name, local, dtype):
