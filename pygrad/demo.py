@@ -208,11 +208,16 @@ def _positive_int(text: str) -> int:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``demo`` subcommand."""
     p = subparsers.add_parser(
-        "demo", help="train a two-layer network on the spiral data",
+        "demo", help="train a two-layer network on the spiral data (or a ConvNet on the digits)",
         description="Train a two-layer ReLU network (softmax cross-entropy + L2) on CS231n's 3-class spiral, "
                     "print the training and validation accuracy and, with matplotlib, save the loss curve and "
-                    "the decision boundary.")
-    p.add_argument("--epochs", type=_positive_int, default=300, help="passes over the data (default 300)")
+                    "the decision boundary. With --model convnet: train a ConvNet (conv-batchnorm-relu-pool "
+                    "twice, affine, dropout, affine) on the 8x8 digits and print its test accuracy.")
+    p.add_argument("--model", choices=("mlp", "convnet"), default="mlp",
+                   help="mlp: the two-layer network on the spiral (default); convnet: the ConvNet on the "
+                        "8x8 digits (needs scikit-learn, in the test and examples extras)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="passes over the data (default 300 for mlp, 15 for convnet)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the initial weights and the shuffling")
     p.add_argument("--out", default="pygrad-demo", metavar="DIR",
                    help="directory for the pictures (default ./pygrad-demo)")
@@ -233,6 +238,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo with parsed arguments; returns the exit status."""
+    if getattr(args, "model", "mlp") == "convnet":
+        if getattr(args, "distributed", False):
+            print("pygrad demo: --distributed trains the mlp model only")
+            return 2
+        from pygrad import demo_convnet
+
+        try:
+            demo_convnet.report(args.epochs or 15, args.seed, None if args.no_plots else args.out,
+                                "plain" if args.no_progress else "auto", print)
+        except ImportError as exc:
+            print(str(exc))
+            return 1
+        sys.stdout.flush()
+        return 0
     say, main = print, True
     if getattr(args, "distributed", False):
         import pygrad.distributed as dist
@@ -242,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
         if dist.get_world_size() > 1:
             pygrad.set_num_threads(1)  # one thread per rank: the ranks share the cores
         say(f"pygrad demo: data-parallel over {dist.get_world_size()} processes (MPI ranks)")
+    if args.epochs is None:
+        args.epochs = 300
     _report(args, say, main)
     return 0
 

@@ -155,6 +155,8 @@ EXAMPLE_ARGS = {
     "three_strategies.py": ("--seconds", "0.1"),
     "circuits.py": (),
     "port_from_pytorch.py": ("--steps", "5"),
+    "convnet_digits.py": ("--epochs", "1", "--no-progress"),
+    "char_transformer.py": ("--steps", "2", "--batch", "2", "--no-progress"),
 }
 
 
@@ -164,7 +166,7 @@ def test_every_example_has_arguments_here() -> None:
 
 @pytest.mark.parametrize("script", sorted(EXAMPLE_ARGS))
 def test_example_runs_unchanged_on_the_reference(script: str, tmp_path: Path) -> None:
-    if script == "digits_mlp.py":
+    if script in ("digits_mlp.py", "convnet_digits.py"):
         pytest.importorskip("sklearn")
     args = EXAMPLE_ARGS[script]
     if script not in ("digits_mlp.py", "port_from_pytorch.py"):  # the scripts that save pictures

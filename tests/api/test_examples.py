@@ -36,7 +36,7 @@ def _picture(out: str, path: Path) -> None:
 
 def test_every_example_has_a_smoke_test() -> None:
     tested = {"moons_mlp.py", "digits_mlp.py", "optimizer_comparison.py", "three_strategies.py", "circuits.py",
-              "port_from_pytorch.py"}
+              "port_from_pytorch.py", "convnet_digits.py", "char_transformer.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -95,3 +95,21 @@ def test_circuits(tmp_path) -> None:
     dot = (tmp_path / "sigmoid_neuron.dot").read_text()
     assert "0.7311" in dot and "0.1966" in dot  # σ(1) and (1 - σ)σ, forward value and gradient
     assert str(tmp_path / "add_mul.dot") in out
+
+
+def test_convnet_digits(tmp_path) -> None:
+    """The script runs the demo's ConvNet (its 98% claim is tested on the default run in test_demo.py)."""
+    pytest.importorskip("sklearn")
+    out = _run("convnet_digits.py", "--epochs", "3", "--no-progress", "--out", str(tmp_path))
+    assert "epoch 3/3" in out
+    assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) > 80, out
+    _picture(out, tmp_path / "convnet_curves.png")
+
+
+def test_char_transformer_learns(tmp_path) -> None:
+    """A short run: the loss falls well below the uniform guess, samples print, the curve is saved."""
+    out = _run("char_transformer.py", "--steps", "60", "--batch", "16", "--no-progress", "--out", str(tmp_path))
+    m = re.search(r"final loss ([\d.]+) nats/char \(uniform: ([\d.]+)\)", out)
+    assert m and float(m.group(1)) < float(m.group(2)) - 0.8, out
+    assert out.count("sample: 'The gradient ") == 1 and out.count("sample:") == 3
+    _picture(out, tmp_path / "char_transformer_loss.png")
