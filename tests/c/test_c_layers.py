@@ -53,6 +53,7 @@ LAYERS = {
     "ops_nn": OPS,
     "ops_custom": OPS,
     "ops_conv": OPS,
+    "ops_pool": OPS,
     "optim": OPS,
     "optable": TABLE,
 }
