@@ -31,6 +31,7 @@ from pygrad.nn.layers import (
     ACTIVATIONS,
     ELU,
     MLP,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Conv1d,
     Conv2d,
@@ -43,6 +44,7 @@ from pygrad.nn.layers import (
     ReLU,
     Sigmoid,
     Tanh,
+    Upsample,
 )
 from pygrad.nn.loss import (
     BCELoss,
@@ -60,7 +62,7 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
-    "AvgPool2d",
+    "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",

@@ -29,7 +29,18 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, AvgPool2d, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import (
+    ACTIVATIONS,
+    ELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    LeakyReLU,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Upsample,
+)
 from pygrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -56,7 +67,7 @@ Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
-    "AvgPool2d",
+    "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
