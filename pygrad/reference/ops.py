@@ -1784,28 +1784,33 @@ class _PoolBase(Op):
             out.append((lo, hi, end - start if self.params[5] else hi - lo))
         return out
 
-    def avg_matrices(self, h: int, w: int, oh: int, ow: int, dtype: Any) -> tuple[Array, Array, Array]:
-        """The average as Ah (OH, H), Aw (OW, W) of 0/1 window indicators and a divisor (OH, OW):
-        y = (Ah x Awᵀ) / divisor per plane."""
+    def divisors(self, h: int, w: int, oh: int, ow: int) -> tuple[list[Any], list[Any], Array]:
+        """The windows of each output row and column, and the divisor of each output (OH, OW)."""
         rows, cols = self.avg_windows(h, oh, 0), self.avg_windows(w, ow, 1)
-        ah, aw = np.zeros((oh, h), dtype), np.zeros((ow, w), dtype)
-        for a, (lo, hi, _) in enumerate(rows):
-            ah[a, lo:hi] = 1
-        for b, (lo, hi, _) in enumerate(cols):
-            aw[b, lo:hi] = 1
-        div = np.outer([c for *_, c in rows], [c for *_, c in cols]).astype(dtype)
+        div = np.outer([c for *_, c in rows], [c for *_, c in cols]).astype(np.float64)
         if self.out is None and self.params[6]:
             div[:] = self.params[6]
-        return ah, aw, div
+        return rows, cols, div
 
     def avg(self, x: Array) -> Array:
-        oh, ow = self.out_size(*x.shape[2:])
-        ah, aw, div = self.avg_matrices(x.shape[2], x.shape[3], oh, ow, x.dtype)
-        return np.einsum("ah,nchw,bw->ncab", ah, x, aw) / div
+        """y[..., a, b] = Σ x[..., window(a, b)] / divisor(a, b), window by window."""
+        h, w = x.shape[2:]
+        oh, ow = self.out_size(h, w)
+        rows, cols, div = self.divisors(h, w, oh, ow)
+        y = np.zeros(x.shape[:2] + (oh, ow), dtype=x.dtype)
+        for a, (r0, r1, _) in enumerate(rows):
+            for b, (c0, c1, _) in enumerate(cols):
+                y[:, :, a, b] = x[:, :, r0:r1, c0:c1].sum(axis=(2, 3)) / x.dtype.type(div[a, b])
+        return y
 
     def avg_t(self, g: Array, h: int, w: int) -> Array:
-        ah, aw, div = self.avg_matrices(h, w, g.shape[2], g.shape[3], g.dtype)
-        return np.einsum("ah,ncab,bw->nchw", ah, g / div, aw)
+        """dx[..., window(a, b)] += g[..., a, b] / divisor(a, b)."""
+        rows, cols, div = self.divisors(h, w, g.shape[2], g.shape[3])
+        dx = np.zeros(g.shape[:2] + (h, w), dtype=g.dtype)
+        for a, (r0, r1, _) in enumerate(rows):
+            for b, (c0, c1, _) in enumerate(cols):
+                dx[:, :, r0:r1, c0:c1] += (g[:, :, a, b] / g.dtype.type(div[a, b]))[:, :, None, None]
+        return dx
 
 
 def pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
