@@ -275,6 +275,128 @@ typedef struct pg_pl_job {
 PG_POOL_KERNELS(float, f32)
 PG_POOL_KERNELS(double, f64)
 
+#define PG_POOL_FAST(T, SUF)                                                                                                           \
+/* Σ x[0, n): eight partial sums for long rows (the compiler keeps them in vector lanes) */                                            \
+static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                                                                              \
+    if (n < 16) {                                                                                                                      \
+        T s = 0;                                                                                                                       \
+        for (int64_t i = 0; i < n; i++) s += x[i];                                                                                     \
+        return s;                                                                                                                      \
+    }                                                                                                                                  \
+    T acc[8] = {0};                                                                                                                    \
+    int64_t i = 0;                                                                                                                     \
+    for (; i + 8 <= n; i += 8)                                                                                                         \
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k];                                                                                \
+    T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                                           \
+    for (; i < n; i++) s += x[i];                                                                                                      \
+    return s;                                                                                                                          \
+}                                                                                                                                      \
+/* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
+ * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
+static void pg__avgpool_sep_fwd_##SUF(const pg_pl *pl, const int64_t *win, T *t, T *y, const T *x) {                                   \
+    const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
+    const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
+    for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
+        const T *xr = x + iy * pl->w;                                                                                                  \
+        T *tr = t + iy * pl->ow;                                                                                                       \
+        for (int64_t b = 0; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                      \
+    }                                                                                                                                  \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
+        T *yr = y + a * pl->ow;                                                                                                        \
+        for (int64_t b = 0; b < pl->ow; b++) yr[b] = 0;                                                                                \
+        for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
+            const T *tr = t + iy * pl->ow;                                                                                             \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t b = 0; b < pl->ow; b++) yr[b] += tr[b];                                                                       \
+        }                                                                                                                              \
+        for (int64_t b = 0; b < pl->ow; b++)                                                                                           \
+            yr[b] = (r0[a] >= r1[a] || c0[b] >= c1[b]) ? (T)0 : yr[b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+    }                                                                                                                                  \
+}                                                                                                                                      \
+/* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
+static void pg__avgpool_sep_bwd_##SUF(const pg_pl *pl, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+    const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
+    const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
+    T *u = t + pl->h * pl->ow; /* (OW): one row of dy / div */                                                                         \
+    memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                                \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
+        for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+        for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
+            T *tr = t + iy * pl->ow;                                                                                                   \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t b = 0; b < pl->ow; b++) tr[b] += u[b];                                                                        \
+        }                                                                                                                              \
+    }                                                                                                                                  \
+    for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
+        T *dr = dx + iy * pl->w;                                                                                                       \
+        const T *tr = t + iy * pl->ow;                                                                                                 \
+        memset(dr, 0, sizeof(T) * (size_t)pl->w);                                                                                      \
+        for (int64_t b = 0; b < pl->ow; b++) {                                                                                         \
+            T v = tr[b];                                                                                                               \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t ix = c0[b]; ix < c1[b]; ix++) dr[ix] += v;                                                                    \
+        }                                                                                                                              \
+    }                                                                                                                                  \
+}                                                                                                                                      \
+/* planes [lo, hi) of either average, separable; the direct kernels when the scratch cannot be had */                                  \
+static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                                 \
+    const pg_pl_job *j = ctx;                                                                                                          \
+    const pg_pl *pl = j->pl;                                                                                                           \
+    bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
+    size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
+    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (size_t)((pl->h + 1) * pl->ow));                                        \
+    if (!win) {                                                                                                                        \
+        if (bwd) pg__avgpool_bwd_##SUF(ctx, lo, hi);                                                                                   \
+        else pg__avgpool_fwd_##SUF(ctx, lo, hi);                                                                                       \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
+    for (int64_t a = 0; a < pl->oh; a++) win[2 * pl->oh + a] = pg__pl_avg_win(pl, a, 0, &win[a], &win[pl->oh + a]);                    \
+    int64_t *cw = win + 3 * pl->oh;                                                                                                    \
+    for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
+    T *t = (T *)(win + nwin);                                                                                                          \
+    for (int64_t p = lo; p < hi; p++) {                                                                                                \
+        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
+        else pg__avgpool_sep_fwd_##SUF(pl, win, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
+    }                                                                                                                                  \
+    free(win);                                                                                                                         \
+}                                                                                                                                      \
+/* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
+ * window, so dx is written once (dy at the window's maximum, 0 beside it), no zeroing first */                                        \
+static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
+    const pg_pl_job *j = ctx;                                                                                                          \
+    const pg_pl *pl = j->pl;                                                                                                           \
+    int64_t w = pl->w;                                                                                                                 \
+    for (int64_t p = lo; p < hi; p++) {                                                                                                \
+        T *dx = (T *)j->out + p * pl->h * w;                                                                                           \
+        const T *g = (const T *)j->in + p * pl->oh * pl->ow;                                                                           \
+        const T *x = (const T *)j->x + p * pl->h * w;                                                                                  \
+        for (int64_t a = 0; a < pl->oh; a++) {                                                                                         \
+            const T *x0 = x + 2 * a * w, *x1 = x0 + w;                                                                                 \
+            T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                                      \
+            for (int64_t b = 0; b < pl->ow; b++) {                                                                                     \
+                T m = x0[2 * b], v;                                                                                                    \
+                int k = 0;                                                                                                             \
+                v = x0[2 * b + 1];                                                                                                     \
+                if (v > m || v != v) m = v, k = 1;                                                                                     \
+                v = x1[2 * b];                                                                                                         \
+                if (v > m || v != v) m = v, k = 2;                                                                                     \
+                v = x1[2 * b + 1];                                                                                                     \
+                if (v > m || v != v) k = 3;                                                                                            \
+                T gv = g[a * pl->ow + b];                                                                                              \
+                d0[2 * b] = k == 0 ? gv : (T)0;                                                                                        \
+                d0[2 * b + 1] = k == 1 ? gv : (T)0;                                                                                    \
+                d1[2 * b] = k == 2 ? gv : (T)0;                                                                                        \
+                d1[2 * b + 1] = k == 3 ? gv : (T)0;                                                                                    \
+            }                                                                                                                          \
+            for (int64_t ix = 2 * pl->ow; ix < w; ix++) d0[ix] = d1[ix] = 0;                                                           \
+        }                                                                                                                              \
+        if (2 * pl->oh < pl->h) memset(dx + 2 * pl->oh * w, 0, sizeof(T) * (size_t)((pl->h - 2 * pl->oh) * w));                        \
+    }                                                                                                                                  \
+}
+
+PG_POOL_FAST(float, f32)
+PG_POOL_FAST(double, f64)
+
 enum { PG_PL_MAX, PG_PL_MAX_BWD, PG_PL_AVG, PG_PL_AVG_BWD, PG_PL_MAX_IDX };
 
 /* runs one kernel over all planes on the thread pool */
@@ -285,7 +407,14 @@ static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const voi
     };
     pg_pl_job j = {pl, out, in, x, idx};
     int64_t per = pl->h * pl->w + pl->oh * pl->ow;
-    pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, fns[f64][kind], &j);
+    pg_range_fn fn = fns[f64][kind];
+    if (kind == PG_PL_AVG || kind == PG_PL_AVG_BWD) { /* separable; x marks the transpose */
+        fn = f64 ? pg__avgpool_sep_f64 : pg__avgpool_sep_f32;
+        j.x = kind == PG_PL_AVG_BWD ? in : NULL;
+    } else if (kind == PG_PL_MAX_BWD && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 &&
+               pl->pw == 0 && pl->dh == 1 && pl->dw == 1 && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w)
+        fn = f64 ? pg__maxpool_bwd22_f64 : pg__maxpool_bwd22_f32;
+    pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, fn, &j);
 }
 
 /* ---- the ops ---- */
