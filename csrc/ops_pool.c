@@ -125,7 +125,7 @@ typedef struct pg_pl_job {
 #define PG_POOL_KERNELS(T, SUF)                                                                                \
     static void pg__maxpool_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
         const pg_pl_job *j = ctx;                                                                              \
-        const pg_pl *pl = j->pl;                                                                               \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
         for (int64_t p = lo; p < hi; p++) {                                                                    \
             const T *x = (const T *)j->in + p * pl->h * pl->w;                                                 \
             T *y = (T *)j->out + p * pl->oh * pl->ow;                                                          \
@@ -153,14 +153,16 @@ typedef struct pg_pl_job {
                     int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
                     int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
                     T m = (T)-INFINITY;                                                                        \
+                    int nan = 0; /* branch-free: the maximum, and whether a NaN was seen */                   \
                     for (int64_t iy = y0; iy < y1; iy += pl->dh) {                                             \
                         const T *xr = x + iy * pl->w;                                                          \
                         for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
                             T v = xr[ix];                                                                      \
-                            m = (v > m || v != v) ? v : m;                                                     \
+                            m = v > m ? v : m;                                                                 \
+                            nan |= v != v;                                                                     \
                         }                                                                                      \
                     }                                                                                          \
-                    y[a * pl->ow + b] = m;                                                                     \
+                    y[a * pl->ow + b] = nan ? (T)NAN : m;                                                      \
                 }                                                                                              \
             }                                                                                                  \
         }                                                                                                      \
@@ -176,15 +178,14 @@ typedef struct pg_pl_job {
                 for (int64_t b = 0; b < pl->ow; b++) {                                                         \
                     int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
                     int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
-                    T m = (T)-INFINITY;                                                                        \
-                    int64_t at = -1;                                                                           \
+                    int64_t at = y0 < y1 && x0 < x1 ? y0 * pl->w + x0 : -1;                                    \
+                    T m = at < 0 ? (T)0 : xp[at];                                                              \
                     for (int64_t iy = y0; iy < y1; iy += pl->dh)                                               \
                         for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
                             T v = xp[iy * pl->w + ix];                                                         \
-                            if (at < 0 || v > m || v != v) {                                                   \
-                                m = v;                                                                         \
-                                at = iy * pl->w + ix;                                                          \
-                            }                                                                                  \
+                            bool take = (v > m) | (v != v); /* branch-free */                              \
+                            m = take ? v : m;                                                                  \
+                            at = take ? iy * pl->w + ix : at;                                                  \
                         }                                                                                      \
                     ip[a * pl->ow + b] = at;                                                                   \
                 }                                                                                              \
@@ -198,7 +199,7 @@ typedef struct pg_pl_job {
     /* y = max_pool(x)  =>  dx[argmax] += g: the argmax found again in x, one plane at a time */              \
     static void pg__maxpool_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
         const pg_pl_job *j = ctx;                                                                              \
-        const pg_pl *pl = j->pl;                                                                               \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
         int64_t per = pl->oh * pl->ow;                                                                         \
         for (int64_t p = lo; p < hi; p++) {                                                                    \
             T *dx = (T *)j->out + p * pl->h * pl->w;                                                           \
@@ -211,15 +212,14 @@ typedef struct pg_pl_job {
                 for (int64_t b = 0; b < pl->ow; b++) {                                                         \
                     int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
                     int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
-                    T m = (T)-INFINITY;                                                                        \
-                    int64_t at = -1;                                                                           \
+                    int64_t at = y0 < y1 && x0 < x1 ? y0 * pl->w + x0 : -1;                                    \
+                    T m = at < 0 ? (T)0 : xp[at];                                                              \
                     for (int64_t iy = y0; iy < y1; iy += pl->dh)                                               \
                         for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
                             T v = xp[iy * pl->w + ix];                                                         \
-                            if (at < 0 || v > m || v != v) {                                                   \
-                                m = v;                                                                         \
-                                at = iy * pl->w + ix;                                                          \
-                            }                                                                                  \
+                            bool take = (v > m) | (v != v); /* branch-free */                              \
+                            m = take ? v : m;                                                                  \
+                            at = take ? iy * pl->w + ix : at;                                                  \
                         }                                                                                      \
                     if (at >= 0) dx[at] += g[a * pl->ow + b];                                                  \
                 }                                                                                              \
@@ -228,7 +228,7 @@ typedef struct pg_pl_job {
     }                                                                                                          \
     static void pg__avgpool_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
         const pg_pl_job *j = ctx;                                                                              \
-        const pg_pl *pl = j->pl;                                                                               \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
         for (int64_t p = lo; p < hi; p++) {                                                                    \
             const T *x = (const T *)j->in + p * pl->h * pl->w;                                                 \
             T *y = (T *)j->out + p * pl->oh * pl->ow;                                                          \
@@ -253,7 +253,7 @@ typedef struct pg_pl_job {
     /* y = Σ_window x / div  =>  dx[window] += g / div */                                                     \
     static void pg__avgpool_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
         const pg_pl_job *j = ctx;                                                                              \
-        const pg_pl *pl = j->pl;                                                                               \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
         for (int64_t p = lo; p < hi; p++) {                                                                    \
             T *dx = (T *)j->out + p * pl->h * pl->w;                                                           \
             const T *g = (const T *)j->in + p * pl->oh * pl->ow;                                               \
@@ -293,7 +293,8 @@ static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                       
 }                                                                                                                                      \
 /* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
  * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
-static void pg__avgpool_sep_fwd_##SUF(const pg_pl *pl, const int64_t *win, T *t, T *y, const T *x) {                                   \
+static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+    const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
@@ -314,7 +315,8 @@ static void pg__avgpool_sep_fwd_##SUF(const pg_pl *pl, const int64_t *win, T *t,
     }                                                                                                                                  \
 }                                                                                                                                      \
 /* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
-static void pg__avgpool_sep_bwd_##SUF(const pg_pl *pl, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+    const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     T *u = t + pl->h * pl->ow; /* (OW): one row of dy / div */                                                                         \
@@ -341,7 +343,7 @@ static void pg__avgpool_sep_bwd_##SUF(const pg_pl *pl, const int64_t *win, T *t,
 /* planes [lo, hi) of either average, separable; the direct kernels when the scratch cannot be had */                                  \
 static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                                 \
     const pg_pl_job *j = ctx;                                                                                                          \
-    const pg_pl *pl = j->pl;                                                                                                           \
+    const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
     size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
     int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (size_t)((pl->h + 1) * pl->ow));                                        \
@@ -354,6 +356,21 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     int64_t *cw = win + 3 * pl->oh;                                                                                                    \
     for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
     T *t = (T *)(win + nwin);                                                                                                          \
+    if (!bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                              \
+        !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: one pass */                          \
+        T div = (T)(pl->divisor ? pl->divisor : 4);                                                                                    \
+        for (int64_t p = lo; p < hi; p++) {                                                                                            \
+            const T *x = (const T *)j->in + p * pl->h * pl->w;                                                                         \
+            T *y = (T *)j->out + p * pl->oh * pl->ow;                                                                                  \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                                                     \
+                const T *x0 = x + 2 * a * pl->w, *x1 = x0 + pl->w;                                                                     \
+                T *yr = y + a * pl->ow;                                                                                                \
+                for (int64_t b = 0; b < pl->ow; b++) yr[b] = ((x0[2 * b] + x0[2 * b + 1]) + (x1[2 * b] + x1[2 * b + 1])) / div;        \
+            }                                                                                                                          \
+        }                                                                                                                              \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
         if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
         else pg__avgpool_sep_fwd_##SUF(pl, win, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
@@ -364,7 +381,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
  * window, so dx is written once (dy at the window's maximum, 0 beside it), no zeroing first */                                        \
 static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
     const pg_pl_job *j = ctx;                                                                                                          \
-    const pg_pl *pl = j->pl;                                                                                                           \
+    const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     int64_t w = pl->w;                                                                                                                 \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
         T *dx = (T *)j->out + p * pl->h * w;                                                                                           \
