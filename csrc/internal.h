@@ -151,6 +151,14 @@ typedef struct pg_params {
             double scale;                /* the factor of q·k */
             bool causal;                 /* key j > query i masked out (top-left aligned) */
         } attn;                          /* scaled_dot_product_attention */
+        struct {
+            int64_t kernel[2], stride[2], pad[2], dilation[2]; /* (h, w): >= 1, >= 1, >= 0, >= 1 */
+            int64_t out[2];              /* adaptive: the output's (OH, OW) */
+            int64_t size[2];             /* avg_pool2d_input_grad: the input's (H, W) */
+            int64_t divisor;             /* avg: divisor_override, 0 when none */
+            bool ceil_mode, count_include_pad;
+            bool adaptive;               /* adaptive windows (avg_pool2d_input_grad: of which forward) */
+        } pool;                          /* max_pool2d, avg_pool2d, adaptive_avg_pool2d, avg_pool2d_input_grad */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */

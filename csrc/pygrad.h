@@ -395,6 +395,26 @@ pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const
  * is_causal masks key j > query i. A row with every key masked gives NaN. Same float dtype throughout. */
 pg_tensor *pg_scaled_dot_product_attention(pg_tensor *q, pg_tensor *k, pg_tensor *v, pg_tensor *bias, double scale,
                                            int is_causal);
+/* 2-d pooling over the H x W planes of x (N, C, H, W) (PyTorch's semantics). kernel[2], stride[2],
+ * padding[2], dilation[2] are (h, w); padding at most half the kernel; OH = (H + 2*pad - dil*(KH-1) - 1) / stride
+ * + 1, rounded up with ceil_mode (a last window must start inside the input or its left padding).
+ * max_pool2d: each window's maximum (NaN propagates); indices, when not NULL, receives a new int64 tensor of
+ * the output's shape: each maximum's flat index in its H*W plane (the first maximum, the last NaN). */
+pg_tensor *pg_max_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         const int64_t *dilation, int ceil_mode, pg_tensor **indices);
+/* each window's sum over its size: the window clipped to the padded input (count_include_pad) or to the
+ * input, or divisor_override when it is not 0 */
+pg_tensor *pg_avg_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         int ceil_mode, int count_include_pad, int64_t divisor_override);
+/* the mean over PyTorch's adaptive windows: rows [floor(i*H/OH), ceil((i+1)*H/OH)), likewise columns;
+ * output_hw[2] = (OH, OW) >= 1 */
+pg_tensor *pg_adaptive_avg_pool2d(pg_tensor *x, const int64_t *output_hw);
+/* the gradients of pg_avg_pool2d and pg_adaptive_avg_pool2d w.r.t. x (the transposed averages), for an
+ * input of input_hw[2]: g (N, C, OH, OW) -> (N, C, H, W); one op, avg_pool2d_input_grad */
+pg_tensor *pg_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw, const int64_t *kernel,
+                                    const int64_t *stride, const int64_t *padding, int ceil_mode,
+                                    int count_include_pad, int64_t divisor_override);
+pg_tensor *pg_adaptive_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

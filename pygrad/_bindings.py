@@ -158,6 +158,12 @@ def tensor_array(tensors: list[Any]) -> Any:
     return ffi.new("pg_tensor *[]", [t._p for t in tensors])
 
 
+def tensor_slot() -> Any:
+    """A one-element C array ``pg_tensor *[1]`` (NULL) for a function that hands back a second tensor;
+    wrap its element with ``_wrap`` after the call."""
+    return ffi.new("pg_tensor *[1]")
+
+
 def address(ptr: Any) -> int:
     """A C pointer as an int (a stable key for the object it points to)."""
     return int(ffi.cast("uintptr_t", ptr))

@@ -335,6 +335,40 @@ OPS: tuple[Op, ...] = (
             ("scale", "is_causal"), (1.0, False)),
        "attn", (), (),
        doc="Fused attention: pygrad.nn.functional.scaled_dot_product_attention."),
+    Op("max_pool2d", 1, Gate("MaxPool2dGate", "y[n, c, a, b] = max of the window (a, b) of x[n, c]; max routes: "
+                             "the window's first maximum gets dy.",
+                             lambda e, x, kernel_size, stride, padding, dilation, ceil_mode:
+                                 x._max_pool2d(kernel_size, kernel_size if stride is None else stride, padding,
+                                               dilation, ceil_mode),
+                             ("kernel_size", "stride", "padding", "dilation", "ceil_mode"), (None, 0, 1, False)),
+       "maxpool", (), (),
+       doc="2-d max pooling, NCHW: pygrad.nn.functional.max_pool2d."),
+    Op("avg_pool2d", 1, Gate("AvgPool2dGate", "y[n, c, a, b] = Σ_window x[n, c] / divisor; dx spreads dy / "
+                             "divisor over each window.",
+                             lambda e, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                             divisor_override: x._avg_pool2d(kernel_size, kernel_size if stride is None else stride,
+                                                             padding, ceil_mode, count_include_pad,
+                                                             divisor_override or 0),
+                             ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                              "divisor_override"), (None, 0, False, True, None)),
+       "avgpool", (), (),
+       doc="2-d average pooling, NCHW: pygrad.nn.functional.avg_pool2d."),
+    Op("adaptive_avg_pool2d", 1, Gate("AdaptiveAvgPool2dGate", "y[n, c, a, b] = the mean of x[n, c] over rows "
+                                      "[⌊aH/OH⌋, ⌈(a+1)H/OH⌉) and the columns alike.",
+                                      lambda e, x, output_size: x._adaptive_avg_pool2d(output_size),
+                                      ("output_size",)),
+       "adaptive avgpool", (), (),
+       doc="2-d adaptive average pooling, NCHW: pygrad.nn.functional.adaptive_avg_pool2d."),
+    Op("avg_pool2d_input_grad", 1, Gate("AvgPool2dInputGradGate", "dx = the transposed average: dy / divisor "
+                                        "added over each window; linear in dy.",
+                                        lambda e, g, input_size, kernel_size, stride, padding, ceil_mode,
+                                        count_include_pad, divisor_override:
+                                            g._avg_pool2d_input_grad(input_size, kernel_size, stride, padding,
+                                                                     ceil_mode, count_include_pad, divisor_override),
+                                        ("input_size", "kernel_size", "stride", "padding", "ceil_mode",
+                                         "count_include_pad", "divisor_override"), (0, False, True, 0)),
+       "avgpoolᵀ", (), (),
+       doc="The gradient of avg_pool2d (or adaptive_avg_pool2d) w.r.t. its input, for double backward."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -48,6 +48,7 @@ from pygrad._bindings import (
     set_hook_kinds,
     set_tensor_class,
     tensor_hooks,
+    tensor_slot,
 )
 from pygrad._hooks import RemovableHandle
 from pygrad.errors import PygradMemoryError, PygradRuntimeError, PygradTypeError, PygradValueError, ShapeError
@@ -1017,6 +1018,36 @@ class Tensor:
         or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it)."""
         return _wrap(lib.pg_scaled_dot_product_attention(self._p, key._p, value._p, bias._p, float(scale),
                                                          bool(is_causal)))
+
+    def _max_pool2d(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                    return_indices: bool = False) -> Any:
+        """The max_pool2d op on (N, C, H, W), its arguments pairs (pygrad.nn.functional.max_pool2d checks
+        them); with return_indices also the int64 flat index in the H x W plane of each maximum."""
+        slot = tensor_slot() if return_indices else _NULL
+        y = _wrap(lib.pg_max_pool2d(self._p, _i64(kernel_size, 2), _i64(stride, 2), _i64(padding, 2),
+                                    _i64(dilation, 2), bool(ceil_mode), slot))
+        return (y, _wrap(slot[0])) if return_indices else y
+
+    def _avg_pool2d(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+                    divisor_override: int) -> Tensor:
+        """The avg_pool2d op on (N, C, H, W) (divisor_override 0: none)."""
+        return _wrap(lib.pg_avg_pool2d(self._p, _i64(kernel_size, 2), _i64(stride, 2), _i64(padding, 2),
+                                       bool(ceil_mode), bool(count_include_pad), int(divisor_override)))
+
+    def _adaptive_avg_pool2d(self, output_size: Any) -> Tensor:
+        """The adaptive_avg_pool2d op on (N, C, H, W) to output_size (OH, OW)."""
+        return _wrap(lib.pg_adaptive_avg_pool2d(self._p, _i64(output_size, 2)))
+
+    def _avg_pool2d_input_grad(self, input_size: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
+                               count_include_pad: bool, divisor_override: int) -> Tensor:
+        """The gradient of avg_pool2d w.r.t. its input (H, W) (self: the output's gradient)."""
+        return _wrap(lib.pg_avg_pool2d_input_grad(self._p, _i64(input_size, 2), _i64(kernel_size, 2),
+                                                  _i64(stride, 2), _i64(padding, 2), bool(ceil_mode),
+                                                  bool(count_include_pad), int(divisor_override)))
+
+    def _adaptive_avg_pool2d_input_grad(self, input_size: Any) -> Tensor:
+        """The gradient of adaptive_avg_pool2d w.r.t. its input (H, W) (self: the output's gradient)."""
+        return _wrap(lib.pg_adaptive_avg_pool2d_input_grad(self._p, _i64(input_size, 2)))
 
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""

@@ -32,6 +32,7 @@ from pygrad.nn.layers import (
     ACTIVATIONS,
     ELU,
     MLP,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -49,6 +50,7 @@ from pygrad.nn.layers import (
     ReLU,
     Sigmoid,
     Tanh,
+    Upsample,
 )
 from pygrad.nn.loss import (
     BCELoss,
@@ -66,7 +68,7 @@ from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",

@@ -21,7 +21,18 @@ from pygrad.nn.containers import (
     Softplus,
     Unflatten,
 )
-from pygrad.nn.layers import ACTIVATIONS, ELU, AvgPool2d, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
+from pygrad.nn.layers import (
+    ACTIVATIONS,
+    ELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    LeakyReLU,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Upsample,
+)
 from pygrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -48,7 +59,7 @@ MultiheadAttention = _bound["MultiheadAttention"]
 
 __all__ = [
     "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
     "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",

@@ -563,11 +563,23 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
 # ---------------------------------------------------------------- pooling ---
 
 
+def _pool_input(op: str, input: Any) -> tuple[Any, bool]:
+    """A float (N, C, H, W) input, and whether it was unbatched (C, H, W) and got a batch of 1."""
+    x = _tensor(op, input)
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape}")
+    E = engine_of(x)  # noqa: N806
+    if x.dtype not in (E.float32, E.float64):
+        raise PygradTypeError(f"{op}: expected a float32 or float64 input, got {x.dtype}")
+    if 0 in tuple(x.shape[-3:]):
+        raise ShapeError(f"{op}: expected non-zero channels, height and width (only the batch may be empty), got "
+                         f"shape {x.shape}")
+    return (x.reshape((1,) + tuple(x.shape)), True) if x.ndim == 3 else (x, False)
+
+
 def _pool_geometry(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
                    ceil_mode: bool) -> tuple[Any, ...]:
     """PyTorch's pooling geometry: (k, s, p, d) pairs and the output's (OH, OW); checks them."""
-    if x.ndim not in (3, 4):
-        raise ShapeError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {x.shape}")
     k = _conv_ints(op, "kernel_size", kernel_size, 2, 1)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
         _conv_ints(op, "stride", stride, 2, 1)
@@ -589,63 +601,159 @@ def _pool_geometry(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
     return k, s, p, d, tuple(out)
 
 
-def _pool_windows(x: Any, k: Any, s: Any, p: Any, d: Any, ohw: Any, fill: float) -> tuple[Any, np.ndarray, Any]:
-    """x padded by p (and at the end as far as ceil_mode's last windows reach) with ``fill``, and the flat
-    offsets into it of every window element: (N·C·OH·OW, KH·KW) int64."""
-    n = int(np.prod(x.shape[:-2], dtype=np.int64))
-    h, w = x.shape[-2:]
-    ends = [max(pp, (o - 1) * ss + dd * (kk - 1) + 1 - nn - pp) for o, ss, dd, kk, nn, pp in zip(ohw, s, d, k,
-                                                                                                  (h, w), p)]
-    hp, wp = h + p[0] + ends[0], w + p[1] + ends[1]
-    xp = pad(x.reshape((n, h, w)), (p[1], ends[1], p[0], ends[0]), value=fill)
-    rows = (np.arange(ohw[0]) * s[0])[:, None] + np.arange(k[0]) * d[0]  # (OH, KH)
-    cols = (np.arange(ohw[1]) * s[1])[:, None] + np.arange(k[1]) * d[1]  # (OW, KW)
-    plane = (rows[:, None, :, None] * wp + cols[None, :, None, :]).reshape(ohw[0] * ohw[1], k[0] * k[1])
-    off = (np.arange(n, dtype=np.int64) * (hp * wp))[:, None, None] + plane[None]
-    return xp, off.reshape(-1, k[0] * k[1]), (hp, wp)
+def _unbatch(y: Any, unbatched: bool) -> Any:
+    return y.reshape(tuple(y.shape[1:])) if unbatched else y
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """2-d max pooling, PyTorch's ``max_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), the maximum of
-    each window (padding counts as -inf; ``stride`` defaults to ``kernel_size``). The gradient goes to the
-    window's maximum, the first one on ties (as PyTorch). With ``return_indices`` also the int64 flat
-    index (in the H·W plane) of each maximum. Made of ops: the window maxima are found without recording,
-    then the chosen elements are gathered (one getitem op: double backward is exact)."""
-    x = _tensor("max_pool2d", input)
-    k, s, p, d, ohw = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    E = engine_of(x)  # noqa: N806
-    xp, off, (hp, wp) = _pool_windows(x, k, s, p, d, ohw, float("-inf"))
-    with E.no_grad():
-        first = xp.detach()._take_flat(off).argmax(-1).numpy()  # the first maximum of each window
-    sel = np.take_along_axis(off, first.reshape(-1, 1), 1)[:, 0]
-    shape = tuple(x.shape[:-2]) + ohw
-    y = xp.reshape((-1,))._take_flat(sel).reshape(shape)
-    if not return_indices:
-        return y
-    local = sel % (hp * wp)
-    idx = (local // wp - p[0]) * x.shape[-1] + (local % wp - p[1])
-    return y, E.tensor(idx.reshape(shape), dtype=E.int64)
+    """2-d max pooling, PyTorch's ``max_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW),
+
+        y[n, c, a, b] = max_{i < KH, j < KW} x[n, c, a·sh - ph + i·dh, b·sw - pw + j·dw]
+
+    over the window's elements inside the input (padding never wins; ``stride`` defaults to
+    ``kernel_size``); OH = ⌊(H + 2·ph - dh·(KH - 1) - 1) / sh⌋ + 1 (rounded up with ``ceil_mode``, a last
+    window starting inside the input or its left padding). A NaN in a window is its maximum. Backward:
+    dx[argmax] += dy, the window's first maximum on ties (as PyTorch). With ``return_indices`` also the
+    int64 flat index (in the H·W plane) of each maximum. One fused op (``max_pool2d``)."""
+    x, unbatched = _pool_input("max_pool2d", input)
+    k, s, p, d, _ = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    if return_indices:
+        y, idx = x._max_pool2d(k, s, p, d, bool(ceil_mode), True)
+        return _unbatch(y, unbatched), _unbatch(idx, unbatched)
+    return _unbatch(x._max_pool2d(k, s, p, d, bool(ceil_mode)), unbatched)
 
 
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Any:
-    """2-d average pooling, PyTorch's ``avg_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW), each
-    window's sum over its count: the window clipped to the padded input (``count_include_pad``) or to the
-    input. Made of ops (pad, gather, sum, a constant scale): linear, so double backward is exact."""
-    x = _tensor("avg_pool2d", input)
-    k, s, p, d, ohw = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+    """2-d average pooling, PyTorch's ``avg_pool2d``: (N, C, H, W) or (C, H, W) → (..., OH, OW),
+
+        y[n, c, a, b] = Σ_window x[n, c] / divisor(a, b)
+
+    the window clipped to the input; the divisor is the window clipped to the padded input
+    (``count_include_pad``), or to the input, or ``divisor_override``. Backward: dx[window] += dy / divisor
+    (the op ``avg_pool2d_input_grad``, whose own gradient is the average again)."""
+    x, unbatched = _pool_input("avg_pool2d", input)
+    k, s, p, _, _ = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (isinstance(divisor_override, bool) or
+                                         not isinstance(divisor_override, (int, np.integer)) or divisor_override < 1):
+        raise PygradValueError(f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}")
+    y = x._avg_pool2d(k, s, p, bool(ceil_mode), bool(count_include_pad), int(divisor_override or 0))
+    return _unbatch(y, unbatched)
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
+    """2-d adaptive average pooling, PyTorch's ``adaptive_avg_pool2d``: (N, C, H, W) or (C, H, W) →
+    (..., OH, OW), ``output_size`` an int or a pair (None keeps that input size),
+
+        y[n, c, a, b] = mean of x[n, c, ⌊aH/OH⌋ : ⌈(a+1)H/OH⌉, ⌊bW/OW⌋ : ⌈(b+1)W/OW⌉]
+
+    Backward: dx[window] += dy / |window| (the op ``avg_pool2d_input_grad``)."""
+    x, unbatched = _pool_input("adaptive_avg_pool2d", input)
+    o = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(o) != 2:
+        raise PygradValueError(f"adaptive_avg_pool2d: output_size must be an int or 2 values, got {output_size!r}")
+    o = tuple(x.shape[2 + i] if v is None else v for i, v in enumerate(o))
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in o):
+        raise PygradValueError(f"adaptive_avg_pool2d: output_size must be positive ints (or None), got "
+                               f"{output_size!r}")
+    return _unbatch(x._adaptive_avg_pool2d(tuple(int(v) for v in o)), unbatched)
+
+
+_INTERP_MODES = ("nearest", "linear", "bilinear")
+
+
+def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[Any]]:
+    """PyTorch's output size and the scales the coordinate maps use (None: from the sizes)."""
+    if (size is None) == (scale_factor is None):
+        raise PygradValueError("interpolate: exactly one of size and scale_factor must be given")
+    spatial = tuple(x.shape[2:])
+    if size is not None:
+        out = list(size) if isinstance(size, (tuple, list)) else [size] * nd
+        if len(out) != nd or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in out):
+            raise PygradValueError(f"interpolate: size must be {nd} positive int(s) for an input of shape "
+                                   f"{x.shape}, got {size!r}")
+        return [int(v) for v in out], [None] * nd
+    sf = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * nd
+    if len(sf) != nd or any(isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not v > 0
+                            for v in sf):
+        raise PygradValueError(f"interpolate: scale_factor must be {nd} positive number(s) for an input of shape "
+                               f"{x.shape}, got {scale_factor!r}")
+    out = [int(np.floor(float(n) * float(f))) for n, f in zip(spatial, sf)]
+    if min(out) < 1:
+        raise PygradValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for an input of "
+                               f"shape {x.shape}")
+    return out, ([None] * nd if recompute else [float(f) for f in sf])
+
+
+def _nearest_map(n: int, on: int, scale: Any) -> np.ndarray:
+    """PyTorch's nearest source index min(⌊dst·s⌋, n - 1), s = 1/scale_factor or n/on, in float32 as PyTorch."""
+    if on == n:
+        return np.arange(on)
+    if on == 2 * n:
+        return np.arange(on) >> 1
+    s = np.float32(1.0 / scale) if scale is not None else np.float32(n) / np.float32(on)
+    return np.minimum(np.floor(np.arange(on, dtype=np.float32) * s).astype(np.int64), n - 1)
+
+
+def _linear_taps(n: int, on: int, scale: Any, align_corners: bool) -> tuple[np.ndarray, ...]:
+    """PyTorch's linear interpolation source taps: i0, i1 and their weights l0, l1 per output index."""
+    dst = np.arange(on, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n - 1) / (on - 1) if on > 1 else 0.0)
+    else:
+        s = 1.0 / scale if scale is not None else n / on
+        src = np.maximum(s * (dst + 0.5) - 0.5, 0.0)
+    i0 = np.minimum(src.astype(np.int64), n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    l1 = np.clip(src - i0, 0.0, 1.0)
+    return i0, i1, 1.0 - l1, l1
+
+
+def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> Any:
+    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'linear') and (N, C, H, W)
+    ('nearest', 'bilinear'): the output size is ``size``, or ⌊in · scale_factor⌋. Per spatial dim, with
+    s = in/out (or 1/scale_factor when given and not ``recompute_scale_factor``):
+
+        nearest    y[o] = x[min(⌊o·s⌋, in - 1)]
+        linear     y[o] = (1 - λ) x[i₀] + λ x[i₀ + 1],  i₀ = ⌊src⌋, λ = src - i₀,
+                   src = max(s·(o + ½) - ½, 0), or o·(in - 1)/(out - 1) with ``align_corners``
+
+    bilinear applies linear to H then to W. Both are gathers (the index_map op) and constant weights, so
+    the backward scatters dy back with the same weights and double backward is exact."""
+    x = _tensor("interpolate", input)
+    if mode not in _INTERP_MODES:
+        raise PygradValueError(f"interpolate: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
+    nd = x.ndim - 2
+    if (mode, x.ndim) not in (("nearest", 3), ("nearest", 4), ("linear", 3), ("bilinear", 4)):
+        raise ShapeError(f"interpolate: mode {mode!r} expects a {'3-d' if mode == 'linear' else '4-d'} input "
+                         f"(N, C, ...){' (or 3-d)' if mode == 'nearest' else ''}, got shape {x.shape}")
     E = engine_of(x)  # noqa: N806
-    xp, off, _ = _pool_windows(x, k, s, p, d, ohw, 0.0)
-    counts = []
-    for o, ss, kk, nn, pp in zip(ohw, s, k, x.shape[-2:], p):
-        start = np.arange(o) * ss - pp
-        end = np.minimum(start + kk, nn + pp)
-        counts.append(end - start if count_include_pad else np.minimum(end, nn) - np.maximum(start, 0))
-    scale = 1.0 / (counts[0][:, None] * counts[1][None, :]).astype(np.float64)
-    shape = tuple(x.shape[:-2]) + ohw
-    win = xp.reshape((-1,))._take_flat(off.reshape(-1)).reshape(shape + (k[0] * k[1],))
-    return win.sum(-1) * E.tensor(scale, dtype=x.dtype)
+    if x.dtype not in (E.float32, E.float64):
+        raise PygradTypeError(f"interpolate: expected a float32 or float64 input, got {x.dtype}")
+    if mode == "nearest" and align_corners is not None:
+        raise PygradValueError("interpolate: align_corners can only be set with the interpolating modes "
+                               "(linear, bilinear)")
+    if 0 in tuple(x.shape[1:]):
+        raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
+    out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
+    spatial = tuple(x.shape[2:])
+    lead = [np.arange(x.shape[0]), np.arange(x.shape[1])]
+    if mode == "nearest":
+        return x._index_map(lead + [_nearest_map(n, o, sc) for n, o, sc in zip(spatial, out, scales)])
+    y = x
+    for d, (n, o, sc) in enumerate(zip(spatial, out, scales)):
+        i0, i1, l0, l1 = _linear_taps(n, o, sc, bool(align_corners))
+        full = [np.arange(m) for m in y.shape]
+        shape = [1] * y.ndim
+        shape[2 + d] = o
+        m0, m1 = list(full), list(full)
+        m0[2 + d], m1[2 + d] = i0, i1
+        w0 = E.tensor(l0.reshape(shape), dtype=x.dtype)
+        w1 = E.tensor(l1.reshape(shape), dtype=x.dtype)
+        y = y._index_map(m0) * w0 + y._index_map(m1) * w1
+    return y
 
 
 # ---------------------------------------------------------- normalisation ---
@@ -893,4 +1001,5 @@ __all__ = [
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
     "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
     "avg_pool2d", "batch_norm", "layer_norm", "group_norm", "dropout", "embedding", "scaled_dot_product_attention",
+    "adaptive_avg_pool2d", "interpolate",
 ]

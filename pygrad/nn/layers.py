@@ -298,10 +298,10 @@ class AvgPool2d(Module):
     arguments given here. No parameters."""
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True) -> None:
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -310,7 +310,49 @@ class AvgPool2d(Module):
         """The mean of each window."""
         from .functional import avg_pool2d
 
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
+
+
+class AdaptiveAvgPool2d(Module):
+    """2-d adaptive average pooling, PyTorch's ``nn.AdaptiveAvgPool2d``:
+    :func:`pygrad.nn.functional.adaptive_avg_pool2d` to ``output_size`` (an int or a pair, None keeping
+    that input size). No parameters."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, x: Any) -> Any:
+        """The mean of each adaptive window."""
+        from .functional import adaptive_avg_pool2d
+
+        return adaptive_avg_pool2d(x, self.output_size)
+
+
+class Upsample(Module):
+    """Resampling, PyTorch's ``nn.Upsample``: :func:`pygrad.nn.functional.interpolate` with ``size`` or
+    ``scale_factor``, ``mode`` ('nearest', 'linear', 'bilinear') and ``align_corners``. No parameters."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> None:
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+    def forward(self, x: Any) -> Any:
+        """x resampled."""
+        from .functional import interpolate
+
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                           self.recompute_scale_factor)
 
 
 class Embedding(Module):
@@ -776,7 +818,7 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
 
 
 __all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-           "GroupNorm", "MultiheadAttention",
+           "GroupNorm", "MultiheadAttention", "AdaptiveAvgPool2d", "Upsample",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
            "bound_to"]

@@ -1966,6 +1966,154 @@ class ScaledDotProductAttention(Op):
         return tuple(np.asarray(a, dtype=q.dtype) for a in (dq, dk, dv, dbias))
 
 
+class _PoolBase(Op):
+    """The pooling ops' geometry, as the C engine's: planes (N, C) of H x W, windows per output row and
+    column. ``params``: kernel, stride, padding, dilation (pairs), ceil_mode, count_include_pad,
+    divisor_override (0: none), and ``out`` the output size of the adaptive windows (None: fixed windows)."""
+
+    def __init__(self, params: tuple[Any, ...], out: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.params, self.out = params, out
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        if self.out is not None:
+            return self.out
+        k, s, p, d, ceil = self.params[:5]
+        return pool_out(h, k[0], s[0], p[0], d[0], ceil), pool_out(w, k[1], s[1], p[1], d[1], ceil)
+
+    def avg_windows(self, n: int, on: int, dim: int) -> list[tuple[int, int, int]]:
+        """(lo, hi, count) of each output row (dim 0) or column (dim 1) of an average."""
+        if self.out is not None:  # PyTorch's adaptive windows [floor(o n / on), ceil((o + 1) n / on))
+            return [(o * n // on, -(-(o + 1) * n // on), -(-(o + 1) * n // on) - o * n // on) for o in range(on)]
+        k, s, p = self.params[0][dim], self.params[1][dim], self.params[2][dim]
+        out = []
+        for o in range(on):
+            start = o * s - p
+            end = min(start + k, n + p)
+            lo, hi = max(start, 0), min(end, n)
+            out.append((lo, hi, end - start if self.params[5] else hi - lo))
+        return out
+
+    def divisors(self, h: int, w: int, oh: int, ow: int) -> tuple[list[Any], list[Any], Array]:
+        """The windows of each output row and column, and the divisor of each output (OH, OW)."""
+        rows, cols = self.avg_windows(h, oh, 0), self.avg_windows(w, ow, 1)
+        div = np.outer([c for *_, c in rows], [c for *_, c in cols]).astype(np.float64)
+        if self.out is None and self.params[6]:
+            div[:] = self.params[6]
+        return rows, cols, div
+
+    def avg(self, x: Array) -> Array:
+        """y[..., a, b] = Σ x[..., window(a, b)] / divisor(a, b), window by window."""
+        h, w = x.shape[2:]
+        oh, ow = self.out_size(h, w)
+        rows, cols, div = self.divisors(h, w, oh, ow)
+        y = np.zeros(x.shape[:2] + (oh, ow), dtype=x.dtype)
+        for a, (r0, r1, _) in enumerate(rows):
+            for b, (c0, c1, _) in enumerate(cols):
+                y[:, :, a, b] = x[:, :, r0:r1, c0:c1].sum(axis=(2, 3)) / x.dtype.type(div[a, b])
+        return y
+
+    def avg_t(self, g: Array, h: int, w: int) -> Array:
+        """dx[..., window(a, b)] += g[..., a, b] / divisor(a, b)."""
+        rows, cols, div = self.divisors(h, w, g.shape[2], g.shape[3])
+        dx = np.zeros(g.shape[:2] + (h, w), dtype=g.dtype)
+        for a, (r0, r1, _) in enumerate(rows):
+            for b, (c0, c1, _) in enumerate(cols):
+                dx[:, :, r0:r1, c0:c1] += (g[:, :, a, b] / g.dtype.type(div[a, b]))[:, :, None, None]
+        return dx
+
+
+def pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size: floor (or ceil) division; with ceil_mode the last window must start
+    inside the input or its left padding."""
+    span = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    if span < 0:
+        return 0
+    o = span // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+class MaxPool2d(_PoolBase):
+    """y[n, c, a, b] = max of the window (a, b) of x[n, c] (NaN wins, the first maximum on ties);
+    dx[n, c, argmax] += g[n, c, a, b]."""
+
+    name = "max_pool2d"
+    save_inputs = True
+
+    def argmax(self, x: Array) -> tuple[Array, Array]:
+        """Each window's maximum and its flat index in the H x W plane (-1: no element inside the input),
+        taken element by element in row-major order as PyTorch does: v replaces m when v > m or v is NaN."""
+        n, c, h, w = x.shape
+        oh, ow = self.out_size(h, w)
+        k, s, p, d = self.params[:4]
+        y = np.full((n, c, oh, ow), -np.inf, dtype=x.dtype)
+        idx = np.full((n, c, oh, ow), -1, dtype=np.int64)
+        for a in range(oh):
+            for b in range(ow):
+                for i in range(k[0]):
+                    iy = a * s[0] - p[0] + i * d[0]
+                    for j in range(k[1]):
+                        ix = b * s[1] - p[1] + j * d[1]
+                        if not (0 <= iy < h and 0 <= ix < w):
+                            continue
+                        v = x[:, :, iy, ix]
+                        take = (idx[:, :, a, b] < 0) | (v > y[:, :, a, b]) | np.isnan(v)
+                        y[:, :, a, b] = np.where(take, v, y[:, :, a, b])
+                        idx[:, :, a, b] = np.where(take, iy * w + ix, idx[:, :, a, b])
+        return y, idx
+
+    def forward(self, x: Array) -> Array:
+        return self.argmax(x)[0]
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        n, c, h, w = x.shape
+        idx = self.argmax(x)[1].reshape(n * c, g.shape[2] * g.shape[3])
+        dx = np.zeros((n * c, h * w), dtype=g.dtype)
+        gg = g.reshape(idx.shape)
+        for pl in range(n * c):
+            ok = idx[pl] >= 0
+            np.add.at(dx[pl], idx[pl][ok], gg[pl][ok])
+        return (dx.reshape(x.shape),)
+
+
+class AvgPool2d(_PoolBase):
+    """y[n, c, a, b] = Σ_window x[n, c] / divisor(a, b); dx[window] += g / divisor."""
+
+    name = "avg_pool2d"
+
+    def forward(self, x: Array) -> Array:
+        return self.avg(x)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.avg_t(g, *self.in_shapes[0][2:]),)
+
+
+class AdaptiveAvgPool2d(AvgPool2d):
+    """y[n, c, a, b] = the mean of x[n, c] over rows [⌊aH/OH⌋, ⌈(a+1)H/OH⌉) and the columns alike."""
+
+    name = "adaptive_avg_pool2d"
+
+
+class AvgPool2dInputGrad(_PoolBase):
+    """dx = the transpose of avg_pool2d (or of adaptive_avg_pool2d) for an input (H, W); linear: d g = the
+    average of the upstream."""
+
+    name = "avg_pool2d_input_grad"
+
+    def __init__(self, size: tuple[int, int], params: tuple[Any, ...], out: tuple[int, int] | None = None) -> None:
+        super().__init__(params, out)
+        self.size = size
+
+    def forward(self, g: Array) -> Array:
+        return self.avg_t(g, *self.size)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.avg(g),)
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -1978,6 +2126,7 @@ OPS: dict[str, type[Op]] = {
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
+        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

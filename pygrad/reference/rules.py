@@ -327,6 +327,26 @@ def _sdpa(node: Node, g: Tensor) -> list[Any]:
     return [dq, dk, dv, dbias]
 
 
+def _max_pool(node: Node, g: Tensor) -> list[Any]:
+    """dx = scatter_add(g, x's shape, plane·H·W + argmax): its own rule is the gather back."""
+    x = node.inputs[0]
+    n, c, h, w = x.shape
+    idx = node.op.argmax(x.numpy())[1].reshape(n * c, g.shape[2] * g.shape[3])
+    empty = idx < 0
+    off = (np.where(empty, 0, idx) + (np.arange(n * c) * (h * w))[:, None]).reshape(-1)
+    if empty.any():  # a window with nothing inside the input sends its gradient nowhere
+        g = g * Tensor(np.where(empty, 0, 1).reshape(g.shape).astype(g.dtype))
+    return [scatter_add(g, x.shape, off)]
+
+
+def _avg_pool(node: Node, g: Tensor) -> list[Any]:
+    """Each average's rule is the other: the pooling and its transpose."""
+    op = node.op
+    if isinstance(op, ops.AvgPool2dInputGrad):
+        return [g._avg_pool2d_raw(op.params, op.out)]
+    return [g._avg_pool2d_input_grad_raw(op.in_shapes[0][2:], op.params, op.out)]
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -385,6 +405,8 @@ RULES.update({
     ops.Conv2d: _conv, ops.Conv2dInputGrad: _conv, ops.Conv2dWeightGrad: _conv,
     ops.BatchNorm: _norm, ops.LayerNorm: _norm, ops.GroupNorm: _norm,
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
+    ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
+    ops.AvgPool2dInputGrad: _avg_pool,
 })
 
 

@@ -1141,6 +1141,55 @@ class Tensor:
             raise ShapeError(f"{op}: gradient of shape {grad.shape}, expected {want} for input {self.shape}")
         return _apply(ops.Conv2dWeightGrad(size, *p), (self, grad))
 
+    def _max_pool2d(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                    return_indices: bool = False) -> Any:
+        """The max_pool2d op on (N, C, H, W), its arguments pairs (pygrad.nn.functional.max_pool2d checks
+        them); with return_indices also the int64 flat index in the H x W plane of each maximum."""
+        params = _pool_params(kernel_size, stride, padding, dilation, ceil_mode)
+        _pool_plan("max_pool2d", self, params, None)
+        op = ops.MaxPool2d(params)
+        y = _apply(op, (self,))
+        return (y, Tensor(op.argmax(self._data)[1])) if return_indices else y
+
+    def _avg_pool2d(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+                    divisor_override: int) -> Tensor:
+        """The avg_pool2d op on (N, C, H, W) (divisor_override 0: none)."""
+        return self._avg_pool2d_raw(_pool_params(kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
+                                                 divisor_override), None)
+
+    def _adaptive_avg_pool2d(self, output_size: Any) -> Tensor:
+        """The adaptive_avg_pool2d op on (N, C, H, W) to output_size (OH, OW)."""
+        return self._avg_pool2d_raw(_pool_params(1, 1, 0, 1, False), (int(output_size[0]), int(output_size[1])))
+
+    def _avg_pool2d_input_grad(self, input_size: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
+                               count_include_pad: bool, divisor_override: int) -> Tensor:
+        """The gradient of avg_pool2d w.r.t. its input (H, W) (self: the output's gradient)."""
+        return self._avg_pool2d_input_grad_raw(input_size, _pool_params(
+            kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override), None)
+
+    def _adaptive_avg_pool2d_input_grad(self, input_size: Any) -> Tensor:
+        """The gradient of adaptive_avg_pool2d w.r.t. its input (H, W) (self: the output's gradient)."""
+        out = tuple(self.shape[2:]) if self.ndim == 4 else (0, 0)
+        return self._avg_pool2d_input_grad_raw(input_size, _pool_params(1, 1, 0, 1, False), out)
+
+    def _avg_pool2d_raw(self, params: tuple[Any, ...], out: Any) -> Tensor:
+        name = "adaptive_avg_pool2d" if out is not None else "avg_pool2d"
+        _pool_plan(name, self, params, out)
+        return _apply(ops.AdaptiveAvgPool2d(params, out) if out is not None else ops.AvgPool2d(params), (self,))
+
+    def _avg_pool2d_input_grad_raw(self, input_size: Any, params: tuple[Any, ...], out: Any) -> Tensor:
+        op = "avg_pool2d_input_grad"
+        size = (int(input_size[0]), int(input_size[1]))
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {np.dtype(self.dtype).name}")
+        if self.ndim != 4:
+            raise ShapeError(f"{op}: expected a 4-d gradient (N, C, OH, OW), got {self.shape}")
+        oh, ow = _pool_plan(op, (self.shape[0], self.shape[1]) + size, params, out)
+        if self.shape[2:] != (oh, ow):
+            raise ShapeError(f"{op}: gradient of shape {self.shape}, expected {(self.shape[0], self.shape[1], oh, ow)} "
+                             f"for an input of {size[0]} x {size[1]}")
+        return _apply(ops.AvgPool2dInputGrad(size, params, out), (self,))
+
     def _index_map(self, maps: Sequence[np.ndarray]) -> Tensor:
         """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
         ms = tuple(np.asarray(m, dtype=np.int64).reshape(-1) for m in maps)
@@ -1240,6 +1289,48 @@ def tensor(data: object, dtype: object = None, requires_grad: bool = False) -> T
 
 
 # -------------------------------------------------------------- apply ---
+
+
+def _pool_params(kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                 count_include_pad: bool = True, divisor: int = 0) -> tuple[Any, ...]:
+    """The pooling ops' parameters: kernel, stride, padding, dilation as int pairs, ceil_mode,
+    count_include_pad, divisor_override (0: none)."""
+    def pair(v: Any) -> tuple[int, int]:
+        t = tuple(int(a) for a in (v if isinstance(v, (tuple, list)) else (v, v)))
+        if len(t) != 2:
+            raise PygradValueError(f"pooling: expected 2 values, got {v!r}")
+        return t  # type: ignore[return-value]
+    return pair(kernel), pair(stride), pair(padding), pair(dilation), bool(ceil_mode), bool(count_include_pad), \
+        int(divisor)
+
+
+def _pool_plan(op: str, x: Any, params: tuple[Any, ...], out: Any) -> tuple[int, int]:
+    """Checks a pooling of x (a tensor or a shape (N, C, H, W)) as the C engine does; returns (OH, OW)."""
+    if isinstance(x, Tensor) and KIND[x.dtype] < 2:
+        raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {np.dtype(x.dtype).name}")
+    xs = tuple(x.shape) if isinstance(x, Tensor) else tuple(x)
+    if len(xs) != 4:
+        raise ShapeError(f"{op}: expected a 4-d input (N, C, H, W), got {xs}")
+    if 0 in xs[1:]:
+        raise ShapeError(f"{op}: expected non-zero channels, height and width (only the batch may be empty), got "
+                         f"input {xs}")
+    if out is not None:
+        if min(out) < 1:
+            raise PygradValueError(f"{op}: output size {tuple(out)} must be positive, input {xs}")
+        return tuple(out)  # type: ignore[return-value]
+    k, s, p, d, ceil = params[:5]
+    if min(k + s + d) < 1 or min(p) < 0:
+        raise PygradValueError(f"{op}: kernel {k}, stride {s} and dilation {d} must be positive and padding {p} not "
+                               f"negative")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise PygradValueError(f"{op}: padding {p} should be at most half of the kernel {k}")
+    if params[6] < 0:
+        raise PygradValueError(f"{op}: divisor_override {params[6]} must be positive")
+    oh, ow = (ops.pool_out(n, k[i], s[i], p[i], d[i], ceil) for i, n in enumerate(xs[2:]))
+    if oh < 1 or ow < 1:
+        raise ShapeError(f"{op}: the kernel {k} (dilation {d}) is larger than the padded input {xs} (padding {p}): "
+                         f"the output would be {oh} x {ow}")
+    return oh, ow
 
 
 def _conv_params(stride: Any, padding: Any, dilation: Any, groups: int) -> tuple[Any, ...]:

@@ -57,6 +57,7 @@ LAYERS = {
     "ops_dropout": OPS,
     "ops_embedding": OPS,
     "ops_attn": OPS,
+    "ops_pool": OPS,
     "optim": OPS,
     "optable": TABLE,
 }

@@ -709,6 +709,7 @@ static void test_binary_ops(void) {
 #define FAMILY_dropout(NAME, name)
 #define FAMILY_embedding(NAME, name)
 #define FAMILY_attn(NAME, name)
+#define FAMILY_pool(NAME, name)
 static const struct {
     const char *name;
     int op;
@@ -1459,6 +1460,96 @@ static void test_attention(void) {
     CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, NAN, 0), PG_ERR_VALUE, "scale nan is not finite");
     CHECK_FAILS(pg_scaled_dot_product_attention(V(F64, 1), k, v, none, 1, 0), PG_ERR_SHAPE, "at least 2");
     CHECK_SHAPE(keep(pg_scaled_dot_product_attention(T(F64, 2, SHAPE(0, 3)), k, v, none, 1, 0)), 2, 0, 1);
+    release_all();
+}
+
+static void test_pool2d(void) {
+    const int64_t k2[2] = {2, 2}, s1[2] = {1, 1}, s2[2] = {2, 2}, p0[2] = {0, 0}, p1[2] = {1, 1}, d1[2] = {1, 1};
+    const int64_t hw3[2] = {3, 3}, o2[2] = {2, 2};
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* x (1, 1, 3, 3) = 1..9: 2x2 windows at stride 1 hold (1 2 4 5), (2 3 5 6), (4 5 7 8), (5 6 8 9) */
+        pg_tensor *x = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *idx = NULL;
+        pg_tensor *y = keep(pg_max_pool2d(x, k2, s1, p0, d1, 0, &idx));
+        keep(idx);
+        CHECK_SHAPE(y, 4, 1, 1, 2, 2);
+        CHECK_VALUES(y, tol, 5, 6, 8, 9);
+        CHECK(idx && pg_tensor_dtype(idx) == I64);
+        CHECK_VALUES(idx, 0, 4, 5, 7, 8);
+        BACKWARD(y, 1, 2, 3, 4);
+        CHECK_GRAD(x, tol, 0, 0, 0, 0, 1, 2, 0, 3, 4);
+        /* the rule (create_graph: a scatter_add to the maxima) gives the kernel's gradient */
+        pg_tensor *x2 = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *y2 = keep(pg_max_pool2d(x2, k2, s1, p0, d1, 0, NULL));
+        CHECK_OK(pg_backward_ex(y2, leaf(T(dt, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4)), 0, 1));
+        pg_tensor *g2 = keep(pg_tensor_grad(x2));
+        CHECK(g2 && pg_tensor_grad_fn(g2) >= 0);
+        CHECK_VALUES(g2, tol, 0, 0, 0, 0, 1, 2, 0, 3, 4);
+        pg_tensor_set_grad(x2, NULL);
+        /* padding 1, stride 2: the corners; ceil_mode adds no window here */
+        CHECK_VALUES(keep(pg_max_pool2d(x, k2, s2, p1, d1, 1, NULL)), tol, 1, 3, 7, 9);
+        /* averages: y = mean of each window; the gradient spreads g / 4 */
+        pg_tensor *xa = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *ya = keep(pg_avg_pool2d(xa, k2, s1, p0, 0, 1, 0));
+        CHECK_VALUES(ya, tol, 3, 4, 6, 7);
+        BACKWARD(ya, 4, 4, 4, 4);
+        CHECK_GRAD(xa, tol, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+        /* padding 1, stride 2: the pad counted (divisor 4) or not */
+        CHECK_VALUES(keep(pg_avg_pool2d(x, k2, s2, p1, 0, 1, 0)), tol, 0.25, 1.25, 2.75, 7);
+        CHECK_VALUES(keep(pg_avg_pool2d(x, k2, s2, p1, 0, 0, 0)), tol, 1, 2.5, 5.5, 7);
+        CHECK_VALUES(keep(pg_avg_pool2d(x, k2, s2, p1, 0, 0, 2)), tol, 0.5, 2.5, 5.5, 14);
+        /* adaptive 3x3 -> 2x2: rows [0, 2) and [1, 3), the stride-1 2x2 windows */
+        pg_tensor *xd = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *yd = keep(pg_adaptive_avg_pool2d(xd, o2));
+        CHECK_VALUES(yd, tol, 3, 4, 6, 7);
+        BACKWARD(yd, 4, 4, 4, 4);
+        CHECK_GRAD(xd, tol, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+        /* the gradient ops alone */
+        pg_tensor *g = T(dt, 4, SHAPE(1, 1, 2, 2), 4, 4, 4, 4);
+        CHECK_VALUES(keep(pg_avg_pool2d_input_grad(g, hw3, k2, s1, p0, 0, 1, 0)), tol, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+        CHECK_VALUES(keep(pg_adaptive_avg_pool2d_input_grad(g, hw3)), tol, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+    }
+    pg_tensor *x = T(F64, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    /* NaN wins its window; ties go to the first maximum */
+    pg_tensor *xn = T(F64, 4, SHAPE(1, 1, 2, 2), 1, NAN, 3, 3);
+    pg_tensor *in = NULL;
+    CHECK_VALUES(keep(pg_max_pool2d(xn, k2, s2, p0, d1, 0, &in)), 0, NAN);
+    CHECK_VALUES(keep(in), 0, 1);
+    pg_tensor *xt = T(F64, 4, SHAPE(1, 1, 2, 2), 3, 1, 3, 3);
+    CHECK_VALUES(keep(pg_max_pool2d(xt, k2, s2, p0, d1, 0, &in)), 0, 3);
+    CHECK_VALUES(keep(in), 0, 0);
+    /* an empty batch gives an empty output */
+    pg_tensor *ye = keep(pg_max_pool2d(T(F64, 4, SHAPE(0, 1, 3, 3), 0), k2, s1, p0, d1, 0, NULL));
+    CHECK_SHAPE(ye, 4, 0, 1, 2, 2);
+    CHECK_FAILS(pg_max_pool2d(NULL, k2, s1, p0, d1, 0, NULL), PG_ERR_VALUE, "max_pool2d: got a NULL tensor");
+    CHECK_FAILS(pg_max_pool2d(x, NULL, s1, p0, d1, 0, NULL), PG_ERR_VALUE, "max_pool2d: a NULL parameter array");
+    CHECK_FAILS(pg_max_pool2d(x, k2, s1, p0, NULL, 0, NULL), PG_ERR_VALUE, "max_pool2d: a NULL parameter array");
+    CHECK_FAILS(pg_max_pool2d(x, (const int64_t[]){4, 4}, s1, p0, d1, 0, NULL), PG_ERR_SHAPE,
+                "max_pool2d: the kernel (4, 4) (dilation (1, 1)) is larger than the padded input (1, 1, 3, 3)");
+    CHECK_FAILS(pg_max_pool2d(x, k2, s1, (const int64_t[]){2, 0}, d1, 0, NULL), PG_ERR_VALUE,
+                "max_pool2d: padding (2, 0) should be at most half of the kernel (2, 2)");
+    CHECK_FAILS(pg_max_pool2d(x, k2, (const int64_t[]){0, 1}, p0, d1, 0, NULL), PG_ERR_VALUE, "must be positive");
+    CHECK_FAILS(pg_max_pool2d(V(F64, 1, 2), k2, s1, p0, d1, 0, NULL), PG_ERR_SHAPE,
+                "max_pool2d: expected a 4-d input (N, C, H, W), got (2,)");
+    CHECK_FAILS(pg_max_pool2d(T(F64, 4, SHAPE(1, 0, 3, 3), 0), k2, s1, p0, d1, 0, NULL), PG_ERR_SHAPE,
+                "max_pool2d: expected non-zero channels");
+    CHECK_FAILS(pg_max_pool2d(T(I64, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4), k2, s1, p0, d1, 0, NULL), PG_ERR_TYPE,
+                "max_pool2d");
+    CHECK_FAILS(pg_avg_pool2d(NULL, k2, s1, p0, 0, 1, 0), PG_ERR_VALUE, "avg_pool2d: got a NULL tensor");
+    CHECK_FAILS(pg_avg_pool2d(x, k2, s1, p0, 0, 1, -1), PG_ERR_VALUE, "avg_pool2d: divisor_override -1");
+    CHECK_FAILS(pg_avg_pool2d(x, (const int64_t[]){7, 1}, s1, (const int64_t[]){1, 0}, 0, 1, 0), PG_ERR_SHAPE,
+                "avg_pool2d: the kernel (7, 1)");
+    CHECK_FAILS(pg_adaptive_avg_pool2d(x, (const int64_t[]){0, 2}), PG_ERR_VALUE,
+                "adaptive_avg_pool2d: output size (0, 2) must be positive");
+    CHECK_FAILS(pg_adaptive_avg_pool2d(x, NULL), PG_ERR_VALUE, "adaptive_avg_pool2d: a NULL parameter array");
+    CHECK_FAILS(pg_avg_pool2d_input_grad(x, hw3, k2, s1, p0, 0, 1, 0), PG_ERR_SHAPE,
+                "avg_pool2d_input_grad: gradient of shape (1, 1, 3, 3), expected (1, 1, 2, 2)");
+    CHECK_FAILS(pg_avg_pool2d_input_grad(x, NULL, k2, s1, p0, 0, 1, 0), PG_ERR_VALUE, "a NULL parameter array");
+    CHECK_FAILS(pg_adaptive_avg_pool2d_input_grad(V(F64, 1), hw3), PG_ERR_SHAPE,
+                "avg_pool2d_input_grad: expected a 4-d gradient");
+    CHECK_FAILS(pg_adaptive_avg_pool2d_input_grad(x, NULL), PG_ERR_VALUE, "a NULL parameter array");
     release_all();
 }
 
@@ -2548,6 +2639,7 @@ int main(void) {
     test_norm();
     test_dropout_and_embedding();
     test_attention();
+    test_pool2d();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

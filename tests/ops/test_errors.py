@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad import PygradError, PygradTypeError, ShapeError, _optable
+from pygrad import PygradError, PygradTypeError, PygradValueError, ShapeError, _optable
 
 Pattern = Union[str, "re.Pattern[str]"]
 
@@ -466,6 +466,69 @@ NORM_CASES = [
 ]
 
 
+def _x44(m: Any) -> Any:
+    return m.ones(1, 2, 4, 4)
+
+
+def _fn(m: Any) -> Any:
+    return m.nn.functional
+
+
+# pooling and resampling: through nn.functional (both engines check in Python) and the ops themselves
+POOL_CASES = [
+    Case("max-pool-kernel-larger", lambda m: _fn(m).max_pool2d(_x44(m), 5), ValueError,
+         (op("max_pool2d"), "(1, 2, 4, 4)", "empty"), ShapeError),
+    Case("max-pool-padding-over-half", lambda m: _fn(m).max_pool2d(_x44(m), 3, padding=2), ValueError,
+         (op("max_pool2d"), "(2, 2)", "half"), PygradValueError),
+    Case("max-pool-2d-input", lambda m: _fn(m).max_pool2d(m.ones(4, 4), 2), ValueError,
+         (op("max_pool2d"), "(4, 4)"), ShapeError),
+    Case("max-pool-int-input", lambda m: _fn(m).max_pool2d(m.ones(1, 1, 4, 4, dtype=m.int64), 2), TypeError,
+         (op("max_pool2d"), "int64"), PygradTypeError),
+    Case("max-pool-empty-plane", lambda m: _fn(m).max_pool2d(m.ones(1, 2, 0, 4), 2), ValueError,
+         (op("max_pool2d"), "(1, 2, 0, 4)"), ShapeError),
+    Case("max-pool-zero-stride", lambda m: _fn(m).max_pool2d(_x44(m), 2, 0), ValueError,
+         (op("max_pool2d"), "stride"), PygradValueError),
+    Case("max-pool-op-kernel-larger", lambda m: _x44(m)._max_pool2d((5, 5), (1, 1), (0, 0), (1, 1), False),
+         ValueError, (op("max_pool2d"), "(5, 5)", "(1, 2, 4, 4)"), ShapeError),
+    Case("max-pool-op-padding", lambda m: _x44(m)._max_pool2d((2, 2), (1, 1), (0, 2), (1, 1), False), ValueError,
+         (op("max_pool2d"), "(0, 2)", "half"), PygradValueError),
+    Case("max-pool-op-3d", lambda m: m.ones(2, 4, 4)._max_pool2d((2, 2), (1, 1), (0, 0), (1, 1), False),
+         ValueError, (op("max_pool2d"), "(2, 4, 4)"), ShapeError),
+    Case("max-pool-op-bool", lambda m: m.ones(1, 1, 2, 2, dtype=m.bool_)._max_pool2d((2, 2), (1, 1), (0, 0),
+                                                                                     (1, 1), False),
+         TypeError, (op("max_pool2d"), "bool"), PygradTypeError),
+    Case("avg-pool-divisor", lambda m: _fn(m).avg_pool2d(_x44(m), 2, divisor_override=0), ValueError,
+         (op("avg_pool2d"), "divisor_override"), PygradValueError),
+    Case("avg-pool-kernel-larger", lambda m: _fn(m).avg_pool2d(_x44(m), (2, 7), padding=(1, 1)), ValueError,
+         (op("avg_pool2d"), "(1, 2, 4, 4)", "empty"), ShapeError),
+    Case("avg-pool-op-kernel-larger", lambda m: _x44(m)._avg_pool2d((2, 7), (1, 1), (0, 1), False, True, 0),
+         ValueError, (op("avg_pool2d"), "(2, 7)", "(1, 2, 4, 4)"), ShapeError),
+    Case("avg-pool-input-grad-shape", lambda m: _x44(m)._avg_pool2d_input_grad((4, 4), (2, 2), (2, 2), (0, 0),
+                                                                               False, True, 0),
+         ValueError, (op("avg_pool2d_input_grad"), "(1, 2, 4, 4)", "(1, 2, 2, 2)"), ShapeError),
+    Case("adaptive-pool-size", lambda m: _fn(m).adaptive_avg_pool2d(_x44(m), (0, 2)), ValueError,
+         (op("adaptive_avg_pool2d"), "(0, 2)"), PygradValueError),
+    Case("adaptive-pool-op-size", lambda m: _x44(m)._adaptive_avg_pool2d((2, 0)), ValueError,
+         (op("adaptive_avg_pool2d"), "(2, 0)", "(1, 2, 4, 4)"), PygradValueError),
+    Case("adaptive-pool-5d", lambda m: _fn(m).adaptive_avg_pool2d(m.ones(1, 1, 1, 2, 2), 1), ValueError,
+         (op("adaptive_avg_pool2d"), "(1, 1, 1, 2, 2)"), ShapeError),
+    Case("adaptive-pool-int", lambda m: _x44(m).long()._adaptive_avg_pool2d((2, 2)), TypeError,
+         (op("adaptive_avg_pool2d"), "int64"), PygradTypeError),
+    Case("interpolate-both-sizes", lambda m: _fn(m).interpolate(_x44(m), 2, 2.0), ValueError,
+         (op("interpolate"), "exactly one"), PygradValueError),
+    Case("interpolate-mode", lambda m: _fn(m).interpolate(_x44(m), 2, mode="bicubic"), ValueError,
+         (op("interpolate"), "'bicubic'"), PygradValueError),
+    Case("interpolate-bilinear-3d", lambda m: _fn(m).interpolate(m.ones(1, 2, 4), 8, mode="bilinear"), ValueError,
+         (op("interpolate"), "(1, 2, 4)"), ShapeError),
+    Case("interpolate-align-nearest", lambda m: _fn(m).interpolate(_x44(m), 8, align_corners=True), ValueError,
+         (op("interpolate"), "align_corners"), PygradValueError),
+    Case("interpolate-size-length", lambda m: _fn(m).interpolate(_x44(m), (2, 2, 2)), ValueError,
+         (op("interpolate"), "(2, 2, 2)", "(1, 2, 4, 4)"), PygradValueError),
+    Case("interpolate-int", lambda m: _fn(m).interpolate(_x44(m).long(), 8), TypeError,
+         (op("interpolate"), "int64"), PygradTypeError),
+]
+
+
 ALL_CASES = {
     "shape": SHAPE_CASES,
     "axis": AXIS_CASES,
@@ -477,6 +540,7 @@ ALL_CASES = {
     "creation": CREATION_CASES,
     "nn": NN_CASES,
     "norm": NORM_CASES,
+    "pool": POOL_CASES,
 }
 
 

@@ -696,6 +696,66 @@ def b_sdpa(p: Program) -> Value | None:
                  lambda m, a, b, c: m.nn.functional.scaled_dot_product_attention(a, b, c, is_causal=causal), q, k, v)
 
 
+def _pool_setup(p: Program) -> tuple[Any, ...]:
+    """A random pooling geometry: kernel, stride, padding (at most half the kernel), ceil_mode."""
+    k = (p.draw(st.integers(1, 3)), p.draw(st.integers(1, 3)))
+    s = (p.draw(st.integers(1, 3)), p.draw(st.integers(1, 3)))
+    pad = (p.draw(st.integers(0, k[0] // 2)), p.draw(st.integers(0, k[1] // 2)))
+    return k, s, pad, p.draw(st.booleans())
+
+
+def _pool_input(p: Program) -> Value:
+    """A picked 3-d (unbatched) or 4-d value with small planes, or a fresh 4-d leaf."""
+    x = p.pick(lambda v: len(v.shape) in (3, 4) and min(v.shape[-3:]) >= 1 and max(v.shape[-2:]) <= 8)
+    if x is not None:
+        return x
+    return p.leaf((p.draw(st.integers(1, 2)), p.draw(st.integers(1, 3)), p.draw(st.integers(1, 6)),
+                   p.draw(st.integers(1, 6))))
+
+
+def b_max_pool2d(p: Program) -> Value | None:
+    x = _pool_input(p)
+    k, s, pad, ceil = _pool_setup(p)
+    d = (p.draw(st.integers(1, 2)), p.draw(st.integers(1, 2)))
+    try:  # the engines must pick the same maximum of each window (values may differ by rounding)
+        ic = pygrad.nn.functional.max_pool2d(x.c, k, s, pad, d, ceil, True)[1].numpy()
+        ir = ref.nn.functional.max_pool2d(x.r, k, s, pad, d, ceil, True)[1].numpy()
+        agree(ic, ir)
+    except (ValueError, TypeError):
+        pass  # both refuse: apply checks they do alike
+    return apply(p, "max_pool2d", lambda m, a: m.nn.functional.max_pool2d(a, k, s, pad, d, ceil), x)
+
+
+def b_avg_pool2d(p: Program) -> Value | None:
+    x = _pool_input(p)
+    k, s, pad, ceil = _pool_setup(p)
+    cip = p.draw(st.booleans())
+    div = p.draw(st.sampled_from([None, 1, 3]))
+    return apply(p, "avg_pool2d", lambda m, a: m.nn.functional.avg_pool2d(a, k, s, pad, ceil, cip, div), x)
+
+
+def b_adaptive_avg_pool2d(p: Program) -> Value | None:
+    x = _pool_input(p)
+    out = (p.draw(st.sampled_from([None, 1, 2, 3, 5])), p.draw(st.integers(1, 4)))
+    return apply(p, "adaptive_avg_pool2d", lambda m, a: m.nn.functional.adaptive_avg_pool2d(a, out), x)
+
+
+def b_avg_pool2d_input_grad(p: Program) -> Value | None:
+    n, c, h, w = (p.draw(st.integers(1, 2)), p.draw(st.integers(1, 2)), p.draw(st.integers(1, 6)),
+                  p.draw(st.integers(1, 6)))
+    if p.draw(st.booleans()):  # the adaptive average's transpose
+        gy = p.leaf((n, c, p.draw(st.integers(1, 4)), p.draw(st.integers(1, 4))))
+        return apply(p, "avg_pool2d_input_grad", lambda m, a: a._adaptive_avg_pool2d_input_grad((h, w)), gy)
+    k, s, pad, ceil = _pool_setup(p)
+    oh, ow = (ref.ops.pool_out(n_, k_, s_, p_, 1, ceil) for n_, k_, s_, p_ in zip((h, w), k, s, pad))
+    if oh < 1 or ow < 1:
+        return None
+    cip = p.draw(st.booleans())
+    gy = p.leaf((n, c, oh, ow))
+    return apply(p, "avg_pool2d_input_grad",
+                 lambda m, a: a._avg_pool2d_input_grad((h, w), k, s, pad, ceil, cip, 0), gy)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -829,6 +889,10 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "dropout": b_dropout,
     "embedding": b_embedding,
     "scaled_dot_product_attention": b_sdpa,
+    "max_pool2d": b_max_pool2d,
+    "avg_pool2d": b_avg_pool2d,
+    "adaptive_avg_pool2d": b_adaptive_avg_pool2d,
+    "avg_pool2d_input_grad": b_avg_pool2d_input_grad,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))

@@ -1,0 +1,659 @@
+/* ops_pool.c: 2-d pooling over NCHW planes (PyTorch's max_pool2d, avg_pool2d,
+ * adaptive_avg_pool2d) and the gradient op of the two averages:
+ *
+ *   max_pool2d(x)              y[p, a, b] = max over the window (a, b) of x[p]      x (N, C, H, W) -> (N, C, OH, OW)
+ *   avg_pool2d(x)              y[p, a, b] = Σ_window x[p] / divisor(a, b)
+ *   adaptive_avg_pool2d(x)     the same over PyTorch's adaptive windows
+ *   avg_pool2d_input_grad(g)   dx = the transpose of either average (g (N, C, OH, OW) -> (N, C, H, W))
+ *
+ * Every kernel runs plane by plane (p = n·C + c), the planes split over the
+ * thread pool. max_pool2d's backward finds each window's maximum again in the
+ * saved input (the one PyTorch's return_indices names) and adds the upstream
+ * there; its rule is a scatter_add to those offsets, whose own rule is the
+ * gather (getitem) back: double backward is exact. The averages are linear:
+ * each one's rule is the other one. Not here: unbatched input and argument
+ * parsing (Python), interpolation (pygrad/nn/functional.py, over index_map). */
+#include "rules_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The geometry of one pooling. */
+typedef struct pg_pl {
+    int64_t planes, h, w;      /* input (N·C planes of H × W) */
+    int64_t oh, ow;            /* output planes OH × OW */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t divisor;           /* avg: divisor_override, 0 when none */
+    bool include_pad, adaptive;
+} pg_pl;
+
+/* PyTorch's pooling_output_shape: floor (or ceil) division, and with ceil_mode a
+ * last window must start inside the input or its left padding */
+static int64_t pg__pl_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+    int64_t span = n + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+    if (span < 0) return 0;
+    int64_t o = span / s + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) o--;
+    return o;
+}
+
+/* checks the parameters and x's shape (N, C, H, W) for op, fills pl */
+static pg_status pg__pl_plan(const char *op, pg_pl *pl, const pg_meta *x, const pg_params *p) {
+    char b[PG_SHAPE_BUF];
+    pg__shape_str(x->ndim, x->shape, b, sizeof b);
+    if (x->ndim != 4)
+        return pg__fail(PG_ERR_SHAPE, "%s: expected a 4-d input (N, C, H, W), got %s", op, b);
+    if (x->shape[1] == 0 || x->shape[2] == 0 || x->shape[3] == 0)
+        return pg__fail(PG_ERR_SHAPE, "%s: expected non-zero channels, height and width (only the batch may be "
+                        "empty), got input %s", op, b);
+    *pl = (pg_pl){.planes = pg__mul_sat(x->shape[0], x->shape[1]), .h = x->shape[2], .w = x->shape[3],
+                  .adaptive = p->pool.adaptive, .include_pad = p->pool.count_include_pad,
+                  .divisor = p->pool.divisor};
+    const int64_t big = (int64_t)1 << 40; /* keeps the geometry's sums and products far from overflow */
+    if (pl->h > big || pl->w > big)
+        return pg__fail(PG_ERR_MEMORY, "%s: input %s is too large", op, b);
+    if (pl->adaptive) {
+        pl->oh = p->pool.out[0];
+        pl->ow = p->pool.out[1];
+        if (pl->oh < 1 || pl->ow < 1 || pl->oh > big || pl->ow > big)
+            return pg__fail(PG_ERR_VALUE, "%s: output size (%lld, %lld) must be positive, input %s", op,
+                            (long long)pl->oh, (long long)pl->ow, b);
+        return PG_OK;
+    }
+    const int64_t *k = p->pool.kernel, *s = p->pool.stride, *pd = p->pool.pad, *d = p->pool.dilation;
+    if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || pd[0] < 0 || pd[1] < 0)
+        return pg__fail(PG_ERR_VALUE, "%s: kernel (%lld, %lld), stride (%lld, %lld) and dilation (%lld, %lld) must "
+                        "be positive and padding (%lld, %lld) not negative", op, (long long)k[0], (long long)k[1],
+                        (long long)s[0], (long long)s[1], (long long)d[0], (long long)d[1], (long long)pd[0],
+                        (long long)pd[1]);
+    if (k[0] > big || k[1] > big || s[0] > big || s[1] > big || d[0] > big || d[1] > big)
+        return pg__fail(PG_ERR_VALUE, "%s: kernel, stride or dilation too large", op);
+    if (pd[0] > k[0] / 2 || pd[1] > k[1] / 2)
+        return pg__fail(PG_ERR_VALUE, "%s: padding (%lld, %lld) should be at most half of the kernel (%lld, %lld)",
+                        op, (long long)pd[0], (long long)pd[1], (long long)k[0], (long long)k[1]);
+    if (p->pool.divisor < 0)
+        return pg__fail(PG_ERR_VALUE, "%s: divisor_override %lld must be positive", op, (long long)p->pool.divisor);
+    pl->kh = k[0], pl->kw = k[1], pl->sh = s[0], pl->sw = s[1], pl->ph = pd[0], pl->pw = pd[1];
+    pl->dh = d[0], pl->dw = d[1];
+    pl->oh = pg__pl_out(pl->h, pl->kh, pl->sh, pl->ph, pl->dh, p->pool.ceil_mode);
+    pl->ow = pg__pl_out(pl->w, pl->kw, pl->sw, pl->pw, pl->dw, p->pool.ceil_mode);
+    if (pl->oh < 1 || pl->ow < 1)
+        return pg__fail(PG_ERR_SHAPE, "%s: the kernel (%lld, %lld) (dilation (%lld, %lld)) is larger than the padded "
+                        "input %s (padding (%lld, %lld)): the output would be %lld x %lld", op, (long long)pl->kh,
+                        (long long)pl->kw, (long long)pl->dh, (long long)pl->dw, b, (long long)pl->ph,
+                        (long long)pl->pw, (long long)pl->oh, (long long)pl->ow);
+    return PG_OK;
+}
+
+/* the input rows [*lo, *hi) an average's output row o reads, and its count for the divisor */
+static inline int64_t pg__pl_avg_win(const pg_pl *pl, int64_t o, int dim, int64_t *lo, int64_t *hi) {
+    int64_t n = dim ? pl->w : pl->h;
+    if (pl->adaptive) { /* PyTorch: [floor(o·n / on), ceil((o + 1)·n / on)) */
+        int64_t on = dim ? pl->ow : pl->oh;
+        *lo = o * n / on;
+        *hi = ((o + 1) * n + on - 1) / on;
+        return *hi - *lo;
+    }
+    int64_t k = dim ? pl->kw : pl->kh, s = dim ? pl->sw : pl->sh, p = dim ? pl->pw : pl->ph;
+    int64_t start = o * s - p, end = start + k < n + p ? start + k : n + p;
+    *lo = start > 0 ? start : 0;
+    *hi = end < n ? end : n;
+    return pl->include_pad ? end - start : *hi - *lo;
+}
+
+/* the first input row >= 0 of a max window starting at start (dilation d) */
+static inline int64_t pg__pl_first(int64_t start, int64_t d) {
+    return start >= 0 ? start : start + ((-start + d - 1) / d) * d;
+}
+
+typedef struct pg_pl_job {
+    const pg_pl *pl;
+    void *out;          /* forward: y (planes, OH, OW); backward: dx (planes, H, W) */
+    const void *in;     /* forward: x; backward: the upstream (planes, OH, OW) */
+    const void *x;      /* max backward: the saved input (planes, H, W) */
+    int64_t *idx;       /* max indices (planes, OH, OW), or NULL */
+} pg_pl_job;
+
+/* The kernels, for float and double, over planes [lo, hi):
+ *   max forward      y = max of the window (NaN wins; the first maximum on ties)
+ *   max index        idx = the flat index in the plane of that element (PyTorch's: the last NaN, else the
+ *                    first maximum), -1 for a window with no element inside the input
+ *   max backward     dx[idx] += g
+ *   avg forward      y = Σ_window x / divisor
+ *   avg transpose    dx[window] += g / divisor */
+#define PG_POOL_KERNELS(T, SUF)                                                                                \
+    static void pg__maxpool_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
+        const pg_pl_job *j = ctx;                                                                              \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
+        for (int64_t p = lo; p < hi; p++) {                                                                    \
+            const T *x = (const T *)j->in + p * pl->h * pl->w;                                                 \
+            T *y = (T *)j->out + p * pl->oh * pl->ow;                                                          \
+            if (pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&      \
+                pl->dh == 1 && pl->dw == 1 && 2 * pl->ow <= pl->w && 2 * pl->oh <= pl->h) {                    \
+                /* 2x2/2 without padding: every window inside the input */                                     \
+                for (int64_t a = 0; a < pl->oh; a++) {                                                         \
+                    const T *r0 = x + 2 * a * pl->w, *r1 = r0 + pl->w;                                         \
+                    T *yr = y + a * pl->ow;                                                                    \
+                    for (int64_t b = 0; b < pl->ow; b++) {                                                     \
+                        T m = r0[2 * b], v = r0[2 * b + 1];                                                    \
+                        m = (v > m || v != v) ? v : m;                                                         \
+                        v = r1[2 * b];                                                                         \
+                        m = (v > m || v != v) ? v : m;                                                         \
+                        v = r1[2 * b + 1];                                                                     \
+                        yr[b] = (v > m || v != v) ? v : m;                                                     \
+                    }                                                                                          \
+                }                                                                                              \
+                continue;                                                                                      \
+            }                                                                                                  \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                             \
+                int64_t ys = a * pl->sh - pl->ph, y0 = pg__pl_first(ys, pl->dh);                               \
+                int64_t y1 = ys + (pl->kh - 1) * pl->dh + 1 < pl->h ? ys + (pl->kh - 1) * pl->dh + 1 : pl->h;  \
+                for (int64_t b = 0; b < pl->ow; b++) {                                                         \
+                    int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
+                    int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
+                    T m = (T)-INFINITY;                                                                        \
+                    int nan = 0; /* branch-free: the maximum, and whether a NaN was seen */                   \
+                    for (int64_t iy = y0; iy < y1; iy += pl->dh) {                                             \
+                        const T *xr = x + iy * pl->w;                                                          \
+                        for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
+                            T v = xr[ix];                                                                      \
+                            m = v > m ? v : m;                                                                 \
+                            nan |= v != v;                                                                     \
+                        }                                                                                      \
+                    }                                                                                          \
+                    y[a * pl->ow + b] = nan ? (T)NAN : m;                                                      \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    /* idx for planes [lo, hi) of x */                                                                         \
+    static void pg__maxpool_idx_##SUF(const pg_pl *pl, int64_t *idx, const T *x, int64_t lo, int64_t hi) {     \
+        for (int64_t p = lo; p < hi; p++) {                                                                    \
+            const T *xp = x + p * pl->h * pl->w;                                                               \
+            int64_t *ip = idx + p * pl->oh * pl->ow;                                                           \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                             \
+                int64_t ys = a * pl->sh - pl->ph, y0 = pg__pl_first(ys, pl->dh);                               \
+                int64_t y1 = ys + (pl->kh - 1) * pl->dh + 1 < pl->h ? ys + (pl->kh - 1) * pl->dh + 1 : pl->h;  \
+                for (int64_t b = 0; b < pl->ow; b++) {                                                         \
+                    int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
+                    int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
+                    int64_t at = y0 < y1 && x0 < x1 ? y0 * pl->w + x0 : -1;                                    \
+                    T m = at < 0 ? (T)0 : xp[at];                                                              \
+                    for (int64_t iy = y0; iy < y1; iy += pl->dh)                                               \
+                        for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
+                            T v = xp[iy * pl->w + ix];                                                         \
+                            bool take = (v > m) | (v != v); /* branch-free */                              \
+                            m = take ? v : m;                                                                  \
+                            at = take ? iy * pl->w + ix : at;                                                  \
+                        }                                                                                      \
+                    ip[a * pl->ow + b] = at;                                                                   \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static void pg__maxpool_idx_job_##SUF(void *ctx, int64_t lo, int64_t hi) {                                 \
+        const pg_pl_job *j = ctx;                                                                              \
+        pg__maxpool_idx_##SUF(j->pl, j->idx, j->x, lo, hi);                                                    \
+    }                                                                                                          \
+    /* y = max_pool(x)  =>  dx[argmax] += g: the argmax found again in x, one plane at a time */              \
+    static void pg__maxpool_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
+        const pg_pl_job *j = ctx;                                                                              \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
+        int64_t per = pl->oh * pl->ow;                                                                         \
+        for (int64_t p = lo; p < hi; p++) {                                                                    \
+            T *dx = (T *)j->out + p * pl->h * pl->w;                                                           \
+            const T *g = (const T *)j->in + p * per;                                                           \
+            memset(dx, 0, sizeof(T) * (size_t)(pl->h * pl->w));                                                \
+            const T *xp = (const T *)j->x + p * pl->h * pl->w;                                                 \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                             \
+                int64_t ys = a * pl->sh - pl->ph, y0 = pg__pl_first(ys, pl->dh);                               \
+                int64_t y1 = ys + (pl->kh - 1) * pl->dh + 1 < pl->h ? ys + (pl->kh - 1) * pl->dh + 1 : pl->h;  \
+                for (int64_t b = 0; b < pl->ow; b++) {                                                         \
+                    int64_t xs = b * pl->sw - pl->pw, x0 = pg__pl_first(xs, pl->dw);                           \
+                    int64_t x1 = xs + (pl->kw - 1) * pl->dw + 1 < pl->w ? xs + (pl->kw - 1) * pl->dw + 1 : pl->w; \
+                    int64_t at = y0 < y1 && x0 < x1 ? y0 * pl->w + x0 : -1;                                    \
+                    T m = at < 0 ? (T)0 : xp[at];                                                              \
+                    for (int64_t iy = y0; iy < y1; iy += pl->dh)                                               \
+                        for (int64_t ix = x0; ix < x1; ix += pl->dw) {                                         \
+                            T v = xp[iy * pl->w + ix];                                                         \
+                            bool take = (v > m) | (v != v); /* branch-free */                              \
+                            m = take ? v : m;                                                                  \
+                            at = take ? iy * pl->w + ix : at;                                                  \
+                        }                                                                                      \
+                    if (at >= 0) dx[at] += g[a * pl->ow + b];                                                  \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static void pg__avgpool_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
+        const pg_pl_job *j = ctx;                                                                              \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
+        for (int64_t p = lo; p < hi; p++) {                                                                    \
+            const T *x = (const T *)j->in + p * pl->h * pl->w;                                                 \
+            T *y = (T *)j->out + p * pl->oh * pl->ow;                                                          \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                             \
+                int64_t y0, y1, ch = pg__pl_avg_win(pl, a, 0, &y0, &y1);                                       \
+                for (int64_t b = 0; b < pl->ow; b++) {                                                         \
+                    int64_t x0, x1, cw = pg__pl_avg_win(pl, b, 1, &x0, &x1);                                   \
+                    if (y0 >= y1 || x0 >= x1) {                                                                \
+                        y[a * pl->ow + b] = 0;                                                                 \
+                        continue;                                                                              \
+                    }                                                                                          \
+                    T s = 0;                                                                                   \
+                    for (int64_t iy = y0; iy < y1; iy++) {                                                     \
+                        const T *xr = x + iy * pl->w;                                                          \
+                        for (int64_t ix = x0; ix < x1; ix++) s += xr[ix];                                      \
+                    }                                                                                          \
+                    y[a * pl->ow + b] = s / (T)(pl->divisor ? pl->divisor : ch * cw);                          \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    /* y = Σ_window x / div  =>  dx[window] += g / div */                                                     \
+    static void pg__avgpool_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                     \
+        const pg_pl_job *j = ctx;                                                                              \
+        const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                             \
+        for (int64_t p = lo; p < hi; p++) {                                                                    \
+            T *dx = (T *)j->out + p * pl->h * pl->w;                                                           \
+            const T *g = (const T *)j->in + p * pl->oh * pl->ow;                                               \
+            memset(dx, 0, sizeof(T) * (size_t)(pl->h * pl->w));                                                \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                             \
+                int64_t y0, y1, ch = pg__pl_avg_win(pl, a, 0, &y0, &y1);                                       \
+                for (int64_t b = 0; b < pl->ow; b++) {                                                         \
+                    int64_t x0, x1, cw = pg__pl_avg_win(pl, b, 1, &x0, &x1);                                   \
+                    T v = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : ch * cw);                        \
+                    for (int64_t iy = y0; iy < y1; iy++) {                                                     \
+                        T *dr = dx + iy * pl->w;                                                               \
+                        for (int64_t ix = x0; ix < x1; ix++) dr[ix] += v;                                      \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
+PG_POOL_KERNELS(float, f32)
+PG_POOL_KERNELS(double, f64)
+
+#define PG_POOL_FAST(T, SUF)                                                                                                           \
+/* Σ x[0, n): eight partial sums for long rows (the compiler keeps them in vector lanes) */                                            \
+static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                                                                              \
+    if (n < 16) {                                                                                                                      \
+        T s = 0;                                                                                                                       \
+        for (int64_t i = 0; i < n; i++) s += x[i];                                                                                     \
+        return s;                                                                                                                      \
+    }                                                                                                                                  \
+    T acc[8] = {0};                                                                                                                    \
+    int64_t i = 0;                                                                                                                     \
+    for (; i + 8 <= n; i += 8)                                                                                                         \
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k];                                                                                \
+    T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                                           \
+    for (; i < n; i++) s += x[i];                                                                                                      \
+    return s;                                                                                                                          \
+}                                                                                                                                      \
+/* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
+ * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
+static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+    const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
+    const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
+    const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
+    for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
+        const T *xr = x + iy * pl->w;                                                                                                  \
+        T *tr = t + iy * pl->ow;                                                                                                       \
+        for (int64_t b = 0; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                      \
+    }                                                                                                                                  \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
+        T *yr = y + a * pl->ow;                                                                                                        \
+        for (int64_t b = 0; b < pl->ow; b++) yr[b] = 0;                                                                                \
+        for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
+            const T *tr = t + iy * pl->ow;                                                                                             \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t b = 0; b < pl->ow; b++) yr[b] += tr[b];                                                                       \
+        }                                                                                                                              \
+        for (int64_t b = 0; b < pl->ow; b++)                                                                                           \
+            yr[b] = (r0[a] >= r1[a] || c0[b] >= c1[b]) ? (T)0 : yr[b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+    }                                                                                                                                  \
+}                                                                                                                                      \
+/* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
+static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+    const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
+    const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
+    const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
+    T *u = t + pl->h * pl->ow; /* (OW): one row of dy / div */                                                                         \
+    memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                                \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
+        for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+        for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
+            T *tr = t + iy * pl->ow;                                                                                                   \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t b = 0; b < pl->ow; b++) tr[b] += u[b];                                                                        \
+        }                                                                                                                              \
+    }                                                                                                                                  \
+    for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
+        T *dr = dx + iy * pl->w;                                                                                                       \
+        const T *tr = t + iy * pl->ow;                                                                                                 \
+        memset(dr, 0, sizeof(T) * (size_t)pl->w);                                                                                      \
+        for (int64_t b = 0; b < pl->ow; b++) {                                                                                         \
+            T v = tr[b];                                                                                                               \
+            PG_IVDEP                                                                                                                   \
+            for (int64_t ix = c0[b]; ix < c1[b]; ix++) dr[ix] += v;                                                                    \
+        }                                                                                                                              \
+    }                                                                                                                                  \
+}                                                                                                                                      \
+/* planes [lo, hi) of either average, separable; the direct kernels when the scratch cannot be had */                                  \
+static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                                 \
+    const pg_pl_job *j = ctx;                                                                                                          \
+    const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
+    bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
+    size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
+    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (size_t)((pl->h + 1) * pl->ow));                                        \
+    if (!win) {                                                                                                                        \
+        if (bwd) pg__avgpool_bwd_##SUF(ctx, lo, hi);                                                                                   \
+        else pg__avgpool_fwd_##SUF(ctx, lo, hi);                                                                                       \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
+    for (int64_t a = 0; a < pl->oh; a++) win[2 * pl->oh + a] = pg__pl_avg_win(pl, a, 0, &win[a], &win[pl->oh + a]);                    \
+    int64_t *cw = win + 3 * pl->oh;                                                                                                    \
+    for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
+    T *t = (T *)(win + nwin);                                                                                                          \
+    if (!bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                              \
+        !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: one pass */                          \
+        T div = (T)(pl->divisor ? pl->divisor : 4);                                                                                    \
+        for (int64_t p = lo; p < hi; p++) {                                                                                            \
+            const T *x = (const T *)j->in + p * pl->h * pl->w;                                                                         \
+            T *y = (T *)j->out + p * pl->oh * pl->ow;                                                                                  \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                                                     \
+                const T *x0 = x + 2 * a * pl->w, *x1 = x0 + pl->w;                                                                     \
+                T *yr = y + a * pl->ow;                                                                                                \
+                for (int64_t b = 0; b < pl->ow; b++) yr[b] = ((x0[2 * b] + x0[2 * b + 1]) + (x1[2 * b] + x1[2 * b + 1])) / div;        \
+            }                                                                                                                          \
+        }                                                                                                                              \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
+    for (int64_t p = lo; p < hi; p++) {                                                                                                \
+        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
+        else pg__avgpool_sep_fwd_##SUF(pl, win, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
+    }                                                                                                                                  \
+    free(win);                                                                                                                         \
+}                                                                                                                                      \
+/* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
+ * window, so dx is written once (dy at the window's maximum, 0 beside it), no zeroing first */                                        \
+static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
+    const pg_pl_job *j = ctx;                                                                                                          \
+    const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
+    int64_t w = pl->w;                                                                                                                 \
+    for (int64_t p = lo; p < hi; p++) {                                                                                                \
+        T *dx = (T *)j->out + p * pl->h * w;                                                                                           \
+        const T *g = (const T *)j->in + p * pl->oh * pl->ow;                                                                           \
+        const T *x = (const T *)j->x + p * pl->h * w;                                                                                  \
+        for (int64_t a = 0; a < pl->oh; a++) {                                                                                         \
+            const T *x0 = x + 2 * a * w, *x1 = x0 + w;                                                                                 \
+            T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                                      \
+            for (int64_t b = 0; b < pl->ow; b++) {                                                                                     \
+                T m = x0[2 * b], v;                                                                                                    \
+                int k = 0;                                                                                                             \
+                v = x0[2 * b + 1];                                                                                                     \
+                if (v > m || v != v) m = v, k = 1;                                                                                     \
+                v = x1[2 * b];                                                                                                         \
+                if (v > m || v != v) m = v, k = 2;                                                                                     \
+                v = x1[2 * b + 1];                                                                                                     \
+                if (v > m || v != v) k = 3;                                                                                            \
+                T gv = g[a * pl->ow + b];                                                                                              \
+                d0[2 * b] = k == 0 ? gv : (T)0;                                                                                        \
+                d0[2 * b + 1] = k == 1 ? gv : (T)0;                                                                                    \
+                d1[2 * b] = k == 2 ? gv : (T)0;                                                                                        \
+                d1[2 * b + 1] = k == 3 ? gv : (T)0;                                                                                    \
+            }                                                                                                                          \
+            for (int64_t ix = 2 * pl->ow; ix < w; ix++) d0[ix] = d1[ix] = 0;                                                           \
+        }                                                                                                                              \
+        if (2 * pl->oh < pl->h) memset(dx + 2 * pl->oh * w, 0, sizeof(T) * (size_t)((pl->h - 2 * pl->oh) * w));                        \
+    }                                                                                                                                  \
+}
+
+PG_POOL_FAST(float, f32)
+PG_POOL_FAST(double, f64)
+
+enum { PG_PL_MAX, PG_PL_MAX_BWD, PG_PL_AVG, PG_PL_AVG_BWD, PG_PL_MAX_IDX };
+
+/* runs one kernel over all planes on the thread pool */
+static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const void *in, const void *x, int64_t *idx) {
+    static const pg_range_fn fns[2][5] = {
+        {pg__maxpool_fwd_f32, pg__maxpool_bwd_f32, pg__avgpool_fwd_f32, pg__avgpool_bwd_f32, pg__maxpool_idx_job_f32},
+        {pg__maxpool_fwd_f64, pg__maxpool_bwd_f64, pg__avgpool_fwd_f64, pg__avgpool_bwd_f64, pg__maxpool_idx_job_f64},
+    };
+    pg_pl_job j = {pl, out, in, x, idx};
+    int64_t per = pl->h * pl->w + pl->oh * pl->ow;
+    pg_range_fn fn = fns[f64][kind];
+    if (kind == PG_PL_AVG || kind == PG_PL_AVG_BWD) { /* separable; x marks the transpose */
+        fn = f64 ? pg__avgpool_sep_f64 : pg__avgpool_sep_f32;
+        j.x = kind == PG_PL_AVG_BWD ? in : NULL;
+    } else if (kind == PG_PL_MAX_BWD && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 &&
+               pl->pw == 0 && pl->dh == 1 && pl->dw == 1 && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w)
+        fn = f64 ? pg__maxpool_bwd22_f64 : pg__maxpool_bwd22_f32;
+    pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, fn, &j);
+}
+
+/* ---- the ops ---- */
+
+static bool pg__pl_is_grad(int op) { return op == PG_OP_AVG_POOL2D_INPUT_GRAD; }
+
+/* the pooling's geometry from the op's input meta (the input, or for the gradient op the upstream) */
+static pg_status pg__pl_plan_op(int op, pg_pl *pl, const pg_meta *in, const pg_params *p) {
+    const char *name = pg_optable[op]->name;
+    if (!pg__pl_is_grad(op)) return pg__pl_plan(name, pl, in, p);
+    char b[PG_SHAPE_BUF];
+    if (in->ndim != 4)
+        return pg__fail(PG_ERR_SHAPE, "%s: expected a 4-d gradient (N, C, OH, OW), got %s", name,
+                        pg__shape_str(in->ndim, in->shape, b, sizeof b));
+    pg_meta xm = {.dtype = in->dtype, .ndim = 4, .shape = {in->shape[0], in->shape[1], p->pool.size[0],
+                                                             p->pool.size[1]}};
+    if (pg__pl_plan(name, pl, &xm, p)) return pg_last_status();
+    if (in->shape[2] != pl->oh || in->shape[3] != pl->ow)
+        return pg__fail(PG_ERR_SHAPE, "%s: gradient of shape %s, expected (%lld, %lld, %lld, %lld) for an input of "
+                        "%lld x %lld", name, pg__shape_str(in->ndim, in->shape, b, sizeof b),
+                        (long long)in->shape[0], (long long)in->shape[1], (long long)pl->oh, (long long)pl->ow,
+                        (long long)pl->h, (long long)pl->w);
+    return PG_OK;
+}
+
+static pg_status pool_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    if (pg__check_float(pg_optable[p->op]->name, in[0])) return PG_ERR_TYPE;
+    pg_meta m;
+    pg__meta_of(&m, in[0]);
+    pg_pl pl;
+    if (pg__pl_plan_op(p->op, &pl, &m, p)) return pg_last_status();
+    *out = m;
+    out->shape[2] = pg__pl_is_grad(p->op) ? pl.h : pl.oh;
+    out->shape[3] = pg__pl_is_grad(p->op) ? pl.w : pl.ow;
+    return PG_OK;
+}
+
+static pg_status pool_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg_meta m;
+    pg__meta_of(&m, in[0]);
+    pg_pl pl;
+    if (pg__pl_plan_op(p->op, &pl, &m, p)) return pg_last_status();
+    if (out->numel == 0) return PG_OK;
+    int kind = p->op == PG_OP_MAX_POOL2D ? PG_PL_MAX : pg__pl_is_grad(p->op) ? PG_PL_AVG_BWD : PG_PL_AVG;
+    pg__pl_run(kind, &pl, out->dtype == PG_DTYPE_F64, out->data, in[0]->data, NULL, NULL);
+    return PG_OK;
+}
+
+/* the node's geometry: from its input, or for the gradient op from its output (the input it transposes to) */
+static void pg__pl_node_geom(pg_pl *pl, const pg_node *n) {
+    if (!pg__pl_is_grad(n->op)) pg__pl_plan(pg_optable[n->op]->name, pl, &n->edges[0].meta, &n->p);
+    else pg__pl_plan(pg_optable[n->op]->name, pl, &n->out_meta, &n->p);
+}
+
+static pg_status pool_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_pl pl;
+    pg__pl_node_geom(&pl, n);
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    dx[0] = d;
+    if (d->numel == 0) return PG_OK;
+    bool f64 = d->dtype == PG_DTYPE_F64;
+    if (n->op == PG_OP_MAX_POOL2D) pg__pl_run(PG_PL_MAX_BWD, &pl, f64, d->data, g->data, n->saved[0]->data, NULL);
+    else if (pg__pl_is_grad(n->op)) pg__pl_run(PG_PL_AVG, &pl, f64, d->data, g->data, NULL, NULL);
+    else pg__pl_run(PG_PL_AVG_BWD, &pl, f64, d->data, g->data, NULL, NULL);
+    return PG_OK;
+}
+
+static pg_tensor *pg__pool_apply(int op, pg_tensor *x, const pg_params *p0) {
+    pg_params p = *p0;
+    p.op = op;
+    return pg__apply(op, &x, 1, &p);
+}
+
+/* max_pool2d's rule: dx = scatter_add(g, x's shape, plane·H·W + argmax), whose rule is the gather back;
+ * a window with nothing inside the input (idx -1) sends its gradient nowhere: g is zeroed there first */
+static pg_status pg__maxpool_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n, const pg_pl *pl) {
+    const pg_tensor *x = pg__saved_input(n, 0);
+    int64_t per = pl->oh * pl->ow, total = pl->planes * per;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(total > 0 ? total : 1));
+    if (!off) return pg__fail(PG_ERR_MEMORY, "max_pool2d: out of memory for the indices of the rule");
+    if (x->dtype == PG_DTYPE_F64) pg__maxpool_idx_f64(pl, off, x->data, 0, pl->planes);
+    else pg__maxpool_idx_f32(pl, off, x->data, 0, pl->planes);
+    pg_keep keep = {0};
+    pg_tensor *src = g, *mask = NULL;
+    for (int64_t i = 0; i < total; i++) {
+        if (off[i] < 0) { /* g · mask, the mask 0 at the empty windows */
+            if (!mask && !(mask = pg__keep(&keep, pg__const(&n->out_meta, 1.0)))) goto fail;
+            if (x->dtype == PG_DTYPE_F64) ((double *)mask->data)[i] = 0;
+            else ((float *)mask->data)[i] = 0;
+            off[i] = 0;
+        }
+        off[i] += (i / per) * pl->h * pl->w;
+    }
+    if (mask && !(src = pg__keep(&keep, pg_mul(g, mask)))) goto fail;
+    dx[0] = pg_scatter_add(src, n->edges[0].meta.ndim, n->edges[0].meta.shape, off);
+    free(off);
+    pg__keep_free(&keep);
+    return dx[0] ? PG_OK : pg__rule_status();
+fail:
+    free(off);
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* each average's rule is the other: avg_pool2d (or adaptive) <-> avg_pool2d_input_grad */
+static pg_status pool_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_pl pl;
+    pg__pl_node_geom(&pl, n);
+    if (n->op == PG_OP_MAX_POOL2D) return pg__maxpool_rule(dx, g, n, &pl);
+    pg_params p = n->p;
+    int op;
+    if (pg__pl_is_grad(n->op)) op = p.pool.adaptive ? PG_OP_ADAPTIVE_AVG_POOL2D : PG_OP_AVG_POOL2D;
+    else {
+        op = PG_OP_AVG_POOL2D_INPUT_GRAD;
+        p.pool.size[0] = pl.h;
+        p.pool.size[1] = pl.w;
+    }
+    dx[0] = pg__pool_apply(op, g, &p);
+    return dx[0] ? PG_OK : pg__rule_status();
+}
+
+/* ---- entry points ---- */
+
+static bool pg__pl_args(const char *op, pg_tensor *x, const int64_t *a, const int64_t *b, const int64_t *c) {
+    if (pg__check_tensor(op, x)) return false;
+    if (!a || !b || !c) {
+        pg__fail(PG_ERR_VALUE, "%s: a NULL parameter array", op);
+        return false;
+    }
+    return true;
+}
+
+pg_tensor *pg_max_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         const int64_t *dilation, int ceil_mode, pg_tensor **indices) {
+    if (indices) *indices = NULL;
+    if (!pg__pl_args("max_pool2d", x, kernel, stride, padding) || !pg__pl_args("max_pool2d", x, dilation, dilation,
+                                                                                 dilation))
+        return NULL;
+    pg_params p = {0};
+    memcpy(p.pool.kernel, kernel, sizeof p.pool.kernel);
+    memcpy(p.pool.stride, stride, sizeof p.pool.stride);
+    memcpy(p.pool.pad, padding, sizeof p.pool.pad);
+    memcpy(p.pool.dilation, dilation, sizeof p.pool.dilation);
+    p.pool.ceil_mode = ceil_mode != 0;
+    pg_tensor *y = pg__pool_apply(PG_OP_MAX_POOL2D, x, &p);
+    if (!y || !indices) return y;
+    pg_meta m;
+    pg__meta_of(&m, x);
+    pg_pl pl;
+    pg__pl_plan("max_pool2d", &pl, &m, &p);
+    pg_tensor *idx = pg__tensor_new(PG_DTYPE_I64, y->ndim, y->shape);
+    if (!idx) {
+        pg_tensor_release(y);
+        return NULL;
+    }
+    if (idx->numel) {
+        pg_pl_job j = {&pl, NULL, NULL, x->data, idx->data};
+        int64_t per = pl.h * pl.w + pl.oh * pl.ow;
+        pg__parallel_range(pl.planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1,
+                           x->dtype == PG_DTYPE_F64 ? pg__maxpool_idx_job_f64 : pg__maxpool_idx_job_f32, &j);
+    }
+    *indices = idx;
+    return y;
+}
+
+static void pg__avg_params(pg_params *p, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                           int ceil_mode, int count_include_pad, int64_t divisor_override) {
+    memcpy(p->pool.kernel, kernel, sizeof p->pool.kernel);
+    memcpy(p->pool.stride, stride, sizeof p->pool.stride);
+    memcpy(p->pool.pad, padding, sizeof p->pool.pad);
+    p->pool.dilation[0] = p->pool.dilation[1] = 1;
+    p->pool.ceil_mode = ceil_mode != 0;
+    p->pool.count_include_pad = count_include_pad != 0;
+    p->pool.divisor = divisor_override;
+}
+
+pg_tensor *pg_avg_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         int ceil_mode, int count_include_pad, int64_t divisor_override) {
+    if (!pg__pl_args("avg_pool2d", x, kernel, stride, padding)) return NULL;
+    pg_params p = {0};
+    pg__avg_params(&p, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override);
+    return pg__pool_apply(PG_OP_AVG_POOL2D, x, &p);
+}
+
+pg_tensor *pg_adaptive_avg_pool2d(pg_tensor *x, const int64_t *output_hw) {
+    if (!pg__pl_args("adaptive_avg_pool2d", x, output_hw, output_hw, output_hw)) return NULL;
+    pg_params p = {0};
+    p.pool.adaptive = true;
+    p.pool.out[0] = output_hw[0];
+    p.pool.out[1] = output_hw[1];
+    return pg__pool_apply(PG_OP_ADAPTIVE_AVG_POOL2D, x, &p);
+}
+
+pg_tensor *pg_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw, const int64_t *kernel,
+                                    const int64_t *stride, const int64_t *padding, int ceil_mode,
+                                    int count_include_pad, int64_t divisor_override) {
+    if (!pg__pl_args("avg_pool2d_input_grad", g, input_hw, kernel, stride) ||
+        !pg__pl_args("avg_pool2d_input_grad", g, padding, padding, padding))
+        return NULL;
+    pg_params p = {0};
+    pg__avg_params(&p, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override);
+    p.pool.size[0] = input_hw[0];
+    p.pool.size[1] = input_hw[1];
+    return pg__pool_apply(PG_OP_AVG_POOL2D_INPUT_GRAD, g, &p);
+}
+
+pg_tensor *pg_adaptive_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw) {
+    if (!pg__pl_args("avg_pool2d_input_grad", g, input_hw, input_hw, input_hw)) return NULL;
+    if (pg__check_tensor("avg_pool2d_input_grad", g)) return NULL;
+    pg_params p = {0};
+    p.pool.adaptive = true;
+    p.pool.size[0] = input_hw[0];
+    p.pool.size[1] = input_hw[1];
+    p.pool.out[0] = g->ndim == 4 ? g->shape[2] : 0;
+    p.pool.out[1] = g->ndim == 4 ? g->shape[3] : 0;
+    return pg__pool_apply(PG_OP_AVG_POOL2D_INPUT_GRAD, g, &p);
+}
+
+PG_OPDEF(max_pool2d, pool_infer, pool_forward, pool_backward, pool_rule);
+PG_OPDEF(avg_pool2d, pool_infer, pool_forward, pool_backward, pool_rule);
+PG_OPDEF(adaptive_avg_pool2d, pool_infer, pool_forward, pool_backward, pool_rule);
+PG_OPDEF(avg_pool2d_input_grad, pool_infer, pool_forward, pool_backward, pool_rule);
