@@ -34,6 +34,7 @@ from pygrad.nn.layers import (
     AvgPool2d,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     Embedding,
     LeakyReLU,
     Linear,
@@ -59,7 +60,7 @@ from pygrad.nn.loss import (
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
     "AvgPool2d",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",

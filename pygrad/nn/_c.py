@@ -40,10 +40,11 @@ _bound = layers.bound_to(C, __name__)
 Linear, PReLU, Maxout, MLP = _bound["Linear"], _bound["PReLU"], _bound["Maxout"], _bound["MLP"]
 Embedding = _bound["Embedding"]
 Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
+ConvTranspose2d = _bound["ConvTranspose2d"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
     "AvgPool2d",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",
