@@ -290,7 +290,7 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
                       .slots = base + colbytes * nthr, .colbytes = colbytes, .slotbytes = slotbytes};
     atomic_init(&jb.next, 0);
     pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
-    pg__parallel(f64 ? pg__conv_job_f64 : pg__conv_job_f32, &jb, nthr);
+    pg__parallel_dynamic(f64 ? pg__conv_job_f64 : pg__conv_job_f32, &jb, nthr);
     if (kind == PG_CV_DW && units > 1) {
         if (f64) pg__conv_dw_sum_f64(cv, out->data, jb.slots, slotbytes, units);
         else pg__conv_dw_sum_f32(cv, out->data, jb.slots, slotbytes, units);
