@@ -93,12 +93,27 @@ static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
 /* The first and last+1 output column whose input column ox*sw - pl + off lies in [0, w). */
 static void pg__cv_span(int64_t ow, int64_t sw, int64_t w, int64_t start, int64_t *lo, int64_t *hi) {
     /* ix = start + ox*sw: ix >= 0 from ox >= ceil(-start / sw); ix < w up to ox < ceil((w - start) / sw) */
-    int64_t a = start >= 0 ? 0 : (-start + sw - 1) / sw;
-    int64_t b = w - start <= 0 ? 0 : (w - start + sw - 1) / sw;
+    int64_t a, b;
+    if (sw == 1) { /* the common case, without dividing */
+        a = start >= 0 ? 0 : -start;
+        b = w - start <= 0 ? 0 : w - start;
+    } else {
+        a = start >= 0 ? 0 : (-start + sw - 1) / sw;
+        b = w - start <= 0 ? 0 : (w - start + sw - 1) / sw;
+    }
     if (b > ow) b = ow;
     if (a > b) a = b;
     *lo = a;
     *hi = b;
+}
+
+/* (c, i, j) of col row r + 1 from that of row r: r = (c*KH + i)*KW + j, without dividing */
+static inline void pg__cv_next(const pg_cv *cv, int64_t *c, int64_t *i, int64_t *j) {
+    if (++*j < cv->kw) return;
+    *j = 0;
+    if (++*i < cv->kh) return;
+    *i = 0;
+    ++*c;
 }
 
 #define PG_CV_SLOTS 8
@@ -120,8 +135,7 @@ typedef struct pg_cv_batch {
     /* col (k, l) from img (cg, H, W): one image of one group */                                              \
     static void pg__im2col_##SUF(const pg_cv *cv, T *col, const T *x) {                                       \
         const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
-        for (int64_t r = 0; r < cv->k; r++) {                                                                 \
-            int64_t c = r / (cv->kh * cv->kw), i = r / cv->kw % cv->kh, jj = r % cv->kw;                      \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
             T *row = col + r * cv->l;                                                                         \
             const T *xc = x + c * cv->h * cv->w;                                                              \
             int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
@@ -166,8 +180,7 @@ typedef struct pg_cv_batch {
     /* img (cg, H, W) += col2im(col (k, l)); col is scratch, and may be overwritten */                       \
     static void pg__col2im_##SUF(const pg_cv *cv, T *col, T *x) {                                             \
         const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
-        for (int64_t r = 0; r < cv->k; r++) {                                                                 \
-            int64_t c = r / (cv->kh * cv->kw), i = r / cv->kw % cv->kh, jj = r % cv->kw;                      \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
             T *row = col + r * cv->l;                                                                         \
             T *xc = x + c * cv->h * cv->w;                                                                    \
             int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
