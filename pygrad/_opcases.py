@@ -580,7 +580,7 @@ CASES: list[OpCase] = [
     OpCase("add", "conv_transpose2d-bias-groups-dilation",
            lambda m, a, b, c: m.nn.functional.conv_transpose2d(a, b, c, (1, 2), (1, 0), (0, 1), 2, (2, 1)),
            ((1, 4, 3, 3), (4, 1, 2, 3), (2,))),
-    OpCase("reshape", "conv_transpose1d-outpad-past-reach",
+    OpCase("where", "conv_transpose1d-outpad-past-reach",
            lambda m, a, b: m.nn.functional.conv_transpose1d(a, b, output_padding=2, dilation=3),
            ((2, 2, 4), (2, 3, 2))),
 ]
