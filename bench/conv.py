@@ -1,62 +1,115 @@
-"""conv2d forward + backward against PyTorch CPU: run with ``python -m bench.conv`` from the
-repository root. N = 64 images of 32 x 32, 3 x 3 kernels, padding 1, float32, two layers of a small
-CNN (3 -> 32 and 32 -> 64 channels), at 1 and 2 threads. Prints milliseconds per step (forward,
-then backward of sum(y * v) to the input and the weight) and pygrad's time over PyTorch's; asserts
-nothing.
+"""conv2d forward + backward against PyTorch CPU: run with ``python -m bench.conv`` (or ``python
+bench/conv.py``) from the repository root. The layers of the issue's two targets, float32, 3 x 3
+kernels, padding 1:
 
-pygrad lowers the convolution onto its packed GEMM with im2col / col2im one image at a time;
-PyTorch's CPU path (oneDNN / its own im2col) is the peer.
+- CIFAR-shaped batches: N = 64 images of 32 x 32, 3 -> 32 and 32 -> 64 channels;
+- the digits ConvNet (examples/convnet_digits.py): 8 x 8 images, N = 64 and 128, 1 -> 16 and 16 -> 32
+  channels (the second layer after a 2 x 2 pool would see 4 x 4; both are timed at 8 x 8 as a bound).
+
+For each, at 1 and 2 threads: milliseconds per forward, and per step (forward, then backward of
+sum(y * v) to the input and the weight), best of several interleaved rounds (pygrad and PyTorch
+alternate, so load from elsewhere on the machine hits both), pygrad's step time over PyTorch's, and
+pygrad's step as GFLOP/s and as a fraction of the FMA peak of that many threads (bench/peak.c): a
+step is three products of 2·N·O·C·KH·KW·OH·OW flops (y, dx, dw), so the fraction counts im2col,
+col2im and the elementwise work as GEMM time: it is a lower bound of the GEMM part's. Asserts nothing.
+
+pygrad lowers the convolution onto its packed GEMM with im2col / col2im, images split between the
+threads; PyTorch's CPU path (oneDNN / its own im2col) is the peer.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import import_pygrad, interleaved, threads, try_import
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import PeakProbe, import_pygrad, inner_for, interleaved, machine, threads, try_import  # noqa: E402
+
+# (label, N, C_in, C_out, H = W)
+SHAPES = [
+    ("CIFAR 3 -> 32", 64, 3, 32, 32),
+    ("CIFAR 32 -> 64", 64, 32, 64, 32),
+    ("digits 1 -> 16", 64, 1, 16, 8),
+    ("digits 16 -> 32", 64, 16, 32, 8),
+    ("digits 1 -> 16", 128, 1, 16, 8),
+    ("digits 16 -> 32", 128, 16, 32, 8),
+]
 
 
-def _steps(pg: Any, torch: Any, rng: np.random.Generator, cin: int, cout: int) -> dict[str, Callable[[], None]]:
-    """One training step's convolution on each engine: forward, then backward of sum(y * v)."""
-    x = rng.standard_normal((64, cin, 32, 32)).astype(np.float32)
+def _fns(pg: Any, torch: Any, rng: np.random.Generator, n: int, cin: int, cout: int,
+         hw: int) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], None]]]:
+    """(forward, forward + backward) per engine; backward of sum(y * v) to the input and the weight."""
+    x = rng.standard_normal((n, cin, hw, hw)).astype(np.float32)
     w = (rng.standard_normal((cout, cin, 3, 3)) / np.sqrt(9 * cin)).astype(np.float32)
-    v = rng.standard_normal((64, cout, 32, 32)).astype(np.float32)
+    v = rng.standard_normal((n, cout, hw, hw)).astype(np.float32)
     X, W, V = pg.tensor(x, requires_grad=True), pg.tensor(w, requires_grad=True), pg.tensor(v)  # noqa: N806
+    conv = pg.nn.functional.conv2d
 
     def step_pg() -> None:
         X.grad = None
         W.grad = None
-        (pg.nn.functional.conv2d(X, W, padding=1) * V).sum().backward()
+        (conv(X, W, padding=1) * V).sum().backward()
 
-    fns = {"pygrad": step_pg}
+    def fwd_pg() -> None:
+        with pg.no_grad():
+            conv(X, W, padding=1)
+
+    fwd, step = {"pygrad": fwd_pg}, {"pygrad": step_pg}
     if torch is not None:
         tx, tw, tv = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True), torch.tensor(v)
+        tconv = torch.nn.functional.conv2d
 
         def step_torch() -> None:
             tx.grad = None
             tw.grad = None
-            (torch.nn.functional.conv2d(tx, tw, padding=1) * tv).sum().backward()
+            (tconv(tx, tw, padding=1) * tv).sum().backward()
 
-        fns["torch"] = step_torch
-    return fns
+        def fwd_torch() -> None:
+            with torch.no_grad():
+                tconv(tx, tw, padding=1)
+
+        fwd["torch"], step["torch"] = fwd_torch, step_torch
+    return fwd, step
 
 
-def main() -> None:
+def main(repeats: int = 7) -> None:
     pg = import_pygrad()
     torch, why = try_import("torch")
     rng = np.random.default_rng(0)
-    print("| conv2d fwd+bwd (N=64, 32x32, 3x3, pad 1, float32) | threads | pygrad ms | torch ms | pygrad / torch |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for cin, cout in [(3, 32), (32, 64)]:
-        fns = _steps(pg, torch, rng, cin, cout)
-        for n in (1, 2):
-            with threads(n):
-                best = interleaved(fns, repeats=5, inner=2)
-            tt = f"{best['torch'] * 1e3:.1f}" if "torch" in best else f"- ({why})"
-            ratio = f"{best['pygrad'] / best['torch']:.2f}" if "torch" in best else "-"
-            print(f"| {cin} -> {cout} | {n} | {best['pygrad'] * 1e3:.1f} | {tt} | {ratio} |")
+    probe = PeakProbe()
+    peak = probe.measure(2, 0.3)
+    print(f"host: {machine()}; torch {torch.__version__ if torch else why}")
+    print()
+    print("| conv2d 3x3 pad 1, float32 | N | threads | fwd pygrad ms | fwd torch ms | step pygrad ms | step torch ms "
+          "| step pygrad / torch | pygrad GFLOP/s (of peak) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, n, cin, cout, hw in SHAPES:
+        fwd, step = _fns(pg, torch, rng, n, cin, cout, hw)
+        flops = 3 * 2.0 * n * cout * cin * 9 * hw * hw
+        for t in (1, 2):
+            with threads(t):
+                one = interleaved({"pygrad": step["pygrad"]}, repeats=1)["pygrad"]
+                inner = inner_for(one, 0.05)
+                bf = interleaved(fwd, repeats=repeats, inner=inner)
+                bs = interleaved(step, repeats=repeats, inner=inner)
+            pk = peak.get(("float32", t))
+            gf = flops / bs["pygrad"] / 1e9
+            frac = f" ({gf / pk:.0%})" if pk else ""
+            tf = f"{bf['torch'] * 1e3:.2f}" if "torch" in bf else "-"
+            ts = f"{bs['torch'] * 1e3:.2f}" if "torch" in bs else f"- ({why})"
+            ratio = f"{bs['pygrad'] / bs['torch']:.2f}" if "torch" in bs else "-"
+            print(f"| {label} | {n} | {t} | {bf['pygrad'] * 1e3:.2f} | {tf} | {bs['pygrad'] * 1e3:.2f} | {ts} | "
+                  f"{ratio} | {gf:.0f}{frac} |")
+    probe.close()
+    pk = ", ".join(f"{t} thread{'s' if t > 1 else ''} {v:.0f}" for (dt, t), v in sorted(peak.items())
+                   if dt == "float32")
+    print()
+    print(f"- float32 FMA peak (bench/peak.c, GFLOP/s): {pk or 'not measured'}")
+    print(f"- best of {repeats} interleaved rounds of about 50 ms each; pygrad / torch < 1 means pygrad is faster")
 
 
 if __name__ == "__main__":

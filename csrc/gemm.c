@@ -24,6 +24,12 @@
  * kernel is faster there), and so do matrix-vector products (M or N is 1),
  * which are memory-bound.
  *
+ * Threads: products up to about 145^3 multiply-adds run on one thread;
+ * larger ones below PG_GEMM_SPLIT_MAX split C's longer side into chunks of
+ * whole tiles that the team takes in turn (each chunk a one-thread product,
+ * no barrier: a worker the machine has not scheduled delays nobody); the
+ * largest run the team's blocked driver with a shared packed B.
+ *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
  * number of threads. Not here: batching and broadcasting (ops_matmul.c). */
@@ -96,10 +102,20 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
  * nothing, is faster: on the project's machine the packed path costs about
  * 0.1 us more and wins from about 8 x 8 x 8 on. */
 #define PG_GEMM_SMALL 512.0
-/* Each thread gets at least this many multiply-adds: a second thread pays
- * for its hand-off (about 0.5 us while the workers are awake) from about
- * 48 x 48 x 48 on. */
-#define PG_GEMM_GRAIN 49152.0
+/* Each thread gets at least this many multiply-adds. A second thread's
+ * hand-off costs about 0.5 us while it is awake and has its core, but on a
+ * machine shared with other work its core is often taken: measured on 2
+ * shared cores, 64^3 and 128^3 ran 4 to 6 times slower on 2 threads than on
+ * one (the whole product waited for the worker to be scheduled). So products
+ * stay on one thread up to about 145^3 (30 us at 1 thread). */
+#define PG_GEMM_GRAIN 1.5e6
+/* Multi-threaded products below this many multiply-adds split into chunks
+ * that members take in turn (pg__parallel_dynamic: a worker that is not
+ * scheduled delays nobody); larger ones run the team's blocked driver with a
+ * shared packed B. */
+#define PG_GEMM_SPLIT_MAX 6.4e7
+/* chunks per team member in the split */
+#define PG_GEMM_SPLIT_CHUNKS 4
 
 /* ======================================================================
  * Micro-kernels: c[MR, NR] = (acc ? c : 0) + sum_p a[p][0:MR]^T b[p][0:NR]
@@ -603,6 +619,33 @@ PG_GEMV(double, f64)
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
+    /* the split: C's columns (or rows) in chunks of whole micro-tiles, each chunk a product of its own */ \
+    typedef struct pg_gemm_split_##SUF {                                                                    \
+        bool ta, tb, acc, cols;                                                                             \
+        int64_t M, N, K, lda, ldb, ldc, step, nchunks;                                                      \
+        const T *A, *B;                                                                                     \
+        T *C;                                                                                               \
+        atomic_llong next;                                                                                  \
+    } pg_gemm_split_##SUF;                                                                                  \
+                                                                                                            \
+    static void pg__gemm_split_job_##SUF(void *ctx, const pg_team *team) {                                  \
+        (void)team;                                                                                         \
+        pg_gemm_split_##SUF *s = ctx;                                                                       \
+        for (;;) {                                                                                          \
+            int64_t i = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);                       \
+            if (i >= s->nchunks) return;                                                                    \
+            /* the last chunk takes the remainder: no chunk is a vector or a sliver of a tile */           \
+            int64_t lo = i * s->step, n = i == s->nchunks - 1 ? (s->cols ? s->N : s->M) - lo : s->step;     \
+            /* inside a job: runs on this thread alone; each element is computed as it would be whole */   \
+            if (s->cols)                                                                                    \
+                pg__gemm_##SUF(s->ta, s->tb, s->M, n, s->K, s->A, s->lda, s->tb ? s->B + lo * s->ldb        \
+                               : s->B + lo, s->ldb, s->C + lo, s->ldc, s->acc);                             \
+            else                                                                                            \
+                pg__gemm_##SUF(s->ta, s->tb, n, s->N, s->K, s->ta ? s->A + lo : s->A + lo * s->lda, s->lda, \
+                               s->B, s->ldb, s->C + lo * s->ldc, s->ldc, s->acc);                           \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
     void pg__gemm_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,         \
                         const T *B, int64_t ldb, T *C, int64_t ldc, bool acc) {                             \
         if (M <= 0 || N <= 0) return;                                                                       \
@@ -622,6 +665,21 @@ PG_GEMV(double, f64)
         int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
         int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
         if (nthr > tiles) nthr = (int)tiles;                                                                \
+        if (nthr > 1 && work < PG_GEMM_SPLIT_MAX) {                                                         \
+            /* split the longer side (in whole tiles, at least 2 tiles per chunk) */                        \
+            bool cols = N >= M;                                                                             \
+            int64_t unit = cols ? kn->nr : kn->mr, len = cols ? N : M, units = (len + unit - 1) / unit;     \
+            int64_t want = (int64_t)nthr * PG_GEMM_SPLIT_CHUNKS, per = (units + want - 1) / want;           \
+            if (per < 2) per = 2;                                                                           \
+            pg_gemm_split_##SUF sp = {.ta = ta, .tb = tb, .acc = acc, .cols = cols, .M = M, .N = N, .K = K, \
+                                      .lda = lda, .ldb = ldb, .ldc = ldc, .step = per * unit,               \
+                                      .nchunks = units / per, .A = A, .B = B, .C = C};                      \
+            atomic_init(&sp.next, 0);                                                                       \
+            if (sp.nchunks > 1) {                                                                           \
+                pg__parallel_dynamic(pg__gemm_split_job_##SUF, &sp, nthr);                                  \
+                return;                                                                                     \
+            }                                                                                               \
+        }                                                                                                   \
         const int64_t nkb = (K + kn->kc - 1) / kn->kc, kc = (K + nkb - 1) / nkb;                            \
         const int64_t ncw = ((N < kn->nc ? N : kn->nc) + kn->nr - 1) / kn->nr * kn->nr;                     \
         const int64_t mcw = ((M < kn->mc ? M : kn->mc) + kn->mr - 1) / kn->mr * kn->mr;                     \

@@ -173,6 +173,10 @@ typedef struct pg_team {
 } pg_team;
 typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
+/* the same for a job whose members take their work from a shared counter and never wait for each
+ * other (no pg__team_sync): workers that have not joined when the caller has finished its own part
+ * stay out, so a worker the machine has not scheduled delays nobody */
+void pg__parallel_dynamic(pg_job_fn fn, void *ctx, int nthr);
 void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one thread */
 /* threads worth using for `work` units when one thread should get at least
  * `grain` of them (at most pg_get_num_threads()) */

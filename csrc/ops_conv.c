@@ -1,6 +1,6 @@
 /* ops_conv.c: 2-d convolution (PyTorch's conv2d, NCHW, cross-correlation)
  * and its two gradient ops, lowered onto the GEMM of gemm.c by im2col /
- * col2im, one image and one group at a time:
+ * col2im, one image and one group at a time, images split between threads:
  *
  *   conv2d(x, w)                     y = conv(x, w)        x (N, C, H, W), w (O, C/G, KH, KW)
  *   conv2d_input_grad(g, w)          dx = conv^T(g, w)     g (N, O, OH, OW) -> (N, C, H, W)
@@ -80,24 +80,87 @@ static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
 }
 
 /* ---- im2col / col2im and the three GEMM drivers, for float and double ----
- * col (k, l): col[(c*KH + i)*KW + j, oy*OW + ox] = x[c, oy*sh - pt + i*dh, ox*sw - pl + j*dw] (0 outside). */
+ * col (k, l): col[(c*KH + i)*KW + j, oy*OW + ox] = x[c, oy*sh - pt + i*dh, ox*sw - pl + j*dw] (0 outside).
+ *
+ * Threads split the batch, not the products: each team member takes images in turn (an atomic
+ * counter, so a member the machine descheduled delays nobody) and runs im2col, the GEMM and col2im of
+ * its image alone, on its own col buffer. One hand-off per op instead of two per image, and the
+ * GEMMs run on one thread each, where the packed kernel is at its best. dw sums over the images:
+ * images are grouped in PG_CV_SLOTS fixed slots (slot s: images s, s + S, s + 2S, ...), each summed
+ * in its own buffer in image order, then the slots in order: the result does not depend on the team
+ * size or on which member took which image. */
 
-typedef struct pg_cv_job {
+/* The first and last+1 output column whose input column ox*sw - pl + off lies in [0, w). */
+static void pg__cv_span(int64_t ow, int64_t sw, int64_t w, int64_t start, int64_t *lo, int64_t *hi) {
+    /* ix = start + ox*sw: ix >= 0 from ox >= ceil(-start / sw); ix < w up to ox < ceil((w - start) / sw) */
+    int64_t a, b;
+    if (sw == 1) { /* the common case, without dividing */
+        a = start >= 0 ? 0 : -start;
+        b = w - start <= 0 ? 0 : w - start;
+    } else {
+        a = start >= 0 ? 0 : (-start + sw - 1) / sw;
+        b = w - start <= 0 ? 0 : (w - start + sw - 1) / sw;
+    }
+    if (b > ow) b = ow;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* (c, i, j) of col row r + 1 from that of row r: r = (c*KH + i)*KW + j, without dividing */
+static inline void pg__cv_next(const pg_cv *cv, int64_t *c, int64_t *i, int64_t *j) {
+    if (++*j < cv->kw) return;
+    *j = 0;
+    if (++*i < cv->kh) return;
+    *i = 0;
+    ++*c;
+}
+
+#define PG_CV_SLOTS 8
+
+enum { PG_CV_FWD, PG_CV_DX, PG_CV_DW };
+
+typedef struct pg_cv_batch {
     const pg_cv *cv;
-    void *col;       /* (k, l) */
-    void *img;       /* one group of one image: (cg, H, W) */
-} pg_cv_job;
+    int kind;              /* PG_CV_FWD, PG_CV_DX, PG_CV_DW */
+    void *out;
+    const void *a, *b;
+    char *col;             /* [team][k*l]: each member's unfolded image */
+    char *slots;           /* DW: [PG_CV_SLOTS][o*k] partial sums */
+    int64_t colbytes, slotbytes;
+    atomic_llong next;     /* FWD, DX: the next image; DW: the next slot */
+} pg_cv_batch;
 
 #define PG_CONV_KERNELS(T, SUF)                                                                               \
-    /* rows [lo, hi) of col from img */                                                                       \
-    static void pg__im2col_##SUF(void *ctx, int64_t lo, int64_t hi) {                                         \
-        const pg_cv_job *j = ctx;                                                                             \
-        const pg_cv *cv = j->cv;                                                                              \
-        const T *x = j->img;                                                                                  \
-        for (int64_t r = lo; r < hi; r++) {                                                                   \
-            int64_t c = r / (cv->kh * cv->kw), i = r / cv->kw % cv->kh, jj = r % cv->kw;                      \
-            T *row = (T *)j->col + r * cv->l;                                                                 \
+    /* col (k, l) from img (cg, H, W): one image of one group */                                              \
+    static void pg__im2col_##SUF(const pg_cv *cv, T *col, const T *x) {                                       \
+        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
+            T *row = col + r * cv->l;                                                                         \
             const T *xc = x + c * cv->h * cv->w;                                                              \
+            int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
+            pg__cv_span(cv->ow, cv->sw, cv->w, start, &lo, &hi);                                              \
+            if (block) { /* the valid rows oy0..oy1 are one shifted run of the plane */                       \
+                int64_t oy0 = cv->pt - i * cv->dh, oy1 = oy0 + cv->h;                                         \
+                oy0 = oy0 < 0 ? 0 : oy0 > cv->oh ? cv->oh : oy0;                                              \
+                oy1 = oy1 > cv->oh ? cv->oh : oy1 < oy0 ? oy0 : oy1;                                          \
+                memset(row, 0, sizeof(T) * (size_t)(oy0 * cv->ow));                                           \
+                memset(row + oy1 * cv->ow, 0, sizeof(T) * (size_t)((cv->oh - oy1) * cv->ow));                 \
+                if (oy1 > oy0 && hi > lo) {                                                                   \
+                    /* dst[oy*OW + ox] = x[(oy - pt + i*dh)*W + start + ox]: OW == W, so one copy from the */  \
+                    /* first valid element to the last, then the columns outside [lo, hi) zeroed */           \
+                    T *d0 = row + oy0 * cv->ow;                                                               \
+                    const T *s0 = xc + (oy0 - cv->pt + i * cv->dh) * cv->w + start;                           \
+                    memcpy(d0 + lo, s0 + lo, sizeof(T) * (size_t)((oy1 - oy0 - 1) * cv->ow + hi - lo));       \
+                    for (int64_t oy = oy0; oy < oy1; oy++) {                                                  \
+                        T *dst = row + oy * cv->ow;                                                           \
+                        for (int64_t ox = 0; ox < lo; ox++) dst[ox] = 0;                                      \
+                        for (int64_t ox = hi; ox < cv->ow; ox++) dst[ox] = 0;                                 \
+                    }                                                                                         \
+                } else                                                                                        \
+                    memset(row + oy0 * cv->ow, 0, sizeof(T) * (size_t)((oy1 - oy0) * cv->ow));                \
+                continue;                                                                                     \
+            }                                                                                                 \
             for (int64_t oy = 0; oy < cv->oh; oy++) {                                                         \
                 int64_t iy = oy * cv->sh - cv->pt + i * cv->dh;                                               \
                 T *dst = row + oy * cv->ow;                                                                   \
@@ -105,104 +168,148 @@ typedef struct pg_cv_job {
                     memset(dst, 0, sizeof(T) * (size_t)cv->ow);                                               \
                     continue;                                                                                 \
                 }                                                                                             \
-                const T *xr = xc + iy * cv->w;                                                                \
-                int64_t ix = -cv->pl + jj * cv->dw;                                                           \
-                for (int64_t ox = 0; ox < cv->ow; ox++, ix += cv->sw)                                         \
-                    dst[ox] = (ix >= 0 && ix < cv->w) ? xr[ix] : (T)0;                                        \
+                const T *xr = xc + iy * cv->w + start;                                                        \
+                for (int64_t ox = 0; ox < lo; ox++) dst[ox] = 0;                                              \
+                if (cv->sw == 1) memcpy(dst + lo, xr + lo, sizeof(T) * (size_t)(hi - lo));                    \
+                else                                                                                          \
+                    for (int64_t ox = lo; ox < hi; ox++) dst[ox] = xr[ox * cv->sw];                           \
+                for (int64_t ox = hi; ox < cv->ow; ox++) dst[ox] = 0;                                         \
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    /* channels [lo, hi) of img += col2im(col): a channel reads only its own col rows */                      \
-    static void pg__col2im_##SUF(void *ctx, int64_t lo, int64_t hi) {                                         \
-        const pg_cv_job *j = ctx;                                                                             \
-        const pg_cv *cv = j->cv;                                                                              \
-        T *x = j->img;                                                                                        \
-        for (int64_t r = lo * cv->kh * cv->kw; r < hi * cv->kh * cv->kw; r++) {                               \
-            int64_t c = r / (cv->kh * cv->kw), i = r / cv->kw % cv->kh, jj = r % cv->kw;                      \
-            const T *row = (const T *)j->col + r * cv->l;                                                     \
+    /* img (cg, H, W) += col2im(col (k, l)); col is scratch, and may be overwritten */                       \
+    static void pg__col2im_##SUF(const pg_cv *cv, T *col, T *x) {                                             \
+        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
+            T *row = col + r * cv->l;                                                                         \
             T *xc = x + c * cv->h * cv->w;                                                                    \
+            int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
+            pg__cv_span(cv->ow, cv->sw, cv->w, start, &lo, &hi);                                              \
+            if (block) { /* as in im2col: the valid rows are one run once the columns outside are zero */     \
+                int64_t oy0 = cv->pt - i * cv->dh, oy1 = oy0 + cv->h;                                         \
+                oy0 = oy0 < 0 ? 0 : oy0 > cv->oh ? cv->oh : oy0;                                              \
+                oy1 = oy1 > cv->oh ? cv->oh : oy1 < oy0 ? oy0 : oy1;                                          \
+                if (oy1 <= oy0 || hi <= lo) continue;                                                         \
+                for (int64_t oy = oy0; oy < oy1; oy++) {                                                      \
+                    T *src = row + oy * cv->ow;                                                               \
+                    for (int64_t ox = 0; ox < lo; ox++) src[ox] = 0;                                          \
+                    for (int64_t ox = hi; ox < cv->ow; ox++) src[ox] = 0;                                     \
+                }                                                                                             \
+                const T *s0 = row + oy0 * cv->ow + lo;                                                        \
+                T *d0 = xc + (oy0 - cv->pt + i * cv->dh) * cv->w + start + lo;                                \
+                const int64_t len = (oy1 - oy0 - 1) * cv->ow + hi - lo;                                       \
+                PG_IVDEP for (int64_t e = 0; e < len; e++) d0[e] += s0[e];                                    \
+                continue;                                                                                     \
+            }                                                                                                 \
             for (int64_t oy = 0; oy < cv->oh; oy++) {                                                         \
                 int64_t iy = oy * cv->sh - cv->pt + i * cv->dh;                                               \
                 if (iy < 0 || iy >= cv->h) continue;                                                          \
                 const T *src = row + oy * cv->ow;                                                             \
-                T *xr = xc + iy * cv->w;                                                                      \
-                int64_t ix = -cv->pl + jj * cv->dw;                                                           \
-                for (int64_t ox = 0; ox < cv->ow; ox++, ix += cv->sw)                                         \
-                    if (ix >= 0 && ix < cv->w) xr[ix] += src[ox];                                             \
+                T *xr = xc + iy * cv->w + start;                                                              \
+                if (cv->sw == 1) {                                                                            \
+                    PG_IVDEP for (int64_t ox = lo; ox < hi; ox++) xr[ox] += src[ox];                          \
+                } else                                                                                        \
+                    for (int64_t ox = lo; ox < hi; ox++) xr[ox * cv->sw] += src[ox];                          \
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    static void pg__im2col_run_##SUF(const pg_cv *cv, T *col, const T *img) {                                 \
-        pg_cv_job j = {cv, col, (void *)img};                                                                 \
-        pg__parallel_range(cv->k, 1, PG_NDITER_GRAIN / (cv->l ? cv->l : 1) + 1, pg__im2col_##SUF, &j);       \
+    /* image n of y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)) */                               \
+    static void pg__conv_fwd1_##SUF(const pg_cv *cv, int64_t n, T *y, const T *x, const T *w, T *col) {       \
+        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
+            pg__im2col_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                          \
+            /* Y_g (og, l) = W_g (og, k) col (k, l) */                                                        \
+            pg__gemm_##SUF(false, false, cv->og, cv->l, cv->k, w + g * cv->og * cv->k, cv->k, col, cv->l,     \
+                           y + (n * cv->o + g * cv->og) * cv->l, cv->l, false);                               \
+        }                                                                                                     \
     }                                                                                                         \
-    static void pg__col2im_run_##SUF(const pg_cv *cv, const T *col, T *img) {                                 \
-        pg_cv_job j = {cv, (void *)col, img};                                                                 \
-        int64_t per = cv->kh * cv->kw * cv->l;                                                                \
-        pg__parallel_range(cv->cg, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, pg__col2im_##SUF, &j);          \
+    /* image n of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), written whole */        \
+    static void pg__conv_dx1_##SUF(const pg_cv *cv, int64_t n, T *dx, const T *gy, const T *w, T *col) {     \
+        T *img = dx + n * cv->c * cv->h * cv->w;                                                              \
+        memset(img, 0, sizeof(T) * (size_t)(cv->c * cv->h * cv->w));                                          \
+        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
+            /* y = W col  =>  dcol (k, l) = W_g^T (k, og) G_g (og, l) */                                      \
+            pg__gemm_##SUF(true, false, cv->k, cv->l, cv->og, w + g * cv->og * cv->k, cv->k,                  \
+                           gy + (n * cv->o + g * cv->og) * cv->l, cv->l, col, cv->l, false);                  \
+            pg__col2im_##SUF(cv, col, img + g * cv->cg * cv->h * cv->w);                                      \
+        }                                                                                                     \
     }                                                                                                         \
-    /* y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)); col: (k, l) scratch */                    \
-    static void pg__conv_fwd_##SUF(const pg_cv *cv, T *y, const T *x, const T *w, T *col) {                  \
-        for (int64_t n = 0; n < cv->n; n++)                                                                   \
-            for (int64_t g = 0; g < cv->g; g++) {                                                             \
-                pg__im2col_run_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                  \
-                /* Y_g (og, l) = W_g (og, k) col (k, l) */                                                    \
-                pg__gemm_##SUF(false, false, cv->og, cv->l, cv->k, w + g * cv->og * cv->k, cv->k, col, cv->l, \
-                               y + (n * cv->o + g * cv->og) * cv->l, cv->l, false);                           \
+    /* dw (O, cg, KH, KW) (+)= G_g col^T of image n */                                                        \
+    static void pg__conv_dw1_##SUF(const pg_cv *cv, int64_t n, T *dw, const T *x, const T *gy, T *col,       \
+                                   bool acc) {                                                                \
+        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
+            pg__im2col_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                          \
+            /* y = W col  =>  dW_g (og, k) += G_g (og, l) col^T (l, k) */                                     \
+            pg__gemm_##SUF(false, true, cv->og, cv->k, cv->l, gy + (n * cv->o + g * cv->og) * cv->l, cv->l,   \
+                           col, cv->l, dw + g * cv->og * cv->k, cv->k, acc);                                  \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void pg__conv_job_##SUF(void *ctx, const pg_team *team) {                                          \
+        pg_cv_batch *jb = ctx;                                                                                \
+        const pg_cv *cv = jb->cv;                                                                             \
+        T *col = (T *)(jb->col + team->tid * jb->colbytes);                                                   \
+        int64_t total = jb->kind == PG_CV_DW ? (cv->n < PG_CV_SLOTS ? cv->n : PG_CV_SLOTS) : cv->n;          \
+        for (;;) {                                                                                            \
+            int64_t i = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);                        \
+            if (i >= total) return;                                                                           \
+            if (jb->kind == PG_CV_FWD) pg__conv_fwd1_##SUF(cv, i, jb->out, jb->a, jb->b, col);                \
+            else if (jb->kind == PG_CV_DX) pg__conv_dx1_##SUF(cv, i, jb->out, jb->a, jb->b, col);             \
+            else {                                                                                            \
+                T *dw = total == 1 ? jb->out : (T *)(jb->slots + i * jb->slotbytes);                          \
+                for (int64_t n = i; n < cv->n; n += total)                                                    \
+                    pg__conv_dw1_##SUF(cv, n, dw, jb->a, jb->b, col, n > i);                                  \
             }                                                                                                 \
+        }                                                                                                     \
     }                                                                                                         \
-    /* dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g); dx written whole */                \
-    static void pg__conv_dx_##SUF(const pg_cv *cv, T *dx, const T *gy, const T *w, T *col) {                 \
-        memset(dx, 0, sizeof(T) * (size_t)(cv->n * cv->c * cv->h * cv->w));                                   \
-        for (int64_t n = 0; n < cv->n; n++)                                                                   \
-            for (int64_t g = 0; g < cv->g; g++) {                                                             \
-                /* y = W col  =>  dcol (k, l) = W_g^T (k, og) G_g (og, l) */                                  \
-                pg__gemm_##SUF(true, false, cv->k, cv->l, cv->og, w + g * cv->og * cv->k, cv->k,              \
-                               gy + (n * cv->o + g * cv->og) * cv->l, cv->l, col, cv->l, false);              \
-                pg__col2im_run_##SUF(cv, col, dx + (n * cv->c + g * cv->cg) * cv->h * cv->w);                 \
-            }                                                                                                 \
-    }                                                                                                         \
-    /* dw (O, cg, KH, KW) = Σ_n G_g col^T; dw written whole (0 for an empty batch) */                         \
-    static void pg__conv_dw_##SUF(const pg_cv *cv, T *dw, const T *x, const T *gy, T *col) {                 \
-        if (cv->n == 0 || cv->l == 0) memset(dw, 0, sizeof(T) * (size_t)(cv->o * cv->k));                     \
-        for (int64_t n = 0; n < cv->n; n++)                                                                   \
-            for (int64_t g = 0; g < cv->g; g++) {                                                             \
-                pg__im2col_run_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                  \
-                /* y = W col  =>  dW_g (og, k) += G_g (og, l) col^T (l, k) */                                 \
-                pg__gemm_##SUF(false, true, cv->og, cv->k, cv->l, gy + (n * cv->o + g * cv->og) * cv->l,      \
-                               cv->l, col, cv->l, dw + g * cv->og * cv->k, cv->k, n > 0);                     \
-            }                                                                                                 \
+    /* dw = the slots' sum, in slot order */                                                                  \
+    static void pg__conv_dw_sum_##SUF(const pg_cv *cv, T *dw, const char *slots, int64_t slotbytes,          \
+                                      int64_t nslots) {                                                       \
+        const T *s0 = (const T *)slots;                                                                       \
+        int64_t m = cv->o * cv->k;                                                                            \
+        for (int64_t e = 0; e < m; e++) dw[e] = s0[e];                                                        \
+        for (int64_t s = 1; s < nslots; s++) {                                                                \
+            const T *p = (const T *)(slots + s * slotbytes);                                                  \
+            PG_IVDEP for (int64_t e = 0; e < m; e++) dw[e] += p[e];                                           \
+        }                                                                                                     \
     }
 
 PG_CONV_KERNELS(float, f32)
 PG_CONV_KERNELS(double, f64)
 
-enum { PG_CV_FWD, PG_CV_DX, PG_CV_DW };
+/* Multiply-adds per team member below which a convolution stays on one thread. */
+#define PG_CV_GRAIN 65536.0
 
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
 static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
-    if (a->numel == 0 || b->numel == 0) { /* bilinear: an empty operand (C, H or O zero) gives zeros */
+    if (a->numel == 0 || b->numel == 0 || (kind == PG_CV_DW && (cv->n == 0 || cv->l == 0))) {
+        /* bilinear: an empty operand (C, H or O zero) or an empty sum gives zeros */
         memset(out->data, 0, pg__dtype_size(out->dtype) * (size_t)out->numel);
         return PG_OK;
     }
     bool f64 = out->dtype == PG_DTYPE_F64;
     size_t es = f64 ? 8 : 4;
-    void *col = malloc(es * (size_t)((cv->k * cv->l) > 0 ? cv->k * cv->l : 1));
-    if (!col) return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the unfolded input", pg_optable[kind == PG_CV_FWD
+    double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
+    int64_t units = kind == PG_CV_DW ? (cv->n < PG_CV_SLOTS ? cv->n : PG_CV_SLOTS) : cv->n;
+    int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
+    if (nthr > units) nthr = (int)units;
+    if (nthr < 1) nthr = 1;
+    int64_t colbytes = (int64_t)(es * (size_t)(cv->k * cv->l) + 63) / 64 * 64;
+    int64_t slotbytes = kind == PG_CV_DW && units > 1 ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0;
+    char *buf = malloc((size_t)(colbytes * nthr + slotbytes * units) + 64);
+    if (!buf) return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the unfolded input", pg_optable[kind == PG_CV_FWD
                               ? PG_OP_CONV2D : kind == PG_CV_DX ? PG_OP_CONV2D_INPUT_GRAD : PG_OP_CONV2D_WEIGHT_GRAD]->name);
-    pg_unlocked u = pg__unlock_host(pg__mul_sat(cv->n * cv->g, pg__mul_sat(cv->og * cv->k, cv->l)));
-    if (f64) {
-        if (kind == PG_CV_FWD) pg__conv_fwd_f64(cv, out->data, a->data, b->data, col);
-        else if (kind == PG_CV_DX) pg__conv_dx_f64(cv, out->data, a->data, b->data, col);
-        else pg__conv_dw_f64(cv, out->data, a->data, b->data, col);
-    } else {
-        if (kind == PG_CV_FWD) pg__conv_fwd_f32(cv, out->data, a->data, b->data, col);
-        else if (kind == PG_CV_DX) pg__conv_dx_f32(cv, out->data, a->data, b->data, col);
-        else pg__conv_dw_f32(cv, out->data, a->data, b->data, col);
+    char *base = (char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+    pg_cv_batch jb = {.cv = cv, .kind = kind, .out = out->data, .a = a->data, .b = b->data, .col = base,
+                      .slots = base + colbytes * nthr, .colbytes = colbytes, .slotbytes = slotbytes};
+    atomic_init(&jb.next, 0);
+    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
+    pg__parallel_dynamic(f64 ? pg__conv_job_f64 : pg__conv_job_f32, &jb, nthr);
+    if (kind == PG_CV_DW && units > 1) {
+        if (f64) pg__conv_dw_sum_f64(cv, out->data, jb.slots, slotbytes, units);
+        else pg__conv_dw_sum_f32(cv, out->data, jb.slots, slotbytes, units);
     }
     pg__relock_host(u);
-    free(col);
+    free(buf);
     return PG_OK;
 }
 

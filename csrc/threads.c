@@ -102,8 +102,15 @@ static void pg__cpu_relax(void) {
 /* The job word: generation << 16 | team size. Publishing both in one atomic
  * store lets a worker that is not in the team skip a job without reading
  * fields the next job may already be rewriting. */
-#define PG_JOB_NTHR(w) ((int)((w) & 0xffffu))
+#define PG_JOB_NTHR(w) ((int)((w) & 0x7fffu))
+#define PG_JOB_DYN(w) (((w) >> 15) & 1u) /* a job whose workers may stay out (pg__parallel_dynamic) */
 #define PG_JOB_GEN(w) ((w) >> 16)
+/* The join word of a dynamic job: generation << 17 | closed << 16 | workers inside. A worker joins
+ * (count + 1) only while the word is open and of its job's generation, so a worker that comes late
+ * never touches a job that has ended, nor the next one. */
+#define PG_JOIN_CLOSED (1ull << 16)
+#define PG_JOIN_COUNT(s) ((s) & 0xffffull)
+#define PG_JOIN_GEN(s) ((s) >> 17)
 
 static struct {
     pthread_mutex_t busy;  /* held by the thread whose job is running */
@@ -118,6 +125,7 @@ static struct {
     atomic_int pending;    /* team workers still running the current job */
     atomic_int sleepers;   /* workers asleep (or going to sleep) on wake */
     atomic_int waiting;    /* the caller is asleep (or going to sleep) on done */
+    atomic_ullong join;    /* dynamic jobs: the join word */
     atomic_int bar_count;  /* team barrier */
     atomic_uint bar_gen;
 } pg_pool = {
@@ -193,6 +201,25 @@ static void *pg__worker(void *arg) {
         seen = pg__wait_job(seen);
         int nthr = PG_JOB_NTHR(seen);
         if (tid >= nthr) continue; /* not in this team */
+        if (PG_JOB_DYN(seen)) { /* join unless the caller has closed the job */
+            unsigned long long gen = PG_JOB_GEN(seen) & ((1ull << 47) - 1), j = atomic_load(&pg_pool.join);
+            bool in = false;
+            while (PG_JOIN_GEN(j) == gen && !(j & PG_JOIN_CLOSED))
+                if (atomic_compare_exchange_weak(&pg_pool.join, &j, j + 1)) {
+                    in = true;
+                    break;
+                }
+            if (!in) continue;
+            pg_team team = {tid, nthr};
+            pg_pool.fn(pg_pool.ctx, &team);
+            if (atomic_fetch_sub(&pg_pool.join, 1) == (gen << 17 | PG_JOIN_CLOSED | 1) &&
+                atomic_load(&pg_pool.waiting)) {
+                pthread_mutex_lock(&pg_pool.lock);
+                pthread_cond_signal(&pg_pool.done);
+                pthread_mutex_unlock(&pg_pool.lock);
+            }
+            continue;
+        }
         pg_team team = {tid, nthr};
         pg_pool.fn(pg_pool.ctx, &team);
         if (atomic_fetch_sub(&pg_pool.pending, 1) == 1 && atomic_load(&pg_pool.waiting)) {
@@ -224,7 +251,7 @@ static int pg__grow(int want) {
 
 static int pg__in_job(void) { return pg_tls_in_job; }
 
-static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
+static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, bool dyn) {
     pg_team solo = {0, 1};
     if (nthr <= 1 || pg_tls_in_job) {
         fn(ctx, &solo);
@@ -245,9 +272,10 @@ static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
     pg_pool.fn = fn;
     pg_pool.ctx = ctx;
     atomic_store(&pg_pool.bar_count, 0);
-    atomic_store(&pg_pool.pending, nthr - 1);
-    unsigned long long w = atomic_load(&pg_pool.job);
-    atomic_store(&pg_pool.job, ((PG_JOB_GEN(w) + 1) << 16) | (unsigned long long)nthr);
+    atomic_store(&pg_pool.pending, dyn ? 0 : nthr - 1);
+    unsigned long long w = atomic_load(&pg_pool.job), gen = PG_JOB_GEN(w) + 1;
+    if (dyn) atomic_store(&pg_pool.join, (gen & ((1ull << 47) - 1)) << 17);
+    atomic_store(&pg_pool.job, (gen << 16) | (dyn ? 1ull << 15 : 0) | (unsigned long long)nthr);
     if (atomic_load(&pg_pool.sleepers) > 0) {
         pthread_mutex_lock(&pg_pool.lock);
         pthread_cond_broadcast(&pg_pool.wake);
@@ -257,6 +285,22 @@ static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
     pg_team team = {0, nthr};
     fn(ctx, &team);
     pg_tls_in_job = 0;
+    if (dyn) { /* close the job: workers that have not joined stay out; wait for those inside */
+        unsigned long long j = atomic_fetch_or(&pg_pool.join, PG_JOIN_CLOSED);
+        for (int i = 0; i < 1 << 14 && PG_JOIN_COUNT(j) != 0; i++) {
+            pg__cpu_relax();
+            j = atomic_load(&pg_pool.join);
+        }
+        if (PG_JOIN_COUNT(atomic_load(&pg_pool.join)) != 0) {
+            pthread_mutex_lock(&pg_pool.lock);
+            atomic_store(&pg_pool.waiting, 1);
+            while (PG_JOIN_COUNT(atomic_load(&pg_pool.join)) != 0) pthread_cond_wait(&pg_pool.done, &pg_pool.lock);
+            atomic_store(&pg_pool.waiting, 0);
+            pthread_mutex_unlock(&pg_pool.lock);
+        }
+        pthread_mutex_unlock(&pg_pool.busy);
+        return;
+    }
     for (int i = 0; i < 1 << 14 && atomic_load(&pg_pool.pending) != 0; i++) pg__cpu_relax();
     if (atomic_load(&pg_pool.pending) != 0) {
         pthread_mutex_lock(&pg_pool.lock);
@@ -286,8 +330,9 @@ void pg__team_sync(const pg_team *team) {
 
 static int pg__in_job(void) { return 0; }
 
-static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr) {
+static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, bool dyn) {
     (void)nthr;
+    (void)dyn;
     pg_team solo = {0, 1};
     fn(ctx, &solo);
 }
@@ -322,7 +367,17 @@ void pg__relock_host(pg_unlocked u) {
 
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
     pg_unlocked u = pg__unlock_host(INT64_MAX);
-    pg__parallel_held(fn, ctx, nthr);
+    pg__parallel_held(fn, ctx, nthr, false);
+    pg__relock_host(u);
+}
+
+/* A job whose workers join only if they come before the caller has finished its own part: on a
+ * machine shared with other work, a worker the system has not scheduled delays nobody (the caller
+ * does not wait for it to wake). fn must take its work from a shared counter (any member may do any
+ * part, a member may do none) and must not call pg__team_sync. */
+void pg__parallel_dynamic(pg_job_fn fn, void *ctx, int nthr) {
+    pg_unlocked u = pg__unlock_host(INT64_MAX);
+    pg__parallel_held(fn, ctx, nthr, true);
     pg__relock_host(u);
 }
 

@@ -671,5 +671,16 @@ CASES: list[OpCase] = [
     OpCase("scaled_dot_product_attention", "sdpa-2d", lambda m, a, b, c: _sdpa(m)(a, b, c), ((4, 3), (6, 3), (6, 5))),
     OpCase("scaled_dot_product_attention", "sdpa-broadcast-batch", lambda m, a, b, c: _sdpa(m)(a, b, c),
            ((2, 3, 4), (1, 5, 4), (1, 5, 3))),
+    # conv_transpose2d: the input gradient op (the bias an add; the output padding a dilation leaves out of
+    # the scatter's reach a pad)
+    OpCase("conv2d_input_grad", "conv_transpose2d-stride-outpad",
+           lambda m, a, b: m.nn.functional.conv_transpose2d(a, b, stride=2, padding=1, output_padding=1),
+           ((2, 3, 3, 4), (3, 2, 3, 3))),
+    OpCase("add", "conv_transpose2d-bias-groups-dilation",
+           lambda m, a, b, c: m.nn.functional.conv_transpose2d(a, b, c, (1, 2), (1, 0), (0, 1), 2, (2, 1)),
+           ((1, 4, 3, 3), (4, 1, 2, 3), (2,))),
+    OpCase("where", "conv_transpose1d-outpad-past-reach",
+           lambda m, a, b: m.nn.functional.conv_transpose1d(a, b, output_padding=2, dilation=3),
+           ((2, 2, 4), (2, 3, 2))),
 ]
 """All cases; ids are unique."""

@@ -38,6 +38,7 @@ from pygrad.nn.layers import (
     BatchNorm2d,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     Embedding,
     GroupNorm,
     LayerNorm,
@@ -67,7 +68,7 @@ from pygrad.nn.loss import (
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",

@@ -55,10 +55,11 @@ Conv1d, Conv2d = _bound["Conv1d"], _bound["Conv2d"]
 BatchNorm1d, BatchNorm2d = _bound["BatchNorm1d"], _bound["BatchNorm2d"]
 LayerNorm, GroupNorm = _bound["LayerNorm"], _bound["GroupNorm"]
 MultiheadAttention = _bound["MultiheadAttention"]
+ConvTranspose2d = _bound["ConvTranspose2d"]
 
 
 __all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "MaxPool2d",
+    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
     "Linear", "MLP", "Maxout", "PReLU", "ReLU",
     "LeakyReLU", "ELU",

@@ -560,6 +560,105 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+def _conv_transpose(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+                    output_padding: Any, groups: int, dilation: Any) -> Any:
+    """conv_transpose1d (nd = 1) and conv_transpose2d (nd = 2), both on the op conv2d_input_grad (the
+    transposed convolution is the gradient of conv2d in its input). Every argument is checked here, so both
+    engines raise the same errors."""
+    x = _tensor(op, input)
+    w = as_tensor_like(weight, x, op)
+    if engine_of(w) is not engine_of(x):
+        raise PygradTypeError(f"{op}: input and weight belong to different engines")
+    for t in (x, w):
+        if t.dtype not in (engine_of(x).float32, engine_of(x).float64):
+            raise PygradTypeError(f"{op}: expected float32 or float64 input and weight, got {x.dtype} and {w.dtype}")
+    if x.dtype != w.dtype:
+        raise PygradTypeError(f"{op}: input and weight dtypes differ: {x.dtype} and {w.dtype}")
+    if w.ndim != nd + 2:
+        raise ShapeError(f"{op}: expected a {nd + 2}-d weight (in_channels, out_channels/groups, kernel...), got "
+                         f"shape {w.shape}")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape "
+                         f"{x.shape}")
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x.reshape((1,) + tuple(x.shape))
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise PygradValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    s = _conv_ints(op, "stride", stride, nd, 1)
+    d = _conv_ints(op, "dilation", dilation, nd, 1)
+    p = _conv_ints(op, "padding", padding, nd, 0)
+    op_ = _conv_ints(op, "output_padding", output_padding, nd, 0)
+    if any(a >= max(ss, dd) for a, ss, dd in zip(op_, s, d)):
+        raise PygradValueError(f"{op}: output_padding {op_} must be smaller than either stride {s} or dilation "
+                               f"{d}")
+    k = tuple(w.shape[2:])
+    c = x.shape[1]
+    if w.shape[0] % groups:
+        raise ShapeError(f"{op}: groups={groups} must divide in_channels, the weight's first dim (weight "
+                         f"{w.shape}, input {x.shape})")
+    if w.shape[0] != c:
+        raise ShapeError(f"{op}: weight of shape {w.shape} expects {w.shape[0]} input channels, got input of shape "
+                         f"{x.shape}")
+    if any(kk < 1 for kk in k) or any(sz < 1 for sz in x.shape[2:]):
+        raise ShapeError(f"{op}: empty kernel or input plane: weight {w.shape}, input {x.shape}")
+    # PyTorch's output size, and the conv2d whose input gradient this is: the same stride, dilation and
+    # padding, except that the bottom/right pad shrinks by output_padding (the rows output_padding adds
+    # are covered by the scatter), and rows past the scatter's reach are zero (pad below)
+    size = tuple((n - 1) * ss - 2 * pp + dd * (kk - 1) + a + 1 for n, ss, pp, dd, kk, a in zip(x.shape[2:], s, p, d,
+                                                                                                  k, op_))
+    if min(size) < 1:
+        raise ShapeError(f"{op}: the output of input {x.shape} with weight {w.shape}, stride {s}, padding {p}, "
+                         f"output_padding {op_}, dilation {d} would be empty ({size})")
+    inner = tuple(min(a, pp + ss - 1) for a, pp, ss in zip(op_, p, s))  # the output padding the conv reaches
+    pads = tuple((pp, max(pp - a, 0)) for pp, a in zip(p, inner))
+    conv_size = tuple(sz - (a - b) for sz, a, b in zip(size, op_, inner))
+    if nd == 1:
+        x4 = x.reshape(tuple(x.shape[:2]) + (1, x.shape[2]))
+        w4 = w.reshape(tuple(w.shape[:2]) + (1, w.shape[2]))
+        y = x4._conv2d_input_grad(w4, (1, conv_size[0]), (1, s[0]), (0, 0) + pads[0], (1, d[0]), groups)
+        y = y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+    else:
+        y = x._conv2d_input_grad(w, conv_size, s, pads[0] + pads[1], d, groups)
+    extra = [a - b for a, b in zip(op_, inner)]
+    if any(extra):
+        y = pad(y, tuple(v for e in reversed(extra) for v in (0, e)))
+    o = w.shape[1] * groups
+    if bias is not None:
+        b = as_tensor_like(bias, x, op)
+        if tuple(b.shape) != (o,):
+            raise ShapeError(f"{op}: bias of shape {b.shape}, expected ({o},) for weight {w.shape} with "
+                             f"groups={groups}")
+        y = y + b.reshape((1, o) + (1,) * nd)
+    return y.reshape(tuple(y.shape[1:])) if unbatched else y
+
+
+def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Any:
+    """2-d transposed convolution, PyTorch's ``conv_transpose2d``: input (N, C_in, H, W) or (C_in, H, W),
+    weight (C_in, C_out/groups, KH, KW), bias (C_out,) -> (N, C_out, OH, OW); the gradient of conv2d in its
+    input (each input pixel scatters its weighted kernel into the output):
+
+        y[n, o, a·sh - ph + i·dh, b·sw - pw + j·dw] += x[n, c, a, b] · w[c, o, i, j]   (+ bias[o])
+
+    (o over the output channels of c's group; indices outside the output dropped),
+    OH = (H - 1)·sh - 2·ph + dh·(KH - 1) + output_padding_h + 1. ``output_padding`` (smaller than the
+    stride or the dilation) adds rows and columns at the bottom and right. Backward: dx = conv2d(g, w),
+    dw = conv2d's weight gradient with the roles of x and g swapped.
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Any:
+    """1-d transposed convolution, PyTorch's ``conv_transpose1d``: input (N, C_in, L) or (C_in, L), weight
+    (C_in, C_out/groups, K), bias (C_out,) -> (N, C_out, OL); conv_transpose2d over a height-1 view."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
 # ---------------------------------------------------------------- pooling ---
 
 
@@ -1001,5 +1100,5 @@ __all__ = [
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
     "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
     "avg_pool2d", "batch_norm", "layer_norm", "group_norm", "dropout", "embedding", "scaled_dot_product_attention",
-    "adaptive_avg_pool2d", "interpolate",
+    "adaptive_avg_pool2d", "interpolate", "conv_transpose1d", "conv_transpose2d",
 ]

@@ -271,6 +271,92 @@ class Conv1d(_ConvNd):
     _name = "Conv1d"
 
 
+class ConvTranspose2d(Module):
+    """2-d transposed convolution, PyTorch's ``nn.ConvTranspose2d``: (N, C_in, H, W) → (N, C_out, OH, OW) by
+    :func:`pygrad.nn.functional.conv_transpose2d`; weight (C_in, C_out/groups, KH, KW), bias (C_out,), drawn
+    as PyTorch draws them: U(-1/√fan_in, 1/√fan_in) with fan_in = C_out/groups · KH · KW (the weight's
+    second dim times the kernel, PyTorch's fan of that layout). ``forward(x, output_size=None)``: an
+    ``output_size`` ((OH, OW), or with the batch and channel dims) picks the output padding."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", *, dtype: Any = None, generator: Generator = None,
+                 engine: Engine = None) -> None:
+        super().__init__()
+        name = "ConvTranspose2d"
+        self._E = E = resolve(engine, self._default_engine)
+        self.in_channels = c = _size(name, "in_channels", in_channels)
+        self.out_channels = o = _size(name, "out_channels", out_channels)
+        self.groups = g = _size(name, "groups", groups)
+        if c % g or o % g:
+            raise PygradValueError(f"{name}: groups={g} must divide in_channels={c} and out_channels={o}")
+        ks = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
+        if len(ks) != 2:
+            raise PygradValueError(f"{name}: kernel_size must be an int or 2 ints, got {kernel_size!r}")
+        self.kernel_size = tuple(_size(name, "kernel_size", k) for k in ks)
+        if padding_mode != "zeros":
+            raise PygradValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        from . import functional as F
+
+        # checked now, as PyTorch does
+        self.stride = F._conv_ints(name, "stride", stride, 2, 1)
+        self.padding = F._conv_ints(name, "padding", padding, 2, 0)
+        self.output_padding = F._conv_ints(name, "output_padding", output_padding, 2, 0)
+        self.dilation = F._conv_ints(name, "dilation", dilation, 2, 1)
+        if any(a >= max(s, d) for a, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise PygradValueError(f"{name}: output_padding {self.output_padding} must be smaller than either "
+                                   f"stride {self.stride} or dilation {self.dilation}")
+        self.padding_mode = padding_mode
+        fan_in = (o // g) * int(np.prod(self.kernel_size))
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        shape = (c, o // g) + self.kernel_size
+        w = _init.kaiming_uniform(shape, fan_in, gain=(1.0 / 3.0) ** 0.5, generator=rng, engine=E)
+        self.weight = E.tensor(w, dtype=dt, requires_grad=True)
+        if bias:
+            self.bias = E.tensor(_init.uniform((o,), fan_in, generator=rng, engine=E), dtype=dt, requires_grad=True)
+        else:
+            self.bias = None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding}, dilation={self.dilation}, "
+                f"groups={self.groups}, bias={self.bias is not None}")
+
+    def _output_padding(self, x: Any, output_size: Any) -> tuple[int, ...]:
+        """PyTorch's rule: the output padding that makes the output ``output_size``, which must lie between
+        the smallest size and that plus stride - 1."""
+        name = "ConvTranspose2d"
+        if output_size is None:
+            return self.output_padding
+        size = tuple(int(v) for v in output_size)
+        if len(size) == x.ndim:
+            size = size[-2:]
+        if len(size) != 2:
+            raise PygradValueError(f"{name}: output_size must have 2 or {x.ndim} elements, got {output_size!r}")
+        out = []
+        for n, want, s, p, d, k in zip(x.shape[-2:], size, self.stride, self.padding, self.dilation,
+                                       self.kernel_size):
+            low = (n - 1) * s - 2 * p + d * (k - 1) + 1
+            if not low <= want <= low + s - 1:
+                raise PygradValueError(f"{name}: requested an output size of {size}, but valid sizes range from "
+                                       f"{low} to {low + s - 1} in each spatial dim (for an input of shape "
+                                       f"{x.shape})")
+            out.append(want - low)
+        return tuple(out)
+
+    def forward(self, x: Any, output_size: Any = None) -> Any:
+        """The transposed convolution of x ((N, C_in, H, W) or unbatched (C_in, H, W)) with the layer's weight
+        and bias."""
+        from .functional import conv_transpose2d
+
+        x = _input("ConvTranspose2d", x, self._E, self.weight.dtype)
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
+
+
 class MaxPool2d(Module):
     """2-d max pooling, PyTorch's ``nn.MaxPool2d``: :func:`pygrad.nn.functional.max_pool2d` with the
     arguments given here (``stride`` defaults to ``kernel_size``). No parameters."""
@@ -804,12 +890,13 @@ class MLP(Sequential):
 
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
-    """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, the normalisation layers and MLP building their
-    parameters on ``engine`` by default (an engine module's name), as classes of ``module`` (so that they
-    pickle by name): the layers of ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
+    """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, the normalisation layers,
+    MultiheadAttention and MLP building their parameters on ``engine`` by default (an engine module's
+    name), as classes of ``module`` (so that they pickle by name): the layers of ``pygrad._c.nn`` and
+    ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
-    for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm,
-                 MultiheadAttention, MLP):
+    for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d,
+                 LayerNorm, GroupNorm, MultiheadAttention, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -817,7 +904,8 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     return out
 
 
-__all__ = ["Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+__all__ = ["Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+           "LayerNorm",
            "GroupNorm", "MultiheadAttention", "AdaptiveAvgPool2d", "Upsample",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS",
