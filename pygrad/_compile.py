@@ -339,7 +339,7 @@ class CompiledFunction:
             all(a is b for k, (a, b) in enumerate(zip(ts, was)) if k != 1)
             for (_, ts, _), (_, _, _, was) in zip(got, entry.updates))
         if not same:  # state replaced (load_state_dict ...): put the step counts back, record again
-            for (opt, p, _, _), (st, copy) in zip(entry.updates, saved):
+            for st, copy in saved:
                 if st is not None:
                     st.clear()
                     st.update(copy)

@@ -252,8 +252,10 @@ def _labels_arg(op: str, labels: Any) -> np.ndarray:
     if arr.ndim != 1:
         raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {arr.shape}")
     out = np.ascontiguousarray(arr, dtype=np.int64)
-    if _recording.RECORDING and not (isinstance(labels, Tensor) and out.ctypes.data == address(lib.pg_tensor_data(labels._p))):
-        _recording.refuse(f"{op} labels that are not an int64 tensor (their values would be frozen)")
+    if _recording.RECORDING:  # pygrad.compile follows an int64 tensor's own buffer, nothing else
+        followed = isinstance(labels, Tensor) and out.ctypes.data == address(lib.pg_tensor_data(labels._p))
+        if not followed:
+            _recording.refuse(f"{op} labels that are not an int64 tensor (their values would be frozen)")
     return out
 
 
