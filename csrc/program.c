@@ -20,9 +20,14 @@
  *
  * Replay (pg_program_run) is generic over the op table: it calls each row's
  * infer (which also validates parameters such as labels), forward and
- * backward, so every op of ops.def replays without code of its own. Forward
- * outputs are written into buffers the program keeps between runs when
- * nobody else holds them; the rest is allocated as the eager step would. */
+ * backward, so every op of ops.def replays without code of its own. Values
+ * are allocated as the eager step allocates them (from the same free lists
+ * and buffer cache) and each is dropped right after its last use (pg__plan),
+ * so a run's working set is the eager step's. A slot marked `buffer` keeps
+ * its tensor between runs and a forward writes into it in place when nobody
+ * else holds it; nothing marks one yet: kept buffers made the scalar programs
+ * slower (their headers go cold between uses), and choosing which to keep,
+ * with liveness-based reuse, is the next step. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -38,6 +43,7 @@ typedef struct pg_slot {
                     * S_TEMP: owned, the current value (NULL between runs unless a kept buffer) */
     pg_meta meta;  /* as recorded */
     bool buffer;   /* S_TEMP written by a forward kernel: kept between runs */
+    int gradof;    /* S_INPUT, S_EXT: the S_GRADOF slot of its .grad, -1 until needed */
 } pg_slot;
 
 enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT };
@@ -82,6 +88,9 @@ struct pg_program {
     int n_scalars, cap_scalars;
     int n_inputs, n_outputs, n_opt;
     int *outputs;        /* [n_outputs] slots */
+    int *opt_at;         /* [n_opt] the instruction of each optimizer update */
+    int *dead_at;        /* [n_code + 1] CSR offsets into dead: the values last read by instruction i */
+    int *dead;           /* their slots, dropped after instruction i runs (not the forward buffers) */
     pg_tensor *dummy;    /* stands for the inputs that need a gradient in a backward's node */
     atomic_int busy;     /* a run or a recording is under way */
     bool recorded;       /* record_end succeeded: the program can run */
@@ -90,6 +99,10 @@ struct pg_program {
     char why[384];
     pg_pmap map;         /* tensor -> slot */
     pg_pmap nodes;       /* node -> its I_FWD (the recorder holds a reference to each node) */
+    pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
+    bool grads_dirty;    /* a .grad may have changed (set_grad, accumulation) or a leaf slot was added */
+    int *leaves;         /* [n_leaves] the input and captured slots */
+    int n_leaves, cap_leaves;
     pg_tensor **captured; /* [n_captured] the tensors that may become S_EXT slots */
     int n_captured;
 };
@@ -164,8 +177,23 @@ static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
         g->slots = v;
         g->cap_slots = cap;
     }
+    if (kind == S_INPUT || kind == S_EXT) {
+        if (g->n_leaves == g->cap_leaves) {
+            int cap = g->cap_leaves ? 2 * g->cap_leaves : 64;
+            int *v = realloc(g->leaves, (size_t)cap * sizeof *v);
+            if (!v) {
+                pg__refuse(g, "%s", "out of memory");
+                return -1;
+            }
+            g->leaves = v;
+            g->cap_leaves = cap;
+        }
+        g->leaves[g->n_leaves++] = g->n_slots;
+        g->grads_dirty = true;
+    }
     pg_slot *s = &g->slots[g->n_slots];
     memset(s, 0, sizeof *s);
+    s->gradof = -1;
     s->kind = kind;
     s->of = of;
     if (t) pg__meta_of(&s->meta, t);
@@ -196,15 +224,27 @@ static pg_instr *pg__emit(pg_program *g, int kind) {
 static int pg__find(pg_program *g, const pg_tensor *t) {
     if (!t) return -1;
     /* the .grad of an input or a captured tensor is read where it is at run time */
-    for (int s = 0; s < g->n_slots; s++) {
-        const pg_slot *x = &g->slots[s];
-        if ((x->kind == S_INPUT || x->kind == S_EXT) && x->t && x->t->grad == t) {
-            for (int q = 0; q < g->n_slots; q++)
-                if (g->slots[q].kind == S_GRADOF && g->slots[q].of == s) return q;
-            return pg__new_slot(g, S_GRADOF, s, t);
+    if (g->grads_dirty) {
+        free(g->grads.k);
+        free(g->grads.v);
+        memset(&g->grads, 0, sizeof g->grads);
+        for (int k = 0; k < g->n_leaves; k++) {
+            const pg_tensor *x = g->slots[g->leaves[k]].t;
+            if (x && x->grad && pg__pmap_put(&g->grads, x->grad, g->leaves[k]) < 0)
+                return pg__refuse(g, "%s", "out of memory"), -1;
         }
+        g->grads_dirty = false;
     }
-    int s = pg__pmap_get(&g->map, t);
+    int s = pg__pmap_get(&g->grads, t);
+    if (s >= 0) {
+        if (g->slots[s].gradof < 0) {
+            int q = pg__new_slot(g, S_GRADOF, s, t);
+            if (q < 0) return -1;
+            g->slots[s].gradof = q;
+        }
+        return g->slots[s].gradof;
+    }
+    s = pg__pmap_get(&g->map, t);
     if (s >= 0) return s;
     for (int i = 0; i < g->n_captured; i++)
         if (g->captured[i] == t) {
@@ -289,7 +329,6 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
     I->p.custom_ctx = NULL;
     int idx = (int)(I - g->code);
     I->out = pg__def(g, out);
-    if (I->out >= 0) g->slots[I->out].buffer = I->kind == I_FWD;
     pg_node *n = out->grad_fn;
     if (n && n->out == out) {
         if (pg__pmap_put(&g->nodes, n, idx) == 1) atomic_fetch_add(&n->refcount, 1);
@@ -397,6 +436,7 @@ static void rec_accumulate_leaf(pg_recorder *r, pg_tensor *leaf, pg_tensor *gt, 
         return pg__refuse(g, "%s", "a backward into a leaf made inside the function");
     pg_instr *I = pg__emit(g, I_ACC_LEAF);
     if (!I) return;
+    g->grads_dirty = true;
     I->a = a;
     I->b = b;
     I->keep = keep ? pg__find(g, keep) : -1;
@@ -411,6 +451,7 @@ static void rec_set_grad(pg_recorder *r, pg_tensor *t, pg_tensor *grad) {
         return pg__refuse(g, "%s", "setting .grad of a tensor made inside the function");
     pg_instr *I = pg__emit(g, I_SET_GRAD);
     if (!I) return;
+    g->grads_dirty = true;
     I->a = a;
     I->b = b;
 }
@@ -445,6 +486,8 @@ static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_progra
 static const pg_rec_ops pg__rec_ops = {rec_apply,          rec_seed,     rec_backward, rec_accumulate,
                                        rec_accumulate_leaf, rec_set_grad, rec_optim,    rec_refuse};
 
+static pg_status pg__plan(pg_program *g);
+
 /* ---- the program's life ---- */
 
 static void pg__program_clear(pg_program *g) {
@@ -459,6 +502,14 @@ static void pg__program_clear(pg_program *g) {
     free(g->code);
     free(g->scalars);
     free(g->outputs);
+    free(g->opt_at);
+    g->opt_at = NULL;
+    free(g->dead_at);
+    free(g->dead);
+    g->dead_at = g->dead = NULL;
+    free(g->leaves);
+    g->leaves = NULL;
+    g->n_leaves = g->cap_leaves = 0;
     g->slots = NULL;
     g->code = NULL;
     g->scalars = NULL;
@@ -494,8 +545,12 @@ static void pg__record_drop(pg_program *g) {
     free(g->map.v);
     free(g->nodes.k);
     free(g->nodes.v);
+    free(g->grads.k);
+    free(g->grads.v);
     memset(&g->map, 0, sizeof g->map);
     memset(&g->nodes, 0, sizeof g->nodes);
+    memset(&g->grads, 0, sizeof g->grads);
+    g->grads_dirty = true;
     free(g->captured);
     g->captured = NULL;
     g->n_captured = 0;
@@ -581,7 +636,14 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
     if (g->refused) {
         st = pg__fail(PG_ERR_RUNTIME, "compile: cannot record %s", g->why);
         pg__program_clear(g);
+    } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
+        st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+        pg__program_clear(g);
+    } else if ((st = pg__plan(g)) != PG_OK) {
+        pg__program_clear(g);
     } else {
+        for (int i = 0, k = 0; i < g->n_code; i++)
+            if (g->code[i].kind == I_OPT) g->opt_at[k++] = i;
         g->recorded = true;
     }
     atomic_store(&g->busy, 0);
@@ -594,16 +656,82 @@ int pg_program_n_optim(const pg_program *g) { return g && g->recorded ? g->n_opt
 pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n) {
     if (!g || !g->recorded || !s) return pg__fail(PG_ERR_VALUE, "compile: no recorded program");
     if (k < 0 || k >= g->n_opt) return pg__fail(PG_ERR_INDEX, "compile: no optimizer update %d", k);
-    for (int i = 0; i < g->n_code; i++) {
-        pg_instr *I = &g->code[i];
-        if (I->kind != I_OPT || k--) continue;
-        if (n != pg__opt_ns[I->opt])
-            return pg__fail(PG_ERR_VALUE, "compile: %s takes %d scalars, got %d", pg__optname[I->opt],
-                            pg__opt_ns[I->opt], n);
-        memcpy(g->scalars + I->scal, s, (size_t)n * sizeof *s);
-        return PG_OK;
+    const pg_instr *I = &g->code[g->opt_at[k]];
+    if (n != pg__opt_ns[I->opt])
+        return pg__fail(PG_ERR_VALUE, "compile: %s takes %d scalars, got %d", pg__optname[I->opt], pg__opt_ns[I->opt],
+                        n);
+    memcpy(g->scalars + I->scal, s, (size_t)n * sizeof *s);
+    return PG_OK;
+}
+
+/* The slots instruction I reads or writes, into v (at most cap); returns how many. */
+static int pg__slots_of(const pg_instr *I, int *v, int cap) {
+    int n = 0;
+#define PG_ADD(s) \
+    do {          \
+        if ((s) >= 0 && n < cap) v[n++] = (s); \
+    } while (0)
+    PG_ADD(I->out);
+    PG_ADD(I->a);
+    PG_ADD(I->b);
+    PG_ADD(I->keep);
+    PG_ADD(I->gout);
+    PG_ADD(I->offsets_slot);
+    for (int k = 0; k < PG_MAX_SAVED; k++) PG_ADD(I->saved[k]);
+    for (int k = 0; k < PG_REC_MAX_T; k++) PG_ADD(I->t[k]);
+    for (int k = 0; k < I->n_in; k++) PG_ADD(I->in[k]);
+#undef PG_ADD
+    return n;
+}
+
+/* Liveness: each computed value (not a kept forward buffer, not an output) is
+ * dropped right after the last instruction that uses it, so a run's working
+ * set stays what the eager step's is. A backward also reads the labels of its
+ * forward, which the slot list of the backward does not show: they are inputs. */
+static pg_status pg__plan(pg_program *g) {
+    int *last = malloc((size_t)(g->n_slots ? g->n_slots : 1) * sizeof *last);
+    int *count = calloc((size_t)g->n_code + 1, sizeof *count);
+    int tmp[64];
+    if (!last || !count) {
+        free(last);
+        free(count);
+        return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     }
-    return PG_ERR_INDEX;
+    for (int s = 0; s < g->n_slots; s++) last[s] = -1;
+    for (int i = 0; i < g->n_code; i++) {
+        int n = pg__slots_of(&g->code[i], tmp, 64);
+        for (int k = 0; k < n; k++) last[tmp[k]] = i;
+        if (g->code[i].kind == I_BWD && g->code[g->code[i].fwd].offsets_slot >= 0)
+            last[g->code[g->code[i].fwd].offsets_slot] = i;
+    }
+    for (int i = 0; i < g->n_code; i++)
+        if (g->code[i].n_in > 48)
+            for (int k = 0; k < g->code[i].n_in; k++)
+                if (g->code[i].in[k] >= 0) last[g->code[i].in[k]] = g->n_code; /* past tmp: kept to the end */
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] >= 0) last[g->outputs[k]] = g->n_code;
+    int total = 0;
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_TEMP && !g->slots[s].buffer && last[s] >= 0 && last[s] < g->n_code) {
+            count[last[s]]++;
+            total++;
+        }
+    g->dead_at = malloc(((size_t)g->n_code + 1) * sizeof *g->dead_at);
+    g->dead = malloc((size_t)(total ? total : 1) * sizeof *g->dead);
+    if (!g->dead_at || !g->dead) {
+        free(last);
+        free(count);
+        return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
+    g->dead_at[0] = 0;
+    for (int i = 0; i < g->n_code; i++) g->dead_at[i + 1] = g->dead_at[i] + count[i];
+    for (int i = 0; i < g->n_code; i++) count[i] = g->dead_at[i];
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_TEMP && !g->slots[s].buffer && last[s] >= 0 && last[s] < g->n_code)
+            g->dead[count[last[s]]++] = s;
+    free(last);
+    free(count);
+    return PG_OK;
 }
 
 /* ---- printing ---- */
@@ -821,8 +949,8 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
     if (!g || !g->recorded) return pg__fail(PG_ERR_RUNTIME, "compile: the program has not been recorded");
     if (n_inputs != g->n_inputs || (n_inputs && !inputs) || (g->n_outputs && !outputs))
         return pg__fail(PG_ERR_VALUE, "compile: the program takes %d inputs, got %d", g->n_inputs, n_inputs);
-    for (int i = 0; i < g->n_slots; i++) {
-        const pg_slot *x = &g->slots[i];
+    for (int i = 0; i < g->n_leaves; i++) {
+        const pg_slot *x = &g->slots[g->leaves[i]];
         if (x->kind != S_INPUT) continue;
         const pg_tensor *t = inputs[x->of];
         char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
@@ -836,12 +964,15 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
     int expected = 0;
     if (!atomic_compare_exchange_strong(&g->busy, &expected, 1))
         return pg__fail(PG_ERR_RUNTIME, "compile: the program is already running on another thread");
-    for (int s = 0; s < g->n_slots; s++)
-        if (g->slots[s].kind == S_INPUT) g->slots[s].t = inputs[g->slots[s].of];
+    for (int i = 0; i < g->n_leaves; i++)
+        if (g->slots[g->leaves[i]].kind == S_INPUT) g->slots[g->leaves[i]].t = inputs[g->slots[g->leaves[i]].of];
     for (int k = 0; k < g->n_outputs; k++) outputs[k] = NULL;
     int prev = pg_set_grad_enabled(0); /* the kernels' own calls to ops record nothing, as in backward */
     pg_status st = PG_OK;
-    for (int i = 0; i < g->n_code && st == PG_OK; i++) st = pg__run_one(g, &g->code[i], i);
+    for (int i = 0; i < g->n_code && st == PG_OK; i++) {
+        st = pg__run_one(g, &g->code[i], i);
+        for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
+    }
     pg_set_grad_enabled(prev);
     for (int k = 0; k < g->n_outputs && st == PG_OK; k++) {
         pg_tensor *t = pg__get(g, g->outputs[k]);
