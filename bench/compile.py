@@ -151,8 +151,8 @@ def run(quick: bool = False) -> str:
             notes.append(f"{name}: the compiled losses differ from the eager ones")
         if compiled_step.records != 1:
             notes.append(f"{name}: compile did not record (the step ran eagerly)")
-        best = common.interleaved({"eager": lambda: eager_step(*args), "compiled": lambda: compiled_step(*cargs)},
-                                  repeats=repeats, inner=1 if "scalar" in name else 5)
+        fns = {"eager": lambda f=eager_step, a=args: f(*a), "compiled": lambda f=compiled_step, a=cargs: f(*a)}
+        best = common.interleaved(fns, repeats=repeats, inner=1 if "scalar" in name else 5)
         rows.append((name, best["eager"], best["compiled"], t_record, t_eager1))
     mg = _micrograd_step()
     mg_time = common.interleaved({"mg": mg}, repeats=repeats)["mg"] if mg else None

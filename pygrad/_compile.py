@@ -36,8 +36,7 @@ import warnings
 from typing import Any, Callable
 
 from pygrad import _autograd, _recording
-from pygrad._bindings import _check, _raise_last, ffi, lib
-from pygrad._bindings import _wrap as _wrap_new
+from pygrad._bindings import _NULL, _check, doubles, handles, last_error, lib, new_program, program_lines, wrap_or_none
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradRuntimeError
 from pygrad.optim import _fused
@@ -273,11 +272,8 @@ class CompiledFunction:
     def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any) -> Any:
         if getattr(_recording.local, "rec", None) is not None or _fused._hook is not None:
             return self.fn(*args, **kwargs)  # nested in another recording: the outer one records this
-        prog = ffi.gc(lib.pg_program_new(), lib.pg_program_free)
-        if prog == ffi.NULL:
-            _raise_last()
-        c_in = ffi.new("pg_tensor *[]", [t._p for t in inputs] or 1)
-        c_cap = ffi.new("pg_tensor *[]", [t._p for t in captured] or 1)
+        prog = new_program()
+        c_in, c_cap = handles(inputs), handles(captured)
         _check(lib.pg_program_record_begin(prog, c_in, len(inputs), c_cap, len(captured)))
         rec = _Recording(prog, self.fullgraph)
         _recording.local.rec = rec
@@ -295,7 +291,7 @@ class CompiledFunction:
                     rec.refuse(f"returning a {type(x).__name__}")
             if len(rec.observed) != len(rec.updates):
                 rec.refuse("an optimizer update outside Optimizer.step")
-            c_out = ffi.new("pg_tensor *[]", [t._p for t in outs] or 1)
+            c_out = handles(outs)
             ended = True
             st = lib.pg_program_record_end(prog, c_out, len(outs))
         finally:
@@ -304,11 +300,11 @@ class CompiledFunction:
             _recording.local.rec = None
             _fused._hook = None
             if not ended:
-                lib.pg_program_record_end(prog, ffi.NULL, 0)
+                lib.pg_program_record_end(prog, _NULL, 0)
         if rec.why is not None or st:
             why = rec.why
             if why is None:
-                why = ffi.string(lib.pg_last_error()).decode().removeprefix("compile: cannot record ")
+                why = last_error().removeprefix("compile: cannot record ")
             entry.state, entry.why, entry.prog = "eager", why, None
             self._warn(why)
             return out
@@ -352,13 +348,12 @@ class CompiledFunction:
             return _RERECORD
         prog = entry.prog
         for k, sc in enumerate(scalars):
-            _check(lib.pg_program_set_optim_scalars(prog, k, ffi.new("double[]", sc), len(sc)))
+            _check(lib.pg_program_set_optim_scalars(prog, k, doubles(sc), len(sc)))
         n_out = sum(1 for k in entry.kinds if k == "T")
-        c_in = ffi.new("pg_tensor *[]", [t._p for t in inputs] or 1)
-        c_out = ffi.new("pg_tensor *[]", n_out or 1)
+        c_in, c_out = handles(inputs), handles([], n_out)
         _check(lib.pg_program_run(prog, c_in, len(inputs), c_out))
         it = iter([c_out[i] for i in range(n_out)])
-        leaves = [(None if (p := next(it)) == ffi.NULL else _wrap_new(p)) if k == "T" else k for k in entry.kinds]
+        leaves = [wrap_or_none(next(it)) if k == "T" else k for k in entry.kinds]
         return _unflatten(entry.spec, iter(leaves))
 
     @property
@@ -367,12 +362,7 @@ class CompiledFunction:
         e = self._last
         if e is None or e.prog is None:
             return None
-        buf = ffi.new("char[]", 512)
-        lines = []
-        for i in range(lib.pg_program_size(e.prog)):
-            lib.pg_program_line(e.prog, i, buf, 512)
-            lines.append(f"{i:4d}  {ffi.string(buf).decode()}")
-        return "\n".join(lines)
+        return "\n".join(f"{i:4d}  {ln}" for i, ln in enumerate(program_lines(e.prog)))
 
 
 _RERECORD = object()
