@@ -97,16 +97,24 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
     return kind(_unflatten(s, leaves) for s in items)
 
 
-def _is_module(x: Any) -> bool:
-    from pygrad.nn.module import Module
+_CLASSES: list[type] = []  # nn.Module, optim.Optimizer: imported at the first guard (they import this module's peers)
 
-    return isinstance(x, Module)
+
+def _classes() -> list[type]:
+    if not _CLASSES:
+        from pygrad.nn.module import Module
+        from pygrad.optim.optimizer import Optimizer
+
+        _CLASSES[:] = [Module, Optimizer]
+    return _CLASSES
+
+
+def _is_module(x: Any) -> bool:
+    return isinstance(x, _classes()[0])
 
 
 def _is_optimizer(x: Any) -> bool:
-    from pygrad.optim.optimizer import Optimizer
-
-    return isinstance(x, Optimizer)
+    return isinstance(x, _classes()[1])
 
 
 def _reach(x: Any, depth: int, tensors: dict[int, Tensor], facts: list[Any], seen: set[int]) -> None:
