@@ -969,10 +969,16 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
     for (int k = 0; k < g->n_outputs; k++) outputs[k] = NULL;
     int prev = pg_set_grad_enabled(0); /* the kernels' own calls to ops record nothing, as in backward */
     pg_status st = PG_OK;
+    /* the whole run lets the host's lock (the GIL) go: no instruction calls into
+     * Python (hooks, custom ops and Python reads refused the recording); a
+     * release callback of external memory, should a run drop the last
+     * reference to one, takes the GIL itself (cffi's callbacks do) */
+    pg_unlocked unlocked = pg__unlock_host(INT64_MAX);
     for (int i = 0; i < g->n_code && st == PG_OK; i++) {
         st = pg__run_one(g, &g->code[i], i);
         for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
     }
+    pg__relock_host(unlocked);
     pg_set_grad_enabled(prev);
     for (int k = 0; k < g->n_outputs && st == PG_OK; k++) {
         pg_tensor *t = pg__get(g, g->outputs[k]);

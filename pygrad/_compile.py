@@ -44,6 +44,31 @@ from pygrad.optim import _fused
 _MAX_PROGRAMS = 8  # per function: signatures beyond it evict the oldest
 
 _count_lock = threading.Lock()
+_hook_users = 0  # threads with a hook on the fused updates now
+
+
+def _dispatch(kind: str, tensors: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
+    """pygrad.optim._fused's hook while any thread needs one: this thread's own hook
+    decides (other threads' updates run as usual)."""
+    h = getattr(_recording.local, "fused", None)
+    return False if h is None else h(kind, tensors, scalars)
+
+
+def _hook_on(fn: Callable[..., bool]) -> None:
+    global _hook_users
+    _recording.local.fused = fn
+    with _count_lock:
+        _hook_users += 1
+        _fused._hook = _dispatch
+
+
+def _hook_off() -> None:
+    global _hook_users
+    _recording.local.fused = None
+    with _count_lock:
+        _hook_users -= 1
+        if not _hook_users:
+            _fused._hook = None
 
 
 class CompileError(PygradRuntimeError):
@@ -278,14 +303,14 @@ class CompiledFunction:
                           stacklevel=3)
 
     def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any) -> Any:
-        if getattr(_recording.local, "rec", None) is not None or _fused._hook is not None:
+        if getattr(_recording.local, "rec", None) is not None or getattr(_recording.local, "fused", None) is not None:
             return self.fn(*args, **kwargs)  # nested in another recording: the outer one records this
         prog = new_program()
         c_in, c_cap = handles(inputs), handles(captured)
         _check(lib.pg_program_record_begin(prog, c_in, len(inputs), c_cap, len(captured)))
         rec = _Recording(prog, self.fullgraph)
         _recording.local.rec = rec
-        _fused._hook = rec.observe
+        _hook_on(rec.observe)
         with _count_lock:
             _recording.RECORDING += 1
         ended = False
@@ -306,7 +331,7 @@ class CompiledFunction:
             with _count_lock:
                 _recording.RECORDING -= 1
             _recording.local.rec = None
-            _fused._hook = None
+            _hook_off()
             if not ended:
                 lib.pg_program_record_end(prog, _NULL, 0)
         if rec.why is not None or st:
@@ -333,12 +358,12 @@ class CompiledFunction:
             return True  # the update does not run
 
         saved = [(opt.state.get(id(p)), dict(opt.state.get(id(p), {}))) for opt, p, _, _ in entry.updates]
-        _fused._hook = capture
+        _hook_on(capture)
         try:
             for opt, p, group, _ in entry.updates:
                 opt._update(p, p, opt.state.setdefault(id(p), {}), group)
         finally:
-            _fused._hook = None
+            _hook_off()
         same = len(got) == len(entry.updates) and all(
             all(a is b for k, (a, b) in enumerate(zip(ts, was)) if k != 1)
             for (_, ts, _), (_, _, _, was) in zip(got, entry.updates))

@@ -500,3 +500,35 @@ def test_custom_op_with_a_python_backward_runs_eagerly() -> None:
     strict(pg.tensor([1.0, 1.0], dtype="float64"))
     with pytest.raises(CompileError, match="custom op"):
         strict(pg.tensor([1.0, 1.0], dtype="float64"))
+
+
+def test_a_threads_compile_hook_leaves_other_threads_updates_alone() -> None:
+    import threading
+
+    from pygrad import _compile
+
+    m_b, o_b = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    m_c, o_c = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    x, y = _batches(1)[0]
+    _compile._hook_on(lambda *a: True)  # this thread: the updates would be left out (a replay's dry run)
+    try:
+        t = threading.Thread(target=_step_fn(m_b, o_b), args=(x, y))
+        t.start()
+        t.join()
+    finally:
+        _compile._hook_off()
+    _step_fn(m_c, o_c)(x, y)
+    _assert_same(_params(m_b), _params(m_c))
+    assert not np.array_equal(_params(m_b)[0], _params(_setup("SGD", {"lr": 0.05}, "float32")[0])[0])
+
+
+def test_a_replay_lets_the_gil_go() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05}, "float32")
+    step = pg.compile(_step_fn(model, opt))
+    data = _batches(1)
+    for _ in range(2):
+        step(*data[0])
+    assert step.records == 1
+    lib.pg_py_reset_gil_counts()
+    step(*data[0])  # a replay of small ops: eagerly, none of them would let the GIL go
+    assert lib.pg_py_gil_count(0) == 1
