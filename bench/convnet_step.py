@@ -48,7 +48,7 @@ def _layers(ns: Any, cin: int, size: int, chans: tuple[int, int], hidden: int) -
 
 def _copy_weights(torch: Any, src: Any, dst: Any) -> None:
     """Give the torch model pygrad's initial parameters (pygrad's Linear keeps (in, out) weights)."""
-    for (name, p), (_, q) in zip(src.named_parameters(), dst.named_parameters()):
+    for (_, p), (_, q) in zip(src.named_parameters(), dst.named_parameters()):
         a = p.numpy()
         if a.shape != tuple(q.shape):
             a = a.T

@@ -137,17 +137,19 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
         pg_tensor_release(out);
         return NULL;
     }
-    if (ts->grad_disabled) return out;
-    bool need = false;
-    for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
-    if (need && pg__is_float(out->dtype) && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
-        pg_tensor_release(out);
-        return NULL;
+    if (!ts->grad_disabled) {
+        bool need = false;
+        for (int i = 0; i < n_in; i++) need |= in[i]->requires_grad;
+        if (need && pg__is_float(out->dtype) && pg__record_ts(ts, out, op, in, n_in, p) != PG_OK) {
+            pg_tensor_release(out);
+            return NULL;
+        }
+        if (need && !d->forward) { /* a view in the graph: in-place updates of its storage are refused */
+            out->graph_view = true;
+            atomic_fetch_add(&out->storage->graph_views, 1);
+        }
     }
-    if (need && !d->forward) { /* a view in the graph: in-place updates of its storage are refused */
-        out->graph_view = true;
-        atomic_fetch_add(&out->storage->graph_views, 1);
-    }
+    if (ts->recorder) ts->recorder->ops->apply(ts->recorder, out, in, n_in, p); /* pygrad.compile */
     return out;
 }
 
@@ -281,7 +283,7 @@ static pg_status pg__accumulate_move(pg_tensor **slot, pg_tensor **g) {
  * create_graph), its storage is shared, it is g itself or the sweep's seed
  * (keep: the caller's gradient, may be NULL); then a fresh tensor replaces
  * it. An in-place update bumps its version, as any in-place op does. */
-static pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep, bool create) {
+pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep, bool create) {
     pg_status st = PG_OK;
     pg__grad_lock(leaf);
     pg_tensor *old = leaf->grad;
@@ -615,6 +617,9 @@ static pg_status pg__defer_leaf(pg_sweep *sw, pg_tensor *leaf, pg_tensor **g) {
 
 /* g (borrowed) flows into leaf: now, or deferred when it has hooks or in capture mode */
 static pg_status pg__to_leaf(pg_sweep *sw, pg_tensor *leaf, pg_tensor **g) {
+    pg_recorder *rec = sw->ts->recorder; /* pygrad.compile */
+    if (rec && leaf->hooks) rec->ops->refuse(rec, "a hook on a leaf tensor");
+    else if (rec) rec->ops->accumulate_leaf(rec, leaf, *g, sw->keep);
     if (!sw->capture && !leaf->hooks) return pg__accumulate_leaf(leaf, *g, sw->keep, sw->create);
     pg_tensor *mine = PG_NEW_REF(*g);
     return pg__defer_leaf(sw, leaf, &mine);
@@ -684,6 +689,7 @@ static pg_status pg__sweep_node(pg_sweep *sw, pg_node *n) {
             n->gout_reusable = pg__exclusive(g) && !g->grad_fn;
             st = d->backward(dx, g, n);
             n->gout_reusable = false;
+            if (ts->recorder && st == PG_OK) ts->recorder->ops->backward(ts->recorder, n, g, dx); /* pygrad.compile */
         }
     }
     if (st == PG_OK && g && ts->anomaly) st = pg__anomaly_check_backward(n, dx);
@@ -702,7 +708,11 @@ static pg_status pg__sweep_node(pg_sweep *sw, pg_node *n) {
         pg_edge *e = &n->edges[i];
         if (st == PG_OK && dx[i]) {
             if (create && e->fn) st = pg__accumulate_rec(&e->fn->gacc, dx[i]);
-            else if (e->fn) st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
+            else if (e->fn && ts->recorder) { /* pygrad.compile: what the accumulation did */
+                pg_tensor *before = e->fn->gacc, *gi = dx[i];
+                st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
+                if (st == PG_OK) ts->recorder->ops->accumulate(ts->recorder, before, e->fn->gacc, gi);
+            } else if (e->fn) st = pg__accumulate_move(&e->fn->gacc, &dx[i]);
             else if (e->leaf) st = pg__to_leaf(sw, e->leaf, &dx[i]);
         }
         if (dx[i]) pg_tensor_release(dx[i]);
@@ -827,6 +837,11 @@ pg_status pg_autograd_run(pg_tensor **roots, pg_tensor **grads, int n_roots, pg_
             seeds[i] = c;
             if (!c) st = PG_ERR_MEMORY;
         }
+    }
+    if (ts->recorder && st == PG_OK) { /* pygrad.compile: the plain backward only */
+        if (inputs || create)
+            ts->recorder->ops->refuse(ts->recorder, inputs ? "autograd.grad" : "backward(create_graph=True)");
+        for (int i = 0; i < n_roots; i++) ts->recorder->ops->seed(ts->recorder, seeds[i], roots[i], grads[i]);
     }
     pg_sweep sw = {0};
     sw.ts = ts;

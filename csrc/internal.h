@@ -259,9 +259,37 @@ typedef struct pg_thread {
     bool grad_graph_chained;     /* pg_take_grad_graph_chained's answer */
     uint64_t recording_sweep;    /* id of the create_graph sweep running on this thread (0: none),
                                   * stamped as the mark of the nodes its rules record */
+    struct pg_recorder *recorder; /* the program being recorded on this thread (program.c), NULL when none */
 } pg_thread;
 
 extern _Thread_local pg_thread pg_tls;
+
+/* ---- recording a program (program.c, pygrad.compile) ----
+ * While a thread records, the tape (each op applied, each backward step and
+ * accumulation), set_grad, the in-place ops and the optimizer updates tell its
+ * recorder what they did. They reach it through its function table, as the
+ * tape reaches the ops through pg_optable, so no lower file calls up into
+ * program.c; when nothing records, each event costs one branch on
+ * pg_tls.recorder. A hook never fails the eager work: a recorder that cannot
+ * follow marks itself refused (refuse) and the step stays eager. */
+typedef struct pg_recorder pg_recorder;
+typedef struct pg_rec_ops {
+    void (*apply)(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p);
+    void (*seed)(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, const pg_tensor *grad);
+    void (*backward)(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_tensor *const *dx);
+    void (*accumulate)(pg_recorder *r, pg_tensor *before, pg_tensor *after, pg_tensor *g); /* a node's gradient */
+    void (*accumulate_leaf)(pg_recorder *r, pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep);
+    void (*set_grad)(pg_recorder *r, pg_tensor *t, pg_tensor *grad);
+    void (*optim)(pg_recorder *r, int kind, pg_tensor *const *t, const double *s); /* PG_REC_SGD ... */
+    void (*refuse)(pg_recorder *r, const char *what);
+} pg_rec_ops;
+struct pg_recorder {
+    const pg_rec_ops *ops;
+};
+/* the optimizer updates (optim.c) as the recorder sees them: tensors, then scalars (as doubles) */
+enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM };
+#define PG_REC_MAX_T 5
+#define PG_REC_MAX_S 8
 
 /* arranges the clean-up of ts (this thread's pg_tls) at thread exit */
 void pg__thread_register(pg_thread *ts);
@@ -360,6 +388,8 @@ bool pg__node_needs(const pg_node *n, int i);
 pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i);
 pg_status pg__check_saved(const pg_node *n);
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g);
+/* leaf->grad += g, as backward does it (keep: a gradient never written into) */
+pg_status pg__accumulate_leaf(pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep, bool create);
 
 /* anomaly.c: PG_OK when anomaly detection is off or every value is finite */
 pg_status pg__anomaly_check_forward(int op, const pg_tensor *out);

@@ -52,6 +52,8 @@ pg_tensor *pg_custom(pg_tensor **inputs, int n_in, pg_tensor *value, pg_custom_b
                      pg_custom_release_fn release, void *ctx) {
     pg_tensor *out = NULL;
     pg_status st = PG_OK;
+    pg_recorder *rec = pg_tls.recorder; /* pygrad.compile cannot replay a Python backward */
+    if (rec) rec->ops->refuse(rec, "a custom op (a user gate or custom_op, whose backward is Python)");
     if (n_in < 0 || (n_in > 0 && !inputs)) st = pg__fail(PG_ERR_VALUE, "custom: bad input list");
     for (int i = 0; st == PG_OK && i < n_in; i++) st = pg__check_tensor("custom", inputs[i]);
     if (st == PG_OK) st = pg__check_float("custom", value);

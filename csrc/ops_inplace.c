@@ -50,7 +50,11 @@ static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor
     return *record ? pg__check_views(op, t) : PG_OK;
 }
 
-static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+static void pg__bump(pg_tensor *t) {
+    pg_recorder *rec = pg_tls.recorder; /* pygrad.compile does not record in-place updates yet */
+    if (rec) rec->ops->refuse(rec, "an in-place update (add_, mul_, copy_, fill_, zero_, setitem, ...)");
+    atomic_fetch_add(&t->storage->version, 1);
+}
 
 /* A copy of t's values that stands for t in the graph (shares t's grad_fn):
  * the input of an in-place op's recorded out-of-place form, so that the

@@ -136,6 +136,11 @@ pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf
         return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
     bool mom = momentum != 0;
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, momentum_buf};
+        double v[PG_REC_MAX_S] = {(double)step, lr, momentum, dampening, weight_decay, nesterov};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_SGD, t, v);
+    }
     pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
                     weight_decay, nesterov};
     pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32,
@@ -162,6 +167,11 @@ pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_su
         (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
         (st = pg__check_state(op, "sum", param, state_sum)))
         return st;
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, state_sum};
+        double v[PG_REC_MAX_S] = {(double)step, lr, lr_decay, weight_decay, eps};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAGRAD, t, v);
+    }
     double clr = lr / (1.0 + (double)(step - 1) * lr_decay);
     pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
     for (int64_t i = 0; i < param->numel; i++) {
@@ -201,6 +211,11 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
         (momentum > 0 && (st = pg__check_state(op, "momentum", param, momentum_buf))) ||
         (centered && (st = pg__check_state(op, "grad_avg", param, grad_avg))))
         return st;
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, square_avg, momentum_buf, grad_avg};
+        double v[PG_REC_MAX_S] = {lr, alpha, eps, weight_decay, momentum, centered};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RMSPROP, t, v);
+    }
     pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
     for (int64_t i = 0; i < param->numel; i++) {
         double p = PG_LD(param, i);
@@ -252,6 +267,11 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
         return st;
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
         return pg__fail(PG_ERR_VALUE, "%s: invalid betas (%g, %g) (each must be in [0, 1))", op, beta1, beta2);
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq};
+        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAM, t, v);
+    }
     double bc1 = 1.0 - pow(beta1, (double)step);
     double bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step));
     double step_size = lr / bc1;

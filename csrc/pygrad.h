@@ -528,6 +528,33 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
                        pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
                        double weight_decay, int decoupled_weight_decay, int amsgrad);
 
+/* ---- compiled programs (program.c: pygrad.compile) ----
+ * A program records one eager run of a step on this thread (forward ops,
+ * the backward sweep, gradient accumulation, set_grad, the optimizer updates)
+ * between record_begin and record_end, and replays it later in one call with
+ * new input tensors of the recorded shapes and dtypes. captured: the tensors
+ * (parameters, optimizer state) the step may use besides its inputs; they are
+ * held by the program and used by pointer. record_end fails (PG_ERR_RUNTIME,
+ * the message naming the first reason) when the step did something a program
+ * cannot replay; it always ends the recording. run writes n_outputs new
+ * tensors (copies of the recorded outputs' values, NULL for a None .grad).
+ * set_optim_scalars replaces the scalars of the k-th optimizer update (in the
+ * order of the pg_*_step arguments after the tensors, as doubles). line
+ * writes instruction i as text (snprintf's return). The program is owned by
+ * the caller (pg_program_free). */
+typedef struct pg_program pg_program;
+pg_program *pg_program_new(void);
+void pg_program_free(pg_program *g);
+pg_status pg_program_record_begin(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **captured,
+                                  int n_captured);
+pg_status pg_program_record_refuse(pg_program *g, const char *what);
+pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_outputs);
+pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **outputs);
+int pg_program_size(const pg_program *g);
+int pg_program_n_optim(const pg_program *g);
+pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n);
+int pg_program_line(const pg_program *g, int i, char *buf, int cap);
+
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);
 int64_t pg_live_nodes(void);

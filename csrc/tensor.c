@@ -743,6 +743,8 @@ pg_status pg_tensor_set_grad(pg_tensor *t, pg_tensor *grad) {
         if (grad == t) return pg__fail(PG_ERR_VALUE, "grad: a tensor cannot be its own gradient");
         pg_tensor_retain(grad);
     }
+    pg_recorder *rec = pg_tls.recorder; /* pygrad.compile */
+    if (rec) rec->ops->set_grad(rec, t, grad);
     pg__grad_lock(t);
     pg_tensor *old = t->grad;
     t->grad = grad;

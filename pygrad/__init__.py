@@ -68,6 +68,10 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
         import importlib
 
         return importlib.import_module(f"pygrad.{name}")
+    if name == "compile" and _BACKEND == "c":  # PyTorch's name: record a step once, replay it in C
+        from pygrad._compile import compile
+
+        return compile
     if name == "gradgradcheck":  # beside the gradcheck module, as in PyTorch's namespace
         from pygrad.gradcheck import gradgradcheck
 

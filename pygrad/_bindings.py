@@ -164,6 +164,44 @@ def tensor_slot() -> Any:
     return ffi.new("pg_tensor *[1]")
 
 
+def handles(tensors: list[Any], n: int | None = None) -> Any:
+    """A C array of the tensors' handles, or of n NULL slots (never of length 0)."""
+    return ffi.new("pg_tensor *[]", [t._p for t in tensors] or 1) if n is None else ffi.new("pg_tensor *[]", n or 1)
+
+
+def wrap_or_none(p: Any) -> Any:
+    """Own a new C reference that may be NULL (None then)."""
+    return None if p == ffi.NULL else _wrap(p)
+
+
+def doubles(values: Any) -> Any:
+    """A C double array of the values."""
+    return ffi.new("double[]", list(values) or 1)
+
+
+def last_error() -> str:
+    """The message of the last C failure on this thread."""
+    return ffi.string(lib.pg_last_error()).decode()
+
+
+def new_program() -> Any:
+    """A new pg_program (pygrad.compile), freed when the returned handle dies."""
+    p = lib.pg_program_new()
+    if p == ffi.NULL:
+        _raise_last()
+    return ffi.gc(p, lib.pg_program_free)
+
+
+def program_lines(prog: Any) -> list[str]:
+    """A program's instructions as text, one per line."""
+    buf = ffi.new("char[]", 512)
+    lines = []
+    for i in range(lib.pg_program_size(prog)):
+        lib.pg_program_line(prog, i, buf, 512)
+        lines.append(ffi.string(buf).decode())
+    return lines
+
+
 def address(ptr: Any) -> int:
     """A C pointer as an int (a stable key for the object it points to)."""
     return int(ffi.cast("uintptr_t", ptr))

@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _engines, _indexing, _optable
+from pygrad import _engines, _indexing, _optable, _recording
 from pygrad._args import _join_axis, _reduction_arg, _shape_arg
-from pygrad._bindings import _wrap, bool_, float32, float64, int64_buffer, lib, tensor_array
+from pygrad._bindings import _wrap, address, bool_, float32, float64, int64_buffer, lib, tensor_array
 from pygrad._creation import tensor
 from pygrad._derived import cumsum, logsumexp  # noqa: F401 - op-table rows whose functions check in one place
 from pygrad._tensor import Tensor, _as_tensor, _is_scalar
@@ -239,7 +239,7 @@ def _labels_arg(op: str, labels: Any) -> np.ndarray:
     pass, as do integer tensors; float arrays and tensors must hold whole
     numbers. The range is checked by the op itself."""
     if isinstance(labels, Tensor):
-        arr = labels.numpy()
+        arr = labels._host_view()  # a compiled step follows the labels' own buffer (checked below)
     else:
         try:
             arr = np.asarray(labels)
@@ -251,7 +251,12 @@ def _labels_arg(op: str, labels: Any) -> np.ndarray:
         raise PygradTypeError(f"{op}: labels must be whole numbers, got non-integer values")
     if arr.ndim != 1:
         raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    out = np.ascontiguousarray(arr, dtype=np.int64)
+    if _recording.RECORDING:  # pygrad.compile follows an int64 tensor's own buffer, nothing else
+        followed = isinstance(labels, Tensor) and out.ctypes.data == address(lib.pg_tensor_data(labels._p))
+        if not followed:
+            _recording.refuse(f"{op} labels that are not an int64 tensor (their values would be frozen)")
+    return out
 
 
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:

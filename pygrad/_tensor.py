@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pygrad import _copying, _derived, _dlpack, _engines, _indexing, _optable
+from pygrad import _copying, _derived, _dlpack, _engines, _indexing, _optable, _recording
 from pygrad._args import (
     _NOT_SCALAR,
     KIND,
@@ -460,6 +460,13 @@ class Tensor:
         docs/semantics.md). Use ``copy_`` and the other in-place ops, which
         are versioned, or write only where no graph has saved the tensor.
         """
+        if _recording.RECORDING:
+            _recording.refuse("Tensor.numpy() (tensor values read into Python)")
+        return self._host_view()
+
+    def _host_view(self) -> np.ndarray:
+        """numpy(), without telling pygrad.compile: for the package's own reads whose
+        result the recording follows (cross_entropy's labels)."""
         try:
             return np.asarray(_BufferView(self))
         except ValueError as exc:  # an empty tensor whose other dims multiply past numpy's limit
@@ -484,12 +491,16 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""
+        if _recording.RECORDING:
+            _recording.refuse("Tensor.item() (a tensor value read into Python)")
         if self.numel() != 1:
             raise PygradValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.numpy().reshape(-1)[0].item()
 
     def tolist(self) -> Any:
         """Nested Python lists of the values."""
+        if _recording.RECORDING:
+            _recording.refuse("Tensor.tolist() (tensor values read into Python)")
         return self.numpy().tolist()
 
     def __float__(self) -> float:
@@ -505,6 +516,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if _recording.RECORDING:
+            _recording.refuse("bool(tensor) (Python control flow on a tensor value)")
         if self.numel() != 1:
             raise PygradValueError(
                 f"bool: the truth value of a tensor with shape {self.shape} is ambiguous; use .any()/.all()")

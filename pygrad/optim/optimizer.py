@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _c as E
-from pygrad import _copying, _engines
+from pygrad import _copying, _engines, _recording
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 from pygrad.optim import _fused
 
@@ -123,6 +123,8 @@ class Optimizer:
                 if g is None:
                     continue
                 state = self.state.setdefault(id(p), {})
+                if _recording.RECORDING:  # pygrad.compile
+                    _recording.note_update(self, p, group)
                 self._update(p, g, state, group)
         return loss
 

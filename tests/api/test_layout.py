@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parents[2] / "pygrad"
 
 # The C engine: the modules that call the C API through pygrad._bindings.lib.
 C_ENGINE = {"_bindings.py", "_c.py", "_args.py", "_tensor.py", "_creation.py", "_functions.py", "_autograd.py",
-            "_runtime.py", "_graph.py", "optim/_fused.py"}
+            "_runtime.py", "_graph.py", "optim/_fused.py", "_compile.py"}
 
 
 def _sources() -> dict[str, ast.Module]:

@@ -25,8 +25,9 @@ CSRC = ROOT / "csrc"
 
 # Lower number = lower layer. A file may use files of its own layer (without a
 # cycle) and of the layers below, never above.
-FOUNDATION, KERNELS, TAPE, OPS, TABLE = range(5)
-LAYER_NAMES = {FOUNDATION: "foundation", KERNELS: "kernels", TAPE: "tape", OPS: "ops", TABLE: "op table"}
+FOUNDATION, KERNELS, TAPE, OPS, TABLE, PROGRAM = range(6)
+LAYER_NAMES = {FOUNDATION: "foundation", KERNELS: "kernels", TAPE: "tape", OPS: "ops", TABLE: "op table",
+               PROGRAM: "program"}
 LAYERS = {
     "errors": FOUNDATION,
     "alloc": FOUNDATION,
@@ -60,6 +61,7 @@ LAYERS = {
     "ops_pool": OPS,
     "optim": OPS,
     "optable": TABLE,
+    "program": PROGRAM,
 }
 DISPATCH = {"pg_optable"}
 

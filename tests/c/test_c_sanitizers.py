@@ -62,6 +62,18 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("c_tests")
 
 
+@pytest.fixture(scope="module")
+def asan_exe(build_dir: Path) -> Path:
+    """The harness under ASan + UBSan, built once for every test of this file that runs it."""
+    return _build(build_dir / "test_pygrad_asan", *SANITIZE)
+
+
+@pytest.fixture(scope="module")
+def plain_exe(build_dir: Path) -> Path:
+    """The harness without sanitizers, built once."""
+    return _build(build_dir / "test_pygrad")
+
+
 def test_every_public_function_is_exercised() -> None:
     """Each pg_ function declared in the header's API section is called by the C test."""
     text = HEADER.read_text()
@@ -79,8 +91,8 @@ def test_every_public_function_is_exercised() -> None:
 
 
 @needs_cc
-def test_c_api_under_address_and_undefined_sanitizers(build_dir: Path) -> None:
-    exe = _build(build_dir / "test_pygrad_asan", *SANITIZE)
+def test_c_api_under_address_and_undefined_sanitizers(asan_exe: Path) -> None:
+    exe = asan_exe
     env = {
         **os.environ,
         # allocator_may_return_null: the program checks that a 10^12-element
@@ -99,18 +111,17 @@ def test_c_api_under_address_and_undefined_sanitizers(build_dir: Path) -> None:
 
 
 @needs_cc
-def test_c_api_plain_build(build_dir: Path) -> None:
-    exe = _build(build_dir / "test_pygrad")
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+def test_c_api_plain_build(plain_exe: Path) -> None:
+    r = subprocess.run([str(plain_exe)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     passed, failed = _summary(r.stdout)
     assert failed == 0 and passed >= MIN_CHECKS
 
 
 @needs_cc
-def test_the_harness_reports_a_failure(build_dir: Path) -> None:
-    exe = _build(build_dir / "test_pygrad_selfcheck", "-DPG_TEST_SELF_CHECK")
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+def test_the_harness_reports_a_failure(plain_exe: Path) -> None:
+    r = subprocess.run([str(plain_exe)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PG_TEST_SELF_CHECK": "1"})
     assert r.returncode == 1
     passed, failed = _summary(r.stdout)
     assert failed == 1 and passed >= MIN_CHECKS
@@ -119,12 +130,11 @@ def test_the_harness_reports_a_failure(build_dir: Path) -> None:
 
 @needs_cc
 @pytest.mark.parametrize("mode", [1, 2], ids=["cached-buffer", "past-the-request"])
-def test_asan_still_sees_touches_of_cached_buffers(build_dir: Path, mode: int) -> None:
+def test_asan_still_sees_touches_of_cached_buffers(asan_exe: Path, mode: int) -> None:
     """The buffer cache keeps freed large buffers instead of freeing them; under ASan it poisons
     them (and the tail of a size class past the request), so such touches are still reported."""
-    exe = _build(build_dir / f"test_pygrad_uaf{mode}", *SANITIZE, f"-DPG_TEST_USE_AFTER_FREE={mode}")
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+    r = subprocess.run([str(asan_exe)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0", "PG_TEST_USE_AFTER_FREE": str(mode)})
     assert r.returncode != 0
     assert "ERROR: AddressSanitizer: use-after-poison" in r.stderr, r.stderr[-3000:]
     assert "touch_freed_buffer" in r.stderr, r.stderr[-3000:]
@@ -132,11 +142,8 @@ def test_asan_still_sees_touches_of_cached_buffers(build_dir: Path, mode: int) -
 
 @needs_cc
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
-def test_c_api_under_valgrind(build_dir: Path) -> None:
-    exe = build_dir / "test_pygrad"
-    if not exe.exists():
-        _build(exe)
-    r = subprocess.run(["valgrind", "--leak-check=full", "--error-exitcode=1", str(exe)],
+def test_c_api_under_valgrind(plain_exe: Path) -> None:
+    r = subprocess.run(["valgrind", "--leak-check=full", "--error-exitcode=1", str(plain_exe)],
                        capture_output=True, text=True, timeout=600)
     failing = "\n".join(line for line in r.stdout.splitlines() if "FAILED" in line or " failed" in line)
     assert r.returncode == 0, f"exit {r.returncode}\nfailing checks:\n{failing}\nvalgrind:\n{r.stderr[-6000:]}"

@@ -2227,22 +2227,22 @@ static void test_buffer_cache(void) {
     CHECK_OK(pg_set_num_threads(nthr));
 }
 
-#ifdef PG_TEST_USE_AFTER_FREE
-/* Built by the pytest wrapper under ASan: a cached buffer, and the tail of a
- * buffer past the bytes asked for, must still be reported when touched. */
-static void touch_freed_buffer(void) {
+/* Run by the pytest wrapper on its ASan build with PG_TEST_USE_AFTER_FREE=1 or 2
+ * in the environment (never otherwise: it reads memory it must not): a cached
+ * buffer (1), and the tail of a buffer past the bytes asked for (2), must still
+ * be reported when touched. */
+static void touch_freed_buffer(int mode) {
     int64_t n = (int64_t)1 << 20; /* float32: 4 MiB */
     pg_tensor *t = pg_tensor_full(F32, 1, &n, 1.0);
     volatile char *d = pg_tensor_data(t);
-#if PG_TEST_USE_AFTER_FREE == 1
-    pg_tensor_release(t);
-    printf("read %d\n", d[8]); /* the buffer is in the cache */
-#else
-    printf("read %d\n", d[n * 4 + 128]); /* inside the size class, past the request */
-    pg_tensor_release(t);
-#endif
+    if (mode == 1) {
+        pg_tensor_release(t);
+        printf("read %d\n", d[8]); /* the buffer is in the cache */
+    } else {
+        printf("read %d\n", d[n * 4 + 128]); /* inside the size class, past the request */
+        pg_tensor_release(t);
+    }
 }
-#endif
 
 /* ---- nn ops ---- */
 
@@ -2615,10 +2615,374 @@ static void test_external_storage(void) {
     CHECK(pg_tensor_is_external(NULL) == 0);
 }
 
+/* ======================================================================
+ * compiled programs (program.c)
+ * ====================================================================== */
+
+/* One training step: zero_grad, tanh(x @ w + b) reshaped, mean of squares,
+ * backward, an SGD update with momentum on w and a plain one on b; returns
+ * the loss (a new reference). Everything else it makes is released before it
+ * returns, as a Python step's locals are. */
+static pg_tensor *prog_step(pg_tensor *x, pg_tensor *w, pg_tensor *b, pg_tensor *buf, int64_t step) {
+    pg_tensor_set_grad(w, NULL);
+    pg_tensor_set_grad(b, NULL);
+    pg_tensor *xw = pg_matmul(x, w);
+    pg_tensor *z = xw ? pg_add(xw, b) : NULL;
+    pg_tensor *h = z ? pg_tanh(z) : NULL;
+    pg_tensor *r = h ? pg_reshape(h, 1, SHAPE(-1)) : NULL;
+    pg_tensor *sq = r ? pg_mul(r, r) : NULL;
+    pg_tensor *loss = sq ? pg_mean(sq, PG_AXES_ALL, 0) : NULL;
+    if (loss && pg_backward(loss, NULL, 0) == PG_OK) {
+        pg_tensor *gw = pg_tensor_grad(w), *gb = pg_tensor_grad(b);
+        if (gw) pg_sgd_step(w, gw, buf, step, 0.1, 0.9, 0.0, 0.0, 0);
+        if (gb) pg_sgd_step(b, gb, NULL, step, 0.1, 0.0, 0.0, 0.0, 0);
+        pg_tensor_release(gw);
+        pg_tensor_release(gb);
+    }
+    pg_tensor_release(xw);
+    pg_tensor_release(z);
+    pg_tensor_release(h);
+    pg_tensor_release(r);
+    pg_tensor_release(sq);
+    return loss;
+}
+
+static int same_values(pg_tensor *a, pg_tensor *b) {
+    if (!a || !b || pg_tensor_numel(a) != pg_tensor_numel(b) || pg_tensor_dtype(a) != pg_tensor_dtype(b)) return 0;
+    for (int64_t i = 0; i < pg_tensor_numel(a); i++)
+        if (get(a, i) != get(b, i)) return 0;
+    return 1;
+}
+
+static void test_program(void) {
+    /* the same model twice: one stepped eagerly, one by the program */
+    pg_tensor *we = leaf(T(F64, 2, SHAPE(3, 2), 0.1, -0.2, 0.3, 0.4, -0.5, 0.6));
+    pg_tensor *be = leaf(V(F64, 0.05, -0.05)), *bufe = T(F64, 2, SHAPE(3, 2), 0, 0, 0, 0, 0, 0);
+    pg_tensor *wc = leaf(T(F64, 2, SHAPE(3, 2), 0.1, -0.2, 0.3, 0.4, -0.5, 0.6));
+    pg_tensor *bc = leaf(V(F64, 0.05, -0.05)), *bufc = T(F64, 2, SHAPE(3, 2), 0, 0, 0, 0, 0, 0);
+    pg_tensor *x1 = T(F64, 2, SHAPE(4, 3), 1, 2, 3, -1, 0.5, 2, 0, 1, -1, 2, 2, 2);
+    pg_tensor *x2 = T(F64, 2, SHAPE(4, 3), -1, 0, 1, 2, -2, 0.5, 1, 1, 1, 0, 3, -1);
+
+    /* before recording: nothing to run or show */
+    pg_program *g = pg_program_new();
+    CHECK(g != NULL);
+    CHECK(pg_program_size(g) == 0 && pg_program_n_optim(g) == 0);
+    CHECK(pg_program_size(NULL) == 0 && pg_program_n_optim(NULL) == 0);
+    char line[256];
+    CHECK(pg_program_line(g, 0, line, sizeof line) == -1);
+    CHECK(pg_program_line(NULL, 0, line, sizeof line) == -1);
+    pg_tensor *out[2] = {NULL, NULL};
+    CHECK_STATUS(pg_program_run(g, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
+    CHECK_STATUS(pg_program_run(NULL, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
+    const double sc[6] = {1, 0.1, 0.9, 0, 0, 0};
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 6), PG_ERR_VALUE, "no recorded program");
+    CHECK_STATUS(pg_program_record_end(g, NULL, 0), PG_ERR_RUNTIME, "not recording");
+    CHECK_STATUS(pg_program_record_end(NULL, NULL, 0), PG_ERR_RUNTIME, "not recording");
+    CHECK_STATUS(pg_program_record_begin(NULL, &x1, 1, NULL, 0), PG_ERR_VALUE, "NULL program");
+    CHECK_STATUS(pg_program_record_begin(g, NULL, 1, NULL, 0), PG_ERR_VALUE, "bad input");
+    CHECK_STATUS(pg_program_record_begin(g, &x1, -1, NULL, 0), PG_ERR_VALUE, "bad input");
+    pg_tensor *nul = NULL;
+    CHECK_STATUS(pg_program_record_begin(g, &nul, 1, NULL, 0), PG_ERR_VALUE, "compile");
+    CHECK_STATUS(pg_program_record_refuse(NULL, "x"), PG_ERR_VALUE, "NULL");
+    CHECK_STATUS(pg_program_record_refuse(g, NULL), PG_ERR_VALUE, "NULL");
+
+    /* a warm-up step each (the momentum buffers get their first value) */
+    pg_tensor_release(prog_step(x1, we, be, bufe, 1));
+    pg_tensor_release(prog_step(x1, wc, bc, bufc, 1));
+
+    /* recording runs the step eagerly */
+    pg_tensor *cap[3] = {wc, bc, bufc};
+    CHECK_OK(pg_program_record_begin(g, &x1, 1, cap, 3));
+    CHECK_STATUS(pg_program_record_begin(g, &x1, 1, cap, 3), PG_ERR_RUNTIME, "inside another");
+    pg_program *other = pg_program_new();
+    CHECK_STATUS(pg_program_run(other, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
+    pg_tensor *lc = prog_step(x1, wc, bc, bufc, 2);
+    CHECK(lc != NULL);
+    CHECK_OK(pg_program_record_end(g, &lc, 1));
+    pg_tensor *le = prog_step(x1, we, be, bufe, 2);
+    CHECK(same_values(le, lc) && same_values(we, wc) && same_values(be, bc) && same_values(bufe, bufc));
+    pg_tensor_release(le);
+    pg_tensor_release(lc);
+    CHECK(pg_program_size(g) > 8);
+    CHECK(pg_program_n_optim(g) == 2);
+    int n_fwd = 0;
+    for (int i = 0; i < pg_program_size(g); i++) {
+        int w = pg_program_line(g, i, line, sizeof line);
+        CHECK(w > 0 && (size_t)w == strlen(line));
+        if (strstr(line, "= matmul(in0")) n_fwd++;
+    }
+    CHECK(n_fwd == 1);
+    CHECK(pg_program_line(g, pg_program_size(g), line, sizeof line) == -1);
+    CHECK(pg_program_line(g, -1, line, sizeof line) == -1);
+    CHECK(pg_program_line(g, 0, line, 0) == -1);
+    CHECK(pg_program_line(g, 0, line, 4) > 3 && strlen(line) == 3); /* truncated, snprintf's return */
+
+    /* replays: bit-identical to the eager steps, with the step count refreshed */
+    for (int64_t step = 3; step < 8; step++) {
+        pg_tensor *x = step % 2 ? x2 : x1;
+        const double s0[6] = {(double)step, 0.1, 0.9, 0.0, 0.0, 0}, s1[6] = {(double)step, 0.1, 0.0, 0.0, 0.0, 0};
+        CHECK_OK(pg_program_set_optim_scalars(g, 0, s0, 6));
+        CHECK_OK(pg_program_set_optim_scalars(g, 1, s1, 6));
+        out[0] = NULL;
+        CHECK_OK(pg_program_run(g, &x, 1, out));
+        le = prog_step(x, we, be, bufe, step);
+        CHECK(same_values(le, out[0]) && same_values(we, wc) && same_values(be, bc) && same_values(bufe, bufc));
+        pg_tensor_release(le);
+        pg_tensor_release(out[0]);
+    }
+    /* a changed lr takes effect */
+    const double lr0[6] = {9, 0.5, 0.9, 0.0, 0.0, 0}, lr1[6] = {9, 0.5, 0.0, 0.0, 0.0, 0};
+    CHECK_OK(pg_program_set_optim_scalars(g, 0, lr0, 6));
+    CHECK_OK(pg_program_set_optim_scalars(g, 1, lr1, 6));
+    out[0] = NULL;
+    CHECK_OK(pg_program_run(g, &x1, 1, out));
+    pg_tensor *gw = pg_tensor_grad(we), *gb = pg_tensor_grad(be);
+    pg_tensor_set_grad(we, NULL);
+    pg_tensor_set_grad(be, NULL);
+    le = prog_step(x1, we, be, bufe, 9); /* lr 0.1 eagerly */
+    CHECK(same_values(le, out[0]) && !same_values(we, wc));
+    pg_tensor_release(le);
+    pg_tensor_release(out[0]);
+    pg_tensor_release(gw);
+    pg_tensor_release(gb);
+
+    /* bad input at replay: caught, never read */
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 2, sc, 6), PG_ERR_INDEX, "no optimizer update 2");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, -1, sc, 6), PG_ERR_INDEX, "no optimizer update");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 5), PG_ERR_VALUE, "sgd_step takes 6 scalars, got 5");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, NULL, 6), PG_ERR_VALUE, "compile");
+    pg_tensor *bad_shape = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6), *bad_dtype = T(F32, 2, SHAPE(4, 3), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    out[0] = out[1] = NULL;
+    CHECK_STATUS(pg_program_run(g, &bad_shape, 1, out), PG_ERR_SHAPE, "input 0 is float64 (2, 3)");
+    CHECK_STATUS(pg_program_run(g, &bad_dtype, 1, out), PG_ERR_SHAPE, "recorded for float64 (4, 3)");
+    CHECK_STATUS(pg_program_run(g, &nul, 1, out), PG_ERR_VALUE, "compile");
+    CHECK_STATUS(pg_program_run(g, &x1, 2, out), PG_ERR_VALUE, "takes 1 inputs, got 2");
+    CHECK_STATUS(pg_program_run(g, NULL, 1, out), PG_ERR_VALUE, "takes 1 inputs");
+    CHECK_STATUS(pg_program_run(g, &x1, 1, NULL), PG_ERR_VALUE, "takes 1 inputs");
+    CHECK(out[0] == NULL);
+    /* a .grad the program reads is gone at replay: an error, not a NULL read */
+    out[0] = NULL;
+    CHECK_OK(pg_program_run(g, &x1, 1, out)); /* still runs after the failures */
+    pg_tensor_release(out[0]);
+
+    /* re-recording the same program; a refused recording clears it */
+    CHECK_OK(pg_program_record_begin(g, &x1, 1, cap, 3));
+    CHECK_OK(pg_program_record_refuse(g, "a test's refusal"));
+    lc = prog_step(x1, wc, bc, bufc, 10);
+    CHECK_STATUS(pg_program_record_end(g, &lc, 1), PG_ERR_RUNTIME, "cannot record a test's refusal");
+    pg_tensor_release(lc);
+    CHECK(pg_program_size(g) == 0);
+    CHECK_STATUS(pg_program_run(g, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
+    /* a tensor it was not given refuses the recording */
+    CHECK_OK(pg_program_record_begin(g, &x1, 1, cap, 2));
+    lc = prog_step(x1, wc, bc, bufc, 11);
+    CHECK_STATUS(pg_program_record_end(g, &lc, 1), PG_ERR_RUNTIME, "made outside the recorded ops");
+    pg_tensor_release(lc);
+    /* an output whose graph is alive refuses it */
+    CHECK_OK(pg_program_record_begin(g, &x1, 1, cap, 3));
+    pg_tensor *y = pg_matmul(x1, wc);
+    CHECK_STATUS(pg_program_record_end(g, &y, 1), PG_ERR_RUNTIME, "graph is still alive");
+    pg_tensor_release(y);
+    CHECK_STATUS(pg_program_record_end(g, NULL, -1), PG_ERR_RUNTIME, "not recording");
+
+    /* forward only, no optimizer, under no_grad: returns values; two programs, one freed while recording */
+    int prev = pg_set_grad_enabled(0);
+    CHECK_OK(pg_program_record_begin(other, &x1, 1, cap, 3));
+    y = pg_matmul(x1, wc);
+    pg_tensor *yt = y ? pg_tanh(y) : NULL;
+    pg_tensor *outs[2] = {yt, NULL};
+    CHECK_OK(pg_program_record_end(other, outs, 2));
+    CHECK(pg_program_n_optim(other) == 0 && pg_program_size(other) == 2);
+    out[0] = out[1] = NULL;
+    CHECK_OK(pg_program_run(other, &x2, 1, out));
+    pg_tensor *y2 = pg_matmul(x2, wc), *yt2 = y2 ? pg_tanh(y2) : NULL;
+    CHECK(same_values(out[0], yt2) && out[1] == NULL);
+    pg_tensor_release(out[0]);
+    pg_tensor_release(y);
+    pg_tensor_release(yt);
+    pg_tensor_release(y2);
+    pg_tensor_release(yt2);
+    pg_set_grad_enabled(prev);
+    pg_program_free(other);
+    CHECK_OK(pg_program_record_begin(g, &x1, 1, cap, 3));
+    lc = prog_step(x1, wc, bc, bufc, 12);
+    pg_program_free(g); /* mid-recording: the recorder goes with it */
+    pg_tensor_release(lc);
+    pg_program_free(NULL);
+    pg_tensor_set_grad(we, NULL);
+    pg_tensor_set_grad(be, NULL);
+    pg_tensor_set_grad(wc, NULL);
+    pg_tensor_set_grad(bc, NULL);
+    release_all();
+    CHECK_NO_LEAKS();
+}
+
+/* a step with labels read from an input (cross_entropy), a value used twice,
+ * Adam with amsgrad, the gradients returned, the program outliving the
+ * tensors it captured */
+static pg_tensor *prog_step2(pg_tensor *x, pg_tensor *lab, pg_tensor *w, pg_tensor *m, pg_tensor *v, pg_tensor *vm,
+                             int64_t step, pg_tensor **gw_out) {
+    pg_tensor_set_grad(w, NULL);
+    pg_tensor *xw = pg_matmul(x, w);
+    pg_tensor *z = xw ? pg_add(xw, xw) : NULL;
+    pg_tensor *loss = z ? pg_cross_entropy(z, pg_tensor_data(lab), pg_tensor_numel(lab), PG_REDUCTION_MEAN) : NULL;
+    pg_tensor *s = z ? pg_sum(z, PG_AXES_ALL, 0) : NULL;
+    pg_tensor *l2 = loss && s ? pg_add(loss, s) : NULL;
+    if (l2 && pg_backward(l2, NULL, 0) == PG_OK) {
+        pg_tensor *gw = pg_tensor_grad(w);
+        if (gw) pg_adam_step(w, gw, m, v, vm, step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1);
+        pg_tensor_release(gw);
+    }
+    *gw_out = pg_tensor_grad(w);
+    pg_tensor_release(xw);
+    pg_tensor_release(z);
+    pg_tensor_release(s);
+    pg_tensor_release(loss);
+    return l2;
+}
+
+static void test_program_labels(void) {
+    pg_tensor *w[2], *m[2], *v[2], *vm[2];
+    for (int k = 0; k < 2; k++) {
+        w[k] = leaf(pg_tensor_empty(F32, 2, SHAPE(3, 4)));
+        m[k] = pg_tensor_empty(F32, 2, SHAPE(3, 4));
+        v[k] = pg_tensor_empty(F32, 2, SHAPE(3, 4));
+        vm[k] = pg_tensor_empty(F32, 2, SHAPE(3, 4));
+        for (int64_t i = 0; i < 12; i++) {
+            set(w[k], i, 0.1 * (double)(i % 5) - 0.2);
+            set(m[k], i, 0);
+            set(v[k], i, 0);
+            set(vm[k], i, 0);
+        }
+    }
+    pg_tensor *x = T(F32, 2, SHAPE(2, 3), 1, -1, 2, 0.5, 0, -2), *lab = V(I64, 3, 1);
+    pg_tensor *x2 = T(F32, 2, SHAPE(2, 3), 0, 1, -1, 2, 1, 0), *lab2 = V(I64, 0, 2), *lab_bad = V(I64, 0, 7);
+    pg_tensor *ge = NULL, *gc = NULL;
+    pg_tensor_release(prog_step2(x, lab, w[0], m[0], v[0], vm[0], 1, &ge));
+    pg_tensor_release(ge);
+    pg_tensor_release(prog_step2(x, lab, w[1], m[1], v[1], vm[1], 1, &gc));
+    pg_tensor_release(gc);
+    pg_program *g = pg_program_new();
+    pg_tensor *in[2] = {x, lab}, *cap[4] = {w[1], m[1], v[1], vm[1]};
+    CHECK_OK(pg_program_record_begin(g, in, 2, cap, 4));
+    pg_tensor *outs[2];
+    outs[0] = prog_step2(x, lab, w[1], m[1], v[1], vm[1], 2, &outs[1]);
+    CHECK_OK(pg_program_record_end(g, outs, 2));
+    pg_tensor *le = prog_step2(x, lab, w[0], m[0], v[0], vm[0], 2, &ge);
+    CHECK(same_values(le, outs[0]) && same_values(ge, outs[1]) && same_values(w[0], w[1]));
+    pg_tensor_release(le);
+    pg_tensor_release(ge);
+    pg_tensor_release(outs[0]);
+    pg_tensor_release(outs[1]);
+    CHECK(pg_program_n_optim(g) == 1);
+    int labels = 0;
+    char line[256];
+    for (int i = 0; i < pg_program_size(g); i++)
+        if (pg_program_line(g, i, line, sizeof line) > 0 && strstr(line, "labels in1")) labels++;
+    CHECK(labels == 1);
+    for (int64_t step = 3; step < 7; step++) {
+        pg_tensor *xi[2] = {step % 2 ? x2 : x, step % 2 ? lab2 : lab}, *out[2] = {NULL, NULL};
+        const double sc[8] = {(double)step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1};
+        CHECK_OK(pg_program_set_optim_scalars(g, 0, sc, 8));
+        CHECK_OK(pg_program_run(g, xi, 2, out));
+        le = prog_step2(xi[0], xi[1], w[0], m[0], v[0], vm[0], step, &ge);
+        CHECK(same_values(le, out[0]) && same_values(ge, out[1]) && same_values(w[0], w[1]) &&
+              same_values(vm[0], vm[1]));
+        pg_tensor_release(le);
+        pg_tensor_release(ge);
+        pg_tensor_release(out[0]);
+        pg_tensor_release(out[1]);
+    }
+    /* a label out of range at replay: cross_entropy's own check, no read out of bounds */
+    pg_tensor *xb[2] = {x, lab_bad}, *out[2] = {NULL, NULL};
+    CHECK_STATUS(pg_program_run(g, xb, 2, out), PG_ERR_INDEX, "cross_entropy");
+    CHECK(out[0] == NULL && out[1] == NULL);
+    pg_tensor *xl[2] = {x, V(I64, 1, 2, 0)};
+    CHECK_STATUS(pg_program_run(g, xl, 2, out), PG_ERR_SHAPE, "input 1");
+    CHECK_OK(pg_program_run(g, in, 2, out)); /* fine again */
+    pg_tensor_release(out[0]);
+    pg_tensor_release(out[1]);
+    /* the captured tensors dropped before the program */
+    for (int k = 0; k < 2; k++) {
+        pg_tensor_set_grad(w[k], NULL);
+        pg_tensor_release(w[k]);
+        pg_tensor_release(m[k]);
+        pg_tensor_release(v[k]);
+        pg_tensor_release(vm[k]);
+    }
+    release_all();
+    pg_program_free(g);
+    CHECK_NO_LEAKS();
+}
+
+/* gradients that flow to several leaves as one tensor (add's backward hands
+ * its gradient to both inputs), a leaf reached twice, .grad accumulated
+ * across calls (no zero_grad), the gradients returned, no optimizer */
+static pg_tensor *prog_step3(pg_tensor *x, pg_tensor *w1, pg_tensor *w2, pg_tensor **g1, pg_tensor **g2) {
+    pg_tensor *a = pg_add(w1, w2);
+    pg_tensor *t = a ? pg_tanh(a) : NULL;
+    pg_tensor *b = t ? pg_add(t, w1) : NULL;
+    pg_tensor *c = b ? pg_mul(b, x) : NULL;
+    pg_tensor *d = c ? pg_add(c, w2) : NULL;
+    pg_tensor *loss = d ? pg_sum(d, PG_AXES_ALL, 0) : NULL;
+    if (loss) pg_backward(loss, NULL, 0);
+    *g1 = pg_tensor_grad(w1);
+    *g2 = pg_tensor_grad(w2);
+    pg_tensor_release(a);
+    pg_tensor_release(t);
+    pg_tensor_release(b);
+    pg_tensor_release(c);
+    pg_tensor_release(d);
+    return loss;
+}
+
+static void test_program_shared_grads(void) {
+    pg_tensor *w1e = leaf(V(F64, 0.5, -1, 2)), *w2e = leaf(V(F64, 1, 0.25, -0.5));
+    pg_tensor *w1c = leaf(V(F64, 0.5, -1, 2)), *w2c = leaf(V(F64, 1, 0.25, -0.5));
+    pg_tensor *x = V(F64, 1, 2, 3), *x2 = V(F64, -1, 0.5, 4);
+    pg_program *g = pg_program_new();
+    pg_tensor *cap[2] = {w1c, w2c}, *o[3], *e[3];
+    CHECK_OK(pg_program_record_begin(g, &x, 1, cap, 2));
+    o[0] = prog_step3(x, w1c, w2c, &o[1], &o[2]);
+    CHECK_OK(pg_program_record_end(g, o, 3));
+    e[0] = prog_step3(x, w1e, w2e, &e[1], &e[2]);
+    for (int k = 0; k < 3; k++) {
+        CHECK(same_values(o[k], e[k]));
+        pg_tensor_release(o[k]);
+        pg_tensor_release(e[k]);
+    }
+    for (int r = 0; r < 4; r++) {
+        pg_tensor *xi = r % 2 ? x2 : x;
+        if (r == 2) { /* .grad gone between calls: the accumulation starts again */
+            pg_tensor_set_grad(w1c, NULL);
+            pg_tensor_set_grad(w1e, NULL);
+        }
+        o[0] = o[1] = o[2] = NULL;
+        CHECK_OK(pg_program_run(g, &xi, 1, o));
+        e[0] = prog_step3(xi, w1e, w2e, &e[1], &e[2]);
+        for (int k = 0; k < 3; k++) {
+            CHECK(same_values(o[k], e[k]));
+            pg_tensor_release(o[k]);
+            pg_tensor_release(e[k]);
+        }
+        pg_tensor *ge = pg_tensor_grad(w1e), *gc = pg_tensor_grad(w1c);
+        CHECK(same_values(ge, gc));
+        pg_tensor_release(ge);
+        pg_tensor_release(gc);
+    }
+    pg_program_free(g);
+    pg_tensor_set_grad(w1e, NULL);
+    pg_tensor_set_grad(w2e, NULL);
+    pg_tensor_set_grad(w1c, NULL);
+    pg_tensor_set_grad(w2c, NULL);
+    release_all();
+    CHECK_NO_LEAKS();
+}
+
 int main(void) {
-#ifdef PG_TEST_USE_AFTER_FREE
-    touch_freed_buffer();
-#endif
+    /* the pytest wrapper's switches, read at run time so that one build serves every run */
+    const char *uaf = getenv("PG_TEST_USE_AFTER_FREE"), *self_check = getenv("PG_TEST_SELF_CHECK");
+    if (uaf && (uaf[0] == '1' || uaf[0] == '2')) touch_freed_buffer(uaf[0] - '0');
     test_errors_and_op_table();
     test_creation_and_queries();
     test_autograd_state();
@@ -2657,9 +3021,11 @@ int main(void) {
     test_integer_dtypes();
     test_index_ops();
     test_external_storage();
-#ifdef PG_TEST_SELF_CHECK
-    CHECK(!"the harness counts a failing check"); /* built by the pytest wrapper to see a failure reported */
-#endif
+    test_program();
+    test_program_labels();
+    test_program_shared_grads();
+    if (self_check && self_check[0] == '1')
+        CHECK(!"the harness counts a failing check"); /* run so by the pytest wrapper to see a failure reported */
     CHECK_NO_LEAKS();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail == 0 ? 0 : 1;

@@ -1,0 +1,1017 @@
+/* program.c: a recorded step (pygrad.compile), the layer above the op table.
+ *
+ * A program is a list of instructions over slots. A slot is a function
+ * input (bound at each run), a captured tensor (a parameter, an optimizer
+ * buffer: held by pointer, guarded by identity in Python), the .grad of such
+ * a tensor (read at run time), or a value the program computes (its own).
+ * Instructions: an op's forward (op id, a copy of its parameters, input
+ * slots, output slot), an op's backward (a copy of the node as plain data,
+ * its saved values as slots), gradient accumulation (into a node's gradient,
+ * into a leaf's .grad), set_grad, and the fused optimizer updates, whose
+ * scalars (lr, step, ...) the binding refreshes before each run.
+ *
+ * Recording: pg_program_record_begin installs the program as this thread's
+ * recorder (pg_tls.recorder); the tape, set_grad, the in-place ops and the
+ * optimizer updates report each thing they do through the recorder's
+ * function table (internal.h) while the step runs eagerly. Anything the
+ * program cannot replay faithfully (an in-place update, a custom op, a hook,
+ * autograd.grad, a tensor made outside the recorded ops) refuses the
+ * recording: pg_program_record_end then fails, naming the first reason.
+ *
+ * Replay (pg_program_run) is generic over the op table: it calls each row's
+ * infer (which also validates parameters such as labels), forward and
+ * backward, so every op of ops.def replays without code of its own. Values
+ * are allocated as the eager step allocates them (from the same free lists
+ * and buffer cache) and each is dropped right after its last use (pg__plan),
+ * so a run's working set is the eager step's. A slot marked `buffer` keeps
+ * its tensor between runs and a forward writes into it in place when nobody
+ * else holds it; nothing marks one yet: kept buffers made the scalar programs
+ * slower (their headers go cold between uses), and choosing which to keep,
+ * with liveness-based reuse, is the next step. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S_TEMP, S_INPUT, S_EXT, S_GRADOF };
+
+typedef struct pg_slot {
+    int kind;
+    int of;        /* S_INPUT: the input index; S_GRADOF: the slot whose .grad it is */
+    pg_tensor *t;  /* S_EXT: owned; S_INPUT: borrowed while running (and while recording);
+                    * S_TEMP: owned, the current value (NULL between runs unless a kept buffer) */
+    pg_meta meta;  /* as recorded */
+    bool buffer;   /* S_TEMP written by a forward kernel: kept between runs */
+    int gradof;    /* S_INPUT, S_EXT: the S_GRADOF slot of its .grad, -1 until needed */
+} pg_slot;
+
+enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT };
+static const char *const pg__iname[] = {"fwd", "view", "full", "bwd", "acc", "acc", "acc_leaf", "set_grad", "optim"};
+static const char *const pg__optname[] = {"sgd_step", "adagrad_step", "rmsprop_step", "adam_step"};
+static const int pg__opt_nt[] = {3, 3, 5, 5}, pg__opt_ns[] = {6, 5, 6, 8};
+
+typedef struct pg_instr {
+    int kind;
+    int op;             /* I_FWD, I_VIEW, I_BWD: the op-table row */
+    int out;            /* the slot written (I_FWD, I_VIEW, I_FULL, I_ACC_*) */
+    int n_in;
+    int *in;            /* [n_in] input slots; I_BWD: the dx slots (-1: none) */
+    pg_params p;        /* I_FWD, I_VIEW: the parameters, offsets pointing at `offsets` */
+    int64_t *offsets;   /* the copy of p.offsets, when they are a constant */
+    int offsets_slot;   /* else the int64 slot whose data they are (labels), -1 when constant */
+    int fwd;            /* I_BWD: the I_FWD instruction of its node */
+    pg_node *node;      /* I_BWD: the node as plain data (edges, metas, params); pointers set per run */
+    int gout;           /* I_BWD: the output gradient's slot */
+    int saved[PG_MAX_SAVED];
+    int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
+    double value;       /* I_FULL */
+    int opt;            /* I_OPT: PG_REC_SGD ... */
+    int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
+    int scal;           /* I_OPT: its scalars' offset in scalars[] */
+} pg_instr;
+
+/* pointer -> int, open addressing; the recorder holds a reference to each key */
+typedef struct pg_pmap {
+    const void **k;
+    int *v;
+    size_t n, cap;
+} pg_pmap;
+
+struct pg_program {
+    pg_recorder rec; /* first: the recorder the hooks are handed is the program */
+    pg_slot *slots;
+    int n_slots, cap_slots;
+    pg_instr *code;
+    int n_code, cap_code;
+    double *scalars;
+    int n_scalars, cap_scalars;
+    int n_inputs, n_outputs, n_opt;
+    int *outputs;        /* [n_outputs] slots */
+    int *opt_at;         /* [n_opt] the instruction of each optimizer update */
+    int *dead_at;        /* [n_code + 1] CSR offsets into dead: the values last read by instruction i */
+    int *dead;           /* their slots, dropped after instruction i runs (not the forward buffers) */
+    pg_tensor *dummy;    /* stands for the inputs that need a gradient in a backward's node */
+    atomic_int busy;     /* a run or a recording is under way */
+    bool recorded;       /* record_end succeeded: the program can run */
+    /* while recording */
+    bool recording, refused;
+    char why[384];
+    pg_pmap map;         /* tensor -> slot */
+    pg_pmap nodes;       /* node -> its I_FWD (the recorder holds a reference to each node) */
+    pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
+    bool grads_dirty;    /* a .grad may have changed (set_grad, accumulation) or a leaf slot was added */
+    int *leaves;         /* [n_leaves] the input and captured slots */
+    int n_leaves, cap_leaves;
+    pg_tensor **captured; /* [n_captured] the tensors that may become S_EXT slots */
+    int n_captured;
+};
+
+/* ---- the pointer map ---- */
+
+static size_t pg__hash(const void *p) {
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int pg__pmap_get(const pg_pmap *m, const void *key) {
+    if (!m->cap) return -1;
+    for (size_t i = pg__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->k[i]) return -1;
+        if (m->k[i] == key) return m->v[i];
+    }
+}
+
+/* sets key -> v; returns 1 when the key is new, 0 when replaced, -1 without memory */
+static int pg__pmap_put(pg_pmap *m, const void *key, int v) {
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 256;
+        const void **k = calloc(cap, sizeof *k);
+        int *vv = calloc(cap, sizeof *vv);
+        if (!k || !vv) {
+            free(k);
+            free(vv);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->k[i]) continue;
+            size_t j = pg__hash(m->k[i]) & (cap - 1);
+            while (k[j]) j = (j + 1) & (cap - 1);
+            k[j] = m->k[i];
+            vv[j] = m->v[i];
+        }
+        free(m->k);
+        free(m->v);
+        m->k = k;
+        m->v = vv;
+        m->cap = cap;
+    }
+    size_t i = pg__hash(key) & (m->cap - 1);
+    while (m->k[i] && m->k[i] != key) i = (i + 1) & (m->cap - 1);
+    int fresh = !m->k[i];
+    m->k[i] = key;
+    m->v[i] = v;
+    m->n += (size_t)fresh;
+    return fresh;
+}
+
+/* ---- building ---- */
+
+static void pg__refuse(pg_program *g, const char *fmt, const char *what) {
+    if (g->refused) return;
+    g->refused = true;
+    snprintf(g->why, sizeof g->why, fmt, what);
+}
+
+static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
+    if (g->n_slots == g->cap_slots) {
+        int cap = g->cap_slots ? 2 * g->cap_slots : 64;
+        pg_slot *v = realloc(g->slots, (size_t)cap * sizeof *v);
+        if (!v) {
+            pg__refuse(g, "%s", "out of memory");
+            return -1;
+        }
+        g->slots = v;
+        g->cap_slots = cap;
+    }
+    if (kind == S_INPUT || kind == S_EXT) {
+        if (g->n_leaves == g->cap_leaves) {
+            int cap = g->cap_leaves ? 2 * g->cap_leaves : 64;
+            int *v = realloc(g->leaves, (size_t)cap * sizeof *v);
+            if (!v) {
+                pg__refuse(g, "%s", "out of memory");
+                return -1;
+            }
+            g->leaves = v;
+            g->cap_leaves = cap;
+        }
+        g->leaves[g->n_leaves++] = g->n_slots;
+        g->grads_dirty = true;
+    }
+    pg_slot *s = &g->slots[g->n_slots];
+    memset(s, 0, sizeof *s);
+    s->gradof = -1;
+    s->kind = kind;
+    s->of = of;
+    if (t) pg__meta_of(&s->meta, t);
+    return g->n_slots++;
+}
+
+static pg_instr *pg__emit(pg_program *g, int kind) {
+    if (g->n_code == g->cap_code) {
+        int cap = g->cap_code ? 2 * g->cap_code : 64;
+        pg_instr *v = realloc(g->code, (size_t)cap * sizeof *v);
+        if (!v) {
+            pg__refuse(g, "%s", "out of memory");
+            return NULL;
+        }
+        g->code = v;
+        g->cap_code = cap;
+    }
+    pg_instr *I = &g->code[g->n_code++];
+    memset(I, 0, sizeof *I);
+    I->kind = kind;
+    I->out = I->a = I->b = I->keep = I->gout = I->fwd = I->offsets_slot = -1;
+    for (int k = 0; k < PG_MAX_SAVED; k++) I->saved[k] = -1;
+    for (int k = 0; k < PG_REC_MAX_T; k++) I->t[k] = -1;
+    return I;
+}
+
+/* t's slot, or -1 without complaint */
+static int pg__find(pg_program *g, const pg_tensor *t) {
+    if (!t) return -1;
+    /* the .grad of an input or a captured tensor is read where it is at run time */
+    if (g->grads_dirty) {
+        free(g->grads.k);
+        free(g->grads.v);
+        memset(&g->grads, 0, sizeof g->grads);
+        for (int k = 0; k < g->n_leaves; k++) {
+            const pg_tensor *x = g->slots[g->leaves[k]].t;
+            if (x && x->grad && pg__pmap_put(&g->grads, x->grad, g->leaves[k]) < 0)
+                return pg__refuse(g, "%s", "out of memory"), -1;
+        }
+        g->grads_dirty = false;
+    }
+    int s = pg__pmap_get(&g->grads, t);
+    if (s >= 0) {
+        if (g->slots[s].gradof < 0) {
+            int q = pg__new_slot(g, S_GRADOF, s, t);
+            if (q < 0) return -1;
+            g->slots[s].gradof = q;
+        }
+        return g->slots[s].gradof;
+    }
+    s = pg__pmap_get(&g->map, t);
+    if (s >= 0) return s;
+    for (int i = 0; i < g->n_captured; i++)
+        if (g->captured[i] == t) {
+            s = pg__new_slot(g, S_EXT, -1, t);
+            if (s < 0) return -1;
+            g->slots[s].t = PG_NEW_REF((pg_tensor *)t);
+            if (pg__pmap_put(&g->map, t, s) < 0) return pg__refuse(g, "%s", "out of memory"), -1;
+            pg_tensor_retain((pg_tensor *)t);
+            return s;
+        }
+    return -1;
+}
+
+/* t's slot; a tensor the program does not know refuses the recording */
+static int pg__use(pg_program *g, const pg_tensor *t) {
+    int s = pg__find(g, t);
+    if (s < 0 && !g->refused) {
+        char b[PG_SHAPE_BUF], m[320];
+        snprintf(m, sizeof m, "a %s tensor of shape %s that was made outside the recorded ops (by a creation, "
+                 "copy or conversion inside the function, or captured from somewhere compile does not guard)",
+                 pg__dtype_name(t->dtype), pg__shape_str(t->ndim, t->shape, b, sizeof b));
+        pg__refuse(g, "%s", m);
+    }
+    return s;
+}
+
+/* a new value t, computed by the program: a fresh slot (the recorder keeps t alive,
+ * so its address names it until the recording ends) */
+static int pg__def(pg_program *g, pg_tensor *t) {
+    int s = pg__new_slot(g, S_TEMP, -1, t);
+    if (s < 0) return -1;
+    int r = pg__pmap_put(&g->map, t, s);
+    if (r < 0) return pg__refuse(g, "%s", "out of memory"), -1;
+    if (r == 1) pg_tensor_retain(t);
+    return s;
+}
+
+/* ---- the recorder's hooks ---- */
+
+static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || pg_tls.sweep_depth > 0) return; /* inside a backward kernel: the sweep's own events record it */
+    if (p->op == PG_OP_CUSTOM) {
+        pg__refuse(g, "%s", "a custom op (a user gate or custom_op with a Python backward)");
+        return;
+    }
+    int ins[16], *inp = n_in <= 16 ? ins : malloc((size_t)n_in * sizeof *inp);
+    if (!inp) return pg__refuse(g, "%s", "out of memory");
+    for (int i = 0; i < n_in; i++)
+        if ((inp[i] = pg__use(g, in[i])) < 0) goto done;
+    pg_instr *I = pg__emit(g, pg_optable[p->op]->forward ? I_FWD : I_VIEW);
+    if (!I) goto done;
+    I->op = p->op;
+    I->n_in = n_in;
+    I->p = *p;
+    I->in = malloc((size_t)(n_in ? n_in : 1) * sizeof *I->in);
+    if (!I->in) {
+        pg__refuse(g, "%s", "out of memory");
+        goto done;
+    }
+    memcpy(I->in, inp, (size_t)n_in * sizeof *inp);
+    if (p->offsets && p->n_offsets > 0) {
+        /* an int64 tensor's own data (cross_entropy's labels) follows the slot at each run;
+         * other offsets were computed from Python values: a constant */
+        for (size_t k = 0; k < g->map.cap && I->offsets_slot < 0; k++) {
+            const pg_tensor *t = g->map.k[k];
+            if (t && t->data == (const void *)p->offsets && t->dtype == PG_DTYPE_I64 && t->numel == p->n_offsets)
+                I->offsets_slot = g->map.v[k];
+        }
+        if (I->offsets_slot < 0) {
+            I->offsets = malloc((size_t)p->n_offsets * sizeof *I->offsets);
+            if (!I->offsets) {
+                pg__refuse(g, "%s", "out of memory");
+                goto done;
+            }
+            memcpy(I->offsets, p->offsets, (size_t)p->n_offsets * sizeof *I->offsets);
+        }
+        I->p.offsets = I->offsets;
+    }
+    I->p.custom_backward = NULL;
+    I->p.custom_release = NULL;
+    I->p.custom_ctx = NULL;
+    int idx = (int)(I - g->code);
+    I->out = pg__def(g, out);
+    pg_node *n = out->grad_fn;
+    if (n && n->out == out) {
+        if (pg__pmap_put(&g->nodes, n, idx) == 1) atomic_fetch_add(&n->refcount, 1);
+        for (int k = 0; k < PG_MAX_SAVED; k++) /* the output, saved as an alias of itself */
+            if (n->saved[k] && n->saved_from[k] == -1 && pg__pmap_put(&g->map, n->saved[k], I->out) == 1)
+                pg_tensor_retain(n->saved[k]);
+    }
+done:
+    if (inp != ins) free(inp);
+}
+
+static void rec_seed(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, const pg_tensor *grad) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || !seed || pg__find(g, seed) >= 0) return;
+    if (grad) {
+        pg__use(g, grad);
+        pg__refuse(g, "%s", "backward(gradient=...) with a gradient of another dtype");
+        return;
+    }
+    (void)root;
+    pg_instr *I = pg__emit(g, I_FULL);
+    if (!I) return;
+    I->value = 1.0;
+    I->out = pg__def(g, seed);
+}
+
+static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_tensor *const *dx) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused) return;
+    if (n->hooks) return pg__refuse(g, "%s", "a hook on a tensor of the graph");
+    if (n->out && n->out->retains_grad) return pg__refuse(g, "%s", "retain_grad()");
+    int fwd = pg__pmap_get(&g->nodes, n);
+    if (fwd < 0) return pg__refuse(g, "%s", "a backward through a graph built before the call");
+    int go = pg__use(g, gout);
+    int sv[PG_MAX_SAVED];
+    for (int k = 0; k < PG_MAX_SAVED; k++) {
+        sv[k] = -1;
+        if (n->saved[k] && (sv[k] = pg__use(g, n->saved[k])) < 0) return;
+    }
+    if (go < 0) return;
+    size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
+    pg_node *copy = malloc(bytes);
+    int *dxs = malloc((size_t)(n->n_in ? n->n_in : 1) * sizeof *dxs);
+    pg_instr *I = copy && dxs ? pg__emit(g, I_BWD) : NULL;
+    if (!I) {
+        free(copy);
+        free(dxs);
+        return pg__refuse(g, "%s", "out of memory");
+    }
+    memcpy(copy, n, bytes);
+    atomic_init(&copy->refcount, 1);
+    atomic_init(&copy->owner, NULL);
+    copy->released = copy->gout_reusable = false;
+    copy->hooks = NULL;
+    copy->out = copy->gacc = NULL;
+    copy->owned_offsets = NULL;
+    copy->free_next = NULL;
+    for (int k = 0; k < PG_MAX_SAVED; k++) copy->saved[k] = NULL;
+    for (int i = 0; i < n->n_in; i++) {
+        bool need = pg__node_needs(n, i);
+        copy->edges[i].fn = NULL;
+        copy->edges[i].leaf = need ? g->dummy : NULL;
+    }
+    I->op = n->op;
+    I->fwd = fwd;
+    I->node = copy;
+    I->gout = go;
+    for (int k = 0; k < PG_MAX_SAVED; k++) I->saved[k] = sv[k];
+    I->n_in = n->n_in;
+    I->in = dxs;
+    for (int i = 0; i < n->n_in; i++) dxs[i] = dx[i] ? pg__def(g, dx[i]) : -1;
+}
+
+static void rec_accumulate(pg_recorder *r, pg_tensor *before, pg_tensor *after, pg_tensor *gi) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused) return;
+    if (!before && after == gi) return; /* taken over: the same value, the same slot */
+    int b = pg__use(g, gi), a = before ? pg__use(g, before) : -1;
+    if (b < 0 || (before && a < 0)) return;
+    if (!before) { /* a copy (gi was not the sweep's alone): the same value, the same slot; an
+                    * add into it at run time copies first when the slot's tensor is shared */
+        int r = pg__pmap_put(&g->map, after, b);
+        if (r < 0) pg__refuse(g, "%s", "out of memory");
+        if (r == 1) pg_tensor_retain(after);
+        return;
+    }
+    pg_instr *I = pg__emit(g, after == before ? I_ACC_INTO : I_ACC_NEW);
+    if (!I) return;
+    if (after == before) {
+        I->out = I->a = a;
+        I->b = b;
+    } else {
+        I->a = a;
+        I->b = b;
+        I->out = pg__def(g, after);
+    }
+}
+
+static void rec_accumulate_leaf(pg_recorder *r, pg_tensor *leaf, pg_tensor *gt, const pg_tensor *keep) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused) return;
+    int a = pg__use(g, leaf), b = pg__use(g, gt);
+    if (a < 0 || b < 0) return;
+    if (g->slots[a].kind != S_EXT && g->slots[a].kind != S_INPUT)
+        return pg__refuse(g, "%s", "a backward into a leaf made inside the function");
+    pg_instr *I = pg__emit(g, I_ACC_LEAF);
+    if (!I) return;
+    g->grads_dirty = true;
+    I->a = a;
+    I->b = b;
+    I->keep = keep ? pg__find(g, keep) : -1;
+}
+
+static void rec_set_grad(pg_recorder *r, pg_tensor *t, pg_tensor *grad) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused) return;
+    int a = pg__use(g, t), b = grad ? pg__use(g, grad) : -1;
+    if (a < 0 || (grad && b < 0)) return;
+    if (g->slots[a].kind != S_EXT && g->slots[a].kind != S_INPUT)
+        return pg__refuse(g, "%s", "setting .grad of a tensor made inside the function");
+    pg_instr *I = pg__emit(g, I_SET_GRAD);
+    if (!I) return;
+    g->grads_dirty = true;
+    I->a = a;
+    I->b = b;
+}
+
+static void rec_optim(pg_recorder *r, int kind, pg_tensor *const *t, const double *s) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused) return;
+    int ts[PG_REC_MAX_T];
+    for (int k = 0; k < PG_REC_MAX_T; k++) {
+        ts[k] = -1;
+        if (k < pg__opt_nt[kind] && t[k] && (ts[k] = pg__use(g, t[k])) < 0) return;
+    }
+    if (g->n_scalars + PG_REC_MAX_S > g->cap_scalars) {
+        int cap = g->cap_scalars ? 2 * g->cap_scalars : 64;
+        double *v = realloc(g->scalars, (size_t)cap * sizeof *v);
+        if (!v) return pg__refuse(g, "%s", "out of memory");
+        g->scalars = v;
+        g->cap_scalars = cap;
+    }
+    pg_instr *I = pg__emit(g, I_OPT);
+    if (!I) return;
+    I->opt = kind;
+    for (int k = 0; k < PG_REC_MAX_T; k++) I->t[k] = ts[k];
+    I->scal = g->n_scalars;
+    memcpy(g->scalars + g->n_scalars, s, PG_REC_MAX_S * sizeof *s);
+    g->n_scalars += PG_REC_MAX_S;
+    g->n_opt++;
+}
+
+static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
+
+static const pg_rec_ops pg__rec_ops = {rec_apply,          rec_seed,     rec_backward, rec_accumulate,
+                                       rec_accumulate_leaf, rec_set_grad, rec_optim,    rec_refuse};
+
+static pg_status pg__plan(pg_program *g);
+
+/* ---- the program's life ---- */
+
+static void pg__program_clear(pg_program *g) {
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind != S_INPUT) pg_tensor_release(g->slots[s].t);
+    for (int i = 0; i < g->n_code; i++) {
+        free(g->code[i].in);
+        free(g->code[i].offsets);
+        free(g->code[i].node);
+    }
+    free(g->slots);
+    free(g->code);
+    free(g->scalars);
+    free(g->outputs);
+    free(g->opt_at);
+    g->opt_at = NULL;
+    free(g->dead_at);
+    free(g->dead);
+    g->dead_at = g->dead = NULL;
+    free(g->leaves);
+    g->leaves = NULL;
+    g->n_leaves = g->cap_leaves = 0;
+    g->slots = NULL;
+    g->code = NULL;
+    g->scalars = NULL;
+    g->outputs = NULL;
+    g->n_slots = g->cap_slots = g->n_code = g->cap_code = g->n_scalars = g->cap_scalars = 0;
+    g->n_inputs = g->n_outputs = g->n_opt = 0;
+    g->recorded = false;
+}
+
+pg_program *pg_program_new(void) {
+    pg_program *g = calloc(1, sizeof *g);
+    if (!g) {
+        pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+        return NULL;
+    }
+    g->rec.ops = &pg__rec_ops;
+    int64_t one = 1;
+    g->dummy = pg__tensor_new(PG_DTYPE_F32, 1, &one);
+    if (!g->dummy) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* the recorder's own references (tensors and nodes), dropped when recording ends */
+static void pg__record_drop(pg_program *g) {
+    for (size_t i = 0; i < g->map.cap; i++)
+        if (g->map.k[i]) pg_tensor_release((pg_tensor *)g->map.k[i]);
+    for (size_t i = 0; i < g->nodes.cap; i++)
+        if (g->nodes.k[i]) pg__node_release((pg_node *)g->nodes.k[i]);
+    free(g->map.k);
+    free(g->map.v);
+    free(g->nodes.k);
+    free(g->nodes.v);
+    free(g->grads.k);
+    free(g->grads.v);
+    memset(&g->map, 0, sizeof g->map);
+    memset(&g->nodes, 0, sizeof g->nodes);
+    memset(&g->grads, 0, sizeof g->grads);
+    g->grads_dirty = true;
+    free(g->captured);
+    g->captured = NULL;
+    g->n_captured = 0;
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_INPUT) g->slots[s].t = NULL;
+}
+
+void pg_program_free(pg_program *g) {
+    if (!g) return;
+    if (g->recording && pg_tls.recorder == &g->rec) pg_tls.recorder = NULL;
+    pg__record_drop(g);
+    pg__program_clear(g);
+    pg_tensor_release(g->dummy);
+    free(g);
+}
+
+pg_status pg_program_record_begin(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **captured,
+                                  int n_captured) {
+    if (!g) return pg__fail(PG_ERR_VALUE, "compile: got a NULL program");
+    if (n_inputs < 0 || n_captured < 0 || (n_inputs && !inputs) || (n_captured && !captured))
+        return pg__fail(PG_ERR_VALUE, "compile: bad input or captured tensor list");
+    if (pg_tls.recorder) return pg__fail(PG_ERR_RUNTIME, "compile: a compiled function cannot record inside another");
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&g->busy, &expected, 1))
+        return pg__fail(PG_ERR_RUNTIME, "compile: the program is running or recording on another thread");
+    pg__record_drop(g);
+    pg__program_clear(g);
+    g->refused = false;
+    g->why[0] = 0;
+    g->n_inputs = n_inputs;
+    for (int i = 0; i < n_inputs; i++) {
+        if (pg__check_tensor("compile", inputs[i])) goto fail;
+        int s = pg__new_slot(g, S_INPUT, i, inputs[i]);
+        if (s < 0) goto fail;
+        g->slots[s].t = inputs[i]; /* borrowed while recording */
+        int r = pg__pmap_put(&g->map, inputs[i], s);
+        if (r < 0) goto fail;
+        if (r == 1) pg_tensor_retain(inputs[i]);
+    }
+    if (n_captured) {
+        g->captured = malloc((size_t)n_captured * sizeof *g->captured);
+        if (!g->captured) goto fail;
+        memcpy(g->captured, captured, (size_t)n_captured * sizeof *captured);
+        g->n_captured = n_captured;
+    }
+    g->recording = true;
+    pg_tls.recorder = &g->rec;
+    return PG_OK;
+fail:
+    pg__record_drop(g);
+    pg__program_clear(g);
+    atomic_store(&g->busy, 0);
+    return pg_last_status() != PG_OK ? pg_last_status() : pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+}
+
+pg_status pg_program_record_refuse(pg_program *g, const char *what) {
+    if (!g || !what) return pg__fail(PG_ERR_VALUE, "compile: got a NULL argument");
+    pg__refuse(g, "%s", what);
+    return PG_OK;
+}
+
+pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_outputs) {
+    if (!g || !g->recording) return pg__fail(PG_ERR_RUNTIME, "compile: the program is not recording");
+    if (pg_tls.recorder == &g->rec) pg_tls.recorder = NULL;
+    g->recording = false;
+    if (n_outputs < 0 || (n_outputs && !outputs)) pg__refuse(g, "%s", "a bad output list");
+    if (!g->refused) {
+        g->outputs = malloc((size_t)(n_outputs ? n_outputs : 1) * sizeof *g->outputs);
+        if (!g->outputs) pg__refuse(g, "%s", "out of memory");
+        g->n_outputs = n_outputs;
+    }
+    for (int i = 0; !g->refused && i < n_outputs; i++) {
+        pg_tensor *t = outputs[i];
+        if (t && t->grad_fn && !t->grad_fn->released)
+            pg__refuse(g, "%s", "returning a tensor whose graph is still alive (compile returns values, not "
+                       "graphs: call backward inside the function, or run it under no_grad)");
+        else g->outputs[i] = t ? pg__use(g, t) : -1;
+    }
+    pg__record_drop(g);
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_TEMP) g->slots[s].t = NULL; /* nothing held until the first run */
+    pg_status st = PG_OK;
+    if (g->refused) {
+        st = pg__fail(PG_ERR_RUNTIME, "compile: cannot record %s", g->why);
+        pg__program_clear(g);
+    } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
+        st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+        pg__program_clear(g);
+    } else if ((st = pg__plan(g)) != PG_OK) {
+        pg__program_clear(g);
+    } else {
+        for (int i = 0, k = 0; i < g->n_code; i++)
+            if (g->code[i].kind == I_OPT) g->opt_at[k++] = i;
+        g->recorded = true;
+    }
+    atomic_store(&g->busy, 0);
+    return st;
+}
+
+int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
+int pg_program_n_optim(const pg_program *g) { return g && g->recorded ? g->n_opt : 0; }
+
+pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n) {
+    if (!g || !g->recorded || !s) return pg__fail(PG_ERR_VALUE, "compile: no recorded program");
+    if (k < 0 || k >= g->n_opt) return pg__fail(PG_ERR_INDEX, "compile: no optimizer update %d", k);
+    const pg_instr *I = &g->code[g->opt_at[k]];
+    if (n != pg__opt_ns[I->opt])
+        return pg__fail(PG_ERR_VALUE, "compile: %s takes %d scalars, got %d", pg__optname[I->opt], pg__opt_ns[I->opt],
+                        n);
+    memcpy(g->scalars + I->scal, s, (size_t)n * sizeof *s);
+    return PG_OK;
+}
+
+/* The slots instruction I reads or writes, into v (at most cap); returns how many. */
+static int pg__slots_of(const pg_instr *I, int *v, int cap) {
+    int n = 0;
+#define PG_ADD(s) \
+    do {          \
+        if ((s) >= 0 && n < cap) v[n++] = (s); \
+    } while (0)
+    PG_ADD(I->out);
+    PG_ADD(I->a);
+    PG_ADD(I->b);
+    PG_ADD(I->keep);
+    PG_ADD(I->gout);
+    PG_ADD(I->offsets_slot);
+    for (int k = 0; k < PG_MAX_SAVED; k++) PG_ADD(I->saved[k]);
+    for (int k = 0; k < PG_REC_MAX_T; k++) PG_ADD(I->t[k]);
+    for (int k = 0; k < I->n_in; k++) PG_ADD(I->in[k]);
+#undef PG_ADD
+    return n;
+}
+
+/* Liveness: each computed value (not a kept forward buffer, not an output) is
+ * dropped right after the last instruction that uses it, so a run's working
+ * set stays what the eager step's is. A backward also reads the labels of its
+ * forward, which the slot list of the backward does not show: they are inputs. */
+static pg_status pg__plan(pg_program *g) {
+    int *last = malloc((size_t)(g->n_slots ? g->n_slots : 1) * sizeof *last);
+    int *count = calloc((size_t)g->n_code + 1, sizeof *count);
+    int tmp[64];
+    if (!last || !count) {
+        free(last);
+        free(count);
+        return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
+    for (int s = 0; s < g->n_slots; s++) last[s] = -1;
+    for (int i = 0; i < g->n_code; i++) {
+        int n = pg__slots_of(&g->code[i], tmp, 64);
+        for (int k = 0; k < n; k++) last[tmp[k]] = i;
+        if (g->code[i].kind == I_BWD && g->code[g->code[i].fwd].offsets_slot >= 0)
+            last[g->code[g->code[i].fwd].offsets_slot] = i;
+    }
+    for (int i = 0; i < g->n_code; i++)
+        if (g->code[i].n_in > 48)
+            for (int k = 0; k < g->code[i].n_in; k++)
+                if (g->code[i].in[k] >= 0) last[g->code[i].in[k]] = g->n_code; /* past tmp: kept to the end */
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] >= 0) last[g->outputs[k]] = g->n_code;
+    int total = 0;
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_TEMP && !g->slots[s].buffer && last[s] >= 0 && last[s] < g->n_code) {
+            count[last[s]]++;
+            total++;
+        }
+    g->dead_at = malloc(((size_t)g->n_code + 1) * sizeof *g->dead_at);
+    g->dead = malloc((size_t)(total ? total : 1) * sizeof *g->dead);
+    if (!g->dead_at || !g->dead) {
+        free(last);
+        free(count);
+        return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
+    g->dead_at[0] = 0;
+    for (int i = 0; i < g->n_code; i++) g->dead_at[i + 1] = g->dead_at[i] + count[i];
+    for (int i = 0; i < g->n_code; i++) count[i] = g->dead_at[i];
+    for (int s = 0; s < g->n_slots; s++)
+        if (g->slots[s].kind == S_TEMP && !g->slots[s].buffer && last[s] >= 0 && last[s] < g->n_code)
+            g->dead[count[last[s]]++] = s;
+    free(last);
+    free(count);
+    return PG_OK;
+}
+
+/* ---- printing ---- */
+
+static int pg__sname(const pg_program *g, int s, char *b, size_t cap) {
+    if (s < 0) return snprintf(b, cap, "None");
+    const pg_slot *x = &g->slots[s];
+    switch (x->kind) {
+    case S_INPUT: return snprintf(b, cap, "in%d", x->of);
+    case S_EXT: return snprintf(b, cap, "c%d", s);
+    case S_GRADOF: return snprintf(b, cap, "c%d.grad", x->of);
+    default: return snprintf(b, cap, "t%d", s);
+    }
+}
+
+int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
+    if (!g || !buf || cap <= 0 || i < 0 || i >= pg_program_size(g)) return -1;
+    const pg_instr *I = &g->code[i];
+    char n[5][32], sh[PG_SHAPE_BUF];
+    size_t c = (size_t)cap;
+    int w = 0;
+#define PG_NAME(k, s) (pg__sname(g, (s), n[k], sizeof n[k]), n[k])
+#define PG_PUT(...) (w += snprintf(buf + (size_t)w, (size_t)w < c ? c - (size_t)w : 0, __VA_ARGS__))
+    PG_PUT("%-8s ", pg__iname[I->kind]);
+    switch (I->kind) {
+    case I_FWD:
+    case I_VIEW:
+        PG_PUT("%s = %s(", PG_NAME(0, I->out), pg_optable[I->op]->name);
+        for (int k = 0; k < I->n_in; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(1, I->in[k]));
+        if (I->offsets_slot >= 0) PG_PUT("; labels %s", PG_NAME(1, I->offsets_slot));
+        {
+            const pg_meta *m = &g->slots[I->out].meta;
+            PG_PUT(")  %s %s", pg__dtype_name(m->dtype), pg__shape_str(m->ndim, m->shape, sh, sizeof sh));
+        }
+        break;
+    case I_FULL: PG_PUT("%s = %g", PG_NAME(0, I->out), I->value); break;
+    case I_BWD:
+        for (int k = 0; k < I->n_in; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(0, I->in[k]));
+        PG_PUT(" = %s_backward(%s", pg_optable[I->op]->name, PG_NAME(1, I->gout));
+        for (int k = 0; k < PG_MAX_SAVED; k++)
+            if (I->saved[k] >= 0) PG_PUT("%s%s", k ? ", " : "; saved ", PG_NAME(2, I->saved[k]));
+        PG_PUT(")");
+        break;
+    case I_ACC_INTO: PG_PUT("%s += %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+    case I_ACC_NEW: PG_PUT("%s = %s + %s", PG_NAME(0, I->out), PG_NAME(1, I->a), PG_NAME(2, I->b)); break;
+    case I_ACC_LEAF: PG_PUT("%s.grad += %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+    case I_SET_GRAD: PG_PUT("%s.grad = %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+    case I_OPT:
+        PG_PUT("%s(", pg__optname[I->opt]);
+        for (int k = 0; k < pg__opt_nt[I->opt]; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(0, I->t[k]));
+        PG_PUT("; lr=%g)", g->scalars[I->scal + (I->opt == PG_REC_RMSPROP ? 0 : 1)]);
+        break;
+    }
+#undef PG_NAME
+#undef PG_PUT
+    return w;
+}
+
+/* ---- running ---- */
+
+/* slot s's current value (borrowed), NULL when it has none */
+static pg_tensor *pg__get(pg_program *g, int s) {
+    if (s < 0) return NULL;
+    pg_slot *x = &g->slots[s];
+    if (x->kind == S_GRADOF) return g->slots[x->of].t->grad;
+    return x->t;
+}
+
+static pg_tensor *pg__need(pg_program *g, int s, int i) {
+    pg_tensor *t = pg__get(g, s);
+    if (!t) {
+        char b[32];
+        pg__sname(g, s, b, sizeof b);
+        pg__fail(PG_ERR_RUNTIME, "compile: instruction %d reads %s, which has no value at this run (a .grad "
+                 "that was set when the step was recorded is None now?)", i, b);
+    }
+    return t;
+}
+
+static void pg__set(pg_program *g, int s, pg_tensor *t) {
+    pg_tensor_release(g->slots[s].t);
+    g->slots[s].t = t;
+}
+
+/* whether instruction i is the last to read slot s (the plan drops it right after) */
+static bool pg__dies_at(const pg_program *g, int s, int i) {
+    for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++)
+        if (g->dead[k] == s) return true;
+    return false;
+}
+
+static bool pg__mine(const pg_tensor *t) {
+    return t && atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1 && !t->storage->external;
+}
+
+/* I's parameters for this run: labels read from their slot */
+static pg_status pg__params(pg_program *g, const pg_instr *I, pg_params *q, int i) {
+    *q = I->p;
+    if (I->offsets_slot < 0) return PG_OK;
+    pg_tensor *t = pg__need(g, I->offsets_slot, i);
+    if (!t) return pg_last_status();
+    if (t->dtype != PG_DTYPE_I64 || t->numel != I->p.n_offsets)
+        return pg__fail(PG_ERR_SHAPE, "compile: the labels of %s changed size", pg_optable[I->op]->name);
+    q->offsets = t->data;
+    return PG_OK;
+}
+
+static pg_status pg__run_fwd(pg_program *g, const pg_instr *I, int i) {
+    const pg_opdef *d = pg_optable[I->op];
+    pg_tensor *small[8], **in = I->n_in <= 8 ? small : malloc((size_t)I->n_in * sizeof *in);
+    if (!in) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    pg_status st = PG_OK;
+    for (int k = 0; k < I->n_in && st == PG_OK; k++)
+        if (!(in[k] = pg__need(g, I->in[k], i))) st = pg_last_status();
+    pg_params q;
+    pg_meta m;
+    if (st == PG_OK) st = pg__params(g, I, &q, i);
+    if (st == PG_OK) st = d->infer(&m, in, I->n_in, &q);
+    const pg_meta *want = &g->slots[I->out].meta;
+    if (st == PG_OK && (m.dtype != want->dtype || m.ndim != want->ndim || !pg__same_dims(m.ndim, m.shape, want->shape)))
+        st = pg__fail(PG_ERR_SHAPE, "compile: %s gives another shape than when recorded", d->name);
+    if (st == PG_OK && I->kind == I_VIEW) {
+        pg_tensor *a = pg__alias(in[0], m.ndim, m.shape);
+        if (a) pg__set(g, I->out, a);
+        else st = PG_ERR_MEMORY;
+    } else if (st == PG_OK) {
+        pg_tensor *out = g->slots[I->out].t;
+        if (!pg__mine(out)) { /* somebody holds last run's value: a new buffer */
+            out = pg__tensor_new_like(&m);
+            if (out) pg__set(g, I->out, out);
+            else st = PG_ERR_MEMORY;
+        }
+        if (st == PG_OK) st = d->forward(out, in, I->n_in, &q);
+    }
+    if (in != small) free(in);
+    return st;
+}
+
+static pg_status pg__run_bwd(pg_program *g, const pg_instr *I, int i) {
+    const pg_opdef *d = pg_optable[I->op];
+    pg_node *n = I->node;
+    pg_status st = pg__params(g, &g->code[I->fwd], &n->p, i);
+    pg_tensor *gout = st == PG_OK ? pg__need(g, I->gout, i) : NULL;
+    if (!gout) return pg_last_status();
+    for (int k = 0; k < PG_MAX_SAVED; k++)
+        if (I->saved[k] >= 0 && !(n->saved[k] = pg__need(g, I->saved[k], i))) return pg_last_status();
+    pg_tensor *small[8], **dx = I->n_in <= 8 ? small : calloc((size_t)I->n_in, sizeof *dx);
+    if (!dx) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    for (int k = 0; k < I->n_in; k++) dx[k] = NULL;
+    st = d->backward(dx, gout, n);
+    for (int k = 0; k < I->n_in; k++) {
+        if (st == PG_OK && I->in[k] >= 0) pg__set(g, I->in[k], dx[k]);
+        else pg_tensor_release(dx[k]);
+    }
+    for (int k = 0; k < PG_MAX_SAVED; k++) n->saved[k] = NULL;
+    if (dx != small) free(dx);
+    return st;
+}
+
+static pg_status pg__run_opt(pg_program *g, const pg_instr *I, int i) {
+    pg_tensor *t[PG_REC_MAX_T];
+    for (int k = 0; k < PG_REC_MAX_T; k++) {
+        t[k] = NULL;
+        if (I->t[k] >= 0 && !(t[k] = pg__need(g, I->t[k], i))) return pg_last_status();
+    }
+    const double *s = g->scalars + I->scal;
+    switch (I->opt) {
+    case PG_REC_SGD: return pg_sgd_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5]);
+    case PG_REC_ADAGRAD: return pg_adagrad_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4]);
+    case PG_REC_RMSPROP: return pg_rmsprop_step(t[0], t[1], t[2], t[3], t[4], s[0], s[1], s[2], s[3], s[4], (int)s[5]);
+    default:
+        return pg_adam_step(t[0], t[1], t[2], t[3], t[4], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6],
+                            (int)s[7]);
+    }
+}
+
+static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
+    pg_tensor *a, *b;
+    switch (I->kind) {
+    case I_FWD:
+    case I_VIEW: return pg__run_fwd(g, I, i);
+    case I_BWD: return pg__run_bwd(g, I, i);
+    case I_FULL: {
+        const pg_meta *m = &g->slots[I->out].meta;
+        pg_tensor *t = pg_tensor_full(m->dtype, m->ndim, m->shape, I->value);
+        if (!t) return pg_last_status();
+        pg__set(g, I->out, t);
+        return PG_OK;
+    }
+    case I_ACC_NEW: {
+        if (!(a = pg__need(g, I->a, i)) || !(b = pg__need(g, I->b, i))) return pg_last_status();
+        pg_tensor *t = pg_tensor_clone(a);
+        if (!t) return pg_last_status();
+        pg__add_into(t, b);
+        pg__set(g, I->out, t);
+        return PG_OK;
+    }
+    case I_ACC_INTO: {
+        if (!(a = pg__need(g, I->a, i)) || !(b = pg__need(g, I->b, i))) return pg_last_status();
+        if (!pg__mine(a)) { /* shared: a fresh sum, as the tape does */
+            pg_tensor *t = pg_tensor_clone(a);
+            if (!t) return pg_last_status();
+            pg__set(g, I->a, t);
+            a = t;
+        }
+        pg__add_into(a, b);
+        return PG_OK;
+    }
+    case I_ACC_LEAF: {
+        if (!(a = pg__need(g, I->a, i)) || !(b = pg__need(g, I->b, i))) return pg_last_status();
+        /* A .grad-less leaf takes over a gradient its slot alone holds; when a later
+         * instruction still reads that slot, it gets a copy instead, or a later in-place
+         * accumulation into .grad would change the value that instruction reads. */
+        pg_tensor *copy = NULL;
+        if (!a->grad && !pg__dies_at(g, I->b, i)) {
+            if (!(copy = pg_tensor_clone(b))) return pg_last_status();
+            b = copy;
+        }
+        pg_status st = pg__accumulate_leaf(a, b, pg__get(g, I->keep), false);
+        pg_tensor_release(copy);
+        return st;
+    }
+    case I_SET_GRAD:
+        if (!(a = pg__need(g, I->a, i))) return pg_last_status();
+        if (I->b < 0) return pg_tensor_set_grad(a, NULL);
+        if (!(b = pg__need(g, I->b, i))) return pg_last_status();
+        return pg_tensor_set_grad(a, b);
+    default: return pg__run_opt(g, I, i);
+    }
+}
+
+pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **outputs) {
+    if (!g || !g->recorded) return pg__fail(PG_ERR_RUNTIME, "compile: the program has not been recorded");
+    if (n_inputs != g->n_inputs || (n_inputs && !inputs) || (g->n_outputs && !outputs))
+        return pg__fail(PG_ERR_VALUE, "compile: the program takes %d inputs, got %d", g->n_inputs, n_inputs);
+    for (int i = 0; i < g->n_leaves; i++) {
+        const pg_slot *x = &g->slots[g->leaves[i]];
+        if (x->kind != S_INPUT) continue;
+        const pg_tensor *t = inputs[x->of];
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+        if (pg__check_tensor("compile", t)) return PG_ERR_VALUE;
+        if (t->dtype != x->meta.dtype || t->ndim != x->meta.ndim || !pg__same_dims(t->ndim, t->shape, x->meta.shape))
+            return pg__fail(PG_ERR_SHAPE, "compile: input %d is %s %s but the program was recorded for %s %s", x->of,
+                            pg__dtype_name(t->dtype), pg__shape_str(t->ndim, t->shape, b1, sizeof b1),
+                            pg__dtype_name(x->meta.dtype), pg__shape_str(x->meta.ndim, x->meta.shape, b2, sizeof b2));
+    }
+    if (pg_tls.recorder) return pg__fail(PG_ERR_RUNTIME, "compile: a compiled function cannot run while recording");
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&g->busy, &expected, 1))
+        return pg__fail(PG_ERR_RUNTIME, "compile: the program is already running on another thread");
+    for (int i = 0; i < g->n_leaves; i++)
+        if (g->slots[g->leaves[i]].kind == S_INPUT) g->slots[g->leaves[i]].t = inputs[g->slots[g->leaves[i]].of];
+    for (int k = 0; k < g->n_outputs; k++) outputs[k] = NULL;
+    int prev = pg_set_grad_enabled(0); /* the kernels' own calls to ops record nothing, as in backward */
+    pg_status st = PG_OK;
+    /* the whole run lets the host's lock (the GIL) go: no instruction calls into
+     * Python (hooks, custom ops and Python reads refused the recording); a
+     * release callback of external memory, should a run drop the last
+     * reference to one, takes the GIL itself (cffi's callbacks do) */
+    pg_unlocked unlocked = pg__unlock_host(INT64_MAX);
+    for (int i = 0; i < g->n_code && st == PG_OK; i++) {
+        st = pg__run_one(g, &g->code[i], i);
+        for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
+    }
+    pg__relock_host(unlocked);
+    pg_set_grad_enabled(prev);
+    for (int k = 0; k < g->n_outputs && st == PG_OK; k++) {
+        pg_tensor *t = pg__get(g, g->outputs[k]);
+        if (t && !(outputs[k] = pg_tensor_clone(t))) st = pg_last_status();
+    }
+    if (st != PG_OK)
+        for (int k = 0; k < g->n_outputs; k++) {
+            pg_tensor_release(outputs[k]);
+            outputs[k] = NULL;
+        }
+    for (int s = 0; s < g->n_slots; s++) { /* keep only the forward buffers */
+        pg_slot *x = &g->slots[s];
+        if (x->kind == S_INPUT) x->t = NULL;
+        else if (x->kind == S_TEMP && !(x->buffer && pg__mine(x->t))) pg__set(g, s, NULL);
+    }
+    atomic_store(&g->busy, 0);
+    return st;
+}

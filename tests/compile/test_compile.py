@@ -1,0 +1,565 @@
+"""pygrad.compile: a recorded step replayed in C gives what the eager step gives.
+
+Every comparison runs the same function twice from the same starting point,
+once eagerly and once compiled, and asserts the parameters, losses and
+gradients are bit-identical (the replay calls the same kernels in the same
+order); the reference engine running the function eagerly checks the values
+independently. What cannot be recorded must run eagerly with a warning (or
+raise under fullgraph=True), and still give the eager results.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+import pygrad.reference as ref
+from pygrad import nn, optim
+from pygrad._bindings import ffi, lib
+from pygrad._compile import CompileError, CompileWarning
+from pygrad.errors import PygradError
+from pygrad.nn import functional as F
+
+SIZES = [6, 24, 24, 4]
+
+
+def _batches(n: int, batch: int = 8, dtype: str = "float32", seed: int = 0, m=pg):
+    rng = np.random.default_rng(seed)
+    return [(m.tensor(rng.standard_normal((batch, SIZES[0])), dtype=dtype), m.tensor(rng.integers(0, SIZES[-1], batch)))
+            for _ in range(n)]
+
+
+def _setup(opt_name: str, kw: dict, dtype: str, m=pg):
+    model = m.nn.MLP(SIZES, dtype=dtype, generator=0)
+    return model, getattr(m.optim, opt_name)(model.parameters(), **kw)
+
+
+def _step_fn(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _params(model) -> list[np.ndarray]:
+    return [p.numpy().copy() for p in model.parameters()]
+
+
+def _assert_same(a, b) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+OPTIMIZERS = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+    ("Adam", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "amsgrad": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    ("Adagrad", {"lr": 0.1}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("opt_name", "kw"), OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
+def test_100_steps_bit_identical_to_eager(opt_name: str, kw: dict, dtype: str) -> None:
+    data = _batches(4, dtype=dtype)
+    m_e, o_e = _setup(opt_name, kw, dtype)
+    m_c, o_c = _setup(opt_name, kw, dtype)
+    eager = _step_fn(m_e, o_e)
+    compiled = pg.compile(_step_fn(m_c, o_c))
+    le, lc = [], []
+    for k in range(100):
+        x, y = data[k % 4]
+        le.append(eager(x, y).numpy().copy())
+        lc.append(compiled(x, y).numpy().copy())
+    assert compiled.records == 1  # recorded once (the second call), replayed 98 times
+    _assert_same(le, lc)
+    _assert_same(_params(m_e), _params(m_c))
+    _assert_same([p.grad.numpy() for p in m_e.parameters()], [p.grad.numpy() for p in m_c.parameters()])
+    assert le[-1] < le[0]  # it trains
+    for k in ("step", "exp_avg", "momentum_buffer", "square_avg", "sum"):  # the optimizer's state too
+        for p_e, p_c in zip(m_e.parameters(), m_c.parameters()):
+            a, b = o_e.state[id(p_e)].get(k), o_c.state[id(p_c)].get(k)
+            if isinstance(a, int):
+                assert a == b == 100
+            elif a is not None:
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize(("opt_name", "kw"), [OPTIMIZERS[0], OPTIMIZERS[2]], ids=["sgd-momentum", "adam"])
+def test_parity_with_the_reference_engine(opt_name: str, kw: dict) -> None:
+    data_c = _batches(3, dtype="float64", m=pg)
+    data_r = _batches(3, dtype="float64", m=ref)
+    m_c, o_c = _setup(opt_name, kw, "float64", pg)
+    m_r, o_r = _setup(opt_name, kw, "float64", ref)
+    compiled = pg.compile(_step_fn(m_c, o_c))
+    eager_ref = _step_fn(m_r, o_r)
+    for k in range(30):
+        lc = compiled(*data_c[k % 3]).item()
+        lr_ = eager_ref(*data_r[k % 3]).item()
+        assert lc == pytest.approx(lr_, rel=1e-10)
+    assert compiled.records == 1
+    for a, b in zip(m_c.parameters(), m_r.parameters()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_forward_only_inference() -> None:
+    model, _ = _setup("SGD", {"lr": 0.1}, "float32")
+    data = _batches(3)
+
+    @pg.compile
+    def predict(x):
+        return model(x).softmax(axis=1), x.sum()
+
+    with pg.no_grad():
+        outs = [predict(x) for x, _ in data * 2]
+        want = [(model(x).softmax(axis=1), x.sum()) for x, _ in data * 2]
+    assert predict.records == 1
+    for (p, s), (wp, ws) in zip(outs, want):
+        np.testing.assert_array_equal(p.numpy(), wp.numpy())
+        assert s.item() == ws.item()
+    # fresh tensors: a later call does not change an earlier result
+    assert outs[3][0] is not outs[5][0]
+    np.testing.assert_array_equal(outs[3][0].numpy(), want[3][0].numpy())
+    assert "softmax" in predict.program and "matmul" in predict.program
+
+
+def test_a_live_graph_in_the_outputs_runs_eagerly() -> None:
+    model, _ = _setup("SGD", {"lr": 0.1}, "float32")
+    x, _ = _batches(1)[0]
+    fwd = pg.compile(lambda x: model(x).sum())
+    with pytest.warns(CompileWarning, match="graph is still alive"):
+        for _ in range(3):
+            out = fwd(x)
+    out.backward()  # the eager result keeps its graph
+    assert model[0].weight.grad is not None
+
+
+def test_without_optimizer_returns_gradients() -> None:
+    data = _batches(3, dtype="float64")
+    m_e, _ = _setup("SGD", {"lr": 0.1}, "float64")
+    m_c, _ = _setup("SGD", {"lr": 0.1}, "float64")
+
+    def grads_of(model):
+        params = list(model.parameters())
+
+        def grads(x, y):
+            for p in params:
+                p.grad = None
+            loss = F.cross_entropy(model(x), y, reduction="sum")
+            loss.backward()
+            return loss, [p.grad for p in params]
+        return grads
+
+    eager, compiled = grads_of(m_e), pg.compile(grads_of(m_c))
+    for k in range(7):
+        (le, ge), (lc, gc) = eager(*data[k % 3]), compiled(*data[k % 3])
+        assert le.item() == lc.item()
+        _assert_same([g.numpy() for g in ge], [g.numpy() for g in gc])
+        _assert_same([p.grad.numpy() for p in m_e.parameters()], [p.grad.numpy() for p in m_c.parameters()])
+    assert compiled.records == 1
+    assert gc[0] is not m_c[0].weight.grad  # a copy, not the parameter's own buffer
+
+
+def test_gradients_accumulate_across_calls_like_eager() -> None:
+    data = _batches(2, dtype="float64")
+    m_e, _ = _setup("SGD", {"lr": 0.1}, "float64")
+    m_c, _ = _setup("SGD", {"lr": 0.1}, "float64")
+
+    def acc_of(model):
+        def acc(x, y):
+            F.cross_entropy(model(x), y).backward()
+        return acc
+
+    eager, compiled = acc_of(m_e), pg.compile(acc_of(m_c))
+    for k in range(6):
+        eager(*data[k % 2])
+        compiled(*data[k % 2])
+    assert compiled.records == 1
+    _assert_same([p.grad.numpy() for p in m_e.parameters()], [p.grad.numpy() for p in m_c.parameters()])
+
+
+def test_one_gradient_reaching_two_leaves_is_not_shared_by_their_grads() -> None:
+    """add's backward hands one tensor to both leaves: each .grad must be its own, or the next
+    call's in-place accumulation into one would change the other (and a value still to be read)."""
+    def run(fn, a, b, x):
+        out = []
+        for k in range(4):
+            fn(x + k)
+            out.append((a.grad.numpy().copy(), b.grad.numpy().copy()))
+        return out
+
+    def make():
+        a = pg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        b = pg.tensor(np.ones((2, 3)), requires_grad=True)
+
+        def step(x):
+            z = a + b
+            ((z * x).sum() + (z * z).sum()).backward()
+        return a, b, step
+
+    a_e, b_e, step_e = make()
+    a_c, b_c, step_c = make()
+    x = pg.tensor(np.linspace(-1, 1, 6).reshape(2, 3))
+    eager, compiled = run(step_e, a_e, b_e, x), run(pg.compile(step_c), a_c, b_c, x)
+    for (ga, gb), (ca, cb) in zip(eager, compiled):
+        np.testing.assert_array_equal(ga, ca)
+        np.testing.assert_array_equal(gb, cb)
+    assert a_c.grad is not b_c.grad
+    a_c.grad.numpy()[...] = 0  # writing one leaves the other alone
+    assert np.any(b_c.grad.numpy() != 0)
+
+
+def test_batch_size_change_records_again() -> None:
+    m_e, o_e = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    m_c, o_c = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    eager, compiled = _step_fn(m_e, o_e), pg.compile(_step_fn(m_c, o_c))
+    small, big = _batches(2, batch=8), _batches(2, batch=5, seed=1)
+    for k in range(12):
+        x, y = (small if k < 6 else big)[k % 2]
+        assert eager(x, y).item() == compiled(x, y).item()
+    assert compiled.records == 2  # one program per batch size
+    for k in range(4):  # back to the first: its program is still cached
+        x, y = small[k % 2]
+        assert eager(x, y).item() == compiled(x, y).item()
+    assert compiled.records == 2
+    _assert_same(_params(m_e), _params(m_c))
+
+
+def test_lr_change_takes_effect_without_recording_again() -> None:
+    data = _batches(2)
+    m_e, o_e = _setup("Adam", {"lr": 0.01}, "float32")
+    m_c, o_c = _setup("Adam", {"lr": 0.01}, "float32")
+    s_e = optim.lr_scheduler.StepLR(o_e, step_size=3, gamma=0.5)
+    s_c = optim.lr_scheduler.StepLR(o_c, step_size=3, gamma=0.5)
+    eager, compiled = _step_fn(m_e, o_e), pg.compile(_step_fn(m_c, o_c))
+    for k in range(20):
+        assert eager(*data[k % 2]).item() == compiled(*data[k % 2]).item()
+        s_e.step()
+        s_c.step()
+        if k == 10:  # by hand as well
+            o_e.param_groups[0]["lr"] = o_c.param_groups[0]["lr"] = 0.2
+    assert compiled.records == 1
+    _assert_same(_params(m_e), _params(m_c))
+    # and the new lr really was used: a run that ignored it ends elsewhere
+    m_f, o_f = _setup("Adam", {"lr": 0.01}, "float32")
+    frozen = _step_fn(m_f, o_f)
+    for k in range(20):
+        frozen(*data[k % 2])
+    assert not all(np.array_equal(a, b) for a, b in zip(_params(m_f), _params(m_c)))
+
+
+def test_replacing_a_parameter_records_again() -> None:
+    data = _batches(2, dtype="float64")
+    state = {}
+    for name in ("e", "c"):
+        model, opt = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float64")
+        state[name] = [model, opt]
+
+    def step_of(s):
+        def step(x, y):
+            model, opt = s
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    eager, compiled = step_of(state["e"]), pg.compile(step_of(state["c"]))
+    for k in range(5):
+        assert eager(*data[k % 2]).item() == compiled(*data[k % 2]).item()
+    assert compiled.records == 1
+    for s in state.values():  # a new first layer weight, and an optimizer over the new parameters
+        model = s[0]
+        model[0].weight = nn.Parameter(pg.ones(model[0].weight.shape, dtype="float64") * 0.01)
+        s[1] = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for k in range(5):
+        assert eager(*data[k % 2]).item() == compiled(*data[k % 2]).item()
+    assert compiled.records == 2
+    _assert_same(_params(state["e"][0]), _params(state["c"][0]))
+
+
+def _falls_back(body, match: str) -> None:
+    model, opt = _setup("SGD", {"lr": 0.05}, "float64")
+    m2, o2 = _setup("SGD", {"lr": 0.05}, "float64")
+    data = _batches(2, dtype="float64")
+    eager, compiled = body(m2, o2), pg.compile(body(model, opt))
+    with pytest.warns(CompileWarning, match=match) as caught:
+        for k in range(5):
+            e, c = eager(*data[k % 2]), compiled(*data[k % 2])
+            np.testing.assert_array_equal(np.asarray(e), np.asarray(c))
+    assert len([w for w in caught if issubclass(w.category, CompileWarning)]) == 1  # once
+    assert compiled.records == 0
+    _assert_same(_params(m2), _params(model))
+    strict = pg.compile(body(*_setup("SGD", {"lr": 0.05}, "float64")), fullgraph=True)
+    strict(*data[0])  # the warm-up call is eager
+    with pytest.raises(CompileError, match=match):
+        strict(*data[0])
+
+
+def _with_item(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if loss.item() > 0:
+            opt.step()
+        return 1.0
+    return step
+
+
+def _with_bool(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if loss > 100.0:  # Python control flow on a value
+            return 0.0
+        opt.step()
+        return 1.0
+    return step
+
+
+def _with_numpy(model, opt):
+    def step(x, y):
+        s = model(x)
+        return s.numpy().sum()
+    return step
+
+
+def _with_tolist(model, opt):
+    def step(x, y):
+        return model(x).tolist()[0][0]
+    return step
+
+
+def _with_inplace(model, opt):
+    def step(x, y):
+        for p in model.parameters():
+            p.grad = None
+        F.cross_entropy(model(x), y).backward()
+        with pg.no_grad():
+            for p in model.parameters():
+                p -= 0.05 * p.grad
+        return 1.0
+    return step
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    (_with_item, r"Tensor\.item"), (_with_bool, r"bool\(tensor\)"), (_with_numpy, r"Tensor\.numpy"),
+    (_with_tolist, r"Tensor\.tolist"), (_with_inplace, "in-place"),
+], ids=["item", "bool", "numpy", "tolist", "inplace"])
+def test_what_cannot_be_recorded_runs_eagerly_with_one_warning(body, match: str) -> None:
+    _falls_back(body, match)
+
+
+def test_user_gates_run_eagerly() -> None:
+    from pygrad.gates import Gate
+
+    class Square(Gate):
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, g):
+            return (g * 2 * self.x,)
+
+    model, _ = _setup("SGD", {"lr": 0.05}, "float64")
+    x, y = _batches(1, dtype="float64")[0]
+
+    def grads(x):
+        for p in model.parameters():
+            p.grad = None
+        Square()(model(x)).sum().backward()
+        return model[0].weight.grad
+
+    compiled = pg.compile(grads)
+    want = None
+    with pytest.warns(CompileWarning, match=r"custom op|Tensor\.numpy"):  # whichever the gate does first
+        for _ in range(3):
+            got = compiled(x)
+            want = got if want is None else want
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_labels_must_be_a_tensor_to_be_followed() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05}, "float64")
+    m2, o2 = _setup("SGD", {"lr": 0.05}, "float64")
+    data = _batches(3, dtype="float64")
+
+    def step_of(model, opt, labels):
+        def step(x, k):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), labels[k])  # a numpy array: its values would be frozen
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    labels = [y.numpy().copy() for _, y in data]
+    eager, compiled = step_of(m2, o2, labels), step_of(model, opt, labels)
+    compiled = pg.compile(compiled)
+    with pytest.warns(CompileWarning, match="labels"):
+        for k in range(6):
+            assert eager(data[k % 3][0], k % 3).item() == compiled(data[k % 3][0], k % 3).item()
+
+
+def test_guards_catch_wrong_shapes_and_bad_labels() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05}, "float32")
+    step = pg.compile(_step_fn(model, opt))
+    data = _batches(2)
+    for k in range(3):
+        step(*data[k % 2])
+    assert step.records == 1
+    x, y = data[0]
+    wrong = pg.tensor(np.ones((8, SIZES[0] + 1)), dtype="float32")
+    with pytest.raises(PygradError):  # a new signature: the eager op refuses it
+        step(wrong, y)
+    bad = pg.tensor(np.full(8, SIZES[-1] + 3))
+    with pytest.raises(PygradError, match="cross_entropy"):  # replayed: the op's own check refuses it
+        step(x, bad)
+    # the C program itself refuses inputs of another shape than recorded
+    prog = step._last.prog
+    c_in = ffi.new("pg_tensor *[]", [wrong._p, y._p])
+    c_out = ffi.new("pg_tensor *[]", 1)
+    assert lib.pg_program_run(prog, c_in, 2, c_out) == lib.PG_ERR_SHAPE
+    assert "recorded for float32 (8, 6)" in ffi.string(lib.pg_last_error()).decode()
+    assert lib.pg_program_run(prog, c_in, 1, c_out) == lib.PG_ERR_VALUE
+
+
+def test_decorator_forms_and_program_text() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+
+    @pg.compile()
+    def a(x, y):
+        return _step_fn(model, opt)(x, y)
+
+    @pg.compile(fullgraph=True)
+    def b(x, y):
+        return _step_fn(model, opt)(x, y)
+
+    data = _batches(1)
+    for f in (a, b):
+        assert f.program is None
+        for _ in range(3):
+            f(*data[0])
+        assert f.records == 1
+        text = f.program
+        lines = text.splitlines()
+        assert any("fwd" in ln and "matmul(in0" in ln for ln in lines)
+        assert any("bwd" in ln and "cross_entropy_backward" in ln for ln in lines)
+        assert sum("sgd_step(" in ln for ln in lines) == len(list(model.parameters()))
+        assert sum(".grad = None" in ln for ln in lines) == len(list(model.parameters()))
+    with pytest.raises(TypeError):
+        pg.compile(3)
+
+
+def test_unsupported_arguments_run_eagerly() -> None:
+    f = pg.compile(lambda a: pg.tensor(a).sum())
+    with pytest.warns(CompileWarning, match="ndarray"):
+        for v in range(3):
+            assert f(np.full(3, float(v))).item() == 3.0 * v
+
+
+def test_scalar_program_micrograd_style() -> None:
+    """0-d tensors, many small ops, Python floats as constants: the demo's shape of work."""
+    rng = np.random.default_rng(5)
+    ws = [pg.tensor(float(v), dtype="float64", requires_grad=True) for v in rng.standard_normal(6)]
+    ws2 = [pg.tensor(w.item(), dtype="float64", requires_grad=True) for w in ws]
+
+    def step_of(ws):
+        def step(x0, x1):
+            h = (ws[0] * x0 + ws[1] * x1 + ws[2]).tanh()
+            out = (ws[3] * h + ws[4]).relu() * ws[5] - 0.5
+            loss = (out - 1.0) ** 2 + 1e-3 * sum(w * w for w in ws)
+            for w in ws:
+                w.grad = None
+            loss.backward()
+            with pg.no_grad():
+                pass
+            return loss
+        return step
+
+    eager, compiled = step_of(ws), pg.compile(step_of(ws2))
+    for k in range(6):
+        x0 = pg.tensor(float(k) / 3, dtype="float64")
+        x1 = pg.tensor(1.0 - k / 5, dtype="float64")
+        assert eager(x0, x1).item() == compiled(x0, x1).item()
+        _assert_same([w.grad.numpy() for w in ws], [w.grad.numpy() for w in ws2])
+    assert compiled.records == 1
+
+
+def test_nothing_is_recorded_when_not_compiling() -> None:
+    """The hooks are inert outside a recording: eager results and warnings unchanged."""
+    model, opt = _setup("SGD", {"lr": 0.05}, "float32")
+    x, y = _batches(1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = _step_fn(model, opt)(x, y)
+        assert isinstance(loss.item(), float) and bool(loss > 0)
+    assert lib.pg_program_size(ffi.NULL) == 0
+
+
+
+def test_custom_op_with_a_python_backward_runs_eagerly() -> None:
+    from pygrad._autograd import custom_op
+
+    w = pg.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
+
+    def f(x):
+        w.grad = None
+        y = custom_op([w], w * x, lambda g, needs: [g * x])  # d(w x)/dw = x
+        y.sum().backward()
+        return w.grad
+
+    compiled = pg.compile(f)
+    with pytest.warns(CompileWarning, match="custom op"):
+        for v in (1.0, 2.0, 3.0):
+            got = compiled(pg.tensor([v, 2 * v], dtype="float64"))
+            np.testing.assert_array_equal(got.numpy(), [v, 2 * v])
+    strict = pg.compile(f, fullgraph=True)
+    strict(pg.tensor([1.0, 1.0], dtype="float64"))
+    with pytest.raises(CompileError, match="custom op"):
+        strict(pg.tensor([1.0, 1.0], dtype="float64"))
+
+
+def test_a_threads_compile_hook_leaves_other_threads_updates_alone() -> None:
+    import threading
+
+    from pygrad import _compile
+
+    m_b, o_b = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    m_c, o_c = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    x, y = _batches(1)[0]
+    _compile._hook_on(lambda *a: True)  # this thread: the updates would be left out (a replay's dry run)
+    try:
+        t = threading.Thread(target=_step_fn(m_b, o_b), args=(x, y))
+        t.start()
+        t.join()
+    finally:
+        _compile._hook_off()
+    _step_fn(m_c, o_c)(x, y)
+    _assert_same(_params(m_b), _params(m_c))
+    assert not np.array_equal(_params(m_b)[0], _params(_setup("SGD", {"lr": 0.05}, "float32")[0])[0])
+
+
+def test_a_replay_lets_the_gil_go() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05}, "float32")
+    step = pg.compile(_step_fn(model, opt))
+    data = _batches(1)
+    for _ in range(2):
+        step(*data[0])
+    assert step.records == 1
+    lib.pg_py_reset_gil_counts()
+    step(*data[0])  # a replay of small ops: eagerly, none of them would let the GIL go
+    assert lib.pg_py_gil_count(0) == 1
