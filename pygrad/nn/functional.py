@@ -473,10 +473,10 @@ def _conv_ints(op: str, what: str, v: Any, n: int, low: int) -> tuple[int, ...]:
     return tuple(int(a) for a in t)
 
 
-def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
-          groups: int) -> Any:
-    """conv1d (nd = 1) and conv2d (nd = 2), both on the conv2d op: a 1-d convolution is a 2-d one over a
-    height-1 view. Every argument is checked here, so both engines raise the same errors."""
+def _conv_operands(op: str, nd: int, input: Any, weight: Any, groups: Any, layout: str) -> tuple[Any, Any, bool, int]:
+    """The checks the convolutions share: input and weight of one engine and float dtype, a weight of
+    ``nd + 2`` dims (``layout`` names its first two), a batched or unbatched input (made batched), and
+    a positive int ``groups``. Returns ``(x, w, unbatched, groups)``."""
     x = _tensor(op, input)
     w = as_tensor_like(weight, x, op)
     if engine_of(w) is not engine_of(x):
@@ -487,8 +487,7 @@ def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, pad
     if x.dtype != w.dtype:
         raise PygradTypeError(f"{op}: input and weight dtypes differ: {x.dtype} and {w.dtype}")
     if w.ndim != nd + 2:
-        raise ShapeError(f"{op}: expected a {nd + 2}-d weight (out_channels, in_channels/groups, kernel...), got "
-                         f"shape {w.shape}")
+        raise ShapeError(f"{op}: expected a {nd + 2}-d weight ({layout}, kernel...), got shape {w.shape}")
     if x.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape "
                          f"{x.shape}")
@@ -498,6 +497,14 @@ def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, pad
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise PygradValueError(f"{op}: groups must be a positive int, got {groups!r}")
     groups = int(groups)
+    return x, w, unbatched, groups
+
+
+def _conv(op: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+          groups: int) -> Any:
+    """conv1d (nd = 1) and conv2d (nd = 2), both on the conv2d op: a 1-d convolution is a 2-d one over a
+    height-1 view. Every argument is checked here, so both engines raise the same errors."""
+    x, w, unbatched, groups = _conv_operands(op, nd, input, weight, groups, "out_channels, in_channels/groups")
     s = _conv_ints(op, "stride", stride, nd, 1)
     d = _conv_ints(op, "dilation", dilation, nd, 1)
     k = tuple(w.shape[2:])
@@ -565,27 +572,7 @@ def _conv_transpose(op: str, nd: int, input: Any, weight: Any, bias: Any, stride
     """conv_transpose1d (nd = 1) and conv_transpose2d (nd = 2), both on the op conv2d_input_grad (the
     transposed convolution is the gradient of conv2d in its input). Every argument is checked here, so both
     engines raise the same errors."""
-    x = _tensor(op, input)
-    w = as_tensor_like(weight, x, op)
-    if engine_of(w) is not engine_of(x):
-        raise PygradTypeError(f"{op}: input and weight belong to different engines")
-    for t in (x, w):
-        if t.dtype not in (engine_of(x).float32, engine_of(x).float64):
-            raise PygradTypeError(f"{op}: expected float32 or float64 input and weight, got {x.dtype} and {w.dtype}")
-    if x.dtype != w.dtype:
-        raise PygradTypeError(f"{op}: input and weight dtypes differ: {x.dtype} and {w.dtype}")
-    if w.ndim != nd + 2:
-        raise ShapeError(f"{op}: expected a {nd + 2}-d weight (in_channels, out_channels/groups, kernel...), got "
-                         f"shape {w.shape}")
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ShapeError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape "
-                         f"{x.shape}")
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x.reshape((1,) + tuple(x.shape))
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise PygradValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    groups = int(groups)
+    x, w, unbatched, groups = _conv_operands(op, nd, input, weight, groups, "in_channels, out_channels/groups")
     s = _conv_ints(op, "stride", stride, nd, 1)
     d = _conv_ints(op, "dilation", dilation, nd, 1)
     p = _conv_ints(op, "padding", padding, nd, 0)
