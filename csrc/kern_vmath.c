@@ -269,6 +269,7 @@ static const double pgv_log1p_c[] = {-0.5, 0x1.5555555555555p-2, -0.25, 0x1.9999
 static const float pgv_log1p_cf[] = {-0.5f, 0x1.555556p-2f, -0.25f, 0x1.99999ap-3f};
 
 #define PGV_UNROLL _Pragma("GCC unroll 24")
+#define PGV_PREFETCH 2048 /* bytes ahead: the loops' software prefetch distance */
 
 /* float32 natively: its constants and coefficients (the same series, rounded to float) */
 #define PGV_MAGICF 0x1.8p23f

@@ -320,6 +320,16 @@ INL VS FN(vsigmoids)(VS x) {
     return FN(sels)((VSI)(x < SS(0.0f)), e, SS(1.0f)) / (SS(1.0f) + e);
 }
 
+/* The lines PGV_PREFETCH bytes ahead of the one vector's (64 bytes: one
+ * line) input, output and gradient: the hardware prefetchers alone leave the
+ * compute-heavy loops waiting on memory (a third of float64 tanh's time on
+ * 16M elements). A prefetch past the end of an array is harmless. */
+INL void FN(prefetch)(const void *o, const void *g, const void *x) {
+    __builtin_prefetch((const char *)x + PGV_PREFETCH, 0, 3);
+    __builtin_prefetch((const char *)o + PGV_PREFETCH, 1, 3);
+    if (g) __builtin_prefetch((const char *)g + PGV_PREFETCH, 0, 3);
+}
+
 /* The array loops: o[i] = f(x[i]), or g[i] * scale * f(x[i]) when g is
  * given (a backward's local derivative times the upstream gradient; o may be
  * g or x itself). NAME_vec does one vector of PGV_N elements; a tail shorter
@@ -348,7 +358,10 @@ INL VS FN(vsigmoids)(VS x) {
     static PGV_TARGET void FN(NAME##_f64)(double *o, const double *g, const double *x, int64_t n,        \
                                           double scale) {                                                 \
         int64_t i = 0;                                                                                    \
-        for (; i + PGV_N <= n; i += PGV_N) FN(NAME##_vec_f64)(o + i, g ? g + i : NULL, x + i, scale);     \
+        for (; i + PGV_N <= n; i += PGV_N) {                                                              \
+            FN(prefetch)(o + i, g ? g + i : NULL, x + i);                                                 \
+            FN(NAME##_vec_f64)(o + i, g ? g + i : NULL, x + i, scale);                                    \
+        }                                                                                                 \
         if (i < n) {                                                                                      \
             size_t m = (size_t)(n - i) * sizeof(double);                                                  \
             double ob[PGV_N], gb[PGV_N] = {0}, xb[PGV_N] = {0};                                           \
@@ -399,7 +412,10 @@ INL VS FN(vsigmoids)(VS x) {
     static PGV_TARGET void FN(NAME##_f32)(float *o, const float *g, const float *x, int64_t n,           \
                                           double scale) {                                                 \
         int64_t i = 0;                                                                                    \
-        for (; i + PGV_NS <= n; i += PGV_NS) FN(NAME##_vec_f32)(o + i, g ? g + i : NULL, x + i, scale);   \
+        for (; i + PGV_NS <= n; i += PGV_NS) {                                                            \
+            FN(prefetch)(o + i, g ? g + i : NULL, x + i);                                                 \
+            FN(NAME##_vec_f32)(o + i, g ? g + i : NULL, x + i, scale);                                    \
+        }                                                                                                 \
         if (i < n) {                                                                                      \
             size_t m = (size_t)(n - i) * sizeof(float);                                                   \
             float ob[PGV_NS], gb[PGV_NS] = {0}, xb[PGV_NS] = {0};                                         \
