@@ -231,16 +231,12 @@ static const double pgv_log_logc[128] = {
     0x1.3a64c556bfdd7p-2, 0x1.404308686a7b8p-2, 0x1.4618bc2199ecdp-2, 0x1.4be5f9574b4dbp-2,
     0x1.51aad872df841p-2, 0x1.5767717455a3fp-2, 0x1.5d1bdbf5809c4p-2
 };
-/* exp, float64: 2^(j/32), j = 0..31, rounded to float64 */
-static const double pgv_exp2_t[32] = {
-    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
-    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
-    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
-    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
-    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
-    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
-    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
-    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0
+/* exp, float64: 2^(j/16), j = 0..15, rounded to float64 */
+static const double pgv_exp2_t[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0
 };
 /* log, float32: as float64's with 16 intervals from T = 0.703125
  * (PGV_LOGF_T's bits; the interval [0.984375, 1.03125) around 1 has
@@ -307,6 +303,11 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #define PGV_RCP14_S(d) _mm512_rcp14_ps(d)
 #define PGV_GATHER_D(t, i) _mm512_i64gather_pd((i), (t), 8)
 #define PGV_LUT16_S(t, i) _mm512_permutexvar_ps((__m512i)(i), _mm512_loadu_ps(t))
+/* t[i & 15] for a 16-entry table of doubles: one two-register permutation */
+#define PGV_LUT16_D(t, i) _mm512_permutex2var_pd(_mm512_loadu_pd(t), (i), _mm512_loadu_pd((t) + 8))
+/* min and max that return b where a or b is NaN (so a NaN b passes through) */
+#define PGV_MIN_D(a, b) _mm512_min_pd((a), (b))
+#define PGV_MAX_D(a, b) _mm512_max_pd((a), (b))
 #define PGV_SFX avx512
 #include "vmath_simd.h"
 #undef PGV_VD
@@ -327,6 +328,9 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #undef PGV_RCP14_D
 #undef PGV_RCP14_S
 #undef PGV_GATHER_D
+#undef PGV_LUT16_D
+#undef PGV_MIN_D
+#undef PGV_MAX_D
 #undef PGV_LUT16_S
 
 /* AVX2 + FMA: 4 doubles (4 floats in a 128-bit half) */
@@ -343,6 +347,9 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #define PGV_FMAS(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define PGV_ANYS(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
 #define PGV_GATHER_D(t, i) _mm256_i64gather_pd((t), (i), 8)
+#define PGV_LUT16_D(t, i) _mm256_i64gather_pd((t), (i) & 15, 8)
+#define PGV_MIN_D(a, b) _mm256_min_pd((a), (b))
+#define PGV_MAX_D(a, b) _mm256_max_pd((a), (b))
 /* t[i] for 16 entries: each half by a permutation, picked by bit 3 of i */
 #define PGV_LUT16_S(t, i)                                                                 \
     _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(t), (__m256i)(i)),         \
@@ -367,6 +374,9 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #undef PGV_RCP14_D
 #undef PGV_RCP14_S
 #undef PGV_GATHER_D
+#undef PGV_LUT16_D
+#undef PGV_MIN_D
+#undef PGV_MAX_D
 #undef PGV_LUT16_S
 #else
 #define PGV_X86 0

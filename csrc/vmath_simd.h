@@ -63,31 +63,33 @@ INL VD FN(vdiv)(VD a, VD d) {
 #endif
 }
 
-/* exp: k = round(32 x / ln 2) = 32 m + j, r = x - k ln2/32 (ln 2 in two
- * parts; the first product is exact inside the FMA), |r| <= ln2/64; e^x =
- * 2^m 2^(j/32) e^r with 2^(j/32) from pgv_exp2_t (gathered) and e^r - 1 =
- * r (1 + r/2 + ...) by its Taylor polynomial (ne terms: 6 for float64,
- * truncation < 2^-58), then scaled by 2^m (on AVX2 as 2^m1 2^m2 with
- * m1 + m2 = m, each in the normal range), so a subnormal result is rounded
- * once and overflow gives inf. */
+/* exp: k = round(16 x / ln 2) = 16 m + j, r = x - k ln2/16 (ln 2 in two
+ * parts; the first product is exact inside the FMA), |r| <= ln2/32; e^x =
+ * 2^m 2^(j/16) e^r with 2^(j/16) from pgv_exp2_t (a two-register
+ * permutation on AVX-512, else gathered) and e^r - 1 = r (1 + r/2 + ...)
+ * by its Taylor polynomial (ne terms: 7 for float64, truncation < 2^-60),
+ * then scaled by 2^m (on AVX-512 by scalef, which floors k/16 itself; on
+ * AVX2 as 2^m1 2^m2 with m1 + m2 = m, each in the normal range), so a
+ * subnormal result is rounded once and overflow gives inf. The clamps let
+ * NaN through (min/max return their second operand for a NaN), and NaN
+ * stays NaN to the end, whatever the integer parts make of it. k's bits are
+ * the low bits of round(16 x / ln 2) + MAGIC. */
 INL VD FN(vexp)(VD x, int ne) {
-    VD xc = FN(sel)((VI)(x < S(-746.0)), S(-746.0), x);
-    xc = FN(sel)((VI)(xc > S(710.0)), S(710.0), xc);
-    VD kd = PGV_FMA(xc, S(32.0 * PGV_LOG2E), S(PGV_MAGIC)) - S(PGV_MAGIC);
-    VD r = PGV_FMA(-kd, S(PGV_LN2_HI / 32), xc);
-    r = PGV_FMA(-kd, S(PGV_LN2_LO / 32), r);
-    VI ki = FN(toint)(kd);
-    VD t = PGV_GATHER_D(pgv_exp2_t, ki & 31);
-    VD md = (VD)((ki >> 5) + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
+    VD xc = PGV_MIN_D(S(710.0), PGV_MAX_D(S(-746.0), x));
+    VD kdm = PGV_FMA(xc, S(16.0 * PGV_LOG2E), S(PGV_MAGIC));
+    VD kd = kdm - S(PGV_MAGIC);
+    VD r = PGV_FMA(-kd, S(PGV_LN2_HI / 16), xc);
+    r = PGV_FMA(-kd, S(PGV_LN2_LO / 16), r);
+    VD t = PGV_LUT16_D(pgv_exp2_t, (VI)kdm);
     VD p = r * FN(poly)(r, pgv_exp_c + 1, ne);
     p = PGV_FMA(t, p, t);
 #ifdef PGV_SCALEF_D
-    VD y = PGV_SCALEF_D(p, md); /* p 2^m, rounded once */
+    return PGV_SCALEF_D(p, kd * S(1.0 / 16)); /* p 2^floor(k/16), rounded once */
 #else
+    VD md = (VD)((((VI)kdm - (VI)S(PGV_MAGIC)) >> 4) + (VI)S(PGV_MAGIC)) - S(PGV_MAGIC);
     VD k1 = (md * S(0.5) + S(PGV_MAGIC)) - S(PGV_MAGIC);
-    VD y = p * FN(pow2)(k1) * FN(pow2)(md - k1);
+    return p * FN(pow2)(k1) * FN(pow2)(md - k1);
 #endif
-    return FN(sel)((VI)(x != x), x + x, y);
 }
 
 /* log: x = 2^k z, z in [T, 2T) (T = 0.705..., see kern_vmath.c), taken
@@ -190,7 +192,7 @@ INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad
     VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
     VD hx = S(0.5) * xc;
     VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
-    VD e = FN(vexp)(-h, 6);
+    VD e = FN(vexp)(-h, 7);
     e = PGV_FMA(e, -l, e);
     VI neg = (VI)(x < S(0.0)), small = (VI)(z < S(0.5));
     /* |z| < 1/2: Phi = 1/2 + erf(z)/2 by erf's Taylor polynomial, where erfc's
@@ -335,13 +337,14 @@ INL void FN(prefetch)(const void *o, const void *g, const void *x) {
  * g or x itself). NAME_vec does one vector of PGV_N elements; a tail shorter
  * than that runs through padded copies, so an element's result never
  * depends on where it sits. Lanes whose |x| exceeds BIG (NaN included) are
- * recomputed with the scalar LIBM64/LIBM32. */
+ * recomputed with the scalar LIBM64/LIBM32; where BIG is inf, the vector
+ * code gives NaN for NaN itself and no lane is checked. */
 #define PGV_LOOPS(NAME, EXPR64, EXPR32, BIG, LIBM64, LIBM32, NATIVE_OK, EXPRS)                                               \
     INL void FN(NAME##_vec_f64)(double *o, const double *g, const double *x, double scale) {               \
         VD v;                                                                                             \
         memcpy(&v, x, sizeof v);                                                                          \
         VD r = (EXPR64);                                                                                  \
-        if (PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
+        if ((BIG) < INFINITY && PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
             double ob[PGV_N];                                                                             \
             memcpy(ob, &r, sizeof r);                                                                     \
             for (int l = 0; l < PGV_N; l++)                                                               \
@@ -382,7 +385,7 @@ INL void FN(prefetch)(const void *o, const void *g, const void *x) {
             r = (__builtin_convertvector(gf, VD) * S(scale)) * r;                                         \
         }                                                                                                 \
         VF rf = __builtin_convertvector(r, VF);                                                           \
-        if (PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
+        if ((BIG) < INFINITY && PGV_ANY(~(VI)(FN(vabs)(v) <= S(BIG)))) {                                                      \
             float ob[PGV_N];                                                                              \
             memcpy(ob, &rf, sizeof rf);                                                                   \
             for (int l = 0; l < PGV_N; l++)                                                               \
@@ -432,10 +435,10 @@ INL void FN(prefetch)(const void *o, const void *g, const void *x) {
 #define PGV_NEVER(v) 0
 #define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
 
-PGV_LOOPS(exp, FN(vexp)(v, 6), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
+PGV_LOOPS(exp, FN(vexp)(v, 7), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
 PGV_LOOPS(log, FN(vlog)(v), FN(vlog)(v), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vlogs)(v))
-PGV_LOOPS(tanh, FN(vtanh)(v, pgv_tanh_m64, 8, 6), FN(vtanh)(v, pgv_tanh_c, 7, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
-PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 6), FN(vsigmoid)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+PGV_LOOPS(tanh, FN(vtanh)(v, pgv_tanh_m64, 8, 7), FN(vtanh)(v, pgv_tanh_c, 7, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vtanhs)(v))
+PGV_LOOPS(sigmoid, FN(vsigmoid)(v, 7), FN(vsigmoid)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
           FN(vsigmoids)(v))
 PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, sin, sinf, PGV_TRIG32,
           FN(vsincoss)(v, 0))
