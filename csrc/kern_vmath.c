@@ -265,13 +265,24 @@ static const double pgv_log1p_c[] = {-0.5, 0x1.5555555555555p-2, -0.25, 0x1.9999
 static const float pgv_log1p_cf[] = {-0.5f, 0x1.555556p-2f, -0.25f, 0x1.99999ap-3f};
 
 #define PGV_UNROLL _Pragma("GCC unroll 24")
+#ifndef PGV_PREFETCH
 #define PGV_PREFETCH 2048 /* bytes ahead: the loops' software prefetch distance */
+#endif
 
 /* float32 natively: its constants and coefficients (the same series, rounded to float) */
 #define PGV_MAGICF 0x1.8p23f
 #define PGV_TRIG32_MAX 0x1p13f /* |x| beyond which float sin and cos go through doubles */
 static const float pgv_exp_cf[] = {1.0f, 1.0f, 0.5f, 0x1.555556p-3f, 0x1.555556p-5f, 0x1.111112p-7f, 0x1.6c16c2p-10f,
                                    0x1.a01a02p-13f};
+/* 2^(j/16) = hi_j + lo_j, j = 0..15, in two floats (float32 tanh's e^-2|x|) */
+static const float pgv_expf2_t[16] = {
+    0x1.000000p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fe0p+0f, 0x1.3dea64p+0f,
+    0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f,
+    0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f};
+static const float pgv_expf2_lo[16] = {
+    0.0f, 0x1.9f3122p-25f, -0x1.c15742p-27f, 0x1.ceac48p-25f, 0x1.4636e2p-25f, 0x1.824684p-25f,
+    -0x1.593abcp-25f, -0x1.5bd5ecp-27f, 0x1.9fcef4p-26f, -0x1.829fd0p-25f, 0x1.15506ep-27f, 0x1.51f848p-27f,
+    -0x1.a94b14p-26f, -0x1.3d56b2p-27f, -0x1.822dbcp-27f, 0x1.52486cp-27f};
 static const float pgv_sin_cf[] = {-0x1.555556p-3f, 0x1.111112p-7f, -0x1.a01a02p-13f, 0x1.71de3ap-19f, -0x1.ae6456p-26f};
 /* tanh(x) = x + x^3 T(x^2): T near-minimax (Chebyshev fit, 40 digits) over
  * x^2 <= 0.09 with 8 terms (error < 2^-57 relative) for float64, and over
@@ -307,6 +318,7 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #define PGV_LUT16_D(t, i) _mm512_permutex2var_pd(_mm512_loadu_pd(t), (i), _mm512_loadu_pd((t) + 8))
 /* min and max that return b where a or b is NaN (so a NaN b passes through) */
 #define PGV_MIN_D(a, b) _mm512_min_pd((a), (b))
+#define PGV_MIN_S(a, b) _mm512_min_ps((a), (b))
 #define PGV_MAX_D(a, b) _mm512_max_pd((a), (b))
 #define PGV_SFX avx512
 #include "vmath_simd.h"
@@ -330,6 +342,7 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #undef PGV_GATHER_D
 #undef PGV_LUT16_D
 #undef PGV_MIN_D
+#undef PGV_MIN_S
 #undef PGV_MAX_D
 #undef PGV_LUT16_S
 
@@ -349,6 +362,7 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #define PGV_GATHER_D(t, i) _mm256_i64gather_pd((t), (i), 8)
 #define PGV_LUT16_D(t, i) _mm256_i64gather_pd((t), (i) & 15, 8)
 #define PGV_MIN_D(a, b) _mm256_min_pd((a), (b))
+#define PGV_MIN_S(a, b) _mm256_min_ps((a), (b))
 #define PGV_MAX_D(a, b) _mm256_max_pd((a), (b))
 /* t[i] for 16 entries: each half by a permutation, picked by bit 3 of i */
 #define PGV_LUT16_S(t, i)                                                                 \
@@ -376,6 +390,7 @@ typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 #undef PGV_GATHER_D
 #undef PGV_LUT16_D
 #undef PGV_MIN_D
+#undef PGV_MIN_S
 #undef PGV_MAX_D
 #undef PGV_LUT16_S
 #else

@@ -299,22 +299,41 @@ INL VS FN(vsincoss)(VS x, int cosine) {
     return y;
 }
 
-/* tanh: below |x| = 0.55 the odd near-minimax polynomial (5 terms, < 2^-27); above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2
- * sits in the binade below the result and its error counts half */
+/* tanh: below |x| = 0.55 the odd near-minimax polynomial (5 terms, < 2^-27);
+ * above, 1 - 2E/(1 + E), E = e^-2|x|, where 2E/(1 + E) <= 1/2 sits in the
+ * binade below the result and its error counts half. E for |x| clamped to
+ * 9.1 (beyond, tanh rounds to 1; min lets NaN through) as exp above with
+ * 16 intervals: k = round(-32 |x| / ln 2) = 16 m + j, r = -2|x| - k ln2/16
+ * (|r| <= ln2/32), E = 2^m 2^(j/16) e^r with 2^(j/16) = hi + lo from
+ * pgv_expf2_t and _lo (permutations), e^r - 1 = p by Taylor to r^4
+ * (truncation < 2^-34), and (hi + lo) e^r = hi + (hi p + lo) rounded once
+ * at the end (lo p, below 2^-29 relative, dropped);
+ * m >= -27 keeps E normal. 1/(1 + E) from the 14-bit reciprocal estimate
+ * and one Newton step (2^-27) where the ISA has it. */
 INL VS FN(vtanhs)(VS x) {
     VS a = FN(vabss)(x), z = x * x;
     VS ts = PGV_FMAS(x * z, FN(polys)(z, pgv_tanh_m32, 5), x);
-    VS e = FN(vexps)(SS(-2.0f) * a);
+    VS ac = PGV_MIN_S(SS(9.1f), a);
+    VS kdm = PGV_FMAS(ac, SS(-32.0f * 0x1.715476p+0f), SS(PGV_MAGICF));
+    VS kd = kdm - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.62e430p-1f / 16), SS(-2.0f) * ac);
+    r = PGV_FMAS(-kd, SS(-0x1.05c610p-29f / 16), r);
+    VS t = PGV_LUT16_S(pgv_expf2_t, (VSI)kdm), tlo = PGV_LUT16_S(pgv_expf2_lo, (VSI)kdm);
+    VS e = t + PGV_FMAS(t, r * FN(polys)(r, pgv_exp_cf + 1, 4), tlo);
+#ifdef PGV_SCALEF_S
+    e = PGV_SCALEF_S(e, kd * SS(1.0f / 16)); /* e 2^floor(k/16) */
+#else
+    e = e * (VS)(((((VSI)kdm - (VSI)SS(PGV_MAGICF)) >> 4) + 127) << 23); /* times 2^m: NaN stays NaN */
+#endif
 #ifdef PGV_RCP14_S
-    /* 2E/(1 + E) from the 14-bit reciprocal estimate and one Newton step (2^-27) */
     VS d = SS(1.0f) + e, y0 = PGV_RCP14_S(d);
     y0 = PGV_FMAS(y0, PGV_FMAS(-d, y0, SS(1.0f)), y0);
-    VS tl = SS(1.0f) - (e + e) * y0;
+    VS tl = PGV_FMAS(-(e + e), y0, SS(1.0f));
 #else
     VS tl = SS(1.0f) - (e + e) / (SS(1.0f) + e);
 #endif
-    VS t = FN(sels)((VSI)(a < SS(0.55f)), ts, tl);
-    return (VS)(((VSI)t & FN(splatsi)(INT32_MAX)) | ((VSI)x & FN(splatsi)(INT32_MIN)));
+    VS t2 = FN(sels)((VSI)(a < SS(0.55f)), ts, tl);
+    return (VS)(((VSI)t2 & FN(splatsi)(INT32_MAX)) | ((VSI)x & FN(splatsi)(INT32_MIN)));
 }
 
 INL VS FN(vsigmoids)(VS x) {
