@@ -168,10 +168,27 @@ INL VD FN(vtanh)(VD x, const double *tc, int nt, int ne) {
     return FN(copysign)(FN(sel)((VI)(a < S(0.3)), ts, tl), x);
 }
 
-/* sigmoid: e = e^-|x|, 1/(1 + e) for x >= 0 and e/(1 + e) below (one division), never overflowing */
+/* a/(dh + dl), |dl| <= ulp(dh)/2 and dh in [1, 2]: y ~ 1/dh (as in vdiv, or
+ * one division), q = a y, and q corrected by the residual a - dh q - dl q
+ * (within an ulp; NaN and inf as the division gives them) */
+INL VD FN(vdiv2)(VD a, VD dh, VD dl) {
+#ifdef PGV_RCP14_D
+    VD y = PGV_RCP14_D(dh);
+    y = PGV_FMA(y, PGV_FMA(-dh, y, S(1.0)), y);
+    y = PGV_FMA(y, PGV_FMA(-dh, y, S(1.0)), y);
+#else
+    VD y = S(1.0) / dh;
+#endif
+    VD q = a * y;
+    return PGV_FMA(PGV_FMA(-dl, q, PGV_FMA(-dh, q, a)), y, q);
+}
+
+/* sigmoid: e = e^-|x|, 1/(1 + e) for x >= 0 and e/(1 + e) below (one
+ * division, by 1 + e as a rounded sum and its exact error), never overflowing */
 INL VD FN(vsigmoid)(VD x, int ne) {
     VD e = FN(vexp)(-FN(vabs)(x), ne);
-    return FN(vdiv)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), S(1.0) + e);
+    VD dh = S(1.0) + e, dl = (S(1.0) - dh) + e;
+    return FN(vdiv2)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), dh, dl);
 }
 
 /* gelu = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2: with z = |x|/sqrt(2),
