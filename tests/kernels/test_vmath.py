@@ -294,17 +294,43 @@ def test_log_table_edges_and_near_one(kernel, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_exp_table_edges(kernel, dtype):
-    """exp where round(32 x / ln 2) changes (the table index and the reduced argument
-    jump there), over the whole domain."""
+    """exp, and the functions built on it, where round(16 x / ln 2) changes (the table
+    index and the reduced argument jump there), over the whole domain: exp and sigmoid
+    at x, tanh at x/2 (its e^-2|x|)."""
     rng = np.random.default_rng(5)
     lo, hi = DOMAIN[("exp", dtype)]
-    k = np.unique(rng.integers(int(lo * 32 / math.log(2)), int(hi * 32 / math.log(2)), 2000))
-    mid = ((k + 0.5) * (math.log(2) / 32)).astype(dtype)
+    k = np.unique(rng.integers(int(lo * 16 / math.log(2)), int(hi * 16 / math.log(2)), 2000))
+    mid = ((k + 0.5) * (math.log(2) / 16)).astype(dtype)
     x = np.concatenate([mid, np.nextafter(mid, dtype(-np.inf)), np.nextafter(mid, dtype(np.inf))])
-    ref = correctly_rounded("exp", x)
-    err = ulp_distance(run("exp", x), ref)
-    worst = int(np.argmax(err))
-    assert err[worst] <= MAX_ULP[dtype], f"{kernel} exp: {err[worst]} ulp at x={x[worst]!r}"
+    for name, arg in (("exp", x), ("sigmoid", x), ("tanh", (x / 2).astype(dtype))):
+        ref = correctly_rounded(name, arg)
+        err = ulp_distance(run(name, arg), ref)
+        worst = int(np.argmax(err))
+        assert err[worst] <= MAX_ULP[dtype], f"{kernel} {name}: {err[worst]} ulp at x={arg[worst]!r}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_tanh_and_sigmoid_near_their_switches(kernel, dtype):
+    """Densely where tanh changes formula (float32: |x| = 0.55, float64: 0.3), where it
+    rounds to 1 (float32 clamps |x| at 9.1, float64's e^-2|x| vanishes by 20), and
+    sigmoid around 0 (x < 0 divides e^x by 1 + e^x, x >= 0 divides 1 by 1 + e^-x)."""
+    n = 200_001 if dtype == np.float32 else 4_001
+    for name, centre, width in (("tanh", 0.55, 0.02), ("tanh", 0.3, 0.02), ("tanh", 9.0, 0.2),
+                                ("tanh", 18.5, 1.0), ("sigmoid", 0.0, 0.5)):
+        x = np.linspace(centre - width, centre + width, n).astype(dtype)
+        c = dtype(centre)
+        x = np.concatenate([x, np.array([c, np.nextafter(c, dtype(0)), np.nextafter(c, dtype(np.inf))], dtype=dtype)])
+        x = np.concatenate([x, -x])
+        ref = correctly_rounded(name, x)
+        y = run(name, x)
+        err = ulp_distance(y, ref)
+        worst = int(np.argmax(err))
+        assert err[worst] <= MAX_ULP[dtype], (
+            f"{kernel} {name}: {err[worst]} ulp at x={x[worst]!r}: got {y[worst]!r}, want {ref[worst]!r}")
+    first = [9.1, 9.2] if dtype == np.float32 else [19.1, 20.0, 20.5]  # tanh rounds to 1 from 9.01 / 19.06
+    big = np.array(first + [30.0, 1e10, np.finfo(dtype).max, np.inf], dtype=dtype)
+    assert run("tanh", big).tolist() == [1.0] * len(big)
+    assert run("tanh", -big).tolist() == [-1.0] * len(big)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
