@@ -7,6 +7,8 @@
  *   PGV_ANY(m)              some lane of the mask m (all ones / zeros per lane) is set
  *   PGV_TARGET              the function attribute that enables the ISA
  *   PGV_SFX                 the suffix of the names it defines (avx2, avx512)
+ *   PGV_LUT16_D(t, i)       t[i & 15] per lane (a permutation on AVX-512, a gather on AVX2)
+ *   PGV_MIN_D/_S, PGV_MAX_D the ISA's min and max (b where a or b is NaN)
  * Not a header to include anywhere else. float32 is computed in float64 with
  * shorter polynomials and rounded once at the end, so float32 special values,
  * overflow and subnormal results fall out of the float64 code. The maths of
