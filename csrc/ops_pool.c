@@ -116,6 +116,14 @@ static void pg__pl_interior(const pg_pl *pl, int64_t *blo, int64_t *bhi) {
     *blo = lo < *bhi ? lo : *bhi;
 }
 
+/* the loops below that select (max) or sum over short windows vectorise only with the AVX2 or AVX-512
+ * clones (PG_CLONES; the baseline SSE2 has no blend), which must not be inlined into their callers */
+#if defined(__GNUC__)
+#define PG_PL_NOINLINE __attribute__((noinline))
+#else
+#define PG_PL_NOINLINE
+#endif
+
 typedef struct pg_pl_job {
     const pg_pl *pl;
     void *out;          /* forward: y (planes, OH, OW); backward: dx (planes, H, W) */
@@ -302,7 +310,7 @@ static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                       
 }                                                                                                                                      \
 /* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
  * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
-static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
@@ -331,7 +339,7 @@ static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t
     }                                                                                                                                  \
 }                                                                                                                                      \
 /* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
-static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
@@ -420,7 +428,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
 }                                                                                                                                      \
 /* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
  * window, so dx is written once (dy at the window's maximum, 0 beside it), no zeroing first */                                        \
-static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
+PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
     const pg_pl_job *j = ctx;                                                                                                          \
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     int64_t w = pl->w;                                                                                                                 \
@@ -467,7 +475,7 @@ PG_POOL_FAST(double, f64)
  * tm, ti: (H, OW) scratch of one plane. */
 #define PG_POOL_MAXSEP(T, SUF)                                                                                  \
 /* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index */ \
-static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *restrict ti, const T *restrict x) { \
+PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *restrict ti, const T *restrict x) { \
     const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
     int64_t blo, bhi;                                                                                           \
     pg__pl_interior(pl, &blo, &bhi);                                                                            \
@@ -505,7 +513,7 @@ static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *rest
     }                                                                                                           \
 }                                                                                                               \
 /* the column stage of output row a: m[b], at[b] over the window's rows of tm, ti; false when it is empty */    \
-static bool pg__maxsep_col_##SUF(const pg_pl *pl, T *restrict m, int32_t *restrict at, const T *restrict tm,   \
+PG_CLONES PG_PL_NOINLINE static bool pg__maxsep_col_##SUF(const pg_pl *pl, T *restrict m, int32_t *restrict at, const T *restrict tm,   \
                                  const int32_t *restrict ti, int64_t a) {                                       \
     const int64_t ow = pl->ow;                                                                                  \
     int64_t ys = a * pl->sh - pl->ph, y0 = ys > 0 ? ys : 0, y1 = ys + pl->kh < pl->h ? ys + pl->kh : pl->h;     \
