@@ -33,8 +33,10 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
             b0 += d0 * d0;
             b1 += d1 * d1;
         }
-        pg__nm_add8(&sa, a0 + a1);
-        pg__nm_add8(&qa, b0 + b1);
+        a0 += a1;
+        b0 += b1;
+        pg__nm_add8(&sa, &a0);
+        pg__nm_add8(&qa, &b0);
     }
     s = (sa[0] + sa[1]) + (sa[2] + sa[3]);
     q = (qa[0] + qa[1]) + (qa[2] + qa[3]);
@@ -85,8 +87,10 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
             b0 += g0 * (x0 - mv);
             b1 += g1 * (x1 - mv);
         }
-        pg__nm_add8(&sa, a0 + a1);
-        pg__nm_add8(&ta, b0 + b1);
+        a0 += a1;
+        b0 += b1;
+        pg__nm_add8(&sa, &a0);
+        pg__nm_add8(&ta, &b0);
     }
     s = (sa[0] + sa[1]) + (sa[2] + sa[3]);
     t = (ta[0] + ta[1]) + (ta[2] + ta[3]) + ((double)mf - m) * s;
