@@ -3,7 +3,8 @@
  * name with its dtype suffix. Not a header of its own: no include guard, no
  * declarations used elsewhere. Sums run in double, in vector accumulators
  * of 4 (GCC/clang vector extensions: no fast-math is needed to vectorise a
- * reduction written this way; elsewhere plain loops); the two kernels are
+ * reduction written this way; elsewhere plain loops); float32's per-channel
+ * sums add blocks of 256 elements summed in float vectors; the two kernels are
  * compiled also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined. */
 
 /* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
@@ -12,7 +13,34 @@
 PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
     int64_t i = 0;
     double s = 0, q = 0;
-#if PG_NM_VECTORS /* 16 elements a step in 4 + 4 vector accumulators */
+#if PG_NM_VECTORS && PG_NM_F32
+    /* float32: blocks of PG_NM_BLOCK in float accumulators (16 terms a lane; K is a float32 of x, so
+     * x - K is within half an ulp of the exact difference), each block's sums added in double: a third
+     * of the arithmetic of converting every element, which made this pass compute-bound */
+    const float kf = (float)K;
+    const pg_v8f k = {kf, kf, kf, kf, kf, kf, kf, kf};
+    pg_v4d sa = {0}, qa = {0};
+    for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
+        pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            pg_v8f d0, d1;
+            memcpy(&d0, x + j, sizeof d0);
+            memcpy(&d1, x + j + 8, sizeof d1);
+            d0 -= k;
+            d1 -= k;
+            a0 += d0;
+            a1 += d1;
+            b0 += d0 * d0;
+            b1 += d1 * d1;
+        }
+        a0 += a1;
+        b0 += b1;
+        pg__nm_add8(&sa, &a0);
+        pg__nm_add8(&qa, &b0);
+    }
+    s = (sa[0] + sa[1]) + (sa[2] + sa[3]);
+    q = (qa[0] + qa[1]) + (qa[2] + qa[3]);
+#elif PG_NM_VECTORS /* 16 elements a step in 4 + 4 vector accumulators */
     const pg_v4d k = {K, K, K, K};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16)
@@ -40,7 +68,33 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
 PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
     int64_t i = 0;
     double s = 0, t = 0;
-#if PG_NM_VECTORS
+#if PG_NM_VECTORS && PG_NM_F32
+    /* float32: blocks in float accumulators as in moments, about mf = (float)m; then
+     * Σ g (x - m) = Σ g (x - mf) + (mf - m) Σ g, in double */
+    const float mf = (float)m;
+    const pg_v8f mv = {mf, mf, mf, mf, mf, mf, mf, mf};
+    pg_v4d sa = {0}, ta = {0};
+    for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
+        pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            pg_v8f g0, g1, x0, x1;
+            memcpy(&g0, g + j, sizeof g0);
+            memcpy(&g1, g + j + 8, sizeof g1);
+            memcpy(&x0, x + j, sizeof x0);
+            memcpy(&x1, x + j + 8, sizeof x1);
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * (x0 - mv);
+            b1 += g1 * (x1 - mv);
+        }
+        a0 += a1;
+        b0 += b1;
+        pg__nm_add8(&sa, &a0);
+        pg__nm_add8(&ta, &b0);
+    }
+    s = (sa[0] + sa[1]) + (sa[2] + sa[3]);
+    t = (ta[0] + ta[1]) + (ta[2] + ta[3]) + ((double)mf - m) * s;
+#elif PG_NM_VECTORS
     const pg_v4d mv = {m, m, m, m};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16)

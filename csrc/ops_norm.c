@@ -69,6 +69,16 @@ PG_NM_INLINE void pg__nm_load4_f32(pg_v4d *out, const float *p) { /* through a p
     *out = __builtin_convertvector(v, pg_v4d);
 }
 PG_NM_INLINE void pg__nm_load4_f64(pg_v4d *out, const double *p) { memcpy(out, p, sizeof *out); }
+/* float32 sums run in blocks of PG_NM_BLOCK elements in float vectors of 8, each block's sums then added
+ * into double accumulators: *acc += the 8 lanes of *v, pairwise into 4 */
+#define PG_NM_BLOCK 256
+typedef float pg_v8f __attribute__((vector_size(32)));
+PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a pointer: no vector ABI */
+    pg_v4f lo, hi;
+    memcpy(&lo, v, sizeof lo);
+    memcpy(&hi, (const char *)v + sizeof lo, sizeof hi);
+    *acc += __builtin_convertvector(lo, pg_v4d) + __builtin_convertvector(hi, pg_v4d);
+}
 #else
 #define PG_NM_VECTORS 0
 #define PG_NOINLINE
@@ -77,12 +87,16 @@ PG_NM_INLINE void pg__nm_load4_f64(pg_v4d *out, const double *p) { memcpy(out, p
 
 #define T float
 #define PG_NM(name) pg__nm_##name##_f32
+#define PG_NM_F32 1
 #include "norm_kernels.h"
 #undef T
 #undef PG_NM
+#undef PG_NM_F32
 #define T double
 #define PG_NM(name) pg__nm_##name##_f64
+#define PG_NM_F32 0
 #include "norm_kernels.h"
+#undef PG_NM_F32
 #undef T
 #undef PG_NM
 

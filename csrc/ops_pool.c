@@ -107,6 +107,23 @@ static inline int64_t pg__pl_first(int64_t start, int64_t d) {
     return start >= 0 ? start : start + ((-start + d - 1) / d) * d;
 }
 
+/* the output columns [*blo, *bhi) whose window (dilation 1, not adaptive) lies inside the input row:
+ * b·sw - pw >= 0 and b·sw - pw + kw <= w */
+static void pg__pl_interior(const pg_pl *pl, int64_t *blo, int64_t *bhi) {
+    int64_t hi = pl->w + pl->pw - pl->kw >= 0 ? (pl->w + pl->pw - pl->kw) / pl->sw + 1 : 0;
+    int64_t lo = (pl->pw + pl->sw - 1) / pl->sw;
+    *bhi = hi < pl->ow ? hi : pl->ow;
+    *blo = lo < *bhi ? lo : *bhi;
+}
+
+/* the loops below that select (max) or sum over short windows vectorise only with the AVX2 or AVX-512
+ * clones (PG_CLONES; the baseline SSE2 has no blend), which must not be inlined into their callers */
+#if defined(__GNUC__)
+#define PG_PL_NOINLINE __attribute__((noinline))
+#else
+#define PG_PL_NOINLINE
+#endif
+
 typedef struct pg_pl_job {
     const pg_pl *pl;
     void *out;          /* forward: y (planes, OH, OW); backward: dx (planes, H, W) */
@@ -293,14 +310,21 @@ static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                       
 }                                                                                                                                      \
 /* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
  * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
-static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
+    int64_t blo = 0, bhi = 0; /* short windows inside the row: a loop over b per column of the window */                           \
+    if (!pl->adaptive && pl->kw < 16) pg__pl_interior(pl, &blo, &bhi);                                                                 \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
-        const T *xr = x + iy * pl->w;                                                                                                  \
-        T *tr = t + iy * pl->ow;                                                                                                       \
-        for (int64_t b = 0; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                      \
+        const T *restrict xr = x + iy * pl->w;                                                                                         \
+        T *restrict tr = t + iy * pl->ow;                                                                                              \
+        for (int64_t b = 0; b < blo; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                         \
+        for (int64_t b = bhi; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                    \
+        /* the same sums in the same order as pg__rowsum's short rows: 0 + x0 + x1 + ... */                                            \
+        for (int64_t b = blo; b < bhi; b++) tr[b] = (T)0 + xr[b * pl->sw - pl->pw];                                                    \
+        for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                        \
+            for (int64_t b = blo; b < bhi; b++) tr[b] += xr[b * pl->sw - pl->pw + kx];                                                 \
     }                                                                                                                                  \
     for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
         T *yr = y + a * pl->ow;                                                                                                        \
@@ -315,7 +339,7 @@ static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t
     }                                                                                                                                  \
 }                                                                                                                                      \
 /* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
-static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
@@ -329,9 +353,34 @@ static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t
             for (int64_t b = 0; b < pl->ow; b++) tr[b] += u[b];                                                                        \
         }                                                                                                                              \
     }                                                                                                                                  \
+    const int64_t w = pl->w, ow = pl->ow, kw = pl->kw, pw = pl->pw;                                                                    \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
-        T *dr = dx + iy * pl->w;                                                                                                       \
-        const T *tr = t + iy * pl->ow;                                                                                                 \
+        T *restrict dr = dx + iy * w;                                                                                                  \
+        const T *restrict tr = t + iy * ow;                                                                                            \
+        if (!pl->adaptive && pl->sw == kw && pw == 0 && ow * kw <= w) { /* side by side: dx[ix] = 0 + t[ix / kw] */                         \
+            for (int64_t kx = 0; kx < kw; kx++)                                                                                        \
+                for (int64_t b = 0; b < ow; b++) dr[b * kw + kx] = (T)0 + tr[b];                                                       \
+            for (int64_t ix = ow * kw; ix < w; ix++) dr[ix] = 0;                                                                       \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
+        if (!pl->adaptive && pl->sw == 1 && kw < 16) {                                                                                 \
+            /* stride 1: dx[ix] = 0 + Σ t[b] over the windows b in [ix + pw - kw + 1, ix + pw] holding ix, b ascending        \
+             * (the order of the loop below); the whole range inside [0, OW) for ix in [ilo, ihi) */                                    \
+            int64_t ilo = kw - 1 - pw > 0 ? kw - 1 - pw : 0, ihi = ow - pw < w ? ow - pw : w;                                          \
+            if (ilo > ihi) ilo = ihi;                                                                                                  \
+            for (int64_t ix = 0; ix < w; ix++) {                                                                                       \
+                if (ix == ilo) ix = ihi;                                                                                               \
+                if (ix >= w) break;                                                                                                    \
+                int64_t b0 = ix + pw - kw + 1 > 0 ? ix + pw - kw + 1 : 0, b1 = ix + pw < ow - 1 ? ix + pw : ow - 1;                    \
+                T v = 0;                                                                                                               \
+                for (int64_t b = b0; b <= b1; b++) v += tr[b];                                                                         \
+                dr[ix] = v;                                                                                                            \
+            }                                                                                                                          \
+            for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] = (T)0 + tr[ix + pw - kw + 1];                                               \
+            for (int64_t k = 1; k < kw; k++)                                                                                           \
+                for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] += tr[ix + pw - kw + 1 + k];                                             \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
         memset(dr, 0, sizeof(T) * (size_t)pl->w);                                                                                      \
         for (int64_t b = 0; b < pl->ow; b++) {                                                                                         \
             T v = tr[b];                                                                                                               \
@@ -379,7 +428,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
 }                                                                                                                                      \
 /* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
  * window, so dx is written once (dy at the window's maximum, 0 beside it), no zeroing first */                                        \
-static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
+PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
     const pg_pl_job *j = ctx;                                                                                                          \
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     int64_t w = pl->w;                                                                                                                 \
@@ -391,14 +440,17 @@ static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {        
             const T *x0 = x + 2 * a * w, *x1 = x0 + w;                                                                                 \
             T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                                      \
             for (int64_t b = 0; b < pl->ow; b++) {                                                                                     \
-                T m = x0[2 * b], v;                                                                                                    \
-                int k = 0;                                                                                                             \
-                v = x0[2 * b + 1];                                                                                                     \
-                if (v > m || v != v) m = v, k = 1;                                                                                     \
+                /* branch-free (random data mispredicts every branch): the first maximum, or the last NaN */ \
+                T m = x0[2 * b], v = x0[2 * b + 1];                                                                                    \
+                bool t = (v > m) | (v != v);                                                                                           \
+                m = t ? v : m;                                                                                                         \
+                int k = t ? 1 : 0;                                                                                                     \
                 v = x1[2 * b];                                                                                                         \
-                if (v > m || v != v) m = v, k = 2;                                                                                     \
+                t = (v > m) | (v != v);                                                                                                \
+                m = t ? v : m;                                                                                                         \
+                k = t ? 2 : k;                                                                                                         \
                 v = x1[2 * b + 1];                                                                                                     \
-                if (v > m || v != v) k = 3;                                                                                            \
+                k = ((v > m) | (v != v)) ? 3 : k;                                                                                      \
                 T gv = g[a * pl->ow + b];                                                                                              \
                 d0[2 * b] = k == 0 ? gv : (T)0;                                                                                        \
                 d0[2 * b + 1] = k == 1 ? gv : (T)0;                                                                                    \
@@ -413,6 +465,126 @@ static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {        
 
 PG_POOL_FAST(float, f32)
 PG_POOL_FAST(double, f64)
+
+/* max_pool2d with dilation 1, separable: each input row's maximum over every output column's window (and,
+ * for the backward, its flat index in the plane), shared by the output rows whose windows hold that row,
+ * then the maximum over the window's rows. The same comparisons in the same order as the direct kernels
+ * (take v when v > m or v is NaN, starting from the window's first element): the first maximum in row-major
+ * order or the last NaN, so the same values, the same places and the same order of the additions into dx.
+ * The interior columns (the whole window inside the row) run as loops over the output columns (vectorised);
+ * tm, ti: (H, OW) scratch of one plane. */
+#define PG_POOL_MAXSEP(T, SUF)                                                                                  \
+/* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index */ \
+PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *restrict ti, const T *restrict x) { \
+    const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
+    int64_t blo, bhi;                                                                                           \
+    pg__pl_interior(pl, &blo, &bhi);                                                                            \
+    for (int64_t iy = 0; iy < pl->h; iy++) {                                                                    \
+        const T *restrict xr = x + iy * w;                                                                      \
+        T *restrict mr = tm + iy * ow;                                                                          \
+        int32_t *restrict ir = ti + iy * ow;                                                                    \
+        const int32_t base = (int32_t)(iy * w);                                                                 \
+        for (int64_t b = 0; b < ow; b++) {                                                                      \
+            if (b == blo) b = bhi; /* the interior below */                                                     \
+            if (b >= ow) break;                                                                                 \
+            int64_t xs = b * sw - pw, x0 = xs > 0 ? xs : 0, x1 = xs + kw < w ? xs + kw : w;                     \
+            T m = x0 < x1 ? xr[x0] : (T)-INFINITY;                                                              \
+            int32_t at = (int32_t)x0;                                                                           \
+            for (int64_t ix = x0 + 1; ix < x1; ix++) {                                                          \
+                T v = xr[ix];                                                                                   \
+                bool t = (v > m) | (v != v);                                                                    \
+                m = t ? v : m;                                                                                  \
+                at = t ? (int32_t)ix : at;                                                                      \
+            }                                                                                                   \
+            mr[b] = m;                                                                                          \
+            ir[b] = x0 < x1 ? base + at : -1;                                                                   \
+        }                                                                                                       \
+        for (int64_t b = blo; b < bhi; b++) {                                                                   \
+            mr[b] = xr[b * sw - pw];                                                                            \
+            ir[b] = base + (int32_t)(b * sw - pw);                                                              \
+        }                                                                                                       \
+        for (int64_t kx = 1; kx < kw; kx++)                                                                     \
+            for (int64_t b = blo; b < bhi; b++) {                                                               \
+                T v = xr[b * sw - pw + kx], m = mr[b];                                                          \
+                bool t = (v > m) | (v != v);                                                                    \
+                mr[b] = t ? v : m;                                                                              \
+                ir[b] = t ? base + (int32_t)(b * sw - pw + kx) : ir[b];                                         \
+            }                                                                                                   \
+    }                                                                                                           \
+}                                                                                                               \
+/* the column stage of output row a: m[b], at[b] over the window's rows of tm, ti; false when it is empty */    \
+PG_CLONES PG_PL_NOINLINE static bool pg__maxsep_col_##SUF(const pg_pl *pl, T *restrict m, int32_t *restrict at, const T *restrict tm,   \
+                                 const int32_t *restrict ti, int64_t a) {                                       \
+    const int64_t ow = pl->ow;                                                                                  \
+    int64_t ys = a * pl->sh - pl->ph, y0 = ys > 0 ? ys : 0, y1 = ys + pl->kh < pl->h ? ys + pl->kh : pl->h;     \
+    if (y0 >= y1) return false;                                                                                 \
+    memcpy(m, tm + y0 * ow, sizeof(T) * (size_t)ow);                                                            \
+    if (at) memcpy(at, ti + y0 * ow, sizeof(int32_t) * (size_t)ow);                                            \
+    for (int64_t iy = y0 + 1; iy < y1; iy++) {                                                                  \
+        const T *restrict mr = tm + iy * ow;                                                                    \
+        const int32_t *restrict ir = ti + iy * ow;                                                              \
+        if (at)                                                                                                 \
+            for (int64_t b = 0; b < ow; b++) {                                                                  \
+                T v = mr[b];                                                                                    \
+                bool t = (v > m[b]) | (v != v);                                                                 \
+                m[b] = t ? v : m[b];                                                                            \
+                at[b] = t ? ir[b] : at[b];                                                                      \
+            }                                                                                                   \
+        else                                                                                                    \
+            for (int64_t b = 0; b < ow; b++) {                                                                  \
+                T v = mr[b];                                                                                    \
+                m[b] = ((v > m[b]) | (v != v)) ? v : m[b];                                                      \
+            }                                                                                                   \
+    }                                                                                                           \
+    return true;                                                                                                \
+}                                                                                                               \
+/* planes [lo, hi): forward (y, NaN as the direct kernel writes it) or backward (dx[at] += g, in output order); \
+ * false when the scratch cannot be had (the caller runs the direct kernel) */                                  \
+static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {                            \
+    const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                       \
+    const int64_t hw = pl->h * pl->w, ohw = pl->oh * pl->ow, ow = pl->ow;                                       \
+    size_t n = (size_t)((pl->h + 1) * ow);                                                                      \
+    char *buf = malloc((sizeof(T) + sizeof(int32_t)) * n);                                                      \
+    if (!buf) return false;                                                                                     \
+    T *tm = (T *)buf, *m = tm + pl->h * ow;                                                                     \
+    int32_t *ti = (int32_t *)(tm + n), *at = ti + pl->h * ow;                                                   \
+    for (int64_t p = lo; p < hi; p++) {                                                                         \
+        const T *x = (const T *)(bwd ? j->x : j->in) + p * hw;                                                  \
+        pg__maxsep_rows_##SUF(pl, tm, ti, x);                                                                   \
+        if (!bwd) {                                                                                             \
+            T *y = (T *)j->out + p * ohw;                                                                       \
+            for (int64_t a = 0; a < pl->oh; a++) {                                                              \
+                T *yr = y + a * ow;                                                                             \
+                if (!pg__maxsep_col_##SUF(pl, m, NULL, tm, ti, a)) {                                            \
+                    for (int64_t b = 0; b < ow; b++) yr[b] = (T)-INFINITY;                                      \
+                    continue;                                                                                   \
+                }                                                                                               \
+                for (int64_t b = 0; b < ow; b++) yr[b] = m[b] != m[b] ? (T)NAN : m[b];                          \
+            }                                                                                                   \
+            continue;                                                                                           \
+        }                                                                                                       \
+        T *dx = (T *)j->out + p * hw;                                                                           \
+        const T *g = (const T *)j->in + p * ohw;                                                                \
+        memset(dx, 0, sizeof(T) * (size_t)hw);                                                                  \
+        for (int64_t a = 0; a < pl->oh; a++) {                                                                  \
+            if (!pg__maxsep_col_##SUF(pl, m, at, tm, ti, a)) continue;                                          \
+            const T *gr = g + a * ow;                                                                           \
+            for (int64_t b = 0; b < ow; b++)                                                                    \
+                if (at[b] >= 0) dx[at[b]] += gr[b];                                                             \
+        }                                                                                                       \
+    }                                                                                                           \
+    free(buf);                                                                                                  \
+    return true;                                                                                                \
+}                                                                                                               \
+static void pg__maxsep_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                           \
+    if (!pg__maxsep_##SUF(ctx, false, lo, hi)) pg__maxpool_fwd_##SUF(ctx, lo, hi);                              \
+}                                                                                                               \
+static void pg__maxsep_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                           \
+    if (!pg__maxsep_##SUF(ctx, true, lo, hi)) pg__maxpool_bwd_##SUF(ctx, lo, hi);                               \
+}
+
+PG_POOL_MAXSEP(float, f32)
+PG_POOL_MAXSEP(double, f64)
 
 enum { PG_PL_MAX, PG_PL_MAX_BWD, PG_PL_AVG, PG_PL_AVG_BWD, PG_PL_MAX_IDX };
 
@@ -431,6 +603,11 @@ static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const voi
     } else if (kind == PG_PL_MAX_BWD && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 &&
                pl->pw == 0 && pl->dh == 1 && pl->dw == 1 && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w)
         fn = f64 ? pg__maxpool_bwd22_f64 : pg__maxpool_bwd22_f32;
+    else if ((kind == PG_PL_MAX || kind == PG_PL_MAX_BWD) && pl->dh == 1 && pl->dw == 1 &&
+             pl->h * pl->w < ((int64_t)1 << 31) && !(kind == PG_PL_MAX && pl->kh == 2 && pl->kw == 2 &&
+                                                      pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0))
+        fn = kind == PG_PL_MAX ? (f64 ? pg__maxsep_fwd_f64 : pg__maxsep_fwd_f32)
+                               : (f64 ? pg__maxsep_bwd_f64 : pg__maxsep_bwd_f32);
     pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, fn, &j);
 }
 
