@@ -214,7 +214,21 @@ typedef struct pg_opdef {
      * mode on by pg_backward_ex(create_graph=1) so it is itself recorded;
      * same contract as backward (gout is then differentiable) */
     pg_status (*rule)(pg_tensor **dx, pg_tensor *gout, const pg_node *n);
+    /* NULL, or the op's kernels as rows over same-shape contiguous operands,
+     * which a compiled program (program.c) runs block by block, fused with its
+     * neighbours; they must compute what forward and backward compute */
+    const struct pg_fuse *fuse;
 } pg_opdef;
+
+/* An elementwise op's rows for fused replay (rows as kernels.h's pg_row_fn, strides all 1, ctx: the
+ * op's pg_params). fwd[d] (d = 0 float32, 1 float64): ptr = {out, in0, in1, ...}.
+ * bwd[i][d]: the gradient of input i, ptr = {dx_i, g, in0, in1, out}, where an
+ * operand the node did not save points at g instead; NULL: not fusable. */
+typedef void (*pg_fuse_row)(char *const *ptr, const int64_t *st, int64_t n, void *ctx); /* a pg_row_fn */
+typedef struct pg_fuse {
+    pg_fuse_row fwd[2];
+    pg_fuse_row bwd[2][2];
+} pg_fuse;
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];
 
@@ -226,7 +240,11 @@ extern const pg_opdef *const pg_optable[PG_OP_COUNT];
 /* An op's row, in its ops_<family>.c: the name, arity and save mask come
  * from its ops.def line, the kernels from the arguments. */
 #define PG_OPDEF(name, infer, forward, backward, rule) \
-    const pg_opdef pg_op_##name = {#name, PG_NIN_##name, (unsigned)PG_SAVES_##name, infer, forward, backward, rule}
+    const pg_opdef pg_op_##name = {#name, PG_NIN_##name, (unsigned)PG_SAVES_##name, infer, forward, backward, rule, NULL}
+/* the same, for an elementwise op that gives its rows for fused replay (fuse: a pg_fuse) */
+#define PG_OPDEF_FUSE(name, infer, forward, backward, rule, fuse)                                               \
+    const pg_opdef pg_op_##name = {#name, PG_NIN_##name, (unsigned)PG_SAVES_##name, infer, forward, backward, rule, \
+                                   fuse}
 
 /* Per-thread state of the per-op paths (grad mode, anomaly flag, free lists,
  * release worklists, live counts), in one block: when the engine is a shared

@@ -75,6 +75,13 @@
     PG_ROW3(NAME##_db_f32, float, DB)     \
     PG_ROW3(NAME##_db_f64, double, DB)
 
+/* the row of an op of PG_BINARY_ROWS, with its rows for fused replay: the
+ * backward rows read ptr = {dx, g, a, b} as backward_rows does (strides 1) */
+#define PG_BINARY_OPDEF(NAME, rule)                                                                       \
+    static const pg_fuse NAME##_fuse = {{NAME##_row_f32, NAME##_row_f64},                                 \
+                                        {{NAME##_da_f32, NAME##_da_f64}, {NAME##_db_f32, NAME##_db_f64}}}; \
+    PG_OPDEF_FUSE(NAME, binary_infer, binary_forward, binary_backward, rule, &NAME##_fuse)
+
 /* the drivers the rows share, defined after the blocks */
 static pg_status binary_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p);
 static pg_status binary_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p);
@@ -109,7 +116,7 @@ static pg_tensor *pg__binary_local(const pg_node *n, int i);
 PG_BINARY_ROWS(add, a + b, g, g)
 PG_BINARY_RULE(add, full = g;)
 pg_tensor *pg_add(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ADD, a, b); }
-PG_OPDEF(add, binary_infer, binary_forward, binary_backward, add_rule);
+PG_BINARY_OPDEF(add, add_rule);
 
 /* sub: z = a - b;  dz/da = 1, dz/db = -1 */
 PG_BINARY_ROWS(sub, a - b, g, -g)
@@ -121,7 +128,7 @@ PG_BINARY_RULE(sub,
                    full = t;
                })
 pg_tensor *pg_sub(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_SUB, a, b); }
-PG_OPDEF(sub, binary_infer, binary_forward, binary_backward, sub_rule);
+PG_BINARY_OPDEF(sub, sub_rule);
 
 /* mul: z = a b;  "mul switches": dz/da = b, dz/db = a */
 PG_BINARY_ROWS(mul, a *b, g *b, g *a)
@@ -129,7 +136,7 @@ PG_BINARY_RULE(mul,
                TRY(t, pg_mul(g, i == 0 ? b : a));
                full = t;)
 pg_tensor *pg_mul(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MUL, a, b); }
-PG_OPDEF(mul, binary_infer, binary_forward, binary_backward, mul_rule);
+PG_BINARY_OPDEF(mul, mul_rule);
 
 /* div: z = a / b;  dz/da = 1/b, dz/db = -a/b^2 */
 PG_BINARY_ROWS(div, a / b, g / b, -g * a / (b * b))
@@ -145,7 +152,7 @@ PG_BINARY_RULE(div,
                    full = t;
                })
 pg_tensor *pg_div(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_DIV, a, b); }
-PG_OPDEF(div, binary_infer, binary_forward, binary_backward, div_rule);
+PG_BINARY_OPDEF(div, div_rule);
 
 /* pow: z = a^b;  dz/da = b a^(b-1), 0 where b == 0 (a^0 is 1 everywhere, also at a = 0);
  * dz/db = a^b log a, 0 where a == 0 and b >= 0 (0^b is 0 or 1 there); at a == 0, b < 0
@@ -174,7 +181,7 @@ PG_BINARY_RULE(pow,
                    full = w;
                })
 pg_tensor *pg_pow(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_POW, a, b); }
-PG_OPDEF(pow, binary_infer, binary_forward, binary_backward, pow_rule);
+PG_BINARY_OPDEF(pow, pow_rule);
 
 /* maximum and minimum: their rule routes g with a constant mask (the numeric local derivative) */
 PG_BINARY_RULE(route,
@@ -187,13 +194,13 @@ PG_BINARY_RULE(route,
 PG_BINARY_ROWS(maximum, (a > b || isnan(a)) ? a : ((b > a || isnan(b)) ? b : a),
                a > b ? g : (a == b ? g * (T)0.5 : (T)0), b > a ? g : (a == b ? g * (T)0.5 : (T)0))
 pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MAXIMUM, a, b); }
-PG_OPDEF(maximum, binary_infer, binary_forward, binary_backward, route_rule);
+PG_BINARY_OPDEF(maximum, route_rule);
 
 /* minimum: z = min(a, b), NaN if either is */
 PG_BINARY_ROWS(minimum, (a < b || isnan(a)) ? a : ((b < a || isnan(b)) ? b : a),
                a < b ? g : (a == b ? g * (T)0.5 : (T)0), b < a ? g : (a == b ? g * (T)0.5 : (T)0))
 pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_MINIMUM, a, b); }
-PG_OPDEF(minimum, binary_infer, binary_forward, binary_backward, route_rule);
+PG_BINARY_OPDEF(minimum, route_rule);
 
 /* atan2: z = atan2(a, b);  dz/da = b / (a^2 + b^2), dz/db = -a / (a^2 + b^2) */
 PG_BINARY_ROWS(atan2, PG_ATAN2(a, b), g * b / (a * a + b * b), -g * a / (a * a + b * b))
@@ -210,7 +217,7 @@ PG_BINARY_RULE(atan2,
                    full = nq;
                })
 pg_tensor *pg_atan2(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_ATAN2, a, b); }
-PG_OPDEF(atan2, binary_infer, binary_forward, binary_backward, atan2_rule);
+PG_BINARY_OPDEF(atan2, atan2_rule);
 
 /* fmod: z = a - trunc(a/b) b (C's fmod: the sign of a);  dz/da = 1, dz/db = -trunc(a/b) */
 PG_BINARY_ROWS(fmod, PG_FMOD(a, b), g, -g * PG_TRUNC(a / b))
@@ -225,7 +232,7 @@ PG_BINARY_RULE(fmod,
                    full = n_;
                })
 pg_tensor *pg_fmod(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_FMOD, a, b); }
-PG_OPDEF(fmod, binary_infer, binary_forward, binary_backward, fmod_rule);
+PG_BINARY_OPDEF(fmod, fmod_rule);
 
 /* remainder: z = a - floor_divide(a, b) b (Python's %: the sign of b);
  * dz/da = 1, dz/db = -floor_divide(a, b) */
@@ -240,7 +247,7 @@ PG_BINARY_RULE(remainder,
                    full = n_;
                })
 pg_tensor *pg_remainder(pg_tensor *a, pg_tensor *b) { return pg__apply2(PG_OP_REMAINDER, a, b); }
-PG_OPDEF(remainder, binary_infer, binary_forward, binary_backward, remainder_rule);
+PG_BINARY_OPDEF(remainder, remainder_rule);
 
 /* floor_divide: z = floor(a / b) (numpy's floor division: the quotient of
  * remainder's identity a = b z + remainder);  piecewise constant: zero gradients */

@@ -56,13 +56,13 @@ PG_UNARY_RULE(exp,
               TRY(y, pg__out_diff(n));
               r = pg_mul(g, y);)
 PG_UNARY_ENTRY(exp, PG_OP_EXP)
-PG_OPDEF(exp, unary_infer, exp_forward, exp_backward, exp_rule);
+PG_UNARY_OPDEF(exp, unary_infer, exp_rule);
 
 /* log: y = log x;  dy/dx = 1/x */
 PG_UNARY_VM_KERNELS(log, PG_VM_LOG, g / x)
 PG_UNARY_RULE(log, r = pg_div(g, x);)
 PG_UNARY_ENTRY(log, PG_OP_LOG)
-PG_OPDEF(log, unary_infer, log_forward, log_backward, log_rule);
+PG_UNARY_OPDEF(log, unary_infer, log_rule);
 
 /* sin: y = sin x;  dy/dx = cos x */
 PG_UNARY_VM2_KERNELS(sin, PG_VM_SIN, PG_VM_COS, 1.0)
@@ -70,7 +70,7 @@ PG_UNARY_RULE(sin,
               TRY(c, pg_cos(x));
               r = pg_mul(g, c);)
 PG_UNARY_ENTRY(sin, PG_OP_SIN)
-PG_OPDEF(sin, unary_infer, sin_forward, sin_backward, sin_rule);
+PG_UNARY_OPDEF(sin, unary_infer, sin_rule);
 
 /* cos: y = cos x;  dy/dx = -sin x */
 PG_UNARY_VM2_KERNELS(cos, PG_VM_COS, PG_VM_SIN, -1.0)
@@ -79,7 +79,7 @@ PG_UNARY_RULE(cos,
               TRY(t, pg_mul(g, s));
               r = pg__r1(PG_OP_NEG, t, 0);)
 PG_UNARY_ENTRY(cos, PG_OP_COS)
-PG_OPDEF(cos, unary_infer, cos_forward, cos_backward, cos_rule);
+PG_UNARY_OPDEF(cos, unary_infer, cos_rule);
 
 /* tan: y = tan x;  dy/dx = 1 + y^2 */
 PG_UNARY_KERNELS(tan, PG_TAN(x), g *((T)1 + y * y))
@@ -89,7 +89,7 @@ PG_UNARY_RULE(tan,
               TRY(loc, pg__r1(PG_OP_ADD_SCALAR, yy, 1.0));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(tan, PG_OP_TAN)
-PG_OPDEF(tan, unary_infer, tan_forward, tan_backward, tan_rule);
+PG_UNARY_OPDEF(tan, unary_infer, tan_rule);
 
 /* atan: y = atan x;  dy/dx = 1/(1 + x^2) */
 PG_UNARY_KERNELS(atan, PG_ATAN(x), g / ((T)1 + x * x))
@@ -98,7 +98,7 @@ PG_UNARY_RULE(atan,
               TRY(den, pg__r1(PG_OP_ADD_SCALAR, xx, 1.0));
               r = pg_div(g, den);)
 PG_UNARY_ENTRY(atan, PG_OP_ATAN)
-PG_OPDEF(atan, unary_infer, atan_forward, atan_backward, atan_rule);
+PG_UNARY_OPDEF(atan, unary_infer, atan_rule);
 
 /* sinh: y = sinh x;  dy/dx = cosh x */
 PG_UNARY_KERNELS(sinh, PG_SINH(x), g * PG_COSH(x))
@@ -106,7 +106,7 @@ PG_UNARY_RULE(sinh,
               TRY(c, pg_cosh(x));
               r = pg_mul(g, c);)
 PG_UNARY_ENTRY(sinh, PG_OP_SINH)
-PG_OPDEF(sinh, unary_infer, sinh_forward, sinh_backward, sinh_rule);
+PG_UNARY_OPDEF(sinh, unary_infer, sinh_rule);
 
 /* cosh: y = cosh x;  dy/dx = sinh x */
 PG_UNARY_KERNELS(cosh, PG_COSH(x), g * PG_SINH(x))
@@ -114,7 +114,7 @@ PG_UNARY_RULE(cosh,
               TRY(s, pg_sinh(x));
               r = pg_mul(g, s);)
 PG_UNARY_ENTRY(cosh, PG_OP_COSH)
-PG_OPDEF(cosh, unary_infer, cosh_forward, cosh_backward, cosh_rule);
+PG_UNARY_OPDEF(cosh, unary_infer, cosh_rule);
 
 /* asin: y = asin x;  dy/dx = 1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
 PG_UNARY_KERNELS(asin, PG_ASIN(x), g / PG_SQRT((T)1 - x * x))
@@ -125,7 +125,7 @@ PG_UNARY_RULE(asin,
               TRY(s, pg__r1(PG_OP_SQRT, v, 0));
               r = pg_div(g, s);)
 PG_UNARY_ENTRY(asin, PG_OP_ASIN)
-PG_OPDEF(asin, unary_infer, asin_forward, asin_backward, asin_rule);
+PG_UNARY_OPDEF(asin, unary_infer, asin_rule);
 
 /* acos: y = acos x;  dy/dx = -1/sqrt(1 - x^2) (NaN outside [-1, 1]) */
 PG_UNARY_KERNELS(acos, PG_ACOS(x), -g / PG_SQRT((T)1 - x * x))
@@ -137,7 +137,7 @@ PG_UNARY_RULE(acos,
               TRY(t, pg_div(g, s));
               r = pg__r1(PG_OP_NEG, t, 0);)
 PG_UNARY_ENTRY(acos, PG_OP_ACOS)
-PG_OPDEF(acos, unary_infer, acos_forward, acos_backward, acos_rule);
+PG_UNARY_OPDEF(acos, unary_infer, acos_rule);
 
 /* log1p: y = log(1 + x), accurate for small x;  dy/dx = 1/(1 + x) */
 PG_UNARY_KERNELS(log1p, PG_LOG1P(x), g / (x + (T)1))
@@ -145,7 +145,7 @@ PG_UNARY_RULE(log1p,
               TRY(den, pg__r1(PG_OP_ADD_SCALAR, x, 1.0));
               r = pg_div(g, den);)
 PG_UNARY_ENTRY(log1p, PG_OP_LOG1P)
-PG_OPDEF(log1p, unary_infer, log1p_forward, log1p_backward, log1p_rule);
+PG_UNARY_OPDEF(log1p, unary_infer, log1p_rule);
 
 /* expm1: y = e^x - 1, accurate for small x;  dy/dx = y + 1 */
 PG_UNARY_KERNELS(expm1, PG_EXPM1(x), g *(y + (T)1))
@@ -154,7 +154,7 @@ PG_UNARY_RULE(expm1,
               TRY(loc, pg__r1(PG_OP_ADD_SCALAR, y, 1.0));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(expm1, PG_OP_EXPM1)
-PG_OPDEF(expm1, unary_infer, expm1_forward, expm1_backward, expm1_rule);
+PG_UNARY_OPDEF(expm1, unary_infer, expm1_rule);
 
 /* log2: y = log2 x;  dy/dx = 1/(x ln 2) */
 PG_UNARY_KERNELS(log2, PG_LOG2(x), g / (x * (T)PG_LN2))
@@ -162,7 +162,7 @@ PG_UNARY_RULE(log2,
               TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN2));
               r = pg_div(g, den);)
 PG_UNARY_ENTRY(log2, PG_OP_LOG2)
-PG_OPDEF(log2, unary_infer, log2_forward, log2_backward, log2_rule);
+PG_UNARY_OPDEF(log2, unary_infer, log2_rule);
 
 /* log10: y = log10 x;  dy/dx = 1/(x ln 10) */
 PG_UNARY_KERNELS(log10, PG_LOG10(x), g / (x * (T)PG_LN10))
@@ -170,7 +170,7 @@ PG_UNARY_RULE(log10,
               TRY(den, pg__r1(PG_OP_MUL_SCALAR, x, PG_LN10));
               r = pg_div(g, den);)
 PG_UNARY_ENTRY(log10, PG_OP_LOG10)
-PG_OPDEF(log10, unary_infer, log10_forward, log10_backward, log10_rule);
+PG_UNARY_OPDEF(log10, unary_infer, log10_rule);
 
 /* exp2: y = 2^x;  dy/dx = y ln 2 */
 PG_UNARY_KERNELS(exp2, PG_EXP2(x), g * y * (T)PG_LN2)
@@ -179,7 +179,7 @@ PG_UNARY_RULE(exp2,
               TRY(loc, pg__r1(PG_OP_MUL_SCALAR, y, PG_LN2));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(exp2, PG_OP_EXP2)
-PG_OPDEF(exp2, unary_infer, exp2_forward, exp2_backward, exp2_rule);
+PG_UNARY_OPDEF(exp2, unary_infer, exp2_rule);
 
 /* square: y = x^2;  dy/dx = 2x */
 PG_UNARY_KERNELS(square, x * x, g *((T)2 * x))
@@ -187,7 +187,7 @@ PG_UNARY_RULE(square,
               TRY(loc, pg__r1(PG_OP_MUL_SCALAR, x, 2.0));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(square, PG_OP_SQUARE)
-PG_OPDEF(square, unary_infer, square_forward, square_backward, square_rule);
+PG_UNARY_OPDEF(square, unary_infer, square_rule);
 
 /* rsqrt: y = 1/sqrt x;  dy/dx = -y^3/2 (inf at 0, NaN below) */
 PG_UNARY_KERNELS(rsqrt, (T)1 / PG_SQRT(x), (T)-0.5 * g * (y * y * y))
@@ -198,7 +198,7 @@ PG_UNARY_RULE(rsqrt,
               TRY(t, pg_mul(g, y3));
               r = pg__r1(PG_OP_MUL_SCALAR, t, -0.5);)
 PG_UNARY_ENTRY(rsqrt, PG_OP_RSQRT)
-PG_OPDEF(rsqrt, unary_infer, rsqrt_forward, rsqrt_backward, rsqrt_rule);
+PG_UNARY_OPDEF(rsqrt, unary_infer, rsqrt_rule);
 
 /* sign, floor, ceil, round, trunc: dy/dx = 0. Their rule records the zeros
  * as where(false, x, 0), a function of x (so the gradient has a graph, as
@@ -212,27 +212,27 @@ PG_UNARY_RULE(zero,
 /* sign: y = -1, 0 (at ±0) or 1, NaN for NaN;  dy/dx = 0 */
 PG_UNARY_KERNELS(sign, x > 0 ? (T)1 : (x < 0 ? (T)-1 : x), ((void)g, (T)0))
 PG_UNARY_ENTRY(sign, PG_OP_SIGN)
-PG_OPDEF(sign, unary_infer, sign_forward, sign_backward, zero_rule);
+PG_UNARY_OPDEF(sign, unary_infer, zero_rule);
 
 /* floor: y = the largest integer <= x;  dy/dx = 0 */
 PG_UNARY_KERNELS(floor, PG_FLOOR(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(floor, PG_OP_FLOOR)
-PG_OPDEF(floor, unary_infer, floor_forward, floor_backward, zero_rule);
+PG_UNARY_OPDEF(floor, unary_infer, zero_rule);
 
 /* ceil: y = the smallest integer >= x;  dy/dx = 0 */
 PG_UNARY_KERNELS(ceil, PG_CEIL(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(ceil, PG_OP_CEIL)
-PG_OPDEF(ceil, unary_infer, ceil_forward, ceil_backward, zero_rule);
+PG_UNARY_OPDEF(ceil, unary_infer, zero_rule);
 
 /* round: y = the nearest integer, halves to even (rint in the default rounding mode);  dy/dx = 0 */
 PG_UNARY_KERNELS(round, PG_RINT(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(round, PG_OP_ROUND)
-PG_OPDEF(round, unary_infer, round_forward, round_backward, zero_rule);
+PG_UNARY_OPDEF(round, unary_infer, zero_rule);
 
 /* trunc: y = x rounded toward zero;  dy/dx = 0 */
 PG_UNARY_KERNELS(trunc, PG_TRUNC(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(trunc, PG_OP_TRUNC)
-PG_OPDEF(trunc, unary_infer, trunc_forward, trunc_backward, zero_rule);
+PG_UNARY_OPDEF(trunc, unary_infer, zero_rule);
 
 /* erf: y = erf x;  dy/dx = 2/sqrt(pi) e^(-x^2) */
 PG_UNARY_KERNELS(erf, PG_ERF(x), g * (T)PG_2_SQRTPI * PG_EXP(-x * x))
@@ -243,7 +243,7 @@ PG_UNARY_RULE(erf,
               TRY(loc, pg__r1(PG_OP_MUL_SCALAR, e, PG_2_SQRTPI));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(erf, PG_OP_ERF)
-PG_OPDEF(erf, unary_infer, erf_forward, erf_backward, erf_rule);
+PG_UNARY_OPDEF(erf, unary_infer, erf_rule);
 
 /* silu: y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x) */
 PG_UNARY_KERNELS(silu, x * PG_SIGM(x), g * PG_SIGM(x) * ((T)1 + x * ((T)1 - PG_SIGM(x))))
@@ -256,7 +256,7 @@ PG_UNARY_RULE(silu,
               TRY(loc, pg_mul(s, u));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(silu, PG_OP_SILU)
-PG_OPDEF(silu, unary_infer, silu_forward, silu_backward, silu_rule);
+PG_UNARY_OPDEF(silu, unary_infer, silu_rule);
 
 /* logsigmoid: y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), without overflow;  dy/dx = sigmoid(-x) */
 PG_UNARY_KERNELS(logsigmoid, (x < 0 ? x : (T)0) - PG_LOG1P(PG_EXP(-PG_FABS(x))), g * PG_SIGM(-x))
@@ -265,7 +265,7 @@ PG_UNARY_RULE(logsigmoid,
               TRY(s, pg__r1(PG_OP_SIGMOID, nx, 0));
               r = pg_mul(g, s);)
 PG_UNARY_ENTRY(logsigmoid, PG_OP_LOGSIGMOID)
-PG_OPDEF(logsigmoid, unary_infer, logsigmoid_forward, logsigmoid_backward, logsigmoid_rule);
+PG_UNARY_OPDEF(logsigmoid, unary_infer, logsigmoid_rule);
 
 /* softplus: y = log(1 + e^x), and x itself above 20 (PyTorch's beta = 1, threshold = 20);
  * dy/dx = e^x/(1 + e^x), 1 above 20 */
@@ -277,7 +277,7 @@ PG_UNARY_RULE(softplus,
               TRY(loc, pg_where(above, one, s));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(softplus, PG_OP_SOFTPLUS)
-PG_OPDEF(softplus, unary_infer, softplus_forward, softplus_backward, softplus_rule);
+PG_UNARY_OPDEF(softplus, unary_infer, softplus_rule);
 
 /* mish: y = x tanh(softplus(x)), softplus without overflow;
  * dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
@@ -294,7 +294,7 @@ PG_UNARY_RULE(mish,
               TRY(loc, pg_add(t, u));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(mish, PG_OP_MISH)
-PG_OPDEF(mish, unary_infer, mish_forward, mish_backward, mish_rule);
+PG_UNARY_OPDEF(mish, unary_infer, mish_rule);
 
 /* hardsigmoid: y = min(max(x + 3, 0), 6) / 6 (NaN stays NaN);  dy/dx = 1/6 for -3 < x < 3, else 0 */
 PG_UNARY_KERNELS(hardsigmoid, PG_HARDSIGMOID(x), (x > (T)-3 && x < (T)3) ? g * ((T)1 / (T)6) : (T)0)
@@ -305,7 +305,7 @@ PG_UNARY_RULE(hardsigmoid, /* piecewise linear: the local derivative as a consta
               TRY(never, pg_compare_scalar(x, NAN, PG_CMP_EQ));
               r = pg_where(never, x, gl);)
 PG_UNARY_ENTRY(hardsigmoid, PG_OP_HARDSIGMOID)
-PG_OPDEF(hardsigmoid, unary_infer, hardsigmoid_forward, hardsigmoid_backward, hardsigmoid_rule);
+PG_UNARY_OPDEF(hardsigmoid, unary_infer, hardsigmoid_rule);
 
 /* gelu (exact): y = x Phi(x) = x (1 + erf(x/sqrt 2))/2, by kern_vmath (through erfc, accurate in the tail);
  * dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) */
@@ -323,4 +323,4 @@ PG_UNARY_RULE(gelu,
               TRY(loc, pg_add(cdf, xp));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(gelu, PG_OP_GELU)
-PG_OPDEF(gelu, unary_infer, gelu_forward, gelu_backward, gelu_rule);
+PG_UNARY_OPDEF(gelu, unary_infer, gelu_rule);

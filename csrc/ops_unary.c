@@ -38,19 +38,19 @@ pg_tensor *pg_neg(pg_tensor *x) {
     p.op = PG_OP_NEG;
     return pg__apply_float1(PG_OP_NEG, x, &p);
 }
-PG_OPDEF(neg, unary_infer, neg_forward, neg_backward, neg_rule);
+PG_UNARY_OPDEF(neg, unary_infer, neg_rule);
 
 /* add_scalar: y = x + c */
 PG_UNARY_KERNELS(add_scalar, x + (T)p->c, g)
 PG_UNARY_RULE(add_scalar, r = PG_NEW_REF(g);)
 PG_UNARY1_ENTRY(add_scalar, PG_OP_ADD_SCALAR, c)
-PG_OPDEF(add_scalar, unary_infer, add_scalar_forward, add_scalar_backward, add_scalar_rule);
+PG_UNARY_OPDEF(add_scalar, unary_infer, add_scalar_rule);
 
 /* mul_scalar: y = c x */
 PG_UNARY_KERNELS(mul_scalar, x *(T)p->c, g *(T)p->c)
 PG_UNARY_RULE(mul_scalar, r = pg_mul_scalar(g, p->c);)
 PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
-PG_OPDEF(mul_scalar, unary_infer, mul_scalar_forward, mul_scalar_backward, mul_scalar_rule);
+PG_UNARY_OPDEF(mul_scalar, unary_infer, mul_scalar_rule);
 
 /* pow_scalar: y = x^e;  dy/dx = e x^(e-1), and 0 for e = 0 (x^0 is 1 everywhere, also at
  * x = 0 where x^(e-1) is infinite: PyTorch's rule) */
@@ -65,14 +65,14 @@ PG_UNARY_RULE(pow_scalar,
                   r = pg_mul(g, u);
               })
 PG_UNARY1_ENTRY(pow_scalar, PG_OP_POW_SCALAR, e)
-PG_OPDEF(pow_scalar, unary_infer, pow_scalar_forward, pow_scalar_backward, pow_scalar_rule);
+PG_UNARY_OPDEF(pow_scalar, unary_infer, pow_scalar_rule);
 
 /* div_scalar: y = x / c, a true division in x's dtype (x * (1/c) would round twice,
  * and overflow 1/c for a subnormal c);  dy/dx = 1/c */
 PG_UNARY_KERNELS(div_scalar, x / (T)p->c, g / (T)p->c)
 PG_UNARY_RULE(div_scalar, r = pg_div_scalar(g, p->c);)
 PG_UNARY1_ENTRY(div_scalar, PG_OP_DIV_SCALAR, c)
-PG_OPDEF(div_scalar, unary_infer, div_scalar_forward, div_scalar_backward, div_scalar_rule);
+PG_UNARY_OPDEF(div_scalar, unary_infer, div_scalar_rule);
 
 /* rdiv_scalar: y = c / x;  dy/dx = -c/x^2 = -y/x */
 PG_UNARY_KERNELS(rdiv_scalar, (T)p->c / x, -g * (y / x))
@@ -82,7 +82,7 @@ PG_UNARY_RULE(rdiv_scalar,
               TRY(t, pg_mul(g, q));
               r = pg_neg(t);)
 PG_UNARY1_ENTRY(rdiv_scalar, PG_OP_RDIV_SCALAR, c)
-PG_OPDEF(rdiv_scalar, unary_infer, rdiv_scalar_forward, rdiv_scalar_backward, rdiv_scalar_rule);
+PG_UNARY_OPDEF(rdiv_scalar, unary_infer, rdiv_scalar_rule);
 
 /* rpow_scalar: y = c^x with pow (exp(x log c) is off by ulps: 10^3 would not be 1000);
  * dy/dx = c^x log c, and 0 where c = 0 and x >= 0 (PyTorch's rule: 0^x is 0 or 1 there;
@@ -102,7 +102,7 @@ PG_UNARY_RULE(rpow_scalar,
                   r = PG_NEW_REF(t);
               })
 PG_UNARY1_ENTRY(rpow_scalar, PG_OP_RPOW_SCALAR, c)
-PG_OPDEF(rpow_scalar, unary_infer, rpow_scalar_forward, rpow_scalar_backward, rpow_scalar_rule);
+PG_UNARY_OPDEF(rpow_scalar, unary_infer, rpow_scalar_rule);
 
 /* sqrt: y = sqrt x;  dy/dx = 1/(2y) */
 PG_UNARY_KERNELS(sqrt, PG_SQRT(x), g / ((T)2 * y))
@@ -111,7 +111,7 @@ PG_UNARY_RULE(sqrt,
               TRY(y2, pg_mul_scalar(y, 2.0));
               r = pg_div(g, y2);)
 PG_UNARY_ENTRY(sqrt, PG_OP_SQRT)
-PG_OPDEF(sqrt, unary_infer, sqrt_forward, sqrt_backward, sqrt_rule);
+PG_UNARY_OPDEF(sqrt, unary_infer, sqrt_rule);
 
 /* reciprocal: y = 1/x;  dy/dx = -1/x^2 = -y^2 */
 PG_UNARY_KERNELS(reciprocal, (T)1 / x, -g * (y * y))
@@ -121,7 +121,7 @@ PG_UNARY_RULE(reciprocal,
               TRY(t, pg_mul(g, yy));
               r = pg_neg(t);)
 PG_UNARY_ENTRY(reciprocal, PG_OP_RECIPROCAL)
-PG_OPDEF(reciprocal, unary_infer, reciprocal_forward, reciprocal_backward, reciprocal_rule);
+PG_UNARY_OPDEF(reciprocal, unary_infer, reciprocal_rule);
 
 /* abs: y = |x|;  dy/dx = sign(x), 0 at 0 */
 PG_UNARY_KERNELS(abs, PG_FABS(x), x > 0 ? g : (x < 0 ? -g : (T)0))
@@ -131,7 +131,7 @@ pg_tensor *pg_abs(pg_tensor *x) {
     p.op = PG_OP_ABS;
     return pg__apply_float1(PG_OP_ABS, x, &p);
 }
-PG_OPDEF(abs, unary_infer, abs_forward, abs_backward, piecewise_rule);
+PG_UNARY_OPDEF(abs, unary_infer, piecewise_rule);
 
 /* sigmoid: y = 1/(1+e^-x), evaluated without overflow;  dy/dx = (1-y) y  (seed 000) */
 PG_UNARY_VM_KERNELS(sigmoid, PG_VM_SIGMOID, g *y *((T)1 - y))
@@ -142,7 +142,7 @@ PG_UNARY_RULE(sigmoid,
               TRY(loc, pg_mul(y, one_minus));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(sigmoid, PG_OP_SIGMOID)
-PG_OPDEF(sigmoid, unary_infer, sigmoid_forward, sigmoid_backward, sigmoid_rule);
+PG_UNARY_OPDEF(sigmoid, unary_infer, sigmoid_rule);
 
 /* tanh: y = tanh x;  dy/dx = 1 - y^2 */
 PG_UNARY_VM_KERNELS(tanh, PG_VM_TANH, g *((T)1 - y * y))
@@ -153,17 +153,17 @@ PG_UNARY_RULE(tanh,
               TRY(loc, pg_add_scalar(nyy, 1.0));
               r = pg_mul(g, loc);)
 PG_UNARY_ENTRY(tanh, PG_OP_TANH)
-PG_OPDEF(tanh, unary_infer, tanh_forward, tanh_backward, tanh_rule);
+PG_UNARY_OPDEF(tanh, unary_infer, tanh_rule);
 
 /* relu: y = max(0, x);  dy/dx = 1 if x > 0 else 0 (ReLU'(0) = 0, as in the notes) */
 PG_UNARY_KERNELS(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0)
 PG_UNARY_ENTRY(relu, PG_OP_RELU)
-PG_OPDEF(relu, unary_infer, relu_forward, relu_backward, piecewise_rule);
+PG_UNARY_OPDEF(relu, unary_infer, piecewise_rule);
 
 /* leaky_relu: y = x if x > 0 else s x;  slope s at 0 (left branch) */
 PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->c * x, x > 0 ? g : g * (T)p->c)
 PG_UNARY1_ENTRY(leaky_relu, PG_OP_LEAKY_RELU, negative_slope)
-PG_OPDEF(leaky_relu, unary_infer, leaky_relu_forward, leaky_relu_backward, piecewise_rule);
+PG_UNARY_OPDEF(leaky_relu, unary_infer, piecewise_rule);
 
 /* elu: y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
 PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->c * PG_EXPM1(x), x > 0 ? g : g * (T)p->c * PG_EXP(x))
@@ -175,7 +175,7 @@ PG_UNARY_RULE(elu, /* 1 for x > 0, a e^x otherwise */
               TRY(loc, pg_where(pos, one, aex));
               r = pg_mul(g, loc);)
 PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
-PG_OPDEF(elu, unary_infer, elu_forward, elu_backward, elu_rule);
+PG_UNARY_OPDEF(elu, unary_infer, elu_rule);
 
 /* clamp: y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
  * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
@@ -200,7 +200,7 @@ pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) 
     return pg__apply_float1(PG_OP_CLAMP, x, &p);
 }
 
-PG_OPDEF(clamp, unary_infer, clamp_forward, clamp_backward, piecewise_rule);
+PG_UNARY_OPDEF(clamp, unary_infer, piecewise_rule);
 
 /* ---- integer scalars (weak): the float scalar ops above, or the integer rows of the binary ops ---- */
 

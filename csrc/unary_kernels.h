@@ -108,7 +108,36 @@
         return PG_OK;                                                                            \
     }
 
-#define PG_UNARY_KERNELS(NAME, FWD, BWD) PG_UNARY_FWD_LOOPS(NAME, FWD) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME)
+/* the loops as rows for fused replay (pg_fuse): the forward reads ptr[1], the
+ * backward g = ptr[1], x = ptr[2], y = ptr[4] */
+#define PG_UNARY_FUSE_ROWS(NAME)                                                                      \
+    static void NAME##_ffwd_f32(char *const *ptr, const int64_t *st, int64_t n, void *p) {            \
+        (void)st;                                                                                     \
+        NAME##_fwd_f32((float *)ptr[0], (const float *)ptr[1], n, p);                                 \
+    }                                                                                                 \
+    static void NAME##_ffwd_f64(char *const *ptr, const int64_t *st, int64_t n, void *p) {            \
+        (void)st;                                                                                     \
+        NAME##_fwd_f64((double *)ptr[0], (const double *)ptr[1], n, p);                               \
+    }                                                                                                 \
+    static void NAME##_fbwd_f32(char *const *ptr, const int64_t *st, int64_t n, void *p) {            \
+        (void)st;                                                                                     \
+        NAME##_bwd_f32((float *)ptr[0], (const float *)ptr[1], (const float *)ptr[2],                 \
+                       (const float *)ptr[4], n, p);                                                  \
+    }                                                                                                 \
+    static void NAME##_fbwd_f64(char *const *ptr, const int64_t *st, int64_t n, void *p) {            \
+        (void)st;                                                                                     \
+        NAME##_bwd_f64((double *)ptr[0], (const double *)ptr[1], (const double *)ptr[2],              \
+                       (const double *)ptr[4], n, p);                                                 \
+    }                                                                                                 \
+    static const pg_fuse NAME##_fuse = {{NAME##_ffwd_f32, NAME##_ffwd_f64},                          \
+                                        {{NAME##_fbwd_f32, NAME##_fbwd_f64}, {NULL, NULL}}};
+
+/* the row of an op made by PG_UNARY_KERNELS or PG_UNARY_VM*_KERNELS, fusable */
+#define PG_UNARY_OPDEF(NAME, infer, rule) \
+    PG_OPDEF_FUSE(NAME, infer, NAME##_forward, NAME##_backward, rule, &NAME##_fuse)
+
+#define PG_UNARY_KERNELS(NAME, FWD, BWD) \
+    PG_UNARY_FWD_LOOPS(NAME, FWD) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME) PG_UNARY_FUSE_ROWS(NAME)
 
 /* The forward by kern_vmath's function VM (PG_VM_EXP, ...): vector code */
 #define PG_UNARY_VM_FWD(NAME, VM)                                                                     \
@@ -134,9 +163,10 @@
     }
 /* PG_UNARY_VM_KERNELS(NAME, VM, BWD): forward VM(x) by kern_vmath, backward EXPR as PG_UNARY_KERNELS's;
  * PG_UNARY_VM2_KERNELS(NAME, VM, VMB, SCALE): forward VM(x), backward g * SCALE * VMB(x), both by kern_vmath */
-#define PG_UNARY_VM_KERNELS(NAME, VM, BWD) PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME)
+#define PG_UNARY_VM_KERNELS(NAME, VM, BWD) \
+    PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_BWD_LOOPS(NAME, BWD) PG_UNARY_DRIVERS(NAME) PG_UNARY_FUSE_ROWS(NAME)
 #define PG_UNARY_VM2_KERNELS(NAME, VM, VMB, SCALE) \
-    PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_VM_BWD(NAME, VMB, SCALE) PG_UNARY_DRIVERS(NAME)
+    PG_UNARY_VM_FWD(NAME, VM) PG_UNARY_VM_BWD(NAME, VMB, SCALE) PG_UNARY_DRIVERS(NAME) PG_UNARY_FUSE_ROWS(NAME)
 
 /* A unary kernel's operands, for running it over ranges on several threads. */
 typedef struct pg_unary_job {
