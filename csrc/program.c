@@ -71,6 +71,32 @@ typedef struct pg_instr {
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
 } pg_instr;
 
+/* a growing int list */
+typedef struct pg_ivec {
+    int *v;
+    int n, cap;
+} pg_ivec;
+
+/* one row call of a fused group: ref[k] is the slot of operand k (-1: none) */
+typedef struct pg_uop {
+    pg_fuse_row fn;
+    void *ctx;
+    int ref[5];
+} pg_uop;
+
+/* a fused group: instructions [first, end) over numel elements of one float dtype */
+typedef struct pg_group {
+    int first, end;
+    int64_t numel;
+    int f64;
+    int u0, u1;      /* its micro-ops */
+    int n_scratch;   /* block-sized values per thread */
+    /* glist[list[k], list_end[k]): 0 the tensors it reads or writes, 1 the tensors it
+     * defines, 2 the tensors defined before it that it adds into, 3 the leaves whose
+     * .grad it makes, 4 (leaf, adds, check) for the .grads it adds into, 5 those .grad slots */
+    int list[6], list_end[6];
+} pg_group;
+
 /* pointer -> int, open addressing; the recorder holds a reference to each key */
 typedef struct pg_pmap {
     const void **k;
@@ -105,6 +131,18 @@ struct pg_program {
     int n_leaves, cap_leaves;
     pg_tensor **captured; /* [n_captured] the tensors that may become S_EXT slots */
     int n_captured;
+    /* fused replay (pg__lower) */
+    pg_group *groups;
+    int n_groups, cap_groups, n_fused;
+    int *group_at;       /* [n_code] the group that starts at instruction i, else -1 */
+    pg_uop *uops;
+    int n_uops, cap_uops;
+    pg_ivec glist;       /* the groups' lists */
+    int8_t *loc;         /* [n_slots] L_TENSOR, L_ARENA, L_SCRATCH */
+    int64_t *off;        /* [n_slots] the arena offset, the scratch index */
+    char **base;         /* [n_slots] the data of a slot's value (arena: fixed; tensors: set per group) */
+    char *arena, *scratch;
+    int64_t arena_bytes, scratch_bytes;
 };
 
 /* ---- the pointer map ---- */
@@ -487,6 +525,7 @@ static const pg_rec_ops pg__rec_ops = {rec_apply,          rec_seed,     rec_bac
                                        rec_accumulate_leaf, rec_set_grad, rec_optim,    rec_refuse};
 
 static pg_status pg__plan(pg_program *g);
+static pg_status pg__lower(pg_program *g);
 
 /* ---- the program's life ---- */
 
@@ -509,6 +548,25 @@ static void pg__program_clear(pg_program *g) {
     g->dead_at = g->dead = NULL;
     free(g->leaves);
     g->leaves = NULL;
+    free(g->groups);
+    free(g->group_at);
+    free(g->uops);
+    free(g->glist.v);
+    free(g->loc);
+    free(g->off);
+    free(g->base);
+    free(g->arena);
+    free(g->scratch);
+    g->groups = NULL;
+    g->group_at = NULL;
+    g->uops = NULL;
+    g->loc = NULL;
+    g->off = NULL;
+    g->base = NULL;
+    g->arena = g->scratch = NULL;
+    memset(&g->glist, 0, sizeof g->glist);
+    g->n_groups = g->cap_groups = g->n_fused = g->n_uops = g->cap_uops = 0;
+    g->arena_bytes = g->scratch_bytes = 0;
     g->n_leaves = g->cap_leaves = 0;
     g->slots = NULL;
     g->code = NULL;
@@ -639,7 +697,7 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
     } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
         st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
         pg__program_clear(g);
-    } else if ((st = pg__plan(g)) != PG_OK) {
+    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK) {
         pg__program_clear(g);
     } else {
         for (int i = 0, k = 0; i < g->n_code; i++)
@@ -731,6 +789,442 @@ static pg_status pg__plan(pg_program *g) {
             g->dead[count[last[s]]++] = s;
     free(last);
     free(count);
+    return PG_OK;
+}
+
+/* ---- fused elementwise runs ----
+ *
+ * pg__lower, after pg__plan: consecutive instructions that are elementwise over
+ * the same number of elements and float dtype (an op whose row gives pg_fuse
+ * rows, the accumulations, a seed, a leaf's .grad accumulation whose state is
+ * known) form a group, run as micro-ops (one row call each) block by block:
+ * every micro-op on a block of PG_FUSE_BLOCK bytes of each operand before the
+ * next block. A value that only fused instructions touch lives in the
+ * program's arena (planned once by liveness, reused exactly: a freed region
+ * only takes a value of its own size, so values of one group never overlap
+ * at different offsets), or, when its whole life is inside one group of more
+ * than one block, in a block-sized scratch region per thread; no tensor is
+ * made for it. The others are tensors as in the generic replay. The rows are
+ * the ones the eager kernels run, so a fused run gives the same bits. */
+
+#define PG_FUSE_BLOCK 8192 /* bytes of one operand per block */
+
+enum { L_TENSOR, L_ARENA, L_SCRATCH };
+enum { F_NO, F_YES, F_LEAF_NEW, F_LEAF_INTO };
+
+static int64_t pg__meta_numel(const pg_meta *m) { return pg__numel(m->ndim, m->shape); }
+
+/* a slot a fused instruction may read: not a .grad (its tensor may change inside a group) */
+static bool pg__fuse_reads(const pg_program *g, int s, pg_dtype dt, int64_t n) {
+    const pg_slot *x = &g->slots[s];
+    return x->kind != S_GRADOF && x->meta.dtype == dt && pg__meta_numel(&x->meta) == n;
+}
+
+/* o = a (element size from ctx: 4 or 8); the copy of a leaf's first gradient */
+static void pg__row_copy(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {
+    (void)st;
+    memcpy(ptr[0], ptr[1], (size_t)n * (size_t)(*(const int *)ctx));
+}
+static void pg__row_fill_f32(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {
+    (void)st;
+    float v = (float)*(const double *)ctx, *o = (float *)ptr[0];
+    for (int64_t i = 0; i < n; i++) o[i] = v;
+}
+static void pg__row_fill_f64(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {
+    (void)st;
+    double v = *(const double *)ctx, *o = (double *)ptr[0];
+    for (int64_t i = 0; i < n; i++) o[i] = v;
+}
+static const int pg__esize4 = 4, pg__esize8 = 8;
+
+/* whether instruction I can run fused, and over how many elements of which dtype;
+ * leaf[s] is the state of leaf slot s's .grad at I (0 unknown, 1 None, 2 exists) */
+static int pg__fusable(const pg_program *g, const pg_instr *I, const int8_t *leaf, int64_t *numel, pg_dtype *dt) {
+    const pg_opdef *d = I->kind == I_FWD || I->kind == I_BWD ? pg_optable[I->op] : NULL;
+    const pg_meta *m;
+    switch (I->kind) {
+    case I_FWD:
+        if (!d->fuse || I->offsets_slot >= 0 || I->offsets || I->n_in > 4) return F_NO;
+        m = &g->slots[I->out].meta;
+        if (!pg__is_float(m->dtype) || !d->fuse->fwd[m->dtype == PG_DTYPE_F64]) return F_NO;
+        *numel = pg__meta_numel(m);
+        *dt = m->dtype;
+        for (int k = 0; k < I->n_in; k++)
+            if (!pg__fuse_reads(g, I->in[k], *dt, *numel)) return F_NO;
+        return F_YES;
+    case I_BWD: {
+        if (!d->fuse || I->n_in > 2) return F_NO;
+        m = &g->slots[I->gout].meta;
+        if (!pg__is_float(m->dtype)) return F_NO;
+        *numel = pg__meta_numel(m);
+        *dt = m->dtype;
+        if (!pg__fuse_reads(g, I->gout, *dt, *numel)) return F_NO;
+        int any = 0;
+        for (int k = 0; k < I->n_in; k++) {
+            if (I->in[k] < 0) continue;
+            const pg_meta *x = &g->slots[I->in[k]].meta;
+            if (!d->fuse->bwd[k][*dt == PG_DTYPE_F64] || x->dtype != *dt || pg__meta_numel(x) != *numel) return F_NO;
+            any = 1;
+        }
+        for (int k = 0; k < PG_MAX_SAVED; k++)
+            if (I->saved[k] >= 0 && (I->node->saved_from[k] > 1 || !pg__fuse_reads(g, I->saved[k], *dt, *numel)))
+                return F_NO;
+        return any ? F_YES : F_NO;
+    }
+    case I_ACC_INTO:
+    case I_ACC_NEW:
+        m = &g->slots[I->a].meta;
+        if (!pg__is_float(m->dtype) || g->slots[I->a].kind != S_TEMP) return F_NO;
+        *numel = pg__meta_numel(m);
+        *dt = m->dtype;
+        if (!pg__fuse_reads(g, I->b, *dt, *numel) || !pg__fuse_reads(g, I->a, *dt, *numel)) return F_NO;
+        if (I->kind == I_ACC_NEW && (g->slots[I->out].meta.dtype != *dt || pg__meta_numel(&g->slots[I->out].meta) != *numel))
+            return F_NO;
+        return F_YES;
+    case I_FULL:
+        m = &g->slots[I->out].meta;
+        if (!pg__is_float(m->dtype)) return F_NO;
+        *numel = pg__meta_numel(m);
+        *dt = m->dtype;
+        return F_YES;
+    case I_ACC_LEAF:
+        m = &g->slots[I->a].meta;
+        if (I->keep >= 0 || !pg__is_float(m->dtype) || !leaf[I->a]) return F_NO;
+        *numel = pg__meta_numel(m);
+        *dt = m->dtype;
+        if (!pg__fuse_reads(g, I->b, *dt, *numel)) return F_NO;
+        return leaf[I->a] == 1 ? F_LEAF_NEW : F_LEAF_INTO;
+    default: return F_NO;
+    }
+}
+
+
+static int pg__ivec_push(pg_ivec *a, int x) {
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 64;
+        int *v = realloc(a->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return 0;
+}
+
+/* free regions of the arena by size: exact reuse only */
+typedef struct pg_sizefree {
+    int64_t bytes;
+    pg_ivec off; /* offsets / 64 */
+} pg_sizefree;
+
+static int pg__freelist_take(pg_sizefree **fl, int *nfl, int64_t bytes, int64_t *top) {
+    for (int k = 0; k < *nfl; k++)
+        if ((*fl)[k].bytes == bytes && (*fl)[k].off.n) return (*fl)[k].off.v[--(*fl)[k].off.n];
+    int64_t at = *top / 64;
+    *top += bytes;
+    return at > INT32_MAX ? -1 : (int)at;
+}
+
+static int pg__freelist_give(pg_sizefree **fl, int *nfl, int64_t bytes, int at) {
+    for (int k = 0; k < *nfl; k++)
+        if ((*fl)[k].bytes == bytes) return pg__ivec_push(&(*fl)[k].off, at);
+    pg_sizefree *v = realloc(*fl, (size_t)(*nfl + 1) * sizeof *v);
+    if (!v) return -1;
+    *fl = v;
+    memset(&v[*nfl], 0, sizeof v[*nfl]);
+    v[*nfl].bytes = bytes;
+    (*nfl)++;
+    return pg__ivec_push(&v[*nfl - 1].off, at);
+}
+
+static int pg__uops_push(pg_program *g, const pg_uop *u) {
+    if (g->n_uops == g->cap_uops) {
+        int cap = g->cap_uops ? 2 * g->cap_uops : 256;
+        pg_uop *v = realloc(g->uops, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        g->uops = v;
+        g->cap_uops = cap;
+    }
+    g->uops[g->n_uops++] = *u;
+    return 0;
+}
+
+/* the micro-ops of fused instruction I (kind f) into g->uops */
+static int pg__emit_uops(pg_program *g, pg_instr *I, int f, pg_dtype dt) {
+    int f64 = dt == PG_DTYPE_F64;
+    const pg_fuse *add = pg_optable[PG_OP_ADD]->fuse;
+    pg_uop u;
+#define PG_UOP(FN, CTX, R0, R1, R2, R3, R4)                                                          \
+    do {                                                                                               \
+        u.fn = (FN);                                                                                   \
+        u.ctx = (void *)(CTX);                                                                         \
+        u.ref[0] = (R0), u.ref[1] = (R1), u.ref[2] = (R2), u.ref[3] = (R3), u.ref[4] = (R4);           \
+        if (pg__uops_push(g, &u) < 0) return -1;                                                      \
+    } while (0)
+    switch (I->kind) {
+    case I_FWD: {
+        int r[4] = {-1, -1, -1, -1};
+        for (int k = 0; k < I->n_in; k++) r[k] = I->in[k];
+        PG_UOP(pg_optable[I->op]->fuse->fwd[f64], &I->p, I->out, r[0], r[1], r[2], r[3]);
+        return 0;
+    }
+    case I_BWD: {
+        int sv[3] = {I->gout, I->gout, I->gout}; /* in0, in1, out; g where not saved */
+        for (int k = 0; k < PG_MAX_SAVED; k++)
+            if (I->saved[k] >= 0) sv[I->node->saved_from[k] < 0 ? 2 : I->node->saved_from[k]] = I->saved[k];
+        for (int k = 0; k < I->n_in; k++)
+            if (I->in[k] >= 0)
+                PG_UOP(pg_optable[I->op]->fuse->bwd[k][f64], &I->node->p, I->in[k], I->gout, sv[0], sv[1], sv[2]);
+        return 0;
+    }
+    case I_ACC_INTO: PG_UOP(add->fwd[f64], NULL, I->a, I->a, I->b, -1, -1); return 0;
+    case I_ACC_NEW: PG_UOP(add->fwd[f64], NULL, I->out, I->a, I->b, -1, -1); return 0;
+    case I_FULL: PG_UOP(f64 ? pg__row_fill_f64 : pg__row_fill_f32, &I->value, I->out, -1, -1, -1, -1); return 0;
+    default: {
+        int q = g->slots[I->a].gradof;
+        if (f == F_LEAF_NEW) PG_UOP(pg__row_copy, f64 ? &pg__esize8 : &pg__esize4, q, I->b, -1, -1, -1);
+        else PG_UOP(add->fwd[f64], NULL, q, q, I->b, -1, -1);
+        return 0;
+    }
+    }
+#undef PG_UOP
+}
+
+/* the slots I touches, with the .grad slot a fused leaf accumulation writes */
+static int pg__fused_slots_of(const pg_program *g, const pg_instr *I, int f, int *v, int cap) {
+    int n = pg__slots_of(I, v, cap);
+    if ((f == F_LEAF_NEW || f == F_LEAF_INTO) && n < cap) v[n++] = g->slots[I->a].gradof;
+    return n;
+}
+
+/* pushes s onto list L of group G unless stamp says it is there */
+static int pg__glist_add(pg_ivec *L, int *stamp, int s, int mark) {
+    if (stamp[s] == mark) return 0;
+    stamp[s] = mark;
+    return pg__ivec_push(L, s);
+}
+
+/* Groups the fusable runs of the code and plans their values (see above).
+ * PYGRAD_COMPILE_FUSE=0 in the environment turns it off (every instruction
+ * then runs through the generic replay). */
+static pg_status pg__lower(pg_program *g) {
+    const char *env = getenv("PYGRAD_COMPILE_FUSE");
+    if ((env && env[0] == '0') || !g->n_code) return PG_OK;
+    int nc = g->n_code;
+    int8_t *fz = calloc((size_t)nc, 1), *leaf = calloc((size_t)g->n_slots + 1, 1);
+    int64_t *fn = malloc((size_t)nc * sizeof *fn);
+    pg_dtype *fdt = malloc((size_t)nc * sizeof *fdt);
+    int *gid = malloc((size_t)nc * sizeof *gid);
+    int *first = NULL, *last = NULL, *stamp = NULL, *at = NULL, *cnt = NULL, *dies = NULL;
+    bool *ok = NULL;
+    pg_sizefree *fl = NULL;
+    int nfl = 0;
+    pg_ivec L[6] = {{0}}, sfree = {0};
+    pg_status st = PG_ERR_MEMORY;
+    if (!fz || !leaf || !fn || !fdt || !gid) goto done;
+    /* which instructions fuse; the .grad state of each leaf as the code runs */
+    for (int i = 0; i < nc; i++) {
+        pg_instr *I = &g->code[i];
+        gid[i] = -1;
+        if (I->kind == I_SET_GRAD) {
+            leaf[I->a] = I->b < 0 ? 1 : 2;
+            continue;
+        }
+        fz[i] = (int8_t)pg__fusable(g, I, leaf, &fn[i], &fdt[i]);
+        if (I->kind == I_ACC_LEAF) leaf[I->a] = 2;
+        if ((fz[i] == F_LEAF_NEW || fz[i] == F_LEAF_INTO) && g->slots[I->a].gradof < 0) {
+            int q = pg__new_slot(g, S_GRADOF, I->a, NULL);
+            if (q < 0) goto done;
+            g->slots[q].meta = g->slots[I->a].meta;
+            g->slots[I->a].gradof = q;
+        }
+    }
+    /* groups: runs of fused instructions over the same elements and dtype */
+    for (int i = 0; i < nc; i++) {
+        if (!fz[i]) continue;
+        if (i > 0 && fz[i - 1] && fn[i - 1] == fn[i] && fdt[i - 1] == fdt[i]) {
+            gid[i] = gid[i - 1];
+            g->groups[gid[i]].end = i + 1;
+            continue;
+        }
+        if (g->n_groups == g->cap_groups) {
+            int cap = g->cap_groups ? 2 * g->cap_groups : 16;
+            pg_group *v = realloc(g->groups, (size_t)cap * sizeof *v);
+            if (!v) goto done;
+            g->groups = v;
+            g->cap_groups = cap;
+        }
+        pg_group *G = &g->groups[g->n_groups];
+        memset(G, 0, sizeof *G);
+        G->first = i;
+        G->end = i + 1;
+        G->numel = fn[i];
+        G->f64 = fdt[i] == PG_DTYPE_F64;
+        gid[i] = g->n_groups++;
+    }
+    if (!g->n_groups) {
+        st = PG_OK;
+        goto done;
+    }
+    /* where each value lives */
+    int ns = g->n_slots;
+    first = malloc((size_t)ns * sizeof *first);
+    last = malloc((size_t)ns * sizeof *last);
+    stamp = malloc((size_t)ns * sizeof *stamp);
+    g->loc = malloc((size_t)ns);
+    g->off = calloc((size_t)ns, sizeof *g->off);
+    g->base = calloc((size_t)ns, sizeof *g->base);
+    g->group_at = malloc((size_t)nc * sizeof *g->group_at);
+    if (!first || !last || !stamp || !g->loc || !g->off || !g->base || !g->group_at) goto done;
+    if (!(ok = calloc((size_t)ns, sizeof *ok))) goto done;
+    for (int s = 0; s < ns; s++) {
+        const pg_slot *x = &g->slots[s];
+        first[s] = last[s] = -1;
+        ok[s] = x->kind == S_TEMP && !x->buffer && pg__is_float(x->meta.dtype);
+    }
+    for (int i = 0; i < nc; i++) {
+        int v[64], n = pg__fused_slots_of(g, &g->code[i], fz[i], v, 64);
+        for (int k = 0; k < n; k++) {
+            if (first[v[k]] < 0) first[v[k]] = i;
+            last[v[k]] = i;
+            if (!fz[i]) ok[v[k]] = false;
+        }
+        if (g->code[i].kind == I_BWD && g->code[g->code[i].fwd].offsets_slot >= 0)
+            ok[g->code[g->code[i].fwd].offsets_slot] = false;
+        for (int k = 0; k < g->code[i].n_in; k++) /* past v's 64 */
+            if (!fz[i] && g->code[i].in[k] >= 0) ok[g->code[i].in[k]] = false;
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] >= 0) ok[g->outputs[k]] = false;
+    for (int s = 0; s < ns; s++) {
+        g->loc[s] = L_TENSOR;
+        if (!ok[s]) continue;
+        if (first[s] < 0) continue;
+        const pg_group *G = &g->groups[gid[first[s]]];
+        int64_t es = G->f64 ? 8 : 4;
+        g->loc[s] = gid[first[s]] == gid[last[s]] && G->numel * es > PG_FUSE_BLOCK ? L_SCRATCH : L_ARENA;
+    }
+    free(ok);
+    ok = NULL;
+    /* arena offsets and scratch indices, by liveness: a value takes its region
+     * before the values its instruction last reads give theirs back */
+    at = malloc(((size_t)nc + 1) * sizeof *at);
+    cnt = calloc((size_t)nc + 1, sizeof *cnt);
+    if (!at || !cnt) goto done;
+    for (int s = 0; s < ns; s++)
+        if (g->loc[s] != L_TENSOR) cnt[last[s]]++;
+    at[0] = 0;
+    for (int i = 0; i < nc; i++) at[i + 1] = at[i] + cnt[i];
+    dies = malloc((size_t)(at[nc] ? at[nc] : 1) * sizeof *dies);
+    if (!dies) goto done;
+    for (int i = 0; i < nc; i++) cnt[i] = at[i];
+    for (int s = 0; s < ns; s++)
+        if (g->loc[s] != L_TENSOR) dies[cnt[last[s]]++] = s;
+    int64_t top = 0;
+    for (int i = 0; i < nc; i++) {
+        if (gid[i] >= 0 && (i == 0 || gid[i - 1] != gid[i])) sfree.n = 0; /* a group's scratch starts empty */
+        pg_group *G = gid[i] >= 0 ? &g->groups[gid[i]] : NULL;
+        int v[64], n = pg__fused_slots_of(g, &g->code[i], fz[i], v, 64);
+        for (int k = 0; k < n; k++) {
+            int s = v[k];
+            if (first[s] != i || g->loc[s] == L_TENSOR) continue;
+            first[s] = -2 - i; /* placed */
+            int64_t bytes = (pg__meta_numel(&g->slots[s].meta) * (G->f64 ? 8 : 4) + 63) / 64 * 64;
+            if (g->loc[s] == L_SCRATCH) {
+                g->off[s] = sfree.n ? sfree.v[--sfree.n] : G->n_scratch++;
+            } else {
+                int o = pg__freelist_take(&fl, &nfl, bytes, &top);
+                if (o < 0) goto done;
+                g->off[s] = (int64_t)o * 64;
+            }
+        }
+        for (int k = at[i]; k < at[i + 1]; k++) {
+            int s = dies[k];
+            if (g->loc[s] == L_SCRATCH) {
+                if (pg__ivec_push(&sfree, (int)g->off[s]) < 0) goto done;
+            } else {
+                int64_t bytes = (pg__meta_numel(&g->slots[s].meta) * pg__dtype_size(g->slots[s].meta.dtype) + 63) / 64 * 64;
+                if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[s] / 64)) < 0) goto done;
+            }
+        }
+    }
+    g->arena_bytes = top;
+    if (top && !(g->arena = aligned_alloc(64, (size_t)top))) goto done;
+    for (int s = 0; s < ns; s++)
+        if (g->loc[s] == L_ARENA) g->base[s] = g->arena + g->off[s];
+    /* micro-ops and the lists of tensors each group prepares */
+    for (int s = 0; s < ns; s++) stamp[s] = -1;
+    for (int q = 0; q < g->n_groups; q++) {
+        pg_group *G = &g->groups[q];
+        G->u0 = g->n_uops;
+        for (int k = 0; k < 6; k++) L[k].n = 0;
+        for (int i = G->first; i < G->end; i++) {
+            pg_instr *I = &g->code[i];
+            if (pg__emit_uops(g, I, fz[i], fdt[i]) < 0) goto done;
+            int v[64], n = pg__fused_slots_of(g, I, fz[i], v, 64);
+            for (int k = 0; k < n; k++)
+                if (g->loc[v[k]] == L_TENSOR && g->slots[v[k]].kind != S_GRADOF && pg__glist_add(&L[0], stamp, v[k], q) < 0)
+                    goto done;
+            /* tensors it defines, adds into, .grads it creates or adds into */
+            int d[3] = {I->out, -1, -1};
+            if (I->kind == I_BWD) d[0] = I->in[0], d[1] = I->n_in > 1 ? I->in[1] : -1;
+            if (I->kind == I_ACC_INTO) d[0] = -1;
+            for (int k = 0; k < 2; k++)
+                if (d[k] >= 0 && g->loc[d[k]] == L_TENSOR && pg__ivec_push(&L[1], d[k]) < 0) goto done;
+            if (I->kind == I_ACC_INTO && g->loc[I->a] == L_TENSOR && first[I->a] < G->first) {
+                bool listed = false;
+                for (int k = 0; k < L[2].n; k++) listed |= L[2].v[k] == I->a;
+                if (!listed && pg__ivec_push(&L[2], I->a) < 0) goto done;
+            }
+            if (fz[i] == F_LEAF_NEW && pg__ivec_push(&L[3], I->a) < 0) goto done;
+            if (fz[i] == F_LEAF_INTO) {
+                bool made = false;
+                for (int k = 0; k < L[3].n; k++) made |= L[3].v[k] == I->a;
+                int k = 0;
+                while (k < L[4].n && L[4].v[k] != I->a) k += 3;
+                if (k < L[4].n) L[4].v[k + 1]++;
+                else if (pg__ivec_push(&L[4], I->a) < 0 || pg__ivec_push(&L[4], 1) < 0 || pg__ivec_push(&L[4], !made) < 0)
+                    goto done;
+            }
+        }
+        G->u1 = g->n_uops;
+        /* the .grad slots read: resolved after the new ones are made */
+        for (int k = 0; k < L[3].n; k++)
+            if (pg__ivec_push(&L[5], g->slots[L[3].v[k]].gradof) < 0) goto done;
+        for (int k = 0; k < L[4].n; k += 3)
+            if (pg__ivec_push(&L[5], g->slots[L[4].v[k]].gradof) < 0) goto done;
+        for (int k = 0; k < 6; k++) {
+            G->list[k] = g->glist.n;
+            for (int j = 0; j < L[k].n; j++)
+                if (pg__ivec_push(&g->glist, L[k].v[j]) < 0) goto done;
+            G->list_end[k] = g->glist.n;
+        }
+        L[5].n = 0;
+        for (int i = G->first; i < G->end; i++) g->group_at[i] = -1;
+        g->group_at[G->first] = q;
+        g->n_fused += G->end - G->first;
+    }
+    for (int i = 0; i < nc; i++)
+        if (gid[i] < 0) g->group_at[i] = -1;
+    st = PG_OK;
+done:
+    free(dies);
+    free(ok);
+    free(fz);
+    free(leaf);
+    free(fn);
+    free(fdt);
+    free(gid);
+    free(first);
+    free(last);
+    free(stamp);
+    free(at);
+    free(cnt);
+    for (int k = 0; k < nfl; k++) free(fl[k].off.v);
+    free(fl);
+    for (int k = 0; k < 6; k++) free(L[k].v);
+    free(sfree.v);
+    if (st != PG_OK) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     return PG_OK;
 }
 
@@ -963,6 +1457,120 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
     }
 }
 
+/* ---- running a fused group ---- */
+
+typedef struct pg_gjob {
+    pg_program *g;
+    const pg_group *G;
+    int64_t chunk; /* elements per chunk, a multiple of the block */
+    char *scratch; /* [chunks][n_scratch][PG_FUSE_BLOCK] */
+} pg_gjob;
+
+/* G's micro-ops on elements [lo, lo + n) (n at most a block); scratch values at scr */
+static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, int64_t n, char *scr) {
+    static const int64_t ones[5] = {1, 1, 1, 1, 1};
+    int64_t shift = lo * (G->f64 ? 8 : 4);
+    for (int u = G->u0; u < G->u1; u++) {
+        const pg_uop *U = &g->uops[u];
+        char *ptr[5];
+        for (int k = 0; k < 5; k++) {
+            int s = U->ref[k];
+            ptr[k] = s < 0 ? NULL : g->loc[s] == L_SCRATCH ? scr + g->off[s] * PG_FUSE_BLOCK : g->base[s] + shift;
+        }
+        U->fn(ptr, ones, n, U->ctx);
+    }
+}
+
+static void pg__group_chunks(void *ctx, int64_t c0, int64_t c1) {
+    const pg_gjob *j = ctx;
+    int64_t block = PG_FUSE_BLOCK / (j->G->f64 ? 8 : 4);
+    for (int64_t c = c0; c < c1; c++) {
+        char *scr = j->scratch ? j->scratch + c * (int64_t)j->G->n_scratch * PG_FUSE_BLOCK : NULL;
+        int64_t hi = (c + 1) * j->chunk < j->G->numel ? (c + 1) * j->chunk : j->G->numel;
+        for (int64_t lo = c * j->chunk; lo < hi; lo += block)
+            pg__group_block(j->g, j->G, lo, hi - lo < block ? hi - lo : block, scr);
+    }
+}
+
+/* a .grad or a value the group reads must be what was recorded */
+static pg_status pg__group_check(const pg_program *g, const pg_group *G, int s, const pg_tensor *t) {
+    pg_dtype dt = G->f64 ? PG_DTYPE_F64 : PG_DTYPE_F32;
+    if (t && t->dtype == dt && t->numel == G->numel) return PG_OK;
+    char b[32];
+    pg__sname(g, s, b, sizeof b);
+    if (!t)
+        return pg__fail(PG_ERR_RUNTIME, "compile: instruction %d reads %s, which has no value at this run", G->first, b);
+    return pg__fail(PG_ERR_SHAPE, "compile: %s is %s of %lld elements at this run but %s of %lld when recorded", b,
+                    pg__dtype_name(t->dtype), (long long)t->numel, pg__dtype_name(dt), (long long)G->numel);
+}
+
+static pg_status pg__run_group(pg_program *g, const pg_group *G) {
+    const int *L = g->glist.v;
+    /* the .grads the group makes (none exists: the program set them to None) */
+    for (int k = G->list[3]; k < G->list_end[3]; k++) {
+        pg_tensor *leaf = g->slots[L[k]].t, *t = pg__tensor_new_like(&g->slots[L[k]].meta);
+        if (!t) return PG_ERR_MEMORY;
+        pg__grad_lock(leaf);
+        pg_tensor *old = leaf->grad;
+        leaf->grad = t;
+        pg__grad_unlock(leaf);
+        pg_tensor_release(old);
+    }
+    /* the .grads it adds into: its own, as the eager accumulation makes sure */
+    for (int k = G->list[4]; k < G->list_end[4]; k += 3) {
+        pg_tensor *leaf = g->slots[L[k]].t, *old = leaf->grad;
+        if (!L[k + 2] || !old || (!old->grad_fn && atomic_load(&old->storage->refcount) == 1)) continue;
+        pg_tensor *t = pg_tensor_clone(old);
+        if (!t) return pg_last_status();
+        pg__grad_lock(leaf);
+        leaf->grad = t;
+        pg__grad_unlock(leaf);
+        pg_tensor_release(old);
+    }
+    for (int k = G->list[1]; k < G->list_end[1]; k++) { /* tensors it defines */
+        pg_tensor *t = pg__tensor_new_like(&g->slots[L[k]].meta);
+        if (!t) return PG_ERR_MEMORY;
+        pg__set(g, L[k], t);
+    }
+    for (int k = G->list[2]; k < G->list_end[2]; k++) { /* tensors defined before that it adds into */
+        pg_tensor *t = pg__get(g, L[k]);
+        if (t && !pg__mine(t)) {
+            if (!(t = pg_tensor_clone(t))) return pg_last_status();
+            pg__set(g, L[k], t);
+        }
+    }
+    for (int j = 0; j < 6; j += 5) /* the bases of its tensors and .grads */
+        for (int k = G->list[j]; k < G->list_end[j]; k++) {
+            const pg_tensor *t = pg__get(g, L[k]);
+            pg_status st = pg__group_check(g, G, L[k], t);
+            if (st != PG_OK) return st;
+            g->base[L[k]] = t->data;
+        }
+    int64_t es = G->f64 ? 8 : 4, block = PG_FUSE_BLOCK / es;
+    if (G->numel <= block) {
+        pg__group_block(g, G, 0, G->numel, NULL);
+    } else {
+        int nu = G->u1 - G->u0;
+        int nt = pg__threads_for(G->numel * (nu < 16 ? nu : 16), PG_NDITER_GRAIN);
+        int64_t chunk = (G->numel + nt - 1) / nt;
+        chunk = (chunk + block - 1) / block * block;
+        int64_t nch = (G->numel + chunk - 1) / chunk;
+        int64_t need = nch * G->n_scratch * PG_FUSE_BLOCK;
+        if (need > g->scratch_bytes) {
+            free(g->scratch);
+            g->scratch_bytes = 0;
+            if (!(g->scratch = aligned_alloc(64, (size_t)need))) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+            g->scratch_bytes = need;
+        }
+        pg_gjob j = {g, G, chunk, G->n_scratch ? g->scratch : NULL};
+        if (nch > 1) pg__parallel_range(nch, 1, 1, pg__group_chunks, &j);
+        else pg__group_chunks(&j, 0, 1);
+    }
+    for (int k = G->list[4]; k < G->list_end[4]; k += 3) /* as many versions as eager in-place adds */
+        atomic_fetch_add(&g->slots[L[k]].t->grad->storage->version, (uint64_t)L[k + 1]);
+    return PG_OK;
+}
+
 pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **outputs) {
     if (!g || !g->recorded) return pg__fail(PG_ERR_RUNTIME, "compile: the program has not been recorded");
     if (n_inputs != g->n_inputs || (n_inputs && !inputs) || (g->n_outputs && !outputs))
@@ -993,8 +1601,16 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
      * reference to one, takes the GIL itself (cffi's callbacks do) */
     pg_unlocked unlocked = pg__unlock_host(INT64_MAX);
     for (int i = 0; i < g->n_code && st == PG_OK; i++) {
-        st = pg__run_one(g, &g->code[i], i);
-        for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
+        int q = g->group_at ? g->group_at[i] : -1, end = i + 1;
+        if (q >= 0) {
+            st = pg__run_group(g, &g->groups[q]);
+            end = g->groups[q].end;
+        } else {
+            st = pg__run_one(g, &g->code[i], i);
+        }
+        for (; i < end; i++)
+            for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
+        i--;
     }
     pg__relock_host(unlocked);
     pg_set_grad_enabled(prev);
