@@ -313,6 +313,13 @@ typedef int64_t pg_pl_vi_f64 __attribute__((vector_size(32)));
 #define PG_PL_ODD_f64 1, 3, 5, 7
 #define PG_PL_LO_f64 0, 4, 1, 5
 #define PG_PL_HI_f64 2, 6, 3, 7
+/* the rows' index vectors: float's lanes are int32 like the indices; double's (int64) are not kept */
+#define PG_PL_IDX_f32 1
+#define PG_PL_IDX_f64 0
+#define PG_PL_IOTA2_f32 (pg_pl_vi_f32){0, 2, 4, 6, 8, 10, 12, 14}
+#define PG_PL_IOTA2_f64 (pg_pl_vi_f64){0, 2, 4, 6}
+#define PG_PL_STORE_IDX_f32(dst, v) memcpy((dst), &(v), sizeof(v))
+#define PG_PL_STORE_IDX_f64(dst, v) ((void)(dst), (void)(v))
 #define PG_PL_SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
 #endif
 
@@ -350,6 +357,44 @@ PG_PL_INLINE int64_t pg__maxpool_bwd22_vec_##SUF(const T *x0, const T *x1, const
     }                                                                                                           \
     return b;                                                                                                   \
 }                                                                                                               \
+/* max_pool2d's row stage at column stride 2 over the interior columns [blo, bhi) of one row: mr[b] (and ir[b], \
+ * float only, when ir) over x[2b - pw + kx], kx in [0, kw), as the scalar loops. Element 2b - pw + kx is the   \
+ * even lane of the pair of vectors at 2b - pw for kx = 0, else the odd lane of the pair at 2b - pw + kx - 1:  \
+ * no read outside the windows. The last vector steps back to end at bhi (columns done twice, the same         \
+ * values). Returns the first column left to the scalar loops: bhi, or blo when there is no whole vector. */    \
+PG_PL_INLINE int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir, int32_t base, int64_t blo,    \
+                                                int64_t bhi, int64_t pw, int64_t kw) {                          \
+    typedef pg_pl_v_##SUF V;                                                                                    \
+    typedef pg_pl_vi_##SUF I;                                                                                   \
+    enum { L = PG_PL_VL_##SUF };                                                                                \
+    if ((ir && !PG_PL_IDX_##SUF) || bhi - blo < L || kw < 2) return blo;                                        \
+    for (int64_t b0 = blo;; b0 += L) {                                                                          \
+        int64_t b = b0 + L <= bhi ? b0 : bhi - L;                                                               \
+        const T *p = xr + 2 * b - pw;                                                                           \
+        V lo, hi;                                                                                               \
+        memcpy(&lo, p, sizeof lo);                                                                              \
+        memcpy(&hi, p + L, sizeof hi);                                                                          \
+        V m = PG_PL_SHUF(lo, hi, PG_PL_EVEN_##SUF);                                                             \
+        I at = {0}, k = {0};                                                                                    \
+        if (ir) at = k = PG_PL_IOTA2_##SUF + (base + (int32_t)(2 * b - pw));                                    \
+        for (int64_t kx = 1; kx < kw; kx++) {                                                                   \
+            if (kx > 1) {                                                                                       \
+                memcpy(&lo, p + kx - 1, sizeof lo);                                                             \
+                memcpy(&hi, p + kx - 1 + L, sizeof hi);                                                         \
+            }                                                                                                   \
+            V v = PG_PL_SHUF(lo, hi, PG_PL_ODD_##SUF);                                                          \
+            I t = (v > m) | (v != v);                                                                           \
+            m = (V)(((I)v & t) | ((I)m & ~t));                                                                  \
+            if (ir) {                                                                                           \
+                k += 1;                                                                                         \
+                at = (k & t) | (at & ~t);                                                                       \
+            }                                                                                                   \
+        }                                                                                                       \
+        memcpy(mr + b, &m, sizeof m);                                                                           \
+        if (ir) PG_PL_STORE_IDX_##SUF(ir + b, at);                                                              \
+        if (b + L >= bhi) return bhi;                                                                           \
+    }                                                                                                           \
+}                                                                                                               \
 /* avg_pool2d 2x2/2 backward over the same columns: dx's four elements of window b = 0 + g[b] / div */         \
 PG_PL_INLINE int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
     typedef pg_pl_v_##SUF V;                                                                                     \
@@ -373,6 +418,11 @@ static inline int64_t pg__maxpool_bwd22_vec_##SUF(const T *x0, const T *x1, cons
                                                   int64_t ow) {                                                 \
     (void)x0, (void)x1, (void)g, (void)d0, (void)d1, (void)ow;                                                  \
     return 0;                                                                                                   \
+}                                                                                                               \
+static inline int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir, int32_t base, int64_t blo,   \
+                                                 int64_t bhi, int64_t pw, int64_t kw) {                         \
+    (void)xr, (void)mr, (void)ir, (void)base, (void)bhi, (void)pw, (void)kw;                                    \
+    return blo;                                                                                                 \
 }                                                                                                               \
 static inline int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
     (void)g, (void)div, (void)d0, (void)d1, (void)ow;                                                           \
@@ -590,7 +640,8 @@ PG_POOL_FAST(double, f64)
  * The interior columns (the whole window inside the row) run as loops over the output columns (vectorised);
  * tm, ti: (H, OW) scratch of one plane. */
 #define PG_POOL_MAXSEP(T, SUF)                                                                                  \
-/* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index */ \
+/* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index   \
+ * (ti NULL: the maxima only) */                                                                               \
 PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *restrict ti, const T *restrict x) { \
     const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
     int64_t blo, bhi;                                                                                           \
@@ -598,7 +649,7 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                    \
         const T *restrict xr = x + iy * w;                                                                      \
         T *restrict mr = tm + iy * ow;                                                                          \
-        int32_t *restrict ir = ti + iy * ow;                                                                    \
+        int32_t *restrict ir = ti ? ti + iy * ow : NULL;                                                        \
         const int32_t base = (int32_t)(iy * w);                                                                 \
         for (int64_t b = 0; b < ow; b++) {                                                                      \
             if (b == blo) b = bhi; /* the interior below */                                                     \
@@ -613,14 +664,26 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
                 at = t ? (int32_t)ix : at;                                                                      \
             }                                                                                                   \
             mr[b] = m;                                                                                          \
-            ir[b] = x0 < x1 ? base + at : -1;                                                                   \
+            if (ir) ir[b] = x0 < x1 ? base + at : -1;                                                           \
         }                                                                                                       \
-        for (int64_t b = blo; b < bhi; b++) {                                                                   \
+        int64_t bv = sw != 2 ? blo /* the vector code specialised with and without the indices: */          \
+                     : ir ? pg__maxsep_rows2_vec_##SUF(xr, mr, ir, base, blo, bhi, pw, kw)                      \
+                          : pg__maxsep_rows2_vec_##SUF(xr, mr, NULL, base, blo, bhi, pw, kw);                   \
+        if (!ir) {                                                                                              \
+            for (int64_t b = bv; b < bhi; b++) mr[b] = xr[b * sw - pw];                                         \
+            for (int64_t kx = 1; kx < kw; kx++)                                                                 \
+                for (int64_t b = bv; b < bhi; b++) {                                                            \
+                    T v = xr[b * sw - pw + kx], m = mr[b];                                                      \
+                    mr[b] = ((v > m) | (v != v)) ? v : m;                                                       \
+                }                                                                                               \
+            continue;                                                                                           \
+        }                                                                                                       \
+        for (int64_t b = bv; b < bhi; b++) {                                                                    \
             mr[b] = xr[b * sw - pw];                                                                            \
             ir[b] = base + (int32_t)(b * sw - pw);                                                              \
         }                                                                                                       \
         for (int64_t kx = 1; kx < kw; kx++)                                                                     \
-            for (int64_t b = blo; b < bhi; b++) {                                                               \
+            for (int64_t b = bv; b < bhi; b++) {                                                                \
                 T v = xr[b * sw - pw + kx], m = mr[b];                                                          \
                 bool t = (v > m) | (v != v);                                                                    \
                 mr[b] = t ? v : m;                                                                              \
@@ -666,7 +729,7 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
     int32_t *ti = (int32_t *)(tm + n), *at = ti + pl->h * ow;                                                   \
     for (int64_t p = lo; p < hi; p++) {                                                                         \
         const T *x = (const T *)(bwd ? j->x : j->in) + p * hw;                                                  \
-        pg__maxsep_rows_##SUF(pl, tm, ti, x);                                                                   \
+        pg__maxsep_rows_##SUF(pl, tm, bwd ? ti : NULL, x);                                                                   \
         if (!bwd) {                                                                                             \
             T *y = (T *)j->out + p * ohw;                                                                       \
             for (int64_t a = 0; a < pl->oh; a++) {                                                              \
