@@ -117,6 +117,29 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     *sgx += t;
 }
 
+#if PG_NM_STREAM
+/* y[j] = (x[j] - m) · a + bb with streaming (non-temporal) stores: the same operations as the caller's loop
+ * (the same values), from the first element at which y is 16-byte aligned, the ones before it stored plainly;
+ * returns the first element left to the caller's loop (the tail) */
+PG_NM_INLINE int64_t PG_NM(affine_stream)(T *y, const T *x, int64_t n, T m, T a, T bb) {
+    int64_t j = 0;
+    while (j < n && ((uintptr_t)(y + j) & 15)) {
+        y[j] = (x[j] - m) * a + bb;
+        j++;
+    }
+#if PG_NM_F32
+    const __m128 mv = _mm_set1_ps(m), av = _mm_set1_ps(a), bv = _mm_set1_ps(bb);
+    for (; j + 4 <= n; j += 4)
+        _mm_stream_ps(y + j, _mm_add_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + j), mv), av), bv));
+#else
+    const __m128d mv = _mm_set1_pd(m), av = _mm_set1_pd(a), bv = _mm_set1_pd(bb);
+    for (; j + 2 <= n; j += 2)
+        _mm_stream_pd(y + j, _mm_add_pd(_mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(x + j), mv), av), bv));
+#endif
+    return j;
+}
+#endif
+
 /* Forward of the statistics r in [lo, hi):
  *   training: mean = Σx / cnt, var = Σ(x - mean)² / cnt, written to stats[r], stats[R + r]
  *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps) */
@@ -125,6 +148,10 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
     /* the geometry in locals: the stores through y could alias *nm (no strict aliasing), which would
      * keep the compiler from knowing the loops' trip counts */
     const int64_t len = nm->len, nseg = nm->nseg;
+#if PG_NM_STREAM
+    /* y past the caches: stored around them (no read of y's lines before they are written) */
+    const bool stream = !nm->vec && (uint64_t)nm->r * (uint64_t)nm->cnt * sizeof(T) >= PG_NM_STREAM_MIN;
+#endif
     for (int64_t r = lo; r < hi; r++) {
         if (nm->training) { /* one read of the statistic's elements: the moments about its first element */
             const double K = (double)x[pg__nm_off(nm, r, 0)];
@@ -146,11 +173,18 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 const T a = rs * w[ch], bb = b[ch];
+                int64_t j0 = 0;
+#if PG_NM_STREAM
+                if (stream) j0 = PG_NM(affine_stream)(ys, xs, len, m, a, bb);
+#endif
                 PG_IVDEP
-                for (int64_t j = 0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
+                for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
             }
         }
     }
+#if PG_NM_STREAM
+    if (stream) _mm_sfence(); /* the streamed stores ordered before the pool's join */
+#endif
 }
 
 /* Backward of the statistics r in [lo, hi), with xhat = (x - mean) rstd and dxhat = g w:

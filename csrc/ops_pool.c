@@ -292,6 +292,146 @@ typedef struct pg_pl_job {
 PG_POOL_KERNELS(float, f32)
 PG_POOL_KERNELS(double, f64)
 
+/* Vector code for the 2x2/2 windows (GCC 12+ or clang vector extensions; the scalar loops otherwise): 8 float
+ * or 4 double lanes of output columns, their input columns 2b and 2b + 1 split out of two vectors of a row by
+ * shuffles, and dx's two columns per window woven back the same way. The comparisons are the scalar loop's,
+ * lane by lane (v > m ordered, v != v true for NaN), so the results are the same bits. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define PG_PL_VEC 1
+typedef float pg_pl_v_f32 __attribute__((vector_size(32)));
+typedef int32_t pg_pl_vi_f32 __attribute__((vector_size(32)));
+typedef double pg_pl_v_f64 __attribute__((vector_size(32)));
+typedef int64_t pg_pl_vi_f64 __attribute__((vector_size(32)));
+#define PG_PL_INLINE static inline __attribute__((always_inline))
+#define PG_PL_VL_f32 8
+#define PG_PL_VL_f64 4
+#define PG_PL_EVEN_f32 0, 2, 4, 6, 8, 10, 12, 14
+#define PG_PL_ODD_f32 1, 3, 5, 7, 9, 11, 13, 15
+#define PG_PL_LO_f32 0, 8, 1, 9, 2, 10, 3, 11
+#define PG_PL_HI_f32 4, 12, 5, 13, 6, 14, 7, 15
+#define PG_PL_EVEN_f64 0, 2, 4, 6
+#define PG_PL_ODD_f64 1, 3, 5, 7
+#define PG_PL_LO_f64 0, 4, 1, 5
+#define PG_PL_HI_f64 2, 6, 3, 7
+/* the rows' index vectors: float's lanes are int32 like the indices; double's (int64) are not kept */
+#define PG_PL_IDX_f32 1
+#define PG_PL_IDX_f64 0
+#define PG_PL_IOTA2_f32 (pg_pl_vi_f32){0, 2, 4, 6, 8, 10, 12, 14}
+#define PG_PL_IOTA2_f64 (pg_pl_vi_f64){0, 2, 4, 6}
+#define PG_PL_STORE_IDX_f32(dst, v) memcpy((dst), &(v), sizeof(v))
+#define PG_PL_STORE_IDX_f64(dst, v) ((void)(dst), (void)(v))
+#define PG_PL_SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
+#endif
+
+#if defined(PG_PL_VEC)
+#define PG_POOL_VEC22(T, SUF)                                                                                   \
+/* max_pool2d 2x2/2 backward over output columns [0, the last whole vector) of one output row: x0, x1 the two \
+ * input rows, g the upstream row, d0, d1 dx's rows; returns the first column left to the scalar loop */       \
+PG_PL_INLINE int64_t pg__maxpool_bwd22_vec_##SUF(const T *x0, const T *x1, const T *g, T *d0, T *d1,          \
+                                                  int64_t ow) {                                                 \
+    typedef pg_pl_v_##SUF V;                                                                                     \
+    typedef pg_pl_vi_##SUF I;                                                                                \
+    enum { L = PG_PL_VL_##SUF };                                                                                \
+    int64_t b = 0;                                                                                              \
+    for (; b + L <= ow; b += L) {                                                                               \
+        V p0, q0, p1, q1, gv;                                                                                   \
+        memcpy(&p0, x0 + 2 * b, sizeof p0);                                                                     \
+        memcpy(&q0, x0 + 2 * b + L, sizeof q0);                                                                 \
+        memcpy(&p1, x1 + 2 * b, sizeof p1);                                                                     \
+        memcpy(&q1, x1 + 2 * b + L, sizeof q1);                                                                 \
+        memcpy(&gv, g + b, sizeof gv);                                                                          \
+        V e0 = PG_PL_SHUF(p0, q0, PG_PL_EVEN_##SUF), o0 = PG_PL_SHUF(p0, q0, PG_PL_ODD_##SUF);                  \
+        V e1 = PG_PL_SHUF(p1, q1, PG_PL_EVEN_##SUF), o1 = PG_PL_SHUF(p1, q1, PG_PL_ODD_##SUF);                  \
+        I t1 = (o0 > e0) | (o0 != o0);                                                                          \
+        V m = (V)(((I)o0 & t1) | ((I)e0 & ~t1));                                                                \
+        I t2 = (e1 > m) | (e1 != e1);                                                                           \
+        m = (V)(((I)e1 & t2) | ((I)m & ~t2));                                                                   \
+        I t3 = (o1 > m) | (o1 != o1);                                                                           \
+        I k2 = t2 & ~t3, k1 = t1 & ~t2 & ~t3, k0 = ~(t1 | t2 | t3);                                             \
+        V a0 = (V)((I)gv & k0), a1 = (V)((I)gv & k1), c0 = (V)((I)gv & k2), c1 = (V)((I)gv & t3);               \
+        V s;                                                                                                    \
+        s = PG_PL_SHUF(a0, a1, PG_PL_LO_##SUF), memcpy(d0 + 2 * b, &s, sizeof s);                               \
+        s = PG_PL_SHUF(a0, a1, PG_PL_HI_##SUF), memcpy(d0 + 2 * b + L, &s, sizeof s);                           \
+        s = PG_PL_SHUF(c0, c1, PG_PL_LO_##SUF), memcpy(d1 + 2 * b, &s, sizeof s);                               \
+        s = PG_PL_SHUF(c0, c1, PG_PL_HI_##SUF), memcpy(d1 + 2 * b + L, &s, sizeof s);                           \
+    }                                                                                                           \
+    return b;                                                                                                   \
+}                                                                                                               \
+/* max_pool2d's row stage at column stride 2 over the interior columns [blo, bhi) of one row: mr[b] (and ir[b], \
+ * float only, when ir) over x[2b - pw + kx], kx in [0, kw), as the scalar loops. Element 2b - pw + kx is the   \
+ * even lane of the pair of vectors at 2b - pw for kx = 0, else the odd lane of the pair at 2b - pw + kx - 1:  \
+ * no read outside the windows. The last vector steps back to end at bhi (columns done twice, the same         \
+ * values). Returns the first column left to the scalar loops: bhi, or blo when there is no whole vector. */    \
+PG_PL_INLINE int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir, int32_t base, int64_t blo,    \
+                                                int64_t bhi, int64_t pw, int64_t kw) {                          \
+    typedef pg_pl_v_##SUF V;                                                                                    \
+    typedef pg_pl_vi_##SUF I;                                                                                   \
+    enum { L = PG_PL_VL_##SUF };                                                                                \
+    if ((ir && !PG_PL_IDX_##SUF) || bhi - blo < L || kw < 2) return blo;                                        \
+    for (int64_t b0 = blo;; b0 += L) {                                                                          \
+        int64_t b = b0 + L <= bhi ? b0 : bhi - L;                                                               \
+        const T *p = xr + 2 * b - pw;                                                                           \
+        V lo, hi;                                                                                               \
+        memcpy(&lo, p, sizeof lo);                                                                              \
+        memcpy(&hi, p + L, sizeof hi);                                                                          \
+        V m = PG_PL_SHUF(lo, hi, PG_PL_EVEN_##SUF);                                                             \
+        I at = {0}, k = {0};                                                                                    \
+        if (ir) at = k = PG_PL_IOTA2_##SUF + (base + (int32_t)(2 * b - pw));                                    \
+        for (int64_t kx = 1; kx < kw; kx++) {                                                                   \
+            if (kx > 1) {                                                                                       \
+                memcpy(&lo, p + kx - 1, sizeof lo);                                                             \
+                memcpy(&hi, p + kx - 1 + L, sizeof hi);                                                         \
+            }                                                                                                   \
+            V v = PG_PL_SHUF(lo, hi, PG_PL_ODD_##SUF);                                                          \
+            I t = (v > m) | (v != v);                                                                           \
+            m = (V)(((I)v & t) | ((I)m & ~t));                                                                  \
+            if (ir) {                                                                                           \
+                k += 1;                                                                                         \
+                at = (k & t) | (at & ~t);                                                                       \
+            }                                                                                                   \
+        }                                                                                                       \
+        memcpy(mr + b, &m, sizeof m);                                                                           \
+        if (ir) PG_PL_STORE_IDX_##SUF(ir + b, at);                                                              \
+        if (b + L >= bhi) return bhi;                                                                           \
+    }                                                                                                           \
+}                                                                                                               \
+/* avg_pool2d 2x2/2 backward over the same columns: dx's four elements of window b = 0 + g[b] / div */         \
+PG_PL_INLINE int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
+    typedef pg_pl_v_##SUF V;                                                                                     \
+    enum { L = PG_PL_VL_##SUF };                                                                                \
+    int64_t b = 0;                                                                                              \
+    for (; b + L <= ow; b += L) {                                                                               \
+        V gv;                                                                                                   \
+        memcpy(&gv, g + b, sizeof gv);                                                                          \
+        V u = (V){0} + gv / div;                                                                                \
+        V lo = PG_PL_SHUF(u, u, PG_PL_LO_##SUF), hi = PG_PL_SHUF(u, u, PG_PL_HI_##SUF);                         \
+        memcpy(d0 + 2 * b, &lo, sizeof lo);                                                                     \
+        memcpy(d0 + 2 * b + L, &hi, sizeof hi);                                                                 \
+        memcpy(d1 + 2 * b, &lo, sizeof lo);                                                                     \
+        memcpy(d1 + 2 * b + L, &hi, sizeof hi);                                                                 \
+    }                                                                                                           \
+    return b;                                                                                                   \
+}
+#else
+#define PG_POOL_VEC22(T, SUF)                                                                                   \
+static inline int64_t pg__maxpool_bwd22_vec_##SUF(const T *x0, const T *x1, const T *g, T *d0, T *d1,          \
+                                                  int64_t ow) {                                                 \
+    (void)x0, (void)x1, (void)g, (void)d0, (void)d1, (void)ow;                                                  \
+    return 0;                                                                                                   \
+}                                                                                                               \
+static inline int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir, int32_t base, int64_t blo,   \
+                                                 int64_t bhi, int64_t pw, int64_t kw) {                         \
+    (void)xr, (void)mr, (void)ir, (void)base, (void)bhi, (void)pw, (void)kw;                                    \
+    return blo;                                                                                                 \
+}                                                                                                               \
+static inline int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
+    (void)g, (void)div, (void)d0, (void)d1, (void)ow;                                                           \
+    return 0;                                                                                                   \
+}
+#endif
+PG_POOL_VEC22(float, f32)
+PG_POOL_VEC22(double, f64)
+
 #define PG_POOL_FAST(T, SUF)                                                                                                           \
 /* Σ x[0, n): eight partial sums for long rows (the compiler keeps them in vector lanes) */                                            \
 static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                                                                              \
@@ -389,6 +529,24 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp,
         }                                                                                                                              \
     }                                                                                                                                  \
 }                                                                                                                                      \
+/* the transpose of a 2x2/2 average inside the input, one plane: each input element is in at most one window,  \
+ * so dx = 0 + g / div there (the separable path's 0 + (0 + g / div), the same bits) and 0 elsewhere */        \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_bwd22_##SUF(const pg_pl *plp, T *dx, const T *g) {            \
+    const pg_pl pl_ = *plp, *pl = &pl_;                                                                         \
+    const int64_t w = pl->w, ow = pl->ow;                                                                       \
+    const T div = (T)(pl->divisor ? pl->divisor : 4);                                                           \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                      \
+        T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                   \
+        const T *gr = g + a * ow;                                                                               \
+        int64_t b = pg__avgpool_bwd22_vec_##SUF(gr, div, d0, d1, ow);                                           \
+        for (; b < ow; b++) {                                                                                   \
+            T v = (T)0 + gr[b] / div;                                                                           \
+            d0[2 * b] = d0[2 * b + 1] = d1[2 * b] = d1[2 * b + 1] = v;                                          \
+        }                                                                                                       \
+        for (int64_t ix = 2 * ow; ix < w; ix++) d0[ix] = d1[ix] = 0;                                            \
+    }                                                                                                           \
+    if (2 * pl->oh < pl->h) memset(dx + 2 * pl->oh * w, 0, sizeof(T) * (size_t)((pl->h - 2 * pl->oh) * w));    \
+}                                                                                                               \
 /* planes [lo, hi) of either average, separable; the direct kernels when the scratch cannot be had */                                  \
 static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                                 \
     const pg_pl_job *j = ctx;                                                                                                          \
@@ -405,6 +563,13 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     int64_t *cw = win + 3 * pl->oh;                                                                                                    \
     for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
     T *t = (T *)(win + nwin);                                                                                                          \
+    if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
+        !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
+        for (int64_t p = lo; p < hi; p++)                                                                                              \
+            pg__avgpool_bwd22_##SUF(pl, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);                     \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
     if (!bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                              \
         !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: one pass */                          \
         T div = (T)(pl->divisor ? pl->divisor : 4);                                                                                    \
@@ -439,7 +604,8 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t 
         for (int64_t a = 0; a < pl->oh; a++) {                                                                                         \
             const T *x0 = x + 2 * a * w, *x1 = x0 + w;                                                                                 \
             T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                                      \
-            for (int64_t b = 0; b < pl->ow; b++) {                                                                                     \
+            int64_t b = pg__maxpool_bwd22_vec_##SUF(x0, x1, g + a * pl->ow, d0, d1, pl->ow);                                          \
+            for (; b < pl->ow; b++) {                                                                                                  \
                 /* branch-free (random data mispredicts every branch): the first maximum, or the last NaN */ \
                 T m = x0[2 * b], v = x0[2 * b + 1];                                                                                    \
                 bool t = (v > m) | (v != v);                                                                                           \
@@ -474,7 +640,8 @@ PG_POOL_FAST(double, f64)
  * The interior columns (the whole window inside the row) run as loops over the output columns (vectorised);
  * tm, ti: (H, OW) scratch of one plane. */
 #define PG_POOL_MAXSEP(T, SUF)                                                                                  \
-/* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index */ \
+/* the row stage of one plane: tm[iy, b], ti[iy, b] = the maximum of row iy over column window b, its index   \
+ * (ti NULL: the maxima only) */                                                                               \
 PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *restrict tm, int32_t *restrict ti, const T *restrict x) { \
     const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
     int64_t blo, bhi;                                                                                           \
@@ -482,7 +649,7 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                    \
         const T *restrict xr = x + iy * w;                                                                      \
         T *restrict mr = tm + iy * ow;                                                                          \
-        int32_t *restrict ir = ti + iy * ow;                                                                    \
+        int32_t *restrict ir = ti ? ti + iy * ow : NULL;                                                        \
         const int32_t base = (int32_t)(iy * w);                                                                 \
         for (int64_t b = 0; b < ow; b++) {                                                                      \
             if (b == blo) b = bhi; /* the interior below */                                                     \
@@ -497,14 +664,26 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
                 at = t ? (int32_t)ix : at;                                                                      \
             }                                                                                                   \
             mr[b] = m;                                                                                          \
-            ir[b] = x0 < x1 ? base + at : -1;                                                                   \
+            if (ir) ir[b] = x0 < x1 ? base + at : -1;                                                           \
         }                                                                                                       \
-        for (int64_t b = blo; b < bhi; b++) {                                                                   \
+        int64_t bv = sw != 2 ? blo /* the vector code specialised with and without the indices: */          \
+                     : ir ? pg__maxsep_rows2_vec_##SUF(xr, mr, ir, base, blo, bhi, pw, kw)                      \
+                          : pg__maxsep_rows2_vec_##SUF(xr, mr, NULL, base, blo, bhi, pw, kw);                   \
+        if (!ir) {                                                                                              \
+            for (int64_t b = bv; b < bhi; b++) mr[b] = xr[b * sw - pw];                                         \
+            for (int64_t kx = 1; kx < kw; kx++)                                                                 \
+                for (int64_t b = bv; b < bhi; b++) {                                                            \
+                    T v = xr[b * sw - pw + kx], m = mr[b];                                                      \
+                    mr[b] = ((v > m) | (v != v)) ? v : m;                                                       \
+                }                                                                                               \
+            continue;                                                                                           \
+        }                                                                                                       \
+        for (int64_t b = bv; b < bhi; b++) {                                                                    \
             mr[b] = xr[b * sw - pw];                                                                            \
             ir[b] = base + (int32_t)(b * sw - pw);                                                              \
         }                                                                                                       \
         for (int64_t kx = 1; kx < kw; kx++)                                                                     \
-            for (int64_t b = blo; b < bhi; b++) {                                                               \
+            for (int64_t b = bv; b < bhi; b++) {                                                                \
                 T v = xr[b * sw - pw + kx], m = mr[b];                                                          \
                 bool t = (v > m) | (v != v);                                                                    \
                 mr[b] = t ? v : m;                                                                              \
@@ -550,7 +729,7 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
     int32_t *ti = (int32_t *)(tm + n), *at = ti + pl->h * ow;                                                   \
     for (int64_t p = lo; p < hi; p++) {                                                                         \
         const T *x = (const T *)(bwd ? j->x : j->in) + p * hw;                                                  \
-        pg__maxsep_rows_##SUF(pl, tm, ti, x);                                                                   \
+        pg__maxsep_rows_##SUF(pl, tm, bwd ? ti : NULL, x);                                                                   \
         if (!bwd) {                                                                                             \
             T *y = (T *)j->out + p * ohw;                                                                       \
             for (int64_t a = 0; a < pl->oh; a++) {                                                              \

@@ -171,3 +171,62 @@ def test_pool_modules(engine) -> None:
     np.testing.assert_array_equal(i.numpy()[0, 0], [[5, 7], [13, 15]])
     assert list(engine.nn.MaxPool2d(2).parameters()) == []
     assert "kernel_size=2" in repr(engine.nn.AvgPool2d(2))
+
+
+# wide planes: the vector code for stride-2 columns (8 float or 4 double lanes) with a scalar tail, and
+# columns past the last window
+WIDE = [((2, 3, 9, 41), 2, 2, 0), ((1, 2, 8, 36), 2, 2, 0), ((2, 2, 11, 45), 3, 2, 1), ((1, 3, 7, 38), 3, 2, 0),
+        ((1, 2, 6, 53), (2, 4), 2, (1, 2))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", WIDE, ids=[str(i) for i in range(len(WIDE))])
+def test_max_pool2d_wide_rows_match_a_loop(case, dtype) -> None:
+    shape, k, s, p = case
+    rng = np.random.default_rng(4)
+    x = np.round(rng.standard_normal(shape), 1).astype(dtype)  # many ties: the first maximum
+    X = pygrad.tensor(x, requires_grad=True)
+    y, i = pygrad.nn.functional.max_pool2d(X, k, s, p, return_indices=True)
+    want, widx = loop_pool(x.astype(np.float64), "max", _p(k), _p(s), _p(p))
+    np.testing.assert_array_equal(y.numpy(), want.astype(dtype))
+    np.testing.assert_array_equal(i.numpy(), widx)
+    v = rng.standard_normal(want.shape).astype(dtype)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(v))
+    want_dx = np.zeros(x.shape, dtype).reshape(-1, x.shape[-2] * x.shape[-1])
+    for n, (row, g) in enumerate(zip(widx.reshape(want_dx.shape[0], -1), v.reshape(want_dx.shape[0], -1))):
+        np.add.at(want_dx[n], row, g)
+    np.testing.assert_array_equal(dx.numpy(), want_dx.reshape(x.shape))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool2d_wide_rows_nan_wins(dtype) -> None:
+    x = np.random.default_rng(5).standard_normal((1, 1, 4, 40)).astype(dtype)
+    x[0, 0, 1, 7] = x[0, 0, 2, 20] = x[0, 0, 3, 21] = np.nan
+    for k, s, p in ((2, 2, 0), (3, 2, 1)):
+        X = pygrad.tensor(x, requires_grad=True)
+        y = pygrad.nn.functional.max_pool2d(X, k, s, p)
+        want, idx = loop_pool(np.nan_to_num(x, nan=np.inf), "max", _p(k), _p(s), _p(p))
+        want[np.isinf(want)] = np.nan
+        np.testing.assert_array_equal(y.numpy(), want.astype(dtype))
+        (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(np.ones(want.shape, dtype)))
+        # each NaN window sends its gradient to a NaN
+        assert np.all(np.isnan(x.reshape(-1)[idx.reshape(-1)][np.isnan(want.reshape(-1))]))
+        assert dx.numpy().sum() == want.size
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 36), (1, 2, 9, 43)])
+def test_avg_pool2d_2x2_backward_wide_rows(shape, dtype) -> None:
+    rng = np.random.default_rng(6)
+    X = pygrad.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    for div in (None, 3):
+        y = pygrad.nn.functional.avg_pool2d(X, 2, 2, divisor_override=div)
+        g = rng.standard_normal(tuple(y.shape)).astype(dtype)
+        g.reshape(-1)[::5] = -0.0
+        (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+        want = np.zeros(shape, dtype)
+        oh, ow = g.shape[-2:]
+        t = np.dtype(dtype).type
+        want[..., : 2 * oh, : 2 * ow] = np.repeat(np.repeat(g / t(div or 4), 2, -2), 2, -1) + t(0)
+        np.testing.assert_array_equal(dx.numpy(), want)
+        assert not np.signbit(dx.numpy()[dx.numpy() == 0]).any()  # 0 + (-0 / 4) is +0
