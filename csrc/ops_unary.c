@@ -178,10 +178,12 @@ PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
 PG_UNARY_OPDEF(elu, unary_infer, elu_rule);
 
 /* clamp: y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
- * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0 */
-#define PG_CLAMP_LO(x) ((p->clamp.has_lo && (x) < (T)p->clamp.lo) ? (T)p->clamp.lo : (x)) /* x raised to lo */
-PG_UNARY_KERNELS(clamp, (p->clamp.has_hi && PG_CLAMP_LO(x) > (T)p->clamp.hi) ? (T)p->clamp.hi : PG_CLAMP_LO(x),
-                 ((p->clamp.has_lo && x < (T)p->clamp.lo) || (p->clamp.has_hi && x > (T)p->clamp.hi)) ? (T)0 : g)
+ * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0. A bound not given is
+ * stored infinite, so the loops compare without a branch on has_lo/has_hi and
+ * vectorise; NaN stays NaN (every comparison with it is false) */
+#define PG_CLAMP_LO(x) ((x) < (T)p->clamp.lo ? (T)p->clamp.lo : (x)) /* x raised to lo */
+PG_UNARY_KERNELS(clamp, PG_CLAMP_LO(x) > (T)p->clamp.hi ? (T)p->clamp.hi : PG_CLAMP_LO(x),
+                 (x < (T)p->clamp.lo || x > (T)p->clamp.hi) ? (T)0 : g)
 
 pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) {
     if (!has_lo && !has_hi) {
@@ -193,8 +195,8 @@ pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) 
         return NULL;
     }
     pg_params p = {0};
-    p.clamp.lo = lo;
-    p.clamp.hi = hi;
+    p.clamp.lo = has_lo ? lo : -INFINITY;
+    p.clamp.hi = has_hi ? hi : INFINITY;
     p.clamp.has_lo = has_lo != 0;
     p.clamp.has_hi = has_hi != 0;
     return pg__apply_float1(PG_OP_CLAMP, x, &p);
