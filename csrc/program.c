@@ -81,7 +81,9 @@ typedef struct pg_ivec {
 typedef struct pg_uop {
     pg_fuse_row fn;
     void *ctx;
-    int ref[5];
+    char **cell[5]; /* where each operand's data pointer is (g->base), NULL for none or scratch */
+    int ref[5];     /* the operands' slots, -1 for none */
+    bool scratch;   /* an operand is in the per-thread scratch */
 } pg_uop;
 
 /* a fused group: instructions [first, end) over numel elements of one float dtype */
@@ -143,6 +145,7 @@ struct pg_program {
     char **base;         /* [n_slots] the data of a slot's value (arena: fixed; tensors: set per group) */
     char *arena, *scratch;
     int64_t arena_bytes, scratch_bytes;
+    pg_ivec rest;        /* the input and tensor slots that may still hold a value when a run ends */
 };
 
 /* ---- the pointer map ---- */
@@ -526,6 +529,7 @@ static const pg_rec_ops pg__rec_ops = {rec_apply,          rec_seed,     rec_bac
 
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
+static pg_status pg__rest(pg_program *g);
 
 /* ---- the program's life ---- */
 
@@ -564,7 +568,9 @@ static void pg__program_clear(pg_program *g) {
     g->off = NULL;
     g->base = NULL;
     g->arena = g->scratch = NULL;
+    free(g->rest.v);
     memset(&g->glist, 0, sizeof g->glist);
+    memset(&g->rest, 0, sizeof g->rest);
     g->n_groups = g->cap_groups = g->n_fused = g->n_uops = g->cap_uops = 0;
     g->arena_bytes = g->scratch_bytes = 0;
     g->n_leaves = g->cap_leaves = 0;
@@ -697,7 +703,7 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
     } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
         st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
         pg__program_clear(g);
-    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK) {
+    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK || (st = pg__rest(g)) != PG_OK) {
         pg__program_clear(g);
     } else {
         for (int i = 0, k = 0; i < g->n_code; i++)
@@ -911,16 +917,24 @@ static int pg__ivec_push(pg_ivec *a, int x) {
     return 0;
 }
 
-/* free regions of the arena by size: exact reuse only */
+/* free regions of the arena by size: exact reuse only. A value of 64 bytes or
+ * more takes whole 64-byte lines, 64-aligned; a smaller one (a scalar program's
+ * values) takes 8-byte words, so that such values pack into few lines */
 typedef struct pg_sizefree {
     int64_t bytes;
-    pg_ivec off; /* offsets / 64 */
+    pg_ivec off; /* offsets / 8 */
 } pg_sizefree;
+
+static int64_t pg__arena_size(int64_t numel, int64_t esize) {
+    int64_t b = numel * esize;
+    return b < 64 ? (b + 7) / 8 * 8 : (b + 63) / 64 * 64;
+}
 
 static int pg__freelist_take(pg_sizefree **fl, int *nfl, int64_t bytes, int64_t *top) {
     for (int k = 0; k < *nfl; k++)
         if ((*fl)[k].bytes == bytes && (*fl)[k].off.n) return (*fl)[k].off.v[--(*fl)[k].off.n];
-    int64_t at = *top / 64;
+    if (bytes >= 64) *top = (*top + 63) / 64 * 64;
+    int64_t at = *top / 8;
     *top += bytes;
     return at > INT32_MAX ? -1 : (int)at;
 }
@@ -1129,13 +1143,13 @@ static pg_status pg__lower(pg_program *g) {
             int s = v[k];
             if (first[s] != i || g->loc[s] == L_TENSOR) continue;
             first[s] = -2 - i; /* placed */
-            int64_t bytes = (pg__meta_numel(&g->slots[s].meta) * (G->f64 ? 8 : 4) + 63) / 64 * 64;
+            int64_t bytes = pg__arena_size(pg__meta_numel(&g->slots[s].meta), G->f64 ? 8 : 4);
             if (g->loc[s] == L_SCRATCH) {
                 g->off[s] = sfree.n ? sfree.v[--sfree.n] : G->n_scratch++;
             } else {
                 int o = pg__freelist_take(&fl, &nfl, bytes, &top);
                 if (o < 0) goto done;
-                g->off[s] = (int64_t)o * 64;
+                g->off[s] = (int64_t)o * 8;
             }
         }
         for (int k = at[i]; k < at[i + 1]; k++) {
@@ -1143,11 +1157,12 @@ static pg_status pg__lower(pg_program *g) {
             if (g->loc[s] == L_SCRATCH) {
                 if (pg__ivec_push(&sfree, (int)g->off[s]) < 0) goto done;
             } else {
-                int64_t bytes = (pg__meta_numel(&g->slots[s].meta) * pg__dtype_size(g->slots[s].meta.dtype) + 63) / 64 * 64;
-                if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[s] / 64)) < 0) goto done;
+                int64_t bytes = pg__arena_size(pg__meta_numel(&g->slots[s].meta), pg__dtype_size(g->slots[s].meta.dtype));
+                if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[s] / 8)) < 0) goto done;
             }
         }
     }
+    top = (top + 63) / 64 * 64;
     g->arena_bytes = top;
     if (top && !(g->arena = aligned_alloc(64, (size_t)top))) goto done;
     for (int s = 0; s < ns; s++)
@@ -1188,6 +1203,15 @@ static pg_status pg__lower(pg_program *g) {
             }
         }
         G->u1 = g->n_uops;
+        for (int u = G->u0; u < G->u1; u++) {
+            pg_uop *U = &g->uops[u];
+            U->scratch = false;
+            for (int k = 0; k < 5; k++) {
+                int s = U->ref[k];
+                U->cell[k] = s < 0 || g->loc[s] == L_SCRATCH ? NULL : &g->base[s];
+                U->scratch |= s >= 0 && g->loc[s] == L_SCRATCH;
+            }
+        }
         /* the .grad slots read: resolved after the new ones are made */
         for (int k = 0; k < L[3].n; k++)
             if (pg__ivec_push(&L[5], g->slots[L[3].v[k]].gradof) < 0) goto done;
@@ -1206,6 +1230,15 @@ static pg_status pg__lower(pg_program *g) {
     }
     for (int i = 0; i < nc; i++)
         if (gid[i] < 0) g->group_at[i] = -1;
+    /* planned values are never tensors: the lists of values to drop keep only tensors */
+    int w = 0;
+    for (int i = 0; i < nc; i++) {
+        int lo = g->dead_at[i], hi = g->dead_at[i + 1];
+        g->dead_at[i] = w;
+        for (int k = lo; k < hi; k++)
+            if (g->loc[g->dead[k]] == L_TENSOR) g->dead[w++] = g->dead[k];
+    }
+    g->dead_at[nc] = w;
     st = PG_OK;
 done:
     free(dies);
@@ -1226,6 +1259,23 @@ done:
     free(sfree.v);
     if (st != PG_OK) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     return PG_OK;
+}
+
+/* the slots a run's end looks at: inputs, and the tensor values no instruction
+ * drops (forward buffers, outputs, values never read) */
+static pg_status pg__rest(pg_program *g) {
+    bool *dropped = calloc((size_t)g->n_slots + 1, sizeof *dropped);
+    if (!dropped) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    for (int k = 0; k < g->dead_at[g->n_code]; k++) dropped[g->dead[k]] = true;
+    pg_status st = PG_OK;
+    for (int s = 0; s < g->n_slots && st == PG_OK; s++) {
+        const pg_slot *x = &g->slots[s];
+        bool tensor = !g->loc || g->loc[s] == L_TENSOR;
+        if ((x->kind == S_INPUT || (x->kind == S_TEMP && tensor && !dropped[s])) && pg__ivec_push(&g->rest, s) < 0)
+            st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
+    free(dropped);
+    return st;
 }
 
 /* ---- printing ---- */
@@ -1279,6 +1329,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         PG_PUT("; lr=%g)", g->scalars[I->scal + (I->opt == PG_REC_RMSPROP ? 0 : 1)]);
         break;
     }
+    for (int q = 0; q < g->n_groups; q++)
+        if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
 #undef PG_NAME
 #undef PG_PUT
     return w;
@@ -1306,7 +1358,7 @@ static pg_tensor *pg__need(pg_program *g, int s, int i) {
 }
 
 static void pg__set(pg_program *g, int s, pg_tensor *t) {
-    pg_tensor_release(g->slots[s].t);
+    if (g->slots[s].t) pg_tensor_release(g->slots[s].t);
     g->slots[s].t = t;
 }
 
@@ -1473,10 +1525,10 @@ static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, 
     for (int u = G->u0; u < G->u1; u++) {
         const pg_uop *U = &g->uops[u];
         char *ptr[5];
-        for (int k = 0; k < 5; k++) {
-            int s = U->ref[k];
-            ptr[k] = s < 0 ? NULL : g->loc[s] == L_SCRATCH ? scr + g->off[s] * PG_FUSE_BLOCK : g->base[s] + shift;
-        }
+        for (int k = 0; k < 5; k++) ptr[k] = U->cell[k] ? *U->cell[k] + shift : NULL;
+        if (U->scratch)
+            for (int k = 0; k < 5; k++)
+                if (U->ref[k] >= 0 && g->loc[U->ref[k]] == L_SCRATCH) ptr[k] = scr + g->off[U->ref[k]] * PG_FUSE_BLOCK;
         U->fn(ptr, ones, n, U->ctx);
     }
 }
@@ -1615,15 +1667,26 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
     pg__relock_host(unlocked);
     pg_set_grad_enabled(prev);
     for (int k = 0; k < g->n_outputs && st == PG_OK; k++) {
-        pg_tensor *t = pg__get(g, g->outputs[k]);
-        if (t && !(outputs[k] = pg_tensor_clone(t))) st = pg_last_status();
+        int s = g->outputs[k];
+        pg_tensor *t = pg__get(g, s);
+        for (int j = 0; j < k; j++) /* an earlier output is the same slot: copy what it got */
+            if (g->outputs[j] == s) t = outputs[j];
+        if (t && t == g->slots[s].t && g->slots[s].kind == S_TEMP && pg__mine(t)) {
+            outputs[k] = t; /* a value this run made and nothing else holds: handed over, not copied */
+            g->slots[s].t = NULL;
+        } else if (t && !(outputs[k] = pg_tensor_clone(t))) {
+            st = pg_last_status();
+        }
     }
     if (st != PG_OK)
         for (int k = 0; k < g->n_outputs; k++) {
             pg_tensor_release(outputs[k]);
             outputs[k] = NULL;
         }
-    for (int s = 0; s < g->n_slots; s++) { /* keep only the forward buffers */
+    /* keep only the forward buffers (a failed run may have left any value set) */
+    int n_end = st == PG_OK ? g->rest.n : g->n_slots;
+    for (int k = 0; k < n_end; k++) {
+        int s = st == PG_OK ? g->rest.v[k] : k;
         pg_slot *x = &g->slots[s];
         if (x->kind == S_INPUT) x->t = NULL;
         else if (x->kind == S_TEMP && !(x->buffer && pg__mine(x->t))) pg__set(g, s, NULL);
