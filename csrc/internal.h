@@ -299,8 +299,15 @@ typedef struct pg_rec_ops {
     void (*accumulate_leaf)(pg_recorder *r, pg_tensor *leaf, pg_tensor *g, const pg_tensor *keep);
     void (*set_grad)(pg_recorder *r, pg_tensor *t, pg_tensor *grad);
     void (*optim)(pg_recorder *r, int kind, pg_tensor *const *t, const double *s); /* PG_REC_SGD ... */
+    /* an in-place update that the graph does not record (no_grad, or nothing requires grad):
+     * t (kind)= operand, c (PG_REC_IP_ADD ...) */
+    void (*inplace)(pg_recorder *r, int kind, pg_tensor *t, pg_tensor *operand, double c);
     void (*refuse)(pg_recorder *r, const char *what);
 } pg_rec_ops;
+/* the unrecorded in-place updates (ops_inplace.c): t += c operand, t *= operand, t += c, t *= c,
+ * t = c, t = operand converted (copy_), t = operand's values (pg_inplace_commit) */
+enum { PG_REC_IP_ADD, PG_REC_IP_MUL, PG_REC_IP_ADD_SCALAR, PG_REC_IP_MUL_SCALAR, PG_REC_IP_FILL, PG_REC_IP_COPY,
+       PG_REC_IP_COMMIT };
 struct pg_recorder {
     const pg_rec_ops *ops;
 };

@@ -50,10 +50,21 @@ static pg_status pg__check_inplace(const char *op, pg_tensor *t, const pg_tensor
     return *record ? pg__check_views(op, t) : PG_OK;
 }
 
-static void pg__bump(pg_tensor *t) {
-    pg_recorder *rec = pg_tls.recorder; /* pygrad.compile does not record in-place updates yet */
-    if (rec) rec->ops->refuse(rec, "an in-place update (add_, mul_, copy_, fill_, zero_, setitem, ...)");
-    atomic_fetch_add(&t->storage->version, 1);
+static void pg__bump(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+/* pygrad.compile: an update the graph does not record becomes an instruction of
+ * the program (its replay calls the same entry point); one the graph records
+ * (grad mode, on a tensor of the graph) is not replayable yet */
+static void pg__rec_inplace(int kind, pg_tensor *t, pg_tensor *operand, double c) {
+    pg_recorder *rec = pg_tls.recorder;
+    if (rec) rec->ops->inplace(rec, kind, t, operand, c);
+}
+
+static void pg__rec_refuse_graph(void) {
+    pg_recorder *rec = pg_tls.recorder;
+    if (rec)
+        rec->ops->refuse(rec, "an in-place update recorded in the graph (grad mode on, on a tensor that requires "
+                              "grad); do it out of place, or under no_grad");
 }
 
 /* A copy of t's values that stands for t in the graph (shares t's grad_fn):
@@ -73,6 +84,8 @@ static pg_tensor *pg__snapshot(pg_tensor *t) {
  * node, as PyTorch does. Nodes that saved t's old values see the bumped
  * version and refuse to run. */
 static void pg__take_over(pg_tensor *t, pg_tensor *out) {
+    if (out->grad_fn) pg__rec_refuse_graph();
+    else pg__rec_inplace(PG_REC_IP_COMMIT, t, out, 0);
     memcpy(t->data, out->data, t->storage->nbytes < out->storage->nbytes ? t->storage->nbytes : out->storage->nbytes);
     pg_node *fresh = out->grad_fn;
     if (fresh) {
@@ -88,13 +101,16 @@ static void pg__take_over(pg_tensor *t, pg_tensor *out) {
     pg__bump(t);
 }
 
-enum { PG_IP_ADD, PG_IP_MUL, PG_IP_ADD_SCALAR, PG_IP_MUL_SCALAR, PG_IP_FILL };
+/* the kinds are the recorder's (PG_REC_IP_*) */
+enum { PG_IP_ADD = PG_REC_IP_ADD, PG_IP_MUL = PG_REC_IP_MUL, PG_IP_ADD_SCALAR = PG_REC_IP_ADD_SCALAR,
+       PG_IP_MUL_SCALAR = PG_REC_IP_MUL_SCALAR, PG_IP_FILL = PG_REC_IP_FILL };
 
 /* Records `t (op)= operand` as the out-of-place op applied to a snapshot of
  * t's values (which takes t's place in the graph), writes the result into t's
  * storage and makes t the output of the new node, as PyTorch does. Nodes that
  * saved t's old values see its bumped version and refuse to run. */
 static pg_status pg__inplace_record(pg_tensor *t, int kind, pg_tensor *operand, double c) {
+    pg__rec_refuse_graph();
     pg_tensor *before = pg__snapshot(t);
     if (!before) return PG_ERR_MEMORY;
     pg_tensor *o = operand == t ? before : operand, *out = NULL;
@@ -188,6 +204,7 @@ static pg_status pg__inplace2(const char *op, int kind, pg_tensor *t, pg_tensor 
         pg_meta m;
         pg__meta_of(&m, t);
         const pg_tensor *ops[1] = {o};
+        pg__rec_inplace(kind, t, o, alpha);
         pg__ew_run(t, &m, ops, 1, t->dtype == PG_DTYPE_F64 ? f64 : f32, &alpha);
         pg__bump(t);
     }
@@ -238,6 +255,7 @@ static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, doub
     pg_status st = pg__check_tensor(op, t);
     if (st || (st = pg__check_inplace(op, t, NULL, &record))) return st;
     if (record) return pg__inplace_record(t, kind, NULL, c);
+    pg__rec_inplace(kind, t, NULL, c);
     if (kind == PG_IP_FILL) {
         pg__fill(t, c);
     } else {
@@ -254,6 +272,7 @@ pg_status pg_mul_scalar_(pg_tensor *t, double c) { return pg__inplace_scalar("mu
 pg_status pg_fill_(pg_tensor *t, double value) {
     if (pg__check_tensor("fill_", t)) return PG_ERR_VALUE;
     if (t->dtype == PG_DTYPE_BOOL) {
+        pg__rec_inplace(PG_REC_IP_FILL, t, NULL, value);
         pg__fill(t, value);
         pg__bump(t);
         return PG_OK;
@@ -276,6 +295,7 @@ pg_status pg_copy_(pg_tensor *dst, pg_tensor *src) {
                         pg__shape_str(src->ndim, src->shape, b1, sizeof b1), (long long)src->numel,
                         pg__shape_str(dst->ndim, dst->shape, b2, sizeof b2), (long long)dst->numel);
     }
+    pg__rec_inplace(PG_REC_IP_COPY, dst, src, 0);
     if (dst->data != src->data) pg__convert(dst->data, dst->dtype, src->data, src->dtype, dst->numel);
     pg__bump(dst);
     return PG_OK;
@@ -290,6 +310,7 @@ pg_tensor *pg_inplace_begin(pg_tensor *t, int operand_requires_grad, const char 
     if (pg__check_inplace(op, t, NULL, &record)) return NULL;
     record = pg_grad_enabled() && (t->requires_grad || operand_requires_grad);
     if (record && pg__check_views(op, t)) return NULL;
+    if (record) pg__rec_refuse_graph();
     return record ? pg__snapshot(t) : PG_NEW_REF(t);
 }
 
@@ -305,6 +326,7 @@ pg_status pg_inplace_commit(pg_tensor *t, pg_tensor *value, const char *op) {
     pg_tensor *v = value->dtype == t->dtype ? PG_NEW_REF(value) : pg_cast(value, t->dtype);
     if (!v) return pg_last_status();
     if (v->storage == t->storage && v->grad_fn == t->grad_fn) { /* t itself (an update that left it as it was) */
+        pg__rec_inplace(PG_REC_IP_COMMIT, t, v, 0);
         pg_tensor_release(v);
         pg__bump(t);
         return PG_OK;

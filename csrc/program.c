@@ -46,8 +46,9 @@ typedef struct pg_slot {
     int gradof;    /* S_INPUT, S_EXT: the S_GRADOF slot of its .grad, -1 until needed */
 } pg_slot;
 
-enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT };
-static const char *const pg__iname[] = {"fwd", "view", "full", "bwd", "acc", "acc", "acc_leaf", "set_grad", "optim"};
+enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT, I_INPLACE };
+static const char *const pg__iname[] = {"fwd",      "view",     "full",  "bwd",    "acc",
+                                        "acc",      "acc_leaf", "set_grad", "optim", "inplace"};
 static const char *const pg__optname[] = {"sgd_step", "adagrad_step", "rmsprop_step", "adam_step"};
 static const int pg__opt_nt[] = {3, 3, 5, 5}, pg__opt_ns[] = {6, 5, 6, 8};
 
@@ -66,7 +67,7 @@ typedef struct pg_instr {
     int saved[PG_MAX_SAVED];
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
     double value;       /* I_FULL */
-    int opt;            /* I_OPT: PG_REC_SGD ... */
+    int opt;            /* I_OPT: PG_REC_SGD ...; I_INPLACE: PG_REC_IP_ADD ... (a (op)= b, value) */
     int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
 } pg_instr;
@@ -296,6 +297,12 @@ static int pg__find(pg_program *g, const pg_tensor *t) {
             pg_tensor_retain((pg_tensor *)t);
             return s;
         }
+    /* the .grad of a captured tensor the program has not met yet */
+    for (int i = 0; i < g->n_captured; i++)
+        if (g->captured[i]->grad == t && pg__pmap_get(&g->map, g->captured[i]) < 0 && pg__find(g, g->captured[i]) >= 0) {
+            g->grads_dirty = true;
+            return pg__find(g, t);
+        }
     return -1;
 }
 
@@ -522,10 +529,26 @@ static void rec_optim(pg_recorder *r, int kind, pg_tensor *const *t, const doubl
     g->n_opt++;
 }
 
+/* an in-place update outside the graph: replayed by the same entry point, on
+ * whatever tensor the target slot holds at run time (a parameter, a .grad, an
+ * input, a value of the run) */
+static void rec_inplace(pg_recorder *r, int kind, pg_tensor *t, pg_tensor *operand, double c) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || pg_tls.sweep_depth > 0) return;
+    int a = pg__use(g, t), b = operand ? pg__use(g, operand) : -1;
+    if (a < 0 || (operand && b < 0)) return;
+    pg_instr *I = pg__emit(g, I_INPLACE);
+    if (!I) return;
+    I->opt = kind;
+    I->a = a;
+    I->b = b;
+    I->value = c;
+}
+
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
-static const pg_rec_ops pg__rec_ops = {rec_apply,          rec_seed,     rec_backward, rec_accumulate,
-                                       rec_accumulate_leaf, rec_set_grad, rec_optim,    rec_refuse};
+static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
+                                       rec_set_grad, rec_optim, rec_inplace,  rec_refuse};
 
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
@@ -1323,6 +1346,17 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     case I_ACC_NEW: PG_PUT("%s = %s + %s", PG_NAME(0, I->out), PG_NAME(1, I->a), PG_NAME(2, I->b)); break;
     case I_ACC_LEAF: PG_PUT("%s.grad += %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
     case I_SET_GRAD: PG_PUT("%s.grad = %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+    case I_INPLACE:
+        switch (I->opt) {
+        case PG_REC_IP_ADD: PG_PUT("%s += %g * %s", PG_NAME(0, I->a), I->value, PG_NAME(1, I->b)); break;
+        case PG_REC_IP_MUL: PG_PUT("%s *= %s", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+        case PG_REC_IP_ADD_SCALAR: PG_PUT("%s += %g", PG_NAME(0, I->a), I->value); break;
+        case PG_REC_IP_MUL_SCALAR: PG_PUT("%s *= %g", PG_NAME(0, I->a), I->value); break;
+        case PG_REC_IP_FILL: PG_PUT("%s[...] = %g", PG_NAME(0, I->a), I->value); break;
+        case PG_REC_IP_COPY: PG_PUT("%s.copy_(%s)", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+        default: PG_PUT("%s[...] = %s", PG_NAME(0, I->a), PG_NAME(1, I->b));
+        }
+        break;
     case I_OPT:
         PG_PUT("%s(", pg__optname[I->opt]);
         for (int k = 0; k < pg__opt_nt[I->opt]; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(0, I->t[k]));
@@ -1454,6 +1488,29 @@ static pg_status pg__run_opt(pg_program *g, const pg_instr *I, int i) {
     }
 }
 
+static pg_status pg__run_inplace(pg_program *g, const pg_instr *I, int i) {
+    pg_tensor *a = pg__need(g, I->a, i), *b = I->b >= 0 ? pg__need(g, I->b, i) : NULL;
+    if (!a || (I->b >= 0 && !b)) return pg_last_status();
+    const pg_meta *m = &g->slots[I->a].meta;
+    if (a->dtype != m->dtype || a->ndim != m->ndim || !pg__same_dims(a->ndim, a->shape, m->shape)) {
+        char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF], nm[32];
+        pg__sname(g, I->a, nm, sizeof nm);
+        return pg__fail(PG_ERR_SHAPE, "compile: instruction %d updates %s in place, which is %s %s at this run but "
+                        "was %s %s when recorded", i, nm, pg__dtype_name(a->dtype),
+                        pg__shape_str(a->ndim, a->shape, b1, sizeof b1), pg__dtype_name(m->dtype),
+                        pg__shape_str(m->ndim, m->shape, b2, sizeof b2));
+    }
+    switch (I->opt) {
+    case PG_REC_IP_ADD: return pg_add_(a, b, I->value);
+    case PG_REC_IP_MUL: return pg_mul_(a, b);
+    case PG_REC_IP_ADD_SCALAR: return pg_add_scalar_(a, I->value);
+    case PG_REC_IP_MUL_SCALAR: return pg_mul_scalar_(a, I->value);
+    case PG_REC_IP_FILL: return pg_fill_(a, I->value);
+    case PG_REC_IP_COPY: return pg_copy_(a, b);
+    default: return pg_inplace_commit(a, b, "in-place update");
+    }
+}
+
 static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
     pg_tensor *a, *b;
     switch (I->kind) {
@@ -1505,6 +1562,7 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
         if (I->b < 0) return pg_tensor_set_grad(a, NULL);
         if (!(b = pg__need(g, I->b, i))) return pg_last_status();
         return pg_tensor_set_grad(a, b);
+    case I_INPLACE: return pg__run_inplace(g, I, i);
     default: return pg__run_opt(g, I, i);
     }
 }
