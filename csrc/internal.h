@@ -302,12 +302,19 @@ typedef struct pg_rec_ops {
     /* an in-place update that the graph does not record (no_grad, or nothing requires grad):
      * t (kind)= operand, c (PG_REC_IP_ADD ...) */
     void (*inplace)(pg_recorder *r, int kind, pg_tensor *t, pg_tensor *operand, double c);
+    /* a tensor an entry point made for its op: filled with value, or scratch the op's kernel
+     * fills (value 0; the normalisations' statistics) */
+    void (*constant)(pg_recorder *r, pg_tensor *t, double value);
+    /* batch_norm's running statistics: update 0 fills stats from (rm, rv) (eval), 1 updates
+     * rm and rv from the batch's stats with momentum and unb (training) */
+    void (*bn_stats)(pg_recorder *r, int update, pg_tensor *rm, pg_tensor *rv, pg_tensor *stats, double momentum,
+                     double unb);
     void (*refuse)(pg_recorder *r, const char *what);
 } pg_rec_ops;
 /* the unrecorded in-place updates (ops_inplace.c): t += c operand, t *= operand, t += c, t *= c,
  * t = c, t = operand converted (copy_), t = operand's values (pg_inplace_commit) */
 enum { PG_REC_IP_ADD, PG_REC_IP_MUL, PG_REC_IP_ADD_SCALAR, PG_REC_IP_MUL_SCALAR, PG_REC_IP_FILL, PG_REC_IP_COPY,
-       PG_REC_IP_COMMIT };
+       PG_REC_IP_COMMIT, PG_REC_IP_BN_FILL, PG_REC_IP_BN_UPDATE /* program.c's own: bn_stats */ };
 struct pg_recorder {
     const pg_rec_ops *ops;
 };
@@ -315,6 +322,12 @@ struct pg_recorder {
 enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM };
 #define PG_REC_MAX_T 5
 #define PG_REC_MAX_S 8
+
+/* batch_norm's running statistics (ops_norm.c), also replayed by program.c; record:
+ * tell a recording program (the entry point's call), not a replay's */
+void pg__bn_stats_from_running(pg_tensor *stats, const pg_tensor *rm, const pg_tensor *rv, bool record);
+void pg__bn_update_running(pg_tensor *rm, pg_tensor *rv, const pg_tensor *stats, double momentum, double unb,
+                           bool record);
 
 /* arranges the clean-up of ts (this thread's pg_tls) at thread exit */
 void pg__thread_register(pg_thread *ts);

@@ -7,6 +7,7 @@
  * the graph, or on tensors such a view shares memory with. */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /* A recorded update of a tensor that is a view, or whose storage a view in
@@ -250,10 +251,35 @@ static void pg__scalar_range(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* t += c or t *= c on an integer tensor (never part of a graph): c must be an
+ * integer; the arithmetic wraps around, computed unsigned as the integer ops do */
+static pg_status pg__inplace_scalar_int(const char *op, int kind, pg_tensor *t, double c) {
+    if (t->inference && !pg_inference_mode())
+        return pg__fail(PG_ERR_RUNTIME, "%s: in-place update to an inference tensor outside inference_mode is not "
+                                        "allowed; clone() it first", op);
+    if (!(c == floor(c)) || fabs(c) > 9007199254740992.0)
+        return pg__fail(PG_ERR_TYPE, "%s: a %s tensor takes an integer operand in place, got %g", op,
+                        pg__dtype_name(t->dtype), c);
+    pg__rec_inplace(kind, t, NULL, c);
+    uint64_t k = (uint64_t)(int64_t)c;
+    if (t->dtype == PG_DTYPE_I64) {
+        uint64_t *v = t->data;
+        for (int64_t i = 0; i < t->numel; i++) v[i] = kind == PG_IP_MUL_SCALAR ? v[i] * k : v[i] + k;
+    } else {
+        uint32_t *v = t->data;
+        for (int64_t i = 0; i < t->numel; i++) v[i] = kind == PG_IP_MUL_SCALAR ? v[i] * (uint32_t)k : v[i] + (uint32_t)k;
+    }
+    pg__bump(t);
+    return PG_OK;
+}
+
 static pg_status pg__inplace_scalar(const char *op, int kind, pg_tensor *t, double c) {
     bool record = false;
     pg_status st = pg__check_tensor(op, t);
-    if (st || (st = pg__check_inplace(op, t, NULL, &record))) return st;
+    if (st) return st;
+    if ((t->dtype == PG_DTYPE_I64 || t->dtype == PG_DTYPE_I32) && kind != PG_IP_FILL)
+        return pg__inplace_scalar_int(op, kind, t, c);
+    if ((st = pg__check_inplace(op, t, NULL, &record))) return st;
     if (record) return pg__inplace_record(t, kind, NULL, c);
     pg__rec_inplace(kind, t, NULL, c);
     if (kind == PG_IP_FILL) {

@@ -404,7 +404,17 @@ fail:
 /* t, or a new tensor of meta filled with v when t is NULL */
 static pg_tensor *pg__nm_or(pg_tensor *t, const pg_meta *m, double v) {
     if (t) return PG_NEW_REF(t);
-    return pg__const(m, v);
+    pg_tensor *c = pg__const(m, v);
+    if (c && pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, c, v); /* pygrad.compile */
+    return c;
+}
+
+/* the statistics an op of this file fills in its forward: scratch for a recording */
+static pg_tensor *pg__nm_stats(pg_dtype dt, int64_t c) {
+    int64_t shape[2] = {2, c};
+    pg_tensor *t = pg__tensor_new(dt, 2, shape);
+    if (t && pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, t, 0.0); /* pygrad.compile */
+    return t;
 }
 
 static pg_tensor *pg__nm_apply(int op, pg_tensor *x, pg_tensor *w, pg_tensor *b, const pg_meta *wm,
@@ -424,6 +434,39 @@ static pg_tensor *pg__nm_apply(int op, pg_tensor *x, pg_tensor *w, pg_tensor *b,
 /* the optional tensors' checks before anything is computed */
 static pg_status pg__nm_check_opt(const char *name, const pg_tensor *t) {
     return t ? pg__check_tensor(name, t) : PG_OK;
+}
+
+/* batch_norm's statistics in eval mode: (running_mean; running_var) into stats (2, C) */
+void pg__bn_stats_from_running(pg_tensor *stats, const pg_tensor *rm, const pg_tensor *rv, bool record) {
+    pg_recorder *rec = pg_tls.recorder;
+    if (record && rec) rec->ops->bn_stats(rec, 0, (pg_tensor *)rm, (pg_tensor *)rv, stats, 0, 0); /* pygrad.compile */
+    size_t bytes = pg__dtype_size(stats->dtype) * (size_t)rm->numel;
+    memcpy(stats->data, rm->data, bytes);
+    memcpy((char *)stats->data + bytes, rv->data, bytes);
+}
+
+/* running = (1 - momentum) running + momentum batch, the variance made unbiased by unb
+ * (n / (n - 1)), in place (a version each), from the batch's stats (2, C) */
+void pg__bn_update_running(pg_tensor *rm, pg_tensor *rv, const pg_tensor *stats, double momentum, double unb,
+                           bool record) {
+    pg_recorder *rec = pg_tls.recorder;
+    if (record && rec) rec->ops->bn_stats(rec, 1, rm, rv, (pg_tensor *)stats, momentum, unb); /* pygrad.compile */
+    int64_t nc = rm->numel;
+    for (int64_t c = 0; c < nc; c++) {
+        if (stats->dtype == PG_DTYPE_F64) {
+            const double *s = stats->data;
+            double *m = rm->data, *v = rv->data;
+            m[c] = (1.0 - momentum) * m[c] + momentum * s[c];
+            v[c] = (1.0 - momentum) * v[c] + momentum * (s[nc + c] * unb);
+        } else {
+            const float *s = stats->data;
+            float *m = rm->data, *v = rv->data;
+            m[c] = (float)((1.0 - momentum) * m[c] + momentum * s[c]);
+            v[c] = (float)((1.0 - momentum) * v[c] + momentum * ((double)s[nc + c] * unb));
+        }
+    }
+    atomic_fetch_add(&rm->storage->version, 1);
+    atomic_fetch_add(&rv->storage->version, 1);
 }
 
 pg_tensor *pg_batch_norm(pg_tensor *x, pg_tensor *running_mean, pg_tensor *running_var, pg_tensor *weight,
@@ -457,35 +500,14 @@ pg_tensor *pg_batch_norm(pg_tensor *x, pg_tensor *running_mean, pg_tensor *runni
     const char *rn[2] = {"running_mean", "running_var"};
     for (int i = 0; i < 2; i++)
         if (rs[i] && pg__nm_check_param(name, rn[i], rs[i], &xm, &nm, 0)) return NULL;
-    int64_t sshape[2] = {2, nm.c};
-    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    pg_tensor *stats = pg__nm_stats(x->dtype, nm.c);
     if (!stats) return NULL;
-    size_t es = pg__dtype_size(x->dtype);
-    if (!training) {
-        memcpy(stats->data, running_mean->data, es * (size_t)nm.c);
-        memcpy((char *)stats->data + es * (size_t)nm.c, running_var->data, es * (size_t)nm.c);
-    }
+    if (!training) pg__bn_stats_from_running(stats, running_mean, running_var, true);
     pg_meta wm = {.dtype = x->dtype, .ndim = 1, .shape = {nm.c}};
     pg_tensor *y = pg__nm_apply(PG_OP_BATCH_NORM, x, weight, bias, &wm, stats, &p);
-    if (y && training && running_mean && nm.cnt > 0) {
-        /* running = (1 - momentum) running + momentum batch (the variance unbiased), not recorded */
-        double unb = nm.cnt > 1 ? (double)nm.cnt / (double)(nm.cnt - 1) : 1.0;
-        for (int64_t c = 0; c < nm.c; c++) {
-            if (x->dtype == PG_DTYPE_F64) {
-                const double *s = stats->data;
-                double *rm = running_mean->data, *rv = running_var->data;
-                rm[c] = (1.0 - momentum) * rm[c] + momentum * s[c];
-                rv[c] = (1.0 - momentum) * rv[c] + momentum * (s[nm.c + c] * unb);
-            } else {
-                const float *s = stats->data;
-                float *rm = running_mean->data, *rv = running_var->data;
-                rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * s[c]);
-                rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * ((double)s[nm.c + c] * unb));
-            }
-        }
-        atomic_fetch_add(&running_mean->storage->version, 1);
-        atomic_fetch_add(&running_var->storage->version, 1);
-    }
+    if (y && training && running_mean && nm.cnt > 0)
+        pg__bn_update_running(running_mean, running_var, stats, momentum,
+                              nm.cnt > 1 ? (double)nm.cnt / (double)(nm.cnt - 1) : 1.0, true);
     pg_tensor_release(stats);
     return y;
 }
@@ -517,8 +539,7 @@ pg_tensor *pg_layer_norm(pg_tensor *x, int normalized_ndim, const int64_t *norma
     pg__meta_of(&xm, x);
     pg_nm nm;
     if (pg__nm_plan(&nm, PG_OP_LAYER_NORM, &xm, &p)) return NULL;
-    int64_t sshape[2] = {2, nm.r};
-    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    pg_tensor *stats = pg__nm_stats(x->dtype, nm.r);
     if (!stats) return NULL;
     pg_meta wm = {.dtype = x->dtype, .ndim = normalized_ndim};
     memcpy(wm.shape, normalized_shape, sizeof(int64_t) * (size_t)normalized_ndim);
@@ -540,8 +561,7 @@ pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg
     pg__meta_of(&xm, x);
     pg_nm nm;
     if (pg__nm_plan(&nm, PG_OP_GROUP_NORM, &xm, &p)) return NULL;
-    int64_t sshape[2] = {2, nm.r};
-    pg_tensor *stats = pg__tensor_new(x->dtype, 2, sshape);
+    pg_tensor *stats = pg__nm_stats(x->dtype, nm.r);
     if (!stats) return NULL;
     pg_meta wm = {.dtype = x->dtype, .ndim = 1, .shape = {nm.c}};
     pg_tensor *y = pg__nm_apply(PG_OP_GROUP_NORM, x, weight, bias, &wm, stats, &p);

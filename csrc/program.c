@@ -66,7 +66,8 @@ typedef struct pg_instr {
     int gout;           /* I_BWD: the output gradient's slot */
     int saved[PG_MAX_SAVED];
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
-    double value;       /* I_FULL */
+    double value;       /* I_FULL; I_INPLACE: the scalar (batch_norm's update: momentum) */
+    double value2;      /* I_INPLACE, batch_norm's update: the variance's unbiasing factor */
     int opt;            /* I_OPT: PG_REC_SGD ...; I_INPLACE: PG_REC_IP_ADD ... (a (op)= b, value) */
     int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
@@ -147,6 +148,8 @@ struct pg_program {
     char *arena, *scratch;
     int64_t arena_bytes, scratch_bytes;
     pg_ivec rest;        /* the input and tensor slots that may still hold a value when a run ends */
+    pg_ivec seed_fwd;    /* the dropout forwards, in recording order */
+    pg_ivec seed_bwd;    /* (backward instruction, k): the backwards of seed_fwd[k] */
 };
 
 /* ---- the pointer map ---- */
@@ -545,10 +548,37 @@ static void rec_inplace(pg_recorder *r, int kind, pg_tensor *t, pg_tensor *opera
     I->value = c;
 }
 
+static void rec_constant(pg_recorder *r, pg_tensor *t, double value) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || pg_tls.sweep_depth > 0 || !t) return;
+    pg_instr *I = pg__emit(g, I_FULL);
+    if (!I) return;
+    I->value = value;
+    I->out = pg__def(g, t);
+}
+
+/* batch_norm's running statistics: a = running_mean, b = running_var, t[0] = the stats (2, C) */
+static void rec_bn_stats(pg_recorder *r, int update, pg_tensor *rm, pg_tensor *rv, pg_tensor *stats, double momentum,
+                         double unb) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || pg_tls.sweep_depth > 0) return;
+    int a = pg__use(g, rm), b = pg__use(g, rv), s = pg__use(g, stats);
+    if (a < 0 || b < 0 || s < 0) return;
+    pg_instr *I = pg__emit(g, I_INPLACE);
+    if (!I) return;
+    I->opt = update ? PG_REC_IP_BN_UPDATE : PG_REC_IP_BN_FILL;
+    I->a = a;
+    I->b = b;
+    I->t[0] = s;
+    I->value = momentum;
+    I->value2 = unb;
+}
+
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
-                                       rec_set_grad, rec_optim, rec_inplace,  rec_refuse};
+                                       rec_set_grad, rec_optim, rec_inplace,  rec_constant,   rec_bn_stats,
+                                       rec_refuse};
 
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
@@ -592,8 +622,12 @@ static void pg__program_clear(pg_program *g) {
     g->base = NULL;
     g->arena = g->scratch = NULL;
     free(g->rest.v);
+    free(g->seed_fwd.v);
+    free(g->seed_bwd.v);
     memset(&g->glist, 0, sizeof g->glist);
     memset(&g->rest, 0, sizeof g->rest);
+    memset(&g->seed_fwd, 0, sizeof g->seed_fwd);
+    memset(&g->seed_bwd, 0, sizeof g->seed_bwd);
     g->n_groups = g->cap_groups = g->n_fused = g->n_uops = g->cap_uops = 0;
     g->arena_bytes = g->scratch_bytes = 0;
     g->n_leaves = g->cap_leaves = 0;
@@ -738,6 +772,18 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 }
 
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
+int pg_program_n_seeds(const pg_program *g) { return g && g->recorded ? g->seed_fwd.n : 0; }
+
+pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n) {
+    if (!g || !g->recorded) return pg__fail(PG_ERR_RUNTIME, "compile: the program has not been recorded");
+    if (n != g->seed_fwd.n || (n && !seeds))
+        return pg__fail(PG_ERR_VALUE, "compile: the program has %d random ops, got %d seeds", g->seed_fwd.n, n);
+    if (atomic_load(&g->busy)) return pg__fail(PG_ERR_RUNTIME, "compile: the program is running");
+    for (int k = 0; k < n; k++) g->code[g->seed_fwd.v[k]].p.dropout.seed = seeds[k];
+    for (int k = 0; k < g->seed_bwd.n; k += 2)
+        g->code[g->seed_bwd.v[k]].node->p.dropout.seed = seeds[g->seed_bwd.v[k + 1]];
+    return PG_OK;
+}
 int pg_program_n_optim(const pg_program *g) { return g && g->recorded ? g->n_opt : 0; }
 
 pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n) {
@@ -1287,6 +1333,15 @@ done:
 /* the slots a run's end looks at: inputs, and the tensor values no instruction
  * drops (forward buffers, outputs, values never read) */
 static pg_status pg__rest(pg_program *g) {
+    for (int i = 0; i < g->n_code; i++) { /* the random ops, whose seeds each run sets */
+        const pg_instr *I = &g->code[i];
+        if (I->kind == I_FWD && I->op == PG_OP_DROPOUT && pg__ivec_push(&g->seed_fwd, i) < 0)
+            return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+        if (I->kind == I_BWD && I->op == PG_OP_DROPOUT)
+            for (int k = 0; k < g->seed_fwd.n; k++)
+                if (g->seed_fwd.v[k] == I->fwd && (pg__ivec_push(&g->seed_bwd, i) < 0 || pg__ivec_push(&g->seed_bwd, k) < 0))
+                    return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
     bool *dropped = calloc((size_t)g->n_slots + 1, sizeof *dropped);
     if (!dropped) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     for (int k = 0; k < g->dead_at[g->n_code]; k++) dropped[g->dead[k]] = true;
@@ -1354,6 +1409,13 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         case PG_REC_IP_MUL_SCALAR: PG_PUT("%s *= %g", PG_NAME(0, I->a), I->value); break;
         case PG_REC_IP_FILL: PG_PUT("%s[...] = %g", PG_NAME(0, I->a), I->value); break;
         case PG_REC_IP_COPY: PG_PUT("%s.copy_(%s)", PG_NAME(0, I->a), PG_NAME(1, I->b)); break;
+        case PG_REC_IP_BN_FILL:
+            PG_PUT("%s[...] = (%s; %s)", PG_NAME(2, I->t[0]), PG_NAME(0, I->a), PG_NAME(1, I->b));
+            break;
+        case PG_REC_IP_BN_UPDATE:
+            PG_PUT("%s, %s = batch_norm_running(%s; momentum=%g)", PG_NAME(0, I->a), PG_NAME(1, I->b),
+                   PG_NAME(2, I->t[0]), I->value);
+            break;
         default: PG_PUT("%s[...] = %s", PG_NAME(0, I->a), PG_NAME(1, I->b));
         }
         break;
@@ -1507,6 +1569,17 @@ static pg_status pg__run_inplace(pg_program *g, const pg_instr *I, int i) {
     case PG_REC_IP_MUL_SCALAR: return pg_mul_scalar_(a, I->value);
     case PG_REC_IP_FILL: return pg_fill_(a, I->value);
     case PG_REC_IP_COPY: return pg_copy_(a, b);
+    case PG_REC_IP_BN_FILL:
+    case PG_REC_IP_BN_UPDATE: {
+        pg_tensor *st = pg__need(g, I->t[0], i);
+        if (!st) return pg_last_status();
+        if (b->dtype != a->dtype || st->dtype != a->dtype || b->numel != a->numel || st->numel != 2 * a->numel)
+            return pg__fail(PG_ERR_SHAPE, "compile: instruction %d: batch_norm's running statistics changed shape "
+                            "or dtype since the recording", i);
+        if (I->opt == PG_REC_IP_BN_FILL) pg__bn_stats_from_running(st, a, b, false);
+        else pg__bn_update_running(a, b, st, I->value, I->value2, false);
+        return PG_OK;
+    }
     default: return pg_inplace_commit(a, b, "in-place update");
     }
 }

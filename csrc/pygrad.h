@@ -553,6 +553,10 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
 int pg_program_size(const pg_program *g);
 int pg_program_n_optim(const pg_program *g);
 pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n);
+/* the random ops (dropout) of a program, in recording order: n_seeds counts them,
+ * set_seeds gives each its seed for the next runs (forward and backward) */
+int pg_program_n_seeds(const pg_program *g);
+pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n);
 int pg_program_line(const pg_program *g, int i, char *buf, int cap);
 
 /* ---- accounting (for leak tests) ---- */

@@ -179,6 +179,11 @@ def doubles(values: Any) -> Any:
     return ffi.new("double[]", list(values) or 1)
 
 
+def uint64s(values: Any) -> Any:
+    """A C uint64_t array of the values."""
+    return ffi.new("uint64_t[]", list(values) or 1)
+
+
 def last_error() -> str:
     """The message of the last C failure on this thread."""
     return ffi.string(lib.pg_last_error()).decode()

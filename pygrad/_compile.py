@@ -35,8 +35,19 @@ import types
 import warnings
 from typing import Any, Callable
 
-from pygrad import _autograd, _recording
-from pygrad._bindings import _NULL, _check, doubles, handles, last_error, lib, new_program, program_lines, wrap_or_none
+from pygrad import _autograd, _creation, _recording
+from pygrad._bindings import (
+    _NULL,
+    _check,
+    doubles,
+    handles,
+    last_error,
+    lib,
+    new_program,
+    program_lines,
+    uint64s,
+    wrap_or_none,
+)
 from pygrad._tensor import Tensor
 from pygrad.errors import PygradRuntimeError
 from pygrad.optim import _fused
@@ -86,6 +97,7 @@ class _Recording:
         self.why: str | None = None
         self.updates: list[tuple[Any, Tensor, dict[str, Any]]] = []
         self.observed: list[tuple[str, tuple[Any, ...]]] = []
+        self.seeds: list[Any] = []  # the generator of each random op (None: manual_seed's)
 
     def refuse(self, what: str) -> None:
         if self.why is None:
@@ -186,6 +198,7 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
+        self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
         self.why: str | None = None
 
 
@@ -334,6 +347,8 @@ class CompiledFunction:
             _hook_off()
             if not ended:
                 lib.pg_program_record_end(prog, _NULL, 0)
+        if rec.why is None and not st and len(rec.seeds) != lib.pg_program_n_seeds(prog):
+            rec.why = "a random op whose seed was not drawn by pygrad's dropout (its mask would be frozen)"
         if rec.why is not None or st:
             why = rec.why
             if why is None:
@@ -345,6 +360,7 @@ class CompiledFunction:
         entry.kinds = ["T" if isinstance(x, Tensor) else x for x in leaves]
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.keep = captured
+        entry.seeds = rec.seeds
         self.records += 1
         return out
 
@@ -382,6 +398,9 @@ class CompiledFunction:
         prog = entry.prog
         for k, sc in enumerate(scalars):
             _check(lib.pg_program_set_optim_scalars(prog, k, doubles(sc), len(sc)))
+        if entry.seeds:  # each random op's next seed, drawn as the eager call draws it
+            seeds = [_creation._draw_seed(g) for g in entry.seeds]
+            _check(lib.pg_program_set_seeds(prog, uint64s(seeds), len(seeds)))
         n_out = sum(1 for k in entry.kinds if k == "T")
         c_in, c_out = handles(inputs), handles([], n_out)
         _check(lib.pg_program_run(prog, c_in, len(inputs), c_out))

@@ -28,3 +28,11 @@ def note_update(opt: Any, p: Any, group: dict[str, Any]) -> None:
     rec = getattr(local, "rec", None)
     if rec is not None:
         rec.updates.append((opt, p, group))
+
+
+def note_seed(generator: Any) -> None:
+    """A random op (dropout) drew its seed from ``generator`` (None: the generator behind
+    ``manual_seed``): each replay draws the next seed from it, as the eager call does."""
+    rec = getattr(local, "rec", None)
+    if rec is not None:
+        rec.seeds.append(generator)

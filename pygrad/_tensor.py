@@ -1010,6 +1010,8 @@ class Tensor:
     def _dropout(self, p: float, generator: Any = None, inplace: bool = False) -> Tensor:
         """The dropout op with a fresh seed from ``generator`` or the generator behind manual_seed."""
         seed = _creation._draw_seed(generator)
+        if _recording.RECORDING:  # pygrad.compile: a replay draws a new seed from the same generator
+            _recording.note_seed(generator)
         return self._dropout_inplace(p, seed) if inplace else self._dropout_seeded(p, seed)
 
     def _dropout_seeded(self, p: float, seed: int) -> Tensor:

@@ -745,9 +745,10 @@ class _BatchNorm(Module):
                                    f"{tuple(x.shape)})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            n = int(self.num_batches_tracked.item()) + 1
-            self.num_batches_tracked = self._E.tensor(n, dtype=self._E.int64)
-            factor = 1.0 / n if self.momentum is None else self.momentum
+            with self._E.no_grad():
+                self.num_batches_tracked.add_(1)  # in place, as PyTorch (the buffer keeps its identity)
+            if self.momentum is None:  # the cumulative average needs the count's value
+                factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
