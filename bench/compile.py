@@ -1,21 +1,27 @@
-"""pygrad.compile: a recorded training step replayed in C, against the same step run eagerly.
+"""pygrad.compile: a recorded training step replayed in C, against the same step run eagerly
+and against JAX's jitted step.
 
-Cases (each step: zero_grad, forward, loss, backward, optimizer step):
+Cases (each training step: zero_grad, forward, loss, backward, optimizer step):
 
 - micrograd's demo built scalar by scalar from 0-d tensors (bench/demo.py's
   model: MLP(2, [16, 16, 1]) on 100 two-moons points, max-margin loss plus
-  L2), with the update written as ``optim.SGD(lr=1.0)`` (the hand-written
-  ``p -= lr * p.grad`` is an in-place update, which compile does not record
-  yet); micrograd itself beside it when installed, timed with the garbage
-  collector off;
-- the same demo vectorised (matmuls over the batch);
-- an MLP 64-256-256-10, batch 64, cross-entropy, SGD with momentum.
+  L2), with ``optim.SGD(lr=1.0)``; micrograd itself beside it when installed,
+  timed with the garbage collector off;
+- the same demo vectorised (matmuls over the batch), beside a jitted JAX step;
+- MLPs 64-256-256-10 (batch 64) and 784-512-512-10 (batch 256), cross-entropy,
+  SGD with momentum, float32, beside bench/mlp.py's jitted JAX step; the
+  larger one also as a fraction of the FMA peak (bench/peak.c) over its
+  matmul flops;
+- two chains of 10 elementwise ops on 16M float32 elements under no_grad (the
+  compiled chain runs as one blocked pass): cheap arithmetic, and one with a
+  sigmoid and a tanh among them.
 
-Reported: the eager step, the compiled step (best over interleaved rounds,
-the collector off), their ratio, and the time of the recording call beside one
-eager step. Every compiled run's losses are checked equal to the eager run's
-(bit for bit) over the same steps. Run with ``python bench/compile.py
-[--quick]``; it prints a table and asserts nothing about time.
+Reported: the eager call, the compiled call and JAX's (best over interleaved
+rounds, the collector off), their ratios, and the time of the recording call
+(and of JAX's first, compiling call) beside one eager call. Every compiled
+run's result is checked equal to the eager run's (bit for bit) over the same
+calls. Run with ``python bench/compile.py [--quick]``; it prints a table and
+asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -119,6 +125,92 @@ def _mlp(pg: Any, sizes: tuple[int, ...], batch: int) -> Callable[[], Callable[.
     return build
 
 
+def _chain(pg: Any, transcendental: bool) -> Callable[[], Callable[..., Any]]:
+    x0 = np.random.default_rng(0).standard_normal(16 * 2**20).astype(np.float32)
+
+    def build() -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        def chain(x: Any) -> Any:
+            with pg.no_grad():
+                y = (x * 1.5 + 0.25).relu()
+                y = y * y + x
+                y = y.sigmoid() if transcendental else y * 0.5
+                y = (y * 0.5).tanh() if transcendental else (y * 0.5).clamp(0.0, 4.0)
+                y = (y - x).abs()
+                return y + 1.0
+
+        return chain, (pg.tensor(x0),)
+
+    return build
+
+
+def _jax_chain(transcendental: bool) -> tuple[Callable[[], Any], float] | None:
+    jax, _ = common.try_import("jax")
+    if jax is None:
+        return None
+    import jax.numpy as jnp
+
+    @jax.jit
+    def chain(x: Any) -> Any:
+        y = jax.nn.relu(x * 1.5 + 0.25)
+        y = y * y + x
+        y = jax.nn.sigmoid(y) if transcendental else y * 0.5
+        y = jnp.tanh(y * 0.5) if transcendental else jnp.clip(y * 0.5, 0.0, 4.0)
+        return jnp.abs(y - x) + 1.0
+
+    x = jnp.asarray(np.random.default_rng(0).standard_normal(16 * 2**20).astype(np.float32))
+    t0 = time.perf_counter()
+    chain(x).block_until_ready()
+    return (lambda: chain(x).block_until_ready()), time.perf_counter() - t0
+
+
+def _jax_vector_demo() -> tuple[Callable[[], Any], float] | None:
+    jax, _ = common.try_import("jax")
+    if jax is None:
+        return None
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    X, y = demo.make_moons()
+    layers0 = demo.init()
+
+    def loss_fn(params: list[Any], x: Any, neg_y: Any) -> Any:
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i < len(params) - 2:
+                h = jax.nn.relu(h)
+        return jax.nn.relu(1 + neg_y * h).mean() + demo.ALPHA * sum((p * p).sum() for p in params)
+
+    @jax.jit
+    def step(params: list[Any], x: Any, neg_y: Any) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, neg_y)
+        return [p - demo.LR * g for p, g in zip(params, grads)], loss
+
+    state = {"p": [jnp.asarray(a) for wb in layers0 for a in wb]}
+    x, neg_y = jnp.asarray(X), jnp.asarray(-y[:, None])
+
+    def run() -> Any:
+        state["p"], loss = step(state["p"], x, neg_y)
+        return loss.block_until_ready()
+
+    t0 = time.perf_counter()
+    run()
+    return run, time.perf_counter() - t0
+
+
+def _jax_mlp(sizes: tuple[int, ...], batch: int) -> tuple[Callable[[], Any], float] | None:
+    jax, _ = common.try_import("jax")
+    if jax is None:
+        return None
+    import mlp
+
+    params0, x0, labels = mlp.init(sizes, batch)
+    _, step = mlp.engine_jax(params0, x0, labels)
+    t0 = time.perf_counter()
+    step()
+    return step, time.perf_counter() - t0
+
+
 def _micrograd_step() -> Callable[[], Any] | None:
     mg, _ = common.try_import("micrograd")
     if mg is None:
@@ -127,14 +219,23 @@ def _micrograd_step() -> Callable[[], Any] | None:
     return demo.engine_micrograd(demo.init(), X, y)[1]
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.numpy(), b.numpy()))
+
+
 def run(quick: bool = False) -> str:
     pg = common.import_pygrad()
-    cases = [("micrograd demo, scalar by scalar (0-d tensors)", _scalar_demo(pg)),
-             ("micrograd demo, vectorised", _vector_demo(pg)),
-             ("MLP 64-256-256-10, batch 64, SGD momentum", _mlp(pg, (64, 256, 256, 10), 64))]
+    big = (784, 512, 512, 10)
+    cases = [("micrograd demo, scalar by scalar (0-d tensors)", _scalar_demo(pg), None),
+             ("micrograd demo, vectorised", _vector_demo(pg), _jax_vector_demo),
+             ("MLP 64-256-256-10, batch 64, SGD momentum", _mlp(pg, (64, 256, 256, 10), 64),
+              lambda: _jax_mlp((64, 256, 256, 10), 64)),
+             ("MLP 784-512-512-10, batch 256, SGD momentum", _mlp(pg, big, 256), lambda: _jax_mlp(big, 256)),
+             ("10 elementwise ops, 16M float32 (arithmetic)", _chain(pg, False), lambda: _jax_chain(False)),
+             ("10 elementwise ops, 16M float32 (with sigmoid, tanh)", _chain(pg, True), lambda: _jax_chain(True))]
     repeats = 3 if quick else 7
     rows, notes = [], []
-    for name, build in cases:
+    for name, build, jax_build in cases:
         eager_step, args = build()
         compiled_step, cargs = build()
         compiled_step = pg.compile(compiled_step)
@@ -146,28 +247,48 @@ def run(quick: bool = False) -> str:
         compiled_step(*cargs)  # records
         t_record = time.perf_counter() - t0
         eager_step(*args)
-        same = all(eager_step(*args).item() == compiled_step(*cargs).item() for _ in range(3))
+        same = all(_same(eager_step(*args), compiled_step(*cargs)) for _ in range(3))
         if not same:
-            notes.append(f"{name}: the compiled losses differ from the eager ones")
+            notes.append(f"{name}: the compiled results differ from the eager ones")
         if compiled_step.records != 1:
             notes.append(f"{name}: compile did not record (the step ran eagerly)")
         fns = {"eager": lambda f=eager_step, a=args: f(*a), "compiled": lambda f=compiled_step, a=cargs: f(*a)}
-        best = common.interleaved(fns, repeats=repeats, inner=1 if "scalar" in name else 5)
-        rows.append((name, best["eager"], best["compiled"], t_record, t_eager1))
+        jx = jax_build() if jax_build else None
+        if jx is not None:
+            fns["jax"] = jx[0]
+        inner = 1 if "scalar" in name or "16M" in name else 5
+        best = common.interleaved(fns, repeats=repeats, inner=inner)
+        rows.append((name, best["eager"], best["compiled"], best.get("jax"), t_record, jx[1] if jx else None,
+                     t_eager1))
     mg = _micrograd_step()
     mg_time = common.interleaved({"mg": mg}, repeats=repeats)["mg"] if mg else None
-    out = ["# pygrad.compile: compiled step against the eager step", "",
+    probe = common.PeakProbe()
+    peak = probe.measure(common.max_threads(), 0.1 if quick else 0.3).get(("float32", common.max_threads()))
+    probe.close()
+    out = ["# pygrad.compile: compiled step against the eager step and JAX's jitted step", "",
            f"- {common.machine()}", f"- best of {repeats} interleaved rounds, Python's garbage collector off",
-           "", "| step | eager ms | compiled ms | speed-up | recording ms | first eager step ms |",
-           "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, e, c, r, e1 in rows:
-        out.append(f"| {name} | {e * 1e3:.3f} | {c * 1e3:.3f} | {e / c:.1f}x | {r * 1e3:.1f} | {e1 * 1e3:.1f} |")
+           "", "| step | eager ms | compiled ms | eager / compiled | JAX jit ms | JAX / compiled | recording ms "
+           "| JAX compile ms | first eager call ms |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, e, c, j, r, jc, e1 in rows:
+        jcell = f"{j * 1e3:.3f} | {j / c:.2f}x" if j else "— | —"
+        jccell = f"{jc * 1e3:.1f}" if jc else "—"
+        out.append(f"| {name} | {e * 1e3:.3f} | {c * 1e3:.3f} | {e / c:.2f}x | {jcell} | {r * 1e3:.1f} | {jccell} "
+                   f"| {e1 * 1e3:.1f} |")
     if mg_time is not None:
         out.append(f"| micrograd's own demo step (collector off) | {mg_time * 1e3:.3f} | — | compiled scalar step "
-                   f"{mg_time / rows[0][2]:.1f}x faster | — | — |")
+                   f"{mg_time / rows[0][2]:.1f}x faster | — | — | — | — | — |")
     else:
-        out.append("| micrograd's own demo step | not installed | — | — | — | — |")
-    out += [""] + [f"- {n}" for n in notes or ["every compiled step's loss equals the eager step's, bit for bit"]]
+        out.append("| micrograd's own demo step | not installed | — | — | — | — | — | — | — |")
+    import mlp
+
+    flops = mlp.matmul_flops(big, 256)
+    c_big = rows[3][2]
+    frac = f" = {flops / c_big / 1e9 / peak:.0%} of the float32 FMA peak ({peak:.0f} GFLOP/s)" if peak else ""
+    notes.append(f"MLP 784-512-512-10 compiled: {flops / c_big / 1e9:.0f} GFLOP/s over its matmuls{frac}")
+    out += [""] + [f"- {n}" for n in notes]
+    if not any("differ" in n or "did not record" in n for n in notes):
+        out.append("- every compiled call's result equals the eager call's, bit for bit")
     return "\n".join(out)
 
 
