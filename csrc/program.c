@@ -130,7 +130,8 @@ struct pg_program {
     pg_pmap map;         /* tensor -> slot */
     pg_pmap nodes;       /* node -> its I_FWD (the recorder holds a reference to each node) */
     pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
-    bool grads_dirty;    /* a .grad may have changed (set_grad, accumulation) or a leaf slot was added */
+    bool grads_dirty;    /* grads must be rebuilt from every leaf */
+    pg_ivec grads_pending; /* leaves whose .grad may have changed (set_grad, accumulation) or that are new */
     int *leaves;         /* [n_leaves] the input and captured slots */
     int n_leaves, cap_leaves;
     pg_tensor **captured; /* [n_captured] the tensors that may become S_EXT slots */
@@ -211,6 +212,13 @@ static void pg__refuse(pg_program *g, const char *fmt, const char *what) {
     snprintf(g->why, sizeof g->why, fmt, what);
 }
 
+static int pg__ivec_push(pg_ivec *a, int x);
+
+/* leaf slot s's .grad may have changed: the grads map takes it at the next lookup */
+static void pg__grads_changed(pg_program *g, int s) {
+    if (pg__ivec_push(&g->grads_pending, s) < 0) g->grads_dirty = true;
+}
+
 static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
     if (g->n_slots == g->cap_slots) {
         int cap = g->cap_slots ? 2 * g->cap_slots : 64;
@@ -234,7 +242,7 @@ static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
             g->cap_leaves = cap;
         }
         g->leaves[g->n_leaves++] = g->n_slots;
-        g->grads_dirty = true;
+        pg__grads_changed(g, g->n_slots);
     }
     pg_slot *s = &g->slots[g->n_slots];
     memset(s, 0, sizeof *s);
@@ -268,20 +276,26 @@ static pg_instr *pg__emit(pg_program *g, int kind) {
 /* t's slot, or -1 without complaint */
 static int pg__find(pg_program *g, const pg_tensor *t) {
     if (!t) return -1;
-    /* the .grad of an input or a captured tensor is read where it is at run time */
+    /* the .grad of an input or a captured tensor is read where it is at run time. The
+     * map from .grad tensors to their leaves takes the leaves whose .grad may have
+     * changed since the last lookup; an entry whose leaf has another .grad now (the
+     * old one freed, its address maybe reused) is stale and ignored */
     if (g->grads_dirty) {
         free(g->grads.k);
         free(g->grads.v);
         memset(&g->grads, 0, sizeof g->grads);
-        for (int k = 0; k < g->n_leaves; k++) {
-            const pg_tensor *x = g->slots[g->leaves[k]].t;
-            if (x && x->grad && pg__pmap_put(&g->grads, x->grad, g->leaves[k]) < 0)
-                return pg__refuse(g, "%s", "out of memory"), -1;
-        }
+        g->grads_pending.n = 0;
+        for (int k = 0; k < g->n_leaves; k++) pg__grads_changed(g, g->leaves[k]);
         g->grads_dirty = false;
     }
+    for (int k = 0; k < g->grads_pending.n; k++) {
+        const pg_tensor *x = g->slots[g->grads_pending.v[k]].t;
+        if (x && x->grad && pg__pmap_put(&g->grads, x->grad, g->grads_pending.v[k]) < 0)
+            return pg__refuse(g, "%s", "out of memory"), -1;
+    }
+    g->grads_pending.n = 0;
     int s = pg__pmap_get(&g->grads, t);
-    if (s >= 0) {
+    if (s >= 0 && g->slots[s].t && g->slots[s].t->grad == t) {
         if (g->slots[s].gradof < 0) {
             int q = pg__new_slot(g, S_GRADOF, s, t);
             if (q < 0) return -1;
@@ -487,7 +501,7 @@ static void rec_accumulate_leaf(pg_recorder *r, pg_tensor *leaf, pg_tensor *gt, 
         return pg__refuse(g, "%s", "a backward into a leaf made inside the function");
     pg_instr *I = pg__emit(g, I_ACC_LEAF);
     if (!I) return;
-    g->grads_dirty = true;
+    pg__grads_changed(g, a);
     I->a = a;
     I->b = b;
     I->keep = keep ? pg__find(g, keep) : -1;
@@ -502,7 +516,7 @@ static void rec_set_grad(pg_recorder *r, pg_tensor *t, pg_tensor *grad) {
         return pg__refuse(g, "%s", "setting .grad of a tensor made inside the function");
     pg_instr *I = pg__emit(g, I_SET_GRAD);
     if (!I) return;
-    g->grads_dirty = true;
+    pg__grads_changed(g, a);
     I->a = a;
     I->b = b;
 }
@@ -672,6 +686,8 @@ static void pg__record_drop(pg_program *g) {
     memset(&g->nodes, 0, sizeof g->nodes);
     memset(&g->grads, 0, sizeof g->grads);
     g->grads_dirty = true;
+    free(g->grads_pending.v);
+    memset(&g->grads_pending, 0, sizeof g->grads_pending);
     free(g->captured);
     g->captured = NULL;
     g->n_captured = 0;
@@ -1099,6 +1115,7 @@ static pg_status pg__lower(pg_program *g) {
     pg_dtype *fdt = malloc((size_t)nc * sizeof *fdt);
     int *gid = malloc((size_t)nc * sizeof *gid);
     int *first = NULL, *last = NULL, *stamp = NULL, *at = NULL, *cnt = NULL, *dies = NULL;
+    int *stamp2 = NULL, *stamp3 = NULL, *stamp4 = NULL, *at4 = NULL;
     bool *ok = NULL;
     pg_sizefree *fl = NULL;
     int nfl = 0;
@@ -1237,7 +1254,12 @@ static pg_status pg__lower(pg_program *g) {
     for (int s = 0; s < ns; s++)
         if (g->loc[s] == L_ARENA) g->base[s] = g->arena + g->off[s];
     /* micro-ops and the lists of tensors each group prepares */
-    for (int s = 0; s < ns; s++) stamp[s] = -1;
+    stamp2 = malloc((size_t)ns * sizeof *stamp2);
+    stamp3 = malloc((size_t)ns * sizeof *stamp3);
+    stamp4 = malloc((size_t)ns * sizeof *stamp4);
+    at4 = malloc((size_t)ns * sizeof *at4);
+    if (!stamp2 || !stamp3 || !stamp4 || !at4) goto done;
+    for (int s = 0; s < ns; s++) stamp[s] = stamp2[s] = stamp3[s] = stamp4[s] = -1;
     for (int q = 0; q < g->n_groups; q++) {
         pg_group *G = &g->groups[q];
         G->u0 = g->n_uops;
@@ -1255,20 +1277,25 @@ static pg_status pg__lower(pg_program *g) {
             if (I->kind == I_ACC_INTO) d[0] = -1;
             for (int k = 0; k < 2; k++)
                 if (d[k] >= 0 && g->loc[d[k]] == L_TENSOR && pg__ivec_push(&L[1], d[k]) < 0) goto done;
-            if (I->kind == I_ACC_INTO && g->loc[I->a] == L_TENSOR && first[I->a] < G->first) {
-                bool listed = false;
-                for (int k = 0; k < L[2].n; k++) listed |= L[2].v[k] == I->a;
-                if (!listed && pg__ivec_push(&L[2], I->a) < 0) goto done;
+            /* stamp2/3/4 mark a slot listed in L[2], L[3], L[4] for group q; at4 is where in L[4] */
+            if (I->kind == I_ACC_INTO && g->loc[I->a] == L_TENSOR && first[I->a] < G->first && stamp2[I->a] != q) {
+                stamp2[I->a] = q;
+                if (pg__ivec_push(&L[2], I->a) < 0) goto done;
             }
-            if (fz[i] == F_LEAF_NEW && pg__ivec_push(&L[3], I->a) < 0) goto done;
+            if (fz[i] == F_LEAF_NEW) {
+                stamp3[I->a] = q;
+                if (pg__ivec_push(&L[3], I->a) < 0) goto done;
+            }
             if (fz[i] == F_LEAF_INTO) {
-                bool made = false;
-                for (int k = 0; k < L[3].n; k++) made |= L[3].v[k] == I->a;
-                int k = 0;
-                while (k < L[4].n && L[4].v[k] != I->a) k += 3;
-                if (k < L[4].n) L[4].v[k + 1]++;
-                else if (pg__ivec_push(&L[4], I->a) < 0 || pg__ivec_push(&L[4], 1) < 0 || pg__ivec_push(&L[4], !made) < 0)
-                    goto done;
+                if (stamp4[I->a] == q) {
+                    L[4].v[at4[I->a] + 1]++;
+                } else {
+                    stamp4[I->a] = q;
+                    at4[I->a] = L[4].n;
+                    if (pg__ivec_push(&L[4], I->a) < 0 || pg__ivec_push(&L[4], 1) < 0 ||
+                        pg__ivec_push(&L[4], stamp3[I->a] != q) < 0)
+                        goto done;
+                }
             }
         }
         G->u1 = g->n_uops;
@@ -1320,6 +1347,10 @@ done:
     free(first);
     free(last);
     free(stamp);
+    free(stamp2);
+    free(stamp3);
+    free(stamp4);
+    free(at4);
     free(at);
     free(cnt);
     for (int k = 0; k < nfl; k++) free(fl[k].off.v);
