@@ -2936,6 +2936,38 @@ static pg_tensor *prog_step3(pg_tensor *x, pg_tensor *w1, pg_tensor *w2, pg_tens
     return loss;
 }
 
+/* a random op: each run takes the seed set_seeds gave it (forward and backward) */
+static void test_program_seeds(void) {
+    pg_tensor *x = pg_tensor_full(PG_DTYPE_F64, 1, SHAPE(64), 1.0);
+    pg_program *g = pg_program_new();
+    CHECK(pg_program_n_seeds(g) == 0 && pg_program_n_seeds(NULL) == 0);
+    uint64_t s1 = 77;
+    CHECK_STATUS(pg_program_set_seeds(g, &s1, 1), PG_ERR_RUNTIME, "not been recorded");
+    CHECK_STATUS(pg_program_set_seeds(NULL, &s1, 1), PG_ERR_RUNTIME, "not been recorded");
+    int prev = pg_set_grad_enabled(0);
+    CHECK_OK(pg_program_record_begin(g, &x, 1, NULL, 0));
+    pg_tensor *y = pg_dropout(x, 0.5, 12345);
+    CHECK(y != NULL);
+    CHECK_OK(pg_program_record_end(g, &y, 1));
+    pg_tensor_release(y);
+    CHECK(pg_program_n_seeds(g) == 1);
+    CHECK_STATUS(pg_program_set_seeds(g, &s1, 2), PG_ERR_VALUE, "1 random ops, got 2 seeds");
+    CHECK_STATUS(pg_program_set_seeds(g, NULL, 1), PG_ERR_VALUE, "random ops");
+    const uint64_t seeds[3] = {12345, 777, 9};
+    for (int k = 0; k < 3; k++) {
+        CHECK_OK(pg_program_set_seeds(g, &seeds[k], 1));
+        pg_tensor *out = NULL;
+        CHECK_OK(pg_program_run(g, &x, 1, &out));
+        pg_tensor *want = pg_dropout(x, 0.5, seeds[k]);
+        CHECK(out && want && same_values(out, want));
+        pg_tensor_release(out);
+        pg_tensor_release(want);
+    }
+    pg_set_grad_enabled(prev);
+    pg_program_free(g);
+    pg_tensor_release(x);
+}
+
 static void test_program_shared_grads(void) {
     pg_tensor *w1e = leaf(V(F64, 0.5, -1, 2)), *w2e = leaf(V(F64, 1, 0.25, -0.5));
     pg_tensor *w1c = leaf(V(F64, 0.5, -1, 2)), *w2c = leaf(V(F64, 1, 0.25, -0.5));
@@ -3024,6 +3056,7 @@ int main(void) {
     test_program();
     test_program_labels();
     test_program_shared_grads();
+    test_program_seeds();
     if (self_check && self_check[0] == '1')
         CHECK(!"the harness counts a failing check"); /* run so by the pytest wrapper to see a failure reported */
     CHECK_NO_LEAKS();
