@@ -1611,14 +1611,14 @@ static void test_interpolate(void) {
         CHECK_GRAD(xn, tol, 4, 4, 2, 2);
     }
     /* an empty batch */
-    CHECK_SHAPE(keep(pg_interpolate(T(F64, 3, SHAPE(0, 2, 3)), PG_INTERP_LINEAR, l5, NULL, 0)), 3, 0, 2, 5);
+    CHECK_SHAPE(keep(pg_interpolate(T(F64, 3, SHAPE(0, 2, 3), 0), PG_INTERP_LINEAR, l5, NULL, 0)), 3, 0, 2, 5);
     pg_tensor *x = T(F64, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4);
     const char *op = "interpolate";
     CHECK_FAILS(pg_interpolate(NULL, 0, hw3, NULL, 0), PG_ERR_VALUE, "interpolate: got a NULL tensor");
     CHECK_FAILS(pg_interpolate(x, 0, NULL, NULL, 0), PG_ERR_VALUE, "interpolate: a NULL size array");
     CHECK_FAILS(pg_interpolate(V(F64, 1, 2), 0, hw3, NULL, 0), PG_ERR_SHAPE,
                 "interpolate: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got (2,)");
-    CHECK_FAILS(pg_interpolate(T(F64, 4, SHAPE(1, 0, 2, 2)), 0, hw3, NULL, 0), PG_ERR_SHAPE,
+    CHECK_FAILS(pg_interpolate(T(F64, 4, SHAPE(1, 0, 2, 2), 0), 0, hw3, NULL, 0), PG_ERR_SHAPE,
                 "interpolate: expected non-zero channels and spatial sizes (only the batch may be empty), got input "
                 "(1, 0, 2, 2)");
     CHECK_FAILS(pg_interpolate(T(I64, 3, SHAPE(1, 1, 2), 1, 2), 0, l5, NULL, 0), PG_ERR_TYPE, op);
@@ -1630,9 +1630,9 @@ static void test_interpolate(void) {
     CHECK_FAILS(pg_interpolate(x, 0, hw3, (const double[]){1.5, -2}, 0), PG_ERR_VALUE,
                 "interpolate: scale_factor -2 must be positive");
     CHECK_FAILS(pg_interpolate(x, 1, hw3, (const double[]){NAN, 1}, 0), PG_ERR_VALUE, "scale_factor nan");
-    CHECK_FAILS(pg_interpolate_input_grad(T(F64, 5, SHAPE(1, 1, 1, 2, 2)), 0, hw3, NULL, 0), PG_ERR_SHAPE,
+    CHECK_FAILS(pg_interpolate_input_grad(keep(pg_tensor_full(F64, 5, SHAPE(1, 1, 1, 2, 2), 0)), 0, hw3, NULL, 0), PG_ERR_SHAPE,
                 "interpolate_input_grad: expected a 3-d (N, C, L) or 4-d (N, C, H, W) gradient, got (1, 1, 1, 2, 2)");
-    CHECK_FAILS(pg_interpolate_input_grad(T(F64, 3, SHAPE(1, 1, 2)), 0, (const int64_t[]){0}, NULL, 0),
+    CHECK_FAILS(pg_interpolate_input_grad(T(F64, 3, SHAPE(1, 1, 2), 0, 0), 0, (const int64_t[]){0}, NULL, 0),
                 PG_ERR_VALUE, "interpolate_input_grad: input size (0,) must be positive, gradient (1, 1, 2)");
     CHECK_FAILS(pg_interpolate_input_grad(x, 0, NULL, NULL, 0), PG_ERR_VALUE, "a NULL size array");
     release_all();
