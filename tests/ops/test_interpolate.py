@@ -313,6 +313,24 @@ def test_engines_agree(shape, mode, size, scale, align) -> None:
         np.testing.assert_allclose(xs[0], xs[1], rtol=tol, atol=tol)
 
 
+
+# outputs of 16 MiB or more are stored with streaming stores on x86-64: every path of that forward
+STREAMED = [
+    ((4, 4, 256, 257), "float32", "linear", (512, 515), False),      # blends of two rows, odd widths
+    ((2, 2, 300, 301), "float32", "nearest", (1200, 1801), False),   # one source row each, repeated rows
+    ((4, 8, 600, 64), "float64", "nearest-exact", (2000, 64), False),  # W copied: x's rows streamed as they are
+    ((4, 8, 600, 64), "float64", "linear", (1100, 64), True),         # H blended, W copied
+    ((2, 2, 700001), "float32", "linear", (1100001,), False),         # 1-d: one long row per plane
+]
+
+
+@pytest.mark.parametrize("shape,dtype,mode,size,align", STREAMED, ids=[f"{o[2]}-{o[1]}" for o in STREAMED])
+def test_large_outputs_match_the_reference(shape, dtype, mode, size, align) -> None:
+    x = np.random.default_rng(11).standard_normal(shape).astype(dtype)
+    yc = pygrad.tensor(x)._interpolate(mode, size, None, align).numpy()
+    assert yc.nbytes >= 16 << 20
+    np.testing.assert_array_equal(yc, ref.tensor(x)._interpolate(mode, size, None, align).numpy())
+
 def test_one_thread_and_two_give_the_same_results() -> None:
     rng = np.random.default_rng(5)
     x = pygrad.tensor(rng.standard_normal((4, 16, 40, 40)).astype(np.float32), requires_grad=True)
