@@ -159,6 +159,13 @@ typedef struct pg_params {
             bool ceil_mode, count_include_pad;
             bool adaptive;               /* adaptive windows (avg_pool2d_input_grad: of which forward) */
         } pool;                          /* max_pool2d, avg_pool2d, adaptive_avg_pool2d, avg_pool2d_input_grad */
+        struct {
+            int64_t size[2];             /* interpolate: the output's spatial sizes; interpolate_input_grad:
+                                          * the input's ((L) or (H, W): [0] only for a 3-d input) */
+            double scale[2];             /* the scale_factor of each spatial dim's source map, 0: none (in/out) */
+            int mode;                    /* pg_interp_mode */
+            bool align_corners;          /* linear: the corner pixels' centres map onto each other */
+        } interp;                        /* interpolate, interpolate_input_grad */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
                                   * [n_offsets], copied into the node when recorded */

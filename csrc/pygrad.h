@@ -105,6 +105,12 @@ typedef enum pg_reduction {
     PG_REDUCTION_NONE = 0, PG_REDUCTION_MEAN = 1, PG_REDUCTION_SUM = 2
 } pg_reduction;
 
+/* How pg_interpolate maps an output index to input indices (PyTorch's interpolate modes): the nearest
+ * sample ('nearest', 'nearest-exact') or the two neighbours weighted ('linear', 'bilinear' in 2-d). */
+typedef enum pg_interp_mode {
+    PG_INTERP_NEAREST = 0, PG_INTERP_LINEAR = 1, PG_INTERP_NEAREST_EXACT = 2
+} pg_interp_mode;
+
 typedef struct pg_tensor pg_tensor;
 typedef struct pg_node pg_node;
 
@@ -415,6 +421,21 @@ pg_tensor *pg_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw, const
                                     const int64_t *stride, const int64_t *padding, int ceil_mode,
                                     int count_include_pad, int64_t divisor_override);
 pg_tensor *pg_adaptive_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_hw);
+/* Resampling of x (N, C, L) or (N, C, H, W) to size[1] = (OL) or size[2] = (OH, OW), PyTorch's interpolate
+ * (its CPU kernels' index and weight arithmetic, in x's dtype). Per spatial dim, in -> out, the source map
+ * uses s = 1/scale[d] when scale is not NULL and scale[d] > 0, else in/out:
+ *   PG_INTERP_NEAREST        y[o] = x[min(floor(o*s), in-1)]
+ *   PG_INTERP_NEAREST_EXACT  y[o] = x[min(floor(max(s*(o+1/2) - 1/2, 0) + 1/2), in-1)]
+ *   PG_INTERP_LINEAR         y[o] = (1-l) x[i] + l x[min(i+1, in-1)], i = floor(src), l = src - i,
+ *                            src = max(s*(o+1/2) - 1/2, 0), or o*(in-1)/(out-1) with align_corners
+ *                            (which only linear takes); out == in copies
+ * 2-d applies the map of W to each needed row, then that of H. Float x; N may be 0. */
+pg_tensor *pg_interpolate(pg_tensor *x, int mode, const int64_t *size, const double *scale, int align_corners);
+/* its gradient w.r.t. x (the transposed resampling, a scatter-add): g (N, C, out...) -> (N, C, input_size...)
+ * for the pg_interpolate of an input of spatial sizes input_size with the same mode, scale, align_corners;
+ * one op, interpolate_input_grad, whose own gradient is pg_interpolate */
+pg_tensor *pg_interpolate_input_grad(pg_tensor *g, int mode, const int64_t *input_size, const double *scale,
+                                     int align_corners);
 pg_tensor *pg_concatenate(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_stack(pg_tensor **xs, int n, int axis);
 pg_tensor *pg_softmax(pg_tensor *x, int axis);

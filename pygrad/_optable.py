@@ -369,6 +369,23 @@ OPS: tuple[Op, ...] = (
                                          "count_include_pad", "divisor_override"), (0, False, True, 0)),
        "avgpoolᵀ", (), (),
        doc="The gradient of avg_pool2d (or adaptive_avg_pool2d) w.r.t. its input, for double backward."),
+    Op("interpolate", 1, Gate("InterpolateGate", "y = x resampled to size: each output takes its nearest input, "
+                              "or two neighbours weighted 1 - λ and λ (linear); dx scatters dy back with the same "
+                              "weights.",
+                              lambda e, x, size, mode, scale_factor, align_corners:
+                                  x._interpolate(mode, size, scale_factor, align_corners),
+                              ("size", "mode", "scale_factor", "align_corners"), ("nearest", None, False)),
+       "resample", (), (),
+       doc="Resampling of (N, C, L) or (N, C, H, W): pygrad.nn.functional.interpolate."),
+    Op("interpolate_input_grad", 1, Gate("InterpolateInputGradGate", "dx = the transposed resampling: dy added "
+                                         "into the inputs it came from, with their weights; linear in dy.",
+                                         lambda e, g, input_size, mode, scale_factor, align_corners:
+                                             g._interpolate_input_grad(mode, input_size, scale_factor,
+                                                                       align_corners),
+                                         ("input_size", "mode", "scale_factor", "align_corners"),
+                                         ("nearest", None, False)),
+       "resampleᵀ", (), (),
+       doc="The gradient of interpolate w.r.t. its input, for double backward."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

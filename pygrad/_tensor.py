@@ -65,6 +65,24 @@ def _i64(values: Any, n: int) -> list[int]:
     return v
 
 
+_INTERP_MODES = {"nearest": lib.PG_INTERP_NEAREST, "linear": lib.PG_INTERP_LINEAR,
+                 "nearest-exact": lib.PG_INTERP_NEAREST_EXACT}
+
+
+def _interp_args(op: str, t: Any, mode: str, size: Any, scale: Any) -> tuple[int, list[int], list[float]]:
+    """interpolate's op arguments for C: the mode's code, and one size and scale per spatial dim (a tensor
+    of another ndim gets placeholders: the C shape check names it)."""
+    if mode not in _INTERP_MODES:
+        raise PygradValueError(f"{op}: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
+    nd = t.ndim - 2 if t.ndim in (3, 4) else 0
+    sz = list(size) if isinstance(size, (tuple, list)) else [size] * max(nd, 1)
+    sc = [0.0] * max(nd, 1) if scale is None else (list(scale) if isinstance(scale, (tuple, list)) else [scale] * nd)
+    if nd and (len(sz) != nd or len(sc) != nd):
+        raise PygradValueError(f"{op}: size {size!r} and scale {scale!r} must have {nd} value(s) for a tensor of "
+                               f"shape {t.shape}")
+    return _INTERP_MODES[mode], [int(v) for v in sz] + [1, 1], [float(v or 0) for v in sc] + [0.0, 0.0]
+
+
 def _handle(t: Any) -> Any:
     """A tensor's C handle, NULL for None."""
     return _NULL if t is None else t._p
@@ -1063,6 +1081,21 @@ class Tensor:
     def _adaptive_avg_pool2d_input_grad(self, input_size: Any) -> Tensor:
         """The gradient of adaptive_avg_pool2d w.r.t. its input (H, W) (self: the output's gradient)."""
         return _wrap(lib.pg_adaptive_avg_pool2d_input_grad(self._p, _i64(input_size, 2)))
+
+    def _interpolate(self, mode: str, size: Any, scale: Any = None, align_corners: bool = False) -> Tensor:
+        """The interpolate op: (N, C, L) or (N, C, H, W) resampled to the spatial ``size`` (one int per
+        spatial dim); ``mode`` 'nearest', 'nearest-exact' or 'linear' (bilinear on a 4-d input); ``scale``
+        the scale factors kept for the source maps (None or 0: from the sizes)
+        (pygrad.nn.functional.interpolate checks its arguments and computes the sizes)."""
+        m, sz, sc = _interp_args("interpolate", self, mode, size, scale)
+        return _wrap(lib.pg_interpolate(self._p, m, sz, sc, bool(align_corners)))
+
+    def _interpolate_input_grad(self, mode: str, input_size: Any, scale: Any = None,
+                                align_corners: bool = False) -> Tensor:
+        """The gradient of interpolate w.r.t. an input of spatial ``input_size`` (self: the output's
+        gradient); the transposed resampling, a scatter-add."""
+        m, sz, sc = _interp_args("interpolate_input_grad", self, mode, input_size, scale)
+        return _wrap(lib.pg_interpolate_input_grad(self._p, m, sz, sc, bool(align_corners)))
 
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""

@@ -746,11 +746,12 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _unbatch(x._adaptive_avg_pool2d(tuple(int(v) for v in o)), unbatched)
 
 
-_INTERP_MODES = ("nearest", "linear", "bilinear")
+_INTERP_MODES = ("nearest", "linear", "bilinear", "nearest-exact")
+_INTERP_NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
 
 
-def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[Any]]:
-    """PyTorch's output size and the scales the coordinate maps use (None: from the sizes)."""
+def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[float]]:
+    """PyTorch's output size and the scale factors the source maps use (0: from the sizes)."""
     if (size is None) == (scale_factor is None):
         raise PygradValueError("interpolate: exactly one of size and scale_factor must be given")
     spatial = tuple(x.shape[2:])
@@ -759,87 +760,53 @@ def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) 
         if len(out) != nd or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in out):
             raise PygradValueError(f"interpolate: size must be {nd} positive int(s) for an input of shape "
                                    f"{x.shape}, got {size!r}")
-        return [int(v) for v in out], [None] * nd
+        return [int(v) for v in out], [0.0] * nd
     sf = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * nd
     if len(sf) != nd or any(isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not v > 0
-                            for v in sf):
+                            or not np.isfinite(v) for v in sf):
         raise PygradValueError(f"interpolate: scale_factor must be {nd} positive number(s) for an input of shape "
                                f"{x.shape}, got {scale_factor!r}")
     out = [int(np.floor(float(n) * float(f))) for n, f in zip(spatial, sf)]
     if min(out) < 1:
         raise PygradValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for an input of "
                                f"shape {x.shape}")
-    return out, ([None] * nd if recompute else [float(f) for f in sf])
-
-
-def _nearest_map(n: int, on: int, scale: Any) -> np.ndarray:
-    """PyTorch's nearest source index min(⌊dst·s⌋, n - 1), s = 1/scale_factor or n/on, in float32 as PyTorch."""
-    if on == n:
-        return np.arange(on)
-    if on == 2 * n:
-        return np.arange(on) >> 1
-    s = np.float32(1.0 / scale) if scale is not None else np.float32(n) / np.float32(on)
-    return np.minimum(np.floor(np.arange(on, dtype=np.float32) * s).astype(np.int64), n - 1)
-
-
-def _linear_taps(n: int, on: int, scale: Any, align_corners: bool) -> tuple[np.ndarray, ...]:
-    """PyTorch's linear interpolation source taps: i0, i1 and their weights l0, l1 per output index."""
-    dst = np.arange(on, dtype=np.float64)
-    if align_corners:
-        src = dst * ((n - 1) / (on - 1) if on > 1 else 0.0)
-    else:
-        s = 1.0 / scale if scale is not None else n / on
-        src = np.maximum(s * (dst + 0.5) - 0.5, 0.0)
-    i0 = np.minimum(src.astype(np.int64), n - 1)
-    i1 = np.minimum(i0 + 1, n - 1)
-    l1 = np.clip(src - i0, 0.0, 1.0)
-    return i0, i1, 1.0 - l1, l1
+    return out, ([0.0] * nd if recompute else [float(f) for f in sf])
 
 
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> Any:
-    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'linear') and (N, C, H, W)
-    ('nearest', 'bilinear'): the output size is ``size``, or ⌊in · scale_factor⌋. Per spatial dim, with
-    s = in/out (or 1/scale_factor when given and not ``recompute_scale_factor``):
+    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'nearest-exact', 'linear') and
+    (N, C, H, W) ('nearest', 'nearest-exact', 'bilinear'): the output size is ``size``, or ⌊in · scale_factor⌋.
+    Per spatial dim, with s = 1/scale_factor (when given and not ``recompute_scale_factor``) or in/out,
+    computed in the input's dtype as PyTorch's CPU kernels do:
 
-        nearest    y[o] = x[min(⌊o·s⌋, in - 1)]
-        linear     y[o] = (1 - λ) x[i₀] + λ x[i₀ + 1],  i₀ = ⌊src⌋, λ = src - i₀,
-                   src = max(s·(o + ½) - ½, 0), or o·(in - 1)/(out - 1) with ``align_corners``
+        nearest        y[o] = x[min(⌊o·s⌋, in - 1)]
+        nearest-exact  y[o] = x[min(⌊max(s·(o + ½) - ½, 0) + ½⌋, in - 1)]
+        linear         y[o] = (1 - λ) x[i₀] + λ x[min(i₀ + 1, in - 1)],  i₀ = ⌊src⌋, λ = src - i₀,
+                       src = max(s·(o + ½) - ½, 0), or o·(in - 1)/(out - 1) with ``align_corners``;
+                       out = in copies
 
-    bilinear applies linear to H then to W. Both are gathers (the index_map op) and constant weights, so
-    the backward scatters dy back with the same weights and double backward is exact."""
+    bilinear applies linear along W, then along H. One fused op (``interpolate``, threaded over the N·C
+    planes); its backward is the transposed resampling, a scatter-add (the op ``interpolate_input_grad``,
+    whose own gradient is the resampling again, so double backward is exact)."""
     x = _tensor("interpolate", input)
     if mode not in _INTERP_MODES:
         raise PygradValueError(f"interpolate: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
     nd = x.ndim - 2
-    if (mode, x.ndim) not in (("nearest", 3), ("nearest", 4), ("linear", 3), ("bilinear", 4)):
-        raise ShapeError(f"interpolate: mode {mode!r} expects a {'3-d' if mode == 'linear' else '4-d'} input "
-                         f"(N, C, ...){' (or 3-d)' if mode == 'nearest' else ''}, got shape {x.shape}")
+    if x.ndim not in _INTERP_NDIM[mode]:
+        want = " or ".join(f"{d}-d" for d in _INTERP_NDIM[mode])
+        raise ShapeError(f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}")
     E = engine_of(x)  # noqa: N806
     if x.dtype not in (E.float32, E.float64):
         raise PygradTypeError(f"interpolate: expected a float32 or float64 input, got {x.dtype}")
-    if mode == "nearest" and align_corners is not None:
+    if mode in ("nearest", "nearest-exact") and align_corners is not None:
         raise PygradValueError("interpolate: align_corners can only be set with the interpolating modes "
                                "(linear, bilinear)")
     if 0 in tuple(x.shape[1:]):
         raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
     out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
-    spatial = tuple(x.shape[2:])
-    lead = [np.arange(x.shape[0]), np.arange(x.shape[1])]
-    if mode == "nearest":
-        return x._index_map(lead + [_nearest_map(n, o, sc) for n, o, sc in zip(spatial, out, scales)])
-    y = x
-    for d, (n, o, sc) in enumerate(zip(spatial, out, scales)):
-        i0, i1, l0, l1 = _linear_taps(n, o, sc, bool(align_corners))
-        full = [np.arange(m) for m in y.shape]
-        shape = [1] * y.ndim
-        shape[2 + d] = o
-        m0, m1 = list(full), list(full)
-        m0[2 + d], m1[2 + d] = i0, i1
-        w0 = E.tensor(l0.reshape(shape), dtype=x.dtype)
-        w1 = E.tensor(l1.reshape(shape), dtype=x.dtype)
-        y = y._index_map(m0) * w0 + y._index_map(m1) * w1
-    return y
+    op_mode = "linear" if mode == "bilinear" else mode
+    return x._interpolate(op_mode, tuple(out), tuple(scales), bool(align_corners))
 
 
 # ---------------------------------------------------------- normalisation ---

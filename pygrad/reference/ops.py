@@ -2114,6 +2114,139 @@ class AvgPool2dInputGrad(_PoolBase):
         return (self.avg(g),)
 
 
+INTERP_MODES = ("nearest", "linear", "nearest-exact")
+"""The resampling modes of interpolate's ops (linear is bilinear on a 4-d input)."""
+
+
+def _floor_index(v: Array, n: int) -> Array:
+    """PyTorch's index of a source coordinate v >= 0 (float64): ⌊v⌋ taken in float32, capped at n - 1."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        inside = v < n
+        f = np.floor(np.where(inside, v, 0.0).astype(np.float32))
+    return np.where(inside, np.minimum(f.astype(np.int64), n - 1), n - 1)
+
+
+def interp_taps(mode: str, align_corners: bool, scale: float, n: int, on: int,
+                dtype: Any) -> tuple[str, Array, Array, Array, Array]:
+    """One spatial dim's resampling n -> on, in ``dtype``'s arithmetic (PyTorch's CPU kernels): the kind
+    ('copy', 'gather' or 'linear') and per output index o the sources i0, i1 and weights l0, l1.
+
+        s = 1/scale when scale > 0, else n/on ((n-1)/(on-1) with align_corners, 0 when on = 1)
+        nearest        i0 = ⌊s·o⌋
+        nearest-exact  i0 = ⌊max(s·(o + ½) - ½, 0) + ½⌋
+        linear         src = max(s·(o + ½) - ½, 0) (s·o with align_corners), i0 = ⌊src⌋,
+                       i1 = min(i0 + 1, n - 1), l1 = clamp(src - i0, 0, 1), l0 = 1 - l1; on = n copies
+
+    every index capped at n - 1."""
+    t = np.dtype(dtype).type
+    o = np.arange(on, dtype=np.int64)
+    of = o.astype(dtype)
+    if mode == "linear":
+        if on == n:
+            return "copy", o, o, np.ones(on, dtype), np.zeros(on, dtype)
+        if align_corners:
+            s = t(n - 1) / t(on - 1) if on > 1 else t(0)
+            src = s * of
+        else:
+            s = t(1.0 / scale) if scale > 0 else t(n) / t(on)
+            src = s * (of + t(0.5)) - t(0.5)
+        src = np.maximum(src, t(0))
+        i0 = _floor_index(src.astype(np.float64), n)
+        l1 = np.clip(src - i0.astype(dtype), t(0), t(1))
+        return "linear", i0, np.minimum(i0 + 1, n - 1), t(1) - l1, l1
+    s = t(1.0 / scale) if scale > 0 else t(n) / t(on)
+    if mode == "nearest":
+        i0 = _floor_index((s * of).astype(np.float64), n)
+    else:
+        src = np.maximum(s * (of + t(0.5)) - t(0.5), t(0))
+        i0 = _floor_index(src.astype(np.float64) + 0.5, n)
+    return ("copy" if on == n and (i0 == o).all() else "gather"), i0, i0, np.ones(on, dtype), np.zeros(on, dtype)
+
+
+class _InterpBase(Op):
+    """Resampling of (N, C, L) or (N, C, H, W) planes, one map per spatial dim (:func:`interp_taps`):
+    ``mode``, ``scale`` (the kept scale factors, 0: none) and ``align_corners`` as the op's parameters."""
+
+    def __init__(self, mode: str, scale: Sequence[float], align_corners: bool) -> None:
+        super().__init__()
+        self.mode, self.scale, self.align_corners = mode, tuple(float(s) for s in scale), bool(align_corners)
+
+    def taps(self, small: Sequence[int], large: Sequence[int], dtype: Any) -> list[tuple[Any, ...]]:
+        return [interp_taps(self.mode, self.align_corners, sc, n, on, dtype)
+                for sc, n, on in zip(self.scale, small, large)]
+
+    def resample(self, x: Array, size: Sequence[int]) -> Array:
+        """y = x resampled along W, then along H (2-d): per dim y[o] = x[i0] l0 + x[i1] l1."""
+        y = x
+        for ax, (kind, i0, i1, l0, l1) in reversed(list(enumerate(self.taps(x.shape[2:], size, x.dtype)))):
+            if kind == "copy":
+                continue
+            axis = 2 + ax
+            if kind == "gather":
+                y = np.take(y, i0, axis=axis)
+                continue
+            shape = [1] * y.ndim
+            shape[axis] = -1
+            y = np.take(y, i0, axis=axis) * l0.reshape(shape) + np.take(y, i1, axis=axis) * l1.reshape(shape)
+        return y
+
+    def transpose(self, g: Array, size: Sequence[int]) -> Array:
+        """dx = the adjoint of :meth:`resample` to spatial ``size``: along H, then W, dx[i0] += g l0,
+        dx[i1] += g l1."""
+        dx = g
+        for ax, (kind, i0, i1, l0, l1) in enumerate(self.taps(size, g.shape[2:], g.dtype)):
+            if kind == "copy":
+                continue
+            axis = 2 + ax
+            out_shape = list(dx.shape)
+            out_shape[axis] = size[ax]
+            out = np.zeros(out_shape, dtype=g.dtype)
+            moved = np.moveaxis(out, axis, 0)  # a view: add.at along the first axis
+            src = np.moveaxis(dx, axis, 0)
+            if kind == "gather":
+                np.add.at(moved, i0, src)
+            else:
+                w = (-1,) + (1,) * (src.ndim - 1)
+                np.add.at(moved, i0, src * l0.reshape(w))
+                np.add.at(moved, i1, src * l1.reshape(w))
+            dx = out
+        return dx
+
+
+class Interpolate(_InterpBase):
+    """y[n, c] = Ah x[n, c] Awᵀ: x resampled to ``size`` (nearest: one source per output index, linear:
+    two, weighted 1 - l and l); dx = Ahᵀ g Aw."""
+
+    name = "interpolate"
+
+    def __init__(self, mode: str, size: Sequence[int], scale: Sequence[float], align_corners: bool) -> None:
+        super().__init__(mode, scale, align_corners)
+        self.size = tuple(int(v) for v in size)
+
+    def forward(self, x: Array) -> Array:
+        return self.resample(x, self.size)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.transpose(g, self.in_shapes[0][2:]),)
+
+
+class InterpolateInputGrad(_InterpBase):
+    """dx = Ahᵀ g Aw: the gradient of interpolate w.r.t. an input of spatial ``size``; linear: d g = the
+    resampling of the upstream."""
+
+    name = "interpolate_input_grad"
+
+    def __init__(self, mode: str, size: Sequence[int], scale: Sequence[float], align_corners: bool) -> None:
+        super().__init__(mode, scale, align_corners)
+        self.size = tuple(int(v) for v in size)
+
+    def forward(self, g: Array) -> Array:
+        return self.transpose(g, self.size)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.resample(g, self.in_shapes[0][2:]),)
+
+
 OPS: dict[str, type[Op]] = {
     cls.name: cls
     for cls in (
@@ -2126,7 +2259,7 @@ OPS: dict[str, type[Op]] = {
         Round, Trunc, Erf, Silu, Logsigmoid, Softplus, Mish, Hardsigmoid, Gelu, Atan2, Fmod, Remainder,
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
-        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad,
+        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

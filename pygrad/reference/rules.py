@@ -347,6 +347,15 @@ def _avg_pool(node: Node, g: Tensor) -> list[Any]:
     return [g._avg_pool2d_input_grad_raw(op.in_shapes[0][2:], op.params, op.out)]
 
 
+def _interpolate(node: Node, g: Tensor) -> list[Any]:
+    """Each one's rule is the other: the resampling and its transpose, to the node input's sizes."""
+    op = node.op
+    size = op.in_shapes[0][2:]
+    if isinstance(op, ops.InterpolateInputGrad):
+        return [g._interpolate(op.mode, size, op.scale, op.align_corners)]
+    return [g._interpolate_input_grad(op.mode, size, op.scale, op.align_corners)]
+
+
 def _prelu(node: Node, g: Tensor) -> list[Any]:
     x, w = node.inputs
     wb = w.reshape(()) if w.shape[0] == 1 else w.reshape(*((1, w.shape[0]) + (1,) * (x.ndim - 2)))
@@ -406,7 +415,7 @@ RULES.update({
     ops.BatchNorm: _norm, ops.LayerNorm: _norm, ops.GroupNorm: _norm,
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
-    ops.AvgPool2dInputGrad: _avg_pool,
+    ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
 })
 
 

@@ -1190,6 +1190,21 @@ class Tensor:
                              f"for an input of {size[0]} x {size[1]}")
         return _apply(ops.AvgPool2dInputGrad(size, params, out), (self,))
 
+    def _interpolate(self, mode: str, size: Any, scale: Any = None, align_corners: bool = False) -> Tensor:
+        """The interpolate op: (N, C, L) or (N, C, H, W) resampled to the spatial ``size`` (one int per
+        spatial dim); ``mode`` 'nearest', 'nearest-exact' or 'linear' (bilinear on a 4-d input); ``scale``
+        the scale factors kept for the source maps (None or 0: from the sizes)
+        (pygrad.nn.functional.interpolate checks its arguments and computes the sizes)."""
+        args = _interp_check("interpolate", self, mode, size, scale, align_corners)
+        return _apply(ops.Interpolate(*args), (self,))
+
+    def _interpolate_input_grad(self, mode: str, input_size: Any, scale: Any = None,
+                                align_corners: bool = False) -> Tensor:
+        """The gradient of interpolate w.r.t. an input of spatial ``input_size`` (self: the output's
+        gradient); the transposed resampling, a scatter-add."""
+        args = _interp_check("interpolate_input_grad", self, mode, input_size, scale, align_corners)
+        return _apply(ops.InterpolateInputGrad(*args), (self,))
+
     def _index_map(self, maps: Sequence[np.ndarray]) -> Tensor:
         """The index_map op: ``y[i, j, ...] = x[maps[0][i], maps[1][j], ...]`` (checked by pygrad._derived)."""
         ms = tuple(np.asarray(m, dtype=np.int64).reshape(-1) for m in maps)
@@ -1289,6 +1304,39 @@ def tensor(data: object, dtype: object = None, requires_grad: bool = False) -> T
 
 
 # -------------------------------------------------------------- apply ---
+
+
+def _interp_check(op: str, t: Tensor, mode: str, size: Any, scale: Any,
+                  align_corners: bool) -> tuple[str, tuple[int, ...], tuple[float, ...], bool]:
+    """Checks interpolate's op arguments as the C engine does; returns (mode, size, scale, align_corners)."""
+    if mode not in ops.INTERP_MODES:
+        raise PygradValueError(f"{op}: mode must be one of {', '.join(ops.INTERP_MODES)}, got {mode!r}")
+    nd = t.ndim - 2 if t.ndim in (3, 4) else 0
+    sz = list(size) if isinstance(size, (tuple, list)) else [size] * max(nd, 1)
+    sc = [0.0] * max(nd, 1) if scale is None else (list(scale) if isinstance(scale, (tuple, list)) else [scale] * nd)
+    if nd and (len(sz) != nd or len(sc) != nd):
+        raise PygradValueError(f"{op}: size {size!r} and scale {scale!r} must have {nd} value(s) for a tensor of "
+                               f"shape {t.shape}")
+    what = "gradient" if op == "interpolate_input_grad" else "input"
+    if KIND[t.dtype] < 2:
+        raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {np.dtype(t.dtype).name}")
+    if not nd:
+        raise ShapeError(f"{op}: expected a 3-d (N, C, L) or 4-d (N, C, H, W) {what}, got {t.shape}")
+    if 0 in t.shape[1:]:
+        raise ShapeError(f"{op}: expected non-zero channels and spatial sizes (only the batch may be empty), got "
+                         f"{what} {t.shape}")
+    if align_corners and mode != "linear":
+        raise PygradValueError(f"{op}: align_corners is for the linear mode only, {what} {t.shape}")
+    sizes, scales = tuple(int(v) for v in sz), tuple(float(v or 0) for v in sc)
+    if min(sizes) < 1:
+        raise PygradValueError(f"{op}: {'input' if what == 'gradient' else 'output'} size {sizes} must be positive, "
+                               f"{what} {t.shape}")
+    if max(sizes + t.shape[2:]) > 1 << 40:
+        raise PygradMemoryError(f"{op}: sizes {sizes} and {what} {t.shape} are too large")
+    for v in scales:
+        if not (v == 0 or (math.isfinite(v) and v > 0 and 1.0 / v <= float(np.finfo(np.float32).max))):
+            raise PygradValueError(f"{op}: scale_factor {v:g} must be positive and finite (0: none), {what} {t.shape}")
+    return mode, sizes, scales, bool(align_corners)
 
 
 def _pool_params(kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,

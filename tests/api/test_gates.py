@@ -98,6 +98,8 @@ GATE_CASES = [
     ("AdaptiveAvgPool2dGate", lambda ns: ns.AdaptiveAvgPool2dGate((2, 3)), [(2, 1, 5, 4)], "any"),
     ("AvgPool2dInputGradGate", lambda ns: ns.AvgPool2dInputGradGate((5, 4), (2, 2), (2, 1), (1, 0)), [(1, 2, 3, 3)],
      "any"),
+    ("InterpolateGate", lambda ns: ns.InterpolateGate((4, 7), "linear", (0.0, 2.5)), [(2, 2, 3, 3)], "any"),
+    ("InterpolateInputGradGate", lambda ns: ns.InterpolateInputGradGate((5,), "nearest-exact"), [(1, 3, 7)], "any"),
     ("Atan2Gate", lambda ns: ns.Atan2Gate(), [(2, 3), (3,)], "away0"),
     ("FmodGate", lambda ns: ns.FmodGate(), [(4,), (4,)], "positive"),
     ("RemainderGate", lambda ns: ns.RemainderGate(), [(2, 2), (2,)], "positive"),

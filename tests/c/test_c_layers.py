@@ -59,6 +59,7 @@ LAYERS = {
     "ops_embedding": OPS,
     "ops_attn": OPS,
     "ops_pool": OPS,
+    "ops_interp": OPS,
     "optim": OPS,
     "optable": TABLE,
     "program": PROGRAM,

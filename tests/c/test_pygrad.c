@@ -710,6 +710,7 @@ static void test_binary_ops(void) {
 #define FAMILY_embedding(NAME, name)
 #define FAMILY_attn(NAME, name)
 #define FAMILY_pool(NAME, name)
+#define FAMILY_interp(NAME, name)
 static const struct {
     const char *name;
     int op;
@@ -1550,6 +1551,90 @@ static void test_pool2d(void) {
     CHECK_FAILS(pg_adaptive_avg_pool2d_input_grad(V(F64, 1), hw3), PG_ERR_SHAPE,
                 "avg_pool2d_input_grad: expected a 4-d gradient");
     CHECK_FAILS(pg_adaptive_avg_pool2d_input_grad(x, NULL), PG_ERR_VALUE, "a NULL parameter array");
+    release_all();
+}
+
+static void test_interpolate(void) {
+    const int64_t l5[1] = {5}, l4[1] = {4}, hw3[2] = {3, 3}, hw2[2] = {2, 2};
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* nearest 3 -> 5: s = 3/5, floor(0, .6, 1.2, 1.8, 2.4) = 0 0 1 1 2; dx sums the g of each source */
+        pg_tensor *x = leaf(T(dt, 3, SHAPE(1, 1, 3), 1, 2, 3));
+        pg_tensor *y = keep(pg_interpolate(x, PG_INTERP_NEAREST, l5, NULL, 0));
+        CHECK_SHAPE(y, 3, 1, 1, 5);
+        CHECK_VALUES(y, tol, 1, 1, 2, 2, 3);
+        BACKWARD(y, 1, 2, 3, 4, 5);
+        CHECK_GRAD(x, tol, 3, 7, 5);
+        /* nearest-exact: floor(max(.6 (o + .5) - .5, 0) + .5) = 0 0 1 2 2 */
+        CHECK_VALUES(keep(pg_interpolate(x, PG_INTERP_NEAREST_EXACT, l5, NULL, 0)), tol, 1, 1, 2, 3, 3);
+        /* a kept scale_factor 1.1 on 5 -> 5: nearest floor(o / 1.1) = 0 0 1 2 3; linear copies */
+        pg_tensor *x5 = T(dt, 3, SHAPE(1, 1, 5), 1, 2, 3, 4, 5);
+        CHECK_VALUES(keep(pg_interpolate(x5, PG_INTERP_NEAREST, l5, (const double[]){1.1}, 0)), tol, 1, 1, 2, 3, 4);
+        CHECK_VALUES(keep(pg_interpolate(x5, PG_INTERP_LINEAR, l5, (const double[]){1.1}, 0)), tol, 1, 2, 3, 4, 5);
+        /* linear 2 -> 4, half-pixel centres: src = -.25 (0), .25, .75, 1.25 (i = 1 = n - 1, l = .25) */
+        pg_tensor *xl = leaf(T(dt, 3, SHAPE(1, 1, 2), 1, 3));
+        pg_tensor *yl = keep(pg_interpolate(xl, PG_INTERP_LINEAR, l4, NULL, 0));
+        CHECK_VALUES(yl, tol, 1, 1.5, 2.5, 3);
+        BACKWARD(yl, 1, 2, 3, 4);
+        CHECK_GRAD(xl, tol, 1 + 2 * 0.75 + 3 * 0.25, 2 * 0.25 + 3 * 0.75 + 4);
+        /* bilinear 2x2 -> 3x3 with aligned corners: src = 0, .5, 1 each way */
+        pg_tensor *xb = leaf(T(dt, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4));
+        pg_tensor *yb = keep(pg_interpolate(xb, PG_INTERP_LINEAR, hw3, NULL, 1));
+        CHECK_VALUES(yb, tol, 1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4);
+        BACKWARD(yb, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        CHECK_GRAD(xb, tol, 2.25, 2.25, 2.25, 2.25); /* (1 + .5)² per input */
+        /* the rule (create_graph: interpolate_input_grad) gives the kernel's gradient, itself differentiable */
+        pg_tensor *xr = leaf(T(dt, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4));
+        pg_tensor *yr = keep(pg_interpolate(xr, PG_INTERP_LINEAR, hw3, NULL, 1));
+        pg_tensor *gr = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        CHECK_OK(pg_backward_ex(yr, gr, 0, 1));
+        pg_tensor *dr = keep(pg_tensor_grad(xr));
+        CHECK(dr && pg_tensor_grad_fn(dr) >= 0);
+        /* dx = Ahᵀ g Ah, Ah = [[1, 0], [.5, .5], [0, 1]]: Ahᵀ g = [[3, 4.5, 6], [9, 10.5, 12]] */
+        CHECK_VALUES(dr, tol, 5.25, 8.25, 14.25, 17.25);
+        /* d(Σ dx · 1)/dg = the resampling of ones: 1 everywhere */
+        BACKWARD(dr, 1, 1, 1, 1);
+        CHECK_GRAD(gr, tol, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        /* the gradient op alone, and its own backward (the resampling) */
+        pg_tensor *g = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 1, 1, 1, 1, 1, 1, 1, 1));
+        pg_tensor *dg = keep(pg_interpolate_input_grad(g, PG_INTERP_LINEAR, hw2, NULL, 1));
+        CHECK_SHAPE(dg, 4, 1, 1, 2, 2);
+        CHECK_VALUES(dg, tol, 2.25, 2.25, 2.25, 2.25);
+        BACKWARD(dg, 1, 2, 3, 4);
+        CHECK_GRAD(g, tol, 1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4);
+        /* nearest 2-d, 2x2 -> 3x4 (rows 0 0 1, columns 0 0 1 1), and its transpose */
+        pg_tensor *xn = leaf(T(dt, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4));
+        pg_tensor *yn = keep(pg_interpolate(xn, PG_INTERP_NEAREST, (const int64_t[]){3, 4}, NULL, 0));
+        CHECK_VALUES(yn, tol, 1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4);
+        BACKWARD(yn, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        CHECK_GRAD(xn, tol, 4, 4, 2, 2);
+    }
+    /* an empty batch */
+    CHECK_SHAPE(keep(pg_interpolate(T(F64, 3, SHAPE(0, 2, 3), 0), PG_INTERP_LINEAR, l5, NULL, 0)), 3, 0, 2, 5);
+    pg_tensor *x = T(F64, 4, SHAPE(1, 1, 2, 2), 1, 2, 3, 4);
+    const char *op = "interpolate";
+    CHECK_FAILS(pg_interpolate(NULL, 0, hw3, NULL, 0), PG_ERR_VALUE, "interpolate: got a NULL tensor");
+    CHECK_FAILS(pg_interpolate(x, 0, NULL, NULL, 0), PG_ERR_VALUE, "interpolate: a NULL size array");
+    CHECK_FAILS(pg_interpolate(V(F64, 1, 2), 0, hw3, NULL, 0), PG_ERR_SHAPE,
+                "interpolate: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got (2,)");
+    CHECK_FAILS(pg_interpolate(T(F64, 4, SHAPE(1, 0, 2, 2), 0), 0, hw3, NULL, 0), PG_ERR_SHAPE,
+                "interpolate: expected non-zero channels and spatial sizes (only the batch may be empty), got input "
+                "(1, 0, 2, 2)");
+    CHECK_FAILS(pg_interpolate(T(I64, 3, SHAPE(1, 1, 2), 1, 2), 0, l5, NULL, 0), PG_ERR_TYPE, op);
+    CHECK_FAILS(pg_interpolate(x, 7, hw3, NULL, 0), PG_ERR_VALUE, "interpolate: mode 7 is not nearest (0)");
+    CHECK_FAILS(pg_interpolate(x, PG_INTERP_NEAREST, hw3, NULL, 1), PG_ERR_VALUE,
+                "interpolate: align_corners is for the linear mode only, input (1, 1, 2, 2)");
+    CHECK_FAILS(pg_interpolate(x, 0, (const int64_t[]){3, 0}, NULL, 0), PG_ERR_VALUE,
+                "interpolate: output size (3, 0) must be positive, input (1, 1, 2, 2)");
+    CHECK_FAILS(pg_interpolate(x, 0, hw3, (const double[]){1.5, -2}, 0), PG_ERR_VALUE,
+                "interpolate: scale_factor -2 must be positive");
+    CHECK_FAILS(pg_interpolate(x, 1, hw3, (const double[]){NAN, 1}, 0), PG_ERR_VALUE, "scale_factor nan");
+    CHECK_FAILS(pg_interpolate_input_grad(keep(pg_tensor_full(F64, 5, SHAPE(1, 1, 1, 2, 2), 0)), 0, hw3, NULL, 0), PG_ERR_SHAPE,
+                "interpolate_input_grad: expected a 3-d (N, C, L) or 4-d (N, C, H, W) gradient, got (1, 1, 1, 2, 2)");
+    CHECK_FAILS(pg_interpolate_input_grad(T(F64, 3, SHAPE(1, 1, 2), 0, 0), 0, (const int64_t[]){0}, NULL, 0),
+                PG_ERR_VALUE, "interpolate_input_grad: input size (0,) must be positive, gradient (1, 1, 2)");
+    CHECK_FAILS(pg_interpolate_input_grad(x, 0, NULL, NULL, 0), PG_ERR_VALUE, "a NULL size array");
     release_all();
 }
 
@@ -3036,6 +3121,7 @@ int main(void) {
     test_dropout_and_embedding();
     test_attention();
     test_pool2d();
+    test_interpolate();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();

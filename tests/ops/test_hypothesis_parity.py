@@ -756,6 +756,33 @@ def b_avg_pool2d_input_grad(p: Program) -> Value | None:
                  lambda m, a: a._avg_pool2d_input_grad((h, w), k, s, pad, ceil, cip, 0), gy)
 
 
+def _interp_setup(p: Program, nd: int) -> tuple[str, tuple[float, ...], bool, tuple[int, ...]]:
+    """A random resampling: mode, kept scale factors (0: none), align_corners, output spatial sizes."""
+    mode = p.draw(st.sampled_from(["nearest", "linear", "nearest-exact"]))
+    scale = tuple(p.draw(st.sampled_from([0.0, 0.5, 1.3, 2.0, 2.7])) for _ in range(nd))
+    align = mode == "linear" and p.draw(st.booleans())
+    size = tuple(p.draw(st.integers(1, 7)) for _ in range(nd))
+    return mode, scale, align, size
+
+
+def b_interpolate(p: Program) -> Value | None:
+    x = p.pick(lambda v: len(v.shape) in (3, 4) and min(v.shape[1:]) >= 1 and max(v.shape[2:]) <= 8)
+    if x is None:
+        nd = p.draw(st.integers(1, 2))
+        x = p.leaf((p.draw(st.integers(1, 2)), p.draw(st.integers(1, 3)))
+                   + tuple(p.draw(st.integers(1, 6)) for _ in range(nd)))
+    mode, scale, align, size = _interp_setup(p, len(x.shape) - 2)
+    return apply(p, "interpolate", lambda m, a: a._interpolate(mode, size, scale, align), x)
+
+
+def b_interpolate_input_grad(p: Program) -> Value | None:
+    nd = p.draw(st.integers(1, 2))
+    mode, scale, align, size = _interp_setup(p, nd)
+    gy = p.leaf((p.draw(st.integers(1, 2)), p.draw(st.integers(1, 2))) + tuple(p.draw(st.integers(1, 7))
+                                                                            for _ in range(nd)))
+    return apply(p, "interpolate_input_grad", lambda m, a: a._interpolate_input_grad(mode, size, scale, align), gy)
+
+
 def b_cast(p: Program) -> Value | None:
     x = p.pick()
     other = pygrad.float64 if x.r.dtype == np.float32 else pygrad.float32
@@ -893,6 +920,8 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "avg_pool2d": b_avg_pool2d,
     "adaptive_avg_pool2d": b_adaptive_avg_pool2d,
     "avg_pool2d_input_grad": b_avg_pool2d_input_grad,
+    "interpolate": b_interpolate,
+    "interpolate_input_grad": b_interpolate_input_grad,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
