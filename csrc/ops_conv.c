@@ -1,6 +1,7 @@
 /* ops_conv.c: 2-d convolution (PyTorch's conv2d, NCHW, cross-correlation)
  * and its two gradient ops, lowered onto the GEMM of gemm.c by im2col /
- * col2im, one image and one group at a time, images split between threads:
+ * col2im, a group of images and one channel group at a time, the image
+ * groups split between threads:
  *
  *   conv2d(x, w)                     y = conv(x, w)        x (N, C, H, W), w (O, C/G, KH, KW)
  *   conv2d_input_grad(g, w)          dx = conv^T(g, w)     g (N, O, OH, OW) -> (N, C, H, W)
@@ -100,6 +101,13 @@ static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
  * columns). y's and gy's rows of a group are not one strided matrix (image b's start o*l elements
  * after image b-1's), so they pass through a (og, nb*l) buffer, copied row by row.
  *
+ * Small images (OW <= PG_CV_PLANE_OW) unfold from a zero-padded copy of the image (its plane): every
+ * window is inside it, so each col row is a few fixed-width runs with no edge cases. The forward's
+ * col and the input gradient's G are written straight into the packed panels the GEMM's micro-kernel
+ * reads (pg__gemm_packed_*), instead of into a matrix the GEMM would then copy into them. The weight
+ * gradient is computed transposed, dw^T = col G^T, so that col is packed as the GEMM's A (8 rows side
+ * by side) rather than as a transposed B (32 rows side by side).
+ *
  * Threads split the batch, not the products: each team member takes groups in turn (an atomic
  * counter, so a member the machine descheduled delays nobody) and runs im2col, the GEMM and col2im of
  * its group alone, on its own buffers. One hand-off per op instead of two per group, and the GEMMs
@@ -145,6 +153,14 @@ static void pg__cv_inside(const pg_cv *cv, int64_t *y0, int64_t *y1, int64_t *x0
 /* Whether the plane holds all of the input (else a stride leaves its last rows or columns unread). */
 static bool pg__cv_covers(const pg_cv *cv) { return cv->pt + cv->h <= cv->hq && cv->pl + cv->w <= cv->wq; }
 
+/* The distance between two rows of a group's col (and tmp) for n columns: whole 64-byte lines, an odd
+ * number of them. Rows of 512 floats, 2 KiB apart, fall in a few sets of the L1 cache, and the GEMM's
+ * packing, which reads down the rows, missed it on every line (8 x 8 images: pack 2x slower). */
+static int64_t pg__cv_ld(int64_t n, size_t es) {
+    int64_t lines = (n * (int64_t)es + 63) / 64;
+    return (lines | 1) * 64 / (int64_t)es;
+}
+
 #define PG_CV_SLOTS 8
 
 enum { PG_CV_FWD, PG_CV_DX, PG_CV_DW };
@@ -180,6 +196,11 @@ typedef struct pg_cv_batch {
         const T *s_ = (s) + r_ * (lds);                                                                       \
         PG_CV_ROLLED for (int64_t e_ = 0; e_ < (n); e_++) d_[e_] += s_[e_];                                   \
     }
+#if defined(__GNUC__)
+#define PG_CV_INLINE static inline __attribute__((always_inline))
+#else
+#define PG_CV_INLINE static inline
+#endif
 #define PG_CV_BY_WIDTH(OP, T, d, ldd, s, lds, rows, n)                                                       \
     switch (n) {                                                                                              \
     case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
@@ -305,9 +326,9 @@ typedef struct pg_cv_batch {
         }                                                                                                     \
     }                                                                                                         \
     /* img (cg, H, W) = the interior of col2im(col (k, l), rows ldc apart), through the zeroed plane. Per */  \
-    /* channel, kernel column j outermost: consecutive adds go to other plane rows, or to the same elements, */ \
-    /* never to a shifted overlap of the last store (which would wait on it); each plane element sums its */  \
-    /* windows in the order (j, i), the same whatever the batch or the team */                                \
+    /* channel, kernel column j outermost: consecutive adds go to other plane rows, or to the same */         \
+    /* elements, never to a shifted overlap of the last store (which would wait on it); each plane element */ \
+    /* sums its windows in the order (j, i), the same whatever the batch or the team */                       \
     static void pg__col2im_plane_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *plane, T *x) {          \
         memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq));                                     \
         for (int64_t c = 0; c < cv->cg; c++)                                                                  \
@@ -347,26 +368,86 @@ typedef struct pg_cv_batch {
         if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                                    \
         else pg__col2im_plane_##SUF(cv, col, ldc, plane, x);                                                  \
     }                                                                                                         \
-    /* gy's rows of group g for images n0 .. n0+nb-1, side by side: dst (og, nb*l) */                         \
-    static void pg__cv_gather_##SUF(const pg_cv *cv, T *dst, const T *gy, int64_t n0, int64_t nb, int64_t g) { \
-        const int64_t l = cv->l, ld = nb * l;                                                                 \
+    /* The GEMM's packed B written directly (pg__gemm_packed_*): bp (K, nc) in panels of nr columns, */      \
+    /* B(p, j) at bp[((j / nr)*K + p)*nr + j % nr]. Image b's col (k, l) from its plane, as the columns */    \
+    /* b*l .. b*l + l - 1: each output row a run of ow columns inside one panel (nr % ow == 0, sw == 1) */    \
+    PG_CV_INLINE void pg__im2col_panels_w_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0,               \
+                                                const T *plane, const int64_t ow) {                           \
+        const int64_t K = cv->k, oh = cv->oh, rs = cv->sh * cv->wq, q0 = j0 / nr, t0 = j0 - q0 * nr;          \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < K; r++, pg__cv_next(cv, &c, &i, &jj)) {                \
+            const T *src = plane + (c * cv->hq + i * cv->dh) * cv->wq + jj * cv->dw;                          \
+            T *dst = bp + (q0 * K + r) * nr + t0;                                                             \
+            for (int64_t oy = 0, t = t0; oy < oh; oy++, src += rs) {                                          \
+                memcpy(dst, src, sizeof(T) * (size_t)ow);                                                     \
+                dst += ow;                                                                                    \
+                if ((t += ow) == nr) { /* on to the same row of the next panel */                             \
+                    t = 0;                                                                                    \
+                    dst += (K - 1) * nr;                                                                      \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void pg__im2col_panels_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0, const T *plane) {     \
+        switch (cv->ow) { /* fixed widths: each run a few vector moves */                                     \
+        case 4: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 4); break;                                   \
+        case 8: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 8); break;                                   \
+        case 16: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 16); break;                                 \
+        default: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, cv->ow); break;                            \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* columns j .. j+n-1 of row p of a packed B (K rows, panels of nr) = s[0 .. n) */                        \
+    static void pg__cv_put_##SUF(T *bp, int64_t K, int64_t nr, int64_t p, int64_t j, const T *s, int64_t n) { \
+        while (n > 0) {                                                                                       \
+            int64_t q = j / nr, t = j - q * nr, m = nr - t < n ? nr - t : n;                                  \
+            memcpy(bp + (q * K + p) * nr + t, s, sizeof(T) * (size_t)m);                                      \
+            s += m;                                                                                           \
+            j += m;                                                                                           \
+            n -= m;                                                                                           \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* the columns nc .. of a packed B's last panel: zero (they are computed, and dropped) */                 \
+    static void pg__cv_tail_##SUF(T *bp, int64_t K, int64_t nr, int64_t nc) {                                 \
+        const int64_t q = nc / nr, t = nc - q * nr;                                                           \
+        if (t > 0)                                                                                            \
+            for (int64_t p = 0; p < K; p++)                                                                   \
+                memset(bp + (q * K + p) * nr + t, 0, sizeof(T) * (size_t)(nr - t));                          \
+    }                                                                                                         \
+    /* gy's rows of group g for images n0 .. n0+nb-1, side by side: dst (og, nb*l), rows ld apart */         \
+    static void pg__cv_gather_##SUF(const pg_cv *cv, T *dst, int64_t ld, const T *gy, int64_t n0, int64_t nb, \
+                                    int64_t g) {                                                              \
+        const int64_t l = cv->l;                                                                              \
         for (int64_t b = 0; b < nb; b++)                                                                      \
             for (int64_t i = 0; i < cv->og; i++)                                                              \
-                memcpy(dst + i * ld + b * l, gy + ((n0 + b) * cv->o + g * cv->og + i) * l, sizeof(T) * (size_t)l); \
+                memcpy(dst + i * ld + b * l, gy + ((n0 + b) * cv->o + g * cv->og + i) * l,                    \
+                       sizeof(T) * (size_t)l);                                                                \
     }                                                                                                         \
     /* images n0 .. n0+nb-1 of y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)) */                  \
     static void pg__conv_fwd_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *y, const T *x, const T *w,     \
                                    T *col, T *tmp, T *plane) {                                                \
-        const int64_t l = cv->l, ld = nb * l;                                                                 \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
+        /* col straight into the GEMM's panels when the plane's runs fit them */                              \
+        const int64_t nr = cv->plane && cv->sw == 1 ? pg__gemm_panel_##SUF(nc) : 0;                          \
+        const bool packed = nr > 0 && nr % cv->ow == 0;                                                       \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             /* col (k, nb*l): the images' unfolded columns side by side */                                    \
-            for (int64_t b = 0; b < nb; b++)                                                                  \
-                pg__cv_unfold_##SUF(cv, col + b * l, ld, x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w, \
-                                    plane);                                                                   \
+            for (int64_t b = 0; b < nb; b++) {                                                                \
+                const T *xb = x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w;                            \
+                if (!packed) {                                                                                \
+                    pg__cv_unfold_##SUF(cv, col + b * l, ld, xb, plane);                                      \
+                    continue;                                                                                 \
+                }                                                                                             \
+                pg__cv_fill_##SUF(cv, plane, xb);                                                             \
+                pg__im2col_panels_##SUF(cv, col, nr, b * l, plane);                                           \
+            }                                                                                                 \
             /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, else through tmp */ \
             T *yg = nb == 1 ? y + (n0 * cv->o + g * cv->og) * l : tmp;                                        \
-            pg__gemm_##SUF(false, false, cv->og, ld, cv->k, w + g * cv->og * cv->k, cv->k, col, ld, yg, ld,   \
-                           false);                                                                            \
+            const T *wg = w + g * cv->og * cv->k;                                                             \
+            const int64_t ldy = nb == 1 ? l : ld;                                                             \
+            if (packed) {                                                                                     \
+                pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, false);          \
+            } else                                                                                            \
+                pg__gemm_##SUF(false, false, cv->og, nc, cv->k, wg, cv->k, col, ld, yg, ldy, false);          \
             if (nb == 1) continue;                                                                            \
             for (int64_t b = 0; b < nb; b++)                                                                  \
                 for (int64_t i = 0; i < cv->og; i++)                                                          \
@@ -374,41 +455,54 @@ typedef struct pg_cv_batch {
                            sizeof(T) * (size_t)l);                                                            \
         }                                                                                                     \
     }                                                                                                         \
-    /* images n0 .. n0+nb-1 of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), written whole */ \
+    /* images n0 .. n0+nb-1 of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), whole */  \
     static void pg__conv_dx_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dx, const T *gy, const T *w,    \
                                   T *col, T *tmp, T *plane) {                                                 \
-        const int64_t l = cv->l, ld = nb * l, chw = cv->c * cv->h * cv->w;                                    \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T)), chw = cv->c * cv->h * cv->w;    \
         if (!cv->plane || !pg__cv_covers(cv)) memset(dx + n0 * chw, 0, sizeof(T) * (size_t)(nb * chw));       \
+        const int64_t nr = pg__gemm_panel_##SUF(nc);                                                          \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
-            const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                                 \
-            if (nb > 1) {                                                                                     \
-                pg__cv_gather_##SUF(cv, tmp, gy, n0, nb, g);                                                  \
-                gg = tmp;                                                                                     \
-            }                                                                                                 \
             /* y = W col  =>  dcol (k, nb*l) = W_g^T (k, og) G_g (og, nb*l) */                                \
-            pg__gemm_##SUF(true, false, cv->k, ld, cv->og, w + g * cv->og * cv->k, cv->k, gg, ld, col, ld,    \
-                           false);                                                                            \
+            const T *wg = w + g * cv->og * cv->k;                                                             \
+            if (nr > 0) { /* G_g's rows straight into the GEMM's panels */                                    \
+                for (int64_t b = 0; b < nb; b++)                                                              \
+                    for (int64_t o = 0; o < cv->og; o++)                                                      \
+                        pg__cv_put_##SUF(tmp, cv->og, nr, o, b * l,                                           \
+                                         gy + ((n0 + b) * cv->o + g * cv->og + o) * l, l);                    \
+                pg__cv_tail_##SUF(tmp, cv->og, nr, nc);                                                       \
+                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, false);           \
+            } else {                                                                                          \
+                const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                             \
+                if (nb > 1) {                                                                                 \
+                    pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                          \
+                    gg = tmp;                                                                                 \
+                }                                                                                             \
+                pg__gemm_##SUF(true, false, cv->k, nc, cv->og, wg, cv->k, gg, nb == 1 ? l : ld, col, ld,      \
+                               false);                                                                        \
+            }                                                                                                 \
             for (int64_t b = 0; b < nb; b++)                                                                  \
-                pg__cv_fold_##SUF(cv, col + b * l, ld, dx + (n0 + b) * chw + g * cv->cg * cv->h * cv->w, plane); \
+                pg__cv_fold_##SUF(cv, col + b * l, ld, dx + (n0 + b) * chw + g * cv->cg * cv->h * cv->w,      \
+                                  plane);                                                                     \
         }                                                                                                     \
     }                                                                                                         \
     /* dwt (k, O), dw transposed: dw[o, r] = dwt[r, o], (+)= (G_g col^T)^T over images n0 .. n0+nb-1 */       \
     static void pg__conv_dw_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dwt, const T *x, const T *gy,   \
                                   T *col, T *tmp, T *plane, bool acc) {                                       \
-        const int64_t l = cv->l, ld = nb * l;                                                                 \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             for (int64_t b = 0; b < nb; b++)                                                                  \
                 pg__cv_unfold_##SUF(cv, col + b * l, ld, x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w, \
                                     plane);                                                                   \
             const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                                 \
             if (nb > 1) {                                                                                     \
-                pg__cv_gather_##SUF(cv, tmp, gy, n0, nb, g);                                                  \
+                pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                              \
                 gg = tmp;                                                                                     \
             }                                                                                                 \
             /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
             /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
             /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
-            pg__gemm_##SUF(false, true, cv->k, cv->og, ld, col, ld, gg, ld, dwt + g * cv->og, cv->o, acc);    \
+            pg__gemm_##SUF(false, true, cv->k, cv->og, nc, col, ld, gg, nb == 1 ? l : ld, dwt + g * cv->og,   \
+                           cv->o, acc);                                                                       \
         }                                                                                                     \
     }                                                                                                         \
     static void pg__conv_job_##SUF(void *ctx, const pg_team *team) {                                          \
@@ -417,14 +511,16 @@ typedef struct pg_cv_batch {
         char *ws = jb->work + team->tid * jb->workbytes;                                                      \
         T *col = (T *)ws, *tmp = (T *)(ws + jb->colbytes), *plane = (T *)(ws + jb->colbytes + jb->tmpbytes);  \
         /* the plane's border is zero for im2col from here on (col2im zeroes the plane itself) */             \
-        if (cv->plane && jb->kind != PG_CV_DX) memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq)); \
+        if (cv->plane && jb->kind != PG_CV_DX)                                                                \
+            memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq));                                 \
         const int64_t nb = jb->nb, ngroups = (cv->n + nb - 1) / nb;                                           \
         for (;;) {                                                                                            \
             int64_t i = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);                        \
             if (i >= jb->units) return;                                                                       \
             if (jb->kind != PG_CV_DW) {                                                                       \
                 int64_t n0 = i * nb, cnt = cv->n - n0 < nb ? cv->n - n0 : nb;                                 \
-                if (jb->kind == PG_CV_FWD) pg__conv_fwd_##SUF(cv, n0, cnt, jb->out, jb->a, jb->b, col, tmp, plane); \
+                if (jb->kind == PG_CV_FWD)                                                                    \
+                    pg__conv_fwd_##SUF(cv, n0, cnt, jb->out, jb->a, jb->b, col, tmp, plane);                  \
                 else pg__conv_dx_##SUF(cv, n0, cnt, jb->out, jb->a, jb->b, col, tmp, plane);                  \
                 continue;                                                                                     \
             }                                                                                                 \
@@ -442,7 +538,8 @@ typedef struct pg_cv_batch {
         for (int64_t r = 0; r < cv->k; r++)                                                                   \
             for (int64_t o = 0; o < cv->o; o++) {                                                             \
                 T v = ((const T *)slots)[r * cv->o + o];                                                      \
-                for (int64_t s = 1; s < nslots; s++) v += ((const T *)(slots + s * slotbytes))[r * cv->o + o]; \
+                for (int64_t s = 1; s < nslots; s++)                                                          \
+                    v += ((const T *)(slots + s * slotbytes))[r * cv->o + o];                                 \
                 dw[o * cv->k + r] = v;                                                                        \
             }                                                                                                 \
     }
@@ -484,8 +581,11 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
     int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
     if (nthr > units) nthr = (int)units;
     if (nthr < 1) nthr = 1;
-    int64_t colbytes = (int64_t)(es * (size_t)(cv->k * nb * cv->l) + 63) / 64 * 64;
-    int64_t tmpbytes = nb > 1 ? (int64_t)(es * (size_t)(cv->og * nb * cv->l) + 63) / 64 * 64 : 0;
+    /* a row of col or tmp: ld, or the columns rounded up to whole panels of at most 32 */
+    const int64_t ld = pg__cv_ld(nb * cv->l, es), nc32 = (nb * cv->l + 31) / 32 * 32, width = ld > nc32 ? ld : nc32;
+    int64_t colbytes = (int64_t)es * cv->k * width;
+    colbytes = (colbytes + 63) / 64 * 64; /* the buffers after it stay 64-byte aligned, as packed panels must */
+    int64_t tmpbytes = nb > 1 || kind == PG_CV_DX ? ((int64_t)es * cv->og * width + 63) / 64 * 64 : 0;
     int64_t planebytes = cv->plane ? (int64_t)(es * (size_t)(cv->cg * cv->hq * cv->wq) + 63) / 64 * 64 : 0;
     int64_t workbytes = colbytes + tmpbytes + planebytes;
     int64_t slotbytes = kind == PG_CV_DW ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0; /* dwt */
