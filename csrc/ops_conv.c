@@ -112,7 +112,7 @@ static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
  * counter, so a member the machine descheduled delays nobody) and runs im2col, the GEMM and col2im of
  * its group alone, on its own buffers. One hand-off per op instead of two per group, and the GEMMs
  * run on one thread each, where the packed kernel is at its best. dw sums over the images: groups are
- * dealt to PG_CV_SLOTS fixed slots (slot s: groups s, s + S, s + 2S, ...), each summed in its own
+ * dealt to S fixed slots (slot s: groups s, s + S, s + 2S, ...; pg__cv_slots), each summed in its own
  * buffer in group order, then the slots in order: since nb depends on the geometry alone, the result
  * does not depend on the team size or on which member took which group. */
 
@@ -161,7 +161,19 @@ static int64_t pg__cv_ld(int64_t n, size_t es) {
     return (lines | 1) * 64 / (int64_t)es;
 }
 
+/* dw's slots: at least PG_CV_SLOTS (when there are as many groups), and more while their partial sums
+ * fit PG_CV_SLOT_BYTES: a slot is what a thread takes at a time, and a member the machine has
+ * descheduled holds up the others for as long as the rest of its slot (4 groups of 8 x 8 images in
+ * 8 slots, against 1 group in 32: 2 threads on 2 shared cores ran dw slower than 1). */
 #define PG_CV_SLOTS 8
+#define PG_CV_SLOT_BYTES (1 << 20)
+
+/* The number of dw's slots: a function of the geometry alone, as the group size. */
+static int64_t pg__cv_slots(const pg_cv *cv, int64_t ngroups, size_t es) {
+    int64_t fit = (int64_t)(PG_CV_SLOT_BYTES / (es * (size_t)(cv->o * cv->k) + 64));
+    int64_t s = fit > PG_CV_SLOTS ? fit : PG_CV_SLOTS;
+    return s < ngroups ? s : ngroups;
+}
 
 enum { PG_CV_FWD, PG_CV_DX, PG_CV_DW };
 
@@ -174,7 +186,7 @@ typedef struct pg_cv_batch {
                               and its plane (cg, hq, wq) when cv->plane */
     char *slots;           /* DW: [units][k*o] partial sums of dw transposed (dwt) */
     int64_t nb;            /* images per group */
-    int64_t units;         /* FWD, DX: the groups, ceil(n / nb); DW: the slots, min(groups, PG_CV_SLOTS) */
+    int64_t units;         /* FWD, DX: the groups, ceil(n / nb); DW: the slots (pg__cv_slots) */
     int64_t colbytes, tmpbytes, workbytes, slotbytes;
     atomic_llong next;     /* the next unit */
 } pg_cv_batch;
@@ -577,7 +589,7 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
     size_t es = f64 ? 8 : 4;
     double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
     const int64_t nb = pg__cv_group(cv), ngroups = (cv->n + nb - 1) / nb;
-    int64_t units = kind == PG_CV_DW ? (ngroups < PG_CV_SLOTS ? ngroups : PG_CV_SLOTS) : ngroups;
+    int64_t units = kind == PG_CV_DW ? pg__cv_slots(cv, ngroups, es) : ngroups;
     int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
     if (nthr > units) nthr = (int)units;
     if (nthr < 1) nthr = 1;
