@@ -208,10 +208,15 @@ typedef struct pg_cv_batch {
         const T *s_ = (s) + r_ * (lds);                                                                       \
         PG_CV_ROLLED for (int64_t e_ = 0; e_ < (n); e_++) d_[e_] += s_[e_];                                   \
     }
+/* The loops that only move data (the plane, im2col, col2im) are compiled also for AVX2 and AVX-512
+ * (PG_CLONES: the same operations in the same order, so the same results); a clone may not be inlined
+ * into its caller, which would drop the clones, and its helpers are inlined into each clone. */
 #if defined(__GNUC__)
 #define PG_CV_INLINE static inline __attribute__((always_inline))
+#define PG_NOINLINE __attribute__((noinline))
 #else
 #define PG_CV_INLINE static inline
+#define PG_NOINLINE
 #endif
 #define PG_CV_BY_WIDTH(OP, T, d, ldd, s, lds, rows, n)                                                       \
     switch (n) {                                                                                              \
@@ -304,16 +309,16 @@ typedef struct pg_cv_batch {
         }                                                                                                     \
     }                                                                                                         \
     /* the two row loops on pointers that do not alias, for the compiler to vectorise */                      \
-    static inline void pg__cv_copy_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,        \
-                                         int64_t rows, int64_t n) {                                           \
+    PG_CV_INLINE void pg__cv_copy_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,         \
+                                        int64_t rows, int64_t n) {                                            \
         PG_CV_BY_WIDTH(PG_CV_ROWS_COPY, T, d, ldd, s, lds, rows, n)                                           \
     }                                                                                                         \
-    static inline void pg__cv_add_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,         \
-                                        int64_t rows, int64_t n) {                                            \
+    PG_CV_INLINE void pg__cv_add_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,          \
+                                       int64_t rows, int64_t n) {                                             \
         PG_CV_BY_WIDTH(PG_CV_ROWS_ADD, T, d, ldd, s, lds, rows, n)                                            \
     }                                                                                                         \
     /* plane (cg, hq, wq) = img (cg, H, W) padded: the interior only; the border stays as it was (zero) */    \
-    static void pg__cv_fill_##SUF(const pg_cv *cv, T *plane, const T *x) {                                    \
+    PG_CLONES PG_NOINLINE static void pg__cv_fill_##SUF(const pg_cv *cv, T *plane, const T *x) {              \
         int64_t y0, y1, x0, x1;                                                                               \
         pg__cv_inside(cv, &y0, &y1, &x0, &x1);                                                                \
         if (y1 <= y0 || x1 <= x0) return;                                                                     \
@@ -324,7 +329,8 @@ typedef struct pg_cv_batch {
         }                                                                                                     \
     }                                                                                                         \
     /* col (k, l), rows ldc apart, from the padded plane (cg, hq, wq): every window inside, no edges */       \
-    static void pg__im2col_plane_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *plane) {                \
+    PG_CLONES PG_NOINLINE static void pg__im2col_plane_##SUF(const pg_cv *cv, T *col, int64_t ldc,            \
+                                                             const T *plane) {                                \
         for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {             \
             T *row = col + r * ldc;                                                                           \
             const T *src = plane + (c * cv->hq + i * cv->dh) * cv->wq + jj * cv->dw;                          \
@@ -341,7 +347,8 @@ typedef struct pg_cv_batch {
     /* channel, kernel column j outermost: consecutive adds go to other plane rows, or to the same */         \
     /* elements, never to a shifted overlap of the last store (which would wait on it); each plane element */ \
     /* sums its windows in the order (j, i), the same whatever the batch or the team */                       \
-    static void pg__col2im_plane_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *plane, T *x) {          \
+    PG_CLONES PG_NOINLINE static void pg__col2im_plane_##SUF(const pg_cv *cv, const T *col, int64_t ldc,      \
+                                                             T *plane, T *x) {                                \
         memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq));                                     \
         for (int64_t c = 0; c < cv->cg; c++)                                                                  \
             for (int64_t jj = 0; jj < cv->kw; jj++)                                                           \
@@ -399,7 +406,8 @@ typedef struct pg_cv_batch {
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    static void pg__im2col_panels_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0, const T *plane) {     \
+    PG_CLONES PG_NOINLINE static void pg__im2col_panels_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0, \
+                                                              const T *plane) {                               \
         switch (cv->ow) { /* fixed widths: each run a few vector moves */                                     \
         case 4: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 4); break;                                   \
         case 8: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 8); break;                                   \
