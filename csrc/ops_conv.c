@@ -415,15 +415,26 @@ typedef struct pg_cv_batch {
         default: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, cv->ow); break;                            \
         }                                                                                                     \
     }                                                                                                         \
-    /* columns j .. j+n-1 of row p of a packed B (K rows, panels of nr) = s[0 .. n) */                        \
+    /* columns j .. j+n-1 of row p of a packed B (K rows, panels of nr) = s[0 .. n): a head up to a */      \
+    /* panel's edge, whole panels (fixed-size copies for the kernels' widths), a tail */                      \
     static void pg__cv_put_##SUF(T *bp, int64_t K, int64_t nr, int64_t p, int64_t j, const T *s, int64_t n) { \
-        while (n > 0) {                                                                                       \
-            int64_t q = j / nr, t = j - q * nr, m = nr - t < n ? nr - t : n;                                  \
-            memcpy(bp + (q * K + p) * nr + t, s, sizeof(T) * (size_t)m);                                      \
+        const int64_t q = j / nr, t = j - q * nr, step = K * nr;                                              \
+        T *d = bp + (q * K + p) * nr + t;                                                                     \
+        if (t > 0) {                                                                                          \
+            const int64_t m = nr - t < n ? nr - t : n;                                                        \
+            memcpy(d, s, sizeof(T) * (size_t)m);                                                              \
             s += m;                                                                                           \
-            j += m;                                                                                           \
             n -= m;                                                                                           \
+            d += step - t;                                                                                    \
         }                                                                                                     \
+        const int64_t full = n / nr, rest = n - full * nr;                                                    \
+        switch (nr) {                                                                                         \
+        case 8: PG_CV_ROWS_COPY(T, d, step, s, 8, full, 8); break;                                            \
+        case 16: PG_CV_ROWS_COPY(T, d, step, s, 16, full, 16); break;                                         \
+        case 32: PG_CV_ROWS_COPY(T, d, step, s, 32, full, 32); break;                                         \
+        default: PG_CV_ROWS_COPY(T, d, step, s, nr, full, nr); break;                                         \
+        }                                                                                                     \
+        if (rest > 0) memcpy(d + full * step, s + full * nr, sizeof(T) * (size_t)rest);                       \
     }                                                                                                         \
     /* the columns nc .. of a packed B's last panel: zero (they are computed, and dropped) */                 \
     static void pg__cv_tail_##SUF(T *bp, int64_t K, int64_t nr, int64_t nc) {                                 \
