@@ -448,9 +448,7 @@ typedef struct pg_cv_batch {
                                     int64_t g) {                                                              \
         const int64_t l = cv->l;                                                                              \
         for (int64_t b = 0; b < nb; b++)                                                                      \
-            for (int64_t i = 0; i < cv->og; i++)                                                              \
-                memcpy(dst + i * ld + b * l, gy + ((n0 + b) * cv->o + g * cv->og + i) * l,                    \
-                       sizeof(T) * (size_t)l);                                                                \
+            pg__cv_copy_##SUF(dst + b * l, ld, gy + ((n0 + b) * cv->o + g * cv->og) * l, l, cv->og, l);       \
     }                                                                                                         \
     /* images n0 .. n0+nb-1 of y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)) */                  \
     static void pg__conv_fwd_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *y, const T *x, const T *w,     \
@@ -481,9 +479,7 @@ typedef struct pg_cv_batch {
                 pg__gemm_##SUF(false, false, cv->og, nc, cv->k, wg, cv->k, col, ld, yg, ldy, false);          \
             if (nb == 1) continue;                                                                            \
             for (int64_t b = 0; b < nb; b++)                                                                  \
-                for (int64_t i = 0; i < cv->og; i++)                                                          \
-                    memcpy(y + ((n0 + b) * cv->o + g * cv->og + i) * l, tmp + i * ld + b * l,                 \
-                           sizeof(T) * (size_t)l);                                                            \
+                pg__cv_copy_##SUF(y + ((n0 + b) * cv->o + g * cv->og) * l, l, tmp + b * l, ld, cv->og, l);    \
         }                                                                                                     \
     }                                                                                                         \
     /* images n0 .. n0+nb-1 of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), whole */  \
