@@ -3,8 +3,9 @@ bench/conv.py``) from the repository root. The layers of the issue's two targets
 kernels, padding 1:
 
 - CIFAR-shaped batches: N = 64 images of 32 x 32, 3 -> 32 and 32 -> 64 channels;
-- the digits ConvNet (examples/convnet_digits.py): 8 x 8 images, N = 64 and 128, 1 -> 16 and 16 -> 32
-  channels (the second layer after a 2 x 2 pool would see 4 x 4; both are timed at 8 x 8 as a bound).
+- the digits ConvNet (examples/convnet_digits.py): 8 x 8 images, N = 64, 128 and 256, 1 -> 16 and
+  16 -> 32 channels; in the network the second layer sees 4 x 4 images (after a 2 x 2 pool), timed
+  too at N = 64 and 256.
 
 For each, at 1 and 2 threads: milliseconds per forward, and per step (forward, then backward of
 sum(y * v) to the input and the weight), best of several interleaved rounds (pygrad and PyTorch
@@ -13,8 +14,9 @@ pygrad's step as GFLOP/s and as a fraction of the FMA peak of that many threads 
 step is three products of 2·N·O·C·KH·KW·OH·OW flops (y, dx, dw), so the fraction counts im2col,
 col2im and the elementwise work as GEMM time: it is a lower bound of the GEMM part's. Asserts nothing.
 
-pygrad lowers the convolution onto its packed GEMM with im2col / col2im, images split between the
-threads; PyTorch's CPU path (oneDNN / its own im2col) is the peer.
+pygrad lowers the convolution onto its packed GEMM with im2col / col2im, small images unfolded in
+groups into one GEMM, the groups split between the threads; PyTorch's CPU path (oneDNN / its own
+im2col) is the peer.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ SHAPES = [
     ("digits 16 -> 32", 64, 16, 32, 8),
     ("digits 1 -> 16", 128, 1, 16, 8),
     ("digits 16 -> 32", 128, 16, 32, 8),
+    ("digits 1 -> 16", 256, 1, 16, 8),
+    ("digits 16 -> 32", 256, 16, 32, 8),
+    ("digits 16 -> 32, 4 x 4", 64, 16, 32, 4),
+    ("digits 16 -> 32, 4 x 4", 256, 16, 32, 4),
 ]
 
 

@@ -695,3 +695,78 @@ PG_GEMV(double, f64)
 
 PG_GEMM_DRIVER(float, f32)
 PG_GEMM_DRIVER(double, f64)
+
+/* ======================================================================
+ * Products over a B its caller packed (kernels.h): the blocked driver's
+ * loops on the calling thread, minus B's packing and its N blocks. The
+ * caller (conv2d's im2col) writes op(B) straight into panels instead of
+ * writing a matrix that would then be copied into them.
+ * ====================================================================== */
+
+#define PG_GEMM_PACKED(T, SUF)                                                                              \
+    static const pg_gemm_kern_##SUF *pg__packed_kern_##SUF(int64_t N) {                                     \
+        const pg_gemm_kern_##SUF *kn = pg__kern_##SUF(pg__gemm_kind());                                     \
+        return kn && kn->narrow && N <= kn->narrow->nr ? kn->narrow : kn;                                   \
+    }                                                                                                       \
+                                                                                                            \
+    int64_t pg__gemm_panel_##SUF(int64_t N) {                                                               \
+        const pg_gemm_kern_##SUF *kn = pg__packed_kern_##SUF(N);                                            \
+        return kn ? kn->nr : 0;                                                                             \
+    }                                                                                                       \
+                                                                                                            \
+    void pg__gemm_packed_##SUF(bool ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,           \
+                               const T *Bp, int64_t nr, T *C, int64_t ldc, bool acc) {                      \
+        if (M <= 0 || N <= 0) return;                                                                       \
+        const pg_gemm_kern_##SUF *kn = pg__packed_kern_##SUF(N);                                            \
+        T *abuf = NULL;                                                                                     \
+        int64_t MR = 1, kcb = 1, mcb = 1;                                                                   \
+        if (kn && kn->nr == nr && (double)M * (double)N * (double)K >= PG_GEMM_SMALL) {                     \
+            /* the blocked driver's K blocks and M blocks */                                                \
+            const int64_t nkb = (K + kn->kc - 1) / kn->kc, nmb = (M + kn->mc - 1) / kn->mc;                 \
+            MR = kn->mr;                                                                                    \
+            kcb = (K + nkb - 1) / nkb;                                                                      \
+            mcb = ((M + MR - 1) / MR + nmb - 1) / nmb * MR;                                                 \
+            abuf = pg__scratch(0, sizeof(T) * (size_t)(kcb * mcb));                                         \
+        }                                                                                                   \
+        if (!abuf) { /* the naive kernel, a tiny product, or no memory to pack A: the sums read in place */ \
+            for (int64_t i = 0; i < M; i++)                                                                 \
+                for (int64_t j = 0; j < N; j++) {                                                           \
+                    const T *b = Bp + j / nr * K * nr + j % nr;                                             \
+                    T sum = acc ? C[i * ldc + j] : (T)0;                                                    \
+                    for (int64_t p = 0; p < K; p++)                                                         \
+                        sum += (ta ? A[p * lda + i] : A[i * lda + p]) * b[p * nr];                          \
+                    C[i * ldc + j] = sum;                                                                   \
+                }                                                                                           \
+            return;                                                                                         \
+        }                                                                                                   \
+        const int64_t NR = nr, pn = (N + NR - 1) / NR;                                                      \
+        _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
+        for (int64_t pc = 0; pc < K; pc += kcb) {                                                           \
+            const int64_t kc = K - pc < kcb ? K - pc : kcb;                                                 \
+            const bool beta = acc || pc > 0;                                                                \
+            for (int64_t ic = 0; ic < M; ic += mcb) {                                                       \
+                const int64_t mc = M - ic < mcb ? M - ic : mcb;                                             \
+                kn->pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, abuf);              \
+                for (int64_t jr = 0; jr < pn; jr++) {                                                       \
+                    const int64_t col = jr * NR, n = N - col < NR ? N - col : NR;                           \
+                    const T *bp = Bp + (jr * K + pc) * NR;                                                  \
+                    for (int64_t ir = 0; ir < mc; ir += MR) {                                               \
+                        const int64_t m = mc - ir < MR ? mc - ir : MR;                                      \
+                        T *cp = C + (ic + ir) * ldc + col;                                                  \
+                        const T *ap = abuf + ir * kc;                                                       \
+                        if (m == MR && n == NR) {                                                           \
+                            kn->ukr(kc, ap, bp, cp, ldc, beta);                                             \
+                            continue;                                                                       \
+                        }                                                                                   \
+                        kn->ukr(kc, ap, bp, edge, NR, false);                                               \
+                        for (int64_t i = 0; i < m; i++)                                                     \
+                            for (int64_t j = 0; j < n; j++)                                                 \
+                                cp[i * ldc + j] = beta ? cp[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j]; \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+PG_GEMM_PACKED(float, f32)
+PG_GEMM_PACKED(double, f64)

@@ -1,6 +1,7 @@
 /* ops_conv.c: 2-d convolution (PyTorch's conv2d, NCHW, cross-correlation)
  * and its two gradient ops, lowered onto the GEMM of gemm.c by im2col /
- * col2im, one image and one group at a time, images split between threads:
+ * col2im, a group of images and one channel group at a time, the image
+ * groups split between threads:
  *
  *   conv2d(x, w)                     y = conv(x, w)        x (N, C, H, W), w (O, C/G, KH, KW)
  *   conv2d_input_grad(g, w)          dx = conv^T(g, w)     g (N, O, OH, OW) -> (N, C, H, W)
@@ -15,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Output widths up to this go through the padded plane (see pg__cv_plan). */
+#define PG_CV_PLANE_OW 16
+
 /* The geometry of one convolution. */
 typedef struct pg_cv {
     int64_t n, c, h, w;        /* input (N, C, H, W) */
@@ -23,6 +27,9 @@ typedef struct pg_cv {
     int64_t g, cg, og;         /* groups, channels per group in and out */
     int64_t sh, sw, dh, dw, pt, pl;
     int64_t k, l;              /* col rows cg*kh*kw, col columns oh*ow */
+    int64_t hq, wq;            /* the padded plane: the input rows -pt .. hq-pt-1 and columns -pl .. wq-pl-1
+                                  that the windows reach, (oh-1)*sh + dh*(kh-1) + 1 by (ow-1)*sw + dw*(kw-1) + 1 */
+    bool plane;                /* im2col / col2im go through a padded plane (cg, hq, wq) (pg__cv_plane) */
 } pg_cv;
 
 /* checks the parameters and the shapes (x: NCHW, w: OIHW as metas), fills cv */
@@ -68,6 +75,12 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
     cv->ow = ew / cv->sw + 1;
     cv->k = cv->cg * cv->kh * cv->kw;
     cv->l = pg__mul_sat(cv->oh, cv->ow);
+    cv->hq = (cv->oh - 1) * cv->sh + cv->dh * (cv->kh - 1) + 1;
+    cv->wq = (cv->ow - 1) * cv->sw + cv->dw * (cv->kw - 1) + 1;
+    /* the plane is worth it when it is no larger than one channel's col rows (a large stride or dilation
+     * could make it much larger than what the windows read) and the images are small, where the direct
+     * im2col's per-row calls and edge loops cost more than its copies */
+    cv->plane = cv->ow <= PG_CV_PLANE_OW && pg__mul_sat(cv->hq, cv->wq) <= pg__mul_sat(cv->kh * cv->kw, cv->l);
     if ((uint64_t)pg__mul_sat(cv->k, cv->l) > PG_MAX_BYTES / 8 ||
         (uint64_t)pg__mul_sat(pg__mul_sat(cv->n, cv->o), cv->l) > PG_MAX_BYTES / 8)
         return pg__fail(PG_ERR_MEMORY, "%s: the unfolded input or the output of input %s and weight %s is too large",
@@ -82,13 +95,26 @@ static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
 /* ---- im2col / col2im and the three GEMM drivers, for float and double ----
  * col (k, l): col[(c*KH + i)*KW + j, oy*OW + ox] = x[c, oy*sh - pt + i*dh, ox*sw - pl + j*dw] (0 outside).
  *
- * Threads split the batch, not the products: each team member takes images in turn (an atomic
+ * Images go in groups of nb consecutive images (pg__cv_group: one for large images; for small ones,
+ * as many as give about PG_CV_COLS columns): the group's unfolded images sit side by side in one col
+ * (k, nb*l), so that the group makes one GEMM instead of nb narrow ones (an 8 x 8 image has 64
+ * columns). y's and gy's rows of a group are not one strided matrix (image b's start o*l elements
+ * after image b-1's), so they pass through a (og, nb*l) buffer, copied row by row.
+ *
+ * Small images (OW <= PG_CV_PLANE_OW) unfold from a zero-padded copy of the image (its plane): every
+ * window is inside it, so each col row is a few fixed-width runs with no edge cases. The forward's
+ * col and the input gradient's G are written straight into the packed panels the GEMM's micro-kernel
+ * reads (pg__gemm_packed_*), instead of into a matrix the GEMM would then copy into them. The weight
+ * gradient is computed transposed, dw^T = col G^T, so that col is packed as the GEMM's A (8 rows side
+ * by side) rather than as a transposed B (32 rows side by side).
+ *
+ * Threads split the batch, not the products: each team member takes groups in turn (an atomic
  * counter, so a member the machine descheduled delays nobody) and runs im2col, the GEMM and col2im of
- * its image alone, on its own col buffer. One hand-off per op instead of two per image, and the
- * GEMMs run on one thread each, where the packed kernel is at its best. dw sums over the images:
- * images are grouped in PG_CV_SLOTS fixed slots (slot s: images s, s + S, s + 2S, ...), each summed
- * in its own buffer in image order, then the slots in order: the result does not depend on the team
- * size or on which member took which image. */
+ * its group alone, on its own buffers. One hand-off per op instead of two per group, and the GEMMs
+ * run on one thread each, where the packed kernel is at its best. dw sums over the images: groups are
+ * dealt to S fixed slots (slot s: groups s, s + S, s + 2S, ...; pg__cv_slots), each summed in its own
+ * buffer in group order, then the slots in order: since nb depends on the geometry alone, the result
+ * does not depend on the team size or on which member took which group. */
 
 /* The first and last+1 output column whose input column ox*sw - pl + off lies in [0, w). */
 static void pg__cv_span(int64_t ow, int64_t sw, int64_t w, int64_t start, int64_t *lo, int64_t *hi) {
@@ -116,7 +142,38 @@ static inline void pg__cv_next(const pg_cv *cv, int64_t *c, int64_t *i, int64_t 
     ++*c;
 }
 
+/* The plane's rows [y0, y1) and columns [x0, x1) that hold the input (input row y - pt, column x - pl). */
+static void pg__cv_inside(const pg_cv *cv, int64_t *y0, int64_t *y1, int64_t *x0, int64_t *x1) {
+    *y0 = cv->pt < cv->hq ? cv->pt : cv->hq;
+    *y1 = cv->pt + cv->h < cv->hq ? cv->pt + cv->h : cv->hq;
+    *x0 = cv->pl < cv->wq ? cv->pl : cv->wq;
+    *x1 = cv->pl + cv->w < cv->wq ? cv->pl + cv->w : cv->wq;
+}
+
+/* Whether the plane holds all of the input (else a stride leaves its last rows or columns unread). */
+static bool pg__cv_covers(const pg_cv *cv) { return cv->pt + cv->h <= cv->hq && cv->pl + cv->w <= cv->wq; }
+
+/* The distance between two rows of a group's col (and tmp) for n columns: whole 64-byte lines, an odd
+ * number of them. Rows of 512 floats, 2 KiB apart, fall in a few sets of the L1 cache, and the GEMM's
+ * packing, which reads down the rows, missed it on every line (8 x 8 images: pack 2x slower). */
+static int64_t pg__cv_ld(int64_t n, size_t es) {
+    int64_t lines = (n * (int64_t)es + 63) / 64;
+    return (lines | 1) * 64 / (int64_t)es;
+}
+
+/* dw's slots: at least PG_CV_SLOTS (when there are as many groups), and more while their partial sums
+ * fit PG_CV_SLOT_BYTES: a slot is what a thread takes at a time, and a member the machine has
+ * descheduled holds up the others for as long as the rest of its slot (4 groups of 8 x 8 images in
+ * 8 slots, against 1 group in 32: 2 threads on 2 shared cores ran dw slower than 1). */
 #define PG_CV_SLOTS 8
+#define PG_CV_SLOT_BYTES (1 << 20)
+
+/* The number of dw's slots: a function of the geometry alone, as the group size. */
+static int64_t pg__cv_slots(const pg_cv *cv, int64_t ngroups, size_t es) {
+    int64_t fit = (int64_t)(PG_CV_SLOT_BYTES / (es * (size_t)(cv->o * cv->k) + 64));
+    int64_t s = fit > PG_CV_SLOTS ? fit : PG_CV_SLOTS;
+    return s < ngroups ? s : ngroups;
+}
 
 enum { PG_CV_FWD, PG_CV_DX, PG_CV_DW };
 
@@ -125,18 +182,56 @@ typedef struct pg_cv_batch {
     int kind;              /* PG_CV_FWD, PG_CV_DX, PG_CV_DW */
     void *out;
     const void *a, *b;
-    char *col;             /* [team][k*l]: each member's unfolded image */
-    char *slots;           /* DW: [PG_CV_SLOTS][o*k] partial sums */
-    int64_t colbytes, slotbytes;
-    atomic_llong next;     /* FWD, DX: the next image; DW: the next slot */
+    char *work;            /* [team][workbytes]: each member's col (k, nb*l), its tmp (og, nb*l) when nb > 1,
+                              and its plane (cg, hq, wq) when cv->plane */
+    char *slots;           /* DW: [units][k*o] partial sums of dw transposed (dwt) */
+    int64_t nb;            /* images per group */
+    int64_t units;         /* FWD, DX: the groups, ceil(n / nb); DW: the slots (pg__cv_slots) */
+    int64_t colbytes, tmpbytes, workbytes, slotbytes;
+    atomic_llong next;     /* the next unit */
 } pg_cv_batch;
 
+/* rows of n elements: d[r*ldd + e] = s[r*lds + e], and d[r*ldd + e] += s[r*lds + e], for r < rows. The
+ * widths of small images are cases of their own, so that the compiler turns each row into a few vector
+ * moves instead of a call (memcpy of a variable size) or a loop with a remainder. */
+#define PG_CV_ROWS_COPY(T, d, ldd, s, lds, rows, n)                                                          \
+    for (int64_t r_ = 0; r_ < (rows); r_++) memcpy((d) + r_ * (ldd), (s) + r_ * (lds), sizeof(T) * (size_t)(n))
+/* GCC 12 leaves a fully unrolled 8-wide add scalar; the loop kept rolled is vectorised */
+#if defined(__GNUC__)
+#define PG_CV_ROLLED _Pragma("GCC unroll 1")
+#else
+#define PG_CV_ROLLED
+#endif
+#define PG_CV_ROWS_ADD(T, d, ldd, s, lds, rows, n)                                                           \
+    for (int64_t r_ = 0; r_ < (rows); r_++) {                                                                 \
+        T *d_ = (d) + r_ * (ldd);                                                                             \
+        const T *s_ = (s) + r_ * (lds);                                                                       \
+        PG_CV_ROLLED for (int64_t e_ = 0; e_ < (n); e_++) d_[e_] += s_[e_];                                   \
+    }
+/* The loops that only move data (the plane, im2col, col2im) are compiled also for AVX2 and AVX-512
+ * (PG_CLONES: the same operations in the same order, so the same results); a clone may not be inlined
+ * into its caller, which would drop the clones, and its helpers are inlined into each clone. */
+#if defined(__GNUC__)
+#define PG_CV_INLINE static inline __attribute__((always_inline))
+#define PG_NOINLINE __attribute__((noinline))
+#else
+#define PG_CV_INLINE static inline
+#define PG_NOINLINE
+#endif
+#define PG_CV_BY_WIDTH(OP, T, d, ldd, s, lds, rows, n)                                                       \
+    switch (n) {                                                                                              \
+    case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
+    case 8: OP(T, d, ldd, s, lds, rows, 8); break;                                                            \
+    case 16: OP(T, d, ldd, s, lds, rows, 16); break;                                                          \
+    default: OP(T, d, ldd, s, lds, rows, n); break;                                                           \
+    }
+
 #define PG_CONV_KERNELS(T, SUF)                                                                               \
-    /* col (k, l) from img (cg, H, W): one image of one group */                                              \
-    static void pg__im2col_##SUF(const pg_cv *cv, T *col, const T *x) {                                       \
-        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
-        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
-            T *row = col + r * cv->l;                                                                         \
+    /* col (k, l), rows ldc apart, from img (cg, H, W): one image of one group */                             \
+    static void pg__im2col_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x) {                          \
+        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                     \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {             \
+            T *row = col + r * ldc;                                                                           \
             const T *xc = x + c * cv->h * cv->w;                                                              \
             int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
             pg__cv_span(cv->ow, cv->sw, cv->w, start, &lo, &hi);                                              \
@@ -147,7 +242,7 @@ typedef struct pg_cv_batch {
                 memset(row, 0, sizeof(T) * (size_t)(oy0 * cv->ow));                                           \
                 memset(row + oy1 * cv->ow, 0, sizeof(T) * (size_t)((cv->oh - oy1) * cv->ow));                 \
                 if (oy1 > oy0 && hi > lo) {                                                                   \
-                    /* dst[oy*OW + ox] = x[(oy - pt + i*dh)*W + start + ox]: OW == W, so one copy from the */  \
+                    /* dst[oy*OW + ox] = x[(oy - pt + i*dh)*W + start + ox]: OW == W, so one copy from the */ \
                     /* first valid element to the last, then the columns outside [lo, hi) zeroed */           \
                     T *d0 = row + oy0 * cv->ow;                                                               \
                     const T *s0 = xc + (oy0 - cv->pt + i * cv->dh) * cv->w + start;                           \
@@ -177,11 +272,11 @@ typedef struct pg_cv_batch {
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    /* img (cg, H, W) += col2im(col (k, l)); col is scratch, and may be overwritten */                       \
-    static void pg__col2im_##SUF(const pg_cv *cv, T *col, T *x) {                                             \
-        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                    \
-        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {            \
-            T *row = col + r * cv->l;                                                                         \
+    /* img (cg, H, W) += col2im(col (k, l), rows ldc apart); col is scratch, and may be overwritten */        \
+    static void pg__col2im_##SUF(const pg_cv *cv, T *col, int64_t ldc, T *x) {                                \
+        const bool block = cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w;                                     \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {             \
+            T *row = col + r * ldc;                                                                           \
             T *xc = x + c * cv->h * cv->w;                                                                    \
             int64_t start = -cv->pl + jj * cv->dw, lo, hi;                                                    \
             pg__cv_span(cv->ow, cv->sw, cv->w, start, &lo, &hi);                                              \
@@ -213,63 +308,267 @@ typedef struct pg_cv_batch {
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    /* image n of y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)) */                               \
-    static void pg__conv_fwd1_##SUF(const pg_cv *cv, int64_t n, T *y, const T *x, const T *w, T *col) {       \
-        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
-            pg__im2col_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                          \
-            /* Y_g (og, l) = W_g (og, k) col (k, l) */                                                        \
-            pg__gemm_##SUF(false, false, cv->og, cv->l, cv->k, w + g * cv->og * cv->k, cv->k, col, cv->l,     \
-                           y + (n * cv->o + g * cv->og) * cv->l, cv->l, false);                               \
+    /* the two row loops on pointers that do not alias, for the compiler to vectorise */                      \
+    PG_CV_INLINE void pg__cv_copy_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,         \
+                                        int64_t rows, int64_t n) {                                            \
+        PG_CV_BY_WIDTH(PG_CV_ROWS_COPY, T, d, ldd, s, lds, rows, n)                                           \
+    }                                                                                                         \
+    PG_CV_INLINE void pg__cv_add_##SUF(T *restrict d, int64_t ldd, const T *restrict s, int64_t lds,          \
+                                       int64_t rows, int64_t n) {                                             \
+        PG_CV_BY_WIDTH(PG_CV_ROWS_ADD, T, d, ldd, s, lds, rows, n)                                            \
+    }                                                                                                         \
+    /* plane (cg, hq, wq) = img (cg, H, W) padded: the interior only; the border stays as it was (zero) */    \
+    PG_CLONES PG_NOINLINE static void pg__cv_fill_##SUF(const pg_cv *cv, T *plane, const T *x) {              \
+        int64_t y0, y1, x0, x1;                                                                               \
+        pg__cv_inside(cv, &y0, &y1, &x0, &x1);                                                                \
+        if (y1 <= y0 || x1 <= x0) return;                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++) {                                                                \
+            T *d = plane + (c * cv->hq + y0) * cv->wq + x0;                                                   \
+            const T *sx = x + (c * cv->h + y0 - cv->pt) * cv->w + x0 - cv->pl;                                \
+            pg__cv_copy_##SUF(d, cv->wq, sx, cv->w, y1 - y0, x1 - x0);                                        \
         }                                                                                                     \
     }                                                                                                         \
-    /* image n of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), written whole */        \
-    static void pg__conv_dx1_##SUF(const pg_cv *cv, int64_t n, T *dx, const T *gy, const T *w, T *col) {     \
-        T *img = dx + n * cv->c * cv->h * cv->w;                                                              \
-        memset(img, 0, sizeof(T) * (size_t)(cv->c * cv->h * cv->w));                                          \
-        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
-            /* y = W col  =>  dcol (k, l) = W_g^T (k, og) G_g (og, l) */                                      \
-            pg__gemm_##SUF(true, false, cv->k, cv->l, cv->og, w + g * cv->og * cv->k, cv->k,                  \
-                           gy + (n * cv->o + g * cv->og) * cv->l, cv->l, col, cv->l, false);                  \
-            pg__col2im_##SUF(cv, col, img + g * cv->cg * cv->h * cv->w);                                      \
+    /* col (k, l), rows ldc apart, from the padded plane (cg, hq, wq): every window inside, no edges */       \
+    PG_CLONES PG_NOINLINE static void pg__im2col_plane_##SUF(const pg_cv *cv, T *col, int64_t ldc,            \
+                                                             const T *plane) {                                \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < cv->k; r++, pg__cv_next(cv, &c, &i, &jj)) {             \
+            T *row = col + r * ldc;                                                                           \
+            const T *src = plane + (c * cv->hq + i * cv->dh) * cv->wq + jj * cv->dw;                          \
+            if (cv->sw == 1) {                                                                                \
+                pg__cv_copy_##SUF(row, cv->ow, src, cv->sh * cv->wq, cv->oh, cv->ow);                         \
+                continue;                                                                                     \
+            }                                                                                                 \
+            for (int64_t oy = 0; oy < cv->oh; oy++)                                                           \
+                for (int64_t ox = 0; ox < cv->ow; ox++)                                                       \
+                    row[oy * cv->ow + ox] = src[oy * cv->sh * cv->wq + ox * cv->sw];                          \
         }                                                                                                     \
     }                                                                                                         \
-    /* dw (O, cg, KH, KW) (+)= G_g col^T of image n */                                                        \
-    static void pg__conv_dw1_##SUF(const pg_cv *cv, int64_t n, T *dw, const T *x, const T *gy, T *col,       \
-                                   bool acc) {                                                                \
+    /* img (cg, H, W) = the interior of col2im(col (k, l), rows ldc apart), through the zeroed plane. Per */  \
+    /* channel, kernel column j outermost: consecutive adds go to other plane rows, or to the same */         \
+    /* elements, never to a shifted overlap of the last store (which would wait on it); each plane element */ \
+    /* sums its windows in the order (j, i), the same whatever the batch or the team */                       \
+    PG_CLONES PG_NOINLINE static void pg__col2im_plane_##SUF(const pg_cv *cv, const T *col, int64_t ldc,      \
+                                                             T *plane, T *x) {                                \
+        memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq));                                     \
+        for (int64_t c = 0; c < cv->cg; c++)                                                                  \
+            for (int64_t jj = 0; jj < cv->kw; jj++)                                                           \
+                for (int64_t i = 0; i < cv->kh; i++) {                                                        \
+                    const T *row = col + ((c * cv->kh + i) * cv->kw + jj) * ldc;                              \
+                    T *dst = plane + (c * cv->hq + i * cv->dh) * cv->wq + jj * cv->dw;                        \
+                    if (cv->sw == 1) {                                                                        \
+                        pg__cv_add_##SUF(dst, cv->sh * cv->wq, row, cv->ow, cv->oh, cv->ow);                  \
+                        continue;                                                                             \
+                    }                                                                                         \
+                    for (int64_t oy = 0; oy < cv->oh; oy++)                                                   \
+                        for (int64_t ox = 0; ox < cv->ow; ox++)                                               \
+                            dst[oy * cv->sh * cv->wq + ox * cv->sw] += row[oy * cv->ow + ox];                 \
+                }                                                                                             \
+        int64_t y0, y1, x0, x1;                                                                               \
+        pg__cv_inside(cv, &y0, &y1, &x0, &x1);                                                                \
+        if (y1 <= y0 || x1 <= x0) return;                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++) {                                                                \
+            T *d = x + (c * cv->h + y0 - cv->pt) * cv->w + x0 - cv->pl;                                       \
+            const T *sp = plane + (c * cv->hq + y0) * cv->wq + x0;                                            \
+            pg__cv_copy_##SUF(d, cv->w, sp, cv->wq, y1 - y0, x1 - x0);                                        \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* col (k, l), rows ldc apart, from image (cg, H, W), through the plane when cv->plane */                 \
+    static void pg__cv_unfold_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x, T *plane) {             \
+        if (!cv->plane) {                                                                                     \
+            pg__im2col_##SUF(cv, col, ldc, x);                                                                \
+            return;                                                                                           \
+        }                                                                                                     \
+        pg__cv_fill_##SUF(cv, plane, x);                                                                      \
+        pg__im2col_plane_##SUF(cv, col, ldc, plane);                                                          \
+    }                                                                                                         \
+    /* image (cg, H, W): (+)= col2im(col); the direct col2im adds into a zeroed image, the plane's writes */  \
+    /* the image's covered part whole (pg__cv_covers: all of it) */                                           \
+    static void pg__cv_fold_##SUF(const pg_cv *cv, T *col, int64_t ldc, T *x, T *plane) {                     \
+        if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                                    \
+        else pg__col2im_plane_##SUF(cv, col, ldc, plane, x);                                                  \
+    }                                                                                                         \
+    /* The GEMM's packed B written directly (pg__gemm_packed_*): bp (K, nc) in panels of nr columns, */      \
+    /* B(p, j) at bp[((j / nr)*K + p)*nr + j % nr]. Image b's col (k, l) from its plane, as the columns */    \
+    /* b*l .. b*l + l - 1: each output row a run of ow columns inside one panel (nr % ow == 0, sw == 1) */    \
+    PG_CV_INLINE void pg__im2col_panels_w_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0,               \
+                                                const T *plane, const int64_t ow) {                           \
+        const int64_t K = cv->k, oh = cv->oh, rs = cv->sh * cv->wq, q0 = j0 / nr, t0 = j0 - q0 * nr;          \
+        for (int64_t r = 0, c = 0, i = 0, jj = 0; r < K; r++, pg__cv_next(cv, &c, &i, &jj)) {                \
+            const T *src = plane + (c * cv->hq + i * cv->dh) * cv->wq + jj * cv->dw;                          \
+            T *dst = bp + (q0 * K + r) * nr + t0;                                                             \
+            for (int64_t oy = 0, t = t0; oy < oh; oy++, src += rs) {                                          \
+                memcpy(dst, src, sizeof(T) * (size_t)ow);                                                     \
+                dst += ow;                                                                                    \
+                if ((t += ow) == nr) { /* on to the same row of the next panel */                             \
+                    t = 0;                                                                                    \
+                    dst += (K - 1) * nr;                                                                      \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    PG_CLONES PG_NOINLINE static void pg__im2col_panels_##SUF(const pg_cv *cv, T *bp, int64_t nr, int64_t j0, \
+                                                              const T *plane) {                               \
+        switch (cv->ow) { /* fixed widths: each run a few vector moves */                                     \
+        case 4: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 4); break;                                   \
+        case 8: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 8); break;                                   \
+        case 16: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, 16); break;                                 \
+        default: pg__im2col_panels_w_##SUF(cv, bp, nr, j0, plane, cv->ow); break;                            \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* columns j .. j+n-1 of row p of a packed B (K rows, panels of nr) = s[0 .. n): a head up to a */      \
+    /* panel's edge, whole panels (fixed-size copies for the kernels' widths), a tail */                      \
+    static void pg__cv_put_##SUF(T *bp, int64_t K, int64_t nr, int64_t p, int64_t j, const T *s, int64_t n) { \
+        const int64_t q = j / nr, t = j - q * nr, step = K * nr;                                              \
+        T *d = bp + (q * K + p) * nr + t;                                                                     \
+        if (t > 0) {                                                                                          \
+            const int64_t m = nr - t < n ? nr - t : n;                                                        \
+            memcpy(d, s, sizeof(T) * (size_t)m);                                                              \
+            s += m;                                                                                           \
+            n -= m;                                                                                           \
+            d += step - t;                                                                                    \
+        }                                                                                                     \
+        const int64_t full = n / nr, rest = n - full * nr;                                                    \
+        switch (nr) {                                                                                         \
+        case 8: PG_CV_ROWS_COPY(T, d, step, s, 8, full, 8); break;                                            \
+        case 16: PG_CV_ROWS_COPY(T, d, step, s, 16, full, 16); break;                                         \
+        case 32: PG_CV_ROWS_COPY(T, d, step, s, 32, full, 32); break;                                         \
+        default: PG_CV_ROWS_COPY(T, d, step, s, nr, full, nr); break;                                         \
+        }                                                                                                     \
+        if (rest > 0) memcpy(d + full * step, s + full * nr, sizeof(T) * (size_t)rest);                       \
+    }                                                                                                         \
+    /* the columns nc .. of a packed B's last panel: zero (they are computed, and dropped) */                 \
+    static void pg__cv_tail_##SUF(T *bp, int64_t K, int64_t nr, int64_t nc) {                                 \
+        const int64_t q = nc / nr, t = nc - q * nr;                                                           \
+        if (t > 0)                                                                                            \
+            for (int64_t p = 0; p < K; p++)                                                                   \
+                memset(bp + (q * K + p) * nr + t, 0, sizeof(T) * (size_t)(nr - t));                          \
+    }                                                                                                         \
+    /* gy's rows of group g for images n0 .. n0+nb-1, side by side: dst (og, nb*l), rows ld apart */         \
+    static void pg__cv_gather_##SUF(const pg_cv *cv, T *dst, int64_t ld, const T *gy, int64_t n0, int64_t nb, \
+                                    int64_t g) {                                                              \
+        const int64_t l = cv->l;                                                                              \
+        for (int64_t b = 0; b < nb; b++)                                                                      \
+            pg__cv_copy_##SUF(dst + b * l, ld, gy + ((n0 + b) * cv->o + g * cv->og) * l, l, cv->og, l);       \
+    }                                                                                                         \
+    /* images n0 .. n0+nb-1 of y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, cg, KH, KW)) */                  \
+    static void pg__conv_fwd_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *y, const T *x, const T *w,     \
+                                   T *col, T *tmp, T *plane) {                                                \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
+        /* col straight into the GEMM's panels when the plane's runs fit them */                              \
+        const int64_t nr = cv->plane && cv->sw == 1 ? pg__gemm_panel_##SUF(nc) : 0;                          \
+        const bool packed = nr > 0 && nr % cv->ow == 0;                                                       \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
-            pg__im2col_##SUF(cv, col, x + (n * cv->c + g * cv->cg) * cv->h * cv->w);                          \
-            /* y = W col  =>  dW_g (og, k) += G_g (og, l) col^T (l, k) */                                     \
-            pg__gemm_##SUF(false, true, cv->og, cv->k, cv->l, gy + (n * cv->o + g * cv->og) * cv->l, cv->l,   \
-                           col, cv->l, dw + g * cv->og * cv->k, cv->k, acc);                                  \
+            /* col (k, nb*l): the images' unfolded columns side by side */                                    \
+            for (int64_t b = 0; b < nb; b++) {                                                                \
+                const T *xb = x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w;                            \
+                if (!packed) {                                                                                \
+                    pg__cv_unfold_##SUF(cv, col + b * l, ld, xb, plane);                                      \
+                    continue;                                                                                 \
+                }                                                                                             \
+                pg__cv_fill_##SUF(cv, plane, xb);                                                             \
+                pg__im2col_panels_##SUF(cv, col, nr, b * l, plane);                                           \
+            }                                                                                                 \
+            /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, else through tmp */ \
+            T *yg = nb == 1 ? y + (n0 * cv->o + g * cv->og) * l : tmp;                                        \
+            const T *wg = w + g * cv->og * cv->k;                                                             \
+            const int64_t ldy = nb == 1 ? l : ld;                                                             \
+            if (packed) {                                                                                     \
+                pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, false);          \
+            } else                                                                                            \
+                pg__gemm_##SUF(false, false, cv->og, nc, cv->k, wg, cv->k, col, ld, yg, ldy, false);          \
+            if (nb == 1) continue;                                                                            \
+            for (int64_t b = 0; b < nb; b++)                                                                  \
+                pg__cv_copy_##SUF(y + ((n0 + b) * cv->o + g * cv->og) * l, l, tmp + b * l, ld, cv->og, l);    \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* images n0 .. n0+nb-1 of dx (N, C, H, W) = conv^T(gy (N, O, OH, OW), w): col2im(W_g^T G_g), whole */  \
+    static void pg__conv_dx_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dx, const T *gy, const T *w,    \
+                                  T *col, T *tmp, T *plane) {                                                 \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T)), chw = cv->c * cv->h * cv->w;    \
+        if (!cv->plane || !pg__cv_covers(cv)) memset(dx + n0 * chw, 0, sizeof(T) * (size_t)(nb * chw));       \
+        const int64_t nr = pg__gemm_panel_##SUF(nc);                                                          \
+        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
+            /* y = W col  =>  dcol (k, nb*l) = W_g^T (k, og) G_g (og, nb*l) */                                \
+            const T *wg = w + g * cv->og * cv->k;                                                             \
+            if (nr > 0) { /* G_g's rows straight into the GEMM's panels */                                    \
+                for (int64_t b = 0; b < nb; b++)                                                              \
+                    for (int64_t o = 0; o < cv->og; o++)                                                      \
+                        pg__cv_put_##SUF(tmp, cv->og, nr, o, b * l,                                           \
+                                         gy + ((n0 + b) * cv->o + g * cv->og + o) * l, l);                    \
+                pg__cv_tail_##SUF(tmp, cv->og, nr, nc);                                                       \
+                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, false);           \
+            } else {                                                                                          \
+                const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                             \
+                if (nb > 1) {                                                                                 \
+                    pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                          \
+                    gg = tmp;                                                                                 \
+                }                                                                                             \
+                pg__gemm_##SUF(true, false, cv->k, nc, cv->og, wg, cv->k, gg, nb == 1 ? l : ld, col, ld,      \
+                               false);                                                                        \
+            }                                                                                                 \
+            for (int64_t b = 0; b < nb; b++)                                                                  \
+                pg__cv_fold_##SUF(cv, col + b * l, ld, dx + (n0 + b) * chw + g * cv->cg * cv->h * cv->w,      \
+                                  plane);                                                                     \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* dwt (k, O), dw transposed: dw[o, r] = dwt[r, o], (+)= (G_g col^T)^T over images n0 .. n0+nb-1 */       \
+    static void pg__conv_dw_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dwt, const T *x, const T *gy,   \
+                                  T *col, T *tmp, T *plane, bool acc) {                                       \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
+        for (int64_t g = 0; g < cv->g; g++) {                                                                 \
+            for (int64_t b = 0; b < nb; b++)                                                                  \
+                pg__cv_unfold_##SUF(cv, col + b * l, ld, x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w, \
+                                    plane);                                                                   \
+            const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                                 \
+            if (nb > 1) {                                                                                     \
+                pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                              \
+                gg = tmp;                                                                                     \
+            }                                                                                                 \
+            /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
+            /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
+            /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
+            pg__gemm_##SUF(false, true, cv->k, cv->og, nc, col, ld, gg, nb == 1 ? l : ld, dwt + g * cv->og,   \
+                           cv->o, acc);                                                                       \
         }                                                                                                     \
     }                                                                                                         \
     static void pg__conv_job_##SUF(void *ctx, const pg_team *team) {                                          \
         pg_cv_batch *jb = ctx;                                                                                \
         const pg_cv *cv = jb->cv;                                                                             \
-        T *col = (T *)(jb->col + team->tid * jb->colbytes);                                                   \
-        int64_t total = jb->kind == PG_CV_DW ? (cv->n < PG_CV_SLOTS ? cv->n : PG_CV_SLOTS) : cv->n;          \
+        char *ws = jb->work + team->tid * jb->workbytes;                                                      \
+        T *col = (T *)ws, *tmp = (T *)(ws + jb->colbytes), *plane = (T *)(ws + jb->colbytes + jb->tmpbytes);  \
+        /* the plane's border is zero for im2col from here on (col2im zeroes the plane itself) */             \
+        if (cv->plane && jb->kind != PG_CV_DX)                                                                \
+            memset(plane, 0, sizeof(T) * (size_t)(cv->cg * cv->hq * cv->wq));                                 \
+        const int64_t nb = jb->nb, ngroups = (cv->n + nb - 1) / nb;                                           \
         for (;;) {                                                                                            \
             int64_t i = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);                        \
-            if (i >= total) return;                                                                           \
-            if (jb->kind == PG_CV_FWD) pg__conv_fwd1_##SUF(cv, i, jb->out, jb->a, jb->b, col);                \
-            else if (jb->kind == PG_CV_DX) pg__conv_dx1_##SUF(cv, i, jb->out, jb->a, jb->b, col);             \
-            else {                                                                                            \
-                T *dw = total == 1 ? jb->out : (T *)(jb->slots + i * jb->slotbytes);                          \
-                for (int64_t n = i; n < cv->n; n += total)                                                    \
-                    pg__conv_dw1_##SUF(cv, n, dw, jb->a, jb->b, col, n > i);                                  \
+            if (i >= jb->units) return;                                                                       \
+            if (jb->kind != PG_CV_DW) {                                                                       \
+                int64_t n0 = i * nb, cnt = cv->n - n0 < nb ? cv->n - n0 : nb;                                 \
+                if (jb->kind == PG_CV_FWD)                                                                    \
+                    pg__conv_fwd_##SUF(cv, n0, cnt, jb->out, jb->a, jb->b, col, tmp, plane);                  \
+                else pg__conv_dx_##SUF(cv, n0, cnt, jb->out, jb->a, jb->b, col, tmp, plane);                  \
+                continue;                                                                                     \
+            }                                                                                                 \
+            /* slot i: groups i, i + units, ... in order */                                                   \
+            T *dwt = (T *)(jb->slots + i * jb->slotbytes);                                                    \
+            for (int64_t q = i; q < ngroups; q += jb->units) {                                                \
+                int64_t n0 = q * nb, cnt = cv->n - n0 < nb ? cv->n - n0 : nb;                                 \
+                pg__conv_dw_##SUF(cv, n0, cnt, dwt, jb->a, jb->b, col, tmp, plane, q > i);                    \
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
-    /* dw = the slots' sum, in slot order */                                                                  \
-    static void pg__conv_dw_sum_##SUF(const pg_cv *cv, T *dw, const char *slots, int64_t slotbytes,          \
+    /* dw (O, cg, KH, KW) = the slots' sum, in slot order, transposed back (slot s: dwt (k, O)) */            \
+    static void pg__conv_dw_sum_##SUF(const pg_cv *cv, T *dw, const char *slots, int64_t slotbytes,           \
                                       int64_t nslots) {                                                       \
-        const T *s0 = (const T *)slots;                                                                       \
-        int64_t m = cv->o * cv->k;                                                                            \
-        for (int64_t e = 0; e < m; e++) dw[e] = s0[e];                                                        \
-        for (int64_t s = 1; s < nslots; s++) {                                                                \
-            const T *p = (const T *)(slots + s * slotbytes);                                                  \
-            PG_IVDEP for (int64_t e = 0; e < m; e++) dw[e] += p[e];                                           \
-        }                                                                                                     \
+        for (int64_t r = 0; r < cv->k; r++)                                                                   \
+            for (int64_t o = 0; o < cv->o; o++) {                                                             \
+                T v = ((const T *)slots)[r * cv->o + o];                                                      \
+                for (int64_t s = 1; s < nslots; s++)                                                          \
+                    v += ((const T *)(slots + s * slotbytes))[r * cv->o + o];                                 \
+                dw[o * cv->k + r] = v;                                                                        \
+            }                                                                                                 \
     }
 
 PG_CONV_KERNELS(float, f32)
@@ -277,6 +576,21 @@ PG_CONV_KERNELS(double, f64)
 
 /* Multiply-adds per team member below which a convolution stays on one thread. */
 #define PG_CV_GRAIN 65536.0
+/* Images of few output pixels are unfolded side by side into one col of about this many columns (and
+ * one GEMM per group of images), so that each GEMM is wide enough for the packed kernel; see
+ * pg__cv_group. */
+#define PG_CV_COLS 512
+/* ... but a batch gives at least this many groups when it has the images, for the team to share */
+#define PG_CV_MIN_GROUPS 8
+
+/* Images per group: a function of the geometry alone (never of the team size), so results do not
+ * depend on the thread count. */
+static int64_t pg__cv_group(const pg_cv *cv) {
+    int64_t nb = cv->l >= PG_CV_COLS ? 1 : PG_CV_COLS / cv->l;
+    int64_t spread = (cv->n + PG_CV_MIN_GROUPS - 1) / PG_CV_MIN_GROUPS; /* the group size giving MIN_GROUPS */
+    if (nb > spread) nb = spread;
+    return nb < 1 ? 1 : nb;
+}
 
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
 static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
@@ -289,22 +603,30 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
     bool f64 = out->dtype == PG_DTYPE_F64;
     size_t es = f64 ? 8 : 4;
     double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
-    int64_t units = kind == PG_CV_DW ? (cv->n < PG_CV_SLOTS ? cv->n : PG_CV_SLOTS) : cv->n;
+    const int64_t nb = pg__cv_group(cv), ngroups = (cv->n + nb - 1) / nb;
+    int64_t units = kind == PG_CV_DW ? pg__cv_slots(cv, ngroups, es) : ngroups;
     int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
     if (nthr > units) nthr = (int)units;
     if (nthr < 1) nthr = 1;
-    int64_t colbytes = (int64_t)(es * (size_t)(cv->k * cv->l) + 63) / 64 * 64;
-    int64_t slotbytes = kind == PG_CV_DW && units > 1 ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0;
-    char *buf = malloc((size_t)(colbytes * nthr + slotbytes * units) + 64);
+    /* a row of col or tmp: ld, or the columns rounded up to whole panels of at most 32 */
+    const int64_t ld = pg__cv_ld(nb * cv->l, es), nc32 = (nb * cv->l + 31) / 32 * 32, width = ld > nc32 ? ld : nc32;
+    int64_t colbytes = (int64_t)es * cv->k * width;
+    colbytes = (colbytes + 63) / 64 * 64; /* the buffers after it stay 64-byte aligned, as packed panels must */
+    int64_t tmpbytes = nb > 1 || kind == PG_CV_DX ? ((int64_t)es * cv->og * width + 63) / 64 * 64 : 0;
+    int64_t planebytes = cv->plane ? (int64_t)(es * (size_t)(cv->cg * cv->hq * cv->wq) + 63) / 64 * 64 : 0;
+    int64_t workbytes = colbytes + tmpbytes + planebytes;
+    int64_t slotbytes = kind == PG_CV_DW ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0; /* dwt */
+    char *buf = malloc((size_t)(workbytes * nthr + slotbytes * units) + 64);
     if (!buf) return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the unfolded input", pg_optable[kind == PG_CV_FWD
                               ? PG_OP_CONV2D : kind == PG_CV_DX ? PG_OP_CONV2D_INPUT_GRAD : PG_OP_CONV2D_WEIGHT_GRAD]->name);
     char *base = (char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
-    pg_cv_batch jb = {.cv = cv, .kind = kind, .out = out->data, .a = a->data, .b = b->data, .col = base,
-                      .slots = base + colbytes * nthr, .colbytes = colbytes, .slotbytes = slotbytes};
+    pg_cv_batch jb = {.cv = cv, .kind = kind, .out = out->data, .a = a->data, .b = b->data, .work = base,
+                      .slots = base + workbytes * nthr, .nb = nb, .units = units, .colbytes = colbytes,
+                      .tmpbytes = tmpbytes, .workbytes = workbytes, .slotbytes = slotbytes};
     atomic_init(&jb.next, 0);
     pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
     pg__parallel_dynamic(f64 ? pg__conv_job_f64 : pg__conv_job_f32, &jb, nthr);
-    if (kind == PG_CV_DW && units > 1) {
+    if (kind == PG_CV_DW) {
         if (f64) pg__conv_dw_sum_f64(cv, out->data, jb.slots, slotbytes, units);
         else pg__conv_dw_sum_f32(cv, out->data, jb.slots, slotbytes, units);
     }
