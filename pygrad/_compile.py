@@ -13,11 +13,15 @@ The guards (the signature a program is cached under): the shapes, dtypes and
 ``requires_grad`` of the tensor arguments, the values of the other
 arguments, grad mode, the identity of every tensor the function can reach
 through its closure, the globals it names and its arguments (module
-parameters and buffers, optimizer parameters and state), the modules'
-``training`` flags and the plain Python values (numbers, strings) among those
-globals and closure cells. Optimizer hyperparameters are not guarded: they are
-read from the optimizer at every call (its ``_update`` runs in Python without
-the C update, to compute them), so an lr scheduler takes effect at once.
+parameters and buffers, optimizer parameters and state), and the plain
+Python values (numbers, strings, booleans, None) among those globals and
+closure cells and among the modules' attributes (``training`` with them).
+Optimizer hyperparameters are not guarded: they are read from the optimizer
+at every call (its ``_update`` runs in Python without the C update, to compute
+them), so an lr scheduler takes effect at once. A call with a new signature
+after the first is counted (``rerecords``) and explained (``last_change``:
+which guards differ from the previous call's); the ``RERECORD_WARN_AFTER``-th
+warns once.
 
 What cannot be recorded is detected, not frozen: reading tensor values into
 Python (``.item()``, ``bool(t)``, ``.numpy()``, ``.tolist()``), user gates and
@@ -142,44 +146,214 @@ def _is_optimizer(x: Any) -> bool:
     return isinstance(x, _classes()[1])
 
 
-def _reach(x: Any, depth: int, tensors: dict[int, Tensor], facts: list[Any], seen: set[int]) -> None:
-    """The tensors x reaches (into tensors) and what else the guard compares (facts)."""
+class _Names:
+    """What a naming walk calls each captured tensor (by id) and each fact (in order)."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[int, str] = {}
+        self.facts: list[str] = []
+
+
+def _reach(x: Any, depth: int, tensors: dict[int, Tensor], facts: list[Any], seen: set[int],
+           names: _Names | None = None, path: str = "", where: str = "") -> None:
+    """The tensors x reaches (into tensors, by id) and what else the guard compares (facts,
+    in order): ``(type, value)`` of the numbers, strings and None among them and among the
+    attributes of every module (its ``training`` flag with them).
+
+    With ``names``, also what each is called, for a message only (a new signature's
+    explanation): ``path`` is x as an expression from its root, ``where`` says which root.
+    """
     if id(x) in seen:
         return
     seen.add(id(x))
+    module, optimizer = _classes()
     if isinstance(x, Tensor):
-        tensors.setdefault(id(x), x)
+        if id(x) not in tensors:
+            tensors[id(x)] = x
+            if names is not None:
+                names.tensors[id(x)] = f"the tensor `{path}`{where}"
     elif isinstance(x, _SCALARS):
-        facts.append(x)
-    elif _is_module(x):
-        for m in x.modules():
-            facts.append(m.training)
-        for t in x.parameters():
-            tensors.setdefault(id(t), t)
-        for t in x.buffers():
-            tensors.setdefault(id(t), t)
-    elif _is_optimizer(x):
-        for g in x.param_groups:
-            for t in g["params"]:
-                tensors.setdefault(id(t), t)
-                for v in x.state.get(id(t), {}).values():
-                    if isinstance(v, Tensor):
-                        tensors.setdefault(id(v), v)
+        facts.append((type(x), x))
+        if names is not None:
+            names.facts.append(f"the value of `{path}`{where}")
+    elif isinstance(x, module):
+        # x and every module below it, depth first (as Module.named_modules): their plain
+        # attributes, then their parameters, then their buffers (as parameters(), buffers())
+        mods, stack, mseen = [], [(path, x)], set()
+        while stack:
+            p, m = stack.pop()
+            if id(m) in mseen:
+                continue
+            mseen.add(id(m))
+            mods.append((p, m))
+            kids = m.__dict__.get("_modules")
+            if kids:
+                stack.extend(reversed([(f"{p}.{k}" if names is not None else p, c) for k, c in kids.items()]))
+        for p, m in mods:
+            for k, v in m.__dict__.items():
+                if isinstance(v, _SCALARS):
+                    facts.append((type(v), v))
+                    if names is not None:
+                        what = "the training flag" if k == "training" else "the attribute"
+                        names.facts.append(f"{what} `{p}.{k}`{where}")
+        for key in ("_parameters", "_buffers"):
+            for p, m in mods:
+                for k, t in m.__dict__.get(key, {}).items():
+                    if t is not None and id(t) not in tensors:
+                        tensors[id(t)] = t
+                        if names is not None:
+                            names.tensors[id(t)] = f"the tensor `{p}.{k}`{where}"
+    elif isinstance(x, optimizer):
+        for gi, g in enumerate(x.param_groups):
+            for pi, t in enumerate(g["params"]):
+                at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
+                if id(t) not in tensors:
+                    tensors[id(t)] = t
+                    if names is not None:
+                        names.tensors[id(t)] = f"the tensor `{at}`{where}"
+                for k, v in x.state.get(id(t), {}).items():
+                    if isinstance(v, Tensor) and id(v) not in tensors:
+                        tensors[id(v)] = v
+                        if names is not None:
+                            names.tensors[id(v)] = f"the tensor `{path}.state[id({at})][{k!r}]`{where}"
     elif depth > 0 and isinstance(x, (tuple, list)):
-        for v in x:
-            _reach(v, depth - 1, tensors, facts, seen)
+        for i, v in enumerate(x):
+            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}[{i}]" if names is not None else "", where)
     elif depth > 0 and isinstance(x, dict):
-        for v in x.values():
-            _reach(v, depth - 1, tensors, facts, seen)
+        for k, v in x.items():
+            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}[{k!r}]" if names is not None else "", where)
     elif depth > 0 and not callable(x) and not isinstance(x, types.ModuleType) and hasattr(x, "__dict__"):
-        for v in vars(x).values():
-            _reach(v, depth - 1, tensors, facts, seen)
+        for k, v in vars(x).items():
+            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}.{k}" if names is not None else "", where)
+
+
+# A signature (the key a program is cached under) is a tuple of these parts, so that
+# a new one can be compared with the previous one part by part (_what_changed).
+_K_SPEC, _K_ARGS, _K_CAPTURED, _K_FACTS, _K_MODES = range(5)
+
+RERECORD_WARN_AFTER = 3
+"""A function that meets this many new signatures after its first warns (once, a CompileWarning)."""
+
+
+def _leaf_names(spec: Any, pos_name: str = "", kw_name: str = "") -> list[str]:
+    """The name of each argument leaf, in the order _flatten lists them: "argument 0[1]",
+    "argument lr"; with pos_name and kw_name, as expressions ("args[0][1]", "kwargs['lr']")."""
+    out: list[str] = []
+
+    def walk(s: Any, name: str) -> None:
+        if s is None:
+            out.append(name)
+        elif s[0] is dict:
+            for k, sub in s[1]:
+                walk(sub, f"{name}[{k!r}]")
+        else:
+            for i, sub in enumerate(s[1]):
+                walk(sub, f"{name}[{i}]")
+
+    (_, ((_, pos), (_, kw))) = spec
+    for i, s in enumerate(pos):
+        walk(s, f"{pos_name}[{i}]" if pos_name else f"argument {i}")
+    for k, s in kw:
+        walk(s, f"{kw_name}[{k!r}]" if kw_name else f"argument {k}")
+    return out
+
+
+def _show(item: Any) -> str:
+    """An argument's signature item (or a fact) in words."""
+    if type(item) is tuple and item and item[0] == "T":
+        return f"a {item[2]} tensor of shape {item[1]}"
+    if type(item) is tuple and item and item[0] == "obj":
+        return "an object"
+    if type(item) is tuple and len(item) == 2 and isinstance(item[0], type):
+        v = item[1]
+        return f"{v!r} ({item[0].__name__})" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v)
+    return repr(item)
+
+
+def _arg_changes(name: str, a: Any, b: Any, leaves: list[str]) -> list[str]:
+    """How argument leaf ``name`` differs between two signatures' items a (before) and b
+    (leaves: the names of all argument leaves)."""
+    if a[0] == "T" and b[0] == "T":
+        out = []
+        if a[1] != b[1]:
+            out.append(f"{name}'s shape changed from {a[1]} to {b[1]}")
+        if a[2] != b[2]:
+            out.append(f"{name}'s dtype changed from {a[2]} to {b[2]}")
+        if a[3] != b[3]:
+            out.append(f"{name}'s requires_grad changed from {a[3]} to {b[3]}")
+        if a[4] != b[4]:
+            was, now = (f"the same tensor as {leaves[k]}" if k >= 0 else "a tensor of its own" for k in (a[4], b[4]))
+            out.append(f"{name} was {was}, and is {now} now")
+        return out
+    if a[0] == "obj" and b[0] == "obj":
+        return [f"{name} is another object"]
+    return [f"{name} changed from {_show(a)} to {_show(b)}"]
+
+
+def _seq_changes(what: str, a: tuple[Any, ...], b: tuple[Any, ...], names: list[str], say: Callable[..., str]
+                 ) -> list[str]:
+    """The differences of two sequences of guarded things (names: b's)."""
+    if len(a) != len(b):
+        k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        first = f", the first difference at {names[k]}" if k < len(names) else ""
+        return [f"the number of {what} changed from {len(a)} to {len(b)}{first}"]
+    return [say(names[k], x, y) for k, (x, y) in enumerate(zip(a, b)) if x != y]
+
+
+def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[], _Names]) -> list[str]:
+    """The guards whose values differ between signatures old and new, in words (names:
+    the naming walk of the new signature's call, made only when needed)."""
+    out: list[str] = []
+    if old[_K_SPEC] != new[_K_SPEC]:
+        (_, ((_, p0), (_, k0))), (_, ((_, p1), (_, k1))) = old[_K_SPEC], new[_K_SPEC]
+        if len(p0) != len(p1):
+            out.append(f"the number of positional arguments changed from {len(p0)} to {len(p1)}")
+        elif [k for k, _ in k0] != [k for k, _ in k1]:
+            out.append(f"the keyword arguments changed from {[k for k, _ in k0]} to {[k for k, _ in k1]}")
+        else:
+            out.append("the nesting of the arguments (tuples, lists, dicts, their lengths) changed")
+    else:
+        leaves = _leaf_names(new[_K_SPEC])
+        for name, a, b in zip(leaves, old[_K_ARGS], new[_K_ARGS]):
+            if a != b:
+                out += _arg_changes(name, a, b, leaves)
+    (g0, i0), (g1, i1) = old[_K_MODES], new[_K_MODES]
+    if g0 != g1:
+        out.append(f"grad mode changed from {'enabled' if g0 else 'disabled'} to {'enabled' if g1 else 'disabled'}")
+    if i0 != i1:
+        out.append(f"inference mode changed from {'on' if i0 else 'off'} to {'on' if i1 else 'off'}")
+    if old[_K_CAPTURED] != new[_K_CAPTURED] or old[_K_FACTS] != new[_K_FACTS]:
+        n = names()
+        a, b = old[_K_CAPTURED], new[_K_CAPTURED]
+        if a != b:
+            was = set(a)
+            fresh = [n.tensors.get(i, f"captured tensor {k}") for k, i in enumerate(b) if i not in was]
+            if len(a) != len(b):
+                more = ", ..." if len(fresh) > 3 else ""
+                which = f"new: {', '.join(fresh[:3])}{more}" if fresh else "none new, some no longer reached"
+                out.append(f"the number of tensors the function reaches changed from {len(a)} to {len(b)} ({which})")
+            elif fresh:  # as many: replaced
+                out += [f"{nm} is another tensor object" for nm in fresh]
+            else:
+                k = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
+                out.append(f"the order the function reaches its tensors in changed, first at "
+                           f"{n.tensors.get(b[k], f'captured tensor {k}')}")
+        facts = _seq_changes("Python values and flags the guards compare", old[_K_FACTS], new[_K_FACTS],
+                             n.facts, lambda nm, x, y: f"{nm} changed from {_show(x)} to {_show(y)}")
+        flags = [f for f in facts if f.startswith("the training flag ")]
+        if len(flags) > 1:  # model.train() / eval(): one line
+            k = flags[0].index(" changed from ")
+            facts = [f for f in facts if f not in flags]
+            facts.insert(0, f"{flags[0][:k]} and {len(flags) - 1} more training flags{flags[0][k:]}")
+        out += facts
+    return out
 
 
 class _Entry:
     """One signature's state: "warm" (seen once), "ready" (a program), "eager" (cannot record)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Any) -> None:
+        self.key = key                    # the signature (see CompiledFunction._signature)
         self.state = "warm"
         self.prog: Any = None
         self.spec: Any = None
@@ -200,67 +374,83 @@ class CompiledFunction:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         self.records = 0  # how many programs were recorded (tests, diagnostics)
+        self.rerecords = 0  # calls that met a new signature after the first (or replaced optimizer state)
+        self.last_change: str | None = None  # which guards differed at the latest of those, in words
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     # ---- the guard ----
-    def _roots(self) -> list[Any]:
+    def _roots(self) -> list[tuple[Any, str, str]]:
+        """What the function reaches besides its arguments: (object, name, which root)."""
         fn = self.fn
-        roots: list[Any] = []
+        roots: list[tuple[Any, str, str]] = []
         if isinstance(fn, types.MethodType):
-            roots.append(fn.__self__)
+            roots.append((fn.__self__, "self", ""))
             fn = fn.__func__
         code = getattr(fn, "__code__", None)
-        for cell in getattr(fn, "__closure__", None) or ():
+        free = code.co_freevars if code else ()
+        for name, cell in zip(free, getattr(fn, "__closure__", None) or ()):
             try:
-                roots.append(cell.cell_contents)
+                roots.append((cell.cell_contents, name, " (a closure variable)"))
             except ValueError:  # an empty cell
                 pass
         g = getattr(fn, "__globals__", {})
         for name in code.co_names if code else ():
             if name in g:
-                roots.append(g[name])
+                roots.append((g[name], name, " (a global)"))
         return roots
 
-    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Tensor], list[Tensor],
-                                                                                    str | None]:
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any], names: _Names | None = None
+                   ) -> tuple[Any, list[Tensor], list[Tensor], str | None]:
+        """(the signature, the tensor arguments, the captured tensors, why the call cannot be
+        recorded or None). With ``names``, the walk also names what it meets (slower)."""
         leaves: list[Any] = []
         spec = _flatten((args, kwargs), leaves)
+        exprs = _leaf_names(spec, "args", "kwargs") if names is not None else None
         inputs: list[Tensor] = []
-        items: list[Any] = [spec]
+        items: list[Any] = []
+        first: dict[int, int] = {}  # id -> the first leaf that is this tensor
         tensors: dict[int, Tensor] = {}
         facts: list[Any] = []
         seen: set[int] = set()
         bad = None
-        for x in leaves:
+        for k, x in enumerate(leaves):
             if isinstance(x, Tensor):
-                items.append((tuple(x.shape), x.dtype, x.requires_grad))
-                if any(x is t for t in inputs):
-                    items.append(("same", [i for i, t in enumerate(inputs) if t is x][0]))
+                same = first.setdefault(id(x), k)
+                items.append(("T", x.shape, x.dtype, x.requires_grad, -1 if same == k else same))
                 inputs.append(x)
             elif isinstance(x, _SCALARS):
                 items.append((type(x), x))
             elif _is_module(x) or _is_optimizer(x) or (hasattr(x, "__dict__") and not callable(x)):
                 items.append(("obj", id(x)))
-                _reach(x, 2, tensors, facts, seen)
+                _reach(x, 2, tensors, facts, seen, names, exprs[k] if exprs else "")
             else:
                 bad = bad or f"an argument of type {type(x).__name__} (pass tensors, numbers or modules)"
-        for r in self._roots():
-            _reach(r, 2, tensors, facts, seen)
+        for r, name, where in self._roots():
+            _reach(r, 2, tensors, facts, seen, names, name, where)
         for t in inputs:
             tensors.pop(id(t), None)
         captured = list(tensors.values())
-        items.append(tuple(tensors))
-        items.append(tuple(facts))
-        items.append((_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
+        key = (spec, tuple(items), tuple(tensors), tuple(facts),
+               (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
         try:
-            key = tuple(items)
             hash(key)
         except TypeError:
             key, bad = None, bad or "an argument that cannot be compared"
         return key, inputs, captured, bad
+
+    def _explain(self, old: Any, new: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Which guards differ between the previous call's signature and this call's."""
+        def names() -> _Names:
+            n = _Names()
+            self._signature(args, kwargs, n)
+            return n
+
+        changes = _what_changed(old, new, names) if old is not None else []
+        return "; ".join(changes[:4]) + (f" (and {len(changes) - 4} more)" if len(changes) > 4 else "") \
+            if changes else "the optimizer's state tensors were replaced"
 
     # ---- calls ----
     def _warn(self, why: str) -> None:
@@ -278,12 +468,20 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         entry = self._cache.get(key)
         if entry is None:
+            if self._last is not None:
+                self._new_signature(self._explain(self._last.key, key, args, kwargs))
             if len(self._cache) >= _MAX_PROGRAMS:
                 self._cache.pop(next(iter(self._cache)))
                 self._warn_once_recompiles()
-            entry = self._cache[key] = _Entry()
+            entry = self._cache[key] = _Entry(key)
             self._last = entry
-            return self.fn(*args, **kwargs)  # warm-up, eager
+            out = self.fn(*args, **kwargs)  # warm-up, eager
+            after = self._signature(args, kwargs)[0]
+            if after is not None and after != key:  # what the warm-up made (optimizer state) is reachable now:
+                del self._cache[key]                # the next call records under the signature it will have
+                self._last = self._cache.setdefault(after, entry)
+                entry.key = after
+            return out
         self._last = entry
         if entry.state == "eager":
             return self.fn(*args, **kwargs)
@@ -291,9 +489,22 @@ class CompiledFunction:
             return self._record(entry, inputs, captured, args, kwargs)
         out = self._replay(entry, inputs)
         if out is _RERECORD:
+            self._new_signature("the optimizer's state tensors were replaced")
             entry.state = "warm"
             return self._record(entry, inputs, captured, args, kwargs)
         return out
+
+    def _new_signature(self, why: str) -> None:
+        """A call that records again (its guards differ from the previous call's): counted,
+        and the RERECORD_WARN_AFTER-th warns once, naming the guard that changed."""
+        self.rerecords += 1
+        self.last_change = why
+        if self.rerecords == RERECORD_WARN_AFTER:
+            warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} met a new signature "
+                          f"{self.rerecords} times since its first call, the latest because {why}. Each new "
+                          f"signature runs the function eagerly twice (a warm-up, then the recording) before it "
+                          f"replays: keep what the guards compare fixed, or pass values that change as tensors "
+                          f"(docs/compile.md, the guards)", CompileWarning, stacklevel=3)
 
     def _warn_once_recompiles(self) -> None:
         msg = f"more than {_MAX_PROGRAMS} signatures (shapes, captured tensors, ...) were seen: programs are evicted"
