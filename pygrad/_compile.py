@@ -11,17 +11,17 @@ function returned.
 
 The guards (the signature a program is cached under): the shapes, dtypes and
 ``requires_grad`` of the tensor arguments, the values of the other
-arguments, grad mode, the identity of every tensor the function can reach
-through its closure, the globals it names and its arguments (module
-parameters and buffers, optimizer parameters and state), and the plain
-Python values (numbers, strings, booleans, None) among those globals and
-closure cells and among the modules' attributes (``training`` with them).
-Optimizer hyperparameters are not guarded: they are read from the optimizer
-at every call (its ``_update`` runs in Python without the C update, to compute
-them), so an lr scheduler takes effect at once. A call with a new signature
-after the first is counted (``rerecords``) and explained (``last_change``:
-which guards differ from the previous call's); the ``RERECORD_WARN_AFTER``-th
-warns once.
+arguments, grad mode, and, place by place, what the function reaches through
+its closure, the globals it names and its arguments (see :func:`_reach`):
+which tensor sits where (module parameters and buffers, optimizer parameters
+and state), the plain Python values (numbers, strings, booleans, None) there
+and among the modules' attributes (``training`` with them), the classes of the
+modules, which optimizer. Optimizer hyperparameters are not guarded: they are
+read from the optimizer at every call (its ``_update`` runs in Python without
+the C update, to compute them), so an lr scheduler takes effect at once. A call
+with a new signature after the first is counted (``rerecords``) and explained
+(``last_change``: which guards differ from the previous call's); the
+``RERECORD_WARN_AFTER``-th warns once.
 
 What cannot be recorded is detected, not frozen: reading tensor values into
 Python (``.item()``, ``bool(t)``, ``.numpy()``, ``.tolist()``), user gates and
@@ -146,90 +146,153 @@ def _is_optimizer(x: Any) -> bool:
     return isinstance(x, _classes()[1])
 
 
-class _Names:
-    """What a naming walk calls each captured tensor (by id) and each fact (in order)."""
-
-    def __init__(self) -> None:
-        self.tensors: dict[int, str] = {}
-        self.facts: list[str] = []
+_SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
 
 
-def _reach(x: Any, depth: int, tensors: dict[int, Tensor], facts: list[Any], seen: set[int],
-           names: _Names | None = None, path: str = "", where: str = "") -> None:
-    """The tensors x reaches (into tensors, by id) and what else the guard compares (facts,
-    in order): ``(type, value)`` of the numbers, strings and None among them and among the
-    attributes of every module (its ``training`` flag with them).
+def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
+           names: list[str] | None = None, path: str = "", where: str = "") -> None:
+    """Walk x: the tensors it reaches (into ``tensors``, by id, each once: the captured
+    tensors) and, into ``trail``, one entry for everything the guard compares, in the order
+    met, so that two walks give equal trails only if every place they look holds the same:
 
-    With ``names``, also what each is called, for a message only (a new signature's
-    explanation): ``path`` is x as an expression from its root, ``where`` says which root.
+    - a tensor: its id (each time it is met: which tensor sits where);
+    - a number, string, boolean or None: ``(type, value)``;
+    - a list or tuple walked: ``-1 - len``; a dict: ``("keys", keys)``; a plain object:
+      ``("obj", class, attribute names)``; a module: its class, then its attributes'
+      numbers, strings, booleans, None (``training`` with them) and tensors (parameters,
+      buffers, others), then its sub-modules, the whole tree; an optimizer:
+      ``("opt", id)`` (its updates are bound to it), each group's ``("group", id)``, its
+      parameters and their state tensors;
+    - an object walked before, met again: ``("again", k)``, k its order among those walked
+      (so a second name for one list, rebound to another, is seen).
+
+    Lists, tuples, dicts and plain objects are walked ``depth`` levels down; other objects
+    (functions, Python modules, arrays) are not followed. With ``names``, one description
+    per trail entry is appended (a message's words only: ``path`` is x as an expression
+    from its root, ``where`` the root's kind).
     """
-    if id(x) in seen:
-        return
-    seen.add(id(x))
-    module, optimizer = _classes()
-    if isinstance(x, Tensor):
-        if id(x) not in tensors:
-            tensors[id(x)] = x
-            if names is not None:
-                names.tensors[id(x)] = f"the tensor `{path}`{where}"
-    elif isinstance(x, _SCALARS):
-        facts.append((type(x), x))
+    tx = type(x)
+    if tx is Tensor or (tx not in _SCALAR_TYPES and isinstance(x, Tensor)):
+        trail.append(id(x))
+        tensors.setdefault(id(x), x)
         if names is not None:
-            names.facts.append(f"the value of `{path}`{where}")
-    elif isinstance(x, module):
-        # x and every module below it, depth first (as Module.named_modules): their plain
-        # attributes, then their parameters, then their buffers (as parameters(), buffers())
-        mods, stack, mseen = [], [(path, x)], set()
-        while stack:
-            p, m = stack.pop()
-            if id(m) in mseen:
-                continue
-            mseen.add(id(m))
-            mods.append((p, m))
-            kids = m.__dict__.get("_modules")
-            if kids:
-                stack.extend(reversed([(f"{p}.{k}" if names is not None else p, c) for k, c in kids.items()]))
-        for p, m in mods:
-            for k, v in m.__dict__.items():
-                if isinstance(v, _SCALARS):
-                    facts.append((type(v), v))
-                    if names is not None:
-                        what = "the training flag" if k == "training" else "the attribute"
-                        names.facts.append(f"{what} `{p}.{k}`{where}")
-        for key in ("_parameters", "_buffers"):
-            for p, m in mods:
-                for k, t in m.__dict__.get(key, {}).items():
-                    if t is not None and id(t) not in tensors:
-                        tensors[id(t)] = t
-                        if names is not None:
-                            names.tensors[id(t)] = f"the tensor `{p}.{k}`{where}"
-    elif isinstance(x, optimizer):
+            names.append(f"the tensor `{path}`{where}")
+        return
+    if tx in _SCALAR_TYPES or isinstance(x, _SCALARS):
+        trail.append((tx, x))
+        if names is not None:
+            names.append(f"the value of `{path}`{where}")
+        return
+    module, optimizer = _CLASSES or _classes()
+    if isinstance(x, module):
+        _reach_modules(x, tensors, trail, seen, names, path, where, module)
+        return
+    if isinstance(x, optimizer):
+        k = seen.get(id(x))
+        if k is not None:
+            trail.append(("again", k))
+            if names is not None:
+                names.append(f"the optimizer `{path}`{where}")
+            return
+        seen[id(x)] = len(seen)
+        trail.append(("opt", id(x)))
+        if names is not None:
+            names.append(f"the optimizer `{path}`{where}")
         for gi, g in enumerate(x.param_groups):
+            trail.append(("group", id(g)))
+            if names is not None:
+                names.append(f"`{path}.param_groups[{gi}]`{where}")
             for pi, t in enumerate(g["params"]):
                 at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
-                if id(t) not in tensors:
-                    tensors[id(t)] = t
-                    if names is not None:
-                        names.tensors[id(t)] = f"the tensor `{at}`{where}"
-                for k, v in x.state.get(id(t), {}).items():
-                    if isinstance(v, Tensor) and id(v) not in tensors:
-                        tensors[id(v)] = v
-                        if names is not None:
-                            names.tensors[id(v)] = f"the tensor `{path}.state[id({at})][{k!r}]`{where}"
-    elif depth > 0 and isinstance(x, (tuple, list)):
-        for i, v in enumerate(x):
-            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}[{i}]" if names is not None else "", where)
-    elif depth > 0 and isinstance(x, dict):
-        for k, v in x.items():
-            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}[{k!r}]" if names is not None else "", where)
-    elif depth > 0 and not callable(x) and not isinstance(x, types.ModuleType) and hasattr(x, "__dict__"):
-        for k, v in vars(x).items():
-            _reach(v, depth - 1, tensors, facts, seen, names, f"{path}.{k}" if names is not None else "", where)
+                trail.append(id(t))
+                tensors.setdefault(id(t), t)
+                if names is not None:
+                    names.append(f"the tensor `{at}`{where}")
+                st = x.state.get(id(t))
+                if st:
+                    for k, v in st.items():
+                        if isinstance(v, Tensor):
+                            trail.append(id(v))
+                            tensors.setdefault(id(v), v)
+                            if names is not None:
+                                names.append(f"the tensor `{path}.state[id({at})][{k!r}]`{where}")
+        return
+    if depth <= 0:
+        return
+    if tx is list or tx is tuple or isinstance(x, (list, tuple)):
+        items: Any = enumerate(x)
+        mark: Any = -1 - len(x)
+    elif tx is dict or isinstance(x, dict):
+        items = x.items()
+        mark = ("keys", tuple(x))
+    elif not callable(x) and not isinstance(x, types.ModuleType) and hasattr(x, "__dict__"):
+        items = vars(x).items()
+        mark = ("obj", tx, tuple(vars(x)))
+    else:
+        return
+    k = seen.get(id(x))
+    if k is not None:
+        trail.append(("again", k))
+        if names is not None:
+            names.append(f"`{path}`{where}")
+        return
+    seen[id(x)] = len(seen)
+    trail.append(mark)
+    if names is not None:
+        names.append(f"`{path}`{where}")
+    attr = mark.__class__ is tuple and mark[0] == "obj"
+    for k, v in items:
+        tv = type(v)
+        if names is None:  # the fast path: leaves inline
+            if tv is Tensor:
+                trail.append(id(v))
+                tensors.setdefault(id(v), v)
+            elif tv in _SCALAR_TYPES:
+                trail.append((tv, v))
+            else:
+                _reach(v, depth - 1, tensors, trail, seen)
+        else:
+            sub = f"{path}.{k}" if attr else f"{path}[{k!r}]"
+            _reach(v, depth - 1, tensors, trail, seen, names, sub, where)
+
+
+def _reach_modules(x: Any, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
+                   names: list[str] | None, path: str, where: str, module: type) -> None:
+    """_reach for a module: the whole tree below it, depth first (no recursion)."""
+    stack = [(x, path)]
+    while stack:
+        m, p = stack.pop()
+        k = seen.get(id(m))
+        if k is not None:
+            trail.append(("again", k))
+            if names is not None:
+                names.append(f"the module `{p}`{where}")
+            continue
+        seen[id(m)] = len(seen)
+        trail.append(type(m))
+        if names is not None:
+            names.append(f"the module `{p}`{where}")
+        kids = []
+        for k, v in m.__dict__.items():
+            tv = type(v)
+            if tv is Tensor or (tv not in _SCALAR_TYPES and isinstance(v, Tensor)):
+                trail.append(id(v))
+                tensors.setdefault(id(v), v)
+                if names is not None:
+                    names.append(f"the tensor `{p}.{k}`{where}")
+            elif tv in _SCALAR_TYPES or isinstance(v, _SCALARS):
+                trail.append((tv, v))
+                if names is not None:
+                    what = "the training flag" if k == "training" else "the attribute"
+                    names.append(f"{what} `{p}.{k}`{where}")
+            elif isinstance(v, module):
+                kids.append((v, f"{p}.{k}" if names is not None else p))
+        stack.extend(reversed(kids))
 
 
 # A signature (the key a program is cached under) is a tuple of these parts, so that
 # a new one can be compared with the previous one part by part (_what_changed).
-_K_SPEC, _K_ARGS, _K_CAPTURED, _K_FACTS, _K_MODES = range(5)
+_K_SPEC, _K_ARGS, _K_TRAIL, _K_MODES = range(4)
 
 RERECORD_WARN_AFTER = 3
 """A function that meets this many new signatures after its first warns (once, a CompileWarning)."""
@@ -290,17 +353,74 @@ def _arg_changes(name: str, a: Any, b: Any, leaves: list[str]) -> list[str]:
     return [f"{name} changed from {_show(a)} to {_show(b)}"]
 
 
-def _seq_changes(what: str, a: tuple[Any, ...], b: tuple[Any, ...], names: list[str], say: Callable[..., str]
-                 ) -> list[str]:
-    """The differences of two sequences of guarded things (names: b's)."""
-    if len(a) != len(b):
-        k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        first = f", the first difference at {names[k]}" if k < len(names) else ""
-        return [f"the number of {what} changed from {len(a)} to {len(b)}{first}"]
-    return [say(names[k], x, y) for k, (x, y) in enumerate(zip(a, b)) if x != y]
+def _kind(e: Any) -> str:
+    """What a trail entry (see _reach) is."""
+    if type(e) is int:
+        return "tensor" if e >= 0 else "len"
+    if type(e) is tuple:
+        return e[0] if type(e[0]) is str else "value"
+    return "module"
 
 
-def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[], _Names]) -> list[str]:
+def _what(e: Any) -> str:
+    k = _kind(e)
+    return {"tensor": "a tensor", "len": "a list or tuple", "value": _show(e), "keys": "a dict",
+            "opt": "an optimizer", "group": "a dict", "again": "an object met before under another name",
+            "module": f"a {getattr(e, '__name__', '?')} module",
+            "obj": f"a {getattr(e[1], '__name__', '?')} object" if k == "obj" else ""}[k]
+
+
+def _trail_change(nm: str, a: Any, b: Any) -> str:
+    """How one place the guard looks at (named nm) differs: it held a, it holds b."""
+    k = _kind(a)
+    if k != _kind(b):
+        return f"{nm} was {_what(a)} and is {_what(b)} now"
+    if k == "tensor":
+        return f"{nm} is another tensor object"
+    if k == "value":
+        return f"{nm} changed from {_show(a)} to {_show(b)}"
+    if k == "len":
+        return f"{nm} changed length from {-1 - a} to {-1 - b}"
+    if k == "module":
+        return f"{nm} changed class from {a.__name__} to {b.__name__}"
+    if k == "keys":
+        return f"{nm} changed keys from {list(a[1])} to {list(b[1])}"
+    if k == "obj":
+        if a[1] is not b[1]:
+            return f"{nm} changed class from {a[1].__name__} to {b[1].__name__}"
+        return f"{nm} changed attributes from {list(a[2])} to {list(b[2])}"
+    if k == "opt":
+        return f"{nm} is another optimizer object"
+    if k == "group":
+        return f"{nm} is another dict"
+    return f"{nm} is another of the objects met before"
+
+
+def _trail_changes(a: tuple[Any, ...], b: tuple[Any, ...], names: list[str]) -> list[str]:
+    """The differences of two trails (names: b's entries described)."""
+    if len(a) == len(b):
+        out = [_trail_change(names[k], x, y) for k, (x, y) in enumerate(zip(a, b)) if x != y]
+        flags = [f for f in out if f.startswith("the training flag ")]
+        if len(flags) > 1:  # model.train() / eval(): one line
+            k = flags[0].index(" changed from ")
+            out = [f"{flags[0][:k]} and {len(flags) - 1} more training flags{flags[0][k:]}"] + \
+                [f for f in out if f not in flags]
+        return out
+    k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    d = len(b) - len(a)
+    if d > 0 and a[k:] == b[k + d:]:  # places inserted at k
+        first = f"{names[k]} is new" if d == 1 else f"{names[k]} and {d - 1} more are new"
+    elif d < 0 and a[k - d:] == b[k:]:  # places gone at k
+        first = f"{-d} before {names[k]} are gone" if k < len(b) else f"the last {-d} are gone"
+    else:
+        first = _trail_change(names[k], a[k], b[k]) if k < min(len(a), len(b)) else "at the end"
+    was = set(a)
+    fresh = [names[i] for i, e in enumerate(b) if type(e) is int and e >= 0 and e not in was]
+    more = f"; new: {', '.join(fresh[:3])}{', ...' if len(fresh) > 3 else ''}" if fresh else ""
+    return [f"what the function reaches changed ({len(a)} guarded places, now {len(b)}), first: {first}{more}"]
+
+
+def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[], list[str]]) -> list[str]:
     """The guards whose values differ between signatures old and new, in words (names:
     the naming walk of the new signature's call, made only when needed)."""
     out: list[str] = []
@@ -322,30 +442,8 @@ def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[]
         out.append(f"grad mode changed from {'enabled' if g0 else 'disabled'} to {'enabled' if g1 else 'disabled'}")
     if i0 != i1:
         out.append(f"inference mode changed from {'on' if i0 else 'off'} to {'on' if i1 else 'off'}")
-    if old[_K_CAPTURED] != new[_K_CAPTURED] or old[_K_FACTS] != new[_K_FACTS]:
-        n = names()
-        a, b = old[_K_CAPTURED], new[_K_CAPTURED]
-        if a != b:
-            was = set(a)
-            fresh = [n.tensors.get(i, f"captured tensor {k}") for k, i in enumerate(b) if i not in was]
-            if len(a) != len(b):
-                more = ", ..." if len(fresh) > 3 else ""
-                which = f"new: {', '.join(fresh[:3])}{more}" if fresh else "none new, some no longer reached"
-                out.append(f"the number of tensors the function reaches changed from {len(a)} to {len(b)} ({which})")
-            elif fresh:  # as many: replaced
-                out += [f"{nm} is another tensor object" for nm in fresh]
-            else:
-                k = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
-                out.append(f"the order the function reaches its tensors in changed, first at "
-                           f"{n.tensors.get(b[k], f'captured tensor {k}')}")
-        facts = _seq_changes("Python values and flags the guards compare", old[_K_FACTS], new[_K_FACTS],
-                             n.facts, lambda nm, x, y: f"{nm} changed from {_show(x)} to {_show(y)}")
-        flags = [f for f in facts if f.startswith("the training flag ")]
-        if len(flags) > 1:  # model.train() / eval(): one line
-            k = flags[0].index(" changed from ")
-            facts = [f for f in facts if f not in flags]
-            facts.insert(0, f"{flags[0][:k]} and {len(flags) - 1} more training flags{flags[0][k:]}")
-        out += facts
+    if old[_K_TRAIL] != new[_K_TRAIL]:
+        out += _trail_changes(old[_K_TRAIL], new[_K_TRAIL], names())
     return out
 
 
@@ -402,10 +500,10 @@ class CompiledFunction:
                 roots.append((g[name], name, " (a global)"))
         return roots
 
-    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any], names: _Names | None = None
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str] | None = None
                    ) -> tuple[Any, list[Tensor], list[Tensor], str | None]:
         """(the signature, the tensor arguments, the captured tensors, why the call cannot be
-        recorded or None). With ``names``, the walk also names what it meets (slower)."""
+        recorded or None). With ``names``, the walk also describes each trail entry (slower)."""
         leaves: list[Any] = []
         spec = _flatten((args, kwargs), leaves)
         exprs = _leaf_names(spec, "args", "kwargs") if names is not None else None
@@ -413,8 +511,8 @@ class CompiledFunction:
         items: list[Any] = []
         first: dict[int, int] = {}  # id -> the first leaf that is this tensor
         tensors: dict[int, Tensor] = {}
-        facts: list[Any] = []
-        seen: set[int] = set()
+        trail: list[Any] = []
+        seen: dict[int, int] = {}
         bad = None
         for k, x in enumerate(leaves):
             if isinstance(x, Tensor):
@@ -425,16 +523,15 @@ class CompiledFunction:
                 items.append((type(x), x))
             elif _is_module(x) or _is_optimizer(x) or (hasattr(x, "__dict__") and not callable(x)):
                 items.append(("obj", id(x)))
-                _reach(x, 2, tensors, facts, seen, names, exprs[k] if exprs else "")
+                _reach(x, 2, tensors, trail, seen, names, exprs[k] if exprs else "")
             else:
                 bad = bad or f"an argument of type {type(x).__name__} (pass tensors, numbers or modules)"
         for r, name, where in self._roots():
-            _reach(r, 2, tensors, facts, seen, names, name, where)
+            _reach(r, 2, tensors, trail, seen, names, name, where)
         for t in inputs:
             tensors.pop(id(t), None)
         captured = list(tensors.values())
-        key = (spec, tuple(items), tuple(tensors), tuple(facts),
-               (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
+        key = (spec, tuple(items), tuple(trail), (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
         try:
             hash(key)
         except TypeError:
@@ -443,8 +540,8 @@ class CompiledFunction:
 
     def _explain(self, old: Any, new: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """Which guards differ between the previous call's signature and this call's."""
-        def names() -> _Names:
-            n = _Names()
+        def names() -> list[str]:
+            n: list[str] = []
             self._signature(args, kwargs, n)
             return n
 
