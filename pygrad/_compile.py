@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 from pygrad import _autograd, _recording
 from pygrad._bindings import _NULL, _check, doubles, handles, last_error, lib, new_program, program_lines, wrap_or_none
-from pygrad._tensor import Tensor
+from pygrad._tensor import _DTYPE_OF_CODE, Tensor
 from pygrad.errors import PygradRuntimeError
 from pygrad.optim import _fused
 
@@ -126,6 +126,10 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
     return kind(_unflatten(s, leaves) for s in items)
 
 
+_NO_ROOT = object()  # a missing root (not a method; a global the code names but that is not defined)
+_NESTED = (tuple, list, dict)  # what _flatten descends into (these exact types)
+_SPECS: dict[int, Any] = {}  # n -> the spec of n positional leaf arguments and no keywords
+
 _CLASSES: list[type] = []  # nn.Module, optim.Optimizer: imported at the first guard (they import this module's peers)
 
 
@@ -138,15 +142,25 @@ def _classes() -> list[type]:
     return _CLASSES
 
 
-def _is_module(x: Any) -> bool:
-    return isinstance(x, _classes()[0])
-
-
-def _is_optimizer(x: Any) -> bool:
-    return isinstance(x, _classes()[1])
-
-
 _SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
+
+
+# What the walk does with an object, by its type (memoized: a class's bases do not change)
+_K_TENSOR, _K_SCALAR, _K_MODULE, _K_OPTIM, _K_SEQ, _K_DICT, _K_OBJ, _K_SKIP = range(8)
+_KIND_OF: dict[type, int] = {}
+
+
+def _kind_of(tx: type) -> int:
+    k = _KIND_OF.get(tx)
+    if k is None:
+        module, optimizer = _classes()
+        callable_ = any("__call__" in c.__dict__ for c in tx.__mro__)  # callable(x) for x of type tx
+        k = (_K_TENSOR if issubclass(tx, Tensor) else _K_SCALAR if issubclass(tx, _SCALARS) else
+             _K_MODULE if issubclass(tx, module) else _K_OPTIM if issubclass(tx, optimizer) else
+             _K_SEQ if issubclass(tx, (list, tuple)) else _K_DICT if issubclass(tx, dict) else
+             _K_SKIP if callable_ or issubclass(tx, types.ModuleType) else _K_OBJ)
+        _KIND_OF[tx] = k
+    return k
 
 
 def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
@@ -167,99 +181,100 @@ def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], see
       (so a second name for one list, rebound to another, is seen).
 
     Lists, tuples, dicts and plain objects are walked ``depth`` levels down; other objects
-    (functions, Python modules, arrays) are not followed. With ``names``, one description
-    per trail entry is appended (a message's words only: ``path`` is x as an expression
-    from its root, ``where`` the root's kind).
+    (functions, classes, Python modules, arrays) are not followed. With ``names``, one
+    description per trail entry is appended (a message's words only: ``path`` is x as an
+    expression from its root, ``where`` the root's kind); the walk is the same.
     """
     tx = type(x)
-    if tx is Tensor or (tx not in _SCALAR_TYPES and isinstance(x, Tensor)):
+    kind = _KIND_OF.get(tx)
+    if kind is None:
+        kind = _kind_of(tx)
+    if kind == _K_TENSOR:
         trail.append(id(x))
         tensors.setdefault(id(x), x)
         if names is not None:
             names.append(f"the tensor `{path}`{where}")
         return
-    if tx in _SCALAR_TYPES or isinstance(x, _SCALARS):
+    if kind == _K_SCALAR:
         trail.append((tx, x))
         if names is not None:
             names.append(f"the value of `{path}`{where}")
         return
-    module, optimizer = _CLASSES or _classes()
-    if isinstance(x, module):
-        _reach_modules(x, tensors, trail, seen, names, path, where, module)
-        return
-    if isinstance(x, optimizer):
-        k = seen.get(id(x))
-        if k is not None:
-            trail.append(("again", k))
-            if names is not None:
-                names.append(f"the optimizer `{path}`{where}")
-            return
-        seen[id(x)] = len(seen)
-        trail.append(("opt", id(x)))
-        if names is not None:
-            names.append(f"the optimizer `{path}`{where}")
-        for gi, g in enumerate(x.param_groups):
-            trail.append(("group", id(g)))
-            if names is not None:
-                names.append(f"`{path}.param_groups[{gi}]`{where}")
-            for pi, t in enumerate(g["params"]):
-                at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
-                trail.append(id(t))
-                tensors.setdefault(id(t), t)
-                if names is not None:
-                    names.append(f"the tensor `{at}`{where}")
-                st = x.state.get(id(t))
-                if st:
-                    for k, v in st.items():
-                        if isinstance(v, Tensor):
-                            trail.append(id(v))
-                            tensors.setdefault(id(v), v)
-                            if names is not None:
-                                names.append(f"the tensor `{path}.state[id({at})][{k!r}]`{where}")
-        return
-    if depth <= 0:
-        return
-    if tx is list or tx is tuple or isinstance(x, (list, tuple)):
-        items: Any = enumerate(x)
-        mark: Any = -1 - len(x)
-    elif tx is dict or isinstance(x, dict):
-        items = x.items()
-        mark = ("keys", tuple(x))
-    elif not callable(x) and not isinstance(x, types.ModuleType) and hasattr(x, "__dict__"):
-        items = vars(x).items()
-        mark = ("obj", tx, tuple(vars(x)))
-    else:
+    if kind == _K_SKIP or (depth <= 0 and kind >= _K_SEQ) or (kind == _K_OBJ and not hasattr(x, "__dict__")):
         return
     k = seen.get(id(x))
     if k is not None:
         trail.append(("again", k))
         if names is not None:
-            names.append(f"`{path}`{where}")
+            names.append(f"{'the module ' if kind == _K_MODULE else 'the optimizer ' if kind == _K_OPTIM else ''}"
+                         f"`{path}`{where}")
         return
-    seen[id(x)] = len(seen)
-    trail.append(mark)
-    if names is not None:
-        names.append(f"`{path}`{where}")
-    attr = mark.__class__ is tuple and mark[0] == "obj"
-    for k, v in items:
-        tv = type(v)
-        if names is None:  # the fast path: leaves inline
-            if tv is Tensor:
-                trail.append(id(v))
-                tensors.setdefault(id(v), v)
-            elif tv in _SCALAR_TYPES:
-                trail.append((tv, v))
-            else:
-                _reach(v, depth - 1, tensors, trail, seen)
+    if kind == _K_MODULE:
+        _reach_modules(x, tensors, trail, seen, names, path, where)
+    elif kind == _K_OPTIM:
+        seen[id(x)] = len(seen)
+        _reach_optimizer(x, tensors, trail, names, path, where)
+    else:
+        seen[id(x)] = len(seen)
+        if kind == _K_SEQ:
+            items: Any = enumerate(x)
+            trail.append(-1 - len(x))
+        elif kind == _K_DICT:
+            items = x.items()
+            trail.append(("keys", tuple(x)))
         else:
-            sub = f"{path}.{k}" if attr else f"{path}[{k!r}]"
-            _reach(v, depth - 1, tensors, trail, seen, names, sub, where)
+            d = vars(x)
+            items = d.items()
+            trail.append(("obj", tx, tuple(d)))
+        if names is None:
+            for _, v in items:  # leaves inline
+                tv = type(v)
+                if tv is Tensor:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                elif tv in _SCALAR_TYPES:
+                    trail.append((tv, v))
+                else:
+                    _reach(v, depth - 1, tensors, trail, seen)
+        else:
+            names.append(f"`{path}`{where}")
+            for k, v in items:
+                sub = f"{path}.{k}" if kind == _K_OBJ else f"{path}[{k!r}]"
+                _reach(v, depth - 1, tensors, trail, seen, names, sub, where)
+
+
+def _reach_optimizer(x: Any, tensors: dict[int, Tensor], trail: list[Any], names: list[str] | None,
+                     path: str, where: str) -> None:
+    """_reach for an optimizer: itself, its groups, parameters and state tensors."""
+    trail.append(("opt", id(x)))
+    if names is not None:
+        names.append(f"the optimizer `{path}`{where}")
+    state = x.state
+    for gi, g in enumerate(x.param_groups):
+        trail.append(("group", id(g)))
+        if names is not None:
+            names.append(f"`{path}.param_groups[{gi}]`{where}")
+        for pi, t in enumerate(g["params"]):
+            trail.append(id(t))
+            tensors.setdefault(id(t), t)
+            at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
+            if names is not None:
+                names.append(f"the tensor `{at}`{where}")
+            st = state.get(id(t))
+            if st:
+                for k, v in st.items():
+                    if type(v) is Tensor or isinstance(v, Tensor):
+                        trail.append(id(v))
+                        tensors.setdefault(id(v), v)
+                        if names is not None:
+                            names.append(f"the tensor `{path}.state[id({at})][{k!r}]`{where}")
 
 
 def _reach_modules(x: Any, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
-                   names: list[str] | None, path: str, where: str, module: type) -> None:
+                   names: list[str] | None, path: str, where: str) -> None:
     """_reach for a module: the whole tree below it, depth first (no recursion)."""
     stack = [(x, path)]
+    kinds = _KIND_OF
     while stack:
         m, p = stack.pop()
         k = seen.get(id(m))
@@ -270,29 +285,41 @@ def _reach_modules(x: Any, tensors: dict[int, Tensor], trail: list[Any], seen: d
             continue
         seen[id(m)] = len(seen)
         trail.append(type(m))
-        if names is not None:
-            names.append(f"the module `{p}`{where}")
         kids = []
-        for k, v in m.__dict__.items():
-            tv = type(v)
-            if tv is Tensor or (tv not in _SCALAR_TYPES and isinstance(v, Tensor)):
-                trail.append(id(v))
-                tensors.setdefault(id(v), v)
-                if names is not None:
-                    names.append(f"the tensor `{p}.{k}`{where}")
-            elif tv in _SCALAR_TYPES or isinstance(v, _SCALARS):
-                trail.append((tv, v))
-                if names is not None:
-                    what = "the training flag" if k == "training" else "the attribute"
-                    names.append(f"{what} `{p}.{k}`{where}")
-            elif isinstance(v, module):
-                kids.append((v, f"{p}.{k}" if names is not None else p))
-        stack.extend(reversed(kids))
+        if names is None:
+            for v in m.__dict__.values():
+                tv = type(v)
+                c = kinds.get(tv)
+                if c is None:
+                    c = _kind_of(tv)
+                if c == _K_TENSOR:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                elif c == _K_SCALAR:
+                    trail.append((tv, v))
+                elif c == _K_MODULE:
+                    kids.append((v, p))
+        else:
+            names.append(f"the module `{p}`{where}")
+            for a, v in m.__dict__.items():
+                tv = type(v)
+                c = _kind_of(tv)
+                if c == _K_TENSOR:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                    names.append(f"the tensor `{p}.{a}`{where}")
+                elif c == _K_SCALAR:
+                    trail.append((tv, v))
+                    names.append(f"{'the training flag' if a == 'training' else 'the attribute'} `{p}.{a}`{where}")
+                elif c == _K_MODULE:
+                    kids.append((v, f"{p}.{a}"))
+        if kids:
+            stack.extend(reversed(kids))
 
 
 # A signature (the key a program is cached under) is a tuple of these parts, so that
 # a new one can be compared with the previous one part by part (_what_changed).
-_K_SPEC, _K_ARGS, _K_TRAIL, _K_MODES = range(4)
+_S_SPEC, _S_ARGS, _S_TRAIL, _S_MODES = range(4)
 
 RERECORD_WARN_AFTER = 3
 """A function that meets this many new signatures after its first warns (once, a CompileWarning)."""
@@ -324,7 +351,7 @@ def _leaf_names(spec: Any, pos_name: str = "", kw_name: str = "") -> list[str]:
 def _show(item: Any) -> str:
     """An argument's signature item (or a fact) in words."""
     if type(item) is tuple and item and item[0] == "T":
-        return f"a {item[2]} tensor of shape {item[1]}"
+        return f"a {_DTYPE_OF_CODE[item[2]]} tensor of shape {item[1]}"
     if type(item) is tuple and item and item[0] == "obj":
         return "an object"
     if type(item) is tuple and len(item) == 2 and isinstance(item[0], type):
@@ -341,7 +368,7 @@ def _arg_changes(name: str, a: Any, b: Any, leaves: list[str]) -> list[str]:
         if a[1] != b[1]:
             out.append(f"{name}'s shape changed from {a[1]} to {b[1]}")
         if a[2] != b[2]:
-            out.append(f"{name}'s dtype changed from {a[2]} to {b[2]}")
+            out.append(f"{name}'s dtype changed from {_DTYPE_OF_CODE[a[2]]} to {_DTYPE_OF_CODE[b[2]]}")
         if a[3] != b[3]:
             out.append(f"{name}'s requires_grad changed from {a[3]} to {b[3]}")
         if a[4] != b[4]:
@@ -424,8 +451,8 @@ def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[]
     """The guards whose values differ between signatures old and new, in words (names:
     the naming walk of the new signature's call, made only when needed)."""
     out: list[str] = []
-    if old[_K_SPEC] != new[_K_SPEC]:
-        (_, ((_, p0), (_, k0))), (_, ((_, p1), (_, k1))) = old[_K_SPEC], new[_K_SPEC]
+    if old[_S_SPEC] != new[_S_SPEC]:
+        (_, ((_, p0), (_, k0))), (_, ((_, p1), (_, k1))) = old[_S_SPEC], new[_S_SPEC]
         if len(p0) != len(p1):
             out.append(f"the number of positional arguments changed from {len(p0)} to {len(p1)}")
         elif [k for k, _ in k0] != [k for k, _ in k1]:
@@ -433,17 +460,17 @@ def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[]
         else:
             out.append("the nesting of the arguments (tuples, lists, dicts, their lengths) changed")
     else:
-        leaves = _leaf_names(new[_K_SPEC])
-        for name, a, b in zip(leaves, old[_K_ARGS], new[_K_ARGS]):
+        leaves = _leaf_names(new[_S_SPEC])
+        for name, a, b in zip(leaves, old[_S_ARGS], new[_S_ARGS]):
             if a != b:
                 out += _arg_changes(name, a, b, leaves)
-    (g0, i0), (g1, i1) = old[_K_MODES], new[_K_MODES]
+    (g0, i0), (g1, i1) = old[_S_MODES], new[_S_MODES]
     if g0 != g1:
         out.append(f"grad mode changed from {'enabled' if g0 else 'disabled'} to {'enabled' if g1 else 'disabled'}")
     if i0 != i1:
         out.append(f"inference mode changed from {'on' if i0 else 'off'} to {'on' if i1 else 'off'}")
-    if old[_K_TRAIL] != new[_K_TRAIL]:
-        out += _trail_changes(old[_K_TRAIL], new[_K_TRAIL], names())
+    if old[_S_TRAIL] != new[_S_TRAIL]:
+        out += _trail_changes(old[_S_TRAIL], new[_S_TRAIL], names())
     return out
 
 
@@ -456,6 +483,8 @@ class _Entry:
         self.prog: Any = None
         self.spec: Any = None
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
+        self.n_out = 0                    # how many of them are tensors
+        self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.why: str | None = None
@@ -474,38 +503,35 @@ class CompiledFunction:
         self.records = 0  # how many programs were recorded (tests, diagnostics)
         self.rerecords = 0  # calls that met a new signature after the first (or replaced optimizer state)
         self.last_change: str | None = None  # which guards differed at the latest of those, in words
+        self._sources = self._root_sources()
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     # ---- the guard ----
-    def _roots(self) -> list[tuple[Any, str, str]]:
-        """What the function reaches besides its arguments: (object, name, which root)."""
+    def _root_sources(self) -> tuple[Any, list[tuple[str, Any]], dict[str, Any], tuple[str, ...]]:
+        """What the roots are read from (fixed for a function): the bound object of a method,
+        the closure cells with their names, the globals and the names the code uses."""
         fn = self.fn
-        roots: list[tuple[Any, str, str]] = []
+        bound = _NO_ROOT
         if isinstance(fn, types.MethodType):
-            roots.append((fn.__self__, "self", ""))
-            fn = fn.__func__
+            bound, fn = fn.__self__, fn.__func__
         code = getattr(fn, "__code__", None)
-        free = code.co_freevars if code else ()
-        for name, cell in zip(free, getattr(fn, "__closure__", None) or ()):
-            try:
-                roots.append((cell.cell_contents, name, " (a closure variable)"))
-            except ValueError:  # an empty cell
-                pass
-        g = getattr(fn, "__globals__", {})
-        for name in code.co_names if code else ():
-            if name in g:
-                roots.append((g[name], name, " (a global)"))
-        return roots
+        cells = list(zip(code.co_freevars, getattr(fn, "__closure__", None) or ())) if code else []
+        return bound, cells, getattr(fn, "__globals__", {}), code.co_names if code else ()
 
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str] | None = None
                    ) -> tuple[Any, list[Tensor], list[Tensor], str | None]:
         """(the signature, the tensor arguments, the captured tensors, why the call cannot be
-        recorded or None). With ``names``, the walk also describes each trail entry (slower)."""
-        leaves: list[Any] = []
-        spec = _flatten((args, kwargs), leaves)
+        recorded or None). With ``names``, the walk also describes each trail entry (slower).
+        The signature may be unhashable (an argument that cannot be compared): see __call__."""
+        if not kwargs and names is None and not any(type(a) in _NESTED for a in args):
+            leaves: Any = args  # what _flatten would give
+            spec = _SPECS.get(len(args)) or _SPECS.setdefault(len(args), _flatten(((None,) * len(args), {}), []))
+        else:
+            leaves = []
+            spec = _flatten((args, kwargs), leaves)
         exprs = _leaf_names(spec, "args", "kwargs") if names is not None else None
         inputs: list[Tensor] = []
         items: list[Any] = []
@@ -515,28 +541,40 @@ class CompiledFunction:
         seen: dict[int, int] = {}
         bad = None
         for k, x in enumerate(leaves):
-            if isinstance(x, Tensor):
-                same = first.setdefault(id(x), k)
-                items.append(("T", x.shape, x.dtype, x.requires_grad, -1 if same == k else same))
+            tx = type(x)
+            kind = _KIND_OF.get(tx)
+            if kind is None:
+                kind = _kind_of(tx)
+            if kind == _K_TENSOR:
+                same = first.setdefault(id(x), k)  # the same tensor passed twice: one input in both places
+                items.append(("T", x.shape, lib.pg_tensor_dtype(x._p), bool(lib.pg_tensor_requires_grad(x._p)),
+                              -1 if same == k else same))
                 inputs.append(x)
-            elif isinstance(x, _SCALARS):
-                items.append((type(x), x))
-            elif _is_module(x) or _is_optimizer(x) or (hasattr(x, "__dict__") and not callable(x)):
+            elif kind == _K_SCALAR:
+                items.append((tx, x))
+            elif kind in (_K_MODULE, _K_OPTIM) or (hasattr(x, "__dict__") and (
+                    kind != _K_SKIP or isinstance(x, types.ModuleType))):
                 items.append(("obj", id(x)))
                 _reach(x, 2, tensors, trail, seen, names, exprs[k] if exprs else "")
             else:
-                bad = bad or f"an argument of type {type(x).__name__} (pass tensors, numbers or modules)"
-        for r, name, where in self._roots():
-            _reach(r, 2, tensors, trail, seen, names, name, where)
+                bad = bad or f"an argument of type {tx.__name__} (pass tensors, numbers or modules)"
+        bound, cells, g, used = self._sources
+        if bound is not _NO_ROOT:
+            _reach(bound, 2, tensors, trail, seen, names, "self")
+        for name, cell in cells:
+            try:
+                x = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            _reach(x, 2, tensors, trail, seen, names, name, " (a closure variable)")
+        for name in used:
+            x = g.get(name, _NO_ROOT)
+            if x is not _NO_ROOT:
+                _reach(x, 2, tensors, trail, seen, names, name, " (a global)")
         for t in inputs:
             tensors.pop(id(t), None)
-        captured = list(tensors.values())
         key = (spec, tuple(items), tuple(trail), (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
-        try:
-            hash(key)
-        except TypeError:
-            key, bad = None, bad or "an argument that cannot be compared"
-        return key, inputs, captured, bad
+        return key, inputs, list(tensors.values()), bad
 
     def _explain(self, old: Any, new: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """Which guards differ between the previous call's signature and this call's."""
@@ -560,10 +598,14 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key, inputs, captured, bad = self._signature(args, kwargs)
+        if bad is None:
+            try:
+                entry = self._cache.get(key)
+            except TypeError:  # unhashable
+                bad = "an argument that cannot be compared"
         if bad is not None:
             self._warn(bad)
             return self.fn(*args, **kwargs)
-        entry = self._cache.get(key)
         if entry is None:
             if self._last is not None:
                 self._new_signature(self._explain(self._last.key, key, args, kwargs))
@@ -573,8 +615,8 @@ class CompiledFunction:
             entry = self._cache[key] = _Entry(key)
             self._last = entry
             out = self.fn(*args, **kwargs)  # warm-up, eager
-            after = self._signature(args, kwargs)[0]
-            if after is not None and after != key:  # what the warm-up made (optimizer state) is reachable now:
+            after, _, _, bad = self._signature(args, kwargs)
+            if bad is None and after != key:  # what the warm-up made (optimizer state) is reachable now:
                 del self._cache[key]                # the next call records under the signature it will have
                 self._last = self._cache.setdefault(after, entry)
                 entry.key = after
@@ -651,7 +693,9 @@ class CompiledFunction:
             return out
         entry.state, entry.prog, entry.spec = "ready", prog, spec
         entry.kinds = ["T" if isinstance(x, Tensor) else x for x in leaves]
+        entry.n_out = len(outs)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
+        entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
         entry.keep = captured
         self.records += 1
         return out
@@ -659,41 +703,62 @@ class CompiledFunction:
     def _scalars(self, entry: _Entry) -> Any:
         """Each recorded optimizer update's scalars, computed now by the optimizer's own
         ``_update`` with the C update left out; _RERECORD when its tensors changed."""
-        got: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []
+        got: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        keep = got.append
 
         def capture(kind: str, tensors: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
-            got.append((kind, tensors, scalars))
+            keep((tensors, scalars))
             return True  # the update does not run
 
-        saved = [(opt.state.get(id(p)), dict(opt.state.get(id(p), {}))) for opt, p, _, _ in entry.updates]
+        saved = []  # (the state dict, its contents before; None: it was made now)
         _hook_on(capture)
         try:
             for opt, p, group, _ in entry.updates:
-                opt._update(p, p, opt.state.setdefault(id(p), {}), group)
+                st = opt.state.get(id(p))
+                saved.append((opt, p, st, None if st is None else st.copy()))
+                opt._update(p, p, opt.state.setdefault(id(p), {}) if st is None else st, group)
         finally:
             _hook_off()
-        same = len(got) == len(entry.updates) and all(
-            all(a is b for k, (a, b) in enumerate(zip(ts, was)) if k != 1)
-            for (_, ts, _), (_, _, _, was) in zip(got, entry.updates))
-        if not same:  # state replaced (load_state_dict ...): put the step counts back, record again
-            for st, copy in saved:
-                if st is not None:
-                    st.clear()
-                    st.update(copy)
-            return _RERECORD
-        return [tuple(float(s) for s in sc) for _, _, sc in got]
+        same = len(got) == len(entry.updates)
+        for (ts, _), (_, _, _, was) in zip(got, entry.updates) if same else ():
+            if len(ts) != len(was):
+                same = False
+            for k in range(len(ts)) if same else ():
+                if k != 1 and ts[k] is not was[k]:  # 1: the gradient (the parameter itself in this dry run)
+                    same = False
+                    break
+            if not same:
+                break
+        if same:
+            return [sc for _, sc in got]
+        for opt, p, st, before in saved:  # state replaced (load_state_dict ...): put it back, record again
+            if before is None:
+                opt.state.pop(id(p), None)
+            else:
+                st.clear()
+                st.update(before)
+        return _RERECORD
 
     def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
-        scalars = self._scalars(entry) if entry.updates else []
-        if scalars is _RERECORD:
-            return _RERECORD
         prog = entry.prog
-        for k, sc in enumerate(scalars):
-            _check(lib.pg_program_set_optim_scalars(prog, k, doubles(sc), len(sc)))
-        n_out = sum(1 for k in entry.kinds if k == "T")
-        c_in, c_out = handles(inputs), handles([], n_out)
-        _check(lib.pg_program_run(prog, c_in, len(inputs), c_out))
-        it = iter([c_out[i] for i in range(n_out)])
+        if entry.updates:
+            scalars = self._scalars(entry)
+            if scalars is _RERECORD:
+                return _RERECORD
+            for k, (sc, buf) in enumerate(zip(scalars, entry.sbufs)):
+                n = len(sc)
+                if n > len(buf):
+                    buf = doubles(sc)
+                try:
+                    buf[0:n] = sc
+                except TypeError:  # not a real number: as the eager update would take it
+                    buf[0:n] = [float(v) for v in sc]
+                _check(lib.pg_program_set_optim_scalars(prog, k, buf, n))
+        c_out = handles([], entry.n_out)
+        _check(lib.pg_program_run(prog, handles(inputs), len(inputs), c_out))
+        if entry.spec is None and entry.n_out == 1 and len(entry.kinds) == 1:  # one tensor returned
+            return wrap_or_none(c_out[0])
+        it = iter([c_out[i] for i in range(entry.n_out)])
         leaves = [wrap_or_none(next(it)) if k == "T" else k for k in entry.kinds]
         return _unflatten(entry.spec, iter(leaves))
 

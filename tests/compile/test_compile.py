@@ -813,6 +813,11 @@ def test_the_naming_walk_meets_what_the_guard_meets() -> None:
     assert "the value of `holder.cfg['k']` (a closure variable)" in got
     assert "the training flag `args[2][1].training`" in got
     assert "the optimizer `opt` (a closure variable)" in got
+    # flat positional arguments take a shorter path to the same signature
+    step2 = pg.compile(_step_fn(model, opt))
+    key, _, captured, _ = step2._signature((x, y), {})
+    key2, _, captured2, _ = step2._signature((x, y), {}, [])
+    assert key == key2 and [id(t) for t in captured] == [id(t) for t in captured2]
 
 
 class types_ns:  # noqa: N801 - a plain object with attributes
@@ -959,3 +964,22 @@ def test_moving_a_tensor_between_two_reached_lists_is_seen() -> None:
     def change():
         blocks[1].append(blocks[0].pop())
     assert "changed length from 2 to 1" in _same_as_eager(f, change, x)
+
+
+def test_a_replay_whose_optimizer_tensors_changed_records_again_with_the_state_put_back() -> None:
+    """The replay's dry run of Optimizer._update hands over the tensors the update would use:
+    other tensors than recorded (reachable only where the guard does not look) abandon the
+    replay, and the step counts the dry run advanced are put back."""
+    model, opt = _setup("Adam", {"lr": 0.01}, "float32")
+    x, y = _batches(1)[0]
+    step = _recorded(_step_fn(model, opt), x, y)
+    entry = step._last
+    p0 = next(model.parameters())
+    steps = [opt.state[id(p)]["step"] for p in model.parameters()]
+    opt.state[id(p0)]["exp_avg"] = pg.zeros(p0.shape)
+    from pygrad._compile import _RERECORD
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert [opt.state[id(p)]["step"] for p in model.parameters()] == steps
+    opt.state.pop(id(p0))  # a state made by the dry run is dropped again
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert id(p0) not in opt.state
