@@ -11,13 +11,17 @@ function returned.
 
 The guards (the signature a program is cached under): the shapes, dtypes and
 ``requires_grad`` of the tensor arguments, the values of the other
-arguments, grad mode, the identity of every tensor the function can reach
-through its closure, the globals it names and its arguments (module
-parameters and buffers, optimizer parameters and state), the modules'
-``training`` flags and the plain Python values (numbers, strings) among those
-globals and closure cells. Optimizer hyperparameters are not guarded: they are
+arguments, grad mode, and, place by place, what the function reaches through
+its closure, the globals it names and its arguments (see :func:`_reach`):
+which tensor sits where (module parameters and buffers, optimizer parameters
+and state), the plain Python values (numbers, strings, booleans, None) there
+and among the modules' attributes (``training`` with them), the classes of the
+modules, which optimizer. Optimizer hyperparameters are not guarded: they are
 read from the optimizer at every call (its ``_update`` runs in Python without
-the C update, to compute them), so an lr scheduler takes effect at once.
+the C update, to compute them), so an lr scheduler takes effect at once. A call
+with a new signature after the first is counted (``rerecords``) and explained
+(``last_change``: which guards differ from the previous call's); the
+``RERECORD_WARN_AFTER``-th warns once.
 
 What cannot be recorded is detected, not frozen: reading tensor values into
 Python (``.item()``, ``bool(t)``, ``.numpy()``, ``.tolist()``), user gates and
@@ -48,7 +52,7 @@ from pygrad._bindings import (
     uint64s,
     wrap_or_none,
 )
-from pygrad._tensor import Tensor
+from pygrad._tensor import _DTYPE_OF_CODE, Tensor
 from pygrad.errors import PygradRuntimeError
 from pygrad.optim import _fused
 
@@ -134,6 +138,10 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
     return kind(_unflatten(s, leaves) for s in items)
 
 
+_NO_ROOT = object()  # a missing root (not a method; a global the code names but that is not defined)
+_NESTED = (tuple, list, dict)  # what _flatten descends into (these exact types)
+_SPECS: dict[int, Any] = {}  # n -> the spec of n positional leaf arguments and no keywords
+
 _CLASSES: list[type] = []  # nn.Module, optim.Optimizer: imported at the first guard (they import this module's peers)
 
 
@@ -146,56 +154,349 @@ def _classes() -> list[type]:
     return _CLASSES
 
 
-def _is_module(x: Any) -> bool:
-    return isinstance(x, _classes()[0])
+_SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
 
 
-def _is_optimizer(x: Any) -> bool:
-    return isinstance(x, _classes()[1])
+# What the walk does with an object, by its type (memoized: a class's bases do not change)
+_K_TENSOR, _K_SCALAR, _K_MODULE, _K_OPTIM, _K_SEQ, _K_DICT, _K_OBJ, _K_SKIP = range(8)
+_KIND_OF: dict[type, int] = {}
 
 
-def _reach(x: Any, depth: int, tensors: dict[int, Tensor], facts: list[Any], seen: set[int]) -> None:
-    """The tensors x reaches (into tensors) and what else the guard compares (facts)."""
-    if id(x) in seen:
-        return
-    seen.add(id(x))
-    if isinstance(x, Tensor):
+def _kind_of(tx: type) -> int:
+    k = _KIND_OF.get(tx)
+    if k is None:
+        module, optimizer = _classes()
+        callable_ = any("__call__" in c.__dict__ for c in tx.__mro__)  # callable(x) for x of type tx
+        k = (_K_TENSOR if issubclass(tx, Tensor) else _K_SCALAR if issubclass(tx, _SCALARS) else
+             _K_MODULE if issubclass(tx, module) else _K_OPTIM if issubclass(tx, optimizer) else
+             _K_SEQ if issubclass(tx, (list, tuple)) else _K_DICT if issubclass(tx, dict) else
+             _K_SKIP if callable_ or issubclass(tx, types.ModuleType) else _K_OBJ)
+        _KIND_OF[tx] = k
+    return k
+
+
+def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
+           names: list[str] | None = None, path: str = "", where: str = "") -> None:
+    """Walk x: the tensors it reaches (into ``tensors``, by id, each once: the captured
+    tensors) and, into ``trail``, one entry for everything the guard compares, in the order
+    met, so that two walks give equal trails only if every place they look holds the same:
+
+    - a tensor: its id (each time it is met: which tensor sits where);
+    - a number, string, boolean or None: ``(type, value)``;
+    - a list or tuple walked: ``-1 - len``; a dict: ``("keys", keys)``; a plain object:
+      ``("obj", class, attribute names)``; a module: its class, then its attributes'
+      numbers, strings, booleans, None (``training`` with them) and tensors (parameters,
+      buffers, others), then its sub-modules, the whole tree; an optimizer:
+      ``("opt", id)`` (its updates are bound to it), each group's ``("group", id)``, its
+      parameters and their state tensors;
+    - an object walked before, met again: ``("again", k)``, k its order among those walked
+      (so a second name for one list, rebound to another, is seen).
+
+    Lists, tuples, dicts and plain objects are walked ``depth`` levels down; other objects
+    (functions, classes, Python modules, arrays) are not followed. With ``names``, one
+    description per trail entry is appended (a message's words only: ``path`` is x as an
+    expression from its root, ``where`` the root's kind); the walk is the same.
+    """
+    tx = type(x)
+    kind = _KIND_OF.get(tx)
+    if kind is None:
+        kind = _kind_of(tx)
+    if kind == _K_TENSOR:
+        trail.append(id(x))
         tensors.setdefault(id(x), x)
-    elif isinstance(x, _SCALARS):
-        facts.append(x)
-    elif _is_module(x):
-        for m in x.modules():
-            facts.append(m.training)
-        for t in x.parameters():
+        if names is not None:
+            names.append(f"the tensor `{path}`{where}")
+        return
+    if kind == _K_SCALAR:
+        trail.append((tx, x))
+        if names is not None:
+            names.append(f"the value of `{path}`{where}")
+        return
+    if kind == _K_SKIP or (depth <= 0 and kind >= _K_SEQ) or (kind == _K_OBJ and not hasattr(x, "__dict__")):
+        return
+    k = seen.get(id(x))
+    if k is not None:
+        trail.append(("again", k))
+        if names is not None:
+            names.append(f"{'the module ' if kind == _K_MODULE else 'the optimizer ' if kind == _K_OPTIM else ''}"
+                         f"`{path}`{where}")
+        return
+    if kind == _K_MODULE:
+        _reach_modules(x, tensors, trail, seen, names, path, where)
+    elif kind == _K_OPTIM:
+        seen[id(x)] = len(seen)
+        _reach_optimizer(x, tensors, trail, names, path, where)
+    else:
+        seen[id(x)] = len(seen)
+        if kind == _K_SEQ:
+            items: Any = enumerate(x)
+            trail.append(-1 - len(x))
+        elif kind == _K_DICT:
+            items = x.items()
+            trail.append(("keys", tuple(x)))
+        else:
+            d = vars(x)
+            items = d.items()
+            trail.append(("obj", tx, tuple(d)))
+        if names is None:
+            for _, v in items:  # leaves inline
+                tv = type(v)
+                if tv is Tensor:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                elif tv in _SCALAR_TYPES:
+                    trail.append((tv, v))
+                else:
+                    _reach(v, depth - 1, tensors, trail, seen)
+        else:
+            names.append(f"`{path}`{where}")
+            for k, v in items:
+                sub = f"{path}.{k}" if kind == _K_OBJ else f"{path}[{k!r}]"
+                _reach(v, depth - 1, tensors, trail, seen, names, sub, where)
+
+
+def _reach_optimizer(x: Any, tensors: dict[int, Tensor], trail: list[Any], names: list[str] | None,
+                     path: str, where: str) -> None:
+    """_reach for an optimizer: itself, its groups, parameters and state tensors."""
+    trail.append(("opt", id(x)))
+    if names is not None:
+        names.append(f"the optimizer `{path}`{where}")
+    state = x.state
+    for gi, g in enumerate(x.param_groups):
+        trail.append(("group", id(g)))
+        if names is not None:
+            names.append(f"`{path}.param_groups[{gi}]`{where}")
+        for pi, t in enumerate(g["params"]):
+            trail.append(id(t))
             tensors.setdefault(id(t), t)
-        for t in x.buffers():
-            tensors.setdefault(id(t), t)
-    elif _is_optimizer(x):
-        for g in x.param_groups:
-            for t in g["params"]:
-                tensors.setdefault(id(t), t)
-                for v in x.state.get(id(t), {}).values():
-                    if isinstance(v, Tensor):
+            at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
+            if names is not None:
+                names.append(f"the tensor `{at}`{where}")
+            st = state.get(id(t))
+            if st:
+                for k, v in st.items():
+                    if type(v) is Tensor or isinstance(v, Tensor):
+                        trail.append(id(v))
                         tensors.setdefault(id(v), v)
-    elif depth > 0 and isinstance(x, (tuple, list)):
-        for v in x:
-            _reach(v, depth - 1, tensors, facts, seen)
-    elif depth > 0 and isinstance(x, dict):
-        for v in x.values():
-            _reach(v, depth - 1, tensors, facts, seen)
-    elif depth > 0 and not callable(x) and not isinstance(x, types.ModuleType) and hasattr(x, "__dict__"):
-        for v in vars(x).values():
-            _reach(v, depth - 1, tensors, facts, seen)
+                        if names is not None:
+                            names.append(f"the tensor `{path}.state[id({at})][{k!r}]`{where}")
+
+
+def _reach_modules(x: Any, tensors: dict[int, Tensor], trail: list[Any], seen: dict[int, int],
+                   names: list[str] | None, path: str, where: str) -> None:
+    """_reach for a module: the whole tree below it, depth first (no recursion)."""
+    stack = [(x, path)]
+    kinds = _KIND_OF
+    while stack:
+        m, p = stack.pop()
+        k = seen.get(id(m))
+        if k is not None:
+            trail.append(("again", k))
+            if names is not None:
+                names.append(f"the module `{p}`{where}")
+            continue
+        seen[id(m)] = len(seen)
+        trail.append(type(m))
+        kids = []
+        if names is None:
+            for v in m.__dict__.values():
+                tv = type(v)
+                c = kinds.get(tv)
+                if c is None:
+                    c = _kind_of(tv)
+                if c == _K_TENSOR:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                elif c == _K_SCALAR:
+                    trail.append((tv, v))
+                elif c == _K_MODULE:
+                    kids.append((v, p))
+        else:
+            names.append(f"the module `{p}`{where}")
+            for a, v in m.__dict__.items():
+                tv = type(v)
+                c = _kind_of(tv)
+                if c == _K_TENSOR:
+                    trail.append(id(v))
+                    tensors.setdefault(id(v), v)
+                    names.append(f"the tensor `{p}.{a}`{where}")
+                elif c == _K_SCALAR:
+                    trail.append((tv, v))
+                    names.append(f"{'the training flag' if a == 'training' else 'the attribute'} `{p}.{a}`{where}")
+                elif c == _K_MODULE:
+                    kids.append((v, f"{p}.{a}"))
+        if kids:
+            stack.extend(reversed(kids))
+
+
+# A signature (the key a program is cached under) is a tuple of these parts, so that
+# a new one can be compared with the previous one part by part (_what_changed).
+_S_SPEC, _S_ARGS, _S_TRAIL, _S_MODES = range(4)
+
+RERECORD_WARN_AFTER = 3
+"""A function that meets this many new signatures after its first warns (once, a CompileWarning)."""
+
+
+def _leaf_names(spec: Any, pos_name: str = "", kw_name: str = "") -> list[str]:
+    """The name of each argument leaf, in the order _flatten lists them: "argument 0[1]",
+    "argument lr"; with pos_name and kw_name, as expressions ("args[0][1]", "kwargs['lr']")."""
+    out: list[str] = []
+
+    def walk(s: Any, name: str) -> None:
+        if s is None:
+            out.append(name)
+        elif s[0] is dict:
+            for k, sub in s[1]:
+                walk(sub, f"{name}[{k!r}]")
+        else:
+            for i, sub in enumerate(s[1]):
+                walk(sub, f"{name}[{i}]")
+
+    (_, ((_, pos), (_, kw))) = spec
+    for i, s in enumerate(pos):
+        walk(s, f"{pos_name}[{i}]" if pos_name else f"argument {i}")
+    for k, s in kw:
+        walk(s, f"{kw_name}[{k!r}]" if kw_name else f"argument {k}")
+    return out
+
+
+def _show(item: Any) -> str:
+    """An argument's signature item (or a fact) in words."""
+    if type(item) is tuple and item and item[0] == "T":
+        return f"a {_DTYPE_OF_CODE[item[2]]} tensor of shape {item[1]}"
+    if type(item) is tuple and item and item[0] == "obj":
+        return "an object"
+    if type(item) is tuple and len(item) == 2 and isinstance(item[0], type):
+        v = item[1]
+        return f"{v!r} ({item[0].__name__})" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v)
+    return repr(item)
+
+
+def _arg_changes(name: str, a: Any, b: Any, leaves: list[str]) -> list[str]:
+    """How argument leaf ``name`` differs between two signatures' items a (before) and b
+    (leaves: the names of all argument leaves)."""
+    if a[0] == "T" and b[0] == "T":
+        out = []
+        if a[1] != b[1]:
+            out.append(f"{name}'s shape changed from {a[1]} to {b[1]}")
+        if a[2] != b[2]:
+            out.append(f"{name}'s dtype changed from {_DTYPE_OF_CODE[a[2]]} to {_DTYPE_OF_CODE[b[2]]}")
+        if a[3] != b[3]:
+            out.append(f"{name}'s requires_grad changed from {a[3]} to {b[3]}")
+        if a[4] != b[4]:
+            was, now = (f"the same tensor as {leaves[k]}" if k >= 0 else "a tensor of its own" for k in (a[4], b[4]))
+            out.append(f"{name} was {was}, and is {now} now")
+        return out
+    if a[0] == "obj" and b[0] == "obj":
+        return [f"{name} is another object"]
+    return [f"{name} changed from {_show(a)} to {_show(b)}"]
+
+
+def _kind(e: Any) -> str:
+    """What a trail entry (see _reach) is."""
+    if type(e) is int:
+        return "tensor" if e >= 0 else "len"
+    if type(e) is tuple:
+        return e[0] if type(e[0]) is str else "value"
+    return "module"
+
+
+def _what(e: Any) -> str:
+    k = _kind(e)
+    return {"tensor": "a tensor", "len": "a list or tuple", "value": _show(e), "keys": "a dict",
+            "opt": "an optimizer", "group": "a dict", "again": "an object met before under another name",
+            "module": f"a {getattr(e, '__name__', '?')} module",
+            "obj": f"a {getattr(e[1], '__name__', '?')} object" if k == "obj" else ""}[k]
+
+
+def _trail_change(nm: str, a: Any, b: Any) -> str:
+    """How one place the guard looks at (named nm) differs: it held a, it holds b."""
+    k = _kind(a)
+    if k != _kind(b):
+        return f"{nm} was {_what(a)} and is {_what(b)} now"
+    if k == "tensor":
+        return f"{nm} is another tensor object"
+    if k == "value":
+        return f"{nm} changed from {_show(a)} to {_show(b)}"
+    if k == "len":
+        return f"{nm} changed length from {-1 - a} to {-1 - b}"
+    if k == "module":
+        return f"{nm} changed class from {a.__name__} to {b.__name__}"
+    if k == "keys":
+        return f"{nm} changed keys from {list(a[1])} to {list(b[1])}"
+    if k == "obj":
+        if a[1] is not b[1]:
+            return f"{nm} changed class from {a[1].__name__} to {b[1].__name__}"
+        return f"{nm} changed attributes from {list(a[2])} to {list(b[2])}"
+    if k == "opt":
+        return f"{nm} is another optimizer object"
+    if k == "group":
+        return f"{nm} is another dict"
+    return f"{nm} is another of the objects met before"
+
+
+def _trail_changes(a: tuple[Any, ...], b: tuple[Any, ...], names: list[str]) -> list[str]:
+    """The differences of two trails (names: b's entries described)."""
+    if len(a) == len(b):
+        out = [_trail_change(names[k], x, y) for k, (x, y) in enumerate(zip(a, b)) if x != y]
+        flags = [f for f in out if f.startswith("the training flag ")]
+        if len(flags) > 1:  # model.train() / eval(): one line
+            k = flags[0].index(" changed from ")
+            out = [f"{flags[0][:k]} and {len(flags) - 1} more training flags{flags[0][k:]}"] + \
+                [f for f in out if f not in flags]
+        return out
+    k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    d = len(b) - len(a)
+    if d > 0 and a[k:] == b[k + d:]:  # places inserted at k
+        first = f"{names[k]} is new" if d == 1 else f"{names[k]} and {d - 1} more are new"
+    elif d < 0 and a[k - d:] == b[k:]:  # places gone at k
+        first = f"{-d} before {names[k]} are gone" if k < len(b) else f"the last {-d} are gone"
+    else:
+        first = _trail_change(names[k], a[k], b[k]) if k < min(len(a), len(b)) else "at the end"
+    was = set(a)
+    fresh = [names[i] for i, e in enumerate(b) if type(e) is int and e >= 0 and e not in was]
+    more = f"; new: {', '.join(fresh[:3])}{', ...' if len(fresh) > 3 else ''}" if fresh else ""
+    return [f"what the function reaches changed ({len(a)} guarded places, now {len(b)}), first: {first}{more}"]
+
+
+def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[], list[str]]) -> list[str]:
+    """The guards whose values differ between signatures old and new, in words (names:
+    the naming walk of the new signature's call, made only when needed)."""
+    out: list[str] = []
+    if old[_S_SPEC] != new[_S_SPEC]:
+        (_, ((_, p0), (_, k0))), (_, ((_, p1), (_, k1))) = old[_S_SPEC], new[_S_SPEC]
+        if len(p0) != len(p1):
+            out.append(f"the number of positional arguments changed from {len(p0)} to {len(p1)}")
+        elif [k for k, _ in k0] != [k for k, _ in k1]:
+            out.append(f"the keyword arguments changed from {[k for k, _ in k0]} to {[k for k, _ in k1]}")
+        else:
+            out.append("the nesting of the arguments (tuples, lists, dicts, their lengths) changed")
+    else:
+        leaves = _leaf_names(new[_S_SPEC])
+        for name, a, b in zip(leaves, old[_S_ARGS], new[_S_ARGS]):
+            if a != b:
+                out += _arg_changes(name, a, b, leaves)
+    (g0, i0), (g1, i1) = old[_S_MODES], new[_S_MODES]
+    if g0 != g1:
+        out.append(f"grad mode changed from {'enabled' if g0 else 'disabled'} to {'enabled' if g1 else 'disabled'}")
+    if i0 != i1:
+        out.append(f"inference mode changed from {'on' if i0 else 'off'} to {'on' if i1 else 'off'}")
+    if old[_S_TRAIL] != new[_S_TRAIL]:
+        out += _trail_changes(old[_S_TRAIL], new[_S_TRAIL], names())
+    return out
 
 
 class _Entry:
     """One signature's state: "warm" (seen once), "ready" (a program), "eager" (cannot record)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Any) -> None:
+        self.key = key                    # the signature (see CompiledFunction._signature)
         self.state = "warm"
         self.prog: Any = None
         self.spec: Any = None
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
+        self.n_out = 0                    # how many of them are tensors
+        self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
@@ -213,67 +514,91 @@ class CompiledFunction:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         self.records = 0  # how many programs were recorded (tests, diagnostics)
+        self.rerecords = 0  # calls that met a new signature after the first (or replaced optimizer state)
+        self.last_change: str | None = None  # which guards differed at the latest of those, in words
+        self._sources = self._root_sources()
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     # ---- the guard ----
-    def _roots(self) -> list[Any]:
+    def _root_sources(self) -> tuple[Any, list[tuple[str, Any]], dict[str, Any], tuple[str, ...]]:
+        """What the roots are read from (fixed for a function): the bound object of a method,
+        the closure cells with their names, the globals and the names the code uses."""
         fn = self.fn
-        roots: list[Any] = []
+        bound = _NO_ROOT
         if isinstance(fn, types.MethodType):
-            roots.append(fn.__self__)
-            fn = fn.__func__
+            bound, fn = fn.__self__, fn.__func__
         code = getattr(fn, "__code__", None)
-        for cell in getattr(fn, "__closure__", None) or ():
-            try:
-                roots.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-        g = getattr(fn, "__globals__", {})
-        for name in code.co_names if code else ():
-            if name in g:
-                roots.append(g[name])
-        return roots
+        cells = list(zip(code.co_freevars, getattr(fn, "__closure__", None) or ())) if code else []
+        return bound, cells, getattr(fn, "__globals__", {}), code.co_names if code else ()
 
-    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Tensor], list[Tensor],
-                                                                                    str | None]:
-        leaves: list[Any] = []
-        spec = _flatten((args, kwargs), leaves)
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str] | None = None
+                   ) -> tuple[Any, list[Tensor], list[Tensor], str | None]:
+        """(the signature, the tensor arguments, the captured tensors, why the call cannot be
+        recorded or None). With ``names``, the walk also describes each trail entry (slower).
+        The signature may be unhashable (an argument that cannot be compared): see __call__."""
+        if not kwargs and names is None and not any(type(a) in _NESTED for a in args):
+            leaves: Any = args  # what _flatten would give
+            spec = _SPECS.get(len(args)) or _SPECS.setdefault(len(args), _flatten(((None,) * len(args), {}), []))
+        else:
+            leaves = []
+            spec = _flatten((args, kwargs), leaves)
+        exprs = _leaf_names(spec, "args", "kwargs") if names is not None else None
         inputs: list[Tensor] = []
-        items: list[Any] = [spec]
+        items: list[Any] = []
+        first: dict[int, int] = {}  # id -> the first leaf that is this tensor
         tensors: dict[int, Tensor] = {}
-        facts: list[Any] = []
-        seen: set[int] = set()
+        trail: list[Any] = []
+        seen: dict[int, int] = {}
         bad = None
-        for x in leaves:
-            if isinstance(x, Tensor):
-                items.append((tuple(x.shape), x.dtype, x.requires_grad))
-                if any(x is t for t in inputs):
-                    items.append(("same", [i for i, t in enumerate(inputs) if t is x][0]))
+        for k, x in enumerate(leaves):
+            tx = type(x)
+            kind = _KIND_OF.get(tx)
+            if kind is None:
+                kind = _kind_of(tx)
+            if kind == _K_TENSOR:
+                same = first.setdefault(id(x), k)  # the same tensor passed twice: one input in both places
+                items.append(("T", x.shape, lib.pg_tensor_dtype(x._p), bool(lib.pg_tensor_requires_grad(x._p)),
+                              -1 if same == k else same))
                 inputs.append(x)
-            elif isinstance(x, _SCALARS):
-                items.append((type(x), x))
-            elif _is_module(x) or _is_optimizer(x) or (hasattr(x, "__dict__") and not callable(x)):
+            elif kind == _K_SCALAR:
+                items.append((tx, x))
+            elif kind in (_K_MODULE, _K_OPTIM) or (hasattr(x, "__dict__") and (
+                    kind != _K_SKIP or isinstance(x, types.ModuleType))):
                 items.append(("obj", id(x)))
-                _reach(x, 2, tensors, facts, seen)
+                _reach(x, 2, tensors, trail, seen, names, exprs[k] if exprs else "")
             else:
-                bad = bad or f"an argument of type {type(x).__name__} (pass tensors, numbers or modules)"
-        for r in self._roots():
-            _reach(r, 2, tensors, facts, seen)
+                bad = bad or f"an argument of type {tx.__name__} (pass tensors, numbers or modules)"
+        bound, cells, g, used = self._sources
+        if bound is not _NO_ROOT:
+            _reach(bound, 2, tensors, trail, seen, names, "self")
+        for name, cell in cells:
+            try:
+                x = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            _reach(x, 2, tensors, trail, seen, names, name, " (a closure variable)")
+        for name in used:
+            x = g.get(name, _NO_ROOT)
+            if x is not _NO_ROOT:
+                _reach(x, 2, tensors, trail, seen, names, name, " (a global)")
         for t in inputs:
             tensors.pop(id(t), None)
-        captured = list(tensors.values())
-        items.append(tuple(tensors))
-        items.append(tuple(facts))
-        items.append((_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
-        try:
-            key = tuple(items)
-            hash(key)
-        except TypeError:
-            key, bad = None, bad or "an argument that cannot be compared"
-        return key, inputs, captured, bad
+        key = (spec, tuple(items), tuple(trail), (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())))
+        return key, inputs, list(tensors.values()), bad
+
+    def _explain(self, old: Any, new: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Which guards differ between the previous call's signature and this call's."""
+        def names() -> list[str]:
+            n: list[str] = []
+            self._signature(args, kwargs, n)
+            return n
+
+        changes = _what_changed(old, new, names) if old is not None else []
+        return "; ".join(changes[:4]) + (f" (and {len(changes) - 4} more)" if len(changes) > 4 else "") \
+            if changes else "the optimizer's state tensors were replaced"
 
     # ---- calls ----
     def _warn(self, why: str) -> None:
@@ -286,17 +611,29 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key, inputs, captured, bad = self._signature(args, kwargs)
+        if bad is None:
+            try:
+                entry = self._cache.get(key)
+            except TypeError:  # unhashable
+                bad = "an argument that cannot be compared"
         if bad is not None:
             self._warn(bad)
             return self.fn(*args, **kwargs)
-        entry = self._cache.get(key)
         if entry is None:
+            if self._last is not None:
+                self._new_signature(self._explain(self._last.key, key, args, kwargs))
             if len(self._cache) >= _MAX_PROGRAMS:
                 self._cache.pop(next(iter(self._cache)))
                 self._warn_once_recompiles()
-            entry = self._cache[key] = _Entry()
+            entry = self._cache[key] = _Entry(key)
             self._last = entry
-            return self.fn(*args, **kwargs)  # warm-up, eager
+            out = self.fn(*args, **kwargs)  # warm-up, eager
+            after, _, _, bad = self._signature(args, kwargs)
+            if bad is None and after != key:  # what the warm-up made (optimizer state) is reachable now:
+                del self._cache[key]                # the next call records under the signature it will have
+                self._last = self._cache.setdefault(after, entry)
+                entry.key = after
+            return out
         self._last = entry
         if entry.state == "eager":
             return self.fn(*args, **kwargs)
@@ -304,9 +641,22 @@ class CompiledFunction:
             return self._record(entry, inputs, captured, args, kwargs)
         out = self._replay(entry, inputs)
         if out is _RERECORD:
+            self._new_signature("the optimizer's state tensors were replaced")
             entry.state = "warm"
             return self._record(entry, inputs, captured, args, kwargs)
         return out
+
+    def _new_signature(self, why: str) -> None:
+        """A call that records again (its guards differ from the previous call's): counted,
+        and the RERECORD_WARN_AFTER-th warns once, naming the guard that changed."""
+        self.rerecords += 1
+        self.last_change = why
+        if self.rerecords == RERECORD_WARN_AFTER:
+            warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} met a new signature "
+                          f"{self.rerecords} times since its first call, the latest because {why}. Each new "
+                          f"signature runs the function eagerly twice (a warm-up, then the recording) before it "
+                          f"replays: keep what the guards compare fixed, or pass values that change as tensors "
+                          f"(docs/compile.md, the guards)", CompileWarning, stacklevel=3)
 
     def _warn_once_recompiles(self) -> None:
         msg = f"more than {_MAX_PROGRAMS} signatures (shapes, captured tensors, ...) were seen: programs are evicted"
@@ -358,7 +708,9 @@ class CompiledFunction:
             return out
         entry.state, entry.prog, entry.spec = "ready", prog, spec
         entry.kinds = ["T" if isinstance(x, Tensor) else x for x in leaves]
+        entry.n_out = len(outs)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
+        entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -367,44 +719,65 @@ class CompiledFunction:
     def _scalars(self, entry: _Entry) -> Any:
         """Each recorded optimizer update's scalars, computed now by the optimizer's own
         ``_update`` with the C update left out; _RERECORD when its tensors changed."""
-        got: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []
+        got: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        keep = got.append
 
         def capture(kind: str, tensors: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
-            got.append((kind, tensors, scalars))
+            keep((tensors, scalars))
             return True  # the update does not run
 
-        saved = [(opt.state.get(id(p)), dict(opt.state.get(id(p), {}))) for opt, p, _, _ in entry.updates]
+        saved = []  # (the state dict, its contents before; None: it was made now)
         _hook_on(capture)
         try:
             for opt, p, group, _ in entry.updates:
-                opt._update(p, p, opt.state.setdefault(id(p), {}), group)
+                st = opt.state.get(id(p))
+                saved.append((opt, p, st, None if st is None else st.copy()))
+                opt._update(p, p, opt.state.setdefault(id(p), {}) if st is None else st, group)
         finally:
             _hook_off()
-        same = len(got) == len(entry.updates) and all(
-            all(a is b for k, (a, b) in enumerate(zip(ts, was)) if k != 1)
-            for (_, ts, _), (_, _, _, was) in zip(got, entry.updates))
-        if not same:  # state replaced (load_state_dict ...): put the step counts back, record again
-            for st, copy in saved:
-                if st is not None:
-                    st.clear()
-                    st.update(copy)
-            return _RERECORD
-        return [tuple(float(s) for s in sc) for _, _, sc in got]
+        same = len(got) == len(entry.updates)
+        for (ts, _), (_, _, _, was) in zip(got, entry.updates) if same else ():
+            if len(ts) != len(was):
+                same = False
+            for k in range(len(ts)) if same else ():
+                if k != 1 and ts[k] is not was[k]:  # 1: the gradient (the parameter itself in this dry run)
+                    same = False
+                    break
+            if not same:
+                break
+        if same:
+            return [sc for _, sc in got]
+        for opt, p, st, before in saved:  # state replaced (load_state_dict ...): put it back, record again
+            if before is None:
+                opt.state.pop(id(p), None)
+            else:
+                st.clear()
+                st.update(before)
+        return _RERECORD
 
     def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
-        scalars = self._scalars(entry) if entry.updates else []
-        if scalars is _RERECORD:
-            return _RERECORD
         prog = entry.prog
-        for k, sc in enumerate(scalars):
-            _check(lib.pg_program_set_optim_scalars(prog, k, doubles(sc), len(sc)))
+        if entry.updates:
+            scalars = self._scalars(entry)
+            if scalars is _RERECORD:
+                return _RERECORD
+            for k, (sc, buf) in enumerate(zip(scalars, entry.sbufs)):
+                n = len(sc)
+                if n > len(buf):
+                    buf = doubles(sc)
+                try:
+                    buf[0:n] = sc
+                except TypeError:  # not a real number: as the eager update would take it
+                    buf[0:n] = [float(v) for v in sc]
+                _check(lib.pg_program_set_optim_scalars(prog, k, buf, n))
         if entry.seeds:  # each random op's next seed, drawn as the eager call draws it
             seeds = [_creation._draw_seed(g) for g in entry.seeds]
             _check(lib.pg_program_set_seeds(prog, uint64s(seeds), len(seeds)))
-        n_out = sum(1 for k in entry.kinds if k == "T")
-        c_in, c_out = handles(inputs), handles([], n_out)
-        _check(lib.pg_program_run(prog, c_in, len(inputs), c_out))
-        it = iter([c_out[i] for i in range(n_out)])
+        c_out = handles([], entry.n_out)
+        _check(lib.pg_program_run(prog, handles(inputs), len(inputs), c_out))
+        if entry.spec is None and entry.n_out == 1 and len(entry.kinds) == 1:  # one tensor returned
+            return wrap_or_none(c_out[0])
+        it = iter([c_out[i] for i in range(entry.n_out)])
         leaves = [wrap_or_none(next(it)) if k == "T" else k for k in entry.kinds]
         return _unflatten(entry.spec, iter(leaves))
 

@@ -562,3 +562,421 @@ def test_a_replay_lets_the_gil_go() -> None:
     lib.pg_py_reset_gil_counts()
     step(*data[0])  # a replay of small ops: eagerly, none of them would let the GIL go
     assert lib.pg_py_gil_count(0) == 1
+
+
+# ---- new signatures: which guard changed, and the warning after repeated re-records ----
+
+def _recorded(fn, *args, **kwargs):
+    """fn compiled and called until it replays (so the next call's signature is compared with args')."""
+    c = pg.compile(fn)
+    for _ in range(3):
+        c(*args, **kwargs)
+    assert c.records == 1 and c.rerecords == 0 and c.last_change is None
+    return c
+
+
+def _change(c, *args, **kwargs) -> str:
+    n = c.rerecords
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        c(*args, **kwargs)
+    assert c.rerecords == n + 1
+    return c.last_change
+
+
+def test_a_new_signature_names_the_argument_guard_that_changed() -> None:
+    w = pg.tensor(np.ones((6, 3)), dtype="float32", requires_grad=True)
+
+    def f(x, y, k=1, cfg=None):
+        w.grad = None
+        ((x @ w).sum() * k + y.sum()).backward()
+        return w.grad
+
+    x, y = pg.ones((4, 6)), pg.ones((2,))
+    c = _recorded(f, x, y)
+    assert _change(c, pg.ones((5, 6)), y) == "argument 0's shape changed from (4, 6) to (5, 6)"
+    assert _change(c, x, y.double()) == ("argument 0's shape changed from (5, 6) to (4, 6); "
+                                         "argument 1's dtype changed from float32 to float64")
+    c(x, y)  # back to the first signature: its program is cached, nothing records
+    assert c.rerecords == 2 and c.records == 1
+    assert _change(c, x, pg.ones((2,), requires_grad=True)) == "argument 1's requires_grad changed from False to True"
+    assert _change(c, x, y, 2) == "the number of positional arguments changed from 2 to 3"
+    assert _change(c, x, y, 3) == "argument 2 changed from 2 (int) to 3 (int)"
+    assert _change(c, x, y, 3.0) == "argument 2 changed from 3 (int) to 3.0 (float)"
+    assert _change(c, x, y, k=3.0) == "the number of positional arguments changed from 3 to 2"
+    assert _change(c, x, y, k=3.0, cfg=[1]) == "the keyword arguments changed from ['k'] to ['k', 'cfg']"
+    assert _change(c, x, y, k=3.0, cfg=[1, 2]) == \
+        "the nesting of the arguments (tuples, lists, dicts, their lengths) changed"
+    assert _change(c, x, y, k=3.0, cfg=[1, "a"]) == "argument cfg[1] changed from 2 (int) to 'a'"
+    assert _change(c, x, y, k=3.0, cfg=[1, pg.ones((2,))]) == \
+        "argument cfg[1] changed from 'a' to a float32 tensor of shape (2,)"
+    # one tensor passed twice: the program reads one input in both places
+    s = pg.ones((4, 6))
+    assert _change(c, s, y, k=3.0, cfg=[1, s]) == ("argument cfg[1]'s shape changed from (2,) to (4, 6); argument "
+                                                   "cfg[1] was a tensor of its own, and is the same tensor as "
+                                                   "argument 0 now")
+    assert _change(c, s, y, k=3.0, cfg=[1, pg.ones((4, 6))]) == \
+        "argument cfg[1] was the same tensor as argument 0, and is a tensor of its own now"
+
+
+def test_a_new_signature_names_the_captured_guard_that_changed() -> None:
+    model = nn.MLP([6, 8, 4], generator=0)
+    extra = [pg.tensor(np.ones(4), dtype="float32")]
+    scale = {"value": 0.5}
+
+    def step(x, y):
+        for p in model.parameters():
+            p.grad = None
+        loss = F.cross_entropy(model(x) + extra[0], y) * scale["value"]
+        loss.backward()
+        return loss
+
+    x, y = _batches(1)[0]
+    step = _recorded(step, x, y)
+    extra[0] = pg.tensor(np.zeros(4), dtype="float32")
+    assert _change(step, x, y) == "the tensor `extra[0]` (a closure variable) is another tensor object"
+    scale["value"] = 0.25
+    assert _change(step, x, y) == ("the value of `scale['value']` (a closure variable) changed from 0.5 (float) to "
+                                   "0.25 (float)")
+    model.eval()
+    assert _change(step, x, y) == ("the training flag `model.training` (a closure variable) and 3 more training "
+                                   "flags changed from True to False")
+    model.train()
+    step(x, y)  # cached
+    model[2].bias = nn.Parameter(pg.ones((4,)))  # re-registered last: as many tensors, another one, in order
+    assert _change(step, x, y) == "the tensor `model.2.bias` (a closure variable) is another tensor object"
+    model[2].weight = model[2].weight  # the same tensor where it was: nothing changed
+    step(x, y)
+    model[2].weight = nn.Parameter(pg.ones((8, 4)))
+    extra.append(pg.ones(()))
+    assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: `extra` "
+                                   "(a closure variable) changed length from 1 to 2; new: the tensor `extra[1]` (a "
+                                   "closure variable), the tensor `model.2.weight` (a closure variable)")
+    extra.pop()
+    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 20), first: `extra` "
+                                   "(a closure variable) changed length from 2 to 1")
+    model[1].extra_scale = 2  # a module's plain attribute (a forward could read it: a constant of the program)
+    assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: the "
+                                   "attribute `model.1.extra_scale` (a closure variable) is new")
+    model[1].extra_scale = 3
+    assert _change(step, x, y) == ("the attribute `model.1.extra_scale` (a closure variable) changed from 2 (int) "
+                                   "to 3 (int)")
+    setattr(model, "1", nn.Tanh())
+    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 20), first: the "
+                                   "module `model.1` (a closure variable) changed class from ReLU to Tanh")
+    scale["other"] = 1
+    assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: `scale` "
+                                   "(a closure variable) changed keys from ['value'] to ['value', 'other']")
+
+
+def test_a_new_signature_names_the_optimizer_tensors_that_changed() -> None:
+    model, opt = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
+    x, y = _batches(1)[0]
+    step = _recorded(_step_fn(model, opt), x, y)
+    opt.load_state_dict(opt.state_dict())  # new state tensors, equal values
+    assert _change(step, x, y).startswith("the tensor `opt.state[id(opt.param_groups[0]['params'][0])]"
+                                          "['momentum_buffer']` (a closure variable) is another tensor object")
+
+
+def test_a_new_signature_names_grad_mode_globals_and_self() -> None:
+    model = nn.MLP([6, 8, 4], generator=0)
+    x, _ = _batches(1)[0]
+
+    class Net:
+        def __init__(self) -> None:
+            self.temperature = 2.0
+
+        def predict(self, x):
+            return (model(x) / self.temperature).softmax(axis=1)
+
+    net = Net()
+    with pg.no_grad():
+        c = _recorded(net.predict, x)
+        net.temperature = 4.0
+        assert _change(c, x) == "the value of `self.temperature` changed from 2.0 (float) to 4.0 (float)"
+    with pg.inference_mode():
+        assert _change(c, x) == "inference mode changed from off to on"
+    with pg.enable_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)  # a live graph: it runs eagerly
+        assert _change(c, x) == "grad mode changed from disabled to enabled; inference mode changed from on to off"
+    global _SCALE
+    _SCALE = 1.0
+    with pg.no_grad():
+        g = _recorded(_global_scaled, x)
+        _SCALE = 3
+        assert _change(g, x) == "the value of `_SCALE` (a global) changed from 1.0 (float) to 3 (int)"
+
+
+_SCALE = 1.0
+
+
+def _global_scaled(x):
+    return x * _SCALE
+
+
+def test_repeated_new_signatures_warn_once_naming_the_latest_change() -> None:
+    from pygrad._compile import RERECORD_WARN_AFTER
+
+    model, opt = _setup("Adam", {"lr": 0.01}, "float32")
+    step = pg.compile(_step_fn(model, opt))
+    batches = [_batches(1, batch=b, seed=b)[0] for b in range(2, 2 + RERECORD_WARN_AFTER + 3)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k, (x, y) in enumerate(batches):
+            for _ in range(3):  # warm-up, recording, a replay
+                step(x, y)
+            assert step.rerecords == k
+            n = len([w for w in caught if issubclass(w.category, CompileWarning)])
+            assert n == (1 if k >= RERECORD_WARN_AFTER else 0), (k, n)
+    warned = [w for w in caught if issubclass(w.category, CompileWarning)]
+    assert len(warned) == 1
+    msg = str(warned[0].message)
+    b = 2 + RERECORD_WARN_AFTER
+    assert f"met a new signature {RERECORD_WARN_AFTER} times" in msg
+    assert f"argument 0's shape changed from ({b - 1}, 6) to ({b}, 6); argument 1's shape changed" in msg
+    assert warned[0].filename == __file__  # points at the call
+    assert step.records == len(batches)
+
+
+def test_lazily_made_optimizer_state_is_not_a_new_signature() -> None:
+    """The warm-up makes Adam's state: the next call records under the signature it has then."""
+    model, opt = _setup("Adam", {"lr": 0.01}, "float32")
+    step = pg.compile(_step_fn(model, opt))
+    x, y = _batches(1)[0]
+    step(x, y)
+    assert step.records == 0
+    step(x, y)
+    assert step.records == 1 and step.rerecords == 0
+
+
+def test_a_modules_plain_attributes_are_guarded() -> None:
+    """A forward that reads a module's attribute bakes its value into the program: a new value records again."""
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(pg.tensor(np.linspace(-1, 1, 3)))
+            self.scale = 1.0
+
+        def forward(self, x):
+            return (x * self.w * self.scale).sum()
+
+    m = Scaled()
+    x = pg.tensor(np.ones(3))
+
+    def f(x):
+        m.w.grad = None
+        y = m(x)
+        y.backward()
+        return y, m.w.grad
+
+    c = pg.compile(f)
+    with pytest.warns(CompileWarning, match=r"the attribute `m.scale` \(a closure variable\) changed from -0.5 "
+                      r"\(float\) to 3 \(int\)"):
+        for s in (1.0, 1.0, 1.0, 2.0, 2.0, 2.0, -0.5, 3):
+            m.scale = s
+            (y, g), (ye, ge) = c(x), f(x)
+            assert y.item() == ye.item()
+            np.testing.assert_array_equal(g.numpy(), ge.numpy())
+            np.testing.assert_array_equal(g.numpy(), np.full(3, float(s)))
+    assert c.records == 2  # 1.0 and 2.0 (the others were met once: a warm-up each)
+
+
+def test_the_naming_walk_meets_what_the_guard_meets() -> None:
+    """The names in a new signature's explanation come from a second walk: it must visit the
+    same places in the same order as the guard's own walk."""
+    model, opt = _setup("Adam", {"lr": 0.01}, "float32")
+    holder = types_ns(w=pg.ones((4,)), cfg={"k": 2, "t": (pg.ones(()), 0.5)}, flag=True)
+    x, y = _batches(1)[0]
+
+    def step(x, y, extra, scale=0.5):
+        loss = _step_fn(model, opt)(x, y) + holder.w.sum() * holder.cfg["k"] + extra[0].sum() * scale
+        return loss
+
+    c = pg.compile(step)
+    args = (x, y, [pg.ones((2,)), model[0]])
+    c(*args)  # makes Adam's state
+    key, inputs, captured, bad = c._signature(args, {})
+    names: list[str] = []
+    key2, _, captured2, _ = c._signature(args, {}, names)
+    assert bad is None and key == key2 and [id(t) for t in captured] == [id(t) for t in captured2]
+    assert len(names) == len(key[2])
+    assert len(inputs) == 3  # x, y and extra[0]: tensor arguments, not captured
+    got = set(names)
+    assert "the tensor `holder.w` (a closure variable)" in got
+    assert not any("holder.cfg['t']" in n for n in got)  # three levels down: not followed
+    assert "the tensor `args[2][1].weight`" in got  # the arguments are walked first
+    assert "the module `model.0` (a closure variable)" in got  # met again (an "again" entry)
+    assert "the tensor `model.2.weight` (a closure variable)" in got
+    assert "the tensor `opt.state[id(opt.param_groups[0]['params'][5])]['exp_avg']` (a closure variable)" in got
+    assert "the value of `holder.flag` (a closure variable)" in got
+    assert "the value of `holder.cfg['k']` (a closure variable)" in got
+    assert "the training flag `args[2][1].training`" in got
+    assert "the optimizer `opt` (a closure variable)" in got
+    # flat positional arguments take a shorter path to the same signature
+    step2 = pg.compile(_step_fn(model, opt))
+    key, _, captured, _ = step2._signature((x, y), {})
+    key2, _, captured2, _ = step2._signature((x, y), {}, [])
+    assert key == key2 and [id(t) for t in captured] == [id(t) for t in captured2]
+
+
+class types_ns:  # noqa: N801 - a plain object with attributes
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+
+def test_dropout_draws_a_new_mask_at_each_replay() -> None:
+    w = pg.tensor(np.ones((4, 64)), requires_grad=True)
+    drop = nn.Dropout(0.5)
+
+    def step(x):
+        w.grad = None
+        y = drop(x @ w)
+        y.sum().backward()
+        return y
+
+    c = pg.compile(step)
+    x = pg.tensor(np.ones((3, 4)))
+    masks = [(c(x).numpy() != 0) for _ in range(5)]
+    assert c.records == 1
+    # eagerly, two calls share a mask with probability 2**-192: replays must differ too
+    assert not np.array_equal(masks[3], masks[4])
+
+
+# ---- guard holes: a change the old signature could not see replayed a stale program ----
+
+def _same_as_eager(fn, change, *args) -> str:
+    """fn compiled and replaying, then change() applied: the next call must match the eager call."""
+    c = _recorded(fn, *args)
+    want_before = fn(*args)
+    change()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        got = c(*args)
+    want = fn(*args)
+    np.testing.assert_array_equal(np.asarray(got.numpy()), np.asarray(want.numpy()))
+    assert not np.array_equal(np.asarray(want.numpy()), np.asarray(want_before.numpy()))  # the change matters
+    return c.last_change
+
+
+def test_one_small_int_rebound_to_another_names_value_is_seen() -> None:
+    """Numbers are compared at every place: small ints are shared objects, and a
+    guard that skipped objects met before missed B = 2 -> 1 while A is 1 and C is 2."""
+    cfg = types_ns(a=1, b=2, c=2)
+    x = pg.tensor(np.ones(3))
+
+    def f(x):
+        with pg.no_grad():
+            return x.sum() * cfg.a + cfg.b * 10 + cfg.c * 100
+
+    def change():
+        cfg.b = 1
+    assert _same_as_eager(f, change, x) == "the value of `cfg.b` (a closure variable) changed from 2 (int) to 1 (int)"
+
+
+def test_a_tied_weight_untied_to_another_reached_tensor_is_seen() -> None:
+    w1, w2 = pg.tensor(np.ones(3)), pg.tensor(np.full(3, 2.0))
+    net = {"enc": w1, "dec": w1, "other": w2}
+    x = pg.tensor(np.arange(3.0))
+
+    def f(x):
+        with pg.no_grad():
+            return (x * net["enc"] + x * net["dec"] * 10).sum() + net["other"].sum()
+
+    def change():
+        net["dec"] = w2
+    assert _same_as_eager(f, change, x) == "the tensor `net['dec']` (a closure variable) is another tensor object"
+
+
+def test_a_second_name_for_one_list_rebound_to_another_reached_list_is_seen() -> None:
+    l1, l2 = [pg.tensor(np.ones(3))], [pg.tensor(np.full(3, 2.0))]
+    net = types_ns(a=l1, b=l1, c=l2)
+    x = pg.tensor(np.arange(3.0))
+
+    def f(x):
+        with pg.no_grad():
+            return (x * net.a[0]).sum() + (x * net.b[0]).sum() * 10 + net.c[0].sum()
+
+    def change():
+        net.b = l2
+    assert "`net.b` (a closure variable)" in _same_as_eager(f, change, x)
+
+
+def test_a_module_of_another_class_with_the_same_attributes_is_seen() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    x = pg.tensor(np.linspace(-2, 2, 8).reshape(2, 4), dtype="float32")
+
+    def f(x):
+        with pg.no_grad():
+            return model(x)
+
+    def change():
+        setattr(model, "1", nn.Tanh())
+    why = _same_as_eager(f, change, x)
+    assert "the module `model.1` (a closure variable) changed class from ReLU to Tanh" in why
+
+
+def test_a_new_optimizer_over_the_same_parameters_is_seen() -> None:
+    """Replays run the recorded optimizer's own _update for the scalars: a new optimizer
+    object (here without state tensors, so no tensor told) must record again."""
+    model = nn.MLP([4, 3], generator=0)
+    holder = {"opt": optim.SGD(model.parameters(), lr=0.1)}
+    x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
+
+    def step_of(model, holder):
+        def step(x, y):
+            opt = holder["opt"]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    m2 = nn.MLP([4, 3], generator=0)
+    h2 = {"opt": optim.SGD(m2.parameters(), lr=0.1)}
+    eager, compiled = step_of(m2, h2), pg.compile(step_of(model, holder))
+    for k in range(6):
+        if k == 3:
+            holder["opt"] = optim.SGD(model.parameters(), lr=5.0)
+            h2["opt"] = optim.SGD(m2.parameters(), lr=5.0)
+        assert compiled(x, y).item() == eager(x, y).item()
+    _assert_same(_params(m2), _params(model))
+    assert compiled.last_change.startswith("the optimizer `holder['opt']` (a closure variable) is another "
+                                           "optimizer object")
+
+
+def test_moving_a_tensor_between_two_reached_lists_is_seen() -> None:
+    a, b = pg.tensor(np.ones(2)), pg.tensor(np.full(2, 3.0))
+    blocks = [[a, b], []]
+    x = pg.tensor(np.arange(2.0))
+
+    def f(x):
+        with pg.no_grad():
+            out = x.sum() * 0
+            for i, blk in enumerate(blocks):
+                for w in blk:
+                    out = out + (x * w).sum() * (i + 1)
+            return out
+
+    def change():
+        blocks[1].append(blocks[0].pop())
+    assert "changed length from 2 to 1" in _same_as_eager(f, change, x)
+
+
+def test_a_replay_whose_optimizer_tensors_changed_records_again_with_the_state_put_back() -> None:
+    """The replay's dry run of Optimizer._update hands over the tensors the update would use:
+    other tensors than recorded (reachable only where the guard does not look) abandon the
+    replay, and the step counts the dry run advanced are put back."""
+    model, opt = _setup("Adam", {"lr": 0.01}, "float32")
+    x, y = _batches(1)[0]
+    step = _recorded(_step_fn(model, opt), x, y)
+    entry = step._last
+    p0 = next(model.parameters())
+    steps = [opt.state[id(p)]["step"] for p in model.parameters()]
+    opt.state[id(p0)]["exp_avg"] = pg.zeros(p0.shape)
+    from pygrad._compile import _RERECORD
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert [opt.state[id(p)]["step"] for p in model.parameters()] == steps
+    opt.state.pop(id(p0))  # a state made by the dry run is dropped again
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert id(p0) not in opt.state
