@@ -218,6 +218,8 @@ def prelu(x: Any, weight: Any) -> Tensor:
     """
     a = _t(x, op="prelu")
     w = _t(weight, a, "prelu")
+    if a.ndim == 0 and a.dtype != w.dtype and {a.dtype, w.dtype} <= {float32, float64}:
+        a = a.to(w.dtype)  # the promotion rule (as x * w): a tensor with dims wins over a 0-d one
     return _wrap(lib.pg_prelu(a._p, w._p))
 
 
