@@ -104,6 +104,7 @@ def sanitized_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         "PYGRAD_SANITIZED": "1",
         "PYGRAD_HYPOTHESIS_EXAMPLES": os.environ.get("PYGRAD_HYPOTHESIS_EXAMPLES", "150"),
         "PYGRAD_FUZZ_EXAMPLES": os.environ.get("PYGRAD_FUZZ_EXAMPLES", "600"),
+        "PYGRAD_COMPILE_EXAMPLES": os.environ.get("PYGRAD_COMPILE_EXAMPLES", "30"),
         "PYTHONPATH": str(tree),
     }
     return tree, env
