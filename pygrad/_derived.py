@@ -93,6 +93,22 @@ def _sizes(op: str, args: tuple[Any, ...], what: str = "sizes") -> tuple[int, ..
     return tuple(_int(op, what, a) for a in args)
 
 
+def interp_sizes(op: str, t: Any, modes: Any, mode: str, size: Any,
+                 scale: Any) -> tuple[int, list[Any], list[Any]]:
+    """interpolate's op arguments as both engines take them: checks ``mode`` against ``modes`` and
+    returns (nd, sizes, scales), one size and scale per spatial dim of a 3-d or 4-d ``t`` (nd 0 for a
+    tensor of another ndim: the engine's shape check names it; its lists then hold placeholders)."""
+    if mode not in modes:
+        raise PygradValueError(f"{op}: mode must be one of {', '.join(modes)}, got {mode!r}")
+    nd = t.ndim - 2 if t.ndim in (3, 4) else 0
+    sz = list(size) if isinstance(size, (tuple, list)) else [size] * max(nd, 1)
+    sc = [0.0] * max(nd, 1) if scale is None else (list(scale) if isinstance(scale, (tuple, list)) else [scale] * nd)
+    if nd and (len(sz) != nd or len(sc) != nd):
+        raise PygradValueError(f"{op}: size {size!r} and scale {scale!r} must have {nd} value(s) for a tensor of "
+                               f"shape {t.shape}")
+    return nd, sz, sc
+
+
 def _const(x: Any, arr: Any) -> Any:
     """A constant tensor of ``x``'s engine and dtype."""
     return _eng(x).tensor(np.asarray(arr, dtype=x.dtype))

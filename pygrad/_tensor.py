@@ -70,16 +70,9 @@ _INTERP_MODES = {"nearest": lib.PG_INTERP_NEAREST, "linear": lib.PG_INTERP_LINEA
 
 
 def _interp_args(op: str, t: Any, mode: str, size: Any, scale: Any) -> tuple[int, list[int], list[float]]:
-    """interpolate's op arguments for C: the mode's code, and one size and scale per spatial dim (a tensor
-    of another ndim gets placeholders: the C shape check names it)."""
-    if mode not in _INTERP_MODES:
-        raise PygradValueError(f"{op}: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
-    nd = t.ndim - 2 if t.ndim in (3, 4) else 0
-    sz = list(size) if isinstance(size, (tuple, list)) else [size] * max(nd, 1)
-    sc = [0.0] * max(nd, 1) if scale is None else (list(scale) if isinstance(scale, (tuple, list)) else [scale] * nd)
-    if nd and (len(sz) != nd or len(sc) != nd):
-        raise PygradValueError(f"{op}: size {size!r} and scale {scale!r} must have {nd} value(s) for a tensor of "
-                               f"shape {t.shape}")
+    """interpolate's op arguments for C: the mode's code, and one size and scale per spatial dim, padded
+    to 4 (pygrad._derived.interp_sizes checks them)."""
+    _, sz, sc = _derived.interp_sizes(op, t, _INTERP_MODES, mode, size, scale)
     return _INTERP_MODES[mode], [int(v) for v in sz] + [1, 1], [float(v or 0) for v in sc] + [0.0, 0.0]
 
 

@@ -1309,14 +1309,7 @@ def tensor(data: object, dtype: object = None, requires_grad: bool = False) -> T
 def _interp_check(op: str, t: Tensor, mode: str, size: Any, scale: Any,
                   align_corners: bool) -> tuple[str, tuple[int, ...], tuple[float, ...], bool]:
     """Checks interpolate's op arguments as the C engine does; returns (mode, size, scale, align_corners)."""
-    if mode not in ops.INTERP_MODES:
-        raise PygradValueError(f"{op}: mode must be one of {', '.join(ops.INTERP_MODES)}, got {mode!r}")
-    nd = t.ndim - 2 if t.ndim in (3, 4) else 0
-    sz = list(size) if isinstance(size, (tuple, list)) else [size] * max(nd, 1)
-    sc = [0.0] * max(nd, 1) if scale is None else (list(scale) if isinstance(scale, (tuple, list)) else [scale] * nd)
-    if nd and (len(sz) != nd or len(sc) != nd):
-        raise PygradValueError(f"{op}: size {size!r} and scale {scale!r} must have {nd} value(s) for a tensor of "
-                               f"shape {t.shape}")
+    nd, sz, sc = _derived.interp_sizes(op, t, ops.INTERP_MODES, mode, size, scale)
     what = "gradient" if op == "interpolate_input_grad" else "input"
     if KIND[t.dtype] < 2:
         raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {np.dtype(t.dtype).name}")
