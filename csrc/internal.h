@@ -146,6 +146,7 @@ typedef struct pg_params {
             int ndim;                    /* the indices' shape: the output is (dims..., D) */
             int64_t dims[PG_MAX_DIMS];   /* [ndim] */
             int64_t padding_idx;         /* the row that gets no gradient, -1: none */
+            bool freq;                   /* scale_grad_by_freq: row v's gradient divided by v's count */
         } embed;                         /* embedding (the indices in offsets) */
         struct {
             double scale;                /* the factor of q·k */

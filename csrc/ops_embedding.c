@@ -1,12 +1,14 @@
-/* ops_embedding.c: embedding (PyTorch's F.embedding without max_norm): a
- * gather of whole rows of a table, and its backward, a scatter-add of rows.
+/* ops_embedding.c: embedding (PyTorch's F.embedding; its max_norm renorm is
+ * an in-place update made by Python before the op): a gather of whole rows
+ * of a table, and its backward, a scatter-add of rows.
  *
- *   y[i, :] = weight[idx[i], :]                 weight (V, D), idx (...) -> y (..., D)
- *   dweight[v, :] = Σ_{i: idx[i] = v} g[i, :]   (the padding_idx row gets no gradient)
+ *   y[i, :] = weight[idx[i], :]                       weight (V, D), idx (...) -> y (..., D)
+ *   dweight[v, :] = Σ_{i: idx[i] = v} s_v g[i, :]     s_v = 1, or 1 / count(v) with scale_grad_by_freq
  *
- * The indices travel in the node's offsets (as pg_gather's do), checked in
- * [0, V) by the shape inference. The differentiable rule is scatter_add of
- * the upstream with the padding rows zeroed, made of ops_shape.c's
+ * (the padding_idx row gets no gradient). The indices travel in the node's
+ * offsets (as pg_gather's do), checked in [0, V) by the shape inference.
+ * The differentiable rule is scatter_add of the upstream times a per-row
+ * factor (0 on padding rows, s_v elsewhere), made of ops_shape.c's
  * scatter_add (whose own backward is a gather). Not here: index tensors and
  * arrays of other kinds (Python turns them into int64). */
 #include "rules_util.h"
@@ -72,15 +74,35 @@ static pg_status embedding_forward(pg_tensor *out, pg_tensor *const *in, int n_i
     return PG_OK;
 }
 
-/* y[i, :] = weight[idx[i], :]  =>  dweight[idx[i], :] += g[i, :], in index order (repeats add) */
+/* The counts of each row in idx (scale_grad_by_freq), NULL when not asked for or out of memory (*err set) */
+static int64_t *pg__embed_counts(const pg_node *n, int64_t v, bool *err) {
+    *err = false;
+    if (!n->p.embed.freq) return NULL;
+    int64_t *c = calloc((size_t)(v > 0 ? v : 1), sizeof(int64_t));
+    if (!c) {
+        *err = true;
+        pg__fail(PG_ERR_MEMORY, "embedding: out of memory for the counts of %lld rows", (long long)v);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n->p.n_offsets; i++) c[n->p.offsets[i]]++;
+    return c;
+}
+
+/* y[i, :] = weight[idx[i], :]  =>  dweight[idx[i], :] += s g[i, :], in index order (repeats add);
+ * s = 1, or 1 / count(idx[i]) computed in T (as PyTorch scales) */
 #define PG_EMBED_BWD(T, sfx)                                                                            \
     static void pg__embed_bwd_##sfx(T *dw, const T *g, const int64_t *idx, int64_t n, int64_t d,        \
-                                    int64_t pad) {                                                       \
+                                    int64_t pad, const int64_t *cnt) {                                  \
         for (int64_t i = 0; i < n; i++) {                                                                \
             if (idx[i] == pad) continue;                                                                 \
             T *r = dw + idx[i] * d;                                                                      \
             const T *s = g + i * d;                                                                      \
-            for (int64_t k = 0; k < d; k++) r[k] += s[k];                                                \
+            if (cnt) {                                                                                   \
+                T f = (T)1 / (T)cnt[idx[i]];                                                             \
+                for (int64_t k = 0; k < d; k++) r[k] += s[k] * f;                                        \
+            } else {                                                                                     \
+                for (int64_t k = 0; k < d; k++) r[k] += s[k];                                            \
+            }                                                                                            \
         }                                                                                                \
     }
 PG_EMBED_BWD(float, f32)
@@ -88,44 +110,83 @@ PG_EMBED_BWD(double, f64)
 
 static pg_status embedding_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     if (!pg__node_needs(n, 0)) return PG_OK;
+    bool err;
+    int64_t *cnt = pg__embed_counts(n, n->edges[0].meta.shape[0], &err);
+    if (err) return PG_ERR_MEMORY;
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
-    if (!d) return PG_ERR_MEMORY;
+    if (!d) {
+        free(cnt);
+        return PG_ERR_MEMORY;
+    }
     dx[0] = d;
-    if (d->numel == 0) return PG_OK;
+    if (d->numel == 0) {
+        free(cnt);
+        return PG_OK;
+    }
     memset(d->data, 0, pg__dtype_size(d->dtype) * (size_t)d->numel);
     int64_t dim = d->shape[1];
     pg_unlocked u = pg__unlock_host(pg__mul_sat(n->p.n_offsets, dim));
     if (d->dtype == PG_DTYPE_F64)
-        pg__embed_bwd_f64(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx);
-    else pg__embed_bwd_f32(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx);
+        pg__embed_bwd_f64(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx, cnt);
+    else pg__embed_bwd_f32(d->data, g->data, n->p.offsets, n->p.n_offsets, dim, n->p.embed.padding_idx, cnt);
     pg__relock_host(u);
+    free(cnt);
     return PG_OK;
 }
 
-/* dweight = scatter_add(g · keep, (V, D), idx·D + k), keep = 0 on the rows whose index is padding_idx */
+/* dweight = scatter_add(g · keep, (V, D), idx·D + k), keep = 0 on the rows whose index is padding_idx and
+ * s_v (1, or 1 / count(v) with scale_grad_by_freq) elsewhere.
+ *
+ * With scale_grad_by_freq the scaled gradient is not a derivative, and the exact transpose of the scaled
+ * scatter would scale a second time on the way back through the (scaled) forward: the input of the
+ * scatter is sg(g·keep) + (g·pad − sg(g·pad)) (sg: detached, pad = keep without the scale), equal to
+ * g·keep for finite g, whose derivative in g is the unscaled gather. Double backward is then consistent
+ * with finite differences of the first (gradgradcheck), as PyTorch's embedding double backward. */
 static pg_status embedding_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     if (!pg__node_needs(n, 0)) return PG_OK;
     pg_keep keep = {0};
     const pg_meta *wm = &n->edges[0].meta;
     int64_t cnt = n->p.n_offsets, dim = wm->shape[1], pad = n->p.embed.padding_idx;
+    bool err;
+    int64_t *counts = pg__embed_counts(n, wm->shape[0], &err);
+    if (err) return PG_ERR_MEMORY;
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(cnt * dim > 0 ? cnt * dim : 1));
-    if (!off) return pg__fail(PG_ERR_MEMORY, "embedding: out of memory for the rule's offsets");
-    bool any_pad = false;
+    if (!off) {
+        free(counts);
+        return pg__fail(PG_ERR_MEMORY, "embedding: out of memory for the rule's offsets");
+    }
+    bool scaled = counts != NULL;
     for (int64_t i = 0; i < cnt; i++) {
-        any_pad |= n->p.offsets[i] == pad;
+        scaled |= n->p.offsets[i] == pad;
         for (int64_t k = 0; k < dim; k++) off[i * dim + k] = n->p.offsets[i] * dim + k;
     }
     pg_tensor *src = g;
-    if (any_pad) {
+    if (scaled) {
+        /* mask: keep; pmask: 0 on padding rows, 1 elsewhere */
         TRY(mask, pg__tensor_new(g->dtype, g->ndim, g->shape));
-        for (int64_t i = 0; i < cnt; i++)
+        TRY(pmask, pg__tensor_new(g->dtype, g->ndim, g->shape));
+        for (int64_t i = 0; i < cnt; i++) {
+            int64_t v = n->p.offsets[i];
             for (int64_t k = 0; k < dim; k++) {
-                double m = n->p.offsets[i] == pad ? 0.0 : 1.0;
-                if (g->dtype == PG_DTYPE_F64) ((double *)mask->data)[i * dim + k] = m;
-                else ((float *)mask->data)[i * dim + k] = (float)m;
+                if (g->dtype == PG_DTYPE_F64) {
+                    ((double *)mask->data)[i * dim + k] = v == pad ? 0.0 : counts ? 1.0 / (double)counts[v] : 1.0;
+                    ((double *)pmask->data)[i * dim + k] = v == pad ? 0.0 : 1.0;
+                } else {
+                    ((float *)mask->data)[i * dim + k] = v == pad ? 0.0f : counts ? 1.0f / (float)counts[v] : 1.0f;
+                    ((float *)pmask->data)[i * dim + k] = v == pad ? 0.0f : 1.0f;
+                }
             }
-        TRY(gm, pg__apply2(PG_OP_MUL, g, mask));
+        }
+        TRY(gm, pg__apply2(PG_OP_MUL, g, counts ? pmask : mask));
         src = gm;
+        if (counts) {
+            TRY(gs, pg__apply2(PG_OP_MUL, g, mask));
+            TRY(gs_sg, pg_tensor_detach(gs));
+            TRY(gm_sg, pg_tensor_detach(gm));
+            TRY(zero, pg__apply2(PG_OP_SUB, gm, gm_sg));
+            TRY(st, pg__apply2(PG_OP_ADD, gs_sg, zero));
+            src = st;
+        }
     }
     pg_tensor *flat = pg__r_reshape(src, 1, (const int64_t[]){cnt * dim});
     if (!flat) goto fail;
@@ -133,16 +194,18 @@ static pg_status embedding_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) 
     pg_tensor_release(flat);
     if (!dx[0]) goto fail;
     free(off);
+    free(counts);
     pg__keep_free(&keep);
     return PG_OK;
 fail:
     free(off);
+    free(counts);
     pg__keep_free(&keep);
     return pg__rule_status();
 }
 
 pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
-                        int64_t padding_idx) {
+                        int64_t padding_idx, int scale_grad_by_freq) {
     if (pg__check_tensor("embedding", weight)) return NULL;
     if (ndim < 0 || ndim >= PG_MAX_DIMS || (ndim && !shape)) {
         pg__fail(PG_ERR_SHAPE, "embedding: indices of %d dims, at most %d allowed", ndim, PG_MAX_DIMS - 1);
@@ -157,6 +220,7 @@ pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const
         n = pg__mul_sat(n, shape[d] > 0 ? shape[d] : 0);
     }
     p.embed.padding_idx = padding_idx;
+    p.embed.freq = scale_grad_by_freq != 0;
     p.offsets = indices;
     p.n_offsets = n;
     return pg__apply(PG_OP_EMBEDDING, &weight, 1, &p);

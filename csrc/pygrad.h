@@ -393,9 +393,10 @@ pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg
  * backward, never stored. Float x. */
 pg_tensor *pg_dropout(pg_tensor *x, double p, uint64_t seed);
 /* y[i, :] = weight[indices[i], :]: weight (V, D), indices [numel(shape)] in [0, V), shape[ndim] the
- * indices' shape (ndim < PG_MAX_DIMS) -> (shape..., D); padding_idx in [0, V) gets no gradient (-1: none) */
+ * indices' shape (ndim < PG_MAX_DIMS) -> (shape..., D); padding_idx in [0, V) gets no gradient (-1: none);
+ * scale_grad_by_freq: the gradient of row v is divided by the number of times v occurs in indices */
 pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
-                        int64_t padding_idx);
+                        int64_t padding_idx, int scale_grad_by_freq);
 /* softmax(scale · q kᵀ + bias) v, fused (online softmax; no L×S matrix kept): q (B..., L, E), k (B..., S, E),
  * v (B..., S, Ev) -> (B..., L, Ev); bias (B..., L, S) additive (−inf: masked out) or a 0-d tensor (none);
  * is_causal masks key j > query i. A row with every key masked gives NaN. Same float dtype throughout. */

@@ -678,6 +678,10 @@ CASES: list[OpCase] = [
     OpCase("embedding", "embedding-padding", lambda m, a: m.nn.functional.embedding(
         np.array([3, 1, 1, 0]), a * m.tensor(_PAD_ROW1, dtype=a.dtype), padding_idx=1), ((4, 2),)),
     OpCase("embedding", "embedding-scalar-index", lambda m, a: m.nn.functional.embedding(np.array(2), a), ((3, 5),)),
+    # scale_grad_by_freq with distinct indices scales by 1, so finite differences hold; repeats are checked
+    # against the reference engine (parity) and by hand in tests/ops/test_dropout_embedding.py
+    OpCase("embedding", "embedding-freq", lambda m, a: m.nn.functional.embedding(
+        np.array([2, 0, 3]), a, scale_grad_by_freq=True), ((4, 3),)),
     # attention: plain, causal (L > S too), bool and float masks (the float one differentiable), batch broadcast
     OpCase("scaled_dot_product_attention", "sdpa", lambda m, a, b, c: _sdpa(m)(a, b, c),
            ((2, 3, 4), (2, 5, 4), (2, 5, 3))),

@@ -322,10 +322,11 @@ OPS: tuple[Op, ...] = (
                           lambda e, x, p, seed: x._dropout_seeded(p, seed), ("p", "seed"), (0.5, 0)),
        "drop", (), (),
        doc="Dropout in training mode with the mask of a seed: pygrad.nn.functional.dropout."),
-    Op("embedding", 1, Gate("EmbeddingGate", "y[i, :] = w[idx[i], :]; dw[v, :] = Σ_{idx[i] = v} g[i, :] "
-                            "(none into padding_idx).",
-                            lambda e, w, indices, padding_idx: w._embedding(indices, padding_idx),
-                            ("indices", "padding_idx"), ((0,), -1)),
+    Op("embedding", 1, Gate("EmbeddingGate", "y[i, :] = w[idx[i], :]; dw[v, :] = Σ_{idx[i] = v} s_v g[i, :] "
+                            "(none into padding_idx; s_v = 1, or 1 / count(v) with scale_grad_by_freq).",
+                            lambda e, w, indices, padding_idx, scale_grad_by_freq:
+                                w._embedding(indices, padding_idx, scale_grad_by_freq),
+                            ("indices", "padding_idx", "scale_grad_by_freq"), ((0,), -1, False)),
        "emb", (), (),
        doc="Rows of a table at integer indices: pygrad.nn.functional.embedding."),
     Op("scaled_dot_product_attention", 4,

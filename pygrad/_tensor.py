@@ -1033,11 +1033,12 @@ class Tensor:
         """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
         return self._inplace("dropout_", lambda x: x._dropout_seeded(p, seed))
 
-    def _embedding(self, indices: np.ndarray, padding_idx: int = -1) -> Tensor:
-        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none."""
+    def _embedding(self, indices: np.ndarray, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
+        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
+        scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""
         idx = np.array(indices, dtype=np.int64, order="C")
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
-                                      int(padding_idx)))
+                                      int(padding_idx), bool(scale_grad_by_freq)))
 
     def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
         """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)

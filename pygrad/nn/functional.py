@@ -25,6 +25,7 @@ dim first) in constant, reflect, replicate or circular mode.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -952,14 +953,27 @@ def _indices(op: str, input: Any) -> np.ndarray:
     return v.astype(np.int64, copy=False)
 
 
-def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
+def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Any:
     """Rows of ``weight`` (V, D) at integer indices ``input`` (any shape) -> (..., D), PyTorch's
-    ``F.embedding``: y[i, :] = weight[input[i], :]; backward dweight[v, :] = Σ_{i: input[i] = v} g[i, :]
-    (a scatter-add; repeats add), the ``padding_idx`` row getting none (negative counts from the end)."""
+    ``F.embedding``: y[i, :] = weight[input[i], :]; backward
+
+        dweight[v, :] = Σ_{i: input[i] = v} s_v g[i, :]
+
+    (a scatter-add; repeats add), the ``padding_idx`` row getting none (negative counts from the end);
+    s_v = 1, or 1 / (the number of times v occurs in ``input``) with ``scale_grad_by_freq``.
+
+    ``max_norm``: before the lookup, every row that ``input`` looks up whose ``norm_type``-norm exceeds
+    ``max_norm`` is scaled in place (outside the graph, as PyTorch's ``embedding_renorm_``) by
+    max_norm / (norm + 1e-7), so ``weight`` is modified. ``sparse=True`` (sparse gradients) is not
+    supported: gradients are dense."""
     w = _tensor("embedding", weight)
     idx = _indices("embedding", input)
     if w.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape {w.shape}")
+    if sparse:
+        raise PygradValueError("embedding: sparse=True (sparse gradients) is not supported; pygrad's gradients "
+                               "are dense tensors")
     n = w.shape[0]
     pad = -1
     if padding_idx is not None:
@@ -971,7 +985,28 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
     if bad.size:
         raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {n} rows "
                                f"(weight {tuple(w.shape)})")
-    return w._embedding(idx, pad)
+    if max_norm is not None:
+        _embedding_renorm(w, idx, max_norm, norm_type)
+    return w._embedding(idx, pad, bool(scale_grad_by_freq))
+
+
+def _embedding_renorm(w: Any, idx: np.ndarray, max_norm: Any, norm_type: Any) -> None:
+    """PyTorch's ``embedding_renorm_``: each distinct row of ``w`` that ``idx`` looks up whose
+    ``norm_type``-norm exceeds ``max_norm`` is multiplied by max_norm / (norm + 1e-7), in place and
+    outside the graph."""
+    for what, v in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or math.isnan(v):
+            raise PygradValueError(f"embedding: {what} must be a number, got {v!r}")
+    if max_norm < 0:
+        raise PygradValueError(f"embedding: max_norm must be non-negative, got {max_norm!r}")
+    rows = np.unique(idx)
+    if rows.size == 0 or w.shape[1] == 0:
+        return
+    E = engine_of(w)  # noqa: N806
+    with E.no_grad():
+        sel = w[rows]
+        nrm = E.norm(sel, float(norm_type), dim=1, keepdim=True)
+        w[rows] = sel * E.where(nrm > float(max_norm), float(max_norm) / (nrm + 1e-7), 1.0)
 
 
 

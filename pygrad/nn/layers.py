@@ -448,13 +448,17 @@ class Embedding(Module):
 
     idx: (...) → y: (..., embedding_dim). The backward is a scatter-add of the upstream
     rows into ∂L/∂weight (repeated indices add). With ``padding_idx`` that row starts at
-    zero and gets no gradient (its value is still returned).
+    zero and gets no gradient (its value is still returned). ``max_norm``, ``norm_type`` and
+    ``scale_grad_by_freq`` are F.embedding's (rows looked up are renormalised in place; each
+    row's gradient divided by its count in the batch); ``sparse=True`` is not supported.
     """
 
     _default_engine: str | None = None
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, *,
-                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, *, dtype: Any = None, generator: Generator = None,
+                 engine: Engine = None) -> None:
         super().__init__()
         self._E = E = resolve(engine, self._default_engine)
         self.num_embeddings = n = _size("Embedding", "num_embeddings", num_embeddings)
@@ -465,6 +469,11 @@ class Embedding(Module):
                 raise PygradValueError(f"Embedding: padding_idx must be an int in [-{n}, {n}), got {padding_idx!r}")
             padding_idx = int(padding_idx) % n
         self.padding_idx = padding_idx
+        if sparse:
+            raise PygradValueError("Embedding: sparse=True (sparse gradients) is not supported; pygrad's gradients "
+                                   "are dense tensors")
+        self.max_norm = None if max_norm is None else float(max_norm)
+        self.norm_type, self.scale_grad_by_freq, self.sparse = float(norm_type), bool(scale_grad_by_freq), False
         rng = _rng(generator)
         w = rng.standard_normal((n, d)) if rng is not None else np.asarray(E.randn(n, d, dtype="float64").numpy())
         if padding_idx is not None:
@@ -472,14 +481,18 @@ class Embedding(Module):
         self.weight = E.tensor(w, dtype=dtype or "float32", requires_grad=True)
 
     def extra_repr(self) -> str:
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            extra += f", max_norm={self.max_norm}" + ("" if self.norm_type == 2.0 else f", norm_type={self.norm_type}")
+        if self.scale_grad_by_freq:
+            extra += ", scale_grad_by_freq=True"
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
 
     def forward(self, idx: Any) -> Any:
         """The rows of ``weight`` at the integer indices ``idx`` (the embedding op)."""
         from .functional import embedding
 
-        return embedding(idx, self.weight, self.padding_idx)
+        return embedding(idx, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq)
 
 class _OutProj(Module):
     """MultiheadAttention's output projection in PyTorch's layout: y = x Wᵀ + b, W (out, in)."""

@@ -1903,14 +1903,24 @@ class Dropout(Op):
 
 class Embedding(Op):
     """y[i, :] = w[idx[i], :]: w (V, D), idx (...) -> (..., D);
-    dw[v, :] = Σ_{i: idx[i] = v} g[i, :], nothing into the padding_idx row."""
+    dw[v, :] = Σ_{i: idx[i] = v} s_v g[i, :], nothing into the padding_idx row; s_v = 1, or
+    1 / count(v) in idx with scale_grad_by_freq."""
 
     name = "embedding"
 
-    def __init__(self, indices: Array, padding_idx: int) -> None:
+    def __init__(self, indices: Array, padding_idx: int, scale_grad_by_freq: bool = False) -> None:
         super().__init__()
         self.indices = np.asarray(indices, dtype=np.int64)
         self.padding_idx = int(padding_idx)
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+
+    def row_factors(self, dtype: Any) -> Array:
+        """keep[i] for each index: 0 on the padding rows, s_v elsewhere (1 / count in ``dtype``)."""
+        flat = self.indices.reshape(-1)
+        f = np.ones(flat.size, dtype=dtype)
+        if self.scale_grad_by_freq and flat.size:
+            f = np.asarray(dtype.type(1) / np.bincount(flat)[flat].astype(dtype), dtype=dtype)
+        return np.where(flat == self.padding_idx, dtype.type(0), f)
 
     def forward(self, w: Array) -> Array:
         return w[self.indices]
@@ -1921,6 +1931,8 @@ class Embedding(Op):
         flat = self.indices.reshape(-1)
         rows = g.reshape(-1, d)
         keep = flat != self.padding_idx
+        if self.scale_grad_by_freq:
+            rows = rows * self.row_factors(g.dtype)[:, None]
         np.add.at(dw, flat[keep], rows[keep])
         return (dw,)
 

@@ -290,14 +290,23 @@ def _dropout(node: Node, g: Tensor) -> list[Any]:
 
 
 def _embedding(node: Node, g: Tensor) -> list[Any]:
-    """dw = scatter_add(g · keep, (V, D), idx·D + k), keep zero on the padding rows."""
+    """dw = scatter_add(g · keep, (V, D), idx·D + k), keep zero on the padding rows (and 1 / count(v)
+    elsewhere with scale_grad_by_freq: then sg(g·keep) + (g·pad − sg(g·pad)), whose derivative in g is
+    the unscaled gather, as ops_embedding.c explains)."""
     op = node.op
     v, d = op.in_shapes[0]
     flat = op.indices.reshape(-1)
     off = (flat[:, None] * d + np.arange(d, dtype=np.int64)[None, :]).reshape(-1)
-    if (flat == op.padding_idx).any():
-        keep = np.broadcast_to((flat != op.padding_idx).astype(g.dtype)[:, None], (flat.size, d))
-        g = g * Tensor._wrap(np.ascontiguousarray(keep.reshape(g.shape)))
+
+    def times(factors: np.ndarray) -> Tensor:
+        f = np.broadcast_to(factors.astype(g.dtype)[:, None], (flat.size, d))
+        return g * Tensor._wrap(np.ascontiguousarray(f.reshape(g.shape)))
+
+    if op.scale_grad_by_freq:
+        gp = times((flat != op.padding_idx).astype(np.float64))
+        g = times(op.row_factors(np.dtype(g.dtype))).detach() + (gp - gp.detach())
+    elif (flat == op.padding_idx).any():
+        g = times(op.row_factors(np.dtype(g.dtype)))
     return [scatter_add(g.reshape(-1), (v, d), off)]
 
 

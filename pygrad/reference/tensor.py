@@ -1056,8 +1056,9 @@ class Tensor:
         """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
         return _inplace_apply(self, "dropout_", lambda x: x._dropout_seeded(p, seed))
 
-    def _embedding(self, indices: Any, padding_idx: int = -1) -> Tensor:
-        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none."""
+    def _embedding(self, indices: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
+        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
+        scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""
         if KIND[self.dtype] < 2:
             raise PygradTypeError(f"embedding: expected a float32 or float64 tensor, got {self.dtype}")
         if self.ndim != 2:
@@ -1073,7 +1074,7 @@ class Tensor:
                                    f"(weight {tuple(self.shape)})")
         if not -1 <= padding_idx < v:
             raise PygradIndexError(f"embedding: padding_idx {padding_idx} is out of range for a table of {v} rows")
-        return _apply(ops.Embedding(idx, padding_idx), (self,))
+        return _apply(ops.Embedding(idx, padding_idx, scale_grad_by_freq), (self,))
 
     def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
         """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)

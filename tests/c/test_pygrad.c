@@ -1388,30 +1388,36 @@ static void test_dropout_and_embedding(void) {
         /* embedding: rows 2, 0, 2 of a 3x2 table; row 2 repeated adds its gradient twice */
         pg_tensor *w = leaf(T(dt, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6));
         const int64_t idx[3] = {2, 0, 2};
-        pg_tensor *e = keep(pg_embedding(w, 1, SHAPE(3), idx, -1));
+        pg_tensor *e = keep(pg_embedding(w, 1, SHAPE(3), idx, -1, 0));
         CHECK_SHAPE(e, 2, 3, 2);
         CHECK_VALUES(e, tol, 5, 6, 1, 2, 5, 6);
         BACKWARD(e, 1, 2, 3, 4, 5, 6);
         CHECK_GRAD(w, tol, 3, 4, 0, 0, 6, 8);
         pg_tensor *w2 = leaf(T(dt, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6));
-        pg_tensor *e2 = keep(pg_embedding(w2, 2, SHAPE(1, 3), idx, 2)); /* padding row 2: no gradient */
+        pg_tensor *e2 = keep(pg_embedding(w2, 2, SHAPE(1, 3), idx, 2, 0)); /* padding row 2: no gradient */
         CHECK_SHAPE(e2, 3, 1, 3, 2);
         BACKWARD(e2, 1, 2, 3, 4, 5, 6);
         CHECK_GRAD(w2, tol, 3, 4, 0, 0, 0, 0);
+        /* scale_grad_by_freq: row 2 occurs twice, so its summed gradient is halved */
+        pg_tensor *w3 = leaf(T(dt, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6));
+        pg_tensor *e3 = keep(pg_embedding(w3, 1, SHAPE(3), idx, -1, 1));
+        CHECK_VALUES(e3, tol, 5, 6, 1, 2, 5, 6);
+        BACKWARD(e3, 1, 2, 3, 4, 5, 6);
+        CHECK_GRAD(w3, tol, 3, 4, 0, 0, 3, 4);
     }
     pg_tensor *w = T(F64, 2, SHAPE(3, 2), 1, 2, 3, 4, 5, 6);
     CHECK_FAILS(pg_dropout(NULL, 0.5, 1), PG_ERR_VALUE, "dropout: got a NULL tensor");
     CHECK_FAILS(pg_dropout(w, 1.5, 1), PG_ERR_VALUE, "dropout: probability has to be between 0 and 1");
     CHECK_FAILS(pg_dropout(w, NAN, 1), PG_ERR_VALUE, "dropout: probability");
-    CHECK_FAILS(pg_embedding(NULL, 1, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_VALUE, "embedding: got a NULL");
-    CHECK_FAILS(pg_embedding(w, 1, SHAPE(2), (const int64_t[]){0, 3}, -1), PG_ERR_INDEX,
+    CHECK_FAILS(pg_embedding(NULL, 1, SHAPE(1), (const int64_t[]){0}, -1, 0), PG_ERR_VALUE, "embedding: got a NULL");
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(2), (const int64_t[]){0, 3}, -1, 0), PG_ERR_INDEX,
                 "embedding: index 3 is out of range for a table of 3 rows");
-    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){-1}, -1), PG_ERR_INDEX, "embedding: index -1");
-    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){0}, 5), PG_ERR_INDEX, "embedding: padding_idx 5");
-    CHECK_FAILS(pg_embedding(V(F64, 1, 2), 1, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_SHAPE,
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){-1}, -1, 0), PG_ERR_INDEX, "embedding: index -1");
+    CHECK_FAILS(pg_embedding(w, 1, SHAPE(1), (const int64_t[]){0}, 5, 0), PG_ERR_INDEX, "embedding: padding_idx 5");
+    CHECK_FAILS(pg_embedding(V(F64, 1, 2), 1, SHAPE(1), (const int64_t[]){0}, -1, 0), PG_ERR_SHAPE,
                 "embedding: weight must be 2-d");
-    CHECK_FAILS(pg_embedding(w, 9, SHAPE(1), (const int64_t[]){0}, -1), PG_ERR_SHAPE, "embedding: indices of 9 dims");
-    CHECK_SHAPE(keep(pg_embedding(w, 1, SHAPE(0), NULL, -1)), 2, 0, 2);
+    CHECK_FAILS(pg_embedding(w, 9, SHAPE(1), (const int64_t[]){0}, -1, 0), PG_ERR_SHAPE, "embedding: indices of 9 dims");
+    CHECK_SHAPE(keep(pg_embedding(w, 1, SHAPE(0), NULL, -1, 0)), 2, 0, 2);
     release_all();
 }
 

@@ -241,6 +241,116 @@ def test_embedding_against_torch():
 
 
 @pytest.mark.parametrize("m", ENGINES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_scale_grad_by_freq_against_numpy(m, dtype):
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((6, 4))
+    idx = np.array([[1, 5, 1], [1, 0, 5]])  # row 1 three times, row 5 twice, row 0 once
+    g = rng.standard_normal((2, 3, 4))
+    for pad in (None, 5):
+        wt = m.tensor(w, dtype=dtype, requires_grad=True)
+        y = m.nn.functional.embedding(idx, wt, padding_idx=pad, scale_grad_by_freq=True)
+        np.testing.assert_array_equal(y.numpy(), w[idx].astype(dtype))
+        (y * m.tensor(g, dtype=dtype)).sum().backward()
+        want = np.zeros_like(w)
+        counts = np.bincount(idx.reshape(-1), minlength=6)
+        np.add.at(want, idx.reshape(-1), g.reshape(-1, 4) / counts[idx.reshape(-1)][:, None])
+        if pad is not None:
+            want[pad] = 0
+        np.testing.assert_allclose(wt.grad.numpy(), want, rtol=1e-5 if dtype == "float32" else 1e-13, atol=1e-6)
+        np.testing.assert_allclose(want[1], g.reshape(-1, 4)[[0, 2, 3]].sum(0) / 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_embedding_scale_grad_by_freq_gradcheck_and_double_backward(m):
+    w = m.tensor(np.random.default_rng(8).standard_normal((5, 3)), dtype="float64", requires_grad=True)
+    idx = np.array([[1, 4, 1], [0, 1, 4]])
+    v = m.tensor(np.random.default_rng(9).standard_normal((2, 3, 3)), dtype="float64")
+
+    def f(t):
+        e = m.nn.functional.embedding(idx, t, scale_grad_by_freq=True)
+        return (e * e * v).sum()
+
+    # the gradient is scaled (not the derivative), so compare with the hand-derived form:
+    # gx[r] = 2 w[r] S[r] / count(r), S[r] = Σ_{i: idx[i] = r} v[i];  d Σ gx² / dw[r] = 8 w[r] S[r]² / count(r)²
+    # (PyTorch's value too: double backward is consistent with finite differences of the scaled gradient)
+    x = m.tensor(w.numpy(), requires_grad=True)
+    f(x).backward(create_graph=True)
+    gx = x.grad
+    x.grad = None
+    wn, vn = w.numpy(), v.numpy().reshape(-1, 3)
+    ssum = np.zeros((5, 3))
+    np.add.at(ssum, idx.reshape(-1), vn)
+    cnt = np.maximum(np.bincount(idx.reshape(-1), minlength=5), 1)[:, None]
+    np.testing.assert_allclose(gx.numpy(), 2 * wn * ssum / cnt, rtol=1e-12)
+    (gx * gx).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 8 * wn * ssum**2 / cnt**2, rtol=1e-12, atol=1e-12)
+    # with every index distinct the scaling is 1 and finite differences apply; gradgradcheck holds with repeats
+    assert gradcheck(lambda t: (m.nn.functional.embedding([3, 0, 2], t, scale_grad_by_freq=True) ** 2).sum(), (w,))
+    assert gradgradcheck(f, (w,))
+
+
+@pytest.mark.parametrize("m", ENGINES)
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0])
+def test_embedding_max_norm_renormalises_the_rows_looked_up(m, norm_type):
+    rng = np.random.default_rng(10)
+    w0 = rng.standard_normal((6, 4)) * 3
+    w = m.tensor(w0, dtype="float64", requires_grad=True)
+    idx = np.array([[0, 2, 2], [5, 0, 3]])
+    y = m.nn.functional.embedding(idx, w, max_norm=2.0, norm_type=norm_type)
+    want = w0.copy()
+    for r in np.unique(idx):
+        n = np.sum(np.abs(w0[r]) ** norm_type) ** (1 / norm_type)
+        if n > 2.0:
+            want[r] = w0[r] * (2.0 / (n + 1e-7))
+    np.testing.assert_allclose(w.numpy(), want, rtol=1e-13)  # in place, rows 1 and 4 untouched
+    np.testing.assert_array_equal(w.numpy()[[1, 4]], w0[[1, 4]])
+    np.testing.assert_allclose(y.numpy(), want[idx], rtol=1e-13)
+    assert w.is_leaf and w.grad is None
+    y.sum().backward()  # the renorm is outside the graph: the gradient is the plain scatter-add
+    np.testing.assert_array_equal(w.grad.numpy()[0], np.full(4, 2.0))
+
+
+def test_embedding_max_norm_and_freq_against_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    for dtype in ("float32", "float64"):
+        w = rng.standard_normal((8, 5)) * 2
+        idx = rng.integers(0, 8, (3, 6))
+        g = rng.standard_normal((3, 6, 5))
+        tw = torch.tensor(w, dtype=getattr(torch, dtype), requires_grad=True)
+        ty = torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx=1, max_norm=1.5, norm_type=2.0,
+                                           scale_grad_by_freq=True)
+        (ty * torch.tensor(g, dtype=tw.dtype)).sum().backward()
+        pw = pygrad.tensor(w, dtype=dtype, requires_grad=True)
+        py = pygrad.nn.functional.embedding(idx, pw, padding_idx=1, max_norm=1.5, norm_type=2.0,
+                                            scale_grad_by_freq=True)
+        (py * pygrad.tensor(g, dtype=dtype)).sum().backward()
+        tol = 1e-6 if dtype == "float32" else 1e-13
+        np.testing.assert_allclose(pw.numpy(), tw.detach().numpy(), rtol=tol)
+        np.testing.assert_allclose(py.numpy(), ty.detach().numpy(), rtol=tol)
+        np.testing.assert_allclose(pw.grad.numpy(), tw.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_nn_embedding_max_norm_freq_and_sparse(m):
+    e = m.nn.Embedding(10, 3, None, 1.0, 2.0, True, generator=np.random.default_rng(1))
+    assert repr(e).endswith("Embedding(10, 3, max_norm=1.0, scale_grad_by_freq=True)")
+    y = e(np.array([4, 4, 7]))
+    assert np.all(np.linalg.norm(e.weight.numpy()[[4, 7]], axis=1) <= 1.0 + 1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(e.weight.grad.numpy()[4], np.ones(3), rtol=1e-6)  # 2 occurrences / 2
+    with pytest.raises(PygradValueError, match=r"Embedding: sparse=True \(sparse gradients\) is not supported"):
+        m.nn.Embedding(10, 3, sparse=True)
+    with pytest.raises(PygradValueError, match=r"embedding: sparse=True"):
+        m.nn.functional.embedding([0], m.ones(5, 2), sparse=True)
+    with pytest.raises(PygradValueError, match=r"embedding: max_norm must be a number, got 'a'"):
+        m.nn.functional.embedding([0], m.ones(5, 2), max_norm="a")
+    with pytest.raises(PygradValueError, match=r"embedding: max_norm must be non-negative, got -1"):
+        m.nn.functional.embedding([0], m.ones(5, 2), max_norm=-1)
+
+
+@pytest.mark.parametrize("m", ENGINES)
 def test_embedding_errors(m):
     w = m.ones(5, 2)
     with pytest.raises(PygradIndexError, match=r"embedding: index 5 is out of range for a table of 5 rows"):
