@@ -5,17 +5,15 @@
  *   p[i, :] = softmax(s[i, :]),  o[i] = Σ_j p[i, j] v[j]
  *
  * q (B..., L, E), k (B..., S, E), v (B..., S, Ev) -> o (B..., L, Ev); bias (B..., L, S) or a 0-d zero
- * (no mask; Python turns a bool mask into 0/−∞ and broadcasts a float mask). The forward streams key
- * blocks with an online softmax (running max and sum, rescaled per block): no L×S matrix is made.
- * The backward recomputes, per query row, the logsumexp lse[i] = log Σ_j e^s[i, j] (one pass of q·k;
- * a node keeps only inputs and output, so the logsumexp is recomputed rather than saved) and then,
- * block by block (flash-attention's backward):
+ * (no mask; Python turns a bool mask into 0/−∞ and broadcasts a float mask). Blocks of query rows
+ * are computed against every key they see with the GEMM (below); no L×S matrix is made. The backward
+ * recomputes each block's softmax (a node keeps only inputs and output) and, per block:
  *
- *   p = e^(s − lse),  D[i] = do[i]·o[i],  dv[j] += p[i, j] do[i],  dp = do[i]·v[j],
- *   ds = p (dp − D[i]),  dq[i] += scale ds k[j],  dk[j] += scale ds q[i],  dbias[i, j] = ds.
+ *   D[i] = do[i]·o[i],  dv += pᵀ do,  dp = do vᵀ,  ds = p (dp − D),  dq = scale ds k,
+ *   dk += scale dsᵀ q,  dbias = ds.
  *
  * A row whose every key is masked out gives zeros and zero gradients (PyTorch's fused result). The rule
- * (double backward) is the same backward made of matmul, softmax and elementwise ops. Sums run in double. */
+ * (double backward) is the same backward made of matmul, softmax and elementwise ops. */
 #include "rules_util.h"
 
 #include <math.h>
@@ -83,9 +81,15 @@ static pg_status attn_infer(pg_meta *out, pg_tensor *const *in, int n_in, const 
     return PG_OK;
 }
 
-/* ---- kernels: one batch element at a time, T the storage type, sums in double ---- */
+/* ---- kernels: blocks of PG_ATTN_BR query rows against every key they see, on the GEMM ----
+ * For one batch element and query rows [i0, i1) the block's scores S = Q Kᵀ (r × su, su the keys any of
+ * its rows sees: i1 under the causal mask) come from one GEMM into a per-thread scratch; each row is
+ * scaled, biased, masked and turned into its softmax in place (vector exp); O = P V is a second GEMM.
+ * The backward recomputes P the same way (bit for bit the forward's P) and runs four more GEMMs:
+ * dP = dO Vᵀ, dS = P ∘ (dP − D) with D[i] = dO[i]·O[i], dQ = scale dS K, dK += scale dSᵀ Q, dV += Pᵀ dO.
+ * The scratch is 2 · BR · S elements per thread: no L × S matrix. Row sums and D run in double. */
 
-enum { PG_ATTN_BR = 16, PG_ATTN_BC = 64 };
+enum { PG_ATTN_BR = 64 };
 
 typedef struct pg_attn_job {
     const pg_attn *a;
@@ -94,131 +98,96 @@ typedef struct pg_attn_job {
     const void *g;                            /* backward: the upstream (B, L, Ev) */
     void *dq, *dk, *dv, *dbias;               /* backward: the gradients wanted, else NULL */
     bool f64;
+    int64_t nblk;                             /* query blocks per batch element */
     pg_status st;
 } pg_attn_job;
 
+/* the keys query row i sees: [0, su(i)) */
+static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
+    return a->causal ? (i + 1 < a->s ? i + 1 : a->s) : a->s;
+}
+
 #define PG_ATTN_KERNELS(T, sfx)                                                                                  \
-    /* s[i, j] for one row i over keys [j0, j1) into srow; returns the row's max (−∞ if all masked) */        \
-    static double pg__attn_scores_##sfx(const pg_attn *a, double *srow, const T *qi, const T *kb, const T *bi, \
-                                        int64_t i, int64_t j0, int64_t j1) {                                  \
-        double mx = -INFINITY;                                                                                \
-        for (int64_t j = j0; j < j1; j++) {                                                                   \
-            double s;                                                                                         \
-            if (a->causal && j > i) s = -INFINITY;                                                            \
-            else {                                                                                            \
-                const T *kj = kb + j * a->e;                                                                  \
-                double d = 0;                                                                                 \
-                for (int64_t c = 0; c < a->e; c++) d += (double)qi[c] * (double)kj[c];                        \
-                s = a->scale * d + (bi ? (double)bi[j] : 0.0);                                                \
+    /* P for rows [i0, i1) of batch element bb into p (r × su, row stride su): softmax of the scaled, biased,  \
+     * masked scores; a row with no key taking part is zeros; NaN in a row makes the row NaN */               \
+    static void pg__attn_probs_##sfx(const pg_attn *a, const T *q, const T *k, const T *bias, int64_t i0,     \
+                                     int64_t i1, int64_t su, T *p) {                                          \
+        int64_t r = i1 - i0;                                                                                  \
+        pg__gemm_##sfx(false, true, r, su, a->e, q + i0 * a->e, a->e, k, a->e, p, su, false);                 \
+        for (int64_t i = i0; i < i1; i++) {                                                                   \
+            T *row = p + (i - i0) * su;                                                                       \
+            const T *bi = bias ? bias + i * a->s : NULL;                                                      \
+            int64_t n = pg__attn_keys(a, i);                                                                  \
+            T sc = (T)a->scale, mx = (T)-INFINITY;                                                            \
+            bool nan = false;                                                                                 \
+            for (int64_t j = 0; j < n; j++) {                                                                 \
+                T x = row[j] * sc + (bi ? bi[j] : (T)0);                                                      \
+                row[j] = x;                                                                                   \
+                nan |= x != x;                                                                                \
+                mx = x > mx ? x : mx;                                                                         \
             }                                                                                                 \
-            srow[j - j0] = s;                                                                                 \
-            if (s > mx || isnan(s)) mx = isnan(mx) ? mx : s; /* NaN sticks */                                 \
+            for (int64_t j = n; j < su; j++) row[j] = 0;                                                      \
+            if (mx == (T)-INFINITY && !nan) { /* no key taking part: zeros (PyTorch's fused result) */       \
+                for (int64_t j = 0; j < n; j++) row[j] = 0;                                                   \
+                continue;                                                                                     \
+            }                                                                                                 \
+            if (nan) mx = (T)NAN;                                                                             \
+            for (int64_t j = 0; j < n; j++) row[j] -= mx;                                                     \
+            pg__vm_##sfx(PG_VM_EXP, row, NULL, row, n, 1.0);                                                  \
+            double sum = 0;                                                                                   \
+            for (int64_t j = 0; j < n; j++) sum += (double)row[j];                                            \
+            T inv = (T)(1.0 / sum);                                                                           \
+            for (int64_t j = 0; j < n; j++) row[j] *= inv;                                                    \
         }                                                                                                     \
-        return mx;                                                                                            \
     }                                                                                                         \
-    /* o = softmax(s) v for batch element bb, streaming key blocks (online softmax) */                        \
-    static void pg__attn_fwd_##sfx(const pg_attn_job *jb, int64_t bb, double *work) {                          \
+    static void pg__attn_fwd_##sfx(const pg_attn_job *jb, int64_t bb, int64_t blk, T *p) {                    \
         const pg_attn *a = jb->a;                                                                             \
         const T *q = (const T *)jb->q + bb * a->l * a->e, *k = (const T *)jb->k + bb * a->s * a->e;           \
         const T *v = (const T *)jb->v + bb * a->s * a->ev;                                                    \
         const T *bias = jb->bias ? (const T *)jb->bias + bb * a->l * a->s : NULL;                             \
         T *o = (T *)jb->o + bb * a->l * a->ev;                                                                \
-        double *srow = work, *acc = work + PG_ATTN_BC; /* [BC], [Ev] */                                        \
-        for (int64_t i = 0; i < a->l; i++) {                                                                  \
-            const T *qi = q + i * a->e, *bi = bias ? bias + i * a->s : NULL;                                  \
-            double m = -INFINITY, sum = 0;                                                                    \
-            memset(acc, 0, sizeof(double) * (size_t)a->ev);                                                   \
-            int64_t jend = a->causal ? (i + 1 < a->s ? i + 1 : a->s) : a->s;                                  \
-            for (int64_t j0 = 0; j0 < jend; j0 += PG_ATTN_BC) {                                               \
-                int64_t j1 = j0 + PG_ATTN_BC < jend ? j0 + PG_ATTN_BC : jend;                                 \
-                double mb = pg__attn_scores_##sfx(a, srow, qi, k, bi, i, j0, j1);                             \
-                double mn = (mb > m || isnan(mb)) ? mb : m;                                                   \
-                if (mn == -INFINITY) continue; /* nothing taking part yet */                                  \
-                double alpha = m == -INFINITY ? 0.0 : exp(m - mn);                                            \
-                if (alpha != 1.0) {                                                                           \
-                    sum *= alpha;                                                                             \
-                    for (int64_t c = 0; c < a->ev; c++) acc[c] *= alpha;                                      \
-                }                                                                                             \
-                for (int64_t j = j0; j < j1; j++) {                                                           \
-                    double pj = exp(srow[j - j0] - mn);                                                       \
-                    if (pj == 0.0) continue;                                                                  \
-                    sum += pj;                                                                                \
-                    const T *vj = v + j * a->ev;                                                              \
-                    for (int64_t c = 0; c < a->ev; c++) acc[c] += pj * (double)vj[c];                         \
-                }                                                                                             \
-                m = mn;                                                                                       \
-            }                                                                                                 \
-            T *oi = o + i * a->ev;                                                                            \
-            /* no key taking part: zeros (PyTorch's fused result); NaN propagates through acc / sum */       \
-            for (int64_t c = 0; c < a->ev; c++) oi[c] = (T)(sum == 0 ? 0.0 : acc[c] / sum);                   \
+        int64_t i0 = blk * PG_ATTN_BR, i1 = i0 + PG_ATTN_BR < a->l ? i0 + PG_ATTN_BR : a->l;                   \
+        int64_t su = pg__attn_keys(a, i1 - 1);                                                                \
+        if (su == 0) { /* no keys: zeros */                                                                   \
+            memset(o + i0 * a->ev, 0, sizeof(T) * (size_t)((i1 - i0) * a->ev));                               \
+            return;                                                                                           \
         }                                                                                                     \
+        pg__attn_probs_##sfx(a, q, k, bias, i0, i1, su, p);                                                   \
+        pg__gemm_##sfx(false, false, i1 - i0, a->ev, su, p, su, v, a->ev, o + i0 * a->ev, a->ev, false);       \
     }                                                                                                         \
-    /* the gradients for batch element bb: lse recomputed per row, then one pass over the keys */            \
-    static void pg__attn_bwd_##sfx(const pg_attn_job *jb, int64_t bb, double *work) {                          \
+    /* the gradients for batch element bb (dk, dv accumulate over its query blocks) */                        \
+    static void pg__attn_bwd_##sfx(const pg_attn_job *jb, int64_t bb, T *p, T *dp) {                          \
         const pg_attn *a = jb->a;                                                                             \
         const T *q = (const T *)jb->q + bb * a->l * a->e, *k = (const T *)jb->k + bb * a->s * a->e;           \
         const T *v = (const T *)jb->v + bb * a->s * a->ev, *o = (const T *)jb->o + bb * a->l * a->ev;         \
         const T *g = (const T *)jb->g + bb * a->l * a->ev;                                                    \
         const T *bias = jb->bias ? (const T *)jb->bias + bb * a->l * a->s : NULL;                             \
         T *dbias = jb->dbias ? (T *)jb->dbias + bb * a->l * a->s : NULL;                                      \
-        double *srow = work, *dqi = work + PG_ATTN_BC;              /* [BC], [E] */                           \
-        double *dk = dqi + a->e, *dv = dk + a->s * a->e;            /* [S, E], [S, Ev] */                     \
-        memset(dk, 0, sizeof(double) * (size_t)(a->s * (a->e + a->ev)));                                      \
-        for (int64_t i = 0; i < a->l; i++) {                                                                  \
-            const T *qi = q + i * a->e, *bi = bias ? bias + i * a->s : NULL, *gi = g + i * a->ev;             \
-            int64_t jend = a->causal ? (i + 1 < a->s ? i + 1 : a->s) : a->s;                                  \
-            if (dbias) memset(dbias + i * a->s, 0, sizeof(T) * (size_t)a->s);                                 \
-            memset(dqi, 0, sizeof(double) * (size_t)a->e);                                                    \
-            double m = -INFINITY, sum = 0; /* lse = m + log(sum), streamed as in the forward */               \
-            for (int64_t j0 = 0; j0 < jend; j0 += PG_ATTN_BC) {                                               \
-                int64_t j1 = j0 + PG_ATTN_BC < jend ? j0 + PG_ATTN_BC : jend;                                 \
-                double mb = pg__attn_scores_##sfx(a, srow, qi, k, bi, i, j0, j1);                             \
-                double mn = (mb > m || isnan(mb)) ? mb : m;                                                   \
-                if (mn == -INFINITY) continue;                                                                \
-                sum = (m == -INFINITY ? 0.0 : sum * exp(m - mn));                                             \
-                for (int64_t j = j0; j < j1; j++) sum += exp(srow[j - j0] - mn);                              \
-                m = mn;                                                                                       \
+        T *dq = jb->dq ? (T *)jb->dq + bb * a->l * a->e : NULL;                                               \
+        T *dk = jb->dk ? (T *)jb->dk + bb * a->s * a->e : NULL;                                               \
+        T *dv = jb->dv ? (T *)jb->dv + bb * a->s * a->ev : NULL;                                              \
+        bool need_ds = dq || dk || dbias;                                                                     \
+        for (int64_t i0 = 0; i0 < a->l; i0 += PG_ATTN_BR) {                                                   \
+            int64_t i1 = i0 + PG_ATTN_BR < a->l ? i0 + PG_ATTN_BR : a->l, r = i1 - i0;                        \
+            int64_t su = pg__attn_keys(a, i1 - 1);                                                            \
+            if (su == 0) continue; /* dq rows and dbias stay zero */                                          \
+            pg__attn_probs_##sfx(a, q, k, bias, i0, i1, su, p);                                               \
+            if (dv) pg__gemm_##sfx(true, false, su, a->ev, r, p, su, g + i0 * a->ev, a->ev, dv, a->ev, true); \
+            if (!need_ds) continue;                                                                           \
+            pg__gemm_##sfx(false, true, r, su, a->ev, g + i0 * a->ev, a->ev, v, a->ev, dp, su, false);        \
+            T sc = (T)a->scale;                                                                               \
+            for (int64_t i = i0; i < i1; i++) {                                                               \
+                const T *gi = g + i * a->ev, *oi = o + i * a->ev, *pi = p + (i - i0) * su;                    \
+                T *di = dp + (i - i0) * su;                                                                   \
+                double dd = 0;                                                                                \
+                for (int64_t c = 0; c < a->ev; c++) dd += (double)gi[c] * (double)oi[c];                      \
+                T d = (T)dd;                                                                                  \
+                for (int64_t j = 0; j < su; j++) di[j] = pi[j] * (di[j] - d); /* ds (0 where p is 0) */       \
+                if (dbias) memcpy(dbias + i * a->s, di, sizeof(T) * (size_t)su);                              \
+                for (int64_t j = 0; j < su; j++) di[j] *= sc;                                                 \
             }                                                                                                 \
-            if (sum == 0) { /* no key taking part: the output is the constant 0, every gradient 0 */         \
-                if (jb->dq) memset((T *)jb->dq + (bb * a->l + i) * a->e, 0, sizeof(T) * (size_t)a->e);        \
-                continue;                                                                                     \
-            }                                                                                                 \
-            double lse = m + log(sum), di = 0;                                                                \
-            for (int64_t c = 0; c < a->ev; c++) di += (double)gi[c] * (double)o[i * a->ev + c];               \
-            for (int64_t j0 = 0; j0 < jend; j0 += PG_ATTN_BC) {                                               \
-                int64_t j1 = j0 + PG_ATTN_BC < jend ? j0 + PG_ATTN_BC : jend;                                 \
-                pg__attn_scores_##sfx(a, srow, qi, k, bi, i, j0, j1);                                         \
-                for (int64_t j = j0; j < j1; j++) {                                                           \
-                    double pj = exp(srow[j - j0] - lse); /* p = softmax(s)[i, j] */                           \
-                    if (pj == 0.0) continue;                                                                  \
-                    const T *vj = v + j * a->ev, *kj = k + j * a->e;                                          \
-                    double dp = 0; /* dp = do[i]·v[j] */                                                      \
-                    double *dvj = dv + j * a->ev, *dkj = dk + j * a->e;                                       \
-                    for (int64_t c = 0; c < a->ev; c++) {                                                     \
-                        dp += (double)gi[c] * (double)vj[c];                                                  \
-                        dvj[c] += pj * (double)gi[c]; /* o = p v  =>  dv += pᵀ do */                          \
-                    }                                                                                         \
-                    double ds = pj * (dp - di); /* softmax's backward */                                      \
-                    if (dbias) dbias[i * a->s + j] = (T)ds;                                                   \
-                    double sd = a->scale * ds; /* s = scale q·k  =>  dq += scale ds k, dk += scale ds q */    \
-                    for (int64_t c = 0; c < a->e; c++) {                                                      \
-                        dqi[c] += sd * (double)kj[c];                                                         \
-                        dkj[c] += sd * (double)qi[c];                                                         \
-                    }                                                                                         \
-                }                                                                                             \
-            }                                                                                                 \
-            if (jb->dq) {                                                                                     \
-                T *dq = (T *)jb->dq + (bb * a->l + i) * a->e;                                                 \
-                for (int64_t c = 0; c < a->e; c++) dq[c] = (T)dqi[c];                                         \
-            }                                                                                                 \
-        }                                                                                                     \
-        if (jb->dk) {                                                                                         \
-            T *dko = (T *)jb->dk + bb * a->s * a->e;                                                          \
-            for (int64_t c = 0; c < a->s * a->e; c++) dko[c] = (T)dk[c];                                      \
-        }                                                                                                     \
-        if (jb->dv) {                                                                                         \
-            T *dvo = (T *)jb->dv + bb * a->s * a->ev;                                                         \
-            for (int64_t c = 0; c < a->s * a->ev; c++) dvo[c] = (T)dv[c];                                     \
+            if (dq) pg__gemm_##sfx(false, false, r, a->e, su, dp, su, k, a->e, dq + i0 * a->e, a->e, false);  \
+            if (dk) pg__gemm_##sfx(true, false, su, a->e, r, dp, su, q + i0 * a->e, a->e, dk, a->e, true);    \
         }                                                                                                     \
     }
 PG_ATTN_KERNELS(float, f32)
@@ -226,36 +195,40 @@ PG_ATTN_KERNELS(double, f64)
 
 static void pg__attn_fwd_range(void *ctx, int64_t lo, int64_t hi) {
     pg_attn_job *jb = ctx;
-    double *work = malloc(sizeof(double) * (size_t)(PG_ATTN_BC + jb->a->ev + 1));
-    if (!work) {
+    size_t es = jb->f64 ? sizeof(double) : sizeof(float);
+    void *p = malloc(es * (size_t)(PG_ATTN_BR * jb->a->s) + 64);
+    if (!p) {
         jb->st = PG_ERR_MEMORY;
         return;
     }
-    for (int64_t bb = lo; bb < hi; bb++) {
-        if (jb->f64) pg__attn_fwd_f64(jb, bb, work);
-        else pg__attn_fwd_f32(jb, bb, work);
+    for (int64_t u = lo; u < hi; u++) {
+        if (jb->f64) pg__attn_fwd_f64(jb, u / jb->nblk, u % jb->nblk, p);
+        else pg__attn_fwd_f32(jb, u / jb->nblk, u % jb->nblk, p);
     }
-    free(work);
+    free(p);
 }
 
 static void pg__attn_bwd_range(void *ctx, int64_t lo, int64_t hi) {
     pg_attn_job *jb = ctx;
-    const pg_attn *a = jb->a;
-    double *work = malloc(sizeof(double) * (size_t)(PG_ATTN_BC + a->e + a->s * (a->e + a->ev) + 1));
-    if (!work) {
+    size_t es = jb->f64 ? sizeof(double) : sizeof(float), n = (size_t)(PG_ATTN_BR * jb->a->s);
+    void *p = malloc(es * n + 64), *dp = malloc(es * n + 64);
+    if (!p || !dp) {
+        free(p);
+        free(dp);
         jb->st = PG_ERR_MEMORY;
         return;
     }
     for (int64_t bb = lo; bb < hi; bb++) {
-        if (jb->f64) pg__attn_bwd_f64(jb, bb, work);
-        else pg__attn_bwd_f32(jb, bb, work);
+        if (jb->f64) pg__attn_bwd_f64(jb, bb, p, dp);
+        else pg__attn_bwd_f32(jb, bb, p, dp);
     }
-    free(work);
+    free(p);
+    free(dp);
 }
 
-/* work units of one batch element, for the thread split */
-static int64_t pg__attn_grain(const pg_attn *a) {
-    int64_t w = pg__mul_sat(pg__mul_sat(a->l, a->s), a->e + a->ev) + 1;
+/* units of work (query blocks or batch elements) per thread-split grain */
+static int64_t pg__attn_grain(const pg_attn *a, int64_t rows) {
+    int64_t w = pg__mul_sat(pg__mul_sat(rows, a->s), a->e + a->ev) + 1;
     return w >= PG_NDITER_GRAIN ? 1 : PG_NDITER_GRAIN / w + 1;
 }
 
@@ -266,9 +239,10 @@ static pg_status attn_forward(pg_tensor *out, pg_tensor *const *in, int n_in, co
     pg_attn a;
     if (pg__attn_plan(&a, &m[0], &m[1], &m[2], &m[3], p)) return pg_last_status();
     if (out->numel == 0) return PG_OK;
+    int64_t nblk = (a.l + PG_ATTN_BR - 1) / PG_ATTN_BR;
     pg_attn_job jb = {.a = &a, .o = out->data, .q = in[0]->data, .k = in[1]->data, .v = in[2]->data,
-                      .bias = a.has_bias ? in[3]->data : NULL, .f64 = out->dtype == PG_DTYPE_F64};
-    pg__parallel_range(a.b, 1, pg__attn_grain(&a), pg__attn_fwd_range, &jb);
+                      .bias = a.has_bias ? in[3]->data : NULL, .f64 = out->dtype == PG_DTYPE_F64, .nblk = nblk};
+    pg__parallel_range(pg__mul_sat(a.b, nblk), 1, pg__attn_grain(&a, PG_ATTN_BR), pg__attn_fwd_range, &jb);
     if (jb.st) return pg__fail(jb.st, "scaled_dot_product_attention: out of memory");
     return PG_OK;
 }
@@ -293,7 +267,7 @@ static pg_status attn_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
                       .bias = a.has_bias ? bias->data : NULL, .g = g->data, .dq = dx[0] ? dx[0]->data : NULL,
                       .dk = dx[1] ? dx[1]->data : NULL, .dv = dx[2] ? dx[2]->data : NULL,
                       .dbias = a.has_bias && dx[3] ? dx[3]->data : NULL, .f64 = g->dtype == PG_DTYPE_F64};
-    pg__parallel_range(a.b, 1, pg__attn_grain(&a), pg__attn_bwd_range, &jb);
+    pg__parallel_range(a.b, 1, pg__attn_grain(&a, a.l), pg__attn_bwd_range, &jb);
     if (jb.st) return pg__fail(jb.st, "scaled_dot_product_attention: out of memory");
     return PG_OK;
 }

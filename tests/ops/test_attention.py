@@ -66,6 +66,35 @@ def test_sdpa_against_numpy(m, dtype, form):
         np.testing.assert_allclose(a, b, **tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("lq,s,causal", [(150, 97, False), (150, 97, True), (70, 200, True), (129, 129, False)])
+def test_sdpa_blocks_of_query_rows(dtype, lq, s, causal):
+    """Lengths around the kernel's 64-row query blocks, causal (rows seeing fewer keys than the block's
+    widest row) or not, a bool mask that masks every key of a row in a later block, against numpy."""
+    rng = np.random.default_rng(lq * 1000 + s)
+    q, k = rng.standard_normal((2, lq, 16)), rng.standard_normal((2, s, 16))
+    v, g = rng.standard_normal((2, s, 24)), rng.standard_normal((2, lq, 24))
+    mask = rng.random((lq, s)) < 0.8
+    mask[:, 0] = True
+    mask[lq - 3] = False  # a row with no key taking part: zeros, zero gradients
+    mbias = np.where(mask, 0.0, -np.inf)
+    bias = mbias + np.triu(np.full((lq, s), -np.inf), 1) if causal else mbias
+    live = np.isfinite(bias).any(-1)
+    o, dq, dk, dv, _ = np_attention(q, k, v, np.where(live[:, None], bias, 0.0), 0.25, g)
+    o, dq = np.where(live[:, None], o, 0.0), np.where(live[:, None], dq, 0.0)
+    # a dead row's gradient reaches nothing: recompute dk, dv without it
+    _, _, dk, dv, _ = np_attention(q, k, v, np.where(live[:, None], bias, 0.0), 0.25, g * live[:, None])
+    # the op itself, so that the mask and the causal flag meet in the kernel
+    ts = [pygrad.tensor(a, dtype=dtype, requires_grad=True) for a in (q, k, v)]
+    out = ts[0]._sdpa(ts[1], ts[2], pygrad.tensor(np.broadcast_to(mbias, (2, lq, s)), dtype=dtype), 0.25, causal)
+    (out * pygrad.tensor(g, dtype=dtype)).sum().backward()
+    po, (pq, pk, pv) = out.numpy(), [t.grad.numpy() for t in ts]
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    for a, b in ((po, o), (pq, dq), (pk, dk), (pv, dv)):
+        np.testing.assert_allclose(a, b, **tol)
+    np.testing.assert_array_equal(po[:, lq - 3], 0)
+
+
 @pytest.mark.parametrize("m", ENGINES)
 def test_sdpa_float_mask_gradient_and_broadcast(m):
     rng = np.random.default_rng(1)
