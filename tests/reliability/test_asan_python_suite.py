@@ -26,6 +26,7 @@ compiler, which the preloaded runtime would check too).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -37,6 +38,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = os.environ.get("PYGRAD_SLOW") == "1"
+# PYGRAD_ASAN_PART=1 or 2 runs one of two parts of the suite (CI runs part 1 beside the main suite and
+# part 2 after it, so both cores stay busy); unset: the whole suite. PYGRAD_ASAN_TREE=<dir> builds the
+# sanitized copy there once and lets later runs (the other part) reuse it.
+PART = os.environ.get("PYGRAD_ASAN_PART", "")
+PART_2 = ("tests/reliability", "tests/train", "tests/autograd", "tests/compile")
 REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 pytestmark = [
@@ -55,17 +61,8 @@ def _runtime(cc: str, name: str) -> str | None:
     return out if os.path.isabs(out) and os.path.exists(out) else None
 
 
-@pytest.fixture(scope="module")
-def sanitized_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A copy of the tree with an ASan+UBSan extension, and the environment to run Python in it."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        pytest.skip(f"the compiler Python builds extensions with ({cc}) is not on PATH")
-    asan, ubsan = _runtime(cc, "libasan.so"), _runtime(cc, "libubsan.so")
-    if asan is None or ubsan is None:
-        pytest.skip(f"{cc} has no libasan.so/libubsan.so")
-    base = tmp_path_factory.mktemp("asan")
-    tree = base / "tree"
+def _build_tree(tree: Path) -> None:
+    """Copies the sources into ``tree`` and builds the extension there with ASan+UBSan."""
     ignore = shutil.ignore_patterns("*.so", "*.o", "__pycache__", "_pygrad.c", ".hypothesis", "*.egg-info")
     for name in ("csrc", "pybind", "pygrad", "tests", "examples", "docs"):
         shutil.copytree(ROOT / name, tree / name, ignore=ignore)
@@ -75,20 +72,40 @@ def sanitized_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     r = subprocess.run([sys.executable, "pybind/build_ffi.py"], cwd=tree, capture_output=True, text=True,
                        env={**os.environ, "PYGRAD_CFLAGS": flags}, timeout=600)
     assert r.returncode == 0, f"sanitized build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def sanitized_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of the tree with an ASan+UBSan extension, and the environment to run Python in it."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"the compiler Python builds extensions with ({cc}) is not on PATH")
+    asan, ubsan = _runtime(cc, "libasan.so"), _runtime(cc, "libubsan.so")
+    if asan is None or ubsan is None:
+        pytest.skip(f"{cc} has no libasan.so/libubsan.so")
+    shared = os.environ.get("PYGRAD_ASAN_TREE")
+    base = Path(shared) if shared else tmp_path_factory.mktemp("asan")
+    base.mkdir(parents=True, exist_ok=True)
+    tree = base / "tree"
     libpython = sysconfig.get_config_var("LDLIBRARY") or "libpython"
-    supp = base / "lsan.supp"
-    supp.write_text("".join(f"leak:{m}\n" for m in (
-        os.path.realpath(sys.executable), libpython.split(".so")[0], "_cffi_backend", "/numpy/")))
-    # External programs the suite runs (Graphviz's dot) would inherit the preload
-    # and report their own leaks: a shim on PATH runs them without it.
-    shims = base / "bin"
-    shims.mkdir()
-    for tool in ("dot",):
-        real = shutil.which(tool)
-        if real:
-            shim = shims / tool
-            shim.write_text(f'#!/bin/sh\nunset LD_PRELOAD\nexec "{real}" "$@"\n')
-            shim.chmod(0o755)
+    supp, shims = base / "lsan.supp", base / "bin"
+    with open(base / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second run waits for the first one's build, then reuses it
+        if not (base / "built").exists():
+            shutil.rmtree(tree, ignore_errors=True)
+            _build_tree(tree)
+            supp.write_text("".join(f"leak:{m}\n" for m in (
+                os.path.realpath(sys.executable), libpython.split(".so")[0], "_cffi_backend", "/numpy/")))
+            # External programs the suite runs (Graphviz's dot) would inherit the preload
+            # and report their own leaks: a shim on PATH runs them without it.
+            shims.mkdir(exist_ok=True)
+            for tool in ("dot",):
+                real = shutil.which(tool)
+                if real:
+                    shim = shims / tool
+                    shim.write_text(f'#!/bin/sh\nunset LD_PRELOAD\nexec "{real}" "$@"\n')
+                    shim.chmod(0o755)
+            (base / "built").write_text("ok\n")
     env = {
         **os.environ,
         "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -110,6 +127,7 @@ def sanitized_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     return tree, env
 
 
+@pytest.mark.skipif(PART == "2", reason="run by part 1 of the sanitized suite")
 def test_a_deliberate_leak_is_reported(sanitized_tree: tuple[Path, dict[str, str]]) -> None:
     """The configuration sees a C tensor that nobody releases (the suppressions do not hide it)."""
     tree, env = sanitized_tree
@@ -126,14 +144,20 @@ def test_a_deliberate_leak_is_reported(sanitized_tree: tuple[Path, dict[str, str
 
 def test_python_suite_under_address_sanitizer(sanitized_tree: tuple[Path, dict[str, str]]) -> None:
     tree, env = sanitized_tree
-    cmd = [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
-           "--ignore", "tests/c", "--ignore", "tests/reliability/test_asan_python_suite.py",
-           "--deselect", "tests/autograd/test_autograd.py::test_million_op_chain_backprops_and_frees_its_memory"]
+    if PART not in ("", "1", "2"):
+        pytest.fail(f"PYGRAD_ASAN_PART must be 1, 2 or unset, got {PART!r}")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    if PART == "2":
+        cmd += list(PART_2)
+    else:
+        cmd += ["tests"] + [a for d in (PART_2 if PART == "1" else ()) for a in ("--ignore", d)]
+    cmd += ["--ignore", "tests/c", "--ignore", "tests/reliability/test_asan_python_suite.py",
+            "--deselect", "tests/autograd/test_autograd.py::test_million_op_chain_backprops_and_frees_its_memory"]
     r = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=3600)
     out = r.stdout + r.stderr
     reports = [line for line in out.splitlines() if any(k in line for k in REPORTS)]
     summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "(no output)"
-    print(f"\nPython suite under ASan+UBSan: {summary}")
+    print(f"\nPython suite under ASan+UBSan{f' (part {PART})' if PART else ''}: {summary}")
     assert not reports, "sanitizer reports:\n" + out[-8000:]
     assert r.returncode == 0, out[-8000:]
     assert " passed" in summary and " failed" not in summary
