@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from bench.bandwidth import copy_threads
-from bench.common import import_pygrad, interleaved, machine, max_threads, threads, try_import
+from bench.common import import_pygrad, interleaved, max_threads, threads, try_import
+from bench.roofline import header, row
 
 SHAPE = (32, 64, 56, 56)
 
@@ -62,10 +63,6 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any], Any] | No
 ]
 
 
-def _fmt(v: float | None, digits: int = 1) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="interpolate against PyTorch and the copy roofline")
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 9")
@@ -80,12 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     if torch is not None:
         torch.set_num_threads(n_thr)
         tx = torch.tensor(x, requires_grad=True)
-    print(f"host: {machine()}")
-    print(f"input {SHAPE} float32 ({x.nbytes / 1e6:.0f} MB), {n_thr} threads; torch: "
-          f"{torch.__version__ if torch is not None else why}")
-    print()
-    print("| case | pass | pygrad ms | pygrad GB/s | torch ms | torch GB/s | pygrad / torch | of copy roofline |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    header("case", SHAPE, x, n_thr, torch, why)
     with threads(n_thr):
         for name, fwd, tfwd in CASES:
             y = fwd(pg, X)
@@ -106,11 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             copy_gbs = 2 * big * 4 / best["copy"] / 1e9
             for pname, pk, tk, nbytes in (("forward", "pg_fwd", "t_fwd", x.nbytes + ybytes),
                                           ("forward + backward", "pg_both", "t_both", 2 * (x.nbytes + ybytes))):
-                pt, tt = best[pk], best.get(tk)
-                roof = nbytes / (copy_gbs * 1e9) / pt
-                print(f"| {name} | {pname} | {pt * 1e3:.2f} | {nbytes / pt / 1e9:.1f} | "
-                      f"{_fmt(tt * 1e3 if tt else None, 2)} | {_fmt(nbytes / tt / 1e9 if tt else None)} | "
-                      f"{_fmt(pt / tt if tt else None, 2)} | {roof:.0%} |")
+                row(name, pname, best[pk], nbytes, best.get(tk), nbytes, copy_gbs)
             print(f"|  | copy roofline ({2 * big * 4 / 1e6:.0f} MB moved) | {best['copy'] * 1e3:.2f} | "
                   f"{copy_gbs:.1f} |  |  |  |  |")
     sys.stdout.flush()

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from bench.bandwidth import copy_threads
-from bench.common import import_pygrad, interleaved, machine, max_threads, threads, try_import
+from bench.common import import_pygrad, interleaved, max_threads, threads, try_import
+from bench.roofline import header, row
 
 SHAPE = (64, 64, 56, 56)
 
@@ -34,10 +35,6 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], bool]] = [
     ("avg_pool2d 3x3/1 pad 1", lambda F, x: F.avg_pool2d(x, 3, 1, 1), False),
     ("adaptive_avg_pool2d 1x1", lambda F, x: F.adaptive_avg_pool2d(x, 1), False),
 ]
-
-
-def _fmt(v: float | None, digits: int = 1) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,12 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     if torch is not None:
         torch.set_num_threads(n_thr)
         tx = torch.tensor(x, requires_grad=True)
-    print(f"host: {machine()}")
-    print(f"input {SHAPE} float32 ({nbytes / 1e6:.0f} MB), {n_thr} threads; torch: "
-          f"{torch.__version__ if torch is not None else why}")
-    print()
-    print("| op | pass | pygrad ms | pygrad GB/s | torch ms | torch GB/s | pygrad / torch | of copy roofline |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    header("op", SHAPE, x, n_thr, torch, why)
     with threads(n_thr):
         for name, fwd, torch_idx in CASES:
             F = pg.nn.functional  # noqa: N806
@@ -88,12 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                  ybytes + nbytes + idx),
             ]
             for pname, pk, tk, pbytes, tbytes in passes:
-                pt = best[pk]
-                tt = best.get(tk)
-                roof = pbytes / (copy_gbs * 1e9) / pt
-                print(f"| {name} | {pname} | {pt * 1e3:.2f} | {pbytes / pt / 1e9:.1f} | "
-                      f"{_fmt(tt * 1e3 if tt else None, 2)} | {_fmt(tbytes / tt / 1e9 if tt else None)} | "
-                      f"{_fmt(pt / tt if tt else None, 2)} | {roof:.0%} |")
+                row(name, pname, best[pk], pbytes, best.get(tk), tbytes, copy_gbs)
             print(f"|  | copy roofline | {best['copy'] * 1e3:.2f} | {copy_gbs:.1f} |  |  |  |  |")
     sys.stdout.flush()
 
