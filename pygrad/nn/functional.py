@@ -747,8 +747,8 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _unbatch(x._adaptive_avg_pool2d(tuple(int(v) for v in o)), unbatched)
 
 
-_INTERP_MODES = ("nearest", "linear", "bilinear", "nearest-exact")
-_INTERP_NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
+_INTERP_MODES = ("nearest", "linear", "bilinear", "nearest-exact", "area")
+_INTERP_NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,), "area": (3, 4)}
 
 
 def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[float]]:
@@ -789,7 +789,10 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
 
     bilinear applies linear along W, then along H. One fused op (``interpolate``, threaded over the N·C
     planes); its backward is the transposed resampling, a scatter-add (the op ``interpolate_input_grad``,
-    whose own gradient is the resampling again, so double backward is exact)."""
+    whose own gradient is the resampling again, so double backward is exact).
+
+    'area' (3-d or 4-d) is adaptive average pooling to the output size, as in PyTorch
+    (``adaptive_avg_pool2d``; a 3-d input runs as a height-1 image)."""
     x = _tensor("interpolate", input)
     if mode not in _INTERP_MODES:
         raise PygradValueError(f"interpolate: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
@@ -800,12 +803,17 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     E = engine_of(x)  # noqa: N806
     if x.dtype not in (E.float32, E.float64):
         raise PygradTypeError(f"interpolate: expected a float32 or float64 input, got {x.dtype}")
-    if mode in ("nearest", "nearest-exact") and align_corners is not None:
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise PygradValueError("interpolate: align_corners can only be set with the interpolating modes "
                                "(linear, bilinear)")
     if 0 in tuple(x.shape[1:]):
         raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
     out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        if nd == 1:
+            y = adaptive_avg_pool2d(x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), (1, out[0]))
+            return y.reshape((x.shape[0], x.shape[1], out[0]))
+        return adaptive_avg_pool2d(x, tuple(out))
     op_mode = "linear" if mode == "bilinear" else mode
     return x._interpolate(op_mode, tuple(out), tuple(scales), bool(align_corners))
 

@@ -397,8 +397,8 @@ ERRORS = [  # (call, builtin type, pygrad type, what the message names)
      ("interpolate", "'bilinear'", "(1, 2, 4)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 8, mode="linear"), ValueError, ShapeError,
      ("interpolate", "'linear'", "(1, 2, 4, 4)")),
-    (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, mode="area"), ValueError, PygradValueError,
-     ("interpolate", "'area'")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, mode="bicubic"), ValueError, PygradValueError,
+     ("interpolate", "'bicubic'")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, 2.0), ValueError, PygradValueError,
      ("interpolate", "exactly one")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4)), ValueError, PygradValueError,
@@ -450,3 +450,33 @@ def test_grid_covers_modes_and_options() -> None:
     assert any(kw.get("recompute_scale_factor") for _, kw in GRID)
     assert {kw.get("align_corners") for _, kw in GRID if kw["mode"] == "bilinear"} == {None, False, True}
     assert len(list(itertools.chain(GRID, OPS, WIDE))) > 150
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_area_mode_is_adaptive_average_pooling(m) -> None:
+    """mode='area': each output element is the mean of its adaptive window (hand-computed), in 1-d and
+    2-d, with a size or a scale factor; the gradient spreads dy / |window| back."""
+    F = m.nn.functional
+    x = m.tensor(np.arange(10.0).reshape(1, 1, 10), requires_grad=True)
+    y = F.interpolate(x, size=4, mode="area")  # windows [0,3) [2,5) [5,8) [7,10)
+    np.testing.assert_allclose(y.numpy().ravel(), [1.0, 3.0, 6.0, 8.0], rtol=1e-15)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy().ravel(), [1 / 3, 1 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 2 / 3,
+                                                        1 / 3, 1 / 3], rtol=1e-15)
+    x2 = np.random.default_rng(3).standard_normal((2, 3, 6, 4))
+    y2 = F.interpolate(m.tensor(x2), scale_factor=0.5, mode="area").numpy()
+    np.testing.assert_allclose(y2, x2.reshape(2, 3, 3, 2, 2, 2).mean(axis=(3, 5)), rtol=1e-14)
+    with pytest.raises(PygradValueError, match="align_corners can only be set with the interpolating modes"):
+        F.interpolate(m.tensor(x2), size=(3, 2), mode="area", align_corners=False)
+
+
+def test_area_mode_against_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(4).standard_normal((2, 3, 7, 9))
+    for kw in (dict(size=(3, 4)), dict(scale_factor=0.6), dict(size=(10, 13))):
+        want = torch.nn.functional.interpolate(torch.tensor(x), mode="area", **kw).numpy()
+        got = pygrad.nn.functional.interpolate(pygrad.tensor(x), mode="area", **kw).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    want1 = torch.nn.functional.interpolate(torch.tensor(x[0]), size=4, mode="area").numpy()
+    np.testing.assert_allclose(pygrad.nn.functional.interpolate(pygrad.tensor(x[0]), size=4, mode="area").numpy(),
+                               want1, rtol=1e-12)
