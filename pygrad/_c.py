@@ -78,6 +78,7 @@ globals().update({_n: getattr(_functions, _n) for _n in _optable.FUNCTIONS if _n
 
 globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for both engines
 linspace = _derived.linspace_of(__name__)
+globals().update(_derived.creation_functions(__name__))  # zeros_like, empty, logspace ...
 
 __all__ = _optable.c_all()  # the names imported above; tests/ops/test_optable.py checks each exists
 

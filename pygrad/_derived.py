@@ -714,6 +714,90 @@ def linspace(engine: Any, start: float, end: float, steps: int, *, dtype: Any = 
     return engine.tensor(vals, dtype=engine.float32 if dtype is None else dtype, requires_grad=requires_grad)
 
 
+def _like(engine: Any, op: str, input: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
+    """The shape of ``input`` (a tensor of ``engine``) and the dtype of a ``*_like`` result."""
+    if not _engines.is_tensor(input):
+        raise PygradTypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    return tuple(input.shape), input.dtype if dtype is None else dtype
+
+
+def creation_functions(engine_name: str) -> dict[str, Any]:
+    """PyTorch's creation functions made of the engine's own ``zeros``/``full``/``rand``/``randn``/
+    ``randint``/``tensor``: ``empty``, ``zeros_like``, ``ones_like``, ``full_like``, ``empty_like``,
+    ``rand_like``, ``randn_like``, ``randint_like``, ``as_tensor``, ``logspace``, bound to one engine."""
+    from importlib import import_module
+
+    def eng() -> Any:
+        return import_module(engine_name)
+
+    def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """A tensor of the given shape (PyTorch's ``empty``); pygrad fills it with zeros, so its
+        contents are defined."""
+        return eng().zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+    def zeros_like(input: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """Zeros of ``input``'s shape and (unless ``dtype``) dtype."""
+        shape, dt = _like(eng(), "zeros_like", input, dtype)
+        return eng().zeros(shape, dtype=dt, requires_grad=requires_grad)
+
+    def ones_like(input: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """Ones of ``input``'s shape and (unless ``dtype``) dtype."""
+        shape, dt = _like(eng(), "ones_like", input, dtype)
+        return eng().ones(shape, dtype=dt, requires_grad=requires_grad)
+
+    def full_like(input: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """``fill_value`` in ``input``'s shape and (unless ``dtype``) dtype."""
+        shape, dt = _like(eng(), "full_like", input, dtype)
+        return eng().full(shape, fill_value, dtype=dt, requires_grad=requires_grad)
+
+    def empty_like(input: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """A tensor of ``input``'s shape and (unless ``dtype``) dtype, filled with zeros (see ``empty``)."""
+        shape, dt = _like(eng(), "empty_like", input, dtype)
+        return eng().zeros(shape, dtype=dt, requires_grad=requires_grad)
+
+    def rand_like(input: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """Uniform samples in [0, 1) of ``input``'s shape and (unless ``dtype``) dtype, from the
+        generator behind ``manual_seed``."""
+        shape, dt = _like(eng(), "rand_like", input, dtype)
+        return eng().rand(*shape, dtype=dt, requires_grad=requires_grad)
+
+    def randn_like(input: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+        """Standard normal samples of ``input``'s shape and (unless ``dtype``) dtype."""
+        shape, dt = _like(eng(), "randn_like", input, dtype)
+        return eng().randn(*shape, dtype=dt, requires_grad=requires_grad)
+
+    def randint_like(input: Any, low: int, high: int | None = None, *, dtype: Any = None,
+                     requires_grad: bool = False) -> Any:
+        """Integers in [low, high) (``randint_like(x, high)``: low = 0) of ``input``'s shape and
+        (unless ``dtype``) dtype."""
+        shape, dt = _like(eng(), "randint_like", input, dtype)
+        if high is None:
+            low, high = 0, low
+        return eng().randint(low, high, shape, dtype=dt, requires_grad=requires_grad)
+
+    def as_tensor(data: Any, dtype: Any = None) -> Any:
+        """``data`` itself when it is already a tensor of this engine with that dtype (no copy, the
+        graph kept), else a converted tensor (PyTorch's ``as_tensor``)."""
+        e = eng()
+        if _engines.is_tensor(data) and _engines.engine_of(data) is e:
+            return data if dtype is None or np.dtype(data.dtype) == np.dtype(dtype) else data.astype(dtype)
+        return e.tensor(data.numpy() if _engines.is_tensor(data) else data, dtype=dtype)
+
+    def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
+                 requires_grad: bool = False) -> Any:
+        """``base ** linspace(start, end, steps)``, computed in float64 and cast (PyTorch's ``logspace``)."""
+        if isinstance(base, bool) or not isinstance(base, numbers.Real):
+            raise PygradTypeError(f"logspace: base must be a real number, got {base!r}")
+        e = eng()
+        exps = linspace(e, start, end, steps, dtype=e.float64).numpy()
+        with np.errstate(over="ignore"):
+            vals = np.power(float(base), exps)
+        return e.tensor(vals, dtype=e.float32 if dtype is None else dtype, requires_grad=requires_grad)
+
+    return {f.__name__: f for f in (empty, zeros_like, ones_like, full_like, empty_like, rand_like, randn_like,
+                                    randint_like, as_tensor, logspace)}
+
+
 def _close_pair(op: str, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     a = _tensor(op, a)
     if not _engines.is_tensor(b):

@@ -422,6 +422,8 @@ DERIVED_FUNCTIONS: tuple[str, ...] = (
     "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to", "movedim", "moveaxis", "narrow", "split",
     "chunk", "unbind", "clone", "flip", "roll", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
     "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "logcumsumexp", "linspace",
+    "empty", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like",
+    "as_tensor", "logspace",
 )
 """The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 

@@ -119,6 +119,7 @@ globals().update(_ELEMENTWISE)  # exp, log, sin ...: built from the op table
 globals().update({_n: getattr(_functional, _n) for _n in _indexing.METHODS + ("gather", "scatter")})
 globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for both engines
 linspace = _derived.linspace_of(__name__)
+globals().update(_derived.creation_functions(__name__))  # zeros_like, empty, logspace ...
 
 _SUBMODULES = {"nn", "optim", "gates"}
 

@@ -420,3 +420,49 @@ def test_empty_tensors(engine) -> None:
     assert e.tril().shape == (0, 3) and e.diagonal().shape == (0,) and len(e.split(2)) == 1
     (e.flip(0).sum() + e.prod(0).sum()).backward()
     assert e.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_like_creation_functions(engine) -> None:
+    """zeros_like, ones_like, full_like, empty_like, rand_like, randn_like, randint_like: the input's shape
+    and (unless dtype=) dtype, fresh leaves; empty and empty_like are zero-filled."""
+    m = ENGINES[engine]
+    x = m.tensor(np.arange(6.0).reshape(2, 3), dtype=m.float64, requires_grad=True)
+    for f, want in ((m.zeros_like, 0.0), (m.ones_like, 1.0), (m.empty_like, 0.0)):
+        y = f(x)
+        assert y.shape == (2, 3) and y.dtype == x.dtype and y.is_leaf and not y.requires_grad
+        np.testing.assert_array_equal(y.numpy(), np.full((2, 3), want))
+    assert m.ones_like(x, dtype=m.int64).numpy().dtype == np.int64
+    assert m.zeros_like(x, requires_grad=True).requires_grad
+    np.testing.assert_array_equal(m.full_like(x, -2.5).numpy(), np.full((2, 3), -2.5))
+    assert m.full_like(x, 7, dtype=m.int32).numpy().tolist() == [[7] * 3] * 2
+    np.testing.assert_array_equal(m.empty(3, 2).numpy(), np.zeros((3, 2), np.float32))
+    assert m.empty((4,), dtype=m.float64).dtype == m.float64
+    m.manual_seed(5)
+    a = m.rand_like(x).numpy()
+    m.manual_seed(5)
+    np.testing.assert_array_equal(a, m.rand(2, 3, dtype=m.float64).numpy())  # the same generator as rand
+    assert a.min() >= 0 and a.max() < 1 and m.randn_like(x).shape == (2, 3)
+    r = m.randint_like(x, 3, 6).numpy()
+    assert r.dtype == np.float64 and set(np.unique(r)) <= {3.0, 4.0, 5.0}
+    assert set(np.unique(m.randint_like(m.zeros(50, dtype=m.int64), 2).numpy())) <= {0, 1}
+    with pytest.raises(PygradTypeError, match="zeros_like: input must be a Tensor, got list"):
+        m.zeros_like([1, 2])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_as_tensor_and_logspace(engine) -> None:
+    m = ENGINES[engine]
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    assert m.as_tensor(x) is x and m.as_tensor(x, dtype=m.float32) is x
+    y = m.as_tensor(x, dtype=m.float64)
+    assert y.dtype == m.float64 and y.grad_fn is not None  # a differentiable cast, as PyTorch's
+    a = m.as_tensor(np.array([[1, 2], [3, 4]]))
+    assert a.dtype == m.int64 and a.shape == (2, 2)
+    other = (ref if m is pygrad else pygrad).tensor([1.5])
+    assert m.as_tensor(other).numpy().tolist() == [1.5] and type(m.as_tensor(other)) is type(x)
+    np.testing.assert_allclose(m.logspace(0, 3, 4).numpy(), [1, 10, 100, 1000], rtol=1e-7)
+    np.testing.assert_allclose(m.logspace(1, 3, 3, base=2, dtype=m.float64).numpy(), [2, 4, 8], rtol=1e-15)
+    assert m.logspace(0, 1, 0).shape == (0,)
+    with pytest.raises(PygradTypeError, match="logspace: base must be a real number"):
+        m.logspace(0, 1, 3, base="e")
