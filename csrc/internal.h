@@ -317,8 +317,14 @@ typedef struct pg_rec_ops {
      * rm and rv from the batch's stats with momentum and unb (training) */
     void (*bn_stats)(pg_recorder *r, int update, pg_tensor *rm, pg_tensor *rv, pg_tensor *stats, double momentum,
                      double unb);
+    /* an op outside the op table (ops_compare.c), or a constant a creation function made:
+     * out = kind(code; a, b, c), PG_REC_CMP ... */
+    void (*aux)(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tensor *a, pg_tensor *b, double c);
     void (*refuse)(pg_recorder *r, const char *what);
 } pg_rec_ops;
+/* aux's kinds: compare(a, b), compare_scalar(a, c), bitwise(a, b), bitwise_not(a), a private copy of
+ * the constant out (a: NULL) */
+enum { PG_REC_CMP, PG_REC_CMP_SCALAR, PG_REC_BITWISE, PG_REC_BITWISE_NOT, PG_REC_DATA };
 /* the unrecorded in-place updates (ops_inplace.c): t += c operand, t *= operand, t += c, t *= c,
  * t = c, t = operand converted (copy_), t = operand's values (pg_inplace_commit) */
 enum { PG_REC_IP_ADD, PG_REC_IP_MUL, PG_REC_IP_ADD_SCALAR, PG_REC_IP_MUL_SCALAR, PG_REC_IP_FILL, PG_REC_IP_COPY,

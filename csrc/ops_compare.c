@@ -1,7 +1,9 @@
 /* ops_compare.c: comparisons (pg_compare, pg_compare_scalar: a bool result)
  * and the bitwise/logical ops of bool and integer tensors (pg_bitwise,
- * pg_bitwise_not). Never recorded, so no op-table rows. Operands are promoted
- * and broadcast as in arithmetic. */
+ * pg_bitwise_not). Not graph ops, so no op-table rows: a recording program
+ * (pygrad.compile) hears of each through its recorder's aux hook and replays
+ * it by calling the entry point again. Operands are promoted and broadcast as
+ * in arithmetic. */
 #include "internal.h"
 
 #define PG_CMP_ROW(TT, SUF)                                                                   \
@@ -54,7 +56,13 @@ static pg_status pg__promote_nograd(const char *op, pg_tensor **x, pg_tensor **y
     return st;
 }
 
-pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
+/* a recording program hears of a result (pygrad.compile) */
+static pg_tensor *pg__aux_rec(pg_tensor *out, int kind, int code, pg_tensor *a, pg_tensor *b, double c) {
+    if (out && pg_tls.recorder) pg_tls.recorder->ops->aux(pg_tls.recorder, kind, code, out, a, b, c);
+    return out;
+}
+
+static pg_tensor *pg__compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
     if (pg__check_tensor("compare", a) || pg__check_tensor("compare", b)) return NULL;
     if ((unsigned)cmp > PG_CMP_NE) {
         pg__fail(PG_ERR_VALUE, "compare: unknown comparison %d", (int)cmp);
@@ -79,6 +87,10 @@ pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
     return out;
 }
 
+pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp) {
+    return pg__aux_rec(pg__compare(a, b, cmp), PG_REC_CMP, (int)cmp, a, b, 0.0);
+}
+
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
     if (pg__check_tensor("compare", a)) return NULL;
     /* a scalar takes the tensor's dtype when it is exact there; a bool tensor
@@ -96,10 +108,10 @@ pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp) {
         pg_tensor_release(s);
         return NULL;
     }
-    pg_tensor *out = pg_compare(x, s, cmp);
+    pg_tensor *out = pg__compare(x, s, cmp);
     if (x != a) pg_tensor_release(x);
     pg_tensor_release(s);
-    return out;
+    return pg__aux_rec(out, PG_REC_CMP_SCALAR, (int)cmp, a, NULL, c);
 }
 
 /* ---- bitwise and logical ops ---- */
@@ -152,7 +164,7 @@ pg_tensor *pg_bitwise(pg_tensor *a, pg_tensor *b, pg_bitop op) {
     }
     pg_tensor_release(x);
     pg_tensor_release(y);
-    return out;
+    return pg__aux_rec(out, PG_REC_BITWISE, (int)op, a, b, 0.0);
 }
 
 pg_tensor *pg_bitwise_not(pg_tensor *x) {
@@ -173,5 +185,5 @@ pg_tensor *pg_bitwise_not(pg_tensor *x) {
         uint64_t *d = out->data;
         for (int64_t i = 0; i < n; i++) d[i] = ~s[i];
     }
-    return out;
+    return pg__aux_rec(out, PG_REC_BITWISE_NOT, 0, x, NULL, 0.0);
 }

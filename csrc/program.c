@@ -46,9 +46,11 @@ typedef struct pg_slot {
     int gradof;    /* S_INPUT, S_EXT: the S_GRADOF slot of its .grad, -1 until needed */
 } pg_slot;
 
-enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT, I_INPLACE };
-static const char *const pg__iname[] = {"fwd",      "view",     "full",  "bwd",    "acc",
-                                        "acc",      "acc_leaf", "set_grad", "optim", "inplace"};
+enum { I_FWD, I_VIEW, I_FULL, I_BWD, I_ACC_INTO, I_ACC_NEW, I_ACC_LEAF, I_SET_GRAD, I_OPT, I_INPLACE, I_AUX };
+static const char *const pg__iname[] = {"fwd",      "view",     "full",  "bwd",    "acc",    "acc",
+                                        "acc_leaf", "set_grad", "optim", "inplace", "aux"};
+static const char *const pg__cmpname[] = {"lt", "le", "gt", "ge", "eq", "ne"};
+static const char *const pg__bitname[] = {"bitwise_and", "bitwise_or", "bitwise_xor"};
 static const char *const pg__optname[] = {"sgd_step", "adagrad_step", "rmsprop_step", "adam_step"};
 static const int pg__opt_nt[] = {3, 3, 5, 5}, pg__opt_ns[] = {6, 5, 6, 8};
 
@@ -68,7 +70,8 @@ typedef struct pg_instr {
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
     double value;       /* I_FULL; I_INPLACE: the scalar (batch_norm's update: momentum) */
     double value2;      /* I_INPLACE, batch_norm's update: the variance's unbiasing factor */
-    int opt;            /* I_OPT: PG_REC_SGD ...; I_INPLACE: PG_REC_IP_ADD ... (a (op)= b, value) */
+    int opt;            /* I_OPT: PG_REC_SGD ...; I_INPLACE: PG_REC_IP_ADD ... (a (op)= b, value);
+                         * I_AUX: PG_REC_CMP ... (out = opt(op; a, b, value), op the comparison's code) */
     int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
 } pg_instr;
@@ -588,11 +591,51 @@ static void rec_bn_stats(pg_recorder *r, int update, pg_tensor *rm, pg_tensor *r
     I->value2 = unb;
 }
 
+/* a comparison or bitwise op (ops_compare.c), or a constant made by a creation function */
+static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tensor *a, pg_tensor *b, double c) {
+    pg_program *g = (pg_program *)r;
+    if (g->refused || pg_tls.sweep_depth > 0 || !out) return;
+    int sa = -1, sb = -1;
+    if (kind == PG_REC_DATA) { /* a private copy, held by the program as a captured constant */
+        pg_tensor *copy = pg_tensor_clone(out);
+        if (!copy) return pg__refuse(g, "%s", "out of memory");
+        copy->requires_grad = false;
+        if ((sa = pg__new_slot(g, S_EXT, -1, copy)) < 0) {
+            pg_tensor_release(copy);
+            return;
+        }
+        g->slots[sa].t = copy;
+    } else {
+        if ((sa = pg__use(g, a)) < 0) return;
+        if (b && (sb = pg__use(g, b)) < 0) return;
+    }
+    pg_instr *I = pg__emit(g, I_AUX);
+    if (!I) return;
+    I->opt = kind;
+    I->op = code;
+    I->a = sa;
+    I->b = sb;
+    I->value = c;
+    I->out = pg__def(g, out);
+}
+
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
                                        rec_set_grad, rec_optim, rec_inplace,  rec_constant,   rec_bn_stats,
-                                       rec_refuse};
+                                       rec_aux,      rec_refuse};
+
+pg_status pg_program_record_fill(pg_tensor *t, double value) {
+    if (pg__check_tensor("record_fill", t)) return pg_last_status();
+    if (pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, t, value);
+    return PG_OK;
+}
+
+pg_status pg_program_record_data(pg_tensor *t) {
+    if (pg__check_tensor("record_data", t)) return pg_last_status();
+    if (pg_tls.recorder) pg_tls.recorder->ops->aux(pg_tls.recorder, PG_REC_DATA, 0, t, NULL, NULL, 0.0);
+    return PG_OK;
+}
 
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
@@ -1450,6 +1493,25 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         default: PG_PUT("%s[...] = %s", PG_NAME(0, I->a), PG_NAME(1, I->b));
         }
         break;
+    case I_AUX:
+        switch (I->opt) {
+        case PG_REC_CMP:
+            PG_PUT("%s = %s(%s, %s)", PG_NAME(0, I->out), pg__cmpname[I->op], PG_NAME(1, I->a), PG_NAME(2, I->b));
+            break;
+        case PG_REC_CMP_SCALAR:
+            PG_PUT("%s = %s(%s, %g)", PG_NAME(0, I->out), pg__cmpname[I->op], PG_NAME(1, I->a), I->value);
+            break;
+        case PG_REC_BITWISE:
+            PG_PUT("%s = %s(%s, %s)", PG_NAME(0, I->out), pg__bitname[I->op], PG_NAME(1, I->a), PG_NAME(2, I->b));
+            break;
+        case PG_REC_BITWISE_NOT: PG_PUT("%s = bitwise_not(%s)", PG_NAME(0, I->out), PG_NAME(1, I->a)); break;
+        default: PG_PUT("%s = constant %s", PG_NAME(0, I->out), PG_NAME(1, I->a));
+        }
+        {
+            const pg_meta *m = &g->slots[I->out].meta;
+            PG_PUT("  %s %s", pg__dtype_name(m->dtype), pg__shape_str(m->ndim, m->shape, sh, sizeof sh));
+        }
+        break;
     case I_OPT:
         PG_PUT("%s(", pg__optname[I->opt]);
         for (int k = 0; k < pg__opt_nt[I->opt]; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(0, I->t[k]));
@@ -1667,6 +1729,23 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
         if (!(b = pg__need(g, I->b, i))) return pg_last_status();
         return pg_tensor_set_grad(a, b);
     case I_INPLACE: return pg__run_inplace(g, I, i);
+    case I_AUX: {
+        pg_tensor *t;
+        b = NULL;
+        if (!(a = pg__need(g, I->a, i))) return pg_last_status();
+        if (I->opt == PG_REC_CMP || I->opt == PG_REC_BITWISE)
+            if (!(b = pg__need(g, I->b, i))) return pg_last_status();
+        switch (I->opt) {
+        case PG_REC_CMP: t = pg_compare(a, b, (pg_cmp)I->op); break;
+        case PG_REC_CMP_SCALAR: t = pg_compare_scalar(a, I->value, (pg_cmp)I->op); break;
+        case PG_REC_BITWISE: t = pg_bitwise(a, b, (pg_bitop)I->op); break;
+        case PG_REC_BITWISE_NOT: t = pg_bitwise_not(a); break;
+        default: t = pg_tensor_clone(a);
+        }
+        if (!t) return pg_last_status();
+        pg__set(g, I->out, t);
+        return PG_OK;
+    }
     default: return pg__run_opt(g, I, i);
     }
 }

@@ -580,6 +580,12 @@ pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, in
 int pg_program_n_seeds(const pg_program *g);
 pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n);
 int pg_program_line(const pg_program *g, int i, char *buf, int cap);
+/* A tensor a creation function made while this thread records a program: record_fill says it is
+ * `value` everywhere (full, zeros, ones: each run fills a new one), record_data that its values are
+ * the constant they are now (tensor(data), arange, eye: the program keeps a private copy and each
+ * run copies it). Both do nothing when nothing is recording. */
+pg_status pg_program_record_fill(pg_tensor *t, double value);
+pg_status pg_program_record_data(pg_tensor *t);
 
 /* ---- accounting (for leak tests) ---- */
 int64_t pg_live_tensors(void);

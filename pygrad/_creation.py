@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _dlpack, _engines
+from pygrad import _dlpack, _engines, _recording
 from pygrad._args import (
     _all_ints,
     _check_dims,
@@ -62,10 +62,34 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     t = _wrap(lib.pg_tensor_empty(_CODE_OF_DTYPE[d], arr.ndim, list(arr.shape)))
     if arr.size:
         with np.errstate(invalid="ignore"):
-            np.copyto(t.numpy(), arr, casting="unsafe")
+            np.copyto(t._host_view(), arr, casting="unsafe")
+    if _recording.RECORDING:
+        # a Python number is a constant of the step (an argument's value is guarded); an array or a
+        # list may change between calls unseen, so a program cannot take it (the op that uses it refuses)
+        if isinstance(data, (numbers.Number, np.number, np.bool_)) and not isinstance(data, complex):
+            _record_fill(t, t._host_view().item(), requires_grad)
     if requires_grad:
         t.requires_grad = True
     return t
+
+
+def _record_fill(t: Tensor, value: Any, requires_grad: bool) -> None:
+    """pygrad.compile is recording: t, made by a creation function, is ``value`` everywhere."""
+    if requires_grad:
+        _recording.refuse("a tensor created with requires_grad=True inside the function")
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and abs(int(value)) > 2**53:
+        _recording.refuse(f"a tensor filled with the integer {int(value)}, beyond 2**53")
+    else:
+        lib.pg_program_record_fill(t._p, float(value))
+
+
+def _record_data(t: Tensor, requires_grad: bool) -> None:
+    """pygrad.compile is recording: t, made from Python numbers by a creation function (arange, eye),
+    is a constant of the step; the program keeps a copy."""
+    if requires_grad:
+        _recording.refuse("a tensor created with requires_grad=True inside the function")
+    else:
+        lib.pg_program_record_data(t._p)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -99,6 +123,8 @@ def full(shape: int | Sequence[int], fill_value: float, dtype: Any = None,
     else:
         v = float(fill_value) if isinstance(fill_value, bool) else _real("full", "fill_value", fill_value)
         t = _wrap(lib.pg_tensor_full(_CODE_OF_DTYPE[d], len(dims), dims, v))
+    if _recording.RECORDING:
+        _record_fill(t, v, requires_grad)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -151,6 +177,8 @@ def _draw_seed(generator: Any = None) -> int:
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
     dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))
+    if _recording.RECORDING:
+        _recording.refuse("rand() inside the function (values drawn in Python would be frozen into the program)")
     with _rng_lock:
         data = _numpy_alloc("rand", dims, lambda: _rng.random(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
@@ -159,6 +187,8 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
     dims = _check_dims("randn", _shape_arg("randn", shape, PygradMemoryError))
+    if _recording.RECORDING:
+        _recording.refuse("randn() inside the function (values drawn in Python would be frozen into the program)")
     with _rng_lock:
         data = _numpy_alloc("randn", dims, lambda: _rng.standard_normal(dims))
     return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
@@ -182,7 +212,12 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     if dtype is None:
         ints = all(_scalar_kind(v) == 1 for v in (start, step) + (() if stop is None else (stop,)))
         dtype = int64 if ints else float32
-    return tensor(data, dtype=dtype, requires_grad=requires_grad)
+    t = tensor(data, dtype=dtype)
+    if _recording.RECORDING:
+        _record_data(t, requires_grad)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
@@ -199,6 +234,8 @@ def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: 
         raise PygradValueError(f"randint: empty range [{low}, {high})")
     dims = _check_dims("randint", _shape_arg("randint", (tuple(size),) if not isinstance(size, numbers.Integral)
                                               else (size,), PygradMemoryError))
+    if _recording.RECORDING:
+        _recording.refuse("randint() inside the function (values drawn in Python would be frozen into the program)")
     with _rng_lock:
         data = _numpy_alloc("randint", dims, lambda: _rng.integers(low, high, size=dims, dtype=np.int64))
     return tensor(data, dtype=dtype if dtype is not None else int64, requires_grad=requires_grad)
@@ -208,7 +245,12 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     """The n×m identity matrix (m = n by default)."""
     dims = _check_dims("eye", _shape_arg("eye", (n, n if m is None else m), PygradMemoryError))
     data = _numpy_alloc("eye", dims, lambda: np.eye(*dims))
-    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+    t = tensor(data, dtype=dtype if dtype is not None else float32)
+    if _recording.RECORDING:
+        _record_data(t, requires_grad)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def from_dlpack(ext: Any, *, copy: bool | None = None) -> Tensor:

@@ -2745,6 +2745,61 @@ static int same_values(pg_tensor *a, pg_tensor *b) {
     return 1;
 }
 
+/* forward only: comparisons, bitwise ops and constants made by creation functions are recorded
+ * (aux instructions) and replayed against new inputs; eager gives the same values */
+static pg_tensor *aux_step(pg_tensor *x, pg_tensor *y) {
+    pg_tensor *pos = pg_compare_scalar(x, 0.0, PG_CMP_GT);
+    pg_tensor *big = pg_compare(x, y, PG_CMP_GE);
+    pg_tensor *nb = big ? pg_bitwise_not(big) : NULL;
+    pg_tensor *m = pos && nb ? pg_bitwise(pos, nb, PG_BIT_AND) : NULL;
+    pg_tensor *half = pg_tensor_full(F64, 1, SHAPE(3), 0.5);
+    pg_program_record_fill(half, 0.5);
+    pg_tensor *tab = T(F64, 1, SHAPE(3), 10, 20, 30);
+    pg_program_record_data(tab);
+    pg_tensor *alt = half ? pg_add(half, tab) : NULL;
+    pg_tensor *out = m && alt ? pg_where(m, x, alt) : NULL;
+    pg_tensor_release(pos);
+    pg_tensor_release(big);
+    pg_tensor_release(nb);
+    pg_tensor_release(m);
+    pg_tensor_release(half);
+    pg_tensor_release(alt);
+    return out; /* tab is kept (T) */
+}
+
+static void test_program_aux(void) {
+    pg_tensor *x1 = T(F64, 1, SHAPE(3), 1, -2, 5), *y1 = T(F64, 1, SHAPE(3), 2, 0, 1);
+    pg_tensor *x2 = T(F64, 1, SHAPE(3), -1, 3, 0.5), *y2 = T(F64, 1, SHAPE(3), 0, 4, 0);
+    pg_program *g = pg_program_new();
+    pg_tensor *in[2] = {x1, y1};
+    CHECK_OK(pg_program_record_begin(g, in, 2, NULL, 0));
+    pg_tensor *o = aux_step(x1, y1);
+    CHECK_OK(pg_program_record_end(g, &o, 1));
+    CHECK_VALUES(o, 0, 1, 20.5, 30.5);
+    char line[256];
+    int saw = 0;
+    for (int i = 0; i < pg_program_size(g); i++)
+        if (pg_program_line(g, i, line, sizeof line) > 0)
+            saw |= (strstr(line, "gt(") ? 1 : 0) | (strstr(line, "bitwise_not(") ? 2 : 0) |
+                   (strstr(line, "bitwise_and(") ? 4 : 0) | (strstr(line, "constant") ? 8 : 0) |
+                   (strstr(line, "ge(") ? 16 : 0);
+    CHECK(saw == 31);
+    pg_tensor *in2[2] = {x2, y2}, *r = NULL;
+    CHECK_OK(pg_program_run(g, in2, 2, &r));
+    pg_tensor *e = aux_step(x2, y2);
+    CHECK(same_values(r, e));
+    CHECK_VALUES(r, 0, 10.5, 3, 30.5);
+    pg_tensor_release(r);
+    pg_tensor_release(e);
+    pg_tensor_release(o);
+    /* outside a recording both do nothing; NULL is refused */
+    CHECK_OK(pg_program_record_fill(x1, 1.0));
+    CHECK_OK(pg_program_record_data(x1));
+    CHECK_STATUS(pg_program_record_fill(NULL, 1.0), PG_ERR_VALUE, "record_fill: got a NULL tensor");
+    CHECK_STATUS(pg_program_record_data(NULL), PG_ERR_VALUE, "record_data: got a NULL tensor");
+    pg_program_free(g);
+}
+
 static void test_program(void) {
     /* the same model twice: one stepped eagerly, one by the program */
     pg_tensor *we = leaf(T(F64, 2, SHAPE(3, 2), 0.1, -0.2, 0.3, 0.4, -0.5, 0.6));
@@ -3146,6 +3201,7 @@ int main(void) {
     test_index_ops();
     test_external_storage();
     test_program();
+    test_program_aux();
     test_program_labels();
     test_program_shared_grads();
     test_program_seeds();
