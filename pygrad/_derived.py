@@ -1037,6 +1037,406 @@ def logcumsumexp(x: Any, dim: int) -> Any:
     return y
 
 
+# ---------------------------------------------------------------- PyTorch's Tensor conveniences
+
+
+def _new_shape(op: str, sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    s = _sizes(op, sizes, "size")
+    if any(n < 0 for n in s):
+        raise ShapeError(f"{op}: sizes must be non-negative, got {s}")
+    return s
+
+
+def new_zeros(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Zeros of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_zeros", x)
+    return _eng(x).zeros(_new_shape("new_zeros", size), dtype=x.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad)
+
+
+def new_ones(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Ones of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_ones", x)
+    return _eng(x).ones(_new_shape("new_ones", size), dtype=x.dtype if dtype is None else dtype,
+                        requires_grad=requires_grad)
+
+
+def new_full(x: Any, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """``fill_value`` in a tensor of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_full", x)
+    return _eng(x).full(_new_shape("new_full", (size,)), fill_value, dtype=x.dtype if dtype is None else dtype,
+                        requires_grad=requires_grad)
+
+
+def new_empty(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """A tensor of shape ``size`` with x's engine and (unless ``dtype``) dtype, zero-filled (pygrad
+    never hands out uninitialised memory)."""
+    x = _tensor("new_empty", x)
+    return _eng(x).zeros(_new_shape("new_empty", size), dtype=x.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad)
+
+
+def new_tensor(x: Any, data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """A new leaf holding a copy of ``data`` (a tensor's data is copied, its graph not kept), with x's
+    engine and (unless ``dtype``) x's dtype."""
+    x = _tensor("new_tensor", x)
+    arr = np.array(data.detach().numpy() if _engines.is_tensor(data) else data)
+    return _eng(x).tensor(arr, dtype=x.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def type_as(x: Any, other: Any) -> Any:
+    """x cast to ``other``'s dtype (x itself when they agree)."""
+    x, other = _tensor("type_as", x), _tensor("type_as", other)
+    return x if x.dtype == other.dtype else x.to(other.dtype)
+
+
+def view_as(x: Any, other: Any) -> Any:
+    """x reshaped to ``other.shape``."""
+    x, other = _tensor("view_as", x), _tensor("view_as", other)
+    return x.reshape(tuple(other.shape))
+
+
+def reshape_as(x: Any, other: Any) -> Any:
+    """x reshaped to ``other.shape``."""
+    x, other = _tensor("reshape_as", x), _tensor("reshape_as", other)
+    return x.reshape(tuple(other.shape))
+
+
+def t(x: Any) -> Any:
+    """The transpose of a 2-d tensor; a 0-d or 1-d tensor is returned as is."""
+    x = _tensor("t", x)
+    if x.ndim > 2:
+        raise ShapeError(f"t: expects a tensor of at most 2 dims, got shape {x.shape}; use transpose or mT")
+    return x.permute(1, 0) if x.ndim == 2 else x
+
+
+def _mT(x: Any) -> Any:
+    """x with its last two dims swapped (a batch of matrices transposed)."""
+    if x.ndim < 2:
+        raise ShapeError(f"mT: needs at least 2 dims, got shape {x.shape}")
+    perm = list(range(x.ndim))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return x.permute(*perm)
+
+
+def _same(op: str, a: Any, b: Any, names: tuple[str, str] = ("input", "other")) -> None:
+    _engines.common(op, (a, b))
+    if a.dtype != b.dtype:
+        raise PygradTypeError(f"{op}: expected {names[0]} and {names[1]} to have the same dtype, got {a.dtype} "
+                              f"and {b.dtype}")
+
+
+def mm(input: Any, mat2: Any) -> Any:
+    """The matrix product of (n, m) and (m, p) tensors (no broadcasting)."""
+    a, b = _tensor("mm", input), _tensor("mm", mat2)
+    _same("mm", a, b, ("input", "mat2"))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ShapeError(f"mm: expected (n, m) and (m, p) matrices, got shapes {a.shape} and {b.shape}")
+    return a @ b
+
+
+def bmm(input: Any, mat2: Any) -> Any:
+    """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
+    a, b = _tensor("bmm", input), _tensor("bmm", mat2)
+    _same("bmm", a, b, ("input", "mat2"))
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ShapeError(f"bmm: expected (b, n, m) and (b, m, p) tensors, got shapes {a.shape} and {b.shape}")
+    return a @ b
+
+
+def mv(input: Any, vec: Any) -> Any:
+    """The product of an (n, m) matrix and an (m,) vector: shape (n,)."""
+    a, v = _tensor("mv", input), _tensor("mv", vec)
+    _same("mv", a, v, ("input", "vec"))
+    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+        raise ShapeError(f"mv: expected an (n, m) matrix and an (m,) vector, got shapes {a.shape} and {v.shape}")
+    return a @ v
+
+
+def _real(op: str, what: str, v: Any) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {v!r}")
+    return float(v)
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·(mat1 @ mat2), ``input`` broadcast to (n, p); with β = 0 ``input`` is ignored
+    (its NaNs do not propagate, as PyTorch)."""
+    x = _tensor("addmm", input)
+    beta, alpha = _real("addmm", "beta", beta), _real("addmm", "alpha", alpha)
+    p = mm(mat1, mat2)
+    _same("addmm", x, p, ("input", "mat1"))
+    try:
+        if np.broadcast_shapes(x.shape, p.shape) != p.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"addmm: input of shape {x.shape} does not broadcast to the product's shape "
+                         f"{p.shape}") from None
+    prod_ = p if alpha == 1 else p * alpha
+    if beta == 0:
+        return prod_
+    return (x if beta == 1 else x * beta) + prod_
+
+
+def clamp_min(x: Any, min: float) -> Any:
+    """max(x, min) (``clamp(x, min=min)``)."""
+    return _tensor("clamp_min", x).clamp(min=min)
+
+
+def clamp_max(x: Any, max: float) -> Any:
+    """min(x, max) (``clamp(x, max=max)``)."""
+    return _tensor("clamp_max", x).clamp(max=max)
+
+
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Any:
+    """An alias of ``clamp``."""
+    return _tensor("clip", x).clamp(min, max)
+
+
+def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
+    x = _tensor(op, x)
+    _float(op, x)
+    ds = _dims(op, None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim, x.shape)
+    keepdim = _keep(op, keepdim)
+    if _count(x.shape, ds) == 0:
+        raise PygradValueError(f"{op}: the {'max' if top else 'min'} of an empty dim is undefined "
+                               f"(shape {x.shape}, dim {ds})")
+    e = _eng(x)
+    v = x.detach().numpy()
+    with np.errstate(invalid="ignore"):
+        m = (np.max if top else np.min)(v, axis=ds, keepdims=True)
+        ties = (v == m) | (np.isnan(v) & np.isnan(m))
+    w = ties / ties.sum(axis=ds, keepdims=True)
+    ms = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    # the value m exactly; the gradient split evenly between ties (PyTorch's amax/amin)
+    y = _const(x, ms) + (e.where(e.tensor(ties), x - _const(x, ms), _const(x, 0.0)) * _const(x, w)).sum(
+        ds, keepdims=True)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def amax(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    """The maximum over ``dim`` (an int or a tuple; () or None: all), the gradient split evenly
+    between equal maxima."""
+    return _extreme("amax", x, dim, keepdim, True)
+
+
+def amin(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    """The minimum over ``dim`` (an int or a tuple; () or None: all), the gradient split evenly
+    between equal minima."""
+    return _extreme("amin", x, dim, keepdim, False)
+
+
+def _test(op: str, x: Any, f: Any, other: bool) -> Any:
+    x = _tensor(op, x)
+    v = x.detach().numpy()
+    return _eng(x).tensor(np.asarray(f(v) if v.dtype.kind in "fc" else np.full(v.shape, other), dtype=bool))
+
+
+def isnan(x: Any) -> Any:
+    """A bool tensor: True where x is NaN."""
+    return _test("isnan", x, np.isnan, False)
+
+
+def isinf(x: Any) -> Any:
+    """A bool tensor: True where x is ±inf."""
+    return _test("isinf", x, np.isinf, False)
+
+
+def isfinite(x: Any) -> Any:
+    """A bool tensor: True where x is neither NaN nor ±inf."""
+    return _test("isfinite", x, np.isfinite, True)
+
+
+def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Any:
+    """x with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (defaults: 0, the
+    dtype's largest and lowest finite value); gradient 1 where x is finite, else 0."""
+    x = _tensor("nan_to_num", x)
+    _float("nan_to_num", x)
+    fi = np.finfo(x.dtype)
+    vals = [_real("nan_to_num", w, v) for w, v in (("nan", nan), ("posinf", fi.max if posinf is None else posinf),
+                                                    ("neginf", fi.min if neginf is None else neginf))]
+    v = x.detach().numpy()
+    if np.isfinite(v).all():
+        return x * 1.0
+    e = _eng(x)
+    fill = np.where(np.isnan(v), vals[0], np.where(v > 0, vals[1], vals[2])).astype(x.dtype)
+    return e.where(e.tensor(np.isfinite(v)), x, _const(x, fill))
+
+
+def _where_method(x: Any, condition: Any, other: Any) -> Any:
+    """``x.where(condition, other)``: x where ``condition``, else ``other``."""
+    x = _tensor("where", x)
+    return _eng(x).where(condition, x, other)
+
+
+def neg(x: Any) -> Any:
+    """-x."""
+    return -_tensor("neg", x)
+
+
+def _ndim(x: Any) -> int:
+    """The number of dims (PyTorch's ``dim()``)."""
+    return int(x.ndim)
+
+
+def nelement(x: Any) -> int:
+    """The number of elements (``numel()``)."""
+    return int(x.numel())
+
+
+def element_size(x: Any) -> int:
+    """The size of one element in bytes."""
+    return int(np.dtype(x.dtype).itemsize)
+
+
+def is_contiguous(x: Any, memory_format: Any = None) -> bool:
+    """True: pygrad tensors always hold their own row-major storage (see ``contiguous``)."""
+    return True
+
+
+def cpu(x: Any) -> Any:
+    """x itself: pygrad tensors live in host memory."""
+    return x
+
+
+def masked_select(x: Any, mask: Any) -> Any:
+    """The elements of x where the bool ``mask`` is True (both broadcast), as a 1-d tensor in
+    row-major order; gradient: scattered back."""
+    x = _tensor("masked_select", x)
+    m = mask.detach().numpy() if _engines.is_tensor(mask) else np.asarray(mask)
+    if _engines.is_tensor(mask):
+        _engines.common("masked_select", (x, mask))
+    if m.dtype != np.bool_:
+        raise PygradTypeError(f"masked_select: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: the shapes of input {x.shape} and mask {m.shape} do not broadcast") from None
+    xb = broadcast_to(x, shape)
+    return _gather(xb.reshape(-1), np.flatnonzero(np.broadcast_to(m, shape)))
+
+
+def repeat_interleave(x: Any, repeats: Any, dim: int | None = None, *, output_size: int | None = None) -> Any:
+    """Each element (``dim`` None: of the flattened x) or each slice along ``dim`` repeated ``repeats``
+    times (an int, or one count per slice); gradient: the copies summed."""
+    x = _tensor("repeat_interleave", x)
+    if dim is None:
+        x, d = x.reshape(-1), 0
+    else:
+        if x.ndim == 0:
+            x = x.reshape(1)
+        d = _dim("repeat_interleave", dim, x.ndim, x.shape)
+    n = x.shape[d]
+    r = repeats.detach().numpy() if _engines.is_tensor(repeats) else np.asarray(repeats)
+    if r.dtype.kind not in "iu" or r.ndim > 1:
+        raise PygradTypeError(f"repeat_interleave: repeats must be an int or a 1-d integer tensor, got {repeats!r}")
+    if r.ndim == 1 and r.size not in (1, n):
+        raise ShapeError(f"repeat_interleave: {r.size} repeats for dim {d} of size {n}")
+    if (r < 0).any():
+        raise PygradValueError(f"repeat_interleave: repeats must be non-negative, got {r.tolist()}")
+    idx = np.repeat(_ids(n), r.reshape(-1) if r.ndim else int(r))
+    if output_size is not None and output_size != idx.size:
+        raise PygradValueError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                               f"{idx.size} slices")
+    return _take(x, [idx if i == d else _ids(s) for i, s in enumerate(x.shape)])
+
+
+def _binary(op: str, a: Any, b: Any) -> tuple[Any, Any]:
+    a, b = _tensor(op, a), _tensor(op, b)
+    _same(op, a, b)
+    _float(op, a)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b
+
+
+def logaddexp(input: Any, other: Any) -> Any:
+    """log(eᵃ + eᵇ), without overflow (see :func:`logcumsumexp`); gradients eᵃ⁻ʸ and eᵇ⁻ʸ."""
+    a, b = _binary("logaddexp", input, other)
+    return _logaddexp(a, b)
+
+
+def hypot(input: Any, other: Any) -> Any:
+    """√(a² + b²), scaled by the constant s = max(|a|, |b|) so that it neither overflows nor
+    underflows: s·√((a/s)² + (b/s)²); gradients a/y and b/y."""
+    a, b = _binary("hypot", input, other)
+    s = np.maximum(np.abs(a.detach().numpy()), np.abs(b.detach().numpy()))
+    s = np.where((s > 0) & np.isfinite(s), s, 1).astype(a.dtype)
+    st = _const(a, s)
+    u, v = a / st, b / st
+    return (u * u + v * v).sqrt() * st
+
+
+def diag(x: Any, diagonal: int = 0) -> Any:
+    """A 1-d x: the square matrix with x on diagonal ``diagonal`` (above the main one if positive),
+    zeros elsewhere; a 2-d x: its diagonal ``diagonal`` as a 1-d tensor."""
+    x = _tensor("diag", x)
+    k = _int("diag", "diagonal", diagonal)
+    if x.ndim == 2:
+        return globals()["diagonal"](x, k)
+    if x.ndim != 1:
+        raise ShapeError(f"diag: expects a 1-d or 2-d tensor, got shape {x.shape}")
+    n = x.shape[0]
+    m = n + abs(k)
+    off = np.full(m * m, n, dtype=np.int64)
+    i = _ids(n)
+    off[(i + max(-k, 0)) * m + i + max(k, 0)] = i
+    xz = _eng(x).concatenate([x, _const(x, np.zeros(1))], axis=0)
+    return _gather(xz, off).reshape(m, m)
+
+
+def cross(input: Any, other: Any, dim: int | None = None) -> Any:
+    """The cross product of 3-vectors along ``dim`` (None: -1, ``torch.linalg.cross``'s default),
+    the two tensors broadcast: (a₁b₂ - a₂b₁, a₂b₀ - a₀b₂, a₀b₁ - a₁b₀)."""
+    a, b = _tensor("cross", input), _tensor("cross", other)
+    _same("cross", a, b)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"cross: shapes {a.shape} and {b.shape} do not broadcast") from None
+    if not shape:
+        raise ShapeError("cross: expects tensors of at least 1 dim")
+    d = _dim("cross", -1 if dim is None else dim, len(shape), shape)
+    if a.shape != shape:
+        a = broadcast_to(a, shape)
+    if b.shape != shape:
+        b = broadcast_to(b, shape)
+    if shape[d] != 3:
+        raise ShapeError(f"cross: dim {d} must have size 3, got shapes {input.shape} and {other.shape}")
+    n = len(shape)
+    A = [a[_slice(n, d, slice(i, i + 1))] for i in range(3)]
+    B = [b[_slice(n, d, slice(i, i + 1))] for i in range(3)]
+    parts = [A[1] * B[2] - A[2] * B[1], A[2] * B[0] - A[0] * B[2], A[0] * B[1] - A[1] * B[0]]
+    return _eng(a).concatenate(parts, axis=d)
+
+
+def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Any:
+    """x with ``alpha·source`` added along ``dim`` at rows ``index`` (a 1-d integer tensor, one per
+    slice of ``source`` along ``dim``; repeated indices accumulate)."""
+    x, src = _tensor("index_add", x), _tensor("index_add", source)
+    _same("index_add", x, src, ("input", "source"))
+    d = _dim("index_add", dim, x.ndim, x.shape)
+    idx = index.detach().numpy() if _engines.is_tensor(index) else np.asarray(index)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise PygradTypeError(f"index_add: index must be a 1-d integer tensor, got dtype {idx.dtype} and "
+                              f"shape {idx.shape}")
+    idx = idx.reshape(-1).astype(np.int64)
+    xs, ss = tuple(x.shape) or (1,), tuple(src.shape) or (1,)
+    if len(ss) != len(xs) or ss[d] != idx.size or any(ss[i] != xs[i] for i in range(len(xs)) if i != d):
+        raise ShapeError(f"index_add: source of shape {src.shape} must match input {x.shape} except in dim {d}, "
+                         f"which must have the index's length {idx.size}")
+    if idx.size and (idx.min() < -xs[d] or idx.max() >= xs[d]):
+        raise PygradIndexError(f"index_add: index out of range for dim {d} of size {xs[d]}")
+    idx = idx % max(xs[d], 1)
+    full = np.broadcast_to(idx.reshape([-1 if i == d else 1 for i in range(len(ss))]), ss)
+    alpha = _real("index_add", "alpha", alpha)
+    s = src.reshape(ss) if alpha == 1 else src.reshape(ss) * alpha
+    y = x.reshape(xs).scatter_add(d, _eng(x).tensor(np.ascontiguousarray(full)), s)
+    return y.reshape(x.shape)
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -1047,11 +1447,22 @@ METHODS: dict[str, Any] = {
     "diagonal": diagonal, "tril": tril, "triu": triu, "dot": dot, "outer": outer, "isclose": isclose,
     "allclose": allclose, "logsumexp": logsumexp, "var": var, "std": std, "norm": norm, "prod": prod,
     "cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp,
+    "new_zeros": new_zeros, "new_ones": new_ones, "new_full": new_full, "new_empty": new_empty,
+    "new_tensor": new_tensor, "type_as": type_as, "view_as": view_as, "reshape_as": reshape_as, "t": t,
+    "mm": mm, "bmm": bmm, "mv": mv, "addmm": addmm, "clamp_min": clamp_min, "clamp_max": clamp_max, "clip": clip,
+    "amax": amax, "amin": amin, "isnan": isnan, "isinf": isinf, "isfinite": isfinite, "nan_to_num": nan_to_num,
+    "where": _where_method, "neg": neg, "dim": _ndim, "nelement": nelement, "element_size": element_size,
+    "is_contiguous": is_contiguous, "cpu": cpu, "masked_select": masked_select,
+    "repeat_interleave": repeat_interleave, "logaddexp": logaddexp, "hypot": hypot, "diag": diag, "cross": cross,
+    "index_add": index_add,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
-FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items()
-                                if k not in ("contiguous", "expand", "expand_as", "repeat")},
+_METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
+                "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
+                "is_contiguous", "cpu")
+
+FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}
 """Module functions of both engines (``pygrad.flip``, ``pygrad.einsum`` ...), the ones PyTorch has as
 functions (not ``repeat``, ``expand``, ``contiguous``); ``linspace`` is bound per engine."""
@@ -1069,10 +1480,16 @@ def _method(name: str, fn: Any) -> Any:
     return m
 
 
+PROPERTIES: dict[str, Any] = {"mT": _mT}
+"""Tensor properties: ``x.mT`` is ``_mT(x)``."""
+
+
 def install(tensor_class: type) -> None:
-    """Bind :data:`METHODS` on an engine's Tensor class."""
+    """Bind :data:`METHODS` and :data:`PROPERTIES` on an engine's Tensor class."""
     for name, fn in METHODS.items():
         setattr(tensor_class, name, _method(name, fn))
+    for name, fn in PROPERTIES.items():
+        setattr(tensor_class, name, property(fn, doc=fn.__doc__))
 
 
 def linspace_of(engine_name: str) -> Any:
