@@ -1195,7 +1195,6 @@ def clip(x: Any, min: float | None = None, max: float | None = None) -> Any:
 
 def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
     x = _tensor(op, x)
-    _float(op, x)
     ds = _dims(op, None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim, x.shape)
     keepdim = _keep(op, keepdim)
     if _count(x.shape, ds) == 0:
@@ -1203,6 +1202,8 @@ def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
                                f"(shape {x.shape}, dim {ds})")
     e = _eng(x)
     v = x.detach().numpy()
+    if x.dtype.kind != "f":  # integers and bools: no gradient to route
+        return e.tensor((np.max if top else np.min)(v, axis=ds, keepdims=keepdim))
     with np.errstate(invalid="ignore"):
         m = (np.max if top else np.min)(v, axis=ds, keepdims=True)
         ties = (v == m) | (np.isnan(v) & np.isnan(m))
@@ -1251,7 +1252,8 @@ def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None, neginf: fl
     """x with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (defaults: 0, the
     dtype's largest and lowest finite value); gradient 1 where x is finite, else 0."""
     x = _tensor("nan_to_num", x)
-    _float("nan_to_num", x)
+    if x.dtype.kind != "f":  # integers and bools hold no NaN or infinity
+        return clone(x)
     fi = np.finfo(x.dtype)
     vals = [_real("nan_to_num", w, v) for w, v in (("nan", nan), ("posinf", fi.max if posinf is None else posinf),
                                                     ("neginf", fi.min if neginf is None else neginf))]

@@ -138,6 +138,10 @@ def test_hand_values(eng):
     n.sum().backward()
     np.testing.assert_array_equal(z.grad.numpy(), [0, 0, 0, 1])
     np.testing.assert_array_equal(m.isfinite(m.tensor(np.array([1, 2]))).numpy(), [True, True])
+    ints = m.tensor(np.array([[3, 1], [2, 5]]))
+    np.testing.assert_array_equal(ints.amax(1).numpy(), [3, 5])
+    assert ints.amin().numpy() == 1 and ints.amin().dtype == np.int64
+    np.testing.assert_array_equal(ints.nan_to_num().numpy(), ints.numpy())
     d = m.diag(m.tensor([1.0, 2.0]), 1).numpy()
     np.testing.assert_array_equal(d, [[0, 1, 0], [0, 0, 2], [0, 0, 0]])
     np.testing.assert_array_equal(m.cross(m.tensor([1.0, 0, 0]), m.tensor([0.0, 1, 0])).numpy(), [0, 0, 1])
