@@ -1178,19 +1178,46 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: float = 1, alpha: float = 1
     return (x if beta == 1 else x * beta) + prod_
 
 
-def clamp_min(x: Any, min: float) -> Any:
-    """max(x, min) (``clamp(x, min=min)``)."""
-    return _tensor("clamp_min", x).clamp(min=min)
+def _bound(op: str, x: Any, b: Any, what: str) -> Any:
+    """A clamp bound: None, a number, or a tensor of x's engine and dtype broadcasting with x."""
+    if b is None:
+        return None
+    if not _engines.is_tensor(b):
+        return _real(op, what, b)
+    _same(op, x, b, ("input", what))
+    try:
+        np.broadcast_shapes(x.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: {what} of shape {b.shape} does not broadcast with input {x.shape}") from None
+    return b
 
 
-def clamp_max(x: Any, max: float) -> Any:
-    """min(x, max) (``clamp(x, max=max)``)."""
-    return _tensor("clamp_max", x).clamp(max=max)
+def _clamp(op: str, x: Any, lo: Any, hi: Any) -> Any:
+    x = _tensor(op, x)
+    lo, hi = _bound(op, x, lo, "min"), _bound(op, x, hi, "max")
+    if lo is None and hi is None:
+        raise PygradValueError(f"{op}: at least one of min and max must be given")
+    if not (_engines.is_tensor(lo) or _engines.is_tensor(hi)):
+        return x.clamp(lo, hi)
+    e = _eng(x)
+    # min(max(x, lo), hi): the gradient reaches x where lo ≤ x ≤ hi, a bound where it is taken
+    y = x if lo is None else e.where(x >= lo, x, lo if _engines.is_tensor(lo) else _const(x, lo))
+    return y if hi is None else e.where(y <= hi, y, hi if _engines.is_tensor(hi) else _const(x, hi))
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Any:
-    """An alias of ``clamp``."""
-    return _tensor("clip", x).clamp(min, max)
+def clamp_min(x: Any, min: Any) -> Any:
+    """max(x, min) (``clamp(x, min=min)``); ``min`` a number or a tensor broadcasting with x."""
+    return _clamp("clamp_min", x, min, None)
+
+
+def clamp_max(x: Any, max: Any) -> Any:
+    """min(x, max) (``clamp(x, max=max)``); ``max`` a number or a tensor broadcasting with x."""
+    return _clamp("clamp_max", x, None, max)
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Any:
+    """An alias of ``clamp``: min(max(x, min), max), the bounds numbers or tensors."""
+    return _clamp("clip", x, min, max)
 
 
 def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:

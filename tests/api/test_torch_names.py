@@ -14,7 +14,7 @@ import pytest
 
 import pygrad
 import pygrad.reference as ref
-from pygrad.errors import PygradError, PygradIndexError, PygradTypeError, ShapeError
+from pygrad.errors import PygradError, PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 from pygrad.gradcheck import gradcheck
 
 ENGINES = {"c": pygrad, "ref": ref}
@@ -37,6 +37,12 @@ CASES = [
     ("clamp_min", lambda m, x: x.clamp_min(0.1), lambda T, x: x.clamp_min(0.1), [(3, 4)]),
     ("clamp_max", lambda m, x: m.clamp_max(x, -0.1), lambda T, x: T.clamp_max(x, -0.1), [(3, 4)]),
     ("clip", lambda m, x: m.clip(x, -0.5, 0.5), lambda T, x: T.clip(x, -0.5, 0.5), [(3, 4)]),
+    ("clamp_min-tensor", lambda m, x, b: x.clamp_min(b), lambda T, x, b: x.clamp_min(b), [(3, 4), (4,)]),
+    ("clamp_max-tensor", lambda m, x, b: m.clamp_max(x, b), lambda T, x, b: T.clamp_max(x, b), [(3, 4), (3, 1)]),
+    ("clip-tensors", lambda m, x, a, b: m.clip(x, a, b + 1.0), lambda T, x, a, b: T.clip(x, a, b + 1.0),
+     [(3, 4), (4,), (3, 4)]),
+    ("clip-mixed", lambda m, x, b: x.clip(-0.3, b), lambda T, x, b: x.clip(T.full_like(x, -0.3), b),
+     [(3, 4), (3, 4)]),  # PyTorch takes two numbers or two tensors; pygrad also one of each
     ("amax-all", lambda m, x: x.amax(), lambda T, x: x.amax(), [(3, 4)]),
     ("amax-dim", lambda m, x: m.amax(x, 1), lambda T, x: T.amax(x, 1), [(3, 4)]),
     ("amax-tuple-keep", lambda m, x: x.amax((0, 2), keepdim=True), lambda T, x: x.amax((0, 2), keepdim=True),
@@ -216,6 +222,10 @@ ERRORS = [
     (lambda m: m.index_add(m.ones(3), 0, m.tensor([0.0]), m.ones(1)), PygradTypeError, "index_add:"),
     (lambda m: m.ones(2).new_zeros(-1), ShapeError, "new_zeros:"),
     (lambda m: m.nan_to_num(m.ones(2), nan="x"), PygradTypeError, "nan_to_num:"),
+    (lambda m: m.clamp_min(m.ones(2), "a"), PygradTypeError, "clamp_min:"),
+    (lambda m: m.clamp_max(m.ones(2), m.ones(3)), ShapeError, "clamp_max:"),
+    (lambda m: m.clip(m.ones(2), m.ones(2, dtype=m.float64)), PygradTypeError, "clip:"),
+    (lambda m: m.clip(m.ones(2)), PygradValueError, "clip:"),
 ]
 
 
