@@ -421,7 +421,7 @@ class ParameterDict(Module):
             raise PygradValueError(f"ParameterDict: keys must be non-empty strings without dots, got {key!r}")
         if not is_tensor(value):
             raise PygradTypeError(f"ParameterDict: expected a pygrad Tensor, got {type(value).__name__}")
-        if key in self._modules or key in self.__dict__.get("_buffers", {}) or \
+        if key in self._modules or key in self.__dict__.get("_buffers", {}) or hasattr(type(self), key) or \
                 (key in self.__dict__ and key not in self._parameters):
             raise PygradValueError(f"ParameterDict: key {key!r} is already an attribute of the module")
         setattr(self, key, value if isinstance(value, Parameter) else Parameter(value))
@@ -465,6 +465,9 @@ class ParameterDict(Module):
         p = self[key]
         del self[key]
         return p
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)} ({p.dtype})" for k, p in self._parameters.items())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ParameterDict has no forward(): use its parameters in your own forward()")

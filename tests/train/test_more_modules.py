@@ -264,6 +264,9 @@ def test_parameter_list_and_dict(eng):
         n.ParameterDict({"a.b": m.ones(1)})
     with pytest.raises(PygradIndexError, match="ParameterDict"):
         net.extra["nope"]
+    with pytest.raises(PygradValueError, match="ParameterDict: key 'keys'"):
+        net.extra["keys"] = m.ones(1)  # would hide the method
+    assert "(scale): Parameter of shape (1,)" in repr(net.extra) and "(0): Parameter of shape (2, 3)" in repr(net.ws)
 
 
 def test_bound_engines():
