@@ -1466,6 +1466,258 @@ def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: float = 1) ->
     return y.reshape(x.shape)
 
 
+def swapaxes(x: Any, axis0: int, axis1: int) -> Any:
+    """x with dims ``axis0`` and ``axis1`` exchanged (``transpose``; alias ``swapdims``)."""
+    x = _tensor("swapaxes", x)
+    a, b = _dim("swapaxes", axis0, x.ndim, x.shape), _dim("swapaxes", axis1, x.ndim, x.shape)
+    if x.ndim < 2 or a == b:
+        return x
+    perm = list(range(x.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return x.permute(*perm)
+
+
+swapdims = swapaxes
+
+
+def _compare(op: str, sym: str) -> Any:
+    def f(input: Any, other: Any) -> Any:
+        x = _tensor(op, input)
+        return {"eq": x.__eq__, "ne": x.__ne__, "lt": x.__lt__, "le": x.__le__, "gt": x.__gt__,
+                "ge": x.__ge__}[op](other)
+
+    f.__name__ = f.__qualname__ = op
+    f.__doc__ = f"input {sym} other elementwise (broadcasting), a bool tensor: the operator's method form."
+    return f
+
+
+eq, ne, lt, le, gt, ge = (_compare(o, s) for o, s in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="),
+                                                      ("gt", ">"), ("ge", ">=")))
+
+
+def equal(input: Any, other: Any) -> bool:
+    """True when the two tensors have one shape and equal elements (NaN is not equal to NaN)."""
+    a, b = _tensor("equal", input), _tensor("equal", other)
+    _engines.common("equal", (a, b))
+    return a.shape == b.shape and bool(np.array_equal(a.detach().numpy(), b.detach().numpy()))
+
+
+def _logical_not(x: Any) -> Any:
+    """The elementwise logical not, a bool tensor."""
+    return _eng(x).logical_not(_tensor("logical_not", x))
+
+
+def sgn(x: Any) -> Any:
+    """sign(x) (for real tensors PyTorch's ``sgn`` is ``sign``)."""
+    return _tensor("sgn", x).sign()
+
+
+def frac(x: Any) -> Any:
+    """x - trunc(x), the fractional part with x's sign; gradient 1."""
+    x = _tensor("frac", x)
+    _float("frac", x)
+    return x - x.trunc()
+
+
+def _scale(t: Any, s: float) -> Any:
+    return t if s == 1 else t * s
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Any:
+    """input + value · tensor1 · tensor2 (broadcasting)."""
+    x, a, b = _tensor("addcmul", input), _tensor("addcmul", tensor1), _tensor("addcmul", tensor2)
+    _same("addcmul", x, a, ("input", "tensor1"))
+    _same("addcmul", x, b, ("input", "tensor2"))
+    return x + _scale(a * b, _real("addcmul", "value", value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Any:
+    """input + value · tensor1 / tensor2 (broadcasting; float tensors)."""
+    x, a, b = _tensor("addcdiv", input), _tensor("addcdiv", tensor1), _tensor("addcdiv", tensor2)
+    _same("addcdiv", x, a, ("input", "tensor1"))
+    _same("addcdiv", x, b, ("input", "tensor2"))
+    _float("addcdiv", a)
+    return x + _scale(a / b, _real("addcdiv", "value", value))
+
+
+def _addprod(op: str, x: Any, p: Any, beta: Any, alpha: Any) -> Any:
+    x = _tensor(op, x)
+    beta, alpha = _real(op, "beta", beta), _real(op, "alpha", alpha)
+    _same(op, x, p)
+    try:
+        if np.broadcast_shapes(x.shape, p.shape) != p.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"{op}: input of shape {x.shape} does not broadcast to the product's shape "
+                         f"{p.shape}") from None
+    return _scale(p, alpha) if beta == 0 else _scale(x, beta) + _scale(p, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·bmm(batch1, batch2) (β = 0 ignores input)."""
+    return _addprod("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·Σ_b batch1[b] @ batch2[b] (β = 0 ignores input)."""
+    return _addprod("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·mat @ vec (β = 0 ignores input)."""
+    return _addprod("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def inner(input: Any, other: Any) -> Any:
+    """Σ over the last dims: y[i..., j...] = Σₖ a[i..., k] b[j..., k] (a product with a 0-d operand)."""
+    a, b = _tensor("inner", input), _tensor("inner", other)
+    _same("inner", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"inner: the last dims of shapes {a.shape} and {b.shape} differ")
+    n = a.shape[-1]
+    y = a.reshape(-1, n) @ b.reshape(-1, n).permute(1, 0)
+    return y.reshape(*a.shape[:-1], *b.shape[:-1])
+
+
+def kron(input: Any, other: Any) -> Any:
+    """The Kronecker product: y[i·q + k, ...] = a[i, ...] b[k, ...] per dim (the fewer dims padded in front)."""
+    a, b = _tensor("kron", input), _tensor("kron", other)
+    _same("kron", a, b)
+    n = max(a.ndim, b.ndim)
+    a, b = _lead(a, n), _lead(b, n)
+    y = a.reshape(*(v for s in a.shape for v in (s, 1))) * b.reshape(*(v for s in b.shape for v in (1, s)))
+    return y.reshape(*(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def trace(x: Any) -> Any:
+    """Σᵢ x[i, i] of a 2-d tensor."""
+    x = _tensor("trace", x)
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expects a 2-d tensor, got shape {x.shape}")
+    return diagonal(x).sum()
+
+
+def select(x: Any, dim: int, index: int) -> Any:
+    """The slice at ``index`` of dim ``dim`` (that dim removed)."""
+    x = _tensor("select", x)
+    if x.ndim == 0:
+        raise ShapeError("select: a 0-d tensor has no dim to select from")
+    d = _dim("select", dim, x.ndim, x.shape)
+    i = _int("select", "index", index)
+    if not -x.shape[d] <= i < x.shape[d]:
+        raise PygradIndexError(f"select: index {i} is out of range for dim {d} of size {x.shape[d]}")
+    return x[_slice(x.ndim, d, i)]
+
+
+def rot90(x: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Any:
+    """x rotated by k·90° in the plane of ``dims``, from the first dim towards the second."""
+    x = _tensor("rot90", x)
+    k = _int("rot90", "k", k) % 4
+    if not isinstance(dims, (tuple, list)) or len(dims) != 2:
+        raise ShapeError(f"rot90: dims must be 2 dims, got {dims!r}")
+    if x.ndim < 2:
+        raise ShapeError(f"rot90: expects at least 2 dims, got shape {x.shape}")
+    a, b = _dim("rot90", dims[0], x.ndim, x.shape), _dim("rot90", dims[1], x.ndim, x.shape)
+    if a == b:
+        raise ShapeError(f"rot90: dims must differ, got {tuple(dims)}")
+    if k == 1:
+        return swapaxes(flip(x, b), a, b)
+    if k == 2:
+        return flip(x, (a, b))
+    if k == 3:
+        return swapaxes(flip(x, a), a, b)
+    return clone(x)
+
+
+def diag_embed(x: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Any:
+    """Each vector along x's last dim placed on diagonal ``offset`` of a new square matrix in dims
+    ``dim1``, ``dim2`` of the result (zeros elsewhere)."""
+    x = _tensor("diag_embed", x)
+    k = _int("diag_embed", "offset", offset)
+    nd = x.ndim + 1
+    d1, d2 = _dim("diag_embed", dim1, nd), _dim("diag_embed", dim2, nd)
+    if d1 == d2:
+        raise ShapeError(f"diag_embed: dim1 and dim2 are the same dim {d1}")
+    if x.ndim == 0:
+        x = x.reshape(1)
+        nd = 2
+    *lead, n = x.shape
+    m = n + abs(k)
+    batch = math.prod(lead)
+    i = _ids(n)
+    cell = np.full((batch, m * m), batch * n, dtype=np.int64)
+    cell[:, (i + max(-k, 0)) * m + i + max(k, 0)] = _ids(batch).reshape(-1, 1) * n + i
+    xz = _eng(x).concatenate([x.reshape(-1), _const(x, np.zeros(1))], axis=0)
+    y = _gather(xz, cell).reshape(*lead, m, m)
+    return y if (d1, d2) == (nd - 2, nd - 1) else movedim(y, (-2, -1), (d1, d2))
+
+
+def diagflat(x: Any, offset: int = 0) -> Any:
+    """The flattened x on diagonal ``offset`` of a square matrix."""
+    return diag(flatten(_tensor("diagflat", x)), offset)
+
+
+def dist(input: Any, other: Any, p: float = 2) -> Any:
+    """‖input - other‖_p over all elements (broadcasting)."""
+    a, b = _tensor("dist", input), _tensor("dist", other)
+    _same("dist", a, b)
+    return norm(a - b, p)
+
+
+def xlogy(input: Any, other: Any) -> Any:
+    """x·log(y), and 0 where x = 0 (unless y is NaN), broadcasting; gradients log(y) and x/y (0 where x = 0)."""
+    x, y = _binary("xlogy", input, other)
+    e = _eng(x)
+    zero = e.tensor(np.broadcast_to((x.detach().numpy() == 0) & ~np.isnan(y.detach().numpy()),
+                                    np.broadcast_shapes(x.shape, y.shape)).copy())
+    ys = e.where(zero, _const(x, 1.0), y)
+    return e.where(zero, _const(x, 0.0), x * ys.log())
+
+
+def logit(x: Any, eps: float | None = None) -> Any:
+    """log(z / (1 - z)) with z = x, or x clamped to [eps, 1 - eps] when ``eps`` is given."""
+    x = _tensor("logit", x)
+    _float("logit", x)
+    z = x if eps is None else x.clamp(_real("logit", "eps", eps), 1.0 - float(eps))
+    return (z / (1.0 - z)).log()
+
+
+def sinc(x: Any) -> Any:
+    """sin(πx) / (πx), 1 at x = 0 (gradient 0 there)."""
+    x = _tensor("sinc", x)
+    _float("sinc", x)
+    e = _eng(x)
+    zero = e.tensor(x.detach().numpy() == 0)
+    px = e.where(zero, _const(x, 1.0), x) * math.pi
+    return e.where(zero, _const(x, 1.0), px.sin() / px)
+
+
+def nansum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Σ x over ``dim`` with NaNs counted as 0."""
+    x = _tensor("nansum", x)
+    _float("nansum", x)
+    ds = _dims("nansum", dim, x.shape)
+    keepdim = _keep("nansum", keepdim)
+    e = _eng(x)
+    y = e.where(isnan(x), _const(x, 0.0), x).sum(ds, keepdims=True)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def nanmean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """The mean over ``dim`` of the elements that are not NaN (NaN where all are)."""
+    x = _tensor("nanmean", x)
+    _float("nanmean", x)
+    ds = _dims("nanmean", dim, x.shape)
+    keepdim = _keep("nanmean", keepdim)
+    cnt = (~np.isnan(x.detach().numpy())).sum(axis=ds, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv = np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), np.nan)
+    y = nansum(x, ds, True) * _const(x, inv)
+    return _finish(y, x.shape, ds, keepdim)
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -1483,13 +1735,17 @@ METHODS: dict[str, Any] = {
     "where": _where_method, "neg": neg, "dim": _ndim, "nelement": nelement, "element_size": element_size,
     "is_contiguous": is_contiguous, "cpu": cpu, "masked_select": masked_select,
     "repeat_interleave": repeat_interleave, "logaddexp": logaddexp, "hypot": hypot, "diag": diag, "cross": cross,
-    "index_add": index_add,
+    "index_add": index_add, "swapaxes": swapaxes, "swapdims": swapdims, "eq": eq, "ne": ne, "lt": lt, "le": le,
+    "gt": gt, "ge": ge, "equal": equal, "logical_not": _logical_not, "sgn": sgn, "frac": frac, "addcmul": addcmul,
+    "addcdiv": addcdiv, "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "inner": inner, "kron": kron,
+    "trace": trace, "select": select, "rot90": rot90, "diag_embed": diag_embed, "diagflat": diagflat, "dist": dist,
+    "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
 _METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
                 "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
-                "is_contiguous", "cpu")
+                "is_contiguous", "cpu", "logical_not")
 
 FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}
