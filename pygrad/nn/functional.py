@@ -1563,6 +1563,187 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
     return _reduce(op, losses, reduction)
 
 
+def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
+                      reduction: str = "mean") -> Any:
+    """PyTorch's multi-class margin loss of scores (N, C) (or (C,)) and labels: ℓᵢ = Σ_{j≠yᵢ}
+    w_yᵢ·max(0, margin - x[yᵢ] + x[j])ᵖ / C, p 1 or 2."""
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    x = _float_tensor(op, input)
+    if p not in (1, 2):
+        raise PygradValueError(f"{op}: only p = 1 and p = 2 are supported, got {p!r}")
+    one = x.ndim == 1
+    s = _scores(op, x.reshape(1, -1) if one else x)
+    y = _labels(op, np.asarray(target.numpy() if is_tensor(target) else target).reshape(-1), s)
+    n, c = s.shape
+    rows = np.arange(n)
+    m = (s - s[rows, y].reshape(n, 1) + _num(op, "margin", margin)).relu()
+    if p == 2:
+        m = m * m
+    others = np.ones((n, c), dtype=bool)
+    others[rows, y] = False
+    E = engine_of(s)  # noqa: N806
+    if weight is not None:
+        w = _float_tensor(op, weight, "weight")
+        if tuple(w.shape) != (c,):
+            raise ShapeError(f"{op}: weight of shape {tuple(w.shape)}, expected ({c},)")
+        m = m * w[y].reshape(n, 1)
+    losses = E.where(E.tensor(others), m, 0.0).sum(axis=1) * (1.0 / c)
+    return _reduce(op, losses.reshape(()) if one else losses, reduction)
+
+
+def multilabel_soft_margin_loss(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
+    """ℓᵢ = -mean_c w_c (y log σ(x) + (1 - y) log σ(-x)) of scores (N, C) and 0/1 targets (N, C)."""
+    op = "multilabel_soft_margin_loss"
+    x, t = _loss_operands(op, reduction, ("input", input), ("target", target))
+    if tuple(t.shape) != tuple(x.shape):
+        raise ShapeError(f"{op}: input {tuple(x.shape)} and target {tuple(t.shape)} must have one shape")
+    losses = t * (-x).softplus() + (1.0 - t) * x.softplus()  # -(y log σ(x) + (1 - y) log σ(-x))
+    if weight is not None:
+        losses = losses * _float_tensor(op, weight, "weight")
+    return _reduce(op, losses.mean(dim=-1), reduction)
+
+
+def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Instance normalisation: each (n, c) of x (N, C, *) normalised over * with its own mean and (biased)
+    variance, times weight_c plus bias_c: group_norm with one channel per group. Running statistics are not
+    supported (PygradValueError)."""
+    op = "instance_norm"
+    x = _norm_float(op, input)
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        raise PygradValueError(f"{op}: running statistics are not supported (use_input_stats=True and no "
+                               f"running_mean/running_var)")
+    if x.ndim < 3:
+        raise ShapeError(f"{op}: expected an input of 3 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    return group_norm(x, int(x.shape[1]), weight, bias, eps)
+
+
+def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Any:
+    """y = x / (k + α·mean_{window} x²)^β, the window ``size`` channels around each (zero-padded, PyTorch's
+    size//2 before and (size-1)//2 after)."""
+    op = "local_response_norm"
+    x = _float_tensor(op, input)
+    if x.ndim < 3:
+        raise ShapeError(f"{op}: expected an input of 3 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    n = _factor(op, "size", size)
+    sq = x * x
+    widths = [0, 0] * (x.ndim - 2) + [n // 2, (n - 1) // 2]
+    padded = pad(sq, tuple(widths))
+    c = x.shape[1]
+    acc = padded[:, 0:c]
+    for i in range(1, n):
+        acc = acc + padded[:, i:i + c]
+    div = (acc * (_num(op, "alpha", alpha) / n) + _num(op, "k", k)) ** _num(op, "beta", beta)
+    return x / div
+
+
+def _lp_pool(op: str, nd: int, x: Any, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool) -> Any:
+    p = _num(op, "norm_type", norm_type)
+    if p == 0:
+        raise PygradValueError(f"{op}: norm_type must not be 0")
+    ks = _conv_ints(op, "kernel_size", kernel_size, nd, 1)
+    st = ks if stride is None else _conv_ints(op, "stride", stride, nd, 1)
+    if nd == 1:
+        y = avg_pool1d(x ** p, ks, st, 0, ceil_mode)
+    else:
+        y = avg_pool2d(x ** p, ks, st, 0, ceil_mode)
+    # PyTorch's (sign(y)·relu(|y|)·|window|)^(1/p): NaN for a negative sum of odd powers, as there
+    return (y.sign() * y.abs().relu() * float(np.prod(ks))) ** (1.0 / p)
+
+
+def lp_pool1d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Any:
+    """Power-average pooling, PyTorch's ``lp_pool1d``: (Σ_window xᵖ)^(1/p) (p = ``norm_type``; no padding), on
+    (N, C, L) or (C, L)."""
+    return _lp_pool("lp_pool1d", 1, _float_tensor("lp_pool1d", input), norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Any:
+    """Power-average pooling: (Σ_window xᵖ)^(1/p) (p = ``norm_type``), on (N, C, H, W) or (C, H, W)."""
+    return _lp_pool("lp_pool2d", 2, _float_tensor("lp_pool2d", input), norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_windows(n: int, o: int) -> list[tuple[int, int]]:
+    return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """2-d adaptive max pooling: y[n, c, a, b] = max of x[n, c] over rows [⌊aH/OH⌋, ⌈(a+1)H/OH⌉) and the
+    columns alike (a NaN wins); the gradient goes to each window's first maximum (one gather). With
+    ``return_indices`` also the int64 flat index in the H·W plane."""
+    op = "adaptive_max_pool2d"
+    x, unbatched = _pool_input(op, input)
+    o = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(o) != 2:
+        raise PygradValueError(f"{op}: output_size must be an int or 2 values, got {output_size!r}")
+    o = tuple(x.shape[2 + i] if v is None else v for i, v in enumerate(o))
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in o):
+        raise PygradValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
+    N, C, H, W = (int(s) for s in x.shape)  # noqa: N806
+    v = x.detach().numpy()
+    idx = np.zeros((N, C, o[0], o[1]), dtype=np.int64)
+    for a, (h0, h1) in enumerate(_adaptive_windows(H, o[0])):
+        for b, (w0, w1) in enumerate(_adaptive_windows(W, o[1])):
+            win = v[:, :, h0:h1, w0:w1].reshape(N, C, -1)
+            with np.errstate(invalid="ignore"):
+                j = np.where(np.isnan(win).any(-1), np.isnan(win).argmax(-1), win.argmax(-1))
+            idx[:, :, a, b] = (h0 + j // (w1 - w0)) * W + w0 + j % (w1 - w0)
+    base = (np.arange(N * C, dtype=np.int64) * H * W).reshape(N, C, 1, 1)
+    y = x.reshape(-1)._take_flat(np.ascontiguousarray(base + idx)).reshape(N, C, o[0], o[1])
+    if return_indices:
+        return _unbatch(y, unbatched), _unbatch(engine_of(x).tensor(idx), unbatched)
+    return _unbatch(y, unbatched)
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """1-d adaptive max pooling on (N, C, L) or (C, L): adaptive_max_pool2d on a height-1 view."""
+    x = _pool1d_input("adaptive_max_pool1d", input)
+    o = _one("adaptive_max_pool1d", "output_size", output_size, 1)
+    r = adaptive_max_pool2d(x, (1, o), return_indices)
+    if return_indices:
+        return r[0].squeeze(-2), r[1].squeeze(-2)
+    return r.squeeze(-2)
+
+
+def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Any:
+    """Randomised leaky ReLU: x for x ≥ 0, else a·x with a ~ U(lower, upper) per element in training (drawn
+    from the generator ``manual_seed`` seeds), a = (lower + upper)/2 otherwise."""
+    op = "rrelu"
+    x = _float_tensor(op, input)
+    lo, hi = _num(op, "lower", lower), _num(op, "upper", upper)
+    if not lo <= hi:
+        raise PygradValueError(f"{op}: lower {lo} must not exceed upper {hi}")
+    if inplace:
+        raise PygradValueError(f"{op}: inplace=True is not supported (the result is a new tensor)")
+    E = engine_of(x)  # noqa: N806
+    if not training:
+        return x.leaky_relu((lo + hi) / 2)
+    a = E.rand(*x.shape, dtype=x.dtype) * (hi - lo) + lo
+    return E.where(x >= 0, x, x * a)
+
+
+def gumbel_softmax(logits: Any, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Any:
+    """softmax((logits + g) / τ) along ``dim``, g = -log(-log U) Gumbel noise (U from the generator
+    ``manual_seed`` seeds); ``hard``: the one-hot of the argmax in the forward, the soft sample's gradient
+    (y_hard - stop_gradient(y_soft) + y_soft)."""
+    op = "gumbel_softmax"
+    x = _float_tensor(op, logits)
+    t = _num(op, "tau", tau)
+    if not t > 0:
+        raise PygradValueError(f"{op}: tau must be positive, got {t}")
+    E = engine_of(x)  # noqa: N806
+    u = np.clip(E.rand(*x.shape, dtype=E.float64).numpy(), np.finfo(np.float64).tiny, 1.0)
+    g = E.tensor(-np.log(-np.log(u) + 0.0), dtype=x.dtype)
+    y = ((x + g) * (1.0 / t)).softmax(dim)
+    if not hard:
+        return y
+    d = dim % max(x.ndim, 1)
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    np.put_along_axis(onehot, np.expand_dims(y.detach().numpy().argmax(axis=d), d), 1.0, axis=d)
+    return E.tensor(onehot) - y.detach() + y
+
+
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
@@ -1573,5 +1754,7 @@ __all__ = [
     "hardswish", "softsign", "glu", "threshold", "tanhshrink", "softshrink", "hardshrink", "max_pool1d", "avg_pool1d",
     "adaptive_avg_pool1d", "dropout1d", "dropout2d", "dropout3d", "pixel_shuffle", "pixel_unshuffle", "rms_norm",
     "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
-    "poisson_nll_loss", "gaussian_nll_loss",
+    "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "instance_norm",
+    "local_response_norm", "lp_pool1d", "lp_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "rrelu",
+    "gumbel_softmax",
 ]

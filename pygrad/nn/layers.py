@@ -1028,6 +1028,147 @@ class Bilinear(Module):
                         _input("Bilinear", input2, self._E, self.weight.dtype), self.weight, self.bias)
 
 
+
+class _InstanceNorm(Module):
+    _default_engine: str | None = None
+    _ndim = 3
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, *, dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self._E = E = resolve(engine, self._default_engine)
+        self.num_features = c = _size(name, "num_features", num_features)
+        if track_running_stats:
+            raise PygradValueError(f"{name}: track_running_stats=True is not supported")
+        self.eps, self.momentum, self.affine = float(eps), momentum, bool(affine)
+        self.track_running_stats = False
+        self._dtype = dt = dtype or "float32"
+        self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True) if self.affine else None
+        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine else None
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+    def forward(self, x: Any) -> Any:
+        """Each channel of each sample normalised over its spatial dims (an unbatched input gets a batch of 1)."""
+        from .functional import instance_norm
+
+        name = type(self).__name__
+        x = _input(name, x, self._E, self._dtype)
+        if x.ndim not in (self._ndim - 1, self._ndim):
+            raise ShapeError(f"{name}: expected a {self._ndim - 1}-d or {self._ndim}-d input, got shape {x.shape}")
+        unbatched = x.ndim == self._ndim - 1
+        if unbatched:
+            x = x.reshape((1,) + tuple(x.shape))
+        if x.shape[1] != self.num_features:
+            raise ShapeError(f"{name}: expected {self.num_features} channels, got input of shape {x.shape}")
+        y = instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return y.reshape(tuple(y.shape[1:])) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """PyTorch's ``nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False,
+    track_running_stats=False)`` on (N, C, L) or (C, L): :func:`pygrad.nn.functional.instance_norm`;
+    weight ones and bias zeros (C,) when ``affine``. Running statistics are not supported."""
+
+    _ndim = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """PyTorch's ``nn.InstanceNorm2d`` on (N, C, H, W) or (C, H, W) (see :class:`InstanceNorm1d`)."""
+
+    _ndim = 4
+
+
+class AdaptiveMaxPool1d(Module):
+    """1-d adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool1d``. No parameters."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each adaptive window."""
+        from .functional import adaptive_max_pool1d
+
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """2-d adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool2d``. No parameters."""
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each adaptive window."""
+        from .functional import adaptive_max_pool2d
+
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class LPPool1d(Module):
+    """Power-average pooling, PyTorch's ``nn.LPPool1d(norm_type, kernel_size, stride=None, ceil_mode=False)``."""
+
+    _fn = "lp_pool1d"
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def extra_repr(self) -> str:
+        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def forward(self, x: Any) -> Any:
+        """(Σ_window xᵖ)^(1/p)."""
+        from . import functional as F
+
+        return getattr(F, self._fn)(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(LPPool1d):
+    """Power-average pooling, PyTorch's ``nn.LPPool2d``."""
+
+    _fn = "lp_pool2d"
+
+
+class LocalResponseNorm(Module):
+    """PyTorch's ``nn.LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0)``:
+    :func:`pygrad.nn.functional.local_response_norm`. No parameters."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+    def forward(self, x: Any) -> Any:
+        """x / (k + α·mean_window x²)^β."""
+        from .functional import local_response_norm
+
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU, PyTorch's ``nn.RReLU(lower=1/8, upper=1/3)``: random slopes in ``train()``, their
+    mean in ``eval()`` (:func:`pygrad.nn.functional.rrelu`)."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower, self.upper = float(lower), float(upper)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
+
+    def forward(self, x: Any) -> Any:
+        """x for x ≥ 0, else a·x."""
+        from .functional import rrelu
+
+        return rrelu(x, self.lower, self.upper, self.training)
+
+
 def _rng(seed: Generator) -> np.random.Generator | None:
     return generator(seed)
 
@@ -1093,7 +1234,8 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
     for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d,
-                 LayerNorm, GroupNorm, MultiheadAttention, RMSNorm, ConvTranspose1d, Bilinear, MLP):
+                 LayerNorm, GroupNorm, MultiheadAttention, RMSNorm, ConvTranspose1d, Bilinear, InstanceNorm1d,
+                 InstanceNorm2d, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -1106,4 +1248,5 @@ __all__ = ["Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPoo
            "GroupNorm", "MultiheadAttention", "AdaptiveAvgPool2d", "Upsample",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
            "ACTIVATIONS", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "RMSNorm", "ConvTranspose1d", "Bilinear",
-           "bound_to"]
+           "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d",
+           "LocalResponseNorm", "RReLU", "bound_to"]

@@ -218,3 +218,30 @@ class GaussianNLLLoss(_Loss):
 
 __all__ += ["L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss",
             "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
+
+
+class MultiMarginLoss(_Loss):
+    """PyTorch's multi-class margin loss: Σ_{j≠y} w_y·max(0, margin - x[y] + x[j])ᵖ / C."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise PygradValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
+        self.p, self.margin, self.weight = p, float(margin), weight
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """-mean_c w_c (y log σ(x) + (1 - y) log σ(-x)) per sample."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+__all__ += ["MultiMarginLoss", "MultiLabelSoftMarginLoss"]

@@ -65,12 +65,18 @@ from pygrad.nn.layers import (
     ELU,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     LeakyReLU,
+    LocalResponseNorm,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     ReLU,
+    RReLU,
     Sigmoid,
     Tanh,
     Upsample,
@@ -88,6 +94,8 @@ from pygrad.nn.loss import (
     MarginRankingLoss,
     MSELoss,
     MulticlassHingeLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
@@ -110,6 +118,7 @@ LayerNorm, GroupNorm = _bound["LayerNorm"], _bound["GroupNorm"]
 MultiheadAttention = _bound["MultiheadAttention"]
 ConvTranspose2d = _bound["ConvTranspose2d"]
 RMSNorm, ConvTranspose1d, Bilinear = _bound["RMSNorm"], _bound["ConvTranspose1d"], _bound["Bilinear"]
+InstanceNorm1d, InstanceNorm2d = _bound["InstanceNorm1d"], _bound["InstanceNorm2d"]
 
 
 __all__ = [
@@ -131,4 +140,8 @@ __all__ += [
     "PairwiseDistance", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "RMSNorm", "ConvTranspose1d", "Bilinear",
     "L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
     "PoissonNLLLoss", "GaussianNLLLoss",
+]
+__all__ += [
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d", "LocalResponseNorm", "RReLU", "InstanceNorm1d",
+    "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
 ]

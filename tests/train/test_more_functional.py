@@ -15,12 +15,15 @@ import pytest
 import pygrad
 import pygrad.nn.functional as F
 import pygrad.reference as ref
-from pygrad.errors import PygradError, PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradError, PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 from pygrad.gradcheck import gradcheck
 
 ENGINES = {"c": pygrad, "ref": ref}
 PM = np.array([1.0, -1.0, -1.0, 1.0])  # ±1 targets
 COUNTS = np.array([[0.0, 1.0, 3.0], [2.0, 5.0, 0.5]])  # Poisson targets (some > 1: Stirling's term)
+LABELS = np.array([1, 0, 4, 2])
+CW = np.array([0.5, 1.0, 2.0, 1.5, 0.25])  # class weights
+MULTI = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
 
 
 def _c(m, x, a):
@@ -110,6 +113,32 @@ CASES = [
      [(3, 4), (3, 4), (3,)]),
     ("gaussian_nll_loss-clamped", lambda m, x, t, v: F.gaussian_nll_loss(x, t, v * v * 1e-4, eps=1e-3),
      lambda T, TF, x, t, v: TF.gaussian_nll_loss(x, t, v * v * 1e-4, eps=1e-3), [(3, 4), (3, 4), (3, 1)]),
+    ("adaptive_max_pool2d", lambda m, x: F.adaptive_max_pool2d(x, (2, 3)),
+     lambda T, TF, x: TF.adaptive_max_pool2d(x, (2, 3)), [(2, 3, 5, 7)]),
+    ("adaptive_max_pool2d-unbatched-none", lambda m, x: F.adaptive_max_pool2d(x, (None, 2)),
+     lambda T, TF, x: TF.adaptive_max_pool2d(x, (None, 2)), [(3, 4, 5)]),
+    ("adaptive_max_pool1d", lambda m, x: F.adaptive_max_pool1d(x, 4), lambda T, TF, x: TF.adaptive_max_pool1d(x, 4),
+     [(2, 3, 9)]),
+    ("local_response_norm", lambda m, x: F.local_response_norm(x, 3, alpha=0.1), lambda T, TF, x:
+     TF.local_response_norm(x, 3, alpha=0.1), [(2, 5, 3, 4)]),
+    ("local_response_norm-3d-even", lambda m, x: F.local_response_norm(x, 2, 0.5, 0.5, 2.0), lambda T, TF, x:
+     TF.local_response_norm(x, 2, 0.5, 0.5, 2.0), [(2, 4, 6)]),
+    ("lp_pool2d", lambda m, x: F.lp_pool2d(x, 2, 2), lambda T, TF, x: TF.lp_pool2d(x, 2, 2), [(2, 3, 4, 6)]),
+    ("lp_pool1d-p3", lambda m, x: F.lp_pool1d(x * x + 0.1, 3, 3, 2),
+     lambda T, TF, x: TF.lp_pool1d(x * x + 0.1, 3, 3, 2), [(2, 3, 8)]),
+    ("instance_norm", lambda m, x, w, b: F.instance_norm(x, weight=w, bias=b),
+     lambda T, TF, x, w, b: TF.instance_norm(x, weight=w, bias=b), [(2, 3, 5), (3,), (3,)]),
+    ("instance_norm-2d", lambda m, x: F.instance_norm(x, eps=1e-3), lambda T, TF, x: TF.instance_norm(x, eps=1e-3),
+     [(2, 3, 2, 4)]),
+    ("multi_margin_loss", lambda m, x: F.multi_margin_loss(x, LABELS), lambda T, TF, x: TF.multi_margin_loss(
+        x, T.tensor(LABELS)), [(4, 5)]),
+    ("multi_margin_loss-p2-weight", lambda m, x: F.multi_margin_loss(x, LABELS, p=2, margin=0.7, weight=_c(m, x, CW),
+                                                                     reduction="none"),
+     lambda T, TF, x: TF.multi_margin_loss(x, T.tensor(LABELS), p=2, margin=0.7, weight=T.tensor(CW, dtype=x.dtype),
+                                           reduction="none"), [(4, 5)]),
+    ("multilabel_soft_margin_loss", lambda m, x: F.multilabel_soft_margin_loss(x, _c(m, x, MULTI)),
+     lambda T, TF, x: TF.multilabel_soft_margin_loss(x, T.tensor(MULTI, dtype=x.dtype)), [(2, 3)]),
+    ("rrelu-eval", lambda m, x: F.rrelu(x, 0.1, 0.3), lambda T, TF, x: TF.rrelu(x, 0.1, 0.3), [(3, 4)]),
 ]
 
 
@@ -153,7 +182,7 @@ def test_against_torch(eng, dt, case):
 
 # piecewise constant jumps (finite differences straddle them); the clamped variance's gradient passes
 # as if unclamped (PyTorch's rule), which finite differences do not see
-NONSMOOTH = ("threshold", "hardshrink", "gaussian_nll_loss-clamped")
+NONSMOOTH = ("threshold", "hardshrink", "gaussian_nll_loss-clamped", "lp_pool2d")  # lp_pool2d: |y| at 0
 
 
 @pytest.mark.parametrize("eng", ENGINES)
@@ -232,6 +261,57 @@ def test_channel_dropout(eng, fn, shape):
 
 
 @pytest.mark.parametrize("eng", ENGINES)
+def test_random_activations(eng):
+    m = ENGINES[eng]
+    x = m.tensor(np.linspace(-2, 2, 41), dtype=m.float64, requires_grad=True)
+    m.manual_seed(1)
+    y = F.rrelu(x, 0.1, 0.3, training=True)
+    v, yv = x.detach().numpy(), y.detach().numpy()
+    slopes = yv[v < 0] / v[v < 0]
+    assert np.all((slopes >= 0.1) & (slopes <= 0.3)) and np.ptp(slopes) > 0
+    np.testing.assert_array_equal(yv[v >= 0], v[v >= 0])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[v < 0], slopes)
+    m.manual_seed(1)
+    np.testing.assert_array_equal(F.rrelu(x, 0.1, 0.3, training=True).detach().numpy(), yv)  # seeded
+    logits = m.tensor(np.random.default_rng(0).standard_normal((5, 4)), dtype=m.float64, requires_grad=True)
+    m.manual_seed(2)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(-1), 1.0)
+    m.manual_seed(2)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    hv = hard.detach().numpy()
+    assert set(np.unique(hv)) == {0.0, 1.0} and (hv.sum(-1) == 1).all()
+    np.testing.assert_array_equal(hv.argmax(-1), soft.detach().numpy().argmax(-1))  # the same draw
+    g = np.random.default_rng(3).standard_normal((5, 4))
+    (hard * m.tensor(g)).sum().backward()  # the soft sample's gradient
+    h1 = logits.grad.numpy().copy()
+    logits.grad = None
+    (soft * m.tensor(g)).sum().backward()
+    np.testing.assert_allclose(h1, logits.grad.numpy(), rtol=1e-12)
+    with pytest.raises(PygradValueError, match="gumbel_softmax"):
+        F.gumbel_softmax(logits, tau=0.0)
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_adaptive_max_pool_indices(eng):
+    m = ENGINES[eng]
+    x = m.tensor([[[1.0, 5.0, 2.0, 7.0, 3.0]]], requires_grad=True)
+    y, i = F.adaptive_max_pool1d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(y.detach().numpy(), [[[5.0, 7.0]]])  # windows [0, 3) and [2, 5)
+    np.testing.assert_array_equal(i.numpy(), [[[1, 3]]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[0, 1, 0, 1, 0]]])
+    t = m.tensor([[[[1.0, 2.0], [2.0, np.nan]]]])
+    assert np.isnan(F.adaptive_max_pool2d(t, 1).numpy()).all()  # a NaN wins, as in PyTorch
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((2, 3, 7, 5))
+    _, ti = torch.nn.functional.adaptive_max_pool2d(torch.tensor(a), (3, 2), return_indices=True)
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(m.tensor(a), (3, 2), return_indices=True)[1].numpy(),
+                                  ti.numpy())
+
+
+@pytest.mark.parametrize("eng", ENGINES)
 @pytest.mark.parametrize("name", ["rms_norm", "selu", "normalize", "softsign", "glu", "cosine_embedding_loss"])
 def test_double_backward_against_torch(eng, name):
     torch = pytest.importorskip("torch")
@@ -292,6 +372,16 @@ ERRORS = [
     (lambda m: F.gaussian_nll_loss(m.ones(2, 3), m.ones(2, 3), m.ones(3)), ShapeError, "gaussian_nll_loss:"),
     (lambda m: F.gaussian_nll_loss(m.ones(2), m.ones(2), m.tensor([1.0, -1.0])), PygradValueError,
      "gaussian_nll_loss:"),
+    (lambda m: F.multi_margin_loss(m.ones(2, 3), [0, 3]), PygradIndexError, "multi_margin_loss:"),
+    (lambda m: F.multi_margin_loss(m.ones(2, 3), [0, 1], p=3), PygradValueError, "multi_margin_loss:"),
+    (lambda m: F.multilabel_soft_margin_loss(m.ones(2, 3), m.ones(3)), ShapeError, "multilabel_soft_margin_loss:"),
+    (lambda m: F.instance_norm(m.ones(2, 3)), ShapeError, "instance_norm:"),
+    (lambda m: F.instance_norm(m.ones(2, 3, 4), m.zeros(3), m.ones(3)), PygradValueError, "instance_norm:"),
+    (lambda m: F.local_response_norm(m.ones(2, 3), 2), ShapeError, "local_response_norm:"),
+    (lambda m: F.lp_pool2d(m.ones(1, 2, 4, 4), 0, 2), PygradValueError, "lp_pool2d:"),
+    (lambda m: F.adaptive_max_pool2d(m.ones(1, 2, 4, 4), 0), PygradValueError, "adaptive_max_pool2d:"),
+    (lambda m: F.adaptive_max_pool1d(m.ones(4), 2), ShapeError, "adaptive_max_pool1d:"),
+    (lambda m: F.rrelu(m.ones(2), 0.5, 0.1), PygradValueError, "rrelu:"),
 ]
 
 

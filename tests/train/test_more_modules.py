@@ -64,6 +64,18 @@ STATELESS = [
     ("GaussianNLLLoss", lambda n: n.GaussianNLLLoss(full=True), lambda t: t.GaussianNLLLoss(full=True),
      [(3, 4), (3, 4), (3, 1)]),
     ("PoissonNLLLoss", lambda n: n.PoissonNLLLoss(), lambda t: t.PoissonNLLLoss(), [(3, 4), (3, 4)]),
+    ("AdaptiveMaxPool1d", lambda n: n.AdaptiveMaxPool1d(3), lambda t: t.AdaptiveMaxPool1d(3), [(2, 3, 7)]),
+    ("AdaptiveMaxPool2d", lambda n: n.AdaptiveMaxPool2d((2, 3)), lambda t: t.AdaptiveMaxPool2d((2, 3)),
+     [(2, 3, 5, 7)]),
+    ("LPPool1d", lambda n: n.LPPool1d(2, 3, 2), lambda t: t.LPPool1d(2, 3, 2), [(2, 3, 8)]),
+    ("LPPool2d", lambda n: n.LPPool2d(2, (2, 3)), lambda t: t.LPPool2d(2, (2, 3)), [(2, 3, 4, 6)]),
+    ("LocalResponseNorm", lambda n: n.LocalResponseNorm(3, 0.2), lambda t: t.LocalResponseNorm(3, 0.2),
+     [(2, 5, 4)]),
+    ("InstanceNorm1d", lambda n, **k: n.InstanceNorm1d(3, **k), lambda t: t.InstanceNorm1d(3), [(2, 3, 6)]),
+    ("InstanceNorm2d-unbatched", lambda n, **k: n.InstanceNorm2d(3, **k), lambda t: t.InstanceNorm2d(3),
+     [(3, 4, 5)]),
+    ("MultiLabelSoftMarginLoss", lambda n: n.MultiLabelSoftMarginLoss(), lambda t: t.MultiLabelSoftMarginLoss(),
+     [(3, 4), (3, 4)]),
 ]
 
 # losses with a ±1 target as their last argument
@@ -88,6 +100,8 @@ def _fix(name, arrays):
         arrays[2] = arrays[2] ** 2 + 0.1  # a variance
     if name.startswith("PoissonNLL"):
         arrays[1] = np.abs(arrays[1]) * 3  # counts
+    if name.startswith("MultiLabel"):
+        arrays[1] = (arrays[1] > 0).astype(float)  # 0/1 targets
     return arrays
 
 
@@ -99,7 +113,7 @@ def _compare(eng, dt, name, make, tmake, shapes, extra=None):
     ts = [torch.tensor(a, dtype=getattr(torch, dt), requires_grad=True) for a in arrays]
     args = xs + ([m.tensor(extra, dtype=getattr(m, dt))] if extra is not None else [])
     targs = ts + ([torch.tensor(extra, dtype=getattr(torch, dt))] if extra is not None else [])
-    y = make(n)(*args)
+    y = (make(n, dtype=dt) if name.startswith("InstanceNorm") else make(n))(*args)  # the layer in the input's dtype
     ty = tmake(torch.nn)(*targs)
     g = np.random.default_rng(9).standard_normal(tuple(ty.shape))
     (y * m.tensor(g, dtype=y.dtype)).sum().backward()
@@ -155,6 +169,43 @@ def test_channel_dropout_modules(eng):
     assert (y3 == y3[..., :1, :1, :1]).all()
     with pytest.raises(PygradValueError, match="Dropout2d"):
         n.Dropout2d(1.5)
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_more_modules_by_hand(eng):
+    m, n = ENGINES[eng]
+    layer = n.InstanceNorm2d(2, affine=True)
+    assert [k for k, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert all(type(p) is m.Tensor for p in layer.parameters())
+    assert n.InstanceNorm1d(2).weight is None
+    x = m.tensor(np.random.default_rng(0).standard_normal((2, 2, 3, 4)), dtype=m.float32)
+    v = x.numpy()
+    want = (v - v.mean(axis=(2, 3), keepdims=True)) / np.sqrt(v.var(axis=(2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(layer(x).numpy(), want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(PygradValueError, match="InstanceNorm1d"):
+        n.InstanceNorm1d(3, track_running_stats=True)
+    with pytest.raises(ShapeError, match="InstanceNorm2d"):
+        layer(m.ones(1, 3, 2, 2))
+    r = n.RReLU(0.1, 0.3)
+    z = m.tensor([-1.0, 2.0])
+    m.manual_seed(0)
+    slope = -r(z).numpy()[0]
+    assert 0.1 <= slope <= 0.3
+    r.eval()
+    np.testing.assert_allclose(r(z).numpy(), [-0.2, 2.0], rtol=1e-6)
+    mm_ = n.MultiMarginLoss(margin=0.5)
+    s = m.tensor([[0.1, 0.2, 0.4]])
+    np.testing.assert_allclose(mm_(s, [2]).numpy(), (0.2 + 0.3) / 3, rtol=1e-6)  # max(0, .5 - .4 + xⱼ) / C
+    with pytest.raises(PygradValueError, match="MultiMarginLoss"):
+        n.MultiMarginLoss(p=3)
+    y, i = n.AdaptiveMaxPool2d(1, return_indices=True)(m.tensor([[[[1.0, 4.0], [3.0, 2.0]]]]))
+    np.testing.assert_array_equal(i.numpy(), [[[[1]]]])
+    torch = pytest.importorskip("torch")
+    t = torch.nn.MultiMarginLoss(p=2, margin=0.3, weight=torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64))
+    a = np.random.default_rng(1).standard_normal((4, 3))
+    got = n.MultiMarginLoss(p=2, margin=0.3, weight=m.tensor([1.0, 2.0, 0.5], dtype=m.float64))(
+        m.tensor(a, dtype=m.float64), [0, 2, 1, 1])
+    np.testing.assert_allclose(got.numpy(), t(torch.tensor(a), torch.tensor([0, 2, 1, 1])).numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("eng", ENGINES)
