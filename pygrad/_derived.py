@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import numbers
 import string
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
@@ -1718,6 +1719,175 @@ def nanmean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return _finish(y, x.shape, ds, keepdim)
 
 
+MedianResult = namedtuple("median", ["values", "indices"])
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+
+
+def _order_stat(op: str, x: Any, dim: int, keepdim: Any, pick: Any) -> Any:
+    """The element of rank ``pick(n)`` (0-based, ascending; a NaN in a line is its result, as PyTorch) along
+    ``dim``, gathered (the gradient goes to it), with its int64 index."""
+    x = _tensor(op, x)
+    _float(op, x)
+    keepdim = _keep(op, keepdim)
+    d = _dim(op, dim, x.ndim, x.shape)
+    xs = x if x.ndim else x.reshape(1)
+    n = xs.shape[d]
+    if n == 0:
+        raise PygradIndexError(f"{op}: dim {d} of shape {x.shape} is empty")
+    k = pick(n)
+    v = xs.detach().numpy()
+    idx = np.take(np.argsort(v, axis=d, kind="stable"), [k], axis=d)
+    nan = np.isnan(v)
+    if nan.any():
+        idx = np.where(nan.any(axis=d, keepdims=True), np.expand_dims(nan.argmax(axis=d), d), idx)
+    e = _eng(x)
+    vals = e.take_along_dim(xs, e.tensor(idx), d)
+    if not keepdim or not x.ndim:
+        vals, idx = squeeze(vals, d), np.squeeze(idx, d)
+    return vals, e.tensor(np.asarray(idx, dtype=np.int64))
+
+
+def median(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """The lower median (rank ⌊(n-1)/2⌋); over all elements (``dim`` None) a 0-d tensor, along ``dim`` a
+    (values, indices) pair. A line holding NaN has median NaN. The gradient goes to the chosen element."""
+    if dim is None:
+        x = _tensor("median", x)
+        return _order_stat("median", x.reshape(-1), 0, False, lambda n: (n - 1) // 2)[0]
+    return MedianResult(*_order_stat("median", x, dim, keepdim, lambda n: (n - 1) // 2))
+
+
+def kthvalue(x: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    """The k-th smallest element along ``dim`` (k from 1), as a (values, indices) pair."""
+    x = _tensor("kthvalue", x)
+    k = _int("kthvalue", "k", k)
+
+    def pick(n: int) -> int:
+        if not 1 <= k <= n:
+            raise PygradIndexError(f"kthvalue: k {k} is out of range for a dim of size {n}")
+        return k - 1
+
+    return KthvalueResult(*_order_stat("kthvalue", x, dim, keepdim, pick))
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x: Any, q: Any, dim: int | None = None, keepdim: bool = False, *, interpolation: str = "linear") -> Any:
+    """The q-quantiles of x along ``dim`` (None: all elements): with s the sorted values and r = q·(n - 1),
+    s[⌊r⌋] + (r - ⌊r⌋)(s[⌈r⌉] - s[⌊r⌋]) (``linear``), or s[⌊r⌋], s[⌈r⌉], their mean, s[round(r)]. ``q`` a
+    number in [0, 1] or a 1-d tensor (its dim comes first in the result). A line holding NaN gives NaN."""
+    op = "quantile"
+    x = _tensor(op, x)
+    _float(op, x)
+    keepdim = _keep(op, keepdim)
+    if interpolation not in _QUANTILE_MODES:
+        raise PygradValueError(f"{op}: interpolation must be one of {', '.join(_QUANTILE_MODES)}, "
+                               f"got {interpolation!r}")
+    qv = q.detach().numpy() if _engines.is_tensor(q) else np.asarray(q, dtype=np.float64)
+    if qv.ndim > 1 or qv.dtype.kind not in "fiu" or not ((qv >= 0) & (qv <= 1)).all():
+        raise PygradValueError(f"{op}: q must be a number or a 1-d tensor of numbers in [0, 1], got {q!r}")
+    if dim is None:
+        xs, d = x.reshape(-1), 0
+    else:
+        d = _dim(op, dim, x.ndim, x.shape)
+        xs = x if x.ndim else x.reshape(1)
+    n = xs.shape[d]
+    if n == 0:
+        raise PygradIndexError(f"{op}: cannot take a quantile of an empty dim (shape {x.shape})")
+    e = _eng(x)
+    s = e.sort(xs, d).values
+    r = qv.reshape(-1).astype(np.float64) * (n - 1)
+    lo, hi = np.floor(r).astype(np.int64), np.ceil(r).astype(np.int64)
+    if interpolation == "nearest":
+        lo = hi = np.round(r).astype(np.int64)
+    elif interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    s_lo, s_hi = index_select_(s, d, lo), index_select_(s, d, hi)
+    if interpolation == "linear":
+        shape = [1] * s.ndim
+        shape[d] = -1
+        y = s_lo + (s_hi - s_lo) * _const(x, (r - np.floor(r)).reshape(shape))
+    elif interpolation == "midpoint":
+        y = (s_lo + s_hi) * 0.5
+    else:
+        y = s_lo
+    nan = np.isnan(xs.detach().numpy()).any(axis=d, keepdims=True)
+    if nan.any():
+        y = e.where(e.tensor(np.broadcast_to(nan, y.shape).copy()), _const(x, np.nan), y)
+    y = movedim(y, d, 0)  # (len(q), rest...)
+    if keepdim:
+        kept = [1] * x.ndim if dim is None else [1 if i == d else s_ for i, s_ in enumerate(x.shape)]
+        y = y.reshape(len(r), *kept)
+    else:
+        y = y.reshape(len(r), *([] if dim is None else [s_ for i, s_ in enumerate(x.shape) if i != d]))
+    return y.reshape(tuple(y.shape[1:])) if qv.ndim == 0 else y
+
+
+def index_select_(x: Any, d: int, idx: np.ndarray) -> Any:
+    return _take(x, [idx if i == d else _ids(s) for i, s in enumerate(x.shape)])
+
+
+def _index_mask(op: str, x: Any, dim: int, index: Any) -> tuple[int, np.ndarray]:
+    d = _dim(op, dim, x.ndim, x.shape)
+    idx = index.detach().numpy() if _engines.is_tensor(index) else np.asarray(index)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise PygradTypeError(f"{op}: index must be a 1-d integer tensor, got dtype {idx.dtype} and shape {idx.shape}")
+    idx = idx.reshape(-1).astype(np.int64)
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise PygradIndexError(f"{op}: index out of range for dim {d} of size {n}")
+    return d, idx % max(n, 1)
+
+
+def index_fill(x: Any, dim: int, index: Any, value: Any) -> Any:
+    """x with the slices ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor)."""
+    x = _tensor("index_fill", x)
+    d, idx = _index_mask("index_fill", x, dim, index)
+    sel = np.zeros(x.shape[d] if x.ndim else 1, dtype=bool)
+    sel[idx] = True
+    mask = sel.reshape([-1 if i == d else 1 for i in range(x.ndim)]) if x.ndim else sel.reshape(())
+    e = _eng(x)
+    fill = value if _engines.is_tensor(value) else _const(x, _real("index_fill", "value", value))
+    return e.where(e.tensor(np.broadcast_to(mask, x.shape).copy()), fill, x)
+
+
+def index_copy(x: Any, dim: int, index: Any, source: Any) -> Any:
+    """x with slice ``index[i]`` along ``dim`` replaced by slice i of ``source`` (the last wins on repeats)."""
+    x, src = _tensor("index_copy", x), _tensor("index_copy", source)
+    _same("index_copy", x, src, ("input", "source"))
+    d, idx = _index_mask("index_copy", x, dim, index)
+    if src.ndim != x.ndim or src.shape[d] != idx.size or any(
+            src.shape[i] != x.shape[i] for i in range(x.ndim) if i != d):
+        raise ShapeError(f"index_copy: source of shape {src.shape} must match input {x.shape} except in dim {d}, "
+                         f"which must have the index's length {idx.size}")
+    n = x.shape[d]
+    pos = np.zeros(n, dtype=np.int64)
+    pos[idx] = np.arange(idx.size)
+    sel = np.zeros(n, dtype=bool)
+    sel[idx] = True
+    e = _eng(x)
+    if idx.size == 0:
+        return clone(x)
+    moved = _take(src, [pos if i == d else _ids(s) for i, s in enumerate(src.shape)])
+    mask = np.broadcast_to(sel.reshape([-1 if i == d else 1 for i in range(x.ndim)]), x.shape).copy()
+    return e.where(e.tensor(mask), moved, x)
+
+
+def bernoulli(x: Any, p: float | None = None) -> Any:
+    """0/1 samples of x's shape and dtype, 1 with probability x (or ``p``), from the generator
+    ``manual_seed`` seeds; not differentiable."""
+    x = _tensor("bernoulli", x)
+    _float("bernoulli", x)
+    probs = x.detach().numpy() if p is None else np.full(x.shape, _real("bernoulli", "p", p))
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise PygradValueError("bernoulli: probabilities must lie in [0, 1]")
+    e = _eng(x)
+    u = e.rand(*x.shape, dtype=e.float64).numpy() if x.ndim else e.rand(1, dtype=e.float64).numpy().reshape(())
+    return e.tensor((u < probs).astype(x.dtype))
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -1739,7 +1909,9 @@ METHODS: dict[str, Any] = {
     "gt": gt, "ge": ge, "equal": equal, "logical_not": _logical_not, "sgn": sgn, "frac": frac, "addcmul": addcmul,
     "addcdiv": addcdiv, "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "inner": inner, "kron": kron,
     "trace": trace, "select": select, "rot90": rot90, "diag_embed": diag_embed, "diagflat": diagflat, "dist": dist,
-    "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean,
+    "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean, "median": median,
+    "kthvalue": kthvalue, "quantile": quantile, "index_fill": index_fill, "index_copy": index_copy,
+    "bernoulli": bernoulli,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 

@@ -427,7 +427,8 @@ DERIVED_FUNCTIONS: tuple[str, ...] = (
     "isnan", "isinf", "isfinite", "nan_to_num", "masked_select", "repeat_interleave", "logaddexp", "hypot", "diag",
     "cross", "index_add", "swapaxes", "swapdims", "eq", "ne", "lt", "le", "gt", "ge", "equal", "sgn", "frac",
     "addcmul", "addcdiv", "baddbmm", "addbmm", "addmv", "inner", "kron", "trace", "select", "rot90", "diag_embed",
-    "diagflat", "dist", "xlogy", "logit", "sinc", "nansum", "nanmean",
+    "diagflat", "dist", "xlogy", "logit", "sinc", "nansum", "nanmean", "median", "kthvalue", "quantile", "index_fill",
+    "index_copy", "bernoulli",
 )
 """The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 

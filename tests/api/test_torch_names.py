@@ -107,6 +107,29 @@ CASES = [
     ("nansum", lambda m, x: x.nansum(1), lambda T, x: x.nansum(1), [(3, 4)]),
     ("nanmean", lambda m, x: m.nanmean(x, (0, 2), keepdim=True), lambda T, x: T.nanmean(x, (0, 2), keepdim=True),
      [(2, 3, 4)]),
+    ("median-all", lambda m, x: x.median(), lambda T, x: x.median(), [(3, 4)]),
+    ("median-dim", lambda m, x: m.median(x, 1).values, lambda T, x: T.median(x, 1).values, [(3, 5)]),
+    ("median-even-keep", lambda m, x: x.median(0, keepdim=True)[0], lambda T, x: x.median(0, keepdim=True)[0],
+     [(4, 3)]),
+    ("kthvalue", lambda m, x: x.kthvalue(3).values, lambda T, x: x.kthvalue(3).values, [(3, 5)]),
+    ("kthvalue-dim0-keep", lambda m, x: m.kthvalue(x, 1, 0, True).values, lambda T, x: T.kthvalue(x, 1, 0, True)[0],
+     [(4, 3)]),
+    ("quantile", lambda m, x: m.quantile(x, 0.3, 1), lambda T, x: T.quantile(x, 0.3, 1), [(3, 6)]),
+    ("quantile-all", lambda m, x: x.quantile(0.65), lambda T, x: x.quantile(0.65), [(3, 4)]),
+    ("quantile-qs-keep", lambda m, x: x.quantile(m.tensor([0.0, 0.4, 1.0], dtype=x.dtype), 0, keepdim=True),
+     lambda T, x: x.quantile(T.tensor([0.0, 0.4, 1.0], dtype=x.dtype), 0, keepdim=True), [(5, 2)]),
+    ("quantile-lower", lambda m, x: m.quantile(x, 0.3, -1, interpolation="lower"),
+     lambda T, x: T.quantile(x, 0.3, -1, interpolation="lower"), [(3, 6)]),
+    ("quantile-higher", lambda m, x: m.quantile(x, 0.3, -1, interpolation="higher"),
+     lambda T, x: T.quantile(x, 0.3, -1, interpolation="higher"), [(3, 6)]),
+    ("quantile-midpoint", lambda m, x: m.quantile(x, 0.3, -1, interpolation="midpoint"),
+     lambda T, x: T.quantile(x, 0.3, -1, interpolation="midpoint"), [(3, 6)]),
+    ("quantile-nearest", lambda m, x: m.quantile(x, 0.5, -1, interpolation="nearest"),
+     lambda T, x: T.quantile(x, 0.5, -1, interpolation="nearest"), [(3, 6)]),
+    ("index_fill", lambda m, x: x.index_fill(1, m.tensor(np.array([0, 2])), -1.5),
+     lambda T, x: x.index_fill(1, T.tensor([0, 2]), -1.5), [(2, 4)]),
+    ("index_copy", lambda m, x, s: m.index_copy(x, 0, m.tensor(np.array([3, 1])), s),
+     lambda T, x, s: T.index_copy(x, 0, T.tensor([3, 1]), s), [(4, 3), (2, 3)]),
 ]
 
 
@@ -227,6 +250,22 @@ def test_hand_values(eng):
     np.testing.assert_array_equal(m.trace(m.tensor([[1.0, 2.0], [3.0, 4.0]])).numpy(), 5.0)
     np.testing.assert_array_equal(m.rot90(m.tensor([[1.0, 2.0], [3.0, 4.0]])).numpy(), [[2, 4], [1, 3]])
     np.testing.assert_array_equal(m.kron(m.tensor([1.0, 2.0]), m.tensor([1.0, 10.0])).numpy(), [1, 10, 2, 20])
+    md = m.tensor([[3.0, 1.0, 2.0, 4.0], [1.0, np.nan, 0.0, 5.0]]).median(1)
+    np.testing.assert_array_equal(md.values.numpy()[0], 2.0)  # the lower median
+    assert np.isnan(md.values.numpy()[1]) and md.indices.numpy().tolist() == [2, 1]
+    assert md.indices.dtype == np.int64
+    assert np.isnan(m.quantile(m.tensor([1.0, np.nan]), 0.5).numpy())
+    kv = m.kthvalue(m.tensor([5.0, 1.0, 4.0]), 2)
+    assert kv.values.numpy() == 4.0 and kv.indices.numpy() == 2
+    np.testing.assert_allclose(m.quantile(m.tensor([0.0, 10.0, 20.0, 30.0]), 0.5).numpy(), 15.0)
+    np.testing.assert_array_equal(m.index_fill(m.zeros(2, 3), 1, [2], 7.0).numpy(), [[0, 0, 7], [0, 0, 7]])
+    m.manual_seed(4)
+    b = m.bernoulli(m.full((4000,), 0.25))
+    assert b.dtype == np.float32 and set(np.unique(b.numpy())) <= {0.0, 1.0} and abs(b.numpy().mean() - 0.25) < 0.03
+    other = ref if m is pygrad else pygrad
+    other.manual_seed(4)
+    np.testing.assert_array_equal(other.bernoulli(other.full((4000,), 0.25)).numpy(), b.numpy())  # same draw
+    np.testing.assert_array_equal(m.bernoulli(m.zeros(5), p=1.0).numpy(), np.ones(5))
 
 
 @pytest.mark.parametrize("eng", ENGINES)
@@ -306,6 +345,13 @@ ERRORS = [
     (lambda m: m.logit(m.tensor(np.array([1, 2]))), PygradTypeError, "logit:"),
     (lambda m: m.nansum(m.ones(2), 1), ShapeError, "nansum:"),
     (lambda m: m.xlogy(m.ones(2), m.ones(3)), ShapeError, "xlogy:"),
+    (lambda m: m.kthvalue(m.ones(3), 4), PygradIndexError, "kthvalue:"),
+    (lambda m: m.median(m.ones(2, 0), 1), PygradIndexError, "median:"),
+    (lambda m: m.quantile(m.ones(3), 1.5), PygradValueError, "quantile:"),
+    (lambda m: m.quantile(m.ones(3), 0.5, interpolation="cubic"), PygradValueError, "quantile:"),
+    (lambda m: m.index_fill(m.ones(3), 0, [3], 1.0), PygradIndexError, "index_fill:"),
+    (lambda m: m.index_copy(m.ones(3, 2), 0, [0], m.ones(2, 2)), ShapeError, "index_copy:"),
+    (lambda m: m.bernoulli(m.full((2,), 1.5)), PygradValueError, "bernoulli:"),
 ]
 
 
@@ -322,6 +368,7 @@ def test_names_on_both_engines():
                  "isfinite", "nan_to_num", "masked_select", "repeat_interleave", "logaddexp", "hypot", "diag",
                  "cross", "index_add", "swapaxes", "swapdims", "eq", "ne", "lt", "le", "gt", "ge", "equal", "sgn",
                  "frac", "addcmul", "addcdiv", "baddbmm", "addbmm", "addmv", "inner", "kron", "trace", "select",
-                 "rot90", "diag_embed", "diagflat", "dist", "xlogy", "logit", "sinc", "nansum", "nanmean"):
+                 "rot90", "diag_embed", "diagflat", "dist", "xlogy", "logit", "sinc", "nansum", "nanmean", "median",
+                 "kthvalue", "quantile", "index_fill", "index_copy", "bernoulli"):
         for m in ENGINES.values():
             assert name in m.__all__ and callable(getattr(m, name))
