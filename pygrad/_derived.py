@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import numbers
 import string
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
@@ -1037,6 +1038,856 @@ def logcumsumexp(x: Any, dim: int) -> Any:
     return y
 
 
+# ---------------------------------------------------------------- PyTorch's Tensor conveniences
+
+
+def _new_shape(op: str, sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    s = _sizes(op, sizes, "size")
+    if any(n < 0 for n in s):
+        raise ShapeError(f"{op}: sizes must be non-negative, got {s}")
+    return s
+
+
+def new_zeros(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Zeros of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_zeros", x)
+    return _eng(x).zeros(_new_shape("new_zeros", size), dtype=x.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad)
+
+
+def new_ones(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Ones of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_ones", x)
+    return _eng(x).ones(_new_shape("new_ones", size), dtype=x.dtype if dtype is None else dtype,
+                        requires_grad=requires_grad)
+
+
+def new_full(x: Any, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """``fill_value`` in a tensor of shape ``size`` with x's engine and (unless ``dtype``) dtype."""
+    x = _tensor("new_full", x)
+    return _eng(x).full(_new_shape("new_full", (size,)), fill_value, dtype=x.dtype if dtype is None else dtype,
+                        requires_grad=requires_grad)
+
+
+def new_empty(x: Any, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """A tensor of shape ``size`` with x's engine and (unless ``dtype``) dtype, zero-filled (pygrad
+    never hands out uninitialised memory)."""
+    x = _tensor("new_empty", x)
+    return _eng(x).zeros(_new_shape("new_empty", size), dtype=x.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad)
+
+
+def new_tensor(x: Any, data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """A new leaf holding a copy of ``data`` (a tensor's data is copied, its graph not kept), with x's
+    engine and (unless ``dtype``) x's dtype."""
+    x = _tensor("new_tensor", x)
+    arr = np.array(data.detach().numpy() if _engines.is_tensor(data) else data)
+    return _eng(x).tensor(arr, dtype=x.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def type_as(x: Any, other: Any) -> Any:
+    """x cast to ``other``'s dtype (x itself when they agree)."""
+    x, other = _tensor("type_as", x), _tensor("type_as", other)
+    return x if x.dtype == other.dtype else x.to(other.dtype)
+
+
+def view_as(x: Any, other: Any) -> Any:
+    """x reshaped to ``other.shape``."""
+    x, other = _tensor("view_as", x), _tensor("view_as", other)
+    return x.reshape(tuple(other.shape))
+
+
+def reshape_as(x: Any, other: Any) -> Any:
+    """x reshaped to ``other.shape``."""
+    x, other = _tensor("reshape_as", x), _tensor("reshape_as", other)
+    return x.reshape(tuple(other.shape))
+
+
+def t(x: Any) -> Any:
+    """The transpose of a 2-d tensor; a 0-d or 1-d tensor is returned as is."""
+    x = _tensor("t", x)
+    if x.ndim > 2:
+        raise ShapeError(f"t: expects a tensor of at most 2 dims, got shape {x.shape}; use transpose or mT")
+    return x.permute(1, 0) if x.ndim == 2 else x
+
+
+def _mT(x: Any) -> Any:
+    """x with its last two dims swapped (a batch of matrices transposed)."""
+    if x.ndim < 2:
+        raise ShapeError(f"mT: needs at least 2 dims, got shape {x.shape}")
+    perm = list(range(x.ndim))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return x.permute(*perm)
+
+
+def _same(op: str, a: Any, b: Any, names: tuple[str, str] = ("input", "other")) -> None:
+    _engines.common(op, (a, b))
+    if a.dtype != b.dtype:
+        raise PygradTypeError(f"{op}: expected {names[0]} and {names[1]} to have the same dtype, got {a.dtype} "
+                              f"and {b.dtype}")
+
+
+def mm(input: Any, mat2: Any) -> Any:
+    """The matrix product of (n, m) and (m, p) tensors (no broadcasting)."""
+    a, b = _tensor("mm", input), _tensor("mm", mat2)
+    _same("mm", a, b, ("input", "mat2"))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ShapeError(f"mm: expected (n, m) and (m, p) matrices, got shapes {a.shape} and {b.shape}")
+    return a @ b
+
+
+def bmm(input: Any, mat2: Any) -> Any:
+    """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
+    a, b = _tensor("bmm", input), _tensor("bmm", mat2)
+    _same("bmm", a, b, ("input", "mat2"))
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ShapeError(f"bmm: expected (b, n, m) and (b, m, p) tensors, got shapes {a.shape} and {b.shape}")
+    return a @ b
+
+
+def mv(input: Any, vec: Any) -> Any:
+    """The product of an (n, m) matrix and an (m,) vector: shape (n,)."""
+    a, v = _tensor("mv", input), _tensor("mv", vec)
+    _same("mv", a, v, ("input", "vec"))
+    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+        raise ShapeError(f"mv: expected an (n, m) matrix and an (m,) vector, got shapes {a.shape} and {v.shape}")
+    return a @ v
+
+
+def _real(op: str, what: str, v: Any) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {v!r}")
+    return float(v)
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·(mat1 @ mat2), ``input`` broadcast to (n, p); with β = 0 ``input`` is ignored
+    (its NaNs do not propagate, as PyTorch)."""
+    x = _tensor("addmm", input)
+    beta, alpha = _real("addmm", "beta", beta), _real("addmm", "alpha", alpha)
+    p = mm(mat1, mat2)
+    _same("addmm", x, p, ("input", "mat1"))
+    try:
+        if np.broadcast_shapes(x.shape, p.shape) != p.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"addmm: input of shape {x.shape} does not broadcast to the product's shape "
+                         f"{p.shape}") from None
+    prod_ = p if alpha == 1 else p * alpha
+    if beta == 0:
+        return prod_
+    return (x if beta == 1 else x * beta) + prod_
+
+
+def _bound(op: str, x: Any, b: Any, what: str) -> Any:
+    """A clamp bound: None, a number, or a tensor of x's engine and dtype broadcasting with x."""
+    if b is None:
+        return None
+    if not _engines.is_tensor(b):
+        return _real(op, what, b)
+    _same(op, x, b, ("input", what))
+    try:
+        np.broadcast_shapes(x.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: {what} of shape {b.shape} does not broadcast with input {x.shape}") from None
+    return b
+
+
+def _clamp(op: str, x: Any, lo: Any, hi: Any) -> Any:
+    x = _tensor(op, x)
+    lo, hi = _bound(op, x, lo, "min"), _bound(op, x, hi, "max")
+    if lo is None and hi is None:
+        raise PygradValueError(f"{op}: at least one of min and max must be given")
+    if not (_engines.is_tensor(lo) or _engines.is_tensor(hi)):
+        return x.clamp(lo, hi)
+    e = _eng(x)
+    # min(max(x, lo), hi): the gradient reaches x where lo ≤ x ≤ hi, a bound where it is taken
+    y = x if lo is None else e.where(x >= lo, x, lo if _engines.is_tensor(lo) else _const(x, lo))
+    return y if hi is None else e.where(y <= hi, y, hi if _engines.is_tensor(hi) else _const(x, hi))
+
+
+def clamp_min(x: Any, min: Any) -> Any:
+    """max(x, min) (``clamp(x, min=min)``); ``min`` a number or a tensor broadcasting with x."""
+    return _clamp("clamp_min", x, min, None)
+
+
+def clamp_max(x: Any, max: Any) -> Any:
+    """min(x, max) (``clamp(x, max=max)``); ``max`` a number or a tensor broadcasting with x."""
+    return _clamp("clamp_max", x, None, max)
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Any:
+    """An alias of ``clamp``: min(max(x, min), max), the bounds numbers or tensors."""
+    return _clamp("clip", x, min, max)
+
+
+def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
+    x = _tensor(op, x)
+    ds = _dims(op, None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim, x.shape)
+    keepdim = _keep(op, keepdim)
+    if _count(x.shape, ds) == 0:
+        raise PygradValueError(f"{op}: the {'max' if top else 'min'} of an empty dim is undefined "
+                               f"(shape {x.shape}, dim {ds})")
+    e = _eng(x)
+    v = x.detach().numpy()
+    if x.dtype.kind != "f":  # integers and bools: no gradient to route
+        return e.tensor((np.max if top else np.min)(v, axis=ds, keepdims=keepdim))
+    with np.errstate(invalid="ignore"):
+        m = (np.max if top else np.min)(v, axis=ds, keepdims=True)
+        ties = (v == m) | (np.isnan(v) & np.isnan(m))
+    w = ties / ties.sum(axis=ds, keepdims=True)
+    ms = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    # the value m exactly; the gradient split evenly between ties (PyTorch's amax/amin)
+    y = _const(x, ms) + (e.where(e.tensor(ties), x - _const(x, ms), _const(x, 0.0)) * _const(x, w)).sum(
+        ds, keepdims=True)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def amax(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    """The maximum over ``dim`` (an int or a tuple; () or None: all), the gradient split evenly
+    between equal maxima."""
+    return _extreme("amax", x, dim, keepdim, True)
+
+
+def amin(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
+    """The minimum over ``dim`` (an int or a tuple; () or None: all), the gradient split evenly
+    between equal minima."""
+    return _extreme("amin", x, dim, keepdim, False)
+
+
+def _test(op: str, x: Any, f: Any, other: bool) -> Any:
+    x = _tensor(op, x)
+    v = x.detach().numpy()
+    return _eng(x).tensor(np.asarray(f(v) if v.dtype.kind in "fc" else np.full(v.shape, other), dtype=bool))
+
+
+def isnan(x: Any) -> Any:
+    """A bool tensor: True where x is NaN."""
+    return _test("isnan", x, np.isnan, False)
+
+
+def isinf(x: Any) -> Any:
+    """A bool tensor: True where x is ±inf."""
+    return _test("isinf", x, np.isinf, False)
+
+
+def isfinite(x: Any) -> Any:
+    """A bool tensor: True where x is neither NaN nor ±inf."""
+    return _test("isfinite", x, np.isfinite, True)
+
+
+def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Any:
+    """x with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (defaults: 0, the
+    dtype's largest and lowest finite value); gradient 1 where x is finite, else 0."""
+    x = _tensor("nan_to_num", x)
+    if x.dtype.kind != "f":  # integers and bools hold no NaN or infinity
+        return clone(x)
+    fi = np.finfo(x.dtype)
+    vals = [_real("nan_to_num", w, v) for w, v in (("nan", nan), ("posinf", fi.max if posinf is None else posinf),
+                                                    ("neginf", fi.min if neginf is None else neginf))]
+    v = x.detach().numpy()
+    if np.isfinite(v).all():
+        return x * 1.0
+    e = _eng(x)
+    fill = np.where(np.isnan(v), vals[0], np.where(v > 0, vals[1], vals[2])).astype(x.dtype)
+    return e.where(e.tensor(np.isfinite(v)), x, _const(x, fill))
+
+
+def _where_method(x: Any, condition: Any, other: Any) -> Any:
+    """``x.where(condition, other)``: x where ``condition``, else ``other``."""
+    x = _tensor("where", x)
+    return _eng(x).where(condition, x, other)
+
+
+def neg(x: Any) -> Any:
+    """-x."""
+    return -_tensor("neg", x)
+
+
+def _ndim(x: Any) -> int:
+    """The number of dims (PyTorch's ``dim()``)."""
+    return int(x.ndim)
+
+
+def nelement(x: Any) -> int:
+    """The number of elements (``numel()``)."""
+    return int(x.numel())
+
+
+def element_size(x: Any) -> int:
+    """The size of one element in bytes."""
+    return int(np.dtype(x.dtype).itemsize)
+
+
+def is_contiguous(x: Any, memory_format: Any = None) -> bool:
+    """True: pygrad tensors always hold their own row-major storage (see ``contiguous``)."""
+    return True
+
+
+def cpu(x: Any) -> Any:
+    """x itself: pygrad tensors live in host memory."""
+    return x
+
+
+def masked_select(x: Any, mask: Any) -> Any:
+    """The elements of x where the bool ``mask`` is True (both broadcast), as a 1-d tensor in
+    row-major order; gradient: scattered back."""
+    x = _tensor("masked_select", x)
+    m = mask.detach().numpy() if _engines.is_tensor(mask) else np.asarray(mask)
+    if _engines.is_tensor(mask):
+        _engines.common("masked_select", (x, mask))
+    if m.dtype != np.bool_:
+        raise PygradTypeError(f"masked_select: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: the shapes of input {x.shape} and mask {m.shape} do not broadcast") from None
+    xb = broadcast_to(x, shape)
+    return _gather(xb.reshape(-1), np.flatnonzero(np.broadcast_to(m, shape)))
+
+
+def repeat_interleave(x: Any, repeats: Any, dim: int | None = None, *, output_size: int | None = None) -> Any:
+    """Each element (``dim`` None: of the flattened x) or each slice along ``dim`` repeated ``repeats``
+    times (an int, or one count per slice); gradient: the copies summed."""
+    x = _tensor("repeat_interleave", x)
+    if dim is None:
+        x, d = x.reshape(-1), 0
+    else:
+        if x.ndim == 0:
+            x = x.reshape(1)
+        d = _dim("repeat_interleave", dim, x.ndim, x.shape)
+    n = x.shape[d]
+    r = repeats.detach().numpy() if _engines.is_tensor(repeats) else np.asarray(repeats)
+    if r.dtype.kind not in "iu" or r.ndim > 1:
+        raise PygradTypeError(f"repeat_interleave: repeats must be an int or a 1-d integer tensor, got {repeats!r}")
+    if r.ndim == 1 and r.size not in (1, n):
+        raise ShapeError(f"repeat_interleave: {r.size} repeats for dim {d} of size {n}")
+    if (r < 0).any():
+        raise PygradValueError(f"repeat_interleave: repeats must be non-negative, got {r.tolist()}")
+    idx = np.repeat(_ids(n), r.reshape(-1) if r.ndim else int(r))
+    if output_size is not None and output_size != idx.size:
+        raise PygradValueError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                               f"{idx.size} slices")
+    return _take(x, [idx if i == d else _ids(s) for i, s in enumerate(x.shape)])
+
+
+def _binary(op: str, a: Any, b: Any) -> tuple[Any, Any]:
+    a, b = _tensor(op, a), _tensor(op, b)
+    _same(op, a, b)
+    _float(op, a)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b
+
+
+def logaddexp(input: Any, other: Any) -> Any:
+    """log(eᵃ + eᵇ), without overflow (see :func:`logcumsumexp`); gradients eᵃ⁻ʸ and eᵇ⁻ʸ."""
+    a, b = _binary("logaddexp", input, other)
+    return _logaddexp(a, b)
+
+
+def hypot(input: Any, other: Any) -> Any:
+    """√(a² + b²), scaled by the constant s = max(|a|, |b|) so that it neither overflows nor
+    underflows: s·√((a/s)² + (b/s)²); gradients a/y and b/y."""
+    a, b = _binary("hypot", input, other)
+    s = np.maximum(np.abs(a.detach().numpy()), np.abs(b.detach().numpy()))
+    s = np.where((s > 0) & np.isfinite(s), s, 1).astype(a.dtype)
+    st = _const(a, s)
+    u, v = a / st, b / st
+    return (u * u + v * v).sqrt() * st
+
+
+def diag(x: Any, diagonal: int = 0) -> Any:
+    """A 1-d x: the square matrix with x on diagonal ``diagonal`` (above the main one if positive),
+    zeros elsewhere; a 2-d x: its diagonal ``diagonal`` as a 1-d tensor."""
+    x = _tensor("diag", x)
+    k = _int("diag", "diagonal", diagonal)
+    if x.ndim == 2:
+        return globals()["diagonal"](x, k)
+    if x.ndim != 1:
+        raise ShapeError(f"diag: expects a 1-d or 2-d tensor, got shape {x.shape}")
+    n = x.shape[0]
+    m = n + abs(k)
+    off = np.full(m * m, n, dtype=np.int64)
+    i = _ids(n)
+    off[(i + max(-k, 0)) * m + i + max(k, 0)] = i
+    xz = _eng(x).concatenate([x, _const(x, np.zeros(1))], axis=0)
+    return _gather(xz, off).reshape(m, m)
+
+
+def cross(input: Any, other: Any, dim: int | None = None) -> Any:
+    """The cross product of 3-vectors along ``dim`` (None: -1, ``torch.linalg.cross``'s default),
+    the two tensors broadcast: (a₁b₂ - a₂b₁, a₂b₀ - a₀b₂, a₀b₁ - a₁b₀)."""
+    a, b = _tensor("cross", input), _tensor("cross", other)
+    _same("cross", a, b)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"cross: shapes {a.shape} and {b.shape} do not broadcast") from None
+    if not shape:
+        raise ShapeError("cross: expects tensors of at least 1 dim")
+    d = _dim("cross", -1 if dim is None else dim, len(shape), shape)
+    if a.shape != shape:
+        a = broadcast_to(a, shape)
+    if b.shape != shape:
+        b = broadcast_to(b, shape)
+    if shape[d] != 3:
+        raise ShapeError(f"cross: dim {d} must have size 3, got shapes {input.shape} and {other.shape}")
+    n = len(shape)
+    A = [a[_slice(n, d, slice(i, i + 1))] for i in range(3)]
+    B = [b[_slice(n, d, slice(i, i + 1))] for i in range(3)]
+    parts = [A[1] * B[2] - A[2] * B[1], A[2] * B[0] - A[0] * B[2], A[0] * B[1] - A[1] * B[0]]
+    return _eng(a).concatenate(parts, axis=d)
+
+
+def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Any:
+    """x with ``alpha·source`` added along ``dim`` at rows ``index`` (a 1-d integer tensor, one per
+    slice of ``source`` along ``dim``; repeated indices accumulate)."""
+    x, src = _tensor("index_add", x), _tensor("index_add", source)
+    _same("index_add", x, src, ("input", "source"))
+    d = _dim("index_add", dim, x.ndim, x.shape)
+    idx = index.detach().numpy() if _engines.is_tensor(index) else np.asarray(index)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise PygradTypeError(f"index_add: index must be a 1-d integer tensor, got dtype {idx.dtype} and "
+                              f"shape {idx.shape}")
+    idx = idx.reshape(-1).astype(np.int64)
+    xs, ss = tuple(x.shape) or (1,), tuple(src.shape) or (1,)
+    if len(ss) != len(xs) or ss[d] != idx.size or any(ss[i] != xs[i] for i in range(len(xs)) if i != d):
+        raise ShapeError(f"index_add: source of shape {src.shape} must match input {x.shape} except in dim {d}, "
+                         f"which must have the index's length {idx.size}")
+    if idx.size and (idx.min() < -xs[d] or idx.max() >= xs[d]):
+        raise PygradIndexError(f"index_add: index out of range for dim {d} of size {xs[d]}")
+    idx = idx % max(xs[d], 1)
+    full = np.broadcast_to(idx.reshape([-1 if i == d else 1 for i in range(len(ss))]), ss)
+    alpha = _real("index_add", "alpha", alpha)
+    s = src.reshape(ss) if alpha == 1 else src.reshape(ss) * alpha
+    y = x.reshape(xs).scatter_add(d, _eng(x).tensor(np.ascontiguousarray(full)), s)
+    return y.reshape(x.shape)
+
+
+def swapaxes(x: Any, axis0: int, axis1: int) -> Any:
+    """x with dims ``axis0`` and ``axis1`` exchanged (``transpose``; alias ``swapdims``)."""
+    x = _tensor("swapaxes", x)
+    a, b = _dim("swapaxes", axis0, x.ndim, x.shape), _dim("swapaxes", axis1, x.ndim, x.shape)
+    if x.ndim < 2 or a == b:
+        return x
+    perm = list(range(x.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return x.permute(*perm)
+
+
+swapdims = swapaxes
+
+
+def _compare(op: str, sym: str) -> Any:
+    def f(input: Any, other: Any) -> Any:
+        x = _tensor(op, input)
+        return {"eq": x.__eq__, "ne": x.__ne__, "lt": x.__lt__, "le": x.__le__, "gt": x.__gt__,
+                "ge": x.__ge__}[op](other)
+
+    f.__name__ = f.__qualname__ = op
+    f.__doc__ = f"input {sym} other elementwise (broadcasting), a bool tensor: the operator's method form."
+    return f
+
+
+eq, ne, lt, le, gt, ge = (_compare(o, s) for o, s in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="),
+                                                      ("gt", ">"), ("ge", ">=")))
+
+
+def equal(input: Any, other: Any) -> bool:
+    """True when the two tensors have one shape and equal elements (NaN is not equal to NaN)."""
+    a, b = _tensor("equal", input), _tensor("equal", other)
+    _engines.common("equal", (a, b))
+    return a.shape == b.shape and bool(np.array_equal(a.detach().numpy(), b.detach().numpy()))
+
+
+def _logical_not(x: Any) -> Any:
+    """The elementwise logical not, a bool tensor."""
+    return _eng(x).logical_not(_tensor("logical_not", x))
+
+
+def sgn(x: Any) -> Any:
+    """sign(x) (for real tensors PyTorch's ``sgn`` is ``sign``)."""
+    return _tensor("sgn", x).sign()
+
+
+def frac(x: Any) -> Any:
+    """x - trunc(x), the fractional part with x's sign; gradient 1."""
+    x = _tensor("frac", x)
+    _float("frac", x)
+    return x - x.trunc()
+
+
+def _scale(t: Any, s: float) -> Any:
+    return t if s == 1 else t * s
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Any:
+    """input + value · tensor1 · tensor2 (broadcasting)."""
+    x, a, b = _tensor("addcmul", input), _tensor("addcmul", tensor1), _tensor("addcmul", tensor2)
+    _same("addcmul", x, a, ("input", "tensor1"))
+    _same("addcmul", x, b, ("input", "tensor2"))
+    return x + _scale(a * b, _real("addcmul", "value", value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Any:
+    """input + value · tensor1 / tensor2 (broadcasting; float tensors)."""
+    x, a, b = _tensor("addcdiv", input), _tensor("addcdiv", tensor1), _tensor("addcdiv", tensor2)
+    _same("addcdiv", x, a, ("input", "tensor1"))
+    _same("addcdiv", x, b, ("input", "tensor2"))
+    _float("addcdiv", a)
+    return x + _scale(a / b, _real("addcdiv", "value", value))
+
+
+def _addprod(op: str, x: Any, p: Any, beta: Any, alpha: Any) -> Any:
+    x = _tensor(op, x)
+    beta, alpha = _real(op, "beta", beta), _real(op, "alpha", alpha)
+    _same(op, x, p)
+    try:
+        if np.broadcast_shapes(x.shape, p.shape) != p.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"{op}: input of shape {x.shape} does not broadcast to the product's shape "
+                         f"{p.shape}") from None
+    return _scale(p, alpha) if beta == 0 else _scale(x, beta) + _scale(p, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·bmm(batch1, batch2) (β = 0 ignores input)."""
+    return _addprod("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·Σ_b batch1[b] @ batch2[b] (β = 0 ignores input)."""
+    return _addprod("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: float = 1, alpha: float = 1) -> Any:
+    """β·input + α·mat @ vec (β = 0 ignores input)."""
+    return _addprod("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def inner(input: Any, other: Any) -> Any:
+    """Σ over the last dims: y[i..., j...] = Σₖ a[i..., k] b[j..., k] (a product with a 0-d operand)."""
+    a, b = _tensor("inner", input), _tensor("inner", other)
+    _same("inner", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"inner: the last dims of shapes {a.shape} and {b.shape} differ")
+    n = a.shape[-1]
+    y = a.reshape(-1, n) @ b.reshape(-1, n).permute(1, 0)
+    return y.reshape(*a.shape[:-1], *b.shape[:-1])
+
+
+def kron(input: Any, other: Any) -> Any:
+    """The Kronecker product: y[i·q + k, ...] = a[i, ...] b[k, ...] per dim (the fewer dims padded in front)."""
+    a, b = _tensor("kron", input), _tensor("kron", other)
+    _same("kron", a, b)
+    n = max(a.ndim, b.ndim)
+    a, b = _lead(a, n), _lead(b, n)
+    y = a.reshape(*(v for s in a.shape for v in (s, 1))) * b.reshape(*(v for s in b.shape for v in (1, s)))
+    return y.reshape(*(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def trace(x: Any) -> Any:
+    """Σᵢ x[i, i] of a 2-d tensor."""
+    x = _tensor("trace", x)
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expects a 2-d tensor, got shape {x.shape}")
+    return diagonal(x).sum()
+
+
+def select(x: Any, dim: int, index: int) -> Any:
+    """The slice at ``index`` of dim ``dim`` (that dim removed)."""
+    x = _tensor("select", x)
+    if x.ndim == 0:
+        raise ShapeError("select: a 0-d tensor has no dim to select from")
+    d = _dim("select", dim, x.ndim, x.shape)
+    i = _int("select", "index", index)
+    if not -x.shape[d] <= i < x.shape[d]:
+        raise PygradIndexError(f"select: index {i} is out of range for dim {d} of size {x.shape[d]}")
+    return x[_slice(x.ndim, d, i)]
+
+
+def rot90(x: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Any:
+    """x rotated by k·90° in the plane of ``dims``, from the first dim towards the second."""
+    x = _tensor("rot90", x)
+    k = _int("rot90", "k", k) % 4
+    if not isinstance(dims, (tuple, list)) or len(dims) != 2:
+        raise ShapeError(f"rot90: dims must be 2 dims, got {dims!r}")
+    if x.ndim < 2:
+        raise ShapeError(f"rot90: expects at least 2 dims, got shape {x.shape}")
+    a, b = _dim("rot90", dims[0], x.ndim, x.shape), _dim("rot90", dims[1], x.ndim, x.shape)
+    if a == b:
+        raise ShapeError(f"rot90: dims must differ, got {tuple(dims)}")
+    if k == 1:
+        return swapaxes(flip(x, b), a, b)
+    if k == 2:
+        return flip(x, (a, b))
+    if k == 3:
+        return swapaxes(flip(x, a), a, b)
+    return clone(x)
+
+
+def diag_embed(x: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Any:
+    """Each vector along x's last dim placed on diagonal ``offset`` of a new square matrix in dims
+    ``dim1``, ``dim2`` of the result (zeros elsewhere)."""
+    x = _tensor("diag_embed", x)
+    k = _int("diag_embed", "offset", offset)
+    nd = x.ndim + 1
+    d1, d2 = _dim("diag_embed", dim1, nd), _dim("diag_embed", dim2, nd)
+    if d1 == d2:
+        raise ShapeError(f"diag_embed: dim1 and dim2 are the same dim {d1}")
+    if x.ndim == 0:
+        x = x.reshape(1)
+        nd = 2
+    *lead, n = x.shape
+    m = n + abs(k)
+    batch = math.prod(lead)
+    i = _ids(n)
+    cell = np.full((batch, m * m), batch * n, dtype=np.int64)
+    cell[:, (i + max(-k, 0)) * m + i + max(k, 0)] = _ids(batch).reshape(-1, 1) * n + i
+    xz = _eng(x).concatenate([x.reshape(-1), _const(x, np.zeros(1))], axis=0)
+    y = _gather(xz, cell).reshape(*lead, m, m)
+    return y if (d1, d2) == (nd - 2, nd - 1) else movedim(y, (-2, -1), (d1, d2))
+
+
+def diagflat(x: Any, offset: int = 0) -> Any:
+    """The flattened x on diagonal ``offset`` of a square matrix."""
+    return diag(flatten(_tensor("diagflat", x)), offset)
+
+
+def dist(input: Any, other: Any, p: float = 2) -> Any:
+    """‖input - other‖_p over all elements (broadcasting)."""
+    a, b = _tensor("dist", input), _tensor("dist", other)
+    _same("dist", a, b)
+    return norm(a - b, p)
+
+
+def xlogy(input: Any, other: Any) -> Any:
+    """x·log(y), and 0 where x = 0 (unless y is NaN), broadcasting; gradients log(y) and x/y (0 where x = 0)."""
+    x, y = _binary("xlogy", input, other)
+    e = _eng(x)
+    zero = e.tensor(np.broadcast_to((x.detach().numpy() == 0) & ~np.isnan(y.detach().numpy()),
+                                    np.broadcast_shapes(x.shape, y.shape)).copy())
+    ys = e.where(zero, _const(x, 1.0), y)
+    return e.where(zero, _const(x, 0.0), x * ys.log())
+
+
+def logit(x: Any, eps: float | None = None) -> Any:
+    """log(z / (1 - z)) with z = x, or x clamped to [eps, 1 - eps] when ``eps`` is given."""
+    x = _tensor("logit", x)
+    _float("logit", x)
+    z = x if eps is None else x.clamp(_real("logit", "eps", eps), 1.0 - float(eps))
+    return (z / (1.0 - z)).log()
+
+
+def sinc(x: Any) -> Any:
+    """sin(πx) / (πx), 1 at x = 0 (gradient 0 there)."""
+    x = _tensor("sinc", x)
+    _float("sinc", x)
+    e = _eng(x)
+    zero = e.tensor(x.detach().numpy() == 0)
+    px = e.where(zero, _const(x, 1.0), x) * math.pi
+    return e.where(zero, _const(x, 1.0), px.sin() / px)
+
+
+def nansum(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Σ x over ``dim`` with NaNs counted as 0."""
+    x = _tensor("nansum", x)
+    _float("nansum", x)
+    ds = _dims("nansum", dim, x.shape)
+    keepdim = _keep("nansum", keepdim)
+    e = _eng(x)
+    y = e.where(isnan(x), _const(x, 0.0), x).sum(ds, keepdims=True)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+def nanmean(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """The mean over ``dim`` of the elements that are not NaN (NaN where all are)."""
+    x = _tensor("nanmean", x)
+    _float("nanmean", x)
+    ds = _dims("nanmean", dim, x.shape)
+    keepdim = _keep("nanmean", keepdim)
+    cnt = (~np.isnan(x.detach().numpy())).sum(axis=ds, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv = np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), np.nan)
+    y = nansum(x, ds, True) * _const(x, inv)
+    return _finish(y, x.shape, ds, keepdim)
+
+
+MedianResult = namedtuple("median", ["values", "indices"])
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+
+
+def _order_stat(op: str, x: Any, dim: int, keepdim: Any, pick: Any) -> Any:
+    """The element of rank ``pick(n)`` (0-based, ascending; a NaN in a line is its result, as PyTorch) along
+    ``dim``, gathered (the gradient goes to it), with its int64 index."""
+    x = _tensor(op, x)
+    _float(op, x)
+    keepdim = _keep(op, keepdim)
+    d = _dim(op, dim, x.ndim, x.shape)
+    xs = x if x.ndim else x.reshape(1)
+    n = xs.shape[d]
+    if n == 0:
+        raise PygradIndexError(f"{op}: dim {d} of shape {x.shape} is empty")
+    k = pick(n)
+    v = xs.detach().numpy()
+    idx = np.take(np.argsort(v, axis=d, kind="stable"), [k], axis=d)
+    nan = np.isnan(v)
+    if nan.any():
+        idx = np.where(nan.any(axis=d, keepdims=True), np.expand_dims(nan.argmax(axis=d), d), idx)
+    e = _eng(x)
+    vals = e.take_along_dim(xs, e.tensor(idx), d)
+    if not keepdim or not x.ndim:
+        vals, idx = squeeze(vals, d), np.squeeze(idx, d)
+    return vals, e.tensor(np.asarray(idx, dtype=np.int64))
+
+
+def median(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """The lower median (rank ⌊(n-1)/2⌋); over all elements (``dim`` None) a 0-d tensor, along ``dim`` a
+    (values, indices) pair. A line holding NaN has median NaN. The gradient goes to the chosen element."""
+    if dim is None:
+        x = _tensor("median", x)
+        return _order_stat("median", x.reshape(-1), 0, False, lambda n: (n - 1) // 2)[0]
+    return MedianResult(*_order_stat("median", x, dim, keepdim, lambda n: (n - 1) // 2))
+
+
+def kthvalue(x: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    """The k-th smallest element along ``dim`` (k from 1), as a (values, indices) pair."""
+    x = _tensor("kthvalue", x)
+    k = _int("kthvalue", "k", k)
+
+    def pick(n: int) -> int:
+        if not 1 <= k <= n:
+            raise PygradIndexError(f"kthvalue: k {k} is out of range for a dim of size {n}")
+        return k - 1
+
+    return KthvalueResult(*_order_stat("kthvalue", x, dim, keepdim, pick))
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x: Any, q: Any, dim: int | None = None, keepdim: bool = False, *, interpolation: str = "linear") -> Any:
+    """The q-quantiles of x along ``dim`` (None: all elements): with s the sorted values and r = q·(n - 1),
+    s[⌊r⌋] + (r - ⌊r⌋)(s[⌈r⌉] - s[⌊r⌋]) (``linear``), or s[⌊r⌋], s[⌈r⌉], their mean, s[round(r)]. ``q`` a
+    number in [0, 1] or a 1-d tensor (its dim comes first in the result). A line holding NaN gives NaN."""
+    op = "quantile"
+    x = _tensor(op, x)
+    _float(op, x)
+    keepdim = _keep(op, keepdim)
+    if interpolation not in _QUANTILE_MODES:
+        raise PygradValueError(f"{op}: interpolation must be one of {', '.join(_QUANTILE_MODES)}, "
+                               f"got {interpolation!r}")
+    qv = q.detach().numpy() if _engines.is_tensor(q) else np.asarray(q, dtype=np.float64)
+    if qv.ndim > 1 or qv.dtype.kind not in "fiu" or not ((qv >= 0) & (qv <= 1)).all():
+        raise PygradValueError(f"{op}: q must be a number or a 1-d tensor of numbers in [0, 1], got {q!r}")
+    if dim is None:
+        xs, d = x.reshape(-1), 0
+    else:
+        d = _dim(op, dim, x.ndim, x.shape)
+        xs = x if x.ndim else x.reshape(1)
+    n = xs.shape[d]
+    if n == 0:
+        raise PygradIndexError(f"{op}: cannot take a quantile of an empty dim (shape {x.shape})")
+    e = _eng(x)
+    s = e.sort(xs, d).values
+    r = qv.reshape(-1).astype(np.float64) * (n - 1)
+    lo, hi = np.floor(r).astype(np.int64), np.ceil(r).astype(np.int64)
+    if interpolation == "nearest":
+        lo = hi = np.round(r).astype(np.int64)
+    elif interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    s_lo, s_hi = index_select_(s, d, lo), index_select_(s, d, hi)
+    if interpolation == "linear":
+        shape = [1] * s.ndim
+        shape[d] = -1
+        y = s_lo + (s_hi - s_lo) * _const(x, (r - np.floor(r)).reshape(shape))
+    elif interpolation == "midpoint":
+        y = (s_lo + s_hi) * 0.5
+    else:
+        y = s_lo
+    nan = np.isnan(xs.detach().numpy()).any(axis=d, keepdims=True)
+    if nan.any():
+        y = e.where(e.tensor(np.broadcast_to(nan, y.shape).copy()), _const(x, np.nan), y)
+    y = movedim(y, d, 0)  # (len(q), rest...)
+    if keepdim:
+        kept = [1] * x.ndim if dim is None else [1 if i == d else s_ for i, s_ in enumerate(x.shape)]
+        y = y.reshape(len(r), *kept)
+    else:
+        y = y.reshape(len(r), *([] if dim is None else [s_ for i, s_ in enumerate(x.shape) if i != d]))
+    return y.reshape(tuple(y.shape[1:])) if qv.ndim == 0 else y
+
+
+def index_select_(x: Any, d: int, idx: np.ndarray) -> Any:
+    return _take(x, [idx if i == d else _ids(s) for i, s in enumerate(x.shape)])
+
+
+def _index_mask(op: str, x: Any, dim: int, index: Any) -> tuple[int, np.ndarray]:
+    d = _dim(op, dim, x.ndim, x.shape)
+    idx = index.detach().numpy() if _engines.is_tensor(index) else np.asarray(index)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise PygradTypeError(f"{op}: index must be a 1-d integer tensor, got dtype {idx.dtype} and shape {idx.shape}")
+    idx = idx.reshape(-1).astype(np.int64)
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise PygradIndexError(f"{op}: index out of range for dim {d} of size {n}")
+    return d, idx % max(n, 1)
+
+
+def index_fill(x: Any, dim: int, index: Any, value: Any) -> Any:
+    """x with the slices ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor)."""
+    x = _tensor("index_fill", x)
+    d, idx = _index_mask("index_fill", x, dim, index)
+    sel = np.zeros(x.shape[d] if x.ndim else 1, dtype=bool)
+    sel[idx] = True
+    mask = sel.reshape([-1 if i == d else 1 for i in range(x.ndim)]) if x.ndim else sel.reshape(())
+    e = _eng(x)
+    fill = value if _engines.is_tensor(value) else _const(x, _real("index_fill", "value", value))
+    return e.where(e.tensor(np.broadcast_to(mask, x.shape).copy()), fill, x)
+
+
+def index_copy(x: Any, dim: int, index: Any, source: Any) -> Any:
+    """x with slice ``index[i]`` along ``dim`` replaced by slice i of ``source`` (the last wins on repeats)."""
+    x, src = _tensor("index_copy", x), _tensor("index_copy", source)
+    _same("index_copy", x, src, ("input", "source"))
+    d, idx = _index_mask("index_copy", x, dim, index)
+    if src.ndim != x.ndim or src.shape[d] != idx.size or any(
+            src.shape[i] != x.shape[i] for i in range(x.ndim) if i != d):
+        raise ShapeError(f"index_copy: source of shape {src.shape} must match input {x.shape} except in dim {d}, "
+                         f"which must have the index's length {idx.size}")
+    n = x.shape[d]
+    pos = np.zeros(n, dtype=np.int64)
+    pos[idx] = np.arange(idx.size)
+    sel = np.zeros(n, dtype=bool)
+    sel[idx] = True
+    e = _eng(x)
+    if idx.size == 0:
+        return clone(x)
+    moved = _take(src, [pos if i == d else _ids(s) for i, s in enumerate(src.shape)])
+    mask = np.broadcast_to(sel.reshape([-1 if i == d else 1 for i in range(x.ndim)]), x.shape).copy()
+    return e.where(e.tensor(mask), moved, x)
+
+
+def bernoulli(x: Any, p: float | None = None) -> Any:
+    """0/1 samples of x's shape and dtype, 1 with probability x (or ``p``), from the generator
+    ``manual_seed`` seeds; not differentiable."""
+    x = _tensor("bernoulli", x)
+    _float("bernoulli", x)
+    probs = x.detach().numpy() if p is None else np.full(x.shape, _real("bernoulli", "p", p))
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise PygradValueError("bernoulli: probabilities must lie in [0, 1]")
+    e = _eng(x)
+    u = e.rand(*x.shape, dtype=e.float64).numpy() if x.ndim else e.rand(1, dtype=e.float64).numpy().reshape(())
+    return e.tensor((u < probs).astype(x.dtype))
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -1047,11 +1898,28 @@ METHODS: dict[str, Any] = {
     "diagonal": diagonal, "tril": tril, "triu": triu, "dot": dot, "outer": outer, "isclose": isclose,
     "allclose": allclose, "logsumexp": logsumexp, "var": var, "std": std, "norm": norm, "prod": prod,
     "cumsum": cumsum, "cumprod": cumprod, "logcumsumexp": logcumsumexp,
+    "new_zeros": new_zeros, "new_ones": new_ones, "new_full": new_full, "new_empty": new_empty,
+    "new_tensor": new_tensor, "type_as": type_as, "view_as": view_as, "reshape_as": reshape_as, "t": t,
+    "mm": mm, "bmm": bmm, "mv": mv, "addmm": addmm, "clamp_min": clamp_min, "clamp_max": clamp_max, "clip": clip,
+    "amax": amax, "amin": amin, "isnan": isnan, "isinf": isinf, "isfinite": isfinite, "nan_to_num": nan_to_num,
+    "where": _where_method, "neg": neg, "dim": _ndim, "nelement": nelement, "element_size": element_size,
+    "is_contiguous": is_contiguous, "cpu": cpu, "masked_select": masked_select,
+    "repeat_interleave": repeat_interleave, "logaddexp": logaddexp, "hypot": hypot, "diag": diag, "cross": cross,
+    "index_add": index_add, "swapaxes": swapaxes, "swapdims": swapdims, "eq": eq, "ne": ne, "lt": lt, "le": le,
+    "gt": gt, "ge": ge, "equal": equal, "logical_not": _logical_not, "sgn": sgn, "frac": frac, "addcmul": addcmul,
+    "addcdiv": addcdiv, "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "inner": inner, "kron": kron,
+    "trace": trace, "select": select, "rot90": rot90, "diag_embed": diag_embed, "diagflat": diagflat, "dist": dist,
+    "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean, "median": median,
+    "kthvalue": kthvalue, "quantile": quantile, "index_fill": index_fill, "index_copy": index_copy,
+    "bernoulli": bernoulli,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
-FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items()
-                                if k not in ("contiguous", "expand", "expand_as", "repeat")},
+_METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
+                "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
+                "is_contiguous", "cpu", "logical_not")
+
+FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}
 """Module functions of both engines (``pygrad.flip``, ``pygrad.einsum`` ...), the ones PyTorch has as
 functions (not ``repeat``, ``expand``, ``contiguous``); ``linspace`` is bound per engine."""
@@ -1069,10 +1937,16 @@ def _method(name: str, fn: Any) -> Any:
     return m
 
 
+PROPERTIES: dict[str, Any] = {"mT": _mT}
+"""Tensor properties: ``x.mT`` is ``_mT(x)``."""
+
+
 def install(tensor_class: type) -> None:
-    """Bind :data:`METHODS` on an engine's Tensor class."""
+    """Bind :data:`METHODS` and :data:`PROPERTIES` on an engine's Tensor class."""
     for name, fn in METHODS.items():
         setattr(tensor_class, name, _method(name, fn))
+    for name, fn in PROPERTIES.items():
+        setattr(tensor_class, name, property(fn, doc=fn.__doc__))
 
 
 def linspace_of(engine_name: str) -> Any:

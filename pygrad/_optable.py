@@ -423,7 +423,12 @@ DERIVED_FUNCTIONS: tuple[str, ...] = (
     "chunk", "unbind", "clone", "flip", "roll", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
     "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "logcumsumexp", "linspace",
     "empty", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like",
-    "as_tensor", "logspace",
+    "as_tensor", "logspace", "t", "mm", "bmm", "mv", "addmm", "clamp_min", "clamp_max", "clip", "amax", "amin",
+    "isnan", "isinf", "isfinite", "nan_to_num", "masked_select", "repeat_interleave", "logaddexp", "hypot", "diag",
+    "cross", "index_add", "swapaxes", "swapdims", "eq", "ne", "lt", "le", "gt", "ge", "equal", "sgn", "frac",
+    "addcmul", "addcdiv", "baddbmm", "addbmm", "addmv", "inner", "kron", "trace", "select", "rot90", "diag_embed",
+    "diagflat", "dist", "xlogy", "logit", "sinc", "nansum", "nanmean", "median", "kthvalue", "quantile", "index_fill",
+    "index_copy", "bernoulli",
 )
 """The module functions of both engines made of other ops (:mod:`pygrad._derived`), not op-table rows."""
 

@@ -348,3 +348,466 @@ class Hardsigmoid(Module):
 __all__ = ["Parameter", "Identity", "Dropout",
            "Flatten", "Unflatten", "ModuleList", "ModuleDict", "GELU", "SiLU", "Mish",
            "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid"]
+
+
+# ------------------------------------------------------------- more of PyTorch's modules ---
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as "0", "1", ... (in ``parameters()`` and ``state_dict``), as
+    ``torch.nn.ParameterList``; a tensor that is not yet a parameter is wrapped by :class:`Parameter`."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    @staticmethod
+    def _param(v: Any) -> Any:
+        if not is_tensor(v):
+            raise PygradTypeError(f"ParameterList: expected a pygrad Tensor, got {type(v).__name__}")
+        return v if isinstance(v, Parameter) else Parameter(v)
+
+    def append(self, value: Any) -> ParameterList:
+        """Add ``value`` at the end; returns self."""
+        setattr(self, str(len(self._parameters)), self._param(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append every tensor of ``values``; returns self."""
+        for v in values:
+            self.append(v)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._parameters.values()))
+
+    def __getitem__(self, i: int) -> Any:
+        ps = list(self._parameters.values())
+        if isinstance(i, slice):
+            return ParameterList(ps[i])
+        try:
+            return ps[i]
+        except (IndexError, TypeError):
+            raise PygradIndexError(f"ParameterList: index {i!r} out of range for {len(ps)} parameters") from None
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        n = len(self._parameters)
+        if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+            raise PygradIndexError(f"ParameterList: index {i!r} out of range for {n} parameters")
+        setattr(self, str(i % n), self._param(value))
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)} ({p.dtype})" for k, p in self._parameters.items())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ParameterList has no forward(): use its parameters in your own forward()")
+
+
+class ParameterDict(Module):
+    """A dict of parameters registered under their keys (in ``parameters()`` and ``state_dict``), as
+    ``torch.nn.ParameterDict``; a tensor that is not yet a parameter is wrapped by :class:`Parameter`."""
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise PygradValueError(f"ParameterDict: keys must be non-empty strings without dots, got {key!r}")
+        if not is_tensor(value):
+            raise PygradTypeError(f"ParameterDict: expected a pygrad Tensor, got {type(value).__name__}")
+        if key in self._modules or key in self.__dict__.get("_buffers", {}) or hasattr(type(self), key) or \
+                (key in self.__dict__ and key not in self._parameters):
+            raise PygradValueError(f"ParameterDict: key {key!r} is already an attribute of the module")
+        setattr(self, key, value if isinstance(value, Parameter) else Parameter(value))
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._parameters[key]
+        except KeyError:
+            raise PygradIndexError(f"ParameterDict: no parameter {key!r}") from None
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._parameters:
+            raise PygradIndexError(f"ParameterDict: no parameter {key!r}")
+        delattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def keys(self) -> list[str]:
+        return list(self._parameters)
+
+    def values(self) -> list[Any]:
+        return list(self._parameters.values())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._parameters.items())
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Add (or replace) the given parameters."""
+        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for k, v in OrderedDict(pairs).items():
+            self[k] = v
+
+    def pop(self, key: str) -> Any:
+        p = self[key]
+        del self[key]
+        return p
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)} ({p.dtype})" for k, p in self._parameters.items())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ParameterDict has no forward(): use its parameters in your own forward()")
+
+
+class _ChannelDropout(Module):
+    _fn = "dropout1d"
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise PygradValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, "
+                                   f"but got {p!r}")
+        self.p, self.inplace = float(p), bool(inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+    def forward(self, x: Any) -> Any:
+        return getattr(F, self._fn)(x, self.p, self.training, self.inplace)
+
+
+class Dropout1d(_ChannelDropout):
+    """PyTorch's ``nn.Dropout1d``: whole channels of (N, C, L) or (C, L) zeroed in training mode
+    (:func:`pygrad.nn.functional.dropout1d`); identity in eval mode."""
+
+    _fn = "dropout1d"
+
+
+class Dropout2d(_ChannelDropout):
+    """PyTorch's ``nn.Dropout2d``: whole channels of (N, C, H, W) zeroed in training mode
+    (:func:`pygrad.nn.functional.dropout2d`); identity in eval mode."""
+
+    _fn = "dropout2d"
+
+
+class Dropout3d(_ChannelDropout):
+    """PyTorch's ``nn.Dropout3d``: whole channels of (N, C, D, H, W) zeroed in training mode."""
+
+    _fn = "dropout3d"
+
+
+class _Dim(Module):
+    _fn = "softmax"
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def forward(self, x: Any) -> Any:
+        return getattr(F, self._fn)(x, dim=F._softmax_dim(F._tensor(type(self).__name__, x), self.dim))
+
+
+class Softmax(_Dim):
+    """softmax along ``dim`` (None: PyTorch's implicit dim: 0 for 0-, 1- and 3-d input, else 1)."""
+
+    _fn = "softmax"
+
+
+class LogSoftmax(_Dim):
+    """log_softmax along ``dim`` (None: PyTorch's implicit dim)."""
+
+    _fn = "log_softmax"
+
+
+class Softmin(_Dim):
+    """softmax(-x) along ``dim`` (None: PyTorch's implicit dim)."""
+
+    _fn = "softmin"
+
+
+class SELU(Module):
+    """scale·elu(x, α), α ≈ 1.6733, scale ≈ 1.0507 (:func:`pygrad.nn.functional.selu`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return F.selu(x)
+
+
+class CELU(Module):
+    """max(0, x) + min(0, α(e^{x/α} - 1)) (:func:`pygrad.nn.functional.celu`)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha == 0:
+            raise PygradValueError(f"CELU: alpha must be a non-zero number, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+    def forward(self, x: Any) -> Any:
+        return F.celu(x, self.alpha)
+
+
+class Hardswish(Module):
+    """x·relu6(x + 3)/6."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return F.hardswish(x)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.softsign(x)
+
+
+class Tanhshrink(Module):
+    """x - tanh x."""
+
+    def forward(self, x: Any) -> Any:
+        return F.tanhshrink(x)
+
+
+class GLU(Module):
+    """a·σ(b), a and b the halves of x along ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def forward(self, x: Any) -> Any:
+        return F.glu(x, self.dim)
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value = float(threshold), float(value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
+
+    def forward(self, x: Any) -> Any:
+        return F.threshold(x, self.threshold, self.value)
+
+
+class Softshrink(Module):
+    """x ∓ λ outside [-λ, λ], 0 inside."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        if not float(lambd) >= 0:
+            raise PygradValueError(f"Softshrink: lambd must be non-negative, got {lambd!r}")
+        self.lambd = float(lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+    def forward(self, x: Any) -> Any:
+        return F.softshrink(x, self.lambd)
+
+
+class Hardshrink(Module):
+    """x where |x| > λ, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = float(lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+    def forward(self, x: Any) -> Any:
+        return F.hardshrink(x, self.lambd)
+
+
+class PixelShuffle(Module):
+    """(*, C·r², H, W) → (*, C, H·r, W·r) (:func:`pygrad.nn.functional.pixel_shuffle`)."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = F._factor("PixelShuffle", "upscale_factor", upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+    def forward(self, x: Any) -> Any:
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H·r, W·r) → (*, C·r², H, W) (:func:`pygrad.nn.functional.pixel_unshuffle`)."""
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = F._factor("PixelUnshuffle", "downscale_factor", downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+    def forward(self, x: Any) -> Any:
+        return F.pixel_unshuffle(x, self.downscale_factor)
+
+
+class _Pad(Module):
+    _nd, _mode = 1, "constant"
+
+    def __init__(self, padding: Any, value: float = 0.0) -> None:
+        super().__init__()
+        name = type(self).__name__
+        n = 2 * self._nd
+        if isinstance(padding, (tuple, list)):
+            p = tuple(padding)
+            if len(p) != n:
+                raise PygradValueError(f"{name}: padding must be an int or {n} ints, got {padding!r}")
+        else:
+            p = (padding,) * n
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in p):
+            raise PygradTypeError(f"{name}: padding must be ints, got {padding!r}")
+        self.padding, self.value = p, float(value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")
+
+    def forward(self, x: Any) -> Any:
+        x = F._tensor(type(self).__name__, x)
+        if x.ndim not in (self._nd + 1, self._nd + 2):
+            raise ShapeError(f"{type(self).__name__}: expected a {self._nd + 1}-d or {self._nd + 2}-d input, got "
+                             f"shape {tuple(x.shape)}")
+        if self._mode == "constant":
+            return F.pad(x, self.padding, "constant", self.value)
+        return F.pad(x, self.padding, self._mode)
+
+
+class ConstantPad1d(_Pad):
+    """The last dim padded with ``value``: padding an int or (left, right)."""
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(_Pad):
+    """The last two dims padded with ``value``: padding an int or (left, right, top, bottom)."""
+
+    _nd = 2
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad3d(_Pad):
+    """The last three dims padded with ``value``."""
+
+    _nd = 3
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ZeroPad1d(_Pad):
+    """The last dim padded with zeros."""
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(_Pad):
+    """The last two dims padded with zeros: padding an int or (left, right, top, bottom)."""
+
+    _nd = 2
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ReflectionPad1d(_Pad):
+    """The last dim padded with its mirror image (the edge not repeated)."""
+
+    _mode = "reflect"
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding)
+
+
+class ReflectionPad2d(_Pad):
+    """The last two dims padded with their mirror image (the edge not repeated)."""
+
+    _nd, _mode = 2, "reflect"
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding)
+
+
+class ReplicationPad1d(_Pad):
+    """The last dim padded by repeating its edge."""
+
+    _mode = "replicate"
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding)
+
+
+class ReplicationPad2d(_Pad):
+    """The last two dims padded by repeating their edges."""
+
+    _nd, _mode = 2, "replicate"
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding)
+
+
+class CosineSimilarity(Module):
+    """cosine_similarity(x1, x2, dim, eps) (:func:`pygrad.nn.functional.cosine_similarity`)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, float(eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """pairwise_distance(x1, x2, p, eps, keepdim) (:func:`pygrad.nn.functional.pairwise_distance`)."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
+        super().__init__()
+        self.norm, self.eps, self.keepdim = float(p), float(eps), bool(keepdim)
+
+    def extra_repr(self) -> str:
+        return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

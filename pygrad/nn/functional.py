@@ -432,14 +432,14 @@ def maxout(x: Any, pieces: int) -> Any:
     return engine_of(_tensor("maxout", x)).maxout(x, pieces)
 
 
-def softmax(x: Any, axis: int = -1) -> Any:
-    """e^{x - m} / Σ e^{x - m} along ``axis``."""
-    return _tensor("softmax", x).softmax(axis)
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
+    """e^{x - m} / Σ e^{x - m} along ``axis`` (PyTorch's keyword ``dim`` names it too)."""
+    return _tensor("softmax", x).softmax(axis if dim is None else dim)
 
 
-def log_softmax(x: Any, axis: int = -1) -> Any:
-    """(x - m) - log Σ e^{x - m} along ``axis``."""
-    return _tensor("log_softmax", x).log_softmax(axis)
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
+    """(x - m) - log Σ e^{x - m} along ``axis`` (or ``dim``)."""
+    return _tensor("log_softmax", x).log_softmax(axis if dim is None else dim)
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:
@@ -1092,10 +1092,669 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     return q._sdpa(k, v, bias, sc, bool(is_causal))
 
 
+# ------------------------------------------------- more of PyTorch's functional ---
+# Each is composed of the engines' differentiable ops, so gradients and double backward follow.
+
+
+def _num(op: str, what: str, v: Any) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise PygradTypeError(f"{op}: {what} must be a real number, got {v!r}")
+    return float(v)
+
+
+def _float_tensor(op: str, x: Any, what: str = "input") -> Any:
+    if not is_tensor(x):
+        raise PygradTypeError(f"{op}: {what} must be a pygrad Tensor, got {type(x).__name__}")
+    if np.dtype(x.dtype).kind != "f":
+        raise PygradTypeError(f"{op}: {what} must be a float32 or float64 tensor, got dtype {np.dtype(x.dtype)}")
+    return x
+
+
+def _operands(op: str, *named: tuple[str, Any]) -> list[Any]:
+    """Float tensors of one engine and dtype whose shapes broadcast (a target may be an array)."""
+    first = _float_tensor(op, named[0][1], named[0][0])
+    out = [first]
+    for what, t in named[1:]:
+        t = as_tensor_like(t, first, op)
+        if engine_of(t) is not engine_of(first):
+            raise PygradTypeError(f"{op}: {what} belongs to another engine than {named[0][0]}")
+        if np.dtype(t.dtype) != np.dtype(first.dtype):
+            t = t.to(first.dtype) if np.dtype(t.dtype).kind in "iub" else _float_tensor(op, t, what)
+            if np.dtype(t.dtype) != np.dtype(first.dtype):
+                raise PygradTypeError(f"{op}: {what} of dtype {np.dtype(t.dtype)}, expected "
+                                      f"{np.dtype(first.dtype)}")
+        out.append(t)
+    try:
+        np.broadcast_shapes(*(tuple(t.shape) for t in out))
+    except ValueError:
+        shapes = ", ".join(f"{w} {tuple(t.shape)}" for (w, _), t in zip(named, out))
+        raise ShapeError(f"{op}: the shapes of {shapes} do not broadcast") from None
+    return out
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+    """y = x Wᵀ + b, PyTorch's ``F.linear``: weight (out_features, in_features) (or (in_features,): a
+    dot product), bias (out_features,) or None. (``nn.Linear`` stores W as (in, out) instead.)"""
+    x, w = _float_tensor("linear", input), _float_tensor("linear", weight, "weight")
+    if engine_of(w) is not engine_of(x) or np.dtype(w.dtype) != np.dtype(x.dtype):
+        raise PygradTypeError(f"linear: weight ({np.dtype(w.dtype)}) must be a tensor of the input's engine and "
+                              f"dtype ({np.dtype(x.dtype)})")
+    if w.ndim not in (1, 2) or x.ndim < 1 or x.shape[-1] != w.shape[-1]:
+        raise ShapeError(f"linear: input of shape {tuple(x.shape)} and weight of shape {tuple(w.shape)} do not "
+                         f"match (weight is (out_features, in_features))")
+    y = x.matmul(w.permute(1, 0) if w.ndim == 2 else w)
+    if bias is not None:
+        b = _float_tensor("linear", bias, "bias")
+        if engine_of(b) is not engine_of(x) or np.dtype(b.dtype) != np.dtype(x.dtype):
+            raise PygradTypeError("linear: bias must be a tensor of the input's engine and dtype")
+        try:
+            np.broadcast_shapes(tuple(y.shape), tuple(b.shape))
+        except ValueError:
+            raise ShapeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast to the output's "
+                             f"{tuple(y.shape)}") from None
+        y = y + b
+    return y
+
+
+def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
+    """y_o = Σᵢⱼ x1ᵢ W_oij x2ⱼ + b_o, PyTorch's ``F.bilinear``: input1 (..., in1), input2 (..., in2),
+    weight (out, in1, in2), bias (out,) or None (an ``einsum``)."""
+    x1, x2, w = (_float_tensor("bilinear", input1, "input1"), _float_tensor("bilinear", input2, "input2"),
+                 _float_tensor("bilinear", weight, "weight"))
+    E = engine_of(x1)  # noqa: N806
+    for what, t in (("input2", x2), ("weight", w), ("bias", bias)):
+        if t is not None and (not is_tensor(t) or engine_of(t) is not E or np.dtype(t.dtype) != np.dtype(x1.dtype)):
+            raise PygradTypeError(f"bilinear: {what} must be a tensor of input1's engine and dtype")
+    if w.ndim != 3 or x1.ndim < 1 or x2.ndim < 1 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2] \
+            or tuple(x1.shape[:-1]) != tuple(x2.shape[:-1]):
+        raise ShapeError(f"bilinear: input1 {tuple(x1.shape)}, input2 {tuple(x2.shape)} and weight {tuple(w.shape)} "
+                         f"do not match (weight is (out, in1, in2), the inputs (..., in1) and (..., in2))")
+    y = E.einsum("...i,oij,...j->...o", x1, w, x2)
+    if bias is not None:
+        if tuple(bias.shape) != (w.shape[0],):
+            raise ShapeError(f"bilinear: bias of shape {tuple(bias.shape)}, expected ({w.shape[0]},)")
+        y = y + bias
+    return y
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Any:
+    """x / max(‖x‖_p, eps) along ``dim`` (the norm's gradient is 0 at 0)."""
+    x = _float_tensor("normalize", input)
+    if out is not None:
+        raise PygradValueError("normalize: out= is not supported (pygrad ops return new tensors)")
+    n = x.norm(p, dim, keepdim=True)
+    return x / n.clamp(min=_num("normalize", "eps", eps))
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
+    """Σ (x1 / max(‖x1‖, eps)) (x2 / max(‖x2‖, eps)) along ``dim``, the inputs broadcast (PyTorch's
+    computation: each norm clamped, then the product summed)."""
+    a, b = _operands("cosine_similarity", ("x1", x1), ("x2", x2))
+    eps = _num("cosine_similarity", "eps", eps)
+    shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    a, b = a.broadcast_to(shape), b.broadcast_to(shape)
+    na = a.norm(2, dim, keepdim=True).clamp(min=eps)
+    nb = b.norm(2, dim, keepdim=True).clamp(min=eps)
+    return ((a / na) * (b / nb)).sum(dim=dim)
+
+
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Any:
+    """‖x1 - x2 + eps‖_p over the last dim (the inputs broadcast)."""
+    a, b = _operands("pairwise_distance", ("x1", x1), ("x2", x2))
+    d = a - b + _num("pairwise_distance", "eps", eps)
+    if d.ndim == 0:
+        d = d.reshape(1)
+    return d.norm(p, -1, keepdim=bool(keepdim))
+
+
+def _loss_operands(op: str, reduction: str, *named: tuple[str, Any]) -> list[Any]:
+    _check_reduction(op, reduction)
+    ts = _operands(op, *named)
+    if ts[0].numel() == 0:
+        raise PygradValueError(f"{op}: empty batch: input of shape {tuple(ts[0].shape)}")
+    return ts
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """ℓ = |x - t| (gradient sign(x - t), 0 at 0), reduced."""
+    x, t = _loss_operands("l1_loss", reduction, ("input", input), ("target", target))
+    return _reduce("l1_loss", (x - t).abs(), reduction)
+
+
+def _softmax_dim(x: Any, dim: Any) -> int:
+    """PyTorch's implicit dim when ``dim`` is None: 0 for 0-d, 1-d and 3-d input, else 1."""
+    return (0 if x.ndim in (0, 1, 3) else 1) if dim is None else dim
+
+
+def softmin(input: Any, dim: Any = None, dtype: Any = None) -> Any:
+    """softmax(-x) along ``dim`` (None: PyTorch's implicit dim)."""
+    x = _float_tensor("softmin", input)
+    if dtype is not None:
+        x = x.to(dtype)
+    return (-x).softmax(_softmax_dim(x, dim))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Any, inplace: bool = False) -> Any:
+    """scale·(max(0, x) + min(0, α(eˣ - 1))), α ≈ 1.6733, scale ≈ 1.0507: scale·elu(x, α)."""
+    return _float_tensor("selu", input).elu(_SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
+    """max(0, x) + min(0, α(e^{x/α} - 1)) = α·elu(x/α)."""
+    x = _float_tensor("celu", input)
+    a = _num("celu", "alpha", alpha)
+    if a == 0:
+        raise PygradValueError("celu: alpha must not be 0")
+    return x.elu(1.0) if a == 1 else (x * (1.0 / a)).elu(1.0) * a
+
+
+def hardswish(input: Any, inplace: bool = False) -> Any:
+    """x·relu6(x + 3)/6 = x·hardsigmoid(x)."""
+    x = _float_tensor("hardswish", input)
+    return x * x.hardsigmoid()
+
+
+def softsign(input: Any) -> Any:
+    """x / (1 + |x|)."""
+    x = _float_tensor("softsign", input)
+    return x / (x.abs() + 1.0)
+
+
+def glu(input: Any, dim: int = -1) -> Any:
+    """a·σ(b), a and b the two halves of x along ``dim`` (of even size)."""
+    x = _float_tensor("glu", input)
+    if x.ndim == 0:
+        raise ShapeError("glu: does not support 0-d tensors")
+    n = x.shape[dim if -x.ndim <= dim < x.ndim else 0] if isinstance(dim, (int, np.integer)) else None
+    if n is None or not -x.ndim <= dim < x.ndim:
+        raise ShapeError(f"glu: dim {dim!r} is out of range for a tensor of shape {tuple(x.shape)}")
+    if n % 2:
+        raise ShapeError(f"glu: halving dim {dim} needs an even size, got {n} (shape {tuple(x.shape)})")
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Any:
+    """x where x > threshold, else ``value``."""
+    x = _float_tensor("threshold", input)
+    th, v = _num("threshold", "threshold", threshold), _num("threshold", "value", value)
+    return engine_of(x).where(x > th, x, v)
+
+
+def tanhshrink(input: Any) -> Any:
+    """x - tanh x."""
+    x = _float_tensor("tanhshrink", input)
+    return x - x.tanh()
+
+
+def softshrink(input: Any, lambd: float = 0.5) -> Any:
+    """x - λ for x > λ, x + λ for x < -λ, else 0."""
+    x = _float_tensor("softshrink", input)
+    lam = _num("softshrink", "lambd", lambd)
+    if lam < 0:
+        raise PygradValueError(f"softshrink: lambd must be non-negative, got {lam}")
+    E = engine_of(x)  # noqa: N806
+    return E.where(x > lam, x - lam, E.where(x < -lam, x + lam, 0.0))
+
+
+def hardshrink(input: Any, lambd: float = 0.5) -> Any:
+    """x where |x| > λ, else 0."""
+    x = _float_tensor("hardshrink", input)
+    lam = _num("hardshrink", "lambd", lambd)
+    return engine_of(x).where(x.abs() > lam, x, 0.0)
+
+
+def _one(op: str, what: str, v: Any, low: int) -> int:
+    """A 1-d pooling argument: an int or a 1-tuple, at least ``low``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise PygradValueError(f"{op}: {what} must be an int or 1 int, got {v!r}")
+        v = v[0]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise PygradValueError(f"{op}: {what} must be an int >= {low}, got {v!r}")
+    return int(v)
+
+
+def _pool1d_input(op: str, input: Any) -> Any:
+    x = _tensor(op, input)
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 2-d (C, L) or 3-d (N, C, L) input, got shape {tuple(x.shape)}")
+    return x.unsqueeze(-2)  # (..., C, 1, L): the 2-d op on a height-1 view
+
+
+def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """1-d max pooling, PyTorch's ``max_pool1d``: (N, C, L) or (C, L) → (..., OL), max_pool2d on a height-1
+    view (``return_indices``: the int64 index in L of each maximum)."""
+    op = "max_pool1d"
+    x = _pool1d_input(op, input)
+    k = _one(op, "kernel_size", kernel_size, 1)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _one(op, "stride", stride, 1)
+    p, d = _one(op, "padding", padding, 0), _one(op, "dilation", dilation, 1)
+    r = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return r[0].squeeze(-2), r[1].squeeze(-2)
+    return r.squeeze(-2)
+
+
+def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Any:
+    """1-d average pooling, PyTorch's ``avg_pool1d``: avg_pool2d on a height-1 view."""
+    op = "avg_pool1d"
+    x = _pool1d_input(op, input)
+    k = _one(op, "kernel_size", kernel_size, 1)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _one(op, "stride", stride, 1)
+    p = _one(op, "padding", padding, 0)
+    return avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
+    """1-d adaptive average pooling: y[..., a] = mean of x[..., ⌊aL/OL⌋ : ⌈(a+1)L/OL⌉] (adaptive_avg_pool2d
+    on a height-1 view)."""
+    x = _pool1d_input("adaptive_avg_pool1d", input)
+    o = _one("adaptive_avg_pool1d", "output_size", output_size, 1)
+    return adaptive_avg_pool2d(x, (1, o)).squeeze(-2)
+
+
+def _channel_dropout(op: str, input: Any, p: Any, training: bool, inplace: bool, generator: Any,
+                     ndims: tuple[int, ...], batched_ndim: int) -> Any:
+    x = _tensor(op, input)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= p <= 1.0:
+        raise PygradValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
+    if x.dtype.kind != "f":
+        raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
+    if x.ndim not in ndims:
+        raise ShapeError(f"{op}: expected a {' or '.join(f'{n}-d' for n in ndims)} input, got shape "
+                         f"{tuple(x.shape)}")
+    if inplace:
+        raise PygradValueError(f"{op}: inplace=True is not supported (the result is a new tensor)")
+    if not training or p == 0:
+        return x
+    lead = 2 if x.ndim >= batched_ndim else 1  # (N, C, ...) or unbatched (C, ...)
+    mshape = tuple(x.shape[:lead]) + (1,) * (x.ndim - lead)
+    E = engine_of(x)  # noqa: N806
+    mask = E.ones(*mshape, dtype=x.dtype)._dropout(float(p), generator, False)  # keep / (1 - p) per channel
+    return x * mask
+
+
+def dropout1d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              generator: Any = None) -> Any:
+    """Channel dropout, PyTorch's ``dropout1d``: (N, C, L) or (C, L); in training each channel is zeroed
+    with probability p and the rest scaled by 1/(1 - p) (one mask value per (n, c), drawn as
+    :func:`dropout` draws, from ``generator`` or the generator ``manual_seed`` seeds); identity otherwise."""
+    return _channel_dropout("dropout1d", input, p, training, inplace, generator, (2, 3), 3)
+
+
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              generator: Any = None) -> Any:
+    """Channel dropout, PyTorch's ``dropout2d``: (N, C, H, W) or (C, H, W); one mask value per (n, c) (a
+    3-d input is taken as (N, C, L), PyTorch's current reading)."""
+    return _channel_dropout("dropout2d", input, p, training, inplace, generator, (3, 4), 3)
+
+
+def dropout3d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              generator: Any = None) -> Any:
+    """Channel dropout, PyTorch's ``dropout3d``: (N, C, D, H, W) or (C, D, H, W); one mask value per
+    channel."""
+    return _channel_dropout("dropout3d", input, p, training, inplace, generator, (4, 5), 5)
+
+
+def _factor(op: str, what: str, r: Any) -> int:
+    if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
+        raise PygradValueError(f"{op}: {what} must be a positive int, got {r!r}")
+    return int(r)
+
+
+def pixel_shuffle(input: Any, upscale_factor: int) -> Any:
+    """(*, C·r², H, W) → (*, C, H·r, W·r): y[c, h·r + i, w·r + j] = x[c·r² + i·r + j, h, w]."""
+    op = "pixel_shuffle"
+    x = _tensor(op, input)
+    r = _factor(op, "upscale_factor", upscale_factor)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ShapeError(f"{op}: expected an input of at least 3 dims whose channel dim (-3) is divisible by "
+                         f"upscale_factor² = {r * r}, got shape {tuple(x.shape)}")
+    *lead, c, h, w = x.shape
+    n = len(lead)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    y = y.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Any, downscale_factor: int) -> Any:
+    """(*, C, H·r, W·r) → (*, C·r², H, W), the inverse of :func:`pixel_shuffle`."""
+    op = "pixel_unshuffle"
+    x = _tensor(op, input)
+    r = _factor(op, "downscale_factor", downscale_factor)
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise ShapeError(f"{op}: expected an input of at least 3 dims whose height and width are divisible by "
+                         f"downscale_factor = {r}, got shape {tuple(x.shape)}")
+    *lead, c, h, w = x.shape
+    n = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    y = y.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def rms_norm(input: Any, normalized_shape: Any, weight: Any = None, eps: float | None = None) -> Any:
+    """RMS normalisation, PyTorch's ``rms_norm``: y = x / √(mean(x²) + eps) · weight, the mean over the last
+    len(normalized_shape) dims; ``eps`` None: the dtype's machine epsilon."""
+    op = "rms_norm"
+    x = _norm_float(op, input)
+    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
+        tuple(int(d) for d in normalized_shape)
+    if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
+        raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
+    _norm_param(op, "weight", weight, x, ns)
+    e = float(np.finfo(x.dtype).eps) if eps is None else _num(op, "eps", eps)
+    dims = tuple(range(x.ndim - len(ns), x.ndim))
+    y = x * ((x * x).mean(dim=dims, keepdim=True) + e).rsqrt()
+    return y if weight is None else y * weight
+
+
+def margin_ranking_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean") -> Any:
+    """ℓ = max(0, -y·(x1 - x2) + margin), y = ±1 (the three broadcast)."""
+    op = "margin_ranking_loss"
+    a, b, y = _loss_operands(op, reduction, ("input1", input1), ("input2", input2), ("target", target))
+    return _reduce(op, (-y * (a - b) + _num(op, "margin", margin)).relu(), reduction)
+
+
+def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, reduction: str = "mean") -> Any:
+    """ℓ = x where y = 1, max(0, margin - x) where y = -1 (PyTorch's form: the first term where y ≠ -1, the
+    second where y ≠ 1)."""
+    op = "hinge_embedding_loss"
+    x, y = _loss_operands(op, reduction, ("input", input), ("target", target))
+    E = engine_of(x)  # noqa: N806
+    m = (-x + _num(op, "margin", margin)).relu()
+    losses = E.where(y != 1.0, m, 0.0) + E.where(y != -1.0, x, 0.0)
+    return _reduce(op, losses, reduction)
+
+
+def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """ℓ = log(1 + e^{-y·x}) (a stable softplus), y = ±1."""
+    op = "soft_margin_loss"
+    x, y = _loss_operands(op, reduction, ("input", input), ("target", target))
+    return _reduce(op, (-y * x).softplus(), reduction)
+
+
+def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0,
+                          reduction: str = "mean") -> Any:
+    """ℓ = 1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1; inputs (N, D) with y (N,)
+    or (D,) with a 0-d y; cos = Σ x1x2 / √((Σx1² + 1e-12)(Σx2² + 1e-12)) (PyTorch's)."""
+    op = "cosine_embedding_loss"
+    _check_reduction(op, reduction)
+    a, b = _operands(op, ("input1", input1), ("input2", input2))
+    y = as_tensor_like(target, a, op)
+    if a.ndim not in (1, 2) or tuple(a.shape) != tuple(b.shape) or tuple(y.shape) != tuple(a.shape[:-1]):
+        raise ShapeError(f"{op}: expected input1 and input2 of one shape (N, D) or (D,) and target (N,) or (), got "
+                         f"{tuple(a.shape)}, {tuple(b.shape)} and {tuple(y.shape)}")
+    y = y if np.dtype(y.dtype) == np.dtype(a.dtype) else y.to(a.dtype)
+    E = engine_of(a)  # noqa: N806
+    d = a.ndim - 1
+    eps = 1e-12
+    cos = (a * b).sum(dim=d) / (((a * a).sum(dim=d) + eps) * ((b * b).sum(dim=d) + eps)).sqrt()
+    losses = E.where(y == 1.0, -cos + 1.0, 0.0) + E.where(y == -1.0, (cos - _num(op, "margin", margin)).relu(), 0.0)
+    return _reduce(op, losses, reduction)
+
+
+def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, reduction: str = "mean") -> Any:
+    """ℓ = max(0, d(a, p) - d(a, n) + margin), d = :func:`pairwise_distance` (p, eps); ``swap``: d(a, n)
+    replaced by min(d(a, n), d(p, n))."""
+    op = "triplet_margin_loss"
+    a, pos, neg = _loss_operands(op, reduction, ("anchor", anchor), ("positive", positive), ("negative", negative))
+    if not (a.ndim == pos.ndim == neg.ndim and a.ndim in (1, 2)):
+        raise ShapeError(f"{op}: expected anchor, positive and negative of 1 or 2 dims alike, got shapes "
+                         f"{tuple(a.shape)}, {tuple(pos.shape)} and {tuple(neg.shape)}")
+    d_ap = pairwise_distance(a, pos, p, eps)
+    d_an = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_an = d_an.minimum(pairwise_distance(pos, neg, p, eps))
+    return _reduce(op, (d_ap - d_an + _num(op, "margin", margin)).relu(), reduction)
+
+
+def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool = False, size_average: Any = None,
+                     eps: float = 1e-8, reduce: Any = None, reduction: str = "mean") -> Any:
+    """Poisson negative log-likelihood: ℓ = eˣ - t·x (``log_input``) or x - t·log(x + eps); ``full`` adds
+    Stirling's t·log t - t + ½log(2πt) where t > 1. (``size_average``/``reduce`` are not supported.)"""
+    op = "poisson_nll_loss"
+    if size_average is not None or reduce is not None:
+        raise PygradValueError(f"{op}: size_average and reduce are deprecated; use reduction=")
+    x, t = _loss_operands(op, reduction, ("input", input), ("target", target))
+    losses = x.exp() - t * x if log_input else x - t * (x + _num(op, "eps", eps)).log()
+    if full:
+        tv = t.detach().numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            st = np.where(tv > 1, tv * np.log(tv) - tv + 0.5 * np.log(2 * np.pi * tv), 0.0)
+        E = engine_of(x)  # noqa: N806
+        # Stirling's term depends on the target only (the target's gradient is not taken through it)
+        losses = losses + E.tensor(np.asarray(st, dtype=x.dtype))
+    return _reduce(op, losses, reduction)
+
+
+def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Any:
+    """Gaussian negative log-likelihood: ℓ = ½(log max(var, eps) + (x - t)² / max(var, eps)) (+ ½log 2π with
+    ``full``); var of the input's shape, or with its last dim 1 or missing (one variance per row). The
+    clamp is PyTorch's: it changes the value, not the gradient (var's gradient passes as if unclamped)."""
+    op = "gaussian_nll_loss"
+    _check_reduction(op, reduction)
+    x, t = _operands(op, ("input", input), ("target", target))
+    v = as_tensor_like(var, x, op)
+    if engine_of(v) is not engine_of(x) or np.dtype(v.dtype) != np.dtype(x.dtype):
+        raise PygradTypeError(f"{op}: var must be a tensor of the input's engine and dtype")
+    if tuple(v.shape) != tuple(x.shape):
+        if x.ndim and tuple(v.shape) == tuple(x.shape[:-1]):
+            v = v.unsqueeze(-1)
+        elif not (x.ndim and tuple(v.shape) == tuple(x.shape[:-1]) + (1,)):
+            raise ShapeError(f"{op}: var of shape {tuple(v.shape)} does not match input of shape {tuple(x.shape)}")
+    vv = v.detach().numpy()
+    if (vv < 0).any():
+        raise PygradValueError(f"{op}: var has negative entries")
+    e = _num(op, "eps", eps)
+    v = v + engine_of(x).tensor(np.maximum(vv, e) - vv, dtype=x.dtype)  # clamped value, identity gradient
+    d = x - t
+    losses = (v.log() + d * d / v) * 0.5
+    if full:
+        losses = losses + 0.5 * math.log(2 * math.pi)
+    return _reduce(op, losses, reduction)
+
+
+def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
+                      reduction: str = "mean") -> Any:
+    """PyTorch's multi-class margin loss of scores (N, C) (or (C,)) and labels: ℓᵢ = Σ_{j≠yᵢ}
+    w_yᵢ·max(0, margin - x[yᵢ] + x[j])ᵖ / C, p 1 or 2."""
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    x = _float_tensor(op, input)
+    if p not in (1, 2):
+        raise PygradValueError(f"{op}: only p = 1 and p = 2 are supported, got {p!r}")
+    one = x.ndim == 1
+    s = _scores(op, x.reshape(1, -1) if one else x)
+    y = _labels(op, np.asarray(target.numpy() if is_tensor(target) else target).reshape(-1), s)
+    n, c = s.shape
+    rows = np.arange(n)
+    m = (s - s[rows, y].reshape(n, 1) + _num(op, "margin", margin)).relu()
+    if p == 2:
+        m = m * m
+    others = np.ones((n, c), dtype=bool)
+    others[rows, y] = False
+    E = engine_of(s)  # noqa: N806
+    if weight is not None:
+        w = _float_tensor(op, weight, "weight")
+        if tuple(w.shape) != (c,):
+            raise ShapeError(f"{op}: weight of shape {tuple(w.shape)}, expected ({c},)")
+        m = m * w[y].reshape(n, 1)
+    losses = E.where(E.tensor(others), m, 0.0).sum(axis=1) * (1.0 / c)
+    return _reduce(op, losses.reshape(()) if one else losses, reduction)
+
+
+def multilabel_soft_margin_loss(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
+    """ℓᵢ = -mean_c w_c (y log σ(x) + (1 - y) log σ(-x)) of scores (N, C) and 0/1 targets (N, C)."""
+    op = "multilabel_soft_margin_loss"
+    x, t = _loss_operands(op, reduction, ("input", input), ("target", target))
+    if tuple(t.shape) != tuple(x.shape):
+        raise ShapeError(f"{op}: input {tuple(x.shape)} and target {tuple(t.shape)} must have one shape")
+    losses = t * (-x).softplus() + (1.0 - t) * x.softplus()  # -(y log σ(x) + (1 - y) log σ(-x))
+    if weight is not None:
+        losses = losses * _float_tensor(op, weight, "weight")
+    return _reduce(op, losses.mean(dim=-1), reduction)
+
+
+def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None, weight: Any = None, bias: Any = None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    """Instance normalisation: each (n, c) of x (N, C, *) normalised over * with its own mean and (biased)
+    variance, times weight_c plus bias_c: group_norm with one channel per group. Running statistics are not
+    supported (PygradValueError)."""
+    op = "instance_norm"
+    x = _norm_float(op, input)
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        raise PygradValueError(f"{op}: running statistics are not supported (use_input_stats=True and no "
+                               f"running_mean/running_var)")
+    if x.ndim < 3:
+        raise ShapeError(f"{op}: expected an input of 3 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    return group_norm(x, int(x.shape[1]), weight, bias, eps)
+
+
+def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Any:
+    """y = x / (k + α·mean_{window} x²)^β, the window ``size`` channels around each (zero-padded, PyTorch's
+    size//2 before and (size-1)//2 after)."""
+    op = "local_response_norm"
+    x = _float_tensor(op, input)
+    if x.ndim < 3:
+        raise ShapeError(f"{op}: expected an input of 3 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    n = _factor(op, "size", size)
+    sq = x * x
+    widths = [0, 0] * (x.ndim - 2) + [n // 2, (n - 1) // 2]
+    padded = pad(sq, tuple(widths))
+    c = x.shape[1]
+    acc = padded[:, 0:c]
+    for i in range(1, n):
+        acc = acc + padded[:, i:i + c]
+    div = (acc * (_num(op, "alpha", alpha) / n) + _num(op, "k", k)) ** _num(op, "beta", beta)
+    return x / div
+
+
+def _lp_pool(op: str, nd: int, x: Any, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool) -> Any:
+    p = _num(op, "norm_type", norm_type)
+    if p == 0:
+        raise PygradValueError(f"{op}: norm_type must not be 0")
+    ks = _conv_ints(op, "kernel_size", kernel_size, nd, 1)
+    st = ks if stride is None else _conv_ints(op, "stride", stride, nd, 1)
+    if nd == 1:
+        y = avg_pool1d(x ** p, ks, st, 0, ceil_mode)
+    else:
+        y = avg_pool2d(x ** p, ks, st, 0, ceil_mode)
+    # PyTorch's (sign(y)·relu(|y|)·|window|)^(1/p): NaN for a negative sum of odd powers, as there
+    return (y.sign() * y.abs().relu() * float(np.prod(ks))) ** (1.0 / p)
+
+
+def lp_pool1d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Any:
+    """Power-average pooling, PyTorch's ``lp_pool1d``: (Σ_window xᵖ)^(1/p) (p = ``norm_type``; no padding), on
+    (N, C, L) or (C, L)."""
+    return _lp_pool("lp_pool1d", 1, _float_tensor("lp_pool1d", input), norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Any:
+    """Power-average pooling: (Σ_window xᵖ)^(1/p) (p = ``norm_type``), on (N, C, H, W) or (C, H, W)."""
+    return _lp_pool("lp_pool2d", 2, _float_tensor("lp_pool2d", input), norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_windows(n: int, o: int) -> list[tuple[int, int]]:
+    return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """2-d adaptive max pooling: y[n, c, a, b] = max of x[n, c] over rows [⌊aH/OH⌋, ⌈(a+1)H/OH⌉) and the
+    columns alike (a NaN wins); the gradient goes to each window's first maximum (one gather). With
+    ``return_indices`` also the int64 flat index in the H·W plane."""
+    op = "adaptive_max_pool2d"
+    x, unbatched = _pool_input(op, input)
+    o = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(o) != 2:
+        raise PygradValueError(f"{op}: output_size must be an int or 2 values, got {output_size!r}")
+    o = tuple(x.shape[2 + i] if v is None else v for i, v in enumerate(o))
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in o):
+        raise PygradValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
+    N, C, H, W = (int(s) for s in x.shape)  # noqa: N806
+    v = x.detach().numpy()
+    idx = np.zeros((N, C, o[0], o[1]), dtype=np.int64)
+    for a, (h0, h1) in enumerate(_adaptive_windows(H, o[0])):
+        for b, (w0, w1) in enumerate(_adaptive_windows(W, o[1])):
+            win = v[:, :, h0:h1, w0:w1].reshape(N, C, -1)
+            with np.errstate(invalid="ignore"):
+                j = np.where(np.isnan(win).any(-1), np.isnan(win).argmax(-1), win.argmax(-1))
+            idx[:, :, a, b] = (h0 + j // (w1 - w0)) * W + w0 + j % (w1 - w0)
+    base = (np.arange(N * C, dtype=np.int64) * H * W).reshape(N, C, 1, 1)
+    y = x.reshape(-1)._take_flat(np.ascontiguousarray(base + idx)).reshape(N, C, o[0], o[1])
+    if return_indices:
+        return _unbatch(y, unbatched), _unbatch(engine_of(x).tensor(idx), unbatched)
+    return _unbatch(y, unbatched)
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """1-d adaptive max pooling on (N, C, L) or (C, L): adaptive_max_pool2d on a height-1 view."""
+    x = _pool1d_input("adaptive_max_pool1d", input)
+    o = _one("adaptive_max_pool1d", "output_size", output_size, 1)
+    r = adaptive_max_pool2d(x, (1, o), return_indices)
+    if return_indices:
+        return r[0].squeeze(-2), r[1].squeeze(-2)
+    return r.squeeze(-2)
+
+
+def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Any:
+    """Randomised leaky ReLU: x for x ≥ 0, else a·x with a ~ U(lower, upper) per element in training (drawn
+    from the generator ``manual_seed`` seeds), a = (lower + upper)/2 otherwise."""
+    op = "rrelu"
+    x = _float_tensor(op, input)
+    lo, hi = _num(op, "lower", lower), _num(op, "upper", upper)
+    if not lo <= hi:
+        raise PygradValueError(f"{op}: lower {lo} must not exceed upper {hi}")
+    if inplace:
+        raise PygradValueError(f"{op}: inplace=True is not supported (the result is a new tensor)")
+    E = engine_of(x)  # noqa: N806
+    if not training:
+        return x.leaky_relu((lo + hi) / 2)
+    a = E.rand(*x.shape, dtype=x.dtype) * (hi - lo) + lo
+    return E.where(x >= 0, x, x * a)
+
+
+def gumbel_softmax(logits: Any, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Any:
+    """softmax((logits + g) / τ) along ``dim``, g = -log(-log U) Gumbel noise (U from the generator
+    ``manual_seed`` seeds); ``hard``: the one-hot of the argmax in the forward, the soft sample's gradient
+    (y_hard - stop_gradient(y_soft) + y_soft)."""
+    op = "gumbel_softmax"
+    x = _float_tensor(op, logits)
+    t = _num(op, "tau", tau)
+    if not t > 0:
+        raise PygradValueError(f"{op}: tau must be positive, got {t}")
+    E = engine_of(x)  # noqa: N806
+    u = np.clip(E.rand(*x.shape, dtype=E.float64).numpy(), np.finfo(np.float64).tiny, 1.0)
+    g = E.tensor(-np.log(-np.log(u) + 0.0), dtype=x.dtype)
+    y = ((x + g) * (1.0 / t)).softmax(dim)
+    if not hard:
+        return y
+    d = dim % max(x.ndim, 1)
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    np.put_along_axis(onehot, np.expand_dims(y.detach().numpy().argmax(axis=d), d), 1.0, axis=d)
+    return E.tensor(onehot) - y.detach() + y
+
+
 __all__ = [
     "cross_entropy", "svm_loss", "multiclass_hinge_loss", "mse_loss", "binary_cross_entropy_with_logits",
     "l2_regularization", "l1_regularization", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu", "maxout",
     "softmax", "log_softmax", "accuracy", "pad", "conv1d", "conv2d", "max_pool2d",
     "avg_pool2d", "batch_norm", "layer_norm", "group_norm", "dropout", "embedding", "scaled_dot_product_attention",
     "adaptive_avg_pool2d", "interpolate", "conv_transpose1d", "conv_transpose2d",
+    "linear", "bilinear", "normalize", "cosine_similarity", "pairwise_distance", "l1_loss", "softmin", "selu", "celu",
+    "hardswish", "softsign", "glu", "threshold", "tanhshrink", "softshrink", "hardshrink", "max_pool1d", "avg_pool1d",
+    "adaptive_avg_pool1d", "dropout1d", "dropout2d", "dropout3d", "pixel_shuffle", "pixel_unshuffle", "rms_norm",
+    "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
+    "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "instance_norm",
+    "local_response_norm", "lp_pool1d", "lp_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "rrelu",
+    "gumbel_softmax",
 ]

@@ -846,6 +846,329 @@ class GroupNorm(Module):
         return group_norm(_input("GroupNorm", x, self._E, self._dtype), self.num_groups, self.weight, self.bias,
                           self.eps)
 
+
+class MaxPool1d(Module):
+    """1-d max pooling, PyTorch's ``nn.MaxPool1d``: :func:`pygrad.nn.functional.max_pool1d`. No parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, x: Any) -> Any:
+        from .functional import max_pool1d
+
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
+
+
+class AvgPool1d(Module):
+    """1-d average pooling, PyTorch's ``nn.AvgPool1d``: :func:`pygrad.nn.functional.avg_pool1d`. No
+    parameters."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, x: Any) -> Any:
+        from .functional import avg_pool1d
+
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+class AdaptiveAvgPool1d(Module):
+    """1-d adaptive average pooling, PyTorch's ``nn.AdaptiveAvgPool1d``. No parameters."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, x: Any) -> Any:
+        from .functional import adaptive_avg_pool1d
+
+        return adaptive_avg_pool1d(x, self.output_size)
+
+
+class RMSNorm(Module):
+    """RMS normalisation, PyTorch's ``nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True)``:
+    x / √(mean(x²) + eps) · weight over the last dims (weight ones of ``normalized_shape`` when
+    ``elementwise_affine``; ``eps`` None: the dtype's machine epsilon). See
+    :func:`pygrad.nn.functional.rms_norm`."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True, *,
+                 dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        ns = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape = tuple(_size("RMSNorm", "normalized_shape", d) for d in ns)
+        self.eps = None if eps is None else float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self._dtype = dt = dtype or "float32"
+        self.weight = E.tensor(np.ones(self.normalized_shape), dtype=dt, requires_grad=True) \
+            if self.elementwise_affine else None
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def forward(self, x: Any) -> Any:
+        from .functional import rms_norm
+
+        return rms_norm(_input("RMSNorm", x, self._E, self._dtype), self.normalized_shape, self.weight, self.eps)
+
+
+class ConvTranspose1d(Module):
+    """1-d transposed convolution, PyTorch's ``nn.ConvTranspose1d``: (N, C_in, L) → (N, C_out, OL) by
+    :func:`pygrad.nn.functional.conv_transpose1d`; weight (C_in, C_out/groups, K), bias (C_out,), drawn as
+    PyTorch draws them: U(-1/√fan_in, 1/√fan_in), fan_in = C_out/groups · K. ``forward(x, output_size=None)``:
+    an ``output_size`` picks the output padding."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", *, dtype: Any = None, generator: Generator = None,
+                 engine: Engine = None) -> None:
+        super().__init__()
+        name = "ConvTranspose1d"
+        self._E = E = resolve(engine, self._default_engine)
+        self.in_channels = c = _size(name, "in_channels", in_channels)
+        self.out_channels = o = _size(name, "out_channels", out_channels)
+        self.groups = g = _size(name, "groups", groups)
+        if c % g or o % g:
+            raise PygradValueError(f"{name}: groups={g} must divide in_channels={c} and out_channels={o}")
+        from . import functional as F
+
+        self.kernel_size = F._conv_ints(name, "kernel_size", kernel_size, 1, 1)
+        if padding_mode != "zeros":
+            raise PygradValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        self.stride = F._conv_ints(name, "stride", stride, 1, 1)
+        self.padding = F._conv_ints(name, "padding", padding, 1, 0)
+        self.output_padding = F._conv_ints(name, "output_padding", output_padding, 1, 0)
+        self.dilation = F._conv_ints(name, "dilation", dilation, 1, 1)
+        if self.output_padding[0] >= max(self.stride[0], self.dilation[0]):
+            raise PygradValueError(f"{name}: output_padding {self.output_padding} must be smaller than either "
+                                   f"stride {self.stride} or dilation {self.dilation}")
+        self.padding_mode = padding_mode
+        fan_in = (o // g) * self.kernel_size[0]
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        w = _init.kaiming_uniform((c, o // g) + self.kernel_size, fan_in, gain=(1.0 / 3.0) ** 0.5, generator=rng,
+                                  engine=E)
+        self.weight = E.tensor(w, dtype=dt, requires_grad=True)
+        self.bias = E.tensor(_init.uniform((o,), fan_in, generator=rng, engine=E), dtype=dt, requires_grad=True) \
+            if bias else None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding}, dilation={self.dilation}, "
+                f"groups={self.groups}, bias={self.bias is not None}")
+
+    def forward(self, x: Any, output_size: Any = None) -> Any:
+        from .functional import conv_transpose1d
+
+        name = "ConvTranspose1d"
+        x = _input(name, x, self._E, self.weight.dtype)
+        op = self.output_padding
+        if output_size is not None:
+            size = tuple(int(v) for v in (output_size if isinstance(output_size, (tuple, list)) else (output_size,)))
+            want = size[-1]
+            n, s, p, d, k = x.shape[-1], self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
+            low = (n - 1) * s - 2 * p + d * (k - 1) + 1
+            if not low <= want <= low + s - 1:
+                raise PygradValueError(f"{name}: requested an output size of {want}, but valid sizes range from "
+                                       f"{low} to {low + s - 1} (for an input of shape {tuple(x.shape)})")
+            op = (want - low,)
+        return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                self.dilation)
+
+
+class Bilinear(Module):
+    """PyTorch's ``nn.Bilinear(in1_features, in2_features, out_features, bias=True)``:
+    y_o = x1ᵀ W_o x2 + b_o, weight (out, in1, in2) and bias (out,) from U(-1/√in1, 1/√in1), as PyTorch. See
+    :func:`pygrad.nn.functional.bilinear`."""
+
+    _default_engine: str | None = None
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, *,
+                 dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
+        super().__init__()
+        self._E = E = resolve(engine, self._default_engine)
+        self.in1_features = a = _size("Bilinear", "in1_features", in1_features)
+        self.in2_features = b = _size("Bilinear", "in2_features", in2_features)
+        self.out_features = o = _size("Bilinear", "out_features", out_features)
+        rng = _rng(generator)
+        dt = dtype or "float32"
+        self.weight = E.tensor(_init.uniform((o, a, b), a, generator=rng, engine=E), dtype=dt, requires_grad=True)
+        self.bias = E.tensor(_init.uniform((o,), a, generator=rng, engine=E), dtype=dt, requires_grad=True) \
+            if bias else None
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+    def forward(self, input1: Any, input2: Any) -> Any:
+        from .functional import bilinear
+
+        return bilinear(_input("Bilinear", input1, self._E, self.weight.dtype),
+                        _input("Bilinear", input2, self._E, self.weight.dtype), self.weight, self.bias)
+
+
+
+class _InstanceNorm(Module):
+    _default_engine: str | None = None
+    _ndim = 3
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, *, dtype: Any = None, engine: Engine = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self._E = E = resolve(engine, self._default_engine)
+        self.num_features = c = _size(name, "num_features", num_features)
+        if track_running_stats:
+            raise PygradValueError(f"{name}: track_running_stats=True is not supported")
+        self.eps, self.momentum, self.affine = float(eps), momentum, bool(affine)
+        self.track_running_stats = False
+        self._dtype = dt = dtype or "float32"
+        self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True) if self.affine else None
+        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine else None
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+    def forward(self, x: Any) -> Any:
+        """Each channel of each sample normalised over its spatial dims (an unbatched input gets a batch of 1)."""
+        from .functional import instance_norm
+
+        name = type(self).__name__
+        x = _input(name, x, self._E, self._dtype)
+        if x.ndim not in (self._ndim - 1, self._ndim):
+            raise ShapeError(f"{name}: expected a {self._ndim - 1}-d or {self._ndim}-d input, got shape {x.shape}")
+        unbatched = x.ndim == self._ndim - 1
+        if unbatched:
+            x = x.reshape((1,) + tuple(x.shape))
+        if x.shape[1] != self.num_features:
+            raise ShapeError(f"{name}: expected {self.num_features} channels, got input of shape {x.shape}")
+        y = instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return y.reshape(tuple(y.shape[1:])) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """PyTorch's ``nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False,
+    track_running_stats=False)`` on (N, C, L) or (C, L): :func:`pygrad.nn.functional.instance_norm`;
+    weight ones and bias zeros (C,) when ``affine``. Running statistics are not supported."""
+
+    _ndim = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """PyTorch's ``nn.InstanceNorm2d`` on (N, C, H, W) or (C, H, W) (see :class:`InstanceNorm1d`)."""
+
+    _ndim = 4
+
+
+class AdaptiveMaxPool1d(Module):
+    """1-d adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool1d``. No parameters."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each adaptive window."""
+        from .functional import adaptive_max_pool1d
+
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """2-d adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool2d``. No parameters."""
+
+    def forward(self, x: Any) -> Any:
+        """The maximum of each adaptive window."""
+        from .functional import adaptive_max_pool2d
+
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class LPPool1d(Module):
+    """Power-average pooling, PyTorch's ``nn.LPPool1d(norm_type, kernel_size, stride=None, ceil_mode=False)``."""
+
+    _fn = "lp_pool1d"
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def extra_repr(self) -> str:
+        return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def forward(self, x: Any) -> Any:
+        """(Σ_window xᵖ)^(1/p)."""
+        from . import functional as F
+
+        return getattr(F, self._fn)(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(LPPool1d):
+    """Power-average pooling, PyTorch's ``nn.LPPool2d``."""
+
+    _fn = "lp_pool2d"
+
+
+class LocalResponseNorm(Module):
+    """PyTorch's ``nn.LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0)``:
+    :func:`pygrad.nn.functional.local_response_norm`. No parameters."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+    def forward(self, x: Any) -> Any:
+        """x / (k + α·mean_window x²)^β."""
+        from .functional import local_response_norm
+
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU, PyTorch's ``nn.RReLU(lower=1/8, upper=1/3)``: random slopes in ``train()``, their
+    mean in ``eval()`` (:func:`pygrad.nn.functional.rrelu`)."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower, self.upper = float(lower), float(upper)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
+
+    def forward(self, x: Any) -> Any:
+        """x for x ≥ 0, else a·x."""
+        from .functional import rrelu
+
+        return rrelu(x, self.lower, self.upper, self.training)
+
+
 def _rng(seed: Generator) -> np.random.Generator | None:
     return generator(seed)
 
@@ -911,7 +1234,8 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
     for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d,
-                 LayerNorm, GroupNorm, MultiheadAttention, MLP):
+                 LayerNorm, GroupNorm, MultiheadAttention, RMSNorm, ConvTranspose1d, Bilinear, InstanceNorm1d,
+                 InstanceNorm2d, MLP):
         extra: dict[str, Any] = {"__doc__": base.__doc__, "__module__": module, "_default_engine": engine}
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
@@ -923,5 +1247,6 @@ __all__ = ["Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPoo
            "LayerNorm",
            "GroupNorm", "MultiheadAttention", "AdaptiveAvgPool2d", "Upsample",
            "MLP", "Maxout", "PReLU", "Embedding", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh",
-           "ACTIVATIONS",
-           "bound_to"]
+           "ACTIVATIONS", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "RMSNorm", "ConvTranspose1d", "Bilinear",
+           "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d",
+           "LocalResponseNorm", "RReLU", "bound_to"]

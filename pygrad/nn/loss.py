@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pygrad.errors import PygradValueError
+
 from . import functional as F
 from .module import Module
 
@@ -126,3 +128,120 @@ class BCEWithLogitsLoss(_Loss):
 
 __all__ = ["CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "BCELoss",
            "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
+
+
+class L1Loss(_Loss):
+    """Mean absolute error |x - t|."""
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.l1_loss(input, target, self.reduction)
+
+
+class _MarginLoss(_Loss):
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, reduction={self.reduction!r}"
+
+
+class MarginRankingLoss(_MarginLoss):
+    """max(0, -y·(x1 - x2) + margin)."""
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Any:
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_MarginLoss):
+    """x where y = 1, max(0, margin - x) where y = -1."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__(margin, reduction)
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + e^{-y·x})."""
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.soft_margin_loss(input, target, self.reduction)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1."""
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Any:
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_MarginLoss):
+    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(margin, reduction)
+        self.p, self.eps, self.swap = float(p), float(eps), bool(swap)
+
+    def forward(self, anchor: Any, positive: Any, negative: Any) -> Any:
+        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
+                                     self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood: eˣ - t·x (``log_input``) or x - t·log(x + eps)."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average: Any = None, eps: float = 1e-8,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if size_average is not None or reduce is not None:
+            raise PygradValueError("PoissonNLLLoss: size_average and reduce are deprecated; use reduction=")
+        self.log_input, self.full, self.eps = bool(log_input), bool(full), float(eps)
+
+    def forward(self, log_input: Any, target: Any) -> Any:
+        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood: ½(log v + (x - t)²/v), v = max(var, eps)."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.full, self.eps = bool(full), float(eps)
+
+    def forward(self, input: Any, target: Any, var: Any) -> Any:
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+__all__ += ["L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss",
+            "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
+
+
+class MultiMarginLoss(_Loss):
+    """PyTorch's multi-class margin loss: Σ_{j≠y} w_y·max(0, margin - x[y] + x[j])ᵖ / C."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise PygradValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
+        self.p, self.margin, self.weight = p, float(margin), weight
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """-mean_c w_c (y log σ(x) + (1 - y) log σ(-x)) per sample."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+__all__ += ["MultiMarginLoss", "MultiLabelSoftMarginLoss"]
