@@ -38,6 +38,7 @@ from pygrad._creation import (
     tensor,
     zeros,
 )
+from pygrad._device import cuda, device  # the CPU, for code written for PyTorch
 from pygrad._functions import (
     bitwise_and,
     bitwise_not,

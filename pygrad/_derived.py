@@ -36,8 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _engines
-from pygrad.errors import PygradIndexError, PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
+from pygrad import _device, _engines
+from pygrad.errors import (
+    PygradIndexError,
+    PygradMemoryError,
+    PygradRuntimeError,
+    PygradTypeError,
+    PygradValueError,
+    ShapeError,
+)
 
 # ---------------------------------------------------------------- helpers
 
@@ -1888,6 +1895,105 @@ def bernoulli(x: Any, p: float | None = None) -> Any:
     return e.tensor((u < probs).astype(x.dtype))
 
 
+# ---------------------------------------------------------------- devices and .data, for PyTorch code
+
+
+def _to(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """PyTorch's ``Tensor.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (its
+    dtype and device), with ``dtype=``, ``device=``, ``copy=``, ``non_blocking=`` (ignored) and
+    ``memory_format=`` (ignored). The device must be the CPU. Returns x itself when nothing changes
+    (unless ``copy=True``); a cast is differentiable."""
+    dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise PygradTypeError(f"to: unexpected keyword argument {next(iter(kwargs))!r}")
+    if len(args) > 2:
+        raise PygradTypeError(f"to: expected at most 2 positional arguments, got {len(args)}")
+    for a in args:
+        if _engines.is_tensor(a):
+            dtype, dev = a.dtype, "cpu"
+        elif _device.is_device(a):
+            dev = a
+        else:
+            dtype = a
+    if dev is not None:
+        _device.check("to", dev)
+    y = x if dtype is None else x.astype(dtype)
+    return y.clone() if copy and y is x else y
+
+
+def _type(x: Any, dtype: Any = None) -> Any:
+    """``type()``: the tensor's type name (``'pygrad.FloatTensor'`` ...); ``type(dtype)``: x cast."""
+    if dtype is None:
+        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+                 "int32": "IntTensor", "bool": "BoolTensor"}
+        return f"pygrad.{names[np.dtype(x.dtype).name]}"
+    return _to(x, dtype)
+
+
+def _cuda(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """Always raises: pygrad runs on the CPU."""
+    raise PygradRuntimeError("cuda: pygrad runs on the CPU only (pygrad.cuda.is_available() is False)")
+
+
+def _ndimension(x: Any) -> int:
+    """The number of dims (``ndim``)."""
+    return int(x.ndim)
+
+
+def _stride(x: Any, dim: Any = None) -> Any:
+    """The strides in elements of x's row-major (contiguous) layout, or one dim's."""
+    shape = tuple(x.shape)
+    st = tuple(math.prod(shape[i + 1:]) for i in range(len(shape)))
+    if dim is None:
+        return st
+    return st[_dim("stride", dim, x.ndim)]
+
+
+def _sum_to_size(x: Any, *size: Any) -> Any:
+    """x summed to ``size``, a shape x broadcasts from (PyTorch's ``sum_to_size``)."""
+    want = _sizes("sum_to_size", size, "size")
+    shape = tuple(x.shape)
+    try:
+        ok = np.broadcast_shapes(want, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"sum_to_size: size {want} is not expandable to the tensor's shape {shape}")
+    lead = len(shape) - len(want)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(want) if n == 1 and shape[lead + i] != 1)
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    return y.reshape(want)
+
+
+def _device_of(x: Any) -> Any:
+    """The CPU: pygrad's tensors live in host memory."""
+    return _device.CPU
+
+
+def _is_cuda(x: Any) -> bool:
+    """False."""
+    return False
+
+
+def _data_get(x: Any) -> Any:
+    """A tensor sharing x's storage, cut from the graph (``detach()``): in-place updates through it
+    change x without being recorded, as PyTorch's ``.data``."""
+    return x.detach()
+
+
+def _data_set(x: Any, value: Any) -> None:
+    """``x.data = value``: x's values become value's, outside the graph (same shape and dtype)."""
+    if not _engines.is_tensor(value):
+        raise PygradTypeError(f"data: expected a Tensor, got {type(value).__name__}")
+    if tuple(value.shape) != tuple(x.shape) or value.dtype != x.dtype:
+        raise ShapeError(f"data: pygrad assigns .data in place, so the new value must have the tensor's shape "
+                         f"{tuple(x.shape)} and dtype {x.dtype}, got {tuple(value.shape)} {value.dtype}")
+    x.detach().copy_(value.detach())
+
+
 # ---------------------------------------------------------------- the engines' names
 
 METHODS: dict[str, Any] = {
@@ -1911,13 +2017,14 @@ METHODS: dict[str, Any] = {
     "trace": trace, "select": select, "rot90": rot90, "diag_embed": diag_embed, "diagflat": diagflat, "dist": dist,
     "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean, "median": median,
     "kthvalue": kthvalue, "quantile": quantile, "index_fill": index_fill, "index_copy": index_copy,
-    "bernoulli": bernoulli,
+    "bernoulli": bernoulli, "to": _to, "type": _type, "cuda": _cuda, "ndimension": _ndimension, "stride": _stride,
+    "sum_to_size": _sum_to_size,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
 _METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
                 "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
-                "is_contiguous", "cpu", "logical_not")
+                "is_contiguous", "cpu", "logical_not", "to", "type", "cuda", "ndimension", "stride", "sum_to_size")
 
 FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}
@@ -1937,7 +2044,7 @@ def _method(name: str, fn: Any) -> Any:
     return m
 
 
-PROPERTIES: dict[str, Any] = {"mT": _mT}
+PROPERTIES: dict[str, Any] = {"mT": _mT, "device": _device_of, "is_cuda": _is_cuda}
 """Tensor properties: ``x.mT`` is ``_mT(x)``."""
 
 
@@ -1947,6 +2054,7 @@ def install(tensor_class: type) -> None:
         setattr(tensor_class, name, _method(name, fn))
     for name, fn in PROPERTIES.items():
         setattr(tensor_class, name, property(fn, doc=fn.__doc__))
+    tensor_class.data = property(_data_get, _data_set, doc=_data_get.__doc__)  # type: ignore[attr-defined]
 
 
 def linspace_of(engine_name: str) -> Any:

@@ -411,7 +411,7 @@ COMMON_NAMES: tuple[str, ...] = (
     "from_numpy", "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "set_detect_anomaly", "is_anomaly_enabled", "OP_NAMES", "PygradError", "ShapeError", "PygradValueError",
     "PygradTypeError", "PygradIndexError", "PygradRuntimeError", "PygradMemoryError", "from_dlpack",
-    "set_grad_enabled", "inference_mode", "is_inference_mode_enabled",
+    "set_grad_enabled", "inference_mode", "is_inference_mode_enabled", "device", "cuda",
 )
 C_ONLY_NAMES: tuple[str, ...] = (
     "GradFn", "live_objects", "set_num_threads", "get_num_threads", "empty_cache", "set_cache_limit",

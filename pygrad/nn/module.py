@@ -208,6 +208,76 @@ class Module:
             elif p.grad is not None:
                 p.grad.zero_()
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (freezing a part of a model); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    # ---- devices and dtypes (PyTorch's names) ----
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """PyTorch's ``Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
+        with ``device=``, ``dtype=``, ``non_blocking=`` (ignored). The device must be the CPU (where the
+        module already is: nothing changes). A float dtype casts every float parameter and buffer; a
+        parameter cast becomes a new leaf tensor (its ``.grad`` cast too), so build optimizers after
+        casting. Returns self."""
+        from pygrad import _device
+
+        dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        name = f"{type(self).__name__}.to"
+        if kwargs:
+            raise PygradTypeError(f"{name}: unexpected keyword argument {next(iter(kwargs))!r}")
+        if len(args) > 2:
+            raise PygradTypeError(f"{name}: expected at most 2 positional arguments, got {len(args)}")
+        for a in args:
+            if is_tensor(a):
+                dtype = a.dtype
+            elif _device.is_device(a):
+                dev = a
+            else:
+                dtype = a
+        if dev is not None:
+            _device.check(name, dev)
+        if dtype is None:
+            return self
+        try:
+            d = np.dtype(dtype)
+        except TypeError:
+            raise PygradTypeError(f"{name}: cannot interpret {dtype!r} as a dtype") from None
+        if d.kind != "f":
+            raise PygradTypeError(f"{name}: only floating-point dtypes, got {d}")
+        for m in self.modules():
+            for pname, p in list(m._parameters.items()):
+                if np.dtype(p.dtype).kind == "f" and np.dtype(p.dtype) != d:
+                    q = p.detach().astype(d)
+                    q.requires_grad = True
+                    if p.grad is not None:
+                        q.grad = p.grad.detach().astype(d)
+                    setattr(m, pname, q)
+            for bname, b in list(m.__dict__.get("_buffers", {}).items()):
+                if b is not None and np.dtype(b.dtype).kind == "f" and np.dtype(b.dtype) != d:
+                    setattr(m, bname, b.detach().astype(d))
+        return self
+
+    def float(self) -> Module:
+        """``to(float32)``."""
+        return self.to("float32")
+
+    def double(self) -> Module:
+        """``to(float64)``."""
+        return self.to("float64")
+
+    def cpu(self) -> Module:
+        """Returns self: the module is on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always raises: pygrad runs on the CPU."""
+        raise PygradRuntimeError(f"{type(self).__name__}.cuda: pygrad runs on the CPU only "
+                                 f"(pygrad.cuda.is_available() is False)")
+
     def train(self, mode: bool = True) -> Module:
         """Set ``training`` on this module and all below it; returns self."""
         for m in self.modules():

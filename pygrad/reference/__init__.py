@@ -27,6 +27,7 @@ of pygrad.nn, building their parameters on this engine).
 from __future__ import annotations
 
 from pygrad import _derived, _indexing, _optable
+from pygrad._device import cuda, device  # the CPU, for code written for PyTorch
 from pygrad.errors import (
     PygradError,
     PygradIndexError,
