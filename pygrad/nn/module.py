@@ -124,7 +124,71 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if not hooks:
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(hooks, args, kwargs)
+
+    def _call_with_hooks(self, hooks: dict[int, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from pygrad import _recording
+
+        if _recording.RECORDING:
+            _recording.refuse(f"a forward hook of {type(self).__name__} (Python run at every call)")
+        for pre, fn, with_kwargs in list(hooks.values()):
+            if not pre:
+                continue
+            if with_kwargs:
+                r = fn(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise PygradRuntimeError(f"{type(self).__name__}: a forward pre-hook with_kwargs must "
+                                                 f"return None or (args, kwargs), got {type(r).__name__}")
+                    args, kwargs = r
+            else:
+                r = fn(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        out = self.forward(*args, **kwargs)
+        for pre, fn, with_kwargs in list(hooks.values()):
+            if pre:
+                continue
+            r = fn(self, args, kwargs, out) if with_kwargs else fn(self, args, out)
+            if r is not None:
+                out = r
+        return out
+
+    def _add_hook(self, pre: bool, hook: Any, with_kwargs: bool, prepend: bool) -> Any:
+        from pygrad._hooks import RemovableHandle, _ids
+
+        what = "register_forward_pre_hook" if pre else "register_forward_hook"
+        if not callable(hook):
+            raise PygradTypeError(f"{type(self).__name__}.{what}: expected a callable, got {type(hook).__name__}")
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, "_forward_hooks", hooks)
+        key = next(_ids)
+        hooks[key] = (pre, hook, bool(with_kwargs))
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        # a program recorded by pygrad.compile never calls hooks: the version is part of its guards, so
+        # a hook added later makes it record again (and a recording with a hook runs eagerly)
+        object.__setattr__(self, "_forward_hooks_version", self.__dict__.get("_forward_hooks_version", 0) + 1)
+        return RemovableHandle(hooks, key)
+
+    def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False) -> Any:
+        """PyTorch's forward pre-hook: ``hook(module, args)`` runs before ``forward`` and may return new
+        args (a tuple, or one value); with ``with_kwargs``, ``hook(module, args, kwargs)`` returns None or
+        ``(args, kwargs)``. Hooks run in registration order (``prepend``: first). Returns a handle whose
+        ``remove()`` unregisters it."""
+        return self._add_hook(True, hook, with_kwargs, prepend)
+
+    def register_forward_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False) -> Any:
+        """PyTorch's forward hook: ``hook(module, args, output)`` runs after ``forward`` and may return a
+        new output (``hook(module, args, kwargs, output)`` with ``with_kwargs``). Returns a handle whose
+        ``remove()`` unregisters it. A step compiled by ``pygrad.compile`` that calls a module with hooks
+        runs eagerly."""
+        return self._add_hook(False, hook, with_kwargs, prepend)
 
     # ---- traversal ----
     def named_children(self) -> Iterator[tuple[str, Module]]:
