@@ -1968,6 +1968,20 @@ def _sum_to_size(x: Any, *size: Any) -> Any:
     return y.reshape(want)
 
 
+def _uniform_(x: Any, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Any:
+    """Fill x in place with U(a, b) samples (``pygrad.nn.init.uniform_``); returns x."""
+    from pygrad.nn import init
+
+    return init.uniform_(x, a, b, generator)
+
+
+def _normal_(x: Any, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Any:
+    """Fill x in place with N(mean, std²) samples (``pygrad.nn.init.normal_``); returns x."""
+    from pygrad.nn import init
+
+    return init.normal_(x, mean, std, generator)
+
+
 def _device_of(x: Any) -> Any:
     """The CPU: pygrad's tensors live in host memory."""
     return _device.CPU
@@ -2018,13 +2032,14 @@ METHODS: dict[str, Any] = {
     "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean, "median": median,
     "kthvalue": kthvalue, "quantile": quantile, "index_fill": index_fill, "index_copy": index_copy,
     "bernoulli": bernoulli, "to": _to, "type": _type, "cuda": _cuda, "ndimension": _ndimension, "stride": _stride,
-    "sum_to_size": _sum_to_size,
+    "sum_to_size": _sum_to_size, "uniform_": _uniform_, "normal_": _normal_,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
 _METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
                 "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
-                "is_contiguous", "cpu", "logical_not", "to", "type", "cuda", "ndimension", "stride", "sum_to_size")
+                "is_contiguous", "cpu", "logical_not", "to", "type", "cuda", "ndimension", "stride", "sum_to_size",
+                "uniform_", "normal_")
 
 FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}
