@@ -22,6 +22,8 @@ handwritten digits) comes from scikit-learn when it is installed
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from types import ModuleType
@@ -74,6 +76,111 @@ class TensorDataset(Dataset):
         return tuple(a[i] for a in self.arrays)
 
 
+class Subset(Dataset):
+    """The items of ``dataset`` at ``indices``, in that order (PyTorch's ``Subset``)."""
+
+    def __init__(self, dataset: Any, indices: Any) -> None:
+        if not _is_dataset(dataset) and not hasattr(dataset, "__getitem__"):
+            raise PygradTypeError(f"Subset: dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
+        idx = [int(i) for i in indices]
+        n = len(dataset)
+        bad = [i for i in idx if not -n <= i < n]
+        if bad:
+            raise PygradValueError(f"Subset: index {bad[0]} is out of range for a dataset of {n} items")
+        self.dataset, self.indices = dataset, idx
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset[self.indices[i]]
+
+
+class ConcatDataset(Dataset):
+    """The items of several datasets one after the other (PyTorch's ``ConcatDataset``)."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise PygradValueError("ConcatDataset: give at least one dataset")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, i: int) -> Any:
+        n = len(self)
+        if not -n <= i < n:
+            raise PygradValueError(f"ConcatDataset: index {i} is out of range for {n} items")
+        i %= n
+        k = bisect.bisect_right(self.cumulative_sizes, i)
+        return self.datasets[k][i - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
+def random_split(dataset: Any, lengths: Any, generator: Any = None) -> list[Subset]:
+    """Disjoint random subsets of ``dataset`` of the given ``lengths`` (ints summing to its length, or
+    fractions summing to 1: the remainder goes round-robin to the first parts, as PyTorch's).
+    ``generator``: a numpy Generator or an int seed (None: a fresh one)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1.0, abs_tol=1e-9):
+        if any(v < 0 for v in lengths):
+            raise PygradValueError(f"random_split: fractions must be non-negative, got {lengths}")
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for k in range(n - sum(counts)):
+            counts[k % len(counts)] += 1
+        lengths = counts
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
+        raise PygradValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, got "
+                               f"{lengths}")
+    if sum(lengths) != n:
+        raise PygradValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, the dataset has {n} items")
+    rng = generator if isinstance(generator, np.random.Generator) else np.random.default_rng(generator)
+    order = rng.permutation(n)
+    out, start = [], 0
+    for k in lengths:
+        out.append(Subset(dataset, order[start:start + k].tolist()))
+        start += k
+    return out
+
+
+class SequentialSampler:
+    """The indices 0 .. n-1 in order (``DataLoader(..., sampler=...)``)."""
+
+    def __init__(self, data_source: Any) -> None:
+        self.n = len(data_source)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class RandomSampler:
+    """A random order of the indices, a new one per pass (``replacement``: ``num_samples`` draws with
+    replacement). ``generator``: a numpy Generator or an int seed."""
+
+    def __init__(self, data_source: Any, replacement: bool = False, num_samples: int | None = None,
+                 generator: Any = None) -> None:
+        self.n = len(data_source)
+        self.replacement = bool(replacement)
+        self.num_samples = self.n if num_samples is None else _positive_int("RandomSampler", "num_samples",
+                                                                            num_samples)
+        if not self.replacement and num_samples is not None and self.num_samples != self.n:
+            raise PygradValueError("RandomSampler: num_samples other than the dataset's length needs "
+                                   "replacement=True")
+        self.rng = generator if isinstance(generator, np.random.Generator) else np.random.default_rng(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        if self.replacement:
+            return iter(self.rng.integers(0, self.n, self.num_samples).tolist())
+        return iter(self.rng.permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class DataLoader:
     """Iterate over (X, y) in minibatches of ``batch_size`` rows.
 
@@ -96,6 +203,11 @@ class DataLoader:
     tuples of them; a batch stacks the items field by field (``y`` must then be
     None: the fields are the batch).
 
+    ``collate_fn``: with a dataset, a function from the list of a batch's items to the batch
+    (replacing the field-by-field stacking). ``num_workers``, ``pin_memory`` and
+    ``persistent_workers`` are accepted for PyTorch code and change nothing: batches are made in the
+    calling process.
+
     ``generator``: a ``numpy.random.Generator`` (or an int seed) to shuffle with,
     instead of ``seed``. :meth:`state_dict` / :meth:`load_state_dict` save and
     restore the loader's position, also in the middle of an epoch: a restored
@@ -105,8 +217,14 @@ class DataLoader:
     def __init__(self, X: Any, y: Any = None, batch_size: int = 32, shuffle: bool = False,
                  seed: int | None = None, drop_last: bool = False, tensors: bool = True, dtype: Any = None,
                  engine: ModuleType | str | None = None, sampler: Iterable[int] | None = None,
-                 generator: Any = None) -> None:
+                 generator: Any = None, collate_fn: Any = None, num_workers: int = 0, pin_memory: bool = False,
+                 persistent_workers: bool = False) -> None:
         self.dataset = None
+        if collate_fn is not None and not callable(collate_fn):
+            raise PygradTypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise PygradValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
+        self.collate_fn, self.num_workers, self.pin_memory = collate_fn, int(num_workers), bool(pin_memory)
         if _is_dataset(X):
             if y is not None:
                 raise PygradValueError("DataLoader: with a dataset, y must be None (the dataset's items are the "
@@ -186,6 +304,8 @@ class DataLoader:
         """The dataset's items at idx stacked field by field (the first field as X, integer
         fields kept as numpy arrays like labels)."""
         items = [self.dataset[int(i)] for i in idx]  # type: ignore[index]
+        if self.collate_fn is not None:
+            return self.collate_fn(items)
         if isinstance(items[0], tuple):
             fields = [np.stack([np.asarray(it[k]) for it in items]) for k in range(len(items[0]))]
             return tuple(self._convert(f, labels=k > 0) for k, f in enumerate(fields))
