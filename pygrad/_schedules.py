@@ -10,6 +10,11 @@ sets ``group["lr"]`` to its closed form at the new epoch count t:
 - :class:`LambdaLR`:         lr₀ · λ(t)
 - :class:`MultiStepLR`:      lr₀ · γ^(number of milestones ≤ t)
 - :class:`LinearLR`:         lr₀ · (f₀ + (f₁ - f₀) · min(t, T) / T)
+- :class:`ConstantLR`:       lr₀ · factor for t < T, then lr₀
+- :class:`PolynomialLR`:     lr₀ · (1 - min(t, T)/T)^power
+- :class:`MultiplicativeLR`: lr_(t-1) · λ(t)
+- :class:`CosineAnnealingWarmRestarts`: cosine from lr₀ to η_min over T_i, restarting (SGDR)
+- :class:`CyclicLR`:         triangular cycles between base_lr and max_lr, stepped per batch
 - :class:`OneCycleLR`:       warm up from max_lr/div_factor to max_lr, anneal to
   max_lr/(div_factor·final_div_factor) (cosine or linear), stepped per batch
 - :class:`SequentialLR`:     one scheduler after another, switching at milestones
@@ -174,6 +179,182 @@ class LinearLR(LRScheduler):
     def lr_at(self, base_lr: float, epoch: int) -> float:
         frac = 1.0 if self.total_iters == 0 else min(epoch, self.total_iters) / self.total_iters
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+
+
+class ConstantLR(LRScheduler):
+    """lr = lr₀ · factor for the first ``total_iters`` epochs, lr₀ after."""
+
+    def __init__(self, optimizer: Any, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 <= factor <= 1:
+            raise PygradValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor = float(factor)
+        self.total_iters = _schedule_int("ConstantLR", "total_iters", total_iters, 0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * (self.factor if epoch < self.total_iters else 1.0)
+
+
+class PolynomialLR(LRScheduler):
+    """lr = lr₀ · (1 − min(t, T)/T)^power: down to 0 over ``total_iters`` epochs."""
+
+    def __init__(self, optimizer: Any, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters = _schedule_int("PolynomialLR", "total_iters", total_iters)
+        self.power = float(power)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * (1.0 - min(epoch, self.total_iters) / self.total_iters) ** self.power
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr_t = lr_(t−1) · λ(t) for t ≥ 1 (one λ or one per group): the group's current rate is
+    multiplied, so it composes with changes made by others, as PyTorch's."""
+
+    def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
+        n = len(getattr(optimizer, "param_groups", []))
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        if len(fns) != n or not all(callable(f) for f in fns):
+            raise PygradTypeError(f"MultiplicativeLR: lr_lambda must be a callable or a list of {n} callables")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch <= 0:
+            return [g["lr"] for g in groups]
+        return [g["lr"] * float(f(self.last_epoch)) for g, f in zip(groups, self.lr_lambdas)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer and the lambdas (functions are not state)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: lr = η_min + (lr₀ − η_min)(1 + cos(π T_cur / T_i))/2, restarting at lr₀ when T_cur reaches
+    T_i; the first period is T_0 epochs and each next one T_mult times longer. ``step(epoch)`` takes a
+    fractional epoch (a step per batch: ``step(epoch + i / iters)``), as PyTorch's."""
+
+    def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
+                 last_epoch: int = -1) -> None:
+        self.T_0 = _schedule_int("CosineAnnealingWarmRestarts", "T_0", T_0)
+        self.T_mult = _schedule_int("CosineAnnealingWarmRestarts", "T_mult", T_mult)
+        self.eta_min = float(eta_min)
+        self.T_i, self.T_cur = self.T_0, float(last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (b - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for b in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advance one epoch, or go to ``epoch`` (any non-negative number)."""
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            if not isinstance(epoch, (int, float)) or isinstance(epoch, bool) or epoch < 0:
+                raise PygradValueError(f"CosineAnnealingWarmRestarts: epoch must be a non-negative number, got "
+                                       f"{epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur, self.T_i = epoch % self.T_0, self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i, self.T_cur = self.T_0, epoch
+        self.last_epoch = math.floor(epoch)
+        lrs = self.get_lr()
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = lr
+        self._last_lr = lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical rates (Smith), stepped per batch: between ``base_lr`` and ``max_lr`` over cycles of
+    ``step_size_up`` + ``step_size_down`` steps, the amplitude scaled by ``mode``: 'triangular' (1),
+    'triangular2' (halved each cycle), 'exp_range' (γ^t), or ``scale_fn`` (of the cycle or of the step,
+    ``scale_mode``). With ``cycle_momentum`` the momentum moves the other way between ``max_momentum``
+    and ``base_momentum`` (SGD's ``momentum``, Adam's first beta)."""
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+                 scale_fn: Any = None, scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: Any = 0.8, max_momentum: Any = 0.9, last_epoch: int = -1) -> None:
+        groups = optimizer.param_groups
+
+        def per_group(v: Any, what: str) -> list[float]:
+            vals = list(v) if isinstance(v, (list, tuple)) else [v] * len(groups)
+            if len(vals) != len(groups):
+                raise PygradValueError(f"CyclicLR: {len(vals)} {what} values for {len(groups)} parameter groups")
+            return [float(x) for x in vals]
+
+        if last_epoch == -1:
+            for g, lr in zip(groups, per_group(base_lr, "base_lr")):
+                g["lr"] = g["initial_lr"] = lr
+        self.max_lrs = per_group(max_lr, "max_lr")
+        up = float(_schedule_int("CyclicLR", "step_size_up", step_size_up))
+        down = up if step_size_down is None else float(_schedule_int("CyclicLR", "step_size_down", step_size_down))
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if scale_fn is None:
+            if mode not in ("triangular", "triangular2", "exp_range"):
+                raise PygradValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got "
+                                       f"{mode!r}")
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        else:
+            if not callable(scale_fn) or scale_mode not in ("cycle", "iterations"):
+                raise PygradValueError("CyclicLR: scale_fn must be callable and scale_mode 'cycle' or 'iterations'")
+            self.scale_mode = scale_mode
+        self.mode, self.gamma, self._scale_fn = mode, float(gamma), scale_fn
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            if not all("momentum" in g or "betas" in g for g in groups):
+                raise PygradValueError("CyclicLR: the optimizer has no momentum or betas to cycle; pass "
+                                       "cycle_momentum=False")
+            self._use_beta1 = "betas" in groups[0]
+            self.base_momentums = per_group(base_momentum, "base_momentum")
+            self.max_momentums = per_group(max_momentum, "max_momentum")
+            if last_epoch == -1:
+                for g, m in zip(groups, self.max_momentums):
+                    self._set_momentum(g, m)
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, g: dict[str, Any], m: float) -> None:
+        if self._use_beta1:
+            g["betas"] = (m, *tuple(g["betas"])[1:])
+        else:
+            g["momentum"] = m
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude's scale at x (the cycle, or the step count)."""
+        if self._scale_fn is not None:
+            return float(self._scale_fn(x))
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self) -> list[float]:
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle
+        scale = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        s = self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        lrs = [b + (m - b) * scale * s for b, m in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for g, lo, hi in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                self._set_momentum(g, hi - (hi - lo) * scale * s)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer and a scale function (functions are not state)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_scale_fn")}
 
 
 class OneCycleLR(LRScheduler):

@@ -16,10 +16,15 @@ under ``PYGRAD_BACKEND=python`` (the C optimizers stay in
 
 from pygrad import _engines
 from pygrad._schedules import (  # engine-neutral: they only set param_groups' rates
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     LambdaLR,
     LinearLR,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
     SequentialLR,
 )
@@ -59,5 +64,6 @@ else:
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
     "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR",
-    "ReduceLROnPlateau", "minimize", "MinimizeResult",
+    "ReduceLROnPlateau", "minimize", "MinimizeResult", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
+    "CosineAnnealingWarmRestarts", "CyclicLR",
 ]

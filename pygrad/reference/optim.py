@@ -455,21 +455,28 @@ def minimize(f: Callable[[Tensor], Tensor], x0: Any, lr: float = 0.1, tol: float
 # the schedules written once for both engines (pygrad._schedules), and a lr_scheduler namespace
 # as torch.optim has, holding this module's own StepLR, ExponentialLR and CosineAnnealingLR
 from pygrad._schedules import (  # noqa: E402
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     LambdaLR,
     LinearLR,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
     SequentialLR,
 )
 
 lr_scheduler = _types.ModuleType(f"{__name__}.lr_scheduler", "The learning-rate schedules (torch.optim.lr_scheduler).")
 for _n in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR",
-           "OneCycleLR", "SequentialLR", "ReduceLROnPlateau"):
+           "OneCycleLR", "SequentialLR", "ReduceLROnPlateau", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
+           "CosineAnnealingWarmRestarts", "CyclicLR"):
     setattr(lr_scheduler, _n, globals()[_n])
 
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
     "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR", "ReduceLROnPlateau",
-    "lr_scheduler", "MinimizeResult", "minimize",
+    "lr_scheduler", "MinimizeResult", "minimize", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
+    "CosineAnnealingWarmRestarts", "CyclicLR",
 ]
