@@ -690,7 +690,7 @@ PG_GEMV(double, f64)
             return;                                                                                         \
         }                                                                                                   \
         pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize}; \
-        pg__parallel(pg__gemm_job_##SUF, &jb, nthr);                                                        \
+        pg__parallel_team(pg__gemm_job_##SUF, &jb, nthr);                                                        \
     }
 
 PG_GEMM_DRIVER(float, f32)

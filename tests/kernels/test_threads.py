@@ -116,6 +116,44 @@ def test_setting_the_count_while_kernels_run(rng):
     assert failures == []
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_a_split_kernel_is_whole_while_another_thread_holds_the_pool(rng, dtype):
+    """batch_norm splits its channels into parts; while another Python thread's matmuls hold the
+    pool it runs them all on its own thread: every result equals the one computed alone (forward
+    and the gradients, which sum the parts' partial sums in order)."""
+    x = rng.standard_normal((64, 32, 16, 16)).astype(dtype)
+    w = rng.standard_normal(32).astype(dtype)
+    b = rng.standard_normal(32).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    a = pg.tensor(rng.standard_normal((400, 400)).astype(np.float32))
+    bn = pg.nn.functional.batch_norm
+    pg.set_num_threads(2)
+
+    def run() -> list[np.ndarray]:
+        xs, ws, bs = (pg.tensor(v, requires_grad=True) for v in (x, w, b))
+        y = bn(xs, None, None, ws, bs, training=True)
+        (y * pg.tensor(g)).sum().backward()
+        return [y.numpy().copy(), xs.grad.numpy().copy(), ws.grad.numpy().copy(), bs.grad.numpy().copy()]
+
+    want = run()
+    stop = threading.Event()
+
+    def hog() -> None:
+        while not stop.is_set():
+            a @ a
+
+    t = threading.Thread(target=hog)
+    t.start()
+    try:
+        for _ in range(40):
+            for got, ref in zip(run(), want):
+                np.testing.assert_array_equal(got, ref)
+    finally:
+        stop.set()
+        t.join(120)
+    assert not t.is_alive()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_after_the_pool_started(rng):
     """A forked child has none of the parent's workers; its kernels still run."""
