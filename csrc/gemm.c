@@ -24,7 +24,7 @@
  * kernel is faster there), and so do matrix-vector products (M or N is 1),
  * which are memory-bound.
  *
- * Threads: products up to about 145^3 multiply-adds run on one thread;
+ * Threads: products up to about 115^3 multiply-adds run on one thread;
  * larger ones below PG_GEMM_SPLIT_MAX split C's longer side into chunks of
  * whole tiles that the team takes in turn (each chunk a one-thread product,
  * no barrier: a worker the machine has not scheduled delays nobody); the
@@ -104,11 +104,12 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
 #define PG_GEMM_SMALL 512.0
 /* Each thread gets at least this many multiply-adds. A second thread's
  * hand-off costs about 0.5 us while it is awake and has its core, but on a
- * machine shared with other work its core is often taken: measured on 2
- * shared cores, 64^3 and 128^3 ran 4 to 6 times slower on 2 threads than on
- * one (the whole product waited for the worker to be scheduled). So products
- * stay on one thread up to about 145^3 (30 us at 1 thread). */
-#define PG_GEMM_GRAIN 1.5e6
+ * machine shared with other work its core is often taken. Products up to
+ * PG_GEMM_SPLIT_MAX split into chunks the team takes in turn, so a worker that
+ * is not scheduled delays nobody (the caller runs the chunks left); below
+ * about 115^3 (15 us at 1 thread) the second thread gains less than the
+ * chunks cost (each packs its share of A or B again). */
+#define PG_GEMM_GRAIN 0.75e6
 /* Multi-threaded products below this many multiply-adds split into chunks
  * that members take in turn (pg__parallel_dynamic: a worker that is not
  * scheduled delays nobody); larger ones run the team's blocked driver with a
