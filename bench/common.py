@@ -107,9 +107,13 @@ def threads(n: int) -> Iterator[None]:
 def blas_threads_note() -> str:
     """How numpy's BLAS thread count is controlled in this run."""
     tpc, _ = try_import("threadpoolctl")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    forced = f"; OPENBLAS_CORETYPE={coretype} in the environment" if coretype else ""
     if tpc is None:
-        return "threadpoolctl is not installed: numpy's BLAS uses its default thread count throughout"
-    return "numpy's BLAS threads are set with threadpoolctl"
+        return f"threadpoolctl is not installed: numpy's BLAS uses its default thread count throughout{forced}"
+    libs = [f"{i.get('internal_api', '?')} {i.get('version', '')} ({i.get('architecture', '?')} kernels)"
+            for i in tpc.threadpool_info() if i.get("user_api") == "blas"]
+    return f"numpy's BLAS threads are set with threadpoolctl; {', '.join(libs) or 'no BLAS found'}{forced}"
 
 
 # ----------------------------------------------------------------- timing ---

@@ -22,9 +22,11 @@
  * with AVX-512) use a narrow kernel of the same ISA, one vector wide, instead
  * of computing a tile of padding. Tiny products skip packing (the naive
  * kernel is faster there), and so do matrix-vector products (M or N is 1),
- * which are memory-bound.
+ * which are memory-bound. Small untransposed products on one thread (up to
+ * about 130^3, K within one K block) run the micro-kernel over A and B in
+ * place (pg__gemm_direct), with the same bits.
  *
- * Threads: products up to about 145^3 multiply-adds run on one thread;
+ * Threads: products up to about 115^3 multiply-adds run on one thread;
  * larger ones below PG_GEMM_SPLIT_MAX split C's longer side into chunks of
  * whole tiles that the team takes in turn (each chunk a one-thread product,
  * no barrier: a worker the machine has not scheduled delays nobody); the
@@ -104,11 +106,12 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
 #define PG_GEMM_SMALL 512.0
 /* Each thread gets at least this many multiply-adds. A second thread's
  * hand-off costs about 0.5 us while it is awake and has its core, but on a
- * machine shared with other work its core is often taken: measured on 2
- * shared cores, 64^3 and 128^3 ran 4 to 6 times slower on 2 threads than on
- * one (the whole product waited for the worker to be scheduled). So products
- * stay on one thread up to about 145^3 (30 us at 1 thread). */
-#define PG_GEMM_GRAIN 1.5e6
+ * machine shared with other work its core is often taken. Products up to
+ * PG_GEMM_SPLIT_MAX split into chunks the team takes in turn, so a worker that
+ * is not scheduled delays nobody (the caller runs the chunks left); below
+ * about 115^3 (15 us at 1 thread) the second thread gains less than the
+ * chunks cost (each packs its share of A or B again). */
+#define PG_GEMM_GRAIN 0.75e6
 /* Multi-threaded products below this many multiply-adds split into chunks
  * that members take in turn (pg__parallel_dynamic: a worker that is not
  * scheduled delays nobody); larger ones run the team's blocked driver with a
@@ -141,6 +144,37 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
             }                                                                                               \
             a += MR;                                                                                        \
             b += NV * W;                                                                                    \
+        }                                                                                                   \
+        if (acc) {                                                                                          \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) {                                                 \
+                    T *cp = c + i * ldc + v * W;                                                            \
+                    STOREU(cp, ADD(LOADU(cp), r[i][v]));                                                    \
+                }                                                                                           \
+        } else {                                                                                            \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) STOREU(c + i * ldc + v * W, r[i][v]);             \
+        }                                                                                                   \
+    }
+
+/* The same tile over operands in place (no packing): a[i*lda + p] (MR rows of A, row-major) and
+ * b[p*ldb + v*W] (NV vectors of B, row-major, unaligned). The same operations in the same order as
+ * the packed kernel with k = K: the same bits. */
+#define PG_UKR_SIMD_U(NAME, TGT, T, V, W, MR, NV, ZERO, LOADU, STOREU, SET1, FMA, ADD)                      \
+    TGT static void NAME(int64_t k, const T *restrict a, int64_t lda, const T *restrict b, int64_t ldb,     \
+                         T *restrict c, int64_t ldc, bool acc) {                                            \
+        V r[MR][NV];                                                                                        \
+        PG_UNROLL(16) for (int i = 0; i < MR; i++) {                                                        \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) r[i][v] = ZERO();                                     \
+        }                                                                                                   \
+        PG_UNROLL(2) for (int64_t p = 0; p < k; p++) {                                                      \
+            V bv[NV];                                                                                       \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) bv[v] = LOADU(b + v * W);                             \
+            PG_UNROLL(16) for (int i = 0; i < MR; i++) {                                                    \
+                V ai = SET1(a[i * lda + p]);                                                                \
+                PG_UNROLL(4) for (int v = 0; v < NV; v++) r[i][v] = FMA(ai, bv[v], r[i][v]);                \
+            }                                                                                               \
+            b += ldb;                                                                                       \
         }                                                                                                   \
         if (acc) {                                                                                          \
             PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
@@ -244,6 +278,8 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
         void (*pack_a)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
         void (*pack_b)(bool, int64_t, int64_t, const T *, int64_t, T *restrict);                            \
         const struct pg_gemm_kern_##SUF *narrow; /* for N <= narrow->nr, or NULL */                         \
+        /* the tile over operands in place (pg__gemm_direct), or NULL */                                   \
+        void (*ukr_u)(int64_t, const T *restrict, int64_t, const T *restrict, int64_t, T *restrict, int64_t, bool); \
     } pg_gemm_kern_##SUF;
 PG_KERNEL_TYPE(float, f32)
 PG_KERNEL_TYPE(double, f64)
@@ -255,8 +291,8 @@ PG_PACK_B(pack_b_f32_c, PG_NO_TARGET, float, 8)
 PG_UKR_C(ukr_f64_c, double, 4, 4)
 PG_PACK_A(pack_a_f64_c, PG_NO_TARGET, double, 4)
 PG_PACK_B(pack_b_f64_c, PG_NO_TARGET, double, 4)
-static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c, NULL};
-static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c, NULL};
+static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c, NULL, NULL};
+static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c, NULL, NULL};
 
 #if PG_GEMM_X86
 /* AVX2 + FMA: 16 ymm registers; 6 x 2 accumulators, 2 B vectors, 1 broadcast */
@@ -279,13 +315,13 @@ PG_UKR_SIMD(ukr_f64_avx2n, PG_TARGET_AVX2, double, __m256d, 4, 12, 1, _mm256_set
 PG_PACK_A(pack_a_f64_avx2n, PG_TARGET_AVX2, double, 12)
 PG_PACK_B(pack_b_f64_avx2n, PG_TARGET_AVX2, double, 4)
 static const pg_gemm_kern_f32 pg_kern_f32_avx2n = {12, 8, 256, 144, 4096, ukr_f32_avx2n, pack_a_f32_avx2n,
-                                                   pack_b_f32_avx2n, NULL};
+                                                   pack_b_f32_avx2n, NULL, NULL};
 static const pg_gemm_kern_f64 pg_kern_f64_avx2n = {12, 4, 256, 144, 4096, ukr_f64_avx2n, pack_a_f64_avx2n,
-                                                   pack_b_f64_avx2n, NULL};
+                                                   pack_b_f64_avx2n, NULL, NULL};
 static const pg_gemm_kern_f32 pg_kern_f32_avx2 = {6, 16, 256, 144, 4096, ukr_f32_avx2, pack_a_f32_avx2,
-                                                  pack_b_f32_avx2, &pg_kern_f32_avx2n};
+                                                  pack_b_f32_avx2, &pg_kern_f32_avx2n, NULL};
 static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_avx2, pack_a_f64_avx2,
-                                                  pack_b_f64_avx2, &pg_kern_f64_avx2n};
+                                                  pack_b_f64_avx2, &pg_kern_f64_avx2n, NULL};
 
 /* AVX-512: 32 zmm registers; 8 x 2 accumulators, 2 B vectors, broadcasts
  * folded into the FMAs. On this project's Zen 5 machine 8 x 32 beat 12 x 32,
@@ -299,11 +335,15 @@ static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_
 PG_UKR_SIMD(ukr_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
             _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
             _mm512_add_ps)
+PG_UKR_SIMD_U(ukru_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
+              _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
 PG_PACK_A(pack_a_f32_avx512, PG_TARGET_AVX512, float, PG_MR_AVX512)
 PG_PACK_B(pack_b_f32_avx512, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
 PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
             _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
             _mm512_add_pd)
+PG_UKR_SIMD_U(ukru_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
+              _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR_AVX512)
 PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
 /* narrow: one vector of B per row (N <= 16 in float32, N <= 8 in float64,
@@ -319,16 +359,18 @@ PG_PACK_A(pack_a_f64_avx512n, PG_TARGET_AVX512, double, PG_MRN_AVX512)
 PG_PACK_B(pack_b_f64_avx512n, PG_TARGET_AVX512, double, 8)
 static const pg_gemm_kern_f32 pg_kern_f32_avx512n = {PG_MRN_AVX512, 16, PG_KC_AVX512, PG_MC_AVX512,
                                                      PG_NC_AVX512,  ukr_f32_avx512n, pack_a_f32_avx512n,
-                                                     pack_b_f32_avx512n, NULL};
+                                                     pack_b_f32_avx512n, NULL, NULL};
 static const pg_gemm_kern_f64 pg_kern_f64_avx512n = {PG_MRN_AVX512, 8, PG_KC_AVX512, PG_MC_AVX512,
                                                      PG_NC_AVX512,  ukr_f64_avx512n, pack_a_f64_avx512n,
-                                                     pack_b_f64_avx512n, NULL};
+                                                     pack_b_f64_avx512n, NULL, NULL};
 static const pg_gemm_kern_f32 pg_kern_f32_avx512 = {PG_MR_AVX512,      16 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,      ukr_f32_avx512,
-                                                    pack_a_f32_avx512, pack_b_f32_avx512, &pg_kern_f32_avx512n};
+                                                    pack_a_f32_avx512, pack_b_f32_avx512, &pg_kern_f32_avx512n,
+                                                    ukru_f32_avx512};
 static const pg_gemm_kern_f64 pg_kern_f64_avx512 = {PG_MR_AVX512,      8 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,     ukr_f64_avx512,
-                                                    pack_a_f64_avx512, pack_b_f64_avx512, &pg_kern_f64_avx512n};
+                                                    pack_a_f64_avx512, pack_b_f64_avx512, &pg_kern_f64_avx512n,
+                                                    ukru_f64_avx512};
 #endif
 
 /* ======================================================================
@@ -549,6 +591,61 @@ typedef struct pg_gemv_job {
 PG_GEMV(float, f32)
 PG_GEMV(double, f64)
 
+/* Products up to this many multiply-adds, of untransposed operands with K at most one K block,
+ * run their tiles over the operands in place (pg__gemm_direct): packing A and B cost about 9% of a
+ * 64^3 float32 product, where each packed element is used only N / NR or M / MR times. */
+#define PG_GEMM_DIRECT_MAX 2.2e6
+
+/* C (+)= A B on this thread, A and B untransposed, K <= KC: each tile by the kernel over A and B
+ * in place; a tile past M or N over copies of its rows of A or columns of B zero-padded to a
+ * whole tile. The operations of the packed path with one K block, in the same order: the same
+ * bits. False without scratch memory for the copies. */
+#define PG_GEMM_DIRECT(T, SUF)                                                                              \
+    static bool pg__gemm_direct_##SUF(const pg_gemm_kern_##SUF *kn, int64_t M, int64_t N, int64_t K,        \
+                                      const T *A, int64_t lda, const T *B, int64_t ldb, T *C, int64_t ldc, \
+                                      bool acc) {                                                           \
+        const int64_t MR = kn->mr, NR = kn->nr, Mf = M / MR * MR;                                           \
+        T *abuf = NULL, *bbuf = NULL;                                                                       \
+        if (Mf < M || N % NR) {                                                                             \
+            const int64_t asize = (MR * K + 15) / 16 * 16;                                                  \
+            abuf = pg__scratch(0, sizeof(T) * (size_t)(asize + NR * K));                                    \
+            if (!abuf) return false;                                                                        \
+            bbuf = abuf + asize;                                                                            \
+            for (int64_t i = 0; i < MR; i++) /* the last rows of A, zero-padded: [MR][K] */               \
+                for (int64_t p = 0; p < K; p++) abuf[i * K + p] = Mf + i < M ? A[(Mf + i) * lda + p] : (T)0; \
+        }                                                                                                   \
+        _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
+        for (int64_t j = 0; j < N; j += NR) {                                                               \
+            const int64_t n = N - j < NR ? N - j : NR;                                                      \
+            const T *bp = B + j;                                                                            \
+            int64_t bld = ldb;                                                                              \
+            if (n < NR) { /* the last columns of B, zero-padded: [K][NR] */                                 \
+                for (int64_t p = 0; p < K; p++)                                                             \
+                    for (int64_t c = 0; c < NR; c++) bbuf[p * NR + c] = c < n ? B[p * ldb + j + c] : (T)0;  \
+                bp = bbuf;                                                                                  \
+                bld = NR;                                                                                   \
+            }                                                                                               \
+            for (int64_t i = 0; i < M; i += MR) {                                                           \
+                const int64_t m = M - i < MR ? M - i : MR;                                                  \
+                const T *ap = m < MR ? abuf : A + i * lda;                                                  \
+                const int64_t ald = m < MR ? K : lda;                                                       \
+                T *cp = C + i * ldc + j;                                                                    \
+                if (m == MR && n == NR) {                                                                   \
+                    kn->ukr_u(K, ap, ald, bp, bld, cp, ldc, acc);                                           \
+                    continue;                                                                               \
+                }                                                                                           \
+                kn->ukr_u(K, ap, ald, bp, bld, edge, NR, false);                                            \
+                for (int64_t r = 0; r < m; r++)                                                             \
+                    for (int64_t c = 0; c < n; c++)                                                         \
+                        cp[r * ldc + c] = acc ? cp[r * ldc + c] + edge[r * NR + c] : edge[r * NR + c];      \
+            }                                                                                               \
+        }                                                                                                   \
+        return true;                                                                                        \
+    }
+
+PG_GEMM_DIRECT(float, f32)
+PG_GEMM_DIRECT(double, f64)
+
 #define PG_GEMM_DRIVER(T, SUF)                                                                              \
     typedef struct pg_gemm_job_##SUF {                                                                      \
         const pg_gemm_kern_##SUF *kn;                                                                       \
@@ -665,6 +762,9 @@ PG_GEMV(double, f64)
         int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
         int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
         if (nthr > tiles) nthr = (int)tiles;                                                                \
+        if (nthr <= 1 && kn->ukr_u && !ta && !tb && K <= kn->kc && work <= PG_GEMM_DIRECT_MAX &&            \
+            pg__gemm_direct_##SUF(kn, M, N, K, A, lda, B, ldb, C, ldc, acc))                                \
+            return;                                                                                         \
         if (nthr > 1 && work < PG_GEMM_SPLIT_MAX) {                                                         \
             /* split the longer side (in whole tiles, at least 2 tiles per chunk) */                        \
             bool cols = N >= M;                                                                             \
@@ -690,7 +790,7 @@ PG_GEMV(double, f64)
             return;                                                                                         \
         }                                                                                                   \
         pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize}; \
-        pg__parallel(pg__gemm_job_##SUF, &jb, nthr);                                                        \
+        pg__parallel_team(pg__gemm_job_##SUF, &jb, nthr);                                                        \
     }
 
 PG_GEMM_DRIVER(float, f32)

@@ -176,15 +176,24 @@ typedef struct pg_unlocked {
 pg_unlocked pg__unlock_host(int64_t work);
 void pg__relock_host(pg_unlocked u);
 
-/* threads.c: a persistent worker pool. A job runs fn once per team member
- * (tid 0 is the calling thread); it runs alone on the caller when nthr is 1,
- * when called from inside a job, or when another thread's job holds the pool. */
+/* threads.c: a persistent worker pool.
+ * pg__parallel: a job of nthr parts, fn(ctx, {part, nthr}) once per part, each
+ * part run by whichever member (the calling thread or a worker) takes it first:
+ * the caller never waits for a worker that has not started (asleep, or its
+ * core taken by other work), it runs the parts left itself. Run alone (nthr 1
+ * aside: from inside a job, or while another thread's job holds the pool) it
+ * runs every part in order on the caller, so a part's result never depends on
+ * who ran it. fn must not call pg__team_sync.
+ * pg__parallel_team: nthr members at once, member tid on its own thread (tid 0
+ * the caller), which may wait for each other (pg__team_sync); run alone it is
+ * {0, 1}, a team of one. */
 typedef struct pg_team {
     int tid;  /* 0 .. nthr-1 */
     int nthr; /* team size */
 } pg_team;
 typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
+void pg__parallel_team(pg_job_fn fn, void *ctx, int nthr);
 /* the same for a job whose members take their work from a shared counter and never wait for each
  * other (no pg__team_sync): workers that have not joined when the caller has finished its own part
  * stay out, so a worker the machine has not scheduled delays nobody */

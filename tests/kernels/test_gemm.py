@@ -204,3 +204,22 @@ def test_kernel_setting():
     assert _runtime._gemm_kernel() == KERNELS[0]
     with pytest.raises(ValueError, match='set_gemm_kernel: unknown kernel "fast"'):
         _runtime._set_gemm_kernel("fast")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_small_products_in_place_give_the_packed_bits(rng, kernel, dtype):
+    """Small untransposed products run their tiles over the operands in place; the same product
+    through a transposed operand (a backward, dX = G W^T) packs both. Same bits, 1 and 2 threads."""
+    _runtime._set_gemm_kernel(kernel)
+    for m, k, n in [(64, 64, 64), (8, 8, 32), (31, 33, 35), (9, 200, 70), (100, 100, 100), (127, 129, 131),
+                    (128, 128, 128), (17, 256, 40), (5, 3, 90)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        c = rng.standard_normal((m, n)).astype(dtype)
+        for threads in (1, 2):
+            pg.set_num_threads(threads)
+            direct = (pg.tensor(a) @ pg.tensor(b)).numpy()
+            x = pg.tensor(c, requires_grad=True)
+            (x @ pg.tensor(np.ascontiguousarray(b.T)) * pg.tensor(a)).sum().backward()
+            np.testing.assert_array_equal(direct, x.grad.numpy(), err_msg=f"{kernel} ({m},{k})@({k},{n}) {threads}")

@@ -116,6 +116,44 @@ def test_setting_the_count_while_kernels_run(rng):
     assert failures == []
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_a_split_kernel_is_whole_while_another_thread_holds_the_pool(rng, dtype):
+    """batch_norm splits its channels into parts; while another Python thread's matmuls hold the
+    pool it runs them all on its own thread: every result equals the one computed alone (forward
+    and the gradients, which sum the parts' partial sums in order)."""
+    x = rng.standard_normal((64, 32, 16, 16)).astype(dtype)
+    w = rng.standard_normal(32).astype(dtype)
+    b = rng.standard_normal(32).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    a = pg.tensor(rng.standard_normal((400, 400)).astype(np.float32))
+    bn = pg.nn.functional.batch_norm
+    pg.set_num_threads(2)
+
+    def run() -> list[np.ndarray]:
+        xs, ws, bs = (pg.tensor(v, requires_grad=True) for v in (x, w, b))
+        y = bn(xs, None, None, ws, bs, training=True)
+        (y * pg.tensor(g)).sum().backward()
+        return [y.numpy().copy(), xs.grad.numpy().copy(), ws.grad.numpy().copy(), bs.grad.numpy().copy()]
+
+    want = run()
+    stop = threading.Event()
+
+    def hog() -> None:
+        while not stop.is_set():
+            a @ a
+
+    t = threading.Thread(target=hog)
+    t.start()
+    try:
+        for _ in range(40):
+            for got, ref in zip(run(), want):
+                np.testing.assert_array_equal(got, ref)
+    finally:
+        stop.set()
+        t.join(120)
+    assert not t.is_alive()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_after_the_pool_started(rng):
     """A forked child has none of the parent's workers; its kernels still run."""
@@ -157,6 +195,8 @@ ELEMENTWISE = {
     "mean_0": lambda x, y: x.mean(axis=0),
     "sum_1": lambda x, y: x.sum(axis=1),
     "sum_02": lambda x, y: x.reshape(30, 300, 31).sum(axis=(0, 2)),
+    "sum_023": lambda x, y: x.reshape(90, 31, 10, 10).sum(axis=(0, 2, 3)),
+    "mean_023_keepdims": lambda x, y: x.reshape(90, 31, 10, 10).mean(axis=(0, 2, 3), keepdims=True),
     "max": lambda x, y: x.max(),
     "max_1": lambda x, y: x.max(axis=1),
     "softmax": lambda x, y: x.softmax(axis=1),
@@ -197,3 +237,25 @@ def test_in_place_updates_do_not_depend_on_the_thread_count(rng):
         t.mul_(pg.tensor(b))
         results.append(t.numpy().copy())
     np.testing.assert_array_equal(results[1], results[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(("shape", "axes"), [
+    ((64, 32, 8, 8), (0, 2, 3)),      # a bias gradient
+    ((2, 300, 1, 7, 5), (0, 3, 4)),   # size-1 dims among the kept ones
+    ((1, 700, 97), (0, 2)),           # no leading reduced dim
+    ((3, 1000, 33), (0, 2)),
+    ((5, 6, 7, 8, 9), (0, 1, 4)),     # several leading and kept dims
+])
+def test_sums_over_outer_and_inner_dims(rng, shape, axes, dtype):
+    """Sums over leading and trailing dims that keep the middle ones, on 1 and 2 threads: the
+    same bits, and numpy's float64 sums within float rounding."""
+    a = rng.standard_normal(shape).astype(dtype)
+    want = a.astype(np.float64).sum(axis=axes)
+    got = []
+    for threads in (1, 2):
+        pg.set_num_threads(threads)
+        got.append(pg.tensor(a).sum(axis=axes).numpy().copy())
+    np.testing.assert_array_equal(got[1], got[0])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got[0], want, rtol=tol, atol=tol * np.sqrt(a.size // want.size))
