@@ -33,30 +33,40 @@ from pygrad.optim import lr_scheduler
 if _engines.backend() == "python":
     from pygrad.reference.optim import (
         SGD,
+        Adadelta,
         Adagrad,
         Adam,
+        Adamax,
         AdamW,
         CosineAnnealingLR,
         ExponentialLR,
         LRScheduler,
         MinimizeResult,
+        NAdam,
         Optimizer,
+        RAdam,
         RMSprop,
+        Rprop,
         StepLR,
         minimize,
     )
 else:
     from pygrad.optim._c import (
         SGD,
+        Adadelta,
         Adagrad,
         Adam,
+        Adamax,
         AdamW,
         CosineAnnealingLR,
         ExponentialLR,
         LRScheduler,
         MinimizeResult,
+        NAdam,
         Optimizer,
+        RAdam,
         RMSprop,
+        Rprop,
         StepLR,
         minimize,
     )
@@ -64,6 +74,6 @@ else:
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
     "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR",
-    "ReduceLROnPlateau", "minimize", "MinimizeResult", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
-    "CosineAnnealingWarmRestarts", "CyclicLR",
+    "ReduceLROnPlateau", "minimize", "MinimizeResult", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
+    "ConstantLR", "PolynomialLR", "MultiplicativeLR", "CosineAnnealingWarmRestarts", "CyclicLR",
 ]

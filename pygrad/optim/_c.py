@@ -14,10 +14,10 @@ from pygrad.optim.lr_scheduler import (
     StepLR,
 )
 from pygrad.optim.minimize import MinimizeResult, minimize
-from pygrad.optim.optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from pygrad.optim.optimizer import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RAdam, RMSprop, Rprop
 
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
     "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR",
-    "ReduceLROnPlateau", "minimize", "MinimizeResult",
+    "ReduceLROnPlateau", "minimize", "MinimizeResult", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from pygrad import _c as E
 from pygrad import _copying, _engines, _recording
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
-from pygrad.optim import _fused
+from pygrad.optim import _fused, _numpy_rules
 
 ParamsArg = Iterable[Any]
 """Tensors, or dicts with a ``"params"`` list of tensors and per-group hyperparameters."""
@@ -331,3 +331,8 @@ class AdamW(Adam):
     def __init__(self, params: ParamsArg, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+# Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines
+_more = _numpy_rules.bind(Optimizer, "c")
+Adamax, NAdam, RAdam, Adadelta, Rprop = (_more[k] for k in ("Adamax", "NAdam", "RAdam", "Adadelta", "Rprop"))

@@ -468,6 +468,12 @@ from pygrad._schedules import (  # noqa: E402
     SequentialLR,
 )
 
+# Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines
+from pygrad.optim import _numpy_rules  # noqa: E402
+
+_more = _numpy_rules.bind(Optimizer, "reference")
+Adamax, NAdam, RAdam, Adadelta, Rprop = (_more[k] for k in ("Adamax", "NAdam", "RAdam", "Adadelta", "Rprop"))
+
 lr_scheduler = _types.ModuleType(f"{__name__}.lr_scheduler", "The learning-rate schedules (torch.optim.lr_scheduler).")
 for _n in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR",
            "OneCycleLR", "SequentialLR", "ReduceLROnPlateau", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
@@ -477,6 +483,7 @@ for _n in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "Lambd
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
     "CosineAnnealingLR", "LambdaLR", "MultiStepLR", "LinearLR", "OneCycleLR", "SequentialLR", "ReduceLROnPlateau",
-    "lr_scheduler", "MinimizeResult", "minimize", "ConstantLR", "PolynomialLR", "MultiplicativeLR",
+    "lr_scheduler", "MinimizeResult", "minimize", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
+    "ConstantLR", "PolynomialLR", "MultiplicativeLR",
     "CosineAnnealingWarmRestarts", "CyclicLR",
 ]

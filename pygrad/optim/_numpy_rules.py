@@ -1,0 +1,254 @@
+"""Optimizers whose update is written once in numpy and runs on both engines: Adamax, NAdam, RAdam,
+Adadelta, Rprop (PyTorch's constructors and update rules).
+
+Unlike SGD, Adagrad, RMSprop, Adam and AdamW, these have no fused C kernel: each step reads the
+parameter and its gradient into float64 numpy arrays, applies the rule, and writes the new values
+back in place (outside the graph), keeping the state in the parameter's dtype. A step compiled by
+``pygrad.compile`` that uses one runs eagerly (the rule reads tensor values into Python).
+
+With g the gradient (+ wd·p, or p ← p·(1 − lr·wd) where decoupled), t the step count from 1:
+
+- Adamax:   m ← lerp(m, g, 1 − β₁), u ← max(β₂·u, |g| + eps), p ← p − lr/(1 − β₁ᵗ) · m/u
+- NAdam:    μₜ = β₁(1 − ½·0.96^(t·ψ)), Πμ ← Πμ·μₜ; m, v as Adam; d = √(v/(1 − β₂ᵗ)) + eps;
+            p ← p − lr(1 − μₜ)/(1 − Πμ) · g/d − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁) · m/d
+- RAdam:    m, v as Adam; ρ∞ = 2/(1 − β₂) − 1, ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); when ρₜ > 5:
+            p ← p − lr · m/(1 − β₁ᵗ) · r · √(1 − β₂ᵗ)/(√v + eps), r the rectification; else
+            p ← p − lr · m/(1 − β₁ᵗ)
+- Adadelta: v ← ρv + (1 − ρ)g², δ = √(a + eps)/√(v + eps) · g, a ← ρa + (1 − ρ)δ², p ← p − lr·δ
+- Rprop:    s ← s·η₊ where g·g_prev > 0, s·η₋ where < 0 (then g = 0), clamped to step_sizes;
+            p ← p − sign(g)·s; g_prev ← g
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from pygrad.errors import PygradTypeError, PygradValueError
+
+Array = np.ndarray
+
+
+def _f64(a: Any) -> Array:
+    return np.asarray(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64)
+
+
+def _old(state: dict[str, Any], key: str, like: Array, fill: float = 0.0) -> Array:
+    return _f64(state[key]) if key in state else np.full(like.shape, fill)
+
+
+def _store(state: dict[str, Any], key: str, value: Array, dtype: Any) -> Array:
+    state[key] = np.asarray(value).astype(dtype)
+    return _f64(state[key])
+
+
+def _lerp(start: Array, end: Array, w: float) -> Array:
+    return start + w * (end - start) if w < 0.5 else end - (end - start) * (1.0 - w)
+
+
+def _real(name: str, what: str, v: Any, lo: float = 0.0) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise PygradTypeError(f"{name}: {what} must be a real number, got {type(v).__name__}")
+    if not float(v) >= lo:
+        raise PygradValueError(f"{name}: invalid {what} {v} (must be >= {lo})")
+
+
+def _betas(name: str, betas: Any) -> None:
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise PygradValueError(f"{name}: invalid betas {tuple(betas)} (each must be in [0, 1))")
+
+
+def _decay(p: Array, g: Array, h: dict[str, Any], dtype: Any, decoupled: bool) -> tuple[Array, Array]:
+    wd = h["weight_decay"]
+    if wd != 0:
+        if decoupled:
+            p = _f64((p * (1 - h["lr"] * wd)).astype(dtype))
+        else:
+            g = g + wd * p
+    return p, g
+
+
+class _Rules:
+    """The rule of each optimizer: ``rule(p, g, state, group, dtype)`` returns the new values."""
+
+    name = ""
+    defaults: dict[str, Any] = {}
+
+    def check(self, g: dict[str, Any]) -> None:
+        _real(self.name, "learning rate", g["lr"])
+        for k in ("eps", "weight_decay"):
+            if k in g:
+                _real(self.name, k, g[k])
+        if "betas" in g:
+            _betas(self.name, g["betas"])
+
+
+class _Adamax(_Rules):
+    name = "Adamax"
+
+    def rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+        state["step"] = t = state.get("step", 0) + 1
+        b1, b2 = h["betas"]
+        p, g = _decay(p, g, h, dtype, False)
+        m = _store(state, "exp_avg", _lerp(_old(state, "exp_avg", p), g, 1 - b1), dtype)
+        u = _store(state, "exp_inf", np.maximum(b2 * _old(state, "exp_inf", p), np.abs(g) + h["eps"]), dtype)
+        return p - (h["lr"] / (1 - b1 ** t)) * (m / u)
+
+
+class _NAdam(_Rules):
+    name = "NAdam"
+
+    def check(self, g: dict[str, Any]) -> None:
+        super().check(g)
+        _real(self.name, "momentum_decay", g["momentum_decay"])
+
+    def rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+        state["step"] = t = state.get("step", 0) + 1
+        b1, b2 = h["betas"]
+        psi, lr = h["momentum_decay"], h["lr"]
+        p, g = _decay(p, g, h, dtype, h["decoupled_weight_decay"])
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] = prod = state.get("mu_product", 1.0) * mu
+        m = _store(state, "exp_avg", _lerp(_old(state, "exp_avg", p), g, 1 - b1), dtype)
+        v = _store(state, "exp_avg_sq", b2 * _old(state, "exp_avg_sq", p) + (1 - b2) * (g * g), dtype)
+        d = np.sqrt(v / (1 - b2 ** t)) + h["eps"]
+        p = p - (lr * (1 - mu) / (1 - prod)) * (g / d)
+        return p - (lr * mu_next / (1 - prod * mu_next)) * (m / d)
+
+
+class _RAdam(_Rules):
+    name = "RAdam"
+
+    def rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+        state["step"] = t = state.get("step", 0) + 1
+        b1, b2 = h["betas"]
+        lr = h["lr"]
+        p, g = _decay(p, g, h, dtype, h["decoupled_weight_decay"])
+        m = _store(state, "exp_avg", _lerp(_old(state, "exp_avg", p), g, 1 - b1), dtype)
+        v = _store(state, "exp_avg_sq", b2 * _old(state, "exp_avg_sq", p) + (1 - b2) * (g * g), dtype)
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        m_hat = m / bc1
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * (b2 ** t) / bc2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            return p - lr * m_hat * rect * (math.sqrt(bc2) / (np.sqrt(v) + h["eps"]))
+        return p - lr * m_hat
+
+
+class _Adadelta(_Rules):
+    name = "Adadelta"
+
+    def check(self, g: dict[str, Any]) -> None:
+        super().check(g)
+        if not 0.0 <= g["rho"] <= 1.0:
+            raise PygradValueError(f"Adadelta: invalid rho {g['rho']} (must be in [0, 1])")
+
+    def rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+        state["step"] = state.get("step", 0) + 1
+        rho, eps = h["rho"], h["eps"]
+        p, g = _decay(p, g, h, dtype, False)
+        v = _store(state, "square_avg", rho * _old(state, "square_avg", p) + (1 - rho) * (g * g), dtype)
+        acc = _old(state, "acc_delta", p)
+        delta = np.sqrt(acc + eps) / np.sqrt(v + eps) * g
+        _store(state, "acc_delta", rho * acc + (1 - rho) * (delta * delta), dtype)
+        return p - h["lr"] * delta
+
+
+class _Rprop(_Rules):
+    name = "Rprop"
+
+    def check(self, g: dict[str, Any]) -> None:
+        super().check(g)
+        etaminus, etaplus = g["etas"]
+        if not 0.0 < etaminus < 1.0 < etaplus:
+            raise PygradValueError(f"Rprop: invalid etas {tuple(g['etas'])} (need 0 < eta- < 1 < eta+)")
+        lo, hi = g["step_sizes"]
+        if not 0.0 <= lo <= hi:
+            raise PygradValueError(f"Rprop: invalid step_sizes {tuple(g['step_sizes'])}")
+
+    def rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+        state["step"] = state.get("step", 0) + 1
+        etaminus, etaplus = h["etas"]
+        lo, hi = h["step_sizes"]
+        prev = _old(state, "prev", p)
+        size = _old(state, "step_size", p, fill=h["lr"])
+        sign = np.sign(g * prev)
+        size = np.clip(size * np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1.0)), lo, hi)
+        size = _store(state, "step_size", size, dtype)
+        g = np.where(sign < 0, 0.0, g)
+        _store(state, "prev", g, dtype)
+        return p - np.sign(g) * size
+
+
+def bind(base: type, engine: str) -> dict[str, type]:
+    """The five optimizers as subclasses of an engine's ``Optimizer`` (``engine``: "c" or "reference")."""
+
+    def make(rules: _Rules, signature: Any) -> type:
+        def check(self: Any, g: dict[str, Any]) -> None:
+            rules.check(g)
+
+        def rule(self: Any, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
+            return rules.rule(p, g, state, h, dtype)
+
+        def update(self: Any, p: Any, grad: Any, state: dict[str, Any], h: dict[str, Any]) -> None:
+            """The C engine's hook: the numpy rule on p's and grad's values, written back in place."""
+            from pygrad import _c as E
+
+            for k, v in list(state.items()):  # after load_state_dict, buffers are tensors
+                if isinstance(v, E.Tensor):
+                    state[k] = v.numpy().copy()
+            new = rules.rule(_f64(p.numpy()), _f64(grad.numpy()), state, h, np.dtype(p.dtype))
+            with E.no_grad():
+                p.copy_(E.tensor(new.astype(np.dtype(p.dtype))))
+
+        ns = {"__init__": signature, "__doc__": _DOCS[rules.name], "__module__": base.__module__,
+              "_check_group": check, "_check": check, "_rule": rule}
+        if engine == "c":
+            ns["_update"] = update
+        return type(rules.name, (base,), ns)
+
+    def adamax(self: Any, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+               eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
+
+    def nadam(self: Any, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+              eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+              decoupled_weight_decay: bool = False) -> None:
+        base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                     "momentum_decay": momentum_decay,
+                                     "decoupled_weight_decay": bool(decoupled_weight_decay)})
+
+    def radam(self: Any, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+              eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False) -> None:
+        base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                     "decoupled_weight_decay": bool(decoupled_weight_decay)})
+
+    def adadelta(self: Any, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0) -> None:
+        base.__init__(self, params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+
+    def rprop(self: Any, params: Any, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+              step_sizes: tuple[float, float] = (1e-6, 50)) -> None:
+        base.__init__(self, params, {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes)})
+
+    return {r.name: make(r, sig) for r, sig in ((_Adamax(), adamax), (_NAdam(), nadam), (_RAdam(), radam),
+                                                 (_Adadelta(), adadelta), (_Rprop(), rprop))}
+
+
+_DOCS = {
+    "Adamax": "Adamax (Adam with the infinity norm): m ← lerp(m, g, 1 − β₁), u ← max(β₂u, |g| + eps), "
+              "p ← p − lr/(1 − β₁ᵗ) · m/u (pygrad.optim._numpy_rules).",
+    "NAdam": "NAdam (Adam with Nesterov momentum and momentum decay ψ), PyTorch's rule "
+             "(pygrad.optim._numpy_rules).",
+    "RAdam": "RAdam (Adam with the variance rectification, plain momentum SGD while ρₜ ≤ 5), PyTorch's rule "
+             "(pygrad.optim._numpy_rules).",
+    "Adadelta": "Adadelta: v ← ρv + (1 − ρ)g², δ = √(a + eps)/√(v + eps)·g, a ← ρa + (1 − ρ)δ², p ← p − lr·δ "
+                "(pygrad.optim._numpy_rules).",
+    "Rprop": "Rprop (resilient backpropagation): per-element step sizes grown by η₊ while the gradient keeps "
+             "its sign and shrunk by η₋ when it flips (pygrad.optim._numpy_rules).",
+}
