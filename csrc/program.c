@@ -837,6 +837,21 @@ pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, in
     return PG_OK;
 }
 
+pg_status pg_program_set_all_optim_scalars(pg_program *g, const double *s, int n) {
+    if (!g || !g->recorded || (n && !s)) return pg__fail(PG_ERR_VALUE, "compile: no recorded program");
+    int total = 0;
+    for (int k = 0; k < g->n_opt; k++) total += pg__opt_ns[g->code[g->opt_at[k]].opt];
+    if (n != total)
+        return pg__fail(PG_ERR_VALUE, "compile: the program's %d optimizer updates take %d scalars, got %d", g->n_opt,
+                        total, n);
+    for (int k = 0; k < g->n_opt; k++) {
+        const pg_instr *I = &g->code[g->opt_at[k]];
+        memcpy(g->scalars + I->scal, s, (size_t)pg__opt_ns[I->opt] * sizeof *s);
+        s += pg__opt_ns[I->opt];
+    }
+    return PG_OK;
+}
+
 /* The slots instruction I reads or writes, into v (at most cap); returns how many. */
 static int pg__slots_of(const pg_instr *I, int *v, int cap) {
     int n = 0;

@@ -114,6 +114,102 @@ class _Recording:
         return False  # the update runs
 
 
+# ---- the optimizers' scalars at each replay, without their dry run ----
+# For the optimizers of pygrad.optim whose ``_update`` is the library's own, what
+# that update does to the state and hands to its C update is known: these do the
+# same for a run of parameters of one group (the step count of each, the group's
+# hyperparameters read once) and return False, having changed nothing they did not
+# undo, where the dry run would make a state tensor or meet another one (the dry
+# run then runs, and records again). Each step count they advance goes into undo
+# first, as (state, count before, or _MISSING).
+_MISSING = object()
+
+
+def _undo(undo: list[Any]) -> None:
+    for st, step in reversed(undo):
+        if step is _MISSING:
+            st.pop("step", None)
+        else:
+            st["step"] = step
+
+
+def _sgd_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
+    state, mom = opt.state, g["momentum"]
+    rest = (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"])
+    for p, ts in items:
+        st = state.get(id(p))
+        if st is None:
+            return False
+        buf = st.get("momentum_buffer") if mom != 0 else None
+        if buf is not ts[2] or (mom != 0 and buf is None):
+            return False
+        step = st.get("step", _MISSING)
+        undo.append((st, step))
+        st["step"] = step = (0 if step is _MISSING else step) + 1
+        out.append(step)
+        out.extend(rest)
+    return True
+
+
+def _adagrad_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
+    state = opt.state
+    rest = (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"])
+    for p, ts in items:
+        st = state.get(id(p))
+        if st is None or "sum" not in st or st["sum"] is not ts[2]:
+            return False
+        step = st.get("step", _MISSING)
+        undo.append((st, step))
+        st["step"] = step = (0 if step is _MISSING else step) + 1
+        out.append(step)
+        out.extend(rest)
+    return True
+
+
+def _rmsprop_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
+    state = opt.state
+    rest = (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"])
+    for p, ts in items:
+        st = state.get(id(p))
+        if (st is None or "square_avg" not in st or st["square_avg"] is not ts[2]
+                or st.get("momentum_buffer") is not ts[3] or st.get("grad_avg") is not ts[4]):
+            return False
+        step = st.get("step", _MISSING)
+        undo.append((st, step))
+        st["step"] = step = (0 if step is _MISSING else step) + 1
+        out.extend(rest)
+    return True
+
+
+def _adam_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
+    state = opt.state
+    b1, b2 = g["betas"]
+    rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"])
+    for p, ts in items:
+        st = state.get(id(p))
+        if (st is None or "exp_avg" not in st or st["exp_avg"] is not ts[2] or st["exp_avg_sq"] is not ts[3]
+                or st.get("max_exp_avg_sq") is not ts[4]):
+            return False
+        step = st.get("step", _MISSING)
+        undo.append((st, step))
+        st["step"] = step = (0 if step is _MISSING else step) + 1
+        out.append(step)
+        out.extend(rest)
+    return True
+
+
+_FAST_SCALARS: dict[Any, Callable[..., bool]] = {}  # an optimizer class's _update -> the above
+
+
+def _scalars_of(opt: Any) -> Callable[..., bool] | None:
+    if not _FAST_SCALARS:
+        from pygrad.optim import optimizer as o
+
+        _FAST_SCALARS.update({o.SGD._update: _sgd_scalars, o.Adagrad._update: _adagrad_scalars,
+                              o.RMSprop._update: _rmsprop_scalars, o.Adam._update: _adam_scalars})
+    return _FAST_SCALARS.get(getattr(type(opt), "_update", None))
+
+
 # ---- the structure of arguments and results ----
 
 _SCALARS = (bool, int, float, str, type(None))
@@ -497,6 +593,8 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
+        self.runs: list[Any] | None = None  # consecutive updates of one group: (fast scalars, opt, group, [(p, ts)])
+        self.abuf: Any = None             # every update's scalars, passed to C in one call
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
@@ -711,6 +809,17 @@ class CompiledFunction:
         entry.n_out = len(outs)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
+        runs: list[Any] = []
+        for o, p, g, ts in entry.updates:
+            fast = _scalars_of(o)
+            if fast is None:
+                runs = None
+                break
+            if runs and runs[-1][1] is o and runs[-1][2] is g:
+                runs[-1][3].append((p, ts))
+            else:
+                runs.append((fast, o, g, [(p, ts)]))
+        entry.runs = runs or None
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -755,9 +864,32 @@ class CompiledFunction:
                 st.update(before)
         return _RERECORD
 
+    def _fast_scalars(self, entry: _Entry) -> bool:
+        """The updates' scalars without the optimizers' dry run (see _sgd_scalars), handed
+        to C in one call; False (nothing changed) where the dry run must run."""
+        flat: list[Any] = []
+        undo: list[Any] = []
+        try:
+            for fast, opt, group, items in entry.runs:
+                if not fast(opt, group, items, flat, undo):
+                    _undo(undo)
+                    return False
+        except Exception:  # as the dry run would raise it, after the same changes
+            _undo(undo)
+            return False
+        n = len(flat)
+        if entry.abuf is None or n > len(entry.abuf):
+            entry.abuf = doubles([0.0] * n)
+        try:
+            entry.abuf[0:n] = flat
+        except TypeError:  # not a real number: as the eager update would take it
+            entry.abuf[0:n] = [float(v) for v in flat]
+        _check(lib.pg_program_set_all_optim_scalars(entry.prog, entry.abuf, n))
+        return True
+
     def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
         prog = entry.prog
-        if entry.updates:
+        if entry.updates and (entry.runs is None or not self._fast_scalars(entry)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD
