@@ -34,6 +34,8 @@ prevented recording; ``fullgraph=True`` raises instead.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import threading
 import types
 import warnings
@@ -117,84 +119,106 @@ class _Recording:
 # ---- the optimizers' scalars at each replay, without their dry run ----
 # For the optimizers of pygrad.optim whose ``_update`` is the library's own, what
 # that update does to the state and hands to its C update is known: these do the
-# same for a run of parameters of one group (the step count of each, the group's
-# hyperparameters read once) and return False, having changed nothing they did not
-# undo, where the dry run would make a state tensor or meet another one (the dry
-# run then runs, and records again). Each step count they advance goes into undo
-# first, as (state, count before, or _MISSING).
+# same for a run of parameters of one group (ids, and cols: the tensors the
+# recorded updates were given, by argument) at once: they check that each state
+# holds the recorded tensors, advance each step count and append the scalars in
+# the C update's order. Where the dry run would make a state tensor or meet
+# another one, they return False having changed nothing (the dry run then runs,
+# and records again). undo gets (states, step counts before) for each run.
 _MISSING = object()
 
 
 def _undo(undo: list[Any]) -> None:
-    for st, step in reversed(undo):
-        if step is _MISSING:
-            st.pop("step", None)
-        else:
+    for sts, steps in reversed(undo):
+        for st, step in zip(sts, steps):
             st["step"] = step
 
 
-def _sgd_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
-    state, mom = opt.state, g["momentum"]
-    rest = (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"])
-    for p, ts in items:
-        st = state.get(id(p))
-        if st is None:
-            return False
-        buf = st.get("momentum_buffer") if mom != 0 else None
-        if buf is not ts[2] or (mom != 0 and buf is None):
-            return False
-        step = st.get("step", _MISSING)
-        undo.append((st, step))
-        st["step"] = step = (0 if step is _MISSING else step) + 1
-        out.append(step)
-        out.extend(rest)
+def _held(sts: list[Any], key: str, rec: list[Any]) -> bool:
+    """Whether each state holds the recorded tensor (or None) at key."""
+    return all(map(operator.is_, [st.get(key) for st in sts], rec))
+
+
+def _advance(sts: list[Any], undo: list[Any]) -> list[Any] | None:
+    """Each state's step count advanced (None, nothing changed: a state without one)."""
+    steps = [st.get("step", _MISSING) for st in sts]
+    if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
+        return None
+    new = [k + 1 for k in steps]
+    undo.append((sts, steps))
+    for st, k in zip(sts, new):
+        st["step"] = k
+    return new
+
+
+def _put(out: list[Any], steps: list[Any], rest: tuple[Any, ...]) -> None:
+    """Each update's scalars: its step count, then rest."""
+    if steps[0] == steps[-1] and all(map(operator.eq, steps, itertools.repeat(steps[0]))):
+        out.extend(((steps[0],) + rest) * len(steps))
+    else:
+        for k in steps:
+            out.append(k)
+            out.extend(rest)
+
+
+def _states(opt: Any, ids: list[int]) -> list[Any] | None:
+    sts = list(map(opt.state.get, ids))
+    return None if any(map(operator.is_, sts, itertools.repeat(None))) else sts
+
+
+def _sgd_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                 undo: list[Any]) -> bool:
+    mom = g["momentum"]
+    sts = _states(opt, ids)
+    rec = cols[2]
+    if sts is None or (mom != 0 and (any(map(operator.is_, rec, itertools.repeat(None)))
+                                     or not _held(sts, "momentum_buffer", rec))):
+        return False
+    if mom == 0 and not all(map(operator.is_, rec, itertools.repeat(None))):
+        return False
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"]))
     return True
 
 
-def _adagrad_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
-    state = opt.state
-    rest = (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"])
-    for p, ts in items:
-        st = state.get(id(p))
-        if st is None or "sum" not in st or st["sum"] is not ts[2]:
-            return False
-        step = st.get("step", _MISSING)
-        undo.append((st, step))
-        st["step"] = step = (0 if step is _MISSING else step) + 1
-        out.append(step)
-        out.extend(rest)
+def _adagrad_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                     undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "sum", cols[2]):
+        return False
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"]))
     return True
 
 
-def _rmsprop_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
-    state = opt.state
-    rest = (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"])
-    for p, ts in items:
-        st = state.get(id(p))
-        if (st is None or "square_avg" not in st or st["square_avg"] is not ts[2]
-                or st.get("momentum_buffer") is not ts[3] or st.get("grad_avg") is not ts[4]):
-            return False
-        step = st.get("step", _MISSING)
-        undo.append((st, step))
-        st["step"] = step = (0 if step is _MISSING else step) + 1
-        out.extend(rest)
+def _rmsprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                     undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "square_avg", cols[2])
+            or not _held(sts, "momentum_buffer", cols[3]) or not _held(sts, "grad_avg", cols[4])):
+        return False
+    if _advance(sts, undo) is None:
+        return False
+    out.extend((g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"]) * len(ids))
     return True
 
 
-def _adam_scalars(opt: Any, g: dict[str, Any], items: list[Any], out: list[Any], undo: list[Any]) -> bool:
-    state = opt.state
+def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                  undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "exp_avg", cols[2])
+            or not _held(sts, "exp_avg_sq", cols[3]) or not _held(sts, "max_exp_avg_sq", cols[4])):
+        return False
     b1, b2 = g["betas"]
     rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"])
-    for p, ts in items:
-        st = state.get(id(p))
-        if (st is None or "exp_avg" not in st or st["exp_avg"] is not ts[2] or st["exp_avg_sq"] is not ts[3]
-                or st.get("max_exp_avg_sq") is not ts[4]):
-            return False
-        step = st.get("step", _MISSING)
-        undo.append((st, step))
-        st["step"] = step = (0 if step is _MISSING else step) + 1
-        out.append(step)
-        out.extend(rest)
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, rest)
     return True
 
 
@@ -215,12 +239,26 @@ def _scalars_of(opt: Any) -> Callable[..., bool] | None:
 _SCALARS = (bool, int, float, str, type(None))
 
 
+_FLAT_SPECS: dict[tuple[type, int], Any] = {}  # (tuple or list, n) -> the spec of n leaves in one
+
+
 def _flatten(x: Any, leaves: list[Any]) -> Any:
     """x's nested tuples, lists and dicts as a spec; leaves appended in order."""
-    if isinstance(x, (tuple, list)) and type(x) in (tuple, list):
-        return (type(x), tuple(_flatten(v, leaves) for v in x))
-    if type(x) is dict:
-        return (dict, tuple((k, _flatten(v, leaves)) for k, v in x.items()))
+    tx = type(x)
+    if tx is tuple or tx is list:
+        for v in x:
+            tv = type(v)
+            if tv is tuple or tv is list or tv is dict:
+                return (tx, tuple([_flatten(v, leaves) for v in x]))
+        leaves.extend(x)  # leaves only: the spec of its length
+        spec = _FLAT_SPECS.get((tx, len(x)))
+        if spec is None:
+            spec = (tx, (None,) * len(x))
+            if len(x) <= 64:
+                _FLAT_SPECS[(tx, len(x))] = spec
+        return spec
+    if tx is dict:
+        return (dict, tuple([(k, _flatten(v, leaves)) for k, v in x.items()]))
     leaves.append(x)
     return None
 
@@ -251,6 +289,7 @@ def _classes() -> list[type]:
 
 
 _SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
+_JUST_TENSORS = {Tensor}
 
 
 # What the walk does with an object, by its type (memoized: a class's bases do not change)
@@ -334,7 +373,11 @@ def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], see
             d = vars(x)
             items = d.items()
             trail.append(("obj", tx, tuple(d)))
-        if names is None:
+        if names is None and kind == _K_SEQ and len(x) > 8 and set(map(type, x)) == _JUST_TENSORS:
+            ids = list(map(id, x))  # tensors only: as the loop below, at once
+            trail.extend(ids)
+            tensors.update(zip(ids, x))
+        elif names is None:
             for _, v in items:  # leaves inline
                 tv = type(v)
                 if tv is Tensor:
@@ -362,7 +405,15 @@ def _reach_optimizer(x: Any, tensors: dict[int, Tensor], trail: list[Any], names
         trail.append(("group", id(g)))
         if names is not None:
             names.append(f"`{path}.param_groups[{gi}]`{where}")
-        for pi, t in enumerate(g["params"]):
+        params = g["params"]
+        if names is None and len(params) > 8:  # no state tensors: as the loop below, at once
+            ids = list(map(id, params))
+            held = [v for st in map(state.get, ids) if st for v in st.values()]
+            if not any(issubclass(t, Tensor) for t in set(map(type, held))):
+                trail.extend(ids)
+                tensors.update(zip(ids, params))
+                continue
+        for pi, t in enumerate(params):
             trail.append(id(t))
             tensors.setdefault(id(t), t)
             at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
@@ -593,7 +644,7 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
-        self.runs: list[Any] | None = None  # consecutive updates of one group: (fast scalars, opt, group, [(p, ts)])
+        self.runs: list[Any] | None = None  # consecutive updates of one optimizer group (see _record)
         self.abuf: Any = None             # every update's scalars, passed to C in one call
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
@@ -809,16 +860,17 @@ class CompiledFunction:
         entry.n_out = len(outs)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
-        runs: list[Any] = []
-        for o, p, g, ts in entry.updates:
+        runs: list[Any] | None = []
+        for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
             fast = _scalars_of(o)
             if fast is None:
                 runs = None
                 break
-            if runs and runs[-1][1] is o and runs[-1][2] is g:
-                runs[-1][3].append((p, ts))
-            else:
-                runs.append((fast, o, g, [(p, ts)]))
+            if not (runs and runs[-1][1] is o and runs[-1][2] is g):
+                runs.append((fast, o, g, [], [[] for _ in ts]))
+            runs[-1][3].append(id(p))
+            for col, t in zip(runs[-1][4], ts):
+                col.append(t)
         entry.runs = runs or None
         entry.keep = captured
         entry.seeds = rec.seeds
@@ -870,8 +922,8 @@ class CompiledFunction:
         flat: list[Any] = []
         undo: list[Any] = []
         try:
-            for fast, opt, group, items in entry.runs:
-                if not fast(opt, group, items, flat, undo):
+            for fast, opt, group, ids, cols in entry.runs:
+                if not fast(opt, group, ids, cols, flat, undo):
                     _undo(undo)
                     return False
         except Exception:  # as the dry run would raise it, after the same changes

@@ -1023,3 +1023,23 @@ def test_groups_with_their_own_hyperparameters_replay_as_eagerly(opt_name: str, 
     _assert_same(le, lc)
     _assert_same(pe, pc)
     assert se == sc == [12] * len(se)
+
+
+def test_a_replaced_state_tensor_in_a_later_group_puts_every_step_count_back() -> None:
+    """The replay advances the step counts group by group; a state tensor replaced in the
+    second group abandons the replay with the first group's counts put back as well."""
+    model = pg.nn.MLP(SIZES, dtype="float32", generator=0)
+    ps = list(model.parameters())
+    opt = optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.01}], lr=0.05, momentum=0.9)
+    x, y = _batches(1)[0]
+    step = _recorded(_step_fn(model, opt), x, y)
+    entry = step._last
+    steps = [opt.state[id(p)]["step"] for p in ps]
+    opt.state[id(ps[-1])]["momentum_buffer"] = pg.zeros(ps[-1].shape)
+    from pygrad._compile import _RERECORD
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert [opt.state[id(p)]["step"] for p in ps] == steps
+    for _ in range(3):  # a new signature (the guard sees the new buffer): a warm-up, a recording, a replay
+        step(x, y)
+    assert step.records == 2
+    assert [opt.state[id(p)]["step"] for p in ps] == [k + 3 for k in steps]
