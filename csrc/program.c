@@ -1178,17 +1178,19 @@ typedef struct pg_sched {
     int level, key, u;
 } pg_sched;
 
-static int pg__sched_cmp(const void *x, const void *y) {
-    const pg_sched *a = x, *b = y;
-    if (a->level != b->level) return a->level < b->level ? -1 : 1;
-    if (a->key != b->key) return a->key < b->key ? -1 : 1;
-    return (a->u > b->u) - (a->u < b->u);
-}
-
+/* the function and the first 32 bytes of the parameters (the op and its scalars;
+ * pg__uop_same compares them all) */
 static uint64_t pg__uop_hash(const pg_uop *U) {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)U->one;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)U->one;
     const unsigned char *c = U->ctx;
-    for (int k = 0; k < U->ctx_bytes; k++) h = (h ^ c[k]) * 1099511628211ULL;
+    int k = 0, n = U->ctx_bytes < 32 ? U->ctx_bytes : 32;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, c + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    for (; k < n; k++) h = (h ^ c[k]) * 1099511628211ULL;
     return h ^ (h >> 29);
 }
 
@@ -1200,10 +1202,12 @@ static bool pg__uop_same(const pg_uop *a, const pg_uop *b) {
 /* the group's micro-ops [u0, u1) in their order (sc, u1 - u0 of them); lw, mr, st:
  * scratch of the program's slot count, st set to -1 before the first group */
 static int pg__schedule(const pg_program *g, int q, int u0, int u1, pg_sched *sc, int *lw, int *mr, int *st) {
-    int n = u1 - u0, cap = 16;
+    int n = u1 - u0, cap = 16, nk = 0, top = 0;
     while (cap < 2 * n) cap *= 2;
-    int *tab = malloc((size_t)cap * sizeof *tab); /* key -> its first micro-op */
-    if (!tab) return -1;
+    int *tab = malloc((size_t)cap * sizeof *tab), *kid = malloc((size_t)cap * sizeof *kid); /* a kind's micro-op, id */
+    pg_sched *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    int *cnt = NULL;
+    if (!tab || !kid || !tmp) goto fail;
     for (int k = 0; k < cap; k++) tab[k] = -1;
     for (int u = u0; u < u1; u++) {
         const pg_uop *U = &g->uops[u];
@@ -1222,12 +1226,32 @@ static int pg__schedule(const pg_program *g, int q, int u0, int u1, pg_sched *sc
         mr[o] = -1;
         size_t h = (size_t)pg__uop_hash(U) & (size_t)(cap - 1);
         while (tab[h] >= 0 && !pg__uop_same(&g->uops[tab[h]], U)) h = (h + 1) & (size_t)(cap - 1);
-        if (tab[h] < 0) tab[h] = u;
-        sc[u - u0] = (pg_sched){level, tab[h], u};
+        if (tab[h] < 0) tab[h] = u, kid[h] = nk++;
+        tmp[u - u0] = (pg_sched){level, kid[h], u};
+        if (level >= top) top = level + 1;
     }
+    /* by level, then kind, then position: a counting sort by kind, then a stable one by level */
+    cnt = calloc((size_t)(nk > top ? nk : top) + 1, sizeof *cnt);
+    if (!cnt) goto fail;
+    for (int j = 0; j < n; j++) cnt[tmp[j].key + 1]++;
+    for (int k = 0; k < nk; k++) cnt[k + 1] += cnt[k];
+    for (int j = 0; j < n; j++) sc[cnt[tmp[j].key]++] = tmp[j];
+    memset(cnt, 0, ((size_t)(nk > top ? nk : top) + 1) * sizeof *cnt);
+    for (int j = 0; j < n; j++) cnt[sc[j].level + 1]++;
+    for (int k = 0; k < top; k++) cnt[k + 1] += cnt[k];
+    for (int j = 0; j < n; j++) tmp[cnt[sc[j].level]++] = sc[j];
+    memcpy(sc, tmp, (size_t)n * sizeof *sc);
+    free(cnt);
     free(tab);
-    qsort(sc, (size_t)n, sizeof *sc, pg__sched_cmp);
+    free(kid);
+    free(tmp);
     return 0;
+fail:
+    free(cnt);
+    free(tab);
+    free(kid);
+    free(tmp);
+    return -1;
 }
 
 /* pushes s onto list L of group G unless stamp says it is there *//* pushes s onto list L of group G unless stamp says it is there */
@@ -1395,7 +1419,7 @@ static pg_status pg__lower(pg_program *g) {
             for (int j = at[G->first]; j < at[G->end]; j++) { /* dead here, read by no micro-op of it */
                 int x = dies[j];
                 if (pst[x] == q || first[x] >= 0) continue;
-                int64_t bytes = pg__arena_size(1, pg__dtype_size(g->slots[x].meta.dtype));
+                int64_t bytes = pg__arena_size(1, G->f64 ? 8 : 4); /* a fused value: the group's dtype */
                 if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[x] / 8)) < 0) goto done;
             }
             for (int p = 0; p < np; p++) {
@@ -1412,8 +1436,8 @@ static pg_status pg__lower(pg_program *g) {
                     int x = U->oref[k];
                     if (x < 0 || g->loc[x] != L_ARENA || pst[x] != q || lastp[x] != p || last[x] >= G->end) continue;
                     lastp[x] = -1; /* given back once */
-                    int64_t bytes = pg__arena_size(1, pg__dtype_size(g->slots[x].meta.dtype));
-                    if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[x] / 8)) < 0) goto done;
+                    if (pg__freelist_give(&fl, &nfl, pg__arena_size(1, G->f64 ? 8 : 4), (int)(g->off[x] / 8)) < 0)
+                        goto done;
                 }
             }
             continue;
