@@ -156,6 +156,7 @@ struct pg_program {
     int *group_at;       /* [n_code] the group that starts at instruction i, else -1 */
     pg_uop *uops;
     int n_uops, cap_uops;
+    int *sorder;         /* [n_uops] a group of one element's micro-ops in the order they run */
     pg_batch *batches;
     int n_batches, cap_batches;
     int32_t *bops;
@@ -642,6 +643,8 @@ static void pg__program_clear(pg_program *g) {
     free(g->uops);
     free(g->batches);
     free(g->bops);
+    free(g->sorder);
+    g->sorder = NULL;
     g->batches = NULL;
     g->bops = NULL;
     g->n_batches = g->cap_batches = 0;
@@ -1403,6 +1406,10 @@ static pg_status pg__lower(pg_program *g) {
         for (int u = G->u0; u < G->u1 && one[q]; u++) one[q] = g->uops[u].one != NULL;
         if (one[q] && pg__schedule(g, q, G->u0, G->u1, sc + G->u0, lastp, rd, pst) < 0) goto done;
     }
+    if (!(g->sorder = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *g->sorder))) goto done;
+    for (int q = 0; q < g->n_groups; q++)
+        for (int u = g->groups[q].u0; u < g->groups[q].u1; u++)
+            g->sorder[u] = one[q] ? sc[u].u : u;
     for (int s = 0; s < ns; s++) pst[s] = rd[s] = -1;
     int64_t top = 0;
     for (int i = 0; i < nc; i++) {
@@ -1961,7 +1968,7 @@ static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, 
     static const int64_t ones[5] = {1, 1, 1, 1, 1};
     int64_t shift = lo * (G->f64 ? 8 : 4);
     for (int u = G->u0; u < G->u1; u++) {
-        const pg_uop *U = &g->uops[u];
+        const pg_uop *U = &g->uops[g->sorder[u]]; /* one element: the order its words were planned in */
         char *ptr[5];
         for (int k = 0; k < 5; k++) ptr[k] = U->cell[k] ? *U->cell[k] + shift : NULL;
         if (U->scratch)

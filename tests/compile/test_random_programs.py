@@ -348,7 +348,7 @@ def scalar_programs(draw: Any) -> dict[str, Any]:
         pool += 1
     return {"dtype": dtype, "n_params": n_params, "n_inputs": n_inputs, "steps": steps,
             "n_loss": draw(st.integers(1, 4)), "mode": draw(st.sampled_from(["grads", "accumulate", "sgd"])),
-            "seed": draw(st.integers(0, 2**16))}
+            "hold": draw(st.booleans()), "seed": draw(st.integers(0, 2**16))}
 
 
 def _run_scalar(prog: dict[str, Any], how: str) -> list[list[np.ndarray | None]]:
@@ -377,12 +377,14 @@ def _run_scalar(prog: dict[str, Any], how: str) -> list[list[np.ndarray | None]]
         return loss
 
     fn = step if how == "eager" else pg.compile(step, fullgraph=True)
-    out = []
+    out, held = [], []
     for k in range(CALLS):
         r = np.random.default_rng([prog["seed"], k])
         xs = tuple(pg.tensor(v, dtype=prog["dtype"]) for v in r.standard_normal(prog["n_inputs"]))
         with _fuse(how != "unfused"):
             loss = fn(xs)
+        if prog["hold"] and prog["mode"] == "accumulate" and not held:  # .grads held by the caller too
+            held = [p.grad for p in params]
         vals = [loss.numpy().copy()] + [None if p.grad is None else p.grad.numpy().copy() for p in params]
         out.append(vals + [p.numpy().copy() for p in params])
     if how != "eager":
