@@ -1329,6 +1329,16 @@ static pg_status pg__lower(pg_program *g) {
         st = PG_OK;
         goto done;
     }
+    int64_t nu = 0; /* the micro-ops, counted first (one allocation) */
+    for (int q = 0; q < g->n_groups; q++)
+        for (int i = g->groups[q].first; i < g->groups[q].end; i++) {
+            const pg_instr *I = &g->code[i];
+            if (I->kind != I_BWD) nu++;
+            else
+                for (int k = 0; k < I->n_in; k++) nu += I->in[k] >= 0;
+        }
+    if (nu > INT32_MAX / 4 || !(g->uops = malloc((size_t)(nu ? nu : 1) * sizeof *g->uops))) goto done;
+    g->cap_uops = (int)(nu ? nu : 1);
     for (int q = 0; q < g->n_groups; q++) { /* the micro-ops */
         pg_group *G = &g->groups[q];
         G->u0 = g->n_uops;
@@ -1487,6 +1497,10 @@ static pg_status pg__lower(pg_program *g) {
             }
     if (top > INT32_MAX) /* offsets out of an int32_t: the rows */
         for (int q = 0; q < g->n_groups; q++) one[q] = false;
+    int64_t n_one = 0; /* the batches' operands: one allocation */
+    for (int q = 0; q < g->n_groups; q++) n_one += one[q] ? g->groups[q].u1 - g->groups[q].u0 : 0;
+    if (n_one && !(g->bops = malloc((size_t)n_one * 4 * sizeof *g->bops))) goto done;
+    g->cap_bops = 4 * n_one;
     top = (top + 63) / 64 * 64;
     g->arena_bytes = top;
     if (top && !(g->arena = aligned_alloc(64, (size_t)top))) goto done;
