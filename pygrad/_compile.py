@@ -290,6 +290,7 @@ def _classes() -> list[type]:
 
 _SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
 _JUST_TENSORS = {Tensor}
+_HANDLE, _SHAPE = operator.attrgetter("_p"), operator.attrgetter("shape")
 
 
 # What the walk does with an object, by its type (memoized: a class's bases do not change)
@@ -702,6 +703,16 @@ class CompiledFunction:
         trail: list[Any] = []
         seen: dict[int, int] = {}
         bad = None
+        if len(leaves) > 8 and set(map(type, leaves)) == _JUST_TENSORS:  # tensors only: as the loop below, at once
+            n = len(leaves)
+            ids = list(map(id, leaves))
+            first = dict(zip(reversed(ids), range(n - 1, -1, -1)))  # id -> its first leaf
+            handles_ = list(map(_HANDLE, leaves))
+            items = list(zip(itertools.repeat("T"), map(_SHAPE, leaves), map(lib.pg_tensor_dtype, handles_),
+                             map(bool, map(lib.pg_tensor_requires_grad, handles_)),
+                             [-1 if f == k else f for k, f in enumerate(map(first.__getitem__, ids))]))
+            inputs = list(leaves)
+            leaves = ()
         for k, x in enumerate(leaves):
             tx = type(x)
             kind = _KIND_OF.get(tx)
