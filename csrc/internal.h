@@ -233,9 +233,17 @@ typedef struct pg_opdef {
  * bwd[i][d]: the gradient of input i, ptr = {dx_i, g, in0, in1, out}, where an
  * operand the node did not save points at g instead; NULL: not fusable. */
 typedef void (*pg_fuse_row)(char *const *ptr, const int64_t *st, int64_t n, void *ctx); /* a pg_row_fn */
+/* The same on n values of one element each (a program's scalar values, in 8-byte
+ * words), one after the other: value j's operand k is at w + o[4 j + k], with
+ * {out, in0, in1, in2}; a backward reads {dx_i, g, in0, in1} (a binary op) or
+ * {dx, g, in0, out} (a unary op), again g where the node did not save the
+ * operand. The row's formula on each, so the same bits as the row on one element. */
+typedef void (*pg_fuse_one)(char *w, const int32_t *o, int64_t n, const void *ctx);
 typedef struct pg_fuse {
     pg_fuse_row fwd[2];
     pg_fuse_row bwd[2][2];
+    pg_fuse_one fwd1[2];    /* NULL: the group runs its rows */
+    pg_fuse_one bwd1[2][2];
 } pg_fuse;
 
 extern const pg_opdef *const pg_optable[PG_OP_COUNT];

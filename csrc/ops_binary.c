@@ -67,19 +67,54 @@
         }                                                                         \
     }
 
-#define PG_BINARY_ROWS(NAME, FWD, DA, DB) \
+/* the same formulas on one element (pg_fuse_one): forward o = {out, a, b},
+ * backward o = {dx, g, a, b} */
+#define PG_ONE2(NAME, TT, EXPR)                                                   \
+    static void NAME(char *w, const int32_t *o, int64_t n, const void *ctx) {     \
+        typedef TT T;                                                             \
+        (void)ctx;                                                                \
+        for (int64_t j = 0; j < n; j++, o += 4) {                                 \
+            T a = *(const T *)(w + o[1]), b = *(const T *)(w + o[2]);             \
+            *(T *)(w + o[0]) = (EXPR);                                            \
+        }                                                                         \
+    }
+#define PG_ONE3(NAME, TT, EXPR)                                                   \
+    static void NAME(char *w, const int32_t *o, int64_t n, const void *ctx) {     \
+        typedef TT T;                                                             \
+        (void)ctx;                                                                \
+        for (int64_t j = 0; j < n; j++, o += 4) {                                 \
+            T g = *(const T *)(w + o[1]), a = *(const T *)(w + o[2]);             \
+            T b = *(const T *)(w + o[3]);                                         \
+            (void)a, (void)b;                                                     \
+            *(T *)(w + o[0]) = (EXPR);                                            \
+        }                                                                         \
+    }
+
+/* an op's rows without fused replay */
+#define PG_BINARY_ROWS_ONLY(NAME, FWD, DA, DB) \
     PG_ROW2(NAME##_row_f32, float, FWD)   \
     PG_ROW2(NAME##_row_f64, double, FWD)  \
     PG_ROW3(NAME##_da_f32, float, DA)     \
     PG_ROW3(NAME##_da_f64, double, DA)    \
     PG_ROW3(NAME##_db_f32, float, DB)     \
     PG_ROW3(NAME##_db_f64, double, DB)
+/* an op's rows and their one-element forms, for PG_BINARY_OPDEF */
+#define PG_BINARY_ROWS(NAME, FWD, DA, DB)   \
+    PG_BINARY_ROWS_ONLY(NAME, FWD, DA, DB)  \
+    PG_ONE2(NAME##_one_f32, float, FWD)     \
+    PG_ONE2(NAME##_one_f64, double, FWD)    \
+    PG_ONE3(NAME##_oneda_f32, float, DA)    \
+    PG_ONE3(NAME##_oneda_f64, double, DA)   \
+    PG_ONE3(NAME##_onedb_f32, float, DB)    \
+    PG_ONE3(NAME##_onedb_f64, double, DB)
 
 /* the row of an op of PG_BINARY_ROWS, with its rows for fused replay: the
  * backward rows read ptr = {dx, g, a, b} as backward_rows does (strides 1) */
 #define PG_BINARY_OPDEF(NAME, rule)                                                                       \
     static const pg_fuse NAME##_fuse = {{NAME##_row_f32, NAME##_row_f64},                                 \
-                                        {{NAME##_da_f32, NAME##_da_f64}, {NAME##_db_f32, NAME##_db_f64}}}; \
+                                        {{NAME##_da_f32, NAME##_da_f64}, {NAME##_db_f32, NAME##_db_f64}},  \
+                                        {NAME##_one_f32, NAME##_one_f64},                                 \
+                                        {{NAME##_oneda_f32, NAME##_oneda_f64}, {NAME##_onedb_f32, NAME##_onedb_f64}}}; \
     PG_OPDEF_FUSE(NAME, binary_infer, binary_forward, binary_backward, rule, &NAME##_fuse)
 
 /* the drivers the rows share, defined after the blocks */
@@ -251,7 +286,7 @@ PG_BINARY_OPDEF(remainder, remainder_rule);
 
 /* floor_divide: z = floor(a / b) (numpy's floor division: the quotient of
  * remainder's identity a = b z + remainder);  piecewise constant: zero gradients */
-PG_BINARY_ROWS(floor_divide, PG_FLOORDIV(a, b), (T)0 * g, (T)0 * g)
+PG_BINARY_ROWS_ONLY(floor_divide, PG_FLOORDIV(a, b), (T)0 * g, (T)0 * g)
 PG_BINARY_RULE(floor_divide,
                (void)g;
                TRY(z, pg__tensor_zeros_like(&n->out_meta));

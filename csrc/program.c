@@ -89,7 +89,18 @@ typedef struct pg_uop {
     char **cell[5]; /* where each operand's data pointer is (g->base), NULL for none or scratch */
     int ref[5];     /* the operands' slots, -1 for none */
     bool scratch;   /* an operand is in the per-thread scratch */
+    pg_fuse_one one; /* the same on one element (NULL: none), its operands' slots oref (-1: none) */
+    int oref[4];
+    int ctx_bytes;   /* what ctx points at, compared when batching (0: ignored) */
 } pg_uop;
+
+/* micro-ops of a group of one element that run together: n values through fn,
+ * their operands words of the arena, at the byte offsets bops[at, at + 4 n) */
+typedef struct pg_batch {
+    pg_fuse_one fn;
+    const void *ctx;
+    int64_t n, at;
+} pg_batch;
 
 /* a fused group: instructions [first, end) over numel elements of one float dtype */
 typedef struct pg_group {
@@ -97,11 +108,14 @@ typedef struct pg_group {
     int64_t numel;
     int f64;
     int u0, u1;      /* its micro-ops */
+    int b0, b1;      /* one element (b1 > b0): its batches of micro-ops on words of the arena */
     int n_scratch;   /* block-sized values per thread */
     /* glist[list[k], list_end[k]): 0 the tensors it reads or writes, 1 the tensors it
      * defines, 2 the tensors defined before it that it adds into, 3 the leaves whose
-     * .grad it makes, 4 (leaf, adds, check) for the .grads it adds into, 5 those .grad slots */
-    int list[6], list_end[6];
+     * .grad it makes, 4 (leaf, adds, check) for the .grads it adds into, 5 those .grad slots;
+     * one element: 6 the tensor and .grad slots whose value it reads into their words of
+     * the arena first, 7 those whose value it writes back from their words at its end */
+    int list[8], list_end[8];
 } pg_group;
 
 /* pointer -> int, open addressing; the recorder holds a reference to each key */
@@ -145,6 +159,11 @@ struct pg_program {
     int *group_at;       /* [n_code] the group that starts at instruction i, else -1 */
     pg_uop *uops;
     int n_uops, cap_uops;
+    int *sorder;         /* [n_uops] a group of one element's micro-ops in the order they run */
+    pg_batch *batches;
+    int n_batches, cap_batches;
+    int32_t *bops;
+    int64_t n_bops, cap_bops;
     pg_ivec glist;       /* the groups' lists */
     int8_t *loc;         /* [n_slots] L_TENSOR, L_ARENA, L_SCRATCH */
     int64_t *off;        /* [n_slots] the arena offset, the scratch index */
@@ -665,6 +684,14 @@ static void pg__program_clear(pg_program *g) {
     free(g->groups);
     free(g->group_at);
     free(g->uops);
+    free(g->batches);
+    free(g->bops);
+    free(g->sorder);
+    g->sorder = NULL;
+    g->batches = NULL;
+    g->bops = NULL;
+    g->n_batches = g->cap_batches = 0;
+    g->n_bops = g->cap_bops = 0;
     free(g->glist.v);
     free(g->loc);
     free(g->off);
@@ -856,6 +883,21 @@ pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, in
     return PG_OK;
 }
 
+pg_status pg_program_set_all_optim_scalars(pg_program *g, const double *s, int n) {
+    if (!g || !g->recorded || (n && !s)) return pg__fail(PG_ERR_VALUE, "compile: no recorded program");
+    int total = 0;
+    for (int k = 0; k < g->n_opt; k++) total += pg__opt_ns[g->code[g->opt_at[k]].opt];
+    if (n != total)
+        return pg__fail(PG_ERR_VALUE, "compile: the program's %d optimizer updates take %d scalars, got %d", g->n_opt,
+                        total, n);
+    for (int k = 0; k < g->n_opt; k++) {
+        const pg_instr *I = &g->code[g->opt_at[k]];
+        memcpy(g->scalars + I->scal, s, (size_t)pg__opt_ns[I->opt] * sizeof *s);
+        s += pg__opt_ns[I->opt];
+    }
+    return PG_OK;
+}
+
 /* The slots instruction I reads or writes, into v (at most cap); returns how many. */
 static int pg__slots_of(const pg_instr *I, int *v, int cap) {
     int n = 0;
@@ -970,6 +1012,21 @@ static void pg__row_fill_f64(char *const *ptr, const int64_t *st, int64_t n, voi
     for (int64_t i = 0; i < n; i++) o[i] = v;
 }
 static const int pg__esize4 = 4, pg__esize8 = 8;
+/* the same on values of one element (pg_fuse_one) */
+static void pg__one_copy_f32(char *w, const int32_t *o, int64_t n, const void *ctx) {
+    (void)ctx;
+    for (int64_t j = 0; j < n; j++, o += 4) *(float *)(w + o[0]) = *(const float *)(w + o[1]);
+}
+static void pg__one_copy_f64(char *w, const int32_t *o, int64_t n, const void *ctx) {
+    (void)ctx;
+    for (int64_t j = 0; j < n; j++, o += 4) *(double *)(w + o[0]) = *(const double *)(w + o[1]);
+}
+static void pg__one_fill_f32(char *w, const int32_t *o, int64_t n, const void *ctx) {
+    for (int64_t j = 0; j < n; j++, o += 4) *(float *)(w + o[0]) = (float)*(const double *)ctx;
+}
+static void pg__one_fill_f64(char *w, const int32_t *o, int64_t n, const void *ctx) {
+    for (int64_t j = 0; j < n; j++, o += 4) *(double *)(w + o[0]) = *(const double *)ctx;
+}
 
 /* whether instruction I can run fused, and over how many elements of which dtype;
  * leaf[s] is the state of leaf slot s's .grad at I (0 unknown, 1 None, 2 exists) */
@@ -1096,36 +1153,52 @@ static int pg__emit_uops(pg_program *g, pg_instr *I, int f, pg_dtype dt) {
     int f64 = dt == PG_DTYPE_F64;
     const pg_fuse *add = pg_optable[PG_OP_ADD]->fuse;
     pg_uop u;
-#define PG_UOP(FN, CTX, R0, R1, R2, R3, R4)                                                          \
+    /* the row FN on operands R0..R4; its one-element form ONE on O0..O3 */
+#define PG_UOP(FN, CTX, R0, R1, R2, R3, R4, ONE, O0, O1, O2, O3)                                    \
     do {                                                                                               \
         u.fn = (FN);                                                                                   \
         u.ctx = (void *)(CTX);                                                                         \
+        u.ctx_bytes = I->kind == I_FWD || I->kind == I_BWD ? (int)sizeof(pg_params)                    \
+                      : I->kind == I_FULL ? (int)sizeof(double) : 0;                                   \
         u.ref[0] = (R0), u.ref[1] = (R1), u.ref[2] = (R2), u.ref[3] = (R3), u.ref[4] = (R4);           \
+        u.one = (ONE);                                                                                 \
+        u.oref[0] = (O0), u.oref[1] = (O1), u.oref[2] = (O2), u.oref[3] = (O3);                        \
         if (pg__uops_push(g, &u) < 0) return -1;                                                      \
     } while (0)
     switch (I->kind) {
     case I_FWD: {
         int r[4] = {-1, -1, -1, -1};
         for (int k = 0; k < I->n_in; k++) r[k] = I->in[k];
-        PG_UOP(pg_optable[I->op]->fuse->fwd[f64], &I->p, I->out, r[0], r[1], r[2], r[3]);
+        const pg_fuse *fu = pg_optable[I->op]->fuse;
+        PG_UOP(fu->fwd[f64], &I->p, I->out, r[0], r[1], r[2], r[3], I->n_in <= 3 ? fu->fwd1[f64] : NULL, I->out,
+               r[0], r[1], r[2]);
         return 0;
     }
     case I_BWD: {
         int sv[3] = {I->gout, I->gout, I->gout}; /* in0, in1, out; g where not saved */
         for (int k = 0; k < PG_MAX_SAVED; k++)
             if (I->saved[k] >= 0) sv[I->node->saved_from[k] < 0 ? 2 : I->node->saved_from[k]] = I->saved[k];
-        for (int k = 0; k < I->n_in; k++)
+        const pg_fuse *fu = pg_optable[I->op]->fuse;
+        for (int k = 0; k < I->n_in; k++) /* one element: {dx, g, x, y} (one input), {dx, g, a, b} (two) */
             if (I->in[k] >= 0)
-                PG_UOP(pg_optable[I->op]->fuse->bwd[k][f64], &I->node->p, I->in[k], I->gout, sv[0], sv[1], sv[2]);
+                PG_UOP(fu->bwd[k][f64], &I->node->p, I->in[k], I->gout, sv[0], sv[1], sv[2],
+                       I->n_in <= 2 ? fu->bwd1[k][f64] : NULL, I->in[k], I->gout, sv[0], sv[I->n_in == 1 ? 2 : 1]);
         return 0;
     }
-    case I_ACC_INTO: PG_UOP(add->fwd[f64], NULL, I->a, I->a, I->b, -1, -1); return 0;
-    case I_ACC_NEW: PG_UOP(add->fwd[f64], NULL, I->out, I->a, I->b, -1, -1); return 0;
-    case I_FULL: PG_UOP(f64 ? pg__row_fill_f64 : pg__row_fill_f32, &I->value, I->out, -1, -1, -1, -1); return 0;
+    case I_ACC_INTO: PG_UOP(add->fwd[f64], NULL, I->a, I->a, I->b, -1, -1, add->fwd1[f64], I->a, I->a, I->b, -1); return 0;
+    case I_ACC_NEW:
+        PG_UOP(add->fwd[f64], NULL, I->out, I->a, I->b, -1, -1, add->fwd1[f64], I->out, I->a, I->b, -1);
+        return 0;
+    case I_FULL:
+        PG_UOP(f64 ? pg__row_fill_f64 : pg__row_fill_f32, &I->value, I->out, -1, -1, -1, -1,
+               f64 ? pg__one_fill_f64 : pg__one_fill_f32, I->out, -1, -1, -1);
+        return 0;
     default: {
         int q = g->slots[I->a].gradof;
-        if (f == F_LEAF_NEW) PG_UOP(pg__row_copy, f64 ? &pg__esize8 : &pg__esize4, q, I->b, -1, -1, -1);
-        else PG_UOP(add->fwd[f64], NULL, q, q, I->b, -1, -1);
+        if (f == F_LEAF_NEW)
+            PG_UOP(pg__row_copy, f64 ? &pg__esize8 : &pg__esize4, q, I->b, -1, -1, -1,
+                   f64 ? pg__one_copy_f64 : pg__one_copy_f32, q, I->b, -1, -1);
+        else PG_UOP(add->fwd[f64], NULL, q, q, I->b, -1, -1, add->fwd1[f64], q, q, I->b, -1);
         return 0;
     }
     }
@@ -1139,7 +1212,95 @@ static int pg__fused_slots_of(const pg_program *g, const pg_instr *I, int f, int
     return n;
 }
 
-/* pushes s onto list L of group G unless stamp says it is there */
+/* Groups of one element (a program written scalar by scalar): their micro-ops run
+ * on words of the arena, in batches. A micro-op's level is one more than the
+ * levels of the micro-ops it must follow: the writers of the values it reads, the
+ * previous writer of the value it writes and the readers of that value's previous
+ * contents. Micro-ops of one level are independent; ordered by level, then by
+ * what they run (their function and parameters), each run of one kind is one call
+ * of the function over its values, so a call is made per kind and level rather
+ * than per value. The arena is then planned in that order. */
+typedef struct pg_sched {
+    int level, key, u;
+} pg_sched;
+
+/* the function and the first 32 bytes of the parameters (the op and its scalars;
+ * pg__uop_same compares them all) */
+static uint64_t pg__uop_hash(const pg_uop *U) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)U->one;
+    const unsigned char *c = U->ctx;
+    int k = 0, n = U->ctx_bytes < 32 ? U->ctx_bytes : 32;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, c + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    for (; k < n; k++) h = (h ^ c[k]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static bool pg__uop_same(const pg_uop *a, const pg_uop *b) {
+    return a->one == b->one && a->ctx_bytes == b->ctx_bytes &&
+           (!a->ctx_bytes || a->ctx == b->ctx || !memcmp(a->ctx, b->ctx, (size_t)a->ctx_bytes));
+}
+
+/* the group's micro-ops [u0, u1) in their order (sc, u1 - u0 of them); lw, mr, st:
+ * scratch of the program's slot count, st set to -1 before the first group */
+static int pg__schedule(const pg_program *g, int q, int u0, int u1, pg_sched *sc, int *lw, int *mr, int *st) {
+    int n = u1 - u0, cap = 16, nk = 0, top = 0;
+    while (cap < 2 * n) cap *= 2;
+    int *tab = malloc((size_t)cap * sizeof *tab), *kid = malloc((size_t)cap * sizeof *kid); /* a kind's micro-op, id */
+    pg_sched *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    int *cnt = NULL;
+    if (!tab || !kid || !tmp) goto fail;
+    for (int k = 0; k < cap; k++) tab[k] = -1;
+    for (int u = u0; u < u1; u++) {
+        const pg_uop *U = &g->uops[u];
+        int level = 0, o = U->oref[0];
+        for (int k = 0; k < 4; k++) {
+            int x = U->oref[k];
+            if (x >= 0 && st[x] != q) st[x] = q, lw[x] = mr[x] = -1;
+        }
+        for (int k = 1; k < 4; k++)
+            if (U->oref[k] >= 0 && lw[U->oref[k]] + 1 > level) level = lw[U->oref[k]] + 1;
+        if (lw[o] + 1 > level) level = lw[o] + 1;
+        if (mr[o] + 1 > level) level = mr[o] + 1;
+        for (int k = 1; k < 4; k++)
+            if (U->oref[k] >= 0 && U->oref[k] != o && mr[U->oref[k]] < level) mr[U->oref[k]] = level;
+        lw[o] = level;
+        mr[o] = -1;
+        size_t h = (size_t)pg__uop_hash(U) & (size_t)(cap - 1);
+        while (tab[h] >= 0 && !pg__uop_same(&g->uops[tab[h]], U)) h = (h + 1) & (size_t)(cap - 1);
+        if (tab[h] < 0) tab[h] = u, kid[h] = nk++;
+        tmp[u - u0] = (pg_sched){level, kid[h], u};
+        if (level >= top) top = level + 1;
+    }
+    /* by level, then kind, then position: a counting sort by kind, then a stable one by level */
+    cnt = calloc((size_t)(nk > top ? nk : top) + 1, sizeof *cnt);
+    if (!cnt) goto fail;
+    for (int j = 0; j < n; j++) cnt[tmp[j].key + 1]++;
+    for (int k = 0; k < nk; k++) cnt[k + 1] += cnt[k];
+    for (int j = 0; j < n; j++) sc[cnt[tmp[j].key]++] = tmp[j];
+    memset(cnt, 0, ((size_t)(nk > top ? nk : top) + 1) * sizeof *cnt);
+    for (int j = 0; j < n; j++) cnt[sc[j].level + 1]++;
+    for (int k = 0; k < top; k++) cnt[k + 1] += cnt[k];
+    for (int j = 0; j < n; j++) tmp[cnt[sc[j].level]++] = sc[j];
+    memcpy(sc, tmp, (size_t)n * sizeof *sc);
+    free(cnt);
+    free(tab);
+    free(kid);
+    free(tmp);
+    return 0;
+fail:
+    free(cnt);
+    free(tab);
+    free(kid);
+    free(tmp);
+    return -1;
+}
+
+/* pushes s onto list L of group G unless stamp says it is there *//* pushes s onto list L of group G unless stamp says it is there */
 static int pg__glist_add(pg_ivec *L, int *stamp, int s, int mark) {
     if (stamp[s] == mark) return 0;
     stamp[s] = mark;
@@ -1158,11 +1319,13 @@ static pg_status pg__lower(pg_program *g) {
     pg_dtype *fdt = malloc((size_t)nc * sizeof *fdt);
     int *gid = malloc((size_t)nc * sizeof *gid);
     int *first = NULL, *last = NULL, *stamp = NULL, *at = NULL, *cnt = NULL, *dies = NULL;
-    int *stamp2 = NULL, *stamp3 = NULL, *stamp4 = NULL, *at4 = NULL;
-    bool *ok = NULL;
+    int *stamp2 = NULL, *stamp3 = NULL, *stamp4 = NULL, *at4 = NULL, *rd = NULL, *wr = NULL;
+    int *lastp = NULL, *pst = NULL;
+    bool *ok = NULL, *one = NULL, *shadow = NULL;
+    pg_sched *sc = NULL;
     pg_sizefree *fl = NULL;
     int nfl = 0;
-    pg_ivec L[6] = {{0}}, sfree = {0};
+    pg_ivec L[8] = {{0}}, sfree = {0};
     pg_status st = PG_ERR_MEMORY;
     if (!fz || !leaf || !fn || !fdt || !gid) goto done;
     /* which instructions fuse; the .grad state of each leaf as the code runs */
@@ -1208,6 +1371,23 @@ static pg_status pg__lower(pg_program *g) {
     if (!g->n_groups) {
         st = PG_OK;
         goto done;
+    }
+    int64_t nu = 0; /* the micro-ops, counted first (one allocation) */
+    for (int q = 0; q < g->n_groups; q++)
+        for (int i = g->groups[q].first; i < g->groups[q].end; i++) {
+            const pg_instr *I = &g->code[i];
+            if (I->kind != I_BWD) nu++;
+            else
+                for (int k = 0; k < I->n_in; k++) nu += I->in[k] >= 0;
+        }
+    if (nu > INT32_MAX / 4 || !(g->uops = malloc((size_t)(nu ? nu : 1) * sizeof *g->uops))) goto done;
+    g->cap_uops = (int)(nu ? nu : 1);
+    for (int q = 0; q < g->n_groups; q++) { /* the micro-ops */
+        pg_group *G = &g->groups[q];
+        G->u0 = g->n_uops;
+        for (int i = G->first; i < G->end; i++)
+            if (pg__emit_uops(g, &g->code[i], fz[i], fdt[i]) < 0) goto done;
+        G->u1 = g->n_uops;
     }
     /* where each value lives */
     int ns = g->n_slots;
@@ -1263,10 +1443,65 @@ static pg_status pg__lower(pg_program *g) {
     for (int i = 0; i < nc; i++) cnt[i] = at[i];
     for (int s = 0; s < ns; s++)
         if (g->loc[s] != L_TENSOR) dies[cnt[last[s]]++] = s;
+    /* the groups of one element and the order of their micro-ops */
+    one = calloc((size_t)g->n_groups, sizeof *one);
+    shadow = calloc((size_t)ns, sizeof *shadow);
+    sc = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *sc);
+    lastp = malloc((size_t)ns * sizeof *lastp);
+    pst = malloc((size_t)ns * sizeof *pst);
+    rd = malloc((size_t)ns * sizeof *rd);
+    wr = malloc((size_t)ns * sizeof *wr);
+    if (!one || !shadow || !sc || !lastp || !pst || !rd || !wr) goto done;
+    for (int s = 0; s < ns; s++) pst[s] = rd[s] = wr[s] = -1;
+    for (int q = 0; q < g->n_groups; q++) {
+        pg_group *G = &g->groups[q];
+        one[q] = G->numel == 1;
+        for (int u = G->u0; u < G->u1 && one[q]; u++) one[q] = g->uops[u].one != NULL;
+        if (one[q] && pg__schedule(g, q, G->u0, G->u1, sc + G->u0, lastp, rd, pst) < 0) goto done;
+    }
+    if (!(g->sorder = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *g->sorder))) goto done;
+    for (int q = 0; q < g->n_groups; q++)
+        for (int u = g->groups[q].u0; u < g->groups[q].u1; u++)
+            g->sorder[u] = one[q] ? sc[u].u : u;
+    for (int s = 0; s < ns; s++) pst[s] = rd[s] = -1;
     int64_t top = 0;
     for (int i = 0; i < nc; i++) {
         if (gid[i] >= 0 && (i == 0 || gid[i - 1] != gid[i])) sfree.n = 0; /* a group's scratch starts empty */
         pg_group *G = gid[i] >= 0 ? &g->groups[gid[i]] : NULL;
+        if (G && one[gid[i]]) { /* in the order its micro-ops run */
+            if (i != G->first) continue;
+            int q = gid[i], np = G->u1 - G->u0;
+            for (int p = 0; p < np; p++)
+                for (int k = 0; k < 4; k++) {
+                    int x = g->uops[sc[G->u0 + p].u].oref[k];
+                    if (x >= 0 && g->loc[x] == L_ARENA) lastp[x] = p, pst[x] = q;
+                }
+            for (int j = at[G->first]; j < at[G->end]; j++) { /* dead here, read by no micro-op of it */
+                int x = dies[j];
+                if (pst[x] == q || first[x] >= 0) continue;
+                int64_t bytes = pg__arena_size(1, G->f64 ? 8 : 4); /* a fused value: the group's dtype */
+                if (pg__freelist_give(&fl, &nfl, bytes, (int)(g->off[x] / 8)) < 0) goto done;
+            }
+            for (int p = 0; p < np; p++) {
+                const pg_uop *U = &g->uops[sc[G->u0 + p].u];
+                for (int k = 0; k < 4; k++) {
+                    int x = U->oref[k];
+                    if (x < 0 || g->loc[x] != L_ARENA || first[x] < 0) continue;
+                    first[x] = -2 - i; /* placed */
+                    int o = pg__freelist_take(&fl, &nfl, pg__arena_size(1, G->f64 ? 8 : 4), &top);
+                    if (o < 0) goto done;
+                    g->off[x] = (int64_t)o * 8;
+                }
+                for (int k = 0; k < 4; k++) {
+                    int x = U->oref[k];
+                    if (x < 0 || g->loc[x] != L_ARENA || pst[x] != q || lastp[x] != p || last[x] >= G->end) continue;
+                    lastp[x] = -1; /* given back once */
+                    if (pg__freelist_give(&fl, &nfl, pg__arena_size(1, G->f64 ? 8 : 4), (int)(g->off[x] / 8)) < 0)
+                        goto done;
+                }
+            }
+            continue;
+        }
         int v[64], n = pg__fused_slots_of(g, &g->code[i], fz[i], v, 64);
         for (int k = 0; k < n; k++) {
             int s = v[k];
@@ -1291,6 +1526,24 @@ static pg_status pg__lower(pg_program *g) {
             }
         }
     }
+    /* groups of one element run on words of the arena: the tensors and .grads they
+     * use get a word each, which the group reads them into and writes them back from */
+    for (int q = 0; q < g->n_groups; q++)
+        for (int u = g->groups[q].u0; u < g->groups[q].u1 && one[q]; u++)
+            for (int k = 0; k < 4; k++) {
+                int x = g->uops[u].oref[k];
+                if (x >= 0 && g->loc[x] == L_TENSOR && !shadow[x]) {
+                    shadow[x] = true;
+                    g->off[x] = top;
+                    top += 8;
+                }
+            }
+    if (top > INT32_MAX) /* offsets out of an int32_t: the rows */
+        for (int q = 0; q < g->n_groups; q++) one[q] = false;
+    int64_t n_one = 0; /* the batches' operands: one allocation */
+    for (int q = 0; q < g->n_groups; q++) n_one += one[q] ? g->groups[q].u1 - g->groups[q].u0 : 0;
+    if (n_one && !(g->bops = malloc((size_t)n_one * 4 * sizeof *g->bops))) goto done;
+    g->cap_bops = 4 * n_one;
     top = (top + 63) / 64 * 64;
     g->arena_bytes = top;
     if (top && !(g->arena = aligned_alloc(64, (size_t)top))) goto done;
@@ -1305,11 +1558,9 @@ static pg_status pg__lower(pg_program *g) {
     for (int s = 0; s < ns; s++) stamp[s] = stamp2[s] = stamp3[s] = stamp4[s] = -1;
     for (int q = 0; q < g->n_groups; q++) {
         pg_group *G = &g->groups[q];
-        G->u0 = g->n_uops;
-        for (int k = 0; k < 6; k++) L[k].n = 0;
+        for (int k = 0; k < 8; k++) L[k].n = 0;
         for (int i = G->first; i < G->end; i++) {
             pg_instr *I = &g->code[i];
-            if (pg__emit_uops(g, I, fz[i], fdt[i]) < 0) goto done;
             int v[64], n = pg__fused_slots_of(g, I, fz[i], v, 64);
             for (int k = 0; k < n; k++)
                 if (g->loc[v[k]] == L_TENSOR && g->slots[v[k]].kind != S_GRADOF && pg__glist_add(&L[0], stamp, v[k], q) < 0)
@@ -1341,7 +1592,46 @@ static pg_status pg__lower(pg_program *g) {
                 }
             }
         }
-        G->u1 = g->n_uops;
+        G->b0 = G->b1 = g->n_batches;
+        for (int p = 0; p < G->u1 - G->u0 && one[q]; p++) { /* its batches */
+            const pg_sched *c = &sc[G->u0 + p];
+            const pg_uop *U = &g->uops[c->u];
+            if (!p || c->level != c[-1].level || c->key != c[-1].key) {
+                if (g->n_batches == g->cap_batches) {
+                    int cap = g->cap_batches ? 2 * g->cap_batches : 64;
+                    pg_batch *v = realloc(g->batches, (size_t)cap * sizeof *v);
+                    if (!v) goto done;
+                    g->batches = v;
+                    g->cap_batches = cap;
+                }
+                g->batches[g->n_batches++] = (pg_batch){U->one, U->ctx, 0, g->n_bops};
+            }
+            if (g->n_bops + 4 > g->cap_bops) {
+                int64_t cap = g->cap_bops ? 2 * g->cap_bops : 1024;
+                int32_t *v = realloc(g->bops, (size_t)cap * sizeof *v);
+                if (!v) goto done;
+                g->bops = v;
+                g->cap_bops = cap;
+            }
+            for (int k = 0; k < 4; k++) g->bops[g->n_bops++] = (int32_t)g->off[U->oref[k] >= 0 ? U->oref[k] : U->oref[0]];
+            g->batches[g->n_batches - 1].n++;
+            G->b1 = g->n_batches;
+        }
+        for (int u = G->u0; u < G->u1 && one[q]; u++) { /* rd: read before written, wr: written */
+            const pg_uop *U = &g->uops[u];
+            for (int k = 1; k < 4; k++) {
+                int s = U->oref[k];
+                if (s >= 0 && g->loc[s] == L_TENSOR && wr[s] != q && rd[s] != q) {
+                    rd[s] = q;
+                    if (pg__ivec_push(&L[6], s) < 0) goto done;
+                }
+            }
+            int s = U->oref[0];
+            if (g->loc[s] == L_TENSOR && wr[s] != q) {
+                wr[s] = q;
+                if (pg__ivec_push(&L[7], s) < 0) goto done;
+            }
+        }
         for (int u = G->u0; u < G->u1; u++) {
             pg_uop *U = &g->uops[u];
             U->scratch = false;
@@ -1356,7 +1646,7 @@ static pg_status pg__lower(pg_program *g) {
             if (pg__ivec_push(&L[5], g->slots[L[3].v[k]].gradof) < 0) goto done;
         for (int k = 0; k < L[4].n; k += 3)
             if (pg__ivec_push(&L[5], g->slots[L[4].v[k]].gradof) < 0) goto done;
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 8; k++) {
             G->list[k] = g->glist.n;
             for (int j = 0; j < L[k].n; j++)
                 if (pg__ivec_push(&g->glist, L[k].v[j]) < 0) goto done;
@@ -1382,6 +1672,11 @@ static pg_status pg__lower(pg_program *g) {
 done:
     free(dies);
     free(ok);
+    free(one);
+    free(shadow);
+    free(sc);
+    free(lastp);
+    free(pst);
     free(fz);
     free(leaf);
     free(fn);
@@ -1392,13 +1687,15 @@ done:
     free(stamp);
     free(stamp2);
     free(stamp3);
+    free(rd);
+    free(wr);
     free(stamp4);
     free(at4);
     free(at);
     free(cnt);
     for (int k = 0; k < nfl; k++) free(fl[k].off.v);
     free(fl);
-    for (int k = 0; k < 6; k++) free(L[k].v);
+    for (int k = 0; k < 8; k++) free(L[k].v);
     free(sfree.v);
     if (st != PG_OK) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     return PG_OK;
@@ -1764,7 +2061,7 @@ static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, 
     static const int64_t ones[5] = {1, 1, 1, 1, 1};
     int64_t shift = lo * (G->f64 ? 8 : 4);
     for (int u = G->u0; u < G->u1; u++) {
-        const pg_uop *U = &g->uops[u];
+        const pg_uop *U = &g->uops[g->sorder[u]]; /* one element: the order its words were planned in */
         char *ptr[5];
         for (int k = 0; k < 5; k++) ptr[k] = U->cell[k] ? *U->cell[k] + shift : NULL;
         if (U->scratch)
@@ -1840,7 +2137,18 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
             g->base[L[k]] = t->data;
         }
     int64_t es = G->f64 ? 8 : 4, block = PG_FUSE_BLOCK / es;
-    if (G->numel <= block) {
+    bool words = G->b1 > G->b0;
+    /* one element on words of the arena: the tensors it writes are its own (made by
+     * it, or held by nothing else), so their words cannot differ from memory that
+     * another tensor it reads shares; a .grad held elsewhere runs the rows */
+    for (int k = G->list[4]; k < G->list_end[4] && words; k += 3) words = pg__mine(g->slots[L[k]].t->grad);
+    if (words) {
+        char *w = g->arena;
+        for (int k = G->list[6]; k < G->list_end[6]; k++) memcpy(w + g->off[L[k]], g->base[L[k]], (size_t)es);
+        for (const pg_batch *B = g->batches + G->b0, *E = g->batches + G->b1; B < E; B++)
+            B->fn(w, g->bops + B->at, B->n, B->ctx);
+        for (int k = G->list[7]; k < G->list_end[7]; k++) memcpy(g->base[L[k]], w + g->off[L[k]], (size_t)es);
+    } else if (G->numel <= block) {
         pg__group_block(g, G, 0, G->numel, NULL);
     } else {
         int nu = G->u1 - G->u0;
@@ -1901,9 +2209,8 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
         } else {
             st = pg__run_one(g, &g->code[i], i);
         }
-        for (; i < end; i++)
-            for (int k = g->dead_at[i]; k < g->dead_at[i + 1]; k++) pg__set(g, g->dead[k], NULL);
-        i--;
+        for (int k = g->dead_at[i]; k < g->dead_at[end]; k++) pg__set(g, g->dead[k], NULL);
+        i = end - 1;
     }
     pg__relock_host(unlocked);
     pg_set_grad_enabled(prev);

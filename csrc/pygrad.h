@@ -575,6 +575,8 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
 int pg_program_size(const pg_program *g);
 int pg_program_n_optim(const pg_program *g);
 pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n);
+/* every update's scalars in one call: s holds them update after update, n in all */
+pg_status pg_program_set_all_optim_scalars(pg_program *g, const double *s, int n);
 /* the random ops (dropout) of a program, in recording order: n_seeds counts them,
  * set_seeds gives each its seed for the next runs (forward and backward) */
 int pg_program_n_seeds(const pg_program *g);

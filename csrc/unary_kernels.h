@@ -23,6 +23,36 @@
         else pg__parallel_range((n), 64, PG_NDITER_GRAIN, fn, (ctx)); \
     } while (0)
 
+/* the loops' formulas on one element (pg_fuse_one): NAME##_one_f32 / _f64 (forward,
+ * o = {out, x}) and NAME##_bone_f32 / _f64 (backward, o = {dx, g, x, y}) */
+#define PG_UNARY_SFX_float f32
+#define PG_UNARY_SFX_double f64
+#define PG_UNARY_CAT_(a, b) a##b
+#define PG_UNARY_CAT(a, b) PG_UNARY_CAT_(a, b)
+#define PG_UNARY_ONE_FWD(NAME, TT, FWD)                                                               \
+    static void PG_UNARY_CAT(NAME##_one_, PG_UNARY_SFX_##TT)(char *w, const int32_t *o, int64_t n,    \
+                                                             const void *ctx) {                       \
+        typedef TT T;                                                                                 \
+        const pg_params *p = ctx;                                                                     \
+        (void)p;                                                                                      \
+        for (int64_t j = 0; j < n; j++, o += 4) {                                                     \
+            T x = *(const T *)(w + o[1]);                                                             \
+            *(T *)(w + o[0]) = (FWD);                                                                 \
+        }                                                                                             \
+    }
+#define PG_UNARY_ONE_BWD(NAME, TT, BWD)                                                               \
+    static void PG_UNARY_CAT(NAME##_bone_, PG_UNARY_SFX_##TT)(char *w, const int32_t *o, int64_t n,   \
+                                                              const void *ctx) {                      \
+        typedef TT T;                                                                                 \
+        const pg_params *p = ctx;                                                                     \
+        (void)p;                                                                                      \
+        for (int64_t j = 0; j < n; j++, o += 4) {                                                     \
+            T g = *(const T *)(w + o[1]), x = *(const T *)(w + o[2]), y = *(const T *)(w + o[3]);     \
+            (void)x, (void)y;                                                                         \
+            *(T *)(w + o[0]) = (BWD);                                                                 \
+        }                                                                                             \
+    }
+
 #define PG_UNARY_FWD_LOOPS(NAME, FWD)                                                              \
     PG_CLONES static void NAME##_fwd_f32(float *o, const float *xs, int64_t n, const pg_params *p_in) {       \
         typedef float T;                                                                         \
@@ -43,7 +73,8 @@
             T x = xs[i];                                                                         \
             o[i] = (FWD);                                                                        \
         }                                                                                        \
-    }
+    }                                                                                            \
+    PG_UNARY_ONE_FWD(NAME, float, FWD) PG_UNARY_ONE_FWD(NAME, double, FWD)
 
 #define PG_UNARY_BWD_LOOPS(NAME, BWD)                                                           \
     PG_CLONES static void NAME##_bwd_f32(float *dx, const float *gs, const float *xs, const float *ys,     \
@@ -65,7 +96,8 @@
             (void)x, (void)y;                                                                    \
             dx[i] = (BWD);                                                                       \
         }                                                                                        \
-    }
+    }                                                                                            \
+    PG_UNARY_ONE_BWD(NAME, float, BWD) PG_UNARY_ONE_BWD(NAME, double, BWD)
 
 #define PG_UNARY_DRIVERS(NAME)                                                                   \
     /* [lo, hi) of a forward (gs == NULL) or backward, for pg__parallel_range */                 \
@@ -130,7 +162,9 @@
                        (const double *)ptr[4], n, p);                                                 \
     }                                                                                                 \
     static const pg_fuse NAME##_fuse = {{NAME##_ffwd_f32, NAME##_ffwd_f64},                          \
-                                        {{NAME##_fbwd_f32, NAME##_fbwd_f64}, {NULL, NULL}}};
+                                        {{NAME##_fbwd_f32, NAME##_fbwd_f64}, {NULL, NULL}},           \
+                                        {NAME##_one_f32, NAME##_one_f64},                             \
+                                        {{NAME##_bone_f32, NAME##_bone_f64}, {NULL, NULL}}};
 
 /* the row of an op made by PG_UNARY_KERNELS or PG_UNARY_VM*_KERNELS, fusable */
 #define PG_UNARY_OPDEF(NAME, infer, rule) \
@@ -148,6 +182,16 @@
     static void NAME##_fwd_f64(double *o, const double *xs, int64_t n, const pg_params *p) {         \
         (void)p;                                                                                      \
         pg__vm_f64((VM), o, NULL, xs, n, 1.0);                                                        \
+    }                                                                                                 \
+    static void NAME##_one_f32(char *w, const int32_t *o, int64_t n, const void *ctx) {              \
+        (void)ctx;                                                                                    \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                       \
+            pg__vm_f32((VM), (float *)(w + o[0]), NULL, (const float *)(w + o[1]), 1, 1.0);               \
+    }                                                                                                 \
+    static void NAME##_one_f64(char *w, const int32_t *o, int64_t n, const void *ctx) {              \
+        (void)ctx;                                                                                    \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                       \
+            pg__vm_f64((VM), (double *)(w + o[0]), NULL, (const double *)(w + o[1]), 1, 1.0);             \
     }
 /* The backward dx = g * SCALE * VM(x), kern_vmath's function VM of the saved input */
 #define PG_UNARY_VM_BWD(NAME, VM, SCALE)                                                              \
@@ -160,6 +204,18 @@
                                int64_t n, const pg_params *p) {                                       \
         (void)ys, (void)p;                                                                            \
         pg__vm_f64((VM), dx, gs, xs, n, (SCALE));                                                     \
+    }                                                                                                 \
+    static void NAME##_bone_f32(char *w, const int32_t *o, int64_t n, const void *ctx) {             \
+        (void)ctx;                                                                                    \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                       \
+            pg__vm_f32((VM), (float *)(w + o[0]), (const float *)(w + o[1]), (const float *)(w + o[2]), 1, \
+                   (SCALE));                                                                          \
+    }                                                                                                 \
+    static void NAME##_bone_f64(char *w, const int32_t *o, int64_t n, const void *ctx) {             \
+        (void)ctx;                                                                                    \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                       \
+            pg__vm_f64((VM), (double *)(w + o[0]), (const double *)(w + o[1]), (const double *)(w + o[2]), \
+                   1, (SCALE));                                                                       \
     }
 /* PG_UNARY_VM_KERNELS(NAME, VM, BWD): forward VM(x) by kern_vmath, backward EXPR as PG_UNARY_KERNELS's;
  * PG_UNARY_VM2_KERNELS(NAME, VM, VMB, SCALE): forward VM(x), backward g * SCALE * VMB(x), both by kern_vmath */

@@ -34,6 +34,8 @@ prevented recording; ``fullgraph=True`` raises instead.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import threading
 import types
 import warnings
@@ -114,17 +116,149 @@ class _Recording:
         return False  # the update runs
 
 
+# ---- the optimizers' scalars at each replay, without their dry run ----
+# For the optimizers of pygrad.optim whose ``_update`` is the library's own, what
+# that update does to the state and hands to its C update is known: these do the
+# same for a run of parameters of one group (ids, and cols: the tensors the
+# recorded updates were given, by argument) at once: they check that each state
+# holds the recorded tensors, advance each step count and append the scalars in
+# the C update's order. Where the dry run would make a state tensor or meet
+# another one, they return False having changed nothing (the dry run then runs,
+# and records again). undo gets (states, step counts before) for each run.
+_MISSING = object()
+
+
+def _undo(undo: list[Any]) -> None:
+    for sts, steps in reversed(undo):
+        for st, step in zip(sts, steps):
+            st["step"] = step
+
+
+def _held(sts: list[Any], key: str, rec: list[Any]) -> bool:
+    """Whether each state holds the recorded tensor (or None) at key."""
+    return all(map(operator.is_, [st.get(key) for st in sts], rec))
+
+
+def _advance(sts: list[Any], undo: list[Any]) -> list[Any] | None:
+    """Each state's step count advanced (None, nothing changed: a state without one)."""
+    steps = [st.get("step", _MISSING) for st in sts]
+    if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
+        return None
+    new = [k + 1 for k in steps]
+    undo.append((sts, steps))
+    for st, k in zip(sts, new):
+        st["step"] = k
+    return new
+
+
+def _put(out: list[Any], steps: list[Any], rest: tuple[Any, ...]) -> None:
+    """Each update's scalars: its step count, then rest."""
+    if steps[0] == steps[-1] and all(map(operator.eq, steps, itertools.repeat(steps[0]))):
+        out.extend(((steps[0],) + rest) * len(steps))
+    else:
+        for k in steps:
+            out.append(k)
+            out.extend(rest)
+
+
+def _states(opt: Any, ids: list[int]) -> list[Any] | None:
+    sts = list(map(opt.state.get, ids))
+    return None if any(map(operator.is_, sts, itertools.repeat(None))) else sts
+
+
+def _sgd_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                 undo: list[Any]) -> bool:
+    mom = g["momentum"]
+    sts = _states(opt, ids)
+    rec = cols[2]
+    if sts is None or (mom != 0 and (any(map(operator.is_, rec, itertools.repeat(None)))
+                                     or not _held(sts, "momentum_buffer", rec))):
+        return False
+    if mom == 0 and not all(map(operator.is_, rec, itertools.repeat(None))):
+        return False
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"]))
+    return True
+
+
+def _adagrad_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                     undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "sum", cols[2]):
+        return False
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"]))
+    return True
+
+
+def _rmsprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                     undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "square_avg", cols[2])
+            or not _held(sts, "momentum_buffer", cols[3]) or not _held(sts, "grad_avg", cols[4])):
+        return False
+    if _advance(sts, undo) is None:
+        return False
+    out.extend((g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"]) * len(ids))
+    return True
+
+
+def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                  undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "exp_avg", cols[2])
+            or not _held(sts, "exp_avg_sq", cols[3]) or not _held(sts, "max_exp_avg_sq", cols[4])):
+        return False
+    b1, b2 = g["betas"]
+    rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"])
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, rest)
+    return True
+
+
+_FAST_SCALARS: dict[Any, Callable[..., bool]] = {}  # an optimizer class's _update -> the above
+
+
+def _scalars_of(opt: Any) -> Callable[..., bool] | None:
+    if not _FAST_SCALARS:
+        from pygrad.optim import optimizer as o
+
+        _FAST_SCALARS.update({o.SGD._update: _sgd_scalars, o.Adagrad._update: _adagrad_scalars,
+                              o.RMSprop._update: _rmsprop_scalars, o.Adam._update: _adam_scalars})
+    return _FAST_SCALARS.get(getattr(type(opt), "_update", None))
+
+
 # ---- the structure of arguments and results ----
 
 _SCALARS = (bool, int, float, str, type(None))
 
 
+_FLAT_SPECS: dict[tuple[type, int], Any] = {}  # (tuple or list, n) -> the spec of n leaves in one
+
+
 def _flatten(x: Any, leaves: list[Any]) -> Any:
     """x's nested tuples, lists and dicts as a spec; leaves appended in order."""
-    if isinstance(x, (tuple, list)) and type(x) in (tuple, list):
-        return (type(x), tuple(_flatten(v, leaves) for v in x))
-    if type(x) is dict:
-        return (dict, tuple((k, _flatten(v, leaves)) for k, v in x.items()))
+    tx = type(x)
+    if tx is tuple or tx is list:
+        for v in x:
+            tv = type(v)
+            if tv is tuple or tv is list or tv is dict:
+                return (tx, tuple([_flatten(v, leaves) for v in x]))
+        leaves.extend(x)  # leaves only: the spec of its length
+        spec = _FLAT_SPECS.get((tx, len(x)))
+        if spec is None:
+            spec = (tx, (None,) * len(x))
+            if len(x) <= 64:
+                _FLAT_SPECS[(tx, len(x))] = spec
+        return spec
+    if tx is dict:
+        return (dict, tuple([(k, _flatten(v, leaves)) for k, v in x.items()]))
     leaves.append(x)
     return None
 
@@ -155,6 +289,8 @@ def _classes() -> list[type]:
 
 
 _SCALAR_TYPES = frozenset((bool, int, float, str, type(None)))
+_JUST_TENSORS = {Tensor}
+_HANDLE, _SHAPE = operator.attrgetter("_p"), operator.attrgetter("shape")
 
 
 # What the walk does with an object, by its type (memoized: a class's bases do not change)
@@ -238,7 +374,11 @@ def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], see
             d = vars(x)
             items = d.items()
             trail.append(("obj", tx, tuple(d)))
-        if names is None:
+        if names is None and kind == _K_SEQ and len(x) > 8 and set(map(type, x)) == _JUST_TENSORS:
+            ids = list(map(id, x))  # tensors only: as the loop below, at once
+            trail.extend(ids)
+            tensors.update(zip(ids, x))
+        elif names is None:
             for _, v in items:  # leaves inline
                 tv = type(v)
                 if tv is Tensor:
@@ -266,7 +406,15 @@ def _reach_optimizer(x: Any, tensors: dict[int, Tensor], trail: list[Any], names
         trail.append(("group", id(g)))
         if names is not None:
             names.append(f"`{path}.param_groups[{gi}]`{where}")
-        for pi, t in enumerate(g["params"]):
+        params = g["params"]
+        if names is None and len(params) > 8:  # no state tensors: as the loop below, at once
+            ids = list(map(id, params))
+            held = [v for st in map(state.get, ids) if st for v in st.values()]
+            if not any(issubclass(t, Tensor) for t in set(map(type, held))):
+                trail.extend(ids)
+                tensors.update(zip(ids, params))
+                continue
+        for pi, t in enumerate(params):
             trail.append(id(t))
             tensors.setdefault(id(t), t)
             at = f"{path}.param_groups[{gi}]['params'][{pi}]" if names is not None else ""
@@ -497,6 +645,8 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
+        self.runs: list[Any] | None = None  # consecutive updates of one optimizer group (see _record)
+        self.abuf: Any = None             # every update's scalars, passed to C in one call
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
@@ -553,6 +703,16 @@ class CompiledFunction:
         trail: list[Any] = []
         seen: dict[int, int] = {}
         bad = None
+        if len(leaves) > 8 and set(map(type, leaves)) == _JUST_TENSORS:  # tensors only: as the loop below, at once
+            n = len(leaves)
+            ids = list(map(id, leaves))
+            first = dict(zip(reversed(ids), range(n - 1, -1, -1)))  # id -> its first leaf
+            handles_ = list(map(_HANDLE, leaves))
+            items = list(zip(itertools.repeat("T"), map(_SHAPE, leaves), map(lib.pg_tensor_dtype, handles_),
+                             map(bool, map(lib.pg_tensor_requires_grad, handles_)),
+                             [-1 if f == k else f for k, f in enumerate(map(first.__getitem__, ids))]))
+            inputs = list(leaves)
+            leaves = ()
         for k, x in enumerate(leaves):
             tx = type(x)
             kind = _KIND_OF.get(tx)
@@ -711,6 +871,18 @@ class CompiledFunction:
         entry.n_out = len(outs)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
+        runs: list[Any] | None = []
+        for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
+            fast = _scalars_of(o)
+            if fast is None:
+                runs = None
+                break
+            if not (runs and runs[-1][1] is o and runs[-1][2] is g):
+                runs.append((fast, o, g, [], [[] for _ in ts]))
+            runs[-1][3].append(id(p))
+            for col, t in zip(runs[-1][4], ts):
+                col.append(t)
+        entry.runs = runs or None
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -755,9 +927,32 @@ class CompiledFunction:
                 st.update(before)
         return _RERECORD
 
+    def _fast_scalars(self, entry: _Entry) -> bool:
+        """The updates' scalars without the optimizers' dry run (see _sgd_scalars), handed
+        to C in one call; False (nothing changed) where the dry run must run."""
+        flat: list[Any] = []
+        undo: list[Any] = []
+        try:
+            for fast, opt, group, ids, cols in entry.runs:
+                if not fast(opt, group, ids, cols, flat, undo):
+                    _undo(undo)
+                    return False
+        except Exception:  # as the dry run would raise it, after the same changes
+            _undo(undo)
+            return False
+        n = len(flat)
+        if entry.abuf is None or n > len(entry.abuf):
+            entry.abuf = doubles([0.0] * n)
+        try:
+            entry.abuf[0:n] = flat
+        except TypeError:  # not a real number: as the eager update would take it
+            entry.abuf[0:n] = [float(v) for v in flat]
+        _check(lib.pg_program_set_all_optim_scalars(entry.prog, entry.abuf, n))
+        return True
+
     def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
         prog = entry.prog
-        if entry.updates:
+        if entry.updates and (entry.runs is None or not self._fast_scalars(entry)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD

@@ -2876,10 +2876,11 @@ static void test_program(void) {
         pg_tensor_release(le);
         pg_tensor_release(out[0]);
     }
-    /* a changed lr takes effect */
-    const double lr0[6] = {9, 0.5, 0.9, 0.0, 0.0, 0}, lr1[6] = {9, 0.5, 0.0, 0.0, 0.0, 0};
-    CHECK_OK(pg_program_set_optim_scalars(g, 0, lr0, 6));
-    CHECK_OK(pg_program_set_optim_scalars(g, 1, lr1, 6));
+    /* a changed lr takes effect (every update's scalars in one call) */
+    const double lr01[12] = {9, 0.5, 0.9, 0.0, 0.0, 0, 9, 0.5, 0.0, 0.0, 0.0, 0};
+    CHECK_STATUS(pg_program_set_all_optim_scalars(g, lr01, 11), PG_ERR_VALUE, "take 12 scalars, got 11");
+    CHECK_STATUS(pg_program_set_all_optim_scalars(NULL, lr01, 12), PG_ERR_VALUE, "no recorded program");
+    CHECK_OK(pg_program_set_all_optim_scalars(g, lr01, 12));
     out[0] = NULL;
     CHECK_OK(pg_program_run(g, &x1, 1, out));
     pg_tensor *gw = pg_tensor_grad(we), *gb = pg_tensor_grad(be);

@@ -980,3 +980,66 @@ def test_a_replay_whose_optimizer_tensors_changed_records_again_with_the_state_p
     opt.state.pop(id(p0))  # a state made by the dry run is dropped again
     assert step._replay(entry, [x, y]) is _RERECORD
     assert id(p0) not in opt.state
+
+
+class _LoggedSGD(optim.SGD):
+    """An optimizer whose own _update runs at each replay (the dry run), not the fast path."""
+
+    calls = 0
+
+    def _update(self, p, grad, state, g):
+        type(self).calls += 1
+        super()._update(p, grad, state, g)
+
+
+@pytest.mark.parametrize(("opt_name", "kw"), OPTIMIZERS + [("_LoggedSGD", {"lr": 0.05, "momentum": 0.9})],
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)] + ["subclass"])
+def test_groups_with_their_own_hyperparameters_replay_as_eagerly(opt_name: str, kw: dict) -> None:
+    """The scalars of each update (computed without the optimizer's dry run for pygrad's
+    own optimizers, by the dry run for one whose _update is overridden): two parameter
+    groups, one's lr changed by hand between calls, the step counts advanced per parameter."""
+    data = _batches(3, dtype="float64")
+    runs = []
+    for compiled in (False, True):
+        model = pg.nn.MLP(SIZES, dtype="float64", generator=0)
+        ps = list(model.parameters())
+        groups = [{"params": ps[:2]}, {"params": ps[2:], "lr": kw["lr"] * 2}]
+        cls = _LoggedSGD if opt_name == "_LoggedSGD" else getattr(optim, opt_name)
+        opt = cls(groups, **kw)
+        step = _step_fn(model, opt)
+        fn = pg.compile(step) if compiled else step
+        calls0 = _LoggedSGD.calls
+        losses = []
+        for k in range(12):
+            if k == 7:
+                opt.param_groups[1]["lr"] = kw["lr"] / 3
+            losses.append(fn(*data[k % 3]).numpy().copy())
+        if compiled:
+            assert fn.records == 1
+            if opt_name == "_LoggedSGD":  # every call ran the overridden _update for every parameter
+                assert _LoggedSGD.calls - calls0 == 12 * len(ps)
+        runs.append((losses, _params(model), [opt.state[id(p)]["step"] for p in ps]))
+    (le, pe, se), (lc, pc, sc) = runs
+    _assert_same(le, lc)
+    _assert_same(pe, pc)
+    assert se == sc == [12] * len(se)
+
+
+def test_a_replaced_state_tensor_in_a_later_group_puts_every_step_count_back() -> None:
+    """The replay advances the step counts group by group; a state tensor replaced in the
+    second group abandons the replay with the first group's counts put back as well."""
+    model = pg.nn.MLP(SIZES, dtype="float32", generator=0)
+    ps = list(model.parameters())
+    opt = optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.01}], lr=0.05, momentum=0.9)
+    x, y = _batches(1)[0]
+    step = _recorded(_step_fn(model, opt), x, y)
+    entry = step._last
+    steps = [opt.state[id(p)]["step"] for p in ps]
+    opt.state[id(ps[-1])]["momentum_buffer"] = pg.zeros(ps[-1].shape)
+    from pygrad._compile import _RERECORD
+    assert step._replay(entry, [x, y]) is _RERECORD
+    assert [opt.state[id(p)]["step"] for p in ps] == steps
+    for _ in range(3):  # a new signature (the guard sees the new buffer): a warm-up, a recording, a replay
+        step(x, y)
+    assert step.records == 2
+    assert [opt.state[id(p)]["step"] for p in ps] == [k + 3 for k in steps]

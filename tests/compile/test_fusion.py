@@ -207,3 +207,35 @@ def test_a_new_size_records_again_and_a_wrong_one_is_refused() -> None:
     from pygrad._bindings import last_error
 
     assert "recorded for float32 (5000,)" in last_error()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hold", [False, True])
+def test_one_element_grads_accumulate_in_place_as_eagerly(dtype: str, hold: bool) -> None:
+    """A step of one-element values runs on words of the program's arena and writes
+    the .grads back at the end of each fused run; a .grad the caller holds a
+    reference to (hold) sees the same updates as eagerly."""
+    def run(compiled: bool):
+        p = pg.tensor(0.7, dtype=dtype, requires_grad=True)
+        q = pg.tensor(-1.3, dtype=dtype, requires_grad=True)
+
+        def step(x):
+            loss = (p * x + q * p).tanh() * (q - x) + p * p + (q * 0.5).exp()
+            loss.backward()
+            return loss
+
+        fn = pg.compile(step) if compiled else step
+        seen, held = [], None
+        for k in range(5):
+            loss = fn(pg.tensor(0.25 * k - 0.5, dtype=dtype))
+            if hold and held is None:
+                held = (p.grad, q.grad)
+            vals = [loss.numpy().copy(), p.grad.numpy().copy(), q.grad.numpy().copy()]
+            if held is not None:
+                vals += [held[0].numpy().copy(), held[1].numpy().copy()]
+            seen.append(vals)
+        if compiled:
+            assert fn.records == 1 and "[fused" in fn.program
+        return seen
+
+    _same(run(False), run(True))

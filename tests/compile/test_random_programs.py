@@ -324,3 +324,88 @@ def test_a_long_elementwise_chain_over_many_blocks(dtype: str) -> None:
                 continue
             assert np.array_equal(e, u, equal_nan=True)
             assert np.array_equal(e, f, equal_nan=True)
+
+
+# ---- programs written scalar by scalar (0-d values, as micrograd's demo) ----
+# A step of many one-element values runs on words of the program's arena, its
+# micro-ops reordered by dependency level and batched by kind (csrc/program.c):
+# values fan out, are read after they are overwritten in place (a .grad
+# accumulating), and words are reused, so the order matters.
+
+@st.composite
+def scalar_programs(draw: Any) -> dict[str, Any]:
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    n_params, n_inputs = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    pool = n_params + n_inputs
+    steps: list[tuple[Any, ...]] = []
+    for _ in range(draw(st.integers(1, 40))):
+        if draw(st.booleans()):
+            steps.append(("unary", draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, pool - 1)),
+                          draw(st.floats(0, 0.999))))
+        else:
+            steps.append(("binary", draw(st.integers(0, len(BINARY) - 1)), draw(st.integers(0, pool - 1)),
+                          draw(st.integers(0, pool - 1))))
+        pool += 1
+    return {"dtype": dtype, "n_params": n_params, "n_inputs": n_inputs, "steps": steps,
+            "n_loss": draw(st.integers(1, 4)), "mode": draw(st.sampled_from(["grads", "accumulate", "sgd"])),
+            "hold": draw(st.booleans()), "seed": draw(st.integers(0, 2**16))}
+
+
+def _run_scalar(prog: dict[str, Any], how: str) -> list[list[np.ndarray | None]]:
+    rng = np.random.default_rng(prog["seed"])
+    params = [pg.tensor(v, dtype=prog["dtype"], requires_grad=True) for v in rng.standard_normal(prog["n_params"])]
+    opt = optim.SGD(params, lr=0.05, momentum=0.5) if prog["mode"] == "sgd" else None
+
+    def step(xs: Any) -> Any:
+        if prog["mode"] == "sgd":
+            opt.zero_grad()
+        elif prog["mode"] == "grads":
+            for p in params:
+                p.grad = None
+        pool = [*params, *xs]
+        for s in prog["steps"]:
+            if s[0] == "unary":
+                _, dom, fn = UNARY[s[1]]
+                pool.append(fn(_DOMAIN[dom](pool[s[2]]), s[3]))
+            else:
+                _, da, db, fn = BINARY[s[1]]
+                pool.append(fn(_DOMAIN[da](pool[s[2]]), _DOMAIN[db](pool[s[3]])))
+        loss = sum(pool[-prog["n_loss"]:], 0.01 * sum(p * p for p in params))
+        loss.backward()
+        if opt is not None:
+            opt.step()
+        return loss
+
+    fn = step if how == "eager" else pg.compile(step, fullgraph=True)
+    out, held = [], []
+    for k in range(CALLS):
+        r = np.random.default_rng([prog["seed"], k])
+        xs = tuple(pg.tensor(v, dtype=prog["dtype"]) for v in r.standard_normal(prog["n_inputs"]))
+        with _fuse(how != "unfused"):
+            loss = fn(xs)
+        if prog["hold"] and prog["mode"] == "accumulate" and not held:  # .grads held by the caller too
+            held = [p.grad for p in params]
+        vals = [loss.numpy().copy()] + [None if p.grad is None else p.grad.numpy().copy() for p in params]
+        out.append(vals + [p.numpy().copy() for p in params])
+    if how != "eager":
+        assert fn.records == 1, "recorded once, replayed the rest"
+    return out
+
+
+@_seeded
+@settings(max_examples=EXAMPLES // 2, deadline=None, derandomize=SEED is None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(scalar_programs())
+def test_a_random_scalar_step_replays_bit_identically(prog: dict[str, Any]) -> None:
+    event(f"{prog['dtype']}, mode {prog['mode']}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        eager, fused, unfused = (_run_scalar(prog, how) for how in ("eager", "fused", "unfused"))
+    for k in range(CALLS):
+        for i, (e, f, u) in enumerate(zip(eager[k], fused[k], unfused[k])):
+            if e is None or f is None or u is None:
+                assert e is None and f is None and u is None, f"call {k}, value {i}"
+                continue
+            assert e.dtype == f.dtype == u.dtype and e.shape == f.shape == u.shape == ()
+            assert np.array_equal(e, u, equal_nan=True), f"unfused replay differs: call {k}, value {i}; {prog}"
+            assert np.array_equal(e, f, equal_nan=True), f"fused replay differs: call {k}, value {i}; {prog}"
