@@ -21,9 +21,9 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _c as E
-from pygrad import _copying, _engines, _recording
+from pygrad import _copying, _engines, _optim_rules, _recording
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
-from pygrad.optim import _fused, _numpy_rules
+from pygrad.optim import _fused
 
 ParamsArg = Iterable[Any]
 """Tensors, or dicts with a ``"params"`` list of tensors and per-group hyperparameters."""
@@ -334,5 +334,5 @@ class AdamW(Adam):
 
 
 # Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines
-_more = _numpy_rules.bind(Optimizer, "c")
+_more = _optim_rules.bind(Optimizer, "c")
 Adamax, NAdam, RAdam, Adadelta, Rprop = (_more[k] for k in ("Adamax", "NAdam", "RAdam", "Adadelta", "Rprop"))

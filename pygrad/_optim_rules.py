@@ -242,13 +242,13 @@ def bind(base: type, engine: str) -> dict[str, type]:
 
 _DOCS = {
     "Adamax": "Adamax (Adam with the infinity norm): m ← lerp(m, g, 1 − β₁), u ← max(β₂u, |g| + eps), "
-              "p ← p − lr/(1 − β₁ᵗ) · m/u (pygrad.optim._numpy_rules).",
+              "p ← p − lr/(1 − β₁ᵗ) · m/u (pygrad._optim_rules).",
     "NAdam": "NAdam (Adam with Nesterov momentum and momentum decay ψ), PyTorch's rule "
-             "(pygrad.optim._numpy_rules).",
+             "(pygrad._optim_rules).",
     "RAdam": "RAdam (Adam with the variance rectification, plain momentum SGD while ρₜ ≤ 5), PyTorch's rule "
-             "(pygrad.optim._numpy_rules).",
+             "(pygrad._optim_rules).",
     "Adadelta": "Adadelta: v ← ρv + (1 − ρ)g², δ = √(a + eps)/√(v + eps)·g, a ← ρa + (1 − ρ)δ², p ← p − lr·δ "
-                "(pygrad.optim._numpy_rules).",
+                "(pygrad._optim_rules).",
     "Rprop": "Rprop (resilient backpropagation): per-element step sizes grown by η₊ while the gradient keeps "
-             "its sign and shrunk by η₋ when it flips (pygrad.optim._numpy_rules).",
+             "its sign and shrunk by η₋ when it flips (pygrad._optim_rules).",
 }
