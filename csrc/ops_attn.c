@@ -81,7 +81,7 @@ static pg_status attn_infer(pg_meta *out, pg_tensor *const *in, int n_in, const 
     return PG_OK;
 }
 
-/* ---- kernels: blocks of PG_ATTN_BR query rows against every key they see, on the GEMM ----
+/* ---- kernels: blocks of query rows against every key they see, on the GEMM ----
  * For one batch element and query rows [i0, i1) the block's scores S = Q Kᵀ (r × su, su the keys any of
  * its rows sees: i1 under the causal mask) come from one GEMM into a per-thread scratch; each row is
  * scaled, biased, masked and turned into its softmax in place (vector exp); O = P V is a second GEMM.
@@ -89,7 +89,16 @@ static pg_status attn_infer(pg_meta *out, pg_tensor *const *in, int n_in, const 
  * dP = dO Vᵀ, dS = P ∘ (dP − D) with D[i] = dO[i]·O[i], dQ = scale dS K, dK += scale dSᵀ Q, dV += Pᵀ dO.
  * The scratch is 2 · BR · S elements per thread: no L × S matrix. Row sums and D run in double. */
 
-enum { PG_ATTN_BR = 64 };
+/* query rows per block: 64 under the causal mask (a block computes the keys of its last row, so small
+ * blocks skip most of the masked triangle); else at least 64, more while the block's scores fit 32K
+ * elements (128 KiB in float32), so short sequences run fewer, larger GEMMs and repack K and V less */
+enum { PG_ATTN_BR = 64, PG_ATTN_SCRATCH = 32768 };
+static int64_t pg__attn_br(const pg_attn *a) {
+    int64_t l = a->l, s = a->s;
+    int64_t br = a->causal ? PG_ATTN_BR : s > 0 ? PG_ATTN_SCRATCH / s : l;
+    br = br < PG_ATTN_BR ? PG_ATTN_BR : br;
+    return br < l ? br : (l > 0 ? l : 1);
+}
 
 typedef struct pg_attn_job {
     const pg_attn *a;
@@ -98,7 +107,7 @@ typedef struct pg_attn_job {
     const void *g;                            /* backward: the upstream (B, L, Ev) */
     void *dq, *dk, *dv, *dbias;               /* backward: the gradients wanted, else NULL */
     bool f64;
-    int64_t nblk;                             /* query blocks per batch element */
+    int64_t nblk, br;                         /* query blocks per batch element, rows per block */
     pg_status st;
 } pg_attn_job;
 
@@ -106,6 +115,47 @@ typedef struct pg_attn_job {
 static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
     return a->causal ? (i + 1 < a->s ? i + 1 : a->s) : a->s;
 }
+
+/* The row loops of the softmax, compiled also for AVX2 and AVX-512 (PG_CLONES) and written with
+ * independent lanes (max, NaN flag, sum) so that they vectorise without reassociating anything the
+ * lanes do not already hold apart. */
+#define PG_ATTN_ROWS(T, sfx)                                                                                 \
+    /* row[j] = row[j]·sc + bias[j] for j < n; returns the row's max over its non-NaN values (a NaN    \
+     * elsewhere in the row makes the row NaN through the sum; a row whose other keys are all masked   \
+     * out is found by the caller) */                                                                    \
+    PG_CLONES static T pg__attn_scale_max_##sfx(T *restrict row, const T *restrict bi, T sc, int64_t n) {   \
+        T mx[16];                                                                                            \
+        for (int l = 0; l < 16; l++) mx[l] = (T)-INFINITY;                                                   \
+        if (bi) {                                                                                            \
+            PG_IVDEP for (int64_t j = 0; j < n; j++) row[j] = row[j] * sc + bi[j];                           \
+        } else {                                                                                             \
+            PG_IVDEP for (int64_t j = 0; j < n; j++) row[j] = row[j] * sc;                                   \
+        }                                                                                                    \
+        int64_t j = 0;                                                                                       \
+        for (; j + 16 <= n; j += 16)                                                                         \
+            for (int l = 0; l < 16; l++) mx[l] = row[j + l] > mx[l] ? row[j + l] : mx[l];                    \
+        for (; j < n; j++) mx[0] = row[j] > mx[0] ? row[j] : mx[0];                                          \
+        T m = (T)-INFINITY;                                                                                  \
+        for (int l = 0; l < 16; l++) m = mx[l] > m ? mx[l] : m;                                              \
+        return m;                                                                                            \
+    }                                                                                                        \
+    PG_CLONES static void pg__attn_sub_##sfx(T *restrict row, T m, int64_t n) {                              \
+        PG_IVDEP for (int64_t j = 0; j < n; j++) row[j] -= m;                                                \
+    }                                                                                                        \
+    /* Σ row[j] in double, 8 lanes */                                                                         \
+    PG_CLONES static double pg__attn_sum_##sfx(const T *restrict row, int64_t n) {                           \
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                              \
+        int64_t j = 0;                                                                                       \
+        for (; j + 8 <= n; j += 8)                                                                           \
+            for (int l = 0; l < 8; l++) s[l] += (double)row[j + l];                                          \
+        for (; j < n; j++) s[0] += (double)row[j];                                                           \
+        return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));                            \
+    }                                                                                                        \
+    PG_CLONES static void pg__attn_mul_##sfx(T *restrict row, T f, int64_t n) {                              \
+        PG_IVDEP for (int64_t j = 0; j < n; j++) row[j] *= f;                                                \
+    }
+PG_ATTN_ROWS(float, f32)
+PG_ATTN_ROWS(double, f64)
 
 #define PG_ATTN_KERNELS(T, sfx)                                                                                  \
     /* P for rows [i0, i1) of batch element bb into p (r × su, row stride su): softmax of the scaled, biased,  \
@@ -118,26 +168,17 @@ static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
             T *row = p + (i - i0) * su;                                                                       \
             const T *bi = bias ? bias + i * a->s : NULL;                                                      \
             int64_t n = pg__attn_keys(a, i);                                                                  \
-            T sc = (T)a->scale, mx = (T)-INFINITY;                                                            \
-            bool nan = false;                                                                                 \
-            for (int64_t j = 0; j < n; j++) {                                                                 \
-                T x = row[j] * sc + (bi ? bi[j] : (T)0);                                                      \
-                row[j] = x;                                                                                   \
-                nan |= x != x;                                                                                \
-                mx = x > mx ? x : mx;                                                                         \
-            }                                                                                                 \
+            T mx = pg__attn_scale_max_##sfx(row, bi, (T)a->scale, n);                                         \
             for (int64_t j = n; j < su; j++) row[j] = 0;                                                      \
-            if (mx == (T)-INFINITY && !nan) { /* no key taking part: zeros (PyTorch's fused result) */       \
-                for (int64_t j = 0; j < n; j++) row[j] = 0;                                                   \
+            if (mx == (T)-INFINITY) { /* no key taking part: zeros (PyTorch's fused result); NaN: NaN */     \
+                bool nan = false;                                                                             \
+                for (int64_t j = 0; j < n; j++) nan |= row[j] != row[j];                                      \
+                for (int64_t j = 0; j < n; j++) row[j] = nan ? (T)NAN : (T)0;                                 \
                 continue;                                                                                     \
             }                                                                                                 \
-            if (nan) mx = (T)NAN;                                                                             \
-            for (int64_t j = 0; j < n; j++) row[j] -= mx;                                                     \
+            pg__attn_sub_##sfx(row, mx, n);                                                                   \
             pg__vm_##sfx(PG_VM_EXP, row, NULL, row, n, 1.0);                                                  \
-            double sum = 0;                                                                                   \
-            for (int64_t j = 0; j < n; j++) sum += (double)row[j];                                            \
-            T inv = (T)(1.0 / sum);                                                                           \
-            for (int64_t j = 0; j < n; j++) row[j] *= inv;                                                    \
+            pg__attn_mul_##sfx(row, (T)(1.0 / pg__attn_sum_##sfx(row, n)), n);                                \
         }                                                                                                     \
     }                                                                                                         \
     static void pg__attn_fwd_##sfx(const pg_attn_job *jb, int64_t bb, int64_t blk, T *p) {                    \
@@ -146,7 +187,7 @@ static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
         const T *v = (const T *)jb->v + bb * a->s * a->ev;                                                    \
         const T *bias = jb->bias ? (const T *)jb->bias + bb * a->l * a->s : NULL;                             \
         T *o = (T *)jb->o + bb * a->l * a->ev;                                                                \
-        int64_t i0 = blk * PG_ATTN_BR, i1 = i0 + PG_ATTN_BR < a->l ? i0 + PG_ATTN_BR : a->l;                   \
+        int64_t br = jb->br, i0 = blk * br, i1 = i0 + br < a->l ? i0 + br : a->l;                              \
         int64_t su = pg__attn_keys(a, i1 - 1);                                                                \
         if (su == 0) { /* no keys: zeros */                                                                   \
             memset(o + i0 * a->ev, 0, sizeof(T) * (size_t)((i1 - i0) * a->ev));                               \
@@ -167,8 +208,8 @@ static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
         T *dk = jb->dk ? (T *)jb->dk + bb * a->s * a->e : NULL;                                               \
         T *dv = jb->dv ? (T *)jb->dv + bb * a->s * a->ev : NULL;                                              \
         bool need_ds = dq || dk || dbias;                                                                     \
-        for (int64_t i0 = 0; i0 < a->l; i0 += PG_ATTN_BR) {                                                   \
-            int64_t i1 = i0 + PG_ATTN_BR < a->l ? i0 + PG_ATTN_BR : a->l, r = i1 - i0;                        \
+        for (int64_t i0 = 0; i0 < a->l; i0 += jb->br) {                                                       \
+            int64_t i1 = i0 + jb->br < a->l ? i0 + jb->br : a->l, r = i1 - i0;                                \
             int64_t su = pg__attn_keys(a, i1 - 1);                                                            \
             if (su == 0) continue; /* dq rows and dbias stay zero */                                          \
             pg__attn_probs_##sfx(a, q, k, bias, i0, i1, su, p);                                               \
@@ -196,7 +237,7 @@ PG_ATTN_KERNELS(double, f64)
 static void pg__attn_fwd_range(void *ctx, int64_t lo, int64_t hi) {
     pg_attn_job *jb = ctx;
     size_t es = jb->f64 ? sizeof(double) : sizeof(float);
-    void *p = malloc(es * (size_t)(PG_ATTN_BR * jb->a->s) + 64);
+    void *p = malloc(es * (size_t)(jb->br * jb->a->s) + 64);
     if (!p) {
         jb->st = PG_ERR_MEMORY;
         return;
@@ -210,7 +251,7 @@ static void pg__attn_fwd_range(void *ctx, int64_t lo, int64_t hi) {
 
 static void pg__attn_bwd_range(void *ctx, int64_t lo, int64_t hi) {
     pg_attn_job *jb = ctx;
-    size_t es = jb->f64 ? sizeof(double) : sizeof(float), n = (size_t)(PG_ATTN_BR * jb->a->s);
+    size_t es = jb->f64 ? sizeof(double) : sizeof(float), n = (size_t)(jb->br * jb->a->s);
     void *p = malloc(es * n + 64), *dp = malloc(es * n + 64);
     if (!p || !dp) {
         free(p);
@@ -239,10 +280,11 @@ static pg_status attn_forward(pg_tensor *out, pg_tensor *const *in, int n_in, co
     pg_attn a;
     if (pg__attn_plan(&a, &m[0], &m[1], &m[2], &m[3], p)) return pg_last_status();
     if (out->numel == 0) return PG_OK;
-    int64_t nblk = (a.l + PG_ATTN_BR - 1) / PG_ATTN_BR;
+    int64_t br = pg__attn_br(&a), nblk = (a.l + br - 1) / br;
     pg_attn_job jb = {.a = &a, .o = out->data, .q = in[0]->data, .k = in[1]->data, .v = in[2]->data,
-                      .bias = a.has_bias ? in[3]->data : NULL, .f64 = out->dtype == PG_DTYPE_F64, .nblk = nblk};
-    pg__parallel_range(pg__mul_sat(a.b, nblk), 1, pg__attn_grain(&a, PG_ATTN_BR), pg__attn_fwd_range, &jb);
+                      .bias = a.has_bias ? in[3]->data : NULL, .f64 = out->dtype == PG_DTYPE_F64, .nblk = nblk,
+                      .br = br};
+    pg__parallel_range(pg__mul_sat(a.b, nblk), 1, pg__attn_grain(&a, br), pg__attn_fwd_range, &jb);
     if (jb.st) return pg__fail(jb.st, "scaled_dot_product_attention: out of memory");
     return PG_OK;
 }
@@ -266,7 +308,8 @@ static pg_status attn_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
     pg_attn_job jb = {.a = &a, .o = o->data, .q = q->data, .k = k->data, .v = v->data,
                       .bias = a.has_bias ? bias->data : NULL, .g = g->data, .dq = dx[0] ? dx[0]->data : NULL,
                       .dk = dx[1] ? dx[1]->data : NULL, .dv = dx[2] ? dx[2]->data : NULL,
-                      .dbias = a.has_bias && dx[3] ? dx[3]->data : NULL, .f64 = g->dtype == PG_DTYPE_F64};
+                      .dbias = a.has_bias && dx[3] ? dx[3]->data : NULL, .f64 = g->dtype == PG_DTYPE_F64,
+                      .br = pg__attn_br(&a)};
     pg__parallel_range(a.b, 1, pg__attn_grain(&a, a.l), pg__attn_bwd_range, &jb);
     if (jb.st) return pg__fail(jb.st, "scaled_dot_product_attention: out of memory");
     return PG_OK;

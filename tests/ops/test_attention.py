@@ -67,10 +67,12 @@ def test_sdpa_against_numpy(m, dtype, form):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("lq,s,causal", [(150, 97, False), (150, 97, True), (70, 200, True), (129, 129, False)])
+@pytest.mark.parametrize("lq,s,causal", [(150, 97, False), (150, 97, True), (70, 200, True), (129, 129, False),
+                                         (150, 600, False)])
 def test_sdpa_blocks_of_query_rows(dtype, lq, s, causal):
-    """Lengths around the kernel's 64-row query blocks, causal (rows seeing fewer keys than the block's
-    widest row) or not, a bool mask that masks every key of a row in a later block, against numpy."""
+    """Lengths around the kernel's query blocks (64 rows, more while 32K scores fit), causal (rows seeing
+    fewer keys than the block's widest row) or not, a bool mask that masks every key of a row in a later
+    block, against numpy."""
     rng = np.random.default_rng(lq * 1000 + s)
     q, k = rng.standard_normal((2, lq, 16)), rng.standard_normal((2, s, 16))
     v, g = rng.standard_normal((2, s, 24)), rng.standard_normal((2, lq, 24))
@@ -277,3 +279,23 @@ def test_multihead_attention_dropout_and_errors(m):
         mod(x, x, x, is_causal=True)
     with pytest.raises(ShapeError, match="MultiheadAttention: attn_mask of shape"):
         mod(x, x, x, attn_mask=np.zeros((2, 2), bool))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sdpa_nan_scores_make_their_rows_nan(dtype):
+    """A NaN score makes its query row NaN (as softmax does), also when every other key of the row is
+    masked out; rows without NaN are untouched; a fully masked row stays zeros."""
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((1, 4, 8)), rng.standard_normal((1, 6, 8)), rng.standard_normal((1, 6, 3))
+    bias = np.zeros((1, 4, 6))
+    bias[0, 1, 2] = np.nan  # row 1: a NaN among live keys
+    bias[0, 2, :] = -np.inf
+    bias[0, 2, 4] = np.nan  # row 2: a NaN, every other key masked
+    bias[0, 3, :] = -np.inf  # row 3: fully masked
+    t = [pygrad.tensor(a, dtype=dtype) for a in (q, k, v)]
+    out = t[0]._sdpa(t[1], t[2], pygrad.tensor(bias, dtype=dtype), 0.5, False).numpy()
+    assert np.isnan(out[0, 1]).all() and np.isnan(out[0, 2]).all()
+    np.testing.assert_array_equal(out[0, 3], np.zeros(3))
+    s = 0.5 * q[0, 0] @ k[0].T
+    p = np.exp(s - s.max())
+    np.testing.assert_allclose(out[0, 0], p / p.sum() @ v[0], rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
