@@ -58,7 +58,8 @@ def _load_c_engine() -> None:
 __version__ = "0.1.0"
 
 
-_SUBMODULES = {"autograd", "data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "viz"}
+_SUBMODULES = {"autograd", "data", "functional", "gates", "gradcheck", "nn", "optim", "reference", "testing", "utils",
+               "viz"}
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook

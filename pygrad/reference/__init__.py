@@ -122,11 +122,12 @@ globals().update(_derived.FUNCTIONS)  # flip, einsum, var ...: written once for 
 linspace = _derived.linspace_of(__name__)
 globals().update(_derived.creation_functions(__name__))  # zeros_like, empty, logspace ...
 
-_SUBMODULES = {"nn", "optim", "gates"}
+_SUBMODULES = {"nn", "optim", "gates", "utils"}
 
 
 def __getattr__(name: str):  # noqa: ANN202 - PEP 562 module attribute hook
-    """``nn``, ``optim`` and ``gates`` import on first use (``nn`` uses pygrad.nn, which uses this engine)."""
+    """``nn``, ``optim``, ``gates`` and ``utils`` import on first use (``nn`` uses pygrad.nn, which uses this
+    engine)."""
     if name in _SUBMODULES:
         import importlib
 
