@@ -11,7 +11,9 @@ The classes here build their parameters on the C engine; the same classes
 for the reference engine are in :mod:`pygrad.reference.nn`.
 """
 
-from pygrad.nn import functional, init, utils
+# ruff: noqa: F401 - the imported names are re-exported through __all__ (pygrad.nn._names)
+
+from pygrad.nn import _names, functional, init, utils
 from pygrad.nn.containers import (
     CELU,
     GELU,
@@ -121,27 +123,4 @@ from pygrad.nn.loss import (
 )
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
 
-__all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
-    "Linear", "MLP", "Maxout", "PReLU", "ReLU",
-    "LeakyReLU", "ELU",
-    "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
-    "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
-    "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
-    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
-    "MultiheadAttention",
-]
-__all__ += [
-    "ParameterList", "ParameterDict", "Dropout1d", "Dropout2d", "Dropout3d", "Softmax", "LogSoftmax", "Softmin",
-    "SELU", "CELU", "Hardswish", "Softsign", "Tanhshrink", "GLU", "Threshold", "Softshrink", "Hardshrink",
-    "PixelShuffle", "PixelUnshuffle", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",
-    "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CosineSimilarity",
-    "PairwiseDistance", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "RMSNorm", "ConvTranspose1d", "Bilinear",
-    "L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
-    "PoissonNLLLoss", "GaussianNLLLoss",
-]
-__all__ += [
-    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d", "LocalResponseNorm", "RReLU", "InstanceNorm1d",
-    "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
-]
+__all__ = list(_names.NN_NAMES)  # the same names on both engines

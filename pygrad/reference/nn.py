@@ -11,9 +11,11 @@ parameters live, so a model built here runs entirely on the reference engine:
     (4, 3)
 """
 
+# ruff: noqa: F401 - the imported names are re-exported through __all__ (pygrad.nn._names)
+
 from __future__ import annotations
 
-from pygrad.nn import functional, init, layers, utils
+from pygrad.nn import _names, functional, init, layers, utils
 from pygrad.nn.containers import (
     CELU,
     GELU,
@@ -121,27 +123,4 @@ RMSNorm, ConvTranspose1d, Bilinear = _bound["RMSNorm"], _bound["ConvTranspose1d"
 InstanceNorm1d, InstanceNorm2d = _bound["InstanceNorm1d"], _bound["InstanceNorm2d"]
 
 
-__all__ = [
-    "Module", "Sequential", "IncompatibleKeys", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Upsample",
-    "Linear", "MLP", "Maxout", "PReLU", "ReLU",
-    "LeakyReLU", "ELU",
-    "Sigmoid", "Tanh", "ACTIVATIONS", "CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss",
-    "BCEWithLogitsLoss", "NLLLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "functional", "init",
-    "utils", "Parameter", "Identity", "Flatten", "Unflatten", "ModuleList",
-    "ModuleDict", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Dropout",
-    "MultiheadAttention",
-]
-__all__ += [
-    "ParameterList", "ParameterDict", "Dropout1d", "Dropout2d", "Dropout3d", "Softmax", "LogSoftmax", "Softmin",
-    "SELU", "CELU", "Hardswish", "Softsign", "Tanhshrink", "GLU", "Threshold", "Softshrink", "Hardshrink",
-    "PixelShuffle", "PixelUnshuffle", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",
-    "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CosineSimilarity",
-    "PairwiseDistance", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "RMSNorm", "ConvTranspose1d", "Bilinear",
-    "L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
-    "PoissonNLLLoss", "GaussianNLLLoss",
-]
-__all__ += [
-    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d", "LocalResponseNorm", "RReLU", "InstanceNorm1d",
-    "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
-]
+__all__ = list(_names.NN_NAMES)  # the same names on both engines
