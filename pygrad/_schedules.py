@@ -136,7 +136,7 @@ class LambdaLR(LRScheduler):
         n = len(getattr(optimizer, "param_groups", []))
         fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
         if len(fns) != n or not all(callable(f) for f in fns):
-            raise PygradTypeError(f"LambdaLR: lr_lambda must be a callable or a list of {n} callables")
+            raise PygradTypeError(f"{type(self).__name__}: lr_lambda must be a callable or a list of {n} callables")
         self.lr_lambdas = fns
         super().__init__(optimizer, last_epoch)
 
@@ -207,27 +207,15 @@ class PolynomialLR(LRScheduler):
         return base_lr * (1.0 - min(epoch, self.total_iters) / self.total_iters) ** self.power
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(LambdaLR):
     """lr_t = lr_(t−1) · λ(t) for t ≥ 1 (one λ or one per group): the group's current rate is
     multiplied, so it composes with changes made by others, as PyTorch's."""
-
-    def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
-        n = len(getattr(optimizer, "param_groups", []))
-        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(fns) != n or not all(callable(f) for f in fns):
-            raise PygradTypeError(f"MultiplicativeLR: lr_lambda must be a callable or a list of {n} callables")
-        self.lr_lambdas = fns
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         groups = self.optimizer.param_groups
         if self.last_epoch <= 0:
             return [g["lr"] for g in groups]
         return [g["lr"] * float(f(self.last_epoch)) for g, f in zip(groups, self.lr_lambdas)]
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer and the lambdas (functions are not state)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
