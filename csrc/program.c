@@ -1540,6 +1540,19 @@ static pg_status pg__lower(pg_program *g) {
         for (int u = G->u0; u < G->u1 && one[q]; u++) one[q] = g->uops[u].one != NULL;
         if (one[q] && pg__schedule(g, q, G->u0, G->u1, sc + G->u0, lastp, rd, pst) < 0) goto done;
     }
+    /* a group of one element's micro-ops, moved into the order they run: the passes
+     * below read them in sequence rather than all over the list */
+    for (int q = 0; q < g->n_groups; q++) {
+        pg_group *G = &g->groups[q];
+        int n = G->u1 - G->u0;
+        if (!one[q] || n < 2) continue;
+        pg_uop *moved = malloc((size_t)n * sizeof *moved);
+        if (!moved) goto done;
+        for (int p = 0; p < n; p++) moved[p] = g->uops[sc[G->u0 + p].u];
+        memcpy(g->uops + G->u0, moved, (size_t)n * sizeof *moved);
+        free(moved);
+        for (int p = 0; p < n; p++) sc[G->u0 + p].u = G->u0 + p;
+    }
     if (!(g->sorder = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *g->sorder))) goto done;
     for (int q = 0; q < g->n_groups; q++)
         for (int u = g->groups[q].u0; u < g->groups[q].u1; u++)
