@@ -716,9 +716,18 @@ static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tenso
 
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
+/* before an op allocates a large output: the large values the step has dropped since the
+ * last report go back to the storage cache first, so that the op takes one of them as it
+ * does eagerly (the values a Python expression drops are dropped after its op reports) */
+static void rec_make(pg_recorder *r, const pg_meta *m) {
+    pg_program *g = (pg_program *)r;
+    if (g->held_big.n && pg__numel(m->ndim, m->shape) * (int64_t)pg__dtype_size(m->dtype) >= (int64_t)PG_HELD_BIG)
+        pg__let_go(g, &g->held_big);
+}
+
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
                                        rec_set_grad, rec_optim, rec_inplace,  rec_constant,   rec_bn_stats,
-                                       rec_aux,      rec_refuse};
+                                       rec_aux,      rec_refuse, rec_make};
 
 pg_status pg_program_record_fill(pg_tensor *t, double value) {
     if (pg__check_tensor("record_fill", t)) return pg_last_status();
