@@ -124,6 +124,7 @@ pg_tensor *pg__apply(int op, pg_tensor *const *in, int n_in, const pg_params *pa
     pg_meta m;
     if (d->infer(&m, in, n_in, p) != PG_OK) return NULL;
     pg_thread *ts = pg__thread();
+    if (ts->recorder && d->forward) ts->recorder->ops->make(ts->recorder, &m); /* pygrad.compile */
     pg_tensor *out;
     if (!d->forward) /* a row without a forward kernel is a view: the output shares in[0]'s storage */
         out = pg__alias(in[0], m.ndim, m.shape);

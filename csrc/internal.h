@@ -329,6 +329,8 @@ typedef struct pg_rec_ops {
      * out = kind(code; a, b, c), PG_REC_CMP ... */
     void (*aux)(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tensor *a, pg_tensor *b, double c);
     void (*refuse)(pg_recorder *r, const char *what);
+    /* an op is about to make its output of m (before its buffer is allocated) */
+    void (*make)(pg_recorder *r, const pg_meta *m);
 } pg_rec_ops;
 /* aux's kinds: compare(a, b), compare_scalar(a, c), bitwise(a, b), bitwise_not(a), a private copy of
  * the constant out (a: NULL) */

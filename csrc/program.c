@@ -118,6 +118,12 @@ typedef struct pg_group {
     int list[8], list_end[8];
 } pg_group;
 
+/* a growing list of tensors */
+typedef struct pg_pvec {
+    pg_tensor **v;
+    int n, cap;
+} pg_pvec;
+
 /* pointer -> int, open addressing; the recorder holds a reference to each key */
 typedef struct pg_pmap {
     const void **k;
@@ -149,6 +155,9 @@ struct pg_program {
     pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
     bool grads_dirty;    /* grads must be rebuilt from every leaf */
     pg_ivec grads_pending; /* leaves whose .grad may have changed (set_grad, accumulation) or that are new */
+    pg_pvec held_big;    /* the values the map holds (not the inputs): storages of at least PG_HELD_BIG bytes */
+    pg_pvec held_small;  /* and the others */
+    int small_scan;      /* held_small's length that makes the next pass over it */
     int *leaves;         /* [n_leaves] the input and captured slots */
     int n_leaves, cap_leaves;
     pg_tensor **captured; /* [n_captured] the tensors that may become S_EXT slots */
@@ -224,6 +233,26 @@ static int pg__pmap_put(pg_pmap *m, const void *key, int v) {
     m->v[i] = v;
     m->n += (size_t)fresh;
     return fresh;
+}
+
+/* removes key from m (linear probing without tombstones: the entries after it that may
+ * sit in its place move back) */
+static void pg__pmap_del(pg_pmap *m, const void *key) {
+    if (!m->cap) return;
+    size_t mask = m->cap - 1, i = pg__hash(key) & mask;
+    for (; m->k[i] != key; i = (i + 1) & mask)
+        if (!m->k[i]) return;
+    for (size_t j = (i + 1) & mask; m->k[j]; j = (j + 1) & mask) {
+        size_t h = pg__hash(m->k[j]) & mask; /* the entry's home: it may fill the hole at i unless h is in (i, j] */
+        if (i < j ? (h <= i || h > j) : (h <= i && h > j)) {
+            m->k[i] = m->k[j];
+            m->v[i] = m->v[j];
+            i = j;
+        }
+    }
+    m->k[i] = NULL;
+    m->v[i] = 0;
+    m->n--;
 }
 
 /* ---- building ---- */
@@ -358,14 +387,61 @@ static int pg__use(pg_program *g, const pg_tensor *t) {
     return s;
 }
 
+#define PG_HELD_BIG ((size_t)1 << 20) /* the storage cache's smallest block (alloc.c) */
+#define PG_HELD_SMALL_SCAN 4096        /* held_small's length for its first pass */
+
+/* The recorder holds each value it names, so that the address names nothing else while
+ * it records. A value that nothing else holds any more (the step dropped it, and no node
+ * saves it) is let go as soon as a pass over its list sees it, its key taken out of the
+ * map: nothing can name it again (no reference to it is left), and its buffer goes back
+ * to the storage cache as it does eagerly, for the next op to take, instead of each op
+ * writing into fresh memory (whose page faults cost more than a memory-bound op: a chain
+ * of ten ops on 16M floats recorded ten times slower than it ran). The large values are
+ * looked at whenever a large one is made; the others when their list has doubled since
+ * the last pass, so each value is looked at a bounded number of times on average. */
+static void pg__let_go(pg_program *g, pg_pvec *L) {
+    int w = 0;
+    for (int k = 0; k < L->n; k++) {
+        pg_tensor *t = L->v[k];
+        if (atomic_load(&t->refcount) == 1) {
+            pg__pmap_del(&g->map, t);
+            pg_tensor_release(t);
+        } else {
+            L->v[w++] = t;
+        }
+    }
+    L->n = w;
+}
+
+/* t was just put in the map: the recorder holds it (until the end, or until let go) */
+static void pg__hold(pg_program *g, pg_tensor *t) {
+    pg_tensor_retain(t);
+    bool big = t->storage->nbytes >= PG_HELD_BIG;
+    pg_pvec *L = big ? &g->held_big : &g->held_small;
+    if (big) {
+        pg__let_go(g, L);
+    } else if (L->n >= g->small_scan) {
+        pg__let_go(g, L);
+        g->small_scan = 2 * L->n > PG_HELD_SMALL_SCAN ? 2 * L->n : PG_HELD_SMALL_SCAN;
+    }
+    if (L->n == L->cap) {
+        int cap = L->cap ? 2 * L->cap : 64;
+        pg_tensor **v = realloc(L->v, (size_t)cap * sizeof *v);
+        if (!v) return; /* held until the recording ends */
+        L->v = v;
+        L->cap = cap;
+    }
+    L->v[L->n++] = t;
+}
+
 /* a new value t, computed by the program: a fresh slot (the recorder keeps t alive,
- * so its address names it until the recording ends) */
+ * so its address names it while it is in the map) */
 static int pg__def(pg_program *g, pg_tensor *t) {
     int s = pg__new_slot(g, S_TEMP, -1, t);
     if (s < 0) return -1;
     int r = pg__pmap_put(&g->map, t, s);
     if (r < 0) return pg__refuse(g, "%s", "out of memory"), -1;
-    if (r == 1) pg_tensor_retain(t);
+    if (r == 1) pg__hold(g, t);
     return s;
 }
 
@@ -421,7 +497,7 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
         if (pg__pmap_put(&g->nodes, n, idx) == 1) atomic_fetch_add(&n->refcount, 1);
         for (int k = 0; k < PG_MAX_SAVED; k++) /* the output, saved as an alias of itself */
             if (n->saved[k] && n->saved_from[k] == -1 && pg__pmap_put(&g->map, n->saved[k], I->out) == 1)
-                pg_tensor_retain(n->saved[k]);
+                pg__hold(g, n->saved[k]);
     }
 done:
     if (inp != ins) free(inp);
@@ -499,7 +575,7 @@ static void rec_accumulate(pg_recorder *r, pg_tensor *before, pg_tensor *after, 
                     * add into it at run time copies first when the slot's tensor is shared */
         int r = pg__pmap_put(&g->map, after, b);
         if (r < 0) pg__refuse(g, "%s", "out of memory");
-        if (r == 1) pg_tensor_retain(after);
+        if (r == 1) pg__hold(g, after);
         return;
     }
     pg_instr *I = pg__emit(g, after == before ? I_ACC_INTO : I_ACC_NEW);
@@ -640,9 +716,18 @@ static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tenso
 
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
+/* before an op allocates a large output: the large values the step has dropped since the
+ * last report go back to the storage cache first, so that the op takes one of them as it
+ * does eagerly (the values a Python expression drops are dropped after its op reports) */
+static void rec_make(pg_recorder *r, const pg_meta *m) {
+    pg_program *g = (pg_program *)r;
+    if (g->held_big.n && pg__numel(m->ndim, m->shape) * (int64_t)pg__dtype_size(m->dtype) >= (int64_t)PG_HELD_BIG)
+        pg__let_go(g, &g->held_big);
+}
+
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
                                        rec_set_grad, rec_optim, rec_inplace,  rec_constant,   rec_bn_stats,
-                                       rec_aux,      rec_refuse};
+                                       rec_aux,      rec_refuse, rec_make};
 
 pg_status pg_program_record_fill(pg_tensor *t, double value) {
     if (pg__check_tensor("record_fill", t)) return pg_last_status();
@@ -758,6 +843,11 @@ static void pg__record_drop(pg_program *g) {
     g->grads_dirty = true;
     free(g->grads_pending.v);
     memset(&g->grads_pending, 0, sizeof g->grads_pending);
+    free(g->held_big.v);
+    free(g->held_small.v);
+    memset(&g->held_big, 0, sizeof g->held_big);
+    memset(&g->held_small, 0, sizeof g->held_small);
+    g->small_scan = PG_HELD_SMALL_SCAN;
     free(g->captured);
     g->captured = NULL;
     g->n_captured = 0;
@@ -1458,6 +1548,19 @@ static pg_status pg__lower(pg_program *g) {
         one[q] = G->numel == 1;
         for (int u = G->u0; u < G->u1 && one[q]; u++) one[q] = g->uops[u].one != NULL;
         if (one[q] && pg__schedule(g, q, G->u0, G->u1, sc + G->u0, lastp, rd, pst) < 0) goto done;
+    }
+    /* a group of one element's micro-ops, moved into the order they run: the passes
+     * below read them in sequence rather than all over the list */
+    for (int q = 0; q < g->n_groups; q++) {
+        pg_group *G = &g->groups[q];
+        int n = G->u1 - G->u0;
+        if (!one[q] || n < 2) continue;
+        pg_uop *moved = malloc((size_t)n * sizeof *moved);
+        if (!moved) goto done;
+        for (int p = 0; p < n; p++) moved[p] = g->uops[sc[G->u0 + p].u];
+        memcpy(g->uops + G->u0, moved, (size_t)n * sizeof *moved);
+        free(moved);
+        for (int p = 0; p < n; p++) sc[G->u0 + p].u = G->u0 + p;
     }
     if (!(g->sorder = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *g->sorder))) goto done;
     for (int q = 0; q < g->n_groups; q++)
