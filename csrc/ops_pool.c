@@ -450,24 +450,73 @@ static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                       
 }                                                                                                                                      \
 /* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
  * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
-PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, const T *dv, T *t, T *y, const T *x) {                                   \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     int64_t blo = 0, bhi = 0; /* short windows inside the row: a loop over b per column of the window */                           \
     if (!pl->adaptive && pl->kw < 16) pg__pl_interior(pl, &blo, &bhi);                                                                 \
+    /* stride 1 with OW == W: the interior columns of every row in one run over the plane (what lands in the                           \
+     * border columns is overwritten by the row loop); the same sums in the same order */                                              \
+    const bool flat = !pl->adaptive && pl->sw == 1 && pl->ow == pl->w && blo < bhi;                                                    \
+    if (flat) {                                                                                                                        \
+        const int64_t n = (pl->h - 1) * pl->w + bhi, pw = pl->pw;                                                                      \
+        if (pl->kw == 3)                                                                                                               \
+            for (int64_t i = blo; i < n; i++) t[i] = (((T)0 + x[i - pw]) + x[i - pw + 1]) + x[i - pw + 2];                             \
+        else {                                                                                                                         \
+            for (int64_t i = blo; i < n; i++) t[i] = (T)0 + x[i - pw];                                                                 \
+            for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                    \
+                for (int64_t i = blo; i < n; i++) t[i] += x[i - pw + kx];                                                              \
+        }                                                                                                                              \
+    }                                                                                                                                  \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
         const T *restrict xr = x + iy * pl->w;                                                                                         \
         T *restrict tr = t + iy * pl->ow;                                                                                              \
         for (int64_t b = 0; b < blo; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                         \
         for (int64_t b = bhi; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                    \
+        if (flat) continue;                                                                                                            \
         /* the same sums in the same order as pg__rowsum's short rows: 0 + x0 + x1 + ... */                                            \
+        if (pl->sw == 1) { /* contiguous: vector loads at every offset */                                                              \
+            const T *restrict xp = xr - pl->pw;                                                                                        \
+            if (pl->kw == 3) {                                                                                                         \
+                for (int64_t b = blo; b < bhi; b++) tr[b] = (((T)0 + xp[b]) + xp[b + 1]) + xp[b + 2];                                  \
+                continue;                                                                                                              \
+            }                                                                                                                          \
+            for (int64_t b = blo; b < bhi; b++) tr[b] = (T)0 + xp[b];                                                                  \
+            for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                    \
+                for (int64_t b = blo; b < bhi; b++) tr[b] += xp[b + kx];                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
         for (int64_t b = blo; b < bhi; b++) tr[b] = (T)0 + xr[b * pl->sw - pl->pw];                                                    \
         for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                        \
             for (int64_t b = blo; b < bhi; b++) tr[b] += xr[b * pl->sw - pl->pw + kx];                                                 \
     }                                                                                                                                  \
+    T *restrict acc = t + pl->h * pl->ow; /* (OW): one output row's sums */                                                            \
+    /* stride 1, three rows: the output rows whose window rows all lie inside the input, [ph, H + ph - 2), in                          \
+     * one run (output element i sums t[i - ph·OW], the next row, the one after) */                                                    \
+    int64_t alo = pl->ph, ahi = pl->h + pl->ph - pl->kh + 1 < pl->oh ? pl->h + pl->ph - pl->kh + 1 : pl->oh;                           \
+    if (!dv || pl->adaptive || pl->sh != 1 || pl->kh != 3 || alo >= ahi) alo = ahi = pl->oh;                                           \
+    else {                                                                                                                             \
+        const int64_t ow = pl->ow, off = pl->ph * ow;                                                                                  \
+        for (int64_t i = alo * ow; i < ahi * ow; i++)                                                                                  \
+            y[i] = ((((T)0 + t[i - off]) + t[i - off + ow]) + t[i - off + 2 * ow]) / dv[i];                                             \
+    }                                                                                                                                  \
     for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
-        T *yr = y + a * pl->ow;                                                                                                        \
+        if (a == alo) {                                                                                                                \
+            a = ahi - 1;                                                                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
+        T *restrict yr = y + a * pl->ow;                                                                                               \
+        if (dv) { /* every window holds an element: y written once, the divisions vectorised */                                        \
+            const T *restrict dr = dv + a * pl->ow, *restrict t0 = t + r0[a] * pl->ow;                                                 \
+            for (int64_t b = 0; b < pl->ow; b++) acc[b] = (T)0 + t0[b];                                                                \
+            for (int64_t iy = r0[a] + 1; iy < r1[a]; iy++) {                                                                           \
+                const T *restrict tr = t + iy * pl->ow;                                                                                \
+                for (int64_t b = 0; b < pl->ow; b++) acc[b] += tr[b];                                                                  \
+            }                                                                                                                          \
+            for (int64_t b = 0; b < pl->ow; b++) yr[b] = acc[b] / dr[b];                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
         for (int64_t b = 0; b < pl->ow; b++) yr[b] = 0;                                                                                \
         for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
             const T *tr = t + iy * pl->ow;                                                                                             \
@@ -479,14 +528,39 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp,
     }                                                                                                                                  \
 }                                                                                                                                      \
 /* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
-PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, const T *dv, bool disjoint, T *t, T *dx, const T *g) {                                  \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     T *u = t + pl->h * pl->ow; /* (OW): one row of dy / div */                                                                         \
-    memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                                \
-    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
-        for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+    /* 3x3 windows at stride 1 with OW == W: U = dy / div over the plane, t's rows then gathered (row iy sums                          \
+     * U's rows iy + ph - 2, iy + ph - 1, iy + ph inside [0, OH), ascending: the order of the loop below), the                         \
+     * rows with all three in one run; dx's interior columns likewise in one run over the plane below */                               \
+    const bool flat = dv && !pl->adaptive && pl->sh == 1 && pl->sw == 1 && pl->kh == 3 && pl->kw == 3 &&                               \
+                      pl->ow == pl->w;                                                                                                 \
+    if (flat) {                                                                                                                        \
+        const int64_t ow = pl->ow, oh = pl->oh, ph = pl->ph;                                                                           \
+        T *restrict uu = t + (pl->h + 1) * ow;                                                                                         \
+        for (int64_t i = 0; i < oh * ow; i++) uu[i] = g[i] / dv[i];                                                                    \
+        int64_t ylo = 2 - ph > 0 ? 2 - ph : 0, yhi = oh - ph < pl->h ? oh - ph : pl->h;                                                \
+        if (ylo > yhi) ylo = yhi;                                                                                                      \
+        for (int64_t i = ylo * ow; i < yhi * ow; i++)                                                                                  \
+            t[i] = (((T)0 + uu[i + (ph - 2) * ow]) + uu[i + (ph - 1) * ow]) + uu[i + ph * ow];                                         \
+        for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                       \
+            if (iy == ylo) iy = yhi;                                                                                                   \
+            if (iy >= pl->h) break;                                                                                                    \
+            T *restrict tr = t + iy * ow;                                                                                              \
+            for (int64_t b = 0; b < ow; b++) tr[b] = 0;                                                                                \
+            for (int64_t a = iy + ph - 2 > 0 ? iy + ph - 2 : 0; a <= iy + ph && a < oh; a++)                                           \
+                for (int64_t b = 0; b < ow; b++) tr[b] += uu[a * ow + b];                                                              \
+        }                                                                                                                              \
+    } else                                                                                                                             \
+        memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                            \
+    for (int64_t a = 0; a < (flat ? 0 : pl->oh); a++) {                                                                                \
+        if (dv)                                                                                                                        \
+            for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / dv[a * pl->ow + b];                                        \
+        else                                                                                                                           \
+            for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);            \
         for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
             T *tr = t + iy * pl->ow;                                                                                                   \
             PG_IVDEP                                                                                                                   \
@@ -494,6 +568,11 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp,
         }                                                                                                                              \
     }                                                                                                                                  \
     const int64_t w = pl->w, ow = pl->ow, kw = pl->kw, pw = pl->pw;                                                                    \
+    int64_t xlo = kw - 1 - pw > 0 ? kw - 1 - pw : 0, xhi = ow - pw < w ? ow - pw : w; /* the row loop's ilo, ihi */                    \
+    if (flat && xlo < xhi) {                                                                                                           \
+        for (int64_t i = xlo; i < (pl->h - 1) * w + xhi; i++)                                                                          \
+            dx[i] = (((T)0 + t[i + pw - 2]) + t[i + pw - 1]) + t[i + pw];                                                              \
+    }                                                                                                                                  \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
         T *restrict dr = dx + iy * w;                                                                                                  \
         const T *restrict tr = t + iy * ow;                                                                                            \
@@ -516,9 +595,20 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp,
                 for (int64_t b = b0; b <= b1; b++) v += tr[b];                                                                         \
                 dr[ix] = v;                                                                                                            \
             }                                                                                                                          \
+            if (flat) continue; /* the interior: above */                                                                              \
             for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] = (T)0 + tr[ix + pw - kw + 1];                                               \
             for (int64_t k = 1; k < kw; k++)                                                                                           \
                 for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] += tr[ix + pw - kw + 1 + k];                                             \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
+        if (disjoint) { /* each element in at most one window: dx = 0 + t there (memset then one addition), 0 elsewhere */             \
+            int64_t ix = 0;                                                                                                            \
+            for (int64_t b = 0; b < ow; b++) {                                                                                         \
+                for (; ix < c0[b]; ix++) dr[ix] = 0;                                                                                   \
+                T v = (T)0 + tr[b];                                                                                                    \
+                for (; ix < c1[b]; ix++) dr[ix] = v;                                                                                   \
+            }                                                                                                                          \
+            for (; ix < w; ix++) dr[ix] = 0;                                                                                           \
             continue;                                                                                                                  \
         }                                                                                                                              \
         memset(dr, 0, sizeof(T) * (size_t)pl->w);                                                                                      \
@@ -553,7 +643,8 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
     size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
-    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (size_t)((pl->h + 1) * pl->ow));                                        \
+    size_t nt = (size_t)((pl->h + 1 + pl->oh) * pl->ow), ndv = pl->oh * pl->ow <= ((int64_t)1 << 16) ? (size_t)(pl->oh * pl->ow) : 0;           \
+    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (nt + ndv));                                                            \
     if (!win) {                                                                                                                        \
         if (bwd) pg__avgpool_bwd_##SUF(ctx, lo, hi);                                                                                   \
         else pg__avgpool_fwd_##SUF(ctx, lo, hi);                                                                                       \
@@ -562,7 +653,19 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     for (int64_t a = 0; a < pl->oh; a++) win[2 * pl->oh + a] = pg__pl_avg_win(pl, a, 0, &win[a], &win[pl->oh + a]);                    \
     int64_t *cw = win + 3 * pl->oh;                                                                                                    \
     for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
-    T *t = (T *)(win + nwin);                                                                                                          \
+    T *t = (T *)(win + nwin), *dv = NULL;                                                                                              \
+    bool empty = false, disjoint = true;                                                                              \
+    for (int64_t a = 0; a < pl->oh; a++) empty |= win[a] >= win[pl->oh + a];                                                           \
+    for (int64_t b = 0; b < pl->ow; b++) {                                                                                             \
+        empty |= cw[b] >= cw[pl->ow + b];                                                                                              \
+        disjoint &= b == 0 || cw[b] >= cw[pl->ow + b - 1];                                                                             \
+    }                                                                                                                                  \
+    if (ndv && !empty) { /* each window's divisor, as the kernels compute it, for every plane */                                       \
+        dv = t + nt;                                                                                                                   \
+        for (int64_t a = 0; a < pl->oh; a++)                                                                                           \
+            for (int64_t b = 0; b < pl->ow; b++)                                                                                       \
+                dv[a * pl->ow + b] = (T)(pl->divisor ? pl->divisor : cw[2 * pl->ow + b] * win[2 * pl->oh + a]);                        \
+    }                                                                                                                                  \
     if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
         !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
         for (int64_t p = lo; p < hi; p++)                                                                                              \
@@ -586,8 +689,8 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         return;                                                                                                                        \
     }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
-        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
-        else pg__avgpool_sep_fwd_##SUF(pl, win, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
+        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
+        else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
     }                                                                                                                                  \
     free(win);                                                                                                                         \
 }                                                                                                                                      \
