@@ -749,6 +749,15 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
     const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
     int64_t blo, bhi;                                                                                           \
     pg__pl_interior(pl, &blo, &bhi);                                                                            \
+    /* stride 2 with W == 2·OW: the interior columns of every row in one run of the vector code over the plane \
+     * (column i of the run is x[2i - pw + kx], flat index in the plane 2i - pw + kx: row i / OW's own columns \
+     * inside the interior); what lands in the border columns is overwritten below */                          \
+    bool flat = false;                                                                                         \
+    if (sw == 2 && w == 2 * ow && blo < bhi) {                                                                 \
+        int64_t n = (pl->h - 1) * ow + bhi;                                                                    \
+        flat = (ti ? pg__maxsep_rows2_vec_##SUF(x, tm, ti, 0, blo, n, pw, kw)                                  \
+                   : pg__maxsep_rows2_vec_##SUF(x, tm, NULL, 0, blo, n, pw, kw)) == n;                         \
+    }                                                                                                          \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                    \
         const T *restrict xr = x + iy * w;                                                                      \
         T *restrict mr = tm + iy * ow;                                                                          \
@@ -769,6 +778,7 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
             mr[b] = m;                                                                                          \
             if (ir) ir[b] = x0 < x1 ? base + at : -1;                                                           \
         }                                                                                                       \
+        if (flat) continue;                                                                                    \
         int64_t bv = sw != 2 ? blo /* the vector code specialised with and without the indices: */          \
                      : ir ? pg__maxsep_rows2_vec_##SUF(xr, mr, ir, base, blo, bhi, pw, kw)                      \
                           : pg__maxsep_rows2_vec_##SUF(xr, mr, NULL, base, blo, bhi, pw, kw);                   \
@@ -820,6 +830,53 @@ PG_CLONES PG_PL_NOINLINE static bool pg__maxsep_col_##SUF(const pg_pl *pl, T *re
     }                                                                                                           \
     return true;                                                                                                \
 }                                                                                                               \
+/* the column stage of one plane and what follows it: forward y (dx NULL: NaN as the direct kernel writes it), \
+ * backward dx[at] += g in output order; windows of three rows (the common 3x3) in one loop over the columns */\
+PG_CLONES PG_PL_NOINLINE static void pg__maxsep_cols_##SUF(const pg_pl *plp, T *restrict m, int32_t *restrict at,\
+                                                          const T *restrict tm, const int32_t *restrict ti,    \
+                                                          T *restrict y, T *restrict dx, const T *restrict g) {\
+    const pg_pl pl_ = *plp, *pl = &pl_;                                                                        \
+    const int64_t ow = pl->ow;                                                                                 \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                     \
+        int64_t ys = a * pl->sh - pl->ph, y0 = ys > 0 ? ys : 0, y1 = ys + pl->kh < pl->h ? ys + pl->kh : pl->h;\
+        const T *restrict m0 = tm + y0 * ow, *restrict m1 = m0 + ow, *restrict m2 = m1 + ow;                   \
+        if (!dx) {                                                                                             \
+            T *restrict yr = y + a * ow;                                                                       \
+            if (y1 - y0 == 3) {                                                                                \
+                for (int64_t b = 0; b < ow; b++) {                                                             \
+                    T mm = m0[b], v = m1[b];                                                                   \
+                    mm = ((v > mm) | (v != v)) ? v : mm;                                                       \
+                    v = m2[b];                                                                                 \
+                    mm = ((v > mm) | (v != v)) ? v : mm;                                                       \
+                    yr[b] = mm != mm ? (T)NAN : mm;                                                            \
+                }                                                                                              \
+                continue;                                                                                      \
+            }                                                                                                  \
+            if (!pg__maxsep_col_##SUF(pl, m, NULL, tm, ti, a)) {                                               \
+                for (int64_t b = 0; b < ow; b++) yr[b] = (T)-INFINITY;                                         \
+                continue;                                                                                      \
+            }                                                                                                  \
+            for (int64_t b = 0; b < ow; b++) yr[b] = m[b] != m[b] ? (T)NAN : m[b];                             \
+            continue;                                                                                          \
+        }                                                                                                      \
+        if (y1 - y0 == 3) {                                                                                    \
+            const int32_t *restrict i0 = ti + y0 * ow, *restrict i1 = i0 + ow, *restrict i2 = i1 + ow;         \
+            for (int64_t b = 0; b < ow; b++) {                                                                 \
+                T mm = m0[b], v = m1[b];                                                                       \
+                bool t = (v > mm) | (v != v);                                                                  \
+                mm = t ? v : mm;                                                                               \
+                int32_t k = t ? i1[b] : i0[b];                                                                 \
+                v = m2[b];                                                                                     \
+                t = (v > mm) | (v != v);                                                                       \
+                at[b] = t ? i2[b] : k;                                                                         \
+            }                                                                                                  \
+        } else if (!pg__maxsep_col_##SUF(pl, m, at, tm, ti, a))                                                \
+            continue;                                                                                          \
+        const T *restrict gr = g + a * ow;                                                                     \
+        for (int64_t b = 0; b < ow; b++)                                                                       \
+            if (at[b] >= 0) dx[at[b]] += gr[b];                                                                \
+    }                                                                                                          \
+}                                                                                                              \
 /* planes [lo, hi): forward (y, NaN as the direct kernel writes it) or backward (dx[at] += g, in output order); \
  * false when the scratch cannot be had (the caller runs the direct kernel) */                                  \
 static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {                            \
@@ -833,28 +890,14 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
     for (int64_t p = lo; p < hi; p++) {                                                                         \
         const T *x = (const T *)(bwd ? j->x : j->in) + p * hw;                                                  \
         pg__maxsep_rows_##SUF(pl, tm, bwd ? ti : NULL, x);                                                                   \
-        if (!bwd) {                                                                                             \
-            T *y = (T *)j->out + p * ohw;                                                                       \
-            for (int64_t a = 0; a < pl->oh; a++) {                                                              \
-                T *yr = y + a * ow;                                                                             \
-                if (!pg__maxsep_col_##SUF(pl, m, NULL, tm, ti, a)) {                                            \
-                    for (int64_t b = 0; b < ow; b++) yr[b] = (T)-INFINITY;                                      \
-                    continue;                                                                                   \
-                }                                                                                               \
-                for (int64_t b = 0; b < ow; b++) yr[b] = m[b] != m[b] ? (T)NAN : m[b];                          \
-            }                                                                                                   \
-            continue;                                                                                           \
-        }                                                                                                       \
-        T *dx = (T *)j->out + p * hw;                                                                           \
-        const T *g = (const T *)j->in + p * ohw;                                                                \
-        memset(dx, 0, sizeof(T) * (size_t)hw);                                                                  \
-        for (int64_t a = 0; a < pl->oh; a++) {                                                                  \
-            if (!pg__maxsep_col_##SUF(pl, m, at, tm, ti, a)) continue;                                          \
-            const T *gr = g + a * ow;                                                                           \
-            for (int64_t b = 0; b < ow; b++)                                                                    \
-                if (at[b] >= 0) dx[at[b]] += gr[b];                                                             \
-        }                                                                                                       \
-    }                                                                                                           \
+        if (!bwd) {                                                                                            \
+            pg__maxsep_cols_##SUF(pl, m, NULL, tm, ti, (T *)j->out + p * ohw, NULL, NULL);                   \
+            continue;                                                                                          \
+        }                                                                                                      \
+        T *dx = (T *)j->out + p * hw;                                                                          \
+        memset(dx, 0, sizeof(T) * (size_t)hw);                                                                 \
+        pg__maxsep_cols_##SUF(pl, m, at, tm, ti, NULL, dx, (const T *)j->in + p * ohw);                        \
+    }                                                                                                          \
     free(buf);                                                                                                  \
     return true;                                                                                                \
 }                                                                                                               \
