@@ -19,9 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* x86-64: a max_pool2d gradient of 16 MiB or more is built plane by plane in a scratch tile that stays in the
- * caches, then copied out with SSE2's streaming stores (whole lines written without reading them first: a
- * third less traffic for a dx that leaves the caches anyway). Elsewhere a plain copy. */
+/* x86-64: a large output (max_pool2d's gradient, the averages and their transposes: 16 MiB or more) is built
+ * plane by plane in a scratch tile that stays in the caches, then copied out with SSE2's streaming stores
+ * (whole lines written without reading them first: a third less traffic for an output that leaves the caches
+ * anyway). Elsewhere a plain copy. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
@@ -714,7 +715,12 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
     size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
     size_t nt = (size_t)((pl->h + 1 + pl->oh) * pl->ow), ndv = pl->oh * pl->ow <= ((int64_t)1 << 16) ? (size_t)(pl->oh * pl->ow) : 0;           \
-    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (nt + ndv));                                                            \
+    /* an output of 16 MiB or more: each plane built in a tile that stays in the caches, then streamed out                             \
+     * (no read of the output's lines before they are written) */                                                                      \
+    const int64_t per = bwd ? pl->h * pl->w : pl->oh * pl->ow;                                                                         \
+    bool stream = (uint64_t)pl->planes * (uint64_t)per * sizeof(T) >= PG_PL_STREAM_MIN &&                                              \
+                  per * (int64_t)sizeof(T) <= ((int64_t)1 << 18);                                                                      \
+    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (nt + ndv + (stream ? (size_t)per : 0)));                               \
     if (!win) {                                                                                                                        \
         if (bwd) pg__avgpool_bwd_##SUF(ctx, lo, hi);                                                                                   \
         else pg__avgpool_fwd_##SUF(ctx, lo, hi);                                                                                       \
@@ -724,12 +730,15 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     int64_t *cw = win + 3 * pl->oh;                                                                                                    \
     for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
     T *t = (T *)(win + nwin), *dv = NULL;                                                                                              \
+    T *tile = NULL;                                                                                            \
     bool empty = false, disjoint = true;                                                                              \
     for (int64_t a = 0; a < pl->oh; a++) empty |= win[a] >= win[pl->oh + a];                                                           \
     for (int64_t b = 0; b < pl->ow; b++) {                                                                                             \
         empty |= cw[b] >= cw[pl->ow + b];                                                                                              \
         disjoint &= b == 0 || cw[b] >= cw[pl->ow + b - 1];                                                                             \
     }                                                                                                                                  \
+    if (bwd && disjoint && !empty) stream = false; /* a fill (adaptive 1x1): measured no faster through the tile */                    \
+    if (stream) tile = t + nt + ndv;                                                                                                   \
     if (ndv && !empty) { /* each window's divisor, as the kernels compute it, for every plane */                                       \
         dv = t + nt;                                                                                                                   \
         for (int64_t a = 0; a < pl->oh; a++)                                                                                           \
@@ -759,9 +768,12 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         return;                                                                                                                        \
     }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
-        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
-        else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
+        T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
+        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
+        else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, d, (const T *)j->in + p * pl->h * pl->w);                                       \
+        if (tile) pg__pl_stream_##SUF(o, tile, per);                                                                                   \
     }                                                                                                                                  \
+    if (tile) pg__pl_sfence();                                                                                                         \
     free(win);                                                                                                                         \
 }                                                                                                                                      \
 /* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
