@@ -853,8 +853,8 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
             int32_t at = (int32_t)x0;                                                                           \
             for (int64_t ix = x0 + 1; ix < x1; ix++) {                                                          \
                 T v = xr[ix];                                                                                   \
-                bool t = (v > m) | (v != v);                                                                    \
-                m = t ? v : m;                                                                                  \
+                bool t = (v > m) | (v != v); /* a select without a branch (random data mispredicts it): */   \
+                m = (T[2]){m, v}[t];                                                                            \
                 at = t ? (int32_t)ix : at;                                                                      \
             }                                                                                                   \
             mr[b] = m;                                                                                          \
