@@ -19,6 +19,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* x86-64: a large output (max_pool2d's gradient, the averages and their transposes: 16 MiB or more) is built
+ * plane by plane in a scratch tile that stays in the caches, then copied out with SSE2's streaming stores
+ * (whole lines written without reading them first: a third less traffic for an output that leaves the caches
+ * anyway). Elsewhere a plain copy. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
+static void pg__pl_stream_f32(float *d, const float *s, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+static void pg__pl_stream_f64(double *d, const double *s, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
+#else
+#define PG_PL_STREAM_MIN UINT64_MAX
+static void pg__pl_stream_f32(float *d, const float *s, int64_t n) { memcpy(d, s, sizeof(float) * (size_t)n); }
+static void pg__pl_stream_f64(double *d, const double *s, int64_t n) { memcpy(d, s, sizeof(double) * (size_t)n); }
+static void pg__pl_sfence(void) {}
+#endif
+
 /* The geometry of one pooling. */
 typedef struct pg_pl {
     int64_t planes, h, w;      /* input (N·C planes of H × W) */
@@ -395,6 +422,44 @@ PG_PL_INLINE int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir,
         if (b + L >= bhi) return bhi;                                                                           \
     }                                                                                                           \
 }                                                                                                               \
+/* max_pool2d's column stage for windows of three rows m0, m1, m2 over columns [0, ow): the forward's yr[b]      \
+ * (NaN as the direct kernel writes it) when yr, else at[b] from the rows' indices i0, i1, i2 (float only);    \
+ * the scalar loop's comparisons lane by lane; the last vector steps back to end at ow. Returns the first      \
+ * column left to the scalar loop: ow, or 0 when there is no whole vector. */                                  \
+PG_PL_INLINE int64_t pg__maxsep_col3_vec_##SUF(const T *m0, const T *m1, const T *m2, const int32_t *i0,       \
+                                               const int32_t *i1, const int32_t *i2, T *yr, int32_t *at,       \
+                                               int64_t ow) {                                                   \
+    typedef pg_pl_v_##SUF V;                                                                                   \
+    typedef pg_pl_vi_##SUF I;                                                                                  \
+    enum { L = PG_PL_VL_##SUF };                                                                               \
+    if ((!yr && !PG_PL_IDX_##SUF) || ow < L) return 0;                                                         \
+    const V nanv = (V){0} + (T)NAN;                                                                            \
+    for (int64_t b0 = 0;; b0 += L) {                                                                           \
+        int64_t b = b0 + L <= ow ? b0 : ow - L;                                                                \
+        V m, v;                                                                                                \
+        memcpy(&m, m0 + b, sizeof m);                                                                          \
+        memcpy(&v, m1 + b, sizeof v);                                                                          \
+        I t1 = (v > m) | (v != v);                                                                             \
+        m = (V)(((I)v & t1) | ((I)m & ~t1));                                                                   \
+        memcpy(&v, m2 + b, sizeof v);                                                                          \
+        I t2 = (v > m) | (v != v);                                                                             \
+        if (yr) {                                                                                              \
+            m = (V)(((I)v & t2) | ((I)m & ~t2));                                                               \
+            I n = m != m;                                                                                      \
+            m = (V)(((I)nanv & n) | ((I)m & ~n));                                                              \
+            memcpy(yr + b, &m, sizeof m);                                                                      \
+        } else {                                                                                               \
+            I k0, k1, k2;                                                                                      \
+            memcpy(&k0, i0 + b, sizeof k0);                                                                    \
+            memcpy(&k1, i1 + b, sizeof k1);                                                                    \
+            memcpy(&k2, i2 + b, sizeof k2);                                                                    \
+            I k = (k1 & t1) | (k0 & ~t1);                                                                      \
+            k = (k2 & t2) | (k & ~t2);                                                                         \
+            PG_PL_STORE_IDX_##SUF(at + b, k);                                                                  \
+        }                                                                                                      \
+        if (b + L >= ow) return ow;                                                                            \
+    }                                                                                                          \
+}                                                                                                              \
 /* avg_pool2d 2x2/2 backward over the same columns: dx's four elements of window b = 0 + g[b] / div */         \
 PG_PL_INLINE int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
     typedef pg_pl_v_##SUF V;                                                                                     \
@@ -424,6 +489,12 @@ static inline int64_t pg__maxsep_rows2_vec_##SUF(const T *xr, T *mr, int32_t *ir
     (void)xr, (void)mr, (void)ir, (void)base, (void)bhi, (void)pw, (void)kw;                                    \
     return blo;                                                                                                 \
 }                                                                                                               \
+static inline int64_t pg__maxsep_col3_vec_##SUF(const T *m0, const T *m1, const T *m2, const int32_t *i0,      \
+                                                const int32_t *i1, const int32_t *i2, T *yr, int32_t *at,      \
+                                                int64_t ow) {                                                  \
+    (void)m0, (void)m1, (void)m2, (void)i0, (void)i1, (void)i2, (void)yr, (void)at, (void)ow;                  \
+    return 0;                                                                                                  \
+}                                                                                                              \
 static inline int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d1, int64_t ow) {               \
     (void)g, (void)div, (void)d0, (void)d1, (void)ow;                                                           \
     return 0;                                                                                                   \
@@ -450,24 +521,73 @@ static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                       
 }                                                                                                                                      \
 /* the averages, separable: a window sum is a sum over rows of sums over columns. win: the row windows                                 \
  * r0, r1, rc [OH] then the column windows c0, c1, cc [OW]; t: (H, OW) scratch of one plane */                                         \
-PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *y, const T *x) {                                   \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp, const int64_t *win, const T *dv, T *t, T *y, const T *x) {                                   \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     int64_t blo = 0, bhi = 0; /* short windows inside the row: a loop over b per column of the window */                           \
     if (!pl->adaptive && pl->kw < 16) pg__pl_interior(pl, &blo, &bhi);                                                                 \
+    /* stride 1 with OW == W: the interior columns of every row in one run over the plane (what lands in the                           \
+     * border columns is overwritten by the row loop); the same sums in the same order */                                              \
+    const bool flat = !pl->adaptive && pl->sw == 1 && pl->ow == pl->w && blo < bhi;                                                    \
+    if (flat) {                                                                                                                        \
+        const int64_t n = (pl->h - 1) * pl->w + bhi, pw = pl->pw;                                                                      \
+        if (pl->kw == 3)                                                                                                               \
+            for (int64_t i = blo; i < n; i++) t[i] = (((T)0 + x[i - pw]) + x[i - pw + 1]) + x[i - pw + 2];                             \
+        else {                                                                                                                         \
+            for (int64_t i = blo; i < n; i++) t[i] = (T)0 + x[i - pw];                                                                 \
+            for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                    \
+                for (int64_t i = blo; i < n; i++) t[i] += x[i - pw + kx];                                                              \
+        }                                                                                                                              \
+    }                                                                                                                                  \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
         const T *restrict xr = x + iy * pl->w;                                                                                         \
         T *restrict tr = t + iy * pl->ow;                                                                                              \
         for (int64_t b = 0; b < blo; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                         \
         for (int64_t b = bhi; b < pl->ow; b++) tr[b] = pg__rowsum_##SUF(xr + c0[b], c1[b] - c0[b]);                                    \
+        if (flat) continue;                                                                                                            \
         /* the same sums in the same order as pg__rowsum's short rows: 0 + x0 + x1 + ... */                                            \
+        if (pl->sw == 1) { /* contiguous: vector loads at every offset */                                                              \
+            const T *restrict xp = xr - pl->pw;                                                                                        \
+            if (pl->kw == 3) {                                                                                                         \
+                for (int64_t b = blo; b < bhi; b++) tr[b] = (((T)0 + xp[b]) + xp[b + 1]) + xp[b + 2];                                  \
+                continue;                                                                                                              \
+            }                                                                                                                          \
+            for (int64_t b = blo; b < bhi; b++) tr[b] = (T)0 + xp[b];                                                                  \
+            for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                    \
+                for (int64_t b = blo; b < bhi; b++) tr[b] += xp[b + kx];                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
         for (int64_t b = blo; b < bhi; b++) tr[b] = (T)0 + xr[b * pl->sw - pl->pw];                                                    \
         for (int64_t kx = 1; kx < pl->kw; kx++)                                                                                        \
             for (int64_t b = blo; b < bhi; b++) tr[b] += xr[b * pl->sw - pl->pw + kx];                                                 \
     }                                                                                                                                  \
+    T *restrict acc = t + pl->h * pl->ow; /* (OW): one output row's sums */                                                            \
+    /* stride 1, three rows: the output rows whose window rows all lie inside the input, [ph, H + ph - 2), in                          \
+     * one run (output element i sums t[i - ph·OW], the next row, the one after) */                                                    \
+    int64_t alo = pl->ph, ahi = pl->h + pl->ph - pl->kh + 1 < pl->oh ? pl->h + pl->ph - pl->kh + 1 : pl->oh;                           \
+    if (!dv || pl->adaptive || pl->sh != 1 || pl->kh != 3 || alo >= ahi) alo = ahi = pl->oh;                                           \
+    else {                                                                                                                             \
+        const int64_t ow = pl->ow, off = pl->ph * ow;                                                                                  \
+        for (int64_t i = alo * ow; i < ahi * ow; i++)                                                                                  \
+            y[i] = ((((T)0 + t[i - off]) + t[i - off + ow]) + t[i - off + 2 * ow]) / dv[i];                                             \
+    }                                                                                                                                  \
     for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
-        T *yr = y + a * pl->ow;                                                                                                        \
+        if (a == alo) {                                                                                                                \
+            a = ahi - 1;                                                                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
+        T *restrict yr = y + a * pl->ow;                                                                                               \
+        if (dv) { /* every window holds an element: y written once, the divisions vectorised */                                        \
+            const T *restrict dr = dv + a * pl->ow, *restrict t0 = t + r0[a] * pl->ow;                                                 \
+            for (int64_t b = 0; b < pl->ow; b++) acc[b] = (T)0 + t0[b];                                                                \
+            for (int64_t iy = r0[a] + 1; iy < r1[a]; iy++) {                                                                           \
+                const T *restrict tr = t + iy * pl->ow;                                                                                \
+                for (int64_t b = 0; b < pl->ow; b++) acc[b] += tr[b];                                                                  \
+            }                                                                                                                          \
+            for (int64_t b = 0; b < pl->ow; b++) yr[b] = acc[b] / dr[b];                                                               \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
         for (int64_t b = 0; b < pl->ow; b++) yr[b] = 0;                                                                                \
         for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
             const T *tr = t + iy * pl->ow;                                                                                             \
@@ -479,14 +599,39 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_fwd_##SUF(const pg_pl *plp,
     }                                                                                                                                  \
 }                                                                                                                                      \
 /* y = Σ_rows Σ_cols x / div  =>  t[iy, b] = Σ_{a: iy in rows(a)} dy[a, b] / div(a, b), dx[iy, ix] = Σ_{b: ix in cols(b)} t[iy, b] */  \
-PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, T *t, T *dx, const T *g) {                                  \
+PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp, const int64_t *win, const T *dv, bool disjoint, T *t, T *dx, const T *g) {                                  \
     const pg_pl pl_ = *plp, *pl = &pl_; /* a local copy: the stores cannot alias it */                                                      \
     const int64_t *r0 = win, *r1 = r0 + pl->oh, *rc = r1 + pl->oh;                                                                     \
     const int64_t *c0 = rc + pl->oh, *c1 = c0 + pl->ow, *cc = c1 + pl->ow;                                                             \
     T *u = t + pl->h * pl->ow; /* (OW): one row of dy / div */                                                                         \
-    memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                                \
-    for (int64_t a = 0; a < pl->oh; a++) {                                                                                             \
-        for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);                \
+    /* 3x3 windows at stride 1 with OW == W: U = dy / div over the plane, t's rows then gathered (row iy sums                          \
+     * U's rows iy + ph - 2, iy + ph - 1, iy + ph inside [0, OH), ascending: the order of the loop below), the                         \
+     * rows with all three in one run; dx's interior columns likewise in one run over the plane below */                               \
+    const bool flat = dv && !pl->adaptive && pl->sh == 1 && pl->sw == 1 && pl->kh == 3 && pl->kw == 3 &&                               \
+                      pl->ow == pl->w;                                                                                                 \
+    if (flat) {                                                                                                                        \
+        const int64_t ow = pl->ow, oh = pl->oh, ph = pl->ph;                                                                           \
+        T *restrict uu = t + (pl->h + 1) * ow;                                                                                         \
+        for (int64_t i = 0; i < oh * ow; i++) uu[i] = g[i] / dv[i];                                                                    \
+        int64_t ylo = 2 - ph > 0 ? 2 - ph : 0, yhi = oh - ph < pl->h ? oh - ph : pl->h;                                                \
+        if (ylo > yhi) ylo = yhi;                                                                                                      \
+        for (int64_t i = ylo * ow; i < yhi * ow; i++)                                                                                  \
+            t[i] = (((T)0 + uu[i + (ph - 2) * ow]) + uu[i + (ph - 1) * ow]) + uu[i + ph * ow];                                         \
+        for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                       \
+            if (iy == ylo) iy = yhi;                                                                                                   \
+            if (iy >= pl->h) break;                                                                                                    \
+            T *restrict tr = t + iy * ow;                                                                                              \
+            for (int64_t b = 0; b < ow; b++) tr[b] = 0;                                                                                \
+            for (int64_t a = iy + ph - 2 > 0 ? iy + ph - 2 : 0; a <= iy + ph && a < oh; a++)                                           \
+                for (int64_t b = 0; b < ow; b++) tr[b] += uu[a * ow + b];                                                              \
+        }                                                                                                                              \
+    } else                                                                                                                             \
+        memset(t, 0, sizeof(T) * (size_t)(pl->h * pl->ow));                                                                            \
+    for (int64_t a = 0; a < (flat ? 0 : pl->oh); a++) {                                                                                \
+        if (dv)                                                                                                                        \
+            for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / dv[a * pl->ow + b];                                        \
+        else                                                                                                                           \
+            for (int64_t b = 0; b < pl->ow; b++) u[b] = g[a * pl->ow + b] / (T)(pl->divisor ? pl->divisor : rc[a] * cc[b]);            \
         for (int64_t iy = r0[a]; iy < r1[a]; iy++) {                                                                                   \
             T *tr = t + iy * pl->ow;                                                                                                   \
             PG_IVDEP                                                                                                                   \
@@ -494,6 +639,11 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp,
         }                                                                                                                              \
     }                                                                                                                                  \
     const int64_t w = pl->w, ow = pl->ow, kw = pl->kw, pw = pl->pw;                                                                    \
+    int64_t xlo = kw - 1 - pw > 0 ? kw - 1 - pw : 0, xhi = ow - pw < w ? ow - pw : w; /* the row loop's ilo, ihi */                    \
+    if (flat && xlo < xhi) {                                                                                                           \
+        for (int64_t i = xlo; i < (pl->h - 1) * w + xhi; i++)                                                                          \
+            dx[i] = (((T)0 + t[i + pw - 2]) + t[i + pw - 1]) + t[i + pw];                                                              \
+    }                                                                                                                                  \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                                           \
         T *restrict dr = dx + iy * w;                                                                                                  \
         const T *restrict tr = t + iy * ow;                                                                                            \
@@ -516,9 +666,20 @@ PG_CLONES PG_PL_NOINLINE static void pg__avgpool_sep_bwd_##SUF(const pg_pl *plp,
                 for (int64_t b = b0; b <= b1; b++) v += tr[b];                                                                         \
                 dr[ix] = v;                                                                                                            \
             }                                                                                                                          \
+            if (flat) continue; /* the interior: above */                                                                              \
             for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] = (T)0 + tr[ix + pw - kw + 1];                                               \
             for (int64_t k = 1; k < kw; k++)                                                                                           \
                 for (int64_t ix = ilo; ix < ihi; ix++) dr[ix] += tr[ix + pw - kw + 1 + k];                                             \
+            continue;                                                                                                                  \
+        }                                                                                                                              \
+        if (disjoint) { /* each element in at most one window: dx = 0 + t there (memset then one addition), 0 elsewhere */             \
+            int64_t ix = 0;                                                                                                            \
+            for (int64_t b = 0; b < ow; b++) {                                                                                         \
+                for (; ix < c0[b]; ix++) dr[ix] = 0;                                                                                   \
+                T v = (T)0 + tr[b];                                                                                                    \
+                for (; ix < c1[b]; ix++) dr[ix] = v;                                                                                   \
+            }                                                                                                                          \
+            for (; ix < w; ix++) dr[ix] = 0;                                                                                           \
             continue;                                                                                                                  \
         }                                                                                                                              \
         memset(dr, 0, sizeof(T) * (size_t)pl->w);                                                                                      \
@@ -553,7 +714,13 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
     bool bwd = j->x != NULL; /* the transpose: x marks it (unused otherwise) */                                                        \
     size_t nwin = (size_t)(3 * (pl->oh + pl->ow));                                                                                     \
-    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (size_t)((pl->h + 1) * pl->ow));                                        \
+    size_t nt = (size_t)((pl->h + 1 + pl->oh) * pl->ow), ndv = pl->oh * pl->ow <= ((int64_t)1 << 16) ? (size_t)(pl->oh * pl->ow) : 0;           \
+    /* an output of 16 MiB or more: each plane built in a tile that stays in the caches, then streamed out                             \
+     * (no read of the output's lines before they are written) */                                                                      \
+    const int64_t per = bwd ? pl->h * pl->w : pl->oh * pl->ow;                                                                         \
+    bool stream = (uint64_t)pl->planes * (uint64_t)per * sizeof(T) >= PG_PL_STREAM_MIN &&                                              \
+                  per * (int64_t)sizeof(T) <= ((int64_t)1 << 18);                                                                      \
+    int64_t *win = malloc(sizeof(int64_t) * nwin + sizeof(T) * (nt + ndv + (stream ? (size_t)per : 0)));                               \
     if (!win) {                                                                                                                        \
         if (bwd) pg__avgpool_bwd_##SUF(ctx, lo, hi);                                                                                   \
         else pg__avgpool_fwd_##SUF(ctx, lo, hi);                                                                                       \
@@ -562,7 +729,22 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
     for (int64_t a = 0; a < pl->oh; a++) win[2 * pl->oh + a] = pg__pl_avg_win(pl, a, 0, &win[a], &win[pl->oh + a]);                    \
     int64_t *cw = win + 3 * pl->oh;                                                                                                    \
     for (int64_t b = 0; b < pl->ow; b++) cw[2 * pl->ow + b] = pg__pl_avg_win(pl, b, 1, &cw[b], &cw[pl->ow + b]);                       \
-    T *t = (T *)(win + nwin);                                                                                                          \
+    T *t = (T *)(win + nwin), *dv = NULL;                                                                                              \
+    T *tile = NULL;                                                                                            \
+    bool empty = false, disjoint = true;                                                                              \
+    for (int64_t a = 0; a < pl->oh; a++) empty |= win[a] >= win[pl->oh + a];                                                           \
+    for (int64_t b = 0; b < pl->ow; b++) {                                                                                             \
+        empty |= cw[b] >= cw[pl->ow + b];                                                                                              \
+        disjoint &= b == 0 || cw[b] >= cw[pl->ow + b - 1];                                                                             \
+    }                                                                                                                                  \
+    if (bwd && disjoint && !empty) stream = false; /* a fill (adaptive 1x1): measured no faster through the tile */                    \
+    if (stream) tile = t + nt + ndv;                                                                                                   \
+    if (ndv && !empty) { /* each window's divisor, as the kernels compute it, for every plane */                                       \
+        dv = t + nt;                                                                                                                   \
+        for (int64_t a = 0; a < pl->oh; a++)                                                                                           \
+            for (int64_t b = 0; b < pl->ow; b++)                                                                                       \
+                dv[a * pl->ow + b] = (T)(pl->divisor ? pl->divisor : cw[2 * pl->ow + b] * win[2 * pl->oh + a]);                        \
+    }                                                                                                                                  \
     if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
         !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
         for (int64_t p = lo; p < hi; p++)                                                                                              \
@@ -586,9 +768,12 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         return;                                                                                                                        \
     }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
-        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, t, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);       \
-        else pg__avgpool_sep_fwd_##SUF(pl, win, t, (T *)j->out + p * pl->oh * pl->ow, (const T *)j->in + p * pl->h * pl->w);           \
+        T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
+        if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
+        else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, d, (const T *)j->in + p * pl->h * pl->w);                                       \
+        if (tile) pg__pl_stream_##SUF(o, tile, per);                                                                                   \
     }                                                                                                                                  \
+    if (tile) pg__pl_sfence();                                                                                                         \
     free(win);                                                                                                                         \
 }                                                                                                                                      \
 /* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
@@ -646,6 +831,15 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
     const int64_t w = pl->w, ow = pl->ow, sw = pl->sw, pw = pl->pw, kw = pl->kw;                               \
     int64_t blo, bhi;                                                                                           \
     pg__pl_interior(pl, &blo, &bhi);                                                                            \
+    /* stride 2 with W == 2·OW: the interior columns of every row in one run of the vector code over the plane \
+     * (column i of the run is x[2i - pw + kx], flat index in the plane 2i - pw + kx: row i / OW's own columns \
+     * inside the interior); what lands in the border columns is overwritten below */                          \
+    bool flat = false;                                                                                         \
+    if (sw == 2 && w == 2 * ow && blo < bhi) {                                                                 \
+        int64_t n = (pl->h - 1) * ow + bhi;                                                                    \
+        flat = (ti ? pg__maxsep_rows2_vec_##SUF(x, tm, ti, 0, blo, n, pw, kw)                                  \
+                   : pg__maxsep_rows2_vec_##SUF(x, tm, NULL, 0, blo, n, pw, kw)) == n;                         \
+    }                                                                                                          \
     for (int64_t iy = 0; iy < pl->h; iy++) {                                                                    \
         const T *restrict xr = x + iy * w;                                                                      \
         T *restrict mr = tm + iy * ow;                                                                          \
@@ -659,13 +853,14 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxsep_rows_##SUF(const pg_pl *pl, T *r
             int32_t at = (int32_t)x0;                                                                           \
             for (int64_t ix = x0 + 1; ix < x1; ix++) {                                                          \
                 T v = xr[ix];                                                                                   \
-                bool t = (v > m) | (v != v);                                                                    \
-                m = t ? v : m;                                                                                  \
+                bool t = (v > m) | (v != v); /* a select without a branch (random data mispredicts it): */   \
+                m = (T[2]){m, v}[t];                                                                            \
                 at = t ? (int32_t)ix : at;                                                                      \
             }                                                                                                   \
             mr[b] = m;                                                                                          \
             if (ir) ir[b] = x0 < x1 ? base + at : -1;                                                           \
         }                                                                                                       \
+        if (flat) continue;                                                                                    \
         int64_t bv = sw != 2 ? blo /* the vector code specialised with and without the indices: */          \
                      : ir ? pg__maxsep_rows2_vec_##SUF(xr, mr, ir, base, blo, bhi, pw, kw)                      \
                           : pg__maxsep_rows2_vec_##SUF(xr, mr, NULL, base, blo, bhi, pw, kw);                   \
@@ -717,42 +912,81 @@ PG_CLONES PG_PL_NOINLINE static bool pg__maxsep_col_##SUF(const pg_pl *pl, T *re
     }                                                                                                           \
     return true;                                                                                                \
 }                                                                                                               \
+/* the column stage of one plane and what follows it: forward y (dx NULL: NaN as the direct kernel writes it), \
+ * backward dx[at] += g in output order; windows of three rows (the common 3x3) in one loop over the columns */\
+PG_CLONES PG_PL_NOINLINE static void pg__maxsep_cols_##SUF(const pg_pl *plp, T *restrict m, int32_t *restrict at,\
+                                                          const T *restrict tm, const int32_t *restrict ti,    \
+                                                          T *restrict y, T *restrict dx, const T *restrict g) {\
+    const pg_pl pl_ = *plp, *pl = &pl_;                                                                        \
+    const int64_t ow = pl->ow;                                                                                 \
+    for (int64_t a = 0; a < pl->oh; a++) {                                                                     \
+        int64_t ys = a * pl->sh - pl->ph, y0 = ys > 0 ? ys : 0, y1 = ys + pl->kh < pl->h ? ys + pl->kh : pl->h;\
+        const T *restrict m0 = tm + y0 * ow, *restrict m1 = m0 + ow, *restrict m2 = m1 + ow;                   \
+        if (!dx) {                                                                                             \
+            T *restrict yr = y + a * ow;                                                                       \
+            if (y1 - y0 == 3) {                                                                                \
+                for (int64_t b = pg__maxsep_col3_vec_##SUF(m0, m1, m2, NULL, NULL, NULL, yr, NULL, ow); b < ow; b++) {\
+                    T mm = m0[b], v = m1[b];                                                                   \
+                    mm = ((v > mm) | (v != v)) ? v : mm;                                                       \
+                    v = m2[b];                                                                                 \
+                    mm = ((v > mm) | (v != v)) ? v : mm;                                                       \
+                    yr[b] = mm != mm ? (T)NAN : mm;                                                            \
+                }                                                                                              \
+                continue;                                                                                      \
+            }                                                                                                  \
+            if (!pg__maxsep_col_##SUF(pl, m, NULL, tm, ti, a)) {                                               \
+                for (int64_t b = 0; b < ow; b++) yr[b] = (T)-INFINITY;                                         \
+                continue;                                                                                      \
+            }                                                                                                  \
+            for (int64_t b = 0; b < ow; b++) yr[b] = m[b] != m[b] ? (T)NAN : m[b];                             \
+            continue;                                                                                          \
+        }                                                                                                      \
+        if (y1 - y0 == 3) {                                                                                    \
+            const int32_t *restrict i0 = ti + y0 * ow, *restrict i1 = i0 + ow, *restrict i2 = i1 + ow;         \
+            for (int64_t b = pg__maxsep_col3_vec_##SUF(m0, m1, m2, i0, i1, i2, NULL, at, ow); b < ow; b++) {   \
+                T mm = m0[b], v = m1[b];                                                                       \
+                bool t = (v > mm) | (v != v);                                                                  \
+                mm = t ? v : mm;                                                                               \
+                int32_t k = t ? i1[b] : i0[b];                                                                 \
+                v = m2[b];                                                                                     \
+                t = (v > mm) | (v != v);                                                                       \
+                at[b] = t ? i2[b] : k;                                                                         \
+            }                                                                                                  \
+        } else if (!pg__maxsep_col_##SUF(pl, m, at, tm, ti, a))                                                \
+            continue;                                                                                          \
+        const T *restrict gr = g + a * ow;                                                                     \
+        for (int64_t b = 0; b < ow; b++)                                                                       \
+            if (at[b] >= 0) dx[at[b]] += gr[b];                                                                \
+    }                                                                                                          \
+}                                                                                                              \
 /* planes [lo, hi): forward (y, NaN as the direct kernel writes it) or backward (dx[at] += g, in output order); \
  * false when the scratch cannot be had (the caller runs the direct kernel) */                                  \
 static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {                            \
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                       \
     const int64_t hw = pl->h * pl->w, ohw = pl->oh * pl->ow, ow = pl->ow;                                       \
     size_t n = (size_t)((pl->h + 1) * ow);                                                                      \
-    char *buf = malloc((sizeof(T) + sizeof(int32_t)) * n);                                                      \
+    /* the backward's tile: dx's plane built in the caches, then streamed out */                               \
+    bool stream = bwd && (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN &&                \
+                  hw * (int64_t)sizeof(T) <= ((int64_t)1 << 18);                                               \
+    char *buf = malloc((sizeof(T) + sizeof(int32_t)) * n + (stream ? sizeof(T) * (size_t)hw : 0));             \
     if (!buf) return false;                                                                                     \
     T *tm = (T *)buf, *m = tm + pl->h * ow;                                                                     \
-    int32_t *ti = (int32_t *)(tm + n), *at = ti + pl->h * ow;                                                   \
+    int32_t *ti = (int32_t *)(tm + n), *at = ti + pl->h * ow;                                                  \
+    T *tile = stream ? (T *)(ti + n) : NULL;                                                                   \
     for (int64_t p = lo; p < hi; p++) {                                                                         \
         const T *x = (const T *)(bwd ? j->x : j->in) + p * hw;                                                  \
         pg__maxsep_rows_##SUF(pl, tm, bwd ? ti : NULL, x);                                                                   \
-        if (!bwd) {                                                                                             \
-            T *y = (T *)j->out + p * ohw;                                                                       \
-            for (int64_t a = 0; a < pl->oh; a++) {                                                              \
-                T *yr = y + a * ow;                                                                             \
-                if (!pg__maxsep_col_##SUF(pl, m, NULL, tm, ti, a)) {                                            \
-                    for (int64_t b = 0; b < ow; b++) yr[b] = (T)-INFINITY;                                      \
-                    continue;                                                                                   \
-                }                                                                                               \
-                for (int64_t b = 0; b < ow; b++) yr[b] = m[b] != m[b] ? (T)NAN : m[b];                          \
-            }                                                                                                   \
-            continue;                                                                                           \
-        }                                                                                                       \
-        T *dx = (T *)j->out + p * hw;                                                                           \
-        const T *g = (const T *)j->in + p * ohw;                                                                \
-        memset(dx, 0, sizeof(T) * (size_t)hw);                                                                  \
-        for (int64_t a = 0; a < pl->oh; a++) {                                                                  \
-            if (!pg__maxsep_col_##SUF(pl, m, at, tm, ti, a)) continue;                                          \
-            const T *gr = g + a * ow;                                                                           \
-            for (int64_t b = 0; b < ow; b++)                                                                    \
-                if (at[b] >= 0) dx[at[b]] += gr[b];                                                             \
-        }                                                                                                       \
-    }                                                                                                           \
-    free(buf);                                                                                                  \
+        if (!bwd) {                                                                                            \
+            pg__maxsep_cols_##SUF(pl, m, NULL, tm, ti, (T *)j->out + p * ohw, NULL, NULL);                   \
+            continue;                                                                                          \
+        }                                                                                                      \
+        T *dx = (T *)j->out + p * hw, *d = tile ? tile : dx;                                                   \
+        memset(d, 0, sizeof(T) * (size_t)hw);                                                                  \
+        pg__maxsep_cols_##SUF(pl, m, at, tm, ti, NULL, d, (const T *)j->in + p * ohw);                         \
+        if (tile) pg__pl_stream_##SUF(dx, tile, hw);                                                           \
+    }                                                                                                          \
+    if (tile) pg__pl_sfence();                                                                                 \
+    free(buf);                                                                                                 \
     return true;                                                                                                \
 }                                                                                                               \
 static void pg__maxsep_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                           \
