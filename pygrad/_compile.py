@@ -660,6 +660,7 @@ class CompiledFunction:
         self.fn = fn
         self.fullgraph = fullgraph
         self._cache: dict[Any, _Entry] = {}
+        self._lock = threading.RLock()  # one call at a time (a recursive call is let through)
         self._last: _Entry | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -770,6 +771,13 @@ class CompiledFunction:
                           f"{why}", CompileWarning, stacklevel=3)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # one call at a time: a replay sets the program's scalars and seeds and then runs it, and two
+        # threads interleaving those would mix their values; another thread waits here (its wait lets
+        # the GIL go) until this call has returned
+        with self._lock:
+            return self._call(args, kwargs)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         key, inputs, captured, bad = self._signature(args, kwargs)
         if bad is None:
             try:
