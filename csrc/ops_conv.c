@@ -218,6 +218,11 @@ typedef struct pg_cv_batch {
 #define PG_CV_INLINE static inline
 #define PG_NOINLINE
 #endif
+#if defined(__GNUC__)
+#define PG_CV_UNROLL _Pragma("GCC unroll 32")
+#else
+#define PG_CV_UNROLL
+#endif
 #define PG_CV_BY_WIDTH(OP, T, d, ldd, s, lds, rows, n)                                                       \
     switch (n) {                                                                                              \
     case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
@@ -225,6 +230,53 @@ typedef struct pg_cv_batch {
     case 16: OP(T, d, ldd, s, lds, rows, 16); break;                                                          \
     default: OP(T, d, ldd, s, lds, rows, n); break;                                                           \
     }
+
+/* col2im over images 8 wide in vectors of 8 (GCC's vector extensions): stride 1, the output as large as
+ * the input (OH = H, OW = W = 8), so each image row is one sum of shifted output rows */
+#if defined(__GNUC__) && !defined(__clang__)
+typedef float pg_cv_v8_f32 __attribute__((vector_size(32)));
+typedef int32_t pg_cv_i8_f32 __attribute__((vector_size(32)));
+typedef double pg_cv_v8_f64 __attribute__((vector_size(64)));
+typedef int64_t pg_cv_i8_f64 __attribute__((vector_size(64)));
+static bool pg__cv_rows8(const pg_cv *cv) {
+    return cv->plane && cv->sh == 1 && cv->sw == 1 && cv->w == 8 && cv->ow == 8 && cv->oh == cv->h && cv->kw <= 16;
+}
+#define PG_CV_ROWS8_FN(T, SUF)                                                                                \
+    static inline __attribute__((always_inline)) void pg__col2im_rows8_k_##SUF(                               \
+        const pg_cv *cv, const T *col, int64_t ldc, T *x, const pg_cv_i8_##SUF *idx, const int64_t kh,        \
+        const int64_t kw) {                                                                                   \
+        const pg_cv_v8_##SUF zero = {0};                                                                      \
+        for (int64_t c = 0; c < cv->cg; c++, col += kh * kw * ldc)                                            \
+            for (int64_t y = 0; y < cv->h; y++) {                                                             \
+                pg_cv_v8_##SUF acc = zero, v;                                                                 \
+                for (int64_t jj = 0; jj < kw; jj++)                                                           \
+                    for (int64_t i = 0; i < kh; i++) {                                                        \
+                        const int64_t oy = y + cv->pt - i * cv->dh;                                           \
+                        if (oy < 0 || oy >= cv->oh) continue;                                                 \
+                        memcpy(&v, col + (i * kw + jj) * ldc + oy * 8, sizeof v);                             \
+                        acc += __builtin_shuffle(v, zero, idx[jj]);                                           \
+                    }                                                                                         \
+                memcpy(x + (c * cv->h + y) * 8, &acc, sizeof acc);                                            \
+            }                                                                                                 \
+    }                                                                                                         \
+    PG_CLONES PG_NOINLINE static void pg__col2im_rows8_##SUF(const pg_cv *cv, const T *col, int64_t ldc,     \
+                                                             T *x) {                                          \
+        pg_cv_i8_##SUF idx[16]; /* per kernel column: lane e takes lane e + pl - j*dw, or a zero (lane 8) */  \
+        for (int64_t jj = 0; jj < cv->kw; jj++)                                                               \
+            for (int e = 0; e < 8; e++) {                                                                     \
+                const int64_t s = e + cv->pl - jj * cv->dw;                                                   \
+                idx[jj][e] = s >= 0 && s < 8 ? s : 8;                                                         \
+            }                                                                                                 \
+        if (cv->kh == 3 && cv->kw == 3) pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, 3, 3); /* unrolled */  \
+        else pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, cv->kh, cv->kw);                                  \
+    }
+#else
+static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
+#define PG_CV_ROWS8_FN(T, SUF)                                                                                \
+    static void pg__col2im_rows8_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {                    \
+        (void)cv; (void)col; (void)ldc; (void)x;                                                              \
+    }
+#endif
 
 #define PG_CONV_KERNELS(T, SUF)                                                                               \
     /* col (k, l), rows ldc apart, from img (cg, H, W): one image of one group */                             \
@@ -372,6 +424,11 @@ typedef struct pg_cv_batch {
             pg__cv_copy_##SUF(d, cv->w, sp, cv->wq, y1 - y0, x1 - x0);                                        \
         }                                                                                                     \
     }                                                                                                         \
+    /* img (cg, H, W) = col2im(col (k, l), rows ldc apart), whole, for images 8 wide (pg__cv_rows8): */     \
+    /* each image row summed in one vector, kernel column j outer, row i inner, as the plane sums each */     \
+    /* element (the same bits); window (i, j)'s output row shifted into place by a lane permutation */       \
+    /* that brings in zeros where the window hangs over the padding, so no plane and no stores to reload */   \
+    PG_CV_ROWS8_FN(T, SUF)                                                                                    \
     /* col (k, l), rows ldc apart, from image (cg, H, W), through the plane when cv->plane */                 \
     static void pg__cv_unfold_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x, T *plane) {             \
         if (!cv->plane) {                                                                                     \
@@ -385,6 +442,7 @@ typedef struct pg_cv_batch {
     /* the image's covered part whole (pg__cv_covers: all of it) */                                           \
     static void pg__cv_fold_##SUF(const pg_cv *cv, T *col, int64_t ldc, T *x, T *plane) {                     \
         if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                                    \
+        else if (pg__cv_rows8(cv)) pg__col2im_rows8_##SUF(cv, col, ldc, x);                                   \
         else pg__col2im_plane_##SUF(cv, col, ldc, plane, x);                                                  \
     }                                                                                                         \
     /* The GEMM's packed B written directly (pg__gemm_packed_*): bp (K, nc) in panels of nr columns, */      \
@@ -443,6 +501,33 @@ typedef struct pg_cv_batch {
             for (int64_t p = 0; p < K; p++)                                                                   \
                 memset(bp + (q * K + p) * nr + t, 0, sizeof(T) * (size_t)(nr - t));                          \
     }                                                                                                         \
+    /* rows p0 .. p0+n-1 of a packed B (K rows, panels of nr; the columns past m zero) = s^T, s (m, n) */   \
+    /* rows n apart: B(p0 + q, j) = s[j*n + q], each row of B written whole, its panels in turn */            \
+    PG_CV_INLINE void pg__cv_put_t_w_##SUF(T *restrict d, const T *restrict sj, int64_t n, int64_t nr) {    \
+        for (int64_t q = 0; q < n; q++, d += nr)                                                              \
+            PG_CV_UNROLL for (int64_t j = 0; j < nr; j++) d[j] = sj[j * n + q];                               \
+    }                                                                                                         \
+    PG_CLONES PG_NOINLINE static void pg__cv_put_t_##SUF(T *bp, int64_t K, int64_t nr, int64_t p0,           \
+                                                         const T *s, int64_t n, int64_t m) {                  \
+        for (int64_t j0 = 0; j0 < m; j0 += nr) {                                                              \
+            const int64_t w = m - j0 < nr ? m - j0 : nr;                                                      \
+            T *d = bp + (j0 / nr * K + p0) * nr;                                                              \
+            const T *sj = s + j0 * n;                                                                         \
+            if (w == nr) { /* whole panels: the fixed widths unrolled */                                      \
+                switch (nr) {                                                                                 \
+                case 8: pg__cv_put_t_w_##SUF(d, sj, n, 8); break;                                             \
+                case 16: pg__cv_put_t_w_##SUF(d, sj, n, 16); break;                                           \
+                case 32: pg__cv_put_t_w_##SUF(d, sj, n, 32); break;                                           \
+                default: pg__cv_put_t_w_##SUF(d, sj, n, nr); break;                                           \
+                }                                                                                             \
+                continue;                                                                                     \
+            }                                                                                                 \
+            for (int64_t q = 0; q < n; q++, d += nr) {                                                        \
+                for (int64_t j = 0; j < w; j++) d[j] = sj[j * n + q];                                         \
+                for (int64_t j = w; j < nr; j++) d[j] = 0;                                                    \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
     /* gy's rows of group g for images n0 .. n0+nb-1, side by side: dst (og, nb*l), rows ld apart */         \
     static void pg__cv_gather_##SUF(const pg_cv *cv, T *dst, int64_t ld, const T *gy, int64_t n0, int64_t nb, \
                                     int64_t g) {                                                              \
@@ -468,13 +553,21 @@ typedef struct pg_cv_batch {
                 pg__cv_fill_##SUF(cv, plane, xb);                                                             \
                 pg__im2col_panels_##SUF(cv, col, nr, b * l, plane);                                           \
             }                                                                                                 \
-            /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, else through tmp */ \
-            T *yg = nb == 1 ? y + (n0 * cv->o + g * cv->og) * l : tmp;                                        \
+            /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, or when each */    \
+            /* image's columns are whole panels (image b's block of l columns at y's image n0 + b), else */   \
+            /* through tmp */                                                                                 \
+            T *yg = y + (n0 * cv->o + g * cv->og) * l;                                                        \
             const T *wg = w + g * cv->og * cv->k;                                                             \
+            if (packed && (nb == 1 || l % nr == 0)) {                                                         \
+                pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, l, l, cv->o * l, false); \
+                continue;                                                                                     \
+            }                                                                                                 \
             const int64_t ldy = nb == 1 ? l : ld;                                                             \
+            if (nb > 1) yg = tmp;                                                                             \
             if (packed) {                                                                                     \
                 pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
-                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, false);          \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, 0, 0, false);    \
             } else                                                                                            \
                 pg__gemm_##SUF(false, false, cv->og, nc, cv->k, wg, cv->k, col, ld, yg, ldy, false);          \
             if (nb == 1) continue;                                                                            \
@@ -497,7 +590,7 @@ typedef struct pg_cv_batch {
                         pg__cv_put_##SUF(tmp, cv->og, nr, o, b * l,                                           \
                                          gy + ((n0 + b) * cv->o + g * cv->og + o) * l, l);                    \
                 pg__cv_tail_##SUF(tmp, cv->og, nr, nc);                                                       \
-                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, false);           \
+                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, 0, 0, false);           \
             } else {                                                                                          \
                 const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                             \
                 if (nb > 1) {                                                                                 \
@@ -515,19 +608,26 @@ typedef struct pg_cv_batch {
     /* dwt (k, O), dw transposed: dw[o, r] = dwt[r, o], (+)= (G_g col^T)^T over images n0 .. n0+nb-1 */       \
     static void pg__conv_dw_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dwt, const T *x, const T *gy,   \
                                   T *col, T *tmp, T *plane, bool acc) {                                       \
-        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T)), nr = pg__gemm_panel_##SUF(cv->og); \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             for (int64_t b = 0; b < nb; b++)                                                                  \
                 pg__cv_unfold_##SUF(cv, col + b * l, ld, x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w, \
                                     plane);                                                                   \
+            /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
+            /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
+            /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
+            if (nr > 0) { /* G_g^T straight into the GEMM's panels: one pass over gy, no gather */            \
+                for (int64_t b = 0; b < nb; b++)                                                              \
+                    pg__cv_put_t_##SUF(tmp, nc, nr, b * l, gy + ((n0 + b) * cv->o + g * cv->og) * l, l, cv->og); \
+                pg__gemm_packed_##SUF(false, cv->k, cv->og, nc, col, ld, tmp, nr, dwt + g * cv->og, cv->o, 0, 0, \
+                                      acc);                                                                   \
+                continue;                                                                                     \
+            }                                                                                                 \
             const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                                 \
             if (nb > 1) {                                                                                     \
                 pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                              \
                 gg = tmp;                                                                                     \
             }                                                                                                 \
-            /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
-            /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
-            /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
             pg__gemm_##SUF(false, true, cv->k, cv->og, nc, col, ld, gg, nb == 1 ? l : ld, dwt + g * cv->og,   \
                            cv->o, acc);                                                                       \
         }                                                                                                     \
@@ -613,6 +713,8 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
     int64_t colbytes = (int64_t)es * cv->k * width;
     colbytes = (colbytes + 63) / 64 * 64; /* the buffers after it stay 64-byte aligned, as packed panels must */
     int64_t tmpbytes = nb > 1 || kind == PG_CV_DX ? ((int64_t)es * cv->og * width + 63) / 64 * 64 : 0;
+    if (kind == PG_CV_DW) /* G_g^T in panels (pg__conv_dw_*): og rounded up to whole panels (of at most 32) */
+        tmpbytes = ((int64_t)es * ((cv->og + 31) / 32 * 32) * width + 63) / 64 * 64;
     int64_t planebytes = cv->plane ? (int64_t)(es * (size_t)(cv->cg * cv->hq * cv->wq) + 63) / 64 * 64 : 0;
     int64_t workbytes = colbytes + tmpbytes + planebytes;
     int64_t slotbytes = kind == PG_CV_DW ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0; /* dwt */
