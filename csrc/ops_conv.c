@@ -30,6 +30,8 @@ typedef struct pg_cv {
     int64_t hq, wq;            /* the padded plane: the input rows -pt .. hq-pt-1 and columns -pl .. wq-pl-1
                                   that the windows reach, (oh-1)*sh + dh*(kh-1) + 1 by (ow-1)*sw + dw*(kw-1) + 1 */
     bool plane;                /* im2col / col2im go through a padded plane (cg, hq, wq) (pg__cv_plane) */
+    int32_t idx16[2][32][16];  /* images of 16 pixels (pg__cv_img16): the lane permutations of im2col [0] and
+                                  col2im [1] per window, filled by pg__cv_run (pg__cv_idx16) */
 } pg_cv;
 
 /* checks the parameters and the shapes (x: NCHW, w: OIHW as metas), fills cv */
@@ -270,7 +272,83 @@ static bool pg__cv_rows8(const pg_cv *cv) {
         if (cv->kh == 3 && cv->kw == 3) pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, 3, 3); /* unrolled */  \
         else pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, cv->kh, cv->kw);                                  \
     }
+typedef float pg_cv_v16_f32 __attribute__((vector_size(64)));
+typedef int32_t pg_cv_i16_f32 __attribute__((vector_size(64)));
+typedef double pg_cv_v16_f64 __attribute__((vector_size(128)));
+typedef int64_t pg_cv_i16_f64 __attribute__((vector_size(128)));
+/* images of 16 pixels in and out (4 x 4): an image channel, and a row of col, are one vector of 16 */
+static bool pg__cv_img16(const pg_cv *cv) { return cv->h * cv->w == 16 && cv->l == 16 && cv->kh * cv->kw <= 32; }
+/* the lane permutations of the kh*kw windows: im2col's (fwd: col row lane (oy, ox) takes image lane */
+/* (oy*sh - pt + i*dh, ox*sw - pl + j*dw)) or col2im's (image lane (y, x) takes col lane (oy, ox) with */
+/* oy*sh = y + pt - i*dh, ox*sw = x + pl - j*dw); lane 16, a zero, where there is none */
+static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) {
+    for (int64_t i = 0; i < cv->kh; i++)
+        for (int64_t jj = 0; jj < cv->kw; jj++)
+            for (int64_t e = 0; e < 16; e++) {
+                int64_t v = 16;
+                if (fwd) {
+                    int64_t oy = e / cv->ow, ox = e % cv->ow;
+                    int64_t iy = oy * cv->sh - cv->pt + i * cv->dh, ix = ox * cv->sw - cv->pl + jj * cv->dw;
+                    if (iy >= 0 && iy < cv->h && ix >= 0 && ix < cv->w) v = iy * cv->w + ix;
+                } else {
+                    int64_t y = e / cv->w, x = e % cv->w;
+                    int64_t ty = y + cv->pt - i * cv->dh, tx = x + cv->pl - jj * cv->dw;
+                    if (ty >= 0 && tx >= 0 && ty % cv->sh == 0 && tx % cv->sw == 0 && ty / cv->sh < cv->oh &&
+                        tx / cv->sw < cv->ow)
+                        v = ty / cv->sh * cv->ow + tx / cv->sw;
+                }
+                idx[i * cv->kw + jj][e] = (int32_t)v;
+            }
+}
+#define PG_CV_IMG16_FN(T, SUF)                                                                                \
+    /* col rows (k, 16) at dst + r*rstep = im2col(img (cg, 16)): one permutation and store per row */        \
+    PG_CLONES PG_NOINLINE static void pg__im2col16_##SUF(const pg_cv *cv, T *dst, int64_t rstep, const T *x) { \
+        const int64_t kk = cv->kh * cv->kw;                                                                   \
+        pg_cv_i16_##SUF idx[32];                                                                              \
+        if (sizeof(idx[0][0]) == 4) memcpy(idx, cv->idx16[0], sizeof(idx[0]) * (size_t)kk);                   \
+        else                                                                                                  \
+            for (int64_t q = 0; q < kk; q++)                                                                  \
+                for (int e = 0; e < 16; e++) idx[q][e] = cv->idx16[0][q][e];                                  \
+        const pg_cv_v16_##SUF zero = {0};                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++, x += 16, dst += kk * rstep) {                                    \
+            pg_cv_v16_##SUF v, o;                                                                             \
+            memcpy(&v, x, sizeof v);                                                                          \
+            for (int64_t q = 0; q < kk; q++) {                                                                \
+                o = __builtin_shuffle(v, zero, idx[q]);                                                       \
+                memcpy(dst + q * rstep, &o, sizeof o);                                                        \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* img (cg, 16) = col2im(col (k, 16), rows ldc apart), whole: per image channel one vector summing its */ \
+    /* windows in the plane's order (kernel column j outer, row i inner: the same bits) */                   \
+    PG_CLONES PG_NOINLINE static void pg__col2im16_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {   \
+        const int64_t kk = cv->kh * cv->kw;                                                                   \
+        pg_cv_i16_##SUF idx[32];                                                                              \
+        if (sizeof(idx[0][0]) == 4) memcpy(idx, cv->idx16[1], sizeof(idx[0]) * (size_t)kk);                   \
+        else                                                                                                  \
+            for (int64_t q = 0; q < kk; q++)                                                                  \
+                for (int e = 0; e < 16; e++) idx[q][e] = cv->idx16[1][q][e];                                  \
+        const pg_cv_v16_##SUF zero = {0};                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++, x += 16, col += kk * ldc) {                                      \
+            pg_cv_v16_##SUF acc = zero, v;                                                                    \
+            for (int64_t jj = 0; jj < cv->kw; jj++)                                                           \
+                for (int64_t i = 0; i < cv->kh; i++) {                                                        \
+                    memcpy(&v, col + (i * cv->kw + jj) * ldc, sizeof v);                                      \
+                    acc += __builtin_shuffle(v, zero, idx[i * cv->kw + jj]);                                  \
+                }                                                                                             \
+            memcpy(x, &acc, sizeof acc);                                                                      \
+        }                                                                                                     \
+    }
 #else
+static bool pg__cv_img16(const pg_cv *cv) { (void)cv; return false; }
+static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) { (void)cv; (void)fwd; (void)idx; }
+#define PG_CV_IMG16_FN(T, SUF)                                                                                \
+    static void pg__im2col16_##SUF(const pg_cv *cv, T *dst, int64_t rstep, const T *x) {                      \
+        (void)cv; (void)dst; (void)rstep; (void)x;                                                            \
+    }                                                                                                         \
+    static void pg__col2im16_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {                        \
+        (void)cv; (void)col; (void)ldc; (void)x;                                                              \
+    }
 static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
 #define PG_CV_ROWS8_FN(T, SUF)                                                                                \
     static void pg__col2im_rows8_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {                    \
@@ -429,8 +507,13 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
     /* element (the same bits); window (i, j)'s output row shifted into place by a lane permutation */       \
     /* that brings in zeros where the window hangs over the padding, so no plane and no stores to reload */   \
     PG_CV_ROWS8_FN(T, SUF)                                                                                    \
+    PG_CV_IMG16_FN(T, SUF)                                                                                    \
     /* col (k, l), rows ldc apart, from image (cg, H, W), through the plane when cv->plane */                 \
     static void pg__cv_unfold_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x, T *plane) {             \
+        if (pg__cv_img16(cv)) {                                                                               \
+            pg__im2col16_##SUF(cv, col, ldc, x);                                                              \
+            return;                                                                                           \
+        }                                                                                                     \
         if (!cv->plane) {                                                                                     \
             pg__im2col_##SUF(cv, col, ldc, x);                                                                \
             return;                                                                                           \
@@ -441,7 +524,8 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
     /* image (cg, H, W): (+)= col2im(col); the direct col2im adds into a zeroed image, the plane's writes */  \
     /* the image's covered part whole (pg__cv_covers: all of it) */                                           \
     static void pg__cv_fold_##SUF(const pg_cv *cv, T *col, int64_t ldc, T *x, T *plane) {                     \
-        if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                                    \
+        if (pg__cv_img16(cv)) pg__col2im16_##SUF(cv, col, ldc, x);                                            \
+        else if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                               \
         else if (pg__cv_rows8(cv)) pg__col2im_rows8_##SUF(cv, col, ldc, x);                                   \
         else pg__col2im_plane_##SUF(cv, col, ldc, plane, x);                                                  \
     }                                                                                                         \
@@ -540,14 +624,19 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
                                    T *col, T *tmp, T *plane) {                                                \
         const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
         /* col straight into the GEMM's panels when the plane's runs fit them */                              \
-        const int64_t nr = cv->plane && cv->sw == 1 ? pg__gemm_panel_##SUF(nc) : 0;                          \
-        const bool packed = nr > 0 && nr % cv->ow == 0;                                                       \
+        const bool img16 = pg__cv_img16(cv);                                                                  \
+        const int64_t nr = (cv->plane && cv->sw == 1) || img16 ? pg__gemm_panel_##SUF(nc) : 0;               \
+        const bool packed = nr > 0 && (img16 ? nr % 16 == 0 : cv->plane && cv->sw == 1 && nr % cv->ow == 0);  \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             /* col (k, nb*l): the images' unfolded columns side by side */                                    \
             for (int64_t b = 0; b < nb; b++) {                                                                \
                 const T *xb = x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w;                            \
                 if (!packed) {                                                                                \
                     pg__cv_unfold_##SUF(cv, col + b * l, ld, xb, plane);                                      \
+                    continue;                                                                                 \
+                }                                                                                             \
+                if (img16) { /* image b's 16 columns inside one panel */                                     \
+                    pg__im2col16_##SUF(cv, col + (b * l / nr * cv->k) * nr + b * l % nr, nr, xb);            \
                     continue;                                                                                 \
                 }                                                                                             \
                 pg__cv_fill_##SUF(cv, plane, xb);                                                             \
@@ -693,8 +782,13 @@ static int64_t pg__cv_group(const pg_cv *cv) {
 }
 
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
-static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
+    pg_cv cvi = *cv0, *cv = &cvi;
+    if (pg__cv_img16(cv)) {
+        pg__cv_idx16(cv, true, cv->idx16[0]);
+        pg__cv_idx16(cv, false, cv->idx16[1]);
+    }
     if (a->numel == 0 || b->numel == 0 || (kind == PG_CV_DW && (cv->n == 0 || cv->l == 0))) {
         /* bilinear: an empty operand (C, H or O zero) or an empty sum gives zeros */
         memset(out->data, 0, pg__dtype_size(out->dtype) * (size_t)out->numel);
