@@ -339,7 +339,60 @@ static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) {
             memcpy(x, &acc, sizeof acc);                                                                      \
         }                                                                                                     \
     }
+/* stride 1, the output as wide as the input, rows of a width dividing 16 (8 x 8 images, pad 1): 16
+ * output pixels are 16 consecutive input pixels shifted by the window's offset, the lanes whose
+ * column falls outside the image masked to zero; the image channel copied into a zero-bordered flat
+ * row first, so that rows above and below read zeros (PG_CV_FLAT elements at most) */
+#define PG_CV_FLAT 1024
+static int64_t pg__cv_flat_pad(const pg_cv *cv) {
+    return (cv->pt + (cv->kh - 1) * cv->dh + 1) * cv->w + cv->pl + (cv->kw - 1) * cv->dw + 16;
+}
+static bool pg__cv_flat(const pg_cv *cv) {
+    return cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w && 16 % cv->w == 0 && cv->l % 16 == 0 && cv->l >= 32 &&
+           cv->kw <= 16 && cv->h * cv->w + 2 * pg__cv_flat_pad(cv) <= PG_CV_FLAT;
+}
+#define PG_CV_FLAT_FN(T, SUF)                                                                                 \
+    /* col(r, j) at dst[(j / P)*PS + r*RS + j % P], j < l (P a multiple of 16) = im2col(img (cg, H, W)) */    \
+    PG_CLONES PG_NOINLINE static void pg__im2col_flat_##SUF(const pg_cv *cv, T *dst, int64_t P, int64_t PS,  \
+                                                            int64_t RS, const T *x) {                         \
+        T flat[PG_CV_FLAT];                                                                                   \
+        const int64_t pad = pg__cv_flat_pad(cv), hw = cv->h * cv->w, kk = cv->kh * cv->kw;                    \
+        memset(flat, 0, sizeof(T) * (size_t)(hw + 2 * pad));                                                  \
+        pg_cv_i16_##SUF mask[16]; /* per kernel column: all ones on the lanes whose column is inside */      \
+        for (int64_t jj = 0; jj < cv->kw; jj++)                                                               \
+            for (int e = 0; e < 16; e++) {                                                                    \
+                const int64_t sx = e % cv->w - cv->pl + jj * cv->dw;                                          \
+                mask[jj][e] = sx >= 0 && sx < cv->w ? -1 : 0;                                                 \
+            }                                                                                                 \
+        for (int64_t c = 0; c < cv->cg; c++, x += hw) {                                                       \
+            memcpy(flat + pad, x, sizeof(T) * (size_t)hw);                                                    \
+            for (int64_t i = 0, q = 0; i < cv->kh; i++)                                                       \
+                for (int64_t jj = 0; jj < cv->kw; jj++, q++) {                                                \
+                    const T *src = flat + pad + (-cv->pt + i * cv->dh) * cv->w - cv->pl + jj * cv->dw;        \
+                    T *d = dst + (c * kk + q) * RS;                                                           \
+                    const pg_cv_i16_##SUF m = mask[jj];                                                       \
+                    for (int64_t j = 0, t = 0; j < cv->l; j += 16) {                                          \
+                        pg_cv_v16_##SUF v;                                                                    \
+                        pg_cv_i16_##SUF u;                                                                    \
+                        memcpy(&v, src + j, sizeof v);                                                        \
+                        memcpy(&u, &v, sizeof u);                                                             \
+                        u &= m;                                                                               \
+                        memcpy(d + t, &u, sizeof u);                                                          \
+                        if ((t += 16) == P) { /* on to the next panel */                                      \
+                            t = 0;                                                                            \
+                            d += PS;                                                                          \
+                        }                                                                                     \
+                    }                                                                                         \
+                }                                                                                             \
+        }                                                                                                     \
+    }
 #else
+static bool pg__cv_flat(const pg_cv *cv) { (void)cv; return false; }
+#define PG_CV_FLAT_FN(T, SUF)                                                                                 \
+    static void pg__im2col_flat_##SUF(const pg_cv *cv, T *dst, int64_t P, int64_t PS, int64_t RS,             \
+                                      const T *x) {                                                           \
+        (void)cv; (void)dst; (void)P; (void)PS; (void)RS; (void)x;                                            \
+    }
 static bool pg__cv_img16(const pg_cv *cv) { (void)cv; return false; }
 static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) { (void)cv; (void)fwd; (void)idx; }
 #define PG_CV_IMG16_FN(T, SUF)                                                                                \
@@ -508,10 +561,15 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
     /* that brings in zeros where the window hangs over the padding, so no plane and no stores to reload */   \
     PG_CV_ROWS8_FN(T, SUF)                                                                                    \
     PG_CV_IMG16_FN(T, SUF)                                                                                    \
+    PG_CV_FLAT_FN(T, SUF)                                                                                     \
     /* col (k, l), rows ldc apart, from image (cg, H, W), through the plane when cv->plane */                 \
     static void pg__cv_unfold_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x, T *plane) {             \
         if (pg__cv_img16(cv)) {                                                                               \
             pg__im2col16_##SUF(cv, col, ldc, x);                                                              \
+            return;                                                                                           \
+        }                                                                                                     \
+        if (pg__cv_flat(cv)) {                                                                                \
+            pg__im2col_flat_##SUF(cv, col, cv->l, 0, ldc, x);                                                 \
             return;                                                                                           \
         }                                                                                                     \
         if (!cv->plane) {                                                                                     \
@@ -625,8 +683,10 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
         const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
         /* col straight into the GEMM's panels when the plane's runs fit them */                              \
         const bool img16 = pg__cv_img16(cv);                                                                  \
-        const int64_t nr = (cv->plane && cv->sw == 1) || img16 ? pg__gemm_panel_##SUF(nc) : 0;               \
-        const bool packed = nr > 0 && (img16 ? nr % 16 == 0 : cv->plane && cv->sw == 1 && nr % cv->ow == 0);  \
+        const int64_t pnr = pg__gemm_panel_##SUF(nc);                                                         \
+        const bool flat = !img16 && pg__cv_flat(cv) && pnr >= 16 && pnr % 16 == 0 && cv->l % pnr == 0;       \
+        const int64_t nr = (cv->plane && cv->sw == 1) || img16 || flat ? pnr : 0;                            \
+        const bool packed = nr > 0 && (img16 ? nr % 16 == 0 : flat || (cv->plane && cv->sw == 1 && nr % cv->ow == 0)); \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             /* col (k, nb*l): the images' unfolded columns side by side */                                    \
             for (int64_t b = 0; b < nb; b++) {                                                                \
@@ -637,6 +697,10 @@ static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
                 }                                                                                             \
                 if (img16) { /* image b's 16 columns inside one panel */                                     \
                     pg__im2col16_##SUF(cv, col + (b * l / nr * cv->k) * nr + b * l % nr, nr, xb);            \
+                    continue;                                                                                 \
+                }                                                                                             \
+                if (flat) { /* image b's columns whole panels */                                              \
+                    pg__im2col_flat_##SUF(cv, col + b * l / nr * cv->k * nr, nr, cv->k * nr, nr, xb);         \
                     continue;                                                                                 \
                 }                                                                                             \
                 pg__cv_fill_##SUF(cv, plane, xb);                                                             \
