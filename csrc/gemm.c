@@ -815,8 +815,13 @@ PG_GEMM_DRIVER(double, f64)
     }                                                                                                       \
                                                                                                             \
     void pg__gemm_packed_##SUF(bool ta, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,           \
-                               const T *Bp, int64_t nr, T *C, int64_t ldc, bool acc) {                      \
+                               const T *Bp, int64_t nr, T *C, int64_t ldc, int64_t cw, int64_t cstep,       \
+                               bool acc) {                                                                  \
         if (M <= 0 || N <= 0) return;                                                                       \
+        if (cw <= 0 || cw >= N) { /* one block */                                                           \
+            cw = N;                                                                                         \
+            cstep = 0;                                                                                      \
+        }                                                                                                   \
         const pg_gemm_kern_##SUF *kn = pg__packed_kern_##SUF(N);                                            \
         T *abuf = NULL;                                                                                     \
         int64_t MR = 1, kcb = 1, mcb = 1;                                                                   \
@@ -832,10 +837,11 @@ PG_GEMM_DRIVER(double, f64)
             for (int64_t i = 0; i < M; i++)                                                                 \
                 for (int64_t j = 0; j < N; j++) {                                                           \
                     const T *b = Bp + j / nr * K * nr + j % nr;                                             \
-                    T sum = acc ? C[i * ldc + j] : (T)0;                                                    \
+                    T *c = C + i * ldc + j / cw * cstep + j % cw;                                           \
+                    T sum = acc ? *c : (T)0;                                                                \
                     for (int64_t p = 0; p < K; p++)                                                         \
                         sum += (ta ? A[p * lda + i] : A[i * lda + p]) * b[p * nr];                          \
-                    C[i * ldc + j] = sum;                                                                   \
+                    *c = sum;                                                                               \
                 }                                                                                           \
             return;                                                                                         \
         }                                                                                                   \
@@ -852,16 +858,18 @@ PG_GEMM_DRIVER(double, f64)
                     const T *bp = Bp + (jr * K + pc) * NR;                                                  \
                     for (int64_t ir = 0; ir < mc; ir += MR) {                                               \
                         const int64_t m = mc - ir < MR ? mc - ir : MR;                                      \
-                        T *cp = C + (ic + ir) * ldc + col;                                                  \
+                        T *cr = C + (ic + ir) * ldc; /* the tile's first row */                             \
                         const T *ap = abuf + ir * kc;                                                       \
-                        if (m == MR && n == NR) {                                                           \
-                            kn->ukr(kc, ap, bp, cp, ldc, beta);                                             \
+                        if (m == MR && n == NR && col % cw + NR <= cw) { /* inside one block */             \
+                            kn->ukr(kc, ap, bp, cr + col / cw * cstep + col % cw, ldc, beta);               \
                             continue;                                                                       \
                         }                                                                                   \
                         kn->ukr(kc, ap, bp, edge, NR, false);                                               \
-                        for (int64_t i = 0; i < m; i++)                                                     \
-                            for (int64_t j = 0; j < n; j++)                                                 \
-                                cp[i * ldc + j] = beta ? cp[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j]; \
+                        for (int64_t j = 0; j < n; j++) {                                                   \
+                            T *cj = cr + (col + j) / cw * cstep + (col + j) % cw;                           \
+                            for (int64_t i = 0; i < m; i++)                                                 \
+                                cj[i * ldc] = beta ? cj[i * ldc] + edge[i * NR + j] : edge[i * NR + j];     \
+                        }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
             }                                                                                               \

@@ -152,13 +152,16 @@ void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
  * columns, 64-byte aligned: B(p, j) = Bp[((j / nr)*K + p)*nr + j % nr], the columns past N zero.
  * nr = pg__gemm_panel_*(N) is the panel width of the kernel products of N columns run on; 0 means
  * the naive kernel is chosen (use pg__gemm_*). Any nr >= 1 is accepted: when it is not the kernel's
- * (the kernel was changed in between) or the product is tiny, the sums are read from Bp in place. */
+ * (the kernel was changed in between) or the product is tiny, the sums are read from Bp in place.
+ * C's columns lie in blocks of cw: C(i, j) at C[i*ldc + (j / cw)*cstep + j % cw] (cw <= 0 or >= N:
+ * one block, C(i, j) = C[i*ldc + j]), e.g. the images of a batch side by side written into their
+ * own rows of an NCHW output; tiles run straight into C when cw is a multiple of nr. */
 int64_t pg__gemm_panel_f32(int64_t N);
 int64_t pg__gemm_panel_f64(int64_t N);
 void pg__gemm_packed_f32(bool ta, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *Bp,
-                         int64_t nr, float *C, int64_t ldc, bool acc);
+                         int64_t nr, float *C, int64_t ldc, int64_t cw, int64_t cstep, bool acc);
 void pg__gemm_packed_f64(bool ta, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *Bp,
-                         int64_t nr, double *C, int64_t ldc, bool acc);
+                         int64_t nr, double *C, int64_t ldc, int64_t cw, int64_t cstep, bool acc);
 
 /* threads.c: the host's lock (the GIL, through pg_set_blocking_hooks) let go
  * around long work on the calling thread, pooled or not: pg__unlock_host(work)

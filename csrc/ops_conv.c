@@ -30,6 +30,8 @@ typedef struct pg_cv {
     int64_t hq, wq;            /* the padded plane: the input rows -pt .. hq-pt-1 and columns -pl .. wq-pl-1
                                   that the windows reach, (oh-1)*sh + dh*(kh-1) + 1 by (ow-1)*sw + dw*(kw-1) + 1 */
     bool plane;                /* im2col / col2im go through a padded plane (cg, hq, wq) (pg__cv_plane) */
+    int32_t idx16[2][32][16];  /* images of 16 pixels (pg__cv_img16): the lane permutations of im2col [0] and
+                                  col2im [1] per window, filled by pg__cv_run (pg__cv_idx16) */
 } pg_cv;
 
 /* checks the parameters and the shapes (x: NCHW, w: OIHW as metas), fills cv */
@@ -218,6 +220,11 @@ typedef struct pg_cv_batch {
 #define PG_CV_INLINE static inline
 #define PG_NOINLINE
 #endif
+#if defined(__GNUC__)
+#define PG_CV_UNROLL _Pragma("GCC unroll 32")
+#else
+#define PG_CV_UNROLL
+#endif
 #define PG_CV_BY_WIDTH(OP, T, d, ldd, s, lds, rows, n)                                                       \
     switch (n) {                                                                                              \
     case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
@@ -225,6 +232,182 @@ typedef struct pg_cv_batch {
     case 16: OP(T, d, ldd, s, lds, rows, 16); break;                                                          \
     default: OP(T, d, ldd, s, lds, rows, n); break;                                                           \
     }
+
+/* col2im over images 8 wide in vectors of 8 (GCC's vector extensions): stride 1, the output as large as
+ * the input (OH = H, OW = W = 8), so each image row is one sum of shifted output rows */
+#if defined(__GNUC__) && !defined(__clang__)
+typedef float pg_cv_v8_f32 __attribute__((vector_size(32)));
+typedef int32_t pg_cv_i8_f32 __attribute__((vector_size(32)));
+typedef double pg_cv_v8_f64 __attribute__((vector_size(64)));
+typedef int64_t pg_cv_i8_f64 __attribute__((vector_size(64)));
+static bool pg__cv_rows8(const pg_cv *cv) {
+    return cv->plane && cv->sh == 1 && cv->sw == 1 && cv->w == 8 && cv->ow == 8 && cv->oh == cv->h && cv->kw <= 16;
+}
+#define PG_CV_ROWS8_FN(T, SUF)                                                                                \
+    static inline __attribute__((always_inline)) void pg__col2im_rows8_k_##SUF(                               \
+        const pg_cv *cv, const T *col, int64_t ldc, T *x, const pg_cv_i8_##SUF *idx, const int64_t kh,        \
+        const int64_t kw) {                                                                                   \
+        const pg_cv_v8_##SUF zero = {0};                                                                      \
+        for (int64_t c = 0; c < cv->cg; c++, col += kh * kw * ldc)                                            \
+            for (int64_t y = 0; y < cv->h; y++) {                                                             \
+                pg_cv_v8_##SUF acc = zero, v;                                                                 \
+                for (int64_t jj = 0; jj < kw; jj++)                                                           \
+                    for (int64_t i = 0; i < kh; i++) {                                                        \
+                        const int64_t oy = y + cv->pt - i * cv->dh;                                           \
+                        if (oy < 0 || oy >= cv->oh) continue;                                                 \
+                        memcpy(&v, col + (i * kw + jj) * ldc + oy * 8, sizeof v);                             \
+                        acc += __builtin_shuffle(v, zero, idx[jj]);                                           \
+                    }                                                                                         \
+                memcpy(x + (c * cv->h + y) * 8, &acc, sizeof acc);                                            \
+            }                                                                                                 \
+    }                                                                                                         \
+    PG_CLONES PG_NOINLINE static void pg__col2im_rows8_##SUF(const pg_cv *cv, const T *col, int64_t ldc,     \
+                                                             T *x) {                                          \
+        pg_cv_i8_##SUF idx[16]; /* per kernel column: lane e takes lane e + pl - j*dw, or a zero (lane 8) */  \
+        for (int64_t jj = 0; jj < cv->kw; jj++)                                                               \
+            for (int e = 0; e < 8; e++) {                                                                     \
+                const int64_t s = e + cv->pl - jj * cv->dw;                                                   \
+                idx[jj][e] = s >= 0 && s < 8 ? s : 8;                                                         \
+            }                                                                                                 \
+        if (cv->kh == 3 && cv->kw == 3) pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, 3, 3); /* unrolled */  \
+        else pg__col2im_rows8_k_##SUF(cv, col, ldc, x, idx, cv->kh, cv->kw);                                  \
+    }
+typedef float pg_cv_v16_f32 __attribute__((vector_size(64)));
+typedef int32_t pg_cv_i16_f32 __attribute__((vector_size(64)));
+typedef double pg_cv_v16_f64 __attribute__((vector_size(128)));
+typedef int64_t pg_cv_i16_f64 __attribute__((vector_size(128)));
+/* images of 16 pixels in and out (4 x 4): an image channel, and a row of col, are one vector of 16 */
+static bool pg__cv_img16(const pg_cv *cv) { return cv->h * cv->w == 16 && cv->l == 16 && cv->kh * cv->kw <= 32; }
+/* the lane permutations of the kh*kw windows: im2col's (fwd: col row lane (oy, ox) takes image lane */
+/* (oy*sh - pt + i*dh, ox*sw - pl + j*dw)) or col2im's (image lane (y, x) takes col lane (oy, ox) with */
+/* oy*sh = y + pt - i*dh, ox*sw = x + pl - j*dw); lane 16, a zero, where there is none */
+static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) {
+    for (int64_t i = 0; i < cv->kh; i++)
+        for (int64_t jj = 0; jj < cv->kw; jj++)
+            for (int64_t e = 0; e < 16; e++) {
+                int64_t v = 16;
+                if (fwd) {
+                    int64_t oy = e / cv->ow, ox = e % cv->ow;
+                    int64_t iy = oy * cv->sh - cv->pt + i * cv->dh, ix = ox * cv->sw - cv->pl + jj * cv->dw;
+                    if (iy >= 0 && iy < cv->h && ix >= 0 && ix < cv->w) v = iy * cv->w + ix;
+                } else {
+                    int64_t y = e / cv->w, x = e % cv->w;
+                    int64_t ty = y + cv->pt - i * cv->dh, tx = x + cv->pl - jj * cv->dw;
+                    if (ty >= 0 && tx >= 0 && ty % cv->sh == 0 && tx % cv->sw == 0 && ty / cv->sh < cv->oh &&
+                        tx / cv->sw < cv->ow)
+                        v = ty / cv->sh * cv->ow + tx / cv->sw;
+                }
+                idx[i * cv->kw + jj][e] = (int32_t)v;
+            }
+}
+#define PG_CV_IMG16_FN(T, SUF)                                                                                \
+    /* col rows (k, 16) at dst + r*rstep = im2col(img (cg, 16)): one permutation and store per row */        \
+    PG_CLONES PG_NOINLINE static void pg__im2col16_##SUF(const pg_cv *cv, T *dst, int64_t rstep, const T *x) { \
+        const int64_t kk = cv->kh * cv->kw;                                                                   \
+        pg_cv_i16_##SUF idx[32];                                                                              \
+        if (sizeof(idx[0][0]) == 4) memcpy(idx, cv->idx16[0], sizeof(idx[0]) * (size_t)kk);                   \
+        else                                                                                                  \
+            for (int64_t q = 0; q < kk; q++)                                                                  \
+                for (int e = 0; e < 16; e++) idx[q][e] = cv->idx16[0][q][e];                                  \
+        const pg_cv_v16_##SUF zero = {0};                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++, x += 16, dst += kk * rstep) {                                    \
+            pg_cv_v16_##SUF v, o;                                                                             \
+            memcpy(&v, x, sizeof v);                                                                          \
+            for (int64_t q = 0; q < kk; q++) {                                                                \
+                o = __builtin_shuffle(v, zero, idx[q]);                                                       \
+                memcpy(dst + q * rstep, &o, sizeof o);                                                        \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    /* img (cg, 16) = col2im(col (k, 16), rows ldc apart), whole: per image channel one vector summing its */ \
+    /* windows in the plane's order (kernel column j outer, row i inner: the same bits) */                   \
+    PG_CLONES PG_NOINLINE static void pg__col2im16_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {   \
+        const int64_t kk = cv->kh * cv->kw;                                                                   \
+        pg_cv_i16_##SUF idx[32];                                                                              \
+        if (sizeof(idx[0][0]) == 4) memcpy(idx, cv->idx16[1], sizeof(idx[0]) * (size_t)kk);                   \
+        else                                                                                                  \
+            for (int64_t q = 0; q < kk; q++)                                                                  \
+                for (int e = 0; e < 16; e++) idx[q][e] = cv->idx16[1][q][e];                                  \
+        const pg_cv_v16_##SUF zero = {0};                                                                     \
+        for (int64_t c = 0; c < cv->cg; c++, x += 16, col += kk * ldc) {                                      \
+            pg_cv_v16_##SUF acc = zero, v;                                                                    \
+            for (int64_t jj = 0; jj < cv->kw; jj++)                                                           \
+                for (int64_t i = 0; i < cv->kh; i++) {                                                        \
+                    memcpy(&v, col + (i * cv->kw + jj) * ldc, sizeof v);                                      \
+                    acc += __builtin_shuffle(v, zero, idx[i * cv->kw + jj]);                                  \
+                }                                                                                             \
+            memcpy(x, &acc, sizeof acc);                                                                      \
+        }                                                                                                     \
+    }
+/* stride 1, the output as wide as the input, rows of a width dividing 16 (8 x 8 images, pad 1): 16
+ * output pixels are 16 consecutive input pixels shifted by the window's offset, the lanes whose
+ * column falls outside the image masked to zero; the image channel copied into a zero-bordered flat
+ * row first, so that rows above and below read zeros (PG_CV_FLAT elements at most) */
+#define PG_CV_FLAT 1024
+static int64_t pg__cv_flat_pad(const pg_cv *cv) {
+    return (cv->pt + (cv->kh - 1) * cv->dh + 1) * cv->w + cv->pl + (cv->kw - 1) * cv->dw + 16;
+}
+static bool pg__cv_flat(const pg_cv *cv) {
+    return cv->sh == 1 && cv->sw == 1 && cv->ow == cv->w && 16 % cv->w == 0 && cv->l % 16 == 0 && cv->l >= 32 &&
+           cv->kw <= 16 && cv->h * cv->w + 2 * pg__cv_flat_pad(cv) <= PG_CV_FLAT;
+}
+#define PG_CV_FLAT_FN(T, SUF)                                                                                 \
+    /* col(r, j) at dst[(j / P)*PS + r*RS + j % P], j < l (P a multiple of 16) = im2col(img (cg, H, W)) */    \
+    PG_CLONES PG_NOINLINE static void pg__im2col_flat_##SUF(const pg_cv *cv, T *dst, int64_t P, int64_t PS,  \
+                                                            int64_t RS, const T *x) {                         \
+        T flat[PG_CV_FLAT];                                                                                   \
+        const int64_t pad = pg__cv_flat_pad(cv), hw = cv->h * cv->w, kk = cv->kh * cv->kw;                    \
+        memset(flat, 0, sizeof(T) * (size_t)(hw + 2 * pad));                                                  \
+        pg_cv_i16_##SUF mask[16]; /* per kernel column: all ones on the lanes whose column is inside */      \
+        for (int64_t jj = 0; jj < cv->kw; jj++)                                                               \
+            for (int e = 0; e < 16; e++) {                                                                    \
+                const int64_t sx = e % cv->w - cv->pl + jj * cv->dw;                                          \
+                mask[jj][e] = sx >= 0 && sx < cv->w ? -1 : 0;                                                 \
+            }                                                                                                 \
+        for (int64_t c = 0; c < cv->cg; c++, x += hw) {                                                       \
+            memcpy(flat + pad, x, sizeof(T) * (size_t)hw);                                                    \
+            for (int64_t i = 0, q = 0; i < cv->kh; i++)                                                       \
+                for (int64_t jj = 0; jj < cv->kw; jj++, q++) {                                                \
+                    const T *src = flat + pad + (-cv->pt + i * cv->dh) * cv->w - cv->pl + jj * cv->dw;        \
+                    T *d = dst + (c * kk + q) * RS;                                                           \
+                    const pg_cv_i16_##SUF m = mask[jj];                                                       \
+                    for (int64_t j = 0, t = 0; j < cv->l; j += 16) {                                          \
+                        pg_cv_v16_##SUF v;                                                                    \
+                        pg_cv_i16_##SUF u;                                                                    \
+                        memcpy(&v, src + j, sizeof v);                                                        \
+                        memcpy(&u, &v, sizeof u);                                                             \
+                        u &= m;                                                                               \
+                        memcpy(d + t, &u, sizeof u);                                                          \
+                        if ((t += 16) == P) { /* on to the next panel */                                      \
+                            t = 0;                                                                            \
+                            d += PS;                                                                          \
+                        }                                                                                     \
+                    }                                                                                         \
+                }                                                                                             \
+        }                                                                                                     \
+    }
+#else
+static bool pg__cv_flat(const pg_cv *cv) { (void)cv; return false; }
+#define PG_CV_FLAT_FN(T, SUF)                                                                                 \
+    static void pg__im2col_flat_##SUF(const pg_cv *cv, T *dst, int64_t P, int64_t PS, int64_t RS,             \
+                                      const T *x) {                                                           \
+        (void)cv; (void)dst; (void)P; (void)PS; (void)RS; (void)x;                                            \
+    }
+static bool pg__cv_img16(const pg_cv *cv) { (void)cv; return false; }
+static void pg__cv_idx16(const pg_cv *cv, bool fwd, int32_t idx[][16]) { (void)cv; (void)fwd; (void)idx; }
+#define PG_CV_IMG16_FN(T, SUF)                                                                                \
+    static void pg__im2col16_##SUF(const pg_cv *cv, T *dst, int64_t rstep, const T *x) {                      \
+        (void)cv; (void)dst; (void)rstep; (void)x;                                                            \
+    }                                                                                                         \
+    static void pg__col2im16_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {                        \
+        (void)cv; (void)col; (void)ldc; (void)x;                                                              \
+    }
+static bool pg__cv_rows8(const pg_cv *cv) { (void)cv; return false; }
+#define PG_CV_ROWS8_FN(T, SUF)                                                                                \
+    static void pg__col2im_rows8_##SUF(const pg_cv *cv, const T *col, int64_t ldc, T *x) {                    \
+        (void)cv; (void)col; (void)ldc; (void)x;                                                              \
+    }
+#endif
 
 #define PG_CONV_KERNELS(T, SUF)                                                                               \
     /* col (k, l), rows ldc apart, from img (cg, H, W): one image of one group */                             \
@@ -372,8 +555,23 @@ typedef struct pg_cv_batch {
             pg__cv_copy_##SUF(d, cv->w, sp, cv->wq, y1 - y0, x1 - x0);                                        \
         }                                                                                                     \
     }                                                                                                         \
+    /* img (cg, H, W) = col2im(col (k, l), rows ldc apart), whole, for images 8 wide (pg__cv_rows8): */     \
+    /* each image row summed in one vector, kernel column j outer, row i inner, as the plane sums each */     \
+    /* element (the same bits); window (i, j)'s output row shifted into place by a lane permutation */       \
+    /* that brings in zeros where the window hangs over the padding, so no plane and no stores to reload */   \
+    PG_CV_ROWS8_FN(T, SUF)                                                                                    \
+    PG_CV_IMG16_FN(T, SUF)                                                                                    \
+    PG_CV_FLAT_FN(T, SUF)                                                                                     \
     /* col (k, l), rows ldc apart, from image (cg, H, W), through the plane when cv->plane */                 \
     static void pg__cv_unfold_##SUF(const pg_cv *cv, T *col, int64_t ldc, const T *x, T *plane) {             \
+        if (pg__cv_img16(cv)) {                                                                               \
+            pg__im2col16_##SUF(cv, col, ldc, x);                                                              \
+            return;                                                                                           \
+        }                                                                                                     \
+        if (pg__cv_flat(cv)) {                                                                                \
+            pg__im2col_flat_##SUF(cv, col, cv->l, 0, ldc, x);                                                 \
+            return;                                                                                           \
+        }                                                                                                     \
         if (!cv->plane) {                                                                                     \
             pg__im2col_##SUF(cv, col, ldc, x);                                                                \
             return;                                                                                           \
@@ -384,7 +582,9 @@ typedef struct pg_cv_batch {
     /* image (cg, H, W): (+)= col2im(col); the direct col2im adds into a zeroed image, the plane's writes */  \
     /* the image's covered part whole (pg__cv_covers: all of it) */                                           \
     static void pg__cv_fold_##SUF(const pg_cv *cv, T *col, int64_t ldc, T *x, T *plane) {                     \
-        if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                                    \
+        if (pg__cv_img16(cv)) pg__col2im16_##SUF(cv, col, ldc, x);                                            \
+        else if (!cv->plane) pg__col2im_##SUF(cv, col, ldc, x);                                               \
+        else if (pg__cv_rows8(cv)) pg__col2im_rows8_##SUF(cv, col, ldc, x);                                   \
         else pg__col2im_plane_##SUF(cv, col, ldc, plane, x);                                                  \
     }                                                                                                         \
     /* The GEMM's packed B written directly (pg__gemm_packed_*): bp (K, nc) in panels of nr columns, */      \
@@ -443,6 +643,33 @@ typedef struct pg_cv_batch {
             for (int64_t p = 0; p < K; p++)                                                                   \
                 memset(bp + (q * K + p) * nr + t, 0, sizeof(T) * (size_t)(nr - t));                          \
     }                                                                                                         \
+    /* rows p0 .. p0+n-1 of a packed B (K rows, panels of nr; the columns past m zero) = s^T, s (m, n) */   \
+    /* rows n apart: B(p0 + q, j) = s[j*n + q], each row of B written whole, its panels in turn */            \
+    PG_CV_INLINE void pg__cv_put_t_w_##SUF(T *restrict d, const T *restrict sj, int64_t n, int64_t nr) {    \
+        for (int64_t q = 0; q < n; q++, d += nr)                                                              \
+            PG_CV_UNROLL for (int64_t j = 0; j < nr; j++) d[j] = sj[j * n + q];                               \
+    }                                                                                                         \
+    PG_CLONES PG_NOINLINE static void pg__cv_put_t_##SUF(T *bp, int64_t K, int64_t nr, int64_t p0,           \
+                                                         const T *s, int64_t n, int64_t m) {                  \
+        for (int64_t j0 = 0; j0 < m; j0 += nr) {                                                              \
+            const int64_t w = m - j0 < nr ? m - j0 : nr;                                                      \
+            T *d = bp + (j0 / nr * K + p0) * nr;                                                              \
+            const T *sj = s + j0 * n;                                                                         \
+            if (w == nr) { /* whole panels: the fixed widths unrolled */                                      \
+                switch (nr) {                                                                                 \
+                case 8: pg__cv_put_t_w_##SUF(d, sj, n, 8); break;                                             \
+                case 16: pg__cv_put_t_w_##SUF(d, sj, n, 16); break;                                           \
+                case 32: pg__cv_put_t_w_##SUF(d, sj, n, 32); break;                                           \
+                default: pg__cv_put_t_w_##SUF(d, sj, n, nr); break;                                           \
+                }                                                                                             \
+                continue;                                                                                     \
+            }                                                                                                 \
+            for (int64_t q = 0; q < n; q++, d += nr) {                                                        \
+                for (int64_t j = 0; j < w; j++) d[j] = sj[j * n + q];                                         \
+                for (int64_t j = w; j < nr; j++) d[j] = 0;                                                    \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
     /* gy's rows of group g for images n0 .. n0+nb-1, side by side: dst (og, nb*l), rows ld apart */         \
     static void pg__cv_gather_##SUF(const pg_cv *cv, T *dst, int64_t ld, const T *gy, int64_t n0, int64_t nb, \
                                     int64_t g) {                                                              \
@@ -455,8 +682,11 @@ typedef struct pg_cv_batch {
                                    T *col, T *tmp, T *plane) {                                                \
         const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
         /* col straight into the GEMM's panels when the plane's runs fit them */                              \
-        const int64_t nr = cv->plane && cv->sw == 1 ? pg__gemm_panel_##SUF(nc) : 0;                          \
-        const bool packed = nr > 0 && nr % cv->ow == 0;                                                       \
+        const bool img16 = pg__cv_img16(cv);                                                                  \
+        const int64_t pnr = pg__gemm_panel_##SUF(nc);                                                         \
+        const bool flat = !img16 && pg__cv_flat(cv) && pnr >= 16 && pnr % 16 == 0 && cv->l % pnr == 0;       \
+        const int64_t nr = (cv->plane && cv->sw == 1) || img16 || flat ? pnr : 0;                            \
+        const bool packed = nr > 0 && (img16 ? nr % 16 == 0 : flat || (cv->plane && cv->sw == 1 && nr % cv->ow == 0)); \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             /* col (k, nb*l): the images' unfolded columns side by side */                                    \
             for (int64_t b = 0; b < nb; b++) {                                                                \
@@ -465,16 +695,32 @@ typedef struct pg_cv_batch {
                     pg__cv_unfold_##SUF(cv, col + b * l, ld, xb, plane);                                      \
                     continue;                                                                                 \
                 }                                                                                             \
+                if (img16) { /* image b's 16 columns inside one panel */                                     \
+                    pg__im2col16_##SUF(cv, col + (b * l / nr * cv->k) * nr + b * l % nr, nr, xb);            \
+                    continue;                                                                                 \
+                }                                                                                             \
+                if (flat) { /* image b's columns whole panels */                                              \
+                    pg__im2col_flat_##SUF(cv, col + b * l / nr * cv->k * nr, nr, cv->k * nr, nr, xb);         \
+                    continue;                                                                                 \
+                }                                                                                             \
                 pg__cv_fill_##SUF(cv, plane, xb);                                                             \
                 pg__im2col_panels_##SUF(cv, col, nr, b * l, plane);                                           \
             }                                                                                                 \
-            /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, else through tmp */ \
-            T *yg = nb == 1 ? y + (n0 * cv->o + g * cv->og) * l : tmp;                                        \
+            /* Y_g (og, nb*l) = W_g (og, k) col (k, nb*l): straight into y for one image, or when each */    \
+            /* image's columns are whole panels (image b's block of l columns at y's image n0 + b), else */   \
+            /* through tmp */                                                                                 \
+            T *yg = y + (n0 * cv->o + g * cv->og) * l;                                                        \
             const T *wg = w + g * cv->og * cv->k;                                                             \
+            if (packed && (nb == 1 || l % nr == 0)) {                                                         \
+                pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, l, l, cv->o * l, false); \
+                continue;                                                                                     \
+            }                                                                                                 \
             const int64_t ldy = nb == 1 ? l : ld;                                                             \
+            if (nb > 1) yg = tmp;                                                                             \
             if (packed) {                                                                                     \
                 pg__cv_tail_##SUF(col, cv->k, nr, nc);                                                        \
-                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, false);          \
+                pg__gemm_packed_##SUF(false, cv->og, nc, cv->k, wg, cv->k, col, nr, yg, ldy, 0, 0, false);    \
             } else                                                                                            \
                 pg__gemm_##SUF(false, false, cv->og, nc, cv->k, wg, cv->k, col, ld, yg, ldy, false);          \
             if (nb == 1) continue;                                                                            \
@@ -497,7 +743,7 @@ typedef struct pg_cv_batch {
                         pg__cv_put_##SUF(tmp, cv->og, nr, o, b * l,                                           \
                                          gy + ((n0 + b) * cv->o + g * cv->og + o) * l, l);                    \
                 pg__cv_tail_##SUF(tmp, cv->og, nr, nc);                                                       \
-                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, false);           \
+                pg__gemm_packed_##SUF(true, cv->k, nc, cv->og, wg, cv->k, tmp, nr, col, ld, 0, 0, false);           \
             } else {                                                                                          \
                 const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                             \
                 if (nb > 1) {                                                                                 \
@@ -515,19 +761,26 @@ typedef struct pg_cv_batch {
     /* dwt (k, O), dw transposed: dw[o, r] = dwt[r, o], (+)= (G_g col^T)^T over images n0 .. n0+nb-1 */       \
     static void pg__conv_dw_##SUF(const pg_cv *cv, int64_t n0, int64_t nb, T *dwt, const T *x, const T *gy,   \
                                   T *col, T *tmp, T *plane, bool acc) {                                       \
-        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T));                                  \
+        const int64_t l = cv->l, nc = nb * l, ld = pg__cv_ld(nc, sizeof(T)), nr = pg__gemm_panel_##SUF(cv->og); \
         for (int64_t g = 0; g < cv->g; g++) {                                                                 \
             for (int64_t b = 0; b < nb; b++)                                                                  \
                 pg__cv_unfold_##SUF(cv, col + b * l, ld, x + ((n0 + b) * cv->c + g * cv->cg) * cv->h * cv->w, \
                                     plane);                                                                   \
+            /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
+            /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
+            /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
+            if (nr > 0) { /* G_g^T straight into the GEMM's panels: one pass over gy, no gather */            \
+                for (int64_t b = 0; b < nb; b++)                                                              \
+                    pg__cv_put_t_##SUF(tmp, nc, nr, b * l, gy + ((n0 + b) * cv->o + g * cv->og) * l, l, cv->og); \
+                pg__gemm_packed_##SUF(false, cv->k, cv->og, nc, col, ld, tmp, nr, dwt + g * cv->og, cv->o, 0, 0, \
+                                      acc);                                                                   \
+                continue;                                                                                     \
+            }                                                                                                 \
             const T *gg = gy + (n0 * cv->o + g * cv->og) * l;                                                 \
             if (nb > 1) {                                                                                     \
                 pg__cv_gather_##SUF(cv, tmp, ld, gy, n0, nb, g);                                              \
                 gg = tmp;                                                                                     \
             }                                                                                                 \
-            /* y = W col  =>  dW_g (og, k) (+)= G_g (og, nb*l) col^T (nb*l, k), computed transposed, */       \
-            /* dW_g^T (k, og) (+)= col (k, nb*l) G_g^T (nb*l, og): col packs as the GEMM's A (8 rows side */  \
-            /* by side) faster than as a transposed B (32), and k >= og fills the tiles better */             \
             pg__gemm_##SUF(false, true, cv->k, cv->og, nc, col, ld, gg, nb == 1 ? l : ld, dwt + g * cv->og,   \
                            cv->o, acc);                                                                       \
         }                                                                                                     \
@@ -593,8 +846,13 @@ static int64_t pg__cv_group(const pg_cv *cv) {
 }
 
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
-static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
+    pg_cv cvi = *cv0, *cv = &cvi;
+    if (pg__cv_img16(cv)) {
+        pg__cv_idx16(cv, true, cv->idx16[0]);
+        pg__cv_idx16(cv, false, cv->idx16[1]);
+    }
     if (a->numel == 0 || b->numel == 0 || (kind == PG_CV_DW && (cv->n == 0 || cv->l == 0))) {
         /* bilinear: an empty operand (C, H or O zero) or an empty sum gives zeros */
         memset(out->data, 0, pg__dtype_size(out->dtype) * (size_t)out->numel);
@@ -613,6 +871,8 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_
     int64_t colbytes = (int64_t)es * cv->k * width;
     colbytes = (colbytes + 63) / 64 * 64; /* the buffers after it stay 64-byte aligned, as packed panels must */
     int64_t tmpbytes = nb > 1 || kind == PG_CV_DX ? ((int64_t)es * cv->og * width + 63) / 64 * 64 : 0;
+    if (kind == PG_CV_DW) /* G_g^T in panels (pg__conv_dw_*): og rounded up to whole panels (of at most 32) */
+        tmpbytes = ((int64_t)es * ((cv->og + 31) / 32 * 32) * width + 63) / 64 * 64;
     int64_t planebytes = cv->plane ? (int64_t)(es * (size_t)(cv->cg * cv->hq * cv->wq) + 63) / 64 * 64 : 0;
     int64_t workbytes = colbytes + tmpbytes + planebytes;
     int64_t slotbytes = kind == PG_CV_DW ? (int64_t)(es * (size_t)(cv->o * cv->k) + 63) / 64 * 64 : 0; /* dwt */
