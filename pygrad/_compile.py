@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import sys
 import threading
 import types
 import warnings
@@ -634,6 +635,15 @@ def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[]
     return out
 
 
+def _outside() -> int:
+    """The ``stacklevel`` that makes a warning issued by the function calling this one point at the
+    first frame outside this module: the user's call of the compiled function."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class _Entry:
     """One signature's state: "warm" (seen once), "ready" (a program), "eager" (cannot record)."""
 
@@ -768,7 +778,7 @@ class CompiledFunction:
         if why not in self._warned:
             self._warned.add(why)
             warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} runs eagerly: cannot record "
-                          f"{why}", CompileWarning, stacklevel=3)
+                          f"{why}", CompileWarning, stacklevel=_outside())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # one call at a time: a replay sets the program's scalars and seeds and then runs it, and two
@@ -824,14 +834,14 @@ class CompiledFunction:
                           f"{self.rerecords} times since its first call, the latest because {why}. Each new "
                           f"signature runs the function eagerly twice (a warm-up, then the recording) before it "
                           f"replays: keep what the guards compare fixed, or pass values that change as tensors "
-                          f"(docs/compile.md, the guards)", CompileWarning, stacklevel=3)
+                          f"(docs/compile.md, the guards)", CompileWarning, stacklevel=_outside())
 
     def _warn_once_recompiles(self) -> None:
         msg = f"more than {_MAX_PROGRAMS} signatures (shapes, captured tensors, ...) were seen: programs are evicted"
         if msg not in self._warned and not self.fullgraph:
             self._warned.add(msg)
             warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)}: {msg}", CompileWarning,
-                          stacklevel=3)
+                          stacklevel=_outside())
 
     def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any) -> Any:
         if getattr(_recording.local, "rec", None) is not None or getattr(_recording.local, "fused", None) is not None:
