@@ -125,6 +125,19 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
  *   a: packed A panel [k][MR];  b: packed B panel [k][NR];  c: row stride ldc
  * ====================================================================== */
 
+/* A tile's accumulators r[MR][NV] written to c (row stride ldc): added to c when acc, else stored. */
+#define PG_UKR_WRITE(T, W, MR, NV, LOADU, STOREU, ADD)                                                      \
+    if (acc) {                                                                                              \
+        PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                          \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) {                                                     \
+                T *cp = c + i * ldc + v * W;                                                                \
+                STOREU(cp, ADD(LOADU(cp), r[i][v]));                                                        \
+            }                                                                                               \
+    } else {                                                                                                \
+        PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                          \
+            PG_UNROLL(4) for (int v = 0; v < NV; v++) STOREU(c + i * ldc + v * W, r[i][v]);                 \
+    }
+
 /* SIMD: NR = NV vectors of W lanes; the MR x NV accumulators stay in registers. */
 #define PG_UKR_SIMD(NAME, TGT, T, V, W, MR, NV, ZERO, LOAD, LOADU, STOREU, SET1, FMA, ADD)                  \
     TGT static void NAME(int64_t k, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc,   \
@@ -145,16 +158,7 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
             a += MR;                                                                                        \
             b += NV * W;                                                                                    \
         }                                                                                                   \
-        if (acc) {                                                                                          \
-            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
-                PG_UNROLL(4) for (int v = 0; v < NV; v++) {                                                 \
-                    T *cp = c + i * ldc + v * W;                                                            \
-                    STOREU(cp, ADD(LOADU(cp), r[i][v]));                                                    \
-                }                                                                                           \
-        } else {                                                                                            \
-            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
-                PG_UNROLL(4) for (int v = 0; v < NV; v++) STOREU(c + i * ldc + v * W, r[i][v]);             \
-        }                                                                                                   \
+        PG_UKR_WRITE(T, W, MR, NV, LOADU, STOREU, ADD)                                                      \
     }
 
 /* The same tile over operands in place (no packing): a[i*lda + p] (MR rows of A, row-major) and
@@ -176,16 +180,7 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
             }                                                                                               \
             b += ldb;                                                                                       \
         }                                                                                                   \
-        if (acc) {                                                                                          \
-            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
-                PG_UNROLL(4) for (int v = 0; v < NV; v++) {                                                 \
-                    T *cp = c + i * ldc + v * W;                                                            \
-                    STOREU(cp, ADD(LOADU(cp), r[i][v]));                                                    \
-                }                                                                                           \
-        } else {                                                                                            \
-            PG_UNROLL(16) for (int i = 0; i < MR; i++)                                                      \
-                PG_UNROLL(4) for (int v = 0; v < NV; v++) STOREU(c + i * ldc + v * W, r[i][v]);             \
-        }                                                                                                   \
+        PG_UKR_WRITE(T, W, MR, NV, LOADU, STOREU, ADD)                                                      \
     }
 
 /* Portable C: the compiler vectorises the j loops for the baseline ISA. */
