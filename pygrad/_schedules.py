@@ -31,6 +31,20 @@ from typing import Any
 from pygrad.errors import PygradTypeError, PygradValueError
 
 
+def _check_cycle_momentum(name: str, groups: list[dict[str, Any]]) -> None:
+    """A scheduler that cycles the momentum needs SGD's ``momentum`` or Adam's ``betas`` in every group."""
+    if not all("momentum" in g or "betas" in g for g in groups):
+        raise PygradValueError(f"{name}: the optimizer has no momentum or betas to cycle; pass cycle_momentum=False")
+
+
+def _set_momentum(g: dict[str, Any], m: float) -> None:
+    """Set a group's momentum: Adam's first beta where it has betas, else SGD's ``momentum``."""
+    if "betas" in g:
+        g["betas"] = (m, *tuple(g["betas"])[1:])
+    else:
+        g["momentum"] = m
+
+
 class LRScheduler:
     """Base class: subclasses give :meth:`lr_at` (the rate of group i at epoch t)."""
 
@@ -301,22 +315,13 @@ class CyclicLR(LRScheduler):
         self.mode, self.gamma, self._scale_fn = mode, float(gamma), scale_fn
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
-            if not all("momentum" in g or "betas" in g for g in groups):
-                raise PygradValueError("CyclicLR: the optimizer has no momentum or betas to cycle; pass "
-                                       "cycle_momentum=False")
-            self._use_beta1 = "betas" in groups[0]
+            _check_cycle_momentum("CyclicLR", groups)
             self.base_momentums = per_group(base_momentum, "base_momentum")
             self.max_momentums = per_group(max_momentum, "max_momentum")
             if last_epoch == -1:
                 for g, m in zip(groups, self.max_momentums):
-                    self._set_momentum(g, m)
+                    _set_momentum(g, m)
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, g: dict[str, Any], m: float) -> None:
-        if self._use_beta1:
-            g["betas"] = (m, *tuple(g["betas"])[1:])
-        else:
-            g["momentum"] = m
 
     def scale_fn(self, x: float) -> float:
         """The amplitude's scale at x (the cycle, or the step count)."""
@@ -337,7 +342,7 @@ class CyclicLR(LRScheduler):
         lrs = [b + (m - b) * scale * s for b, m in zip(self.base_lrs, self.max_lrs)]
         if self.cycle_momentum:
             for g, lo, hi in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
-                self._set_momentum(g, hi - (hi - lo) * scale * s)
+                _set_momentum(g, hi - (hi - lo) * scale * s)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
@@ -382,15 +387,12 @@ class OneCycleLR(LRScheduler):
                 g["min_lr"] = g["initial_lr"] / final_div_factor
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
-            if not all("momentum" in g or "betas" in g for g in groups):
-                raise PygradValueError("OneCycleLR: the optimizer has no momentum or betas to cycle; pass "
-                                       "cycle_momentum=False")
-            self._use_beta1 = "betas" in groups[0]
+            _check_cycle_momentum("OneCycleLR", groups)
             bases = list(base_momentum) if isinstance(base_momentum, (list, tuple)) else [base_momentum] * len(groups)
             tops = list(max_momentum) if isinstance(max_momentum, (list, tuple)) else [max_momentum] * len(groups)
             if last_epoch == -1:
                 for g, lo, hi in zip(groups, bases, tops):
-                    self._set_momentum(g, hi)
+                    _set_momentum(g, hi)
                     g["max_momentum"], g["base_momentum"] = hi, lo
         up = float(pct_start * self.total_steps) - 1
         # (end step, lr from, lr to, momentum from, momentum to): momentum moves against the rate
@@ -402,12 +404,6 @@ class OneCycleLR(LRScheduler):
             self.phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                            (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, g: dict[str, Any], m: float) -> None:
-        if self._use_beta1:
-            g["betas"] = (m, *tuple(g["betas"])[1:])
-        else:
-            g["momentum"] = m
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
@@ -427,7 +423,7 @@ class OneCycleLR(LRScheduler):
                     pct = (t - start_step) / (end_step - start_step) if end_step > start_step else 1.0
                     lr = self._anneal(g[a], g[b], pct)
                     if self.cycle_momentum:
-                        self._set_momentum(g, self._anneal(g[ma], g[mb], pct))
+                        _set_momentum(g, self._anneal(g[ma], g[mb], pct))
                     break
                 start_step = end_step
             lrs.append(lr)
