@@ -32,20 +32,27 @@ from pygrad.errors import PygradTypeError, PygradValueError
 Array = np.ndarray
 
 
+# the numpy helpers of the reference engine's optimizers too (pygrad.reference.optim)
+
+
 def _f64(a: Any) -> Array:
+    """a (an array, or a tensor's values) as float64."""
     return np.asarray(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64)
 
 
 def _old(state: dict[str, Any], key: str, like: Array, fill: float = 0.0) -> Array:
+    """The saved buffer ``key`` as float64, or ``fill`` everywhere on first use."""
     return _f64(state[key]) if key in state else np.full(like.shape, fill)
 
 
 def _store(state: dict[str, Any], key: str, value: Array, dtype: Any) -> Array:
+    """Keep ``value`` in the parameter's dtype; return it as float64 (rounded)."""
     state[key] = np.asarray(value).astype(dtype)
     return _f64(state[key])
 
 
 def _lerp(start: Array, end: Array, w: float) -> Array:
+    """start + w (end - start), in the two-sided form that is exact at w = 0 and 1."""
     return start + w * (end - start) if w < 0.5 else end - (end - start) * (1.0 - w)
 
 

@@ -20,16 +20,13 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _copying
+from pygrad._optim_rules import _f64, _lerp, _old, _store
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from .autograd import enable_grad, no_grad
 from .tensor import Tensor, float32, float64, tensor
 
 Array = np.ndarray
-
-
-def _f64(a: Any) -> Array:
-    return np.asarray(a, dtype=np.float64)
 
 
 class Optimizer:
@@ -150,22 +147,6 @@ class Optimizer:
         for g, saved in zip(self.param_groups, groups):
             g.update({k: v for k, v in saved.items() if k != "params"})
         self.state = new_state
-
-
-def _store(state: dict[str, Any], key: str, value: Array, dtype: np.dtype) -> Array:
-    """Keep ``value`` in the parameter's dtype; return it as float64 (rounded)."""
-    state[key] = value.astype(dtype)
-    return _f64(state[key])
-
-
-def _old(state: dict[str, Any], key: str, like: Array, fill: float = 0.0) -> Array:
-    """The saved buffer ``key`` as float64, or ``fill`` everywhere on first use."""
-    return _f64(state[key]) if key in state else np.full(like.shape, fill)
-
-
-def _lerp(start: Array, end: Array, w: float) -> Array:
-    """start + w (end - start), in the two-sided form that is exact at w = 0 and 1."""
-    return start + w * (end - start) if w < 0.5 else end - (end - start) * (1.0 - w)
 
 
 def _at_least(name: str, what: str, v: float) -> None:
@@ -455,7 +436,7 @@ def minimize(f: Callable[[Tensor], Tensor], x0: Any, lr: float = 0.1, tol: float
 # the schedules written once for both engines (pygrad._schedules), and a lr_scheduler namespace
 # as torch.optim has, holding this module's own StepLR, ExponentialLR and CosineAnnealingLR;
 # Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines (pygrad._optim_rules)
-from pygrad import _optim_rules  # noqa: E402
+from pygrad import _optim_rules  # noqa: E402 - bound below, after this module's Optimizer
 from pygrad._schedules import (  # noqa: E402
     ConstantLR,
     CosineAnnealingWarmRestarts,
