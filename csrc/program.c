@@ -1428,6 +1428,17 @@ static pg_status pg__lower(pg_program *g) {
         }
         fz[i] = (int8_t)pg__fusable(g, I, leaf, &fn[i], &fdt[i]);
         if (I->kind == I_ACC_LEAF) leaf[I->a] = 2;
+    }
+    /* a leaf's first gradient alone in its group would be a copy: the generic
+     * replay adopts the gradient instead (no copy, no pass over it) */
+    for (int i = 0; i < nc; i++) {
+        if (fz[i] != F_LEAF_NEW) continue;
+        bool prev = i > 0 && fz[i - 1] && fn[i - 1] == fn[i] && fdt[i - 1] == fdt[i];
+        bool next = i + 1 < nc && fz[i + 1] && fn[i + 1] == fn[i] && fdt[i + 1] == fdt[i];
+        if (!prev && !next) fz[i] = F_NO;
+    }
+    for (int i = 0; i < nc; i++) {
+        pg_instr *I = &g->code[i];
         if ((fz[i] == F_LEAF_NEW || fz[i] == F_LEAF_INTO) && g->slots[I->a].gradof < 0) {
             int q = pg__new_slot(g, S_GRADOF, I->a, NULL);
             if (q < 0) goto done;
