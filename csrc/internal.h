@@ -151,6 +151,8 @@ typedef struct pg_params {
         struct {
             double scale;                /* the factor of q·k */
             bool causal;                 /* key j > query i masked out (top-left aligned) */
+            double dropout;              /* the probability of zeroing a weight, in [0, 1]; 0: none */
+            uint64_t seed;               /* keys the dropout mask's hash (as dropout's) */
         } attn;                          /* scaled_dot_product_attention */
         struct {
             int64_t kernel[2], stride[2], pad[2], dilation[2]; /* (h, w): >= 1, >= 1, >= 0, >= 1 */

@@ -78,6 +78,22 @@
 PG_DIVMOD(float, f32, fmodf, floorf, copysignf)
 PG_DIVMOD(double, f64, fmod, floor, copysign)
 #undef PG_DIVMOD
+/* The dropout mask's counter-based hash (ops_dropout.c; the fused attention's dropout uses it too):
+ * hash(seed, i) for i = hi·2³² + lo is mix(mix(lo ^ k0) ^ c), c = k1 + hi · 0x9e3779b9, seed = k1·2³² + k0;
+ * mix is a 32-bit xor-shift-multiply finaliser (full avalanche, a bijection). Index i is kept when
+ * hash >= ⌊p · 2³²⌋. The reference engine reimplements it bit for bit. */
+static inline uint32_t pg__mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x21f0aaadu;
+    x ^= x >> 15;
+    x *= 0x735a2d97u;
+    x ^= x >> 15;
+    return x;
+}
+static inline uint32_t pg__dropout_hash(uint32_t k0, uint32_t c, uint32_t lo) {
+    return pg__mix32(pg__mix32(lo ^ k0) ^ c);
+}
+
 static inline float pg__floordiv_f32(float a, float b) { float m; return pg__divmod_f32(a, b, &m); }
 static inline double pg__floordiv_f64(double a, double b) { double m; return pg__divmod_f64(a, b, &m); }
 static inline float pg__remainder_f32(float a, float b) { float m; (void)pg__divmod_f32(a, b, &m); return m; }

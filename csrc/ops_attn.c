@@ -1,16 +1,22 @@
 /* ops_attn.c: scaled dot-product attention (PyTorch's
- * F.scaled_dot_product_attention without dropout), fused:
+ * F.scaled_dot_product_attention), fused:
  *
  *   s[i, j] = scale · q[i]·k[j] + bias[i, j]     (−∞ where causal and j > i)
- *   p[i, :] = softmax(s[i, :]),  o[i] = Σ_j p[i, j] v[j]
+ *   p[i, :] = softmax(s[i, :]),  o[i] = Σ_j p̃[i, j] v[j]
+ *
+ * p̃ = p without dropout; with dropout probability δ > 0, p̃[i, j] = p[i, j] · keep[i, j] / (1 − δ), the
+ * mask dropout's hash of the seed at the flat index (b·L + i)·S + j of the (B..., L, S) weights, so the
+ * same seed gives the mask of dropout(softmax(s)) (the composed form, and the reference engine's).
  *
  * q (B..., L, E), k (B..., S, E), v (B..., S, Ev) -> o (B..., L, Ev); bias (B..., L, S) or a 0-d zero
  * (no mask; Python turns a bool mask into 0/−∞ and broadcasts a float mask). Blocks of query rows
  * are computed against every key they see with the GEMM (below); no L×S matrix is made. The backward
  * recomputes each block's softmax (a node keeps only inputs and output) and, per block:
  *
- *   D[i] = do[i]·o[i],  dv += pᵀ do,  dp = do vᵀ,  ds = p (dp − D),  dq = scale ds k,
- *   dk += scale dsᵀ q,  dbias = ds.
+ *   D[i] = do[i]·o[i],  dv += p̃ᵀ do,  dp̃ = do vᵀ,  dp = dp̃ · keep / (1 − δ) (dp̃ without dropout),
+ *   ds = p (dp − D),  dq = scale ds k,  dk += scale dsᵀ q,  dbias = ds
+ *
+ * (D[i] = Σ_j p[i, j] dp[i, j] = Σ_j p̃[i, j] dp̃[i, j] = do[i]·o[i] with or without the mask).
  *
  * A row whose every key is masked out gives zeros and zero gradients (PyTorch's fused result). The rule
  * (double backward) is the same backward made of matmul, softmax and elementwise ops. */
@@ -24,6 +30,9 @@ typedef struct pg_attn {
     int64_t b, l, s, e, ev; /* batch (the leading dims' product), query rows, keys, q/k width, v width */
     bool has_bias, causal;
     double scale;
+    double dropout;         /* δ: 0 none, 1 every weight dropped */
+    uint64_t seed;          /* the dropout mask's */
+    uint32_t thr;           /* keep where hash >= thr (δ < 1) */
 } pg_attn;
 
 static pg_status pg__attn_plan(pg_attn *a, const pg_meta *q, const pg_meta *k, const pg_meta *v, const pg_meta *bias,
@@ -60,6 +69,11 @@ static pg_status pg__attn_plan(pg_attn *a, const pg_meta *q, const pg_meta *k, c
         a->has_bias = true;
     }
     if (!isfinite(a->scale)) return pg__fail(PG_ERR_VALUE, "%s: scale %g is not finite", op, a->scale);
+    if (!(p->attn.dropout >= 0.0 && p->attn.dropout <= 1.0))
+        return pg__fail(PG_ERR_VALUE, "%s: dropout_p has to be between 0 and 1, but got %g", op, p->attn.dropout);
+    a->dropout = p->attn.dropout;
+    a->seed = p->attn.seed;
+    a->thr = a->dropout < 1.0 ? (uint32_t)(a->dropout * 4294967296.0) : 0;
     return PG_OK;
 }
 
@@ -153,6 +167,22 @@ static inline int64_t pg__attn_keys(const pg_attn *a, int64_t i) {
     }                                                                                                        \
     PG_CLONES static void pg__attn_mul_##sfx(T *restrict row, T f, int64_t n) {                              \
         PG_IVDEP for (int64_t j = 0; j < n; j++) row[j] *= f;                                                \
+    }                                                                                                        \
+    /* row[j] = keep(at + j) ? row[j] · f : 0, the dropout mask of flat indices at, at + 1, …             \
+     * (f = 1 / (1 − δ); thr the keep threshold; δ = 1 is handled by the caller) */                        \
+    PG_CLONES static void pg__attn_drop_##sfx(T *restrict row, T f, int64_t n, uint64_t seed, uint64_t at,  \
+                                              uint32_t thr) {                                                \
+        uint32_t k0 = (uint32_t)seed;                                                                        \
+        while (n > 0) { /* runs of indices with the same high 32 bits: uint32 lanes */                      \
+            uint32_t lo = (uint32_t)at, c = (uint32_t)(seed >> 32) + (uint32_t)(at >> 32) * 0x9e3779b9u;     \
+            int64_t m = (int64_t)(((at >> 32) + 1) << 32) - (int64_t)at;                                     \
+            m = m < n ? m : n;                                                                               \
+            PG_IVDEP for (int64_t j = 0; j < m; j++)                                                         \
+                row[j] = pg__dropout_hash(k0, c, lo + (uint32_t)j) >= thr ? row[j] * f : (T)0;               \
+            row += m;                                                                                        \
+            at += (uint64_t)m;                                                                               \
+            n -= m;                                                                                          \
+        }                                                                                                    \
     }
 PG_ATTN_ROWS(float, f32)
 PG_ATTN_ROWS(double, f64)
@@ -181,6 +211,16 @@ PG_ATTN_ROWS(double, f64)
             pg__attn_mul_##sfx(row, (T)(1.0 / pg__attn_sum_##sfx(row, n)), n);                                \
         }                                                                                                     \
     }                                                                                                         \
+    /* p̃ from p in place for rows [i0, i1) of batch element bb (p: r × su, row stride su) */                 \
+    static void pg__attn_dropped_##sfx(const pg_attn *a, int64_t bb, int64_t i0, int64_t i1, int64_t su, T *p) { \
+        if (a->dropout >= 1.0) {                                                                              \
+            memset(p, 0, sizeof(T) * (size_t)((i1 - i0) * su));                                               \
+            return;                                                                                           \
+        }                                                                                                     \
+        T f = (T)(1.0 / (1.0 - a->dropout));                                                                  \
+        for (int64_t i = i0; i < i1; i++)                                                                     \
+            pg__attn_drop_##sfx(p + (i - i0) * su, f, su, a->seed, (uint64_t)((bb * a->l + i) * a->s), a->thr); \
+    }                                                                                                         \
     static void pg__attn_fwd_##sfx(const pg_attn_job *jb, int64_t bb, int64_t blk, T *p) {                    \
         const pg_attn *a = jb->a;                                                                             \
         const T *q = (const T *)jb->q + bb * a->l * a->e, *k = (const T *)jb->k + bb * a->s * a->e;           \
@@ -194,6 +234,7 @@ PG_ATTN_ROWS(double, f64)
             return;                                                                                           \
         }                                                                                                     \
         pg__attn_probs_##sfx(a, q, k, bias, i0, i1, su, p);                                                   \
+        if (a->dropout > 0) pg__attn_dropped_##sfx(a, bb, i0, i1, su, p);                                      \
         pg__gemm_##sfx(false, false, i1 - i0, a->ev, su, p, su, v, a->ev, o + i0 * a->ev, a->ev, false);       \
     }                                                                                                         \
     /* the gradients for batch element bb (dk, dv accumulate over its query blocks) */                        \
@@ -213,20 +254,26 @@ PG_ATTN_ROWS(double, f64)
             int64_t su = pg__attn_keys(a, i1 - 1);                                                            \
             if (su == 0) continue; /* dq rows and dbias stay zero */                                          \
             pg__attn_probs_##sfx(a, q, k, bias, i0, i1, su, p);                                               \
-            if (dv) pg__gemm_##sfx(true, false, su, a->ev, r, p, su, g + i0 * a->ev, a->ev, dv, a->ev, true); \
-            if (!need_ds) continue;                                                                           \
-            pg__gemm_##sfx(false, true, r, su, a->ev, g + i0 * a->ev, a->ev, v, a->ev, dp, su, false);        \
-            T sc = (T)a->scale;                                                                               \
-            for (int64_t i = i0; i < i1; i++) {                                                               \
-                const T *gi = g + i * a->ev, *oi = o + i * a->ev, *pi = p + (i - i0) * su;                    \
-                T *di = dp + (i - i0) * su;                                                                   \
-                double dd = 0;                                                                                \
-                for (int64_t c = 0; c < a->ev; c++) dd += (double)gi[c] * (double)oi[c];                      \
-                T d = (T)dd;                                                                                  \
-                for (int64_t j = 0; j < su; j++) di[j] = pi[j] * (di[j] - d); /* ds (0 where p is 0) */       \
-                if (dbias) memcpy(dbias + i * a->s, di, sizeof(T) * (size_t)su);                              \
-                for (int64_t j = 0; j < su; j++) di[j] *= sc;                                                 \
+            if (need_ds) { /* ds into dp, from p (the mask applied to dp̃) */                                 \
+                pg__gemm_##sfx(false, true, r, su, a->ev, g + i0 * a->ev, a->ev, v, a->ev, dp, su, false);    \
+                if (a->dropout > 0) pg__attn_dropped_##sfx(a, bb, i0, i1, su, dp);                             \
+                T sc = (T)a->scale;                                                                           \
+                for (int64_t i = i0; i < i1; i++) {                                                           \
+                    const T *gi = g + i * a->ev, *oi = o + i * a->ev, *pi = p + (i - i0) * su;                \
+                    T *di = dp + (i - i0) * su;                                                               \
+                    double dd = 0;                                                                            \
+                    for (int64_t c = 0; c < a->ev; c++) dd += (double)gi[c] * (double)oi[c];                  \
+                    T d = (T)dd;                                                                              \
+                    for (int64_t j = 0; j < su; j++) di[j] = pi[j] * (di[j] - d); /* ds (0 where p is 0) */   \
+                    if (dbias) memcpy(dbias + i * a->s, di, sizeof(T) * (size_t)su);                          \
+                    for (int64_t j = 0; j < su; j++) di[j] *= sc;                                             \
+                }                                                                                             \
             }                                                                                                 \
+            if (dv) {                                                                                         \
+                if (a->dropout > 0) pg__attn_dropped_##sfx(a, bb, i0, i1, su, p);                              \
+                pg__gemm_##sfx(true, false, su, a->ev, r, p, su, g + i0 * a->ev, a->ev, dv, a->ev, true);     \
+            }                                                                                                 \
+            if (!need_ds) continue;                                                                           \
             if (dq) pg__gemm_##sfx(false, false, r, a->e, su, dp, su, k, a->e, dq + i0 * a->e, a->e, false);  \
             if (dk) pg__gemm_##sfx(true, false, su, a->e, r, dp, su, q + i0 * a->e, a->e, dk, a->e, true);    \
         }                                                                                                     \
@@ -316,7 +363,8 @@ static pg_status attn_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
 }
 
 /* the same backward made of differentiable ops (for create_graph):
- *   s = scale q kᵀ + bias (+ the causal −∞), p = softmax(s), dv = pᵀ g, dp = g vᵀ,
+ *   s = scale q kᵀ + bias (+ the causal −∞), p = softmax(s), p̃ = dropout(p) (the same seed; p without
+ *   dropout), dv = p̃ᵀ g, dp = dropout(g vᵀ),
  *   ds = p (dp − Σ_j dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds summed to bias's shape */
 static pg_status attn_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     pg_keep keep = {0};
@@ -382,14 +430,24 @@ static pg_status attn_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
         TRY(pz, pg_where(rowok, p0, zero2));
         p = pz;
     }
+    pg_tensor *pd = p; /* p̃ */
+    if (a.dropout > 0) {
+        TRY(pdrop, pg_dropout(p, a.dropout, a.seed));
+        pd = pdrop;
+    }
     if (pg__node_needs(n, 2)) {
-        TRY(pt, pg_permute(p, nd, perm));
+        TRY(pt, pg_permute(pd, nd, perm));
         dx[2] = pg_matmul(pt, g);
         if (!dx[2]) goto fail;
     }
     if (pg__node_needs(n, 0) || pg__node_needs(n, 1) || pg__node_needs(n, 3)) {
         TRY(vt, pg_permute(v, nd, perm));
-        TRY(dp, pg_matmul(g, vt));
+        TRY(dp0, pg_matmul(g, vt));
+        pg_tensor *dp = dp0;
+        if (a.dropout > 0) {
+            TRY(dpdrop, pg_dropout(dp0, a.dropout, a.seed));
+            dp = dpdrop;
+        }
         TRY(dpp, pg_mul(dp, p));
         TRY(rs, pg_sum(dpp, 1u << (nd - 1), 1));
         TRY(dd, pg_sub(dp, rs));
@@ -418,7 +476,7 @@ fail:
 }
 
 pg_tensor *pg_scaled_dot_product_attention(pg_tensor *q, pg_tensor *k, pg_tensor *v, pg_tensor *bias, double scale,
-                                           int is_causal) {
+                                           int is_causal, double dropout_p, uint64_t seed) {
     const char *op = "scaled_dot_product_attention";
     if (pg__check_tensor(op, q) || pg__check_tensor(op, k) || pg__check_tensor(op, v) || pg__check_tensor(op, bias))
         return NULL;
@@ -426,6 +484,8 @@ pg_tensor *pg_scaled_dot_product_attention(pg_tensor *q, pg_tensor *k, pg_tensor
     p.op = PG_OP_SCALED_DOT_PRODUCT_ATTENTION;
     p.attn.scale = scale;
     p.attn.causal = is_causal != 0;
+    p.attn.dropout = dropout_p;
+    p.attn.seed = seed;
     pg_tensor *in[4] = {q, k, v, bias};
     return pg__apply(PG_OP_SCALED_DOT_PRODUCT_ATTENTION, in, 4, &p);
 }

@@ -16,21 +16,6 @@
 
 #include <string.h>
 
-/* 32-bit finaliser (xor-shift-multiply, full avalanche), a bijection of uint32 */
-static inline uint32_t pg__mix32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x21f0aaadu;
-    x ^= x >> 15;
-    x *= 0x735a2d97u;
-    x ^= x >> 15;
-    return x;
-}
-
-/* hash(seed, i) for i = hi·2³² + lo: mix(mix(lo ^ seed_lo) ^ (seed_hi + hi · 0x9e3779b9)) */
-static inline uint32_t pg__dropout_hash(uint32_t k0, uint32_t c, uint32_t lo) {
-    return pg__mix32(pg__mix32(lo ^ k0) ^ c);
-}
-
 typedef struct pg_dropout_job {
     void *y;           /* [n] */
     const void *x;     /* [n] */

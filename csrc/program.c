@@ -948,6 +948,15 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 }
 
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
+/* the random ops: dropout, and attention with dropout; where their parameters keep the seed */
+static bool pg__random_op(const pg_instr *I) {
+    const pg_params *p = I->kind == I_FWD ? &I->p : &I->node->p;
+    return I->op == PG_OP_DROPOUT || (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
+}
+static uint64_t *pg__seed_of(pg_params *p, int op) {
+    return op == PG_OP_DROPOUT ? &p->dropout.seed : &p->attn.seed;
+}
+
 int pg_program_n_seeds(const pg_program *g) { return g && g->recorded ? g->seed_fwd.n : 0; }
 
 pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n) {
@@ -955,9 +964,14 @@ pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n) {
     if (n != g->seed_fwd.n || (n && !seeds))
         return pg__fail(PG_ERR_VALUE, "compile: the program has %d random ops, got %d seeds", g->seed_fwd.n, n);
     if (atomic_load(&g->busy)) return pg__fail(PG_ERR_RUNTIME, "compile: the program is running");
-    for (int k = 0; k < n; k++) g->code[g->seed_fwd.v[k]].p.dropout.seed = seeds[k];
-    for (int k = 0; k < g->seed_bwd.n; k += 2)
-        g->code[g->seed_bwd.v[k]].node->p.dropout.seed = seeds[g->seed_bwd.v[k + 1]];
+    for (int k = 0; k < n; k++) {
+        pg_instr *I = &g->code[g->seed_fwd.v[k]];
+        *pg__seed_of(&I->p, I->op) = seeds[k];
+    }
+    for (int k = 0; k < g->seed_bwd.n; k += 2) {
+        pg_instr *I = &g->code[g->seed_bwd.v[k]];
+        *pg__seed_of(&I->node->p, I->op) = seeds[g->seed_bwd.v[k + 1]];
+    }
     return PG_OK;
 }
 int pg_program_n_optim(const pg_program *g) { return g && g->recorded ? g->n_opt : 0; }
@@ -1820,9 +1834,9 @@ done:
 static pg_status pg__rest(pg_program *g) {
     for (int i = 0; i < g->n_code; i++) { /* the random ops, whose seeds each run sets */
         const pg_instr *I = &g->code[i];
-        if (I->kind == I_FWD && I->op == PG_OP_DROPOUT && pg__ivec_push(&g->seed_fwd, i) < 0)
+        if (I->kind == I_FWD && pg__random_op(I) && pg__ivec_push(&g->seed_fwd, i) < 0)
             return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
-        if (I->kind == I_BWD && I->op == PG_OP_DROPOUT)
+        if (I->kind == I_BWD && pg__random_op(I))
             for (int k = 0; k < g->seed_fwd.n; k++)
                 if (g->seed_fwd.v[k] == I->fwd && (pg__ivec_push(&g->seed_bwd, i) < 0 || pg__ivec_push(&g->seed_bwd, k) < 0))
                     return pg__fail(PG_ERR_MEMORY, "compile: out of memory");

@@ -397,11 +397,13 @@ pg_tensor *pg_dropout(pg_tensor *x, double p, uint64_t seed);
  * scale_grad_by_freq: the gradient of row v is divided by the number of times v occurs in indices */
 pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
                         int64_t padding_idx, int scale_grad_by_freq);
-/* softmax(scale · q kᵀ + bias) v, fused (online softmax; no L×S matrix kept): q (B..., L, E), k (B..., S, E),
- * v (B..., S, Ev) -> (B..., L, Ev); bias (B..., L, S) additive (−inf: masked out) or a 0-d tensor (none);
- * is_causal masks key j > query i. A row with every key masked gives NaN. Same float dtype throughout. */
+/* softmax(scale · q kᵀ + bias) v, fused (blocks of query rows; no L×S matrix kept): q (B..., L, E),
+ * k (B..., S, E), v (B..., S, Ev) -> (B..., L, Ev); bias (B..., L, S) additive (−inf: masked out) or a 0-d
+ * tensor (none); is_causal masks key j > query i. A row with every key masked out gives zeros. Same float
+ * dtype throughout. dropout_p in [0, 1] drops attention weights (the rest scaled by 1 / (1 - dropout_p))
+ * with pg_dropout's mask of seed over the (B..., L, S) weights; 0: no dropout. */
 pg_tensor *pg_scaled_dot_product_attention(pg_tensor *q, pg_tensor *k, pg_tensor *v, pg_tensor *bias, double scale,
-                                           int is_causal);
+                                           int is_causal, double dropout_p, uint64_t seed);
 /* 2-d pooling over the H x W planes of x (N, C, H, W) (PyTorch's semantics). kernel[2], stride[2],
  * padding[2], dilation[2] are (h, w); padding at most half the kernel; OH = (H + 2*pad - dil*(KH-1) - 1) / stride
  * + 1, rounded up with ceil_mode (a last window must start inside the input or its left padding).

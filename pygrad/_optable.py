@@ -332,8 +332,9 @@ OPS: tuple[Op, ...] = (
     Op("scaled_dot_product_attention", 4,
        Gate("ScaledDotProductAttentionGate", "o = softmax(scale · q kᵀ + bias) v; dv = pᵀ g, ds = p (g vᵀ − D), "
             "dq = scale ds k, dk = scale dsᵀ q, dbias = ds.",
-            lambda e, q, k, v, bias, scale, is_causal: q._sdpa(k, v, bias, scale, is_causal),
-            ("scale", "is_causal"), (1.0, False)),
+            lambda e, q, k, v, bias, scale, is_causal, dropout_p, seed: q._sdpa(k, v, bias, scale, is_causal,
+                                                                                dropout_p, seed),
+            ("scale", "is_causal", "dropout_p", "seed"), (1.0, False, 0.0, 0)),
        "attn", (), (),
        doc="Fused attention: pygrad.nn.functional.scaled_dot_product_attention."),
     Op("max_pool2d", 1, Gate("MaxPool2dGate", "y[n, c, a, b] = max of the window (a, b) of x[n, c]; max routes: "

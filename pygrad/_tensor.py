@@ -1040,11 +1040,21 @@ class Tensor:
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
                                       int(padding_idx), bool(scale_grad_by_freq)))
 
-    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
+    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
+              dropout_p: float = 0.0, seed: int = 0) -> Tensor:
         """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)
-        or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it)."""
+        or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it); dropout_p > 0 drops weights
+        with dropout's mask of ``seed`` over the (batch..., L, S) weights."""
         return _wrap(lib.pg_scaled_dot_product_attention(self._p, key._p, value._p, bias._p, float(scale),
-                                                         bool(is_causal)))
+                                                         bool(is_causal), float(dropout_p), int(seed)))
+
+    def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
+                      dropout_p: float, generator: Any = None) -> Tensor:
+        """:meth:`_sdpa` with dropout, its seed drawn as :meth:`_dropout` draws one."""
+        seed = _creation._draw_seed(generator)
+        if _recording.RECORDING:  # pygrad.compile: a replay draws a new seed from the same generator
+            _recording.note_seed(generator)
+        return self._sdpa(key, value, bias, scale, is_causal, dropout_p, seed)
 
     def _max_pool2d(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
                     return_indices: bool = False) -> Any:

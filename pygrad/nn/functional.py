@@ -1059,8 +1059,11 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     bias from ``attn_mask`` (bool: True takes part, False is −∞; float: added; broadcast to (..., L, S))
     or ``is_causal`` (key j > query i masked, top-left aligned). Fused (the op
     ``scaled_dot_product_attention``): no L×S matrix is kept for backward. A row with every key masked out
-    gives NaN, as PyTorch. ``dropout_p > 0`` drops attention weights (always, as PyTorch's functional form)
-    through the composed path softmax → dropout → matmul, with ``generator`` as :func:`dropout`'s.
+    gives zeros (PyTorch's fused kernels; its math fallback gives NaN). ``dropout_p > 0`` drops attention
+    weights (always, as PyTorch's functional form) inside the fused op: p̃ = p · keep / (1 − dropout_p),
+    with :func:`dropout`'s mask over the (..., L, S) weights and its seed drawn from ``generator`` (or the
+    generator :func:`pygrad.manual_seed` seeds) as :func:`dropout` draws one, so the same seed gives the
+    result of ``dropout(softmax(s)) @ v`` on both engines. The backward regenerates the mask from the seed.
     """
     op = "scaled_dot_product_attention"
     q, k, v = _tensor(op, query), _tensor(op, key), _tensor(op, value)
@@ -1085,10 +1088,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     shape = batch + (q.shape[-2], k.shape[-2])
     bias = E.zeros((), dtype=q.dtype) if attn_mask is None else _attn_bias(E, attn_mask, q.dtype, shape)
     if dropout_p > 0:
-        s = q.matmul(k.transpose(-1, -2)) * sc + bias
-        if is_causal:
-            s = s + E.tensor(np.triu(np.full(shape[-2:], -np.inf), 1), dtype=q.dtype)
-        return dropout(s.softmax(-1), float(dropout_p), generator=generator).matmul(v)
+        return q._sdpa_dropout(k, v, bias, sc, bool(is_causal), float(dropout_p), generator)
     return q._sdpa(k, v, bias, sc, bool(is_causal))
 
 

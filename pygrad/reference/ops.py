@@ -1953,24 +1953,32 @@ def _attn_probs(q: Array, k: Array, bias: Array, scale: float, causal: bool) -> 
 
 class ScaledDotProductAttention(Op):
     """o = softmax(scale · q kᵀ + bias) v (bias additive, −∞ masks; causal masks key j > query i);
-    p the softmax: dv = pᵀ g, dp = g vᵀ, ds = p (dp − Σⱼ dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds."""
+    p the softmax: dv = pᵀ g, dp = g vᵀ, ds = p (dp − Σⱼ dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds.
+    With dropout (probability > 0) p is followed by :class:`Dropout` of ``seed`` over the (batch..., L, S)
+    weights: o = p̃ v, dv = p̃ᵀ g, and dp is dropout's backward of g vᵀ."""
 
     name = "scaled_dot_product_attention"
     save_inputs = True
 
-    def __init__(self, scale: float, causal: bool) -> None:
+    def __init__(self, scale: float, causal: bool, dropout: float = 0.0, seed: int = 0) -> None:
         super().__init__()
         self.scale, self.causal = float(scale), bool(causal)
+        self.drop = Dropout(dropout, seed) if dropout > 0 else None
 
     def forward(self, q: Array, k: Array, v: Array, bias: Array) -> Array:
         p = _attn_probs(q, k, bias, self.scale, self.causal)
+        if self.drop is not None:
+            p = self.drop.apply(p.astype(q.dtype))
         return np.matmul(p, v).astype(q.dtype)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         q, k, v, bias = xs
         p = _attn_probs(q, k, bias, self.scale, self.causal)
-        dv = np.matmul(np.swapaxes(p, -1, -2), g)
+        pd = p if self.drop is None else self.drop.apply(p.astype(q.dtype))
+        dv = np.matmul(np.swapaxes(pd, -1, -2), g)
         dp = np.matmul(g, np.swapaxes(v, -1, -2))
+        if self.drop is not None:
+            dp = self.drop.apply(dp.astype(q.dtype))
         ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
         dq = self.scale * np.matmul(ds, k)
         dk = self.scale * np.matmul(np.swapaxes(ds, -1, -2), q)

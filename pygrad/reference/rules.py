@@ -311,8 +311,9 @@ def _embedding(node: Node, g: Tensor) -> list[Any]:
 
 
 def _sdpa(node: Node, g: Tensor) -> list[Any]:
-    """The fused backward made of ops: s = scale q kᵀ + bias, p = softmax(s), dv = pᵀ g, dp = g vᵀ,
-    ds = p (dp − Σⱼ dp p), dq = scale ds k, dk = scale dsᵀ q, dbias = ds summed to bias's shape."""
+    """The fused backward made of ops: s = scale q kᵀ + bias, p = softmax(s), p̃ = dropout(p) (the op's
+    seed; p without dropout), dv = p̃ᵀ g, dp = dropout(g vᵀ), ds = p (dp − Σⱼ dp p), dq = scale ds k,
+    dk = scale dsᵀ q, dbias = ds summed to bias's shape."""
     op = node.op
     q, k, v, bias = node.inputs
     s = q.matmul(k.transpose(-1, -2)) * op.scale + bias
@@ -327,8 +328,12 @@ def _sdpa(node: Node, g: Tensor) -> list[Any]:
         p = where(keep, where(keep, s, zero).softmax(-1), zero)
     else:
         p = s.softmax(-1)
-    dv = p.transpose(-1, -2).matmul(g)
+    drop = op.drop
+    pd = p if drop is None else p._dropout_seeded(drop.p, drop.seed)
+    dv = pd.transpose(-1, -2).matmul(g)
     dp = g.matmul(v.transpose(-1, -2))
+    if drop is not None:
+        dp = dp._dropout_seeded(drop.p, drop.seed)
     ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
     dq = ds.matmul(k) * op.scale
     dk = ds.transpose(-1, -2).matmul(q) * op.scale

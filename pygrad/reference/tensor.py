@@ -1076,7 +1076,15 @@ class Tensor:
             raise PygradIndexError(f"embedding: padding_idx {padding_idx} is out of range for a table of {v} rows")
         return _apply(ops.Embedding(idx, padding_idx, scale_grad_by_freq), (self,))
 
-    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool) -> Tensor:
+    def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
+                      dropout_p: float, generator: Any = None) -> Tensor:
+        """:meth:`_sdpa` with dropout, its seed drawn as :meth:`_dropout` draws one."""
+        from .creation import _draw_seed
+
+        return self._sdpa(key, value, bias, scale, is_causal, dropout_p, _draw_seed(generator))
+
+    def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
+              dropout_p: float = 0.0, seed: int = 0) -> Tensor:
         """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)
         or 0-d; pygrad.nn.functional.scaled_dot_product_attention prepares it)."""
         op = "scaled_dot_product_attention"
@@ -1101,7 +1109,9 @@ class Tensor:
                              f"{k}")
         if not math.isfinite(scale):
             raise PygradValueError(f"{op}: scale {scale:g} is not finite")
-        return _apply(ops.ScaledDotProductAttention(scale, is_causal), xs)
+        if not 0.0 <= float(dropout_p) <= 1.0:
+            raise PygradValueError(f"{op}: dropout_p has to be between 0 and 1, but got {float(dropout_p):g}")
+        return _apply(ops.ScaledDotProductAttention(scale, is_causal, dropout_p, seed), xs)
 
     def _conv2d(self, weight: Tensor, stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
         """The conv2d op without bias, its arguments normalised (pygrad.nn.functional.conv2d checks them):

@@ -1431,7 +1431,7 @@ static void test_attention(void) {
         pg_tensor *k = leaf(T(dt, 3, SHAPE(1, 2, 1), 0, log(3.0)));
         pg_tensor *v = leaf(T(dt, 3, SHAPE(1, 2, 1), 1, 3));
         pg_tensor *none = S(dt, 0);
-        pg_tensor *o = keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 0));
+        pg_tensor *o = keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 0, 0.0, 0));
         CHECK_SHAPE(o, 3, 1, 2, 1);
         CHECK_VALUES(o, tol, 2, 2.5);
         /* upstream (0, 1): dv = pᵀ g = (1/4, 3/4); ds = p (dp − D) with dp = v = (1, 3), D = 2.5:
@@ -1441,32 +1441,72 @@ static void test_attention(void) {
         CHECK_GRAD(q, tol, 0, 0.375 * log(3.0));
         CHECK_GRAD(k, tol, -0.375, 0.375);
         /* causal: row 0 sees key 0 only -> 1; a bias of −inf on key 1 of row 1 -> 1 as well */
-        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 1)), tol, 1, 2.5);
+        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, none, 1.0, 1, 0.0, 0)), tol, 1, 2.5);
         pg_tensor *bias = T(dt, 3, SHAPE(1, 2, 2), 0, 0, 0, -INFINITY);
-        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, bias, 1.0, 0)), tol, 2, 1);
+        CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, bias, 1.0, 0, 0.0, 0)), tol, 2, 1);
         /* a row with every key masked out: zeros, and no gradient from it; a NaN in q: a NaN row */
         pg_tensor *all = T(dt, 3, SHAPE(1, 2, 2), -INFINITY, -INFINITY, 0, 0);
         pg_tensor *q2 = leaf(T(dt, 3, SHAPE(1, 2, 1), 5, 1));
-        pg_tensor *on = keep(pg_scaled_dot_product_attention(q2, k, v, all, 1.0, 0));
+        pg_tensor *on = keep(pg_scaled_dot_product_attention(q2, k, v, all, 1.0, 0, 0.0, 0));
         CHECK_VALUES(on, tol, 0, 2.5);
         BACKWARD(on, 1, 0);
         CHECK_GRAD(q2, tol, 0, 0);
         pg_tensor *qn = T(dt, 3, SHAPE(1, 2, 1), NAN, 1);
-        pg_tensor *onan = keep(pg_scaled_dot_product_attention(qn, k, v, none, 1.0, 0));
+        pg_tensor *onan = keep(pg_scaled_dot_product_attention(qn, k, v, none, 1.0, 0, 0.0, 0));
         CHECK(onan && isnan(get(onan, 0)) && fabs(get(onan, 1) - 2.5) < tol);
     }
     pg_tensor *q = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6), *k = T(F64, 2, SHAPE(4, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                      1, 2, 3);
     pg_tensor *v = T(F64, 2, SHAPE(4, 1), 1, 2, 3, 4), *none = S(F64, 0);
     const char *op = "scaled_dot_product_attention";
-    CHECK_FAILS(pg_scaled_dot_product_attention(NULL, k, v, none, 1, 0), PG_ERR_VALUE, "got a NULL tensor");
-    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, q, none, 1, 0), PG_ERR_SHAPE, "must have as many rows");
-    CHECK_FAILS(pg_scaled_dot_product_attention(q, v, v, none, 1, 0), PG_ERR_SHAPE, "must have the same last dim");
-    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, q, 1, 0), PG_ERR_SHAPE, "the mask (2, 3) must have");
-    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, S(F32, 0), 1, 0), PG_ERR_TYPE, op);
-    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, NAN, 0), PG_ERR_VALUE, "scale nan is not finite");
-    CHECK_FAILS(pg_scaled_dot_product_attention(V(F64, 1), k, v, none, 1, 0), PG_ERR_SHAPE, "at least 2");
-    CHECK_SHAPE(keep(pg_scaled_dot_product_attention(T(F64, 2, SHAPE(0, 3)), k, v, none, 1, 0)), 2, 0, 1);
+    CHECK_FAILS(pg_scaled_dot_product_attention(NULL, k, v, none, 1, 0, 0.0, 0), PG_ERR_VALUE, "got a NULL tensor");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, q, none, 1, 0, 0.0, 0), PG_ERR_SHAPE, "must have as many rows");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, v, v, none, 1, 0, 0.0, 0), PG_ERR_SHAPE, "must have the same last dim");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, q, 1, 0, 0.0, 0), PG_ERR_SHAPE, "the mask (2, 3) must have");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, S(F32, 0), 1, 0, 0.0, 0), PG_ERR_TYPE, op);
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, NAN, 0, 0.0, 0), PG_ERR_VALUE, "scale nan is not finite");
+    CHECK_FAILS(pg_scaled_dot_product_attention(V(F64, 1), k, v, none, 1, 0, 0.0, 0), PG_ERR_SHAPE, "at least 2");
+    CHECK_SHAPE(keep(pg_scaled_dot_product_attention(T(F64, 2, SHAPE(0, 3)), k, v, none, 1, 0, 0.0, 0)), 2, 0, 1);
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, 1, 0, 1.5, 0), PG_ERR_VALUE,
+                "dropout_p has to be between 0 and 1, but got 1.5");
+    CHECK_FAILS(pg_scaled_dot_product_attention(q, k, v, none, 1, 0, NAN, 0), PG_ERR_VALUE, "dropout_p");
+    /* dropout: everything dropped gives zeros; else the mask of dropout(softmax(s)) with the same seed */
+    CHECK_VALUES(keep(pg_scaled_dot_product_attention(q, k, v, none, 1, 0, 1.0, 7)), E, 0, 0);
+    {
+        const int perm[2] = {1, 0};
+        pg_tensor *qs = leaf(T(F64, 2, SHAPE(2, 3), 0.1, 0.2, 0.3, -0.4, 0.5, 0.6));
+        pg_tensor *ks = leaf(T(F64, 2, SHAPE(4, 3), 0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1.0, 0.2, 0.3));
+        pg_tensor *vs = leaf(T(F64, 2, SHAPE(4, 2), 1, 2, 3, 4, 5, 6, 7, 8));
+        pg_tensor *fused = keep(pg_scaled_dot_product_attention(qs, ks, vs, none, 0.5, 0, 0.5, 12345));
+        pg_tensor *sc = keep(pg_mul_scalar(keep(pg_matmul(qs, keep(pg_permute(ks, 2, perm)))), 0.5));
+        pg_tensor *pd = keep(pg_dropout(keep(pg_softmax(sc, -1)), 0.5, 12345));
+        pg_tensor *comp = keep(pg_matmul(pd, vs));
+        int same = fused && comp, some_dropped = 0;
+        for (int i = 0; same && i < 8; i++) {
+            some_dropped |= get(pd, i) == 0;
+            if (i < 4) same = fabs(get(fused, i) - get(comp, i)) < 1e-12;
+        }
+        CHECK(same && some_dropped);
+        /* the gradients of the two forms agree as well */
+        BACKWARD(fused, 1, -2, 0.5, 3);
+        double gq[6], gk[12], gv[8];
+        for (int i = 0; i < 12; i++) {
+            if (i < 6) gq[i] = get(keep(pg_tensor_grad(qs)), i);
+            gk[i] = get(keep(pg_tensor_grad(ks)), i);
+            if (i < 8) gv[i] = get(keep(pg_tensor_grad(vs)), i);
+        }
+        CHECK_OK(pg_tensor_set_grad(qs, NULL));
+        CHECK_OK(pg_tensor_set_grad(ks, NULL));
+        CHECK_OK(pg_tensor_set_grad(vs, NULL));
+        BACKWARD(comp, 1, -2, 0.5, 3);
+        int grads = 1;
+        for (int i = 0; i < 12; i++) {
+            if (i < 6) grads &= fabs(gq[i] - get(keep(pg_tensor_grad(qs)), i)) < 1e-12;
+            grads &= fabs(gk[i] - get(keep(pg_tensor_grad(ks)), i)) < 1e-12;
+            if (i < 8) grads &= fabs(gv[i] - get(keep(pg_tensor_grad(vs)), i)) < 1e-12;
+        }
+        CHECK(grads);
+    }
     release_all();
 }
 

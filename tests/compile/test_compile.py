@@ -842,6 +842,35 @@ def test_dropout_draws_a_new_mask_at_each_replay() -> None:
     assert not np.array_equal(masks[3], masks[4])
 
 
+def test_attention_dropout_records_and_draws_each_replay() -> None:
+    """Attention with dropout is a random op of the program: each replay draws its seed from the same
+    generator as the eager call, so compiled and eager steps agree bit for bit, step after step."""
+    rng = np.random.default_rng(3)
+    arrs = [rng.standard_normal(s) for s in ((2, 5, 4), (2, 7, 4), (2, 7, 3))]
+
+    def make():
+        gen = np.random.default_rng(17)
+        ts = [pg.tensor(a, requires_grad=True) for a in arrs]
+
+        def f():
+            for t in ts:
+                t.grad = None
+            o = F.scaled_dot_product_attention(*ts, dropout_p=0.3, is_causal=True, generator=gen)
+            (o * o).sum().backward()
+            return o, ts[0].grad, ts[1].grad, ts[2].grad
+        return f
+
+    eager, compiled = make(), pg.compile(make())
+    outs = []
+    for _ in range(5):
+        e, c = eager(), compiled()
+        for a, b in zip(e, c, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        outs.append(c[0].numpy())
+    assert compiled.records == 1
+    assert not np.array_equal(outs[3], outs[4])
+
+
 # ---- guard holes: a change the old signature could not see replayed a stale program ----
 
 def _same_as_eager(fn, change, *args) -> str:

@@ -1,7 +1,8 @@
 """scaled_dot_product_attention and nn.MultiheadAttention on both engines: against a plain numpy
 softmax(q kᵀ) v with hand-written gradients, against PyTorch (when installed), by float64 finite differences
-(gradcheck, gradgradcheck), fully masked rows (NaN, as PyTorch), dropout through the composed path, and
-MultiheadAttention with PyTorch's parameters copied in."""
+(gradcheck, gradgradcheck), fully masked rows (zeros, as PyTorch's fused kernels), dropout inside the fused op
+against the composed dropout(softmax(s)) @ v with the same seed, and MultiheadAttention with PyTorch's
+parameters copied in."""
 
 from __future__ import annotations
 
@@ -156,6 +157,101 @@ def test_sdpa_gradcheck_and_double_backward(m):
     assert gradgradcheck(fc, xs[:3] + [xs[3]])
 
 
+def _composed(m, q, k, v, bias, scale, causal, p, seed):
+    """dropout(softmax(scale q kᵀ + bias (+ causal −∞))) @ v made of the engine's plain ops, the mask of seed."""
+    s = q.matmul(k.transpose(-1, -2)) * scale + bias
+    if causal:
+        lq, lk = s.shape[-2:]
+        s = s + m.tensor(np.triu(np.full((lq, lk), -np.inf), 1), dtype=q.dtype)
+    return s.softmax(-1)._dropout_seeded(p, seed).matmul(v)
+
+
+_DROP_CASES = [(pygrad, 5, 7, False, 0.3), (ref, 5, 7, False, 0.3), (ref, 6, 4, True, 0.6),
+               (pygrad, 150, 97, False, 0.5), (pygrad, 150, 97, True, 0.1), (pygrad, 70, 200, True, 0.9),
+               (pygrad, 129, 129, False, 0.25)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,lq,s,causal,p", _DROP_CASES,
+                         ids=[f"{'c' if c[0] is pygrad else 'ref'}-{c[1]}x{c[2]}-{c[3]}" for c in _DROP_CASES])
+def test_sdpa_dropout_fused_against_composed(m, dtype, lq, s, causal, p):
+    """Dropout inside the fused op (each query block draws its rows' part of the mask; the backward
+    regenerates it) against dropout(softmax(s)) @ v with the same seed: values and every gradient (a float
+    mask's too); the C engine's cases have lengths around its query blocks."""
+    rng = np.random.default_rng(lq + s)
+    arrs = [rng.standard_normal(sh) for sh in ((2, lq, 8), (2, s, 8), (2, s, 6), (2, lq, s))]
+    g = m.tensor(rng.standard_normal((2, lq, 6)), dtype=dtype)
+    seed = 1234567 + lq
+
+    def run(fused):
+        ts = [m.tensor(a, dtype=dtype, requires_grad=True) for a in arrs]
+        q, k, v, b = ts
+        o = q._sdpa(k, v, b, 0.3, causal, p, seed) if fused else _composed(m, q, k, v, b, 0.3, causal, p, seed)
+        (o * g).sum().backward()
+        return [o.numpy()] + [t.grad.numpy() for t in ts]
+
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    got, want = run(True), run(False)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+    # the mask did something: not the result without dropout, and about p of the weights dropped
+    q, k, v, b = (m.tensor(a, dtype=dtype) for a in arrs)
+    assert not np.allclose(got[0], q._sdpa(k, v, b, 0.3, causal).numpy(), **tol)
+
+
+def test_sdpa_dropout_engines_agree():
+    """The same seed gives the same mask on both engines (dropout's hash over the (..., L, S) weights)."""
+    rng = np.random.default_rng(9)
+    arrs = [rng.standard_normal(sh) for sh in ((3, 2, 6, 4), (3, 2, 9, 4), (3, 2, 9, 5))]
+    g = rng.standard_normal((3, 2, 6, 5))
+    out = []
+    for m in (pygrad, ref):
+        ts = [m.tensor(a, requires_grad=True) for a in arrs]
+        o = m.nn.functional.scaled_dot_product_attention(*ts, dropout_p=0.35, is_causal=True,
+                                                         generator=np.random.default_rng(21))
+        (o * m.tensor(g)).sum().backward()
+        out.append([o.numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_sdpa_dropout_gradcheck_and_double_backward(m):
+    """With a fixed seed the dropped attention is a smooth function: float64 finite differences, first and
+    second order (the rule applies the same mask)."""
+    rng = np.random.default_rng(5)
+    xs = [m.tensor(rng.standard_normal(s), dtype="float64", requires_grad=True)
+          for s in ((2, 3, 2), (2, 4, 2), (2, 4, 3), (2, 3, 4))]
+    w = m.tensor(rng.standard_normal((2, 3, 3)), dtype="float64")
+
+    def f(q, k, v, b):
+        return (q._sdpa(k, v, b, 0.8, False, 0.4, 77) * w).sum()
+
+    def fc(q, k, v, b):
+        return (q._sdpa(k, v, m.zeros((), dtype="float64"), 0.8, True, 0.4, 78) * w).sum()
+
+    assert gradcheck(f, xs)
+    assert gradgradcheck(f, xs)
+    assert gradcheck(fc, xs)
+    assert gradgradcheck(fc, xs)
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_sdpa_dropout_everything_and_nothing(m):
+    """dropout_p = 1 drops every weight: zeros and zero gradients; a different seed draws a different mask."""
+    rng = np.random.default_rng(6)
+    ts = [m.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 2))]
+    F = m.nn.functional
+    o = F.scaled_dot_product_attention(*ts, dropout_p=1.0)
+    o.sum().backward()
+    np.testing.assert_array_equal(o.numpy(), 0)
+    for t in ts:
+        np.testing.assert_array_equal(t.grad.numpy(), 0)
+    a = F.scaled_dot_product_attention(*ts, dropout_p=0.5, generator=np.random.default_rng(1)).numpy()
+    b = F.scaled_dot_product_attention(*ts, dropout_p=0.5, generator=np.random.default_rng(2)).numpy()
+    assert not np.allclose(a, b)
+
+
 @pytest.mark.parametrize("m", ENGINES)
 def test_sdpa_dropout_composed_path(m):
     rng = np.random.default_rng(4)
@@ -173,6 +269,8 @@ def test_sdpa_errors(m):
     F = m.nn.functional
     with pytest.raises(PygradValueError, match="scaled_dot_product_attention: dropout_p"):
         F.scaled_dot_product_attention(m.ones(2, 3), m.ones(4, 3), m.ones(4, 2), dropout_p=1.5)
+    with pytest.raises(PygradValueError, match="scaled_dot_product_attention: dropout_p has to be between 0 and 1"):
+        m.ones(2, 3)._sdpa(m.ones(4, 3), m.ones(4, 2), m.zeros(()), 1.0, False, -0.5, 3)
     with pytest.raises(PygradTypeError, match="scaled_dot_product_attention: attn_mask must be bool or float"):
         F.scaled_dot_product_attention(m.ones(2, 3), m.ones(4, 3), m.ones(4, 2), attn_mask=np.ones((2, 4), int))
     with pytest.raises(ShapeError, match="scaled_dot_product_attention: attn_mask of shape"):
