@@ -50,7 +50,8 @@ def main() -> None:
                     best = interleaved(fns, repeats=3, inner=1)
                 t1 = f"{best['tf'] * 1e3:.1f}" if "tf" in best else f"- ({why})"
                 t2 = f"{best['tfb'] * 1e3:.1f}" if "tfb" in best else "-"
-                print(f"| | {L} | {causal} | {dp} | {n} | {best['pf'] * 1e3:.1f} | {t1} | {best['pfb'] * 1e3:.1f} | {t2} |")
+                pf, pfb = best["pf"] * 1e3, best["pfb"] * 1e3
+                print(f"| | {L} | {causal} | {dp} | {n} | {pf:.1f} | {t1} | {pfb:.1f} | {t2} |")
 
 
 if __name__ == "__main__":
