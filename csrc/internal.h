@@ -345,9 +345,10 @@ struct pg_recorder {
     const pg_rec_ops *ops;
 };
 /* the optimizer updates (optim.c) as the recorder sees them: tensors, then scalars (as doubles) */
-enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM };
+enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM, PG_REC_ADAMAX, PG_REC_NADAM, PG_REC_RADAM,
+       PG_REC_ADADELTA, PG_REC_RPROP };
 #define PG_REC_MAX_T 5
-#define PG_REC_MAX_S 8
+#define PG_REC_MAX_S 10
 
 /* batch_norm's running statistics (ops_norm.c), also replayed by program.c; record:
  * tell a recording program (the entry point's call), not a replay's */

@@ -1,12 +1,13 @@
 /* optim.c: fused optimizer updates (SGD with momentum and Nesterov, AdaGrad,
- * RMSProp, Adam and AdamW), one pass over a parameter's buffer each, with
- * PyTorch's update rules. They change param and its state in place, bump
+ * RMSProp, Adam and AdamW, Adamax, NAdam, RAdam, Adadelta, Rprop), one pass
+ * over a parameter's buffer each, with PyTorch's update rules. They change param and its state in place, bump
  * param's version, and are never recorded on the tape: they are not ops.
  *
  * Every kernel reads float32 or float64 and computes in double precision
  * (a float32 parameter or state value is rounded once, when stored). Each
  * formula is evaluated in the order of its comment, which is the order the
- * reference (pygrad/reference/optim.py) and PyTorch use. */
+ * reference (pygrad/reference/optim.py, pygrad/_optim_rules.py) and PyTorch
+ * use. */
 #include "internal.h"
 
 #include <math.h>
@@ -298,6 +299,391 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
         PG_ST(param, i, p - step_size * (m / den));
     }
     pg__relock_host(unlocked);
+    pg__bump_version(param);
+    return PG_OK;
+}
+
+/* ---- the updates below: one typed loop per dtype over [lo, hi), run by
+ * pg__parallel_range (each element is independent, so threads and the
+ * PG_CLONES builds give the same results). R(x) rounds x as the buffer of
+ * type T stores it; every stored value is read back rounded. ---- */
+
+static pg_status pg__check_betas(const char *op, double beta1, double beta2) {
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+        return pg__fail(PG_ERR_VALUE, "%s: invalid betas (%g, %g) (each must be in [0, 1))", op, beta1, beta2);
+    return PG_OK;
+}
+
+/* The gradient as the rules below start from it: negated (maximize), then
+ * with weight decay added (L2) or p scaled by decay (decoupled); p is rounded
+ * to T after the decoupled scaling, as the parameter would store it. Written
+ * as selects on loop-invariant flags (the multiplication by +-1 is exact), so
+ * that the loops vectorise. */
+#define PG_OPT_GRAD(T, p, g, j)                                           \
+    do {                                                                  \
+        g = (j)->sign * g;                                                \
+        g = (j)->l2 ? g + (j)->wd * p : g;                                \
+        p = (j)->decoupled ? (double)(T)(p * (j)->decay) : p;             \
+    } while (0)
+/* the job fields PG_OPT_GRAD reads, set by pg__opt_grad_init */
+#define PG_OPT_GRAD_FIELDS \
+    double sign, wd, decay; \
+    int l2, decoupled
+#define pg__opt_grad_init(j, lr, weight_decay, decoupled_wd, maximize)   \
+    do {                                                                  \
+        (j)->sign = (maximize) ? -1.0 : 1.0;                              \
+        (j)->wd = (weight_decay);                                         \
+        (j)->decay = 1.0 - (lr) * (weight_decay);                         \
+        (j)->l2 = (weight_decay) != 0 && !(decoupled_wd);                 \
+        (j)->decoupled = (weight_decay) != 0 && (decoupled_wd);           \
+    } while (0)
+
+/* The update loops below evaluate both sides of their selects. Without the
+ * assumption that a floating-point exception may trap (no loop reads the
+ * exception flags or errno, and no value changes), GCC if-converts them and
+ * vectorises the loops without sqrt (Adamax, Rprop, RAdam's first steps);
+ * PG_CLONES builds those for AVX2 and AVX-512. GCC 12 keeps sqrt's errno
+ * branch whatever the function's options, so the loops with sqrt stay
+ * scalar: they are bound by their divisions (each kept, not replaced by a
+ * reciprocal, so the results equal the reference's). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PG_OPT_LOOP __attribute__((optimize("no-math-errno", "no-trapping-math")))
+#else
+#define PG_OPT_LOOP
+#endif
+
+/* the first operand when it is larger, or NaN (torch.maximum propagates NaN) */
+PG_OPT_LOOP static inline double pg__max_nan(double a, double b) { return (isnan(a) | (a > b)) ? a : b; }
+
+/* pg__lerp for the loops below (a function of other options is not inlined into them) */
+PG_OPT_LOOP static inline double pg__lerp_v(double start, double end, double w) {
+    return w < 0.5 ? start + w * (end - start) : end - (end - start) * (1.0 - w);
+}
+
+/* ======================================================================
+ * Adamax
+ *   g = -grad (maximize) or grad;  g = g + wd p
+ *   m = lerp(m, g, 1 - beta1)
+ *   u = max(beta2 u, |g| + eps)                 (NaN wins, as torch.maximum)
+ *   p = p - (lr / (1 - beta1^step)) (m / u)
+ * ====================================================================== */
+
+typedef struct pg_adamax_job {
+    void *p;       /* [n] parameter */
+    const void *g; /* [n] gradient */
+    void *m, *u;   /* [n] exp_avg, exp_inf */
+    double clr, beta1, beta2, eps;
+    PG_OPT_GRAD_FIELDS;
+} pg_adamax_job;
+
+#define PG_ADAMAX_RANGE(T, SUF)                                                              \
+    PG_CLONES PG_OPT_LOOP static void adamax_range_##SUF(void *ctx, int64_t lo, int64_t hi) {            \
+        const pg_adamax_job *j = ctx;                                                        \
+        T *P = j->p, *M = j->m, *U = j->u;                                                   \
+        const T *G = j->g;                                                                   \
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                         \
+            double p = P[i], g = G[i];                                                       \
+            PG_OPT_GRAD(T, p, g, j);                                                         \
+            double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                         \
+            double u = (double)(T)pg__max_nan(j->beta2 * (double)U[i], fabs(g) + j->eps);    \
+            M[i] = (T)m;                                                                     \
+            U[i] = (T)u;                                                                     \
+            P[i] = (T)(p - j->clr * (m / u));                                                \
+        }                                                                                    \
+    }
+PG_ADAMAX_RANGE(float, f32)
+PG_ADAMAX_RANGE(double, f64)
+
+pg_status pg_adamax_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_inf, int64_t step,
+                         double lr, double beta1, double beta2, double eps, double weight_decay, int maximize) {
+    const char *op = "adamax_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
+        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_betas(op, beta1, beta2)) ||
+        (st = pg__check_state(op, "exp_avg", param, exp_avg)) || (st = pg__check_state(op, "exp_inf", param, exp_inf)))
+        return st;
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_inf};
+        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, maximize != 0};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAMAX, t, v);
+    }
+    pg_adamax_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .u = exp_inf->data,
+                       .clr = lr / (1.0 - pow(beta1, (double)step)), .beta1 = beta1, .beta2 = beta2, .eps = eps};
+    pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN,
+                       param->dtype == PG_DTYPE_F64 ? adamax_range_f64 : adamax_range_f32, &j);
+    pg__bump_version(param);
+    return PG_OK;
+}
+
+/* ======================================================================
+ * NAdam and RAdam (Adam's moments, then their own steps)
+ *   g = -grad (maximize) or grad
+ *   decoupled: p = p (1 - lr wd);   else: g = g + wd p
+ *   m = lerp(m, g, 1 - beta1)
+ *   v = beta2 v + (1 - beta2) g^2
+ * NAdam, with mu_t = beta1 (1 - 0.5 * 0.96^(t psi)) and mu_product = mu_1 ... mu_t
+ * (the caller's running product, this step's factor included):
+ *   d = sqrt(v / (1 - beta2^t)) + eps
+ *   p = p - (lr (1 - mu_t) / (1 - mu_product)) (g / d)
+ *   p = p - (lr mu_{t+1} / (1 - mu_product mu_{t+1})) (m / d)
+ * RAdam, with rho_inf = 2 / (1 - beta2) - 1, rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t):
+ *   rho_t > 5: p = p - ((m / (1 - beta1^t)) lr (sqrt(1 - beta2^t) / (sqrt(v) + eps))) r,
+ *              r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+ *   else:      p = p - (m / (1 - beta1^t)) lr
+ * ====================================================================== */
+
+typedef struct pg_nradam_job {
+    void *p;       /* [n] parameter */
+    const void *g; /* [n] gradient */
+    void *m, *v;   /* [n] exp_avg, exp_avg_sq */
+    double beta1, beta2, eps;
+    PG_OPT_GRAD_FIELDS;
+    double bc1, bc2, c_grad, c_avg; /* NAdam: the two step sizes; RAdam: c_grad = lr, c_avg = r (0: no rectification) */
+} pg_nradam_job;
+
+#define PG_NRADAM_RANGE(T, SUF)                                                                         \
+    PG_CLONES PG_OPT_LOOP static void nadam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+        const pg_nradam_job *j = ctx;                                                                   \
+        T *P = j->p, *M = j->m, *V = j->v;                                                              \
+        const T *G = j->g;                                                                              \
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                    \
+            double p = P[i], g = G[i];                                                                  \
+            PG_OPT_GRAD(T, p, g, j);                                                                    \
+            double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                                    \
+            double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));               \
+            M[i] = (T)m;                                                                                \
+            V[i] = (T)v;                                                                                \
+            double d = sqrt(v / j->bc2) + j->eps;                                                       \
+            p = p - j->c_grad * (g / d);                                                                \
+            P[i] = (T)(p - j->c_avg * (m / d));                                                         \
+        }                                                                                               \
+    }                                                                                                   \
+    PG_CLONES PG_OPT_LOOP static void radam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+        const pg_nradam_job *j = ctx;                                                                   \
+        T *P = j->p, *M = j->m, *V = j->v;                                                              \
+        const T *G = j->g;                                                                              \
+        const double sqrt_bc2 = sqrt(j->bc2), lr = j->c_grad, rect = j->c_avg;                          \
+        if (rect != 0) {                                                                                \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                \
+                double p = P[i], g = G[i];                                                              \
+                PG_OPT_GRAD(T, p, g, j);                                                                \
+                double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                                \
+                double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
+                M[i] = (T)m;                                                                            \
+                V[i] = (T)v;                                                                            \
+                P[i] = (T)(p - m / j->bc1 * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect);               \
+            }                                                                                           \
+        } else {                                                                                        \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                \
+                double p = P[i], g = G[i];                                                              \
+                PG_OPT_GRAD(T, p, g, j);                                                                \
+                double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                                \
+                double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
+                M[i] = (T)m;                                                                            \
+                V[i] = (T)v;                                                                            \
+                P[i] = (T)(p - m / j->bc1 * lr);                                                        \
+            }                                                                                           \
+        }                                                                                               \
+    }
+PG_NRADAM_RANGE(float, f32)
+PG_NRADAM_RANGE(double, f64)
+
+static pg_status pg__check_nradam(const char *op, pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg,
+                                  pg_tensor *exp_avg_sq, int64_t step, double lr, double beta1, double beta2,
+                                  double eps, double weight_decay) {
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
+        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_betas(op, beta1, beta2)) ||
+        (st = pg__check_state(op, "exp_avg", param, exp_avg)) ||
+        (st = pg__check_state(op, "exp_avg_sq", param, exp_avg_sq)))
+        return st;
+    return PG_OK;
+}
+
+pg_status pg_nadam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
+                        double mu_product, double lr, double beta1, double beta2, double eps, double weight_decay,
+                        double momentum_decay, int decoupled_weight_decay, int maximize) {
+    const char *op = "nadam_step";
+    pg_status st;
+    if ((st = pg__check_nradam(op, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay)) ||
+        (st = pg__check_min(op, "momentum_decay", momentum_decay, 0)))
+        return st;
+    if (!(mu_product >= 0 && mu_product < 1))
+        return pg__fail(PG_ERR_VALUE, "%s: invalid mu_product %g (the product of the momentum factors, in [0, 1))", op,
+                        mu_product);
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq};
+        double v[PG_REC_MAX_S] = {(double)step, mu_product, lr,   beta1, beta2, eps, weight_decay, momentum_decay,
+                                  decoupled_weight_decay != 0,     maximize != 0};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_NADAM, t, v);
+    }
+    double mu = beta1 * (1.0 - 0.5 * pow(0.96, (double)step * momentum_decay));
+    double mu_next = beta1 * (1.0 - 0.5 * pow(0.96, (double)(step + 1) * momentum_decay));
+    pg_nradam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
+                       .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, (double)step),
+                       .bc2 = 1.0 - pow(beta2, (double)step), .c_grad = lr * (1.0 - mu) / (1.0 - mu_product),
+                       .c_avg = lr * mu_next / (1.0 - mu_product * mu_next)};
+    pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? nadam_range_f64 : nadam_range_f32,
+                       &j);
+    pg__bump_version(param);
+    return PG_OK;
+}
+
+pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
+                        double lr, double beta1, double beta2, double eps, double weight_decay,
+                        int decoupled_weight_decay, int maximize) {
+    const char *op = "radam_step";
+    pg_status st;
+    if ((st = pg__check_nradam(op, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay)))
+        return st;
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq};
+        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
+                                  maximize != 0};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RADAM, t, v);
+    }
+    double t = (double)step, bc2 = 1.0 - pow(beta2, t);
+    double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    double rho_t = rho_inf - 2.0 * t * pow(beta2, t) / bc2;
+    double rect = rho_t > 5.0 ? sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                              : 0.0;
+    pg_nradam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
+                       .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, t), .bc2 = bc2,
+                       .c_grad = lr, .c_avg = rect};
+    pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? radam_range_f64 : radam_range_f32,
+                       &j);
+    pg__bump_version(param);
+    return PG_OK;
+}
+
+/* ======================================================================
+ * Adadelta
+ *   g = -grad (maximize) or grad;  g = g + wd p
+ *   v = rho v + (1 - rho) g^2
+ *   delta = sqrt(a + eps) / sqrt(v + eps) g         (a: the old acc_delta)
+ *   a = rho a + (1 - rho) delta^2
+ *   p = p - lr delta
+ * ====================================================================== */
+
+typedef struct pg_adadelta_job {
+    void *p;       /* [n] parameter */
+    const void *g; /* [n] gradient */
+    void *v, *a;   /* [n] square_avg, acc_delta */
+    double lr, rho, eps;
+    PG_OPT_GRAD_FIELDS;
+} pg_adadelta_job;
+
+#define PG_ADADELTA_RANGE(T, SUF)                                                                \
+    PG_CLONES PG_OPT_LOOP static void adadelta_range_##SUF(void *ctx, int64_t lo, int64_t hi) {              \
+        const pg_adadelta_job *j = ctx;                                                          \
+        T *P = j->p, *V = j->v, *A = j->a;                                                       \
+        const T *G = j->g;                                                                       \
+        const double rho = j->rho, eps = j->eps;                                                 \
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                      \
+            double p = P[i], g = G[i], a = A[i];                                                 \
+            PG_OPT_GRAD(T, p, g, j);                                                             \
+            double v = (double)(T)(rho * (double)V[i] + (1.0 - rho) * (g * g));                  \
+            V[i] = (T)v;                                                                         \
+            double delta = sqrt(a + eps) / sqrt(v + eps) * g;                                    \
+            A[i] = (T)(rho * a + (1.0 - rho) * (delta * delta));                                 \
+            P[i] = (T)(p - j->lr * delta);                                                       \
+        }                                                                                        \
+    }
+PG_ADADELTA_RANGE(float, f32)
+PG_ADADELTA_RANGE(double, f64)
+
+pg_status pg_adadelta_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *acc_delta, double lr,
+                           double rho, double eps, double weight_decay, int maximize) {
+    const char *op = "adadelta_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_min(op, "learning rate", lr, 0)) ||
+        (st = pg__check_min(op, "eps", eps, 0)) || (st = pg__check_min(op, "weight_decay", weight_decay, 0)) ||
+        (st = pg__check_state(op, "square_avg", param, square_avg)) ||
+        (st = pg__check_state(op, "acc_delta", param, acc_delta)))
+        return st;
+    if (!(rho >= 0 && rho <= 1)) return pg__fail(PG_ERR_VALUE, "%s: invalid rho %g (must be in [0, 1])", op, rho);
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, square_avg, acc_delta};
+        double v[PG_REC_MAX_S] = {lr, rho, eps, weight_decay, maximize != 0};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADADELTA, t, v);
+    }
+    pg_adadelta_job j = {.p = param->data, .g = grad->data, .v = square_avg->data, .a = acc_delta->data, .lr = lr,
+                         .rho = rho, .eps = eps};
+    pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN,
+                       param->dtype == PG_DTYPE_F64 ? adadelta_range_f64 : adadelta_range_f32, &j);
+    pg__bump_version(param);
+    return PG_OK;
+}
+
+/* ======================================================================
+ * Rprop (resilient backpropagation)
+ *   g = -grad (maximize) or grad;  s = g prev   (in double)
+ *   size = clamp(size * (eta+ if s > 0, eta- if s < 0, 1 if s = 0, NaN if NaN), min, max)
+ *   g = 0 where s < 0
+ *   p = p - sign(g) size;  prev = g
+ * step_size starts at lr (the caller fills it) and prev at 0.
+ * ====================================================================== */
+
+typedef struct pg_rprop_job {
+    void *p;          /* [n] parameter */
+    const void *g;    /* [n] gradient */
+    void *prev, *size; /* [n] prev, step_size */
+    double etaminus, etaplus, lo, hi, sign;
+} pg_rprop_job;
+
+#define PG_RPROP_RANGE(T, SUF)                                                                            \
+    PG_CLONES PG_OPT_LOOP static void rprop_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                          \
+        const pg_rprop_job *j = ctx;                                                                      \
+        T *P = j->p, *PREV = j->prev, *S = j->size;                                                       \
+        const T *G = j->g;                                                                                \
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                      \
+            double g = j->sign * (double)G[i];                                                            \
+            double s = g * (double)PREV[i];                                                               \
+            double f = s < 0 ? j->etaminus : 1.0; /* one select at a time: the loop vectorises */        \
+            f = s > 0 ? j->etaplus : f;                                                                   \
+            f = isnan(s) ? s : f;                                                                         \
+            double size = (double)S[i] * f;                                                               \
+            size = size < j->lo ? j->lo : size;                                                           \
+            size = (double)(T)(size > j->hi ? j->hi : size);                                              \
+            g = s < 0 ? 0.0 : g;                                                                          \
+            double sg = g < 0 ? -1.0 : 0.0; /* sign(g), NaN for NaN */                                    \
+            sg = g > 0 ? 1.0 : sg;                                                                        \
+            sg = isnan(g) ? g : sg;                                                                       \
+            S[i] = (T)size;                                                                               \
+            PREV[i] = (T)g;                                                                               \
+            P[i] = (T)((double)P[i] - sg * size);                                                         \
+        }                                                                                                 \
+    }
+PG_RPROP_RANGE(float, f32)
+PG_RPROP_RANGE(double, f64)
+
+pg_status pg_rprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *prev, pg_tensor *step_size, double etaminus,
+                        double etaplus, double step_size_min, double step_size_max, int maximize) {
+    const char *op = "rprop_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_state(op, "prev", param, prev)) ||
+        (st = pg__check_state(op, "step_size", param, step_size)))
+        return st;
+    if (!(0 < etaminus && etaminus < 1 && 1 < etaplus))
+        return pg__fail(PG_ERR_VALUE, "%s: invalid etas (%g, %g) (need 0 < eta- < 1 < eta+)", op, etaminus, etaplus);
+    if (!(0 <= step_size_min && step_size_min <= step_size_max))
+        return pg__fail(PG_ERR_VALUE, "%s: invalid step_sizes (%g, %g) (need 0 <= min <= max)", op, step_size_min,
+                        step_size_max);
+    if (pg_tls.recorder) { /* pygrad.compile */
+        pg_tensor *t[PG_REC_MAX_T] = {param, grad, prev, step_size};
+        double v[PG_REC_MAX_S] = {etaminus, etaplus, step_size_min, step_size_max, maximize != 0};
+        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RPROP, t, v);
+    }
+    pg_rprop_job j = {param->data, grad->data, prev->data, step_size->data, etaminus, etaplus, step_size_min,
+                      step_size_max, maximize ? -1.0 : 1.0};
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? rprop_range_f64 : rprop_range_f32,
+                       &j);
     pg__bump_version(param);
     return PG_OK;
 }

@@ -51,8 +51,12 @@ static const char *const pg__iname[] = {"fwd",      "view",     "full",  "bwd", 
                                         "acc_leaf", "set_grad", "optim", "inplace", "aux"};
 static const char *const pg__cmpname[] = {"lt", "le", "gt", "ge", "eq", "ne"};
 static const char *const pg__bitname[] = {"bitwise_and", "bitwise_or", "bitwise_xor"};
-static const char *const pg__optname[] = {"sgd_step", "adagrad_step", "rmsprop_step", "adam_step"};
-static const int pg__opt_nt[] = {3, 3, 5, 5}, pg__opt_ns[] = {6, 5, 6, 8};
+/* per optimizer kind (PG_REC_SGD ...): its name, how many tensors and scalars it takes, and
+ * where its learning rate sits among the scalars (-1: none; printed by program_lines) */
+static const char *const pg__optname[] = {"sgd_step",   "adagrad_step", "rmsprop_step",  "adam_step", "adamax_step",
+                                          "nadam_step", "radam_step",   "adadelta_step", "rprop_step"};
+static const int pg__opt_nt[] = {3, 3, 5, 5, 4, 4, 4, 4, 4}, pg__opt_ns[] = {6, 5, 6, 8, 7, 10, 8, 5, 5};
+static const int pg__opt_lr[] = {1, 1, 0, 1, 1, 2, 1, 0, -1};
 
 typedef struct pg_instr {
     int kind;
@@ -1940,7 +1944,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     case I_OPT:
         PG_PUT("%s(", pg__optname[I->opt]);
         for (int k = 0; k < pg__opt_nt[I->opt]; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(0, I->t[k]));
-        PG_PUT("; lr=%g)", g->scalars[I->scal + (I->opt == PG_REC_RMSPROP ? 0 : 1)]);
+        if (pg__opt_lr[I->opt] >= 0) PG_PUT("; lr=%g", g->scalars[I->scal + pg__opt_lr[I->opt]]);
+        PG_PUT(")");
         break;
     }
     for (int q = 0; q < g->n_groups; q++)
@@ -2062,9 +2067,17 @@ static pg_status pg__run_opt(pg_program *g, const pg_instr *I, int i) {
     case PG_REC_SGD: return pg_sgd_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5]);
     case PG_REC_ADAGRAD: return pg_adagrad_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4]);
     case PG_REC_RMSPROP: return pg_rmsprop_step(t[0], t[1], t[2], t[3], t[4], s[0], s[1], s[2], s[3], s[4], (int)s[5]);
-    default:
+    case PG_REC_ADAM:
         return pg_adam_step(t[0], t[1], t[2], t[3], t[4], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6],
                             (int)s[7]);
+    case PG_REC_ADAMAX: return pg_adamax_step(t[0], t[1], t[2], t[3], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6]);
+    case PG_REC_NADAM:
+        return pg_nadam_step(t[0], t[1], t[2], t[3], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], (int)s[8],
+                             (int)s[9]);
+    case PG_REC_RADAM:
+        return pg_radam_step(t[0], t[1], t[2], t[3], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6], (int)s[7]);
+    case PG_REC_ADADELTA: return pg_adadelta_step(t[0], t[1], t[2], t[3], s[0], s[1], s[2], s[3], (int)s[4]);
+    default: return pg_rprop_step(t[0], t[1], t[2], t[3], s[0], s[1], s[2], s[3], (int)s[4]);
     }
 }
 

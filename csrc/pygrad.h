@@ -551,6 +551,22 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
 pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
                        pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
                        double weight_decay, int decoupled_weight_decay, int amsgrad);
+/* Adamax, NAdam, RAdam, Adadelta, Rprop: maximize ascends (the gradient is
+ * negated first). NAdam's mu_product is the caller's running product of the
+ * momentum factors beta1 (1 - 0.5 * 0.96^(i momentum_decay)), i = 1 .. step.
+ * Rprop's step_size buffer starts filled with lr, prev with zeros. */
+pg_status pg_adamax_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_inf, int64_t step,
+                         double lr, double beta1, double beta2, double eps, double weight_decay, int maximize);
+pg_status pg_nadam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
+                        double mu_product, double lr, double beta1, double beta2, double eps, double weight_decay,
+                        double momentum_decay, int decoupled_weight_decay, int maximize);
+pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
+                        double lr, double beta1, double beta2, double eps, double weight_decay,
+                        int decoupled_weight_decay, int maximize);
+pg_status pg_adadelta_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *acc_delta, double lr,
+                           double rho, double eps, double weight_decay, int maximize);
+pg_status pg_rprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *prev, pg_tensor *step_size, double etaminus,
+                        double etaplus, double step_size_min, double step_size_max, int maximize);
 
 /* ---- compiled programs (program.c: pygrad.compile) ----
  * A program records one eager run of a step on this thread (forward ops,

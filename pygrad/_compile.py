@@ -125,14 +125,14 @@ class _Recording:
 # holds the recorded tensors, advance each step count and append the scalars in
 # the C update's order. Where the dry run would make a state tensor or meet
 # another one, they return False having changed nothing (the dry run then runs,
-# and records again). undo gets (states, step counts before) for each run.
+# and records again). undo gets (states, values before, their key) for each change.
 _MISSING = object()
 
 
 def _undo(undo: list[Any]) -> None:
-    for sts, steps in reversed(undo):
+    for sts, steps, key in reversed(undo):
         for st, step in zip(sts, steps):
-            st["step"] = step
+            st[key] = step
 
 
 def _held(sts: list[Any], key: str, rec: list[Any]) -> bool:
@@ -146,7 +146,7 @@ def _advance(sts: list[Any], undo: list[Any]) -> list[Any] | None:
     if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
         return None
     new = [k + 1 for k in steps]
-    undo.append((sts, steps))
+    undo.append((sts, steps, "step"))
     for st, k in zip(sts, new):
         st["step"] = k
     return new
@@ -223,6 +223,82 @@ def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], 
     return True
 
 
+def _two_buffers(sts: list[Any], cols: list[Any], a: str, b: str) -> bool:
+    """Whether each state holds the recorded tensors at a and b (arguments 2 and 3)."""
+    return (not any(map(operator.is_, cols[2], itertools.repeat(None))) and _held(sts, a, cols[2])
+            and _held(sts, b, cols[3]))
+
+
+def _adamax_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                    undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_inf"):
+        return False
+    b1, b2 = g["betas"]
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["maximize"]))
+    return True
+
+
+def _nadam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                   undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_avg_sq"):
+        return False
+    prods = [st.get("mu_product", _MISSING) for st in sts]
+    if any(map(operator.is_, prods, itertools.repeat(_MISSING))):
+        return False
+    b1, b2 = g["betas"]
+    psi = g["momentum_decay"]
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    undo.append((sts, prods, "mu_product"))
+    from pygrad.optim.optimizer import nadam_mu
+
+    rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], psi, g["decoupled_weight_decay"], g["maximize"])
+    for st, t, prod in zip(sts, steps, prods):
+        st["mu_product"] = prod = prod * nadam_mu(b1, t, psi)
+        out.append(t)
+        out.append(prod)
+        out.extend(rest)
+    return True
+
+
+def _radam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                   undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_avg_sq"):
+        return False
+    b1, b2 = g["betas"]
+    steps = _advance(sts, undo)
+    if steps is None:
+        return False
+    _put(out, steps, (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["decoupled_weight_decay"], g["maximize"]))
+    return True
+
+
+def _adadelta_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                      undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or not _two_buffers(sts, cols, "square_avg", "acc_delta") or _advance(sts, undo) is None:
+        return False
+    out.extend((g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]) * len(ids))
+    return True
+
+
+def _rprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                   undo: list[Any]) -> bool:
+    sts = _states(opt, ids)
+    if sts is None or not _two_buffers(sts, cols, "prev", "step_size") or _advance(sts, undo) is None:
+        return False
+    (etaminus, etaplus), (lo, hi) = g["etas"], g["step_sizes"]
+    out.extend((etaminus, etaplus, lo, hi, g["maximize"]) * len(ids))
+    return True
+
+
 _FAST_SCALARS: dict[Any, Callable[..., bool]] = {}  # an optimizer class's _update -> the above
 
 
@@ -231,7 +307,10 @@ def _scalars_of(opt: Any) -> Callable[..., bool] | None:
         from pygrad.optim import optimizer as o
 
         _FAST_SCALARS.update({o.SGD._update: _sgd_scalars, o.Adagrad._update: _adagrad_scalars,
-                              o.RMSprop._update: _rmsprop_scalars, o.Adam._update: _adam_scalars})
+                              o.RMSprop._update: _rmsprop_scalars, o.Adam._update: _adam_scalars,
+                              o.Adamax._update: _adamax_scalars, o.NAdam._update: _nadam_scalars,
+                              o.RAdam._update: _radam_scalars, o.Adadelta._update: _adadelta_scalars,
+                              o.Rprop._update: _rprop_scalars})
     return _FAST_SCALARS.get(getattr(type(opt), "_update", None))
 
 

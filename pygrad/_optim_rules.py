@@ -1,22 +1,23 @@
-"""Optimizers whose update is written once in numpy and runs on both engines: Adamax, NAdam, RAdam,
-Adadelta, Rprop (PyTorch's constructors and update rules).
+"""The reference engine's Adamax, NAdam, RAdam, Adadelta and Rprop, in numpy (PyTorch's constructors and
+update rules), and the checks of their hyperparameters that both engines share.
 
-Unlike SGD, Adagrad, RMSprop, Adam and AdamW, these have no fused C kernel: each step reads the
-parameter and its gradient into float64 numpy arrays, applies the rule, and writes the new values
-back in place (outside the graph), keeping the state in the parameter's dtype. A step compiled by
-``pygrad.compile`` that uses one runs eagerly (the rule reads tensor values into Python).
+The C engine runs its own fused kernels for these (csrc/optim.c, through pygrad.optim.optimizer); the
+rules here are the oracle the tests hold those kernels to. Each step reads the parameter and its gradient
+into float64 numpy arrays, applies the rule and returns the new values; the state is kept in the
+parameter's dtype (a float32 buffer is rounded once each time it is stored).
 
-With g the gradient (+ wd·p, or p ← p·(1 − lr·wd) where decoupled), t the step count from 1:
+With g the gradient (negated first when ``maximize``; then + wd·p, or p ← p·(1 − lr·wd) where
+decoupled), t the step count from 1:
 
 - Adamax:   m ← lerp(m, g, 1 − β₁), u ← max(β₂·u, |g| + eps), p ← p − lr/(1 − β₁ᵗ) · m/u
 - NAdam:    μₜ = β₁(1 − ½·0.96^(t·ψ)), Πμ ← Πμ·μₜ; m, v as Adam; d = √(v/(1 − β₂ᵗ)) + eps;
             p ← p − lr(1 − μₜ)/(1 − Πμ) · g/d − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁) · m/d
 - RAdam:    m, v as Adam; ρ∞ = 2/(1 − β₂) − 1, ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); when ρₜ > 5:
-            p ← p − lr · m/(1 − β₁ᵗ) · r · √(1 − β₂ᵗ)/(√v + eps), r the rectification; else
-            p ← p − lr · m/(1 − β₁ᵗ)
+            p ← p − (m/(1 − β₁ᵗ))·lr·(√(1 − β₂ᵗ)/(√v + eps))·r, r the rectification; else
+            p ← p − (m/(1 − β₁ᵗ))·lr
 - Adadelta: v ← ρv + (1 − ρ)g², δ = √(a + eps)/√(v + eps) · g, a ← ρa + (1 − ρ)δ², p ← p − lr·δ
-- Rprop:    s ← s·η₊ where g·g_prev > 0, s·η₋ where < 0 (then g = 0), clamped to step_sizes;
-            p ← p − sign(g)·s; g_prev ← g
+- Rprop:    s (from lr, in the parameter's dtype) ← s·η₊ where g·g_prev > 0, s·η₋ where < 0 (then
+            g = 0), clamped to step_sizes; p ← p − sign(g)·s; g_prev ← g
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def _betas(name: str, betas: Any) -> None:
 
 
 def _decay(p: Array, g: Array, h: dict[str, Any], dtype: Any, decoupled: bool) -> tuple[Array, Array]:
+    """The gradient negated (maximize), then weight decay: g + wd·p, or p·(1 − lr·wd) (decoupled)."""
+    if h.get("maximize"):
+        g = -g
     wd = h["weight_decay"]
     if wd != 0:
         if decoupled:
@@ -143,8 +147,8 @@ class _RAdam(_Rules):
         rho_t = rho_inf - 2 * t * (b2 ** t) / bc2
         if rho_t > 5.0:
             rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            return p - lr * m_hat * rect * (math.sqrt(bc2) / (np.sqrt(v) + h["eps"]))
-        return p - lr * m_hat
+            return p - m_hat * lr * (math.sqrt(bc2) / (np.sqrt(v) + h["eps"])) * rect
+        return p - m_hat * lr
 
 
 class _Adadelta(_Rules):
@@ -182,18 +186,30 @@ class _Rprop(_Rules):
         state["step"] = state.get("step", 0) + 1
         etaminus, etaplus = h["etas"]
         lo, hi = h["step_sizes"]
+        if h.get("maximize"):
+            g = -g
         prev = _old(state, "prev", p)
-        size = _old(state, "step_size", p, fill=h["lr"])
-        sign = np.sign(g * prev)
-        size = np.clip(size * np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1.0)), lo, hi)
+        # the sizes start at lr as the parameter's dtype holds it (as PyTorch's full_like(p, lr))
+        size = _old(state, "step_size", p, fill=float(np.asarray(h["lr"], dtype=np.float64).astype(dtype)))
+        sign = np.sign(g * prev)  # NaN stays NaN, in the factor and the size, as in PyTorch
+        factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1.0, sign)))
+        size = np.clip(size * factor, lo, hi)
         size = _store(state, "step_size", size, dtype)
         g = np.where(sign < 0, 0.0, g)
         _store(state, "prev", g, dtype)
         return p - np.sign(g) * size
 
 
-def bind(base: type, engine: str) -> dict[str, type]:
-    """The five optimizers as subclasses of an engine's ``Optimizer`` (``engine``: "c" or "reference")."""
+RULES: dict[str, _Rules] = {r.name: r for r in (_Adamax(), _NAdam(), _RAdam(), _Adadelta(), _Rprop())}
+
+
+def check(name: str, group: dict[str, Any]) -> None:
+    """ValueError (TypeError) for the hyperparameters of optimizer ``name`` out of range: both engines'."""
+    RULES[name].check(group)
+
+
+def bind(base: type) -> dict[str, type]:
+    """The five optimizers as subclasses of the reference engine's ``Optimizer``."""
 
     def make(rules: _Rules, signature: Any) -> type:
         def check(self: Any, g: dict[str, Any]) -> None:
@@ -202,60 +218,53 @@ def bind(base: type, engine: str) -> dict[str, type]:
         def rule(self: Any, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: Any) -> Array:
             return rules.rule(p, g, state, h, dtype)
 
-        def update(self: Any, p: Any, grad: Any, state: dict[str, Any], h: dict[str, Any]) -> None:
-            """The C engine's hook: the numpy rule on p's and grad's values, written back in place."""
-            from pygrad import _c as E
-
-            for k, v in list(state.items()):  # after load_state_dict, buffers are tensors
-                if isinstance(v, E.Tensor):
-                    state[k] = v.numpy().copy()
-            new = rules.rule(_f64(p.numpy()), _f64(grad.numpy()), state, h, np.dtype(p.dtype))
-            with E.no_grad():
-                p.copy_(E.tensor(new.astype(np.dtype(p.dtype))))
-
         ns = {"__init__": signature, "__doc__": _DOCS[rules.name], "__module__": base.__module__,
               "_check_group": check, "_check": check, "_rule": rule}
-        if engine == "c":
-            ns["_update"] = update
         return type(rules.name, (base,), ns)
 
     def adamax(self: Any, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
-               eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
+               eps: float = 1e-8, weight_decay: float = 0.0, maximize: bool = False) -> None:
+        base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                     "maximize": bool(maximize)})
 
     def nadam(self: Any, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
               eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-              decoupled_weight_decay: bool = False) -> None:
+              decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
         base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                                      "momentum_decay": momentum_decay,
-                                     "decoupled_weight_decay": bool(decoupled_weight_decay)})
+                                     "decoupled_weight_decay": bool(decoupled_weight_decay),
+                                     "maximize": bool(maximize)})
 
     def radam(self: Any, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-              eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False) -> None:
+              eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+              maximize: bool = False) -> None:
         base.__init__(self, params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                     "decoupled_weight_decay": bool(decoupled_weight_decay)})
+                                     "decoupled_weight_decay": bool(decoupled_weight_decay),
+                                     "maximize": bool(maximize)})
 
     def adadelta(self: Any, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0) -> None:
-        base.__init__(self, params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+                 weight_decay: float = 0.0, maximize: bool = False) -> None:
+        base.__init__(self, params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                                     "maximize": bool(maximize)})
 
     def rprop(self: Any, params: Any, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-              step_sizes: tuple[float, float] = (1e-6, 50)) -> None:
-        base.__init__(self, params, {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes)})
+              step_sizes: tuple[float, float] = (1e-6, 50), maximize: bool = False) -> None:
+        base.__init__(self, params, {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes),
+                                     "maximize": bool(maximize)})
 
-    return {r.name: make(r, sig) for r, sig in ((_Adamax(), adamax), (_NAdam(), nadam), (_RAdam(), radam),
-                                                 (_Adadelta(), adadelta), (_Rprop(), rprop))}
+    sigs = {"Adamax": adamax, "NAdam": nadam, "RAdam": radam, "Adadelta": adadelta, "Rprop": rprop}
+    return {name: make(r, sigs[name]) for name, r in RULES.items()}
 
 
 _DOCS = {
     "Adamax": "Adamax (Adam with the infinity norm): m ← lerp(m, g, 1 − β₁), u ← max(β₂u, |g| + eps), "
-              "p ← p − lr/(1 − β₁ᵗ) · m/u (pygrad._optim_rules).",
+              "p ← p − lr/(1 − β₁ᵗ) · m/u (pygrad._optim_rules; maximize ascends).",
     "NAdam": "NAdam (Adam with Nesterov momentum and momentum decay ψ), PyTorch's rule "
-             "(pygrad._optim_rules).",
+             "(pygrad._optim_rules; maximize ascends).",
     "RAdam": "RAdam (Adam with the variance rectification, plain momentum SGD while ρₜ ≤ 5), PyTorch's rule "
-             "(pygrad._optim_rules).",
+             "(pygrad._optim_rules; maximize ascends).",
     "Adadelta": "Adadelta: v ← ρv + (1 − ρ)g², δ = √(a + eps)/√(v + eps)·g, a ← ρa + (1 − ρ)δ², p ← p − lr·δ "
-                "(pygrad._optim_rules).",
+                "(pygrad._optim_rules; maximize ascends).",
     "Rprop": "Rprop (resilient backpropagation): per-element step sizes grown by η₊ while the gradient keeps "
-             "its sign and shrunk by η₋ when it flips (pygrad._optim_rules).",
+             "its sign and shrunk by η₋ when it flips (pygrad._optim_rules; maximize ascends).",
 }

@@ -86,3 +86,77 @@ def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, 
                             _state_arg(op, "max_exp_avg_sq", max_exp_avg_sq), int(step), float(lr), float(beta1),
                             float(beta2), float(eps), float(weight_decay), bool(decoupled_weight_decay),
                             bool(amsgrad)))
+
+
+def adamax_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_inf: Tensor, step: int, lr: float,
+                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+                maximize: bool = False) -> None:
+    """One Adamax update in place: g = ±grad + wd·p, m ← lerp(m, g, 1 - β₁), u ← max(β₂·u, |g| + eps),
+    p ← p - lr/(1 - β₁ᵗ) · m/u (``maximize`` negates the gradient first)."""
+    if _hook is not None and _hook("adamax", (param, grad, exp_avg, exp_inf),
+                                   (step, lr, beta1, beta2, eps, weight_decay, maximize)):
+        return
+    op = "adamax_step"
+    _check(lib.pg_adamax_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                              _state_arg(op, "exp_avg", exp_avg), _state_arg(op, "exp_inf", exp_inf), int(step),
+                              float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(maximize)))
+
+
+def nadam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: int, mu_product: float,
+               lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+               momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+    """One NAdam update in place, with μₜ = β₁(1 - ½·0.96^(t·ψ)) and ``mu_product`` = μ₁⋯μₜ (the
+    caller's running product): m, v as Adam, d = √(v/(1 - β₂ᵗ)) + eps,
+    p ← p - lr(1 - μₜ)/(1 - Πμ) · g/d - lr·μₜ₊₁/(1 - Πμ·μₜ₊₁) · m/d."""
+    if _hook is not None and _hook("nadam", (param, grad, exp_avg, exp_avg_sq),
+                                   (step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
+                                    decoupled_weight_decay, maximize)):
+        return
+    op = "nadam_step"
+    _check(lib.pg_nadam_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                             _state_arg(op, "exp_avg", exp_avg), _state_arg(op, "exp_avg_sq", exp_avg_sq), int(step),
+                             float(mu_product), float(lr), float(beta1), float(beta2), float(eps),
+                             float(weight_decay), float(momentum_decay), bool(decoupled_weight_decay),
+                             bool(maximize)))
+
+
+def radam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: int, lr: float,
+               beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+               decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+    """One RAdam update in place: m, v as Adam; with ρₜ > 5,
+    p ← p - (m/(1 - β₁ᵗ))·lr·(√(1 - β₂ᵗ)/(√v + eps))·r (r the rectification), else p ← p - (m/(1 - β₁ᵗ))·lr."""
+    if _hook is not None and _hook("radam", (param, grad, exp_avg, exp_avg_sq),
+                                   (step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize)):
+        return
+    op = "radam_step"
+    _check(lib.pg_radam_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                             _state_arg(op, "exp_avg", exp_avg), _state_arg(op, "exp_avg_sq", exp_avg_sq), int(step),
+                             float(lr), float(beta1), float(beta2), float(eps), float(weight_decay),
+                             bool(decoupled_weight_decay), bool(maximize)))
+
+
+def adadelta_step(param: Tensor, grad: Tensor, square_avg: Tensor, acc_delta: Tensor, lr: float = 1.0,
+                  rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, maximize: bool = False) -> None:
+    """One Adadelta update in place: v ← ρv + (1 - ρ)g², δ = √(a + eps)/√(v + eps)·g,
+    a ← ρa + (1 - ρ)δ², p ← p - lr·δ."""
+    if _hook is not None and _hook("adadelta", (param, grad, square_avg, acc_delta),
+                                   (lr, rho, eps, weight_decay, maximize)):
+        return
+    op = "adadelta_step"
+    _check(lib.pg_adadelta_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                                _state_arg(op, "square_avg", square_avg), _state_arg(op, "acc_delta", acc_delta),
+                                float(lr), float(rho), float(eps), float(weight_decay), bool(maximize)))
+
+
+def rprop_step(param: Tensor, grad: Tensor, prev: Tensor, step_size: Tensor, etaminus: float = 0.5,
+               etaplus: float = 1.2, step_size_min: float = 1e-6, step_size_max: float = 50.0,
+               maximize: bool = False) -> None:
+    """One Rprop update in place: s ← clamp(s·η₊ where g·g_prev > 0, s·η₋ where < 0 (then g ← 0),
+    step_sizes), p ← p - sign(g)·s, g_prev ← g (``step_size`` starts at lr, ``prev`` at 0)."""
+    if _hook is not None and _hook("rprop", (param, grad, prev, step_size),
+                                   (etaminus, etaplus, step_size_min, step_size_max, maximize)):
+        return
+    op = "rprop_step"
+    _check(lib.pg_rprop_step(_state_arg(op, "param", param), _state_arg(op, "grad", grad),
+                             _state_arg(op, "prev", prev), _state_arg(op, "step_size", step_size), float(etaminus),
+                             float(etaplus), float(step_size_min), float(step_size_max), bool(maximize)))

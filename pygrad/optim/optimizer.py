@@ -333,6 +333,149 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
-# Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines
-_more = _optim_rules.bind(Optimizer, "c")
-Adamax, NAdam, RAdam, Adadelta, Rprop = (_more[k] for k in ("Adamax", "NAdam", "RAdam", "Adadelta", "Rprop"))
+class _Checked(Optimizer):
+    """Adamax, NAdam, RAdam, Adadelta, Rprop: hyperparameters checked by the rules both engines share
+    (pygrad._optim_rules), so the two raise the same messages."""
+
+    _kind = ""  # the optimizer whose checks apply (subclasses of Adamax ... keep Adamax's)
+
+    def _check_group(self, g: dict[str, Any]) -> None:
+        _optim_rules.check(self._kind, g)
+
+
+class Adamax(_Checked):
+    """Adamax (Adam with the infinity norm):
+
+        g = ±∇p + wd·p,   m ← lerp(m, g, 1 - β₁),   u ← max(β₂·u, |g| + eps)
+        p ← p - lr/(1 - β₁ᵗ) · m/u
+
+    (``maximize`` ascends: the gradient is negated first, as everywhere below.)
+    """
+
+    _kind = "Adamax"
+
+    def __init__(self, params: ParamsArg, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, maximize: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                  "maximize": bool(maximize)})
+
+    def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = self._zeros(p)
+            state["exp_inf"] = self._zeros(p)
+        state["step"] = state.get("step", 0) + 1
+        b1, b2 = g["betas"]
+        _fused.adamax_step(p, grad, state["exp_avg"], state["exp_inf"], state["step"], g["lr"], b1, b2, g["eps"],
+                           g["weight_decay"], g["maximize"])
+
+
+def nadam_mu(beta1: float, step: int, momentum_decay: float) -> float:
+    """NAdam's momentum factor of a step: μₜ = β₁(1 - ½·0.96^(t·ψ))."""
+    return beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+
+
+class NAdam(_Checked):
+    """NAdam (Adam with Nesterov momentum and momentum decay ψ), PyTorch's rule:
+
+        μₜ = β₁(1 - ½·0.96^(t·ψ)),   Πμ ← Πμ·μₜ (``state["mu_product"]``)
+        m, v as Adam (decoupled_weight_decay: p ← p·(1 - lr·wd) instead of g + wd·p)
+        d = √(v/(1 - β₂ᵗ)) + eps
+        p ← p - lr(1 - μₜ)/(1 - Πμ) · g/d - lr·μₜ₊₁/(1 - Πμ·μₜ₊₁) · m/d
+    """
+
+    _kind = "NAdam"
+
+    def __init__(self, params: ParamsArg, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                  "momentum_decay": momentum_decay,
+                                  "decoupled_weight_decay": bool(decoupled_weight_decay),
+                                  "maximize": bool(maximize)})
+
+    def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = self._zeros(p)
+            state["exp_avg_sq"] = self._zeros(p)
+        state["step"] = t = state.get("step", 0) + 1
+        b1, b2 = g["betas"]
+        psi = g["momentum_decay"]
+        state["mu_product"] = prod = state.get("mu_product", 1.0) * nadam_mu(b1, t, psi)
+        _fused.nadam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], t, prod, g["lr"], b1, b2, g["eps"],
+                          g["weight_decay"], psi, g["decoupled_weight_decay"], g["maximize"])
+
+
+class RAdam(_Checked):
+    """RAdam (Adam with the variance rectification), PyTorch's rule:
+
+        m, v as Adam (decoupled_weight_decay: p ← p·(1 - lr·wd) instead of g + wd·p)
+        ρ∞ = 2/(1 - β₂) - 1,   ρₜ = ρ∞ - 2t·β₂ᵗ/(1 - β₂ᵗ)
+        ρₜ > 5:  p ← p - (m/(1 - β₁ᵗ))·lr·(√(1 - β₂ᵗ)/(√v + eps))·r,
+                 r = √((ρₜ - 4)(ρₜ - 2)ρ∞ / ((ρ∞ - 4)(ρ∞ - 2)ρₜ))
+        else:    p ← p - (m/(1 - β₁ᵗ))·lr
+    """
+
+    _kind = "RAdam"
+
+    def __init__(self, params: ParamsArg, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+                 maximize: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                  "decoupled_weight_decay": bool(decoupled_weight_decay),
+                                  "maximize": bool(maximize)})
+
+    def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = self._zeros(p)
+            state["exp_avg_sq"] = self._zeros(p)
+        state["step"] = state.get("step", 0) + 1
+        b1, b2 = g["betas"]
+        _fused.radam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], state["step"], g["lr"], b1, b2, g["eps"],
+                          g["weight_decay"], g["decoupled_weight_decay"], g["maximize"])
+
+
+class Adadelta(_Checked):
+    """Adadelta:
+
+        g = ±∇p + wd·p,   v ← ρv + (1 - ρ)g²,   δ = √(a + eps)/√(v + eps) · g
+        a ← ρa + (1 - ρ)δ²,   p ← p - lr·δ
+    """
+
+    _kind = "Adadelta"
+
+    def __init__(self, params: ParamsArg, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, maximize: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                                  "maximize": bool(maximize)})
+
+    def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
+        if "square_avg" not in state:
+            state["square_avg"] = self._zeros(p)
+            state["acc_delta"] = self._zeros(p)
+        state["step"] = state.get("step", 0) + 1
+        _fused.adadelta_step(p, grad, state["square_avg"], state["acc_delta"], g["lr"], g["rho"], g["eps"],
+                             g["weight_decay"], g["maximize"])
+
+
+class Rprop(_Checked):
+    """Rprop (resilient backpropagation): per-element step sizes s (starting at lr), grown by η₊
+    while the gradient keeps its sign and shrunk by η₋ when it flips:
+
+        s ← clamp(s·η₊ where g·g_prev > 0, s·η₋ where < 0 (and g ← 0 there), step_sizes)
+        p ← p - sign(g)·s,   g_prev ← g
+    """
+
+    _kind = "Rprop"
+
+    def __init__(self, params: ParamsArg, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), maximize: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes),
+                                  "maximize": bool(maximize)})
+
+    def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
+        if "prev" not in state:
+            state["prev"] = self._zeros(p)
+            state["step_size"] = self._zeros(p, g["lr"])
+        state["step"] = state.get("step", 0) + 1
+        (etaminus, etaplus), (lo, hi) = g["etas"], g["step_sizes"]
+        _fused.rprop_step(p, grad, state["prev"], state["step_size"], etaminus, etaplus, lo, hi, g["maximize"])

@@ -435,7 +435,7 @@ def minimize(f: Callable[[Tensor], Tensor], x0: Any, lr: float = 0.1, tol: float
 
 # the schedules written once for both engines (pygrad._schedules), and a lr_scheduler namespace
 # as torch.optim has, holding this module's own StepLR, ExponentialLR and CosineAnnealingLR;
-# Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules written once for both engines (pygrad._optim_rules)
+# Adamax, NAdam, RAdam, Adadelta, Rprop: numpy rules in pygrad._optim_rules (the C engine has kernels)
 from pygrad import _optim_rules  # noqa: E402 - bound below, after this module's Optimizer
 from pygrad._schedules import (  # noqa: E402
     ConstantLR,
@@ -451,7 +451,7 @@ from pygrad._schedules import (  # noqa: E402
     SequentialLR,
 )
 
-_more = _optim_rules.bind(Optimizer, "reference")
+_more = _optim_rules.bind(Optimizer)
 Adamax, NAdam, RAdam, Adadelta, Rprop = (_more[k] for k in ("Adamax", "NAdam", "RAdam", "Adadelta", "Rprop"))
 
 lr_scheduler = _types.ModuleType(f"{__name__}.lr_scheduler", "The learning-rate schedules (torch.optim.lr_scheduler).")

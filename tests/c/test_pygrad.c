@@ -2436,6 +2436,75 @@ static void test_optimizers(void) {
     release_all();
 }
 
+/* Adamax, NAdam, RAdam, Adadelta, Rprop: a step or two by hand (float64 and float32), maximize, bad input */
+static void test_more_optimizers(void) {
+    pg_tensor *g = V(F64, 0.5, -1.0);
+    pg_tensor *a = V(F64, 1.0, 2.0), *m = V(F64, 0.0, 0.0), *u = V(F64, 0.0, 0.0);
+    /* m = 0.1 g, u = |g|: a -= (0.1 / 0.1) (0.1 g / |g|) */
+    CHECK_OK(pg_adamax_step(a, g, m, u, 1, 0.1, 0.9, 0.999, 1e-12, 0.0, 0));
+    CHECK_VALUES(a, 1e-9, 0.9, 2.1);
+    CHECK_VALUES(u, 1e-9, 0.5, 1.0);
+    pg_tensor *a2 = V(F32, 1.0, 2.0), *m2 = V(F32, 0.0, 0.0), *u2 = V(F32, 0.0, 0.0), *g2 = V(F32, 0.5, -1.0);
+    CHECK_OK(pg_adamax_step(a2, g2, m2, u2, 1, 0.1, 0.9, 0.999, 1e-12, 0.0, 1)); /* maximize: ascends */
+    CHECK_VALUES(a2, 1e-6, 1.1, 1.9);
+
+    /* NAdam, step 1: d = |g| + eps; p -= 0.1 sign(g) + 0.1 mu2 / (1 - mu1 mu2) (0.1 sign(g)) */
+    double mu1 = 0.9 * (1.0 - 0.5 * pow(0.96, 0.004)), mu2 = 0.9 * (1.0 - 0.5 * pow(0.96, 0.008));
+    double c = 0.1 + 0.1 * mu2 / (1.0 - mu1 * mu2) * 0.1;
+    pg_tensor *n = V(F64, 1.0, 2.0), *nm = V(F64, 0.0, 0.0), *nv = V(F64, 0.0, 0.0);
+    CHECK_OK(pg_nadam_step(n, g, nm, nv, 1, mu1, 0.1, 0.9, 0.999, 1e-12, 0.0, 0.004, 0, 0));
+    CHECK_VALUES(n, 1e-9, 1.0 - c, 2.0 + c);
+
+    /* RAdam, step 1: rho_1 = 1 <= 5, so p -= lr m / (1 - beta1) = lr g */
+    pg_tensor *r = V(F64, 1.0, 2.0), *rm = V(F64, 0.0, 0.0), *rv = V(F64, 0.0, 0.0);
+    CHECK_OK(pg_radam_step(r, g, rm, rv, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0, 0));
+    CHECK_VALUES(r, 1e-12, 0.95, 2.1);
+    CHECK_VALUES(rv, 1e-12, 0.001 * 0.25, 0.001);
+
+    /* Adadelta: v = 0.1 g^2, delta = sqrt(eps) / sqrt(v + eps) g, acc = 0.1 delta^2 */
+    pg_tensor *d = V(F64, 1.0, 2.0), *dv = V(F64, 0.0, 0.0), *da = V(F64, 0.0, 0.0);
+    CHECK_OK(pg_adadelta_step(d, g, dv, da, 1.0, 0.9, 1e-6, 0.0, 0));
+    double d0 = 1e-3 / sqrt(0.025 + 1e-6) * 0.5, d1 = -1e-3 / sqrt(0.1 + 1e-6);
+    CHECK_VALUES(d, 1e-12, 1.0 - d0, 2.0 - d1);
+    CHECK_VALUES(da, 1e-15, 0.1 * d0 * d0, 0.1 * d1 * d1);
+
+    /* Rprop: sizes start at lr = 0.1; a kept sign grows the size (x1.2), a flip shrinks it (x0.5) and skips */
+    pg_tensor *q = V(F64, 1.0, 2.0), *prev = V(F64, 0.0, 0.0), *size = V(F64, 0.1, 0.1);
+    CHECK_OK(pg_rprop_step(q, g, prev, size, 0.5, 1.2, 1e-6, 50.0, 0));
+    CHECK_VALUES(q, 1e-12, 0.9, 2.1);
+    CHECK_OK(pg_rprop_step(q, V(F64, 0.5, 1.0), prev, size, 0.5, 1.2, 1e-6, 50.0, 0));
+    CHECK_VALUES(size, 1e-12, 0.12, 0.05);
+    CHECK_VALUES(prev, 0, 0.5, 0.0);
+    CHECK_VALUES(q, 1e-12, 0.78, 2.1);
+    /* maximize (g = -1, -1), sizes clamped to 0.055: a flip after +0.5 (0.12 x 0.5), then 0 before (kept) */
+    CHECK_OK(pg_rprop_step(q, V(F64, 1.0, 1.0), prev, size, 0.5, 1.2, 1e-6, 0.055, 1));
+    CHECK_VALUES(size, 1e-12, 0.055, 0.05);
+    CHECK_VALUES(q, 1e-12, 0.78, 2.15);
+
+    /* bad input: each names its op */
+    CHECK_STATUS(pg_adamax_step(a, g2, m, u, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0), PG_ERR_TYPE, "adamax_step");
+    CHECK_STATUS(pg_adamax_step(a, g, m, u, 0, 0.1, 0.9, 0.999, 1e-8, 0.0, 0), PG_ERR_VALUE, "adamax_step");
+    CHECK_STATUS(pg_adamax_step(a, g, m, V(F64, 0.0), 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0), PG_ERR_SHAPE, "exp_inf");
+    CHECK_STATUS(pg_adamax_step(a, g, m, u2, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0), PG_ERR_TYPE, "exp_inf");
+    CHECK_STATUS(pg_nadam_step(n, g, nm, nv, 1, 1.0, 0.1, 0.9, 0.999, 1e-8, 0.0, 0.004, 0, 0), PG_ERR_VALUE,
+                 "nadam_step: invalid mu_product");
+    CHECK_STATUS(pg_nadam_step(n, g, nm, nv, 1, 0.5, 0.1, 0.9, 0.999, 1e-8, 0.0, -1.0, 0, 0), PG_ERR_VALUE,
+                 "momentum_decay");
+    CHECK_STATUS(pg_nadam_step(n, g, NULL, nv, 1, 0.5, 0.1, 0.9, 0.999, 1e-8, 0.0, 0.004, 0, 0), PG_ERR_VALUE,
+                 "exp_avg");
+    CHECK_STATUS(pg_radam_step(r, g, rm, rv, 1, 0.1, 0.9, 1.0, 1e-8, 0.0, 0, 0), PG_ERR_VALUE, "radam_step: invalid betas");
+    CHECK_STATUS(pg_radam_step(r, g, rm, rv, 1, NAN, 0.9, 0.99, 1e-8, 0.0, 0, 0), PG_ERR_VALUE, "learning rate");
+    CHECK_STATUS(pg_adadelta_step(d, g, dv, da, 1.0, 1.5, 1e-6, 0.0, 0), PG_ERR_VALUE, "adadelta_step: invalid rho");
+    CHECK_STATUS(pg_adadelta_step(d, g, dv, NULL, 1.0, 0.9, 1e-6, 0.0, 0), PG_ERR_VALUE, "acc_delta");
+    CHECK_STATUS(pg_adadelta_step(d, g, dv, da, 1.0, 0.9, 1e-6, -0.1, 0), PG_ERR_VALUE, "weight_decay");
+    CHECK_STATUS(pg_rprop_step(q, g, prev, size, 1.2, 0.5, 1e-6, 50.0, 0), PG_ERR_VALUE, "rprop_step: invalid etas");
+    CHECK_STATUS(pg_rprop_step(q, g, prev, size, 0.5, 1.2, 1.0, 0.1, 0), PG_ERR_VALUE, "invalid step_sizes");
+    CHECK_STATUS(pg_rprop_step(q, g, prev, NULL, 0.5, 1.2, 1e-6, 50.0, 0), PG_ERR_VALUE, "step_size");
+    CHECK_STATUS(pg_rprop_step(q, NULL, prev, size, 0.5, 1.2, 1e-6, 50.0, 0), PG_ERR_VALUE, "rprop_step");
+    CHECK_VALUES(q, 1e-12, 0.78, 2.15); /* a refused step changes nothing */
+    release_all();
+}
+
 /* integer and bool tensors: arithmetic with wrap-around, promotion, the
  * weak integer scalar, comparisons, bitwise ops, reductions, casts */
 static void test_integer_dtypes(void) {
@@ -3236,6 +3305,7 @@ int main(void) {
     test_kernel_settings();
     test_nn_ops();
     test_optimizers();
+    test_more_optimizers();
     test_buffer_cache();
     test_sweep_threads();
     test_integer_dtypes();
