@@ -38,11 +38,44 @@ static void pg__pl_stream_f64(double *d, const double *s, int64_t n) {
     for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
     for (; i < n; i++) d[i] = s[i];
 }
+/* d[0, n) = v with streaming stores (a broadcast: the transpose of a 1 x 1 average) */
+static void pg__pl_fill_f32(float *d, float v, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
+    const __m128 vv = _mm_set1_ps(v);
+    for (; i + 16 <= n; i += 16) {
+        _mm_stream_ps(d + i, vv);
+        _mm_stream_ps(d + i + 4, vv);
+        _mm_stream_ps(d + i + 8, vv);
+        _mm_stream_ps(d + i + 12, vv);
+    }
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
+    for (; i < n; i++) d[i] = v;
+}
+static void pg__pl_fill_f64(double *d, double v, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
+    const __m128d vv = _mm_set1_pd(v);
+    for (; i + 8 <= n; i += 8) {
+        _mm_stream_pd(d + i, vv);
+        _mm_stream_pd(d + i + 2, vv);
+        _mm_stream_pd(d + i + 4, vv);
+        _mm_stream_pd(d + i + 6, vv);
+    }
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, vv);
+    for (; i < n; i++) d[i] = v;
+}
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
 static void pg__pl_stream_f32(float *d, const float *s, int64_t n) { memcpy(d, s, sizeof(float) * (size_t)n); }
 static void pg__pl_stream_f64(double *d, const double *s, int64_t n) { memcpy(d, s, sizeof(double) * (size_t)n); }
+static void pg__pl_fill_f32(float *d, float v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+}
+static void pg__pl_fill_f64(double *d, double v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+}
 static void pg__pl_sfence(void) {}
 #endif
 
@@ -744,6 +777,22 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         for (int64_t a = 0; a < pl->oh; a++)                                                                                           \
             for (int64_t b = 0; b < pl->ow; b++)                                                                                       \
                 dv[a * pl->ow + b] = (T)(pl->divisor ? pl->divisor : cw[2 * pl->ow + b] * win[2 * pl->oh + a]);                        \
+    }                                                                                                                                  \
+    if (bwd && pl->oh == 1 && pl->ow == 1 && win[0] == 0 && win[1] == pl->h && cw[0] == 0 && cw[1] == pl->w) {                     \
+        /* one window over the whole plane (adaptive 1 x 1): dx = 0 + (0 + g / div) everywhere, the value the                           \
+         * separable path writes ((0 + u) + ... is 0 + u), a broadcast: streamed out when the output is large */                         \
+        const T div = (T)(pl->divisor ? pl->divisor : win[2] * cw[2]);                                                              \
+        const int64_t hw = pl->h * pl->w;                                                                                              \
+        const bool big = (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN;                                         \
+        for (int64_t p = lo; p < hi; p++) {                                                                                            \
+            T v = (T)0 + ((const T *)j->in)[p] / div, *d = (T *)j->out + p * hw;                                                       \
+            if (big) pg__pl_fill_##SUF(d, v, hw);                                                                                      \
+            else                                                                                                                       \
+                for (int64_t i = 0; i < hw; i++) d[i] = v;                                                                             \
+        }                                                                                                                              \
+        if (big) pg__pl_sfence();                                                                                                      \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
     }                                                                                                                                  \
     if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
         !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
