@@ -38,11 +38,44 @@ static void pg__pl_stream_f64(double *d, const double *s, int64_t n) {
     for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
     for (; i < n; i++) d[i] = s[i];
 }
+/* d[0, n) = v with streaming stores (a broadcast: the transpose of a 1 x 1 average) */
+static void pg__pl_fill_f32(float *d, float v, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
+    const __m128 vv = _mm_set1_ps(v);
+    for (; i + 16 <= n; i += 16) {
+        _mm_stream_ps(d + i, vv);
+        _mm_stream_ps(d + i + 4, vv);
+        _mm_stream_ps(d + i + 8, vv);
+        _mm_stream_ps(d + i + 12, vv);
+    }
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
+    for (; i < n; i++) d[i] = v;
+}
+static void pg__pl_fill_f64(double *d, double v, int64_t n) {
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
+    const __m128d vv = _mm_set1_pd(v);
+    for (; i + 8 <= n; i += 8) {
+        _mm_stream_pd(d + i, vv);
+        _mm_stream_pd(d + i + 2, vv);
+        _mm_stream_pd(d + i + 4, vv);
+        _mm_stream_pd(d + i + 6, vv);
+    }
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, vv);
+    for (; i < n; i++) d[i] = v;
+}
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
 static void pg__pl_stream_f32(float *d, const float *s, int64_t n) { memcpy(d, s, sizeof(float) * (size_t)n); }
 static void pg__pl_stream_f64(double *d, const double *s, int64_t n) { memcpy(d, s, sizeof(double) * (size_t)n); }
+static void pg__pl_fill_f32(float *d, float v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+}
+static void pg__pl_fill_f64(double *d, double v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+}
 static void pg__pl_sfence(void) {}
 #endif
 
@@ -745,6 +778,22 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
             for (int64_t b = 0; b < pl->ow; b++)                                                                                       \
                 dv[a * pl->ow + b] = (T)(pl->divisor ? pl->divisor : cw[2 * pl->ow + b] * win[2 * pl->oh + a]);                        \
     }                                                                                                                                  \
+    if (bwd && pl->oh == 1 && pl->ow == 1 && win[0] == 0 && win[1] == pl->h && cw[0] == 0 && cw[1] == pl->w) {                     \
+        /* one window over the whole plane (adaptive 1 x 1): dx = 0 + (0 + g / div) everywhere, the value the                           \
+         * separable path writes ((0 + u) + ... is 0 + u), a broadcast: streamed out when the output is large */                         \
+        const T div = (T)(pl->divisor ? pl->divisor : win[2] * cw[2]);                                                              \
+        const int64_t hw = pl->h * pl->w;                                                                                              \
+        const bool big = (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN;                                         \
+        for (int64_t p = lo; p < hi; p++) {                                                                                            \
+            T v = (T)0 + ((const T *)j->in)[p] / div, *d = (T *)j->out + p * hw;                                                       \
+            if (big) pg__pl_fill_##SUF(d, v, hw);                                                                                      \
+            else                                                                                                                       \
+                for (int64_t i = 0; i < hw; i++) d[i] = v;                                                                             \
+        }                                                                                                                              \
+        if (big) pg__pl_sfence();                                                                                                      \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
     if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
         !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
         for (int64_t p = lo; p < hi; p++)                                                                                              \
@@ -999,6 +1048,173 @@ static void pg__maxsep_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) {           
 PG_POOL_MAXSEP(float, f32)
 PG_POOL_MAXSEP(double, f64)
 
+/* max_pool2d 3x3 at stride 2 (dilation 1, any padding and ceil_mode), float, with AVX-512 when the CPU has it:
+ * the separable kernel above (pg__maxsep) with 16 output columns per vector. Row stage: a row's 2·16 + 1
+ * input columns in two pairs of masked loads (nothing read outside the row), its even, odd and next-even
+ * columns split out by two-source permutations; column stage: the window's rows lane by lane. The same
+ * comparisons in the same order as the scalar loops (take v when v > m or v is NaN), so the same values,
+ * the same indices and the same order of the additions into dx. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#include <immintrin.h>
+#define PG_PL_AVX512 __attribute__((target("avx512f")))
+static bool pg__max32_ok(const pg_pl *pl, bool f64) {
+    return !f64 && pl->kh == 3 && pl->kw == 3 && pl->sh == 2 && pl->sw == 2 && pl->dh == 1 && pl->dw == 1 &&
+           pl->h * pl->w < ((int64_t)1 << 31) && __builtin_cpu_supports("avx512f");
+}
+static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+/* tm[iy, b], ti[iy, b] (ti NULL: the maxima only) over one plane x, as pg__maxsep_rows_f32 */
+/* the interior columns' vectors over [b0, b1) of one run of outputs: output i's window is p[2i - pw + kx],
+ * kx in [0, 3), its flat index base + 2i - pw + kx (ti NULL: the maxima only) */
+PG_PL_AVX512 static inline __attribute__((always_inline)) void
+pg__max32_run(float *restrict mr, int32_t *restrict ir, const float *restrict xr, int32_t base, int64_t b0,
+              int64_t b1, int64_t pw) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    for (int64_t b = b0; b < b1; b += 16) {
+        const int64_t n = b1 - b < 16 ? b1 - b : 16;
+        const float *p = xr + 2 * b - pw; /* the window of lane i: p[2i], p[2i + 1], p[2i + 2] */
+        __m512 l0, l1;
+        if (n == 16) {
+            l0 = _mm512_loadu_ps(p), l1 = _mm512_loadu_ps(p + 16);
+        } else {
+            l0 = _mm512_maskz_loadu_ps(pg__max32_mask(2 * n), p);
+            l1 = _mm512_maskz_loadu_ps(pg__max32_mask(2 * n - 16), p + 16);
+        }
+        __m512 m = _mm512_permutex2var_ps(l0, ev, l1), v = _mm512_permutex2var_ps(l0, od, l1);
+        __mmask16 t = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        m = _mm512_mask_mov_ps(m, t, v);
+        __m512i k = _mm512_maskz_mov_epi32(t, one);
+        if (n == 16) { /* p[2..32]: the last one the first element of the next pair */
+            l0 = _mm512_loadu_ps(p + 2);
+            l1 = _mm512_maskz_loadu_ps(0x7fff, p + 18);
+        } else {
+            l0 = _mm512_maskz_loadu_ps(pg__max32_mask(2 * n - 1), p + 2);
+            l1 = _mm512_maskz_loadu_ps(pg__max32_mask(2 * n - 17), p + 18);
+        }
+        v = _mm512_permutex2var_ps(l0, ev, l1);
+        t = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        m = _mm512_mask_mov_ps(m, t, v);
+        const __mmask16 st = pg__max32_mask(n);
+        _mm512_mask_storeu_ps(mr + b, st, m);
+        if (ir) {
+            k = _mm512_mask_mov_epi32(k, t, two);
+            k = _mm512_add_epi32(k, _mm512_add_epi32(ev, _mm512_set1_epi32(base + (int32_t)(2 * b - pw))));
+            _mm512_mask_storeu_epi32(ir + b, st, k);
+        }
+    }
+}
+/* tm[iy, b], ti[iy, b] (ti NULL: the maxima only) over one plane x, as pg__maxsep_rows_f32; with W = 2·OW
+ * the interior columns of every row in one run over the plane (output i of the run reads x[2i - pw + kx]),
+ * what lands in the border columns overwritten by the row loop */
+PG_PL_AVX512 static void pg__max32_rows(const pg_pl *pl, float *restrict tm, int32_t *restrict ti,
+                                        const float *restrict x) {
+    const int64_t w = pl->w, ow = pl->ow, pw = pl->pw;
+    int64_t blo, bhi;
+    pg__pl_interior(pl, &blo, &bhi);
+    const bool flat = w == 2 * ow && blo < bhi;
+    if (flat) {
+        if (ti) pg__max32_run(tm, ti, x, 0, blo, (pl->h - 1) * ow + bhi, pw);
+        else pg__max32_run(tm, NULL, x, 0, blo, (pl->h - 1) * ow + bhi, pw);
+    }
+    for (int64_t iy = 0; iy < pl->h; iy++) {
+        const float *restrict xr = x + iy * w;
+        float *restrict mr = tm + iy * ow;
+        int32_t *restrict ir = ti ? ti + iy * ow : NULL;
+        const int32_t base = (int32_t)(iy * w);
+        for (int64_t b = 0; b < ow; b++) { /* the border columns: the window clipped to the row */
+            if (b == blo) b = bhi;
+            if (b >= ow) break;
+            int64_t xs = 2 * b - pw, x0 = xs > 0 ? xs : 0, x1 = xs + 3 < w ? xs + 3 : w;
+            float m = x0 < x1 ? xr[x0] : -INFINITY;
+            int32_t at = (int32_t)x0;
+            for (int64_t ix = x0 + 1; ix < x1; ix++) {
+                float v = xr[ix];
+                bool t = (v > m) | (v != v); /* a select without a branch (random data mispredicts it) */
+                m = (float[2]){m, v}[t];
+                at = t ? (int32_t)ix : at;
+            }
+            mr[b] = m;
+            if (ir) ir[b] = x0 < x1 ? base + at : -1;
+        }
+        if (flat) continue;
+        if (ir) pg__max32_run(mr, ir, xr, base, blo, bhi, pw);
+        else pg__max32_run(mr, NULL, xr, base, blo, bhi, pw);
+    }
+}
+/* output row a's column stage: y's row (NaN as the direct kernel writes it) when y, else at[b]; false when
+ * the window has no row inside the input */
+PG_PL_AVX512 static bool pg__max32_col(const pg_pl *pl, const float *restrict tm, const int32_t *restrict ti,
+                                       int64_t a, float *restrict y, int32_t *restrict at) {
+    const int64_t ow = pl->ow;
+    int64_t ys = 2 * a - pl->ph, y0 = ys > 0 ? ys : 0, y1 = ys + 3 < pl->h ? ys + 3 : pl->h;
+    if (y0 >= y1) return false;
+    const __m512 nan = _mm512_set1_ps(NAN);
+    for (int64_t b = 0; b < ow; b += 16) {
+        const __mmask16 st = pg__max32_mask(ow - b);
+        __m512 m = _mm512_maskz_loadu_ps(st, tm + y0 * ow + b);
+        __m512i k = y ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(st, ti + y0 * ow + b);
+        for (int64_t iy = y0 + 1; iy < y1; iy++) {
+            __m512 v = _mm512_maskz_loadu_ps(st, tm + iy * ow + b);
+            __mmask16 t = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m = _mm512_mask_mov_ps(m, t, v);
+            if (!y) k = _mm512_mask_loadu_epi32(k, t & st, ti + iy * ow + b);
+        }
+        if (y) _mm512_mask_storeu_ps(y + b, st, _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), nan));
+        else _mm512_mask_storeu_epi32(at + b, st, k);
+    }
+    return true;
+}
+/* planes [lo, hi): forward or backward (dx[at] += g in output order, in a tile streamed out when large) */
+static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
+    const pg_pl pl_ = *j->pl, *pl = &pl_;
+    const int64_t hw = pl->h * pl->w, ohw = pl->oh * pl->ow, ow = pl->ow;
+    bool stream = bwd && (uint64_t)pl->planes * (uint64_t)hw * sizeof(float) >= PG_PL_STREAM_MIN &&
+                  hw * (int64_t)sizeof(float) <= ((int64_t)1 << 18);
+    size_t n = (size_t)(pl->h * ow);
+    char *buf = malloc((sizeof(float) + sizeof(int32_t)) * n + sizeof(int32_t) * (size_t)ow +
+                       (stream ? sizeof(float) * (size_t)hw : 0));
+    if (!buf) return false;
+    float *tm = (float *)buf;
+    int32_t *ti = (int32_t *)(tm + n), *at = ti + n;
+    float *tile = stream ? (float *)(at + ow) : NULL;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = (const float *)(bwd ? j->x : j->in) + p * hw;
+        pg__max32_rows(pl, tm, bwd ? ti : NULL, x);
+        if (!bwd) {
+            float *y = (float *)j->out + p * ohw;
+            for (int64_t a = 0; a < pl->oh; a++)
+                if (!pg__max32_col(pl, tm, NULL, a, y + a * ow, NULL))
+                    for (int64_t b = 0; b < ow; b++) y[a * ow + b] = -INFINITY;
+            continue;
+        }
+        float *dx = (float *)j->out + p * hw, *d = tile ? tile : dx;
+        const float *g = (const float *)j->in + p * ohw;
+        memset(d, 0, sizeof(float) * (size_t)hw);
+        for (int64_t a = 0; a < pl->oh; a++) {
+            if (!pg__max32_col(pl, tm, ti, a, NULL, at)) continue;
+            const float *gr = g + a * ow;
+            for (int64_t b = 0; b < ow; b++)
+                if (at[b] >= 0) d[at[b]] += gr[b];
+        }
+        if (tile) pg__pl_stream_f32(dx, tile, hw);
+    }
+    if (tile) pg__pl_sfence();
+    free(buf);
+    return true;
+}
+static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__max32(ctx, false, lo, hi)) pg__maxsep_fwd_f32(ctx, lo, hi);
+}
+static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__max32(ctx, true, lo, hi)) pg__maxsep_bwd_f32(ctx, lo, hi);
+}
+#else
+static bool pg__max32_ok(const pg_pl *pl, bool f64) { return (void)pl, (void)f64, false; }
+static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_fwd_f32(ctx, lo, hi); }
+static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_bwd_f32(ctx, lo, hi); }
+#endif
+
 enum { PG_PL_MAX, PG_PL_MAX_BWD, PG_PL_AVG, PG_PL_AVG_BWD, PG_PL_MAX_IDX };
 
 /* runs one kernel over all planes on the thread pool */
@@ -1010,6 +1226,11 @@ static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const voi
     pg_pl_job j = {pl, out, in, x, idx};
     int64_t per = pl->h * pl->w + pl->oh * pl->ow;
     pg_range_fn fn = fns[f64][kind];
+    if ((kind == PG_PL_MAX || kind == PG_PL_MAX_BWD) && pg__max32_ok(pl, f64)) {
+        pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1,
+                           kind == PG_PL_MAX ? pg__max32_fwd : pg__max32_bwd, &j);
+        return;
+    }
     if (kind == PG_PL_AVG || kind == PG_PL_AVG_BWD) { /* separable; x marks the transpose */
         fn = f64 ? pg__avgpool_sep_f64 : pg__avgpool_sep_f32;
         j.x = kind == PG_PL_AVG_BWD ? in : NULL;

@@ -230,3 +230,81 @@ def test_avg_pool2d_2x2_backward_wide_rows(shape, dtype) -> None:
         want[..., : 2 * oh, : 2 * ow] = np.repeat(np.repeat(g / t(div or 4), 2, -2), 2, -1) + t(0)
         np.testing.assert_array_equal(dx.numpy(), want)
         assert not np.signbit(dx.numpy()[dx.numpy() == 0]).any()  # 0 + (-0 / 4) is +0
+
+
+# max_pool2d 3x3 at stride 2 in float: 16 output columns per vector (AVX-512), masked at the row's end, and
+# with W = 2·OW every row's interior in one run over the plane; widths around the vector, padding, ceil_mode
+@pytest.mark.parametrize("ceil", [False, True])
+@pytest.mark.parametrize("pad", [0, 1])
+@pytest.mark.parametrize("width", [1, 2, 3, 15, 16, 17, 31, 32, 33, 34, 35, 64, 65, 67])
+def test_max_pool2d_3x3_stride_2_widths_match_a_loop(width, pad, ceil) -> None:
+    shape = (2, 2, 5 + pad, width)
+    if width + 2 * pad < 3:
+        pytest.skip("no window fits")
+    rng = np.random.default_rng(width * 4 + pad * 2 + ceil)
+    x = np.round(rng.standard_normal(shape), 1).astype(np.float32)  # many ties: the first maximum
+    x.reshape(-1)[rng.random(x.size) < 0.05] = -0.0
+    X = pygrad.tensor(x, requires_grad=True)
+    y, i = pygrad.nn.functional.max_pool2d(X, 3, 2, pad, ceil_mode=ceil, return_indices=True)
+    want, widx = loop_pool(x.astype(np.float64), "max", (3, 3), (2, 2), (pad, pad), ceil=ceil)
+    np.testing.assert_array_equal(y.numpy(), want.astype(np.float32))
+    np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(x.reshape(2, 2, -1)[
+        np.arange(2)[:, None, None], np.arange(2)[None, :, None], widx.reshape(2, 2, -1)]).reshape(want.shape))
+    np.testing.assert_array_equal(i.numpy(), widx)
+    v = rng.standard_normal(want.shape).astype(np.float32)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(v))
+    want_dx = np.zeros(x.shape, np.float32).reshape(-1, x.shape[-2] * x.shape[-1])
+    for n, (row, g) in enumerate(zip(widx.reshape(want_dx.shape[0], -1), v.reshape(want_dx.shape[0], -1))):
+        np.add.at(want_dx[n], row, g)  # in output order, as the kernel adds
+    np.testing.assert_array_equal(dx.numpy(), want_dx.reshape(x.shape))
+
+
+@pytest.mark.parametrize("width", [34, 56])
+def test_max_pool2d_3x3_stride_2_nan_and_infinities(width) -> None:
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((1, 3, 9, width)).astype(np.float32)
+    x.reshape(-1)[rng.random(x.size) < 0.05] = np.nan
+    x.reshape(-1)[rng.random(x.size) < 0.05] = np.inf
+    x.reshape(-1)[rng.random(x.size) < 0.05] = -np.inf
+    X = pygrad.tensor(x, requires_grad=True)
+    y, i = pygrad.nn.functional.max_pool2d(X, 3, 2, 1, return_indices=True)
+    flat = x.reshape(3, -1)
+    # PyTorch's rule: the window's last NaN, else its first maximum (-inf included)
+    want_i = np.zeros(i.numpy().shape, np.int64)
+    oh, ow = want_i.shape[-2:]
+    for c in range(3):
+        for a in range(oh):
+            for b in range(ow):
+                best, at = None, -1
+                for r in range(2 * a - 1, 2 * a + 2):
+                    for q in range(2 * b - 1, 2 * b + 2):
+                        if 0 <= r < x.shape[2] and 0 <= q < width:
+                            v = flat[c, r * width + q]
+                            if at < 0 or v > best or np.isnan(v):
+                                best, at = v, r * width + q
+                want_i[0, c, a, b] = at
+    np.testing.assert_array_equal(i.numpy(), want_i)
+    np.testing.assert_array_equal(y.numpy(), np.take_along_axis(flat, want_i.reshape(3, -1), 1).reshape(y.shape))
+    g = rng.standard_normal(want_i.shape).astype(np.float32)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+    want_dx = np.zeros_like(flat)
+    for c in range(3):
+        np.add.at(want_dx[c], want_i[0, c].reshape(-1), g[0, c].reshape(-1))
+    np.testing.assert_array_equal(dx.numpy(), want_dx.reshape(x.shape))
+
+
+# adaptive_avg_pool2d to 1 x 1: the backward a broadcast of 0 + g / (H·W); 16 MiB of float32 output and more
+# is written with streaming stores
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (64, 64, 32, 32)])
+def test_adaptive_avg_pool2d_1x1_backward_is_a_broadcast(shape, dtype) -> None:
+    rng = np.random.default_rng(7)
+    X = pygrad.tensor(np.zeros(shape, dtype), requires_grad=True)
+    y = pygrad.nn.functional.adaptive_avg_pool2d(X, 1)
+    g = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    g.reshape(-1)[::3] = -0.0
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+    t = np.dtype(dtype).type
+    want = np.broadcast_to(g / t(shape[2] * shape[3]) + t(0), shape)
+    np.testing.assert_array_equal(dx.numpy(), want)
+    assert not np.signbit(dx.numpy()[dx.numpy() == 0]).any()  # 0 + (-0 / HW) is +0
