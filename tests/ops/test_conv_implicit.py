@@ -26,6 +26,8 @@ CASES = [
     (1, 2, 2, 3, 3, 3, 3, 2, False),
     (2, 9, 15, 4, 5, 2, 3, (1, 0), True),
     (1, 8, 8, 32, 32, 3, 3, 1, False),
+    (3, 5, 12, 16, 16, 3, 3, 1, True),
+    (2, 3, 10, 20, 13, 3, 3, 0, False),
     (5, 7, 6, 2, 8, 3, 3, "same", True),
     (1, 3, 4, 64, 15, 3, 3, 1, False),
 ]
@@ -63,9 +65,9 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
 
 def test_bit_identical_at_one_and_two_threads() -> None:
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((37, 16, 8, 8)).astype(np.float32)
+    x = rng.standard_normal((37, 16, 16, 16)).astype(np.float32)
     w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
-    v = rng.standard_normal((37, 32, 8, 8)).astype(np.float32)
+    v = rng.standard_normal((37, 32, 16, 16)).astype(np.float32)
     n = pygrad.get_num_threads()
     out = []
     try:
