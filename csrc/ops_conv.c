@@ -9,8 +9,10 @@
  *
  * Each is linear in each of its two inputs, and the backward of each is made
  * of the other two: the three close under differentiation, so the rules give
- * double backward exactly. Not here: bias (an add in Python), conv1d (a
- * height-1 view of conv2d, in Python). */
+ * double backward exactly. float32 stride-1 convolutions of small images on
+ * AVX-512 CPUs skip the GEMM: an implicit GEMM from padded image copies
+ * (pg__cvi_run, below the GEMM drivers). Not here: bias (an add in Python),
+ * conv1d (a height-1 view of conv2d, in Python). */
 #include "rules_util.h"
 
 #include <stdlib.h>
