@@ -9,8 +9,10 @@
  *
  * Each is linear in each of its two inputs, and the backward of each is made
  * of the other two: the three close under differentiation, so the rules give
- * double backward exactly. Not here: bias (an add in Python), conv1d (a
- * height-1 view of conv2d, in Python). */
+ * double backward exactly. float32 stride-1 convolutions of small images on
+ * AVX-512 CPUs skip the GEMM: an implicit GEMM from padded image copies
+ * (pg__cvi_run, below the GEMM drivers). Not here: bias (an add in Python),
+ * conv1d (a height-1 view of conv2d, in Python). */
 #include "rules_util.h"
 
 #include <stdlib.h>
@@ -845,6 +847,377 @@ static int64_t pg__cv_group(const pg_cv *cv) {
     return nb < 1 ? 1 : nb;
 }
 
+/* ---- implicit GEMM: float32 on AVX-512, stride 1, dilation 1, one group, small images ----
+ * The three products computed straight from copies of the images, with no col matrix and no GEMM
+ * packing. A source image S (CS, HS, WS) (x for y and dw, gy for dx) is copied once per kernel column
+ * j into blocks of width OW (the result's width), zero where the window leaves the image:
+ *
+ *   copy[c, j][r*OW + x] = S[c, r - pt, x + j - pl]   (r < OH + KH - 1; 0 outside S)
+ *
+ * so that the KH*KW window taps of 16 consecutive result pixels p (flattened oy*OW + ox, rows
+ * included) are 16 consecutive floats: S[c, oy + i - pt, ox + j - pl] = copy[c, j][i*OW + p]. Then
+ *
+ *   y  = conv(x, w):     y[o, p]  = Σ_(c,i,j) w[o, c, i, j] copy_x[c, j][i*OW + p]
+ *   dx = conv^T(gy, w):  dx[c, p] = Σ_(o,i',j') w[o, c, KH-1-i', KW-1-j'] copy_gy[o, j'][i'*W + p]
+ *                        (the "full" convolution: gy padded by KH-1-pt, KW-1-pl, the kernel flipped)
+ *   dw = (x, gy):        dw[o, c, i, j] = Σ_n Σ_p gy[n, o, p] copy_x[c, j][i*OW + p]
+ *
+ * y and dx: register tiles of MR result channels (the weights broadcast) by NV vectors of 16 pixels,
+ * each vector anywhere in the unit's images, accumulated over the (c, i, j) in order and stored once
+ * (masked past the image's last pixel). dw: tiles of 4 channels o by 6 taps (c, i, j), vectors of 16
+ * pixels summed lane by lane over the images and pixels in order, into a lane buffer (O, K, 16) per
+ * slot; the slots (a fixed number, dealt the image chunks in turn as in the GEMM path) are added in
+ * order and each element's 16 lanes summed last. The geometry alone fixes every sum's order: the
+ * result does not depend on the number of threads. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PG_CVI 1
+#define PG_CVI_TARGET __attribute__((target("avx512f")))
+#define PG_CVI_INLINE static inline __attribute__((always_inline, target("avx512f")))
+#define PG_CVI_MAXW 64 /* result widths up to this (4 vectors a row) */
+#define PG_CVI_MAXK 16 /* kernel heights and widths up to this */
+#define PG_CVI_SLOTS 4 /* dw's slots (fewer when there are fewer chunks) */
+
+typedef struct pg_cvi {
+    int64_t cs, hs, ws;     /* the source image (CS, HS, WS) */
+    int64_t co, oh, ow, l;  /* the result's channels and image (OH, OW), l = OH*OW */
+    int64_t kh, kw, pt, pl; /* the kernel; the source's padding at the top and left (negative: cropped) */
+    int64_t bs;             /* floats of one copy block (c, j): (OH + KH - 1)*OW, the reads past it, 16 spare */
+    int64_t nvec, k;        /* vectors of 16 pixels per image, ceil(l / 16); taps CS*KH*KW */
+    int64_t csz;            /* floats of one image's copies (CS, KW, bs) */
+} pg_cvi;
+
+static void pg__cvi_geom(pg_cvi *q, int64_t cs, int64_t hs, int64_t ws, int64_t co, int64_t oh, int64_t ow,
+                         int64_t kh, int64_t kw, int64_t pt, int64_t pl) {
+    *q = (pg_cvi){.cs = cs, .hs = hs, .ws = ws, .co = co, .oh = oh, .ow = ow, .l = oh * ow, .kh = kh, .kw = kw,
+                  .pt = pt, .pl = pl};
+    q->nvec = (q->l + 15) / 16;
+    q->k = cs * kh * kw;
+    int64_t reach = (kh - 1) * ow + q->nvec * 16, rows = (oh + kh - 1) * ow;
+    q->bs = ((reach > rows ? reach : rows) + 15) / 16 * 16 + 16;
+    q->csz = cs * kw * q->bs;
+}
+
+/* the copies of one image: dst (CS, KW, bs) from src (CS, HS, WS); blocks in order, as each row's and
+ * block's last vector store runs into what comes after it (written next), the last into 16 spare */
+PG_CVI_TARGET static void pg__cvi_copy(const pg_cvi *q, float *dst, const float *src) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 zero = _mm512_setzero_ps();
+    const int64_t nx = (q->ow + 15) / 16, rows = q->oh + q->kh - 1;
+    __mmask16 m[PG_CVI_MAXK][PG_CVI_MAXW / 16]; /* per kernel column and vector: the lanes inside S */
+    for (int64_t j = 0; j < q->kw; j++)
+        for (int64_t t = 0; t < nx; t++) {
+            __m512i sx = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(t * 16 + j - q->pl)));
+            __m512i dx = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(t * 16)));
+            m[j][t] = _mm512_cmpge_epi32_mask(sx, _mm512_setzero_si512()) &
+                      _mm512_cmplt_epi32_mask(sx, _mm512_set1_epi32((int)q->ws)) &
+                      _mm512_cmplt_epi32_mask(dx, _mm512_set1_epi32((int)q->ow));
+        }
+    if (q->ws == q->ow && q->ow <= 16 && 16 % q->ow == 0) {
+        /* rows as wide as the source's, 16 a whole number of them: copy[c, j] is the channel's rows one
+         * after the other, shifted by (j - pl) - pt*WS, the lanes whose column or row falls outside
+         * masked (one mask per kernel column: every vector starts a row) */
+        __mmask16 mc[PG_CVI_MAXK];
+        for (int64_t j = 0; j < q->kw; j++) {
+            mc[j] = 0;
+            for (int e = 0; e < 16; e++) {
+                const int64_t sx = e % q->ow + j - q->pl;
+                if (sx >= 0 && sx < q->ws) mc[j] |= (__mmask16)(1u << e);
+            }
+        }
+        const int64_t lo = q->pt * q->ow, hi = (q->pt + q->hs) * q->ow; /* the copy's elements in S's rows */
+        const __m512i vlo = _mm512_set1_epi32((int)lo), vhi = _mm512_set1_epi32((int)hi);
+        for (int64_t c = 0; c < q->cs; c++)
+            for (int64_t j = 0; j < q->kw; j++, dst += q->bs) {
+                const uintptr_t s = (uintptr_t)(src + c * q->hs * q->ws) + (uintptr_t)((j - q->pl - lo) * (int64_t)sizeof(float));
+                for (int64_t e = 0; e < q->bs; e += 16) {
+                    __mmask16 mk = mc[j];
+                    if (e < lo || e + 16 > hi) {
+                        const __m512i ev = _mm512_add_epi32(iota, _mm512_set1_epi32((int)e));
+                        mk &= _mm512_cmpge_epi32_mask(ev, vlo) & _mm512_cmplt_epi32_mask(ev, vhi);
+                    }
+                    _mm512_store_ps(dst + e, _mm512_maskz_loadu_ps(mk, (const void *)(s + (uintptr_t)e * 4)));
+                }
+            }
+        return;
+    }
+    for (int64_t c = 0; c < q->cs; c++)
+        for (int64_t j = 0; j < q->kw; j++, dst += q->bs) {
+            const float *s = src + c * q->hs * q->ws;
+            for (int64_t r = 0; r < rows; r++) {
+                const int64_t sy = r - q->pt;
+                float *d = dst + r * q->ow;
+                if (sy < 0 || sy >= q->hs) {
+                    for (int64_t t = 0; t < nx; t++) _mm512_storeu_ps(d + t * 16, zero);
+                    continue;
+                }
+                /* lanes outside the row are masked (never read), so the address may precede it */
+                const uintptr_t row = (uintptr_t)(s + sy * q->ws) + (uintptr_t)((j - q->pl) * (int64_t)sizeof(float));
+                for (int64_t t = 0; t < nx; t++)
+                    _mm512_storeu_ps(d + t * 16, _mm512_maskz_loadu_ps(m[j][t], (const void *)(row + (uintptr_t)t * 64)));
+            }
+            for (int64_t e = rows * q->ow; e < q->bs; e += 16) _mm512_storeu_ps(dst + e, zero);
+        }
+}
+
+/* dst[v] + dofs + m*ldd (masked by mask[v]) = Σ_t wp[t*MR + m] src[v][offs[t] .. + 16], m < MR, v < NV */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PG_CVI_UNROLL _Pragma("GCC unroll 8")
+#else
+#define PG_CVI_UNROLL
+#endif
+PG_CVI_INLINE void pg__cvi_tile(const int mr, const int nv, int64_t k, const float *wp, const int32_t *offs,
+                                const float *const *src, float *const *dst, const __mmask16 *mask, int64_t dofs,
+                                int64_t ldd) {
+    __m512 acc[8][8];
+    const float *s[8];
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) s[v] = src[v];
+    PG_CVI_UNROLL for (int m = 0; m < mr; m++)
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < k; t++, wp += mr) {
+        const int64_t off = offs[t];
+        __m512 xv[8];
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) xv[v] = _mm512_loadu_ps(s[v] + off);
+        PG_CVI_UNROLL for (int m = 0; m < mr; m++) {
+            const __m512 wv = _mm512_set1_ps(wp[m]);
+            PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+        }
+    }
+    PG_CVI_UNROLL for (int m = 0; m < mr; m++)
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(dst[v] + dofs + m * ldd, mask[v], acc[m][v]);
+}
+
+/* vectors [0, nvt) (the list runs on to nvt + 7 with vectors that store nothing) by result channels
+ * o0 .. o0 + nob*MR - 1, weights wp (nob, K, MR): groups of NV vectors outer, so that their copies stay
+ * in the cache while the weights stream past */
+#define PG_CVI_PASS(MR, NV)                                                                                  \
+    PG_CVI_TARGET PG_NOINLINE static void pg__cvi_pass_##MR(const pg_cvi *q, const int32_t *offs, int64_t nvt, \
+                                                            const float *const *src, float *const *dst,      \
+                                                            const __mmask16 *mask, int64_t o0, int64_t nob,  \
+                                                            const float *wp) {                               \
+        for (int64_t b = 0; b < nob; b++) {                                                                  \
+            const float *wb = wp + b * q->k * MR;                                                            \
+            const int64_t dofs = (o0 + b * MR) * q->l;                                                       \
+            int64_t v0 = 0;                                                                                  \
+            for (; v0 + NV <= nvt; v0 += NV)                                                                 \
+                pg__cvi_tile(MR, NV, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l);             \
+            switch (nvt - v0) { /* the last vectors, fewer than NV */                                        \
+            case 0: break;                                                                                   \
+            case 1: pg__cvi_tile(MR, 1, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break;    \
+            case 2: if (NV > 2) pg__cvi_tile(MR, 2, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            case 3: if (NV > 3) pg__cvi_tile(MR, 3, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            case 4: if (NV > 4) pg__cvi_tile(MR, 4, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            case 5: if (NV > 5) pg__cvi_tile(MR, 5, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            case 6: if (NV > 6) pg__cvi_tile(MR, 6, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            default: if (NV > 7) pg__cvi_tile(MR, 7, q->k, wb, offs, src + v0, dst + v0, mask + v0, dofs, q->l); break; \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+PG_CVI_PASS(8, 3)
+PG_CVI_PASS(7, 3)
+PG_CVI_PASS(6, 4)
+PG_CVI_PASS(5, 4)
+PG_CVI_PASS(4, 6)
+PG_CVI_PASS(3, 8)
+PG_CVI_PASS(2, 8)
+PG_CVI_PASS(1, 8)
+
+typedef void (*pg_cvi_pass_fn)(const pg_cvi *, const int32_t *, int64_t, const float *const *, float *const *,
+                               const __mmask16 *, int64_t, int64_t, const float *);
+static const pg_cvi_pass_fn pg__cvi_passes[9] = {NULL,           pg__cvi_pass_1, pg__cvi_pass_2, pg__cvi_pass_3,
+                                                 pg__cvi_pass_4, pg__cvi_pass_5, pg__cvi_pass_6, pg__cvi_pass_7,
+                                                 pg__cvi_pass_8};
+
+/* lane buffer (CO, K, 16) rows o0 .. o0+3, taps k0 .. k0+5 (those that exist) (+)= the lanes of
+ * gy[b, o, p] copy_b[offs[t] + p] over images b < cnt and their pixels; gy (cnt, CO, l), cbuf (cnt, csz) */
+PG_CVI_TARGET PG_NOINLINE static void pg__cvi_dw_tile(const pg_cvi *q, float *lane, const int32_t *offs, int64_t o0,
+                                                      int64_t k0, const float *gy, const float *cbuf, int64_t cnt,
+                                                      bool acc_in) {
+    enum { MO = 4, NK = 6 };
+    const int64_t no = q->co - o0 < MO ? q->co - o0 : MO, nk = q->k - k0 < NK ? q->k - k0 : NK;
+    const float *gp[MO];
+    int64_t ko[NK];
+    PG_CVI_UNROLL for (int m = 0; m < MO; m++) gp[m] = gy + (m < no ? o0 + m : o0) * q->l;
+    PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) ko[kk] = offs[kk < nk ? k0 + kk : k0];
+    __m512 acc[MO][NK];
+    PG_CVI_UNROLL for (int m = 0; m < MO; m++)
+        PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+            acc[m][kk] = acc_in && m < no && kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16)
+                                                     : _mm512_setzero_ps();
+    const __mmask16 last = (__mmask16)(q->l % 16 ? (1u << (q->l % 16)) - 1 : 0xffffu);
+    const int64_t nfull = q->l / 16; /* whole vectors; then one masked, when l % 16 */
+    for (int64_t b = 0; b < cnt; b++, cbuf += q->csz) {
+        const int64_t go = b * q->co * q->l;
+        for (int64_t u = 0; u < q->nvec; u++) {
+            __m512 g[MO];
+            if (u < nfull) {
+                PG_CVI_UNROLL for (int m = 0; m < MO; m++) g[m] = _mm512_loadu_ps(gp[m] + go + u * 16);
+                PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) {
+                    const __m512 xv = _mm512_loadu_ps(cbuf + ko[kk] + u * 16);
+                    PG_CVI_UNROLL for (int m = 0; m < MO; m++) acc[m][kk] = _mm512_fmadd_ps(g[m], xv, acc[m][kk]);
+                }
+                continue;
+            }
+            PG_CVI_UNROLL for (int m = 0; m < MO; m++) g[m] = _mm512_maskz_loadu_ps(last, gp[m] + go + u * 16);
+            PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) {
+                const __m512 xv = _mm512_maskz_loadu_ps(last, cbuf + ko[kk] + u * 16);
+                PG_CVI_UNROLL for (int m = 0; m < MO; m++) acc[m][kk] = _mm512_fmadd_ps(g[m], xv, acc[m][kk]);
+            }
+        }
+    }
+    PG_CVI_UNROLL for (int m = 0; m < MO; m++)
+        PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+            if (m < no && kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
+}
+
+typedef struct pg_cvi_job {
+    const pg_cvi *q;
+    int kind;
+    float *out;             /* FWD, DX: the result (N, CO, OH, OW); DW: the slots' lane buffers */
+    const float *src;       /* the source images (N, CS, HS, WS) */
+    const float *gy;        /* DW: (N, CO, l) */
+    const float *wp;        /* FWD, DX: the weights by blocks of 8 result channels, (K, 8) each, then the rest */
+    const int32_t *offs;    /* (K): tap (c, i, j) at c*KW*bs + j*bs + i*OW */
+    char *work;             /* [team][workbytes]: the copies (ch, csz), then the vector lists */
+    int64_t n, ch, units, workbytes, lanebytes;
+    atomic_llong next;
+} pg_cvi_job;
+
+static void pg__cvi_job(void *ctx, const pg_team *team) {
+    pg_cvi_job *jb = ctx;
+    const pg_cvi *q = jb->q;
+    float *cbuf = (float *)(jb->work + team->tid * jb->workbytes);
+    const int64_t cap = jb->ch * q->nvec + 8;
+    const float **srcv = (const float **)(cbuf + jb->ch * q->csz + 16);
+    float **dstv = (float **)(srcv + cap);
+    __mmask16 *mask = (__mmask16 *)(dstv + cap);
+    const int64_t nchunks = (jb->n + jb->ch - 1) / jb->ch;
+    const __mmask16 last = (__mmask16)(q->l % 16 ? (1u << (q->l % 16)) - 1 : 0xffffu);
+    for (;;) {
+        const int64_t i = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        if (i >= jb->units) return;
+        if (jb->kind == PG_CV_DW) { /* slot i: chunks i, i + units, ... in order */
+            float *lane = (float *)((char *)jb->out + i * jb->lanebytes);
+            for (int64_t qc = i; qc < nchunks; qc += jb->units) {
+                const int64_t n0 = qc * jb->ch, cnt = jb->n - n0 < jb->ch ? jb->n - n0 : jb->ch;
+                for (int64_t b = 0; b < cnt; b++) pg__cvi_copy(q, cbuf + b * q->csz, jb->src + (n0 + b) * q->cs * q->hs * q->ws);
+                for (int64_t k0 = 0; k0 < q->k; k0 += 6)
+                    for (int64_t o0 = 0; o0 < q->co; o0 += 4)
+                        pg__cvi_dw_tile(q, lane, jb->offs, o0, k0, jb->gy + n0 * q->co * q->l, cbuf, cnt, qc > i);
+            }
+            continue;
+        }
+        const int64_t n0 = i * jb->ch, cnt = jb->n - n0 < jb->ch ? jb->n - n0 : jb->ch;
+        int64_t nvt = 0;
+        for (int64_t b = 0; b < cnt; b++) {
+            pg__cvi_copy(q, cbuf + b * q->csz, jb->src + (n0 + b) * q->cs * q->hs * q->ws);
+            for (int64_t u = 0; u < q->nvec; u++, nvt++) {
+                srcv[nvt] = cbuf + b * q->csz + u * 16;
+                dstv[nvt] = jb->out + (n0 + b) * q->co * q->l + u * 16;
+                mask[nvt] = u == q->nvec - 1 ? last : (__mmask16)0xffffu;
+            }
+        }
+        for (int64_t v = nvt; v < nvt + 8; v++) { /* vectors that fill the last group and store nothing */
+            srcv[v] = srcv[0];
+            dstv[v] = dstv[0];
+            mask[v] = 0;
+        }
+        const int64_t nfull = q->co / 8, rest = q->co % 8;
+        if (nfull) pg__cvi_pass_8(q, jb->offs, nvt, srcv, dstv, mask, 0, nfull, jb->wp);
+        if (rest) pg__cvi_passes[rest](q, jb->offs, nvt, srcv, dstv, mask, nfull * 8, 1, jb->wp + nfull * 8 * q->k);
+    }
+}
+
+/* dw (E elements) = the sum of each element's 16 lanes of the slots' lane buffers added in slot order */
+PG_CVI_TARGET static void pg__cvi_dw_sum(float *dw, const float *lanes, int64_t e, int64_t nslots, int64_t lanebytes) {
+    for (int64_t r = 0; r < e; r++) {
+        __m512 v = _mm512_load_ps(lanes + r * 16);
+        for (int64_t s = 1; s < nslots; s++)
+            v = _mm512_add_ps(v, _mm512_load_ps((const float *)((const char *)lanes + s * lanebytes) + r * 16));
+        dw[r] = _mm512_reduce_add_ps(v);
+    }
+}
+
+/* Whether a product goes through the implicit GEMM: float32, an AVX-512 CPU with the GEMM on its AVX-512
+ * kernel (a kernel chosen by hand keeps the GEMM path), stride 1, dilation 1, one group, small images */
+static bool pg__cvi_ok(const pg_cv *cv) {
+    if (cv->sh != 1 || cv->sw != 1 || cv->dh != 1 || cv->dw != 1 || cv->g != 1) return false;
+    if (cv->ow > PG_CVI_MAXW || cv->w > PG_CVI_MAXW || cv->kh > PG_CVI_MAXK || cv->kw > PG_CVI_MAXK) return false;
+    if (cv->l > 4096 || cv->h * cv->w > 4096 || cv->h > 4096 || cv->oh > 4096) return false;
+    /* the offsets (int32) of the larger copy, gy's (dx) or x's */
+    int64_t cmax = cv->c > cv->o ? cv->c : cv->o;
+    if (cmax > (1 << 16) || cmax * cv->kw * ((cv->h + 2 * cv->kh) * PG_CVI_MAXW + 64) > ((int64_t)1 << 30)) return false;
+    if (strcmp(pg_gemm_kernel(), "avx512") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+/* out = FWD y = conv(a=x, b=w), DX dx = conv^T(a=gy, b=w), DW dw = (a=x, b=gy), float32; nonempty */
+static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+    pg_cvi q;
+    if (kind == PG_CV_DX)
+        pg__cvi_geom(&q, cv->o, cv->oh, cv->ow, cv->c, cv->h, cv->w, cv->kh, cv->kw, cv->kh - 1 - cv->pt,
+                     cv->kw - 1 - cv->pl);
+    else pg__cvi_geom(&q, cv->c, cv->h, cv->w, cv->o, cv->oh, cv->ow, cv->kh, cv->kw, cv->pt, cv->pl);
+    /* images per unit: about 256 pixels (dw), 128 (y, dx) */
+    const int64_t px = kind == PG_CV_DW ? 256 : 128;
+    int64_t ch = q.l >= px ? 1 : px / q.l;
+    const int64_t nchunks = (cv->n + ch - 1) / ch;
+    const int64_t units = kind == PG_CV_DW ? (nchunks < PG_CVI_SLOTS ? nchunks : PG_CVI_SLOTS) : nchunks;
+    double macs = (double)cv->n * (double)cv->o * (double)cv->k * (double)cv->l;
+    int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
+    if (nthr > units) nthr = (int)units;
+    if (nthr < 1) nthr = 1;
+    const int64_t cap = ch * q.nvec + 8;
+    int64_t workbytes = (int64_t)sizeof(float) * (ch * q.csz + 16) + cap * (int64_t)(2 * sizeof(void *) + sizeof(__mmask16));
+    workbytes = (workbytes + 63) / 64 * 64;
+    const int64_t wpbytes = kind == PG_CV_DW ? 0 : ((int64_t)sizeof(float) * q.co * q.k + 63) / 64 * 64;
+    const int64_t offbytes = ((int64_t)sizeof(int32_t) * q.k + 63) / 64 * 64;
+    const int64_t lanebytes = kind == PG_CV_DW ? (int64_t)sizeof(float) * q.co * q.k * 16 : 0;
+    char *buf = malloc((size_t)(workbytes * nthr + wpbytes + offbytes + lanebytes * units) + 64);
+    if (!buf)
+        return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the image copies",
+                        pg_optable[kind == PG_CV_FWD ? PG_OP_CONV2D : kind == PG_CV_DX ? PG_OP_CONV2D_INPUT_GRAD
+                                                                                        : PG_OP_CONV2D_WEIGHT_GRAD]->name);
+    char *base = (char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+    float *lanes = (float *)(base + workbytes * nthr), *wp = (float *)((char *)lanes + lanebytes * units);
+    int32_t *offs = (int32_t *)((char *)wp + wpbytes);
+    for (int64_t c = 0, t = 0; c < q.cs; c++)
+        for (int64_t i = 0; i < q.kh; i++)
+            for (int64_t j = 0; j < q.kw; j++, t++) offs[t] = (int32_t)((c * q.kw + j) * q.bs + i * q.ow);
+    if (kind != PG_CV_DW) { /* wp: blocks of 8 result channels (K, 8), then the rest (K, co % 8) */
+        const float *w = b->data;
+        for (int64_t r = 0; r < q.co; r++) {
+            const int64_t blk = r / 8, mr = blk < q.co / 8 ? 8 : q.co % 8, m = r % 8;
+            float *d = wp + blk * 8 * q.k + m;
+            if (kind == PG_CV_FWD) /* W[o, t] = w[o, t] */
+                for (int64_t t = 0; t < q.k; t++) d[t * mr] = w[r * q.k + t];
+            else /* W[c, (o, i', j')] = w[o, c, KH-1-i', KW-1-j'] */
+                for (int64_t o = 0, t = 0; o < q.cs; o++)
+                    for (int64_t i = 0; i < q.kh; i++)
+                        for (int64_t j = 0; j < q.kw; j++, t++)
+                            d[t * mr] = w[((o * q.co + r) * q.kh + q.kh - 1 - i) * q.kw + q.kw - 1 - j];
+        }
+    }
+    pg_cvi_job jb = {.q = &q, .kind = kind, .out = kind == PG_CV_DW ? lanes : out->data, .src = a->data,
+                     .gy = kind == PG_CV_DW ? b->data : NULL, .wp = wp, .offs = offs, .work = base, .n = cv->n,
+                     .ch = ch, .units = units, .workbytes = workbytes, .lanebytes = lanebytes};
+    atomic_init(&jb.next, 0);
+    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
+    pg__parallel_dynamic(pg__cvi_job, &jb, nthr);
+    if (kind == PG_CV_DW) pg__cvi_dw_sum(out->data, lanes, q.co * q.k, units, lanebytes);
+    pg__relock_host(u);
+    free(buf);
+    return PG_OK;
+}
+#else
+static bool pg__cvi_ok(const pg_cv *cv) { (void)cv; return false; }
+static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+    (void)kind; (void)cv; (void)out; (void)a; (void)b;
+    return PG_OK;
+}
+#endif
+
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
 static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
@@ -859,6 +1232,9 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg
         return PG_OK;
     }
     bool f64 = out->dtype == PG_DTYPE_F64;
+    /* measured: the implicit path wins from 8 x 8 images on for y and dx, and from about 16 x 16 on for
+     * dw (below, the GEMM path's weight gradient, one GEMM per group of images, keeps its registers busier) */
+    if (!f64 && cv->l >= (kind == PG_CV_DW ? 256 : 64) && pg__cvi_ok(cv)) return pg__cvi_run(kind, cv, out, a, b);
     size_t es = f64 ? 8 : 4;
     double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
     const int64_t nb = pg__cv_group(cv), ngroups = (cv->n + nb - 1) / nb;

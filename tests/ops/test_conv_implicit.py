@@ -1,0 +1,102 @@
+"""The float32 implicit-GEMM path of conv2d (stride 1, dilation 1, one group, small images, AVX-512
+CPUs; elsewhere these cases run the GEMM path and must pass alike): y, dx and dw against the same
+convolution in float64 on the C engine and against the reference engine, around the tile widths
+(16 pixels, 8 result channels, 4 x 6 weight tiles), with and without padding and bias, N = 1, NaN
+propagation, and bit-identical results at 1 and 2 threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pygrad
+import pygrad.reference as ref
+
+CASES = [
+    # (N, C, O, H, W, KH, KW, padding, bias)
+    (1, 1, 1, 1, 1, 1, 1, 0, False),
+    (1, 3, 5, 7, 9, 3, 3, 1, True),
+    (2, 16, 32, 8, 8, 3, 3, 1, False),
+    (3, 17, 19, 5, 6, 3, 3, 0, True),
+    (2, 1, 16, 8, 8, 3, 3, 1, True),
+    (4, 16, 32, 4, 4, 3, 3, 1, False),
+    (1, 5, 9, 17, 33, 3, 3, "same", False),
+    (2, 4, 8, 16, 16, 5, 5, 2, True),
+    (2, 3, 7, 10, 12, 1, 1, 0, False),
+    (1, 2, 2, 3, 3, 3, 3, 2, False),
+    (2, 9, 15, 4, 5, 2, 3, (1, 0), True),
+    (1, 8, 8, 32, 32, 3, 3, 1, False),
+    (3, 5, 12, 16, 16, 3, 3, 1, True),
+    (2, 3, 10, 20, 13, 3, 3, 0, False),
+    (5, 7, 6, 2, 8, 3, 3, "same", True),
+    (1, 3, 4, 64, 15, 3, 3, 1, False),
+]
+
+
+def _run(engine, x, w, b, padding, v):
+    X, W = engine.tensor(x, requires_grad=True), engine.tensor(w, requires_grad=True)
+    B = None if b is None else engine.tensor(b, requires_grad=True)
+    y = engine.nn.functional.conv2d(X, W, B, padding=padding)
+    (y * engine.tensor(v)).sum().backward()
+    return y.numpy(), X.grad.numpy(), W.grad.numpy()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_float32_matches_float64_and_the_reference(case) -> None:
+    n, c, o, h, wd, kh, kw, padding, bias = case
+    rng = np.random.default_rng(len(str(case)))
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    w = rng.standard_normal((o, c, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    y64 = _run(pygrad, x.astype(np.float64), w.astype(np.float64), None if b is None else b.astype(np.float64),
+               padding, np.zeros(1))[0]
+    v = rng.standard_normal(y64.shape).astype(np.float32)
+    got = _run(pygrad, x, w, b, padding, v)
+    want = _run(pygrad, x.astype(np.float64), w.astype(np.float64), None if b is None else b.astype(np.float64),
+                padding, v.astype(np.float64))
+    refr = _run(ref, x, w, b, padding, v)
+    for g, f, r in zip(got, want, refr):
+        assert g.dtype == np.float32 and g.shape == f.shape
+        scale = 1e-5 * (np.abs(f).max() + 1) * np.sqrt(c * kh * kw * max(n * h * wd, 1))
+        np.testing.assert_allclose(g, f, rtol=1e-5, atol=scale)
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=scale)
+
+
+def test_bit_identical_at_one_and_two_threads() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((37, 16, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    v = rng.standard_normal((37, 32, 16, 16)).astype(np.float32)
+    n = pygrad.get_num_threads()
+    out = []
+    try:
+        for t in (1, 2):
+            pygrad.set_num_threads(t)
+            out.append(_run(pygrad, x, w, None, 1, v))
+    finally:
+        pygrad.set_num_threads(n)
+    for a, b in zip(out[0], out[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nan_reaches_exactly_the_outputs_whose_window_holds_it() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4, 8, 8)).astype(np.float32)
+    x[1, 2, 3, 5] = np.nan
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    v = rng.standard_normal((3, 8, 8, 8)).astype(np.float32)
+    y, dx, dw = _run(pygrad, x, w, None, 1, v)
+    bad = np.zeros_like(y, dtype=bool)
+    bad[1, :, 2:5, 4:7] = True
+    np.testing.assert_array_equal(np.isnan(y), bad)
+    assert not np.isnan(dx).any()
+    assert np.isnan(dw[:, 2]).all() and not np.isnan(dw[:, [0, 1, 3]]).any()
+    # a NaN in the upstream gradient reaches dx around it, and all of dw
+    v2 = v.copy()
+    v2[2, 5, 7, 7] = np.nan
+    _, dx2, dw2 = _run(pygrad, np.nan_to_num(x), w, None, 1, v2)
+    bad = np.zeros_like(dx2, dtype=bool)
+    bad[2, :, 6:8, 6:8] = True
+    np.testing.assert_array_equal(np.isnan(dx2), bad)
+    assert np.isnan(dw2[5]).all() and not np.isnan(dw2[[0, 1, 2, 3, 4, 6, 7]]).any()
