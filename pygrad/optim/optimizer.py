@@ -132,6 +132,14 @@ class Optimizer:
         """A state buffer of p's shape and dtype."""
         return E.full(p.shape, value, dtype=p.dtype)
 
+    def _advance(self, p: E.Tensor, state: dict[str, Any], *buffers: str) -> int:
+        """The state's zero buffers named (made at p's first step) and its step count, advanced and returned."""
+        if buffers[0] not in state:
+            for name in buffers:
+                state[name] = self._zeros(p)
+        state["step"] = t = state.get("step", 0) + 1
+        return t
+
     # ---- saving and restoring ----
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {name: value}}, "param_groups": [...]}`` with parameters
@@ -360,12 +368,9 @@ class Adamax(_Checked):
                                   "maximize": bool(maximize)})
 
     def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
-        if "exp_avg" not in state:
-            state["exp_avg"] = self._zeros(p)
-            state["exp_inf"] = self._zeros(p)
-        state["step"] = state.get("step", 0) + 1
+        t = self._advance(p, state, "exp_avg", "exp_inf")
         b1, b2 = g["betas"]
-        _fused.adamax_step(p, grad, state["exp_avg"], state["exp_inf"], state["step"], g["lr"], b1, b2, g["eps"],
+        _fused.adamax_step(p, grad, state["exp_avg"], state["exp_inf"], t, g["lr"], b1, b2, g["eps"],
                            g["weight_decay"], g["maximize"])
 
 
@@ -394,10 +399,7 @@ class NAdam(_Checked):
                                   "maximize": bool(maximize)})
 
     def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
-        if "exp_avg" not in state:
-            state["exp_avg"] = self._zeros(p)
-            state["exp_avg_sq"] = self._zeros(p)
-        state["step"] = t = state.get("step", 0) + 1
+        t = self._advance(p, state, "exp_avg", "exp_avg_sq")
         b1, b2 = g["betas"]
         psi = g["momentum_decay"]
         state["mu_product"] = prod = state.get("mu_product", 1.0) * nadam_mu(b1, t, psi)
@@ -425,12 +427,9 @@ class RAdam(_Checked):
                                   "maximize": bool(maximize)})
 
     def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
-        if "exp_avg" not in state:
-            state["exp_avg"] = self._zeros(p)
-            state["exp_avg_sq"] = self._zeros(p)
-        state["step"] = state.get("step", 0) + 1
+        t = self._advance(p, state, "exp_avg", "exp_avg_sq")
         b1, b2 = g["betas"]
-        _fused.radam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], state["step"], g["lr"], b1, b2, g["eps"],
+        _fused.radam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], t, g["lr"], b1, b2, g["eps"],
                           g["weight_decay"], g["decoupled_weight_decay"], g["maximize"])
 
 
@@ -449,10 +448,7 @@ class Adadelta(_Checked):
                                   "maximize": bool(maximize)})
 
     def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
-        if "square_avg" not in state:
-            state["square_avg"] = self._zeros(p)
-            state["acc_delta"] = self._zeros(p)
-        state["step"] = state.get("step", 0) + 1
+        self._advance(p, state, "square_avg", "acc_delta")
         _fused.adadelta_step(p, grad, state["square_avg"], state["acc_delta"], g["lr"], g["rho"], g["eps"],
                              g["weight_decay"], g["maximize"])
 
