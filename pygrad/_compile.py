@@ -229,19 +229,6 @@ def _two_buffers(sts: list[Any], cols: list[Any], a: str, b: str) -> bool:
             and _held(sts, b, cols[3]))
 
 
-def _adamax_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                    undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_inf"):
-        return False
-    b1, b2 = g["betas"]
-    steps = _advance(sts, undo)
-    if steps is None:
-        return False
-    _put(out, steps, (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["maximize"]))
-    return True
-
-
 def _nadam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
                    undo: list[Any]) -> bool:
     sts = _states(opt, ids)
@@ -267,36 +254,46 @@ def _nadam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any],
     return True
 
 
-def _radam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                   undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_avg_sq"):
-        return False
-    b1, b2 = g["betas"]
-    steps = _advance(sts, undo)
-    if steps is None:
-        return False
-    _put(out, steps, (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["decoupled_weight_decay"], g["maximize"]))
-    return True
+def _stepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) -> Callable[..., bool]:
+    """The scalars of an optimizer with state buffers a, b and a step count: (step, *rest(group)) per
+    parameter, the steps advanced."""
+
+    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                undo: list[Any]) -> bool:
+        sts = _states(opt, ids)
+        if sts is None or not _two_buffers(sts, cols, a, b):
+            return False
+        row = rest(g)
+        steps = _advance(sts, undo)
+        if steps is None:
+            return False
+        _put(out, steps, row)
+        return True
+
+    return scalars
 
 
-def _adadelta_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                      undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "square_avg", "acc_delta") or _advance(sts, undo) is None:
-        return False
-    out.extend((g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]) * len(ids))
-    return True
+def _unstepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) -> Callable[..., bool]:
+    """The same for an optimizer whose kernel takes no step count: rest(group) per parameter."""
+
+    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
+                undo: list[Any]) -> bool:
+        sts = _states(opt, ids)
+        if sts is None or not _two_buffers(sts, cols, a, b) or _advance(sts, undo) is None:
+            return False
+        out.extend(rest(g) * len(ids))
+        return True
+
+    return scalars
 
 
-def _rprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                   undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "prev", "step_size") or _advance(sts, undo) is None:
-        return False
-    (etaminus, etaplus), (lo, hi) = g["etas"], g["step_sizes"]
-    out.extend((etaminus, etaplus, lo, hi, g["maximize"]) * len(ids))
-    return True
+_adamax_scalars = _stepped("exp_avg", "exp_inf", lambda g: (g["lr"], *g["betas"], g["eps"], g["weight_decay"],
+                                                             g["maximize"]))
+_radam_scalars = _stepped("exp_avg", "exp_avg_sq", lambda g: (g["lr"], *g["betas"], g["eps"], g["weight_decay"],
+                                                                g["decoupled_weight_decay"], g["maximize"]))
+_adadelta_scalars = _unstepped("square_avg", "acc_delta", lambda g: (g["lr"], g["rho"], g["eps"],
+                                                                     g["weight_decay"], g["maximize"]))
+_rprop_scalars = _unstepped("prev", "step_size", lambda g: (*g["etas"], *g["step_sizes"], g["maximize"]))
 
 
 _FAST_SCALARS: dict[Any, Callable[..., bool]] = {}  # an optimizer class's _update -> the above
