@@ -641,6 +641,11 @@ PG_GEMV(double, f64)
 PG_GEMM_DIRECT(float, f32)
 PG_GEMM_DIRECT(double, f64)
 
+#define PG_EPI_ALL(epi)                                                                                     \
+    do {                                                                                                    \
+        if (epi) (epi)->fn((epi)->ctx, 0, 0, M, N);                                                         \
+    } while (0)
+
 #define PG_GEMM_DRIVER(T, SUF)                                                                              \
     typedef struct pg_gemm_job_##SUF {                                                                      \
         const pg_gemm_kern_##SUF *kn;                                                                       \
@@ -652,6 +657,7 @@ PG_GEMM_DIRECT(double, f64)
         T *bbuf;         /* [KC][ceil(min(N, NC), NR)]: the packed B block, shared */                       \
         T *abuf;         /* [nthr][MC x KC]: each thread's packed A block */                                \
         int64_t astride; /* elements between two threads' A blocks */                                       \
+        const pg_gemm_epi *epi; /* run on each MC x NR panel of C once it is final, or NULL */             \
     } pg_gemm_job_##SUF;                                                                                    \
                                                                                                             \
     static void pg__gemm_job_##SUF(void *ctx, const pg_team *team) {                                        \
@@ -704,6 +710,7 @@ PG_GEMM_DIRECT(double, f64)
                                     cp[i * jb->ldc + j] =                                                   \
                                         beta ? cp[i * jb->ldc + j] + edge[i * NR + j] : edge[i * NR + j];   \
                         }                                                                                   \
+                        if (jb->epi && pc + kc >= K) jb->epi->fn(jb->epi->ctx, ic, col, mc, n);             \
                     }                                                                                       \
                 }                                                                                           \
                 pg__team_sync(team); /* the B block is repacked next */                                     \
@@ -718,6 +725,7 @@ PG_GEMM_DIRECT(double, f64)
         const T *A, *B;                                                                                     \
         T *C;                                                                                               \
         atomic_llong next;                                                                                  \
+        const pg_gemm_epi *epi;                                                                             \
     } pg_gemm_split_##SUF;                                                                                  \
                                                                                                             \
     static void pg__gemm_split_job_##SUF(void *ctx, const pg_team *team) {                                  \
@@ -735,15 +743,24 @@ PG_GEMM_DIRECT(double, f64)
             else                                                                                            \
                 pg__gemm_##SUF(s->ta, s->tb, n, s->N, s->K, s->ta ? s->A + lo : s->A + lo * s->lda, s->lda, \
                                s->B, s->ldb, s->C + lo * s->ldc, s->ldc, s->acc);                           \
+            if (s->epi) s->epi->fn(s->epi->ctx, s->cols ? 0 : lo, s->cols ? lo : 0, s->cols ? s->M : n,     \
+                                   s->cols ? n : s->N);                                                     \
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
     void pg__gemm_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,         \
                         const T *B, int64_t ldb, T *C, int64_t ldc, bool acc) {                             \
+        pg__gemm_epi_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, NULL);                             \
+    }                                                                                                       \
+                                                                                                            \
+    /* the paths that do not run it per panel run the epilogue once over all of C */                      \
+    void pg__gemm_epi_##SUF(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,     \
+                            const T *B, int64_t ldb, T *C, int64_t ldc, bool acc, const pg_gemm_epi *epi) { \
         if (M <= 0 || N <= 0) return;                                                                       \
         if (K <= 0) {                                                                                       \
             if (!acc)                                                                                       \
                 for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(T) * (size_t)N);              \
+            PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
         }                                                                                                   \
         const pg_gemm_kern_##SUF *kn = pg__kern_##SUF(pg__gemm_kind());                                     \
@@ -751,15 +768,21 @@ PG_GEMM_DIRECT(double, f64)
         double work = (double)M * (double)N * (double)K;                                                    \
         if (!kn || work < PG_GEMM_SMALL) {                                                                  \
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
+            PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
         }                                                                                                   \
-        if ((M == 1 || N == 1) && pg__gemv_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)) return;     \
+        if ((M == 1 || N == 1) && pg__gemv_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc)) {           \
+            PG_EPI_ALL(epi);                                                                                \
+            return;                                                                                         \
+        }                                                                                                   \
         int64_t tiles = ((M + kn->mr - 1) / kn->mr) * ((N + kn->nr - 1) / kn->nr);                          \
         int nthr = pg__threads_for(work < 9e18 ? (int64_t)work : INT64_MAX, (int64_t)PG_GEMM_GRAIN);        \
         if (nthr > tiles) nthr = (int)tiles;                                                                \
         if (nthr <= 1 && kn->ukr_u && !ta && !tb && K <= kn->kc && work <= PG_GEMM_DIRECT_MAX &&            \
-            pg__gemm_direct_##SUF(kn, M, N, K, A, lda, B, ldb, C, ldc, acc))                                \
+            pg__gemm_direct_##SUF(kn, M, N, K, A, lda, B, ldb, C, ldc, acc)) {                              \
+            PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
+        }                                                                                                   \
         if (nthr > 1 && work < PG_GEMM_SPLIT_MAX) {                                                         \
             /* split the longer side (in whole tiles, at least 2 tiles per chunk) */                        \
             bool cols = N >= M;                                                                             \
@@ -768,7 +791,7 @@ PG_GEMM_DIRECT(double, f64)
             if (per < 2) per = 2;                                                                           \
             pg_gemm_split_##SUF sp = {.ta = ta, .tb = tb, .acc = acc, .cols = cols, .M = M, .N = N, .K = K, \
                                       .lda = lda, .ldb = ldb, .ldc = ldc, .step = per * unit,               \
-                                      .nchunks = units / per, .A = A, .B = B, .C = C};                      \
+                                      .nchunks = units / per, .A = A, .B = B, .C = C, .epi = epi};          \
             atomic_init(&sp.next, 0);                                                                       \
             if (sp.nchunks > 1) {                                                                           \
                 pg__parallel_dynamic(pg__gemm_split_job_##SUF, &sp, nthr);                                  \
@@ -782,9 +805,11 @@ PG_GEMM_DIRECT(double, f64)
         T *buf = pg__scratch(0, sizeof(T) * (size_t)(bsize + asize * nthr));                                \
         if (!buf) {                                                                                         \
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
+            PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
         }                                                                                                   \
-        pg_gemm_job_##SUF jb = {kn, ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize}; \
+        pg_gemm_job_##SUF jb = {kn,  ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize, \
+                                epi};                                                                       \
         pg__parallel_team(pg__gemm_job_##SUF, &jb, nthr);                                                        \
     }
 

@@ -163,6 +163,19 @@ void pg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float
                   int64_t ldb, float *C, int64_t ldc, bool acc);
 void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
                   const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
+/* The same product with an epilogue: fn(ctx, i0, j0, m, n) runs once on each block C[i0:+m, j0:+n]
+ * of a partition of C, after those elements are final (every K block added), on the thread that
+ * computed them, while they are in cache (the blocked driver calls it per MC x NR panel). It may
+ * rewrite the block in place or read it into other buffers; blocks of one product may run on
+ * different threads at once, never overlapping. C's bits are those of pg__gemm_* before fn runs. */
+typedef struct pg_gemm_epi {
+    void (*fn)(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n);
+    void *ctx;
+} pg_gemm_epi;
+void pg__gemm_epi_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float *C, int64_t ldc, bool acc, const pg_gemm_epi *epi);
+void pg__gemm_epi_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                      const double *B, int64_t ldb, double *C, int64_t ldc, bool acc, const pg_gemm_epi *epi);
 /* The same product over a B its caller has packed (conv2d's im2col writes the panels itself), on the
  * calling thread only:  C[M,N] = op(A)[M,K] B[K,N]  (+ C[M,N] when acc), Bp holding B in panels of nr
  * columns, 64-byte aligned: B(p, j) = Bp[((j / nr)*K + p)*nr + j % nr], the columns past N zero.

@@ -78,6 +78,8 @@ typedef struct pg_instr {
                          * I_AUX: PG_REC_CMP ... (out = opt(op; a, b, value), op the comparison's code) */
     int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
+    int epi;            /* I_FWD, I_BWD of a matmul: how many of the next instructions its GEMM's
+                         * epilogue runs (pg__epilogues); -1 on those instructions; 0 otherwise */
 } pg_instr;
 
 /* a growing int list */
@@ -747,6 +749,7 @@ pg_status pg_program_record_data(pg_tensor *t) {
 
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
+static void pg__epilogues(pg_program *g);
 static pg_status pg__rest(pg_program *g);
 
 /* ---- the program's life ---- */
@@ -940,7 +943,8 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
     } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
         st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
         pg__program_clear(g);
-    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK || (st = pg__rest(g)) != PG_OK) {
+    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK || (pg__epilogues(g), 0) ||
+               (st = pg__rest(g)) != PG_OK) {
         pg__program_clear(g);
     } else {
         for (int i = 0, k = 0; i < g->n_code; i++)
@@ -1859,6 +1863,120 @@ static pg_status pg__rest(pg_program *g) {
     return st;
 }
 
+/* ---- GEMM epilogues ----
+ *
+ * pg__epilogues, after pg__lower: a 2-d matmul whose product only the next
+ * instruction reads runs that instruction in its GEMM's epilogue, on each
+ * panel of the product while it is in cache (gemm.c, pg__gemm_epi), instead of
+ * in a pass of its own over memory:
+ *   forward   y = x W; z = y + b [; h = relu(z)]   z (and h) written from the panel;
+ *             y is never stored apart: the GEMM writes into z's buffer
+ *   backward  dx, dW = matmul_backward(g); d = relu_backward(dx; saved z)
+ *             d written over dx's panel (dx is not kept)
+ * The epilogue does the ops' own arithmetic (add: y + b; relu: z > 0 ? z : 0;
+ * its backward: z > 0 ? dx : 0) on the final sums, after every K block, so
+ * the bits are those of the eager step. PYGRAD_COMPILE_EPILOGUE=0 in the
+ * environment turns it off. */
+
+enum { E_BIAS, E_BIAS_RELU, E_RELU_BWD };
+
+/* the instructions (other than `except`) that name slot s */
+static int pg__readers(const pg_program *g, int s, int except) {
+    int n = 0, v[64];
+    for (int i = 0; i < g->n_code; i++) {
+        if (i == except) continue;
+        int k = pg__slots_of(&g->code[i], v, 64);
+        for (int j = 0; j < k; j++)
+            if (v[j] == s) {
+                n++;
+                break;
+            }
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == s) n++;
+    return n;
+}
+
+/* a computed value held as a tensor (not in the fused runs' arena or scratch) */
+static bool pg__plain_temp(const pg_program *g, int s) {
+    return s >= 0 && g->slots[s].kind == S_TEMP && !g->slots[s].buffer && (!g->loc || g->loc[s] == L_TENSOR);
+}
+
+/* instruction i is part of a fused group */
+static bool pg__in_group(const pg_program *g, int i) {
+    for (int q = 0; g->group_at && q < g->n_groups; q++)
+        if (g->groups[q].first <= i && i < g->groups[q].end) return true;
+    return false;
+}
+
+/* instruction i runs alone (not inside a fused group of more than itself) */
+static bool pg__alone(const pg_program *g, int i) {
+    if (!g->group_at) return true;
+    for (int q = 0; q < g->n_groups; q++)
+        if (g->groups[q].first <= i && i < g->groups[q].end) return g->groups[q].first == i && g->groups[q].end == i + 1;
+    return true;
+}
+
+static bool pg__is_2d(const pg_meta *m, pg_dtype dt) { return m->ndim == 2 && m->dtype == dt; }
+
+static void pg__epilogues(pg_program *g) {
+    const char *env = getenv("PYGRAD_COMPILE_EPILOGUE");
+    if (env && env[0] == '0') return;
+    for (int i = 0; i + 1 < g->n_code; i++) {
+        pg_instr *I = &g->code[i], *J = &g->code[i + 1];
+        if (I->op != PG_OP_MATMUL || I->epi || J->epi) continue;
+        if (I->kind == I_FWD && I->n_in == 2 && J->kind == I_FWD && J->op == PG_OP_ADD && J->n_in == 2 &&
+            J->in[0] == I->out && J->in[1] != I->out && J->offsets_slot < 0 && !J->offsets) {
+            const pg_meta *y = &g->slots[I->out].meta, *a = &g->slots[I->in[0]].meta, *w = &g->slots[I->in[1]].meta,
+                          *b = &g->slots[J->in[1]].meta, *z = &g->slots[J->out].meta;
+            pg_dtype dt = y->dtype;
+            if (!pg__is_float(dt) || !pg__is_2d(y, dt) || !pg__is_2d(a, dt) || !pg__is_2d(w, dt) || b->ndim != 1 ||
+                b->dtype != dt || b->shape[0] != y->shape[1] || !pg__is_2d(z, dt) ||
+                !pg__same_dims(2, z->shape, y->shape) || !pg__plain_temp(g, I->out) || !pg__plain_temp(g, J->out) ||
+                pg__readers(g, I->out, i) != 1 || !pg__alone(g, i + 1))
+                continue;
+            I->epi = 1;
+            J->epi = -1;
+            if (i + 2 < g->n_code) { /* and the ReLU after it */
+                pg_instr *R = &g->code[i + 2];
+                const pg_meta *h = R->out >= 0 ? &g->slots[R->out].meta : NULL;
+                if (R->kind == I_FWD && R->op == PG_OP_RELU && R->n_in == 1 && R->in[0] == J->out && !R->epi &&
+                    h && pg__is_2d(h, dt) && pg__same_dims(2, h->shape, y->shape) && pg__plain_temp(g, R->out) &&
+                    R->out != J->out && pg__alone(g, i + 2)) {
+                    I->epi = 2;
+                    R->epi = -1;
+                }
+            }
+            i += I->epi;
+            continue;
+        }
+        /* the backward: a leaf's accumulation of dW may sit between the two (it runs in its turn) */
+        int j = i + 1;
+        if (J->kind == I_ACC_LEAF && i + 2 < g->n_code && !pg__in_group(g, j) && J->b != I->in[0] &&
+            J->a != I->in[0] && J->keep != I->in[0])
+            J = &g->code[++j];
+        if (I->kind == I_BWD && I->n_in == 2 && I->in[0] >= 0 && J->kind == I_BWD && J->op == PG_OP_RELU &&
+            J->n_in == 1 && J->gout == I->in[0] && J->in[0] >= 0 && J->saved[0] >= 0 && !J->epi) {
+            const pg_meta *dx = &g->slots[I->in[0]].meta, *d = &g->slots[J->in[0]].meta,
+                          *z = &g->slots[J->saved[0]].meta, *gm = &g->slots[I->gout].meta;
+            pg_dtype dt = dx->dtype;
+            if (!pg__is_float(dt) || !pg__is_2d(dx, dt) || !pg__is_2d(gm, dt) || !pg__is_2d(d, dt) ||
+                !pg__is_2d(z, dt) || !pg__same_dims(2, d->shape, dx->shape) || !pg__same_dims(2, z->shape, dx->shape) ||
+                I->node->edges[0].meta.ndim != 2 || I->node->edges[1].meta.ndim != 2 ||
+                !pg__plain_temp(g, I->in[0]) || !pg__plain_temp(g, J->in[0]) || J->saved[0] == I->in[0] ||
+                pg__readers(g, I->in[0], i) != 1 || !pg__alone(g, j))
+                continue;
+            for (int k = 1; k < PG_MAX_SAVED; k++)
+                if (J->saved[k] >= 0) goto next;
+            if (j == i + 2 && (J->saved[0] == g->code[i + 1].a || J->in[0] == g->code[i + 1].a)) continue;
+            I->epi = j - i;
+            J->epi = -1;
+            i = j;
+        }
+    next:;
+    }
+}
+
 /* ---- printing ---- */
 
 static int pg__sname(const pg_program *g, int s, char *b, size_t cap) {
@@ -1950,6 +2068,9 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     }
     for (int q = 0; q < g->n_groups; q++)
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
+    if (I->epi > 0 && I->kind == I_FWD) PG_PUT("  [its epilogue runs %d..%d]", i + 1, i + I->epi);
+    if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
+    if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
 #undef PG_NAME
 #undef PG_PUT
     return w;
@@ -2188,6 +2309,117 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
     }
 }
 
+/* ---- running a GEMM with its epilogue (pg__epilogues) ---- */
+
+typedef struct pg_epi_ctx {
+    int kind;       /* E_BIAS ... */
+    char *c;        /* [M, N] the product, rewritten in place */
+    const char *b;  /* [N] the bias (E_BIAS*) */
+    char *h;        /* [M, N] relu of the sum (E_BIAS_RELU) */
+    const char *z;  /* [M, N] the saved pre-activation (E_RELU_BWD) */
+    int64_t ld;     /* N */
+} pg_epi_ctx;
+
+/* the ops' own expressions: add (ops_binary.c), relu and its backward (ops_unary.c) */
+#define PG_EPI_FN(T, SUF)                                                                              \
+    PG_CLONES static void pg__epi_##SUF(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {     \
+        const pg_epi_ctx *e = ctx;                                                                     \
+        for (int64_t r = i0; r < i0 + m; r++) {                                                        \
+            T *c = (T *)e->c + r * e->ld + j0;                                                         \
+            if (e->kind == E_RELU_BWD) {                                                               \
+                const T *z = (const T *)e->z + r * e->ld + j0;                                         \
+                PG_IVDEP for (int64_t j = 0; j < n; j++) c[j] = z[j] > 0 ? c[j] : (T)0;                \
+                continue;                                                                              \
+            }                                                                                          \
+            const T *b = (const T *)e->b + j0;                                                         \
+            PG_IVDEP for (int64_t j = 0; j < n; j++) c[j] = c[j] + b[j];                               \
+            if (e->kind == E_BIAS_RELU) {                                                              \
+                T *h = (T *)e->h + r * e->ld + j0;                                                     \
+                PG_IVDEP for (int64_t j = 0; j < n; j++) h[j] = c[j] > 0 ? c[j] : (T)0;                \
+            }                                                                                          \
+        }                                                                                              \
+    }
+PG_EPI_FN(float, f32)
+PG_EPI_FN(double, f64)
+
+static bool pg__meta_is(const pg_tensor *t, const pg_meta *m) {
+    return t->dtype == m->dtype && t->ndim == m->ndim && pg__same_dims(t->ndim, t->shape, m->shape);
+}
+
+/* slot s's tensor to write, as pg__run_fwd makes it: last run's when nobody else holds it */
+static pg_tensor *pg__out_for(pg_program *g, int s) {
+    pg_tensor *t = g->slots[s].t;
+    if (pg__mine(t)) return t;
+    if (!(t = pg__tensor_new_like(&g->slots[s].meta))) return NULL;
+    pg__set(g, s, t);
+    return t;
+}
+
+static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
+                         const void *B, int64_t ldb, void *C, pg_epi_ctx *e) {
+    pg_gemm_epi epi = {f64 ? pg__epi_f64 : pg__epi_f32, e};
+    if (f64) pg__gemm_epi_f64(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
+    else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
+}
+
+/* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
+ * by one when this run's values are not what the lowering assumed */
+static pg_status pg__run_epi(pg_program *g, int i) {
+    pg_instr *I = &g->code[i], *J = &g->code[i + 1];
+    pg_status st;
+    if (I->kind == I_FWD) {
+        pg_tensor *a = pg__need(g, I->in[0], i), *w = a ? pg__need(g, I->in[1], i) : NULL;
+        pg_tensor *b = w ? pg__need(g, J->in[1], i + 1) : NULL;
+        if (!b) return pg_last_status();
+        const pg_meta *am = &g->slots[I->in[0]].meta, *wm = &g->slots[I->in[1]].meta, *bm = &g->slots[J->in[1]].meta;
+        if (pg__meta_is(a, am) && pg__meta_is(w, wm) && pg__meta_is(b, bm) && am->shape[1] == wm->shape[0]) {
+            const int64_t M = am->shape[0], K = am->shape[1], N = wm->shape[1];
+            pg_tensor *z = pg__out_for(g, J->out), *h = NULL;
+            if (z && I->epi == 2) h = pg__out_for(g, g->code[i + 2].out);
+            if (!z || (I->epi == 2 && !h)) return pg_last_status();
+            pg_epi_ctx e = {I->epi == 2 ? E_BIAS_RELU : E_BIAS, z->data, b->data, h ? h->data : NULL, NULL, N};
+            pg__gemm_epi(a->dtype == PG_DTYPE_F64, false, false, M, N, K, a->data, K, w->data, N, z->data, &e);
+            return PG_OK;
+        }
+    } else {
+        J = &g->code[i + I->epi]; /* relu's backward, after a leaf's accumulation or not */
+        pg_node *n = I->node;
+        pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
+        pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL, *z = B ? pg__need(g, J->saved[0], i + 1) : NULL;
+        if (!z) return pg_last_status();
+        const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
+        if (pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
+            pg__meta_is(z, &g->slots[J->saved[0]].meta) && am->shape[1] == bm->shape[0] && gt->numel > 0 &&
+            gt->shape[0] == am->shape[0] && gt->shape[1] == bm->shape[1]) {
+            const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
+            const bool f64 = gt->dtype == PG_DTYPE_F64;
+            pg_tensor *da = pg__tensor_new_like(am), *db = I->in[1] >= 0 ? pg__tensor_new_like(bm) : NULL;
+            if (!da || (I->in[1] >= 0 && !db)) {
+                pg_tensor_release(da);
+                pg_tensor_release(db);
+                return PG_ERR_MEMORY;
+            }
+            /* dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each panel; dB[k,n] = A[m,k]^T G[m,n] */
+            pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, z->data, K};
+            pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
+            pg__set(g, J->in[0], da);
+            if (db) {
+                if (f64)
+                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                else
+                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                pg__set(g, I->in[1], db);
+            }
+            for (int k = i + 1; k < i + I->epi; k++) /* a leaf's accumulation between the two */
+                if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
+            return PG_OK;
+        }
+    }
+    for (int k = i; k <= i + I->epi; k++) /* one by one (the skipped ones are alone: pg__epilogues) */
+        if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
+    return PG_OK;
+}
+
 /* ---- running a fused group ---- */
 
 typedef struct pg_gjob {
@@ -2344,7 +2576,10 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
     pg_unlocked unlocked = pg__unlock_host(INT64_MAX);
     for (int i = 0; i < g->n_code && st == PG_OK; i++) {
         int q = g->group_at ? g->group_at[i] : -1, end = i + 1;
-        if (q >= 0) {
+        if (g->code[i].epi > 0) {
+            st = pg__run_epi(g, i);
+            end = i + 1 + g->code[i].epi;
+        } else if (q >= 0) {
             st = pg__run_group(g, &g->groups[q]);
             end = g->groups[q].end;
         } else {
