@@ -1,0 +1,125 @@
+"""pygrad.compile runs a matmul's bias add and the ReLU after it, and the ReLU
+backward that reads a matmul's dX, in the GEMM's epilogue (csrc/program.c,
+"GEMM epilogues"): on each panel of the product once its sums are final,
+with the ops' own expressions. The results must be bit-identical to the eager
+step and to the replay without epilogues (PYGRAD_COMPILE_EPILOGUE=0 at
+recording time), on every path of the GEMM: the naive kernel (tiny), the
+direct kernel (small, one thread), the narrow kernel (N <= 16), the blocked
+driver with several K blocks, and the split and team drivers on 2 threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pygrad as pg
+from pygrad.nn import functional as F  # noqa: N812 - the name users know
+
+CASES = [  # (layer sizes, batch)
+    ((3, 4, 2), 2),
+    ((20, 24, 24, 5), 9),
+    ((64, 96, 10), 33),
+    ((300, 200, 200, 10), 70),
+    ((600, 256, 256, 10), 128),
+    ((784, 512, 512, 10), 256),  # the team driver on 2 threads (a shared packed B)
+]
+
+
+def _step_fn(sizes, dtype, seed=0):
+    model = pg.nn.MLP(list(sizes), dtype=dtype, generator=seed)
+    opt = pg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, model
+
+
+def _batch(sizes, batch, dtype, seed=1):
+    rng = np.random.default_rng(seed)
+    x = pg.tensor(rng.standard_normal((batch, sizes[0])), dtype=dtype)
+    y = pg.tensor(rng.integers(0, sizes[-1], batch))
+    return x, y
+
+
+def _record(sizes, dtype, x, y, monkeypatch, epilogue: bool):
+    step, model = _step_fn(sizes, dtype)
+    fn = pg.compile(step)
+    if not epilogue:
+        monkeypatch.setenv("PYGRAD_COMPILE_EPILOGUE", "0")
+    fn(x, y)
+    fn(x, y)  # records
+    monkeypatch.delenv("PYGRAD_COMPILE_EPILOGUE", raising=False)
+    return fn, model
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes,batch", CASES)
+def test_epilogue_is_bit_identical(sizes, batch, dtype, threads, monkeypatch):
+    old = pg.get_num_threads()
+    pg.set_num_threads(threads)
+    try:
+        x, y = _batch(sizes, batch, dtype)
+        eager, m_eager = _step_fn(sizes, dtype)
+        fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
+        plain, m_plain = _record(sizes, dtype, x, y, monkeypatch, epilogue=False)
+        eager(x, y)
+        eager(x, y)
+        assert fused.records == 1 and plain.records == 1
+        lines = str(fused.program)
+        assert "epilogue" in lines and "epilogue" not in str(plain.program)
+        for _ in range(6):
+            le, lf, lp = eager(x, y), fused(x, y), plain(x, y)
+            assert le.numpy().tobytes() == lf.numpy().tobytes() == lp.numpy().tobytes()
+        for pe, pf, pp in zip(m_eager.parameters(), m_fused.parameters(), m_plain.parameters(), strict=True):
+            np.testing.assert_array_equal(pf.numpy(), pe.numpy())
+            np.testing.assert_array_equal(pp.numpy(), pe.numpy())
+            np.testing.assert_array_equal(pf.grad.numpy(), pe.grad.numpy())
+    finally:
+        pg.set_num_threads(old)
+
+
+def test_program_shows_what_runs_in_the_epilogue():
+    sizes = (8, 6, 6, 3)
+    step, _ = _step_fn(sizes, "float32")
+    fn = pg.compile(step)
+    x, y = _batch(sizes, 4, "float32")
+    fn(x, y)
+    fn(x, y)
+    lines = str(fn.program).splitlines()
+    fwd = [ln for ln in lines if "= matmul(" in ln]
+    assert all("its epilogue runs" in ln for ln in fwd)
+    assert sum("[in the matmul's epilogue]" in ln for ln in lines) == 2 * 2 + 1 + 2  # add+relu x2, add, relu bwd x2
+    bwd = [ln for ln in lines if "matmul_backward(" in ln]
+    assert sum("its epilogue runs" in ln for ln in bwd) == 2  # the first layer's dX is not computed
+
+
+def test_product_read_twice_is_not_fused():
+    """The matmul's product is read again after the add: it must be stored, not fused away."""
+    rng = np.random.default_rng(0)
+    w = pg.tensor(rng.standard_normal((5, 4)), dtype="float32", requires_grad=True)
+    b = pg.tensor(rng.standard_normal(4), dtype="float32", requires_grad=True)
+
+    def f(x):
+        w.grad = None
+        b.grad = None
+        y = x @ w
+        z = (y + b).relu() * y
+        z.sum().backward()
+        return z, w.grad, b.grad
+
+    x = pg.tensor(rng.standard_normal((3, 5)), dtype="float32")
+    fn = pg.compile(f)
+    want = [t.numpy().copy() for t in f(x)]
+    fn(x)
+    for _ in range(3):
+        got = [t.numpy() for t in fn(x)]
+        for u, v in zip(got, want, strict=True):
+            np.testing.assert_array_equal(u, v)
+    assert "epilogue" not in str(fn.program)
