@@ -657,7 +657,7 @@ PG_GEMM_DIRECT(double, f64)
         T *bbuf;         /* [KC][ceil(min(N, NC), NR)]: the packed B block, shared */                       \
         T *abuf;         /* [nthr][MC x KC]: each thread's packed A block */                                \
         int64_t astride; /* elements between two threads' A blocks */                                       \
-        const pg_gemm_epi *epi; /* run on each MC x NR panel of C once it is final, or NULL */             \
+        const pg_gemm_epi *epi; /* run on each tile of C once it is final, or NULL */                      \
     } pg_gemm_job_##SUF;                                                                                    \
                                                                                                             \
     static void pg__gemm_job_##SUF(void *ctx, const pg_team *team) {                                        \
@@ -687,7 +687,7 @@ PG_GEMM_DIRECT(double, f64)
                     kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q0 * NR * kc);                        \
                 }                                                                                           \
                 pg__team_sync(team);                                                                        \
-                const bool beta = jb->acc || pc > 0;                                                        \
+                const bool beta = jb->acc || pc > 0, last = jb->epi && pc + kc >= K;                        \
                 const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
                 for (int64_t ic = m0; ic < m1; ic += mcb) {                                                 \
                     const int64_t mc = m1 - ic < mcb ? m1 - ic : mcb;                                       \
@@ -702,15 +702,15 @@ PG_GEMM_DIRECT(double, f64)
                             const T *ap = abuf + ir * kc;                                                   \
                             if (m == MR && n == NR) {                                                       \
                                 kn->ukr(kc, ap, bp, cp, jb->ldc, beta);                                     \
-                                continue;                                                                   \
+                            } else {                                                                        \
+                                kn->ukr(kc, ap, bp, edge, NR, false);                                       \
+                                for (int64_t i = 0; i < m; i++)                                             \
+                                    for (int64_t j = 0; j < n; j++)                                         \
+                                        cp[i * jb->ldc + j] =                                               \
+                                            beta ? cp[i * jb->ldc + j] + edge[i * NR + j] : edge[i * NR + j];\
                             }                                                                               \
-                            kn->ukr(kc, ap, bp, edge, NR, false);                                           \
-                            for (int64_t i = 0; i < m; i++)                                                 \
-                                for (int64_t j = 0; j < n; j++)                                             \
-                                    cp[i * jb->ldc + j] =                                                   \
-                                        beta ? cp[i * jb->ldc + j] + edge[i * NR + j] : edge[i * NR + j];   \
+                            if (last) jb->epi->fn(jb->epi->ctx, ic + ir, col, m, n); /* the tile, in L1 */  \
                         }                                                                                   \
-                        if (jb->epi && pc + kc >= K) jb->epi->fn(jb->epi->ctx, ic, col, mc, n);             \
                     }                                                                                       \
                 }                                                                                           \
                 pg__team_sync(team); /* the B block is repacked next */                                     \

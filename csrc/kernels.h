@@ -165,7 +165,7 @@ void pg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
                   const double *B, int64_t ldb, double *C, int64_t ldc, bool acc);
 /* The same product with an epilogue: fn(ctx, i0, j0, m, n) runs once on each block C[i0:+m, j0:+n]
  * of a partition of C, after those elements are final (every K block added), on the thread that
- * computed them, while they are in cache (the blocked driver calls it per MC x NR panel). It may
+ * computed them, while they are in cache (the blocked driver calls it per micro-tile). It may
  * rewrite the block in place or read it into other buffers; blocks of one product may run on
  * different threads at once, never overlapping. C's bits are those of pg__gemm_* before fn runs. */
 typedef struct pg_gemm_epi {

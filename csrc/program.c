@@ -747,6 +747,7 @@ pg_status pg_program_record_data(pg_tensor *t) {
     return PG_OK;
 }
 
+static pg_status pg__hoist_updates(pg_program *g);
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
 static void pg__epilogues(pg_program *g);
@@ -943,12 +944,18 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
     } else if (g->n_opt && !(g->opt_at = malloc((size_t)g->n_opt * sizeof *g->opt_at))) {
         st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
         pg__program_clear(g);
-    } else if ((st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK || (pg__epilogues(g), 0) ||
+    } else if ((st = pg__hoist_updates(g)) != PG_OK || (st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK ||
+               (pg__epilogues(g), 0) ||
                (st = pg__rest(g)) != PG_OK) {
         pg__program_clear(g);
     } else {
+        /* in the order they were recorded (their scalars' order), wherever pg__hoist_updates put them */
         for (int i = 0, k = 0; i < g->n_code; i++)
-            if (g->code[i].kind == I_OPT) g->opt_at[k++] = i;
+            if (g->code[i].kind == I_OPT) {
+                int j = k++;
+                for (; j > 0 && g->code[g->opt_at[j - 1]].scal > g->code[i].scal; j--) g->opt_at[j] = g->opt_at[j - 1];
+                g->opt_at[j] = i;
+            }
         g->recorded = true;
     }
     atomic_store(&g->busy, 0);
@@ -1028,6 +1035,82 @@ static int pg__slots_of(const pg_instr *I, int *v, int cap) {
     for (int k = 0; k < I->n_in; k++) PG_ADD(I->in[k]);
 #undef PG_ADD
     return n;
+}
+
+/* Optimizer updates, recorded after the whole backward, move up to just after
+ * the last instruction that touches one of their tensors (the parameter, its
+ * .grad, the optimizer's state): the update then reads a gradient the
+ * backward has just written, while it is in cache, instead of after every
+ * other layer's backward has gone through the cache. Only instructions that
+ * share none of those slots are passed, so every instruction reads and
+ * writes what it did in the recorded order. An update whose tensors a view
+ * instruction reads, or whose parameter has the shape and dtype of a
+ * function input (the caller could pass the parameter itself), stays where it
+ * is. PYGRAD_COMPILE_HOIST=0 in the environment turns this off. */
+#define PG_HOIST_SCAN 64
+
+static bool pg__update_blocked_by(const pg_program *g, const pg_instr *K, const pg_instr *O) {
+    int a[64], b[64];
+    int na = pg__slots_of(K, a, 64), nb = pg__slots_of(O, b, 64);
+    if (na >= 64) return true;
+    for (int x = 0; x < na; x++) {
+        for (int y = 0; y < nb; y++)
+            if (a[x] == b[y]) return true;
+        const pg_slot *sx = &g->slots[a[x]];
+        if (sx->kind == S_INPUT) /* an input that may be one of the update's tensors */
+            for (int y = 0; y < nb; y++)
+                if (sx->meta.dtype == g->slots[b[y]].meta.dtype && sx->meta.ndim == g->slots[b[y]].meta.ndim &&
+                    pg__same_dims(sx->meta.ndim, sx->meta.shape, g->slots[b[y]].meta.shape))
+                    return true;
+    }
+    return false;
+}
+
+static pg_status pg__hoist_updates(pg_program *g) {
+    const char *env = getenv("PYGRAD_COMPILE_HOIST");
+    if ((env && env[0] == '0') || g->n_opt == 0) return PG_OK;
+    const int n = g->n_code;
+    int *ord = malloc((size_t)n * sizeof *ord), *at = malloc((size_t)n * sizeof *at);
+    pg_instr *code = malloc((size_t)n * sizeof *code);
+    bool *viewed = calloc((size_t)g->n_slots + 1, sizeof *viewed);
+    if (!ord || !at || !code || !viewed) {
+        free(ord);
+        free(at);
+        free(code);
+        free(viewed);
+        return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
+    }
+    for (int k = 0; k < n; k++) /* the slots a view reads */
+        if (g->code[k].kind == I_VIEW)
+            for (int r = 0; r < g->code[k].n_in; r++)
+                if (g->code[k].in[r] >= 0) viewed[g->code[k].in[r]] = true;
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+        const pg_instr *O = &g->code[i];
+        int j = len;
+        bool movable = O->kind == I_OPT;
+        for (int t = 0; movable && t < PG_REC_MAX_T; t++)
+            if (O->t[t] >= 0 && viewed[O->t[t]]) movable = false;
+        /* a bounded look back: the updates of a program of many small parameters stay put */
+        for (int stop = len - PG_HOIST_SCAN; movable && j > 0 && j > stop; j--)
+            if (pg__update_blocked_by(g, &g->code[ord[j - 1]], O)) break;
+        if (movable && j > 0 && j == len - PG_HOIST_SCAN) j = len; /* not found within the look back */
+        memmove(ord + j + 1, ord + j, (size_t)(len - j) * sizeof *ord);
+        ord[j] = i;
+        len++;
+    }
+    for (int i = 0; i < n; i++) at[ord[i]] = i;
+    for (int i = 0; i < n; i++) {
+        code[i] = g->code[ord[i]];
+        if (code[i].kind == I_BWD && code[i].fwd >= 0) code[i].fwd = at[code[i].fwd];
+    }
+    free(g->code);
+    g->code = code;
+    g->cap_code = n;
+    free(ord);
+    free(at);
+    free(viewed);
+    return PG_OK;
 }
 
 /* Liveness: each computed value (not a kept forward buffer, not an output) is
@@ -1902,6 +1985,14 @@ static bool pg__plain_temp(const pg_program *g, int s) {
     return s >= 0 && g->slots[s].kind == S_TEMP && !g->slots[s].buffer && (!g->loc || g->loc[s] == L_TENSOR);
 }
 
+/* instruction I names slot s */
+static bool pg__touches(const pg_instr *I, int s) {
+    int v[64], n = pg__slots_of(I, v, 64);
+    for (int k = 0; k < n; k++)
+        if (v[k] == s) return true;
+    return n >= 64;
+}
+
 /* instruction i is part of a fused group */
 static bool pg__in_group(const pg_program *g, int i) {
     for (int q = 0; g->group_at && q < g->n_groups; q++)
@@ -1950,10 +2041,11 @@ static void pg__epilogues(pg_program *g) {
             i += I->epi;
             continue;
         }
-        /* the backward: a leaf's accumulation of dW may sit between the two (it runs in its turn) */
+        /* the backward: dW's accumulation into the leaf and its update may sit between the two (they
+         * run in their turn, after the GEMMs) */
         int j = i + 1;
-        if (J->kind == I_ACC_LEAF && i + 2 < g->n_code && !pg__in_group(g, j) && J->b != I->in[0] &&
-            J->a != I->in[0] && J->keep != I->in[0])
+        while (j < i + 4 && j + 1 < g->n_code && (J->kind == I_ACC_LEAF || J->kind == I_OPT) && !pg__in_group(g, j) &&
+               !pg__touches(J, I->in[0]))
             J = &g->code[++j];
         if (I->kind == I_BWD && I->n_in == 2 && I->in[0] >= 0 && J->kind == I_BWD && J->op == PG_OP_RELU &&
             J->n_in == 1 && J->gout == I->in[0] && J->in[0] >= 0 && J->saved[0] >= 0 && !J->epi) {
@@ -1968,7 +2060,8 @@ static void pg__epilogues(pg_program *g) {
                 continue;
             for (int k = 1; k < PG_MAX_SAVED; k++)
                 if (J->saved[k] >= 0) goto next;
-            if (j == i + 2 && (J->saved[0] == g->code[i + 1].a || J->in[0] == g->code[i + 1].a)) continue;
+            for (int k = i + 1; k < j; k++)
+                if (pg__touches(&g->code[k], J->saved[0]) || pg__touches(&g->code[k], J->in[0])) goto next;
             I->epi = j - i;
             J->epi = -1;
             i = j;
@@ -2410,7 +2503,7 @@ static pg_status pg__run_epi(pg_program *g, int i) {
                     pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
                 pg__set(g, I->in[1], db);
             }
-            for (int k = i + 1; k < i + I->epi; k++) /* a leaf's accumulation between the two */
+            for (int k = i + 1; k < i + I->epi; k++) /* the accumulation and update between the two */
                 if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
             return PG_OK;
         }
