@@ -34,7 +34,10 @@
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
- * number of threads. Not here: batching and broadcasting (ops_matmul.c). */
+ * number of threads. pg__gemm_epi_* runs a caller's epilogue on each tile of
+ * C once it is final (compiled programs fuse a bias add, a ReLU or ReLU's
+ * backward into the product this way: program.c). Not here: batching and
+ * broadcasting (ops_matmul.c). */
 #include "internal.h"
 
 #include <string.h>

@@ -2159,7 +2159,7 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         PG_PUT(")");
         break;
     }
-    for (int q = 0; q < g->n_groups; q++)
+    for (int q = 0; q < g->n_groups && I->epi >= 0; q++) /* an epilogue's instruction does not run its group */
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
     if (I->epi > 0 && I->kind == I_FWD) PG_PUT("  [its epilogue runs %d..%d]", i + 1, i + I->epi);
     if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
