@@ -216,3 +216,27 @@ def test_update_of_a_parameter_passed_as_input_stays():
         got = fn(x, w.detach()).numpy()
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(w.numpy(), w_eager.numpy())
+
+
+@pytest.mark.parametrize("kernel", ["avx512", "avx2", "generic", "naive"])
+def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
+    from pygrad import _runtime
+
+    try:
+        _runtime._set_gemm_kernel(kernel)
+    except ValueError:
+        pytest.skip(f"this CPU cannot run the {kernel} GEMM kernel")
+    try:
+        for sizes, batch in CASES[1:4]:
+            for dtype in ("float32", "float64"):
+                x, y = _batch(sizes, batch, dtype)
+                eager, m_eager = _step_fn(sizes, dtype)
+                fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
+                eager(x, y)
+                eager(x, y)
+                for _ in range(3):
+                    assert eager(x, y).numpy().tobytes() == fused(x, y).numpy().tobytes()
+                for pe, pf in zip(m_eager.parameters(), m_fused.parameters(), strict=True):
+                    np.testing.assert_array_equal(pf.numpy(), pe.numpy())
+    finally:
+        _runtime._set_gemm_kernel("auto")
