@@ -1043,10 +1043,10 @@ static int pg__slots_of(const pg_instr *I, int *v, int cap) {
  * backward has just written, while it is in cache, instead of after every
  * other layer's backward has gone through the cache. Only instructions that
  * share none of those slots are passed, so every instruction reads and
- * writes what it did in the recorded order. An update whose tensors a view
- * instruction reads, or whose parameter has the shape and dtype of a
- * function input (the caller could pass the parameter itself), stays where it
- * is. PYGRAD_COMPILE_HOIST=0 in the environment turns this off. */
+ * writes what it did in the recorded order. Nor does it pass a view of its
+ * tensors, a captured tensor sharing their memory, or an instruction reading
+ * a function input of their shape and dtype (the caller could pass the
+ * parameter itself). PYGRAD_COMPILE_HOIST=0 in the environment turns this off. */
 #define PG_HOIST_SCAN 64
 
 static bool pg__update_blocked_by(const pg_program *g, const pg_instr *K, const pg_instr *O) {
@@ -1057,6 +1057,10 @@ static bool pg__update_blocked_by(const pg_program *g, const pg_instr *K, const 
         for (int y = 0; y < nb; y++)
             if (a[x] == b[y]) return true;
         const pg_slot *sx = &g->slots[a[x]];
+        if (sx->kind == S_EXT && sx->t) /* a captured tensor that shares memory with one of the update's */
+            for (int y = 0; y < nb; y++)
+                if (g->slots[b[y]].kind == S_EXT && g->slots[b[y]].t && g->slots[b[y]].t->storage == sx->t->storage)
+                    return true;
         if (sx->kind == S_INPUT) /* an input that may be one of the update's tensors */
             for (int y = 0; y < nb; y++)
                 if (sx->meta.dtype == g->slots[b[y]].meta.dtype && sx->meta.ndim == g->slots[b[y]].meta.ndim &&

@@ -240,3 +240,26 @@ def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
                     np.testing.assert_array_equal(pf.numpy(), pe.numpy())
     finally:
         _runtime._set_gemm_kernel("auto")
+
+
+def test_update_of_a_parameter_captured_twice_stays():
+    """A second captured tensor shares the parameter's memory and is read after the
+    backward: the update must not move above that read."""
+    rng = np.random.default_rng(1)
+    w = pg.tensor(rng.standard_normal((4, 4)), dtype="float64", requires_grad=True)
+    alias = w.detach()
+    opt = pg.optim.SGD([w], lr=0.1)
+
+    def f(x):
+        opt.zero_grad()
+        (x @ w).sum().backward()
+        r = alias * 2.0
+        opt.step()
+        return r
+
+    x = pg.tensor(rng.standard_normal((3, 4)), dtype="float64")
+    fn = pg.compile(f)
+    for _ in range(4):
+        before = w.numpy().copy()
+        got = fn(x).numpy()
+        np.testing.assert_array_equal(got, before * 2.0)
