@@ -80,6 +80,8 @@ typedef struct pg_instr {
     int scal;           /* I_OPT: its scalars' offset in scalars[] */
     int epi;            /* I_FWD, I_BWD of a matmul: how many of the next instructions its GEMM's
                          * epilogue runs (pg__epilogues); -1 on those instructions; 0 otherwise */
+    bool epi_h;         /* I_BWD with an epilogue: ReLU's mask read from the ReLU's output, which is
+                         * the matmul's saved A (h = relu(z): h > 0 exactly where z > 0) */
 } pg_instr;
 
 /* a growing int list */
@@ -2068,6 +2070,11 @@ static void pg__epilogues(pg_program *g) {
                 if (pg__touches(&g->code[k], J->saved[0]) || pg__touches(&g->code[k], J->in[0])) goto next;
             I->epi = j - i;
             J->epi = -1;
+            for (int k = 0; k < i; k++) /* h = relu(z) saved as A: the mask from h, in cache after dW */
+                if (g->code[k].kind == I_FWD && g->code[k].op == PG_OP_RELU && g->code[k].n_in == 1 &&
+                    g->code[k].in[0] == J->saved[0] && g->code[k].out == I->saved[0] &&
+                    pg__same_dims(2, g->slots[I->saved[0]].meta.shape, z->shape))
+                    I->epi_h = true;
             i = j;
         }
     next:;
@@ -2496,10 +2503,9 @@ static pg_status pg__run_epi(pg_program *g, int i) {
                 pg_tensor_release(db);
                 return PG_ERR_MEMORY;
             }
-            /* dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each panel; dB[k,n] = A[m,k]^T G[m,n] */
-            pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, z->data, K};
-            pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
-            pg__set(g, J->in[0], da);
+            /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
+             * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
+            const bool mask_a = I->epi_h && A->numel == da->numel;
             if (db) {
                 if (f64)
                     pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
@@ -2507,6 +2513,9 @@ static pg_status pg__run_epi(pg_program *g, int i) {
                     pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
                 pg__set(g, I->in[1], db);
             }
+            pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
+            pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
+            pg__set(g, J->in[0], da);
             for (int k = i + 1; k < i + I->epi; k++) /* the accumulation and update between the two */
                 if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
             return PG_OK;
