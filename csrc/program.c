@@ -752,7 +752,7 @@ pg_status pg_program_record_data(pg_tensor *t) {
 static pg_status pg__hoist_updates(pg_program *g);
 static pg_status pg__plan(pg_program *g);
 static pg_status pg__lower(pg_program *g);
-static void pg__epilogues(pg_program *g);
+static pg_status pg__epilogues(pg_program *g);
 static pg_status pg__rest(pg_program *g);
 
 /* ---- the program's life ---- */
@@ -947,8 +947,7 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
         st = pg__fail(PG_ERR_MEMORY, "compile: out of memory");
         pg__program_clear(g);
     } else if ((st = pg__hoist_updates(g)) != PG_OK || (st = pg__plan(g)) != PG_OK || (st = pg__lower(g)) != PG_OK ||
-               (pg__epilogues(g), 0) ||
-               (st = pg__rest(g)) != PG_OK) {
+               (st = pg__epilogues(g)) != PG_OK || (st = pg__rest(g)) != PG_OK) {
         pg__program_clear(g);
     } else {
         /* in the order they were recorded (their scalars' order), wherever pg__hoist_updates put them */
@@ -1956,12 +1955,12 @@ static pg_status pg__rest(pg_program *g) {
  *
  * pg__epilogues, after pg__lower: a 2-d matmul whose product only the next
  * instruction reads runs that instruction in its GEMM's epilogue, on each
- * panel of the product while it is in cache (gemm.c, pg__gemm_epi), instead of
+ * tile of the product while it is in cache (gemm.c, pg__gemm_epi), instead of
  * in a pass of its own over memory:
- *   forward   y = x W; z = y + b [; h = relu(z)]   z (and h) written from the panel;
+ *   forward   y = x W; z = y + b [; h = relu(z)]   z (and h) written from the tile;
  *             y is never stored apart: the GEMM writes into z's buffer
  *   backward  dx, dW = matmul_backward(g); d = relu_backward(dx; saved z)
- *             d written over dx's panel (dx is not kept)
+ *             d written over dx's tile (dx is not kept)
  * The epilogue does the ops' own arithmetic (add: y + b; relu: z > 0 ? z : 0;
  * its backward: z > 0 ? dx : 0) on the final sums, after every K block, so
  * the bits are those of the eager step. PYGRAD_COMPILE_EPILOGUE=0 in the
@@ -1969,18 +1968,13 @@ static pg_status pg__rest(pg_program *g) {
 
 enum { E_BIAS, E_BIAS_RELU, E_RELU_BWD };
 
-/* the instructions (other than `except`) that name slot s */
+static bool pg__touches(const pg_instr *I, int s);
+
+/* the instructions (other than `except`) that name slot s, and the outputs that are s */
 static int pg__readers(const pg_program *g, int s, int except) {
-    int n = 0, v[64];
-    for (int i = 0; i < g->n_code; i++) {
-        if (i == except) continue;
-        int k = pg__slots_of(&g->code[i], v, 64);
-        for (int j = 0; j < k; j++)
-            if (v[j] == s) {
-                n++;
-                break;
-            }
-    }
+    int n = 0;
+    for (int i = 0; i < g->n_code; i++)
+        if (i != except && pg__touches(&g->code[i], s)) n++;
     for (int k = 0; k < g->n_outputs; k++)
         if (g->outputs[k] == s) n++;
     return n;
@@ -1991,7 +1985,7 @@ static bool pg__plain_temp(const pg_program *g, int s) {
     return s >= 0 && g->slots[s].kind == S_TEMP && !g->slots[s].buffer && (!g->loc || g->loc[s] == L_TENSOR);
 }
 
-/* instruction I names slot s */
+/* instruction I names slot s (or names too many slots to tell) */
 static bool pg__touches(const pg_instr *I, int s) {
     int v[64], n = pg__slots_of(I, v, 64);
     for (int k = 0; k < n; k++)
@@ -2016,9 +2010,9 @@ static bool pg__alone(const pg_program *g, int i) {
 
 static bool pg__is_2d(const pg_meta *m, pg_dtype dt) { return m->ndim == 2 && m->dtype == dt; }
 
-static void pg__epilogues(pg_program *g) {
+static pg_status pg__epilogues(pg_program *g) {
     const char *env = getenv("PYGRAD_COMPILE_EPILOGUE");
-    if (env && env[0] == '0') return;
+    if (env && env[0] == '0') return PG_OK;
     for (int i = 0; i + 1 < g->n_code; i++) {
         pg_instr *I = &g->code[i], *J = &g->code[i + 1];
         if (I->op != PG_OP_MATMUL || I->epi || J->epi) continue;
@@ -2079,6 +2073,7 @@ static void pg__epilogues(pg_program *g) {
         }
     next:;
     }
+    return PG_OK;
 }
 
 /* ---- printing ---- */
