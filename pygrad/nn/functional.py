@@ -747,9 +747,21 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _unbatch(x._adaptive_avg_pool2d(tuple(int(v) for v in o)), unbatched)
 
 
-_INTERP_MODES = ("nearest", "linear", "bilinear", "bicubic", "nearest-exact", "area")
-_INTERP_NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,), "bicubic": (4,),
-                "area": (3, 4)}
+_INTERP_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact", "area")
+_INTERP_NDIM = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,), "bicubic": (4,),
+                "trilinear": (5,), "area": (3, 4)}
+
+
+def _interp_3d(x: Any, mode: str, out: list[int], scales: list[float], align: bool) -> Any:
+    """A 5-d resampling (trilinear, or nearest along each dim) as two of the op: (H, W) of the N·(C·D)
+    planes, then D along the rows of the (N, C·OH·OW, D) transpose. PyTorch's order of operations: W, then
+    H, then D, each output the 2-d samples of its (one or two) source depths, weighted."""
+    n, c, d = x.shape[:3]
+    oh, ow = out[1], out[2]
+    y = x.reshape((n, c * d) + tuple(x.shape[3:]))._interpolate(mode, (oh, ow), tuple(scales[1:]), align)
+    y = y.reshape((n, c, d, oh * ow)).permute(0, 1, 3, 2).reshape((n, c * oh * ow, d))
+    y = y._interpolate(mode, (out[0],), (scales[0],), align)
+    return y.reshape((n, c, oh * ow, out[0])).permute(0, 1, 3, 2).reshape((n, c, out[0], oh, ow))
 
 
 def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[float]]:
@@ -780,10 +792,11 @@ def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) 
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Any:
-    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'nearest-exact', 'linear') and
-    (N, C, H, W) ('nearest', 'nearest-exact', 'bilinear', 'bicubic'): the output size is ``size``, or
-    ⌊in · scale_factor⌋. Per spatial dim, with s = 1/scale_factor (when given and not
-    ``recompute_scale_factor``) or in/out, computed in the input's dtype as PyTorch's CPU kernels do:
+    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'nearest-exact', 'linear'),
+    (N, C, H, W) ('nearest', 'nearest-exact', 'bilinear', 'bicubic') and (N, C, D, H, W) ('nearest',
+    'nearest-exact', 'trilinear'): the output size is ``size``, or ⌊in · scale_factor⌋. Per spatial dim,
+    with s = 1/scale_factor (when given and not ``recompute_scale_factor``) or in/out, computed in the
+    input's dtype as PyTorch's CPU kernels do:
 
         nearest        y[o] = x[min(⌊o·s⌋, in - 1)]
         nearest-exact  y[o] = x[min(⌊max(s·(o + ½) - ½, 0) + ½⌋, in - 1)]
@@ -795,8 +808,10 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
                        convolution c₁(x) = ((a + 2)x - (a + 3))x² + 1, c₂(x) = ((ax - 5a)x + 8a)x - 4a,
                        a = -0.75
 
-    bilinear (bicubic) applies linear (cubic) along W, then along H. With ``antialias`` (bilinear and
-    bicubic only), each output is a normalised filter over the inputs within its support instead:
+    bilinear (bicubic) applies linear (cubic) along W, then along H; trilinear (and nearest of a 5-d
+    input) along W, H, then D, as two ops (the (H, W) planes, then D along the transposed rows). With
+    ``antialias`` (bilinear and bicubic only), each output is a normalised filter over the inputs within
+    its support instead:
 
         y[o] = Σⱼ f((j - c + ½)/max(s, 1)) x[j] / Σⱼ f(...),  c = s·(o + ½),
         j in [max(trunc(c - σ + ½), 0), min(trunc(c + σ + ½), in)),  σ = (1 or 2)·max(s, 1)
@@ -824,7 +839,7 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         raise PygradTypeError(f"interpolate: expected a float32 or float64 input, got {x.dtype}")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise PygradValueError("interpolate: align_corners can only be set with the interpolating modes "
-                               "(linear, bilinear, bicubic)")
+                               "(linear, bilinear, bicubic, trilinear)")
     if 0 in tuple(x.shape[1:]):
         raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
     out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
@@ -833,8 +848,10 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
             y = adaptive_avg_pool2d(x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), (1, out[0]))
             return y.reshape((x.shape[0], x.shape[1], out[0]))
         return adaptive_avg_pool2d(x, tuple(out))
-    op_mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode) + ("-aa" if antialias else "")
-    return x._interpolate(op_mode, tuple(out), tuple(scales), bool(align_corners))
+    op_mode = {"bilinear": "linear", "bicubic": "cubic", "trilinear": "linear"}.get(mode, mode)
+    if nd == 3:
+        return _interp_3d(x, op_mode, out, scales, bool(align_corners))
+    return x._interpolate(op_mode + ("-aa" if antialias else ""), tuple(out), tuple(scales), bool(align_corners))
 
 
 # ---------------------------------------------------------- normalisation ---

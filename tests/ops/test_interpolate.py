@@ -572,12 +572,72 @@ def test_upsample_module_bicubic(engine) -> None:
     np.testing.assert_array_equal(up(engine.tensor(x)).numpy(), want.numpy())
 
 
+# ------------------------------------------------------------------------------ 5-d inputs ---
+
+
+def _grid_5d() -> list[tuple[tuple[int, ...], dict]]:
+    out: list[tuple[tuple[int, ...], dict]] = []
+    for shape in ((1, 2, 3, 4, 5), (2, 1, 5, 2, 3)):
+        for mode in ("trilinear", "nearest", "nearest-exact"):
+            acs = (None, False, True) if mode == "trilinear" else (None,)
+            for size in ((4, 2, 7), (1, 1, 1), shape[2:], (9, 5, 2)):
+                out += [(shape, dict(size=size, mode=mode, align_corners=ac)) for ac in acs]
+            for sf in (0.6, 2, (2.5, 1.1, 0.7)):
+                for rec in (None, True):
+                    out += [(shape, dict(scale_factor=sf, mode=mode, align_corners=ac, recompute_scale_factor=rec))
+                            for ac in acs]
+    return out
+
+
+GRID_5D = _grid_5d()
+
+
+@pytest.mark.parametrize("shape,kw", GRID_5D, ids=[f"{i}-{kw['mode']}" for i, (_, kw) in enumerate(GRID_5D)])
+def test_5d_against_pytorch(shape, kw) -> None:
+    """trilinear, and nearest and nearest-exact of (N, C, D, H, W), against PyTorch: values and gradients."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(zlib.crc32(str((shape, kw)).encode()))
+    x = rng.standard_normal(shape)
+    for dtype, tol in (("float64", 1e-12), ("float32", 3e-5)):
+        tx = torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)
+        ty = torch.nn.functional.interpolate(tx, **kw)
+        v = rng.standard_normal(tuple(ty.shape))
+        (ty * torch.tensor(v, dtype=tx.dtype)).sum().backward()
+        for engine in (pygrad, ref):
+            X = engine.tensor(x, dtype=dtype, requires_grad=True)
+            y = engine.nn.functional.interpolate(X, **kw)
+            assert y.dtype == X.dtype and y.shape == tuple(ty.shape)
+            np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+            (y * engine.tensor(v, dtype=dtype)).sum().backward()
+            if _torch_backward_is_the_transpose(shape, kw, tuple(ty.shape[2:])):
+                np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_5d_gradcheck_and_gradgradcheck(engine) -> None:
+    rng = np.random.default_rng(12)
+    x = engine.tensor(rng.standard_normal((1, 2, 3, 2, 4)), requires_grad=True)
+    for kw in (dict(size=(5, 3, 2), mode="trilinear", align_corners=True), dict(scale_factor=(1.5, 0.5, 1.2)),
+               dict(scale_factor=(0.7, 2, 1.3), mode="trilinear")):
+        y0 = engine.nn.functional.interpolate(x, **kw)
+        v = engine.tensor(rng.standard_normal(tuple(y0.shape)))
+        f = lambda a, kw=kw, v=v: (engine.nn.functional.interpolate(a * a, **kw) * v).sum()  # noqa: E731
+        assert gradcheck(f, (x,))
+        assert gradgradcheck(f, (x,))
+
+
 # --------------------------------------------------------------------------------- errors ---
 
 ERRORS = [  # (call, builtin type, pygrad type, what the message names)
     (lambda m: m.nn.functional.interpolate(m.ones(4, 4), 8), ValueError, ShapeError, ("interpolate", "(4, 4)")),
-    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), 8), ValueError, ShapeError,
-     ("interpolate", "(1, 1, 2, 2, 2)")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2, 2), 8), ValueError, ShapeError,
+     ("interpolate", "(1, 1, 2, 2, 2, 2)")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), 8, mode="bilinear"), ValueError, ShapeError,
+     ("interpolate", "'bilinear'", "(1, 1, 2, 2, 2)")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), 8, mode="area"), ValueError, ShapeError,
+     ("interpolate", "'area'", "(1, 1, 2, 2, 2)")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), (3, 3), mode="trilinear"), ValueError,
+     PygradValueError, ("interpolate", "(1, 1, 2, 2, 2)", "(3, 3)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, mode="bilinear"), ValueError, ShapeError,
      ("interpolate", "'bilinear'", "(1, 2, 4)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 8, mode="linear"), ValueError, ShapeError,
@@ -590,8 +650,10 @@ ERRORS = [  # (call, builtin type, pygrad type, what the message names)
      PygradValueError, ("interpolate", "antialias", "'linear'", "(1, 2, 4)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 2, mode="area", antialias=True), ValueError,
      PygradValueError, ("interpolate", "antialias", "'area'")),
-    (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 2, mode="trilinear"), ValueError, PygradValueError,
-     ("interpolate", "'trilinear'")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 2, mode="trilinear"), ValueError, ShapeError,
+     ("interpolate", "'trilinear'", "5-d", "(1, 2, 4, 4)")),
+    (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4, 4), 2, mode="trilinear", antialias=True), ValueError,
+     PygradValueError, ("interpolate", "antialias", "'trilinear'", "(1, 2, 4, 4, 4)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 8, mode="nearest-exact", align_corners=False),
      ValueError, PygradValueError, ("interpolate", "align_corners", "bicubic")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4, 4), 8, mode="bicubic", recompute_scale_factor=True),
