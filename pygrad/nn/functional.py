@@ -803,8 +803,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         linear         y[o] = (1 - λ) x[i₀] + λ x[min(i₀ + 1, in - 1)],  i₀ = ⌊src⌋, λ = src - i₀,
                        src = max(s·(o + ½) - ½, 0), or o·(in - 1)/(out - 1) with ``align_corners``;
                        out = in copies
-        cubic          y[o] = Σₜ cₜ(λ) x[clamp(i₀ - 1 + t, 0, in - 1)], t = 0..3, i₀, λ as linear but
-                       src not raised to 0; c₀..c₃ = c₂(λ + 1), c₁(λ), c₁(1 - λ), c₂(2 - λ), Keys' cubic
+        cubic          y[o] = Σₜ wₜ x[clamp(i₀ - 1 + t, 0, in - 1)], t = 0..3, i₀, λ as linear but
+                       src not raised to 0; w₀..w₃ = c₂(λ + 1), c₁(λ), c₁(1 - λ), c₂(2 - λ), Keys' cubic
                        convolution c₁(x) = ((a + 2)x - (a + 3))x² + 1, c₂(x) = ((ax - 5a)x + 8a)x - 4a,
                        a = -0.75
 
