@@ -236,7 +236,7 @@ static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd,
         }
         mp->k = pg__ip_ntaps(mode, support, mp->n);
         int64_t cells = pg__mul_sat(mp->on, mp->k);
-        if (cells > ((int64_t)1 << 40) / (int64_t)(sizeof(int64_t) + el) ||
+        if (cells > ((int64_t)1 << 30) || /* only a kept scale far from the sizes' ratio asks for more */
             !(ip->tmem[d] = malloc((size_t)mp->on * sizeof(int64_t) + (size_t)cells * (sizeof(int64_t) + el)))) {
             pg__ip_free(ip);
             return pg__fail(PG_ERR_MEMORY, "interpolate: out of memory for the %lld x %lld taps of a map %lld -> %lld",

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pygrad.errors import ShapeError
+from pygrad.errors import PygradMemoryError, ShapeError
 
 Array = np.ndarray
 Grads = Sequence["np.ndarray | None"]
@@ -2233,6 +2233,8 @@ def interp_taps_k(mode: str, align_corners: bool, scale: float, n: int, on: int,
     support = (t(2) if cubic else t(1)) * (s if s >= 1 else t(1))
     inv = t(1) / s if s >= 1 else t(1)
     k = n if not float(support) < n else min(int(math.ceil(float(support))) * 2 + 1, n)
+    if k * on > 1 << 30:  # only a kept scale far from the sizes' ratio asks for more, as in the C engine
+        raise PygradMemoryError(f"interpolate: out of memory for the {on} x {k} taps of a map {n} -> {on}")
     c = s * (of + t(0.5))
 
     def trunc(v: Array) -> Array:

@@ -14,7 +14,7 @@ import pytest
 
 import pygrad
 import pygrad.reference as ref
-from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
+from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 from pygrad.gradcheck import gradcheck, gradgradcheck
 
 ENGINES = [pytest.param(pygrad, id="c"), pytest.param(ref, id="ref")]
@@ -668,6 +668,8 @@ ERRORS = [  # (call, builtin type, pygrad type, what the message names)
      ("interpolate", "align_corners", "(1, 2, 4, 4)")),
     (lambda m: m.ones(1, 2, 4, 4)._interpolate("bicubic", (2, 2)), ValueError, PygradValueError,
      ("interpolate", "mode", "'bicubic'")),
+    (lambda m: m.ones(1, 1, 2, 200000)._interpolate("linear-aa", (2, 100000), (0.0, 1e-30)), MemoryError,
+     PygradMemoryError, ("interpolate", "200000")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, 2.0), ValueError, PygradValueError,
      ("interpolate", "exactly one")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4)), ValueError, PygradValueError,
