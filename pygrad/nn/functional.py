@@ -749,18 +749,26 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
 
 _INTERP_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact", "area")
 _INTERP_NDIM = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,), "bicubic": (4,),
-                "trilinear": (5,), "area": (3, 4)}
+                "trilinear": (5,), "area": (3, 4, 5)}
 
 
 def _interp_3d(x: Any, mode: str, out: list[int], scales: list[float], align: bool) -> Any:
-    """A 5-d resampling (trilinear, or nearest along each dim) as two of the op: (H, W) of the N·(C·D)
-    planes, then D along the rows of the (N, C·OH·OW, D) transpose. PyTorch's order of operations: W, then
-    H, then D, each output the 2-d samples of its (one or two) source depths, weighted."""
+    """A 5-d resampling (trilinear, nearest along each dim, or area) as two 2-d ones: (H, W) of the
+    N·(C·D) planes, then D along the rows of the (N, C·OH·OW, D) transpose. PyTorch's order of operations:
+    W, then H, then D, each output the 2-d samples of its (one or two) source depths, weighted; area: the
+    mean over a box is the mean over its depths of the means over its (H, W) windows."""
     n, c, d = x.shape[:3]
     oh, ow = out[1], out[2]
-    y = x.reshape((n, c * d) + tuple(x.shape[3:]))._interpolate(mode, (oh, ow), tuple(scales[1:]), align)
+    planes = x.reshape((n, c * d) + tuple(x.shape[3:]))
+    if mode == "area":
+        y = adaptive_avg_pool2d(planes, (oh, ow))
+    else:
+        y = planes._interpolate(mode, (oh, ow), tuple(scales[1:]), align)
     y = y.reshape((n, c, d, oh * ow)).permute(0, 1, 3, 2).reshape((n, c * oh * ow, d))
-    y = y._interpolate(mode, (out[0],), (scales[0],), align)
+    if mode == "area":
+        y = adaptive_avg_pool2d(y.reshape((n, c * oh * ow, 1, d)), (1, out[0])).reshape((n, c * oh * ow, out[0]))
+    else:
+        y = y._interpolate(mode, (out[0],), (scales[0],), align)
     return y.reshape((n, c, oh * ow, out[0])).permute(0, 1, 3, 2).reshape((n, c, out[0], oh, ow))
 
 
@@ -822,8 +830,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     its backward is the transposed resampling, a scatter-add (the op ``interpolate_input_grad``, whose own
     gradient is the resampling again, so double backward is exact).
 
-    'area' (3-d or 4-d) is adaptive average pooling to the output size, as in PyTorch
-    (``adaptive_avg_pool2d``; a 3-d input runs as a height-1 image)."""
+    'area' (3-d, 4-d or 5-d) is adaptive average pooling to the output size, as in PyTorch
+    (``adaptive_avg_pool2d``; a 3-d input runs as a height-1 image, a 5-d one as (H, W), then D)."""
     x = _tensor("interpolate", input)
     if mode not in _INTERP_MODES:
         raise PygradValueError(f"interpolate: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
@@ -843,14 +851,14 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     if 0 in tuple(x.shape[1:]):
         raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
     out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
+    if nd == 3:
+        return _interp_3d(x, {"trilinear": "linear"}.get(mode, mode), out, scales, bool(align_corners))
     if mode == "area":
         if nd == 1:
             y = adaptive_avg_pool2d(x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), (1, out[0]))
             return y.reshape((x.shape[0], x.shape[1], out[0]))
         return adaptive_avg_pool2d(x, tuple(out))
-    op_mode = {"bilinear": "linear", "bicubic": "cubic", "trilinear": "linear"}.get(mode, mode)
-    if nd == 3:
-        return _interp_3d(x, op_mode, out, scales, bool(align_corners))
+    op_mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     return x._interpolate(op_mode + ("-aa" if antialias else ""), tuple(out), tuple(scales), bool(align_corners))
 
 

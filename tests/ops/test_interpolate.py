@@ -578,7 +578,7 @@ def test_upsample_module_bicubic(engine) -> None:
 def _grid_5d() -> list[tuple[tuple[int, ...], dict]]:
     out: list[tuple[tuple[int, ...], dict]] = []
     for shape in ((1, 2, 3, 4, 5), (2, 1, 5, 2, 3)):
-        for mode in ("trilinear", "nearest", "nearest-exact"):
+        for mode in ("trilinear", "nearest", "nearest-exact", "area"):
             acs = (None, False, True) if mode == "trilinear" else (None,)
             for size in ((4, 2, 7), (1, 1, 1), shape[2:], (9, 5, 2)):
                 out += [(shape, dict(size=size, mode=mode, align_corners=ac)) for ac in acs]
@@ -594,7 +594,8 @@ GRID_5D = _grid_5d()
 
 @pytest.mark.parametrize("shape,kw", GRID_5D, ids=[f"{i}-{kw['mode']}" for i, (_, kw) in enumerate(GRID_5D)])
 def test_5d_against_pytorch(shape, kw) -> None:
-    """trilinear, and nearest and nearest-exact of (N, C, D, H, W), against PyTorch: values and gradients."""
+    """trilinear, and nearest, nearest-exact and area of (N, C, D, H, W), against PyTorch: values and
+    gradients."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(zlib.crc32(str((shape, kw)).encode()))
     x = rng.standard_normal(shape)
@@ -618,7 +619,7 @@ def test_5d_gradcheck_and_gradgradcheck(engine) -> None:
     rng = np.random.default_rng(12)
     x = engine.tensor(rng.standard_normal((1, 2, 3, 2, 4)), requires_grad=True)
     for kw in (dict(size=(5, 3, 2), mode="trilinear", align_corners=True), dict(scale_factor=(1.5, 0.5, 1.2)),
-               dict(scale_factor=(0.7, 2, 1.3), mode="trilinear")):
+               dict(scale_factor=(0.7, 2, 1.3), mode="trilinear"), dict(size=(2, 3, 3), mode="area")):
         y0 = engine.nn.functional.interpolate(x, **kw)
         v = engine.tensor(rng.standard_normal(tuple(y0.shape)))
         f = lambda a, kw=kw, v=v: (engine.nn.functional.interpolate(a * a, **kw) * v).sum()  # noqa: E731
@@ -634,8 +635,6 @@ ERRORS = [  # (call, builtin type, pygrad type, what the message names)
      ("interpolate", "(1, 1, 2, 2, 2, 2)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), 8, mode="bilinear"), ValueError, ShapeError,
      ("interpolate", "'bilinear'", "(1, 1, 2, 2, 2)")),
-    (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), 8, mode="area"), ValueError, ShapeError,
-     ("interpolate", "'area'", "(1, 1, 2, 2, 2)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2), (3, 3), mode="trilinear"), ValueError,
      PygradValueError, ("interpolate", "(1, 1, 2, 2, 2)", "(3, 3)")),
     (lambda m: m.nn.functional.interpolate(m.ones(1, 2, 4), 8, mode="bilinear"), ValueError, ShapeError,
