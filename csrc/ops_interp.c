@@ -48,6 +48,8 @@ typedef struct pg_ip_map {
     int64_t k;             /* taps: the row stride of idx and wt (the most taps of an output) */
     int64_t *nt, *idx;     /* taps: [on] the taps of each output, [on, k] their sources */
     void *wt;              /* taps: [on, k] their weights in the dtype */
+    int64_t *tptr, *tout;  /* taps, transposed: input j's taps are tout[tptr[j] .. tptr[j + 1]) (the outputs, */
+    void *twt;             /* in (o, t) order) with weights twt: [n + 1], [Σ nt], [Σ nt] */
 } pg_ip_map;
 
 /* one resampling: planes of H x W <-> OH x OW */
@@ -237,16 +239,32 @@ static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd,
         mp->k = pg__ip_ntaps(mode, support, mp->n);
         int64_t cells = pg__mul_sat(mp->on, mp->k);
         if (cells > ((int64_t)1 << 30) || /* only a kept scale far from the sizes' ratio asks for more */
-            !(ip->tmem[d] = malloc((size_t)mp->on * sizeof(int64_t) + (size_t)cells * (sizeof(int64_t) + el)))) {
+            !(ip->tmem[d] = malloc((size_t)(mp->on + mp->n + 1) * sizeof(int64_t) +
+                                   2 * (size_t)cells * (sizeof(int64_t) + el)))) {
             pg__ip_free(ip);
             return pg__fail(PG_ERR_MEMORY, "interpolate: out of memory for the %lld x %lld taps of a map %lld -> %lld",
                             (long long)mp->on, (long long)mp->k, (long long)mp->n, (long long)mp->on);
         }
         mp->nt = ip->tmem[d], mp->idx = mp->nt + mp->on, mp->wt = mp->idx + cells;
+        mp->tptr = (int64_t *)((char *)mp->wt + el * (size_t)cells), mp->tout = mp->tptr + mp->n + 1;
+        mp->twt = mp->tout + cells;
         if (dt == PG_DTYPE_F64)
             pg__ip_taps_k_f64(mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->k, mp->nt, mp->idx, mp->wt);
         else
             pg__ip_taps_k_f32(mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->k, mp->nt, mp->idx, mp->wt);
+        /* the transpose, a counting sort of the taps by source that keeps their (o, t) order */
+        memset(mp->tptr, 0, sizeof(int64_t) * (size_t)(mp->n + 1));
+        for (int64_t o = 0; o < mp->on; o++)
+            for (int64_t t = 0; t < mp->nt[o]; t++) mp->tptr[mp->idx[o * mp->k + t] + 1]++;
+        for (int64_t j = 0; j < mp->n; j++) mp->tptr[j + 1] += mp->tptr[j];
+        for (int64_t o = 0; o < mp->on; o++)
+            for (int64_t t = 0; t < mp->nt[o]; t++) {
+                int64_t j = mp->idx[o * mp->k + t], e = mp->tptr[j]++;
+                mp->tout[e] = o;
+                memcpy((char *)mp->twt + el * (size_t)e, (char *)mp->wt + el * (size_t)(o * mp->k + t), el);
+            }
+        for (int64_t j = mp->n; j > 0; j--) mp->tptr[j] = mp->tptr[j - 1]; /* the cursors back to the starts */
+        mp->tptr[0] = 0;
     }
     for (int d = 0; d < 2; d++) {
         pg_ip_map *mp = maps[d];
@@ -652,6 +670,21 @@ PG_IP_KERNELS(double, f64)
             for (int64_t t = 0; t < nt[b]; t++) dst[idx[b * k + t]] += v * wt[b * k + t];                   \
         }                                                                                                   \
     }                                                                                                       \
+    /* dst[j] = Σ src[b] wt[b, t] over the taps (b, t) of source j, in (b, t) order: tadj into a zeroed    \
+     * dst as a gather (the same additions in the same order per element, without the scatter's stores) */ \
+    static inline void pg__ip_tadj0_##SUF(T *restrict dst, const T *restrict src, const pg_ip_map *m) {    \
+        if (m->kind == PG_IP_COPY) {                                                                        \
+            for (int64_t b = 0; b < m->on; b++) dst[b] = (T)0 + src[b];                                     \
+            return;                                                                                         \
+        }                                                                                                   \
+        const int64_t *tp = m->tptr, *to = m->tout;                                                         \
+        const T *tw = m->twt;                                                                               \
+        for (int64_t j = 0; j < m->n; j++) {                                                                \
+            T acc = (T)0;                                                                                   \
+            for (int64_t e = tp[j]; e < tp[j + 1]; e++) acc += src[to[e]] * tw[e];                          \
+            dst[j] = acc;                                                                                   \
+        }                                                                                                   \
+    }                                                                                                       \
     static void pg__ip_tfwd_naive_##SUF(const pg_ip_job *j, int64_t lo, int64_t hi) {                       \
         const pg_ip *ip = j->ip;                                                                            \
         const int64_t h = ip->h.n, w = ip->w.n, oh = ip->h.on, ow = ip->w.on;                               \
@@ -711,6 +744,18 @@ PG_IP_KERNELS(double, f64)
                     continue;                                                                               \
                 }                                                                                           \
                 const T *r0 = rows + ia[0] * ow, u0 = wa[0];                                                \
+                if (n_t == 4) { /* cubic: the four rows in one sweep, the same operations per element */    \
+                    const T *r1 = rows + ia[1] * ow, *r2 = rows + ia[2] * ow, *r3 = rows + ia[3] * ow;       \
+                    const T u1 = wa[1], u2 = wa[2], u3 = wa[3];                                             \
+                    for (int64_t b = 0; b < ow; b++) {                                                      \
+                        T v = r0[b] * u0;                                                                   \
+                        v += r1[b] * u1;                                                                    \
+                        v += r2[b] * u2;                                                                    \
+                        v += r3[b] * u3;                                                                    \
+                        yr[b] = v;                                                                          \
+                    }                                                                                       \
+                    continue;                                                                               \
+                }                                                                                           \
                 for (int64_t b = 0; b < ow; b++) yr[b] = r0[b] * u0;                                        \
                 for (int64_t t = 1; t < n_t; t++) {                                                         \
                     const T *rt = rows + ia[t] * ow, u = wa[t];                                             \
@@ -752,17 +797,30 @@ PG_IP_KERNELS(double, f64)
         for (int64_t p = lo; p < hi; p++) {                                                                 \
             T *dx = (T *)j->out + p * h * w;                                                                \
             const T *g = (const T *)j->in + p * oh * ow;                                                    \
-            memset(dx, 0, sizeof(T) * (size_t)(h * w));                                                     \
             if (copy_h) { /* H stays: each upstream row spread along W */                                   \
-                for (int64_t a = 0; a < oh; a++) pg__ip_tadj_##SUF(dx + a * w, g + a * ow, &ip->w, (T)1);   \
+                for (int64_t a = 0; a < oh; a++) pg__ip_tadj0_##SUF(dx + a * w, g + a * ow, &ip->w);        \
                 continue;                                                                                   \
             }                                                                                               \
             /* forward: y[a] = Σ_t r[idx_h[a, t]] wt_h[a, t]  =>  r[idx_h[a, t]] += g[a] wt_h[a, t] */      \
             T *acc = copy_w ? dx : buf;                                                                     \
-            if (!copy_w) memset(acc, 0, sizeof(T) * (size_t)(h * ow));                                      \
+            memset(acc, 0, sizeof(T) * (size_t)(h * ow));                                                   \
             for (int64_t a = 0; a < oh; a++) {                                                              \
                 const int64_t n_t = mh->nt[a], *ia = mh->idx + a * mh->k;                                   \
                 const T *wa = (const T *)mh->wt + a * mh->k, *gr = g + a * ow;                              \
+                if (n_t == 4) { /* cubic: one sweep; per element the same additions in the same order (the    \
+                                 * rows may coincide at the borders) */                                      \
+                    T *r0 = acc + ia[0] * ow, *r1 = acc + ia[1] * ow, *r2 = acc + ia[2] * ow;                \
+                    T *r3 = acc + ia[3] * ow;                                                               \
+                    const T u0 = wa[0], u1 = wa[1], u2 = wa[2], u3 = wa[3];                                 \
+                    for (int64_t b = 0; b < ow; b++) {                                                      \
+                        const T v = gr[b];                                                                  \
+                        r0[b] += v * u0;                                                                    \
+                        r1[b] += v * u1;                                                                    \
+                        r2[b] += v * u2;                                                                    \
+                        r3[b] += v * u3;                                                                    \
+                    }                                                                                       \
+                    continue;                                                                               \
+                }                                                                                           \
                 for (int64_t t = 0; t < n_t; t++) {                                                         \
                     T *rt = acc + ia[t] * ow;                                                               \
                     const T u = wa[t];                                                                      \
@@ -770,7 +828,7 @@ PG_IP_KERNELS(double, f64)
                 }                                                                                           \
             }                                                                                               \
             if (!copy_w)                                                                                    \
-                for (int64_t r = 0; r < h; r++) pg__ip_tadj_##SUF(dx + r * w, acc + r * ow, &ip->w, (T)1);  \
+                for (int64_t r = 0; r < h; r++) pg__ip_tadj0_##SUF(dx + r * w, acc + r * ow, &ip->w);       \
         }                                                                                                   \
         free(buf);                                                                                          \
     }
