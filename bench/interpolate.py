@@ -10,7 +10,10 @@ time for the pass's bytes over pygrad's time (pygrad stores a forward output of 
 streaming stores, which skip reading y's lines before writing them, and numpy.copyto does not: the
 fraction can pass 100%). The backward runs as ``autograd.grad(y, x, dy)`` after a
 fresh forward. The row "bilinear 2x, composed" is interpolate as it was before it was an op: two gathers
-(index_map) and two constant weights per spatial dim, eight recorded ops.
+(index_map) and two constant weights per spatial dim, eight recorded ops. The bicubic and antialias rows
+move more than their bytes' worth of arithmetic (four taps per dim, or a filter window as wide as the
+downsampling), so their fraction of the roofline is lower. ``--only TEXT`` runs the cases whose name
+contains TEXT.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""interpolate and interpolate_input_grad on both engines: against PyTorch over a grid of modes, sizes,
-scale factors and align_corners (values, and gradients with a random upstream), against the composition of
+"""interpolate and interpolate_input_grad on both engines: against PyTorch over a grid of modes (nearest,
+nearest-exact, linear, bilinear, bicubic, bilinear and bicubic antialiased, and the 5-d trilinear, nearest
+and area), sizes, scale factors and align_corners (values, and gradients with a random upstream; the few
+places PyTorch's kernels part from their own formulas are tested apart), against the composition of
 gathers it replaced, hand-worked values, the transpose identity, float64 gradcheck and gradgradcheck, the
 engines against each other in float32 and float64 (with one thread and two), compiled replay, and bad
 input (the error names the op and the shapes)."""
