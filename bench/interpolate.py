@@ -10,7 +10,10 @@ time for the pass's bytes over pygrad's time (pygrad stores a forward output of 
 streaming stores, which skip reading y's lines before writing them, and numpy.copyto does not: the
 fraction can pass 100%). The backward runs as ``autograd.grad(y, x, dy)`` after a
 fresh forward. The row "bilinear 2x, composed" is interpolate as it was before it was an op: two gathers
-(index_map) and two constant weights per spatial dim, eight recorded ops.
+(index_map) and two constant weights per spatial dim, eight recorded ops. The bicubic and antialias rows
+move more than their bytes' worth of arithmetic (four taps per dim, or a filter window as wide as the
+downsampling), so their fraction of the roofline is lower. ``--only TEXT`` runs the cases whose name
+contains TEXT.
 """
 
 from __future__ import annotations
@@ -60,12 +63,29 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any], Any] | No
      lambda t, x: t.nn.functional.interpolate(x, scale_factor=2)),
     ("bilinear 0.5x", lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear"),
      lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear")),
+    ("bicubic 2x", lambda m, x: m.nn.functional.interpolate(x, scale_factor=2, mode="bicubic"),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=2, mode="bicubic")),
+    ("bicubic 2x align_corners", lambda m, x: m.nn.functional.interpolate(x, scale_factor=2, mode="bicubic",
+                                                                          align_corners=True),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True)),
+    ("bicubic 0.5x", lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.5, mode="bicubic"),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.5, mode="bicubic")),
+    ("bilinear 0.5x antialias", lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear",
+                                                                         antialias=True),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)),
+    ("bicubic 0.5x antialias", lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.5, mode="bicubic",
+                                                                        antialias=True),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.5, mode="bicubic", antialias=True)),
+    ("bilinear 0.25x antialias", lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.25, mode="bilinear",
+                                                                          antialias=True),
+     lambda t, x: t.nn.functional.interpolate(x, scale_factor=0.25, mode="bilinear", antialias=True)),
 ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="interpolate against PyTorch and the copy roofline")
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 9")
+    parser.add_argument("--only", default="", help="only the cases whose name contains this text")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 9
     pg = import_pygrad()
@@ -80,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     header("case", SHAPE, x, n_thr, torch, why)
     with threads(n_thr):
         for name, fwd, tfwd in CASES:
+            if args.only not in name:
+                continue
             y = fwd(pg, X)
             ybytes = y.numpy().nbytes
             big = max(ybytes, x.nbytes) // 4

@@ -1,5 +1,5 @@
-/* ops_interp.c: resampling (PyTorch's interpolate: nearest, nearest-exact, linear and bilinear) of
- * (N, C, L) and (N, C, H, W), and its gradient op:
+/* ops_interp.c: resampling (PyTorch's interpolate: nearest, nearest-exact, linear, bilinear, bicubic,
+ * and bilinear and bicubic antialiased) of (N, C, L) and (N, C, H, W), and its gradient op:
  *
  *   interpolate(x)             y[p] = Ah x[p] Awᵀ     x (N, C, H, W) -> (N, C, OH, OW)
  *   interpolate_input_grad(g)  dx[p] = Ahᵀ g[p] Aw    g (N, C, OH, OW) -> (N, C, H, W)
@@ -19,6 +19,10 @@
  *              along W into dx (the adjoint of the W map, its sums per input column run in registers),
  *              once
  *
+ * Cubic and antialiased maps hold more taps per output (4 for cubic, up to the filter's support for
+ * antialiased; pg__ip_taps_k): their kernels (pg__ip_tfwd, pg__ip_tbwd) resample every input row of a
+ * plane along W into scratch and combine those rows along H, and transpose that.
+ *
  * Both ops are linear; each one's gradient and rule is the other, so double backward is exact. Not here:
  * the output size from scale_factor, recompute_scale_factor, the mode names (pygrad/nn/functional.py). */
 #include "rules_util.h"
@@ -32,7 +36,8 @@
 enum {
     PG_IP_COPY,   /* out == in and y[o] = x[o] */
     PG_IP_GATHER, /* y[o] = x[i0[o]] (nearest) */
-    PG_IP_LINEAR  /* y[o] = x[i0[o]] l0[o] + x[i1[o]] l1[o] */
+    PG_IP_LINEAR, /* y[o] = x[i0[o]] l0[o] + x[i1[o]] l1[o] */
+    PG_IP_TAPS    /* y[o] = Σ_{t < nt[o]} x[idx[o·k + t]] wt[o·k + t] (cubic, antialiased) */
 };
 
 typedef struct pg_ip_map {
@@ -40,13 +45,19 @@ typedef struct pg_ip_map {
     int64_t n, on;         /* input and output size along the dim */
     int64_t *i0, *i1;      /* [on] source indices, non-decreasing in o; i1 = min(i0 + 1, n - 1) (linear) */
     void *l0, *l1;         /* [on] their weights in the dtype (linear) */
+    int64_t k;             /* taps: the row stride of idx and wt (the most taps of an output) */
+    int64_t *nt, *idx;     /* taps: [on] the taps of each output, [on, k] their sources */
+    void *wt;              /* taps: [on, k] their weights in the dtype */
+    int64_t *tptr, *tout;  /* taps, transposed: input j's taps are tout[tptr[j] .. tptr[j + 1]) (the outputs, */
+    void *twt;             /* in (o, t) order) with weights twt: [n + 1], [Σ nt], [Σ nt] */
 } pg_ip_map;
 
 /* one resampling: planes of H x W <-> OH x OW */
 typedef struct pg_ip {
     int64_t planes;
     pg_ip_map h, w;
-    void *mem; /* the maps' arrays */
+    void *mem;     /* the maps' arrays */
+    void *tmem[2]; /* the taps maps' arrays (h, w) */
 } pg_ip;
 
 /* PyTorch's guard_index_and_lambda: min(floor((float)v), n - 1) for v >= 0; v at or past n (an infinity
@@ -102,8 +113,99 @@ static inline int64_t pg__ip_floor(double v, int64_t n) {
 PG_IP_TAPS(float, f32)
 PG_IP_TAPS(double, f64)
 
-/* the maps of a resampling of planes (in spatial sizes) -> (out spatial sizes), nd spatial dims, scales
- * and mode from p; frees with pg__ip_free */
+/* The cubic convolution (Keys) with parameter A, PyTorch's cubic_convolution1 (|x| <= 1) and
+ * cubic_convolution2 (1 < |x| < 2):
+ *   c1(x) = ((A + 2) x - (A + 3)) x² + 1        c2(x) = ((A x - 5A) x + 8A) x - 4A */
+#define PG_IP_CUBIC(T, SUF)                                                                                 \
+    static inline T pg__ip_c1_##SUF(T x, T A) { return ((A + (T)2) * x - (A + (T)3)) * x * x + (T)1; }     \
+    static inline T pg__ip_c2_##SUF(T x, T A) { return ((A * x - (T)5 * A) * x + (T)8 * A) * x - (T)4 * A; }
+PG_IP_CUBIC(float, f32)
+PG_IP_CUBIC(double, f64)
+
+/* PyTorch's static_cast<int64_t>(v) of the antialiased window's ends, held to [0, n] (an end outside
+ * falls back on the input's edge, as PyTorch's max(·, 0) and min(·, n) do; no cast of a value past them) */
+static inline int64_t pg__ip_trunc(double v, int64_t n) {
+    if (!(v > 0)) return 0;
+    if (!(v < (double)n)) return n;
+    return (int64_t)v;
+}
+
+/* the taps per output of a taps map of mode (cubic or antialiased) n -> on with scale s: 4, or PyTorch's
+ * ceil(support)·2 + 1, support = (2 or 4)/2 · max(s, 1) in the dtype (support: support's value as
+ * computed in it), capped at n (no window holds more) */
+static int64_t pg__ip_ntaps(int mode, double support, int64_t n) {
+    if (!(mode & PG_INTERP_ANTIALIAS)) return 4;
+    if (!(support < (double)n)) return n;
+    int64_t k = (int64_t)ceil(support) * 2 + 1;
+    return k < n ? k : n;
+}
+
+/* The taps of one dim n -> on in T, s as in pg__ip_taps (align_corners: (n-1)/(on-1)):
+ *   cubic        src = s·(o + ½) - ½ (s·o with align_corners), not raised to 0; i = floor(src) capped at
+ *                n - 1, l = clamp(src - i, 0, 1); taps clamp(i - 1 + t, 0, n - 1), t = 0..3, weights
+ *                c2(l + 1), c1(l), c1(1 - l), c2(2 - l) with A = -0.75 (PyTorch's
+ *                get_cubic_upsample_coefficients)
+ *   antialiased  centre c = s·(o + ½), support σ = (1 linear, 2 cubic)·max(s, 1); the window
+ *                [max(trunc(c - σ + ½), 0), min(trunc(c + σ + ½), n)), each j in it weighted
+ *                f((j - c + ½)/max(s, 1)), f(x) = max(1 - |x|, 0) (linear) or c1(|x|), c2(|x|), 0 by |x|
+ *                with A = -0.5 (cubic), then divided by their sum (when not 0)
+ * (PyTorch's HelperInterpCubic and _compute_indices_min_size_weights_aa). */
+#define PG_IP_TAPS_K(T, SUF)                                                                                \
+    static T pg__ip_scale_##SUF(bool align, double sc, int64_t n, int64_t on) {                             \
+        return align ? (on > 1 ? (T)(n - 1) / (T)(on - 1) : (T)0) : sc > 0 ? (T)(1.0 / sc) : (T)n / (T)on;  \
+    }                                                                                                       \
+    static void pg__ip_taps_k_##SUF(int mode, bool align, double sc, int64_t n, int64_t on, int64_t k,      \
+                                    int64_t *nt, int64_t *idx, T *wt) {                                     \
+        T s = pg__ip_scale_##SUF(align, sc, n, on);                                                         \
+        if (!(mode & PG_INTERP_ANTIALIAS)) {                                                                \
+            const T A = (T)-0.75;                                                                           \
+            for (int64_t o = 0; o < on; o++) {                                                              \
+                T src = align ? s * (T)o : s * ((T)o + (T)0.5) - (T)0.5;                                    \
+                int64_t i = pg__ip_floor((double)src, n);                                                   \
+                T l = src - (T)i;                                                                           \
+                l = l < (T)0 ? (T)0 : l > (T)1 ? (T)1 : l;                                                  \
+                T c[4] = {pg__ip_c2_##SUF(l + (T)1, A), pg__ip_c1_##SUF(l, A), pg__ip_c1_##SUF((T)1 - l, A), \
+                          pg__ip_c2_##SUF(((T)1 - l) + (T)1, A)};                                           \
+                nt[o] = 4;                                                                                  \
+                for (int t = 0; t < 4; t++) {                                                               \
+                    int64_t j = i - 1 + t;                                                                  \
+                    idx[o * k + t] = j < 0 ? 0 : j > n - 1 ? n - 1 : j;                                     \
+                    wt[o * k + t] = c[t];                                                                   \
+                }                                                                                           \
+            }                                                                                               \
+            return;                                                                                         \
+        }                                                                                                   \
+        const bool cubic = (mode & ~PG_INTERP_ANTIALIAS) == PG_INTERP_CUBIC;                                \
+        const T support = (cubic ? (T)2 : (T)1) * (s >= (T)1 ? s : (T)1);                                   \
+        const T inv = s >= (T)1 ? (T)1 / s : (T)1, A = (T)-0.5;                                             \
+        for (int64_t o = 0; o < on; o++) {                                                                  \
+            T c = s * ((T)o + (T)0.5);                                                                      \
+            int64_t lo = pg__ip_trunc((double)(c - support + (T)0.5), n);                                   \
+            int64_t m = pg__ip_trunc((double)(c + support + (T)0.5), n) - lo;                               \
+            m = m < 0 ? 0 : m > k ? k : m;                                                                  \
+            T *w = wt + o * k, total = (T)0;                                                                \
+            for (int64_t t = 0; t < m; t++) {                                                               \
+                T x = ((T)(t + lo) - c + (T)0.5) * inv;                                                     \
+                x = x < (T)0 ? -x : x;                                                                      \
+                T f = cubic ? (x < (T)1 ? pg__ip_c1_##SUF(x, A) : x < (T)2 ? pg__ip_c2_##SUF(x, A) : (T)0)  \
+                            : (x < (T)1 ? (T)1 - x : (T)0);                                                 \
+                w[t] = f;                                                                                   \
+                total += f;                                                                                 \
+                idx[o * k + t] = t + lo;                                                                    \
+            }                                                                                               \
+            if (total != (T)0)                                                                              \
+                for (int64_t t = 0; t < m; t++) w[t] /= total;                                              \
+            nt[o] = m;                                                                                      \
+        }                                                                                                   \
+    }
+PG_IP_TAPS_K(float, f32)
+PG_IP_TAPS_K(double, f64)
+
+static void pg__ip_free(pg_ip *ip) {
+    free(ip->mem), free(ip->tmem[0]), free(ip->tmem[1]);
+    ip->mem = ip->tmem[0] = ip->tmem[1] = NULL;
+}
+
 /* the maps of a resampling of planes (in spatial sizes) -> (out spatial sizes), nd spatial dims, scales
  * and mode from p; frees with pg__ip_free */
 static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd, int64_t planes, const int64_t *in,
@@ -119,13 +221,62 @@ static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd,
     char *m = ip->mem;
     pg_ip_map *maps[2] = {&ip->h, &ip->w};
     double sc[2] = {nd == 2 ? p->interp.scale[0] : 0, p->interp.scale[nd - 1]};
+    int mode = p->interp.mode;
+    bool taps = (mode & PG_INTERP_ANTIALIAS) || mode == PG_INTERP_CUBIC;
+    for (int d = 0; d < 2 && taps; d++) { /* cubic and antialiased: the taps maps */
+        pg_ip_map *mp = maps[d];
+        if (d == 0 && nd == 1) continue; /* the one row */
+        if ((mode & PG_INTERP_ANTIALIAS) && mp->n == mp->on) continue; /* PyTorch skips the dim: a copy */
+        bool al = p->interp.align_corners;
+        double f = (mode & ~PG_INTERP_ANTIALIAS) == PG_INTERP_CUBIC ? 2 : 1, support;
+        if (dt == PG_DTYPE_F64) {
+            double s = pg__ip_scale_f64(al, sc[d], mp->n, mp->on);
+            support = f * (s >= 1 ? s : 1);
+        } else {
+            float s = pg__ip_scale_f32(al, sc[d], mp->n, mp->on);
+            support = (double)((float)f * (s >= 1 ? s : 1.0f));
+        }
+        mp->k = pg__ip_ntaps(mode, support, mp->n);
+        int64_t cells = pg__mul_sat(mp->on, mp->k);
+        if (cells > ((int64_t)1 << 30) || /* only a kept scale far from the sizes' ratio asks for more */
+            !(ip->tmem[d] = malloc((size_t)(mp->on + mp->n + 1) * sizeof(int64_t) +
+                                   2 * (size_t)cells * (sizeof(int64_t) + el)))) {
+            pg__ip_free(ip);
+            return pg__fail(PG_ERR_MEMORY, "interpolate: out of memory for the %lld x %lld taps of a map %lld -> %lld",
+                            (long long)mp->on, (long long)mp->k, (long long)mp->n, (long long)mp->on);
+        }
+        mp->nt = ip->tmem[d], mp->idx = mp->nt + mp->on, mp->wt = mp->idx + cells;
+        mp->tptr = (int64_t *)((char *)mp->wt + el * (size_t)cells), mp->tout = mp->tptr + mp->n + 1;
+        mp->twt = mp->tout + cells;
+        if (dt == PG_DTYPE_F64)
+            pg__ip_taps_k_f64(mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->k, mp->nt, mp->idx, mp->wt);
+        else
+            pg__ip_taps_k_f32(mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->k, mp->nt, mp->idx, mp->wt);
+        /* the transpose, a counting sort of the taps by source that keeps their (o, t) order */
+        memset(mp->tptr, 0, sizeof(int64_t) * (size_t)(mp->n + 1));
+        for (int64_t o = 0; o < mp->on; o++)
+            for (int64_t t = 0; t < mp->nt[o]; t++) mp->tptr[mp->idx[o * mp->k + t] + 1]++;
+        for (int64_t j = 0; j < mp->n; j++) mp->tptr[j + 1] += mp->tptr[j];
+        for (int64_t o = 0; o < mp->on; o++)
+            for (int64_t t = 0; t < mp->nt[o]; t++) {
+                int64_t j = mp->idx[o * mp->k + t], e = mp->tptr[j]++;
+                mp->tout[e] = o;
+                memcpy((char *)mp->twt + el * (size_t)e, (char *)mp->wt + el * (size_t)(o * mp->k + t), el);
+            }
+        for (int64_t j = mp->n; j > 0; j--) mp->tptr[j] = mp->tptr[j - 1]; /* the cursors back to the starts */
+        mp->tptr[0] = 0;
+    }
     for (int d = 0; d < 2; d++) {
         pg_ip_map *mp = maps[d];
         size_t k = (size_t)mp->on;
         mp->i0 = (int64_t *)m, mp->i1 = mp->i0 + k;
         mp->l0 = m + 2 * sizeof(int64_t) * k, mp->l1 = (char *)mp->l0 + el * k;
         m += per * k;
-        if (dt == PG_DTYPE_F64)
+        if (mp->idx) mp->kind = PG_IP_TAPS;
+        else if (taps) { /* an antialiased dim whose size stays: a copy (its i0 for the naive kernels) */
+            for (int64_t o = 0; o < mp->on; o++) mp->i0[o] = mp->i1[o] = o;
+            mp->kind = PG_IP_COPY;
+        } else if (dt == PG_DTYPE_F64)
             mp->kind = pg__ip_taps_f64(p->interp.mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->i0,
                                        mp->i1, mp->l0, mp->l1);
         else
@@ -136,10 +287,6 @@ static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd,
     return PG_OK;
 }
 
-static void pg__ip_free(pg_ip *ip) {
-    free(ip->mem);
-    ip->mem = NULL;
-}
 
 /* the kernels' helpers, inlined into each clone (PG_CLONES) with its target */
 #if defined(__GNUC__)
@@ -470,12 +617,234 @@ PG_IP_HADJ_SCALED(double, f64)
 PG_IP_KERNELS(float, f32)
 PG_IP_KERNELS(double, f64)
 
+/* The taps kernels, for a cubic or antialiased resampling (each map a taps map or, antialiased, a copy),
+ * for float and double:
+ *   trow      dst[b] = Σ_t src[idx[b, t]] wt[b, t] (a copy: src[b]), the forward of one row along W
+ *   tadj      dst[idx[b, t]] += src[b] wt[b, t] (a copy: dst[b] += src[b]), its adjoint
+ *   tfwd      y[p] = Ah x[p] Awᵀ: the input rows resampled along W into scratch (H, OW), then each output
+ *             row y[a] = Σ_t r[idx_h[a, t]] wt_h[a, t] over those rows r (PyTorch's order: W, then H;
+ *             its first product assigned, the others added, as PyTorch's loops do)
+ *   tbwd      dx[p] = Ahᵀ g[p] Aw: scratch (H, OW) row idx_h[a, t] += g[a] wt_h[a, t], then each scratch
+ *             row spread along W into dx
+ *   *_naive   the same element by element without scratch (no memory for it) */
+#define PG_IP_TAPS_KERNELS(T, SUF)                                                                          \
+    static inline void pg__ip_trow_##SUF(T *restrict dst, const T *restrict src, const pg_ip_map *m) {     \
+        if (m->kind == PG_IP_COPY) {                                                                        \
+            memcpy(dst, src, sizeof(T) * (size_t)m->on);                                                    \
+            return;                                                                                         \
+        }                                                                                                   \
+        const int64_t k = m->k, *nt = m->nt, *idx = m->idx;                                                 \
+        const T *wt = m->wt;                                                                                \
+        if (k == 4 && nt[0] == 4 && nt[m->on - 1] == 4) { /* cubic (every row 4 taps) */                   \
+            for (int64_t b = 0; b < m->on; b++) {                                                           \
+                const int64_t *ib = idx + 4 * b;                                                            \
+                const T *wb = wt + 4 * b;                                                                   \
+                T acc = src[ib[0]] * wb[0];                                                                 \
+                acc += src[ib[1]] * wb[1];                                                                  \
+                acc += src[ib[2]] * wb[2];                                                                  \
+                acc += src[ib[3]] * wb[3];                                                                  \
+                dst[b] = acc;                                                                               \
+            }                                                                                               \
+            return;                                                                                         \
+        }                                                                                                   \
+        for (int64_t b = 0; b < m->on; b++) {                                                               \
+            const int64_t *ib = idx + b * k;                                                                \
+            const T *wb = wt + b * k;                                                                       \
+            T acc = (T)0;                                                                                   \
+            if (nt[b] > 0) {                                                                                \
+                acc = src[ib[0]] * wb[0];                                                                   \
+                for (int64_t t = 1; t < nt[b]; t++) acc += src[ib[t]] * wb[t];                              \
+            }                                                                                               \
+            dst[b] = acc;                                                                                   \
+        }                                                                                                   \
+    }                                                                                                       \
+    static inline void pg__ip_tadj_##SUF(T *restrict dst, const T *restrict src, const pg_ip_map *m, T c) { \
+        if (m->kind == PG_IP_COPY) {                                                                        \
+            for (int64_t b = 0; b < m->on; b++) dst[b] += src[b] * c;                                       \
+            return;                                                                                         \
+        }                                                                                                   \
+        const int64_t k = m->k, *nt = m->nt, *idx = m->idx;                                                 \
+        const T *wt = m->wt;                                                                                \
+        for (int64_t b = 0; b < m->on; b++) {                                                               \
+            const T v = src[b] * c;                                                                         \
+            for (int64_t t = 0; t < nt[b]; t++) dst[idx[b * k + t]] += v * wt[b * k + t];                   \
+        }                                                                                                   \
+    }                                                                                                       \
+    /* dst[j] = Σ src[b] wt[b, t] over the taps (b, t) of source j, in (b, t) order: tadj into a zeroed    \
+     * dst as a gather (the same additions in the same order per element, without the scatter's stores) */ \
+    static inline void pg__ip_tadj0_##SUF(T *restrict dst, const T *restrict src, const pg_ip_map *m) {    \
+        if (m->kind == PG_IP_COPY) {                                                                        \
+            for (int64_t b = 0; b < m->on; b++) dst[b] = (T)0 + src[b];                                     \
+            return;                                                                                         \
+        }                                                                                                   \
+        const int64_t *tp = m->tptr, *to = m->tout;                                                         \
+        const T *tw = m->twt;                                                                               \
+        for (int64_t j = 0; j < m->n; j++) {                                                                \
+            T acc = (T)0;                                                                                   \
+            for (int64_t e = tp[j]; e < tp[j + 1]; e++) acc += src[to[e]] * tw[e];                          \
+            dst[j] = acc;                                                                                   \
+        }                                                                                                   \
+    }                                                                                                       \
+    static void pg__ip_tfwd_naive_##SUF(const pg_ip_job *j, int64_t lo, int64_t hi) {                       \
+        const pg_ip *ip = j->ip;                                                                            \
+        const int64_t h = ip->h.n, w = ip->w.n, oh = ip->h.on, ow = ip->w.on;                               \
+        for (int64_t p = lo; p < hi; p++) {                                                                 \
+            const T *x = (const T *)j->in + p * h * w;                                                      \
+            T *y = (T *)j->out + p * oh * ow;                                                               \
+            for (int64_t a = 0; a < oh; a++)                                                                \
+                for (int64_t b = 0; b < ow; b++) {                                                          \
+                    T v = (T)0;                                                                             \
+                    int64_t n_t = ip->h.kind == PG_IP_COPY ? 1 : ip->h.nt[a];                               \
+                    for (int64_t t = 0; t < n_t; t++) {                                                     \
+                        int64_t r = ip->h.kind == PG_IP_COPY ? a : ip->h.idx[a * ip->h.k + t];              \
+                        T u = ip->h.kind == PG_IP_COPY ? (T)1 : ((const T *)ip->h.wt)[a * ip->h.k + t];     \
+                        const T *xr = x + r * w;                                                            \
+                        T e = (T)0;                                                                         \
+                        if (ip->w.kind == PG_IP_COPY) e = xr[b];                                            \
+                        else                                                                                \
+                            for (int64_t q = 0; q < ip->w.nt[b]; q++)                                       \
+                                e = q ? e + xr[ip->w.idx[b * ip->w.k + q]] * ((const T *)ip->w.wt)[b * ip->w.k + q] \
+                                      : xr[ip->w.idx[b * ip->w.k]] * ((const T *)ip->w.wt)[b * ip->w.k];    \
+                        if (ip->h.kind == PG_IP_COPY) v = e;                                                \
+                        else v = t ? v + e * u : e * u;                                                     \
+                    }                                                                                       \
+                    y[a * ow + b] = v;                                                                      \
+                }                                                                                           \
+        }                                                                                                   \
+    }                                                                                                       \
+    static void pg__ip_tfwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                      \
+        const pg_ip_job *j = ctx;                                                                           \
+        const pg_ip *ip = j->ip;                                                                            \
+        const pg_ip_map *mh = &ip->h;                                                                       \
+        const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                   \
+        const bool copy_h = mh->kind == PG_IP_COPY, copy_w = ip->w.kind == PG_IP_COPY;                      \
+        T *buf = NULL;                                                                                      \
+        if (!copy_h && !copy_w && !(buf = malloc(sizeof(T) * (size_t)(h * ow)))) {                          \
+            pg__ip_tfwd_naive_##SUF(j, lo, hi);                                                             \
+            return;                                                                                         \
+        }                                                                                                   \
+        for (int64_t p = lo; p < hi; p++) {                                                                 \
+            const T *x = (const T *)j->in + p * h * w;                                                      \
+            T *y = (T *)j->out + p * oh * ow;                                                               \
+            if (copy_h) { /* H stays: each row resampled along W */                                         \
+                for (int64_t a = 0; a < oh; a++) pg__ip_trow_##SUF(y + a * ow, x + a * w, &ip->w);          \
+                continue;                                                                                   \
+            }                                                                                               \
+            const T *rows = x;                                                                              \
+            if (!copy_w) {                                                                                  \
+                for (int64_t r = 0; r < h; r++) pg__ip_trow_##SUF(buf + r * ow, x + r * w, &ip->w);        \
+                rows = buf;                                                                                 \
+            }                                                                                               \
+            for (int64_t a = 0; a < oh; a++) {                                                              \
+                const int64_t n_t = mh->nt[a], *ia = mh->idx + a * mh->k;                                   \
+                const T *wa = (const T *)mh->wt + a * mh->k;                                                \
+                T *yr = y + a * ow;                                                                         \
+                if (n_t == 0) {                                                                             \
+                    memset(yr, 0, sizeof(T) * (size_t)ow);                                                  \
+                    continue;                                                                               \
+                }                                                                                           \
+                const T *r0 = rows + ia[0] * ow, u0 = wa[0];                                                \
+                if (n_t == 4) { /* cubic: the four rows in one sweep, the same operations per element */    \
+                    const T *r1 = rows + ia[1] * ow, *r2 = rows + ia[2] * ow, *r3 = rows + ia[3] * ow;       \
+                    const T u1 = wa[1], u2 = wa[2], u3 = wa[3];                                             \
+                    for (int64_t b = 0; b < ow; b++) {                                                      \
+                        T v = r0[b] * u0;                                                                   \
+                        v += r1[b] * u1;                                                                    \
+                        v += r2[b] * u2;                                                                    \
+                        v += r3[b] * u3;                                                                    \
+                        yr[b] = v;                                                                          \
+                    }                                                                                       \
+                    continue;                                                                               \
+                }                                                                                           \
+                for (int64_t b = 0; b < ow; b++) yr[b] = r0[b] * u0;                                        \
+                for (int64_t t = 1; t < n_t; t++) {                                                         \
+                    const T *rt = rows + ia[t] * ow, u = wa[t];                                             \
+                    for (int64_t b = 0; b < ow; b++) yr[b] += rt[b] * u;                                    \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+        free(buf);                                                                                          \
+    }                                                                                                       \
+    static void pg__ip_tbwd_naive_##SUF(const pg_ip_job *j, int64_t lo, int64_t hi) {                       \
+        const pg_ip *ip = j->ip;                                                                            \
+        const pg_ip_map *mh = &ip->h;                                                                       \
+        const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                   \
+        for (int64_t p = lo; p < hi; p++) {                                                                 \
+            T *dx = (T *)j->out + p * h * w;                                                                \
+            const T *g = (const T *)j->in + p * oh * ow;                                                    \
+            memset(dx, 0, sizeof(T) * (size_t)(h * w));                                                     \
+            for (int64_t a = 0; a < oh; a++) {                                                              \
+                int64_t n_t = mh->kind == PG_IP_COPY ? 1 : mh->nt[a];                                       \
+                for (int64_t t = 0; t < n_t; t++) { /* dx[r] += Awᵀ (g[a] · u) */                           \
+                    int64_t r = mh->kind == PG_IP_COPY ? a : mh->idx[a * mh->k + t];                        \
+                    T u = mh->kind == PG_IP_COPY ? (T)1 : ((const T *)mh->wt)[a * mh->k + t];               \
+                    pg__ip_tadj_##SUF(dx + r * w, g + a * ow, &ip->w, u);                                   \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+    static void pg__ip_tbwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                      \
+        const pg_ip_job *j = ctx;                                                                           \
+        const pg_ip *ip = j->ip;                                                                            \
+        const pg_ip_map *mh = &ip->h;                                                                       \
+        const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                   \
+        const bool copy_h = mh->kind == PG_IP_COPY, copy_w = ip->w.kind == PG_IP_COPY;                      \
+        T *buf = NULL;                                                                                      \
+        if (!copy_h && !copy_w && !(buf = malloc(sizeof(T) * (size_t)(h * ow)))) {                          \
+            pg__ip_tbwd_naive_##SUF(j, lo, hi);                                                             \
+            return;                                                                                         \
+        }                                                                                                   \
+        for (int64_t p = lo; p < hi; p++) {                                                                 \
+            T *dx = (T *)j->out + p * h * w;                                                                \
+            const T *g = (const T *)j->in + p * oh * ow;                                                    \
+            if (copy_h) { /* H stays: each upstream row spread along W */                                   \
+                for (int64_t a = 0; a < oh; a++) pg__ip_tadj0_##SUF(dx + a * w, g + a * ow, &ip->w);        \
+                continue;                                                                                   \
+            }                                                                                               \
+            /* forward: y[a] = Σ_t r[idx_h[a, t]] wt_h[a, t]  =>  r[idx_h[a, t]] += g[a] wt_h[a, t] */      \
+            T *acc = copy_w ? dx : buf;                                                                     \
+            memset(acc, 0, sizeof(T) * (size_t)(h * ow));                                                   \
+            for (int64_t a = 0; a < oh; a++) {                                                              \
+                const int64_t n_t = mh->nt[a], *ia = mh->idx + a * mh->k;                                   \
+                const T *wa = (const T *)mh->wt + a * mh->k, *gr = g + a * ow;                              \
+                if (n_t == 4) { /* cubic: one sweep; per element the same additions in the same order (the    \
+                                 * rows may coincide at the borders) */                                      \
+                    T *r0 = acc + ia[0] * ow, *r1 = acc + ia[1] * ow, *r2 = acc + ia[2] * ow;                \
+                    T *r3 = acc + ia[3] * ow;                                                               \
+                    const T u0 = wa[0], u1 = wa[1], u2 = wa[2], u3 = wa[3];                                 \
+                    for (int64_t b = 0; b < ow; b++) {                                                      \
+                        const T v = gr[b];                                                                  \
+                        r0[b] += v * u0;                                                                    \
+                        r1[b] += v * u1;                                                                    \
+                        r2[b] += v * u2;                                                                    \
+                        r3[b] += v * u3;                                                                    \
+                    }                                                                                       \
+                    continue;                                                                               \
+                }                                                                                           \
+                for (int64_t t = 0; t < n_t; t++) {                                                         \
+                    T *rt = acc + ia[t] * ow;                                                               \
+                    const T u = wa[t];                                                                      \
+                    for (int64_t b = 0; b < ow; b++) rt[b] += gr[b] * u;                                    \
+                }                                                                                           \
+            }                                                                                               \
+            if (!copy_w)                                                                                    \
+                for (int64_t r = 0; r < h; r++) pg__ip_tadj0_##SUF(dx + r * w, acc + r * ow, &ip->w);       \
+        }                                                                                                   \
+        free(buf);                                                                                          \
+    }
+PG_IP_TAPS_KERNELS(float, f32)
+PG_IP_TAPS_KERNELS(double, f64)
+
 /* runs the resampling (transpose: its adjoint) over all planes on the thread pool */
 static void pg__ip_run(const pg_ip *ip, bool transpose, bool f64, void *out, const void *in) {
     static const pg_range_fn fns[2][2] = {{pg__ip_fwd_f32, pg__ip_bwd_f32}, {pg__ip_fwd_f64, pg__ip_bwd_f64}};
+    static const pg_range_fn tfns[2][2] = {{pg__ip_tfwd_f32, pg__ip_tbwd_f32}, {pg__ip_tfwd_f64, pg__ip_tbwd_f64}};
     pg_ip_job j = {ip, out, in};
+    bool taps = ip->h.kind == PG_IP_TAPS || ip->w.kind == PG_IP_TAPS;
     int64_t per = ip->h.n * ip->w.n + ip->h.on * ip->w.on;
-    pg__parallel_range(ip->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, fns[f64][transpose], &j);
+    if (taps) per += ip->h.n * ip->w.on + ip->h.on * ip->w.on * (ip->h.k > 1 ? ip->h.k : 1); /* the taps' work */
+    pg__parallel_range(ip->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1, (taps ? tfns : fns)[f64][transpose],
+                       &j);
 }
 
 /* ---- the ops ---- */
@@ -493,12 +862,20 @@ static pg_status pg__ip_check(int op, const pg_meta *m, const pg_params *p) {
         if (m->shape[d] == 0)
             return pg__fail(PG_ERR_SHAPE, "%s: expected non-zero channels and spatial sizes (only the batch may be "
                             "empty), got %s %s", name, what, b);
-    int mode = p->interp.mode, nd = m->ndim - 2;
-    if (mode != PG_INTERP_NEAREST && mode != PG_INTERP_LINEAR && mode != PG_INTERP_NEAREST_EXACT)
-        return pg__fail(PG_ERR_VALUE, "%s: mode %d is not nearest (0), linear (1) or nearest-exact (2), %s %s", name,
-                        mode, what, b);
-    if (p->interp.align_corners && mode != PG_INTERP_LINEAR)
-        return pg__fail(PG_ERR_VALUE, "%s: align_corners is for the linear mode only, %s %s", name, what, b);
+    int mode = p->interp.mode, nd = m->ndim - 2, base = mode & ~PG_INTERP_ANTIALIAS;
+    bool aa = (mode & PG_INTERP_ANTIALIAS) != 0;
+    if (mode < 0 || base > PG_INTERP_CUBIC)
+        return pg__fail(PG_ERR_VALUE, "%s: mode %d is not nearest (0), linear (1), nearest-exact (2) or cubic (3), "
+                        "antialiased or not (| 8), %s %s", name, mode, what, b);
+    if (aa && base != PG_INTERP_LINEAR && base != PG_INTERP_CUBIC)
+        return pg__fail(PG_ERR_VALUE, "%s: antialias is for the linear and cubic modes only (4-d), got mode %d, %s %s",
+                        name, base, what, b);
+    if ((aa || base == PG_INTERP_CUBIC) && m->ndim != 4)
+        return pg__fail(PG_ERR_SHAPE, "%s: the %s mode expects a 4-d (N, C, H, W) %s, got %s", name,
+                        aa ? "antialiased" : "cubic", what, b);
+    if (p->interp.align_corners && base != PG_INTERP_LINEAR && base != PG_INTERP_CUBIC)
+        return pg__fail(PG_ERR_VALUE, "%s: align_corners is for the linear and cubic modes only, %s %s", name, what,
+                        b);
     const int64_t big = (int64_t)1 << 40; /* keeps sizes and offsets far from overflow */
     char sb[PG_SHAPE_BUF];
     pg__shape_str(nd, p->interp.size, sb, sizeof sb);

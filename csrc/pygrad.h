@@ -106,9 +106,12 @@ typedef enum pg_reduction {
 } pg_reduction;
 
 /* How pg_interpolate maps an output index to input indices (PyTorch's interpolate modes): the nearest
- * sample ('nearest', 'nearest-exact') or the two neighbours weighted ('linear', 'bilinear' in 2-d). */
+ * sample ('nearest', 'nearest-exact'), the two neighbours weighted ('linear', 'bilinear' in 2-d) or the
+ * four of the cubic convolution ('bicubic', 4-d only). PG_INTERP_ANTIALIAS, or-ed into LINEAR or CUBIC
+ * (4-d only), selects PyTorch's antialiased filter instead (antialias=True). */
 typedef enum pg_interp_mode {
-    PG_INTERP_NEAREST = 0, PG_INTERP_LINEAR = 1, PG_INTERP_NEAREST_EXACT = 2
+    PG_INTERP_NEAREST = 0, PG_INTERP_LINEAR = 1, PG_INTERP_NEAREST_EXACT = 2, PG_INTERP_CUBIC = 3,
+    PG_INTERP_ANTIALIAS = 8
 } pg_interp_mode;
 
 typedef struct pg_tensor pg_tensor;
@@ -431,7 +434,13 @@ pg_tensor *pg_adaptive_avg_pool2d_input_grad(pg_tensor *g, const int64_t *input_
  *   PG_INTERP_NEAREST_EXACT  y[o] = x[min(floor(max(s*(o+1/2) - 1/2, 0) + 1/2), in-1)]
  *   PG_INTERP_LINEAR         y[o] = (1-l) x[i] + l x[min(i+1, in-1)], i = floor(src), l = src - i,
  *                            src = max(s*(o+1/2) - 1/2, 0), or o*(in-1)/(out-1) with align_corners
- *                            (which only linear takes); out == in copies
+ *                            (which only linear and cubic take); out == in copies
+ *   PG_INTERP_CUBIC          y[o] = sum_k c_k(l) x[clamp(i-1+k, 0, in-1)], k = 0..3, i, l as linear but src
+ *                            not raised to 0; c_k Keys' cubic convolution weights with A = -0.75
+ *   | PG_INTERP_ANTIALIAS    y[o] = sum_j w_j x[j] over the inputs within the filter's support of the
+ *                            centre s*(o+1/2) (support 1 or 2, times s when s > 1: downsampling widens
+ *                            it), w_j = f((j + 1/2 - centre)/max(s, 1)) normalised to sum 1, f the triangle
+ *                            (linear) or the cubic with A = -0.5; a dim whose size does not change copies
  * 2-d applies the map of W to each needed row, then that of H. Float x; N may be 0. */
 pg_tensor *pg_interpolate(pg_tensor *x, int mode, const int64_t *size, const double *scale, int align_corners);
 /* its gradient w.r.t. x (the transposed resampling, a scatter-add): g (N, C, out...) -> (N, C, input_size...)

@@ -372,8 +372,8 @@ OPS: tuple[Op, ...] = (
        "avgpoolᵀ", (), (),
        doc="The gradient of avg_pool2d (or adaptive_avg_pool2d) w.r.t. its input, for double backward."),
     Op("interpolate", 1, Gate("InterpolateGate", "y = x resampled to size: each output takes its nearest input, "
-                              "or two neighbours weighted 1 - λ and λ (linear); dx scatters dy back with the same "
-                              "weights.",
+                              "two neighbours weighted 1 - λ and λ (linear), four (cubic), or a normalised filter "
+                              "window (antialiased); dx scatters dy back with the same weights.",
                               lambda e, x, size, mode, scale_factor, align_corners:
                                   x._interpolate(mode, size, scale_factor, align_corners),
                               ("size", "mode", "scale_factor", "align_corners"), ("nearest", None, False)),

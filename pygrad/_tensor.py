@@ -66,7 +66,9 @@ def _i64(values: Any, n: int) -> list[int]:
 
 
 _INTERP_MODES = {"nearest": lib.PG_INTERP_NEAREST, "linear": lib.PG_INTERP_LINEAR,
-                 "nearest-exact": lib.PG_INTERP_NEAREST_EXACT}
+                 "nearest-exact": lib.PG_INTERP_NEAREST_EXACT, "cubic": lib.PG_INTERP_CUBIC,
+                 "linear-aa": lib.PG_INTERP_LINEAR | lib.PG_INTERP_ANTIALIAS,
+                 "cubic-aa": lib.PG_INTERP_CUBIC | lib.PG_INTERP_ANTIALIAS}
 
 
 def _interp_args(op: str, t: Any, mode: str, size: Any, scale: Any) -> tuple[int, list[int], list[float]]:

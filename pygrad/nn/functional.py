@@ -747,14 +747,37 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _unbatch(x._adaptive_avg_pool2d(tuple(int(v) for v in o)), unbatched)
 
 
-_INTERP_MODES = ("nearest", "linear", "bilinear", "nearest-exact", "area")
-_INTERP_NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,), "area": (3, 4)}
+_INTERP_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact", "area")
+_INTERP_NDIM = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,), "bicubic": (4,),
+                "trilinear": (5,), "area": (3, 4, 5)}
+
+
+def _interp_3d(x: Any, mode: str, out: list[int], scales: list[float], align: bool) -> Any:
+    """A 5-d resampling (trilinear, nearest along each dim, or area) as two 2-d ones: (H, W) of the
+    N·(C·D) planes, then D along the rows of the (N, C·OH·OW, D) transpose. PyTorch's order of operations:
+    W, then H, then D, each output the 2-d samples of its (one or two) source depths, weighted; area: the
+    mean over a box is the mean over its depths of the means over its (H, W) windows."""
+    n, c, d = x.shape[:3]
+    oh, ow = out[1], out[2]
+    planes = x.reshape((n, c * d) + tuple(x.shape[3:]))
+    if mode == "area":
+        y = adaptive_avg_pool2d(planes, (oh, ow))
+    else:
+        y = planes._interpolate(mode, (oh, ow), tuple(scales[1:]), align)
+    y = y.reshape((n, c, d, oh * ow)).permute(0, 1, 3, 2).reshape((n, c * oh * ow, d))
+    if mode == "area":
+        y = adaptive_avg_pool2d(y.reshape((n, c * oh * ow, 1, d)), (1, out[0])).reshape((n, c * oh * ow, out[0]))
+    else:
+        y = y._interpolate(mode, (out[0],), (scales[0],), align)
+    return y.reshape((n, c, oh * ow, out[0])).permute(0, 1, 3, 2).reshape((n, c, out[0], oh, ow))
 
 
 def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) -> tuple[list[int], list[float]]:
     """PyTorch's output size and the scale factors the source maps use (0: from the sizes)."""
     if (size is None) == (scale_factor is None):
         raise PygradValueError("interpolate: exactly one of size and scale_factor must be given")
+    if recompute and size is not None:
+        raise PygradValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
     spatial = tuple(x.shape[2:])
     if size is not None:
         out = list(size) if isinstance(size, (tuple, list)) else [size] * nd
@@ -775,28 +798,47 @@ def _interp_size(x: Any, nd: int, size: Any, scale_factor: Any, recompute: Any) 
 
 
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
-                align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> Any:
-    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'nearest-exact', 'linear') and
-    (N, C, H, W) ('nearest', 'nearest-exact', 'bilinear'): the output size is ``size``, or ⌊in · scale_factor⌋.
-    Per spatial dim, with s = 1/scale_factor (when given and not ``recompute_scale_factor``) or in/out,
-    computed in the input's dtype as PyTorch's CPU kernels do:
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Any:
+    """Resampling, PyTorch's ``interpolate`` for (N, C, L) ('nearest', 'nearest-exact', 'linear'),
+    (N, C, H, W) ('nearest', 'nearest-exact', 'bilinear', 'bicubic') and (N, C, D, H, W) ('nearest',
+    'nearest-exact', 'trilinear'): the output size is ``size``, or ⌊in · scale_factor⌋. Per spatial dim,
+    with s = 1/scale_factor (when given and not ``recompute_scale_factor``) or in/out, computed in the
+    input's dtype as PyTorch's CPU kernels do:
 
         nearest        y[o] = x[min(⌊o·s⌋, in - 1)]
         nearest-exact  y[o] = x[min(⌊max(s·(o + ½) - ½, 0) + ½⌋, in - 1)]
         linear         y[o] = (1 - λ) x[i₀] + λ x[min(i₀ + 1, in - 1)],  i₀ = ⌊src⌋, λ = src - i₀,
                        src = max(s·(o + ½) - ½, 0), or o·(in - 1)/(out - 1) with ``align_corners``;
                        out = in copies
+        cubic          y[o] = Σₜ wₜ x[clamp(i₀ - 1 + t, 0, in - 1)], t = 0..3, i₀, λ as linear but
+                       src not raised to 0; w₀..w₃ = c₂(λ + 1), c₁(λ), c₁(1 - λ), c₂(2 - λ), Keys' cubic
+                       convolution c₁(x) = ((a + 2)x - (a + 3))x² + 1, c₂(x) = ((ax - 5a)x + 8a)x - 4a,
+                       a = -0.75
 
-    bilinear applies linear along W, then along H. One fused op (``interpolate``, threaded over the N·C
-    planes); its backward is the transposed resampling, a scatter-add (the op ``interpolate_input_grad``,
-    whose own gradient is the resampling again, so double backward is exact).
+    bilinear (bicubic) applies linear (cubic) along W, then along H; trilinear (and nearest of a 5-d
+    input) along W, H, then D, as two ops (the (H, W) planes, then D along the transposed rows). With
+    ``antialias`` (bilinear and bicubic only), each output is a normalised filter over the inputs within
+    its support instead:
 
-    'area' (3-d or 4-d) is adaptive average pooling to the output size, as in PyTorch
-    (``adaptive_avg_pool2d``; a 3-d input runs as a height-1 image)."""
+        y[o] = Σⱼ f((j - c + ½)/max(s, 1)) x[j] / Σⱼ f(...),  c = s·(o + ½),
+        j in [max(trunc(c - σ + ½), 0), min(trunc(c + σ + ½), in)),  σ = (1 or 2)·max(s, 1)
+
+    f the triangle max(1 - |x|, 0) (bilinear, σ = max(s, 1)) or the cubic convolution with a = -0.5
+    (bicubic, σ = 2·max(s, 1)): downsampling by s widens the filter by s, so every input contributes; a
+    dim whose size does not change is copied. One fused op (``interpolate``, threaded over the N·C planes);
+    its backward is the transposed resampling, a scatter-add (the op ``interpolate_input_grad``, whose own
+    gradient is the resampling again, so double backward is exact).
+
+    'area' (3-d, 4-d or 5-d) is adaptive average pooling to the output size, as in PyTorch
+    (``adaptive_avg_pool2d``; a 3-d input runs as a height-1 image, a 5-d one as (H, W), then D)."""
     x = _tensor("interpolate", input)
     if mode not in _INTERP_MODES:
         raise PygradValueError(f"interpolate: mode must be one of {', '.join(_INTERP_MODES)}, got {mode!r}")
     nd = x.ndim - 2
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise PygradValueError(f"interpolate: antialias is for the bilinear and bicubic modes (4-d input), got mode "
+                               f"{mode!r} and shape {x.shape}")
     if x.ndim not in _INTERP_NDIM[mode]:
         want = " or ".join(f"{d}-d" for d in _INTERP_NDIM[mode])
         raise ShapeError(f"interpolate: mode {mode!r} expects a {want} input (N, C, ...), got shape {x.shape}")
@@ -805,17 +847,19 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         raise PygradTypeError(f"interpolate: expected a float32 or float64 input, got {x.dtype}")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise PygradValueError("interpolate: align_corners can only be set with the interpolating modes "
-                               "(linear, bilinear)")
+                               "(linear, bilinear, bicubic, trilinear)")
     if 0 in tuple(x.shape[1:]):
         raise ShapeError(f"interpolate: expected non-zero channels and spatial sizes, got shape {x.shape}")
     out, scales = _interp_size(x, nd, size, scale_factor, recompute_scale_factor)
+    if nd == 3:
+        return _interp_3d(x, {"trilinear": "linear"}.get(mode, mode), out, scales, bool(align_corners))
     if mode == "area":
         if nd == 1:
             y = adaptive_avg_pool2d(x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])), (1, out[0]))
             return y.reshape((x.shape[0], x.shape[1], out[0]))
         return adaptive_avg_pool2d(x, tuple(out))
-    op_mode = "linear" if mode == "bilinear" else mode
-    return x._interpolate(op_mode, tuple(out), tuple(scales), bool(align_corners))
+    op_mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    return x._interpolate(op_mode + ("-aa" if antialias else ""), tuple(out), tuple(scales), bool(align_corners))
 
 
 # ---------------------------------------------------------- normalisation ---

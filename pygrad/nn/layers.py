@@ -421,8 +421,8 @@ class AdaptiveAvgPool2d(Module):
 
 class Upsample(Module):
     """Resampling, PyTorch's ``nn.Upsample``: :func:`pygrad.nn.functional.interpolate` with ``size`` or
-    ``scale_factor``, ``mode`` ('nearest', 'nearest-exact', 'linear', 'bilinear') and ``align_corners``. No
-    parameters."""
+    ``scale_factor``, ``mode`` ('nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear')
+    and ``align_corners``. No parameters."""
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pygrad.errors import ShapeError
+from pygrad.errors import PygradMemoryError, ShapeError
 
 Array = np.ndarray
 Grads = Sequence["np.ndarray | None"]
@@ -2134,8 +2134,9 @@ class AvgPool2dInputGrad(_PoolBase):
         return (self.avg(g),)
 
 
-INTERP_MODES = ("nearest", "linear", "nearest-exact")
-"""The resampling modes of interpolate's ops (linear is bilinear on a 4-d input)."""
+INTERP_MODES = ("nearest", "linear", "nearest-exact", "cubic", "linear-aa", "cubic-aa")
+"""The resampling modes of interpolate's ops (linear is bilinear on a 4-d input; cubic and the
+antialiased -aa modes take 4-d inputs only)."""
 
 
 def _floor_index(v: Array, n: int) -> Array:
@@ -2183,6 +2184,81 @@ def interp_taps(mode: str, align_corners: bool, scale: float, n: int, on: int,
     return ("copy" if on == n and (i0 == o).all() else "gather"), i0, i0, np.ones(on, dtype), np.zeros(on, dtype)
 
 
+def _cubic1(x: Array, a: Any) -> Array:
+    """Keys' cubic convolution on |x| <= 1: ((a + 2) x - (a + 3)) x² + 1."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic2(x: Array, a: Any) -> Array:
+    """Keys' cubic convolution on 1 < |x| < 2: ((a x - 5a) x + 8a) x - 4a."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
+def interp_taps_k(mode: str, align_corners: bool, scale: float, n: int, on: int,
+                  dtype: Any) -> tuple[str, Array, Array, Array, None]:
+    """One spatial dim's cubic or antialiased resampling n -> on, in ``dtype``'s arithmetic (PyTorch's
+    CPU kernels): the kind ('copy' or 'taps'), per output o its number of taps nt[o], their sources
+    idx[o, t] and weights wt[o, t] (t < nt[o]; the rest padding), and None (the place of
+    :func:`interp_taps`'s fifth item).
+
+        s = 1/scale when scale > 0, else n/on ((n-1)/(on-1) with align_corners, 0 when on = 1)
+        cubic     src = s·(o + ½) - ½ (s·o with align_corners), i = ⌊src⌋ (capped at n - 1),
+                  λ = clamp(src - i, 0, 1); sources clamp(i - 1 + t, 0, n - 1), t = 0..3, weights
+                  c₂(λ + 1), c₁(λ), c₁(1 - λ), c₂(2 - λ) with a = -0.75
+        -aa       c = s·(o + ½), σ = (1 linear, 2 cubic)·max(s, 1); sources j in
+                  [max(trunc(c - σ + ½), 0), min(trunc(c + σ + ½), n)), weights f((j - c + ½)/max(s, 1))
+                  divided by their sum, f(x) = max(1 - |x|, 0) (linear) or c₁(|x|), c₂(|x|), 0 for
+                  |x| < 1, < 2, beyond, with a = -0.5 (cubic); on = n copies
+
+    c₁, c₂: Keys' cubic convolution (:func:`_cubic1`, :func:`_cubic2`)."""
+    t = np.dtype(dtype).type
+    o = np.arange(on, dtype=np.int64)
+    of = o.astype(dtype)
+    if align_corners:
+        s = t(n - 1) / t(on - 1) if on > 1 else t(0)
+    else:
+        s = t(1.0 / scale) if scale > 0 else t(n) / t(on)
+    if mode == "cubic":
+        src = s * of if align_corners else s * (of + t(0.5)) - t(0.5)
+        i = _floor_index(src.astype(np.float64), n)
+        lam = np.clip(src - i.astype(dtype), t(0), t(1))
+        a = t(-0.75)
+        wt = np.stack([_cubic2(lam + t(1), a), _cubic1(lam, a), _cubic1(t(1) - lam, a),
+                       _cubic2((t(1) - lam) + t(1), a)], axis=1).astype(dtype)
+        idx = np.clip(i[:, None] - 1 + np.arange(4), 0, n - 1)
+        return "taps", np.full(on, 4, np.int64), idx, wt, None
+    if on == n:
+        return "copy", np.ones(on, np.int64), o[:, None], np.ones((on, 1), dtype), None
+    cubic = mode == "cubic-aa"
+    support = (t(2) if cubic else t(1)) * (s if s >= 1 else t(1))
+    inv = t(1) / s if s >= 1 else t(1)
+    k = n if not float(support) < n else min(int(math.ceil(float(support))) * 2 + 1, n)
+    if k * on > 1 << 30:  # only a kept scale far from the sizes' ratio asks for more, as in the C engine
+        raise PygradMemoryError(f"interpolate: out of memory for the {on} x {k} taps of a map {n} -> {on}")
+    c = s * (of + t(0.5))
+
+    def trunc(v: Array) -> Array:
+        v = v.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.where(v > 0, np.where(v < n, np.trunc(np.where(v < n, v, 0)), n), 0).astype(np.int64)
+
+    lo = trunc(c - support + t(0.5))
+    nt = np.clip(trunc(c + support + t(0.5)) - lo, 0, k)
+    idx = lo[:, None] + np.arange(k)
+    x = np.abs((idx.astype(dtype) - c[:, None] + t(0.5)) * inv)
+    if cubic:
+        a = t(-0.5)
+        f = np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), t(0)))
+    else:
+        f = np.where(x < 1, t(1) - x, t(0))
+    f = np.where(np.arange(k) < nt[:, None], f, t(0)).astype(dtype)
+    total = np.zeros(on, dtype)
+    for j in range(k):  # summed in order, as PyTorch does
+        total = total + f[:, j]
+    wt = np.where(total[:, None] != 0, f / np.where(total != 0, total, t(1))[:, None], f).astype(dtype)
+    return "taps", nt, np.minimum(idx, n - 1), wt, None
+
+
 class _InterpBase(Op):
     """Resampling of (N, C, L) or (N, C, H, W) planes, one map per spatial dim (:func:`interp_taps`):
     ``mode``, ``scale`` (the kept scale factors, 0: none) and ``align_corners`` as the op's parameters."""
@@ -2192,16 +2268,33 @@ class _InterpBase(Op):
         self.mode, self.scale, self.align_corners = mode, tuple(float(s) for s in scale), bool(align_corners)
 
     def taps(self, small: Sequence[int], large: Sequence[int], dtype: Any) -> list[tuple[Any, ...]]:
-        return [interp_taps(self.mode, self.align_corners, sc, n, on, dtype)
+        many = self.mode in ("cubic", "linear-aa", "cubic-aa")
+        return [(interp_taps_k if many else interp_taps)(self.mode, self.align_corners, sc, n, on, dtype)
                 for sc, n, on in zip(self.scale, small, large)]
 
+    @staticmethod
+    def _taps_resample(y: Array, axis: int, nt: Array, idx: Array, wt: Array) -> Array:
+        """y along ``axis`` o -> Σ_{t < nt[o]} y[idx[o, t]] wt[o, t] (first product assigned, the others
+        added, in t order)."""
+        shape = [1] * y.ndim
+        shape[axis] = -1
+        out = np.zeros(y.shape[:axis] + (len(nt),) + y.shape[axis + 1:], dtype=y.dtype)
+        for j in range(idx.shape[1]):
+            term = np.take(y, idx[:, j], axis=axis) * wt[:, j].reshape(shape)
+            out = np.where((j < nt).reshape(shape), term if j == 0 else out + term, out)
+        return out
+
     def resample(self, x: Array, size: Sequence[int]) -> Array:
-        """y = x resampled along W, then along H (2-d): per dim y[o] = x[i0] l0 + x[i1] l1."""
+        """y = x resampled along W, then along H (2-d): per dim y[o] = x[i0] l0 + x[i1] l1, or
+        Σ_t x[idx[o, t]] wt[o, t] (cubic, antialiased)."""
         y = x
         for ax, (kind, i0, i1, l0, l1) in reversed(list(enumerate(self.taps(x.shape[2:], size, x.dtype)))):
             if kind == "copy":
                 continue
             axis = 2 + ax
+            if kind == "taps":
+                y = self._taps_resample(y, axis, i0, i1, l0)
+                continue
             if kind == "gather":
                 y = np.take(y, i0, axis=axis)
                 continue
@@ -2223,7 +2316,12 @@ class _InterpBase(Op):
             out = np.zeros(out_shape, dtype=g.dtype)
             moved = np.moveaxis(out, axis, 0)  # a view: add.at along the first axis
             src = np.moveaxis(dx, axis, 0)
-            if kind == "gather":
+            if kind == "taps":  # i0, i1, l0: nt, idx, wt
+                w = (-1,) + (1,) * (src.ndim - 1)
+                for j in range(i1.shape[1]):
+                    live = j < i0
+                    np.add.at(moved, i1[live, j], src[live] * l0[live, j].reshape(w))
+            elif kind == "gather":
                 np.add.at(moved, i0, src)
             else:
                 w = (-1,) + (1,) * (src.ndim - 1)

@@ -1329,8 +1329,11 @@ def _interp_check(op: str, t: Tensor, mode: str, size: Any, scale: Any,
     if 0 in t.shape[1:]:
         raise ShapeError(f"{op}: expected non-zero channels and spatial sizes (only the batch may be empty), got "
                          f"{what} {t.shape}")
-    if align_corners and mode != "linear":
-        raise PygradValueError(f"{op}: align_corners is for the linear mode only, {what} {t.shape}")
+    if mode in ("cubic", "linear-aa", "cubic-aa") and nd != 2:
+        kind = "cubic" if mode == "cubic" else "antialiased"
+        raise ShapeError(f"{op}: the {kind} mode expects a 4-d (N, C, H, W) {what}, got {t.shape}")
+    if align_corners and mode.startswith("nearest"):
+        raise PygradValueError(f"{op}: align_corners is for the linear and cubic modes only, {what} {t.shape}")
     sizes, scales = tuple(int(v) for v in sz), tuple(float(v or 0) for v in sc)
     if min(sizes) < 1:
         raise PygradValueError(f"{op}: {'input' if what == 'gradient' else 'output'} size {sizes} must be positive, "

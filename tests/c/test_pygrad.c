@@ -1655,6 +1655,21 @@ static void test_interpolate(void) {
         CHECK_VALUES(yn, tol, 1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4);
         BACKWARD(yn, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
         CHECK_GRAD(xn, tol, 4, 4, 2, 2);
+        /* bicubic (A = -0.75) 1x2 -> 1x4: src = -.25, .25, .75, 1.25; at -.25 the taps clamp(-2..1) = 0 0 0 1
+         * weigh c2(1.75) + c1(.75) + c1(.25) = 1.10546875 on x0 and c2(1.25) = -.10546875 on x1 */
+        pg_tensor *xc = leaf(T(dt, 4, SHAPE(1, 1, 1, 2), 1, 2));
+        pg_tensor *yc = keep(pg_interpolate(xc, PG_INTERP_CUBIC, (const int64_t[]){1, 4}, NULL, 0));
+        CHECK_VALUES(yc, tol, 0.89453125, 1.2265625, 1.7734375, 2.10546875);
+        BACKWARD(yc, 1, 0, 0, 0);
+        CHECK_GRAD(xc, tol, 1.10546875, -0.10546875);
+        /* antialiased linear 1x3 -> 1x1: s = 3, centre 1.5, triangle weights 2/3 1 2/3 over the window 0..2,
+         * normalised 2/7 3/7 2/7 */
+        pg_tensor *xa = leaf(T(dt, 4, SHAPE(1, 1, 1, 3), 0, 1, 12));
+        pg_tensor *ya = keep(pg_interpolate(xa, PG_INTERP_LINEAR | PG_INTERP_ANTIALIAS, (const int64_t[]){1, 1},
+                                            NULL, 0));
+        CHECK_VALUES(ya, tol, 27.0 / 7);
+        BACKWARD(ya, 7);
+        CHECK_GRAD(xa, tol, 2, 3, 2);
     }
     /* an empty batch */
     CHECK_SHAPE(keep(pg_interpolate(T(F64, 3, SHAPE(0, 2, 3), 0), PG_INTERP_LINEAR, l5, NULL, 0)), 3, 0, 2, 5);
@@ -1670,7 +1685,13 @@ static void test_interpolate(void) {
     CHECK_FAILS(pg_interpolate(T(I64, 3, SHAPE(1, 1, 2), 1, 2), 0, l5, NULL, 0), PG_ERR_TYPE, op);
     CHECK_FAILS(pg_interpolate(x, 7, hw3, NULL, 0), PG_ERR_VALUE, "interpolate: mode 7 is not nearest (0)");
     CHECK_FAILS(pg_interpolate(x, PG_INTERP_NEAREST, hw3, NULL, 1), PG_ERR_VALUE,
-                "interpolate: align_corners is for the linear mode only, input (1, 1, 2, 2)");
+                "interpolate: align_corners is for the linear and cubic modes only, input (1, 1, 2, 2)");
+    CHECK_FAILS(pg_interpolate(T(F64, 3, SHAPE(1, 1, 2), 1, 2), PG_INTERP_CUBIC, l5, NULL, 0), PG_ERR_SHAPE,
+                "interpolate: the cubic mode expects a 4-d (N, C, H, W) input, got (1, 1, 2)");
+    CHECK_FAILS(pg_interpolate(T(F64, 3, SHAPE(1, 1, 2), 1, 2), PG_INTERP_LINEAR | PG_INTERP_ANTIALIAS, l5, NULL, 0),
+                PG_ERR_SHAPE, "interpolate: the antialiased mode expects a 4-d (N, C, H, W) input, got (1, 1, 2)");
+    CHECK_FAILS(pg_interpolate(x, PG_INTERP_NEAREST | PG_INTERP_ANTIALIAS, hw3, NULL, 0), PG_ERR_VALUE,
+                "interpolate: antialias is for the linear and cubic modes only (4-d), got mode 0, input (1, 1, 2, 2)");
     CHECK_FAILS(pg_interpolate(x, 0, (const int64_t[]){3, 0}, NULL, 0), PG_ERR_VALUE,
                 "interpolate: output size (3, 0) must be positive, input (1, 1, 2, 2)");
     CHECK_FAILS(pg_interpolate(x, 0, hw3, (const double[]){1.5, -2}, 0), PG_ERR_VALUE,
