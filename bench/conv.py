@@ -18,7 +18,9 @@ With ``--kernels``: the three products alone instead (the forward y = conv(x, w)
 dx = conv2d_input_grad(gy, w) and the weight gradient dw = conv2d_weight_grad(x, gy), each timed by
 itself with no graph recorded, the best of several rounds of the thread's CPU time at 1 thread and of
 wall time at 2), as GFLOP/s and as a fraction of the FMA peak (bench/peak.c, measured before the table
-and after it: the higher figure is taken, so that load from elsewhere does not flatter the fractions).
+and after it: the higher figure is taken, so that load from elsewhere does not flatter the fractions;
+``--peak=G`` takes G GFLOP/s per thread instead, for a machine whose load disturbs bench/peak.c's wall
+clock more than the kernels' CPU time).
 These are the GEMM part's fractions of the peak: the copies, the transposes and the sums of partial
 results count against them.
 
@@ -157,8 +159,9 @@ def _best(fn: Callable[[], None], clock: Callable[[], float], repeats: int, inne
     return best
 
 
-def kernels(repeats: int = 7) -> None:
-    """GFLOP/s and fraction of the FMA peak of the forward, dx and dw products alone, per layer."""
+def kernels(repeats: int = 7, given: float | None = None) -> None:
+    """GFLOP/s and fraction of the FMA peak of the forward, dx and dw products alone, per layer; given:
+    the peak of one thread in GFLOP/s, instead of bench/peak.c's measurement."""
     import time
 
     pg = import_pygrad()
@@ -180,6 +183,8 @@ def kernels(repeats: int = 7) -> None:
     probe.close()
     for key, v in after.items():
         peak[key] = max(v, peak.get(key, 0.0))
+    if given:
+        peak = {("float32", t): given * t for t in (1, 2)}
     print(f"host: {machine()}")
     print()
     print("| conv2d 3x3 pad 1, float32 | N | threads | fwd GFLOP/s (of peak) | dx GFLOP/s (of peak) "
@@ -192,13 +197,14 @@ def kernels(repeats: int = 7) -> None:
     pk = ", ".join(f"{t} thread{'s' if t > 1 else ''} {v:.0f}" for (dt, t), v in sorted(peak.items())
                    if dt == "float32")
     print()
-    print(f"- float32 FMA peak (bench/peak.c, GFLOP/s, the higher of before and after): {pk or 'not measured'}")
+    how = "given" if given else "bench/peak.c, GFLOP/s, the higher of before and after"
+    print(f"- float32 FMA peak ({how}): {pk or 'not measured'}")
     print(f"- best of {repeats} rounds of about 30 ms each: thread CPU time at 1 thread, wall time at 2")
     print(f"- {load.note()}")
 
 
 if __name__ == "__main__":
     if "--kernels" in sys.argv[1:]:
-        kernels()
+        kernels(given=next((float(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--peak=")), None))
     else:
         main()
