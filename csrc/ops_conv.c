@@ -966,8 +966,10 @@ PG_CVI_TARGET static void pg__cvi_copy(const pg_cvi *q, float *dst, const float 
 /* dst[v] + dofs + m*ldd (masked by mask[v]) = Σ_t wp[t*MR + m] src[v][offs[t] .. + 16], m < MR, v < NV */
 #if defined(__GNUC__) && !defined(__clang__)
 #define PG_CVI_UNROLL _Pragma("GCC unroll 8")
+#define PG_CVI_UNROLL16 _Pragma("GCC unroll 16")
 #else
 #define PG_CVI_UNROLL
+#define PG_CVI_UNROLL16
 #endif
 PG_CVI_INLINE void pg__cvi_tile(const int mr, const int nv, int64_t k, const float *wp, const int32_t *offs,
                                 const float *const *src, float *const *dst, const __mmask16 *mask, int64_t dofs,
@@ -1382,18 +1384,26 @@ PG_CVI_INLINE void pg__cvd_tile(const int R, const int MC, const int nv, const f
         PG_CVI_UNROLL for (int m = 0; m < MC; m++)
             PG_CVI_UNROLL for (int v = 0; v < nv; v++)
                 acc[r * MC + m][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(rt + (r * ow + m) * cop + 16 * v);
+    /* per source channel and kernel row i: the 3 taps' weight vectors, then each plane value of the
+     * tile's rows broadcast once and multiplied into every pixel whose window holds it (tap j = q - m) */
     for (int64_t c = 0; c < cs; c++, s += hw)
-        PG_CVI_UNROLL for (int i = 0; i < 3; i++)
-            PG_CVI_UNROLL for (int j = 0; j < 3; j++, wt += 16 * nv) {
-                __m512 wv[2];
-                PG_CVI_UNROLL for (int v = 0; v < nv; v++) wv[v] = _mm512_loadu_ps(wt + 16 * v);
-                PG_CVI_UNROLL for (int r = 0; r < R; r++)
-                    PG_CVI_UNROLL for (int m = 0; m < MC; m++) {
-                        const __m512 b = _mm512_set1_ps(s[(r + i) * wq + m + j]);
+        PG_CVI_UNROLL for (int i = 0; i < 3; i++, wt += 3 * 16 * nv) {
+            __m512 wv[3][2];
+            PG_CVI_UNROLL for (int j = 0; j < 3; j++)
+                PG_CVI_UNROLL for (int v = 0; v < nv; v++) wv[j][v] = _mm512_loadu_ps(wt + (j * nv + v) * 16);
+            PG_CVI_UNROLL for (int r = 0; r < R; r++) {
+                const float *row = s + (r + i) * wq;
+                PG_CVI_UNROLL16 for (int q = 0; q < MC + 2; q++) {
+                    const __m512 b = _mm512_set1_ps(row[q]);
+                    PG_CVI_UNROLL for (int j = 0; j < 3; j++) {
+                        const int m = q - j;
+                        if (m < 0 || m >= MC) continue;
                         PG_CVI_UNROLL for (int v = 0; v < nv; v++)
-                            acc[r * MC + m][v] = _mm512_fmadd_ps(b, wv[v], acc[r * MC + m][v]);
+                            acc[r * MC + m][v] = _mm512_fmadd_ps(b, wv[j][v], acc[r * MC + m][v]);
                     }
+                }
             }
+        }
     PG_CVI_UNROLL for (int r = 0; r < R; r++)
         PG_CVI_UNROLL for (int m = 0; m < MC; m++)
             PG_CVI_UNROLL for (int v = 0; v < nv; v++) _mm512_storeu_ps(rt + (r * ow + m) * cop + 16 * v, acc[r * MC + m][v]);

@@ -78,11 +78,12 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=scale)
 
 
-def test_bit_identical_at_one_and_two_threads() -> None:
+@pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4)])
+def test_bit_identical_at_one_and_two_threads(n, c, o, hw) -> None:
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((37, 16, 16, 16)).astype(np.float32)
-    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
-    v = rng.standard_normal((37, 32, 16, 16)).astype(np.float32)
+    x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+    v = rng.standard_normal((n, o, hw, hw)).astype(np.float32)
     n = pygrad.get_num_threads()
     out = []
     try:
