@@ -24,10 +24,14 @@ clock more than the kernels' CPU time).
 These are the GEMM part's fractions of the peak: the copies, the transposes and the sums of partial
 results count against them.
 
-pygrad computes float32 stride-1 convolutions of images of 64 to 4096 output pixels on AVX-512 CPUs as
-an implicit GEMM from padded copies of the images (the weight gradient from 256 pixels on); the rest
-it lowers onto its packed GEMM with im2col / col2im, small images unfolded in groups into one GEMM,
-the groups split between the threads; PyTorch's CPU path (oneDNN / its own im2col) is the peer.
+pygrad computes float32 stride-1 3 x 3 convolutions on AVX-512 CPUs from zero-padded copies of the
+images with no col matrix: the weight gradient as one GEMM over every image's pixels (the pixels
+broadcast, the upstream gradient's channels as vectors), the input gradient (and y of images up to
+8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles; other float32 stride-1
+convolutions of images of 64 to 4096 output pixels as an implicit GEMM from padded copies of the
+images (the weight gradient from 256 pixels on); the rest it lowers onto its packed GEMM with im2col /
+col2im, small images unfolded in groups into one GEMM, the groups split between the threads.
+PyTorch's CPU path (oneDNN / its own im2col) is the peer.
 """
 
 from __future__ import annotations
