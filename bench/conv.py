@@ -14,10 +14,24 @@ pygrad's step as GFLOP/s and as a fraction of the FMA peak of that many threads 
 step is three products of 2·N·O·C·KH·KW·OH·OW flops (y, dx, dw), so the fraction counts im2col,
 col2im and the elementwise work as GEMM time: it is a lower bound of the GEMM part's. Asserts nothing.
 
-pygrad computes float32 stride-1 convolutions of images of 64 to 4096 output pixels on AVX-512 CPUs as
-an implicit GEMM from padded copies of the images (the weight gradient from 256 pixels on); the rest
-it lowers onto its packed GEMM with im2col / col2im, small images unfolded in groups into one GEMM,
-the groups split between the threads; PyTorch's CPU path (oneDNN / its own im2col) is the peer.
+With ``--kernels``: the three products alone instead (the forward y = conv(x, w), the input gradient
+dx = conv2d_input_grad(gy, w) and the weight gradient dw = conv2d_weight_grad(x, gy), each timed by
+itself with no graph recorded, the best of several rounds of the thread's CPU time at 1 thread and of
+wall time at 2), as GFLOP/s and as a fraction of the FMA peak (bench/peak.c, measured before the table
+and after it: the higher figure is taken, so that load from elsewhere does not flatter the fractions;
+``--peak=G`` takes G GFLOP/s per thread instead, for a machine whose load disturbs bench/peak.c's wall
+clock more than the kernels' CPU time).
+These are the GEMM part's fractions of the peak: the copies, the transposes and the sums of partial
+results count against them.
+
+pygrad computes float32 stride-1 3 x 3 convolutions on AVX-512 CPUs from zero-padded copies of the
+images with no col matrix: the weight gradient as one GEMM over every image's pixels (the pixels
+broadcast, the upstream gradient's channels as vectors), the input gradient (and y of images up to
+8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles; other float32 stride-1
+convolutions of images of 64 to 4096 output pixels as an implicit GEMM from padded copies of the
+images (the weight gradient from 256 pixels on); the rest it lowers onto its packed GEMM with im2col /
+col2im, small images unfolded in groups into one GEMM, the groups split between the threads.
+PyTorch's CPU path (oneDNN / its own im2col) is the peer.
 """
 
 from __future__ import annotations
@@ -30,7 +44,16 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PeakProbe, import_pygrad, inner_for, interleaved, machine, threads, try_import  # noqa: E402
+from common import (  # noqa: E402
+    LoadMeter,
+    PeakProbe,
+    import_pygrad,
+    inner_for,
+    interleaved,
+    machine,
+    threads,
+    try_import,
+)
 
 # (label, N, C_in, C_out, H = W)
 SHAPES = [
@@ -119,5 +142,73 @@ def main(repeats: int = 7) -> None:
     print(f"- best of {repeats} interleaved rounds of about 50 ms each; pygrad / torch < 1 means pygrad is faster")
 
 
+def _kernels(pg: Any, rng: np.random.Generator, n: int, cin: int, cout: int, hw: int) -> dict[str, Callable[[], None]]:
+    """The three products of one layer alone, float32, 3 x 3 kernel, padding 1, no graph."""
+    x = pg.tensor(rng.standard_normal((n, cin, hw, hw)).astype(np.float32))
+    w = pg.tensor((rng.standard_normal((cout, cin, 3, 3)) / np.sqrt(9 * cin)).astype(np.float32))
+    g = pg.tensor(rng.standard_normal((n, cout, hw, hw)).astype(np.float32))
+    one, pad = (1, 1), (1, 1, 1, 1)
+    return {"fwd": lambda: x._conv2d(w, one, pad, one, 1),
+            "dx": lambda: g._conv2d_input_grad(w, (hw, hw), one, pad, one, 1),
+            "dw": lambda: x._conv2d_weight_grad(g, (3, 3), one, pad, one, 1)}
+
+
+def _best(fn: Callable[[], None], clock: Callable[[], float], repeats: int, inner: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = clock()
+        for _ in range(inner):
+            fn()
+        best = min(best, (clock() - t0) / inner)
+    return best
+
+
+def kernels(repeats: int = 7, given: float | None = None) -> None:
+    """GFLOP/s and fraction of the FMA peak of the forward, dx and dw products alone, per layer; given:
+    the peak of one thread in GFLOP/s, instead of bench/peak.c's measurement."""
+    import time
+
+    pg = import_pygrad()
+    rng = np.random.default_rng(0)
+    probe = PeakProbe()
+    peak = probe.measure(2, 0.3)
+    rows = []
+    with LoadMeter() as load:
+        for label, n, cin, cout, hw in SHAPES:
+            fns = _kernels(pg, rng, n, cin, cout, hw)
+            flops = 2.0 * n * cout * cin * 9 * hw * hw
+            for t in (1, 2):
+                clock = time.thread_time if t == 1 else time.perf_counter
+                with pg.no_grad(), threads(t):
+                    secs = {k: _best(f, clock, 1, 1) for k, f in fns.items()}
+                    secs = {k: _best(f, clock, repeats, inner_for(secs[k], 0.03)) for k, f in fns.items()}
+                rows.append((label, n, t, {k: flops / s / 1e9 for k, s in secs.items()}))
+    after = probe.measure(2, 0.3)
+    probe.close()
+    for key, v in after.items():
+        peak[key] = max(v, peak.get(key, 0.0))
+    if given:
+        peak = {("float32", t): given * t for t in (1, 2)}
+    print(f"host: {machine()}")
+    print()
+    print("| conv2d 3x3 pad 1, float32 | N | threads | fwd GFLOP/s (of peak) | dx GFLOP/s (of peak) "
+          "| dw GFLOP/s (of peak) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, n, t, gf in rows:
+        pk = peak.get(("float32", t))
+        cells = [f"{gf[k]:.0f}" + (f" ({gf[k] / pk:.0%})" if pk else "") for k in ("fwd", "dx", "dw")]
+        print(f"| {label} | {n} | {t} | " + " | ".join(cells) + " |")
+    pk = ", ".join(f"{t} thread{'s' if t > 1 else ''} {v:.0f}" for (dt, t), v in sorted(peak.items())
+                   if dt == "float32")
+    print()
+    how = "given" if given else "bench/peak.c, GFLOP/s, the higher of before and after"
+    print(f"- float32 FMA peak ({how}): {pk or 'not measured'}")
+    print(f"- best of {repeats} rounds of about 30 ms each: thread CPU time at 1 thread, wall time at 2")
+    print(f"- {load.note()}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--kernels" in sys.argv[1:]:
+        kernels(given=next((float(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--peak=")), None))
+    else:
+        main()
