@@ -139,6 +139,34 @@ PG_OPT_LOOP static inline double pg__lerp_v(double start, double end, double w) 
     return w < 0.5 ? start + w * (end - start) : end - (end - start) * (1.0 - w);
 }
 
+/* a / b for a divisor b fixed over the loop, without the divider (which
+ * bounds these loops), from y = 1 / b divided once: q0 = a y is within two
+ * ulps of a / b, one correction q1 = q0 + (a - b q0) y brings it within one,
+ * and by Markstein's theorem (y within half an ulp of 1 / b, q1 within one
+ * ulp of a / b) q1 + (a - b q1) y, each step one fused multiply-add, is a / b
+ * correctly rounded: the bits of the division. The theorem asks for no
+ * overflow or underflow on the way, which the callers' ranges give (each
+ * says why); a = +-0, inf and NaN take q0, which is then a / b. The loops
+ * using it are built for AVX-512 (PG_FMA_CLONES) and chosen at run time
+ * where the CPU has it (else the same loop with the division: GCC 12 does
+ * not vectorise them in a clone for AVX2 with FMA under these options). */
+PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
+    double q0 = a * y;
+    double q1 = __builtin_fma(__builtin_fma(-q0, b, a), y, q0);
+    double q2 = __builtin_fma(__builtin_fma(-q1, b, a), y, q1);
+    return (a == 0) | !isfinite(a) ? q0 : q2;
+}
+#define PG_DIV_PLAIN(a, b, y) ((a) / (b))
+#define PG_DIV_FMA(a, b, y) pg__div_inv(a, b, y)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
+#define PG_FMA_CLONES __attribute__((target_clones("avx512f", "default")))
+#define PG_HAVE_FMA() __builtin_cpu_supports("avx512f")
+#else
+#define PG_FMA_CLONES
+#define PG_HAVE_FMA() 0
+#endif
+
 /* ======================================================================
  * SGD
  *   g = -grad (maximize) or grad;  g = g + wd p
@@ -354,11 +382,11 @@ typedef struct pg_adam_job {
     void *p;          /* [n] parameter */
     const void *g;    /* [n] gradient */
     void *m, *v, *vm; /* [n] exp_avg, exp_avg_sq, max_exp_avg_sq (NULL without amsgrad) */
-    double beta1, beta2, eps, step_size, bc2_sqrt;
+    double beta1, beta2, eps, step_size, bc2_sqrt, inv_bc2_sqrt;
     PG_OPT_GRAD_FIELDS;
 } pg_adam_job;
 
-#define PG_ADAM_LOOP(T, AMSGRAD)                                                               \
+#define PG_ADAM_LOOP(T, AMSGRAD, DIV)                                                            \
     PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                               \
         double p = P[i], g = G[i];                                                             \
         PG_OPT_GRAD(T, p, g, j);                                                               \
@@ -370,19 +398,23 @@ typedef struct pg_adam_job {
             v = pg__max_nan(v, VM[i]);                                                         \
             VM[i] = (T)v;                                                                      \
         }                                                                                      \
-        double den = sqrt(v) / j->bc2_sqrt + j->eps;                                           \
+        double den = DIV(sqrt(v), j->bc2_sqrt, j->inv_bc2_sqrt) + j->eps;                      \
         P[i] = (T)(p - j->step_size * (m / den));                                              \
     }
-#define PG_ADAM_RANGE(T, SUF)                                                                  \
-    PG_CLONES PG_OPT_LOOP static void adam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {    \
+#define PG_ADAM_RANGE(T, SUF, CLONES, DIV)                                                     \
+    CLONES PG_OPT_LOOP static void adam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {       \
         const pg_adam_job *j = ctx;                                                            \
         T *P = j->p, *M = j->m, *V = j->v, *VM = j->vm;                                        \
         const T *G = j->g;                                                                     \
-        if (VM) PG_ADAM_LOOP(T, 1)                                                             \
-        else PG_ADAM_LOOP(T, 0)                                                                \
+        if (VM) PG_ADAM_LOOP(T, 1, DIV)                                                        \
+        else PG_ADAM_LOOP(T, 0, DIV)                                                           \
     }
-PG_ADAM_RANGE(float, f32)
-PG_ADAM_RANGE(double, f64)
+PG_ADAM_RANGE(float, f32, PG_CLONES, PG_DIV_PLAIN)
+PG_ADAM_RANGE(double, f64, PG_CLONES, PG_DIV_PLAIN)
+/* sqrt(v) / sqrt(1 - beta2^t) by pg__div_inv: sqrt(v) is 0, inf, NaN or in
+ * [2^-537, 2^512] (v a double >= 0 or NaN), the divisor in [2^-27, 1] */
+PG_ADAM_RANGE(float, f32_fma, PG_FMA_CLONES, PG_DIV_FMA)
+PG_ADAM_RANGE(double, f64_fma, PG_FMA_CLONES, PG_DIV_FMA)
 
 pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
                        pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
@@ -401,11 +433,13 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
                      .vm = amsgrad ? max_exp_avg_sq->data : NULL, .beta1 = beta1, .beta2 = beta2, .eps = eps,
                      .step_size = lr / (1.0 - pow(beta1, (double)step)),
                      .bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step))};
+    j.inv_bc2_sqrt = 1.0 / j.bc2_sqrt;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
+    bool fma = PG_HAVE_FMA();
     return pg__opt_run(PG_REC_ADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
                        PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
                                 amsgrad != 0, maximize != 0),
-                       &j, adam_range_f32, adam_range_f64);
+                       &j, fma ? adam_range_f32_fma : adam_range_f32, fma ? adam_range_f64_fma : adam_range_f64);
 }
 
 /* ======================================================================
@@ -483,10 +517,11 @@ typedef struct pg_nradam_job {
     double beta1, beta2, eps;
     PG_OPT_GRAD_FIELDS;
     double bc1, bc2, c_grad, c_avg; /* NAdam: the two step sizes; RAdam: c_grad = lr, c_avg = r (0: no rectification) */
+    double inv_bc1, inv_bc2;        /* 1 / bc1, 1 / bc2 */
 } pg_nradam_job;
 
-#define PG_NRADAM_RANGE(T, SUF)                                                                         \
-    PG_CLONES PG_OPT_LOOP static void nadam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+#define PG_NRADAM_RANGE(T, SUF, CLONES, DIV)                                                            \
+    CLONES PG_OPT_LOOP static void nadam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
         const pg_nradam_job *j = ctx;                                                                   \
         T *P = j->p, *M = j->m, *V = j->v;                                                              \
         const T *G = j->g;                                                                              \
@@ -497,12 +532,12 @@ typedef struct pg_nradam_job {
             double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));               \
             M[i] = (T)m;                                                                                \
             V[i] = (T)v;                                                                                \
-            double d = sqrt(v / j->bc2) + j->eps;                                                       \
+            double d = sqrt(DIV(v, j->bc2, j->inv_bc2)) + j->eps;                                       \
             p = p - j->c_grad * (g / d);                                                                \
             P[i] = (T)(p - j->c_avg * (m / d));                                                         \
         }                                                                                               \
     }                                                                                                   \
-    PG_CLONES PG_OPT_LOOP static void radam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+    CLONES PG_OPT_LOOP static void radam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
         const pg_nradam_job *j = ctx;                                                                   \
         T *P = j->p, *M = j->m, *V = j->v;                                                              \
         const T *G = j->g;                                                                              \
@@ -515,7 +550,7 @@ typedef struct pg_nradam_job {
                 double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
                 M[i] = (T)m;                                                                            \
                 V[i] = (T)v;                                                                            \
-                P[i] = (T)(p - m / j->bc1 * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect);               \
+                P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect); \
             }                                                                                           \
         } else {                                                                                        \
             PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                \
@@ -525,12 +560,16 @@ typedef struct pg_nradam_job {
                 double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
                 M[i] = (T)m;                                                                            \
                 V[i] = (T)v;                                                                            \
-                P[i] = (T)(p - m / j->bc1 * lr);                                                        \
+                P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr);                                        \
             }                                                                                           \
         }                                                                                               \
     }
-PG_NRADAM_RANGE(float, f32)
-PG_NRADAM_RANGE(double, f64)
+PG_NRADAM_RANGE(float, f32, PG_CLONES, PG_DIV_PLAIN)
+PG_NRADAM_RANGE(double, f64, PG_CLONES, PG_DIV_PLAIN)
+/* float32 only: v / (1 - beta2^t) and m / (1 - beta1^t) by pg__div_inv, v and
+ * m 0, inf, NaN or within 2^+-150 (float32 values), the divisors in [2^-53, 1]
+ * (beta < 1); a float64 v or m could overflow or be subnormal */
+PG_NRADAM_RANGE(float, f32_fma, PG_FMA_CLONES, PG_DIV_FMA)
 
 static pg_status pg__check_nradam(const char *op, pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg,
                                   pg_tensor *exp_avg_sq, int64_t step, double lr, double beta1, double beta2,
@@ -562,11 +601,13 @@ pg_status pg_nadam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
                        .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, (double)step),
                        .bc2 = 1.0 - pow(beta2, (double)step), .c_grad = lr * (1.0 - mu) / (1.0 - mu_product),
                        .c_avg = lr * mu_next / (1.0 - mu_product * mu_next)};
+    j.inv_bc1 = 1.0 / j.bc1;
+    j.inv_bc2 = 1.0 / j.bc2;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
     return pg__opt_run(PG_REC_NADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
                        PG_OPT_S((double)step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
                                 decoupled_weight_decay != 0, maximize != 0),
-                       &j, nadam_range_f32, nadam_range_f64);
+                       &j, PG_HAVE_FMA() ? nadam_range_f32_fma : nadam_range_f32, nadam_range_f64);
 }
 
 pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
@@ -584,11 +625,13 @@ pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     pg_nradam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
                        .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, t), .bc2 = bc2,
                        .c_grad = lr, .c_avg = rect};
+    j.inv_bc1 = 1.0 / j.bc1;
+    j.inv_bc2 = 1.0 / j.bc2;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
     return pg__opt_run(PG_REC_RADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
                        PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
                                 maximize != 0),
-                       &j, radam_range_f32, radam_range_f64);
+                       &j, PG_HAVE_FMA() ? radam_range_f32_fma : radam_range_f32, radam_range_f64);
 }
 
 /* ======================================================================
