@@ -21,6 +21,7 @@
  * sqrt as the scalar one is: the results do not change. */
 #if defined(__GNUC__)
 extern double sqrt(double) __attribute__((const));
+extern float sqrtf(float) __attribute__((const));
 #endif
 
 /* ---- argument checks ---- */
@@ -158,6 +159,24 @@ PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
 }
 #define PG_DIV_PLAIN(a, b, y) ((a) / (b))
 #define PG_DIV_FMA(a, b, y) pg__div_inv(a, b, y)
+
+/* sqrt(x) for x a float32 value (held as a double), correctly rounded to
+ * double, without the double divider: from the float square root g ~ sqrt(x)
+ * and h ~ 1 / (2 g) (float operations, several times cheaper), a Newton step
+ * g + (x - g^2) h, one for h (h + 2h (1/2 - g h)), and a last g + (x - g^2) h,
+ * each a fused multiply-add. Checked against sqrt for each of the 2^32 float32
+ * bit patterns (every one equal); +-0, inf and NaN take the float result.
+ * It shortens AdaGrad's and RMSProp's loops (about 12%), not Adam's or
+ * RAdam's, whose multiply-adds then bound them. */
+PG_OPT_LOOP static inline double pg__sqrt_f32(double x) {
+    float xf = (float)x, sf = sqrtf(xf), hf = 0.5f / sf;
+    double g = sf, h = hf;
+    g = __builtin_fma(__builtin_fma(-g, g, x), h, g);
+    h = __builtin_fma(h + h, __builtin_fma(-g, h, 0.5), h);
+    g = __builtin_fma(__builtin_fma(-g, g, x), h, g);
+    return (xf == 0) | !isfinite(x) ? (double)sf : g;
+}
+#define PG_SQRT_F32(x) pg__sqrt_f32(x)
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
     (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
 #define PG_FMA_CLONES __attribute__((target_clones("avx512f", "default")))
@@ -257,8 +276,8 @@ typedef struct pg_adagrad_job {
     PG_OPT_GRAD_FIELDS;
 } pg_adagrad_job;
 
-#define PG_ADAGRAD_RANGE(T, SUF)                                                               \
-    PG_CLONES PG_OPT_LOOP static void adagrad_range_##SUF(void *ctx, int64_t lo, int64_t hi) { \
+#define PG_ADAGRAD_RANGE(T, SUF, CLONES, SQRTS)                                                \
+    CLONES PG_OPT_LOOP static void adagrad_range_##SUF(void *ctx, int64_t lo, int64_t hi) {    \
         const pg_adagrad_job *j = ctx;                                                         \
         T *P = j->p, *S = j->s;                                                                \
         const T *G = j->g;                                                                     \
@@ -267,11 +286,12 @@ typedef struct pg_adagrad_job {
             PG_OPT_GRAD(T, p, g, j);                                                           \
             double s = (double)(T)((double)S[i] + g * g);                                      \
             S[i] = (T)s;                                                                       \
-            P[i] = (T)(p - j->clr * (g / (sqrt(s) + j->eps)));                                 \
+            P[i] = (T)(p - j->clr * (g / (SQRTS(s) + j->eps)));                                \
         }                                                                                      \
     }
-PG_ADAGRAD_RANGE(float, f32)
-PG_ADAGRAD_RANGE(double, f64)
+PG_ADAGRAD_RANGE(float, f32, PG_CLONES, sqrt)
+PG_ADAGRAD_RANGE(double, f64, PG_CLONES, sqrt)
+PG_ADAGRAD_RANGE(float, f32_fma, PG_FMA_CLONES, PG_SQRT_F32) /* s is a float32 value */
 
 pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
                           double lr_decay, double weight_decay, double eps, int maximize) {
@@ -287,7 +307,7 @@ pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_su
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
     return pg__opt_run(PG_REC_ADAGRAD, PG_OPT_T(param, grad, state_sum),
                        PG_OPT_S((double)step, lr, lr_decay, weight_decay, eps, maximize != 0), &j,
-                       adagrad_range_f32, adagrad_range_f64);
+                       PG_HAVE_FMA() ? adagrad_range_f32_fma : adagrad_range_f32, adagrad_range_f64);
 }
 
 /* ======================================================================
@@ -310,7 +330,7 @@ typedef struct pg_rmsprop_job {
 } pg_rmsprop_job;
 
 /* one loop per setting (CENTERED and MOM constants), so that each is branch-free */
-#define PG_RMSPROP_LOOP(T, CENTERED, MOM)                                                      \
+#define PG_RMSPROP_LOOP(T, CENTERED, MOM, SQRTV)                                               \
     PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                               \
         double p = P[i], g = G[i], den;                                                        \
         PG_OPT_GRAD(T, p, g, j);                                                               \
@@ -321,7 +341,7 @@ typedef struct pg_rmsprop_job {
             A[i] = (T)a;                                                                       \
             den = sqrt(v - a * a) + eps;                                                       \
         } else {                                                                               \
-            den = sqrt(v) + eps;                                                               \
+            den = SQRTV(v) + eps;                                                              \
         }                                                                                      \
         if (MOM) {                                                                             \
             double b = (double)(T)(j->momentum * (double)B[i] + g / den);                      \
@@ -331,19 +351,20 @@ typedef struct pg_rmsprop_job {
             P[i] = (T)(p - j->lr * (g / den));                                                 \
         }                                                                                      \
     }
-#define PG_RMSPROP_RANGE(T, SUF)                                                               \
-    PG_CLONES PG_OPT_LOOP static void rmsprop_range_##SUF(void *ctx, int64_t lo, int64_t hi) { \
+#define PG_RMSPROP_RANGE(T, SUF, CLONES, SQRTV)                                                \
+    CLONES PG_OPT_LOOP static void rmsprop_range_##SUF(void *ctx, int64_t lo, int64_t hi) {    \
         const pg_rmsprop_job *j = ctx;                                                         \
         T *P = j->p, *V = j->v, *A = j->a, *B = j->b;                                          \
         const T *G = j->g;                                                                     \
         const double alpha = j->alpha, eps = j->eps;                                           \
-        if (A && B) PG_RMSPROP_LOOP(T, 1, 1)                                                   \
-        else if (A) PG_RMSPROP_LOOP(T, 1, 0)                                                   \
-        else if (B) PG_RMSPROP_LOOP(T, 0, 1)                                                   \
-        else PG_RMSPROP_LOOP(T, 0, 0)                                                          \
+        if (A && B) PG_RMSPROP_LOOP(T, 1, 1, SQRTV)                                            \
+        else if (A) PG_RMSPROP_LOOP(T, 1, 0, SQRTV)                                            \
+        else if (B) PG_RMSPROP_LOOP(T, 0, 1, SQRTV)                                            \
+        else PG_RMSPROP_LOOP(T, 0, 0, SQRTV)                                                   \
     }
-PG_RMSPROP_RANGE(float, f32)
-PG_RMSPROP_RANGE(double, f64)
+PG_RMSPROP_RANGE(float, f32, PG_CLONES, sqrt)
+PG_RMSPROP_RANGE(double, f64, PG_CLONES, sqrt)
+PG_RMSPROP_RANGE(float, f32_fma, PG_FMA_CLONES, PG_SQRT_F32) /* v (not centered) is a float32 value */
 
 pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
                           pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
@@ -364,7 +385,7 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
     return pg__opt_run(PG_REC_RMSPROP, PG_OPT_T(param, grad, square_avg, momentum_buf, grad_avg),
                        PG_OPT_S(lr, alpha, eps, weight_decay, momentum, centered != 0, maximize != 0), &j,
-                       rmsprop_range_f32, rmsprop_range_f64);
+                       PG_HAVE_FMA() ? rmsprop_range_f32_fma : rmsprop_range_f32, rmsprop_range_f64);
 }
 
 /* ======================================================================
