@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-/* sqrt as a function without side effects. C's sqrt may set errno (a domain
+/* sqrt (and sqrtf) as functions without side effects. C's sqrt may set errno (a domain
  * error, for x < 0), so GCC keeps each call a call and will not vectorise a
  * loop holding one, whatever -fno-math-errno says in a function's optimize
  * attribute (GCC 12). Nothing here reads errno; with this declaration the
@@ -123,8 +123,9 @@ static pg_status pg__opt_run(int kind, pg_tensor *const *t, const double *s, voi
  * assumption that a floating-point exception may trap (no loop reads the
  * exception flags, and no value changes), GCC if-converts them; with sqrt
  * declared free of side effects (above) every loop vectorises, and PG_CLONES
- * builds each for AVX2 and AVX-512. Divisions stay divisions (not products
- * by a reciprocal), so the results equal the reference's. */
+ * builds each for AVX2 and AVX-512. A division stays a division, or becomes
+ * pg__div_inv where that gives its bits (never a product by a reciprocal
+ * alone), so the results equal the reference's. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define PG_OPT_LOOP __attribute__((optimize("no-trapping-math")))
 #else
@@ -147,10 +148,9 @@ PG_OPT_LOOP static inline double pg__lerp_v(double start, double end, double w) 
  * ulp of a / b) q1 + (a - b q1) y, each step one fused multiply-add, is a / b
  * correctly rounded: the bits of the division. The theorem asks for no
  * overflow or underflow on the way, which the callers' ranges give (each
- * says why); a = +-0, inf and NaN take q0, which is then a / b. The loops
- * using it are built for AVX-512 (PG_FMA_CLONES) and chosen at run time
- * where the CPU has it (else the same loop with the division: GCC 12 does
- * not vectorise them in a clone for AVX2 with FMA under these options). */
+ * says why); a = +-0, inf and NaN take q0, which is then a / b. (GCC 12
+ * does not vectorise these loops in a clone for AVX2 with FMA under the
+ * loops' options, so only AVX-512 has them: PG_FMA_CLONES below.) */
 PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
     double q0 = a * y;
     double q1 = __builtin_fma(__builtin_fma(-q0, b, a), y, q0);
@@ -177,13 +177,17 @@ PG_OPT_LOOP static inline double pg__sqrt_f32(double x) {
     return (xf == 0) | !isfinite(x) ? (double)sf : g;
 }
 #define PG_SQRT_F32(x) pg__sqrt_f32(x)
+
+/* The loops that use pg__div_inv or pg__sqrt_f32 (suffix _fma) are built for
+ * AVX-512 (whose FMA they need; the default clone is never chosen) and run
+ * where PG_FMA_LOOPS(); elsewhere their twins with sqrt and the division. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
     (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
 #define PG_FMA_CLONES __attribute__((target_clones("avx512f", "default")))
-#define PG_HAVE_FMA() __builtin_cpu_supports("avx512f")
+#define PG_FMA_LOOPS() __builtin_cpu_supports("avx512f")
 #else
 #define PG_FMA_CLONES
-#define PG_HAVE_FMA() 0
+#define PG_FMA_LOOPS() 0
 #endif
 
 /* ======================================================================
@@ -307,7 +311,7 @@ pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_su
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
     return pg__opt_run(PG_REC_ADAGRAD, PG_OPT_T(param, grad, state_sum),
                        PG_OPT_S((double)step, lr, lr_decay, weight_decay, eps, maximize != 0), &j,
-                       PG_HAVE_FMA() ? adagrad_range_f32_fma : adagrad_range_f32, adagrad_range_f64);
+                       PG_FMA_LOOPS() ? adagrad_range_f32_fma : adagrad_range_f32, adagrad_range_f64);
 }
 
 /* ======================================================================
@@ -385,7 +389,7 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
     return pg__opt_run(PG_REC_RMSPROP, PG_OPT_T(param, grad, square_avg, momentum_buf, grad_avg),
                        PG_OPT_S(lr, alpha, eps, weight_decay, momentum, centered != 0, maximize != 0), &j,
-                       PG_HAVE_FMA() ? rmsprop_range_f32_fma : rmsprop_range_f32, rmsprop_range_f64);
+                       PG_FMA_LOOPS() ? rmsprop_range_f32_fma : rmsprop_range_f32, rmsprop_range_f64);
 }
 
 /* ======================================================================
@@ -456,7 +460,7 @@ pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg
                      .bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step))};
     j.inv_bc2_sqrt = 1.0 / j.bc2_sqrt;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
-    bool fma = PG_HAVE_FMA();
+    bool fma = PG_FMA_LOOPS();
     return pg__opt_run(PG_REC_ADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
                        PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
                                 amsgrad != 0, maximize != 0),
@@ -628,7 +632,7 @@ pg_status pg_nadam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     return pg__opt_run(PG_REC_NADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
                        PG_OPT_S((double)step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
                                 decoupled_weight_decay != 0, maximize != 0),
-                       &j, PG_HAVE_FMA() ? nadam_range_f32_fma : nadam_range_f32, nadam_range_f64);
+                       &j, PG_FMA_LOOPS() ? nadam_range_f32_fma : nadam_range_f32, nadam_range_f64);
 }
 
 pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
@@ -652,7 +656,7 @@ pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     return pg__opt_run(PG_REC_RADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
                        PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
                                 maximize != 0),
-                       &j, PG_HAVE_FMA() ? radam_range_f32_fma : radam_range_f32, radam_range_f64);
+                       &j, PG_FMA_LOOPS() ? radam_range_f32_fma : radam_range_f32, radam_range_f64);
 }
 
 /* ======================================================================
