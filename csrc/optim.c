@@ -153,8 +153,8 @@ PG_OPT_LOOP static inline double pg__lerp_v(double start, double end, double w) 
  * loops' options, so only AVX-512 has them: PG_FMA_CLONES below.) */
 PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
     double q0 = a * y;
-    double q1 = __builtin_fma(__builtin_fma(-q0, b, a), y, q0);
-    double q2 = __builtin_fma(__builtin_fma(-q1, b, a), y, q1);
+    double q1 = fma(fma(-q0, b, a), y, q0);
+    double q2 = fma(fma(-q1, b, a), y, q1);
     return (a == 0) | !isfinite(a) ? q0 : q2;
 }
 #define PG_DIV_PLAIN(a, b, y) ((a) / (b))
@@ -171,9 +171,9 @@ PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
 PG_OPT_LOOP static inline double pg__sqrt_f32(double x) {
     float xf = (float)x, sf = sqrtf(xf), hf = 0.5f / sf;
     double g = sf, h = hf;
-    g = __builtin_fma(__builtin_fma(-g, g, x), h, g);
-    h = __builtin_fma(h + h, __builtin_fma(-g, h, 0.5), h);
-    g = __builtin_fma(__builtin_fma(-g, g, x), h, g);
+    g = fma(fma(-g, g, x), h, g);
+    h = fma(h + h, fma(-g, h, 0.5), h);
+    g = fma(fma(-g, g, x), h, g);
     return (xf == 0) | !isfinite(x) ? (double)sf : g;
 }
 #define PG_SQRT_F32(x) pg__sqrt_f32(x)
