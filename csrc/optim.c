@@ -13,6 +13,17 @@
 #include <math.h>
 #include <string.h>
 
+/* sqrt (and sqrtf) as functions without side effects. C's sqrt may set errno (a domain
+ * error, for x < 0), so GCC keeps each call a call and will not vectorise a
+ * loop holding one, whatever -fno-math-errno says in a function's optimize
+ * attribute (GCC 12). Nothing here reads errno; with this declaration the
+ * loops below take the vector square root, which is IEEE's correctly rounded
+ * sqrt as the scalar one is: the results do not change. */
+#if defined(__GNUC__)
+extern double sqrt(double) __attribute__((const));
+extern float sqrtf(float) __attribute__((const));
+#endif
+
 /* ---- argument checks ---- */
 
 static pg_status pg__check_param(const char *op, const pg_tensor *param, const pg_tensor *grad) {
@@ -55,269 +66,39 @@ static pg_status pg__check_step(const char *op, int64_t step) {
     return PG_OK;
 }
 
-static void pg__bump_version(pg_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
-
-/* element i of a float32 or float64 buffer, as double, and back */
-#define PG_LD(t, i) ((t)->dtype == PG_DTYPE_F32 ? (double)((const float *)(t)->data)[i] : ((const double *)(t)->data)[i])
-#define PG_ST(t, i, v)                                                  \
-    do {                                                                \
-        if ((t)->dtype == PG_DTYPE_F32) ((float *)(t)->data)[i] = (float)(v); \
-        else ((double *)(t)->data)[i] = (v);                            \
-    } while (0)
-/* v as the buffer t would store it (rounded to float for float32) */
-#define PG_ROUND(t, v) ((t)->dtype == PG_DTYPE_F32 ? (double)(float)(v) : (v))
-
-/* start + w (end - start), in PyTorch's two-sided form (exact at w = 0 and w = 1) */
-static double pg__lerp(double start, double end, double w) {
-    return w < 0.5 ? start + w * (end - start) : end - (end - start) * (1.0 - w);
-}
-
-/* ======================================================================
- * SGD
- *   g = grad + wd p
- *   b = g at step 1, else mu b + (1 - dampening) g      (momentum != 0)
- *   d = g + mu b (nesterov) or b                       (momentum != 0), else g
- *   p = p - lr d
- * (seed 001: "Parameter = parameter - learning rate * gradient"; momentum
- * keeps an exponentially decaying sum of past gradients; Nesterov applies
- * the gradient step after the momentum step as a correction.)
- * ====================================================================== */
-
-typedef struct pg_sgd_job {
-    void *p;        /* [n] parameter */
-    const void *g;  /* [n] gradient */
-    void *b;        /* [n] momentum buffer, or NULL without momentum */
-    int64_t step;
-    double lr, momentum, dampening, weight_decay;
-    int nesterov;
-} pg_sgd_job;
-
-/* The update of elements [lo, hi), in the order of the formula above, in
- * double precision; one pass over p, g and b. The float/double conversions
- * and double arithmetic bound the loop: PG_CLONES (kernels.h) builds it also
- * for wider vectors, with the same IEEE results. */
-#define PG_SGD_RANGE(T, SUF)                                                                        \
-    PG_CLONES static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                      \
-        const pg_sgd_job *j = ctx;                                                                  \
-        T *P = j->p, *B = j->b;                                                                     \
-        const T *G = j->g;                                                                          \
-        const double lr = j->lr, mu = j->momentum, keep = 1.0 - j->dampening, wd = j->weight_decay; \
-        if (B && j->step > 1 && !j->nesterov && wd == 0) { /* the usual case, without branches */  \
-            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                            \
-                double b = (double)(T)(mu * (double)B[i] + keep * (double)G[i]);                    \
-                B[i] = (T)b;                                                                        \
-                P[i] = (T)((double)P[i] - lr * b);                                                  \
-            }                                                                                       \
-            return;                                                                                 \
-        }                                                                                           \
-        for (int64_t i = lo; i < hi; i++) {                                                         \
-            double p = P[i], g = G[i];                                                              \
-            if (wd != 0) g = g + wd * p;                                                            \
-            if (B) {                                                                                \
-                double b = (double)(T)(j->step == 1 ? g : mu * (double)B[i] + keep * g);            \
-                B[i] = (T)b;                                                                        \
-                g = j->nesterov ? g + mu * b : b;                                                   \
-            }                                                                                       \
-            P[i] = (T)(p - lr * g);                                                                 \
-        }                                                                                           \
-    }
-PG_SGD_RANGE(float, f32)
-PG_SGD_RANGE(double, f64)
-
-pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
-                      double momentum, double dampening, double weight_decay, int nesterov) {
-    const char *op = "sgd_step";
-    pg_status st;
-    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
-        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "momentum", momentum, 0)) ||
-        (st = pg__check_min(op, "weight_decay", weight_decay, 0)))
-        return st;
-    if (!isfinite(dampening)) return pg__fail(PG_ERR_VALUE, "%s: invalid dampening %g", op, dampening);
-    if (nesterov && (momentum <= 0 || dampening != 0))
-        return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
-    bool mom = momentum != 0;
-    if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, momentum_buf};
-        double v[PG_REC_MAX_S] = {(double)step, lr, momentum, dampening, weight_decay, nesterov};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_SGD, t, v);
-    }
-    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
-                    weight_decay, nesterov};
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32,
-                       &j);
-    pg__bump_version(param);
-    return PG_OK;
-}
-
-/* ======================================================================
- * AdaGrad
- *   g = grad + wd p
- *   clr = lr / (1 + (step - 1) lr_decay)
- *   s = s + g^2
- *   p = p - clr (g / (sqrt(s) + eps))
- * (seed 001: "learning rate x gradient / sqrt(accumulated gradient norms)")
- * ====================================================================== */
-
-pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
-                          double lr_decay, double weight_decay, double eps) {
-    const char *op = "adagrad_step";
-    pg_status st;
-    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
-        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "lr_decay", lr_decay, 0)) ||
-        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
-        (st = pg__check_state(op, "sum", param, state_sum)))
-        return st;
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, state_sum};
-        double v[PG_REC_MAX_S] = {(double)step, lr, lr_decay, weight_decay, eps};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAGRAD, t, v);
-    }
-    double clr = lr / (1.0 + (double)(step - 1) * lr_decay);
-    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
-    for (int64_t i = 0; i < param->numel; i++) {
-        double p = PG_LD(param, i);
-        double g = PG_LD(grad, i);
-        if (weight_decay != 0) g = g + weight_decay * p;
-        double sum = PG_ROUND(state_sum, PG_LD(state_sum, i) + g * g);
-        PG_ST(state_sum, i, sum);
-        double std = sqrt(sum) + eps;
-        PG_ST(param, i, p - clr * (g / std));
-    }
-    pg__relock_host(unlocked);
-    pg__bump_version(param);
-    return PG_OK;
-}
-
-/* ======================================================================
- * RMSProp
- *   g = grad + wd p
- *   v = alpha v + (1 - alpha) g^2
- *   centered: a = lerp(a, g, 1 - alpha);  den = sqrt(v - a^2) + eps
- *   else:                                 den = sqrt(v) + eps
- *   momentum > 0: b = mu b + g / den;  p = p - lr b
- *   else:                              p = p - lr (g / den)
- * ====================================================================== */
-
-pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
-                          pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
-                          double momentum, int centered) {
-    const char *op = "rmsprop_step";
-    pg_status st;
-    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_min(op, "learning rate", lr, 0)) ||
-        (st = pg__check_min(op, "alpha", alpha, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
-        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) ||
-        (st = pg__check_min(op, "momentum", momentum, 0)) ||
-        (st = pg__check_state(op, "square_avg", param, square_avg)) ||
-        (momentum > 0 && (st = pg__check_state(op, "momentum", param, momentum_buf))) ||
-        (centered && (st = pg__check_state(op, "grad_avg", param, grad_avg))))
-        return st;
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, square_avg, momentum_buf, grad_avg};
-        double v[PG_REC_MAX_S] = {lr, alpha, eps, weight_decay, momentum, centered};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RMSPROP, t, v);
-    }
-    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
-    for (int64_t i = 0; i < param->numel; i++) {
-        double p = PG_LD(param, i);
-        double g = PG_LD(grad, i);
-        if (weight_decay != 0) g = g + weight_decay * p;
-        double v = PG_ROUND(square_avg, alpha * PG_LD(square_avg, i) + (1.0 - alpha) * (g * g)), den;
-        PG_ST(square_avg, i, v);
-        if (centered) {
-            double a = PG_ROUND(grad_avg, pg__lerp(PG_LD(grad_avg, i), g, 1.0 - alpha));
-            PG_ST(grad_avg, i, a);
-            den = sqrt(v - a * a) + eps;
-        } else {
-            den = sqrt(v) + eps;
-        }
-        if (momentum > 0) {
-            double b = PG_ROUND(momentum_buf, momentum * PG_LD(momentum_buf, i) + g / den);
-            PG_ST(momentum_buf, i, b);
-            PG_ST(param, i, p - lr * b);
-        } else {
-            PG_ST(param, i, p - lr * (g / den));
-        }
-    }
-    pg__relock_host(unlocked);
-    pg__bump_version(param);
-    return PG_OK;
-}
-
-/* ======================================================================
- * Adam / AdamW
- *   AdamW (decoupled): p = p (1 - lr wd);   Adam: g = grad + wd p
- *   m = lerp(m, g, 1 - beta1)
- *   v = beta2 v + (1 - beta2) g^2
- *   amsgrad: vmax = max(vmax, v), and vmax replaces v below
- *   den = sqrt(v) / sqrt(1 - beta2^step) + eps
- *   p = p - (lr / (1 - beta1^step)) (m / den)
- * ====================================================================== */
-
-pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
-                       pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
-                       double weight_decay, int decoupled_weight_decay, int amsgrad) {
-    const char *op = decoupled_weight_decay ? "adamw_step" : "adam_step";
-    pg_status st;
-    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
-        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
-        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) ||
-        (st = pg__check_state(op, "exp_avg", param, exp_avg)) ||
-        (st = pg__check_state(op, "exp_avg_sq", param, exp_avg_sq)) ||
-        (amsgrad && (st = pg__check_state(op, "max_exp_avg_sq", param, max_exp_avg_sq))))
-        return st;
-    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
-        return pg__fail(PG_ERR_VALUE, "%s: invalid betas (%g, %g) (each must be in [0, 1))", op, beta1, beta2);
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq};
-        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAM, t, v);
-    }
-    double bc1 = 1.0 - pow(beta1, (double)step);
-    double bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step));
-    double step_size = lr / bc1;
-    double decay = 1.0 - lr * weight_decay;
-    pg_unlocked unlocked = pg__unlock_host(param->numel); /* long: let the host's lock go */
-    for (int64_t i = 0; i < param->numel; i++) {
-        double p = PG_LD(param, i);
-        double g = PG_LD(grad, i);
-        if (weight_decay != 0) {
-            if (decoupled_weight_decay) p = PG_ROUND(param, p * decay);
-            else g = g + weight_decay * p;
-        }
-        double m = PG_ROUND(exp_avg, pg__lerp(PG_LD(exp_avg, i), g, 1.0 - beta1));
-        double v = PG_ROUND(exp_avg_sq, beta2 * PG_LD(exp_avg_sq, i) + (1.0 - beta2) * (g * g));
-        PG_ST(exp_avg, i, m);
-        PG_ST(exp_avg_sq, i, v);
-        if (amsgrad) {
-            double vmax = PG_LD(max_exp_avg_sq, i);
-            if (v > vmax || isnan(v)) vmax = v;
-            PG_ST(max_exp_avg_sq, i, vmax);
-            v = vmax;
-        }
-        double den = sqrt(v) / bc2_sqrt + eps;
-        PG_ST(param, i, p - step_size * (m / den));
-    }
-    pg__relock_host(unlocked);
-    pg__bump_version(param);
-    return PG_OK;
-}
-
-/* ---- the updates below: one typed loop per dtype over [lo, hi), run by
- * pg__parallel_range (each element is independent, so threads and the
- * PG_CLONES builds give the same results). R(x) rounds x as the buffer of
- * type T stores it; every stored value is read back rounded. ---- */
-
 static pg_status pg__check_betas(const char *op, double beta1, double beta2) {
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
         return pg__fail(PG_ERR_VALUE, "%s: invalid betas (%g, %g) (each must be in [0, 1))", op, beta1, beta2);
     return PG_OK;
 }
 
-/* The gradient as the rules below start from it: negated (maximize), then
- * with weight decay added (L2) or p scaled by decay (decoupled); p is rounded
- * to T after the decoupled scaling, as the parameter would store it. Written
- * as selects on loop-invariant flags (the multiplication by +-1 is exact), so
+/* ---- running an update ----
+ * Each update is one typed loop per dtype over elements [lo, hi) (its
+ * job struct holds the buffers and the loop-invariant scalars), run by
+ * pg__parallel_range: each element is independent, so any split between
+ * threads, and the PG_CLONES builds, give the same results. Every stored
+ * value is read back rounded to the buffer's type T. */
+
+/* The tail every entry point shares, once its arguments are checked and its
+ * job filled: record the update for pygrad.compile (tensors t and scalars s,
+ * as the replay (program.c) hands them back to the entry point), run the
+ * loop of param's dtype over its elements, bump its version. */
+static pg_status pg__opt_run(int kind, pg_tensor *const *t, const double *s, void *job, pg_range_fn f32,
+                             pg_range_fn f64) {
+    pg_tensor *param = t[0];
+    if (pg_tls.recorder) pg_tls.recorder->ops->optim(pg_tls.recorder, kind, t, s);
+    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? f64 : f32, job);
+    atomic_fetch_add(&param->storage->version, 1);
+    return PG_OK;
+}
+/* the recorded tensors and scalars (padded with NULL and 0), as pg__opt_run's arguments */
+#define PG_OPT_T(...) ((pg_tensor *[PG_REC_MAX_T]){__VA_ARGS__})
+#define PG_OPT_S(...) ((double[PG_REC_MAX_S]){__VA_ARGS__})
+
+/* The gradient as the rules start from it: negated (maximize), then with
+ * weight decay added (L2) or p scaled by decay (decoupled); p is rounded to T
+ * after the decoupled scaling, as the parameter would store it. Written as
+ * selects on loop-invariant flags (the multiplication by +-1 is exact), so
  * that the loops vectorise. */
 #define PG_OPT_GRAD(T, p, g, j)                                           \
     do {                                                                  \
@@ -338,16 +119,15 @@ static pg_status pg__check_betas(const char *op, double beta1, double beta2) {
         (j)->decoupled = (weight_decay) != 0 && (decoupled_wd);           \
     } while (0)
 
-/* The update loops below evaluate both sides of their selects. Without the
+/* The update loops evaluate both sides of their selects. Without the
  * assumption that a floating-point exception may trap (no loop reads the
- * exception flags or errno, and no value changes), GCC if-converts them and
- * vectorises the loops without sqrt (Adamax, Rprop, RAdam's first steps);
- * PG_CLONES builds those for AVX2 and AVX-512. GCC 12 keeps sqrt's errno
- * branch whatever the function's options, so the loops with sqrt stay
- * scalar: they are bound by their divisions (each kept, not replaced by a
- * reciprocal, so the results equal the reference's). */
+ * exception flags, and no value changes), GCC if-converts them; with sqrt
+ * declared free of side effects (above) every loop vectorises, and PG_CLONES
+ * builds each for AVX2 and AVX-512. A division stays a division, or becomes
+ * pg__div_inv where that gives its bits (never a product by a reciprocal
+ * alone), so the results equal the reference's. */
 #if defined(__GNUC__) && !defined(__clang__)
-#define PG_OPT_LOOP __attribute__((optimize("no-math-errno", "no-trapping-math")))
+#define PG_OPT_LOOP __attribute__((optimize("no-trapping-math")))
 #else
 #define PG_OPT_LOOP
 #endif
@@ -355,9 +135,336 @@ static pg_status pg__check_betas(const char *op, double beta1, double beta2) {
 /* the first operand when it is larger, or NaN (torch.maximum propagates NaN) */
 PG_OPT_LOOP static inline double pg__max_nan(double a, double b) { return (isnan(a) | (a > b)) ? a : b; }
 
-/* pg__lerp for the loops below (a function of other options is not inlined into them) */
+/* start + w (end - start), in PyTorch's two-sided form (exact at w = 0 and w = 1); of the loops'
+ * options, so that it is inlined into them */
 PG_OPT_LOOP static inline double pg__lerp_v(double start, double end, double w) {
     return w < 0.5 ? start + w * (end - start) : end - (end - start) * (1.0 - w);
+}
+
+/* a / b for a divisor b fixed over the loop, without the divider (which
+ * bounds these loops), from y = 1 / b divided once: q0 = a y is within two
+ * ulps of a / b, one correction q1 = q0 + (a - b q0) y brings it within one,
+ * and by Markstein's theorem (y within half an ulp of 1 / b, q1 within one
+ * ulp of a / b) q1 + (a - b q1) y, each step one fused multiply-add, is a / b
+ * correctly rounded: the bits of the division. The theorem asks for no
+ * overflow or underflow on the way, which the callers' ranges give (each
+ * says why); a = +-0, inf and NaN take q0, which is then a / b. (GCC 12
+ * does not vectorise these loops in a clone for AVX2 with FMA under the
+ * loops' options, so only AVX-512 has them: PG_FMA_CLONES below.) */
+PG_OPT_LOOP static inline double pg__div_inv(double a, double b, double y) {
+    double q0 = a * y;
+    double q1 = fma(fma(-q0, b, a), y, q0);
+    double q2 = fma(fma(-q1, b, a), y, q1);
+    return (a == 0) | !isfinite(a) ? q0 : q2;
+}
+#define PG_DIV_PLAIN(a, b, y) ((a) / (b))
+#define PG_DIV_FMA(a, b, y) pg__div_inv(a, b, y)
+
+/* sqrt(x) for x a float32 value (held as a double), correctly rounded to
+ * double, without the double divider: from the float square root g ~ sqrt(x)
+ * and h ~ 1 / (2 g) (float operations, several times cheaper), a Newton step
+ * g + (x - g^2) h, one for h (h + 2h (1/2 - g h)), and a last g + (x - g^2) h,
+ * each a fused multiply-add. Checked against sqrt for each of the 2^32 float32
+ * bit patterns (every one equal); +-0, inf and NaN take the float result.
+ * It shortens AdaGrad's and RMSProp's loops (about 12%), not Adam's or
+ * RAdam's, whose multiply-adds then bound them. */
+PG_OPT_LOOP static inline double pg__sqrt_f32(double x) {
+    float xf = (float)x, sf = sqrtf(xf), hf = 0.5f / sf;
+    double g = sf, h = hf;
+    g = fma(fma(-g, g, x), h, g);
+    h = fma(h + h, fma(-g, h, 0.5), h);
+    g = fma(fma(-g, g, x), h, g);
+    return (xf == 0) | !isfinite(x) ? (double)sf : g;
+}
+#define PG_SQRT_F32(x) pg__sqrt_f32(x)
+
+/* The loops that use pg__div_inv or pg__sqrt_f32 (suffix _fma) are built for
+ * AVX-512 (whose FMA they need; the default clone is never chosen) and run
+ * where PG_FMA_LOOPS(); elsewhere their twins with sqrt and the division. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    (!defined(__clang__) || __clang_major__ >= 14) && !defined(__SANITIZE_THREAD__)
+#define PG_FMA_CLONES __attribute__((target_clones("avx512f", "default")))
+#define PG_FMA_LOOPS() __builtin_cpu_supports("avx512f")
+#else
+#define PG_FMA_CLONES
+#define PG_FMA_LOOPS() 0
+#endif
+
+/* ======================================================================
+ * SGD
+ *   g = -grad (maximize) or grad;  g = g + wd p
+ *   b = g at step 1, else mu b + (1 - dampening) g      (momentum != 0)
+ *   d = g + mu b (nesterov) or b                       (momentum != 0), else g
+ *   p = p - lr d
+ * (seed 001: "Parameter = parameter - learning rate * gradient"; momentum
+ * keeps an exponentially decaying sum of past gradients; Nesterov applies
+ * the gradient step after the momentum step as a correction.)
+ * ====================================================================== */
+
+typedef struct pg_sgd_job {
+    void *p;        /* [n] parameter */
+    const void *g;  /* [n] gradient */
+    void *b;        /* [n] momentum buffer, or NULL without momentum */
+    int64_t step;
+    double lr, momentum, dampening, weight_decay, sign;
+    int nesterov;
+} pg_sgd_job;
+
+/* The update of elements [lo, hi), in the order of the formula above, in
+ * double precision; one pass over p, g and b. The float/double conversions
+ * and double arithmetic bound the loop: PG_CLONES (kernels.h) builds it also
+ * for wider vectors, with the same IEEE results. */
+#define PG_SGD_RANGE(T, SUF)                                                                        \
+    PG_CLONES static void sgd_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                      \
+        const pg_sgd_job *j = ctx;                                                                  \
+        T *P = j->p, *B = j->b;                                                                     \
+        const T *G = j->g;                                                                          \
+        const double lr = j->lr, mu = j->momentum, keep = 1.0 - j->dampening, wd = j->weight_decay; \
+        const double sign = j->sign;                                                                \
+        if (B && j->step > 1 && !j->nesterov && wd == 0) { /* the usual case, without branches */  \
+            PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                            \
+                double b = (double)(T)(mu * (double)B[i] + keep * (sign * (double)G[i]));           \
+                B[i] = (T)b;                                                                        \
+                P[i] = (T)((double)P[i] - lr * b);                                                  \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
+        for (int64_t i = lo; i < hi; i++) {                                                         \
+            double p = P[i], g = sign * (double)G[i];                                               \
+            if (wd != 0) g = g + wd * p;                                                            \
+            if (B) {                                                                                \
+                double b = (double)(T)(j->step == 1 ? g : mu * (double)B[i] + keep * g);            \
+                B[i] = (T)b;                                                                        \
+                g = j->nesterov ? g + mu * b : b;                                                   \
+            }                                                                                       \
+            P[i] = (T)(p - lr * g);                                                                 \
+        }                                                                                           \
+    }
+PG_SGD_RANGE(float, f32)
+PG_SGD_RANGE(double, f64)
+
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
+    const char *op = "sgd_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
+        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "momentum", momentum, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)))
+        return st;
+    if (!isfinite(dampening)) return pg__fail(PG_ERR_VALUE, "%s: invalid dampening %g", op, dampening);
+    if (nesterov && (momentum <= 0 || dampening != 0))
+        return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
+    bool mom = momentum != 0;
+    if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
+    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
+                    weight_decay, maximize ? -1.0 : 1.0, nesterov};
+    return pg__opt_run(PG_REC_SGD, PG_OPT_T(param, grad, momentum_buf),
+                       PG_OPT_S((double)step, lr, momentum, dampening, weight_decay, nesterov != 0, maximize != 0),
+                       &j, sgd_range_f32, sgd_range_f64);
+}
+
+/* ======================================================================
+ * AdaGrad
+ *   g = -grad (maximize) or grad;  g = g + wd p
+ *   clr = lr / (1 + (step - 1) lr_decay)
+ *   s = s + g^2
+ *   p = p - clr (g / (sqrt(s) + eps))
+ * (seed 001: "learning rate x gradient / sqrt(accumulated gradient norms)")
+ * ====================================================================== */
+
+typedef struct pg_adagrad_job {
+    void *p;       /* [n] parameter */
+    const void *g; /* [n] gradient */
+    void *s;       /* [n] sum */
+    double clr, eps;
+    PG_OPT_GRAD_FIELDS;
+} pg_adagrad_job;
+
+#define PG_ADAGRAD_RANGE(T, SUF, CLONES, SQRTS)                                                \
+    CLONES PG_OPT_LOOP static void adagrad_range_##SUF(void *ctx, int64_t lo, int64_t hi) {    \
+        const pg_adagrad_job *j = ctx;                                                         \
+        T *P = j->p, *S = j->s;                                                                \
+        const T *G = j->g;                                                                     \
+        PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                           \
+            double p = P[i], g = G[i];                                                         \
+            PG_OPT_GRAD(T, p, g, j);                                                           \
+            double s = (double)(T)((double)S[i] + g * g);                                      \
+            S[i] = (T)s;                                                                       \
+            P[i] = (T)(p - j->clr * (g / (SQRTS(s) + j->eps)));                                \
+        }                                                                                      \
+    }
+PG_ADAGRAD_RANGE(float, f32, PG_CLONES, sqrt)
+PG_ADAGRAD_RANGE(double, f64, PG_CLONES, sqrt)
+PG_ADAGRAD_RANGE(float, f32_fma, PG_FMA_CLONES, PG_SQRT_F32) /* s is a float32 value */
+
+pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
+                          double lr_decay, double weight_decay, double eps, int maximize) {
+    const char *op = "adagrad_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
+        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "lr_decay", lr_decay, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
+        (st = pg__check_state(op, "sum", param, state_sum)))
+        return st;
+    pg_adagrad_job j = {.p = param->data, .g = grad->data, .s = state_sum->data,
+                        .clr = lr / (1.0 + (double)(step - 1) * lr_decay), .eps = eps};
+    pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
+    return pg__opt_run(PG_REC_ADAGRAD, PG_OPT_T(param, grad, state_sum),
+                       PG_OPT_S((double)step, lr, lr_decay, weight_decay, eps, maximize != 0), &j,
+                       PG_FMA_LOOPS() ? adagrad_range_f32_fma : adagrad_range_f32, adagrad_range_f64);
+}
+
+/* ======================================================================
+ * RMSProp
+ *   g = -grad (maximize) or grad;  g = g + wd p
+ *   v = alpha v + (1 - alpha) g^2
+ *   centered: a = lerp(a, g, 1 - alpha);  den = sqrt(v - a^2) + eps
+ *   else:                                 den = sqrt(v) + eps
+ *   momentum > 0: b = mu b + g / den;  p = p - lr b
+ *   else:                              p = p - lr (g / den)
+ * ====================================================================== */
+
+typedef struct pg_rmsprop_job {
+    void *p;       /* [n] parameter */
+    const void *g; /* [n] gradient */
+    void *v;       /* [n] square_avg */
+    void *a, *b;   /* [n] grad_avg (centered) and momentum buffer (momentum > 0), else NULL */
+    double lr, alpha, eps, momentum;
+    PG_OPT_GRAD_FIELDS;
+} pg_rmsprop_job;
+
+/* one loop per setting (CENTERED and MOM constants), so that each is branch-free */
+#define PG_RMSPROP_LOOP(T, CENTERED, MOM, SQRTV)                                               \
+    PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                               \
+        double p = P[i], g = G[i], den;                                                        \
+        PG_OPT_GRAD(T, p, g, j);                                                               \
+        double v = (double)(T)(alpha * (double)V[i] + (1.0 - alpha) * (g * g));                \
+        V[i] = (T)v;                                                                           \
+        if (CENTERED) {                                                                        \
+            double a = (double)(T)pg__lerp_v(A[i], g, 1.0 - alpha);                            \
+            A[i] = (T)a;                                                                       \
+            den = sqrt(v - a * a) + eps;                                                       \
+        } else {                                                                               \
+            den = SQRTV(v) + eps;                                                              \
+        }                                                                                      \
+        if (MOM) {                                                                             \
+            double b = (double)(T)(j->momentum * (double)B[i] + g / den);                      \
+            B[i] = (T)b;                                                                       \
+            P[i] = (T)(p - j->lr * b);                                                         \
+        } else {                                                                               \
+            P[i] = (T)(p - j->lr * (g / den));                                                 \
+        }                                                                                      \
+    }
+#define PG_RMSPROP_RANGE(T, SUF, CLONES, SQRTV)                                                \
+    CLONES PG_OPT_LOOP static void rmsprop_range_##SUF(void *ctx, int64_t lo, int64_t hi) {    \
+        const pg_rmsprop_job *j = ctx;                                                         \
+        T *P = j->p, *V = j->v, *A = j->a, *B = j->b;                                          \
+        const T *G = j->g;                                                                     \
+        const double alpha = j->alpha, eps = j->eps;                                           \
+        if (A && B) PG_RMSPROP_LOOP(T, 1, 1, SQRTV)                                            \
+        else if (A) PG_RMSPROP_LOOP(T, 1, 0, SQRTV)                                            \
+        else if (B) PG_RMSPROP_LOOP(T, 0, 1, SQRTV)                                            \
+        else PG_RMSPROP_LOOP(T, 0, 0, SQRTV)                                                   \
+    }
+PG_RMSPROP_RANGE(float, f32, PG_CLONES, sqrt)
+PG_RMSPROP_RANGE(double, f64, PG_CLONES, sqrt)
+PG_RMSPROP_RANGE(float, f32_fma, PG_FMA_CLONES, PG_SQRT_F32) /* v (not centered) is a float32 value */
+
+pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
+                          pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
+                          double momentum, int centered, int maximize) {
+    const char *op = "rmsprop_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_min(op, "learning rate", lr, 0)) ||
+        (st = pg__check_min(op, "alpha", alpha, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) ||
+        (st = pg__check_min(op, "momentum", momentum, 0)) ||
+        (st = pg__check_state(op, "square_avg", param, square_avg)) ||
+        (momentum > 0 && (st = pg__check_state(op, "momentum", param, momentum_buf))) ||
+        (centered && (st = pg__check_state(op, "grad_avg", param, grad_avg))))
+        return st;
+    pg_rmsprop_job j = {.p = param->data, .g = grad->data, .v = square_avg->data,
+                        .a = centered ? grad_avg->data : NULL, .b = momentum > 0 ? momentum_buf->data : NULL,
+                        .lr = lr, .alpha = alpha, .eps = eps, .momentum = momentum};
+    pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
+    return pg__opt_run(PG_REC_RMSPROP, PG_OPT_T(param, grad, square_avg, momentum_buf, grad_avg),
+                       PG_OPT_S(lr, alpha, eps, weight_decay, momentum, centered != 0, maximize != 0), &j,
+                       PG_FMA_LOOPS() ? rmsprop_range_f32_fma : rmsprop_range_f32, rmsprop_range_f64);
+}
+
+/* ======================================================================
+ * Adam / AdamW
+ *   g = -grad (maximize) or grad
+ *   AdamW (decoupled): p = p (1 - lr wd);   Adam: g = g + wd p
+ *   m = lerp(m, g, 1 - beta1)
+ *   v = beta2 v + (1 - beta2) g^2
+ *   amsgrad: vmax = max(vmax, v), and vmax replaces v below
+ *   den = sqrt(v) / sqrt(1 - beta2^step) + eps
+ *   p = p - (lr / (1 - beta1^step)) (m / den)
+ * ====================================================================== */
+
+typedef struct pg_adam_job {
+    void *p;          /* [n] parameter */
+    const void *g;    /* [n] gradient */
+    void *m, *v, *vm; /* [n] exp_avg, exp_avg_sq, max_exp_avg_sq (NULL without amsgrad) */
+    double beta1, beta2, eps, step_size, bc2_sqrt, inv_bc2_sqrt;
+    PG_OPT_GRAD_FIELDS;
+} pg_adam_job;
+
+#define PG_ADAM_LOOP(T, AMSGRAD, DIV)                                                            \
+    PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                               \
+        double p = P[i], g = G[i];                                                             \
+        PG_OPT_GRAD(T, p, g, j);                                                               \
+        double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                             \
+        double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));         \
+        M[i] = (T)m;                                                                           \
+        V[i] = (T)v;                                                                           \
+        if (AMSGRAD) {                                                                         \
+            v = pg__max_nan(v, VM[i]);                                                         \
+            VM[i] = (T)v;                                                                      \
+        }                                                                                      \
+        double den = DIV(sqrt(v), j->bc2_sqrt, j->inv_bc2_sqrt) + j->eps;                      \
+        P[i] = (T)(p - j->step_size * (m / den));                                              \
+    }
+#define PG_ADAM_RANGE(T, SUF, CLONES, DIV)                                                     \
+    CLONES PG_OPT_LOOP static void adam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {       \
+        const pg_adam_job *j = ctx;                                                            \
+        T *P = j->p, *M = j->m, *V = j->v, *VM = j->vm;                                        \
+        const T *G = j->g;                                                                     \
+        if (VM) PG_ADAM_LOOP(T, 1, DIV)                                                        \
+        else PG_ADAM_LOOP(T, 0, DIV)                                                           \
+    }
+PG_ADAM_RANGE(float, f32, PG_CLONES, PG_DIV_PLAIN)
+PG_ADAM_RANGE(double, f64, PG_CLONES, PG_DIV_PLAIN)
+/* sqrt(v) / sqrt(1 - beta2^t) by pg__div_inv: sqrt(v) is 0, inf, NaN or in
+ * [2^-537, 2^512] (v a double >= 0 or NaN), the divisor in [2^-27, 1] */
+PG_ADAM_RANGE(float, f32_fma, PG_FMA_CLONES, PG_DIV_FMA)
+PG_ADAM_RANGE(double, f64_fma, PG_FMA_CLONES, PG_DIV_FMA)
+
+pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
+                       pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
+                       double weight_decay, int decoupled_weight_decay, int amsgrad, int maximize) {
+    const char *op = decoupled_weight_decay ? "adamw_step" : "adam_step";
+    pg_status st;
+    if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
+        (st = pg__check_min(op, "learning rate", lr, 0)) || (st = pg__check_min(op, "eps", eps, 0)) ||
+        (st = pg__check_min(op, "weight_decay", weight_decay, 0)) ||
+        (st = pg__check_state(op, "exp_avg", param, exp_avg)) ||
+        (st = pg__check_state(op, "exp_avg_sq", param, exp_avg_sq)) ||
+        (amsgrad && (st = pg__check_state(op, "max_exp_avg_sq", param, max_exp_avg_sq))) ||
+        (st = pg__check_betas(op, beta1, beta2)))
+        return st;
+    pg_adam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
+                     .vm = amsgrad ? max_exp_avg_sq->data : NULL, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+                     .step_size = lr / (1.0 - pow(beta1, (double)step)),
+                     .bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step))};
+    j.inv_bc2_sqrt = 1.0 / j.bc2_sqrt;
+    pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
+    bool fma = PG_FMA_LOOPS();
+    return pg__opt_run(PG_REC_ADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
+                       PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
+                                amsgrad != 0, maximize != 0),
+                       &j, fma ? adam_range_f32_fma : adam_range_f32, fma ? adam_range_f64_fma : adam_range_f64);
 }
 
 /* ======================================================================
@@ -403,18 +510,12 @@ pg_status pg_adamax_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, 
         (st = pg__check_min(op, "weight_decay", weight_decay, 0)) || (st = pg__check_betas(op, beta1, beta2)) ||
         (st = pg__check_state(op, "exp_avg", param, exp_avg)) || (st = pg__check_state(op, "exp_inf", param, exp_inf)))
         return st;
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_inf};
-        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, maximize != 0};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADAMAX, t, v);
-    }
     pg_adamax_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .u = exp_inf->data,
                        .clr = lr / (1.0 - pow(beta1, (double)step)), .beta1 = beta1, .beta2 = beta2, .eps = eps};
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN,
-                       param->dtype == PG_DTYPE_F64 ? adamax_range_f64 : adamax_range_f32, &j);
-    pg__bump_version(param);
-    return PG_OK;
+    return pg__opt_run(PG_REC_ADAMAX, PG_OPT_T(param, grad, exp_avg, exp_inf),
+                       PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, maximize != 0), &j,
+                       adamax_range_f32, adamax_range_f64);
 }
 
 /* ======================================================================
@@ -441,10 +542,11 @@ typedef struct pg_nradam_job {
     double beta1, beta2, eps;
     PG_OPT_GRAD_FIELDS;
     double bc1, bc2, c_grad, c_avg; /* NAdam: the two step sizes; RAdam: c_grad = lr, c_avg = r (0: no rectification) */
+    double inv_bc1, inv_bc2;        /* 1 / bc1, 1 / bc2 */
 } pg_nradam_job;
 
-#define PG_NRADAM_RANGE(T, SUF)                                                                         \
-    PG_CLONES PG_OPT_LOOP static void nadam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+#define PG_NRADAM_RANGE(T, SUF, CLONES, DIV)                                                            \
+    CLONES PG_OPT_LOOP static void nadam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
         const pg_nradam_job *j = ctx;                                                                   \
         T *P = j->p, *M = j->m, *V = j->v;                                                              \
         const T *G = j->g;                                                                              \
@@ -455,12 +557,12 @@ typedef struct pg_nradam_job {
             double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));               \
             M[i] = (T)m;                                                                                \
             V[i] = (T)v;                                                                                \
-            double d = sqrt(v / j->bc2) + j->eps;                                                       \
+            double d = sqrt(DIV(v, j->bc2, j->inv_bc2)) + j->eps;                                       \
             p = p - j->c_grad * (g / d);                                                                \
             P[i] = (T)(p - j->c_avg * (m / d));                                                         \
         }                                                                                               \
     }                                                                                                   \
-    PG_CLONES PG_OPT_LOOP static void radam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
+    CLONES PG_OPT_LOOP static void radam_range_##SUF(void *ctx, int64_t lo, int64_t hi) {                        \
         const pg_nradam_job *j = ctx;                                                                   \
         T *P = j->p, *M = j->m, *V = j->v;                                                              \
         const T *G = j->g;                                                                              \
@@ -473,7 +575,7 @@ typedef struct pg_nradam_job {
                 double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
                 M[i] = (T)m;                                                                            \
                 V[i] = (T)v;                                                                            \
-                P[i] = (T)(p - m / j->bc1 * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect);               \
+                P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect); \
             }                                                                                           \
         } else {                                                                                        \
             PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                                \
@@ -483,12 +585,16 @@ typedef struct pg_nradam_job {
                 double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
                 M[i] = (T)m;                                                                            \
                 V[i] = (T)v;                                                                            \
-                P[i] = (T)(p - m / j->bc1 * lr);                                                        \
+                P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr);                                        \
             }                                                                                           \
         }                                                                                               \
     }
-PG_NRADAM_RANGE(float, f32)
-PG_NRADAM_RANGE(double, f64)
+PG_NRADAM_RANGE(float, f32, PG_CLONES, PG_DIV_PLAIN)
+PG_NRADAM_RANGE(double, f64, PG_CLONES, PG_DIV_PLAIN)
+/* float32 only: v / (1 - beta2^t) and m / (1 - beta1^t) by pg__div_inv, v and
+ * m 0, inf, NaN or within 2^+-150 (float32 values), the divisors in [2^-53, 1]
+ * (beta < 1); a float64 v or m could overflow or be subnormal */
+PG_NRADAM_RANGE(float, f32_fma, PG_FMA_CLONES, PG_DIV_FMA)
 
 static pg_status pg__check_nradam(const char *op, pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg,
                                   pg_tensor *exp_avg_sq, int64_t step, double lr, double beta1, double beta2,
@@ -514,23 +620,19 @@ pg_status pg_nadam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     if (!(mu_product >= 0 && mu_product < 1))
         return pg__fail(PG_ERR_VALUE, "%s: invalid mu_product %g (the product of the momentum factors, in [0, 1))", op,
                         mu_product);
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq};
-        double v[PG_REC_MAX_S] = {(double)step, mu_product, lr,   beta1, beta2, eps, weight_decay, momentum_decay,
-                                  decoupled_weight_decay != 0,     maximize != 0};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_NADAM, t, v);
-    }
     double mu = beta1 * (1.0 - 0.5 * pow(0.96, (double)step * momentum_decay));
     double mu_next = beta1 * (1.0 - 0.5 * pow(0.96, (double)(step + 1) * momentum_decay));
     pg_nradam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
                        .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, (double)step),
                        .bc2 = 1.0 - pow(beta2, (double)step), .c_grad = lr * (1.0 - mu) / (1.0 - mu_product),
                        .c_avg = lr * mu_next / (1.0 - mu_product * mu_next)};
+    j.inv_bc1 = 1.0 / j.bc1;
+    j.inv_bc2 = 1.0 / j.bc2;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? nadam_range_f64 : nadam_range_f32,
-                       &j);
-    pg__bump_version(param);
-    return PG_OK;
+    return pg__opt_run(PG_REC_NADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
+                       PG_OPT_S((double)step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
+                                decoupled_weight_decay != 0, maximize != 0),
+                       &j, PG_FMA_LOOPS() ? nadam_range_f32_fma : nadam_range_f32, nadam_range_f64);
 }
 
 pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq, int64_t step,
@@ -540,12 +642,6 @@ pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     pg_status st;
     if ((st = pg__check_nradam(op, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay)))
         return st;
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, exp_avg, exp_avg_sq};
-        double v[PG_REC_MAX_S] = {(double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
-                                  maximize != 0};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RADAM, t, v);
-    }
     double t = (double)step, bc2 = 1.0 - pow(beta2, t);
     double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
     double rho_t = rho_inf - 2.0 * t * pow(beta2, t) / bc2;
@@ -554,11 +650,13 @@ pg_status pg_radam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, p
     pg_nradam_job j = {.p = param->data, .g = grad->data, .m = exp_avg->data, .v = exp_avg_sq->data,
                        .beta1 = beta1, .beta2 = beta2, .eps = eps, .bc1 = 1.0 - pow(beta1, t), .bc2 = bc2,
                        .c_grad = lr, .c_avg = rect};
+    j.inv_bc1 = 1.0 / j.bc1;
+    j.inv_bc2 = 1.0 / j.bc2;
     pg__opt_grad_init(&j, lr, weight_decay, decoupled_weight_decay, maximize);
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? radam_range_f64 : radam_range_f32,
-                       &j);
-    pg__bump_version(param);
-    return PG_OK;
+    return pg__opt_run(PG_REC_RADAM, PG_OPT_T(param, grad, exp_avg, exp_avg_sq),
+                       PG_OPT_S((double)step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay != 0,
+                                maximize != 0),
+                       &j, PG_FMA_LOOPS() ? radam_range_f32_fma : radam_range_f32, radam_range_f64);
 }
 
 /* ======================================================================
@@ -607,18 +705,12 @@ pg_status pg_adadelta_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_
         (st = pg__check_state(op, "acc_delta", param, acc_delta)))
         return st;
     if (!(rho >= 0 && rho <= 1)) return pg__fail(PG_ERR_VALUE, "%s: invalid rho %g (must be in [0, 1])", op, rho);
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, square_avg, acc_delta};
-        double v[PG_REC_MAX_S] = {lr, rho, eps, weight_decay, maximize != 0};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_ADADELTA, t, v);
-    }
     pg_adadelta_job j = {.p = param->data, .g = grad->data, .v = square_avg->data, .a = acc_delta->data, .lr = lr,
                          .rho = rho, .eps = eps};
     pg__opt_grad_init(&j, lr, weight_decay, 0, maximize);
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN,
-                       param->dtype == PG_DTYPE_F64 ? adadelta_range_f64 : adadelta_range_f32, &j);
-    pg__bump_version(param);
-    return PG_OK;
+    return pg__opt_run(PG_REC_ADADELTA, PG_OPT_T(param, grad, square_avg, acc_delta),
+                       PG_OPT_S(lr, rho, eps, weight_decay, maximize != 0), &j,
+                       adadelta_range_f32, adadelta_range_f64);
 }
 
 /* ======================================================================
@@ -675,15 +767,9 @@ pg_status pg_rprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *prev, pg_t
     if (!(0 <= step_size_min && step_size_min <= step_size_max))
         return pg__fail(PG_ERR_VALUE, "%s: invalid step_sizes (%g, %g) (need 0 <= min <= max)", op, step_size_min,
                         step_size_max);
-    if (pg_tls.recorder) { /* pygrad.compile */
-        pg_tensor *t[PG_REC_MAX_T] = {param, grad, prev, step_size};
-        double v[PG_REC_MAX_S] = {etaminus, etaplus, step_size_min, step_size_max, maximize != 0};
-        pg_tls.recorder->ops->optim(pg_tls.recorder, PG_REC_RPROP, t, v);
-    }
     pg_rprop_job j = {param->data, grad->data, prev->data, step_size->data, etaminus, etaplus, step_size_min,
                       step_size_max, maximize ? -1.0 : 1.0};
-    pg__parallel_range(param->numel, 64, PG_NDITER_GRAIN, param->dtype == PG_DTYPE_F64 ? rprop_range_f64 : rprop_range_f32,
-                       &j);
-    pg__bump_version(param);
-    return PG_OK;
+    return pg__opt_run(PG_REC_RPROP, PG_OPT_T(param, grad, prev, step_size),
+                       PG_OPT_S(etaminus, etaplus, step_size_min, step_size_max, maximize != 0), &j,
+                       rprop_range_f32, rprop_range_f64);
 }

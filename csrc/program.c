@@ -55,7 +55,7 @@ static const char *const pg__bitname[] = {"bitwise_and", "bitwise_or", "bitwise_
  * where its learning rate sits among the scalars (-1: none; printed by program_lines) */
 static const char *const pg__optname[] = {"sgd_step",   "adagrad_step", "rmsprop_step",  "adam_step", "adamax_step",
                                           "nadam_step", "radam_step",   "adadelta_step", "rprop_step"};
-static const int pg__opt_nt[] = {3, 3, 5, 5, 4, 4, 4, 4, 4}, pg__opt_ns[] = {6, 5, 6, 8, 7, 10, 8, 5, 5};
+static const int pg__opt_nt[] = {3, 3, 5, 5, 4, 4, 4, 4, 4}, pg__opt_ns[] = {7, 6, 7, 9, 7, 10, 8, 5, 5};
 static const int pg__opt_lr[] = {1, 1, 0, 1, 1, 2, 1, 0, -1};
 
 typedef struct pg_instr {
@@ -2284,12 +2284,13 @@ static pg_status pg__run_opt(pg_program *g, const pg_instr *I, int i) {
     }
     const double *s = g->scalars + I->scal;
     switch (I->opt) {
-    case PG_REC_SGD: return pg_sgd_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5]);
-    case PG_REC_ADAGRAD: return pg_adagrad_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4]);
-    case PG_REC_RMSPROP: return pg_rmsprop_step(t[0], t[1], t[2], t[3], t[4], s[0], s[1], s[2], s[3], s[4], (int)s[5]);
+    case PG_REC_SGD: return pg_sgd_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5], (int)s[6]);
+    case PG_REC_ADAGRAD: return pg_adagrad_step(t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5]);
+    case PG_REC_RMSPROP: return pg_rmsprop_step(t[0], t[1], t[2], t[3], t[4], s[0], s[1], s[2], s[3], s[4], (int)s[5],
+                               (int)s[6]);
     case PG_REC_ADAM:
         return pg_adam_step(t[0], t[1], t[2], t[3], t[4], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6],
-                            (int)s[7]);
+                            (int)s[7], (int)s[8]);
     case PG_REC_ADAMAX: return pg_adamax_step(t[0], t[1], t[2], t[3], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], (int)s[6]);
     case PG_REC_NADAM:
         return pg_nadam_step(t[0], t[1], t[2], t[3], (int64_t)s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], (int)s[8],

@@ -551,18 +551,18 @@ pg_status pg_get_memory_stats(pg_memory_stats *stats); /* PG_ERR_VALUE on NULL *
  * borrowed. step is the 1-based count of updates including this one; a state
  * buffer that the settings do not use may be NULL. */
 pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
-                      double momentum, double dampening, double weight_decay, int nesterov);
+                      double momentum, double dampening, double weight_decay, int nesterov, int maximize);
 pg_status pg_adagrad_step(pg_tensor *param, pg_tensor *grad, pg_tensor *state_sum, int64_t step, double lr,
-                          double lr_decay, double weight_decay, double eps);
+                          double lr_decay, double weight_decay, double eps, int maximize);
 pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_avg, pg_tensor *momentum_buf,
                           pg_tensor *grad_avg, double lr, double alpha, double eps, double weight_decay,
-                          double momentum, int centered);
+                          double momentum, int centered, int maximize);
 pg_status pg_adam_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_avg_sq,
                        pg_tensor *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
-                       double weight_decay, int decoupled_weight_decay, int amsgrad);
-/* Adamax, NAdam, RAdam, Adadelta, Rprop: maximize ascends (the gradient is
- * negated first). NAdam's mu_product is the caller's running product of the
- * momentum factors beta1 (1 - 0.5 * 0.96^(i momentum_decay)), i = 1 .. step.
+                       double weight_decay, int decoupled_weight_decay, int amsgrad, int maximize);
+/* Every update's maximize ascends (the gradient is negated first). NAdam's
+ * mu_product is the caller's running product of the momentum factors
+ * beta1 (1 - 0.5 * 0.96^(i momentum_decay)), i = 1 .. step.
  * Rprop's step_size buffer starts filled with lr, prev with zeros. */
 pg_status pg_adamax_step(pg_tensor *param, pg_tensor *grad, pg_tensor *exp_avg, pg_tensor *exp_inf, int64_t step,
                          double lr, double beta1, double beta2, double eps, double weight_decay, int maximize);

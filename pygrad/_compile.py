@@ -180,7 +180,7 @@ def _sgd_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], o
     steps = _advance(sts, undo)
     if steps is None:
         return False
-    _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"]))
+    _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"], g["maximize"]))
     return True
 
 
@@ -192,7 +192,7 @@ def _adagrad_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any
     steps = _advance(sts, undo)
     if steps is None:
         return False
-    _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"]))
+    _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"], g["maximize"]))
     return True
 
 
@@ -204,7 +204,8 @@ def _rmsprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any
         return False
     if _advance(sts, undo) is None:
         return False
-    out.extend((g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"]) * len(ids))
+    out.extend((g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"], g["maximize"])
+               * len(ids))
     return True
 
 
@@ -215,7 +216,7 @@ def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], 
             or not _held(sts, "exp_avg_sq", cols[3]) or not _held(sts, "max_exp_avg_sq", cols[4])):
         return False
     b1, b2 = g["betas"]
-    rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"])
+    rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"], g["maximize"])
     steps = _advance(sts, undo)
     if steps is None:
         return False

@@ -203,7 +203,7 @@ def _check_min(name: str, what: str, v: float, lo: float = 0.0) -> None:
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
-    With g = ∇p + wd·p (weight decay), momentum μ and buffer b:
+    With g = ∇p + wd·p (weight decay; ``maximize`` ascends: g = -∇p + wd·p), momentum μ and buffer b:
 
         b ← g (first step), then b ← μ·b + (1 - dampening)·g
         d = g + μ·b (Nesterov) or b (momentum) or g (plain)
@@ -215,9 +215,9 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: ParamsArg, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
+                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": bool(maximize)})
 
     def _check_group(self, g: dict[str, Any]) -> None:
         _check_min("SGD", "learning rate", g["lr"])
@@ -234,7 +234,7 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = self._zeros(p)
         _fused.sgd_step(p, grad, buf, state["step"], g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
-                   g["nesterov"])
+                        g["nesterov"], g["maximize"])
 
 
 class Adagrad(Optimizer):
@@ -243,13 +243,16 @@ class Adagrad(Optimizer):
         g = ∇p + wd·p,   s ← s + g²,   p ← p - clr · g / (√s + eps)
         clr = lr / (1 + (t - 1)·lr_decay)
 
+    (``maximize`` ascends: the gradient is negated first.)
+
     ("learning rate × gradient / sqrt(accumulated gradient norms)", seed 001.)
     """
 
     def __init__(self, params: ParamsArg, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps,
+                                  "maximize": bool(maximize)})
 
     def _check_group(self, g: dict[str, Any]) -> None:
         _check_min("Adagrad", "learning rate", g["lr"])
@@ -262,7 +265,8 @@ class Adagrad(Optimizer):
         if "sum" not in state:
             state["sum"] = self._zeros(p, g["initial_accumulator_value"])
         state["step"] = state.get("step", 0) + 1
-        _fused.adagrad_step(p, grad, state["sum"], state["step"], g["lr"], g["lr_decay"], g["weight_decay"], g["eps"])
+        _fused.adagrad_step(p, grad, state["sum"], state["step"], g["lr"], g["lr_decay"], g["weight_decay"], g["eps"],
+                            g["maximize"])
 
 
 class RMSprop(Optimizer):
@@ -271,12 +275,15 @@ class RMSprop(Optimizer):
         g = ∇p + wd·p,   v ← α·v + (1 - α)·g²
         den = √v + eps, or √(v - ḡ²) + eps when centered (ḡ ← running mean of g)
         p ← p - lr·g/den, or with momentum μ: b ← μ·b + g/den, p ← p - lr·b
+
+    (``maximize`` ascends: the gradient is negated first.)
     """
 
     def __init__(self, params: ParamsArg, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered})
+                                  "momentum": momentum, "centered": centered, "maximize": bool(maximize)})
 
     def _check_group(self, g: dict[str, Any]) -> None:
         for what in ("lr", "alpha", "eps", "weight_decay", "momentum"):
@@ -291,7 +298,7 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = self._zeros(p)
         state["step"] = state.get("step", 0) + 1
         _fused.rmsprop_step(p, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"), g["lr"],
-                       g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"])
+                            g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"], g["maximize"])
 
 
 class Adam(Optimizer):
@@ -300,14 +307,16 @@ class Adam(Optimizer):
         g = ∇p + wd·p (L2 penalty; AdamW decays p instead)
         m ← β₁·m + (1 - β₁)·g,   v ← β₂·v + (1 - β₂)·g²   (amsgrad: v̂ = running max of v)
         p ← p - lr/(1 - β₁ᵗ) · m / (√v / √(1 - β₂ᵗ) + eps)
+
+    (``maximize`` ascends: the gradient is negated first.)
     """
 
     _decoupled = False
 
     def __init__(self, params: ParamsArg, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad})
+                                  "amsgrad": amsgrad, "maximize": bool(maximize)})
 
     def _check_group(self, g: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -327,7 +336,7 @@ class Adam(Optimizer):
         state["step"] = state.get("step", 0) + 1
         b1, b2 = g["betas"]
         _fused.adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), state["step"],
-                    g["lr"], b1, b2, g["eps"], g["weight_decay"], self._decoupled, g["amsgrad"])
+                         g["lr"], b1, b2, g["eps"], g["weight_decay"], self._decoupled, g["amsgrad"], g["maximize"])
 
 
 class AdamW(Adam):
@@ -337,8 +346,8 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params: ParamsArg, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class _Checked(Optimizer):

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pygrad import _copying
-from pygrad._optim_rules import _f64, _lerp, _old, _store
+from pygrad._optim_rules import _decay, _f64, _lerp, _old, _store
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from .autograd import enable_grad, no_grad
@@ -160,13 +160,13 @@ def _at_least(name: str, what: str, v: float) -> None:
 
 
 class SGD(Optimizer):
-    """g = ∇ + wd·p; b = g (first step) or μ·b + (1 - dampening)·g;
+    """g = ∇ (-∇ when maximize) + wd·p; b = g (first step) or μ·b + (1 - dampening)·g;
     d = g + μ·b (Nesterov), b (momentum) or g; p ← p - lr·d."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+                                      nesterov=nesterov, maximize=bool(maximize)))
 
     def _check(self, g: dict[str, Any]) -> None:
         for k in ("lr", "momentum", "weight_decay"):
@@ -176,8 +176,7 @@ class SGD(Optimizer):
 
     def _rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: np.dtype) -> Array:
         state["step"] = state.get("step", 0) + 1
-        if h["weight_decay"] != 0:
-            g = g + h["weight_decay"] * p
+        _, g = _decay(p, g, h, dtype, False)
         mu = h["momentum"]
         if mu != 0:
             if state["step"] == 1:
@@ -190,12 +189,13 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """g = ∇ + wd·p; s ← s + g²; p ← p - clr·(g / (√s + eps)), clr = lr / (1 + (t - 1)·lr_decay)."""
+    """g = ∇ (-∇ when maximize) + wd·p; s ← s + g²; p ← p - clr·(g / (√s + eps)), clr = lr / (1 + (t - 1)·lr_decay)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=bool(maximize)))
 
     def _check(self, g: dict[str, Any]) -> None:
         for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
@@ -204,21 +204,21 @@ class Adagrad(Optimizer):
     def _rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: np.dtype) -> Array:
         start = _old(state, "sum", p, h["initial_accumulator_value"]).astype(dtype)
         state["step"] = t = state.get("step", 0) + 1
-        if h["weight_decay"] != 0:
-            g = g + h["weight_decay"] * p
+        _, g = _decay(p, g, h, dtype, False)
         clr = h["lr"] / (1 + (t - 1) * h["lr_decay"])
         s = _store(state, "sum", _f64(start) + g * g, dtype)
         return p - clr * (g / (np.sqrt(s) + h["eps"]))
 
 
 class RMSprop(Optimizer):
-    """g = ∇ + wd·p; v ← α·v + (1 - α)·g²; den = √v + eps, or √(v - ḡ²) + eps with
+    """g = ∇ (-∇ when maximize) + wd·p; v ← α·v + (1 - α)·g²; den = √v + eps, or √(v - ḡ²) + eps with
     ḡ ← lerp(ḡ, g, 1 - α) (centered); p ← p - lr·(g/den), or b ← μ·b + g/den, p ← p - lr·b."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered, maximize=bool(maximize)))
 
     def _check(self, g: dict[str, Any]) -> None:
         for k in ("lr", "alpha", "eps", "weight_decay", "momentum"):
@@ -226,8 +226,7 @@ class RMSprop(Optimizer):
 
     def _rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: np.dtype) -> Array:
         state["step"] = state.get("step", 0) + 1
-        if h["weight_decay"] != 0:
-            g = g + h["weight_decay"] * p
+        _, g = _decay(p, g, h, dtype, False)
         a = h["alpha"]
         v = _store(state, "square_avg", a * _old(state, "square_avg", p) + (1 - a) * (g * g), dtype)
         if h["centered"]:
@@ -242,15 +241,15 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """g = ∇ + wd·p (AdamW instead: p ← p·(1 - lr·wd)); m ← lerp(m, g, 1 - β₁);
+    """g = ∇ (-∇ when maximize) + wd·p (AdamW instead: p ← p·(1 - lr·wd)); m ← lerp(m, g, 1 - β₁);
     v ← β₂·v + (1 - β₂)·g² (amsgrad: v ← max(v̂, v)); p ← p - lr/(1 - β₁ᵗ)·(m / (√v/√(1 - β₂ᵗ) + eps))."""
 
     _decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad))
+                                      amsgrad=amsgrad, maximize=bool(maximize)))
 
     def _check(self, g: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -262,12 +261,8 @@ class Adam(Optimizer):
     def _rule(self, p: Array, g: Array, state: dict[str, Any], h: dict[str, Any], dtype: np.dtype) -> Array:
         state["step"] = t = state.get("step", 0) + 1
         b1, b2 = h["betas"]
-        lr, wd = h["lr"], h["weight_decay"]
-        if wd != 0:
-            if self._decoupled:
-                p = _f64((p * (1 - lr * wd)).astype(dtype))
-            else:
-                g = g + wd * p
+        lr = h["lr"]
+        p, g = _decay(p, g, h, dtype, self._decoupled)
         m = _store(state, "exp_avg", _lerp(_old(state, "exp_avg", p), g, 1 - b1), dtype)
         v = _store(state, "exp_avg_sq", b2 * _old(state, "exp_avg_sq", p) + (1 - b2) * (g * g), dtype)
         if h["amsgrad"]:
@@ -282,8 +277,8 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 # ---------------------------------------------------------- schedules ---

@@ -2431,29 +2431,29 @@ static void test_nn_ops(void) {
 static void test_optimizers(void) {
     pg_tensor *g = V(F64, 0.5, -1.0);
     pg_tensor *p = V(F64, 1.0, 2.0), *buf = V(F64, 0.0, 0.0);
-    CHECK_OK(pg_sgd_step(p, g, NULL, 1, 0.1, 0.0, 0.0, 0.0, 0)); /* p -= 0.1 g */
+    CHECK_OK(pg_sgd_step(p, g, NULL, 1, 0.1, 0.0, 0.0, 0.0, 0, 0)); /* p -= 0.1 g */
     CHECK_VALUES(p, E, 0.95, 2.1);
-    CHECK_OK(pg_sgd_step(p, g, buf, 1, 0.1, 0.9, 0.0, 0.0, 0)); /* buf = g */
-    CHECK_OK(pg_sgd_step(p, g, buf, 2, 0.1, 0.9, 0.0, 0.0, 0)); /* buf = 0.9 g + g */
+    CHECK_OK(pg_sgd_step(p, g, buf, 1, 0.1, 0.9, 0.0, 0.0, 0, 0)); /* buf = g */
+    CHECK_OK(pg_sgd_step(p, g, buf, 2, 0.1, 0.9, 0.0, 0.0, 0, 0)); /* buf = 0.9 g + g */
     CHECK_VALUES(p, E, 0.95 - 0.05 - 0.095, 2.1 + 0.1 + 0.19);
     CHECK_VALUES(buf, E, 0.95, -1.9);
 
     pg_tensor *q = V(F64, 1.0, 2.0), *ss = V(F64, 0.0, 0.0);
-    CHECK_OK(pg_adagrad_step(q, g, ss, 1, 0.1, 0.0, 0.0, 1e-10)); /* q -= 0.1 g / sqrt(g^2) */
+    CHECK_OK(pg_adagrad_step(q, g, ss, 1, 0.1, 0.0, 0.0, 1e-10, 0)); /* q -= 0.1 g / sqrt(g^2) */
     CHECK_VALUES(q, 1e-9, 0.9, 2.1);
     CHECK_VALUES(ss, E, 0.25, 1.0);
 
     pg_tensor *r = V(F64, 1.0, 2.0), *sq = V(F64, 0.0, 0.0);
-    CHECK_OK(pg_rmsprop_step(r, g, sq, NULL, NULL, 0.1, 0.99, 1e-12, 0.0, 0.0, 0)); /* sq = 0.01 g^2 */
+    CHECK_OK(pg_rmsprop_step(r, g, sq, NULL, NULL, 0.1, 0.99, 1e-12, 0.0, 0.0, 0, 0)); /* sq = 0.01 g^2 */
     CHECK_VALUES(r, 1e-9, 0.0, 3.0); /* r -= 0.1 g / (0.1 |g|) */
 
     pg_tensor *a = V(F64, 1.0, 2.0), *m = V(F64, 0.0, 0.0), *v = V(F64, 0.0, 0.0);
-    CHECK_OK(pg_adam_step(a, g, m, v, NULL, 1, 0.1, 0.9, 0.999, 1e-12, 0.0, 0, 0)); /* bias-corrected: a -= 0.1 sign(g) */
+    CHECK_OK(pg_adam_step(a, g, m, v, NULL, 1, 0.1, 0.9, 0.999, 1e-12, 0.0, 0, 0, 0)); /* bias-corrected: a -= 0.1 sign(g) */
     CHECK_VALUES(a, 1e-9, 0.9, 2.1);
     CHECK_VALUES(m, E, 0.05, -0.1);
 
-    CHECK_STATUS(pg_sgd_step(p, V(F64, 1.0), NULL, 1, 0.1, 0.0, 0.0, 0.0, 0), PG_ERR_SHAPE, "sgd");
-    CHECK_STATUS(pg_adam_step(a, g, NULL, v, NULL, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0, 0), PG_ERR_VALUE, "adam");
+    CHECK_STATUS(pg_sgd_step(p, V(F64, 1.0), NULL, 1, 0.1, 0.0, 0.0, 0.0, 0, 0), PG_ERR_SHAPE, "sgd");
+    CHECK_STATUS(pg_adam_step(a, g, NULL, v, NULL, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0, 0, 0), PG_ERR_VALUE, "adam");
     release_all();
 }
 
@@ -2855,8 +2855,8 @@ static pg_tensor *prog_step(pg_tensor *x, pg_tensor *w, pg_tensor *b, pg_tensor 
     pg_tensor *loss = sq ? pg_mean(sq, PG_AXES_ALL, 0) : NULL;
     if (loss && pg_backward(loss, NULL, 0) == PG_OK) {
         pg_tensor *gw = pg_tensor_grad(w), *gb = pg_tensor_grad(b);
-        if (gw) pg_sgd_step(w, gw, buf, step, 0.1, 0.9, 0.0, 0.0, 0);
-        if (gb) pg_sgd_step(b, gb, NULL, step, 0.1, 0.0, 0.0, 0.0, 0);
+        if (gw) pg_sgd_step(w, gw, buf, step, 0.1, 0.9, 0.0, 0.0, 0, 0);
+        if (gb) pg_sgd_step(b, gb, NULL, step, 0.1, 0.0, 0.0, 0.0, 0, 0);
         pg_tensor_release(gw);
         pg_tensor_release(gb);
     }
@@ -2950,8 +2950,8 @@ static void test_program(void) {
     pg_tensor *out[2] = {NULL, NULL};
     CHECK_STATUS(pg_program_run(g, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
     CHECK_STATUS(pg_program_run(NULL, &x1, 1, out), PG_ERR_RUNTIME, "not been recorded");
-    const double sc[6] = {1, 0.1, 0.9, 0, 0, 0};
-    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 6), PG_ERR_VALUE, "no recorded program");
+    const double sc[7] = {1, 0.1, 0.9, 0, 0, 0, 0};
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 7), PG_ERR_VALUE, "no recorded program");
     CHECK_STATUS(pg_program_record_end(g, NULL, 0), PG_ERR_RUNTIME, "not recording");
     CHECK_STATUS(pg_program_record_end(NULL, NULL, 0), PG_ERR_RUNTIME, "not recording");
     CHECK_STATUS(pg_program_record_begin(NULL, &x1, 1, NULL, 0), PG_ERR_VALUE, "NULL program");
@@ -2996,9 +2996,9 @@ static void test_program(void) {
     /* replays: bit-identical to the eager steps, with the step count refreshed */
     for (int64_t step = 3; step < 8; step++) {
         pg_tensor *x = step % 2 ? x2 : x1;
-        const double s0[6] = {(double)step, 0.1, 0.9, 0.0, 0.0, 0}, s1[6] = {(double)step, 0.1, 0.0, 0.0, 0.0, 0};
-        CHECK_OK(pg_program_set_optim_scalars(g, 0, s0, 6));
-        CHECK_OK(pg_program_set_optim_scalars(g, 1, s1, 6));
+        const double s0[7] = {(double)step, 0.1, 0.9, 0.0, 0.0, 0, 0}, s1[7] = {(double)step, 0.1, 0.0, 0.0, 0.0, 0, 0};
+        CHECK_OK(pg_program_set_optim_scalars(g, 0, s0, 7));
+        CHECK_OK(pg_program_set_optim_scalars(g, 1, s1, 7));
         out[0] = NULL;
         CHECK_OK(pg_program_run(g, &x, 1, out));
         le = prog_step(x, we, be, bufe, step);
@@ -3007,10 +3007,10 @@ static void test_program(void) {
         pg_tensor_release(out[0]);
     }
     /* a changed lr takes effect (every update's scalars in one call) */
-    const double lr01[12] = {9, 0.5, 0.9, 0.0, 0.0, 0, 9, 0.5, 0.0, 0.0, 0.0, 0};
-    CHECK_STATUS(pg_program_set_all_optim_scalars(g, lr01, 11), PG_ERR_VALUE, "take 12 scalars, got 11");
-    CHECK_STATUS(pg_program_set_all_optim_scalars(NULL, lr01, 12), PG_ERR_VALUE, "no recorded program");
-    CHECK_OK(pg_program_set_all_optim_scalars(g, lr01, 12));
+    const double lr01[14] = {9, 0.5, 0.9, 0.0, 0.0, 0, 0, 9, 0.5, 0.0, 0.0, 0.0, 0, 0};
+    CHECK_STATUS(pg_program_set_all_optim_scalars(g, lr01, 13), PG_ERR_VALUE, "take 14 scalars, got 13");
+    CHECK_STATUS(pg_program_set_all_optim_scalars(NULL, lr01, 14), PG_ERR_VALUE, "no recorded program");
+    CHECK_OK(pg_program_set_all_optim_scalars(g, lr01, 14));
     out[0] = NULL;
     CHECK_OK(pg_program_run(g, &x1, 1, out));
     pg_tensor *gw = pg_tensor_grad(we), *gb = pg_tensor_grad(be);
@@ -3024,10 +3024,10 @@ static void test_program(void) {
     pg_tensor_release(gb);
 
     /* bad input at replay: caught, never read */
-    CHECK_STATUS(pg_program_set_optim_scalars(g, 2, sc, 6), PG_ERR_INDEX, "no optimizer update 2");
-    CHECK_STATUS(pg_program_set_optim_scalars(g, -1, sc, 6), PG_ERR_INDEX, "no optimizer update");
-    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 5), PG_ERR_VALUE, "sgd_step takes 6 scalars, got 5");
-    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, NULL, 6), PG_ERR_VALUE, "compile");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 2, sc, 7), PG_ERR_INDEX, "no optimizer update 2");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, -1, sc, 7), PG_ERR_INDEX, "no optimizer update");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, sc, 6), PG_ERR_VALUE, "sgd_step takes 7 scalars, got 6");
+    CHECK_STATUS(pg_program_set_optim_scalars(g, 0, NULL, 7), PG_ERR_VALUE, "compile");
     pg_tensor *bad_shape = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6), *bad_dtype = T(F32, 2, SHAPE(4, 3), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     out[0] = out[1] = NULL;
     CHECK_STATUS(pg_program_run(g, &bad_shape, 1, out), PG_ERR_SHAPE, "input 0 is float64 (2, 3)");
@@ -3107,7 +3107,7 @@ static pg_tensor *prog_step2(pg_tensor *x, pg_tensor *lab, pg_tensor *w, pg_tens
     pg_tensor *l2 = loss && s ? pg_add(loss, s) : NULL;
     if (l2 && pg_backward(l2, NULL, 0) == PG_OK) {
         pg_tensor *gw = pg_tensor_grad(w);
-        if (gw) pg_adam_step(w, gw, m, v, vm, step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1);
+        if (gw) pg_adam_step(w, gw, m, v, vm, step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1, 0);
         pg_tensor_release(gw);
     }
     *gw_out = pg_tensor_grad(w);
@@ -3159,8 +3159,8 @@ static void test_program_labels(void) {
     CHECK(labels == 1);
     for (int64_t step = 3; step < 7; step++) {
         pg_tensor *xi[2] = {step % 2 ? x2 : x, step % 2 ? lab2 : lab}, *out[2] = {NULL, NULL};
-        const double sc[8] = {(double)step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1};
-        CHECK_OK(pg_program_set_optim_scalars(g, 0, sc, 8));
+        const double sc[9] = {(double)step, 0.01, 0.9, 0.999, 1e-8, 0.01, 1, 1, 0};
+        CHECK_OK(pg_program_set_optim_scalars(g, 0, sc, 9));
         CHECK_OK(pg_program_run(g, xi, 2, out));
         le = prog_step2(xi[0], xi[1], w[0], m[0], v[0], vm[0], step, &ge);
         CHECK(same_values(le, out[0]) && same_values(ge, out[1]) && same_values(w[0], w[1]) &&
