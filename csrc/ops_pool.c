@@ -536,6 +536,125 @@ static inline int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d
 PG_POOL_VEC22(float, f32)
 PG_POOL_VEC22(double, f64)
 
+/* avg_pool2d with stride 1 and an output the size of its input (kernel 2·pad + 1 both ways, below 16), float,
+ * with AVX-512 when the CPU has it: one pass over each plane, row by row, 16 columns per vector. The forward
+ * keeps the row sums of the last kh input rows in a ring and sums a window's rows from there; the transpose
+ * keeps u = dy / div of the last kh rows, sums them down into a row with a zero border of pw, and sums that
+ * across. The loads that reach past a row's ends are masked (zeros there), and a row past the plane's top or
+ * bottom is a row of zeros, so the sums are the separable kernels' in their order, the same bits: the forward
+ * Σ_rows (0 + Σ_cols x), the transpose Σ_cols (0 + Σ_rows u), each from 0 ascending; a zero before a window's
+ * first element adds nothing (0 + 0 = 0), and one after it neither, since no such partial sum is -0. The sums
+ * name their accumulator first: x86 returns the first operand's NaN when both are (the plain intrinsic lets
+ * the compiler swap them). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#include <immintrin.h>
+#define PG_PL_AVX512 __attribute__((target("avx512f")))
+#define pg__add32(a, b) _mm512_add_round_ps((a), (b), _MM_FROUND_CUR_DIRECTION)
+static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+/* scratch of one call: the ring (kh rows of ws = 16·⌈W / 16⌉), a zero row (ws + 32), the transpose's summed
+ * row (16 + ws + 16, its borders zero), and per vector j of a row its lanes inside the row, then for each kx
+ * the lanes whose x[b + kx - pw] lies inside it */
+typedef struct pg_avg32 {
+    int64_t ws, nv;
+    float *ring, *zero, *trow;
+    __mmask16 *mk;
+} pg_avg32;
+/* one plane: bwd false: o = y (H, W), in = x; bwd true: o = dx, in = dy; dv the divisors (H, W) */
+PG_PL_AVX512 static inline __attribute__((always_inline)) void
+pg__avg32_plane(const pg_pl *pl, int kh, int kw, bool bwd, const pg_avg32 *s, const float *restrict dv,
+                float *restrict o, const float *restrict in) {
+    const int64_t h = pl->h, w = pl->w, ph = pl->ph, pw = pl->pw, ws = s->ws, nv = s->nv;
+    const __m512 ones = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (int64_t iy = 0, a = -ph; a < h; a++) {
+        for (; iy < h && iy <= a + ph; iy++) { /* the next input row into the ring */
+            float *r = s->ring + (iy % kh) * ws;
+            const float *xr = in + iy * w, *dr = dv + iy * w;
+            for (int64_t j = 0; j < nv; j++) {
+                const __mmask16 *m = s->mk + j * (kw + 1);
+                __m512 v = zero;
+                if (bwd) /* u = dy / div (zero past the row's end) */
+                    v = _mm512_div_ps(_mm512_maskz_loadu_ps(m[0], xr + 16 * j),
+                                      _mm512_mask_loadu_ps(ones, m[0], dr + 16 * j));
+                else /* 0 + Σ_cols x */
+                    for (int kx = 0; kx < kw; kx++)
+                        v = pg__add32(v, _mm512_maskz_loadu_ps(m[1 + kx], xr + 16 * j + kx - pw));
+                _mm512_storeu_ps(r + 16 * j, v);
+            }
+        }
+        if (a < 0) continue;
+        const float *rp[15]; /* the window's rows, zeros outside the plane */
+        for (int ky = 0; ky < kh; ky++) {
+            int64_t r = a + ky - ph;
+            rp[ky] = r >= 0 && r < h ? s->ring + (r % kh) * ws : s->zero;
+        }
+        float *orow = o + a * w;
+        if (!bwd) {
+            const float *dr = dv + a * w;
+            for (int64_t j = 0; j < nv; j++) {
+                __m512 acc = zero;
+                for (int ky = 0; ky < kh; ky++) acc = pg__add32(acc, _mm512_loadu_ps(rp[ky] + 16 * j));
+                const __mmask16 m = s->mk[j * (kw + 1)];
+                _mm512_mask_storeu_ps(orow + 16 * j, m, _mm512_div_ps(acc, _mm512_mask_loadu_ps(ones, m, dr + 16 * j)));
+            }
+            continue;
+        }
+        float *t = s->trow + 16; /* t[c] = 0 + Σ_rows u[., c]; zero for c in [-16, 0) and [W, ws + 16) */
+        for (int64_t j = 0; j < nv; j++) {
+            __m512 acc = zero;
+            for (int ky = 0; ky < kh; ky++) acc = pg__add32(acc, _mm512_loadu_ps(rp[ky] + 16 * j));
+            _mm512_storeu_ps(t + 16 * j, acc);
+        }
+        for (int64_t j = 0; j < nv; j++) { /* dx = 0 + Σ_cols t */
+            __m512 acc = zero;
+            for (int kx = 0; kx < kw; kx++) acc = pg__add32(acc, _mm512_loadu_ps(t + 16 * j + kx - pw));
+            _mm512_mask_storeu_ps(orow + 16 * j, s->mk[j * (kw + 1)], acc);
+        }
+    }
+}
+/* planes [lo, hi) of the average (bwd false) or its transpose (bwd true) when the geometry fits and the
+ * scratch can be had: false otherwise (the caller goes on). dv: the divisors of one plane */
+PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in,
+                                         int64_t lo, int64_t hi) {
+    const int64_t h = pl->h, w = pl->w, kw = pl->kw, pw = pl->pw;
+    if (pl->adaptive || pl->sh != 1 || pl->sw != 1 || pl->oh != h || pl->ow != w || pl->kh > 15 || kw > 15 ||
+        h * w >= ((int64_t)1 << 31) || !__builtin_cpu_supports("avx512f"))
+        return false;
+    pg_avg32 s = {.nv = (w + 15) / 16};
+    s.ws = 16 * s.nv;
+    const size_t nf = (size_t)(pl->kh * s.ws + (s.ws + 32) + (s.ws + 32));
+    char *buf = malloc(sizeof(float) * nf + sizeof(__mmask16) * (size_t)(s.nv * (kw + 1)));
+    if (!buf) return false;
+    s.ring = (float *)buf, s.zero = s.ring + pl->kh * s.ws, s.trow = s.zero + s.ws + 32;
+    s.mk = (__mmask16 *)(s.trow + s.ws + 32);
+    memset(s.zero, 0, sizeof(float) * (size_t)(2 * (s.ws + 32)));
+    for (int64_t j = 0; j < s.nv; j++) {
+        __mmask16 *m = s.mk + j * (kw + 1);
+        m[0] = pg__max32_mask(w - 16 * j);
+        for (int64_t kx = 0; kx < kw; kx++) { /* lanes l with 0 <= 16j + l + kx - pw < W */
+            int64_t c = 16 * j + kx - pw;
+            m[1 + kx] = (__mmask16)(pg__max32_mask(w - c) & (c >= 0 ? 0xffff : (0xffff << -c)));
+        }
+    }
+    for (int64_t p = lo; p < hi; p++) {
+        float *o = (float *)out + p * h * w;
+        const float *x = (const float *)in + p * h * w;
+        if (pl->kh == 3 && kw == 3) pg__avg32_plane(pl, 3, 3, bwd, &s, dv, o, x);
+        else pg__avg32_plane(pl, (int)pl->kh, (int)kw, bwd, &s, dv, o, x);
+    }
+    free(buf);
+    return true;
+}
+#else
+static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in, int64_t lo,
+                            int64_t hi) {
+    return (void)pl, (void)bwd, (void)dv, (void)out, (void)in, (void)lo, (void)hi, false;
+}
+#endif
+static bool pg__avgsame_f64(const pg_pl *pl, bool bwd, const double *dv, void *out, const void *in, int64_t lo,
+                            int64_t hi) {
+    return (void)pl, (void)bwd, (void)dv, (void)out, (void)in, (void)lo, (void)hi, false;
+}
+
 #define PG_POOL_FAST(T, SUF)                                                                                                           \
 /* Σ x[0, n): eight partial sums for long rows (the compiler keeps them in vector lanes) */                                            \
 static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                                                                              \
@@ -816,6 +935,10 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
+    if (dv && !empty && pg__avgsame_##SUF(pl, bwd, dv, j->out, j->in, lo, hi)) { /* AVX-512, one pass */                             \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
         T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
         if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
@@ -1055,13 +1178,10 @@ PG_POOL_MAXSEP(double, f64)
  * comparisons in the same order as the scalar loops (take v when v > m or v is NaN), so the same values,
  * the same indices and the same order of the additions into dx. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#include <immintrin.h>
-#define PG_PL_AVX512 __attribute__((target("avx512f")))
 static bool pg__max32_ok(const pg_pl *pl, bool f64) {
     return !f64 && pl->kh == 3 && pl->kw == 3 && pl->sh == 2 && pl->sw == 2 && pl->dh == 1 && pl->dw == 1 &&
            pl->h * pl->w < ((int64_t)1 << 31) && __builtin_cpu_supports("avx512f");
 }
-static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 /* tm[iy, b], ti[iy, b] (ti NULL: the maxima only) over one plane x, as pg__maxsep_rows_f32 */
 /* the interior columns' vectors over [b0, b1) of one run of outputs: output i's window is p[2i - pw + kx],
  * kx in [0, 3), its flat index base + 2i - pw + kx (ti NULL: the maxima only) */
