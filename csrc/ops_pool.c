@@ -539,8 +539,7 @@ PG_POOL_VEC22(double, f64)
 /* avg_pool2d with stride 1 and an output the size of its input (kernel 2·pad + 1 both ways, below 16), float,
  * with AVX-512 when the CPU has it: one pass over each plane, row by row, 16 columns per vector. The forward
  * keeps the row sums of the last kh input rows in a ring and sums a window's rows from there; the transpose
- * keeps u = dy / div of the last kh rows, sums them down into a row with a zero border of pw, and sums that
- * across. The loads that reach past a row's ends are masked (zeros there), and a row past the plane's top or
+ * keeps u = dy / div of the last kh rows, sums them down and then across, in registers. The loads that reach past a row's ends are masked (zeros there), and a row past the plane's top or
  * bottom is a row of zeros, so the sums are the separable kernels' in their order, the same bits: the forward
  * Σ_rows (0 + Σ_cols x), the transpose Σ_cols (0 + Σ_rows u), each from 0 ascending; a zero before a window's
  * first element adds nothing (0 + 0 = 0), and one after it neither, since no such partial sum is -0. The sums
@@ -551,20 +550,20 @@ PG_POOL_VEC22(double, f64)
 #define PG_PL_AVX512 __attribute__((target("avx512f")))
 #define pg__add32(a, b) _mm512_add_round_ps((a), (b), _MM_FROUND_CUR_DIRECTION)
 static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-/* scratch of one call: the ring (kh rows of ws = 16·⌈W / 16⌉), a zero row (ws + 32), the transpose's summed
- * row (16 + ws + 16, its borders zero), and per vector j of a row its lanes inside the row, then for each kx
- * the lanes whose x[b + kx - pw] lies inside it */
+/* scratch of one call: the ring (kh rows of ws = 16·⌈W / 16⌉ floats), a row of zeros, and per vector j of a
+ * row its lanes inside the row, then for each kx the lanes whose x[16j + lane + kx - pw] lies inside it */
 typedef struct pg_avg32 {
     int64_t ws, nv;
-    float *ring, *zero, *trow;
+    float *ring, *zero;
     __mmask16 *mk;
 } pg_avg32;
 /* one plane: bwd false: o = y (H, W), in = x; bwd true: o = dx, in = dy; dv the divisors (H, W) */
 PG_PL_AVX512 static inline __attribute__((always_inline)) void
 pg__avg32_plane(const pg_pl *pl, int kh, int kw, bool bwd, const pg_avg32 *s, const float *restrict dv,
                 float *restrict o, const float *restrict in) {
-    const int64_t h = pl->h, w = pl->w, ph = pl->ph, pw = pl->pw, ws = s->ws, nv = s->nv;
+    const int64_t h = pl->h, w = pl->w, ph = (kh - 1) / 2, pw = (kw - 1) / 2, ws = s->ws, nv = s->nv; /* k = 2·pad + 1 */
     const __m512 ones = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t iy = 0, a = -ph; a < h; a++) {
         for (; iy < h && iy <= a + ph; iy++) { /* the next input row into the ring */
             float *r = s->ring + (iy % kh) * ws;
@@ -598,16 +597,24 @@ pg__avg32_plane(const pg_pl *pl, int kh, int kw, bool bwd, const pg_avg32 *s, co
             }
             continue;
         }
-        float *t = s->trow + 16; /* t[c] = 0 + Σ_rows u[., c]; zero for c in [-16, 0) and [W, ws + 16) */
+        /* t = 0 + Σ_rows u, three vectors of it in registers (zero before the row and after it: u is zero past
+         * its end); dx = 0 + Σ_cols t, each shifted t made of two of them (a load of t through memory would wait
+         * for the stores just made) */
+        __m512 tp = zero, tc = zero, tn = zero;
+        for (int ky = 0; ky < kh; ky++) tc = pg__add32(tc, _mm512_loadu_ps(rp[ky]));
         for (int64_t j = 0; j < nv; j++) {
+            tn = zero;
+            if (j + 1 < nv)
+                for (int ky = 0; ky < kh; ky++) tn = pg__add32(tn, _mm512_loadu_ps(rp[ky] + 16 * (j + 1)));
             __m512 acc = zero;
-            for (int ky = 0; ky < kh; ky++) acc = pg__add32(acc, _mm512_loadu_ps(rp[ky] + 16 * j));
-            _mm512_storeu_ps(t + 16 * j, acc);
-        }
-        for (int64_t j = 0; j < nv; j++) { /* dx = 0 + Σ_cols t */
-            __m512 acc = zero;
-            for (int kx = 0; kx < kw; kx++) acc = pg__add32(acc, _mm512_loadu_ps(t + 16 * j + kx - pw));
+            for (int kx = 0; kx < kw; kx++) {
+                const int sh = kx - pw;
+                const __m512i ix = _mm512_add_epi32(lane, _mm512_set1_epi32(sh < 0 ? 16 + sh : sh));
+                acc = pg__add32(acc, sh < 0 ? _mm512_permutex2var_ps(tp, ix, tc)
+                                     : sh > 0 ? _mm512_permutex2var_ps(tc, ix, tn) : tc);
+            }
             _mm512_mask_storeu_ps(orow + 16 * j, s->mk[j * (kw + 1)], acc);
+            tp = tc, tc = tn;
         }
     }
 }
@@ -621,12 +628,12 @@ PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float 
         return false;
     pg_avg32 s = {.nv = (w + 15) / 16};
     s.ws = 16 * s.nv;
-    const size_t nf = (size_t)(pl->kh * s.ws + (s.ws + 32) + (s.ws + 32));
+    const size_t nf = (size_t)((pl->kh + 1) * s.ws);
     char *buf = malloc(sizeof(float) * nf + sizeof(__mmask16) * (size_t)(s.nv * (kw + 1)));
     if (!buf) return false;
-    s.ring = (float *)buf, s.zero = s.ring + pl->kh * s.ws, s.trow = s.zero + s.ws + 32;
-    s.mk = (__mmask16 *)(s.trow + s.ws + 32);
-    memset(s.zero, 0, sizeof(float) * (size_t)(2 * (s.ws + 32)));
+    s.ring = (float *)buf, s.zero = s.ring + pl->kh * s.ws;
+    s.mk = (__mmask16 *)(s.zero + s.ws);
+    memset(s.zero, 0, sizeof(float) * (size_t)s.ws);
     for (int64_t j = 0; j < s.nv; j++) {
         __mmask16 *m = s.mk + j * (kw + 1);
         m[0] = pg__max32_mask(w - 16 * j);
