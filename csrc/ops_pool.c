@@ -26,55 +26,38 @@
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
-static void pg__pl_stream_f32(float *d, const float *s, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
-    for (; i < n; i++) d[i] = s[i];
+/* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
+ * 16-byte boundary is whole elements) */
+static void pg__pl_stream(void *d, const void *s, size_t n) {
+    char *dc = d;
+    const char *sc = s;
+    size_t head = (16 - ((uintptr_t)dc & 15)) & 15, i = head < n ? head : n;
+    memcpy(dc, sc, i);
+    for (; i + 16 <= n; i += 16) _mm_stream_si128((__m128i *)(dc + i), _mm_loadu_si128((const __m128i *)(sc + i)));
+    memcpy(dc + i, sc + i, n - i);
 }
-static void pg__pl_stream_f64(double *d, const double *s, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
-    for (; i < n; i++) d[i] = s[i];
-}
-/* d[0, n) = v with streaming stores (a broadcast: the transpose of a 1 x 1 average) */
-static void pg__pl_fill_f32(float *d, float v, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
-    const __m128 vv = _mm_set1_ps(v);
-    for (; i + 16 <= n; i += 16) {
-        _mm_stream_ps(d + i, vv);
-        _mm_stream_ps(d + i + 4, vv);
-        _mm_stream_ps(d + i + 8, vv);
-        _mm_stream_ps(d + i + 12, vv);
+/* the n elements of es bytes (4 or 8) at d = the one at v (a broadcast: the transpose of a 1 x 1 average) */
+static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
+    char *dc = d, *end = dc + (size_t)n * es;
+    for (; dc < end && ((uintptr_t)dc & 15); dc += es) memcpy(dc, v, es);
+    char pat[16];
+    for (size_t k = 0; k < 16; k += es) memcpy(pat + k, v, es);
+    const __m128i vv = _mm_loadu_si128((const __m128i *)pat);
+    for (; end - dc >= 64; dc += 64) {
+        _mm_stream_si128((__m128i *)dc, vv);
+        _mm_stream_si128((__m128i *)(dc + 16), vv);
+        _mm_stream_si128((__m128i *)(dc + 32), vv);
+        _mm_stream_si128((__m128i *)(dc + 48), vv);
     }
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
-    for (; i < n; i++) d[i] = v;
-}
-static void pg__pl_fill_f64(double *d, double v, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
-    const __m128d vv = _mm_set1_pd(v);
-    for (; i + 8 <= n; i += 8) {
-        _mm_stream_pd(d + i, vv);
-        _mm_stream_pd(d + i + 2, vv);
-        _mm_stream_pd(d + i + 4, vv);
-        _mm_stream_pd(d + i + 6, vv);
-    }
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, vv);
-    for (; i < n; i++) d[i] = v;
+    for (; end - dc >= 16; dc += 16) _mm_stream_si128((__m128i *)dc, vv);
+    for (; dc < end; dc += es) memcpy(dc, v, es);
 }
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
-static void pg__pl_stream_f32(float *d, const float *s, int64_t n) { memcpy(d, s, sizeof(float) * (size_t)n); }
-static void pg__pl_stream_f64(double *d, const double *s, int64_t n) { memcpy(d, s, sizeof(double) * (size_t)n); }
-static void pg__pl_fill_f32(float *d, float v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = v;
-}
-static void pg__pl_fill_f64(double *d, double v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = v;
+static void pg__pl_stream(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
+    for (int64_t i = 0; i < n; i++) memcpy((char *)d + (size_t)i * es, v, es);
 }
 static void pg__pl_sfence(void) {}
 #endif
@@ -913,7 +896,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         const bool big = (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN;                                         \
         for (int64_t p = lo; p < hi; p++) {                                                                                            \
             T v = (T)0 + ((const T *)j->in)[p] / div, *d = (T *)j->out + p * hw;                                                       \
-            if (big) pg__pl_fill_##SUF(d, v, hw);                                                                                      \
+            if (big) pg__pl_fill(d, &v, sizeof(T), hw);                                                                                      \
             else                                                                                                                       \
                 for (int64_t i = 0; i < hw; i++) d[i] = v;                                                                             \
         }                                                                                                                              \
@@ -951,7 +934,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
         if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
         else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, d, (const T *)j->in + p * pl->h * pl->w);                                       \
-        if (tile) pg__pl_stream_##SUF(o, tile, per);                                                                                   \
+        if (tile) pg__pl_stream(o, tile, sizeof(T) * (size_t)per);                                                                                   \
     }                                                                                                                                  \
     if (tile) pg__pl_sfence();                                                                                                         \
     free(win);                                                                                                                         \
@@ -1163,7 +1146,7 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
         T *dx = (T *)j->out + p * hw, *d = tile ? tile : dx;                                                   \
         memset(d, 0, sizeof(T) * (size_t)hw);                                                                  \
         pg__maxsep_cols_##SUF(pl, m, at, tm, ti, NULL, d, (const T *)j->in + p * ohw);                         \
-        if (tile) pg__pl_stream_##SUF(dx, tile, hw);                                                           \
+        if (tile) pg__pl_stream(dx, tile, sizeof(T) * (size_t)hw);                                                           \
     }                                                                                                          \
     if (tile) pg__pl_sfence();                                                                                 \
     free(buf);                                                                                                 \
@@ -1328,7 +1311,7 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
             for (int64_t b = 0; b < ow; b++)
                 if (at[b] >= 0) d[at[b]] += gr[b];
         }
-        if (tile) pg__pl_stream_f32(dx, tile, hw);
+        if (tile) pg__pl_stream(dx, tile, sizeof(float) * (size_t)hw);
     }
     if (tile) pg__pl_sfence();
     free(buf);
