@@ -525,9 +525,10 @@ PG_POOL_VEC22(double, f64)
  * keeps u = dy / div of the last kh rows, sums them down and then across, in registers. The loads that reach past a row's ends are masked (zeros there), and a row past the plane's top or
  * bottom is a row of zeros, so the sums are the separable kernels' in their order, the same bits: the forward
  * Σ_rows (0 + Σ_cols x), the transpose Σ_cols (0 + Σ_rows u), each from 0 ascending; a zero before a window's
- * first element adds nothing (0 + 0 = 0), and one after it neither, since no such partial sum is -0. The sums
- * name their accumulator first: x86 returns the first operand's NaN when both are (the plain intrinsic lets
- * the compiler swap them). */
+ * first element adds nothing (0 + 0 = 0), and one after it neither, since no such partial sum is -0. Only
+ * which NaN a sum of two NaNs returns (x86: its first operand's) may differ: the portable loops leave the
+ * order of the operands to the compiler; here the accumulator comes first (the plain intrinsic lets the
+ * compiler swap them, hence pg__add32). */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #include <immintrin.h>
 #define PG_PL_AVX512 __attribute__((target("avx512f")))
