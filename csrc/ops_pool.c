@@ -24,13 +24,23 @@
  * (whole lines written without reading them first: a third less traffic for an output that leaves the caches
  * anyway). Elsewhere a plain copy. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
 /* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
- * 16-byte boundary is whole elements) */
+ * 16- or 64-byte boundary is whole elements); a line per store with AVX-512 (measured a little faster) */
+__attribute__((target("avx512f"))) static void pg__pl_stream512(char *d, const char *s, size_t n) {
+    size_t head = (64 - ((uintptr_t)d & 63)) & 63, i = head < n ? head : n;
+    memcpy(d, s, i);
+    for (; i + 64 <= n; i += 64) _mm512_stream_si512((void *)(d + i), _mm512_loadu_si512(s + i));
+    memcpy(d + i, s + i, n - i);
+}
 static void pg__pl_stream(void *d, const void *s, size_t n) {
     char *dc = d;
     const char *sc = s;
+    if (__builtin_cpu_supports("avx512f")) {
+        pg__pl_stream512(dc, sc, n);
+        return;
+    }
     size_t head = (16 - ((uintptr_t)dc & 15)) & 15, i = head < n ? head : n;
     memcpy(dc, sc, i);
     for (; i + 16 <= n; i += 16) _mm_stream_si128((__m128i *)(dc + i), _mm_loadu_si128((const __m128i *)(sc + i)));
@@ -1305,6 +1315,8 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
         }
         float *dx = (float *)j->out + p * hw, *d = tile ? tile : dx;
         const float *g = (const float *)j->in + p * ohw;
+        if (p + 1 < hi) /* the next plane's upstream, read in bursts too short for the hardware to prefetch */
+            for (int64_t i = 0; i < ohw; i += 16) _mm_prefetch((const char *)(g + ohw + i), _MM_HINT_T0);
         memset(d, 0, sizeof(float) * (size_t)hw);
         for (int64_t a = 0; a < pl->oh; a++) {
             if (!pg__max32_col(pl, tm, ti, a, NULL, at)) continue;
