@@ -1,7 +1,7 @@
 """Pooling forward and backward against PyTorch CPU and the copy roofline: run with ``python -m bench.pool``
 from the repository root (``--quick``: fewer repeats). Input 64 x 64 x 56 x 56 float32 (a ResNet stage),
-every core. Prints per op and pass the best time, its GB/s, pygrad's time over PyTorch's, and the fraction
-of the copy roofline pygrad reaches; asserts nothing.
+every core (``--threads N``: N threads). Prints per op and pass the best time, its GB/s, pygrad's time over
+PyTorch's, and the fraction of the copy roofline pygrad reaches; asserts nothing.
 
 GB/s counts the bytes each engine's algorithm must move, every buffer once: forward reads x and writes y
 (PyTorch's max_pool2d also writes its int64 indices when x requires grad: counted for PyTorch); backward
@@ -40,11 +40,13 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], bool]] = [
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="pooling against PyTorch and the copy roofline")
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for every engine and the copy (default: every core)")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
     pg = import_pygrad()
     torch, why = try_import("torch")
-    n_thr = max_threads()
+    n_thr = args.threads if args.threads > 0 else max_threads()
     rng = np.random.default_rng(0)
     x = rng.standard_normal(SHAPE).astype(np.float32)
     nbytes = x.nbytes

@@ -24,57 +24,50 @@
  * (whole lines written without reading them first: a third less traffic for an output that leaves the caches
  * anyway). Elsewhere a plain copy. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
-static void pg__pl_stream_f32(float *d, const float *s, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
-    for (; i < n; i++) d[i] = s[i];
+/* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
+ * 16- or 64-byte boundary is whole elements); a line per store with AVX-512 (measured a little faster) */
+__attribute__((target("avx512f"))) static void pg__pl_stream512(char *d, const char *s, size_t n) {
+    size_t head = (64 - ((uintptr_t)d & 63)) & 63, i = head < n ? head : n;
+    memcpy(d, s, i);
+    for (; i + 64 <= n; i += 64) _mm512_stream_si512((void *)(d + i), _mm512_loadu_si512(s + i));
+    memcpy(d + i, s + i, n - i);
 }
-static void pg__pl_stream_f64(double *d, const double *s, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = s[i];
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
-    for (; i < n; i++) d[i] = s[i];
-}
-/* d[0, n) = v with streaming stores (a broadcast: the transpose of a 1 x 1 average) */
-static void pg__pl_fill_f32(float *d, float v, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
-    const __m128 vv = _mm_set1_ps(v);
-    for (; i + 16 <= n; i += 16) {
-        _mm_stream_ps(d + i, vv);
-        _mm_stream_ps(d + i + 4, vv);
-        _mm_stream_ps(d + i + 8, vv);
-        _mm_stream_ps(d + i + 12, vv);
+static void pg__pl_stream(void *d, const void *s, size_t n) {
+    char *dc = d;
+    const char *sc = s;
+    if (__builtin_cpu_supports("avx512f")) {
+        pg__pl_stream512(dc, sc, n);
+        return;
     }
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
-    for (; i < n; i++) d[i] = v;
+    size_t head = (16 - ((uintptr_t)dc & 15)) & 15, i = head < n ? head : n;
+    memcpy(dc, sc, i);
+    for (; i + 16 <= n; i += 16) _mm_stream_si128((__m128i *)(dc + i), _mm_loadu_si128((const __m128i *)(sc + i)));
+    memcpy(dc + i, sc + i, n - i);
 }
-static void pg__pl_fill_f64(double *d, double v, int64_t n) {
-    int64_t i = 0;
-    for (; i < n && ((uintptr_t)(d + i) & 15); i++) d[i] = v;
-    const __m128d vv = _mm_set1_pd(v);
-    for (; i + 8 <= n; i += 8) {
-        _mm_stream_pd(d + i, vv);
-        _mm_stream_pd(d + i + 2, vv);
-        _mm_stream_pd(d + i + 4, vv);
-        _mm_stream_pd(d + i + 6, vv);
+/* the n elements of es bytes (4 or 8) at d = the one at v (a broadcast: the transpose of a 1 x 1 average) */
+static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
+    char *dc = d, *end = dc + (size_t)n * es;
+    for (; dc < end && ((uintptr_t)dc & 15); dc += es) memcpy(dc, v, es);
+    char pat[16];
+    for (size_t k = 0; k < 16; k += es) memcpy(pat + k, v, es);
+    const __m128i vv = _mm_loadu_si128((const __m128i *)pat);
+    for (; end - dc >= 64; dc += 64) {
+        _mm_stream_si128((__m128i *)dc, vv);
+        _mm_stream_si128((__m128i *)(dc + 16), vv);
+        _mm_stream_si128((__m128i *)(dc + 32), vv);
+        _mm_stream_si128((__m128i *)(dc + 48), vv);
     }
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, vv);
-    for (; i < n; i++) d[i] = v;
+    for (; end - dc >= 16; dc += 16) _mm_stream_si128((__m128i *)dc, vv);
+    for (; dc < end; dc += es) memcpy(dc, v, es);
 }
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
-static void pg__pl_stream_f32(float *d, const float *s, int64_t n) { memcpy(d, s, sizeof(float) * (size_t)n); }
-static void pg__pl_stream_f64(double *d, const double *s, int64_t n) { memcpy(d, s, sizeof(double) * (size_t)n); }
-static void pg__pl_fill_f32(float *d, float v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = v;
-}
-static void pg__pl_fill_f64(double *d, double v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = v;
+static void pg__pl_stream(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
+    for (int64_t i = 0; i < n; i++) memcpy((char *)d + (size_t)i * es, v, es);
 }
 static void pg__pl_sfence(void) {}
 #endif
@@ -536,6 +529,134 @@ static inline int64_t pg__avgpool_bwd22_vec_##SUF(const T *g, T div, T *d0, T *d
 PG_POOL_VEC22(float, f32)
 PG_POOL_VEC22(double, f64)
 
+/* avg_pool2d with stride 1 and an output the size of its input (kernel 2·pad + 1 both ways, below 16), float,
+ * with AVX-512 when the CPU has it: one pass over each plane, row by row, 16 columns per vector. The forward
+ * keeps the row sums of the last kh input rows in a ring and sums a window's rows from there; the transpose
+ * keeps u = dy / div of the last kh rows, sums them down and then across, in registers. The loads that reach past a row's ends are masked (zeros there), and a row past the plane's top or
+ * bottom is a row of zeros, so the sums are the separable kernels' in their order, the same bits: the forward
+ * Σ_rows (0 + Σ_cols x), the transpose Σ_cols (0 + Σ_rows u), each from 0 ascending; a zero before a window's
+ * first element adds nothing (0 + 0 = 0), and one after it neither, since no such partial sum is -0. Only
+ * which NaN a sum of two NaNs returns (x86: its first operand's) may differ: the portable loops leave the
+ * order of the operands to the compiler; here the accumulator comes first (the plain intrinsic lets the
+ * compiler swap them, hence pg__add32). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#include <immintrin.h>
+#define PG_PL_AVX512 __attribute__((target("avx512f")))
+#define pg__add32(a, b) _mm512_add_round_ps((a), (b), _MM_FROUND_CUR_DIRECTION)
+static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+/* scratch of one call: the ring (kh rows of ws = 16·⌈W / 16⌉ floats), a row of zeros, and per vector j of a
+ * row its lanes inside the row, then for each kx the lanes whose x[16j + lane + kx - pw] lies inside it */
+typedef struct pg_avg32 {
+    int64_t ws, nv;
+    float *ring, *zero;
+    __mmask16 *mk;
+} pg_avg32;
+/* one plane: bwd false: o = y (H, W), in = x; bwd true: o = dx, in = dy; dv the divisors (H, W) */
+PG_PL_AVX512 static inline __attribute__((always_inline)) void
+pg__avg32_plane(const pg_pl *pl, int kh, int kw, bool bwd, const pg_avg32 *s, const float *restrict dv,
+                float *restrict o, const float *restrict in) {
+    const int64_t h = pl->h, w = pl->w, ph = (kh - 1) / 2, pw = (kw - 1) / 2, ws = s->ws, nv = s->nv; /* k = 2·pad + 1 */
+    const __m512 ones = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t iy = 0, a = -ph; a < h; a++) {
+        for (; iy < h && iy <= a + ph; iy++) { /* the next input row into the ring */
+            float *r = s->ring + (iy % kh) * ws;
+            const float *xr = in + iy * w, *dr = dv + iy * w;
+            for (int64_t j = 0; j < nv; j++) {
+                const __mmask16 *m = s->mk + j * (kw + 1);
+                __m512 v = zero;
+                _mm_prefetch((const char *)(xr + 16 * j + 512), _MM_HINT_T0); /* 2 KiB ahead: ~10% faster */
+                if (bwd) /* u = dy / div (zero past the row's end) */
+                    v = _mm512_div_ps(_mm512_maskz_loadu_ps(m[0], xr + 16 * j),
+                                      _mm512_mask_loadu_ps(ones, m[0], dr + 16 * j));
+                else /* 0 + Σ_cols x */
+                    for (int kx = 0; kx < kw; kx++)
+                        v = pg__add32(v, _mm512_maskz_loadu_ps(m[1 + kx], xr + 16 * j + kx - pw));
+                _mm512_storeu_ps(r + 16 * j, v);
+            }
+        }
+        if (a < 0) continue;
+        const float *rp[15]; /* the window's rows, zeros outside the plane */
+        for (int ky = 0; ky < kh; ky++) {
+            int64_t r = a + ky - ph;
+            rp[ky] = r >= 0 && r < h ? s->ring + (r % kh) * ws : s->zero;
+        }
+        float *orow = o + a * w;
+        if (!bwd) {
+            const float *dr = dv + a * w;
+            for (int64_t j = 0; j < nv; j++) {
+                __m512 acc = zero;
+                for (int ky = 0; ky < kh; ky++) acc = pg__add32(acc, _mm512_loadu_ps(rp[ky] + 16 * j));
+                const __mmask16 m = s->mk[j * (kw + 1)];
+                _mm512_mask_storeu_ps(orow + 16 * j, m, _mm512_div_ps(acc, _mm512_mask_loadu_ps(ones, m, dr + 16 * j)));
+            }
+            continue;
+        }
+        /* t = 0 + Σ_rows u, three vectors of it in registers (zero before the row and after it: u is zero past
+         * its end); dx = 0 + Σ_cols t, each shifted t made of two of them (a load of t through memory would wait
+         * for the stores just made) */
+        __m512 tp = zero, tc = zero, tn = zero;
+        for (int ky = 0; ky < kh; ky++) tc = pg__add32(tc, _mm512_loadu_ps(rp[ky]));
+        for (int64_t j = 0; j < nv; j++) {
+            tn = zero;
+            if (j + 1 < nv)
+                for (int ky = 0; ky < kh; ky++) tn = pg__add32(tn, _mm512_loadu_ps(rp[ky] + 16 * (j + 1)));
+            __m512 acc = zero;
+            for (int kx = 0; kx < kw; kx++) {
+                const int sh = kx - pw;
+                const __m512i ix = _mm512_add_epi32(lane, _mm512_set1_epi32(sh < 0 ? 16 + sh : sh));
+                acc = pg__add32(acc, sh < 0 ? _mm512_permutex2var_ps(tp, ix, tc)
+                                     : sh > 0 ? _mm512_permutex2var_ps(tc, ix, tn) : tc);
+            }
+            _mm512_mask_storeu_ps(orow + 16 * j, s->mk[j * (kw + 1)], acc);
+            tp = tc, tc = tn;
+        }
+    }
+}
+/* planes [lo, hi) of the average (bwd false) or its transpose (bwd true) when the geometry fits and the
+ * scratch can be had: false otherwise (the caller goes on). dv: the divisors of one plane */
+PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in,
+                                         int64_t lo, int64_t hi) {
+    const int64_t h = pl->h, w = pl->w, kw = pl->kw, pw = pl->pw;
+    if (pl->adaptive || pl->sh != 1 || pl->sw != 1 || pl->oh != h || pl->ow != w || pl->kh > 15 || kw > 15 ||
+        h * w >= ((int64_t)1 << 31) || !__builtin_cpu_supports("avx512f"))
+        return false;
+    pg_avg32 s = {.nv = (w + 15) / 16};
+    s.ws = 16 * s.nv;
+    const size_t nf = (size_t)((pl->kh + 1) * s.ws);
+    char *buf = malloc(sizeof(float) * nf + sizeof(__mmask16) * (size_t)(s.nv * (kw + 1)));
+    if (!buf) return false;
+    s.ring = (float *)buf, s.zero = s.ring + pl->kh * s.ws;
+    s.mk = (__mmask16 *)(s.zero + s.ws);
+    memset(s.zero, 0, sizeof(float) * (size_t)s.ws);
+    for (int64_t j = 0; j < s.nv; j++) {
+        __mmask16 *m = s.mk + j * (kw + 1);
+        m[0] = pg__max32_mask(w - 16 * j);
+        for (int64_t kx = 0; kx < kw; kx++) { /* lanes l with 0 <= 16j + l + kx - pw < W */
+            int64_t c = 16 * j + kx - pw;
+            m[1 + kx] = (__mmask16)(pg__max32_mask(w - c) & (c >= 0 ? 0xffff : (0xffff << -c)));
+        }
+    }
+    for (int64_t p = lo; p < hi; p++) {
+        float *o = (float *)out + p * h * w;
+        const float *x = (const float *)in + p * h * w;
+        if (pl->kh == 3 && kw == 3) pg__avg32_plane(pl, 3, 3, bwd, &s, dv, o, x);
+        else pg__avg32_plane(pl, (int)pl->kh, (int)kw, bwd, &s, dv, o, x);
+    }
+    free(buf);
+    return true;
+}
+#else
+static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in, int64_t lo,
+                            int64_t hi) {
+    return (void)pl, (void)bwd, (void)dv, (void)out, (void)in, (void)lo, (void)hi, false;
+}
+#endif
+static bool pg__avgsame_f64(const pg_pl *pl, bool bwd, const double *dv, void *out, const void *in, int64_t lo,
+                            int64_t hi) {
+    return (void)pl, (void)bwd, (void)dv, (void)out, (void)in, (void)lo, (void)hi, false;
+}
+
 #define PG_POOL_FAST(T, SUF)                                                                                                           \
 /* Σ x[0, n): eight partial sums for long rows (the compiler keeps them in vector lanes) */                                            \
 static inline T pg__rowsum_##SUF(const T *x, int64_t n) {                                                                              \
@@ -786,7 +907,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         const bool big = (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN;                                         \
         for (int64_t p = lo; p < hi; p++) {                                                                                            \
             T v = (T)0 + ((const T *)j->in)[p] / div, *d = (T *)j->out + p * hw;                                                       \
-            if (big) pg__pl_fill_##SUF(d, v, hw);                                                                                      \
+            if (big) pg__pl_fill(d, &v, sizeof(T), hw);                                                                                      \
             else                                                                                                                       \
                 for (int64_t i = 0; i < hw; i++) d[i] = v;                                                                             \
         }                                                                                                                              \
@@ -816,11 +937,15 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
+    if (dv && !empty && pg__avgsame_##SUF(pl, bwd, dv, j->out, j->in, lo, hi)) { /* AVX-512, one pass */                             \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
         T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
         if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
         else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, d, (const T *)j->in + p * pl->h * pl->w);                                       \
-        if (tile) pg__pl_stream_##SUF(o, tile, per);                                                                                   \
+        if (tile) pg__pl_stream(o, tile, sizeof(T) * (size_t)per);                                                                                   \
     }                                                                                                                                  \
     if (tile) pg__pl_sfence();                                                                                                         \
     free(win);                                                                                                                         \
@@ -1032,7 +1157,7 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
         T *dx = (T *)j->out + p * hw, *d = tile ? tile : dx;                                                   \
         memset(d, 0, sizeof(T) * (size_t)hw);                                                                  \
         pg__maxsep_cols_##SUF(pl, m, at, tm, ti, NULL, d, (const T *)j->in + p * ohw);                         \
-        if (tile) pg__pl_stream_##SUF(dx, tile, hw);                                                           \
+        if (tile) pg__pl_stream(dx, tile, sizeof(T) * (size_t)hw);                                                           \
     }                                                                                                          \
     if (tile) pg__pl_sfence();                                                                                 \
     free(buf);                                                                                                 \
@@ -1055,13 +1180,10 @@ PG_POOL_MAXSEP(double, f64)
  * comparisons in the same order as the scalar loops (take v when v > m or v is NaN), so the same values,
  * the same indices and the same order of the additions into dx. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#include <immintrin.h>
-#define PG_PL_AVX512 __attribute__((target("avx512f")))
 static bool pg__max32_ok(const pg_pl *pl, bool f64) {
     return !f64 && pl->kh == 3 && pl->kw == 3 && pl->sh == 2 && pl->sw == 2 && pl->dh == 1 && pl->dw == 1 &&
            pl->h * pl->w < ((int64_t)1 << 31) && __builtin_cpu_supports("avx512f");
 }
-static inline __mmask16 pg__max32_mask(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 /* tm[iy, b], ti[iy, b] (ti NULL: the maxima only) over one plane x, as pg__maxsep_rows_f32 */
 /* the interior columns' vectors over [b0, b1) of one run of outputs: output i's window is p[2i - pw + kx],
  * kx in [0, 3), its flat index base + 2i - pw + kx (ti NULL: the maxima only) */
@@ -1074,6 +1196,9 @@ pg__max32_run(float *restrict mr, int32_t *restrict ir, const float *restrict xr
     for (int64_t b = b0; b < b1; b += 16) {
         const int64_t n = b1 - b < 16 ? b1 - b : 16;
         const float *p = xr + 2 * b - pw; /* the window of lane i: p[2i], p[2i + 1], p[2i + 2] */
+        /* the input 2 KiB ahead, into L1 (the hardware's own prefetch left the loads waiting: measured ~10% faster) */
+        _mm_prefetch((const char *)(p + 512), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + 528), _MM_HINT_T0);
         __m512 l0, l1;
         if (n == 16) {
             l0 = _mm512_loadu_ps(p), l1 = _mm512_loadu_ps(p + 16);
@@ -1190,6 +1315,8 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
         }
         float *dx = (float *)j->out + p * hw, *d = tile ? tile : dx;
         const float *g = (const float *)j->in + p * ohw;
+        if (p + 1 < hi) /* the next plane's upstream, read in bursts too short for the hardware to prefetch */
+            for (int64_t i = 0; i < ohw; i += 16) _mm_prefetch((const char *)(g + ohw + i), _MM_HINT_T0);
         memset(d, 0, sizeof(float) * (size_t)hw);
         for (int64_t a = 0; a < pl->oh; a++) {
             if (!pg__max32_col(pl, tm, ti, a, NULL, at)) continue;
@@ -1197,7 +1324,7 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
             for (int64_t b = 0; b < ow; b++)
                 if (at[b] >= 0) d[at[b]] += gr[b];
         }
-        if (tile) pg__pl_stream_f32(dx, tile, hw);
+        if (tile) pg__pl_stream(dx, tile, sizeof(float) * (size_t)hw);
     }
     if (tile) pg__pl_sfence();
     free(buf);

@@ -308,3 +308,78 @@ def test_adaptive_avg_pool2d_1x1_backward_is_a_broadcast(shape, dtype) -> None:
     want = np.broadcast_to(g / t(shape[2] * shape[3]) + t(0), shape)
     np.testing.assert_array_equal(dx.numpy(), want)
     assert not np.signbit(dx.numpy()[dx.numpy() == 0]).any()  # 0 + (-0 / HW) is +0
+
+
+def _sep_avg(x, k, p, count_include_pad, divisor, g=None):
+    """avg_pool2d at stride 1 with an output the size of the input (k = 2·p + 1), in the separable kernels'
+    order, in x's dtype: forward Σ_rows (0 + Σ_cols x) / div; with g, the transpose Σ_cols (0 + Σ_rows g / div);
+    each sum from 0, ascending, over zero padding (which changes no bit but NaN payloads)."""
+    t = x.dtype.type
+    h, w = x.shape[-2:]
+    rows = np.minimum(np.arange(h) + p[0] + 1, h) - np.maximum(np.arange(h) - p[0], 0)
+    cols = np.minimum(np.arange(w) + p[1] + 1, w) - np.maximum(np.arange(w) - p[1], 0)
+    count = np.full((h, w), k[0] * k[1]) if count_include_pad else rows[:, None] * cols[None, :]
+    div = np.full((h, w), divisor, x.dtype) if divisor else count.astype(x.dtype)
+
+    def across(a):  # 0 + Σ_cols, zero-padded
+        a = np.pad(a, [(0, 0)] * (a.ndim - 1) + [(p[1], p[1])])
+        s = np.full(a.shape[:-1] + (w,), t(0))
+        for kx in range(k[1]):
+            s = s + a[..., kx:kx + w]
+        return s
+
+    def down(a):  # 0 + Σ_rows, zero-padded
+        a = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(p[0], p[0]), (0, 0)])
+        s = np.full(a.shape[:-2] + (h, a.shape[-1]), t(0))
+        for ky in range(k[0]):
+            s = s + a[..., ky:ky + h, :]
+        return s
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        return down(across(x)) / div if g is None else across(down(g / div))
+
+
+# avg_pool2d at stride 1 with an output the size of the input (3x3 pad 1, 5x5 pad 2, ...): in float, one
+# AVX-512 pass per plane, 16 columns per vector masked at the rows' ends, rows past the plane zeros; the same
+# bits as the separable kernels' order (NaN payloads aside), widths around the vector, both dtypes, 1 and 2
+# threads alike
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kp", [((3, 3), (1, 1)), ((5, 5), (2, 2)), ((3, 5), (1, 2)), ((1, 3), (0, 1)),
+                                ((7, 1), (3, 0)), ((1, 1), (0, 0))], ids=str)
+@pytest.mark.parametrize("width", [1, 2, 3, 15, 16, 17, 31, 32, 33, 48, 56])
+def test_avg_pool2d_same_size_stride_1_in_the_separable_order(width, kp, dtype) -> None:
+    k, p = kp
+    rng = np.random.default_rng(width * 7 + k[0] * 3 + k[1])
+    for height in (1, 2, 4, 9):
+        x = rng.standard_normal((2, 3, height, width)).astype(dtype)
+        f = x.reshape(-1)
+        f[rng.random(f.size) < 0.03] = np.nan
+        f[rng.random(f.size) < 0.03] = np.inf
+        f[rng.random(f.size) < 0.03] = -np.inf
+        f[rng.random(f.size) < 0.1] = -0.0
+        g = rng.standard_normal(x.shape).astype(dtype)
+        g.reshape(-1)[rng.random(g.size) < 0.1] = -0.0
+        g.reshape(-1)[rng.random(g.size) < 0.02] = np.nan
+        for cip, ceil, div in [(True, False, None), (False, False, None), (True, True, None), (False, True, 7)]:
+            got, before = [], pygrad.get_num_threads()
+            for threads in (1, 2):
+                pygrad.set_num_threads(threads)
+                try:
+                    X = pygrad.tensor(x, requires_grad=True)
+                    y = pygrad.nn.functional.avg_pool2d(X, k, 1, p, ceil_mode=ceil, count_include_pad=cip,
+                                                        divisor_override=div)
+                    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+                finally:
+                    pygrad.set_num_threads(before)
+                got.append((y.numpy(), dx.numpy()))
+            assert got[0][0].tobytes() == got[1][0].tobytes() and got[0][1].tobytes() == got[1][1].tobytes()
+            for have, want in zip(got[0], (_sep_avg(x, k, p, cip, div), _sep_avg(x, k, p, cip, div, g))):
+                np.testing.assert_array_equal(have, want)  # NaN where NaN
+                np.testing.assert_array_equal(np.signbit(have)[~np.isnan(want)], np.signbit(want)[~np.isnan(want)])
+            y = got[0][0]
+            if not div:  # and the float64 loop, on the planes without NaN or inf
+                finite = np.isfinite(x).all(axis=(-2, -1), keepdims=True)
+                want, _ = loop_pool(np.where(finite, x, 0).astype(np.float64), "avg", k, (1, 1), p,
+                                    count_include_pad=cip)
+                tol = 1e-6 if dtype == "float32" else 1e-14
+                np.testing.assert_allclose(np.where(finite, y, 0), np.where(finite, want, 0), rtol=tol, atol=tol)
