@@ -245,9 +245,10 @@ static pg_status pg__ip_plan(pg_ip *ip, const pg_params *p, pg_dtype dt, int nd,
             return pg__fail(PG_ERR_MEMORY, "interpolate: out of memory for the %lld x %lld taps of a map %lld -> %lld",
                             (long long)mp->on, (long long)mp->k, (long long)mp->n, (long long)mp->on);
         }
-        mp->nt = ip->tmem[d], mp->idx = mp->nt + mp->on, mp->wt = mp->idx + cells;
-        mp->tptr = (int64_t *)((char *)mp->wt + el * (size_t)cells), mp->tout = mp->tptr + mp->n + 1;
-        mp->twt = mp->tout + cells;
+        /* the int64 arrays first, then the weights: an odd count of float32 weights would misalign them */
+        mp->nt = ip->tmem[d], mp->idx = mp->nt + mp->on, mp->tptr = mp->idx + cells;
+        mp->tout = mp->tptr + mp->n + 1, mp->wt = mp->tout + cells;
+        mp->twt = (char *)mp->wt + el * (size_t)cells;
         if (dt == PG_DTYPE_F64)
             pg__ip_taps_k_f64(mode, p->interp.align_corners, sc[d], mp->n, mp->on, mp->k, mp->nt, mp->idx, mp->wt);
         else
