@@ -812,8 +812,8 @@ def creation_functions(engine_name: str) -> dict[str, Any]:
         else:
             if size is not None:
                 raise PygradTypeError("normal: size is only taken with a number mean and std")
-            mt = mean.detach() if tm else None
-            st = std.detach() if ts else None
+            mt = mean if tm else None
+            st = std if ts else None
             for name, t in (("mean", mt), ("std", st)):
                 if t is not None and np.dtype(t.dtype).kind != "f":
                     raise PygradTypeError(f"normal: {name} must be a float tensor, got {t.dtype}")
@@ -825,10 +825,12 @@ def creation_functions(engine_name: str) -> dict[str, Any]:
                 raise PygradValueError("normal: expects all elements of std >= 0.0")
             if mt is None:
                 _real("normal", "mean", mean)
-            ref = mt if st is None else st if mt is None else mt + st
+            with e.no_grad():
+                ref = mt if st is None else st if mt is None else mt + st
             shape = tuple(ref.shape)
             z = e.randn(*shape, dtype=dtype if dtype is not None else ref.dtype, generator=generator)
-            y = (z * (st if st is not None else float(std))) + (mt if mt is not None else float(mean))
+            with e.no_grad():  # no gradient to mean or std (and no detach, which pygrad.compile cannot record)
+                y = (z * (st if st is not None else float(std))) + (mt if mt is not None else float(mean))
         if requires_grad:
             y.requires_grad = True
         return y
@@ -1987,7 +1989,8 @@ def _bernoulli_(x: Any, p: Any = 0.5, *, generator: Any = None) -> Any:
     _float("bernoulli_", x)
     e = _eng(x)
     if _engines.is_tensor(p):
-        probs = p.detach().astype(x.dtype).broadcast_to(tuple(x.shape)).contiguous()
+        with e.no_grad():
+            probs = p.astype(x.dtype).broadcast_to(tuple(x.shape)).contiguous()
     else:
         probs = e.full(tuple(x.shape), _prob("bernoulli_", p), dtype=x.dtype)
     return _random_into("bernoulli_", x, probs._bernoulli(generator))
