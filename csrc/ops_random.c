@@ -138,11 +138,12 @@ PG_NORMAL_KERNEL(float, f32)
 PG_NORMAL_KERNEL(double, f64)
 
 #define PG_BERNOULLI_KERNEL(T, sfx)                                                                   \
+    static const T pg__01_##sfx[2] = {0, 1};                                                          \
     PG_CLONES static void pg__bernoulli_##sfx(T *restrict y, const T *restrict p, int64_t lo, int64_t hi, \
                                              uint64_t key) {                                          \
         for (int64_t i = lo; i < hi; i++) {                                                           \
             double u = (double)(pg__rng_bits(key, (uint64_t)i) >> 11) * 0x1p-53;                      \
-            y[i] = u < (double)p[i] ? (T)1 : (T)0;                                                     \
+            y[i] = pg__01_##sfx[u < (double)p[i]]; /* an index, not a branch: the outcome is random */ \
         }                                                                                             \
     }
 PG_BERNOULLI_KERNEL(float, f32)
@@ -232,8 +233,8 @@ pg_tensor *pg_random(pg_dtype dtype, int ndim, const int64_t *shape, int kind, u
     if (ndim) memcpy(prm.random.dims, shape, (size_t)ndim * sizeof *shape);
     pg_tensor *carrier = pg_tensor_full(dtype, 0, NULL, 0.0); /* 0-d: the dtype, a constant of a program */
     if (!carrier) return NULL;
-    pg_tensor *out = NULL;
-    if (pg_program_record_fill(carrier, 0.0) == PG_OK) out = pg__apply(PG_OP_RANDOM, &carrier, 1, &prm);
+    if (pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, carrier, 0.0); /* pygrad.compile: a fill */
+    pg_tensor *out = pg__apply(PG_OP_RANDOM, &carrier, 1, &prm);
     pg_tensor_release(carrier);
     return out;
 }
@@ -250,22 +251,27 @@ static pg_status bernoulli_infer(pg_meta *out, pg_tensor *const *in, int n_in, c
     return PG_OK;
 }
 
-#define PG_PROB_CHECK(T)                                                                              \
-    for (int64_t i = 0; i < x->numel; i++) {                                                          \
-        T v = ((const T *)x->data)[i];                                                                \
-        if (!(v >= 0 && v <= 1))                                                                      \
-            return pg__fail(PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got %g at flat " \
-                            "index %lld", (double)v, (long long)i);                                   \
+/* the first probability outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a search */
+#define PG_PROB_SCAN(T, sfx)                                                                  \
+    PG_CLONES static int64_t pg__bad_prob_##sfx(const T *restrict p, int64_t n) {            \
+        int bad = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                     \
+        if (!bad) return -1;                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                          \
+        return -1;                                                                            \
     }
+PG_PROB_SCAN(float, f32)
+PG_PROB_SCAN(double, f64)
 
 static pg_status bernoulli_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
-    if (x->dtype == PG_DTYPE_F64) {
-        PG_PROB_CHECK(double)
-    } else {
-        PG_PROB_CHECK(float)
-    }
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    int64_t bad = f64 ? pg__bad_prob_f64(x->data, x->numel) : pg__bad_prob_f32(x->data, x->numel);
+    if (bad >= 0)
+        return pg__fail(PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got %g at flat index %lld",
+                        f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad], (long long)bad);
     pg__random_run(out, x, PG_RANDOM_UNIFORM, p->random.seed);
     return PG_OK;
 }
