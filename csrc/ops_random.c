@@ -24,6 +24,12 @@
 
 #include <string.h>
 
+/* (b >> 11) · 2⁻⁵³ exactly, from two int32 conversions (the sum of a 31-bit and a 22-bit part is the
+ * 53-bit value, so it is exact): vectorisable without AVX-512 DQ's 64-bit conversions */
+static inline double pg__u53(uint64_t b) {
+    return (double)(int32_t)(b >> 33) * 0x1p-31 + (double)(int32_t)((b >> 11) & 0x3fffff) * 0x1p-53;
+}
+
 /* ---- the engine's log, cos, sin: plain polynomials, mirrored by the reference ---- */
 
 /* log u for u in (0, 1] (a normal float64): u = m · 2^e, m in [√½, √2); log m = 2 atanh s,
@@ -31,14 +37,15 @@
 static inline double pg__rng_log(double u) {
     uint64_t b;
     memcpy(&b, &u, sizeof b);
-    int e = (int)((b >> 52) & 0x7ff) - 1022;                      /* u = m · 2^e, m in [0.5, 1) */
-    b = (b & 0x000fffffffffffffu) | 0x3fe0000000000000u;
-    double m;
+    uint64_t eb = ((b >> 52) & 0x7ff) | 0x4330000000000000u;     /* the biased exponent as 2⁵² + eb */
+    b = (b & 0x000fffffffffffffu) | 0x3fe0000000000000u;          /* u = m · 2^e, m in [0.5, 1) */
+    double m, fe;
     memcpy(&m, &b, sizeof m);
-    if (m < 0.70710678118654752440) {
-        m = m * 2.0;
-        e = e - 1;
-    }
+    memcpy(&fe, &eb, sizeof fe);
+    fe = (fe - 0x1p52) - 1022.0;                                  /* e, exactly */
+    bool small = m < 0.70710678118654752440;
+    m = small ? m * 2.0 : m;
+    fe = small ? fe - 1.0 : fe;
     double s = (m - 1.0) / (m + 1.0), s2 = s * s;
     double q = 2.0 / 23.0;
     q = 2.0 / 21.0 + s2 * q;
@@ -52,7 +59,6 @@ static inline double pg__rng_log(double u) {
     q = 2.0 / 5.0 + s2 * q;
     q = 2.0 / 3.0 + s2 * q;
     q = 2.0 + s2 * q;
-    double fe = (double)e;
     return fe * 0x1.62e42fefa3800p-1 + (fe * 0x1.ef35793c76730p-45 + s * q); /* ln 2 = hi + lo */
 }
 
@@ -81,18 +87,15 @@ static inline void pg__rng_cossin(double u, double *c, double *s) {
     ps = 1.0 / 120.0 + x2 * ps;
     ps = 1.0 / 6.0 - x2 * ps;                                    /* sin x = x − x³(⅙ − x²/120 + …) */
     double si = x - x * x2 * ps;
-    switch ((int)q & 3) {
-    case 0: *c = co; *s = si; break;
-    case 1: *c = -si; *s = co; break;
-    case 2: *c = -co; *s = -si; break;
-    default: *c = si; *s = -co; break;
-    }
+    bool q1 = q == 1.0, q2 = q == 2.0, q3 = q == 3.0;              /* q = 4 is a whole turn: as q = 0 */
+    *c = q1 ? -si : q2 ? -co : q3 ? si : co;
+    *s = q1 ? co : q2 ? -si : q3 ? -co : si;
 }
 
 /* the two normals of pair k */
 static inline void pg__normal_pair(uint64_t key, uint64_t k, double *z0, double *z1) {
-    double u1 = (double)((pg__rng_bits(key, 2 * k) >> 11) + 1) * 0x1p-53;
-    double u2 = (double)(pg__rng_bits(key, 2 * k + 1) >> 11) * 0x1p-53;
+    double u1 = pg__u53(pg__rng_bits(key, 2 * k)) + 0x1p-53;     /* exact: ((bits >> 11) + 1) · 2⁻⁵³ */
+    double u2 = pg__u53(pg__rng_bits(key, 2 * k + 1));
     double r = __builtin_sqrt(-2.0 * pg__rng_log(u1)), c, s;
     pg__rng_cossin(u2, &c, &s);
     *z0 = r * c;
@@ -110,13 +113,22 @@ typedef struct pg_random_job {
 } pg_random_job;
 
 PG_CLONES static void pg__uniform_f64(double *restrict y, int64_t lo, int64_t hi, uint64_t key) {
-    for (int64_t i = lo; i < hi; i++) y[i] = (double)(pg__rng_bits(key, (uint64_t)i) >> 11) * 0x1p-53;
+    for (int64_t i = lo; i < hi; i++) y[i] = pg__u53(pg__rng_bits(key, (uint64_t)i));
 }
 PG_CLONES static void pg__uniform_f32(float *restrict y, int64_t lo, int64_t hi, uint64_t key) {
-    for (int64_t i = lo; i < hi; i++) y[i] = (float)(pg__rng_bits(key, (uint64_t)i) >> 40) * 0x1p-24f;
+    for (int64_t i = lo; i < hi; i++) y[i] = (float)(int32_t)(pg__rng_bits(key, (uint64_t)i) >> 40) * 0x1p-24f;
 }
 
-#define PG_NORMAL_KERNEL(T, sfx)                                                                    \
+/* the whole pairs k in [k0, k1): z[2k], z[2k + 1] */
+#define PG_NORMAL_PAIRS(T, sfx)                                                                     \
+    PG_CLONES static void pg__normal_pairs_##sfx(T *restrict y, int64_t k0, int64_t k1, uint64_t key) { \
+        for (int64_t k = k0; k < k1; k++) {                                                         \
+            double z0, z1;                                                                          \
+            pg__normal_pair(key, (uint64_t)k, &z0, &z1);                                            \
+            y[2 * k] = (T)z0;                                                                       \
+            y[2 * k + 1] = (T)z1;                                                                   \
+        }                                                                                           \
+    }                                                                                               \
     static void pg__normal_##sfx(T *restrict y, int64_t lo, int64_t hi, uint64_t key) {             \
         double z0, z1;                                                                              \
         int64_t i = lo;                                                                             \
@@ -124,25 +136,21 @@ PG_CLONES static void pg__uniform_f32(float *restrict y, int64_t lo, int64_t hi,
             pg__normal_pair(key, (uint64_t)i >> 1, &z0, &z1);                                       \
             y[i++] = (T)z1;                                                                         \
         }                                                                                           \
-        for (; i + 1 < hi; i += 2) {                                                                \
-            pg__normal_pair(key, (uint64_t)i >> 1, &z0, &z1);                                       \
-            y[i] = (T)z0;                                                                           \
-            y[i + 1] = (T)z1;                                                                       \
-        }                                                                                           \
-        if (i < hi) {                                                                               \
-            pg__normal_pair(key, (uint64_t)i >> 1, &z0, &z1);                                       \
-            y[i] = (T)z0;                                                                           \
+        pg__normal_pairs_##sfx(y, i >> 1, hi >> 1, key);                                            \
+        if (hi & 1 && hi - 1 >= i) { /* an odd end: the first of its pair */                        \
+            pg__normal_pair(key, (uint64_t)(hi - 1) >> 1, &z0, &z1);                                \
+            y[hi - 1] = (T)z0;                                                                      \
         }                                                                                           \
     }
-PG_NORMAL_KERNEL(float, f32)
-PG_NORMAL_KERNEL(double, f64)
+PG_NORMAL_PAIRS(float, f32)
+PG_NORMAL_PAIRS(double, f64)
 
 #define PG_BERNOULLI_KERNEL(T, sfx)                                                                   \
     static const T pg__01_##sfx[2] = {0, 1};                                                          \
     PG_CLONES static void pg__bernoulli_##sfx(T *restrict y, const T *restrict p, int64_t lo, int64_t hi, \
                                              uint64_t key) {                                          \
         for (int64_t i = lo; i < hi; i++) {                                                           \
-            double u = (double)(pg__rng_bits(key, (uint64_t)i) >> 11) * 0x1p-53;                      \
+            double u = pg__u53(pg__rng_bits(key, (uint64_t)i));                                        \
             y[i] = pg__01_##sfx[u < (double)p[i]]; /* an index, not a branch: the outcome is random */ \
         }                                                                                             \
     }
