@@ -122,6 +122,8 @@ def _random(op: str, kind: str, shape: tuple, dtype: object, requires_grad: bool
     dt = float32 if dtype is None else parse_dtype(dtype, op)
     if np.dtype(dt).kind != "f":
         raise PygradTypeError(f"{op}: expected a float dtype (float32 or float64), got {np.dtype(dt)}")
+    if math.prod(s) > 2**62 // np.dtype(dt).itemsize:
+        raise PygradMemoryError(f"{op}: shape {s} is too large to allocate")
     seed = _draw_seed(generator, op)
     return _make(op, s, lambda sh, d: ops.Random(kind, seed, sh).run([np.zeros((), d)]), dt, requires_grad)
 
