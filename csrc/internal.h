@@ -143,6 +143,12 @@ typedef struct pg_params {
             uint64_t seed;               /* keys the mask's counter-based hash */
         } dropout;                       /* dropout */
         struct {
+            uint64_t seed;               /* keys the counter-based generator (pg__rng_bits) */
+            int kind;                    /* random: pg_random_kind */
+            int ndim;                    /* random: the output's shape (the 0-d input gives its dtype) */
+            int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+        } random;                        /* random, bernoulli (seed only) */
+        struct {
             int ndim;                    /* the indices' shape: the output is (dims..., D) */
             int64_t dims[PG_MAX_DIMS];   /* [ndim] */
             int64_t padding_idx;         /* the row that gets no gradient, -1: none */

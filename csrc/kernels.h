@@ -93,6 +93,21 @@ static inline uint32_t pg__mix32(uint32_t x) {
 static inline uint32_t pg__dropout_hash(uint32_t k0, uint32_t c, uint32_t lo) {
     return pg__mix32(pg__mix32(lo ^ k0) ^ c);
 }
+/* The random ops' counter-based generator (ops_random.c: rand, randn, bernoulli): 64 bits for
+ * counter c under a seed, SplitMix64's output c:
+ *   bits(seed, c) = fmix64(key + (c + 1) · 0x9e3779b97f4a7c15),  key = fmix64(seed ^ 0x6a09e667f3bcc909),
+ * fmix64 its xor-shift-multiply finaliser (a bijection of 64 bits). Counters are flat indices (rand,
+ * bernoulli) or 2k and 2k + 1 for the pair k of randn's Box-Muller. The reference engine
+ * reimplements it bit for bit. */
+static inline uint64_t pg__fmix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+static inline uint64_t pg__rng_key(uint64_t seed) { return pg__fmix64(seed ^ 0x6a09e667f3bcc909u); }
+static inline uint64_t pg__rng_bits(uint64_t key, uint64_t c) {
+    return pg__fmix64(key + (c + 1) * 0x9e3779b97f4a7c15u);
+}
 
 static inline float pg__floordiv_f32(float a, float b) { float m; return pg__divmod_f32(a, b, &m); }
 static inline double pg__floordiv_f64(double a, double b) { double m; return pg__divmod_f64(a, b, &m); }

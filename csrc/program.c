@@ -964,13 +964,15 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 }
 
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
-/* the random ops: dropout, and attention with dropout; where their parameters keep the seed */
+/* the random ops: dropout, attention with dropout, random, bernoulli; where their parameters keep the seed */
 static bool pg__random_op(const pg_instr *I) {
     const pg_params *p = I->kind == I_FWD ? &I->p : &I->node->p;
-    return I->op == PG_OP_DROPOUT || (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
+    return I->op == PG_OP_DROPOUT || I->op == PG_OP_RANDOM || I->op == PG_OP_BERNOULLI ||
+           (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
 }
 static uint64_t *pg__seed_of(pg_params *p, int op) {
-    return op == PG_OP_DROPOUT ? &p->dropout.seed : &p->attn.seed;
+    return op == PG_OP_DROPOUT ? &p->dropout.seed : op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION ? &p->attn.seed
+                                                                                           : &p->random.seed;
 }
 
 int pg_program_n_seeds(const pg_program *g) { return g && g->recorded ? g->seed_fwd.n : 0; }

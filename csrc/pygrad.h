@@ -114,6 +114,9 @@ typedef enum pg_interp_mode {
     PG_INTERP_ANTIALIAS = 8
 } pg_interp_mode;
 
+/* What pg_random draws: uniform in [0, 1) (rand) or standard normal (randn). */
+typedef enum pg_random_kind { PG_RANDOM_UNIFORM = 0, PG_RANDOM_NORMAL = 1 } pg_random_kind;
+
 typedef struct pg_tensor pg_tensor;
 typedef struct pg_node pg_node;
 
@@ -395,6 +398,18 @@ pg_tensor *pg_group_norm(pg_tensor *x, int64_t num_groups, pg_tensor *weight, pg
  * p in [0, 1] (p = 1: zeros); the mask is a counter-based hash of (seed, flat index), recomputed by
  * backward, never stored. Float x. */
 pg_tensor *pg_dropout(pg_tensor *x, double p, uint64_t seed);
+/* A float tensor of shape[ndim] drawn from a counter-based generator keyed by seed (the bits of flat
+ * index i depend on (seed, i) alone, so any thread count gives the same values):
+ *   PG_RANDOM_UNIFORM: u = (bits >> 11) · 2^-53 in [0, 1) (float64), (bits >> 40) · 2^-24 (float32);
+ *   PG_RANDOM_NORMAL:  Box-Muller on the pair k = i / 2: u1 = ((bits(2k) >> 11) + 1) · 2^-53 in (0, 1],
+ *                      u2 = (bits(2k+1) >> 11) · 2^-53; z = sqrt(-2 log u1) · (cos, sin)(2π u2) for
+ *                      i even, odd; log, cos, sin are the engine's own polynomials (so the reference
+ *                      engine gets the same bits); computed in float64, rounded once for float32.
+ * Never requires grad. Under pygrad.compile each run sets a fresh seed (pg_program_set_seeds). */
+pg_tensor *pg_random(pg_dtype dtype, int ndim, const int64_t *shape, int kind, uint64_t seed);
+/* y[i] = 1 if (bits(seed, i) >> 11) · 2^-53 < p[i] else 0, in p's dtype and shape: Bernoulli samples
+ * with probabilities p (float, each in [0, 1]; else PG_ERR_VALUE). Never requires grad (no gradient to p). */
+pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed);
 /* y[i, :] = weight[indices[i], :]: weight (V, D), indices [numel(shape)] in [0, V), shape[ndim] the
  * indices' shape (ndim < PG_MAX_DIMS) -> (shape..., D); padding_idx in [0, V) gets no gradient (-1: none);
  * scale_grad_by_freq: the gradient of row v is divided by the number of times v occurs in indices */
@@ -604,7 +619,7 @@ int pg_program_n_optim(const pg_program *g);
 pg_status pg_program_set_optim_scalars(pg_program *g, int k, const double *s, int n);
 /* every update's scalars in one call: s holds them update after update, n in all */
 pg_status pg_program_set_all_optim_scalars(pg_program *g, const double *s, int n);
-/* the random ops (dropout) of a program, in recording order: n_seeds counts them,
+/* the random ops (dropout, random, bernoulli) of a program, in recording order: n_seeds counts them,
  * set_seeds gives each its seed for the next runs (forward and backward) */
 int pg_program_n_seeds(const pg_program *g);
 pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n);

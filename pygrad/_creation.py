@@ -155,43 +155,69 @@ if hasattr(os, "register_at_fork"):
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind :func:`rand` and :func:`randn` (same recipe as the reference)."""
+    """Seed the generator behind the random ops (:func:`rand`, :func:`randn`, :func:`randint`, bernoulli,
+    dropout): ``numpy.random.default_rng(seed)``, the reference engine's recipe."""
     global _rng
     with _rng_lock:
         _rng = np.random.default_rng(seed)
 
 
-def _draw_seed(generator: Any = None) -> int:
-    """A 63-bit seed for a random op (dropout): ``generator.integers(0, 2**63)`` from ``generator`` (a
-    ``numpy.random.Generator``), else from the generator behind :func:`manual_seed` (same recipe as the
-    reference, so one seed gives the same masks on both engines)."""
+def _draw_seed(generator: Any = None, op: str = "dropout") -> int:
+    """A 63-bit seed for a random op (dropout, rand, randn, bernoulli): ``generator.integers(0, 2**63)``
+    from ``generator`` (a ``numpy.random.Generator``), else from the generator behind :func:`manual_seed`
+    (same recipe as the reference, so one seed gives the same values on both engines)."""
     if generator is not None:
         if not isinstance(generator, np.random.Generator):
-            raise PygradTypeError(f"dropout: generator must be a numpy.random.Generator, got "
+            raise PygradTypeError(f"{op}: generator must be a numpy.random.Generator, got "
                                   f"{type(generator).__name__}")
         return int(generator.integers(0, 2**63))
     with _rng_lock:
         return int(_rng.integers(0, 2**63))
 
 
-def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1): ``generator.random(shape)`` cast to ``dtype``."""
-    dims = _check_dims("rand", _shape_arg("rand", shape, PygradMemoryError))
-    if _recording.RECORDING:
-        _recording.refuse("rand() inside the function (values drawn in Python would be frozen into the program)")
-    with _rng_lock:
-        data = _numpy_alloc("rand", dims, lambda: _rng.random(dims))
-    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+_RANDOM_KINDS = {"uniform": 0, "normal": 1}
 
 
-def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples: ``generator.standard_normal(shape)`` cast to ``dtype``."""
-    dims = _check_dims("randn", _shape_arg("randn", shape, PygradMemoryError))
+def _random_seeded(kind: str, shape: Sequence[int], dtype: Any, seed: int) -> Tensor:
+    """The random op: rand (``kind`` "uniform") or randn ("normal") values of ``seed`` (docs/semantics.md)."""
+    dims = [int(d) for d in shape]
+    return _wrap(lib.pg_random(_CODE_OF_DTYPE[_resolve_dtype(dtype)], len(dims), dims, _RANDOM_KINDS[kind],
+                               int(seed)))
+
+
+def _random(op: str, kind: str, shape: tuple, dtype: Any, requires_grad: bool, generator: Any) -> Tensor:
+    """rand/randn: the shape and dtype checked, a fresh seed drawn (and noted when pygrad.compile records,
+    so each replay draws the next one as the eager call would)."""
+    dims = _check_dims(op, _shape_arg(op, shape, PygradMemoryError))
+    d = float32 if dtype is None else _resolve_dtype(dtype)
+    if d.kind != "f":
+        raise PygradTypeError(f"{op}: expected a float dtype (float32 or float64), got {d}")
+    seed = _draw_seed(generator, op)
     if _recording.RECORDING:
-        _recording.refuse("randn() inside the function (values drawn in Python would be frozen into the program)")
-    with _rng_lock:
-        data = _numpy_alloc("randn", dims, lambda: _rng.standard_normal(dims))
-    return tensor(data, dtype=dtype if dtype is not None else float32, requires_grad=requires_grad)
+        if requires_grad:
+            _recording.refuse("a tensor created with requires_grad=True inside the function")
+        _recording.note_seed(generator)
+    t = _random_seeded(kind, dims, d, seed)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform samples in [0, 1), float32 unless ``dtype`` (float64: 53 random bits, float32: 24).
+
+    One 63-bit seed is drawn from ``generator`` (a ``numpy.random.Generator``) or the generator
+    :func:`manual_seed` seeds; the values are a counter-based hash of (seed, flat index), the same on
+    both engines and any thread count (docs/semantics.md, "Random numbers"). Recordable by
+    :func:`pygrad.compile`: each replay draws a fresh seed."""
+    return _random("rand", "uniform", shape, dtype, requires_grad, generator)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Standard normal samples, float32 unless ``dtype``: Box-Muller on pairs of the counter-based hash
+    of one seed drawn as :func:`rand` draws it (docs/semantics.md, "Random numbers"); float32 values are
+    the float64 ones rounded. Recordable by :func:`pygrad.compile`: each replay draws a fresh seed."""
+    return _random("randn", "normal", shape, dtype, requires_grad, generator)
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,

@@ -722,6 +722,13 @@ def linspace(engine: Any, start: float, end: float, steps: int, *, dtype: Any = 
     return engine.tensor(vals, dtype=engine.float32 if dtype is None else dtype, requires_grad=requires_grad)
 
 
+def _recording_now() -> bool:
+    """pygrad.compile records on some thread (values read now would be frozen into a program)."""
+    from pygrad import _recording
+
+    return _recording.RECORDING > 0
+
+
 def _like(engine: Any, op: str, input: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
     """The shape of ``input`` (a tensor of ``engine``) and the dtype of a ``*_like`` result."""
     if not _engines.is_tensor(input):
@@ -732,7 +739,7 @@ def _like(engine: Any, op: str, input: Any, dtype: Any) -> tuple[tuple[int, ...]
 def creation_functions(engine_name: str) -> dict[str, Any]:
     """PyTorch's creation functions made of the engine's own ``zeros``/``full``/``rand``/``randn``/
     ``randint``/``tensor``: ``empty``, ``zeros_like``, ``ones_like``, ``full_like``, ``empty_like``,
-    ``rand_like``, ``randn_like``, ``randint_like``, ``as_tensor``, ``logspace``, bound to one engine."""
+    ``rand_like``, ``randn_like``, ``randint_like``, ``normal``, ``as_tensor``, ``logspace``, bound to one engine."""
     from importlib import import_module
 
     def eng() -> Any:
@@ -783,6 +790,51 @@ def creation_functions(engine_name: str) -> dict[str, Any]:
             low, high = 0, low
         return eng().randint(low, high, shape, dtype=dt, requires_grad=requires_grad)
 
+    def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, dtype: Any = None,
+               requires_grad: bool = False) -> Any:
+        """Normal samples, PyTorch's ``normal`` forms: ``normal(mean, std)`` with a tensor mean and/or std
+        (broadcast; the result has their shape and float dtype), or ``normal(mean, std, size)`` with
+        numbers (float32 unless ``dtype``). Values: mean + std · z, z the engine's randn (one seed from
+        ``generator`` or manual_seed's generator). As PyTorch's, no gradient flows to mean or std (the
+        result does not require grad unless ``requires_grad``). std < 0 raises ValueError (a tensor
+        std is checked when not recording for pygrad.compile, which cannot read its values)."""
+        e = eng()
+        tm, ts = _engines.is_tensor(mean), _engines.is_tensor(std)
+        if not tm and not ts:
+            m, sd = _real("normal", "mean", mean), _real("normal", "std", std)
+            if not sd >= 0:
+                raise PygradValueError(f"normal: expects std >= 0.0, but got std={sd}")
+            if size is None:
+                raise PygradTypeError("normal: with a number mean and std, size is required")
+            z = e.randn(*(size if isinstance(size, (tuple, list)) else (size,)), dtype=dtype, generator=generator,
+                        requires_grad=False)
+            y = z if (m, sd) == (0.0, 1.0) else z * sd + m
+        else:
+            if size is not None:
+                raise PygradTypeError("normal: size is only taken with a number mean and std")
+            mt = mean if tm else None
+            st = std if ts else None
+            for name, t in (("mean", mt), ("std", st)):
+                if t is not None and np.dtype(t.dtype).kind != "f":
+                    raise PygradTypeError(f"normal: {name} must be a float tensor, got {t.dtype}")
+            if st is None:
+                sd = _real("normal", "std", std)
+                if not sd >= 0:
+                    raise PygradValueError(f"normal: expects std >= 0.0, but got std={sd}")
+            elif not _recording_now() and not bool((st.numpy() >= 0).all()):
+                raise PygradValueError("normal: expects all elements of std >= 0.0")
+            if mt is None:
+                _real("normal", "mean", mean)
+            with e.no_grad():
+                ref = mt if st is None else st if mt is None else mt + st
+            shape = tuple(ref.shape)
+            z = e.randn(*shape, dtype=dtype if dtype is not None else ref.dtype, generator=generator)
+            with e.no_grad():  # no gradient to mean or std (and no detach, which pygrad.compile cannot record)
+                y = (z * (st if st is not None else float(std))) + (mt if mt is not None else float(mean))
+        if requires_grad:
+            y.requires_grad = True
+        return y
+
     def as_tensor(data: Any, dtype: Any = None) -> Any:
         """``data`` itself when it is already a tensor of this engine with that dtype (no copy, the
         graph kept), else a converted tensor (PyTorch's ``as_tensor``)."""
@@ -803,7 +855,7 @@ def creation_functions(engine_name: str) -> dict[str, Any]:
         return e.tensor(vals, dtype=e.float32 if dtype is None else dtype, requires_grad=requires_grad)
 
     return {f.__name__: f for f in (empty, zeros_like, ones_like, full_like, empty_like, rand_like, randn_like,
-                                    randint_like, as_tensor, logspace)}
+                                    randint_like, normal, as_tensor, logspace)}
 
 
 def _close_pair(op: str, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -1882,17 +1934,66 @@ def index_copy(x: Any, dim: int, index: Any, source: Any) -> Any:
     return e.where(e.tensor(mask), moved, x)
 
 
-def bernoulli(x: Any, p: float | None = None) -> Any:
-    """0/1 samples of x's shape and dtype, 1 with probability x (or ``p``), from the generator
-    ``manual_seed`` seeds; not differentiable."""
+def _prob(op: str, p: Any) -> float:
+    """A probability argument, checked to lie in [0, 1]."""
+    v = _real(op, "p", p)
+    if not 0.0 <= v <= 1.0:
+        raise PygradValueError(f"{op}: p must lie in [0, 1], got {v!r}")
+    return v
+
+
+def bernoulli(x: Any, p: float | None = None, *, generator: Any = None) -> Any:
+    """0/1 samples of x's shape and dtype: y[i] = 1 with probability x[i] (or ``p`` for all), the engine's
+    bernoulli op (y[i] = u(seed, i) < x[i], u the uniform of docs/semantics.md) with one seed drawn from
+    ``generator`` or the generator ``manual_seed`` seeds. Probabilities outside [0, 1] or NaN raise
+    ValueError. Not differentiable: the result never requires grad. Recordable by pygrad.compile."""
     x = _tensor("bernoulli", x)
     _float("bernoulli", x)
-    probs = x.detach().numpy() if p is None else np.full(x.shape, _real("bernoulli", "p", p))
-    if not ((probs >= 0) & (probs <= 1)).all():
-        raise PygradValueError("bernoulli: probabilities must lie in [0, 1]")
+    if p is not None:
+        x = _eng(x).full(tuple(x.shape), _prob("bernoulli", p), dtype=x.dtype)
+    return x._bernoulli(generator)
+
+
+def _random_into(op: str, x: Any, y: Any) -> Any:
+    """x's values := y's, outside the graph (the in-place random fills); returns x."""
+    with _eng(x).no_grad():
+        x.copy_(y)
+    return x
+
+
+def _uniform_(x: Any, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Any:
+    """Fill x in place with U(a, b) samples, outside the graph: x = a + (b − a) · u, u the engine's rand
+    in x's dtype (one seed from ``generator`` or manual_seed's generator); returns x. Recordable."""
+    _float("uniform_", x)
+    a, b = _real("uniform_", "a", a), _real("uniform_", "b", b)
+    if not a <= b:
+        raise PygradValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
+    u = _eng(x).rand(*x.shape, dtype=x.dtype, generator=generator)
+    return _random_into("uniform_", x, u if (a, b) == (0.0, 1.0) else u * (b - a) + a)
+
+
+def _normal_(x: Any, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Any:
+    """Fill x in place with N(mean, std²) samples, outside the graph: x = mean + std · z, z the engine's
+    randn in x's dtype; returns x. Recordable."""
+    _float("normal_", x)
+    mean, std = _real("normal_", "mean", mean), _real("normal_", "std", std)
+    if not std >= 0:
+        raise PygradValueError(f"normal_: std must be non-negative, got {std}")
+    z = _eng(x).randn(*x.shape, dtype=x.dtype, generator=generator)
+    return _random_into("normal_", x, z if (mean, std) == (0.0, 1.0) else z * std + mean)
+
+
+def _bernoulli_(x: Any, p: Any = 0.5, *, generator: Any = None) -> Any:
+    """Fill x in place with 0/1 samples, 1 with probability ``p`` (a number, or a tensor broadcast to x's
+    shape), outside the graph; returns x. Recordable."""
+    _float("bernoulli_", x)
     e = _eng(x)
-    u = e.rand(*x.shape, dtype=e.float64).numpy() if x.ndim else e.rand(1, dtype=e.float64).numpy().reshape(())
-    return e.tensor((u < probs).astype(x.dtype))
+    if _engines.is_tensor(p):
+        with e.no_grad():
+            probs = p.astype(x.dtype).broadcast_to(tuple(x.shape)).contiguous()
+    else:
+        probs = e.full(tuple(x.shape), _prob("bernoulli_", p), dtype=x.dtype)
+    return _random_into("bernoulli_", x, probs._bernoulli(generator))
 
 
 # ---------------------------------------------------------------- devices and .data, for PyTorch code
@@ -1968,20 +2069,6 @@ def _sum_to_size(x: Any, *size: Any) -> Any:
     return y.reshape(want)
 
 
-def _uniform_(x: Any, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Any:
-    """Fill x in place with U(a, b) samples (``pygrad.nn.init.uniform_``); returns x."""
-    from pygrad.nn import init
-
-    return init.uniform_(x, a, b, generator)
-
-
-def _normal_(x: Any, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Any:
-    """Fill x in place with N(mean, std²) samples (``pygrad.nn.init.normal_``); returns x."""
-    from pygrad.nn import init
-
-    return init.normal_(x, mean, std, generator)
-
-
 def _device_of(x: Any) -> Any:
     """The CPU: pygrad's tensors live in host memory."""
     return _device.CPU
@@ -2032,14 +2119,14 @@ METHODS: dict[str, Any] = {
     "xlogy": xlogy, "logit": logit, "sinc": sinc, "nansum": nansum, "nanmean": nanmean, "median": median,
     "kthvalue": kthvalue, "quantile": quantile, "index_fill": index_fill, "index_copy": index_copy,
     "bernoulli": bernoulli, "to": _to, "type": _type, "cuda": _cuda, "ndimension": _ndimension, "stride": _stride,
-    "sum_to_size": _sum_to_size, "uniform_": _uniform_, "normal_": _normal_,
+    "sum_to_size": _sum_to_size, "uniform_": _uniform_, "normal_": _normal_, "bernoulli_": _bernoulli_,
 }
 """Tensor methods: ``x.flip(0)`` is ``flip(x, 0)``."""
 
 _METHOD_ONLY = ("contiguous", "expand", "expand_as", "repeat", "new_zeros", "new_ones", "new_full", "new_empty",
                 "new_tensor", "type_as", "view_as", "reshape_as", "where", "neg", "dim", "nelement", "element_size",
                 "is_contiguous", "cpu", "logical_not", "to", "type", "cuda", "ndimension", "stride", "sum_to_size",
-                "uniform_", "normal_")
+                "uniform_", "normal_", "bernoulli_")
 
 FUNCTIONS: dict[str, Any] = {**{k: v for k, v in METHODS.items() if k not in _METHOD_ONLY},
                              "einsum": einsum, "ger": ger}

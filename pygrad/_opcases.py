@@ -46,7 +46,7 @@ OP_NAMES: tuple[str, ...] = (
     "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "batch_norm", "layer_norm", "group_norm",
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad",
+    "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -721,6 +721,12 @@ CASES: list[OpCase] = [
         a, 0.5, generator=np.random.default_rng(3)), ((2, 3, 5),)),
     OpCase("mul", "dropout-composed", lambda m, a, b: a._dropout_seeded(0.2, 99) * b, ((3, 4), (4,))),
     OpCase("dropout", "dropout-empty", lambda m, a: a._dropout_seeded(0.5, 1), ((0, 3),)),
+    # the random ops with a fixed seed: the values agree bit for bit (tests/ops/test_random_ops.py)
+    OpCase("random", "randn-seeded", lambda m, a: a * a._random_like("normal", 12345), ((5, 7),)),
+    OpCase("random", "rand-seeded", lambda m, a: a * a._random_like("uniform", 99), ((3, 4),)),
+    OpCase("random", "randn-odd-0d", lambda m, a: a + a._random_like("normal", 3), ((),)),
+    OpCase("bernoulli", "bernoulli-seeded", lambda m, a: a * a.sigmoid()._bernoulli_seeded(7), ((4, 6),)),
+    OpCase("bernoulli", "bernoulli-empty", lambda m, a: a * a.sigmoid()._bernoulli_seeded(7), ((0, 2),)),
     OpCase("embedding", "embedding", lambda m, a: m.nn.functional.embedding(np.array([[0, 2, 2], [1, 2, 0]]), a),
            ((3, 4),)),
     # the padding row gets no gradient, so it is zeroed first (as nn.Embedding does) to keep finite

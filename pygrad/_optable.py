@@ -388,6 +388,17 @@ OPS: tuple[Op, ...] = (
                                          ("nearest", None, False)),
        "resampleᵀ", (), (),
        doc="The gradient of interpolate w.r.t. its input, for double backward."),
+    Op("random", 1, Gate("RandomGate", "y = rand or randn values of seed in x's shape and dtype (a counter-based "
+                         "hash of (seed, flat index); normal: Box-Muller); no gradient.",
+                         lambda e, x, kind, seed: x._random_like(kind, seed), ("kind", "seed"), ("normal", 0),
+                         (False,)),
+       "rand", (), (),
+       doc="Uniform or normal samples of a seed: pygrad.rand, pygrad.randn (and rand_like, randn_like, normal)."),
+    Op("bernoulli", 1, Gate("BernoulliGate", "y[i] = 1 if u(seed, i) < x[i] else 0, x the probabilities; "
+                            "no gradient.",
+                            lambda e, x, seed: x._bernoulli_seeded(seed), ("seed",), (0,), (False,)),
+       "bern", (), (),
+       doc="Bernoulli samples of probabilities with a seed: pygrad.bernoulli, Tensor.bernoulli_."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
@@ -424,7 +435,8 @@ DERIVED_FUNCTIONS: tuple[str, ...] = (
     "chunk", "unbind", "clone", "flip", "roll", "tile", "diagonal", "tril", "triu", "dot", "outer", "ger",
     "einsum", "isclose", "allclose", "var", "std", "norm", "prod", "cumprod", "logcumsumexp", "linspace",
     "empty", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like",
-    "as_tensor", "logspace", "t", "mm", "bmm", "mv", "addmm", "clamp_min", "clamp_max", "clip", "amax", "amin",
+    "normal", "as_tensor", "logspace", "t", "mm", "bmm", "mv", "addmm", "clamp_min", "clamp_max", "clip", "amax",
+    "amin",
     "isnan", "isinf", "isfinite", "nan_to_num", "masked_select", "repeat_interleave", "logaddexp", "hypot", "diag",
     "cross", "index_add", "swapaxes", "swapdims", "eq", "ne", "lt", "le", "gt", "ge", "equal", "sgn", "frac",
     "addcmul", "addcdiv", "baddbmm", "addbmm", "addmv", "inner", "kron", "trace", "select", "rot90", "diag_embed",

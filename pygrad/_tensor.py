@@ -1035,6 +1035,21 @@ class Tensor:
         """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
         return self._inplace("dropout_", lambda x: x._dropout_seeded(p, seed))
 
+    def _bernoulli(self, generator: Any = None) -> Tensor:
+        """The bernoulli op over self's probabilities with a fresh seed, drawn as :meth:`_dropout` draws one."""
+        seed = _creation._draw_seed(generator, "bernoulli")
+        if _recording.RECORDING:  # pygrad.compile: a replay draws a new seed from the same generator
+            _recording.note_seed(generator)
+        return self._bernoulli_seeded(seed)
+
+    def _bernoulli_seeded(self, seed: int) -> Tensor:
+        """y[i] = 1 if u(seed, i) < self[i] else 0 (self: probabilities in [0, 1]); never requires grad."""
+        return _wrap(lib.pg_bernoulli(self._p, int(seed)))
+
+    def _random_like(self, kind: str, seed: int) -> Tensor:
+        """rand (``kind`` "uniform") or randn ("normal") values of ``seed`` in self's shape and dtype."""
+        return _creation._random_seeded(kind, self.shape, self.dtype, seed)
+
     def _embedding(self, indices: np.ndarray, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
         """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
         scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""

@@ -1,10 +1,12 @@
 """Factories of the reference engine: zeros, ones, full, rand, randn, arange, eye, from_numpy.
 
 Shapes may be given as ints or as one tuple/list (``zeros(2, 3)`` ==
-``zeros((2, 3))``). The default dtype is float32. Random numbers come from
-one module-level ``numpy.random.Generator``: ``rand`` is ``gen.random(shape)``
-and ``randn`` is ``gen.standard_normal(shape)``, both drawn in float64 and
-then cast, so one seed gives the same tensors in both engines.
+``zeros((2, 3))``). The default dtype is float32. Random numbers start from
+one module-level ``numpy.random.Generator``: ``rand`` and ``randn`` draw one
+63-bit seed from it (or from a ``generator`` argument) and compute their
+values from a counter-based hash of (seed, flat index) (``ops.random_values``,
+the C engine's pg_random bit for bit); ``randint`` is ``gen.integers``. So
+one seed gives the same tensors in both engines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from pygrad import _dlpack
 from pygrad.errors import PygradMemoryError, PygradTypeError, PygradValueError, ShapeError
 
+from . import ops
 from .tensor import (
     Tensor,
     _check_ndim,
@@ -46,12 +49,12 @@ def manual_seed(seed: int) -> None:
     _generator = np.random.default_rng(int(seed))
 
 
-def _draw_seed(generator: Any = None) -> int:
-    """A 63-bit seed for a random op (dropout): ``generator.integers(0, 2**63)`` from ``generator``, else
-    from the module's generator (the C engine's recipe)."""
+def _draw_seed(generator: Any = None, op: str = "dropout") -> int:
+    """A 63-bit seed for a random op (dropout, rand, randn, bernoulli): ``generator.integers(0, 2**63)``
+    from ``generator``, else from the module's generator (the C engine's recipe)."""
     if generator is not None:
         if not isinstance(generator, np.random.Generator):
-            raise PygradTypeError(f"dropout: generator must be a numpy.random.Generator, got "
+            raise PygradTypeError(f"{op}: generator must be a numpy.random.Generator, got "
                                   f"{type(generator).__name__}")
         return int(generator.integers(0, 2**63))
     return int(_generator.integers(0, 2**63))
@@ -113,18 +116,28 @@ def full(
     return _make("full", s, lambda sh, d: np.full(sh, value, dtype=d), dt, requires_grad)
 
 
-def rand(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
-    """Uniform [0, 1) samples: ``gen.random(shape)`` (float64) cast to ``dtype``."""
-    s = parse_shape(shape, "rand")
-    return _make("rand", s, lambda sh, dt: _generator.random(sh).astype(dt), dtype, requires_grad)
+def _random(op: str, kind: str, shape: tuple, dtype: object, requires_grad: bool, generator: Any) -> Tensor:
+    """rand/randn: one seed drawn, the values ops.random_values of it (the C engine's, bit for bit)."""
+    s = parse_shape(shape, op)
+    dt = float32 if dtype is None else parse_dtype(dtype, op)
+    if np.dtype(dt).kind != "f":
+        raise PygradTypeError(f"{op}: expected a float dtype (float32 or float64), got {np.dtype(dt)}")
+    if math.prod(s) > 2**62 // np.dtype(dt).itemsize:
+        raise PygradMemoryError(f"{op}: shape {s} is too large to allocate")
+    seed = _draw_seed(generator, op)
+    return _make(op, s, lambda sh, d: ops.Random(kind, seed, sh).run([np.zeros((), d)]), dt, requires_grad)
 
 
-def randn(*shape: Any, dtype: object = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples: ``gen.standard_normal(shape)`` (float64) cast to ``dtype``."""
-    s = parse_shape(shape, "randn")
-    return _make(
-        "randn", s, lambda sh, dt: _generator.standard_normal(sh).astype(dt), dtype, requires_grad
-    )
+def rand(*shape: Any, dtype: object = None, requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform [0, 1) samples of one seed drawn from ``generator`` or the module's generator:
+    ``ops.random_values("uniform", seed, shape, dtype)``."""
+    return _random("rand", "uniform", shape, dtype, requires_grad, generator)
+
+
+def randn(*shape: Any, dtype: object = None, requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Standard normal samples of one seed drawn as :func:`rand` draws it:
+    ``ops.random_values("normal", seed, shape, dtype)`` (Box-Muller)."""
+    return _random("randn", "normal", shape, dtype, requires_grad, generator)
 
 
 def arange(

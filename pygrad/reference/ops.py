@@ -1877,6 +1877,122 @@ def dropout_keep(seed: int, shape: tuple[int, ...]) -> Array:
         return mix(mix(lo ^ k0) ^ (k1 + hi * np.uint32(0x9E3779B9))).reshape(shape)
 
 
+def random_bits(seed: int, counters: Array) -> Array:
+    """The random ops' 64 bits for each counter (the C engine's pg__rng_bits: SplitMix64's output c):
+
+        bits(seed, c) = fmix64(key + (c + 1) · 0x9e3779b97f4a7c15),  key = fmix64(seed ^ 0x6a09e667f3bcc909),
+        fmix64(z): z = (z ^ z >> 30) · 0xbf58476d1ce4e5b9; z = (z ^ z >> 27) · 0x94d049bb133111eb; z ^ z >> 31
+    (mod 2⁶⁴); ``counters`` uint64."""
+
+    def fmix64(z: Array) -> Array:
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    with np.errstate(over="ignore"):
+        key = fmix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ np.uint64(0x6A09E667F3BCC909))
+        return fmix64(key + (counters + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def _random_log(u: Array) -> Array:
+    """log u for u in (0, 1], as the C engine computes it: u = m · 2^e with m in [√½, √2),
+    log u = e · ln2 + 2 atanh s, s = (m − 1)/(m + 1), atanh s = s Σ_{j ≤ 11} s^2j / (2j + 1) (Horner)."""
+    m, e = np.frexp(u)
+    small = m < 0.70710678118654752440
+    m = np.where(small, m * 2.0, m)
+    e = np.where(small, e - 1, e)
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    q = np.full_like(s, 2.0 / 23.0)
+    for j in range(10, -1, -1):
+        q = 2.0 / (2 * j + 1) + s2 * q
+    fe = e.astype(np.float64)
+    return fe * float.fromhex("0x1.62e42fefa3800p-1") + (fe * float.fromhex("0x1.ef35793c76730p-45") + s * q)
+
+
+def _random_cossin(u: Array) -> tuple[Array, Array]:
+    """(cos, sin)(2π u) for u in [0, 1), as the C engine computes them: q = rint(4u) quarter turns,
+    x = (4u − q) · π/2 in [−π/4, π/4], Taylor polynomials to x¹⁸ (cos) and x¹⁷ (sin) (Horner)."""
+    t = 4.0 * u
+    q = np.rint(t)
+    x = (t - q) * float.fromhex("0x1.921fb54442d18p+0")
+    x2 = x * x
+    pc = np.full_like(x, -1.0 / math.factorial(18))
+    for n in range(8, 1, -1):
+        pc = (-1) ** n / math.factorial(2 * n) + x2 * pc
+    co = 1.0 - x2 * (0.5 - x2 * pc)
+    ps = np.full_like(x, 1.0 / math.factorial(17))
+    for n in range(7, 1, -1):
+        ps = (-1) ** n / math.factorial(2 * n + 1) + x2 * ps
+    si = x - x * x2 * (1.0 / 6.0 - x2 * ps)
+    quad = q.astype(np.int64) & 3
+    sel = [quad == 0, quad == 1, quad == 2]
+    return np.select(sel, [co, -si, -co], si), np.select(sel, [si, co, -si], -co)
+
+
+def random_values(kind: str, seed: int, shape: tuple[int, ...], dtype: Any) -> Array:
+    """rand (``kind`` "uniform") and randn ("normal") values of the C engine's pg_random, bit for bit:
+
+        uniform: (bits(i) >> 11) · 2⁻⁵³ (float64), (bits(i) >> 40) · 2⁻²⁴ (float32)
+        normal:  pair k = ⌊i/2⌋: u1 = ((bits(2k) >> 11) + 1) · 2⁻⁵³ ∈ (0, 1], u2 = (bits(2k+1) >> 11) · 2⁻⁵³,
+                 z[2k], z[2k+1] = √(−2 log u1) · (cos, sin)(2π u2) in float64, rounded once to float32"""
+    n = int(np.prod(shape, dtype=np.int64))
+    dt = np.dtype(dtype)
+    if kind == "uniform":
+        b = random_bits(seed, np.arange(n, dtype=np.uint64))
+        if dt == np.float32:
+            return ((b >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)).reshape(shape)
+        return ((b >> np.uint64(11)).astype(np.float64) * 2.0**-53).reshape(shape)
+    k = np.arange((n + 1) // 2, dtype=np.uint64)
+    u1 = ((random_bits(seed, 2 * k) >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0**-53
+    u2 = (random_bits(seed, 2 * k + np.uint64(1)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    r = np.sqrt(-2.0 * _random_log(u1))
+    c, s = _random_cossin(u2)
+    z = np.empty(2 * k.size)
+    z[0::2], z[1::2] = r * c, r * s
+    return z[:n].astype(dt).reshape(shape)
+
+
+def bernoulli_values(p: Array, seed: int) -> Array:
+    """The C engine's pg_bernoulli: y[i] = 1 if (bits(i) >> 11) · 2⁻⁵³ < p[i] else 0, in p's dtype."""
+    b = random_bits(seed, np.arange(p.size, dtype=np.uint64))
+    u = (b >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return (u < p.reshape(-1).astype(np.float64)).astype(p.dtype).reshape(p.shape)
+
+
+class Random(Op):
+    """y = rand (``kind`` "uniform") or randn ("normal") values of ``seed`` (:func:`random_values`) in
+    ``shape`` and the dtype of the 0-d input; no gradient."""
+
+    name = "random"
+
+    def __init__(self, kind: str, seed: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.kind, self.seed, self.shape = kind, int(seed), tuple(shape)
+
+    def forward(self, x: Array) -> Array:
+        return random_values(self.kind, self.seed, self.shape, x.dtype)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (None,)
+
+
+class Bernoulli(Op):
+    """y[i] = 1 if u(seed, i) < p[i] else 0 (:func:`bernoulli_values`); piecewise constant: no gradient."""
+
+    name = "bernoulli"
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = int(seed)
+
+    def forward(self, p: Array) -> Array:
+        return bernoulli_values(p, self.seed)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (None,)
+
+
 class Dropout(Op):
     """y = x · keep / (1 - p), keep[i] = hash(seed, i) >= ⌊p · 2³²⌋ (zeros for p = 1);
     dx = g · keep / (1 - p): the same mask, regenerated from the seed."""
@@ -2378,6 +2494,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
+        Random, Bernoulli,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

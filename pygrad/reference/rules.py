@@ -284,6 +284,11 @@ def _norm(node: Node, g: Tensor) -> list[Any]:
     return [dx.reshape(*x.shape), dw, db]
 
 
+def _no_grad(node: Node, g: Tensor) -> list[Any]:
+    """random, bernoulli: no gradient reaches their input."""
+    return [None]
+
+
 def _dropout(node: Node, g: Tensor) -> list[Any]:
     """dropout is linear in x: its backward is dropout of g with the same seed."""
     return [g._dropout_seeded(node.op.p, node.op.seed)]
@@ -430,6 +435,7 @@ RULES.update({
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
+    ops.Random: _no_grad, ops.Bernoulli: _no_grad,
 })
 
 

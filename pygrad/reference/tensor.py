@@ -1056,6 +1056,28 @@ class Tensor:
         """self = dropout(self) with the mask of ``seed``, in place (recorded)."""
         return _inplace_apply(self, "dropout_", lambda x: x._dropout_seeded(p, seed))
 
+    def _bernoulli(self, generator: Any = None) -> Tensor:
+        """The bernoulli op over self's probabilities with a fresh seed, drawn as :meth:`_dropout` draws one."""
+        from .creation import _draw_seed
+
+        return self._bernoulli_seeded(_draw_seed(generator, "bernoulli"))
+
+    def _bernoulli_seeded(self, seed: int) -> Tensor:
+        """y[i] = 1 if u(seed, i) < self[i] else 0 (ops.bernoulli_values); never requires grad."""
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"bernoulli: expected a float32 or float64 tensor, got {self.dtype}")
+        p = self._data
+        bad = ~((p >= 0) & (p <= 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad.reshape(-1))[0])
+            raise PygradValueError(f"bernoulli: probabilities must lie in [0, 1], got {float(p.reshape(-1)[i]):g} "
+                                   f"at flat index {i}")
+        return Tensor._wrap(ops.Bernoulli(seed).run([p]))
+
+    def _random_like(self, kind: str, seed: int) -> Tensor:
+        """rand (``kind`` "uniform") or randn ("normal") values of ``seed`` in self's shape and dtype."""
+        return Tensor._wrap(ops.Random(kind, seed, self.shape).run([np.zeros((), self.dtype)]))
+
     def _embedding(self, indices: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
         """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
         scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""

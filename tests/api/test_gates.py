@@ -127,8 +127,9 @@ def _inputs(shapes, domain, dtype, seed):
 
 def test_gate_cases_cover_every_builtin_gate() -> None:
     builtin = {c.__name__ for c in G.GATES_BY_OP.values() if c is not G.Gate} | {"TransposeGate"}
-    # WhereGate takes a bool condition: test_where_gate_parity covers it
-    assert builtin - {"WhereGate"} <= {name for name, *_ in GATE_CASES}
+    # WhereGate takes a bool condition: test_where_gate_parity covers it; RandomGate and BernoulliGate
+    # have no backward (tests/ops/test_random_ops.py covers their forward)
+    assert builtin - {"WhereGate", "RandomGate", "BernoulliGate"} <= {name for name, *_ in GATE_CASES}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -60,6 +60,7 @@ LAYERS = {
     "ops_attn": OPS,
     "ops_pool": OPS,
     "ops_interp": OPS,
+    "ops_random": OPS,
     "optim": OPS,
     "optable": TABLE,
     "program": PROGRAM,

@@ -711,6 +711,7 @@ static void test_binary_ops(void) {
 #define FAMILY_attn(NAME, name)
 #define FAMILY_pool(NAME, name)
 #define FAMILY_interp(NAME, name)
+#define FAMILY_random(NAME, name)
 static const struct {
     const char *name;
     int op;
@@ -1598,6 +1599,60 @@ static void test_pool2d(void) {
                 "avg_pool2d_input_grad: expected a 4-d gradient");
     CHECK_FAILS(pg_adaptive_avg_pool2d_input_grad(x, NULL), PG_ERR_VALUE, "a NULL parameter array");
     release_all();
+}
+
+static int same_values(pg_tensor *a, pg_tensor *b);
+
+/* rand, randn, bernoulli: ranges and moments, the same values for a seed, no gradient, errors naming
+ * the op */
+static void test_random_ops(void) {
+    int nthr = pg_get_num_threads(); /* on one thread: the pool's workers never exit, which valgrind reports */
+    CHECK_OK(pg_set_num_threads(1));
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        pg_tensor *u = keep(pg_random(dt, 2, SHAPE(200, 300), PG_RANDOM_UNIFORM, 42));
+        pg_tensor *z = keep(pg_random(dt, 2, SHAPE(200, 300), PG_RANDOM_NORMAL, 42));
+        CHECK_SHAPE(u, 2, 200, 300);
+        CHECK(pg_tensor_dtype(u) == dt && !pg_tensor_requires_grad(z));
+        double su = 0, sz = 0, szz = 0;
+        int in_range = 1, finite = 1;
+        for (int64_t i = 0; i < 60000; i++) {
+            double a = get(u, i), b = get(z, i);
+            in_range &= a >= 0.0 && a < 1.0;
+            finite &= isfinite(b);
+            su += a;
+            sz += b;
+            szz += b * b;
+        }
+        CHECK(in_range && finite);
+        CHECK(fabs(su / 60000 - 0.5) < 0.01 && fabs(sz / 60000) < 0.02 && fabs(szz / 60000 - 1.0) < 0.03);
+        /* a seed gives the same values again (1 vs 2 threads: tests/ops/test_random_ops.py, which
+         * can start the pool without valgrind seeing its never-exiting workers) */
+        pg_tensor *z1 = keep(pg_random(dt, 1, SHAPE(1001), PG_RANDOM_NORMAL, 7));
+        pg_tensor *b1 = keep(pg_bernoulli(keep(pg_random(dt, 1, SHAPE(1001), PG_RANDOM_UNIFORM, 8)), 9));
+        pg_tensor *z2 = keep(pg_random(dt, 1, SHAPE(1001), PG_RANDOM_NORMAL, 7));
+        pg_tensor *b2 = keep(pg_bernoulli(keep(pg_random(dt, 1, SHAPE(1001), PG_RANDOM_UNIFORM, 8)), 9));
+        CHECK(same_values(z1, z2) && same_values(b1, b2));
+        /* bernoulli: 0 and 1 exactly at p = 0 and 1, about p elsewhere; no gradient into p */
+        pg_tensor *p = leaf(V(dt, 0, 1, 0.5));
+        pg_tensor *y = keep(pg_bernoulli(p, 3));
+        CHECK(get(y, 0) == 0.0 && get(y, 1) == 1.0 && (get(y, 2) == 0.0 || get(y, 2) == 1.0));
+        pg_tensor *q = keep(pg_tensor_full(dt, 1, SHAPE(20000), 0.25));
+        pg_tensor *yq = keep(pg_bernoulli(q, 11));
+        double ones = 0;
+        for (int64_t i = 0; i < 20000; i++) ones += get(yq, i);
+        CHECK(fabs(ones / 20000 - 0.25) < 0.02);
+        CHECK_SHAPE(keep(pg_random(dt, 0, NULL, PG_RANDOM_NORMAL, 1)), 0, 0);
+        CHECK(pg_tensor_numel(keep(pg_random(dt, 2, SHAPE(0, 5), PG_RANDOM_UNIFORM, 1))) == 0);
+    }
+    CHECK_FAILS(pg_random(PG_DTYPE_I64, 1, SHAPE(3), PG_RANDOM_UNIFORM, 1), PG_ERR_TYPE, "rand: expected float32");
+    CHECK_FAILS(pg_random(F32, 1, SHAPE(-3), PG_RANDOM_NORMAL, 1), PG_ERR_SHAPE, "randn: negative dimension -3");
+    CHECK_FAILS(pg_random(F32, 1, SHAPE(3), 5, 1), PG_ERR_VALUE, "random: unknown kind 5");
+    CHECK_FAILS(pg_bernoulli(NULL, 1), PG_ERR_VALUE, "bernoulli: got a NULL tensor");
+    CHECK_FAILS(pg_bernoulli(V(F64, 0.5, 1.5), 1), PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got 1.5");
+    CHECK_FAILS(pg_bernoulli(V(F32, NAN), 1), PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got nan");
+    CHECK_FAILS(pg_bernoulli(T(PG_DTYPE_I64, 1, SHAPE(1), 1), 1), PG_ERR_TYPE, "bernoulli: expected a float32");
+    CHECK_OK(pg_set_num_threads(nthr));
 }
 
 static void test_interpolate(void) {
@@ -3245,6 +3300,45 @@ static void test_program_seeds(void) {
     pg_tensor_release(x);
 }
 
+/* rand, randn and bernoulli in a program: each run draws with the seeds set_seeds gave, as the eager calls */
+static void test_program_random_ops(void) {
+    pg_tensor *x = pg_tensor_full(PG_DTYPE_F64, 1, SHAPE(33), 0.5);
+    pg_program *g = pg_program_new();
+    int prev = pg_set_grad_enabled(0);
+    CHECK_OK(pg_program_record_begin(g, &x, 1, NULL, 0));
+    pg_tensor *n = pg_random(PG_DTYPE_F64, 1, SHAPE(33), PG_RANDOM_NORMAL, 1);
+    pg_tensor *b = pg_bernoulli(x, 2);
+    pg_tensor *y = pg_mul(n, b);
+    pg_tensor *u = pg_random(PG_DTYPE_F32, 2, SHAPE(3, 11), PG_RANDOM_UNIFORM, 3);
+    pg_tensor *outs[2] = {y, u};
+    CHECK_OK(pg_program_record_end(g, outs, 2));
+    pg_tensor_release(n);
+    pg_tensor_release(b);
+    pg_tensor_release(y);
+    pg_tensor_release(u);
+    CHECK(pg_program_n_seeds(g) == 3);
+    const uint64_t seeds[2][3] = {{10, 20, 30}, {11, 21, 31}};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(pg_program_set_seeds(g, seeds[k], 3));
+        pg_tensor *out[2] = {NULL, NULL};
+        CHECK_OK(pg_program_run(g, &x, 1, out));
+        pg_tensor *wn = pg_random(PG_DTYPE_F64, 1, SHAPE(33), PG_RANDOM_NORMAL, seeds[k][0]);
+        pg_tensor *wb = pg_bernoulli(x, seeds[k][1]);
+        pg_tensor *wy = pg_mul(wn, wb);
+        pg_tensor *wu = pg_random(PG_DTYPE_F32, 2, SHAPE(3, 11), PG_RANDOM_UNIFORM, seeds[k][2]);
+        CHECK(out[0] && out[1] && same_values(out[0], wy) && same_values(out[1], wu));
+        pg_tensor_release(out[0]);
+        pg_tensor_release(out[1]);
+        pg_tensor_release(wn);
+        pg_tensor_release(wb);
+        pg_tensor_release(wy);
+        pg_tensor_release(wu);
+    }
+    pg_set_grad_enabled(prev);
+    pg_program_free(g);
+    pg_tensor_release(x);
+}
+
 static void test_program_shared_grads(void) {
     pg_tensor *w1e = leaf(V(F64, 0.5, -1, 2)), *w2e = leaf(V(F64, 1, 0.25, -0.5));
     pg_tensor *w1c = leaf(V(F64, 0.5, -1, 2)), *w2c = leaf(V(F64, 1, 0.25, -0.5));
@@ -3314,6 +3408,7 @@ int main(void) {
     test_attention();
     test_pool2d();
     test_interpolate();
+    test_random_ops();
     test_huge_empty_shapes();
     test_anomaly();
     test_blocking_hooks();
@@ -3337,6 +3432,7 @@ int main(void) {
     test_program_labels();
     test_program_shared_grads();
     test_program_seeds();
+    test_program_random_ops();
     if (self_check && self_check[0] == '1')
         CHECK(!"the harness counts a failing check"); /* run so by the pytest wrapper to see a failure reported */
     CHECK_NO_LEAKS();

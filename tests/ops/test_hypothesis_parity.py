@@ -661,6 +661,22 @@ def b_dropout(p: Program) -> Value | None:
     return apply(p, "dropout", lambda m, a: a._dropout_seeded(prob, seed), x)
 
 
+def b_random(p: Program) -> Value | None:
+    """a picked value times (or plus) rand/randn samples of a drawn seed in its shape: the same bits on
+    both engines; the gradient flows through the product only."""
+    x = p.pick()
+    kind = p.draw(st.sampled_from(["uniform", "normal"]))
+    seed = p.draw(st.integers(0, 2**63 - 1))
+    return apply(p, "random", lambda m, a: a * a._random_like(kind, seed), x)
+
+
+def b_bernoulli(p: Program) -> Value | None:
+    """a picked value masked by bernoulli samples of sigmoid(value) with a drawn seed."""
+    x = p.pick()
+    seed = p.draw(st.integers(0, 2**63 - 1))
+    return apply(p, "bernoulli", lambda m, a: a * a.sigmoid()._bernoulli_seeded(seed), x)
+
+
 def b_embedding(p: Program) -> Value | None:
     """embedding of a picked 2-d value (or a fresh table) at drawn indices, maybe with a padding row."""
     w = p.pick(lambda v: len(v.shape) == 2 and v.shape[0] >= 1)
@@ -913,7 +929,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "batch_norm": b_norm("batch_norm"),
     "layer_norm": b_norm("layer_norm"),
     "group_norm": b_norm("group_norm"),
-    "dropout": b_dropout,
+    "dropout": b_dropout, "random": b_random, "bernoulli": b_bernoulli,
     "embedding": b_embedding,
     "scaled_dot_product_attention": b_sdpa,
     "max_pool2d": b_max_pool2d,

@@ -1,0 +1,312 @@
+/* ops_random.c: the random ops that draw values (rand, randn, bernoulli) from a counter-based
+ * generator keyed by a 64-bit seed (pg__rng_bits in kernels.h), so element i's value depends on
+ * (seed, i) alone: any split over threads gives the same bits, and pygrad.compile replays a draw
+ * by giving the op a fresh seed (program.c's random ops), as dropout does.
+ *
+ *   random (uniform):  u[i] = (bits(i) >> 11) · 2⁻⁵³ (float64), (bits(i) >> 40) · 2⁻²⁴ (float32)
+ *   random (normal):   Box-Muller on pair k = ⌊i / 2⌋:
+ *                        u1 = ((bits(2k) >> 11) + 1) · 2⁻⁵³ ∈ (0, 1]   (never 0: log u1 is finite)
+ *                        u2 = (bits(2k+1) >> 11) · 2⁻⁵³ ∈ [0, 1)
+ *                        z[2k] = r cos(2π u2), z[2k+1] = r sin(2π u2), r = √(−2 log u1)
+ *                      in float64 (float32: that value rounded once)
+ *   bernoulli:         y[i] = (bits(i) >> 11) · 2⁻⁵³ < p[i] ? 1 : 0
+ *
+ * log, cos and sin are this file's own polynomials of IEEE +, −, ×, ÷ (no libm, no FMA: the build
+ * turns contraction off), so the reference engine (pygrad/reference/ops.py random_values) reproduces
+ * every bit in numpy. Accuracy: a few ulps, far below what sampling can see.
+ *
+ * The ops have no gradient: random's input is a 0-d tensor that only gives the dtype (its shape is
+ * in the parameters), and bernoulli's output is piecewise constant in p (PyTorch's zero gradient).
+ * Not here: drawing the seed (Python draws it from the generator behind manual_seed, or from a
+ * generator argument), the affine maps of uniform_/normal_/normal (Python, composed of ops). */
+#include "rules_util.h"
+#include "kernels.h"
+
+#include <string.h>
+
+/* (b >> 11) · 2⁻⁵³ exactly, from two int32 conversions (the sum of a 31-bit and a 22-bit part is the
+ * 53-bit value, so it is exact): vectorisable without AVX-512 DQ's 64-bit conversions */
+static inline double pg__u53(uint64_t b) {
+    return (double)(int32_t)(b >> 33) * 0x1p-31 + (double)(int32_t)((b >> 11) & 0x3fffff) * 0x1p-53;
+}
+
+/* ---- the engine's log, cos, sin: plain polynomials, mirrored by the reference ---- */
+
+/* log u for u in (0, 1] (a normal float64): u = m · 2^e, m in [√½, √2); log m = 2 atanh s,
+ * s = (m − 1) / (m + 1), |s| ≤ 0.1716, atanh s = s Σ s^2j / (2j + 1) to j = 11 */
+static inline double pg__rng_log(double u) {
+    uint64_t b;
+    memcpy(&b, &u, sizeof b);
+    uint64_t eb = ((b >> 52) & 0x7ff) | 0x4330000000000000u;     /* the biased exponent as 2⁵² + eb */
+    b = (b & 0x000fffffffffffffu) | 0x3fe0000000000000u;          /* u = m · 2^e, m in [0.5, 1) */
+    double m, fe;
+    memcpy(&m, &b, sizeof m);
+    memcpy(&fe, &eb, sizeof fe);
+    fe = (fe - 0x1p52) - 1022.0;                                  /* e, exactly */
+    bool small = m < 0.70710678118654752440;
+    m = small ? m * 2.0 : m;
+    fe = small ? fe - 1.0 : fe;
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double q = 2.0 / 23.0;
+    q = 2.0 / 21.0 + s2 * q;
+    q = 2.0 / 19.0 + s2 * q;
+    q = 2.0 / 17.0 + s2 * q;
+    q = 2.0 / 15.0 + s2 * q;
+    q = 2.0 / 13.0 + s2 * q;
+    q = 2.0 / 11.0 + s2 * q;
+    q = 2.0 / 9.0 + s2 * q;
+    q = 2.0 / 7.0 + s2 * q;
+    q = 2.0 / 5.0 + s2 * q;
+    q = 2.0 / 3.0 + s2 * q;
+    q = 2.0 + s2 * q;
+    return fe * 0x1.62e42fefa3800p-1 + (fe * 0x1.ef35793c76730p-45 + s * q); /* ln 2 = hi + lo */
+}
+
+/* (cos, sin)(2π u) for u = j · 2⁻⁵³ in [0, 1): quadrant q = rint(4u), x = (4u − q) · π/2 in [−π/4, π/4]
+ * (4u − q exact), Taylor polynomials of x to x¹⁸ (cos) and x¹⁷ (sin), rotated by q quarter turns */
+static inline void pg__rng_cossin(double u, double *c, double *s) {
+    double t = 4.0 * u;
+    double q = __builtin_rint(t);
+    double x = (t - q) * 0x1.921fb54442d18p+0, x2 = x * x;
+    double pc = -1.0 / 6402373705728000.0;                       /* -1/18! */
+    pc = 1.0 / 20922789888000.0 + x2 * pc;
+    pc = -1.0 / 87178291200.0 + x2 * pc;
+    pc = 1.0 / 479001600.0 + x2 * pc;
+    pc = -1.0 / 3628800.0 + x2 * pc;
+    pc = 1.0 / 40320.0 + x2 * pc;
+    pc = -1.0 / 720.0 + x2 * pc;
+    pc = 1.0 / 24.0 + x2 * pc;
+    pc = 1.0 / 2.0 - x2 * pc;                                    /* cos x = 1 − x²(½ − x²/24 + …) */
+    double co = 1.0 - x2 * pc;
+    double ps = 1.0 / 355687428096000.0;                         /* 1/17! */
+    ps = -1.0 / 1307674368000.0 + x2 * ps;
+    ps = 1.0 / 6227020800.0 + x2 * ps;
+    ps = -1.0 / 39916800.0 + x2 * ps;
+    ps = 1.0 / 362880.0 + x2 * ps;
+    ps = -1.0 / 5040.0 + x2 * ps;
+    ps = 1.0 / 120.0 + x2 * ps;
+    ps = 1.0 / 6.0 - x2 * ps;                                    /* sin x = x − x³(⅙ − x²/120 + …) */
+    double si = x - x * x2 * ps;
+    bool q1 = q == 1.0, q2 = q == 2.0, q3 = q == 3.0;              /* q = 4 is a whole turn: as q = 0 */
+    *c = q1 ? -si : q2 ? -co : q3 ? si : co;
+    *s = q1 ? co : q2 ? -si : q3 ? -co : si;
+}
+
+/* the two normals of pair k */
+static inline void pg__normal_pair(uint64_t key, uint64_t k, double *z0, double *z1) {
+    double u1 = pg__u53(pg__rng_bits(key, 2 * k)) + 0x1p-53;     /* exact: ((bits >> 11) + 1) · 2⁻⁵³ */
+    double u2 = pg__u53(pg__rng_bits(key, 2 * k + 1));
+    double r = __builtin_sqrt(-2.0 * pg__rng_log(u1)), c, s;
+    pg__rng_cossin(u2, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+/* ---- kernels ---- */
+
+typedef struct pg_random_job {
+    void *y;           /* [n] */
+    const void *p;     /* bernoulli: the probabilities [n]; NULL: random */
+    uint64_t key;      /* pg__rng_key(seed) */
+    int kind;
+    bool f64;
+} pg_random_job;
+
+PG_CLONES static void pg__uniform_f64(double *restrict y, int64_t lo, int64_t hi, uint64_t key) {
+    for (int64_t i = lo; i < hi; i++) y[i] = pg__u53(pg__rng_bits(key, (uint64_t)i));
+}
+PG_CLONES static void pg__uniform_f32(float *restrict y, int64_t lo, int64_t hi, uint64_t key) {
+    for (int64_t i = lo; i < hi; i++) y[i] = (float)(int32_t)(pg__rng_bits(key, (uint64_t)i) >> 40) * 0x1p-24f;
+}
+
+/* the whole pairs k in [k0, k1): z[2k], z[2k + 1] */
+#define PG_NORMAL_PAIRS(T, sfx)                                                                     \
+    PG_CLONES static void pg__normal_pairs_##sfx(T *restrict y, int64_t k0, int64_t k1, uint64_t key) { \
+        for (int64_t k = k0; k < k1; k++) {                                                         \
+            double z0, z1;                                                                          \
+            pg__normal_pair(key, (uint64_t)k, &z0, &z1);                                            \
+            y[2 * k] = (T)z0;                                                                       \
+            y[2 * k + 1] = (T)z1;                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+    static void pg__normal_##sfx(T *restrict y, int64_t lo, int64_t hi, uint64_t key) {             \
+        double z0, z1;                                                                              \
+        int64_t i = lo;                                                                             \
+        if (i < hi && (i & 1)) { /* an odd start: the second of its pair */                         \
+            pg__normal_pair(key, (uint64_t)i >> 1, &z0, &z1);                                       \
+            y[i++] = (T)z1;                                                                         \
+        }                                                                                           \
+        pg__normal_pairs_##sfx(y, i >> 1, hi >> 1, key);                                            \
+        if (hi & 1 && hi - 1 >= i) { /* an odd end: the first of its pair */                        \
+            pg__normal_pair(key, (uint64_t)(hi - 1) >> 1, &z0, &z1);                                \
+            y[hi - 1] = (T)z0;                                                                      \
+        }                                                                                           \
+    }
+PG_NORMAL_PAIRS(float, f32)
+PG_NORMAL_PAIRS(double, f64)
+
+#define PG_BERNOULLI_KERNEL(T, sfx)                                                                   \
+    static const T pg__01_##sfx[2] = {0, 1};                                                          \
+    PG_CLONES static void pg__bernoulli_##sfx(T *restrict y, const T *restrict p, int64_t lo, int64_t hi, \
+                                             uint64_t key) {                                          \
+        for (int64_t i = lo; i < hi; i++) {                                                           \
+            double u = pg__u53(pg__rng_bits(key, (uint64_t)i));                                        \
+            y[i] = pg__01_##sfx[u < (double)p[i]]; /* an index, not a branch: the outcome is random */ \
+        }                                                                                             \
+    }
+PG_BERNOULLI_KERNEL(float, f32)
+PG_BERNOULLI_KERNEL(double, f64)
+
+static void pg__random_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_random_job *j = ctx;
+    if (j->p) {
+        if (j->f64) pg__bernoulli_f64(j->y, j->p, lo, hi, j->key);
+        else pg__bernoulli_f32(j->y, j->p, lo, hi, j->key);
+    } else if (j->kind == PG_RANDOM_NORMAL) {
+        if (j->f64) pg__normal_f64(j->y, lo, hi, j->key);
+        else pg__normal_f32(j->y, lo, hi, j->key);
+    } else {
+        if (j->f64) pg__uniform_f64(j->y, lo, hi, j->key);
+        else pg__uniform_f32(j->y, lo, hi, j->key);
+    }
+}
+
+static void pg__random_run(pg_tensor *y, const pg_tensor *p, int kind, uint64_t seed) {
+    if (y->numel == 0) return;
+    pg_random_job j = {.y = y->data, .p = p ? p->data : NULL, .key = pg__rng_key(seed), .kind = kind, .f64 = y->dtype == PG_DTYPE_F64};
+    /* ranges start at even indices (align 16), so randn's pairs are split only at the end */
+    int64_t grain = kind == PG_RANDOM_NORMAL && !p ? PG_NDITER_GRAIN / 8 : PG_NDITER_GRAIN / 2;
+    pg__parallel_range(y->numel, 16, grain, pg__random_range, &j);
+}
+
+/* ---- random: the shape in the parameters, the dtype of the 0-d input ---- */
+
+static const char *pg__random_name(int kind) { return kind == PG_RANDOM_NORMAL ? "randn" : "rand"; }
+
+static pg_status random_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const char *name = pg__random_name(p->random.kind);
+    if (p->random.kind != PG_RANDOM_UNIFORM && p->random.kind != PG_RANDOM_NORMAL)
+        return pg__fail(PG_ERR_VALUE, "random: unknown kind %d", p->random.kind);
+    if (pg__check_float(name, in[0])) return PG_ERR_TYPE;
+    if (p->random.ndim < 0 || p->random.ndim > PG_MAX_DIMS)
+        return pg__fail(PG_ERR_SHAPE, "%s: tensors have 0 to %d dims, got %d", name, PG_MAX_DIMS, p->random.ndim);
+    for (int d = 0; d < p->random.ndim; d++)
+        if (p->random.dims[d] < 0)
+            return pg__fail(PG_ERR_SHAPE, "%s: negative dimension %lld", name, (long long)p->random.dims[d]);
+    if (pg__numel(p->random.ndim, p->random.dims) > INT64_MAX / 8)
+        return pg__fail(PG_ERR_MEMORY, "%s: the shape has too many elements", name);
+    out->dtype = in[0]->dtype;
+    out->ndim = p->random.ndim;
+    memcpy(out->shape, p->random.dims, (size_t)p->random.ndim * sizeof *out->shape);
+    return PG_OK;
+}
+
+static pg_status random_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)in;
+    (void)n_in;
+    pg__random_run(out, NULL, p->random.kind, p->random.seed);
+    return PG_OK;
+}
+
+/* the input only gives the dtype: no gradient */
+static pg_status random_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    (void)dx;
+    (void)g;
+    (void)n;
+    return PG_OK;
+}
+static pg_status random_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    (void)dx;
+    (void)g;
+    (void)n;
+    return PG_OK;
+}
+
+pg_tensor *pg_random(pg_dtype dtype, int ndim, const int64_t *shape, int kind, uint64_t seed) {
+    const char *name = pg__random_name(kind);
+    if (dtype != PG_DTYPE_F32 && dtype != PG_DTYPE_F64) {
+        pg__fail(PG_ERR_TYPE, "%s: expected float32 or float64, got %s", name, pg__dtype_name(dtype));
+        return NULL;
+    }
+    if (ndim < 0 || ndim > PG_MAX_DIMS || (ndim && !shape)) {
+        pg__fail(PG_ERR_SHAPE, "%s: tensors have 0 to %d dims, got %d", name, PG_MAX_DIMS, ndim);
+        return NULL;
+    }
+    pg_params prm = {0};
+    prm.op = PG_OP_RANDOM;
+    prm.random.kind = kind;
+    prm.random.seed = seed;
+    prm.random.ndim = ndim;
+    if (ndim) memcpy(prm.random.dims, shape, (size_t)ndim * sizeof *shape);
+    pg_tensor *carrier = pg_tensor_full(dtype, 0, NULL, 0.0); /* 0-d: the dtype, a constant of a program */
+    if (!carrier) return NULL;
+    if (pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, carrier, 0.0); /* pygrad.compile: a fill */
+    pg_tensor *out = pg__apply(PG_OP_RANDOM, &carrier, 1, &prm);
+    pg_tensor_release(carrier);
+    return out;
+}
+
+PG_OPDEF(random, random_infer, random_forward, random_backward, random_rule);
+
+/* ---- bernoulli: probabilities in, 0/1 of their dtype out ---- */
+
+static pg_status bernoulli_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    (void)p;
+    if (pg__check_float("bernoulli", in[0])) return PG_ERR_TYPE;
+    pg__meta_of(out, in[0]);
+    return PG_OK;
+}
+
+/* the first probability outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a search */
+#define PG_PROB_SCAN(T, sfx)                                                                  \
+    PG_CLONES static int64_t pg__bad_prob_##sfx(const T *restrict p, int64_t n) {            \
+        int bad = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                     \
+        if (!bad) return -1;                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                          \
+        return -1;                                                                            \
+    }
+PG_PROB_SCAN(float, f32)
+PG_PROB_SCAN(double, f64)
+
+static pg_status bernoulli_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    int64_t bad = f64 ? pg__bad_prob_f64(x->data, x->numel) : pg__bad_prob_f32(x->data, x->numel);
+    if (bad >= 0)
+        return pg__fail(PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got %g at flat index %lld",
+                        f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad], (long long)bad);
+    pg__random_run(out, x, PG_RANDOM_UNIFORM, p->random.seed);
+    return PG_OK;
+}
+
+/* y is piecewise constant in p: no gradient (PyTorch's zeros) */
+static pg_status bernoulli_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    (void)dx;
+    (void)g;
+    (void)n;
+    return PG_OK;
+}
+static pg_status bernoulli_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    (void)dx;
+    (void)g;
+    (void)n;
+    return PG_OK;
+}
+
+pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed) {
+    if (pg__check_tensor("bernoulli", p)) return NULL;
+    pg_params prm = {0};
+    prm.op = PG_OP_BERNOULLI;
+    prm.random.seed = seed;
+    int prev = pg_set_grad_enabled(0); /* samples, not a function of p: never requires grad */
+    pg_tensor *out = pg__apply(PG_OP_BERNOULLI, &p, 1, &prm);
+    pg_set_grad_enabled(prev);
+    return out;
+}
+
+PG_OPDEF(bernoulli, bernoulli_infer, bernoulli_forward, bernoulli_backward, bernoulli_rule);
