@@ -209,14 +209,15 @@ static pg_status random_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     return PG_OK;
 }
 
-/* the input only gives the dtype: no gradient */
-static pg_status random_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+/* random's input only gives the dtype, and bernoulli's y is piecewise constant in p (PyTorch's zeros):
+ * neither op passes a gradient back */
+static pg_status nograd_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     (void)dx;
     (void)g;
     (void)n;
     return PG_OK;
 }
-static pg_status random_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+static pg_status nograd_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     (void)dx;
     (void)g;
     (void)n;
@@ -247,7 +248,7 @@ pg_tensor *pg_random(pg_dtype dtype, int ndim, const int64_t *shape, int kind, u
     return out;
 }
 
-PG_OPDEF(random, random_infer, random_forward, random_backward, random_rule);
+PG_OPDEF(random, random_infer, random_forward, nograd_backward, nograd_rule);
 
 /* ---- bernoulli: probabilities in, 0/1 of their dtype out ---- */
 
@@ -284,19 +285,6 @@ static pg_status bernoulli_forward(pg_tensor *out, pg_tensor *const *in, int n_i
     return PG_OK;
 }
 
-/* y is piecewise constant in p: no gradient (PyTorch's zeros) */
-static pg_status bernoulli_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
-    (void)dx;
-    (void)g;
-    (void)n;
-    return PG_OK;
-}
-static pg_status bernoulli_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
-    (void)dx;
-    (void)g;
-    (void)n;
-    return PG_OK;
-}
 
 pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed) {
     if (pg__check_tensor("bernoulli", p)) return NULL;
@@ -309,4 +297,4 @@ pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed) {
     return out;
 }
 
-PG_OPDEF(bernoulli, bernoulli_infer, bernoulli_forward, bernoulli_backward, bernoulli_rule);
+PG_OPDEF(bernoulli, bernoulli_infer, bernoulli_forward, nograd_backward, nograd_rule);
