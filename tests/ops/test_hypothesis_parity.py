@@ -774,9 +774,10 @@ def b_avg_pool2d_input_grad(p: Program) -> Value | None:
 
 def _interp_setup(p: Program, nd: int) -> tuple[str, tuple[float, ...], bool, tuple[int, ...]]:
     """A random resampling: mode, kept scale factors (0: none), align_corners, output spatial sizes."""
-    mode = p.draw(st.sampled_from(["nearest", "linear", "nearest-exact"]))
+    modes = ["nearest", "linear", "nearest-exact"] + (["cubic", "linear-aa", "cubic-aa"] if nd == 2 else [])
+    mode = p.draw(st.sampled_from(modes))  # cubic and the antialiased modes: (H, W) only
     scale = tuple(p.draw(st.sampled_from([0.0, 0.5, 1.3, 2.0, 2.7])) for _ in range(nd))
-    align = mode == "linear" and p.draw(st.booleans())
+    align = mode not in ("nearest", "nearest-exact") and p.draw(st.booleans())
     size = tuple(p.draw(st.integers(1, 7)) for _ in range(nd))
     return mode, scale, align, size
 
