@@ -78,7 +78,7 @@ def test_vae_step_compiled_matches_eager_call_after_call() -> None:
 
 def test_a_generator_argument_is_replayed_from_the_same_generator() -> None:
     x = pg.tensor(np.random.default_rng(0).standard_normal((5, 6)))
-    eager, _ = _vae_step(2, generator=np.random.default_rng(9))
+    eager, _ = _vae_step(2, generator=(egen := np.random.default_rng(9)))
     step, _ = _vae_step(2, generator=(gen := np.random.default_rng(9)))
     compiled = pg.compile(step)
     pg.manual_seed(1)
@@ -89,7 +89,8 @@ def test_a_generator_argument_is_replayed_from_the_same_generator() -> None:
     for w, g in zip(want, got, strict=True):
         for a, b in zip(w, g, strict=True):
             np.testing.assert_array_equal(a, b)
-    assert gen is not None
+    # the replays drew their seeds from the step's generator, as many as the eager calls did
+    assert gen.integers(0, 2**63) == egen.integers(0, 2**63)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
