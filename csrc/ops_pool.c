@@ -646,10 +646,47 @@ PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float 
     free(buf);
     return true;
 }
+/* max_pool2d 2x2/2 backward, one output row of float, AVX-512: 16 windows per vector, the row's last ones
+ * under masks (nothing read or written past the row); x0, x1 the window's input rows, g the upstream row,
+ * d0, d1 dx's rows. The comparisons of the portable loops (take v when v > m or v is NaN), lane by lane:
+ * dy at the window's first maximum (or last NaN), +0 beside it, the same bits. */
+static bool pg__max22_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+PG_PL_AVX512 static void pg__max22_bwd_row32(const float *x0, const float *x1, const float *g, float *d0, float *d1,
+                                              int64_t ow) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int64_t b = 0; b < ow; b += 16) {
+        const int64_t n = ow - b < 16 ? ow - b : 16;
+        const __mmask16 m = pg__max32_mask(n), ml = pg__max32_mask(2 * n), mh = pg__max32_mask(2 * n - 16);
+        __m512 p0 = _mm512_maskz_loadu_ps(ml, x0 + 2 * b), q0 = _mm512_maskz_loadu_ps(mh, x0 + 2 * b + 16);
+        __m512 p1 = _mm512_maskz_loadu_ps(ml, x1 + 2 * b), q1 = _mm512_maskz_loadu_ps(mh, x1 + 2 * b + 16);
+        __m512 e0 = _mm512_permutex2var_ps(p0, ev, q0), o0 = _mm512_permutex2var_ps(p0, od, q0);
+        __m512 e1 = _mm512_permutex2var_ps(p1, ev, q1), o1 = _mm512_permutex2var_ps(p1, od, q1);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + b);
+        __mmask16 t1 = _mm512_cmp_ps_mask(o0, e0, _CMP_GT_OQ) | _mm512_cmp_ps_mask(o0, o0, _CMP_UNORD_Q);
+        __m512 mx = _mm512_mask_mov_ps(e0, t1, o0);
+        __mmask16 t2 = _mm512_cmp_ps_mask(e1, mx, _CMP_GT_OQ) | _mm512_cmp_ps_mask(e1, e1, _CMP_UNORD_Q);
+        mx = _mm512_mask_mov_ps(mx, t2, e1);
+        __mmask16 t3 = _mm512_cmp_ps_mask(o1, mx, _CMP_GT_OQ) | _mm512_cmp_ps_mask(o1, o1, _CMP_UNORD_Q);
+        __mmask16 k2 = t2 & ~t3, k1 = t1 & ~t2 & ~t3, k0 = ~(t1 | t2 | t3);
+        __m512 a0 = _mm512_maskz_mov_ps(k0, gv), a1 = _mm512_maskz_mov_ps(k1, gv);
+        __m512 c0 = _mm512_maskz_mov_ps(k2, gv), c1 = _mm512_maskz_mov_ps(t3, gv);
+        _mm512_mask_storeu_ps(d0 + 2 * b, ml, _mm512_permutex2var_ps(a0, lo, a1));
+        _mm512_mask_storeu_ps(d0 + 2 * b + 16, mh, _mm512_permutex2var_ps(a0, hi, a1));
+        _mm512_mask_storeu_ps(d1 + 2 * b, ml, _mm512_permutex2var_ps(c0, lo, c1));
+        _mm512_mask_storeu_ps(d1 + 2 * b + 16, mh, _mm512_permutex2var_ps(c0, hi, c1));
+    }
+}
 #else
 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in, int64_t lo,
                             int64_t hi) {
     return (void)pl, (void)bwd, (void)dv, (void)out, (void)in, (void)lo, (void)hi, false;
+}
+static bool pg__max22_avx512(void) { return false; }
+static void pg__max22_bwd_row32(const float *x0, const float *x1, const float *g, float *d0, float *d1, int64_t ow) {
+    (void)x0, (void)x1, (void)g, (void)d0, (void)d1, (void)ow;
 }
 #endif
 static bool pg__avgsame_f64(const pg_pl *pl, bool bwd, const double *dv, void *out, const void *in, int64_t lo,
@@ -891,7 +928,9 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         empty |= cw[b] >= cw[pl->ow + b];                                                                                              \
         disjoint &= b == 0 || cw[b] >= cw[pl->ow + b - 1];                                                                             \
     }                                                                                                                                  \
-    if (bwd && disjoint && !empty) stream = false; /* a fill (adaptive 1x1): measured no faster through the tile */                    \
+    const bool is22 = pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                        \
+                      !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w; /* 2x2/2 inside the input */                       \
+    if (bwd && disjoint && !empty && !is22) stream = false; /* a fill (adaptive 1x1): measured no faster through the tile */          \
     if (stream) tile = t + nt + ndv;                                                                                                   \
     if (ndv && !empty) { /* each window's divisor, as the kernels compute it, for every plane */                                       \
         dv = t + nt;                                                                                                                   \
@@ -915,15 +954,17 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
-    if (bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                               \
-        !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: written once */                     \
-        for (int64_t p = lo; p < hi; p++)                                                                                              \
-            pg__avgpool_bwd22_##SUF(pl, (T *)j->out + p * pl->h * pl->w, (const T *)j->in + p * pl->oh * pl->ow);                     \
+    if (bwd && is22) { /* written once */                                                                                             \
+        for (int64_t p = lo; p < hi; p++) { /* through the tile when large: dx's lines never read */                               \
+            T *o = (T *)j->out + p * per;                                                                                              \
+            pg__avgpool_bwd22_##SUF(pl, tile ? tile : o, (const T *)j->in + p * pl->oh * pl->ow);                                      \
+            if (tile) pg__pl_stream(o, tile, sizeof(T) * (size_t)per);                                                                 \
+        }                                                                                                                              \
+        if (tile) pg__pl_sfence();                                                                                                     \
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
-    if (!bwd && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 &&                              \
-        !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w) { /* 2x2/2 inside the input: one pass */                          \
+    if (!bwd && is22) { /* one pass */                                                                                                \
         T div = (T)(pl->divisor ? pl->divisor : 4);                                                                                    \
         for (int64_t p = lo; p < hi; p++) {                                                                                            \
             const T *x = (const T *)j->in + p * pl->h * pl->w;                                                                         \
@@ -955,15 +996,25 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
 PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t lo, int64_t hi) {                                                               \
     const pg_pl_job *j = ctx;                                                                                                          \
     const pg_pl pl_ = *j->pl, *pl = &pl_;                                                                                                         \
-    int64_t w = pl->w;                                                                                                                 \
+    const int64_t w = pl->w, hw = pl->h * w;                                                                                           \
+    /* a large dx: each plane built in a tile that stays in L1, then streamed out (dx's lines never read) */                          \
+    T *tile = (uint64_t)pl->planes * (uint64_t)hw * sizeof(T) >= PG_PL_STREAM_MIN &&                                                   \
+              hw * (int64_t)sizeof(T) <= ((int64_t)1 << 18) ? malloc(sizeof(T) * (size_t)hw) : NULL;                                  \
+    const bool v512 = sizeof(T) == sizeof(float) && pg__max22_avx512();                                                               \
     for (int64_t p = lo; p < hi; p++) {                                                                                                \
-        T *dx = (T *)j->out + p * pl->h * w;                                                                                           \
+        T *dx = tile ? tile : (T *)j->out + p * hw;                                                                                    \
         const T *g = (const T *)j->in + p * pl->oh * pl->ow;                                                                           \
-        const T *x = (const T *)j->x + p * pl->h * w;                                                                                  \
+        const T *x = (const T *)j->x + p * hw;                                                                                         \
         for (int64_t a = 0; a < pl->oh; a++) {                                                                                         \
             const T *x0 = x + 2 * a * w, *x1 = x0 + w;                                                                                 \
             T *d0 = dx + 2 * a * w, *d1 = d0 + w;                                                                                      \
-            int64_t b = pg__maxpool_bwd22_vec_##SUF(x0, x1, g + a * pl->ow, d0, d1, pl->ow);                                          \
+            int64_t b;                                                                                                                 \
+            if (v512) { /* float with AVX-512: the whole row */                                                                        \
+                pg__max22_bwd_row32((const float *)x0, (const float *)x1, (const float *)g + a * pl->ow, (float *)d0,                  \
+                                    (float *)d1, pl->ow);                                                                              \
+                b = pl->ow;                                                                                                            \
+            } else                                                                                                                     \
+                b = pg__maxpool_bwd22_vec_##SUF(x0, x1, g + a * pl->ow, d0, d1, pl->ow);                                               \
             for (; b < pl->ow; b++) {                                                                                                  \
                 /* branch-free (random data mispredicts every branch): the first maximum, or the last NaN */ \
                 T m = x0[2 * b], v = x0[2 * b + 1];                                                                                    \
@@ -985,7 +1036,10 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t 
             for (int64_t ix = 2 * pl->ow; ix < w; ix++) d0[ix] = d1[ix] = 0;                                                           \
         }                                                                                                                              \
         if (2 * pl->oh < pl->h) memset(dx + 2 * pl->oh * w, 0, sizeof(T) * (size_t)((pl->h - 2 * pl->oh) * w));                        \
+        if (tile) pg__pl_stream((T *)j->out + p * hw, tile, sizeof(T) * (size_t)hw);                                                   \
     }                                                                                                                                  \
+    if (tile) pg__pl_sfence();                                                                                                         \
+    free(tile);                                                                                                                        \
 }
 
 PG_POOL_FAST(float, f32)
