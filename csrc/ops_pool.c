@@ -623,11 +623,15 @@ PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float 
         return false;
     pg_avg32 s = {.nv = (w + 15) / 16};
     s.ws = 16 * s.nv;
-    const size_t nf = (size_t)((pl->kh + 1) * s.ws);
-    char *buf = malloc(sizeof(float) * nf + sizeof(__mmask16) * (size_t)(s.nv * (kw + 1)));
+    /* a large output: each plane built in a tile that stays in the caches, then streamed out */
+    const bool stream = (uint64_t)pl->planes * (uint64_t)(h * w) * sizeof(float) >= PG_PL_STREAM_MIN &&
+                        h * w * (int64_t)sizeof(float) <= ((int64_t)1 << 18);
+    const size_t nf = (size_t)((pl->kh + 1) * s.ws), nt = stream ? (size_t)(h * w) : 0;
+    char *buf = malloc(sizeof(float) * (nf + nt) + sizeof(__mmask16) * (size_t)(s.nv * (kw + 1)));
     if (!buf) return false;
     s.ring = (float *)buf, s.zero = s.ring + pl->kh * s.ws;
-    s.mk = (__mmask16 *)(s.zero + s.ws);
+    float *tile = stream ? s.zero + s.ws : NULL;
+    s.mk = (__mmask16 *)(s.zero + s.ws + nt);
     memset(s.zero, 0, sizeof(float) * (size_t)s.ws);
     for (int64_t j = 0; j < s.nv; j++) {
         __mmask16 *m = s.mk + j * (kw + 1);
@@ -638,11 +642,13 @@ PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float 
         }
     }
     for (int64_t p = lo; p < hi; p++) {
-        float *o = (float *)out + p * h * w;
+        float *o = (float *)out + p * h * w, *d = tile ? tile : o;
         const float *x = (const float *)in + p * h * w;
-        if (pl->kh == 3 && kw == 3) pg__avg32_plane(pl, 3, 3, bwd, &s, dv, o, x);
-        else pg__avg32_plane(pl, (int)pl->kh, (int)kw, bwd, &s, dv, o, x);
+        if (pl->kh == 3 && kw == 3) pg__avg32_plane(pl, 3, 3, bwd, &s, dv, d, x);
+        else pg__avg32_plane(pl, (int)pl->kh, (int)kw, bwd, &s, dv, d, x);
+        if (tile) pg__pl_stream(o, tile, sizeof(float) * (size_t)(h * w));
     }
+    if (tile) pg__pl_sfence();
     free(buf);
     return true;
 }
@@ -679,6 +685,48 @@ PG_PL_AVX512 static void pg__max22_bwd_row32(const float *x0, const float *x1, c
         _mm512_mask_storeu_ps(d1 + 2 * b + 16, mh, _mm512_permutex2var_ps(c0, hi, c1));
     }
 }
+/* the average of whole float planes (adaptive 1 x 1 and the like) over planes [lo, hi), AVX2, for rows of a
+ * multiple of 8 columns, 16 or more: y[p] = (0 + Σ_rows s_r) / div, each row's s_r pg__rowsum_f32's (eight
+ * partial sums a_k = 0 + x[k] + x[k + 8] + ..., then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))), the
+ * rows ascending: the separable path's sums in its order, the same bits. Eight rows' partial sums at a time,
+ * reduced together by three rounds of pairwise additions; the input prefetched 2 KiB ahead. */
+static bool pg__gap32_ok(const pg_pl *pl) {
+    return pl->w >= 16 && pl->w % 8 == 0 && __builtin_cpu_supports("avx2");
+}
+__attribute__((target("avx2"))) static void pg__gap32(float *y, const float *x, int64_t h, int64_t w, float div,
+                                                      int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; p++) {
+        const float *xp = x + p * h * w, *pf = xp + 512;
+        float tot = 0;
+        int64_t r = 0;
+        for (; r + 8 <= h; r += 8) {
+            __m256 a[8];
+            for (int k = 0; k < 8; k++) {
+                const float *xr = xp + (r + k) * w;
+                for (; pf < xr + w + 512; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                __m256 acc = _mm256_setzero_ps();
+                for (int64_t i = 0; i < w; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + i));
+                a[k] = acc;
+            }
+            /* [r0: 01 23, r1: 01 23 | r0: 45 67, r1: 45 67] ... then [r0..r3: 0123 | r0..r3: 4567] */
+            __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+            __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+            __m256 sv = _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+            float sr[8];
+            _mm256_storeu_ps(sr, sv);
+            for (int k = 0; k < 8; k++) tot += sr[k];
+        }
+        for (; r < h; r++) {
+            const float *xr = xp + r * w;
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t i = 0; i < w; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + i));
+            float a[8];
+            _mm256_storeu_ps(a, acc);
+            tot += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        }
+        y[p] = tot / div;
+    }
+}
 #else
 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *out, const void *in, int64_t lo,
                             int64_t hi) {
@@ -687,6 +735,10 @@ static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *ou
 static bool pg__max22_avx512(void) { return false; }
 static void pg__max22_bwd_row32(const float *x0, const float *x1, const float *g, float *d0, float *d1, int64_t ow) {
     (void)x0, (void)x1, (void)g, (void)d0, (void)d1, (void)ow;
+}
+static bool pg__gap32_ok(const pg_pl *pl) { return (void)pl, false; }
+static void pg__gap32(float *y, const float *x, int64_t h, int64_t w, float div, int64_t lo, int64_t hi) {
+    (void)y, (void)x, (void)h, (void)w, (void)div, (void)lo, (void)hi;
 }
 #endif
 static bool pg__avgsame_f64(const pg_pl *pl, bool bwd, const double *dv, void *out, const void *in, int64_t lo,
@@ -975,6 +1027,12 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
                 for (int64_t b = 0; b < pl->ow; b++) yr[b] = ((x0[2 * b] + x0[2 * b + 1]) + (x1[2 * b] + x1[2 * b + 1])) / div;        \
             }                                                                                                                          \
         }                                                                                                                              \
+        free(win);                                                                                                                     \
+        return;                                                                                                                        \
+    }                                                                                                                                  \
+    if (!bwd && sizeof(T) == sizeof(float) && dv && pl->oh == 1 && pl->ow == 1 && win[0] == 0 && win[1] == pl->h &&                   \
+        cw[0] == 0 && cw[1] == pl->w && pg__gap32_ok(pl)) { /* one window over the whole plane, AVX2 */                               \
+        pg__gap32((float *)j->out, (const float *)j->in, pl->h, pl->w, (float)dv[0], lo, hi);                                          \
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \

@@ -383,3 +383,71 @@ def test_avg_pool2d_same_size_stride_1_in_the_separable_order(width, kp, dtype) 
                                     count_include_pad=cip)
                 tol = 1e-6 if dtype == "float32" else 1e-14
                 np.testing.assert_allclose(np.where(finite, y, 0), np.where(finite, want, 0), rtol=tol, atol=tol)
+
+
+def _rowsum_order(x):
+    """Σ over each plane in the separable kernels' order, in x's dtype: each row's sum as pg__rowsum (rows of 16
+    or more: eight partial sums 0 + x[k] + x[k + 8] + ..., then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)),
+    then the tail), then 0 + Σ over the rows, ascending."""
+    t = x.dtype.type
+    w = x.shape[-1]
+    if w < 16:
+        s = np.full(x.shape[:-1], t(0))
+        for i in range(w):
+            s = s + x[..., i]
+    else:
+        n8 = w // 8 * 8
+        a = np.full(x.shape[:-1] + (8,), t(0))
+        for i in range(0, n8, 8):
+            a = a + x[..., i:i + 8]
+        s = ((a[..., 0] + a[..., 1]) + (a[..., 2] + a[..., 3])) + ((a[..., 4] + a[..., 5]) + (a[..., 6] + a[..., 7]))
+        for i in range(n8, w):
+            s = s + x[..., i]
+    tot = np.full(x.shape[:-2], t(0))
+    for r in range(x.shape[-2]):
+        tot = tot + s[..., r]
+    return tot
+
+
+# adaptive_avg_pool2d to 1 x 1 in float: whole rows of a multiple of 8 columns (AVX2, eight rows at a time)
+# and the rest (the separable kernels) sum in one order, the same bits, at 1 and 2 threads
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hw", [(1, 16), (7, 16), (8, 24), (9, 56), (17, 40), (3, 20), (5, 8), (56, 56)])
+def test_adaptive_avg_pool2d_1x1_sums_in_the_separable_order(hw, dtype) -> None:
+    rng = np.random.default_rng(hw[0] * 100 + hw[1])
+    x = rng.standard_normal((3, 5) + hw).astype(dtype) * 10.0 ** rng.integers(-3, 4, (3, 5) + hw)
+    x = x.astype(dtype)
+    want = (_rowsum_order(x) / np.dtype(dtype).type(hw[0] * hw[1]))[..., None, None]
+    got, before = [], pygrad.get_num_threads()
+    try:
+        for threads in (1, 2):
+            pygrad.set_num_threads(threads)
+            got.append(pygrad.nn.functional.adaptive_avg_pool2d(pygrad.tensor(x), 1).numpy())
+    finally:
+        pygrad.set_num_threads(before)
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], want)
+
+
+# outputs of 16 MiB and more are built a plane at a time in a tile and streamed out: the same values as the
+# small planes' direct writes (2x2/2 max and avg backward, the same-size stride-1 average both ways)
+def test_large_outputs_through_the_streaming_tile() -> None:
+    rng = np.random.default_rng(11)
+    shape = (64, 64, 32, 32)  # 16 MiB of float32
+    x = np.round(rng.standard_normal(shape), 1).astype(np.float32)  # ties: the first maximum
+    X = pygrad.tensor(x, requires_grad=True)
+    F = pygrad.nn.functional
+    y, idx = F.max_pool2d(X, 2, 2, return_indices=True)
+    g = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+    want = np.zeros((64 * 64, 32 * 32), np.float32)
+    np.put_along_axis(want, idx.numpy().reshape(64 * 64, -1), g.reshape(64 * 64, -1), 1)
+    np.testing.assert_array_equal(dx.numpy(), want.reshape(shape))
+    y = F.avg_pool2d(X, 2, 2)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+    np.testing.assert_array_equal(dx.numpy(), np.repeat(np.repeat(g / np.float32(4), 2, -2), 2, -1) + np.float32(0))
+    y = F.avg_pool2d(X, 3, 1, 1)
+    g = rng.standard_normal(shape).astype(np.float32)
+    (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), _sep_avg(x, (3, 3), (1, 1), True, None))
+    np.testing.assert_array_equal(dx.numpy(), _sep_avg(x, (3, 3), (1, 1), True, None, g))
