@@ -1402,7 +1402,9 @@ PG_PL_AVX512 static bool pg__max32_col(const pg_pl *pl, const float *restrict tm
     }
     return true;
 }
-/* planes [lo, hi): forward or backward (dx[at] += g in output order, in a tile streamed out when large) */
+/* planes [lo, hi): forward or backward (dx[at] += g in output order, in a tile streamed out when large); the
+ * next plane's input prefetched into L2 meanwhile, so the memory stays busy while this plane's outputs are
+ * worked out */
 static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
     const pg_pl pl_ = *j->pl, *pl = &pl_;
     const int64_t hw = pl->h * pl->w, ohw = pl->oh * pl->ow, ow = pl->ow;
@@ -1418,11 +1420,16 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; p++) {
         const float *x = (const float *)(bwd ? j->x : j->in) + p * hw;
         pg__max32_rows(pl, tm, bwd ? ti : NULL, x);
+        const float *nx = p + 1 < hi ? x + hw : NULL;
         if (!bwd) {
             float *y = (float *)j->out + p * ohw;
-            for (int64_t a = 0; a < pl->oh; a++)
+            for (int64_t a = 0; a < pl->oh; a++) {
+                if (nx)
+                    for (int64_t i = a * hw / pl->oh; i < (a + 1) * hw / pl->oh; i += 16)
+                        _mm_prefetch((const char *)(nx + i), _MM_HINT_T1);
                 if (!pg__max32_col(pl, tm, NULL, a, y + a * ow, NULL))
                     for (int64_t b = 0; b < ow; b++) y[a * ow + b] = -INFINITY;
+            }
             continue;
         }
         float *dx = (float *)j->out + p * hw, *d = tile ? tile : dx;
@@ -1431,6 +1438,9 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
             for (int64_t i = 0; i < ohw; i += 16) _mm_prefetch((const char *)(g + ohw + i), _MM_HINT_T0);
         memset(d, 0, sizeof(float) * (size_t)hw);
         for (int64_t a = 0; a < pl->oh; a++) {
+            if (nx)
+                for (int64_t i = a * hw / pl->oh; i < (a + 1) * hw / pl->oh; i += 16)
+                    _mm_prefetch((const char *)(nx + i), _MM_HINT_T1);
             if (!pg__max32_col(pl, tm, ti, a, NULL, at)) continue;
             const float *gr = g + a * ow;
             for (int64_t b = 0; b < ow; b++)
