@@ -685,6 +685,27 @@ PG_PL_AVX512 static void pg__max22_bwd_row32(const float *x0, const float *x1, c
         _mm512_mask_storeu_ps(d1 + 2 * b + 16, mh, _mm512_permutex2var_ps(c0, hi, c1));
     }
 }
+/* max_pool2d 2x2/2 forward, one output row of float, AVX-512, as the backward's rows above: y[b] the window's
+ * maximum by the portable loop's comparisons (NaN: the last one), the same bits; the input 2 KiB ahead */
+PG_PL_AVX512 static void pg__max22_fwd_row32(const float *x0, const float *x1, float *y, int64_t ow) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t b = 0; b < ow; b += 16) {
+        const int64_t n = ow - b < 16 ? ow - b : 16;
+        const __mmask16 m = pg__max32_mask(n), ml = pg__max32_mask(2 * n), mh = pg__max32_mask(2 * n - 16);
+        _mm_prefetch((const char *)(x0 + 2 * b + 512), _MM_HINT_T0);
+        _mm_prefetch((const char *)(x1 + 2 * b + 512), _MM_HINT_T0);
+        __m512 p0 = _mm512_maskz_loadu_ps(ml, x0 + 2 * b), q0 = _mm512_maskz_loadu_ps(mh, x0 + 2 * b + 16);
+        __m512 p1 = _mm512_maskz_loadu_ps(ml, x1 + 2 * b), q1 = _mm512_maskz_loadu_ps(mh, x1 + 2 * b + 16);
+        __m512 mx = _mm512_permutex2var_ps(p0, ev, q0), v = _mm512_permutex2var_ps(p0, od, q0);
+        mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+        v = _mm512_permutex2var_ps(p1, ev, q1);
+        mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+        v = _mm512_permutex2var_ps(p1, od, q1);
+        mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+        _mm512_mask_storeu_ps(y + b, m, mx);
+    }
+}
 /* the average of whole float planes (adaptive 1 x 1 and the like) over planes [lo, hi), AVX2, for rows of a
  * multiple of 8 columns, 16 or more: y[p] = (0 + Σ_rows s_r) / div, each row's s_r pg__rowsum_f32's (eight
  * partial sums a_k = 0 + x[k] + x[k + 8] + ..., then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))), the
@@ -735,6 +756,9 @@ static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float *dv, void *ou
 static bool pg__max22_avx512(void) { return false; }
 static void pg__max22_bwd_row32(const float *x0, const float *x1, const float *g, float *d0, float *d1, int64_t ow) {
     (void)x0, (void)x1, (void)g, (void)d0, (void)d1, (void)ow;
+}
+static void pg__max22_fwd_row32(const float *x0, const float *x1, float *y, int64_t ow) {
+    (void)x0, (void)x1, (void)y, (void)ow;
 }
 static bool pg__gap32_ok(const pg_pl *pl) { return (void)pl, false; }
 static void pg__gap32(float *y, const float *x, int64_t h, int64_t w, float div, int64_t lo, int64_t hi) {
@@ -1437,15 +1461,17 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
         if (p + 1 < hi) /* the next plane's upstream, read in bursts too short for the hardware to prefetch */
             for (int64_t i = 0; i < ohw; i += 16) _mm_prefetch((const char *)(g + ohw + i), _MM_HINT_T0);
         memset(d, 0, sizeof(float) * (size_t)hw);
+        /* a line of the next plane every four windows: the prefetches spread over the scatter */
+        const float *pf = nx ? nx : x, *pe = nx ? nx + hw : x;
         for (int64_t a = 0; a < pl->oh; a++) {
-            if (nx)
-                for (int64_t i = a * hw / pl->oh; i < (a + 1) * hw / pl->oh; i += 16)
-                    _mm_prefetch((const char *)(nx + i), _MM_HINT_T1);
             if (!pg__max32_col(pl, tm, ti, a, NULL, at)) continue;
             const float *gr = g + a * ow;
-            for (int64_t b = 0; b < ow; b++)
+            for (int64_t b = 0; b < ow; b++) {
+                if (!(b & 3) && pf < pe) _mm_prefetch((const char *)pf, _MM_HINT_T1), pf += 16;
                 if (at[b] >= 0) d[at[b]] += gr[b];
+            }
         }
+        for (; pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T1);
         if (tile) pg__pl_stream(dx, tile, sizeof(float) * (size_t)hw);
     }
     if (tile) pg__pl_sfence();
@@ -1464,6 +1490,24 @@ static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_fwd_f3
 static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_bwd_f32(ctx, lo, hi); }
 #endif
 
+/* max_pool2d 2x2/2 forward in float with AVX-512 (pg__pl_22 and pg__max22_avx512 checked by the caller):
+ * planes [lo, hi), a row at a time */
+static void pg__max22_fwd32(void *ctx, int64_t lo, int64_t hi) {
+    const pg_pl_job *j = ctx;
+    const pg_pl pl_ = *j->pl, *pl = &pl_;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = (const float *)j->in + p * pl->h * pl->w;
+        float *y = (float *)j->out + p * pl->oh * pl->ow;
+        for (int64_t a = 0; a < pl->oh; a++)
+            pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, y + a * pl->ow, pl->ow);
+    }
+}
+/* 2x2 windows at stride 2, no padding or dilation, every window inside the input */
+static bool pg__pl_22(const pg_pl *pl) {
+    return pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 && pl->pw == 0 && pl->dh == 1 &&
+           pl->dw == 1 && !pl->adaptive && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w;
+}
+
 enum { PG_PL_MAX, PG_PL_MAX_BWD, PG_PL_AVG, PG_PL_AVG_BWD, PG_PL_MAX_IDX };
 
 /* runs one kernel over all planes on the thread pool */
@@ -1480,11 +1524,12 @@ static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const voi
                            kind == PG_PL_MAX ? pg__max32_fwd : pg__max32_bwd, &j);
         return;
     }
-    if (kind == PG_PL_AVG || kind == PG_PL_AVG_BWD) { /* separable; x marks the transpose */
+    if (kind == PG_PL_MAX && !f64 && pg__pl_22(pl) && pg__max22_avx512())
+        fn = pg__max22_fwd32;
+    else if (kind == PG_PL_AVG || kind == PG_PL_AVG_BWD) { /* separable; x marks the transpose */
         fn = f64 ? pg__avgpool_sep_f64 : pg__avgpool_sep_f32;
         j.x = kind == PG_PL_AVG_BWD ? in : NULL;
-    } else if (kind == PG_PL_MAX_BWD && pl->kh == 2 && pl->kw == 2 && pl->sh == 2 && pl->sw == 2 && pl->ph == 0 &&
-               pl->pw == 0 && pl->dh == 1 && pl->dw == 1 && 2 * pl->oh <= pl->h && 2 * pl->ow <= pl->w)
+    } else if (kind == PG_PL_MAX_BWD && pg__pl_22(pl))
         fn = f64 ? pg__maxpool_bwd22_f64 : pg__maxpool_bwd22_f32;
     else if ((kind == PG_PL_MAX || kind == PG_PL_MAX_BWD) && pl->dh == 1 && pl->dw == 1 &&
              pl->h * pl->w < ((int64_t)1 << 31) && !(kind == PG_PL_MAX && pl->kh == 2 && pl->kw == 2 &&
