@@ -10,6 +10,13 @@ of keeping indices), PyTorch's reads its indices. The roofline is numpy.copyto b
 size, split over as many Python threads as cores (numpy lets the GIL go): 2 x nbytes / time. The fraction
 is the roofline's time for pygrad's bytes over pygrad's time. The backward is timed alone, as
 ``autograd.grad(y, x, dy, retain_graph=True)`` on a recorded forward.
+
+Both sides count the bytes an algorithm cannot avoid, not the traffic a store adds: where memcpy writes
+through the caches (glibc does below its non-temporal threshold, a fraction of the last-level cache, so on
+hosts with a large one at this size), each destination line is read before it is written, and the copy
+moves 3 x nbytes for the 2 x nbytes it is credited with. pygrad streams outputs of 16 MiB and more (dx of
+every backward here, y of the same-size average) past the caches, so those passes can exceed 100%; the
+forwards of the strided pools write a quarter of x through the caches and pay that read.
 """
 
 from __future__ import annotations
