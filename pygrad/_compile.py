@@ -138,28 +138,51 @@ def _undo(undo: list[Any]) -> None:
             st[key] = step
 
 
-def _held(sts: list[Any], key: str, rec: list[Any]) -> bool:
+class _States:
+    """The optimizer states of one run of updates, at one call, with the values at some keys
+    already read (by the fast guard, just before: cols, a key -> the value in each state)."""
+
+    __slots__ = ("sts", "cols")
+
+    def __init__(self, sts: Any, cols: dict[str, Any] | None = None) -> None:
+        self.sts = sts
+        self.cols = cols
+
+    def col(self, key: str, default: Any = None) -> Any:
+        """Each state's value at key (default where it has none)."""
+        c = self.cols.get(key) if self.cols is not None else None
+        return list(map(operator.methodcaller("get", key, default), self.sts)) if c is None else c
+
+
+def _held(S: _States, key: str, rec: list[Any]) -> bool:
     """Whether each state holds the recorded tensor (or None) at key."""
-    return all(map(operator.is_, [st.get(key) for st in sts], rec))
+    return all(map(operator.is_, S.col(key), rec))
 
 
-_GET_STEP = operator.methodcaller("get", "step", _MISSING)
+def _none(rec: list[Any]) -> bool:
+    """Whether every recorded tensor of an argument is None."""
+    return all(map(operator.is_, rec, itertools.repeat(None)))
 
 
-def _advance(sts: list[Any], undo: list[Any]) -> list[Any] | None:
+def _some_none(rec: list[Any]) -> bool:
+    """Whether some recorded tensor of an argument is None."""
+    return any(map(operator.is_, rec, itertools.repeat(None)))
+
+
+def _advance(S: _States, undo: list[Any]) -> list[Any] | None:
     """Each state's step count advanced (None, nothing changed: a state without one)."""
-    steps = list(map(_GET_STEP, sts))
+    steps = S.col("step", _MISSING)
     if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
         return None
     new = list(map(operator.add, steps, itertools.repeat(1)))
-    undo.append((sts, steps, "step"))
-    any(map(operator.setitem, sts, itertools.repeat("step"), new))  # st["step"] = k + 1 for each
+    undo.append((S.sts, steps, "step"))
+    any(map(operator.setitem, S.sts, itertools.repeat("step"), new))  # st["step"] = k + 1 for each
     return new
 
 
 def _put(out: array, steps: list[Any], rest: tuple[Any, ...]) -> None:
     """Each update's scalars: its step count, then rest (out: C doubles)."""
-    if steps[0] == steps[-1] and all(map(operator.eq, steps, itertools.repeat(steps[0]))):
+    if steps.count(steps[0]) == len(steps):
         out += array("d", (steps[0],) + rest) * len(steps)
     else:
         for k in steps:
@@ -167,92 +190,83 @@ def _put(out: array, steps: list[Any], rest: tuple[Any, ...]) -> None:
             out.extend(rest)
 
 
-def _states(opt: Any, ids: list[int]) -> list[Any] | None:
-    sts = list(map(opt.state.get, ids))
-    return None if any(map(operator.is_, sts, itertools.repeat(None))) else sts
+def _getter(ids: list[int]) -> Callable[[dict[int, Any]], Any]:
+    """The states of parameters ids from an optimizer's state dict, in one call (KeyError: one has none)."""
+    if len(ids) == 1:
+        k = ids[0]
+        return lambda state: (state[k],)
+    return operator.itemgetter(*ids)
 
 
-def _sgd_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                 undo: list[Any]) -> bool:
+def _sgd_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
     mom = g["momentum"]
-    sts = _states(opt, ids)
     rec = cols[2]
-    if sts is None or (mom != 0 and (any(map(operator.is_, rec, itertools.repeat(None)))
-                                     or not _held(sts, "momentum_buffer", rec))):
+    if mom != 0 and (_some_none(rec) or not _held(S, "momentum_buffer", rec)):
         return False
-    if mom == 0 and not all(map(operator.is_, rec, itertools.repeat(None))):
+    if mom == 0 and not _none(rec):
         return False
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"], g["maximize"]))
     return True
 
 
-def _adagrad_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                     undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "sum", cols[2]):
+def _adagrad_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if _some_none(cols[2]) or not _held(S, "sum", cols[2]):
         return False
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"], g["maximize"]))
     return True
 
 
-def _rmsprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                     undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "square_avg", cols[2])
-            or not _held(sts, "momentum_buffer", cols[3]) or not _held(sts, "grad_avg", cols[4])):
+def _rmsprop_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if (_some_none(cols[2]) or not _held(S, "square_avg", cols[2]) or not _held(S, "momentum_buffer", cols[3])
+            or not _held(S, "grad_avg", cols[4])):
         return False
-    if _advance(sts, undo) is None:
+    if _advance(S, undo) is None:
         return False
     out += array("d", (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"],
-                       g["maximize"])) * len(ids)
+                       g["maximize"])) * len(S.sts)
     return True
 
 
-def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                  undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "exp_avg", cols[2])
-            or not _held(sts, "exp_avg_sq", cols[3]) or not _held(sts, "max_exp_avg_sq", cols[4])):
+def _adam_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if (_some_none(cols[2]) or not _held(S, "exp_avg", cols[2]) or not _held(S, "exp_avg_sq", cols[3])
+            or not _held(S, "max_exp_avg_sq", cols[4])):
         return False
     b1, b2 = g["betas"]
     rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"], g["maximize"])
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, rest)
     return True
 
 
-def _two_buffers(sts: list[Any], cols: list[Any], a: str, b: str) -> bool:
+def _two_buffers(S: _States, cols: list[Any], a: str, b: str) -> bool:
     """Whether each state holds the recorded tensors at a and b (arguments 2 and 3)."""
-    return (not any(map(operator.is_, cols[2], itertools.repeat(None))) and _held(sts, a, cols[2])
-            and _held(sts, b, cols[3]))
+    return not _some_none(cols[2]) and _held(S, a, cols[2]) and _held(S, b, cols[3])
 
 
-def _nadam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                   undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_avg_sq"):
+def _nadam_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if not _two_buffers(S, cols, "exp_avg", "exp_avg_sq"):
         return False
-    prods = [st.get("mu_product", _MISSING) for st in sts]
+    prods = S.col("mu_product", _MISSING)
     if any(map(operator.is_, prods, itertools.repeat(_MISSING))):
         return False
     b1, b2 = g["betas"]
     psi = g["momentum_decay"]
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
-    undo.append((sts, prods, "mu_product"))
+    undo.append((S.sts, prods, "mu_product"))
     from pygrad.optim.optimizer import nadam_mu
 
     rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], psi, g["decoupled_weight_decay"], g["maximize"])
-    for st, t, prod in zip(sts, steps, prods):
+    for st, t, prod in zip(S.sts, steps, prods):
         st["mu_product"] = prod = prod * nadam_mu(b1, t, psi)
         out.append(t)
         out.append(prod)
@@ -264,13 +278,11 @@ def _stepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) 
     """The scalars of an optimizer with state buffers a, b and a step count: (step, *rest(group)) per
     parameter, the steps advanced."""
 
-    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                undo: list[Any]) -> bool:
-        sts = _states(opt, ids)
-        if sts is None or not _two_buffers(sts, cols, a, b):
+    def scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+        if not _two_buffers(S, cols, a, b):
             return False
         row = rest(g)
-        steps = _advance(sts, undo)
+        steps = _advance(S, undo)
         if steps is None:
             return False
         _put(out, steps, row)
@@ -282,12 +294,10 @@ def _stepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) 
 def _unstepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) -> Callable[..., bool]:
     """The same for an optimizer whose kernel takes no step count: rest(group) per parameter."""
 
-    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: array,
-                undo: list[Any]) -> bool:
-        sts = _states(opt, ids)
-        if sts is None or not _two_buffers(sts, cols, a, b) or _advance(sts, undo) is None:
+    def scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+        if not _two_buffers(S, cols, a, b) or _advance(S, undo) is None:
             return False
-        out += array("d", rest(g)) * len(ids)
+        out += array("d", rest(g)) * len(S.sts)
         return True
 
     return scalars
@@ -785,6 +795,7 @@ _EMPTY = object()  # an empty closure cell
 _M_TENSOR, _M_SCALAR, _M_WALKED, _M_IGNORED = range(4)  # what the walk does with a value (see _mode)
 _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class whose instances' __class__ may be reassigned
 _DICT_OR_NONE = {dict, type(None)}
+_JUST_DICT = {dict}
 _IS_TENSOR_TYPE: dict[type, bool] = {}  # memo: issubclass(t, Tensor)
 _CONTENTS = operator.attrgetter("cell_contents")
 
@@ -933,8 +944,39 @@ def _opt_facts(state: Any, ids: list[int]) -> tuple[Any, ...] | None:
     return (list(map(bool, sts)), list(map(len, filter(None, sts))), flags, list(itertools.compress(vals, flags)))
 
 
+def _opt_layout(state: dict[int, Any], ids: list[int]) -> tuple[Any, ...] | None:
+    """When every parameter's state is a dict with the same keys K (SGD's {"step"}, Adam's moments ...)
+    and each key holds tensors in all of them or in none: (K, a getter of the states, a getter of the
+    values at K, the tensor keys' positions in K with their tensors, the others' positions); None
+    otherwise (the general comparison, _opt_facts, applies)."""
+    if not ids:
+        return None
+    sts = list(map(state.get, ids))
+    if set(map(type, sts)) != {dict}:
+        return None
+    keys = set(map(tuple, sts))
+    if len(keys) != 1:
+        return None
+    (K,) = keys
+    if not K:
+        return None
+    vals = list(map(operator.itemgetter(*K), sts))
+    cols = [vals] if len(K) == 1 else list(zip(*vals))
+    tens, plain = [], []
+    for j, col in enumerate(cols):
+        types_ = set(map(type, col))
+        if not _tensor_types(types_):
+            plain.append(j)
+        elif all(_tensor_types((t,)) for t in types_):
+            tens.append((j, tuple(col)))
+        else:
+            return None
+    return K, _getter(ids), operator.itemgetter(*K), tens, plain
+
+
 def _opt_ok(rec: list[Any]) -> bool:
-    _, o, cls, groups, params, ids, facts = rec
+    _, o, cls, groups, params, ids, facts, layout, _ = rec
+    rec[8] = None
     if type(o) is not cls:
         return False
     gs = o.param_groups
@@ -947,6 +989,8 @@ def _opt_ok(rec: list[Any]) -> bool:
     state = o.state
     if type(state) is not dict:
         return False
+    if layout is not None and _layout_ok(rec, state, layout):
+        return True
     if not facts:  # no state tensors: none may have appeared
         sts = list(map(state.get, ids))
         if not set(map(type, sts)) <= _DICT_OR_NONE:
@@ -954,6 +998,31 @@ def _opt_ok(rec: list[Any]) -> bool:
         return not _tensor_types(set(map(type, itertools.chain.from_iterable(map(dict.values, filter(None, sts))))))
     now = _opt_facts(state, ids)
     return bool(now) and now[:3] == facts[:3] and all(map(operator.is_, now[3], facts[3]))
+
+
+def _layout_ok(rec: list[Any], state: dict[int, Any], layout: tuple[Any, ...]) -> bool:
+    """The states still as _opt_layout found them: each a dict of exactly the keys K (in K's
+    order when two of them hold tensors), the same tensors at the tensor keys, none at the
+    others. The states and their values by key are kept for the optimizer's scalars (rec[8])."""
+    K, get_states, get_vals, tens, plain = layout
+    try:
+        sts = get_states(state)
+        if set(map(type, sts)) != _JUST_DICT or set(map(len, sts)) != {len(K)}:
+            return False
+        vals = list(map(get_vals, sts))  # every key of K in each: its keys are K
+    except KeyError:
+        return False
+    cols = (vals,) if len(K) == 1 else tuple(zip(*vals))
+    for j in plain:
+        if _tensor_types(set(map(type, cols[j]))):
+            return False
+    for j, was in tens:
+        if not all(map(operator.is_, cols[j], was)):
+            return False
+    if len(tens) > 1 and set(map(tuple, sts)) != {K}:  # the order the walk meets their tensors in
+        return False
+    rec[8] = (sts, dict(zip(K, cols)))
+    return True
 
 
 class _Unsupported(Exception):
@@ -964,7 +1033,8 @@ class _Guard:
     """The facts of one call's signature (see the section's comment), built by walking as
     _signature does; check() tells whether another call would have the same signature."""
 
-    def __init__(self, cf: CompiledFunction, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(self, cf: CompiledFunction, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 runs: list[Any] | None = None) -> None:
         self.key = key
         self.modes = key[_S_MODES]
         spec, leaves = _arg_leaves(args, kwargs)
@@ -1003,6 +1073,13 @@ class _Guard:
                 self._walk(x, 2, seen)
         self.root_classes = [(x, type(x)) for x in (*self.cell_objs, *self.global_objs, bound)
                              if type(x).__flags__ & _HEAP_TYPE]
+        # the runs of optimizer updates (see _record) over exactly the parameters of an optimizer
+        # whose states the check reads by layout: the scalars take those states as just read
+        # (only when no other run updates them: a later run must see the first one's steps)
+        recs = {id(r[1]): r for r in self.checks if r[0] is _opt_ok and r[7] is not None}
+        uses = [id(r[1]) for r in runs or ()]
+        self.links = [(k, recs[id(r[1])]) for k, r in enumerate(runs or ()) if id(r[1]) in recs
+                      and uses.count(id(r[1])) == 1 and r[3] == recs[id(r[1])][5]]
         self.hits = 0
 
     def _walk(self, x: Any, depth: int, seen: dict[int, int]) -> None:
@@ -1038,7 +1115,7 @@ class _Guard:
             facts = _opt_facts(x.state, ids)
             if facts is None:
                 raise _Unsupported
-            self.checks.append([_opt_ok, x, tx, tuple(gs), params, ids, facts])
+            self.checks.append([_opt_ok, x, tx, tuple(gs), params, ids, facts, _opt_layout(x.state, ids), None])
             return
         if kind == _K_SEQ:
             if tx is not list and tx is not tuple:
@@ -1059,6 +1136,18 @@ class _Guard:
             self.checks.append([_obj_ok, x, tx, tuple(d), vals, depth - 1, *_others(vals)])
         for v in vals:
             self._walk(v, depth - 1, seen)
+
+    def states(self) -> dict[int, _States] | None:
+        """The optimizer states the check has just read, by run of updates (see links)."""
+        if not self.links:
+            return None
+        return {k: _States(*rec[8]) for k, rec in self.links if rec[8] is not None}
+
+    def forget_args(self) -> None:
+        """Let go of the arguments of the call the guard was built at."""
+        if self.args is not None:
+            self.args = self.c_in = None
+            self.inputs, self.rg_handles, self.rgs = [], [], []
 
     def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor] | None:
         """The tensor arguments of a call whose signature is this guard's (None: it may not be)."""
@@ -1093,9 +1182,7 @@ class _Guard:
             if list(map(lib.pg_tensor_requires_grad, self.rg_handles)) != self.rgs:
                 return None
             return self.inputs
-        if a is not None:  # other arguments: the guard no longer holds the first ones
-            self.args = self.c_in = None
-            self.inputs, self.rg_handles, self.rgs = [], [], []
+        self.forget_args()  # other arguments: the guard no longer holds the first ones
         key = self.key
         spec, leaves = _arg_leaves(args, kwargs)
         if spec != key[_S_SPEC]:
@@ -1254,16 +1341,14 @@ class CompiledFunction:
                     self._verify(guard, args, kwargs)
                 self._builds = _GUARD_BUILDS
                 self.fast_calls += 1
-                if inputs is guard.inputs:
-                    if guard.c_in is None:
-                        guard.c_in = handles(inputs)
-                    out = self._replay(last, inputs, guard.c_in)
-                else:
-                    out = self._replay(last, inputs)
+                if inputs is guard.inputs and guard.c_in is None:
+                    guard.c_in = handles(inputs)
+                out = self._replay(last, inputs, guard.c_in if inputs is guard.inputs else None, guard.states())
                 if out is not _RERECORD:
                     return out
                 key, inputs, captured, bad = self._signature(args, kwargs)
                 return self._rerecord(last, inputs, captured, args, kwargs)
+            guard.forget_args()
             if not self._builds:  # guards built lately have not passed again: the full signature only
                 last.guard = None
         key, inputs, captured, bad = self._signature(args, kwargs)
@@ -1298,7 +1383,7 @@ class CompiledFunction:
         if self._builds:  # the next call may take the fast guard
             self._builds -= 1
             try:
-                entry.guard = _Guard(self, key, args, kwargs)
+                entry.guard = _Guard(self, key, args, kwargs, entry.runs)
             except _Unsupported:
                 entry.guard = None
         out = self._replay(entry, inputs)
@@ -1388,17 +1473,20 @@ class CompiledFunction:
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
         runs: list[Any] | None = []
+        in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
         for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
             fast = _scalars_of(o)
             if fast is None:
                 runs = None
                 break
-            if not (runs and runs[-1][1] is o and runs[-1][2] is g):
+            if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
                 runs.append((fast, o, g, [], [[] for _ in ts]))
+                in_run.clear()
+            in_run.add(id(p))
             runs[-1][3].append(id(p))
             for col, t in zip(runs[-1][4], ts):
                 col.append(t)
-        entry.runs = runs or None
+        entry.runs = [(*r, _getter(r[3])) for r in runs] if runs else None
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -1443,14 +1531,23 @@ class CompiledFunction:
                 st.update(before)
         return _RERECORD
 
-    def _fast_scalars(self, entry: _Entry) -> bool:
+    def _fast_scalars(self, entry: _Entry, pre: dict[int, _States] | None = None) -> bool:
         """The updates' scalars without the optimizers' dry run (see _sgd_scalars), handed
-        to C in one call; False (nothing changed) where the dry run must run."""
+        to C in one call; False (nothing changed) where the dry run must run. pre: the states
+        of some runs, as the fast guard has just read them."""
         flat = array("d")
         undo: list[Any] = []
         try:
-            for fast, opt, group, ids, cols in entry.runs:
-                if not fast(opt, group, ids, cols, flat, undo):
+            for k, (fast, opt, group, ids, cols, get) in enumerate(entry.runs):
+                S = pre.get(k) if pre else None
+                if S is None:
+                    state = opt.state
+                    sts = get(state) if type(state) is dict else list(map(state.get, ids))  # KeyError: below
+                    if any(map(operator.is_, sts, itertools.repeat(None))):
+                        _undo(undo)
+                        return False
+                    S = _States(sts)
+                if not fast(opt, group, S, cols, flat, undo):
                     _undo(undo)
                     return False
         except Exception:  # not a number (the dry run converts as the eager update does), or as the dry
@@ -1465,11 +1562,13 @@ class CompiledFunction:
         _check(lib.pg_program_set_all_optim_scalars(entry.prog, entry.aptr, n))
         return True
 
-    def _replay(self, entry: _Entry, inputs: list[Tensor], c_in: Any = None) -> Any:
-        """Run entry's program on inputs (c_in: their handles, when the guard kept them); the
-        outputs, or _RERECORD when the optimizer's state tensors were replaced."""
+    def _replay(self, entry: _Entry, inputs: list[Tensor], c_in: Any = None, pre: dict[int, _States] | None = None
+                ) -> Any:
+        """Run entry's program on inputs (c_in: their handles, when the guard kept them; pre: the
+        optimizer states the guard has just read); the outputs, or _RERECORD when the optimizer's
+        state tensors were replaced."""
         prog = entry.prog
-        if entry.updates and (entry.runs is None or not self._fast_scalars(entry)):
+        if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD

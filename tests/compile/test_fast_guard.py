@@ -320,3 +320,56 @@ def test_the_fast_guard_passes_only_the_signature_it_was_built_from(monkeypatch:
     monkeypatch.setattr(_compile._Guard, "check", lambda self, args, kwargs: self.inputs)
     with pytest.raises(AssertionError, match="argument 1 changed from 2 \\(int\\) to 3 \\(int\\)"):
         c(x, 3)
+
+
+def test_the_order_of_two_state_tensors_is_seen() -> None:
+    """Adam's state holds two tensors per parameter, met in the dict's order: the same tensors in
+    the other order are another signature."""
+    model = nn.MLP([4, 3], generator=0)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    c = _fast(step, x, y)
+    st = opt.state[id(next(model.parameters()))]
+    st["exp_avg"] = st.pop("exp_avg")  # the same tensor, now after exp_avg_sq
+    fast, n = c.fast_calls, c.rerecords
+    c(x, y)
+    assert c.fast_calls == fast and c.rerecords == n + 1
+    for _ in range(3):
+        c(x, y)
+    assert c.fast_calls == fast + 1
+
+
+def test_two_updates_of_one_optimizer_in_a_call_see_each_others_steps() -> None:
+    """Two optimizer steps in one call: the second run of updates reads the step counts the first
+    advanced (the fast guard's states are lent to one run of updates only)."""
+    def make():
+        model = nn.MLP([4, 3], generator=0)
+        opt = optim.Adam(model.parameters(), lr=0.05)
+
+        def step(x, y):
+            for _ in range(2):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+            return loss
+        return model, opt, step
+
+    x, y = pg.tensor(np.linspace(-1, 1, 8).reshape(2, 4), dtype="float32"), pg.tensor(np.array([0, 2]))
+    m_e, o_e, eager = make()
+    m_c, o_c, step = make()
+    c = pg.compile(step)
+    for _ in range(6):
+        np.testing.assert_array_equal(c(x, y).numpy(), eager(x, y).numpy())
+    assert c.records == 1 and c.fast_calls == 3
+    assert [o_c.state[id(p)]["step"] for p in m_c.parameters()] == [12] * 2
+    for a, b in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
