@@ -159,21 +159,34 @@ def _held(S: _States, key: str, rec: list[Any]) -> bool:
     return all(map(operator.is_, S.col(key), rec))
 
 
-def _none(rec: list[Any]) -> bool:
+class _Col(list):  # type: ignore[type-arg]
+    """The tensors the recorded updates of a run were given as one argument (fixed once recorded),
+    with whether all or some of them are None."""
+
+    __slots__ = ("none", "some_none")
+
+    def seal(self) -> None:
+        self.none = all(map(operator.is_, self, itertools.repeat(None)))
+        self.some_none = any(map(operator.is_, self, itertools.repeat(None)))
+
+
+def _none(rec: _Col) -> bool:
     """Whether every recorded tensor of an argument is None."""
-    return all(map(operator.is_, rec, itertools.repeat(None)))
+    return rec.none
 
 
-def _some_none(rec: list[Any]) -> bool:
+def _some_none(rec: _Col) -> bool:
     """Whether some recorded tensor of an argument is None."""
-    return any(map(operator.is_, rec, itertools.repeat(None)))
+    return rec.some_none
 
 
 def _advance(S: _States, undo: list[Any]) -> list[Any] | None:
     """Each state's step count advanced (None, nothing changed: a state without one)."""
-    steps = S.col("step", _MISSING)
-    if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
-        return None
+    steps = S.cols.get("step") if S.cols is not None else None  # read by the guard: every state has one
+    if steps is None:
+        steps = S.col("step", _MISSING)
+        if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
+            return None
     new = list(map(operator.add, steps, itertools.repeat(1)))
     undo.append((S.sts, steps, "step"))
     any(map(operator.setitem, S.sts, itertools.repeat("step"), new))  # st["step"] = k + 1 for each
@@ -1480,12 +1493,15 @@ class CompiledFunction:
                 runs = None
                 break
             if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
-                runs.append((fast, o, g, [], [[] for _ in ts]))
+                runs.append((fast, o, g, [], [_Col() for _ in ts]))
                 in_run.clear()
             in_run.add(id(p))
             runs[-1][3].append(id(p))
             for col, t in zip(runs[-1][4], ts):
                 col.append(t)
+        for r in runs or ():
+            for col in r[4]:
+                col.seal()
         entry.runs = [(*r, _getter(r[3])) for r in runs] if runs else None
         entry.keep = captured
         entry.seeds = rec.seeds
