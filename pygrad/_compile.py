@@ -1054,7 +1054,7 @@ class _Guard:
         items, inputs, objs, bad = _arg_items(leaves)
         if bad is not None or spec != key[_S_SPEC] or tuple(items) != key[_S_ARGS]:
             raise _Unsupported
-        self.objs = objs  # (leaf, object) of the objects passed
+        self.objs = [(k, x, type(x)) for k, x in objs]  # (leaf, object, its class) of the objects passed
         # the call's own arguments, while the next calls pass the same objects (see check)
         self.args: tuple[Any, ...] | None = args if not kwargs and all(map(_frozen, args)) else None
         self.inputs = inputs
@@ -1063,7 +1063,7 @@ class _Guard:
         self.c_in: Any = None
         self.checks: list[list[Any]] = []
         seen: dict[int, int] = {}
-        for _, x in objs:
+        for _, x, _ in self.objs:
             self._walk(x, 2, seen)
         bound, cells, g, used = cf._sources
         if bound is not _NO_ROOT:
@@ -1203,8 +1203,8 @@ class _Guard:
         items, inputs, objs, bad = _arg_items(leaves)
         if bad is not None or len(objs) != len(self.objs) or tuple(items) != key[_S_ARGS]:
             return None
-        for (k, x), (j, y) in zip(objs, self.objs):
-            if k != j or x is not y:
+        for (k, x), (j, y, cls) in zip(objs, self.objs):
+            if k != j or x is not y or type(x) is not cls:
                 return None
         return inputs
 

@@ -373,3 +373,70 @@ def test_two_updates_of_one_optimizer_in_a_call_see_each_others_steps() -> None:
     assert [o_c.state[id(p)]["step"] for p in m_c.parameters()] == [12] * 2
     for a, b in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_changes_to_reached_places_replay_as_eagerly(seed: int) -> None:
+    """Random changes to what a step reaches (items of lists, dict keys, attributes, classes,
+    numbers, tensors, a module's parameter), a call after each: the compiled call equals the
+    eager one, and (conftest) a call the fast guard lets through has the full signature's key."""
+    rng = np.random.default_rng(seed)
+    pool = [pg.tensor(rng.standard_normal(3)) for _ in range(4)]
+
+    class Obj:
+        def __init__(self) -> None:
+            self.w = pool[0]
+            self.k = 1.0
+            self.ws = [pool[1]]
+
+    class Obj2(Obj):
+        pass
+
+    lin = nn.Linear(3, 1, generator=0)
+    env = {"ws": [pool[2], 2.0], "obj": Obj(), "n": 1, "lin": lin}
+
+    def fn(x):
+        with pg.no_grad():
+            out = (x * env["obj"].w).sum() * env["obj"].k + lin(x.reshape(1, 3)).sum() * env["n"]
+            for v in env["ws"]:
+                out = out + ((x * v).sum() if isinstance(v, pg.Tensor) else x.sum() * v)
+            for v in env["obj"].ws:
+                out = out + (x * v).sum()
+            return out
+
+    def change(k: int) -> None:
+        o = env["obj"]
+        if k == 0:
+            env["ws"][0] = pool[rng.integers(4)]
+        elif k == 1:
+            env["ws"].append(float(rng.integers(3)))
+        elif k == 2 and len(env["ws"]) > 1:
+            env["ws"].pop()
+        elif k == 3:
+            o.k = [1.0, 2.0, 1, True][rng.integers(4)]
+        elif k == 4:
+            o.w = pool[rng.integers(4)]
+        elif k == 5:
+            o.ws = list(o.ws)  # another list, the same items
+        elif k == 6:  # (not o.ws.append: three levels down, where the guards do not look)
+            env["ws"].insert(0, pool[rng.integers(4)])
+        elif k == 7:
+            o.__class__ = Obj2 if type(o) is Obj else Obj
+        elif k == 8:
+            env["n"] = int(rng.integers(1, 3))
+        elif k == 9:
+            lin.bias = nn.Parameter(pool[rng.integers(4)][:1].detach())
+        elif k == 10:
+            o.extra = [1, 2]  # a list at the last level the walk looks at: not followed
+        elif k == 11:
+            env["ws"] = list(env["ws"])
+
+    c = pg.compile(fn)
+    x = pg.tensor(rng.standard_normal(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        for step in range(60):
+            if step % 3 == 0:
+                change(int(rng.integers(13)))
+            np.testing.assert_allclose(c(x).numpy(), fn(x).numpy(), rtol=0, atol=0)
+    assert c.fast_calls > 0
