@@ -21,7 +21,10 @@ read from the optimizer at every call (its ``_update`` runs in Python without
 the C update, to compute them), so an lr scheduler takes effect at once. A call
 with a new signature after the first is counted (``rerecords``) and explained
 (``last_change``: which guards differ from the previous call's); the
-``RERECORD_WARN_AFTER``-th warns once.
+``RERECORD_WARN_AFTER``-th warns once. Every guard is checked at every call;
+once a signature replays, the next call first tests the same places by the
+identity of what sits there (the fast guard, :class:`_Guard`), and builds the
+full signature only when something there changed.
 
 What cannot be recorded is detected, not frozen: reading tensor values into
 Python (``.item()``, ``bool(t)``, ``.numpy()``, ``.tolist()``), user gates and
@@ -1093,7 +1096,6 @@ class _Guard:
         uses = [id(r[1]) for r in runs or ()]
         self.links = [(k, recs[id(r[1])]) for k, r in enumerate(runs or ()) if id(r[1]) in recs
                       and uses.count(id(r[1])) == 1 and r[3] == recs[id(r[1])][5]]
-        self.hits = 0
 
     def _walk(self, x: Any, depth: int, seen: dict[int, int]) -> None:
         """_reach's walk, noting what it reads instead of what it finds."""
