@@ -30,6 +30,7 @@
  * with liveness-based reuse, is the next step. */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2526,6 +2527,8 @@ static pg_status pg__run_epi(pg_program *g, int i) {
 
 /* ---- running a fused group ---- */
 
+#define PG_RUN_AHEAD 8 /* the bases loop prefetches the tensor this many entries on */
+
 typedef struct pg_gjob {
     pg_program *g;
     const pg_group *G;
@@ -2607,11 +2610,16 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
         }
     }
     for (int j = 0; j < 6; j += 5) /* the bases of its tensors and .grads */
-        for (int k = G->list[j]; k < G->list_end[j]; k++) {
+        for (int k = G->list[j], e = G->list_end[j]; k < e; k++) {
+            if (k + PG_RUN_AHEAD < e) { /* the tensor a few entries on, whose header is a miss */
+                const pg_slot *x = &g->slots[L[k + PG_RUN_AHEAD]];
+                if (x->kind != S_GRADOF && x->t) __builtin_prefetch((const char *)x->t + offsetof(pg_tensor, numel));
+            }
             const pg_tensor *t = pg__get(g, L[k]);
             pg_status st = pg__group_check(g, G, L[k], t);
             if (st != PG_OK) return st;
             g->base[L[k]] = t->data;
+            __builtin_prefetch(t->data); /* read into the arena below */
         }
     int64_t es = G->f64 ? 8 : 4, block = PG_FUSE_BLOCK / es;
     bool words = G->b1 > G->b0;
@@ -2619,20 +2627,14 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
      * it, or held by nothing else), so their words cannot differ from memory that
      * another tensor it reads shares; a .grad held elsewhere runs the rows */
     for (int k = G->list[4]; k < G->list_end[4] && words; k += 3) words = pg__mine(g->slots[L[k]].t->grad);
-    if (words) {
-        char *w = g->arena;
-        for (int k = G->list[6]; k < G->list_end[6]; k++) memcpy(w + g->off[L[k]], g->base[L[k]], (size_t)es);
-        for (const pg_batch *B = g->batches + G->b0, *E = g->batches + G->b1; B < E; B++)
-            B->fn(w, g->bops + B->at, B->n, B->ctx);
-        for (int k = G->list[7]; k < G->list_end[7]; k++) memcpy(g->base[L[k]], w + g->off[L[k]], (size_t)es);
-    } else if (G->numel <= block) {
-        pg__group_block(g, G, 0, G->numel, NULL);
-    } else {
+    pg_gjob j = {g, G, 0, NULL};
+    int64_t nch = 1;
+    if (!words && G->numel > block) {
         int nu = G->u1 - G->u0;
         int nt = pg__threads_for(G->numel * (nu < 16 ? nu : 16), PG_NDITER_GRAIN);
-        int64_t chunk = (G->numel + nt - 1) / nt;
-        chunk = (chunk + block - 1) / block * block;
-        int64_t nch = (G->numel + chunk - 1) / chunk;
+        j.chunk = (G->numel + nt - 1) / nt;
+        j.chunk = (j.chunk + block - 1) / block * block;
+        nch = (G->numel + j.chunk - 1) / j.chunk;
         int64_t need = nch * G->n_scratch * PG_FUSE_BLOCK;
         if (need > g->scratch_bytes) {
             free(g->scratch);
@@ -2640,12 +2642,34 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
             if (!(g->scratch = aligned_alloc(64, (size_t)need))) return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
             g->scratch_bytes = need;
         }
-        pg_gjob j = {g, G, chunk, G->n_scratch ? g->scratch : NULL};
-        if (nch > 1) pg__parallel_range(nch, 1, 1, pg__group_chunks, &j);
-        else pg__group_chunks(&j, 0, 1);
+        j.scratch = G->n_scratch ? g->scratch : NULL;
     }
-    for (int k = G->list[4]; k < G->list_end[4]; k += 3) /* as many versions as eager in-place adds */
+    /* as many versions as eager in-place adds (nothing reads them before the group ends; the
+     * .grads were just read, so this is no second trip to memory after the group's own) */
+    for (int k = G->list[4]; k < G->list_end[4]; k += 3)
         atomic_fetch_add(&g->slots[L[k]].t->grad->storage->version, (uint64_t)L[k + 1]);
+    if (words) {
+        char *w = g->arena;
+        const int *r0 = L + G->list[6], *r1 = L + G->list_end[6], *w0 = L + G->list[7], *w1 = L + G->list_end[7];
+        if (G->f64) { /* the values in and out of their words: one load and store each */
+            for (const int *s = r0; s < r1; s++) memcpy(w + g->off[*s], g->base[*s], 8);
+        } else {
+            for (const int *s = r0; s < r1; s++) memcpy(w + g->off[*s], g->base[*s], 4);
+        }
+        for (const pg_batch *B = g->batches + G->b0, *E = g->batches + G->b1; B < E; B++)
+            B->fn(w, g->bops + B->at, B->n, B->ctx);
+        if (G->f64) {
+            for (const int *s = w0; s < w1; s++) memcpy(g->base[*s], w + g->off[*s], 8);
+        } else {
+            for (const int *s = w0; s < w1; s++) memcpy(g->base[*s], w + g->off[*s], 4);
+        }
+    } else if (G->numel <= block) {
+        pg__group_block(g, G, 0, G->numel, NULL);
+    } else if (nch > 1) {
+        pg__parallel_range(nch, 1, 1, pg__group_chunks, &j);
+    } else {
+        pg__group_chunks(&j, 0, 1);
+    }
     return PG_OK;
 }
 

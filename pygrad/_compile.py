@@ -21,7 +21,10 @@ read from the optimizer at every call (its ``_update`` runs in Python without
 the C update, to compute them), so an lr scheduler takes effect at once. A call
 with a new signature after the first is counted (``rerecords``) and explained
 (``last_change``: which guards differ from the previous call's); the
-``RERECORD_WARN_AFTER``-th warns once.
+``RERECORD_WARN_AFTER``-th warns once. Every guard is checked at every call;
+once a signature replays, the next call first tests the same places by the
+identity of what sits there (the fast guard, :class:`_Guard`), and builds the
+full signature only when something there changed.
 
 What cannot be recorded is detected, not frozen: reading tensor values into
 Python (``.item()``, ``bool(t)``, ``.numpy()``, ``.tolist()``), user gates and
@@ -40,7 +43,10 @@ import sys
 import threading
 import types
 import warnings
+from array import array
 from typing import Any, Callable
+
+import numpy as np
 
 from pygrad import _autograd, _creation, _recording
 from pygrad._bindings import (
@@ -135,119 +141,148 @@ def _undo(undo: list[Any]) -> None:
             st[key] = step
 
 
-def _held(sts: list[Any], key: str, rec: list[Any]) -> bool:
+class _States:
+    """The optimizer states of one run of updates, at one call, with the values at some keys
+    already read (by the fast guard, just before: cols, a key -> the value in each state)."""
+
+    __slots__ = ("sts", "cols")
+
+    def __init__(self, sts: Any, cols: dict[str, Any] | None = None) -> None:
+        self.sts = sts
+        self.cols = cols
+
+    def col(self, key: str, default: Any = None) -> Any:
+        """Each state's value at key (default where it has none)."""
+        c = self.cols.get(key) if self.cols is not None else None
+        return list(map(operator.methodcaller("get", key, default), self.sts)) if c is None else c
+
+
+def _held(S: _States, key: str, rec: list[Any]) -> bool:
     """Whether each state holds the recorded tensor (or None) at key."""
-    return all(map(operator.is_, [st.get(key) for st in sts], rec))
+    return all(map(operator.is_, S.col(key), rec))
 
 
-def _advance(sts: list[Any], undo: list[Any]) -> list[Any] | None:
+class _Col(list):  # type: ignore[type-arg]
+    """The tensors the recorded updates of a run were given as one argument (fixed once recorded),
+    with whether all or some of them are None."""
+
+    __slots__ = ("none", "some_none")
+
+    def seal(self) -> None:
+        self.none = all(map(operator.is_, self, itertools.repeat(None)))
+        self.some_none = any(map(operator.is_, self, itertools.repeat(None)))
+
+
+def _none(rec: _Col) -> bool:
+    """Whether every recorded tensor of an argument is None."""
+    return rec.none
+
+
+def _some_none(rec: _Col) -> bool:
+    """Whether some recorded tensor of an argument is None."""
+    return rec.some_none
+
+
+def _advance(S: _States, undo: list[Any]) -> list[Any] | None:
     """Each state's step count advanced (None, nothing changed: a state without one)."""
-    steps = [st.get("step", _MISSING) for st in sts]
-    if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
-        return None
-    new = [k + 1 for k in steps]
-    undo.append((sts, steps, "step"))
-    for st, k in zip(sts, new):
-        st["step"] = k
+    steps = S.cols.get("step") if S.cols is not None else None  # read by the guard: every state has one
+    if steps is None:
+        steps = S.col("step", _MISSING)
+        if any(map(operator.is_, steps, itertools.repeat(_MISSING))):
+            return None
+    new = list(map(operator.add, steps, itertools.repeat(1)))
+    undo.append((S.sts, steps, "step"))
+    any(map(operator.setitem, S.sts, itertools.repeat("step"), new))  # st["step"] = k + 1 for each
     return new
 
 
-def _put(out: list[Any], steps: list[Any], rest: tuple[Any, ...]) -> None:
-    """Each update's scalars: its step count, then rest."""
-    if steps[0] == steps[-1] and all(map(operator.eq, steps, itertools.repeat(steps[0]))):
-        out.extend(((steps[0],) + rest) * len(steps))
+def _put(out: array, steps: list[Any], rest: tuple[Any, ...]) -> None:
+    """Each update's scalars: its step count, then rest (out: C doubles)."""
+    if steps.count(steps[0]) == len(steps):
+        out += array("d", (steps[0],) + rest) * len(steps)
     else:
         for k in steps:
             out.append(k)
             out.extend(rest)
 
 
-def _states(opt: Any, ids: list[int]) -> list[Any] | None:
-    sts = list(map(opt.state.get, ids))
-    return None if any(map(operator.is_, sts, itertools.repeat(None))) else sts
+def _getter(ids: list[int]) -> Callable[[dict[int, Any]], Any]:
+    """The states of parameters ids from an optimizer's state dict, in one call (KeyError: one has none)."""
+    if len(ids) == 1:
+        k = ids[0]
+        return lambda state: (state[k],)
+    return operator.itemgetter(*ids)
 
 
-def _sgd_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                 undo: list[Any]) -> bool:
+def _sgd_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
     mom = g["momentum"]
-    sts = _states(opt, ids)
     rec = cols[2]
-    if sts is None or (mom != 0 and (any(map(operator.is_, rec, itertools.repeat(None)))
-                                     or not _held(sts, "momentum_buffer", rec))):
+    if mom != 0 and (_some_none(rec) or not _held(S, "momentum_buffer", rec)):
         return False
-    if mom == 0 and not all(map(operator.is_, rec, itertools.repeat(None))):
+    if mom == 0 and not _none(rec):
         return False
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, (g["lr"], mom, g["dampening"], g["weight_decay"], g["nesterov"], g["maximize"]))
     return True
 
 
-def _adagrad_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                     undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "sum", cols[2]):
+def _adagrad_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if _some_none(cols[2]) or not _held(S, "sum", cols[2]):
         return False
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"], g["maximize"]))
     return True
 
 
-def _rmsprop_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                     undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "square_avg", cols[2])
-            or not _held(sts, "momentum_buffer", cols[3]) or not _held(sts, "grad_avg", cols[4])):
+def _rmsprop_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if (_some_none(cols[2]) or not _held(S, "square_avg", cols[2]) or not _held(S, "momentum_buffer", cols[3])
+            or not _held(S, "grad_avg", cols[4])):
         return False
-    if _advance(sts, undo) is None:
+    if _advance(S, undo) is None:
         return False
-    out.extend((g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"], g["maximize"])
-               * len(ids))
+    out += array("d", (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"],
+                       g["maximize"])) * len(S.sts)
     return True
 
 
-def _adam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                  undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if (sts is None or any(map(operator.is_, cols[2], itertools.repeat(None))) or not _held(sts, "exp_avg", cols[2])
-            or not _held(sts, "exp_avg_sq", cols[3]) or not _held(sts, "max_exp_avg_sq", cols[4])):
+def _adam_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if (_some_none(cols[2]) or not _held(S, "exp_avg", cols[2]) or not _held(S, "exp_avg_sq", cols[3])
+            or not _held(S, "max_exp_avg_sq", cols[4])):
         return False
     b1, b2 = g["betas"]
     rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], opt._decoupled, g["amsgrad"], g["maximize"])
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
     _put(out, steps, rest)
     return True
 
 
-def _two_buffers(sts: list[Any], cols: list[Any], a: str, b: str) -> bool:
+def _two_buffers(S: _States, cols: list[Any], a: str, b: str) -> bool:
     """Whether each state holds the recorded tensors at a and b (arguments 2 and 3)."""
-    return (not any(map(operator.is_, cols[2], itertools.repeat(None))) and _held(sts, a, cols[2])
-            and _held(sts, b, cols[3]))
+    return not _some_none(cols[2]) and _held(S, a, cols[2]) and _held(S, b, cols[3])
 
 
-def _nadam_scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                   undo: list[Any]) -> bool:
-    sts = _states(opt, ids)
-    if sts is None or not _two_buffers(sts, cols, "exp_avg", "exp_avg_sq"):
+def _nadam_scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+    if not _two_buffers(S, cols, "exp_avg", "exp_avg_sq"):
         return False
-    prods = [st.get("mu_product", _MISSING) for st in sts]
+    prods = S.col("mu_product", _MISSING)
     if any(map(operator.is_, prods, itertools.repeat(_MISSING))):
         return False
     b1, b2 = g["betas"]
     psi = g["momentum_decay"]
-    steps = _advance(sts, undo)
+    steps = _advance(S, undo)
     if steps is None:
         return False
-    undo.append((sts, prods, "mu_product"))
+    undo.append((S.sts, prods, "mu_product"))
     from pygrad.optim.optimizer import nadam_mu
 
     rest = (g["lr"], b1, b2, g["eps"], g["weight_decay"], psi, g["decoupled_weight_decay"], g["maximize"])
-    for st, t, prod in zip(sts, steps, prods):
+    for st, t, prod in zip(S.sts, steps, prods):
         st["mu_product"] = prod = prod * nadam_mu(b1, t, psi)
         out.append(t)
         out.append(prod)
@@ -259,13 +294,11 @@ def _stepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) 
     """The scalars of an optimizer with state buffers a, b and a step count: (step, *rest(group)) per
     parameter, the steps advanced."""
 
-    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                undo: list[Any]) -> bool:
-        sts = _states(opt, ids)
-        if sts is None or not _two_buffers(sts, cols, a, b):
+    def scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+        if not _two_buffers(S, cols, a, b):
             return False
         row = rest(g)
-        steps = _advance(sts, undo)
+        steps = _advance(S, undo)
         if steps is None:
             return False
         _put(out, steps, row)
@@ -277,12 +310,10 @@ def _stepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) 
 def _unstepped(a: str, b: str, rest: Callable[[dict[str, Any]], tuple[Any, ...]]) -> Callable[..., bool]:
     """The same for an optimizer whose kernel takes no step count: rest(group) per parameter."""
 
-    def scalars(opt: Any, g: dict[str, Any], ids: list[int], cols: list[Any], out: list[Any],
-                undo: list[Any]) -> bool:
-        sts = _states(opt, ids)
-        if sts is None or not _two_buffers(sts, cols, a, b) or _advance(sts, undo) is None:
+    def scalars(opt: Any, g: dict[str, Any], S: _States, cols: list[Any], out: array, undo: list[Any]) -> bool:
+        if not _two_buffers(S, cols, a, b) or _advance(S, undo) is None:
             return False
-        out.extend(rest(g) * len(ids))
+        out += array("d", rest(g)) * len(S.sts)
         return True
 
     return scalars
@@ -712,6 +743,485 @@ def _what_changed(old: tuple[Any, ...], new: tuple[Any, ...], names: Callable[[]
     return out
 
 
+def _arg_leaves(args: tuple[Any, ...], kwargs: dict[str, Any], short: bool = True) -> tuple[Any, Any]:
+    """(the spec of the arguments' structure, their leaves), as _flatten((args, kwargs)) gives them
+    (short: flat positional arguments without flattening)."""
+    if short and not kwargs and not any(type(a) in _NESTED for a in args):
+        return _SPECS.get(len(args)) or _SPECS.setdefault(len(args), _flatten(((None,) * len(args), {}), [])), args
+    leaves: list[Any] = []
+    return _flatten((args, kwargs), leaves), leaves
+
+
+def _arg_items(leaves: Any) -> tuple[list[Any], list[Tensor], list[tuple[int, Any]], str | None]:
+    """The signature's items of the argument leaves (see _signature), the tensor arguments, the
+    objects among them that the guard walks (leaf index, object), and why the call cannot be
+    recorded (None: it can)."""
+    inputs: list[Tensor] = []
+    items: list[Any] = []
+    objs: list[tuple[int, Any]] = []
+    first: dict[int, int] = {}  # id -> the first leaf that is this tensor
+    bad = None
+    if len(leaves) > 8 and set(map(type, leaves)) == _JUST_TENSORS:  # tensors only: as the loop below, at once
+        n = len(leaves)
+        ids = list(map(id, leaves))
+        first = dict(zip(reversed(ids), range(n - 1, -1, -1)))  # id -> its first leaf
+        handles_ = list(map(_HANDLE, leaves))
+        items = list(zip(itertools.repeat("T"), map(_SHAPE, leaves), map(lib.pg_tensor_dtype, handles_),
+                         map(bool, map(lib.pg_tensor_requires_grad, handles_)),
+                         [-1 if f == k else f for k, f in enumerate(map(first.__getitem__, ids))]))
+        return items, list(leaves), objs, bad
+    for k, x in enumerate(leaves):
+        tx = type(x)
+        kind = _KIND_OF.get(tx)
+        if kind is None:
+            kind = _kind_of(tx)
+        if kind == _K_TENSOR:
+            same = first.setdefault(id(x), k)  # the same tensor passed twice: one input in both places
+            items.append(("T", x.shape, lib.pg_tensor_dtype(x._p), bool(lib.pg_tensor_requires_grad(x._p)),
+                          -1 if same == k else same))
+            inputs.append(x)
+        elif kind == _K_SCALAR:
+            items.append((tx, x))
+        elif kind in (_K_MODULE, _K_OPTIM) or (hasattr(x, "__dict__") and (
+                kind != _K_SKIP or isinstance(x, types.ModuleType))):
+            items.append(("obj", id(x)))
+            objs.append((k, x))
+        else:
+            bad = bad or f"an argument of type {tx.__name__} (pass tensors, numbers or modules)"
+    return items, inputs, objs, bad
+
+
+# ---- the fast guard ----
+# A full signature walks everything the function reaches and builds a key of it. Between two
+# calls of a training loop almost nothing there changes, so once a full signature has found a
+# program, a _Guard is built from the same walk: every object the walk read from, held (so that
+# being the same object means what it meant), with what the walk read there: the items of each
+# list walked, the keys and values of each dict and plain object, the attribute values of each
+# module, an optimizer's groups, parameters and state. The next call tests these with identity
+# comparisons run in C (all(map(operator.is_, now, then))); when one differs, a slower test
+# compares that place as the signature does (a number by type and value, an object the walk
+# does not follow by being still one it does not follow), and when that differs too the call
+# takes the full signature. Every guard of the signature is tested at every call: a guard
+# passes only if the full signature would be the one it was built from (PYGRAD's own tests
+# check that at every fast call: _VERIFY_FAST).
+
+_GUARD_BUILDS = 4  # fast guards a function builds in a row while none passes, before it gives them up
+_VERIFY_FAST = False  # tests: every call the fast guard passes also computes the full signature and compares
+_EMPTY = object()  # an empty closure cell
+_M_TENSOR, _M_SCALAR, _M_WALKED, _M_IGNORED = range(4)  # what the walk does with a value (see _mode)
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class whose instances' __class__ may be reassigned
+_DICT_OR_NONE = {dict, type(None)}
+_JUST_DICT = {dict}
+_IS_TENSOR_TYPE: dict[type, bool] = {}  # memo: issubclass(t, Tensor)
+_CONTENTS = operator.attrgetter("cell_contents")
+
+
+def _tensor_types(ts: Any) -> bool:
+    """Whether any of the types ts is a tensor class."""
+    for t in ts:
+        f = _IS_TENSOR_TYPE.get(t)
+        if f is None:
+            f = _IS_TENSOR_TYPE[t] = issubclass(t, Tensor)
+        if f:
+            return True
+    return False
+
+
+def _mode(v: Any, depth: int) -> int:
+    """What _reach does with v met ``depth`` levels down: reads it as a tensor or a number,
+    walks it, or ignores it."""
+    tv = type(v)
+    kind = _KIND_OF.get(tv)
+    if kind is None:
+        kind = _kind_of(tv)
+    if kind == _K_TENSOR:
+        return _M_TENSOR
+    if kind == _K_SCALAR:
+        return _M_SCALAR
+    if kind == _K_SKIP or (depth <= 0 and kind >= _K_SEQ) or (kind == _K_OBJ and not hasattr(v, "__dict__")):
+        return _M_IGNORED
+    return _M_WALKED
+
+
+def _module_mode(v: Any) -> int:
+    """What _reach_modules does with a module's attribute value v."""
+    tv = type(v)
+    kind = _KIND_OF.get(tv)
+    if kind is None:
+        kind = _kind_of(tv)
+    return _M_TENSOR if kind == _K_TENSOR else _M_SCALAR if kind == _K_SCALAR else _M_WALKED \
+        if kind == _K_MODULE else _M_IGNORED
+
+
+def _same_place(now: Any, then: Any, mode: int, depth: int) -> bool:
+    """Whether the signature sees no difference between ``now`` and what was there (``then``,
+    which the walk treated as ``mode``): a tensor or an object it walks must be the same object,
+    a number equal with its type, an object it ignores still one it ignores."""
+    if now is then:
+        return True
+    if mode == _M_SCALAR:
+        return _mode(now, depth) == _M_SCALAR and (type(now), now) == (type(then), then)
+    if mode == _M_IGNORED:
+        return _mode(now, depth) == _M_IGNORED
+    return False
+
+
+def _others(items: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[type, ...]]:
+    """The items whose class could be reassigned (instances of classes written in Python, not
+    tensors or numbers), with their classes: a new class may change what the walk does."""
+    o = tuple(v for v in items
+              if type(v).__flags__ & _HEAP_TYPE and _KIND_OF.get(type(v)) not in (_K_TENSOR, _K_SCALAR))
+    return o, tuple(map(type, o))
+
+
+def _classes_same(rec: list[Any], at: int) -> bool:
+    """rec[at], rec[at + 1]: the objects of _others and their classes, unchanged."""
+    return all(map(operator.is_, map(type, rec[at]), rec[at + 1]))
+
+
+# Each check is a list [test, the object, what was read ...]; the test returns whether the
+# signature would see the same there, and may refresh what it compares with when only objects
+# it does not distinguish changed.
+
+def _seq_ok(rec: list[Any]) -> bool:
+    _, x, items, depth = rec[:4]
+    if len(x) == len(items) and all(map(operator.is_, x, items)):
+        return _classes_same(rec, 4)
+    now = tuple(x)
+    if len(now) != len(items) or not all(map(_same_place, now, items, [_mode(v, depth) for v in items],
+                                              itertools.repeat(depth))):
+        return False
+    rec[2], (rec[4], rec[5]) = now, _others(now)
+    return True
+
+
+def _dict_ok(rec: list[Any]) -> bool:
+    _, x, keys, vals, depth = rec[:5]
+    if type(x) is not dict:
+        return False
+    return _mapping_ok(rec, x, keys, vals, depth, 2)
+
+
+def _obj_ok(rec: list[Any]) -> bool:
+    _, x, cls, keys, vals, depth = rec[:6]
+    if type(x) is not cls:
+        return False
+    d = vars(x)
+    if type(d) is not dict:
+        return False
+    return _mapping_ok(rec, d, keys, vals, depth, 3)
+
+
+def _mapping_ok(rec: list[Any], d: dict[Any, Any], keys: tuple[Any, ...], vals: tuple[Any, ...], depth: int,
+                at: int) -> bool:
+    """A dict's keys and values (rec[at], rec[at + 1]) as the walk reads them."""
+    if len(d) == len(keys) and all(map(operator.is_, d, keys)) and all(map(operator.is_, d.values(), vals)):
+        return _classes_same(rec, at + 3)
+    now_keys, now = tuple(d), tuple(d.values())
+    if now_keys != keys or not all(map(_same_place, now, vals, [_mode(v, depth) for v in vals],
+                                       itertools.repeat(depth))):
+        return False
+    rec[at], rec[at + 1], (rec[at + 3], rec[at + 4]) = now_keys, now, _others(now)
+    return True
+
+
+def _module_ok(rec: list[Any]) -> bool:
+    _, m, cls, vals = rec[:4]
+    if type(m) is not cls:
+        return False
+    d = m.__dict__
+    if type(d) is not dict:
+        return False
+    if len(d) == len(vals) and all(map(operator.is_, d.values(), vals)):
+        return _classes_same(rec, 4)
+    # the walk reads the tensors, numbers and sub-modules among the values, in order
+    now = tuple(d.values())
+    a = [(v, k) for v in now if (k := _module_mode(v)) != _M_IGNORED]
+    b = [(v, k) for v in vals if (k := _module_mode(v)) != _M_IGNORED]
+    if len(a) != len(b) or any(ka != kb or not _same_place(va, vb, kb, 0) for (va, ka), (vb, kb) in zip(a, b)):
+        return False
+    rec[3], (rec[4], rec[5]) = now, _others(now)
+    return True
+
+
+def _opt_facts(state: Any, ids: list[int]) -> tuple[Any, ...] | None:
+    """What the walk reads of an optimizer's state for parameters ids: the state tensors in order
+    and where they sit (None: a state that is not a dict)."""
+    sts = list(map(state.get, ids))
+    if not set(map(type, sts)) <= _DICT_OR_NONE:
+        return None
+    vals = list(itertools.chain.from_iterable(map(dict.values, filter(None, sts))))
+    types_ = set(map(type, vals))
+    if not _tensor_types(types_):
+        return ()
+    for t in types_:  # each in the memo
+        _tensor_types((t,))
+    flags = list(map(_IS_TENSOR_TYPE.__getitem__, map(type, vals)))
+    return (list(map(bool, sts)), list(map(len, filter(None, sts))), flags, list(itertools.compress(vals, flags)))
+
+
+def _opt_layout(state: dict[int, Any], ids: list[int]) -> tuple[Any, ...] | None:
+    """When every parameter's state is a dict with the same keys K (SGD's {"step"}, Adam's moments ...)
+    and each key holds tensors in all of them or in none: (K, a getter of the states, a getter of the
+    values at K, the tensor keys' positions in K with their tensors, the others' positions); None
+    otherwise (the general comparison, _opt_facts, applies)."""
+    if not ids:
+        return None
+    sts = list(map(state.get, ids))
+    if set(map(type, sts)) != {dict}:
+        return None
+    keys = set(map(tuple, sts))
+    if len(keys) != 1:
+        return None
+    (K,) = keys
+    if not K:
+        return None
+    vals = list(map(operator.itemgetter(*K), sts))
+    cols = [vals] if len(K) == 1 else list(zip(*vals))
+    tens, plain = [], []
+    for j, col in enumerate(cols):
+        types_ = set(map(type, col))
+        if not _tensor_types(types_):
+            plain.append(j)
+        elif all(_tensor_types((t,)) for t in types_):
+            tens.append((j, tuple(col)))
+        else:
+            return None
+    return K, _getter(ids), operator.itemgetter(*K), tens, plain
+
+
+def _opt_ok(rec: list[Any]) -> bool:
+    _, o, cls, groups, params, ids, facts, layout, _ = rec
+    rec[8] = None
+    if type(o) is not cls:
+        return False
+    gs = o.param_groups
+    if type(gs) not in (list, tuple) or len(gs) != len(groups) or not all(map(operator.is_, gs, groups)):
+        return False
+    for g, ps in zip(groups, params):
+        p = g["params"]
+        if type(p) not in (list, tuple) or len(p) != len(ps) or not all(map(operator.is_, p, ps)):
+            return False
+    state = o.state
+    if type(state) is not dict:
+        return False
+    if layout is not None and _layout_ok(rec, state, layout):
+        return True
+    if not facts:  # no state tensors: none may have appeared
+        sts = list(map(state.get, ids))
+        if not set(map(type, sts)) <= _DICT_OR_NONE:
+            return False
+        return not _tensor_types(set(map(type, itertools.chain.from_iterable(map(dict.values, filter(None, sts))))))
+    now = _opt_facts(state, ids)
+    return bool(now) and now[:3] == facts[:3] and all(map(operator.is_, now[3], facts[3]))
+
+
+def _layout_ok(rec: list[Any], state: dict[int, Any], layout: tuple[Any, ...]) -> bool:
+    """The states still as _opt_layout found them: each a dict of exactly the keys K (in K's
+    order when two of them hold tensors), the same tensors at the tensor keys, none at the
+    others. The states and their values by key are kept for the optimizer's scalars (rec[8])."""
+    K, get_states, get_vals, tens, plain = layout
+    try:
+        sts = get_states(state)
+        if set(map(type, sts)) != _JUST_DICT or set(map(len, sts)) != {len(K)}:
+            return False
+        vals = list(map(get_vals, sts))  # every key of K in each: its keys are K
+    except KeyError:
+        return False
+    cols = (vals,) if len(K) == 1 else tuple(zip(*vals))
+    for j in plain:
+        if _tensor_types(set(map(type, cols[j]))):
+            return False
+    for j, was in tens:
+        if not all(map(operator.is_, cols[j], was)):
+            return False
+    if len(tens) > 1 and set(map(tuple, sts)) != {K}:  # the order the walk meets their tensors in
+        return False
+    rec[8] = (sts, dict(zip(K, cols)))
+    return True
+
+
+class _Unsupported(Exception):
+    """The walk meets something the fast guard does not model (a subclass of list, dict ...)."""
+
+
+class _Guard:
+    """The facts of one call's signature (see the section's comment), built by walking as
+    _signature does; check() tells whether another call would have the same signature."""
+
+    def __init__(self, cf: CompiledFunction, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 runs: list[Any] | None = None) -> None:
+        self.key = key
+        self.modes = key[_S_MODES]
+        spec, leaves = _arg_leaves(args, kwargs)
+        items, inputs, objs, bad = _arg_items(leaves)
+        if bad is not None or spec != key[_S_SPEC] or tuple(items) != key[_S_ARGS]:
+            raise _Unsupported
+        self.objs = [(k, x, type(x)) for k, x in objs]  # (leaf, object, its class) of the objects passed
+        # the call's own arguments, while the next calls pass the same objects (see check)
+        self.args: tuple[Any, ...] | None = args if not kwargs and all(map(_frozen, args)) else None
+        self.inputs = inputs
+        self.rg_handles = list(map(_HANDLE, inputs))
+        self.rgs = list(map(lib.pg_tensor_requires_grad, self.rg_handles))
+        self.c_in: Any = None
+        self.checks: list[list[Any]] = []
+        seen: dict[int, int] = {}
+        for _, x, _ in self.objs:
+            self._walk(x, 2, seen)
+        bound, cells, g, used = cf._sources
+        if bound is not _NO_ROOT:
+            self._walk(bound, 2, seen)
+        self.cell_objs: list[Any] = []
+        for _, cell in cells:
+            try:
+                x = cell.cell_contents
+            except ValueError:  # an empty cell
+                self.cell_objs.append(_EMPTY)
+                continue
+            self.cell_objs.append(x)
+            self._walk(x, 2, seen)
+        self.cell_list = [c for _, c in cells]
+        self.any_empty = any(map(operator.is_, self.cell_objs, itertools.repeat(_EMPTY)))
+        self.globals, self.names = g, used
+        self.global_objs = [g.get(name, _NO_ROOT) for name in used]
+        for x in self.global_objs:
+            if x is not _NO_ROOT:
+                self._walk(x, 2, seen)
+        self.root_classes = [(x, type(x)) for x in (*self.cell_objs, *self.global_objs, bound)
+                             if type(x).__flags__ & _HEAP_TYPE]
+        # the runs of optimizer updates (see _record) over exactly the parameters of an optimizer
+        # whose states the check reads by layout: the scalars take those states as just read
+        # (only when no other run updates them: a later run must see the first one's steps)
+        recs = {id(r[1]): r for r in self.checks if r[0] is _opt_ok and r[7] is not None}
+        uses = [id(r[1]) for r in runs or ()]
+        self.links = [(k, recs[id(r[1])]) for k, r in enumerate(runs or ()) if id(r[1]) in recs
+                      and uses.count(id(r[1])) == 1 and r[3] == recs[id(r[1])][5]]
+
+    def _walk(self, x: Any, depth: int, seen: dict[int, int]) -> None:
+        """_reach's walk, noting what it reads instead of what it finds."""
+        tx = type(x)
+        mode = _mode(x, depth)
+        if mode != _M_WALKED or id(x) in seen:
+            return
+        kind = _KIND_OF[tx]
+        if kind == _K_MODULE:
+            stack = [x]
+            while stack:
+                m = stack.pop()
+                if id(m) in seen:
+                    continue
+                seen[id(m)] = len(seen)
+                d = m.__dict__
+                if type(d) is not dict:
+                    raise _Unsupported
+                vals = tuple(d.values())
+                self.checks.append([_module_ok, m, type(m), vals, *_others(vals)])
+                stack.extend(reversed([v for v in vals if _module_mode(v) == _M_WALKED]))
+            return
+        seen[id(x)] = len(seen)
+        if kind == _K_OPTIM:
+            gs = x.param_groups
+            if type(gs) not in (list, tuple) or any(type(g) is not dict for g in gs):
+                raise _Unsupported
+            params = tuple(tuple(g["params"]) for g in gs)
+            if any(type(g["params"]) not in (list, tuple) for g in gs) or type(x.state) is not dict:
+                raise _Unsupported
+            ids = [id(t) for ps in params for t in ps]
+            facts = _opt_facts(x.state, ids)
+            if facts is None:
+                raise _Unsupported
+            self.checks.append([_opt_ok, x, tx, tuple(gs), params, ids, facts, _opt_layout(x.state, ids), None])
+            return
+        if kind == _K_SEQ:
+            if tx is not list and tx is not tuple:
+                raise _Unsupported
+            vals = tuple(x)
+            if tx is list:  # a tuple cannot change: the place holding it is checked
+                self.checks.append([_seq_ok, x, vals, depth - 1, *_others(vals)])
+        elif kind == _K_DICT:
+            if tx is not dict:
+                raise _Unsupported
+            vals = tuple(x.values())
+            self.checks.append([_dict_ok, x, tuple(x), vals, depth - 1, *_others(vals)])
+        else:
+            d = vars(x)
+            if type(d) is not dict:
+                raise _Unsupported
+            vals = tuple(d.values())
+            self.checks.append([_obj_ok, x, tx, tuple(d), vals, depth - 1, *_others(vals)])
+        for v in vals:
+            self._walk(v, depth - 1, seen)
+
+    def states(self) -> dict[int, _States] | None:
+        """The optimizer states the check has just read, by run of updates (see links)."""
+        if not self.links:
+            return None
+        return {k: _States(*rec[8]) for k, rec in self.links if rec[8] is not None}
+
+    def forget_args(self) -> None:
+        """Let go of the arguments of the call the guard was built at."""
+        if self.args is not None:
+            self.args = self.c_in = None
+            self.inputs, self.rg_handles, self.rgs = [], [], []
+
+    def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor] | None:
+        """The tensor arguments of a call whose signature is this guard's (None: it may not be)."""
+        if (_autograd.is_grad_enabled(), bool(lib.pg_inference_mode())) != self.modes:
+            return None
+        if self.any_empty:
+            for cell, x in zip(self.cell_list, self.cell_objs):
+                try:
+                    if cell.cell_contents is not x:
+                        return None
+                except ValueError:
+                    if x is not _EMPTY:
+                        return None
+        else:
+            try:
+                if not all(map(operator.is_, map(_CONTENTS, self.cell_list), self.cell_objs)):
+                    return None
+            except ValueError:  # a cell emptied
+                return None
+        g = self.globals
+        if not all(map(operator.is_, map(g.get, self.names, itertools.repeat(_NO_ROOT)), self.global_objs)):
+            return None
+        for x, cls in self.root_classes:
+            if type(x) is not cls:
+                return None
+        for rec in self.checks:
+            if not rec[0](rec):
+                return None
+        a = self.args
+        if a is not None and not kwargs and len(args) == len(a) and all(map(operator.is_, args, a)):
+            # the same objects, all tuples, tensors and numbers: only requires_grad can differ
+            if list(map(lib.pg_tensor_requires_grad, self.rg_handles)) != self.rgs:
+                return None
+            return self.inputs
+        self.forget_args()  # other arguments: the guard no longer holds the first ones
+        key = self.key
+        spec, leaves = _arg_leaves(args, kwargs)
+        if spec != key[_S_SPEC]:
+            return None
+        items, inputs, objs, bad = _arg_items(leaves)
+        if bad is not None or len(objs) != len(self.objs) or tuple(items) != key[_S_ARGS]:
+            return None
+        for (k, x), (j, y, cls) in zip(objs, self.objs):
+            if k != j or x is not y or type(x) is not cls:
+                return None
+        return inputs
+
+
+def _frozen(x: Any) -> bool:
+    """Whether x is a tensor, a number or a tuple of those, nested: the same object holds the same."""
+    tx = type(x)
+    if tx is tuple:
+        return all(map(_frozen, x))
+    kind = _KIND_OF.get(tx)
+    if kind is None:
+        kind = _kind_of(tx)
+    return kind == _K_TENSOR or kind == _K_SCALAR
+
+
 def _outside() -> int:
     """The ``stacklevel`` that makes a warning issued by the function calling this one point at the
     first frame outside this module: the user's call of the compiled function."""
@@ -733,7 +1243,11 @@ class _Entry:
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
         self.runs: list[Any] | None = None  # consecutive updates of one optimizer group (see _record)
-        self.abuf: Any = None             # every update's scalars, passed to C in one call
+        self.abuf: Any = None             # every update's scalars, passed to C in one call: numpy's view
+        self.aptr: Any = None             # and its C pointer
+        self.c_out: Any = None            # the C array the outputs are returned in
+        self.shape: Any = None            # _ONE_TENSOR, tuple or list (of tensors only): what is returned
+        self.guard: _Guard | None = None  # the fast guard of this signature (see _Guard)
         self.updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]] = []
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
@@ -752,6 +1266,8 @@ class CompiledFunction:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         self.records = 0  # how many programs were recorded (tests, diagnostics)
+        self._builds = _GUARD_BUILDS  # fast guards that may still be built before one passes
+        self.fast_calls = 0  # calls whose signature the fast guard found (tests, diagnostics)
         self.rerecords = 0  # calls that met a new signature after the first (or replaced optimizer state)
         self.last_change: str | None = None  # which guards differed at the latest of those, in words
         self._sources = self._root_sources()
@@ -777,48 +1293,14 @@ class CompiledFunction:
         """(the signature, the tensor arguments, the captured tensors, why the call cannot be
         recorded or None). With ``names``, the walk also describes each trail entry (slower).
         The signature may be unhashable (an argument that cannot be compared): see __call__."""
-        if not kwargs and names is None and not any(type(a) in _NESTED for a in args):
-            leaves: Any = args  # what _flatten would give
-            spec = _SPECS.get(len(args)) or _SPECS.setdefault(len(args), _flatten(((None,) * len(args), {}), []))
-        else:
-            leaves = []
-            spec = _flatten((args, kwargs), leaves)
+        spec, leaves = _arg_leaves(args, kwargs, names is None)
         exprs = _leaf_names(spec, "args", "kwargs") if names is not None else None
-        inputs: list[Tensor] = []
-        items: list[Any] = []
-        first: dict[int, int] = {}  # id -> the first leaf that is this tensor
         tensors: dict[int, Tensor] = {}
         trail: list[Any] = []
         seen: dict[int, int] = {}
-        bad = None
-        if len(leaves) > 8 and set(map(type, leaves)) == _JUST_TENSORS:  # tensors only: as the loop below, at once
-            n = len(leaves)
-            ids = list(map(id, leaves))
-            first = dict(zip(reversed(ids), range(n - 1, -1, -1)))  # id -> its first leaf
-            handles_ = list(map(_HANDLE, leaves))
-            items = list(zip(itertools.repeat("T"), map(_SHAPE, leaves), map(lib.pg_tensor_dtype, handles_),
-                             map(bool, map(lib.pg_tensor_requires_grad, handles_)),
-                             [-1 if f == k else f for k, f in enumerate(map(first.__getitem__, ids))]))
-            inputs = list(leaves)
-            leaves = ()
-        for k, x in enumerate(leaves):
-            tx = type(x)
-            kind = _KIND_OF.get(tx)
-            if kind is None:
-                kind = _kind_of(tx)
-            if kind == _K_TENSOR:
-                same = first.setdefault(id(x), k)  # the same tensor passed twice: one input in both places
-                items.append(("T", x.shape, lib.pg_tensor_dtype(x._p), bool(lib.pg_tensor_requires_grad(x._p)),
-                              -1 if same == k else same))
-                inputs.append(x)
-            elif kind == _K_SCALAR:
-                items.append((tx, x))
-            elif kind in (_K_MODULE, _K_OPTIM) or (hasattr(x, "__dict__") and (
-                    kind != _K_SKIP or isinstance(x, types.ModuleType))):
-                items.append(("obj", id(x)))
-                _reach(x, 2, tensors, trail, seen, names, exprs[k] if exprs else "")
-            else:
-                bad = bad or f"an argument of type {tx.__name__} (pass tensors, numbers or modules)"
+        items, inputs, objs, bad = _arg_items(leaves)
+        for k, x in objs:
+            _reach(x, 2, tensors, trail, seen, names, exprs[k] if exprs else "")
         bound, cells, g, used = self._sources
         if bound is not _NO_ROOT:
             _reach(bound, 2, tensors, trail, seen, names, "self")
@@ -865,6 +1347,25 @@ class CompiledFunction:
             return self._call(args, kwargs)
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        last = self._last
+        guard = last.guard if last is not None else None
+        if guard is not None:
+            inputs = guard.check(args, kwargs)
+            if inputs is not None:  # the signature of the last call: its program runs
+                if _VERIFY_FAST:
+                    self._verify(guard, args, kwargs)
+                self._builds = _GUARD_BUILDS
+                self.fast_calls += 1
+                if inputs is guard.inputs and guard.c_in is None:
+                    guard.c_in = handles(inputs)
+                out = self._replay(last, inputs, guard.c_in if inputs is guard.inputs else None, guard.states())
+                if out is not _RERECORD:
+                    return out
+                key, inputs, captured, bad = self._signature(args, kwargs)
+                return self._rerecord(last, inputs, captured, args, kwargs)
+            guard.forget_args()
+            if not self._builds:  # guards built lately have not passed again: the full signature only
+                last.guard = None
         key, inputs, captured, bad = self._signature(args, kwargs)
         if bad is None:
             try:
@@ -894,12 +1395,29 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         if entry.state == "warm":
             return self._record(entry, inputs, captured, args, kwargs)
+        if self._builds:  # the next call may take the fast guard
+            self._builds -= 1
+            try:
+                entry.guard = _Guard(self, key, args, kwargs, entry.runs)
+            except _Unsupported:
+                entry.guard = None
         out = self._replay(entry, inputs)
         if out is _RERECORD:
-            self._new_signature("the optimizer's state tensors were replaced")
-            entry.state = "warm"
-            return self._record(entry, inputs, captured, args, kwargs)
+            return self._rerecord(entry, inputs, captured, args, kwargs)
         return out
+
+    def _rerecord(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any) -> Any:
+        """A replay found the optimizer's state tensors replaced: record the step again."""
+        self._new_signature("the optimizer's state tensors were replaced")
+        entry.state, entry.guard = "warm", None
+        return self._record(entry, inputs, captured, args, kwargs)
+
+    def _verify(self, guard: _Guard, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """_VERIFY_FAST: the fast guard passed; the full signature must be the guard's."""
+        key = self._signature(args, kwargs)[0]
+        if key != guard.key or self._cache.get(key) is not self._last:
+            raise AssertionError(f"compile: the fast guard passed a call of another signature: "
+                                 f"{self._explain(guard.key, key, args, kwargs)}")
 
     def _new_signature(self, why: str) -> None:
         """A call that records again (its guards differ from the previous call's): counted,
@@ -964,20 +1482,29 @@ class CompiledFunction:
         entry.state, entry.prog, entry.spec = "ready", prog, spec
         entry.kinds = ["T" if isinstance(x, Tensor) else x for x in leaves]
         entry.n_out = len(outs)
+        entry.shape = (_ONE_TENSOR if spec is None and entry.kinds == ["T"] else
+                       spec[0] if spec is not None and spec[0] is not dict and entry.kinds == ["T"] * len(spec[1])
+                       and not any(spec[1]) else None)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
         runs: list[Any] | None = []
+        in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
         for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
             fast = _scalars_of(o)
             if fast is None:
                 runs = None
                 break
-            if not (runs and runs[-1][1] is o and runs[-1][2] is g):
-                runs.append((fast, o, g, [], [[] for _ in ts]))
+            if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
+                runs.append((fast, o, g, [], [_Col() for _ in ts]))
+                in_run.clear()
+            in_run.add(id(p))
             runs[-1][3].append(id(p))
             for col, t in zip(runs[-1][4], ts):
                 col.append(t)
-        entry.runs = runs or None
+        for r in runs or ():
+            for col in r[4]:
+                col.seal()
+        entry.runs = [(*r, _getter(r[3])) for r in runs] if runs else None
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -1022,32 +1549,44 @@ class CompiledFunction:
                 st.update(before)
         return _RERECORD
 
-    def _fast_scalars(self, entry: _Entry) -> bool:
+    def _fast_scalars(self, entry: _Entry, pre: dict[int, _States] | None = None) -> bool:
         """The updates' scalars without the optimizers' dry run (see _sgd_scalars), handed
-        to C in one call; False (nothing changed) where the dry run must run."""
-        flat: list[Any] = []
+        to C in one call; False (nothing changed) where the dry run must run. pre: the states
+        of some runs, as the fast guard has just read them."""
+        flat = array("d")
         undo: list[Any] = []
         try:
-            for fast, opt, group, ids, cols in entry.runs:
-                if not fast(opt, group, ids, cols, flat, undo):
+            for k, (fast, opt, group, ids, cols, get) in enumerate(entry.runs):
+                S = pre.get(k) if pre else None
+                if S is None:
+                    state = opt.state
+                    sts = get(state) if type(state) is dict else list(map(state.get, ids))  # KeyError: below
+                    if any(map(operator.is_, sts, itertools.repeat(None))):
+                        _undo(undo)
+                        return False
+                    S = _States(sts)
+                if not fast(opt, group, S, cols, flat, undo):
                     _undo(undo)
                     return False
-        except Exception:  # as the dry run would raise it, after the same changes
-            _undo(undo)
+        except Exception:  # not a number (the dry run converts as the eager update does), or as the dry
+            _undo(undo)    # run would raise it, after the same changes
             return False
         n = len(flat)
         if entry.abuf is None or n > len(entry.abuf):
-            entry.abuf = doubles([0.0] * n)
-        try:
-            entry.abuf[0:n] = flat
-        except TypeError:  # not a real number: as the eager update would take it
-            entry.abuf[0:n] = [float(v) for v in flat]
-        _check(lib.pg_program_set_all_optim_scalars(entry.prog, entry.abuf, n))
+            # C doubles that numpy writes into: a tensor's buffer, its data pointer handed to C
+            t = _creation.zeros(max(n, 1), dtype=np.float64)
+            entry.abuf, entry.aptr = t._host_view(), lib.pg_tensor_data(t._p)
+        entry.abuf[:n] = np.frombuffer(flat, dtype=np.float64)
+        _check(lib.pg_program_set_all_optim_scalars(entry.prog, entry.aptr, n))
         return True
 
-    def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
+    def _replay(self, entry: _Entry, inputs: list[Tensor], c_in: Any = None, pre: dict[int, _States] | None = None
+                ) -> Any:
+        """Run entry's program on inputs (c_in: their handles, when the guard kept them; pre: the
+        optimizer states the guard has just read); the outputs, or _RERECORD when the optimizer's
+        state tensors were replaced."""
         prog = entry.prog
-        if entry.updates and (entry.runs is None or not self._fast_scalars(entry)):
+        if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD
@@ -1063,12 +1602,18 @@ class CompiledFunction:
         if entry.seeds:  # each random op's next seed, drawn as the eager call draws it
             seeds = [_creation._draw_seed(g) for g in entry.seeds]
             _check(lib.pg_program_set_seeds(prog, uint64s(seeds), len(seeds)))
-        c_out = handles([], entry.n_out)
-        _check(lib.pg_program_run(prog, handles(inputs), len(inputs), c_out))
-        if entry.spec is None and entry.n_out == 1 and len(entry.kinds) == 1:  # one tensor returned
+        c_out = entry.c_out
+        if c_out is None:
+            c_out = entry.c_out = handles([], entry.n_out)
+        _check(lib.pg_program_run(prog, handles(inputs) if c_in is None else c_in, len(inputs), c_out))
+        shape = entry.shape
+        if shape is _ONE_TENSOR:
             return wrap_or_none(c_out[0])
-        it = iter([c_out[i] for i in range(entry.n_out)])
-        leaves = [wrap_or_none(next(it)) if k == "T" else k for k in entry.kinds]
+        outs = list(map(wrap_or_none, c_out[0:entry.n_out]))
+        if shape is not None:  # a tuple or list of tensors
+            return shape(outs)
+        it = iter(outs)
+        leaves = [next(it) if k == "T" else k for k in entry.kinds]
         return _unflatten(entry.spec, iter(leaves))
 
     @property
@@ -1081,6 +1626,7 @@ class CompiledFunction:
 
 
 _RERECORD = object()
+_ONE_TENSOR = object()
 
 
 def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:  # noqa: A001 - PyTorch's name
