@@ -17,7 +17,8 @@
  *
  * log, cos and sin are this file's own polynomials of IEEE +, −, ×, ÷ (no libm, no FMA: the build
  * turns contraction off), so the reference engine (pygrad/reference/ops.py random_values) reproduces
- * every bit in numpy. Accuracy: a few ulps, far below what sampling can see.
+ * every bit in numpy. Accuracy: a few ulps, far below what sampling can see. Where the CPU has
+ * AVX-512 (F and DQ), randn computes eight pairs per vector with the same operations (the same bits).
  *
  * The ops have no gradient: random's input is a 0-d tensor that only gives the dtype (its shape is
  * in the parameters), and bernoulli's output is piecewise constant in p (PyTorch's zero gradient).
@@ -131,6 +132,143 @@ static inline int64_t pg__randint_one(uint64_t key, uint64_t i, int64_t low, uin
     return (int64_t)((uint64_t)low + hi); /* mod 2⁶⁴: low + hi lies in [low, high) */
 }
 
+/* ---- randn's pairs eight at a time (AVX-512) ----
+ * The same operations as pg__normal_pair in the same order, on eight pairs per vector: the hash's
+ * 64-bit products with AVX-512 DQ's vpmullq, (bits >> 11) converted exactly by vcvtqq2pd, IEEE
+ * +, −, ×, ÷ and √ of each lane rounding as the scalar ones do (no FMA: written without contraction,
+ * built with it off), rint as vrndscalepd to nearest, the selects as masked moves. So every value is
+ * the scalar kernel's (and the reference's), bit for bit, whichever path computed it; chosen at run
+ * time where the CPU has AVX-512 F and DQ. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (!defined(__clang__) || __clang_major__ >= 10) && (defined(__clang__) || __GNUC__ >= 9)
+#define PG_RNG_X86 1
+#include <immintrin.h>
+#define PG_RNG_TARGET __attribute__((target("avx512f,avx512dq")))
+
+PG_RNG_TARGET static inline __m512i pg__fmix64_v(__m512i z) {
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 30));
+    z = _mm512_mullo_epi64(z, _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9u));
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 27));
+    z = _mm512_mullo_epi64(z, _mm512_set1_epi64((long long)0x94d049bb133111ebu));
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+/* (b >> 11) · 2⁻⁵³, exactly (pg__u53) */
+PG_RNG_TARGET static inline __m512d pg__u53_v(__m512i b) {
+    return _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(b, 11)), _mm512_set1_pd(0x1p-53));
+}
+
+#define PG_V(c) _mm512_set1_pd(c)
+/* pg__rng_log, lane by lane */
+PG_RNG_TARGET static inline __m512d pg__rng_log_v(__m512d u) {
+    __m512i b = _mm512_castpd_si512(u);
+    __m512i eb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi64(b, 52), _mm512_set1_epi64(0x7ff)),
+                                 _mm512_set1_epi64(0x4330000000000000));
+    __m512i mb = _mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0x000fffffffffffff)),
+                                 _mm512_set1_epi64(0x3fe0000000000000));
+    __m512d m = _mm512_castsi512_pd(mb);
+    __m512d fe = _mm512_sub_pd(_mm512_sub_pd(_mm512_castsi512_pd(eb), PG_V(0x1p52)), PG_V(1022.0));
+    __mmask8 small = _mm512_cmp_pd_mask(m, PG_V(0.70710678118654752440), _CMP_LT_OQ);
+    m = _mm512_mask_mul_pd(m, small, m, PG_V(2.0));
+    fe = _mm512_mask_sub_pd(fe, small, fe, PG_V(1.0));
+    __m512d s = _mm512_div_pd(_mm512_sub_pd(m, PG_V(1.0)), _mm512_add_pd(m, PG_V(1.0))), s2 = _mm512_mul_pd(s, s);
+    __m512d q = PG_V(2.0 / 23.0);
+    q = _mm512_add_pd(PG_V(2.0 / 21.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 19.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 17.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 15.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 13.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 11.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 9.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 7.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 5.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0 / 3.0), _mm512_mul_pd(s2, q));
+    q = _mm512_add_pd(PG_V(2.0), _mm512_mul_pd(s2, q));
+    return _mm512_add_pd(_mm512_mul_pd(fe, PG_V(0x1.62e42fefa3800p-1)),
+                         _mm512_add_pd(_mm512_mul_pd(fe, PG_V(0x1.ef35793c76730p-45)), _mm512_mul_pd(s, q)));
+}
+
+/* pg__rng_cossin, lane by lane */
+PG_RNG_TARGET static inline void pg__rng_cossin_v(__m512d u, __m512d *c, __m512d *s) {
+    __m512d t = _mm512_mul_pd(PG_V(4.0), u);
+    __m512d q = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d x = _mm512_mul_pd(_mm512_sub_pd(t, q), PG_V(0x1.921fb54442d18p+0)), x2 = _mm512_mul_pd(x, x);
+    __m512d pc = PG_V(-1.0 / 6402373705728000.0);
+    pc = _mm512_add_pd(PG_V(1.0 / 20922789888000.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(-1.0 / 87178291200.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(1.0 / 479001600.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(-1.0 / 3628800.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(1.0 / 40320.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(-1.0 / 720.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_add_pd(PG_V(1.0 / 24.0), _mm512_mul_pd(x2, pc));
+    pc = _mm512_sub_pd(PG_V(1.0 / 2.0), _mm512_mul_pd(x2, pc));
+    __m512d co = _mm512_sub_pd(PG_V(1.0), _mm512_mul_pd(x2, pc));
+    __m512d ps = PG_V(1.0 / 355687428096000.0);
+    ps = _mm512_add_pd(PG_V(-1.0 / 1307674368000.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_add_pd(PG_V(1.0 / 6227020800.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_add_pd(PG_V(-1.0 / 39916800.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_add_pd(PG_V(1.0 / 362880.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_add_pd(PG_V(-1.0 / 5040.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_add_pd(PG_V(1.0 / 120.0), _mm512_mul_pd(x2, ps));
+    ps = _mm512_sub_pd(PG_V(1.0 / 6.0), _mm512_mul_pd(x2, ps));
+    __m512d si = _mm512_sub_pd(x, _mm512_mul_pd(_mm512_mul_pd(x, x2), ps));
+    __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000u);
+    __m512d nco = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(co), sign));
+    __m512d nsi = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(si), sign));
+    __mmask8 q1 = _mm512_cmp_pd_mask(q, PG_V(1.0), _CMP_EQ_OQ), q2 = _mm512_cmp_pd_mask(q, PG_V(2.0), _CMP_EQ_OQ),
+             q3 = _mm512_cmp_pd_mask(q, PG_V(3.0), _CMP_EQ_OQ);
+    *c = _mm512_mask_mov_pd(_mm512_mask_mov_pd(_mm512_mask_mov_pd(co, q3, si), q2, nco), q1, nsi);
+    *s = _mm512_mask_mov_pd(_mm512_mask_mov_pd(_mm512_mask_mov_pd(si, q3, nco), q2, nsi), q1, co);
+}
+
+/* the normals of pairs k .. k + 7, as pg__normal_pair: z0 (lane l: pair k + l's first), z1 its second */
+PG_RNG_TARGET static inline void pg__normal_pairs8(uint64_t key, int64_t k, __m512d *z0, __m512d *z1) {
+    /* counters 2k + 2l (l = 0..7) and one more: key + (c + 1) · 0x9e3779b97f4a7c15 */
+    __m512i c = _mm512_add_epi64(_mm512_set1_epi64(2 * k + 1), _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14));
+    __m512i gold = _mm512_set1_epi64((long long)0x9e3779b97f4a7c15u);
+    __m512i a0 = _mm512_add_epi64(_mm512_set1_epi64((long long)key), _mm512_mullo_epi64(c, gold));
+    __m512i a1 = _mm512_add_epi64(a0, gold);
+    __m512d u1 = _mm512_add_pd(pg__u53_v(pg__fmix64_v(a0)), PG_V(0x1p-53));
+    __m512d u2 = pg__u53_v(pg__fmix64_v(a1));
+    __m512d r = _mm512_sqrt_pd(_mm512_mul_pd(PG_V(-2.0), pg__rng_log_v(u1))), co, si;
+    pg__rng_cossin_v(u2, &co, &si);
+    *z0 = _mm512_mul_pd(r, co);
+    *z1 = _mm512_mul_pd(r, si);
+}
+
+/* pairs [k0, k1) in whole groups of eight, stored interleaved (z[2k], z[2k + 1]); returns the first
+ * pair not done */
+PG_RNG_TARGET static int64_t pg__normal_pairs_f64_v(double *restrict y, int64_t k0, int64_t k1, uint64_t key) {
+    const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    int64_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        __m512d z0, z1;
+        pg__normal_pairs8(key, k, &z0, &z1);
+        _mm512_storeu_pd(y + 2 * k, _mm512_permutex2var_pd(z0, lo, z1));
+        _mm512_storeu_pd(y + 2 * k + 8, _mm512_permutex2var_pd(z0, hi, z1));
+    }
+    return k;
+}
+
+PG_RNG_TARGET static int64_t pg__normal_pairs_f32_v(float *restrict y, int64_t k0, int64_t k1, uint64_t key) {
+    const __m512i mix = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    int64_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        __m512d z0, z1;
+        pg__normal_pairs8(key, k, &z0, &z1);
+        __m512 both = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(z0)), _mm512_cvtpd_ps(z1), 1);
+        _mm512_storeu_ps(y + 2 * k, _mm512_permutexvar_ps(mix, both)); /* rounded once, as (float)z */
+    }
+    return k;
+}
+#undef PG_V
+
+static bool pg__normal_simd(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"); }
+#define PG_NORMAL_SIMD(sfx, y, k0, k1, key) (pg__normal_simd() ? pg__normal_pairs_##sfx##_v(y, k0, k1, key) : (k0))
+#else
+#define PG_NORMAL_SIMD(sfx, y, k0, k1, key) (k0)
+#endif
+
 /* ---- kernels ---- */
 
 typedef struct pg_random_job {
@@ -154,8 +292,8 @@ PG_CLONES static void pg__uniform_f32(float *restrict y, int64_t lo, int64_t hi,
 
 /* the whole pairs k in [k0, k1): z[2k], z[2k + 1] */
 #define PG_NORMAL_PAIRS(T, sfx)                                                                     \
-    PG_CLONES static void pg__normal_pairs_##sfx(T *restrict y, int64_t k0, int64_t k1, uint64_t key) { \
-        for (int64_t k = k0; k < k1; k++) {                                                         \
+    static void pg__normal_pairs_##sfx(T *restrict y, int64_t k0, int64_t k1, uint64_t key) {      \
+        for (int64_t k = PG_NORMAL_SIMD(sfx, y, k0, k1, key); k < k1; k++) { /* the rest: scalar */   \
             double z0, z1;                                                                          \
             pg__normal_pair(key, (uint64_t)k, &z0, &z1);                                            \
             y[2 * k] = (T)z0;                                                                       \
