@@ -147,6 +147,7 @@ typedef struct pg_params {
             int kind;                    /* random: pg_random_kind */
             int ndim;                    /* random: the output's shape (the 0-d input gives its dtype) */
             int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+            int64_t low, high;           /* random of kind PG_RANDOM_INT: the range [low, high) */
         } random;                        /* random, bernoulli (seed only) */
         struct {
             int ndim;                    /* the indices' shape: the output is (dims..., D) */

@@ -114,8 +114,9 @@ typedef enum pg_interp_mode {
     PG_INTERP_ANTIALIAS = 8
 } pg_interp_mode;
 
-/* What pg_random draws: uniform in [0, 1) (rand) or standard normal (randn). */
-typedef enum pg_random_kind { PG_RANDOM_UNIFORM = 0, PG_RANDOM_NORMAL = 1 } pg_random_kind;
+/* What the random op draws: uniform in [0, 1) (rand) or standard normal (randn), both made by pg_random,
+ * or integers in [low, high) (randint: pg_randint, which alone gives the range). */
+typedef enum pg_random_kind { PG_RANDOM_UNIFORM = 0, PG_RANDOM_NORMAL = 1, PG_RANDOM_INT = 2 } pg_random_kind;
 
 typedef struct pg_tensor pg_tensor;
 typedef struct pg_node pg_node;
@@ -407,6 +408,14 @@ pg_tensor *pg_dropout(pg_tensor *x, double p, uint64_t seed);
  *                      engine gets the same bits); computed in float64, rounded once for float32.
  * Never requires grad. Under pygrad.compile each run sets a fresh seed (pg_program_set_seeds). */
 pg_tensor *pg_random(pg_dtype dtype, int ndim, const int64_t *shape, int kind, uint64_t seed);
+/* Integers in [low, high) (low < high) of shape[ndim], uniform and unbiased, from the generator of
+ * pg_random: y[i] = low + floor(x · span / 2^64), span = high - low, x = bits(seed, i), the draw of
+ * element i repeated with x = bits of the key fmix64(key + j) at attempt j = 1, 2, ... while
+ * (x · span) mod 2^64 < 2^64 mod span (Lemire's rejection). Any dtype: the int64 value converted
+ * (int32 and bool need [low, high - 1] within their range, else PG_ERR_VALUE; float32 and float64
+ * round values beyond 2^24 and 2^53). Never requires grad; under pygrad.compile each run sets a
+ * fresh seed, as for pg_random. */
+pg_tensor *pg_randint(pg_dtype dtype, int ndim, const int64_t *shape, int64_t low, int64_t high, uint64_t seed);
 /* y[i] = 1 if (bits(seed, i) >> 11) · 2^-53 < p[i] else 0, in p's dtype and shape: Bernoulli samples
  * with probabilities p (float, each in [0, 1]; else PG_ERR_VALUE). Never requires grad (no gradient to p). */
 pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed);

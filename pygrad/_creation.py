@@ -163,7 +163,7 @@ def manual_seed(seed: int) -> None:
 
 
 def _draw_seed(generator: Any = None, op: str = "dropout") -> int:
-    """A 63-bit seed for a random op (dropout, rand, randn, bernoulli): ``generator.integers(0, 2**63)``
+    """A 63-bit seed for a random op (dropout, rand, randn, randint, bernoulli): ``generator.integers(0, 2**63)``
     from ``generator`` (a ``numpy.random.Generator``), else from the generator behind :func:`manual_seed`
     (same recipe as the reference, so one seed gives the same values on both engines)."""
     if generator is not None:
@@ -246,9 +246,9 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     return t
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
-            requires_grad: bool = False) -> Tensor:
-    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless ``dtype``."""
+def _randint_args(low: Any, high: Any, size: Any) -> tuple[int, int, Any]:
+    """randint's (low, high, size), PyTorch's overloads resolved: ``randint(high, size)`` means low = 0;
+    the bounds ints of int64 with low < high."""
     if isinstance(high, (tuple, list)) and not size:  # randint(high, size), PyTorch's overload
         high, size = None, high
     if high is None:
@@ -256,15 +256,44 @@ def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: 
     for name, v in (("low", low), ("high", high)):
         if _scalar_kind(v) != 1:
             raise PygradTypeError(f"randint: {name} must be an int, got {v!r}")
+    low, high = int(low), int(high)
     if not low < high:
         raise PygradValueError(f"randint: empty range [{low}, {high})")
+    if low < -2**63 or high > 2**63 - 1:
+        raise PygradValueError(f"randint: the range [{low}, {high}) is beyond int64 (low >= -2**63, "
+                               f"high <= 2**63 - 1)")
+    return low, high, size
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
+            requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless ``dtype``.
+
+    One 63-bit seed is drawn as :func:`rand` draws it; element i is ``low + ⌊x·span/2⁶⁴⌋`` with
+    span = high − low and x the 64 bits of the counter-based hash at i, drawn again (from a key of the
+    attempt) in the rare cases Lemire's test rejects, so every value is exactly equally likely
+    (docs/semantics.md, "Random numbers"). Any dtype: int32 and bool need the range within theirs;
+    float32/float64 round values beyond 2²⁴/2⁵³. Recordable by :func:`pygrad.compile`: each replay
+    draws a fresh seed."""
+    low, high, size = _randint_args(low, high, size)
     dims = _check_dims("randint", _shape_arg("randint", (tuple(size),) if not isinstance(size, numbers.Integral)
                                               else (size,), PygradMemoryError))
+    d = int64 if dtype is None else _resolve_dtype(dtype)
+    seed = _draw_seed(generator, "randint")
     if _recording.RECORDING:
-        _recording.refuse("randint() inside the function (values drawn in Python would be frozen into the program)")
-    with _rng_lock:
-        data = _numpy_alloc("randint", dims, lambda: _rng.integers(low, high, size=dims, dtype=np.int64))
-    return tensor(data, dtype=dtype if dtype is not None else int64, requires_grad=requires_grad)
+        if requires_grad:
+            _recording.refuse("a tensor created with requires_grad=True inside the function")
+        _recording.note_seed(generator)
+    t = _randint_seeded(low, high, dims, d, seed)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _randint_seeded(low: int, high: int, shape: Sequence[int], dtype: Any, seed: int) -> Tensor:
+    """The random op of kind "int": randint values in [low, high) of ``seed`` (docs/semantics.md)."""
+    dims = [int(d) for d in shape]
+    return _wrap(lib.pg_randint(_CODE_OF_DTYPE[_resolve_dtype(dtype)], len(dims), dims, low, high, int(seed)))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:

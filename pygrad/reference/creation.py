@@ -5,8 +5,9 @@ Shapes may be given as ints or as one tuple/list (``zeros(2, 3)`` ==
 one module-level ``numpy.random.Generator``: ``rand`` and ``randn`` draw one
 63-bit seed from it (or from a ``generator`` argument) and compute their
 values from a counter-based hash of (seed, flat index) (``ops.random_values``,
-the C engine's pg_random bit for bit); ``randint`` is ``gen.integers``. So
-one seed gives the same tensors in both engines.
+the C engine's pg_random bit for bit), and so does ``randint``
+(``ops.randint_values``, pg_randint's). So one seed gives the same tensors in
+both engines.
 """
 
 from __future__ import annotations
@@ -176,9 +177,10 @@ def arange(
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: object = None,
-            requires_grad: bool = False) -> Tensor:
-    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0):
-    ``gen.integers(low, high, size, dtype=int64)`` cast to ``dtype`` (int64 by default)."""
+            requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless ``dtype``:
+    one seed drawn as :func:`rand` draws it, the values ``ops.randint_values(seed, low, high, size, dtype)``
+    (Lemire's multiply-shift with rejection on the counter-based hash; the C engine's, bit for bit)."""
     if isinstance(high, (tuple, list)) and not size:  # randint(high, size), PyTorch's overload
         high, size = None, high
     if high is None:
@@ -186,11 +188,23 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: object = N
     for name, v in (("low", low), ("high", high)):
         if _scalar_kind(v) != 1:
             raise PygradTypeError(f"randint: {name} must be an int, got {v!r}")
+    low, high = int(low), int(high)
     if not low < high:
         raise PygradValueError(f"randint: empty range [{low}, {high})")
+    if low < -2**63 or high > 2**63 - 1:
+        raise PygradValueError(f"randint: the range [{low}, {high}) is beyond int64 (low >= -2**63, "
+                               f"high <= 2**63 - 1)")
     s = parse_shape((size,), "randint")
-    return _make("randint", s, lambda sh, dt: _generator.integers(low, high, size=sh, dtype=np.int64).astype(dt),
-                 int64 if dtype is None else dtype, requires_grad)
+    dt = int64 if dtype is None else parse_dtype(dtype, "randint")
+    if dt.kind != "f":
+        lo, hi = (0, 1) if dt.kind == "b" else (int(np.iinfo(dt).min), int(np.iinfo(dt).max))
+        if low < lo or high - 1 > hi:
+            raise PygradValueError(f"randint: the range [{low}, {high}) does not fit {dt} ([{lo}, {hi}])")
+    if math.prod(s) > 2**62 // np.dtype(dt).itemsize:
+        raise PygradMemoryError(f"randint: shape {s} is too large to allocate")
+    seed = _draw_seed(generator, "randint")
+    return _make("randint", s, lambda sh, d: ops.Random("int", seed, sh, low, high).run([np.zeros((), d)]), dt,
+                 requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: object = None, requires_grad: bool = False) -> Tensor:

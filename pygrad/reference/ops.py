@@ -1883,15 +1883,63 @@ def random_bits(seed: int, counters: Array) -> Array:
         bits(seed, c) = fmix64(key + (c + 1) · 0x9e3779b97f4a7c15),  key = fmix64(seed ^ 0x6a09e667f3bcc909),
         fmix64(z): z = (z ^ z >> 30) · 0xbf58476d1ce4e5b9; z = (z ^ z >> 27) · 0x94d049bb133111eb; z ^ z >> 31
     (mod 2⁶⁴); ``counters`` uint64."""
+    return _keyed_bits(_rng_key(seed), counters)
 
-    def fmix64(z: Array) -> Array:
+
+def _fmix64(z: Array) -> Array:
+    """SplitMix64's finaliser, mod 2⁶⁴ (uint64)."""
+    with np.errstate(over="ignore"):
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
 
+
+def _rng_key(seed: int) -> np.uint64:
+    """key = fmix64(seed ^ 0x6a09e667f3bcc909)."""
+    return _fmix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ np.uint64(0x6A09E667F3BCC909))
+
+
+def _keyed_bits(key: np.uint64, counters: Array) -> Array:
+    """fmix64(key + (c + 1) · 0x9e3779b97f4a7c15) for each counter c (uint64)."""
     with np.errstate(over="ignore"):
-        key = fmix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ np.uint64(0x6A09E667F3BCC909))
-        return fmix64(key + (counters + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
+        return _fmix64(key + (counters + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def _mul_wide(x: Array, span: int) -> tuple[Array, Array]:
+    """The 128-bit products x · span (x uint64, span < 2⁶⁴) as (high, low) 64-bit halves, from 32-bit pieces."""
+    m32 = np.uint64(0xFFFFFFFF)
+    b0, b1 = np.uint64(span & 0xFFFFFFFF), np.uint64(span >> 32)
+    a0, a1 = x & m32, x >> np.uint64(32)
+    with np.errstate(over="ignore"):
+        p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+        mid = (p00 >> np.uint64(32)) + (p01 & m32) + (p10 & m32)
+        hi = p11 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+        return hi, x * np.uint64(span)
+
+
+def randint_values(seed: int, low: int, high: int, shape: tuple[int, ...], dtype: Any) -> Array:
+    """randint of the C engine (pg_randint), bit for bit: with span = high − low and x = bits(i),
+
+        y[i] = low + ⌊x · span / 2⁶⁴⌋, x drawn again as fmix64(key_j + (i + 1) · 0x9e3779b97f4a7c15),
+        key_j = fmix64(key + j), at attempts j = 1, 2, … while (x · span) mod 2⁶⁴ < 2⁶⁴ mod span
+
+    (Lemire's multiply-shift with rejection: exactly uniform), the int64 value converted to ``dtype``."""
+    n = int(np.prod(shape, dtype=np.int64))
+    span = high - low
+    key = _rng_key(seed)
+    i = np.arange(n, dtype=np.uint64)
+    hi, lo = _mul_wide(_keyed_bits(key, i), span)
+    t = np.uint64((2**64 - span) % span)
+    redo, j = np.flatnonzero(lo < t), 1
+    while redo.size:
+        with np.errstate(over="ignore"):
+            key_j = _fmix64(key + np.uint64(j))
+        h, lo_j = _mul_wide(_keyed_bits(key_j, i[redo]), span)
+        hi[redo] = h
+        redo, j = redo[lo_j < t], j + 1
+    with np.errstate(over="ignore"):
+        v = (hi + np.uint64(low & 0xFFFFFFFFFFFFFFFF)).view(np.int64)
+    return v.astype(np.dtype(dtype)).reshape(shape)
 
 
 def _random_log(u: Array) -> Array:
@@ -1961,16 +2009,20 @@ def bernoulli_values(p: Array, seed: int) -> Array:
 
 
 class Random(Op):
-    """y = rand (``kind`` "uniform") or randn ("normal") values of ``seed`` (:func:`random_values`) in
-    ``shape`` and the dtype of the 0-d input; no gradient."""
+    """y = rand (``kind`` "uniform") or randn ("normal") values of ``seed`` (:func:`random_values`), or
+    randint ("int") values in [low, high) (:func:`randint_values`), in ``shape`` and the dtype of the
+    0-d input; no gradient."""
 
     name = "random"
 
-    def __init__(self, kind: str, seed: int, shape: tuple[int, ...]) -> None:
+    def __init__(self, kind: str, seed: int, shape: tuple[int, ...], low: int = 0, high: int = 1) -> None:
         super().__init__()
         self.kind, self.seed, self.shape = kind, int(seed), tuple(shape)
+        self.low, self.high = int(low), int(high)
 
     def forward(self, x: Array) -> Array:
+        if self.kind == "int":
+            return randint_values(self.seed, self.low, self.high, self.shape, x.dtype)
         return random_values(self.kind, self.seed, self.shape, x.dtype)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:

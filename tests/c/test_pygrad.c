@@ -1603,8 +1603,8 @@ static void test_pool2d(void) {
 
 static int same_values(pg_tensor *a, pg_tensor *b);
 
-/* rand, randn, bernoulli: ranges and moments, the same values for a seed, no gradient, errors naming
- * the op */
+/* rand, randn, randint, bernoulli: ranges and moments, the same values for a seed, no gradient, errors
+ * naming the op */
 static void test_random_ops(void) {
     int nthr = pg_get_num_threads(); /* on one thread: the pool's workers never exit, which valgrind reports */
     CHECK_OK(pg_set_num_threads(1));
@@ -1648,6 +1648,35 @@ static void test_random_ops(void) {
     CHECK_FAILS(pg_random(PG_DTYPE_I64, 1, SHAPE(3), PG_RANDOM_UNIFORM, 1), PG_ERR_TYPE, "rand: expected float32");
     CHECK_FAILS(pg_random(F32, 1, SHAPE(-3), PG_RANDOM_NORMAL, 1), PG_ERR_SHAPE, "randn: negative dimension -3");
     CHECK_FAILS(pg_random(F32, 1, SHAPE(3), 5, 1), PG_ERR_VALUE, "random: unknown kind 5");
+    /* randint: every dtype, in [low, high), each value about equally often; the whole int64 range;
+     * the same values for a seed (the reference engine checks the bits: tests/ops/test_random_ops.py) */
+    static const pg_dtype int_dts[] = {PG_DTYPE_I64, PG_DTYPE_I32, PG_DTYPE_BOOL, F32, F64};
+    for (int k = 0; k < 5; k++) {
+        int64_t lo = int_dts[k] == PG_DTYPE_BOOL ? 0 : -3, hi = int_dts[k] == PG_DTYPE_BOOL ? 2 : 4;
+        pg_tensor *r = keep(pg_randint(int_dts[k], 2, SHAPE(70, 100), lo, hi, 5));
+        CHECK_SHAPE(r, 2, 70, 100);
+        CHECK(pg_tensor_dtype(r) == int_dts[k] && !pg_tensor_requires_grad(r));
+        int64_t counts[7] = {0};
+        int in_range = 1;
+        for (int64_t i = 0; i < 7000; i++) {
+            double v = get(r, i);
+            in_range &= v >= (double)lo && v < (double)hi && v == floor(v);
+            if (in_range) counts[(int64_t)v - lo]++;
+        }
+        CHECK(in_range);
+        for (int64_t v = 0; v < hi - lo; v++) CHECK(fabs((double)counts[v] / 7000 - 1.0 / (double)(hi - lo)) < 0.03);
+        CHECK(same_values(r, keep(pg_randint(int_dts[k], 2, SHAPE(70, 100), lo, hi, 5))));
+    }
+    pg_tensor *wide = keep(pg_randint(PG_DTYPE_I64, 1, SHAPE(1000), INT64_MIN, INT64_MAX, 3));
+    int64_t negatives = 0;
+    for (int64_t i = 0; i < 1000; i++) negatives += ((int64_t *)pg_tensor_data(wide))[i] < 0;
+    CHECK(negatives > 400 && negatives < 600);
+    CHECK_FAILS(pg_randint(PG_DTYPE_I64, 1, SHAPE(3), 5, 5, 1), PG_ERR_VALUE, "randint: empty range [5, 5)");
+    CHECK_FAILS(pg_randint(PG_DTYPE_I32, 1, SHAPE(3), 0, (int64_t)1 << 32, 1), PG_ERR_VALUE,
+                "randint: the range [0, 4294967296) does not fit int32");
+    CHECK_FAILS(pg_randint(PG_DTYPE_BOOL, 1, SHAPE(3), 0, 3, 1), PG_ERR_VALUE, "randint: the range [0, 3) does not fit bool");
+    CHECK_FAILS(pg_randint(PG_DTYPE_I64, 1, SHAPE(-3), 0, 3, 1), PG_ERR_SHAPE, "randint: negative dimension -3");
+    CHECK_FAILS(pg_random(F32, 1, SHAPE(3), PG_RANDOM_INT, 1), PG_ERR_VALUE, "randint: the integer kind takes a range");
     CHECK_FAILS(pg_bernoulli(NULL, 1), PG_ERR_VALUE, "bernoulli: got a NULL tensor");
     CHECK_FAILS(pg_bernoulli(V(F64, 0.5, 1.5), 1), PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got 1.5");
     CHECK_FAILS(pg_bernoulli(V(F32, NAN), 1), PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got nan");

@@ -2,8 +2,8 @@
 Tensor.uniform_/normal_/bernoulli_ over them) as dropout: each replay draws a fresh seed from the same
 generator (manual_seed's, or a generator= argument) in the same order as the eager calls, so a
 compiled step and an eager one started from the same seed agree bit for bit, call after call, and
-no call repeats the previous one's noise. randint (drawn in Python) still runs eagerly
-(tests/compile/test_masks_and_constants.py).
+no call repeats the previous one's noise. randint and randint_like are random ops too: recorded,
+with their bounds (Python ints) constants of the step.
 """
 
 from __future__ import annotations
@@ -175,3 +175,63 @@ def test_replays_are_the_same_on_one_and_two_threads(threads) -> None:
 
 
 _SUMS: dict[int, float] = {}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_randint_is_recorded_and_replays_bit_identically(dtype) -> None:
+    """randint (int64 labels, a float dtype, randint_like, a generator argument, a range around int64's
+    whole span) inside a training step: one record, each replay equal to the eager call, a new draw
+    each time."""
+    w = pg.tensor(np.random.default_rng(3).standard_normal((4, 5)), dtype=dtype, requires_grad=True)
+    gen_e, gen_c = np.random.default_rng(21), np.random.default_rng(21)
+
+    def make(gen):
+        def step(x):
+            w.grad = None
+            logits = x @ w
+            labels = pg.randint(0, 5, (x.shape[0],))                       # int64 targets
+            noise = pg.randint(-2, 3, logits.shape, dtype=logits.dtype)     # a float dtype
+            jitter = pg.randint_like(logits, 4)                             # the input's shape and dtype
+            shift = pg.randint(10, 20, (2, 3), dtype=pg.int32, generator=gen)
+            wide = pg.randint(-2**63, 2**63 - 1, (3,))
+            loss = pg.nn.functional.cross_entropy(logits + 0.1 * noise + 0.01 * jitter, labels)
+            loss.backward()
+            return loss, labels, noise, jitter, shift, wide, w.grad
+
+        return step
+
+    x = pg.tensor(np.random.default_rng(4).standard_normal((6, 4)), dtype=dtype)
+    eager, compiled = make(gen_e), pg.compile(make(gen_c))
+    pg.manual_seed(7)
+    want = _run(eager, x, 5)
+    pg.manual_seed(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        got = _run(compiled, x, 5)
+    assert compiled.records == 1
+    for w_, g in zip(want, got, strict=True):
+        for a, b in zip(w_, g, strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    assert got[0][1].dtype == np.int64 and got[0][4].dtype == np.int32
+    assert not np.array_equal(got[3][5], got[4][5])  # each replay is a new draw
+    assert gen_c.integers(0, 2**63) == gen_e.integers(0, 2**63)
+
+
+def test_randint_bounds_from_python_ints_are_constants_of_the_step() -> None:
+    """Bounds computed from Python ints (an argument, a shape) are baked into the record; another
+    value of the argument is another record, each replaying as the eager call."""
+
+    def step(x, k):
+        return x + pg.randint(-k, k + x.shape[1], x.shape, dtype=x.dtype)
+
+    x = pg.zeros(3, 4, dtype=pg.float64)
+    compiled = pg.compile(step)
+    for k in (2, 2, 5, 5, 2):
+        pg.manual_seed(k)
+        want = step(x, k).numpy()
+        pg.manual_seed(k)
+        got = compiled(x, k).numpy()
+        np.testing.assert_array_equal(want, got)
+        assert got.min() >= -k and got.max() < k + 4
+    assert compiled.records == 2

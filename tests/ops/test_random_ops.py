@@ -1,4 +1,4 @@
-"""The random ops (rand, randn, bernoulli, and normal, rand_like, randn_like, Tensor.uniform_/normal_/
+"""The random ops (rand, randn, randint, bernoulli, and normal, rand_like, randn_like, Tensor.uniform_/normal_/
 bernoulli_ over them): the C engine and the reference give the same bits from the same seed, in both
 dtypes and on any thread count; the samples pass mean/variance/Kolmogorov-Smirnov checks with fixed
 seeds; manual_seed and generator= reproduce draws; bad input raises errors naming the op.
@@ -313,3 +313,155 @@ def test_random_gates_forward_parity() -> None:
     for make in (lambda ns: ns.RandomGate(kind="normal", seed=5), lambda ns: ns.RandomGate(kind="uniform", seed=6),
                  lambda ns: ns.BernoulliGate(seed=7)):
         np.testing.assert_array_equal(make(G).forward(x), make(RG).forward(x))
+
+
+# ---- randint ----
+
+# (low, high): small ranges, int32's and int64's whole ranges, and spans where Lemire's test rejects
+# often (3·2⁶¹: 2⁶⁴ mod span = 2⁶², a quarter of the draws) or almost never (2⁶⁴ − 1)
+RANGES = [(0, 10), (-3, 5), (0, 2), (7, 8), (-2**31, 2**31), (0, 3 * 2**61), (-2**63, 2**63 - 1),
+          (-5, 2**62 + 12345)]
+
+
+def _fits(dtype: str, low: int, high: int) -> bool:
+    if dtype == "bool":
+        return 0 <= low and high <= 2
+    if dtype == "int32":
+        return -2**31 <= low and high <= 2**31
+    return True
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5), (2, 0, 3), (30001,)], ids=str)
+def test_randint_matches_the_reference_bit_for_bit(shape, dtype) -> None:
+    for low, high in RANGES:
+        if not _fits(dtype, low, high):
+            continue
+        pg.manual_seed(11)
+        ref.manual_seed(11)
+        a, b = pg.randint(low, high, shape, dtype=dtype), ref.randint(low, high, shape, dtype=dtype)
+        assert a.shape == b.shape == shape and a.dtype == b.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"[{low}, {high})")
+        if dtype in ("int64", "int32"):
+            assert a.numpy().size == 0 or (a.numpy().min() >= low and a.numpy().max() < high)
+        # the next call draws a new seed on both
+        np.testing.assert_array_equal(pg.randint(low, high, shape, dtype=dtype).numpy(),
+                                      ref.randint(low, high, shape, dtype=dtype).numpy())
+
+
+def _lemire(seed: int, low: int, high: int, n: int) -> list[int]:
+    """randint's recipe in Python integers, one element and attempt at a time (docs/semantics.md)."""
+    mask, span = 2**64 - 1, high - low
+
+    def fmix(z: int) -> int:
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    key = fmix(seed ^ 0x6A09E667F3BCC909)
+    out = []
+    for i in range(n):
+        j, k = 0, key
+        while True:
+            m = fmix((k + (i + 1) * 0x9E3779B97F4A7C15) & mask) * span
+            if m & mask >= (2**64 - span) % span:
+                break
+            j += 1
+            k = fmix((key + j) & mask)
+        out.append(low + (m >> 64))
+    return out
+
+
+def test_randint_follows_the_documented_recipe() -> None:
+    """low + ⌊x·span/2⁶⁴⌋ with Lemire's rejection, the seed generator.integers(0, 2**63), written out
+    in Python integers; the rejection path is taken (a quarter of the draws for span 3·2⁶¹)."""
+    for low, high in [(0, 10), (-2**63, 2**63 - 1), (0, 3 * 2**61), (-7, 3 * 2**61 - 7)]:
+        seed = int(np.random.default_rng(4).integers(0, 2**63))
+        pg.manual_seed(4)
+        assert pg.randint(low, high, (400,)).numpy().tolist() == _lemire(seed, low, high, 400)
+    # pinned values: a change here changes what every user's manual_seed gives (say so in docs/semantics.md)
+    pg.manual_seed(0)
+    assert pg.randint(0, 1000, (6,)).numpy().tolist() == _lemire(int(np.random.default_rng(0).integers(0, 2**63)),
+                                                                 0, 1000, 6)
+    pg.manual_seed(0)  # the top bits of rand's values for the same seed (0.2558..., 0.1369..., 0.4763...)
+    assert pg.randint(0, 1000, (6,)).numpy().tolist() == [255, 136, 476, 981, 630, 846]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32"])
+def test_randint_one_and_two_threads_give_the_same_bits(dtype) -> None:
+    before = pg.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2):
+            pg.set_num_threads(n)
+            pg.manual_seed(9)
+            outs.append([pg.randint(-50, 50, (200003,), dtype=dtype).numpy(),
+                         pg.randint(0, 3 * 2**61, (200003,), dtype=dtype).numpy()])
+    finally:
+        pg.set_num_threads(before)
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("m", ENGINES, ids=IDS)
+def test_randint_is_uniform(m) -> None:
+    m.manual_seed(31)
+    for k in (2, 7, 100):
+        y = m.randint(-3, k - 3, (N,)).numpy()
+        assert y.min() >= -3 and y.max() < k - 3
+        counts = np.bincount(y + 3, minlength=k)
+        chi2 = float(((counts - N / k) ** 2 / (N / k)).sum())
+        assert chi2 < (k - 1) + 6 * math.sqrt(2 * (k - 1)), k
+    # a span of 3·2⁶¹, where multiply-shift without rejection would be biased: the top bits are uniform
+    # over [0, 3) and the values cover the range
+    y = m.randint(0, 3 * 2**61, (N,)).numpy()
+    counts = np.bincount(y >> 61, minlength=3)
+    assert y.min() >= 0 and counts.size == 3
+    assert float(((counts - N / 3) ** 2 / (N / 3)).sum()) < 2 + 6 * 2
+    u = y.astype(np.float64) / (3 * 2**61)
+    assert _ks(u, lambda x: x) < 2.5 / math.sqrt(N)
+    w = m.randint(-2**63, 2**63 - 1, (N,)).numpy()
+    assert abs(float(np.mean(w < 0)) - 0.5) < 5 * math.sqrt(0.25 / N)
+
+
+@pytest.mark.parametrize("m", ENGINES, ids=IDS)
+def test_randint_seeds_overloads_and_like(m) -> None:
+    m.manual_seed(123)
+    a = m.randint(5, (4, 3)).numpy()
+    m.manual_seed(123)
+    np.testing.assert_array_equal(m.randint(0, 5, size=(4, 3)).numpy(), a)
+    assert a.dtype == np.int64
+    g1, g2 = np.random.default_rng(8), np.random.default_rng(8)
+    m.manual_seed(0)
+    r1 = m.randint(0, 9, (7,), generator=g1).numpy()
+    m.manual_seed(99)
+    np.testing.assert_array_equal(r1, m.randint(0, 9, (7,), generator=g2).numpy())
+    m.manual_seed(6)
+    x = m.zeros(2, 5, dtype=m.float64)
+    r = m.randint_like(x, 3, 9)
+    m.manual_seed(6)
+    np.testing.assert_array_equal(r.numpy(), m.randint(3, 9, (2, 5), dtype=m.float64).numpy())
+    assert r.dtype == np.float64 and not r.requires_grad
+    assert m.randint(0, 4, (3,), dtype=m.float32, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("m", ENGINES, ids=IDS)
+def test_randint_errors_name_the_op(m) -> None:
+    cases = [
+        (lambda: m.randint(3, 3, (2,)), PygradValueError, "randint: empty range [3, 3)"),
+        (lambda: m.randint(5, 2, (2,)), PygradValueError, "randint: empty range [5, 2)"),
+        (lambda: m.randint(0.5, 3, (2,)), PygradTypeError, "randint: low must be an int"),
+        (lambda: m.randint(0, 3.0, (2,)), PygradTypeError, "randint: high must be an int"),
+        (lambda: m.randint(0, 2**63, (2,)), PygradValueError,
+         "randint: the range [0, 9223372036854775808) is beyond int64"),
+        (lambda: m.randint(-2**63 - 1, 0, (2,)), PygradValueError, "randint: the range"),
+        (lambda: m.randint(0, 2**31 + 1, (2,), dtype=m.int32), PygradValueError,
+         "randint: the range [0, 2147483649) does not fit int32"),
+        (lambda: m.randint(0, 3, (2,), dtype=m.bool_), PygradValueError, "randint: the range [0, 3) does not fit bool"),
+        (lambda: m.randint(0, 3, (2, -1)), ShapeError, "randint"),
+        (lambda: m.randint(0, 3, (2,), generator=5), PygradTypeError, "randint: generator must be a numpy"),
+        (lambda: m.randint(0, 3, (2,), requires_grad=True), PygradTypeError, "only float tensors can require grad"),
+    ]
+    for fn, exc, needle in cases:
+        with pytest.raises(exc, match=needle.replace("[", r"\[").replace("]", r"\]").replace(")", r"\)")):
+            fn()
