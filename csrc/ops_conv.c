@@ -1552,22 +1552,36 @@ typedef struct pg_cvs {
 /* dst[v] + m*l (masked by smask[v]) = Σ_t wp[t*MR + m] src[v][toff[t]], m < MR, v < NV */
 PG_CVI_INLINE void pg__cvs_tile(const int mr, const int nv, const pg_cvs *q, const float *wp, const float *const *src,
                                 float *const *dst, const __mmask16 *const *lm, const __mmask16 *smask) {
-    __m512 acc[8][8];
-    PG_CVI_UNROLL for (int m = 0; m < mr; m++)
-        PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_setzero_ps();
-    for (int64_t t = 0; t < q->k; t++, wp += mr) {
+    __m512 acc[8][8], xv[8];
+    const int64_t k = q->k, l = q->l;
+    const int64_t *toff = q->toff;
+    uintptr_t s[8];
+    const __mmask16 *mrow[8];
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) {
+        s[v] = (uintptr_t)src[v];
+        mrow[v] = lm[v];
+    }
+    /* the first tap's products start the sums (0 + a*b rounds as a*b: the same bits as from zero) */
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) xv[v] = _mm512_maskz_loadu_ps(mrow[v][0], (const void *)(s[v] + (uintptr_t)toff[0]));
+    PG_CVI_UNROLL for (int m = 0; m < mr; m++) {
+        const __m512 wv = _mm512_set1_ps(wp[m]);
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_mul_ps(wv, xv[v]);
+    }
+    wp += mr;
+    for (int64_t t = 1; t < k; t++, wp += mr) {
         /* lanes outside the source are masked (never read), so the address may leave it */
-        const uintptr_t off = (uintptr_t)q->toff[t];
-        __m512 xv[8];
-        PG_CVI_UNROLL for (int v = 0; v < nv; v++)
-            xv[v] = _mm512_maskz_loadu_ps(lm[v][t], (const void *)((uintptr_t)src[v] + off));
+        const uintptr_t off = (uintptr_t)toff[t];
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) xv[v] = _mm512_maskz_loadu_ps(mrow[v][t], (const void *)(s[v] + off));
         PG_CVI_UNROLL for (int m = 0; m < mr; m++) {
             const __m512 wv = _mm512_set1_ps(wp[m]);
             PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
         }
     }
-    PG_CVI_UNROLL for (int m = 0; m < mr; m++)
-        PG_CVI_UNROLL for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(dst[v] + m * q->l, smask[v], acc[m][v]);
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) {
+        const __mmask16 sm = smask[v];
+        float *d = dst[v];
+        PG_CVI_UNROLL for (int m = 0; m < mr; m++) _mm512_mask_storeu_ps(d + m * l, sm, acc[m][v]);
+    }
 }
 
 /* vectors [0, nvt) of a unit (the lists run on to a multiple of NV with vectors that read and store
@@ -1731,8 +1745,11 @@ static pg_status pg__cvs_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
     q.kk = q.kh * q.kw;
     q.k = q.cs * q.kk;
     q.nvec = (q.l + 15) / 16;
-    /* images per unit: about 256 pixels (y, dx: a unit's vector lists; dw: a chunk, whose data stays in L2) */
-    int64_t ch = q.l >= 256 ? 1 : 256 / q.l;
+    /* images per unit: about 256 pixels (y, dx: a unit's vector lists), 1024 (dw: a chunk, each of whose
+     * tiles keeps its sums in registers over the chunk's pixels and reads its 8 result channels' gradient
+     * from L1) */
+    const int64_t px = kind == PG_CV_DW ? 1024 : 256;
+    int64_t ch = q.l >= px ? 1 : px / q.l;
     if (kind != PG_CV_DW) { /* a multiple of 24 vectors when it takes few images: no tile of NV = 3, 4, 6 or 8 runs short */
         int64_t gcd = 24, r = q.nvec;
         while (r) {
