@@ -1615,43 +1615,56 @@ static const pg_cvs_pass_fn pg__cvs_passes[9] = {NULL,           pg__cvs_pass_1,
                                                  pg__cvs_pass_4, pg__cvs_pass_5, pg__cvs_pass_6, pg__cvs_pass_7,
                                                  pg__cvs_pass_8};
 
-/* lane buffer (CO, K, 16) rows o0 .. o0+7, taps k0 .. k0+2 (those that exist) (+)= the lanes of
- * gy[b, o, p] x[b, c, p + offs[(i, j)]] over images b < cnt and their pixels; gy (cnt, CO, l), x (cnt, CS, HS, WS) */
-PG_CVI_TARGET PG_NOINLINE static void pg__cvs_dw_tile(const pg_cvs *q, float *lane, int64_t o0, int64_t k0,
-                                                      const float *gy, const float *x, int64_t cnt, bool acc_in) {
-    enum { MO = 8, NK = 3 };
-    const int64_t no = q->co - o0 < MO ? q->co - o0 : MO, nk = q->k - k0 < NK ? q->k - k0 : NK;
-    const int64_t hw = q->hs * q->ws, last = q->l % 16 ? q->nvec - 1 : q->nvec, nt = q->k;
-    const __mmask16 lastm = (__mmask16)(q->l % 16 ? (1u << (q->l % 16)) - 1 : 0xffffu);
-    const float *gp[MO];
+/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+2 (those that exist) (+)= the lanes of
+ * gy[b, o, p] x[b, c, p + toff[(c, i, j)]] over images b < cnt and their pixels; gy (cnt, CO, l), x (cnt, CS, HS, WS).
+ * Per vector of pixels: the 3 taps' vectors of x, then each result channel's vector of gy times each
+ * (24 sums, 3 taps and 1 gradient in registers) */
+PG_CVI_INLINE void pg__cvs_dw_tile_k(const int mo, const pg_cvs *q, float *lane, int64_t o0, int64_t k0,
+                                     const float *gy, const float *x, int64_t cnt, bool acc_in) {
+    enum { NK = 3 };
+    const int64_t nk = q->k - k0 < NK ? q->k - k0 : NK, l = q->l, nt = q->k;
+    const int64_t xstep = q->cs * q->hs * q->ws, gstep = q->co * l, last = l % 16 ? q->nvec - 1 : q->nvec;
+    const __mmask16 lastm = (__mmask16)(l % 16 ? (1u << (l % 16)) - 1 : 0xffffu);
     int64_t ko[NK], kt[NK];
-    PG_CVI_UNROLL for (int m = 0; m < MO; m++) gp[m] = gy + (m < no ? o0 + m : o0) * q->l;
     PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) {
         kt[kk] = k0 + (kk < nk ? kk : 0);
         ko[kk] = q->toff[kt[kk]];
     }
-    __m512 acc[MO][NK];
-    PG_CVI_UNROLL for (int m = 0; m < MO; m++)
+    __m512 acc[8][NK];
+    PG_CVI_UNROLL for (int m = 0; m < mo; m++)
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
-            acc[m][kk] = acc_in && m < no && kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16)
-                                                     : _mm512_setzero_ps();
-    for (int64_t b = 0; b < cnt; b++, x += q->cs * hw) {
-        const int64_t go = b * q->co * q->l;
+            acc[m][kk] = acc_in && kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16) : _mm512_setzero_ps();
+    const float *gb = gy + o0 * l;
+    for (int64_t b = 0; b < cnt; b++, x += xstep, gb += gstep) {
         const __mmask16 *lm = q->masks;
         for (int64_t u = 0; u < q->nvec; u++, lm += nt) {
-            __m512 g[MO];
             const __mmask16 gm = u < last ? (__mmask16)0xffffu : lastm;
-            PG_CVI_UNROLL for (int m = 0; m < MO; m++) g[m] = _mm512_maskz_loadu_ps(gm, gp[m] + go + u * 16);
-            PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) {
-                const __m512 xv = _mm512_maskz_loadu_ps(
-                    lm[kt[kk]], (const void *)((uintptr_t)(x + u * 16) + (uintptr_t)ko[kk]));
-                PG_CVI_UNROLL for (int m = 0; m < MO; m++) acc[m][kk] = _mm512_fmadd_ps(g[m], xv, acc[m][kk]);
+            __m512 xv[NK];
+            PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+                xv[kk] = _mm512_maskz_loadu_ps(lm[kt[kk]], (const void *)((uintptr_t)(x + u * 16) + (uintptr_t)ko[kk]));
+            const float *g = gb + u * 16;
+            PG_CVI_UNROLL for (int m = 0; m < mo; m++, g += l) {
+                const __m512 gv = _mm512_maskz_loadu_ps(gm, g);
+                PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) acc[m][kk] = _mm512_fmadd_ps(gv, xv[kk], acc[m][kk]);
             }
         }
     }
-    PG_CVI_UNROLL for (int m = 0; m < MO; m++)
+    PG_CVI_UNROLL for (int m = 0; m < mo; m++)
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
-            if (m < no && kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
+            if (kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
+}
+PG_CVI_TARGET PG_NOINLINE static void pg__cvs_dw_tile(const pg_cvs *q, float *lane, int64_t o0, int64_t k0,
+                                                      const float *gy, const float *x, int64_t cnt, bool acc_in) {
+    switch (q->co - o0 < 8 ? q->co - o0 : 8) { /* 8 result channels, or the last few */
+    case 1: pg__cvs_dw_tile_k(1, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 2: pg__cvs_dw_tile_k(2, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 3: pg__cvs_dw_tile_k(3, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 4: pg__cvs_dw_tile_k(4, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 5: pg__cvs_dw_tile_k(5, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 6: pg__cvs_dw_tile_k(6, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 7: pg__cvs_dw_tile_k(7, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    default: pg__cvs_dw_tile_k(8, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    }
 }
 
 typedef struct pg_cvs_job {
@@ -1714,15 +1727,16 @@ static void pg__cvs_job(void *ctx, const pg_team *team) {
 /* Whether a product goes through pg__cvs_run: pg__cvi_ok's conditions, rows of the result as wide as the
  * source's, and few input channels (at most PG_CVS_MAXC: the products' K, or dx's result channels, are
  * few; dw's lane buffers are small). Measured (1 thread, 3 x 3, 1 or 3 input channels): dx beats the
- * implicit path by 25-55% at every size, and so does dx of 4 x 4 images with more channels (by 5%); y
- * and dw beat the implicit path and the planes' dw on 8 x 8 images (10-30%, their copies and transposes
- * cost as much as the few taps' multiply-adds) but not on 32 x 32 ones (the copies are cheap next to the
- * work, and the masked loads, one mask each, cost 10-15% more than plain loads of the copies) */
+ * implicit path by 25-55% at every size, and so does dx of 4 x 4 images with more channels (by 5%); dw
+ * beats the planes' dw by 10-15% on 8 x 8 images (their copies and transposes cost as much as the few
+ * taps' multiply-adds) and ties with it on 32 x 32 ones; y beats the implicit path on 8 x 8 images
+ * (by 20-30%) but not on 32 x 32 ones (there the copies are cheap next to the work, and the masked
+ * loads, one mask each, cost 10% more than plain loads of the copies) */
 #define PG_CVS_MAXC 4
 static bool pg__cvs_ok(int kind, const pg_cv *cv) {
     if (cv->ow != cv->w || cv->o > 4096 || cv->c > 4096 || cv->kh * cv->kw > 64) return false;
     const bool few = cv->c <= PG_CVS_MAXC;
-    if (kind == PG_CV_DX ? !few && cv->l > 16 : !few || cv->l >= 256) return false;
+    if (kind == PG_CV_DX ? !few && cv->l > 16 : !few || (kind == PG_CV_FWD && cv->l >= 256)) return false;
     return pg__cvi_ok(cv);
 }
 
