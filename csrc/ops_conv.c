@@ -14,7 +14,9 @@
  * (pg__cvi_run, below the GEMM drivers), and for 3 x 3 kernels the weight
  * gradient as a GEMM over all pixels straight from the padded images
  * (pg__cvw_run) and the input gradient (and small images' y) as a direct
- * convolution broadcasting the padded image's pixels (pg__cvd_run). Not here:
+ * convolution broadcasting the padded image's pixels (pg__cvd_run); with few
+ * input channels, the three read the tensors in place through masked loads
+ * (pg__cvs_run: no copy, no col, no transpose). Not here:
  * bias (an add in Python), conv1d (a height-1 view of conv2d, in Python). */
 #include "rules_util.h"
 
