@@ -1729,16 +1729,16 @@ static void pg__cvs_job(void *ctx, const pg_team *team) {
 /* Whether a product goes through pg__cvs_run: pg__cvi_ok's conditions, rows of the result as wide as the
  * source's, and few input channels (at most PG_CVS_MAXC: the products' K, or dx's result channels, are
  * few; dw's lane buffers are small). Measured (1 thread, 3 x 3, 1 or 3 input channels): dx beats the
- * implicit path by 25-55% at every size, and so does dx of 4 x 4 images with more channels (by 5%); dw
- * beats the planes' dw by 10-15% on 8 x 8 images (their copies and transposes cost as much as the few
- * taps' multiply-adds) and ties with it on 32 x 32 ones; y beats the implicit path on 8 x 8 images
- * (by 20-30%) but not on 32 x 32 ones (there the copies are cheap next to the work, and the masked
- * loads, one mask each, cost 10% more than plain loads of the copies) */
+ * implicit path by 25-55% at every size, and so does dx of 4 x 4 images with more channels (by 5%); y
+ * and dw beat the implicit path and the planes' dw on 8 x 8 images (by 10-30%: their copies and
+ * transposes cost as much as the few taps' multiply-adds) but not on 32 x 32 ones (by 5-15%: there
+ * the copies are cheap next to the work, and the masked loads, one mask each, cost more than plain
+ * loads of the copies) */
 #define PG_CVS_MAXC 4
 static bool pg__cvs_ok(int kind, const pg_cv *cv) {
     if (cv->ow != cv->w || cv->o > 4096 || cv->c > 4096 || cv->kh * cv->kw > 64) return false;
     const bool few = cv->c <= PG_CVS_MAXC;
-    if (kind == PG_CV_DX ? !few && cv->l > 16 : !few || (kind == PG_CV_FWD && cv->l >= 256)) return false;
+    if (kind == PG_CV_DX ? !few && cv->l > 16 : !few || cv->l >= 256) return false;
     return pg__cvi_ok(cv);
 }
 
