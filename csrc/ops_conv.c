@@ -14,7 +14,9 @@
  * (pg__cvi_run, below the GEMM drivers), and for 3 x 3 kernels the weight
  * gradient as a GEMM over all pixels straight from the padded images
  * (pg__cvw_run) and the input gradient (and small images' y) as a direct
- * convolution broadcasting the padded image's pixels (pg__cvd_run). Not here:
+ * convolution broadcasting the padded image's pixels (pg__cvd_run); with few
+ * input channels, the three read the tensors in place through masked loads
+ * (pg__cvs_run: no copy, no col, no transpose). Not here:
  * bias (an add in Python), conv1d (a height-1 view of conv2d, in Python). */
 #include "rules_util.h"
 
@@ -42,8 +44,9 @@ typedef struct pg_cv {
 /* checks the parameters and the shapes (x: NCHW, w: OIHW as metas), fills cv */
 static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const pg_meta *w, const pg_params *p) {
     char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
-    pg__shape_str(x->ndim, x->shape, b1, sizeof b1);
-    pg__shape_str(w->ndim, w->shape, b2, sizeof b2);
+    /* the shapes' strings, for the messages: formatted only on the way to one (PG_CV_B1, PG_CV_B2) */
+#define PG_CV_B1 (pg__shape_str(w->ndim, w->shape, b2, sizeof b2), pg__shape_str(x->ndim, x->shape, b1, sizeof b1))
+#define PG_CV_B2 (pg__shape_str(x->ndim, x->shape, b1, sizeof b1), pg__shape_str(w->ndim, w->shape, b2, sizeof b2))
     const int64_t *s = p->conv.stride, *d = p->conv.dilation, *pd = p->conv.pad;
     if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || p->conv.groups < 1)
         return pg__fail(PG_ERR_VALUE, "%s: stride (%lld, %lld), dilation (%lld, %lld) and groups %lld must be positive",
@@ -58,25 +61,25 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
                         (long long)pd[0], (long long)pd[1], (long long)pd[2], (long long)pd[3]);
     if (x->ndim != 4 || w->ndim != 4)
         return pg__fail(PG_ERR_SHAPE, "%s: expected a 4-d input (N, C, H, W) and a 4-d weight (O, C/groups, KH, KW), "
-                        "got input %s and weight %s", op, b1, b2);
+                        "got input %s and weight %s", op, PG_CV_B1, b2);
     *cv = (pg_cv){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3], .o = w->shape[0],
                   .kh = w->shape[2], .kw = w->shape[3], .g = p->conv.groups, .sh = s[0], .sw = s[1], .dh = d[0],
                   .dw = d[1], .pt = pd[0], .pl = pd[2]};
     if (cv->c % cv->g || cv->o % cv->g)
         return pg__fail(PG_ERR_SHAPE, "%s: groups %lld must divide the input channels and the output channels "
-                        "(input %s, weight %s)", op, (long long)cv->g, b1, b2);
+                        "(input %s, weight %s)", op, (long long)cv->g, PG_CV_B1, b2);
     cv->cg = cv->c / cv->g;
     cv->og = cv->o / cv->g;
     if (w->shape[1] != cv->cg)
         return pg__fail(PG_ERR_SHAPE, "%s: the weight %s expects %lld input channels per group, the input %s has %lld "
-                        "(%lld groups)", op, b2, (long long)w->shape[1], b1, (long long)cv->cg, (long long)cv->g);
+                        "(%lld groups)", op, PG_CV_B2, (long long)w->shape[1], b1, (long long)cv->cg, (long long)cv->g);
     if (cv->kh < 1 || cv->kw < 1)
-        return pg__fail(PG_ERR_SHAPE, "%s: the kernel of weight %s is empty", op, b2);
+        return pg__fail(PG_ERR_SHAPE, "%s: the kernel of weight %s is empty", op, PG_CV_B2);
     int64_t eh = cv->h + pd[0] + pd[1] - cv->dh * (cv->kh - 1) - 1;
     int64_t ew = cv->w + pd[2] + pd[3] - cv->dw * (cv->kw - 1) - 1;
     if (eh < 0 || ew < 0)
         return pg__fail(PG_ERR_SHAPE, "%s: the kernel of weight %s (dilation (%lld, %lld)) is larger than the padded "
-                        "input %s (padding (%lld, %lld, %lld, %lld))", op, b2, (long long)cv->dh, (long long)cv->dw,
+                        "input %s (padding (%lld, %lld, %lld, %lld))", op, PG_CV_B2, (long long)cv->dh, (long long)cv->dw,
                         b1, (long long)pd[0], (long long)pd[1], (long long)pd[2], (long long)pd[3]);
     cv->oh = eh / cv->sh + 1;
     cv->ow = ew / cv->sw + 1;
@@ -91,8 +94,10 @@ static pg_status pg__cv_plan(const char *op, pg_cv *cv, const pg_meta *x, const 
     if ((uint64_t)pg__mul_sat(cv->k, cv->l) > PG_MAX_BYTES / 8 ||
         (uint64_t)pg__mul_sat(pg__mul_sat(cv->n, cv->o), cv->l) > PG_MAX_BYTES / 8)
         return pg__fail(PG_ERR_MEMORY, "%s: the unfolded input or the output of input %s and weight %s is too large",
-                        op, b1, b2);
+                        op, PG_CV_B1, b2);
     return PG_OK;
+#undef PG_CV_B1
+#undef PG_CV_B2
 }
 
 static void pg__cv_out_meta(pg_meta *m, const pg_cv *cv, pg_dtype dt) {
@@ -1515,6 +1520,326 @@ static pg_status pg__cvd_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
     return PG_OK;
 }
 
+/* ---- few channels, read in place: float32 on AVX-512, stride 1, dilation 1, one group, OW = W ----
+ * When the result's rows are as wide as the source's (a "same" padding in width), 16 consecutive result
+ * pixels p (flattened oy*OW + ox, rows included) read, for each tap (i, j), 16 consecutive source
+ * pixels p + (i - pt)*WS + (j - pl), some of them outside the image (a column past the edge, a row
+ * above or below): a masked load reads the others straight from the tensor, the mask (per vector of
+ * the image and tap) zeroing the rest. So these products need no copy of either operand, no col
+ * matrix, no packing and no transpose, which is what they cost most when the taps are few (C = 1 or 3
+ * input channels: K = 9 or 27 taps, where a GEMM's packing costs as much as its multiply-adds):
+ *
+ *   y  = conv(x, w):     y[o, p]  = Σ_(c,i,j) w[o, c, i, j] x[c, p + (i - pt)*W + (j - pl)]
+ *   dx = conv^T(gy, w):  dx[c, p] = Σ_(o,i,j) w[o, c, KH-1-i, KW-1-j] gy[o, p + (i - pt')*W + (j - pl')]
+ *                        (the "full" convolution: pt' = KH-1-pt, pl' = KW-1-pl)
+ *   dw = (x, gy):        dw[o, c, i, j] = Σ_n Σ_p gy[n, o, p] x[n, c, p + (i - pt)*W + (j - pl)]
+ *
+ * y and dx: register tiles of MR result channels (the weights broadcast) by NV vectors of 16 pixels
+ * (anywhere in the unit's images), summed over the taps (c, i, j) in order and stored once, straight
+ * into NCHW. dw: tiles of 8 result channels by 3 taps whose vectors
+ * of 16 pixels are summed lane by lane, as the implicit path's (a lane buffer per slot, the slots dealt
+ * the chunks of images in turn, added in order, each element's 16 lanes summed last). Every sum's
+ * order is fixed by the geometry: the result does not depend on the number of threads. */
+
+typedef struct pg_cvs {
+    int64_t cs, hs, ws;     /* the source (CS, HS, WS) */
+    int64_t co, oh, ow, l;  /* the result (CO, OH, OW), OW = WS, l = OH*OW */
+    int64_t kh, kw, kk, k;  /* the kernel, KH*KW taps, K = CS*KH*KW */
+    int64_t nvec;           /* vectors of 16 pixels per image, ceil(l / 16) */
+    const int64_t *toff;    /* (K): tap (c, i, j) at c*HS*WS + (i - pt)*WS + (j - pl) from the result pixel, in bytes */
+    const __mmask16 *masks; /* (nvec + 1, K): the lanes of vector u whose tap (c, i, j) is inside the source
+                               (the same for every c); a last row of zeros */
+} pg_cvs;
+
+/* dst[v] + m*l (masked by smask[v]) = Σ_t wp[t*MR + m] src[v][toff[t]], m < MR, v < NV */
+PG_CVI_INLINE void pg__cvs_tile(const int mr, const int nv, const pg_cvs *q, const float *wp, const float *const *src,
+                                float *const *dst, const __mmask16 *const *lm, const __mmask16 *smask) {
+    __m512 acc[8][8], xv[8];
+    const int64_t k = q->k, l = q->l;
+    const int64_t *toff = q->toff;
+    uintptr_t s[8];
+    const __mmask16 *mrow[8];
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) {
+        s[v] = (uintptr_t)src[v];
+        mrow[v] = lm[v];
+    }
+    /* the first tap's products start the sums (0 + a*b rounds as a*b: the same bits as from zero) */
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) xv[v] = _mm512_maskz_loadu_ps(mrow[v][0], (const void *)(s[v] + (uintptr_t)toff[0]));
+    PG_CVI_UNROLL for (int m = 0; m < mr; m++) {
+        const __m512 wv = _mm512_set1_ps(wp[m]);
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_mul_ps(wv, xv[v]);
+    }
+    wp += mr;
+    for (int64_t t = 1; t < k; t++, wp += mr) {
+        /* lanes outside the source are masked (never read), so the address may leave it */
+        const uintptr_t off = (uintptr_t)toff[t];
+        PG_CVI_UNROLL for (int v = 0; v < nv; v++) xv[v] = _mm512_maskz_loadu_ps(mrow[v][t], (const void *)(s[v] + off));
+        PG_CVI_UNROLL for (int m = 0; m < mr; m++) {
+            const __m512 wv = _mm512_set1_ps(wp[m]);
+            PG_CVI_UNROLL for (int v = 0; v < nv; v++) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+        }
+    }
+    PG_CVI_UNROLL for (int v = 0; v < nv; v++) {
+        const __mmask16 sm = smask[v];
+        float *d = dst[v];
+        PG_CVI_UNROLL for (int m = 0; m < mr; m++) _mm512_mask_storeu_ps(d + m * l, sm, acc[m][v]);
+    }
+}
+
+/* vectors [0, nvt) of a unit (the lists run on to a multiple of NV with vectors that read and store
+ * nothing) by result channels o0 .. o0 + nob*MR - 1, weights wp (nob, K, MR) */
+#define PG_CVS_PASS(MR, NV)                                                                                   \
+    PG_CVI_TARGET PG_NOINLINE static void pg__cvs_pass_##MR(const pg_cvs *q, int64_t nvt, const float *const *src, \
+                                                            float *const *dst, const __mmask16 *const *lm,     \
+                                                            const __mmask16 *smask, int64_t o0, int64_t nob,   \
+                                                            const float *wp) {                                 \
+        for (int64_t b = 0; b < nob; b++) {                                                                    \
+            float *dd[NV];                                                                                     \
+            for (int64_t v0 = 0; v0 < nvt; v0 += NV) {                                                         \
+                for (int v = 0; v < NV; v++) dd[v] = dst[v0 + v] + (o0 + b * MR) * q->l;                       \
+                pg__cvs_tile(MR, NV, q, wp + b * q->k * MR, src + v0, dd, lm + v0, smask + v0);                \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+PG_CVS_PASS(8, 3)
+PG_CVS_PASS(7, 3)
+PG_CVS_PASS(6, 4)
+PG_CVS_PASS(5, 4)
+PG_CVS_PASS(4, 6)
+PG_CVS_PASS(3, 8)
+PG_CVS_PASS(2, 8)
+PG_CVS_PASS(1, 8)
+#define PG_CVS_NVMAX 8 /* the lists' padding */
+
+typedef void (*pg_cvs_pass_fn)(const pg_cvs *, int64_t, const float *const *, float *const *, const __mmask16 *const *,
+                               const __mmask16 *, int64_t, int64_t, const float *);
+static const pg_cvs_pass_fn pg__cvs_passes[9] = {NULL,           pg__cvs_pass_1, pg__cvs_pass_2, pg__cvs_pass_3,
+                                                 pg__cvs_pass_4, pg__cvs_pass_5, pg__cvs_pass_6, pg__cvs_pass_7,
+                                                 pg__cvs_pass_8};
+
+/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+2 (those that exist) (+)= the lanes of
+ * gy[b, o, p] x[b, c, p + toff[(c, i, j)]] over images b < cnt and their pixels; gy (cnt, CO, l), x (cnt, CS, HS, WS).
+ * Per vector of pixels: the 3 taps' vectors of x, then each result channel's vector of gy times each
+ * (24 sums, 3 taps and 1 gradient in registers) */
+PG_CVI_INLINE void pg__cvs_dw_tile_k(const int mo, const pg_cvs *q, float *lane, int64_t o0, int64_t k0,
+                                     const float *gy, const float *x, int64_t cnt, bool acc_in) {
+    enum { NK = 3 };
+    const int64_t nk = q->k - k0 < NK ? q->k - k0 : NK, l = q->l, nt = q->k;
+    const int64_t xstep = q->cs * q->hs * q->ws, gstep = q->co * l, last = l % 16 ? q->nvec - 1 : q->nvec;
+    const __mmask16 lastm = (__mmask16)(l % 16 ? (1u << (l % 16)) - 1 : 0xffffu);
+    int64_t ko[NK], kt[NK];
+    PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) {
+        kt[kk] = k0 + (kk < nk ? kk : 0);
+        ko[kk] = q->toff[kt[kk]];
+    }
+    __m512 acc[8][NK];
+    PG_CVI_UNROLL for (int m = 0; m < mo; m++)
+        PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+            acc[m][kk] = acc_in && kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16) : _mm512_setzero_ps();
+    const float *gb = gy + o0 * l;
+    for (int64_t b = 0; b < cnt; b++, x += xstep, gb += gstep) {
+        const __mmask16 *lm = q->masks;
+        for (int64_t u = 0; u < q->nvec; u++, lm += nt) {
+            const __mmask16 gm = u < last ? (__mmask16)0xffffu : lastm;
+            __m512 xv[NK];
+            PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+                xv[kk] = _mm512_maskz_loadu_ps(lm[kt[kk]], (const void *)((uintptr_t)(x + u * 16) + (uintptr_t)ko[kk]));
+            const float *g = gb + u * 16;
+            PG_CVI_UNROLL for (int m = 0; m < mo; m++, g += l) {
+                const __m512 gv = _mm512_maskz_loadu_ps(gm, g);
+                PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) acc[m][kk] = _mm512_fmadd_ps(gv, xv[kk], acc[m][kk]);
+            }
+        }
+    }
+    PG_CVI_UNROLL for (int m = 0; m < mo; m++)
+        PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
+            if (kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
+}
+PG_CVI_TARGET PG_NOINLINE static void pg__cvs_dw_tile(const pg_cvs *q, float *lane, int64_t o0, int64_t k0,
+                                                      const float *gy, const float *x, int64_t cnt, bool acc_in) {
+    switch (q->co - o0 < 8 ? q->co - o0 : 8) { /* 8 result channels, or the last few */
+    case 1: pg__cvs_dw_tile_k(1, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 2: pg__cvs_dw_tile_k(2, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 3: pg__cvs_dw_tile_k(3, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 4: pg__cvs_dw_tile_k(4, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 5: pg__cvs_dw_tile_k(5, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 6: pg__cvs_dw_tile_k(6, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    case 7: pg__cvs_dw_tile_k(7, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    default: pg__cvs_dw_tile_k(8, q, lane, o0, k0, gy, x, cnt, acc_in); break;
+    }
+}
+
+typedef struct pg_cvs_job {
+    const pg_cvs *q;
+    int kind;
+    float *out;             /* FWD, DX: the result (N, CO, OH, OW); DW: the slots' lane buffers */
+    const float *src;       /* the source images (N, CS, HS, WS) */
+    const float *gy;        /* DW: (N, CO, l) */
+    const float *wp;        /* FWD, DX: the weights by blocks of 8 result channels, (K, 8) each, then the rest */
+    char *work;             /* FWD, DX: [team][workbytes]: the vector lists */
+    int64_t n, ch, units, workbytes, lanebytes;
+    atomic_llong next;
+} pg_cvs_job;
+
+static void pg__cvs_job(void *ctx, const pg_team *team) {
+    pg_cvs_job *jb = ctx;
+    const pg_cvs *q = jb->q;
+    const int64_t cap = jb->ch * q->nvec + PG_CVS_NVMAX, nchunks = (jb->n + jb->ch - 1) / jb->ch;
+    const float **srcv = (const float **)(jb->work + team->tid * jb->workbytes);
+    float **dstv = (float **)(srcv + cap);
+    const __mmask16 **lmv = (const __mmask16 **)(dstv + cap);
+    __mmask16 *smask = (__mmask16 *)(lmv + cap);
+    const __mmask16 last = (__mmask16)(q->l % 16 ? (1u << (q->l % 16)) - 1 : 0xffffu);
+    const int64_t shw = q->cs * q->hs * q->ws, ol = q->co * q->l;
+    for (;;) {
+        const int64_t i = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        if (i >= jb->units) return;
+        if (jb->kind == PG_CV_DW) { /* slot i: chunks i, i + units, ... in order */
+            float *lane = (float *)((char *)jb->out + i * jb->lanebytes);
+            for (int64_t qc = i; qc < nchunks; qc += jb->units) {
+                const int64_t n0 = qc * jb->ch, cnt = jb->n - n0 < jb->ch ? jb->n - n0 : jb->ch;
+                for (int64_t o0 = 0; o0 < q->co; o0 += 8)
+                    for (int64_t k0 = 0; k0 < q->k; k0 += 3)
+                        pg__cvs_dw_tile(q, lane, o0, k0, jb->gy + n0 * ol, jb->src + n0 * shw, cnt, qc > i);
+            }
+            continue;
+        }
+        const int64_t n0 = i * jb->ch, cnt = jb->n - n0 < jb->ch ? jb->n - n0 : jb->ch;
+        int64_t nvt = 0;
+        for (int64_t b = 0; b < cnt; b++)
+            for (int64_t u = 0; u < q->nvec; u++, nvt++) {
+                srcv[nvt] = jb->src + (n0 + b) * shw + u * 16;
+                dstv[nvt] = jb->out + (n0 + b) * ol + u * 16;
+                lmv[nvt] = q->masks + u * q->k;
+                smask[nvt] = u == q->nvec - 1 ? last : (__mmask16)0xffffu;
+            }
+        /* vectors that fill the last tile: every load masked off (the row of zero masks past the table), no store */
+        for (int64_t v = nvt; v < nvt + PG_CVS_NVMAX; v++) {
+            srcv[v] = srcv[0];
+            dstv[v] = dstv[0];
+            lmv[v] = q->masks + q->nvec * q->k;
+            smask[v] = 0;
+        }
+        const int64_t nfull = q->co / 8, rest = q->co % 8;
+        if (nfull) pg__cvs_pass_8(q, nvt, srcv, dstv, lmv, smask, 0, nfull, jb->wp);
+        if (rest) pg__cvs_passes[rest](q, nvt, srcv, dstv, lmv, smask, nfull * 8, 1, jb->wp + nfull * 8 * q->k);
+    }
+}
+
+/* Whether a product goes through pg__cvs_run: pg__cvi_ok's conditions, rows of the result as wide as the
+ * source's, and few input channels (at most PG_CVS_MAXC: the products' K, or dx's result channels, are
+ * few; dw's lane buffers are small). Measured (1 thread, 3 x 3, 1 or 3 input channels): dx beats the
+ * implicit path by 25-55% at every size, and so does dx of 4 x 4 images with more channels (by 5%); y
+ * and dw beat the implicit path and the planes' dw on 8 x 8 images (by 10-30%: their copies and
+ * transposes cost as much as the few taps' multiply-adds) but not on 32 x 32 ones (by 5-15%: there
+ * the copies are cheap next to the work, and the masked loads, one mask each, cost more than plain
+ * loads of the copies) */
+#define PG_CVS_MAXC 4
+static bool pg__cvs_ok(int kind, const pg_cv *cv) {
+    if (cv->ow != cv->w || cv->o > 4096 || cv->c > 4096 || cv->kh * cv->kw > 64) return false;
+    const bool few = cv->c <= PG_CVS_MAXC;
+    if (kind == PG_CV_DX ? !few && cv->l > 16 : !few || cv->l >= 256) return false;
+    return pg__cvi_ok(cv);
+}
+
+/* out = FWD y = conv(a=x, b=w), DX dx = conv^T(a=gy, b=w), DW dw = (a=x, b=gy), float32, nonempty, pg__cvs_ok */
+static pg_status pg__cvs_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+    pg_cvs q;
+    int64_t pt, pl;
+    if (kind == PG_CV_DX) {
+        q = (pg_cvs){.cs = cv->o, .hs = cv->oh, .ws = cv->ow, .co = cv->c, .oh = cv->h, .ow = cv->w};
+        pt = cv->kh - 1 - cv->pt;
+        pl = cv->kw - 1 - cv->pl;
+    } else {
+        q = (pg_cvs){.cs = cv->c, .hs = cv->h, .ws = cv->w, .co = cv->o, .oh = cv->oh, .ow = cv->ow};
+        pt = cv->pt;
+        pl = cv->pl;
+    }
+    q.l = q.oh * q.ow;
+    q.kh = cv->kh;
+    q.kw = cv->kw;
+    q.kk = q.kh * q.kw;
+    q.k = q.cs * q.kk;
+    q.nvec = (q.l + 15) / 16;
+    /* images per unit: about 256 pixels (y, dx: a unit's vector lists), 1024 (dw: a chunk, each of whose
+     * tiles keeps its sums in registers over the chunk's pixels and reads its 8 result channels' gradient
+     * from L1) */
+    const int64_t px = kind == PG_CV_DW ? 1024 : 256;
+    int64_t ch = q.l >= px ? 1 : px / q.l;
+    if (kind != PG_CV_DW) { /* a multiple of 24 vectors when it takes few images: no tile of NV = 3, 4, 6 or 8 runs short */
+        int64_t gcd = 24, r = q.nvec;
+        while (r) {
+            const int64_t t = gcd % r;
+            gcd = r;
+            r = t;
+        }
+        ch = (ch + 24 / gcd - 1) / (24 / gcd) * (24 / gcd);
+    }
+    const int64_t nchunks = (cv->n + ch - 1) / ch;
+    const int64_t units = kind == PG_CV_DW ? (nchunks < PG_CVI_SLOTS ? nchunks : PG_CVI_SLOTS) : nchunks;
+    double macs = (double)cv->n * (double)cv->o * (double)cv->k * (double)cv->l;
+    int nthr = pg__threads_for(macs < 9e18 ? (int64_t)macs : INT64_MAX, (int64_t)PG_CV_GRAIN);
+    if (nthr > units) nthr = (int)units;
+    if (nthr < 1) nthr = 1;
+    const int64_t cap = ch * q.nvec + PG_CVS_NVMAX;
+    const int64_t workbytes = kind == PG_CV_DW ? 0 : (cap * (int64_t)(3 * sizeof(void *) + sizeof(__mmask16)) + 63) / 64 * 64;
+    const int64_t wpbytes = kind == PG_CV_DW ? 0 : ((int64_t)sizeof(float) * q.co * q.k + 63) / 64 * 64;
+    const int64_t lanebytes = kind == PG_CV_DW ? (int64_t)sizeof(float) * q.co * q.k * 16 : 0;
+    const int64_t maskbytes = ((int64_t)sizeof(__mmask16) * (q.nvec + 1) * q.k + 63) / 64 * 64;
+    const int64_t offbytes = ((int64_t)sizeof(int64_t) * q.k + 63) / 64 * 64;
+    char *buf = malloc((size_t)(lanebytes * units + workbytes * nthr + wpbytes + maskbytes + offbytes) + 64);
+    if (!buf)
+        return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the weights and masks",
+                        pg_optable[kind == PG_CV_FWD ? PG_OP_CONV2D : kind == PG_CV_DX ? PG_OP_CONV2D_INPUT_GRAD
+                                                                                        : PG_OP_CONV2D_WEIGHT_GRAD]->name);
+    char *base = (char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+    float *lanes = (float *)base, *wp = (float *)(base + lanebytes * units + workbytes * nthr);
+    __mmask16 *masks = (__mmask16 *)((char *)wp + wpbytes);
+    int64_t *toff = (int64_t *)((char *)masks + maskbytes);
+    for (int64_t c = 0, t = 0; c < q.cs; c++)
+        for (int64_t i = 0; i < q.kh; i++)
+            for (int64_t j = 0; j < q.kw; j++, t++)
+                toff[t] = (c * q.hs * q.ws + (i - pt) * q.ws + (j - pl)) * (int64_t)sizeof(float);
+    /* the masks of the first channel, pixel by pixel (no division), then copied to the others' */
+    memset(masks, 0, (size_t)maskbytes);
+    for (int64_t p = 0, oy = 0, ox = 0; p < q.l; p++) {
+        for (int64_t i = 0, t = 0; i < q.kh; i++)
+            for (int64_t j = 0; j < q.kw; j++, t++) {
+                const int64_t iy = oy + i - pt, ix = ox + j - pl;
+                if (iy >= 0 && iy < q.hs && ix >= 0 && ix < q.ws) masks[p / 16 * q.k + t] |= (__mmask16)(1u << (p % 16));
+            }
+        if (++ox == q.ow) {
+            ox = 0;
+            oy++;
+        }
+    }
+    for (int64_t u = 0; u < q.nvec; u++)
+        for (int64_t c = 1; c < q.cs; c++) memcpy(masks + u * q.k + c * q.kk, masks + u * q.k, sizeof(__mmask16) * (size_t)q.kk);
+    q.toff = toff;
+    q.masks = masks;
+    if (kind != PG_CV_DW) { /* wp: blocks of 8 result channels, then the rest (mr), each in the tiles' order */
+        const float *w = b->data;
+        for (int64_t r = 0; r < q.co; r++) {
+            const int64_t blk = r / 8, mr = blk < q.co / 8 ? 8 : q.co % 8;
+            float *d = wp + blk * 8 * q.k + r % 8;
+            for (int64_t c = 0; c < q.cs; c++)
+                for (int64_t t = 0; t < q.kk; t++, d += mr)
+                    *d = kind == PG_CV_FWD ? w[(r * q.cs + c) * q.kk + t] /* W[o, (c, t)] = w[o, c, t] */
+                                           : w[(c * q.co + r) * q.kk + q.kk - 1 - t]; /* w[o, c, flipped t] */
+        }
+    }
+    pg_cvs_job jb = {.q = &q, .kind = kind, .out = kind == PG_CV_DW ? lanes : out->data, .src = a->data,
+                     .gy = kind == PG_CV_DW ? b->data : NULL, .wp = wp, .work = base + lanebytes * units, .n = cv->n,
+                     .ch = ch, .units = units, .workbytes = workbytes, .lanebytes = lanebytes};
+    atomic_init(&jb.next, 0);
+    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
+    pg__parallel_dynamic(pg__cvs_job, &jb, nthr);
+    if (kind == PG_CV_DW) pg__cvi_dw_sum(out->data, lanes, q.co * q.k, units, lanebytes);
+    pg__relock_host(u);
+    free(buf);
+    return PG_OK;
+}
+
 /* Whether a product goes through the implicit GEMM: float32, an AVX-512 CPU with the GEMM on its AVX-512
  * kernel (a kernel chosen by hand keeps the GEMM path), stride 1, dilation 1, one group, small images */
 static bool pg__cvi_ok(const pg_cv *cv) {
@@ -1590,6 +1915,11 @@ static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
 #else
 static bool pg__cvi_ok(const pg_cv *cv) { (void)cv; return false; }
 static bool pg__cvw_ok(const pg_cv *cv) { (void)cv; return false; }
+static bool pg__cvs_ok(int kind, const pg_cv *cv) { (void)kind; (void)cv; return false; }
+static pg_status pg__cvs_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
+    (void)kind; (void)cv; (void)out; (void)a; (void)b;
+    return PG_OK;
+}
 static bool pg__cvd_ok(int kind, const pg_cv *cv) { (void)kind; (void)cv; return false; }
 static pg_status pg__cvd_run(int kind, const pg_cv *cv, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     (void)kind; (void)cv; (void)out; (void)a; (void)b;
@@ -1609,10 +1939,6 @@ static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
 static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
     pg_cv cvi = *cv0, *cv = &cvi;
-    if (pg__cv_img16(cv)) {
-        pg__cv_idx16(cv, true, cv->idx16[0]);
-        pg__cv_idx16(cv, false, cv->idx16[1]);
-    }
     if (a->numel == 0 || b->numel == 0 || (kind == PG_CV_DW && (cv->n == 0 || cv->l == 0))) {
         /* bilinear: an empty operand (C, H or O zero) or an empty sum gives zeros */
         memset(out->data, 0, pg__dtype_size(out->dtype) * (size_t)out->numel);
@@ -1625,10 +1951,15 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg
      * costs more than it gains: 32 x 32, 32 -> 64 channels, 70% against 64%); the implicit path wins from
      * 8 x 8 images on for the rest of y and dx, and from about 16 x 16 on for the rest of dw (below, the
      * GEMM path's weight gradient, one GEMM per group of images, keeps its registers busier) */
+    if (!f64 && pg__cvs_ok(kind, cv)) return pg__cvs_run(kind, cv, out, a, b);
     if (!f64 && kind == PG_CV_DW && pg__cvw_ok(cv)) return pg__cvw_run(cv, out, a, b);
     if (!f64 && (kind == PG_CV_DX || (kind == PG_CV_FWD && cv->l <= 64)) && pg__cvd_ok(kind, cv))
         return pg__cvd_run(kind, cv, out, a, b);
     if (!f64 && cv->l >= (kind == PG_CV_DW ? 256 : 64) && pg__cvi_ok(cv)) return pg__cvi_run(kind, cv, out, a, b);
+    if (pg__cv_img16(cv)) {
+        pg__cv_idx16(cv, true, cv->idx16[0]);
+        pg__cv_idx16(cv, false, cv->idx16[1]);
+    }
     size_t es = f64 ? 8 : 4;
     double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
     const int64_t nb = pg__cv_group(cv), ngroups = (cv->n + nb - 1) / nb;

@@ -1271,6 +1271,16 @@ static void test_conv2d(void) {
         const int64_t s2[2] = {2, 2}, p1[4] = {1, 1, 1, 1};
         pg_tensor *w1 = T(dt, 4, SHAPE(1, 1, 1, 1), 2);
         CHECK_VALUES(keep(pg_conv2d(x, w1, s2, p1, d1, 1)), tol, 0, 0, 0, 0, 10, 0, 0, 0, 0);
+        /* padding 1, a 3 x 3 kernel of ones ("same": one input channel, rows as wide as the input's, read in
+         * place by masked loads on AVX-512 CPUs): y = the sums of the 3 x 3 neighbourhoods; with an upstream
+         * of ones dx counts each pixel's neighbours and dw[a, b] = the same sums */
+        pg_tensor *xs = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        pg_tensor *ws = leaf(T(dt, 4, SHAPE(1, 1, 3, 3), 1, 1, 1, 1, 1, 1, 1, 1, 1));
+        pg_tensor *ys = keep(pg_conv2d(xs, ws, s1, p1, d1, 1));
+        CHECK_VALUES(ys, tol, 12, 21, 16, 27, 45, 33, 24, 39, 28);
+        BACKWARD(ys, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        CHECK_GRAD(xs, tol, 4, 6, 4, 6, 9, 6, 4, 6, 4);
+        CHECK_GRAD(ws, tol, 12, 21, 16, 27, 45, 33, 24, 39, 28);
     }
     pg_tensor *x = T(F64, 4, SHAPE(1, 2, 3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9);
     pg_tensor *w = T(F64, 4, SHAPE(2, 1, 2, 2), 1, 2, 3, 4, 1, 1, 1, 1);

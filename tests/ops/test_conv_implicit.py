@@ -3,8 +3,10 @@ CPUs; elsewhere these cases run the GEMM path and must pass alike): y, dx and dw
 convolution in float64 on the C engine and against the reference engine, around the tile widths
 (16 pixels, 8 result channels, 4 x 6 weight tiles; 3 x 3 weight gradients by 32 result channels,
 the last 16 by 1 to 3 input channels, blocks of several images or of a few rows of one; the direct
-3 x 3 convolution's 8-pixel tiles and source channel blocks), with and without padding and bias,
-N = 1, NaN propagation, and bit-identical results at 1 and 2 threads."""
+3 x 3 convolution's 8-pixel tiles and source channel blocks; the masked loads straight from the
+tensors of few input channels: rows as wide as the input's, 8 result channels and the rest, units of
+images and a last partial vector of an image), with and without padding and bias, N = 1, NaN
+propagation, and bit-identical results at 1 and 2 threads."""
 
 from __future__ import annotations
 
@@ -45,6 +47,16 @@ CASES = [
     (3, 40, 17, 8, 8, 3, 3, (2, 1), False),
     (2, 16, 16, 8, 8, 3, 3, 0, True),
     (2, 33, 48, 8, 8, 3, 3, 1, False),
+    # few input channels read in place through masked loads (rows of the result as wide as the input's):
+    # result channels 8 at a time and the rest, batches not a whole number of units, images whose pixels
+    # are not a whole number of vectors, kernels other than 3 x 3, heights that differ; dx of 4 x 4 images
+    (7, 1, 13, 8, 8, 3, 3, 1, True),
+    (13, 3, 33, 5, 5, 3, 3, 1, False),
+    (3, 2, 7, 6, 11, 3, 5, (1, 2), False),
+    (2, 4, 9, 9, 7, 5, 3, (0, 1), True),
+    (30, 1, 16, 4, 4, 3, 3, 1, False),
+    (3, 20, 6, 4, 4, 3, 3, 1, True),
+    (2, 3, 32, 32, 32, 3, 3, 1, False),
 ]
 
 
@@ -78,7 +90,8 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=scale)
 
 
-@pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4)])
+@pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4), (70, 1, 16, 8),
+                                         (9, 3, 32, 32), (50, 1, 13, 4)])
 def test_bit_identical_at_one_and_two_threads(n, c, o, hw) -> None:
     rng = np.random.default_rng(7)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
