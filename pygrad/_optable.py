@@ -388,12 +388,14 @@ OPS: tuple[Op, ...] = (
                                          ("nearest", None, False)),
        "resampleᵀ", (), (),
        doc="The gradient of interpolate w.r.t. its input, for double backward."),
-    Op("random", 1, Gate("RandomGate", "y = rand or randn values of seed in x's shape and dtype (a counter-based "
-                         "hash of (seed, flat index); normal: Box-Muller); no gradient.",
+    Op("random", 1, Gate("RandomGate", "y = rand, randn or randint values of seed in x's shape and dtype (a "
+                         "counter-based hash of (seed, flat index); normal: Box-Muller; int: Lemire's "
+                         "multiply-shift with rejection); no gradient.",
                          lambda e, x, kind, seed: x._random_like(kind, seed), ("kind", "seed"), ("normal", 0),
                          (False,)),
        "rand", (), (),
-       doc="Uniform or normal samples of a seed: pygrad.rand, pygrad.randn (and rand_like, randn_like, normal)."),
+       doc="Uniform, normal or integer samples of a seed: pygrad.rand, pygrad.randn, pygrad.randint (and "
+           "rand_like, randn_like, randint_like, normal)."),
     Op("bernoulli", 1, Gate("BernoulliGate", "y[i] = 1 if u(seed, i) < x[i] else 0, x the probabilities; "
                             "no gradient.",
                             lambda e, x, seed: x._bernoulli_seeded(seed), ("seed",), (0,), (False,)),
