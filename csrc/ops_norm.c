@@ -335,7 +335,7 @@ static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
         }
     int nthr = nm.cnt == 0 || nm.r == 0 ? 0 : pg__nm_threads(&nm);
     int64_t chunks = pg__nm_chunks(&nm, pg__dtype_size(x->dtype));
-    if (nthr > chunks) nthr = (int)chunks;
+    if (nm.kind != PG_NM_BATCH && nthr > chunks) nthr = (int)chunks; /* batch_norm: one shared pair, threads over R */
     size_t np = (size_t)chunks * 2 * (size_t)nm.c;
     size_t ns = !f64 && nm.vec ? (size_t)(nthr > 0 ? nthr : 1) * 2 * (size_t)nm.c : 0; /* float scratch */
     double *part = calloc((np ? np : 1) + (ns + 1) / 2, sizeof(double));
