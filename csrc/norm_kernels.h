@@ -24,6 +24,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            PG_NM_PREFETCH(x + j);
             pg_v8f d0, d1;
             memcpy(&d0, x + j, sizeof d0);
             memcpy(&d1, x + j + 8, sizeof d1);
@@ -44,7 +45,8 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
 #elif PG_NM_VECTORS /* 16 elements a step in 4 + 4 vector accumulators */
     const pg_v4d k = {K, K, K, K};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        PG_NM_PREFETCH(x + i);
         for (int l = 0; l < 4; l++) {
             pg_v4d d;
             PG_NM(load4)(&d, x + i + 4 * l);
@@ -52,6 +54,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
             a[l] += d;
             b[l] += d * d;
         }
+    }
     pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
     s = (av[0] + av[1]) + (av[2] + av[3]);
     q = (bv[0] + bv[1]) + (bv[2] + bv[3]);
@@ -78,6 +81,8 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            PG_NM_PREFETCH(g + j);
+            PG_NM_PREFETCH(x + j);
             pg_v8f g0, g1, x0, x1;
             memcpy(&g0, g + j, sizeof g0);
             memcpy(&g1, g + j + 8, sizeof g1);
@@ -98,7 +103,9 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
 #elif PG_NM_VECTORS
     const pg_v4d mv = {m, m, m, m};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        PG_NM_PREFETCH(g + i);
+        PG_NM_PREFETCH(x + i);
         for (int l = 0; l < 4; l++) {
             pg_v4d gv, xv;
             PG_NM(load4)(&gv, g + i + 4 * l);
@@ -106,6 +113,7 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
             a[l] += gv;
             b[l] += gv * (xv - mv);
         }
+    }
     pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
     s = (av[0] + av[1]) + (av[2] + av[3]);
     t = (bv[0] + bv[1]) + (bv[2] + bv[3]);
