@@ -2,10 +2,11 @@
  * included twice by ops_norm.c with T the element type and PG_NM(name) the
  * name with its dtype suffix. Not a header of its own: no include guard, no
  * declarations used elsewhere. Sums run in double, in vector accumulators
- * of 4 (GCC/clang vector extensions: no fast-math is needed to vectorise a
- * reduction written this way; elsewhere plain loops); float32's per-channel
- * sums add blocks of 256 elements summed in float vectors; the two kernels are
- * compiled also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined. */
+ * of 4 or 8 (GCC/clang vector extensions: no fast-math is needed to vectorise
+ * a reduction written this way; elsewhere plain loops); float32's sums add
+ * blocks of 256 elements summed in float vectors; the two kernels are
+ * compiled also for AVX2 and AVX-512 (PG_CLONES), their helpers inlined, and
+ * a large result is written by streaming-store helpers (AVX-512 or SSE2). */
 
 /* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
  * the data, so that one pass gives mean = K + s1/cnt and var = s2/cnt - (s1/cnt)² without the
@@ -23,6 +24,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            PG_NM_PREFETCH(x + j);
             pg_v8f d0, d1;
             memcpy(&d0, x + j, sizeof d0);
             memcpy(&d1, x + j + 8, sizeof d1);
@@ -43,7 +45,8 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
 #elif PG_NM_VECTORS /* 16 elements a step in 4 + 4 vector accumulators */
     const pg_v4d k = {K, K, K, K};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        PG_NM_PREFETCH(x + i);
         for (int l = 0; l < 4; l++) {
             pg_v4d d;
             PG_NM(load4)(&d, x + i + 4 * l);
@@ -51,6 +54,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
             a[l] += d;
             b[l] += d * d;
         }
+    }
     pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
     s = (av[0] + av[1]) + (av[2] + av[3]);
     q = (bv[0] + bv[1]) + (bv[2] + bv[3]);
@@ -77,6 +81,8 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
+            PG_NM_PREFETCH(g + j);
+            PG_NM_PREFETCH(x + j);
             pg_v8f g0, g1, x0, x1;
             memcpy(&g0, g + j, sizeof g0);
             memcpy(&g1, g + j + 8, sizeof g1);
@@ -97,7 +103,9 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
 #elif PG_NM_VECTORS
     const pg_v4d mv = {m, m, m, m};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        PG_NM_PREFETCH(g + i);
+        PG_NM_PREFETCH(x + i);
         for (int l = 0; l < 4; l++) {
             pg_v4d gv, xv;
             PG_NM(load4)(&gv, g + i + 4 * l);
@@ -105,6 +113,7 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
             a[l] += gv;
             b[l] += gv * (xv - mv);
         }
+    }
     pg_v4d av = (a[0] + a[1]) + (a[2] + a[3]), bv = (b[0] + b[1]) + (b[2] + b[3]);
     s = (av[0] + av[1]) + (av[2] + av[3]);
     t = (bv[0] + bv[1]) + (bv[2] + bv[3]);
@@ -117,40 +126,185 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     *sgx += t;
 }
 
-#if PG_NM_STREAM
-/* y[j] = (x[j] - m) · a + bb with streaming (non-temporal) stores: the same operations as the caller's loop
- * (the same values), from the first element at which y is 16-byte aligned, the ones before it stored plainly;
- * returns the first element left to the caller's loop (the tail) */
-PG_NM_INLINE int64_t PG_NM(affine_stream)(T *y, const T *x, int64_t n, T m, T a, T bb) {
+#if !(PG_NM_VECTORS && PG_NM_F32)
+/* Σ g w and Σ g w (x - m) over one row of layer_norm, added to *sd, *sdx, and each element's
+ * contributions to dw and db, g (x - m) rs and g, added to the double partials pw, pb [n]:
+ * 8 elements a step in double vectors of 8 (one AVX-512 register) */
+PG_NM_INLINE void PG_NM(row_sums)(const T *g, const T *x, const T *w, int64_t n, double m, double rs, double *pw,
+                                  double *pb, double *sd, double *sdx) {
     int64_t j = 0;
-    while (j < n && ((uintptr_t)(y + j) & 15)) {
-        y[j] = (x[j] - m) * a + bb;
-        j++;
+    double a = 0, c = 0;
+#if PG_NM_VECTORS
+    const pg_v8d mv = {m, m, m, m, m, m, m, m}, rv = {rs, rs, rs, rs, rs, rs, rs, rs};
+    pg_v8d av = {0}, cv = {0};
+    for (; j + 8 <= n; j += 8) {
+        pg_v8d gv, xv, wv, pwv, pbv;
+        memcpy(&gv, g + j, sizeof gv); /* float64 here: float32 has its own (below) */
+        memcpy(&xv, x + j, sizeof xv);
+        memcpy(&wv, w + j, sizeof wv);
+        xv -= mv;
+        pg_v8d gw = gv * wv;
+        av += gw;
+        cv += gw * xv;
+        memcpy(&pwv, pw + j, sizeof pwv);
+        memcpy(&pbv, pb + j, sizeof pbv);
+        pwv += gv * xv * rv;
+        pbv += gv;
+        memcpy(pw + j, &pwv, sizeof pwv);
+        memcpy(pb + j, &pbv, sizeof pbv);
     }
-#if PG_NM_F32
-    const __m128 mv = _mm_set1_ps(m), av = _mm_set1_ps(a), bv = _mm_set1_ps(bb);
-    for (; j + 4 <= n; j += 4)
-        _mm_stream_ps(y + j, _mm_add_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + j), mv), av), bv));
-#else
-    const __m128d mv = _mm_set1_pd(m), av = _mm_set1_pd(a), bv = _mm_set1_pd(bb);
-    for (; j + 2 <= n; j += 2)
-        _mm_stream_pd(y + j, _mm_add_pd(_mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(x + j), mv), av), bv));
+    a = ((av[0] + av[1]) + (av[2] + av[3])) + ((av[4] + av[5]) + (av[6] + av[7]));
+    c = ((cv[0] + cv[1]) + (cv[2] + cv[3])) + ((cv[4] + cv[5]) + (cv[6] + cv[7]));
 #endif
-    return j;
+    for (; j < n; j++) {
+        double gv = (double)g[j], xc = (double)x[j] - m, gw = gv * (double)w[j];
+        a += gw;
+        c += gw * xc;
+        pw[j] += gv * xc * rs;
+        pb[j] += gv;
+    }
+    *sd += a;
+    *sdx += c;
 }
+#endif
+
+#if PG_NM_VECTORS && PG_NM_F32
+/* float32's row_sums: the sums in float vectors of 16 in blocks of PG_NM_BLOCK about mf = (float)m, each
+ * block's added in double (as gsums: Σ g w (x - m) = Σ g w (x - mf) + (mf - m) Σ g w), and the contributions
+ * to dw, db added into the float partials fpw, fpb [n] of the last few rows (the caller adds them into its
+ * double ones every PG_NM_ROWS rows): float arithmetic throughout, a third of the double kernel's */
+typedef float pg_v16f __attribute__((vector_size(64)));
+PG_NM_INLINE void pg__nm_fold16(pg_v4d *acc, const pg_v16f *v) { /* *acc += the 16 lanes of *v */
+    pg_v8f lo, hi;
+    memcpy(&lo, v, sizeof lo);
+    memcpy(&hi, (const char *)v + sizeof lo, sizeof hi);
+    lo += hi;
+    pg__nm_add8(acc, &lo);
+}
+PG_NM_INLINE void pg__nm_row_sums_f(const float *g, const float *x, const float *w, int64_t n, double m, float rs,
+                                    float *fpw, float *fpb, double *sd, double *sdx) {
+    const float mf = (float)m;
+    const pg_v16f mv = {mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf, mf};
+    const pg_v16f rv = {rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs, rs};
+    pg_v4d sa = {0}, ta = {0};
+    int64_t j = 0;
+    while (j + 16 <= n) {
+        const int64_t e = n - j >= PG_NM_BLOCK ? j + PG_NM_BLOCK : j + ((n - j) & ~(int64_t)15);
+        pg_v16f a = {0}, c = {0};
+        for (; j < e; j += 16) {
+            pg_v16f gv, xv, wv, pwv, pbv;
+            memcpy(&gv, g + j, sizeof gv);
+            memcpy(&xv, x + j, sizeof xv);
+            memcpy(&wv, w + j, sizeof wv);
+            memcpy(&pwv, fpw + j, sizeof pwv);
+            memcpy(&pbv, fpb + j, sizeof pbv);
+            xv -= mv;
+            pg_v16f gw = gv * wv;
+            a += gw;
+            c += gw * xv;
+            pwv += gv * xv * rv;
+            pbv += gv;
+            memcpy(fpw + j, &pwv, sizeof pwv);
+            memcpy(fpb + j, &pbv, sizeof pbv);
+        }
+        pg__nm_fold16(&sa, &a);
+        pg__nm_fold16(&ta, &c);
+    }
+    double s = (sa[0] + sa[1]) + (sa[2] + sa[3]);
+    double t = (ta[0] + ta[1]) + (ta[2] + ta[3]);
+    for (; j < n; j++) {
+        float xc = x[j] - mf, gw = g[j] * w[j];
+        s += (double)gw;
+        t += (double)gw * (double)xc;
+        fpw[j] += g[j] * xc * rs;
+        fpb[j] += g[j];
+    }
+    *sd += s;
+    *sdx += t + ((double)mf - m) * s;
+}
+#endif
+
+#if PG_NM_STREAM
+/* Streaming (non-temporal) stores of a large result: the same operations as the callers' plain loops (the
+ * same values), from the first element at which the destination is aligned to a vector, the ones before it
+ * stored plainly; each returns the first element left to the caller's loop (the tail). Two sets: AVX-512's
+ * 64-byte vectors, a whole cache line a store (chosen at run time, nm->stream == 2: much faster than four
+ * stores a line, which keep the line's write-combining buffer open longer), and SSE2's 16-byte ones, which
+ * every x86-64 has (nm->stream == 1). At these sizes the loops wait on memory, not on arithmetic. */
+#if PG_NM_F32
+#define PG_NM_STREAM_SET(X) X(_z, PG_NM_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_sub_ps, \
+                              _mm512_mul_ps, _mm512_add_ps, _mm512_stream_ps) \
+                            X(_x, , __m128, 4, _mm_loadu_ps, _mm_set1_ps, _mm_sub_ps, _mm_mul_ps, _mm_add_ps, \
+                              _mm_stream_ps)
+#else
+#define PG_NM_STREAM_SET(X) X(_z, PG_NM_AVX512, __m512d, 8, _mm512_loadu_pd, _mm512_set1_pd, _mm512_sub_pd, \
+                              _mm512_mul_pd, _mm512_add_pd, _mm512_stream_pd) \
+                            X(_x, , __m128d, 2, _mm_loadu_pd, _mm_set1_pd, _mm_sub_pd, _mm_mul_pd, _mm_add_pd, \
+                              _mm_stream_pd)
+#endif
+
+/* y[j] = (x[j] - m) · a + bb (batch_norm, group_norm) */
+#define PG_NM_AFFINE_STREAM(SFX, TGT, V, L, LOAD, SET, SUB, MUL, ADD, STREAM)                                \
+    TGT PG_NOINLINE static int64_t PG_NM(affine_stream##SFX)(T *y, const T *x, int64_t n, T m, T a, T bb) {  \
+        int64_t j = 0;                                                                                     \
+        for (; j < n && ((uintptr_t)(y + j) & (sizeof(V) - 1)); j++) y[j] = (x[j] - m) * a + bb;           \
+        const V mv = SET(m), av = SET(a), bv = SET(bb);                                                    \
+        for (; j + L <= n; j += L) STREAM(y + j, ADD(MUL(SUB(LOAD(x + j), mv), av), bv));                  \
+        return j;                                                                                          \
+    }
+PG_NM_STREAM_SET(PG_NM_AFFINE_STREAM)
+
+/* y[j] = (x[j] - m) · rs · w[j] + b[j] (layer_norm) */
+#define PG_NM_AFFINE_VEC_STREAM(SFX, TGT, V, L, LOAD, SET, SUB, MUL, ADD, STREAM)                            \
+    TGT PG_NOINLINE static int64_t PG_NM(affine_vec_stream##SFX)(T *y, const T *x, const T *w, const T *b,  \
+                                                                 int64_t n, T m, T rs) {                   \
+        int64_t j = 0;                                                                                     \
+        for (; j < n && ((uintptr_t)(y + j) & (sizeof(V) - 1)); j++) y[j] = (x[j] - m) * rs * w[j] + b[j]; \
+        const V mv = SET(m), rv = SET(rs);                                                                 \
+        for (; j + L <= n; j += L)                                                                         \
+            STREAM(y + j, ADD(MUL(MUL(SUB(LOAD(x + j), mv), rv), LOAD(w + j)), LOAD(b + j)));              \
+        return j;                                                                                          \
+    }
+PG_NM_STREAM_SET(PG_NM_AFFINE_VEC_STREAM)
+
+/* dx[j] = rs · (g[j] · w[j] - c1 - (x[j] - m) · c2), with w[0] for every element when !vec */
+#define PG_NM_DX_STREAM(SFX, TGT, V, L, LOAD, SET, SUB, MUL, ADD, STREAM)                                    \
+    TGT PG_NOINLINE static int64_t PG_NM(dx_stream##SFX)(T *dx, const T *g, const T *x, const T *w, bool vec, \
+                                                         int64_t n, T m, T rs, T c1, T c2) {               \
+        int64_t j = 0;                                                                                     \
+        for (; j < n && ((uintptr_t)(dx + j) & (sizeof(V) - 1)); j++)                                      \
+            dx[j] = rs * (g[j] * w[vec ? j : 0] - c1 - (x[j] - m) * c2);                                   \
+        const V mv = SET(m), rv = SET(rs), c1v = SET(c1), c2v = SET(c2), wc = SET(w[0]);                   \
+        if (vec)                                                                                           \
+            for (; j + L <= n; j += L)                                                                     \
+                STREAM(dx + j, MUL(rv, SUB(SUB(MUL(LOAD(g + j), LOAD(w + j)), c1v),                        \
+                                           MUL(SUB(LOAD(x + j), mv), c2v))));                              \
+        else                                                                                               \
+            for (; j + L <= n; j += L)                                                                     \
+                STREAM(dx + j, MUL(rv, SUB(SUB(MUL(LOAD(g + j), wc), c1v), MUL(SUB(LOAD(x + j), mv), c2v)))); \
+        return j;                                                                                          \
+    }
+PG_NM_STREAM_SET(PG_NM_DX_STREAM)
+#undef PG_NM_AFFINE_STREAM
+#undef PG_NM_AFFINE_VEC_STREAM
+#undef PG_NM_DX_STREAM
+#undef PG_NM_STREAM_SET
 #endif
 
 /* Forward of the statistics r in [lo, hi):
  *   training: mean = Σx / cnt, var = Σ(x - mean)² / cnt, written to stats[r], stats[R + r]
- *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps) */
+ *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps)
+ * A statistic's elements are read twice, for the moments and for y: the second read finds them in the
+ * caches when they fit (a row; a batch_norm channel of up to a few MiB), and takes the segments in reverse
+ * order, so that a statistic a little larger than the cache still finds there the segments read last
+ * (in order, each segment's read would evict the next one before it is reached) */
 PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b,
                                                  T *stats, int64_t lo, int64_t hi) {
     /* the geometry in locals: the stores through y could alias *nm (no strict aliasing), which would
      * keep the compiler from knowing the loops' trip counts */
     const int64_t len = nm->len, nseg = nm->nseg;
 #if PG_NM_STREAM
-    /* y past the caches: stored around them (no read of y's lines before they are written) */
-    const bool stream = !nm->vec && (uint64_t)nm->r * (uint64_t)nm->cnt * sizeof(T) >= PG_NM_STREAM_MIN;
+    const int stream = nm->stream; /* y past the caches: stored around them */
 #endif
     for (int64_t r = lo; r < hi; r++) {
         if (nm->training) { /* one read of the statistic's elements: the moments about its first element */
@@ -163,19 +317,24 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
         }
         const T m = stats[r];
         const T rs = (T)(1.0 / sqrt((double)stats[nm->r + r] + nm->eps));
-        for (int64_t k = 0; k < nseg; k++) {
+        for (int64_t k = nseg - 1; k >= 0; k--) { /* the last segments read first: still cached */
             int64_t off = pg__nm_off(nm, r, k);
             const T *xs = x + off;
             T *ys = y + off;
+            int64_t j0 = 0;
             if (nm->vec) { /* layer_norm: an affine pair per element */
+#if PG_NM_STREAM
+                if (stream) j0 = stream == 2 ? PG_NM(affine_vec_stream_z)(ys, xs, w, b, len, m, rs)
+                                             : PG_NM(affine_vec_stream_x)(ys, xs, w, b, len, m, rs);
+#endif
                 PG_IVDEP
-                for (int64_t j = 0; j < len; j++) ys[j] = (xs[j] - m) * rs * w[j] + b[j];
+                for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * rs * w[j] + b[j];
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 const T a = rs * w[ch], bb = b[ch];
-                int64_t j0 = 0;
 #if PG_NM_STREAM
-                if (stream) j0 = PG_NM(affine_stream)(ys, xs, len, m, a, bb);
+                if (stream) j0 = stream == 2 ? PG_NM(affine_stream_z)(ys, xs, len, m, a, bb)
+                                             : PG_NM(affine_stream_x)(ys, xs, len, m, a, bb);
 #endif
                 PG_IVDEP
                 for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
@@ -187,52 +346,68 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
 #endif
 }
 
+/* dx over one segment: rs (g w - c1 - (x - m) c2), w per element (vec) or w[0] for all */
+PG_NM_INLINE void PG_NM(dx_segment)(T *ds, const T *gs, const T *xs, const T *w, bool vec, int stream, int64_t len,
+                                    T m, T rs, T c1, T c2) {
+    int64_t j0 = 0;
+#if PG_NM_STREAM
+    if (stream) j0 = stream == 2 ? PG_NM(dx_stream_z)(ds, gs, xs, w, vec, len, m, rs, c1, c2)
+                                 : PG_NM(dx_stream_x)(ds, gs, xs, w, vec, len, m, rs, c1, c2);
+#else
+    (void)stream;
+#endif
+    if (vec) {
+        PG_IVDEP
+        for (int64_t j = j0; j < len; j++) ds[j] = rs * (gs[j] * w[j] - c1 - (xs[j] - m) * c2);
+    } else {
+        const T wc = w[0];
+        PG_IVDEP
+        for (int64_t j = j0; j < len; j++) ds[j] = rs * (gs[j] * wc - c1 - (xs[j] - m) * c2);
+    }
+}
+
 /* Backward of the statistics r in [lo, hi), with xhat = (x - mean) rstd and dxhat = g w:
  *   training: dx = rstd (dxhat - Σdxhat / cnt - xhat Σ(dxhat xhat) / cnt)
  *   eval (batch_norm's running statistics, constants): dx = rstd dxhat
- *   dw[ch] += Σ g xhat, db[ch] += Σ g, into the double partials pw, pb [C] of this thread.
- * dx may be g itself: each element is read (pass 1, then pass 2) before it is written. */
+ *   dw[ch] += Σ g xhat, db[ch] += Σ g, into the double partials pw, pb [C].
+ * Training reads a statistic's g and x twice (the sums, then dx in reverse order of segments: from the
+ * caches when they fit, as in forward); eval
+ * writes each segment's dx right after its sums, while the segment is in the caches.
+ * dx may be g itself: each element is read before it is written. */
 PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w,
-                                                  const T *stats, double *pw, double *pb, int64_t lo, int64_t hi) {
+                                                  const T *stats, double *pw, double *pb, float *scr, int64_t lo,
+                                                  int64_t hi) {
     const int64_t len = nm->len, nseg = nm->nseg; /* in locals: see forward */
+#if PG_NM_VECTORS && PG_NM_F32
+    /* float32 layer_norm: dw, db partials of up to PG_NM_ROWS rows in float, scr [2][len], then added into
+     * pw, pb (rows counted from lo: the same groups on any number of threads) */
+    float *fpw = nm->vec ? scr : NULL, *fpb = fpw ? fpw + len : NULL;
+#else
+    (void)scr;
+#endif
+    const bool vec = nm->vec, training = nm->training;
+    const int stream = dx ? nm->stream : 0; /* dx past the caches */
+    const double inv = nm->cnt > 0 ? 1.0 / (double)nm->cnt : 0.0;
     for (int64_t r = lo; r < hi; r++) {
         const double m = (double)stats[r];
         const double rs = (double)(T)(1.0 / sqrt((double)stats[nm->r + r] + nm->eps));
+        const T trs = (T)rs, mm = (T)m;
         double sd = 0, sdx = 0; /* Σ dxhat, Σ dxhat (x - mean) */
         for (int64_t k = 0; k < nseg; k++) {
             int64_t off = pg__nm_off(nm, r, k);
             const T *gs = g + off, *xs = x + off;
-            if (nm->vec) { /* layer_norm: w per element; dw, db partials per element */
-                int64_t j = 0;
-#if PG_NM_VECTORS
-                const pg_v4d mv = {m, m, m, m}, rv = {rs, rs, rs, rs};
-                pg_v4d a = {0}, c = {0};
-                for (; j + 4 <= len; j += 4) {
-                    pg_v4d gv, xv, wv, pwv, pbv;
-                    PG_NM(load4)(&gv, gs + j);
-                    PG_NM(load4)(&xv, xs + j);
-                    PG_NM(load4)(&wv, w + j);
-                    xv -= mv;
-                    pg_v4d gw = gv * wv;
-                    a += gw;
-                    c += gw * xv;
-                    memcpy(&pwv, pw + j, sizeof pwv);
-                    memcpy(&pbv, pb + j, sizeof pbv);
-                    pwv += gv * xv * rv;
-                    pbv += gv;
-                    memcpy(pw + j, &pwv, sizeof pwv);
-                    memcpy(pb + j, &pbv, sizeof pbv);
-                }
-                sd += (a[0] + a[1]) + (a[2] + a[3]);
-                sdx += (c[0] + c[1]) + (c[2] + c[3]);
+            if (vec) { /* layer_norm: w per element; dw, db partials per element */
+#if PG_NM_VECTORS && PG_NM_F32
+                if ((r - lo) % PG_NM_ROWS == 0) memset(fpw, 0, 2 * (size_t)len * sizeof(float));
+                pg__nm_row_sums_f(gs, xs, w, len, m, trs, fpw, fpb, &sd, &sdx);
+                if ((r - lo) % PG_NM_ROWS == PG_NM_ROWS - 1 || r == hi - 1)
+                    for (int64_t j = 0; j < len; j++) {
+                        pw[j] += (double)fpw[j];
+                        pb[j] += (double)fpb[j];
+                    }
+#else
+                PG_NM(row_sums)(gs, xs, w, len, m, rs, pw, pb, &sd, &sdx);
 #endif
-                for (; j < len; j++) {
-                    double gv = (double)gs[j], xc = (double)xs[j] - m, gw = gv * (double)w[j];
-                    sd += gw;
-                    sdx += gw * xc;
-                    pw[j] += gv * xc * rs;
-                    pb[j] += gv;
-                }
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 double sg = 0, sgx = 0;
@@ -241,26 +416,19 @@ PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const 
                 sdx += sgx * (double)w[ch];
                 pw[ch] += sgx * rs;
                 pb[ch] += sg;
+                if (dx && !training) PG_NM(dx_segment)(dx + off, gs, xs, w + ch, false, stream, len, mm, trs, 0, 0);
             }
         }
-        if (!dx) continue;
-        const double inv = nm->cnt > 0 ? 1.0 / (double)nm->cnt : 0.0;
-        const T trs = (T)rs;
-        const T c1 = nm->training ? (T)(sd * inv) : (T)0;                 /* mean of dxhat */
-        const T c2 = nm->training ? (T)(sdx * rs * rs * inv) : (T)0;      /* mean of dxhat xhat, over rstd */
-        for (int64_t k = 0; k < nseg; k++) {
+        if (!dx || !training) continue;
+        const T c1 = (T)(sd * inv);            /* mean of dxhat */
+        const T c2 = (T)(sdx * rs * rs * inv); /* mean of dxhat xhat, over rstd */
+        for (int64_t k = nseg - 1; k >= 0; k--) { /* the last segments read first: still cached */
             int64_t off = pg__nm_off(nm, r, k);
-            const T *gs = g + off, *xs = x + off;
-            T *ds = dx + off;
-            const T mm = (T)m;
-            if (nm->vec) {
-                PG_IVDEP
-                for (int64_t j = 0; j < len; j++) ds[j] = trs * (gs[j] * w[j] - c1 - (xs[j] - mm) * c2);
-            } else {
-                const T wc = w[pg__nm_channel(nm, r, k)];
-                PG_IVDEP
-                for (int64_t j = 0; j < len; j++) ds[j] = trs * (gs[j] * wc - c1 - (xs[j] - mm) * c2);
-            }
+            const T *wk = vec ? w : w + pg__nm_channel(nm, r, k);
+            PG_NM(dx_segment)(dx + off, g + off, x + off, wk, vec, stream, len, mm, trs, c1, c2);
         }
     }
+#if PG_NM_STREAM
+    if (stream) _mm_sfence();
+#endif
 }

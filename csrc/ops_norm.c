@@ -38,6 +38,7 @@ typedef struct pg_nm {
     int kind;          /* 0 batch, 1 group, 2 layer */
     bool vec;          /* layer_norm: w, b indexed by the position in the segment */
     bool training;     /* statistics from x (else batch_norm's running statistics in stats) */
+    int stream;        /* the kernels' stores: pg__nm_stream, set by the op's forward and backward */
     double eps;
 } pg_nm;
 
@@ -69,10 +70,17 @@ PG_NM_INLINE void pg__nm_load4_f32(pg_v4d *out, const float *p) { /* through a p
     *out = __builtin_convertvector(v, pg_v4d);
 }
 PG_NM_INLINE void pg__nm_load4_f64(pg_v4d *out, const double *p) { memcpy(out, p, sizeof *out); }
+/* float64's vectors of 8 (one AVX-512 register; two AVX2 ones, four SSE2 ones) */
+typedef double pg_v8d __attribute__((vector_size(64)));
+typedef float pg_v8f __attribute__((vector_size(32)));
 /* float32 sums run in blocks of PG_NM_BLOCK elements in float vectors of 8, each block's sums then added
  * into double accumulators: *acc += the 8 lanes of *v, pairwise into 4 */
 #define PG_NM_BLOCK 256
-typedef float pg_v8f __attribute__((vector_size(32)));
+/* the first pass over a statistic (moments, gradient sums) prefetches 2 KiB ahead: its segments are short
+ * runs far apart, and the hardware's prefetch of each run restarts at every page */
+#define PG_NM_PREFETCH(p) __builtin_prefetch((const char *)(p) + 2048, 0, 3)
+/* float32 layer_norm's backward adds its dw, db contributions in float over groups of PG_NM_ROWS rows */
+#define PG_NM_ROWS 16
 PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a pointer: no vector ABI */
     pg_v4f lo, hi;
     memcpy(&lo, v, sizeof lo);
@@ -81,20 +89,34 @@ PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a point
 }
 #else
 #define PG_NM_VECTORS 0
+#define PG_NM_PREFETCH(p) ((void)0)
 #define PG_NOINLINE
 #define PG_NM_INLINE static inline
 #endif
 
-/* x86-64: batch_norm's and group_norm's forward store a large y with SSE2's streaming stores (every x86-64
- * has them, so every clone), which write whole lines without first reading them: a third less traffic for
- * a y that leaves the caches anyway */
+/* x86-64: the forward's y and the backward's dx, when large, are stored with streaming stores, which write
+ * whole lines without first reading them: a third less traffic for a result that leaves the caches anyway.
+ * AVX-512's where the CPU has them (a line a store, in functions compiled for AVX-512 alone, chosen at run
+ * time), else SSE2's, which every x86-64 has */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #define PG_NM_STREAM 1
-#define PG_NM_STREAM_MIN ((uint64_t)16 << 20)
+#define PG_NM_AVX512 __attribute__((target("avx512f")))
 #else
 #define PG_NM_STREAM 0
 #endif
+
+/* how the kernels store their result (forward's y, backward's dx): streaming stores for a tensor of 16 MiB
+ * or more, which leaves the caches anyway (2: AVX-512's, 1: SSE2's), else plain ones (0) */
+static int pg__nm_stream(const pg_nm *nm, size_t elem) {
+#if PG_NM_STREAM
+    if ((uint64_t)nm->r * (uint64_t)nm->cnt * elem < ((uint64_t)16 << 20)) return 0;
+    return __builtin_cpu_supports("avx512f") ? 2 : 1;
+#else
+    (void)nm, (void)elem;
+    return 0;
+#endif
+}
 
 #define T float
 #define PG_NM(name) pg__nm_##name##_f32
@@ -217,7 +239,27 @@ static pg_status norm_infer(pg_meta *out, pg_tensor *const *in, int n_in, const 
     return PG_OK;
 }
 
-/* ---- the kernels over the pool: member tid takes statistics [R·tid/n, R·(tid+1)/n) ---- */
+/* ---- the kernels over the pool ----
+ * Forward: member tid takes statistics [R·tid/n, R·(tid+1)/n); each statistic's results come from one
+ * member, so they do not depend on the number of members.
+ * Backward: dw and db sum over statistics (group_norm's and layer_norm's over every row). So that they do
+ * not depend on the number of members either, the statistics are cut into P chunks fixed by the geometry
+ * alone (pg__nm_chunks), chunk k = [R·k/P, R·(k+1)/P) summing into its own partials [2][C], which are added
+ * in chunk order after the join; member tid takes chunks [P·tid/n, P·(tid+1)/n). batch_norm needs no
+ * chunks: a channel is one statistic, its dw, db summed by one member into one shared pair (P = 1, and the
+ * members' split of the statistics as in forward). */
+
+#define PG_NM_CHUNKS 64
+
+/* P: up to PG_NM_CHUNKS chunks (at most R), their partials no larger than max(1 MiB, half of x) */
+static int64_t pg__nm_chunks(const pg_nm *nm, size_t elem) {
+    if (nm->kind == PG_NM_BATCH || nm->r < 1) return 1;
+    int64_t p = nm->r < PG_NM_CHUNKS ? nm->r : PG_NM_CHUNKS;
+    uint64_t cap = (uint64_t)nm->r * (uint64_t)nm->cnt * elem / 2, min = (uint64_t)1 << 20;
+    if (cap < min) cap = min;
+    while (p > 1 && (uint64_t)p * 2 * sizeof(double) * (uint64_t)nm->c > cap) p /= 2;
+    return p;
+}
 
 typedef struct pg_nm_job {
     const pg_nm *nm;
@@ -226,23 +268,34 @@ typedef struct pg_nm_job {
     const void *x, *g;  /* g: the upstream gradient (backward) */
     const void *w, *b;
     void *stats;
-    double *part;       /* backward: [nthr][2][C] partial sums of dw, db */
+    double *part;       /* backward: [P][2][C] partial sums of dw, db (batch_norm: P = 1, shared) */
+    float *scr;         /* backward, float32 layer_norm: [nthr][2][C] float partials of a few rows */
+    int64_t chunks;     /* backward: P */
     int nthr;
 } pg_nm_job;
+
+static void pg__nm_bwd(const pg_nm_job *j, int tid, double *pw, int64_t lo, int64_t hi) {
+    double *pb = pw + j->nm->c;
+    float *scr = j->scr ? j->scr + (size_t)tid * 2 * (size_t)j->nm->c : NULL;
+    if (j->f64) pg__nm_backward_f64(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, scr, lo, hi);
+    else pg__nm_backward_f32(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, scr, lo, hi);
+}
 
 static void pg__nm_run(void *ctx, const pg_team *team) {
     const pg_nm_job *j = ctx;
     int64_t R = j->nm->r;
-    int64_t lo = R * team->tid / j->nthr, hi = R * (team->tid + 1) / j->nthr;
-    if (lo >= hi) return;
-    if (!j->bwd) {
-        if (j->f64) pg__nm_forward_f64(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
-        else pg__nm_forward_f32(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
+    if (j->bwd && j->nm->kind != PG_NM_BATCH) {
+        int64_t P = j->chunks;
+        for (int64_t k = P * team->tid / j->nthr; k < P * (team->tid + 1) / j->nthr; k++)
+            if (R * k / P < R * (k + 1) / P)
+                pg__nm_bwd(j, team->tid, j->part + (size_t)k * 2 * (size_t)j->nm->c, R * k / P, R * (k + 1) / P);
         return;
     }
-    double *pw = j->part + (size_t)team->tid * 2 * (size_t)j->nm->c, *pb = pw + j->nm->c;
-    if (j->f64) pg__nm_backward_f64(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, lo, hi);
-    else pg__nm_backward_f32(j->nm, j->y, j->g, j->x, j->w, j->stats, pw, pb, lo, hi);
+    int64_t lo = R * team->tid / j->nthr, hi = R * (team->tid + 1) / j->nthr;
+    if (lo >= hi) return;
+    if (j->bwd) pg__nm_bwd(j, team->tid, j->part, lo, hi);
+    else if (j->f64) pg__nm_forward_f64(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
+    else pg__nm_forward_f32(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
 }
 
 static int pg__nm_threads(const pg_nm *nm) {
@@ -256,6 +309,7 @@ static pg_status norm_forward(pg_tensor *out, pg_tensor *const *in, int n_in, co
     pg__meta_of(&xm, in[0]);
     pg_nm nm;
     if (pg__nm_plan(&nm, p->op, &xm, p)) return pg_last_status();
+    nm.stream = pg__nm_stream(&nm, pg__dtype_size(xm.dtype));
     pg_nm_job j = {.nm = &nm, .f64 = xm.dtype == PG_DTYPE_F64, .y = out->data, .x = in[0]->data,
                    .w = in[1]->data, .b = in[3]->data, .stats = in[2]->data};
     if (nm.cnt == 0 || nm.r == 0) { /* empty: zero statistics, nothing to normalise */
@@ -273,6 +327,7 @@ static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
     pg__nm_plan(&nm, n->op, &n->edges[0].meta, &p);
     const pg_tensor *x = pg__saved_input(n, 0), *w = pg__saved_input(n, 1), *st = pg__saved_input(n, 2);
     bool f64 = x->dtype == PG_DTYPE_F64;
+    nm.stream = pg__nm_stream(&nm, pg__dtype_size(x->dtype));
     if (pg__node_needs(n, 0)) {
         dx[0] = pg__grad_buffer(g, n, 0);
         if (!dx[0]) return PG_ERR_MEMORY;
@@ -283,17 +338,21 @@ static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
             if (!dx[i]) return PG_ERR_MEMORY;
         }
     int nthr = nm.cnt == 0 || nm.r == 0 ? 0 : pg__nm_threads(&nm);
-    size_t np = (size_t)(nthr > 0 ? nthr : 1) * 2 * (size_t)nm.c;
-    double *part = calloc(np ? np : 1, sizeof(double));
+    int64_t chunks = pg__nm_chunks(&nm, pg__dtype_size(x->dtype));
+    if (nm.kind != PG_NM_BATCH && nthr > chunks) nthr = (int)chunks; /* batch_norm: one shared pair, threads over R */
+    size_t np = (size_t)chunks * 2 * (size_t)nm.c;
+    size_t ns = !f64 && nm.vec ? (size_t)(nthr > 0 ? nthr : 1) * 2 * (size_t)nm.c : 0; /* float scratch */
+    double *part = calloc((np ? np : 1) + (ns + 1) / 2, sizeof(double));
     if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the backward's partial sums",
                                pg_optable[n->op]->name);
     if (nthr > 0) {
         pg_nm_job j = {.nm = &nm, .f64 = f64, .bwd = true, .y = dx[0] ? dx[0]->data : NULL, .x = x->data,
-                       .g = g->data, .w = w->data, .stats = st->data, .part = part, .nthr = nthr};
+                       .g = g->data, .w = w->data, .stats = st->data, .part = part,
+                       .scr = ns ? (float *)(part + np) : NULL, .chunks = chunks, .nthr = nthr};
         pg__parallel(pg__nm_run, &j, nthr);
     }
-    for (int t = 1; t < nthr; t++) /* the members' partial sums, in order */
-        for (int64_t c = 0; c < 2 * nm.c; c++) part[c] += part[(size_t)t * 2 * (size_t)nm.c + (size_t)c];
+    for (int64_t k = 1; k < chunks; k++) /* the chunks' partial sums, in order */
+        for (int64_t c = 0; c < 2 * nm.c; c++) part[c] += part[(size_t)k * 2 * (size_t)nm.c + (size_t)c];
     for (int i = 1; i < 4; i += 2) {
         if (!dx[i]) continue;
         const double *src = part + (i == 1 ? 0 : nm.c);

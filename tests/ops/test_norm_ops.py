@@ -199,6 +199,46 @@ def test_large_sizes_split_over_threads_match_the_reference(dtype: Any, kind: st
         np.testing.assert_allclose(a, r, rtol=tol, atol=tol * max(1.0, float(np.abs(r).max())))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["batch", "batch-eval", "layer", "group"])
+def test_results_do_not_depend_on_the_number_of_threads(dtype: Any, kind: str) -> None:
+    """y, dx, dw and db are bit-identical on 1 and 2 threads (dw, db sum over chunks of statistics fixed by
+    the shape, never by the thread count), at a size whose results the kernels store with streaming stores
+    (16 MiB and more) and with rows that start off the vectors' alignment; and they match the reference."""
+    rng = np.random.default_rng(10)
+    big = 4_300_000 * 4 // np.dtype(dtype).itemsize  # elements: 16.4 MB
+    shape = (big // 1027, 1027) if kind == "layer" else (big // (6 * 509), 6, 509)
+    x, g = rng.standard_normal(shape).astype(dtype) * 3 + 1, rng.standard_normal(shape).astype(dtype)
+    c = shape[1] if kind != "layer" else shape[-1]
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    rm, rv = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2.0, c).astype(dtype)
+
+    def fn(e: Any, a: Any, p: Any, q: Any) -> Any:
+        F = e.nn.functional  # noqa: N806
+        if kind == "batch":
+            return F.batch_norm(a, None, None, p, q, True)
+        if kind == "batch-eval":
+            return F.batch_norm(a, e.tensor(rm), e.tensor(rv), p, q, False)
+        if kind == "layer":
+            return F.layer_norm(a, (c,), p, q)
+        return F.group_norm(a, 3, p, q)
+
+    threads = pygrad.get_num_threads()
+    runs = []
+    try:
+        for n in (1, 2):
+            pygrad.set_num_threads(n)
+            runs.append(_run(pygrad, fn, [x, w, b], g))
+    finally:
+        pygrad.set_num_threads(threads)
+    for a, b2 in zip(*runs):
+        np.testing.assert_array_equal(a, b2)
+    want = _run(ref, fn, [x, w, b], g)
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    for a, r in zip(runs[0], want):
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol * max(1.0, float(np.abs(r).max())))
+
+
 def test_c_engine_checks_what_the_functional_would() -> None:
     """The C entry points check their arguments themselves (called past the functional's checks)."""
     x = pygrad.ones(2, 3, 4)
