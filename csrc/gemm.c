@@ -514,7 +514,8 @@ static const pg_gemm_kern_f64 *pg__kern_f64(int kind) {
  * 256 x 512 layer) thus split the columns: each thread packs all of the
  * small A and only the B panels it uses (2 threads, 64 x 256 @ 256 x 256:
  * 46 -> 30 us). Otherwise ties go to more row groups (with K = 10, 256 x
- * 512 outputs were written faster as whole rows: 21 against 36 us). */
+ * 512 outputs were written faster as whole rows: 21 against 36 us). On a full tie, one row group:
+ * its members never wait for each other (pg__gemm_job). */
 #define PG_GEMM_GRID_K 32
 static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm,
                           int *tn) {
@@ -525,7 +526,7 @@ static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t n
         int b = nthr / a;
         int64_t rows = (pm + a - 1) / a, cols = (pn + b - 1) / b;
         int64_t load = rows * cols, touch = K >= PG_GEMM_GRID_K ? rows * mr + cols * nr : a == nthr ? 0 : 1;
-        if (best < 0 || load < best || (load == best && touch < best_touch)) {
+        if (best < 0 || load < best || (load == best && (touch < best_touch || (touch == best_touch && a == 1)))) {
             best = load;
             best_touch = touch;
             *tm = a;
@@ -760,7 +761,8 @@ PG_GEMM_DIRECT(double, f64)
                     const T *bs = jb->tb ? jb->B + j0 * jb->ldb + pc : jb->B + pc * jb->ldb + j0;           \
                     kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q0 * NR * kc);                        \
                 }                                                                                           \
-                pg__team_sync(team);                                                                        \
+                /* one row group: the panels a member packs are the ones it reads (q = r), no wait */     \
+                if (tm > 1) pg__team_sync(team);                                                            \
                 const bool beta = jb->acc || pc > 0, last = jb->epi && pc + kc >= K;                        \
                 const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
                 for (int64_t ic = m0; ic < m1; ic += mcb) {                                                 \
@@ -787,7 +789,7 @@ PG_GEMM_DIRECT(double, f64)
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-                pg__team_sync(team); /* the B block is repacked next */                                     \
+                if (tm > 1) pg__team_sync(team); /* the B block is repacked next */                         \
             }                                                                                               \
         }                                                                                                   \
     }                                                                                                       \
