@@ -26,11 +26,17 @@
  * about 130^3, K within one K block) run the micro-kernel over A and B in
  * place (pg__gemm_direct), with the same bits.
  *
- * Threads: products up to about 115^3 multiply-adds run on one thread;
- * larger ones below PG_GEMM_SPLIT_MAX split C's longer side into chunks of
- * whole tiles that the team takes in turn (each chunk a one-thread product,
- * no barrier: a worker the machine has not scheduled delays nobody); the
- * largest run the team's blocked driver with a shared packed B.
+ * Threads: products up to about 115^3 multiply-adds run on one thread.
+ * Larger ones whose op(A), packed, fits a core's L2 and whose columns give
+ * each member enough work take chunks of C's columns in turn, each member
+ * packing its own copy of A once and its chunks' B panels (pg__gemm_cols:
+ * the MLP's layers and their backward products, squares to 512 in float32).
+ * Others below PG_GEMM_SPLIT_MAX split C's longer side into chunks of whole
+ * tiles that the team takes in turn (each chunk a one-thread product); in
+ * both, no member waits for another: a worker the machine has not scheduled
+ * delays nobody. The largest run the team's blocked driver with a shared
+ * packed B, whose members wait for each other at each K block only when
+ * the grid has more than one row group.
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
