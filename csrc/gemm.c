@@ -721,6 +721,9 @@ PG_GEMM_DIRECT(double, f64)
  * whole A for little work. */
 #define PG_GEMM_COLS_A (1.25 * 1024 * 1024)
 #define PG_GEMM_COLS_REUSE 96
+/* Larger teams run the blocked driver, which packs A and B once for all (the copies of A would
+ * take as many times its size in scratch memory and in memory traffic). */
+#define PG_GEMM_COLS_THREADS 8
 
 #define PG_EPI_ALL(epi)                                                                                     \
     do {                                                                                                    \
@@ -762,12 +765,14 @@ PG_GEMM_DIRECT(double, f64)
                 const int64_t kc = K - pc < jb->kcb ? K - pc : jb->kcb;                                     \
                 /* the team packs the B block: panels q0..q1 are this thread's share */                     \
                 const int64_t q0 = pn * tid / nthr, q1 = pn * (tid + 1) / nthr;                             \
-                if (q1 > q0) {                                                                              \
-                    const int64_t j0 = jc + q0 * NR, w = (q1 * NR < nc ? q1 * NR : nc) - q0 * NR;           \
+                for (int64_t q = q0; q < q1; q++) {                                                         \
+                    const int64_t j0 = jc + q * NR, w = nc - q * NR < NR ? nc - q * NR : NR;                \
                     const T *bs = jb->tb ? jb->B + j0 * jb->ldb + pc : jb->B + pc * jb->ldb + j0;           \
-                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q0 * NR * kc);                        \
+                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q * NR * jb->kcb);                    \
                 }                                                                                           \
-                /* one row group: the panels a member packs are the ones it reads (q = r), no wait */     \
+                /* one row group: the panels a member packs are the ones it reads (q = r), no wait;     \
+                 * panel q sits at q NR KC whatever this block's kc, so no member's next block       \
+                 * overwrites another's panels */                                                   \
                 if (tm > 1) pg__team_sync(team);                                                            \
                 const bool beta = jb->acc || pc > 0, last = jb->epi && pc + kc >= K;                        \
                 const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
@@ -777,7 +782,7 @@ PG_GEMM_DIRECT(double, f64)
                     kn->pack_a(jb->ta, mc, kc, as, jb->lda, abuf);                                          \
                     for (int64_t jr = r0; jr < r1; jr++) {                                                  \
                         const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;        \
-                        const T *bp = jb->bbuf + jr * NR * kc;                                              \
+                        const T *bp = jb->bbuf + jr * NR * jb->kcb;                                         \
                         for (int64_t ir = 0; ir < mc; ir += MR) {                                           \
                             const int64_t m = mc - ir < MR ? mc - ir : MR;                                  \
                             T *cp = jb->C + (ic + ir) * jb->ldc + col;                                      \
@@ -795,7 +800,9 @@ PG_GEMM_DIRECT(double, f64)
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-                if (tm > 1) pg__team_sync(team); /* the B block is repacked next */                         \
+                /* the B block is repacked next; with one row group only before another N block, whose \
+                 * shares of the panels may differ */                                                \
+                if (tm > 1 || (pc + kc >= K && jc + nc < N)) pg__team_sync(team);                          \
             }                                                                                               \
         }                                                                                                   \
     }                                                                                                       \
@@ -874,7 +881,7 @@ PG_GEMM_DIRECT(double, f64)
                                     int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, \
                                     T *C, int64_t ldc, bool acc, const pg_gemm_epi *epi) {                  \
         const int64_t MR = kn->mr, NR = kn->nr, mp = (M + MR - 1) / MR * MR, units = (N + NR - 1) / NR;     \
-        if (N < PG_GEMM_COLS_REUSE * nthr || units < 2 * nthr ||                                            \
+        if (nthr > PG_GEMM_COLS_THREADS || N < PG_GEMM_COLS_REUSE * nthr || units < 2 * nthr ||             \
             (double)sizeof(T) * (double)mp * (double)K > PG_GEMM_COLS_A)                                    \
             return false;                                                                                   \
         const int64_t want = (int64_t)nthr * PG_GEMM_SPLIT_CHUNKS, per = (units + want - 1) / want;         \
