@@ -27,16 +27,18 @@
  * place (pg__gemm_direct), with the same bits.
  *
  * Threads: products up to about 115^3 multiply-adds run on one thread.
- * Larger ones whose op(A), packed, fits a core's L2 and whose columns give
- * each member enough work take chunks of C's columns in turn, each member
- * packing its own copy of A once and its chunks' B panels (pg__gemm_cols:
- * the MLP's layers and their backward products, squares to 512 in float32).
- * Others below PG_GEMM_SPLIT_MAX split C's longer side into chunks of whole
- * tiles that the team takes in turn (each chunk a one-thread product); in
- * both, no member waits for another: a worker the machine has not scheduled
- * delays nobody. The largest run the team's blocked driver with a shared
- * packed B, whose members wait for each other at each K block only when
- * the grid has more than one row group.
+ * Larger ones below PG_GEMM_SPLIT_MAX whose op(A), packed, fits a core's L2
+ * and whose columns give each member enough work take chunks of C's columns
+ * in turn, each member packing its own copy of A once and its chunks' B
+ * panels (pg__gemm_cols: a 256^3 float32 product); the others split C's
+ * longer side into chunks of whole tiles that the team takes in turn (each
+ * chunk a one-thread product, which packs its A or B again). In both no
+ * member waits for another: a worker the machine has not scheduled delays
+ * nobody. The largest run the team's blocked driver with a shared packed B,
+ * whose members wait for each other at each K block only when the grid has
+ * more than one row group. (On the 2-core host, with both cores free, the
+ * blocked driver ran the MLP 784-512-512-10's products 5-25% faster than
+ * column chunks: its A block stays hot, where the chunks keep all of A.)
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
@@ -963,7 +965,8 @@ PG_GEMM_DIRECT(double, f64)
             PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
         }                                                                                                   \
-        if (nthr > 1 && pg__gemm_cols_##SUF(kn, nthr, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, epi))    \
+        if (nthr > 1 && work < PG_GEMM_SPLIT_MAX &&                                                         \
+            pg__gemm_cols_##SUF(kn, nthr, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, epi))                 \
             return;                                                                                         \
         if (nthr > 1 && work < PG_GEMM_SPLIT_MAX) {                                                         \
             /* split the longer side (in whole tiles, at least 2 tiles per chunk) */                        \
