@@ -1,6 +1,8 @@
 """GEMM throughput: C = A B for square n x n matrices, float32 and float64,
 on 1 thread and on every core, for pygrad's matmul, numpy's and PyTorch's,
-each also as a fraction of the machine's FMA peak (bench/peak.c).
+each also as a fraction of the machine's FMA peak (bench/peak.c); and the
+float32 products of one training step of the MLP 784-512-512-10 at batch 256
+(each layer's forward product and its backward's dW = X^T dY, dX = dY W^T).
 
 GFLOP/s = 2 n^3 / (best seconds per product); every engine allocates its
 result, as users call it (``a @ b``). Run alone with
@@ -24,6 +26,8 @@ SIZES = (64, 128, 256, 512, 1024, 2048)
 # the last run's figures: (dtype, n, threads) -> {engine: GFLOP/s}, and -> the peak measured with them
 LAST: dict[str, dict] = {"gflops": {}, "peak": {}}
 QUICK_SIZES = (64, 256, 512, 1024)
+# the MLP 784-512-512-10's layers at batch 256: (batch, in, out, whether the layer's input needs a gradient)
+MLP_LAYERS = ((256, 784, 512, False), (256, 512, 512, True), (256, 512, 10, True))
 
 
 def engines(n: int, dtype: np.dtype, rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
@@ -41,6 +45,41 @@ def engines(n: int, dtype: np.dtype, rng: np.random.Generator) -> tuple[dict[str
         xa, xb = torch.from_numpy(a), torch.from_numpy(b)
         fns["PyTorch"] = lambda: torch.mm(xa, xb)
     return fns, missing
+
+
+def mlp_engines(m: int, k: int, n: int, xgrad: bool,
+                rng: np.random.Generator) -> tuple[dict[str, Callable[[], Any]], int]:
+    """One layer's products, Y = X W [m, n] and its backward (dW = X^T dY, and dX = dY W^T when
+    xgrad), per engine; and their multiply-adds."""
+    pg = common.import_pygrad()
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    g = rng.standard_normal((m, n)).astype(np.float32)
+    x, w, gt = pg.tensor(a, requires_grad=xgrad), pg.tensor(b, requires_grad=True), pg.tensor(g)
+
+    def pygrad_step() -> None:
+        x.grad = None
+        w.grad = None
+        (x @ w).backward(gt)
+
+    def numpy_step() -> None:
+        _ = a @ b, a.T @ g
+        if xgrad:
+            _ = g @ b.T
+
+    fns: dict[str, Callable[[], Any]] = {"pygrad": pygrad_step, "numpy": numpy_step}
+    torch, _why = common.try_import("torch")
+    if torch is not None:
+        xa, wb = torch.from_numpy(a).requires_grad_(xgrad), torch.from_numpy(b).requires_grad_()
+        gy = torch.from_numpy(g)
+
+        def torch_step() -> None:
+            xa.grad = None
+            wb.grad = None
+            torch.mm(xa, wb).backward(gy)
+
+        fns["PyTorch"] = torch_step
+    return fns, m * k * n * (3 if xgrad else 2)
 
 
 def check(n: int, dtype: np.dtype, rng: np.random.Generator) -> str:
@@ -64,6 +103,7 @@ def run(quick: bool = False) -> str:
     notes: list[str] = []
     problems = []
     results: list[tuple[str, int, int, dict[str, float], float | None]] = []
+    mlp_results: list[tuple[str, int, dict[str, float], float | None]] = []
     missing: dict[str, str] = {}
     probe = common.PeakProbe()
     with common.LoadMeter() as meter:
@@ -88,6 +128,26 @@ def run(quick: bool = False) -> str:
                                                   settle=common.SETTLE if t > 1 else 0.0)
                         gf = {k: 2.0 * n**3 / v / 1e9 for k, v in best.items()}
                         results.append((dname, n, t, gf, max(row_peak) if row_peak else None))
+            if dtype == np.float32:
+                for t in thread_counts:
+                    with common.threads(t):
+                        for m, k, n, xgrad in MLP_LAYERS:
+                            fns, macs = mlp_engines(m, k, n, xgrad, rng)
+                            row_peak: list[float] = []
+
+                            def peak(t: int = t, row_peak: list[float] = row_peak) -> None:
+                                v = probe.measure(t, 0.02, exact=True).get(("float32", t))
+                                if v:
+                                    row_peak.append(v)
+
+                            one = common.interleaved({"pygrad": fns["pygrad"]}, repeats=1)["pygrad"]
+                            inner = common.inner_for(one, 0.02 if quick else 0.05)
+                            best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0,
+                                                      each_round=peak if probe.exe is not None else None,
+                                                      settle=common.SETTLE if t > 1 else 0.0)
+                            gf = {e: 2.0 * macs / v / 1e9 for e, v in best.items()}
+                            mlp_results.append((f"{m}x{k} @ {k}x{n}" + ("" if xgrad else ", no dX"), t, gf,
+                                                max(row_peak) if row_peak else None))
             problem = check(257, dtype, rng)
             if problem:
                 problems.append(problem)
@@ -98,13 +158,8 @@ def run(quick: bool = False) -> str:
             if dn != dname:
                 continue
 
-            def cell(name: str, gf: dict[str, float] = gf, pk: float | None = pk) -> str:
-                if name not in gf:
-                    return "—"
-                return f"{gf[name]:.1f}" + (f" ({gf[name] / pk:.0%})" if pk else "")
-
             rows.append([
-                str(n), str(t), fmt_peak(pk), cell("pygrad"), cell("numpy"), cell("PyTorch"),
+                str(n), str(t), fmt_peak(pk), cell(gf, pk, "pygrad"), cell(gf, pk, "numpy"), cell(gf, pk, "PyTorch"),
                 common.ratio(gf.get("pygrad"), gf.get("numpy")), common.ratio(gf.get("pygrad"), gf.get("PyTorch")),
             ])
         out += [
@@ -113,6 +168,23 @@ def run(quick: bool = False) -> str:
             common.md_table(
                 ["n", "threads", "peak GFLOP/s", "pygrad GFLOP/s (of peak)", "numpy (of peak)", "PyTorch (of peak)",
                  "pygrad / numpy", "pygrad / PyTorch"], rows),
+            "",
+        ]
+    rows = []
+    for name, t, gf, pk in mlp_results:
+        rows.append([name, str(t), fmt_peak(pk), cell(gf, pk, "pygrad"), cell(gf, pk, "numpy"), cell(gf, pk, "PyTorch"),
+                     common.ratio(gf.get("pygrad"), gf.get("numpy")),
+                     common.ratio(gf.get("pygrad"), gf.get("PyTorch"))])
+    if rows:
+        out += [
+            "### float32, the MLP 784-512-512-10's products at batch 256",
+            "",
+            "Each row: a layer's forward product Y = X W and its backward, dW = X^T dY and (but for the first "
+            "layer, whose input needs no gradient) dX = dY W^T; GFLOP/s over the three (or two) products.",
+            "",
+            common.md_table(
+                ["layer", "threads", "peak GFLOP/s", "pygrad GFLOP/s (of peak)", "numpy (of peak)",
+                 "PyTorch (of peak)", "pygrad / numpy", "pygrad / PyTorch"], rows),
             "",
         ]
     for name, why in missing.items():
@@ -135,6 +207,13 @@ def run(quick: bool = False) -> str:
     LAST["peak"] = {(dn, n, t): pk for dn, n, t, _, pk in results if pk}
     out += [f"- {n}" for n in notes]
     return "\n".join(out)
+
+
+def cell(gf: dict[str, float], pk: float | None, name: str) -> str:
+    """An engine's GFLOP/s and its fraction of the peak, or an em dash."""
+    if name not in gf:
+        return "—"
+    return f"{gf[name]:.1f}" + (f" ({gf[name] / pk:.0%})" if pk else "")
 
 
 def fmt_peak(v: float | None) -> str:

@@ -26,11 +26,19 @@
  * about 130^3, K within one K block) run the micro-kernel over A and B in
  * place (pg__gemm_direct), with the same bits.
  *
- * Threads: products up to about 115^3 multiply-adds run on one thread;
- * larger ones below PG_GEMM_SPLIT_MAX split C's longer side into chunks of
- * whole tiles that the team takes in turn (each chunk a one-thread product,
- * no barrier: a worker the machine has not scheduled delays nobody); the
- * largest run the team's blocked driver with a shared packed B.
+ * Threads: products up to about 115^3 multiply-adds run on one thread.
+ * Larger ones below PG_GEMM_SPLIT_MAX whose op(A), packed, fits a core's L2
+ * and whose columns give each member enough work take chunks of C's columns
+ * in turn, each member packing its own copy of A once and its chunks' B
+ * panels (pg__gemm_cols: a 256^3 float32 product); the others split C's
+ * longer side into chunks of whole tiles that the team takes in turn (each
+ * chunk a one-thread product, which packs its A or B again). In both no
+ * member waits for another: a worker the machine has not scheduled delays
+ * nobody. The largest run the team's blocked driver with a shared packed B,
+ * whose members wait for each other at each K block only when the grid has
+ * more than one row group. (On the 2-core host, with both cores free, the
+ * blocked driver ran the MLP 784-512-512-10's products 5-25% faster than
+ * column chunks: its A block stays hot, where the chunks keep all of A.)
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
@@ -335,8 +343,8 @@ PG_UKR_SIMD(ukr_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, P
             _mm512_add_ps)
 PG_UKR_SIMD_U(ukru_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
               _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
-PG_PACK_A(pack_a_f32_avx512, PG_TARGET_AVX512, float, PG_MR_AVX512)
-PG_PACK_B(pack_b_f32_avx512, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
+PG_PACK_A(pack_a_f32_avx512s, PG_TARGET_AVX512, float, PG_MR_AVX512)
+PG_PACK_B(pack_b_f32_avx512s, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
 PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
             _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
             _mm512_add_pd)
@@ -349,8 +357,72 @@ PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
 #define PG_MRN_AVX512 16
 PG_UKR_SIMD(ukr_f32_avx512n, PG_TARGET_AVX512, float, __m512, 16, PG_MRN_AVX512, 1, _mm512_setzero_ps,
             _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
-PG_PACK_A(pack_a_f32_avx512n, PG_TARGET_AVX512, float, PG_MRN_AVX512)
+PG_PACK_A(pack_a_f32_avx512ns, PG_TARGET_AVX512, float, PG_MRN_AVX512)
 PG_PACK_B(pack_b_f32_avx512n, PG_TARGET_AVX512, float, 16)
+
+/* Packing the operand whose panel rows are strided (A untransposed, B transposed) is a transpose:
+ * R rows of the source read side by side, dst[p*R + r] = s[r*ld + p]. Eight rows by eight
+ * columns at a time in AVX registers (the scalar loops above move one element per load and
+ * store); the ends of the rows and partial panels by the scalar packers. A copy: the same bits. */
+PG_TARGET_AVX512 static inline void pg__tr8x8_f32(const float *s, int64_t ld, float *d, int64_t dld) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld), r2 = _mm256_loadu_ps(s + 2 * ld);
+    __m256 r3 = _mm256_loadu_ps(s + 3 * ld), r4 = _mm256_loadu_ps(s + 4 * ld), r5 = _mm256_loadu_ps(s + 5 * ld);
+    __m256 r6 = _mm256_loadu_ps(s + 6 * ld), r7 = _mm256_loadu_ps(s + 7 * ld);
+    /* t: pairs of rows interleaved; u: columns c and c + 4 of four rows; then the halves joined */
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + dld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * dld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * dld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * dld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * dld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * dld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * dld, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* one whole panel of R rows (R a multiple of 8), kc columns: dst[p*R + r] = s[r*ld + p] */
+PG_TARGET_AVX512 static void pg__pack_tr_f32(int64_t R, int64_t kc, const float *s, int64_t ld,
+                                             float *restrict dst) {
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8)
+        for (int64_t r = 0; r < R; r += 8) pg__tr8x8_f32(s + r * ld + p, ld, dst + p * R + r, R);
+    for (; p < kc; p++)
+        for (int64_t r = 0; r < R; r++) dst[p * R + r] = s[r * ld + p];
+}
+
+#define PG_PACK_TR(NAME, SCALAR, R)                                                                         \
+    PG_TARGET_AVX512 static void NAME(bool t, int64_t mc, int64_t kc, const float *S, int64_t ld,          \
+                                      float *restrict dst) {                                                \
+        if (t) { /* rows of the panel contiguous: the scalar loops are copies already */                   \
+            SCALAR(t, mc, kc, S, ld, dst);                                                                  \
+            return;                                                                                         \
+        }                                                                                                   \
+        int64_t i0 = 0;                                                                                     \
+        for (; i0 + (R) <= mc; i0 += (R), dst += (R) * kc) pg__pack_tr_f32((R), kc, S + i0 * ld, ld, dst);  \
+        if (i0 < mc) SCALAR(t, mc - i0, kc, S + i0 * ld, ld, dst);                                          \
+    }
+/* B's packer is called (tb, kc, nc, B, ldb, dst) and transposes when tb: the flag flipped */
+#define PG_PACK_TR_B(NAME, SCALAR, R)                                                                       \
+    PG_TARGET_AVX512 static void NAME(bool tb, int64_t kc, int64_t nc, const float *S, int64_t ld,         \
+                                      float *restrict dst) {                                                \
+        if (!tb) {                                                                                          \
+            SCALAR(tb, kc, nc, S, ld, dst);                                                                 \
+            return;                                                                                         \
+        }                                                                                                   \
+        int64_t j0 = 0;                                                                                     \
+        for (; j0 + (R) <= nc; j0 += (R), dst += (R) * kc) pg__pack_tr_f32((R), kc, S + j0 * ld, ld, dst);  \
+        if (j0 < nc) SCALAR(tb, kc, nc - j0, S + j0 * ld, ld, dst);                                         \
+    }
+PG_PACK_TR(pack_a_f32_avx512, pack_a_f32_avx512s, PG_MR_AVX512)
+PG_PACK_TR_B(pack_b_f32_avx512, pack_b_f32_avx512s, 16 * PG_NV_AVX512)
+PG_PACK_TR(pack_a_f32_avx512n, pack_a_f32_avx512ns, PG_MRN_AVX512)
 PG_UKR_SIMD(ukr_f64_avx512n, PG_TARGET_AVX512, double, __m512d, 8, PG_MRN_AVX512, 1, _mm512_setzero_pd,
             _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 PG_PACK_A(pack_a_f64_avx512n, PG_TARGET_AVX512, double, PG_MRN_AVX512)
@@ -450,7 +522,8 @@ static const pg_gemm_kern_f64 *pg__kern_f64(int kind) {
  * 256 x 512 layer) thus split the columns: each thread packs all of the
  * small A and only the B panels it uses (2 threads, 64 x 256 @ 256 x 256:
  * 46 -> 30 us). Otherwise ties go to more row groups (with K = 10, 256 x
- * 512 outputs were written faster as whole rows: 21 against 36 us). */
+ * 512 outputs were written faster as whole rows: 21 against 36 us). On a full tie, one row group:
+ * its members never wait for each other (pg__gemm_job). */
 #define PG_GEMM_GRID_K 32
 static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm,
                           int *tn) {
@@ -461,7 +534,7 @@ static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t n
         int b = nthr / a;
         int64_t rows = (pm + a - 1) / a, cols = (pn + b - 1) / b;
         int64_t load = rows * cols, touch = K >= PG_GEMM_GRID_K ? rows * mr + cols * nr : a == nthr ? 0 : 1;
-        if (best < 0 || load < best || (load == best && touch < best_touch)) {
+        if (best < 0 || load < best || (load == best && (touch < best_touch || (touch == best_touch && a == 1)))) {
             best = load;
             best_touch = touch;
             *tm = a;
@@ -644,6 +717,16 @@ PG_GEMV(double, f64)
 PG_GEMM_DIRECT(float, f32)
 PG_GEMM_DIRECT(double, f64)
 
+/* The column-chunk driver (pg__gemm_cols_*): op(A), packed whole, at most this many bytes (a
+ * thread's copy stays in its core's L2, 2 MB here, beside the B panels), and each member's share
+ * of the columns at least this wide: every member packs all of A, so a narrow share would pay a
+ * whole A for little work. */
+#define PG_GEMM_COLS_A (1.25 * 1024 * 1024)
+#define PG_GEMM_COLS_REUSE 96
+/* Larger teams run the blocked driver, which packs A and B once for all (the copies of A would
+ * take as many times its size in scratch memory and in memory traffic). */
+#define PG_GEMM_COLS_THREADS 8
+
 #define PG_EPI_ALL(epi)                                                                                     \
     do {                                                                                                    \
         if (epi) (epi)->fn((epi)->ctx, 0, 0, M, N);                                                         \
@@ -684,12 +767,15 @@ PG_GEMM_DIRECT(double, f64)
                 const int64_t kc = K - pc < jb->kcb ? K - pc : jb->kcb;                                     \
                 /* the team packs the B block: panels q0..q1 are this thread's share */                     \
                 const int64_t q0 = pn * tid / nthr, q1 = pn * (tid + 1) / nthr;                             \
-                if (q1 > q0) {                                                                              \
-                    const int64_t j0 = jc + q0 * NR, w = (q1 * NR < nc ? q1 * NR : nc) - q0 * NR;           \
+                for (int64_t q = q0; q < q1; q++) {                                                         \
+                    const int64_t j0 = jc + q * NR, w = nc - q * NR < NR ? nc - q * NR : NR;                \
                     const T *bs = jb->tb ? jb->B + j0 * jb->ldb + pc : jb->B + pc * jb->ldb + j0;           \
-                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q0 * NR * kc);                        \
+                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q * NR * jb->kcb);                    \
                 }                                                                                           \
-                pg__team_sync(team);                                                                        \
+                /* one row group: the panels a member packs are the ones it reads (q = r), no wait;     \
+                 * panel q sits at q NR KC whatever this block's kc, so no member's next block       \
+                 * overwrites another's panels */                                                   \
+                if (tm > 1) pg__team_sync(team);                                                            \
                 const bool beta = jb->acc || pc > 0, last = jb->epi && pc + kc >= K;                        \
                 const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
                 for (int64_t ic = m0; ic < m1; ic += mcb) {                                                 \
@@ -698,7 +784,7 @@ PG_GEMM_DIRECT(double, f64)
                     kn->pack_a(jb->ta, mc, kc, as, jb->lda, abuf);                                          \
                     for (int64_t jr = r0; jr < r1; jr++) {                                                  \
                         const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;        \
-                        const T *bp = jb->bbuf + jr * NR * kc;                                              \
+                        const T *bp = jb->bbuf + jr * NR * jb->kcb;                                         \
                         for (int64_t ir = 0; ir < mc; ir += MR) {                                           \
                             const int64_t m = mc - ir < MR ? mc - ir : MR;                                  \
                             T *cp = jb->C + (ic + ir) * jb->ldc + col;                                      \
@@ -716,9 +802,102 @@ PG_GEMM_DIRECT(double, f64)
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-                pg__team_sync(team); /* the B block is repacked next */                                     \
+                /* the B block is repacked next; with one row group only before another N block, whose \
+                 * shares of the panels may differ */                                                \
+                if (tm > 1 || (pc + kc >= K && jc + nc < N)) pg__team_sync(team);                          \
             }                                                                                               \
         }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    /* the column chunks: every member packs all of op(A) once, into its own buffer, then takes    \
+     * chunks of C's columns in turn, packing their B panels itself: nothing is shared but the     \
+     * counter, so no member waits for another (a worker the machine has not scheduled delays     \
+     * nobody) and no two members write the same cache line of a buffer */                        \
+    typedef struct pg_gemm_cols_##SUF {                                                                     \
+        const pg_gemm_kern_##SUF *kn;                                                                       \
+        bool ta, tb, acc;                                                                                   \
+        int64_t M, N, K, lda, ldb, ldc;                                                                     \
+        const T *A, *B;                                                                                     \
+        T *C;                                                                                               \
+        int64_t kcb;     /* K block, as in the blocked driver */                                            \
+        int64_t step;    /* columns per chunk: whole NR panels */                                           \
+        int64_t nchunks; /* the last chunk takes the remainder */                                           \
+        T *buf;          /* [nthr][stride]: op(A) packed [K blocks][M panels][kc][MR], then [kcb][step] */  \
+        int64_t stride, apack;                                                                              \
+        const pg_gemm_epi *epi;                                                                             \
+        atomic_llong next;                                                                                  \
+    } pg_gemm_cols_##SUF;                                                                                   \
+                                                                                                            \
+    static void pg__gemm_cols_job_##SUF(void *ctx, const pg_team *team) {                                   \
+        pg_gemm_cols_##SUF *s = ctx;                                                                        \
+        const pg_gemm_kern_##SUF *kn = s->kn;                                                               \
+        const int64_t MR = kn->mr, NR = kn->nr, M = s->M, N = s->N, K = s->K, ldc = s->ldc;                 \
+        const int64_t mp = (M + MR - 1) / MR * MR;                                                          \
+        T *abuf = s->buf + team->tid * s->stride, *bbuf = abuf + s->apack;                                  \
+        _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
+        bool packed = false;                                                                                \
+        for (;;) {                                                                                          \
+            const int64_t ci = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);                \
+            if (ci >= s->nchunks) return;                                                                   \
+            if (!packed) { /* all of op(A), K block after K block */                                        \
+                for (int64_t pc = 0; pc < K; pc += s->kcb) {                                                \
+                    const int64_t kc = K - pc < s->kcb ? K - pc : s->kcb;                                   \
+                    kn->pack_a(s->ta, M, kc, s->ta ? s->A + pc * s->lda : s->A + pc, s->lda, abuf + pc * mp); \
+                }                                                                                           \
+                packed = true;                                                                              \
+            }                                                                                               \
+            const int64_t lo = ci * s->step, nc = ci == s->nchunks - 1 ? N - lo : s->step;                  \
+            const int64_t pn = (nc + NR - 1) / NR;                                                          \
+            for (int64_t pc = 0; pc < K; pc += s->kcb) {                                                    \
+                const int64_t kc = K - pc < s->kcb ? K - pc : s->kcb;                                       \
+                const T *bs = s->tb ? s->B + lo * s->ldb + pc : s->B + pc * s->ldb + lo;                    \
+                kn->pack_b(s->tb, kc, nc, bs, s->ldb, bbuf);                                                \
+                const bool beta = s->acc || pc > 0, last = s->epi && pc + kc >= K;                          \
+                const T *ab = abuf + pc * mp;                                                               \
+                for (int64_t jr = 0; jr < pn; jr++) {                                                       \
+                    const int64_t col = lo + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;            \
+                    const T *bp = bbuf + jr * NR * kc;                                                      \
+                    for (int64_t ir = 0; ir < M; ir += MR) {                                                \
+                        const int64_t m = M - ir < MR ? M - ir : MR;                                        \
+                        T *cp = s->C + ir * ldc + col;                                                      \
+                        const T *ap = ab + ir * kc;                                                         \
+                        if (m == MR && n == NR) {                                                           \
+                            kn->ukr(kc, ap, bp, cp, ldc, beta);                                             \
+                        } else {                                                                            \
+                            kn->ukr(kc, ap, bp, edge, NR, false);                                           \
+                            for (int64_t i = 0; i < m; i++)                                                 \
+                                for (int64_t j = 0; j < n; j++)                                             \
+                                    cp[i * ldc + j] = beta ? cp[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j]; \
+                        }                                                                                   \
+                        if (last) s->epi->fn(s->epi->ctx, ir, col, m, n); /* the tile, in L1 */             \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    /* C (+)= op(A) op(B) by column chunks (above) when op(A), packed, fits the private L2 and      \
+     * each member's columns use every packed element of A at least PG_GEMM_COLS_REUSE times;    \
+     * false otherwise, or without scratch memory */                                              \
+    static bool pg__gemm_cols_##SUF(const pg_gemm_kern_##SUF *kn, int nthr, bool ta, bool tb, int64_t M,    \
+                                    int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, \
+                                    T *C, int64_t ldc, bool acc, const pg_gemm_epi *epi) {                  \
+        const int64_t MR = kn->mr, NR = kn->nr, mp = (M + MR - 1) / MR * MR, units = (N + NR - 1) / NR;     \
+        if (nthr > PG_GEMM_COLS_THREADS || N < PG_GEMM_COLS_REUSE * nthr || units < 2 * nthr ||             \
+            (double)sizeof(T) * (double)mp * (double)K > PG_GEMM_COLS_A)                                    \
+            return false;                                                                                   \
+        const int64_t want = (int64_t)nthr * PG_GEMM_SPLIT_CHUNKS, per = (units + want - 1) / want;         \
+        const int64_t nkb = (K + kn->kc - 1) / kn->kc, kcb = (K + nkb - 1) / nkb;                           \
+        const int64_t apack = (mp * K + 15) / 16 * 16, stride = apack + (kcb * 2 * per * NR + 15) / 16 * 16; \
+        T *buf = pg__scratch(0, sizeof(T) * (size_t)(stride * nthr));                                       \
+        if (!buf) return false;                                                                             \
+        pg_gemm_cols_##SUF s = {.kn = kn, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = K,           \
+                                .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C, .kcb = kcb,     \
+                                .step = per * NR, .nchunks = units / per, .buf = buf, .stride = stride,     \
+                                .apack = apack, .epi = epi};                                                \
+        atomic_init(&s.next, 0);                                                                            \
+        pg__parallel_dynamic(pg__gemm_cols_job_##SUF, &s, nthr);                                            \
+        return true;                                                                                        \
     }                                                                                                       \
                                                                                                             \
     /* the split: C's columns (or rows) in chunks of whole micro-tiles, each chunk a product of its own */ \
@@ -786,6 +965,9 @@ PG_GEMM_DIRECT(double, f64)
             PG_EPI_ALL(epi);                                                                                \
             return;                                                                                         \
         }                                                                                                   \
+        if (nthr > 1 && work < PG_GEMM_SPLIT_MAX &&                                                         \
+            pg__gemm_cols_##SUF(kn, nthr, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, epi))                 \
+            return;                                                                                         \
         if (nthr > 1 && work < PG_GEMM_SPLIT_MAX) {                                                         \
             /* split the longer side (in whole tiles, at least 2 tiles per chunk) */                        \
             bool cols = N >= M;                                                                             \

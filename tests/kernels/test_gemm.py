@@ -223,3 +223,25 @@ def test_small_products_in_place_give_the_packed_bits(rng, kernel, dtype):
             x = pg.tensor(c, requires_grad=True)
             (x @ pg.tensor(np.ascontiguousarray(b.T)) * pg.tensor(a)).sum().backward()
             np.testing.assert_array_equal(direct, x.grad.numpy(), err_msg=f"{kernel} ({m},{k})@({k},{n}) {threads}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_one_and_two_threads_give_the_same_bits(rng, kernel, dtype):
+    """Products large enough for each multi-threaded driver (column chunks over a private packed A,
+    the team's blocked driver with one row group and with two, the split into chunks), forward and
+    backward (dX = G W^T, dW = X^T G): every element is computed alike whatever the team size."""
+    _runtime._set_gemm_kernel(kernel)
+    shapes = [(256, 784, 512), (256, 512, 10), (200, 300, 500), (1500, 600, 300), (1000, 333, 1000), (128, 300, 129)]
+    if kernel == KERNELS[0] and dtype == np.float32:  # more columns than one N block (4096): slow on the others
+        shapes.append((600, 560, 4200))
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        g = rng.standard_normal((m, n)).astype(dtype)
+        got = []
+        for threads in (1, 2):
+            pg.set_num_threads(threads)
+            got.append(_run(a, b, g))
+        for name, one, two in zip(("out", "grad a", "grad b"), *got):
+            np.testing.assert_array_equal(one, two, err_msg=f"{kernel} ({m},{k})@({k},{n}) {name}")
