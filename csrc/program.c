@@ -1079,12 +1079,10 @@ static pg_status pg__hoist_updates(pg_program *g) {
     if ((env && env[0] == '0') || g->n_opt == 0) return PG_OK;
     const int n = g->n_code;
     int *ord = malloc((size_t)n * sizeof *ord), *at = malloc((size_t)n * sizeof *at);
-    pg_instr *code = malloc((size_t)n * sizeof *code);
     bool *viewed = calloc((size_t)g->n_slots + 1, sizeof *viewed);
-    if (!ord || !at || !code || !viewed) {
+    if (!ord || !at || !viewed) {
         free(ord);
         free(at);
-        free(code);
         free(viewed);
         return pg__fail(PG_ERR_MEMORY, "compile: out of memory");
     }
@@ -1107,14 +1105,29 @@ static pg_status pg__hoist_updates(pg_program *g) {
         ord[j] = i;
         len++;
     }
-    for (int i = 0; i < n; i++) at[ord[i]] = i;
+    /* the new order in place, cycle by cycle (ord[i] = -1 once position i holds its
+     * instruction): no copy of the whole code, which a program of some 190k
+     * instructions of 300 bytes would write to fresh memory */
+    int moved = 0;
     for (int i = 0; i < n; i++) {
-        code[i] = g->code[ord[i]];
-        if (code[i].kind == I_BWD && code[i].fwd >= 0) code[i].fwd = at[code[i].fwd];
+        at[ord[i]] = i;
+        moved += ord[i] != i;
     }
-    free(g->code);
-    g->code = code;
-    g->cap_code = n;
+    for (int i = 0; moved && i < n; i++) {
+        if (ord[i] < 0 || ord[i] == i) continue;
+        pg_instr tmp = g->code[i];
+        int j = i;
+        while (ord[j] != i) {
+            int k = ord[j];
+            g->code[j] = g->code[k];
+            ord[j] = -1;
+            j = k;
+        }
+        g->code[j] = tmp;
+        ord[j] = -1;
+    }
+    for (int i = 0; moved && i < n; i++)
+        if (g->code[i].kind == I_BWD && g->code[i].fwd >= 0) g->code[i].fwd = at[g->code[i].fwd];
     free(ord);
     free(at);
     free(viewed);
