@@ -1692,11 +1692,21 @@ static pg_status pg__lower(pg_program *g) {
         pg_group *G = &g->groups[q];
         int n = G->u1 - G->u0;
         if (!one[q] || n < 2) continue;
-        pg_uop *moved = malloc((size_t)n * sizeof *moved);
-        if (!moved) goto done;
-        for (int p = 0; p < n; p++) moved[p] = g->uops[sc[G->u0 + p].u];
-        memcpy(g->uops + G->u0, moved, (size_t)n * sizeof *moved);
-        free(moved);
+        /* in place, cycle by cycle (sc[].u = -1 once its position holds its micro-op) */
+        pg_uop *u = g->uops;
+        for (int p = G->u0; p < G->u1; p++) {
+            if (sc[p].u < 0 || sc[p].u == p) continue;
+            pg_uop tmp = u[p];
+            int j = p;
+            while (sc[j].u != p) {
+                int k = sc[j].u;
+                u[j] = u[k];
+                sc[j].u = -1;
+                j = k;
+            }
+            u[j] = tmp;
+            sc[j].u = -1;
+        }
         for (int p = 0; p < n; p++) sc[G->u0 + p].u = G->u0 + p;
     }
     if (!(g->sorder = malloc((size_t)(g->n_uops ? g->n_uops : 1) * sizeof *g->sorder))) goto done;
