@@ -28,12 +28,37 @@
  * else holds it; nothing marks one yet: kept buffers made the scalar programs
  * slower (their headers go cold between uses), and choosing which to keep,
  * with liveness-based reuse, is the next step. */
+#if defined(__linux__)
+#define _GNU_SOURCE /* madvise, MADV_HUGEPAGE */
+#endif
 #include "internal.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/* A recording's large arrays (a program written scalar by scalar has some 190k
+ * instructions of 300 bytes and 250k micro-ops of 112) are fresh memory: asking
+ * for transparent huge pages, as the storage allocator does for large buffers
+ * (alloc.c), makes their first touch take a page fault per 2 MB instead of per
+ * 4 KB. Advice only. */
+static void pg__huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p && bytes >= ((size_t)4 << 20)) {
+        uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
 
 enum { S_TEMP, S_INPUT, S_EXT, S_GRADOF };
 
@@ -289,6 +314,7 @@ static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
         }
         g->slots = v;
         g->cap_slots = cap;
+        pg__huge(v, (size_t)cap * sizeof *v);
     }
     if (kind == S_INPUT || kind == S_EXT) {
         if (g->n_leaves == g->cap_leaves) {
@@ -323,6 +349,7 @@ static pg_instr *pg__emit(pg_program *g, int kind) {
         }
         g->code = v;
         g->cap_code = cap;
+        pg__huge(v, (size_t)cap * sizeof *v);
     }
     pg_instr *I = &g->code[g->n_code++];
     memset(I, 0, sizeof *I);
@@ -1608,6 +1635,7 @@ static pg_status pg__lower(pg_program *g) {
                 for (int k = 0; k < I->n_in; k++) nu += I->in[k] >= 0;
         }
     if (nu > INT32_MAX / 4 || !(g->uops = malloc((size_t)(nu ? nu : 1) * sizeof *g->uops))) goto done;
+    pg__huge(g->uops, (size_t)(nu ? nu : 1) * sizeof *g->uops);
     g->cap_uops = (int)(nu ? nu : 1);
     for (int q = 0; q < g->n_groups; q++) { /* the micro-ops */
         pg_group *G = &g->groups[q];
@@ -1793,6 +1821,7 @@ static pg_status pg__lower(pg_program *g) {
     int64_t n_one = 0; /* the batches' operands: one allocation */
     for (int q = 0; q < g->n_groups; q++) n_one += one[q] ? g->groups[q].u1 - g->groups[q].u0 : 0;
     if (n_one && !(g->bops = malloc((size_t)n_one * 4 * sizeof *g->bops))) goto done;
+    pg__huge(g->bops, (size_t)n_one * 4 * sizeof *g->bops);
     g->cap_bops = 4 * n_one;
     top = (top + 63) / 64 * 64;
     g->arena_bytes = top;
