@@ -55,21 +55,30 @@ def _run(fn, x, n):
     return outs
 
 
+def _eager_then_compiled(eager, compiled, x, n, seed):
+    """Run ``eager`` n times from manual_seed(seed), then ``compiled`` n times from the same seed
+    (a CompileWarning is an error: the step must record), check it recorded once and every output
+    of every call matches bit for bit (dtypes too); return the compiled calls' outputs."""
+    pg.manual_seed(seed)
+    want = _run(eager, x, n)
+    pg.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        got = _run(compiled, x, n)
+    assert compiled.records == 1
+    for w, g in zip(want, got, strict=True):
+        for a, b in zip(w, g, strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    return got
+
+
 def test_vae_step_compiled_matches_eager_call_after_call() -> None:
     x = pg.tensor(np.random.default_rng(0).standard_normal((5, 6)))
     eager, pe = _vae_step(1)
     step, pc = _vae_step(1)
     compiled = pg.compile(step)
-    pg.manual_seed(42)
-    want = _run(eager, x, 6)
-    pg.manual_seed(42)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        got = _run(compiled, x, 6)
-    assert compiled.records == 1
-    for w, g in zip(want, got, strict=True):
-        for a, b in zip(w, g, strict=True):
-            np.testing.assert_array_equal(a, b)
+    got = _eager_then_compiled(eager, compiled, x, 6, 42)
     for a, b in zip(pe, pc, strict=True):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     # each replay is a new draw
@@ -115,16 +124,7 @@ def test_noise_masks_and_bernoulli_are_recorded(dtype) -> None:
 
     x = pg.tensor(np.random.default_rng(4).standard_normal((3, 4)), dtype=dtype)
     compiled = pg.compile(step)
-    pg.manual_seed(7)
-    want = _run(step, x, 5)
-    pg.manual_seed(7)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        got = _run(compiled, x, 5)
-    assert compiled.records == 1
-    for w_, g in zip(want, got, strict=True):
-        for a, b in zip(w_, g, strict=True):
-            np.testing.assert_array_equal(a, b)
+    got = _eager_then_compiled(step, compiled, x, 5, 7)
     assert not np.array_equal(got[3][1], got[4][1]) or not np.array_equal(got[3][4], got[4][4])
 
 
@@ -138,15 +138,7 @@ def test_inplace_random_fills_are_recorded() -> None:
 
     x = pg.tensor(np.ones((4, 5)))
     compiled = pg.compile(step)
-    pg.manual_seed(3)
-    want = _run(step, x, 4)
-    pg.manual_seed(3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        got = _run(compiled, x, 4)
-    assert compiled.records == 1
-    for w_, g in zip(want, got, strict=True):
-        np.testing.assert_array_equal(w_[0], g[0])
+    _eager_then_compiled(step, compiled, x, 4, 3)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -202,17 +194,7 @@ def test_randint_is_recorded_and_replays_bit_identically(dtype) -> None:
 
     x = pg.tensor(np.random.default_rng(4).standard_normal((6, 4)), dtype=dtype)
     eager, compiled = make(gen_e), pg.compile(make(gen_c))
-    pg.manual_seed(7)
-    want = _run(eager, x, 5)
-    pg.manual_seed(7)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        got = _run(compiled, x, 5)
-    assert compiled.records == 1
-    for w_, g in zip(want, got, strict=True):
-        for a, b in zip(w_, g, strict=True):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
+    got = _eager_then_compiled(eager, compiled, x, 5, 7)
     assert got[0][1].dtype == np.int64 and got[0][4].dtype == np.int32
     assert not np.array_equal(got[3][5], got[4][5])  # each replay is a new draw
     assert gen_c.integers(0, 2**63) == gen_e.integers(0, 2**63)
