@@ -20,6 +20,17 @@ from pygrad._compile import CompileWarning
 from pygrad.nn import functional as F
 
 
+def _train_step(model, opt):
+    """The training step the tests compile: cross-entropy of model(x) against y, one step of opt."""
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _fast(fn, *args, **kwargs):
     """fn compiled and called until its calls take the fast guard."""
     c = pg.compile(fn)
@@ -65,13 +76,7 @@ def test_a_steady_training_loop_takes_the_fast_guard() -> None:
         model = nn.MLP([5, 8, 3], generator=0)
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return model, opt, step
+        return model, opt, _train_step(model, opt)
 
     rng = np.random.default_rng(0)
     data = [(pg.tensor(rng.standard_normal((4, 5)), dtype="float32"), pg.tensor(rng.integers(0, 3, 4)))
@@ -233,13 +238,7 @@ def test_replaced_or_new_optimizer_state_tensors_are_seen(opt_name: str) -> None
     opt = getattr(optim, opt_name)(model.parameters(), lr=0.1)  # SGD without momentum: no state tensors
     x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _train_step(model, opt)
     c = _fast(step, x, y)
     p0 = next(model.parameters())
     fast, n = c.fast_calls, c.rerecords
@@ -329,13 +328,7 @@ def test_the_order_of_two_state_tensors_is_seen() -> None:
     opt = optim.Adam(model.parameters(), lr=0.1)
     x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _train_step(model, opt)
     c = _fast(step, x, y)
     st = opt.state[id(next(model.parameters()))]
     st["exp_avg"] = st.pop("exp_avg")  # the same tensor, now after exp_avg_sq
