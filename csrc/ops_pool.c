@@ -1544,16 +1544,67 @@ PG_PL_AVX512 static inline __attribute__((always_inline)) void pg__m3_add(__m512
                                                                      _mm512_castps_si512(z0), 1)));
     *carry = z0;
 }
+/* the indices (planes [lo, hi) of x, idx as pg__maxpool_idx_f32's: the window's first maximum, in row-major
+ * order, as the row stage then the column stage find it), through tile when not NULL; a plane holding a
+ * NaN by pg__maxpool_idx_f32 */
+PG_PL_AVX512 static void pg__m3_idx(const pg_pl *pl, int64_t *idx, const void *xv, int64_t *tile, int64_t lo,
+                                    int64_t hi) {
+    const int64_t w = pl->w, ow = pl->ow, oh = pl->oh, hw = pl->h * w, ohw = oh * ow, nb = (ow + 15) / 16;
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i odd = _mm512_setr_epi32(-1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = (const float *)xv + p * hw, *pf = x + 512, *pe = x + hw + 512;
+        int64_t *out = idx + p * ohw, *d = tile ? tile : out;
+        __mmask16 nan = 0;
+        __m512 sh[PG_M3_NB];
+        __m512i si[PG_M3_NB]; /* row 2a + 1's stage: its maxima, their flat indices */
+        for (int64_t a = 0; a < oh; a++) {
+            const float *r1 = x + 2 * a * w, *r2 = r1 + w;
+            for (; pf < r2 + w + 512 && pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T0);
+            for (int64_t k = 0; k < nb; k++) {
+                __mmask16 u1, u2, v1, v2;
+                const __mmask16 ml = pg__max32_mask(2 * (ow - 16 * k)), mh = pg__max32_mask(2 * (ow - 16 * k) - 16);
+                const __m512 h1 = pg__m3_row(r1, 16 * k, ml, mh, &u1, &u2, &nan);
+                const __m512 h2 = pg__m3_row(r2, 16 * k, ml, mh, &v1, &v2, &nan);
+                const __m512i c = _mm512_add_epi32(odd, _mm512_set1_epi32((int32_t)(2 * a * w + 32 * k)));
+                const __m512i i1 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(c, u1, _mm512_add_epi32(c, one)), u2,
+                                                         _mm512_add_epi32(c, two));
+                __m512i i2 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(c, v1, _mm512_add_epi32(c, one)), v2,
+                                                   _mm512_add_epi32(c, two));
+                i2 = _mm512_add_epi32(i2, _mm512_set1_epi32((int32_t)w));
+                const __m512 h0 = a ? sh[k] : ninf;
+                const __mmask16 k1 = a ? _mm512_cmp_ps_mask(h1, h0, _CMP_GT_OQ) : 0xffff;
+                const __mmask16 k2 = _mm512_cmp_ps_mask(h2, _mm512_mask_mov_ps(h0, k1, h1), _CMP_GT_OQ);
+                const __m512i f = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(a ? si[k] : c, k1, i1), k2, i2);
+                const __mmask16 mn = pg__max32_mask(ow - 16 * k);
+                int64_t *dr = d + a * ow + 16 * k;
+                _mm512_mask_storeu_epi64(dr, (__mmask8)mn, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(f)));
+                _mm512_mask_storeu_epi64(dr + 8, (__mmask8)(mn >> 8),
+                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(f, 1)));
+                sh[k] = h2, si[k] = i2;
+            }
+        }
+        if (nan) pg__maxpool_idx_f32(pl, idx, (const float *)xv, p, p + 1);
+        else if (tile) pg__pl_stream(out, tile, sizeof(int64_t) * (size_t)ohw);
+    }
+    if (tile) pg__pl_sfence();
+}
 /* planes [lo, hi) forward (bwd false: y) or backward (dx from the upstream j->in and the saved x); false
  * when the scratch cannot be had */
 PG_PL_AVX512 static bool pg__m3(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
     const pg_pl pl_ = *j->pl, *pl = &pl_;
     const int64_t w = pl->w, ow = pl->ow, oh = pl->oh, hw = pl->h * w, ohw = oh * ow, nb = (ow + 15) / 16;
-    const int64_t outn = bwd ? hw : ohw;
-    const bool stream = (uint64_t)pl->planes * (uint64_t)outn * sizeof(float) >= (bwd ? PG_PL_STREAM_MIN : PG_M3_STREAM_MIN) &&
-                        outn * (int64_t)sizeof(float) <= ((int64_t)1 << 18);
-    float *tile = NULL;
-    if (stream && !(tile = malloc(sizeof(float) * (size_t)outn))) return false;
+    const int64_t outn = bwd ? hw : ohw, es = j->idx ? sizeof(int64_t) : sizeof(float);
+    const bool stream = (uint64_t)pl->planes * (uint64_t)(outn * es) >= (bwd ? PG_PL_STREAM_MIN : PG_M3_STREAM_MIN) &&
+                        outn * es <= ((int64_t)1 << 18);
+    void *tile = NULL;
+    if (stream && !(tile = malloc((size_t)(es * outn)))) return false;
+    if (j->idx) {
+        pg__m3_idx(pl, j->idx, j->x, tile, lo, hi);
+        free(tile);
+        return true;
+    }
     __mmask16 ml[PG_M3_NB], mh[PG_M3_NB], mn[PG_M3_NB];
     for (int64_t k = 0; k < nb; k++) {
         ml[k] = pg__max32_mask(2 * (ow - 16 * k)), mh[k] = pg__max32_mask(2 * (ow - 16 * k) - 16);
@@ -1629,6 +1680,9 @@ static void pg__m3_fwd(void *ctx, int64_t lo, int64_t hi) {
 static void pg__m3_bwd(void *ctx, int64_t lo, int64_t hi) {
     if (!pg__m3(ctx, true, lo, hi)) pg__max32_bwd(ctx, lo, hi);
 }
+static void pg__m3_idx_job(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__m3(ctx, false, lo, hi)) pg__maxpool_idx_job_f32(ctx, lo, hi);
+}
 #else
 static bool pg__max32_ok(const pg_pl *pl, bool f64) { return (void)pl, (void)f64, false; }
 static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_fwd_f32(ctx, lo, hi); }
@@ -1636,6 +1690,7 @@ static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_bwd_f3
 static bool pg__m3_ok(const pg_pl *pl) { return (void)pl, false; }
 static void pg__m3_fwd(void *ctx, int64_t lo, int64_t hi) { pg__max32_fwd(ctx, lo, hi); }
 static void pg__m3_bwd(void *ctx, int64_t lo, int64_t hi) { pg__max32_bwd(ctx, lo, hi); }
+static void pg__m3_idx_job(void *ctx, int64_t lo, int64_t hi) { pg__maxpool_idx_job_f32(ctx, lo, hi); }
 #endif
 
 /* max_pool2d 2x2/2 forward in float with AVX-512 (pg__pl_22 and pg__max22_avx512 checked by the caller):
@@ -1848,7 +1903,9 @@ pg_tensor *pg_max_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *str
         pg_pl_job j = {&pl, NULL, NULL, x->data, idx->data};
         int64_t per = pl.h * pl.w + pl.oh * pl.ow;
         pg__parallel_range(pl.planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1,
-                           x->dtype == PG_DTYPE_F64 ? pg__maxpool_idx_job_f64 : pg__maxpool_idx_job_f32, &j);
+                           x->dtype == PG_DTYPE_F64       ? pg__maxpool_idx_job_f64
+                           : pg__max32_ok(&pl, false) && pg__m3_ok(&pl) ? pg__m3_idx_job
+                                                                        : pg__maxpool_idx_job_f32, &j);
     }
     *indices = idx;
     return y;
