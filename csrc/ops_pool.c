@@ -26,9 +26,8 @@
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
 #include <immintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
-#ifndef PG_M3_STREAM_MIN
-#define PG_M3_STREAM_MIN ((uint64_t)8 << 20)
-#endif
+/* the strided max pools' forward outputs (a quarter of the input) and indices: from 8 MiB (measured) */
+#define PG_PL_STREAM_FWD_MIN ((uint64_t)8 << 20)
 /* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
  * 16- or 64-byte boundary is whole elements); a line per store with AVX-512 (measured a little faster) */
 __attribute__((target("avx512f"))) static void pg__pl_stream512(char *d, const char *s, size_t n) {
@@ -68,7 +67,7 @@ static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
-#define PG_M3_STREAM_MIN UINT64_MAX
+#define PG_PL_STREAM_FWD_MIN UINT64_MAX
 static void pg__pl_stream(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
     for (int64_t i = 0; i < n; i++) memcpy((char *)d + (size_t)i * es, v, es);
@@ -1596,7 +1595,7 @@ PG_PL_AVX512 static bool pg__m3(const pg_pl_job *j, bool bwd, int64_t lo, int64_
     const pg_pl pl_ = *j->pl, *pl = &pl_;
     const int64_t w = pl->w, ow = pl->ow, oh = pl->oh, hw = pl->h * w, ohw = oh * ow, nb = (ow + 15) / 16;
     const int64_t outn = bwd ? hw : ohw, es = j->idx ? sizeof(int64_t) : sizeof(float);
-    const bool stream = (uint64_t)pl->planes * (uint64_t)(outn * es) >= (bwd ? PG_PL_STREAM_MIN : PG_M3_STREAM_MIN) &&
+    const bool stream = (uint64_t)pl->planes * (uint64_t)(outn * es) >= (bwd ? PG_PL_STREAM_MIN : PG_PL_STREAM_FWD_MIN) &&
                         outn * es <= ((int64_t)1 << 18);
     void *tile = NULL;
     if (stream && !(tile = malloc((size_t)(es * outn)))) return false;
@@ -1698,12 +1697,19 @@ static void pg__m3_idx_job(void *ctx, int64_t lo, int64_t hi) { pg__maxpool_idx_
 static void pg__max22_fwd32(void *ctx, int64_t lo, int64_t hi) {
     const pg_pl_job *j = ctx;
     const pg_pl pl_ = *j->pl, *pl = &pl_;
+    const int64_t ohw = pl->oh * pl->ow;
+    /* a large output: each plane built in a tile in the caches, then streamed out */
+    float *tile = (uint64_t)pl->planes * (uint64_t)ohw * sizeof(float) >= PG_PL_STREAM_FWD_MIN &&
+                  ohw * (int64_t)sizeof(float) <= ((int64_t)1 << 18) ? malloc(sizeof(float) * (size_t)ohw) : NULL;
     for (int64_t p = lo; p < hi; p++) {
         const float *x = (const float *)j->in + p * pl->h * pl->w;
-        float *y = (float *)j->out + p * pl->oh * pl->ow;
+        float *y = (float *)j->out + p * ohw, *d = tile ? tile : y;
         for (int64_t a = 0; a < pl->oh; a++)
-            pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, y + a * pl->ow, pl->ow);
+            pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, d + a * pl->ow, pl->ow);
+        if (tile) pg__pl_stream(y, tile, sizeof(float) * (size_t)ohw);
     }
+    if (tile) pg__pl_sfence();
+    free(tile);
 }
 /* 2x2 windows at stride 2, no padding or dilation, every window inside the input */
 static bool pg__pl_22(const pg_pl *pl) {
