@@ -453,6 +453,15 @@ pg_status pg_rmsprop_step(pg_tensor *param, pg_tensor *grad, pg_tensor *square_a
  *   p = p - (lr / (1 - beta1^step)) (m / den)
  * ====================================================================== */
 
+/* Adam's moments of element i, shared by Adam, NAdam and RAdam: declares double m, v,
+ *   m = lerp(m, g, 1 - beta1),  v = beta2 v + (1 - beta2) g^2,
+ * each rounded to T, and stores them in M[i], V[i] */
+#define PG_ADAM_MOMENTS(T, M, V, i, g, j, m, v)                                                  \
+    double m = (double)(T)pg__lerp_v((M)[i], g, 1.0 - (j)->beta1);                              \
+    double v = (double)(T)((j)->beta2 * (double)(V)[i] + (1.0 - (j)->beta2) * ((g) * (g)));     \
+    (M)[i] = (T)m;                                                                               \
+    (V)[i] = (T)v
+
 typedef struct pg_adam_job {
     void *p;          /* [n] parameter */
     const void *g;    /* [n] gradient */
@@ -465,10 +474,7 @@ typedef struct pg_adam_job {
     PG_IVDEP for (int64_t i = b; i < e; i++) {                                               \
         double p = P[i], g = G[i];                                                             \
         PG_OPT_GRAD(T, p, g, j);                                                               \
-        double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                             \
-        double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));         \
-        M[i] = (T)m;                                                                           \
-        V[i] = (T)v;                                                                           \
+        PG_ADAM_MOMENTS(T, M, V, i, g, j, m, v);                                               \
         if (AMSGRAD) {                                                                         \
             v = pg__max_nan(v, VM[i]);                                                         \
             VM[i] = (T)v;                                                                      \
@@ -611,10 +617,7 @@ typedef struct pg_nradam_job {
             PG_IVDEP for (int64_t i = b; i < e; i++) {                                                  \
                 double p = P[i], g = G[i];                                                              \
                 PG_OPT_GRAD(T, p, g, j);                                                                \
-                double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                              \
-                double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));           \
-                M[i] = (T)m;                                                                            \
-                V[i] = (T)v;                                                                            \
+                PG_ADAM_MOMENTS(T, M, V, i, g, j, m, v);                                                \
                 double d = sqrt(DIV(v, j->bc2, j->inv_bc2)) + j->eps;                                   \
                 p = p - j->c_grad * (g / d);                                                            \
                 P[i] = (T)(p - j->c_avg * (m / d));                                                     \
@@ -632,20 +635,14 @@ typedef struct pg_nradam_job {
                 PG_IVDEP for (int64_t i = b; i < e; i++) {                                              \
                     double p = P[i], g = G[i];                                                          \
                     PG_OPT_GRAD(T, p, g, j);                                                            \
-                    double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                          \
-                    double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));       \
-                    M[i] = (T)m;                                                                        \
-                    V[i] = (T)v;                                                                        \
+                    PG_ADAM_MOMENTS(T, M, V, i, g, j, m, v);                                            \
                     P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr * (sqrt_bc2 / (sqrt(v) + j->eps)) * rect); \
                 }                                                                                       \
             } else {                                                                                    \
                 PG_IVDEP for (int64_t i = b; i < e; i++) {                                              \
                     double p = P[i], g = G[i];                                                          \
                     PG_OPT_GRAD(T, p, g, j);                                                            \
-                    double m = (double)(T)pg__lerp_v(M[i], g, 1.0 - j->beta1);                          \
-                    double v = (double)(T)(j->beta2 * (double)V[i] + (1.0 - j->beta2) * (g * g));       \
-                    M[i] = (T)m;                                                                        \
-                    V[i] = (T)v;                                                                        \
+                    PG_ADAM_MOMENTS(T, M, V, i, g, j, m, v);                                            \
                     P[i] = (T)(p - DIV(m, j->bc1, j->inv_bc1) * lr);                                    \
                 }                                                                                       \
             }                                                                                           \
