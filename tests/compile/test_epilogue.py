@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad.nn import functional as F  # noqa: N812 - the name users know
 
 CASES = [  # (layer sizes, batch)
     ((3, 4, 2), 2),
@@ -26,18 +25,10 @@ CASES = [  # (layer sizes, batch)
 ]
 
 
-def _step_fn(sizes, dtype, seed=0):
+def _step_fn(train_step, sizes, dtype, seed=0):
     model = pg.nn.MLP(list(sizes), dtype=dtype, generator=seed)
     opt = pg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, model
+    return train_step(model, opt), model
 
 
 def _batch(sizes, batch, dtype, seed=1):
@@ -47,8 +38,8 @@ def _batch(sizes, batch, dtype, seed=1):
     return x, y
 
 
-def _record(sizes, dtype, x, y, monkeypatch, epilogue: bool):
-    step, model = _step_fn(sizes, dtype)
+def _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue: bool):
+    step, model = _step_fn(train_step, sizes, dtype)
     fn = pg.compile(step)
     if not epilogue:
         monkeypatch.setenv("PYGRAD_COMPILE_EPILOGUE", "0")
@@ -61,14 +52,14 @@ def _record(sizes, dtype, x, y, monkeypatch, epilogue: bool):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sizes,batch", CASES)
-def test_epilogue_is_bit_identical(sizes, batch, dtype, threads, monkeypatch):
+def test_epilogue_is_bit_identical(train_step, sizes, batch, dtype, threads, monkeypatch):
     old = pg.get_num_threads()
     pg.set_num_threads(threads)
     try:
         x, y = _batch(sizes, batch, dtype)
-        eager, m_eager = _step_fn(sizes, dtype)
-        fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
-        plain, m_plain = _record(sizes, dtype, x, y, monkeypatch, epilogue=False)
+        eager, m_eager = _step_fn(train_step, sizes, dtype)
+        fused, m_fused = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=True)
+        plain, m_plain = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=False)
         eager(x, y)
         eager(x, y)
         assert fused.records == 1 and plain.records == 1
@@ -85,9 +76,9 @@ def test_epilogue_is_bit_identical(sizes, batch, dtype, threads, monkeypatch):
         pg.set_num_threads(old)
 
 
-def test_program_shows_what_runs_in_the_epilogue():
+def test_program_shows_what_runs_in_the_epilogue(train_step):
     sizes = (8, 6, 6, 3)
-    step, _ = _step_fn(sizes, "float32")
+    step, _ = _step_fn(train_step, sizes, "float32")
     fn = pg.compile(step)
     x, y = _batch(sizes, 4, "float32")
     fn(x, y)
@@ -132,9 +123,9 @@ def _lines(fn):
     return str(fn.program).splitlines()
 
 
-def test_updates_follow_their_gradient():
+def test_updates_follow_their_gradient(train_step):
     sizes = (8, 6, 6, 3)
-    step, _ = _step_fn(sizes, "float32")
+    step, _ = _step_fn(train_step, sizes, "float32")
     fn = pg.compile(step)
     x, y = _batch(sizes, 4, "float32")
     fn(x, y)
@@ -147,7 +138,7 @@ def test_updates_follow_their_gradient():
 
 
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam", "RMSprop"])
-def test_hoisted_updates_with_param_groups_and_lr_change(opt_name, monkeypatch):
+def test_hoisted_updates_with_param_groups_and_lr_change(train_step, opt_name, monkeypatch):
     """Two parameter groups whose learning rates change after recording: the updates
     run in another order than recorded, each with its own group's scalars."""
     sizes = (12, 10, 10, 4)
@@ -158,15 +149,7 @@ def test_hoisted_updates_with_param_groups_and_lr_change(opt_name, monkeypatch):
         cls = getattr(pg.optim, opt_name)
         kw = {"momentum": 0.9} if opt_name == "SGD" else {}
         opt = cls([{"params": ps[:2], "lr": 0.01}, {"params": ps[2:], "lr": 0.03}], **kw)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step, model, opt
+        return train_step(model, opt), model, opt
 
     x, y = _batch(sizes, 7, "float64")
     eager, m_e, o_e = build()
@@ -219,7 +202,7 @@ def test_update_of_a_parameter_passed_as_input_stays():
 
 
 @pytest.mark.parametrize("kernel", ["avx512", "avx2", "generic", "naive"])
-def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
+def test_epilogue_on_every_gemm_kernel(train_step, kernel, monkeypatch):
     from pygrad import _runtime
 
     try:
@@ -230,8 +213,8 @@ def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
         for sizes, batch in CASES[1:4]:
             for dtype in ("float32", "float64"):
                 x, y = _batch(sizes, batch, dtype)
-                eager, m_eager = _step_fn(sizes, dtype)
-                fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
+                eager, m_eager = _step_fn(train_step, sizes, dtype)
+                fused, m_fused = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=True)
                 eager(x, y)
                 eager(x, y)
                 for _ in range(3):
