@@ -1148,6 +1148,19 @@ PG_CVI_TARGET static void pg__cvi_dw_sum(float *dw, const float *lanes, int64_t 
     }
 }
 
+/* The end of the drivers whose dw sums in lane buffers (pg__cvi_run, pg__cvs_run): the team runs job
+ * over jb with the host unlocked; then, when dw is not NULL, dw (e elements) = the units' lane buffers
+ * summed (pg__cvi_dw_sum); buf (the drivers' one allocation) is freed. */
+static pg_status pg__cv_lanes_run(pg_job_fn job, void *jb, int nthr, double macs, float *dw, const float *lanes,
+                                  int64_t e, int64_t units, int64_t lanebytes, void *buf) {
+    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
+    pg__parallel_dynamic(job, jb, nthr);
+    if (dw) pg__cvi_dw_sum(dw, lanes, e, units, lanebytes);
+    pg__relock_host(u);
+    free(buf);
+    return PG_OK;
+}
+
 /* ---- the weight gradient of 3 x 3 kernels: float32 on AVX-512, stride 1, dilation 1, one group ----
  * dw^T (K, O) = Σ_n Σ_p patch_n[:, p] gy[n, :, p]^T is a GEMM whose long dimension is the reduction over
  * every image's pixels. No col matrix: at result pixel p = (oy, ox) the 9 taps (i, j) of input channel c
@@ -1832,12 +1845,8 @@ static pg_status pg__cvs_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
                      .gy = kind == PG_CV_DW ? b->data : NULL, .wp = wp, .work = base + lanebytes * units, .n = cv->n,
                      .ch = ch, .units = units, .workbytes = workbytes, .lanebytes = lanebytes};
     atomic_init(&jb.next, 0);
-    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
-    pg__parallel_dynamic(pg__cvs_job, &jb, nthr);
-    if (kind == PG_CV_DW) pg__cvi_dw_sum(out->data, lanes, q.co * q.k, units, lanebytes);
-    pg__relock_host(u);
-    free(buf);
-    return PG_OK;
+    return pg__cv_lanes_run(pg__cvs_job, &jb, nthr, macs, kind == PG_CV_DW ? out->data : NULL, lanes, q.co * q.k,
+                            units, lanebytes, buf);
 }
 
 /* Whether a product goes through the implicit GEMM: float32, an AVX-512 CPU with the GEMM on its AVX-512
@@ -1905,12 +1914,8 @@ static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
                      .gy = kind == PG_CV_DW ? b->data : NULL, .wp = wp, .offs = offs, .work = base, .n = cv->n,
                      .ch = ch, .units = units, .workbytes = workbytes, .lanebytes = lanebytes};
     atomic_init(&jb.next, 0);
-    pg_unlocked u = pg__unlock_host(macs < 9e18 ? (int64_t)macs : INT64_MAX);
-    pg__parallel_dynamic(pg__cvi_job, &jb, nthr);
-    if (kind == PG_CV_DW) pg__cvi_dw_sum(out->data, lanes, q.co * q.k, units, lanebytes);
-    pg__relock_host(u);
-    free(buf);
-    return PG_OK;
+    return pg__cv_lanes_run(pg__cvi_job, &jb, nthr, macs, kind == PG_CV_DW ? out->data : NULL, lanes, q.co * q.k,
+                            units, lanebytes, buf);
 }
 #else
 static bool pg__cvi_ok(const pg_cv *cv) { (void)cv; return false; }
