@@ -27,7 +27,8 @@ results count against them.
 pygrad computes float32 stride-1 convolutions of few input channels (1 to 4, the first layers here)
 on AVX-512 CPUs straight from the tensors, with no copy, no col matrix and no transpose: masked loads
 read each tap's 16 consecutive pixels in place (y and dw of images up to 8 x 8, and dx, whose result
-has those few channels). Other float32 stride-1 3 x 3 convolutions it computes from zero-padded copies
+has those few channels; on rows of whole vectors, dx by tiles of rows, each load of a source row feeding
+the 3 result rows whose windows hold it). Other float32 stride-1 3 x 3 convolutions it computes from zero-padded copies
 of the images with no col matrix: the weight gradient as one GEMM over every image's pixels (the pixels
 broadcast, the upstream gradient's channels as vectors), the input gradient (and y of images up to
 8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles; other float32 stride-1

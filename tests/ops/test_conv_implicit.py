@@ -5,7 +5,7 @@ convolution in float64 on the C engine and against the reference engine, around 
 the last 16 by 1 to 3 input channels, blocks of several images or of a few rows of one; the direct
 3 x 3 convolution's 8-pixel tiles and source channel blocks; the masked loads straight from the
 tensors of few input channels: rows as wide as the input's, 8 result channels and the rest, units of
-images and a last partial vector of an image), with and without padding and bias, N = 1, NaN
+images and a last partial vector of an image; few result channels by tiles of rows), with and without padding and bias, N = 1, NaN
 propagation, and bit-identical results at 1 and 2 threads."""
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ CASES = [
     (30, 1, 16, 4, 4, 3, 3, 1, False),
     (3, 20, 6, 4, 4, 3, 3, 1, True),
     (2, 3, 32, 32, 32, 3, 3, 1, False),
+    # few result channels by rows (y of at most 4 output channels, dx of at most 4 input channels, result
+    # rows of whole vectors): 1 to 4 channels, a last row tile cut short, images lower than a tile,
+    # padding 0 to 2, source channels in more than one pass
+    (2, 3, 8, 16, 32, 3, 3, 1, True),
+    (3, 2, 4, 13, 18, 3, 3, (2, 0), False),
+    (2, 4, 6, 7, 48, 3, 3, 0, True),
+    (1, 2, 2, 3, 16, 3, 3, 1, False),
+    (2, 70, 3, 10, 16, 3, 3, 1, False),
+    (2, 1, 1, 9, 64, 3, 3, 1, True),
 ]
 
 
