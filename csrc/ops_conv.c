@@ -1882,22 +1882,19 @@ typedef struct pg_cvr {
 static int64_t pg__cvr_width(int64_t co, int64_t b) { return co - b * 4 < 4 ? co - b * 4 : 4; }
 
 /* rows y0 .. y0+nr-1 (nr <= R: the tile computes R, keeps nr), columns x0 .. x0+15, channels m0 ..
- * m0+CO-1 of r (image s -> d), += the sums over source channels c0 .. c1-1 (from zero when c0 is 0); EDGE:
- * some of the source rows the tile reaches lie outside S */
+ * m0+CO-1 of r (image s -> d); EDGE: some of the source rows the tile reaches lie outside S */
 PG_CVI_INLINE void pg__cvr_tile(const int R, const int CO, const bool edge, const pg_cvr *q, const float *s, float *d,
-                                const float *wp, int64_t y0, int64_t nr, int64_t x0, const __mmask16 *cm, int64_t c0,
-                                int64_t c1) {
+                                const float *wp, int64_t y0, int64_t nr, int64_t x0, const __mmask16 *cm) {
     const int64_t ohw = q->oh * q->ow;
     __m512 acc[8][4];
     PG_CVI_UNROLL for (int y = 0; y < R; y++)
-        PG_CVI_UNROLL for (int m = 0; m < CO; m++)
-            acc[y][m] = c0 == 0 || y >= nr ? _mm512_setzero_ps() : _mm512_loadu_ps(d + m * ohw + (y0 + y) * q->ow + x0);
+        PG_CVI_UNROLL for (int m = 0; m < CO; m++) acc[y][m] = _mm512_setzero_ps();
     const int64_t ws = q->ws, hws = q->hs * q->ws, sy0 = y0 - q->pt;
     __mmask16 rm[10]; /* per source row of the tile: all lanes, or none when the row is outside S */
     if (edge)
         PG_CVI_UNROLL16 for (int r = 0; r < R + 2; r++) rm[r] = sy0 + r >= 0 && sy0 + r < q->hs ? (__mmask16)0xffffu : 0;
     const uintptr_t base = (uintptr_t)s + (uintptr_t)((sy0 * ws + x0 - q->pl) * (int64_t)sizeof(float));
-    for (int64_t c = c0; c < c1; c++)
+    for (int64_t c = 0; c < q->cs; c++)
         PG_CVI_UNROLL for (int j = 0; j < 3; j++) {
             /* lanes outside S are masked (never read), so the address may leave it */
             const uintptr_t p = base + (uintptr_t)((c * hws + j) * (int64_t)sizeof(float));
@@ -1919,10 +1916,8 @@ PG_CVI_INLINE void pg__cvr_tile(const int R, const int CO, const bool edge, cons
         if (y < nr) PG_CVI_UNROLL for (int m = 0; m < CO; m++) _mm512_storeu_ps(d + m * ohw + (y0 + y) * q->ow + x0, acc[y][m]);
 }
 
-/* one block of CO result channels (d: its first channel) of one image, source channels c0 .. c1-1 (the
- * first block's sums start from zero, the others' from the last's): every row tile, every column */
-PG_CVI_INLINE void pg__cvr_block(const int R, const int CO, const pg_cvr *q, const float *s, float *d, const float *wp,
-                                 int64_t c0, int64_t c1) {
+/* one block of CO result channels (d: its first channel) of one image: every row tile, every column */
+PG_CVI_INLINE void pg__cvr_block(const int R, const int CO, const pg_cvr *q, const float *s, float *d, const float *wp) {
     const int64_t nx = q->ow / 16;
     for (int64_t y0 = 0; y0 < q->oh; y0 += R) {
         const int64_t nr = q->oh - y0 < R ? q->oh - y0 : R;
@@ -1936,8 +1931,8 @@ PG_CVI_INLINE void pg__cvr_block(const int R, const int CO, const pg_cvr *q, con
                     if (sx >= 0 && sx < q->ws) cm[j] |= (__mmask16)(1u << e);
                 }
             }
-            if (edge) pg__cvr_tile(R, CO, true, q, s, d, wp, y0, nr, t * 16, cm, c0, c1);
-            else pg__cvr_tile(R, CO, false, q, s, d, wp, y0, nr, t * 16, cm, c0, c1);
+            if (edge) pg__cvr_tile(R, CO, true, q, s, d, wp, y0, nr, t * 16, cm);
+            else pg__cvr_tile(R, CO, false, q, s, d, wp, y0, nr, t * 16, cm);
         }
     }
 }
@@ -1947,23 +1942,16 @@ PG_CVI_INLINE void pg__cvr_block(const int R, const int CO, const pg_cvr *q, con
 #define PG_CVR_R3 6
 #define PG_CVR_R2 8
 #define PG_CVR_R1 8
-/* source channels per pass over the image: about PG_CVR_SRC floats of the source, which stay in the L1
- * cache while every tile reads them (a tile reaching down all of a large source's channels at once
- * misses the cache on every row) */
-#define PG_CVR_SRC 6144
 PG_CVI_TARGET PG_NOINLINE static void pg__cvr_image(const pg_cvr *q, const float *s, float *d) {
-    const int64_t ohw = q->oh * q->ow, hws = q->hs * q->ws, cb = hws >= PG_CVR_SRC ? 1 : PG_CVR_SRC / hws;
+    const int64_t ohw = q->oh * q->ow;
     for (int64_t b = 0, m0 = 0; m0 < q->co; b++) {
         const int64_t cw = pg__cvr_width(q->co, b);
         const float *wp = q->wp + m0 * q->k;
-        for (int64_t c0 = 0; c0 < q->cs; c0 += cb) {
-            const int64_t c1 = q->cs - c0 < cb ? q->cs : c0 + cb;
-            switch (cw) {
-            case 4: pg__cvr_block(PG_CVR_R4, 4, q, s, d + m0 * ohw, wp, c0, c1); break;
-            case 3: pg__cvr_block(PG_CVR_R3, 3, q, s, d + m0 * ohw, wp, c0, c1); break;
-            case 2: pg__cvr_block(PG_CVR_R2, 2, q, s, d + m0 * ohw, wp, c0, c1); break;
-            default: pg__cvr_block(PG_CVR_R1, 1, q, s, d + m0 * ohw, wp, c0, c1); break;
-            }
+        switch (cw) {
+        case 4: pg__cvr_block(PG_CVR_R4, 4, q, s, d + m0 * ohw, wp); break;
+        case 3: pg__cvr_block(PG_CVR_R3, 3, q, s, d + m0 * ohw, wp); break;
+        case 2: pg__cvr_block(PG_CVR_R2, 2, q, s, d + m0 * ohw, wp); break;
+        default: pg__cvr_block(PG_CVR_R1, 1, q, s, d + m0 * ohw, wp); break;
         }
         m0 += cw;
     }
