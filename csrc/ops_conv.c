@@ -1814,17 +1814,30 @@ static pg_status pg__cvs_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
         for (int64_t i = 0; i < q.kh; i++)
             for (int64_t j = 0; j < q.kw; j++, t++)
                 toff[t] = (c * q.hs * q.ws + (i - pt) * q.ws + (j - pl)) * (int64_t)sizeof(float);
-    /* the masks of the first channel, pixel by pixel (no division), then copied to the others' */
+    /* the masks of the first channel, then copied to the others': per vector, the lanes whose window row
+     * i - pt is inside the source (a range of pixels, as the rows are) and those whose column j - pl is
+     * (lane by lane, each lane's column counted on from the last), ANDed per tap; each mask is built in a
+     * register (an OR into the table per pixel and tap chained every tap's sum through memory: the
+     * setup cost as much as the products of 8 x 8 images with one input channel) */
     memset(masks, 0, (size_t)maskbytes);
-    for (int64_t p = 0, oy = 0, ox = 0; p < q.l; p++) {
-        for (int64_t i = 0, t = 0; i < q.kh; i++)
-            for (int64_t j = 0; j < q.kw; j++, t++) {
-                const int64_t iy = oy + i - pt, ix = ox + j - pl;
-                if (iy >= 0 && iy < q.hs && ix >= 0 && ix < q.ws) masks[p / 16 * q.k + t] |= (__mmask16)(1u << (p % 16));
+    for (int64_t u = 0, ox = 0; u < q.nvec; u++) {
+        uint32_t colm[PG_CVI_MAXK] = {0};
+        const int64_t p0 = u * 16;
+        for (int e = 0; e < 16 && p0 + e < q.l; e++) {
+            for (int64_t j = 0; j < q.kw; j++) {
+                const int64_t sx = ox + j - pl;
+                if (sx >= 0 && sx < q.ws) colm[j] |= 1u << e;
             }
-        if (++ox == q.ow) {
-            ox = 0;
-            oy++;
+            if (++ox == q.ow) ox = 0;
+        }
+        for (int64_t i = 0; i < q.kh; i++) {
+            /* the pixels p of rows oy = p / OW with 0 <= oy + i - pt < HS, and p < l */
+            int64_t lo = (pt - i) * q.ow - p0, hi = (q.hs + pt - i) * q.ow - p0;
+            if (hi > q.l - p0) hi = q.l - p0;
+            if (lo < 0) lo = 0;
+            if (hi > 16) hi = 16;
+            const uint32_t rm = hi > lo ? (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1)) : 0;
+            for (int64_t j = 0; j < q.kw; j++) masks[u * q.k + i * q.kw + j] = (__mmask16)(rm & colm[j]);
         }
     }
     for (int64_t u = 0; u < q.nvec; u++)
@@ -2120,7 +2133,7 @@ static pg_status pg__cvi_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
 /* out = one of the three products: FWD y = conv(a=x, b=w), DX dx = conv^T(a=g, b=w), DW dw = (a=x, b=g) */
 static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg_tensor *a, const pg_tensor *b) {
     if (out->numel == 0) return PG_OK;
-    pg_cv cvi = *cv0, *cv = &cvi;
+    const pg_cv *cv = cv0;
     if (a->numel == 0 || b->numel == 0 || (kind == PG_CV_DW && (cv->n == 0 || cv->l == 0))) {
         /* bilinear: an empty operand (C, H or O zero) or an empty sum gives zeros */
         memset(out->data, 0, pg__dtype_size(out->dtype) * (size_t)out->numel);
@@ -2139,9 +2152,13 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg
     if (!f64 && (kind == PG_CV_DX || (kind == PG_CV_FWD && cv->l <= 64)) && pg__cvd_ok(kind, cv))
         return pg__cvd_run(kind, cv, out, a, b);
     if (!f64 && cv->l >= (kind == PG_CV_DW ? 256 : 64) && pg__cvi_ok(cv)) return pg__cvi_run(kind, cv, out, a, b);
+    /* the GEMM path's own copy of the geometry (4 KiB, with the lane permutations it fills): taken here,
+     * after the paths above, which read cv0 as it is */
+    pg_cv cvi = *cv0;
+    cv = &cvi;
     if (pg__cv_img16(cv)) {
-        pg__cv_idx16(cv, true, cv->idx16[0]);
-        pg__cv_idx16(cv, false, cv->idx16[1]);
+        pg__cv_idx16(cv, true, cvi.idx16[0]);
+        pg__cv_idx16(cv, false, cvi.idx16[1]);
     }
     size_t es = f64 ? 8 : 4;
     double macs = (double)cv->n * (double)cv->g * (double)cv->og * (double)cv->k * (double)cv->l;
