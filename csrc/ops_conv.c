@@ -1515,15 +1515,18 @@ static pg_status pg__cvd_run(int kind, const pg_cv *cv, pg_tensor *out, const pg
     float *wt = (float *)(base + q.workbytes * nthr);
     const float *w = b->data;
     memset(wt, 0, (size_t)wtbytes);
-    for (int64_t o = 0; o < cv->o; o++)
-        for (int64_t c = 0; c < cv->c; c++)
-            for (int64_t t = 0; t < 9; t++) {
-                const float v = w[(o * cv->c + c) * 9 + t];
-                /* block of result channel r: r0 = r rounded down to 32, width 32 or the last 16 */
-                const int64_t r = kind == PG_CV_FWD ? o : c, row = kind == PG_CV_FWD ? c * 9 + t : o * 9 + 8 - t;
-                const int64_t r0 = r / 32 * 32, wb = r0 + 32 <= q.cop ? 32 : 16;
-                wt[r0 * k + row * wb + r - r0] = v;
-            }
+    /* result channel r's column of its block: r0 = r rounded down to 32, width wb = 32 or the last 16;
+     * row (c, t) of FWD holds w[o = r, c, t], row (o, t) of DX w[o, c = r, 8 - t] (one loop each, with no
+     * index arithmetic per weight: this runs on one thread before the team starts) */
+    for (int64_t r = 0; r < q.co; r++) {
+        const int64_t r0 = r / 32 * 32, wb = r0 + 32 <= q.cop ? 32 : 16;
+        float *d = wt + r0 * k + r - r0;
+        if (kind == PG_CV_FWD)
+            for (int64_t e = 0; e < k; e++) d[e * wb] = w[r * k + e];
+        else
+            for (int64_t o = 0; o < cv->o; o++, d += 9 * wb)
+                for (int64_t t = 0; t < 9; t++) d[(8 - t) * wb] = w[(o * cv->c + r) * 9 + t];
+    }
     q.wt = wt;
     q.work = base;
     atomic_init(&q.next, 0);
