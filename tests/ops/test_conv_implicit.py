@@ -5,8 +5,8 @@ convolution in float64 on the C engine and against the reference engine, around 
 the last 16 by 1 to 3 input channels, blocks of several images or of a few rows of one; the direct
 3 x 3 convolution's 8-pixel tiles and source channel blocks; the masked loads straight from the
 tensors of few input channels: rows as wide as the input's, 8 result channels and the rest, units of
-images and a last partial vector of an image; few result channels by tiles of rows), with and without padding and bias, N = 1, NaN
-propagation, and bit-identical results at 1 and 2 threads."""
+images and a last partial vector of an image; few result channels by tiles of rows), with and
+without padding and bias, N = 1, NaN propagation, and bit-identical results at 1 and 2 threads."""
 
 from __future__ import annotations
 
@@ -139,3 +139,22 @@ def test_nan_reaches_exactly_the_outputs_whose_window_holds_it(c, o) -> None:
     bad[2, :, 6:8, 6:8] = True
     np.testing.assert_array_equal(np.isnan(dx2), bad)
     assert np.isnan(dw2[5]).all() and not np.isnan(np.delete(dw2, 5, axis=0)).any()
+
+
+def test_nan_reaches_exactly_the_outputs_whose_window_holds_it_by_rows() -> None:
+    # y of 4 result channels and dx of 3, rows of 16 pixels: the row tiles' path where it runs
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 8, 16)).astype(np.float32)
+    x[1, 2, 3, 5] = np.nan
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    v = rng.standard_normal((2, 4, 8, 16)).astype(np.float32)
+    y, dx, _ = _run(pygrad, x, w, None, 1, v)
+    bad = np.zeros_like(y, dtype=bool)
+    bad[1, :, 2:5, 4:7] = True
+    np.testing.assert_array_equal(np.isnan(y), bad)
+    assert not np.isnan(dx).any()
+    v[0, 1, 7, 15] = np.nan
+    _, dx2, _ = _run(pygrad, np.nan_to_num(x), w, None, 1, v)
+    bad = np.zeros_like(dx2, dtype=bool)
+    bad[0, :, 6:8, 14:16] = True
+    np.testing.assert_array_equal(np.isnan(dx2), bad)
