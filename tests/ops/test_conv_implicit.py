@@ -66,6 +66,12 @@ CASES = [
     (1, 2, 2, 3, 16, 3, 3, 1, False),
     (2, 70, 3, 10, 16, 3, 3, 1, False),
     (2, 1, 1, 9, 64, 3, 3, 1, True),
+    # ... and rows of 8, two a vector: dx of 1 and 2 channels, y of 3 and 4, heights 2 to 12, padding 0 to 2
+    (3, 1, 16, 8, 8, 3, 3, 1, True),
+    (2, 2, 5, 12, 8, 3, 3, 1, False),
+    (2, 3, 9, 2, 8, 3, 3, 1, False),
+    (3, 5, 4, 10, 8, 3, 3, (0, 1), True),
+    (2, 7, 3, 6, 8, 3, 3, (2, 1), False),
 ]
 
 
@@ -100,7 +106,7 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
 
 
 @pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4), (70, 1, 16, 8),
-                                         (9, 3, 32, 32), (50, 1, 13, 4)])
+                                         (9, 3, 32, 32), (50, 1, 13, 4), (5, 2, 3, 8)])
 def test_bit_identical_at_one_and_two_threads(n, c, o, hw) -> None:
     rng = np.random.default_rng(7)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
