@@ -89,12 +89,12 @@ typedef struct pg_instr {
     int op;             /* I_FWD, I_VIEW, I_BWD: the op-table row */
     int out;            /* the slot written (I_FWD, I_VIEW, I_FULL, I_ACC_*) */
     int n_in;
-    int *in;            /* [n_in] input slots; I_BWD: the dx slots (-1: none) */
-    pg_params p;        /* I_FWD, I_VIEW: the parameters, offsets pointing at `offsets` */
+    int *in;            /* [n_in] input slots; I_BWD: the dx slots (-1: none); in the program's pool */
+    pg_params *p;       /* I_FWD, I_VIEW: the parameters (in the pool), offsets pointing at `offsets` */
     int64_t *offsets;   /* the copy of p.offsets, when they are a constant */
     int offsets_slot;   /* else the int64 slot whose data they are (labels), -1 when constant */
     int fwd;            /* I_BWD: the I_FWD instruction of its node */
-    pg_node *node;      /* I_BWD: the node as plain data (edges, metas, params); pointers set per run */
+    pg_node *node;      /* I_BWD: the node as plain data (edges, metas, params), in the pool; pointers set per run */
     int gout;           /* I_BWD: the output gradient's slot */
     int saved[PG_MAX_SAVED];
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
@@ -165,6 +165,12 @@ typedef struct pg_pmap {
     size_t n, cap;
 } pg_pmap;
 
+/* a block of the program's pool (pg__pool_alloc), its bytes following */
+typedef struct pg_chunk {
+    struct pg_chunk *prev;
+    size_t size;
+} pg_chunk;
+
 struct pg_program {
     pg_recorder rec; /* first: the recorder the hooks are handed is the program */
     pg_slot *slots;
@@ -175,6 +181,9 @@ struct pg_program {
     int n_scalars, cap_scalars;
     int n_inputs, n_outputs, n_opt;
     int *outputs;        /* [n_outputs] slots */
+    pg_chunk *pool;      /* the instructions' input lists, parameters and node copies: bump-allocated */
+    char *pool_at;       /* in the newest chunk */
+    size_t pool_left;
     int *opt_at;         /* [n_opt] the instruction of each optimizer update */
     int *dead_at;        /* [n_code + 1] CSR offsets into dead: the values last read by instruction i */
     int *dead;           /* their slots, dropped after instruction i runs (not the forward buffers) */
@@ -298,6 +307,46 @@ static void pg__refuse(pg_program *g, const char *fmt, const char *what) {
 }
 
 static int pg__ivec_push(pg_ivec *a, int x);
+
+/* The program's pool: what each instruction keeps beside its record (its input
+ * slots, a forward's parameters, a backward's node) lives as long as the program,
+ * so it is carved from large blocks, 16-byte aligned, rather than malloc'd one
+ * by one (some 250k blocks for a program written scalar by scalar), and freed
+ * with the program. NULL when out of memory. */
+#define PG_POOL_MIN ((size_t)64 << 10)
+#define PG_POOL_MAX ((size_t)8 << 20)
+
+static void *pg__pool_alloc(pg_program *g, size_t bytes) {
+    bytes = (bytes + 15) & ~(size_t)15;
+    if (bytes > g->pool_left) {
+        size_t size = g->pool ? 2 * g->pool->size : PG_POOL_MIN;
+        if (size > PG_POOL_MAX) size = PG_POOL_MAX;
+        if (size < bytes) size = bytes;
+        const size_t head = (sizeof(pg_chunk) + 15) & ~(size_t)15;
+        pg_chunk *c = malloc(head + size);
+        if (!c) return NULL;
+        pg__huge(c, head + size);
+        c->prev = g->pool;
+        c->size = size;
+        g->pool = c;
+        g->pool_at = (char *)c + head;
+        g->pool_left = size;
+    }
+    void *p = g->pool_at;
+    g->pool_at += bytes;
+    g->pool_left -= bytes;
+    return p;
+}
+
+static void pg__pool_free(pg_program *g) {
+    while (g->pool) {
+        pg_chunk *c = g->pool;
+        g->pool = c->prev;
+        free(c);
+    }
+    g->pool_at = NULL;
+    g->pool_left = 0;
+}
 
 /* leaf slot s's .grad may have changed: the grads map takes it at the next lookup */
 static void pg__grads_changed(pg_program *g, int s) {
@@ -498,12 +547,13 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
     if (!I) goto done;
     I->op = p->op;
     I->n_in = n_in;
-    I->p = *p;
-    I->in = malloc((size_t)(n_in ? n_in : 1) * sizeof *I->in);
-    if (!I->in) {
+    I->p = pg__pool_alloc(g, sizeof *I->p + (size_t)n_in * sizeof *I->in);
+    if (!I->p) {
         pg__refuse(g, "%s", "out of memory");
         goto done;
     }
+    *I->p = *p;
+    I->in = (int *)(I->p + 1);
     memcpy(I->in, inp, (size_t)n_in * sizeof *inp);
     if (p->offsets && p->n_offsets > 0) {
         /* an int64 tensor's own data (cross_entropy's labels) follows the slot at each run;
@@ -521,11 +571,11 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
             }
             memcpy(I->offsets, p->offsets, (size_t)p->n_offsets * sizeof *I->offsets);
         }
-        I->p.offsets = I->offsets;
+        I->p->offsets = I->offsets;
     }
-    I->p.custom_backward = NULL;
-    I->p.custom_release = NULL;
-    I->p.custom_ctx = NULL;
+    I->p->custom_backward = NULL;
+    I->p->custom_release = NULL;
+    I->p->custom_ctx = NULL;
     int idx = (int)(I - g->code);
     I->out = pg__def(g, out);
     pg_node *n = out->grad_fn;
@@ -569,15 +619,12 @@ static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_t
     }
     if (go < 0) return;
     size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    pg_node *copy = malloc(bytes);
-    int *dxs = malloc((size_t)(n->n_in ? n->n_in : 1) * sizeof *dxs);
-    pg_instr *I = copy && dxs ? pg__emit(g, I_BWD) : NULL;
-    if (!I) {
-        free(copy);
-        free(dxs);
-        return pg__refuse(g, "%s", "out of memory");
-    }
-    memcpy(copy, n, bytes);
+    bytes = (bytes + sizeof(int) - 1) / sizeof(int) * sizeof(int);
+    pg_node *copy = pg__pool_alloc(g, bytes + (size_t)n->n_in * sizeof(int));
+    int *dxs = copy ? (int *)((char *)copy + bytes) : NULL;
+    pg_instr *I = copy ? pg__emit(g, I_BWD) : NULL;
+    if (!I) return pg__refuse(g, "%s", "out of memory");
+    memcpy(copy, n, sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge));
     atomic_init(&copy->refcount, 1);
     atomic_init(&copy->owner, NULL);
     copy->released = copy->gout_reusable = false;
@@ -788,11 +835,8 @@ static pg_status pg__rest(pg_program *g);
 static void pg__program_clear(pg_program *g) {
     for (int s = 0; s < g->n_slots; s++)
         if (g->slots[s].kind != S_INPUT) pg_tensor_release(g->slots[s].t);
-    for (int i = 0; i < g->n_code; i++) {
-        free(g->code[i].in);
-        free(g->code[i].offsets);
-        free(g->code[i].node);
-    }
+    for (int i = 0; i < g->n_code; i++) free(g->code[i].offsets);
+    pg__pool_free(g);
     free(g->slots);
     free(g->code);
     free(g->scalars);
@@ -994,7 +1038,7 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
 /* the random ops: dropout, attention with dropout, random, bernoulli; where their parameters keep the seed */
 static bool pg__random_op(const pg_instr *I) {
-    const pg_params *p = I->kind == I_FWD ? &I->p : &I->node->p;
+    const pg_params *p = I->kind == I_FWD ? I->p : &I->node->p;
     return I->op == PG_OP_DROPOUT || I->op == PG_OP_RANDOM || I->op == PG_OP_BERNOULLI ||
            (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
 }
@@ -1012,7 +1056,7 @@ pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n) {
     if (atomic_load(&g->busy)) return pg__fail(PG_ERR_RUNTIME, "compile: the program is running");
     for (int k = 0; k < n; k++) {
         pg_instr *I = &g->code[g->seed_fwd.v[k]];
-        *pg__seed_of(&I->p, I->op) = seeds[k];
+        *pg__seed_of(I->p, I->op) = seeds[k];
     }
     for (int k = 0; k < g->seed_bwd.n; k += 2) {
         pg_instr *I = &g->code[g->seed_bwd.v[k]];
@@ -1413,7 +1457,7 @@ static int pg__emit_uops(pg_program *g, pg_instr *I, int f, pg_dtype dt) {
         int r[4] = {-1, -1, -1, -1};
         for (int k = 0; k < I->n_in; k++) r[k] = I->in[k];
         const pg_fuse *fu = pg_optable[I->op]->fuse;
-        PG_UOP(fu->fwd[f64], &I->p, I->out, r[0], r[1], r[2], r[3], I->n_in <= 3 ? fu->fwd1[f64] : NULL, I->out,
+        PG_UOP(fu->fwd[f64], I->p, I->out, r[0], r[1], r[2], r[3], I->n_in <= 3 ? fu->fwd1[f64] : NULL, I->out,
                r[0], r[1], r[2]);
         return 0;
     }
@@ -2269,11 +2313,11 @@ static bool pg__mine(const pg_tensor *t) {
 
 /* I's parameters for this run: labels read from their slot */
 static pg_status pg__params(pg_program *g, const pg_instr *I, pg_params *q, int i) {
-    *q = I->p;
+    *q = *I->p;
     if (I->offsets_slot < 0) return PG_OK;
     pg_tensor *t = pg__need(g, I->offsets_slot, i);
     if (!t) return pg_last_status();
-    if (t->dtype != PG_DTYPE_I64 || t->numel != I->p.n_offsets)
+    if (t->dtype != PG_DTYPE_I64 || t->numel != I->p->n_offsets)
         return pg__fail(PG_ERR_SHAPE, "compile: the labels of %s changed size", pg_optable[I->op]->name);
     q->offsets = t->data;
     return PG_OK;
