@@ -165,6 +165,13 @@ typedef struct pg_pmap {
     size_t n, cap;
 } pg_pmap;
 
+/* the backward nodes instructions share (pg__node_copy), by a hash of their bytes */
+typedef struct pg_nodeset {
+    pg_node **k;
+    uint64_t *h;
+    size_t n, cap;
+} pg_nodeset;
+
 /* a block of the program's pool (pg__pool_alloc), its bytes following */
 typedef struct pg_chunk {
     struct pg_chunk *prev;
@@ -195,6 +202,7 @@ struct pg_program {
     char why[384];
     pg_pmap map;         /* tensor -> slot */
     pg_pmap nodes;       /* node -> its I_FWD (the recorder holds a reference to each node) */
+    pg_nodeset shared;   /* the node copies backward instructions share */
     pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
     bool grads_dirty;    /* grads must be rebuilt from every leaf */
     pg_ivec grads_pending; /* leaves whose .grad may have changed (set_grad, accumulation) or that are new */
@@ -604,6 +612,94 @@ static void rec_seed(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, con
     I->out = pg__def(g, seed);
 }
 
+/* A backward instruction keeps its node as plain data: its op, parameters, the
+ * metas of its output and inputs, which inputs need a gradient (edges[i].leaf:
+ * the program's dummy, or NULL), where each saved value came from; no pointer
+ * into the graph. Many nodes are the same as plain data (a program written
+ * scalar by scalar has some 65k backwards of a few kinds), and a run sets only
+ * the saved values of a node, while its instruction runs, and its parameters
+ * from those of its forward: instructions share one copy of each kind, found
+ * by a hash of its bytes (all bytes set, padding zeroed). The random ops, whose
+ * copy takes its seed at each run, and nodes with offsets (labels), which
+ * point outside the copy, have one each. NULL when out of memory. */
+#define PG_SHARE_MAX_IN 4
+
+static uint64_t pg__bytes_hash(const void *p, size_t n) {
+    const unsigned char *c = p;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, c + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    for (; k < n; k++) h = (h ^ c[k]) * 1099511628211ULL;
+    return h ^ (h >> 32);
+}
+
+static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
+    to->dtype = m->dtype;
+    to->ndim = m->ndim;
+    for (int d = 0; d < m->ndim && d < PG_MAX_DIMS; d++) to->shape[d] = m->shape[d];
+}
+
+static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
+    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
+    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && n->op != PG_OP_DROPOUT &&
+                       n->op != PG_OP_RANDOM && n->op != PG_OP_BERNOULLI && n->op != PG_OP_SCALED_DOT_PRODUCT_ATTENTION;
+    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
+    pg_node *c = share ? (pg_node *)buf : pg__pool_alloc(g, bytes);
+    if (!c) return NULL;
+    memset(c, 0, bytes);
+    atomic_init(&c->refcount, 1);
+    atomic_init(&c->owner, NULL);
+    c->op = n->op;
+    c->n_in = n->n_in;
+    pg__meta_plain(&c->out_meta, &n->out_meta);
+    for (int k = 0; k < PG_MAX_SAVED; k++) c->saved_from[k] = n->saved_from[k];
+    memcpy(&c->p, &n->p, sizeof c->p);
+    for (int i = 0; i < n->n_in; i++) {
+        pg__meta_plain(&c->edges[i].meta, &n->edges[i].meta);
+        c->edges[i].leaf = pg__node_needs(n, i) ? g->dummy : NULL;
+    }
+    if (!share) return c;
+    uint64_t h = pg__bytes_hash(c, bytes);
+    pg_nodeset *S = &g->shared;
+    if (2 * (S->n + 1) > S->cap) {
+        size_t cap = S->cap ? 2 * S->cap : 256;
+        pg_node **k = calloc(cap, sizeof *k);
+        uint64_t *hv = malloc(cap * sizeof *hv);
+        if (!k || !hv) {
+            free(k);
+            free(hv);
+            return NULL;
+        }
+        for (size_t j = 0; j < S->cap; j++)
+            if (S->k[j]) {
+                size_t at = (size_t)S->h[j] & (cap - 1);
+                while (k[at]) at = (at + 1) & (cap - 1);
+                k[at] = S->k[j];
+                hv[at] = S->h[j];
+            }
+        free(S->k);
+        free(S->h);
+        S->k = k;
+        S->h = hv;
+        S->cap = cap;
+    }
+    size_t at = (size_t)h & (S->cap - 1);
+    for (; S->k[at]; at = (at + 1) & (S->cap - 1))
+        if (S->h[at] == h && S->k[at]->n_in == c->n_in && !memcmp(S->k[at], c, bytes)) return S->k[at];
+    pg_node *keep = pg__pool_alloc(g, bytes);
+    if (!keep) return NULL;
+    memcpy(keep, c, bytes);
+    S->k[at] = keep;
+    S->h[at] = h;
+    S->n++;
+    return keep;
+}
+
 static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_tensor *const *dx) {
     pg_program *g = (pg_program *)r;
     if (g->refused) return;
@@ -618,26 +714,10 @@ static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_t
         if (n->saved[k] && (sv[k] = pg__use(g, n->saved[k])) < 0) return;
     }
     if (go < 0) return;
-    size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    bytes = (bytes + sizeof(int) - 1) / sizeof(int) * sizeof(int);
-    pg_node *copy = pg__pool_alloc(g, bytes + (size_t)n->n_in * sizeof(int));
-    int *dxs = copy ? (int *)((char *)copy + bytes) : NULL;
+    int *dxs = pg__pool_alloc(g, (size_t)n->n_in * sizeof *dxs);
+    pg_node *copy = dxs ? pg__node_copy(g, n) : NULL;
     pg_instr *I = copy ? pg__emit(g, I_BWD) : NULL;
     if (!I) return pg__refuse(g, "%s", "out of memory");
-    memcpy(copy, n, sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge));
-    atomic_init(&copy->refcount, 1);
-    atomic_init(&copy->owner, NULL);
-    copy->released = copy->gout_reusable = false;
-    copy->hooks = NULL;
-    copy->out = copy->gacc = NULL;
-    copy->owned_offsets = NULL;
-    copy->free_next = NULL;
-    for (int k = 0; k < PG_MAX_SAVED; k++) copy->saved[k] = NULL;
-    for (int i = 0; i < n->n_in; i++) {
-        bool need = pg__node_needs(n, i);
-        copy->edges[i].fn = NULL;
-        copy->edges[i].leaf = need ? g->dummy : NULL;
-    }
     I->op = n->op;
     I->fwd = fwd;
     I->node = copy;
@@ -917,6 +997,9 @@ static void pg__record_drop(pg_program *g) {
     free(g->map.v);
     free(g->nodes.k);
     free(g->nodes.v);
+    free(g->shared.k);
+    free(g->shared.h);
+    memset(&g->shared, 0, sizeof g->shared);
     free(g->grads.k);
     free(g->grads.v);
     memset(&g->map, 0, sizeof g->map);
