@@ -43,7 +43,7 @@
 #endif
 
 /* A recording's large arrays (a program written scalar by scalar has some 190k
- * instructions of 300 bytes and 250k micro-ops of 112) are fresh memory: asking
+ * instructions of about 150 bytes and 250k micro-ops of 112) are fresh memory: asking
  * for transparent huge pages, as the storage allocator does for large buffers
  * (alloc.c), makes their first touch take a page fault per 2 MB instead of per
  * 4 KB. Advice only. */
@@ -58,6 +58,55 @@ static void pg__huge(void *p, size_t bytes) {
     (void)p;
     (void)bytes;
 #endif
+}
+
+/* The two arrays a recording grows an entry at a time (its slots and its
+ * instructions: some 200k of each for a program written scalar by scalar) are,
+ * from PG_BIG_ARRAY bytes on, mappings of their own, grown by mremap: their pages
+ * move rather than being copied into fresh memory (touching fresh memory, which
+ * the kernel zeroes first, is most of what growing costs), and the copy made at
+ * the threshold goes to memory advised for huge pages before it is written.
+ * pg__big_free frees what pg__big_grow returned, given its size. */
+#define PG_BIG_ARRAY ((size_t)4 << 20)
+
+static size_t pg__pages(size_t bytes) { return (bytes + 4095) & ~(size_t)4095; }
+
+static void *pg__big_grow(void *p, size_t old, size_t bytes) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    if (bytes >= PG_BIG_ARRAY) {
+        void *q;
+        if (old >= PG_BIG_ARRAY) {
+            q = mremap(p, pg__pages(old), pg__pages(bytes), MREMAP_MAYMOVE);
+            if (q == MAP_FAILED) return NULL;
+        } else {
+            q = mmap(NULL, pg__pages(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q == MAP_FAILED) return NULL;
+            pg__huge(q, pg__pages(bytes));
+            if (old) memcpy(q, p, old);
+            free(p);
+            return q;
+        }
+        pg__huge(q, pg__pages(bytes));
+        return q;
+    }
+#else
+    (void)old;
+#endif
+    void *q = realloc(p, bytes);
+    pg__huge(q, bytes);
+    return q;
+}
+
+static void pg__big_free(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    if (p && bytes >= PG_BIG_ARRAY) {
+        munmap(p, pg__pages(bytes));
+        return;
+    }
+#else
+    (void)bytes;
+#endif
+    free(p);
 }
 
 enum { S_TEMP, S_INPUT, S_EXT, S_GRADOF };
@@ -364,14 +413,13 @@ static void pg__grads_changed(pg_program *g, int s) {
 static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
     if (g->n_slots == g->cap_slots) {
         int cap = g->cap_slots ? 2 * g->cap_slots : 64;
-        pg_slot *v = realloc(g->slots, (size_t)cap * sizeof *v);
+        pg_slot *v = pg__big_grow(g->slots, (size_t)g->cap_slots * sizeof *v, (size_t)cap * sizeof *v);
         if (!v) {
             pg__refuse(g, "%s", "out of memory");
             return -1;
         }
         g->slots = v;
         g->cap_slots = cap;
-        pg__huge(v, (size_t)cap * sizeof *v);
     }
     if (kind == S_INPUT || kind == S_EXT) {
         if (g->n_leaves == g->cap_leaves) {
@@ -399,14 +447,13 @@ static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
 static pg_instr *pg__emit(pg_program *g, int kind) {
     if (g->n_code == g->cap_code) {
         int cap = g->cap_code ? 2 * g->cap_code : 64;
-        pg_instr *v = realloc(g->code, (size_t)cap * sizeof *v);
+        pg_instr *v = pg__big_grow(g->code, (size_t)g->cap_code * sizeof *v, (size_t)cap * sizeof *v);
         if (!v) {
             pg__refuse(g, "%s", "out of memory");
             return NULL;
         }
         g->code = v;
         g->cap_code = cap;
-        pg__huge(v, (size_t)cap * sizeof *v);
     }
     pg_instr *I = &g->code[g->n_code++];
     memset(I, 0, sizeof *I);
@@ -917,8 +964,8 @@ static void pg__program_clear(pg_program *g) {
         if (g->slots[s].kind != S_INPUT) pg_tensor_release(g->slots[s].t);
     for (int i = 0; i < g->n_code; i++) free(g->code[i].offsets);
     pg__pool_free(g);
-    free(g->slots);
-    free(g->code);
+    pg__big_free(g->slots, (size_t)g->cap_slots * sizeof *g->slots);
+    pg__big_free(g->code, (size_t)g->cap_code * sizeof *g->code);
     free(g->scalars);
     free(g->outputs);
     free(g->opt_at);
