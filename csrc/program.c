@@ -673,16 +673,18 @@ static void rec_seed(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, con
 
 static uint64_t pg__bytes_hash(const void *p, size_t n) {
     const unsigned char *c = p;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    uint64_t h[4] = {0x9e3779b97f4a7c15ULL ^ n, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL};
     size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, c + k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 29;
-    }
-    for (; k < n; k++) h = (h ^ c[k]) * 1099511628211ULL;
-    return h ^ (h >> 32);
+    for (; k + 32 <= n; k += 32) /* four independent lanes */
+        for (int j = 0; j < 4; j++) {
+            uint64_t w;
+            memcpy(&w, c + k + 8 * j, 8);
+            h[j] = (h[j] ^ w) * 0xff51afd7ed558ccdULL;
+            h[j] ^= h[j] >> 29;
+        }
+    for (; k < n; k++) h[0] = (h[0] ^ c[k]) * 1099511628211ULL;
+    uint64_t r = h[0] ^ (h[1] * 0x9e3779b97f4a7c15ULL) ^ (h[2] * 0xc2b2ae3d27d4eb4fULL) ^ (h[3] * 0x165667b19e3779f9ULL);
+    return r ^ (r >> 32);
 }
 
 static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
