@@ -1486,11 +1486,14 @@ class CompiledFunction:
                        spec[0] if spec is not None and spec[0] is not dict and entry.kinds == ["T"] * len(spec[1])
                        and not any(spec[1]) else None)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
-        entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
+        entry.sbufs = []  # each update's scalars, passed to C by a dry run (_replay makes them)
         runs: list[Any] | None = []
         in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
+        last_o: Any = None
+        fast: Any = None
         for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
-            fast = _scalars_of(o)
+            if o is not last_o:
+                last_o, fast = o, _scalars_of(o)
             if fast is None:
                 runs = None
                 break
@@ -1590,6 +1593,8 @@ class CompiledFunction:
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD
+            if len(entry.sbufs) != len(entry.updates):  # made at the first dry run
+                entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]
             for k, (sc, buf) in enumerate(zip(scalars, entry.sbufs)):
                 n = len(sc)
                 if n > len(buf):
