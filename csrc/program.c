@@ -43,7 +43,7 @@
 #endif
 
 /* A recording's large arrays (a program written scalar by scalar has some 190k
- * instructions of about 150 bytes and 250k micro-ops of 112) are fresh memory: asking
+ * instructions of about 150 bytes and 250k micro-ops of 64) are fresh memory: asking
  * for transparent huge pages, as the storage allocator does for large buffers
  * (alloc.c), makes their first touch take a page fault per 2 MB instead of per
  * 4 KB. Advice only. */
@@ -165,14 +165,15 @@ typedef struct pg_ivec {
     int n, cap;
 } pg_ivec;
 
-/* one row call of a fused group: ref[k] is the slot of operand k (-1: none) */
+/* one row call of a fused group: ref[k] is the slot of operand k (-1: none), its data at
+ * g->base[ref[k]] or, in the per-thread scratch, at block g->off[ref[k]]. 64 bytes: a
+ * program written scalar by scalar has some 250k, written once as fresh memory and
+ * put in their running order */
 typedef struct pg_uop {
     pg_fuse_row fn;
     void *ctx;
-    char **cell[5]; /* where each operand's data pointer is (g->base), NULL for none or scratch */
-    int ref[5];     /* the operands' slots, -1 for none */
-    bool scratch;   /* an operand is in the per-thread scratch */
     pg_fuse_one one; /* the same on one element (NULL: none), its operands' slots oref (-1: none) */
+    int ref[5];      /* the operands' slots, -1 for none */
     int oref[4];
     int ctx_bytes;   /* what ctx points at, compared when batching (0: ignored) */
 } pg_uop;
@@ -2087,15 +2088,6 @@ static pg_status pg__lower(pg_program *g) {
                 if (pg__ivec_push(&L[7], s) < 0) goto done;
             }
         }
-        for (int u = G->u0; u < G->u1; u++) {
-            pg_uop *U = &g->uops[u];
-            U->scratch = false;
-            for (int k = 0; k < 5; k++) {
-                int s = U->ref[k];
-                U->cell[k] = s < 0 || g->loc[s] == L_SCRATCH ? NULL : &g->base[s];
-                U->scratch |= s >= 0 && g->loc[s] == L_SCRATCH;
-            }
-        }
         /* the .grad slots read: resolved after the new ones are made */
         for (int k = 0; k < L[3].n; k++)
             if (pg__ivec_push(&L[5], g->slots[L[3].v[k]].gradof) < 0) goto done;
@@ -2771,10 +2763,10 @@ static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, 
     for (int u = G->u0; u < G->u1; u++) {
         const pg_uop *U = &g->uops[g->sorder[u]]; /* one element: the order its words were planned in */
         char *ptr[5];
-        for (int k = 0; k < 5; k++) ptr[k] = U->cell[k] ? *U->cell[k] + shift : NULL;
-        if (U->scratch)
-            for (int k = 0; k < 5; k++)
-                if (U->ref[k] >= 0 && g->loc[U->ref[k]] == L_SCRATCH) ptr[k] = scr + g->off[U->ref[k]] * PG_FUSE_BLOCK;
+        for (int k = 0; k < 5; k++) {
+            int s = U->ref[k];
+            ptr[k] = s < 0 ? NULL : g->loc[s] == L_SCRATCH ? scr + g->off[s] * PG_FUSE_BLOCK : g->base[s] + shift;
+        }
         U->fn(ptr, ones, n, U->ctx);
     }
 }
