@@ -1254,6 +1254,26 @@ class _Entry:
         self.why: str | None = None
 
 
+_prepared = False
+
+
+def _prepare() -> None:
+    """Once per process, when the first function is compiled: what its first recording would do
+    first otherwise. cffi parses the C type of an array at its first ``ffi.new`` and makes its
+    wrapper of a C function at the first use of its name, some 80 us in all for the recording's
+    (twice the vectorised micrograd step, which a recording should cost a few of)."""
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    handles([])
+    doubles([0.0])
+    new_program()
+    for name in ("pg_program_record_begin", "pg_program_record_end", "pg_program_n_seeds", "pg_program_run",
+                 "pg_program_set_seeds", "pg_program_set_all_optim_scalars", "pg_program_set_optim_scalars"):
+        getattr(lib, name)
+
+
 class CompiledFunction:
     """What ``pygrad.compile`` returns: call it like the function."""
 
@@ -1272,6 +1292,7 @@ class CompiledFunction:
         self.last_change: str | None = None  # which guards differed at the latest of those, in words
         self._sources = self._root_sources()
         functools.update_wrapper(self, fn)
+        _prepare()
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
