@@ -108,6 +108,10 @@ typedef struct pg_instr {
                          * epilogue runs (pg__epilogues); -1 on those instructions; 0 otherwise */
     bool epi_h;         /* I_BWD with an epilogue: ReLU's mask read from the ReLU's output, which is
                          * the matmul's saved A (h = relu(z): h > 0 exactly where z > 0) */
+    bool epi_inplace;   /* I_FWD with the bias and ReLU in its epilogue, z = y + b read by nothing else
+                         * than the ReLU and ReLU's backward: z is not kept, the GEMM writes into h's
+                         * buffer and the epilogue makes each tile relu(tile + b) there; ReLU's
+                         * backward reads h for z (pg__epilogues) */
 } pg_instr;
 
 /* a growing int list */
@@ -2128,6 +2132,24 @@ static pg_status pg__epilogues(pg_program *g) {
         }
     next:;
     }
+    /* z = x W + b, h = relu(z) in a forward epilogue, and ReLU's backward reading h for its mask in
+     * a backward one: when nothing else reads z, ReLU's backward reads h in z's place (z > 0 ? g : 0
+     * and h > 0 ? g : 0 are the same: h > 0 exactly where z > 0) and z is never stored */
+    for (int i = 0; i < g->n_code; i++) {
+        const pg_instr *I = &g->code[i];
+        if (I->kind != I_BWD || I->epi <= 0 || !I->epi_h) continue;
+        pg_instr *R = &g->code[i + I->epi];
+        const int z = R->saved[0], h = I->saved[0];
+        for (int f = 0; f + 2 < i; f++) {
+            pg_instr *F = &g->code[f];
+            if (F->kind == I_FWD && F->epi == 2 && g->code[f + 1].out == z && g->code[f + 2].out == h &&
+                pg__readers(g, z, f + 1) == 2 && pg__touches(&g->code[f + 2], z) && pg__touches(R, z)) {
+                F->epi_inplace = true;
+                R->saved[0] = h;
+                break;
+            }
+        }
+    }
     return PG_OK;
 }
 
@@ -2222,7 +2244,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     }
     for (int q = 0; q < g->n_groups && I->epi >= 0; q++) /* an epilogue's instruction does not run its group */
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
-    if (I->epi > 0 && I->kind == I_FWD) PG_PUT("  [its epilogue runs %d..%d]", i + 1, i + I->epi);
+    if (I->epi > 0 && I->kind == I_FWD)
+        PG_PUT("  [its epilogue runs %d..%d%s]", i + 1, i + I->epi, I->epi_inplace ? ", in place" : "");
     if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
     if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
 #undef PG_NAME
@@ -2529,8 +2552,8 @@ static pg_status pg__run_epi(pg_program *g, int i) {
         const pg_meta *am = &g->slots[I->in[0]].meta, *wm = &g->slots[I->in[1]].meta, *bm = &g->slots[J->in[1]].meta;
         if (pg__meta_is(a, am) && pg__meta_is(w, wm) && pg__meta_is(b, bm) && am->shape[1] == wm->shape[0]) {
             const int64_t M = am->shape[0], K = am->shape[1], N = wm->shape[1];
-            pg_tensor *z = pg__out_for(g, J->out), *h = NULL;
-            if (z && I->epi == 2) h = pg__out_for(g, g->code[i + 2].out);
+            pg_tensor *z = I->epi_inplace ? pg__out_for(g, g->code[i + 2].out) : pg__out_for(g, J->out), *h = NULL;
+            if (z && I->epi == 2) h = I->epi_inplace ? z : pg__out_for(g, g->code[i + 2].out);
             if (!z || (I->epi == 2 && !h)) return pg_last_status();
             pg_epi_ctx e = {I->epi == 2 ? E_BIAS_RELU : E_BIAS, z->data, b->data, h ? h->data : NULL, NULL, N};
             pg__gemm_epi(a->dtype == PG_DTYPE_F64, false, false, M, N, K, a->data, K, w->data, N, z->data, &e);

@@ -98,6 +98,38 @@ def test_program_shows_what_runs_in_the_epilogue():
     assert sum("[in the matmul's epilogue]" in ln for ln in lines) == 2 * 2 + 1 + 2  # add+relu x2, add, relu bwd x2
     bwd = [ln for ln in lines if "matmul_backward(" in ln]
     assert sum("its epilogue runs" in ln for ln in bwd) == 2  # the first layer's dX is not computed
+    # the hidden layers' z = x W + b is not stored: ReLU's backward reads h = relu(z) for its mask
+    assert [ln.endswith(", in place]") for ln in fwd] == [True, True, False]
+    relu_out = {ln.split()[2] for ln in lines if "= relu(" in ln}
+    saved = [ln.split("saved ")[1].split(")")[0] for ln in lines if "relu_backward(" in ln]
+    assert len(saved) == 2 and set(saved) <= relu_out
+
+
+def test_pre_activation_read_elsewhere_is_stored():
+    """z = x W + b is read by more than the ReLU and its backward: the epilogue writes z and h
+    apart, and the step stays bit-identical."""
+    rng = np.random.default_rng(0)
+    w = pg.tensor(rng.standard_normal((5, 4)), dtype="float32", requires_grad=True)
+    b = pg.tensor(rng.standard_normal(4), dtype="float32", requires_grad=True)
+    v = pg.tensor(rng.standard_normal((4, 3)), dtype="float32", requires_grad=True)
+
+    def f(x):
+        w.grad = b.grad = v.grad = None
+        z = x @ w + b
+        h = z.relu()
+        loss = (h @ v).sum() + (z * z).sum()
+        loss.backward()
+        return loss, w.grad, b.grad, v.grad
+
+    x = pg.tensor(rng.standard_normal((3, 5)), dtype="float32")
+    fn = pg.compile(f)
+    want = [t.numpy().copy() for t in f(x)]
+    fn(x)
+    fn(x)
+    for _ in range(3):
+        for u, t in zip(want, fn(x), strict=True):
+            np.testing.assert_array_equal(t.numpy(), u)
+    assert "its epilogue runs" in str(fn.program) and "in place" not in str(fn.program)
 
 
 def test_product_read_twice_is_not_fused():
