@@ -295,3 +295,83 @@ def test_update_of_a_parameter_captured_twice_stays():
         before = w.numpy().copy()
         got = fn(x).numpy()
         np.testing.assert_array_equal(got, before * 2.0)
+
+
+# ---- an SGD update run in pieces in a later dW product's epilogue (pg__carriers) ----
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"momentum": 0.9},
+        {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        {"momentum": 0.5, "dampening": 0.3, "maximize": True},
+        {},
+    ],
+)
+def test_carried_update_is_bit_identical(kw, threads):
+    """The second layer's update (256 x 256 weights) runs in pieces on the tiles of the first
+    layer's dW product: the parameters, their gradients and the losses stay eager's, bit for bit."""
+    sizes = (300, 256, 256, 10)
+
+    def build():
+        model = pg.nn.MLP(list(sizes), dtype="float32", generator=0)
+        opt = pg.optim.SGD(model.parameters(), lr=0.05, **kw)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, model
+
+    old = pg.get_num_threads()
+    pg.set_num_threads(threads)
+    try:
+        x, y = _batch(sizes, 64, "float32")
+        eager, m_eager = build()
+        comp, m_comp = build()
+        fn = pg.compile(comp)
+        for _ in range(5):
+            assert eager(x, y).numpy().tobytes() == fn(x, y).numpy().tobytes()
+        assert fn.records == 1
+        carried = [ln for ln in _lines(fn) if "[in the epilogue of" in ln]
+        assert len(carried) == 1 and "sgd_step(" in carried[0]
+        for pe, pc in zip(m_eager.parameters(), m_comp.parameters(), strict=True):
+            np.testing.assert_array_equal(pc.numpy(), pe.numpy())
+            np.testing.assert_array_equal(pc.grad.numpy(), pe.grad.numpy())
+    finally:
+        pg.set_num_threads(old)
+
+
+def test_update_of_a_viewed_parameter_is_not_carried():
+    """The second weight is used through a view (reshape): its update stays in its turn, and the
+    step stays eager's."""
+
+    def build():
+        rng = np.random.default_rng(0)
+        w1 = pg.tensor(rng.standard_normal((300, 256)) * 0.05, dtype="float32", requires_grad=True)
+        w2 = pg.tensor(rng.standard_normal((256, 256)) * 0.05, dtype="float32", requires_grad=True)
+        opt = pg.optim.SGD([w1, w2], lr=0.05, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            loss = ((x @ w1).relu() @ w2.reshape(256, 256)).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, (w1, w2)
+
+    x = pg.tensor(np.random.default_rng(1).standard_normal((64, 300)), dtype="float32")
+    eager, p_eager = build()
+    comp, p_comp = build()
+    fn = pg.compile(comp)
+    for _ in range(4):
+        assert eager(x).numpy().tobytes() == fn(x).numpy().tobytes()
+    assert fn.records == 1 and "[in the epilogue of" not in str(fn.program)
+    for pe, pc in zip(p_eager, p_comp, strict=True):
+        np.testing.assert_array_equal(pc.numpy(), pe.numpy())
