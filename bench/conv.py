@@ -27,14 +27,15 @@ results count against them.
 pygrad computes float32 stride-1 convolutions of few input channels (1 to 4, the first layers here)
 on AVX-512 CPUs straight from the tensors, with no copy, no col matrix and no transpose: masked loads
 read each tap's 16 consecutive pixels in place (y and dw of images up to 8 x 8, and dx, whose result
-has those few channels). Other float32 stride-1 3 x 3 convolutions it computes from zero-padded copies
-of the images with no col matrix: the weight gradient as one GEMM over every image's pixels (the pixels
-broadcast, the upstream gradient's channels as vectors), the input gradient (and y of images up to
-8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles; other float32 stride-1
-convolutions of images of 64 to 4096 output pixels as an implicit GEMM from padded copies of the
-images (the weight gradient from 256 pixels on); the rest it lowers onto its packed GEMM with im2col /
-col2im, small images unfolded in groups into one GEMM, the groups split between the threads. In a
-network the first layer's dx is never computed (its input does not require grad); it is timed here all
+has those few channels; there, dx by tiles of rows, each load of a source row (of two rows of 8 x 8
+images) feeding the 3 result rows whose windows hold it). Other float32 stride-1 3 x 3 convolutions it
+computes from zero-padded copies of the images with no col matrix: the weight gradient as one GEMM over
+every image's pixels (the pixels broadcast, the upstream gradient's channels as vectors), the input
+gradient (and y of images up to 8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles;
+other float32 stride-1 convolutions of images of 64 to 4096 output pixels as an implicit GEMM from
+padded copies of the images (the weight gradient from 256 pixels on); the rest it lowers onto its packed
+GEMM with im2col / col2im, small images unfolded in groups into one GEMM, the groups split between the
+threads. In a network the first layer's dx is never computed (its input does not require grad); it is timed here all
 the same.
 PyTorch's CPU path (oneDNN / its own im2col) is the peer.
 """

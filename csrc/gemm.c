@@ -151,6 +151,12 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
 
 /* SIMD: NR = NV vectors of W lanes; the MR x NV accumulators stay in registers. */
 #define PG_UKR_SIMD(NAME, TGT, T, V, W, MR, NV, ZERO, LOAD, LOADU, STOREU, SET1, FMA, ADD)                  \
+    PG_UKR_SIMD_S(NAME, TGT, T, V, W, MR, MR, NV, ZERO, LOAD, LOADU, STOREU, SET1, FMA, ADD)
+
+/* The same over the first MR rows of panels packed MRS rows wide (MR <= MRS): the rows of an edge
+ * tile past M computed no more. Each element of C is the same sum in the same order whatever the
+ * tile's rows: the same bits. */
+#define PG_UKR_SIMD_S(NAME, TGT, T, V, W, MR, MRS, NV, ZERO, LOAD, LOADU, STOREU, SET1, FMA, ADD)           \
     TGT static void NAME(int64_t k, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc,   \
                          bool acc) {                                                                        \
         V r[MR][NV];                                                                                        \
@@ -166,7 +172,7 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
                 V ai = SET1(a[i]);                                                                          \
                 PG_UNROLL(4) for (int v = 0; v < NV; v++) r[i][v] = FMA(ai, bv[v], r[i][v]);                \
             }                                                                                               \
-            a += MR;                                                                                        \
+            a += MRS;                                                                                       \
             b += NV * W;                                                                                    \
         }                                                                                                   \
         PG_UKR_WRITE(T, W, MR, NV, LOADU, STOREU, ADD)                                                      \
@@ -286,7 +292,36 @@ static const char *const pg_gemm_names[] = {"naive", "generic", "avx2", "avx512"
         const struct pg_gemm_kern_##SUF *narrow; /* for N <= narrow->nr, or NULL */                         \
         /* the tile over operands in place (pg__gemm_direct), or NULL */                                   \
         void (*ukr_u)(int64_t, const T *restrict, int64_t, const T *restrict, int64_t, T *restrict, int64_t, bool); \
+        int mru; /* ukr_u's rows, when not mr */                                                            \
+        /* kernels over the first mre[e] < mr rows of the packed panels (mre[0] > mre[1]), for tiles    \
+         * past M, or NULL */                                                                               \
+        int mre[2];                                                                                         \
+        void (*ukr_e[2])(int64_t, const T *restrict, const T *restrict, T *restrict, int64_t, bool);        \
     } pg_gemm_kern_##SUF;
+
+/* One tile: C[m, n] (+)= the packed panels' product, by the whole-tile kernel or, for a tile past M
+ * or N, by the narrowest row kernel into an edge buffer then added or stored. */
+#define PG_GEMM_TILE(kn, kc, ap, bp, cp, ldc, beta, m, n, MR, NR, edge)                                     \
+    do {                                                                                                    \
+        if ((n) == (NR) && (m) == (MR)) {                                                                   \
+            (kn)->ukr(kc, ap, bp, cp, ldc, beta);                                                           \
+            break;                                                                                          \
+        }                                                                                                   \
+        int e_ = -1;                                                                                        \
+        if ((kn)->ukr_e[0] && (m) <= (kn)->mre[0]) e_ = (kn)->ukr_e[1] && (m) <= (kn)->mre[1] ? 1 : 0;     \
+        if (e_ >= 0 && (n) == (NR) && (m) == (kn)->mre[e_]) {                                               \
+            (kn)->ukr_e[e_](kc, ap, bp, cp, ldc, beta);                                                     \
+            break;                                                                                          \
+        }                                                                                                   \
+        if (e_ >= 0)                                                                                        \
+            (kn)->ukr_e[e_](kc, ap, bp, edge, NR, false);                                                   \
+        else                                                                                                \
+            (kn)->ukr(kc, ap, bp, edge, NR, false);                                                         \
+        for (int64_t i_ = 0; i_ < (m); i_++)                                                                \
+            for (int64_t j_ = 0; j_ < (n); j_++)                                                            \
+                (cp)[i_ * (ldc) + j_] = (beta) ? (cp)[i_ * (ldc) + j_] + (edge)[i_ * (NR) + j_]             \
+                                               : (edge)[i_ * (NR) + j_];                                    \
+    } while (0)
 PG_KERNEL_TYPE(float, f32)
 PG_KERNEL_TYPE(double, f64)
 
@@ -297,8 +332,10 @@ PG_PACK_B(pack_b_f32_c, PG_NO_TARGET, float, 8)
 PG_UKR_C(ukr_f64_c, double, 4, 4)
 PG_PACK_A(pack_a_f64_c, PG_NO_TARGET, double, 4)
 PG_PACK_B(pack_b_f64_c, PG_NO_TARGET, double, 4)
-static const pg_gemm_kern_f32 pg_kern_f32_c = {4, 8, 256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c, NULL, NULL};
-static const pg_gemm_kern_f64 pg_kern_f64_c = {4, 4, 256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c, NULL, NULL};
+static const pg_gemm_kern_f32 pg_kern_f32_c = {4,    8,    256, 128, 4096, ukr_f32_c, pack_a_f32_c, pack_b_f32_c,
+                                               NULL, NULL, 0,   {0, 0},   {NULL, NULL}};
+static const pg_gemm_kern_f64 pg_kern_f64_c = {4,    4,    256, 128, 4096, ukr_f64_c, pack_a_f64_c, pack_b_f64_c,
+                                               NULL, NULL, 0,   {0, 0},   {NULL, NULL}};
 
 #if PG_GEMM_X86
 /* AVX2 + FMA: 16 ymm registers; 6 x 2 accumulators, 2 B vectors, 1 broadcast */
@@ -321,19 +358,29 @@ PG_UKR_SIMD(ukr_f64_avx2n, PG_TARGET_AVX2, double, __m256d, 4, 12, 1, _mm256_set
 PG_PACK_A(pack_a_f64_avx2n, PG_TARGET_AVX2, double, 12)
 PG_PACK_B(pack_b_f64_avx2n, PG_TARGET_AVX2, double, 4)
 static const pg_gemm_kern_f32 pg_kern_f32_avx2n = {12, 8, 256, 144, 4096, ukr_f32_avx2n, pack_a_f32_avx2n,
-                                                   pack_b_f32_avx2n, NULL, NULL};
+                                                   pack_b_f32_avx2n, NULL, NULL, 0, {0, 0}, {NULL, NULL}};
 static const pg_gemm_kern_f64 pg_kern_f64_avx2n = {12, 4, 256, 144, 4096, ukr_f64_avx2n, pack_a_f64_avx2n,
-                                                   pack_b_f64_avx2n, NULL, NULL};
+                                                   pack_b_f64_avx2n, NULL, NULL, 0, {0, 0}, {NULL, NULL}};
 static const pg_gemm_kern_f32 pg_kern_f32_avx2 = {6, 16, 256, 144, 4096, ukr_f32_avx2, pack_a_f32_avx2,
-                                                  pack_b_f32_avx2, &pg_kern_f32_avx2n, NULL};
+                                                  pack_b_f32_avx2, &pg_kern_f32_avx2n, NULL, 0, {0, 0}, {NULL, NULL}};
 static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_avx2, pack_a_f64_avx2,
-                                                  pack_b_f64_avx2, &pg_kern_f64_avx2n, NULL};
+                                                  pack_b_f64_avx2, &pg_kern_f64_avx2n, NULL, 0, {0, 0}, {NULL, NULL}};
 
-/* AVX-512: 32 zmm registers; 8 x 2 accumulators, 2 B vectors, broadcasts
- * folded into the FMAs. On this project's Zen 5 machine 8 x 32 beat 12 x 32,
- * 14 x 32, 10 x 32, 8 x 48 and 6 x 64, and KC = 256, MC = 240, NC = 4096
- * beat the neighbouring block sizes (bench/RESULTS.md). */
-#define PG_MR_AVX512 8
+/* AVX-512: 32 zmm registers; 12 x 2 accumulators, 2 B vectors, one
+ * broadcast. On an earlier Zen 5 machine 8 x 32 beat 12 x 32, 14 x 32,
+ * 10 x 32, 8 x 48 and 6 x 64, and KC = 256, MC = 240, NC = 4096 beat the
+ * neighbouring block sizes (bench/RESULTS.md); on the Sapphire Rapids host
+ * 12 x 32 ran 1-thread products 3-10% faster than 8 x 32 (256^3 to 1024^3,
+ * the MLP's layers; best of 5 interleaved runs, thread CPU time): each
+ * broadcast feeds two FMAs more and each C tile is loaded and stored for 1.5
+ * times the work. Tiles past M run 8- or 4-row kernels over the first rows of
+ * the panels (ukr_e), so M = 256, 512 or 784 computes no padding rows beyond
+ * 4; the direct path (untransposed, small) keeps 8-row tiles, whose edge rows
+ * it copies. Row counts change no element's sum: the same bits. float64
+ * runs the same shapes, 12 x 16 (1024^3 on 1 thread 3% faster than 8 x 16). */
+#define PG_MR_AVX512 12
+#define PG_MRU_AVX512 8
+#define PG_MR64_AVX512 12
 #define PG_NV_AVX512 2
 #define PG_KC_AVX512 256
 #define PG_MC_AVX512 240
@@ -341,16 +388,28 @@ static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_
 PG_UKR_SIMD(ukr_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
             _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
             _mm512_add_ps)
-PG_UKR_SIMD_U(ukru_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
+PG_UKR_SIMD_S(ukr_f32_avx512e8, PG_TARGET_AVX512, float, __m512, 16, 8, PG_MR_AVX512, PG_NV_AVX512,
+              _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+              _mm512_add_ps)
+PG_UKR_SIMD_S(ukr_f32_avx512e4, PG_TARGET_AVX512, float, __m512, 16, 4, PG_MR_AVX512, PG_NV_AVX512,
+              _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+              _mm512_add_ps)
+PG_UKR_SIMD_U(ukru_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MRU_AVX512, PG_NV_AVX512,
               _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
 PG_PACK_A(pack_a_f32_avx512s, PG_TARGET_AVX512, float, PG_MR_AVX512)
 PG_PACK_B(pack_b_f32_avx512s, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
-PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
+PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR64_AVX512, PG_NV_AVX512,
             _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
             _mm512_add_pd)
-PG_UKR_SIMD_U(ukru_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR_AVX512, PG_NV_AVX512,
+PG_UKR_SIMD_S(ukr_f64_avx512e8, PG_TARGET_AVX512, double, __m512d, 8, 8, PG_MR64_AVX512, PG_NV_AVX512,
+              _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+              _mm512_add_pd)
+PG_UKR_SIMD_S(ukr_f64_avx512e4, PG_TARGET_AVX512, double, __m512d, 8, 4, PG_MR64_AVX512, PG_NV_AVX512,
+              _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+              _mm512_add_pd)
+PG_UKR_SIMD_U(ukru_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MRU_AVX512, PG_NV_AVX512,
               _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
-PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR_AVX512)
+PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR64_AVX512)
 PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
 /* narrow: one vector of B per row (N <= 16 in float32, N <= 8 in float64,
  * e.g. a 10-class output layer), 16 rows per tile */
@@ -387,14 +446,65 @@ PG_TARGET_AVX512 static inline void pg__tr8x8_f32(const float *s, int64_t ld, fl
     _mm256_storeu_ps(d + 7 * dld, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* one whole panel of R rows (R a multiple of 8), kc columns: dst[p*R + r] = s[r*ld + p] */
+/* four rows by eight columns: d[c*dld + r] = s[r*ld + c], r < 4, c < 8 */
+PG_TARGET_AVX512 static inline void pg__tr4x8_f32(const float *s, int64_t ld, float *d, int64_t dld) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld), r2 = _mm256_loadu_ps(s + 2 * ld);
+    __m256 r3 = _mm256_loadu_ps(s + 3 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    /* u: columns c (low half) and c + 4 (high half) of the four rows */
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    _mm_storeu_ps(d, _mm256_castps256_ps128(u0));
+    _mm_storeu_ps(d + dld, _mm256_castps256_ps128(u1));
+    _mm_storeu_ps(d + 2 * dld, _mm256_castps256_ps128(u2));
+    _mm_storeu_ps(d + 3 * dld, _mm256_castps256_ps128(u3));
+    _mm_storeu_ps(d + 4 * dld, _mm256_extractf128_ps(u0, 1));
+    _mm_storeu_ps(d + 5 * dld, _mm256_extractf128_ps(u1, 1));
+    _mm_storeu_ps(d + 6 * dld, _mm256_extractf128_ps(u2, 1));
+    _mm_storeu_ps(d + 7 * dld, _mm256_extractf128_ps(u3, 1));
+}
+
+/* one whole panel of R rows, kc columns: dst[p*R + r] = s[r*ld + p] */
 PG_TARGET_AVX512 static void pg__pack_tr_f32(int64_t R, int64_t kc, const float *s, int64_t ld,
                                              float *restrict dst) {
     int64_t p = 0;
-    for (; p + 8 <= kc; p += 8)
-        for (int64_t r = 0; r < R; r += 8) pg__tr8x8_f32(s + r * ld + p, ld, dst + p * R + r, R);
+    for (; p + 8 <= kc; p += 8) {
+        int64_t r = 0;
+        for (; r + 8 <= R; r += 8) pg__tr8x8_f32(s + r * ld + p, ld, dst + p * R + r, R);
+        if (r + 4 <= R) pg__tr4x8_f32(s + r * ld + p, ld, dst + p * R + r, R), r += 4;
+        for (; r < R; r++)
+            for (int64_t q = p; q < p + 8; q++) dst[q * R + r] = s[r * ld + q];
+    }
     for (; p < kc; p++)
         for (int64_t r = 0; r < R; r++) dst[p * R + r] = s[r * ld + p];
+}
+
+/* Packing the operand whose panel rows are contiguous (A transposed, B untransposed) is a copy of
+ * rows of R values, R a multiple of 16: dst[p*R + c] = s[p*ld + c] for c < n, zero past n. The
+ * source rows are ld apart (a page or more in a large matrix, beyond the strides the hardware
+ * prefetchers follow): each row is asked for PG_PACK_AHEAD rows ahead. */
+#define PG_PACK_AHEAD 8
+PG_TARGET_AVX512 static void pg__pack_cp_f32(int64_t R, int64_t n, int64_t kc, const float *s, int64_t ld,
+                                             float *restrict dst) {
+    if (n == R && R == 32) {
+        for (int64_t p = 0; p < kc; p++, s += ld, dst += 32) {
+            __builtin_prefetch(s + PG_PACK_AHEAD * ld);
+            __builtin_prefetch(s + PG_PACK_AHEAD * ld + 31);
+            _mm512_store_ps(dst, _mm512_loadu_ps(s));
+            _mm512_store_ps(dst + 16, _mm512_loadu_ps(s + 16));
+        }
+        return;
+    }
+    for (int64_t p = 0; p < kc; p++, s += ld, dst += R) {
+        __builtin_prefetch(s + PG_PACK_AHEAD * ld);
+        if (n > 16) __builtin_prefetch(s + PG_PACK_AHEAD * ld + n - 1);
+        for (int64_t c = 0; c < R; c += 16) {
+            const int64_t left = n - c;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            _mm512_store_ps(dst + c, _mm512_maskz_loadu_ps(k, s + c));
+        }
+    }
 }
 
 #define PG_PACK_TR(NAME, SCALAR, R)                                                                         \
@@ -412,8 +522,9 @@ PG_TARGET_AVX512 static void pg__pack_tr_f32(int64_t R, int64_t kc, const float 
 #define PG_PACK_TR_B(NAME, SCALAR, R)                                                                       \
     PG_TARGET_AVX512 static void NAME(bool tb, int64_t kc, int64_t nc, const float *S, int64_t ld,         \
                                       float *restrict dst) {                                                \
-        if (!tb) {                                                                                          \
-            SCALAR(tb, kc, nc, S, ld, dst);                                                                 \
+        if (!tb) { /* rows of the panel contiguous: copies */                                               \
+            for (int64_t j0 = 0; j0 < nc; j0 += (R), dst += (R) * kc)                                       \
+                pg__pack_cp_f32((R), nc - j0 < (R) ? nc - j0 : (R), kc, S + j0, ld, dst);                   \
             return;                                                                                         \
         }                                                                                                   \
         int64_t j0 = 0;                                                                                     \
@@ -429,18 +540,20 @@ PG_PACK_A(pack_a_f64_avx512n, PG_TARGET_AVX512, double, PG_MRN_AVX512)
 PG_PACK_B(pack_b_f64_avx512n, PG_TARGET_AVX512, double, 8)
 static const pg_gemm_kern_f32 pg_kern_f32_avx512n = {PG_MRN_AVX512, 16, PG_KC_AVX512, PG_MC_AVX512,
                                                      PG_NC_AVX512,  ukr_f32_avx512n, pack_a_f32_avx512n,
-                                                     pack_b_f32_avx512n, NULL, NULL};
+                                                     pack_b_f32_avx512n, NULL, NULL, 0, {0, 0}, {NULL, NULL}};
 static const pg_gemm_kern_f64 pg_kern_f64_avx512n = {PG_MRN_AVX512, 8, PG_KC_AVX512, PG_MC_AVX512,
                                                      PG_NC_AVX512,  ukr_f64_avx512n, pack_a_f64_avx512n,
-                                                     pack_b_f64_avx512n, NULL, NULL};
+                                                     pack_b_f64_avx512n, NULL, NULL, 0, {0, 0}, {NULL, NULL}};
 static const pg_gemm_kern_f32 pg_kern_f32_avx512 = {PG_MR_AVX512,      16 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,      ukr_f32_avx512,
                                                     pack_a_f32_avx512, pack_b_f32_avx512, &pg_kern_f32_avx512n,
-                                                    ukru_f32_avx512};
-static const pg_gemm_kern_f64 pg_kern_f64_avx512 = {PG_MR_AVX512,      8 * PG_NV_AVX512, PG_KC_AVX512,
+                                                    ukru_f32_avx512,   PG_MRU_AVX512,
+                                                    {8, 4},            {ukr_f32_avx512e8, ukr_f32_avx512e4}};
+static const pg_gemm_kern_f64 pg_kern_f64_avx512 = {PG_MR64_AVX512,      8 * PG_NV_AVX512, PG_KC_AVX512,
                                                     PG_MC_AVX512,      PG_NC_AVX512,     ukr_f64_avx512,
                                                     pack_a_f64_avx512, pack_b_f64_avx512, &pg_kern_f64_avx512n,
-                                                    ukru_f64_avx512};
+                                                    ukru_f64_avx512,    PG_MRU_AVX512,
+                                                    {8, 4},             {ukr_f64_avx512e8, ukr_f64_avx512e4}};
 #endif
 
 /* ======================================================================
@@ -675,7 +788,7 @@ PG_GEMV(double, f64)
     static bool pg__gemm_direct_##SUF(const pg_gemm_kern_##SUF *kn, int64_t M, int64_t N, int64_t K,        \
                                       const T *A, int64_t lda, const T *B, int64_t ldb, T *C, int64_t ldc, \
                                       bool acc) {                                                           \
-        const int64_t MR = kn->mr, NR = kn->nr, Mf = M / MR * MR;                                           \
+        const int64_t MR = kn->mru ? kn->mru : kn->mr, NR = kn->nr, Mf = M / MR * MR;                       \
         T *abuf = NULL, *bbuf = NULL;                                                                       \
         if (Mf < M || N % NR) {                                                                             \
             const int64_t asize = (MR * K + 15) / 16 * 16;                                                  \
@@ -789,15 +902,7 @@ PG_GEMM_DIRECT(double, f64)
                             const int64_t m = mc - ir < MR ? mc - ir : MR;                                  \
                             T *cp = jb->C + (ic + ir) * jb->ldc + col;                                      \
                             const T *ap = abuf + ir * kc;                                                   \
-                            if (m == MR && n == NR) {                                                       \
-                                kn->ukr(kc, ap, bp, cp, jb->ldc, beta);                                     \
-                            } else {                                                                        \
-                                kn->ukr(kc, ap, bp, edge, NR, false);                                       \
-                                for (int64_t i = 0; i < m; i++)                                             \
-                                    for (int64_t j = 0; j < n; j++)                                         \
-                                        cp[i * jb->ldc + j] =                                               \
-                                            beta ? cp[i * jb->ldc + j] + edge[i * NR + j] : edge[i * NR + j];\
-                            }                                                                               \
+                            PG_GEMM_TILE(kn, kc, ap, bp, cp, jb->ldc, beta, m, n, MR, NR, edge);            \
                             if (last) jb->epi->fn(jb->epi->ctx, ic + ir, col, m, n); /* the tile, in L1 */  \
                         }                                                                                   \
                     }                                                                                       \
@@ -861,14 +966,7 @@ PG_GEMM_DIRECT(double, f64)
                         const int64_t m = M - ir < MR ? M - ir : MR;                                        \
                         T *cp = s->C + ir * ldc + col;                                                      \
                         const T *ap = ab + ir * kc;                                                         \
-                        if (m == MR && n == NR) {                                                           \
-                            kn->ukr(kc, ap, bp, cp, ldc, beta);                                             \
-                        } else {                                                                            \
-                            kn->ukr(kc, ap, bp, edge, NR, false);                                           \
-                            for (int64_t i = 0; i < m; i++)                                                 \
-                                for (int64_t j = 0; j < n; j++)                                             \
-                                    cp[i * ldc + j] = beta ? cp[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j]; \
-                        }                                                                                   \
+                        PG_GEMM_TILE(kn, kc, ap, bp, cp, ldc, beta, m, n, MR, NR, edge);                    \
                         if (last) s->epi->fn(s->epi->ctx, ir, col, m, n); /* the tile, in L1 */             \
                     }                                                                                       \
                 }                                                                                           \
@@ -1065,11 +1163,17 @@ PG_GEMM_DRIVER(double, f64)
                         const int64_t m = mc - ir < MR ? mc - ir : MR;                                      \
                         T *cr = C + (ic + ir) * ldc; /* the tile's first row */                             \
                         const T *ap = abuf + ir * kc;                                                       \
-                        if (m == MR && n == NR && col % cw + NR <= cw) { /* inside one block */             \
-                            kn->ukr(kc, ap, bp, cr + col / cw * cstep + col % cw, ldc, beta);               \
+                        if (n == NR && col % cw + NR <= cw) { /* inside one block */                        \
+                            PG_GEMM_TILE(kn, kc, ap, bp, cr + col / cw * cstep + col % cw, ldc, beta, m, n, \
+                                         MR, NR, edge);                                                     \
                             continue;                                                                       \
                         }                                                                                   \
-                        kn->ukr(kc, ap, bp, edge, NR, false);                                               \
+                        int e = -1;                                                                         \
+                        if (kn->ukr_e[0] && m <= kn->mre[0]) e = kn->ukr_e[1] && m <= kn->mre[1] ? 1 : 0;   \
+                        if (e >= 0)                                                                         \
+                            kn->ukr_e[e](kc, ap, bp, edge, NR, false);                                      \
+                        else                                                                                \
+                            kn->ukr(kc, ap, bp, edge, NR, false);                                           \
                         for (int64_t j = 0; j < n; j++) {                                                   \
                             T *cj = cr + (col + j) / cw * cstep + (col + j) % cw;                           \
                             for (int64_t i = 0; i < m; i++)                                                 \

@@ -5,8 +5,8 @@ convolution in float64 on the C engine and against the reference engine, around 
 the last 16 by 1 to 3 input channels, blocks of several images or of a few rows of one; the direct
 3 x 3 convolution's 8-pixel tiles and source channel blocks; the masked loads straight from the
 tensors of few input channels: rows as wide as the input's, 8 result channels and the rest, units of
-images and a last partial vector of an image), with and without padding and bias, N = 1, NaN
-propagation, and bit-identical results at 1 and 2 threads."""
+images and a last partial vector of an image; few result channels by tiles of rows), with and
+without padding and bias, N = 1, NaN propagation, and bit-identical results at 1 and 2 threads."""
 
 from __future__ import annotations
 
@@ -57,6 +57,21 @@ CASES = [
     (30, 1, 16, 4, 4, 3, 3, 1, False),
     (3, 20, 6, 4, 4, 3, 3, 1, True),
     (2, 3, 32, 32, 32, 3, 3, 1, False),
+    # few result channels by rows (y of at most 4 output channels, dx of at most 4 input channels, result
+    # rows of whole vectors): 1 to 4 channels, a last row tile cut short, images lower than a tile,
+    # padding 0 to 2, source channels in more than one pass
+    (2, 3, 8, 16, 32, 3, 3, 1, True),
+    (3, 2, 4, 13, 18, 3, 3, (2, 0), False),
+    (2, 4, 6, 7, 48, 3, 3, 0, True),
+    (1, 2, 2, 3, 16, 3, 3, 1, False),
+    (2, 70, 3, 10, 16, 3, 3, 1, False),
+    (2, 1, 1, 9, 64, 3, 3, 1, True),
+    # ... and rows of 8, two a vector: dx of 1 and 2 channels, y of 3 and 4, heights 2 to 12, padding 0 to 2
+    (3, 1, 16, 8, 8, 3, 3, 1, True),
+    (2, 2, 5, 12, 8, 3, 3, 1, False),
+    (2, 3, 9, 2, 8, 3, 3, 1, False),
+    (3, 5, 4, 10, 8, 3, 3, (0, 1), True),
+    (2, 7, 3, 6, 8, 3, 3, (2, 1), False),
 ]
 
 
@@ -91,7 +106,7 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
 
 
 @pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4), (70, 1, 16, 8),
-                                         (9, 3, 32, 32), (50, 1, 13, 4)])
+                                         (9, 3, 32, 32), (50, 1, 13, 4), (5, 2, 3, 8)])
 def test_bit_identical_at_one_and_two_threads(n, c, o, hw) -> None:
     rng = np.random.default_rng(7)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
@@ -130,3 +145,22 @@ def test_nan_reaches_exactly_the_outputs_whose_window_holds_it(c, o) -> None:
     bad[2, :, 6:8, 6:8] = True
     np.testing.assert_array_equal(np.isnan(dx2), bad)
     assert np.isnan(dw2[5]).all() and not np.isnan(np.delete(dw2, 5, axis=0)).any()
+
+
+def test_nan_reaches_exactly_the_outputs_whose_window_holds_it_by_rows() -> None:
+    # y of 4 result channels and dx of 3, rows of 16 pixels: the row tiles' path where it runs
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 8, 16)).astype(np.float32)
+    x[1, 2, 3, 5] = np.nan
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    v = rng.standard_normal((2, 4, 8, 16)).astype(np.float32)
+    y, dx, _ = _run(pygrad, x, w, None, 1, v)
+    bad = np.zeros_like(y, dtype=bool)
+    bad[1, :, 2:5, 4:7] = True
+    np.testing.assert_array_equal(np.isnan(y), bad)
+    assert not np.isnan(dx).any()
+    v[0, 1, 7, 15] = np.nan
+    _, dx2, _ = _run(pygrad, np.nan_to_num(x), w, None, 1, v)
+    bad = np.zeros_like(dx2, dtype=bool)
+    bad[0, :, 6:8, 14:16] = True
+    np.testing.assert_array_equal(np.isnan(dx2), bad)
