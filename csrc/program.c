@@ -157,6 +157,13 @@ typedef struct pg_instr {
                          * epilogue runs (pg__epilogues); -1 on those instructions; 0 otherwise */
     bool epi_h;         /* I_BWD with an epilogue: ReLU's mask read from the ReLU's output, which is
                          * the matmul's saved A (h = relu(z): h > 0 exactly where z > 0) */
+    bool epi_inplace;   /* I_FWD with the bias and ReLU in its epilogue, z = y + b read by nothing else
+                         * than the ReLU and ReLU's backward: z is not kept, the GEMM writes into h's
+                         * buffer and the epilogue makes each tile relu(tile + b) there; ReLU's
+                         * backward reads h for z (pg__epilogues) */
+    int carried_by;     /* I_OPT: the later matmul backward whose dW GEMM runs this update in pieces, in
+                         * its epilogue (pg__carriers); 0 for none */
+    int carries;        /* I_BWD of a matmul: 1 + the earlier update it runs so, 0 for none */
 } pg_instr;
 
 /* a growing int list */
@@ -2233,6 +2240,8 @@ static bool pg__alone(const pg_program *g, int i) {
 
 static bool pg__is_2d(const pg_meta *m, pg_dtype dt) { return m->ndim == 2 && m->dtype == dt; }
 
+static void pg__carriers(pg_program *g);
+
 static pg_status pg__epilogues(pg_program *g) {
     const char *env = getenv("PYGRAD_COMPILE_EPILOGUE");
     if (env && env[0] == '0') return PG_OK;
@@ -2296,7 +2305,65 @@ static pg_status pg__epilogues(pg_program *g) {
         }
     next:;
     }
+    /* z = x W + b, h = relu(z) in a forward epilogue, and ReLU's backward reading h for its mask in
+     * a backward one: when nothing else reads z, ReLU's backward reads h in z's place (z > 0 ? g : 0
+     * and h > 0 ? g : 0 are the same: h > 0 exactly where z > 0) and z is never stored */
+    for (int i = 0; i < g->n_code; i++) {
+        const pg_instr *I = &g->code[i];
+        if (I->kind != I_BWD || I->epi <= 0 || !I->epi_h) continue;
+        pg_instr *R = &g->code[i + I->epi];
+        const int z = R->saved[0], h = I->saved[0];
+        for (int f = 0; f + 2 < i; f++) {
+            pg_instr *F = &g->code[f];
+            if (F->kind == I_FWD && F->epi == 2 && g->code[f + 1].out == z && g->code[f + 2].out == h &&
+                pg__readers(g, z, f + 1) == 2 && pg__touches(&g->code[f + 2], z) && pg__touches(R, z)) {
+                F->epi_inplace = true;
+                R->saved[0] = h;
+                break;
+            }
+        }
+    }
+    pg__carriers(g);
     return PG_OK;
+}
+
+/* An SGD update of a large parameter is memory-bound, a GEMM compute-bound: the update runs in
+ * pieces of its elements, a share on each tile of the dW GEMM of the next matmul backward (in the
+ * GEMM's epilogue, pg__run_carrier), its memory traffic then overlapping the GEMM's arithmetic,
+ * when nothing from the update to that instruction, the instruction included, names the update's
+ * tensors (its parameter, .grad and state: captured tensors and .grads, none of them read through
+ * a view) or may share their memory (pg__update_blocked_by), within 64 instructions. Each element is updated once, with the update's own loop, so the bits and the
+ * state after the run are those of the update run in its turn. */
+#define PG_CARRY_MIN 65536 /* elements */
+static void pg__carriers(pg_program *g) {
+    const char *env = getenv("PYGRAD_COMPILE_CARRY");
+    if (env && env[0] == '0') return;
+    for (int p = 0; p < g->n_code; p++) {
+        pg_instr *P = &g->code[p];
+        if (P->kind != I_OPT || P->opt != PG_REC_SGD || P->t[0] < 0 || pg__in_group(g, p) ||
+            pg__meta_numel(&g->slots[P->t[0]].meta) < PG_CARRY_MIN)
+            continue;
+        bool plain = true; /* its tensors captured ones or .grads, none of them seen through a view */
+        for (int k = 0; k < PG_REC_MAX_T; k++)
+            if (P->t[k] >= 0 && g->slots[P->t[k]].kind != S_EXT && g->slots[P->t[k]].kind != S_GRADOF) plain = false;
+        for (int v = 0; plain && v < g->n_code; v++)
+            for (int r = 0; g->code[v].kind == I_VIEW && r < g->code[v].n_in; r++)
+                for (int k = 0; k < PG_REC_MAX_T; k++)
+                    if (P->t[k] >= 0 && g->code[v].in[r] == P->t[k]) plain = false;
+        for (int q = p + 1; plain && q < g->n_code && q <= p + 64; q++) {
+            const pg_instr *Q = &g->code[q];
+            if (pg__update_blocked_by(g, Q, P)) break; /* as pg__hoist_updates would not pass it */
+            if (Q->kind == I_BWD && Q->op == PG_OP_MATMUL && Q->n_in == 2 && Q->in[1] >= 0 && Q->epi >= 0 &&
+                !Q->carries && Q->gout >= 0 && !pg__in_group(g, q) && pg__is_float(Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&Q->node->edges[0].meta, Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&Q->node->edges[1].meta, Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&g->slots[Q->gout].meta, Q->node->edges[0].meta.dtype)) {
+                P->carried_by = q;
+                g->code[q].carries = p + 1;
+                break;
+            }
+        }
+    }
 }
 
 /* ---- printing ---- */
@@ -2390,9 +2457,12 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     }
     for (int q = 0; q < g->n_groups && I->epi >= 0; q++) /* an epilogue's instruction does not run its group */
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
-    if (I->epi > 0 && I->kind == I_FWD) PG_PUT("  [its epilogue runs %d..%d]", i + 1, i + I->epi);
+    if (I->epi > 0 && I->kind == I_FWD)
+        PG_PUT("  [its epilogue runs %d..%d%s]", i + 1, i + I->epi, I->epi_inplace ? ", in place" : "");
     if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
     if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
+    if (I->carries) PG_PUT("  [runs %d in its dW's epilogue]", I->carries - 1);
+    if (I->carried_by) PG_PUT("  [in the epilogue of %d]", I->carried_by);
 #undef PG_NAME
 #undef PG_PUT
     return w;
@@ -2628,8 +2698,41 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
         pg__set(g, I->out, t);
         return PG_OK;
     }
-    default: return pg__run_opt(g, I, i);
+    default: return I->carried_by ? PG_OK : pg__run_opt(g, I, i); /* run by its carrier (pg__run_carrier) */
     }
+}
+
+/* ---- an update carried by a GEMM (pg__carriers) ---- */
+
+#define PG_CARRY_AHEAD 2 /* a tile prefetches the elements of the tile this many tiles on */
+
+typedef struct pg_carry {
+    pg_opt_loop L;
+    int64_t n, cn;    /* the parameter's elements; the product's */
+    atomic_llong done; /* the product's elements whose tiles are final */
+} pg_carry;
+
+/* the update's elements a share of x of the product's cn elements covers: x n / cn, rounded down
+ * (exact in integers when they fit, else in double, which keeps it nondecreasing) */
+static int64_t pg__carry_at(const pg_carry *c, int64_t x) {
+    if (x >= c->cn) return c->n;
+    if (c->n == 0 || x <= INT64_MAX / c->n) return x * c->n / c->cn;
+    return (int64_t)((double)x * (double)c->n / (double)c->cn);
+}
+
+/* a tile of m x n of the product is final: the update's next share of elements, in proportion
+ * (the shares, taken in turn by whichever thread finishes a tile, cover the update once) */
+static void pg__carry_tile(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {
+    (void)i0, (void)j0;
+    pg_carry *c = ctx;
+    const int64_t x = atomic_fetch_add_explicit(&c->done, m * n, memory_order_relaxed);
+    const int64_t lo = pg__carry_at(c, x), hi = pg__carry_at(c, x + m * n);
+    if (hi > lo) c->L.fn(c->L.job, lo, hi);
+    /* the share PG_CARRY_AHEAD tiles on, into L2: the shares run in order */
+    const int64_t es = c->L.esize, span = hi - lo, p0 = hi + (PG_CARRY_AHEAD - 1) * span;
+    const int64_t p1 = p0 + span < c->n ? p0 + span : c->n;
+    for (int b = 0; b < 4 && c->L.buf[b]; b++)
+        for (int64_t at = p0 * es; at < p1 * es; at += 64) __builtin_prefetch(c->L.buf[b] + at, 0, 1);
 }
 
 /* ---- running a GEMM with its epilogue (pg__epilogues) ---- */
@@ -2685,6 +2788,75 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
     else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
 }
 
+/* The parameter of the update that matmul backward I (computing dA from G B^T and dB from A^T G)
+ * runs on dW's tiles, its pieces set up in *c; NULL when the update is to run in its turn (the
+ * tensors it writes are read by the products, or its arguments would be refused). */
+static pg_tensor *pg__carry_setup(pg_program *g, const pg_instr *I, const pg_tensor *A, const pg_tensor *B,
+                                  const pg_tensor *gt, pg_carry *c) {
+    const pg_instr *O = &g->code[I->carries - 1];
+    pg_tensor *t[PG_REC_MAX_T];
+    for (int k = 0; k < PG_REC_MAX_T; k++) {
+        t[k] = pg__get(g, O->t[k]);
+        if (t[k] && (t[k]->storage == A->storage || t[k]->storage == B->storage || t[k]->storage == gt->storage))
+            return NULL;
+    }
+    if (!t[0] || !pg__opt_loop(&c->L, O->opt, t, g->scalars + O->scal)) return NULL;
+    c->n = t[0]->numel;
+    c->cn = A->shape[1] * B->shape[1]; /* dW [K, N] */
+    atomic_init(&c->done, 0);
+    return t[0];
+}
+
+/* after dW's GEMM (whose tiles covered the product: all the update is done), the version bump of
+ * the update's entry point */
+static void pg__carry_finish(pg_carry *c, pg_tensor *param) {
+    const int64_t lo = pg__carry_at(c, atomic_load(&c->done));
+    if (lo < c->n) c->L.fn(c->L.job, lo, c->n); /* (none left when the epilogue saw every tile) */
+    atomic_fetch_add(&param->storage->version, 1);
+}
+
+/* matmul backward i (no epilogue of its own), whose dW GEMM runs the update code[i].carries - 1 in
+ * its epilogue; the two in their turn when the values are not what the recording saw */
+static pg_status pg__run_carrier(pg_program *g, int i) {
+    const pg_instr *I = &g->code[i], *O = &g->code[I->carries - 1];
+    const pg_node *n = I->node;
+    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
+    pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL;
+    if (!B) return pg_last_status();
+    const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
+    pg_carry c;
+    pg_tensor *param = NULL;
+    if (pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
+        am->shape[1] == bm->shape[0] && gt->numel > 0 && gt->shape[0] == am->shape[0] &&
+        gt->shape[1] == bm->shape[1])
+        param = pg__carry_setup(g, I, A, B, gt, &c);
+    if (!param) { /* in their turn */
+        pg_status st = pg__run_one(g, I, i);
+        return st != PG_OK ? st : pg__run_opt(g, O, I->carries - 1);
+    }
+    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
+    const bool f64 = gt->dtype == PG_DTYPE_F64;
+    pg_tensor *da = I->in[0] >= 0 ? pg__tensor_new_like(am) : NULL, *db = pg__tensor_new_like(bm);
+    if ((I->in[0] >= 0 && !da) || !db) {
+        pg_tensor_release(da);
+        pg_tensor_release(db);
+        return PG_ERR_MEMORY;
+    }
+    /* dA[m,k] = G[m,n] B[k,n]^T; dB[k,n] = A[m,k]^T G[m,n], the update's pieces on its tiles; as
+     * matmul_backward (ops_matmul.c) */
+    if (da) {
+        if (f64) pg__gemm_f64(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        else pg__gemm_f32(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        pg__set(g, I->in[0], da);
+    }
+    pg_gemm_epi e = {pg__carry_tile, &c};
+    if (f64) pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    else pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    pg__set(g, I->in[1], db);
+    pg__carry_finish(&c, param);
+    return PG_OK;
+}
+
 /* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
  * by one when this run's values are not what the lowering assumed */
 static pg_status pg__run_epi(pg_program *g, int i) {
@@ -2697,8 +2869,8 @@ static pg_status pg__run_epi(pg_program *g, int i) {
         const pg_meta *am = &g->slots[I->in[0]].meta, *wm = &g->slots[I->in[1]].meta, *bm = &g->slots[J->in[1]].meta;
         if (pg__meta_is(a, am) && pg__meta_is(w, wm) && pg__meta_is(b, bm) && am->shape[1] == wm->shape[0]) {
             const int64_t M = am->shape[0], K = am->shape[1], N = wm->shape[1];
-            pg_tensor *z = pg__out_for(g, J->out), *h = NULL;
-            if (z && I->epi == 2) h = pg__out_for(g, g->code[i + 2].out);
+            pg_tensor *z = I->epi_inplace ? pg__out_for(g, g->code[i + 2].out) : pg__out_for(g, J->out), *h = NULL;
+            if (z && I->epi == 2) h = I->epi_inplace ? z : pg__out_for(g, g->code[i + 2].out);
             if (!z || (I->epi == 2 && !h)) return pg_last_status();
             pg_epi_ctx e = {I->epi == 2 ? E_BIAS_RELU : E_BIAS, z->data, b->data, h ? h->data : NULL, NULL, N};
             pg__gemm_epi(a->dtype == PG_DTYPE_F64, false, false, M, N, K, a->data, K, w->data, N, z->data, &e);
@@ -2725,13 +2897,21 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
              * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
             const bool mask_a = I->epi_h && A->numel == da->numel;
+            pg_carry c; /* an earlier update in pieces on dW's tiles (pg__carriers) */
+            pg_tensor *param = db && I->carries ? pg__carry_setup(g, I, A, B, gt, &c) : NULL;
             if (db) {
+                pg_gemm_epi ce = {pg__carry_tile, &c};
                 if (f64)
-                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                    pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
+                                     param ? &ce : NULL);
                 else
-                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                    pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
+                                     param ? &ce : NULL);
                 pg__set(g, I->in[1], db);
             }
+            if (param) pg__carry_finish(&c, param);
+            else if (I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
+                return st;
             pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
             pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
             pg__set(g, J->in[0], da);
@@ -2740,8 +2920,11 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             return PG_OK;
         }
     }
-    for (int k = i; k <= i + I->epi; k++) /* one by one (the skipped ones are alone: pg__epilogues) */
+    for (int k = i; k <= i + I->epi; k++) { /* one by one (the skipped ones are alone: pg__epilogues) */
         if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
+        if (k == i && I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
+            return st; /* the update it carries, in its turn */
+    }
     return PG_OK;
 }
 
@@ -2930,6 +3113,8 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
         } else if (q >= 0) {
             st = pg__run_group(g, &g->groups[q]);
             end = g->groups[q].end;
+        } else if (g->code[i].carries) {
+            st = pg__run_carrier(g, i);
         } else {
             st = pg__run_one(g, &g->code[i], i);
         }
