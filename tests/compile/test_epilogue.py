@@ -294,23 +294,14 @@ def test_update_of_a_parameter_captured_twice_stays():
         {},
     ],
 )
-def test_carried_update_is_bit_identical(sizes, carried, kw, threads):
+def test_carried_update_is_bit_identical(sizes, carried, kw, threads, train_step):
     """The updates of the 256 x 256 weights run in pieces on the tiles of the layer before's dW
     product (one with ReLU's backward in its dX product's epilogue, when there are two): the
     parameters, their gradients and the losses stay eager's, bit for bit."""
 
     def build():
         model = pg.nn.MLP(list(sizes), dtype="float32", generator=0)
-        opt = pg.optim.SGD(model.parameters(), lr=0.05, **kw)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step, model
+        return train_step(model, pg.optim.SGD(model.parameters(), lr=0.05, **kw)), model
 
     old = pg.get_num_threads()
     pg.set_num_threads(threads)
