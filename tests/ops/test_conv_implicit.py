@@ -59,7 +59,7 @@ CASES = [
     (3, 20, 6, 4, 4, 3, 3, 1, True),
     (2, 3, 32, 32, 32, 3, 3, 1, False),
     # the weight gradient of few input channels on images of 256 pixels or more, from the images' copies and
-    # gy as it lies: result channels 8 at a time and the rest, a last partial vector, blocks of 32 vectors
+    # gy as it lies: result channels 8 at a time and the rest, a last partial vector, blocks of 64 vectors
     # and a short last one, a result narrower than the input, taps not a whole number of threes
     (2, 3, 13, 17, 17, 3, 3, 1, True),
     (3, 2, 21, 20, 30, 3, 3, 0, False),
