@@ -12,8 +12,8 @@
  * double backward exactly. float32 stride-1 convolutions of small images on
  * AVX-512 CPUs skip the GEMM: an implicit GEMM from padded image copies
  * (pg__cvi_run, below the GEMM drivers), and for 3 x 3 kernels the weight
- * gradient as a GEMM over all pixels straight from the padded images
- * (pg__cvw_run) and the input gradient (and small images' y) as a direct
+ * gradient of more than 4 input channels (or of small images) as a GEMM over
+ * all pixels straight from the padded images (pg__cvw_run) and the input gradient (and small images' y) as a direct
  * convolution broadcasting the padded image's pixels (pg__cvd_run); with few
  * input channels, the three read the tensors in place through masked loads
  * (pg__cvs_run: no copy, no col, no transpose), and so do y and dx of few
@@ -2220,8 +2220,9 @@ static pg_status pg__cv_run(int kind, const pg_cv *cv0, pg_tensor *out, const pg
     if (!f64 && pg__cvr_ok(kind, cv)) return pg__cvr_run(kind, cv, out, a, b);
     if (!f64 && pg__cvs_ok(kind, cv)) return pg__cvs_run(kind, cv, out, a, b);
     /* dw of few input channels (at most 4) on images of 256 pixels or more: the implicit path, which reads
-     * gy as it lies, where the planes' path spends about a quarter of its time transposing it (CIFAR
-     * 3 -> 16 channels on 32 x 32 images: 1-thread CPU time -30%, 3 -> 32: -3%) */
+     * gy as it lies, where the planes' path spends about a quarter of its time transposing it (1-thread
+     * CPU time, N = 64: 32 x 32 images, 3 -> 32 channels -5 to -9%, 3 -> 16 -30%; 28 x 28, 1 -> 16 -30%;
+     * 16 x 16, 4 -> 8 -50%) */
     if (!f64 && kind == PG_CV_DW && pg__cvw_ok(cv) && !(cv->c <= PG_CVS_MAXC && cv->l >= 256))
         return pg__cvw_run(cv, out, a, b);
     if (!f64 && (kind == PG_CV_DX || (kind == PG_CV_FWD && cv->l <= 64)) && pg__cvd_ok(kind, cv))
