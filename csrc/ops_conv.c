@@ -13,8 +13,9 @@
  * AVX-512 CPUs skip the GEMM: an implicit GEMM from padded image copies
  * (pg__cvi_run, below the GEMM drivers), and for 3 x 3 kernels the weight
  * gradient of more than 4 input channels (or of small images) as a GEMM over
- * all pixels straight from the padded images (pg__cvw_run) and the input gradient (and small images' y) as a direct
- * convolution broadcasting the padded image's pixels (pg__cvd_run); with few
+ * all pixels straight from the padded images (pg__cvw_run) and the input
+ * gradient (and small images' y) as a direct convolution broadcasting the
+ * padded image's pixels (pg__cvd_run); with few
  * input channels, the three read the tensors in place through masked loads
  * (pg__cvs_run: no copy, no col, no transpose), and so do y and dx of few
  * result channels, by tiles of rows (pg__cvr_run). Not here:
