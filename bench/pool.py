@@ -15,8 +15,9 @@ Both sides count the bytes an algorithm cannot avoid, not the traffic a store ad
 through the caches (glibc does below its non-temporal threshold, a fraction of the last-level cache, so on
 hosts with a large one at this size), each destination line is read before it is written, and the copy
 moves 3 x nbytes for the 2 x nbytes it is credited with. pygrad streams outputs of 16 MiB and more (dx of
-every backward here, y of the same-size average) past the caches, so those passes can exceed 100%; the
-forwards of the strided pools write a quarter of x through the caches and pay that read.
+every backward here, y of the same-size average) past the caches, and the strided max pools' outputs of
+8 MiB and more, so those passes can exceed 100%; the strided average's forward writes a quarter of x through
+the caches and pays that read.
 """
 
 from __future__ import annotations

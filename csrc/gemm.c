@@ -385,30 +385,25 @@ static const pg_gemm_kern_f64 pg_kern_f64_avx2 = {6, 8, 256, 144, 4096, ukr_f64_
 #define PG_KC_AVX512 256
 #define PG_MC_AVX512 240
 #define PG_NC_AVX512 4096
-PG_UKR_SIMD(ukr_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MR_AVX512, PG_NV_AVX512,
-            _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-            _mm512_add_ps)
-PG_UKR_SIMD_S(ukr_f32_avx512e8, PG_TARGET_AVX512, float, __m512, 16, 8, PG_MR_AVX512, PG_NV_AVX512,
-              _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-              _mm512_add_ps)
-PG_UKR_SIMD_S(ukr_f32_avx512e4, PG_TARGET_AVX512, float, __m512, 16, 4, PG_MR_AVX512, PG_NV_AVX512,
-              _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-              _mm512_add_ps)
-PG_UKR_SIMD_U(ukru_f32_avx512, PG_TARGET_AVX512, float, __m512, 16, PG_MRU_AVX512, PG_NV_AVX512,
-              _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+/* Each dtype's AVX-512 kernels: the full tile, the 8- and 4-row tiles past M, and the untransposed
+ * direct tile; P is the intrinsics' suffix (ps, pd). */
+#define PG_AVX512_UKRS(SUF, T, V, W, MR, P)                                                                \
+    PG_UKR_SIMD(ukr_##SUF##_avx512, PG_TARGET_AVX512, T, V, W, MR, PG_NV_AVX512, _mm512_setzero_##P,       \
+                _mm512_load_##P, _mm512_loadu_##P, _mm512_storeu_##P, _mm512_set1_##P, _mm512_fmadd_##P,  \
+                _mm512_add_##P)                                                                            \
+    PG_UKR_SIMD_S(ukr_##SUF##_avx512e8, PG_TARGET_AVX512, T, V, W, 8, MR, PG_NV_AVX512, _mm512_setzero_##P, \
+                  _mm512_load_##P, _mm512_loadu_##P, _mm512_storeu_##P, _mm512_set1_##P,                  \
+                  _mm512_fmadd_##P, _mm512_add_##P)                                                        \
+    PG_UKR_SIMD_S(ukr_##SUF##_avx512e4, PG_TARGET_AVX512, T, V, W, 4, MR, PG_NV_AVX512, _mm512_setzero_##P, \
+                  _mm512_load_##P, _mm512_loadu_##P, _mm512_storeu_##P, _mm512_set1_##P,                  \
+                  _mm512_fmadd_##P, _mm512_add_##P)                                                        \
+    PG_UKR_SIMD_U(ukru_##SUF##_avx512, PG_TARGET_AVX512, T, V, W, PG_MRU_AVX512, PG_NV_AVX512,             \
+                  _mm512_setzero_##P, _mm512_loadu_##P, _mm512_storeu_##P, _mm512_set1_##P,               \
+                  _mm512_fmadd_##P, _mm512_add_##P)
+PG_AVX512_UKRS(f32, float, __m512, 16, PG_MR_AVX512, ps)
 PG_PACK_A(pack_a_f32_avx512s, PG_TARGET_AVX512, float, PG_MR_AVX512)
 PG_PACK_B(pack_b_f32_avx512s, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
-PG_UKR_SIMD(ukr_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MR64_AVX512, PG_NV_AVX512,
-            _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-            _mm512_add_pd)
-PG_UKR_SIMD_S(ukr_f64_avx512e8, PG_TARGET_AVX512, double, __m512d, 8, 8, PG_MR64_AVX512, PG_NV_AVX512,
-              _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-              _mm512_add_pd)
-PG_UKR_SIMD_S(ukr_f64_avx512e4, PG_TARGET_AVX512, double, __m512d, 8, 4, PG_MR64_AVX512, PG_NV_AVX512,
-              _mm512_setzero_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-              _mm512_add_pd)
-PG_UKR_SIMD_U(ukru_f64_avx512, PG_TARGET_AVX512, double, __m512d, 8, PG_MRU_AVX512, PG_NV_AVX512,
-              _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+PG_AVX512_UKRS(f64, double, __m512d, 8, PG_MR64_AVX512, pd)
 PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR64_AVX512)
 PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
 /* narrow: one vector of B per row (N <= 16 in float32, N <= 8 in float64,

@@ -618,6 +618,20 @@ PG_IP_HADJ_SCALED(double, f64)
 PG_IP_KERNELS(float, f32)
 PG_IP_KERNELS(double, f64)
 
+/* the prologue of the taps kernels tfwd and tbwd (planes [lo, hi) of the job ctx): the geometry, and buf,
+ * scratch (H, OW) when both maps resample; NAIVE runs instead when it cannot be had */
+#define PG_IP_TAPS_PROLOGUE(T, NAIVE)                                                                       \
+    const pg_ip_job *j = ctx;                                                                               \
+    const pg_ip *ip = j->ip;                                                                                \
+    const pg_ip_map *mh = &ip->h;                                                                           \
+    const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                       \
+    const bool copy_h = mh->kind == PG_IP_COPY, copy_w = ip->w.kind == PG_IP_COPY;                          \
+    T *buf = NULL;                                                                                          \
+    if (!copy_h && !copy_w && !(buf = malloc(sizeof(T) * (size_t)(h * ow)))) {                              \
+        NAIVE(j, lo, hi);                                                                                   \
+        return;                                                                                             \
+    }
+
 /* The taps kernels, for a cubic or antialiased resampling (each map a taps map or, antialiased, a copy),
  * for float and double:
  *   trow      dst[b] = Σ_t src[idx[b, t]] wt[b, t] (a copy: src[b]), the forward of one row along W
@@ -714,16 +728,7 @@ PG_IP_KERNELS(double, f64)
         }                                                                                                   \
     }                                                                                                       \
     static void pg__ip_tfwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                      \
-        const pg_ip_job *j = ctx;                                                                           \
-        const pg_ip *ip = j->ip;                                                                            \
-        const pg_ip_map *mh = &ip->h;                                                                       \
-        const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                   \
-        const bool copy_h = mh->kind == PG_IP_COPY, copy_w = ip->w.kind == PG_IP_COPY;                      \
-        T *buf = NULL;                                                                                      \
-        if (!copy_h && !copy_w && !(buf = malloc(sizeof(T) * (size_t)(h * ow)))) {                          \
-            pg__ip_tfwd_naive_##SUF(j, lo, hi);                                                             \
-            return;                                                                                         \
-        }                                                                                                   \
+        PG_IP_TAPS_PROLOGUE(T, pg__ip_tfwd_naive_##SUF)                                                     \
         for (int64_t p = lo; p < hi; p++) {                                                                 \
             const T *x = (const T *)j->in + p * h * w;                                                      \
             T *y = (T *)j->out + p * oh * ow;                                                               \
@@ -785,16 +790,7 @@ PG_IP_KERNELS(double, f64)
         }                                                                                                   \
     }                                                                                                       \
     static void pg__ip_tbwd_##SUF(void *ctx, int64_t lo, int64_t hi) {                                      \
-        const pg_ip_job *j = ctx;                                                                           \
-        const pg_ip *ip = j->ip;                                                                            \
-        const pg_ip_map *mh = &ip->h;                                                                       \
-        const int64_t h = mh->n, w = ip->w.n, oh = mh->on, ow = ip->w.on;                                   \
-        const bool copy_h = mh->kind == PG_IP_COPY, copy_w = ip->w.kind == PG_IP_COPY;                      \
-        T *buf = NULL;                                                                                      \
-        if (!copy_h && !copy_w && !(buf = malloc(sizeof(T) * (size_t)(h * ow)))) {                          \
-            pg__ip_tbwd_naive_##SUF(j, lo, hi);                                                             \
-            return;                                                                                         \
-        }                                                                                                   \
+        PG_IP_TAPS_PROLOGUE(T, pg__ip_tbwd_naive_##SUF)                                                     \
         for (int64_t p = lo; p < hi; p++) {                                                                 \
             T *dx = (T *)j->out + p * h * w;                                                                \
             const T *g = (const T *)j->in + p * oh * ow;                                                    \

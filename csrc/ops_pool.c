@@ -26,6 +26,8 @@
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
 #include <immintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
+/* the strided max pools' forward outputs (a quarter of the input) and indices: from 8 MiB (measured) */
+#define PG_PL_STREAM_FWD_MIN ((uint64_t)8 << 20)
 /* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
  * 16- or 64-byte boundary is whole elements); a line per store with AVX-512 (measured a little faster) */
 __attribute__((target("avx512f"))) static void pg__pl_stream512(char *d, const char *s, size_t n) {
@@ -65,6 +67,7 @@ static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
 static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
+#define PG_PL_STREAM_FWD_MIN UINT64_MAX
 static void pg__pl_stream(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
     for (int64_t i = 0; i < n; i++) memcpy((char *)d + (size_t)i * es, v, es);
@@ -1484,10 +1487,209 @@ static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) {
 static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) {
     if (!pg__max32(ctx, true, lo, hi)) pg__maxsep_bwd_f32(ctx, lo, hi);
 }
+/* max_pool2d 3x3/2 with padding 1 on planes of even height and width (H = 2·OH, W = 2·OW, OW <= 64): every
+ * window's rows 2a - 1, 2a, 2a + 1 and columns 2b - 1, 2b, 2b + 1, the ones at -1 outside. One pass over the
+ * plane, 16 output columns per vector, each input row's stage (the maximum over a window's columns and which
+ * column wins) worked out once and kept in registers for the next output row, which shares it. The forward
+ * takes the maxima with vmaxps (v > m ? v : m: the first maximum, as the scalar loops); the backward builds
+ * dx's rows in place of a scatter: for each window its winner's row and column as masks, the upstream masked
+ * to each of the nine places, and each dx element's sum in the scatter's order (output rows, then columns,
+ * ascending) with +0 for a window that does not pick it (x + 0 = x for the sums here, which start at 0 + g
+ * and so are never -0: the same bits). A plane holding a NaN runs again through pg__max32 (its NaN
+ * semantics: the last NaN), found by one unordered compare per loaded pair of vectors. Outputs go to a tile
+ * in the caches streamed out when large. */
+#define PG_M3_NB 4 /* vectors of 16 output columns: OW <= 64 */
+static bool pg__m3_ok(const pg_pl *pl) {
+    return pl->ph == 1 && pl->pw == 1 && pl->h == 2 * pl->oh && pl->w == 2 * pl->ow && pl->ow <= 16 * PG_M3_NB;
+}
+/* one input row's stage for the windows b0 .. b0 + 15 (lanes past the row's end read as 0): the maximum over
+ * columns 2b - 1, 2b, 2b + 1 (column -1: -inf) and, with t1, t2, whether column 2b over 2b - 1 and then
+ * 2b + 1 over that maximum took over (column 2b always over the missing column -1); nan gathers the
+ * loaded lanes that are NaN */
+PG_PL_AVX512 static inline __attribute__((always_inline)) __m512
+pg__m3_row(const float *xr, int64_t b0, __mmask16 ml, __mmask16 mh, __mmask16 *t1, __mmask16 *t2,
+           __mmask16 *nan) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 l0 = _mm512_maskz_loadu_ps(ml, xr + 2 * b0), l1 = _mm512_maskz_loadu_ps(mh, xr + 2 * b0 + 16);
+    *nan |= _mm512_cmp_ps_mask(l0, l1, _CMP_UNORD_Q);
+    const __m512 e = _mm512_permutex2var_ps(l0, ev, l1), o = _mm512_permutex2var_ps(l0, od, l1);
+    const __m512 left = _mm512_set1_ps(b0 ? xr[2 * b0 - 1] : -INFINITY);
+    const __m512 c = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(left), 15));
+    if (!t1) return _mm512_max_ps(o, _mm512_max_ps(e, c));
+    *t1 = _mm512_cmp_ps_mask(e, c, _CMP_GT_OQ) | (b0 ? 0 : 1);
+    const __m512 m = _mm512_mask_mov_ps(c, *t1, e);
+    *t2 = _mm512_cmp_ps_mask(o, m, _CMP_GT_OQ);
+    return _mm512_mask_mov_ps(m, *t2, o);
+}
+/* dx's row at columns 2b0 .. 2b0 + 2n - 1 from the even columns e and the odd ones o */
+PG_PL_AVX512 static inline __attribute__((always_inline)) void pg__m3_put(float *d, __m512 e, __m512 o,
+                                                                          __mmask16 ml, __mmask16 mh) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    _mm512_mask_storeu_ps(d, ml, _mm512_permutex2var_ps(e, lo, o));
+    _mm512_mask_storeu_ps(d + 16, mh, _mm512_permutex2var_ps(e, hi, o));
+}
+/* one window row's share of dx's row for the 16 windows: q the upstream where this row wins, t1, t2 its row
+ * stage's takes; *e (column 2b) += the column 2b winners, *o (column 2b + 1) += the column 2b + 1 winners,
+ * then += window b + 1's column 2b - 1 winners (*carry: the vector to the right's, its lane 0 next to this
+ * one's lane 15), in that order; *carry = this vector's column 2b - 1 winners */
+PG_PL_AVX512 static inline __attribute__((always_inline)) void pg__m3_add(__m512 *e, __m512 *o, __m512 *carry,
+                                                                          __m512 q, __mmask16 t1, __mmask16 t2) {
+    const __m512 z0 = _mm512_maskz_mov_ps((__mmask16) ~(t1 | t2), q);
+    *e = _mm512_add_ps(*e, _mm512_maskz_mov_ps(t1 & (__mmask16)~t2, q));
+    *o = _mm512_add_ps(*o, _mm512_maskz_mov_ps(t2, q));
+    *o = _mm512_add_ps(*o, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(*carry),
+                                                                     _mm512_castps_si512(z0), 1)));
+    *carry = z0;
+}
+/* the indices (planes [lo, hi) of x, idx as pg__maxpool_idx_f32's: the window's first maximum, in row-major
+ * order, as the row stage then the column stage find it), through tile when not NULL; a plane holding a
+ * NaN by pg__maxpool_idx_f32 */
+PG_PL_AVX512 static void pg__m3_idx(const pg_pl *pl, int64_t *idx, const void *xv, int64_t *tile, int64_t lo,
+                                    int64_t hi) {
+    const int64_t w = pl->w, ow = pl->ow, oh = pl->oh, hw = pl->h * w, ohw = oh * ow, nb = (ow + 15) / 16;
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i odd = _mm512_setr_epi32(-1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = (const float *)xv + p * hw, *pf = x + 512, *pe = x + hw + 512;
+        int64_t *out = idx + p * ohw, *d = tile ? tile : out;
+        __mmask16 nan = 0;
+        __m512 sh[PG_M3_NB];
+        __m512i si[PG_M3_NB]; /* row 2a + 1's stage: its maxima, their flat indices */
+        for (int64_t a = 0; a < oh; a++) {
+            const float *r1 = x + 2 * a * w, *r2 = r1 + w;
+            for (; pf < r2 + w + 512 && pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T0);
+            for (int64_t k = 0; k < nb; k++) {
+                __mmask16 u1, u2, v1, v2;
+                const __mmask16 ml = pg__max32_mask(2 * (ow - 16 * k)), mh = pg__max32_mask(2 * (ow - 16 * k) - 16);
+                const __m512 h1 = pg__m3_row(r1, 16 * k, ml, mh, &u1, &u2, &nan);
+                const __m512 h2 = pg__m3_row(r2, 16 * k, ml, mh, &v1, &v2, &nan);
+                const __m512i c = _mm512_add_epi32(odd, _mm512_set1_epi32((int32_t)(2 * a * w + 32 * k)));
+                const __m512i i1 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(c, u1, _mm512_add_epi32(c, one)), u2,
+                                                         _mm512_add_epi32(c, two));
+                __m512i i2 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(c, v1, _mm512_add_epi32(c, one)), v2,
+                                                   _mm512_add_epi32(c, two));
+                i2 = _mm512_add_epi32(i2, _mm512_set1_epi32((int32_t)w));
+                const __m512 h0 = a ? sh[k] : ninf;
+                const __mmask16 k1 = a ? _mm512_cmp_ps_mask(h1, h0, _CMP_GT_OQ) : 0xffff;
+                const __mmask16 k2 = _mm512_cmp_ps_mask(h2, _mm512_mask_mov_ps(h0, k1, h1), _CMP_GT_OQ);
+                const __m512i f = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(a ? si[k] : c, k1, i1), k2, i2);
+                const __mmask16 mn = pg__max32_mask(ow - 16 * k);
+                int64_t *dr = d + a * ow + 16 * k;
+                _mm512_mask_storeu_epi64(dr, (__mmask8)mn, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(f)));
+                _mm512_mask_storeu_epi64(dr + 8, (__mmask8)(mn >> 8),
+                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(f, 1)));
+                sh[k] = h2, si[k] = i2;
+            }
+        }
+        if (nan) pg__maxpool_idx_f32(pl, idx, (const float *)xv, p, p + 1);
+        else if (tile) pg__pl_stream(out, tile, sizeof(int64_t) * (size_t)ohw);
+    }
+    if (tile) pg__pl_sfence();
+}
+/* planes [lo, hi) forward (bwd false: y) or backward (dx from the upstream j->in and the saved x); false
+ * when the scratch cannot be had */
+PG_PL_AVX512 static bool pg__m3(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
+    const pg_pl pl_ = *j->pl, *pl = &pl_;
+    const int64_t w = pl->w, ow = pl->ow, oh = pl->oh, hw = pl->h * w, ohw = oh * ow, nb = (ow + 15) / 16;
+    const int64_t outn = bwd ? hw : ohw, es = j->idx ? sizeof(int64_t) : sizeof(float);
+    const bool stream = (uint64_t)pl->planes * (uint64_t)(outn * es) >= (bwd ? PG_PL_STREAM_MIN : PG_PL_STREAM_FWD_MIN) &&
+                        outn * es <= ((int64_t)1 << 18);
+    void *tile = NULL;
+    if (stream && !(tile = malloc((size_t)(es * outn)))) return false;
+    if (j->idx) {
+        pg__m3_idx(pl, j->idx, j->x, tile, lo, hi);
+        free(tile);
+        return true;
+    }
+    __mmask16 ml[PG_M3_NB], mh[PG_M3_NB], mn[PG_M3_NB];
+    for (int64_t k = 0; k < nb; k++) {
+        ml[k] = pg__max32_mask(2 * (ow - 16 * k)), mh[k] = pg__max32_mask(2 * (ow - 16 * k) - 16);
+        mn[k] = pg__max32_mask(ow - 16 * k);
+    }
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), zero = _mm512_setzero_ps();
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = (const float *)(bwd ? j->x : j->in) + p * hw, *pf = x + 512, *pe = x + hw + 512;
+        float *out = (float *)j->out + p * outn, *d = tile ? tile : out;
+        __mmask16 nan = 0;
+        __m512 sh[PG_M3_NB], se[PG_M3_NB], so[PG_M3_NB]; /* row 2a + 1's stage, dx's row 2a + 1 so far */
+        __mmask16 s1[PG_M3_NB], s2[PG_M3_NB];
+        if (!bwd) {
+            for (int64_t a = 0; a < oh; a++) {
+                const float *r1 = x + 2 * a * w, *r2 = r1 + w;
+                for (; pf < r2 + w + 512 && pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                for (int64_t k = 0; k < nb; k++) {
+                    const __m512 h1 = pg__m3_row(r1, 16 * k, ml[k], mh[k], NULL, NULL, &nan);
+                    const __m512 h2 = pg__m3_row(r2, 16 * k, ml[k], mh[k], NULL, NULL, &nan);
+                    _mm512_mask_storeu_ps(d + a * ow + 16 * k, mn[k],
+                                          _mm512_max_ps(h2, _mm512_max_ps(h1, a ? sh[k] : ninf)));
+                    sh[k] = h2;
+                }
+            }
+            if (nan) {
+                pg__max32_fwd((void *)j, p, p + 1);
+                continue;
+            }
+            if (tile) pg__pl_stream(out, tile, sizeof(float) * (size_t)ohw);
+            continue;
+        }
+        const float *g = (const float *)j->in + p * ohw;
+        for (int64_t a = 0; a < oh; a++) {
+            const float *r1 = x + 2 * a * w, *r2 = r1 + w, *gr = g + a * ow;
+            for (; pf < r2 + w + 512 && pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T0);
+            float *d1 = d + 2 * a * w;
+            __m512 c0 = zero, c1 = zero, c2 = zero;
+            for (int64_t k = nb - 1; k >= 0; k--) {
+                __mmask16 u1, u2, v1, v2;
+                const __m512 h1 = pg__m3_row(r1, 16 * k, ml[k], mh[k], &u1, &u2, &nan);
+                const __m512 h2 = pg__m3_row(r2, 16 * k, ml[k], mh[k], &v1, &v2, &nan);
+                const __m512 h0 = a ? sh[k] : ninf;
+                const __mmask16 k1 = a ? _mm512_cmp_ps_mask(h1, h0, _CMP_GT_OQ) : 0xffff;
+                const __mmask16 k2 = _mm512_cmp_ps_mask(h2, _mm512_mask_mov_ps(h0, k1, h1), _CMP_GT_OQ);
+                const __m512 gv = _mm512_maskz_loadu_ps(mn[k], gr + 16 * k);
+                __m512 e = zero, o = zero; /* dx's row 2a: this output row alone */
+                pg__m3_add(&e, &o, &c1, _mm512_maskz_mov_ps(k1 & (__mmask16)~k2, gv), u1, u2);
+                pg__m3_put(d1 + 32 * k, e, o, ml[k], mh[k]);
+                if (a) { /* dx's row 2a - 1: output row a - 1's share, then this one's */
+                    e = se[k], o = so[k];
+                    pg__m3_add(&e, &o, &c0, _mm512_maskz_mov_ps((__mmask16) ~(k1 | k2), gv), s1[k], s2[k]);
+                    pg__m3_put(d1 - w + 32 * k, e, o, ml[k], mh[k]);
+                }
+                se[k] = zero, so[k] = zero;
+                pg__m3_add(&se[k], &so[k], &c2, _mm512_maskz_mov_ps(k2, gv), v1, v2);
+                sh[k] = h2, s1[k] = v1, s2[k] = v2;
+            }
+        }
+        for (int64_t k = 0; k < nb; k++) pg__m3_put(d + (pl->h - 1) * w + 32 * k, se[k], so[k], ml[k], mh[k]);
+        if (nan) {
+            pg__max32_bwd((void *)j, p, p + 1);
+            continue;
+        }
+        if (tile) pg__pl_stream(out, tile, sizeof(float) * (size_t)hw);
+    }
+    if (tile) pg__pl_sfence();
+    free(tile);
+    return true;
+}
+static void pg__m3_fwd(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__m3(ctx, false, lo, hi)) pg__max32_fwd(ctx, lo, hi);
+}
+static void pg__m3_bwd(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__m3(ctx, true, lo, hi)) pg__max32_bwd(ctx, lo, hi);
+}
+static void pg__m3_idx_job(void *ctx, int64_t lo, int64_t hi) {
+    if (!pg__m3(ctx, false, lo, hi)) pg__maxpool_idx_job_f32(ctx, lo, hi);
+}
 #else
 static bool pg__max32_ok(const pg_pl *pl, bool f64) { return (void)pl, (void)f64, false; }
 static void pg__max32_fwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_fwd_f32(ctx, lo, hi); }
 static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_bwd_f32(ctx, lo, hi); }
+static bool pg__m3_ok(const pg_pl *pl) { return (void)pl, false; }
+static void pg__m3_fwd(void *ctx, int64_t lo, int64_t hi) { pg__max32_fwd(ctx, lo, hi); }
+static void pg__m3_bwd(void *ctx, int64_t lo, int64_t hi) { pg__max32_bwd(ctx, lo, hi); }
+static void pg__m3_idx_job(void *ctx, int64_t lo, int64_t hi) { pg__maxpool_idx_job_f32(ctx, lo, hi); }
 #endif
 
 /* max_pool2d 2x2/2 forward in float with AVX-512 (pg__pl_22 and pg__max22_avx512 checked by the caller):
@@ -1495,12 +1697,19 @@ static void pg__max32_bwd(void *ctx, int64_t lo, int64_t hi) { pg__maxsep_bwd_f3
 static void pg__max22_fwd32(void *ctx, int64_t lo, int64_t hi) {
     const pg_pl_job *j = ctx;
     const pg_pl pl_ = *j->pl, *pl = &pl_;
+    const int64_t ohw = pl->oh * pl->ow;
+    /* a large output: each plane built in a tile in the caches, then streamed out */
+    float *tile = (uint64_t)pl->planes * (uint64_t)ohw * sizeof(float) >= PG_PL_STREAM_FWD_MIN &&
+                  ohw * (int64_t)sizeof(float) <= ((int64_t)1 << 18) ? malloc(sizeof(float) * (size_t)ohw) : NULL;
     for (int64_t p = lo; p < hi; p++) {
         const float *x = (const float *)j->in + p * pl->h * pl->w;
-        float *y = (float *)j->out + p * pl->oh * pl->ow;
+        float *y = (float *)j->out + p * ohw, *d = tile ? tile : y;
         for (int64_t a = 0; a < pl->oh; a++)
-            pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, y + a * pl->ow, pl->ow);
+            pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, d + a * pl->ow, pl->ow);
+        if (tile) pg__pl_stream(y, tile, sizeof(float) * (size_t)ohw);
     }
+    if (tile) pg__pl_sfence();
+    free(tile);
 }
 /* 2x2 windows at stride 2, no padding or dilation, every window inside the input */
 static bool pg__pl_22(const pg_pl *pl) {
@@ -1521,7 +1730,8 @@ static void pg__pl_run(int kind, const pg_pl *pl, bool f64, void *out, const voi
     pg_range_fn fn = fns[f64][kind];
     if ((kind == PG_PL_MAX || kind == PG_PL_MAX_BWD) && pg__max32_ok(pl, f64)) {
         pg__parallel_range(pl->planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1,
-                           kind == PG_PL_MAX ? pg__max32_fwd : pg__max32_bwd, &j);
+                           kind == PG_PL_MAX ? (pg__m3_ok(pl) ? pg__m3_fwd : pg__max32_fwd)
+                                             : (pg__m3_ok(pl) ? pg__m3_bwd : pg__max32_bwd), &j);
         return;
     }
     if (kind == PG_PL_MAX && !f64 && pg__pl_22(pl) && pg__max22_avx512())
@@ -1699,7 +1909,9 @@ pg_tensor *pg_max_pool2d(pg_tensor *x, const int64_t *kernel, const int64_t *str
         pg_pl_job j = {&pl, NULL, NULL, x->data, idx->data};
         int64_t per = pl.h * pl.w + pl.oh * pl.ow;
         pg__parallel_range(pl.planes, 1, PG_NDITER_GRAIN / (per ? per : 1) + 1,
-                           x->dtype == PG_DTYPE_F64 ? pg__maxpool_idx_job_f64 : pg__maxpool_idx_job_f32, &j);
+                           x->dtype == PG_DTYPE_F64       ? pg__maxpool_idx_job_f64
+                           : pg__max32_ok(&pl, false) && pg__m3_ok(&pl) ? pg__m3_idx_job
+                                                                        : pg__maxpool_idx_job_f32, &j);
     }
     *indices = idx;
     return y;

@@ -43,7 +43,7 @@
 #endif
 
 /* A recording's large arrays (a program written scalar by scalar has some 190k
- * instructions of 300 bytes and 250k micro-ops of 112) are fresh memory: asking
+ * instructions of about 150 bytes and 250k micro-ops of 64) are fresh memory: asking
  * for transparent huge pages, as the storage allocator does for large buffers
  * (alloc.c), makes their first touch take a page fault per 2 MB instead of per
  * 4 KB. Advice only. */
@@ -58,6 +58,55 @@ static void pg__huge(void *p, size_t bytes) {
     (void)p;
     (void)bytes;
 #endif
+}
+
+/* The two arrays a recording grows an entry at a time (its slots and its
+ * instructions: some 200k of each for a program written scalar by scalar) are,
+ * from PG_BIG_ARRAY bytes on, mappings of their own, grown by mremap: their pages
+ * move rather than being copied into fresh memory (touching fresh memory, which
+ * the kernel zeroes first, is most of what growing costs), and the copy made at
+ * the threshold goes to memory advised for huge pages before it is written.
+ * pg__big_free frees what pg__big_grow returned, given its size. */
+#define PG_BIG_ARRAY ((size_t)4 << 20)
+
+static size_t pg__pages(size_t bytes) { return (bytes + 4095) & ~(size_t)4095; }
+
+static void *pg__big_grow(void *p, size_t old, size_t bytes) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    if (bytes >= PG_BIG_ARRAY) {
+        void *q;
+        if (old >= PG_BIG_ARRAY) {
+            q = mremap(p, pg__pages(old), pg__pages(bytes), MREMAP_MAYMOVE);
+            if (q == MAP_FAILED) return NULL;
+        } else {
+            q = mmap(NULL, pg__pages(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q == MAP_FAILED) return NULL;
+            pg__huge(q, pg__pages(bytes));
+            if (old) memcpy(q, p, old);
+            free(p);
+            return q;
+        }
+        pg__huge(q, pg__pages(bytes));
+        return q;
+    }
+#else
+    (void)old;
+#endif
+    void *q = realloc(p, bytes);
+    pg__huge(q, bytes);
+    return q;
+}
+
+static void pg__big_free(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    if (p && bytes >= PG_BIG_ARRAY) {
+        munmap(p, pg__pages(bytes));
+        return;
+    }
+#else
+    (void)bytes;
+#endif
+    free(p);
 }
 
 enum { S_TEMP, S_INPUT, S_EXT, S_GRADOF };
@@ -89,12 +138,12 @@ typedef struct pg_instr {
     int op;             /* I_FWD, I_VIEW, I_BWD: the op-table row */
     int out;            /* the slot written (I_FWD, I_VIEW, I_FULL, I_ACC_*) */
     int n_in;
-    int *in;            /* [n_in] input slots; I_BWD: the dx slots (-1: none) */
-    pg_params p;        /* I_FWD, I_VIEW: the parameters, offsets pointing at `offsets` */
+    int *in;            /* [n_in] input slots; I_BWD: the dx slots (-1: none); in the program's pool */
+    pg_params *p;       /* I_FWD, I_VIEW: the parameters (in the pool), offsets pointing at `offsets` */
     int64_t *offsets;   /* the copy of p.offsets, when they are a constant */
     int offsets_slot;   /* else the int64 slot whose data they are (labels), -1 when constant */
     int fwd;            /* I_BWD: the I_FWD instruction of its node */
-    pg_node *node;      /* I_BWD: the node as plain data (edges, metas, params); pointers set per run */
+    pg_node *node;      /* I_BWD: the node as plain data (edges, metas, params), in the pool; pointers set per run */
     int gout;           /* I_BWD: the output gradient's slot */
     int saved[PG_MAX_SAVED];
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
@@ -108,6 +157,13 @@ typedef struct pg_instr {
                          * epilogue runs (pg__epilogues); -1 on those instructions; 0 otherwise */
     bool epi_h;         /* I_BWD with an epilogue: ReLU's mask read from the ReLU's output, which is
                          * the matmul's saved A (h = relu(z): h > 0 exactly where z > 0) */
+    bool epi_inplace;   /* I_FWD with the bias and ReLU in its epilogue, z = y + b read by nothing else
+                         * than the ReLU and ReLU's backward: z is not kept, the GEMM writes into h's
+                         * buffer and the epilogue makes each tile relu(tile + b) there; ReLU's
+                         * backward reads h for z (pg__epilogues) */
+    int carried_by;     /* I_OPT: the later matmul backward whose dW GEMM runs this update in pieces, in
+                         * its epilogue (pg__carriers); 0 for none */
+    int carries;        /* I_BWD of a matmul: 1 + the earlier update it runs so, 0 for none */
 } pg_instr;
 
 /* a growing int list */
@@ -116,14 +172,15 @@ typedef struct pg_ivec {
     int n, cap;
 } pg_ivec;
 
-/* one row call of a fused group: ref[k] is the slot of operand k (-1: none) */
+/* one row call of a fused group: ref[k] is the slot of operand k (-1: none), its data at
+ * g->base[ref[k]] or, in the per-thread scratch, at block g->off[ref[k]]. 64 bytes: a
+ * program written scalar by scalar has some 250k, written once as fresh memory and
+ * put in their running order */
 typedef struct pg_uop {
     pg_fuse_row fn;
     void *ctx;
-    char **cell[5]; /* where each operand's data pointer is (g->base), NULL for none or scratch */
-    int ref[5];     /* the operands' slots, -1 for none */
-    bool scratch;   /* an operand is in the per-thread scratch */
     pg_fuse_one one; /* the same on one element (NULL: none), its operands' slots oref (-1: none) */
+    int ref[5];      /* the operands' slots, -1 for none */
     int oref[4];
     int ctx_bytes;   /* what ctx points at, compared when batching (0: ignored) */
 } pg_uop;
@@ -165,6 +222,19 @@ typedef struct pg_pmap {
     size_t n, cap;
 } pg_pmap;
 
+/* the backward nodes instructions share (pg__node_copy), by a hash of their bytes */
+typedef struct pg_nodeset {
+    pg_node **k;
+    uint64_t *h;
+    size_t n, cap;
+} pg_nodeset;
+
+/* a block of the program's pool (pg__pool_alloc), its bytes following */
+typedef struct pg_chunk {
+    struct pg_chunk *prev;
+    size_t size;
+} pg_chunk;
+
 struct pg_program {
     pg_recorder rec; /* first: the recorder the hooks are handed is the program */
     pg_slot *slots;
@@ -175,6 +245,9 @@ struct pg_program {
     int n_scalars, cap_scalars;
     int n_inputs, n_outputs, n_opt;
     int *outputs;        /* [n_outputs] slots */
+    pg_chunk *pool;      /* the instructions' input lists, parameters and node copies: bump-allocated */
+    char *pool_at;       /* in the newest chunk */
+    size_t pool_left;
     int *opt_at;         /* [n_opt] the instruction of each optimizer update */
     int *dead_at;        /* [n_code + 1] CSR offsets into dead: the values last read by instruction i */
     int *dead;           /* their slots, dropped after instruction i runs (not the forward buffers) */
@@ -186,6 +259,7 @@ struct pg_program {
     char why[384];
     pg_pmap map;         /* tensor -> slot */
     pg_pmap nodes;       /* node -> its I_FWD (the recorder holds a reference to each node) */
+    pg_nodeset shared;   /* the node copies backward instructions share */
     pg_pmap grads;       /* the .grad of each input and captured slot -> that slot; rebuilt when dirty */
     bool grads_dirty;    /* grads must be rebuilt from every leaf */
     pg_ivec grads_pending; /* leaves whose .grad may have changed (set_grad, accumulation) or that are new */
@@ -299,6 +373,46 @@ static void pg__refuse(pg_program *g, const char *fmt, const char *what) {
 
 static int pg__ivec_push(pg_ivec *a, int x);
 
+/* The program's pool: what each instruction keeps beside its record (its input
+ * slots, a forward's parameters, a backward's node) lives as long as the program,
+ * so it is carved from large blocks, 16-byte aligned, rather than malloc'd one
+ * by one (some 250k blocks for a program written scalar by scalar), and freed
+ * with the program. NULL when out of memory. */
+#define PG_POOL_MIN ((size_t)64 << 10)
+#define PG_POOL_MAX ((size_t)8 << 20)
+
+static void *pg__pool_alloc(pg_program *g, size_t bytes) {
+    bytes = (bytes + 15) & ~(size_t)15;
+    if (bytes > g->pool_left) {
+        size_t size = g->pool ? 2 * g->pool->size : PG_POOL_MIN;
+        if (size > PG_POOL_MAX) size = PG_POOL_MAX;
+        if (size < bytes) size = bytes;
+        const size_t head = (sizeof(pg_chunk) + 15) & ~(size_t)15;
+        pg_chunk *c = malloc(head + size);
+        if (!c) return NULL;
+        pg__huge(c, head + size);
+        c->prev = g->pool;
+        c->size = size;
+        g->pool = c;
+        g->pool_at = (char *)c + head;
+        g->pool_left = size;
+    }
+    void *p = g->pool_at;
+    g->pool_at += bytes;
+    g->pool_left -= bytes;
+    return p;
+}
+
+static void pg__pool_free(pg_program *g) {
+    while (g->pool) {
+        pg_chunk *c = g->pool;
+        g->pool = c->prev;
+        free(c);
+    }
+    g->pool_at = NULL;
+    g->pool_left = 0;
+}
+
 /* leaf slot s's .grad may have changed: the grads map takes it at the next lookup */
 static void pg__grads_changed(pg_program *g, int s) {
     if (pg__ivec_push(&g->grads_pending, s) < 0) g->grads_dirty = true;
@@ -307,14 +421,13 @@ static void pg__grads_changed(pg_program *g, int s) {
 static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
     if (g->n_slots == g->cap_slots) {
         int cap = g->cap_slots ? 2 * g->cap_slots : 64;
-        pg_slot *v = realloc(g->slots, (size_t)cap * sizeof *v);
+        pg_slot *v = pg__big_grow(g->slots, (size_t)g->cap_slots * sizeof *v, (size_t)cap * sizeof *v);
         if (!v) {
             pg__refuse(g, "%s", "out of memory");
             return -1;
         }
         g->slots = v;
         g->cap_slots = cap;
-        pg__huge(v, (size_t)cap * sizeof *v);
     }
     if (kind == S_INPUT || kind == S_EXT) {
         if (g->n_leaves == g->cap_leaves) {
@@ -342,14 +455,13 @@ static int pg__new_slot(pg_program *g, int kind, int of, const pg_tensor *t) {
 static pg_instr *pg__emit(pg_program *g, int kind) {
     if (g->n_code == g->cap_code) {
         int cap = g->cap_code ? 2 * g->cap_code : 64;
-        pg_instr *v = realloc(g->code, (size_t)cap * sizeof *v);
+        pg_instr *v = pg__big_grow(g->code, (size_t)g->cap_code * sizeof *v, (size_t)cap * sizeof *v);
         if (!v) {
             pg__refuse(g, "%s", "out of memory");
             return NULL;
         }
         g->code = v;
         g->cap_code = cap;
-        pg__huge(v, (size_t)cap * sizeof *v);
     }
     pg_instr *I = &g->code[g->n_code++];
     memset(I, 0, sizeof *I);
@@ -498,12 +610,13 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
     if (!I) goto done;
     I->op = p->op;
     I->n_in = n_in;
-    I->p = *p;
-    I->in = malloc((size_t)(n_in ? n_in : 1) * sizeof *I->in);
-    if (!I->in) {
+    I->p = pg__pool_alloc(g, sizeof *I->p + (size_t)n_in * sizeof *I->in);
+    if (!I->p) {
         pg__refuse(g, "%s", "out of memory");
         goto done;
     }
+    *I->p = *p;
+    I->in = (int *)(I->p + 1);
     memcpy(I->in, inp, (size_t)n_in * sizeof *inp);
     if (p->offsets && p->n_offsets > 0) {
         /* an int64 tensor's own data (cross_entropy's labels) follows the slot at each run;
@@ -521,11 +634,11 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
             }
             memcpy(I->offsets, p->offsets, (size_t)p->n_offsets * sizeof *I->offsets);
         }
-        I->p.offsets = I->offsets;
+        I->p->offsets = I->offsets;
     }
-    I->p.custom_backward = NULL;
-    I->p.custom_release = NULL;
-    I->p.custom_ctx = NULL;
+    I->p->custom_backward = NULL;
+    I->p->custom_release = NULL;
+    I->p->custom_ctx = NULL;
     int idx = (int)(I - g->code);
     I->out = pg__def(g, out);
     pg_node *n = out->grad_fn;
@@ -554,6 +667,96 @@ static void rec_seed(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, con
     I->out = pg__def(g, seed);
 }
 
+/* A backward instruction keeps its node as plain data: its op, parameters, the
+ * metas of its output and inputs, which inputs need a gradient (edges[i].leaf:
+ * the program's dummy, or NULL), where each saved value came from; no pointer
+ * into the graph. Many nodes are the same as plain data (a program written
+ * scalar by scalar has some 65k backwards of a few kinds), and a run sets only
+ * the saved values of a node, while its instruction runs, and its parameters
+ * from those of its forward: instructions share one copy of each kind, found
+ * by a hash of its bytes (all bytes set, padding zeroed). The random ops, whose
+ * copy takes its seed at each run, and nodes with offsets (labels), which
+ * point outside the copy, have one each. NULL when out of memory. */
+#define PG_SHARE_MAX_IN 4
+
+static uint64_t pg__bytes_hash(const void *p, size_t n) {
+    const unsigned char *c = p;
+    uint64_t h[4] = {0x9e3779b97f4a7c15ULL ^ n, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL};
+    size_t k = 0;
+    for (; k + 32 <= n; k += 32) /* four independent lanes */
+        for (int j = 0; j < 4; j++) {
+            uint64_t w;
+            memcpy(&w, c + k + 8 * j, 8);
+            h[j] = (h[j] ^ w) * 0xff51afd7ed558ccdULL;
+            h[j] ^= h[j] >> 29;
+        }
+    for (; k < n; k++) h[0] = (h[0] ^ c[k]) * 1099511628211ULL;
+    uint64_t r = h[0] ^ (h[1] * 0x9e3779b97f4a7c15ULL) ^ (h[2] * 0xc2b2ae3d27d4eb4fULL) ^ (h[3] * 0x165667b19e3779f9ULL);
+    return r ^ (r >> 32);
+}
+
+static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
+    to->dtype = m->dtype;
+    to->ndim = m->ndim;
+    for (int d = 0; d < m->ndim && d < PG_MAX_DIMS; d++) to->shape[d] = m->shape[d];
+}
+
+static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
+    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
+    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && n->op != PG_OP_DROPOUT &&
+                       n->op != PG_OP_RANDOM && n->op != PG_OP_BERNOULLI && n->op != PG_OP_SCALED_DOT_PRODUCT_ATTENTION;
+    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
+    pg_node *c = share ? (pg_node *)buf : pg__pool_alloc(g, bytes);
+    if (!c) return NULL;
+    memset(c, 0, bytes);
+    atomic_init(&c->refcount, 1);
+    atomic_init(&c->owner, NULL);
+    c->op = n->op;
+    c->n_in = n->n_in;
+    pg__meta_plain(&c->out_meta, &n->out_meta);
+    for (int k = 0; k < PG_MAX_SAVED; k++) c->saved_from[k] = n->saved_from[k];
+    memcpy(&c->p, &n->p, sizeof c->p);
+    for (int i = 0; i < n->n_in; i++) {
+        pg__meta_plain(&c->edges[i].meta, &n->edges[i].meta);
+        c->edges[i].leaf = pg__node_needs(n, i) ? g->dummy : NULL;
+    }
+    if (!share) return c;
+    uint64_t h = pg__bytes_hash(c, bytes);
+    pg_nodeset *S = &g->shared;
+    if (2 * (S->n + 1) > S->cap) {
+        size_t cap = S->cap ? 2 * S->cap : 256;
+        pg_node **k = calloc(cap, sizeof *k);
+        uint64_t *hv = malloc(cap * sizeof *hv);
+        if (!k || !hv) {
+            free(k);
+            free(hv);
+            return NULL;
+        }
+        for (size_t j = 0; j < S->cap; j++)
+            if (S->k[j]) {
+                size_t at = (size_t)S->h[j] & (cap - 1);
+                while (k[at]) at = (at + 1) & (cap - 1);
+                k[at] = S->k[j];
+                hv[at] = S->h[j];
+            }
+        free(S->k);
+        free(S->h);
+        S->k = k;
+        S->h = hv;
+        S->cap = cap;
+    }
+    size_t at = (size_t)h & (S->cap - 1);
+    for (; S->k[at]; at = (at + 1) & (S->cap - 1))
+        if (S->h[at] == h && S->k[at]->n_in == c->n_in && !memcmp(S->k[at], c, bytes)) return S->k[at];
+    pg_node *keep = pg__pool_alloc(g, bytes);
+    if (!keep) return NULL;
+    memcpy(keep, c, bytes);
+    S->k[at] = keep;
+    S->h[at] = h;
+    S->n++;
+    return keep;
+}
+
 static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_tensor *const *dx) {
     pg_program *g = (pg_program *)r;
     if (g->refused) return;
@@ -568,29 +771,10 @@ static void rec_backward(pg_recorder *r, const pg_node *n, pg_tensor *gout, pg_t
         if (n->saved[k] && (sv[k] = pg__use(g, n->saved[k])) < 0) return;
     }
     if (go < 0) return;
-    size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    pg_node *copy = malloc(bytes);
-    int *dxs = malloc((size_t)(n->n_in ? n->n_in : 1) * sizeof *dxs);
-    pg_instr *I = copy && dxs ? pg__emit(g, I_BWD) : NULL;
-    if (!I) {
-        free(copy);
-        free(dxs);
-        return pg__refuse(g, "%s", "out of memory");
-    }
-    memcpy(copy, n, bytes);
-    atomic_init(&copy->refcount, 1);
-    atomic_init(&copy->owner, NULL);
-    copy->released = copy->gout_reusable = false;
-    copy->hooks = NULL;
-    copy->out = copy->gacc = NULL;
-    copy->owned_offsets = NULL;
-    copy->free_next = NULL;
-    for (int k = 0; k < PG_MAX_SAVED; k++) copy->saved[k] = NULL;
-    for (int i = 0; i < n->n_in; i++) {
-        bool need = pg__node_needs(n, i);
-        copy->edges[i].fn = NULL;
-        copy->edges[i].leaf = need ? g->dummy : NULL;
-    }
+    int *dxs = pg__pool_alloc(g, (size_t)n->n_in * sizeof *dxs);
+    pg_node *copy = dxs ? pg__node_copy(g, n) : NULL;
+    pg_instr *I = copy ? pg__emit(g, I_BWD) : NULL;
+    if (!I) return pg__refuse(g, "%s", "out of memory");
     I->op = n->op;
     I->fwd = fwd;
     I->node = copy;
@@ -788,13 +972,10 @@ static pg_status pg__rest(pg_program *g);
 static void pg__program_clear(pg_program *g) {
     for (int s = 0; s < g->n_slots; s++)
         if (g->slots[s].kind != S_INPUT) pg_tensor_release(g->slots[s].t);
-    for (int i = 0; i < g->n_code; i++) {
-        free(g->code[i].in);
-        free(g->code[i].offsets);
-        free(g->code[i].node);
-    }
-    free(g->slots);
-    free(g->code);
+    for (int i = 0; i < g->n_code; i++) free(g->code[i].offsets);
+    pg__pool_free(g);
+    pg__big_free(g->slots, (size_t)g->cap_slots * sizeof *g->slots);
+    pg__big_free(g->code, (size_t)g->cap_code * sizeof *g->code);
     free(g->scalars);
     free(g->outputs);
     free(g->opt_at);
@@ -873,6 +1054,9 @@ static void pg__record_drop(pg_program *g) {
     free(g->map.v);
     free(g->nodes.k);
     free(g->nodes.v);
+    free(g->shared.k);
+    free(g->shared.h);
+    memset(&g->shared, 0, sizeof g->shared);
     free(g->grads.k);
     free(g->grads.v);
     memset(&g->map, 0, sizeof g->map);
@@ -994,7 +1178,7 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
 /* the random ops: dropout, attention with dropout, random, bernoulli; where their parameters keep the seed */
 static bool pg__random_op(const pg_instr *I) {
-    const pg_params *p = I->kind == I_FWD ? &I->p : &I->node->p;
+    const pg_params *p = I->kind == I_FWD ? I->p : &I->node->p;
     return I->op == PG_OP_DROPOUT || I->op == PG_OP_RANDOM || I->op == PG_OP_BERNOULLI ||
            (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
 }
@@ -1012,7 +1196,7 @@ pg_status pg_program_set_seeds(pg_program *g, const uint64_t *seeds, int n) {
     if (atomic_load(&g->busy)) return pg__fail(PG_ERR_RUNTIME, "compile: the program is running");
     for (int k = 0; k < n; k++) {
         pg_instr *I = &g->code[g->seed_fwd.v[k]];
-        *pg__seed_of(&I->p, I->op) = seeds[k];
+        *pg__seed_of(I->p, I->op) = seeds[k];
     }
     for (int k = 0; k < g->seed_bwd.n; k += 2) {
         pg_instr *I = &g->code[g->seed_bwd.v[k]];
@@ -1413,7 +1597,7 @@ static int pg__emit_uops(pg_program *g, pg_instr *I, int f, pg_dtype dt) {
         int r[4] = {-1, -1, -1, -1};
         for (int k = 0; k < I->n_in; k++) r[k] = I->in[k];
         const pg_fuse *fu = pg_optable[I->op]->fuse;
-        PG_UOP(fu->fwd[f64], &I->p, I->out, r[0], r[1], r[2], r[3], I->n_in <= 3 ? fu->fwd1[f64] : NULL, I->out,
+        PG_UOP(fu->fwd[f64], I->p, I->out, r[0], r[1], r[2], r[3], I->n_in <= 3 ? fu->fwd1[f64] : NULL, I->out,
                r[0], r[1], r[2]);
         return 0;
     }
@@ -1911,15 +2095,6 @@ static pg_status pg__lower(pg_program *g) {
                 if (pg__ivec_push(&L[7], s) < 0) goto done;
             }
         }
-        for (int u = G->u0; u < G->u1; u++) {
-            pg_uop *U = &g->uops[u];
-            U->scratch = false;
-            for (int k = 0; k < 5; k++) {
-                int s = U->ref[k];
-                U->cell[k] = s < 0 || g->loc[s] == L_SCRATCH ? NULL : &g->base[s];
-                U->scratch |= s >= 0 && g->loc[s] == L_SCRATCH;
-            }
-        }
         /* the .grad slots read: resolved after the new ones are made */
         for (int k = 0; k < L[3].n; k++)
             if (pg__ivec_push(&L[5], g->slots[L[3].v[k]].gradof) < 0) goto done;
@@ -2065,6 +2240,8 @@ static bool pg__alone(const pg_program *g, int i) {
 
 static bool pg__is_2d(const pg_meta *m, pg_dtype dt) { return m->ndim == 2 && m->dtype == dt; }
 
+static void pg__carriers(pg_program *g);
+
 static pg_status pg__epilogues(pg_program *g) {
     const char *env = getenv("PYGRAD_COMPILE_EPILOGUE");
     if (env && env[0] == '0') return PG_OK;
@@ -2128,7 +2305,65 @@ static pg_status pg__epilogues(pg_program *g) {
         }
     next:;
     }
+    /* z = x W + b, h = relu(z) in a forward epilogue, and ReLU's backward reading h for its mask in
+     * a backward one: when nothing else reads z, ReLU's backward reads h in z's place (z > 0 ? g : 0
+     * and h > 0 ? g : 0 are the same: h > 0 exactly where z > 0) and z is never stored */
+    for (int i = 0; i < g->n_code; i++) {
+        const pg_instr *I = &g->code[i];
+        if (I->kind != I_BWD || I->epi <= 0 || !I->epi_h) continue;
+        pg_instr *R = &g->code[i + I->epi];
+        const int z = R->saved[0], h = I->saved[0];
+        for (int f = 0; f + 2 < i; f++) {
+            pg_instr *F = &g->code[f];
+            if (F->kind == I_FWD && F->epi == 2 && g->code[f + 1].out == z && g->code[f + 2].out == h &&
+                pg__readers(g, z, f + 1) == 2 && pg__touches(&g->code[f + 2], z) && pg__touches(R, z)) {
+                F->epi_inplace = true;
+                R->saved[0] = h;
+                break;
+            }
+        }
+    }
+    pg__carriers(g);
     return PG_OK;
+}
+
+/* An SGD update of a large parameter is memory-bound, a GEMM compute-bound: the update runs in
+ * pieces of its elements, a share on each tile of the dW GEMM of the next matmul backward (in the
+ * GEMM's epilogue, pg__run_carrier), its memory traffic then overlapping the GEMM's arithmetic,
+ * when nothing from the update to that instruction, the instruction included, names the update's
+ * tensors (its parameter, .grad and state: captured tensors and .grads, none of them read through
+ * a view) or may share their memory (pg__update_blocked_by), within 64 instructions. Each element is updated once, with the update's own loop, so the bits and the
+ * state after the run are those of the update run in its turn. */
+#define PG_CARRY_MIN 65536 /* elements */
+static void pg__carriers(pg_program *g) {
+    const char *env = getenv("PYGRAD_COMPILE_CARRY");
+    if (env && env[0] == '0') return;
+    for (int p = 0; p < g->n_code; p++) {
+        pg_instr *P = &g->code[p];
+        if (P->kind != I_OPT || P->opt != PG_REC_SGD || P->t[0] < 0 || pg__in_group(g, p) ||
+            pg__meta_numel(&g->slots[P->t[0]].meta) < PG_CARRY_MIN)
+            continue;
+        bool plain = true; /* its tensors captured ones or .grads, none of them seen through a view */
+        for (int k = 0; k < PG_REC_MAX_T; k++)
+            if (P->t[k] >= 0 && g->slots[P->t[k]].kind != S_EXT && g->slots[P->t[k]].kind != S_GRADOF) plain = false;
+        for (int v = 0; plain && v < g->n_code; v++)
+            for (int r = 0; g->code[v].kind == I_VIEW && r < g->code[v].n_in; r++)
+                for (int k = 0; k < PG_REC_MAX_T; k++)
+                    if (P->t[k] >= 0 && g->code[v].in[r] == P->t[k]) plain = false;
+        for (int q = p + 1; plain && q < g->n_code && q <= p + 64; q++) {
+            const pg_instr *Q = &g->code[q];
+            if (pg__update_blocked_by(g, Q, P)) break; /* as pg__hoist_updates would not pass it */
+            if (Q->kind == I_BWD && Q->op == PG_OP_MATMUL && Q->n_in == 2 && Q->in[1] >= 0 && Q->epi >= 0 &&
+                !Q->carries && Q->gout >= 0 && !pg__in_group(g, q) && pg__is_float(Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&Q->node->edges[0].meta, Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&Q->node->edges[1].meta, Q->node->edges[0].meta.dtype) &&
+                pg__is_2d(&g->slots[Q->gout].meta, Q->node->edges[0].meta.dtype)) {
+                P->carried_by = q;
+                g->code[q].carries = p + 1;
+                break;
+            }
+        }
+    }
 }
 
 /* ---- printing ---- */
@@ -2222,9 +2457,12 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     }
     for (int q = 0; q < g->n_groups && I->epi >= 0; q++) /* an epilogue's instruction does not run its group */
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
-    if (I->epi > 0 && I->kind == I_FWD) PG_PUT("  [its epilogue runs %d..%d]", i + 1, i + I->epi);
+    if (I->epi > 0 && I->kind == I_FWD)
+        PG_PUT("  [its epilogue runs %d..%d%s]", i + 1, i + I->epi, I->epi_inplace ? ", in place" : "");
     if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
     if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
+    if (I->carries) PG_PUT("  [runs %d in its dW's epilogue]", I->carries - 1);
+    if (I->carried_by) PG_PUT("  [in the epilogue of %d]", I->carried_by);
 #undef PG_NAME
 #undef PG_PUT
     return w;
@@ -2269,11 +2507,11 @@ static bool pg__mine(const pg_tensor *t) {
 
 /* I's parameters for this run: labels read from their slot */
 static pg_status pg__params(pg_program *g, const pg_instr *I, pg_params *q, int i) {
-    *q = I->p;
+    *q = *I->p;
     if (I->offsets_slot < 0) return PG_OK;
     pg_tensor *t = pg__need(g, I->offsets_slot, i);
     if (!t) return pg_last_status();
-    if (t->dtype != PG_DTYPE_I64 || t->numel != I->p.n_offsets)
+    if (t->dtype != PG_DTYPE_I64 || t->numel != I->p->n_offsets)
         return pg__fail(PG_ERR_SHAPE, "compile: the labels of %s changed size", pg_optable[I->op]->name);
     q->offsets = t->data;
     return PG_OK;
@@ -2460,8 +2698,41 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
         pg__set(g, I->out, t);
         return PG_OK;
     }
-    default: return pg__run_opt(g, I, i);
+    default: return I->carried_by ? PG_OK : pg__run_opt(g, I, i); /* run by its carrier (pg__run_carrier) */
     }
+}
+
+/* ---- an update carried by a GEMM (pg__carriers) ---- */
+
+#define PG_CARRY_AHEAD 2 /* a tile prefetches the elements of the tile this many tiles on */
+
+typedef struct pg_carry {
+    pg_opt_loop L;
+    int64_t n, cn;    /* the parameter's elements; the product's */
+    atomic_llong done; /* the product's elements whose tiles are final */
+} pg_carry;
+
+/* the update's elements a share of x of the product's cn elements covers: x n / cn, rounded down
+ * (exact in integers when they fit, else in double, which keeps it nondecreasing) */
+static int64_t pg__carry_at(const pg_carry *c, int64_t x) {
+    if (x >= c->cn) return c->n;
+    if (c->n == 0 || x <= INT64_MAX / c->n) return x * c->n / c->cn;
+    return (int64_t)((double)x * (double)c->n / (double)c->cn);
+}
+
+/* a tile of m x n of the product is final: the update's next share of elements, in proportion
+ * (the shares, taken in turn by whichever thread finishes a tile, cover the update once) */
+static void pg__carry_tile(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {
+    (void)i0, (void)j0;
+    pg_carry *c = ctx;
+    const int64_t x = atomic_fetch_add_explicit(&c->done, m * n, memory_order_relaxed);
+    const int64_t lo = pg__carry_at(c, x), hi = pg__carry_at(c, x + m * n);
+    if (hi > lo) c->L.fn(c->L.job, lo, hi);
+    /* the share PG_CARRY_AHEAD tiles on, into L2: the shares run in order */
+    const int64_t es = c->L.esize, span = hi - lo, p0 = hi + (PG_CARRY_AHEAD - 1) * span;
+    const int64_t p1 = p0 + span < c->n ? p0 + span : c->n;
+    for (int b = 0; b < 4 && c->L.buf[b]; b++)
+        for (int64_t at = p0 * es; at < p1 * es; at += 64) __builtin_prefetch(c->L.buf[b] + at, 0, 1);
 }
 
 /* ---- running a GEMM with its epilogue (pg__epilogues) ---- */
@@ -2517,6 +2788,75 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
     else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
 }
 
+/* The parameter of the update that matmul backward I (computing dA from G B^T and dB from A^T G)
+ * runs on dW's tiles, its pieces set up in *c; NULL when the update is to run in its turn (the
+ * tensors it writes are read by the products, or its arguments would be refused). */
+static pg_tensor *pg__carry_setup(pg_program *g, const pg_instr *I, const pg_tensor *A, const pg_tensor *B,
+                                  const pg_tensor *gt, pg_carry *c) {
+    const pg_instr *O = &g->code[I->carries - 1];
+    pg_tensor *t[PG_REC_MAX_T];
+    for (int k = 0; k < PG_REC_MAX_T; k++) {
+        t[k] = pg__get(g, O->t[k]);
+        if (t[k] && (t[k]->storage == A->storage || t[k]->storage == B->storage || t[k]->storage == gt->storage))
+            return NULL;
+    }
+    if (!t[0] || !pg__opt_loop(&c->L, O->opt, t, g->scalars + O->scal)) return NULL;
+    c->n = t[0]->numel;
+    c->cn = A->shape[1] * B->shape[1]; /* dW [K, N] */
+    atomic_init(&c->done, 0);
+    return t[0];
+}
+
+/* after dW's GEMM (whose tiles covered the product: all the update is done), the version bump of
+ * the update's entry point */
+static void pg__carry_finish(pg_carry *c, pg_tensor *param) {
+    const int64_t lo = pg__carry_at(c, atomic_load(&c->done));
+    if (lo < c->n) c->L.fn(c->L.job, lo, c->n); /* (none left when the epilogue saw every tile) */
+    atomic_fetch_add(&param->storage->version, 1);
+}
+
+/* matmul backward i (no epilogue of its own), whose dW GEMM runs the update code[i].carries - 1 in
+ * its epilogue; the two in their turn when the values are not what the recording saw */
+static pg_status pg__run_carrier(pg_program *g, int i) {
+    const pg_instr *I = &g->code[i], *O = &g->code[I->carries - 1];
+    const pg_node *n = I->node;
+    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
+    pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL;
+    if (!B) return pg_last_status();
+    const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
+    pg_carry c;
+    pg_tensor *param = NULL;
+    if (pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
+        am->shape[1] == bm->shape[0] && gt->numel > 0 && gt->shape[0] == am->shape[0] &&
+        gt->shape[1] == bm->shape[1])
+        param = pg__carry_setup(g, I, A, B, gt, &c);
+    if (!param) { /* in their turn */
+        pg_status st = pg__run_one(g, I, i);
+        return st != PG_OK ? st : pg__run_opt(g, O, I->carries - 1);
+    }
+    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
+    const bool f64 = gt->dtype == PG_DTYPE_F64;
+    pg_tensor *da = I->in[0] >= 0 ? pg__tensor_new_like(am) : NULL, *db = pg__tensor_new_like(bm);
+    if ((I->in[0] >= 0 && !da) || !db) {
+        pg_tensor_release(da);
+        pg_tensor_release(db);
+        return PG_ERR_MEMORY;
+    }
+    /* dA[m,k] = G[m,n] B[k,n]^T; dB[k,n] = A[m,k]^T G[m,n], the update's pieces on its tiles; as
+     * matmul_backward (ops_matmul.c) */
+    if (da) {
+        if (f64) pg__gemm_f64(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        else pg__gemm_f32(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        pg__set(g, I->in[0], da);
+    }
+    pg_gemm_epi e = {pg__carry_tile, &c};
+    if (f64) pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    else pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    pg__set(g, I->in[1], db);
+    pg__carry_finish(&c, param);
+    return PG_OK;
+}
+
 /* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
  * by one when this run's values are not what the lowering assumed */
 static pg_status pg__run_epi(pg_program *g, int i) {
@@ -2529,8 +2869,8 @@ static pg_status pg__run_epi(pg_program *g, int i) {
         const pg_meta *am = &g->slots[I->in[0]].meta, *wm = &g->slots[I->in[1]].meta, *bm = &g->slots[J->in[1]].meta;
         if (pg__meta_is(a, am) && pg__meta_is(w, wm) && pg__meta_is(b, bm) && am->shape[1] == wm->shape[0]) {
             const int64_t M = am->shape[0], K = am->shape[1], N = wm->shape[1];
-            pg_tensor *z = pg__out_for(g, J->out), *h = NULL;
-            if (z && I->epi == 2) h = pg__out_for(g, g->code[i + 2].out);
+            pg_tensor *z = I->epi_inplace ? pg__out_for(g, g->code[i + 2].out) : pg__out_for(g, J->out), *h = NULL;
+            if (z && I->epi == 2) h = I->epi_inplace ? z : pg__out_for(g, g->code[i + 2].out);
             if (!z || (I->epi == 2 && !h)) return pg_last_status();
             pg_epi_ctx e = {I->epi == 2 ? E_BIAS_RELU : E_BIAS, z->data, b->data, h ? h->data : NULL, NULL, N};
             pg__gemm_epi(a->dtype == PG_DTYPE_F64, false, false, M, N, K, a->data, K, w->data, N, z->data, &e);
@@ -2557,13 +2897,21 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
              * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
             const bool mask_a = I->epi_h && A->numel == da->numel;
+            pg_carry c; /* an earlier update in pieces on dW's tiles (pg__carriers) */
+            pg_tensor *param = db && I->carries ? pg__carry_setup(g, I, A, B, gt, &c) : NULL;
             if (db) {
+                pg_gemm_epi ce = {pg__carry_tile, &c};
                 if (f64)
-                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                    pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
+                                     param ? &ce : NULL);
                 else
-                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
+                    pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
+                                     param ? &ce : NULL);
                 pg__set(g, I->in[1], db);
             }
+            if (param) pg__carry_finish(&c, param);
+            else if (I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
+                return st;
             pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
             pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
             pg__set(g, J->in[0], da);
@@ -2572,8 +2920,11 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             return PG_OK;
         }
     }
-    for (int k = i; k <= i + I->epi; k++) /* one by one (the skipped ones are alone: pg__epilogues) */
+    for (int k = i; k <= i + I->epi; k++) { /* one by one (the skipped ones are alone: pg__epilogues) */
         if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
+        if (k == i && I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
+            return st; /* the update it carries, in its turn */
+    }
     return PG_OK;
 }
 
@@ -2595,10 +2946,10 @@ static void pg__group_block(const pg_program *g, const pg_group *G, int64_t lo, 
     for (int u = G->u0; u < G->u1; u++) {
         const pg_uop *U = &g->uops[g->sorder[u]]; /* one element: the order its words were planned in */
         char *ptr[5];
-        for (int k = 0; k < 5; k++) ptr[k] = U->cell[k] ? *U->cell[k] + shift : NULL;
-        if (U->scratch)
-            for (int k = 0; k < 5; k++)
-                if (U->ref[k] >= 0 && g->loc[U->ref[k]] == L_SCRATCH) ptr[k] = scr + g->off[U->ref[k]] * PG_FUSE_BLOCK;
+        for (int k = 0; k < 5; k++) {
+            int s = U->ref[k];
+            ptr[k] = s < 0 ? NULL : g->loc[s] == L_SCRATCH ? scr + g->off[s] * PG_FUSE_BLOCK : g->base[s] + shift;
+        }
         U->fn(ptr, ones, n, U->ctx);
     }
 }
@@ -2762,6 +3113,8 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
         } else if (q >= 0) {
             st = pg__run_group(g, &g->groups[q]);
             end = g->groups[q].end;
+        } else if (g->code[i].carries) {
+            st = pg__run_carrier(g, i);
         } else {
             st = pg__run_one(g, &g->code[i], i);
         }

@@ -1254,6 +1254,26 @@ class _Entry:
         self.why: str | None = None
 
 
+_prepared = False
+
+
+def _prepare() -> None:
+    """Once per process, when the first function is compiled: what its first recording would do
+    first otherwise. cffi parses the C type of an array at its first ``ffi.new`` and makes its
+    wrapper of a C function at the first use of its name, some 80 us in all for the recording's
+    (twice the vectorised micrograd step, which a recording should cost a few of)."""
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    handles([])
+    doubles([0.0])
+    new_program()
+    for name in ("pg_program_record_begin", "pg_program_record_end", "pg_program_n_seeds", "pg_program_run",
+                 "pg_program_set_seeds", "pg_program_set_all_optim_scalars", "pg_program_set_optim_scalars"):
+        getattr(lib, name)
+
+
 class CompiledFunction:
     """What ``pygrad.compile`` returns: call it like the function."""
 
@@ -1272,6 +1292,7 @@ class CompiledFunction:
         self.last_change: str | None = None  # which guards differed at the latest of those, in words
         self._sources = self._root_sources()
         functools.update_wrapper(self, fn)
+        _prepare()
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -1486,11 +1507,14 @@ class CompiledFunction:
                        spec[0] if spec is not None and spec[0] is not dict and entry.kinds == ["T"] * len(spec[1])
                        and not any(spec[1]) else None)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
-        entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]  # each update's scalars, passed to C
+        entry.sbufs = []  # each update's scalars, passed to C by a dry run (_replay makes them)
         runs: list[Any] | None = []
         in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
+        last_o: Any = None
+        fast: Any = None
         for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
-            fast = _scalars_of(o)
+            if o is not last_o:
+                last_o, fast = o, _scalars_of(o)
             if fast is None:
                 runs = None
                 break
@@ -1590,6 +1614,8 @@ class CompiledFunction:
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
                 return _RERECORD
+            if len(entry.sbufs) != len(entry.updates):  # made at the first dry run
+                entry.sbufs = [doubles([0.0] * 16) for _ in entry.updates]
             for k, (sc, buf) in enumerate(zip(scalars, entry.sbufs)):
                 n = len(sc)
                 if n > len(buf):

@@ -37,16 +37,6 @@ def _setup(opt_name: str, kw: dict, dtype: str, m=pg):
     return model, getattr(m.optim, opt_name)(model.parameters(), **kw)
 
 
-def _step_fn(model, opt):
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _params(model) -> list[np.ndarray]:
     return [p.numpy().copy() for p in model.parameters()]
 
@@ -70,12 +60,12 @@ OPTIMIZERS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(("opt_name", "kw"), OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
-def test_100_steps_bit_identical_to_eager(opt_name: str, kw: dict, dtype: str) -> None:
+def test_100_steps_bit_identical_to_eager(train_step, opt_name: str, kw: dict, dtype: str) -> None:
     data = _batches(4, dtype=dtype)
     m_e, o_e = _setup(opt_name, kw, dtype)
     m_c, o_c = _setup(opt_name, kw, dtype)
-    eager = _step_fn(m_e, o_e)
-    compiled = pg.compile(_step_fn(m_c, o_c))
+    eager = train_step(m_e, o_e)
+    compiled = pg.compile(train_step(m_c, o_c))
     le, lc = [], []
     for k in range(100):
         x, y = data[k % 4]
@@ -96,13 +86,13 @@ def test_100_steps_bit_identical_to_eager(opt_name: str, kw: dict, dtype: str) -
 
 
 @pytest.mark.parametrize(("opt_name", "kw"), [OPTIMIZERS[0], OPTIMIZERS[2]], ids=["sgd-momentum", "adam"])
-def test_parity_with_the_reference_engine(opt_name: str, kw: dict) -> None:
+def test_parity_with_the_reference_engine(train_step, opt_name: str, kw: dict) -> None:
     data_c = _batches(3, dtype="float64", m=pg)
     data_r = _batches(3, dtype="float64", m=ref)
     m_c, o_c = _setup(opt_name, kw, "float64", pg)
     m_r, o_r = _setup(opt_name, kw, "float64", ref)
-    compiled = pg.compile(_step_fn(m_c, o_c))
-    eager_ref = _step_fn(m_r, o_r)
+    compiled = pg.compile(train_step(m_c, o_c))
+    eager_ref = train_step(m_r, o_r)
     for k in range(30):
         lc = compiled(*data_c[k % 3]).item()
         lr_ = eager_ref(*data_r[k % 3]).item()
@@ -219,10 +209,10 @@ def test_one_gradient_reaching_two_leaves_is_not_shared_by_their_grads() -> None
     assert np.any(b_c.grad.numpy() != 0)
 
 
-def test_batch_size_change_records_again() -> None:
+def test_batch_size_change_records_again(train_step) -> None:
     m_e, o_e = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
     m_c, o_c = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
-    eager, compiled = _step_fn(m_e, o_e), pg.compile(_step_fn(m_c, o_c))
+    eager, compiled = train_step(m_e, o_e), pg.compile(train_step(m_c, o_c))
     small, big = _batches(2, batch=8), _batches(2, batch=5, seed=1)
     for k in range(12):
         x, y = (small if k < 6 else big)[k % 2]
@@ -235,13 +225,13 @@ def test_batch_size_change_records_again() -> None:
     _assert_same(_params(m_e), _params(m_c))
 
 
-def test_lr_change_takes_effect_without_recording_again() -> None:
+def test_lr_change_takes_effect_without_recording_again(train_step) -> None:
     data = _batches(2)
     m_e, o_e = _setup("Adam", {"lr": 0.01}, "float32")
     m_c, o_c = _setup("Adam", {"lr": 0.01}, "float32")
     s_e = optim.lr_scheduler.StepLR(o_e, step_size=3, gamma=0.5)
     s_c = optim.lr_scheduler.StepLR(o_c, step_size=3, gamma=0.5)
-    eager, compiled = _step_fn(m_e, o_e), pg.compile(_step_fn(m_c, o_c))
+    eager, compiled = train_step(m_e, o_e), pg.compile(train_step(m_c, o_c))
     for k in range(20):
         assert eager(*data[k % 2]).item() == compiled(*data[k % 2]).item()
         s_e.step()
@@ -252,7 +242,7 @@ def test_lr_change_takes_effect_without_recording_again() -> None:
     _assert_same(_params(m_e), _params(m_c))
     # and the new lr really was used: a run that ignored it ends elsewhere
     m_f, o_f = _setup("Adam", {"lr": 0.01}, "float32")
-    frozen = _step_fn(m_f, o_f)
+    frozen = train_step(m_f, o_f)
     for k in range(20):
         frozen(*data[k % 2])
     assert not all(np.array_equal(a, b) for a, b in zip(_params(m_f), _params(m_c)))
@@ -413,9 +403,9 @@ def test_labels_must_be_a_tensor_to_be_followed() -> None:
             assert eager(data[k % 3][0], k % 3).item() == compiled(data[k % 3][0], k % 3).item()
 
 
-def test_guards_catch_wrong_shapes_and_bad_labels() -> None:
+def test_guards_catch_wrong_shapes_and_bad_labels(train_step) -> None:
     model, opt = _setup("SGD", {"lr": 0.05}, "float32")
-    step = pg.compile(_step_fn(model, opt))
+    step = pg.compile(train_step(model, opt))
     data = _batches(2)
     for k in range(3):
         step(*data[k % 2])
@@ -436,16 +426,16 @@ def test_guards_catch_wrong_shapes_and_bad_labels() -> None:
     assert lib.pg_program_run(prog, c_in, 1, c_out) == lib.PG_ERR_VALUE
 
 
-def test_decorator_forms_and_program_text() -> None:
+def test_decorator_forms_and_program_text(train_step) -> None:
     model, opt = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
 
     @pg.compile()
     def a(x, y):
-        return _step_fn(model, opt)(x, y)
+        return train_step(model, opt)(x, y)
 
     @pg.compile(fullgraph=True)
     def b(x, y):
-        return _step_fn(model, opt)(x, y)
+        return train_step(model, opt)(x, y)
 
     data = _batches(1)
     for f in (a, b):
@@ -498,16 +488,15 @@ def test_scalar_program_micrograd_style() -> None:
     assert compiled.records == 1
 
 
-def test_nothing_is_recorded_when_not_compiling() -> None:
+def test_nothing_is_recorded_when_not_compiling(train_step) -> None:
     """The hooks are inert outside a recording: eager results and warnings unchanged."""
     model, opt = _setup("SGD", {"lr": 0.05}, "float32")
     x, y = _batches(1)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss = _step_fn(model, opt)(x, y)
+        loss = train_step(model, opt)(x, y)
         assert isinstance(loss.item(), float) and bool(loss > 0)
     assert lib.pg_program_size(ffi.NULL) == 0
-
 
 
 def test_custom_op_with_a_python_backward_runs_eagerly() -> None:
@@ -532,7 +521,7 @@ def test_custom_op_with_a_python_backward_runs_eagerly() -> None:
         strict(pg.tensor([1.0, 1.0], dtype="float64"))
 
 
-def test_a_threads_compile_hook_leaves_other_threads_updates_alone() -> None:
+def test_a_threads_compile_hook_leaves_other_threads_updates_alone(train_step) -> None:
     import threading
 
     from pygrad import _compile
@@ -542,19 +531,19 @@ def test_a_threads_compile_hook_leaves_other_threads_updates_alone() -> None:
     x, y = _batches(1)[0]
     _compile._hook_on(lambda *a: True)  # this thread: the updates would be left out (a replay's dry run)
     try:
-        t = threading.Thread(target=_step_fn(m_b, o_b), args=(x, y))
+        t = threading.Thread(target=train_step(m_b, o_b), args=(x, y))
         t.start()
         t.join()
     finally:
         _compile._hook_off()
-    _step_fn(m_c, o_c)(x, y)
+    train_step(m_c, o_c)(x, y)
     _assert_same(_params(m_b), _params(m_c))
     assert not np.array_equal(_params(m_b)[0], _params(_setup("SGD", {"lr": 0.05}, "float32")[0])[0])
 
 
-def test_a_replay_lets_the_gil_go() -> None:
+def test_a_replay_lets_the_gil_go(train_step) -> None:
     model, opt = _setup("SGD", {"lr": 0.05}, "float32")
-    step = pg.compile(_step_fn(model, opt))
+    step = pg.compile(train_step(model, opt))
     data = _batches(1)
     for _ in range(2):
         step(*data[0])
@@ -669,10 +658,10 @@ def test_a_new_signature_names_the_captured_guard_that_changed() -> None:
                                    "(a closure variable) changed keys from ['value'] to ['value', 'other']")
 
 
-def test_a_new_signature_names_the_optimizer_tensors_that_changed() -> None:
+def test_a_new_signature_names_the_optimizer_tensors_that_changed(train_step) -> None:
     model, opt = _setup("SGD", {"lr": 0.05, "momentum": 0.9}, "float32")
     x, y = _batches(1)[0]
-    step = _recorded(_step_fn(model, opt), x, y)
+    step = _recorded(train_step(model, opt), x, y)
     opt.load_state_dict(opt.state_dict())  # new state tensors, equal values
     assert _change(step, x, y).startswith("the tensor `opt.state[id(opt.param_groups[0]['params'][0])]"
                                           "['momentum_buffer']` (a closure variable) is another tensor object")
@@ -714,11 +703,11 @@ def _global_scaled(x):
     return x * _SCALE
 
 
-def test_repeated_new_signatures_warn_once_naming_the_latest_change() -> None:
+def test_repeated_new_signatures_warn_once_naming_the_latest_change(train_step) -> None:
     from pygrad._compile import RERECORD_WARN_AFTER
 
     model, opt = _setup("Adam", {"lr": 0.01}, "float32")
-    step = pg.compile(_step_fn(model, opt))
+    step = pg.compile(train_step(model, opt))
     batches = [_batches(1, batch=b, seed=b)[0] for b in range(2, 2 + RERECORD_WARN_AFTER + 3)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -738,10 +727,10 @@ def test_repeated_new_signatures_warn_once_naming_the_latest_change() -> None:
     assert step.records == len(batches)
 
 
-def test_lazily_made_optimizer_state_is_not_a_new_signature() -> None:
+def test_lazily_made_optimizer_state_is_not_a_new_signature(train_step) -> None:
     """The warm-up makes Adam's state: the next call records under the signature it has then."""
     model, opt = _setup("Adam", {"lr": 0.01}, "float32")
-    step = pg.compile(_step_fn(model, opt))
+    step = pg.compile(train_step(model, opt))
     x, y = _batches(1)[0]
     step(x, y)
     assert step.records == 0
@@ -781,7 +770,7 @@ def test_a_modules_plain_attributes_are_guarded() -> None:
     assert c.records == 2  # 1.0 and 2.0 (the others were met once: a warm-up each)
 
 
-def test_the_naming_walk_meets_what_the_guard_meets() -> None:
+def test_the_naming_walk_meets_what_the_guard_meets(train_step) -> None:
     """The names in a new signature's explanation come from a second walk: it must visit the
     same places in the same order as the guard's own walk."""
     model, opt = _setup("Adam", {"lr": 0.01}, "float32")
@@ -789,7 +778,7 @@ def test_the_naming_walk_meets_what_the_guard_meets() -> None:
     x, y = _batches(1)[0]
 
     def step(x, y, extra, scale=0.5):
-        loss = _step_fn(model, opt)(x, y) + holder.w.sum() * holder.cfg["k"] + extra[0].sum() * scale
+        loss = train_step(model, opt)(x, y) + holder.w.sum() * holder.cfg["k"] + extra[0].sum() * scale
         return loss
 
     c = pg.compile(step)
@@ -813,7 +802,7 @@ def test_the_naming_walk_meets_what_the_guard_meets() -> None:
     assert "the training flag `args[2][1].training`" in got
     assert "the optimizer `opt` (a closure variable)" in got
     # flat positional arguments take a shorter path to the same signature
-    step2 = pg.compile(_step_fn(model, opt))
+    step2 = pg.compile(train_step(model, opt))
     key, _, captured, _ = step2._signature((x, y), {})
     key2, _, captured2, _ = step2._signature((x, y), {}, [])
     assert key == key2 and [id(t) for t in captured] == [id(t) for t in captured2]
@@ -992,13 +981,13 @@ def test_moving_a_tensor_between_two_reached_lists_is_seen() -> None:
     assert "changed length from 2 to 1" in _same_as_eager(f, change, x)
 
 
-def test_a_replay_whose_optimizer_tensors_changed_records_again_with_the_state_put_back() -> None:
+def test_a_replay_whose_optimizer_tensors_changed_records_again_with_the_state_put_back(train_step) -> None:
     """The replay's dry run of Optimizer._update hands over the tensors the update would use:
     other tensors than recorded (reachable only where the guard does not look) abandon the
     replay, and the step counts the dry run advanced are put back."""
     model, opt = _setup("Adam", {"lr": 0.01}, "float32")
     x, y = _batches(1)[0]
-    step = _recorded(_step_fn(model, opt), x, y)
+    step = _recorded(train_step(model, opt), x, y)
     entry = step._last
     p0 = next(model.parameters())
     steps = [opt.state[id(p)]["step"] for p in model.parameters()]
@@ -1023,7 +1012,7 @@ class _LoggedSGD(optim.SGD):
 
 @pytest.mark.parametrize(("opt_name", "kw"), OPTIMIZERS + [("_LoggedSGD", {"lr": 0.05, "momentum": 0.9})],
                          ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)] + ["subclass"])
-def test_groups_with_their_own_hyperparameters_replay_as_eagerly(opt_name: str, kw: dict) -> None:
+def test_groups_with_their_own_hyperparameters_replay_as_eagerly(train_step, opt_name: str, kw: dict) -> None:
     """The scalars of each update (computed without the optimizer's dry run for pygrad's
     own optimizers, by the dry run for one whose _update is overridden): two parameter
     groups, one's lr changed by hand between calls, the step counts advanced per parameter."""
@@ -1035,7 +1024,7 @@ def test_groups_with_their_own_hyperparameters_replay_as_eagerly(opt_name: str, 
         groups = [{"params": ps[:2]}, {"params": ps[2:], "lr": kw["lr"] * 2}]
         cls = _LoggedSGD if opt_name == "_LoggedSGD" else getattr(optim, opt_name)
         opt = cls(groups, **kw)
-        step = _step_fn(model, opt)
+        step = train_step(model, opt)
         fn = pg.compile(step) if compiled else step
         calls0 = _LoggedSGD.calls
         losses = []
@@ -1054,14 +1043,14 @@ def test_groups_with_their_own_hyperparameters_replay_as_eagerly(opt_name: str, 
     assert se == sc == [12] * len(se)
 
 
-def test_a_replaced_state_tensor_in_a_later_group_puts_every_step_count_back() -> None:
+def test_a_replaced_state_tensor_in_a_later_group_puts_every_step_count_back(train_step) -> None:
     """The replay advances the step counts group by group; a state tensor replaced in the
     second group abandons the replay with the first group's counts put back as well."""
     model = pg.nn.MLP(SIZES, dtype="float32", generator=0)
     ps = list(model.parameters())
     opt = optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.01}], lr=0.05, momentum=0.9)
     x, y = _batches(1)[0]
-    step = _recorded(_step_fn(model, opt), x, y)
+    step = _recorded(train_step(model, opt), x, y)
     entry = step._last
     steps = [opt.state[id(p)]["step"] for p in ps]
     opt.state[id(ps[-1])]["momentum_buffer"] = pg.zeros(ps[-1].shape)

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import pygrad as pg
-from pygrad.nn import functional as F  # noqa: N812 - the name users know
 
 CASES = [  # (layer sizes, batch)
     ((3, 4, 2), 2),
@@ -26,18 +25,10 @@ CASES = [  # (layer sizes, batch)
 ]
 
 
-def _step_fn(sizes, dtype, seed=0):
+def _step_fn(train_step, sizes, dtype, seed=0):
     model = pg.nn.MLP(list(sizes), dtype=dtype, generator=seed)
     opt = pg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, model
+    return train_step(model, opt), model
 
 
 def _batch(sizes, batch, dtype, seed=1):
@@ -47,8 +38,8 @@ def _batch(sizes, batch, dtype, seed=1):
     return x, y
 
 
-def _record(sizes, dtype, x, y, monkeypatch, epilogue: bool):
-    step, model = _step_fn(sizes, dtype)
+def _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue: bool):
+    step, model = _step_fn(train_step, sizes, dtype)
     fn = pg.compile(step)
     if not epilogue:
         monkeypatch.setenv("PYGRAD_COMPILE_EPILOGUE", "0")
@@ -61,14 +52,14 @@ def _record(sizes, dtype, x, y, monkeypatch, epilogue: bool):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sizes,batch", CASES)
-def test_epilogue_is_bit_identical(sizes, batch, dtype, threads, monkeypatch):
+def test_epilogue_is_bit_identical(train_step, sizes, batch, dtype, threads, monkeypatch):
     old = pg.get_num_threads()
     pg.set_num_threads(threads)
     try:
         x, y = _batch(sizes, batch, dtype)
-        eager, m_eager = _step_fn(sizes, dtype)
-        fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
-        plain, m_plain = _record(sizes, dtype, x, y, monkeypatch, epilogue=False)
+        eager, m_eager = _step_fn(train_step, sizes, dtype)
+        fused, m_fused = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=True)
+        plain, m_plain = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=False)
         eager(x, y)
         eager(x, y)
         assert fused.records == 1 and plain.records == 1
@@ -85,9 +76,9 @@ def test_epilogue_is_bit_identical(sizes, batch, dtype, threads, monkeypatch):
         pg.set_num_threads(old)
 
 
-def test_program_shows_what_runs_in_the_epilogue():
+def test_program_shows_what_runs_in_the_epilogue(train_step):
     sizes = (8, 6, 6, 3)
-    step, _ = _step_fn(sizes, "float32")
+    step, _ = _step_fn(train_step, sizes, "float32")
     fn = pg.compile(step)
     x, y = _batch(sizes, 4, "float32")
     fn(x, y)
@@ -98,6 +89,38 @@ def test_program_shows_what_runs_in_the_epilogue():
     assert sum("[in the matmul's epilogue]" in ln for ln in lines) == 2 * 2 + 1 + 2  # add+relu x2, add, relu bwd x2
     bwd = [ln for ln in lines if "matmul_backward(" in ln]
     assert sum("its epilogue runs" in ln for ln in bwd) == 2  # the first layer's dX is not computed
+    # the hidden layers' z = x W + b is not stored: ReLU's backward reads h = relu(z) for its mask
+    assert [ln.endswith(", in place]") for ln in fwd] == [True, True, False]
+    relu_out = {ln.split()[2] for ln in lines if "= relu(" in ln}
+    saved = [ln.split("saved ")[1].split(")")[0] for ln in lines if "relu_backward(" in ln]
+    assert len(saved) == 2 and set(saved) <= relu_out
+
+
+def test_pre_activation_read_elsewhere_is_stored():
+    """z = x W + b is read by more than the ReLU and its backward: the epilogue writes z and h
+    apart, and the step stays bit-identical."""
+    rng = np.random.default_rng(0)
+    w = pg.tensor(rng.standard_normal((5, 4)), dtype="float32", requires_grad=True)
+    b = pg.tensor(rng.standard_normal(4), dtype="float32", requires_grad=True)
+    v = pg.tensor(rng.standard_normal((4, 3)), dtype="float32", requires_grad=True)
+
+    def f(x):
+        w.grad = b.grad = v.grad = None
+        z = x @ w + b
+        h = z.relu()
+        loss = (h @ v).sum() + (z * z).sum()
+        loss.backward()
+        return loss, w.grad, b.grad, v.grad
+
+    x = pg.tensor(rng.standard_normal((3, 5)), dtype="float32")
+    fn = pg.compile(f)
+    want = [t.numpy().copy() for t in f(x)]
+    fn(x)
+    fn(x)
+    for _ in range(3):
+        for u, t in zip(want, fn(x), strict=True):
+            np.testing.assert_array_equal(t.numpy(), u)
+    assert "its epilogue runs" in str(fn.program) and "in place" not in str(fn.program)
 
 
 def test_product_read_twice_is_not_fused():
@@ -132,9 +155,9 @@ def _lines(fn):
     return str(fn.program).splitlines()
 
 
-def test_updates_follow_their_gradient():
+def test_updates_follow_their_gradient(train_step):
     sizes = (8, 6, 6, 3)
-    step, _ = _step_fn(sizes, "float32")
+    step, _ = _step_fn(train_step, sizes, "float32")
     fn = pg.compile(step)
     x, y = _batch(sizes, 4, "float32")
     fn(x, y)
@@ -147,7 +170,7 @@ def test_updates_follow_their_gradient():
 
 
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam", "RMSprop"])
-def test_hoisted_updates_with_param_groups_and_lr_change(opt_name, monkeypatch):
+def test_hoisted_updates_with_param_groups_and_lr_change(train_step, opt_name, monkeypatch):
     """Two parameter groups whose learning rates change after recording: the updates
     run in another order than recorded, each with its own group's scalars."""
     sizes = (12, 10, 10, 4)
@@ -158,15 +181,7 @@ def test_hoisted_updates_with_param_groups_and_lr_change(opt_name, monkeypatch):
         cls = getattr(pg.optim, opt_name)
         kw = {"momentum": 0.9} if opt_name == "SGD" else {}
         opt = cls([{"params": ps[:2], "lr": 0.01}, {"params": ps[2:], "lr": 0.03}], **kw)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step, model, opt
+        return train_step(model, opt), model, opt
 
     x, y = _batch(sizes, 7, "float64")
     eager, m_e, o_e = build()
@@ -219,7 +234,7 @@ def test_update_of_a_parameter_passed_as_input_stays():
 
 
 @pytest.mark.parametrize("kernel", ["avx512", "avx2", "generic", "naive"])
-def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
+def test_epilogue_on_every_gemm_kernel(train_step, kernel, monkeypatch):
     from pygrad import _runtime
 
     try:
@@ -230,8 +245,8 @@ def test_epilogue_on_every_gemm_kernel(kernel, monkeypatch):
         for sizes, batch in CASES[1:4]:
             for dtype in ("float32", "float64"):
                 x, y = _batch(sizes, batch, dtype)
-                eager, m_eager = _step_fn(sizes, dtype)
-                fused, m_fused = _record(sizes, dtype, x, y, monkeypatch, epilogue=True)
+                eager, m_eager = _step_fn(train_step, sizes, dtype)
+                fused, m_fused = _record(train_step, sizes, dtype, x, y, monkeypatch, epilogue=True)
                 eager(x, y)
                 eager(x, y)
                 for _ in range(3):
@@ -263,3 +278,84 @@ def test_update_of_a_parameter_captured_twice_stays():
         before = w.numpy().copy()
         got = fn(x).numpy()
         np.testing.assert_array_equal(got, before * 2.0)
+
+
+# ---- an SGD update run in pieces in a later dW product's epilogue (pg__carriers) ----
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sizes,carried", [((300, 256, 256, 10), 1), ((300, 256, 256, 256, 10), 2)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"momentum": 0.9},
+        {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        {"momentum": 0.5, "dampening": 0.3, "maximize": True},
+        {},
+    ],
+)
+def test_carried_update_is_bit_identical(sizes, carried, kw, threads):
+    """The updates of the 256 x 256 weights run in pieces on the tiles of the layer before's dW
+    product (one with ReLU's backward in its dX product's epilogue, when there are two): the
+    parameters, their gradients and the losses stay eager's, bit for bit."""
+
+    def build():
+        model = pg.nn.MLP(list(sizes), dtype="float32", generator=0)
+        opt = pg.optim.SGD(model.parameters(), lr=0.05, **kw)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, model
+
+    old = pg.get_num_threads()
+    pg.set_num_threads(threads)
+    try:
+        x, y = _batch(sizes, 64, "float32")
+        eager, m_eager = build()
+        comp, m_comp = build()
+        fn = pg.compile(comp)
+        for _ in range(5):
+            assert eager(x, y).numpy().tobytes() == fn(x, y).numpy().tobytes()
+        assert fn.records == 1
+        lines = [ln for ln in _lines(fn) if "[in the epilogue of" in ln]
+        assert len(lines) == carried and all("sgd_step(" in ln for ln in lines)
+        for pe, pc in zip(m_eager.parameters(), m_comp.parameters(), strict=True):
+            np.testing.assert_array_equal(pc.numpy(), pe.numpy())
+            np.testing.assert_array_equal(pc.grad.numpy(), pe.grad.numpy())
+    finally:
+        pg.set_num_threads(old)
+
+
+def test_update_of_a_viewed_parameter_is_not_carried():
+    """The second weight is used through a view (reshape): its update stays in its turn, and the
+    step stays eager's."""
+
+    def build():
+        rng = np.random.default_rng(0)
+        w1 = pg.tensor(rng.standard_normal((300, 256)) * 0.05, dtype="float32", requires_grad=True)
+        w2 = pg.tensor(rng.standard_normal((256, 256)) * 0.05, dtype="float32", requires_grad=True)
+        opt = pg.optim.SGD([w1, w2], lr=0.05, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            loss = ((x @ w1).relu() @ w2.reshape(256, 256)).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, (w1, w2)
+
+    x = pg.tensor(np.random.default_rng(1).standard_normal((64, 300)), dtype="float32")
+    eager, p_eager = build()
+    comp, p_comp = build()
+    fn = pg.compile(comp)
+    for _ in range(4):
+        assert eager(x).numpy().tobytes() == fn(x).numpy().tobytes()
+    assert fn.records == 1 and "[in the epilogue of" not in str(fn.program)
+    for pe, pc in zip(p_eager, p_comp, strict=True):
+        np.testing.assert_array_equal(pc.numpy(), pe.numpy())

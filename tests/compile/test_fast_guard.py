@@ -20,17 +20,6 @@ from pygrad._compile import CompileWarning
 from pygrad.nn import functional as F
 
 
-def _train_step(model, opt):
-    """The training step the tests compile: cross-entropy of model(x) against y, one step of opt."""
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _fast(fn, *args, **kwargs):
     """fn compiled and called until its calls take the fast guard."""
     c = pg.compile(fn)
@@ -71,12 +60,12 @@ def _same(a, b) -> None:
         assert a == b
 
 
-def test_a_steady_training_loop_takes_the_fast_guard() -> None:
+def test_a_steady_training_loop_takes_the_fast_guard(train_step) -> None:
     def make():
         model = nn.MLP([5, 8, 3], generator=0)
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
-        return model, opt, _train_step(model, opt)
+        return model, opt, train_step(model, opt)
 
     rng = np.random.default_rng(0)
     data = [(pg.tensor(rng.standard_normal((4, 5)), dtype="float32"), pg.tensor(rng.integers(0, 3, 4)))
@@ -233,12 +222,12 @@ def test_grad_mode_is_seen() -> None:
 
 
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
-def test_replaced_or_new_optimizer_state_tensors_are_seen(opt_name: str) -> None:
+def test_replaced_or_new_optimizer_state_tensors_are_seen(train_step, opt_name: str) -> None:
     model = nn.MLP([4, 3], generator=0)
     opt = getattr(optim, opt_name)(model.parameters(), lr=0.1)  # SGD without momentum: no state tensors
     x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
 
-    step = _train_step(model, opt)
+    step = train_step(model, opt)
     c = _fast(step, x, y)
     p0 = next(model.parameters())
     fast, n = c.fast_calls, c.rerecords
@@ -321,14 +310,14 @@ def test_the_fast_guard_passes_only_the_signature_it_was_built_from(monkeypatch:
         c(x, 3)
 
 
-def test_the_order_of_two_state_tensors_is_seen() -> None:
+def test_the_order_of_two_state_tensors_is_seen(train_step) -> None:
     """Adam's state holds two tensors per parameter, met in the dict's order: the same tensors in
     the other order are another signature."""
     model = nn.MLP([4, 3], generator=0)
     opt = optim.Adam(model.parameters(), lr=0.1)
     x, y = pg.tensor(np.ones((2, 4)), dtype="float32"), pg.tensor(np.array([0, 1]))
 
-    step = _train_step(model, opt)
+    step = train_step(model, opt)
     c = _fast(step, x, y)
     st = opt.state[id(next(model.parameters()))]
     st["exp_avg"] = st.pop("exp_avg")  # the same tensor, now after exp_avg_sq

@@ -293,6 +293,54 @@ def test_max_pool2d_3x3_stride_2_nan_and_infinities(width) -> None:
     np.testing.assert_array_equal(dx.numpy(), want_dx.reshape(x.shape))
 
 
+def _max_3x3_2_1_check(x, threads) -> None:
+    """max_pool2d(x, 3, 2, 1) in float32 on `threads` threads: y, the indices and dx against the float64
+    kernels' indices (the same rule: the window's last NaN, else its first maximum), dx as np.add.at adds the
+    upstream (with -0 in it) in output order from 0"""
+    planes, hw = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]
+    F = pygrad.nn.functional
+    _, want_i = F.max_pool2d(pygrad.tensor(x.astype(np.float64)), 3, 2, 1, return_indices=True)
+    want_i = want_i.numpy().reshape(planes, -1)
+    rng = np.random.default_rng(x.shape[-1])
+    g = rng.standard_normal((planes, want_i.shape[1])).astype(np.float32)
+    g[:, ::5] = -0.0
+    want_dx = np.zeros((planes, hw), np.float32)
+    for n in range(planes):
+        np.add.at(want_dx[n], want_i[n], g[n])
+    before = pygrad.get_num_threads()
+    pygrad.set_num_threads(threads)
+    try:
+        X = pygrad.tensor(x, requires_grad=True)
+        y, i = F.max_pool2d(X, 3, 2, 1, return_indices=True)
+        y2 = F.max_pool2d(X, 3, 2, 1)
+        (dx,) = pygrad.autograd.grad(y2, X, pygrad.tensor(g.reshape(y.shape)))
+    finally:
+        pygrad.set_num_threads(before)
+    np.testing.assert_array_equal(i.numpy().reshape(planes, -1), want_i)
+    want_y = np.take_along_axis(x.reshape(planes, -1), want_i, 1)
+    for have in (y, y2):
+        np.testing.assert_array_equal(have.numpy().reshape(planes, -1), want_y)
+        h = have.numpy().reshape(-1)
+        assert (np.signbit(h) == np.signbit(want_y.reshape(-1)))[~np.isnan(h)].all()
+    np.testing.assert_array_equal(dx.numpy().reshape(planes, -1), want_dx)
+    assert not np.signbit(dx.numpy()[dx.numpy() == 0]).any()  # 0 + -0 is +0
+
+
+# max_pool2d 3x3/2 with padding 1 on planes of even height and width in float (AVX-512): one pass per plane,
+# dx's rows built from each window's winner; widths up to 4 vectors (128) and past them (130: the two-stage
+# kernel), ties and -0, a plane with a NaN (run again by the two-stage kernel) beside clean ones, 1 and 2 threads
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("width", [2, 4, 30, 32, 34, 56, 96, 128, 130])
+def test_max_pool2d_3x3_stride_2_pad_1_even_planes(width, threads) -> None:
+    rng = np.random.default_rng(width)
+    x = np.round(rng.standard_normal((3, 2, 8, width)), 1).astype(np.float32)  # ties: the first maximum
+    x.reshape(-1)[rng.random(x.size) < 0.1] = -0.0
+    x.reshape(-1)[rng.random(x.size) < 0.02] = -np.inf
+    x[1, 0, 3, width // 2] = np.nan
+    x[2, 1, 0, 0] = np.nan
+    _max_3x3_2_1_check(x, threads)
+
+
 # adaptive_avg_pool2d to 1 x 1: the backward a broadcast of 0 + g / (H·W); 16 MiB of float32 output and more
 # is written with streaming stores
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -451,3 +499,15 @@ def test_large_outputs_through_the_streaming_tile() -> None:
     (dx,) = pygrad.autograd.grad(y, X, pygrad.tensor(g))
     np.testing.assert_array_equal(y.numpy(), _sep_avg(x, (3, 3), (1, 1), True, None))
     np.testing.assert_array_equal(dx.numpy(), _sep_avg(x, (3, 3), (1, 1), True, None, g))
+    _max_3x3_2_1_check(x, 1)  # dx of 16 MiB through the tile
+
+
+# the strided max pools' outputs of 8 MiB and more (y, and the int64 indices) go through a tile too
+def test_large_max_pool_outputs_through_the_streaming_tile() -> None:
+    rng = np.random.default_rng(12)
+    x = np.round(rng.standard_normal((32, 64, 64, 64)), 1).astype(np.float32)  # 32 MiB: y 8 MiB
+    x[3, 5, 7, 9] = np.nan
+    _max_3x3_2_1_check(x, 2)
+    y, idx = pygrad.nn.functional.max_pool2d(pygrad.tensor(x), 2, 2, return_indices=True)
+    np.testing.assert_array_equal(y.numpy().reshape(32 * 64, -1),
+                                  np.take_along_axis(x.reshape(32 * 64, -1), idx.numpy().reshape(32 * 64, -1), 1))
