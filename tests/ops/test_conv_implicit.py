@@ -1,11 +1,12 @@
 """The float32 implicit-GEMM path of conv2d (stride 1, dilation 1, one group, small images, AVX-512
 CPUs; elsewhere these cases run the GEMM path and must pass alike): y, dx and dw against the same
 convolution in float64 on the C engine and against the reference engine, around the tile widths
-(16 pixels, 8 result channels, 4 x 6 weight tiles; 3 x 3 weight gradients by 32 result channels,
+(16 pixels, 8 result channels, 8 x 3 weight tiles; 3 x 3 weight gradients by 32 result channels,
 the last 16 by 1 to 3 input channels, blocks of several images or of a few rows of one; the direct
 3 x 3 convolution's 8-pixel tiles and source channel blocks; the masked loads straight from the
 tensors of few input channels: rows as wide as the input's, 8 result channels and the rest, units of
-images and a last partial vector of an image; few result channels by tiles of rows), with and
+images and a last partial vector of an image; the weight gradient of few input channels from
+copies of the images and gy as it lies; few result channels by tiles of rows), with and
 without padding and bias, N = 1, NaN propagation, and bit-identical results at 1 and 2 threads."""
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ CASES = [
     (30, 1, 16, 4, 4, 3, 3, 1, False),
     (3, 20, 6, 4, 4, 3, 3, 1, True),
     (2, 3, 32, 32, 32, 3, 3, 1, False),
+    # the weight gradient of few input channels on images of 256 pixels or more, from the images' copies and
+    # gy as it lies: result channels 8 at a time and the rest, a last partial vector, blocks of 64 vectors
+    # and a short last one, a result narrower than the input, taps not a whole number of threes
+    (2, 3, 13, 17, 17, 3, 3, 1, True),
+    (3, 2, 21, 20, 30, 3, 3, 0, False),
+    (2, 1, 10, 40, 40, 3, 3, 1, False),
+    (2, 1, 5, 20, 20, 2, 2, 1, False),
     # few result channels by rows (y of at most 4 output channels, dx of at most 4 input channels, result
     # rows of whole vectors): 1 to 4 channels, a last row tile cut short, images lower than a tile,
     # padding 0 to 2, source channels in more than one pass
@@ -106,7 +114,7 @@ def test_float32_matches_float64_and_the_reference(case) -> None:
 
 
 @pytest.mark.parametrize("n, c, o, hw", [(37, 16, 32, 16), (70, 16, 32, 8), (45, 24, 40, 4), (70, 1, 16, 8),
-                                         (9, 3, 32, 32), (50, 1, 13, 4), (5, 2, 3, 8)])
+                                         (9, 3, 32, 32), (7, 2, 21, 17), (50, 1, 13, 4), (5, 2, 3, 8)])
 def test_bit_identical_at_one_and_two_threads(n, c, o, hw) -> None:
     rng = np.random.default_rng(7)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
