@@ -2328,7 +2328,7 @@ static pg_status pg__epilogues(pg_program *g) {
 }
 
 /* An SGD update of a large parameter is memory-bound, a GEMM compute-bound: the update runs in
- * pieces of its elements, a share on each tile of the dW GEMM of the next matmul backward (in the
+ * pieces of its elements, one per tile of the dW GEMM of the next matmul backward (in the
  * GEMM's epilogue, pg__run_carrier), its memory traffic then overlapping the GEMM's arithmetic,
  * when nothing from the update to that instruction, the instruction included, names the update's
  * tensors (its parameter, .grad and state: captured tensors and .grads, none of them read through
@@ -2353,7 +2353,7 @@ static void pg__carriers(pg_program *g) {
         for (int q = p + 1; plain && q < g->n_code && q <= p + 64; q++) {
             const pg_instr *Q = &g->code[q];
             if (pg__update_blocked_by(g, Q, P)) break; /* as pg__hoist_updates would not pass it */
-            if (Q->kind == I_BWD && Q->op == PG_OP_MATMUL && Q->n_in == 2 && Q->in[1] >= 0 && Q->epi >= 0 &&
+            if (Q->kind == I_BWD && Q->op == PG_OP_MATMUL && Q->n_in == 2 && Q->in[1] >= 0 && Q->epi == 0 &&
                 !Q->carries && Q->gout >= 0 && !pg__in_group(g, q) && pg__is_float(Q->node->edges[0].meta.dtype) &&
                 pg__is_2d(&Q->node->edges[0].meta, Q->node->edges[0].meta.dtype) &&
                 pg__is_2d(&Q->node->edges[1].meta, Q->node->edges[0].meta.dtype) &&
@@ -2702,39 +2702,6 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
     }
 }
 
-/* ---- an update carried by a GEMM (pg__carriers) ---- */
-
-#define PG_CARRY_AHEAD 2 /* a tile prefetches the elements of the tile this many tiles on */
-
-typedef struct pg_carry {
-    pg_opt_loop L;
-    int64_t n, cn;    /* the parameter's elements; the product's */
-    atomic_llong done; /* the product's elements whose tiles are final */
-} pg_carry;
-
-/* the update's elements a share of x of the product's cn elements covers: x n / cn, rounded down
- * (exact in integers when they fit, else in double, which keeps it nondecreasing) */
-static int64_t pg__carry_at(const pg_carry *c, int64_t x) {
-    if (x >= c->cn) return c->n;
-    if (c->n == 0 || x <= INT64_MAX / c->n) return x * c->n / c->cn;
-    return (int64_t)((double)x * (double)c->n / (double)c->cn);
-}
-
-/* a tile of m x n of the product is final: the update's next share of elements, in proportion
- * (the shares, taken in turn by whichever thread finishes a tile, cover the update once) */
-static void pg__carry_tile(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {
-    (void)i0, (void)j0;
-    pg_carry *c = ctx;
-    const int64_t x = atomic_fetch_add_explicit(&c->done, m * n, memory_order_relaxed);
-    const int64_t lo = pg__carry_at(c, x), hi = pg__carry_at(c, x + m * n);
-    if (hi > lo) c->L.fn(c->L.job, lo, hi);
-    /* the share PG_CARRY_AHEAD tiles on, into L2: the shares run in order */
-    const int64_t es = c->L.esize, span = hi - lo, p0 = hi + (PG_CARRY_AHEAD - 1) * span;
-    const int64_t p1 = p0 + span < c->n ? p0 + span : c->n;
-    for (int b = 0; b < 4 && c->L.buf[b]; b++)
-        for (int64_t at = p0 * es; at < p1 * es; at += 64) __builtin_prefetch(c->L.buf[b] + at, 0, 1);
-}
-
 /* ---- running a GEMM with its epilogue (pg__epilogues) ---- */
 
 typedef struct pg_epi_ctx {
@@ -2788,75 +2755,6 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
     else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
 }
 
-/* The parameter of the update that matmul backward I (computing dA from G B^T and dB from A^T G)
- * runs on dW's tiles, its pieces set up in *c; NULL when the update is to run in its turn (the
- * tensors it writes are read by the products, or its arguments would be refused). */
-static pg_tensor *pg__carry_setup(pg_program *g, const pg_instr *I, const pg_tensor *A, const pg_tensor *B,
-                                  const pg_tensor *gt, pg_carry *c) {
-    const pg_instr *O = &g->code[I->carries - 1];
-    pg_tensor *t[PG_REC_MAX_T];
-    for (int k = 0; k < PG_REC_MAX_T; k++) {
-        t[k] = pg__get(g, O->t[k]);
-        if (t[k] && (t[k]->storage == A->storage || t[k]->storage == B->storage || t[k]->storage == gt->storage))
-            return NULL;
-    }
-    if (!t[0] || !pg__opt_loop(&c->L, O->opt, t, g->scalars + O->scal)) return NULL;
-    c->n = t[0]->numel;
-    c->cn = A->shape[1] * B->shape[1]; /* dW [K, N] */
-    atomic_init(&c->done, 0);
-    return t[0];
-}
-
-/* after dW's GEMM (whose tiles covered the product: all the update is done), the version bump of
- * the update's entry point */
-static void pg__carry_finish(pg_carry *c, pg_tensor *param) {
-    const int64_t lo = pg__carry_at(c, atomic_load(&c->done));
-    if (lo < c->n) c->L.fn(c->L.job, lo, c->n); /* (none left when the epilogue saw every tile) */
-    atomic_fetch_add(&param->storage->version, 1);
-}
-
-/* matmul backward i (no epilogue of its own), whose dW GEMM runs the update code[i].carries - 1 in
- * its epilogue; the two in their turn when the values are not what the recording saw */
-static pg_status pg__run_carrier(pg_program *g, int i) {
-    const pg_instr *I = &g->code[i], *O = &g->code[I->carries - 1];
-    const pg_node *n = I->node;
-    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
-    pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL;
-    if (!B) return pg_last_status();
-    const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
-    pg_carry c;
-    pg_tensor *param = NULL;
-    if (pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
-        am->shape[1] == bm->shape[0] && gt->numel > 0 && gt->shape[0] == am->shape[0] &&
-        gt->shape[1] == bm->shape[1])
-        param = pg__carry_setup(g, I, A, B, gt, &c);
-    if (!param) { /* in their turn */
-        pg_status st = pg__run_one(g, I, i);
-        return st != PG_OK ? st : pg__run_opt(g, O, I->carries - 1);
-    }
-    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
-    const bool f64 = gt->dtype == PG_DTYPE_F64;
-    pg_tensor *da = I->in[0] >= 0 ? pg__tensor_new_like(am) : NULL, *db = pg__tensor_new_like(bm);
-    if ((I->in[0] >= 0 && !da) || !db) {
-        pg_tensor_release(da);
-        pg_tensor_release(db);
-        return PG_ERR_MEMORY;
-    }
-    /* dA[m,k] = G[m,n] B[k,n]^T; dB[k,n] = A[m,k]^T G[m,n], the update's pieces on its tiles; as
-     * matmul_backward (ops_matmul.c) */
-    if (da) {
-        if (f64) pg__gemm_f64(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
-        else pg__gemm_f32(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
-        pg__set(g, I->in[0], da);
-    }
-    pg_gemm_epi e = {pg__carry_tile, &c};
-    if (f64) pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
-    else pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
-    pg__set(g, I->in[1], db);
-    pg__carry_finish(&c, param);
-    return PG_OK;
-}
-
 /* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
  * by one when this run's values are not what the lowering assumed */
 static pg_status pg__run_epi(pg_program *g, int i) {
@@ -2897,21 +2795,13 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
              * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
             const bool mask_a = I->epi_h && A->numel == da->numel;
-            pg_carry c; /* an earlier update in pieces on dW's tiles (pg__carriers) */
-            pg_tensor *param = db && I->carries ? pg__carry_setup(g, I, A, B, gt, &c) : NULL;
             if (db) {
-                pg_gemm_epi ce = {pg__carry_tile, &c};
                 if (f64)
-                    pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
-                                     param ? &ce : NULL);
+                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
                 else
-                    pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false,
-                                     param ? &ce : NULL);
+                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
                 pg__set(g, I->in[1], db);
             }
-            if (param) pg__carry_finish(&c, param);
-            else if (I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
-                return st;
             pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
             pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
             pg__set(g, J->in[0], da);
@@ -2920,11 +2810,8 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             return PG_OK;
         }
     }
-    for (int k = i; k <= i + I->epi; k++) { /* one by one (the skipped ones are alone: pg__epilogues) */
+    for (int k = i; k <= i + I->epi; k++) /* one by one (the skipped ones are alone: pg__epilogues) */
         if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
-        if (k == i && I->carries && (st = pg__run_opt(g, &g->code[I->carries - 1], I->carries - 1)) != PG_OK)
-            return st; /* the update it carries, in its turn */
-    }
     return PG_OK;
 }
 
@@ -3073,6 +2960,90 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
     } else {
         pg__group_chunks(&j, 0, 1);
     }
+    return PG_OK;
+}
+
+/* ---- an update carried by a GEMM (pg__carriers) ---- */
+
+#define PG_CARRY_PIECE 64 /* elements of the update a tile at least, a multiple of 64 */
+#define PG_CARRY_AHEAD 2  /* a tile prefetches the piece this many pieces on */
+
+typedef struct pg_carry {
+    pg_opt_loop L;
+    int64_t n, piece, pieces; /* the parameter's elements, in pieces of piece */
+    atomic_llong next;        /* the next piece to run */
+} pg_carry;
+
+/* a tile of the product is final: the next piece of the update */
+static void pg__carry_tile(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {
+    (void)i0, (void)j0, (void)m, (void)n;
+    pg_carry *c = ctx;
+    int64_t k = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (k >= c->pieces) return;
+    c->L.fn(c->L.job, k * c->piece, (k + 1) * c->piece < c->n ? (k + 1) * c->piece : c->n);
+    if (k + PG_CARRY_AHEAD < c->pieces) { /* into L2: the pieces run in order, on one thread in turn */
+        const int64_t es = c->L.esize, lo = (k + PG_CARRY_AHEAD) * c->piece * es;
+        const int64_t hi = (lo + c->piece * es < c->n * es ? lo + c->piece * es : c->n * es);
+        for (int b = 0; b < 4 && c->L.buf[b]; b++)
+            for (int64_t at = lo; at < hi; at += 64) __builtin_prefetch(c->L.buf[b] + at, 0, 1);
+    }
+}
+
+/* matmul backward i, whose dW GEMM runs the update code[i].carries - 1 in its epilogue; the two in
+ * their turn when the values are not what the recording saw */
+static pg_status pg__run_carrier(pg_program *g, int i) {
+    const pg_instr *I = &g->code[i], *O = &g->code[I->carries - 1];
+    const pg_node *n = I->node;
+    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
+    pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL;
+    if (!B) return pg_last_status();
+    const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
+    pg_tensor *t[PG_REC_MAX_T];
+    bool ok = pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
+              am->shape[1] == bm->shape[0] && gt->numel > 0 && gt->shape[0] == am->shape[0] &&
+              gt->shape[1] == bm->shape[1];
+    for (int k = 0; ok && k < PG_REC_MAX_T; k++) { /* nothing the update writes is read by the products */
+        t[k] = pg__get(g, O->t[k]);
+        if (t[k] && (t[k]->storage == A->storage || t[k]->storage == B->storage || t[k]->storage == gt->storage))
+            ok = false;
+    }
+    pg_carry c;
+    if (ok && (ok = pg__opt_loop(&c.L, O->opt, t, g->scalars + O->scal))) {
+        /* a piece a tile of dW; the tiles' count a guess (8 x 32 on AVX-512): fewer tiles leave
+         * pieces to run after the GEMM, more take none */
+        const int64_t tiles = (am->shape[1] + 7) / 8 * ((bm->shape[1] + 31) / 32);
+        c.n = t[0]->numel;
+        c.piece = (c.n + tiles - 1) / tiles;
+        c.piece = c.piece < PG_CARRY_PIECE ? PG_CARRY_PIECE : (c.piece + 63) / 64 * 64;
+        c.pieces = (c.n + c.piece - 1) / c.piece;
+        atomic_init(&c.next, 0);
+    }
+    if (!ok) { /* in their turn */
+        pg_status st = pg__run_one(g, I, i);
+        return st != PG_OK ? st : pg__run_opt(g, O, I->carries - 1);
+    }
+    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
+    const bool f64 = gt->dtype == PG_DTYPE_F64;
+    pg_tensor *da = I->in[0] >= 0 ? pg__tensor_new_like(am) : NULL, *db = pg__tensor_new_like(bm);
+    if ((I->in[0] >= 0 && !da) || !db) {
+        pg_tensor_release(da);
+        pg_tensor_release(db);
+        return PG_ERR_MEMORY;
+    }
+    /* dA[m,k] = G[m,n] B[k,n]^T; dB[k,n] = A[m,k]^T G[m,n], the update's pieces on its tiles; as
+     * matmul_backward (ops_matmul.c) */
+    if (da) {
+        if (f64) pg__gemm_f64(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        else pg__gemm_f32(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
+        pg__set(g, I->in[0], da);
+    }
+    pg_gemm_epi e = {pg__carry_tile, &c};
+    if (f64) pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    else pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
+    pg__set(g, I->in[1], db);
+    for (int64_t k = atomic_load(&c.next); k < c.pieces; k++) /* the pieces left */
+        c.L.fn(c.L.job, k * c.piece, (k + 1) * c.piece < c.n ? (k + 1) * c.piece : c.n);
+    atomic_fetch_add(&t[0]->storage->version, 1); /* as the update's entry point */
     return PG_OK;
 }
 
