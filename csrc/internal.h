@@ -357,22 +357,6 @@ enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM, PG_REC_ADAMAX, P
 #define PG_REC_MAX_T 5
 #define PG_REC_MAX_S 10
 
-/* An optimizer update as a loop its caller runs (pygrad.compile runs it in pieces
- * while a later GEMM computes: program.c): from the tensors t and scalars s the
- * recorder saw for it, checked as its entry point checks them, fn(job, lo, hi)
- * updates elements [lo, hi) of the parameter with the entry point's arithmetic.
- * The caller covers [0, numel) with disjoint ranges, in any order and on any
- * threads, then bumps the parameter's version. False (the entry point is to be
- * called instead) for a kind it does not offer (only PG_REC_SGD so far) or
- * arguments the entry point refuses. */
-typedef struct pg_opt_loop {
-    void (*fn)(void *job, int64_t lo, int64_t hi);
-    double job[16];     /* the update's job (optim.c) */
-    const char *buf[4]; /* the buffers it reads (NULL after the last), of esize-byte elements: a */
-    int esize;          /* caller may prefetch the elements it updates next */
-} pg_opt_loop;
-bool pg__opt_loop(pg_opt_loop *L, int kind, pg_tensor *const *t, const double *s);
-
 /* batch_norm's running statistics (ops_norm.c), also replayed by program.c; record:
  * tell a recording program (the entry point's call), not a replay's */
 void pg__bn_stats_from_running(pg_tensor *stats, const pg_tensor *rm, const pg_tensor *rv, bool record);

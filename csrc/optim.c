@@ -243,10 +243,8 @@ typedef struct pg_sgd_job {
 PG_SGD_RANGE(float, f32)
 PG_SGD_RANGE(double, f64)
 
-/* SGD's checks, and its job for param */
-static pg_status pg__sgd_job(pg_sgd_job *j, const pg_tensor *param, const pg_tensor *grad,
-                             const pg_tensor *momentum_buf, int64_t step, double lr, double momentum,
-                             double dampening, double weight_decay, int nesterov, int maximize) {
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
     const char *op = "sgd_step";
     pg_status st;
     if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
@@ -258,38 +256,11 @@ static pg_status pg__sgd_job(pg_sgd_job *j, const pg_tensor *param, const pg_ten
         return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
     bool mom = momentum != 0;
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
-    *j = (pg_sgd_job){param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
-                      weight_decay, maximize ? -1.0 : 1.0, nesterov};
-    return PG_OK;
-}
-
-pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
-                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
-    pg_sgd_job j;
-    pg_status st = pg__sgd_job(&j, param, grad, momentum_buf, step, lr, momentum, dampening, weight_decay, nesterov,
-                               maximize);
-    if (st) return st;
+    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
+                    weight_decay, maximize ? -1.0 : 1.0, nesterov};
     return pg__opt_run(PG_REC_SGD, PG_OPT_T(param, grad, momentum_buf),
                        PG_OPT_S((double)step, lr, momentum, dampening, weight_decay, nesterov != 0, maximize != 0),
                        &j, sgd_range_f32, sgd_range_f64);
-}
-
-/* ---- an update as a loop its caller runs (internal.h) ---- */
-
-_Static_assert(sizeof(pg_sgd_job) <= sizeof(((pg_opt_loop *)0)->job), "pg_opt_loop's job is too small");
-
-bool pg__opt_loop(pg_opt_loop *L, int kind, pg_tensor *const *t, const double *s) {
-    if (kind != PG_REC_SGD) return false;
-    pg_sgd_job *j = (pg_sgd_job *)L->job;
-    if (pg__sgd_job(j, t[0], t[1], t[2], (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5], (int)s[6]) != PG_OK)
-        return false;
-    L->fn = t[0]->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32;
-    L->buf[0] = j->p;
-    L->buf[1] = j->g;
-    L->buf[2] = j->b;
-    L->buf[3] = NULL;
-    L->esize = (int)pg__dtype_size(t[0]->dtype);
-    return true;
 }
 
 /* ======================================================================

@@ -161,9 +161,6 @@ typedef struct pg_instr {
                          * than the ReLU and ReLU's backward: z is not kept, the GEMM writes into h's
                          * buffer and the epilogue makes each tile relu(tile + b) there; ReLU's
                          * backward reads h for z (pg__epilogues) */
-    int carried_by;     /* I_OPT: the later matmul backward whose dW GEMM runs this update in pieces, in
-                         * its epilogue (pg__carriers); 0 for none */
-    int carries;        /* I_BWD of a matmul: 1 + the earlier update it runs so, 0 for none */
 } pg_instr;
 
 /* a growing int list */
@@ -2240,8 +2237,6 @@ static bool pg__alone(const pg_program *g, int i) {
 
 static bool pg__is_2d(const pg_meta *m, pg_dtype dt) { return m->ndim == 2 && m->dtype == dt; }
 
-static void pg__carriers(pg_program *g);
-
 static pg_status pg__epilogues(pg_program *g) {
     const char *env = getenv("PYGRAD_COMPILE_EPILOGUE");
     if (env && env[0] == '0') return PG_OK;
@@ -2323,47 +2318,7 @@ static pg_status pg__epilogues(pg_program *g) {
             }
         }
     }
-    pg__carriers(g);
     return PG_OK;
-}
-
-/* An SGD update of a large parameter is memory-bound, a GEMM compute-bound: the update runs in
- * pieces of its elements, one per tile of the dW GEMM of the next matmul backward (in the
- * GEMM's epilogue, pg__run_carrier), its memory traffic then overlapping the GEMM's arithmetic,
- * when nothing from the update to that instruction, the instruction included, names the update's
- * tensors (its parameter, .grad and state: captured tensors and .grads, none of them read through
- * a view) or may share their memory (pg__update_blocked_by), within 64 instructions. Each element is updated once, with the update's own loop, so the bits and the
- * state after the run are those of the update run in its turn. */
-#define PG_CARRY_MIN 65536 /* elements */
-static void pg__carriers(pg_program *g) {
-    const char *env = getenv("PYGRAD_COMPILE_CARRY");
-    if (env && env[0] == '0') return;
-    for (int p = 0; p < g->n_code; p++) {
-        pg_instr *P = &g->code[p];
-        if (P->kind != I_OPT || P->opt != PG_REC_SGD || P->t[0] < 0 || pg__in_group(g, p) ||
-            pg__meta_numel(&g->slots[P->t[0]].meta) < PG_CARRY_MIN)
-            continue;
-        bool plain = true; /* its tensors captured ones or .grads, none of them seen through a view */
-        for (int k = 0; k < PG_REC_MAX_T; k++)
-            if (P->t[k] >= 0 && g->slots[P->t[k]].kind != S_EXT && g->slots[P->t[k]].kind != S_GRADOF) plain = false;
-        for (int v = 0; plain && v < g->n_code; v++)
-            for (int r = 0; g->code[v].kind == I_VIEW && r < g->code[v].n_in; r++)
-                for (int k = 0; k < PG_REC_MAX_T; k++)
-                    if (P->t[k] >= 0 && g->code[v].in[r] == P->t[k]) plain = false;
-        for (int q = p + 1; plain && q < g->n_code && q <= p + 64; q++) {
-            const pg_instr *Q = &g->code[q];
-            if (pg__update_blocked_by(g, Q, P)) break; /* as pg__hoist_updates would not pass it */
-            if (Q->kind == I_BWD && Q->op == PG_OP_MATMUL && Q->n_in == 2 && Q->in[1] >= 0 && Q->epi == 0 &&
-                !Q->carries && Q->gout >= 0 && !pg__in_group(g, q) && pg__is_float(Q->node->edges[0].meta.dtype) &&
-                pg__is_2d(&Q->node->edges[0].meta, Q->node->edges[0].meta.dtype) &&
-                pg__is_2d(&Q->node->edges[1].meta, Q->node->edges[0].meta.dtype) &&
-                pg__is_2d(&g->slots[Q->gout].meta, Q->node->edges[0].meta.dtype)) {
-                P->carried_by = q;
-                g->code[q].carries = p + 1;
-                break;
-            }
-        }
-    }
 }
 
 /* ---- printing ---- */
@@ -2461,8 +2416,6 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         PG_PUT("  [its epilogue runs %d..%d%s]", i + 1, i + I->epi, I->epi_inplace ? ", in place" : "");
     if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
     if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
-    if (I->carries) PG_PUT("  [runs %d in its dW's epilogue]", I->carries - 1);
-    if (I->carried_by) PG_PUT("  [in the epilogue of %d]", I->carried_by);
 #undef PG_NAME
 #undef PG_PUT
     return w;
@@ -2698,7 +2651,7 @@ static pg_status pg__run_one(pg_program *g, const pg_instr *I, int i) {
         pg__set(g, I->out, t);
         return PG_OK;
     }
-    default: return I->carried_by ? PG_OK : pg__run_opt(g, I, i); /* run by its carrier (pg__run_carrier) */
+    default: return pg__run_opt(g, I, i);
     }
 }
 
@@ -2963,90 +2916,6 @@ static pg_status pg__run_group(pg_program *g, const pg_group *G) {
     return PG_OK;
 }
 
-/* ---- an update carried by a GEMM (pg__carriers) ---- */
-
-#define PG_CARRY_PIECE 64 /* elements of the update a tile at least, a multiple of 64 */
-#define PG_CARRY_AHEAD 2  /* a tile prefetches the piece this many pieces on */
-
-typedef struct pg_carry {
-    pg_opt_loop L;
-    int64_t n, piece, pieces; /* the parameter's elements, in pieces of piece */
-    atomic_llong next;        /* the next piece to run */
-} pg_carry;
-
-/* a tile of the product is final: the next piece of the update */
-static void pg__carry_tile(void *ctx, int64_t i0, int64_t j0, int64_t m, int64_t n) {
-    (void)i0, (void)j0, (void)m, (void)n;
-    pg_carry *c = ctx;
-    int64_t k = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (k >= c->pieces) return;
-    c->L.fn(c->L.job, k * c->piece, (k + 1) * c->piece < c->n ? (k + 1) * c->piece : c->n);
-    if (k + PG_CARRY_AHEAD < c->pieces) { /* into L2: the pieces run in order, on one thread in turn */
-        const int64_t es = c->L.esize, lo = (k + PG_CARRY_AHEAD) * c->piece * es;
-        const int64_t hi = (lo + c->piece * es < c->n * es ? lo + c->piece * es : c->n * es);
-        for (int b = 0; b < 4 && c->L.buf[b]; b++)
-            for (int64_t at = lo; at < hi; at += 64) __builtin_prefetch(c->L.buf[b] + at, 0, 1);
-    }
-}
-
-/* matmul backward i, whose dW GEMM runs the update code[i].carries - 1 in its epilogue; the two in
- * their turn when the values are not what the recording saw */
-static pg_status pg__run_carrier(pg_program *g, int i) {
-    const pg_instr *I = &g->code[i], *O = &g->code[I->carries - 1];
-    const pg_node *n = I->node;
-    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
-    pg_tensor *B = A ? pg__need(g, I->saved[1], i) : NULL;
-    if (!B) return pg_last_status();
-    const pg_meta *am = &n->edges[0].meta, *bm = &n->edges[1].meta;
-    pg_tensor *t[PG_REC_MAX_T];
-    bool ok = pg__meta_is(A, am) && pg__meta_is(B, bm) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
-              am->shape[1] == bm->shape[0] && gt->numel > 0 && gt->shape[0] == am->shape[0] &&
-              gt->shape[1] == bm->shape[1];
-    for (int k = 0; ok && k < PG_REC_MAX_T; k++) { /* nothing the update writes is read by the products */
-        t[k] = pg__get(g, O->t[k]);
-        if (t[k] && (t[k]->storage == A->storage || t[k]->storage == B->storage || t[k]->storage == gt->storage))
-            ok = false;
-    }
-    pg_carry c;
-    if (ok && (ok = pg__opt_loop(&c.L, O->opt, t, g->scalars + O->scal))) {
-        /* a piece a tile of dW; the tiles' count a guess (8 x 32 on AVX-512): fewer tiles leave
-         * pieces to run after the GEMM, more take none */
-        const int64_t tiles = (am->shape[1] + 7) / 8 * ((bm->shape[1] + 31) / 32);
-        c.n = t[0]->numel;
-        c.piece = (c.n + tiles - 1) / tiles;
-        c.piece = c.piece < PG_CARRY_PIECE ? PG_CARRY_PIECE : (c.piece + 63) / 64 * 64;
-        c.pieces = (c.n + c.piece - 1) / c.piece;
-        atomic_init(&c.next, 0);
-    }
-    if (!ok) { /* in their turn */
-        pg_status st = pg__run_one(g, I, i);
-        return st != PG_OK ? st : pg__run_opt(g, O, I->carries - 1);
-    }
-    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1];
-    const bool f64 = gt->dtype == PG_DTYPE_F64;
-    pg_tensor *da = I->in[0] >= 0 ? pg__tensor_new_like(am) : NULL, *db = pg__tensor_new_like(bm);
-    if ((I->in[0] >= 0 && !da) || !db) {
-        pg_tensor_release(da);
-        pg_tensor_release(db);
-        return PG_ERR_MEMORY;
-    }
-    /* dA[m,k] = G[m,n] B[k,n]^T; dB[k,n] = A[m,k]^T G[m,n], the update's pieces on its tiles; as
-     * matmul_backward (ops_matmul.c) */
-    if (da) {
-        if (f64) pg__gemm_f64(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
-        else pg__gemm_f32(false, true, M, K, N, gt->data, N, B->data, N, da->data, K, false);
-        pg__set(g, I->in[0], da);
-    }
-    pg_gemm_epi e = {pg__carry_tile, &c};
-    if (f64) pg__gemm_epi_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
-    else pg__gemm_epi_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false, &e);
-    pg__set(g, I->in[1], db);
-    for (int64_t k = atomic_load(&c.next); k < c.pieces; k++) /* the pieces left */
-        c.L.fn(c.L.job, k * c.piece, (k + 1) * c.piece < c.n ? (k + 1) * c.piece : c.n);
-    atomic_fetch_add(&t[0]->storage->version, 1); /* as the update's entry point */
-    return PG_OK;
-}
-
 pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_tensor **outputs) {
     if (!g || !g->recorded) return pg__fail(PG_ERR_RUNTIME, "compile: the program has not been recorded");
     if (n_inputs != g->n_inputs || (n_inputs && !inputs) || (g->n_outputs && !outputs))
@@ -3084,8 +2953,6 @@ pg_status pg_program_run(pg_program *g, pg_tensor **inputs, int n_inputs, pg_ten
         } else if (q >= 0) {
             st = pg__run_group(g, &g->groups[q]);
             end = g->groups[q].end;
-        } else if (g->code[i].carries) {
-            st = pg__run_carrier(g, i);
         } else {
             st = pg__run_one(g, &g->code[i], i);
         }
