@@ -180,6 +180,19 @@ static void pg__enter(void) {
 
 /* ---- the engine's side (internal.h) ---- */
 
+void pg__advise_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p && bytes >= PG_HUGEPAGE_MIN) {
+        uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 void *pg__buf_alloc(size_t nbytes) {
     if (nbytes < PG_CACHE_MIN_BYTES) return malloc(nbytes);
     size_t bytes = pg__class_bytes(nbytes);
@@ -209,15 +222,9 @@ void *pg__buf_alloc(size_t nbytes) {
             }
         }
         if (!p) return NULL;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        /* Ask for transparent huge pages (as numpy does): a fresh 64 MB block
-         * then takes 32 page faults on first touch instead of 16384. Advice only. */
-        if (bytes >= PG_HUGEPAGE_MIN) {
-            uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-            uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-            if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-        }
-#endif
+        /* transparent huge pages, as numpy asks: a fresh 64 MB block then takes 32 page
+         * faults on first touch instead of 16384 */
+        pg__advise_huge(p, bytes);
     }
     PG_UNPOISON(p, nbytes);
     PG_POISON((char *)p + nbytes, bytes - nbytes); /* past the request: as if malloc(nbytes) */

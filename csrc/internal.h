@@ -414,6 +414,10 @@ void *pg__buf_alloc(size_t nbytes); /* NULL without memory */
 void pg__buf_free(void *p, size_t nbytes);
 /* the cache's fields of pg_memory_stats (all but allocated_bytes) */
 void pg__cache_stats(pg_memory_stats *stats);
+/* Asks for transparent huge pages over the whole pages of [p, p + bytes) when bytes is 4 MiB or
+ * more (a fresh block's first touch then faults once per 2 MB, not per 4 KB). Advice only; a no-op
+ * where the system has none. */
+void pg__advise_huge(void *p, size_t bytes);
 
 /* dtype kinds: float32/float64 carry gradients; bool and the integers never do */
 static inline bool pg__is_float(pg_dtype d) { return d == PG_DTYPE_F32 || d == PG_DTYPE_F64; }

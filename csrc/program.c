@@ -29,7 +29,7 @@
  * slower (their headers go cold between uses), and choosing which to keep,
  * with liveness-based reuse, is the next step. */
 #if defined(__linux__)
-#define _GNU_SOURCE /* madvise, MADV_HUGEPAGE */
+#define _GNU_SOURCE /* mremap, MREMAP_MAYMOVE */
 #endif
 #include "internal.h"
 
@@ -42,30 +42,13 @@
 #include <sys/mman.h>
 #endif
 
-/* A recording's large arrays (a program written scalar by scalar has some 190k
- * instructions of about 150 bytes and 250k micro-ops of 64) are fresh memory: asking
- * for transparent huge pages, as the storage allocator does for large buffers
- * (alloc.c), makes their first touch take a page fault per 2 MB instead of per
- * 4 KB. Advice only. */
-static void pg__huge(void *p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p && bytes >= ((size_t)4 << 20)) {
-        uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-        uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 /* The two arrays a recording grows an entry at a time (its slots and its
  * instructions: some 200k of each for a program written scalar by scalar) are,
  * from PG_BIG_ARRAY bytes on, mappings of their own, grown by mremap: their pages
  * move rather than being copied into fresh memory (touching fresh memory, which
  * the kernel zeroes first, is most of what growing costs), and the copy made at
- * the threshold goes to memory advised for huge pages before it is written.
+ * the threshold goes to memory advised for huge pages (pg__advise_huge) before it
+ * is written.
  * pg__big_free frees what pg__big_grow returned, given its size. */
 #define PG_BIG_ARRAY ((size_t)4 << 20)
 
@@ -81,19 +64,19 @@ static void *pg__big_grow(void *p, size_t old, size_t bytes) {
         } else {
             q = mmap(NULL, pg__pages(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (q == MAP_FAILED) return NULL;
-            pg__huge(q, pg__pages(bytes));
+            pg__advise_huge(q, pg__pages(bytes));
             if (old) memcpy(q, p, old);
             free(p);
             return q;
         }
-        pg__huge(q, pg__pages(bytes));
+        pg__advise_huge(q, pg__pages(bytes));
         return q;
     }
 #else
     (void)old;
 #endif
     void *q = realloc(p, bytes);
-    pg__huge(q, bytes);
+    pg__advise_huge(q, bytes);
     return q;
 }
 
@@ -387,7 +370,7 @@ static void *pg__pool_alloc(pg_program *g, size_t bytes) {
         const size_t head = (sizeof(pg_chunk) + 15) & ~(size_t)15;
         pg_chunk *c = malloc(head + size);
         if (!c) return NULL;
-        pg__huge(c, head + size);
+        pg__advise_huge(c, head + size);
         c->prev = g->pool;
         c->size = size;
         g->pool = c;
@@ -1816,7 +1799,7 @@ static pg_status pg__lower(pg_program *g) {
                 for (int k = 0; k < I->n_in; k++) nu += I->in[k] >= 0;
         }
     if (nu > INT32_MAX / 4 || !(g->uops = malloc((size_t)(nu ? nu : 1) * sizeof *g->uops))) goto done;
-    pg__huge(g->uops, (size_t)(nu ? nu : 1) * sizeof *g->uops);
+    pg__advise_huge(g->uops, (size_t)(nu ? nu : 1) * sizeof *g->uops);
     g->cap_uops = (int)(nu ? nu : 1);
     for (int q = 0; q < g->n_groups; q++) { /* the micro-ops */
         pg_group *G = &g->groups[q];
@@ -2002,7 +1985,7 @@ static pg_status pg__lower(pg_program *g) {
     int64_t n_one = 0; /* the batches' operands: one allocation */
     for (int q = 0; q < g->n_groups; q++) n_one += one[q] ? g->groups[q].u1 - g->groups[q].u0 : 0;
     if (n_one && !(g->bops = malloc((size_t)n_one * 4 * sizeof *g->bops))) goto done;
-    pg__huge(g->bops, (size_t)n_one * 4 * sizeof *g->bops);
+    pg__advise_huge(g->bops, (size_t)n_one * 4 * sizeof *g->bops);
     g->cap_bops = 4 * n_one;
     top = (top + 63) / 64 * 64;
     g->arena_bytes = top;
