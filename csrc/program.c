@@ -659,6 +659,13 @@ static void rec_seed(pg_recorder *r, pg_tensor *seed, const pg_tensor *root, con
  * point outside the copy, have one each. NULL when out of memory. */
 #define PG_SHARE_MAX_IN 4
 
+/* op with parameters p draws random numbers: dropout, attention with dropout, random, bernoulli
+ * (a program sets their seeds at each run, pg_program_set_seeds) */
+static bool pg__random_params(int op, const pg_params *p) {
+    return op == PG_OP_DROPOUT || op == PG_OP_RANDOM || op == PG_OP_BERNOULLI ||
+           (op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
+}
+
 static uint64_t pg__bytes_hash(const void *p, size_t n) {
     const unsigned char *c = p;
     uint64_t h[4] = {0x9e3779b97f4a7c15ULL ^ n, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL};
@@ -683,8 +690,7 @@ static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
 
 static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
     const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && n->op != PG_OP_DROPOUT &&
-                       n->op != PG_OP_RANDOM && n->op != PG_OP_BERNOULLI && n->op != PG_OP_SCALED_DOT_PRODUCT_ATTENTION;
+    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && !pg__random_params(n->op, &n->p);
     _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
     pg_node *c = share ? (pg_node *)buf : pg__pool_alloc(g, bytes);
     if (!c) return NULL;
@@ -1156,11 +1162,9 @@ pg_status pg_program_record_end(pg_program *g, pg_tensor **outputs, int n_output
 }
 
 int pg_program_size(const pg_program *g) { return g && g->recorded ? g->n_code : 0; }
-/* the random ops: dropout, attention with dropout, random, bernoulli; where their parameters keep the seed */
+/* the random ops' instructions; where their parameters keep the seed */
 static bool pg__random_op(const pg_instr *I) {
-    const pg_params *p = I->kind == I_FWD ? I->p : &I->node->p;
-    return I->op == PG_OP_DROPOUT || I->op == PG_OP_RANDOM || I->op == PG_OP_BERNOULLI ||
-           (I->op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION && p->attn.dropout > 0);
+    return pg__random_params(I->op, I->kind == I_FWD ? I->p : &I->node->p);
 }
 static uint64_t *pg__seed_of(pg_params *p, int op) {
     return op == PG_OP_DROPOUT ? &p->dropout.seed : op == PG_OP_SCALED_DOT_PRODUCT_ATTENTION ? &p->attn.seed
