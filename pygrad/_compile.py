@@ -1368,6 +1368,8 @@ class CompiledFunction:
             return self._call(args, kwargs)
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if getattr(_recording.local, "rec", None) is not None or getattr(_recording.local, "fused", None) is not None:
+            return self.fn(*args, **kwargs)  # inside another function's recording: that one records this call
         last = self._last
         guard = last.guard if last is not None else None
         if guard is not None:

@@ -365,3 +365,34 @@ def test_pg_program_run_checks_its_inputs() -> None:
     w.grad = None
     assert float(cf(x).numpy()) == 24.0
 
+
+
+# ---------------------------------------------------------------- nesting ----
+
+
+def test_a_compiled_function_called_while_another_records() -> None:
+    """An inner compiled function, already replaying, called by an outer one: while the outer one records,
+    the inner one runs its Python (the outer program records its ops) instead of a replay, which
+    pg_program_run refuses during a recording ("a compiled function cannot run while recording")."""
+    w = pg.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+
+    @pg.compile
+    def inner(x):
+        with pg.no_grad():
+            return x @ w * 2
+
+    @pg.compile
+    def outer(x):
+        loss = (inner(x) * w.sum()).sum()
+        loss.backward()
+        return loss
+
+    x = pg.ones(4, 3)
+    for _ in range(3):
+        assert float(inner(x).sum().numpy()) == 48.0
+    for _ in range(4):
+        w.grad = None
+        assert float(outer(x).numpy()) == 288.0
+        np.testing.assert_array_equal(w.grad.numpy(), np.full((3, 2), 48.0, np.float32))
+    assert outer.records == 1
+    assert float(inner(x).sum().numpy()) == 48.0  # and the inner one still replays on its own
