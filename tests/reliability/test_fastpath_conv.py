@@ -224,6 +224,8 @@ def test_conv2d_strides_dilations_groups_match_numpy(case) -> None:
     (2, 1, 3, 15, 17, 1), (1, 4, 8, 16, 16, 1), (1, 5, 8, 16, 16, 1), (1, 4, 6, 17, 15, 1),
     (1, 3, 2, 64, 64, 1), (1, 4, 4, 3, 64, 1), (1, 2, 3, 2, 65, 1), (1, 3, 16, 64, 64, 1),
     (3, 1, 1, 1, 1, 1), (1, 1, 1, 1, 1, 2), (1, 5, 5, 1, 16, 1), (2, 4, 1, 48, 48, 2),
+    # more images than dw's slots (4): the slots take the images in turn
+    (5, 3, 4, 16, 16, 1), (9, 2, 8, 16, 20, 1), (6, 4, 3, 24, 24, 0), (7, 1, 16, 32, 8, 1),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_conv2d_thresholds(n, c, o, h, w, p, dtype) -> None:

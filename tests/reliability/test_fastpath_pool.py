@@ -295,16 +295,22 @@ def test_max_pool_non_contiguous_input_and_upstream(k, s, p) -> None:
     check(x, k, s, p, transpose_x=True, transpose_g=True)
 
 
-@pytest.mark.parametrize("k,s,p", [((3, 3), (2, 2), (1, 1)), ((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0))])
-def test_max_pool_large_outputs_streamed_out(k, s, p) -> None:
+@pytest.mark.parametrize("k,s,p,shape", [
+    ((3, 3), (2, 2), (1, 1), (4, 512, 64, 64)),
+    ((3, 3), (2, 2), (1, 1), (4, 560, 62, 62)),  # planes of 31 x 31 outputs: not whole 64-byte lines
+    ((2, 2), (2, 2), (0, 0), (4, 560, 62, 62)),
+    ((3, 3), (2, 2), (0, 0), (4, 560, 62, 62)),
+])
+def test_max_pool_large_outputs_streamed_out(k, s, p, shape) -> None:
     """Outputs past the streaming thresholds (8 MiB forward, 16 MiB dx), a NaN plane among them."""
     rng = np.random.default_rng(13)
-    x = rng.integers(-50, 50, size=(4, 512, 64, 64)).astype(np.float32)
+    x = rng.integers(-50, 50, size=shape).astype(np.float32)
+    n, c, h, w = shape
     x[1, 7, 3, 5] = np.nan
-    x[3, 511, 63, 63] = np.nan
-    n = rng.integers(0, 4, size=40)
-    c = rng.integers(0, 512, size=40)
-    planes = (np.r_[n, 0, 1, 1, 3, 3], np.r_[c, 0, 6, 7, 510, 511])
+    x[n - 1, c - 1, h - 1, w - 1] = np.nan
+    pn = rng.integers(0, n, size=40)
+    pc = rng.integers(0, c, size=40)
+    planes = (np.r_[pn, 0, 1, 1, n - 1, n - 1], np.r_[pc, 0, 6, 7, c - 2, c - 1])
     check(x, k, s, p, planes=planes)
 
 
