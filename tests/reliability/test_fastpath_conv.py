@@ -216,6 +216,91 @@ def test_conv2d_strides_dilations_groups_match_numpy(case) -> None:
     check(*case)
 
 
+def _close(name: str, got: np.ndarray, want: np.ndarray, scale: np.ndarray, dt, k: int, tag: str) -> None:
+    """got within the rounding bound of want (scale: the same sums over absolute values, k terms at most)."""
+    eps = 2e-6 if dt == np.float32 else 1e-14
+    assert got.dtype == dt and got.shape == want.shape, (name, tag, got.shape, want.shape)
+    bad = ~(np.abs(got - want) <= eps * (scale + 1.0) * max(8, k) ** 0.5 * 4)
+    if bad.any():
+        at = tuple(int(a[0]) for a in np.nonzero(bad))
+        raise AssertionError(f"{name} {tag}: {int(bad.sum())} of {bad.size} off, first at {at}: got {got[at]!r} "
+                             f"want {want[at]!r}")
+
+
+@fuzz(st.one_of(few_channel_cases(), mixed_cases()))
+def test_conv2d_double_backward_matches_numpy(case) -> None:
+    """create_graph=True: gx = conv^T(g, w) and gw = dw(x, g) are themselves the ops conv2d_input_grad and
+    conv2d_weight_grad, run forward on the same fast paths (few channels either way), and differentiated
+    again: for s = <gx, u> + <gw, v>, ds/dx = conv^T(g, v), ds/dw = dw(u, g), ds/dg = conv(u, w) + conv(x, v)."""
+    x, w, _, stride, padding, d, groups = case
+    dt = x.dtype
+    pads = _pads(padding, w.shape[2:], d)
+    n, c, h, wd = x.shape
+    oh = (h + pads[0] + pads[1] - d[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
+    ow = (wd + pads[2] + pads[3] - d[1] * (w.shape[3] - 1) - 1) // stride[1] + 1
+    rng = np.random.default_rng(int(abs(x).sum() * 1000) % 2**31)
+    g = rng.standard_normal((n, w.shape[0], oh, ow)).astype(dt)
+    u = rng.standard_normal(x.shape).astype(dt)
+    v = rng.standard_normal(w.shape).astype(dt)
+    X, W, G = (pg.tensor(a, requires_grad=True) for a in (x, w, g))
+    y = F.conv2d(X, W, stride=stride, padding=padding, dilation=d, groups=groups)
+    gx, gw = pg.autograd.grad(y, [X, W], grad_outputs=[G], create_graph=True)
+    ((gx * pg.tensor(u)).sum() + (gw * pg.tensor(v)).sum()).backward()
+    f64 = [a.astype(np.float64) for a in (x, w, g, u, v)]
+    x64, w64, g64, u64, v64 = f64
+    ab = [np.abs(a) for a in f64]
+    conv = lambda a, b, gg: np_conv(a, b, gg, stride, pads, d, groups)  # noqa: E731
+    tag = f"{np.dtype(dt).name} x{x.shape} w{w.shape} s={stride} p={padding} d={d} g={groups}"
+    k = int(np.prod(w.shape[1:])) + int(np.prod(g.shape[1:]))
+    _close("gx", gx.numpy(), conv(x64, w64, g64)[1], conv(ab[0], ab[1], ab[2])[1], dt, k, tag)
+    _close("gw", gw.numpy(), conv(x64, w64, g64)[2], conv(ab[0], ab[1], ab[2])[2], dt, k, tag)
+    _close("ds/dx", X.grad.numpy(), conv(x64, v64, g64)[1], conv(ab[0], ab[4], ab[2])[1], dt, k, tag)
+    _close("ds/dw", W.grad.numpy(), conv(u64, w64, g64)[2], conv(ab[3], ab[1], ab[2])[2], dt, k, tag)
+    _close("ds/dg", G.grad.numpy(), conv(u64, w64, g64)[0] + conv(x64, v64, g64)[0],
+           conv(ab[3], ab[1], ab[2])[0] + conv(ab[0], ab[4], ab[2])[0], dt, k, tag)
+
+
+@fuzz(st.one_of(few_channel_cases(), mixed_cases()), )
+def test_conv_transpose2d_matches_numpy(case) -> None:
+    """conv_transpose2d(z, w) is conv2d's input gradient (the op conv2d_input_grad run forward): for a conv2d
+    case (x, w), z of y's shape; y_t = conv^T(z, w), and with upstream t of x's shape dz = conv(t, w),
+    dw = dw(t, z) (w read as (C_in, C_out/groups, KH, KW))."""
+    x, w, b, stride, padding, d, groups = case
+    if padding == "same":
+        padding = tuple(p // 2 for p in (d[0] * (w.shape[2] - 1), d[1] * (w.shape[3] - 1)))
+    p2 = padding if isinstance(padding, tuple) else (padding, padding)
+    pads = [p2[0], p2[0], p2[1], p2[1]]
+    dt = x.dtype
+    n, c, h, wd = x.shape
+    oh = (h + 2 * p2[0] - d[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * p2[1] - d[1] * (w.shape[3] - 1) - 1) // stride[1] + 1
+    if oh < 1 or ow < 1:
+        return
+    # the output padding that gives back x's size exactly (smaller than the stride)
+    op = (h + 2 * p2[0] - d[0] * (w.shape[2] - 1) - 1 - (oh - 1) * stride[0],
+          wd + 2 * p2[1] - d[1] * (w.shape[3] - 1) - 1 - (ow - 1) * stride[1])
+    if any(a >= max(ss, dd) for a, ss, dd in zip(op, stride, d)):
+        return
+    rng = np.random.default_rng(int(abs(w).sum() * 1000) % 2**31)
+    z = rng.standard_normal((n, w.shape[0], oh, ow)).astype(dt)
+    t = rng.standard_normal(x.shape).astype(dt)
+    Z, W = pg.tensor(z, requires_grad=True), pg.tensor(w, requires_grad=True)
+    for threads in (1, 2):
+        pg.set_num_threads(threads)
+        Z.grad = None
+        W.grad = None
+        y = F.conv_transpose2d(Z, W, stride=stride, padding=p2, output_padding=op, groups=groups, dilation=d)
+        y.backward(pg.tensor(t))
+        t64, w64, z64 = (a.astype(np.float64) for a in (t, w, z))
+        want = np_conv(t64, w64, z64, stride, pads, d, groups)  # (conv(t, w), conv^T(z, w), dw(t, z))
+        scale = np_conv(np.abs(t64), np.abs(w64), np.abs(z64), stride, pads, d, groups)
+        tag = f"{np.dtype(dt).name} z{z.shape} w{w.shape} s={stride} p={p2} op={op} d={d} g={groups} threads={threads}"
+        k = int(np.prod(w.shape[1:])) * 4 + int(np.prod(z.shape[1:]))
+        _close("y", y.numpy(), want[1], scale[1], dt, k, tag)
+        _close("dz", Z.grad.numpy(), want[0], scale[0], dt, k, tag)
+        _close("dw", W.grad.numpy(), want[2], scale[2], dt, k, tag)
+
+
 # the named thresholds: the row tiles (OW 8, 16, 32, 48, 64; OH even for 8), the implicit dw of few input
 # channels from 256 pixels (16 x 16) on, just under it (15 x 17 = 255), and the widest images (64, 65)
 @pytest.mark.parametrize("n,c,o,h,w,p", [
