@@ -100,6 +100,56 @@ def test_large_programs_recorded_and_freed_again_leave_nothing_behind() -> None:
         assert now == base, (n, now, base)
 
 
+def test_node_copies_that_differ_only_in_parameters_are_not_shared() -> None:
+    """Backward nodes of one op and one shape whose parameters differ (a scalar factor, an axis, a target
+    shape) each keep their own copy: the gradients are the eager ones bit for bit."""
+    def f(x):
+        s = x
+        for i in range(300):
+            s = s * (1.0 + i * 1e-3) - 1e-4 * i  # mul_scalar / add_scalar: a different constant each
+            s = s.reshape((6, 4) if i % 2 else (4, 6)).reshape(24)
+        t = pg.stack([s.reshape(4, 6).sum(axis=0).sum(), s.reshape(4, 6).sum(axis=1).sum()]).sum()
+        loss = t * t + (s * s).sum()
+        loss.backward()
+        return loss, x.grad
+
+    cf = pg.compile(f)
+    xe = pg.tensor(np.linspace(-1, 1, 24, dtype=np.float32), requires_grad=True)
+    xc = pg.tensor(np.linspace(-1, 1, 24, dtype=np.float32), requires_grad=True)
+    for _ in range(4):
+        xe.grad = None
+        xc.grad = None
+        le, ge = (t.numpy().copy() for t in f(xe))
+        lc, gc_ = (t.numpy().copy() for t in cf(xc))
+        np.testing.assert_array_equal(lc, le)
+        np.testing.assert_array_equal(gc_, ge)
+    assert cf.records == 1
+
+
+def test_an_instruction_with_thousands_of_inputs() -> None:
+    """cat of 8,000 tensors: its input list and its backward's node copy (8,000 edges) are larger than the
+    pool's first chunks, which are then sized to them."""
+    n = 8000
+
+    def f(w):
+        y = pg.cat([w * float(i % 7) for i in range(n)])
+        loss = (y * y).sum()
+        loss.backward()
+        return loss, w.grad
+
+    cf = pg.compile(f)
+    we = pg.tensor(np.ones(3, np.float32), requires_grad=True)
+    wc = pg.tensor(np.ones(3, np.float32), requires_grad=True)
+    for _ in range(3):
+        we.grad = None
+        wc.grad = None
+        le, ge = (t.numpy().copy() for t in f(we))
+        lc, gc_ = (t.numpy().copy() for t in cf(wc))
+        np.testing.assert_array_equal(lc, le)
+        np.testing.assert_array_equal(gc_, ge)
+    assert cf.records == 1
+
+
 # ---------------------------------------------------------------- eviction ----
 
 
