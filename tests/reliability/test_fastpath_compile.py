@@ -40,6 +40,13 @@ def _verify_fast_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_compile, "_VERIFY_FAST", True)
 
 
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = pg.get_num_threads()
+    yield
+    pg.set_num_threads(n)
+
+
 def _live() -> dict[str, int]:
     gc.collect()
     return pg.live_objects()
@@ -446,3 +453,75 @@ def test_a_compiled_function_called_while_another_records() -> None:
         np.testing.assert_array_equal(w.grad.numpy(), np.full((3, 2), 48.0, np.float32))
     assert outer.records == 1
     assert float(inner(x).sum().numpy()) == 48.0  # and the inner one still replays on its own
+
+
+# ---------------------------------------------------------------- threads and the GEMM's edges ----
+
+
+def _mlp_step(sizes, dtype, seed):
+    model = nn.MLP(list(sizes), dtype=dtype, generator=seed)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes,batch", [
+    ((5, 13, 3), 11), ((12, 32, 4), 12), ((33, 17, 16), 13), ((7, 49, 25, 5), 25), ((31, 36, 8), 37),
+    ((64, 65, 2), 4), ((100, 96, 10), 241), ((8, 8, 8), 1),
+])
+def test_fused_epilogues_at_the_gemm_edges_match_eager(sizes, batch, dtype, threads) -> None:
+    """An MLP step whose products have M (the batch) and N (the layer widths) at the tiles' edges: the bias and
+    ReLU run in the GEMM's epilogue on edge panels; the replay gives the eager step's bits."""
+    pg.set_num_threads(threads)
+    rng = np.random.default_rng(batch)
+    data = [(pg.tensor(rng.standard_normal((batch, sizes[0])), dtype=dtype),
+             pg.tensor(rng.integers(0, sizes[-1], batch))) for _ in range(2)]
+    m_e, eager = _mlp_step(sizes, dtype, 3)
+    m_c, step = _mlp_step(sizes, dtype, 3)
+    compiled = pg.compile(step)
+    for k in range(5):
+        le = eager(*data[k % 2]).numpy().copy()
+        lc = compiled(*data[k % 2]).numpy().copy()
+        np.testing.assert_array_equal(lc, le, err_msg=f"step {k}")
+    for a, b in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+    assert compiled.records == 1
+
+
+def test_threads_recording_and_replaying_their_own_steps() -> None:
+    """Four threads, each recording and replaying its own compiled step at the same time: the same losses and
+    parameters as the steps run one after another, eagerly."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    data = [(pg.tensor(rng.standard_normal((16, 8)).astype(np.float32)), pg.tensor(rng.integers(0, 4, 16)))
+            for _ in range(3)]
+
+    def run(seed, compiled, out):
+        model, step = _mlp_step((8, 12, 4), "float32", seed)
+        f = pg.compile(step) if compiled else step
+        losses = [float(f(*data[k % 3]).numpy()) for k in range(30)]
+        out[seed] = (losses, [p.numpy().copy() for p in model.parameters()])
+
+    seq: dict = {}
+    for s in (1, 3, 5, 7):
+        run(s, False, seq)
+    par: dict = {}
+    ts = [threading.Thread(target=run, args=(s, True, par)) for s in (1, 3, 5, 7)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for s in (1, 3, 5, 7):
+        assert par[s][0] == seq[s][0], s
+        for a, b in zip(seq[s][1], par[s][1]):
+            np.testing.assert_array_equal(b, a)
