@@ -282,6 +282,38 @@ def test_raising_in_backward_mid_recording() -> None:
             np.testing.assert_array_equal(w.grad.numpy(), np.ones(3, np.float32))
 
 
+def test_backward_twice_in_a_compiled_function() -> None:
+    """With retain_graph the two sweeps are recorded and replayed (the .grad sums both); without it every call
+    raises the eager error, recording or not."""
+    w = pg.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+
+    def twice(x):
+        loss = (x * w * w).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()
+        return loss, w.grad
+
+    cf = pg.compile(twice)
+    x = pg.ones(3)
+    for _ in range(4):
+        w.grad = None
+        loss, g = cf(x)
+        assert float(loss.numpy()) == 14.0
+        np.testing.assert_array_equal(g.numpy(), np.array([4.0, 8.0, 12.0], np.float32))
+    assert cf.records == 1
+
+    def no_retain(x):
+        loss = (x * w).sum()
+        loss.backward()
+        loss.backward()
+        return loss
+
+    cf2 = pg.compile(no_retain)
+    for _ in range(4):
+        with pytest.raises(RuntimeError, match="second time"):
+            cf2(x)
+
+
 # ---------------------------------------------------------------- parameters replaced or freed ----
 
 
