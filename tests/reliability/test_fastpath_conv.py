@@ -321,6 +321,18 @@ def test_conv2d_thresholds(n, c, o, h, w, p, dtype) -> None:
     check(x, wt, b, (1, 1), p, (1, 1), 1)
 
 
+@pytest.mark.parametrize("k", [(1, 1), (1, 2), (1, 3), (2, 2), (1, 5), (2, 3), (1, 7), (3, 3), (3, 4), (1, 13),
+                               (5, 5)])
+@pytest.mark.parametrize("c,o", [(1, 1), (1, 5), (2, 3), (3, 8), (4, 9), (5, 7)])
+def test_conv2d_weight_gradient_tiles_on_large_images(k, c, o) -> None:
+    """The weight gradient on images of 256 pixels or more (the implicit path's tiles of result channels by
+    taps, the last ones partial: C*KH*KW taps from 1 to 125, O from 1 to 9), float32, 'same' padding."""
+    rng = np.random.default_rng(k[0] * 100 + k[1] * 10 + c + o)
+    x = rng.standard_normal((2, c, 16, 20)).astype(np.float32)
+    wt = rng.standard_normal((o, c) + k).astype(np.float32)
+    check(x, wt, None, (1, 1), "same", (1, 1), 1)
+
+
 @pytest.mark.parametrize("special", [np.nan, np.inf])
 def test_conv2d_few_channels_propagate_nan_and_inf(special) -> None:
     """A NaN or inf in x reaches exactly the outputs whose windows hold it (and dw of every tap that reads
