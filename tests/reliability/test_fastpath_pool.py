@@ -345,3 +345,128 @@ def test_max_pool_backward_twice_raises() -> None:
 def test_max_pool_bad_arguments_raise(call, exc) -> None:
     with pytest.raises(exc, match="max_pool2d"):
         call()
+
+
+# ---------------------------------------------------------------- avg_pool2d's fast paths ----
+# the same-size stride-1 average in one AVX-512 pass (odd kernels up to 15, padding k // 2), the whole-plane
+# average in AVX2 (rows of a multiple of 8 columns, 16 or more), 2x2/2 in one pass, and their transposes (the
+# backward), with large outputs streamed out; sums in float64 are the oracle, within the rounding bound
+
+
+def np_avg_pool(x, g, k, s, p, ceil, include_pad, divisor):
+    """y = avg_pool2d(x) and dx for the upstream g, in float64."""
+    n, c, h, w = x.shape
+    oh, ow = _out(h, k[0], s[0], p[0], 1, ceil), _out(w, k[1], s[1], p[1], 1, ceil)
+
+    def counts(o, kk, ss, pp, size):
+        start = np.arange(o) * ss - pp
+        end = np.minimum(start + kk, size + pp)
+        lo, hi = np.maximum(start, 0), np.minimum(end, size)
+        return (end - start) if include_pad else (hi - lo)
+
+    div = np.full((oh, ow), float(divisor)) if divisor else \
+        counts(oh, k[0], s[0], p[0], h)[:, None] * counts(ow, k[1], s[1], p[1], w)[None, :].astype(np.float64)
+    x64 = x.astype(np.float64)
+    y = np.zeros((n, c, oh, ow))
+    scale = np.zeros((n, c, oh, ow))
+    gd = g.astype(np.float64) / div
+    dx = np.zeros((n, c, h, w))
+    for i in range(k[0]):
+        iy = np.arange(oh) * s[0] - p[0] + i
+        for j in range(k[1]):
+            ix = np.arange(ow) * s[1] - p[1] + j
+            ok = ((iy >= 0) & (iy < h))[:, None] & ((ix >= 0) & (ix < w))[None, :]
+            v = x64[:, :, np.clip(iy, 0, h - 1)[:, None], np.clip(ix, 0, w - 1)[None, :]]
+            y += np.where(ok, v, 0.0)
+            scale += np.where(ok, np.abs(v), 0.0)
+            a, b = np.nonzero(ok)
+            np.add.at(dx, (slice(None), slice(None), iy[a], ix[b]), gd[:, :, a, b])
+    return y / div, scale / div, dx
+
+
+def check_avg(x, k, s, p, ceil=False, include_pad=True, divisor=None, planes=None):
+    n, c, h, w = x.shape
+    oh, ow = _out(h, k[0], s[0], p[0], 1, ceil), _out(w, k[1], s[1], p[1], 1, ceil)
+    g = np.random.default_rng(1).standard_normal((n, c, oh, ow)).astype(x.dtype)
+    sel = (slice(None),) if planes is None else planes
+    xs = x if planes is None else x[sel][None]
+    gs = g if planes is None else g[sel][None]
+    want_y, scale, want_dx = np_avg_pool(xs, gs, k, s, p, ceil, include_pad, divisor)
+    eps = 2e-6 * (k[0] * k[1]) ** 0.5 * 4 if x.dtype == np.float32 else 1e-14 * k[0] * k[1]
+    got = []
+    for threads in (1, 2):
+        pg.set_num_threads(threads)
+        X = pg.tensor(x, requires_grad=True)
+        y = F.avg_pool2d(X, k, s, p, ceil, include_pad, divisor)
+        y.backward(pg.tensor(g))
+        ry, rdx = y.numpy(), X.grad.numpy()
+        got.append((ry, rdx))
+        if planes is not None:
+            ry, rdx = ry[sel][None], rdx[sel][None]
+        tag = f"{x.dtype} {x.shape} k={k} s={s} p={p} ceil={ceil} include_pad={include_pad} divisor={divisor}"
+        bad = ~(np.abs(ry - want_y) <= eps * (scale + 1e-30))
+        assert not bad.any(), f"y {tag}: {int(bad.sum())} off, first {np.argwhere(bad)[0]}"
+        gscale = np.abs(want_dx) + np.abs(g).max() / max(1.0, float(np.min(divisor or 1)))
+        bad = ~(np.abs(rdx - want_dx) <= eps * gscale * 4)
+        assert not bad.any(), f"dx {tag}: {int(bad.sum())} off, first {np.argwhere(bad)[0]}"
+    for a, b in zip(got[0], got[1]):
+        assert a.tobytes() == b.tobytes(), "1 and 2 threads differ"
+
+
+@st.composite
+def avg_cases(draw):
+    kind = draw(st.sampled_from(["same", "same", "plane", "22", "other"]))
+    h = draw(st.sampled_from([1, 2, 3, 7, 8, 15, 16, 17, 32]))
+    w = draw(st.sampled_from([1, 2, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65]))
+    if kind == "same":
+        k = (draw(st.sampled_from([1, 3, 5, 7, 15])), draw(st.sampled_from([1, 3, 5, 9, 15])))
+        s, p = (1, 1), (k[0] // 2, k[1] // 2)
+    elif kind == "plane":
+        k, s, p = (h, w), (1, 1), (0, 0)
+    elif kind == "22":
+        h, w = max(h, 2), max(w, 2)
+        k, s, p = (2, 2), (2, 2), (0, 0)
+    else:
+        k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+        s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+        h, w = max(h, k[0]), max(w, k[1])
+    dtype = draw(st.sampled_from([np.float32, np.float32, np.float64]))
+    nc = draw(st.sampled_from([(1, 1), (2, 3), (1, 5)]))
+    x = np.random.default_rng(draw(st.integers(0, 2**31 - 1))).standard_normal(nc + (h, w)).astype(dtype)
+    return (x, k, s, p, draw(st.booleans()) if kind == "other" else False, draw(st.booleans()),
+            draw(st.sampled_from([None, None, 1, 7])))
+
+
+@fuzz(avg_cases())
+def test_avg_pool_fast_paths_match_numpy(case) -> None:
+    check_avg(*case)
+
+
+@pytest.mark.parametrize("k,p,shape", [
+    ((5, 3), (2, 1), (4, 300, 62, 62)),   # the same-size average streamed out (>= 16 MiB), planes of 62 x 62
+    ((2, 2), (0, 0), (4, 512, 62, 62)),   # 2x2/2 and its transpose, large
+])
+def test_avg_pool_large_outputs(k, p, shape) -> None:
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(shape).astype(np.float32)
+    n, c = shape[:2]
+    pn, pc = rng.integers(0, n, size=16), rng.integers(0, c, size=16)
+    s = (2, 2) if k == (2, 2) else (1, 1)
+    check_avg(x, k, s, p, planes=(np.r_[pn, 0, n - 1], np.r_[pc, 0, c - 1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hw", [(1, 16), (7, 16), (8, 24), (33, 64), (5, 15), (4, 17)])
+def test_adaptive_average_of_whole_planes(dtype, hw) -> None:
+    """adaptive_avg_pool2d to 1 x 1 (the AVX2 whole-plane sum for rows of a multiple of 8 columns): the
+    plane's mean, and the gradient 1 / (H W) everywhere."""
+    rng = np.random.default_rng(hw[0] * 100 + hw[1])
+    x = rng.standard_normal((3, 9) + hw).astype(dtype)
+    X = pg.tensor(x, requires_grad=True)
+    y = F.adaptive_avg_pool2d(X, 1)
+    y.backward(pg.ones(*y.shape, dtype=X.dtype))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(y.numpy()[..., 0, 0], x.astype(np.float64).mean(axis=(2, 3)), rtol=tol * 10,
+                               atol=tol * np.abs(x).max() * 10)
+    np.testing.assert_allclose(X.grad.numpy(), np.full(x.shape, 1.0 / (hw[0] * hw[1])), rtol=tol)
