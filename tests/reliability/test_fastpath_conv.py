@@ -375,3 +375,16 @@ def test_conv2d_empty_batch_and_backward_twice() -> None:
     assert x.grad.shape == x.shape and not w.grad.numpy().any()
     with pytest.raises(RuntimeError):
         loss.backward()
+
+
+@pytest.mark.parametrize("xs,ws,transpose", [
+    ((2, 0, 16, 16), (3, 0, 3, 3), False), ((2, 3, 16, 16), (0, 3, 3, 3), False), ((1, 0, 8, 8), (0, 0, 3, 3), False),
+    ((2, 0, 16, 16), (0, 3, 3, 3), True), ((2, 3, 16, 16), (3, 0, 3, 3), True),
+])
+def test_conv_with_zero_channels(xs, ws, transpose) -> None:
+    """No input or no result channels: zeros of the right shapes, forward and backward."""
+    X, W = pg.zeros(*xs, requires_grad=True), pg.zeros(*ws, requires_grad=True)
+    y = (F.conv_transpose2d if transpose else F.conv2d)(X, W, padding=1)
+    (y * 2).sum().backward()
+    assert not y.numpy().any() and X.grad.shape == X.shape and W.grad.shape == W.shape
+    assert not X.grad.numpy().any() and not W.grad.numpy().any()
