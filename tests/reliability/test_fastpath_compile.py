@@ -282,6 +282,42 @@ def test_raising_in_backward_mid_recording() -> None:
             np.testing.assert_array_equal(w.grad.numpy(), np.ones(3, np.float32))
 
 
+def test_a_user_backward_raising_inside_the_recorded_sweep() -> None:
+    """A custom op's Python backward raises in the middle of the C sweep of the recording call: the exception
+    reaches the caller, the recording ends (a custom op runs eagerly anyway), later calls are right and leave
+    nothing behind."""
+    from pygrad._autograd import custom_op
+
+    ticks = itertools.count()
+    w = pg.tensor(np.ones(3, np.float32), requires_grad=True)
+
+    def bw(g, needs):
+        if next(ticks) == 1:
+            raise ZeroDivisionError("user backward")
+        return [g * 2]
+
+    def f(x):
+        loss = custom_op([w], w * x, bw).sum()
+        loss.backward()
+        return loss
+
+    cf = pg.compile(f)
+    x = pg.ones(3)
+    base = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        cf(x)
+        with pytest.raises(ZeroDivisionError, match="user backward"):
+            cf(x)
+        for k in range(4):
+            w.grad = None
+            assert float(cf(x).numpy()) == 3.0
+            np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 2.0, np.float32))
+            if k == 1:
+                base = _live()
+    assert _live() == base
+
+
 def test_backward_twice_in_a_compiled_function() -> None:
     """With retain_graph the two sweeps are recorded and replayed (the .grad sums both); without it every call
     raises the eager error, recording or not."""
