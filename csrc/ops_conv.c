@@ -874,7 +874,7 @@ static int64_t pg__cv_group(const pg_cv *cv) {
  *
  * y and dx: register tiles of MR result channels (the weights broadcast) by NV vectors of 16 pixels,
  * each vector anywhere in the unit's images, accumulated over the (c, i, j) in order and stored once
- * (masked past the image's last pixel). dw: tiles of 8 channels o by 3 taps (c, i, j), gy read as it
+ * (masked past the image's last pixel). dw: tiles of 4 channels o by 6 taps (c, i, j), gy read as it
  * lies (no transpose), blocks of 64 vectors of 16 pixels of one image at a time (every tile of a block
  * before the next block), summed lane by lane over the images and pixels in order, into a lane buffer (O, K, 16) per
  * slot; the slots (a fixed number, dealt the image chunks in turn as in the GEMM path) are added in
@@ -1041,27 +1041,27 @@ static const pg_cvi_pass_fn pg__cvi_passes[9] = {NULL,           pg__cvi_pass_1,
                                                  pg__cvi_pass_4, pg__cvi_pass_5, pg__cvi_pass_6, pg__cvi_pass_7,
                                                  pg__cvi_pass_8};
 
-/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+2 (those that exist) += the lanes of
+/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+NK-1 (those that exist) += the lanes of
  * gy[o, p] copy[offs[t] + p] over the vectors u0 .. u1-1 of one image's pixels; gy (CO, l) and the
- * image's copies cb (csz), both read along the pixels as they lie. Per vector: the 3 taps' vectors of
- * the copies, then each result channel's vector of gy times each (24 sums, 3 taps and 1 gradient in
- * registers); the image's last vector masked (gy and the copies) when l % 16 */
-PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane, const int32_t *offs, int64_t o0,
-                                     int64_t k0, const float *gy, const float *cb, int64_t u0, int64_t u1,
+ * image's copies cb (csz), both read along the pixels as they lie. Per vector: the NK taps' vectors of
+ * the copies, then each result channel's vector of gy times each (MO*NK sums, NK taps and 1 gradient in
+ * registers: 4 x 6 is 24 sums from 10 loads); the image's last vector masked (gy and the copies) when
+ * l % 16. The tile's shape does not change any sum's order (each lane adds its pixels in order). */
+PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const int NK, const pg_cvi *q, float *lane, const int32_t *offs,
+                                     int64_t o0, int64_t k0, const float *gy, const float *cb, int64_t u0, int64_t u1,
                                      const float *pf) {
-    enum { NK = 3 };
     const int64_t nk = q->k - k0 < NK ? q->k - k0 : NK, l = q->l, nfull = l / 16;
     const int64_t ue = u1 < nfull ? u1 : nfull;
     const __mmask16 lastm = (__mmask16)(l % 16 ? (1u << (l % 16)) - 1 : 0xffffu);
-    const float *xs[NK];
+    const float *xs[8];
     PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xs[kk] = cb + offs[k0 + (kk < nk ? kk : 0)];
-    __m512 acc[8][NK];
+    __m512 acc[8][8];
     PG_CVI_UNROLL for (int m = 0; m < mo; m++)
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
             acc[m][kk] = kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16) : _mm512_setzero_ps();
     const float *gb = gy + o0 * l;
     for (int64_t u = u0; u < ue; u++) {
-        __m512 xv[NK];
+        __m512 xv[8];
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xv[kk] = _mm512_loadu_ps(xs[kk] + u * 16);
         const float *g = gb + u * 16;
         if (pf) _mm_prefetch((const char *)(pf + (u - u0) * 16), _MM_HINT_T1);
@@ -1072,7 +1072,7 @@ PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane,
         }
     }
     if (u1 > nfull) { /* the image's last vector, l % 16 pixels */
-        __m512 xv[NK];
+        __m512 xv[8];
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xv[kk] = _mm512_maskz_loadu_ps(lastm, xs[kk] + nfull * 16);
         const float *g = gb + nfull * 16;
         PG_CVI_UNROLL for (int m = 0; m < mo; m++) {
@@ -1085,32 +1085,41 @@ PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane,
             if (kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
 }
 /* one image's pixels into the lane buffer (+=): blocks of PG_CVI_DWB vectors; per block, the result
- * channels 8 at a time outer (their gy, 32 KiB at most, stays in the L1 cache while the taps pass), the
- * taps 3 at a time inner (the copies, small for few input channels, come from the L2 cache); gnext: the
- * next image's gy, or NULL. Measured (1 thread, 32 x 32 images, 3 -> 32 channels): blocks of 64 vectors
- * beat 32 by 5-10%, 16 by 15-20% (each tile loads and stores its 24 sums once a block), and the
- * prefetch of the next block's gy gains 4-8% */
+ * channels PG_CVI_DWO at a time outer (their gy stays in the L1 cache while the taps pass), the taps
+ * PG_CVI_DWK at a time inner (the last 3 or fewer by a tile of 3; the copies, small for few input
+ * channels, come from the L2 cache); gnext: the next image's gy, or NULL. Measured (1 thread, 32 x 32
+ * images, 3 -> 32 channels): blocks of 64 vectors beat 32 by 5-10%, 16 by 15-20% (each tile loads and
+ * stores its sums once a block), and the prefetch of the next block's gy gains 4-8%. Tiles of 4
+ * channels by 6 taps beat 8 by 3 by 7-10% (2 -> 32 channels: 15%): gy's rows of 1024 pixels lie 4 KiB
+ * apart, so a vector's 8 rows all fall in one set of the L1 cache, 8 of its 12 ways, and the taps'
+ * copies pushed them out; 4 rows leave the copies room (and a vector feeds its 24 sums from 10 loads
+ * instead of 11). 4 x 7 and 3 x 8 need more than the 32 registers. */
 #define PG_CVI_DWB 64
+#define PG_CVI_DWO 4 /* result channels per tile */
+#define PG_CVI_DWK 6 /* taps per tile */
 PG_CVI_TARGET PG_NOINLINE static void pg__cvi_dw_image(const pg_cvi *q, float *lane, const int32_t *offs,
                                                        const float *gy, const float *cb, const float *gnext) {
     for (int64_t u0 = 0; u0 < q->nvec; u0 += PG_CVI_DWB) {
         const int64_t u1 = q->nvec - u0 < PG_CVI_DWB ? q->nvec : u0 + PG_CVI_DWB;
-        for (int64_t o0 = 0; o0 < q->co; o0 += 8) {
-            /* the next block's gy, rows o0 + 8 .. (or the next block of pixels, or the next image): into the
+        for (int64_t o0 = 0; o0 < q->co; o0 += PG_CVI_DWO) {
+            /* the next block's gy, rows o0 + MO .. (or the next block of pixels, or the next image): into the
              * L2 cache, a row per tile of taps while this block's gy is read from the L1 cache */
-            const float *nb = o0 + 8 < q->co ? gy + (o0 + 8) * q->l + u0 * 16 : u1 < q->nvec ? gy + u1 * 16 : gnext;
-            const int64_t nrows = o0 + 8 < q->co ? (q->co - o0 - 8 < 8 ? q->co - o0 - 8 : 8) : q->co < 8 ? q->co : 8;
-            for (int64_t k0 = 0, kb = 0; k0 < q->k; k0 += 3, kb++) {
+            const int64_t mo = q->co - o0 < PG_CVI_DWO ? q->co - o0 : PG_CVI_DWO, on = o0 + PG_CVI_DWO;
+            const float *nb = on < q->co ? gy + on * q->l + u0 * 16 : u1 < q->nvec ? gy + u1 * 16 : gnext;
+            const int64_t nrows = on < q->co ? (q->co - on < PG_CVI_DWO ? q->co - on : PG_CVI_DWO)
+                                             : q->co < PG_CVI_DWO ? q->co : PG_CVI_DWO;
+            for (int64_t k0 = 0, kb = 0; k0 < q->k; k0 += PG_CVI_DWK, kb++) {
                 const float *pf = nb && kb < nrows ? nb + kb * q->l : NULL;
-                switch (q->co - o0 < 8 ? q->co - o0 : 8) {
-                case 1: pg__cvi_dw_tile_k(1, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 2: pg__cvi_dw_tile_k(2, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 3: pg__cvi_dw_tile_k(3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 4: pg__cvi_dw_tile_k(4, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 5: pg__cvi_dw_tile_k(5, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 6: pg__cvi_dw_tile_k(6, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 7: pg__cvi_dw_tile_k(7, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                default: pg__cvi_dw_tile_k(8, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                /* the last taps, 3 or fewer, by a tile of 3 */
+                switch (mo + (q->k - k0 <= 3 ? 4 : 0)) {
+                case 1: pg__cvi_dw_tile_k(1, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 2: pg__cvi_dw_tile_k(2, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 3: pg__cvi_dw_tile_k(3, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 4: pg__cvi_dw_tile_k(4, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 5: pg__cvi_dw_tile_k(1, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 6: pg__cvi_dw_tile_k(2, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 7: pg__cvi_dw_tile_k(3, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                default: pg__cvi_dw_tile_k(4, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
                 }
             }
         }
