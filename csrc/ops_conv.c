@@ -242,6 +242,7 @@ typedef struct pg_cv_batch {
     case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
     case 8: OP(T, d, ldd, s, lds, rows, 8); break;                                                            \
     case 16: OP(T, d, ldd, s, lds, rows, 16); break;                                                          \
+    case 32: OP(T, d, ldd, s, lds, rows, 32); break;                                                          \
     default: OP(T, d, ldd, s, lds, rows, n); break;                                                           \
     }
 
@@ -1416,6 +1417,28 @@ static pg_status pg__cvw_run(const pg_cv *cv, pg_tensor *out, const pg_tensor *a
     return PG_OK;
 }
 
+/* A software prefetch into the L2 cache of the bytes [p, p + bytes), spread over the steps of a
+ * computation: each step asks for its share of the lines. The drivers whose unit is an image (or a
+ * chunk of them) read the next unit's source this way while they compute on this one: its copy into
+ * the plane or the copies, a burst of reads from memory the hardware prefetchers do not see coming,
+ * then finds it in the cache. */
+typedef struct pg_cv_pf {
+    const char *p, *end; /* the lines still to ask for; p NULL: none */
+    int64_t per;         /* bytes per step, whole lines */
+} pg_cv_pf;
+
+static void pg__cv_pf_init(pg_cv_pf *f, const void *p, int64_t bytes, int64_t steps) {
+    f->p = p;
+    f->end = p ? (const char *)p + bytes : NULL;
+    f->per = p ? ((bytes + 63) / 64 + steps - 1) / (steps > 0 ? steps : 1) * 64 : 0;
+}
+
+PG_CVI_INLINE void pg__cv_pf_step(pg_cv_pf *f) {
+    if (!f->p) return;
+    const char *e = f->end - f->p > f->per ? f->p + f->per : f->end;
+    for (; f->p < e; f->p += 64) _mm_prefetch(f->p, _MM_HINT_T1);
+}
+
 /* ---- y and dx of 3 x 3 kernels: float32 on AVX-512, stride 1, dilation 1, one group ----
  * Both products are one direct convolution of a zero-padded source plane P (CS, HQ, WQ) with 3 x 3
  * taps, into CO result channels:
@@ -1479,9 +1502,13 @@ PG_CVI_INLINE void pg__cvd_tile(const int R, const int MC, const int nv, const f
  * channels in blocks of PG_CVD_CB (the block's weights, 9*PG_CVD_CB rows of 32, stay in the L1 cache
  * while the pixel tiles run over them), each block's tile adding to the partial sums of the last */
 #define PG_CVD_CB 16
-PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float *plane, float *rt) {
+#define PG_CVD_AHEAD 65536
+PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float *plane, float *rt, const float *next) {
     const pg_cv *g = &q->g;
     const int64_t wq = g->wq, hw = g->hq * g->wq, ow = g->ow, oh = g->oh, k = g->cg * 9;
+    pg_cv_pf pf; /* next (the next image's source) asked for a share per row step */
+    pg__cv_pf_init(&pf, next, (int64_t)sizeof(float) * g->cg * g->h * g->w,
+                   (q->cop + 31) / 32 * ((g->cg + PG_CVD_CB - 1) / PG_CVD_CB) * oh * ((ow + 7) / 8));
     for (int64_t o0 = 0; o0 < q->cop; o0 += 32) {
         const bool two = o0 + 32 <= q->cop; /* 32 channels, or the last 16 */
         for (int64_t c0 = 0; c0 < g->cg; c0 += PG_CVD_CB) {
@@ -1489,6 +1516,7 @@ PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float
             const float *wt = q->wt + o0 * k + c0 * 9 * (two ? 32 : 16), *p = plane + c0 * hw;
             for (int64_t y = 0; y < oh; y += ow == 4 ? (two ? 2 : 4) : (two ? 1 : 2))
                 for (int64_t x = 0; x < ow; x += 8) {
+                    pg__cv_pf_step(&pf);
                     const float *s = p + y * wq + x;
                     float *d = rt + (y * ow + x) * q->cop + o0;
                     if (two && ow == 4) pg__cvd_tile(2, 4, 2, s, wq, hw, cs, wt, q->cop, d, ow, c0 == 0);
@@ -1506,12 +1534,17 @@ static void pg__cvd_job(void *ctx, const pg_team *team) {
     float *plane = (float *)(q->work + team->tid * q->workbytes), *rt = plane + q->psz;
     memset(plane, 0, sizeof(float) * (size_t)q->psz); /* the border stays zero */
     const int64_t shw = g->cg * g->h * g->w, ol = q->co * g->l;
-    for (;;) {
-        const int64_t i = atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed);
-        if (i >= q->n) return;
+    /* a member whose images' sources are large (PG_CVD_AHEAD bytes and more) takes its next image before
+     * it computes this one, and reads that image's source into the cache meanwhile (32 x 32 images, 64 ->
+     * 32 channels (dx of 32 -> 64): 6-11% faster); small ones are in the cache already, and one image
+     * taken ahead is one the other members cannot share at the end */
+    const bool ahead = (int64_t)sizeof(float) * shw >= PG_CVD_AHEAD;
+    for (int64_t i = atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed); i < q->n;) {
+        const int64_t nx = ahead ? atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed) : q->n;
         pg__cv_fill_f32(g, plane, q->src + i * shw);
-        pg__cvd_image(q, plane, rt);
+        pg__cvd_image(q, plane, rt, nx < q->n ? q->src + nx * shw : NULL);
         pg__cvw_transpose(q->out + i * ol, g->l, rt, q->cop, g->l, q->co, false);
+        i = ahead ? nx : atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed);
     }
 }
 
