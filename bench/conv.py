@@ -34,7 +34,7 @@ every image's pixels (the pixels broadcast, the upstream gradient's channels as 
 gradient (and y of images up to 8 x 8) as a direct convolution of 8-pixel by 32-channel register tiles;
 other float32 stride-1 convolutions of images of 64 to 4096 output pixels as an implicit GEMM from
 padded copies of the images (the weight gradient from 256 pixels on; so is the weight gradient of 1 to 4
-input channels on images of 256 pixels or more, by tiles of 8 result channels by 3 taps over blocks of 64
+input channels on images of 256 pixels or more, by tiles of 4 result channels by 6 taps over blocks of 64
 pixel vectors, the upstream gradient read in place); the rest it lowers onto its packed
 GEMM with im2col / col2im, small images unfolded in groups into one GEMM, the groups split between the
 threads. In a network the first layer's dx is never computed (its input does not require grad); it is timed here all

@@ -242,6 +242,7 @@ typedef struct pg_cv_batch {
     case 4: OP(T, d, ldd, s, lds, rows, 4); break;                                                            \
     case 8: OP(T, d, ldd, s, lds, rows, 8); break;                                                            \
     case 16: OP(T, d, ldd, s, lds, rows, 16); break;                                                          \
+    case 32: OP(T, d, ldd, s, lds, rows, 32); break;                                                          \
     default: OP(T, d, ldd, s, lds, rows, n); break;                                                           \
     }
 
@@ -874,7 +875,7 @@ static int64_t pg__cv_group(const pg_cv *cv) {
  *
  * y and dx: register tiles of MR result channels (the weights broadcast) by NV vectors of 16 pixels,
  * each vector anywhere in the unit's images, accumulated over the (c, i, j) in order and stored once
- * (masked past the image's last pixel). dw: tiles of 8 channels o by 3 taps (c, i, j), gy read as it
+ * (masked past the image's last pixel). dw: tiles of 4 channels o by 6 taps (c, i, j), gy read as it
  * lies (no transpose), blocks of 64 vectors of 16 pixels of one image at a time (every tile of a block
  * before the next block), summed lane by lane over the images and pixels in order, into a lane buffer (O, K, 16) per
  * slot; the slots (a fixed number, dealt the image chunks in turn as in the GEMM path) are added in
@@ -1041,27 +1042,27 @@ static const pg_cvi_pass_fn pg__cvi_passes[9] = {NULL,           pg__cvi_pass_1,
                                                  pg__cvi_pass_4, pg__cvi_pass_5, pg__cvi_pass_6, pg__cvi_pass_7,
                                                  pg__cvi_pass_8};
 
-/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+2 (those that exist) += the lanes of
+/* lane buffer (CO, K, 16) rows o0 .. o0+MO-1, taps k0 .. k0+NK-1 (those that exist) += the lanes of
  * gy[o, p] copy[offs[t] + p] over the vectors u0 .. u1-1 of one image's pixels; gy (CO, l) and the
- * image's copies cb (csz), both read along the pixels as they lie. Per vector: the 3 taps' vectors of
- * the copies, then each result channel's vector of gy times each (24 sums, 3 taps and 1 gradient in
- * registers); the image's last vector masked (gy and the copies) when l % 16 */
-PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane, const int32_t *offs, int64_t o0,
-                                     int64_t k0, const float *gy, const float *cb, int64_t u0, int64_t u1,
+ * image's copies cb (csz), both read along the pixels as they lie. Per vector: the NK taps' vectors of
+ * the copies, then each result channel's vector of gy times each (MO*NK sums, NK taps and 1 gradient in
+ * registers: 4 x 6 is 24 sums from 10 loads); the image's last vector masked (gy and the copies) when
+ * l % 16. The tile's shape does not change any sum's order (each lane adds its pixels in order). */
+PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const int NK, const pg_cvi *q, float *lane, const int32_t *offs,
+                                     int64_t o0, int64_t k0, const float *gy, const float *cb, int64_t u0, int64_t u1,
                                      const float *pf) {
-    enum { NK = 3 };
     const int64_t nk = q->k - k0 < NK ? q->k - k0 : NK, l = q->l, nfull = l / 16;
     const int64_t ue = u1 < nfull ? u1 : nfull;
     const __mmask16 lastm = (__mmask16)(l % 16 ? (1u << (l % 16)) - 1 : 0xffffu);
-    const float *xs[NK];
+    const float *xs[8];
     PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xs[kk] = cb + offs[k0 + (kk < nk ? kk : 0)];
-    __m512 acc[8][NK];
+    __m512 acc[8][8];
     PG_CVI_UNROLL for (int m = 0; m < mo; m++)
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++)
             acc[m][kk] = kk < nk ? _mm512_load_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16) : _mm512_setzero_ps();
     const float *gb = gy + o0 * l;
     for (int64_t u = u0; u < ue; u++) {
-        __m512 xv[NK];
+        __m512 xv[8];
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xv[kk] = _mm512_loadu_ps(xs[kk] + u * 16);
         const float *g = gb + u * 16;
         if (pf) _mm_prefetch((const char *)(pf + (u - u0) * 16), _MM_HINT_T1);
@@ -1072,7 +1073,7 @@ PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane,
         }
     }
     if (u1 > nfull) { /* the image's last vector, l % 16 pixels */
-        __m512 xv[NK];
+        __m512 xv[8];
         PG_CVI_UNROLL for (int kk = 0; kk < NK; kk++) xv[kk] = _mm512_maskz_loadu_ps(lastm, xs[kk] + nfull * 16);
         const float *g = gb + nfull * 16;
         PG_CVI_UNROLL for (int m = 0; m < mo; m++) {
@@ -1085,32 +1086,50 @@ PG_CVI_INLINE void pg__cvi_dw_tile_k(const int mo, const pg_cvi *q, float *lane,
             if (kk < nk) _mm512_store_ps(lane + ((o0 + m) * q->k + k0 + kk) * 16, acc[m][kk]);
 }
 /* one image's pixels into the lane buffer (+=): blocks of PG_CVI_DWB vectors; per block, the result
- * channels 8 at a time outer (their gy, 32 KiB at most, stays in the L1 cache while the taps pass), the
- * taps 3 at a time inner (the copies, small for few input channels, come from the L2 cache); gnext: the
- * next image's gy, or NULL. Measured (1 thread, 32 x 32 images, 3 -> 32 channels): blocks of 64 vectors
- * beat 32 by 5-10%, 16 by 15-20% (each tile loads and stores its 24 sums once a block), and the
- * prefetch of the next block's gy gains 4-8% */
+ * channels PG_CVI_DWO at a time outer (their gy stays in the L1 cache while the taps pass), the taps
+ * PG_CVI_DWK at a time inner (the last 3 or fewer by a tile of 3; the copies, small for few input
+ * channels, come from the L2 cache); gnext, xnext: the gy and x of the image the slot takes next (asked
+ * into the L2 cache meanwhile, x a share per block of channels), or NULL. Measured (1 thread, 32 x 32
+ * images, 3 -> 32 channels): blocks of 64 vectors beat 32 by 5-10%, 16 by 15-20% (each tile loads and
+ * stores its sums once a block), and the prefetch of the next block's gy gains 4-8% (of the slot's next
+ * image's gy and x, rather than of image n + 1, which another slot takes: 2-5% more). Tiles of 4
+ * channels by 6 taps beat 8 by 3 by 7-10% (2 -> 32 channels: 15%): gy's rows of 1024 pixels lie 4 KiB
+ * apart, so a vector's 8 rows all fall in one set of the L1 cache, 8 of its 12 ways, and the taps'
+ * copies pushed them out; 4 rows leave the copies room (and a vector feeds its 24 sums from 10 loads
+ * instead of 11). 4 x 7 and 3 x 8 need more than the 32 registers. */
 #define PG_CVI_DWB 64
+#define PG_CVI_DWO 4 /* result channels per tile */
+#define PG_CVI_DWK 6 /* taps per tile */
 PG_CVI_TARGET PG_NOINLINE static void pg__cvi_dw_image(const pg_cvi *q, float *lane, const int32_t *offs,
-                                                       const float *gy, const float *cb, const float *gnext) {
+                                                       const float *gy, const float *cb, const float *gnext,
+                                                       const float *xnext) {
+    const int64_t xb = (int64_t)sizeof(float) * q->cs * q->hs * q->ws;
+    const int64_t nst = (q->nvec + PG_CVI_DWB - 1) / PG_CVI_DWB * ((q->co + PG_CVI_DWO - 1) / PG_CVI_DWO);
+    const int64_t per = ((xb + 63) / 64 + nst - 1) / nst * 64;
+    int64_t xo = 0;
     for (int64_t u0 = 0; u0 < q->nvec; u0 += PG_CVI_DWB) {
         const int64_t u1 = q->nvec - u0 < PG_CVI_DWB ? q->nvec : u0 + PG_CVI_DWB;
-        for (int64_t o0 = 0; o0 < q->co; o0 += 8) {
-            /* the next block's gy, rows o0 + 8 .. (or the next block of pixels, or the next image): into the
+        for (int64_t o0 = 0; o0 < q->co; o0 += PG_CVI_DWO) {
+            /* the next block's gy, rows o0 + MO .. (or the next block of pixels, or the next image): into the
              * L2 cache, a row per tile of taps while this block's gy is read from the L1 cache */
-            const float *nb = o0 + 8 < q->co ? gy + (o0 + 8) * q->l + u0 * 16 : u1 < q->nvec ? gy + u1 * 16 : gnext;
-            const int64_t nrows = o0 + 8 < q->co ? (q->co - o0 - 8 < 8 ? q->co - o0 - 8 : 8) : q->co < 8 ? q->co : 8;
-            for (int64_t k0 = 0, kb = 0; k0 < q->k; k0 += 3, kb++) {
+            if (xnext)
+                for (int64_t e = xo + per; xo < e && xo < xb; xo += 64) _mm_prefetch((const char *)xnext + xo, _MM_HINT_T1);
+            const int64_t mo = q->co - o0 < PG_CVI_DWO ? q->co - o0 : PG_CVI_DWO, on = o0 + PG_CVI_DWO;
+            const float *nb = on < q->co ? gy + on * q->l + u0 * 16 : u1 < q->nvec ? gy + u1 * 16 : gnext;
+            const int64_t nrows = on < q->co ? (q->co - on < PG_CVI_DWO ? q->co - on : PG_CVI_DWO)
+                                             : q->co < PG_CVI_DWO ? q->co : PG_CVI_DWO;
+            for (int64_t k0 = 0, kb = 0; k0 < q->k; k0 += PG_CVI_DWK, kb++) {
                 const float *pf = nb && kb < nrows ? nb + kb * q->l : NULL;
-                switch (q->co - o0 < 8 ? q->co - o0 : 8) {
-                case 1: pg__cvi_dw_tile_k(1, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 2: pg__cvi_dw_tile_k(2, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 3: pg__cvi_dw_tile_k(3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 4: pg__cvi_dw_tile_k(4, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 5: pg__cvi_dw_tile_k(5, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 6: pg__cvi_dw_tile_k(6, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                case 7: pg__cvi_dw_tile_k(7, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
-                default: pg__cvi_dw_tile_k(8, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                /* the last taps, 3 or fewer, by a tile of 3 */
+                switch (mo + (q->k - k0 <= 3 ? 4 : 0)) {
+                case 1: pg__cvi_dw_tile_k(1, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 2: pg__cvi_dw_tile_k(2, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 3: pg__cvi_dw_tile_k(3, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 4: pg__cvi_dw_tile_k(4, PG_CVI_DWK, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 5: pg__cvi_dw_tile_k(1, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 6: pg__cvi_dw_tile_k(2, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                case 7: pg__cvi_dw_tile_k(3, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
+                default: pg__cvi_dw_tile_k(4, 3, q, lane, offs, o0, k0, gy, cb, u0, u1, pf); break;
                 }
             }
         }
@@ -1151,7 +1170,10 @@ static void pg__cvi_job(void *ctx, const pg_team *team) {
                 for (int64_t b = 0; b < cnt; b++) {
                     pg__cvi_copy(q, cbuf, jb->src + (n0 + b) * q->cs * q->hs * q->ws);
                     const float *g = jb->gy + (n0 + b) * q->co * q->l;
-                    pg__cvi_dw_image(q, lane, jb->offs, g, cbuf, n0 + b + 1 < jb->n ? g + q->co * q->l : NULL);
+                    /* the slot's next image: the next of this chunk, or the first of its next chunk */
+                    const int64_t nn = b + 1 < cnt ? n0 + b + 1 : qc + jb->units < nchunks ? (qc + jb->units) * jb->ch : -1;
+                    pg__cvi_dw_image(q, lane, jb->offs, g, cbuf, nn >= 0 ? jb->gy + nn * q->co * q->l : NULL,
+                                     nn >= 0 ? jb->src + nn * q->cs * q->hs * q->ws : NULL);
                 }
             }
             continue;
@@ -1407,6 +1429,28 @@ static pg_status pg__cvw_run(const pg_cv *cv, pg_tensor *out, const pg_tensor *a
     return PG_OK;
 }
 
+/* A software prefetch into the L2 cache of the bytes [p, p + bytes), spread over the steps of a
+ * computation: each step asks for its share of the lines. The drivers whose unit is an image (or a
+ * chunk of them) read the next unit's source this way while they compute on this one: its copy into
+ * the plane or the copies, a burst of reads from memory the hardware prefetchers do not see coming,
+ * then finds it in the cache. */
+typedef struct pg_cv_pf {
+    const char *p, *end; /* the lines still to ask for; p NULL: none */
+    int64_t per;         /* bytes per step, whole lines */
+} pg_cv_pf;
+
+static void pg__cv_pf_init(pg_cv_pf *f, const void *p, int64_t bytes, int64_t steps) {
+    f->p = p;
+    f->end = p ? (const char *)p + bytes : NULL;
+    f->per = p ? ((bytes + 63) / 64 + steps - 1) / (steps > 0 ? steps : 1) * 64 : 0;
+}
+
+PG_CVI_INLINE void pg__cv_pf_step(pg_cv_pf *f) {
+    if (!f->p) return;
+    const char *e = f->end - f->p > f->per ? f->p + f->per : f->end;
+    for (; f->p < e; f->p += 64) _mm_prefetch(f->p, _MM_HINT_T1);
+}
+
 /* ---- y and dx of 3 x 3 kernels: float32 on AVX-512, stride 1, dilation 1, one group ----
  * Both products are one direct convolution of a zero-padded source plane P (CS, HQ, WQ) with 3 x 3
  * taps, into CO result channels:
@@ -1470,9 +1514,13 @@ PG_CVI_INLINE void pg__cvd_tile(const int R, const int MC, const int nv, const f
  * channels in blocks of PG_CVD_CB (the block's weights, 9*PG_CVD_CB rows of 32, stay in the L1 cache
  * while the pixel tiles run over them), each block's tile adding to the partial sums of the last */
 #define PG_CVD_CB 16
-PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float *plane, float *rt) {
+#define PG_CVD_AHEAD 65536
+PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float *plane, float *rt, const float *next) {
     const pg_cv *g = &q->g;
     const int64_t wq = g->wq, hw = g->hq * g->wq, ow = g->ow, oh = g->oh, k = g->cg * 9;
+    pg_cv_pf pf; /* next (the next image's source) asked for a share per row step */
+    pg__cv_pf_init(&pf, next, (int64_t)sizeof(float) * g->cg * g->h * g->w,
+                   (q->cop + 31) / 32 * ((g->cg + PG_CVD_CB - 1) / PG_CVD_CB) * oh * ((ow + 7) / 8));
     for (int64_t o0 = 0; o0 < q->cop; o0 += 32) {
         const bool two = o0 + 32 <= q->cop; /* 32 channels, or the last 16 */
         for (int64_t c0 = 0; c0 < g->cg; c0 += PG_CVD_CB) {
@@ -1480,6 +1528,7 @@ PG_CVI_TARGET PG_NOINLINE static void pg__cvd_image(const pg_cvd *q, const float
             const float *wt = q->wt + o0 * k + c0 * 9 * (two ? 32 : 16), *p = plane + c0 * hw;
             for (int64_t y = 0; y < oh; y += ow == 4 ? (two ? 2 : 4) : (two ? 1 : 2))
                 for (int64_t x = 0; x < ow; x += 8) {
+                    pg__cv_pf_step(&pf);
                     const float *s = p + y * wq + x;
                     float *d = rt + (y * ow + x) * q->cop + o0;
                     if (two && ow == 4) pg__cvd_tile(2, 4, 2, s, wq, hw, cs, wt, q->cop, d, ow, c0 == 0);
@@ -1497,12 +1546,17 @@ static void pg__cvd_job(void *ctx, const pg_team *team) {
     float *plane = (float *)(q->work + team->tid * q->workbytes), *rt = plane + q->psz;
     memset(plane, 0, sizeof(float) * (size_t)q->psz); /* the border stays zero */
     const int64_t shw = g->cg * g->h * g->w, ol = q->co * g->l;
-    for (;;) {
-        const int64_t i = atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed);
-        if (i >= q->n) return;
+    /* a member whose images' sources are large (PG_CVD_AHEAD bytes and more) takes its next image before
+     * it computes this one, and reads that image's source into the cache meanwhile (32 x 32 images, 64 ->
+     * 32 channels (dx of 32 -> 64): 6-11% faster); small ones are in the cache already, and one image
+     * taken ahead is one the other members cannot share at the end */
+    const bool ahead = (int64_t)sizeof(float) * shw >= PG_CVD_AHEAD;
+    for (int64_t i = atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed); i < q->n;) {
+        const int64_t nx = ahead ? atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed) : q->n;
         pg__cv_fill_f32(g, plane, q->src + i * shw);
-        pg__cvd_image(q, plane, rt);
+        pg__cvd_image(q, plane, rt, nx < q->n ? q->src + nx * shw : NULL);
         pg__cvw_transpose(q->out + i * ol, g->l, rt, q->cop, g->l, q->co, false);
+        i = ahead ? nx : atomic_fetch_add_explicit(&q->next, 1, memory_order_relaxed);
     }
 }
 
