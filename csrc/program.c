@@ -2695,6 +2695,33 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
     else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
 }
 
+/* A 2-d matmul's backward with ReLU's backward in dA's epilogue: part 0 dA, part 1 dB.
+ * The two products are independent and of the same size (M N K multiply-adds each);
+ * with two threads they run at once, one on each, rather than one after the other on
+ * both: a product of one thread wastes nothing on the other's packing or waits (each
+ * product's bits do not depend on its threads). Not below PG_PAIR_MIN multiply-adds
+ * each (some 30 us on one thread): a worker woken for the second product then starts
+ * it about when the caller could have. */
+#define PG_PAIR_MIN 4e6
+typedef struct pg_bwd_pair {
+    bool f64;
+    int64_t M, N, K;
+    const void *A, *B, *G; /* [M, K], [K, N], [M, N] */
+    void *da, *db;         /* [M, K], [K, N] (NULL: not wanted) */
+    pg_epi_ctx e;
+} pg_bwd_pair;
+
+static void pg__bwd_pair_part(void *ctx, const pg_team *team) {
+    const pg_bwd_pair *p = ctx;
+    pg_epi_ctx e = p->e;
+    if (team->tid == 0)
+        pg__gemm_epi(p->f64, false, true, p->M, p->K, p->N, p->G, p->N, p->B, p->N, p->da, &e);
+    else if (p->f64)
+        pg__gemm_f64(true, false, p->K, p->N, p->M, p->A, p->K, p->G, p->N, p->db, p->N, false);
+    else
+        pg__gemm_f32(true, false, p->K, p->N, p->M, p->A, p->K, p->G, p->N, p->db, p->N, false);
+}
+
 /* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
  * by one when this run's values are not what the lowering assumed */
 static pg_status pg__run_epi(pg_program *g, int i) {
@@ -2735,15 +2762,15 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
              * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
             const bool mask_a = I->epi_h && A->numel == da->numel;
-            if (db) {
-                if (f64)
-                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
-                else
-                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
-                pg__set(g, I->in[1], db);
+            pg_bwd_pair pr = {f64, M, N, K, A->data, B->data, gt->data, da->data, db ? db->data : NULL,
+                              {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K}};
+            if (db && pg_get_num_threads() == 2 && (double)M * (double)N * (double)K >= PG_PAIR_MIN) {
+                pg__parallel(pg__bwd_pair_part, &pr, 2);
+            } else {
+                if (db) pg__bwd_pair_part(&pr, &(pg_team){1, 2});
+                pg__bwd_pair_part(&pr, &(pg_team){0, 2});
             }
-            pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
-            pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
+            if (db) pg__set(g, I->in[1], db);
             pg__set(g, J->in[0], da);
             for (int k = i + 1; k < i + I->epi; k++) /* the accumulation and update between the two */
                 if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;

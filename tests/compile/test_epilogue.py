@@ -5,7 +5,8 @@ with the ops' own expressions. The results must be bit-identical to the eager
 step and to the replay without epilogues (PYGRAD_COMPILE_EPILOGUE=0 at
 recording time), on every path of the GEMM: the naive kernel (tiny), the
 direct kernel (small, one thread), the narrow kernel (N <= 16), the blocked
-driver with several K blocks, and the split and team drivers on 2 threads.
+driver with several K blocks, and the split and team drivers on 2 threads,
+where a backward's two products also run at once, one on each thread.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ CASES = [  # (layer sizes, batch)
     ((20, 24, 24, 5), 9),
     ((64, 96, 10), 33),
     ((300, 200, 200, 10), 70),
-    ((600, 256, 256, 10), 128),
+    ((600, 256, 256, 10), 128),  # on 2 threads, the backward's products at once
     ((784, 512, 512, 10), 256),  # the team driver on 2 threads (a shared packed B)
 ]
 
