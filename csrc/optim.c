@@ -297,8 +297,10 @@ static bool pg__sgd_avx512(void) { return __builtin_cpu_supports("avx512f"); }
 PG_SGD_RANGE(float, f32)
 PG_SGD_RANGE(double, f64)
 
-pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
-                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
+/* pg_sgd_step's checks and job */
+static pg_status pg__sgd_job_of(pg_sgd_job *j, pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf,
+                                int64_t step, double lr, double momentum, double dampening, double weight_decay,
+                                int nesterov, int maximize) {
     const char *op = "sgd_step";
     pg_status st;
     if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
@@ -310,11 +312,37 @@ pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf
         return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
     bool mom = momentum != 0;
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
-    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
-                    weight_decay, maximize ? -1.0 : 1.0, nesterov};
+    *j = (pg_sgd_job){param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
+                      weight_decay, maximize ? -1.0 : 1.0, nesterov};
+    return PG_OK;
+}
+
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
+    pg_sgd_job j;
+    pg_status st = pg__sgd_job_of(&j, param, grad, momentum_buf, step, lr, momentum, dampening, weight_decay,
+                                  nesterov, maximize);
+    if (st) return st;
     return pg__opt_run(PG_REC_SGD, PG_OPT_T(param, grad, momentum_buf),
                        PG_OPT_S((double)step, lr, momentum, dampening, weight_decay, nesterov != 0, maximize != 0),
                        &j, sgd_range_f32, sgd_range_f64);
+}
+
+/* pg_sgd_step over elements [lo, hi) of the parameter alone, on this thread, from its
+ * recorded scalars s (step, lr, momentum, dampening, weight_decay, nesterov, maximize),
+ * neither recorded nor bumping the parameter's version: a replay running one update in
+ * pieces (program.c) checks it first with lo = hi and bumps the version once. Each
+ * element's update is the same whatever the pieces. */
+pg_status pg__sgd_piece(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, const double *s, int64_t lo,
+                        int64_t hi) {
+    pg_sgd_job j;
+    pg_status st = pg__sgd_job_of(&j, param, grad, momentum_buf, (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5],
+                                  (int)s[6]);
+    if (st) return st;
+    if (lo < 0 || hi > param->numel) return pg__fail(PG_ERR_VALUE, "sgd_step: elements [%lld, %lld) out of range",
+                                                     (long long)lo, (long long)hi);
+    if (lo < hi) (param->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32)(&j, lo, hi);
+    return PG_OK;
 }
 
 /* ======================================================================
