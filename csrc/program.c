@@ -2724,10 +2724,8 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
  * The two products are independent and of the same size (M N K multiply-adds each);
  * with two threads they run at once, one on each, rather than one after the other on
  * both: a product of one thread wastes nothing on the other's packing or waits (each
- * product's bits do not depend on its threads). Not below PG_PAIR_MIN multiply-adds
- * each (some 30 us on one thread): a worker woken for the second product then starts
- * it about when the caller could have. */
-#define PG_PAIR_MIN 4e6
+ * product's bits do not depend on its threads), from PG_GEMM_PAIR_MIN multiply-adds
+ * each (internal.h), as ops_matmul.c's backward. */
 typedef struct pg_bwd_pair {
     bool f64;
     int64_t M, N, K;
@@ -2784,7 +2782,7 @@ static pg_status pg__run_dw_halves(pg_program *g, int i) {
     if (!leaf) return pg_last_status();
     if (pg_get_num_threads() == 2 && !leaf->grad && pg__meta_is(A, am) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
         gt->shape[0] == M && gt->shape[1] == N && pg__dies_at(g, I->in[1], i + 1) &&
-        (double)M * (double)N * (double)mid >= PG_PAIR_MIN) {
+        (double)M * (double)N * (double)mid >= PG_GEMM_PAIR_MIN) {
         pg_tensor *db = pg__tensor_new_like(bm);
         if (!db) return PG_ERR_MEMORY;
         pg__set(g, I->in[1], db);
@@ -2851,7 +2849,7 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             const bool mask_a = I->epi_h && A->numel == da->numel;
             pg_bwd_pair pr = {f64, M, N, K, A->data, B->data, gt->data, da->data, db ? db->data : NULL,
                               {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K}};
-            if (db && pg_get_num_threads() == 2 && (double)M * (double)N * (double)K >= PG_PAIR_MIN) {
+            if (db && pg_get_num_threads() == 2 && (double)M * (double)N * (double)K >= PG_GEMM_PAIR_MIN) {
                 pg__parallel(pg__bwd_pair_part, &pr, 2);
             } else {
                 if (db) pg__bwd_pair_part(&pr, &(pg_team){1, 2});
