@@ -356,6 +356,15 @@ enum { PG_REC_SGD, PG_REC_ADAGRAD, PG_REC_RMSPROP, PG_REC_ADAM, PG_REC_ADAMAX, P
        PG_REC_ADADELTA, PG_REC_RPROP };
 #define PG_REC_MAX_T 5
 #define PG_REC_MAX_S 10
+/* A matmul backward's dA and dB run at once, one on each of two threads, from this many
+ * multiply-adds each (ops_matmul.c, program.c): below, a worker woken for the second product
+ * starts it about when the caller could (some 30 us on one thread), and one preempted while
+ * holding it makes the caller wait. */
+#define PG_GEMM_PAIR_MIN 4e6
+/* pg_sgd_step over the parameter's elements [lo, hi) on this thread, from the recorded scalars s,
+ * without recording it or bumping the version (optim.c) */
+pg_status pg__sgd_piece(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, const double *s, int64_t lo,
+                        int64_t hi);
 
 /* batch_norm's running statistics (ops_norm.c), also replayed by program.c; record:
  * tell a recording program (the entry point's call), not a replay's */

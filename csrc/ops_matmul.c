@@ -143,9 +143,31 @@ static pg_status matmul_forward(pg_tensor *out, pg_tensor *const *in, int n_in, 
     return PG_OK;
 }
 
+/* One matrix's dA (part 0) and dB (part 1), for the two at once on two threads. */
+typedef struct pg_mm_pair {
+    bool f64;
+    int64_t m, k, n;
+    const void *a, *b, *g; /* [m, k], [k, n], [m, n] */
+    void *da, *db;         /* [m, k], [k, n] */
+} pg_mm_pair;
+
+static void pg__mm_pair_part(void *ctx, const pg_team *team) {
+    const pg_mm_pair *p = ctx;
+    if (p->f64 && team->tid == 0)
+        pg__gemm_f64(false, true, p->m, p->k, p->n, p->g, p->n, p->b, p->n, p->da, p->k, false);
+    else if (p->f64)
+        pg__gemm_f64(true, false, p->k, p->n, p->m, p->a, p->k, p->g, p->n, p->db, p->n, false);
+    else if (team->tid == 0)
+        pg__gemm_f32(false, true, p->m, p->k, p->n, p->g, p->n, p->b, p->n, p->da, p->k, false);
+    else
+        pg__gemm_f32(true, false, p->k, p->n, p->m, p->a, p->k, p->g, p->n, p->db, p->n, false);
+}
+
 /* C = A B  =>  dA = dC B^T,  dB = A^T dC; summed over broadcast batches.
  * The first batch that reaches a gradient matrix writes it (the GEMM with
- * acc = false), the later ones add into it: no zero-fill pass. */
+ * acc = false), the later ones add into it: no zero-fill pass. One matrix's
+ * two products, of M N K multiply-adds each, run at once on two threads, one
+ * on each, from PG_GEMM_PAIR_MIN (internal.h) on. */
 static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     const pg_tensor *a = n->saved[0], *b = n->saved[1];
     pg_mm mm;
@@ -165,6 +187,12 @@ static pg_status matmul_backward(pg_tensor **dx, const pg_tensor *g, const pg_no
     pg__mm_plan(&mm, NULL, &n->edges[0].meta, &n->edges[1].meta);
     int64_t sa = mm.m * mm.k, sb = mm.k * mm.n, sc = mm.m * mm.n;
     bool f64 = g->dtype == PG_DTYPE_F64;
+    if (mm.nbatch == 1 && da && db && pg_get_num_threads() == 2 &&
+        (double)mm.m * (double)mm.n * (double)mm.k >= PG_GEMM_PAIR_MIN) {
+        pg_mm_pair pr = {f64, mm.m, mm.k, mm.n, a->data, b->data, g->data, da->data, db->data};
+        pg__parallel(pg__mm_pair_part, &pr, 2);
+        return PG_OK;
+    }
     for (int64_t t = 0; t < mm.nbatch; t++) {
         int64_t oa, ob;
         bool first_a, first_b;

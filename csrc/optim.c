@@ -210,6 +210,59 @@ typedef struct pg_sgd_job {
     int nesterov;
 } pg_sgd_job;
 
+/* The usual float32 case on AVX-512 (momentum after the first step; no
+ * dampening, weight decay, Nesterov or maximize): b = mu b + g, p = p - lr b,
+ * the formula below without its multiplications by 1 (exact), so the same
+ * bits. Written with intrinsics so that each vector of 8 floats is converted
+ * as it is loaded or stored: the compiler's loop loads 16 and splits them, a
+ * shuffle on the port the conversions need, and the conversions bound the
+ * loop (six a vector: p, g, b in; b out and back; p out). Each line of p, b
+ * and g is prefetched 2 KiB ahead: the update of a large layer usually finds
+ * p and b only in the last-level cache or memory, which the hardware
+ * prefetchers alone do not keep up with (784 x 512 float32, one thread: 0.29
+ * ns an element in L1, 0.41 from the last-level cache, 0.45-0.6 from memory,
+ * against 0.37, 0.46 and 0.75-0.9 for the compiler's loop). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#include <immintrin.h>
+#define PG_SGD_AHEAD 512 /* elements */
+#define PG_SGD_MOM8(i)                                                                                            \
+    do {                                                                                                          \
+        __m512d b_ = _mm512_add_pd(_mm512_mul_pd(mu, _mm512_cvtps_pd(_mm256_loadu_ps(B + (i)))),                   \
+                                   _mm512_cvtps_pd(_mm256_loadu_ps(G + (i))));                                    \
+        __m256 bf_ = _mm512_cvtpd_ps(b_);                                                                         \
+        _mm256_storeu_ps(B + (i), bf_);                                                                           \
+        __m512d p_ = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(P + (i))), _mm512_mul_pd(lr, _mm512_cvtps_pd(bf_))); \
+        _mm256_storeu_ps(P + (i), _mm512_cvtpd_ps(p_));                                                           \
+    } while (0)
+__attribute__((target("avx512f"))) static void pg__sgd_momentum_f32_avx512(const pg_sgd_job *j, int64_t lo,
+                                                                            int64_t hi) {
+    float *P = j->p, *B = j->b;
+    const float *G = j->g;
+    const __m512d mu = _mm512_set1_pd(j->momentum), lr = _mm512_set1_pd(j->lr);
+    int64_t i = lo;
+    for (; i + 16 <= hi; i += 16) { /* a line of each buffer */
+        _mm_prefetch((const char *)(B + i + PG_SGD_AHEAD), _MM_HINT_T0);
+        _mm_prefetch((const char *)(G + i + PG_SGD_AHEAD), _MM_HINT_T0);
+        _mm_prefetch((const char *)(P + i + PG_SGD_AHEAD), _MM_HINT_T0);
+        PG_SGD_MOM8(i);
+        PG_SGD_MOM8(i + 8);
+    }
+    for (; i + 8 <= hi; i += 8) PG_SGD_MOM8(i);
+    for (; i < hi; i++) {
+        double b = (double)(float)(j->momentum * (double)B[i] + (double)G[i]);
+        B[i] = (float)b;
+        P[i] = (float)((double)P[i] - j->lr * b);
+    }
+}
+#undef PG_SGD_MOM8
+static bool pg__sgd_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+#define PG_SGD_MOMENTUM_F32(T, j, lo, hi)                                                                     \
+    (sizeof(T) == 4 && (j)->b && (j)->step > 1 && !(j)->nesterov && (j)->weight_decay == 0 &&                 \
+     (j)->sign == 1 && (j)->dampening == 0 && pg__sgd_avx512() && (pg__sgd_momentum_f32_avx512(j, lo, hi), 1))
+#else
+#define PG_SGD_MOMENTUM_F32(T, j, lo, hi) 0
+#endif
+
 /* The update of elements [lo, hi), in the order of the formula above, in
  * double precision; one pass over p, g and b. The float/double conversions
  * and double arithmetic bound the loop: PG_CLONES (kernels.h) builds it also
@@ -221,6 +274,7 @@ typedef struct pg_sgd_job {
         const T *G = j->g;                                                                          \
         const double lr = j->lr, mu = j->momentum, keep = 1.0 - j->dampening, wd = j->weight_decay; \
         const double sign = j->sign;                                                                \
+        if (PG_SGD_MOMENTUM_F32(T, j, lo, hi)) return;                                              \
         if (B && j->step > 1 && !j->nesterov && wd == 0) { /* the usual case, without branches */  \
             PG_IVDEP for (int64_t i = lo; i < hi; i++) {                                            \
                 double b = (double)(T)(mu * (double)B[i] + keep * (sign * (double)G[i]));           \
@@ -243,8 +297,10 @@ typedef struct pg_sgd_job {
 PG_SGD_RANGE(float, f32)
 PG_SGD_RANGE(double, f64)
 
-pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
-                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
+/* pg_sgd_step's checks and job */
+static pg_status pg__sgd_job_of(pg_sgd_job *j, pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf,
+                                int64_t step, double lr, double momentum, double dampening, double weight_decay,
+                                int nesterov, int maximize) {
     const char *op = "sgd_step";
     pg_status st;
     if ((st = pg__check_param(op, param, grad)) || (st = pg__check_step(op, step)) ||
@@ -256,11 +312,37 @@ pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf
         return pg__fail(PG_ERR_VALUE, "%s: Nesterov momentum requires a momentum > 0 and zero dampening", op);
     bool mom = momentum != 0;
     if (mom && (st = pg__check_state(op, "momentum", param, momentum_buf))) return st;
-    pg_sgd_job j = {param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
-                    weight_decay, maximize ? -1.0 : 1.0, nesterov};
+    *j = (pg_sgd_job){param->data, grad->data, mom ? momentum_buf->data : NULL, step, lr, momentum, dampening,
+                      weight_decay, maximize ? -1.0 : 1.0, nesterov};
+    return PG_OK;
+}
+
+pg_status pg_sgd_step(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, int64_t step, double lr,
+                      double momentum, double dampening, double weight_decay, int nesterov, int maximize) {
+    pg_sgd_job j;
+    pg_status st = pg__sgd_job_of(&j, param, grad, momentum_buf, step, lr, momentum, dampening, weight_decay,
+                                  nesterov, maximize);
+    if (st) return st;
     return pg__opt_run(PG_REC_SGD, PG_OPT_T(param, grad, momentum_buf),
                        PG_OPT_S((double)step, lr, momentum, dampening, weight_decay, nesterov != 0, maximize != 0),
                        &j, sgd_range_f32, sgd_range_f64);
+}
+
+/* pg_sgd_step over elements [lo, hi) of the parameter alone, on this thread, from its
+ * recorded scalars s (step, lr, momentum, dampening, weight_decay, nesterov, maximize),
+ * neither recorded nor bumping the parameter's version: a replay running one update in
+ * pieces (program.c) checks it first with lo = hi and bumps the version once. Each
+ * element's update is the same whatever the pieces. */
+pg_status pg__sgd_piece(pg_tensor *param, pg_tensor *grad, pg_tensor *momentum_buf, const double *s, int64_t lo,
+                        int64_t hi) {
+    pg_sgd_job j;
+    pg_status st = pg__sgd_job_of(&j, param, grad, momentum_buf, (int64_t)s[0], s[1], s[2], s[3], s[4], (int)s[5],
+                                  (int)s[6]);
+    if (st) return st;
+    if (lo < 0 || hi > param->numel) return pg__fail(PG_ERR_VALUE, "sgd_step: elements [%lld, %lld) out of range",
+                                                     (long long)lo, (long long)hi);
+    if (lo < hi) (param->dtype == PG_DTYPE_F64 ? sgd_range_f64 : sgd_range_f32)(&j, lo, hi);
+    return PG_OK;
 }
 
 /* ======================================================================

@@ -144,6 +144,9 @@ typedef struct pg_instr {
                          * than the ReLU and ReLU's backward: z is not kept, the GEMM writes into h's
                          * buffer and the epilogue makes each tile relu(tile + b) there; ReLU's
                          * backward reads h for z (pg__epilogues) */
+    bool dw_halves;     /* I_BWD of a matmul wanting dW alone, epi 2: the leaf's accumulation of dW and
+                         * its SGD update next; on two threads dW's rows run in two halves, each
+                         * thread updating its half after its product (pg__epilogues) */
 } pg_instr;
 
 /* a growing int list */
@@ -2305,6 +2308,27 @@ static pg_status pg__epilogues(pg_program *g) {
             }
         }
     }
+    /* dW = A^T G alone (no dX wanted: the first layer's), then the accumulation into its leaf's
+     * .grad and the leaf's SGD update (hoisted there): on two threads, each thread computes half
+     * of dW's rows and updates those rows of the parameter at once, while its half is in its
+     * cache, with no wait between the product and the update (pg__run_dw_halves) */
+    for (int i = 0; i + 2 < g->n_code; i++) {
+        pg_instr *I = &g->code[i], *L = &g->code[i + 1], *O = &g->code[i + 2];
+        if (I->kind != I_BWD || I->op != PG_OP_MATMUL || I->epi || I->n_in != 2 || I->in[0] >= 0 || I->in[1] < 0 ||
+            I->saved[0] < 0 || L->kind != I_ACC_LEAF || L->epi || L->b != I->in[1] || O->kind != I_OPT ||
+            O->opt != PG_REC_SGD || O->epi || O->t[0] != L->a || O->t[1] < 0 || g->slots[O->t[1]].kind != S_GRADOF ||
+            g->slots[O->t[1]].of != L->a || O->t[2] == L->a || O->t[2] == O->t[1])
+            continue;
+        const pg_meta *am = &I->node->edges[0].meta, *bm = &I->node->edges[1].meta;
+        const pg_dtype dt = bm->dtype;
+        if (!pg__is_float(dt) || !pg__is_2d(am, dt) || !pg__is_2d(bm, dt) || !pg__is_2d(&g->slots[I->gout].meta, dt) ||
+            !pg__plain_temp(g, I->in[1]) || pg__readers(g, I->in[1], i) != 1 || !pg__alone(g, i) ||
+            !pg__alone(g, i + 1) || !pg__alone(g, i + 2))
+            continue;
+        I->epi = 2;
+        I->dw_halves = true;
+        i += 2;
+    }
     return PG_OK;
 }
 
@@ -2401,7 +2425,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
         if (g->groups[q].first <= i && i < g->groups[q].end) PG_PUT("  [fused %d]", q);
     if (I->epi > 0 && I->kind == I_FWD)
         PG_PUT("  [its epilogue runs %d..%d%s]", i + 1, i + I->epi, I->epi_inplace ? ", in place" : "");
-    if (I->epi > 0 && I->kind == I_BWD) PG_PUT("  [its epilogue runs %d]", i + I->epi);
+    if (I->epi > 0 && I->kind == I_BWD && !I->dw_halves) PG_PUT("  [its epilogue runs %d]", i + I->epi);
+    if (I->dw_halves) PG_PUT("  [with %d..%d, in halves of its rows on two threads]", i + 1, i + 2);
     if (I->epi < 0) PG_PUT("%s", "  [in the matmul's epilogue]");
 #undef PG_NAME
 #undef PG_PUT
@@ -2695,11 +2720,98 @@ static void pg__gemm_epi(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64
     else pg__gemm_epi_f32(ta, tb, M, N, K, A, lda, B, ldb, C, N, false, &epi);
 }
 
+/* A 2-d matmul's backward with ReLU's backward in dA's epilogue: part 0 dA, part 1 dB.
+ * The two products are independent and of the same size (M N K multiply-adds each);
+ * with two threads they run at once, one on each, rather than one after the other on
+ * both: a product of one thread wastes nothing on the other's packing or waits (each
+ * product's bits do not depend on its threads), from PG_GEMM_PAIR_MIN multiply-adds
+ * each (internal.h), as ops_matmul.c's backward. */
+typedef struct pg_bwd_pair {
+    bool f64;
+    int64_t M, N, K;
+    const void *A, *B, *G; /* [M, K], [K, N], [M, N] */
+    void *da, *db;         /* [M, K], [K, N] (NULL: not wanted) */
+    pg_epi_ctx e;
+} pg_bwd_pair;
+
+static void pg__bwd_pair_part(void *ctx, const pg_team *team) {
+    const pg_bwd_pair *p = ctx;
+    pg_epi_ctx e = p->e;
+    if (team->tid == 0)
+        pg__gemm_epi(p->f64, false, true, p->M, p->K, p->N, p->G, p->N, p->B, p->N, p->da, &e);
+    else if (p->f64)
+        pg__gemm_f64(true, false, p->K, p->N, p->M, p->A, p->K, p->G, p->N, p->db, p->N, false);
+    else
+        pg__gemm_f32(true, false, p->K, p->N, p->M, p->A, p->K, p->G, p->N, p->db, p->N, false);
+}
+
+/* dW's rows [0, mid) on part 0, [mid, K) on part 1, each then updated by SGD */
+typedef struct pg_dw_halves {
+    bool f64;
+    int64_t M, N, K, mid;
+    const void *A, *G; /* [M, K], [M, N] */
+    void *db;          /* [K, N] = A^T G, the leaf's .grad */
+    pg_tensor *t[3];   /* the update's parameter, .grad (db) and momentum buffer */
+    const double *s;   /* its scalars */
+    pg_status st[2];
+} pg_dw_halves;
+
+static void pg__dw_half(void *ctx, const pg_team *team) {
+    pg_dw_halves *h = ctx;
+    const int64_t r0 = team->tid ? h->mid : 0, r1 = team->tid ? h->K : h->mid, N = h->N;
+    if (h->f64)
+        pg__gemm_f64(true, false, r1 - r0, N, h->M, (const double *)h->A + r0, h->K, h->G, N, (double *)h->db + r0 * N,
+                     N, false);
+    else
+        pg__gemm_f32(true, false, r1 - r0, N, h->M, (const float *)h->A + r0, h->K, h->G, N, (float *)h->db + r0 * N,
+                     N, false);
+    h->st[team->tid] = pg__sgd_piece(h->t[0], h->t[1], h->t[2], h->s, r0 * N, r1 * N);
+}
+
+/* instruction i (dw_halves: see pg__epilogues) and the two after it. On two threads, when the
+ * leaf has no .grad (it takes dW over, so the update reads dW's rows as each half is made), the
+ * halves run at once; each product's and each update's bits are those of the whole. Otherwise
+ * the three one by one. */
+static pg_status pg__run_dw_halves(pg_program *g, int i) {
+    pg_instr *I = &g->code[i], *L = &g->code[i + 1], *O = &g->code[i + 2];
+    const pg_meta *am = &I->node->edges[0].meta, *bm = &I->node->edges[1].meta;
+    const int64_t M = am->shape[0], K = am->shape[1], N = bm->shape[1], mid = K / 2 / 16 * 16;
+    pg_status st;
+    pg_tensor *gt = pg__need(g, I->gout, i), *A = gt ? pg__need(g, I->saved[0], i) : NULL;
+    pg_tensor *leaf = A ? pg__need(g, L->a, i + 1) : NULL;
+    if (!leaf) return pg_last_status();
+    if (pg_get_num_threads() == 2 && !leaf->grad && pg__meta_is(A, am) && pg__meta_is(gt, &g->slots[I->gout].meta) &&
+        gt->shape[0] == M && gt->shape[1] == N && pg__dies_at(g, I->in[1], i + 1) &&
+        (double)M * (double)N * (double)mid >= PG_GEMM_PAIR_MIN) {
+        pg_tensor *db = pg__tensor_new_like(bm);
+        if (!db) return PG_ERR_MEMORY;
+        pg__set(g, I->in[1], db);
+        if ((st = pg__run_one(g, L, i + 1)) != PG_OK) return st; /* .grad = db, taken over (not read) */
+        pg_dw_halves h = {bm->dtype == PG_DTYPE_F64, M, N, K, mid, A->data, gt->data, db->data, {NULL, NULL, NULL},
+                          g->scalars + O->scal, {PG_OK, PG_OK}};
+        for (int k = 0; k < 3; k++)
+            if (O->t[k] >= 0 && !(h.t[k] = pg__need(g, O->t[k], i + 2))) return pg_last_status();
+        if (h.t[1] != db)
+            return pg__fail(PG_ERR_RUNTIME, "compile: instruction %d: the update does not read the gradient just "
+                            "made", i + 2);
+        if ((st = pg__sgd_piece(h.t[0], h.t[1], h.t[2], h.s, 0, 0)) != PG_OK) return st; /* its checks, once */
+        pg__parallel(pg__dw_half, &h, 2);
+        if (h.st[0] != PG_OK || h.st[1] != PG_OK)
+            return pg__fail(PG_ERR_RUNTIME, "compile: instruction %d: the update failed", i + 2);
+        atomic_fetch_add(&h.t[0]->storage->version, 1);
+        return PG_OK;
+    }
+    for (int k = i; k <= i + 2; k++)
+        if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;
+    return PG_OK;
+}
+
 /* instruction i and the code[i].epi after it (see pg__epilogues); the instructions one
  * by one when this run's values are not what the lowering assumed */
 static pg_status pg__run_epi(pg_program *g, int i) {
     pg_instr *I = &g->code[i], *J = &g->code[i + 1];
     pg_status st;
+    if (I->dw_halves) return pg__run_dw_halves(g, i);
     if (I->kind == I_FWD) {
         pg_tensor *a = pg__need(g, I->in[0], i), *w = a ? pg__need(g, I->in[1], i) : NULL;
         pg_tensor *b = w ? pg__need(g, J->in[1], i + 1) : NULL;
@@ -2735,15 +2847,15 @@ static pg_status pg__run_epi(pg_program *g, int i) {
             /* dB[k,n] = A[m,k]^T G[m,n]; dA[m,k] = G[m,n] B[k,n]^T, then relu's backward on each tile,
              * its mask from A = relu(z) (just read for dB) when A is ReLU's output, else from z */
             const bool mask_a = I->epi_h && A->numel == da->numel;
-            if (db) {
-                if (f64)
-                    pg__gemm_f64(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
-                else
-                    pg__gemm_f32(true, false, K, N, M, A->data, K, gt->data, N, db->data, N, false);
-                pg__set(g, I->in[1], db);
+            pg_bwd_pair pr = {f64, M, N, K, A->data, B->data, gt->data, da->data, db ? db->data : NULL,
+                              {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K}};
+            if (db && pg_get_num_threads() == 2 && (double)M * (double)N * (double)K >= PG_GEMM_PAIR_MIN) {
+                pg__parallel(pg__bwd_pair_part, &pr, 2);
+            } else {
+                if (db) pg__bwd_pair_part(&pr, &(pg_team){1, 2});
+                pg__bwd_pair_part(&pr, &(pg_team){0, 2});
             }
-            pg_epi_ctx e = {E_RELU_BWD, da->data, NULL, NULL, mask_a ? A->data : z->data, K};
-            pg__gemm_epi(f64, false, true, M, K, N, gt->data, N, B->data, N, da->data, &e);
+            if (db) pg__set(g, I->in[1], db);
             pg__set(g, J->in[0], da);
             for (int k = i + 1; k < i + I->epi; k++) /* the accumulation and update between the two */
                 if ((st = pg__run_one(g, &g->code[k], k)) != PG_OK) return st;

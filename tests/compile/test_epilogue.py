@@ -5,7 +5,8 @@ with the ops' own expressions. The results must be bit-identical to the eager
 step and to the replay without epilogues (PYGRAD_COMPILE_EPILOGUE=0 at
 recording time), on every path of the GEMM: the naive kernel (tiny), the
 direct kernel (small, one thread), the narrow kernel (N <= 16), the blocked
-driver with several K blocks, and the split and team drivers on 2 threads.
+driver with several K blocks, and the split and team drivers on 2 threads,
+where a backward's two products also run at once, one on each thread.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ CASES = [  # (layer sizes, batch)
     ((20, 24, 24, 5), 9),
     ((64, 96, 10), 33),
     ((300, 200, 200, 10), 70),
-    ((600, 256, 256, 10), 128),
+    ((600, 256, 256, 10), 128),  # on 2 threads, the backward's products at once
     ((784, 512, 512, 10), 256),  # the team driver on 2 threads (a shared packed B)
 ]
 
@@ -94,6 +95,50 @@ def test_program_shows_what_runs_in_the_epilogue(train_step):
     relu_out = {ln.split()[2] for ln in lines if "= relu(" in ln}
     saved = [ln.split("saved ")[1].split(")")[0] for ln in lines if "relu_backward(" in ln]
     assert len(saved) == 2 and set(saved) <= relu_out
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("grads", ["none", "zeros", "kept"])
+@pytest.mark.parametrize("opt_kw", [{"momentum": 0.9}, {}, {"momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
+                                    {"momentum": 0.5, "dampening": 0.3, "maximize": True}])
+def test_first_layer_dw_and_update_in_halves(opt_kw, grads, dtype, threads):
+    """The first layer's dW (no dX wanted) with its .grad's accumulation and SGD update: on two
+    threads each thread makes half of dW's rows and updates them (pg__run_dw_halves) when the
+    .grad is None (zero_grad()), else the three run one by one; every way gives eager's bits."""
+    sizes, batch = (600, 256, 10), 128
+
+    def build():
+        model = pg.nn.MLP(list(sizes), dtype=dtype, generator=5)
+        opt = pg.optim.SGD(model.parameters(), lr=0.02, **opt_kw)
+        from pygrad.nn import functional as F  # noqa: N812
+
+        def step(x, y):
+            if grads != "kept":
+                opt.zero_grad(set_to_none=grads == "none")
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, model
+
+    old = pg.get_num_threads()
+    pg.set_num_threads(threads)
+    try:
+        x, y = _batch(sizes, batch, dtype)
+        eager, m_e = build()
+        comp, m_c = build()
+        fn = pg.compile(comp)
+        for _ in range(5):
+            assert eager(x, y).numpy().tobytes() == fn(x, y).numpy().tobytes()
+        assert fn.records == 1
+        assert "in halves of its rows" in str(fn.program)  # whether it runs so is decided at each run
+        for pe, pc in zip(m_e.parameters(), m_c.parameters(), strict=True):
+            np.testing.assert_array_equal(pc.numpy(), pe.numpy())
+            np.testing.assert_array_equal(pc.grad.numpy(), pe.grad.numpy())
+    finally:
+        pg.set_num_threads(old)
 
 
 def test_pre_activation_read_elsewhere_is_stored():
