@@ -545,6 +545,8 @@ def _mlp_step(sizes, dtype, seed):
 @pytest.mark.parametrize("sizes,batch", [
     ((5, 13, 3), 11), ((12, 32, 4), 12), ((33, 17, 16), 13), ((7, 49, 25, 5), 25), ((31, 36, 8), 37),
     ((64, 65, 2), 4), ((100, 96, 10), 241), ((8, 8, 8), 1),
+    # a hidden layer's backward of 4e6 multiply-adds or more (its two products may run at once on 2 threads)
+    ((300, 257, 129, 10), 241), ((64, 400, 130, 3), 97),
 ])
 def test_fused_epilogues_at_the_gemm_edges_match_eager(sizes, batch, dtype, threads) -> None:
     """An MLP step whose products have M (the batch) and N (the layer widths) at the tiles' edges: the bias and

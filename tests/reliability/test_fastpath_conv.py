@@ -73,12 +73,13 @@ def np_conv(x, w, g, s, pads, d, groups):
     dw = np.zeros_like(w)
     for k in range(groups):
         cs, os_ = slice(k * cg, (k + 1) * cg), slice(k * og, (k + 1) * og)
+        big = x.size * og > 10**6  # BLAS through einsum's optimizer: only worth its planning on large products
         for i, j, v in _taps(xp[:, cs], kh, kw, s, d, oh, ow):
-            y[:, os_] += np.einsum("nchw,oc->nohw", v, w[os_, :, i, j])
-            dw[os_, :, i, j] += np.einsum("nohw,nchw->oc", g[:, os_], v)
+            y[:, os_] += np.einsum("nchw,oc->nohw", v, w[os_, :, i, j], optimize=big)
+            dw[os_, :, i, j] += np.einsum("nohw,nchw->oc", g[:, os_], v, optimize=big)
             dxp[:, cs, i * d[0]: i * d[0] + s[0] * (oh - 1) + 1: s[0],
                 j * d[1]: j * d[1] + s[1] * (ow - 1) + 1: s[1]] += np.einsum("nohw,oc->nchw", g[:, os_],
-                                                                            w[os_, :, i, j])
+                                                                            w[os_, :, i, j], optimize=big)
     dx = dxp[:, :, pads[0]: pads[0] + h, pads[2]: pads[2] + wd]
     return y, dx, dw
 
@@ -331,6 +332,21 @@ def test_conv2d_weight_gradient_tiles_on_large_images(k, c, o) -> None:
     x = rng.standard_normal((2, c, 16, 20)).astype(np.float32)
     wt = rng.standard_normal((o, c) + k).astype(np.float32)
     check(x, wt, None, (1, 1), "same", (1, 1), 1)
+
+
+@pytest.mark.parametrize("n,c,o,h,w,p", [
+    (3, 32, 64, 32, 32, 1),   # dx of 64 -> 32 channels: images' sources of 64 KiB or more, taken ahead
+    (3, 64, 16, 32, 32, 2),
+    (5, 256, 8, 8, 8, 1),     # y of small images from large sources (256 channels of 8 x 8)
+    (2, 40, 33, 16, 16, 0),
+])
+def test_conv2d_many_channels_direct_path(n, c, o, h, w, p) -> None:
+    """The direct 3 x 3 convolution of many channels (y of small images, dx), whose members take their
+    next image ahead when the images are large: every image once, the same bits with 1 and 2 threads."""
+    rng = np.random.default_rng(c * o + h)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+    check(x, wt, None, (1, 1), p, (1, 1), 1)
 
 
 @pytest.mark.parametrize("special", [np.nan, np.inf])
