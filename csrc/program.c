@@ -704,12 +704,8 @@ static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
     for (int d = 0; d < m->ndim && d < PG_MAX_DIMS; d++) to->shape[d] = m->shape[d];
 }
 
-static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
-    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && !pg__random_params(n->op, &n->p);
-    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
-    pg_node *c = share ? (pg_node *)buf : pg__pool_alloc(g, bytes);
-    if (!c) return NULL;
+/* c [bytes]: n as plain data */
+static void pg__node_plain(const pg_program *g, pg_node *c, const pg_node *n, size_t bytes) {
     memset(c, 0, bytes);
     atomic_init(&c->refcount, 1);
     atomic_init(&c->owner, NULL);
@@ -722,7 +718,18 @@ static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
         pg__meta_plain(&c->edges[i].meta, &n->edges[i].meta);
         c->edges[i].leaf = pg__node_needs(n, i) ? g->dummy : NULL;
     }
-    if (!share) return c;
+}
+
+static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
+    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
+    if (n->n_in > PG_SHARE_MAX_IN || n->p.offsets || pg__random_params(n->op, &n->p)) { /* one of its own */
+        pg_node *own = pg__pool_alloc(g, bytes);
+        if (own) pg__node_plain(g, own, n, bytes);
+        return own;
+    }
+    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
+    pg_node *c = (pg_node *)buf;
+    pg__node_plain(g, c, n, bytes);
     uint64_t h = pg__bytes_hash(c, bytes);
     pg_nodeset *S = &g->shared;
     if (2 * (S->n + 1) > S->cap) {
