@@ -1242,7 +1242,7 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
-        self.runs: list[Any] | None = None  # consecutive updates of one optimizer group (see _record)
+        self.runs: Any = None             # consecutive updates of one optimizer group (_runs_of), or _UNPLANNED
         self.abuf: Any = None             # every update's scalars, passed to C in one call: numpy's view
         self.aptr: Any = None             # and its C pointer
         self.c_out: Any = None            # the C array the outputs are returned in
@@ -1461,6 +1461,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         if entry.state == "warm":
             return self._record(entry, inputs, captured, args, kwargs)
+        if entry.runs is _UNPLANNED:
+            entry.runs = _runs_of(entry.updates)
         if self._builds:  # the next call may take the fast guard
             self._builds -= 1
             try:
@@ -1553,27 +1555,7 @@ class CompiledFunction:
                        and not any(spec[1]) else None)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = []  # each update's scalars, passed to C by a dry run (_replay makes them)
-        runs: list[Any] | None = []
-        in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
-        last_o: Any = None
-        fast: Any = None
-        for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
-            if o is not last_o:
-                last_o, fast = o, _scalars_of(o)
-            if fast is None:
-                runs = None
-                break
-            if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
-                runs.append((fast, o, g, [], [_Col() for _ in ts]))
-                in_run.clear()
-            in_run.add(id(p))
-            runs[-1][3].append(id(p))
-            for col, t in zip(runs[-1][4], ts):
-                col.append(t)
-        for r in runs or ():
-            for col in r[4]:
-                col.seal()
-        entry.runs = [(*r, _getter(r[3])) for r in runs] if runs else None
+        entry.runs = _UNPLANNED  # made by the first replay (_runs_of), which the recording need not wait for
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -1655,6 +1637,8 @@ class CompiledFunction:
         optimizer states the guard has just read); the outputs, or _RERECORD when the optimizer's
         state tensors were replaced."""
         prog = entry.prog
+        if entry.runs is _UNPLANNED:
+            entry.runs = _runs_of(entry.updates)
         if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
@@ -1698,6 +1682,34 @@ class CompiledFunction:
 
 _RERECORD = object()
 _ONE_TENSOR = object()
+_UNPLANNED = object()  # _Entry.runs before the first replay
+
+
+def _runs_of(updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]]) -> list[Any] | None:
+    """A program's recorded optimizer updates (optimizer, parameter, group, tensors by argument) as
+    runs of consecutive updates of one group, each parameter once: (fast scalars, optimizer, group,
+    parameter ids, recorded tensors by argument, the ids' state getter); None when an optimizer
+    has no fast scalars (its dry run gives them)."""
+    runs: list[Any] = []
+    in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
+    last_o: Any = None
+    fast: Any = None
+    for o, p, g, ts in updates:
+        if o is not last_o:
+            last_o, fast = o, _scalars_of(o)
+        if fast is None:
+            return None
+        if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
+            runs.append((fast, o, g, [], [_Col() for _ in ts]))
+            in_run.clear()
+        in_run.add(id(p))
+        runs[-1][3].append(id(p))
+        for col, t in zip(runs[-1][4], ts):
+            col.append(t)
+    for r in runs:
+        for col in r[4]:
+            col.seal()
+    return [(*r, _getter(r[3])) for r in runs] if runs else None
 
 
 def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:  # noqa: A001 - PyTorch's name
