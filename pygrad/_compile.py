@@ -1284,9 +1284,9 @@ def _warm_up() -> None:
     function and C path of recording, planning and replaying for the first time, on code and data
     not in any cache, which made it cost twice what the same recording costs afterwards (some
     0.1-0.15 ms: more than the vectorised micrograd step it records, of some 0.05 ms); this costs
-    about 0.5 ms, once, when the first function is compiled. It changes nothing of the caller's:
-    no generator is drawn from, the tensors and the program are freed at the end, grad mode and
-    inference mode are put back."""
+    0.5-1 ms of CPU time, once, when the first function is compiled. It changes nothing of the
+    caller's: no generator is drawn from, the tensors and the program are freed at the end, grad
+    mode and inference mode are put back."""
     global _warmed
     if (_warmed or getattr(_recording.local, "rec", None) is not None
             or getattr(_recording.local, "fused", None) is not None or lib.pg_detect_anomaly()):
