@@ -239,15 +239,18 @@ pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b) {
 /* ---- gradient accumulation: set the first contribution, add the others ---- */
 
 /* nobody but the caller holds t or its storage (a recording's references to t, which only keep
- * its address the recording's own and never read it, do not count: the tape then takes over and
- * adds into what it would eagerly, instead of copying) */
+ * its address the recording's own and never read it, do not count: the tape then takes over a
+ * gradient as it does eagerly, instead of copying it) */
 static bool pg__exclusive(const pg_tensor *t) {
     return atomic_load(&t->refcount) - atomic_load(&t->recorder_refs) == 1 && atomic_load(&t->storage->refcount) == 1 &&
            !t->storage->external;
 }
 
 /* *slot += g. g is borrowed. A slot nobody else sees is updated in place;
- * otherwise a fresh tensor replaces it, so no caller's buffer is changed. */
+ * otherwise a fresh tensor replaces it, so no caller's buffer is changed. A value
+ * a recording names (pygrad.compile) is never added into in place: its slot in the
+ * program would stand for two values, before and after, which the replay does not
+ * tell apart (the program then computed the wrong gradient) */
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
     if (!*slot) {
         /* the caller's reference is its only one: take over g instead of copying */
@@ -258,7 +261,7 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
         *slot = pg_tensor_clone(g);
         return *slot ? PG_OK : PG_ERR_MEMORY;
     }
-    if (pg__exclusive(*slot)) {
+    if (atomic_load(&(*slot)->recorder_refs) == 0 && pg__exclusive(*slot)) {
         pg__add_into(*slot, g);
         return PG_OK;
     }
