@@ -26,12 +26,13 @@ bool pg__node_needs(const pg_node *n, int i) { return n->edges[i].fn || n->edges
 
 pg_tensor *pg__grad_buffer(const pg_tensor *g, const pg_node *n, int i) {
     const pg_meta *m = &n->edges[i].meta;
-    if (n->gout_reusable && atomic_load_explicit(&g->refcount, memory_order_relaxed) == 1 && g->dtype == m->dtype &&
-        g->ndim == m->ndim && pg__same_dims(m->ndim, g->shape, m->shape)) {
-        /* the sweep's reference is the only one and nobody can take another
-         * meanwhile: a plain store adds the caller's */
+    long refs = atomic_load_explicit(&g->refcount, memory_order_relaxed);
+    if (n->gout_reusable && refs - atomic_load_explicit(&g->recorder_refs, memory_order_relaxed) == 1 &&
+        g->dtype == m->dtype && g->ndim == m->ndim && pg__same_dims(m->ndim, g->shape, m->shape)) {
+        /* the sweep's reference is the only one (but for a recording's) and nobody
+         * can take another meanwhile: a plain store adds the caller's */
         pg_tensor *t = (pg_tensor *)g;
-        atomic_store_explicit(&t->refcount, 2, memory_order_relaxed);
+        atomic_store_explicit(&t->refcount, refs + 1, memory_order_relaxed);
         return t;
     }
     return pg__tensor_new_like(m);
@@ -237,12 +238,19 @@ pg_tensor *pg__apply2_mixed(int op, pg_tensor *a, pg_tensor *b) {
 
 /* ---- gradient accumulation: set the first contribution, add the others ---- */
 
+/* nobody but the caller holds t or its storage (a recording's references to t, which only keep
+ * its address the recording's own and never read it, do not count: the tape then takes over a
+ * gradient as it does eagerly, instead of copying it) */
 static bool pg__exclusive(const pg_tensor *t) {
-    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1 && !t->storage->external;
+    return atomic_load(&t->refcount) - atomic_load(&t->recorder_refs) == 1 && atomic_load(&t->storage->refcount) == 1 &&
+           !t->storage->external;
 }
 
 /* *slot += g. g is borrowed. A slot nobody else sees is updated in place;
- * otherwise a fresh tensor replaces it, so no caller's buffer is changed. */
+ * otherwise a fresh tensor replaces it, so no caller's buffer is changed. A value
+ * a recording names (pygrad.compile) is never added into in place: its slot in the
+ * program would stand for two values, before and after, which the replay does not
+ * tell apart (the program then computed the wrong gradient) */
 pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
     if (!*slot) {
         /* the caller's reference is its only one: take over g instead of copying */
@@ -253,7 +261,7 @@ pg_status pg__accumulate(pg_tensor **slot, pg_tensor *g) {
         *slot = pg_tensor_clone(g);
         return *slot ? PG_OK : PG_ERR_MEMORY;
     }
-    if (pg__exclusive(*slot)) {
+    if (atomic_load(&(*slot)->recorder_refs) == 0 && pg__exclusive(*slot)) {
         pg__add_into(*slot, g);
         return PG_OK;
     }
@@ -697,12 +705,14 @@ static pg_status pg__sweep_node(pg_sweep *sw, pg_node *n) {
     if (g) {
         /* a kernel that wrote into g returns it as dx[i]: when those are the
          * only two references, both ours, fold them without an atomic op */
-        for (int i = 0; i < n->n_in && dx; i++)
-            if (dx[i] == g && atomic_load_explicit(&g->refcount, memory_order_relaxed) == 2) {
-                atomic_store_explicit(&g->refcount, 1, memory_order_relaxed);
+        for (int i = 0; i < n->n_in && dx; i++) {
+            long refs = atomic_load_explicit(&g->refcount, memory_order_relaxed);
+            if (dx[i] == g && refs - atomic_load_explicit(&g->recorder_refs, memory_order_relaxed) == 2) {
+                atomic_store_explicit(&g->refcount, refs - 1, memory_order_relaxed);
                 g = NULL;
                 break;
             }
+        }
         pg_tensor_release(g);
     }
     for (int i = 0; dx && i < n->n_in; i++) {

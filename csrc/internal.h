@@ -80,6 +80,9 @@ struct pg_tensor {
     bool retains_grad;
     bool inference;             /* made under inference mode: never saved for backward */
     bool graph_view;            /* made by a recorded view op (counted in storage->graph_views) */
+    atomic_int recorder_refs;   /* of refcount, the references a recording holds (program.c pg__hold) to
+                                 * keep the address its own: not counted when the tape asks whether a
+                                 * tensor is its holder's alone (pg__exclusive) */
     pg_tensor_hooks *hooks;            /* owned; a leaf's hooks, NULL when none */
     pg_node *grad_fn;           /* owned; NULL for leaves */
     pg_tensor *grad;            /* owned; accumulated gradient, shape and dtype of this */

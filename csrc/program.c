@@ -520,6 +520,7 @@ static int pg__use(pg_program *g, const pg_tensor *t) {
 
 #define PG_HELD_BIG ((size_t)1 << 20) /* the storage cache's smallest block (alloc.c) */
 #define PG_HELD_SMALL_SCAN 4096        /* held_small's length for its first pass */
+#define PG_HELD_RECENT 4               /* the newest values, looked at whenever a value is made */
 
 /* The recorder holds each value it names, so that the address names nothing else while
  * it records. A value that nothing else holds any more (the step dropped it, and no node
@@ -530,18 +531,30 @@ static int pg__use(pg_program *g, const pg_tensor *t) {
  * of ten ops on 16M floats recorded ten times slower than it ran). The large values are
  * looked at whenever a large one is made; the others when their list has doubled since
  * the last pass, so each value is looked at a bounded number of times on average. */
-static void pg__let_go(pg_program *g, pg_pvec *L) {
-    int w = 0;
-    for (int k = 0; k < L->n; k++) {
+static void pg__let_go_from(pg_program *g, pg_pvec *L, int from) {
+    int w = from;
+    for (int k = from; k < L->n; k++) {
         pg_tensor *t = L->v[k];
         if (atomic_load(&t->refcount) == 1) {
             pg__pmap_del(&g->map, t);
+            atomic_fetch_sub(&t->recorder_refs, 1);
             pg_tensor_release(t);
         } else {
             L->v[w++] = t;
         }
     }
     L->n = w;
+}
+
+static void pg__let_go(pg_program *g, pg_pvec *L) { pg__let_go_from(g, L, 0); }
+
+/* the newest small values: most of those a step drops (a temporary of an expression, a
+ * gradient once its node has run) are dropped soon after they were made, and going back
+ * to the allocator at once they give the next op the block it takes eagerly rather than
+ * fresh memory (the page faults of a small step's first recording) */
+static void pg__let_go_recent(pg_program *g) {
+    pg_pvec *L = &g->held_small;
+    pg__let_go_from(g, L, L->n > PG_HELD_RECENT ? L->n - PG_HELD_RECENT : 0);
 }
 
 /* t was just put in the map: the recorder holds it (until the end, or until let go) */
@@ -554,15 +567,18 @@ static void pg__hold(pg_program *g, pg_tensor *t) {
     } else if (L->n >= g->small_scan) {
         pg__let_go(g, L);
         g->small_scan = 2 * L->n > PG_HELD_SMALL_SCAN ? 2 * L->n : PG_HELD_SMALL_SCAN;
+    } else {
+        pg__let_go_recent(g);
     }
     if (L->n == L->cap) {
         int cap = L->cap ? 2 * L->cap : 64;
         pg_tensor **v = realloc(L->v, (size_t)cap * sizeof *v);
-        if (!v) return; /* held until the recording ends */
+        if (!v) return; /* held until the recording ends, and counted as anybody's reference */
         L->v = v;
         L->cap = cap;
     }
     L->v[L->n++] = t;
+    atomic_fetch_add(&t->recorder_refs, 1); /* released by pg__let_go or pg__record_drop */
 }
 
 /* a new value t, computed by the program: a fresh slot (the recorder keeps t alive,
@@ -691,12 +707,8 @@ static void pg__meta_plain(pg_meta *to, const pg_meta *m) {
     for (int d = 0; d < m->ndim && d < PG_MAX_DIMS; d++) to->shape[d] = m->shape[d];
 }
 
-static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
-    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
-    const bool share = n->n_in <= PG_SHARE_MAX_IN && !n->p.offsets && !pg__random_params(n->op, &n->p);
-    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
-    pg_node *c = share ? (pg_node *)buf : pg__pool_alloc(g, bytes);
-    if (!c) return NULL;
+/* c [bytes]: n as plain data */
+static void pg__node_plain(const pg_program *g, pg_node *c, const pg_node *n, size_t bytes) {
     memset(c, 0, bytes);
     atomic_init(&c->refcount, 1);
     atomic_init(&c->owner, NULL);
@@ -709,7 +721,18 @@ static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
         pg__meta_plain(&c->edges[i].meta, &n->edges[i].meta);
         c->edges[i].leaf = pg__node_needs(n, i) ? g->dummy : NULL;
     }
-    if (!share) return c;
+}
+
+static pg_node *pg__node_copy(pg_program *g, const pg_node *n) {
+    const size_t bytes = sizeof(pg_node) + (size_t)n->n_in * sizeof(pg_edge);
+    if (n->n_in > PG_SHARE_MAX_IN || n->p.offsets || pg__random_params(n->op, &n->p)) { /* one of its own */
+        pg_node *own = pg__pool_alloc(g, bytes);
+        if (own) pg__node_plain(g, own, n, bytes);
+        return own;
+    }
+    _Alignas(16) unsigned char buf[sizeof(pg_node) + PG_SHARE_MAX_IN * sizeof(pg_edge)];
+    pg_node *c = (pg_node *)buf;
+    pg__node_plain(g, c, n, bytes);
     uint64_t h = pg__bytes_hash(c, bytes);
     pg_nodeset *S = &g->shared;
     if (2 * (S->n + 1) > S->cap) {
@@ -925,13 +948,15 @@ static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tenso
 
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
-/* before an op allocates a large output: the large values the step has dropped since the
- * last report go back to the storage cache first, so that the op takes one of them as it
- * does eagerly (the values a Python expression drops are dropped after its op reports) */
+/* before an op allocates its output: when it is large, the large values the step has dropped
+ * since the last report go back to the storage cache first, so that the op takes one of them
+ * as it does eagerly (the values a Python expression drops are dropped after its op reports);
+ * else the newest small values the step has dropped */
 static void rec_make(pg_recorder *r, const pg_meta *m) {
     pg_program *g = (pg_program *)r;
     if (g->held_big.n && pg__numel(m->ndim, m->shape) * (int64_t)pg__dtype_size(m->dtype) >= (int64_t)PG_HELD_BIG)
         pg__let_go(g, &g->held_big);
+    else pg__let_go_recent(g);
 }
 
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
@@ -1035,6 +1060,8 @@ pg_program *pg_program_new(void) {
 
 /* the recorder's own references (tensors and nodes), dropped when recording ends */
 static void pg__record_drop(pg_program *g) {
+    for (int k = 0; k < g->held_big.n; k++) atomic_fetch_sub(&g->held_big.v[k]->recorder_refs, 1);
+    for (int k = 0; k < g->held_small.n; k++) atomic_fetch_sub(&g->held_small.v[k]->recorder_refs, 1);
     for (size_t i = 0; i < g->map.cap; i++)
         if (g->map.k[i]) pg_tensor_release((pg_tensor *)g->map.k[i]);
     for (size_t i = 0; i < g->nodes.cap; i++)

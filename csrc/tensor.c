@@ -311,6 +311,7 @@ static pg_tensor *pg__tensor_header(pg_thread *ts, pg_dtype dtype, int ndim, con
     t->retains_grad = false;
     t->inference = ts->inference != 0;
     t->graph_view = false;
+    atomic_init(&t->recorder_refs, 0);
     t->hooks = NULL;
     t->grad_fn = NULL;
     t->grad = NULL;

@@ -1242,7 +1242,7 @@ class _Entry:
         self.kinds: list[Any] = []        # per output leaf: "T" (a tensor), or the Python value returned
         self.n_out = 0                    # how many of them are tensors
         self.sbufs: list[Any] = []        # per optimizer update: a C double array for its scalars
-        self.runs: list[Any] | None = None  # consecutive updates of one optimizer group (see _record)
+        self.runs: Any = None             # consecutive updates of one optimizer group (_runs_of), or _UNPLANNED
         self.abuf: Any = None             # every update's scalars, passed to C in one call: numpy's view
         self.aptr: Any = None             # and its C pointer
         self.c_out: Any = None            # the C array the outputs are returned in
@@ -1255,23 +1255,68 @@ class _Entry:
 
 
 _prepared = False
+_warmed = False
 
 
 def _prepare() -> None:
     """Once per process, when the first function is compiled: what its first recording would do
     first otherwise. cffi parses the C type of an array at its first ``ffi.new`` and makes its
     wrapper of a C function at the first use of its name, some 80 us in all for the recording's
-    (twice the vectorised micrograd step, which a recording should cost a few of)."""
+    (twice the vectorised micrograd step, which a recording should cost a few of). Then
+    :func:`_warm_up`."""
     global _prepared
-    if _prepared:
+    if not _prepared:
+        _prepared = True
+        handles([])
+        doubles([0.0])
+        new_program()
+        for name in ("pg_program_record_begin", "pg_program_record_end", "pg_program_n_seeds", "pg_program_run",
+                     "pg_program_set_seeds", "pg_program_set_all_optim_scalars", "pg_program_set_optim_scalars"):
+            getattr(lib, name)
+    if not _warmed:
+        _warm_up()
+
+
+def _warm_up() -> None:
+    """Once per process, at a compile outside any recording and in the plain modes: a tiny step of
+    its own (a linear layer, a bias, ReLU, a mean, backward, an SGD update, float32, on tensors made
+    here) compiled, recorded and replayed. A process's first recording otherwise runs each Python
+    function and C path of recording, planning and replaying for the first time, on code and data
+    not in any cache, which made it cost twice what the same recording costs afterwards (some
+    0.1-0.15 ms: more than the vectorised micrograd step it records, of some 0.05 ms); this costs
+    0.5-1 ms of CPU time, once, when the first function is compiled. It changes nothing of the
+    caller's: no generator is drawn from, the tensors and the program are freed at the end, grad
+    mode and inference mode are put back."""
+    global _warmed
+    if (_warmed or getattr(_recording.local, "rec", None) is not None
+            or getattr(_recording.local, "fused", None) is not None or lib.pg_detect_anomaly()):
         return
-    _prepared = True
-    handles([])
-    doubles([0.0])
-    new_program()
-    for name in ("pg_program_record_begin", "pg_program_record_end", "pg_program_n_seeds", "pg_program_run",
-                 "pg_program_set_seeds", "pg_program_set_all_optim_scalars", "pg_program_set_optim_scalars"):
-        getattr(lib, name)
+    _warmed = True
+    from pygrad.optim import SGD
+
+    was_inference = lib.pg_set_inference_mode(0)
+    was_grad = lib.pg_set_grad_enabled(1)
+    try:
+        w = _creation.tensor([[0.5, -0.25], [0.125, 1.0]], dtype=np.float32, requires_grad=True)
+        b = _creation.tensor([0.25, -0.5], dtype=np.float32, requires_grad=True)
+        opt = SGD([w, b], lr=0.125)
+
+        def step(x: Tensor) -> Tensor:
+            opt.zero_grad()
+            loss = ((x @ w + b).relu() * 0.5).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        x = _creation.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=np.float32)
+        fn = CompiledFunction(step, False)
+        for _ in range(3):  # a warm-up call, the recording, a replay
+            fn(x)
+        fn._cache.clear()
+        fn._last = None
+    finally:
+        lib.pg_set_grad_enabled(was_grad)
+        lib.pg_set_inference_mode(was_inference)
 
 
 class CompiledFunction:
@@ -1418,6 +1463,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         if entry.state == "warm":
             return self._record(entry, inputs, captured, args, kwargs)
+        if entry.runs is _UNPLANNED:
+            entry.runs = _runs_of(entry.updates)
         if self._builds:  # the next call may take the fast guard
             self._builds -= 1
             try:
@@ -1510,27 +1557,7 @@ class CompiledFunction:
                        and not any(spec[1]) else None)
         entry.updates = [(o, p, g, ts) for (o, p, g), (_, ts) in zip(rec.updates, rec.observed)]
         entry.sbufs = []  # each update's scalars, passed to C by a dry run (_replay makes them)
-        runs: list[Any] | None = []
-        in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
-        last_o: Any = None
-        fast: Any = None
-        for o, p, g, ts in entry.updates:  # (fast scalars, optimizer, group, ids, recorded tensors by argument)
-            if o is not last_o:
-                last_o, fast = o, _scalars_of(o)
-            if fast is None:
-                runs = None
-                break
-            if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
-                runs.append((fast, o, g, [], [_Col() for _ in ts]))
-                in_run.clear()
-            in_run.add(id(p))
-            runs[-1][3].append(id(p))
-            for col, t in zip(runs[-1][4], ts):
-                col.append(t)
-        for r in runs or ():
-            for col in r[4]:
-                col.seal()
-        entry.runs = [(*r, _getter(r[3])) for r in runs] if runs else None
+        entry.runs = _UNPLANNED  # made by the first replay (_runs_of), which the recording need not wait for
         entry.keep = captured
         entry.seeds = rec.seeds
         self.records += 1
@@ -1612,6 +1639,8 @@ class CompiledFunction:
         optimizer states the guard has just read); the outputs, or _RERECORD when the optimizer's
         state tensors were replaced."""
         prog = entry.prog
+        if entry.runs is _UNPLANNED:
+            entry.runs = _runs_of(entry.updates)
         if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre)):
             scalars = self._scalars(entry)
             if scalars is _RERECORD:
@@ -1655,6 +1684,34 @@ class CompiledFunction:
 
 _RERECORD = object()
 _ONE_TENSOR = object()
+_UNPLANNED = object()  # _Entry.runs before the first replay
+
+
+def _runs_of(updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]]) -> list[Any] | None:
+    """A program's recorded optimizer updates (optimizer, parameter, group, tensors by argument) as
+    runs of consecutive updates of one group, each parameter once: (fast scalars, optimizer, group,
+    parameter ids, recorded tensors by argument, the ids' state getter); None when an optimizer
+    has no fast scalars (its dry run gives them)."""
+    runs: list[Any] = []
+    in_run: set[int] = set()  # the parameters of the last run: one updated again starts another
+    last_o: Any = None
+    fast: Any = None
+    for o, p, g, ts in updates:
+        if o is not last_o:
+            last_o, fast = o, _scalars_of(o)
+        if fast is None:
+            return None
+        if not (runs and runs[-1][1] is o and runs[-1][2] is g) or id(p) in in_run:
+            runs.append((fast, o, g, [], [_Col() for _ in ts]))
+            in_run.clear()
+        in_run.add(id(p))
+        runs[-1][3].append(id(p))
+        for col, t in zip(runs[-1][4], ts):
+            col.append(t)
+    for r in runs:
+        for col in r[4]:
+            col.seal()
+    return [(*r, _getter(r[3])) for r in runs] if runs else None
 
 
 def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:  # noqa: A001 - PyTorch's name

@@ -541,6 +541,49 @@ def test_a_threads_compile_hook_leaves_other_threads_updates_alone(train_step) -
     assert not np.array_equal(_params(m_b)[0], _params(_setup("SGD", {"lr": 0.05}, "float32")[0])[0])
 
 
+def test_the_first_compile_warms_up_and_changes_nothing(monkeypatch) -> None:
+    """The first pygrad.compile of a process records and replays a tiny step of its own (_warm_up):
+    the caller's modes, the generator behind manual_seed and the recording hooks are as before."""
+    from pygrad import _compile, _recording
+
+    monkeypatch.setattr(_compile, "_warmed", False)
+    pg.manual_seed(3)
+    expected = pg.rand(5).numpy().copy()
+    pg.manual_seed(3)
+    with pg.inference_mode():
+        step = pg.compile(lambda x: x * 2.0)
+        assert pg.is_inference_mode_enabled() and not pg.is_grad_enabled()
+    assert _compile._warmed and _compile._hook_users == 0 and _recording.RECORDING == 0
+    assert np.array_equal(pg.rand(5).numpy(), expected)
+    x = pg.tensor([1.0, 2.0])
+    assert [step(x).numpy().tolist() for _ in range(3)] == [[2.0, 4.0]] * 3 and step.records == 1
+
+
+def test_no_warm_up_inside_a_recording(monkeypatch) -> None:
+    """A function compiled while another records (from inside the step) warms nothing up then: the
+    tiny step would run inside the outer recording."""
+    from pygrad import _compile
+
+    monkeypatch.setattr(_compile, "_warmed", False)
+    w = pg.tensor([1.0, -1.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.5)
+
+    def step(x):
+        pg.compile(lambda y: y)
+        opt.zero_grad()
+        loss = (x * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = pg.compile(step)
+    x = pg.tensor([2.0, 3.0])
+    fn(x)  # the warm-up call (eager): the inner compile warms up
+    monkeypatch.setattr(_compile, "_warmed", False)
+    fn(x)  # records
+    assert fn.records == 1 and not _compile._warmed
+
+
 def test_a_replay_lets_the_gil_go(train_step) -> None:
     model, opt = _setup("SGD", {"lr": 0.05}, "float32")
     step = pg.compile(train_step(model, opt))
