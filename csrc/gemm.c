@@ -896,8 +896,7 @@ PG_GEMM_DIRECT(double, f64)
  * take as many times its size in scratch memory and in memory traffic). */
 #define PG_GEMM_COLS_THREADS 8
 
-/* The blocked driver (pg__gemm_dyn_*): its B buffers, taken in turn by the steps on a team (one
- * thread refills one: on the quiet host two ran its 1024^3 and 2048^3 products 5-10% slower), and at
+/* The blocked driver (pg__gemm_dyn_*): its B buffers, taken in turn by the steps, and on a team at
  * least this many units (row blocks) per step per member, so that a member that runs slower than
  * the others, or joins late, delays the product by at most a small unit (2 threads, 1024^3: 6
  * units of 180 rows per K block) */
@@ -930,7 +929,6 @@ PG_GEMM_DIRECT(double, f64)
         int64_t kcb, nkb;      /* K block: K split evenly into nkb blocks of at most KC */                  \
         int64_t mcu, nru;      /* rows per unit (whole MR panels) and units per step */                     \
         int64_t nthr;          /* members asked for */                                                      \
-        int64_t ring;          /* B buffers in turn: PG_GEMM_RING on a team, else 1 */                      \
         int64_t nsteps;        /* (N blocks) x (K blocks) */                                                \
         int64_t bstride;       /* elements of a B buffer: [ceil(min(N, NC) / NR) panels][kcb][NR] */        \
         T *bring;              /* [PG_GEMM_RING][bstride] */                                                \
@@ -949,8 +947,7 @@ PG_GEMM_DIRECT(double, f64)
         const int64_t MR = kn->mr, NR = kn->nr, M = s->M, N = s->N, K = s->K, ldc = s->ldc;                 \
         T *abuf = s->priv + team->tid * s->pstride, *spare = abuf + (s->mcu * s->kcb + 15) / 16 * 16;       \
         _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
-        const int64_t ring = s->ring;                                                                       \
-        int64_t ring_free = ring - 1; /* steps up to this one have their B buffer free */                   \
+        int64_t ring_free = PG_GEMM_RING - 1; /* steps up to this one have their B buffer free */           \
         for (;;) {                                                                                          \
             const int64_t u = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);                 \
             if (u >= s->nsteps * s->nru) return;                                                            \
@@ -961,14 +958,14 @@ PG_GEMM_DIRECT(double, f64)
             for (; ring_free < g; ring_free++) /* step ring_free + 1 - RING all done */                     \
                 for (int64_t q = 0; q < s->nru; q++)                                                        \
                     for (unsigned i = 1; atomic_load_explicit(&s->rowdone[q], memory_order_acquire) <       \
-                                         ring_free + 1 - ring; i++)                                         \
+                                         ring_free + 1 - PG_GEMM_RING; i++)                                 \
                         pg__spin_wait(i);                                                                   \
             for (unsigned i = 1; atomic_load_explicit(&s->rowdone[r], memory_order_acquire) < g - 1; i++)   \
                 pg__spin_wait(i);                                                                           \
             const T *as = s->ta ? s->A + pc * s->lda + ic : s->A + ic * s->lda + pc;                        \
             kn->pack_a(s->ta, mc, kc, as, s->lda, abuf);                                                    \
-            T *bb = s->bring + g % ring * s->bstride;                                                       \
-            atomic_llong *flag = s->panel + g % ring * s->npanel;                                           \
+            T *bb = s->bring + g % PG_GEMM_RING * s->bstride;                                               \
+            atomic_llong *flag = s->panel + g % PG_GEMM_RING * s->npanel;                                   \
             const bool beta = s->acc || pc > 0, last = s->epi && pc + kc >= K;                              \
             /* the panels from the (r mod members)-th share on, around: the units taken at once start       \
              * apart, so their members pack different panels */                                             \
@@ -1024,8 +1021,7 @@ PG_GEMM_DIRECT(double, f64)
         for (int64_t i = 0; i < nru; i++) atomic_init(&flags[PG_GEMM_RING * npanel + i], -1);               \
         pg_gemm_dyn_##SUF s = {.kn = kn, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = K, .lda = lda, \
                                .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C, .kcb = kcb, .nkb = nkb,      \
-                               .mcu = mcu, .nru = nru, .nthr = nthr, .ring = nthr > 1 ? PG_GEMM_RING : 1,   \
-                               .nsteps = nkb * nnb,                                                         \
+                               .mcu = mcu, .nru = nru, .nthr = nthr, .nsteps = nkb * nnb,                   \
                                .bstride = bstride,                                                          \
                                .bring = buf, .panel = flags, .rowdone = flags + PG_GEMM_RING * npanel,      \
                                .npanel = npanel, .priv = buf + PG_GEMM_RING * bstride, .pstride = pstride,  \
