@@ -928,7 +928,6 @@ PG_GEMM_DIRECT(double, f64)
         T *C;                                                                                               \
         int64_t kcb, nkb;      /* K block: K split evenly into nkb blocks of at most KC */                  \
         int64_t mcu, nru;      /* rows per unit (whole MR panels) and units per step */                     \
-        int64_t nthr;          /* members asked for */                                                      \
         int64_t nsteps;        /* (N blocks) x (K blocks) */                                                \
         int64_t bstride;       /* elements of a B buffer: [ceil(min(N, NC) / NR) panels][kcb][NR] */        \
         T *bring;              /* [PG_GEMM_RING][bstride] */                                                \
@@ -967,11 +966,7 @@ PG_GEMM_DIRECT(double, f64)
             T *bb = s->bring + g % PG_GEMM_RING * s->bstride;                                               \
             atomic_llong *flag = s->panel + g % PG_GEMM_RING * s->npanel;                                   \
             const bool beta = s->acc || pc > 0, last = s->epi && pc + kc >= K;                              \
-            /* the panels from the (r mod members)-th share on, around: the units taken at once start       \
-             * apart, so their members pack different panels */                                             \
-            const int64_t start = pn * (r % s->nthr) / s->nthr;                                             \
-            for (int64_t t = 0; t < pn; t++) {                                                              \
-                const int64_t jr = t + start < pn ? t + start : t + start - pn;                             \
+            for (int64_t jr = 0; jr < pn; jr++) {                                                           \
                 const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;                \
                 T *bp = bb + jr * NR * s->kcb;                                                              \
                 long long st = atomic_load_explicit(&flag[jr], memory_order_acquire);                       \
@@ -1021,8 +1016,7 @@ PG_GEMM_DIRECT(double, f64)
         for (int64_t i = 0; i < nru; i++) atomic_init(&flags[PG_GEMM_RING * npanel + i], -1);               \
         pg_gemm_dyn_##SUF s = {.kn = kn, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = K, .lda = lda, \
                                .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C, .kcb = kcb, .nkb = nkb,      \
-                               .mcu = mcu, .nru = nru, .nthr = nthr, .nsteps = nkb * nnb,                   \
-                               .bstride = bstride,                                                          \
+                               .mcu = mcu, .nru = nru, .nsteps = nkb * nnb, .bstride = bstride,             \
                                .bring = buf, .panel = flags, .rowdone = flags + PG_GEMM_RING * npanel,      \
                                .npanel = npanel, .priv = buf + PG_GEMM_RING * bstride, .pstride = pstride,  \
                                .epi = epi};                                                                 \
