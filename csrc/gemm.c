@@ -7,12 +7,12 @@
  * Rapidly Instantiating BLAS Functionality", 2015):
  *
  *   for jc over N in NC blocks
- *     for pc over K in KC blocks                        a step
- *       for ic over M in blocks of at most MC rows      a unit: any member's
- *         pack op(A)[ic:+MC, pc:+KC] into MR x KC panels       private; L2
- *         for jr over NR panels of op(B)[pc:+KC, jc:+NC]        packed once, shared; L3
- *           for ir over MR panels                                B panel stays in L1
- *             micro-kernel: C[MR,NR] (+)= Apanel[MR,KC] Bpanel[KC,NR]
+ *     for pc over K in KC blocks
+ *       pack op(B)[pc:+KC, jc:+NC] into KC x NR panels    shared by the team; L3
+ *       for ic over this thread's rows in MC blocks
+ *         pack op(A)[ic:+MC, pc:+KC] into MR x KC panels  private; L2
+ *         for jr over NR panels, ir over MR panels         B panel stays in L1
+ *           micro-kernel: C[MR,NR] (+)= Apanel[MR,KC] Bpanel[KC,NR]
  *
  * The packing routines read through the transpose flags, so matmul's backward
  * (dA = G B^T, dB = A^T G) never materialises a transpose. Micro-kernels exist
@@ -32,15 +32,13 @@
  * in turn, each member packing its own copy of A once and its chunks' B
  * panels (pg__gemm_cols: a 256^3 float32 product); the others split C's
  * longer side into chunks of whole tiles that the team takes in turn (each
- * chunk a one-thread product, which packs its A or B again). The largest run
- * the blocked driver above (pg__gemm_dyn), whose units the members take from
- * a counter in order: a member the machine runs slower takes fewer (on the
- * 2-vCPU host a virtual CPU that has idled runs at about half speed for a
- * while; splitting the product at fixed points made the whole product wait
- * for it). Each B panel is packed by the first member that needs it. In all
- * of these no member waits for another to come; the blocked driver's wait
- * only for a unit another member is computing (the same rows' previous K
- * block), which with several units per member per step is rare.
+ * chunk a one-thread product, which packs its A or B again). In both no
+ * member waits for another: a worker the machine has not scheduled delays
+ * nobody. The largest run the team's blocked driver with a shared packed B,
+ * whose members wait for each other at each K block only when the grid has
+ * more than one row group. (On the 2-core host, with both cores free, the
+ * blocked driver ran the MLP 784-512-512-10's products 5-25% faster than
+ * column chunks: its A block stays hot, where the chunks keep all of A.)
  *
  * Each element of C is computed by one thread, with the same k-blocking and
  * the same micro-kernel whatever the team size: results do not depend on the
@@ -712,6 +710,36 @@ static const pg_gemm_kern_f64 *pg__kern_f64(int kind) {
  * The blocked driver
  * ====================================================================== */
 
+/* Team layout: tm row groups x tn column groups (tm * tn = nthr), the one
+ * that gives the fewest micro-tiles to the busiest thread. On a tie, when K
+ * is long enough for packing to count (K >= PG_GEMM_GRID_K), the one whose
+ * threads touch the fewest operand elements per K step: a thread packs its
+ * rows of A (M / tm) and reads the B panels of its columns (N / tn), which
+ * other threads packed when tm > 1. Small M and wide N (a 64-row batch, a
+ * 256 x 512 layer) thus split the columns: each thread packs all of the
+ * small A and only the B panels it uses (2 threads, 64 x 256 @ 256 x 256:
+ * 46 -> 30 us). Otherwise ties go to more row groups (with K = 10, 256 x
+ * 512 outputs were written faster as whole rows: 21 against 36 us). On a full tie, one row group:
+ * its members never wait for each other (pg__gemm_job). */
+#define PG_GEMM_GRID_K 32
+static void pg__gemm_grid(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t nr, int64_t nc, int nthr, int *tm,
+                          int *tn) {
+    int64_t pm = (M + mr - 1) / mr, pn = ((N < nc ? N : nc) + nr - 1) / nr;
+    int64_t best = -1, best_touch = -1;
+    for (int a = nthr; a >= 1; a--) {
+        if (nthr % a) continue;
+        int b = nthr / a;
+        int64_t rows = (pm + a - 1) / a, cols = (pn + b - 1) / b;
+        int64_t load = rows * cols, touch = K >= PG_GEMM_GRID_K ? rows * mr + cols * nr : a == nthr ? 0 : 1;
+        if (best < 0 || load < best || (load == best && (touch < best_touch || (touch == best_touch && a == 1)))) {
+            best = load;
+            best_touch = touch;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
 /* ======================================================================
  * Matrix-vector products (M == 1 or N == 1). Each matrix element is used
  * once, so packing would only add a copy of the matrix: these run on a
@@ -896,133 +924,78 @@ PG_GEMM_DIRECT(double, f64)
  * take as many times its size in scratch memory and in memory traffic). */
 #define PG_GEMM_COLS_THREADS 8
 
-/* The blocked driver (pg__gemm_dyn_*): its B buffers, taken in turn by the steps, and on a team at
- * least this many units (row blocks) per step per member, so that a member that runs slower than
- * the others, or joins late, delays the product by at most a small unit (2 threads, 1024^3: 6
- * units of 180 rows per K block) */
-#define PG_GEMM_RING 2
-#define PG_GEMM_UNITS 3
-
 #define PG_EPI_ALL(epi)                                                                                     \
     do {                                                                                                    \
         if (epi) (epi)->fn((epi)->ctx, 0, 0, M, N);                                                         \
     } while (0)
 
 #define PG_GEMM_DRIVER(T, SUF)                                                                              \
-    /* the blocked driver on a team: the product in steps, one per K block of each N block (g =             \
-     * N block * K blocks + K block), each step's C rows in units of whole MR panels; the members           \
-     * take units (g, r) from one counter in order, so a member the machine runs slower (or not at          \
-     * all) simply takes fewer. A unit packs its rows of op(A) for the step and runs them over the          \
-     * step's packed B block, which the members share: each B panel is packed by the first member           \
-     * that needs it (a member that finds it being packed by another packs its own copy rather than         \
-     * wait). The steps' B blocks take turns in PG_GEMM_RING buffers. Unit (g, r) waits for (g-1, r)        \
-     * (C's rows are summed K block after K block, in order), and the first unit of step g for all          \
-     * of step g - PG_GEMM_RING (whose B buffer it refills): both were taken before it, so a member         \
-     * waits only for work another member is doing, and then rarely (a member at half speed stays           \
-     * far behind that point). */                                                                           \
-    typedef struct pg_gemm_dyn_##SUF {                                                                      \
+    typedef struct pg_gemm_job_##SUF {                                                                      \
         const pg_gemm_kern_##SUF *kn;                                                                       \
         bool ta, tb, acc;                                                                                   \
         int64_t M, N, K, lda, ldb, ldc;                                                                     \
         const T *A, *B;                                                                                     \
         T *C;                                                                                               \
-        int64_t kcb, nkb;      /* K block: K split evenly into nkb blocks of at most KC */                  \
-        int64_t mcu, nru;      /* rows per unit (whole MR panels) and units per step */                     \
-        int64_t nsteps;        /* (N blocks) x (K blocks) */                                                \
-        int64_t bstride;       /* elements of a B buffer: [ceil(min(N, NC) / NR) panels][kcb][NR] */        \
-        T *bring;              /* [PG_GEMM_RING][bstride] */                                                \
-        atomic_llong *panel;   /* [PG_GEMM_RING][panels]: 2g+1 while packed for step g, 2g+2 once packed */ \
-        atomic_llong *rowdone; /* [nru]: the last step whose unit of these rows is done, or -1 */           \
-        int64_t npanel;        /* panels per B buffer */                                                    \
-        T *priv;               /* [members][pstride]: a member's A block [mcu][kcb] and spare panel */      \
-        int64_t pstride;                                                                                    \
-        const pg_gemm_epi *epi;                                                                             \
-        atomic_llong next;                                                                                  \
-    } pg_gemm_dyn_##SUF;                                                                                    \
+        int64_t kcb;     /* K block: K split evenly into ceil(K / KC) blocks of at most KC */               \
+        T *bbuf;         /* [KC][ceil(min(N, NC), NR)]: the packed B block, shared */                       \
+        T *abuf;         /* [nthr][MC x KC]: each thread's packed A block */                                \
+        int64_t astride; /* elements between two threads' A blocks */                                       \
+        const pg_gemm_epi *epi; /* run on each tile of C once it is final, or NULL */                      \
+    } pg_gemm_job_##SUF;                                                                                    \
                                                                                                             \
-    static void pg__gemm_dyn_job_##SUF(void *ctx, const pg_team *team) {                                    \
-        pg_gemm_dyn_##SUF *s = ctx;                                                                         \
-        const pg_gemm_kern_##SUF *kn = s->kn;                                                               \
-        const int64_t MR = kn->mr, NR = kn->nr, M = s->M, N = s->N, K = s->K, ldc = s->ldc;                 \
-        T *abuf = s->priv + team->tid * s->pstride, *spare = abuf + (s->mcu * s->kcb + 15) / 16 * 16;       \
+    static void pg__gemm_job_##SUF(void *ctx, const pg_team *team) {                                        \
+        const pg_gemm_job_##SUF *jb = ctx;                                                                  \
+        const pg_gemm_kern_##SUF *kn = jb->kn;                                                              \
+        const int64_t MR = kn->mr, NR = kn->nr, M = jb->M, N = jb->N, K = jb->K;                            \
+        const int tid = team->tid, nthr = team->nthr;                                                       \
+        int tm = 1, tn = 1;                                                                                 \
+        pg__gemm_grid(M, N, K, MR, NR, kn->nc, nthr, &tm, &tn);                                                \
+        const int ti = tid / tn, tj = tid % tn;                                                             \
+        const int64_t pm = (M + MR - 1) / MR;                                                               \
+        const int64_t m0 = pm * ti / tm * MR, m1e = pm * (ti + 1) / tm * MR, m1 = m1e < M ? m1e : M;        \
+        /* this thread's rows in ceil(rows / MC) blocks of whole panels, as even as can be */              \
+        const int64_t nmb = (m1 - m0 + kn->mc - 1) / kn->mc, rp = (m1 - m0 + MR - 1) / MR;                  \
+        const int64_t mcb = nmb > 0 ? (rp + nmb - 1) / nmb * MR : MR;                                       \
+        T *abuf = jb->abuf + tid * jb->astride;                                                             \
         _Alignas(64) T edge[PG_GEMM_MAX_TILE];                                                              \
-        int64_t ring_free = PG_GEMM_RING - 1; /* steps up to this one have their B buffer free */           \
-        for (;;) {                                                                                          \
-            const int64_t u = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);                 \
-            if (u >= s->nsteps * s->nru) return;                                                            \
-            const int64_t g = u / s->nru, r = u % s->nru;                                                   \
-            const int64_t pc = g % s->nkb * s->kcb, jc = g / s->nkb * kn->nc;                               \
-            const int64_t kc = K - pc < s->kcb ? K - pc : s->kcb, nc = N - jc < kn->nc ? N - jc : kn->nc;   \
-            const int64_t pn = (nc + NR - 1) / NR, ic = r * s->mcu, mc = M - ic < s->mcu ? M - ic : s->mcu; \
-            for (; ring_free < g; ring_free++) /* step ring_free + 1 - RING all done */                     \
-                for (int64_t q = 0; q < s->nru; q++)                                                        \
-                    for (unsigned i = 1; atomic_load_explicit(&s->rowdone[q], memory_order_acquire) <       \
-                                         ring_free + 1 - PG_GEMM_RING; i++)                                 \
-                        pg__spin_wait(i);                                                                   \
-            for (unsigned i = 1; atomic_load_explicit(&s->rowdone[r], memory_order_acquire) < g - 1; i++)   \
-                pg__spin_wait(i);                                                                           \
-            const T *as = s->ta ? s->A + pc * s->lda + ic : s->A + ic * s->lda + pc;                        \
-            kn->pack_a(s->ta, mc, kc, as, s->lda, abuf);                                                    \
-            T *bb = s->bring + g % PG_GEMM_RING * s->bstride;                                               \
-            atomic_llong *flag = s->panel + g % PG_GEMM_RING * s->npanel;                                   \
-            const bool beta = s->acc || pc > 0, last = s->epi && pc + kc >= K;                              \
-            for (int64_t jr = 0; jr < pn; jr++) {                                                           \
-                const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;                \
-                T *bp = bb + jr * NR * s->kcb;                                                              \
-                long long st = atomic_load_explicit(&flag[jr], memory_order_acquire);                       \
-                if (st != 2 * g + 2) {                                                                      \
-                    const T *bs = s->tb ? s->B + col * s->ldb + pc : s->B + pc * s->ldb + col;              \
-                    if (st < 2 * g + 1 && atomic_compare_exchange_strong(&flag[jr], &st, 2 * g + 1)) {      \
-                        kn->pack_b(s->tb, kc, n, bs, s->ldb, bp);                                           \
-                        atomic_store_explicit(&flag[jr], 2 * g + 2, memory_order_release);                  \
-                    } else if (st != 2 * g + 2) { /* being packed by another member */                      \
-                        kn->pack_b(s->tb, kc, n, bs, s->ldb, spare);                                        \
-                        bp = spare;                                                                         \
+        for (int64_t jc = 0; jc < N; jc += kn->nc) {                                                        \
+            const int64_t nc = N - jc < kn->nc ? N - jc : kn->nc, pn = (nc + NR - 1) / NR;                  \
+            for (int64_t pc = 0; pc < K; pc += jb->kcb) {                                                   \
+                const int64_t kc = K - pc < jb->kcb ? K - pc : jb->kcb;                                     \
+                /* the team packs the B block: panels q0..q1 are this thread's share */                     \
+                const int64_t q0 = pn * tid / nthr, q1 = pn * (tid + 1) / nthr;                             \
+                for (int64_t q = q0; q < q1; q++) {                                                         \
+                    const int64_t j0 = jc + q * NR, w = nc - q * NR < NR ? nc - q * NR : NR;                \
+                    const T *bs = jb->tb ? jb->B + j0 * jb->ldb + pc : jb->B + pc * jb->ldb + j0;           \
+                    kn->pack_b(jb->tb, kc, w, bs, jb->ldb, jb->bbuf + q * NR * jb->kcb);                    \
+                }                                                                                           \
+                /* one row group: the panels a member packs are the ones it reads (q = r), no wait;     \
+                 * panel q sits at q NR KC whatever this block's kc, so no member's next block       \
+                 * overwrites another's panels */                                                   \
+                if (tm > 1) pg__team_sync(team);                                                            \
+                const bool beta = jb->acc || pc > 0, last = jb->epi && pc + kc >= K;                        \
+                const int64_t r0 = pn * tj / tn, r1 = pn * (tj + 1) / tn;                                   \
+                for (int64_t ic = m0; ic < m1; ic += mcb) {                                                 \
+                    const int64_t mc = m1 - ic < mcb ? m1 - ic : mcb;                                       \
+                    const T *as = jb->ta ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc;           \
+                    kn->pack_a(jb->ta, mc, kc, as, jb->lda, abuf);                                          \
+                    for (int64_t jr = r0; jr < r1; jr++) {                                                  \
+                        const int64_t col = jc + jr * NR, n = nc - jr * NR < NR ? nc - jr * NR : NR;        \
+                        const T *bp = jb->bbuf + jr * NR * jb->kcb;                                         \
+                        for (int64_t ir = 0; ir < mc; ir += MR) {                                           \
+                            const int64_t m = mc - ir < MR ? mc - ir : MR;                                  \
+                            T *cp = jb->C + (ic + ir) * jb->ldc + col;                                      \
+                            const T *ap = abuf + ir * kc;                                                   \
+                            PG_GEMM_TILE(kn, kc, ap, bp, cp, jb->ldc, beta, m, n, MR, NR, edge);            \
+                            if (last) jb->epi->fn(jb->epi->ctx, ic + ir, col, m, n); /* the tile, in L1 */  \
+                        }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-                for (int64_t ir = 0; ir < mc; ir += MR) {                                                   \
-                    const int64_t m = mc - ir < MR ? mc - ir : MR;                                          \
-                    T *cp = s->C + (ic + ir) * ldc + col;                                                   \
-                    const T *ap = abuf + ir * kc;                                                           \
-                    PG_GEMM_TILE(kn, kc, ap, bp, cp, ldc, beta, m, n, MR, NR, edge);                        \
-                    if (last) s->epi->fn(s->epi->ctx, ic + ir, col, m, n); /* the tile, in L1 */            \
-                }                                                                                           \
+                /* the B block is repacked next; with one row group only before another N block, whose \
+                 * shares of the panels may differ */                                                \
+                if (tm > 1 || (pc + kc >= K && jc + nc < N)) pg__team_sync(team);                          \
             }                                                                                               \
-            atomic_store_explicit(&s->rowdone[r], g, memory_order_release);                                 \
         }                                                                                                   \
-    }                                                                                                       \
-                                                                                                            \
-    /* C (+)= op(A) op(B) by the blocked driver (above) on up to nthr members: row units of at most MC      \
-     * rows, at least PG_GEMM_UNITS per member per step on a team; false without scratch memory */          \
-    static bool pg__gemm_dyn_##SUF(const pg_gemm_kern_##SUF *kn, int nthr, bool ta, bool tb, int64_t M,     \
-                                   int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb,  \
-                                   T *C, int64_t ldc, bool acc, const pg_gemm_epi *epi) {                   \
-        const int64_t MR = kn->mr, NR = kn->nr, pm = (M + MR - 1) / MR;                                     \
-        const int64_t nkb = (K + kn->kc - 1) / kn->kc, kcb = (K + nkb - 1) / nkb;                           \
-        const int64_t npanel = ((N < kn->nc ? N : kn->nc) + NR - 1) / NR, nnb = (N + kn->nc - 1) / kn->nc;  \
-        int64_t want = (M + kn->mc - 1) / kn->mc;                                                           \
-        if (nthr > 1 && want < PG_GEMM_UNITS * nthr) want = PG_GEMM_UNITS * nthr;                           \
-        if (want > pm) want = pm;                                                                           \
-        const int64_t mcu = (pm + want - 1) / want * MR, nru = (M + mcu - 1) / mcu;                         \
-        const int64_t bstride = (npanel * NR * kcb + 15) / 16 * 16;                                         \
-        const int64_t pstride = (mcu * kcb + 15) / 16 * 16 + (NR * kcb + 15) / 16 * 16;                     \
-        const int64_t nflag = (PG_GEMM_RING * npanel + nru + 7) / 8 * 8;                                    \
-        const size_t bytes = sizeof(T) * (size_t)(PG_GEMM_RING * bstride + nthr * pstride) +                \
-                             sizeof(atomic_llong) * (size_t)nflag;                                          \
-        T *buf = pg__scratch(0, bytes);                                                                     \
-        if (!buf) return false;                                                                             \
-        atomic_llong *flags = (atomic_llong *)(void *)(buf + PG_GEMM_RING * bstride + nthr * pstride);      \
-        for (int64_t i = 0; i < PG_GEMM_RING * npanel; i++) atomic_init(&flags[i], 0);                      \
-        for (int64_t i = 0; i < nru; i++) atomic_init(&flags[PG_GEMM_RING * npanel + i], -1);               \
-        pg_gemm_dyn_##SUF s = {.kn = kn, .ta = ta, .tb = tb, .acc = acc, .M = M, .N = N, .K = K, .lda = lda, \
-                               .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C, .kcb = kcb, .nkb = nkb,      \
-                               .mcu = mcu, .nru = nru, .nsteps = nkb * nnb, .bstride = bstride,             \
-                               .bring = buf, .panel = flags, .rowdone = flags + PG_GEMM_RING * npanel,      \
-                               .npanel = npanel, .priv = buf + PG_GEMM_RING * bstride, .pstride = pstride,  \
-                               .epi = epi};                                                                 \
-        atomic_init(&s.next, 0);                                                                            \
-        pg__parallel_dynamic(pg__gemm_dyn_job_##SUF, &s, nthr);                                             \
-        return true;                                                                                        \
     }                                                                                                       \
                                                                                                             \
     /* the column chunks: every member packs all of op(A) once, into its own buffer, then takes    \
@@ -1192,10 +1165,19 @@ PG_GEMM_DIRECT(double, f64)
                 return;                                                                                     \
             }                                                                                               \
         }                                                                                                   \
-        if (!pg__gemm_dyn_##SUF(kn, nthr, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, epi)) {             \
+        const int64_t nkb = (K + kn->kc - 1) / kn->kc, kc = (K + nkb - 1) / nkb;                            \
+        const int64_t ncw = ((N < kn->nc ? N : kn->nc) + kn->nr - 1) / kn->nr * kn->nr;                     \
+        const int64_t mcw = ((M < kn->mc ? M : kn->mc) + kn->mr - 1) / kn->mr * kn->mr;                     \
+        const int64_t bsize = (kc * ncw + 15) / 16 * 16, asize = (kc * mcw + 15) / 16 * 16;                 \
+        T *buf = pg__scratch(0, sizeof(T) * (size_t)(bsize + asize * nthr));                                \
+        if (!buf) {                                                                                         \
             pg__gemm_naive_##SUF(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);                             \
             PG_EPI_ALL(epi);                                                                                \
+            return;                                                                                         \
         }                                                                                                   \
+        pg_gemm_job_##SUF jb = {kn,  ta, tb, acc, M, N, K, lda, ldb, ldc, A, B, C, kc, buf, buf + bsize, asize, \
+                                epi};                                                                       \
+        pg__parallel_team(pg__gemm_job_##SUF, &jb, nthr);                                                        \
     }
 
 PG_GEMM_DRIVER(float, f32)

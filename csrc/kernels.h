@@ -230,21 +230,22 @@ void pg__relock_host(pg_unlocked u);
  * core taken by other work), it runs the parts left itself. Run alone (nthr 1
  * aside: from inside a job, or while another thread's job holds the pool) it
  * runs every part in order on the caller, so a part's result never depends on
- * who ran it. */
+ * who ran it. fn must not call pg__team_sync.
+ * pg__parallel_team: nthr members at once, member tid on its own thread (tid 0
+ * the caller), which may wait for each other (pg__team_sync); run alone it is
+ * {0, 1}, a team of one. */
 typedef struct pg_team {
     int tid;  /* 0 .. nthr-1 */
     int nthr; /* team size */
 } pg_team;
 typedef void (*pg_job_fn)(void *ctx, const pg_team *team);
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr);
-/* the same for a job whose members take their work from a shared counter: fn runs on the caller
- * ({0, nthr}) and on each worker ({tid, nthr}) that joins before the caller's fn has returned;
- * workers that come later stay out, so a worker the machine has not scheduled delays nobody. A
- * member may wait for work another member has taken (it is running), never for a member to come;
- * run alone, fn runs once as {0, 1}. */
+void pg__parallel_team(pg_job_fn fn, void *ctx, int nthr);
+/* the same for a job whose members take their work from a shared counter and never wait for each
+ * other (no pg__team_sync): workers that have not joined when the caller has finished its own part
+ * stay out, so a worker the machine has not scheduled delays nobody */
 void pg__parallel_dynamic(pg_job_fn fn, void *ctx, int nthr);
-/* step i (1, 2, ...) of a loop waiting for another thread's progress */
-void pg__spin_wait(unsigned i);
+void pg__team_sync(const pg_team *team); /* barrier of the team; no-op for one thread */
 /* threads worth using for `work` units when one thread should get at least
  * `grain` of them (at most pg_get_num_threads()) */
 int pg__threads_for(int64_t work, int64_t grain);

@@ -1,12 +1,12 @@
 /* threads.c: the worker-thread pool the kernels run on (GEMM, large
  * elementwise and reduction loops), the thread-count setting, and per-thread
- * scratch buffers. Not a general task system: one job at a time, of two
+ * scratch buffers. Not a general task system: one job at a time, of three
  * kinds: parts that any member takes in turn (pg__parallel: the caller runs
  * the parts no worker has taken, so a worker that is asleep or whose core the
  * machine has given to other work delays nobody: measured on 2 shared cores,
- * waking a sleeping worker took 0.2 ms, 10x a 131k-element add), and work
- * pulled from the job's own counter by the caller and the workers that join
- * before it has finished (pg__parallel_dynamic).
+ * waking a sleeping worker took 0.2 ms, 10x a 131k-element add), a fixed team
+ * whose members may wait for each other (pg__parallel_team, the calling thread
+ * member 0), and work pulled from the job's own counter (pg__parallel_dynamic).
  *
  * A caller that finds the pool busy (another thread's job is running) or that
  * is itself inside a job runs its work alone on its own thread: no waiting on
@@ -100,15 +100,6 @@ static void pg__cpu_relax(void) {
 #endif
 }
 
-/* One step i (1, 2, ...) of a wait on another thread's progress: a pause, and every 1024th step the
- * core given up (more threads than cores: let the one waited for run). */
-void pg__spin_wait(unsigned i) {
-    if (i & 1023) pg__cpu_relax();
-#if defined(__unix__) || defined(__APPLE__)
-    else sched_yield();
-#endif
-}
-
 /* ---- the pool ---- */
 
 #if PG_HAVE_PTHREADS
@@ -116,7 +107,7 @@ void pg__spin_wait(unsigned i) {
 /* The job word: generation << 16 | kind << 14 | team size. Publishing all in one atomic store lets
  * a worker that is not in the team skip a job without reading fields the next job may already be
  * rewriting. */
-enum { PG_JOB_SLOTS, PG_JOB_DYN };
+enum { PG_JOB_SLOTS, PG_JOB_TEAM, PG_JOB_DYN };
 #define PG_JOB_NTHR(w) ((int)((w) & 0x3fffu))
 #define PG_JOB_KIND(w) ((int)(((w) >> 14) & 3u))
 #define PG_JOB_GEN(w) ((w) >> 16)
@@ -146,10 +137,13 @@ static struct {
     pg_job_fn fn;          /* the current job; written under busy before publishing */
     void *ctx;
     atomic_ullong job;
+    atomic_int pending;    /* team workers still running the current job */
     atomic_int sleepers;   /* workers asleep (or going to sleep) on wake */
     atomic_int waiting;    /* the caller is asleep (or going to sleep) on done */
     atomic_ullong join;    /* dynamic jobs: the join word */
     atomic_ullong slots;   /* jobs of parts: the slot word */
+    atomic_int bar_count;  /* team barrier */
+    atomic_uint bar_gen;
 } pg_pool = {
     .busy = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -176,6 +170,7 @@ static void pg__atfork_child(void) {
     pthread_cond_init(&pg_pool.wake, NULL);
     pthread_cond_init(&pg_pool.done, NULL);
     pg_pool.nworkers = 0;
+    atomic_store(&pg_pool.pending, 0);
     atomic_store(&pg_pool.sleepers, 0);
     atomic_store(&pg_pool.waiting, 0);
 }
@@ -249,18 +244,28 @@ static void *pg__worker(void *arg) {
             pg__worker_parts(PG_JOB_GEN(seen), nthr);
             continue;
         }
-        /* a dynamic job: join unless the caller has closed it */
-        unsigned long long gen = PG_JOB_GEN(seen) & ((1ull << 47) - 1), j = atomic_load(&pg_pool.join);
-        bool in = false;
-        while (PG_JOIN_GEN(j) == gen && !(j & PG_JOIN_CLOSED))
-            if (atomic_compare_exchange_weak(&pg_pool.join, &j, j + 1)) {
-                in = true;
-                break;
+        if (PG_JOB_KIND(seen) == PG_JOB_DYN) { /* join unless the caller has closed the job */
+            unsigned long long gen = PG_JOB_GEN(seen) & ((1ull << 47) - 1), j = atomic_load(&pg_pool.join);
+            bool in = false;
+            while (PG_JOIN_GEN(j) == gen && !(j & PG_JOIN_CLOSED))
+                if (atomic_compare_exchange_weak(&pg_pool.join, &j, j + 1)) {
+                    in = true;
+                    break;
+                }
+            if (!in) continue;
+            pg_team team = {tid, nthr};
+            pg_pool.fn(pg_pool.ctx, &team);
+            if (atomic_fetch_sub(&pg_pool.join, 1) == (gen << 17 | PG_JOIN_CLOSED | 1) &&
+                atomic_load(&pg_pool.waiting)) {
+                pthread_mutex_lock(&pg_pool.lock);
+                pthread_cond_signal(&pg_pool.done);
+                pthread_mutex_unlock(&pg_pool.lock);
             }
-        if (!in) continue;
+            continue;
+        }
         pg_team team = {tid, nthr};
         pg_pool.fn(pg_pool.ctx, &team);
-        if (atomic_fetch_sub(&pg_pool.join, 1) == (gen << 17 | PG_JOIN_CLOSED | 1) && atomic_load(&pg_pool.waiting)) {
+        if (atomic_fetch_sub(&pg_pool.pending, 1) == 1 && atomic_load(&pg_pool.waiting)) {
             pthread_mutex_lock(&pg_pool.lock);
             pthread_cond_signal(&pg_pool.done);
             pthread_mutex_unlock(&pg_pool.lock);
@@ -339,6 +344,8 @@ static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, int kind) {
     }
     pg_pool.fn = fn;
     pg_pool.ctx = ctx;
+    atomic_store(&pg_pool.bar_count, 0);
+    atomic_store(&pg_pool.pending, kind == PG_JOB_TEAM ? nthr - 1 : 0);
     unsigned long long w = atomic_load(&pg_pool.job), gen = PG_JOB_GEN(w) + 1;
     if (kind == PG_JOB_DYN) atomic_store(&pg_pool.join, (gen & ((1ull << 47) - 1)) << 17);
     if (kind == PG_JOB_SLOTS) atomic_store(&pg_pool.slots, (gen & ((1ull << PG_SLOT_GENBITS) - 1)) << 20);
@@ -362,23 +369,42 @@ static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, int kind) {
         }
         pg_tls_in_job = 0;
         PG_WAIT_UNTIL(PG_SLOT_INSIDE(atomic_load(&pg_pool.slots)) == 0);
-    } else {
+    } else if (kind == PG_JOB_DYN) {
         pg_team me = {0, nthr};
         fn(ctx, &me);
         pg_tls_in_job = 0;
         /* close the job: workers that have not joined stay out; wait for those inside */
         atomic_fetch_or(&pg_pool.join, PG_JOIN_CLOSED);
         PG_WAIT_UNTIL(PG_JOIN_COUNT(atomic_load(&pg_pool.join)) == 0);
+    } else {
+        pg_team me = {0, nthr};
+        fn(ctx, &me);
+        pg_tls_in_job = 0;
+        PG_WAIT_UNTIL(atomic_load(&pg_pool.pending) == 0);
     }
     pthread_mutex_unlock(&pg_pool.busy);
 }
 #undef PG_WAIT_UNTIL
 
+void pg__team_sync(const pg_team *team) {
+    if (team->nthr <= 1) return;
+    unsigned gen = atomic_load_explicit(&pg_pool.bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&pg_pool.bar_count, 1, memory_order_acq_rel) == team->nthr - 1) {
+        atomic_store_explicit(&pg_pool.bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pg_pool.bar_gen, 1, memory_order_release);
+        return;
+    }
+    for (unsigned i = 1; atomic_load_explicit(&pg_pool.bar_gen, memory_order_acquire) == gen; i++) {
+        if (i & 1023) pg__cpu_relax();
+        else sched_yield(); /* more threads than cores: let the late one run */
+    }
+}
+
 #else /* no POSIX threads: every job runs on the calling thread */
 
 static int pg__in_job(void) { return 0; }
 
-enum { PG_JOB_SLOTS, PG_JOB_DYN };
+enum { PG_JOB_SLOTS, PG_JOB_TEAM, PG_JOB_DYN };
 
 static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, int kind) {
     pg_team solo = {0, 1};
@@ -392,6 +418,8 @@ static void pg__parallel_held(pg_job_fn fn, void *ctx, int nthr, int kind) {
         fn(ctx, &team);
     }
 }
+
+void pg__team_sync(const pg_team *team) { (void)team; }
 
 #endif
 
@@ -423,18 +451,26 @@ void pg__relock_host(pg_unlocked u) {
  * parts), each part on whichever member takes it first. The caller takes parts too, and waits only
  * for the workers that took one: a worker asleep, or one the machine has not scheduled (its core
  * shared with other work), does not hold the job up; the caller then runs its parts itself, so the
- * job never takes much longer than on one thread. */
+ * job never takes much longer than on one thread. fn must not call pg__team_sync. */
 void pg__parallel(pg_job_fn fn, void *ctx, int nthr) {
     pg_unlocked u = pg__unlock_host(INT64_MAX);
     pg__parallel_held(fn, ctx, nthr, PG_JOB_SLOTS);
     pg__relock_host(u);
 }
 
+/* A job whose nthr members all run at once (member tid on its own thread), for work whose members
+ * wait for each other (pg__team_sync); run alone (from inside a job, or while another thread's job
+ * holds the pool) it is one member of a team of one. */
+void pg__parallel_team(pg_job_fn fn, void *ctx, int nthr) {
+    pg_unlocked u = pg__unlock_host(INT64_MAX);
+    pg__parallel_held(fn, ctx, nthr, PG_JOB_TEAM);
+    pg__relock_host(u);
+}
+
 /* A job whose workers join only if they come before the caller has finished its own part: on a
  * machine shared with other work, a worker the system has not scheduled delays nobody (the caller
  * does not wait for it to wake). fn must take its work from a shared counter (any member may do any
- * part, a member may do none); a member may wait only for work another member has taken, never for
- * a member to come. */
+ * part, a member may do none) and must not call pg__team_sync. */
 void pg__parallel_dynamic(pg_job_fn fn, void *ctx, int nthr) {
     pg_unlocked u = pg__unlock_host(INT64_MAX);
     pg__parallel_held(fn, ctx, nthr, PG_JOB_DYN);

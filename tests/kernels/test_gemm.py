@@ -16,8 +16,6 @@ that bound, elementwise.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -247,39 +245,3 @@ def test_one_and_two_threads_give_the_same_bits(rng, kernel, dtype):
             got.append(_run(a, b, g))
         for name, one, two in zip(("out", "grad a", "grad b"), *got):
             np.testing.assert_array_equal(one, two, err_msg=f"{kernel} ({m},{k})@({k},{n}) {name}")
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_blocked_driver_bits_when_a_member_lags(rng, dtype):
-    """The largest products' blocked driver hands out blocks of C's rows, one K block at a time, from
-    a counter, over B panels that whichever member comes first packs (a member that finds a panel
-    being packed packs its own copy), B buffers taken in turn by the K blocks. A Python thread
-    spinning beside the product (three threads on the 2-core machine) makes the members take
-    blocks in ever different orders, wait for each other and find panels half packed: the bits
-    stay those of one thread, run after run (5 K blocks of the ring of 2; a narrow product)."""
-    shapes = [(300, 1100, 520), (3000, 1500, 16)]
-    want = {}
-    pg.set_num_threads(1)
-    operands = {}
-    for m, k, n in shapes:
-        a = rng.standard_normal((m, k)).astype(dtype)
-        b = rng.standard_normal((k, n)).astype(dtype)
-        operands[m, k, n] = pg.tensor(a), pg.tensor(b)
-        want[m, k, n] = (operands[m, k, n][0] @ operands[m, k, n][1]).numpy()
-    pg.set_num_threads(2)
-    stop = threading.Event()
-
-    def spin() -> None:
-        x = 0
-        while not stop.is_set():
-            x += 1
-
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    try:
-        for _ in range(8):
-            for shape, (a, b) in operands.items():
-                np.testing.assert_array_equal((a @ b).numpy(), want[shape], err_msg=f"{shape}")
-    finally:
-        stop.set()
-        spinner.join()
