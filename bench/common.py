@@ -126,13 +126,17 @@ SETTLE = 0.15
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, warmup: int = 1,
-                each_round: Callable[[], Any] | None = None, settle: float = 0.0) -> dict[str, float]:
+                each_round: Callable[[], Any] | None = None, settle: float = 0.0,
+                warm: float = 0.0) -> dict[str, float]:
     """Best seconds per call of each function: ``repeats`` rounds, each timing
     ``inner`` back-to-back calls of every function in turn (after ``warmup``
     untimed calls each); ``each_round`` (untimed) runs once at the start of
     every round; each timed block starts ``settle`` seconds after the previous
-    one ends, so threads other engines left spinning are asleep (SETTLE). The
-    garbage collector is off while timing."""
+    one ends, so threads other engines left spinning are asleep (SETTLE), and,
+    with ``warm``, after that many seconds of untimed calls of the same
+    function, so the block times calls back to back with the engine's threads
+    (and the machine's cores) already busy rather than waking. The garbage
+    collector is off while timing."""
     best = {name: float("inf") for name in fns}
     gc_was_enabled = gc.isenabled()
     try:
@@ -148,6 +152,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1,
             for name, fn in fns.items():
                 if settle:
                     time.sleep(settle)
+                if warm:
+                    w0 = clock()
+                    while clock() - w0 < warm:
+                        fn()
                 t0 = clock()
                 for _ in range(inner):
                     fn()

@@ -6,8 +6,12 @@ float32 products of one training step of the MLP 784-512-512-10 at batch 256
 
 GFLOP/s = 2 n^3 / (best seconds per product); every engine allocates its
 result, as users call it (``a @ b``). Run alone with
-``python bench/gemm.py [--quick]``; ``python -m bench`` runs it with the
-other sections.
+``python bench/gemm.py [--quick] [--back-to-back [SECONDS]]``; ``python -m
+bench`` runs it with the other sections. On more than one thread each timed
+block starts after a pause (common.SETTLE), so it includes the engine's threads
+waking; ``--back-to-back`` adds, after the pause, SECONDS (default
+BACK_TO_BACK) of untimed calls of the same engine before every timed block, of
+every engine alike: the figures are then those of products run back to back.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ SIZES = (64, 128, 256, 512, 1024, 2048)
 # the last run's figures: (dtype, n, threads) -> {engine: GFLOP/s}, and -> the peak measured with them
 LAST: dict[str, dict] = {"gflops": {}, "peak": {}}
 QUICK_SIZES = (64, 256, 512, 1024)
+# --back-to-back's default: seconds of untimed calls before each timed block
+BACK_TO_BACK = 0.05
 # the MLP 784-512-512-10's layers at batch 256: (batch, in, out, whether the layer's input needs a gradient)
 MLP_LAYERS = ((256, 784, 512, False), (256, 512, 512, True), (256, 512, 10, True))
 
@@ -93,8 +99,9 @@ def check(n: int, dtype: np.dtype, rng: np.random.Generator) -> str:
     return "" if np.all(np.abs(got - want) <= bound) else f"pygrad's {n}x{n} {np.dtype(dtype).name} product is off"
 
 
-def run(quick: bool = False) -> str:
-    """The GEMM section as markdown."""
+def run(quick: bool = False, warm: float = 0.0) -> str:
+    """The GEMM section as markdown; ``warm`` > 0: each timed block after that many seconds of untimed calls
+    of the same engine (--back-to-back)."""
     rng = np.random.default_rng(0)
     tmax = common.max_threads()
     thread_counts = sorted({1, tmax})
@@ -125,7 +132,7 @@ def run(quick: bool = False) -> str:
                         inner = common.inner_for(one, 0.02 if quick else 0.05)
                         best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0,
                                                   each_round=peak if probe.exe is not None else None,
-                                                  settle=common.SETTLE if t > 1 else 0.0)
+                                                  settle=common.SETTLE if t > 1 else 0.0, warm=warm)
                         gf = {k: 2.0 * n**3 / v / 1e9 for k, v in best.items()}
                         results.append((dname, n, t, gf, max(row_peak) if row_peak else None))
             if dtype == np.float32:
@@ -144,7 +151,7 @@ def run(quick: bool = False) -> str:
                             inner = common.inner_for(one, 0.02 if quick else 0.05)
                             best = common.interleaved(fns, repeats=3 if quick else 7, inner=inner, warmup=0,
                                                       each_round=peak if probe.exe is not None else None,
-                                                      settle=common.SETTLE if t > 1 else 0.0)
+                                                      settle=common.SETTLE if t > 1 else 0.0, warm=warm)
                             gf = {e: 2.0 * macs / v / 1e9 for e, v in best.items()}
                             mlp_results.append((f"{m}x{k} @ {k}x{n}" + ("" if xgrad else ", no dX"), t, gf,
                                                 max(row_peak) if row_peak else None))
@@ -199,6 +206,8 @@ def run(quick: bool = False) -> str:
               f"on more than one thread each engine's timed block starts {common.SETTLE} s after the previous one: "
               "OpenBLAS's idle workers spin for about 0.1 s after a numpy matmul and would take a core from the "
               "next engine",
+              *([f"back to back: each timed block follows {warm} s of untimed calls of the same engine (after the "
+                 "pause), every engine alike"] if warm else []),
               "GFLOP/s = 2 n^3 / best time of a product, result allocation included (as users call a @ b)"]
     notes.append("pygrad's products match float64 numpy within the dot-product error bound"
                  if not problems else "; ".join(problems))
@@ -224,10 +233,13 @@ def fmt_peak(v: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--back-to-back", type=float, nargs="?", const=BACK_TO_BACK, default=0.0, metavar="SECONDS",
+                        help="before each timed block, SECONDS of untimed calls of the same engine (default "
+                             f"{BACK_TO_BACK}): products back to back rather than after a pause")
     args = parser.parse_args(argv)
     print("# pygrad GEMM benchmark\n")
     print("\n".join(common.header_lines(sys.argv[1:] if argv is None else argv)), "\n")
-    print(run(args.quick))
+    print(run(args.quick, args.back_to_back))
     return 0
 
 

@@ -404,8 +404,8 @@ PG_AVX512_UKRS(f32, float, __m512, 16, PG_MR_AVX512, ps)
 PG_PACK_A(pack_a_f32_avx512s, PG_TARGET_AVX512, float, PG_MR_AVX512)
 PG_PACK_B(pack_b_f32_avx512s, PG_TARGET_AVX512, float, 16 * PG_NV_AVX512)
 PG_AVX512_UKRS(f64, double, __m512d, 8, PG_MR64_AVX512, pd)
-PG_PACK_A(pack_a_f64_avx512, PG_TARGET_AVX512, double, PG_MR64_AVX512)
-PG_PACK_B(pack_b_f64_avx512, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
+PG_PACK_A(pack_a_f64_avx512s, PG_TARGET_AVX512, double, PG_MR64_AVX512)
+PG_PACK_B(pack_b_f64_avx512s, PG_TARGET_AVX512, double, 8 * PG_NV_AVX512)
 /* narrow: one vector of B per row (N <= 16 in float32, N <= 8 in float64,
  * e.g. a 10-class output layer), 16 rows per tile */
 #define PG_MRN_AVX512 16
@@ -502,33 +502,122 @@ PG_TARGET_AVX512 static void pg__pack_cp_f32(int64_t R, int64_t n, int64_t kc, c
     }
 }
 
-#define PG_PACK_TR(NAME, SCALAR, R)                                                                         \
-    PG_TARGET_AVX512 static void NAME(bool t, int64_t mc, int64_t kc, const float *S, int64_t ld,          \
-                                      float *restrict dst) {                                                \
+/* The float64 packers, the same way: eight rows by eight columns in zmm registers. Packing is
+ * bound by the reads of the operand: a 240 x 256 block of A from L2 took 11.1 us against the scalar
+ * loops' 12.6, and in a 1024^3 product on one thread A's packing 2.6% of the time instead of 3.2. */
+PG_TARGET_AVX512 static inline void pg__tr8x8_f64(const double *s, int64_t ld, double *d, int64_t dld) {
+    __m512d r0 = _mm512_loadu_pd(s), r1 = _mm512_loadu_pd(s + ld), r2 = _mm512_loadu_pd(s + 2 * ld);
+    __m512d r3 = _mm512_loadu_pd(s + 3 * ld), r4 = _mm512_loadu_pd(s + 4 * ld), r5 = _mm512_loadu_pd(s + 5 * ld);
+    __m512d r6 = _mm512_loadu_pd(s + 6 * ld), r7 = _mm512_loadu_pd(s + 7 * ld);
+    /* t: pairs of rows interleaved, 128-bit lane l of t0 holding column 2l of rows 0 and 1 (of t1:
+     * column 2l + 1); u: lanes 0 and 2 (0x88) or 1 and 3 (0xDD) of two t; then of two u */
+    __m512d t0 = _mm512_unpacklo_pd(r0, r1), t1 = _mm512_unpackhi_pd(r0, r1);
+    __m512d t2 = _mm512_unpacklo_pd(r2, r3), t3 = _mm512_unpackhi_pd(r2, r3);
+    __m512d t4 = _mm512_unpacklo_pd(r4, r5), t5 = _mm512_unpackhi_pd(r4, r5);
+    __m512d t6 = _mm512_unpacklo_pd(r6, r7), t7 = _mm512_unpackhi_pd(r6, r7);
+    __m512d u0 = _mm512_shuffle_f64x2(t0, t2, 0x88), u1 = _mm512_shuffle_f64x2(t0, t2, 0xDD);
+    __m512d u2 = _mm512_shuffle_f64x2(t1, t3, 0x88), u3 = _mm512_shuffle_f64x2(t1, t3, 0xDD);
+    __m512d u4 = _mm512_shuffle_f64x2(t4, t6, 0x88), u5 = _mm512_shuffle_f64x2(t4, t6, 0xDD);
+    __m512d u6 = _mm512_shuffle_f64x2(t5, t7, 0x88), u7 = _mm512_shuffle_f64x2(t5, t7, 0xDD);
+    _mm512_storeu_pd(d, _mm512_shuffle_f64x2(u0, u4, 0x88));
+    _mm512_storeu_pd(d + dld, _mm512_shuffle_f64x2(u2, u6, 0x88));
+    _mm512_storeu_pd(d + 2 * dld, _mm512_shuffle_f64x2(u1, u5, 0x88));
+    _mm512_storeu_pd(d + 3 * dld, _mm512_shuffle_f64x2(u3, u7, 0x88));
+    _mm512_storeu_pd(d + 4 * dld, _mm512_shuffle_f64x2(u0, u4, 0xDD));
+    _mm512_storeu_pd(d + 5 * dld, _mm512_shuffle_f64x2(u2, u6, 0xDD));
+    _mm512_storeu_pd(d + 6 * dld, _mm512_shuffle_f64x2(u1, u5, 0xDD));
+    _mm512_storeu_pd(d + 7 * dld, _mm512_shuffle_f64x2(u3, u7, 0xDD));
+}
+
+/* four rows by eight columns: d[c*dld + r] = s[r*ld + c], r < 4, c < 8 */
+PG_TARGET_AVX512 static inline void pg__tr4x8_f64(const double *s, int64_t ld, double *d, int64_t dld) {
+    __m512d r0 = _mm512_loadu_pd(s), r1 = _mm512_loadu_pd(s + ld), r2 = _mm512_loadu_pd(s + 2 * ld);
+    __m512d r3 = _mm512_loadu_pd(s + 3 * ld);
+    __m512d t0 = _mm512_unpacklo_pd(r0, r1), t1 = _mm512_unpackhi_pd(r0, r1);
+    __m512d t2 = _mm512_unpacklo_pd(r2, r3), t3 = _mm512_unpackhi_pd(r2, r3);
+    /* lanes l of t0 and t2 side by side: columns 2l (2l + 1 from t1, t3) of the four rows */
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512d c02 = _mm512_permutex2var_pd(t0, lo, t2), c46 = _mm512_permutex2var_pd(t0, hi, t2);
+    __m512d c13 = _mm512_permutex2var_pd(t1, lo, t3), c57 = _mm512_permutex2var_pd(t1, hi, t3);
+    _mm256_storeu_pd(d, _mm512_castpd512_pd256(c02));
+    _mm256_storeu_pd(d + dld, _mm512_castpd512_pd256(c13));
+    _mm256_storeu_pd(d + 2 * dld, _mm512_extractf64x4_pd(c02, 1));
+    _mm256_storeu_pd(d + 3 * dld, _mm512_extractf64x4_pd(c13, 1));
+    _mm256_storeu_pd(d + 4 * dld, _mm512_castpd512_pd256(c46));
+    _mm256_storeu_pd(d + 5 * dld, _mm512_castpd512_pd256(c57));
+    _mm256_storeu_pd(d + 6 * dld, _mm512_extractf64x4_pd(c46, 1));
+    _mm256_storeu_pd(d + 7 * dld, _mm512_extractf64x4_pd(c57, 1));
+}
+
+/* one whole panel of R rows, kc columns: dst[p*R + r] = s[r*ld + p] */
+PG_TARGET_AVX512 static void pg__pack_tr_f64(int64_t R, int64_t kc, const double *s, int64_t ld,
+                                             double *restrict dst) {
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        int64_t r = 0;
+        for (; r + 8 <= R; r += 8) pg__tr8x8_f64(s + r * ld + p, ld, dst + p * R + r, R);
+        if (r + 4 <= R) pg__tr4x8_f64(s + r * ld + p, ld, dst + p * R + r, R), r += 4;
+        for (; r < R; r++)
+            for (int64_t q = p; q < p + 8; q++) dst[q * R + r] = s[r * ld + q];
+    }
+    for (; p < kc; p++)
+        for (int64_t r = 0; r < R; r++) dst[p * R + r] = s[r * ld + p];
+}
+
+/* rows of R values, R a multiple of 8: dst[p*R + c] = s[p*ld + c] for c < n, zero past n */
+PG_TARGET_AVX512 static void pg__pack_cp_f64(int64_t R, int64_t n, int64_t kc, const double *s, int64_t ld,
+                                             double *restrict dst) {
+    if (n == R && R == 16) {
+        for (int64_t p = 0; p < kc; p++, s += ld, dst += 16) {
+            __builtin_prefetch(s + PG_PACK_AHEAD * ld);
+            __builtin_prefetch(s + PG_PACK_AHEAD * ld + 15);
+            _mm512_store_pd(dst, _mm512_loadu_pd(s));
+            _mm512_store_pd(dst + 8, _mm512_loadu_pd(s + 8));
+        }
+        return;
+    }
+    for (int64_t p = 0; p < kc; p++, s += ld, dst += R) {
+        __builtin_prefetch(s + PG_PACK_AHEAD * ld);
+        if (n > 8) __builtin_prefetch(s + PG_PACK_AHEAD * ld + n - 1);
+        for (int64_t c = 0; c < R; c += 8) {
+            const int64_t left = n - c;
+            const __mmask8 k = left >= 8 ? (__mmask8)0xFF : left > 0 ? (__mmask8)((1u << left) - 1) : 0;
+            _mm512_store_pd(dst + c, _mm512_maskz_loadu_pd(k, s + c));
+        }
+    }
+}
+
+#define PG_PACK_TR(NAME, SCALAR, T, SUF, R)                                                                 \
+    PG_TARGET_AVX512 static void NAME(bool t, int64_t mc, int64_t kc, const T *S, int64_t ld,               \
+                                      T *restrict dst) {                                                    \
         if (t) { /* rows of the panel contiguous: the scalar loops are copies already */                   \
             SCALAR(t, mc, kc, S, ld, dst);                                                                  \
             return;                                                                                         \
         }                                                                                                   \
         int64_t i0 = 0;                                                                                     \
-        for (; i0 + (R) <= mc; i0 += (R), dst += (R) * kc) pg__pack_tr_f32((R), kc, S + i0 * ld, ld, dst);  \
+        for (; i0 + (R) <= mc; i0 += (R), dst += (R) * kc)                                                  \
+            pg__pack_tr_##SUF((R), kc, S + i0 * ld, ld, dst);                                               \
         if (i0 < mc) SCALAR(t, mc - i0, kc, S + i0 * ld, ld, dst);                                          \
     }
 /* B's packer is called (tb, kc, nc, B, ldb, dst) and transposes when tb: the flag flipped */
-#define PG_PACK_TR_B(NAME, SCALAR, R)                                                                       \
-    PG_TARGET_AVX512 static void NAME(bool tb, int64_t kc, int64_t nc, const float *S, int64_t ld,         \
-                                      float *restrict dst) {                                                \
+#define PG_PACK_TR_B(NAME, SCALAR, T, SUF, R)                                                               \
+    PG_TARGET_AVX512 static void NAME(bool tb, int64_t kc, int64_t nc, const T *S, int64_t ld,              \
+                                      T *restrict dst) {                                                    \
         if (!tb) { /* rows of the panel contiguous: copies */                                               \
             for (int64_t j0 = 0; j0 < nc; j0 += (R), dst += (R) * kc)                                       \
-                pg__pack_cp_f32((R), nc - j0 < (R) ? nc - j0 : (R), kc, S + j0, ld, dst);                   \
+                pg__pack_cp_##SUF((R), nc - j0 < (R) ? nc - j0 : (R), kc, S + j0, ld, dst);                 \
             return;                                                                                         \
         }                                                                                                   \
         int64_t j0 = 0;                                                                                     \
-        for (; j0 + (R) <= nc; j0 += (R), dst += (R) * kc) pg__pack_tr_f32((R), kc, S + j0 * ld, ld, dst);  \
+        for (; j0 + (R) <= nc; j0 += (R), dst += (R) * kc)                                                  \
+            pg__pack_tr_##SUF((R), kc, S + j0 * ld, ld, dst);                                               \
         if (j0 < nc) SCALAR(tb, kc, nc - j0, S + j0 * ld, ld, dst);                                         \
     }
-PG_PACK_TR(pack_a_f32_avx512, pack_a_f32_avx512s, PG_MR_AVX512)
-PG_PACK_TR_B(pack_b_f32_avx512, pack_b_f32_avx512s, 16 * PG_NV_AVX512)
-PG_PACK_TR(pack_a_f32_avx512n, pack_a_f32_avx512ns, PG_MRN_AVX512)
+PG_PACK_TR(pack_a_f32_avx512, pack_a_f32_avx512s, float, f32, PG_MR_AVX512)
+PG_PACK_TR_B(pack_b_f32_avx512, pack_b_f32_avx512s, float, f32, 16 * PG_NV_AVX512)
+PG_PACK_TR(pack_a_f32_avx512n, pack_a_f32_avx512ns, float, f32, PG_MRN_AVX512)
+PG_PACK_TR(pack_a_f64_avx512, pack_a_f64_avx512s, double, f64, PG_MR64_AVX512)
+PG_PACK_TR_B(pack_b_f64_avx512, pack_b_f64_avx512s, double, f64, 8 * PG_NV_AVX512)
 PG_UKR_SIMD(ukr_f64_avx512n, PG_TARGET_AVX512, double, __m512d, 8, PG_MRN_AVX512, 1, _mm512_setzero_pd,
             _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 PG_PACK_A(pack_a_f64_avx512n, PG_TARGET_AVX512, double, PG_MRN_AVX512)
