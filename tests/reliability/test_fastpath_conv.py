@@ -20,36 +20,18 @@ engine on a few cases.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from _audit import fuzz_with, restore_threads  # noqa: F401  (restore_threads: an autouse fixture)
 from hypothesis import strategies as st
 
 import pygrad as pg
 import pygrad.reference as ref
 
 F = pg.nn.functional
-EXAMPLES = int(os.environ.get("PYGRAD_AUDIT_EXAMPLES", "60"))
-SEED = os.environ.get("PYGRAD_AUDIT_SEED")
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+fuzz = fuzz_with(60)
 
 
-def fuzz(strategy):
-    """@given(strategy) with the settings above (and PYGRAD_AUDIT_SEED's seed when set)."""
-    def deco(f):
-        f = SETTINGS(given(strategy)(f))
-        return seed(int(SEED))(f) if SEED is not None else f
-    return deco
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = pg.get_num_threads()
-    yield
-    pg.set_num_threads(n)
 
 
 def _taps(x, kh, kw, s, d, oh, ow):

@@ -11,31 +11,19 @@ unit roundoff), elementwise, so a wrong or missing term fails and rounding does 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from _audit import fuzz_with
 from hypothesis import strategies as st
 
 import pygrad as pg
 from pygrad import _runtime
 
-EXAMPLES = int(os.environ.get("PYGRAD_AUDIT_EXAMPLES", "60"))
-SEED = os.environ.get("PYGRAD_AUDIT_SEED")
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 U = {np.float32: 2.0**-24, np.float64: 2.0**-53}
+fuzz = fuzz_with(60)
 # sizes at and around the tiles' edges: 4, 8, 12 rows (and their multiples), 16 and 32 columns
 EDGE = [0, 1, 3, 4, 5, 7, 8, 11, 12, 13, 16, 17, 23, 24, 25, 28, 31, 32, 33, 36, 37, 47, 48, 49]
 
-
-def fuzz(strategy):
-    """@given(strategy) with the settings above (and PYGRAD_AUDIT_SEED's seed when set)."""
-    def deco(f):
-        f = SETTINGS(given(strategy)(f))
-        return seed(int(SEED))(f) if SEED is not None else f
-    return deco
 
 
 @pytest.fixture(autouse=True)

@@ -13,15 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _audit import restore_threads  # noqa: F401  (an autouse fixture)
 
 import pygrad as pg
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = pg.get_num_threads()
-    yield
-    pg.set_num_threads(n)
 
 
 def np_sgd(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):

@@ -19,37 +19,18 @@ in output order, on every path), and every result is the same with 1 and 2 threa
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from _audit import fuzz_with, restore_threads  # noqa: F401  (restore_threads: an autouse fixture)
 from hypothesis import strategies as st
 
 import pygrad as pg
 import pygrad.reference as ref
 
 F = pg.nn.functional
-# PYGRAD_AUDIT_EXAMPLES=2000 (say) runs longer; PYGRAD_AUDIT_SEED=<n> draws other cases
-EXAMPLES = int(os.environ.get("PYGRAD_AUDIT_EXAMPLES", "40"))
-SEED = os.environ.get("PYGRAD_AUDIT_SEED")
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+fuzz = fuzz_with(40)
 
 
-def fuzz(strategy):
-    """@given(strategy) with the settings above (and PYGRAD_AUDIT_SEED's seed when set)."""
-    def deco(f):
-        f = SETTINGS(given(strategy)(f))
-        return seed(int(SEED))(f) if SEED is not None else f
-    return deco
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = pg.get_num_threads()
-    yield
-    pg.set_num_threads(n)
 
 
 def _out(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
