@@ -96,7 +96,9 @@ def _scores(op: str, scores: Any) -> Any:
 
 def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
-    """Softmax cross-entropy: logits (N, C), labels N ints in [0, C) (PyTorch's arguments).
+    """Softmax cross-entropy: logits (N, C), labels N ints in [0, C) (PyTorch's arguments; also
+    PyTorch's other layouts: logits (C,) with a 0-d label, (N, C, d1, ...) with labels (N, d1, ...),
+    and class probabilities, a float target of the logits' shape, see :func:`_soft_cross_entropy`).
 
     Lᵢ = -log( e^{s_yᵢ} / Σⱼ e^{sⱼ} ) = log Σⱼ e^{sⱼ - m} - (s_yᵢ - m), with m = maxⱼ sⱼ,
     so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ]. Without
@@ -109,10 +111,21 @@ def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: in
     if isinstance(weight, str):  # cross_entropy(logits, labels, "sum"): the older signature
         weight, reduction = None, weight
     x = _tensor("cross_entropy", logits)
+    t = labels if is_tensor(labels) else np.asarray(labels)
+    if np.dtype(t.dtype).kind == "f" and tuple(t.shape) == tuple(x.shape) and x.ndim >= 1:
+        return _soft_cross_entropy(x, t, weight, reduction, label_smoothing)
+    if x.ndim != 2:
+        x2, y2, out = _classes_last("cross_entropy", x, labels)
+        loss = cross_entropy(x2, y2, weight, ignore_index, reduction, label_smoothing)
+        return loss.reshape(out) if reduction == "none" else loss
     fused = weight is None and label_smoothing == 0.0 and (
         ignore_index < 0 or not np.any(_label_array(labels) == ignore_index))
     if fused:
-        return engine_of(x).cross_entropy(x, labels, reduction)
+        try:
+            return engine_of(x).cross_entropy(x, labels, reduction)
+        except PygradIndexError:  # a negative ignore_index (-100) among the labels: they are ignored
+            if not np.any(_label_array(labels) == ignore_index):
+                raise
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise PygradValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -132,6 +145,46 @@ def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: in
     elif reduction == "sum":
         smooth = smooth.sum()
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def _classes_last(op: str, x: Any, labels: Any) -> tuple[Any, Any, tuple[int, ...]]:
+    """PyTorch's other class-index layouts as (M, C) scores and M labels: unbatched scores (C,) with a
+    0-d label, and (N, C, d1, ...) with labels (N, d1, ...) (each position a row); also the shape of
+    the ``reduction='none'`` losses."""
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: expected scores (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    y = labels if is_tensor(labels) else np.asarray(labels)
+    want = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
+    if tuple(y.shape) != want:
+        raise ShapeError(f"{op}: scores of shape {tuple(x.shape)} need labels of shape {want}, got "
+                         f"{tuple(y.shape)}")
+    c = x.shape[0] if x.ndim == 1 else x.shape[1]
+    x2 = x.reshape((1, c)) if x.ndim == 1 else x.permute(0, *range(2, x.ndim), 1).reshape((-1, c))
+    return x2, y.reshape((-1,)), want
+
+
+def _soft_cross_entropy(x: Any, t: Any, weight: Any, reduction: str, label_smoothing: float) -> Any:
+    """PyTorch's cross-entropy against class probabilities ``t`` (the scores' shape, classes in dim 1, or
+    dim 0 unbatched): Lᵢ = -Σ_c w_c t'_ic log softmax(xᵢ)_c, t' = (1 - ε) t + ε/C; "mean" divides by the
+    number of rows (not by the weights)."""
+    op = "cross_entropy"
+    _check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise PygradValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    E = engine_of(x)
+    t = t if is_tensor(t) else E.tensor(t, dtype=x.dtype)
+    cd = 0 if x.ndim == 1 else 1
+    c = x.shape[cd]
+    if label_smoothing > 0:
+        t = t * (1.0 - label_smoothing) + label_smoothing / c
+    prod = x.log_softmax(axis=cd) * t
+    if weight is not None:
+        w = weight if is_tensor(weight) else E.tensor(np.asarray(weight), dtype=x.dtype)
+        if tuple(w.shape) != (c,):
+            raise ShapeError(f"{op}: weight must have one entry per class ({c}), got shape {tuple(w.shape)}")
+        prod = prod * w.reshape((c,) + (1,) * (x.ndim - cd - 1))
+    losses = -prod.sum(axis=cd)
+    return _reduce(op, losses, reduction)
 
 
 def _label_array(labels: Any) -> np.ndarray:
@@ -157,6 +210,10 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     Lᵢ = -w_yᵢ·input[i, yᵢ]; rows labelled ``ignore_index`` give 0; "mean" divides the sum
     by Σ w_yᵢ over the kept rows (PyTorch's rule: NaN when nothing is kept)."""
     _check_reduction("nll_loss", reduction)
+    if _tensor("nll_loss", input).ndim != 2:
+        x2, y2, out = _classes_last("nll_loss", input, target)
+        loss = nll_loss(x2, y2, weight, ignore_index, reduction)
+        return loss.reshape(out) if reduction == "none" else loss
     s = _scores("nll_loss", input)
     n, c = s.shape
     y, keep, w = _weighted_labels("nll_loss", target, s, weight, ignore_index)
@@ -388,14 +445,15 @@ def mish(x: Any) -> Any:
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
-    """log(1 + e^{βx}) / β, computed stably for every x (so ``threshold``, PyTorch's switch to
-    the linear form above βx > threshold, is accepted and changes nothing but rounding)."""
+    """PyTorch's softplus: log(1 + e^{βx}) / β, computed stably, and x itself where βx > ``threshold``
+    (the linear form, gradient 1 there), so a small threshold changes values as in PyTorch."""
     t = _tensor("softplus", x)
-    if beta == 1.0:
-        return t.softplus()
     if not beta > 0:
         raise PygradValueError(f"softplus: beta must be positive, got {beta}")
-    return (t * float(beta)).softplus() * (1.0 / float(beta))
+    y = t.softplus() if beta == 1.0 else (t * float(beta)).softplus() * (1.0 / float(beta))
+    if beta == 1.0 and float(threshold) == 20.0:
+        return y  # the softplus op is x itself past x > 20 already (docs/semantics.md)
+    return engine_of(t).where(t * float(beta) > float(threshold), t, y)
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
@@ -1093,7 +1151,7 @@ def _attn_bias(E: Any, mask: Any, dtype: Any, shape: tuple[int, ...]) -> Any:
 
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None, *,
+                                 is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False, *,
                                  generator: Any = None) -> Any:
     """PyTorch's ``F.scaled_dot_product_attention``: query (..., L, E), key (..., S, E), value (..., S, Ev)
     -> (..., L, Ev) (batch dims broadcast),
@@ -1108,6 +1166,9 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     with :func:`dropout`'s mask over the (..., L, S) weights and its seed drawn from ``generator`` (or the
     generator :func:`pygrad.manual_seed` seeds) as :func:`dropout` draws one, so the same seed gives the
     result of ``dropout(softmax(s)) @ v`` on both engines. The backward regenerates the mask from the seed.
+    ``enable_gqa`` (grouped-query attention, as PyTorch): key and value (..., Hkv, S, ·) with fewer heads
+    than query (..., Hq, L, E), Hq a multiple of Hkv, each of their heads serving Hq/Hkv query heads in
+    turn (``repeat_interleave`` along dim -3).
     """
     op = "scaled_dot_product_attention"
     q, k, v = _tensor(op, query), _tensor(op, key), _tensor(op, value)
@@ -1118,6 +1179,12 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         raise PygradValueError(f"{op}: an explicit attn_mask should not be set when is_causal=True")
     if isinstance(dropout_p, bool) or not 0.0 <= float(dropout_p) <= 1.0:
         raise PygradValueError(f"{op}: dropout_p has to be between 0 and 1, but got {dropout_p!r}")
+    if enable_gqa and q.ndim >= 3 and k.ndim >= 3 and v.ndim >= 3 and not q.shape[-3] == k.shape[-3] == v.shape[-3]:
+        hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
+        if hk != hv or hq % hk:
+            raise ShapeError(f"{op}: with enable_gqa, key {k.shape} and value {v.shape} must have the same number "
+                             f"of heads (dim -3), dividing query's {q.shape}")
+        k, v = k.repeat_interleave(hq // hk, dim=-3), v.repeat_interleave(hq // hk, dim=-3)
     try:
         batch = np.broadcast_shapes(tuple(q.shape[:-2]), tuple(k.shape[:-2]), tuple(v.shape[:-2]))
     except ValueError:

@@ -397,3 +397,33 @@ def test_sdpa_nan_scores_make_their_rows_nan(dtype):
     s = 0.5 * q[0, 0] @ k[0].T
     p = np.exp(s - s.max())
     np.testing.assert_allclose(out[0, 0], p / p.sum() @ v[0], rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_sdpa_grouped_query_attention(m):
+    """enable_gqa: each of Hkv key/value heads serves Hq/Hkv consecutive query heads (PyTorch's rule),
+    so the result is attention against the repeated heads, and their gradients sum over each group."""
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((2, 6, 4, 3)), rng.standard_normal((2, 2, 5, 3)), rng.standard_normal((2, 2, 5, 3))
+    g = rng.standard_normal((2, 6, 4, 3))
+    o, (dq, dk, dv) = _run(m, q, k, v, g, is_causal=True, enable_gqa=True)
+    bias = np.where(np.triu(np.ones((4, 5), bool), 1), -np.inf, 0.0)
+    wo, wdq, wdk, wdv, _ = np_attention(q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1), bias, 1 / np.sqrt(3), g)
+    np.testing.assert_allclose(o, wo, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dq, wdq, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dk, wdk.reshape(2, 2, 3, 5, 3).sum(2), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dv, wdv.reshape(2, 2, 3, 5, 3).sum(2), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ShapeError, match="enable_gqa"):
+        _run(m, q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1), g, enable_gqa=True)  # 4 heads: 6 % 4
+
+
+def test_sdpa_grouped_query_attention_against_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    q, k, v = rng.standard_normal((2, 4, 3, 2)), rng.standard_normal((2, 2, 5, 2)), rng.standard_normal((2, 2, 5, 3))
+    want = torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v),
+                                                            enable_gqa=True)
+    for m in (pygrad, ref):
+        got = m.nn.functional.scaled_dot_product_attention(m.tensor(q), m.tensor(k), m.tensor(v), enable_gqa=True)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)

@@ -114,3 +114,79 @@ def test_modules(m: Any) -> None:
                    (nn.KLDivLoss("batchmean"), lambda a, b: m.nn.functional.kl_div(a, b, "batchmean"))):
         a, b = s.sigmoid(), (s * 0.5).sigmoid()
         assert mod(a, b).item() == pytest.approx(f(a, b).item())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_and_nll_other_layouts_by_hand(m: Any, reduction: str) -> None:
+    """(N, C, d) scores with (N, d) labels, unbatched (C,) scores with a 0-d label, and class
+    probabilities: each the (N·d, C) case row by row, as PyTorch defines them."""
+    F = m.nn.functional
+    x = rng.standard_normal((2, 4, 3))  # N=2, C=4, d=3
+    y = np.array([[0, 3, 1], [3, 2, 0]])
+    rows, labels = x.transpose(0, 2, 1).reshape(-1, 4), y.reshape(-1)
+    lp = _np_logsoftmax(rows)
+    keep = labels != 3
+    per = -lp[np.arange(6), labels] * W[labels] * keep
+    want = {"mean": per.sum() / (W[labels] * keep).sum(), "sum": per.sum(), "none": per.reshape(2, 3)}[reduction]
+    xt = m.tensor(x, requires_grad=True)
+    got = F.cross_entropy(xt, m.tensor(y), weight=m.tensor(W), ignore_index=3, reduction=reduction)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    got_nll = F.nll_loss(m.tensor(lp.reshape(2, 3, 4).transpose(0, 2, 1)), y, weight=W, ignore_index=3,
+                         reduction=reduction)
+    np.testing.assert_allclose(got_nll.numpy(), want, rtol=1e-12)
+    # the gradient: softmax - onehot per kept row, scaled by its weight (and the mean's denominator)
+    g = rng.standard_normal(np.shape(want))
+    (got * m.tensor(g)).sum().backward()
+    scale = (np.broadcast_to(g, (2, 3)).reshape(-1) if reduction == "none" else np.full(6, float(g))) * W[labels] * keep
+    if reduction == "mean":
+        scale = scale / (W[labels] * keep).sum()
+    dr = (np.exp(lp) - np.eye(4)[labels]) * scale[:, None]
+    np.testing.assert_allclose(xt.grad.numpy(), dr.reshape(2, 3, 4).transpose(0, 2, 1), rtol=1e-10, atol=1e-14)
+    # unbatched
+    u = F.cross_entropy(m.tensor(S[1]), np.array(3), reduction=reduction)
+    assert u.shape == () and u.item() == pytest.approx(-_np_logsoftmax(S[1:2])[0, 3], rel=1e-12)
+    # class probabilities with smoothing and weights: the mean divides by the number of rows
+    p = rng.random((6, 4))
+    p /= p.sum(axis=1, keepdims=True)
+    ps = p * 0.9 + 0.1 / 4
+    per = -(_np_logsoftmax(S) * ps * W).sum(axis=1)
+    want = {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
+    got = F.cross_entropy(m.tensor(S), m.tensor(p), weight=m.tensor(W), reduction=reduction, label_smoothing=0.1)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"cross_entropy: scores of shape \(2, 4, 3\) need labels of shape \(2, 3\)"):
+        F.cross_entropy(m.tensor(x), np.zeros((2, 4), dtype=np.int64))
+
+
+def test_other_layouts_against_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+    x = rng.standard_normal((3, 5, 2, 2))
+    y = rng.integers(0, 5, (3, 2, 2))
+    y[0, 0, 0] = -100
+    p = rng.random((3, 5, 2, 2))
+    w = rng.random(5) + 0.5
+    for target, kw in ((y, {}), (y, {"weight": w, "label_smoothing": 0.2}), (p, {"weight": w, "label_smoothing": 0.3})):
+        for red in ("mean", "sum", "none"):
+            tk = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+            xt = torch.tensor(x, requires_grad=True)
+            want = TF.cross_entropy(xt, torch.tensor(target), reduction=red, **tk)
+            xp = pygrad.tensor(x, requires_grad=True)
+            got = pygrad.nn.functional.cross_entropy(xp, pygrad.tensor(target), reduction=red, **kw)
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-10)
+            g = rng.standard_normal(tuple(want.shape))
+            (want * torch.tensor(g)).sum().backward()
+            (got * pygrad.tensor(g)).sum().backward()
+            np.testing.assert_allclose(xp.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_default_ignore_index_labels_are_ignored(m: Any) -> None:
+    """cross_entropy(x, y) with -100 among the labels (the default ignore_index): those rows count for
+    nothing, as PyTorch's; another negative label is still out of range."""
+    F = m.nn.functional
+    y = np.array([0, -100, 1, -100, 2, 3])
+    lp = _np_logsoftmax(S)
+    keep = y != -100
+    want = -lp[np.arange(6)[keep], y[keep]].mean()
+    assert F.cross_entropy(m.tensor(S), m.tensor(y)).item() == pytest.approx(want, rel=1e-12)
+    with pytest.raises(IndexError, match="label -1"):
+        F.cross_entropy(m.tensor(S), m.tensor(np.array([0, -1, 1, 2, 2, 3])))
