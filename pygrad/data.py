@@ -200,7 +200,8 @@ class DataLoader:
 
     ``X`` may also be a dataset: any object with ``__len__`` and ``__getitem__``
     (PyTorch's map-style Dataset protocol) whose items are arrays, numbers, or
-    tuples of them; a batch stacks the items field by field (``y`` must then be
+    tuples or dicts of them; a batch stacks the items field by field (a dict
+    item gives a dict of batches, the first key's as X; ``y`` must then be
     None: the fields are the batch).
 
     ``collate_fn``: with a dataset, a function from the list of a batch's items to the batch
@@ -275,7 +276,8 @@ class DataLoader:
         batches of that epoch already yielded (or the next epoch's start between epochs)."""
         if self._epoch_state is not None and self._done < len(self):
             return {"rng_state": self._epoch_state, "batches_done": self._done}
-        return {"rng_state": self._rng.bit_generator.state, "batches_done": 0}
+        # between epochs; after load_state_dict and before iterating, the position that was loaded
+        return {"rng_state": self._rng.bit_generator.state, "batches_done": self._resume or 0}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict`: the next iteration yields the batches the saved
@@ -309,6 +311,12 @@ class DataLoader:
         if isinstance(items[0], tuple):
             fields = [np.stack([np.asarray(it[k]) for it in items]) for k in range(len(items[0]))]
             return tuple(self._convert(f, labels=k > 0) for k, f in enumerate(fields))
+        if isinstance(items[0], dict):  # PyTorch's default collation of dict items: a dict of batches
+            if any(not isinstance(it, dict) or it.keys() != items[0].keys() for it in items):
+                raise PygradValueError(f"DataLoader: the dataset's dict items must all have the keys "
+                                       f"{list(items[0])}")
+            return {k: self._convert(np.stack([np.asarray(it[k]) for it in items]), labels=j > 0)
+                    for j, k in enumerate(items[0])}
         return self._convert(np.stack([np.asarray(it) for it in items]), labels=False)
 
     def __iter__(self) -> Iterator[Any]:

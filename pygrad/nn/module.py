@@ -254,9 +254,18 @@ class Module:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
     def apply(self, fn: Any) -> Module:
-        """``fn(m)`` for every sub-module (children first) and then this module; returns self."""
-        for m in reversed(list(self.modules())):
-            fn(m)
+        """``fn(m)`` for every sub-module and then this module, in PyTorch's order (each child's
+        subtree in registration order, a module after its children; a module that two parents hold
+        is met under each, as PyTorch's recursion meets it); returns self."""
+        stack: list[tuple[Module, bool]] = [(self, False)]  # (module, its children already pushed)
+        while stack:  # an explicit stack: no recursion, whatever the nesting
+            m, expanded = stack.pop()
+            if expanded:
+                fn(m)
+                continue
+            stack.append((m, True))
+            kids = {id(c): c for c in m._modules.values() if c is not None}  # children() meets each once
+            stack.extend((c, False) for c in reversed(list(kids.values())))
         return self
 
     def num_parameters(self) -> int:

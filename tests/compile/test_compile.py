@@ -55,6 +55,11 @@ OPTIMIZERS = [
     ("AdamW", {"lr": 0.01, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
     ("Adagrad", {"lr": 0.1}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 1e-3}),
+    ("NAdam", {"lr": 0.01}),
+    ("RAdam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 1e-2}),
+    ("Adadelta", {"lr": 1.0}),
+    ("Rprop", {"lr": 0.01}),
 ]
 
 

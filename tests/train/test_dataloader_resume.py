@@ -80,3 +80,35 @@ def test_resume_state_errors() -> None:
         loader.load_state_dict({"x": 1})
     with pytest.raises(ValueError, match="batches_done"):
         loader.load_state_dict({"rng_state": loader.state_dict()["rng_state"], "batches_done": 9})
+
+
+def test_a_loaded_state_is_saved_again_before_iterating() -> None:
+    """load_state_dict, then state_dict before the next batch (a checkpoint right after a resume):
+    the position loaded is the position saved."""
+    X = np.arange(20.0)
+    a = data.DataLoader(X, batch_size=3, shuffle=True, seed=1)
+    _batches(a, 2)
+    sd = a.state_dict()
+    b = data.DataLoader(X, batch_size=3, shuffle=True, seed=5)
+    b.load_state_dict(sd)
+    sd2 = b.state_dict()
+    assert sd2["batches_done"] == 2
+    c = data.DataLoader(X, batch_size=3, shuffle=True, seed=9)
+    c.load_state_dict(sd2)
+    d = data.DataLoader(X, batch_size=3, shuffle=True, seed=9)
+    d.load_state_dict(sd)
+    rest = _batches(d)
+    assert len(rest) == len(d) - 2 and _batches(c) == rest
+
+
+def test_dict_items_collate_to_a_dict_of_batches() -> None:
+    class Dicts(data.Dataset):
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, i: int) -> dict[str, Any]:
+            return {"x": np.array([i, -i], dtype=np.float32), "y": i % 2}
+
+    xb = next(iter(data.DataLoader(Dicts(), batch_size=3)))
+    assert list(xb) == ["x", "y"] and isinstance(xb["x"], pygrad.Tensor)
+    assert xb["x"].numpy().tolist() == [[0, 0], [1, -1], [2, -2]] and xb["y"].tolist() == [0, 1, 0]

@@ -207,3 +207,29 @@ def test_embedding_against_pytorch() -> None:
     (e(pygrad.tensor(idx)) * pygrad.tensor(g)).sum().backward()
     (t(torch.tensor(idx)) * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(e.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_apply_visits_in_pytorchs_order(m: Any) -> None:
+    """PyTorch's apply: each child's subtree in registration order, a module after its children; a
+    module that two parents hold is met under each."""
+    nn = m.nn
+    shared = nn.Tanh()
+    net = nn.Sequential(nn.Sequential(nn.Linear(1, 1), nn.ReLU()), nn.ModuleList([shared, nn.Sigmoid()]),
+                        nn.Sequential(shared))
+    seen: list[str] = []
+    net.apply(lambda mod: seen.append(type(mod).__name__))
+    assert seen == ["Linear", "ReLU", "Sequential", "Tanh", "Sigmoid", "ModuleList", "Tanh", "Sequential",
+                    "Sequential"]
+
+
+def test_softplus_threshold_is_pytorchs(m: Any) -> None:
+    """Past β·x > threshold softplus is x itself (gradient 1), whatever the threshold."""
+    xv = np.array([-3.0, 0.2, 0.6, 2.0, 30.0])
+    x = m.tensor(xv, requires_grad=True)
+    y = m.nn.functional.softplus(x, beta=2.0, threshold=1.0)
+    want = np.where(2 * xv > 1.0, xv, np.log1p(np.exp(2 * xv)) / 2)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-14)
+    assert y.numpy()[2] == 0.6 and y.numpy()[4] == 30.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(2 * xv > 1.0, 1.0, 1 / (1 + np.exp(-2 * xv))), rtol=1e-14)
+    np.testing.assert_array_equal(m.nn.Softplus(2.0, 1.0)(m.tensor(xv)).numpy(), y.numpy())
