@@ -8,6 +8,8 @@ when nothing is compiled each costs one global lookup.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from typing import Any
 
@@ -15,12 +17,35 @@ RECORDING = 0
 local = threading.local()  # .rec: the recording in progress on this thread (pygrad._compile._Recording)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _origin() -> str:
+    """Where the refused call was made, for the message: the outermost public function of
+    pygrad's that made it (``F.cross_entropy`` reading its labels with ``weight=``), if it was
+    not the user's own call, and the user's line that led to it."""
+    try:
+        frame = sys._getframe(3)  # the frame that called the hook (Tensor.numpy ...) calling refuse
+    except ValueError:
+        return ""
+    inner = None
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        name = frame.f_code.co_qualname
+        public = not any(part.startswith("_") for part in name.split("."))
+        if public and (inner is None or not name.endswith(".forward")):  # F.embedding over Embedding.forward
+            inner = f"{frame.f_globals.get('__name__', 'pygrad')}.{name}"
+        frame = frame.f_back
+    where = f" at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}" if frame is not None else ""
+    return (f", made by {inner}" if inner else "") + where
+
+
 def refuse(what: str) -> None:
     """Python read tensor values (``.item()`` ...) while recording: the step cannot
-    be replayed (the recording raises at once under fullgraph=True)."""
+    be replayed (the recording raises at once under fullgraph=True). The message says
+    where the call was made (see :func:`_origin`)."""
     rec = getattr(local, "rec", None)
     if rec is not None:
-        rec.refuse(what)
+        rec.refuse(what + _origin())
 
 
 def note_update(opt: Any, p: Any, group: dict[str, Any]) -> None:

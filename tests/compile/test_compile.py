@@ -1180,3 +1180,32 @@ def test_two_threads_share_a_compiled_step():
         t.join()
     assert not errors and compiled.records == 1
     np.testing.assert_array_equal(w_c.numpy(), w_e.numpy())  # Adam's steps are order-independent here
+
+
+def test_fallback_names_the_library_call_and_the_users_line():
+    """A value read by one of pygrad's own functions (nn.Embedding reads its indices in Python) is
+    named in the warning, with the line of the user's function that called it; a read the user
+    wrote is named by its line alone."""
+    import inspect
+    emb, lin = nn.Embedding(10, 4, dtype="float64"), nn.Linear(4, 3, dtype="float64")
+
+    def step(idx):
+        return lin(emb(idx)).sum()
+
+    def step2(x):
+        return (x * 2).sum().item()
+
+    line = inspect.getsourcelines(step)[1] + 1
+    idx = pg.tensor(np.array([1, 2, 3]))
+    f = pg.compile(step)
+    with pytest.warns(CompileWarning) as caught:
+        for _ in range(3):
+            assert f(idx).item() == pytest.approx(lin(emb(idx)).sum().item())
+    (msg,) = [str(w.message) for w in caught if issubclass(w.category, CompileWarning)]
+    assert msg.endswith(f"made by pygrad.nn.functional.embedding at test_compile.py:{line}"), msg
+    g = pg.compile(step2)
+    line2 = inspect.getsourcelines(step2)[1] + 1
+    with pytest.warns(CompileWarning, match=rf"cannot record Tensor\.item\(\) \(a tensor value read into "
+                                            rf"Python\) at test_compile\.py:{line2}$"):
+        for _ in range(3):
+            assert g(pg.tensor([1.0, 2.0])) == 6.0
