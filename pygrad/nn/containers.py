@@ -287,18 +287,32 @@ class GELU(Module):
         return F.gelu(x, self.approximate)
 
 
-class SiLU(Module):
+class _InplaceFlag(Module):
+    """A parameterless activation with PyTorch's ``inplace`` flag (the result written into the
+    input; see :func:`pygrad.nn.functional.relu`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        if not isinstance(inplace, bool):
+            raise PygradTypeError(f"{type(self).__name__}: inplace must be a bool, got {type(inplace).__name__}")
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_InplaceFlag):
     """x·σ(x)."""
 
     def forward(self, x: Any) -> Any:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
-class Mish(Module):
+class Mish(_InplaceFlag):
     """x·tanh(softplus(x))."""
 
     def forward(self, x: Any) -> Any:
-        return F.mish(x)
+        return F.mish(x, self.inplace)
 
 
 class Softplus(Module):
@@ -315,34 +329,34 @@ class Softplus(Module):
         return F.softplus(x, self.beta, self.threshold)
 
 
-class Hardtanh(Module):
+class Hardtanh(_InplaceFlag):
     """x clipped to [min_val, max_val]; the gradient passes strictly inside."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
         if not min_val <= max_val:
             raise PygradValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")
         self.min_val, self.max_val = float(min_val), float(max_val)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
 
 class ReLU6(Hardtanh):
     """min(max(0, x), 6)."""
 
-    def __init__(self) -> None:
-        super().__init__(0.0, 6.0)
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceFlag):
     """clip(x/6 + 1/2, 0, 1)."""
 
     def forward(self, x: Any) -> Any:
-        return F.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace)
 
 
 __all__ = ["Parameter", "Identity", "Dropout",
@@ -542,40 +556,34 @@ class Softmin(_Dim):
     _fn = "softmin"
 
 
-class SELU(Module):
+class SELU(_InplaceFlag):
     """scale·elu(x, α), α ≈ 1.6733, scale ≈ 1.0507 (:func:`pygrad.nn.functional.selu`)."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-
     def forward(self, x: Any) -> Any:
-        return F.selu(x)
+        return F.selu(x, self.inplace)
 
 
-class CELU(Module):
+class CELU(_InplaceFlag):
     """max(0, x) + min(0, α(e^{x/α} - 1)) (:func:`pygrad.nn.functional.celu`)."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha == 0:
             raise PygradValueError(f"CELU: alpha must be a non-zero number, got {alpha!r}")
         self.alpha = float(alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
-        return F.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace)
 
 
-class Hardswish(Module):
+class Hardswish(_InplaceFlag):
     """x·relu6(x + 3)/6."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-
     def forward(self, x: Any) -> Any:
-        return F.hardswish(x)
+        return F.hardswish(x, self.inplace)
 
 
 class Softsign(Module):

@@ -26,7 +26,7 @@ dim first) in constant, reflect, replicate or circular mode.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -397,29 +397,41 @@ def l1_regularization(params: Any, lam: float) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def relu(x: Any) -> Any:
+def _activate(op: str, input: Any, fn: Callable[[Any], Any], inplace: bool) -> Any:
+    """fn(input), or with ``inplace`` (PyTorch's ``inplace=True``) written into ``input`` and
+    returned as it: ``input``'s values are replaced (its version bumped) and, when the graph
+    records, the in-place op stands for it from then on, its backward that of fn. As in
+    PyTorch, a leaf that requires grad cannot be changed in place (an error says so), and a
+    value saved for an earlier op's backward that is overwritten makes that backward raise."""
+    t = _tensor(op, input)
+    if not isinstance(inplace, bool):
+        raise PygradTypeError(f"{op}: inplace must be a bool, got {type(inplace).__name__}")
+    return t._inplace(f"{op}_", fn) if inplace else fn(t)
+
+
+def relu(input: Any, inplace: bool = False) -> Any:
     """max(0, x)."""
-    return _tensor("relu", x).relu()
+    return _activate("relu", input, lambda t: t.relu(), inplace)
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(input: Any) -> Any:
     """σ(x) = 1 / (1 + e⁻ˣ)."""
-    return _tensor("sigmoid", x).sigmoid()
+    return _tensor("sigmoid", input).sigmoid()
 
 
-def tanh(x: Any) -> Any:
+def tanh(input: Any) -> Any:
     """tanh x."""
-    return _tensor("tanh", x).tanh()
+    return _tensor("tanh", input).tanh()
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Any:
     """x for x > 0, else negative_slope·x."""
-    return _tensor("leaky_relu", x).leaky_relu(negative_slope)
+    return _activate("leaky_relu", input, lambda t: t.leaky_relu(negative_slope), inplace)
 
 
-def elu(x: Any, alpha: float = 1.0) -> Any:
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     """x for x > 0, else α(eˣ - 1)."""
-    return _tensor("elu", x).elu(alpha)
+    return _activate("elu", input, lambda t: t.elu(alpha), inplace)
 
 
 def gelu(x: Any, approximate: str = "none") -> Any:
@@ -434,14 +446,14 @@ def gelu(x: Any, approximate: str = "none") -> Any:
     return t * 0.5 * (inner.tanh() + 1.0)
 
 
-def silu(x: Any) -> Any:
+def silu(input: Any, inplace: bool = False) -> Any:
     """x·σ(x) (swish)."""
-    return _tensor("silu", x).silu()
+    return _activate("silu", input, lambda t: t.silu(), inplace)
 
 
-def mish(x: Any) -> Any:
+def mish(input: Any, inplace: bool = False) -> Any:
     """x·tanh(softplus(x))."""
-    return _tensor("mish", x).mish()
+    return _activate("mish", input, lambda t: t.mish(), inplace)
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
@@ -456,23 +468,24 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     return engine_of(t).where(t * float(beta) > float(threshold), t, y)
 
 
-def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
     """x clipped to [min_val, max_val]; the gradient passes strictly inside (PyTorch's rule)."""
-    t = _tensor("hardtanh", x)
+    t = _tensor("hardtanh", input)
     if not min_val <= max_val:
         raise PygradValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
     mod = engine_of(t)
-    return mod.where(t <= min_val, float(min_val), mod.where(t >= max_val, float(max_val), t))
+    return _activate("hardtanh", t, lambda u: mod.where(u <= min_val, float(min_val),
+                                                        mod.where(u >= max_val, float(max_val), u)), inplace)
 
 
-def relu6(x: Any) -> Any:
+def relu6(input: Any, inplace: bool = False) -> Any:
     """min(max(0, x), 6): hardtanh(x, 0, 6)."""
-    return hardtanh(x, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def hardsigmoid(x: Any) -> Any:
+def hardsigmoid(input: Any, inplace: bool = False) -> Any:
     """clip(x/6 + 1/2, 0, 1)."""
-    return _tensor("hardsigmoid", x).hardsigmoid()
+    return _activate("hardsigmoid", input, lambda t: t.hardsigmoid(), inplace)
 
 
 def logsigmoid(x: Any) -> Any:
@@ -1351,7 +1364,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Any, inplace: bool = False) -> Any:
     """scale·(max(0, x) + min(0, α(eˣ - 1))), α ≈ 1.6733, scale ≈ 1.0507: scale·elu(x, α)."""
-    return _float_tensor("selu", input).elu(_SELU_ALPHA) * _SELU_SCALE
+    x = _float_tensor("selu", input)
+    return _activate("selu", x, lambda t: t.elu(_SELU_ALPHA) * _SELU_SCALE, inplace)
 
 
 def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
@@ -1360,13 +1374,13 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     a = _num("celu", "alpha", alpha)
     if a == 0:
         raise PygradValueError("celu: alpha must not be 0")
-    return x.elu(1.0) if a == 1 else (x * (1.0 / a)).elu(1.0) * a
+    return _activate("celu", x, lambda t: t.elu(1.0) if a == 1 else (t * (1.0 / a)).elu(1.0) * a, inplace)
 
 
 def hardswish(input: Any, inplace: bool = False) -> Any:
     """x·relu6(x + 3)/6 = x·hardsigmoid(x)."""
     x = _float_tensor("hardswish", input)
-    return x * x.hardsigmoid()
+    return _activate("hardswish", x, lambda t: t * t.hardsigmoid(), inplace)
 
 
 def softsign(input: Any) -> Any:

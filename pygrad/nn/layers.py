@@ -69,13 +69,33 @@ class _Activation(Module):
             return x
         return _input(type(self).__name__, x, resolve(None), None)
 
+    def _apply_fn(self, x: Any, op: str, fn: Any) -> Any:
+        """fn(x), or written into x when the layer was made with ``inplace=True`` (see
+        :func:`pygrad.nn.functional.relu`)."""
+        x = self._arg(x)
+        return x._inplace(f"{op}_", fn) if getattr(self, "inplace", False) else fn(x)
+
+
+def _inplace_flag(layer: str, inplace: Any) -> bool:
+    if not isinstance(inplace, bool):
+        raise PygradTypeError(f"{layer}: inplace must be a bool, got {type(inplace).__name__}")
+    return inplace
+
 
 class ReLU(_Activation):
-    """y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
+    """y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink). ``inplace=True``: y is
+    written into x (PyTorch's flag; see :func:`pygrad.nn.functional.relu`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace_flag("ReLU", inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
     def forward(self, x: Any) -> Any:
         """max(0, x), elementwise."""
-        return self._arg(x).relu()
+        return self._apply_fn(x, "relu", lambda t: t.relu())
 
 
 class Sigmoid(_Activation):
@@ -97,31 +117,33 @@ class Tanh(_Activation):
 class LeakyReLU(_Activation):
     """y = x for x > 0, else s·x (s = ``negative_slope``); dy/dx = 1 or s."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
+        self.inplace = _inplace_flag("LeakyReLU", inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
         """x or s·x, elementwise."""
-        return self._arg(x).leaky_relu(self.negative_slope)
+        return self._apply_fn(x, "leaky_relu", lambda t: t.leaky_relu(self.negative_slope))
 
 
 class ELU(_Activation):
     """y = x for x > 0, else α(eˣ - 1); dy/dx = 1 or α·eˣ."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = float(alpha)
+        self.inplace = _inplace_flag("ELU", inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
         """x or α(eˣ - 1), elementwise."""
-        return self._arg(x).elu(self.alpha)
+        return self._apply_fn(x, "elu", lambda t: t.elu(self.alpha))
 
 
 class PReLU(Module):

@@ -855,6 +855,11 @@ class Tensor:
         """In place: self = max(self, 0)."""
         return _inplace_apply(self, "relu_", lambda x: x.relu())
 
+    def _inplace(self, op: str, fn: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+        """self = fn(self), in place (as the C engine's Tensor._inplace): recorded when grad mode
+        is on and self or an operand requires grad."""
+        return _inplace_apply(self, op, fn, *operands)
+
     def sigmoid_(self) -> Tensor:
         """In place: self = 1 / (1 + exp(-self))."""
         return _inplace_apply(self, "sigmoid_", lambda x: x.sigmoid())
