@@ -341,21 +341,46 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _reduce("mse_loss", d * d, reduction)
 
 
-def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Any:
-    """Binary cross-entropy of a logit x and a target t in [0, 1], computed stably:
+def _loss_weight(op: str, what: str, w: Any, x: Any, shape: tuple[int, ...]) -> Any:
+    """A per-element (or per-class) loss weight as a tensor of x's engine and dtype that
+    broadcasts to ``shape``."""
+    t = w if is_tensor(w) else engine_of(x).tensor(np.asarray(w, dtype=np.float64), dtype=x.dtype)
+    if engine_of(t) is not engine_of(x):
+        raise PygradTypeError(f"{op}: {what} and input are tensors of different engines")
+    try:
+        if np.broadcast_shapes(tuple(t.shape), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"{op}: {what} of shape {tuple(t.shape)} does not broadcast to the input's shape "
+                         f"{shape}") from None
+    return t
 
-        ℓ = -t log σ(x) - (1 - t) log σ(-x),   ∂ℓ/∂x = σ(x) - t
 
-    with [log σ(-x), log σ(x)] = log_softmax([0, x]) (never exp of a large number,
-    and the exact gradient at x = 0).
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Any:
+    """Binary cross-entropy of a logit x and a target t in [0, 1], computed stably (PyTorch's
+    arguments):
+
+        ℓ = -w [p·t log σ(x) + (1 - t) log σ(-x)],   ∂ℓ/∂x = w [(p·t + 1 - t) σ(x) - p·t]
+
+    with [log σ(-x), log σ(x)] = log_softmax([0, x]) (never exp of a large number, and the
+    exact gradient at x = 0); ``weight`` w broadcasts to x's shape, ``pos_weight`` p (the
+    positive examples' weight, one per class) broadcasts along x's last dimension; both 1 when
+    None. A string third argument is taken as ``reduction`` (the older signature).
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    x, t = _pair("binary_cross_entropy_with_logits", logits, target)
+    op = "binary_cross_entropy_with_logits"
+    if isinstance(weight, str):  # binary_cross_entropy_with_logits(x, t, "sum")
+        weight, reduction = None, weight
+    _check_reduction(op, reduction)
+    x, t = _pair(op, input, target)
     E = engine_of(x)
     pair = E.stack([E.zeros(*x.shape, dtype=x.dtype), x], axis=-1)  # (..., 2): [0, x]
     logs = E.log_softmax(pair, axis=-1)  # [log σ(-x), log σ(x)]
-    losses = -(t * logs[..., 1] + (1.0 - t) * logs[..., 0])
-    return _reduce("binary_cross_entropy_with_logits", losses, reduction)
+    pos = t if pos_weight is None else t * _loss_weight(op, "pos_weight", pos_weight, x, tuple(x.shape))
+    losses = -(pos * logs[..., 1] + (1.0 - t) * logs[..., 0])
+    if weight is not None:
+        losses = losses * _loss_weight(op, "weight", weight, x, tuple(x.shape))
+    return _reduce(op, losses, reduction)
 
 
 # ---------------------------------------------------------------------------

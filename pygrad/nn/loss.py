@@ -53,10 +53,15 @@ class NLLLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities and targets in [0, 1]."""
+    """Binary cross-entropy of probabilities and targets in [0, 1], each element's loss times
+    ``weight`` (broadcast to the input's shape) when given."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight = weight
 
     def forward(self, p: Any, target: Any) -> Any:
-        return F.binary_cross_entropy(p, target, reduction=self.reduction)
+        return F.binary_cross_entropy(p, target, self.weight, reduction=self.reduction)
 
 
 class HuberLoss(_Loss):
@@ -119,11 +124,19 @@ class MSELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits and targets in [0, 1]: -t log σ(x) - (1 - t) log σ(-x)."""
+    """Binary cross-entropy of logits and targets in [0, 1]: -w [p·t log σ(x) + (1 - t) log σ(-x)],
+    w = ``weight`` and p = ``pos_weight`` (one per class, along the last dimension), 1 when None
+    (:func:`pygrad.nn.functional.binary_cross_entropy_with_logits`)."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        if isinstance(weight, str):  # BCEWithLogitsLoss("sum"): the older signature
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
 
     def forward(self, logits: Any, target: Any) -> Any:
         """The loss of logits and targets of the same shape."""
-        return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(logits, target, self.weight, self.reduction, self.pos_weight)
 
 
 __all__ = ["CrossEntropyLoss", "SVMLoss", "MulticlassHingeLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "BCELoss",

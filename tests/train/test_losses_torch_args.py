@@ -11,6 +11,7 @@ import pytest
 
 import pygrad
 import pygrad.reference
+from pygrad.errors import ShapeError
 
 ENGINES = {"c": pygrad, "reference": pygrad.reference}
 rng = np.random.default_rng(0)
@@ -190,3 +191,56 @@ def test_default_ignore_index_labels_are_ignored(m: Any) -> None:
     assert F.cross_entropy(m.tensor(S), m.tensor(y)).item() == pytest.approx(want, rel=1e-12)
     with pytest.raises(IndexError, match="label -1"):
         F.cross_entropy(m.tensor(S), m.tensor(np.array([0, -1, 1, 2, 2, 3])))
+
+
+def _bce_logits_by_hand(x: np.ndarray, t: np.ndarray, w: Any, pw: Any) -> np.ndarray:
+    ls_pos = -np.logaddexp(0.0, -x)  # log σ(x)
+    ls_neg = -np.logaddexp(0.0, x)  # log σ(-x)
+    p = 1.0 if pw is None else pw
+    out = -(p * t * ls_pos + (1 - t) * ls_neg)
+    return out * (1.0 if w is None else w)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits_weight_and_pos_weight(m: Any, reduction: str) -> None:
+    """weight broadcasts to the input, pos_weight along its last (class) dimension; values against
+    numpy by hand and against PyTorch, gradients against PyTorch."""
+    x = rng.standard_normal((5, 3)) * 4
+    t = rng.uniform(0, 1, (5, 3))
+    w, pw = rng.uniform(0.5, 2, (5, 1)), np.array([1.0, 3.0, 0.25])
+    F = m.nn.functional
+    xt = m.tensor(x, requires_grad=True)
+    got = F.binary_cross_entropy_with_logits(xt, m.tensor(t), weight=m.tensor(w), reduction=reduction,
+                                             pos_weight=pw)
+    want = _bce_logits_by_hand(x, t, w, pw)
+    want = want.mean() if reduction == "mean" else want.sum() if reduction == "sum" else want
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    mod = m.nn.BCEWithLogitsLoss(weight=m.tensor(w), reduction=reduction, pos_weight=m.tensor(pw))
+    np.testing.assert_allclose(mod(m.tensor(x), m.tensor(t)).numpy(), want, rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.binary_cross_entropy_with_logits(tx, torch.tensor(t), weight=torch.tensor(w),
+                                                              reduction=reduction, pos_weight=torch.tensor(pw))
+    np.testing.assert_allclose(got.numpy(), tl.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(tl.shape)
+    (got * m.tensor(g)).sum().backward()
+    (tl * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_bce_with_logits_arguments(m: Any) -> None:
+    F = m.nn.functional
+    x, t = m.tensor(rng.standard_normal((4, 3))), m.tensor(rng.uniform(0, 1, (4, 3)))
+    # the older positional reduction still works
+    assert F.binary_cross_entropy_with_logits(x, t, "sum").item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(x, t, reduction="sum").item(), rel=1e-15)
+    assert m.nn.BCEWithLogitsLoss("sum").reduction == "sum"
+    with pytest.raises(ShapeError, match=r"pos_weight of shape \(2,\) does not broadcast to the input's shape "
+                                         r"\(4, 3\)"):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=np.ones(2))
+    with pytest.raises(ShapeError, match=r"weight of shape \(4, 3, 2\) does not broadcast"):
+        F.binary_cross_entropy_with_logits(x, t, weight=np.ones((4, 3, 2)))
+    p = m.tensor(rng.uniform(0.05, 0.95, (4, 3)))
+    w = rng.uniform(0.5, 2, (4, 3))
+    np.testing.assert_allclose(m.nn.BCELoss(weight=m.tensor(w))(p, t).numpy(),
+                               F.binary_cross_entropy(p, t, m.tensor(w)).numpy(), rtol=1e-15)
