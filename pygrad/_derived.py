@@ -478,12 +478,12 @@ def triu(x: Any, diagonal: int = 0) -> Any:
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
     """x padded: ``pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...)``, PyTorch's order
     (last dim first). ``mode``: ``"constant"`` (``value``, default 0; negative pads crop),
     ``"reflect"`` (mirror without repeating the edge; pads < the dim's size), ``"replicate"``
     (repeat the edge), ``"circular"`` (wrap around)."""
-    x = _tensor("pad", x)
+    x = _tensor("pad", input)
     p = _sizes("pad", (pad,), "pad")
     if len(p) % 2 or len(p) // 2 > x.ndim:
         raise ShapeError(f"pad: the pad must have an even length of at most 2·ndim = {2 * x.ndim}, "

@@ -528,14 +528,14 @@ def maxout(x: Any, pieces: int) -> Any:
     return engine_of(_tensor("maxout", x)).maxout(x, pieces)
 
 
-def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
+def softmax(input: Any, axis: int = -1, *, dim: int | None = None) -> Any:
     """e^{x - m} / Σ e^{x - m} along ``axis`` (PyTorch's keyword ``dim`` names it too)."""
-    return _tensor("softmax", x).softmax(axis if dim is None else dim)
+    return _tensor("softmax", input).softmax(axis if dim is None else dim)
 
 
-def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
+def log_softmax(input: Any, axis: int = -1, *, dim: int | None = None) -> Any:
     """(x - m) - log Σ e^{x - m} along ``axis`` (or ``dim``)."""
-    return _tensor("log_softmax", x).log_softmax(axis if dim is None else dim)
+    return _tensor("log_softmax", input).log_softmax(axis if dim is None else dim)
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:

@@ -473,14 +473,17 @@ class Embedding(Module):
     zero and gets no gradient (its value is still returned). ``max_norm``, ``norm_type`` and
     ``scale_grad_by_freq`` are F.embedding's (rows looked up are renormalised in place; each
     row's gradient divided by its count in the batch); ``sparse=True`` is not supported.
+    ``_weight`` (PyTorch's): a (num_embeddings, embedding_dim) tensor to use as the table
+    itself (sharing its data, its padding row left as it is), frozen (no gradient) with
+    ``_freeze``; :meth:`from_pretrained` is the usual way to give one.
     """
 
     _default_engine: str | None = None
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 sparse: bool = False, *, dtype: Any = None, generator: Generator = None,
-                 engine: Engine = None) -> None:
+                 sparse: bool = False, _weight: Any = None, _freeze: bool = False, *, dtype: Any = None,
+                 generator: Generator = None, engine: Engine = None) -> None:
         super().__init__()
         self._E = E = resolve(engine, self._default_engine)
         self.num_embeddings = n = _size("Embedding", "num_embeddings", num_embeddings)
@@ -496,11 +499,39 @@ class Embedding(Module):
                                    "are dense tensors")
         self.max_norm = None if max_norm is None else float(max_norm)
         self.norm_type, self.scale_grad_by_freq, self.sparse = float(norm_type), bool(scale_grad_by_freq), False
+        if _weight is not None:
+            if not is_tensor(_weight) or engine_of(_weight) is not E:
+                raise PygradTypeError(f"Embedding: _weight must be a {label(E)} tensor, got {type(_weight).__name__}")
+            if tuple(_weight.shape) != (n, d):
+                raise ShapeError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not match "
+                                 f"num_embeddings={n}, embedding_dim={d}")
+            if np.dtype(_weight.dtype).kind != "f":
+                raise PygradTypeError(f"Embedding: _weight must be a float tensor, got dtype {_weight.dtype}")
+            self.weight = _weight.detach().requires_grad_(not _freeze)
+            return
         rng = _rng(generator)
         w = rng.standard_normal((n, d)) if rng is not None else np.asarray(E.randn(n, d, dtype="float64").numpy())
         if padding_idx is not None:
             w[padding_idx] = 0.0
-        self.weight = E.tensor(w, dtype=dtype or "float32", requires_grad=True)
+        self.weight = E.tensor(w, dtype=dtype or "float32", requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
+        """PyTorch's ``nn.Embedding.from_pretrained``: a layer whose table is ``embeddings`` (a 2-d
+        float tensor, its data shared; a numpy array is copied into a tensor of its dtype), with no
+        gradient when ``freeze`` (the default)."""
+        if isinstance(embeddings, np.ndarray):
+            E = resolve(None, cls._default_engine)
+            embeddings = E.tensor(embeddings)
+        if not is_tensor(embeddings):
+            raise PygradTypeError(f"Embedding.from_pretrained: expected a 2-d tensor, got {type(embeddings).__name__}")
+        if embeddings.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-d, got shape {tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight=embeddings,
+                   _freeze=freeze, engine=engine_of(embeddings))
 
     def extra_repr(self) -> str:
         extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
@@ -727,17 +758,18 @@ class Maxout(Module):
 
 class _BatchNorm(Module):
     """Shared by BatchNorm1d and BatchNorm2d (PyTorch's ``_BatchNorm``): weight (C,) ones and bias (C,) zeros
-    when ``affine``; buffers running_mean (C,) zeros, running_var (C,) ones and num_batches_tracked (0-d
-    int64) when ``track_running_stats`` (else None). In training the batch's statistics normalise and the
-    running ones are updated with ``momentum`` (None: the cumulative average, factor 1/num_batches_tracked);
-    in eval the running statistics normalise (the batch's when not tracked)."""
+    when ``affine`` (no bias with ``bias=False``); buffers running_mean (C,) zeros, running_var (C,) ones and
+    num_batches_tracked (0-d int64) when ``track_running_stats`` (else None). In training the batch's
+    statistics normalise and the running ones are updated with ``momentum`` (None: the cumulative average,
+    factor 1/num_batches_tracked); in eval the running statistics normalise (the batch's when not tracked)."""
 
     _default_engine: str | None = None
     _name = "BatchNorm"
     _dims: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, *, dtype: Any = None, engine: Engine = None) -> None:
+                 track_running_stats: bool = True, *, bias: bool = True, dtype: Any = None,
+                 engine: Engine = None) -> None:
         super().__init__()
         self._E = E = resolve(engine, self._default_engine)
         self.num_features = c = _size(self._name, "num_features", num_features)
@@ -746,7 +778,7 @@ class _BatchNorm(Module):
         self._dtype = dt = dtype or "float32"
         if self.affine:
             self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True)
-            self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True)
+            self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if bias else None
         else:
             self.weight = self.bias = None
         if self.track_running_stats:
@@ -840,13 +872,13 @@ class LayerNorm(Module):
 
 class GroupNorm(Module):
     """Group normalisation, PyTorch's ``nn.GroupNorm``: the channels of (N, C, *) in ``num_groups`` groups,
-    statistics per (sample, group); weight ones and bias zeros (C,) when ``affine``.
+    statistics per (sample, group); weight ones and bias zeros (C,) when ``affine`` (no bias with ``bias=False``).
     See :func:`pygrad.nn.functional.group_norm`."""
 
     _default_engine: str | None = None
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,
-                 dtype: Any = None, engine: Engine = None) -> None:
+                 bias: bool = True, dtype: Any = None, engine: Engine = None) -> None:
         super().__init__()
         self._E = E = resolve(engine, self._default_engine)
         self.num_groups = g = _size("GroupNorm", "num_groups", num_groups)
@@ -856,7 +888,7 @@ class GroupNorm(Module):
         self.eps, self.affine = float(eps), bool(affine)
         self._dtype = dt = dtype or "float32"
         self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True) if self.affine else None
-        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine else None
+        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine and bias else None
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
@@ -1056,7 +1088,8 @@ class _InstanceNorm(Module):
     _ndim = 3
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, *, dtype: Any = None, engine: Engine = None) -> None:
+                 track_running_stats: bool = False, *, bias: bool = True, dtype: Any = None,
+                 engine: Engine = None) -> None:
         super().__init__()
         name = type(self).__name__
         self._E = E = resolve(engine, self._default_engine)
@@ -1067,7 +1100,7 @@ class _InstanceNorm(Module):
         self.track_running_stats = False
         self._dtype = dt = dtype or "float32"
         self.weight = E.tensor(np.ones(c), dtype=dt, requires_grad=True) if self.affine else None
-        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine else None
+        self.bias = E.tensor(np.zeros(c), dtype=dt, requires_grad=True) if self.affine and bias else None
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
@@ -1092,7 +1125,8 @@ class _InstanceNorm(Module):
 class InstanceNorm1d(_InstanceNorm):
     """PyTorch's ``nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False,
     track_running_stats=False)`` on (N, C, L) or (C, L): :func:`pygrad.nn.functional.instance_norm`;
-    weight ones and bias zeros (C,) when ``affine``. Running statistics are not supported."""
+    weight ones and bias zeros (C,) when ``affine`` (no bias with ``bias=False``). Running statistics are
+    not supported."""
 
     _ndim = 3
 
