@@ -1028,8 +1028,12 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     One fused C kernel each way."""
     op = "layer_norm"
     x = _norm_float(op, input)
-    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
-        tuple(int(d) for d in normalized_shape)
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, Iterable) or isinstance(dims, str) or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
+        raise PygradTypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                              f"{normalized_shape!r}")
+    ns = tuple(int(d) for d in dims)
     if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
         raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
     for what, t in (("weight", weight), ("bias", bias)):
@@ -1048,6 +1052,8 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     x = _norm_float(op, input)
     if x.ndim < 2:
         raise ShapeError(f"{op}: expected an input of 2 or more dims (N, C, *), got shape {tuple(x.shape)}")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)):
+        raise PygradTypeError(f"{op}: num_groups must be an int, got {num_groups!r}")
     g = int(num_groups)
     c = int(x.shape[1])
     if g < 1 or c % g:
@@ -1594,8 +1600,12 @@ def rms_norm(input: Any, normalized_shape: Any, weight: Any = None, eps: float |
     len(normalized_shape) dims; ``eps`` None: the dtype's machine epsilon."""
     op = "rms_norm"
     x = _norm_float(op, input)
-    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
-        tuple(int(d) for d in normalized_shape)
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, Iterable) or isinstance(dims, str) or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
+        raise PygradTypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                              f"{normalized_shape!r}")
+    ns = tuple(int(d) for d in dims)
     if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
         raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
     _norm_param(op, "weight", weight, x, ns)

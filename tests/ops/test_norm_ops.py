@@ -255,6 +255,19 @@ def test_c_engine_checks_what_the_functional_would() -> None:
 
 
 @pytest.mark.parametrize("m", ENGINES)
+def test_functional_argument_types_are_checked(m: Any) -> None:
+    F = m.nn.functional
+    x = m.ones(2, 4, 3)
+    for bad in ("a", 2.5, [3, "b"], True):
+        with pytest.raises(TypeError, match="layer_norm: normalized_shape must be an int or a sequence of ints"):
+            F.layer_norm(x, bad)
+    for bad in (2.5, "2", True, None):
+        with pytest.raises(TypeError, match="group_norm: num_groups must be an int"):
+            F.group_norm(x, bad)
+    np.testing.assert_allclose(F.group_norm(x, np.int64(2)).numpy(), F.group_norm(x, 2).numpy())
+
+
+@pytest.mark.parametrize("m", ENGINES)
 def test_nan_propagates_and_empty_batches_give_empty_results(m: Any) -> None:
     F = m.nn.functional  # noqa: N806
     x = m.tensor([[1.0, float("nan")], [2.0, 3.0]])
