@@ -15,5 +15,6 @@ NN_NAMES: tuple[str, ...] = (
     "RMSNorm", "ConvTranspose1d", "Bilinear", "L1Loss", "MarginRankingLoss", "HingeEmbeddingLoss",
     "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d", "LocalResponseNorm", "RReLU",
-    "InstanceNorm1d", "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
+    "InstanceNorm1d", "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss", "LogSigmoid", "Softmax2d",
+    "UpsamplingNearest2d", "UpsamplingBilinear2d",
 )

@@ -614,18 +614,58 @@ class GLU(Module):
         return F.glu(x, self.dim)
 
 
-class Threshold(Module):
+class Threshold(_InplaceFlag):
     """x where x > threshold, else ``value``."""
 
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.threshold, self.value = float(threshold), float(value)
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, value={self.value}"
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
-        return F.threshold(x, self.threshold, self.value)
+        return F.threshold(x, self.threshold, self.value, self.inplace)
+
+
+class LogSigmoid(Module):
+    """log σ(x) = -log(1 + e⁻ˣ), computed stably; d/dx = 1 - σ(x) = σ(-x)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.logsigmoid(x)
+
+
+class Softmax2d(Module):
+    """softmax over the channels of (N, C, H, W) or (C, H, W) at each position (PyTorch's ``nn.Softmax2d``)."""
+
+    def forward(self, x: Any) -> Any:
+        t = F._tensor("Softmax2d", x)
+        if t.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected a 3-d or 4-d input (C, H, W) or (N, C, H, W), got shape "
+                             f"{tuple(t.shape)}")
+        return F.softmax(t, dim=-3)
+
+
+class UpsamplingNearest2d(Module):
+    """PyTorch's ``nn.UpsamplingNearest2d``: :func:`pygrad.nn.functional.interpolate` in mode 'nearest'."""
+
+    _mode, _align = "nearest", None
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__()
+        self.size, self.scale_factor = size, scale_factor
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+
+    def forward(self, x: Any) -> Any:
+        return F.interpolate(x, self.size, self.scale_factor, self._mode, self._align)
+
+
+class UpsamplingBilinear2d(UpsamplingNearest2d):
+    """PyTorch's ``nn.UpsamplingBilinear2d``: interpolate in mode 'bilinear' with ``align_corners=True``."""
+
+    _mode, _align = "bilinear", True
 
 
 class Softshrink(Module):

@@ -1438,7 +1438,10 @@ def threshold(input: Any, threshold: float, value: float, inplace: bool = False)
     """x where x > threshold, else ``value``."""
     x = _float_tensor("threshold", input)
     th, v = _num("threshold", "threshold", threshold), _num("threshold", "value", value)
-    return engine_of(x).where(x > th, x, v)
+    return _activate("threshold", x, lambda t: engine_of(t).where(t > th, t, v), inplace)
+
+
+_threshold = threshold  # for threshold_, whose parameter shadows the name
 
 
 def tanhshrink(input: Any) -> Any:
@@ -1874,13 +1877,66 @@ def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: 
     lo, hi = _num(op, "lower", lower), _num(op, "upper", upper)
     if not lo <= hi:
         raise PygradValueError(f"{op}: lower {lo} must not exceed upper {hi}")
-    if inplace:
-        raise PygradValueError(f"{op}: inplace=True is not supported (the result is a new tensor)")
     E = engine_of(x)  # noqa: N806
     if not training:
-        return x.leaky_relu((lo + hi) / 2)
+        return _activate(op, x, lambda t: t.leaky_relu((lo + hi) / 2), inplace)
     a = E.rand(*x.shape, dtype=x.dtype) * (hi - lo) + lo
-    return E.where(x >= 0, x, x * a)
+    return _activate(op, x, lambda t: E.where(t >= 0, t, t * a), inplace)
+
+
+# PyTorch's in-place forms: f_(x, ...) is f(x, ..., inplace=True), x changed and returned
+
+
+def relu_(input: Any) -> Any:
+    """:func:`relu` in place."""
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input: Any, negative_slope: float = 0.01) -> Any:
+    """:func:`leaky_relu` in place."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu_(input: Any, alpha: float = 1.0) -> Any:
+    """:func:`elu` in place."""
+    return elu(input, alpha, inplace=True)
+
+
+def hardtanh_(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """:func:`hardtanh` in place."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def selu_(input: Any) -> Any:
+    """:func:`selu` in place."""
+    return selu(input, inplace=True)
+
+
+def celu_(input: Any, alpha: float = 1.0) -> Any:
+    """:func:`celu` in place."""
+    return celu(input, alpha, inplace=True)
+
+
+def threshold_(input: Any, threshold: float, value: float) -> Any:
+    """:func:`threshold` in place."""
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def rrelu_(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Any:
+    """:func:`rrelu` in place."""
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def max_pool2d_with_indices(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                            ceil_mode: bool = False, return_indices: bool = True) -> Any:
+    """PyTorch's ``max_pool2d_with_indices``: :func:`max_pool2d` returning (values, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool1d_with_indices(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                            ceil_mode: bool = False, return_indices: bool = True) -> Any:
+    """PyTorch's ``max_pool1d_with_indices``: :func:`max_pool1d` returning (values, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
 
 
 def gumbel_softmax(logits: Any, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Any:
@@ -1916,5 +1972,6 @@ __all__ = [
     "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "instance_norm",
     "local_response_norm", "lp_pool1d", "lp_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "rrelu",
-    "gumbel_softmax",
+    "gumbel_softmax", "relu_", "leaky_relu_", "elu_", "hardtanh_", "selu_", "celu_", "threshold_", "rrelu_",
+    "max_pool2d_with_indices", "max_pool1d_with_indices",
 ]

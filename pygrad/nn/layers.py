@@ -1214,15 +1214,16 @@ class RReLU(Module):
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
         super().__init__()
         self.lower, self.upper = float(lower), float(upper)
+        self.inplace = _inplace_flag("RReLU", inplace)
 
     def extra_repr(self) -> str:
-        return f"lower={self.lower}, upper={self.upper}"
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
     def forward(self, x: Any) -> Any:
         """x for x ≥ 0, else a·x."""
         from .functional import rrelu
 
-        return rrelu(x, self.lower, self.upper, self.training)
+        return rrelu(x, self.lower, self.upper, self.training, self.inplace)
 
 
 def _rng(seed: Generator) -> np.random.Generator | None:

@@ -128,3 +128,33 @@ def test_compile_runs_inplace_activation_eagerly() -> None:
     for g in got:
         np.testing.assert_array_equal(g, want)
     assert f.records == 0
+
+
+@pytest.mark.parametrize(("name", "args"), [("relu_", ()), ("leaky_relu_", (0.2,)), ("elu_", (0.5,)),
+                                            ("hardtanh_", (-0.5, 0.5)), ("selu_", ()), ("celu_", (0.7,)),
+                                            ("threshold_", (0.3, -1.0)), ("rrelu_", (0.1, 0.3))])
+def test_underscore_forms(m: Any, name: str, args: tuple[Any, ...]) -> None:
+    """F.relu_(x) ... are f(x, inplace=True): x changed and returned, gradients as out of place."""
+    F = m.nn.functional
+    x = m.tensor(A, requires_grad=True)
+    h = x * 2.0
+    assert getattr(F, name)(h, *args) is h
+    (h * m.tensor(G)).sum().backward()
+    x2 = m.tensor(A, requires_grad=True)
+    want = getattr(F, name[:-1])(x2 * 2.0, *args)
+    (want * m.tensor(G)).sum().backward()
+    np.testing.assert_array_equal(h.numpy(), want.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), x2.grad.numpy())
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(A) * 2.0
+    getattr(torch.nn.functional, name)(t, *args)
+    np.testing.assert_allclose(h.numpy(), t.numpy(), rtol=1e-12)
+
+
+def test_threshold_and_rrelu_modules_inplace(m: Any) -> None:
+    for mod, fn in ((m.nn.Threshold(0.1, 20.0, inplace=True), lambda t: m.nn.functional.threshold(t, 0.1, 20.0)),
+                    (m.nn.RReLU(0.1, 0.3, inplace=True).eval(), lambda t: m.nn.functional.rrelu(t, 0.1, 0.3))):
+        h = m.tensor(A) * 1.0
+        assert mod(h) is h
+        np.testing.assert_array_equal(h.numpy(), fn(m.tensor(A)).numpy())
+        assert "inplace=True" in repr(mod)

@@ -99,3 +99,26 @@ def test_norm_layers_without_bias(m: Any, layer: str) -> None:
     with torch.no_grad():
         tm.weight.mul_(torch.tensor([0.5, 2.0, -1.0], dtype=torch.float64))
     np.testing.assert_allclose(got, tm(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_small_modules_against_torch(m: Any) -> None:
+    """LogSigmoid, Softmax2d, UpsamplingNearest2d / UpsamplingBilinear2d (align_corners=True) and
+    max_pool2d_with_indices, against PyTorch; Softmax2d's rank check."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    xt = m.tensor(x)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x)
+    pairs = [(m.nn.LogSigmoid(), torch.nn.LogSigmoid()), (m.nn.Softmax2d(), torch.nn.Softmax2d()),
+             (m.nn.UpsamplingNearest2d(size=(5, 7)), torch.nn.UpsamplingNearest2d(size=(5, 7))),
+             (m.nn.UpsamplingBilinear2d(scale_factor=2), torch.nn.UpsamplingBilinear2d(scale_factor=2))]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours(xt).numpy(), theirs(tx).numpy(), rtol=1e-12, atol=1e-14,
+                                   err_msg=type(ours).__name__)
+    np.testing.assert_allclose(m.nn.Softmax2d()(m.tensor(x[0])).numpy(), torch.nn.Softmax2d()(tx[0]).numpy(),
+                               rtol=1e-12)
+    with pytest.raises(ShapeError, match=r"Softmax2d: expected a 3-d or 4-d input .* got shape \(2, 3\)"):
+        m.nn.Softmax2d()(m.tensor(np.ones((2, 3))))
+    v, i = m.nn.functional.max_pool2d_with_indices(xt, 2)
+    tv, ti = torch.nn.functional.max_pool2d_with_indices(tx, 2)
+    np.testing.assert_array_equal(v.numpy(), tv.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
