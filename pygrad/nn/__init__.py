@@ -126,5 +126,14 @@ from pygrad.nn.loss import (
     TripletMarginLoss,
 )
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
+from pygrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
-__all__ = list(_names.NN_NAMES)  # the same names on both engines
+__all__ = list(_names.NN_NAMES) + [  # the names of both engines, then the transformer modules (engine=...)
+    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+]
