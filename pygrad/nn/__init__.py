@@ -134,6 +134,4 @@ from pygrad.nn.transformer import (
     TransformerEncoderLayer,
 )
 
-__all__ = list(_names.NN_NAMES) + [  # the names of both engines, then the transformer modules (engine=...)
-    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
-]
+__all__ = list(_names.NN_NAMES)  # the same names on both engines

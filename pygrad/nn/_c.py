@@ -97,6 +97,7 @@ from pygrad.nn.loss import (
     TripletMarginLoss,
 )
 from pygrad.nn.module import IncompatibleKeys, Module, Sequential
+from pygrad.nn.transformer import TransformerDecoder, TransformerEncoder
 
 # Linear, PReLU, Maxout and MLP with their parameters on this engine by default
 _bound = layers.bound_to(C, __name__)
@@ -109,6 +110,8 @@ MultiheadAttention = _bound["MultiheadAttention"]
 ConvTranspose2d = _bound["ConvTranspose2d"]
 RMSNorm, ConvTranspose1d, Bilinear = _bound["RMSNorm"], _bound["ConvTranspose1d"], _bound["Bilinear"]
 InstanceNorm1d, InstanceNorm2d = _bound["InstanceNorm1d"], _bound["InstanceNorm2d"]
+TransformerEncoderLayer, TransformerDecoderLayer = _bound["TransformerEncoderLayer"], _bound["TransformerDecoderLayer"]
+Transformer = _bound["Transformer"]
 
 
 __all__ = list(_names.NN_NAMES)  # the same names on both engines

@@ -16,5 +16,6 @@ NN_NAMES: tuple[str, ...] = (
     "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d", "LocalResponseNorm", "RReLU",
     "InstanceNorm1d", "InstanceNorm2d", "MultiMarginLoss", "MultiLabelSoftMarginLoss", "LogSigmoid", "Softmax2d",
-    "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "UpsamplingNearest2d", "UpsamplingBilinear2d", "TransformerEncoderLayer", "TransformerEncoder",
+    "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
 )

@@ -1286,9 +1286,9 @@ class MLP(Sequential):
 
 def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
     """Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, the normalisation layers,
-    MultiheadAttention and MLP building their parameters on ``engine`` by default (an engine module's
-    name), as classes of ``module`` (so that they pickle by name): the layers of ``pygrad._c.nn`` and
-    ``pygrad.reference.nn``."""
+    MultiheadAttention, MLP and the transformer layers building their parameters on ``engine`` by default
+    (an engine module's name), as classes of ``module`` (so that they pickle by name): the layers of
+    ``pygrad._c.nn`` and ``pygrad.reference.nn``."""
     out: dict[str, type[Module]] = {}
     for base in (Linear, PReLU, Maxout, Embedding, Conv1d, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d,
                  LayerNorm, GroupNorm, MultiheadAttention, RMSNorm, ConvTranspose1d, Bilinear, InstanceNorm1d,
@@ -1297,6 +1297,11 @@ def bound_to(engine: str, module: str) -> dict[str, type[Module]]:
         if base is MLP:
             extra.update(_linear=out["Linear"], _prelu=out["PReLU"])
         out[base.__name__] = type(base.__name__, (base,), extra)
+    from .transformer import Transformer, TransformerDecoderLayer, TransformerEncoderLayer
+
+    for base in (TransformerEncoderLayer, TransformerDecoderLayer, Transformer):
+        out[base.__name__] = type(base.__name__, (base,), {"__doc__": base.__doc__, "__module__": module,
+                                                           "_default_engine": engine})
     return out
 
 
