@@ -2386,7 +2386,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     case I_VIEW:
         PG_PUT("%s = %s(", PG_NAME(0, I->out), pg_optable[I->op]->name);
         for (int k = 0; k < I->n_in; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(1, I->in[k]));
-        if (I->offsets_slot >= 0) PG_PUT("; labels %s", PG_NAME(1, I->offsets_slot));
+        if (I->offsets_slot >= 0)
+            PG_PUT("; %s %s", I->op == PG_OP_EMBEDDING ? "indices" : "labels", PG_NAME(1, I->offsets_slot));
         {
             const pg_meta *m = &g->slots[I->out].meta;
             PG_PUT(")  %s %s", pg__dtype_name(m->dtype), pg__shape_str(m->ndim, m->shape, sh, sizeof sh));
@@ -2504,7 +2505,8 @@ static pg_status pg__params(pg_program *g, const pg_instr *I, pg_params *q, int 
     pg_tensor *t = pg__need(g, I->offsets_slot, i);
     if (!t) return pg_last_status();
     if (t->dtype != PG_DTYPE_I64 || t->numel != I->p->n_offsets)
-        return pg__fail(PG_ERR_SHAPE, "compile: the labels of %s changed size", pg_optable[I->op]->name);
+        return pg__fail(PG_ERR_SHAPE, "compile: the %s of %s changed size",
+                        I->op == PG_OP_EMBEDDING ? "indices" : "labels", pg_optable[I->op]->name);
     q->offsets = t->data;
     return PG_OK;
 }

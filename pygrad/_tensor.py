@@ -1050,10 +1050,11 @@ class Tensor:
         """rand (``kind`` "uniform") or randn ("normal") values of ``seed`` in self's shape and dtype."""
         return _creation._random_seeded(kind, self.shape, self.dtype, seed)
 
-    def _embedding(self, indices: np.ndarray, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
-        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
-        scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""
-        idx = np.array(indices, dtype=np.int64, order="C")
+    def _embedding(self, indices: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
+        """The embedding op: rows of self (V, D) at integer ``indices`` (any shape: a tensor, an array);
+        padding_idx -1: none; scale_grad_by_freq: row v's gradient divided by the count of v in
+        ``indices``. A contiguous int64 tensor is read in place, so a compiled step follows it."""
+        idx = _int64_operand("embedding", "indices", indices)
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
                                       int(padding_idx), bool(scale_grad_by_freq)))
 
@@ -1194,6 +1195,20 @@ for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
 _derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)
+
+
+def _int64_operand(op: str, what: str, values: Any) -> np.ndarray:
+    """Integer ``values`` (a tensor or an array) as a C-contiguous int64 array for an op that reads
+    them through a pointer (embedding's indices, the losses' labels). A contiguous int64 tensor gives
+    its own buffer, which pygrad.compile follows (the program reads that tensor at each run); anything
+    else is a copy, whose values a recording would freeze: it refuses the recording."""
+    arr = values._host_view() if isinstance(values, Tensor) else np.asarray(values)
+    out = np.asarray(arr, dtype=np.int64, order="C")
+    if _recording.RECORDING and out.size:
+        followed = isinstance(values, Tensor) and out.ctypes.data == address(lib.pg_tensor_data(values._p))
+        if not followed:
+            _recording.refuse(f"{op} {what} that are not an int64 tensor (their values would be frozen)")
+    return out
 
 
 def _where(cond: Tensor, x: Tensor, y: Tensor) -> Tensor:

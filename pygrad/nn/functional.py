@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _recording
 from pygrad._derived import pad
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
@@ -1055,9 +1056,15 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     return x._dropout(float(p), generator, bool(inplace))
 
 
+def _values(t: Any) -> np.ndarray:
+    """A tensor's values for a check made in Python, without telling pygrad.compile: for the reads
+    of indices and labels that the op itself checks again (in C) at each replay of a compiled step."""
+    return t._host_view()
+
+
 def _indices(op: str, input: Any) -> np.ndarray:
     """An integer tensor, array or nested list of indices as an int64 array."""
-    v = input.numpy() if is_tensor(input) else np.asarray(input)
+    v = _values(input) if is_tensor(input) else np.asarray(input)
     if v.dtype.kind not in "iu":
         raise PygradTypeError(f"{op}: indices must be an integer tensor or array (int64 or int32), got {v.dtype}")
     return v.astype(np.int64, copy=False)
@@ -1096,8 +1103,14 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
         raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {n} rows "
                                f"(weight {tuple(w.shape)})")
     if max_norm is not None:
+        if _recording.RECORDING:  # the rows renormalised would be constants of the program
+            _recording.refuse("embedding with max_norm (it renormalises the rows it looks up in place, "
+                              "chosen in Python from the indices' values)")
         _embedding_renorm(w, idx, max_norm, norm_type)
-    return w._embedding(idx, pad, bool(scale_grad_by_freq))
+    # the op checks the indices' range again (in C at each replay of a compiled step, which follows an
+    # int64 tensor's own buffer)
+    return w._embedding(input if is_tensor(input) and input.dtype == np.int64 else idx, pad,
+                        bool(scale_grad_by_freq))
 
 
 def _embedding_renorm(w: Any, idx: np.ndarray, max_norm: Any, norm_type: Any) -> None:

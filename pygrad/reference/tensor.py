@@ -545,6 +545,10 @@ class Tensor:
         """
         return self._data
 
+    def _host_view(self) -> np.ndarray:
+        """The underlying array, as :meth:`numpy` (the C engine's twin tells pygrad.compile nothing)."""
+        return self._data
+
     def item(self) -> builtins.float | builtins.int | builtins.bool:
         """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""
         if self.size != 1:
