@@ -23,6 +23,7 @@ from pygrad._args import (
     _is_scalar,
     _real,
     _reduce_args,
+    _reduction_arg,
     _resolve_dtype,
     _scalar_kind,
     _shape_arg,
@@ -1057,6 +1058,23 @@ class Tensor:
         idx = _int64_operand("embedding", "indices", indices)
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
                                       int(padding_idx), bool(scale_grad_by_freq)))
+
+    def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
+        """The nll_loss op over log-probabilities self (N, C) at N integer ``labels`` (1-d), class
+        ``weight`` (C,) of self's dtype or 0-d (none, all 1; never differentiated), rows labelled
+        ``ignore_index`` left out, label smoothing in [0, 1]: L_i = -(1 - ε) w_yᵢ x_i,yᵢ - (ε / C) Σ_j w_j x_ij,
+        reduced by "mean" (over Σ w_yᵢ of the rows kept), "sum" or "none"; ``op`` names it in messages
+        ("cross_entropy" for F.cross_entropy's). An int64 tensor of labels is read in place, so a
+        compiled step follows it; the op checks their range at each run."""
+        r = _reduction_arg(op, reduction)
+        y = _int64_operand(op, "labels", labels)
+        if y.ndim != 1:
+            raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {y.shape}")
+        w = _as_tensor(weight, self, op)
+        return _wrap(lib.pg_nll_loss(self._p, w._p, int64_buffer(y), y.size, r,
+                                     int(min(max(int(ignore_index), -(2**63)), 2**63 - 1)), float(label_smoothing),
+                                     op == "cross_entropy"))
 
     def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
               dropout_p: float = 0.0, seed: int = 0) -> Tensor:
