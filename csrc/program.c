@@ -618,7 +618,8 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
     I->in = (int *)(I->p + 1);
     memcpy(I->in, inp, (size_t)n_in * sizeof *inp);
     if (p->offsets && p->n_offsets > 0) {
-        /* an int64 tensor's own data (cross_entropy's labels) follows the slot at each run;
+        /* an int64 tensor's own data (the labels of cross_entropy and nll_loss, embedding's
+         * indices) follows the slot at each run, the op's infer checking it each time;
          * other offsets were computed from Python values: a constant */
         for (size_t k = 0; k < g->map.cap && I->offsets_slot < 0; k++) {
             const pg_tensor *t = g->map.k[k];
