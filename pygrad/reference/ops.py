@@ -1422,14 +1422,15 @@ class CrossEntropy(Op):
         z, s = self._shifted(x)
         p = np.exp(z) / s[:, np.newaxis]
         p[np.arange(x.shape[0]), self.labels] -= _scalar(x.dtype, 1)
-        p[~self.kept] = 0
         if self.reduction == "none":
             c = g[:, np.newaxis]
         elif self.reduction == "sum":
             c = g
         else:
             c = g / _scalar(g.dtype, np.count_nonzero(self.kept))
-        return (c * p,)
+        dx = c * p
+        dx[~self.kept] = 0  # never multiplied (an infinite g_i of an ignored row gives 0, not NaN)
+        return (dx,)
 
 
 class NllLoss(Op):
@@ -1502,7 +1503,14 @@ class NllLoss(Op):
             c = g
         else:
             c = g / _scalar(g.dtype, self._denominator(w))
-        return (-(c * self.local(x, w)), None)
+        n = x.shape[0]
+        if self.smoothing == 0:  # only the label's entry is multiplied (an infinite g gives no NaN elsewhere)
+            dx = np.zeros(x.shape, dtype=x.dtype)
+            dx[np.arange(n), self.labels] = -(np.broadcast_to(c.reshape(-1), (n,)) * w[self.labels])
+        else:
+            dx = -(c * self.local(x, w))
+        dx[~self.kept] = 0  # never multiplied (an infinite g_i of an ignored row gives 0, not NaN)
+        return (dx, None)
 
 
 # ---------------------------------------------------------------- shape ---
