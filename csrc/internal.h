@@ -127,7 +127,14 @@ typedef struct pg_params {
             bool reverse;                /* from the end of the axis towards its start */
         } scan;                          /* cumsum */
         int64_t pieces;                  /* maxout */
-        pg_reduction reduction;          /* cross_entropy */
+        struct {
+            pg_reduction reduction;      /* mean, sum or none */
+            bool ignore;                 /* rows labelled ignore_index count for nothing (loss 0,
+                                          * gradient 0, not in the mean's denominator) */
+            bool ce;                     /* nll_loss: messages name cross_entropy (F.cross_entropy's) */
+            int64_t ignore_index;
+            double smoothing;            /* nll_loss: label smoothing in [0, 1] */
+        } loss;                          /* cross_entropy, nll_loss (their labels in offsets) */
         struct {
             int64_t stride[2], dilation[2]; /* (h, w), >= 1 */
             int64_t pad[4];              /* top, bottom, left, right, >= 0 */
@@ -180,7 +187,8 @@ typedef struct pg_params {
             bool align_corners;          /* linear: the corner pixels' centres map onto each other */
         } interp;                        /* interpolate, interpolate_input_grad */
     };
-    const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy labels [N]:
+    const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy and nll_loss
+                                  * labels [N], embedding indices [numel(indices)]:
                                   * [n_offsets], copied into the node when recorded */
     int64_t n_offsets;
     pg_custom_backward_fn custom_backward; /* custom: the user's backward, its context and release */

@@ -6,7 +6,11 @@
  *   dweight[v, :] = Σ_{i: idx[i] = v} s_v g[i, :]     s_v = 1, or 1 / count(v) with scale_grad_by_freq
  *
  * (the padding_idx row gets no gradient). The indices travel in the node's
- * offsets (as pg_gather's do), checked in [0, V) by the shape inference.
+ * offsets (as pg_gather's do), checked in [0, V) by the shape inference. When
+ * they are an int64 tensor's own data, a compiled step follows that tensor
+ * (program.c) and checks them at every run: the shape inference before the
+ * forward, pg__embed_check before the backward (an in-place update of the
+ * indices between the two must not make the scatter write outside dweight).
  * The differentiable rule is scatter_add of the upstream times a per-row
  * factor (0 on padding rows, s_v elsewhere), made of ops_shape.c's
  * scatter_add (whose own backward is a gather). Not here: index tensors and
@@ -74,6 +78,15 @@ static pg_status embedding_forward(pg_tensor *out, pg_tensor *const *in, int n_i
     return PG_OK;
 }
 
+/* the node's indices in [0, v): a replay reads them again for the backward */
+static pg_status pg__embed_check(const pg_node *n, int64_t v) {
+    for (int64_t i = 0; i < n->p.n_offsets; i++)
+        if (n->p.offsets[i] < 0 || n->p.offsets[i] >= v)
+            return pg__fail(PG_ERR_INDEX, "embedding: index %lld is out of range for a table of %lld rows "
+                            "(in backward)", (long long)n->p.offsets[i], (long long)v);
+    return PG_OK;
+}
+
 /* The counts of each row in idx (scale_grad_by_freq), NULL when not asked for or out of memory (*err set) */
 static int64_t *pg__embed_counts(const pg_node *n, int64_t v, bool *err) {
     *err = false;
@@ -110,6 +123,7 @@ PG_EMBED_BWD(double, f64)
 
 static pg_status embedding_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
     if (!pg__node_needs(n, 0)) return PG_OK;
+    if (pg__embed_check(n, n->edges[0].meta.shape[0])) return PG_ERR_INDEX;
     bool err;
     int64_t *cnt = pg__embed_counts(n, n->edges[0].meta.shape[0], &err);
     if (err) return PG_ERR_MEMORY;
@@ -147,6 +161,7 @@ static pg_status embedding_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) 
     pg_keep keep = {0};
     const pg_meta *wm = &n->edges[0].meta;
     int64_t cnt = n->p.n_offsets, dim = wm->shape[1], pad = n->p.embed.padding_idx;
+    if (pg__embed_check(n, wm->shape[0])) return PG_ERR_INDEX;
     bool err;
     int64_t *counts = pg__embed_counts(n, wm->shape[0], &err);
     if (err) return PG_ERR_MEMORY;

@@ -1,7 +1,9 @@
 /* ops_nn.c: op-table rows for the neural-network ops that are more than a
  * composition of others: prelu (a leaky ReLU whose slopes are learned),
- * maxout (the max over groups of units) and cross_entropy (softmax and the
- * negative log-likelihood of integer labels, fused and computed stably).
+ * maxout (the max over groups of units), cross_entropy (softmax and the
+ * negative log-likelihood of integer labels, fused and computed stably) and
+ * nll_loss (the negative log-likelihood of log-probabilities, with class
+ * weights, an ignored label and label smoothing).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
 #include "rules_util.h"
 
@@ -213,7 +215,10 @@ pg_tensor *pg_maxout(pg_tensor *x, int64_t pieces) {
  * cross_entropy(logits, labels): softmax cross-entropy of integer labels
  *   loss_i = -log softmax(x_i)[y_i] = log sum_j e^(x_ij - m_i) - (x_iy - m_i),
  *   m_i = max_j x_ij, so no exponential overflows; reduced by mean, sum or none.
- * The labels are an int64 array parameter (p.offsets), copied into the node.
+ * The labels are an int64 array parameter (p.offsets), copied into the node
+ * (a compiled step reads them from their int64 tensor at each run). With
+ * p.loss.ignore, rows labelled p.loss.ignore_index count for nothing: loss 0,
+ * gradient 0, and the mean is over the other rows (NaN when there are none).
  * ====================================================================== */
 
 /* Rows [lo, hi) of a cross-entropy forward (loss per row) or backward. */
@@ -221,10 +226,15 @@ typedef struct pg_ce_job {
     void *out;          /* forward: [N] losses (dtype of x, or double for a reduction); backward: dx [N, C] */
     const void *x;      /* [N, C] logits */
     const void *g;      /* backward: [N] (none) or [1] upstream gradient */
-    const int64_t *y;   /* [N] labels in [0, C) */
+    const int64_t *y;   /* [N] labels in [0, C), or ig */
     int64_t N, C;
     int reduction;
+    bool ignore;        /* rows labelled ig are ignored */
+    int64_t ig;
+    double kept;        /* the mean's denominator: the rows not ignored */
 } pg_ce_job;
+
+#define PG_CE_IGNORED(j, i) ((j)->ignore && (j)->y[i] == (j)->ig)
 
 #define PG_CE_KERNELS(TT, SUF)                                                                      \
     /* m = max of the row (a NaN wins; an infinite max is replaced by 0 so the                       \
@@ -250,16 +260,19 @@ typedef struct pg_ce_job {
         const pg_ce_job *j = ctx;                                                                   \
         const TT *x = j->x;                                                                         \
         for (int64_t i = lo; i < hi; i++) {                                                         \
-            TT s;                                                                                   \
+            TT s, loss = 0;                                                                         \
             const TT *row = x + i * j->C;                                                           \
-            TT m = ce_row_##SUF(row, j->C, &s, NULL);                                               \
-            TT loss = PG_LOG(s) - (row[j->y[i]] - m);                                               \
+            if (!PG_CE_IGNORED(j, i)) {                                                             \
+                TT m = ce_row_##SUF(row, j->C, &s, NULL);                                           \
+                loss = PG_LOG(s) - (row[j->y[i]] - m);                                              \
+            }                                                                                       \
             if (j->reduction == PG_REDUCTION_NONE) ((TT *)j->out)[i] = loss;                        \
             else ((double *)j->out)[i] = (double)loss;                                              \
         }                                                                                           \
     }                                                                                               \
     /* dx_ij = c_i (softmax(x_i)_j - [j == y_i]),                                                   \
-     * c_i = g_i (none), g (sum), g / N (mean);  dx, x: [N, C], g: [N] or [1], y: [N].               \
+     * c_i = g_i (none), g (sum), g / kept (mean), 0 on ignored rows;                               \
+     * dx, x: [N, C], g: [N] or [1], y: [N].                                                        \
      * Each e^(x_ij - m_i) is computed once, into dx, then scaled in place. */                      \
     static void ce_bwd_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
         const pg_ce_job *j = ctx;                                                                   \
@@ -269,10 +282,14 @@ typedef struct pg_ce_job {
             TT s;                                                                                   \
             const TT *row = x + i * C;                                                              \
             TT *drow = (TT *)j->out + i * C;                                                        \
+            if (PG_CE_IGNORED(j, i)) {                                                              \
+                for (int64_t k = 0; k < C; k++) drow[k] = 0;                                        \
+                continue;                                                                           \
+            }                                                                                       \
             ce_row_##SUF(row, C, &s, drow);                                                         \
             TT c = j->reduction == PG_REDUCTION_NONE ? g[i]                                         \
                    : j->reduction == PG_REDUCTION_SUM ? g[0]                                        \
-                                                      : g[0] / (TT)j->N;                            \
+                                                      : g[0] / (TT)j->kept;                         \
             for (int64_t k = 0; k < C; k++)                                                         \
                 drow[k] = c * (drow[k] / s - (k == j->y[i] ? (TT)1 : (TT)0));                       \
         }                                                                                           \
@@ -285,8 +302,9 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     const pg_tensor *x = in[0];
     char b[PG_SHAPE_BUF];
     if (pg__check_float("cross_entropy", x)) return PG_ERR_TYPE;
-    if (p->reduction != PG_REDUCTION_NONE && p->reduction != PG_REDUCTION_MEAN && p->reduction != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %d", (int)p->reduction);
+    pg_reduction red = p->loss.reduction;
+    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %d", (int)red);
     if (x->ndim != 2)
         return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits must be 2-d (N, C), got shape %s",
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -300,15 +318,23 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     if (!p->offsets) return pg__fail(PG_ERR_VALUE, "cross_entropy: labels pointer is NULL");
     for (int64_t i = 0; i < N; i++) {
         int64_t y = p->offsets[i];
-        if (y < 0 || y >= C)
+        if ((y < 0 || y >= C) && !(p->loss.ignore && y == p->loss.ignore_index))
             return pg__fail(PG_ERR_INDEX,
                             "cross_entropy: label %lld at position %lld is out of range for %lld classes "
                             "(logits of shape %s)",
                             (long long)y, (long long)i, (long long)C, pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
-    *out = (pg_meta){.dtype = x->dtype, .ndim = p->reduction == PG_REDUCTION_NONE ? 1 : 0};
-    out->shape[0] = p->reduction == PG_REDUCTION_NONE ? N : 0;
+    *out = (pg_meta){.dtype = x->dtype, .ndim = red == PG_REDUCTION_NONE ? 1 : 0};
+    out->shape[0] = red == PG_REDUCTION_NONE ? N : 0;
     return PG_OK;
+}
+
+/* the rows not ignored (N without ignore_index) */
+static double pg__ce_kept(const pg_params *p, int64_t N) {
+    if (!p->loss.ignore) return (double)N;
+    int64_t k = 0;
+    for (int64_t i = 0; i < N; i++) k += p->offsets[i] != p->loss.ignore_index;
+    return (double)k;
 }
 
 /* Rows run on several threads when there are enough elements; a reduction
@@ -318,17 +344,18 @@ static pg_status ce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, cons
     (void)n_in;
     const pg_tensor *x = in[0];
     int64_t N = x->shape[0], C = x->shape[1];
-    int reduction = (int)p->reduction;
+    int reduction = (int)p->loss.reduction;
     double *losses = NULL;
     if (reduction != PG_REDUCTION_NONE && !(losses = malloc(sizeof(double) * (size_t)N)))
         return pg__fail(PG_ERR_MEMORY, "cross_entropy: out of memory for %lld row losses", (long long)N);
-    pg_ce_job j = {losses ? (void *)losses : out->data, x->data, NULL, p->offsets, N, C, reduction};
+    pg_ce_job j = {losses ? (void *)losses : out->data, x->data, NULL, p->offsets, N, C, reduction,
+                   p->loss.ignore, p->loss.ignore_index, pg__ce_kept(p, N)};
     bool f64 = out->dtype == PG_DTYPE_F64;
     pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, f64 ? ce_fwd_rows_f64 : ce_fwd_rows_f32, &j);
     if (losses) {
         double total = 0;
         for (int64_t i = 0; i < N; i++) total += losses[i];
-        if (reduction == PG_REDUCTION_MEAN) total /= (double)N;
+        if (reduction == PG_REDUCTION_MEAN) total /= j.kept;
         if (f64) *(double *)out->data = total;
         else *(float *)out->data = (float)total;
         free(losses);
@@ -341,23 +368,227 @@ static pg_status ce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *
     pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
     if (!d) return PG_ERR_MEMORY;
     int64_t N = x->shape[0], C = x->shape[1];
-    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.reduction};
+    pg_ce_job j = {d->data, x->data, g->data, n->p.offsets, N, C, (int)n->p.loss.reduction,
+                   n->p.loss.ignore, n->p.loss.ignore_index, pg__ce_kept(&n->p, N)};
     pg__parallel_range(N, 1, (PG_NDITER_GRAIN + C - 1) / C, g->dtype == PG_DTYPE_F64 ? ce_bwd_rows_f64 : ce_bwd_rows_f32,
                        &j);
     dx[0] = d;
     return PG_OK;
 }
 
-pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction) {
+static pg_tensor *pg__cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels,
+                                    pg_reduction reduction, bool ignore, int64_t ignore_index) {
     if (n_labels < 0) {
         pg__fail(PG_ERR_SHAPE, "cross_entropy: negative number of labels %lld", (long long)n_labels);
         return NULL;
     }
     pg_params p = {0};
-    p.reduction = reduction;
+    p.loss.reduction = reduction;
+    p.loss.ignore = ignore;
+    p.loss.ignore_index = ignore_index;
     p.offsets = labels;
     p.n_offsets = n_labels;
     return pg__apply_float1(PG_OP_CROSS_ENTROPY, logits, &p);
+}
+
+pg_tensor *pg_cross_entropy(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction) {
+    return pg__cross_entropy(logits, labels, n_labels, reduction, false, 0);
+}
+
+pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int64_t n_labels, pg_reduction reduction,
+                                   int64_t ignore_index) {
+    return pg__cross_entropy(logits, labels, n_labels, reduction, true, ignore_index);
+}
+
+/* ======================================================================
+ * nll_loss(x, weight, labels): the negative log-likelihood of log-probabilities
+ * x (N, C) at integer labels (PyTorch's F.nll_loss, and F.cross_entropy's
+ * class weights and label smoothing over a log_softmax), with ε the smoothing:
+ *
+ *   L_i = -(1 - ε) w_{y_i} x_{i,y_i} - (ε / C) Σ_j w_j x_ij      (ε = 0: L_i = -w_{y_i} x_{i,y_i})
+ *
+ * on the rows whose label is not ignore_index, 0 on the others; w_j = 1 when
+ * weight is 0-d (none). mean: Σ_i L_i / W, W = Σ over the kept rows of w_{y_i}
+ * (NaN when W = 0, as PyTorch), sum, or none. The labels travel as
+ * cross_entropy's (p.offsets); weight is a constant, never differentiated
+ * (the entry point refuses one that requires grad). L is linear in x:
+ *
+ *   dx_ij = -c_i m_ij,  m_ij = (ε / C) w_j + [j = y_i] (1 - ε) w_{y_i}  on kept rows, 0 elsewhere,
+ *   c_i = g_i (none), g (sum), g / W (mean).
+ * ====================================================================== */
+
+static const char *pg__nll_name(const pg_params *p) { return p->loss.ce ? "cross_entropy" : "nll_loss"; }
+
+static bool pg__nll_ignored(const pg_params *p, int64_t i) {
+    return p->loss.ignore && p->offsets[i] == p->loss.ignore_index;
+}
+
+static pg_status nll_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    const char *op = pg__nll_name(p);
+    char b[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (n_in != 2) return pg__fail(PG_ERR_VALUE, "%s: expected (scores, weight), got %d inputs", op, n_in);
+    const pg_tensor *x = in[0], *w = in[1];
+    if (pg__check_float(op, x) || pg__check_float(op, w)) return PG_ERR_TYPE;
+    pg_reduction red = p->loss.reduction;
+    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "%s: unknown reduction %d", op, (int)red);
+    if (!(p->loss.smoothing >= 0.0 && p->loss.smoothing <= 1.0))
+        return pg__fail(PG_ERR_VALUE, "%s: label_smoothing must be in [0, 1], got %g", op, p->loss.smoothing);
+    if (x->ndim != 2)
+        return pg__fail(PG_ERR_SHAPE, "%s: scores must be 2-d (N, C), got shape %s", op,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    int64_t N = x->shape[0], C = x->shape[1];
+    if (N == 0 || C == 0)
+        return pg__fail(PG_ERR_VALUE, "%s: %s: scores of shape %s", op, N == 0 ? "empty batch" : "no classes",
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    if (w->dtype != x->dtype || !(w->ndim == 0 || (w->ndim == 1 && w->shape[0] == C)))
+        return pg__fail(PG_ERR_SHAPE, "%s: weight must have one entry per class (%lld) and the scores' dtype, got "
+                        "%s %s for scores %s %s", op, (long long)C, pg__dtype_name(w->dtype),
+                        pg__shape_str(w->ndim, w->shape, b2, sizeof b2), pg__dtype_name(x->dtype),
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    if (p->n_offsets != N)
+        return pg__fail(PG_ERR_SHAPE, "%s: scores of shape %s need %lld labels, got %lld", op,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b), (long long)N, (long long)p->n_offsets);
+    if (!p->offsets) return pg__fail(PG_ERR_VALUE, "%s: labels pointer is NULL", op);
+    for (int64_t i = 0; i < N; i++) {
+        int64_t y = p->offsets[i];
+        if ((y < 0 || y >= C) && !pg__nll_ignored(p, i))
+            return pg__fail(PG_ERR_INDEX, "%s: label %lld at position %lld is out of range for %lld classes "
+                            "(scores of shape %s)", op, (long long)y, (long long)i, (long long)C,
+                            pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    *out = (pg_meta){.dtype = x->dtype, .ndim = red == PG_REDUCTION_NONE ? 1 : 0};
+    out->shape[0] = red == PG_REDUCTION_NONE ? N : 0;
+    return PG_OK;
+}
+
+/* out: [N] losses (none) or the 0-d reduction; x [N, C]; w [C] or NULL (ones); W: the mean's denominator.
+ * A reduction adds the row losses in row order in double, as cross_entropy's. */
+#define PG_NLL_KERNELS(TT, SUF)                                                                     \
+    static double nll_fwd_##SUF(void *out, const TT *x, const TT *w, const pg_params *p, int64_t N,  \
+                                int64_t C) {                                                        \
+        const double eps = p->loss.smoothing;                                                       \
+        const TT e1 = (TT)(1.0 - eps), ec = (TT)(eps / (double)C);                                  \
+        double total = 0, W = 0;                                                                    \
+        for (int64_t i = 0; i < N; i++) {                                                           \
+            TT loss = 0;                                                                            \
+            if (!pg__nll_ignored(p, i)) {                                                           \
+                int64_t y = p->offsets[i];                                                          \
+                const TT *row = x + i * C;                                                          \
+                TT wy = w ? w[y] : (TT)1;                                                           \
+                W += (double)wy;                                                                    \
+                if (eps == 0) {                                                                     \
+                    loss = -(wy * row[y]);                                                          \
+                } else {                                                                            \
+                    TT b = 0;                                                                       \
+                    for (int64_t k = 0; k < C; k++) b += w ? w[k] * row[k] : row[k];               \
+                    loss = -(e1 * (wy * row[y])) - ec * b;                                          \
+                }                                                                                   \
+            }                                                                                       \
+            if (p->loss.reduction == PG_REDUCTION_NONE) ((TT *)out)[i] = loss;                      \
+            else total += (double)loss;                                                             \
+        }                                                                                           \
+        if (p->loss.reduction != PG_REDUCTION_NONE)                                                 \
+            *(TT *)out = (TT)(p->loss.reduction == PG_REDUCTION_MEAN ? total / W : total);          \
+        return W;                                                                                   \
+    }                                                                                               \
+    /* dx [N, C] = -c_i m_ij (see above); g [N] (none) or [1] */                                    \
+    static void nll_bwd_##SUF(TT *dx, const TT *g, const TT *w, const pg_params *p, int64_t N,       \
+                              int64_t C, double W) {                                                \
+        const double eps = p->loss.smoothing;                                                       \
+        const TT e1 = (TT)(1.0 - eps), ec = (TT)(eps / (double)C);                                  \
+        for (int64_t i = 0; i < N; i++) {                                                           \
+            TT *drow = dx + i * C;                                                                  \
+            for (int64_t k = 0; k < C; k++) drow[k] = 0;                                            \
+            if (pg__nll_ignored(p, i)) continue;                                                    \
+            int64_t y = p->offsets[i];                                                              \
+            TT wy = w ? w[y] : (TT)1;                                                               \
+            TT c = p->loss.reduction == PG_REDUCTION_NONE ? g[i]                                    \
+                   : p->loss.reduction == PG_REDUCTION_SUM ? g[0]                                   \
+                                                           : g[0] / (TT)W;                          \
+            if (eps == 0) {                                                                         \
+                drow[y] = -(c * wy);                                                                \
+                continue;                                                                           \
+            }                                                                                       \
+            for (int64_t k = 0; k < C; k++) {                                                       \
+                TT m = ec * (w ? w[k] : (TT)1);                                                     \
+                if (k == y) m += e1 * wy;                                                           \
+                drow[k] = -(c * m);                                                                 \
+            }                                                                                       \
+        }                                                                                           \
+    }
+PG_NLL_KERNELS(float, f32)
+PG_NLL_KERNELS(double, f64)
+
+static pg_status nll_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0], *w = in[1];
+    const void *wd = w->ndim ? w->data : NULL;
+    if (x->dtype == PG_DTYPE_F64) nll_fwd_f64(out->data, x->data, wd, p, x->shape[0], x->shape[1]);
+    else nll_fwd_f32(out->data, x->data, wd, p, x->shape[0], x->shape[1]);
+    return PG_OK;
+}
+
+/* W = Σ over the kept rows of w_{y_i}, added in row order in double (as the forward adds it) */
+static double pg__nll_denominator(const pg_params *p, const pg_tensor *w, int64_t N) {
+    double W = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (pg__nll_ignored(p, i)) continue;
+        if (!w->ndim) W += 1.0;
+        else if (w->dtype == PG_DTYPE_F64) W += ((const double *)w->data)[p->offsets[i]];
+        else W += (double)((const float *)w->data)[p->offsets[i]];
+    }
+    return W;
+}
+
+/* the node's labels in range (a replay reads them again for the backward) */
+static pg_status pg__nll_check(const pg_node *n) {
+    int64_t C = n->edges[0].meta.shape[1];
+    for (int64_t i = 0; i < n->p.n_offsets; i++)
+        if ((n->p.offsets[i] < 0 || n->p.offsets[i] >= C) && !pg__nll_ignored(&n->p, i))
+            return pg__fail(PG_ERR_INDEX, "%s: label %lld at position %lld is out of range for %lld classes "
+                            "(in backward)", pg__nll_name(&n->p), (long long)n->p.offsets[i], (long long)i,
+                            (long long)C);
+    return PG_OK;
+}
+
+static pg_status nll_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    if (!pg__node_needs(n, 0)) return PG_OK;
+    if (pg__nll_check(n)) return PG_ERR_INDEX;
+    const pg_tensor *w = pg__saved_input(n, 1);
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return PG_ERR_MEMORY;
+    int64_t N = d->shape[0], C = d->shape[1];
+    double W = n->p.loss.reduction == PG_REDUCTION_MEAN ? pg__nll_denominator(&n->p, w, N) : 1.0;
+    const void *wd = w->ndim ? w->data : NULL;
+    if (d->dtype == PG_DTYPE_F64) nll_bwd_f64(d->data, g->data, wd, &n->p, N, C, W);
+    else nll_bwd_f32(d->data, g->data, wd, &n->p, N, C, W);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, int64_t n_labels,
+                       pg_reduction reduction, int64_t ignore_index, double label_smoothing, int as_cross_entropy) {
+    const char *op = as_cross_entropy ? "cross_entropy" : "nll_loss";
+    if (pg__check_tensor(op, x) || pg__check_tensor(op, weight)) return NULL;
+    if (n_labels < 0) {
+        pg__fail(PG_ERR_SHAPE, "%s: negative number of labels %lld", op, (long long)n_labels);
+        return NULL;
+    }
+    if (weight->requires_grad) {
+        pg__fail(PG_ERR_VALUE, "%s: the class weights are not differentiated; pass weight.detach()", op);
+        return NULL;
+    }
+    pg_params p = {0};
+    p.loss.reduction = reduction;
+    p.loss.ignore = true;
+    p.loss.ignore_index = ignore_index;
+    p.loss.smoothing = label_smoothing;
+    p.loss.ce = as_cross_entropy != 0;
+    p.offsets = labels;
+    p.n_offsets = n_labels;
+    pg_tensor *in[2] = {x, weight};
+    return pg__apply(PG_OP_NLL_LOSS, in, 2, &p);
 }
 
 /* ---- differentiable rules (create_graph) ---- */
@@ -421,21 +652,37 @@ static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node 
     pg_tensor *x = pg__saved_input(n, 0);
     int64_t N = x->shape[0], C = x->shape[1];
     TRY(onehot, pg__const(&n->edges[0].meta, 0.0));
+    bool ignored = false;
     for (int64_t i = 0; i < N; i++) {
+        if (n->p.loss.ignore && n->p.offsets[i] == n->p.loss.ignore_index) {
+            ignored = true;
+            continue;
+        }
         if (onehot->dtype == PG_DTYPE_F32) ((float *)onehot->data)[i * C + n->p.offsets[i]] = 1.0f;
         else ((double *)onehot->data)[i * C + n->p.offsets[i]] = 1.0;
     }
     TRY(sm, pg_softmax(x, 1));
     TRY(diff, pg_sub(sm, onehot));
+    if (ignored) { /* the ignored rows' gradient is 0: diff times a (N, 1) mask of the kept rows */
+        pg_meta km = {.dtype = x->dtype, .ndim = 2, .shape = {N, 1}};
+        TRY(kmask, pg__const(&km, 1.0));
+        for (int64_t i = 0; i < N; i++)
+            if (n->p.offsets[i] == n->p.loss.ignore_index) {
+                if (kmask->dtype == PG_DTYPE_F32) ((float *)kmask->data)[i] = 0.0f;
+                else ((double *)kmask->data)[i] = 0.0;
+            }
+        TRY(kept, pg_mul(diff, kmask));
+        diff = kept;
+    }
     pg_tensor *c;
-    if (n->p.reduction == PG_REDUCTION_NONE) {
+    if (n->p.loss.reduction == PG_REDUCTION_NONE) {
         int64_t col[2] = {N, 1};
         TRY(gc, pg_reshape(g, 2, col));
         c = gc;
-    } else if (n->p.reduction == PG_REDUCTION_SUM) {
+    } else if (n->p.loss.reduction == PG_REDUCTION_SUM) {
         c = g;
     } else {
-        TRY(cnt, pg__scalar(g->dtype, (double)N));
+        TRY(cnt, pg__scalar(g->dtype, pg__ce_kept(&n->p, N)));
         TRY(gm, pg_div(g, cnt));
         c = gm;
     }
@@ -448,6 +695,43 @@ fail:
     return pg__rule_status();
 }
 
+/* ---- nll_loss: dx = c · M, M_ij = -m_ij a constant (the weight is one), c = g (N, 1), g or g / W ---- */
+
+static pg_status nll_loss_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    if (!pg__node_needs(n, 0)) return PG_OK;
+    if (pg__nll_check(n)) return PG_ERR_INDEX;
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    const pg_tensor *w = pg__saved_input(n, 1);
+    int64_t N = xm->shape[0], C = xm->shape[1];
+    TRY(m, pg__const(xm, 0.0));
+    TRY(one, pg__scalar(xm->dtype, 1.0));
+    pg_params q = n->p; /* M = the kernel's dx for c = 1 */
+    q.loss.reduction = PG_REDUCTION_SUM;
+    if (xm->dtype == PG_DTYPE_F64) nll_bwd_f64(m->data, one->data, w->ndim ? w->data : NULL, &q, N, C, 1.0);
+    else nll_bwd_f32(m->data, one->data, w->ndim ? w->data : NULL, &q, N, C, 1.0);
+    pg_tensor *c;
+    if (n->p.loss.reduction == PG_REDUCTION_NONE) {
+        int64_t col[2] = {N, 1};
+        TRY(gc, pg_reshape(g, 2, col));
+        c = gc;
+    } else if (n->p.loss.reduction == PG_REDUCTION_SUM) {
+        c = g;
+    } else {
+        TRY(den, pg__scalar(g->dtype, pg__nll_denominator(&n->p, w, N)));
+        TRY(gm, pg_div(g, den));
+        c = gm;
+    }
+    dx[0] = pg_mul(c, m);
+    if (!dx[0]) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
 PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward, prelu_rule);
 PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward, maxout_rule);
 PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);
+PG_OPDEF(nll_loss, nll_infer, nll_forward, nll_backward, nll_loss_rule);

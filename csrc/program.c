@@ -618,7 +618,8 @@ static void rec_apply(pg_recorder *r, pg_tensor *out, pg_tensor *const *in, int 
     I->in = (int *)(I->p + 1);
     memcpy(I->in, inp, (size_t)n_in * sizeof *inp);
     if (p->offsets && p->n_offsets > 0) {
-        /* an int64 tensor's own data (cross_entropy's labels) follows the slot at each run;
+        /* an int64 tensor's own data (the labels of cross_entropy and nll_loss, embedding's
+         * indices) follows the slot at each run, the op's infer checking it each time;
          * other offsets were computed from Python values: a constant */
         for (size_t k = 0; k < g->map.cap && I->offsets_slot < 0; k++) {
             const pg_tensor *t = g->map.k[k];
@@ -2386,7 +2387,8 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
     case I_VIEW:
         PG_PUT("%s = %s(", PG_NAME(0, I->out), pg_optable[I->op]->name);
         for (int k = 0; k < I->n_in; k++) PG_PUT("%s%s", k ? ", " : "", PG_NAME(1, I->in[k]));
-        if (I->offsets_slot >= 0) PG_PUT("; labels %s", PG_NAME(1, I->offsets_slot));
+        if (I->offsets_slot >= 0)
+            PG_PUT("; %s %s", I->op == PG_OP_EMBEDDING ? "indices" : "labels", PG_NAME(1, I->offsets_slot));
         {
             const pg_meta *m = &g->slots[I->out].meta;
             PG_PUT(")  %s %s", pg__dtype_name(m->dtype), pg__shape_str(m->ndim, m->shape, sh, sizeof sh));
@@ -2504,7 +2506,8 @@ static pg_status pg__params(pg_program *g, const pg_instr *I, pg_params *q, int 
     pg_tensor *t = pg__need(g, I->offsets_slot, i);
     if (!t) return pg_last_status();
     if (t->dtype != PG_DTYPE_I64 || t->numel != I->p->n_offsets)
-        return pg__fail(PG_ERR_SHAPE, "compile: the labels of %s changed size", pg_optable[I->op]->name);
+        return pg__fail(PG_ERR_SHAPE, "compile: the %s of %s changed size",
+                        I->op == PG_OP_EMBEDDING ? "indices" : "labels", pg_optable[I->op]->name);
     q->offsets = t->data;
     return PG_OK;
 }

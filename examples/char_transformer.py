@@ -81,9 +81,9 @@ class CharTransformer(nn.Module):
         self.ln = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab)
 
-    def forward(self, idx: np.ndarray) -> pg.Tensor:
+    def forward(self, idx: pg.Tensor) -> pg.Tensor:
         T = idx.shape[1]
-        x = self.tok(idx) + self.pos(np.arange(T))
+        x = self.tok(idx) + self.pos(pg.arange(T))  # int64 tensors: a compiled step follows their values
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln(x))
@@ -96,12 +96,32 @@ def sample(model: CharTransformer, prompt: str, stoi: dict[str, int], itos: list
     idx = [stoi[c] for c in prompt if c in stoi] or [0]
     with pg.no_grad():
         for _ in range(n):
-            context = np.array([idx[-model.block:]], dtype=np.int64)
+            context = pg.tensor(np.array([idx[-model.block:]], dtype=np.int64))
             logits = model(context).numpy()[0, -1].astype(np.float64) / temperature
             p = np.exp(logits - logits.max())
             idx.append(int(rng.choice(len(p), p=p / p.sum())))
     model.train()
     return "".join(itos[i] for i in idx)
+
+
+def make_step(model: CharTransformer, opt: optim.Optimizer, clip: float | None = 1.0):
+    """One training step on a batch of contexts x (B, T) and their next characters y (B, T), int64
+    tensors: the cross-entropy of the next character, backward, gradients clipped to a total norm of
+    ``clip`` (None: not clipped), one step of ``opt``; returns the loss. Without clipping the step can
+    be compiled (``pygrad.compile(make_step(model, opt, clip=None))``): clip_grad_norm_ reads the norm
+    into Python."""
+
+    def step(x: pg.Tensor, y: pg.Tensor) -> pg.Tensor:
+        logits = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss
+
+    return step
 
 
 def train(steps: int = 600, batch: int = 32, block: int = 64, d: int = 64, lr: float = 3e-3, seed: int = 0,
@@ -137,16 +157,12 @@ def train(steps: int = 600, batch: int = 32, block: int = 64, d: int = 64, lr: f
         except ImportError:
             pass
     losses = []
+    train_step = make_step(model, opt)
     for step in range(steps):
         starts = rng.integers(0, len(data) - block - 1, size=batch)
-        x = np.stack([data[s:s + block] for s in starts])
-        y = np.stack([data[s + 1:s + block + 1] for s in starts])
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(batch * block, len(itos)), y.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        x = pg.tensor(np.stack([data[s:s + block] for s in starts]))
+        y = pg.tensor(np.stack([data[s + 1:s + block + 1] for s in starts]))
+        loss = train_step(x, y)
         schedule.step()
         losses.append(loss.item())
         if bar is not None:

@@ -261,7 +261,7 @@ def _labels_arg(op: str, labels: Any) -> np.ndarray:
     return out
 
 
-def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean", *, ignore_index: int | None = None) -> Tensor:
     """Softmax cross-entropy of integer class labels, one fused op.
 
     ``logits``: (N, C); ``labels``: N ints in [0, C) (an array, a list, or a
@@ -271,12 +271,23 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
 
     ``reduction``: ``"mean"`` (1/N Σ Lᵢ, the default), ``"sum"``, or ``"none"``
     (the (N,) losses). Gradient: dL/dxᵢⱼ = softmax(xᵢ)ⱼ - [j = yᵢ] (over N for
-    the mean). A label out of range raises IndexError.
+    the mean). A label out of range raises IndexError. ``ignore_index`` (PyTorch's, None
+    here by default): rows with that label give Lᵢ = 0 and no gradient, and the mean is
+    over the other rows (NaN when there are none).
     """
     a = _t(logits, op="cross_entropy")
     r = _reduction_arg("cross_entropy", reduction)
     y = _labels_arg("cross_entropy", labels)
-    return _wrap(lib.pg_cross_entropy(a._p, int64_buffer(y), y.size, r))
+    if ignore_index is None:
+        return _wrap(lib.pg_cross_entropy(a._p, int64_buffer(y), y.size, r))
+    return _wrap(lib.pg_cross_entropy_ignore(a._p, int64_buffer(y), y.size, r, _ignore_index_arg(ignore_index)))
+
+
+def _ignore_index_arg(ignore_index: Any) -> int:
+    """An int64 ignore_index (one no label can equal when beyond int64: the labels are int64)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise PygradTypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    return int(np.clip(int(ignore_index), -(2**63), 2**63 - 1))
 
 
 def _tensor_list(op: str, tensors: Sequence[Any]) -> list[Tensor]:

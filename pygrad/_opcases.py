@@ -46,7 +46,7 @@ OP_NAMES: tuple[str, ...] = (
     "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "batch_norm", "layer_norm", "group_norm",
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli",
+    "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -171,6 +171,7 @@ def _scatter_op(m: Any, x: Any) -> Any:
     """scatter_add of a (2, 3) source into a (2, 4) result, with a repeated offset."""
     return m.scatter_add(x, (2, 4), _SCATTER)
 
+_CLASS_W3 = [0.5, 2.0, 1.5]
 _LABELS_4 = np.array([0, 2, 1, 2])
 _LABELS_5 = [4, 0, 0, 3, 1]
 
@@ -518,6 +519,23 @@ CASES: list[OpCase] = [
     OpCase("cross_entropy", "cross_entropy-wide-logits", lambda m, a: m.cross_entropy(a * 30.0, [1, 0]),
            ((2, 4),)),
     OpCase("cross_entropy", "cross_entropy-one-class", lambda m, a: m.cross_entropy(a, [0, 0, 0]), ((3, 1),)),
+    OpCase("cross_entropy", "cross_entropy-ignore-index", lambda m, a: _F(m).cross_entropy(a, [2, -100, 1, 0]),
+           ((4, 3),)),
+    OpCase("cross_entropy", "cross_entropy-ignore-index-none", lambda m, a: _F(m).cross_entropy(
+        a, m.tensor([1, 2, 1, 0]), ignore_index=1, reduction="none"), ((4, 3),)),
+    # nll_loss: class weights, an ignored label, label smoothing (cross_entropy's, over a log_softmax)
+    OpCase("nll_loss", "nll_loss-mean", lambda m, a: _F(m).nll_loss(a.log_softmax(1), _LABELS_4), ((4, 3),)),
+    OpCase("nll_loss", "nll_loss-weight-ignore-sum", lambda m, a: _F(m).nll_loss(
+        a, m.tensor([0, 2, -100, 1]), weight=m.tensor(_CLASS_W3, dtype=a.dtype), reduction="sum"), ((4, 3),)),
+    OpCase("nll_loss", "nll_loss-weight-none", lambda m, a: _F(m).nll_loss(
+        a, [2, 2, 0], weight=m.tensor(_CLASS_W3, dtype=a.dtype), ignore_index=0, reduction="none"), ((3, 3),)),
+    OpCase("nll_loss", "cross_entropy-weight-mean", lambda m, a: _F(m).cross_entropy(
+        a, [1, 0, -100, 2, 1], weight=m.tensor(_CLASS_W3, dtype=a.dtype)), ((5, 3),)),
+    OpCase("nll_loss", "cross_entropy-smoothing", lambda m, a: _F(m).cross_entropy(
+        a, m.tensor(_LABELS_4), label_smoothing=0.2), ((4, 3),)),
+    OpCase("nll_loss", "cross_entropy-smoothing-weight-ignore", lambda m, a: _F(m).cross_entropy(
+        a, [3, 3, 1, 0], weight=m.tensor([0.5, 2.0, 1.0, 1.5], dtype=a.dtype), ignore_index=1,
+        label_smoothing=0.3, reduction="sum"), ((4, 4),)),
     # ops of pygrad._derived: composed of the rows above, cased here for parity, finite differences
     # and double backward (op: the last row each records)
     OpCase("logsumexp", "logsumexp-dim", lambda m, a: a.logsumexp(1), ((3, 4),)),

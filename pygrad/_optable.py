@@ -401,6 +401,17 @@ OPS: tuple[Op, ...] = (
                             lambda e, x, seed: x._bernoulli_seeded(seed), ("seed",), (0,), (False,)),
        "bern", (), (),
        doc="Bernoulli samples of probabilities with a seed: pygrad.bernoulli, Tensor.bernoulli_."),
+    Op("nll_loss", 2, Gate("NllLossGate", "z_i = -(1 - ε) w[y_i] x[i, y_i] - (ε/C) Σ_j w[j] x[i, j], 0 where "
+                           "y_i = ignore_index (mean over Σ w[y_i] kept, sum or none); dx = -c·m, m a constant; "
+                           "w (C,) or 0-d (all 1) gets no gradient.",
+                           lambda e, x, w, labels, ignore_index, reduction, label_smoothing:
+                               x._nll_loss(labels, w, ignore_index, reduction, label_smoothing),
+                           ("labels", "ignore_index", "reduction", "label_smoothing"), ((0,), -100, "mean", 0.0),
+                           (True, False)),
+       "nll", (), (),
+       doc="The negative log-likelihood of log-probabilities at integer labels, with class weights, an "
+           "ignored label and label smoothing: pygrad.nn.functional.nll_loss (and cross_entropy's weight=, "
+           "label_smoothing=)."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

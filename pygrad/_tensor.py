@@ -23,6 +23,7 @@ from pygrad._args import (
     _is_scalar,
     _real,
     _reduce_args,
+    _reduction_arg,
     _resolve_dtype,
     _scalar_kind,
     _shape_arg,
@@ -1050,12 +1051,30 @@ class Tensor:
         """rand (``kind`` "uniform") or randn ("normal") values of ``seed`` in self's shape and dtype."""
         return _creation._random_seeded(kind, self.shape, self.dtype, seed)
 
-    def _embedding(self, indices: np.ndarray, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
-        """The embedding op: rows of self (V, D) at int64 ``indices`` (any shape); padding_idx -1: none;
-        scale_grad_by_freq: row v's gradient divided by the count of v in ``indices``."""
-        idx = np.array(indices, dtype=np.int64, order="C")
+    def _embedding(self, indices: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False) -> Tensor:
+        """The embedding op: rows of self (V, D) at integer ``indices`` (any shape: a tensor, an array);
+        padding_idx -1: none; scale_grad_by_freq: row v's gradient divided by the count of v in
+        ``indices``. A contiguous int64 tensor is read in place, so a compiled step follows it."""
+        idx = _int64_operand("embedding", "indices", indices)
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
                                       int(padding_idx), bool(scale_grad_by_freq)))
+
+    def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
+        """The nll_loss op over log-probabilities self (N, C) at N integer ``labels`` (1-d), class
+        ``weight`` (C,) of self's dtype or 0-d (none, all 1; never differentiated), rows labelled
+        ``ignore_index`` left out, label smoothing in [0, 1]: L_i = -(1 - ε) w_yᵢ x_i,yᵢ - (ε / C) Σ_j w_j x_ij,
+        reduced by "mean" (over Σ w_yᵢ of the rows kept), "sum" or "none"; ``op`` names it in messages
+        ("cross_entropy" for F.cross_entropy's). An int64 tensor of labels is read in place, so a
+        compiled step follows it; the op checks their range at each run."""
+        r = _reduction_arg(op, reduction)
+        y = _int64_operand(op, "labels", labels)
+        if y.ndim != 1:
+            raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {y.shape}")
+        w = _as_tensor(weight, self, op)
+        return _wrap(lib.pg_nll_loss(self._p, w._p, int64_buffer(y), y.size, r,
+                                     int(min(max(int(ignore_index), -(2**63)), 2**63 - 1)), float(label_smoothing),
+                                     op == "cross_entropy"))
 
     def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
               dropout_p: float = 0.0, seed: int = 0) -> Tensor:
@@ -1194,6 +1213,20 @@ for _op in _optable.ELEMENTWISE:  # Tensor.exp, Tensor.sin ...: one C call each
 _derived.install(Tensor)  # squeeze, flip, var, norm ...: written once for both engines
 set_tensor_class(Tensor)
 _NOT_SCALAR.add(Tensor)
+
+
+def _int64_operand(op: str, what: str, values: Any) -> np.ndarray:
+    """Integer ``values`` (a tensor or an array) as a C-contiguous int64 array for an op that reads
+    them through a pointer (embedding's indices, the losses' labels). A contiguous int64 tensor gives
+    its own buffer, which pygrad.compile follows (the program reads that tensor at each run); anything
+    else is a copy, whose values a recording would freeze: it refuses the recording."""
+    arr = values._host_view() if isinstance(values, Tensor) else np.asarray(values)
+    out = np.asarray(arr, dtype=np.int64, order="C")
+    if _recording.RECORDING and out.size:
+        followed = isinstance(values, Tensor) and out.ctypes.data == address(lib.pg_tensor_data(values._p))
+        if not followed:
+            _recording.refuse(f"{op} {what} that are not an int64 tensor (their values would be frozen)")
+    return out
 
 
 def _where(cond: Tensor, x: Tensor, y: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pygrad import _recording
 from pygrad._derived import pad
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
@@ -101,11 +102,12 @@ def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: in
     and class probabilities, a float target of the logits' shape, see :func:`_soft_cross_entropy`).
 
     Lᵢ = -log( e^{s_yᵢ} / Σⱼ e^{sⱼ} ) = log Σⱼ e^{sⱼ - m} - (s_yᵢ - m), with m = maxⱼ sⱼ,
-    so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ]. Without
-    ``weight``, ``ignore_index`` or ``label_smoothing`` in use it is one fused op; with
-    them it is :func:`nll_loss` of ``log_softmax`` (class weights w: Lᵢ scaled by w_yᵢ,
-    the mean divided by Σ w_yᵢ; rows labelled ``ignore_index`` count for nothing;
-    smoothing ε: (1 - ε)·Lᵢ + ε/C·Σⱼ -wⱼ log softmax(s)ⱼ), exactly as PyTorch.
+    so it stays finite for any finite logits. ∂Lᵢ/∂sⱼ = softmax(s)ⱼ - [j = yᵢ]. Rows
+    labelled ``ignore_index`` count for nothing (the mean is over the others). Without
+    ``weight`` or ``label_smoothing`` it is one fused op; with them it is the nll_loss op
+    over ``log_softmax`` (class weights w: Lᵢ scaled by w_yᵢ, the mean divided by Σ w_yᵢ;
+    smoothing ε: (1 - ε)·Lᵢ + ε/C·Σⱼ -wⱼ log softmax(s)ⱼ), exactly as PyTorch. Both read
+    an int64 tensor of labels in place, so a compiled step follows it.
     The third positional argument may still be the reduction, as before.
     """
     if isinstance(weight, str):  # cross_entropy(logits, labels, "sum"): the older signature
@@ -118,33 +120,13 @@ def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: in
         x2, y2, out = _classes_last("cross_entropy", x, labels)
         loss = cross_entropy(x2, y2, weight, ignore_index, reduction, label_smoothing)
         return loss.reshape(out) if reduction == "none" else loss
-    fused = weight is None and label_smoothing == 0.0 and (
-        ignore_index < 0 or not np.any(_label_array(labels) == ignore_index))
-    if fused:
-        try:
-            return engine_of(x).cross_entropy(x, labels, reduction)
-        except PygradIndexError:  # a negative ignore_index (-100) among the labels: they are ignored
-            if not np.any(_label_array(labels) == ignore_index):
-                raise
+    if weight is None and label_smoothing == 0.0:  # one fused op (rows labelled ignore_index count for nothing)
+        return engine_of(x).cross_entropy(x, labels, reduction, ignore_index=ignore_index)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise PygradValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     s = _scores("cross_entropy", x)
-    logp = s.log_softmax(axis=1)
-    loss = nll_loss(logp, labels, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    if label_smoothing == 0.0:
-        return loss
-    n, c = s.shape
-    y, keep, w = _weighted_labels("cross_entropy", labels, s, weight, ignore_index)
-    E = engine_of(s)
-    per_class = logp if w is None else logp * w.reshape(1, c)
-    smooth = -E.where(E.tensor(keep.reshape(n, 1)), per_class, 0.0).sum(axis=1)
-    if reduction == "mean":
-        denom = float(keep.sum()) if w is None else w[E.tensor(y[keep])].sum()
-        smooth = smooth.sum() / denom
-    elif reduction == "sum":
-        smooth = smooth.sum()
-    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
+    return _nll("cross_entropy", s.log_softmax(axis=1), labels, weight, ignore_index, reduction, label_smoothing)
 
 
 def _classes_last(op: str, x: Any, labels: Any) -> tuple[Any, Any, tuple[int, ...]]:
@@ -188,7 +170,8 @@ def _soft_cross_entropy(x: Any, t: Any, weight: Any, reduction: str, label_smoot
 
 
 def _label_array(labels: Any) -> np.ndarray:
-    return np.asarray(labels.numpy() if is_tensor(labels) else labels)
+    """The labels' values, for the checks made in Python (the nll_loss op checks them again at each run)."""
+    return np.asarray(_values(labels) if is_tensor(labels) else labels)
 
 
 def _weighted_labels(op: str, labels: Any, scores: Any, weight: Any, ignore_index: int
@@ -215,18 +198,43 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
         loss = nll_loss(x2, y2, weight, ignore_index, reduction)
         return loss.reshape(out) if reduction == "none" else loss
     s = _scores("nll_loss", input)
-    n, c = s.shape
-    y, keep, w = _weighted_labels("nll_loss", target, s, weight, ignore_index)
-    E = engine_of(s)
-    picked = s[np.arange(n), y]
-    wy = E.tensor(keep.astype(np.float64), dtype=s.dtype) if w is None else \
-        w[E.tensor(y)] * E.tensor(keep.astype(np.float64), dtype=s.dtype)
-    losses = -picked * wy
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / wy.sum()
+    return _nll("nll_loss", s, target, weight, ignore_index, reduction, 0.0)
+
+
+def _nll(op: str, logp: Any, labels: Any, weight: Any, ignore_index: int, reduction: str,
+         label_smoothing: float) -> Any:
+    """The nll_loss op over log-probabilities (N, C): Lᵢ = -(1 - ε)·w_yᵢ·logp[i, yᵢ] - (ε/C)·Σⱼ wⱼ·logp[i, j]
+    on the rows not labelled ``ignore_index`` (ε = 0: -w_yᵢ·logp[i, yᵢ]), the mean over Σ w_yᵢ of those
+    rows. The labels are checked here (with these messages) and again by the op, which reads an int64
+    tensor of labels in place (so a compiled step follows it)."""
+    _y, _keep, w = _weighted_labels(op, labels, logp, weight, ignore_index)
+    if w is not None and w.requires_grad:
+        return _nll_composed(op, logp, labels, w, ignore_index, reduction, label_smoothing)
+    E = engine_of(logp)  # noqa: N806
+    w = E.zeros((), dtype=logp.dtype) if w is None else w if w.dtype == logp.dtype else w.astype(logp.dtype)
+    y = labels if is_tensor(labels) and labels.dtype == np.int64 else _label_array(labels).astype(np.int64)
+    return logp._nll_loss(y, w, ignore_index, reduction, float(label_smoothing), op)
+
+
+def _nll_composed(op: str, logp: Any, labels: Any, w: Any, ignore_index: int, reduction: str,
+                  label_smoothing: float) -> Any:
+    """:func:`_nll` composed of gathers, for class weights that require grad (the op does not differentiate
+    them); it reads the labels into Python, so a compiled step cannot record it."""
+    _recording.refuse(f"{op} with class weights that require grad (the labels are read into Python)")
+    n, c = logp.shape
+    y, keep, _ = _weighted_labels(op, labels, logp, None, ignore_index)
+    E = engine_of(logp)  # noqa: N806
+    wy = w[E.tensor(y)] * E.tensor(keep.astype(np.float64), dtype=logp.dtype)
+    losses = -logp[np.arange(n), y] * wy
+    loss = losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.sum() / wy.sum()
+    if label_smoothing == 0.0:
+        return loss
+    smooth = -E.where(E.tensor(keep.reshape(n, 1)), logp * w.reshape(1, c), 0.0).sum(axis=1)
+    if reduction == "mean":
+        smooth = smooth.sum() / wy.sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
@@ -1099,9 +1107,15 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     return x._dropout(float(p), generator, bool(inplace))
 
 
+def _values(t: Any) -> np.ndarray:
+    """A tensor's values for a check made in Python, without telling pygrad.compile: for the reads
+    of indices and labels that the op itself checks again (in C) at each replay of a compiled step."""
+    return t._host_view()
+
+
 def _indices(op: str, input: Any) -> np.ndarray:
     """An integer tensor, array or nested list of indices as an int64 array."""
-    v = input.numpy() if is_tensor(input) else np.asarray(input)
+    v = _values(input) if is_tensor(input) else np.asarray(input)
     if v.dtype.kind not in "iu":
         raise PygradTypeError(f"{op}: indices must be an integer tensor or array (int64 or int32), got {v.dtype}")
     return v.astype(np.int64, copy=False)
@@ -1140,8 +1154,14 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
         raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {n} rows "
                                f"(weight {tuple(w.shape)})")
     if max_norm is not None:
+        if _recording.RECORDING:  # the rows renormalised would be constants of the program
+            _recording.refuse("embedding with max_norm (it renormalises the rows it looks up in place, "
+                              "chosen in Python from the indices' values)")
         _embedding_renorm(w, idx, max_norm, norm_type)
-    return w._embedding(idx, pad, bool(scale_grad_by_freq))
+    # the op checks the indices' range again (in C at each replay of a compiled step, which follows an
+    # int64 tensor's own buffer)
+    return w._embedding(input if is_tensor(input) and input.dtype == np.int64 else idx, pad,
+                        bool(scale_grad_by_freq))
 
 
 def _embedding_renorm(w: Any, idx: np.ndarray, max_norm: Any, norm_type: Any) -> None:

@@ -7,6 +7,7 @@ Shapes: ``a``, ``b`` broadcast with numpy rules unless stated otherwise.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -356,10 +357,12 @@ def _labels(opname: str, labels: object) -> np.ndarray:
     return np.array(arr, dtype=np.int64, copy=True)
 
 
-def cross_entropy(logits: object, labels: object, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: object, labels: object, reduction: str = "mean", *,
+                  ignore_index: int | None = None) -> Tensor:
     """Softmax cross-entropy: L_i = log Σ_j exp(x_ij - m_i) - (x_i,y_i - m_i), m_i = max_j x_ij.
 
-    ``logits`` (N, C), ``labels`` N ints in [0, C); ``reduction`` "mean", "sum" or "none".
+    ``logits`` (N, C), ``labels`` N ints in [0, C); ``reduction`` "mean", "sum" or "none";
+    rows labelled ``ignore_index`` (when given) give 0 and are left out of the mean.
     """
     t = _floating(as_tensor(logits, "cross_entropy"))
     if reduction not in ("mean", "sum", "none"):
@@ -373,14 +376,19 @@ def cross_entropy(logits: object, labels: object, reduction: str = "mean") -> Te
     if n == 0 or c == 0:
         raise PygradValueError(
             f"cross_entropy: {'empty batch' if n == 0 else 'no classes'}: logits of shape {t.shape}")
-    bad = np.flatnonzero((y < 0) | (y >= c))
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)):
+        raise PygradTypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    out_of_range = (y < 0) | (y >= c)
+    if ignore_index is not None:
+        out_of_range &= y != ignore_index
+    bad = np.flatnonzero(out_of_range)
     if bad.size:
         i = int(bad[0])
         raise PygradIndexError(
             f"cross_entropy: label {int(y[i])} at position {i} is out of range for {c} classes "
             f"(logits of shape {t.shape})"
         )
-    return _apply(ops.CrossEntropy(y, reduction), (t,))
+    return _apply(ops.CrossEntropy(y, reduction, ignore_index), (t,))
 
 
 def _elementwise_function(op_class: type[ops.Op], doc: str) -> Any:

@@ -1389,15 +1389,17 @@ class CrossEntropy(Op):
 
     L_i = log Σ_j exp(x_ij - m_i) - (x_i,y_i - m_i), reduced by ``"mean"``,
     ``"sum"`` or ``"none"``; dx_ij = c_i (softmax(x_i)_j - [j == y_i]) with
-    c_i = g_i, g or g / N.
+    c_i = g_i, g or g / K. Rows labelled ``ignore_index`` (when not None) give
+    L_i = 0 and dx_i = 0; K is the number of the other rows (N without one).
     """
 
     name = "cross_entropy"
     save_inputs = True
 
-    def __init__(self, labels: Array, reduction: str) -> None:
+    def __init__(self, labels: Array, reduction: str, ignore_index: int | None = None) -> None:
         super().__init__()
-        self.labels = labels
+        self.kept = np.ones(labels.shape, dtype=bool) if ignore_index is None else labels != ignore_index
+        self.labels = np.where(self.kept, labels, 0)
         self.reduction = reduction
 
     def _shifted(self, x: Array) -> tuple[Array, Array]:
@@ -1409,11 +1411,11 @@ class CrossEntropy(Op):
 
     def forward(self, x: Array) -> Array:
         z, s = self._shifted(x)
-        losses = np.log(s) - z[np.arange(x.shape[0]), self.labels]
+        losses = np.where(self.kept, np.log(s) - z[np.arange(x.shape[0]), self.labels], _scalar(x.dtype, 0))
         if self.reduction == "none":
             return losses
         total = np.sum(losses)
-        return total / _scalar(x.dtype, x.shape[0]) if self.reduction == "mean" else total
+        return total / _scalar(x.dtype, np.count_nonzero(self.kept)) if self.reduction == "mean" else total
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         (x,) = xs
@@ -1425,8 +1427,90 @@ class CrossEntropy(Op):
         elif self.reduction == "sum":
             c = g
         else:
-            c = g / _scalar(g.dtype, x.shape[0])
-        return (c * p,)
+            c = g / _scalar(g.dtype, np.count_nonzero(self.kept))
+        dx = c * p
+        dx[~self.kept] = 0  # never multiplied (an infinite g_i of an ignored row gives 0, not NaN)
+        return (dx,)
+
+
+class NllLoss(Op):
+    """Negative log-likelihood of log-probabilities x (N, C) at integer labels, with class
+    weights w (all 1 when the weight input is 0-d) and label smoothing ε:
+
+    L_i = -(1 - ε) w_yᵢ x_i,yᵢ - (ε / C) Σ_j w_j x_ij  (ε = 0: L_i = -w_yᵢ x_i,yᵢ)
+
+    on the rows whose label is not ``ignore_index``, 0 on the others; "mean" divides Σ L_i by
+    W = Σ_kept w_yᵢ. Linear in x: dx_ij = -c_i m_ij, m_ij = (ε / C) w_j + [j = y_i] (1 - ε) w_yᵢ
+    on kept rows, c_i = g_i, g or g / W. The weight is a constant (no gradient)."""
+
+    name = "nll_loss"
+    save_inputs = True
+
+    def __init__(self, labels: Array, ignore_index: int, reduction: str, smoothing: float) -> None:
+        super().__init__()
+        self.kept = labels != ignore_index
+        self.labels = np.where(self.kept, labels, 0)
+        self.reduction = reduction
+        self.smoothing = float(smoothing)
+
+    def _weights(self, x: Array, w: Array) -> Array:
+        return np.ones(x.shape[1], dtype=x.dtype) if w.ndim == 0 else w
+
+    def _denominator(self, w: Array) -> float:
+        return float(np.sum(w[self.labels[self.kept]].astype(np.float64)))
+
+    def local(self, x: Array, w: Array) -> Array:
+        """m (N, C) as above: dx = -c m."""
+        n, c = x.shape
+        eps = self.smoothing
+        wy = w[self.labels]
+        if eps == 0:
+            m = np.zeros(x.shape, dtype=x.dtype)
+            m[np.arange(n), self.labels] = wy
+        else:
+            m = np.broadcast_to(_scalar(x.dtype, eps / c) * w, x.shape).copy()
+            m[np.arange(n), self.labels] += _scalar(x.dtype, 1.0 - eps) * wy
+        m[~self.kept] = 0
+        return m
+
+    def forward(self, x: Array, w: Array) -> Array:
+        n, c = x.shape
+        w = self._weights(x, w)
+        eps = self.smoothing
+        wy = w[self.labels]
+        picked = wy * x[np.arange(n), self.labels]
+        if eps == 0:
+            losses = -picked
+        else:
+            b = np.zeros(n, dtype=x.dtype)
+            for k in range(c):  # the C kernel's order: Σ_j in column order
+                b = b + w[k] * x[:, k]
+            losses = -(_scalar(x.dtype, 1.0 - eps) * picked) - _scalar(x.dtype, eps / c) * b
+        losses = np.where(self.kept, losses, _scalar(x.dtype, 0))
+        if self.reduction == "none":
+            return losses
+        total = float(np.sum(losses.astype(np.float64)))
+        if self.reduction == "mean":
+            total /= self._denominator(w)
+        return np.asarray(total, dtype=x.dtype)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, w = xs
+        w = self._weights(x, w)
+        if self.reduction == "none":
+            c = g[:, np.newaxis]
+        elif self.reduction == "sum":
+            c = g
+        else:
+            c = g / _scalar(g.dtype, self._denominator(w))
+        n = x.shape[0]
+        if self.smoothing == 0:  # only the label's entry is multiplied (an infinite g gives no NaN elsewhere)
+            dx = np.zeros(x.shape, dtype=x.dtype)
+            dx[np.arange(n), self.labels] = -(np.broadcast_to(c.reshape(-1), (n,)) * w[self.labels])
+        else:
+            dx = -(c * self.local(x, w))
+        dx[~self.kept] = 0  # never multiplied (an infinite g_i of an ignored row gives 0, not NaN)
+        return (dx, None)
 
 
 # ---------------------------------------------------------------- shape ---
@@ -2546,7 +2630,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
-        Random, Bernoulli,
+        Random, Bernoulli, NllLoss,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

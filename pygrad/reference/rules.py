@@ -398,12 +398,27 @@ def _maxout(node: Node, g: Tensor) -> list[Any]:
 def _cross_entropy(node: Node, g: Tensor) -> list[Any]:
     (x,) = node.inputs
     n = x.shape[0]
+    kept = node.op.kept
     onehot = np.zeros(x.shape)
-    onehot[np.arange(n), node.op.labels] = 1.0
+    onehot[np.arange(n)[kept], node.op.labels[kept]] = 1.0
     diff = x.softmax(axis=1) - _const(onehot, x.dtype)
+    if not kept.all():  # the ignored rows' gradient is 0
+        diff = diff * _const(kept.astype(np.float64).reshape(n, 1), x.dtype)
     red = node.op.reduction
-    c = g.reshape(n, 1) if red == "none" else g if red == "sum" else g / _const(float(n), g.dtype)
+    c = g.reshape(n, 1) if red == "none" else g if red == "sum" else \
+        g / _const(float(np.count_nonzero(kept)), g.dtype)
     return [diff * c]
+
+
+def _nll_loss(node: Node, g: Tensor) -> list[Any]:
+    """dx = c · (-m), m the op's constant local matrix (the weight is a constant)."""
+    x, w = node.inputs
+    op = node.op
+    wd = op._weights(x.numpy(), w.numpy())
+    n = x.shape[0]
+    red = op.reduction
+    c = g.reshape(n, 1) if red == "none" else g if red == "sum" else g / _const(op._denominator(wd), g.dtype)
+    return [c * _const(-op.local(x.numpy(), wd), x.dtype), None]
 
 
 def _custom(node: Node, g: Tensor) -> list[Any]:
@@ -435,7 +450,7 @@ RULES.update({
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
-    ops.Random: _no_grad, ops.Bernoulli: _no_grad,
+    ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss,
 })
 
 

@@ -545,6 +545,10 @@ class Tensor:
         """
         return self._data
 
+    def _host_view(self) -> np.ndarray:
+        """The underlying array, as :meth:`numpy` (the C engine's twin tells pygrad.compile nothing)."""
+        return self._data
+
     def item(self) -> builtins.float | builtins.int | builtins.bool:
         """The value of a one-element tensor as a Python number (float, int or bool by dtype)."""
         if self.size != 1:
@@ -1102,6 +1106,41 @@ class Tensor:
         if not -1 <= padding_idx < v:
             raise PygradIndexError(f"embedding: padding_idx {padding_idx} is out of range for a table of {v} rows")
         return _apply(ops.Embedding(idx, padding_idx, scale_grad_by_freq), (self,))
+
+    def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
+        """The nll_loss op over log-probabilities self (N, C) at N integer ``labels``, class ``weight``
+        (C,) or 0-d (none; never differentiated), rows labelled ``ignore_index`` left out, label
+        smoothing ε: see :class:`ops.NllLoss`; ``op`` names it in messages."""
+        if reduction not in ("mean", "sum", "none"):
+            raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {self.dtype}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise PygradValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        if self.ndim != 2:
+            raise ShapeError(f"{op}: scores must be 2-d (N, C), got shape {tuple(self.shape)}")
+        n, c = self.shape
+        if n == 0 or c == 0:
+            raise PygradValueError(f"{op}: {'empty batch' if n == 0 else 'no classes'}: scores of shape "
+                                   f"{tuple(self.shape)}")
+        w = weight if isinstance(weight, Tensor) else Tensor._wrap(np.asarray(weight, dtype=self.dtype))
+        if w.dtype != self.dtype or w.shape not in ((), (c,)):
+            raise ShapeError(f"{op}: weight must have one entry per class ({c}) and the scores' dtype, got "
+                             f"{w.dtype} {tuple(w.shape)} for scores {self.dtype} {tuple(self.shape)}")
+        if w.requires_grad:
+            raise PygradValueError(f"{op}: the class weights are not differentiated; pass weight.detach()")
+        y = np.array(labels._data if isinstance(labels, Tensor) else labels, dtype=np.int64)
+        if y.ndim != 1:
+            raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {y.shape}")
+        if y.size != n:
+            raise ShapeError(f"{op}: scores of shape {tuple(self.shape)} need {n} labels, got {y.size}")
+        bad = np.flatnonzero(((y < 0) | (y >= c)) & (y != ignore_index))
+        if bad.size:
+            i = int(bad[0])
+            raise PygradIndexError(f"{op}: label {int(y[i])} at position {i} is out of range for {c} classes "
+                                   f"(scores of shape {tuple(self.shape)})")
+        return _apply(ops.NllLoss(y, int(ignore_index), reduction, float(label_smoothing)), (self, w))
 
     def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
                       dropout_p: float, generator: Any = None) -> Tensor:

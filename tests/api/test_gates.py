@@ -127,9 +127,10 @@ def _inputs(shapes, domain, dtype, seed):
 
 def test_gate_cases_cover_every_builtin_gate() -> None:
     builtin = {c.__name__ for c in G.GATES_BY_OP.values() if c is not G.Gate} | {"TransposeGate"}
-    # WhereGate takes a bool condition: test_where_gate_parity covers it; RandomGate and BernoulliGate
-    # have no backward (tests/ops/test_random_ops.py covers their forward)
-    assert builtin - {"WhereGate", "RandomGate", "BernoulliGate"} <= {name for name, *_ in GATE_CASES}
+    # WhereGate takes a bool condition: test_where_gate_parity covers it; NllLossGate's class weights get
+    # no gradient: test_nll_loss_gate_parity; RandomGate and BernoulliGate have no backward
+    # (tests/ops/test_random_ops.py covers their forward)
+    assert builtin - {"WhereGate", "NllLossGate", "RandomGate", "BernoulliGate"} <= {name for name, *_ in GATE_CASES}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -168,6 +169,24 @@ def test_where_gate_parity(dtype) -> None:
     np.testing.assert_array_equal(gc.forward(cond, x, y), gr.forward(cond, x, y))
     for a, b in zip(gc.backward(dz)[1:], gr.backward(dz)[1:]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_gate_parity(dtype, reduction) -> None:
+    """nll_loss's gate, C vs reference: the loss and the gradient of the log-probabilities; the class
+    weights (the second input) get none."""
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((4, 3)).astype(dtype), rng.uniform(0.5, 2.0, 3).astype(dtype)
+    gc, gr = (ns.NllLossGate([0, -100, 2, 2], reduction=reduction, label_smoothing=0.1) for ns in (G, RG))
+    zc, zr = gc.forward(x, w), gr.forward(x, w)
+    tol = 1e-12 if dtype == "float64" else 2e-6
+    np.testing.assert_allclose(zc, zr, rtol=tol, atol=tol)
+    dz = rng.standard_normal(np.shape(zc)).astype(dtype)
+    (dxc, dwc), (dxr, dwr) = gc.backward(dz), gr.backward(dz)
+    assert dwc is None and dwr is None and dxc.shape == x.shape and dxc.dtype == x.dtype
+    np.testing.assert_allclose(dxc, dxr, rtol=tol, atol=tol)
+    assert np.all(dxc[1] == 0)  # the ignored row
 
 
 @pytest.mark.parametrize("engine,ns", ENGINES, ids=ENGINE_IDS)

@@ -2517,6 +2517,42 @@ static void test_nn_ops(void) {
     const int64_t bad[1] = {2};
     CHECK_FAILS(pg_cross_entropy(logits, bad, 1, PG_REDUCTION_MEAN), PG_ERR_INDEX, "cross_entropy");
     CHECK_FAILS(pg_cross_entropy(logits, lab, 2, PG_REDUCTION_MEAN), PG_ERR_SHAPE, "cross_entropy");
+
+    /* cross_entropy with an ignored label: the row gives 0 and no gradient, the mean is over the other */
+    pg_tensor *l2 = leaf(T(F64, 2, SHAPE(2, 2), 0.0, 0.0, 5.0, -3.0));
+    const int64_t lab_ig[2] = {1, -100};
+    pg_tensor *cei = keep(pg_cross_entropy_ignore(l2, lab_ig, 2, PG_REDUCTION_MEAN, -100));
+    CHECK_VALUES(cei, E, log(2.0));
+    CHECK_OK(pg_backward(cei, NULL, 0));
+    CHECK_GRAD(l2, E, 0.5, -0.5, 0.0, 0.0);
+    CHECK_FAILS(pg_cross_entropy(l2, lab_ig, 2, PG_REDUCTION_MEAN), PG_ERR_INDEX, "label -100 at position 1");
+
+    /* nll_loss: -w[y_i] x[i, y_i], the mean over the sum of w[y_i] of the rows kept */
+    pg_tensor *cw = V(F64, 1.0, 2.0, 3.0);
+    const int64_t lab_n[2] = {2, 0}, lab_ni[2] = {2, 7};
+    pg_tensor *lp = leaf(T(F64, 2, SHAPE(2, 3), -1.0, -2.0, -3.0, -0.5, -1.0, -1.5));
+    pg_tensor *nl = keep(pg_nll_loss(lp, cw, lab_n, 2, PG_REDUCTION_MEAN, -100, 0.0, 0));
+    CHECK_VALUES(nl, E, 9.5 / 4.0);
+    CHECK_OK(pg_backward(nl, NULL, 0));
+    CHECK_GRAD(lp, E, 0.0, 0.0, -0.75, -0.25, 0.0, 0.0);
+    pg_tensor *lp2 = leaf(T(F64, 2, SHAPE(2, 3), -1.0, -2.0, -3.0, -0.5, -1.0, -1.5));
+    pg_tensor *nls = keep(pg_nll_loss(lp2, S(F64, 0.0), lab_ni, 2, PG_REDUCTION_SUM, 7, 0.0, 0)); /* row 1 ignored */
+    CHECK_VALUES(nls, E, 3.0);
+    CHECK_OK(pg_backward(nls, NULL, 0));
+    CHECK_GRAD(lp2, E, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0);
+    /* smoothing 0.3 on row 0 alone, no weights: -(0.7 x[0, 2]) - 0.1 (x00 + x01 + x02) */
+    pg_tensor *lp3 = leaf(T(F64, 2, SHAPE(2, 3), -1.0, -2.0, -3.0, -0.5, -1.0, -1.5));
+    pg_tensor *nlm = keep(pg_nll_loss(lp3, S(F64, 0.0), lab_ni, 2, PG_REDUCTION_NONE, 7, 0.3, 0));
+    CHECK_VALUES(nlm, E, 0.7 * 3.0 + 0.1 * 6.0, 0.0);
+    CHECK_OK(pg_backward(nlm, V(F64, 1.0, 1.0), 0));
+    CHECK_GRAD(lp3, E, -0.1, -0.1, -0.8, 0.0, 0.0, 0.0);
+    CHECK_FAILS(pg_nll_loss(lp, cw, lab_ni, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_INDEX,
+                "nll_loss: label 7 at position 1 is out of range for 3 classes");
+    CHECK_FAILS(pg_nll_loss(lp, cw, lab_ni, 2, PG_REDUCTION_SUM, -100, 0.0, 1), PG_ERR_INDEX, "cross_entropy: label 7");
+    CHECK_FAILS(pg_nll_loss(lp, V(F64, 1.0, 2.0), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_SHAPE, "weight");
+    CHECK_FAILS(pg_nll_loss(lp, leaf(V(F64, 1.0, 2.0, 3.0)), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_VALUE,
+                "not differentiated");
+    CHECK_FAILS(pg_nll_loss(lp, cw, lab_n, 2, PG_REDUCTION_SUM, -100, 1.5, 0), PG_ERR_VALUE, "label_smoothing");
     release_all();
 }
 

@@ -1183,9 +1183,9 @@ def test_two_threads_share_a_compiled_step():
 
 
 def test_fallback_names_the_library_call_and_the_users_line():
-    """A value read by one of pygrad's own functions (nn.Embedding reads its indices in Python) is
-    named in the warning, with the line of the user's function that called it; a read the user
-    wrote is named by its line alone."""
+    """A value read by one of pygrad's own functions (nn.Embedding reads int32 indices in Python:
+    only an int64 tensor is followed) is named in the warning, with the line of the user's function
+    that called it; a read the user wrote is named by its line alone."""
     import inspect
     emb, lin = nn.Embedding(10, 4, dtype="float64"), nn.Linear(4, 3, dtype="float64")
 
@@ -1196,7 +1196,7 @@ def test_fallback_names_the_library_call_and_the_users_line():
         return (x * 2).sum().item()
 
     line = inspect.getsourcelines(step)[1] + 1
-    idx = pg.tensor(np.array([1, 2, 3]))
+    idx = pg.tensor(np.array([1, 2, 3]), dtype="int32")
     f = pg.compile(step)
     with pytest.warns(CompileWarning) as caught:
         for _ in range(3):

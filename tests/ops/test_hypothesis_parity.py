@@ -859,6 +859,28 @@ def b_cross_entropy(p: Program) -> Value | None:
     return apply(p, "cross_entropy", lambda m, a: m.cross_entropy(a, labels, reduction), x)
 
 
+def b_nll_loss(p: Program) -> Value | None:
+    """nll_loss of a picked (N, C) value at drawn labels, some ignored, maybe class weights and smoothing."""
+    x = p.pick(lambda v: len(v.shape) == 2 and v.shape[0] > 0 and v.shape[1] > 0)
+    if x is None:
+        x = p.leaf((p.draw(st.integers(1, 4)), p.draw(st.integers(1, 5))))
+    n, c = x.shape
+    labels = np.where(p.rng.random(n) < 0.25, -100, p.rng.integers(0, c, size=n))
+    weight = p.rng.uniform(0.5, 2.0, size=c) if p.draw(st.booleans()) else None
+    smoothing = p.draw(st.sampled_from([0.0, 0.0, 0.1]))
+    reduction = p.draw(st.sampled_from(["mean", "sum", "none"]))
+    if reduction == "mean" and np.all(labels == -100):
+        labels[0] = 0
+
+    def fn(m, a):
+        w = None if weight is None else m.tensor(weight, dtype=a.dtype)
+        if smoothing:
+            return m.nn.functional.cross_entropy(a, labels, weight=w, label_smoothing=smoothing, reduction=reduction)
+        return m.nn.functional.nll_loss(a, labels, weight=w, reduction=reduction)
+
+    return apply(p, "nll_loss", fn, x)
+
+
 def b_division(name: str) -> Callable[[Program], Value | None]:
     """fmod, remainder, floor_divide: a positive divisor, either sign for it by a neg."""
     ops = {"fmod": lambda m, a, b: m.fmod(a, b), "remainder": lambda m, a, b: a % b,
@@ -932,6 +954,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "group_norm": b_norm("group_norm"),
     "dropout": b_dropout, "random": b_random, "bernoulli": b_bernoulli,
     "embedding": b_embedding,
+    "nll_loss": b_nll_loss,
     "scaled_dot_product_attention": b_sdpa,
     "max_pool2d": b_max_pool2d,
     "avg_pool2d": b_avg_pool2d,
