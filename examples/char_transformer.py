@@ -107,9 +107,8 @@ def sample(model: CharTransformer, prompt: str, stoi: dict[str, int], itos: list
 def make_step(model: CharTransformer, opt: optim.Optimizer, clip: float | None = 1.0):
     """One training step on a batch of contexts x (B, T) and their next characters y (B, T), int64
     tensors: the cross-entropy of the next character, backward, gradients clipped to a total norm of
-    ``clip`` (None: not clipped), one step of ``opt``; returns the loss. Without clipping the step can
-    be compiled (``pygrad.compile(make_step(model, opt, clip=None))``): clip_grad_norm_ reads the norm
-    into Python."""
+    ``clip`` (None: not clipped), one step of ``opt``; returns the loss. The step compiles
+    (``pygrad.compile(make_step(model, opt))``): every op of it, the clipping included, is recorded."""
 
     def step(x: pg.Tensor, y: pg.Tensor) -> pg.Tensor:
         logits = model(x)
@@ -125,8 +124,11 @@ def make_step(model: CharTransformer, opt: optim.Optimizer, clip: float | None =
 
 
 def train(steps: int = 600, batch: int = 32, block: int = 64, d: int = 64, lr: float = 3e-3, seed: int = 0,
-          progress: bool = True) -> tuple[CharTransformer, list[float], dict[str, int], list[str]]:
-    """Train on the shipped text; returns the model, the loss per step and the vocabulary maps."""
+          progress: bool = True, compiled: bool = True) -> tuple[CharTransformer, list[float], dict[str, int],
+                                                                  list[str]]:
+    """Train on the shipped text; returns the model, the loss per step and the vocabulary maps. With
+    ``compiled`` the step is recorded once by :func:`pygrad.compile` and replayed in C after that (the
+    same numbers as the eager step, bit for bit)."""
     with open(TEXT, encoding="utf-8") as f:
         text = f.read()
     itos = sorted(set(text))
@@ -158,6 +160,8 @@ def train(steps: int = 600, batch: int = 32, block: int = 64, d: int = 64, lr: f
             pass
     losses = []
     train_step = make_step(model, opt)
+    if compiled and hasattr(pg, "compile"):  # the reference engine (pygrad.reference) has no compile
+        train_step = pg.compile(train_step)
     for step in range(steps):
         starts = rng.integers(0, len(data) - block - 1, size=batch)
         x = pg.tensor(np.stack([data[s:s + block] for s in starts]))
@@ -203,9 +207,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="pygrad-examples", help="directory for the loss picture")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--eager", action="store_true", help="run every step eagerly (no pygrad.compile)")
     args = parser.parse_args()
     start = time.perf_counter()
-    model, losses, stoi, itos = train(args.steps, args.batch, seed=args.seed, progress=not args.no_progress)
+    model, losses, stoi, itos = train(args.steps, args.batch, seed=args.seed, progress=not args.no_progress,
+                                      compiled=not args.eager)
     print(f"trained {args.steps} steps in {time.perf_counter() - start:.1f} s; "
           f"final loss {np.mean(losses[-20:]):.3f} nats/char (uniform: {math.log(len(itos)):.3f})")
     rng = np.random.default_rng(args.seed + 1)

@@ -95,9 +95,10 @@ def _scores(op: str, scores: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
+def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
-    """Softmax cross-entropy: logits (N, C), labels N ints in [0, C) (PyTorch's arguments; also
+    """Softmax cross-entropy: ``input`` the logits (N, C), ``target`` the labels, N ints in [0, C)
+    (PyTorch's arguments and names; also
     PyTorch's other layouts: logits (C,) with a 0-d label, (N, C, d1, ...) with labels (N, d1, ...),
     and class probabilities, a float target of the logits' shape, see :func:`_soft_cross_entropy`).
 
@@ -112,7 +113,7 @@ def cross_entropy(logits: Any, labels: Any, weight: Any = None, ignore_index: in
     """
     if isinstance(weight, str):  # cross_entropy(logits, labels, "sum"): the older signature
         weight, reduction = None, weight
-    x = _tensor("cross_entropy", logits)
+    x, labels = _tensor("cross_entropy", input), target
     t = labels if is_tensor(labels) else np.asarray(labels)
     if np.dtype(t.dtype).kind == "f" and tuple(t.shape) == tuple(x.shape) and x.ndim >= 1:
         return _soft_cross_entropy(x, t, weight, reduction, label_smoothing)

@@ -21,39 +21,43 @@ def _with_grads(op: str, parameters: Any) -> list[Any]:
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Any:
-    """Scale every gradient in place by ``max_norm / (total_norm + 1e-6)`` when that is
-    below 1, total_norm being the ``norm_type``-norm of all gradients together
-    (``inf`` for the largest magnitude). Returns total_norm (a float64 0-d tensor
-    of the gradients' engine; 0.0 without gradients)."""
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Any:
+    """Scale every gradient in place by ``min(1, max_norm / (total_norm + 1e-6))``,
+    total_norm being the ``norm_type``-norm of all gradients together (``inf`` for the
+    largest magnitude), accumulated in float64. Returns total_norm (a float64 0-d tensor
+    of the gradients' engine; 0.0 without gradients). All of it is tensor ops, so a step
+    that clips compiles (``pygrad.compile``); ``error_if_nonfinite=True`` reads the norm
+    into Python to check it, which a compiled step cannot replay (it runs eagerly).
+    ``foreach`` (PyTorch's choice of kernel) is accepted and changes nothing."""
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not norm_type > 0:
         raise PygradValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
     ps = _with_grads("clip_grad_norm_", parameters)
-    if not ps:
-        return 0.0
     gs = [p.grad for p in ps]
+    if not any(g.numel() for g in gs):
+        return 0.0
     E = engine_of(gs[0])
     with E.no_grad():
+        parts = [g.double().abs() for g in gs if g.numel()]
         if math.isinf(norm_type):
-            total = max(float(abs(g).max().item()) if g.numel() else 0.0 for g in gs)
+            total = E.stack([a.max() for a in parts]).max()
         else:
-            acc = 0.0
-            for g in gs:
-                acc += float((abs(g.double()) ** norm_type).sum().item())
+            acc = (parts[0] ** norm_type).sum()
+            for a in parts[1:]:
+                acc = acc + (a ** norm_type).sum()
             total = acc ** (1.0 / norm_type)
-        if error_if_nonfinite and not math.isfinite(total):
+        if error_if_nonfinite and not math.isfinite(total.item()):
             raise PygradRuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                                     f"{total}; set error_if_nonfinite=False to clip anyway")
-        coef = max_norm / (total + 1e-6)
-        if coef < 1.0:
-            for p, g in zip(ps, gs):
-                p.grad = g * coef
-    return E.tensor(total, dtype=E.float64)
+                                     f"{total.item()}; set error_if_nonfinite=False to clip anyway")
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for p, g in zip(ps, gs):
+            p.grad = g * coef.to(g.dtype)
+    return total
 
 
-def clip_grad_value_(parameters: Any, clip_value: float) -> None:
-    """Clamp every gradient in place to [-clip_value, clip_value]."""
+def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = None) -> None:
+    """Clamp every gradient in place to [-clip_value, clip_value] (``foreach``, PyTorch's
+    choice of kernel, is accepted and changes nothing)."""
     c = float(clip_value)
     if not c >= 0:
         raise PygradValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")

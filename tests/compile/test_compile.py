@@ -686,20 +686,20 @@ def test_a_new_signature_names_the_captured_guard_that_changed() -> None:
     step(x, y)
     model[2].weight = nn.Parameter(pg.ones((8, 4)))
     extra.append(pg.ones(()))
-    assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: `extra` "
+    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 22), first: `extra` "
                                    "(a closure variable) changed length from 1 to 2; new: the tensor `extra[1]` (a "
                                    "closure variable), the tensor `model.2.weight` (a closure variable)")
     extra.pop()
-    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 20), first: `extra` "
+    assert _change(step, x, y) == ("what the function reaches changed (22 guarded places, now 21), first: `extra` "
                                    "(a closure variable) changed length from 2 to 1")
     model[1].extra_scale = 2  # a module's plain attribute (a forward could read it: a constant of the program)
-    assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: the "
+    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 22), first: the "
                                    "attribute `model.1.extra_scale` (a closure variable) is new")
     model[1].extra_scale = 3
     assert _change(step, x, y) == ("the attribute `model.1.extra_scale` (a closure variable) changed from 2 (int) "
                                    "to 3 (int)")
     setattr(model, "1", nn.Tanh())
-    assert _change(step, x, y) == ("what the function reaches changed (21 guarded places, now 20), first: the "
+    assert _change(step, x, y) == ("what the function reaches changed (22 guarded places, now 20), first: the "
                                    "module `model.1` (a closure variable) changed class from ReLU to Tanh")
     scale["other"] = 1
     assert _change(step, x, y) == ("what the function reaches changed (20 guarded places, now 21), first: `scale` "

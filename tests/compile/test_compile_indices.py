@@ -289,7 +289,9 @@ def _char_transformer_module():
     return mod
 
 
-def test_char_transformer_train_step_compiles_bit_identical() -> None:
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_char_transformer_train_step_compiles_bit_identical(clip: float | None) -> None:
+    """The example's step, with and without clip_grad_norm_ (its norm and scaling are tensor ops)."""
     ct = _char_transformer_module()
     vocab, block, batch = 11, 8, 3
 
@@ -301,7 +303,7 @@ def test_char_transformer_train_step_compiles_bit_identical() -> None:
         rest = [p for p in model.parameters() if all(p is not q for q in decay)]
         opt = optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                           lr=3e-3, betas=(0.9, 0.99))
-        return ct.make_step(model, opt, clip=None), (model,)
+        return ct.make_step(model, opt, clip=clip), (model,)
 
     rng = np.random.default_rng(0)
     data = rng.integers(0, vocab, size=200)
@@ -317,4 +319,5 @@ def test_char_transformer_train_step_compiles_bit_identical() -> None:
     # the token indices are argument 0; the positions a constant (pg.arange); the labels argument 1 (or its
     # reshape, a view of the same data)
     assert program.count("embedding(") == 2 and "; indices in0)" in program
+    assert ("clamp(" in program) == (clip is not None)  # the clipping coefficient, min(1, clip / norm)
     assert re.search(r"; labels (in1|t\d+)\)", program)

@@ -20,8 +20,7 @@ SKIP = {"size_average", "reduce", "_stacklevel", "device", "dtype", "self", "arg
         "min_value", "max_value",  # Hardtanh's deprecated spellings
         "add_bias_kv", "add_zero_attn"}  # MultiheadAttention's extra key/value rows: not supported
 # per function: l1_loss / mse_loss / huber_loss's per-element weight (new in PyTorch 2.13)
-SKIP_FOR = {"l1_loss": {"weight"}, "mse_loss": {"weight"}, "huber_loss": {"weight"},
-            "cross_entropy": {"input", "target"}}  # named logits, labels
+SKIP_FOR = {"l1_loss": {"weight"}, "mse_loss": {"weight"}, "huber_loss": {"weight"}}
 
 
 def _names(f: Any) -> list[str]:
