@@ -576,8 +576,9 @@ def _key_mask_bias(E: ModuleType, mask: Any, dtype: Any, what: str) -> Any:
 
 
 class MultiheadAttention(Module):
-    """PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False,
-    kdim=None, vdim=None)`` with its parameters and their layouts: ``in_proj_weight`` (3E, E) and
+    """PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+    add_zero_attn=False, kdim=None, vdim=None, batch_first=False)`` with its parameters and their layouts:
+    ``in_proj_weight`` (3E, E) and
     ``in_proj_bias`` (3E,) (or ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight``
     (E, vdim) when kdim or vdim differ from E), ``out_proj.weight`` (E, E), ``out_proj.bias`` (E,):
 
@@ -590,12 +591,18 @@ class MultiheadAttention(Module):
     for this module), float masks are added. ``need_weights=False`` runs the fused
     scaled_dot_product_attention; with weights, the attention matrix is formed (and averaged over heads by
     default). Dropout on the attention weights in training mode.
+
+    ``add_bias_kv``: parameters ``bias_k`` and ``bias_v`` (1, 1, E) (Glorot-normal), one more key and value
+    row after the projections (k = [k; b_k], v = [v; b_v], for every batch element), seen by every query;
+    ``add_zero_attn``: one more key and value of zeros per head after that (a logit of 0 for every query).
+    Each adds a column to the attention (S + 1), which the masks let through.
     """
 
     _default_engine: str | None = None
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False, kdim: int | None = None, vdim: int | None = None, *,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, *,
                  dtype: Any = None, generator: Generator = None, engine: Engine = None) -> None:
         super().__init__()
         name = "MultiheadAttention"
@@ -628,6 +635,12 @@ class MultiheadAttention(Module):
         self.in_proj_bias = param(np.zeros(3 * e)) if bias else None
         self.out_proj = _OutProj(param(_init.uniform((e, e), e, generator=rng, engine=E)),
                                  param(np.zeros(e)) if bias else None)
+        if add_bias_kv:
+            self.bias_k = param(_init.xavier_normal((1, 1, e), e, e, generator=rng, engine=E))
+            self.bias_v = param(_init.xavier_normal((1, 1, e), e, e, generator=rng, engine=E))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
@@ -671,7 +684,17 @@ class MultiheadAttention(Module):
         def heads(t: Any, rows: int) -> Any:  # (rows, N, E) -> (N, H, rows, d)
             return t.reshape(rows, n, h, d).permute(1, 2, 0, 3)
 
-        qh, kh, vh = heads(self._project(q, 0), lq), heads(self._project(k, 1), s), heads(self._project(v, 2), s)
+        kproj, vproj = self._project(k, 1), self._project(v, 2)
+        extra = 0  # key and value rows past the S given: bias_k/bias_v, then zeros
+        if self.bias_k is not None:
+            kproj = E.cat([kproj, self.bias_k.expand(1, n, self.embed_dim)], axis=0)
+            vproj = E.cat([vproj, self.bias_v.expand(1, n, self.embed_dim)], axis=0)
+            extra += 1
+        qh, kh, vh = heads(self._project(q, 0), lq), heads(kproj, s + extra), heads(vproj, s + extra)
+        if self.add_zero_attn:
+            zeros = E.zeros(n, h, 1, d, dtype=dt)
+            kh, vh = E.cat([kh, zeros], axis=2), E.cat([vh, zeros], axis=2)
+            extra += 1
         bias = None
         if attn_mask is not None:
             am = _key_mask_bias(E, attn_mask, dt, "attn_mask")
@@ -689,6 +712,8 @@ class MultiheadAttention(Module):
                                  f"{(n, s) if batched else (s,)}")
             kp = kp.reshape(n, 1, 1, s)
             bias = kp if bias is None else bias + kp
+        if bias is not None and extra:  # the added keys are open to every query
+            bias = E.cat([bias, E.zeros(*bias.shape[:-1], extra, dtype=bias.dtype)], axis=-1)
         p_drop = self.dropout if self.training else 0.0
         weights = None
         if need_weights:

@@ -346,6 +346,64 @@ def test_multihead_attention_against_torch(m, batch_first, kdim, need_weights, a
 
 
 @pytest.mark.parametrize("m", ENGINES)
+@pytest.mark.parametrize(("bias_kv", "zero_attn", "masks", "need_weights"),
+                         [(True, False, True, True), (False, True, True, False), (True, True, False, True),
+                          (True, True, True, False)])
+def test_multihead_attention_bias_kv_and_zero_attn_against_torch(m, bias_kv, zero_attn, masks, need_weights):
+    """add_bias_kv (a learnt key and value row) and add_zero_attn (a zero one per head): one more
+    attention column each, open under both masks; outputs, weights and every gradient (bias_k and
+    bias_v included) as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    e, h, lq, s, n = 8, 2, 4, 5, 3
+    t = torch.nn.MultiheadAttention(e, h, add_bias_kv=bias_kv, add_zero_attn=zero_attn, dtype=torch.float64)
+    mod = m.nn.MultiheadAttention(e, h, add_bias_kv=bias_kv, add_zero_attn=zero_attn, dtype="float64")
+    assert sorted(n_ for n_, _ in mod.named_parameters()) == sorted(n_ for n_, _ in t.named_parameters())
+    _copy_params(m, mod, t)
+    q, k = rng.standard_normal((lq, n, e)), rng.standard_normal((s, n, e))
+    v = rng.standard_normal(k.shape)
+    kw = {}
+    if masks:
+        kpm = rng.random((n, s)) < 0.3
+        kpm[:, 0] = False
+        am = rng.random((lq, s)) < 0.3
+        am[:, 1] = False
+        kw = {"key_padding_mask": kpm, "attn_mask": am}
+    to, tw = t(torch.tensor(q), torch.tensor(k), torch.tensor(v), need_weights=need_weights,
+               **{key: torch.tensor(val) for key, val in kw.items()})
+    po, pw = mod(q, k, v, need_weights=need_weights, **kw)
+    np.testing.assert_allclose(po.numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
+    if need_weights:
+        assert pw.shape == (n, lq, s + bias_kv + zero_attn)
+        np.testing.assert_allclose(pw.numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(to.shape)
+    (to * torch.tensor(g)).sum().backward()
+    (po * m.tensor(g, dtype="float64")).sum().backward()
+    for name, prm in t.named_parameters():
+        obj = mod
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        np.testing.assert_allclose(obj.grad.numpy(), prm.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("m", ENGINES)
+def test_multihead_attention_zero_attn_by_hand(m):
+    """With add_zero_attn and one key, each query sees two logits: q·k/√d and 0 (the zero key), so the
+    output before out_proj is softmax([q·k/√d, 0])[0] · v per head; checked with identity projections."""
+    e, h = 2, 1
+    mod = m.nn.MultiheadAttention(e, h, bias=False, add_zero_attn=True, dtype="float64")
+    with m.no_grad():
+        mod.in_proj_weight.copy_(m.tensor(np.vstack([np.eye(2)] * 3)))
+        mod.out_proj.weight.copy_(m.tensor(np.eye(2)))
+    q, k, v = np.array([[[1.0, 2.0]]]), np.array([[[0.5, -1.0]]]), np.array([[[3.0, 4.0]]])
+    out, w = mod(q, k, v)
+    logit = float(q[0, 0] @ k[0, 0]) / np.sqrt(2.0)
+    a = np.exp(logit) / (np.exp(logit) + 1.0)
+    np.testing.assert_allclose(out.numpy()[0, 0], a * v[0, 0], rtol=1e-12)
+    np.testing.assert_allclose(w.numpy()[0, 0], [a, 1 - a], rtol=1e-12)
+
+
+@pytest.mark.parametrize("m", ENGINES)
 def test_multihead_attention_unbatched_matches_batched(m):
     rng = np.random.default_rng(7)
     mod = m.nn.MultiheadAttention(6, 3, dtype="float64", generator=np.random.default_rng(0))

@@ -17,8 +17,7 @@ ENGINES = {"c": pygrad, "reference": pygrad.reference}
 # PyTorch's parameters that pygrad does not take: deprecated ones (size_average, reduce), private
 # ones, devices, and the few listed with the reason
 SKIP = {"size_average", "reduce", "_stacklevel", "device", "dtype", "self", "args", "kwargs",
-        "min_value", "max_value",  # Hardtanh's deprecated spellings
-        "add_bias_kv", "add_zero_attn"}  # MultiheadAttention's extra key/value rows: not supported
+        "min_value", "max_value"}  # Hardtanh's deprecated spellings
 # per function: l1_loss / mse_loss / huber_loss's per-element weight (new in PyTorch 2.13)
 SKIP_FOR = {"l1_loss": {"weight"}, "mse_loss": {"weight"}, "huber_loss": {"weight"}}
 
