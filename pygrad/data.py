@@ -270,14 +270,52 @@ class DataLoader:
         self._epoch_state: Any = None   # the generator's state when the current epoch drew its order
         self._done = 0                  # batches of the current epoch already yielded
         self._resume: int | None = None  # batches to skip on the next epoch (after load_state_dict)
+        self._epoch_sampler: Any = None  # the sampler's state when the current epoch drew its order
+
+    def _sampler_state(self) -> Any:
+        """The state of a ``sampler`` that draws its order at random, to resume it exactly: its own
+        ``state_dict()`` when it has one, else the state of its numpy Generator (``rng`` or
+        ``generator``, as RandomSampler's); None for a sampler without state."""
+        smp = self.sampler
+        if smp is None:
+            return None
+        if callable(getattr(smp, "state_dict", None)) and callable(getattr(smp, "load_state_dict", None)):
+            return {"state_dict": smp.state_dict()}
+        for name in ("rng", "generator"):
+            g = getattr(smp, name, None)
+            if isinstance(g, np.random.Generator):
+                return {name: g.bit_generator.state}
+        return None
+
+    def _load_sampler_state(self, st: Any) -> None:
+        smp = self.sampler
+        if st is None or smp is None:
+            return
+        if "state_dict" in st:
+            smp.load_state_dict(st["state_dict"])
+            return
+        for name, state in st.items():
+            g = getattr(smp, name, None)
+            if not isinstance(g, np.random.Generator):
+                raise PygradValueError(f"DataLoader.load_state_dict: the saved sampler state is for a sampler "
+                                       f"with a numpy Generator `{name}`; this loader's sampler has none")
+            g.bit_generator.state = state
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loader is: the generator's state at the current epoch's start and the
-        batches of that epoch already yielded (or the next epoch's start between epochs)."""
+        batches of that epoch already yielded (or the next epoch's start between epochs), and
+        with a ``sampler`` that draws at random, its state at that start too (``sampler_state``:
+        its own ``state_dict()``, or its numpy Generator's state), so a resume is exact in any
+        epoch."""
         if self._epoch_state is not None and self._done < len(self):
-            return {"rng_state": self._epoch_state, "batches_done": self._done}
-        # between epochs; after load_state_dict and before iterating, the position that was loaded
-        return {"rng_state": self._rng.bit_generator.state, "batches_done": self._resume or 0}
+            out = {"rng_state": self._epoch_state, "batches_done": self._done}
+            sampler = self._epoch_sampler
+        else:  # between epochs; after load_state_dict and before iterating, the position that was loaded
+            out = {"rng_state": self._rng.bit_generator.state, "batches_done": self._resume or 0}
+            sampler = self._sampler_state()
+        if sampler is not None:
+            out["sampler_state"] = sampler
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict`: the next iteration yields the batches the saved
@@ -289,6 +327,7 @@ class DataLoader:
         if not 0 <= done <= len(self):
             raise PygradValueError(f"DataLoader.load_state_dict: batches_done {done} is outside 0..{len(self)}")
         self._rng.bit_generator.state = rng_state
+        self._load_sampler_state(state.get("sampler_state"))
         self._resume = done
         self._epoch_state = None
 
@@ -323,6 +362,7 @@ class DataLoader:
         n = len(self.X)
         skip, self._resume = (self._resume or 0), None
         self._epoch_state = self._rng.bit_generator.state
+        self._epoch_sampler = self._sampler_state()
         self._done = skip
         if self.sampler is not None:
             order = np.fromiter(iter(self.sampler), dtype=np.int64)

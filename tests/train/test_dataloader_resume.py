@@ -112,3 +112,53 @@ def test_dict_items_collate_to_a_dict_of_batches() -> None:
     xb = next(iter(data.DataLoader(Dicts(), batch_size=3)))
     assert list(xb) == ["x", "y"] and isinstance(xb["x"], pygrad.Tensor)
     assert xb["x"].numpy().tolist() == [[0, 0], [1, -1], [2, -2]] and xb["y"].tolist() == [0, 1, 0]
+
+
+class _CountingSampler:
+    """A sampler with its own state_dict (as PyTorch's stateful samplers): a rotation that moves on
+    by 3 each epoch."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.shift = n, 0
+
+    def __iter__(self) -> Any:
+        order = [(i + self.shift) % self.n for i in range(self.n)]
+        self.shift += 3
+        return iter(order)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def state_dict(self) -> dict[str, int]:
+        return {"shift": self.shift}
+
+    def load_state_dict(self, st: dict[str, int]) -> None:
+        self.shift = st["shift"]
+
+
+@pytest.mark.parametrize("kind", ["random", "own_state_dict"])
+def test_resume_is_exact_with_a_stateful_sampler(kind: str) -> None:
+    """A sampler that draws its order (RandomSampler's numpy Generator, or a sampler's own
+    state_dict) is saved at the epoch's start: resumed in the middle of the third epoch, a fresh
+    loader with a fresh sampler yields the rest of that epoch and the next ones as the original."""
+    def make(seed: int) -> Any:
+        ds = Squares(11)
+        smp = data.RandomSampler(ds, generator=seed) if kind == "random" else _CountingSampler(11)
+        return data.DataLoader(ds, batch_size=3, sampler=smp)
+
+    a = make(0)
+    _batches(a)
+    _batches(a)
+    first = _batches(a, 2)  # two batches into the third epoch
+    state = pickle.loads(pickle.dumps(a.state_dict()))
+    assert "sampler_state" in state
+    b = make(99)  # another seed: only the loaded state can make it agree
+    b.load_state_dict(state)
+    rest = _batches(b)
+    assert len(rest) == len(a) - 2
+    c = make(0)  # the original, run again to the same point, then on
+    _batches(c)
+    _batches(c)
+    third = _batches(c)
+    assert third[:2] == first and third[2:] == rest
+    assert _batches(b) == _batches(c)  # and the epoch after
