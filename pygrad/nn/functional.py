@@ -253,8 +253,28 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     return _reduce("binary_cross_entropy", losses, reduction)
 
 
-def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
-    """ℓ = ½d² for |d| ≤ δ, else δ(|d| - ½δ), d = x - t (quadratic near 0, linear far)."""
+def _weighted_reduce(op: str, losses: Any, weight: Any, reduction: str, by_weight: bool) -> Any:
+    """PyTorch 2.13's ``weight`` of the elementwise losses: each element's loss times its weight (a
+    tensor or array of the losses' shape), then the reduction; "mean" is Σ wℓ / Σ w for mse_loss and
+    l1_loss (``by_weight``) but the plain mean of wℓ for huber_loss, as PyTorch computes them."""
+    if weight is None:
+        return _reduce(op, losses, reduction)
+    w = weight if is_tensor(weight) else engine_of(losses).tensor(np.asarray(weight, dtype=np.float64),
+                                                                   dtype=losses.dtype)
+    if engine_of(w) is not engine_of(losses):
+        raise PygradTypeError(f"{op}: weight and input are tensors of different engines")
+    if tuple(w.shape) != tuple(losses.shape):
+        raise ShapeError(f"{op}: weight of shape {tuple(w.shape)} must have the input's shape "
+                         f"{tuple(losses.shape)}")
+    weighted = losses * w
+    if reduction == "mean" and by_weight:
+        return weighted.sum() / w.sum()
+    return _reduce(op, weighted, reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None) -> Any:
+    """ℓ = ½d² for |d| ≤ δ, else δ(|d| - ½δ), d = x - t (quadratic near 0, linear far);
+    times ``weight`` elementwise when given ("mean": the mean of wℓ, as PyTorch)."""
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise PygradValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -263,7 +283,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     a = d.abs()
     E = engine_of(x)
     losses = E.where(a <= delta, d * d * 0.5, (a - 0.5 * delta) * float(delta))
-    return _reduce("huber_loss", losses, reduction)
+    return _weighted_reduce("huber_loss", losses, weight, reduction, by_weight=False)
 
 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
@@ -342,12 +362,13 @@ def _pair(op: str, x: Any, target: Any) -> tuple[Any, Any]:
     return x, t
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """Mean squared error: ℓ = (x - t)² elementwise, reduced; ∂ℓ/∂x = 2(x - t)."""
+def mse_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
+    """Mean squared error: ℓ = (x - t)² elementwise, reduced; ∂ℓ/∂x = 2(x - t). With ``weight``
+    (PyTorch 2.13) each ℓ is multiplied by its weight and "mean" is Σ wℓ / Σ w, as PyTorch."""
     _check_reduction("mse_loss", reduction)
     x, t = _pair("mse_loss", input, target)
     d = x - t
-    return _reduce("mse_loss", d * d, reduction)
+    return _weighted_reduce("mse_loss", d * d, weight, reduction, by_weight=True)
 
 
 def _loss_weight(op: str, what: str, w: Any, x: Any, shape: tuple[int, ...]) -> Any:
@@ -1391,10 +1412,11 @@ def _loss_operands(op: str, reduction: str, *named: tuple[str, Any]) -> list[Any
     return ts
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """ℓ = |x - t| (gradient sign(x - t), 0 at 0), reduced."""
+def l1_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
+    """ℓ = |x - t| (gradient sign(x - t), 0 at 0), reduced; with ``weight`` each ℓ times its
+    weight and "mean" Σ wℓ / Σ w, as PyTorch."""
     x, t = _loss_operands("l1_loss", reduction, ("input", input), ("target", target))
-    return _reduce("l1_loss", (x - t).abs(), reduction)
+    return _weighted_reduce("l1_loss", (x - t).abs(), weight, reduction, by_weight=True)
 
 
 def _softmax_dim(x: Any, dim: Any) -> int:

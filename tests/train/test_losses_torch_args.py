@@ -244,3 +244,31 @@ def test_bce_with_logits_arguments(m: Any) -> None:
     w = rng.uniform(0.5, 2, (4, 3))
     np.testing.assert_allclose(m.nn.BCELoss(weight=m.tensor(w))(p, t).numpy(),
                                F.binary_cross_entropy(p, t, m.tensor(w)).numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_elementwise_loss_weight(m: Any, name: str, reduction: str) -> None:
+    """PyTorch 2.13's weight of mse_loss, l1_loss and huber_loss: each element's loss times its
+    weight, then the reduction ("mean": Σ wℓ / Σ w for mse and l1, the mean of wℓ for huber, as
+    PyTorch); against the unweighted losses times the weights and against PyTorch, gradients
+    included; a weight of another shape is refused."""
+    F = m.nn.functional
+    x, t = rng.standard_normal((4, 3)) * 2, rng.standard_normal((4, 3))
+    w = rng.uniform(0, 2, (4, 3))
+    xt = m.tensor(x, requires_grad=True)
+    got = getattr(F, name)(xt, m.tensor(t), reduction=reduction, weight=m.tensor(w))
+    per = getattr(F, name)(m.tensor(x), m.tensor(t), reduction="none").numpy() * w
+    mean = per.mean() if name == "huber_loss" else per.sum() / w.sum()
+    want = mean if reduction == "mean" else per.sum() if reduction == "sum" else per
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    with pytest.raises(ShapeError, match=rf"{name}: weight of shape \(3,\) must have the input's shape \(4, 3\)"):
+        getattr(F, name)(xt, m.tensor(t), weight=np.ones(3))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tl = getattr(torch.nn.functional, name)(tx, torch.tensor(t), reduction=reduction, weight=torch.tensor(w))
+    np.testing.assert_allclose(got.numpy(), tl.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(tl.shape)
+    (got * m.tensor(g)).sum().backward()
+    (tl * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)

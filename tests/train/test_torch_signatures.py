@@ -18,8 +18,7 @@ ENGINES = {"c": pygrad, "reference": pygrad.reference}
 # ones, devices, and the few listed with the reason
 SKIP = {"size_average", "reduce", "_stacklevel", "device", "dtype", "self", "args", "kwargs",
         "min_value", "max_value"}  # Hardtanh's deprecated spellings
-# per function: l1_loss / mse_loss / huber_loss's per-element weight (new in PyTorch 2.13)
-SKIP_FOR = {"l1_loss": {"weight"}, "mse_loss": {"weight"}, "huber_loss": {"weight"}}
+SKIP_FOR: dict[str, set[str]] = {}  # per function
 
 
 def _names(f: Any) -> list[str]:
