@@ -293,9 +293,7 @@ class _InplaceFlag(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        if not isinstance(inplace, bool):
-            raise PygradTypeError(f"{type(self).__name__}: inplace must be a bool, got {type(inplace).__name__}")
-        self.inplace = inplace
+        self.inplace = F._inplace_flag(type(self).__name__, inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

@@ -459,13 +459,20 @@ def _activate(op: str, input: Any, fn: Callable[[Any], Any], inplace: bool) -> A
     PyTorch, a leaf that requires grad cannot be changed in place (an error says so), and a
     value saved for an earlier op's backward that is overwritten makes that backward raise."""
     t = _tensor(op, input)
+    return t._inplace(f"{op}_", fn) if _inplace_flag(op, inplace) else fn(t)
+
+
+def _inplace_flag(op: str, inplace: Any) -> bool:
+    """PyTorch's ``inplace`` argument, checked (the functions' and the modules')."""
     if not isinstance(inplace, bool):
         raise PygradTypeError(f"{op}: inplace must be a bool, got {type(inplace).__name__}")
-    return t._inplace(f"{op}_", fn) if inplace else fn(t)
+    return inplace
 
 
 def relu(input: Any, inplace: bool = False) -> Any:
     """max(0, x)."""
+    if inplace is False:  # the usual call: no closure
+        return _tensor("relu", input).relu()
     return _activate("relu", input, lambda t: t.relu(), inplace)
 
 
@@ -1049,6 +1056,19 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     return x._batch_norm(running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
 
 
+def _normalized_shape(op: str, normalized_shape: Any, x: Any) -> tuple[int, ...]:
+    """layer_norm's and rms_norm's ``normalized_shape`` (an int or ints), checked against x's last dims."""
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, Iterable) or isinstance(dims, str) or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
+        raise PygradTypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                              f"{normalized_shape!r}")
+    ns = tuple(int(d) for d in dims)
+    if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
+        raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
+    return ns
+
+
 def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
     """Layer normalisation, PyTorch's ``layer_norm``: a mean and (biased) variance per leading index of
     x (..., *normalized_shape), over the last len(normalized_shape) dims::
@@ -1058,14 +1078,7 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     One fused C kernel each way."""
     op = "layer_norm"
     x = _norm_float(op, input)
-    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    if not isinstance(dims, Iterable) or isinstance(dims, str) or any(
-            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
-        raise PygradTypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
-                              f"{normalized_shape!r}")
-    ns = tuple(int(d) for d in dims)
-    if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
-        raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
+    ns = _normalized_shape(op, normalized_shape, x)
     for what, t in (("weight", weight), ("bias", bias)):
         _norm_param(op, what, t, x, ns)
     return x._layer_norm(ns, weight, bias, float(eps))
@@ -1646,14 +1659,7 @@ def rms_norm(input: Any, normalized_shape: Any, weight: Any = None, eps: float |
     len(normalized_shape) dims; ``eps`` None: the dtype's machine epsilon."""
     op = "rms_norm"
     x = _norm_float(op, input)
-    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    if not isinstance(dims, Iterable) or isinstance(dims, str) or any(
-            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
-        raise PygradTypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
-                              f"{normalized_shape!r}")
-    ns = tuple(int(d) for d in dims)
-    if not ns or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
-        raise ShapeError(f"{op}: normalized_shape {ns} does not match the last dims of input {tuple(x.shape)}")
+    ns = _normalized_shape(op, normalized_shape, x)
     _norm_param(op, "weight", weight, x, ns)
     e = float(np.finfo(x.dtype).eps) if eps is None else _num(op, "eps", eps)
     dims = tuple(range(x.ndim - len(ns), x.ndim))

@@ -36,6 +36,7 @@ from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from . import init as _init
 from ._backend import engine_of, generator, is_tensor, label, resolve
+from .functional import _inplace_flag
 from .module import Module, Sequential
 
 Engine = Union[ModuleType, str, None]
@@ -76,12 +77,6 @@ class _Activation(Module):
         return x._inplace(f"{op}_", fn) if getattr(self, "inplace", False) else fn(x)
 
 
-def _inplace_flag(layer: str, inplace: Any) -> bool:
-    if not isinstance(inplace, bool):
-        raise PygradTypeError(f"{layer}: inplace must be a bool, got {type(inplace).__name__}")
-    return inplace
-
-
 class ReLU(_Activation):
     """y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink). ``inplace=True``: y is
     written into x (PyTorch's flag; see :func:`pygrad.nn.functional.relu`)."""
@@ -95,6 +90,8 @@ class ReLU(_Activation):
 
     def forward(self, x: Any) -> Any:
         """max(0, x), elementwise."""
+        if not self.inplace:  # the usual call: no closure
+            return self._arg(x).relu()
         return self._apply_fn(x, "relu", lambda t: t.relu())
 
 

@@ -181,7 +181,28 @@ def _clones(layer: str, module: Any, n: Any) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(_size(layer, "num_layers", n))])
 
 
-class TransformerEncoderLayer(Module):
+class _Layer(Module):
+    """What the encoder and decoder layers share: their arguments' checks and the self-attention block."""
+
+    _default_engine: str | None = None
+
+    def _checked(self, d_model: Any, nhead: Any, dim_feedforward: Any, dropout: Any, activation: Activation,
+                 dtype: Any, generator: Generator, engine: Engine) -> tuple[Any, ...]:
+        """(engine, d_model, nhead, dim_feedforward, dropout, activation, generator, dtype), checked."""
+        name = type(self).__name__
+        self._E = E = resolve(engine, self._default_engine)
+        d, h = _heads(name, d_model, nhead)
+        return (E, d, h, _size(name, "dim_feedforward", dim_feedforward), _dropout_p(name, dropout),
+                _activation(name, activation), _rng(generator), dtype or "float32")
+
+    def _sa_block(self, x: Any, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
+        """sa(x) = dropout1(self_attn(x, x, x))."""
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+
+class TransformerEncoderLayer(_Layer):
     """PyTorch's ``nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
     activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``: self-attention
     and a feed-forward network, each with a residual connection and a LayerNorm.
@@ -203,20 +224,13 @@ class TransformerEncoderLayer(Module):
     (S,)). ``is_causal`` is a hint, as in PyTorch: it needs ``src_mask`` and the mask is what is applied.
     """
 
-    _default_engine: str | None = None
-
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
                  norm_first: bool = False, bias: bool = True, *, dtype: Any = None, generator: Generator = None,
                  engine: Engine = None) -> None:
         super().__init__()
-        name = type(self).__name__
-        self._E = E = resolve(engine, self._default_engine)
-        d, h = _heads(name, d_model, nhead)
-        ff = _size(name, "dim_feedforward", dim_feedforward)
-        p = _dropout_p(name, dropout)
-        act = _activation(name, activation)
-        rng, dt = _rng(generator), dtype or "float32"
+        E, d, h, ff, p, act, rng, dt = self._checked(d_model, nhead, dim_feedforward, dropout, activation, dtype,
+                                                     generator, engine)
         self.self_attn = MultiheadAttention(d, h, dropout=p, bias=bias, batch_first=batch_first, dtype=dt,
                                             generator=rng, engine=E)
         self.linear1 = _Linear(d, ff, bias, dt, rng, E)
@@ -248,18 +262,12 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Any, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
-        """sa(x) = dropout1(self_attn(x, x, x))."""
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
-
     def _ff_block(self, x: Any) -> Any:
         """ff(x) = dropout2(linear2(dropout(activation(linear1(x)))))."""
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_Layer):
     """PyTorch's ``nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
     activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``:
     self-attention over the target, attention from the target to the encoder's output (the memory m), and a
@@ -281,20 +289,13 @@ class TransformerDecoderLayer(Module):
     memory_key_padding_mask (N, S). The ``*_is_causal`` hints need their masks.
     """
 
-    _default_engine: str | None = None
-
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
                  norm_first: bool = False, bias: bool = True, *, dtype: Any = None, generator: Generator = None,
                  engine: Engine = None) -> None:
         super().__init__()
-        name = type(self).__name__
-        self._E = E = resolve(engine, self._default_engine)
-        d, h = _heads(name, d_model, nhead)
-        ff = _size(name, "dim_feedforward", dim_feedforward)
-        p = _dropout_p(name, dropout)
-        act = _activation(name, activation)
-        rng, dt = _rng(generator), dtype or "float32"
+        E, d, h, ff, p, act, rng, dt = self._checked(d_model, nhead, dim_feedforward, dropout, activation, dtype,
+                                                     generator, engine)
         self.self_attn = MultiheadAttention(d, h, dropout=p, bias=bias, batch_first=batch_first, dtype=dt,
                                             generator=rng, engine=E)
         self.multihead_attn = MultiheadAttention(d, h, dropout=p, bias=bias, batch_first=batch_first, dtype=dt,
@@ -340,12 +341,6 @@ class TransformerDecoderLayer(Module):
             x = self.norm2(x + self._mha_block(x, m, memory_mask, memory_key_padding_mask, memory_is_causal))
             x = self.norm3(x + self._ff_block(x))
         return x
-
-    def _sa_block(self, x: Any, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
-        """sa(x) = dropout1(self_attn(x, x, x))."""
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x: Any, mem: Any, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Any:
         """mha(x, m) = dropout2(multihead_attn(x, m, m))."""

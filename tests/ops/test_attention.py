@@ -308,6 +308,15 @@ def _copy_params(m, mod, tmod):
         setattr(obj, last, m.tensor(prm.detach().numpy(), dtype="float64", requires_grad=True))
 
 
+def _assert_grads_like_torch(mod, t):
+    """Every parameter's gradient of the pygrad module as its namesake's in the torch module."""
+    for name, prm in t.named_parameters():
+        obj = mod
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        np.testing.assert_allclose(obj.grad.numpy(), prm.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+
+
 @pytest.mark.parametrize("m", ENGINES)
 @pytest.mark.parametrize(("batch_first", "kdim", "need_weights", "average"),
                          [(False, None, True, True), (True, None, False, True), (True, 6, True, False),
@@ -338,11 +347,7 @@ def test_multihead_attention_against_torch(m, batch_first, kdim, need_weights, a
     g = rng.standard_normal(to.shape)
     (to * torch.tensor(g)).sum().backward()
     (po * m.tensor(g, dtype="float64")).sum().backward()
-    for name, prm in t.named_parameters():
-        obj = mod
-        for part in name.split("."):
-            obj = getattr(obj, part)
-        np.testing.assert_allclose(obj.grad.numpy(), prm.grad.numpy(), rtol=1e-9, atol=1e-11)
+    _assert_grads_like_torch(mod, t)
 
 
 @pytest.mark.parametrize("m", ENGINES)
@@ -379,11 +384,7 @@ def test_multihead_attention_bias_kv_and_zero_attn_against_torch(m, bias_kv, zer
     g = rng.standard_normal(to.shape)
     (to * torch.tensor(g)).sum().backward()
     (po * m.tensor(g, dtype="float64")).sum().backward()
-    for name, prm in t.named_parameters():
-        obj = mod
-        for part in name.split("."):
-            obj = getattr(obj, part)
-        np.testing.assert_allclose(obj.grad.numpy(), prm.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+    _assert_grads_like_torch(mod, t)
 
 
 @pytest.mark.parametrize("m", ENGINES)
