@@ -1,13 +1,16 @@
 """``pygrad.compile``: record a whole step once, replay it in C with no Python per op.
 
-The first call with a given signature runs the function eagerly (a warm-up:
-optimizer state and gradients that are made lazily exist afterwards). The
-second records: it runs eagerly too, while the C engine writes every op of
-the forward, the backward sweep, the gradient accumulation, ``.grad``
-assignments and the fused optimizer updates into a program (csrc/program.c).
-Later calls whose guards hold replay that program in one C call, with the
-GIL released; their outputs are fresh tensors with the structure the
-function returned.
+The first call with a given signature records: it runs the function eagerly
+while the C engine writes every op of the forward, the backward sweep, the
+gradient accumulation, ``.grad`` assignments and the fused optimizer updates
+into a program (csrc/program.c). Later calls whose guards hold replay that
+program in one C call, with the GIL released; their outputs are fresh
+tensors with the structure the function returned. Where an optimizer the
+function reaches would make its state at its next step (:func:`_lazy_state`),
+the first call is a warm-up instead (eager, not recorded) and the second
+records, with the state in place; a first call whose recording read a
+``.grad`` that was None and made it is recorded again at the second
+(:func:`_grads_held`).
 
 The guards (the signature a program is cached under): the shapes, dtypes and
 ``requires_grad`` of the tensor arguments, the values of the other
@@ -43,6 +46,7 @@ import sys
 import threading
 import types
 import warnings
+import weakref
 from array import array
 from typing import Any, Callable
 
@@ -111,6 +115,7 @@ class _Recording:
         self.updates: list[tuple[Any, Tensor, dict[str, Any]]] = []
         self.observed: list[tuple[str, tuple[Any, ...]]] = []
         self.seeds: list[Any] = []  # the generator of each random op (None: manual_seed's)
+        self.read_no_grad = False   # Python read a .grad that was None (see _grads_held)
 
     def refuse(self, what: str) -> None:
         if self.why is None:
@@ -504,10 +509,37 @@ def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], see
                 _reach(v, depth - 1, tensors, trail, seen, names, sub, where)
 
 
+_OPTIMIZERS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()  # the optimizers walked, by id
+
+
+def _lazy_state(key: Any) -> bool:
+    """Whether an optimizer the signature ``key`` reaches would make state at its next step (its
+    first for some parameter): a first call then runs eagerly, as a warm-up, and the second
+    records, since a program recorded now would be of the step that makes the state (SGD's
+    momentum buffer starts as the gradient itself) and the state it made would change the
+    signature anyway."""
+    for t in key[2]:
+        if type(t) is tuple and len(t) == 2 and t[0] == "opt":
+            opt = _OPTIMIZERS.get(t[1])
+            if opt is None or opt._makes_state():
+                return True
+    return False
+
+
+def _grads_held(inputs: list[Tensor], captured: list[Tensor]) -> list[bool]:
+    """Which of these tensors hold a ``.grad``. A step recorded at a first call that made the
+    gradients (or dropped them), and that read a ``.grad`` that was None, may have seen None where
+    the next call sees a tensor (``zero_grad(set_to_none=False)`` zeroes only the gradients there
+    are): it is recorded again at the next call. (The C program itself follows a ``.grad`` that
+    is there or not at each run, and refuses a run without one it reads.)"""
+    return [t.grad is not None for t in itertools.chain(inputs, captured)]
+
+
 def _reach_optimizer(x: Any, tensors: dict[int, Tensor], trail: list[Any], names: list[str] | None,
                      path: str, where: str) -> None:
     """_reach for an optimizer: itself, its groups, parameters and state tensors."""
     trail.append(("opt", id(x)))
+    _OPTIMIZERS[id(x)] = x
     if names is not None:
         names.append(f"the optimizer `{path}`{where}")
     state = x.state
@@ -1232,7 +1264,7 @@ def _outside() -> int:
 
 
 class _Entry:
-    """One signature's state: "warm" (seen once), "ready" (a program), "eager" (cannot record)."""
+    """One signature's state: "warm" (to record at its next call), "ready" (a program), "eager" (cannot record)."""
 
     def __init__(self, key: Any) -> None:
         self.key = key                    # the signature (see CompiledFunction._signature)
@@ -1252,6 +1284,7 @@ class _Entry:
         self.keep: list[Any] = []         # the captured tensors: their ids stay theirs
         self.seeds: list[Any] = []        # the generators each replay draws the random ops' seeds from
         self.why: str | None = None
+        self.read_no_grad = False         # its recording read a .grad that was None (see _grads_held)
 
 
 _prepared = False
@@ -1451,12 +1484,21 @@ class CompiledFunction:
                 self._warn_once_recompiles()
             entry = self._cache[key] = _Entry(key)
             self._last = entry
-            out = self.fn(*args, **kwargs)  # warm-up, eager
+            if _lazy_state(key):
+                out = self.fn(*args, **kwargs)  # warm-up, eager
+                changed = False
+            else:
+                had = _grads_held(inputs, captured)
+                out = self._record(entry, inputs, captured, args, kwargs)
+                changed = entry.read_no_grad and had != _grads_held(inputs, captured)
             after, _, _, bad = self._signature(args, kwargs)
-            if bad is None and after != key:  # what the warm-up made (optimizer state) is reachable now:
-                del self._cache[key]                # the next call records under the signature it will have
+            if bad is None and after != key:  # what the call made (optimizer state, say) is reachable now:
+                del self._cache[key]            # the next call records under the signature it will have
                 self._last = self._cache.setdefault(after, entry)
                 entry.key = after
+                changed = True
+            if changed and entry.state == "ready":  # a program of the state before the call, which
+                entry.state, entry.prog, entry.guard = "warm", None, None  # the next call is not in
             return out
         self._last = entry
         if entry.state == "eager":
@@ -1497,8 +1539,8 @@ class CompiledFunction:
         if self.rerecords == RERECORD_WARN_AFTER:
             warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} met a new signature "
                           f"{self.rerecords} times since its first call, the latest because {why}. Each new "
-                          f"signature runs the function eagerly twice (a warm-up, then the recording) before it "
-                          f"replays: keep what the guards compare fixed, or pass values that change as tensors "
+                          f"signature is recorded (some eager steps' time) before it replays: keep what the "
+                          f"guards compare fixed, or pass values that change as tensors "
                           f"(docs/compile.md, the guards)", CompileWarning, stacklevel=_outside())
 
     def _warn_once_recompiles(self) -> None:
@@ -1550,6 +1592,7 @@ class CompiledFunction:
             self._warn(why)
             return out
         entry.state, entry.prog, entry.spec = "ready", prog, spec
+        entry.read_no_grad = rec.read_no_grad
         entry.kinds = ["T" if isinstance(x, Tensor) else x for x in leaves]
         entry.n_out = len(outs)
         entry.shape = (_ONE_TENSOR if spec is None and entry.kinds == ["T"] else

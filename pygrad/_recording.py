@@ -55,6 +55,15 @@ def note_update(opt: Any, p: Any, group: dict[str, Any]) -> None:
         rec.updates.append((opt, p, group))
 
 
+def note_no_grad() -> None:
+    """Python read a ``.grad`` that is None: a step recorded at a first call that made the
+    gradients then depends on their absence (``zero_grad(set_to_none=False)`` zeroes only
+    the ones there are), and is recorded again at the next call."""
+    rec = getattr(local, "rec", None)
+    if rec is not None:
+        rec.read_no_grad = True
+
+
 def note_seed(generator: Any) -> None:
     """A random op (dropout) drew its seed from ``generator`` (None: the generator behind
     ``manual_seed``): each replay draws the next seed from it, as the eager call does."""

@@ -370,7 +370,11 @@ class Tensor:
     def grad(self) -> Tensor | None:
         """The accumulated gradient (same shape and dtype), or None."""
         g = lib.pg_tensor_grad(self._p)
-        return None if g == _NULL else _wrap(g)
+        if g == _NULL:
+            if _recording.RECORDING:
+                _recording.note_no_grad()
+            return None
+        return _wrap(g)
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:

@@ -128,6 +128,17 @@ class Optimizer:
                 self._update(p, g, state, group)
         return loss
 
+    def _makes_state(self) -> bool:
+        """Whether the next step would make state for some parameter (its first step): pygrad.compile
+        then runs a first call eagerly before it records. A parameter with a gradient or that
+        requires one counts, whatever the function does with it."""
+        state = self.state
+        return any(not state.get(id(p)) for g in self.param_groups if self._keeps_state(g) for p in g["params"])
+
+    def _keeps_state(self, group: dict[str, Any]) -> bool:
+        """Whether a step of ``group`` keeps state between steps (beyond the step count)."""
+        return True
+
     def _zeros(self, p: E.Tensor, value: float = 0.0) -> E.Tensor:
         """A state buffer of p's shape and dtype."""
         return E.full(p.shape, value, dtype=p.dtype)
@@ -225,6 +236,9 @@ class SGD(Optimizer):
         _check_min("SGD", "weight_decay", g["weight_decay"])
         if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
             raise PygradValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+
+    def _keeps_state(self, group: dict[str, Any]) -> bool:
+        return group["momentum"] != 0
 
     def _update(self, p: E.Tensor, grad: E.Tensor, state: dict[str, Any], g: dict[str, Any]) -> None:
         state["step"] = state.get("step", 0) + 1

@@ -23,8 +23,10 @@ from pygrad.nn import functional as F
 def _fast(fn, *args, **kwargs):
     """fn compiled and called until its calls take the fast guard."""
     c = pg.compile(fn)
-    for _ in range(4):  # warm-up, recording, a replay (which builds the guard), a fast call
+    for _ in range(4):  # (a warm-up), the recording, a replay (which builds the guard), a fast call
         c(*args, **kwargs)
+        if c.fast_calls:
+            break
     assert c.records == 1 and c.rerecords == 0 and c.fast_calls == 1
     return c
 
@@ -42,7 +44,7 @@ def _seen(c, fn, *args, expect: str | None = None, **kwargs) -> None:
         assert expect in c.last_change, c.last_change
     want = fn(*args, **kwargs)
     _same(got, want)
-    for _ in range(3):  # warm-up, recording, a replay that builds the guard again
+    for _ in range(3):  # the recording (or a warm-up), a replay that builds the guard again, ...
         c(*args, **kwargs)
     fast = c.fast_calls
     _same(c(*args, **kwargs), fn(*args, **kwargs))
@@ -267,7 +269,7 @@ def test_the_guard_does_not_keep_arguments_that_change() -> None:
 
     c = pg.compile(fn)
     first = pg.tensor(np.arange(3.0))
-    for _ in range(3):
+    for _ in range(2):  # the recording, a replay that builds the guard
         c(first)
     ref = weakref.ref(first)
     for k in range(3):
@@ -323,10 +325,10 @@ def test_the_order_of_two_state_tensors_is_seen(train_step) -> None:
     st["exp_avg"] = st.pop("exp_avg")  # the same tensor, now after exp_avg_sq
     fast, n = c.fast_calls, c.rerecords
     c(x, y)
-    assert c.fast_calls == fast and c.rerecords == n + 1
-    for _ in range(3):
+    assert c.fast_calls == fast and c.rerecords == n + 1  # the state is there: this call recorded
+    for _ in range(2):  # a replay that builds the guard, a fast call
         c(x, y)
-    assert c.fast_calls == fast + 1
+    assert c.fast_calls == fast + 1 and c.records == 2
 
 
 def test_two_updates_of_one_optimizer_in_a_call_see_each_others_steps() -> None:

@@ -44,7 +44,7 @@ import pygrad as pg
 from pygrad import _optable, optim
 from pygrad._compile import CompileWarning
 
-CALLS = 6  # per run: a warm-up, the recording, then replays
+CALLS = 6  # per run: the recording (after a warm-up when an optimizer makes state), then replays
 EXAMPLES = int(os.environ.get("PYGRAD_COMPILE_EXAMPLES", "100"))
 SEED = os.environ.get("PYGRAD_COMPILE_SEED")  # an int: random generation from it (else derandomized)
 
@@ -267,8 +267,15 @@ def _run(prog: dict[str, Any], how: str) -> list[list[np.ndarray | None]]:
             vals.append(x0.grad.numpy().copy())
         out.append(vals)
     if how != "eager":
-        assert fn.records == 1, "recorded once, replayed the rest"
+        _recorded_once(fn)
     return out
+
+
+def _recorded_once(fn) -> None:
+    """Recorded once and replayed the rest; or twice, when the first call's recording read a .grad
+    that was None and the call made one (the program then depends on it: pygrad._compile._grads_held)."""
+    assert fn.records in (1, 2), "recorded once, replayed the rest"
+    assert fn.fast_calls >= CALLS - 4, "the last calls replay"
 
 
 def _describe(prog: dict[str, Any]) -> str:
@@ -388,7 +395,7 @@ def _run_scalar(prog: dict[str, Any], how: str) -> list[list[np.ndarray | None]]
         vals = [loss.numpy().copy()] + [None if p.grad is None else p.grad.numpy().copy() for p in params]
         out.append(vals + [p.numpy().copy() for p in params])
     if how != "eager":
-        assert fn.records == 1, "recorded once, replayed the rest"
+        _recorded_once(fn)
     return out
 
 
