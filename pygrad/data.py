@@ -228,8 +228,11 @@ class DataLoader:
         self.collate_fn, self.num_workers, self.pin_memory = collate_fn, int(num_workers), bool(pin_memory)
         if _is_dataset(X):
             if y is not None:
+                hint = (f" (for PyTorch's DataLoader(dataset, {y!r}), pass batch_size={y!r}, or use "
+                        f"pygrad.utils.data.DataLoader, which takes PyTorch's arguments in its order)"
+                        if isinstance(y, (int, np.integer)) and not isinstance(y, bool) else "")
                 raise PygradValueError("DataLoader: with a dataset, y must be None (the dataset's items are the "
-                                       "batch's fields)")
+                                       "batch's fields)" + hint)
             self.dataset = X
             n = len(X)
             if n == 0:

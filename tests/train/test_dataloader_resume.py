@@ -44,6 +44,8 @@ def test_dataset_protocol_batches_fields() -> None:
     assert [y.tolist() for _, y in data.DataLoader(td, batch_size=2)] == [[1, 0], [1]]
     with pytest.raises(ValueError, match="y must be None"):
         data.DataLoader(Squares(3), y=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"y must be None .*pass batch_size=2, or use pygrad.utils.data.DataLoader"):
+        data.DataLoader(Squares(3), 2)  # PyTorch's positional batch_size
     with pytest.raises(ValueError, match="differ"):
         data.TensorDataset(np.zeros(3), np.zeros(4))
 
