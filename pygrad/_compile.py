@@ -10,7 +10,8 @@ function reaches would make its state at its next step (:func:`_lazy_state`),
 the first call is a warm-up instead (eager, not recorded) and the second
 records, with the state in place; a first call whose recording read a
 ``.grad`` that was None and made it is recorded again at the second
-(:func:`_grads_held`).
+(:func:`_grads_held`); a first call that cannot record was the warm-up, and
+the second records or reports why it cannot.
 
 The guards (the signature a program is cached under): the shapes, dtypes and
 ``requires_grad`` of the tensor arguments, the values of the other
@@ -1489,7 +1490,7 @@ class CompiledFunction:
                 changed = False
             else:
                 had = _grads_held(inputs, captured)
-                out = self._record(entry, inputs, captured, args, kwargs)
+                out = self._record(entry, inputs, captured, args, kwargs, first=True)
                 changed = entry.read_no_grad and had != _grads_held(inputs, captured)
             after, _, _, bad = self._signature(args, kwargs)
             if bad is None and after != key:  # what the call made (optimizer state, say) is reachable now:
@@ -1550,13 +1551,18 @@ class CompiledFunction:
             warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)}: {msg}", CompileWarning,
                           stacklevel=_outside())
 
-    def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any) -> Any:
+    def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any,
+                first: bool = False) -> Any:
+        """Run the function while recording it. ``first``: a signature's first call, which records when it
+        can; when it cannot, it was a warm-up (the entry stays "warm", nothing is said, fullgraph does not
+        raise) and the second call records, or reports why it cannot (a first call may meet what it makes
+        lazily itself: a module's tensor made at its first forward)."""
         if getattr(_recording.local, "rec", None) is not None or getattr(_recording.local, "fused", None) is not None:
             return self.fn(*args, **kwargs)  # nested in another recording: the outer one records this
         prog = new_program()
         c_in, c_cap = handles(inputs), handles(captured)
         _check(lib.pg_program_record_begin(prog, c_in, len(inputs), c_cap, len(captured)))
-        rec = _Recording(prog, self.fullgraph)
+        rec = _Recording(prog, self.fullgraph and not first)
         _recording.local.rec = rec
         _hook_on(rec.observe)
         with _count_lock:
@@ -1588,6 +1594,9 @@ class CompiledFunction:
             why = rec.why
             if why is None:
                 why = last_error().removeprefix("compile: cannot record ")
+            if first:
+                entry.state, entry.prog = "warm", None
+                return out
             entry.state, entry.why, entry.prog = "eager", why, None
             self._warn(why)
             return out
