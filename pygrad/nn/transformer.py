@@ -34,6 +34,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from pygrad import _recording
 from pygrad.errors import PygradTypeError, PygradValueError, ShapeError
 
 from . import functional as F
@@ -163,6 +164,8 @@ def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int | None) 
     causal mask (−∞ above the diagonal, 0 elsewhere; or True above the diagonal for a bool mask)."""
     if is_causal is not None or mask is None:
         return is_causal is True
+    if _recording.RECORDING:  # under pygrad.compile: reading the mask would stop the recording, and the hint
+        return False          # changes no value here (the layers apply the mask as given, causal or not)
     a = mask.numpy() if is_tensor(mask) else np.asarray(mask)
     sz = size if size is not None else (a.shape[-2] if a.ndim >= 2 else -1)
     if a.shape != (sz, sz):

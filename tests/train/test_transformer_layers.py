@@ -428,3 +428,37 @@ def test_encoder_layer_trains(m):
         opt.step()
         losses.append(loss.item())
     assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_encoder_with_a_causal_mask_and_no_hint_compiles(dtype):
+    """TransformerEncoder(is_causal=None) reads the mask to set the hint eagerly; under pygrad.compile it
+    does not (the hint changes no value), so a training step with fullgraph=True records and gives the
+    eager step's bits."""
+    s, n, d = 6, 3, 8
+    rng = np.random.default_rng(11)
+    x = pygrad.tensor(rng.standard_normal((n, s, d)), dtype=dtype)
+    mask = nn.Transformer.generate_square_subsequent_mask(s, dtype=dtype)
+
+    def build():
+        pygrad.manual_seed(3)
+        layer = nn.TransformerEncoderLayer(d, 2, 16, dropout=0.0, batch_first=True, dtype=dtype)
+        enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        opt = pygrad.optim.SGD(enc.parameters(), lr=0.05)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (enc(x, mask=mask) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return enc, step
+
+    (e_mod, eager), (c_mod, step) = build(), build()
+    compiled = pygrad.compile(step, fullgraph=True)
+    for _ in range(4):
+        assert eager(x).numpy().tobytes() == compiled(x).numpy().tobytes()
+    assert compiled.records == 1
+    for p, q in zip(e_mod.parameters(), c_mod.parameters(), strict=True):
+        assert p.numpy().tobytes() == q.numpy().tobytes()
