@@ -241,6 +241,8 @@ def _labels_arg(op: str, labels: Any) -> np.ndarray:
     pass, as do integer tensors; float arrays and tensors must hold whole
     numbers. The range is checked by the op itself."""
     if isinstance(labels, Tensor):
+        if _recording.RECORDING and labels.dtype.kind in "iu" and labels.dtype != np.int64:
+            labels = labels.long()  # a recorded cast (int32 labels, say): the program follows its result
         arr = labels._host_view()  # a compiled step follows the labels' own buffer (checked below)
     else:
         try:

@@ -1224,6 +1224,9 @@ def _int64_operand(op: str, what: str, values: Any) -> np.ndarray:
     them through a pointer (embedding's indices, the losses' labels). A contiguous int64 tensor gives
     its own buffer, which pygrad.compile follows (the program reads that tensor at each run); anything
     else is a copy, whose values a recording would freeze: it refuses the recording."""
+    if (_recording.RECORDING and isinstance(values, Tensor) and values.dtype.kind in "iu"
+            and values.dtype != np.int64):
+        values = values.long()  # a recorded cast (int32 indices, say): the program follows its result
     arr = values._host_view() if isinstance(values, Tensor) else np.asarray(values)
     out = np.asarray(arr, dtype=np.int64, order="C")
     if _recording.RECORDING and out.size:

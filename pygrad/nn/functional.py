@@ -213,7 +213,7 @@ def _nll(op: str, logp: Any, labels: Any, weight: Any, ignore_index: int, reduct
         return _nll_composed(op, logp, labels, w, ignore_index, reduction, label_smoothing)
     E = engine_of(logp)  # noqa: N806
     w = E.zeros((), dtype=logp.dtype) if w is None else w if w.dtype == logp.dtype else w.astype(logp.dtype)
-    y = labels if is_tensor(labels) and labels.dtype == np.int64 else _label_array(labels).astype(np.int64)
+    y = labels if is_tensor(labels) and labels.dtype.kind in "iu" else _label_array(labels).astype(np.int64)
     return logp._nll_loss(y, w, ignore_index, reduction, float(label_smoothing), op)
 
 
@@ -1195,7 +1195,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
         _embedding_renorm(w, idx, max_norm, norm_type)
     # the op checks the indices' range again (in C at each replay of a compiled step, which follows an
     # int64 tensor's own buffer)
-    return w._embedding(input if is_tensor(input) and input.dtype == np.int64 else idx, pad,
+    return w._embedding(input if is_tensor(input) and input.dtype.kind in "iu" else idx, pad,
                         bool(scale_grad_by_freq))
 
 

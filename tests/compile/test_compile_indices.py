@@ -137,15 +137,36 @@ def test_embedding_index_out_of_range_at_replay_raises() -> None:
     assert not np.array_equal(emb.weight.numpy(), before)
 
 
-def test_embedding_indices_not_followed_fall_back_with_a_warning() -> None:
-    """int32 indices (converted in Python) and max_norm (rows renormalised in place from Python) cannot
-    be followed: the step runs eagerly, with a CompileWarning saying why."""
-    emb, head = nn.Embedding(6, 3, dtype="float64"), nn.Linear(3, 2, dtype="float64")
-    idx32 = pg.tensor(np.array([[1, 2], [5, 0]]), dtype="int32")
-    f = pg.compile(lambda i: head(emb(i)).sum())
-    with pytest.warns(CompileWarning, match="embedding indices that are not an int64 tensor"):
-        for _ in range(3):
-            assert f(idx32).item() == pytest.approx(head(emb(idx32)).sum().item())
+@pytest.mark.parametrize("int_dtype", ["int32"])
+def test_indices_and_labels_of_other_integer_dtypes_record_a_cast(int_dtype) -> None:
+    """int32 indices and labels: the recording casts them to int64 with a recorded op, whose result
+    the program follows, so each replay reads the call's own values."""
+    def make():
+        return _embedding_step("float32", opt_name="SGD")()
+
+    batches = [(i.astype(int_dtype), y.astype(int_dtype)) for i, y in _index_batches(STEPS)]
+    want, got, e_mods, c_mods, compiled = _run_pair(make, batches)
+    _assert_bit_identical(want, got, e_mods, c_mods)
+    assert compiled.records == 1
+    assert len({float(v) for v in got}) > STEPS // 2  # nothing frozen at the recording
+    losses = {"nll_loss": lambda s, y: F.nll_loss(s.log_softmax(1), y),
+              "cross_entropy": lambda s, y: F.cross_entropy(s, y)}
+    rng = np.random.default_rng(5)
+    xs = [pg.tensor(rng.standard_normal((6, 4)), dtype="float32") for _ in range(4)]
+    ys = [pg.tensor(rng.integers(0, 3, 6).astype(int_dtype)) for _ in range(4)]
+    lin = nn.Linear(4, 3, generator=1)
+    for name, loss_of in losses.items():
+        f = pg.compile(lambda x, y, loss_of=loss_of: loss_of(lin(x), y), fullgraph=True)
+        with pg.no_grad():
+            for x, y in zip(xs, ys):
+                assert f(x, y).item() == loss_of(lin(x), y.long()).item(), name
+        assert f.records == 1, name
+
+
+def test_embedding_max_norm_falls_back_with_a_warning() -> None:
+    """max_norm (rows renormalised in place, chosen in Python from the indices) cannot be followed: the
+    step runs eagerly, with a CompileWarning saying why."""
+    emb = nn.Embedding(6, 3, dtype="float64")
     g = pg.compile(lambda i: F.embedding(i, emb.weight, max_norm=1.0).sum())
     with pytest.warns(CompileWarning, match="embedding with max_norm"):
         for _ in range(3):
