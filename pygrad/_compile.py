@@ -5,10 +5,11 @@ while the C engine writes every op of the forward, the backward sweep, the
 gradient accumulation, ``.grad`` assignments and the fused optimizer updates
 into a program (csrc/program.c). Later calls whose guards hold replay that
 program in one C call, with the GIL released; their outputs are fresh
-tensors with the structure the function returned. Where an optimizer the
-function reaches would make its state at its next step (:func:`_lazy_state`),
-the first call is a warm-up instead (eager, not recorded) and the second
-records, with the state in place; a first call whose recording read a
+tensors with the structure the function returned. The state an optimizer the
+function reaches would make at its next step is made before the first call
+records (:func:`_premake_state`); where it cannot be made ahead (an optimizer
+with an ``_update`` of its own), the first call is a warm-up instead (eager,
+not recorded) and the second records, with the state in place; a first call whose recording read a
 ``.grad`` that was None and made it is recorded again at the second
 (:func:`_grads_held`); a first call that cannot record was the warm-up, and
 the second records or reports why it cannot.
@@ -513,18 +514,61 @@ def _reach(x: Any, depth: int, tensors: dict[int, Tensor], trail: list[Any], see
 _OPTIMIZERS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()  # the optimizers walked, by id
 
 
-def _lazy_state(key: Any) -> bool:
-    """Whether an optimizer the signature ``key`` reaches would make state at its next step (its
-    first for some parameter): a first call then runs eagerly, as a warm-up, and the second
-    records, since a program recorded now would be of the step that makes the state (SGD's
-    momentum buffer starts as the gradient itself) and the state it made would change the
-    signature anyway."""
+def _premake_state(key: Any) -> list[tuple[Any, int]] | None:
+    """Before a signature's first call records: the state each optimizer the signature ``key``
+    reaches would make at its next step, made now, as its own ``_update`` makes it (a dry run with
+    the C update left out, its step count and other numbers then dropped: the step counts from the
+    start). Returns (optimizer, id(parameter)) of each state made, for :func:`_drop_unstepped`; or
+    None when an optimizer would make state that cannot be made ahead (an ``_update`` other than
+    pygrad.optim's own; Rprop, whose step sizes start at the lr of the step): the first call is then
+    a warm-up, eager, and the second records, since a program recorded at the step that makes the
+    state would be of another step. The state made ahead holds what the step would have made (the
+    C updates branch on the step count, so SGD's momentum buffer still starts as the gradient)."""
+    opts = []
     for t in key[2]:
         if type(t) is tuple and len(t) == 2 and t[0] == "opt":
             opt = _OPTIMIZERS.get(t[1])
-            if opt is None or opt._makes_state():
-                return True
-    return False
+            if opt is None:
+                return None
+            if opt._makes_state():
+                if _scalars_of(opt) is None or getattr(type(opt), "_update", None) is _rprop_update():
+                    return None
+                opts.append(opt)
+    made: list[tuple[Any, int]] = []
+    if not opts:
+        return made
+    _hook_on(lambda kind, tensors, scalars: True)  # the C update does not run
+    try:
+        for opt in opts:
+            state = opt.state
+            for g in opt.param_groups:
+                if not opt._keeps_state(g):
+                    continue
+                for p in g["params"]:
+                    if state.get(id(p)) or not p.requires_grad:
+                        continue
+                    st: dict[str, Any] = {}
+                    opt._update(p, p, st, g)  # the parameter stands for its gradient, as in _scalars
+                    state[id(p)] = {k: v for k, v in st.items() if isinstance(v, Tensor)}
+                    made.append((opt, id(p)))
+    finally:
+        _hook_off()
+    return made
+
+
+def _rprop_update() -> Any:
+    from pygrad.optim import optimizer as o
+
+    return o.Rprop._update
+
+
+def _drop_unstepped(made: list[tuple[Any, int]]) -> None:
+    """The state :func:`_premake_state` made for a parameter the call did not step (it had no
+    gradient) is dropped, as the eager step would not have made it."""
+    for opt, pid in made:
+        st = opt.state.get(pid)
+        if st is not None and "step" not in st:
+            del opt.state[pid]
 
 
 def _grads_held(inputs: list[Tensor], captured: list[Tensor]) -> list[bool]:
@@ -1485,12 +1529,24 @@ class CompiledFunction:
                 self._warn_once_recompiles()
             entry = self._cache[key] = _Entry(key)
             self._last = entry
-            if _lazy_state(key):
+            made = _premake_state(key)
+            if made is None:
                 out = self.fn(*args, **kwargs)  # warm-up, eager
                 changed = False
             else:
+                if made:  # the state made ahead is reachable now: the signature the call records under
+                    del self._cache[key]
+                    key, inputs, captured, bad = self._signature(args, kwargs)
+                    if key in self._cache:  # met before: this call runs eagerly (the next finds that entry)
+                        self._last = self._cache[key]
+                        return self.fn(*args, **kwargs)
+                    self._cache[key] = entry
+                    entry.key = key
                 had = _grads_held(inputs, captured)
-                out = self._record(entry, inputs, captured, args, kwargs, first=True)
+                try:
+                    out = self._record(entry, inputs, captured, args, kwargs, first=True)
+                finally:
+                    _drop_unstepped(made)
                 changed = entry.read_no_grad and had != _grads_held(inputs, captured)
             after, _, _, bad = self._signature(args, kwargs)
             if bad is None and after != key:  # what the call made (optimizer state, say) is reachable now:

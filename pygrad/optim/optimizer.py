@@ -130,8 +130,8 @@ class Optimizer:
 
     def _makes_state(self) -> bool:
         """Whether the next step would make state for some parameter (its first step): pygrad.compile
-        then runs a first call eagerly before it records. A parameter with a gradient or that
-        requires one counts, whatever the function does with it."""
+        then makes that state before its first call records (pygrad._compile._premake_state), or runs
+        that call eagerly first. Any parameter without state counts, whatever the function does with it."""
         state = self.state
         return any(not state.get(id(p)) for g in self.param_groups if self._keeps_state(g) for p in g["params"])
 

@@ -78,7 +78,7 @@ def test_a_steady_training_loop_takes_the_fast_guard(train_step) -> None:
     for k in range(12):
         x, y = data[k % 3]  # other tensors of the same signature: the arguments' facts are compared
         np.testing.assert_array_equal(c(x, y).numpy(), eager(x, y).numpy())
-    assert c.records == 1 and c.fast_calls == 9
+    assert c.records == 1 and c.fast_calls == 10  # the first call records, the second builds the guard
     for a, b in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert [o_c.state[id(p)]["step"] for p in m_c.parameters()] == [12] * 4
@@ -353,7 +353,7 @@ def test_two_updates_of_one_optimizer_in_a_call_see_each_others_steps() -> None:
     c = pg.compile(step)
     for _ in range(6):
         np.testing.assert_array_equal(c(x, y).numpy(), eager(x, y).numpy())
-    assert c.records == 1 and c.fast_calls == 3
+    assert c.records == 1 and c.fast_calls == 4
     assert [o_c.state[id(p)]["step"] for p in m_c.parameters()] == [12] * 2
     for a, b in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

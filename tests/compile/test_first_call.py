@@ -1,7 +1,8 @@
-"""pygrad.compile's first call: it records, and the second replays; unless an optimizer the step
-reaches would make its state at its next step (a warm-up first), or the first recording read a
-.grad as None that the call made, or the call changed what the guards see (each: the second call
-records). Every case is checked against the same function run eagerly, bit for bit."""
+"""pygrad.compile's first call: it records, and the second replays. The state the optimizers make at
+their first step is made ahead; where it cannot be (Rprop, an _update of the user's own) the first
+call is a warm-up; a first recording that read a .grad as None that the call made, or a call that
+changed what the guards see, is recorded again at the second call. Every case is checked against
+the same function run eagerly, bit for bit."""
 
 from __future__ import annotations
 
@@ -70,12 +71,68 @@ def test_plain_sgd_records_at_the_first_call_and_replays_from_the_second(dtype: 
     assert c.fast_calls == 6  # the second call replays through the full signature and builds the fast guard
 
 
-@pytest.mark.parametrize("make_opt", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-                                      lambda ps: optim.Adam(ps, lr=0.01),
-                                      lambda ps: optim.RMSprop(ps, lr=0.01)], ids=["momentum", "adam", "rmsprop"])
-def test_an_optimizer_that_makes_state_warms_up_first(make_opt) -> None:
+OPTIMIZERS = {
+    "momentum": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    "nesterov-dampening": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.3),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+    "adamw-amsgrad": lambda ps: optim.AdamW(ps, lr=0.01, amsgrad=True),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, initial_accumulator_value=0.5),
+    "rmsprop-centered": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    "adamax": lambda ps: optim.Adamax(ps, lr=0.01),
+    "nadam": lambda ps: optim.NAdam(ps, lr=0.01),
+    "radam": lambda ps: optim.RAdam(ps, lr=0.01),
+    "adadelta": lambda ps: optim.Adadelta(ps),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_the_state_an_optimizer_makes_is_made_before_the_first_call_records(name: str, dtype: str) -> None:
+    """The state the optimizer makes at its first step is made ahead (as its own update makes it),
+    so the first call records the first step, and the program replays the later ones: the first
+    step's own rules (SGD's momentum buffer starting as the gradient, Adam's bias corrections) come
+    from the step counts, read at each run."""
+    records, _ = _train(OPTIMIZERS[name], dtype=dtype)
+    assert records == [1] * 8
+
+
+class _OwnSGD(optim.SGD):
+    """An optimizer whose _update is its own (here a subclass's that counts its updates): compile
+    does not know what it makes, so it cannot make its state ahead."""
+
+    updates = 0
+
+    def _update(self, p, grad, state, g):
+        type(self).updates += 1
+        super()._update(p, grad, state, g)
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: optim.Rprop(ps, lr=0.01),
+                                      lambda ps: _OwnSGD(ps, lr=0.05, momentum=0.9)], ids=["rprop", "own-update"])
+def test_state_that_cannot_be_made_ahead_warms_up_first(make_opt) -> None:
+    """Rprop's step sizes start at the lr of the step that makes them; an _update of the user's own
+    is not known: the first call is a warm-up (eager) and the second records, with the state there."""
     records, _ = _train(make_opt)
-    assert records == [0] + [1] * 7  # the first call is eager; the second records with the state in place
+    assert records == [0] + [1] * 7
+
+
+def test_state_made_ahead_for_a_parameter_without_a_gradient_is_dropped() -> None:
+    """A parameter that requires grad but gets none (not used by the loss): the state made for it ahead
+    is dropped after the call, as the eager step makes none; the state_dict is the eager twin's."""
+    x, y = _data()
+
+    def make():
+        m, unused = _model(), nn.Linear(5, 2, generator=3)
+        opt = optim.Adam(list(m.parameters()) + list(unused.parameters()), lr=0.01)
+        return m, opt, _step_of(m, opt, True)
+
+    (m_e, o_e, eager), (m_c, o_c, step) = make(), make()
+    c = pg.compile(step)
+    for _ in range(4):
+        assert eager(x, y).numpy().tobytes() == c(x, y).numpy().tobytes()
+        assert sorted(o_c.state_dict()["state"]) == sorted(o_e.state_dict()["state"]) == [0, 1, 2, 3]
+    _same_params(m_e, m_c)
+    assert c.records >= 1
 
 
 def test_an_optimizer_that_has_stepped_records_at_the_first_call() -> None:
