@@ -3,12 +3,14 @@
  * maxout (the max over groups of units), cross_entropy (softmax and the
  * negative log-likelihood of integer labels, fused and computed stably) and
  * nll_loss (the negative log-likelihood of log-probabilities, with class
- * weights, an ignored label and label smoothing).
+ * weights, an ignored label and label smoothing) and one_hot (integer labels
+ * as rows of 0s and 1s).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
 #include "rules_util.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ======================================================================
  * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
@@ -591,6 +593,76 @@ pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, i
     return pg__apply(PG_OP_NLL_LOSS, in, 2, &p);
 }
 
+/* ======================================================================
+ * one_hot(labels, C): y[..., c] = 1 where labels[...] == c, else 0; int64, of
+ * shape labels.shape + (C,) (PyTorch's F.one_hot; its num_classes = -1, read
+ * from the labels' values, is Python's). The labels are the op's input, an
+ * int64 or int32 tensor of any shape, so a compiled step reads them at each
+ * run; each must lie in [0, C), checked by infer at each run (eager or
+ * replayed) before anything is written. An integer result: the tape never
+ * records it, no gradient.
+ * ====================================================================== */
+
+/* the flat position of the first label outside [0, C), -1 when none */
+#define PG_LABEL_SCAN(TT, SUF)                                                   \
+    static int64_t pg__bad_label_##SUF(const TT *y, int64_t n, int64_t C) {      \
+        for (int64_t i = 0; i < n; i++)                                          \
+            if (y[i] < 0 || (int64_t)y[i] >= C) return i;                        \
+        return -1;                                                               \
+    }
+PG_LABEL_SCAN(int64_t, i64)
+PG_LABEL_SCAN(int32_t, i32)
+
+static pg_status one_hot_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *y = in[0];
+    char b[PG_SHAPE_BUF];
+    if (!pg__is_int(y->dtype))
+        return pg__fail(PG_ERR_TYPE, "one_hot: labels must be an integer tensor (int64 or int32), got %s",
+                        pg__dtype_name(y->dtype));
+    int64_t C = p->classes;
+    if (C < 0) return pg__fail(PG_ERR_VALUE, "one_hot: num_classes must be >= 0, got %lld", (long long)C);
+    if (y->ndim >= PG_MAX_DIMS)
+        return pg__fail(PG_ERR_SHAPE, "one_hot: labels of %d dims, at most %d allowed (the result has one more)",
+                        y->ndim, PG_MAX_DIMS - 1);
+    bool i64 = y->dtype == PG_DTYPE_I64;
+    int64_t bad = i64 ? pg__bad_label_i64(y->data, y->numel, C) : pg__bad_label_i32(y->data, y->numel, C);
+    if (bad >= 0)
+        return pg__fail(PG_ERR_VALUE, "one_hot: label %lld at position %lld is out of range for %lld classes "
+                        "(labels of shape %s)",
+                        i64 ? (long long)((const int64_t *)y->data)[bad] : (long long)((const int32_t *)y->data)[bad],
+                        (long long)bad, (long long)C, pg__shape_str(y->ndim, y->shape, b, sizeof b));
+    *out = (pg_meta){.dtype = PG_DTYPE_I64, .ndim = y->ndim + 1};
+    for (int d = 0; d < y->ndim; d++) out->shape[d] = y->shape[d];
+    out->shape[y->ndim] = C;
+    return PG_OK;
+}
+
+static pg_status one_hot_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *y = in[0];
+    int64_t C = p->classes, *o = out->data;
+    if (out->numel) memset(o, 0, sizeof(int64_t) * (size_t)out->numel);
+    if (y->dtype == PG_DTYPE_I64)
+        for (int64_t i = 0; i < y->numel; i++) o[i * C + ((const int64_t *)y->data)[i]] = 1;
+    else
+        for (int64_t i = 0; i < y->numel; i++) o[i * C + ((const int32_t *)y->data)[i]] = 1;
+    return PG_OK;
+}
+
+/* never called: an integer result is not recorded */
+static pg_status one_hot_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    (void)dx, (void)g, (void)n;
+    return PG_OK;
+}
+
+pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes) {
+    if (pg__check_tensor("one_hot", labels)) return NULL;
+    pg_params p = {0};
+    p.classes = num_classes;
+    return pg__apply(PG_OP_ONE_HOT, &labels, 1, &p);
+}
+
 /* ---- differentiable rules (create_graph) ---- */
 
 /* ---- prelu: dx = g (x > 0 ? 1 : w_c), dw_c = sum over c's elements of g (x > 0 ? 0 : x) ---- */
@@ -731,7 +803,15 @@ fail:
     return pg__rule_status();
 }
 
+/* ---- one_hot: no gradient (an integer result) ---- */
+
+static pg_status one_hot_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    (void)dx, (void)g, (void)n;
+    return PG_OK;
+}
+
 PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward, prelu_rule);
 PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward, maxout_rule);
 PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);
 PG_OPDEF(nll_loss, nll_infer, nll_forward, nll_backward, nll_loss_rule);
+PG_OPDEF(one_hot, one_hot_infer, one_hot_forward, one_hot_backward, one_hot_rule);

@@ -499,6 +499,11 @@ pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int
  * of w[y_i] over the rows kept. as_cross_entropy: messages name cross_entropy. */
 pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, int64_t n_labels,
                        pg_reduction reduction, int64_t ignore_index, double label_smoothing, int as_cross_entropy);
+/* y[..., c] = 1 where labels[...] == c, else 0: an int64 tensor of shape labels.shape + (num_classes,)
+ * (PyTorch's F.one_hot with num_classes >= 0). labels: int64 or int32, any shape (at most
+ * PG_MAX_DIMS - 1 dims), each in [0, num_classes) (else PG_ERR_VALUE naming the label and the count);
+ * read from the tensor, so a compiled step checks them at each run. No gradient. */
+pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);

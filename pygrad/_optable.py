@@ -412,6 +412,11 @@ OPS: tuple[Op, ...] = (
        doc="The negative log-likelihood of log-probabilities at integer labels, with class weights, an "
            "ignored label and label smoothing: pygrad.nn.functional.nll_loss (and cross_entropy's weight=, "
            "label_smoothing=)."),
+    Op("one_hot", 1, Gate("OneHotGate", "z[..., c] = 1 where y[...] = c, else 0: int64 of shape y.shape + (C,), y "
+                          "integer labels in [0, C) (checked at each run); no gradient.",
+                          lambda e, y, num_classes: y._one_hot(num_classes), ("num_classes",), (), (False,)),
+       "onehot", (), (),
+       doc="Integer labels as rows of 0s and a 1 (int64): pygrad.nn.functional.one_hot."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -576,22 +576,23 @@ def log_softmax(input: Any, axis: int = -1, *, dim: int | None = None) -> Any:
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:
-    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label
-    (``num_classes=-1``: one more than the largest label)."""
+    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label, 0 elsewhere: the
+    one_hot op, which reads the labels from their tensor and checks each is in [0, num_classes) at
+    every run (so a compiled step follows new labels, and a label out of range raises ValueError
+    naming it). ``num_classes=-1``: one more than the largest label, read from the labels in Python
+    (a compiled step with it runs eagerly)."""
     t = _tensor("one_hot", labels)
     if t.dtype.kind not in "iu":
         raise PygradTypeError(f"one_hot: labels must be an integer tensor, got {t.dtype}")
-    v = t.numpy()
-    if v.size and v.min() < 0:
-        raise PygradValueError(f"one_hot: labels must be non-negative, got {int(v.min())}")
-    n = int(v.max()) + 1 if num_classes == -1 and v.size else num_classes
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or (num_classes == -1 and not v.size):
+    n = num_classes
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < -1 or (n == -1 and not t.size):
         raise PygradValueError(f"one_hot: num_classes must be a non-negative int (or -1 with labels), got "
                                f"{num_classes!r}")
-    if v.size and v.max() >= n:
-        raise PygradValueError(f"one_hot: label {int(v.max())} is out of range for {n} classes")
-    E = engine_of(t)
-    return (t.reshape(tuple(t.shape) + (1,)) == E.arange(int(n))).long()
+    if n == -1:  # the class count is a value of the labels: read here, so a recording cannot follow it
+        _recording.refuse("one_hot with num_classes=-1 (the class count is read from the labels' largest value; "
+                          "pass num_classes)")
+        n = max(int(_values(t).max()) + 1, 0)
+    return t._one_hot(int(n))
 
 
 # ---------------------------------------------------------------- convolution ---

@@ -1513,6 +1513,24 @@ class NllLoss(Op):
         return (dx, None)
 
 
+class OneHot(Op):
+    """y[..., c] = 1 where labels[...] = c, else 0: int64 of shape labels.shape + (C,), labels an
+    integer array with values in [0, C) (checked by the caller); an integer result, no gradient."""
+
+    name = "one_hot"
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = int(num_classes)
+
+    def forward(self, labels: Array) -> Array:
+        classes = np.arange(self.num_classes, dtype=np.int64)
+        return (labels.astype(np.int64)[..., np.newaxis] == classes).astype(np.int64)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (None,)
+
+
 # ---------------------------------------------------------------- shape ---
 
 
@@ -2630,7 +2648,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
-        Random, Bernoulli, NllLoss,
+        Random, Bernoulli, NllLoss, OneHot,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -285,7 +285,7 @@ def _norm(node: Node, g: Tensor) -> list[Any]:
 
 
 def _no_grad(node: Node, g: Tensor) -> list[Any]:
-    """random, bernoulli: no gradient reaches their input."""
+    """random, bernoulli, one_hot: no gradient reaches their input."""
     return [None]
 
 
@@ -450,7 +450,7 @@ RULES.update({
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
-    ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss,
+    ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
 })
 
 

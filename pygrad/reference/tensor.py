@@ -1142,6 +1142,24 @@ class Tensor:
                                    f"(scores of shape {tuple(self.shape)})")
         return _apply(ops.NllLoss(y, int(ignore_index), reduction, float(label_smoothing)), (self, w))
 
+    def _one_hot(self, num_classes: int) -> Tensor:
+        """The one_hot op: int64 of shape self.shape + (num_classes,), 1 at each label of self (int64
+        or int32, each in [0, num_classes)), 0 elsewhere: see :class:`ops.OneHot`."""
+        if KIND[self.dtype] != 1:
+            raise PygradTypeError(f"one_hot: labels must be an integer tensor (int64 or int32), got {self.dtype}")
+        c = int(num_classes)
+        if c < 0:
+            raise PygradValueError(f"one_hot: num_classes must be >= 0, got {c}")
+        if self.ndim >= 8:
+            raise ShapeError(f"one_hot: labels of {self.ndim} dims, at most 7 allowed (the result has one more)")
+        flat = self._data.reshape(-1)
+        bad = np.flatnonzero((flat < 0) | (flat >= c))
+        if bad.size:
+            i = int(bad[0])
+            raise PygradValueError(f"one_hot: label {int(flat[i])} at position {i} is out of range for {c} classes "
+                                   f"(labels of shape {tuple(self.shape)})")
+        return _apply(ops.OneHot(c), (self,))
+
     def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
                       dropout_p: float, generator: Any = None) -> Tensor:
         """:meth:`_sdpa` with dropout, its seed drawn as :meth:`_dropout` draws one."""

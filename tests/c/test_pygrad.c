@@ -2553,6 +2553,27 @@ static void test_nn_ops(void) {
     CHECK_FAILS(pg_nll_loss(lp, leaf(V(F64, 1.0, 2.0, 3.0)), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_VALUE,
                 "not differentiated");
     CHECK_FAILS(pg_nll_loss(lp, cw, lab_n, 2, PG_REDUCTION_SUM, -100, 1.5, 0), PG_ERR_VALUE, "label_smoothing");
+
+    /* one_hot: int64 rows of 0s and a 1, labels of any shape, int64 or int32 */
+    pg_tensor *oh = keep(pg_one_hot(T(I64, 2, SHAPE(2, 2), 2, 0, 1, 2), 3));
+    CHECK(oh && pg_tensor_dtype(oh) == I64);
+    CHECK_SHAPE(oh, 3, 2, 2, 3);
+    CHECK_VALUES(oh, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1);
+    pg_tensor *oh32 = keep(pg_one_hot(S(I32, 1), 2));
+    CHECK_SHAPE(oh32, 1, 2);
+    CHECK_VALUES(oh32, 0, 0, 1);
+    pg_tensor *oh0 = keep(pg_one_hot(keep(pg_tensor_empty(I64, 2, SHAPE(0, 4))), 5)); /* empty labels */
+    CHECK_SHAPE(oh0, 3, 0, 4, 5);
+    CHECK_SHAPE(keep(pg_one_hot(keep(pg_tensor_empty(I64, 1, SHAPE(0))), 0)), 2, 0, 0);
+    CHECK_FAILS(pg_one_hot(V(I64, 0, 3, 1), 3), PG_ERR_VALUE,
+                "one_hot: label 3 at position 1 is out of range for 3 classes");
+    CHECK_FAILS(pg_one_hot(T(I32, 2, SHAPE(1, 2), 0, -1), 4), PG_ERR_VALUE, "one_hot: label -1 at position 1");
+    CHECK_FAILS(pg_one_hot(V(I64, 0), 0), PG_ERR_VALUE, "out of range for 0 classes");
+    CHECK_FAILS(pg_one_hot(V(F64, 0.0), 2), PG_ERR_TYPE, "one_hot: labels must be an integer tensor");
+    CHECK_FAILS(pg_one_hot(V(BOOL, 1), 2), PG_ERR_TYPE, "bool");
+    CHECK_FAILS(pg_one_hot(V(I64, 0), -1), PG_ERR_VALUE, "num_classes");
+    CHECK_FAILS(pg_one_hot(keep(pg_tensor_full(I64, 8, SHAPE(1, 1, 1, 1, 1, 1, 1, 1), 0)), 2), PG_ERR_SHAPE, "dims");
+    CHECK_FAILS(pg_one_hot(NULL, 2), PG_ERR_VALUE, "one_hot");
     release_all();
 }
 

@@ -881,6 +881,21 @@ def b_nll_loss(p: Program) -> Value | None:
     return apply(p, "nll_loss", fn, x)
 
 
+def b_one_hot(p: Program) -> Value | None:
+    """a picked value (..., C) times the one-hot rows of drawn labels (...,) in [0, C), sometimes one out of
+    range (both engines refuse it alike), int64 or int32."""
+    x = p.pick(lambda v: len(v.shape) >= 1)
+    if x is None:
+        x = p.leaf((p.draw(st.integers(0, 3)), p.draw(st.integers(1, 4))))
+    c = x.shape[-1]
+    labels = p.rng.integers(0, max(c, 1), size=x.shape[:-1])
+    if labels.size and p.draw(st.integers(0, 9)) == 0:
+        labels.reshape(-1)[0] = p.draw(st.sampled_from([-1, c]))
+    dtype = p.draw(st.sampled_from(["int64", "int32"]))
+    return apply(p, "one_hot", lambda m, a: a * m.nn.functional.one_hot(
+        m.tensor(labels, dtype=dtype), c).astype(a.dtype), x)
+
+
 def b_division(name: str) -> Callable[[Program], Value | None]:
     """fmod, remainder, floor_divide: a positive divisor, either sign for it by a neg."""
     ops = {"fmod": lambda m, a, b: m.fmod(a, b), "remainder": lambda m, a, b: a % b,
@@ -955,6 +970,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "dropout": b_dropout, "random": b_random, "bernoulli": b_bernoulli,
     "embedding": b_embedding,
     "nll_loss": b_nll_loss,
+    "one_hot": b_one_hot,
     "scaled_dot_product_attention": b_sdpa,
     "max_pool2d": b_max_pool2d,
     "avg_pool2d": b_avg_pool2d,
