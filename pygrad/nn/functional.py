@@ -240,17 +240,20 @@ def _nll_composed(op: str, logp: Any, labels: Any, w: Any, ignore_index: int, re
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
     """ℓ = -w·(t log p + (1 - t) log(1 - p)) of probabilities p = ``input`` in [0, 1], each log
-    clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss)."""
-    _check_reduction("binary_cross_entropy", reduction)
-    p, t = _pair("binary_cross_entropy", input, target)
-    pv = p.detach().numpy()
-    if np.any((pv < 0) | (pv > 1)):
-        raise PygradValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; use "
-                               "binary_cross_entropy_with_logits for logits")
-    losses = -(t * p.log().clamp(min=-100.0) + (1.0 - t) * (1.0 - p).log().clamp(min=-100.0))
-    if weight is not None:
-        losses = losses * weight
-    return _reduce("binary_cross_entropy", losses, reduction)
+    clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss); ``weight`` broadcasts to
+    the input's shape. One fused op (PyTorch's values and gradients: ∂ℓ/∂p = w(p - t)/max((1 - p)p,
+    1e-12), ∂ℓ/∂t = -w logit p), which checks p in [0, 1] at every run: a value outside, or NaN,
+    raises ValueError. Mixed float dtypes compute in the wider one."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    p, t = _pair(op, input, target)
+    w = None if weight is None else _loss_weight(op, "weight", weight, p, tuple(p.shape))
+    E = engine_of(p)  # noqa: N806
+    if p.dtype in (E.float32, E.float64):  # one float dtype for the op (an int target is cast to it)
+        dt = E.float64 if any(x is not None and x.dtype == E.float64 for x in (p, t, w)) else p.dtype
+        p, t = (x if x.dtype == dt else x.astype(dt) for x in (p, t))
+        w = w if w is None or w.dtype == dt else w.astype(dt)
+    return p._binary_cross_entropy(t, w, reduction)
 
 
 def _weighted_reduce(op: str, losses: Any, weight: Any, reduction: str, by_weight: bool) -> Any:

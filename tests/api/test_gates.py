@@ -104,6 +104,8 @@ GATE_CASES = [
     ("FmodGate", lambda ns: ns.FmodGate(), [(4,), (4,)], "positive"),
     ("RemainderGate", lambda ns: ns.RemainderGate(), [(2, 2), (2,)], "positive"),
     ("FloorDivideGate", lambda ns: ns.FloorDivideGate(), [(4,), (4,)], "positive"),
+    ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate(), [(2, 3), (2, 3), (3,)], "prob"),
+    ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate("none"), [(4,), (4,), (4,)], "prob"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
 GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)
@@ -116,6 +118,8 @@ def _inputs(shapes, domain, dtype, seed):
     for s in shapes:
         if domain == "positive":
             a = rng.uniform(0.5, 2.0, s)
+        elif domain == "prob":  # probabilities, away from 0 and 1
+            a = rng.uniform(0.05, 0.95, s)
         elif domain == "away0":
             a = rng.uniform(0.2, 2.0, s) * rng.choice([-1.0, 1.0], s)
             a = a + np.arange(a.size).reshape(s) * 1e-3  # distinct values: no ties
