@@ -10,6 +10,7 @@
 #include "rules_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -791,10 +792,14 @@ static pg_status bce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, con
     const pg_tensor *x = in[0];
     bool f64 = x->dtype == PG_DTYPE_F64;
     int64_t bad = f64 ? pg__bce_bad_f64(x->data, x->numel) : pg__bce_bad_f32(x->data, x->numel);
-    if (bad >= 0)
+    if (bad >= 0) {
+        double v = f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad];
+        char vb[32];
+        if (isnan(v)) snprintf(vb, sizeof vb, "nan"); /* whatever its sign bit */
+        else snprintf(vb, sizeof vb, "%g", v);
         return pg__fail(PG_ERR_VALUE, "binary_cross_entropy: input must hold probabilities in [0, 1]; use "
-                        "binary_cross_entropy_with_logits for logits (got %g at flat index %lld)",
-                        f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad], (long long)bad);
+                        "binary_cross_entropy_with_logits for logits (got %s at flat index %lld)", vb, (long long)bad);
+    }
     pg_meta xm;
     pg__meta_of(&xm, x);
     const pg_tensor *ops[3] = {in[0], in[1], in[2]};
