@@ -127,6 +127,7 @@ typedef struct pg_params {
             bool reverse;                /* from the end of the axis towards its start */
         } scan;                          /* cumsum */
         int64_t pieces;                  /* maxout */
+        int64_t classes;                 /* one_hot: the number of classes, >= 0 */
         struct {
             pg_reduction reduction;      /* mean, sum or none */
             bool ignore;                 /* rows labelled ignore_index count for nothing (loss 0,

@@ -3,12 +3,16 @@
  * maxout (the max over groups of units), cross_entropy (softmax and the
  * negative log-likelihood of integer labels, fused and computed stably) and
  * nll_loss (the negative log-likelihood of log-probabilities, with class
- * weights, an ignored label and label smoothing).
+ * weights, an ignored label and label smoothing), one_hot (integer labels
+ * as rows of 0s and 1s) and binary_cross_entropy (of probabilities, fused,
+ * checked to lie in [0, 1]).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
 #include "rules_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ======================================================================
  * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
@@ -591,6 +595,284 @@ pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, i
     return pg__apply(PG_OP_NLL_LOSS, in, 2, &p);
 }
 
+/* ======================================================================
+ * one_hot(labels, C): y[..., c] = 1 where labels[...] == c, else 0; int64, of
+ * shape labels.shape + (C,) (PyTorch's F.one_hot; its num_classes = -1, read
+ * from the labels' values, is Python's). The labels are the op's input, an
+ * int64 or int32 tensor of any shape, so a compiled step reads them at each
+ * run; each must lie in [0, C), checked by infer at each run (eager or
+ * replayed) before anything is written. An integer result: the tape never
+ * records it, no gradient.
+ * ====================================================================== */
+
+/* the flat position of the first label outside [0, C), -1 when none */
+#define PG_LABEL_SCAN(TT, SUF)                                                   \
+    static int64_t pg__bad_label_##SUF(const TT *y, int64_t n, int64_t C) {      \
+        for (int64_t i = 0; i < n; i++)                                          \
+            if (y[i] < 0 || (int64_t)y[i] >= C) return i;                        \
+        return -1;                                                               \
+    }
+PG_LABEL_SCAN(int64_t, i64)
+PG_LABEL_SCAN(int32_t, i32)
+
+static pg_status one_hot_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *y = in[0];
+    char b[PG_SHAPE_BUF];
+    if (!pg__is_int(y->dtype))
+        return pg__fail(PG_ERR_TYPE, "one_hot: labels must be an integer tensor (int64 or int32), got %s",
+                        pg__dtype_name(y->dtype));
+    int64_t C = p->classes;
+    if (C < 0) return pg__fail(PG_ERR_VALUE, "one_hot: num_classes must be >= 0, got %lld", (long long)C);
+    if (y->ndim >= PG_MAX_DIMS)
+        return pg__fail(PG_ERR_SHAPE, "one_hot: labels of %d dims, at most %d allowed (the result has one more)",
+                        y->ndim, PG_MAX_DIMS - 1);
+    bool i64 = y->dtype == PG_DTYPE_I64;
+    int64_t bad = i64 ? pg__bad_label_i64(y->data, y->numel, C) : pg__bad_label_i32(y->data, y->numel, C);
+    if (bad >= 0)
+        return pg__fail(PG_ERR_VALUE, "one_hot: label %lld at position %lld is out of range for %lld classes "
+                        "(labels of shape %s)",
+                        i64 ? (long long)((const int64_t *)y->data)[bad] : (long long)((const int32_t *)y->data)[bad],
+                        (long long)bad, (long long)C, pg__shape_str(y->ndim, y->shape, b, sizeof b));
+    *out = (pg_meta){.dtype = PG_DTYPE_I64, .ndim = y->ndim + 1};
+    for (int d = 0; d < y->ndim; d++) out->shape[d] = y->shape[d];
+    out->shape[y->ndim] = C;
+    return PG_OK;
+}
+
+static pg_status one_hot_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *y = in[0];
+    int64_t C = p->classes, *o = out->data;
+    if (out->numel) memset(o, 0, sizeof(int64_t) * (size_t)out->numel);
+    if (y->dtype == PG_DTYPE_I64)
+        for (int64_t i = 0; i < y->numel; i++) o[i * C + ((const int64_t *)y->data)[i]] = 1;
+    else
+        for (int64_t i = 0; i < y->numel; i++) o[i * C + ((const int32_t *)y->data)[i]] = 1;
+    return PG_OK;
+}
+
+/* never called: an integer result is not recorded */
+static pg_status one_hot_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    (void)dx, (void)g, (void)n;
+    return PG_OK;
+}
+
+pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes) {
+    if (pg__check_tensor("one_hot", labels)) return NULL;
+    pg_params p = {0};
+    p.classes = num_classes;
+    return pg__apply(PG_OP_ONE_HOT, &labels, 1, &p);
+}
+
+/* ======================================================================
+ * binary_cross_entropy(p, t, w): PyTorch's F.binary_cross_entropy of
+ * probabilities p and targets t of one shape, each loss times an elementwise
+ * weight w that broadcasts to p's shape (the entry point's 0-d 1 for none):
+ *
+ *   l = w ((t - 1) max(log(1 - p), -100) - t max(log p, -100))
+ *
+ * in p's dtype, as PyTorch's kernel computes it (log(1 - p) as log1p(-p); the
+ * clamps keep p = 0 and p = 1 finite), reduced by mean (the losses added in
+ * element order in double, over numel: NaN for an empty input, as PyTorch),
+ * sum or none. p must lie in [0, 1]; the forward checks it at each run
+ * (eager or replayed) and refuses NaN too (PyTorch's check 0 <= p <= 1 fails
+ * for it). Backward, PyTorch's formulas:
+ *
+ *   dp = g (p - t) / max((1 - p) p, eps) w,  eps = 1e-12 in p's dtype
+ *   dt = -logit(p) g w = -log(p / (1 - p)) g w   (unclamped: -inf at p = 1, inf at p = 0)
+ *   dw = l / w g = the unweighted loss times g, summed to w's shape
+ *
+ * each divided by numel for the mean (g, 0-d, broadcast). PyTorch does not
+ * differentiate the weight; here it is an input like the others.
+ * ====================================================================== */
+
+/* the flat index of the first value outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a search */
+#define PG_BCE_SCAN(TT, SUF)                                                                      \
+    PG_CLONES static int64_t pg__bce_bad_##SUF(const TT *restrict p, int64_t n) {                 \
+        int bad = 0;                                                                              \
+        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                         \
+        if (!bad) return -1;                                                                      \
+        for (int64_t i = 0; i < n; i++)                                                           \
+            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                              \
+        return -1;                                                                                \
+    }
+PG_BCE_SCAN(float, f32)
+PG_BCE_SCAN(double, f64)
+
+typedef struct pg_bce_ctx {
+    bool mean; /* divide by n */
+    double n;  /* numel(p) */
+} pg_bce_ctx;
+
+/* rows over operands broadcast to p's shape (kernels.h's pg_row_fn): the forward,
+ * ptr = {l, p, t, w}; dp, ptr = {dp, g, p, t, w}; dt, ptr = {dt, g, p, w}; dw before its sum,
+ * ptr = {dw, g, p, t} */
+#define PG_BCE_ROWS(TT, SUF)                                                                      \
+    static inline TT bce_loss_##SUF(TT p, TT t) {                                                 \
+        TT a = PG_LOG1P(-p), b = PG_LOG(p);                                                       \
+        a = a > (TT)-100 ? a : (TT)-100;                                                          \
+        b = b > (TT)-100 ? b : (TT)-100;                                                          \
+        return (t - (TT)1) * a - t * b;                                                           \
+    }                                                                                             \
+    static void bce_fwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
+        TT *l = (TT *)ptr[0];                                                                     \
+        const TT *p = (const TT *)ptr[1], *t = (const TT *)ptr[2], *w = (const TT *)ptr[3];       \
+        (void)ctx;                                                                                \
+        for (int64_t i = 0; i < n; i++)                                                           \
+            l[i * st[0]] = bce_loss_##SUF(p[i * st[1]], t[i * st[2]]) * w[i * st[3]];             \
+    }                                                                                             \
+    static void bce_dp_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
+        TT *d = (TT *)ptr[0];                                                                     \
+        const TT *g = (const TT *)ptr[1], *p = (const TT *)ptr[2], *t = (const TT *)ptr[3];       \
+        const TT *w = (const TT *)ptr[4];                                                         \
+        const pg_bce_ctx *c = ctx;                                                                \
+        const TT eps = (TT)1e-12, cnt = (TT)c->n;                                                 \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            TT x = p[i * st[2]], den = ((TT)1 - x) * x;                                           \
+            TT v = g[i * st[1]] * (x - t[i * st[3]]) / (den > eps ? den : eps) * w[i * st[4]];    \
+            d[i * st[0]] = c->mean ? v / cnt : v;                                                 \
+        }                                                                                         \
+    }                                                                                             \
+    static void bce_dt_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
+        TT *d = (TT *)ptr[0];                                                                     \
+        const TT *g = (const TT *)ptr[1], *p = (const TT *)ptr[2], *w = (const TT *)ptr[3];       \
+        const pg_bce_ctx *c = ctx;                                                                \
+        const TT cnt = (TT)c->n;                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            TT x = p[i * st[2]];                                                                  \
+            TT v = -PG_LOG(x / ((TT)1 - x)) * g[i * st[1]] * w[i * st[3]];                        \
+            d[i * st[0]] = c->mean ? v / cnt : v;                                                 \
+        }                                                                                         \
+    }                                                                                             \
+    static void bce_dw_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
+        TT *d = (TT *)ptr[0];                                                                     \
+        const TT *g = (const TT *)ptr[1], *p = (const TT *)ptr[2], *t = (const TT *)ptr[3];       \
+        const pg_bce_ctx *c = ctx;                                                                \
+        const TT cnt = (TT)c->n;                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            TT v = bce_loss_##SUF(p[i * st[2]], t[i * st[3]]) * g[i * st[1]];                     \
+            d[i * st[0]] = c->mean ? v / cnt : v;                                                 \
+        }                                                                                         \
+    }
+PG_BCE_ROWS(float, f32)
+PG_BCE_ROWS(double, f64)
+
+static pg_status bce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    const char *op = "binary_cross_entropy";
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (n_in != 3) return pg__fail(PG_ERR_VALUE, "%s: expected (input, target, weight), got %d inputs", op, n_in);
+    const pg_tensor *x = in[0], *t = in[1], *w = in[2];
+    if (pg__check_float(op, x) || pg__check_float(op, t) || pg__check_float(op, w)) return PG_ERR_TYPE;
+    if (t->dtype != x->dtype || w->dtype != x->dtype)
+        return pg__fail(PG_ERR_TYPE, "%s: input, target and weight must have one dtype, got %s, %s and %s "
+                        "(promote first)", op, pg__dtype_name(x->dtype), pg__dtype_name(t->dtype),
+                        pg__dtype_name(w->dtype));
+    pg_reduction red = p->loss.reduction;
+    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "%s: unknown reduction %d", op, (int)red);
+    if (t->ndim != x->ndim || !pg__same_dims(x->ndim, x->shape, t->shape))
+        return pg__fail(PG_ERR_SHAPE, "%s: target of shape %s differs from the input's shape %s", op,
+                        pg__shape_str(t->ndim, t->shape, b1, sizeof b1), pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
+    bool fits = w->ndim <= x->ndim;
+    for (int d = 0; fits && d < w->ndim; d++) {
+        int64_t wd = w->shape[w->ndim - 1 - d], xd = x->shape[x->ndim - 1 - d];
+        fits = wd == 1 || wd == xd;
+    }
+    if (!fits)
+        return pg__fail(PG_ERR_SHAPE, "%s: weight of shape %s does not broadcast to the input's shape %s", op,
+                        pg__shape_str(w->ndim, w->shape, b1, sizeof b1), pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
+    if (red == PG_REDUCTION_NONE) pg__meta_of(out, x);
+    else *out = (pg_meta){.dtype = x->dtype, .ndim = 0};
+    return PG_OK;
+}
+
+static pg_status bce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    int64_t bad = f64 ? pg__bce_bad_f64(x->data, x->numel) : pg__bce_bad_f32(x->data, x->numel);
+    if (bad >= 0) {
+        double v = f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad];
+        char vb[32];
+        if (isnan(v)) snprintf(vb, sizeof vb, "nan"); /* whatever its sign bit */
+        else snprintf(vb, sizeof vb, "%g", v);
+        return pg__fail(PG_ERR_VALUE, "binary_cross_entropy: input must hold probabilities in [0, 1]; use "
+                        "binary_cross_entropy_with_logits for logits (got %s at flat index %lld)", vb, (long long)bad);
+    }
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    const pg_tensor *ops[3] = {in[0], in[1], in[2]};
+    pg_row_fn row = f64 ? bce_fwd_row_f64 : bce_fwd_row_f32;
+    if (p->loss.reduction == PG_REDUCTION_NONE) {
+        pg__ew_run(out, &xm, ops, 3, row, NULL);
+        return PG_OK;
+    }
+    pg_tensor *l = pg__tensor_new_like(&xm);
+    if (!l) return PG_ERR_MEMORY;
+    pg__ew_run(l, &xm, ops, 3, row, NULL);
+    double total = 0;
+    if (f64)
+        for (int64_t i = 0; i < l->numel; i++) total += ((const double *)l->data)[i];
+    else
+        for (int64_t i = 0; i < l->numel; i++) total += (double)((const float *)l->data)[i];
+    if (p->loss.reduction == PG_REDUCTION_MEAN) total /= (double)l->numel;
+    if (f64) *(double *)out->data = total;
+    else *(float *)out->data = (float)total;
+    pg_tensor_release(l);
+    return PG_OK;
+}
+
+static pg_status bce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *x = pg__saved_input(n, 0), *t = pg__saved_input(n, 1), *w = pg__saved_input(n, 2);
+    const pg_meta *xm = &n->edges[0].meta;
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    pg_bce_ctx c = {n->p.loss.reduction == PG_REDUCTION_MEAN, (double)x->numel};
+    if (pg__node_needs(n, 0)) {
+        if (!(dx[0] = pg__tensor_new_like(xm))) return PG_ERR_MEMORY;
+        const pg_tensor *ops[4] = {g, x, t, w};
+        pg__ew_run(dx[0], xm, ops, 4, f64 ? bce_dp_row_f64 : bce_dp_row_f32, &c);
+    }
+    if (pg__node_needs(n, 1)) {
+        if (!(dx[1] = pg__tensor_new_like(&n->edges[1].meta))) return PG_ERR_MEMORY;
+        const pg_tensor *ops[3] = {g, x, w};
+        pg__ew_run(dx[1], xm, ops, 3, f64 ? bce_dt_row_f64 : bce_dt_row_f32, &c);
+    }
+    if (pg__node_needs(n, 2)) {
+        const pg_meta *wm = &n->edges[2].meta;
+        pg_tensor *full = pg__tensor_new_like(xm);
+        if (!full) return PG_ERR_MEMORY;
+        const pg_tensor *ops[3] = {g, x, t};
+        pg__ew_run(full, xm, ops, 3, f64 ? bce_dw_row_f64 : bce_dw_row_f32, &c);
+        if (wm->ndim == xm->ndim && pg__same_dims(xm->ndim, xm->shape, wm->shape)) {
+            dx[2] = full;
+        } else {
+            dx[2] = pg__sum_to(full, wm);
+            pg_tensor_release(full);
+            if (!dx[2]) return PG_ERR_MEMORY;
+        }
+    }
+    return PG_OK;
+}
+
+pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction) {
+    const char *op = "binary_cross_entropy";
+    if (pg__check_tensor(op, input) || pg__check_tensor(op, target)) return NULL;
+    pg_tensor *one = NULL;
+    if (!weight) { /* none: a 0-d 1 of the input's dtype, a constant of a program */
+        if (pg__check_float(op, input)) return NULL;
+        if (!(one = pg_tensor_full(input->dtype, 0, NULL, 1.0))) return NULL;
+        if (pg_tls.recorder) pg_tls.recorder->ops->constant(pg_tls.recorder, one, 1.0);
+        weight = one;
+    }
+    pg_params p = {0};
+    p.loss.reduction = reduction;
+    pg_tensor *in[3] = {input, target, weight};
+    pg_tensor *out = pg__apply(PG_OP_BINARY_CROSS_ENTROPY, in, 3, &p);
+    pg_tensor_release(one);
+    return out;
+}
+
 /* ---- differentiable rules (create_graph) ---- */
 
 /* ---- prelu: dx = g (x > 0 ? 1 : w_c), dw_c = sum over c's elements of g (x > 0 ? 0 : x) ---- */
@@ -731,7 +1013,75 @@ fail:
     return pg__rule_status();
 }
 
+/* ---- binary_cross_entropy: the kernels' formulas with differentiable ops (the clamps as clamp,
+ * 1 inside), c = 1/n for the mean ----
+ *   dp = g (p - t) / clamp((1 - p) p, min=eps) w c,  dt = -log(p / (1 - p)) g w c,
+ *   dw = sum_to(l0 g c),  l0 = (t - 1) clamp(log1p(-p), min=-100) - t clamp(log p, min=-100) */
+
+static pg_status bce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0), *t = pg__saved_input(n, 1), *w = pg__saved_input(n, 2);
+    pg_tensor *cnt = NULL;
+    if (n->p.loss.reduction == PG_REDUCTION_MEAN) {
+        TRY(c, pg__scalar(x->dtype, (double)x->numel));
+        cnt = c;
+    }
+    TRY(nx, pg__r1(PG_OP_NEG, x, 0));
+    TRY(omx, pg__r1(PG_OP_ADD_SCALAR, nx, 1.0)); /* 1 - p */
+    if (pg__node_needs(n, 0)) {
+        TRY(d, pg_sub(x, t));
+        TRY(gd, pg_mul(g, d));
+        TRY(den, pg_mul(omx, x));
+        TRY(denc, pg_clamp(den, x->dtype == PG_DTYPE_F64 ? 1e-12 : (double)1e-12f, 0, 1, 0));
+        TRY(q, pg_div(gd, denc));
+        TRY(qw, pg_mul(q, w));
+        dx[0] = cnt ? pg_div(qw, cnt) : PG_NEW_REF(qw);
+        if (!dx[0]) goto fail;
+    }
+    if (pg__node_needs(n, 1)) {
+        TRY(odds, pg_div(x, omx));
+        TRY(lo, pg__r1(PG_OP_LOG, odds, 0));
+        TRY(nlo, pg__r1(PG_OP_NEG, lo, 0));
+        TRY(a, pg_mul(nlo, g));
+        TRY(aw, pg_mul(a, w));
+        dx[1] = cnt ? pg_div(aw, cnt) : PG_NEW_REF(aw);
+        if (!dx[1]) goto fail;
+    }
+    if (pg__node_needs(n, 2)) {
+        TRY(l1, pg__r1(PG_OP_LOG1P, nx, 0));
+        TRY(c1, pg_clamp(l1, -100.0, 0, 1, 0));
+        TRY(tm1, pg__r1(PG_OP_ADD_SCALAR, t, -1.0));
+        TRY(a, pg_mul(tm1, c1));
+        TRY(l2, pg__r1(PG_OP_LOG, x, 0));
+        TRY(c2, pg_clamp(l2, -100.0, 0, 1, 0));
+        TRY(b, pg_mul(t, c2));
+        TRY(l0, pg_sub(a, b));
+        TRY(lg, pg_mul(l0, g));
+        pg_tensor *lgc = lg;
+        if (cnt) {
+            TRY(q, pg_div(lg, cnt));
+            lgc = q;
+        }
+        dx[2] = pg__sum_to_rec(lgc, &n->edges[2].meta);
+        if (!dx[2]) goto fail;
+    }
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+/* ---- one_hot: no gradient (an integer result) ---- */
+
+static pg_status one_hot_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    (void)dx, (void)g, (void)n;
+    return PG_OK;
+}
+
 PG_OPDEF(prelu, prelu_infer, prelu_forward, prelu_backward, prelu_rule);
 PG_OPDEF(maxout, maxout_infer, maxout_forward, maxout_backward, maxout_rule);
 PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);
 PG_OPDEF(nll_loss, nll_infer, nll_forward, nll_backward, nll_loss_rule);
+PG_OPDEF(one_hot, one_hot_infer, one_hot_forward, one_hot_backward, one_hot_rule);
+PG_OPDEF(binary_cross_entropy, bce_infer, bce_forward, bce_backward, bce_rule);

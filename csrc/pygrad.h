@@ -499,6 +499,18 @@ pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int
  * of w[y_i] over the rows kept. as_cross_entropy: messages name cross_entropy. */
 pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, int64_t n_labels,
                        pg_reduction reduction, int64_t ignore_index, double label_smoothing, int as_cross_entropy);
+/* y[..., c] = 1 where labels[...] == c, else 0: an int64 tensor of shape labels.shape + (num_classes,)
+ * (PyTorch's F.one_hot with num_classes >= 0). labels: int64 or int32, any shape (at most
+ * PG_MAX_DIMS - 1 dims), each in [0, num_classes) (else PG_ERR_VALUE naming the label and the count);
+ * read from the tensor, so a compiled step checks them at each run. No gradient. */
+pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes);
+/* l = w ((t - 1) max(log(1 - p), -100) - t max(log p, -100)): PyTorch's F.binary_cross_entropy of
+ * probabilities p (input, float) and targets t (target, p's shape and dtype), each loss times weight
+ * (p's dtype, broadcasting to p's shape; NULL: none); result p's shape for PG_REDUCTION_NONE, else 0-d
+ * (the mean over numel(p), NaN when empty). p must lie in [0, 1] (NaN refused): checked at each run,
+ * PG_ERR_VALUE. Gradients (PyTorch's): dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -logit(p) g w,
+ * and dw = the unweighted loss times g (summed to weight's shape), divided by numel for the mean. */
+pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);

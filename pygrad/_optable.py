@@ -412,6 +412,19 @@ OPS: tuple[Op, ...] = (
        doc="The negative log-likelihood of log-probabilities at integer labels, with class weights, an "
            "ignored label and label smoothing: pygrad.nn.functional.nll_loss (and cross_entropy's weight=, "
            "label_smoothing=)."),
+    Op("one_hot", 1, Gate("OneHotGate", "z[..., c] = 1 where y[...] = c, else 0: int64 of shape y.shape + (C,), y "
+                          "integer labels in [0, C) (checked at each run); no gradient.",
+                          lambda e, y, num_classes: y._one_hot(num_classes), ("num_classes",), (), (False,)),
+       "onehot", (), (),
+       doc="Integer labels as rows of 0s and a 1 (int64): pygrad.nn.functional.one_hot."),
+    Op("binary_cross_entropy", 3, Gate("BinaryCrossEntropyGate", "z = w ((t - 1) max(log(1 - p), -100) - t max(log p, "
+                                       "-100)) (mean, sum or none), p in [0, 1] (checked at each run); dp = w (p - "
+                                       "t) / max((1 - p) p, 1e-12), dt = -w logit(p), dw = the unweighted loss.",
+                                       lambda e, p, t, w, reduction: p._binary_cross_entropy(t, w, reduction),
+                                       ("reduction",), ("mean",)),
+       "BCE", (), (),
+       doc="Binary cross-entropy of probabilities and targets with an elementwise weight, fused: "
+           "pygrad.nn.functional.binary_cross_entropy, nn.BCELoss."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -1080,6 +1080,22 @@ class Tensor:
                                      int(min(max(int(ignore_index), -(2**63)), 2**63 - 1)), float(label_smoothing),
                                      op == "cross_entropy"))
 
+    def _one_hot(self, num_classes: int) -> Tensor:
+        """The one_hot op: int64 of shape self.shape + (num_classes,), 1 at each label of self (an int64
+        or int32 tensor), 0 elsewhere. The op reads the labels from this tensor (so a compiled step
+        follows them) and checks them against [0, num_classes) at each run."""
+        return _wrap(lib.pg_one_hot(self._p, min(max(int(num_classes), -1), 2**63 - 1)))
+
+    def _binary_cross_entropy(self, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+        """The binary_cross_entropy op of probabilities self and ``target`` (self's shape and dtype), each
+        loss times ``weight`` (self's dtype, broadcasting to self's shape; None: none): PyTorch's
+        ℓ = w((t - 1) max(log(1 - p), -100) - t max(log p, -100)), reduced by "mean", "sum" or "none". The
+        op checks that self holds probabilities in [0, 1] at each run."""
+        r = _reduction_arg("binary_cross_entropy", reduction)
+        t = _as_tensor(target, self, "binary_cross_entropy")
+        w = None if weight is None else _as_tensor(weight, self, "binary_cross_entropy")
+        return _wrap(lib.pg_binary_cross_entropy(self._p, t._p, _NULL if w is None else w._p, r))
+
     def _sdpa(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
               dropout_p: float = 0.0, seed: int = 0) -> Tensor:
         """The scaled_dot_product_attention op: softmax(scale · self keyᵀ + bias) value (bias (batch..., L, S)

@@ -240,17 +240,20 @@ def _nll_composed(op: str, logp: Any, labels: Any, w: Any, ignore_index: int, re
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
     """ℓ = -w·(t log p + (1 - t) log(1 - p)) of probabilities p = ``input`` in [0, 1], each log
-    clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss)."""
-    _check_reduction("binary_cross_entropy", reduction)
-    p, t = _pair("binary_cross_entropy", input, target)
-    pv = p.detach().numpy()
-    if np.any((pv < 0) | (pv > 1)):
-        raise PygradValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; use "
-                               "binary_cross_entropy_with_logits for logits")
-    losses = -(t * p.log().clamp(min=-100.0) + (1.0 - t) * (1.0 - p).log().clamp(min=-100.0))
-    if weight is not None:
-        losses = losses * weight
-    return _reduce("binary_cross_entropy", losses, reduction)
+    clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss); ``weight`` broadcasts to
+    the input's shape. One fused op (PyTorch's values and gradients: ∂ℓ/∂p = w(p - t)/max((1 - p)p,
+    1e-12), ∂ℓ/∂t = -w logit p), which checks p in [0, 1] at every run: a value outside, or NaN,
+    raises ValueError. Mixed float dtypes compute in the wider one."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    p, t = _pair(op, input, target)
+    w = None if weight is None else _loss_weight(op, "weight", weight, p, tuple(p.shape))
+    E = engine_of(p)  # noqa: N806
+    if p.dtype in (E.float32, E.float64):  # one float dtype for the op (an int target is cast to it)
+        dt = E.float64 if any(x is not None and x.dtype == E.float64 for x in (p, t, w)) else p.dtype
+        p, t = (x if x.dtype == dt else x.astype(dt) for x in (p, t))
+        w = w if w is None or w.dtype == dt else w.astype(dt)
+    return p._binary_cross_entropy(t, w, reduction)
 
 
 def _weighted_reduce(op: str, losses: Any, weight: Any, reduction: str, by_weight: bool) -> Any:
@@ -576,22 +579,23 @@ def log_softmax(input: Any, axis: int = -1, *, dim: int | None = None) -> Any:
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Any:
-    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label
-    (``num_classes=-1``: one more than the largest label)."""
+    """int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label, 0 elsewhere: the
+    one_hot op, which reads the labels from their tensor and checks each is in [0, num_classes) at
+    every run (so a compiled step follows new labels, and a label out of range raises ValueError
+    naming it). ``num_classes=-1``: one more than the largest label, read from the labels in Python
+    (a compiled step with it runs eagerly)."""
     t = _tensor("one_hot", labels)
     if t.dtype.kind not in "iu":
         raise PygradTypeError(f"one_hot: labels must be an integer tensor, got {t.dtype}")
-    v = t.numpy()
-    if v.size and v.min() < 0:
-        raise PygradValueError(f"one_hot: labels must be non-negative, got {int(v.min())}")
-    n = int(v.max()) + 1 if num_classes == -1 and v.size else num_classes
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or (num_classes == -1 and not v.size):
+    n = num_classes
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < -1 or (n == -1 and not t.size):
         raise PygradValueError(f"one_hot: num_classes must be a non-negative int (or -1 with labels), got "
                                f"{num_classes!r}")
-    if v.size and v.max() >= n:
-        raise PygradValueError(f"one_hot: label {int(v.max())} is out of range for {n} classes")
-    E = engine_of(t)
-    return (t.reshape(tuple(t.shape) + (1,)) == E.arange(int(n))).long()
+    if n == -1:  # the class count is a value of the labels: read here, so a recording cannot follow it
+        _recording.refuse("one_hot with num_classes=-1 (the class count is read from the labels' largest value; "
+                          "pass num_classes)")
+        n = max(int(_values(t).max()) + 1, 0)
+    return t._one_hot(int(n))
 
 
 # ---------------------------------------------------------------- convolution ---

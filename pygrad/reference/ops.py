@@ -1513,6 +1513,75 @@ class NllLoss(Op):
         return (dx, None)
 
 
+class OneHot(Op):
+    """y[..., c] = 1 where labels[...] = c, else 0: int64 of shape labels.shape + (C,), labels an
+    integer array with values in [0, C) (checked by the caller); an integer result, no gradient."""
+
+    name = "one_hot"
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = int(num_classes)
+
+    def forward(self, labels: Array) -> Array:
+        classes = np.arange(self.num_classes, dtype=np.int64)
+        return (labels.astype(np.int64)[..., np.newaxis] == classes).astype(np.int64)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (None,)
+
+
+class BinaryCrossEntropy(Op):
+    """PyTorch's binary cross-entropy of probabilities p in [0, 1] (checked by the caller) and targets t
+    of p's shape, each loss times a weight w that broadcasts to p's shape:
+
+    ℓ = w ((t - 1) max(log(1 - p), -100) - t max(log p, -100))
+
+    reduced by ``"mean"`` (Σ ℓ / numel, added in float64), ``"sum"`` or ``"none"``. Backward, as PyTorch:
+    dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -log(p / (1 - p)) g w (no clamp), and dw = the
+    unweighted loss times g, summed to w's shape; each divided by numel for the mean."""
+
+    name = "binary_cross_entropy"
+    save_inputs = True
+
+    def __init__(self, reduction: str) -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    @staticmethod
+    def unweighted(p: Array, t: Array) -> Array:
+        """(t - 1) max(log1p(-p), -100) - t max(log p, -100), in p's dtype."""
+        one, floor = _scalar(p.dtype, 1), _scalar(p.dtype, -100)
+        with np.errstate(divide="ignore"):  # log 0 = -inf, clamped
+            a = np.maximum(np.log1p(-p), floor)
+            b = np.maximum(np.log(p), floor)
+        return (t - one) * a - t * b
+
+    def _scaled(self, v: Array) -> Array:
+        """v / numel for the mean, else v."""
+        return v / _scalar(v.dtype, int(np.prod(self.in_shapes[0]))) if self.reduction == "mean" else v
+
+    def forward(self, p: Array, t: Array, w: Array) -> Array:
+        losses = self.unweighted(p, t) * w
+        if self.reduction == "none":
+            return losses
+        total = np.sum(losses.astype(np.float64))
+        if self.reduction == "mean":
+            with np.errstate(invalid="ignore"):  # 0 / 0 for an empty input: NaN
+                total = total / np.float64(losses.size)
+        return np.asarray(total, dtype=p.dtype)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        p, t, w = xs
+        one = _scalar(p.dtype, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            den = np.maximum((one - p) * p, _scalar(p.dtype, 1e-12))
+            dp = self._scaled(g * (p - t) / den * w)
+            dt = self._scaled(-np.log(p / (one - p)) * g * w)
+        dw = sum_to_shape(self._scaled(self.unweighted(p, t) * g), self.in_shapes[2])
+        return dp, dt, dw
+
+
 # ---------------------------------------------------------------- shape ---
 
 
@@ -2630,7 +2699,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
-        Random, Bernoulli, NllLoss,
+        Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

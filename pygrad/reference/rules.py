@@ -285,7 +285,7 @@ def _norm(node: Node, g: Tensor) -> list[Any]:
 
 
 def _no_grad(node: Node, g: Tensor) -> list[Any]:
-    """random, bernoulli: no gradient reaches their input."""
+    """random, bernoulli, one_hot: no gradient reaches their input."""
     return [None]
 
 
@@ -421,6 +421,26 @@ def _nll_loss(node: Node, g: Tensor) -> list[Any]:
     return [c * _const(-op.local(x.numpy(), wd), x.dtype), None]
 
 
+def _binary_cross_entropy(node: Node, g: Tensor) -> list[Any]:
+    """The op's backward with Tensors (the clamps as clamp), c = 1/numel for the mean."""
+    p, t, w = node.inputs
+    mean = node.op.reduction == "mean"
+
+    def scaled(v: Tensor) -> Tensor:
+        return v / _const(float(p.size), v.dtype) if mean else v
+
+    one_minus_p = -p + 1.0
+    dp = dt = dw = None
+    if node.needs[0]:
+        dp = scaled(g * (p - t) / (one_minus_p * p).clamp(min=float(np.asarray(1e-12, dtype=p.dtype))) * w)
+    if node.needs[1]:
+        dt = scaled(-(p / one_minus_p).log() * g * w)
+    if node.needs[2]:
+        unweighted = (t + -1.0) * (-p).log1p().clamp(min=-100.0) - t * p.log().clamp(min=-100.0)
+        dw = _sum_to(scaled(unweighted * g), tuple(w.shape))
+    return [dp, dt, dw]
+
+
 def _custom(node: Node, g: Tensor) -> list[Any]:
     fn, needs = node.op.tensor_fn
     grads = _engines.custom_grads(fn(g, needs), len(node.inputs))
@@ -450,7 +470,8 @@ RULES.update({
     ops.Dropout: _dropout, ops.Embedding: _embedding, ops.ScaledDotProductAttention: _sdpa,
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
-    ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss,
+    ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
+    ops.BinaryCrossEntropy: _binary_cross_entropy,
 })
 
 

@@ -1142,6 +1142,55 @@ class Tensor:
                                    f"(scores of shape {tuple(self.shape)})")
         return _apply(ops.NllLoss(y, int(ignore_index), reduction, float(label_smoothing)), (self, w))
 
+    def _one_hot(self, num_classes: int) -> Tensor:
+        """The one_hot op: int64 of shape self.shape + (num_classes,), 1 at each label of self (int64
+        or int32, each in [0, num_classes)), 0 elsewhere: see :class:`ops.OneHot`."""
+        if KIND[self.dtype] != 1:
+            raise PygradTypeError(f"one_hot: labels must be an integer tensor (int64 or int32), got {self.dtype}")
+        c = int(num_classes)
+        if c < 0:
+            raise PygradValueError(f"one_hot: num_classes must be >= 0, got {c}")
+        if self.ndim >= 8:
+            raise ShapeError(f"one_hot: labels of {self.ndim} dims, at most 7 allowed (the result has one more)")
+        flat = self._data.reshape(-1)
+        bad = np.flatnonzero((flat < 0) | (flat >= c))
+        if bad.size:
+            i = int(bad[0])
+            raise PygradValueError(f"one_hot: label {int(flat[i])} at position {i} is out of range for {c} classes "
+                                   f"(labels of shape {tuple(self.shape)})")
+        return _apply(ops.OneHot(c), (self,))
+
+    def _binary_cross_entropy(self, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+        """The binary_cross_entropy op of probabilities self (in [0, 1]) and ``target`` (self's shape and
+        dtype), each loss times ``weight`` (broadcasting to self's shape; None: none): see
+        :class:`ops.BinaryCrossEntropy`."""
+        op = "binary_cross_entropy"
+        if reduction not in ("mean", "sum", "none"):
+            raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        ts = [self] + [x if isinstance(x, Tensor) else _scalar_tensor(x, self) if _is_scalar(x) else
+                       _operand(x, op) for x in (target, 1.0 if weight is None else weight)]
+        for x in ts:
+            if KIND[x.dtype] < 2:
+                raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
+        p, t, w = ts
+        if t.dtype != p.dtype or w.dtype != p.dtype:
+            raise PygradTypeError(f"{op}: input, target and weight must have one dtype, got {p.dtype}, {t.dtype} "
+                                  f"and {w.dtype} (promote first)")
+        if t.shape != p.shape:
+            raise ShapeError(f"{op}: target of shape {tuple(t.shape)} differs from the input's shape "
+                             f"{tuple(p.shape)}")
+        ws, ps = tuple(w.shape), tuple(p.shape)
+        if len(ws) > len(ps) or any(a not in (1, b) for a, b in zip(ws[::-1], ps[::-1])):
+            raise ShapeError(f"{op}: weight of shape {ws} does not broadcast to the input's shape {ps}")
+        flat = p._data.reshape(-1)
+        bad = np.flatnonzero(~((flat >= 0) & (flat <= 1)))
+        if bad.size:
+            i = int(bad[0])
+            raise PygradValueError(f"{op}: input must hold probabilities in [0, 1]; use "
+                                   f"binary_cross_entropy_with_logits for logits (got {float(flat[i]):g} at flat "
+                                   f"index {i})")
+        return _apply(ops.BinaryCrossEntropy(reduction), (p, t, w))
+
     def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,
                       dropout_p: float, generator: Any = None) -> Tensor:
         """:meth:`_sdpa` with dropout, its seed drawn as :meth:`_dropout` draws one."""

@@ -104,6 +104,8 @@ GATE_CASES = [
     ("FmodGate", lambda ns: ns.FmodGate(), [(4,), (4,)], "positive"),
     ("RemainderGate", lambda ns: ns.RemainderGate(), [(2, 2), (2,)], "positive"),
     ("FloorDivideGate", lambda ns: ns.FloorDivideGate(), [(4,), (4,)], "positive"),
+    ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate(), [(2, 3), (2, 3), (3,)], "prob"),
+    ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate("none"), [(4,), (4,), (4,)], "prob"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
 GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)
@@ -116,6 +118,8 @@ def _inputs(shapes, domain, dtype, seed):
     for s in shapes:
         if domain == "positive":
             a = rng.uniform(0.5, 2.0, s)
+        elif domain == "prob":  # probabilities, away from 0 and 1
+            a = rng.uniform(0.05, 0.95, s)
         elif domain == "away0":
             a = rng.uniform(0.2, 2.0, s) * rng.choice([-1.0, 1.0], s)
             a = a + np.arange(a.size).reshape(s) * 1e-3  # distinct values: no ties
@@ -129,8 +133,9 @@ def test_gate_cases_cover_every_builtin_gate() -> None:
     builtin = {c.__name__ for c in G.GATES_BY_OP.values() if c is not G.Gate} | {"TransposeGate"}
     # WhereGate takes a bool condition: test_where_gate_parity covers it; NllLossGate's class weights get
     # no gradient: test_nll_loss_gate_parity; RandomGate and BernoulliGate have no backward
-    # (tests/ops/test_random_ops.py covers their forward)
-    assert builtin - {"WhereGate", "NllLossGate", "RandomGate", "BernoulliGate"} <= {name for name, *_ in GATE_CASES}
+    # (tests/ops/test_random_ops.py covers their forward), nor has OneHotGate (test_one_hot_gate_parity)
+    assert builtin - {"WhereGate", "NllLossGate", "RandomGate", "BernoulliGate", "OneHotGate"} <= \
+        {name for name, *_ in GATE_CASES}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -187,6 +192,24 @@ def test_nll_loss_gate_parity(dtype, reduction) -> None:
     assert dwc is None and dwr is None and dxc.shape == x.shape and dxc.dtype == x.dtype
     np.testing.assert_allclose(dxc, dxr, rtol=tol, atol=tol)
     assert np.all(dxc[1] == 0)  # the ignored row
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+def test_one_hot_gate_parity(dtype) -> None:
+    """one_hot's gate, C vs reference: int64 rows of the integer labels, the same refusal of a label out of
+    range, and no backward (an integer result)."""
+    y = np.array([[2, 0, 3], [1, 1, 0]], dtype=dtype)
+    zc, zr = G.OneHotGate(num_classes=4).forward(y), RG.OneHotGate(4).forward(y)
+    assert zc.dtype == zr.dtype == np.int64 and zc.shape == (2, 3, 4)
+    np.testing.assert_array_equal(zc, zr)
+    np.testing.assert_array_equal(zc, np.eye(4, dtype=np.int64)[y])
+    for ns in (G, RG):
+        with pytest.raises(ValueError, match="one_hot: label 3 at position 2 is out of range for 3 classes"):
+            ns.OneHotGate(3).forward(y)
+        g = ns.OneHotGate(4)
+        g.forward(y)
+        with pytest.raises(RuntimeError, match="does not depend differentiably"):
+            g.backward(np.ones((2, 3, 4)))
 
 
 @pytest.mark.parametrize("engine,ns", ENGINES, ids=ENGINE_IDS)

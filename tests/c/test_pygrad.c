@@ -2553,7 +2553,119 @@ static void test_nn_ops(void) {
     CHECK_FAILS(pg_nll_loss(lp, leaf(V(F64, 1.0, 2.0, 3.0)), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_VALUE,
                 "not differentiated");
     CHECK_FAILS(pg_nll_loss(lp, cw, lab_n, 2, PG_REDUCTION_SUM, -100, 1.5, 0), PG_ERR_VALUE, "label_smoothing");
+
+    /* one_hot: int64 rows of 0s and a 1, labels of any shape, int64 or int32 */
+    pg_tensor *oh = keep(pg_one_hot(T(I64, 2, SHAPE(2, 2), 2, 0, 1, 2), 3));
+    CHECK(oh && pg_tensor_dtype(oh) == I64);
+    CHECK_SHAPE(oh, 3, 2, 2, 3);
+    CHECK_VALUES(oh, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1);
+    pg_tensor *oh32 = keep(pg_one_hot(S(I32, 1), 2));
+    CHECK_SHAPE(oh32, 1, 2);
+    CHECK_VALUES(oh32, 0, 0, 1);
+    pg_tensor *oh0 = keep(pg_one_hot(keep(pg_tensor_empty(I64, 2, SHAPE(0, 4))), 5)); /* empty labels */
+    CHECK_SHAPE(oh0, 3, 0, 4, 5);
+    CHECK_SHAPE(keep(pg_one_hot(keep(pg_tensor_empty(I64, 1, SHAPE(0))), 0)), 2, 0, 0);
+    CHECK_FAILS(pg_one_hot(V(I64, 0, 3, 1), 3), PG_ERR_VALUE,
+                "one_hot: label 3 at position 1 is out of range for 3 classes");
+    CHECK_FAILS(pg_one_hot(T(I32, 2, SHAPE(1, 2), 0, -1), 4), PG_ERR_VALUE, "one_hot: label -1 at position 1");
+    CHECK_FAILS(pg_one_hot(V(I64, 0), 0), PG_ERR_VALUE, "out of range for 0 classes");
+    CHECK_FAILS(pg_one_hot(V(F64, 0.0), 2), PG_ERR_TYPE, "one_hot: labels must be an integer tensor");
+    CHECK_FAILS(pg_one_hot(V(BOOL, 1), 2), PG_ERR_TYPE, "bool");
+    CHECK_FAILS(pg_one_hot(V(I64, 0), -1), PG_ERR_VALUE, "num_classes");
+    CHECK_FAILS(pg_one_hot(keep(pg_tensor_full(I64, 8, SHAPE(1, 1, 1, 1, 1, 1, 1, 1), 0)), 2), PG_ERR_SHAPE, "dims");
+    CHECK_FAILS(pg_one_hot(NULL, 2), PG_ERR_VALUE, "one_hot");
+
+    /* binary_cross_entropy: w ((t - 1) max(log(1 - p), -100) - t max(log p, -100)); p = 1 and p = 0 finite */
+    const double L4 = log(4.0), L2 = log(2.0), L3 = log(3.0);
+    pg_tensor *bp = leaf(T(F64, 2, SHAPE(2, 2), 0.25, 0.5, 1.0, 0.0));
+    pg_tensor *bt = leaf(T(F64, 2, SHAPE(2, 2), 1.0, 0.5, 0.0, 0.0));
+    pg_tensor *bw = leaf(V(F64, 1.0, 3.0)); /* broadcast along the rows */
+    pg_tensor *bl = keep(pg_binary_cross_entropy(bp, bt, bw, PG_REDUCTION_SUM));
+    CHECK_VALUES(bl, E, L4 + 3.0 * L2 + 100.0);
+    CHECK_OK(pg_backward(bl, NULL, 0));
+    CHECK_GRAD(bp, E, -4.0, 0.0, 1e12, 0.0);           /* g (p - t) / max((1 - p) p, 1e-12) w */
+    CHECK_GRAD(bt, E, L3, 0.0, -INFINITY, INFINITY);    /* -logit(p) g w, unclamped */
+    CHECK_GRAD(bw, E, L4 + 100.0, L2);                  /* the unweighted losses, summed over the rows */
+    pg_tensor *bp2 = leaf(T(F64, 2, SHAPE(2, 2), 0.25, 0.5, 1.0, 0.0));
+    pg_tensor *blm = keep(pg_binary_cross_entropy(bp2, bt, NULL, PG_REDUCTION_MEAN));
+    CHECK_VALUES(blm, E, (L4 + L2 + 100.0) / 4.0);
+    CHECK_OK(pg_backward(blm, NULL, 0));
+    CHECK_GRAD(bp2, E, -1.0, 0.0, 0.25e12, 0.0);
+    pg_tensor *bp3 = leaf(V(F32, 0.25f, 0.5f));
+    pg_tensor *bln = keep(pg_binary_cross_entropy(bp3, V(F32, 1.0, 0.0), S(F32, 2.0), PG_REDUCTION_NONE));
+    CHECK(bln && pg_tensor_dtype(bln) == F32);
+    CHECK_VALUES(bln, E32, 2.0 * L4, 2.0 * L2);
+    BACKWARD(bln, 1.0, 0.5);
+    CHECK_GRAD(bp3, E32, -8.0, 2.0);
+    /* empty: none empty, sum 0, mean NaN (PyTorch's) */
+    pg_tensor *be = keep(pg_tensor_empty(F64, 2, SHAPE(0, 3)));
+    CHECK_SHAPE(keep(pg_binary_cross_entropy(be, be, NULL, PG_REDUCTION_NONE)), 2, 0, 3);
+    CHECK_VALUES(keep(pg_binary_cross_entropy(be, be, NULL, PG_REDUCTION_SUM)), 0, 0.0);
+    CHECK_VALUES(keep(pg_binary_cross_entropy(be, be, NULL, PG_REDUCTION_MEAN)), 0, NAN);
+    /* p outside [0, 1] or NaN: refused, naming the logits function */
+    CHECK_FAILS(pg_binary_cross_entropy(V(F64, 0.5, 1.5), V(F64, 1.0, 0.0), NULL, PG_REDUCTION_MEAN), PG_ERR_VALUE,
+                "binary_cross_entropy: input must hold probabilities in [0, 1]; use binary_cross_entropy_with_logits "
+                "for logits (got 1.5 at flat index 1)");
+    CHECK_FAILS(pg_binary_cross_entropy(V(F32, NAN), V(F32, 1.0), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE, "got nan");
+    CHECK_FAILS(pg_binary_cross_entropy(V(F64, -0.1), V(F64, 1.0), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE,
+                "probabilities");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, V(F64, 1.0, 0.0), NULL, PG_REDUCTION_SUM), PG_ERR_SHAPE,
+                "target of shape (2,) differs from the input's shape (2, 2)");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, bt, V(F64, 1.0, 2.0, 3.0), PG_REDUCTION_SUM), PG_ERR_SHAPE,
+                "weight of shape (3,) does not broadcast to the input's shape (2, 2)");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, bt, T(F64, 3, SHAPE(1, 2, 2), 1, 1, 1, 1), PG_REDUCTION_SUM), PG_ERR_SHAPE,
+                "weight of shape (1, 2, 2)");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, V(F32, 1.0, 0.0, 1.0, 0.0), NULL, PG_REDUCTION_SUM), PG_ERR_TYPE,
+                "one dtype");
+    CHECK_FAILS(pg_binary_cross_entropy(V(I64, 1), V(I64, 1), NULL, PG_REDUCTION_SUM), PG_ERR_TYPE, "int64");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, bt, NULL, (pg_reduction)7), PG_ERR_VALUE, "reduction");
+    CHECK_FAILS(pg_binary_cross_entropy(bp, NULL, NULL, PG_REDUCTION_SUM), PG_ERR_VALUE, "binary_cross_entropy");
     release_all();
+}
+
+/* one_hot and binary_cross_entropy recorded: labels and probabilities read, and checked, at each run */
+static pg_tensor *onehot_bce_step(pg_tensor *x, pg_tensor *lab) {
+    pg_tensor *oh = pg_one_hot(lab, 3);
+    pg_tensor *t = oh ? pg_cast(oh, F64) : NULL;
+    pg_tensor *l = t ? pg_binary_cross_entropy(x, t, NULL, PG_REDUCTION_SUM) : NULL;
+    pg_tensor_release(oh);
+    pg_tensor_release(t);
+    return l;
+}
+
+static void test_program_one_hot_bce(void) {
+    pg_tensor *x = T(F64, 2, SHAPE(2, 3), 0.1, 0.7, 0.2, 0.5, 0.25, 0.9), *lab = V(I64, 1, 2);
+    pg_program *g = pg_program_new();
+    pg_tensor *in[2] = {x, lab}, *o = NULL;
+    CHECK_OK(pg_program_record_begin(g, in, 2, NULL, 0));
+    o = onehot_bce_step(x, lab);
+    CHECK_OK(pg_program_record_end(g, &o, 1));
+    int saw = 0;
+    char line[256];
+    for (int i = 0; i < pg_program_size(g); i++)
+        if (pg_program_line(g, i, line, sizeof line) > 0)
+            saw |= (strstr(line, "one_hot(in1)") ? 1 : 0) | (strstr(line, "binary_cross_entropy(") ? 2 : 0);
+    CHECK(saw == 3);
+    pg_tensor *x2 = T(F64, 2, SHAPE(2, 3), 0.3, 0.3, 0.6, 1.0, 0.0, 0.5), *lab2 = V(I64, 0, 0), *r = NULL;
+    pg_tensor *in2[2] = {x2, lab2};
+    CHECK_OK(pg_program_run(g, in2, 2, &r));
+    pg_tensor *e = onehot_bce_step(x2, lab2);
+    CHECK(same_values(r, e));
+    pg_tensor_release(r);
+    pg_tensor_release(e);
+    r = NULL;
+    pg_tensor *bad_lab[2] = {x2, V(I64, 0, 3)}, *bad_p[2] = {T(F64, 2, SHAPE(2, 3), 0.3, 0.3, 0.6, 1.0, 0.0, 1.25), lab};
+    CHECK_STATUS(pg_program_run(g, bad_lab, 2, &r), PG_ERR_VALUE, "one_hot: label 3 at position 1");
+    CHECK(r == NULL);
+    CHECK_STATUS(pg_program_run(g, bad_p, 2, &r), PG_ERR_VALUE, "binary_cross_entropy: input must hold probabilities");
+    CHECK(r == NULL);
+    CHECK_OK(pg_program_run(g, in, 2, &r));
+    CHECK(same_values(r, o));
+    pg_tensor_release(r);
+    pg_tensor_release(o);
+    pg_program_free(g);
+    release_all();
+    CHECK_NO_LEAKS();
 }
 
 /* ---- optimizer updates (one step each, by hand) ---- */
@@ -3505,6 +3617,7 @@ int main(void) {
     test_program();
     test_program_aux();
     test_program_labels();
+    test_program_one_hot_bce();
     test_program_shared_grads();
     test_program_seeds();
     test_program_random_ops();

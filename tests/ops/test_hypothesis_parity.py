@@ -881,6 +881,40 @@ def b_nll_loss(p: Program) -> Value | None:
     return apply(p, "nll_loss", fn, x)
 
 
+def b_one_hot(p: Program) -> Value | None:
+    """a picked value (..., C) times the one-hot rows of drawn labels (...,) in [0, C), sometimes one out of
+    range (both engines refuse it alike), int64 or int32."""
+    x = p.pick(lambda v: len(v.shape) >= 1)
+    if x is None:
+        x = p.leaf((p.draw(st.integers(0, 3)), p.draw(st.integers(1, 4))))
+    c = x.shape[-1]
+    labels = p.rng.integers(0, max(c, 1), size=x.shape[:-1])
+    if labels.size and p.draw(st.integers(0, 9)) == 0:
+        labels.reshape(-1)[0] = p.draw(st.sampled_from([-1, c]))
+    dtype = p.draw(st.sampled_from(["int64", "int32"]))
+    return apply(p, "one_hot", lambda m, a: a * m.nn.functional.one_hot(
+        m.tensor(labels, dtype=dtype), c).astype(a.dtype), x)
+
+
+def b_binary_cross_entropy(p: Program) -> Value | None:
+    """binary_cross_entropy of sigmoid(a picked value) and a target (the sigmoid of another value of its
+    shape, or constants in [0, 1] with 0 and 1 among them), maybe a weight over its last dims."""
+    x = p.pick()
+    shape = x.shape
+    other = p.pick(lambda v: v.shape == shape and v is not x)
+    tgt = None if other is not None and p.draw(st.booleans()) else np.round(p.rng.uniform(0, 1, shape), 1)
+    wshape = shape[len(shape) - p.draw(st.integers(0, len(shape))):]
+    weight = p.rng.uniform(0.5, 2.0, wshape) if p.draw(st.booleans()) else None
+    reduction = p.draw(st.sampled_from(["mean", "sum", "none"]))
+
+    def fn(m, a, *b):
+        t = b[0].sigmoid() if b else m.tensor(tgt, dtype=a.dtype)
+        w = None if weight is None else m.tensor(weight, dtype=a.dtype)
+        return m.nn.functional.binary_cross_entropy(a.sigmoid(), t, w, reduction=reduction)
+
+    return apply(p, "binary_cross_entropy", fn, x, *(() if tgt is not None else (other,)))
+
+
 def b_division(name: str) -> Callable[[Program], Value | None]:
     """fmod, remainder, floor_divide: a positive divisor, either sign for it by a neg."""
     ops = {"fmod": lambda m, a, b: m.fmod(a, b), "remainder": lambda m, a, b: a % b,
@@ -955,6 +989,8 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "dropout": b_dropout, "random": b_random, "bernoulli": b_bernoulli,
     "embedding": b_embedding,
     "nll_loss": b_nll_loss,
+    "one_hot": b_one_hot,
+    "binary_cross_entropy": b_binary_cross_entropy,
     "scaled_dot_product_attention": b_sdpa,
     "max_pool2d": b_max_pool2d,
     "avg_pool2d": b_avg_pool2d,
