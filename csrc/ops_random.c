@@ -517,9 +517,11 @@ static pg_status bernoulli_forward(pg_tensor *out, pg_tensor *const *in, int n_i
     const pg_tensor *x = in[0];
     bool f64 = x->dtype == PG_DTYPE_F64;
     int64_t bad = f64 ? pg__bad_prob_f64(x->data, x->numel) : pg__bad_prob_f32(x->data, x->numel);
-    if (bad >= 0)
+    if (bad >= 0) {
+        double v = f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad];
         return pg__fail(PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got %g at flat index %lld",
-                        f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad], (long long)bad);
+                        isnan(v) ? fabs(v) : v, (long long)bad); /* fabs: "nan", whatever its sign bit */
+    }
     pg__random_run(out, x, p);
     return PG_OK;
 }

@@ -290,6 +290,7 @@ def test_errors_name_the_op(m) -> None:
         (lambda: m.bernoulli(m.tensor([0.5, 1.5])), PygradValueError, "bernoulli: probabilities must lie in [0, 1]"),
         (lambda: m.bernoulli(m.tensor([0.5, -0.1])), PygradValueError, "bernoulli: probabilities"),
         (lambda: m.bernoulli(m.tensor([np.nan])), PygradValueError, "bernoulli: probabilities"),
+        (lambda: m.bernoulli(m.tensor([0.5, -np.nan])), PygradValueError, "got nan at flat index 1"),
         (lambda: m.bernoulli(m.zeros(2), p=1.5), PygradValueError, "bernoulli: p must lie in [0, 1]"),
         (lambda: m.bernoulli(m.zeros(2), p=float("nan")), PygradValueError, "bernoulli"),
         (lambda: m.bernoulli(m.tensor([1, 0])), PygradTypeError, "bernoulli"),
