@@ -927,6 +927,21 @@ fail:
     return pg__rule_status();
 }
 
+/* The upstream of a loss over N rows as each row's factor (a new reference, or NULL): the (N, 1)
+ * column of g for "none", g for "sum", g / den for "mean" (den: the kept rows, or their weights). */
+static pg_tensor *pg__row_upstream(pg_tensor *g, pg_reduction reduction, int64_t N, double den) {
+    if (reduction == PG_REDUCTION_NONE) {
+        int64_t col[2] = {N, 1};
+        return pg_reshape(g, 2, col);
+    }
+    if (reduction == PG_REDUCTION_SUM) return PG_NEW_REF(g);
+    pg_tensor *d = pg__scalar(g->dtype, den);
+    if (!d) return NULL;
+    pg_tensor *c = pg_div(g, d);
+    pg_tensor_release(d);
+    return c;
+}
+
 /* ---- cross_entropy: dx_i = c_i (softmax(x_i) - onehot(y_i)), c_i = g_i, g or g/N ---- */
 
 static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
@@ -956,18 +971,7 @@ static pg_status cross_entropy_rule(pg_tensor **dx, pg_tensor *g, const pg_node 
         TRY(kept, pg_mul(diff, kmask));
         diff = kept;
     }
-    pg_tensor *c;
-    if (n->p.loss.reduction == PG_REDUCTION_NONE) {
-        int64_t col[2] = {N, 1};
-        TRY(gc, pg_reshape(g, 2, col));
-        c = gc;
-    } else if (n->p.loss.reduction == PG_REDUCTION_SUM) {
-        c = g;
-    } else {
-        TRY(cnt, pg__scalar(g->dtype, pg__ce_kept(&n->p, N)));
-        TRY(gm, pg_div(g, cnt));
-        c = gm;
-    }
+    TRY(c, pg__row_upstream(g, n->p.loss.reduction, N, pg__ce_kept(&n->p, N)));
     dx[0] = pg_mul(diff, c);
     if (!dx[0]) goto fail;
     pg__keep_free(&keep);
@@ -992,18 +996,7 @@ static pg_status nll_loss_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     q.loss.reduction = PG_REDUCTION_SUM;
     if (xm->dtype == PG_DTYPE_F64) nll_bwd_f64(m->data, one->data, w->ndim ? w->data : NULL, &q, N, C, 1.0);
     else nll_bwd_f32(m->data, one->data, w->ndim ? w->data : NULL, &q, N, C, 1.0);
-    pg_tensor *c;
-    if (n->p.loss.reduction == PG_REDUCTION_NONE) {
-        int64_t col[2] = {N, 1};
-        TRY(gc, pg_reshape(g, 2, col));
-        c = gc;
-    } else if (n->p.loss.reduction == PG_REDUCTION_SUM) {
-        c = g;
-    } else {
-        TRY(den, pg__scalar(g->dtype, pg__nll_denominator(&n->p, w, N)));
-        TRY(gm, pg_div(g, den));
-        c = gm;
-    }
+    TRY(c, pg__row_upstream(g, n->p.loss.reduction, N, pg__nll_denominator(&n->p, w, N)));
     dx[0] = pg_mul(c, m);
     if (!dx[0]) goto fail;
     pg__keep_free(&keep);
