@@ -787,19 +787,26 @@ static pg_status bce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const p
     return PG_OK;
 }
 
+/* The first element of t outside [0, 1] (NaN too) as "<value> at flat index <i>" into buf; false if none. */
+static bool pg__bce_outside(const pg_tensor *t, char *buf, size_t cap) {
+    bool f64 = t->dtype == PG_DTYPE_F64;
+    int64_t bad = f64 ? pg__bce_bad_f64(t->data, t->numel) : pg__bce_bad_f32(t->data, t->numel);
+    if (bad < 0) return false;
+    double v = f64 ? ((const double *)t->data)[bad] : (double)((const float *)t->data)[bad];
+    snprintf(buf, cap, "%g at flat index %lld", isnan(v) ? fabs(v) : v, (long long)bad); /* "nan", any sign */
+    return true;
+}
+
 static pg_status bce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
     bool f64 = x->dtype == PG_DTYPE_F64;
-    int64_t bad = f64 ? pg__bce_bad_f64(x->data, x->numel) : pg__bce_bad_f32(x->data, x->numel);
-    if (bad >= 0) {
-        double v = f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad];
-        char vb[32];
-        if (isnan(v)) snprintf(vb, sizeof vb, "nan"); /* whatever its sign bit */
-        else snprintf(vb, sizeof vb, "%g", v);
+    char where[64];
+    if (pg__bce_outside(x, where, sizeof where))
         return pg__fail(PG_ERR_VALUE, "binary_cross_entropy: input must hold probabilities in [0, 1]; use "
-                        "binary_cross_entropy_with_logits for logits (got %s at flat index %lld)", vb, (long long)bad);
-    }
+                        "binary_cross_entropy_with_logits for logits (got %s)", where);
+    if (pg__bce_outside(in[1], where, sizeof where))
+        return pg__fail(PG_ERR_VALUE, "binary_cross_entropy: target must hold values in [0, 1] (got %s)", where);
     pg_meta xm;
     pg__meta_of(&xm, x);
     const pg_tensor *ops[3] = {in[0], in[1], in[2]};

@@ -1182,13 +1182,13 @@ class Tensor:
         ws, ps = tuple(w.shape), tuple(p.shape)
         if len(ws) > len(ps) or any(a not in (1, b) for a, b in zip(ws[::-1], ps[::-1])):
             raise ShapeError(f"{op}: weight of shape {ws} does not broadcast to the input's shape {ps}")
-        flat = p._data.reshape(-1)
-        bad = np.flatnonzero(~((flat >= 0) & (flat <= 1)))
-        if bad.size:
-            i = int(bad[0])
-            raise PygradValueError(f"{op}: input must hold probabilities in [0, 1]; use "
-                                   f"binary_cross_entropy_with_logits for logits (got {float(flat[i]):g} at flat "
-                                   f"index {i})")
+        for x, what in ((p, "input must hold probabilities in [0, 1]; use binary_cross_entropy_with_logits for "
+                               "logits"), (t, "target must hold values in [0, 1]")):
+            flat = x._data.reshape(-1)
+            bad = np.flatnonzero(~((flat >= 0) & (flat <= 1)))
+            if bad.size:
+                i = int(bad[0])
+                raise PygradValueError(f"{op}: {what} (got {float(flat[i]):g} at flat index {i})")
         return _apply(ops.BinaryCrossEntropy(reduction), (p, t, w))
 
     def _sdpa_dropout(self, key: Tensor, value: Tensor, bias: Tensor, scale: float, is_causal: bool,

@@ -2607,6 +2607,10 @@ static void test_nn_ops(void) {
                 "binary_cross_entropy: input must hold probabilities in [0, 1]; use binary_cross_entropy_with_logits "
                 "for logits (got 1.5 at flat index 1)");
     CHECK_FAILS(pg_binary_cross_entropy(V(F32, NAN), V(F32, 1.0), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE, "got nan");
+    CHECK_FAILS(pg_binary_cross_entropy(V(F64, 0.5, 0.5), V(F64, 0.0, 1.25), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE,
+                "binary_cross_entropy: target must hold values in [0, 1] (got 1.25 at flat index 1)");
+    CHECK_FAILS(pg_binary_cross_entropy(V(F32, 0.5), V(F32, -NAN), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE,
+                "target must hold values in [0, 1] (got nan at flat index 0)");
     CHECK_FAILS(pg_binary_cross_entropy(V(F64, -0.1), V(F64, 1.0), NULL, PG_REDUCTION_SUM), PG_ERR_VALUE,
                 "probabilities");
     CHECK_FAILS(pg_binary_cross_entropy(bp, V(F64, 1.0, 0.0), NULL, PG_REDUCTION_SUM), PG_ERR_SHAPE,

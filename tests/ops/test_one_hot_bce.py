@@ -161,8 +161,12 @@ def test_bce_refuses_probabilities_outside_unit_interval(m) -> None:
         with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\]; use "
                                              r"binary_cross_entropy_with_logits for logits \(got " + shown):
             F.binary_cross_entropy(m.tensor([0.5, bad], dtype="float64"), m.tensor([1.0, 0.0], dtype="float64"))
-    # the target is not checked (PyTorch 2.13 refuses one outside [0, 1])
-    assert np.isfinite(F.binary_cross_entropy(m.tensor([0.5]), m.tensor([1.5])).item())
+    # the target is checked too, as PyTorch 2.13 checks it; soft targets inside [0, 1] pass
+    for bad, shown in ((1.5, "1.5"), (-0.25, "-0.25"), (float("nan"), "nan")):
+        with pytest.raises(ValueError, match=r"binary_cross_entropy: target must hold values in \[0, 1\] \(got "
+                                             + shown + r" at flat index 1\)"):
+            F.binary_cross_entropy(m.tensor([0.5, 0.5]), m.tensor([0.0, bad]))
+    np.testing.assert_allclose(F.binary_cross_entropy(m.tensor([0.5]), m.tensor([0.25])).item(), np.log(2))
 
 
 def test_bce_dtypes_and_weights(m) -> None:
