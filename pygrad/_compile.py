@@ -571,6 +571,10 @@ def _drop_unstepped(made: list[tuple[Any, int]]) -> None:
             del opt.state[pid]
 
 
+def _is_module(x: Any) -> bool:
+    return isinstance(x, _classes()[0])
+
+
 def _grads_held(inputs: list[Tensor], captured: list[Tensor]) -> list[bool]:
     """Which of these tensors hold a ``.grad``. A step recorded at a first call that made the
     gradients (or dropped them), and that read a ``.grad`` that was None, may have seen None where
@@ -1414,8 +1418,22 @@ class CompiledFunction:
         self.rerecords = 0  # calls that met a new signature after the first (or replaced optimizer state)
         self.last_change: str | None = None  # which guards differed at the latest of those, in words
         self._sources = self._root_sources()
-        functools.update_wrapper(self, fn)
+        if not _is_module(fn):  # a module's attributes are reached through __getattr__ instead
+            functools.update_wrapper(self, fn)
         _prepare()
+
+    def _name(self) -> str:
+        """The function's name in messages (a module's class name)."""
+        fn = self.fn
+        return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+    def __getattr__(self, name: str) -> Any:
+        """For a compiled module (``model = pygrad.compile(model)``, as PyTorch's OptimizedModule): its
+        attributes, ``parameters()``, ``train()``, ``state_dict()`` ... are the module's."""
+        fn = self.__dict__.get("fn")
+        if fn is not None and _is_module(fn):
+            return getattr(fn, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -1428,6 +1446,8 @@ class CompiledFunction:
         bound = _NO_ROOT
         if isinstance(fn, types.MethodType):
             bound, fn = fn.__self__, fn.__func__
+        elif _is_module(fn):  # a module called: itself (its parameters, buffers, submodules) and its forward's names
+            bound, fn = fn, getattr(type(fn).forward, "__func__", type(fn).forward)
         code = getattr(fn, "__code__", None)
         cells = list(zip(code.co_freevars, getattr(fn, "__closure__", None) or ())) if code else []
         return bound, cells, getattr(fn, "__globals__", {}), code.co_names if code else ()
@@ -1477,10 +1497,10 @@ class CompiledFunction:
     # ---- calls ----
     def _warn(self, why: str) -> None:
         if self.fullgraph:
-            raise CompileError(f"compile(fullgraph=True): {self.__qualname__}: cannot record {why}")
+            raise CompileError(f"compile(fullgraph=True): {self._name()}: cannot record {why}")
         if why not in self._warned:
             self._warned.add(why)
-            warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} runs eagerly: cannot record "
+            warnings.warn(f"pygrad.compile: {self._name()} runs eagerly: cannot record "
                           f"{why}", CompileWarning, stacklevel=_outside())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -1594,7 +1614,7 @@ class CompiledFunction:
         self.rerecords += 1
         self.last_change = why
         if self.rerecords == RERECORD_WARN_AFTER:
-            warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)} met a new signature "
+            warnings.warn(f"pygrad.compile: {self._name()} met a new signature "
                           f"{self.rerecords} times since its first call, the latest because {why}. Each new "
                           f"signature is recorded (some eager steps' time) before it replays: keep what the "
                           f"guards compare fixed, or pass values that change as tensors "
@@ -1604,7 +1624,7 @@ class CompiledFunction:
         msg = f"more than {_MAX_PROGRAMS} signatures (shapes, captured tensors, ...) were seen: programs are evicted"
         if msg not in self._warned and not self.fullgraph:
             self._warned.add(msg)
-            warnings.warn(f"pygrad.compile: {getattr(self.fn, '__qualname__', self.fn)}: {msg}", CompileWarning,
+            warnings.warn(f"pygrad.compile: {self._name()}: {msg}", CompileWarning,
                           stacklevel=_outside())
 
     def _record(self, entry: _Entry, inputs: list[Tensor], captured: list[Tensor], args: Any, kwargs: Any,
@@ -1822,14 +1842,29 @@ def _runs_of(updates: list[tuple[Any, Tensor, dict[str, Any], tuple[Any, ...]]])
     return [(*r, _getter(r[3])) for r in runs] if runs else None
 
 
-def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:  # noqa: A001 - PyTorch's name
-    """Record ``fn`` (a training step, an inference function) once and replay it in C.
+def compile(model: Callable[..., Any] | None = None, *, fullgraph: bool = False,  # noqa: A001 - PyTorch's name
+            dynamic: bool | None = None, backend: Any = None, mode: str | None = None,
+            options: dict[str, Any] | None = None, name: str | None = None, disable: bool = False) -> Any:
+    """Record ``model`` (a training step, an inference function, a module) once and replay it in C.
 
-    Usable as ``@pygrad.compile`` or ``@pygrad.compile(fullgraph=True)``. See
-    docs/compile.md for what is recorded, the guards, and what runs eagerly.
+    Usable as ``@pygrad.compile`` or ``@pygrad.compile(fullgraph=True)``, or ``model =
+    pygrad.compile(model)``. See docs/compile.md for what is recorded, the guards, and what runs
+    eagerly. PyTorch's other arguments are taken so that its code runs unchanged: ``disable=True``
+    returns ``model`` itself, as PyTorch does; ``dynamic``, ``backend``, ``mode`` and ``options``
+    choose among PyTorch's compilers and change nothing here (one program per signature, each
+    new shape recorded once); ``name`` labels PyTorch's compiled region.
     """
-    if fn is None:
-        return lambda f: CompiledFunction(f, fullgraph)
-    if not callable(fn):
-        raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
-    return CompiledFunction(fn, fullgraph)
+    if mode is not None and not isinstance(mode, str):
+        raise TypeError(f"compile: mode must be a string or None, got {type(mode).__name__}")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"compile: options must be a dict or None, got {type(options).__name__}")
+    if mode is not None and options is not None:
+        raise RuntimeError("compile: either mode or options can be specified, not both (PyTorch's rule)")
+    if model is None:
+        return lambda f: compile(f, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                                 options=options, name=name, disable=disable)
+    if not callable(model):
+        raise TypeError(f"compile: expected a function or a module, got {type(model).__name__}")
+    if disable:
+        return model
+    return CompiledFunction(model, fullgraph)
