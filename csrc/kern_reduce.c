@@ -368,3 +368,22 @@ pg_status pg__reduce_int_into(pg_tensor *out, const pg_tensor *x, unsigned axes,
     }
     return PG_OK;
 }
+
+/* the flat index of the first value outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a
+ * search (bernoulli's probabilities, binary_cross_entropy's input and target) */
+#define PG_UNIT_SCAN(T, sfx)                                                                  \
+    PG_CLONES static int64_t pg__outside_unit_##sfx(const T *restrict p, int64_t n) {        \
+        int bad = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                     \
+        if (!bad) return -1;                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                          \
+        return -1;                                                                            \
+    }
+PG_UNIT_SCAN(float, f32)
+PG_UNIT_SCAN(double, f64)
+
+int64_t pg__outside_unit(const pg_tensor *t) {
+    return t->dtype == PG_DTYPE_F64 ? pg__outside_unit_f64(t->data, t->numel) : pg__outside_unit_f32(t->data, t->numel);
+}
+

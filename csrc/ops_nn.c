@@ -687,18 +687,6 @@ pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes) {
  * differentiate the weight; here it is an input like the others.
  * ====================================================================== */
 
-/* the flat index of the first value outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a search */
-#define PG_BCE_SCAN(TT, SUF)                                                                      \
-    PG_CLONES static int64_t pg__bce_bad_##SUF(const TT *restrict p, int64_t n) {                 \
-        int bad = 0;                                                                              \
-        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                         \
-        if (!bad) return -1;                                                                      \
-        for (int64_t i = 0; i < n; i++)                                                           \
-            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                              \
-        return -1;                                                                                \
-    }
-PG_BCE_SCAN(float, f32)
-PG_BCE_SCAN(double, f64)
 
 typedef struct pg_bce_ctx {
     bool mean; /* divide by n */
@@ -790,7 +778,7 @@ static pg_status bce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const p
 /* The first element of t outside [0, 1] (NaN too) as "<value> at flat index <i>" into buf; false if none. */
 static bool pg__bce_outside(const pg_tensor *t, char *buf, size_t cap) {
     bool f64 = t->dtype == PG_DTYPE_F64;
-    int64_t bad = f64 ? pg__bce_bad_f64(t->data, t->numel) : pg__bce_bad_f32(t->data, t->numel);
+    int64_t bad = pg__outside_unit(t);
     if (bad < 0) return false;
     double v = f64 ? ((const double *)t->data)[bad] : (double)((const float *)t->data)[bad];
     snprintf(buf, cap, "%g at flat index %lld", isnan(v) ? fabs(v) : v, (long long)bad); /* "nan", any sign */

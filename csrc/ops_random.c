@@ -499,24 +499,12 @@ static pg_status bernoulli_infer(pg_meta *out, pg_tensor *const *in, int n_in, c
     return PG_OK;
 }
 
-/* the first probability outside [0, 1] (or NaN), -1 when none: one branch-free pass, then a search */
-#define PG_PROB_SCAN(T, sfx)                                                                  \
-    PG_CLONES static int64_t pg__bad_prob_##sfx(const T *restrict p, int64_t n) {            \
-        int bad = 0;                                                                          \
-        for (int64_t i = 0; i < n; i++) bad |= !(p[i] >= 0 && p[i] <= 1);                     \
-        if (!bad) return -1;                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            if (!(p[i] >= 0 && p[i] <= 1)) return i;                                          \
-        return -1;                                                                            \
-    }
-PG_PROB_SCAN(float, f32)
-PG_PROB_SCAN(double, f64)
 
 static pg_status bernoulli_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
     bool f64 = x->dtype == PG_DTYPE_F64;
-    int64_t bad = f64 ? pg__bad_prob_f64(x->data, x->numel) : pg__bad_prob_f32(x->data, x->numel);
+    int64_t bad = pg__outside_unit(x);
     if (bad >= 0) {
         double v = f64 ? ((const double *)x->data)[bad] : (double)((const float *)x->data)[bad];
         return pg__fail(PG_ERR_VALUE, "bernoulli: probabilities must lie in [0, 1], got %g at flat index %lld",

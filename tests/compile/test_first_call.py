@@ -182,6 +182,29 @@ def test_an_inference_function_replays_from_the_second_call() -> None:
     assert c.records == 1 and c.fast_calls == 1
 
 
+def _compiled_like_eager(module_cls, calls: int):
+    """A step over a fresh ``module_cls()`` (its output and its ``w``'s gradient), run eagerly and
+    compiled ``calls`` times with the same input: equal each time. Returns the compiled step."""
+    def make():
+        m = module_cls()
+
+        def f(x):
+            m.w.grad = None
+            y = m(x)
+            y.backward()
+            return y, m.w.grad
+
+        return f
+
+    x = pg.tensor(np.arange(5.0))
+    eager, c = make(), pg.compile(make())
+    for _ in range(calls):
+        (a, ga), (b, gb) = eager(x), c(x)
+        assert a.item() == b.item()
+        np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+    return c
+
+
 def test_a_tensor_made_by_the_first_forward_records_at_the_second_call() -> None:
     """A module that makes a tensor at its first forward: the first call cannot record it (a
     warm-up, nothing said), and its signature differs afterwards; the second call records under
@@ -197,23 +220,7 @@ def test_a_tensor_made_by_the_first_forward_records_at_the_second_call() -> None
                 self.scale = pg.tensor(np.full(5, 0.5))
             return (x * self.w * self.scale).sum()
 
-    def make():
-        m = Lazy()
-
-        def f(x):
-            m.w.grad = None
-            y = m(x)
-            y.backward()
-            return y, m.w.grad
-
-        return f
-
-    x = pg.tensor(np.arange(5.0))
-    eager, c = make(), pg.compile(make())
-    for _ in range(4):
-        (a, ga), (b, gb) = eager(x), c(x)
-        assert a.item() == b.item()
-        np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+    c = _compiled_like_eager(Lazy, 4)
     # the first call made a tensor outside the recorded ops (it cannot record: a warm-up) and a new
     # signature (the tensor is reached now); the second records it, the rest replay
     assert c.records == 1 and c.fast_calls == 1
@@ -257,21 +264,5 @@ def test_a_flag_set_by_the_first_call_drops_its_program() -> None:
             self.calls = min(self.calls + 1, 2)
             return (x * self.w).sum() * 3.0
 
-    def make():
-        m = Once()
-
-        def f(x):
-            m.w.grad = None
-            y = m(x)
-            y.backward()
-            return y, m.w.grad
-
-        return f
-
-    x = pg.tensor(np.arange(5.0))
-    eager, c = make(), pg.compile(make())
-    for _ in range(5):
-        (a, ga), (b, gb) = eager(x), c(x)
-        assert a.item() == b.item()
-        np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+    c = _compiled_like_eager(Once, 5)
     assert c.records == 3  # calls = 0 (dropped), 1 (dropped), then 2 for good
