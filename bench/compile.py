@@ -20,7 +20,11 @@ Cases (each training step: zero_grad, forward, loss, backward, optimizer step):
   sigmoid and a tanh among them.
 
 Reported: the eager call, the compiled call and JAX's (best over interleaved
-rounds, the collector off; the scalar demo's each in rounds of its own), their
+rounds, the collector off; the scalar demo's each in rounds of its own; the
+others' timed blocks each start 0.15 s after the previous one, so that threads
+another engine left spinning (JAX's pool, OpenBLAS's) are asleep, and after
+0.1 s of untimed calls of the same step, as in a training loop, where each
+step finds its engine's threads awake), their
 ratios, and the time of the recording call (and of JAX's first, compiling
 call) beside one eager call. Every compiled
 run's result is checked equal to the eager run's (bit for bit) over the same
@@ -296,7 +300,7 @@ def run(quick: bool = False) -> str:
             # that land in whatever runs next (a compiled call after it, in its guard)
             best = {k: common.interleaved({k: f}, repeats=repeats, inner=inner)[k] for k, f in fns.items()}
         else:
-            best = common.interleaved(fns, repeats=repeats, inner=inner)
+            best = common.interleaved(fns, repeats=repeats, inner=inner, settle=common.SETTLE, warm=0.1)
         rows.append((name, best["eager"], best["compiled"], best.get("jax"), t_record, jx[1] if jx else None,
                      t_eager1))
     cpu1 = _one_thread_cpu(pg, cases[3][1], 3 * repeats)

@@ -29,7 +29,10 @@
         TT *dx = (TT *)ptr[0];                                                                   \
         const TT *g = (const TT *)ptr[1];                                                        \
         const double *div = ctx;                                                                 \
-        if (div)                                                                                 \
+        if (st[0] == 1 && st[1] == 0) { /* a value spread over a row: one constant, stored */    \
+            const TT v = div ? g[0] / (TT)*div : g[0];                                           \
+            for (int64_t i = 0; i < n; i++) dx[i] = v;                                           \
+        } else if (div)                                                                          \
             for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]] / (TT)*div;             \
         else                                                                                     \
             for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]];                        \
