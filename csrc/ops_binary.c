@@ -490,20 +490,32 @@ static pg_tensor *pg__binary_local(const pg_node *n, int i) {
 /* ---- where(cond, x, y): z = cond ? x : y;  dx = cond ? g : 0, dy = cond ? 0 : g ---- */
 
 #define PG_WHERE_ROW(TT, SUF)                                                               \
-    static void where_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {  \
+    PG_CLONES static void where_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const uint8_t *c = (const uint8_t *)ptr[1];                                         \
         const TT *x = (const TT *)ptr[2], *y = (const TT *)ptr[3];                          \
         (void)ctx;                                                                          \
-        for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]];  \
+        if (st[1] == 1 && st[2] == 1 && st[3] == 1) /* both read, then one kept: no branch */ \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                TT a = x[i], b = y[i];                                                      \
+                o[i] = c[i] ? a : b;                                                        \
+            }                                                                               \
+        else                                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]]; \
     }
 #define PG_WHERE_MASK_ROW(TT, SUF)                                                          \
-    static void where_mask_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
+    PG_CLONES static void where_mask_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *o = (TT *)ptr[0];                                                               \
         const TT *g = (const TT *)ptr[1];                                                   \
         const uint8_t *c = (const uint8_t *)ptr[2];                                         \
         int take = *(int *)ctx;                                                             \
-        for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
+        if (st[1] == 1 && st[2] == 1)                                                       \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                TT v = g[i];                                                                \
+                o[i] = (!c[i] == !take) ? v : (TT)0;                                        \
+            }                                                                               \
+        else                                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = (!c[i * st[2]] == !take) ? g[i * st[1]] : 0; \
     }
 PG_WHERE_ROW(uint8_t, b8) /* by element size: values are moved, not computed */
 PG_WHERE_ROW(uint32_t, b32)

@@ -6,23 +6,31 @@
  * in arithmetic. */
 #include "internal.h"
 
+/* o[i] = a[i sa] OP b[i sb], the comparison picked once per row; rows of contiguous operands, or of one
+ * operand against a single value (a scalar), in loops over constant strides the compiler vectorises */
+#define PG_CMP_LOOP(TT, SA, SB)                                                               \
+    switch (c) {                                                                              \
+    case PG_CMP_LT: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] < b[i * (SB)]; break;  \
+    case PG_CMP_LE: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] <= b[i * (SB)]; break; \
+    case PG_CMP_GT: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] > b[i * (SB)]; break;  \
+    case PG_CMP_GE: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] >= b[i * (SB)]; break; \
+    case PG_CMP_EQ: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] == b[i * (SB)]; break; \
+    default: for (int64_t i = 0; i < n; i++) o[i] = a[i * (SA)] != b[i * (SB)]; break;        \
+    }
 #define PG_CMP_ROW(TT, SUF)                                                                   \
     static void cmp_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {    \
         uint8_t *o = (uint8_t *)ptr[0];                                                       \
         const TT *a = (const TT *)ptr[1], *b = (const TT *)ptr[2];                            \
         int c = *(int *)ctx;                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            TT x = a[i * st[1]], y = b[i * st[2]];                                            \
-            uint8_t r;                                                                        \
-            switch (c) {                                                                      \
-            case PG_CMP_LT: r = x < y; break;                                                 \
-            case PG_CMP_LE: r = x <= y; break;                                                \
-            case PG_CMP_GT: r = x > y; break;                                                 \
-            case PG_CMP_GE: r = x >= y; break;                                                \
-            case PG_CMP_EQ: r = x == y; break;                                                \
-            default: r = x != y; break;                                                       \
-            }                                                                                 \
-            o[i] = r;                                                                         \
+        int64_t sa = st[1], sb = st[2];                                                       \
+        if (sa == 1 && sb == 1) {                                                             \
+            PG_CMP_LOOP(TT, 1, 1)                                                             \
+        } else if (sa == 1 && sb == 0) {                                                      \
+            PG_CMP_LOOP(TT, 1, 0)                                                             \
+        } else if (sa == 0 && sb == 1) {                                                      \
+            PG_CMP_LOOP(TT, 0, 1)                                                             \
+        } else {                                                                              \
+            PG_CMP_LOOP(TT, sa, sb)                                                           \
         }                                                                                     \
     }
 PG_CMP_ROW(float, f32)

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PG_RED_BWD_ROWS(TT, SUF)                                                                 \
     /* count of elements equal to the extreme they produced */                                   \
@@ -32,6 +33,11 @@
         if (st[0] == 1 && st[1] == 0) { /* a value spread over a row: one constant, stored */    \
             const TT v = div ? g[0] / (TT)*div : g[0];                                           \
             for (int64_t i = 0; i < n; i++) dx[i] = v;                                           \
+        } else if (st[0] == 1 && st[1] == 1) { /* a row of g itself (a reduction over outer dims) */ \
+            if (div)                                                                             \
+                for (int64_t i = 0; i < n; i++) dx[i] = g[i] / (TT)*div;                         \
+            else                                                                                 \
+                memcpy(dx, g, sizeof(TT) * (size_t)n);                                           \
         } else if (div)                                                                          \
             for (int64_t i = 0; i < n; i++) dx[i * st[0]] = g[i * st[1]] / (TT)*div;             \
         else                                                                                     \

@@ -13,7 +13,12 @@
         uint##BITS##_t *d = (uint##BITS##_t *)ptr[0];                                      \
         const uint##BITS##_t *s = (const uint##BITS##_t *)ptr[1];                          \
         (void)ctx;                                                                         \
-        for (int64_t i = 0; i < n; i++) d[i * st[0]] = s[i * st[1]];                       \
+        if (st[0] == 1 && st[1] == 1)                                                      \
+            memcpy(d, s, sizeof *d * (size_t)n);                                           \
+        else if (st[0] == 1 && st[1] == 0)                                                 \
+            for (int64_t i = 0; i < n; i++) d[i] = s[0];                                   \
+        else                                                                               \
+            for (int64_t i = 0; i < n; i++) d[i * st[0]] = s[i * st[1]];                   \
     }
 PG_COPY_ROW(8)
 PG_COPY_ROW(32)
@@ -456,36 +461,139 @@ static int64_t *pg__imap_src(const pg_meta *xm, const int64_t *oshape, const int
     return src;
 }
 
-/* walks y row by row: element j of a row reads x at base + src_last[j] (mode: copy by element
- * size, add into dx by float type, or write the flat offsets) */
+/* The shape of the inner map src_last (x offsets of a row's elements): runs (src_last[j + 1] =
+ * src_last[j] + 1 within each, as clone, expand of outer dims, repeat, roll and pad's middle give; at
+ * least PG_IMAP_RUN_MIN elements a run on average), one element repeated (expand or repeat of the last
+ * dim's single element), or neither (a gather) */
+enum { PG_IMAP_GATHER, PG_IMAP_RUNS, PG_IMAP_SAME };
+#define PG_IMAP_RUN_MIN 8
+
+/* the runs of last[0 .. inner): run k starts at element seg[2k] and has seg[2k + 1] elements, read from
+ * last[seg[2k]] on; their count, or -1 if there are more than inner / PG_IMAP_RUN_MIN (seg holds that many) */
+static int64_t pg__imap_runs(const int64_t *last, int64_t inner, int64_t *seg) {
+    int64_t n = 0, cap = inner / PG_IMAP_RUN_MIN;
+    for (int64_t j = 0; j < inner;) {
+        int64_t e = j + 1;
+        while (e < inner && last[e] == last[e - 1] + 1) e++;
+        if (n == cap) return -1;
+        seg[2 * n] = j;
+        seg[2 * n + 1] = e - j;
+        n++;
+        j = e;
+    }
+    return n;
+}
+
+static bool pg__imap_same(const int64_t *last, int64_t inner) {
+    for (int64_t j = 1; j < inner; j++)
+        if (last[j] != last[0]) return false;
+    return inner > 1;
+}
+
+typedef struct pg_imap_job {
+    char *y, *x;
+    const pg_meta *om;
+    const int64_t *dsrc[PG_MAX_DIMS];
+    const int64_t *seg; /* PG_IMAP_RUNS: the runs (pg__imap_runs) */
+    int64_t inner, nseg;
+    int mode, kind;
+} pg_imap_job;
+
+/* rows [r0, r1) of y: element j of a row reads x at base + src_last[j] (mode: copy by element size, add
+ * into dx by float type, or write the flat offsets); a run is one copy or one add of a row, and an element
+ * repeated is one fill or one sum in the element's order (the same result as one at a time) */
+static void pg__imap_rows(void *ctx, int64_t r0, int64_t r1) {
+    const pg_imap_job *q = ctx;
+    int nd = q->om->ndim;
+    int64_t inner = q->inner, idx[PG_MAX_DIMS] = {0};
+    static const int64_t zero = 0;
+    const int64_t *last = nd ? q->dsrc[nd - 1] : &zero;
+    for (int64_t d = nd - 2, r = r0; d >= 0; d--) { /* the odometer at row r0 */
+        idx[d] = r % q->om->shape[d];
+        r /= q->om->shape[d];
+    }
+    char *y = q->y, *x = q->x;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t base = 0;
+        for (int d = 0; d < nd - 1; d++) base += q->dsrc[d][idx[d]];
+        int64_t at = r * inner;
+        if (q->kind == PG_IMAP_RUNS && q->mode <= PG_IMAP_COPY8) {
+            size_t es = q->mode == PG_IMAP_COPY1 ? 1 : q->mode == PG_IMAP_COPY4 ? 4 : 8;
+            for (int64_t k = 0; k < q->nseg; k++) {
+                int64_t j = q->seg[2 * k];
+                memcpy(y + (at + j) * (int64_t)es, x + (base + last[j]) * (int64_t)es, es * (size_t)q->seg[2 * k + 1]);
+            }
+        } else if (q->kind == PG_IMAP_RUNS && q->mode == PG_IMAP_ADD32) {
+            for (int64_t k = 0; k < q->nseg; k++) {
+                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1];
+                float *restrict d = (float *)x + base + last[j];
+                const float *restrict g = (const float *)y + at + j;
+                for (int64_t i = 0; i < len; i++) d[i] += g[i];
+            }
+        } else if (q->kind == PG_IMAP_RUNS && q->mode == PG_IMAP_ADD64) {
+            for (int64_t k = 0; k < q->nseg; k++) {
+                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1];
+                double *restrict d = (double *)x + base + last[j];
+                const double *restrict g = (const double *)y + at + j;
+                for (int64_t i = 0; i < len; i++) d[i] += g[i];
+            }
+        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_COPY4) {
+            uint32_t v = ((const uint32_t *)x)[base + last[0]], *o = (uint32_t *)y + at;
+            for (int64_t j = 0; j < inner; j++) o[j] = v;
+        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_COPY8) {
+            uint64_t v = ((const uint64_t *)x)[base + last[0]], *o = (uint64_t *)y + at;
+            for (int64_t j = 0; j < inner; j++) o[j] = v;
+        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_ADD32) {
+            float acc = ((float *)x)[base + last[0]];
+            for (int64_t j = 0; j < inner; j++) acc += ((const float *)y)[at + j];
+            ((float *)x)[base + last[0]] = acc;
+        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_ADD64) {
+            double acc = ((double *)x)[base + last[0]];
+            for (int64_t j = 0; j < inner; j++) acc += ((const double *)y)[at + j];
+            ((double *)x)[base + last[0]] = acc;
+        } else {
+            switch (q->mode) {
+            case PG_IMAP_COPY1: for (int64_t j = 0; j < inner; j++) ((uint8_t *)y)[at + j] = ((const uint8_t *)x)[base + last[j]]; break;
+            case PG_IMAP_COPY4: for (int64_t j = 0; j < inner; j++) ((uint32_t *)y)[at + j] = ((const uint32_t *)x)[base + last[j]]; break;
+            case PG_IMAP_COPY8: for (int64_t j = 0; j < inner; j++) ((uint64_t *)y)[at + j] = ((const uint64_t *)x)[base + last[j]]; break;
+            /* backward: here y is g (read) and x is dx (added into) */
+            case PG_IMAP_ADD32: for (int64_t j = 0; j < inner; j++) ((float *)x)[base + last[j]] += ((const float *)y)[at + j]; break;
+            case PG_IMAP_ADD64: for (int64_t j = 0; j < inner; j++) ((double *)x)[base + last[j]] += ((const double *)y)[at + j]; break;
+            default: for (int64_t j = 0; j < inner; j++) ((int64_t *)y)[at + j] = base + last[j];
+            }
+        }
+        for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
+            if (++idx[d] < q->om->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+/* walks y row by row (pg__imap_rows); the copies on several threads (rows are disjoint in y), the adds
+ * into dx on one (indices may repeat across rows) */
 static void pg__imap_run(char *y, char *x, const pg_meta *om, const int64_t *src, int mode) {
     int nd = om->ndim;
     int64_t n = pg__numel(nd, om->shape);
     if (n == 0) return;
-    const int64_t *dsrc[PG_MAX_DIMS];
-    for (int d = 0, k = 0; d < nd; k += om->shape[d], d++) dsrc[d] = src + k;
-    static const int64_t zero = 0;
-    int64_t inner = nd ? om->shape[nd - 1] : 1, rows = n / inner;
-    const int64_t *last = nd ? dsrc[nd - 1] : &zero;
-    int64_t idx[PG_MAX_DIMS] = {0};
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t base = 0;
-        for (int d = 0; d < nd - 1; d++) base += dsrc[d][idx[d]];
-        int64_t at = r * inner;
-        switch (mode) {
-        case PG_IMAP_COPY1: for (int64_t j = 0; j < inner; j++) ((uint8_t *)y)[at + j] = ((const uint8_t *)x)[base + last[j]]; break;
-        case PG_IMAP_COPY4: for (int64_t j = 0; j < inner; j++) ((uint32_t *)y)[at + j] = ((const uint32_t *)x)[base + last[j]]; break;
-        case PG_IMAP_COPY8: for (int64_t j = 0; j < inner; j++) ((uint64_t *)y)[at + j] = ((const uint64_t *)x)[base + last[j]]; break;
-        /* backward: here y is g (read) and x is dx (added into) */
-        case PG_IMAP_ADD32: for (int64_t j = 0; j < inner; j++) ((float *)x)[base + last[j]] += ((const float *)y)[at + j]; break;
-        case PG_IMAP_ADD64: for (int64_t j = 0; j < inner; j++) ((double *)x)[base + last[j]] += ((const double *)y)[at + j]; break;
-        default: for (int64_t j = 0; j < inner; j++) ((int64_t *)y)[at + j] = base + last[j];
-        }
-        for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
-            if (++idx[d] < om->shape[d]) break;
-            idx[d] = 0;
-        }
+    pg_imap_job q = {.y = y, .x = x, .om = om, .mode = mode, .inner = nd ? om->shape[nd - 1] : 1};
+    for (int d = 0, k = 0; d < nd; k += om->shape[d], d++) q.dsrc[d] = src + k;
+    int64_t *seg = NULL;
+    q.kind = PG_IMAP_GATHER;
+    if (nd && pg__imap_same(q.dsrc[nd - 1], q.inner)) {
+        q.kind = PG_IMAP_SAME;
+    } else if (nd && q.inner >= PG_IMAP_RUN_MIN && (seg = malloc(sizeof(int64_t) * 2 * (size_t)(q.inner / PG_IMAP_RUN_MIN)))) {
+        q.nseg = pg__imap_runs(q.dsrc[nd - 1], q.inner, seg);
+        q.seg = seg;
+        if (q.nseg > 0) q.kind = PG_IMAP_RUNS;
     }
+    int64_t rows = n / q.inner;
+    if (mode <= PG_IMAP_COPY8) {
+        int64_t grain = PG_NDITER_GRAIN / q.inner;
+        pg__parallel_range(rows, 1, grain > 1 ? grain : 1, pg__imap_rows, &q);
+    } else {
+        pg__imap_rows(&q, 0, rows);
+    }
+    free(seg);
 }
 
 static pg_status imap_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {

@@ -598,7 +598,7 @@ CASES: list[OpCase] = [
     OpCase("add", "narrow-split-chunk", lambda m, a: a.narrow(1, 1, 2) * a.split(2, 1)[1] + a.chunk(2, 1)[0],
            ((3, 4),)),
     OpCase("stack", "unbind-stack", lambda m, a: m.stack(a.unbind(1)[::-1]), ((2, 3),)),
-    OpCase("index_map", "clone", lambda m, a: a.clone(), ((2, 3),)),
+    OpCase("cast", "clone", lambda m, a: a.clone(), ((2, 3),)),
     OpCase("matmul", "dot", lambda m, a, b: m.dot(a, b), ((4,), (4,))),
     OpCase("mul", "outer", lambda m, a, b: m.outer(a, b), ((3,), (2,))),
     OpCase("matmul", "einsum-matmul", lambda m, a, b: m.einsum("ij,jk->ik", a, b), ((2, 3), (3, 4))),

@@ -567,6 +567,10 @@ class Tensor:
 
     to = astype
 
+    def _copy(self) -> Tensor:
+        """A copy with its own storage, differentiable (the cast op to its own dtype: one pass, no index)."""
+        return _wrap(lib.pg_cast(self._p, _CODE_OF_DTYPE[self.dtype]))
+
     def float(self) -> Tensor:
         """Cast to float32."""
         return self.astype(float32)

@@ -585,6 +585,10 @@ class Tensor:
         """Same as :meth:`astype`."""
         return _cast(self, parse_dtype(dtype, "to"))
 
+    def _copy(self) -> Tensor:
+        """A copy with its own storage, differentiable (the cast op to its own dtype)."""
+        return _apply(ops.Cast(self.dtype), (self,))
+
     def float(self) -> Tensor:
         """Cast to float32."""
         return _cast(self, float32)
