@@ -197,9 +197,11 @@ def _strides(shape: tuple[int, ...]) -> list[int]:
     return strides
 
 
-def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
-    """The offsets of a basic key (ints, slices, None, one Ellipsis) in O(result), or
-    None for any other key and for any error (the general path then raises numpy's)."""
+def _basic_parse(shape: tuple[int, ...], key: Any) -> list[tuple[Any, ...]] | None:
+    """A basic key (ints, slices, None, one Ellipsis) as one item per part, in the result's order:
+    ``("new",)`` for None, ``("int", d, i)`` and ``("slice", d, start, step, n)`` for input dim d
+    (every input dim once; i in [0, shape[d])); None for any other key and for any error (the
+    general path then raises numpy's)."""
     parts = key if type(key) is tuple else (key,)
     ints = 0
     ellipsis = False
@@ -220,38 +222,55 @@ def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
     nd = len(shape)
     if ints > nd:
         return None
-    strides = _strides(shape)
-    base = 0
-    dims: list[tuple[int, int]] = []  # (length, stride) per result dim
+    items: list[tuple[Any, ...]] = []
     d = 0
     for k in parts:
         if k is None:
-            dims.append((1, 0))
+            items.append(("new",))
         elif k is Ellipsis:
             for _ in range(nd - ints):
-                dims.append((shape[d], strides[d]))
+                items.append(("slice", d, 0, 1, shape[d]))
                 d += 1
         elif type(k) is slice:
             try:
                 start, stop, step = k.indices(shape[d])
             except (TypeError, ValueError):
                 return None
-            n = len(range(start, stop, step))
-            if n:
-                base += start * strides[d]
-            dims.append((n, step * strides[d]))
+            items.append(("slice", d, start, step, len(range(start, stop, step))))
             d += 1
         else:
             i = int(k)
             if not -shape[d] <= i < shape[d]:
                 return None
-            base += (i % shape[d]) * strides[d]
+            items.append(("int", d, i % shape[d]))
             d += 1
     while d < nd:
-        dims.append((shape[d], strides[d]))
+        items.append(("slice", d, 0, 1, shape[d]))
         d += 1
-    if len(dims) > _MAX_DIMS:
+    if sum(it[0] != "int" for it in items) > _MAX_DIMS:
         return None
+    return items
+
+
+def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
+    """The offsets of a basic key (ints, slices, None, one Ellipsis) in O(result), or
+    None for any other key and for any error (the general path then raises numpy's)."""
+    items = _basic_parse(shape, key)
+    if items is None:
+        return None
+    strides = _strides(shape)
+    base = 0
+    dims: list[tuple[int, int]] = []  # (length, stride) per result dim
+    for it in items:
+        if it[0] == "new":
+            dims.append((1, 0))
+        elif it[0] == "int":
+            base += it[2] * strides[it[1]]
+        else:
+            _, d, start, step, n = it
+            if n:
+                base += start * strides[d]
+            dims.append((n, step * strides[d]))
     out_shape = tuple(n for n, _ in dims)
     if 0 in out_shape:
         return np.zeros(out_shape, dtype=np.int64)
@@ -260,6 +279,27 @@ def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
         if n > 1:
             off = off + (np.arange(n, dtype=np.int64) * st).reshape((n,) + (1,) * (len(dims) - j - 1))
     return off if off.shape == out_shape else np.array(np.broadcast_to(off, out_shape), dtype=np.int64)
+
+
+def _basic_maps(shape: tuple[int, ...], key: Any) -> tuple[list[np.ndarray], tuple[int, ...]] | None:
+    """A basic key as one index vector per input dim (an int: that one index; a slice: its
+    range) and the result's shape (the ints' dims dropped, None's added), or None as
+    ``_basic_offsets``: ``x[key]`` is the index_map of those vectors, reshaped."""
+    items = _basic_parse(shape, key)
+    if items is None:
+        return None
+    maps: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(shape)
+    out: list[int] = []
+    for it in items:
+        if it[0] == "new":
+            out.append(1)
+        elif it[0] == "int":
+            maps[it[1]] = np.array([it[2]], dtype=np.int64)
+        else:
+            _, d, start, step, n = it
+            maps[d] = np.arange(start, start + n * step, step, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+            out.append(n)
+    return maps, tuple(out)
 
 
 def _index_part(k: Any) -> Any:

@@ -7,6 +7,7 @@ as closure cells or module globals, and they build their result inline.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -19,6 +20,7 @@ from pygrad._args import (
     KIND,
     _axes_mask,
     _axis_arg,
+    _basic_maps,
     _index_offsets,
     _is_scalar,
     _real,
@@ -215,6 +217,11 @@ class GradFn:
     def __repr__(self) -> str:
         return f"<GradFn {self.name}>"
 
+
+# Results of at least this many elements of a basic key (ints, slices, None, Ellipsis) record the
+# index_map op, one index vector per dim, whose kernel copies runs whole, rather than getitem, one
+# offset per element (the same values and gradients; getitem is cheaper to build for small results)
+_MAPPED_MIN = 4096
 
 _CMP = {"lt": lib.PG_CMP_LT, "le": lib.PG_CMP_LE, "gt": lib.PG_CMP_GT, "ge": lib.PG_CMP_GE,
         "eq": lib.PG_CMP_EQ, "ne": lib.PG_CMP_NE}
@@ -1189,6 +1196,11 @@ class Tensor:
         return _wrap(lib.pg_permute(self._p, n, perm))
 
     def __getitem__(self, key: Any) -> Tensor:
+        if self.numel() >= _MAPPED_MIN:  # a basic key into a large tensor: the index_map op
+            mapped = _basic_maps(self.shape, key)
+            if mapped is not None and math.prod(mapped[1]) >= _MAPPED_MIN:
+                y = self._index_map(mapped[0])
+                return y if y.shape == mapped[1] else y.reshape(mapped[1])
         off = _index_offsets(self.shape, key)
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
 

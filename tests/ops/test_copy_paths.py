@@ -1,0 +1,142 @@
+"""The fast paths of the ops that move data, checked against numpy and the reference engine.
+
+index_map copies (and, backward, adds) each run of consecutive indices of its last dim
+whole and fills a repeated element; basic indexing of large tensors records index_map
+(one index vector per dim) instead of getitem (one offset per element); clone is the cast
+op to its own dtype; where, comparisons and copies run contiguous rows in loops of their
+own. The shapes here are large enough to take those paths (the op tables' small cases take
+the general ones), and each result is compared with what the general path, numpy or the
+reference engine gives, bit for bit where the operation is a copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pygrad
+import pygrad.reference as ref
+
+DTYPES = ["float32", "float64"]
+
+
+def _pair(shape, dtype, seed=0):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return pygrad.tensor(x, requires_grad=True), ref.tensor(x, requires_grad=True), x
+
+
+# (id, function on an engine's tensor, numpy twin, input shape)
+MOVES = [
+    ("expand-last", lambda x: x.expand(64, 300), lambda a: np.broadcast_to(a, (64, 300)), (64, 1)),
+    ("expand-lead", lambda x: x.expand(5, 64, 40), lambda a: np.broadcast_to(a, (5, 64, 40)), (64, 40)),
+    ("repeat", lambda x: x.repeat(3, 2), lambda a: np.tile(a, (3, 2)), (20, 50)),
+    ("repeat-3d", lambda x: x.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3)), (3, 4, 17)),
+    ("roll", lambda x: x.roll(7, 1), lambda a: np.roll(a, 7, 1), (30, 64)),
+    ("roll-flat", lambda x: x.roll(-100), lambda a: np.roll(a, -100), (30, 64)),
+    ("flip", lambda x: x.flip(1), lambda a: a[:, ::-1], (30, 64)),
+    ("tile", lambda x: pygrad.tile(x, (2, 2)) if isinstance(x, pygrad.Tensor) else ref.tile(x, (2, 2)),
+     lambda a: np.tile(a, (2, 2)), (33, 40)),
+    ("slice-cols", lambda x: x[:, 10:90], lambda a: a[:, 10:90], (100, 128)),
+    ("slice-step", lambda x: x[::2, 5::3], lambda a: a[::2, 5::3], (100, 128)),
+    ("slice-neg-step", lambda x: x[::-1, ::-2], lambda a: a[::-1, ::-2], (100, 128)),
+    ("int-and-none", lambda x: x[3, None, ..., 1:], lambda a: a[3, None, ..., 1:], (5, 40, 130)),
+    ("ellipsis-int", lambda x: x[..., 7], lambda a: a[..., 7], (40, 130, 9)),
+    ("rows", lambda x: x[10:70], lambda a: a[10:70], (100, 128)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", MOVES, ids=[c[0] for c in MOVES])
+def test_moves_match_numpy_and_reference(case, dtype) -> None:
+    _, fn, np_fn, shape = case
+    c, r, a = _pair(shape, dtype)
+    want = np_fn(a)
+    yc, yr = fn(c), fn(r)
+    assert yc.shape == want.shape and yc.dtype == yr.dtype
+    np.testing.assert_array_equal(yc.numpy(), want)
+    g = np.random.default_rng(1).standard_normal(want.shape).astype(dtype)
+    (yc * pygrad.tensor(g)).sum().backward()
+    (yr * ref.tensor(g)).sum().backward()
+    # the gradient scatter-adds g into x: each element's terms in the result's order on both engines
+    np.testing.assert_array_equal(c.grad.numpy(), r.grad.numpy())
+    expect = np.zeros_like(a)
+    np.add.at(expect.reshape(-1), np_fn(np.arange(a.size).reshape(shape)).reshape(-1), g.reshape(-1))
+    np.testing.assert_allclose(c.grad.numpy(), expect, rtol=1e-6 if dtype == "float32" else 1e-13, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64"])
+def test_moves_of_integer_and_bool_tensors(dtype) -> None:
+    a = (np.random.default_rng(2).integers(-50, 50, (40, 64)) > 0 if dtype == "bool"
+         else np.random.default_rng(2).integers(-50, 50, (40, 64))).astype(dtype)
+    x = pygrad.tensor(a)
+    np.testing.assert_array_equal(x[:, 3:60].numpy(), a[:, 3:60])
+    np.testing.assert_array_equal(x.repeat(2, 2).numpy(), np.tile(a, (2, 2)))
+    np.testing.assert_array_equal(x.roll(5, 1).numpy(), np.roll(a, 5, 1))
+    np.testing.assert_array_equal(x[:, :1].expand(40, 64).numpy(), np.broadcast_to(a[:, :1], (40, 64)))
+    c = x.clone()
+    assert c.dtype == x.dtype
+    np.testing.assert_array_equal(c.numpy(), a)
+
+
+def test_large_basic_index_records_index_map_and_small_getitem() -> None:
+    big = pygrad.ones(100, 128, requires_grad=True)
+    small = pygrad.ones(4, 5, requires_grad=True)
+    assert big[:, 1:].grad_fn.name == "index_map"
+    assert big[3].grad_fn.name == "getitem"  # 128 elements: one offset each is cheaper
+    assert small[1:, 2].grad_fn.name == "getitem"
+    assert big[[1, 2]].grad_fn.name == "getitem"  # an advanced key: the offsets path
+
+
+def test_large_index_errors_name_getitem() -> None:
+    x = pygrad.ones(100, 128)
+    with pytest.raises(IndexError, match="getitem"):
+        x[100]
+    with pytest.raises(IndexError, match="getitem"):
+        x[:, :, 0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clone_is_a_differentiable_copy(dtype) -> None:
+    c, r, a = _pair((1000, 9), dtype)
+    y = c.clone()
+    assert y.grad_fn.name == "cast" and y.dtype == c.dtype
+    with pygrad.no_grad():
+        c.add_(1.0)  # the copy has its own storage
+    np.testing.assert_array_equal(y.numpy(), a)
+    g = np.random.default_rng(3).standard_normal(a.shape).astype(dtype)
+    (y * pygrad.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(c.grad.numpy(), g)
+    yr = r.clone()
+    (yr * ref.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(r.grad.numpy(), g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where_and_comparisons_on_contiguous_rows(dtype) -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(100_000).astype(dtype), rng.standard_normal(100_000).astype(dtype)
+    a[::97] = np.nan
+    b[::89] = a[::89]
+    x, y = pygrad.tensor(a, requires_grad=True), pygrad.tensor(b, requires_grad=True)
+    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        np.testing.assert_array_equal(getattr(x, op)(y).numpy(), getattr(a, op)(b), err_msg=op)
+        np.testing.assert_array_equal(getattr(x, op)(0.25).numpy(), getattr(a, op)(a.dtype.type(0.25)), err_msg=op)
+    cond = x < y
+    z = pygrad.where(cond, x, y)
+    np.testing.assert_array_equal(z.numpy(), np.where(a < b, a, b))
+    g = rng.standard_normal(a.size).astype(dtype)
+    (z * pygrad.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(a < b, g, 0))
+    np.testing.assert_array_equal(y.grad.numpy(), np.where(a < b, 0, g))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_and_mean_backward_spread_the_gradient(dtype) -> None:
+    a = np.random.default_rng(5).standard_normal((300, 70)).astype(dtype)
+    for reduce, axis in (("sum", None), ("mean", None), ("sum", 0), ("mean", 0), ("mean", 1)):
+        c, r = pygrad.tensor(a, requires_grad=True), ref.tensor(a, requires_grad=True)
+        for t, m in ((c, pygrad), (r, ref)):
+            y = getattr(t, reduce)() if axis is None else getattr(t, reduce)(axis)
+            w = np.arange(1, y.numel() + 1, dtype=dtype).reshape(y.shape)
+            (y * m.tensor(w)).sum().backward()
+        np.testing.assert_array_equal(c.grad.numpy(), r.grad.numpy(), err_msg=f"{reduce} {axis}")
