@@ -509,7 +509,8 @@ pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes);
  * (p's dtype, broadcasting to p's shape; NULL: none); result p's shape for PG_REDUCTION_NONE, else 0-d
  * (the mean over numel(p), NaN when empty). p must lie in [0, 1] (NaN refused): checked at each run,
  * PG_ERR_VALUE. Gradients (PyTorch's): dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -logit(p) g w,
- * and dw = the unweighted loss times g (summed to weight's shape), divided by numel for the mean. */
+ * divided by numel for the mean; none to the weight: as PyTorch, a weight that requires grad is refused
+ * while grad mode is on (PG_ERR_RUNTIME). */
 pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);

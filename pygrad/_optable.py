@@ -419,9 +419,9 @@ OPS: tuple[Op, ...] = (
        doc="Integer labels as rows of 0s and a 1 (int64): pygrad.nn.functional.one_hot."),
     Op("binary_cross_entropy", 3, Gate("BinaryCrossEntropyGate", "z = w ((t - 1) max(log(1 - p), -100) - t max(log p, "
                                        "-100)) (mean, sum or none), p in [0, 1] (checked at each run); dp = w (p - "
-                                       "t) / max((1 - p) p, 1e-12), dt = -w logit(p), dw = the unweighted loss.",
+                                       "t) / max((1 - p) p, 1e-12), dt = -w logit(p); w gets no gradient.",
                                        lambda e, p, t, w, reduction: p._binary_cross_entropy(t, w, reduction),
-                                       ("reduction",), ("mean",)),
+                                       ("reduction",), ("mean",), (True, True, False)),
        "BCE", (), (),
        doc="Binary cross-entropy of probabilities and targets with an elementwise weight, fused: "
            "pygrad.nn.functional.binary_cross_entropy, nn.BCELoss."),

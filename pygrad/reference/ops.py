@@ -1538,8 +1538,8 @@ class BinaryCrossEntropy(Op):
     ℓ = w ((t - 1) max(log(1 - p), -100) - t max(log p, -100))
 
     reduced by ``"mean"`` (Σ ℓ / numel, added in float64), ``"sum"`` or ``"none"``. Backward, as PyTorch:
-    dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -log(p / (1 - p)) g w (no clamp), and dw = the
-    unweighted loss times g, summed to w's shape; each divided by numel for the mean."""
+    dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -log(p / (1 - p)) g w (no clamp), each divided by
+    numel for the mean; none to w (the caller refuses a w that requires grad, as PyTorch)."""
 
     name = "binary_cross_entropy"
     save_inputs = True
@@ -1578,8 +1578,7 @@ class BinaryCrossEntropy(Op):
             den = np.maximum((one - p) * p, _scalar(p.dtype, 1e-12))
             dp = self._scaled(g * (p - t) / den * w)
             dt = self._scaled(-np.log(p / (one - p)) * g * w)
-        dw = sum_to_shape(self._scaled(self.unweighted(p, t) * g), self.in_shapes[2])
-        return dp, dt, dw
+        return dp, dt, None
 
 
 # ---------------------------------------------------------------- shape ---

@@ -1173,6 +1173,10 @@ class Tensor:
             if KIND[x.dtype] < 2:
                 raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
         p, t, w = ts
+        if w.requires_grad and is_grad_enabled():
+            raise PygradRuntimeError(f"{op}: the function 'binary_cross_entropy' is not differentiable with respect "
+                                     f"to argument 'weight' (of shape {tuple(w.shape)}). This input cannot have "
+                                     "requires_grad True; pass weight.detach()")
         if t.dtype != p.dtype or w.dtype != p.dtype:
             raise PygradTypeError(f"{op}: input, target and weight must have one dtype, got {p.dtype}, {t.dtype} "
                                   f"and {w.dtype} (promote first)")
