@@ -47,7 +47,7 @@ OP_NAMES: tuple[str, ...] = (
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
-    "one_hot", "binary_cross_entropy",
+    "one_hot", "binary_cross_entropy", "check_finite_norm",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -570,6 +570,11 @@ CASES: list[OpCase] = [
         a.sigmoid(), b.sigmoid(), reduction="none"), ((), ())),
     OpCase("binary_cross_entropy", "bce-method-none", lambda m, a, b: a.sigmoid()._binary_cross_entropy(
         b.sigmoid(), None, "none"), ((5,), (5,))),
+    # check_finite_norm: the identity on finite values (clip_grad_norm_'s check of its total norm)
+    OpCase("check_finite_norm", "check_finite_norm-0d-norm", lambda m, a: ((a * a).sum() ** 0.5)._check_finite_norm(
+        2.0), ((3, 4),)),
+    OpCase("check_finite_norm", "check_finite_norm-2d-inf-order", lambda m, a: a._check_finite_norm(float("inf")),
+           ((2, 3),)),
     # ops of pygrad._derived: composed of the rows above, cased here for parity, finite differences
     # and double backward (op: the last row each records)
     OpCase("logsumexp", "logsumexp-dim", lambda m, a: a.logsumexp(1), ((3, 4),)),

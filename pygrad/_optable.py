@@ -425,6 +425,13 @@ OPS: tuple[Op, ...] = (
        "BCE", (), (),
        doc="Binary cross-entropy of probabilities and targets with an elementwise weight, fused: "
            "pygrad.nn.functional.binary_cross_entropy, nn.BCELoss."),
+    Op("check_finite_norm", 1, Gate("CheckFiniteNormGate", "z = x, a total norm of order p, refused (RuntimeError) "
+                                    "when x holds a NaN or an infinity; dx = dz.",
+                                    lambda e, x, norm_type: x._check_finite_norm(norm_type), ("norm_type",),
+                                    (2.0,)),
+       "finite?", (), (),
+       doc="The total norm's check of nn.utils.clip_grad_norm_(..., error_if_nonfinite=True), run at each "
+           "call of a compiled step."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -468,7 +468,7 @@ RULES.update({
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
     ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
-    ops.BinaryCrossEntropy: _binary_cross_entropy,
+    ops.BinaryCrossEntropy: _binary_cross_entropy, ops.CheckFiniteNorm: lambda node, g: [g],
 })
 
 

@@ -106,6 +106,8 @@ GATE_CASES = [
     ("FloorDivideGate", lambda ns: ns.FloorDivideGate(), [(4,), (4,)], "positive"),
     ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate(), [(2, 3), (2, 3), (3,)], "prob"),
     ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate("none"), [(4,), (4,), (4,)], "prob"),
+    ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(), [()], "any"),
+    ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(float("inf")), [(2, 3)], "any"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
 GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)

@@ -2630,6 +2630,25 @@ static void test_nn_ops(void) {
                 "one dtype");
     CHECK_FAILS(pg_binary_cross_entropy(V(I64, 1), V(I64, 1), NULL, PG_REDUCTION_SUM), PG_ERR_TYPE, "int64");
     CHECK_FAILS(pg_binary_cross_entropy(bp, bt, NULL, (pg_reduction)7), PG_ERR_VALUE, "reduction");
+
+    /* check_finite_norm: the identity on finite values (a fresh tensor, dx = g); NaN or inf refused in
+     * clip_grad_norm_'s words, the order printed as Python prints a float */
+    pg_tensor *cn = leaf(V(F64, 3.0, -4.0));
+    pg_tensor *cny = keep(pg_check_finite_norm(cn, 2.0));
+    CHECK_VALUES(cny, 0, 3.0, -4.0);
+    CHECK(cny != cn);
+    BACKWARD(cny, 0.5, 2.0);
+    CHECK_GRAD(cn, 0, 0.5, 2.0);
+    CHECK_VALUES(keep(pg_check_finite_norm(S(F32, 1e30f), INFINITY)), E32, 1e30);
+    CHECK_FAILS(pg_check_finite_norm(S(F64, NAN), 2.0), PG_ERR_RUNTIME,
+                "clip_grad_norm_: the total norm of order 2.0 for gradients from `parameters` is non-finite (nan), "
+                "so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+                "anyway, set `error_if_nonfinite=False`");
+    CHECK_FAILS(pg_check_finite_norm(V(F32, 1.0, -INFINITY), INFINITY), PG_ERR_RUNTIME, "order inf for");
+    CHECK_FAILS(pg_check_finite_norm(V(F32, INFINITY), 0.5), PG_ERR_RUNTIME, "order 0.5 for");
+    CHECK_FAILS(pg_check_finite_norm(V(F64, INFINITY), 3.0), PG_ERR_RUNTIME, "non-finite (inf)");
+    CHECK_FAILS(pg_check_finite_norm(V(I64, 1), 2.0), PG_ERR_TYPE, "check_finite_norm: expected a float32 or float64");
+    CHECK_FAILS(pg_check_finite_norm(NULL, 2.0), PG_ERR_VALUE, "check_finite_norm");
     CHECK_FAILS(pg_binary_cross_entropy(bp, NULL, NULL, PG_REDUCTION_SUM), PG_ERR_VALUE, "binary_cross_entropy");
     release_all();
 }
