@@ -18,32 +18,19 @@ int pg_set_detect_anomaly(int flag) {
     return prev;
 }
 
-/* Index of t's first non-finite element, or -1 (bool tensors: always -1).
+/* Index of t's first non-finite element, or -1 (bool and integer tensors: always -1).
  * *is_nan says whether that element is a NaN (else an infinity). */
-static int64_t pg__first_nonfinite(const pg_tensor *t, bool *is_nan) {
-    int64_t n = t->numel;
-    if (t->dtype == PG_DTYPE_F32) {
-        const float *x = t->data;
-        for (int64_t i = 0; i < n; i++)
-            if (!isfinite(x[i])) {
-                *is_nan = isnan(x[i]);
-                return i;
-            }
-    } else if (t->dtype == PG_DTYPE_F64) {
-        const double *x = t->data;
-        for (int64_t i = 0; i < n; i++)
-            if (!isfinite(x[i])) {
-                *is_nan = isnan(x[i]);
-                return i;
-            }
-    }
-    return -1;
+static int64_t pg__nonfinite_at(const pg_tensor *t, bool *is_nan) {
+    int64_t at = pg__first_nonfinite(t);
+    if (at >= 0)
+        *is_nan = t->dtype == PG_DTYPE_F64 ? isnan(((const double *)t->data)[at]) : isnan(((const float *)t->data)[at]);
+    return at;
 }
 
 pg_status pg__anomaly_check_forward(int op, const pg_tensor *out) {
     if (!pg_tls.anomaly) return PG_OK;
     bool is_nan = false;
-    int64_t at = pg__first_nonfinite(out, &is_nan);
+    int64_t at = pg__nonfinite_at(out, &is_nan);
     if (at < 0) return PG_OK;
     char b[PG_SHAPE_BUF];
     return pg__fail(PG_ERR_RUNTIME,
@@ -58,7 +45,7 @@ pg_status pg__anomaly_check_backward(const pg_node *n, pg_tensor *const *dx) {
     for (int i = 0; i < n->n_in; i++) {
         if (!dx[i]) continue;
         bool is_nan = false;
-        int64_t at = pg__first_nonfinite(dx[i], &is_nan);
+        int64_t at = pg__nonfinite_at(dx[i], &is_nan);
         if (at < 0) continue;
         const char *name = pg_optable[n->op]->name;
         char b[PG_SHAPE_BUF];

@@ -387,3 +387,22 @@ int64_t pg__outside_unit(const pg_tensor *t) {
     return t->dtype == PG_DTYPE_F64 ? pg__outside_unit_f64(t->data, t->numel) : pg__outside_unit_f32(t->data, t->numel);
 }
 
+/* the flat index of the first NaN or infinity, -1 when none (anomaly detection, check_finite_norm) */
+#define PG_FINITE_SCAN(T, sfx)                                                                \
+    PG_CLONES static int64_t pg__first_nonfinite_##sfx(const T *restrict p, int64_t n) {     \
+        int bad = 0;                                                                          \
+        for (int64_t i = 0; i < n; i++) bad |= !(p[i] - p[i] == 0);                           \
+        if (!bad) return -1;                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            if (!isfinite(p[i])) return i;                                                    \
+        return -1;                                                                            \
+    }
+PG_FINITE_SCAN(float, f32)
+PG_FINITE_SCAN(double, f64)
+
+int64_t pg__first_nonfinite(const pg_tensor *t) {
+    if (t->dtype == PG_DTYPE_F64) return pg__first_nonfinite_f64(t->data, t->numel);
+    if (t->dtype == PG_DTYPE_F32) return pg__first_nonfinite_f32(t->data, t->numel);
+    return -1;
+}
+

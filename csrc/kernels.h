@@ -288,6 +288,8 @@ void pg__vm_f32(int f, float *o, const float *g, const float *x, int64_t n, doub
 /* kern_reduce.c: reductions over a set of axes (bit d of axes: dim d) */
 /* the flat index of a float tensor's first value outside [0, 1] (or NaN), -1 when none */
 int64_t pg__outside_unit(const pg_tensor *t);
+/* the flat index of a tensor's first NaN or infinity, -1 when none (and for integer and bool tensors) */
+int64_t pg__first_nonfinite(const pg_tensor *t);
 enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
 /* the reduced tensor's shape: keepdims keeps reduced dims as 1 */
 void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims);

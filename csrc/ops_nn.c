@@ -681,10 +681,10 @@ pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes) {
  *
  *   dp = g (p - t) / max((1 - p) p, eps) w,  eps = 1e-12 in p's dtype
  *   dt = -logit(p) g w = -log(p / (1 - p)) g w   (unclamped: -inf at p = 1, inf at p = 0)
- *   dw = l / w g = the unweighted loss times g, summed to w's shape
  *
- * each divided by numel for the mean (g, 0-d, broadcast). PyTorch does not
- * differentiate the weight; here it is an input like the others.
+ * each divided by numel for the mean (g, 0-d, broadcast). The weight is not
+ * differentiated: as PyTorch, the entry point refuses one that requires grad
+ * while grad mode is on (PG_ERR_RUNTIME), so no node ever needs its gradient.
  * ====================================================================== */
 
 
@@ -694,8 +694,7 @@ typedef struct pg_bce_ctx {
 } pg_bce_ctx;
 
 /* rows over operands broadcast to p's shape (kernels.h's pg_row_fn): the forward,
- * ptr = {l, p, t, w}; dp, ptr = {dp, g, p, t, w}; dt, ptr = {dt, g, p, w}; dw before its sum,
- * ptr = {dw, g, p, t} */
+ * ptr = {l, p, t, w}; dp, ptr = {dp, g, p, t, w}; dt, ptr = {dt, g, p, w} */
 #define PG_BCE_ROWS(TT, SUF)                                                                      \
     static inline TT bce_loss_##SUF(TT p, TT t) {                                                 \
         TT a = PG_LOG1P(-p), b = PG_LOG(p);                                                       \
@@ -730,16 +729,6 @@ typedef struct pg_bce_ctx {
         for (int64_t i = 0; i < n; i++) {                                                         \
             TT x = p[i * st[2]];                                                                  \
             TT v = -PG_LOG(x / ((TT)1 - x)) * g[i * st[1]] * w[i * st[3]];                        \
-            d[i * st[0]] = c->mean ? v / cnt : v;                                                 \
-        }                                                                                         \
-    }                                                                                             \
-    static void bce_dw_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \
-        TT *d = (TT *)ptr[0];                                                                     \
-        const TT *g = (const TT *)ptr[1], *p = (const TT *)ptr[2], *t = (const TT *)ptr[3];       \
-        const pg_bce_ctx *c = ctx;                                                                \
-        const TT cnt = (TT)c->n;                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                         \
-            TT v = bce_loss_##SUF(p[i * st[2]], t[i * st[3]]) * g[i * st[1]];                     \
             d[i * st[0]] = c->mean ? v / cnt : v;                                                 \
         }                                                                                         \
     }
@@ -833,26 +822,19 @@ static pg_status bce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
         const pg_tensor *ops[3] = {g, x, w};
         pg__ew_run(dx[1], xm, ops, 3, f64 ? bce_dt_row_f64 : bce_dt_row_f32, &c);
     }
-    if (pg__node_needs(n, 2)) {
-        const pg_meta *wm = &n->edges[2].meta;
-        pg_tensor *full = pg__tensor_new_like(xm);
-        if (!full) return PG_ERR_MEMORY;
-        const pg_tensor *ops[3] = {g, x, t};
-        pg__ew_run(full, xm, ops, 3, f64 ? bce_dw_row_f64 : bce_dw_row_f32, &c);
-        if (wm->ndim == xm->ndim && pg__same_dims(xm->ndim, xm->shape, wm->shape)) {
-            dx[2] = full;
-        } else {
-            dx[2] = pg__sum_to(full, wm);
-            pg_tensor_release(full);
-            if (!dx[2]) return PG_ERR_MEMORY;
-        }
-    }
-    return PG_OK;
+    return PG_OK; /* no gradient to the weight: see the entry point */
 }
 
 pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction) {
     const char *op = "binary_cross_entropy";
     if (pg__check_tensor(op, input) || pg__check_tensor(op, target)) return NULL;
+    if (weight && weight->requires_grad && !pg_tls.grad_disabled) { /* PyTorch refuses it too */
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_RUNTIME, "%s: the function 'binary_cross_entropy' is not differentiable with respect to "
+                 "argument 'weight' (of shape %s). This input cannot have requires_grad True; pass "
+                 "weight.detach()", op, pg__shape_str(weight->ndim, weight->shape, b, sizeof b));
+        return NULL;
+    }
     pg_tensor *one = NULL;
     if (!weight) { /* none: a 0-d 1 of the input's dtype, a constant of a program */
         if (pg__check_float(op, input)) return NULL;
@@ -1003,8 +985,7 @@ fail:
 
 /* ---- binary_cross_entropy: the kernels' formulas with differentiable ops (the clamps as clamp,
  * 1 inside), c = 1/n for the mean ----
- *   dp = g (p - t) / clamp((1 - p) p, min=eps) w c,  dt = -log(p / (1 - p)) g w c,
- *   dw = sum_to(l0 g c),  l0 = (t - 1) clamp(log1p(-p), min=-100) - t clamp(log p, min=-100) */
+ *   dp = g (p - t) / clamp((1 - p) p, min=eps) w c,  dt = -log(p / (1 - p)) g w c */
 
 static pg_status bce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     pg_keep keep = {0};
@@ -1034,24 +1015,6 @@ static pg_status bce_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
         TRY(aw, pg_mul(a, w));
         dx[1] = cnt ? pg_div(aw, cnt) : PG_NEW_REF(aw);
         if (!dx[1]) goto fail;
-    }
-    if (pg__node_needs(n, 2)) {
-        TRY(l1, pg__r1(PG_OP_LOG1P, nx, 0));
-        TRY(c1, pg_clamp(l1, -100.0, 0, 1, 0));
-        TRY(tm1, pg__r1(PG_OP_ADD_SCALAR, t, -1.0));
-        TRY(a, pg_mul(tm1, c1));
-        TRY(l2, pg__r1(PG_OP_LOG, x, 0));
-        TRY(c2, pg_clamp(l2, -100.0, 0, 1, 0));
-        TRY(b, pg_mul(t, c2));
-        TRY(l0, pg_sub(a, b));
-        TRY(lg, pg_mul(l0, g));
-        pg_tensor *lgc = lg;
-        if (cnt) {
-            TRY(q, pg_div(lg, cnt));
-            lgc = q;
-        }
-        dx[2] = pg__sum_to_rec(lgc, &n->edges[2].meta);
-        if (!dx[2]) goto fail;
     }
     pg__keep_free(&keep);
     return PG_OK;

@@ -1,12 +1,15 @@
 /* ops_unary.c: the ops of one input with the input's shape: neg, the scalar
  * ops (add_scalar, mul_scalar, pow_scalar, div_scalar, rdiv_scalar, rpow_scalar), sqrt, reciprocal, abs,
- * the activations (sigmoid, tanh, relu, leaky_relu, elu), clamp and cast.
+ * the activations (sigmoid, tanh, relu, leaky_relu, elu), clamp, cast and check_finite_norm.
  * Flat loops: out and x have one shape. Each op is one block: its forward
  * formula right above its backward formula (one PG_UNARY_KERNELS line, for
  * float32 and float64), its differentiable rule (PG_UNARY_RULE), its entry
  * point and its row (PG_OPDEF). */
 #include "unary_kernels.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* abs, relu, leaky_relu, clamp: piecewise linear, the local derivative as a constant */
@@ -285,3 +288,63 @@ pg_tensor *pg_cast(pg_tensor *x, pg_dtype dtype) {
 }
 
 PG_OPDEF(cast, cast_infer, cast_forward, cast_backward, cast_rule);
+
+/* check_finite_norm: y = x, a total norm of order p (params c), refused at each run (eager or
+ * replayed) when a value is NaN or infinite: nn.utils.clip_grad_norm_'s error_if_nonfinite=True,
+ * checked in C so that a compiled step keeps the check. dx = g. */
+
+static pg_status check_finite_norm_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in, (void)p;
+    if (pg__check_float("check_finite_norm", in[0])) return PG_ERR_TYPE;
+    pg__meta_of(out, in[0]);
+    return PG_OK;
+}
+
+/* p as Python prints a float (2.0, 0.5, inf), for the message */
+static void pg__py_float(char *buf, size_t cap, double p) {
+    if (isinf(p) || isnan(p)) {
+        snprintf(buf, cap, "%s%s", p < 0 ? "-" : "", isnan(p) ? "nan" : "inf");
+        return;
+    }
+    for (int digits = 1; digits <= 17; digits++) { /* the shortest that reads back */
+        snprintf(buf, cap, "%.*g", digits, p);
+        if (strtod(buf, NULL) == p) break;
+    }
+    if (!strpbrk(buf, ".en")) strncat(buf, ".0", cap - strlen(buf) - 1);
+}
+
+static pg_status check_finite_norm_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    int64_t at = pg__first_nonfinite(x);
+    if (at >= 0) {
+        double v = x->dtype == PG_DTYPE_F64 ? ((const double *)x->data)[at] : (double)((const float *)x->data)[at];
+        char order[32], got[32];
+        pg__py_float(order, sizeof order, p->c);
+        pg__py_float(got, sizeof got, isnan(v) ? fabs(v) : v); /* "nan", any sign */
+        return pg__fail(PG_ERR_RUNTIME,
+                        "clip_grad_norm_: the total norm of order %s for gradients from `parameters` is non-finite "
+                        "(%s), so it cannot be clipped. To disable this error and scale the gradients by the "
+                        "non-finite norm anyway, set `error_if_nonfinite=False`", order, got);
+    }
+    memcpy(out->data, x->data, (size_t)x->numel * pg__dtype_size(x->dtype));
+    return PG_OK;
+}
+
+static pg_status check_finite_norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    if (!(dx[0] = pg__tensor_new_like(&n->edges[0].meta))) return PG_ERR_MEMORY;
+    memcpy(dx[0]->data, g->data, (size_t)g->numel * pg__dtype_size(g->dtype));
+    return PG_OK;
+}
+
+PG_UNARY_RULE(check_finite_norm, r = PG_NEW_REF(g);)
+
+pg_tensor *pg_check_finite_norm(pg_tensor *x, double norm_type) {
+    if (pg__check_tensor("check_finite_norm", x)) return NULL;
+    pg_params p = {0};
+    p.c = norm_type;
+    return pg__apply(PG_OP_CHECK_FINITE_NORM, &x, 1, &p);
+}
+
+PG_OPDEF(check_finite_norm, check_finite_norm_infer, check_finite_norm_forward, check_finite_norm_backward,
+         check_finite_norm_rule);

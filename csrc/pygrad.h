@@ -509,8 +509,13 @@ pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes);
  * (p's dtype, broadcasting to p's shape; NULL: none); result p's shape for PG_REDUCTION_NONE, else 0-d
  * (the mean over numel(p), NaN when empty). p must lie in [0, 1] (NaN refused): checked at each run,
  * PG_ERR_VALUE. Gradients (PyTorch's): dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -logit(p) g w,
- * and dw = the unweighted loss times g (summed to weight's shape), divided by numel for the mean. */
+ * divided by numel for the mean; none to the weight: as PyTorch, a weight that requires grad is refused
+ * while grad mode is on (PG_ERR_RUNTIME). */
 pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction);
+/* y = x (float, any shape; a fresh tensor), x being a total norm of order norm_type: refused with
+ * PG_ERR_RUNTIME, at each run (a compiled program's included), when x holds a NaN or an infinity, in
+ * PyTorch's words for nn.utils.clip_grad_norm_(..., error_if_nonfinite=True). dx = g. */
+pg_tensor *pg_check_finite_norm(pg_tensor *x, double norm_type);
 /* comparisons: bool result, never recorded */
 pg_tensor *pg_compare(pg_tensor *a, pg_tensor *b, pg_cmp cmp);
 pg_tensor *pg_compare_scalar(pg_tensor *a, double c, pg_cmp cmp);

@@ -146,6 +146,18 @@ def _undo(undo: list[Any]) -> None:
     for sts, steps, key in reversed(undo):
         for st, step in zip(sts, steps):
             st[key] = step
+    undo.clear()
+
+
+def _put_back(saved: list[Any]) -> None:
+    """The optimizer states CompiledFunction._scalars's dry run changed, as they were: saved holds (optimizer,
+    parameter, state dict, its contents before; None: the dry run made it)."""
+    for opt, p, st, before in saved:
+        if before is None:
+            opt.state.pop(id(p), None)
+        else:
+            st.clear()
+            st.update(before)
 
 
 class _States:
@@ -1691,9 +1703,10 @@ class CompiledFunction:
         self.records += 1
         return out
 
-    def _scalars(self, entry: _Entry) -> Any:
+    def _scalars(self, entry: _Entry, saved: list[Any] | None = None) -> Any:
         """Each recorded optimizer update's scalars, computed now by the optimizer's own
-        ``_update`` with the C update left out; _RERECORD when its tensors changed."""
+        ``_update`` with the C update left out; _RERECORD when its tensors changed. saved gets
+        each state as it was before (see _put_back)."""
         got: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
         keep = got.append
 
@@ -1701,7 +1714,8 @@ class CompiledFunction:
             keep((tensors, scalars))
             return True  # the update does not run
 
-        saved = []  # (the state dict, its contents before; None: it was made now)
+        if saved is None:
+            saved = []  # (the state dict, its contents before; None: it was made now)
         _hook_on(capture)
         try:
             for opt, p, group, _ in entry.updates:
@@ -1722,20 +1736,14 @@ class CompiledFunction:
                 break
         if same:
             return [sc for _, sc in got]
-        for opt, p, st, before in saved:  # state replaced (load_state_dict ...): put it back, record again
-            if before is None:
-                opt.state.pop(id(p), None)
-            else:
-                st.clear()
-                st.update(before)
+        _put_back(saved)  # state replaced (load_state_dict ...): put it back, record again
         return _RERECORD
 
-    def _fast_scalars(self, entry: _Entry, pre: dict[int, _States] | None = None) -> bool:
+    def _fast_scalars(self, entry: _Entry, pre: dict[int, _States] | None, undo: list[Any]) -> bool:
         """The updates' scalars without the optimizers' dry run (see _sgd_scalars), handed
         to C in one call; False (nothing changed) where the dry run must run. pre: the states
-        of some runs, as the fast guard has just read them."""
+        of some runs, as the fast guard has just read them; undo gets the changes made (_undo)."""
         flat = array("d")
-        undo: list[Any] = []
         try:
             for k, (fast, opt, group, ids, cols, get) in enumerate(entry.runs):
                 S = pre.get(k) if pre else None
@@ -1769,8 +1777,10 @@ class CompiledFunction:
         prog = entry.prog
         if entry.runs is _UNPLANNED:
             entry.runs = _runs_of(entry.updates)
-        if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre)):
-            scalars = self._scalars(entry)
+        undo: list[Any] = []
+        saved: list[Any] = []
+        if entry.updates and (entry.runs is None or not self._fast_scalars(entry, pre, undo)):
+            scalars = self._scalars(entry, saved)
             if scalars is _RERECORD:
                 return _RERECORD
             if len(entry.sbufs) != len(entry.updates):  # made at the first dry run
@@ -1790,7 +1800,11 @@ class CompiledFunction:
         c_out = entry.c_out
         if c_out is None:
             c_out = entry.c_out = handles([], entry.n_out)
-        _check(lib.pg_program_run(prog, handles(inputs) if c_in is None else c_in, len(inputs), c_out))
+        status = lib.pg_program_run(prog, handles(inputs) if c_in is None else c_in, len(inputs), c_out)
+        if status:  # an op refused a value (a label, a probability, a norm) before the updates ran, as
+            _undo(undo)  # the eager step raises before its optimizer step: the step counts go back
+            _put_back(saved)
+            _check(status)
         shape = entry.shape
         if shape is _ONE_TENSOR:
             return wrap_or_none(c_out[0])

@@ -47,7 +47,7 @@ OP_NAMES: tuple[str, ...] = (
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
-    "one_hot", "binary_cross_entropy",
+    "one_hot", "binary_cross_entropy", "check_finite_norm",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -178,6 +178,9 @@ _LABELS_5 = [4, 0, 0, 3, 1]
 _LABELS_23 = np.array([[3, 0, 1], [1, 1, 2]])
 _BCE_T6 = np.array([0.0, 1.0, 0.3, 1.0, 0.0, 0.75])  # targets, 0 and 1 among them
 _BCE_T234 = np.linspace(0.0, 1.0, 24).reshape(2, 3, 4)
+_BCE_W4 = [0.5, 2.0, 1.5, 0.25]  # weights (constants: the op does not differentiate them, as PyTorch)
+_BCE_W21 = [[0.75], [1.5]]
+_BCE_W234 = np.linspace(0.25, 2.0, 24).reshape(2, 3, 4)
 
 
 CASES: list[OpCase] = [
@@ -550,23 +553,28 @@ CASES: list[OpCase] = [
     OpCase("one_hot", "one_hot-empty", lambda m, a: a * _F(m).one_hot(m.tensor(np.zeros((0,), np.int64)), 3).astype(
         a.dtype), ((0, 3),)),
     # binary_cross_entropy of probabilities sigmoid(a): targets that require grad or are constants (0 and 1
-    # included), weights broadcast or of the input's shape, every reduction
+    # included), constant weights broadcast or of the input's shape, every reduction
     OpCase("binary_cross_entropy", "bce-mean", lambda m, a, b: _F(m).binary_cross_entropy(a.sigmoid(), b.sigmoid()),
            ((2, 3), (2, 3))),
-    OpCase("binary_cross_entropy", "bce-sum-weight-row", lambda m, a, b, c: _F(m).binary_cross_entropy(
-        a.sigmoid(), b.sigmoid(), c, reduction="sum"), ((3, 4), (3, 4), (4,))),
-    OpCase("binary_cross_entropy", "bce-none-weight-col", lambda m, a, b, c: _F(m).binary_cross_entropy(
-        a.sigmoid(), b.sigmoid(), c, reduction="none"), ((2, 3), (2, 3), (2, 1))),
-    OpCase("binary_cross_entropy", "bce-mean-weight-full-3d", lambda m, a, c: _F(m).binary_cross_entropy(
-        a.sigmoid(), m.tensor(_BCE_T234, dtype=a.dtype), c), ((2, 3, 4), (2, 3, 4))),
-    OpCase("binary_cross_entropy", "bce-constant-target-0d-weight", lambda m, a, c: _F(m).binary_cross_entropy(
-        a.sigmoid(), m.tensor(_BCE_T6, dtype=a.dtype), c, reduction="sum"), ((6,), ())),
+    OpCase("binary_cross_entropy", "bce-sum-weight-row", lambda m, a, b: _F(m).binary_cross_entropy(
+        a.sigmoid(), b.sigmoid(), m.tensor(_BCE_W4, dtype=a.dtype), reduction="sum"), ((3, 4), (3, 4))),
+    OpCase("binary_cross_entropy", "bce-none-weight-col", lambda m, a, b: _F(m).binary_cross_entropy(
+        a.sigmoid(), b.sigmoid(), m.tensor(_BCE_W21, dtype=a.dtype), reduction="none"), ((2, 3), (2, 3))),
+    OpCase("binary_cross_entropy", "bce-mean-weight-full-3d", lambda m, a: _F(m).binary_cross_entropy(
+        a.sigmoid(), m.tensor(_BCE_T234, dtype=a.dtype), m.tensor(_BCE_W234, dtype=a.dtype)), ((2, 3, 4),)),
+    OpCase("binary_cross_entropy", "bce-constant-target-0d-weight", lambda m, a: _F(m).binary_cross_entropy(
+        a.sigmoid(), m.tensor(_BCE_T6, dtype=a.dtype), m.tensor(1.5, dtype=a.dtype), reduction="sum"), ((6,),)),
     OpCase("binary_cross_entropy", "bce-one-hot-target", lambda m, a: _F(m).binary_cross_entropy(
         a.sigmoid(), _F(m).one_hot(m.tensor(_LABELS_4), 3).astype(a.dtype)), ((4, 3),)),
     OpCase("binary_cross_entropy", "bce-0d", lambda m, a, b: _F(m).binary_cross_entropy(
         a.sigmoid(), b.sigmoid(), reduction="none"), ((), ())),
     OpCase("binary_cross_entropy", "bce-method-none", lambda m, a, b: a.sigmoid()._binary_cross_entropy(
         b.sigmoid(), None, "none"), ((5,), (5,))),
+    # check_finite_norm: the identity on finite values (clip_grad_norm_'s check of its total norm)
+    OpCase("check_finite_norm", "check_finite_norm-0d-norm", lambda m, a: ((a * a).sum() ** 0.5)._check_finite_norm(
+        2.0), ((3, 4),)),
+    OpCase("check_finite_norm", "check_finite_norm-2d-inf-order", lambda m, a: a._check_finite_norm(float("inf")),
+           ((2, 3),)),
     # ops of pygrad._derived: composed of the rows above, cased here for parity, finite differences
     # and double backward (op: the last row each records)
     OpCase("logsumexp", "logsumexp-dim", lambda m, a: a.logsumexp(1), ((3, 4),)),

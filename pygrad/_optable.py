@@ -419,12 +419,19 @@ OPS: tuple[Op, ...] = (
        doc="Integer labels as rows of 0s and a 1 (int64): pygrad.nn.functional.one_hot."),
     Op("binary_cross_entropy", 3, Gate("BinaryCrossEntropyGate", "z = w ((t - 1) max(log(1 - p), -100) - t max(log p, "
                                        "-100)) (mean, sum or none), p in [0, 1] (checked at each run); dp = w (p - "
-                                       "t) / max((1 - p) p, 1e-12), dt = -w logit(p), dw = the unweighted loss.",
+                                       "t) / max((1 - p) p, 1e-12), dt = -w logit(p); w gets no gradient.",
                                        lambda e, p, t, w, reduction: p._binary_cross_entropy(t, w, reduction),
-                                       ("reduction",), ("mean",)),
+                                       ("reduction",), ("mean",), (True, True, False)),
        "BCE", (), (),
        doc="Binary cross-entropy of probabilities and targets with an elementwise weight, fused: "
            "pygrad.nn.functional.binary_cross_entropy, nn.BCELoss."),
+    Op("check_finite_norm", 1, Gate("CheckFiniteNormGate", "z = x, a total norm of order p, refused (RuntimeError) "
+                                    "when x holds a NaN or an infinity; dx = dz.",
+                                    lambda e, x, norm_type: x._check_finite_norm(norm_type), ("norm_type",),
+                                    (2.0,)),
+       "finite?", (), (),
+       doc="The total norm's check of nn.utils.clip_grad_norm_(..., error_if_nonfinite=True), run at each "
+           "call of a compiled step."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -1097,6 +1097,12 @@ class Tensor:
         follows them) and checks them against [0, num_classes) at each run."""
         return _wrap(lib.pg_one_hot(self._p, min(max(int(num_classes), -1), 2**63 - 1)))
 
+    def _check_finite_norm(self, norm_type: float) -> Tensor:
+        """The check_finite_norm op: self (a total norm of order ``norm_type``), refused with
+        RuntimeError, at each run (a compiled step's included), when it holds a NaN or an infinity
+        (clip_grad_norm_'s error_if_nonfinite)."""
+        return _wrap(lib.pg_check_finite_norm(self._p, float(norm_type)))
+
     def _binary_cross_entropy(self, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
         """The binary_cross_entropy op of probabilities self and ``target`` (self's shape and dtype), each
         loss times ``weight`` (self's dtype, broadcasting to self's shape; None: none): PyTorch's

@@ -243,7 +243,8 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     clamped at -100 as PyTorch does (so p = 0 or 1 gives a finite loss); ``weight`` broadcasts to
     the input's shape. One fused op (PyTorch's values and gradients: ∂ℓ/∂p = w(p - t)/max((1 - p)p,
     1e-12), ∂ℓ/∂t = -w logit p), which checks p in [0, 1] at every run: a value outside, or NaN,
-    raises ValueError. Mixed float dtypes compute in the wider one."""
+    raises ValueError. Mixed float dtypes compute in the wider one. The weight is not differentiated:
+    as PyTorch, one that requires grad is refused (RuntimeError) while grad mode is on."""
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
     p, t = _pair(op, input, target)

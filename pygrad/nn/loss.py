@@ -54,7 +54,8 @@ class NLLLoss(_Loss):
 
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities and targets in [0, 1], each element's loss times
-    ``weight`` (broadcast to the input's shape) when given."""
+    ``weight`` (broadcast to the input's shape) when given; a weight that requires grad is refused,
+    as by PyTorch (the loss does not differentiate it)."""
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
         super().__init__(reduction)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pygrad.errors import PygradRuntimeError, PygradTypeError, PygradValueError
+from pygrad.errors import PygradTypeError, PygradValueError
 
 from ._backend import engine_of, is_tensor
 
@@ -25,9 +25,10 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
     """Scale every gradient in place by ``min(1, max_norm / (total_norm + 1e-6))``,
     total_norm being the ``norm_type``-norm of all gradients together (``inf`` for the
     largest magnitude), accumulated in float64. Returns total_norm (a float64 0-d tensor
-    of the gradients' engine; 0.0 without gradients). All of it is tensor ops, so a step
-    that clips compiles (``pygrad.compile``); ``error_if_nonfinite=True`` reads the norm
-    into Python to check it, which a compiled step cannot replay (it runs eagerly).
+    of the gradients' engine; 0.0 without gradients). ``error_if_nonfinite=True``: a total
+    norm that is NaN or infinite raises RuntimeError (PyTorch's message) before any gradient
+    is scaled. All of it is tensor ops, the check included (the ``check_finite_norm`` op),
+    so a step that clips compiles (``pygrad.compile``) and checks at each call.
     ``foreach`` (PyTorch's choice of kernel) is accepted and changes nothing."""
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not norm_type > 0:
@@ -46,9 +47,8 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
             for a in parts[1:]:
                 acc = acc + (a ** norm_type).sum()
             total = acc ** (1.0 / norm_type)
-        if error_if_nonfinite and not math.isfinite(total.item()):
-            raise PygradRuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                                     f"{total.item()}; set error_if_nonfinite=False to clip anyway")
+        if error_if_nonfinite:
+            total = total._check_finite_norm(norm_type)
         coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
         for p, g in zip(ps, gs):
             p.grad = g * coef.to(g.dtype)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pygrad.errors import PygradMemoryError, ShapeError
+from pygrad.errors import PygradMemoryError, PygradRuntimeError, ShapeError
 
 Array = np.ndarray
 Grads = Sequence["np.ndarray | None"]
@@ -1538,8 +1538,8 @@ class BinaryCrossEntropy(Op):
     ℓ = w ((t - 1) max(log(1 - p), -100) - t max(log p, -100))
 
     reduced by ``"mean"`` (Σ ℓ / numel, added in float64), ``"sum"`` or ``"none"``. Backward, as PyTorch:
-    dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -log(p / (1 - p)) g w (no clamp), and dw = the
-    unweighted loss times g, summed to w's shape; each divided by numel for the mean."""
+    dp = g (p - t) / max((1 - p) p, 1e-12) w, dt = -log(p / (1 - p)) g w (no clamp), each divided by
+    numel for the mean; none to w (the caller refuses a w that requires grad, as PyTorch)."""
 
     name = "binary_cross_entropy"
     save_inputs = True
@@ -1578,8 +1578,37 @@ class BinaryCrossEntropy(Op):
             den = np.maximum((one - p) * p, _scalar(p.dtype, 1e-12))
             dp = self._scaled(g * (p - t) / den * w)
             dt = self._scaled(-np.log(p / (one - p)) * g * w)
-        dw = sum_to_shape(self._scaled(self.unweighted(p, t) * g), self.in_shapes[2])
-        return dp, dt, dw
+        return dp, dt, None
+
+
+def nonfinite_norm_message(norm_type: float, value: float) -> str:
+    """clip_grad_norm_'s error for a total norm of order ``norm_type`` that is ``value`` (NaN or ±inf),
+    in PyTorch's words (the C op's message, word for word)."""
+    return (f"clip_grad_norm_: the total norm of order {float(norm_type)} for gradients from `parameters` is "
+            f"non-finite ({abs(value) if math.isnan(value) else value}), so it cannot be clipped. To disable this "
+            "error and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`")
+
+
+class CheckFiniteNorm(Op):
+    """y = x, a total norm of order ``norm_type``, refused (RuntimeError) when x holds a NaN or an
+    infinity: ``nn.utils.clip_grad_norm_(..., error_if_nonfinite=True)``'s check, an op so that a
+    compiled step checks at each run; dx = g."""
+
+    name = "check_finite_norm"
+
+    def __init__(self, norm_type: float) -> None:
+        super().__init__()
+        self.norm_type = norm_type
+
+    def forward(self, x: Array) -> Array:
+        flat = x.reshape(-1)
+        bad = np.flatnonzero(~np.isfinite(flat))
+        if bad.size:
+            raise PygradRuntimeError(nonfinite_norm_message(self.norm_type, float(flat[bad[0]])))
+        return x.copy()
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (g,)
 
 
 # ---------------------------------------------------------------- shape ---
@@ -2699,7 +2728,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
-        Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy,
+        Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy, CheckFiniteNorm,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -430,15 +430,12 @@ def _binary_cross_entropy(node: Node, g: Tensor) -> list[Any]:
         return v / _const(float(p.size), v.dtype) if mean else v
 
     one_minus_p = -p + 1.0
-    dp = dt = dw = None
+    dp = dt = None
     if node.needs[0]:
         dp = scaled(g * (p - t) / (one_minus_p * p).clamp(min=float(np.asarray(1e-12, dtype=p.dtype))) * w)
     if node.needs[1]:
         dt = scaled(-(p / one_minus_p).log() * g * w)
-    if node.needs[2]:
-        unweighted = (t + -1.0) * (-p).log1p().clamp(min=-100.0) - t * p.log().clamp(min=-100.0)
-        dw = _sum_to(scaled(unweighted * g), tuple(w.shape))
-    return [dp, dt, dw]
+    return [dp, dt, None]
 
 
 def _custom(node: Node, g: Tensor) -> list[Any]:
@@ -471,7 +468,7 @@ RULES.update({
     ops.MaxPool2d: _max_pool, ops.AvgPool2d: _avg_pool, ops.AdaptiveAvgPool2d: _avg_pool,
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
     ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
-    ops.BinaryCrossEntropy: _binary_cross_entropy,
+    ops.BinaryCrossEntropy: _binary_cross_entropy, ops.CheckFiniteNorm: lambda node, g: [g],
 })
 
 

@@ -1164,6 +1164,13 @@ class Tensor:
                                    f"(labels of shape {tuple(self.shape)})")
         return _apply(ops.OneHot(c), (self,))
 
+    def _check_finite_norm(self, norm_type: float) -> Tensor:
+        """The check_finite_norm op: self (a total norm of order ``norm_type``), refused with
+        RuntimeError when it holds a NaN or an infinity (clip_grad_norm_'s error_if_nonfinite)."""
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"check_finite_norm: expected a float32 or float64 tensor, got {self.dtype}")
+        return _apply(ops.CheckFiniteNorm(float(norm_type)), (self,))
+
     def _binary_cross_entropy(self, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
         """The binary_cross_entropy op of probabilities self (in [0, 1]) and ``target`` (self's shape and
         dtype), each loss times ``weight`` (broadcasting to self's shape; None: none): see
@@ -1177,6 +1184,10 @@ class Tensor:
             if KIND[x.dtype] < 2:
                 raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
         p, t, w = ts
+        if w.requires_grad and is_grad_enabled():
+            raise PygradRuntimeError(f"{op}: the function 'binary_cross_entropy' is not differentiable with respect "
+                                     f"to argument 'weight' (of shape {tuple(w.shape)}). This input cannot have "
+                                     "requires_grad True; pass weight.detach()")
         if t.dtype != p.dtype or w.dtype != p.dtype:
             raise PygradTypeError(f"{op}: input, target and weight must have one dtype, got {p.dtype}, {t.dtype} "
                                   f"and {w.dtype} (promote first)")

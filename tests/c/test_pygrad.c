@@ -2579,13 +2579,20 @@ static void test_nn_ops(void) {
     const double L4 = log(4.0), L2 = log(2.0), L3 = log(3.0);
     pg_tensor *bp = leaf(T(F64, 2, SHAPE(2, 2), 0.25, 0.5, 1.0, 0.0));
     pg_tensor *bt = leaf(T(F64, 2, SHAPE(2, 2), 1.0, 0.5, 0.0, 0.0));
-    pg_tensor *bw = leaf(V(F64, 1.0, 3.0)); /* broadcast along the rows */
+    pg_tensor *bw = V(F64, 1.0, 3.0); /* broadcast along the rows; never differentiated */
     pg_tensor *bl = keep(pg_binary_cross_entropy(bp, bt, bw, PG_REDUCTION_SUM));
     CHECK_VALUES(bl, E, L4 + 3.0 * L2 + 100.0);
     CHECK_OK(pg_backward(bl, NULL, 0));
     CHECK_GRAD(bp, E, -4.0, 0.0, 1e12, 0.0);           /* g (p - t) / max((1 - p) p, 1e-12) w */
     CHECK_GRAD(bt, E, L3, 0.0, -INFINITY, INFINITY);    /* -logit(p) g w, unclamped */
-    CHECK_GRAD(bw, E, L4 + 100.0, L2);                  /* the unweighted losses, summed over the rows */
+    /* a weight that requires grad: refused while grad mode is on (PyTorch's error), taken under no_grad */
+    pg_tensor *bwg = leaf(V(F64, 1.0, 3.0));
+    CHECK_FAILS(pg_binary_cross_entropy(bp, bt, bwg, PG_REDUCTION_SUM), PG_ERR_RUNTIME,
+                "binary_cross_entropy: the function 'binary_cross_entropy' is not differentiable with respect to "
+                "argument 'weight' (of shape (2,)). This input cannot have requires_grad True");
+    pg_set_grad_enabled(0);
+    CHECK_VALUES(keep(pg_binary_cross_entropy(bp, bt, bwg, PG_REDUCTION_SUM)), E, L4 + 3.0 * L2 + 100.0);
+    pg_set_grad_enabled(1);
     pg_tensor *bp2 = leaf(T(F64, 2, SHAPE(2, 2), 0.25, 0.5, 1.0, 0.0));
     pg_tensor *blm = keep(pg_binary_cross_entropy(bp2, bt, NULL, PG_REDUCTION_MEAN));
     CHECK_VALUES(blm, E, (L4 + L2 + 100.0) / 4.0);
@@ -2623,6 +2630,25 @@ static void test_nn_ops(void) {
                 "one dtype");
     CHECK_FAILS(pg_binary_cross_entropy(V(I64, 1), V(I64, 1), NULL, PG_REDUCTION_SUM), PG_ERR_TYPE, "int64");
     CHECK_FAILS(pg_binary_cross_entropy(bp, bt, NULL, (pg_reduction)7), PG_ERR_VALUE, "reduction");
+
+    /* check_finite_norm: the identity on finite values (a fresh tensor, dx = g); NaN or inf refused in
+     * clip_grad_norm_'s words, the order printed as Python prints a float */
+    pg_tensor *cn = leaf(V(F64, 3.0, -4.0));
+    pg_tensor *cny = keep(pg_check_finite_norm(cn, 2.0));
+    CHECK_VALUES(cny, 0, 3.0, -4.0);
+    CHECK(cny != cn);
+    BACKWARD(cny, 0.5, 2.0);
+    CHECK_GRAD(cn, 0, 0.5, 2.0);
+    CHECK_VALUES(keep(pg_check_finite_norm(S(F32, 1e30f), INFINITY)), E32, 1e30);
+    CHECK_FAILS(pg_check_finite_norm(S(F64, NAN), 2.0), PG_ERR_RUNTIME,
+                "clip_grad_norm_: the total norm of order 2.0 for gradients from `parameters` is non-finite (nan), "
+                "so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+                "anyway, set `error_if_nonfinite=False`");
+    CHECK_FAILS(pg_check_finite_norm(V(F32, 1.0, -INFINITY), INFINITY), PG_ERR_RUNTIME, "order inf for");
+    CHECK_FAILS(pg_check_finite_norm(V(F32, INFINITY), 0.5), PG_ERR_RUNTIME, "order 0.5 for");
+    CHECK_FAILS(pg_check_finite_norm(V(F64, INFINITY), 3.0), PG_ERR_RUNTIME, "non-finite (inf)");
+    CHECK_FAILS(pg_check_finite_norm(V(I64, 1), 2.0), PG_ERR_TYPE, "check_finite_norm: expected a float32 or float64");
+    CHECK_FAILS(pg_check_finite_norm(NULL, 2.0), PG_ERR_VALUE, "check_finite_norm");
     CHECK_FAILS(pg_binary_cross_entropy(bp, NULL, NULL, PG_REDUCTION_SUM), PG_ERR_VALUE, "binary_cross_entropy");
     release_all();
 }

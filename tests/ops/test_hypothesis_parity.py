@@ -929,6 +929,15 @@ def b_division(name: str) -> Callable[[Program], Value | None]:
     return build
 
 
+def b_check_finite_norm(p: Program) -> Value | None:
+    """clip_grad_norm_'s check of a picked value (as a norm of order 1, 2 or inf), sometimes made
+    non-finite first (plus NaN or inf: both engines refuse it alike)."""
+    x = p.pick()
+    order = p.draw(st.sampled_from([1.0, 2.0, float("inf")]))
+    bad = p.draw(st.sampled_from([None, None, None, float("nan"), float("inf")])) if x.a.size else None
+    return apply(p, "check_finite_norm", lambda m, a: (a if bad is None else a + bad)._check_finite_norm(order), x)
+
+
 BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "custom": b_custom,
     "scatter_add": b_scatter_add,
@@ -991,6 +1000,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "nll_loss": b_nll_loss,
     "one_hot": b_one_hot,
     "binary_cross_entropy": b_binary_cross_entropy,
+    "check_finite_norm": b_check_finite_norm,
     "scaled_dot_product_attention": b_sdpa,
     "max_pool2d": b_max_pool2d,
     "avg_pool2d": b_avg_pool2d,

@@ -98,7 +98,7 @@ LOSS22 = np.array([[L4, 3.0 * L2], [100.0, 0.0]])
 def test_bce_by_hand(m, reduction) -> None:
     p = m.tensor(P22, requires_grad=True)
     t = m.tensor(T22, requires_grad=True)
-    w = m.tensor(W2, requires_grad=True)
+    w = m.tensor(W2)
     loss = F.binary_cross_entropy(p, t, w, reduction=reduction)
     assert loss.grad_fn.name == "binary_cross_entropy"
     want = {"none": LOSS22, "sum": LOSS22.sum(), "mean": LOSS22.mean()}[reduction]
@@ -110,8 +110,7 @@ def test_bce_by_hand(m, reduction) -> None:
     np.testing.assert_allclose(p.grad.numpy(), c * np.array([[-4.0, 0.0], [1e12, 0.0]]) * W2, rtol=1e-15)
     # dt = -logit(p) g w, unclamped: inf at p = 0, -inf at p = 1
     np.testing.assert_allclose(t.grad.numpy(), c * np.array([[L3, 0.0], [-np.inf, np.inf]]) * W2, rtol=1e-15)
-    # dw = the unweighted losses times g, summed over the rows
-    np.testing.assert_allclose(w.grad.numpy(), (c * LOSS22 / W2).sum(0), rtol=1e-15)
+    assert w.grad is None
 
 
 def test_bce_float32_stays_float32(m) -> None:
@@ -130,16 +129,53 @@ def test_bce_gradcheck_float64(m, wshape, reduction) -> None:
     rng = np.random.default_rng(len(wshape or ()) * 3 + len(reduction))
     p = m.tensor(rng.uniform(0.05, 0.95, (3, 4)), requires_grad=True)
     t = m.tensor(rng.uniform(0.0, 1.0, (3, 4)), requires_grad=True)
-    ins = [p, t]
-    if wshape is not None:
-        ins.append(m.tensor(rng.uniform(0.5, 2.0, wshape), requires_grad=True))
+    w = None if wshape is None else m.tensor(rng.uniform(0.5, 2.0, wshape))  # a constant, as PyTorch's
     v = m.tensor(rng.standard_normal((3, 4) if reduction == "none" else ()))
 
     def f(*xs):
-        return (F.binary_cross_entropy(*xs, reduction=reduction) * v).sum()
+        return (F.binary_cross_entropy(*xs, w, reduction=reduction) * v).sum()
 
-    gradcheck(f, ins, atol=1e-7, rtol=1e-6)
-    gradgradcheck(lambda *xs: F.binary_cross_entropy(*xs, reduction=reduction), ins, atol=1e-6, rtol=1e-5)
+    gradcheck(f, [p, t], atol=1e-7, rtol=1e-6)
+    gradgradcheck(lambda *xs: F.binary_cross_entropy(*xs, w, reduction=reduction), [p, t], atol=1e-6, rtol=1e-5)
+
+
+_NOT_DIFFERENTIABLE = (r"binary_cross_entropy: the function 'binary_cross_entropy' is not differentiable with respect "
+                       r"to argument 'weight' \(of shape \(2,\)\)\. This input cannot have requires_grad True; pass "
+                       r"weight\.detach\(\)")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bce_refuses_a_weight_that_requires_grad(m, reduction) -> None:
+    """As PyTorch 2.13: a weight that requires grad is refused at the call while grad mode is on (whether
+    or not the input requires grad; F, nn.BCELoss and the op alike), and taken under no_grad."""
+    p, t = m.tensor(P22, requires_grad=True), m.tensor(T22)
+    w = m.tensor(W2, requires_grad=True)
+    for call in (lambda: F.binary_cross_entropy(p, t, w, reduction=reduction),
+                 lambda: F.binary_cross_entropy(p.detach(), t, w, reduction=reduction),
+                 lambda: F.binary_cross_entropy(p.float(), t.float(), w, reduction=reduction),  # w cast first
+                 lambda: m.nn.BCELoss(weight=w, reduction=reduction)(p, t),
+                 lambda: p._binary_cross_entropy(t, w, reduction)):
+        with pytest.raises(RuntimeError, match=_NOT_DIFFERENTIABLE):
+            call()
+    assert p.grad is None and w.grad is None
+    with m.no_grad():
+        got = F.binary_cross_entropy(p, t, w, reduction=reduction)
+    want = F.binary_cross_entropy(p, t, w.detach(), reduction=reduction)
+    np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
+    assert got.grad_fn is None
+
+
+def test_bce_weight_refusal_is_pytorchs() -> None:
+    torch = pytest.importorskip("torch")
+    w = torch.tensor(W2, requires_grad=True)
+    with pytest.raises(RuntimeError) as want:
+        torch.nn.functional.binary_cross_entropy(torch.tensor(P22), torch.tensor(T22), w)
+    with pytest.raises(RuntimeError) as got:
+        F.binary_cross_entropy(pg.tensor(P22), pg.tensor(T22), pg.tensor(W2, requires_grad=True))
+    # PyTorch's sentences, each found in ours
+    for sentence in ("is not differentiable with respect to argument 'weight'",
+                     "This input cannot have requires_grad True"):
+        assert sentence in str(want.value) and sentence in str(got.value)
 
 
 def test_bce_empty(m) -> None:
