@@ -148,7 +148,10 @@ def apply(p: Program, name: str, fn: Callable, *args: Value, scale: float | None
     r = orr.numpy()
     eps = max([a.eps for a in args] + [EPS.get(np.dtype(r.dtype), 0.0)])
     base = max([a.scale for a in args] + [1.0])
-    s = max(base, float(np.max(np.abs(r), initial=0.0)) if r.dtype != np.bool_ else 1.0, scale or 0.0)
+    # the scale of the finite values: an infinite one would make the tolerance infinite (and the check
+    # vacuous); infinities and NaNs must then match position by position
+    big = float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)) if r.dtype != np.bool_ else 1.0
+    s = max(base, big, scale or 0.0)
     _close(oc.numpy(), r, TOL_ULPS_VALUE * eps * s, f"{name} forward ({', '.join(str(a.shape) for a in args)})")
     p.ops_used.append(name)
     if r.dtype == np.bool_ or r.size > MAX_NUMEL or r.ndim > MAX_NDIM:
