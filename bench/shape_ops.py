@@ -5,7 +5,9 @@ milliseconds per call and pygrad's time over numpy's; asserts nothing.
 
 It answers one question for each op made of other ops: is the composition
 (a numpy-computed offset table and the C gather; a tree or a scan of
-products; a few elementwise ops) far from a single pass over the data?
+products; a few elementwise ops) far from a single pass over the data? And,
+for the copies (clone, basic indexing, the index_map moves) and where and
+the comparisons: are they at numpy's speed?
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ def main() -> None:
     torch, _ = try_import("torch")
     rng = np.random.default_rng(0)
     a = rng.standard_normal((1024, 1024)).astype(np.float32)
-    x = pg.tensor(a)
+    b = rng.standard_normal((1024, 1024)).astype(np.float32)
+    x, y = pg.tensor(a), pg.tensor(b)
+    c, cn = x < y, a < b
     t = torch.from_numpy(a.copy()) if torch is not None else None
+    u = torch.from_numpy(b.copy()) if torch is not None else None
+    ct = t < u if torch is not None else None
     F = pg.nn.functional  # noqa: N806
     TF = torch.nn.functional if torch is not None else None  # noqa: N806
     rows = [
+        ("clone()", lambda: x.clone(), lambda: a.copy(), lambda: t.clone()),
+        ("x[:, 100:900]", lambda: x[:, 100:900], lambda: a[:, 100:900].copy(), lambda: t[:, 100:900].contiguous()),
+        ("x[::2, ::-1]", lambda: x[::2, ::-1], lambda: a[::2, ::-1].copy(), lambda: t[::2].flip(1)),
+        ("x[..., 5]", lambda: x[..., 5], lambda: a[..., 5].copy(), lambda: t[..., 5].contiguous()),
+        ("x < y", lambda: x < y, lambda: a < b, lambda: t < u),
+        ("where(x < y, x, y)", lambda: pg.where(c, x, y), lambda: np.where(cn, a, b), lambda: torch.where(ct, t, u)),
         ("flip(0)", lambda: x.flip(0), lambda: np.flip(a, 0).copy(), lambda: t.flip(0)),
         ("roll(7, 1)", lambda: x.roll(7, 1), lambda: np.roll(a, 7, 1), lambda: t.roll(7, 1)),
         ("repeat(2, 2)", lambda: x.repeat(2, 2), lambda: np.tile(a, (2, 2)), lambda: t.repeat(2, 2)),
