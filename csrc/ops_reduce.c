@@ -9,21 +9,25 @@
 #include <string.h>
 
 #define PG_RED_BWD_ROWS(TT, SUF)                                                                 \
-    /* count of elements equal to the extreme they produced */                                   \
+    /* count of elements equal to the extreme they produced (a NaN extreme: the NaNs) */         \
     static void tie_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
         TT *cnt = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
         (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++)                                                          \
-            if (x[i * st[1]] == m[i * st[2]]) cnt[i * st[0]] += 1;                               \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT a = x[i * st[1]], b = m[i * st[2]];                                               \
+            if (a == b || (a != a && b != b)) cnt[i * st[0]] += 1;                               \
+        }                                                                                        \
     }                                                                                            \
-    /* dx = x == m ? g / count : 0   (ties split the gradient equally) */                        \
+    /* dx = x ties m ? g / count : 0   (ties split the gradient equally) */                      \
     static void argext_bwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) { \
         TT *dx = (TT *)ptr[0];                                                                   \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2], *gc = (const TT *)ptr[3];     \
         (void)ctx;                                                                               \
-        for (int64_t i = 0; i < n; i++)                                                          \
-            dx[i * st[0]] = x[i * st[1]] == m[i * st[2]] ? gc[i * st[3]] : (TT)0;                \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT a = x[i * st[1]], b = m[i * st[2]];                                               \
+            dx[i * st[0]] = a == b || (a != a && b != b) ? gc[i * st[3]] : (TT)0;                \
+        }                                                                                        \
     }                                                                                            \
     /* dx = g broadcast, times a scale */                                                        \
     static void bcast_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {     \

@@ -1287,19 +1287,14 @@ def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
     if _count(x.shape, ds) == 0:
         raise PygradValueError(f"{op}: the {'max' if top else 'min'} of an empty dim is undefined "
                                f"(shape {x.shape}, dim {ds})")
-    e = _eng(x)
-    v = x.detach().numpy()
     if x.dtype.kind != "f":  # integers and bools: no gradient to route
-        return e.tensor((np.max if top else np.min)(v, axis=ds, keepdims=keepdim))
-    with np.errstate(invalid="ignore"):
-        m = (np.max if top else np.min)(v, axis=ds, keepdims=True)
-        ties = (v == m) | (np.isnan(v) & np.isnan(m))
-    w = ties / ties.sum(axis=ds, keepdims=True)
-    ms = np.where(np.isfinite(m), m, 0).astype(x.dtype)
-    # the value m exactly; the gradient split evenly between ties (PyTorch's amax/amin)
-    y = _const(x, ms) + (e.where(e.tensor(ties), x - _const(x, ms), _const(x, 0.0)) * _const(x, w)).sum(
-        ds, keepdims=True)
-    return _finish(y, x.shape, ds, keepdim)
+        v = x.detach().numpy()
+        return _eng(x).tensor((np.max if top else np.min)(v, axis=ds, keepdims=keepdim))
+    if not ds:  # a 0-d tensor: itself, as a new tensor
+        return x * 1.0
+    # the max/min reduction op: the gradient split evenly between ties (PyTorch's amax/amin),
+    # between the NaNs where the extreme is NaN
+    return x.max(axis=ds, keepdims=keepdim) if top else x.min(axis=ds, keepdims=keepdim)
 
 
 def amax(x: Any, dim: Any = (), keepdim: bool = False) -> Any:

@@ -1243,14 +1243,16 @@ class Mean(Reduction):
 
 
 class Extreme(Reduction):
-    """max/min over axes; dx = (g / k) at each of the k tied extremes, 0 elsewhere."""
+    """max/min over axes; dx = (g / k) at each of the k tied extremes (the NaNs, if the extreme
+    is NaN), 0 elsewhere."""
 
     save_inputs = True
     save_output = True
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         x = xs[0]
-        hit = x == self._keep(y)  # (x.shape) bool: the elements equal to the extreme
+        m = self._keep(y)
+        hit = (x == m) | (np.isnan(x) & np.isnan(m))  # (x.shape) bool: the extremes (NaNs, if it is NaN)
         count = np.sum(hit, axis=self.axes, keepdims=True).astype(x.dtype)
         share = self._keep(g) / count  # g split equally among the ties
         return (np.where(hit, share, _scalar(x.dtype, 0)),)

@@ -140,3 +140,42 @@ def test_sum_and_mean_backward_spread_the_gradient(dtype) -> None:
             w = np.arange(1, y.numel() + 1, dtype=dtype).reshape(y.shape)
             (y * m.tensor(w)).sum().backward()
         np.testing.assert_array_equal(c.grad.numpy(), r.grad.numpy(), err_msg=f"{reduce} {axis}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_amax_amin_are_the_reduction_ops(dtype) -> None:
+    a = np.random.default_rng(6).integers(-3, 3, (50, 40)).astype(dtype)  # many ties
+    a[7, 3] = a[7, 9] = np.nan
+    for m in (pygrad, ref):
+        x = m.tensor(a, requires_grad=True)
+        y = x.amax(1)
+        assert y.grad_fn.name == "max"
+        w = np.arange(1, 51, dtype=dtype)
+        (y * m.tensor(w)).sum().backward()
+        with np.errstate(invalid="ignore"):
+            tie = (a == np.nanmax(a, 1, keepdims=True)) & ~np.isnan(a)
+        tie[7] = np.isnan(a[7])  # a NaN maximum: the NaNs share the gradient
+        np.testing.assert_array_equal(y.numpy(), np.max(a, 1))
+        np.testing.assert_allclose(x.grad.numpy(), tie * (w[:, None] / tie.sum(1, keepdims=True)), rtol=1e-6)
+        z = m.tensor(a, requires_grad=True)
+        z.amin((0, 1), keepdim=True).sum().backward()
+        np.testing.assert_array_equal(z.grad.numpy(), np.isnan(a) / 2)  # the NaN minimum of all
+
+
+def test_amax_records_under_compile() -> None:
+    w = pygrad.tensor(np.random.default_rng(7).standard_normal((30, 20)).astype("float32"), requires_grad=True)
+
+    @pygrad.compile(fullgraph=True)
+    def step(x):
+        w.grad = None
+        loss = (x @ w).amax(1).sum()
+        loss.backward()
+        return loss, w.grad
+
+    x = pygrad.tensor(np.random.default_rng(8).standard_normal((64, 30)).astype("float32"))
+    for _ in range(3):
+        loss, g = step(x)
+    w2 = pygrad.tensor(w.numpy(), requires_grad=True)
+    (x @ w2).amax(1).sum().backward()
+    assert step.records == 1
+    np.testing.assert_array_equal(g.numpy(), w2.grad.numpy())
