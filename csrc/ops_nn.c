@@ -404,6 +404,21 @@ pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int
     return pg__cross_entropy(logits, labels, n_labels, reduction, true, ignore_index);
 }
 
+/* PyTorch 2.13 refuses a loss weight that requires grad while grad mode is on
+ * (its losses do not differentiate their weights; under no_grad the weight is a
+ * constant): PG_ERR_RUNTIME in PyTorch's sentences, function the name its
+ * message gives, with the weight's shape and the fix. nll_loss and
+ * binary_cross_entropy call it; pygrad._engines.refuse_grad_weight words it
+ * alike for the reference engine and the composed losses. */
+static pg_status pg__refuse_grad_weight(const char *op, const char *function, const pg_tensor *weight) {
+    if (!weight || !weight->requires_grad || pg_tls.grad_disabled) return PG_OK;
+    char b[PG_SHAPE_BUF];
+    pg__fail(PG_ERR_RUNTIME, "%s: the function '%s' is not differentiable with respect to argument 'weight' (of "
+             "shape %s). This input cannot have requires_grad True; pass weight.detach()", op, function,
+             pg__shape_str(weight->ndim, weight->shape, b, sizeof b));
+    return PG_ERR_RUNTIME;
+}
+
 /* ======================================================================
  * nll_loss(x, weight, labels): the negative log-likelihood of log-probabilities
  * x (N, C) at integer labels (PyTorch's F.nll_loss, and F.cross_entropy's
@@ -415,7 +430,8 @@ pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int
  * weight is 0-d (none). mean: Σ_i L_i / W, W = Σ over the kept rows of w_{y_i}
  * (NaN when W = 0, as PyTorch), sum, or none. The labels travel as
  * cross_entropy's (p.offsets); weight is a constant, never differentiated
- * (the entry point refuses one that requires grad). L is linear in x:
+ * (the entry point refuses one that requires grad while grad mode is on, as
+ * PyTorch's nll_loss_forward). L is linear in x:
  *
  *   dx_ij = -c_i m_ij,  m_ij = (ε / C) w_j + [j = y_i] (1 - ε) w_{y_i}  on kept rows, 0 elsewhere,
  *   c_i = g_i (none), g (sum), g / W (mean).
@@ -579,10 +595,7 @@ pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, i
         pg__fail(PG_ERR_SHAPE, "%s: negative number of labels %lld", op, (long long)n_labels);
         return NULL;
     }
-    if (weight->requires_grad) {
-        pg__fail(PG_ERR_VALUE, "%s: the class weights are not differentiated; pass weight.detach()", op);
-        return NULL;
-    }
+    if (pg__refuse_grad_weight(op, "nll_loss_forward", weight)) return NULL;
     pg_params p = {0};
     p.loss.reduction = reduction;
     p.loss.ignore = true;
@@ -828,13 +841,7 @@ static pg_status bce_backward(pg_tensor **dx, const pg_tensor *g, const pg_node 
 pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction) {
     const char *op = "binary_cross_entropy";
     if (pg__check_tensor(op, input) || pg__check_tensor(op, target)) return NULL;
-    if (weight && weight->requires_grad && !pg_tls.grad_disabled) { /* PyTorch refuses it too */
-        char b[PG_SHAPE_BUF];
-        pg__fail(PG_ERR_RUNTIME, "%s: the function 'binary_cross_entropy' is not differentiable with respect to "
-                 "argument 'weight' (of shape %s). This input cannot have requires_grad True; pass "
-                 "weight.detach()", op, pg__shape_str(weight->ndim, weight->shape, b, sizeof b));
-        return NULL;
-    }
+    if (pg__refuse_grad_weight(op, "binary_cross_entropy", weight)) return NULL;
     pg_tensor *one = NULL;
     if (!weight) { /* none: a 0-d 1 of the input's dtype, a constant of a program */
         if (pg__check_float(op, input)) return NULL;

@@ -493,10 +493,11 @@ pg_tensor *pg_cross_entropy_ignore(pg_tensor *logits, const int64_t *labels, int
 /* loss_i = -(1 - s) w[y_i] x[i, y_i] - (s / C) sum_j w[j] x[i, j] (s = 0: -w[y_i] x[i, y_i]) on
  * the rows whose label y_i is not ignore_index, 0 on the others: PyTorch's nll_loss, with label
  * smoothing s in [0, 1] (F.cross_entropy's, over a log_softmax). x: (N, C) log-probabilities;
- * weight: (C,) class weights of x's dtype, or 0-d for none (all 1), never differentiated (one that
- * requires grad is refused); labels: [n_labels] (n_labels == N, each in [0, C) or ignore_index;
- * copied into the node); result (N,) for PG_REDUCTION_NONE, else 0-d; the mean divides by the sum
- * of w[y_i] over the rows kept. as_cross_entropy: messages name cross_entropy. */
+ * weight: (C,) class weights of x's dtype, or 0-d for none (all 1), never differentiated (as PyTorch,
+ * one that requires grad is refused while grad mode is on, PG_ERR_RUNTIME); labels: [n_labels]
+ * (n_labels == N, each in [0, C) or ignore_index; copied into the node); result (N,) for
+ * PG_REDUCTION_NONE, else 0-d; the mean divides by the sum of w[y_i] over the rows kept.
+ * as_cross_entropy: messages name cross_entropy. */
 pg_tensor *pg_nll_loss(pg_tensor *x, pg_tensor *weight, const int64_t *labels, int64_t n_labels,
                        pg_reduction reduction, int64_t ignore_index, double label_smoothing, int as_cross_entropy);
 /* y[..., c] = 1 where labels[...] == c, else 0: an int64 tensor of shape labels.shape + (num_classes,)

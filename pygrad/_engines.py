@@ -21,7 +21,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
-from pygrad.errors import PygradTypeError, PygradValueError
+from pygrad.errors import PygradRuntimeError, PygradTypeError, PygradValueError
 
 C = "pygrad._c"
 """The C engine's module."""
@@ -111,6 +111,18 @@ def mix_error(op: str, a: Any, b: Any) -> PygradTypeError:
     return PygradTypeError(
         f"{op}: cannot mix Tensors of {la} and {lb} in one op; use one engine "
         f"(move a tensor with the other engine's tensor(t.numpy()))")
+
+
+def refuse_grad_weight(op: str, function: str, argument: str, w: Any) -> None:
+    """Refuse, as PyTorch 2.13 does, a loss weight ``w`` that requires grad while its engine's grad mode
+    is on: its losses do not differentiate their weights (``function``, the name PyTorch's message
+    gives, "is not differentiable with respect to argument" ``argument``). PygradRuntimeError with
+    PyTorch's sentences, the weight's shape and the fix; under ``no_grad`` the weight is a constant, and
+    anything but a tensor passes. The C engine's ops word it alike (csrc/ops_nn.c)."""
+    if is_tensor(w) and w.requires_grad and engine_of(w).is_grad_enabled():
+        raise PygradRuntimeError(f"{op}: the function '{function}' is not differentiable with respect to argument "
+                                 f"'{argument}' (of shape {tuple(w.shape)}). This input cannot have requires_grad "
+                                 f"True; pass {argument}.detach()")
 
 
 def common(op: str, values: Iterable[Any], engine: ModuleType | str | None = None,

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pygrad import _recording
+from pygrad import _engines, _recording
 from pygrad._derived import pad
 from pygrad.errors import PygradIndexError, PygradTypeError, PygradValueError, ShapeError
 
@@ -117,6 +117,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     t = labels if is_tensor(labels) else np.asarray(labels)
     if np.dtype(t.dtype).kind == "f" and tuple(t.shape) == tuple(x.shape) and x.ndim >= 1:
         return _soft_cross_entropy(x, t, weight, reduction, label_smoothing)
+    _refuse_class_weights("cross_entropy", x, weight)
     if x.ndim != 2:
         x2, y2, out = _classes_last("cross_entropy", x, labels)
         loss = cross_entropy(x2, y2, weight, ignore_index, reduction, label_smoothing)
@@ -128,6 +129,12 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise PygradValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     s = _scores("cross_entropy", x)
     return _nll("cross_entropy", s.log_softmax(axis=1), labels, weight, ignore_index, reduction, label_smoothing)
+
+
+def _refuse_class_weights(op: str, x: Any, weight: Any) -> None:
+    """PyTorch's refusal of class weights that require grad while grad mode is on, before any other
+    check, naming the function its message names for x's layout (the nll_loss op refuses them too)."""
+    _engines.refuse_grad_weight(op, "nll_loss2d_forward" if x.ndim > 2 else "nll_loss_forward", "weight", weight)
 
 
 def _classes_last(op: str, x: Any, labels: Any) -> tuple[Any, Any, tuple[int, ...]]:
@@ -175,18 +182,16 @@ def _label_array(labels: Any) -> np.ndarray:
     return np.asarray(_values(labels) if is_tensor(labels) else labels)
 
 
-def _weighted_labels(op: str, labels: Any, scores: Any, weight: Any, ignore_index: int
-                     ) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Labels as int64 (ignored rows set to class 0), the kept-row mask, and the weight tensor (or None)."""
+def _weighted_labels(op: str, labels: Any, scores: Any, weight: Any, ignore_index: int) -> Any:
+    """The labels checked (those not ``ignore_index`` in [0, C)), and the weight as a tensor (or None)."""
     arr = _label_array(labels)
-    keep = arr != ignore_index
-    y = _labels(op, np.where(keep, arr, 0), scores)
+    _labels(op, np.where(arr != ignore_index, arr, 0), scores)
     w = None
     if weight is not None:
         w = weight if is_tensor(weight) else engine_of(scores).tensor(np.asarray(weight), dtype=scores.dtype)
         if w.shape != (scores.shape[1],):
             raise ShapeError(f"{op}: weight must have one entry per class ({scores.shape[1]}), got shape {w.shape}")
-    return y, keep, w
+    return w
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Any:
@@ -194,7 +199,8 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     Lᵢ = -w_yᵢ·input[i, yᵢ]; rows labelled ``ignore_index`` give 0; "mean" divides the sum
     by Σ w_yᵢ over the kept rows (PyTorch's rule: NaN when nothing is kept)."""
     _check_reduction("nll_loss", reduction)
-    if _tensor("nll_loss", input).ndim != 2:
+    _refuse_class_weights("nll_loss", _tensor("nll_loss", input), weight)
+    if input.ndim != 2:
         x2, y2, out = _classes_last("nll_loss", input, target)
         loss = nll_loss(x2, y2, weight, ignore_index, reduction)
         return loss.reshape(out) if reduction == "none" else loss
@@ -207,35 +213,13 @@ def _nll(op: str, logp: Any, labels: Any, weight: Any, ignore_index: int, reduct
     """The nll_loss op over log-probabilities (N, C): Lᵢ = -(1 - ε)·w_yᵢ·logp[i, yᵢ] - (ε/C)·Σⱼ wⱼ·logp[i, j]
     on the rows not labelled ``ignore_index`` (ε = 0: -w_yᵢ·logp[i, yᵢ]), the mean over Σ w_yᵢ of those
     rows. The labels are checked here (with these messages) and again by the op, which reads an int64
-    tensor of labels in place (so a compiled step follows it)."""
-    _y, _keep, w = _weighted_labels(op, labels, logp, weight, ignore_index)
-    if w is not None and w.requires_grad:
-        return _nll_composed(op, logp, labels, w, ignore_index, reduction, label_smoothing)
+    tensor of labels in place (so a compiled step follows it). The weights are not differentiated: as
+    PyTorch, the op refuses weights that require grad while grad mode is on."""
+    w = _weighted_labels(op, labels, logp, weight, ignore_index)
     E = engine_of(logp)  # noqa: N806
     w = E.zeros((), dtype=logp.dtype) if w is None else w if w.dtype == logp.dtype else w.astype(logp.dtype)
     y = labels if is_tensor(labels) and labels.dtype.kind in "iu" else _label_array(labels).astype(np.int64)
     return logp._nll_loss(y, w, ignore_index, reduction, float(label_smoothing), op)
-
-
-def _nll_composed(op: str, logp: Any, labels: Any, w: Any, ignore_index: int, reduction: str,
-                  label_smoothing: float) -> Any:
-    """:func:`_nll` composed of gathers, for class weights that require grad (the op does not differentiate
-    them); it reads the labels into Python, so a compiled step cannot record it."""
-    _recording.refuse(f"{op} with class weights that require grad (the labels are read into Python)")
-    n, c = logp.shape
-    y, keep, _ = _weighted_labels(op, labels, logp, None, ignore_index)
-    E = engine_of(logp)  # noqa: N806
-    wy = w[E.tensor(y)] * E.tensor(keep.astype(np.float64), dtype=logp.dtype)
-    losses = -logp[np.arange(n), y] * wy
-    loss = losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.sum() / wy.sum()
-    if label_smoothing == 0.0:
-        return loss
-    smooth = -E.where(E.tensor(keep.reshape(n, 1)), logp * w.reshape(1, c), 0.0).sum(axis=1)
-    if reduction == "mean":
-        smooth = smooth.sum() / wy.sum()
-    elif reduction == "sum":
-        smooth = smooth.sum()
-    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
@@ -400,12 +384,15 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     with [log σ(-x), log σ(x)] = log_softmax([0, x]) (never exp of a large number, and the
     exact gradient at x = 0); ``weight`` w broadcasts to x's shape, ``pos_weight`` p (the
     positive examples' weight, one per class) broadcasts along x's last dimension; both 1 when
-    None. A string third argument is taken as ``reduction`` (the older signature).
+    None. Neither is differentiated: as PyTorch, one that requires grad is refused (RuntimeError)
+    while grad mode is on. A string third argument is taken as ``reduction`` (the older signature).
     """
     op = "binary_cross_entropy_with_logits"
     if isinstance(weight, str):  # binary_cross_entropy_with_logits(x, t, "sum")
         weight, reduction = None, weight
     _check_reduction(op, reduction)
+    for argument, w in (("weight", weight), ("pos_weight", pos_weight)):
+        _engines.refuse_grad_weight(op, op, argument, w)
     x, t = _pair(op, input, target)
     E = engine_of(x)
     pair = E.stack([E.zeros(*x.shape, dtype=x.dtype), x], axis=-1)  # (..., 2): [0, x]
@@ -1783,9 +1770,11 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
 def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
                       reduction: str = "mean") -> Any:
     """PyTorch's multi-class margin loss of scores (N, C) (or (C,)) and labels: ℓᵢ = Σ_{j≠yᵢ}
-    w_yᵢ·max(0, margin - x[yᵢ] + x[j])ᵖ / C, p 1 or 2."""
+    w_yᵢ·max(0, margin - x[yᵢ] + x[j])ᵖ / C, p 1 or 2. The class weights are not differentiated: as
+    PyTorch, weights that require grad are refused (RuntimeError) while grad mode is on."""
     op = "multi_margin_loss"
     _check_reduction(op, reduction)
+    _engines.refuse_grad_weight(op, op, "weight", weight)
     x = _float_tensor(op, input)
     if p not in (1, 2):
         raise PygradValueError(f"{op}: only p = 1 and p = 2 are supported, got {p!r}")

@@ -26,7 +26,8 @@ class _Loss(Module):
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (N, C) and integer labels (N,): Lᵢ = log Σⱼ e^sⱼ - s_yᵢ,
-    with PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing``."""
+    with PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing`` (class weights that require
+    grad are refused while grad mode is on, as by PyTorch)."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
@@ -42,7 +43,8 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (N, C) and labels (N,), PyTorch's arguments."""
+    """Negative log-likelihood of log-probabilities (N, C) and labels (N,), PyTorch's arguments (class
+    weights that require grad are refused while grad mode is on, as by PyTorch)."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
@@ -127,7 +129,8 @@ class MSELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of logits and targets in [0, 1]: -w [p·t log σ(x) + (1 - t) log σ(-x)],
     w = ``weight`` and p = ``pos_weight`` (one per class, along the last dimension), 1 when None
-    (:func:`pygrad.nn.functional.binary_cross_entropy_with_logits`)."""
+    (:func:`pygrad.nn.functional.binary_cross_entropy_with_logits`); either refused if it requires grad
+    while grad mode is on, as by PyTorch."""
 
     def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
         if isinstance(weight, str):  # BCEWithLogitsLoss("sum"): the older signature

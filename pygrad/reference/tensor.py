@@ -1114,8 +1114,9 @@ class Tensor:
     def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
         """The nll_loss op over log-probabilities self (N, C) at N integer ``labels``, class ``weight``
-        (C,) or 0-d (none; never differentiated), rows labelled ``ignore_index`` left out, label
-        smoothing ε: see :class:`ops.NllLoss`; ``op`` names it in messages."""
+        (C,) or 0-d (none; never differentiated: as PyTorch, refused while grad mode is on if it requires
+        grad), rows labelled ``ignore_index`` left out, label smoothing ε: see :class:`ops.NllLoss`; ``op``
+        names it in messages."""
         if reduction not in ("mean", "sum", "none"):
             raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         if KIND[self.dtype] < 2:
@@ -1129,11 +1130,10 @@ class Tensor:
             raise PygradValueError(f"{op}: {'empty batch' if n == 0 else 'no classes'}: scores of shape "
                                    f"{tuple(self.shape)}")
         w = weight if isinstance(weight, Tensor) else Tensor._wrap(np.asarray(weight, dtype=self.dtype))
+        _engines.refuse_grad_weight(op, "nll_loss_forward", "weight", w)
         if w.dtype != self.dtype or w.shape not in ((), (c,)):
             raise ShapeError(f"{op}: weight must have one entry per class ({c}) and the scores' dtype, got "
                              f"{w.dtype} {tuple(w.shape)} for scores {self.dtype} {tuple(self.shape)}")
-        if w.requires_grad:
-            raise PygradValueError(f"{op}: the class weights are not differentiated; pass weight.detach()")
         y = np.array(labels._data if isinstance(labels, Tensor) else labels, dtype=np.int64)
         if y.ndim != 1:
             raise ShapeError(f"{op}: labels must be 1-d (one class index per row), got shape {y.shape}")
@@ -1184,10 +1184,7 @@ class Tensor:
             if KIND[x.dtype] < 2:
                 raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
         p, t, w = ts
-        if w.requires_grad and is_grad_enabled():
-            raise PygradRuntimeError(f"{op}: the function 'binary_cross_entropy' is not differentiable with respect "
-                                     f"to argument 'weight' (of shape {tuple(w.shape)}). This input cannot have "
-                                     "requires_grad True; pass weight.detach()")
+        _engines.refuse_grad_weight(op, op, "weight", w)
         if t.dtype != p.dtype or w.dtype != p.dtype:
             raise PygradTypeError(f"{op}: input, target and weight must have one dtype, got {p.dtype}, {t.dtype} "
                                   f"and {w.dtype} (promote first)")

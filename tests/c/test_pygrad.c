@@ -2550,8 +2550,14 @@ static void test_nn_ops(void) {
                 "nll_loss: label 7 at position 1 is out of range for 3 classes");
     CHECK_FAILS(pg_nll_loss(lp, cw, lab_ni, 2, PG_REDUCTION_SUM, -100, 0.0, 1), PG_ERR_INDEX, "cross_entropy: label 7");
     CHECK_FAILS(pg_nll_loss(lp, V(F64, 1.0, 2.0), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_SHAPE, "weight");
-    CHECK_FAILS(pg_nll_loss(lp, leaf(V(F64, 1.0, 2.0, 3.0)), lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0), PG_ERR_VALUE,
-                "not differentiated");
+    /* class weights that require grad: refused while grad mode is on (PyTorch's error), taken under no_grad */
+    pg_tensor *cwg = leaf(V(F64, 1.0, 2.0, 3.0));
+    CHECK_FAILS(pg_nll_loss(lp, cwg, lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 1), PG_ERR_RUNTIME,
+                "cross_entropy: the function 'nll_loss_forward' is not differentiable with respect to argument "
+                "'weight' (of shape (3,)). This input cannot have requires_grad True; pass weight.detach()");
+    pg_set_grad_enabled(0);
+    CHECK_VALUES(keep(pg_nll_loss(lp, cwg, lab_n, 2, PG_REDUCTION_SUM, -100, 0.0, 0)), E, 9.5);
+    pg_set_grad_enabled(1);
     CHECK_FAILS(pg_nll_loss(lp, cw, lab_n, 2, PG_REDUCTION_SUM, -100, 1.5, 0), PG_ERR_VALUE, "label_smoothing");
 
     /* one_hot: int64 rows of 0s and a 1, labels of any shape, int64 or int32 */

@@ -281,23 +281,35 @@ def test_label_out_of_range_at_replay_raises(case) -> None:
         np.testing.assert_array_equal(a, p.numpy())
 
 
-def test_class_weights_that_require_grad_fall_back() -> None:
-    """The nll_loss op does not differentiate its class weights; weights that require grad take the
-    composed path (as before), which reads the labels in Python: the step runs eagerly, with a warning."""
+def test_class_weights_that_require_grad_are_refused_as_eagerly() -> None:
+    """The nll_loss op does not differentiate its class weights: as eagerly (and as PyTorch), weights
+    that require grad raise RuntimeError at the call, recording or not (no eager fallback, no warning,
+    no gradient); the same weights detached record once and replay."""
     model = nn.MLP([4, 5], dtype="float64", generator=1)
     w = pg.tensor(np.ones(5), requires_grad=True)
 
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y, weight=w)
-        loss.backward()
-        return loss.detach()
+    def step_with(weight):
+        def step(x, y):
+            loss = F.cross_entropy(model(x), y, weight=weight)
+            loss.backward()
+            return loss
 
-    f = pg.compile(step)
+        return step
+
+    f = pg.compile(step_with(w))
     x, y = _label_batches(1, -100)[0]
-    with pytest.warns(CompileWarning, match="class weights that require grad"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match=r"cross_entropy: the function 'nll_loss_forward' is not "
+                                                   r"differentiable with respect to argument 'weight' \(of shape "
+                                                   r"\(5,\)\)"):
+                f(x, y)
+        assert w.grad is None and all(p.grad is None for p in model.parameters())
+        g = pg.compile(step_with(w.detach()))
         for _ in range(3):
-            f(x, y)
-    assert w.grad is not None
+            g(x, y)
+    assert g.records == 1
 
 
 # ------------------------------------------------------ the char transformer ---

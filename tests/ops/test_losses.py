@@ -4,6 +4,7 @@ worked out by hand (the notes' fruit table) or with independent numpy formulas."
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -221,6 +222,145 @@ def test_bce_with_logits_equals_torch(rng) -> None:
     pl.backward()
     assert pl.item() == pytest.approx(tl.item(), rel=1e-13)
     np.testing.assert_allclose(px.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+# ---------------------------------------------------------------------------
+# loss weights that require grad: refused while grad mode is on, as PyTorch 2.13
+# ---------------------------------------------------------------------------
+
+WX = np.linspace(-1.5, 2.0, 12).reshape(4, 3)  # scores or logits (4, 3)
+WX4 = np.linspace(-2.0, 1.0, 24).reshape(2, 3, 2, 2)  # scores (N, C, d1, d2)
+WY, WY4 = np.array([0, 2, 1, 2]), np.array([[[0, 1], [2, 2]], [[1, 0], [0, 2]]])
+WT = np.linspace(0.1, 0.9, 12).reshape(4, 3)  # binary targets
+WEIGHTS = {(3,): np.array([0.5, 2.0, 1.25]), (4, 3): np.linspace(0.25, 3.0, 12).reshape(4, 3)}
+
+
+def _weighted(ns, x, y, x4, y4, t, w):
+    """The calls taking a weight, each one ``lambda`` of the namespace (pygrad, pygrad.reference or torch,
+    all spelled alike), its inputs and the weight."""
+    F = ns.nn.functional  # noqa: N806
+    return {
+        "cross_entropy": lambda: F.cross_entropy(x, y, w),
+        "cross_entropy-smoothing-none": lambda: F.cross_entropy(x, y, w, label_smoothing=0.1, reduction="none"),
+        "cross_entropy-ignore-sum": lambda: F.cross_entropy(x, y, w, ignore_index=1, reduction="sum"),
+        "cross_entropy-unbatched": lambda: F.cross_entropy(x[1], y[1], w),
+        "cross_entropy-nd": lambda: F.cross_entropy(x4, y4, w, label_smoothing=0.2),
+        "CrossEntropyLoss": lambda: ns.nn.CrossEntropyLoss(weight=w, label_smoothing=0.05)(x, y),
+        "nll_loss": lambda: F.nll_loss(x.log_softmax(1), y, w),
+        "nll_loss-nd": lambda: F.nll_loss(x4.log_softmax(1), y4, w, reduction="none"),
+        "NLLLoss": lambda: ns.nn.NLLLoss(weight=w, reduction="sum")(x.log_softmax(1), y),
+        "bce_with_logits-weight": lambda: F.binary_cross_entropy_with_logits(x, t, w),
+        "bce_with_logits-pos_weight": lambda: F.binary_cross_entropy_with_logits(x, t, pos_weight=w),
+        "bce_with_logits-both": lambda: F.binary_cross_entropy_with_logits(x, t, w, reduction="none", pos_weight=w),
+        "BCEWithLogitsLoss": lambda: ns.nn.BCEWithLogitsLoss(reduction="sum", pos_weight=w)(x, t),
+        "multi_margin_loss": lambda: F.multi_margin_loss(x, y, weight=w),
+        "MultiMarginLoss": lambda: ns.nn.MultiMarginLoss(p=2, margin=0.5, weight=w, reduction="none")(x, y),
+    }
+
+
+# name: (the op our message names, the function and argument PyTorch's names, the weight's shape)
+WEIGHT_CASES = {
+    "cross_entropy": ("cross_entropy", "nll_loss_forward", "weight", (3,)),
+    "cross_entropy-smoothing-none": ("cross_entropy", "nll_loss_forward", "weight", (3,)),
+    "cross_entropy-ignore-sum": ("cross_entropy", "nll_loss_forward", "weight", (3,)),
+    "cross_entropy-unbatched": ("cross_entropy", "nll_loss_forward", "weight", (3,)),
+    "cross_entropy-nd": ("cross_entropy", "nll_loss2d_forward", "weight", (3,)),
+    "CrossEntropyLoss": ("cross_entropy", "nll_loss_forward", "weight", (3,)),
+    "nll_loss": ("nll_loss", "nll_loss_forward", "weight", (3,)),
+    "nll_loss-nd": ("nll_loss", "nll_loss2d_forward", "weight", (3,)),
+    "NLLLoss": ("nll_loss", "nll_loss_forward", "weight", (3,)),
+    "bce_with_logits-weight": ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits", "weight",
+                               (4, 3)),
+    "bce_with_logits-pos_weight": ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits",
+                                   "pos_weight", (3,)),
+    "bce_with_logits-both": ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits", "weight",
+                             (3,)),
+    "BCEWithLogitsLoss": ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits", "pos_weight",
+                          (3,)),
+    "multi_margin_loss": ("multi_margin_loss", "multi_margin_loss", "weight", (3,)),
+    "MultiMarginLoss": ("multi_margin_loss", "multi_margin_loss", "weight", (3,)),
+}
+
+
+def _weight_inputs(ns):
+    """x (requires grad), the (N, C, d1, d2) scores, their labels and the binary targets, as ns's tensors."""
+    return (ns.tensor(WX, requires_grad=True), ns.tensor(WY), ns.tensor(WX4, requires_grad=True), ns.tensor(WY4),
+            ns.tensor(WT))
+
+
+def _refusal(case: str) -> str:
+    op, function, argument, shape = WEIGHT_CASES[case]
+    shown = f"({shape[0]},)" if len(shape) == 1 else str(shape)
+    return (rf"{op}: the function '{function}' is not differentiable with respect to argument '{argument}' "
+            rf"\(of shape {re.escape(shown)}\)\. This input cannot have requires_grad True; pass "
+            rf"{argument}\.detach\(\)")
+
+
+@pytest.mark.parametrize("case", sorted(WEIGHT_CASES))
+def test_loss_weight_that_requires_grad_is_refused(m, case: str) -> None:
+    """As PyTorch 2.13: a class (or element) weight that requires grad is refused at the call while grad
+    mode is on, in every layout and by the modules alike, with PyTorch's sentences, the weight's shape and
+    the fix; under no_grad and inference mode it is a constant (the values of its detached twin)."""
+    x, y, x4, y4, t = _weight_inputs(m)
+    w = m.tensor(WEIGHTS[WEIGHT_CASES[case][3]], requires_grad=True)
+    call = _weighted(m, x, y, x4, y4, t, w)[case]
+    with pytest.raises(RuntimeError, match=_refusal(case)) as err:
+        call()
+    assert isinstance(err.value, PygradError)
+    assert x.grad is None and x4.grad is None and w.grad is None
+    want = _weighted(m, x, y, x4, y4, t, w.detach())[case]()
+    assert want.requires_grad  # x's gradient still flows where the weight is constant
+    for mode in (m.no_grad, m.inference_mode):
+        with mode():
+            got = call()
+        assert not got.requires_grad and got.grad_fn is None
+        np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
+
+
+def test_nll_loss_op_refuses_a_weight_that_requires_grad(m) -> None:
+    """The op itself (which F.nll_loss and F.cross_entropy apply) refuses as the functions do."""
+    x, y = m.tensor(WX, requires_grad=True), m.tensor(WY)
+    w = m.tensor(WEIGHTS[(3,)], requires_grad=True)
+    with pytest.raises(RuntimeError, match=_refusal("nll_loss")):
+        x._nll_loss(y, w)
+    with m.no_grad():
+        got = x._nll_loss(y, w, reduction="sum")
+    np.testing.assert_array_equal(got.numpy(), x._nll_loss(y, w.detach(), reduction="sum").detach().numpy())
+
+
+@pytest.mark.parametrize("case", ["cross_entropy", "nll_loss", "bce_with_logits-pos_weight", "multi_margin_loss"])
+def test_refusal_comes_before_the_weights_shape(m, case: str) -> None:
+    """A weight that requires grad and has the wrong shape is refused for requiring grad, as PyTorch
+    checks first; without grad it is the ShapeError it was."""
+    x, y, x4, y4, t = _weight_inputs(m)
+    w = m.tensor(np.ones(5), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"is not differentiable with respect to argument '\w+' \(of shape "
+                                           r"\(5,\)\)"):
+        _weighted(m, x, y, x4, y4, t, w)[case]()
+    with pytest.raises(ShapeError, match=r"\(5,\)"):
+        _weighted(m, x, y, x4, y4, t, w.detach())[case]()
+
+
+@pytest.mark.parametrize("case", sorted(WEIGHT_CASES))
+def test_loss_weight_refusal_is_pytorchs(case: str) -> None:
+    """PyTorch 2.13 refuses each call with the function and argument our message names, in the sentences
+    ours carries; under no_grad both take the weight, with the same values."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = [], []
+    for ns, out in ((pg, ours), (torch, theirs)):
+        x, y, x4, y4, t = _weight_inputs(ns)
+        call = _weighted(ns, x, y, x4, y4, t, ns.tensor(WEIGHTS[WEIGHT_CASES[case][3]], requires_grad=True))[case]
+        with pytest.raises(RuntimeError) as err:
+            call()
+        with ns.no_grad():
+            out.extend((str(err.value), call().numpy()))
+    _, function, argument, _ = WEIGHT_CASES[case]
+    assert theirs[0] == (f"The function '{function}' is not differentiable with respect to argument '{argument}'. "
+                         "This input cannot have requires_grad True.")
+    for sentence in (f"the function '{function}' is not differentiable with respect to argument '{argument}'",
+                     "This input cannot have requires_grad True"):
+        assert sentence in ours[0]
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12, atol=1e-15)
 
 
 # ---------------------------------------------------------------------------
