@@ -126,6 +126,15 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
         TT *acc = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1];                                                        \
         (void)ctx;                                                                               \
+        if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
+            TT a = acc[0];                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                TT v = x[i * st[1]];                                                             \
+                if (__builtin_expect(v > a || isnan(v), 0)) a = v; /* rare: a branch, not a chain */ \
+            }                                                                                    \
+            acc[0] = a;                                                                          \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t i = 0; i < n; i++) {                                                        \
             TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
             if (v > *a || isnan(v)) *a = v;                                                      \
@@ -135,6 +144,15 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
         TT *acc = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1];                                                        \
         (void)ctx;                                                                               \
+        if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
+            TT a = acc[0];                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                TT v = x[i * st[1]];                                                             \
+                if (__builtin_expect(v < a || isnan(v), 0)) a = v; /* rare: a branch, not a chain */ \
+            }                                                                                    \
+            acc[0] = a;                                                                          \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t i = 0; i < n; i++) {                                                        \
             TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
             if (v < *a || isnan(v)) *a = v;                                                      \

@@ -14,6 +14,15 @@
         TT *cnt = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
         (void)ctx;                                                                               \
+        if (st[0] == 0 && st[2] == 0) { /* one count: in a register */                          \
+            TT c = cnt[0], b = m[0];                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                TT a = x[i * st[1]];                                                             \
+                if (a == b || (a != a && b != b)) c += 1;                                        \
+            }                                                                                    \
+            cnt[0] = c;                                                                          \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t i = 0; i < n; i++) {                                                        \
             TT a = x[i * st[1]], b = m[i * st[2]];                                               \
             if (a == b || (a != a && b != b)) cnt[i * st[0]] += 1;                               \
@@ -63,9 +72,18 @@ PG_RED_BWD_ROWS(double, f64)
         (void)ctx;                                                                               \
         for (int64_t i0 = 0; i0 < n; i0 += PG_LSE_CHUNK) {                                       \
             int64_t c = n - i0 < PG_LSE_CHUNK ? n - i0 : PG_LSE_CHUNK;                           \
-            for (int64_t k = 0; k < c; k++) t[k] = x[(i0 + k) * st[1]] - m[(i0 + k) * st[2]];     \
+            if (st[1] == 1 && st[2] == 0)                                                        \
+                for (int64_t k = 0; k < c; k++) t[k] = x[i0 + k] - m[0];                         \
+            else                                                                                 \
+                for (int64_t k = 0; k < c; k++) t[k] = x[(i0 + k) * st[1]] - m[(i0 + k) * st[2]]; \
             pg__vm_##SUF(PG_VM_EXP, t, NULL, t, c, 1.0);                                         \
-            for (int64_t k = 0; k < c; k++) s[(i0 + k) * st[0]] += (double)t[k];                  \
+            if (st[0] == 0) { /* one sum: in a register, the same additions in order */          \
+                double a = s[0];                                                                 \
+                for (int64_t k = 0; k < c; k++) a += (double)t[k];                               \
+                s[0] = a;                                                                        \
+            } else {                                                                             \
+                for (int64_t k = 0; k < c; k++) s[(i0 + k) * st[0]] += (double)t[k];              \
+            }                                                                                    \
         }                                                                                        \
     }                                                                                            \
     /* forward y = m + log s;  backward dx = g e^(x - y) (softmax of x times g) */               \
