@@ -74,6 +74,27 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
 #define PG_SUM_LANES 16
 #define PG_SUM_CHUNK 4096
 
+/* acc = max(acc, x) (OP >) or min (OP <), NaN wins (numpy's rule) */
+#define PG_EXT_ROW(TT, NAME, OP)                                                                 \
+    static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {                \
+        TT *acc = (TT *)ptr[0];                                                                  \
+        const TT *x = (const TT *)ptr[1];                                                        \
+        (void)ctx;                                                                               \
+        if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
+            TT a = acc[0];                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                TT v = x[i * st[1]];                                                             \
+                if (__builtin_expect(v OP a || isnan(v), 0)) a = v; /* rare: a branch, not a chain */ \
+            }                                                                                    \
+            acc[0] = a;                                                                          \
+            return;                                                                              \
+        }                                                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
+            if (v OP *a || isnan(v)) *a = v;                                                     \
+        }                                                                                        \
+    }
+
 #define PG_RED_ROWS(TT, SUF)                                                                     \
     /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
      * added pairwise at the end */                                                              \
@@ -121,43 +142,8 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
             j->part[c] = m;                                                                      \
         }                                                                                        \
     }                                                                                            \
-    /* acc = max(acc, x), NaN wins (numpy's rule) */                                             \
-    static void max_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
-        TT *acc = (TT *)ptr[0];                                                                  \
-        const TT *x = (const TT *)ptr[1];                                                        \
-        (void)ctx;                                                                               \
-        if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
-            TT a = acc[0];                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                                    \
-                TT v = x[i * st[1]];                                                             \
-                if (__builtin_expect(v > a || isnan(v), 0)) a = v; /* rare: a branch, not a chain */ \
-            }                                                                                    \
-            acc[0] = a;                                                                          \
-            return;                                                                              \
-        }                                                                                        \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
-            if (v > *a || isnan(v)) *a = v;                                                      \
-        }                                                                                        \
-    }                                                                                            \
-    static void min_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
-        TT *acc = (TT *)ptr[0];                                                                  \
-        const TT *x = (const TT *)ptr[1];                                                        \
-        (void)ctx;                                                                               \
-        if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
-            TT a = acc[0];                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                                    \
-                TT v = x[i * st[1]];                                                             \
-                if (__builtin_expect(v < a || isnan(v), 0)) a = v; /* rare: a branch, not a chain */ \
-            }                                                                                    \
-            acc[0] = a;                                                                          \
-            return;                                                                              \
-        }                                                                                        \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
-            if (v < *a || isnan(v)) *a = v;                                                      \
-        }                                                                                        \
-    }
+    PG_EXT_ROW(TT, max_row_##SUF, >)                                                             \
+    PG_EXT_ROW(TT, min_row_##SUF, <)
 PG_RED_ROWS(float, f32)
 PG_RED_ROWS(double, f64)
 

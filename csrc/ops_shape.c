@@ -499,9 +499,52 @@ typedef struct pg_imap_job {
     int mode, kind;
 } pg_imap_job;
 
+/* One row's copy (T by element size) into o from x (o, x at the row's start and base), or its adds into
+ * dx from g (T: float or double): a run is one copy or one add, a repeated element one fill or one sum in
+ * the elements' order (the same result as one at a time), anything else one element at a time */
+#define PG_IMAP_COPY_ROW(T, SUF)                                                                            \
+    static void pg__imap_copy_##SUF(const pg_imap_job *q, T *o, const T *x, const int64_t *last) {          \
+        const int64_t n = q->inner, ns = q->nseg; /* locals: the stores below may alias q (no strict aliasing) */ \
+        if (q->kind == PG_IMAP_RUNS) {                                                                      \
+            for (int64_t k = 0; k < ns; k++) { /* a loop, not memcpy: rep movsb ran 6x slower */            \
+                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1]; /* when o and x differ in alignment */  \
+                T *restrict d = o + j;                                                                      \
+                const T *restrict s = x + last[j];                                                          \
+                for (int64_t i = 0; i < len; i++) d[i] = s[i];                                              \
+            }                                                                                               \
+        } else if (q->kind == PG_IMAP_SAME) {                                                               \
+            T v = x[last[0]];                                                                               \
+            for (int64_t j = 0; j < n; j++) o[j] = v;                                                       \
+        } else {                                                                                            \
+            for (int64_t j = 0; j < n; j++) o[j] = x[last[j]];                                              \
+        }                                                                                                   \
+    }
+#define PG_IMAP_ADD_ROW(T, SUF)                                                                             \
+    static void pg__imap_add_##SUF(const pg_imap_job *q, T *dx, const T *g, const int64_t *last) {          \
+        const int64_t n = q->inner, ns = q->nseg;                                                           \
+        if (q->kind == PG_IMAP_RUNS) {                                                                      \
+            for (int64_t k = 0; k < ns; k++) {                                                              \
+                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1];                                         \
+                T *restrict d = dx + last[j];                                                               \
+                const T *restrict s = g + j;                                                                \
+                for (int64_t i = 0; i < len; i++) d[i] += s[i];                                             \
+            }                                                                                               \
+        } else if (q->kind == PG_IMAP_SAME) {                                                               \
+            T acc = dx[last[0]];                                                                            \
+            for (int64_t j = 0; j < n; j++) acc += g[j];                                                    \
+            dx[last[0]] = acc;                                                                              \
+        } else {                                                                                            \
+            for (int64_t j = 0; j < n; j++) dx[last[j]] += g[j];                                            \
+        }                                                                                                   \
+    }
+PG_IMAP_COPY_ROW(uint8_t, 1)
+PG_IMAP_COPY_ROW(uint32_t, 4)
+PG_IMAP_COPY_ROW(uint64_t, 8)
+PG_IMAP_ADD_ROW(float, f32)
+PG_IMAP_ADD_ROW(double, f64)
+
 /* rows [r0, r1) of y: element j of a row reads x at base + src_last[j] (mode: copy by element size, add
- * into dx by float type, or write the flat offsets); a run is one copy or one add of a row, and an element
- * repeated is one fill or one sum in the element's order (the same result as one at a time) */
+ * into dx by float type (backward: y is g, read, and x is dx), or write the flat offsets) */
 static void pg__imap_rows(void *ctx, int64_t r0, int64_t r1) {
     const pg_imap_job *q = ctx;
     int nd = q->om->ndim;
@@ -517,50 +560,13 @@ static void pg__imap_rows(void *ctx, int64_t r0, int64_t r1) {
         int64_t base = 0;
         for (int d = 0; d < nd - 1; d++) base += q->dsrc[d][idx[d]];
         int64_t at = r * inner;
-        if (q->kind == PG_IMAP_RUNS && q->mode <= PG_IMAP_COPY8) {
-            size_t es = q->mode == PG_IMAP_COPY1 ? 1 : q->mode == PG_IMAP_COPY4 ? 4 : 8;
-            for (int64_t k = 0; k < q->nseg; k++) {
-                int64_t j = q->seg[2 * k];
-                memcpy(y + (at + j) * (int64_t)es, x + (base + last[j]) * (int64_t)es, es * (size_t)q->seg[2 * k + 1]);
-            }
-        } else if (q->kind == PG_IMAP_RUNS && q->mode == PG_IMAP_ADD32) {
-            for (int64_t k = 0; k < q->nseg; k++) {
-                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1];
-                float *restrict d = (float *)x + base + last[j];
-                const float *restrict g = (const float *)y + at + j;
-                for (int64_t i = 0; i < len; i++) d[i] += g[i];
-            }
-        } else if (q->kind == PG_IMAP_RUNS && q->mode == PG_IMAP_ADD64) {
-            for (int64_t k = 0; k < q->nseg; k++) {
-                int64_t j = q->seg[2 * k], len = q->seg[2 * k + 1];
-                double *restrict d = (double *)x + base + last[j];
-                const double *restrict g = (const double *)y + at + j;
-                for (int64_t i = 0; i < len; i++) d[i] += g[i];
-            }
-        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_COPY4) {
-            uint32_t v = ((const uint32_t *)x)[base + last[0]], *o = (uint32_t *)y + at;
-            for (int64_t j = 0; j < inner; j++) o[j] = v;
-        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_COPY8) {
-            uint64_t v = ((const uint64_t *)x)[base + last[0]], *o = (uint64_t *)y + at;
-            for (int64_t j = 0; j < inner; j++) o[j] = v;
-        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_ADD32) {
-            float acc = ((float *)x)[base + last[0]];
-            for (int64_t j = 0; j < inner; j++) acc += ((const float *)y)[at + j];
-            ((float *)x)[base + last[0]] = acc;
-        } else if (q->kind == PG_IMAP_SAME && q->mode == PG_IMAP_ADD64) {
-            double acc = ((double *)x)[base + last[0]];
-            for (int64_t j = 0; j < inner; j++) acc += ((const double *)y)[at + j];
-            ((double *)x)[base + last[0]] = acc;
-        } else {
-            switch (q->mode) {
-            case PG_IMAP_COPY1: for (int64_t j = 0; j < inner; j++) ((uint8_t *)y)[at + j] = ((const uint8_t *)x)[base + last[j]]; break;
-            case PG_IMAP_COPY4: for (int64_t j = 0; j < inner; j++) ((uint32_t *)y)[at + j] = ((const uint32_t *)x)[base + last[j]]; break;
-            case PG_IMAP_COPY8: for (int64_t j = 0; j < inner; j++) ((uint64_t *)y)[at + j] = ((const uint64_t *)x)[base + last[j]]; break;
-            /* backward: here y is g (read) and x is dx (added into) */
-            case PG_IMAP_ADD32: for (int64_t j = 0; j < inner; j++) ((float *)x)[base + last[j]] += ((const float *)y)[at + j]; break;
-            case PG_IMAP_ADD64: for (int64_t j = 0; j < inner; j++) ((double *)x)[base + last[j]] += ((const double *)y)[at + j]; break;
-            default: for (int64_t j = 0; j < inner; j++) ((int64_t *)y)[at + j] = base + last[j];
-            }
+        switch (q->mode) {
+        case PG_IMAP_COPY1: pg__imap_copy_1(q, (uint8_t *)y + at, (const uint8_t *)x + base, last); break;
+        case PG_IMAP_COPY4: pg__imap_copy_4(q, (uint32_t *)y + at, (const uint32_t *)x + base, last); break;
+        case PG_IMAP_COPY8: pg__imap_copy_8(q, (uint64_t *)y + at, (const uint64_t *)x + base, last); break;
+        case PG_IMAP_ADD32: pg__imap_add_f32(q, (float *)x + base, (const float *)y + at, last); break;
+        case PG_IMAP_ADD64: pg__imap_add_f64(q, (double *)x + base, (const double *)y + at, last); break;
+        default: for (int64_t j = 0; j < inner; j++) ((int64_t *)y)[at + j] = base + last[j];
         }
         for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
             if (++idx[d] < q->om->shape[d]) break;

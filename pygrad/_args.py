@@ -256,8 +256,11 @@ def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
     """The offsets of a basic key (ints, slices, None, one Ellipsis) in O(result), or
     None for any other key and for any error (the general path then raises numpy's)."""
     items = _basic_parse(shape, key)
-    if items is None:
-        return None
+    return None if items is None else _items_offsets(shape, items)
+
+
+def _items_offsets(shape: tuple[int, ...], items: list[tuple[Any, ...]]) -> np.ndarray:
+    """The flat offsets of a parsed basic key (_basic_parse), in the result's shape."""
     strides = _strides(shape)
     base = 0
     dims: list[tuple[int, int]] = []  # (length, stride) per result dim
@@ -281,13 +284,10 @@ def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
     return off if off.shape == out_shape else np.array(np.broadcast_to(off, out_shape), dtype=np.int64)
 
 
-def _basic_maps(shape: tuple[int, ...], key: Any) -> tuple[list[np.ndarray], tuple[int, ...]] | None:
-    """A basic key as one index vector per input dim (an int: that one index; a slice: its
-    range) and the result's shape (the ints' dims dropped, None's added), or None as
-    ``_basic_offsets``: ``x[key]`` is the index_map of those vectors, reshaped."""
-    items = _basic_parse(shape, key)
-    if items is None:
-        return None
+def _items_maps(shape: tuple[int, ...], items: list[tuple[Any, ...]]) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """A parsed basic key (_basic_parse) as one index vector per input dim (an int: that one
+    index; a slice: its range) and the result's shape (the ints' dims dropped, None's added):
+    ``x[key]`` is the index_map of those vectors, reshaped."""
     maps: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(shape)
     out: list[int] = []
     for it in items:

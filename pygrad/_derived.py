@@ -1290,8 +1290,8 @@ def _extreme(op: str, x: Any, dim: Any, keepdim: Any, top: bool) -> Any:
     if x.dtype.kind != "f":  # integers and bools: no gradient to route
         v = x.detach().numpy()
         return _eng(x).tensor((np.max if top else np.min)(v, axis=ds, keepdims=keepdim))
-    if not ds:  # a 0-d tensor: itself, as a new tensor
-        return x * 1.0
+    if not ds:  # a 0-d tensor: a copy of itself
+        return x._copy()
     # the max/min reduction op: the gradient split evenly between ties (PyTorch's amax/amin),
     # between the NaNs where the extreme is NaN
     return x.max(axis=ds, keepdims=keepdim) if top else x.min(axis=ds, keepdims=keepdim)

@@ -20,9 +20,11 @@ from pygrad._args import (
     KIND,
     _axes_mask,
     _axis_arg,
-    _basic_maps,
+    _basic_parse,
     _index_offsets,
     _is_scalar,
+    _items_maps,
+    _items_offsets,
     _real,
     _reduce_args,
     _reduction_arg,
@@ -1202,12 +1204,15 @@ class Tensor:
         return _wrap(lib.pg_permute(self._p, n, perm))
 
     def __getitem__(self, key: Any) -> Tensor:
-        if self.numel() >= _MAPPED_MIN:  # a basic key into a large tensor: the index_map op
-            mapped = _basic_maps(self.shape, key)
-            if mapped is not None and math.prod(mapped[1]) >= _MAPPED_MIN:
-                y = self._index_map(mapped[0])
-                return y if y.shape == mapped[1] else y.reshape(mapped[1])
-        off = _index_offsets(self.shape, key)
+        items = _basic_parse(self.shape, key) if self.numel() >= _MAPPED_MIN else None
+        if items is not None:  # a basic key into a large tensor: the index_map op for a large result
+            maps, shape = _items_maps(self.shape, items)
+            if math.prod(shape) >= _MAPPED_MIN:
+                y = self._index_map(maps)
+                return y if y.shape == shape else y.reshape(shape)
+            off = _items_offsets(self.shape, items)
+        else:
+            off = _index_offsets(self.shape, key)
         return _wrap(lib.pg_gather(self._p, off.ndim, list(off.shape), int64_buffer(off)))
 
     def __setitem__(self, key: Any, value: Any) -> None:
