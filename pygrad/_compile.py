@@ -118,6 +118,7 @@ class _Recording:
         self.observed: list[tuple[str, tuple[Any, ...]]] = []
         self.seeds: list[Any] = []  # the generator of each random op (None: manual_seed's)
         self.read_no_grad = False   # Python read a .grad that was None (see _grads_held)
+        self.rprop_lr: dict[int, float] = {}  # Rprop step sizes made ahead: id -> the lr they were filled with
 
     def refuse(self, what: str) -> None:
         if self.why is None:
@@ -127,6 +128,15 @@ class _Recording:
 
     def observe(self, kind: str, tensors: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
         self.observed.append((kind, tensors))
+        if kind == "rprop" and self.rprop_lr:
+            lr0 = self.rprop_lr.pop(id(tensors[3]), None)
+            lr = self.updates[-1][2]["lr"] if self.updates else lr0
+            if lr0 is not None and lr != lr0:
+                # Rprop's first step sizes are the lr of the step that makes them, and the function
+                # changed it before its first step: the eager step's own sizes, and a warm-up call
+                self.refuse("a change of Rprop's lr before its first step")
+                with _autograd.no_grad():
+                    tensors[3].fill_(lr)
         return False  # the update runs
 
 
@@ -532,18 +542,21 @@ def _premake_state(key: Any) -> list[tuple[Any, int]] | None:
     the C update left out, its step count and other numbers then dropped: the step counts from the
     start). Returns (optimizer, id(parameter)) of each state made, for :func:`_drop_unstepped`; or
     None when an optimizer would make state that cannot be made ahead (an ``_update`` other than
-    pygrad.optim's own; Rprop, whose step sizes start at the lr of the step): the first call is then
-    a warm-up, eager, and the second records, since a program recorded at the step that makes the
-    state would be of another step. The state made ahead holds what the step would have made (the
-    C updates branch on the step count, so SGD's momentum buffer still starts as the gradient)."""
+    pygrad.optim's own): the first call is then a warm-up, eager, and the second records, since a
+    program recorded at the step that makes the state would be of another step. The state made
+    ahead holds what the step would have made (the C updates branch on the step count, so SGD's
+    momentum buffer still starts as the gradient). Rprop's step sizes start at the lr of the step
+    that makes them: they are made with the lr now, and a function that changes the lr before
+    its first step makes that call a warm-up (``_Recording.observe`` refills them)."""
     opts = []
+    _recording.local.rprop_lr = rprop_lr = {}  # for the recording's check (_Recording.observe)
     for t in key[2]:
         if type(t) is tuple and len(t) == 2 and t[0] == "opt":
             opt = _OPTIMIZERS.get(t[1])
             if opt is None:
                 return None
             if opt._makes_state():
-                if _scalars_of(opt) is None or getattr(type(opt), "_update", None) is _rprop_update():
+                if _scalars_of(opt) is None:
                     return None
                 opts.append(opt)
     made: list[tuple[Any, int]] = []
@@ -563,6 +576,8 @@ def _premake_state(key: Any) -> list[tuple[Any, int]] | None:
                     opt._update(p, p, st, g)  # the parameter stands for its gradient, as in _scalars
                     state[id(p)] = {k: v for k, v in st.items() if isinstance(v, Tensor)}
                     made.append((opt, id(p)))
+                    if "step_size" in st and getattr(type(opt), "_update", None) is _rprop_update():
+                        rprop_lr[id(st["step_size"])] = g["lr"]
     finally:
         _hook_off()
     return made
@@ -1651,6 +1666,8 @@ class CompiledFunction:
         c_in, c_cap = handles(inputs), handles(captured)
         _check(lib.pg_program_record_begin(prog, c_in, len(inputs), c_cap, len(captured)))
         rec = _Recording(prog, self.fullgraph and not first)
+        if first:
+            rec.rprop_lr, _recording.local.rprop_lr = getattr(_recording.local, "rprop_lr", {}), {}
         _recording.local.rec = rec
         _hook_on(rec.observe)
         with _count_lock:

@@ -1,5 +1,5 @@
 """pygrad.compile's first call: it records, and the second replays. The state the optimizers make at
-their first step is made ahead; where it cannot be (Rprop, an _update of the user's own) the first
+their first step is made ahead; where it cannot be (an _update of the user's own) the first
 call is a warm-up; a first recording that read a .grad as None that the call made, or a call that
 changed what the guards see, is recorded again at the second call. Every case is checked against
 the same function run eagerly, bit for bit."""
@@ -107,13 +107,53 @@ class _OwnSGD(optim.SGD):
         super()._update(p, grad, state, g)
 
 
-@pytest.mark.parametrize("make_opt", [lambda ps: optim.Rprop(ps, lr=0.01),
-                                      lambda ps: _OwnSGD(ps, lr=0.05, momentum=0.9)], ids=["rprop", "own-update"])
-def test_state_that_cannot_be_made_ahead_warms_up_first(make_opt) -> None:
-    """Rprop's step sizes start at the lr of the step that makes them; an _update of the user's own
-    is not known: the first call is a warm-up (eager) and the second records, with the state there."""
-    records, _ = _train(make_opt)
+def test_own_update_warms_up_first() -> None:
+    """An _update of the user's own is not known: the first call is a warm-up (eager) and the second
+    records, with the state there."""
+    records, _ = _train(lambda ps: _OwnSGD(ps, lr=0.05, momentum=0.9))
     assert records == [0] + [1] * 7
+
+
+def test_rprop_records_at_the_first_call() -> None:
+    """Rprop's step sizes start at the lr: made ahead filled with it, the first call records."""
+    records, _ = _train(lambda ps: optim.Rprop(ps, lr=0.01))
+    assert records == [1] * 8
+
+
+def _lr_then_step(m, opt, lr: float):
+    def step(x, y):
+        opt.param_groups[0]["lr"] = lr
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def test_rprop_lr_changed_before_its_first_step() -> None:
+    """The function sets Rprop's lr before its first step: the step sizes made ahead hold the lr of
+    before, so that call is a warm-up with the eager step's sizes (the new lr), and the second records.
+    Every call agrees with the eager twin bit for bit."""
+    x, y = _data()
+    models, steps = [], []
+    for _ in range(2):
+        m = _model()
+        opt = optim.Rprop(m.parameters(), lr=0.01)
+        models.append((m, opt))
+        steps.append(_lr_then_step(m, opt, 0.03))
+    eager, compiled = steps[0], pg.compile(steps[1])
+    records = []
+    for _ in range(5):
+        assert eager(x, y).numpy().tobytes() == compiled(x, y).numpy().tobytes()
+        records.append(compiled.records)
+    assert records == [0, 1, 1, 1, 1]
+    _same_params(models[0][0], models[1][0])
+    for (_, o_e), (_, o_c) in [(models[0], models[1])]:
+        for p_e, p_c in zip(o_e.param_groups[0]["params"], o_c.param_groups[0]["params"], strict=True):
+            assert (o_e.state[id(p_e)]["step_size"].numpy().tobytes()
+                    == o_c.state[id(p_c)]["step_size"].numpy().tobytes())
 
 
 def test_state_made_ahead_for_a_parameter_without_a_gradient_is_dropped() -> None:
