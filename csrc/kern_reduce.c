@@ -74,12 +74,75 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
 #define PG_SUM_LANES 16
 #define PG_SUM_CHUNK 4096
 
+/* The extreme of a, x[0], ..., x[n-1] taken in order by the rule a = v when v OP a or v is NaN (OP >: max,
+ * <: min; a NaN wins, numpy's rule, and the last NaN is the one kept): what the plain loop gives, by a
+ * vectorised pass (a lane per element of a 64-byte vector, v OP lane ? v : lane, which is the vector max/min
+ * instruction, and a flag for NaNs) whose result is that value whenever the extreme is found once with no
+ * NaN about; a NaN in x or a, or an extreme of 0 (+0 and -0 compare equal, and the first met is kept), takes
+ * the plain loop */
+/* lane = v where v OP lane, lane elsewhere (the vector max / min instruction) */
+#define PG_EXT_MERGE(VI, OP, lane, v)                                                            \
+    do {                                                                                         \
+        VI take_ = (v) OP lane;                                                                  \
+        lane = (__typeof__(lane))(((VI)(v) & take_) | ((VI)lane & ~take_));                      \
+    } while (0)
+/* the same with v the vector at p; nanv takes its lanes that are NaN (not >= -inf; a select, which AVX-512F
+ * makes from a comparison's mask register, where an AND of comparisons is lowered lane by lane) */
+#define PG_EXT_STEP(VT, VI, OP, lane, p, nanv, ninf)                                             \
+    do {                                                                                         \
+        VT v_;                                                                                   \
+        memcpy(&v_, p, sizeof v_);                                                               \
+        PG_EXT_MERGE(VI, OP, lane, v_);                                                          \
+        VI num_ = v_ >= ninf;                                                                    \
+        nanv = (VT)(((VI)nanv & num_) | ((VI)v_ & ~num_));                                       \
+    } while (0)
+#define PG_EXT_CONTIG(TT, VT, VI, NAME, OP, INIT)                                                \
+    PG_CLONES static TT NAME(const TT *restrict x, int64_t n, TT a) {                            \
+        enum { L = sizeof(VT) / sizeof(TT) };                                                    \
+        VT l0, l1, l2, l3;                                                                       \
+        VT nanv = {0}; /* a NaN in a lane that met one */                                        \
+        for (int l = 0; l < L; l++) l0[l] = INIT;                                                \
+        l1 = l2 = l3 = l0;                                                                       \
+        VT ninf;                                                                                 \
+        for (int l = 0; l < L; l++) ninf[l] = -INFINITY;                                         \
+        int64_t i = 0;                                                                           \
+        for (; i + 4 * L <= n; i += 4 * L) { /* four vectors a step: four chains */              \
+            PG_EXT_STEP(VT, VI, OP, l0, x + i, nanv, ninf);                                             \
+            PG_EXT_STEP(VT, VI, OP, l1, x + i + L, nanv, ninf);                                         \
+            PG_EXT_STEP(VT, VI, OP, l2, x + i + 2 * L, nanv, ninf);                                     \
+            PG_EXT_STEP(VT, VI, OP, l3, x + i + 3 * L, nanv, ninf);                                     \
+        }                                                                                        \
+        for (; i + L <= n; i += L) PG_EXT_STEP(VT, VI, OP, l0, x + i, nanv, ninf);                      \
+        PG_EXT_MERGE(VI, OP, l0, l1);                                                            \
+        PG_EXT_MERGE(VI, OP, l0, l2);                                                            \
+        PG_EXT_MERGE(VI, OP, l0, l3);                                                            \
+        const VT lane = l0;                                                                      \
+        TT m = INIT;                                                                             \
+        int bad = 0;                                                                             \
+        for (int l = 0; l < L; l++) {                                                            \
+            m = lane[l] OP m ? lane[l] : m;                                                      \
+            bad |= nanv[l] != nanv[l];                                                           \
+        }                                                                                        \
+        for (; i < n; i++) {                                                                     \
+            m = x[i] OP m ? x[i] : m;                                                            \
+            bad |= x[i] != x[i];                                                                 \
+        }                                                                                        \
+        if (!bad && m != 0 && a == a) return m OP a ? m : a;                                     \
+        for (i = 0; i < n; i++)                                                                  \
+            if (x[i] OP a || isnan(x[i])) a = x[i];                                              \
+        return a;                                                                                \
+    }
+
 /* acc = max(acc, x) (OP >) or min (OP <), NaN wins (numpy's rule) */
-#define PG_EXT_ROW(TT, NAME, OP)                                                                 \
+#define PG_EXT_ROW(TT, NAME, CONTIG, OP)                                                         \
     static void NAME(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {                \
         TT *acc = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1];                                                        \
         (void)ctx;                                                                               \
+        if (st[0] == 0 && st[1] == 1) { /* along a contiguous row */                             \
+            acc[0] = CONTIG(x, n, acc[0]);                                                       \
+            return;                                                                              \
+        }                                                                                        \
         if (st[0] == 0) { /* one accumulator: kept in a register, the same comparisons in order */ \
             TT a = acc[0];                                                                       \
             for (int64_t i = 0; i < n; i++) {                                                    \
@@ -89,11 +152,27 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
             acc[0] = a;                                                                          \
             return;                                                                              \
         }                                                                                        \
+        if (st[0] == 1 && st[1] == 1) { /* elementwise over contiguous rows: a select, vectorised */ \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                           \
+                TT v = x[i], b = acc[i];                                                         \
+                acc[i] = v OP b || v != v ? v : b;                                               \
+            }                                                                                    \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t i = 0; i < n; i++) {                                                        \
             TT v = x[i * st[1]], *a = &acc[i * st[0]];                                           \
             if (v OP *a || isnan(v)) *a = v;                                                     \
         }                                                                                        \
     }
+
+typedef float pg_ext_v16f __attribute__((vector_size(64)));
+typedef int32_t pg_ext_v16i __attribute__((vector_size(64)));
+typedef double pg_ext_v8d __attribute__((vector_size(64)));
+typedef int64_t pg_ext_v8i __attribute__((vector_size(64)));
+PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, max_contig_f32, >, -INFINITY)
+PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, min_contig_f32, <, INFINITY)
+PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, max_contig_f64, >, -INFINITY)
+PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, min_contig_f64, <, INFINITY)
 
 #define PG_RED_ROWS(TT, SUF)                                                                     \
     /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
@@ -136,14 +215,12 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
                 j->part[c] = sum_contig_##SUF(x + a, b - a);                                     \
                 continue;                                                                        \
             }                                                                                    \
-            TT m = j->kind == PG_R_MAX ? -INFINITY : INFINITY;                                   \
-            for (int64_t i = a; i < b; i++)                                                      \
-                if ((j->kind == PG_R_MAX ? x[i] > m : x[i] < m) || isnan(x[i])) m = x[i];        \
-            j->part[c] = m;                                                                      \
+            j->part[c] = j->kind == PG_R_MAX ? max_contig_##SUF(x + a, b - a, -INFINITY)          \
+                                             : min_contig_##SUF(x + a, b - a, INFINITY);          \
         }                                                                                        \
     }                                                                                            \
-    PG_EXT_ROW(TT, max_row_##SUF, >)                                                             \
-    PG_EXT_ROW(TT, min_row_##SUF, <)
+    PG_EXT_ROW(TT, max_row_##SUF, max_contig_##SUF, >)                                           \
+    PG_EXT_ROW(TT, min_row_##SUF, min_contig_##SUF, <)
 PG_RED_ROWS(float, f32)
 PG_RED_ROWS(double, f64)
 

@@ -14,6 +14,21 @@
         TT *cnt = (TT *)ptr[0];                                                                  \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2];                               \
         (void)ctx;                                                                               \
+        if (st[0] == 0 && st[2] == 0 && st[1] == 1) { /* one count along a contiguous row */    \
+            const TT b = m[0];                                                                   \
+            const bool bn = b != b;                                                              \
+            int64_t c = 0;                                                                       \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) c += x[i] == b || (bn && x[i] != x[i]);     \
+            cnt[0] += (TT)c;                                                                     \
+            return;                                                                              \
+        }                                                                                        \
+        if (st[0] == 1 && st[1] == 1 && st[2] == 1) { /* elementwise over contiguous rows */     \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                           \
+                TT a = x[i], b = m[i];                                                           \
+                cnt[i] += a == b || (a != a && b != b) ? (TT)1 : (TT)0;                          \
+            }                                                                                    \
+            return;                                                                              \
+        }                                                                                        \
         if (st[0] == 0 && st[2] == 0) { /* one count: in a register */                          \
             TT c = cnt[0], b = m[0];                                                             \
             for (int64_t i = 0; i < n; i++) {                                                    \
@@ -33,6 +48,19 @@
         TT *dx = (TT *)ptr[0];                                                                   \
         const TT *x = (const TT *)ptr[1], *m = (const TT *)ptr[2], *gc = (const TT *)ptr[3];     \
         (void)ctx;                                                                               \
+        if (st[0] == 1 && st[1] == 1 && st[2] == 0 && st[3] == 0) { /* one extreme along a row */ \
+            const TT b = m[0], v = gc[0];                                                        \
+            const bool bn = b != b;                                                              \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = x[i] == b || (bn && x[i] != x[i]) ? v : (TT)0; \
+            return;                                                                              \
+        }                                                                                        \
+        if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) { /* elementwise */           \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                           \
+                TT a = x[i], b = m[i], v = gc[i]; /* read whatever the test: a select, vectorised */ \
+                dx[i] = a == b || (a != a && b != b) ? v : (TT)0;                                \
+            }                                                                                    \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t i = 0; i < n; i++) {                                                        \
             TT a = x[i * st[1]], b = m[i * st[2]];                                               \
             dx[i * st[0]] = a == b || (a != a && b != b) ? gc[i * st[3]] : (TT)0;                \

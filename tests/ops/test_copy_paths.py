@@ -162,6 +162,78 @@ def test_amax_amin_are_the_reduction_ops(dtype) -> None:
         np.testing.assert_array_equal(z.grad.numpy(), np.isnan(a) / 2)  # the NaN minimum of all
 
 
+def _sequential_extreme(v: np.ndarray, mx: bool):
+    """The rule the kernels keep, element by element in order from -inf (max) / +inf (min): a value
+    replaces the extreme when it is beyond it or NaN (so the last NaN stays, and of +0 and -0 the
+    first met stays)."""
+    a = v.dtype.type(-np.inf if mx else np.inf)
+    for e in v:
+        if (e > a if mx else e < a) or np.isnan(e):
+            a = e
+    return a
+
+
+def _extreme_rows(dtype, kind: str, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((6, n)).astype(dtype)
+    if kind == "zeros":  # an extreme of 0: +0 and -0 compare equal, the first met is kept
+        a = -np.abs(a)
+        a[:, rng.integers(0, n, 3)] = 0.0
+        a[:, rng.integers(0, n, 3)] = -0.0
+        a[1, :] = -0.0
+        a[1, n // 2] = 0.0
+    elif kind == "nan":
+        a[0, n - 1] = np.nan
+        a[2, 0] = a[2, n // 3] = np.nan
+        a[4, :] = np.nan
+    elif kind == "inf":
+        a[0, min(5, n - 1)] = np.inf
+        a[3, :] = -np.inf
+        a[5, n - 2] = -np.inf
+    return a
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["random", "zeros", "nan", "inf"])
+@pytest.mark.parametrize("n", [1, 15, 64, 257, 5000])
+def test_max_min_along_rows_keep_the_sequential_rule(dtype, kind, n) -> None:
+    """max/min along contiguous rows and over everything run vector lanes; the value, bit for bit (the
+    sign of a zero extreme, NaN), is the one the element-by-element rule gives; the gradient goes to
+    the elements equal to it, split among ties."""
+    a = _extreme_rows(dtype, kind, n, seed=n)
+    for mx in (True, False):
+        x = pygrad.tensor(a, requires_grad=True)
+        y = x.amax(1) if mx else x.amin(1)
+        want = np.array([_sequential_extreme(r, mx) for r in a], dtype=dtype)
+        assert y.numpy().tobytes() == want.tobytes(), (mx, kind)
+        whole = (x.amax() if mx else x.amin()).numpy()
+        assert whole.tobytes() == np.asarray(_sequential_extreme(a.reshape(-1), mx), dtype).tobytes()
+        w = np.arange(1, 7, dtype=dtype)
+        (y * pygrad.tensor(w)).sum().backward()
+        with np.errstate(invalid="ignore"):
+            tie = (a == want[:, None]) | (np.isnan(a) & np.isnan(want)[:, None])
+        np.testing.assert_allclose(x.grad.numpy(), tie * (w[:, None] / tie.sum(1, keepdims=True)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_min_over_the_leading_dim(dtype) -> None:
+    """A reduction over dim 0 takes each column's extreme elementwise, row after row: the values and
+    the gradient (ties and NaN columns) against numpy and the reference engine."""
+    a = np.random.default_rng(3).integers(-4, 4, (300, 70)).astype(dtype)
+    a[10, 3] = a[200, 3] = np.nan
+    a[:, 5] = -0.0
+    a[7, 5] = 0.0
+    for mx in (True, False):
+        grads = []
+        for m in (pygrad, ref):
+            x = m.tensor(a, requires_grad=True)
+            y = x.amax(0) if mx else x.amin(0)
+            np.testing.assert_array_equal(y.numpy(), np.max(a, 0) if mx else np.min(a, 0))
+            (y * m.tensor(np.arange(1, 71, dtype=dtype))).sum().backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
 def test_amax_records_under_compile() -> None:
     w = pygrad.tensor(np.random.default_rng(7).standard_normal((30, 20)).astype("float32"), requires_grad=True)
 
