@@ -97,7 +97,7 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st) {
         nanv = (VT)(((VI)nanv & num_) | ((VI)v_ & ~num_));                                       \
     } while (0)
 #define PG_EXT_CONTIG(TT, VT, VI, NAME, OP, INIT)                                                \
-    PG_CLONES static TT NAME(const TT *restrict x, int64_t n, TT a) {                            \
+    PG_CLONES TT NAME(const TT *restrict x, int64_t n, TT a) {                                   \
         enum { L = sizeof(VT) / sizeof(TT) };                                                    \
         VT l0, l1, l2, l3;                                                                       \
         VT nanv = {0}; /* a NaN in a lane that met one */                                        \
@@ -169,15 +169,15 @@ typedef float pg_ext_v16f __attribute__((vector_size(64)));
 typedef int32_t pg_ext_v16i __attribute__((vector_size(64)));
 typedef double pg_ext_v8d __attribute__((vector_size(64)));
 typedef int64_t pg_ext_v8i __attribute__((vector_size(64)));
-PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, max_contig_f32, >, -INFINITY)
-PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, min_contig_f32, <, INFINITY)
-PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, max_contig_f64, >, -INFINITY)
-PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, min_contig_f64, <, INFINITY)
+PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, pg__max_contig_f32, >, -INFINITY)
+PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, pg__min_contig_f32, <, INFINITY)
+PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, pg__max_contig_f64, >, -INFINITY)
+PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, pg__min_contig_f64, <, INFINITY)
 
 #define PG_RED_ROWS(TT, SUF)                                                                     \
     /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
      * added pairwise at the end */                                                              \
-    static double sum_contig_##SUF(const TT *x, int64_t n) {                                     \
+    double pg__sum_contig_##SUF(const TT *x, int64_t n) {                                        \
         double lane[PG_SUM_LANES] = {0};                                                         \
         int64_t i = 0;                                                                           \
         for (; i + PG_SUM_LANES <= n; i += PG_SUM_LANES)                                         \
@@ -194,7 +194,7 @@ PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, min_contig_f64, <, INFINITY)
         const TT *x = (const TT *)ptr[1];                                                        \
         (void)ctx;                                                                               \
         if (st[0] == 0 && st[1] == 1) {                                                          \
-            acc[0] += sum_contig_##SUF(x, n);                                                    \
+            acc[0] += pg__sum_contig_##SUF(x, n);                                                    \
         } else if (st[0] == 0) {                                                                 \
             double s = 0;                                                                        \
             for (int64_t i = 0; i < n; i++) s += x[i * st[1]];                                   \
@@ -212,17 +212,37 @@ PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, min_contig_f64, <, INFINITY)
         for (int64_t c = lo; c < hi; c++) {                                                      \
             int64_t a = c * PG_SUM_CHUNK, b = a + PG_SUM_CHUNK < j->n ? a + PG_SUM_CHUNK : j->n; \
             if (j->kind == PG_R_SUM) {                                                           \
-                j->part[c] = sum_contig_##SUF(x + a, b - a);                                     \
+                j->part[c] = pg__sum_contig_##SUF(x + a, b - a);                                     \
                 continue;                                                                        \
             }                                                                                    \
-            j->part[c] = j->kind == PG_R_MAX ? max_contig_##SUF(x + a, b - a, -INFINITY)          \
-                                             : min_contig_##SUF(x + a, b - a, INFINITY);          \
+            j->part[c] = j->kind == PG_R_MAX ? pg__max_contig_##SUF(x + a, b - a, -INFINITY)      \
+                                             : pg__min_contig_##SUF(x + a, b - a, INFINITY);      \
         }                                                                                        \
     }                                                                                            \
-    PG_EXT_ROW(TT, max_row_##SUF, max_contig_##SUF, >)                                           \
-    PG_EXT_ROW(TT, min_row_##SUF, min_contig_##SUF, <)
+    PG_EXT_ROW(TT, max_row_##SUF, pg__max_contig_##SUF, >)                                       \
+    PG_EXT_ROW(TT, min_row_##SUF, pg__min_contig_##SUF, <)
 PG_RED_ROWS(float, f32)
 PG_RED_ROWS(double, f64)
+
+/* Σ e^(x_j - m) over x[0:n), in double: e^t by kern_vmath's vector exp, PG_EXPSUM_CHUNK elements at a time
+ * (into e[0:n) when e is not NULL, else through the stack), each chunk summed as pg__sum_contig, the chunks
+ * in order */
+#define PG_EXPSUM_CHUNK 256
+#define PG_EXPSUM(TT, SUF)                                                                       \
+    double pg__expsum_##SUF(const TT *x, int64_t n, TT m, TT *e) {                               \
+        TT buf[PG_EXPSUM_CHUNK];                                                                 \
+        double s = 0;                                                                            \
+        for (int64_t j0 = 0; j0 < n; j0 += PG_EXPSUM_CHUNK) {                                    \
+            const int64_t c = n - j0 < PG_EXPSUM_CHUNK ? n - j0 : PG_EXPSUM_CHUNK;               \
+            TT *t = e ? e + j0 : buf;                                                            \
+            PG_IVDEP for (int64_t k = 0; k < c; k++) t[k] = x[j0 + k] - m;                       \
+            pg__vm_##SUF(PG_VM_EXP, t, NULL, t, c, 1.0);                                         \
+            s += pg__sum_contig_##SUF(t, c);                                                     \
+        }                                                                                        \
+        return s;                                                                                \
+    }
+PG_EXPSUM(float, f32)
+PG_EXPSUM(double, f64)
 
 #define PG_RED_COLS(TT, SUF)                                                                     \
     /* acc[lo:hi] += column sums of x[R, C], rows added in order (as a row at a time             \
@@ -274,7 +294,7 @@ PG_RED_COLS(double, f64)
             for (int64_t c = 0; c < nb; c++) part[c] = j->acc[c0 + c];                           \
             for (int64_t r = 0; r < j->R; r++) {                                                 \
                 const TT *p = x + (r * j->C + c0) * j->S;                                        \
-                for (int64_t c = 0; c < nb; c++) part[c] += sum_contig_##SUF(p + c * j->S, j->S); \
+                for (int64_t c = 0; c < nb; c++) part[c] += pg__sum_contig_##SUF(p + c * j->S, j->S); \
             }                                                                                    \
             for (int64_t c = 0; c < nb; c++) j->acc[c0 + c] = part[c];                           \
         }                                                                                        \

@@ -291,6 +291,19 @@ int64_t pg__outside_unit(const pg_tensor *t);
 /* the flat index of a tensor's first NaN or infinity, -1 when none (and for integer and bool tensors) */
 int64_t pg__first_nonfinite(const pg_tensor *t);
 enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
+/* the extreme of a, x[0], ..., x[n-1] taken in order by the rule a = v when v > a (max; min: v < a) or v
+ * is NaN: numpy's rule, the last NaN kept, of +0 and -0 the first met; vectorised */
+float pg__max_contig_f32(const float *x, int64_t n, float a);
+float pg__min_contig_f32(const float *x, int64_t n, float a);
+double pg__max_contig_f64(const double *x, int64_t n, double a);
+double pg__min_contig_f64(const double *x, int64_t n, double a);
+/* Σ x[0:n) in double: 16 lanes (lane l adds x[l], x[l + 16], ...) added pairwise, then the tail */
+double pg__sum_contig_f32(const float *x, int64_t n);
+double pg__sum_contig_f64(const double *x, int64_t n);
+/* Σ e^(x_j - m) over x[0:n) in double, e^(x_j - m) also stored into e[0:n) when e is not NULL (softmax,
+ * cross_entropy): vector exp in chunks, each summed as pg__sum_contig, in order */
+double pg__expsum_f32(const float *x, int64_t n, float m, float *e);
+double pg__expsum_f64(const double *x, int64_t n, double m, double *e);
 /* the reduced tensor's shape: keepdims keeps reduced dims as 1 */
 void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims);
 int64_t pg__reduced_count(const pg_meta *x, unsigned axes); /* elements folded into each result */

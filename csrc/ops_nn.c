@@ -242,20 +242,13 @@ typedef struct pg_ce_job {
 
 #define PG_CE_KERNELS(TT, SUF)                                                                      \
     /* m = max of the row (a NaN wins; an infinite max is replaced by 0 so the                       \
-     * arithmetic, not a special case, gives inf or nan); s = sum_j e^(x_j - m);                    \
-     * e[j] = e^(x_j - m) when e is not NULL */                                                      \
-    static TT ce_row_##SUF(const TT *x, int64_t C, TT *s_out, TT *e) {                              \
-        TT m = x[0];                                                                                \
-        for (int64_t j = 1; j < C; j++)                                                             \
-            if (x[j] > m || isnan(x[j])) m = x[j];                                                  \
+     * arithmetic, not a special case, gives inf or nan); s = Σ_j e^(x_j - m) in double;            \
+     * e[j] = e^(x_j - m) when e is not NULL (vector max and exp: kern_reduce.c)                    \
+     */                                                                                             \
+    static TT ce_row_##SUF(const TT *x, int64_t C, double *s_out, TT *e) {                          \
+        TT m = pg__max_contig_##SUF(x + 1, C - 1, x[0]);                                            \
         if (isinf(m)) m = 0;                                                                        \
-        TT s = 0;                                                                                   \
-        for (int64_t j = 0; j < C; j++) {                                                           \
-            TT v = PG_EXP(x[j] - m);                                                                \
-            if (e) e[j] = v;                                                                        \
-            s += v;                                                                                 \
-        }                                                                                           \
-        *s_out = s;                                                                                 \
+        *s_out = pg__expsum_##SUF(x, C, m, e);                                                      \
         return m;                                                                                   \
     }                                                                                               \
     /* loss_i = log s_i - (x_iy - m_i) for rows [lo, hi): into out[i] as TT (none) or                \
@@ -264,11 +257,12 @@ typedef struct pg_ce_job {
         const pg_ce_job *j = ctx;                                                                   \
         const TT *x = j->x;                                                                         \
         for (int64_t i = lo; i < hi; i++) {                                                         \
-            TT s, loss = 0;                                                                         \
+            double s;                                                                               \
+            TT loss = 0;                                                                            \
             const TT *row = x + i * j->C;                                                           \
             if (!PG_CE_IGNORED(j, i)) {                                                             \
                 TT m = ce_row_##SUF(row, j->C, &s, NULL);                                           \
-                loss = PG_LOG(s) - (row[j->y[i]] - m);                                              \
+                loss = (TT)log(s) - (row[j->y[i]] - m);                                             \
             }                                                                                       \
             if (j->reduction == PG_REDUCTION_NONE) ((TT *)j->out)[i] = loss;                        \
             else ((double *)j->out)[i] = (double)loss;                                              \
@@ -283,7 +277,7 @@ typedef struct pg_ce_job {
         const TT *x = j->x, *g = j->g;                                                              \
         const int64_t C = j->C;                                                                     \
         for (int64_t i = lo; i < hi; i++) {                                                         \
-            TT s;                                                                                   \
+            double s;                                                                               \
             const TT *row = x + i * C;                                                              \
             TT *drow = (TT *)j->out + i * C;                                                        \
             if (PG_CE_IGNORED(j, i)) {                                                              \
@@ -294,8 +288,9 @@ typedef struct pg_ce_job {
             TT c = j->reduction == PG_REDUCTION_NONE ? g[i]                                         \
                    : j->reduction == PG_REDUCTION_SUM ? g[0]                                        \
                                                       : g[0] / (TT)j->kept;                         \
-            for (int64_t k = 0; k < C; k++)                                                         \
-                drow[k] = c * (drow[k] / s - (k == j->y[i] ? (TT)1 : (TT)0));                       \
+            const TT st = (TT)s, ey = drow[j->y[i]];                                                \
+            PG_IVDEP for (int64_t k = 0; k < C; k++) drow[k] = c * (drow[k] / st);                  \
+            drow[j->y[i]] = c * (ey / st - (TT)1);                                                  \
         }                                                                                           \
     }
 PG_CE_KERNELS(float, f32)

@@ -5,49 +5,172 @@
 
 #include <math.h>
 
+/* The kernels run over units of work that do not depend on the number of threads: a row of length n when
+ * the axis is the last (inner = 1), else a block of up to `w` columns of one [n, inner] slice, whose
+ * passes run along rows of w elements (the maximum, then e^(x - m) by kern_vmath's vector exp and the
+ * sums, then the result); each unit's values come from one thread. The sums run in double. */
+#define PG_SM_BLOCK 512 /* columns of a strided block at most */
+
+typedef struct pg_sm_job {
+    void *y;          /* forward: y; backward: dx */
+    const void *x, *g; /* forward: x; backward: y (x) and g */
+    int64_t outer, n, inner, w, nblk; /* nblk: blocks of w columns per slice */
+    bool logsm;
+} pg_sm_job;
+
+/* columns per block: the block's n rows within about 256 KiB, between 16 and PG_SM_BLOCK columns */
+static int64_t pg__sm_width(int64_t n, int64_t inner, size_t elem) {
+    int64_t w = (int64_t)((256u << 10) / elem) / (n > 0 ? n : 1);
+    w = w < 16 ? 16 : w > PG_SM_BLOCK ? PG_SM_BLOCK : w & ~(int64_t)15;
+    return w > inner ? inner : w;
+}
+
 #define PG_SOFTMAX_KERNELS(TT, SUF)                                                                \
-    /* y_j = e^(x_j - m) / sum_k e^(x_k - m)   or   y_j = (x_j - m) - log sum_k e^(x_k - m) */     \
-    static void softmax_fwd_##SUF(TT *y, const TT *x, int64_t outer, int64_t n, int64_t inner,     \
-                                  bool logsm) {                                                    \
-        for (int64_t o = 0; o < outer; o++)                                                        \
-            for (int64_t i = 0; i < inner; i++) {                                                  \
-                const TT *xs = x + o * n * inner + i;                                              \
-                TT *ys = y + o * n * inner + i;                                                    \
-                TT m = -INFINITY;                                                                  \
-                for (int64_t j = 0; j < n; j++)                                                    \
-                    if (xs[j * inner] > m || isnan(xs[j * inner])) m = xs[j * inner];              \
-                if (isinf(m)) m = 0; /* all -inf (or +inf): let the arithmetic give nan/0 */      \
-                TT s = 0;                                                                          \
-                for (int64_t j = 0; j < n; j++) {                                                  \
-                    TT e = PG_EXP(xs[j * inner] - m);                                              \
-                    if (!logsm) ys[j * inner] = e;                                                 \
-                    s += e;                                                                        \
-                }                                                                                  \
-                if (logsm) {                                                                       \
-                    TT ls = PG_LOG(s);                                                             \
-                    for (int64_t j = 0; j < n; j++) ys[j * inner] = (xs[j * inner] - m) - ls;      \
-                } else {                                                                           \
-                    for (int64_t j = 0; j < n; j++) ys[j * inner] /= s;                            \
-                }                                                                                  \
-            }                                                                                      \
+    /* Σ g[0:n) y[0:n) in double, as pg__sum_contig */                                                    \
+    static double sm_dot_##SUF(const TT *g, const TT *y, int64_t n) {                              \
+        double lane[16] = {0};                                                                     \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16)                                                               \
+            for (int l = 0; l < 16; l++) lane[l] += (double)g[i + l] * (double)y[i + l];           \
+        for (int w = 8; w > 0; w /= 2)                                                             \
+            for (int l = 0; l < w; l++) lane[l] += lane[l + w];                                    \
+        double s = lane[0];                                                                        \
+        for (; i < n; i++) s += (double)g[i] * (double)y[i];                                       \
+        return s;                                                                                  \
     }                                                                                              \
-    /* softmax:     dx_j = y_j (g_j - sum_k g_k y_k)                                               \
-     * log_softmax: dx_j = g_j - e^(y_j) sum_k g_k */                                              \
-    static void softmax_bwd_##SUF(TT *dx, const TT *g, const TT *y, int64_t outer, int64_t n,      \
-                                  int64_t inner, bool logsm) {                                     \
-        for (int64_t o = 0; o < outer; o++)                                                        \
-            for (int64_t i = 0; i < inner; i++) {                                                  \
-                int64_t b = o * n * inner + i;                                                     \
-                TT s = 0;                                                                          \
-                for (int64_t j = 0; j < n; j++) s += logsm ? g[b + j * inner] : g[b + j * inner] * y[b + j * inner]; \
-                for (int64_t j = 0; j < n; j++) {                                                  \
-                    int64_t q = b + j * inner;                                                     \
-                    dx[q] = logsm ? g[q] - PG_EXP(y[q]) * s : y[q] * (g[q] - s);                   \
-                }                                                                                  \
+    /* y_j = e^(x_j - m) / Σ_k e^(x_k - m)   or   y_j = (x_j - m) - log Σ_k e^(x_k - m), m the row's  \
+     * maximum, 0 when it is -inf (a row of -inf gives 0/0 = NaN, as the formula); a +inf or NaN       \
+     * maximum makes the sum NaN, and the whole row NaN (PyTorch's values) */                      \
+    static void sm_fwd_row_##SUF(TT *restrict y, const TT *restrict x, int64_t n, bool logsm) {    \
+        TT m = pg__max_contig_##SUF(x, n, -INFINITY);                                              \
+        if (m == -INFINITY) m = 0;                                                                 \
+        const double s = pg__expsum_##SUF(x, n, m, logsm ? NULL : y);                              \
+        if (logsm) {                                                                               \
+            const TT ls = (TT)log(s);                                                              \
+            PG_IVDEP for (int64_t j = 0; j < n; j++) y[j] = (x[j] - m) - ls;                       \
+            return;                                                                                \
+        }                                                                                          \
+        const TT st = (TT)s;                                                                       \
+        PG_IVDEP for (int64_t j = 0; j < n; j++) y[j] /= st;                                       \
+    }                                                                                              \
+    /* the same over a block of w columns of a [n, inner] slice: x, y at its first element */      \
+    static void sm_fwd_cols_##SUF(TT *restrict y, const TT *restrict x, int64_t n, int64_t inner,  \
+                                  int64_t w, bool logsm) {                                         \
+        TT m[PG_SM_BLOCK], t[PG_SM_BLOCK];                                                         \
+        double s[PG_SM_BLOCK];                                                                     \
+        for (int64_t i = 0; i < w; i++) m[i] = -INFINITY, s[i] = 0;                                \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            const TT *xr = x + j * inner;                                                          \
+            PG_IVDEP for (int64_t i = 0; i < w; i++) {                                             \
+                TT v = xr[i], b = m[i];                                                            \
+                m[i] = v > b || v != v ? v : b;                                                    \
             }                                                                                      \
-    }
+        }                                                                                          \
+        for (int64_t i = 0; i < w; i++)                                                            \
+            if (m[i] == -INFINITY) m[i] = 0;                                                       \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            const TT *xr = x + j * inner;                                                          \
+            TT *e = logsm ? t : y + j * inner;                                                     \
+            PG_IVDEP for (int64_t i = 0; i < w; i++) e[i] = xr[i] - m[i];                          \
+            pg__vm_##SUF(PG_VM_EXP, e, NULL, e, w, 1.0);                                           \
+            for (int64_t i = 0; i < w; i++) s[i] += e[i];                                          \
+        }                                                                                          \
+        if (logsm)                                                                                 \
+            for (int64_t i = 0; i < w; i++) t[i] = (TT)log(s[i]);                                  \
+        else                                                                                       \
+            for (int64_t i = 0; i < w; i++) t[i] = (TT)s[i];                                       \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            const TT *xr = x + j * inner;                                                          \
+            TT *yr = y + j * inner;                                                                \
+            if (logsm) {                                                                           \
+                PG_IVDEP for (int64_t i = 0; i < w; i++) yr[i] = (xr[i] - m[i]) - t[i];            \
+            } else {                                                                               \
+                PG_IVDEP for (int64_t i = 0; i < w; i++) yr[i] /= t[i];                            \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* softmax:     dx_j = y_j (g_j - Σ_k g_k y_k)                                                \
+     * log_softmax: dx_j = g_j - e^(y_j) Σ_k g_k */                                               \
+    static void sm_bwd_row_##SUF(TT *restrict dx, const TT *restrict g, const TT *restrict y,      \
+                                 int64_t n, bool logsm) {                                          \
+        if (logsm) {                                                                               \
+            const TT s = (TT)pg__sum_contig_##SUF(g, n);                                           \
+            pg__vm_##SUF(PG_VM_EXP, dx, NULL, y, n, 1.0);                                          \
+            PG_IVDEP for (int64_t j = 0; j < n; j++) dx[j] = g[j] - dx[j] * s;                     \
+            return;                                                                                \
+        }                                                                                          \
+        const TT s = (TT)sm_dot_##SUF(g, y, n);                                                    \
+        PG_IVDEP for (int64_t j = 0; j < n; j++) dx[j] = y[j] * (g[j] - s);                        \
+    }                                                                                              \
+    static void sm_bwd_cols_##SUF(TT *restrict dx, const TT *restrict g, const TT *restrict y,     \
+                                  int64_t n, int64_t inner, int64_t w, bool logsm) {               \
+        double s[PG_SM_BLOCK];                                                                     \
+        TT t[PG_SM_BLOCK];                                                                         \
+        for (int64_t i = 0; i < w; i++) s[i] = 0;                                                  \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            const TT *gr = g + j * inner, *yr = y + j * inner;                                     \
+            if (logsm)                                                                             \
+                for (int64_t i = 0; i < w; i++) s[i] += gr[i];                                     \
+            else                                                                                   \
+                for (int64_t i = 0; i < w; i++) s[i] += (double)gr[i] * (double)yr[i];             \
+        }                                                                                          \
+        for (int64_t i = 0; i < w; i++) t[i] = (TT)s[i];                                           \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            const TT *gr = g + j * inner, *yr = y + j * inner;                                     \
+            TT *dr = dx + j * inner;                                                               \
+            if (logsm) {                                                                           \
+                pg__vm_##SUF(PG_VM_EXP, dr, NULL, yr, w, 1.0);                                     \
+                PG_IVDEP for (int64_t i = 0; i < w; i++) dr[i] = gr[i] - dr[i] * t[i];             \
+            } else {                                                                               \
+                PG_IVDEP for (int64_t i = 0; i < w; i++) dr[i] = yr[i] * (gr[i] - t[i]);           \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* units [lo, hi): rows (inner = 1), or blocks (slice u / nblk, columns (u % nblk) w on) */    \
+    static void sm_run_##SUF(void *ctx, int64_t lo, int64_t hi, bool bwd) {                        \
+        const pg_sm_job *j = ctx;                                                                  \
+        const int64_t n = j->n, inner = j->inner;                                                  \
+        for (int64_t u = lo; u < hi; u++) {                                                        \
+            int64_t off, w = 0;                                                                    \
+            if (inner == 1) {                                                                      \
+                off = u * n;                                                                       \
+            } else {                                                                               \
+                int64_t c0 = (u % j->nblk) * j->w;                                                 \
+                off = (u / j->nblk) * n * inner + c0;                                              \
+                w = inner - c0 < j->w ? inner - c0 : j->w;                                         \
+            }                                                                                      \
+            TT *y = (TT *)j->y + off;                                                              \
+            const TT *x = (const TT *)j->x + off;                                                  \
+            if (!bwd) {                                                                            \
+                if (inner == 1) sm_fwd_row_##SUF(y, x, n, j->logsm);                               \
+                else sm_fwd_cols_##SUF(y, x, n, inner, w, j->logsm);                               \
+            } else {                                                                               \
+                const TT *g = (const TT *)j->g + off;                                              \
+                if (inner == 1) sm_bwd_row_##SUF(y, g, x, n, j->logsm);                            \
+                else sm_bwd_cols_##SUF(y, g, x, n, inner, w, j->logsm);                            \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void sm_fwd_##SUF(void *ctx, int64_t lo, int64_t hi) { sm_run_##SUF(ctx, lo, hi, false); } \
+    static void sm_bwd_##SUF(void *ctx, int64_t lo, int64_t hi) { sm_run_##SUF(ctx, lo, hi, true); }
 PG_SOFTMAX_KERNELS(float, f32)
 PG_SOFTMAX_KERNELS(double, f64)
+
+/* the units of [outer, n, inner] (see pg_sm_job), run over the pool: a unit's grain is its elements */
+static void pg__sm_parallel(pg_sm_job *j, bool f64, bool bwd) {
+    int64_t units, per;
+    if (j->inner == 1) {
+        units = j->outer;
+        per = j->n;
+    } else {
+        j->w = pg__sm_width(j->n, j->inner, f64 ? sizeof(double) : sizeof(float));
+        j->nblk = (j->inner + j->w - 1) / j->w;
+        units = j->outer * j->nblk;
+        per = j->n * j->w;
+    }
+    int64_t grain = per > 0 && PG_NDITER_GRAIN / per > 1 ? PG_NDITER_GRAIN / per : 1;
+    pg__parallel_range(units, 1, grain, f64 ? (bwd ? sm_bwd_f64 : sm_fwd_f64) : (bwd ? sm_bwd_f32 : sm_fwd_f32), j);
+}
 
 static void pg__softmax_dims(const pg_meta *m, int axis, int64_t *outer, int64_t *n, int64_t *inner) {
     *outer = pg__numel(axis, m->shape);
@@ -76,10 +199,10 @@ static pg_status softmax_forward(pg_tensor *out, pg_tensor *const *in, int n_in,
     pg_meta m;
     pg__meta_of(&m, in[0]);
     pg__softmax_dims(&m, p->axis.axis, &outer, &n, &inner);
-    bool logsm = p->op == PG_OP_LOG_SOFTMAX;
+    pg_sm_job j = {.y = out->data, .x = in[0]->data, .outer = outer, .n = n, .inner = inner,
+                   .logsm = p->op == PG_OP_LOG_SOFTMAX};
     pg_unlocked u = pg__unlock_host(out->numel);
-    if (out->dtype == PG_DTYPE_F32) softmax_fwd_f32(out->data, in[0]->data, outer, n, inner, logsm);
-    else softmax_fwd_f64(out->data, in[0]->data, outer, n, inner, logsm);
+    pg__sm_parallel(&j, out->dtype == PG_DTYPE_F64, false);
     pg__relock_host(u);
     return PG_OK;
 }
@@ -92,10 +215,10 @@ static pg_status softmax_backward(pg_tensor **dx, const pg_tensor *g, const pg_n
     if (d->numel == 0) return PG_OK;
     int64_t outer, len, inner;
     pg__softmax_dims(&m, n->p.axis.axis, &outer, &len, &inner);
-    bool logsm = n->op == PG_OP_LOG_SOFTMAX;
+    pg_sm_job j = {.y = d->data, .x = n->saved[0]->data, .g = g->data, .outer = outer, .n = len, .inner = inner,
+                   .logsm = n->op == PG_OP_LOG_SOFTMAX};
     pg_unlocked u = pg__unlock_host(d->numel);
-    if (g->dtype == PG_DTYPE_F32) softmax_bwd_f32(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
-    else softmax_bwd_f64(d->data, g->data, n->saved[0]->data, outer, len, inner, logsm);
+    pg__sm_parallel(&j, g->dtype == PG_DTYPE_F64, true);
     pg__relock_host(u);
     return PG_OK;
 }
