@@ -56,6 +56,81 @@ static bool pg__isnan_at(const pg_tensor *x, int64_t i) { return pg__is_float(x-
 
 /* ---- argmax / argmin: the first index of the extreme; NaN is the extreme (PyTorch) ---- */
 
+/* float rows: along a contiguous row, the extreme by the vector kernel (kern_reduce.c; NaN if there is one),
+ * then the first element equal to it (or the first NaN); across `inner` columns, blocks of up to 64 columns
+ * whose best value and index are kept by selects, row after row (a column whose best is NaN keeps it).
+ * Each row or block from one thread */
+typedef struct pg_argext_job {
+    const void *x;
+    int64_t *o;
+    pg_rows r;
+    bool want_max;
+} pg_argext_job;
+
+#define PG_ARGEXT_FLOAT(TT, SUF)                                                                          \
+    static void argext_rows_##SUF(void *ctx, int64_t lo, int64_t hi) { /* inner == 1 */                \
+        const pg_argext_job *j = ctx;                                                                     \
+        const int64_t n = j->r.n;                                                                         \
+        for (int64_t u = lo; u < hi; u++) {                                                               \
+            const TT *x = (const TT *)j->x + u * n;                                                       \
+            TT m = j->want_max ? pg__max_contig_##SUF(x, n, -INFINITY) : pg__min_contig_##SUF(x, n, INFINITY); \
+            int64_t k = 0;                                                                                \
+            if (m != m)                                                                                   \
+                while (x[k] == x[k]) k++;                                                                 \
+            else                                                                                          \
+                while (x[k] != m) k++;                                                                    \
+            j->o[u] = k;                                                                                  \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* columns [c0, c0 + w) of slice a */                                                                 \
+    static void argext_cols_##SUF(const pg_argext_job *j, int64_t a, int64_t c0, int64_t w) {             \
+        const int64_t n = j->r.n, inner = j->r.inner;                                                     \
+        const TT *x = (const TT *)j->x + a * n * inner + c0;                                              \
+        TT bv[64];                                                                                        \
+        int64_t bi[64];                                                                                   \
+        for (int64_t c = 0; c < w; c++) bv[c] = x[c], bi[c] = 0;                                          \
+        for (int64_t k = 1; k < n; k++) {                                                                 \
+            const TT *row = x + k * inner;                                                                \
+            if (j->want_max)                                                                              \
+                for (int64_t c = 0; c < w; c++) {                                                         \
+                    TT v = row[c], b = bv[c];                                                             \
+                    bool take = b == b && (v > b || v != v);                                              \
+                    bv[c] = take ? v : b;                                                                 \
+                    bi[c] = take ? k : bi[c];                                                             \
+                }                                                                                         \
+            else                                                                                          \
+                for (int64_t c = 0; c < w; c++) {                                                         \
+                    TT v = row[c], b = bv[c];                                                             \
+                    bool take = b == b && (v < b || v != v);                                              \
+                    bv[c] = take ? v : b;                                                                 \
+                    bi[c] = take ? k : bi[c];                                                             \
+                }                                                                                         \
+        }                                                                                                 \
+        memcpy(j->o + a * inner + c0, bi, sizeof(int64_t) * (size_t)w);                                   \
+    }                                                                                                     \
+    static void argext_blocks_##SUF(void *ctx, int64_t lo, int64_t hi) {                                  \
+        const pg_argext_job *j = ctx;                                                                     \
+        const int64_t nb = (j->r.inner + 63) / 64;                                                        \
+        for (int64_t u = lo; u < hi; u++) {                                                               \
+            int64_t a = u / nb, c0 = (u % nb) * 64;                                                       \
+            argext_cols_##SUF(j, a, c0, j->r.inner - c0 < 64 ? j->r.inner - c0 : 64);                     \
+        }                                                                                                 \
+    }
+PG_ARGEXT_FLOAT(float, f32)
+PG_ARGEXT_FLOAT(double, f64)
+
+static void pg__argext_float(const pg_tensor *x, int64_t *o, pg_rows r, bool want_max) {
+    pg_argext_job j = {x->data, o, r, want_max};
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    if (r.inner == 1) {
+        int64_t grain = PG_NDITER_GRAIN / r.n > 1 ? PG_NDITER_GRAIN / r.n : 1;
+        pg__parallel_range(r.outer, 1, grain, f64 ? argext_rows_f64 : argext_rows_f32, &j);
+    } else {
+        int64_t nb = (r.inner + 63) / 64, per = 64 * r.n, grain = PG_NDITER_GRAIN / per > 1 ? PG_NDITER_GRAIN / per : 1;
+        pg__parallel_range(r.outer * nb, 1, grain, f64 ? argext_blocks_f64 : argext_blocks_f32, &j);
+    }
+}
+
 pg_tensor *pg_argext(pg_tensor *x, int dim, int keepdim, int want_max) {
     const char *op = want_max ? "argmax" : "argmin";
     if (pg__check_tensor(op, x)) return NULL;
@@ -82,6 +157,11 @@ pg_tensor *pg_argext(pg_tensor *x, int dim, int keepdim, int want_max) {
     if (!out) return NULL;
     int64_t *o = out->data;
     pg_unlocked u = pg__unlock_host(x->numel);
+    if (pg__is_float(x->dtype)) {
+        pg__argext_float(x, o, r, want_max != 0);
+        pg__relock_host(u);
+        return out;
+    }
     for (int64_t a = 0; a < r.outer; a++)
         for (int64_t c = 0; c < r.inner; c++) {
             int64_t base = a * r.n * r.inner + c, best = 0;

@@ -48,6 +48,33 @@ def test_argmax_argmin(m: Any) -> None:
         x.argmax(dim=2)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dim", [((7, 1000), 1), ((7, 1000), None), ((300, 150), 0), ((4, 50, 70), 1),
+                                       ((3, 9, 2), 1)])
+def test_argmax_argmin_of_large_float_tensors_against_numpy(dtype, shape, dim) -> None:
+    """The float kernels (a vector extreme then the first element equal to it along rows; blocks of 64
+    columns otherwise): the first index of the extreme, a NaN the extreme (its first), ties and signed
+    zeros by position, infinities; against numpy's argmax/argmin, which have these rules."""
+    rng = np.random.default_rng(sum(shape))
+    x = rng.integers(-3, 4, shape).astype(dtype)  # many ties
+    flat = x.reshape(-1)
+    flat[rng.integers(0, flat.size, 3)] = -0.0
+    flat[rng.integers(0, flat.size, 2)] = np.inf
+    flat[rng.integers(0, flat.size, 2)] = -np.inf
+    x2 = x.copy()
+    x2.reshape(-1)[rng.integers(0, flat.size, 4)] = np.nan
+    for a in (x, x2, np.zeros(shape, dtype), -np.zeros(shape, dtype)):
+        t = pygrad.tensor(a)
+        for name in ("argmax", "argmin"):
+            got = getattr(t, name)() if dim is None else getattr(t, name)(dim=dim)
+            want = getattr(np, name)(a) if dim is None else getattr(np, name)(a, axis=dim)
+            np.testing.assert_array_equal(got.numpy(), want, err_msg=f"{name} {dim}")
+        if dim is not None:
+            r = t.max(dim)
+            np.testing.assert_array_equal(r.indices.numpy(), np.argmax(a, axis=dim))
+            np.testing.assert_array_equal(r.values.numpy(), np.max(a, axis=dim))
+
+
 def test_max_and_min_over_a_dim_return_values_and_indices(m: Any) -> None:
     x = m.tensor(X[1:], requires_grad=True)  # [[0, 5, 5, -1], [2, 2, -3, 4]]
     r = x.max(1)
