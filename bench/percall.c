@@ -12,7 +12,7 @@
  * locals and calls between the engine's files cost more there than in a
  * static build), and link the harness against it:
  *
- *   F="-std=c11 -O3 -Wall -Wextra -ffp-contract=off -fno-strict-aliasing"
+ *   F="-std=c11 -O3 -Wall -Wextra -ffp-contract=off -fno-strict-aliasing -fno-math-errno"
  *   cc $F -fPIC -shared -Icsrc -o /tmp/libpgbench.so csrc/[a-z]*.c -lm -lpthread
  *   cc $F -Icsrc -o /tmp/pg_percall bench/percall.c /tmp/libpgbench.so -lm -Wl,-rpath,/tmp
  *   /tmp/pg_percall [ops=1000] [repeats=200]

@@ -10,6 +10,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${1:?usage: build.sh OUTPUT [CFLAGS...]}
 shift
-exec "${CC:-cc}" -std=c11 -O1 -g -Wall -Wextra -Werror -ffp-contract=off -fno-strict-aliasing \
+exec "${CC:-cc}" -std=c11 -O1 -g -Wall -Wextra -Werror -ffp-contract=off -fno-strict-aliasing -fno-math-errno \
     -D_POSIX_C_SOURCE=200809L -I"$root/csrc" "$@" \
     -o "$out" "$here/test_pygrad.c" "$root"/csrc/*.c -lm -lpthread
