@@ -500,7 +500,22 @@ static pg_tensor *pg__binary_local(const pg_node *n, int i) {
                 TT a = x[i], b = y[i];                                                      \
                 o[i] = c[i] ? a : b;                                                        \
             }                                                                               \
-        else                                                                                \
+        else if (st[1] == 1 && st[2] == 1 && st[3] == 0) { /* y a scalar (where(c, x, 0.0)) */ \
+            const TT b = y[0];                                                              \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                TT a = x[i];                                                                \
+                o[i] = c[i] ? a : b;                                                        \
+            }                                                                               \
+        } else if (st[1] == 1 && st[2] == 0 && st[3] == 1) { /* x a scalar */               \
+            const TT a = x[0];                                                              \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                TT b = y[i];                                                                \
+                o[i] = c[i] ? a : b;                                                        \
+            }                                                                               \
+        } else if (st[1] == 1 && st[2] == 0 && st[3] == 0) {                                \
+            const TT a = x[0], b = y[0];                                                    \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a : b;                            \
+        } else                                                                              \
             for (int64_t i = 0; i < n; i++) o[i] = c[i * st[1]] ? x[i * st[2]] : y[i * st[3]]; \
     }
 #define PG_WHERE_MASK_ROW(TT, SUF)                                                          \

@@ -245,8 +245,18 @@ PG_UNARY_RULE(erf,
 PG_UNARY_ENTRY(erf, PG_OP_ERF)
 PG_UNARY_OPDEF(erf, unary_infer, erf_rule);
 
-/* silu: y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x) */
-PG_UNARY_KERNELS(silu, x * PG_SIGM(x), g * PG_SIGM(x) * ((T)1 + x * ((T)1 - PG_SIGM(x))))
+/* log1p(u) from w = 1 + u and log w (kern_vmath's log): log w · u / (w - 1), which corrects the rounding
+ * of 1 + u (Goldberg), and u itself where 1 + u rounds to 1 */
+#define PG_LOG1P_OF(TT, u, w, lw) ((w) == (TT)1 ? (u) : (lw) * (u) / ((w) - (TT)1))
+
+/* silu: y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x) by kern_vmath */
+#define PG_SILU_F(TT, SUF, o, x, t, c)                                                                   \
+    pg__vm_##SUF(PG_VM_SIGMOID, t, NULL, x, c, 1.0);                                                     \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) o[k] = x[k] * t[k];
+#define PG_SILU_B(TT, SUF, d, g, x, t, c)                                                                \
+    pg__vm_##SUF(PG_VM_SIGMOID, t, NULL, x, c, 1.0);                                                     \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) d[k] = g[k] * t[k] * ((TT)1 + x[k] * ((TT)1 - t[k]));
+PG_UNARY_CHUNKED(silu, PG_SILU_F, PG_SILU_B)
 PG_UNARY_RULE(silu,
               TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
               TRY(ns, pg__r1(PG_OP_NEG, s, 0));
@@ -258,8 +268,21 @@ PG_UNARY_RULE(silu,
 PG_UNARY_ENTRY(silu, PG_OP_SILU)
 PG_UNARY_OPDEF(silu, unary_infer, silu_rule);
 
-/* logsigmoid: y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), without overflow;  dy/dx = sigmoid(-x) */
-PG_UNARY_KERNELS(logsigmoid, (x < 0 ? x : (T)0) - PG_LOG1P(PG_EXP(-PG_FABS(x))), g * PG_SIGM(-x))
+/* logsigmoid: y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), without overflow;  dy/dx = sigmoid(-x);
+ * e^t, log and sigmoid by kern_vmath */
+#define PG_LOGSIG_F(TT, SUF, o, x, t, c)                                                                 \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) t[k] = -PG_FABS(x[k]);                                     \
+    pg__vm_##SUF(PG_VM_EXP, t, NULL, t, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) o[k] = (TT)1 + t[k];                                        \
+    pg__vm_##SUF(PG_VM_LOG, o, NULL, o, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) {                                                           \
+        const TT u = t[k], w = (TT)1 + u;                                                                \
+        o[k] = PG_SEL(x[k] < 0, x[k], (TT)0) - PG_LOG1P_OF(TT, u, w, o[k]);                              \
+    }
+#define PG_LOGSIG_B(TT, SUF, d, g, x, t, c)                                                              \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) t[k] = -x[k];                                               \
+    pg__vm_##SUF(PG_VM_SIGMOID, d, g, t, c, 1.0);
+PG_UNARY_CHUNKED(logsigmoid, PG_LOGSIG_F, PG_LOGSIG_B)
 PG_UNARY_RULE(logsigmoid,
               TRY(nx, pg__r1(PG_OP_NEG, x, 0));
               TRY(s, pg__r1(PG_OP_SIGMOID, nx, 0));
@@ -269,7 +292,18 @@ PG_UNARY_OPDEF(logsigmoid, unary_infer, logsigmoid_rule);
 
 /* softplus: y = log(1 + e^x), and x itself above 20 (PyTorch's beta = 1, threshold = 20);
  * dy/dx = e^x/(1 + e^x), 1 above 20 */
-PG_UNARY_KERNELS(softplus, x > (T)20 ? x : PG_LOG1P(PG_EXP(x)), x > (T)20 ? g : g * (PG_EXP(x) / (PG_EXP(x) + (T)1)))
+#define PG_SOFTPLUS_F(TT, SUF, o, x, t, c)                                                               \
+    pg__vm_##SUF(PG_VM_EXP, t, NULL, x, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) o[k] = (TT)1 + t[k];                                        \
+    pg__vm_##SUF(PG_VM_LOG, o, NULL, o, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) {                                                           \
+        const TT u = t[k], w = (TT)1 + u;                                                                \
+        o[k] = PG_SEL(x[k] > (TT)20, x[k], PG_LOG1P_OF(TT, u, w, o[k]));                                 \
+    }
+#define PG_SOFTPLUS_B(TT, SUF, d, g, x, t, c)                                                            \
+    pg__vm_##SUF(PG_VM_EXP, t, NULL, x, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) d[k] = PG_SEL(x[k] > (TT)20, g[k], g[k] * (t[k] / (t[k] + (TT)1)));
+PG_UNARY_CHUNKED(softplus, PG_SOFTPLUS_F, PG_SOFTPLUS_B)
 PG_UNARY_RULE(softplus,
               TRY(above, pg_compare_scalar(x, 20.0, PG_CMP_GT));
               TRY(s, pg__r1(PG_OP_SIGMOID, x, 0));
@@ -297,7 +331,7 @@ PG_UNARY_ENTRY(mish, PG_OP_MISH)
 PG_UNARY_OPDEF(mish, unary_infer, mish_rule);
 
 /* hardsigmoid: y = min(max(x + 3, 0), 6) / 6 (NaN stays NaN);  dy/dx = 1/6 for -3 < x < 3, else 0 */
-PG_UNARY_KERNELS(hardsigmoid, PG_HARDSIGMOID(x), (x > (T)-3 && x < (T)3) ? g * ((T)1 / (T)6) : (T)0)
+PG_UNARY_KERNELS(hardsigmoid, PG_HARDSIGMOID(x), PG_SEL(x > (T)-3 && x < (T)3, g * ((T)1 / (T)6), (T)0))
 PG_UNARY_RULE(hardsigmoid, /* piecewise linear: the local derivative as a constant, the result
                             * recorded as where(false, x, .) so it is a function of x, as zero's */
               TRY(loc, pg__local(n));

@@ -56,9 +56,52 @@ PG_UNARY1_ENTRY(mul_scalar, PG_OP_MUL_SCALAR, c)
 PG_UNARY_OPDEF(mul_scalar, unary_infer, mul_scalar_rule);
 
 /* pow_scalar: y = x^e;  dy/dx = e x^(e-1), and 0 for e = 0 (x^0 is 1 everywhere, also at
- * x = 0 where x^(e-1) is infinite: PyTorch's rule) */
-PG_UNARY_KERNELS(pow_scalar, PG_POW(x, (T)p->c),
-                 p->c == 0.0 ? (T)0 : g * (T)p->c * PG_POW(x, (T)(p->c - 1.0)))
+ * x = 0 where x^(e-1) is infinite: PyTorch's rule). As numpy's array power, the exponents 2, -1 and 0.5
+ * take the correctly rounded operation, x x, 1 / x and sqrt x (with pow's +0 at -0 and +inf at -inf),
+ * and 1 takes x, in loops of their own (vectorised); libm's pow rounds the exact ties of x x the other
+ * way in a few elements in 10^4. Every other exponent takes the C library's pow */
+#define PG_POW_ONE(TT, SUF)                                                                              \
+    static inline TT pow_val_##SUF(TT x, double e) {                                                     \
+        if (e == 2.0) return x * x;                                                                      \
+        if (e == 1.0) return x;                                                                          \
+        if (e == -1.0) return (TT)1 / x;                                                                 \
+        if (e == 0.5) return x == -(TT)INFINITY ? (TT)INFINITY : PG_SQRT(x) + (TT)0;                     \
+        return PG_POW(x, (TT)e);                                                                         \
+    }                                                                                                    \
+    /* dx = (g e) x^(e - 1), 0 for e = 0 */                                                              \
+    static inline TT pow_grad_##SUF(TT g, TT x, double e) {                                              \
+        if (e == 0.0) return 0;                                                                          \
+        return g * (TT)e * pow_val_##SUF(x, e - 1.0);                                                    \
+    }
+PG_POW_ONE(float, f32)
+PG_POW_ONE(double, f64)
+/* the loops: the exponents above each in a loop of its own, the call inlined with the constant */
+#define PG_POW_CASES(LOOP, e) \
+    if (e == 2.0) LOOP(2.0) else if (e == 1.0) LOOP(1.0) else if (e == -1.0) LOOP(-1.0) else if (e == 0.5) LOOP(0.5) \
+    else if (e == 3.0) LOOP(3.0) else LOOP(e) /* not 0 as a constant: pow(sNaN, 0) is NaN, GCC would fold it to 1 */
+#define PG_POW_KERNELS(TT, SUF)                                                                          \
+    PG_CLONES static void pow_scalar_fwd_##SUF(TT *o, const TT *xs, int64_t n, const pg_params *p) {     \
+        const double e = p->c;                                                                           \
+        PG_POW_CASES(PG_POW_FLOOP_##SUF, e);                                                             \
+    }                                                                                                    \
+    PG_CLONES static void pow_scalar_bwd_##SUF(TT *dx, const TT *gs, const TT *xs, const TT *ys, int64_t n, \
+                                               const pg_params *p) {                                     \
+        (void)ys;                                                                                        \
+        const double e = p->c;                                                                           \
+        PG_POW_CASES(PG_POW_BLOOP_##SUF, e);                                                             \
+    }
+#define PG_POW_FLOOP_f32(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = pow_val_f32(xs[i], (E)); }
+#define PG_POW_FLOOP_f64(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = pow_val_f64(xs[i], (E)); }
+#define PG_POW_BLOOP_f32(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = pow_grad_f32(gs[i], xs[i], (E)); }
+#define PG_POW_BLOOP_f64(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = pow_grad_f64(gs[i], xs[i], (E)); }
+PG_POW_KERNELS(float, f32)
+PG_POW_KERNELS(double, f64)
+PG_UNARY_ONE_FWD(pow_scalar, float, pow_val_f32(x, p->c))
+PG_UNARY_ONE_FWD(pow_scalar, double, pow_val_f64(x, p->c))
+PG_UNARY_ONE_BWD(pow_scalar, float, pow_grad_f32(g, x, p->c))
+PG_UNARY_ONE_BWD(pow_scalar, double, pow_grad_f64(g, x, p->c))
+PG_UNARY_DRIVERS(pow_scalar)
+PG_UNARY_FUSE_ROWS(pow_scalar)
 PG_UNARY_RULE(pow_scalar,
               if (p->c == 0.0) {
                   r = pg__tensor_zeros_like(&n->edges[0].meta);
@@ -164,12 +207,22 @@ PG_UNARY_ENTRY(relu, PG_OP_RELU)
 PG_UNARY_OPDEF(relu, unary_infer, piecewise_rule);
 
 /* leaky_relu: y = x if x > 0 else s x;  slope s at 0 (left branch) */
-PG_UNARY_KERNELS(leaky_relu, x > 0 ? x : (T)p->c * x, x > 0 ? g : g * (T)p->c)
+PG_UNARY_KERNELS(leaky_relu, PG_SEL(x > 0, x, (T)p->c * x), PG_SEL(x > 0, g, g * (T)p->c))
 PG_UNARY1_ENTRY(leaky_relu, PG_OP_LEAKY_RELU, negative_slope)
 PG_UNARY_OPDEF(leaky_relu, unary_infer, piecewise_rule);
 
 /* elu: y = x if x > 0 else a (e^x - 1);  dy/dx = a e^x for x <= 0 */
-PG_UNARY_KERNELS(elu, x > 0 ? x : (T)p->c * PG_EXPM1(x), x > 0 ? g : g * (T)p->c * PG_EXP(x))
+/* e^x - 1 for x <= 0 as 2t / (1 - t), t = tanh(x/2) by kern_vmath (no cancellation: 1 - t is in [1, 2]),
+ * e^x by kern_vmath; the x > 0 side selected */
+#define PG_ELU_F(TT, SUF, o, x, t, c)                                                                    \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) t[k] = PG_SEL(x[k] > 0, (TT)0, x[k]) * (TT)0.5;            \
+    pg__vm_##SUF(PG_VM_TANH, t, NULL, t, c, 1.0);                                                        \
+    PG_IVDEP for (int64_t k = 0; k < c; k++)                                                             \
+        o[k] = PG_SEL(x[k] > 0, x[k], (TT)p->c * (((TT)2 * t[k]) / ((TT)1 - t[k])));
+#define PG_ELU_B(TT, SUF, d, g, x, t, c)                                                                 \
+    pg__vm_##SUF(PG_VM_EXP, t, NULL, x, c, 1.0);                                                         \
+    PG_IVDEP for (int64_t k = 0; k < c; k++) d[k] = PG_SEL(x[k] > 0, g[k], g[k] * (TT)p->c * t[k]);
+PG_UNARY_CHUNKED(elu, PG_ELU_F, PG_ELU_B)
 PG_UNARY_RULE(elu, /* 1 for x > 0, a e^x otherwise */
               TRY(pos, pg_compare_scalar(x, 0.0, PG_CMP_GT));
               TRY(ex, pg_exp(x));

@@ -15,6 +15,55 @@
  * the transcendental ops take their loops from kern_vmath instead
  * (PG_UNARY_VM_KERNELS, PG_UNARY_VM2_KERNELS, below). */
 
+/* c ? a : b with a and b evaluated whatever c (function arguments): a select the compiler can vectorise
+ * where `c ? a : f(x)` would keep a branch (it will not compute a float operation the C code skips) */
+static inline float pg__sel_f32(int c, float a, float b) { return c ? a : b; }
+static inline double pg__sel_f64(int c, double a, double b) { return c ? a : b; }
+#define PG_SEL(c, a, b) _Generic((a), float: pg__sel_f32, default: pg__sel_f64)((c), (a), (b))
+
+/* Kernels that take a transcendental function from kern_vmath over chunks of PG_VM_CHUNK elements
+ * (through the stack), then finish each chunk in plain loops: PG_UNARY_CHUNKED(NAME, FWD, BWD) defines
+ * NAME's forward and backward loops with FWD(TT, SUF, o, x, t, c) and BWD(TT, SUF, dx, g, x, y, t, c)
+ * statements over chunks of c elements (t: a scratch chunk); the one-element functions run the same
+ * statements on one element, so fused replay gives the same values */
+#define PG_VM_CHUNK 256
+#define PG_UNARY_CHUNKED_T(NAME, TT, SUF, FWD, BWD)                                                      \
+    PG_CLONES static void NAME##_fwd_##SUF(TT *o, const TT *xs, int64_t n, const pg_params *p_in) {      \
+        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_;                                    \
+        (void)p;                                                                                         \
+        TT t[PG_VM_CHUNK];                                                                               \
+        for (int64_t j0 = 0; j0 < n; j0 += PG_VM_CHUNK) {                                                \
+            const int64_t c = n - j0 < PG_VM_CHUNK ? n - j0 : PG_VM_CHUNK;                               \
+            TT *o_ = o + j0;                                                                             \
+            const TT *x_ = xs + j0;                                                                      \
+            FWD(TT, SUF, o_, x_, t, c)                                                                   \
+        }                                                                                                \
+    }                                                                                                    \
+    PG_CLONES static void NAME##_bwd_##SUF(TT *dx, const TT *gs, const TT *xs, const TT *ys, int64_t n,  \
+                                           const pg_params *p_in) {                                      \
+        const pg_params p_ = p_in ? *p_in : (pg_params){0}, *p = &p_;                                    \
+        (void)p, (void)ys;                                                                               \
+        TT t[PG_VM_CHUNK];                                                                               \
+        for (int64_t j0 = 0; j0 < n; j0 += PG_VM_CHUNK) {                                                \
+            const int64_t c = n - j0 < PG_VM_CHUNK ? n - j0 : PG_VM_CHUNK;                               \
+            TT *d_ = dx + j0;                                                                            \
+            const TT *g_ = gs + j0, *x_ = xs + j0;                                                       \
+            BWD(TT, SUF, d_, g_, x_, t, c)                                                               \
+        }                                                                                                \
+    }                                                                                                    \
+    static void NAME##_one_##SUF(char *w, const int32_t *o, int64_t n, const void *ctx) {                \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                          \
+            NAME##_fwd_##SUF((TT *)(w + o[0]), (const TT *)(w + o[1]), 1, ctx);                          \
+    }                                                                                                    \
+    static void NAME##_bone_##SUF(char *w, const int32_t *o, int64_t n, const void *ctx) {               \
+        for (int64_t j = 0; j < n; j++, o += 4)                                                          \
+            NAME##_bwd_##SUF((TT *)(w + o[0]), (const TT *)(w + o[1]), (const TT *)(w + o[2]),           \
+                             (const TT *)(w + o[3]), 1, ctx);                                            \
+    }
+#define PG_UNARY_CHUNKED(NAME, FWD, BWD)                                                                 \
+    PG_UNARY_CHUNKED_T(NAME, float, f32, FWD, BWD) PG_UNARY_CHUNKED_T(NAME, double, f64, FWD, BWD)      \
+    PG_UNARY_DRIVERS(NAME) PG_UNARY_FUSE_ROWS(NAME)
+
 /* fn over [0, n): a direct call when one thread does it all (tiny tensors
  * then skip the dispatch), else split over the pool */
 #define PG_UNARY_RUN(n, fn, ctx)                                     \

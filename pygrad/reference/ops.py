@@ -434,10 +434,27 @@ class MulScalar(Op):
         return (g * _scalar(g.dtype, self.c),)
 
 
+def _pow_scalar(x: Array, p: float) -> Array:
+    """``x ** p`` as the C engine's pow_scalar takes it: the correctly rounded ``x * x``, ``1 / x`` and
+    ``sqrt(x)`` (with pow's +0 at -0 and +inf at -inf) for p = 2, -1 and 0.5 (numpy's array power
+    does the same), x for p = 1, the C library's pow otherwise."""
+    with np.errstate(all="ignore"):
+        if p == 2:
+            return x * x
+        if p == 1:
+            return x.copy()
+        if p == -1:
+            return np.ones_like(x) / x
+        if p == 0.5:
+            return np.where(x == -np.inf, np.inf, np.sqrt(x) + x.dtype.type(0)).astype(x.dtype)
+    return power(x, _scalar(x.dtype, p))
+
+
 class PowScalar(Op):
     """out = x ** p (p a Python scalar); dx = p * x^(p-1) * g, and 0 for p = 0.
 
-    ``p`` and ``p - 1`` are computed in double and then converted to x's dtype.
+    ``p`` and ``p - 1`` are computed in double and then converted to x's dtype; x^(p-1) is taken as
+    the forward takes a power (:func:`_pow_scalar`).
     """
 
     name = "pow_scalar"
@@ -448,15 +465,14 @@ class PowScalar(Op):
         self.p = p
 
     def forward(self, x: Array) -> Array:
-        return power(x, _scalar(x.dtype, self.p))
+        return _pow_scalar(x, self.p)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         (x,) = xs
         if self.p == 0:
             return (np.zeros_like(x),)
         p = _scalar(x.dtype, self.p)
-        pm1 = _scalar(x.dtype, self.p - 1.0)
-        return (g * p * power(x, pm1),)
+        return (g * p * _pow_scalar(x, self.p - 1.0),)
 
 
 class DivScalar(Op):
@@ -1157,7 +1173,7 @@ class LeakyRelu(Op):
 
 
 class Elu(Op):
-    """y = x > 0 ? x : a * (exp(x) - 1); dx = x > 0 ? g : g * a * exp(x)."""
+    """y = x > 0 ? x : a * expm1(x); dx = x > 0 ? g : g * a * exp(x)."""
 
     name = "elu"
     save_inputs = True
@@ -1168,7 +1184,8 @@ class Elu(Op):
 
     def forward(self, x: Array) -> Array:
         a = _scalar(x.dtype, self.alpha)
-        return np.where(x > _scalar(x.dtype, 0), x, a * (np.exp(x) - _scalar(x.dtype, 1)))
+        with np.errstate(over="ignore"):
+            return np.where(x > _scalar(x.dtype, 0), x, a * np.expm1(x))
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         (x,) = xs
