@@ -951,16 +951,9 @@ static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tenso
  * run, as the embedding op reads them), value = max_norm, value2 = norm_type */
 static void rec_renorm(pg_recorder *r, pg_tensor *weight, pg_tensor *indices, double max_norm, double norm_type) {
     pg_program *g = (pg_program *)r;
-    if (g->refused || pg_tls.sweep_depth > 0) return;
-    int a = pg__use(g, weight), b = pg__use(g, indices);
-    if (a < 0 || b < 0) return;
-    pg_instr *I = pg__emit(g, I_INPLACE);
-    if (!I) return;
-    I->opt = PG_REC_IP_RENORM;
-    I->a = a;
-    I->b = b;
-    I->value = max_norm;
-    I->value2 = norm_type;
+    int at = g->n_code;
+    rec_inplace(r, PG_REC_IP_RENORM, weight, indices, max_norm);
+    if (g->n_code > at) g->code[at].value2 = norm_type;
 }
 
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
