@@ -224,3 +224,25 @@ def test_f_embedding_bad_max_norm(m):
     with pytest.raises(PygradIndexError, match=r"embedding: index 7 is out of range for a table of 5 rows"):
         m.nn.functional.embedding(m.tensor([0, 7]), w, max_norm=1.0)
     np.testing.assert_array_equal(w.numpy(), np.ones((5, 2)))
+
+
+def test_many_rows_over_threads_give_the_bits_of_one_thread():
+    rng = np.random.default_rng(6)
+    w0 = rng.standard_normal((5000, 64)).astype(np.float32)
+    idx = rng.integers(0, 5000, (40, 100))
+    n0 = pygrad.get_num_threads()
+    got = []
+    try:
+        for n in (1, 2, 4):
+            pygrad.set_num_threads(n)
+            w = pygrad.tensor(w0.copy())
+            w._embedding_renorm_(pygrad.tensor(idx), 7.5, 2.0)
+            got.append(w.numpy())
+    finally:
+        pygrad.set_num_threads(n0)
+    for g in got[1:]:
+        np.testing.assert_array_equal(g, got[0])
+    r = ref.tensor(w0.copy())
+    r._embedding_renorm_(ref.tensor(idx), 7.5, 2.0)
+    np.testing.assert_allclose(got[0], r.numpy(), rtol=1e-6, atol=0)
+    assert (got[0] != w0).any(1).sum() > 1000
