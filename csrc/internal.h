@@ -352,6 +352,8 @@ typedef struct pg_rec_ops {
     void (*refuse)(pg_recorder *r, const char *what);
     /* an op is about to make its output of m (before its buffer is allocated) */
     void (*make)(pg_recorder *r, const pg_meta *m);
+    /* pg_embedding_renorm_(weight, indices, max_norm, norm_type) (ops_embedding.c), outside the graph */
+    void (*renorm)(pg_recorder *r, pg_tensor *weight, pg_tensor *indices, double max_norm, double norm_type);
 } pg_rec_ops;
 /* aux's kinds: compare(a, b), compare_scalar(a, c), bitwise(a, b), bitwise_not(a), a private copy of
  * the constant out (a: NULL) */
@@ -359,7 +361,8 @@ enum { PG_REC_CMP, PG_REC_CMP_SCALAR, PG_REC_BITWISE, PG_REC_BITWISE_NOT, PG_REC
 /* the unrecorded in-place updates (ops_inplace.c): t += c operand, t *= operand, t += c, t *= c,
  * t = c, t = operand converted (copy_), t = operand's values (pg_inplace_commit) */
 enum { PG_REC_IP_ADD, PG_REC_IP_MUL, PG_REC_IP_ADD_SCALAR, PG_REC_IP_MUL_SCALAR, PG_REC_IP_FILL, PG_REC_IP_COPY,
-       PG_REC_IP_COMMIT, PG_REC_IP_BN_FILL, PG_REC_IP_BN_UPDATE /* program.c's own: bn_stats */ };
+       PG_REC_IP_COMMIT, PG_REC_IP_BN_FILL, PG_REC_IP_BN_UPDATE /* program.c's own: bn_stats */,
+       PG_REC_IP_RENORM /* program.c's own: renorm */ };
 struct pg_recorder {
     const pg_rec_ops *ops;
 };

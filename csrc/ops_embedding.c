@@ -1,6 +1,6 @@
-/* ops_embedding.c: embedding (PyTorch's F.embedding; its max_norm renorm is
- * an in-place update made by Python before the op): a gather of whole rows
- * of a table, and its backward, a scatter-add of rows.
+/* ops_embedding.c: embedding (PyTorch's F.embedding): a gather of whole rows
+ * of a table, and its backward, a scatter-add of rows; and embedding_renorm_,
+ * its max_norm renorm, an in-place update outside the graph (at the end).
  *
  *   y[i, :] = weight[idx[i], :]                       weight (V, D), idx (...) -> y (..., D)
  *   dweight[v, :] = Σ_{i: idx[i] = v} s_v g[i, :]     s_v = 1, or 1 / count(v) with scale_grad_by_freq
@@ -17,6 +17,7 @@
  * arrays of other kinds (Python turns them into int64). */
 #include "rules_util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,3 +243,126 @@ pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const
 }
 
 PG_OPDEF(embedding, embedding_infer, embedding_forward, embedding_backward, embedding_rule);
+
+/* ---- embedding_renorm_: PyTorch's max_norm renorm (F.embedding runs it before the lookup) ----
+ *
+ *   for each distinct v in idx:  n = ||weight[v, :]||_p;  if n > max_norm: weight[v, :] *= max_norm / (n + 1e-7)
+ *
+ * in place, outside the graph (as PyTorch runs it under no_grad: no node, no gradient through the
+ * scale), bumping the weight's version. The numbers follow PyTorch's CPU kernel: the norm is a value
+ * of the weight's dtype (row.norm(p)), compared with max_norm and turned into the scale in double
+ * (.item<double>()), and the row multiplied by the scale rounded to the weight's dtype (row *= scale).
+ * Here the norm is accumulated in double over the row in order and then rounded to the dtype, where
+ * PyTorch accumulates float32 rows in float32: the two agree to a few float32 ulps, and the scale to
+ * one. p = 2: sqrt(Σ x²); 1: Σ|x|; inf: max |x|; -inf: min |x|; 0: the count of non-zeros; other p:
+ * (Σ |x|^p)^(1/p). A NaN in a row makes its norm NaN, which is not > max_norm: the row is left as
+ * it is (as PyTorch). Rows are independent, so the threads' split changes no bit. */
+#define PG_RENORM_ROWS(T, sfx)                                                                          \
+    static double pg__row_norm_##sfx(const T *x, int64_t d, double p) {                                 \
+        double a = 0.0;                                                                                 \
+        if (p == 2.0) {                                                                                 \
+            for (int64_t k = 0; k < d; k++) a += (double)x[k] * (double)x[k];                           \
+            return sqrt(a);                                                                             \
+        }                                                                                               \
+        if (p == 1.0) {                                                                                 \
+            for (int64_t k = 0; k < d; k++) a += fabs((double)x[k]);                                    \
+            return a;                                                                                   \
+        }                                                                                               \
+        if (p == 0.0) {                                                                                 \
+            for (int64_t k = 0; k < d; k++) a += x[k] != 0;                                             \
+            return a;                                                                                   \
+        }                                                                                               \
+        if (isinf(p)) {                                                                                 \
+            a = fabs((double)x[0]);                                                                     \
+            for (int64_t k = 1; k < d && a == a; k++) {                                                 \
+                double v = fabs((double)x[k]);                                                          \
+                if (v != v || (p > 0 ? v > a : v < a)) a = v;                                           \
+            }                                                                                           \
+            return a;                                                                                   \
+        }                                                                                               \
+        for (int64_t k = 0; k < d; k++) a += pow(fabs((double)x[k]), p);                                \
+        return pow(a, 1.0 / p);                                                                         \
+    }                                                                                                   \
+    static void pg__renorm_rows_##sfx(T *w, const int64_t *rows, int64_t lo, int64_t hi, int64_t d,     \
+                                      double max_norm, double p) {                                      \
+        for (int64_t r = lo; r < hi; r++) {                                                             \
+            T *x = w + rows[r] * d;                                                                     \
+            double n = (double)(T)pg__row_norm_##sfx(x, d, p); /* the norm as a value of the dtype */  \
+            if (n > max_norm) {                                                                         \
+                T s = (T)(max_norm / (n + 1e-7));                                                       \
+                for (int64_t k = 0; k < d; k++) x[k] = x[k] * s;                                        \
+            }                                                                                           \
+        }                                                                                               \
+    }
+PG_RENORM_ROWS(float, f32)
+PG_RENORM_ROWS(double, f64)
+
+typedef struct pg_renorm_job {
+    void *w;              /* [V, D] */
+    const int64_t *rows;  /* [n] distinct rows of w */
+    int64_t d;
+    double max_norm, p;
+    bool f64;
+} pg_renorm_job;
+
+static void pg__renorm_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_renorm_job *j = ctx;
+    if (j->f64) pg__renorm_rows_f64(j->w, j->rows, lo, hi, j->d, j->max_norm, j->p);
+    else pg__renorm_rows_f32(j->w, j->rows, lo, hi, j->d, j->max_norm, j->p);
+}
+
+pg_status pg_embedding_renorm_(pg_tensor *weight, pg_tensor *indices, double max_norm, double norm_type) {
+    static const char op[] = "embedding_renorm_";
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (pg__check_tensor(op, weight) || pg__check_tensor(op, indices)) return PG_ERR_VALUE;
+    if (weight->dtype != PG_DTYPE_F32 && weight->dtype != PG_DTYPE_F64)
+        return pg__fail(PG_ERR_TYPE, "%s: weight must be a float32 or float64 tensor, got %s", op,
+                        pg__dtype_name(weight->dtype));
+    if (weight->ndim != 2)
+        return pg__fail(PG_ERR_SHAPE, "%s: weight must be 2-d (num_embeddings, embedding_dim), got shape %s", op,
+                        pg__shape_str(weight->ndim, weight->shape, b1, sizeof b1));
+    if (indices->dtype != PG_DTYPE_I64)
+        return pg__fail(PG_ERR_TYPE, "%s: indices must be an int64 tensor, got %s of shape %s", op,
+                        pg__dtype_name(indices->dtype), pg__shape_str(indices->ndim, indices->shape, b1, sizeof b1));
+    if (!(max_norm >= 0.0))
+        return pg__fail(PG_ERR_VALUE, "%s: max_norm must be a non-negative number, got %g", op, max_norm);
+    if (norm_type != norm_type) return pg__fail(PG_ERR_VALUE, "%s: norm_type must be a number, got nan", op);
+    if (weight->inference && !pg_inference_mode())
+        return pg__fail(PG_ERR_RUNTIME, "%s: in-place update to an inference tensor outside inference_mode is not "
+                        "allowed; clone() it first", op);
+    const int64_t *idx = indices->data, n = indices->numel, v = weight->shape[0], d = weight->shape[1];
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= v)
+            return pg__fail(PG_ERR_INDEX, "%s: index %lld (at position %lld of indices %s) is out of range for a "
+                            "table of %lld rows (weight %s)", op, (long long)idx[i], (long long)i,
+                            pg__shape_str(indices->ndim, indices->shape, b1, sizeof b1), (long long)v,
+                            pg__shape_str(weight->ndim, weight->shape, b2, sizeof b2));
+    /* the distinct rows, in the order they first occur (a bit per row of the table marks those met) */
+    int64_t *rows = NULL, nr = 0;
+    uint8_t *seen = NULL;
+    if (n && d) {
+        rows = malloc(sizeof *rows * (size_t)n);
+        seen = calloc((size_t)(v + 7) / 8, 1);
+        if (!rows || !seen) {
+            free(rows);
+            free(seen);
+            return pg__fail(PG_ERR_MEMORY, "%s: out of memory for the rows of %lld indices", op, (long long)n);
+        }
+        for (int64_t i = 0; i < n; i++) {
+            uint8_t bit = (uint8_t)(1u << (idx[i] & 7));
+            if (seen[idx[i] >> 3] & bit) continue;
+            seen[idx[i] >> 3] |= bit;
+            rows[nr++] = idx[i];
+        }
+        free(seen);
+    }
+    pg_recorder *rec = pg_tls.recorder; /* pygrad.compile: the program runs this again, on the indices then */
+    if (rec) rec->ops->renorm(rec, weight, indices, max_norm, norm_type);
+    if (nr) {
+        pg_renorm_job j = {weight->data, rows, d, max_norm, norm_type, weight->dtype == PG_DTYPE_F64};
+        pg__parallel_range(nr, 1, PG_NDITER_GRAIN / d + 1, pg__renorm_range, &j);
+    }
+    free(rows);
+    atomic_fetch_add(&weight->storage->version, 1);
+    return PG_OK;
+}

@@ -130,8 +130,8 @@ typedef struct pg_instr {
     int gout;           /* I_BWD: the output gradient's slot */
     int saved[PG_MAX_SAVED];
     int a, b, keep;     /* I_ACC_*: a (+)= b; I_ACC_LEAF: a.grad += b; I_SET_GRAD: a.grad = b (-1: None) */
-    double value;       /* I_FULL; I_INPLACE: the scalar (batch_norm's update: momentum) */
-    double value2;      /* I_INPLACE, batch_norm's update: the variance's unbiasing factor */
+    double value;       /* I_FULL; I_INPLACE: the scalar (batch_norm's update: momentum; renorm: max_norm) */
+    double value2;      /* I_INPLACE, batch_norm's update: the variance's unbiasing factor; renorm: norm_type */
     int opt;            /* I_OPT: PG_REC_SGD ...; I_INPLACE: PG_REC_IP_ADD ... (a (op)= b, value);
                          * I_AUX: PG_REC_CMP ... (out = opt(op; a, b, value), op the comparison's code) */
     int t[PG_REC_MAX_T]; /* I_OPT: tensor slots (-1: NULL) */
@@ -947,6 +947,15 @@ static void rec_aux(pg_recorder *r, int kind, int code, pg_tensor *out, pg_tenso
     I->out = pg__def(g, out);
 }
 
+/* embedding's max_norm renorm: a = the weight, b = the int64 indices (read from their slot at each
+ * run, as the embedding op reads them), value = max_norm, value2 = norm_type */
+static void rec_renorm(pg_recorder *r, pg_tensor *weight, pg_tensor *indices, double max_norm, double norm_type) {
+    pg_program *g = (pg_program *)r;
+    int at = g->n_code;
+    rec_inplace(r, PG_REC_IP_RENORM, weight, indices, max_norm);
+    if (g->n_code > at) g->code[at].value2 = norm_type;
+}
+
 static void rec_refuse(pg_recorder *r, const char *what) { pg__refuse((pg_program *)r, "%s", what); }
 
 /* before an op allocates its output: when it is large, the large values the step has dropped
@@ -962,7 +971,7 @@ static void rec_make(pg_recorder *r, const pg_meta *m) {
 
 static const pg_rec_ops pg__rec_ops = {rec_apply,    rec_seed,  rec_backward, rec_accumulate, rec_accumulate_leaf,
                                        rec_set_grad, rec_optim, rec_inplace,  rec_constant,   rec_bn_stats,
-                                       rec_aux,      rec_refuse, rec_make};
+                                       rec_aux,      rec_refuse, rec_make,       rec_renorm};
 
 pg_status pg_program_record_fill(pg_tensor *t, double value) {
     if (pg__check_tensor("record_fill", t)) return pg_last_status();
@@ -2421,6 +2430,10 @@ int pg_program_line(const pg_program *g, int i, char *buf, int cap) {
             PG_PUT("%s, %s = batch_norm_running(%s; momentum=%g)", PG_NAME(0, I->a), PG_NAME(1, I->b),
                    PG_NAME(2, I->t[0]), I->value);
             break;
+        case PG_REC_IP_RENORM:
+            PG_PUT("%s.embedding_renorm_(%s; max_norm=%g, norm_type=%g)", PG_NAME(0, I->a), PG_NAME(1, I->b),
+                   I->value, I->value2);
+            break;
         default: PG_PUT("%s[...] = %s", PG_NAME(0, I->a), PG_NAME(1, I->b));
         }
         break;
@@ -2620,6 +2633,7 @@ static pg_status pg__run_inplace(pg_program *g, const pg_instr *I, int i) {
         else pg__bn_update_running(a, b, st, I->value, I->value2, false);
         return PG_OK;
     }
+    case PG_REC_IP_RENORM: return pg_embedding_renorm_(a, b, I->value, I->value2);
     default: return pg_inplace_commit(a, b, "in-place update");
     }
 }

@@ -424,6 +424,15 @@ pg_tensor *pg_bernoulli(pg_tensor *p, uint64_t seed);
  * scale_grad_by_freq: the gradient of row v is divided by the number of times v occurs in indices */
 pg_tensor *pg_embedding(pg_tensor *weight, int ndim, const int64_t *shape, const int64_t *indices,
                         int64_t padding_idx, int scale_grad_by_freq);
+/* PyTorch's embedding_renorm_ (F.embedding's max_norm), in place on weight (V, D, float) and outside the
+ * graph (no node, whatever the grad mode; the version moves): each distinct row v in indices (an int64
+ * tensor of any shape, each in [0, V)) whose norm_type-norm n exceeds max_norm (>= 0) is multiplied by
+ * max_norm / (n + 1e-7). n is a value of the weight's dtype (accumulated in double, then rounded), the
+ * scale is computed in double and rounded to the dtype. norm_type: any number (inf: max |x|, 0: the
+ * count of non-zeros). Errors: PG_ERR_VALUE (NULL, max_norm < 0 or NaN, norm_type NaN), PG_ERR_TYPE
+ * (weight not float, indices not int64), PG_ERR_SHAPE (weight not 2-d), PG_ERR_INDEX (an index out of
+ * range; nothing is changed). Under pygrad.compile each run reads the indices' tensor again. */
+pg_status pg_embedding_renorm_(pg_tensor *weight, pg_tensor *indices, double max_norm, double norm_type);
 /* softmax(scale · q kᵀ + bias) v, fused (blocks of query rows; no L×S matrix kept): q (B..., L, E),
  * k (B..., S, E), v (B..., S, Ev) -> (B..., L, Ev); bias (B..., L, S) additive (−inf: masked out) or a 0-d
  * tensor (none); is_causal masks key j > query i. A row with every key masked out gives zeros. Same float

@@ -1076,6 +1076,16 @@ class Tensor:
         return _wrap(lib.pg_embedding(self._p, idx.ndim, list(idx.shape), int64_buffer(idx.reshape(-1)),
                                       int(padding_idx), bool(scale_grad_by_freq)))
 
+    def _embedding_renorm_(self, indices: Tensor, max_norm: float, norm_type: float = 2.0) -> Tensor:
+        """PyTorch's ``embedding_renorm_``, in place on self (V, D) and outside the graph: each distinct
+        row v of the int64 tensor ``indices`` whose ``norm_type``-norm n exceeds ``max_norm`` is multiplied
+        by max_norm / (n + 1e-7) (one C call, csrc/ops_embedding.c; a compiled step replays it on the
+        indices' values of each run)."""
+        if not isinstance(indices, Tensor):
+            raise PygradTypeError(f"embedding_renorm_: indices must be an int64 tensor, got {type(indices).__name__}")
+        _check(lib.pg_embedding_renorm_(self._p, indices._p, float(max_norm), float(norm_type)))
+        return self
+
     def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
         """The nll_loss op over log-probabilities self (N, C) at N integer ``labels`` (1-d), class

@@ -1160,8 +1160,10 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
 
     ``max_norm``: before the lookup, every row that ``input`` looks up whose ``norm_type``-norm exceeds
     ``max_norm`` is scaled in place (outside the graph, as PyTorch's ``embedding_renorm_``) by
-    max_norm / (norm + 1e-7), so ``weight`` is modified. ``sparse=True`` (sparse gradients) is not
-    supported: gradients are dense."""
+    max_norm / (norm + 1e-7), so ``weight`` is modified (its version moves); the norm is a value of
+    the weight's dtype, the scale is computed in double (as PyTorch). One op of the engine: under
+    ``pygrad.compile`` it is part of the program, run on the indices of each call. ``sparse=True``
+    (sparse gradients) is not supported: gradients are dense."""
     w = _tensor("embedding", weight)
     idx = _indices("embedding", input)
     if w.ndim != 2:
@@ -1180,34 +1182,34 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
     if bad.size:
         raise PygradIndexError(f"embedding: index {int(bad.flat[0])} is out of range for a table of {n} rows "
                                f"(weight {tuple(w.shape)})")
+    src = input if is_tensor(input) and input.dtype.kind in "iu" else idx
     if max_norm is not None:
-        if _recording.RECORDING:  # the rows renormalised would be constants of the program
-            _recording.refuse("embedding with max_norm (it renormalises the rows it looks up in place, "
-                              "chosen in Python from the indices' values)")
-        _embedding_renorm(w, idx, max_norm, norm_type)
+        src = _embedding_renorm(w, src, idx, max_norm, norm_type)
     # the op checks the indices' range again (in C at each replay of a compiled step, which follows an
     # int64 tensor's own buffer)
-    return w._embedding(input if is_tensor(input) and input.dtype.kind in "iu" else idx, pad,
-                        bool(scale_grad_by_freq))
+    return w._embedding(src, pad, bool(scale_grad_by_freq))
 
 
-def _embedding_renorm(w: Any, idx: np.ndarray, max_norm: Any, norm_type: Any) -> None:
-    """PyTorch's ``embedding_renorm_``: each distinct row of ``w`` that ``idx`` looks up whose
-    ``norm_type``-norm exceeds ``max_norm`` is multiplied by max_norm / (norm + 1e-7), in place and
-    outside the graph."""
+def _embedding_renorm(w: Any, src: Any, idx: np.ndarray, max_norm: Any, norm_type: Any) -> Any:
+    """PyTorch's ``embedding_renorm_`` (one op of the engine, outside the graph): each distinct row of
+    ``w`` that the indices look up whose ``norm_type``-norm exceeds ``max_norm`` is multiplied by
+    max_norm / (norm + 1e-7), in place. ``src``: the indices as given when an integer tensor, else
+    ``idx``, their int64 array. Returns the int64 tensor of the indices it read, for the lookup: a
+    compiled step follows it (an int32 tensor's is its recorded cast), and replays the renorm on the
+    values of each run."""
     for what, v in (("max_norm", max_norm), ("norm_type", norm_type)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or math.isnan(v):
             raise PygradValueError(f"embedding: {what} must be a number, got {v!r}")
     if max_norm < 0:
         raise PygradValueError(f"embedding: max_norm must be non-negative, got {max_norm!r}")
-    rows = np.unique(idx)
-    if rows.size == 0 or w.shape[1] == 0:
-        return
-    E = engine_of(w)  # noqa: N806
-    with E.no_grad():
-        sel = w[rows]
-        nrm = E.norm(sel, float(norm_type), dim=1, keepdim=True)
-        w[rows] = sel * E.where(nrm > float(max_norm), float(max_norm) / (nrm + 1e-7), 1.0)
+    if is_tensor(src):
+        it = src if src.dtype == np.int64 else src.long()
+    else:
+        if _recording.RECORDING:  # their values would be constants of the program
+            _recording.refuse("embedding indices that are not an int64 tensor (their values would be frozen)")
+        it = engine_of(w).tensor(idx, dtype="int64")
+    w._embedding_renorm_(it, float(max_norm), float(norm_type))
+    return it
 
 
 

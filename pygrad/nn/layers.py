@@ -468,8 +468,10 @@ class Embedding(Module):
     idx: (...) → y: (..., embedding_dim). The backward is a scatter-add of the upstream
     rows into ∂L/∂weight (repeated indices add). With ``padding_idx`` that row starts at
     zero and gets no gradient (its value is still returned). ``max_norm``, ``norm_type`` and
-    ``scale_grad_by_freq`` are F.embedding's (rows looked up are renormalised in place; each
-    row's gradient divided by its count in the batch); ``sparse=True`` is not supported.
+    ``scale_grad_by_freq`` are F.embedding's (rows looked up whose norm exceeds max_norm are
+    scaled by max_norm / (norm + 1e-7) in place, outside the graph, by one op that pygrad.compile
+    records; each row's gradient divided by its count in the batch); ``sparse=True`` is not
+    supported.
     ``_weight`` (PyTorch's): a (num_embeddings, embedding_dim) tensor to use as the table
     itself (sharing its data, its padding row left as it is), frozen (no gradient) with
     ``_freeze``; :meth:`from_pretrained` is the usual way to give one.

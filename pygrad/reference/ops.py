@@ -2306,6 +2306,43 @@ class Embedding(Op):
         return (dw,)
 
 
+def embedding_renorm(w: Array, indices: Array, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_`` on w (V, D), in place (no gradient goes through it):
+
+        for each distinct v in indices:  n = ||w[v, :]||_p;  if n > max_norm: w[v, :] *= max_norm / (n + 1e-7)
+
+    with n taken in double and rounded to w's dtype, and the scale computed in double and rounded to
+    w's dtype (as csrc/ops_embedding.c). p = 2: sqrt(Σ x²); 1: Σ|x|; inf: max |x|; -inf: min |x|;
+    0: the count of non-zeros; other p: (Σ |x|^p)^(1/p). A row holding a NaN has norm NaN: left as it is."""
+    if w.shape[1] == 0:
+        return
+    dtype = w.dtype.type
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # |0|^p for p < 0, inf · 0
+        for v in np.unique(indices):
+            _renorm_row(w, int(v), max_norm, norm_type, dtype)
+
+
+def _renorm_row(w: Array, v: int, max_norm: float, norm_type: float, dtype: Any) -> None:
+    """Row v of :func:`embedding_renorm`: its norm, then the scale when the norm exceeds max_norm."""
+    x = w[v].astype(np.float64)
+    a = np.abs(x)
+    if norm_type == 2:
+        n = math.sqrt(np.sum(x * x))
+    elif norm_type == 1:
+        n = np.sum(a)
+    elif norm_type == 0:
+        n = np.count_nonzero(x)
+    elif norm_type == math.inf:
+        n = np.max(a)
+    elif norm_type == -math.inf:
+        n = np.min(a)
+    else:
+        n = np.sum(a ** norm_type) ** (1 / norm_type)
+    n = float(dtype(n))  # the norm as a value of w's dtype
+    if n > max_norm:
+        w[v] = w[v] * dtype(max_norm / (n + 1e-7))
+
+
 def _attn_probs(q: Array, k: Array, bias: Array, scale: float, causal: bool) -> Array:
     """p = softmax(scale · q kᵀ + bias) over the keys (−∞ at key j > query i when causal); zero rows where
     every key is masked out (PyTorch's fused result)."""

@@ -1111,6 +1111,37 @@ class Tensor:
             raise PygradIndexError(f"embedding: padding_idx {padding_idx} is out of range for a table of {v} rows")
         return _apply(ops.Embedding(idx, padding_idx, scale_grad_by_freq), (self,))
 
+    def _embedding_renorm_(self, indices: Tensor, max_norm: float, norm_type: float = 2.0) -> Tensor:
+        """PyTorch's ``embedding_renorm_``, in place on self (V, D) and outside the graph: see
+        :func:`ops.embedding_renorm`. The same checks and exception types as the C engine's."""
+        op = "embedding_renorm_"
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"{op}: weight must be a float32 or float64 tensor, got {self.dtype}")
+        if self.ndim != 2:
+            raise ShapeError(f"{op}: weight must be 2-d (num_embeddings, embedding_dim), got shape {tuple(self.shape)}")
+        if not isinstance(indices, Tensor) or indices.dtype != np.int64:
+            what = f"{indices.dtype} of shape {tuple(indices.shape)}" if isinstance(indices, Tensor) else \
+                type(indices).__name__
+            raise PygradTypeError(f"{op}: indices must be an int64 tensor, got {what}")
+        max_norm, norm_type = float(max_norm), float(norm_type)
+        if not max_norm >= 0:
+            raise PygradValueError(f"{op}: max_norm must be a non-negative number, got {max_norm:g}")
+        if math.isnan(norm_type):
+            raise PygradValueError(f"{op}: norm_type must be a number, got nan")
+        if self._inference and not is_inference_mode_enabled():
+            raise PygradRuntimeError(f"{op}: in-place update to an inference tensor outside inference_mode is not "
+                                     "allowed; clone() it first")
+        idx = indices._data.reshape(-1)
+        v = self.shape[0]
+        bad = np.flatnonzero((idx < 0) | (idx >= v))
+        if bad.size:
+            i = int(bad[0])
+            raise PygradIndexError(f"{op}: index {int(idx[i])} (at position {i} of indices {tuple(indices.shape)}) "
+                                   f"is out of range for a table of {v} rows (weight {tuple(self.shape)})")
+        ops.embedding_renorm(self._data, idx, max_norm, norm_type)
+        self._version.value += 1
+        return self
+
     def _nll_loss(self, labels: Any, weight: Tensor, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0, op: str = "nll_loss") -> Tensor:
         """The nll_loss op over log-probabilities self (N, C) at N integer ``labels``, class ``weight``

@@ -2704,6 +2704,131 @@ static void test_program_one_hot_bce(void) {
     CHECK_NO_LEAKS();
 }
 
+/* ---- embedding_renorm_ (F.embedding's max_norm): in place, outside the graph ---- */
+
+static void test_embedding_renorm(void) {
+    int nthr = pg_get_num_threads(); /* on one thread: the pool's workers never exit, which valgrind reports */
+    CHECK_OK(pg_set_num_threads(1));
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* rows (3, 4): 2-norm 5, (0.3, 0.4): 0.5, (0, 2): 2, (6, 8): 10; indices 0, 2, 0 (row 3 not met) */
+        pg_tensor *w = leaf(T(dt, 2, SHAPE(4, 2), 3, 4, 0.3, 0.4, 0, 2, 6, 8));
+        uint64_t v0 = pg_tensor_version(w);
+        CHECK_OK(pg_embedding_renorm_(w, V(I64, 0, 2, 0), 1.0, 2.0)); /* a leaf requiring grad: no graph */
+        CHECK(pg_tensor_version(w) == v0 + 1 && pg_tensor_is_leaf(w) && pg_tensor_grad_fn(w) == -1);
+        CHECK_VALUES(w, tol, 3 / (5 + 1e-7), 4 / (5 + 1e-7), 0.3, 0.4, 0, 2 / (2 + 1e-7), 6, 8);
+        /* inf: max |x|; 1: Σ|x|; 0: the count of non-zeros; 3: (Σ|x|³)^(1/3) */
+        pg_tensor *wi = T(dt, 2, SHAPE(2, 2), 3, -4, 0, 2);
+        CHECK_OK(pg_embedding_renorm_(wi, V(I64, 0, 1), 1.0, INFINITY));
+        CHECK_VALUES(wi, tol, 3 / (4 + 1e-7), -4 / (4 + 1e-7), 0, 2 / (2 + 1e-7));
+        pg_tensor *w1 = T(dt, 2, SHAPE(2, 2), 3, -4, 0, 0.5);
+        CHECK_OK(pg_embedding_renorm_(w1, V(I64, 1, 0), 2.0, 1.0));
+        CHECK_VALUES(w1, tol, 3 * 2 / (7 + 1e-7), -4 * 2 / (7 + 1e-7), 0, 0.5);
+        pg_tensor *w0 = T(dt, 2, SHAPE(2, 2), 3, -4, 0, 2);
+        CHECK_OK(pg_embedding_renorm_(w0, V(I64, 0, 1), 1.5, 0.0));
+        CHECK_VALUES(w0, tol, 3 * 1.5 / (2 + 1e-7), -4 * 1.5 / (2 + 1e-7), 0, 2);
+        pg_tensor *w3 = T(dt, 2, SHAPE(1, 2), 1, 2);
+        CHECK_OK(pg_embedding_renorm_(w3, V(I64, 0), 1.0, 3.0));
+        double n3 = cbrt(9.0);
+        CHECK_VALUES(w3, tol, 1 / (n3 + 1e-7), 2 / (n3 + 1e-7));
+        /* a NaN makes the norm NaN, not > max_norm: the row is left as it is */
+        pg_tensor *wn = T(dt, 2, SHAPE(1, 2), NAN, 9);
+        CHECK_OK(pg_embedding_renorm_(wn, V(I64, 0), 1.0, 2.0));
+        CHECK(isnan(get(wn, 0)) && get(wn, 1) == 9);
+        /* no index, no column: nothing to do, the version still moves */
+        pg_tensor *none = keep(pg_tensor_empty(I64, 1, SHAPE(0)));
+        CHECK_OK(pg_embedding_renorm_(w, none, 0.0, 2.0));
+        CHECK(pg_tensor_version(w) == v0 + 2);
+        CHECK_VALUES(w, tol, 3 / (5 + 1e-7), 4 / (5 + 1e-7), 0.3, 0.4, 0, 2 / (2 + 1e-7), 6, 8);
+        pg_tensor *e = keep(pg_tensor_empty(dt, 2, SHAPE(3, 0)));
+        CHECK_OK(pg_embedding_renorm_(e, V(I64, 2, 0), 0.0, INFINITY));
+        /* many rows (split over the threads, when there are more): every row of ones (norm 8) scaled alike */
+        pg_tensor *big = keep(pg_tensor_full(dt, 2, SHAPE(4096, 64), 1.0));
+        pg_tensor *all = keep(pg_tensor_empty(I64, 2, SHAPE(64, 64)));
+        for (int64_t i = 0; i < 4096; i++) set(all, i, (double)((i * 7) % 4096));
+        CHECK_OK(pg_embedding_renorm_(big, all, 1.0, 2.0));
+        double s = f64 ? 1.0 / (8 + 1e-7) : (double)(float)(1.0 / (8 + 1e-7));
+        int alike = 1;
+        for (int64_t i = 0; i < 4096 * 64; i++) alike &= get(big, i) == s;
+        CHECK(alike);
+    }
+    /* bad input: the op named, the shapes and values given; nothing changed */
+    pg_tensor *w = T(F64, 2, SHAPE(4, 2), 3, 4, 0.3, 0.4, 0, 2, 6, 8);
+    uint64_t v = pg_tensor_version(w);
+    CHECK_STATUS(pg_embedding_renorm_(NULL, V(I64, 0), 1.0, 2.0), PG_ERR_VALUE, "embedding_renorm_: got a NULL");
+    CHECK_STATUS(pg_embedding_renorm_(w, NULL, 1.0, 2.0), PG_ERR_VALUE, "embedding_renorm_: got a NULL");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I64, 0, 4), 1.0, 2.0), PG_ERR_INDEX,
+                 "embedding_renorm_: index 4 (at position 1 of indices (2,)) is out of range for a table of 4 rows "
+                 "(weight (4, 2))");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I64, 0, -1), 1.0, 2.0), PG_ERR_INDEX, "embedding_renorm_: index -1");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I32, 0), 1.0, 2.0), PG_ERR_TYPE,
+                 "embedding_renorm_: indices must be an int64 tensor, got int32 of shape (1,)");
+    CHECK_STATUS(pg_embedding_renorm_(V(I64, 1, 2), V(I64, 0), 1.0, 2.0), PG_ERR_TYPE,
+                 "embedding_renorm_: weight must be a float32 or float64 tensor, got int64");
+    CHECK_STATUS(pg_embedding_renorm_(V(F32, 1, 2), V(I64, 0), 1.0, 2.0), PG_ERR_SHAPE,
+                 "embedding_renorm_: weight must be 2-d (num_embeddings, embedding_dim), got shape (2,)");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I64, 0), -1.0, 2.0), PG_ERR_VALUE,
+                 "embedding_renorm_: max_norm must be a non-negative number, got -1");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I64, 0), NAN, 2.0), PG_ERR_VALUE, "embedding_renorm_: max_norm");
+    CHECK_STATUS(pg_embedding_renorm_(w, V(I64, 0), 1.0, NAN), PG_ERR_VALUE,
+                 "embedding_renorm_: norm_type must be a number");
+    CHECK(pg_tensor_version(w) == v);
+    CHECK_VALUES(w, 0.0, 3, 4, 0.3, 0.4, 0, 2, 6, 8);
+    int prev = pg_set_inference_mode(1);
+    pg_tensor *wi = keep(pg_tensor_full(F32, 2, SHAPE(2, 2), 3.0));
+    CHECK_OK(pg_embedding_renorm_(wi, V(I64, 1), 1.0, 2.0));
+    pg_set_inference_mode(prev);
+    CHECK_STATUS(pg_embedding_renorm_(wi, V(I64, 0), 1.0, 2.0), PG_ERR_RUNTIME,
+                 "embedding_renorm_: in-place update to an inference tensor outside inference_mode");
+    CHECK_OK(pg_set_num_threads(nthr));
+    release_all();
+    CHECK_NO_LEAKS();
+}
+
+/* max_norm's renorm recorded: an in-place instruction that reads the indices at each run, before the
+ * lookup that reads them too; a replay changes what the eager twin changes, bit for bit */
+static pg_tensor *renorm_step(pg_tensor *w, pg_tensor *idx) {
+    if (pg_embedding_renorm_(w, idx, 1.0, 2.0)) return NULL;
+    int64_t n = pg_tensor_numel(idx);
+    return pg_embedding(w, 1, &n, pg_tensor_data(idx), -1, 0);
+}
+
+static void test_program_embedding_renorm(void) {
+    pg_tensor *w = T(F32, 2, SHAPE(4, 2), 3, 4, 0.3, 0.4, 0, 2, 6, 8);
+    pg_tensor *we = T(F32, 2, SHAPE(4, 2), 3, 4, 0.3, 0.4, 0, 2, 6, 8); /* the eager twin */
+    pg_tensor *idx = V(I64, 0, 2), *o = NULL, *r = NULL;
+    pg_program *g = pg_program_new();
+    CHECK_OK(pg_program_record_begin(g, &idx, 1, &w, 1));
+    o = renorm_step(w, idx);
+    CHECK_OK(pg_program_record_end(g, &o, 1));
+    pg_tensor *oe = renorm_step(we, idx);
+    CHECK(same_values(o, oe) && same_values(w, we));
+    pg_tensor_release(o);
+    pg_tensor_release(oe);
+    char line[256];
+    int saw = 0;
+    for (int i = 0; i < pg_program_size(g); i++)
+        if (pg_program_line(g, i, line, sizeof line) > 0 && strstr(line, ".embedding_renorm_(in0; max_norm=1"))
+            saw = 1;
+    CHECK(saw);
+    pg_tensor *idx2 = V(I64, 3, 1); /* the recorded shape, other rows */
+    CHECK_OK(pg_program_run(g, &idx2, 1, &r));
+    oe = renorm_step(we, idx2);
+    CHECK(same_values(r, oe) && same_values(w, we));
+    CHECK(fabs(get(w, 6) - 6 / (10 + 1e-7)) < 1e-6); /* row 3, met at this run only */
+    pg_tensor_release(r);
+    pg_tensor_release(oe);
+    r = NULL;
+    pg_tensor *bad = V(I64, 1, 9);
+    uint64_t v = pg_tensor_version(w);
+    CHECK_STATUS(pg_program_run(g, &bad, 1, &r), PG_ERR_INDEX, "embedding_renorm_: index 9");
+    CHECK(r == NULL && pg_tensor_version(w) == v && same_values(w, we));
+    pg_program_free(g);
+    release_all();
+    CHECK_NO_LEAKS();
+}
+
 /* ---- optimizer updates (one step each, by hand) ---- */
 
 static void test_optimizers(void) {
@@ -3654,6 +3779,8 @@ int main(void) {
     test_program_aux();
     test_program_labels();
     test_program_one_hot_bce();
+    test_embedding_renorm();
+    test_program_embedding_renorm();
     test_program_shared_grads();
     test_program_seeds();
     test_program_random_ops();

@@ -53,9 +53,10 @@ def _assert_bit_identical(want, got, eager_mods, comp_mods) -> None:
 # ---------------------------------------------------------------- embedding ---
 
 
-def _embedding_step(dtype, padding_idx=None, freq=False, opt_name="Adam"):
+def _embedding_step(dtype, padding_idx=None, freq=False, opt_name="Adam", max_norm=None, norm_type=2.0):
     def make():
-        emb = nn.Embedding(13, 5, padding_idx=padding_idx, scale_grad_by_freq=freq, dtype=dtype)
+        emb = nn.Embedding(13, 5, padding_idx=padding_idx, scale_grad_by_freq=freq, dtype=dtype,
+                           max_norm=max_norm, norm_type=norm_type)
         head = nn.Linear(5, 4, dtype=dtype)
         with pg.no_grad():  # the same starting values in both twins
             rng = np.random.default_rng(7)
@@ -116,8 +117,14 @@ def test_embedding_indices_are_read_at_each_replay() -> None:
     _assert_bit_identical([], [], e_mods, c_mods)
 
 
-def test_embedding_index_out_of_range_at_replay_raises() -> None:
-    make = _embedding_step("float32")
+@pytest.mark.parametrize(("max_norm", "op"), [
+    (None, r"embedding: index {} is"),
+    (1.0, r"embedding_renorm_: index {} \(at position 9 of indices \(3, 4\)\) is"),
+])
+def test_embedding_index_out_of_range_at_replay_raises(max_norm, op) -> None:
+    """The lookup checks the indices at each replay; with max_norm the renorm runs first and checks them
+    all before it writes a row."""
+    make = _embedding_step("float32", max_norm=max_norm)
     step, (emb, _) = make()
     compiled = pg.compile(step)
     batches = _index_batches(4)
@@ -128,8 +135,7 @@ def test_embedding_index_out_of_range_at_replay_raises() -> None:
     for bad in (13, -1, 10**12):
         idx = batches[3][0].numpy().copy()
         idx[2, 1] = bad
-        with pytest.raises(PygradIndexError, match=rf"embedding: index {bad} is out of range for a table of 13 "
-                                                   r"rows"):
+        with pytest.raises(PygradIndexError, match=op.format(bad) + r" out of range for a table of 13 rows"):
             compiled(pg.tensor(idx), batches[3][1])
     assert compiled.records == 1  # still the replay that refused, no new recording
     np.testing.assert_array_equal(emb.weight.numpy(), before)  # nothing was updated
@@ -163,14 +169,69 @@ def test_indices_and_labels_of_other_integer_dtypes_record_a_cast(int_dtype) -> 
         assert f.records == 1, name
 
 
-def test_embedding_max_norm_falls_back_with_a_warning() -> None:
-    """max_norm (rows renormalised in place, chosen in Python from the indices) cannot be followed: the
-    step runs eagerly, with a CompileWarning saying why."""
+# ------------------------------------------------------ embedding with max_norm ---
+
+
+def _norm_of(w: np.ndarray, p: float) -> np.ndarray:
+    a = np.abs(w.astype(np.float64))
+    return a.max(1) if p == np.inf else (a**p).sum(1) ** (1 / p)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("norm_type", "int_dtype"), [(2.0, "int64"), (1.0, "int32"), (np.inf, "int64"),
+                                                      (3.0, "int64")])
+def test_embedding_max_norm_step_replays_bit_identical(dtype, norm_type, int_dtype) -> None:
+    """nn.Embedding(max_norm=...) trained with Adam: the renorm is an instruction of the program, run on
+    each call's indices before the lookup; losses and parameters agree with the eager twin bit for bit."""
+    batches = [(i.astype(int_dtype), y) for i, y in _index_batches(STEPS)]
+    make = _embedding_step(dtype, max_norm=1.2, norm_type=norm_type)
+    want, got, e_mods, c_mods, compiled = _run_pair(make, batches)
+    _assert_bit_identical(want, got, e_mods, c_mods)
+    assert compiled.records == 1
+    assert re.search(r"inplace +c\d+\.embedding_renorm_\(t?\w+; max_norm=1.2, norm_type=", compiled.program)
+    assert compiled.program.index("embedding_renorm_") < compiled.program.index("embedding(c")
+    assert len({float(v) for v in got}) > STEPS // 2
+
+
+def test_embedding_max_norm_records_with_fullgraph_and_reads_the_indices_at_each_replay() -> None:
+    """F.embedding with max_norm no longer falls back: fullgraph=True records, and a replay renormalises
+    the rows of the indices it is given (the same tensor, written in place between calls, included)."""
+    tables = [nn.Embedding(9, 4, dtype="float64", generator=np.random.default_rng(1)) for _ in range(2)]
+    for t in tables:
+        with pg.no_grad():
+            t.weight.mul_(2.0)  # most rows above max_norm
+
+    def fwd(emb):
+        return lambda i: F.embedding(i, emb.weight, max_norm=1.0, norm_type=2.0).sum(1)
+
+    eager, compiled = fwd(tables[0]), pg.compile(fwd(tables[1]), fullgraph=True)
+    rng = np.random.default_rng(2)
+    idx = pg.tensor(rng.integers(0, 9, 3))
+    with pg.no_grad():
+        for k in range(8):
+            if k % 2:
+                idx.numpy()[...] = rng.integers(0, 9, 3)  # written in place: the replay reads the new values
+                i = idx
+            else:
+                i = pg.tensor(rng.integers(0, 9, 3))
+            before = tables[1].weight.numpy().copy()
+            np.testing.assert_array_equal(eager(i).numpy(), compiled(i).numpy())
+            np.testing.assert_array_equal(tables[0].weight.numpy(), tables[1].weight.numpy())
+            rows = np.unique(i.numpy())
+            assert np.all(_norm_of(tables[1].weight.numpy()[rows], 2.0) <= 1.0 + 1e-12)
+            others = np.setdiff1d(np.arange(9), rows)
+            np.testing.assert_array_equal(tables[1].weight.numpy()[others], before[others])
+    assert compiled.records == 1
+    assert re.search(r"c\d+\.embedding_renorm_\(in0; max_norm=1, norm_type=2\)", compiled.program)
+
+
+def test_embedding_max_norm_with_a_list_of_indices_falls_back_with_a_warning() -> None:
+    """Indices given as a list would be constants of the program: the step runs eagerly, saying why."""
     emb = nn.Embedding(6, 3, dtype="float64")
     g = pg.compile(lambda i: F.embedding(i, emb.weight, max_norm=1.0).sum())
-    with pytest.warns(CompileWarning, match="embedding with max_norm"):
+    with pytest.warns(CompileWarning, match="embedding indices that are not an int64 tensor"), pg.no_grad():
         for _ in range(3):
-            g(pg.tensor(np.array([1, 2])))
+            g([1, 2])
 
 
 # ------------------------------------------------- nll_loss and cross_entropy ---
