@@ -4,8 +4,9 @@ against numpy and PyTorch (forward only, float32, one thread): run with
 milliseconds per call and pygrad's time over numpy's; asserts nothing.
 
 It answers one question for each op made of other ops: is the composition
-(a numpy-computed offset table and the C gather; a tree or a scan of
-products; a few elementwise ops) far from a single pass over the data? And,
+(a numpy-computed offset table and the C gather; a tree of products; a few
+elementwise ops), and for the ops of their own (pad's constant mode, tril/triu,
+cumsum/cumprod, logsumexp) far from a single pass over the data? And,
 for the copies (clone, basic indexing, the index_map moves) and where and
 the comparisons: are they at numpy's speed?
 """
@@ -41,19 +42,27 @@ def main() -> None:
         ("roll(7, 1)", lambda: x.roll(7, 1), lambda: np.roll(a, 7, 1), lambda: t.roll(7, 1)),
         ("repeat(2, 2)", lambda: x.repeat(2, 2), lambda: np.tile(a, (2, 2)), lambda: t.repeat(2, 2)),
         ("tril()", lambda: x.tril(), lambda: np.tril(a), lambda: t.tril()),
+        ("triu(1)", lambda: x.triu(1), lambda: np.triu(a, 1), lambda: t.triu(1)),
         ("diagonal()", lambda: x.diagonal(), lambda: np.diagonal(a).copy(), lambda: t.diagonal().clone()),
         ("pad reflect (4, 4)", lambda: F.pad(x, (4, 4), mode="reflect"),
          lambda: np.pad(a, ((0, 0), (4, 4)), mode="reflect"), lambda: TF.pad(t[None], (4, 4), mode="reflect")),
         ("pad constant (4, 4)", lambda: F.pad(x, (4, 4)), lambda: np.pad(a, ((0, 0), (4, 4))),
          lambda: TF.pad(t, (4, 4))),
+        ("pad constant (4, 4, 4, 4)", lambda: F.pad(x, (4, 4, 4, 4)), lambda: np.pad(a, 4),
+         lambda: TF.pad(t, (4, 4, 4, 4))),
+        ("pad crop (-4, 4)", lambda: F.pad(x, (-4, 4)), lambda: np.pad(a[:, 4:], ((0, 0), (0, 4))),
+         lambda: TF.pad(t, (-4, 4))),
         ("expand (4, 1024, 1024)", lambda: x.expand(4, -1, -1),
          lambda: np.broadcast_to(a, (4, 1024, 1024)).copy(), lambda: t.expand(4, -1, -1).contiguous()),
         ("logsumexp(1)", lambda: x.logsumexp(1), lambda: np.log(np.exp(a).sum(1)), lambda: t.logsumexp(1)),
         ("cumsum(1)", lambda: x.cumsum(1), lambda: np.cumsum(a, 1), lambda: t.cumsum(1)),
         ("cumprod(1)", lambda: x.cumprod(1), lambda: np.cumprod(a, 1), lambda: t.cumprod(1)),
+        ("cumprod(0)", lambda: x.cumprod(0), lambda: np.cumprod(a, 0), lambda: t.cumprod(0)),
         ("prod(1)", lambda: x.prod(1), lambda: np.prod(a, 1), lambda: t.prod(1)),
         ("var(1)", lambda: x.var(1), lambda: np.var(a, 1, ddof=1), lambda: t.var(1)),
         ("norm(dim=1)", lambda: x.norm(dim=1), lambda: np.linalg.norm(a, axis=1), lambda: t.norm(dim=1)),
+        ("norm(dim=0)", lambda: x.norm(dim=0), lambda: np.linalg.norm(a, axis=0), lambda: t.norm(dim=0)),
+        ("norm(1, dim=1)", lambda: x.norm(1, dim=1), lambda: np.linalg.norm(a, 1, axis=1), lambda: t.norm(1, dim=1)),
         ("einsum bij,bjk (8x128)", lambda: pg.einsum("bij,bjk->bik", x8, y8),
          lambda: np.matmul(a8, b8), lambda: torch.einsum("bij,bjk->bik", t8, u8)),
     ]

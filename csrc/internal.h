@@ -187,6 +187,13 @@ typedef struct pg_params {
             int mode;                    /* pg_interp_mode */
             bool align_corners;          /* linear: the corner pixels' centres map onto each other */
         } interp;                        /* interpolate, interpolate_input_grad */
+        struct {
+            int ndim;                    /* the output's shape (x's ndim) */
+            int64_t dims[PG_MAX_DIMS];   /* [ndim] */
+            int64_t lo[PG_MAX_DIMS];     /* [ndim] elements added before x's along each dim (< 0: cropped) */
+            double value;                /* the fill, already representable in the dtype */
+        } pad;                           /* pad */
+        int64_t diagonal;                /* tril, triu: 0 the main diagonal, > 0 above it, < 0 below */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy and nll_loss
                                   * labels [N], embedding indices [numel(indices)]:

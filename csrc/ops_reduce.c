@@ -464,3 +464,193 @@ PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
 PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
 PG_OPDEF(logsumexp, reduce_infer, lse_forward, lse_backward, lse_rule);
 PG_OPDEF(cumsum, scan_infer, cumsum_forward, cumsum_backward, cumsum_rule);
+
+
+/* ---- cumprod: y_i = Π_{j≤i} x_j along the axis ([outer, n, inner] as cumsum). Backward divides by
+ * nothing, so it is exact with zeros in x:
+ *   dx_i = Σ_{j≥i} g_j Π_{k≤j, k≠i} x_k = y_{i-1} · r_i,   r_i = Σ_{j≥i} g_j Π_{i<k≤j} x_k,
+ * r_{n-1} = g_{n-1}, r_i = g_i + x_{i+1} r_{i+1} (a running sum from the end), y_{-1} = 1. ---- */
+
+static pg_status cumprod_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    if (pg__check_float("cumprod", x)) return PG_ERR_TYPE;
+    int nd = x->ndim ? x->ndim : 1;
+    if (p->scan.axis < 0 || p->scan.axis >= nd) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "cumprod: dim %d is out of range for a tensor of shape %s", p->scan.axis,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    pg__meta_of(out, x);
+    return PG_OK;
+}
+
+typedef struct pg_cumprod_job {
+    void *dx;                          /* backward: [outer, n, inner] */
+    void *y;                           /* forward: written; backward: read */
+    const void *x, *g;                 /* [outer, n, inner] */
+    int64_t n, inner;
+} pg_cumprod_job;
+
+#define PG_CUMPROD_KERNELS(TT, SUF)                                                                     \
+    /* y[o, j, i] = y[o, j - 1, i] · x[o, j, i], for o in [o0, o1) */                                   \
+    static void cumprod_forward_##SUF(void *ctx, int64_t o0, int64_t o1) {                               \
+        const pg_cumprod_job *q = ctx;                                                                    \
+        const int64_t n = q->n, inner = q->inner;                                                         \
+        for (int64_t o = o0; o < o1; o++) {                                                               \
+            TT *restrict y = (TT *)q->y + o * n * inner;                                                  \
+            const TT *restrict x = (const TT *)q->x + o * n * inner;                                      \
+            if (inner == 1) {                                                                             \
+                TT acc = 1;                                                                               \
+                for (int64_t j = 0; j < n; j++) y[j] = acc = acc * x[j];                                  \
+                continue;                                                                                 \
+            }                                                                                             \
+            for (int64_t i = 0; i < inner; i++) y[i] = x[i];                                              \
+            for (int64_t j = 1; j < n; j++) {                                                             \
+                TT *restrict yr = y + j * inner;                                                          \
+                const TT *restrict prev = y + (j - 1) * inner, *restrict xr = x + j * inner;              \
+                for (int64_t i = 0; i < inner; i++) yr[i] = prev[i] * xr[i];                              \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* r = g_j + x_{j+1} r (from the end), dx[o, j, i] = y[o, j - 1, i] · r (1 for j = 0); the running  \
+     * r of a row with inner > 1 lives in dx's row j + 1 until dx_{j+1} is written from it */            \
+    static void cumprod_backward_##SUF(void *ctx, int64_t o0, int64_t o1) {                              \
+        const pg_cumprod_job *q = ctx;                                                                    \
+        const int64_t n = q->n, inner = q->inner;                                                         \
+        for (int64_t o = o0; o < o1; o++) {                                                               \
+            TT *restrict dx = (TT *)q->dx + o * n * inner;                                                \
+            const TT *restrict x = (const TT *)q->x + o * n * inner;                                      \
+            const TT *restrict y = (const TT *)q->y + o * n * inner;                                      \
+            const TT *restrict g = (const TT *)q->g + o * n * inner;                                      \
+            if (inner == 1) {                                                                             \
+                TT r = g[n - 1];                                                                          \
+                for (int64_t j = n - 1;; j--) {                                                           \
+                    dx[j] = j ? y[j - 1] * r : r;                                                         \
+                    if (j == 0) break;                                                                    \
+                    r = g[j - 1] + x[j] * r;                                                              \
+                }                                                                                         \
+                continue;                                                                                 \
+            }                                                                                             \
+            /* dx row j holds r_j first, then y_{j-1} r_j once row j - 1's r is made from it */           \
+            TT *restrict last = dx + (n - 1) * inner;                                                     \
+            const TT *restrict gl = g + (n - 1) * inner;                                                  \
+            for (int64_t i = 0; i < inner; i++) last[i] = gl[i];                                          \
+            for (int64_t j = n - 1; j > 0; j--) {                                                         \
+                TT *restrict rj = dx + j * inner, *restrict rp = dx + (j - 1) * inner;                    \
+                const TT *restrict xj = x + j * inner, *restrict gp = g + (j - 1) * inner;                \
+                const TT *restrict yp = y + (j - 1) * inner;                                               \
+                for (int64_t i = 0; i < inner; i++) {                                                     \
+                    TT r = rj[i];                                                                         \
+                    rp[i] = gp[i] + xj[i] * r;                                                            \
+                    rj[i] = yp[i] * r;                                                                    \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+PG_CUMPROD_KERNELS(float, f32)
+PG_CUMPROD_KERNELS(double, f64)
+
+static void pg__cumprod_run(bool fwd, pg_cumprod_job *q, const pg_tensor *t, int axis) {
+    if (t->numel == 0) return;
+    int64_t outer = t->ndim ? pg__numel(axis, t->shape) : 1;
+    q->n = t->ndim ? t->shape[axis] : 1;
+    q->inner = t->ndim ? pg__numel(t->ndim - axis - 1, t->shape + axis + 1) : 1;
+    int64_t grain = PG_NDITER_GRAIN / (q->n * q->inner);
+    bool f64 = t->dtype == PG_DTYPE_F64;
+    pg_range_fn fn = fwd ? (f64 ? cumprod_forward_f64 : cumprod_forward_f32)
+                         : (f64 ? cumprod_backward_f64 : cumprod_backward_f32);
+    pg_unlocked u = pg__unlock_host(t->numel);
+    pg__parallel_range(outer, 1, grain > 1 ? grain : 1, fn, q);
+    pg__relock_host(u);
+}
+
+static pg_status cumprod_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg_cumprod_job q = {.y = out->data, .x = in[0]->data};
+    pg__cumprod_run(true, &q, in[0], p->scan.axis);
+    return PG_OK;
+}
+
+static pg_status cumprod_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return pg__fail(PG_ERR_MEMORY, "cumprod backward: out of memory");
+    pg_cumprod_job q = {.dx = d->data, .y = n->saved[1]->data, .x = n->saved[0]->data, .g = g->data};
+    pg__cumprod_run(false, &q, g, n->p.scan.axis);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_cumprod(pg_tensor *x, int axis) {
+    if (pg__check_tensor("cumprod", x)) return NULL;
+    int nd = x->ndim ? x->ndim : 1;
+    if (axis < -nd || axis >= nd) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_SHAPE, "cumprod: dim %d is out of range for a tensor of shape %s", axis,
+                 pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        return NULL;
+    }
+    pg_params p = {0};
+    p.scan.axis = axis < 0 ? axis + nd : axis;
+    return pg__apply_float1(PG_OP_CUMPROD, x, &p);
+}
+
+/* cumprod: dx = y_{i-1} · r with r_i = g_i + x_{i+1} r_{i+1}, the recurrence run as a scan of its affine
+ * steps r_i = B_i + A_i r_{i+s} in ⌈log₂ n⌉ doublings (B ← B + A·B₊ₛ, A ← A·A₊ₛ; ₊ₛ: shifted by s
+ * towards the start, zeros in from the end), with differentiable ops and no division */
+static pg_status cumprod_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    int axis = n->p.scan.axis;
+    int64_t len = xm->ndim ? xm->shape[axis] : 1;
+    if (len <= 1) { /* y_{-1} = 1: dx = g */
+        dx[0] = pg__r1(PG_OP_MUL_SCALAR, g, 1.0);
+        return dx[0] ? PG_OK : pg_last_status();
+    }
+    int64_t lo[PG_MAX_DIMS] = {0}, hi[PG_MAX_DIMS] = {0};
+    pg_tensor *x = pg__saved_input(n, 0), *a = NULL, *b = NULL, *t = NULL, *u = NULL;
+    lo[axis] = -1, hi[axis] = 1;
+    if (!(a = pg_pad(x, lo, hi, 0.0))) goto fail; /* A_i = x_{i+1} */
+    b = g;
+    pg_tensor_retain(b);
+    for (int64_t s = 1; s < len; s *= 2) { /* each step's a and b replace the last (few tensors held) */
+        lo[axis] = -s, hi[axis] = s;
+        if (!(t = pg_pad(b, lo, hi, 0.0)) || !(u = pg__apply2(PG_OP_MUL, a, t))) goto fail;
+        pg_tensor_release(t);
+        t = pg__apply2(PG_OP_ADD, b, u);
+        pg_tensor_release(u);
+        u = NULL;
+        if (!t) goto fail;
+        pg_tensor_release(b);
+        b = t;
+        t = NULL;
+        if (2 * s < len) {
+            if (!(t = pg_pad(a, lo, hi, 0.0)) || !(u = pg__apply2(PG_OP_MUL, a, t))) goto fail;
+            pg_tensor_release(t);
+            t = NULL;
+            pg_tensor_release(a);
+            a = u;
+            u = NULL;
+        }
+    }
+    lo[axis] = 1, hi[axis] = -1;
+    {
+        TRY(y, pg__out_diff(n));
+        TRY(prev, pg_pad(y, lo, hi, 1.0)); /* y_{i-1}, 1 at i = 0 */
+        dx[0] = pg__apply2(PG_OP_MUL, prev, b);
+        if (!dx[0]) goto fail;
+    }
+    pg_tensor_release(a);
+    pg_tensor_release(b);
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg_tensor_release(a);
+    pg_tensor_release(b);
+    pg_tensor_release(t);
+    pg_tensor_release(u);
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
+PG_OPDEF(cumprod, cumprod_infer, cumprod_forward, cumprod_backward, cumprod_rule);

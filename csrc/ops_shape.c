@@ -747,3 +747,284 @@ PG_OPDEF(scatter_add, scatter_infer, scatter_forward, scatter_backward, shape_ru
 PG_OPDEF(concatenate, cat_infer, cat_forward, cat_backward, cat_rule);
 PG_OPDEF(stack, cat_infer, cat_forward, cat_backward, cat_rule);
 PG_OPDEF(index_map, imap_infer, imap_forward, imap_backward, imap_rule);
+
+
+/* ---- pad (constant mode): y[o] = x[o - lo] where every o_d - lo_d is in [0, x.shape[d]), else
+ * value; lo_d < 0 crops. dx = g cropped back: dx[i] = g[i + lo], the same op with -lo and 0 (its
+ * adjoint), so backward and the rule are this op again. ---- */
+
+typedef struct pg_pad_job {
+    char *y;                           /* [numel(ys)] */
+    const char *x;                     /* [numel(xs)] */
+    int ndim;
+    const int64_t *ys, *xs, *lo;       /* [ndim] */
+    int64_t xst[PG_MAX_DIMS];          /* x's element strides */
+    int64_t inner;                     /* ys[ndim - 1] (1 for 0-d) */
+    size_t es;
+    uint64_t fill;                     /* the value's bytes (its low es bytes) */
+} pg_pad_job;
+
+/* a row of n elements of value (by element size), then the copy of n elements */
+#define PG_PAD_ROWS(T, SUF)                                                                    \
+    static void pg__pad_fill_##SUF(T *restrict o, int64_t n, uint64_t bits) {                  \
+        T v;                                                                                   \
+        memcpy(&v, &bits, sizeof v);                                                           \
+        for (int64_t j = 0; j < n; j++) o[j] = v;                                              \
+    }                                                                                          \
+    static void pg__pad_copy_##SUF(T *restrict o, const T *restrict s, int64_t n) {            \
+        for (int64_t j = 0; j < n; j++) o[j] = s[j];                                           \
+    }
+PG_PAD_ROWS(uint8_t, 1)
+PG_PAD_ROWS(uint32_t, 4)
+PG_PAD_ROWS(uint64_t, 8)
+
+static void pg__pad_fill(const pg_pad_job *q, char *o, int64_t n) {
+    if (n <= 0) return;
+    if (q->es == 1) pg__pad_fill_1((uint8_t *)o, n, q->fill);
+    else if (q->es == 4) pg__pad_fill_4((uint32_t *)o, n, q->fill);
+    else pg__pad_fill_8((uint64_t *)o, n, q->fill);
+}
+
+static void pg__pad_copy(const pg_pad_job *q, char *o, const char *s, int64_t n) {
+    if (n <= 0) return;
+    if (q->es == 1) pg__pad_copy_1((uint8_t *)o, (const uint8_t *)s, n);
+    else if (q->es == 4) pg__pad_copy_4((uint32_t *)o, (const uint32_t *)s, n);
+    else pg__pad_copy_8((uint64_t *)o, (const uint64_t *)s, n);
+}
+
+/* rows [r0, r1) of y (a row: the last dim): all value where an outer index falls outside x, else value,
+ * the row of x that lands inside, value */
+static void pg__pad_rows(void *ctx, int64_t r0, int64_t r1) {
+    const pg_pad_job *q = ctx;
+    int nd = q->ndim, last = nd - 1;
+    int64_t idx[PG_MAX_DIMS] = {0}, n = q->inner;
+    for (int64_t d = nd - 2, r = r0; d >= 0; d--) { /* the odometer at row r0 */
+        idx[d] = r % q->ys[d];
+        r /= q->ys[d];
+    }
+    /* the last dim: y[j] = x[j - lo] for j in [a, b) */
+    int64_t a = 0, b = n, lo_last = 0;
+    if (nd) {
+        lo_last = q->lo[last];
+        a = lo_last > 0 ? lo_last : 0;
+        b = lo_last + q->xs[last] < n ? lo_last + q->xs[last] : n;
+        if (b < a) b = a;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        char *o = q->y + (size_t)(r * n) * q->es;
+        int64_t base = 0;
+        bool inside = b > a;
+        for (int d = 0; d < nd - 1 && inside; d++) {
+            int64_t i = idx[d] - q->lo[d];
+            inside = i >= 0 && i < q->xs[d];
+            base += i * q->xst[d];
+        }
+        if (!inside) {
+            pg__pad_fill(q, o, n);
+        } else {
+            pg__pad_fill(q, o, a);
+            pg__pad_copy(q, o + (size_t)a * q->es, q->x + (size_t)(base + a - lo_last) * q->es, b - a);
+            pg__pad_fill(q, o + (size_t)b * q->es, n - b);
+        }
+        for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
+            if (++idx[d] < q->ys[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+/* the bytes of v in dtype dt (v representable there: the entry point converts it) */
+static uint64_t pg__pad_bits(pg_dtype dt, double v) {
+    uint64_t bits = 0;
+    if (dt == PG_DTYPE_F32) {
+        float f = (float)v;
+        memcpy(&bits, &f, sizeof f);
+    } else if (dt == PG_DTYPE_F64) {
+        memcpy(&bits, &v, sizeof v);
+    } else if (dt == PG_DTYPE_BOOL) {
+        uint8_t c = v != 0;
+        memcpy(&bits, &c, sizeof c);
+    } else {
+        int64_t i = v != v ? 0 : v >= 0x1p63 ? INT64_MAX : v < -0x1p63 ? INT64_MIN : (int64_t)v;
+        if (dt == PG_DTYPE_I32) {
+            int32_t k = (int32_t)(uint32_t)(uint64_t)i; /* int32's range wraps */
+            memcpy(&bits, &k, sizeof k);
+        } else {
+            memcpy(&bits, &i, sizeof i);
+        }
+    }
+    return bits;
+}
+
+/* y (shape ys) <- x (shape xs) shifted by lo, value elsewhere */
+static void pg__pad_run(pg_tensor *y, const pg_tensor *x, const int64_t *lo, double value) {
+    if (y->numel == 0) return;
+    pg_pad_job q = {.y = y->data, .x = x->data, .ndim = y->ndim, .ys = y->shape, .xs = x->shape, .lo = lo,
+                    .inner = y->ndim ? y->shape[y->ndim - 1] : 1, .es = pg__dtype_size(y->dtype),
+                    .fill = pg__pad_bits(y->dtype, value)};
+    pg__strides(x->ndim, x->shape, q.xst);
+    int64_t rows = q.inner ? y->numel / q.inner : 0, grain = PG_NDITER_GRAIN / (q.inner ? q.inner : 1);
+    pg_unlocked u = pg__unlock_host(y->numel);
+    pg__parallel_range(rows, 1, grain > 1 ? grain : 1, pg__pad_rows, &q);
+    pg__relock_host(u);
+}
+
+static pg_status pad_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    char b1[PG_SHAPE_BUF];
+    if (p->pad.ndim != x->ndim)
+        return pg__fail(PG_ERR_SHAPE, "pad: got pads for %d dims for a tensor of shape %s", p->pad.ndim,
+                        pg__shape_str(x->ndim, x->shape, b1, sizeof b1));
+    *out = (pg_meta){.dtype = x->dtype, .ndim = x->ndim};
+    memcpy(out->shape, p->pad.dims, sizeof out->shape);
+    int64_t n = 1;
+    for (int d = 0; d < out->ndim; d++)
+        if (__builtin_mul_overflow(n, out->shape[d], &n) || (uint64_t)n > PG_MAX_BYTES / pg__dtype_size(x->dtype))
+            return pg__fail(PG_ERR_MEMORY, "pad: the result's shape %s is too large",
+                            pg__shape_str(out->ndim, out->shape, b1, sizeof b1));
+    return PG_OK;
+}
+
+static pg_status pad_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg__pad_run(out, in[0], p->pad.lo, p->pad.value);
+    return PG_OK;
+}
+
+static pg_status pad_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return pg__fail(PG_ERR_MEMORY, "pad backward: out of memory");
+    int64_t neg[PG_MAX_DIMS] = {0};
+    for (int k = 0; k < n->p.pad.ndim; k++) neg[k] = -n->p.pad.lo[k];
+    pg__pad_run(d, g, neg, 0.0); /* dx[i] = g[i + lo], 0 where i + lo falls in the padding's gap */
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_pad(pg_tensor *x, const int64_t *lo, const int64_t *hi, double value) {
+    if (pg__check_tensor("pad", x)) return NULL;
+    if (x->ndim && (!lo || !hi)) {
+        pg__fail(PG_ERR_VALUE, "pad: pad pointer is NULL");
+        return NULL;
+    }
+    pg_params p = {0};
+    p.pad.ndim = x->ndim;
+    p.pad.value = value;
+    char b[PG_SHAPE_BUF];
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t l = lo[d], h = hi[d], n = x->shape[d];
+        /* the pads are at most the largest tensor apart; beyond that (or cropping more than n) fails */
+        const int64_t big = (int64_t)PG_MAX_BYTES;
+        if (l > big || h > big || l < -n || h < -n || (l < 0 ? -l : 0) + (h < 0 ? -h : 0) > n) {
+            pg__fail(l > big || h > big ? PG_ERR_MEMORY : PG_ERR_SHAPE,
+                     "pad: pads (%lld, %lld) of dim %d do not fit a tensor of shape %s (negative pads crop at most "
+                     "the dim's size in all)", (long long)l, (long long)h, d, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+            return NULL;
+        }
+        p.pad.lo[d] = l;
+        p.pad.dims[d] = n + l + h;
+    }
+    return pg__apply(PG_OP_PAD, &x, 1, &p);
+}
+
+/* pad: the crop back, pad(g, -lo, -hi, 0) (its adjoint; itself linear) */
+static pg_status pad_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    int64_t lo[PG_MAX_DIMS] = {0}, hi[PG_MAX_DIMS] = {0};
+    for (int d = 0; d < xm->ndim; d++) {
+        lo[d] = -n->p.pad.lo[d];
+        hi[d] = xm->shape[d] - n->out_meta.shape[d] - lo[d];
+    }
+    dx[0] = pg_pad(g, lo, hi, 0.0);
+    return dx[0] ? PG_OK : pg_last_status();
+}
+
+PG_OPDEF(pad, pad_infer, pad_forward, pad_backward, pad_rule);
+
+
+/* ---- tril / triu: x with the elements above / below diagonal k of its last two dims zeroed: tril keeps
+ * x[..., i, j] for j - i <= k, triu for j - i >= k. Linear and self-adjoint: dx = tril(g) / triu(g). ---- */
+
+typedef struct pg_tri_job {
+    char *y;
+    const char *x;                     /* [batch, R, C], y alike */
+    int64_t rows, cols, k;             /* R, C; k clamped to [-R, C] */
+    size_t es;
+    bool upper;
+} pg_tri_job;
+
+/* rows [r0, r1) of the (batch·R) rows: row i keeps [0, i + k + 1) (tril) or [i + k, C) (triu) */
+static void pg__tri_rows(void *ctx, int64_t r0, int64_t r1) {
+    const pg_tri_job *q = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t i = r % q->rows, c = q->cols;
+        int64_t edge = q->upper ? i + q->k : i + q->k + 1;
+        edge = edge < 0 ? 0 : edge > c ? c : edge;
+        int64_t keep0 = q->upper ? edge : 0, keep1 = q->upper ? c : edge; /* kept: [keep0, keep1) */
+        char *o = q->y + (size_t)(r * c) * q->es;
+        const char *s = q->x + (size_t)(r * c) * q->es;
+        memset(o, 0, (size_t)keep0 * q->es); /* 0 is all zero bytes in every dtype */
+        if (o != s) memcpy(o + (size_t)keep0 * q->es, s + (size_t)keep0 * q->es, (size_t)(keep1 - keep0) * q->es);
+        memset(o + (size_t)keep1 * q->es, 0, (size_t)(c - keep1) * q->es);
+    }
+}
+
+static void pg__tri_run(pg_tensor *y, const pg_tensor *x, int64_t k, bool upper) {
+    if (y->numel == 0) return;
+    pg_tri_job q = {.y = y->data, .x = x->data, .rows = x->shape[x->ndim - 2], .cols = x->shape[x->ndim - 1],
+                    .k = k, .es = pg__dtype_size(x->dtype), .upper = upper};
+    int64_t nrows = y->numel / q.cols, grain = PG_NDITER_GRAIN / q.cols;
+    pg_unlocked u = pg__unlock_host(y->numel);
+    pg__parallel_range(nrows, 1, grain > 1 ? grain : 1, pg__tri_rows, &q);
+    pg__relock_host(u);
+}
+
+static pg_status tri_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    if (x->ndim < 2) {
+        char b[PG_SHAPE_BUF];
+        return pg__fail(PG_ERR_SHAPE, "%s: needs at least 2 dims, got shape %s", pg_optable[p->op]->name,
+                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
+    }
+    pg__meta_of(out, x);
+    return PG_OK;
+}
+
+static pg_status tri_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    pg__tri_run(out, in[0], p->diagonal, p->op == PG_OP_TRIU);
+    return PG_OK;
+}
+
+static pg_status tri_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    pg_tensor *d = pg__tensor_new_like(&n->edges[0].meta);
+    if (!d) return pg__fail(PG_ERR_MEMORY, "%s backward: out of memory", pg_optable[n->op]->name);
+    pg__tri_run(d, g, n->p.diagonal, n->op == PG_OP_TRIU);
+    dx[0] = d;
+    return PG_OK;
+}
+
+static pg_tensor *pg__tri(int op, pg_tensor *x, int64_t k) {
+    if (pg__check_tensor(op == PG_OP_TRIU ? "triu" : "tril", x)) return NULL;
+    pg_params p = {0};
+    if (x->ndim >= 2) { /* beyond the matrix: all or nothing */
+        int64_t r = x->shape[x->ndim - 2], c = x->shape[x->ndim - 1];
+        k = k < -r ? -r : k > c ? c : k;
+    }
+    p.diagonal = k;
+    return pg__apply(op, &x, 1, &p);
+}
+
+pg_tensor *pg_tril(pg_tensor *x, int64_t k) { return pg__tri(PG_OP_TRIL, x, k); }
+pg_tensor *pg_triu(pg_tensor *x, int64_t k) { return pg__tri(PG_OP_TRIU, x, k); }
+
+/* tril / triu: the same op on g (self-adjoint) */
+static pg_status tri_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    dx[0] = pg__tri(n->op, g, n->p.diagonal);
+    return dx[0] ? PG_OK : pg_last_status();
+}
+
+PG_OPDEF(tril, tri_infer, tri_forward, tri_backward, tri_rule);
+PG_OPDEF(triu, tri_infer, tri_forward, tri_backward, tri_rule);

@@ -334,6 +334,8 @@ pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims);
 /* running sum along axis (reverse != 0: from the end); a 0-d x takes axis 0 or -1 */
 pg_tensor *pg_cumsum(pg_tensor *x, int axis, int reverse);
+/* running product along axis (a 0-d x takes axis 0 or -1); its gradient divides by nothing (exact with zeros) */
+pg_tensor *pg_cumprod(pg_tensor *x, int axis);
 pg_tensor *pg_reshape(pg_tensor *x, int ndim, const int64_t *shape);  /* one -1 allowed */
 pg_tensor *pg_permute(pg_tensor *x, int ndim, const int *dims);
 /* out.flat[i] = x.flat[offsets[i]]; out has the given shape; offsets: [numel(shape)] */
@@ -368,6 +370,14 @@ pg_tensor *pg_scatter_dim(pg_tensor *x, int dim, pg_tensor *index, pg_tensor *sr
 /* out[i_0, ..., i_{n-1}] = x[map_0[i_0], ..., map_{n-1}[i_{n-1}]]: one index vector per dim of x
  * (ndim == x's), maps = map_0 then map_1 ..., shape[d] entries each, in [0, x.shape[d]) */
 pg_tensor *pg_index_map(pg_tensor *x, int ndim, const int64_t *shape, const int64_t *maps);
+/* x padded with value: lo[d], hi[d] elements before and after x's along dim d (one entry per dim of x;
+ * negative: that many cropped, at most x.shape[d] in all); y[o] = x[o - lo] where that is inside x, else
+ * value (converted to x's dtype; NaN is 0 in an integer dtype) */
+pg_tensor *pg_pad(pg_tensor *x, const int64_t *lo, const int64_t *hi, double value);
+/* x with the elements above (tril) / below (triu) diagonal k of its last two dims set to 0:
+ * tril keeps x[..., i, j] for j - i <= k, triu for j - i >= k (x of at least 2 dims, any dtype) */
+pg_tensor *pg_tril(pg_tensor *x, int64_t k);
+pg_tensor *pg_triu(pg_tensor *x, int64_t k);
 /* 2-d convolution (cross-correlation, PyTorch's conv2d without bias): x (N, C, H, W), w (O, C/groups, KH, KW)
  * -> (N, O, OH, OW), OH = (H + pad[0] + pad[1] - dilation[0]*(KH-1) - 1) / stride[0] + 1 (likewise OW with
  * pad[2], pad[3]); stride[2], dilation[2] (h, w) >= 1, padding[4] (top, bottom, left, right) >= 0. */

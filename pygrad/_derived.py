@@ -7,19 +7,20 @@ input belongs to, so its gradient and its double backward come from those
 ops' rules and the reference engine computes it with its own numerics.
 
 Data-moving ops (``flip``, ``roll``, ``repeat``, ``tile``, ``expand``,
-``pad``, ``clone``) compute, in numpy, one index vector per dim (the op
+``pad`` in its reflect, replicate and circular modes, ``clone``) compute, in numpy, one index vector per dim (the op
 applied to ``arange(n)``) and apply the ``index_map`` op:
 ``y[i, j, ...] = x[map₀[i], map₁[j], ...]``, one C kernel moving elements
 by their size, a scatter-add backward, and a scatter-add (whose own rule
 gathers) as its double backward. ``diagonal`` computes the flat offsets of
-its result and gathers with ``getitem``.
+its result and gathers with ``getitem``. ``pad``'s constant mode and
+``tril``/``triu`` are op-table ops of their own (one pass: a fill and a copy).
 
-``logsumexp`` and ``cumsum`` are op-table ops (C kernels, reference
+``logsumexp``, ``cumsum`` and ``cumprod`` are op-table ops (C kernels, reference
 twins); here they check their arguments. The other reductions (``var``,
-``std``, ``norm``, ``prod``, ``cumprod``) are written so that their gradients are exact where
-a textbook formula would divide by zero: ``prod`` and ``cumprod`` multiply
-in a tree / a scan (no division by the input), ``norm`` has gradient 0 at
-0 (as PyTorch's).
+``std``, ``norm``, ``prod``) are written so that their gradients are exact where
+a textbook formula would divide by zero: ``prod`` multiplies in a tree (no
+division by the input; the op ``cumprod``'s backward divides by nothing
+either), ``norm`` has gradient 0 at 0 (as PyTorch's).
 
 This module imports no engine: it asks :mod:`pygrad._engines` for the
 engine of the tensors it is given.
@@ -458,11 +459,8 @@ def _tri(op: str, x: Any, diagonal: int, upper: bool) -> Any:
     if x.ndim < 2:
         raise ShapeError(f"{op}: needs at least 2 dims, got shape {x.shape}")
     k = _int(op, "diagonal", diagonal)
-    ones = np.ones(x.shape[-2:], dtype=bool)
-    k = min(max(k, -x.shape[-2]), x.shape[-1])  # beyond the matrix: all or nothing (numpy's int range)
-    keep = np.triu(ones, k) if upper else np.tril(ones, k)
-    e = _eng(x)
-    return e.where(e.tensor(np.broadcast_to(keep, x.shape).copy()), x, _const(x, 0))
+    k = min(max(k, -x.shape[-2]), x.shape[-1])  # beyond the matrix: all or nothing
+    return x._tri(k, upper)
 
 
 def tril(x: Any, diagonal: int = 0) -> Any:
@@ -499,22 +497,12 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | N
     if mode == "constant":
         if any(max(-lo, 0) + max(-hi, 0) > n for (lo, hi), n in zip(widths, x.shape)):
             raise ShapeError(f"pad: negative pads {p} crop more than the tensor of shape {x.shape} has")
-        # per dim: the source index of each result position, -1 in the padding
-        maps = _maps("pad", out_shape, lambda: [
-            np.pad(_ids(n)[max(-lo, 0): n - max(-hi, 0)], (max(lo, 0), max(hi, 0)), constant_values=-1)
-            for (lo, hi), n in zip(widths, x.shape)])
-        shape = tuple(m.size for m in maps)
-        if all((m >= 0).all() for m in maps):
-            return _take(x, maps)
-        inside = np.ones(shape, dtype=bool)
-        for d, m in enumerate(maps):
-            inside &= (m >= 0).reshape([-1 if j == d else 1 for j in range(len(maps))])
-        e = _eng(x)
-        fill = _const(x, 0.0 if value is None else value)
-        mask = e.tensor(inside)
-        if x.numel() == 0 or not inside.any():
-            return e.where(mask, fill, fill)
-        return e.where(mask, _take(x, [np.maximum(m, 0) for m in maps]), fill)
+        _maps("pad", out_shape, lambda: None)  # a result too large to hold fails here, as the other modes
+        fill = np.asarray(0.0 if value is None else value, dtype=x.dtype).item()  # the value as x's dtype holds it
+        try:
+            return x._pad([lo for lo, _ in widths], [hi for _, hi in widths], float(fill))
+        except PygradMemoryError:
+            raise PygradMemoryError(f"pad: the result's shape {tuple(out_shape)} is too large") from None
     for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
         if lo < 0 or hi < 0:
             raise ShapeError(f"pad: negative pads {p} are only allowed in constant mode, not {mode!r}")
@@ -953,11 +941,10 @@ def std(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
 def _safe_root(s: Any, p: float) -> Any:
     """s^(1/p) with value 0 and gradient 0 where s == 0 (PyTorch's norm gradient at 0)."""
     e = _eng(s)
-    zero = e.tensor(s.detach().numpy() == 0)
-    one, nil = _const(s, 1.0), _const(s, 0.0)
-    safe = e.where(zero, one, s)
+    zero = s == 0  # a comparison: no gradient flows through the mask
+    safe = e.where(zero, 1.0, s)
     r = safe.sqrt() if p == 2 else safe ** (1.0 / p)
-    return e.where(zero, nil, r)
+    return e.where(zero, 0.0, r)
 
 
 def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
@@ -975,21 +962,19 @@ def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
         raise PygradValueError(f"norm: p must be positive, 0, inf or -inf, got {p}")
     ds = _dims("norm", dim, x.shape)
     keepdim = _keep("norm", keepdim)
-    e = _eng(x)
-    a = x.abs()
     if math.isinf(p):
         if _count(x.shape, ds) == 0:
             raise PygradValueError(f"norm: the {'max' if p > 0 else 'min'} of an empty dim is undefined "
                                    f"(shape {x.shape}, dim {ds})")
-        y = a.max(ds, keepdims=True) if p > 0 else a.min(ds, keepdims=True)
-    elif p == 0:
-        y = e.tensor((x.detach().numpy() != 0).sum(axis=ds, keepdims=True).astype(x.dtype))
+        y = x.abs().max(ds, keepdims=True) if p > 0 else x.abs().min(ds, keepdims=True)
+    elif p == 0:  # a count: no gradient
+        y = (x != 0).sum(ds, keepdims=True).astype(x.dtype)
     elif p == 1:
-        y = a.sum(ds, keepdims=True)
+        y = x.abs().sum(ds, keepdims=True)
     elif p == 2:
         y = _safe_root((x * x).sum(ds, keepdims=True), 2.0)
     else:
-        y = _safe_root((a ** p).sum(ds, keepdims=True), p)
+        y = _safe_root((x.abs() ** p).sum(ds, keepdims=True), p)
     return _finish(y, x.shape, ds, keepdim)
 
 
@@ -1030,29 +1015,6 @@ def prod(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     return y
 
 
-def _scan(op: str, x: Any, dim: int, mul: bool) -> Any:
-    """Inclusive scan along ``dim`` in ⌈log₂ n⌉ steps (Hillis-Steele): y ← y ∘ shift(y, 2ᵏ)."""
-    x = _tensor(op, x)
-    _float(op, x)
-    d = _dim(op, dim, x.ndim, x.shape)
-    if x.ndim == 0:
-        return x * 1.0
-    e = _eng(x)
-    n = x.shape[d]
-    y = x
-    k = 1
-    if n <= 1:
-        return clone(x)
-    while k < n:
-        pad_shape = list(x.shape)
-        pad_shape[d] = k
-        fill = _const(x, np.full(pad_shape, 1.0 if mul else 0.0))
-        shifted = e.concatenate([fill, y[_slice(x.ndim, d, slice(0, n - k))]], axis=d)
-        y = y * shifted if mul else y + shifted
-        k *= 2
-    return y
-
-
 def cumsum(x: Any, dim: int) -> Any:
     """Running sum along ``dim``, the op ``cumsum``: yᵢ = Σ_{j≤i} xⱼ; gradient: the running
     sum of g from the other end."""
@@ -1062,9 +1024,11 @@ def cumsum(x: Any, dim: int) -> Any:
 
 
 def cumprod(x: Any, dim: int) -> Any:
-    """Running product along ``dim``: yᵢ = Π_{j≤i} xⱼ, as a scan of elementwise products
-    (gradient exact with zeros in x)."""
-    return _scan("cumprod", x, dim, True)
+    """Running product along ``dim``, the op ``cumprod``: yᵢ = Π_{j≤i} xⱼ; gradient yᵢ₋₁·rᵢ with
+    rᵢ = gᵢ + xᵢ₊₁·rᵢ₊₁ (no division: exact with zeros in x)."""
+    x = _tensor("cumprod", x)
+    _float("cumprod", x)
+    return x._cumprod(_dim("cumprod", dim, x.ndim, x.shape))
 
 
 def _logaddexp(a: Any, b: Any) -> Any:

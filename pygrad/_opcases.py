@@ -47,7 +47,7 @@ OP_NAMES: tuple[str, ...] = (
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
-    "one_hot", "binary_cross_entropy", "check_finite_norm",
+    "one_hot", "binary_cross_entropy", "check_finite_norm", "cumprod", "pad", "tril", "triu",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -598,9 +598,9 @@ CASES: list[OpCase] = [
     OpCase("index_map", "repeat", lambda m, a: a.repeat(2, 1, 2), ((2, 3),)),
     OpCase("index_map", "tile", lambda m, a: m.tile(a, (2,)), ((3,),)),
     OpCase("getitem", "diagonal", lambda m, a: a.diagonal(1, 1, 2), ((2, 3, 4),)),
-    OpCase("where", "tril", lambda m, a: a.tril(), ((3, 4),)),
-    OpCase("where", "triu-k", lambda m, a: m.triu(a, -1), ((2, 3, 3),)),
-    OpCase("where", "pad-constant", lambda m, a: _pad(m)(a, (1, 2, 0, 1), value=0.5), ((2, 3),)),
+    OpCase("tril", "tril", lambda m, a: a.tril(), ((3, 4),)),
+    OpCase("triu", "triu-k", lambda m, a: m.triu(a, -1), ((2, 3, 3),)),
+    OpCase("pad", "pad-constant", lambda m, a: _pad(m)(a, (1, 2, 0, 1), value=0.5), ((2, 3),)),
     OpCase("index_map", "pad-reflect", lambda m, a: _pad(m)(a, (2, 1), mode="reflect"), ((2, 4),)),
     OpCase("index_map", "pad-replicate", lambda m, a: _pad(m)(a, (1, 1, 2, 0), mode="replicate"), ((2, 3),)),
     OpCase("add", "narrow-split-chunk", lambda m, a: a.narrow(1, 1, 2) * a.split(2, 1)[1] + a.chunk(2, 1)[0],
@@ -624,7 +624,7 @@ CASES: list[OpCase] = [
     OpCase("reshape", "norm-3", lambda m, a: a.norm(3, (0, 1)), ((2, 3),), "away0"),
     OpCase("reshape", "prod", lambda m, a: a.prod(), ((2, 3),)),
     OpCase("reshape", "prod-dim-keepdim", lambda m, a: m.prod(a, 1, keepdim=True), ((3, 5),)),
-    OpCase("mul", "cumprod", lambda m, a: a.cumprod(1), ((2, 5),)),
+    OpCase("cumprod", "cumprod", lambda m, a: a.cumprod(1), ((2, 5),)),
     OpCase("add", "logcumsumexp", lambda m, a: m.logcumsumexp(a * 3.0, 1), ((2, 5),)),
     OpCase("matmul", "mm", lambda m, a, b: m.mm(a, b), ((2, 3), (3, 4))),
     OpCase("matmul", "bmm", lambda m, a, b: a.bmm(b), ((2, 3, 4), (2, 4, 2))),
@@ -815,8 +815,17 @@ CASES: list[OpCase] = [
     OpCase("add", "conv_transpose2d-bias-groups-dilation",
            lambda m, a, b, c: m.nn.functional.conv_transpose2d(a, b, c, (1, 2), (1, 0), (0, 1), 2, (2, 1)),
            ((1, 4, 3, 3), (4, 1, 2, 3), (2,))),
-    OpCase("where", "conv_transpose1d-outpad-past-reach",
+    OpCase("pad", "conv_transpose1d-outpad-past-reach",
            lambda m, a, b: m.nn.functional.conv_transpose1d(a, b, output_padding=2, dilation=3),
            ((2, 2, 4), (2, 3, 2))),
+    # the ops cumprod, pad (constant mode), tril and triu: more cases
+    OpCase("cumprod", "cumprod-dim0-3d", lambda m, a: m.cumprod(a, 0), ((3, 2, 2),)),
+    OpCase("cumprod", "cumprod-zeros", lambda m, a: m.cumprod(a.relu(), -1), ((3, 5),), "away0"),
+    OpCase("cumprod", "cumprod-0d", lambda m, a: a.cumprod(0), ((),)),
+    OpCase("pad", "pad-crop", lambda m, a: _pad(m)(a, (-1, 2, 1, -2)), ((4, 3),)),
+    OpCase("pad", "pad-beyond-3d", lambda m, a: _pad(m)(a, (0, 0, 3, 4, 1, 0), value=-2.0), ((2, 1, 2),)),
+    OpCase("pad", "pad-crop-all", lambda m, a: _pad(m)(a, (-2, -1), value=1.0), ((2, 3),)),
+    OpCase("tril", "tril-beyond", lambda m, a: a.tril(7), ((2, 3),)),
+    OpCase("triu", "triu-wide", lambda m, a: m.triu(a * a, 2), ((3, 5),)),
 ]
 """All cases; ids are unique."""

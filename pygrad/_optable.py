@@ -432,6 +432,22 @@ OPS: tuple[Op, ...] = (
        "finite?", (), (),
        doc="The total norm's check of nn.utils.clip_grad_norm_(..., error_if_nonfinite=True), run at each "
            "call of a compiled step."),
+    Op("cumprod", 1, Gate("CumProdGate", "zᵢ = Π_{j≤i} xⱼ along dim; dxᵢ = zᵢ₋₁·rᵢ, rᵢ = dzᵢ + xᵢ₊₁·rᵢ₊₁ "
+                          "(no division: exact with zeros).", lambda e, x, dim: x.cumprod(dim), ("dim",)),
+       "cumΠ", (), (),
+       doc="The running product along a dim: cumprod (pygrad._derived checks its arguments)."),
+    Op("pad", 1, Gate("PadGate", "z[o] = x[o - lo] inside x, value elsewhere (lo < 0 crops); dx = dz cropped back.",
+                      lambda e, x, lo, hi, value: x._pad(lo, hi, value), ("lo", "hi", "value"), ((), (), 0.0)),
+       "pad", (), (),
+       doc="Constant padding (and cropping) of every dim: nn.functional.pad's constant mode."),
+    Op("tril", 1, Gate("TrilGate", "z = x where j - i ≤ k (last two dims), 0 elsewhere; dx = tril(dz, k).",
+                       lambda e, x, diagonal: x.tril(diagonal), ("diagonal",), (0,)),
+       "tril", (), (),
+       doc="The lower triangle: tril (pygrad._derived checks its arguments)."),
+    Op("triu", 1, Gate("TriuGate", "z = x where j - i ≥ k (last two dims), 0 elsewhere; dx = triu(dz, k).",
+                       lambda e, x, diagonal: x.triu(diagonal), ("diagonal",), (0,)),
+       "triu", (), (),
+       doc="The upper triangle: triu (pygrad._derived checks its arguments)."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -998,6 +998,19 @@ class Tensor:
         ms = [np.asarray(m, dtype=np.int64).reshape(-1) for m in maps]
         flat = np.concatenate(ms) if ms else np.zeros(0, dtype=np.int64)
         return _wrap(lib.pg_index_map(self._p, len(ms), [m.size for m in ms], int64_buffer(flat)))
+
+    def _pad(self, lo: Sequence[int], hi: Sequence[int], value: float) -> Tensor:
+        """The pad op: ``lo[d]``, ``hi[d]`` elements of ``value`` before and after each dim (negative: crop;
+        checked by pygrad._derived)."""
+        return _wrap(lib.pg_pad(self._p, [int(v) for v in lo], [int(v) for v in hi], float(value)))
+
+    def _tri(self, k: int, upper: bool) -> Tensor:
+        """The tril (triu if ``upper``) op with diagonal ``k`` (checked by pygrad._derived)."""
+        return _wrap((lib.pg_triu if upper else lib.pg_tril)(self._p, int(k)))
+
+    def _cumprod(self, axis: int) -> Tensor:
+        """The cumprod op along a checked ``axis`` (pygrad._derived checks its arguments)."""
+        return _wrap(lib.pg_cumprod(self._p, axis))
 
     def _take_flat(self, off: np.ndarray) -> Tensor:
         """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]`` (offsets checked in C),

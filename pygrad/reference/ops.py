@@ -1842,6 +1842,92 @@ class IndexMap(Op):
         return idx[np.ix_(*self.maps)] if self.maps else idx
 
 
+class CumProd(Op):
+    """y_i = Π_{j≤i} x_j along ``axis``; dx_i = y_{i-1}·r_i with r_i = g_i + x_{i+1}·r_{i+1} (r_{n-1} = g_{n-1},
+    y_{-1} = 1): Σ_{j≥i} g_j Π_{k≤j, k≠i} x_k without a division, exact with zeros in x."""
+
+    name = "cumprod"
+    save_inputs = True
+    save_output = True
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Array) -> Array:
+        return x.copy() if x.ndim == 0 else np.cumprod(x, axis=self.axis)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        if g.ndim == 0:
+            return (g.copy(),)
+        x, yy, gg = (np.moveaxis(a, self.axis, 0) for a in (xs[0], y, g))
+        dx = np.empty_like(gg)
+        n = gg.shape[0]
+        r = np.zeros_like(gg[0])
+        for j in range(n - 1, -1, -1):
+            r = gg[j] + x[j + 1] * r if j < n - 1 else gg[j].copy()
+            dx[j] = yy[j - 1] * r if j else r
+        return (np.moveaxis(dx, 0, self.axis),)
+
+
+class Pad(Op):
+    """y[o] = x[o - lo] where every o_d - lo_d is in [0, x.shape[d]), ``value`` elsewhere (lo < 0 crops);
+    dx = g cropped back (g[i + lo]), 0 where x was cropped."""
+
+    name = "pad"
+
+    def __init__(self, lo: Sequence[int], hi: Sequence[int], value: float) -> None:
+        super().__init__()
+        self.lo, self.hi, self.value = tuple(lo), tuple(hi), value
+
+    def _slices(self, shape: Sequence[int]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+        """The slices of x and of y that hold the same elements."""
+        xs, ys = [], []
+        for n, lo, hi in zip(shape, self.lo, self.hi):
+            a, b = max(-lo, 0), n - max(-hi, 0)  # the part of x kept
+            k = max(b - a, 0)
+            xs.append(slice(a, a + k))
+            ys.append(slice(max(lo, 0), max(lo, 0) + k))
+        return tuple(xs), tuple(ys)
+
+    def forward(self, x: Array) -> Array:
+        shape = tuple(n + lo + hi for n, lo, hi in zip(x.shape, self.lo, self.hi))
+        y = np.full(shape, self.value, dtype=x.dtype)
+        xs, ys = self._slices(x.shape)
+        y[ys] = x[xs]
+        return y
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        dx = np.zeros(self.in_shapes[0], dtype=g.dtype)
+        sx, sy = self._slices(self.in_shapes[0])
+        dx[sx] = g[sy]
+        return (dx,)
+
+
+class Tril(Op):
+    """y = x where j - i ≤ k in its last two dims, 0 elsewhere; dx = tril(g, k)."""
+
+    name = "tril"
+    upper = False
+
+    def __init__(self, diagonal: int) -> None:
+        super().__init__()
+        self.diagonal = diagonal
+
+    def forward(self, x: Array) -> Array:
+        return np.triu(x, self.diagonal) if self.upper else np.tril(x, self.diagonal)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        return (self.forward(g),)
+
+
+class Triu(Tril):
+    """y = x where j - i ≥ k in its last two dims, 0 elsewhere; dx = triu(g, k)."""
+
+    name = "triu"
+    upper = True
+
+
 class _ConvBase(Op):
     """Shared by the conv2d op and its two gradient ops: the parameters (stride and dilation (h, w),
     padding (top, bottom, left, right), groups) and the three products, written as a sum over kernel
@@ -2784,7 +2870,7 @@ OPS: dict[str, type[Op]] = {
         FloorDivide, LogSumExp, CumSum, IndexMap, Conv2d, Conv2dInputGrad, Conv2dWeightGrad,
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
-        Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy, CheckFiniteNorm,
+        Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy, CheckFiniteNorm, CumProd, Pad, Tril, Triu,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -240,6 +240,40 @@ def _cumsum(node: Node, g: Tensor) -> list[Any]:
     return [g._cumsum(node.op.axis, not node.op.reverse)]
 
 
+def _cumprod(node: Node, g: Tensor) -> list[Any]:
+    """dx = y_{i-1}·r, r_i = g_i + x_{i+1}·r_{i+1} run as a scan of its affine steps r_i = B_i + A_i·r_{i+s} in
+    ⌈log₂ n⌉ doublings (B ← B + A·B₊ₛ, A ← A·A₊ₛ; ₊ₛ: shifted by s towards the start, zeros in), no division."""
+    op = node.op
+    shape = op.in_shapes[0]
+    n = shape[op.axis] if shape else 1
+    if n <= 1:
+        return [g * 1.0]
+
+    def shift(t: Tensor, lo: int, value: float = 0.0) -> Tensor:
+        pads = [0] * len(shape)
+        ends = [0] * len(shape)
+        pads[op.axis], ends[op.axis] = lo, -lo
+        return t._pad(pads, ends, value)
+
+    a, b, s = shift(node.inputs[0], -1), g, 1
+    while s < n:
+        b = b + a * shift(b, -s)
+        if 2 * s < n:
+            a = a * shift(a, -s)
+        s *= 2
+    return [shift(_output(node), 1, 1.0) * b]
+
+
+def _pad(node: Node, g: Tensor) -> list[Any]:
+    """The crop back: pad(g, -lo, -hi, 0), itself a pad."""
+    return [g._pad([-v for v in node.op.lo], [-v for v in node.op.hi], 0.0)]
+
+
+def _tri(node: Node, g: Tensor) -> list[Any]:
+    """The same op on g (self-adjoint)."""
+    return [g._tri(node.op.diagonal, node.op.upper)]
+
+
 def _index_map(node: Node, g: Tensor) -> list[Any]:
     """Its adjoint: a scatter-add at the flat offsets it read."""
     return [scatter_add(g, node.op.in_shapes[0], node.op.offsets())]
@@ -469,6 +503,7 @@ RULES.update({
     ops.AvgPool2dInputGrad: _avg_pool, ops.Interpolate: _interpolate, ops.InterpolateInputGrad: _interpolate,
     ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
     ops.BinaryCrossEntropy: _binary_cross_entropy, ops.CheckFiniteNorm: lambda node, g: [g],
+    ops.CumProd: _cumprod, ops.Pad: _pad, ops.Tril: _tri, ops.Triu: _tri,
 })
 
 

@@ -1390,6 +1390,19 @@ class Tensor:
         """The getitem op with computed flat offsets: ``y[i] = x.flat[off[i]]``."""
         return self.reshape(-1)[off]
 
+    def _cumprod(self, axis: int) -> Tensor:
+        """The cumprod op along a checked ``axis`` (pygrad._derived checks its arguments)."""
+        return _apply(ops.CumProd(axis), (_floating(self),))
+
+    def _pad(self, lo: Sequence[int], hi: Sequence[int], value: float) -> Tensor:
+        """The pad op: ``lo[d]``, ``hi[d]`` elements of ``value`` before and after each dim (negative: crop;
+        checked by pygrad._derived)."""
+        return _apply(ops.Pad([int(v) for v in lo], [int(v) for v in hi], float(value)), (self,))
+
+    def _tri(self, k: int, upper: bool) -> Tensor:
+        """The tril (triu if ``upper``) op with diagonal ``k`` (checked by pygrad._derived)."""
+        return _apply((ops.Triu if upper else ops.Tril)(int(k)), (self,))
+
     def _cumsum(self, axis: int, reverse: bool = False) -> Tensor:
         """The cumsum op along a checked ``axis`` (Tensor.cumsum checks its arguments)."""
         return _apply(ops.CumSum(axis, reverse), (_floating(self),))

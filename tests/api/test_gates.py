@@ -108,6 +108,10 @@ GATE_CASES = [
     ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate("none"), [(4,), (4,), (4,)], "prob"),
     ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(), [()], "any"),
     ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(float("inf")), [(2, 3)], "any"),
+    ("CumProdGate", lambda ns: ns.CumProdGate(1), [(2, 4)], "any"),
+    ("PadGate", lambda ns: ns.PadGate((1, -1), (0, 2), 0.5), [(2, 3)], "any"),
+    ("TrilGate", lambda ns: ns.TrilGate(), [(3, 4)], "any"),
+    ("TriuGate", lambda ns: ns.TriuGate(-1), [(2, 3, 3)], "any"),
 ]
 # the plain elementwise ops' gates (ExpGate, SinGate ...), from the op table
 GATE_CASES += [(row.gate.name, lambda ns, n=row.gate.name: getattr(ns, n)(), [(3,)], row.domain)

@@ -1799,6 +1799,92 @@ static void test_interpolate(void) {
     release_all();
 }
 
+static void test_pad_tri_cumprod(void) {
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        /* pad (2, 3) by (1, 0) rows and (-1, 2) columns with 9: the first column cropped */
+        pg_tensor *x = leaf(T(dt, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+        pg_tensor *y = keep(pg_pad(x, (const int64_t[]){1, -1}, (const int64_t[]){0, 2}, 9));
+        CHECK_SHAPE(y, 2, 3, 4);
+        CHECK_VALUES(y, 0, 9, 9, 9, 9, 2, 3, 9, 9, 5, 6, 9, 9);
+        BACKWARD(y, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
+        CHECK_GRAD(x, tol, 0, 5, 6, 0, 9, 10); /* dx[i, j] = g[i + 1, j - 1] */
+        /* its rule (create_graph) is the crop back, itself a pad */
+        pg_tensor *xr = leaf(T(dt, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6));
+        pg_tensor *yr = keep(pg_pad(xr, (const int64_t[]){1, -1}, (const int64_t[]){0, 2}, 9));
+        pg_tensor *gr = leaf(T(dt, 2, SHAPE(3, 4), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+        CHECK_OK(pg_backward_ex(yr, gr, 0, 1));
+        pg_tensor *dr = keep(pg_tensor_grad(xr));
+        CHECK(dr && pg_tensor_grad_fn(dr) >= 0);
+        CHECK_VALUES(dr, tol, 0, 5, 6, 0, 9, 10);
+        /* tril / triu: zeros above / below diagonal k; backward the same op on g */
+        pg_tensor *m = leaf(T(dt, 2, SHAPE(3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9));
+        y = keep(pg_tril(m, 0));
+        CHECK_VALUES(y, 0, 1, 0, 0, 4, 5, 0, 7, 8, 9);
+        BACKWARD(y, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+        CHECK_GRAD(m, tol, 9, 0, 0, 6, 5, 0, 3, 2, 1);
+        pg_tensor_set_grad(m, NULL);
+        y = keep(pg_triu(m, 1));
+        CHECK_VALUES(y, 0, 0, 2, 3, 0, 0, 6, 0, 0, 0);
+        CHECK_OK(pg_backward_ex(y, leaf(T(dt, 2, SHAPE(3, 3), 1, 1, 1, 1, 1, 1, 1, 1, 1)), 0, 1));
+        pg_tensor *dm = keep(pg_tensor_grad(m));
+        CHECK(dm && pg_tensor_grad_fn(dm) >= 0);
+        CHECK_VALUES(dm, tol, 0, 1, 1, 0, 0, 1, 0, 0, 0);
+        CHECK_VALUES(keep(pg_tril(m, 100)), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9); /* beyond the matrix: all */
+        CHECK_VALUES(keep(pg_triu(m, INT64_MIN)), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+        CHECK_VALUES(keep(pg_tril(m, -3)), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); /* or nothing */
+        /* cumprod along the last dim (zeros: the gradient divides by nothing) and along the first */
+        pg_tensor *c = leaf(T(dt, 2, SHAPE(2, 3), 2, 0, 3, 1, 2, 4));
+        y = keep(pg_cumprod(c, 1));
+        CHECK_VALUES(y, tol, 2, 0, 0, 1, 2, 8);
+        BACKWARD(y, 1, 1, 1, 1, 2, 3);
+        /* dx_i = Σ_{j≥i} g_j Π_{k≤j, k≠i} x_k: row 0: 1 + 0 + 0, 2 + 2·3, 0; row 1: 1 + 2·2 + 3·8, 2 + 3·4, 3·2 */
+        CHECK_GRAD(c, tol, 1, 8, 0, 29, 14, 6);
+        pg_tensor_set_grad(c, NULL);
+        y = keep(pg_cumprod(c, -2));
+        CHECK_VALUES(y, tol, 2, 0, 3, 2, 0, 12);
+        BACKWARD(y, 1, 1, 1, 1, 2, 3);
+        CHECK_GRAD(c, tol, 2, 5, 13, 2, 0, 9);
+        /* the rule (create_graph): the same gradient, differentiable */
+        pg_tensor *cr = leaf(T(dt, 2, SHAPE(2, 3), 2, 0, 3, 1, 2, 4));
+        pg_tensor *yc = keep(pg_cumprod(cr, 1));
+        CHECK_OK(pg_backward_ex(yc, T(dt, 2, SHAPE(2, 3), 1, 1, 1, 1, 2, 3), 0, 1));
+        pg_tensor *dc = keep(pg_tensor_grad(cr));
+        CHECK(dc && pg_tensor_grad_fn(dc) >= 0);
+        CHECK_VALUES(dc, tol, 1, 8, 0, 29, 14, 6);
+        /* d(Σ dx)/dx of row 1 (x = 1, 2, 4; g = 1, 2, 3): dx = (1 + 2b + 3bc, 2a + 3ac, 3ab) */
+        BACKWARD(dc, 1, 1, 1, 1, 1, 1);
+        pg_tensor *ddc = keep(pg_tensor_grad(cr));
+        CHECK(ddc != NULL);
+    }
+    /* every dtype moves; 0-d and empty tensors */
+    CHECK_VALUES(keep(pg_pad(V(I64, 1, 2), (const int64_t[]){1}, (const int64_t[]){1}, 7)), 0, 7, 1, 2, 7);
+    CHECK_VALUES(keep(pg_pad(V(BOOL, 1, 0), (const int64_t[]){0}, (const int64_t[]){1}, 0.5)), 0, 1, 0, 1);
+    CHECK_VALUES(keep(pg_pad(S(F64, 4), NULL, NULL, 0)), 0, 4);
+    CHECK_VALUES(keep(pg_pad(keep(pg_tensor_full(F32, 2, SHAPE(0, 2), 0)), (const int64_t[]){1, 0},
+                             (const int64_t[]){0, 0}, 3)), 0, 3, 3);
+    CHECK_VALUES(keep(pg_tril(T(I32, 2, SHAPE(2, 2), 1, 2, 3, 4), 0)), 0, 1, 0, 3, 4);
+    CHECK_SHAPE(keep(pg_triu(keep(pg_tensor_full(F64, 3, SHAPE(2, 0, 3), 0)), 0)), 3, 2, 0, 3);
+    CHECK_VALUES(keep(pg_cumprod(S(F64, 4), 0)), 0, 4);
+    CHECK_SHAPE(keep(pg_cumprod(keep(pg_tensor_full(F64, 2, SHAPE(0, 2), 0)), 1)), 2, 0, 2);
+    pg_tensor *x = T(F64, 2, SHAPE(2, 3), 1, 2, 3, 4, 5, 6);
+    CHECK_FAILS(pg_pad(NULL, NULL, NULL, 0), PG_ERR_VALUE, "pad: got a NULL tensor");
+    CHECK_FAILS(pg_pad(x, NULL, NULL, 0), PG_ERR_VALUE, "pad: pad pointer is NULL");
+    CHECK_FAILS(pg_pad(x, (const int64_t[]){0, -2}, (const int64_t[]){0, -2}, 0), PG_ERR_SHAPE,
+                "pad: pads (-2, -2) of dim 1 do not fit a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_pad(x, (const int64_t[]){0, INT64_MAX}, (const int64_t[]){0, 0}, 0), PG_ERR_MEMORY, "pad: pads");
+    CHECK_FAILS(pg_pad(x, (const int64_t[]){1 << 30, 1 << 30}, (const int64_t[]){0, 0}, 0), PG_ERR_MEMORY,
+                "pad: the result's shape (1073741826, 1073741827) is too large");
+    CHECK_FAILS(pg_tril(NULL, 0), PG_ERR_VALUE, "tril: got a NULL tensor");
+    CHECK_FAILS(pg_triu(V(F64, 1, 2), 0), PG_ERR_SHAPE, "triu: needs at least 2 dims, got shape (2");
+    CHECK_FAILS(pg_cumprod(NULL, 0), PG_ERR_VALUE, "cumprod: got a NULL tensor");
+    CHECK_FAILS(pg_cumprod(x, 2), PG_ERR_SHAPE, "cumprod: dim 2 is out of range for a tensor of shape (2, 3)");
+    CHECK_FAILS(pg_cumprod(x, -3), PG_ERR_SHAPE, "cumprod: dim -3 is out of range");
+    CHECK_VALUES(keep(pg_cumprod(V(I64, 3, 2), 0)), 0, 3, 6); /* integers as float32, as cumsum */
+    release_all();
+}
+
 static void test_logsumexp_and_cumsum(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         pg_dtype dt = f64 ? F64 : F32;
@@ -3750,6 +3836,7 @@ int main(void) {
     test_softmax_and_cast();
     test_logsumexp_and_cumsum();
     test_index_map();
+    test_pad_tri_cumprod();
     test_conv2d();
     test_norm();
     test_dropout_and_embedding();

@@ -230,6 +230,15 @@ AXIS_CASES = [
          ShapeError),
     Case("sum-repeated-negative-axis", lambda m: _a23(m).sum(axis=(1, -1)), ValueError,
          (op("sum"), "(1, -1)", "repeated"), ShapeError),
+    Case("cumprod-dim", lambda m: m.cumprod(_a23(m), 2), ValueError, (op("cumprod"), "2", "(2, 3)"), ShapeError),
+    Case("cumprod-int", lambda m: m.tensor(np.array([1, 2])).cumprod(0), TypeError, (op("cumprod"), "int64"),
+         PygradTypeError),
+    Case("pad-crop-too-much", lambda m: m.nn.functional.pad(_a23(m), (-2, -2)), ValueError,
+         (op("pad"), "crop", "(2, 3)"), ShapeError),
+    Case("pad-odd-length", lambda m: m.nn.functional.pad(_a23(m), (1, 2, 3)), ValueError, (op("pad"), "(2, 3)"),
+         ShapeError),
+    Case("tril-1d", lambda m: m.ones(3).tril(), ValueError, (op("tril"), "(3,)"), ShapeError),
+    Case("triu-diagonal-type", lambda m: _a23(m).triu(0.5), TypeError, (op("triu"), "0.5"), PygradTypeError),
 ]
 
 INDEX_CASES = [

@@ -932,6 +932,40 @@ def b_division(name: str) -> Callable[[Program], Value | None]:
     return build
 
 
+def b_cumprod(p: Program) -> Value | None:
+    """A running product along a dim, sometimes through an exact zero (the gradient divides by nothing)."""
+    x = p.pick()
+    n = max(len(x.shape), 1)
+    dim = p.draw(st.integers(-n, n - 1))
+    zero = p.draw(st.booleans())
+    return apply(p, "cumprod", lambda m, a: (a.relu() if zero else a).cumprod(dim), x)
+
+
+def b_pad(p: Program) -> Value | None:
+    """Constant padding of the last dims: pads that grow, crop (at most the dim in all) or go past the tensor."""
+    x = p.pick()
+    shape = x.shape
+    k = p.draw(st.integers(0, len(shape)))
+    pads: list[int] = []
+    for n in reversed(shape[len(shape) - k:]):
+        lo = p.draw(st.integers(-n, 3))
+        hi = p.draw(st.integers(-(n - max(-lo, 0)), 3))
+        pads += [lo, hi]
+    value = p.draw(st.sampled_from([None, 0.0, -1.5, 2.0]))
+    return apply(p, "pad", lambda m, a: m.nn.functional.pad(a, tuple(pads), value=value), x)
+
+
+def b_tri(name: str) -> Any:
+    def build(p: Program) -> Value | None:
+        """tril / triu of a value of at least 2 dims, diagonals inside and beyond the matrix."""
+        x = p.pick()
+        if len(x.shape) < 2:
+            return None
+        k = p.draw(st.integers(-5, 5))
+        return apply(p, name, lambda m, a: getattr(a, name)(k), x)
+    return build
+
+
 def b_check_finite_norm(p: Program) -> Value | None:
     """clip_grad_norm_'s check of a picked value (as a norm of order 1, 2 or inf), sometimes made
     non-finite first (plus NaN or inf: both engines refuse it alike)."""
@@ -1011,6 +1045,10 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "avg_pool2d_input_grad": b_avg_pool2d_input_grad,
     "interpolate": b_interpolate,
     "interpolate_input_grad": b_interpolate_input_grad,
+    "cumprod": b_cumprod,
+    "pad": b_pad,
+    "tril": b_tri("tril"),
+    "triu": b_tri("triu"),
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
