@@ -11,7 +11,7 @@
 /* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
  * the data, so that one pass gives mean = K + s1/cnt and var = s2/cnt - (s1/cnt)² without the
  * cancellation of Σx² - (Σx)²/cnt when the mean is large against the spread */
-PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
+PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2, ptrdiff_t ahead) {
     int64_t i = 0;
     double s = 0, q = 0;
 #if PG_NM_VECTORS && PG_NM_F32
@@ -24,7 +24,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
-            PG_NM_PREFETCH(x + j);
+            PG_NM_PREFETCH(x + j, ahead);
             pg_v8f d0, d1;
             memcpy(&d0, x + j, sizeof d0);
             memcpy(&d1, x + j + 8, sizeof d1);
@@ -46,7 +46,8 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     const pg_v4d k = {K, K, K, K};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16) {
-        PG_NM_PREFETCH(x + i);
+        PG_NM_PREFETCH(x + i, ahead);
+        PG_NM_PREFETCH(x + i + 8, ahead);
         for (int l = 0; l < 4; l++) {
             pg_v4d d;
             PG_NM(load4)(&d, x + i + 4 * l);
@@ -59,6 +60,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     s = (av[0] + av[1]) + (av[2] + av[3]);
     q = (bv[0] + bv[1]) + (bv[2] + bv[3]);
 #endif
+    for (int64_t j = i; j < n; j += 64 / (int64_t)sizeof(T)) PG_NM_PREFETCH(x + j, ahead);
     for (; i < n; i++) {
         double d = (double)x[i] - K;
         s += d;
@@ -69,7 +71,8 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
 }
 
 /* Σ g and Σ g (x - m) over [0..n), added to *sg, *sgx */
-PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
+PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx,
+                               ptrdiff_t ahead) {
     int64_t i = 0;
     double s = 0, t = 0;
 #if PG_NM_VECTORS && PG_NM_F32
@@ -81,8 +84,8 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
-            PG_NM_PREFETCH(g + j);
-            PG_NM_PREFETCH(x + j);
+            PG_NM_PREFETCH(g + j, ahead);
+            PG_NM_PREFETCH(x + j, ahead);
             pg_v8f g0, g1, x0, x1;
             memcpy(&g0, g + j, sizeof g0);
             memcpy(&g1, g + j + 8, sizeof g1);
@@ -104,8 +107,10 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     const pg_v4d mv = {m, m, m, m};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16) {
-        PG_NM_PREFETCH(g + i);
-        PG_NM_PREFETCH(x + i);
+        PG_NM_PREFETCH(g + i, ahead);
+        PG_NM_PREFETCH(x + i, ahead);
+        PG_NM_PREFETCH(g + i + 8, ahead);
+        PG_NM_PREFETCH(x + i + 8, ahead);
         for (int l = 0; l < 4; l++) {
             pg_v4d gv, xv;
             PG_NM(load4)(&gv, g + i + 4 * l);
@@ -118,6 +123,10 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     s = (av[0] + av[1]) + (av[2] + av[3]);
     t = (bv[0] + bv[1]) + (bv[2] + bv[3]);
 #endif
+    for (int64_t j = i; j < n; j += 64 / (int64_t)sizeof(T)) {
+        PG_NM_PREFETCH(g + j, ahead);
+        PG_NM_PREFETCH(x + j, ahead);
+    }
     for (; i < n; i++) {
         s += (double)g[i];
         t += (double)g[i] * ((double)x[i] - m);
@@ -310,7 +319,8 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
         if (nm->training) { /* one read of the statistic's elements: the moments about its first element */
             const double K = (double)x[pg__nm_off(nm, r, 0)];
             double s1 = 0, s2 = 0;
-            for (int64_t k = 0; k < nseg; k++) PG_NM(moments)(x + pg__nm_off(nm, r, k), len, K, &s1, &s2);
+            for (int64_t k = 0; k < nseg; k++)
+                PG_NM(moments)(x + pg__nm_off(nm, r, k), len, K, &s1, &s2, pg__nm_ahead(nm, r, k, hi, sizeof(T)));
             const double d = s1 / (double)nm->cnt, var = s2 / (double)nm->cnt - d * d;
             stats[r] = (T)(K + d);
             stats[nm->r + r] = (T)(var > 0 ? var : 0.0);
@@ -411,7 +421,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const 
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 double sg = 0, sgx = 0;
-                PG_NM(gsums)(gs, xs, len, m, &sg, &sgx);
+                PG_NM(gsums)(gs, xs, len, m, &sg, &sgx, pg__nm_ahead(nm, r, k, hi, sizeof(T)));
                 sd += sg * (double)w[ch];
                 sdx += sgx * (double)w[ch];
                 pw[ch] += sgx * rs;

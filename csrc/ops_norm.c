@@ -50,6 +50,19 @@ static inline int64_t pg__nm_off(const pg_nm *nm, int64_t r, int64_t k) {
     return r * nm->cnt + k * nm->len;                             /* row r, channel k of its group */
 }
 
+/* How far ahead (bytes) the first pass over segment k of statistic r prefetches: batch_norm's segments are
+ * runs of H·W elements C·H·W apart, so each line of segment k prefetches the same line of the segment
+ * read d segments later (counting on into the next statistics below hi, which the same member reads
+ * next), d enough for 2 KiB ahead; a segment of 64 KiB or more, or contiguous segments (layer_norm,
+ * group_norm), prefetch 2 KiB ahead, where the hardware's own prefetch also follows */
+static inline ptrdiff_t pg__nm_ahead(const pg_nm *nm, int64_t r, int64_t k, int64_t hi, size_t elem) {
+    const int64_t bytes = nm->len * (int64_t)elem;
+    if (nm->kind != PG_NM_BATCH || nm->nseg < 2 || bytes >= ((int64_t)64 << 10) || bytes <= 0) return 2048;
+    const int64_t d = (2048 + bytes - 1) / bytes, t = r * nm->nseg + k + d, r2 = t / nm->nseg;
+    if (r2 >= hi) return 2048;
+    return (ptrdiff_t)((pg__nm_off(nm, r2, t % nm->nseg) - pg__nm_off(nm, r, k)) * (int64_t)elem);
+}
+
 /* channel of segment k of statistic r (not for layer_norm) */
 static inline int64_t pg__nm_channel(const pg_nm *nm, int64_t r, int64_t k) {
     if (nm->kind == PG_NM_BATCH) return r;
@@ -76,9 +89,9 @@ typedef float pg_v8f __attribute__((vector_size(32)));
 /* float32 sums run in blocks of PG_NM_BLOCK elements in float vectors of 8, each block's sums then added
  * into double accumulators: *acc += the 8 lanes of *v, pairwise into 4 */
 #define PG_NM_BLOCK 256
-/* the first pass over a statistic (moments, gradient sums) prefetches 2 KiB ahead: its segments are short
- * runs far apart, and the hardware's prefetch of each run restarts at every page */
-#define PG_NM_PREFETCH(p) __builtin_prefetch((const char *)(p) + 2048, 0, 3)
+/* the first pass over a statistic (moments, gradient sums) prefetches `ahead` bytes ahead of what it reads
+ * (pg__nm_ahead): its segments may be short runs far apart, whose hardware prefetch restarts at each run */
+#define PG_NM_PREFETCH(p, ahead) __builtin_prefetch((const char *)(p) + (ahead), 0, 3)
 /* float32 layer_norm's backward adds its dw, db contributions in float over groups of PG_NM_ROWS rows */
 #define PG_NM_ROWS 16
 PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a pointer: no vector ABI */
@@ -89,7 +102,7 @@ PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a point
 }
 #else
 #define PG_NM_VECTORS 0
-#define PG_NM_PREFETCH(p) ((void)0)
+#define PG_NM_PREFETCH(p, ahead) ((void)0)
 #define PG_NOINLINE
 #define PG_NM_INLINE static inline
 #endif
