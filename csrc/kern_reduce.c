@@ -229,7 +229,7 @@ PG_RED_ROWS(double, f64)
  * in order */
 #define PG_EXPSUM_CHUNK 256
 #define PG_EXPSUM(TT, SUF)                                                                       \
-    double pg__expsum_##SUF(const TT *x, int64_t n, TT m, TT *e) {                               \
+    PG_CLONES double pg__expsum_##SUF(const TT *x, int64_t n, TT m, TT *e) {                     \
         TT buf[PG_EXPSUM_CHUNK];                                                                 \
         double s = 0;                                                                            \
         for (int64_t j0 = 0; j0 < n; j0 += PG_EXPSUM_CHUNK) {                                    \

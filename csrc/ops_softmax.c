@@ -127,7 +127,7 @@ static int64_t pg__sm_width(int64_t n, int64_t inner, size_t elem) {
         }                                                                                          \
     }                                                                                              \
     /* units [lo, hi): rows (inner = 1), or blocks (slice u / nblk, columns (u % nblk) w on) */    \
-    static void sm_run_##SUF(void *ctx, int64_t lo, int64_t hi, bool bwd) {                        \
+    PG_CLONES static void sm_run_##SUF(void *ctx, int64_t lo, int64_t hi, bool bwd) {              \
         const pg_sm_job *j = ctx;                                                                  \
         const int64_t n = j->n, inner = j->inner;                                                  \
         for (int64_t u = lo; u < hi; u++) {                                                        \
