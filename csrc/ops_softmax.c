@@ -18,9 +18,10 @@ typedef struct pg_sm_job {
     bool logsm;
 } pg_sm_job;
 
-/* columns per block: the block's n rows within about 256 KiB, between 16 and PG_SM_BLOCK columns */
+/* columns per block: the block's n rows within about 1 MiB (a core's L2, where the later passes find them;
+ * longer rows for the vector exp than a smaller budget gives), between 16 and PG_SM_BLOCK columns */
 static int64_t pg__sm_width(int64_t n, int64_t inner, size_t elem) {
-    int64_t w = (int64_t)((256u << 10) / elem) / (n > 0 ? n : 1);
+    int64_t w = (int64_t)((1024u << 10) / elem) / (n > 0 ? n : 1);
     w = w < 16 ? 16 : w > PG_SM_BLOCK ? PG_SM_BLOCK : w & ~(int64_t)15;
     return w > inner ? inner : w;
 }

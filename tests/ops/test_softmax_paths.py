@@ -13,7 +13,7 @@ import pygrad
 import pygrad.reference as ref
 
 # (shape, dim): rows of 1000 (> one chunk), a [n, inner] slice of 4096 rows and 100 columns (blocks of
-# 16, the last of 4), a slice narrower than a block, a middle dim
+# 64, the last of 36), a slice narrower than a block, a middle dim
 CASES = [((3, 1000), -1), ((4096, 100), 0), ((2, 600, 40), 1), ((5, 7, 33), 0), ((6, 1), 1), ((1, 9), 0)]
 
 
