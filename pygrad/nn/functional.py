@@ -381,10 +381,10 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
         ℓ = -w [p·t log σ(x) + (1 - t) log σ(-x)],   ∂ℓ/∂x = w [(p·t + 1 - t) σ(x) - p·t]
 
-    with [log σ(-x), log σ(x)] = log_softmax([0, x]) (never exp of a large number, and the
-    exact gradient at x = 0); ``weight`` w broadcasts to x's shape, ``pos_weight`` p (the
-    positive examples' weight, one per class) broadcasts along x's last dimension; both 1 when
-    None. Neither is differentiated: as PyTorch, one that requires grad is refused (RuntimeError)
+    with log σ(x) and log σ(-x) each by the ``logsigmoid`` op (never exp of a large number, no
+    cancellation in either; the exact gradient at x = 0); ``weight`` w broadcasts to x's shape,
+    ``pos_weight`` p (the positive examples' weight, one per class) broadcasts along x's last
+    dimension; both 1 when None. Neither is differentiated: as PyTorch, one that requires grad is refused (RuntimeError)
     while grad mode is on. A string third argument is taken as ``reduction`` (the older signature).
     """
     op = "binary_cross_entropy_with_logits"
@@ -394,11 +394,9 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     for argument, w in (("weight", weight), ("pos_weight", pos_weight)):
         _engines.refuse_grad_weight(op, op, argument, w)
     x, t = _pair(op, input, target)
-    E = engine_of(x)
-    pair = E.stack([E.zeros(*x.shape, dtype=x.dtype), x], axis=-1)  # (..., 2): [0, x]
-    logs = E.log_softmax(pair, axis=-1)  # [log σ(-x), log σ(x)]
+    log_p, log_q = x.logsigmoid(), (-x).logsigmoid()  # log σ(x), log σ(-x)
     pos = t if pos_weight is None else t * _loss_weight(op, "pos_weight", pos_weight, x, tuple(x.shape))
-    losses = -(pos * logs[..., 1] + (1.0 - t) * logs[..., 0])
+    losses = -(pos * log_p + (1.0 - t) * log_q)
     if weight is not None:
         losses = losses * _loss_weight(op, "weight", weight, x, tuple(x.shape))
     return _reduce(op, losses, reduction)
