@@ -244,6 +244,33 @@ PG_RED_ROWS(double, f64)
 PG_EXPSUM(float, f32)
 PG_EXPSUM(double, f64)
 
+/* Short rows (softmax, cross_entropy): rows [0, rows) of n contiguous elements, taken together so that the
+ * vector exp runs once over all of them: m[r] the row's maximum by the rule of pg__max_contig (a NaN wins),
+ * then 0 where it is -inf (and +inf too with both_inf); e[r n + j] = e^(x - m[r]); s[r] = Σ_j e, in double,
+ * in order */
+#define PG_ROWS_EXPSUM(TT, SUF)                                                                  \
+    PG_CLONES void pg__rows_expsum_##SUF(const TT *x, int64_t rows, int64_t n, bool both_inf, TT *m, \
+                                         double *s, TT *e) {                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                     \
+            const TT *xr = x + r * n;                                                            \
+            TT a = -(TT)INFINITY;                                                                \
+            for (int64_t j = 0; j < n; j++)                                                      \
+                if (xr[j] > a || isnan(xr[j])) a = xr[j];                                        \
+            m[r] = a == -(TT)INFINITY || (both_inf && isinf(a)) ? (TT)0 : a;                     \
+            TT *er = e + r * n;                                                                  \
+            const TT mr = m[r];                                                                  \
+            for (int64_t j = 0; j < n; j++) er[j] = xr[j] - mr;                                  \
+        }                                                                                        \
+        pg__vm_##SUF(PG_VM_EXP, e, NULL, e, rows * n, 1.0);                                      \
+        for (int64_t r = 0; r < rows; r++) {                                                     \
+            double t = 0;                                                                        \
+            for (int64_t j = 0; j < n; j++) t += e[r * n + j];                                   \
+            s[r] = t;                                                                            \
+        }                                                                                        \
+    }
+PG_ROWS_EXPSUM(float, f32)
+PG_ROWS_EXPSUM(double, f64)
+
 #define PG_RED_COLS(TT, SUF)                                                                     \
     /* acc[lo:hi] += column sums of x[R, C], rows added in order (as a row at a time             \
      * would), 8 rows per pass over acc: storing acc after every row stalls the loads of         \

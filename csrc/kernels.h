@@ -304,6 +304,12 @@ double pg__sum_contig_f64(const double *x, int64_t n);
  * cross_entropy): vector exp in chunks, each summed as pg__sum_contig, in order */
 double pg__expsum_f32(const float *x, int64_t n, float m, float *e);
 double pg__expsum_f64(const double *x, int64_t n, double m, double *e);
+/* short rows, several at once: rows [0, rows) of n contiguous elements of x; m[r] the row's maximum (as
+ * pg__max_contig's, then 0 where -inf, and where +inf too with both_inf), e[r n + j] = e^(x - m[r]) by one
+ * vector exp, s[r] = Σ_j e in double, in order */
+#define PG_ROWS_EXPSUM_MAX 1024 /* rows · n at most, by the callers' buffers */
+void pg__rows_expsum_f32(const float *x, int64_t rows, int64_t n, bool both_inf, float *m, double *s, float *e);
+void pg__rows_expsum_f64(const double *x, int64_t rows, int64_t n, bool both_inf, double *m, double *s, double *e);
 /* the reduced tensor's shape: keepdims keeps reduced dims as 1 */
 void pg__reduced_meta(pg_meta *out, const pg_meta *x, unsigned axes, bool keepdims);
 int64_t pg__reduced_count(const pg_meta *x, unsigned axes); /* elements folded into each result */

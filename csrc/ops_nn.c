@@ -239,6 +239,7 @@ typedef struct pg_ce_job {
 } pg_ce_job;
 
 #define PG_CE_IGNORED(j, i) ((j)->ignore && (j)->y[i] == (j)->ig)
+#define PG_CE_SHORT 64 /* rows of fewer classes run several at once (pg__rows_expsum) */
 
 #define PG_CE_KERNELS(TT, SUF)                                                                      \
     /* m = max of the row (a NaN wins; an infinite max is replaced by 0 so the                       \
@@ -256,6 +257,23 @@ typedef struct pg_ce_job {
     static void ce_fwd_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
         const pg_ce_job *j = ctx;                                                                   \
         const TT *x = j->x;                                                                         \
+        if (j->C < PG_CE_SHORT) { /* short rows, several at once: one vector exp over them all */   \
+            TT m[PG_ROWS_EXPSUM_MAX], e[PG_ROWS_EXPSUM_MAX];                                        \
+            double s[PG_ROWS_EXPSUM_MAX];                                                           \
+            const int64_t C = j->C, R = PG_ROWS_EXPSUM_MAX / C;                                     \
+            for (int64_t i0 = lo; i0 < hi; i0 += R) {                                               \
+                const int64_t rows = hi - i0 < R ? hi - i0 : R;                                     \
+                pg__rows_expsum_##SUF(x + i0 * C, rows, C, true, m, s, e);                          \
+                for (int64_t r = 0; r < rows; r++) {                                                \
+                    const int64_t i = i0 + r;                                                       \
+                    const TT loss = PG_CE_IGNORED(j, i) ? (TT)0                                     \
+                                    : (TT)log(s[r]) - (x[i * C + j->y[i]] - m[r]);                  \
+                    if (j->reduction == PG_REDUCTION_NONE) ((TT *)j->out)[i] = loss;                \
+                    else ((double *)j->out)[i] = (double)loss;                                      \
+                }                                                                                   \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
         for (int64_t i = lo; i < hi; i++) {                                                         \
             double s;                                                                               \
             TT loss = 0;                                                                            \
@@ -268,14 +286,41 @@ typedef struct pg_ce_job {
             else ((double *)j->out)[i] = (double)loss;                                              \
         }                                                                                           \
     }                                                                                               \
+    /* row i of dx from drow = e^(x_i - m_i) and s = Σ of it (not an ignored row) */                \
+    static void ce_scale_row_##SUF(const pg_ce_job *j, int64_t i, TT *drow, double s) {             \
+        const TT *g = j->g;                                                                         \
+        const int64_t C = j->C;                                                                     \
+        if (PG_CE_IGNORED(j, i)) {                                                                  \
+            for (int64_t k = 0; k < C; k++) drow[k] = 0;                                            \
+            return;                                                                                 \
+        }                                                                                           \
+        TT c = j->reduction == PG_REDUCTION_NONE ? g[i]                                             \
+               : j->reduction == PG_REDUCTION_SUM ? g[0]                                            \
+                                                  : g[0] / (TT)j->kept;                             \
+        const TT st = (TT)s, ey = drow[j->y[i]];                                                    \
+        PG_IVDEP for (int64_t k = 0; k < C; k++) drow[k] = c * (drow[k] / st);                      \
+        drow[j->y[i]] = c * (ey / st - (TT)1);                                                      \
+    }                                                                                               \
     /* dx_ij = c_i (softmax(x_i)_j - [j == y_i]),                                                   \
      * c_i = g_i (none), g (sum), g / kept (mean), 0 on ignored rows;                               \
      * dx, x: [N, C], g: [N] or [1], y: [N].                                                        \
      * Each e^(x_ij - m_i) is computed once, into dx, then scaled in place. */                      \
     static void ce_bwd_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
         const pg_ce_job *j = ctx;                                                                   \
-        const TT *x = j->x, *g = j->g;                                                              \
+        const TT *x = j->x;                                                                         \
         const int64_t C = j->C;                                                                     \
+        if (C < PG_CE_SHORT) { /* short rows: e^(x - m) of several at once, into dx */              \
+            TT m[PG_ROWS_EXPSUM_MAX];                                                               \
+            double s[PG_ROWS_EXPSUM_MAX];                                                           \
+            const int64_t R = PG_ROWS_EXPSUM_MAX / C;                                               \
+            for (int64_t i0 = lo; i0 < hi; i0 += R) {                                               \
+                const int64_t rows = hi - i0 < R ? hi - i0 : R;                                     \
+                pg__rows_expsum_##SUF(x + i0 * C, rows, C, true, m, s, (TT *)j->out + i0 * C);      \
+                for (int64_t r = 0; r < rows; r++)                                                  \
+                    ce_scale_row_##SUF(j, i0 + r, (TT *)j->out + (i0 + r) * C, s[r]);               \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
         for (int64_t i = lo; i < hi; i++) {                                                         \
             double s;                                                                               \
             const TT *row = x + i * C;                                                              \
@@ -285,12 +330,7 @@ typedef struct pg_ce_job {
                 continue;                                                                           \
             }                                                                                       \
             ce_row_##SUF(row, C, &s, drow);                                                         \
-            TT c = j->reduction == PG_REDUCTION_NONE ? g[i]                                         \
-                   : j->reduction == PG_REDUCTION_SUM ? g[0]                                        \
-                                                      : g[0] / (TT)j->kept;                         \
-            const TT st = (TT)s, ey = drow[j->y[i]];                                                \
-            PG_IVDEP for (int64_t k = 0; k < C; k++) drow[k] = c * (drow[k] / st);                  \
-            drow[j->y[i]] = c * (ey / st - (TT)1);                                                  \
+            ce_scale_row_##SUF(j, i, drow, s);                                                      \
         }                                                                                           \
     }
 PG_CE_KERNELS(float, f32)

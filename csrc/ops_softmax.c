@@ -10,6 +10,7 @@
  * passes run along rows of w elements (the maximum, then e^(x - m) by kern_vmath's vector exp and the
  * sums, then the result); each unit's values come from one thread. The sums run in double. */
 #define PG_SM_BLOCK 512 /* columns of a strided block at most */
+#define PG_SM_SHORT 64  /* rows shorter than this run several at once */
 
 typedef struct pg_sm_job {
     void *y;          /* forward: y; backward: dx */
@@ -127,10 +128,47 @@ static int64_t pg__sm_width(int64_t n, int64_t inner, size_t elem) {
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
+    /* rows [0, rows) of n < PG_SM_SHORT elements at once: one vector exp over them all            \
+     * (pg__rows_expsum), where a row's own call would cost more than its arithmetic */           \
+    static void sm_short_##SUF(TT *restrict y, const TT *restrict x, const TT *restrict g, int64_t rows, \
+                               int64_t n, bool logsm) {                                            \
+        TT m[PG_ROWS_EXPSUM_MAX], t[PG_ROWS_EXPSUM_MAX];                                           \
+        double s[PG_ROWS_EXPSUM_MAX];                                                              \
+        if (g) { /* backward: x holds y */                                                         \
+            if (!logsm) {                                                                          \
+                for (int64_t r = 0; r < rows; r++) sm_bwd_row_##SUF(y + r * n, g + r * n, x + r * n, n, false); \
+                return;                                                                            \
+            }                                                                                      \
+            pg__vm_##SUF(PG_VM_EXP, y, NULL, x, rows * n, 1.0);                                    \
+            for (int64_t r = 0; r < rows; r++) {                                                   \
+                const TT sr = (TT)pg__sum_contig_##SUF(g + r * n, n);                              \
+                for (int64_t k = r * n; k < (r + 1) * n; k++) y[k] = g[k] - y[k] * sr;             \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        pg__rows_expsum_##SUF(x, rows, n, false, m, s, logsm ? t : y);                             \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            if (logsm) {                                                                           \
+                const TT ls = (TT)log(s[r]);                                                       \
+                for (int64_t k = r * n; k < (r + 1) * n; k++) y[k] = (x[k] - m[r]) - ls;           \
+            } else {                                                                               \
+                const TT st = (TT)s[r];                                                            \
+                for (int64_t k = r * n; k < (r + 1) * n; k++) y[k] /= st;                          \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
     /* units [lo, hi): rows (inner = 1), or blocks (slice u / nblk, columns (u % nblk) w on) */    \
     PG_CLONES static void sm_run_##SUF(void *ctx, int64_t lo, int64_t hi, bool bwd) {              \
         const pg_sm_job *j = ctx;                                                                  \
         const int64_t n = j->n, inner = j->inner;                                                  \
+        if (inner == 1 && n < PG_SM_SHORT) {                                                       \
+            for (int64_t u = lo; u < hi; u += PG_ROWS_EXPSUM_MAX / n) {                            \
+                const int64_t rows = hi - u < PG_ROWS_EXPSUM_MAX / n ? hi - u : PG_ROWS_EXPSUM_MAX / n; \
+                sm_short_##SUF((TT *)j->y + u * n, (const TT *)j->x + u * n,                       \
+                               bwd ? (const TT *)j->g + u * n : NULL, rows, n, j->logsm);          \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t u = lo; u < hi; u++) {                                                        \
             int64_t off, w = 0;                                                                    \
             if (inner == 1) {                                                                      \

@@ -13,8 +13,10 @@ import pygrad
 import pygrad.reference as ref
 
 # (shape, dim): rows of 1000 (> one chunk), a [n, inner] slice of 4096 rows and 100 columns (blocks of
-# 64, the last of 36), a slice narrower than a block, a middle dim
-CASES = [((3, 1000), -1), ((4096, 100), 0), ((2, 600, 40), 1), ((5, 7, 33), 0), ((6, 1), 1), ((1, 9), 0)]
+# 64, the last of 36), a slice narrower than a block, a middle dim; rows shorter than 64 (taken 1024
+# elements at a time)
+CASES = [((3, 1000), -1), ((4096, 100), 0), ((2, 600, 40), 1), ((5, 7, 33), 0), ((6, 1), 1), ((1, 9), 0),
+         ((3000, 7), 1), ((700, 63), -1), ((50, 64), 1)]  # short rows, several at once, across groups
 
 
 def _want(x: np.ndarray, dim: int, log: bool) -> np.ndarray:
@@ -101,3 +103,29 @@ def test_special_rows_against_torch() -> None:
         t = torch.tensor(x)
         want = (torch.log_softmax(t, 1) if log else torch.softmax(t, 1)).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("classes", [2, 10, 63, 64, 300])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_rows_short_and_long(dtype, classes, reduction) -> None:
+    """cross_entropy's rows of fewer than 64 classes run several at once, longer ones one by one: the
+    losses and the gradient against the reference engine, with ignored rows and special rows."""
+    rng = np.random.default_rng(classes)
+    n = 2000
+    x = (rng.standard_normal((n, classes)) * 3).astype(dtype)
+    y = rng.integers(0, classes, n)
+    y[::7] = -100
+    x[5] = -np.inf
+    x[5, y[5]] = 0.0
+    x[9, 1] = 1e30 if dtype == "float64" else 1e30
+    out = []
+    for m in (pygrad, ref):
+        t = m.tensor(x, requires_grad=True)
+        with np.errstate(all="ignore"):
+            loss = m.nn.functional.cross_entropy(t, m.tensor(y), reduction=reduction, ignore_index=-100)
+            loss.backward(m.tensor(np.ones(loss.shape, dtype)))
+        out.append((loss.numpy(), t.grad.numpy()))
+    rtol = 2e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=rtol, atol=rtol)
