@@ -130,6 +130,26 @@ def test_where_and_comparisons_on_contiguous_rows(dtype) -> None:
     np.testing.assert_array_equal(y.grad.numpy(), np.where(a < b, 0, g))
 
 
+@pytest.mark.parametrize("dtype", DTYPES + ["int64", "int32", "bool"])
+def test_where_with_scalar_operands(dtype) -> None:
+    """where(c, x, scalar), where(c, scalar, x) and where(c, s, t) take loops with the scalar in a register:
+    the values, bit for bit, and the float gradient to the tensor operand."""
+    rng = np.random.default_rng(6)
+    a = (rng.standard_normal(50_000) * 5).astype(dtype)
+    c = rng.random(50_000) < 0.4
+    cond = pygrad.tensor(c)
+    s1, s2 = (True, False) if dtype == "bool" else (3, -2)
+    for got, want in ((pygrad.where(cond, pygrad.tensor(a), s1), np.where(c, a, np.asarray(s1, dtype))),
+                      (pygrad.where(cond, s2, pygrad.tensor(a)), np.where(c, np.asarray(s2, dtype), a)),
+                      (pygrad.where(cond, s1, s2), np.where(c, s1, s2).astype(np.result_type(s1, s2)))):
+        assert got.numpy().tobytes() == want.astype(got.numpy().dtype).tobytes()
+    if dtype in DTYPES:
+        x = pygrad.tensor(a, requires_grad=True)
+        g = rng.standard_normal(a.size).astype(dtype)
+        (pygrad.where(cond, x, 0.5) * pygrad.tensor(g)).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.where(c, g, 0))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sum_and_mean_backward_spread_the_gradient(dtype) -> None:
     a = np.random.default_rng(5).standard_normal((300, 70)).astype(dtype)
