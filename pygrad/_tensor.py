@@ -960,6 +960,9 @@ class Tensor:
     def _argsort(self, dim: int, descending: bool) -> Tensor:
         return _wrap(lib.pg_argsort(self._p, dim, descending))
 
+    def _topk_indices(self, dim: int, k: int, largest: bool) -> Tensor:
+        return _wrap(lib.pg_topk_indices(self._p, dim, k, largest))
+
     def _cumext_indices(self, dim: int, want_max: bool) -> Tensor:
         return _wrap(lib.pg_cumext_indices(self._p, dim, want_max))
 
