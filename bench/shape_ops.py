@@ -63,9 +63,17 @@ def main() -> None:
         ("norm(dim=1)", lambda: x.norm(dim=1), lambda: np.linalg.norm(a, axis=1), lambda: t.norm(dim=1)),
         ("norm(dim=0)", lambda: x.norm(dim=0), lambda: np.linalg.norm(a, axis=0), lambda: t.norm(dim=0)),
         ("norm(1, dim=1)", lambda: x.norm(1, dim=1), lambda: np.linalg.norm(a, 1, axis=1), lambda: t.norm(1, dim=1)),
+        ("topk(8, 1) (numpy: argpartition)", lambda: x.topk(8, 1), lambda: np.argpartition(a, -8, 1)[:, -8:],
+         lambda: t.topk(8, 1)),
+        ("x[idx] (512 rows)", lambda: x[ip], lambda: a[ix], lambda: t[it]),
+        ("x.t().contiguous()", lambda: x.t().contiguous(), lambda: a.T.copy(), lambda: t.t().contiguous()),
+        ("flip(1)", lambda: x.flip(1), lambda: np.flip(a, 1).copy(), lambda: t.flip(1)),
         ("einsum bij,bjk (8x128)", lambda: pg.einsum("bij,bjk->bik", x8, y8),
          lambda: np.matmul(a8, b8), lambda: torch.einsum("bij,bjk->bik", t8, u8)),
     ]
+    ix = rng.integers(0, 1024, 512)
+    ip = pg.tensor(ix)
+    it = torch.from_numpy(ix) if torch is not None else None
     a8 = rng.standard_normal((8, 128, 128)).astype(np.float32)
     b8 = rng.standard_normal((8, 128, 128)).astype(np.float32)
     x8, y8 = pg.tensor(a8), pg.tensor(b8)

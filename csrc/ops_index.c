@@ -1,5 +1,5 @@
 /* ops_index.c: the index ops along one dim (PyTorch's semantics): argmax and
- * argmin, the sorting permutation (argsort), the running-extreme indices of
+ * argmin, the sorting permutation (argsort) and its first k (topk), the running-extreme indices of
  * cummax/cummin, nonzero, and gather / scatter_add / scatter along a dim.
  * Index results are int64 and never recorded; the differentiable ones
  * (gather, scatter_add, scatter) are built on the tape's getitem and
@@ -234,6 +234,231 @@ pg_tensor *pg_argsort(pg_tensor *x, int dim, int descending) {
         }
     pg__relock_host(u);
     free(buf);
+    return out;
+}
+
+/* ---- topk: the first k of argsort's order along dim, found without sorting the row ----
+ *
+ * Each element gets an unsigned key that orders as argsort does: -0 as +0, every NaN one value above +inf,
+ * and for largest (descending) the key's complement; the stable order is then (key, index) ascending,
+ * a strict order, so any exact selection gives argsort's first k. Small k (k <= PG_TOPK_SMALL and
+ * k * k <= n): the best k so far, sorted, and a scan of the row that skips each block of 16 elements with
+ * no key below the k-th best (vectorised), inserting the rest (an equal key never passes an earlier
+ * index). Otherwise the row's (key, index) pairs, an introselect to bring the k best in front, and an
+ * introsort of those k (heapsort past 2 log2 n levels of either). Rows over the threads. */
+#define PG_TOPK_SMALL 64
+#define PG_TOPK_BLOCK 16
+
+typedef struct pg_kv {
+    uint64_t key;
+    int64_t idx;
+} pg_kv;
+
+static inline bool pg__kv_less(pg_kv a, pg_kv b) { return a.key < b.key || (a.key == b.key && a.idx < b.idx); }
+
+static inline void pg__kv_swap(pg_kv *a, pg_kv *b) {
+    pg_kv t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void pg__kv_sift(pg_kv *a, int64_t i, int64_t n) {
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && pg__kv_less(a[c], a[c + 1])) c++;
+        if (!pg__kv_less(a[i], a[c])) return;
+        pg__kv_swap(a + i, a + c);
+        i = c;
+    }
+}
+
+static void pg__kv_heapsort(pg_kv *a, int64_t n) {
+    for (int64_t i = n / 2 - 1; i >= 0; i--) pg__kv_sift(a, i, n);
+    for (int64_t e = n - 1; e > 0; e--) {
+        pg__kv_swap(a, a + e);
+        pg__kv_sift(a, 0, e);
+    }
+}
+
+static void pg__kv_insertion(pg_kv *a, int64_t n) {
+    for (int64_t i = 1; i < n; i++) {
+        pg_kv v = a[i];
+        int64_t j = i;
+        for (; j > 0 && pg__kv_less(v, a[j - 1]); j--) a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+/* Hoare's partition of a[0, n) (n > 16, distinct pairs) around the median of three: s with
+ * a[0, s) <= pivot <= a[s, n), 0 < s < n */
+static int64_t pg__kv_partition(pg_kv *a, int64_t n) {
+    pg_kv x = a[0], y = a[n / 2], z = a[n - 1], p;
+    if (pg__kv_less(x, y)) p = pg__kv_less(y, z) ? y : (pg__kv_less(x, z) ? z : x);
+    else p = pg__kv_less(x, z) ? x : (pg__kv_less(y, z) ? z : y);
+    int64_t i = -1, j = n;
+    for (;;) {
+        do i++; while (pg__kv_less(a[i], p));
+        do j--; while (pg__kv_less(p, a[j]));
+        if (i >= j) return j + 1;
+        pg__kv_swap(a + i, a + j);
+    }
+}
+
+static void pg__kv_sort(pg_kv *a, int64_t n, int depth) {
+    while (n > 16) {
+        if (depth-- == 0) {
+            pg__kv_heapsort(a, n);
+            return;
+        }
+        int64_t s = pg__kv_partition(a, n);
+        if (s < n - s) {
+            pg__kv_sort(a, s, depth);
+            a += s;
+            n -= s;
+        } else {
+            pg__kv_sort(a + s, n - s, depth);
+            n = s;
+        }
+    }
+    pg__kv_insertion(a, n);
+}
+
+/* the k smallest pairs of a[0, n) into a[0, k), in any order */
+static void pg__kv_select(pg_kv *a, int64_t n, int64_t k, int depth) {
+    while (n > 16 && k > 0 && k < n) {
+        if (depth-- == 0) {
+            pg__kv_heapsort(a, n);
+            return;
+        }
+        int64_t s = pg__kv_partition(a, n);
+        if (k <= s) {
+            n = s;
+        } else {
+            a += s;
+            n -= s;
+            k -= s;
+        }
+    }
+    if (k > 0 && k < n) pg__kv_insertion(a, n);
+}
+
+/* keys: the (key, index) order is argsort's; desc (largest) complements */
+static inline uint64_t pg__key_f32(float v) {
+    uint32_t b;
+    v = v + 0.0f; /* -0 -> +0 */
+    memcpy(&b, &v, sizeof b);
+    b = v != v ? 0x7fc00000u : b;
+    return (b & 0x80000000u) ? ~b : b | 0x80000000u;
+}
+static inline uint64_t pg__key_f64(double v) {
+    uint64_t b;
+    v = v + 0.0;
+    memcpy(&b, &v, sizeof b);
+    b = v != v ? 0x7ff8000000000000u : b;
+    return (b & 0x8000000000000000u) ? ~b : b | 0x8000000000000000u;
+}
+static inline uint64_t pg__key_i64(int64_t v) { return (uint64_t)v ^ 0x8000000000000000u; }
+static inline uint64_t pg__key_i32(int32_t v) { return (uint32_t)v ^ 0x80000000u; }
+static inline uint64_t pg__key_b(uint8_t v) { return v; }
+
+typedef struct pg_topk_job {
+    const void *x;
+    int64_t *o;
+    pg_rows r;
+    int64_t k;
+    uint64_t flip; /* 0, or all ones for largest */
+    int depth;
+    atomic_int failed; /* a thread without memory for a row's pairs */
+} pg_topk_job;
+
+#define PG_TOPK_ROWS(TT, SUF)                                                                                 \
+    static void topk_rows_##SUF(void *ctx, int64_t lo, int64_t hi) {                                          \
+        pg_topk_job *q = ctx;                                                                                 \
+        const int64_t n = q->r.n, inner = q->r.inner, k = q->k;                                               \
+        const uint64_t flip = q->flip;                                                                        \
+        bool small = k <= PG_TOPK_SMALL && k * k <= n;                                                        \
+        pg_kv *pairs = small ? NULL : pg__scratch(0, sizeof(pg_kv) * (size_t)n);                              \
+        if (!small && !pairs) {                                                                               \
+            atomic_store(&q->failed, 1);                                                                      \
+            return;                                                                                           \
+        }                                                                                                     \
+        for (int64_t u = lo; u < hi; u++) {                                                                   \
+            int64_t a = u / inner, c = u % inner;                                                             \
+            const TT *x = (const TT *)q->x + a * n * inner + c;                                               \
+            int64_t *o = q->o + a * k * inner + c;                                                            \
+            if (!small) {                                                                                     \
+                for (int64_t j = 0; j < n; j++) pairs[j] = (pg_kv){pg__key_##SUF(x[j * inner]) ^ flip, j};    \
+                pg__kv_select(pairs, n, k, q->depth);                                                         \
+                pg__kv_sort(pairs, k, q->depth);                                                              \
+                for (int64_t t = 0; t < k; t++) o[t * inner] = pairs[t].idx;                                  \
+                continue;                                                                                     \
+            }                                                                                                 \
+            uint64_t bk[PG_TOPK_SMALL];                                                                       \
+            int64_t bi[PG_TOPK_SMALL], cnt = 0, j = 0;                                                        \
+            while (j < n) {                                                                                   \
+                if (cnt == k && inner == 1 && j + PG_TOPK_BLOCK <= n) { /* skip a block with nothing better */ \
+                    const uint64_t thr = bk[k - 1];                                                           \
+                    int any = 0;                                                                              \
+                    for (int t = 0; t < PG_TOPK_BLOCK; t++) any |= (pg__key_##SUF(x[j + t]) ^ flip) < thr;    \
+                    if (!any) {                                                                               \
+                        j += PG_TOPK_BLOCK;                                                                   \
+                        continue;                                                                             \
+                    }                                                                                         \
+                }                                                                                             \
+                const int64_t e = inner == 1 && j + PG_TOPK_BLOCK <= n ? j + PG_TOPK_BLOCK : j + 1;           \
+                for (; j < e; j++) {                                                                          \
+                    uint64_t kj = pg__key_##SUF(x[j * inner]) ^ flip;                                         \
+                    int64_t p = cnt;                                                                          \
+                    if (cnt == k) {                                                                           \
+                        if (!(kj < bk[k - 1])) continue;                                                      \
+                        p = k - 1;                                                                            \
+                    } else {                                                                                  \
+                        cnt++;                                                                                \
+                    }                                                                                         \
+                    for (; p > 0 && kj < bk[p - 1]; p--) bk[p] = bk[p - 1], bi[p] = bi[p - 1];               \
+                    bk[p] = kj;                                                                               \
+                    bi[p] = j;                                                                                \
+                }                                                                                             \
+            }                                                                                                 \
+            for (int64_t t = 0; t < k; t++) o[t * inner] = bi[t];                                             \
+        }                                                                                                     \
+    }
+PG_TOPK_ROWS(float, f32)
+PG_TOPK_ROWS(double, f64)
+PG_TOPK_ROWS(int64_t, i64)
+PG_TOPK_ROWS(int32_t, i32)
+PG_TOPK_ROWS(uint8_t, b)
+
+pg_tensor *pg_topk_indices(pg_tensor *x, int dim, int64_t k, int largest) {
+    if (pg__check_tensor("topk", x)) return NULL;
+    int d = pg__dim_arg("topk", x, dim);
+    if (d < 0) return NULL;
+    pg_rows r = pg__rows(x, d);
+    if (k < 0 || k > r.n) {
+        char b[PG_SHAPE_BUF];
+        pg__fail(PG_ERR_VALUE, "topk: k = %lld is out of range for dim %d of size %lld (tensor of shape %s)",
+                 (long long)k, d, (long long)r.n, pg__shape_str(x->ndim, x->shape, b, sizeof b));
+        return NULL;
+    }
+    int64_t shape[PG_MAX_DIMS] = {k};
+    int nd = x->ndim ? x->ndim : 1; /* a 0-d tensor: (k,) */
+    for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? k : x->shape[i];
+    pg_tensor *out = pg__tensor_new(PG_DTYPE_I64, nd, shape);
+    if (!out || out->numel == 0) return out;
+    pg_topk_job q = {.x = x->data, .o = out->data, .r = r, .k = k, .flip = largest ? ~(uint64_t)0 : 0};
+    for (int64_t m = r.n; m > 1; m /= 2) q.depth += 2;
+    atomic_init(&q.failed, 0);
+    static const pg_range_fn fns[] = {[PG_DTYPE_F32] = topk_rows_f32, [PG_DTYPE_F64] = topk_rows_f64,
+                                      [PG_DTYPE_BOOL] = topk_rows_b, [PG_DTYPE_I64] = topk_rows_i64,
+                                      [PG_DTYPE_I32] = topk_rows_i32};
+    int64_t grain = PG_NDITER_GRAIN / r.n;
+    pg__parallel_range(r.outer * r.inner, 1, grain > 1 ? grain : 1, fns[x->dtype], &q);
+    if (atomic_load(&q.failed)) {
+        pg_tensor_release(out);
+        pg__fail(PG_ERR_MEMORY, "topk: out of memory for rows of %lld elements", (long long)r.n);
+        return NULL;
+    }
     return out;
 }
 

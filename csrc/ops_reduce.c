@@ -338,18 +338,50 @@ static pg_status scan_infer(pg_meta *out, pg_tensor *const *in, int n_in, const 
     return PG_OK;
 }
 
+/* The running sum in each row's order, one add per element (y_0 = x_0, y_k = y_{k-1} + x_k), whatever the
+ * path: the same bits on every path and thread count. Along a contiguous dim (inner 1) a row is one tight
+ * loop, a chain of adds one add's latency apart (running 8 rows side by side was 5x slower: a row's loads
+ * then wait on the stores to the row before, 4 KiB away when rows are); along another dim a unit is
+ * one outer slice, its rows added as vectors, whole rows: one sweep of memory (blocks of 512 columns of
+ * 4096 x 1024 ran 2.5 ms against 1.2, on one thread or two). Rows or slices over the threads. */
+typedef struct pg_scan_job {
+    void *y;
+    const void *x;
+    int64_t outer, n, inner;
+    bool rev;
+} pg_scan_job;
+
 #define PG_SCAN_KERNEL(TT, SUF)                                                                      \
-    /* y[o, j, i] = y[o, j -/+ 1, i] + x[o, j, i]   (running along j, forwards or backwards) */    \
-    static void cumsum_##SUF(TT *y, const TT *x, int64_t outer, int64_t n, int64_t inner, bool rev) { \
-        for (int64_t o = 0; o < outer; o++) {                                                      \
+    /* rows [r0, r1) of length n, contiguous: y[r, j] = y[r, j -/+ 1] + x[r, j] */                 \
+    static void cumsum_rows_##SUF(void *ctx, int64_t r0, int64_t r1) {                             \
+        const pg_scan_job *q = ctx;                                                                \
+        const int64_t n = q->n;                                                                    \
+        for (int64_t r = r0; r < r1; r++) {                                                        \
+            TT *y = (TT *)q->y + r * n;                                                            \
+            const TT *x = (const TT *)q->x + r * n;                                                \
+            TT acc = 0;                                                                            \
+            if (q->rev) {                                                                          \
+                y[n - 1] = acc = x[n - 1];                                                         \
+                for (int64_t k = n - 2; k >= 0; k--) y[k] = acc = acc + x[k];                      \
+            } else {                                                                               \
+                y[0] = acc = x[0];                                                                 \
+                for (int64_t k = 1; k < n; k++) y[k] = acc = acc + x[k];                           \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* slices [u0, u1) (inner > 1): y[o, j, c] = y[o, j -/+ 1, c] + x[o, j, c] */                 \
+    static void cumsum_cols_##SUF(void *ctx, int64_t u0, int64_t u1) {                             \
+        const pg_scan_job *q = ctx;                                                                \
+        const int64_t n = q->n, inner = q->inner;                                                  \
+        for (int64_t o = u0; o < u1; o++) {                                                        \
             for (int64_t k = 0; k < n; k++) {                                                      \
-                int64_t j = rev ? n - 1 - k : k;                                                   \
-                TT *yr = y + (o * n + j) * inner;                                                  \
-                const TT *xr = x + (o * n + j) * inner;                                            \
+                int64_t j = q->rev ? n - 1 - k : k;                                                \
+                TT *restrict yr = (TT *)q->y + (o * n + j) * inner;                                \
+                const TT *restrict xr = (const TT *)q->x + (o * n + j) * inner;                    \
                 if (k == 0) {                                                                      \
                     for (int64_t i = 0; i < inner; i++) yr[i] = xr[i];                             \
                 } else {                                                                           \
-                    const TT *prev = rev ? yr + inner : yr - inner;                                \
+                    const TT *restrict prev = q->rev ? yr + inner : yr - inner;                    \
                     for (int64_t i = 0; i < inner; i++) yr[i] = prev[i] + xr[i];                   \
                 }                                                                                  \
             }                                                                                      \
@@ -360,13 +392,18 @@ PG_SCAN_KERNEL(double, f64)
 
 static void pg__cumsum_run(pg_tensor *y, const pg_tensor *x, int axis, bool rev) {
     if (x->numel == 0) return;
-    int64_t outer = x->ndim ? pg__numel(axis, x->shape) : 1;
-    int64_t n = x->ndim ? x->shape[axis] : 1;
-    int64_t inner = x->ndim ? pg__numel(x->ndim - axis - 1, x->shape + axis + 1) : 1;
-    pg_unlocked u = pg__unlock_host(x->numel);
-    if (x->dtype == PG_DTYPE_F64) cumsum_f64(y->data, x->data, outer, n, inner, rev);
-    else cumsum_f32(y->data, x->data, outer, n, inner, rev);
-    pg__relock_host(u);
+    pg_scan_job q = {.y = y->data, .x = x->data, .rev = rev};
+    q.outer = x->ndim ? pg__numel(axis, x->shape) : 1;
+    q.n = x->ndim ? x->shape[axis] : 1;
+    q.inner = x->ndim ? pg__numel(x->ndim - axis - 1, x->shape + axis + 1) : 1;
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    if (q.inner == 1) {
+        int64_t grain = PG_NDITER_GRAIN / q.n;
+        pg__parallel_range(q.outer, 1, grain > 1 ? grain : 1, f64 ? cumsum_rows_f64 : cumsum_rows_f32, &q);
+    } else {
+        int64_t grain = PG_NDITER_GRAIN / (q.n * q.inner);
+        pg__parallel_range(q.outer, 1, grain > 1 ? grain : 1, f64 ? cumsum_cols_f64 : cumsum_cols_f32, &q);
+    }
 }
 
 static pg_status cumsum_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {

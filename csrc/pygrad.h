@@ -352,6 +352,9 @@ pg_tensor *pg_argext(pg_tensor *x, int dim, int keepdim, int want_max);
 /* the permutation sorting each row along dim: stable; NaN after every number
  * ascending, before every number descending */
 pg_tensor *pg_argsort(pg_tensor *x, int dim, int descending);
+/* argsort's first k along dim, descending when largest (x.shape with dim k; a 0-d x: (k,)), found
+ * without sorting the rows; 0 <= k <= x.shape[dim] */
+pg_tensor *pg_topk_indices(pg_tensor *x, int dim, int64_t k, int largest);
 /* index of the running max (want_max) or min along dim: the latest on ties; a NaN holds from where it appears */
 pg_tensor *pg_cumext_indices(pg_tensor *x, int dim, int want_max);
 /* (n, ndim) int64 coordinates of the nonzero elements, row-major */

@@ -252,6 +252,31 @@ def _basic_parse(shape: tuple[int, ...], key: Any) -> list[tuple[Any, ...]] | No
     return items
 
 
+def _select_parse(shape: tuple[int, ...], key: Any) -> tuple[int, np.ndarray] | None:
+    """``(d, idx)`` when ``x[key]`` selects whole slices along one dim d: key is a 1-d integer
+    array or tensor, or a tuple of full slices ``:`` followed by one (as index_select builds);
+    idx is in range and normalised to [0, shape[d]). None for any other key and for an index out
+    of range (the general path then raises numpy's)."""
+    parts = key if type(key) is tuple else (key,)
+    d = len(parts) - 1
+    full = all(type(k) is slice and k.start is None and k.stop is None and k.step is None for k in parts[:-1])
+    if d < 0 or d >= len(shape) or not full:
+        return None
+    k = parts[d]
+    if not isinstance(k, np.ndarray):
+        if not hasattr(k, "numpy") or isinstance(k, (list, tuple)):
+            return None
+        k = k.numpy()
+    if not isinstance(k, np.ndarray) or k.ndim != 1 or k.dtype.kind not in "iu" or k.size == 0:
+        return None
+    n = shape[d]
+    lo, hi = int(k.min()), int(k.max())
+    if lo < -n or hi >= n:
+        return None
+    idx = k.astype(np.int64)
+    return d, (idx % n if lo < 0 else idx)
+
+
 def _basic_offsets(shape: tuple[int, ...], key: Any) -> np.ndarray | None:
     """The offsets of a basic key (ints, slices, None, one Ellipsis) in O(result), or
     None for any other key and for any error (the general path then raises numpy's)."""

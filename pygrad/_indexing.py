@@ -4,10 +4,11 @@ sort/argsort/topk, cummax/cummin, any/all/count_nonzero, nonzero and
 where(cond), gather/scatter/scatter_add (as Tensor methods of each engine),
 index_select, take_along_dim, masked_fill.
 
-Each engine's Tensor provides five primitives: ``_argext(dim, keepdim,
-want_max)``, ``_argsort(dim, descending)``, ``_cumext_indices(dim, want_max)``
-and ``_nonzero()`` (int64 results, never recorded) and ``gather(dim, index)``
-(differentiable). Everything here is composed from them and the ordinary
+Each engine's Tensor provides six primitives: ``_argext(dim, keepdim,
+want_max)``, ``_argsort(dim, descending)``, ``_topk_indices(dim, k, largest)``
+(argsort's first k, found without a full sort), ``_cumext_indices(dim,
+want_max)`` and ``_nonzero()`` (int64 results, never recorded) and
+``gather(dim, index)`` (differentiable). Everything here is composed from them and the ordinary
 differentiable ops, so values that carry a gradient (the values of max, sort,
 topk, cummax) are gathers: their gradient goes to the selected elements only.
 """
@@ -118,10 +119,10 @@ def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tru
         raise PygradTypeError(f"topk: k must be an int, got {k!r}")
     if not 0 <= k <= n:
         raise PygradValueError(f"topk: k = {k} is out of range for dim {d} of size {n} (tensor of shape {x.shape})")
-    idx = x._argsort(d, bool(largest))
     if x.ndim:
-        idx = idx[(slice(None),) * d + (slice(0, int(k)),)]
+        idx = x._topk_indices(d, int(k), bool(largest))
         return TopkResult(x.gather(d, idx), idx)
+    idx = x._argsort(d, bool(largest))
     return TopkResult(x if k else x.reshape(0)[:0], idx if k else idx.reshape(0)[:0])
 
 

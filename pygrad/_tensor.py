@@ -30,6 +30,7 @@ from pygrad._args import (
     _reduction_arg,
     _resolve_dtype,
     _scalar_kind,
+    _select_parse,
     _shape_arg,
 )
 from pygrad._bindings import (
@@ -220,9 +221,10 @@ class GradFn:
         return f"<GradFn {self.name}>"
 
 
-# Results of at least this many elements of a basic key (ints, slices, None, Ellipsis) record the
-# index_map op, one index vector per dim, whose kernel copies runs whole, rather than getitem, one
-# offset per element (the same values and gradients; getitem is cheaper to build for small results)
+# Results of at least this many elements of a basic key (ints, slices, None, Ellipsis), or of a 1-d
+# integer index selecting whole slices along one dim, record the index_map op, one index vector per
+# dim, whose kernel copies runs whole (its backward adds them), rather than getitem, one offset per
+# element (the same values and gradients; getitem is cheaper to build for small results)
 _MAPPED_MIN = 4096
 
 _CMP = {"lt": lib.PG_CMP_LT, "le": lib.PG_CMP_LE, "gt": lib.PG_CMP_GT, "ge": lib.PG_CMP_GE,
@@ -958,6 +960,9 @@ class Tensor:
     def _argsort(self, dim: int, descending: bool) -> Tensor:
         return _wrap(lib.pg_argsort(self._p, dim, descending))
 
+    def _topk_indices(self, dim: int, k: int, largest: bool) -> Tensor:
+        return _wrap(lib.pg_topk_indices(self._p, dim, k, largest))
+
     def _cumext_indices(self, dim: int, want_max: bool) -> Tensor:
         return _wrap(lib.pg_cumext_indices(self._p, dim, want_max))
 
@@ -1227,7 +1232,12 @@ class Tensor:
         return _wrap(lib.pg_permute(self._p, n, perm))
 
     def __getitem__(self, key: Any) -> Tensor:
-        items = _basic_parse(self.shape, key) if self.numel() >= _MAPPED_MIN else None
+        big = self.numel() >= _MAPPED_MIN
+        sel = _select_parse(self.shape, key) if big else None
+        if sel is not None and sel[1].size * (self.numel() // self.shape[sel[0]]) >= _MAPPED_MIN:
+            d, idx = sel  # whole slices along d (index_select, x[idx]): index_map copies them as rows
+            return self._index_map([idx if i == d else np.arange(s, dtype=np.int64) for i, s in enumerate(self.shape)])
+        items = _basic_parse(self.shape, key) if big else None
         if items is not None:  # a basic key into a large tensor: the index_map op for a large result
             maps, shape = _items_maps(self.shape, items)
             if math.prod(shape) >= _MAPPED_MIN:

@@ -1439,6 +1439,11 @@ class Tensor:
     def _argsort(self, dim: builtins.int, descending: builtins.bool) -> Tensor:
         return _argsort(self, dim, descending)
 
+    def _topk_indices(self, dim: builtins.int, k: builtins.int, largest: builtins.bool) -> Tensor:
+        """argsort's first ``k`` along ``dim`` (descending when ``largest``), for ndim >= 1."""
+        order = _argsort(self, dim, largest)._data
+        return Tensor._wrap(np.ascontiguousarray(order[(slice(None),) * dim + (slice(0, k),)]))
+
     def _cumext_indices(self, dim: builtins.int, want_max: builtins.bool) -> Tensor:
         return _cumext_indices(self, dim, want_max)
 

@@ -3122,6 +3122,13 @@ static void test_index_ops(void) {
     CHECK_VALUES(keep(pg_argsort(x, 1, 0)), 0, 1, 2, 0, 3, 3, 0, 1, 2);   /* stable; NaN last */
     CHECK_VALUES(keep(pg_argsort(x, 1, 1)), 0, 3, 0, 2, 1, 1, 2, 0, 3);   /* NaN first descending */
     CHECK_VALUES(keep(pg_argsort(V(I64, 5, -2, 5, 0), 0, 0)), 0, 1, 3, 0, 2);
+    CHECK_VALUES(keep(pg_topk_indices(x, 1, 2, 1)), 0, 3, 0, 1, 2);       /* argsort's first 2, descending */
+    CHECK_VALUES(keep(pg_topk_indices(x, -1, 3, 0)), 0, 1, 2, 0, 3, 0, 1); /* ascending: NaN last */
+    CHECK_VALUES(keep(pg_topk_indices(V(I32, 5, -2, 5, 0), 0, 2, 1)), 0, 0, 2);
+    CHECK(pg_tensor_numel(keep(pg_topk_indices(x, 0, 0, 1))) == 0);
+    CHECK_FAILS(pg_topk_indices(x, 1, 5, 1), PG_ERR_VALUE, "k = 5 is out of range for dim 1 of size 4");
+    CHECK_FAILS(pg_topk_indices(x, 2, 1, 1), PG_ERR_SHAPE, "dim 2 is out of range");
+    CHECK_FAILS(pg_topk_indices(NULL, 0, 1, 1), PG_ERR_VALUE, "topk");
     CHECK_VALUES(keep(pg_cumext_indices(V(F32, 1, 3, 2, 3, NAN, 0), 0, 1)), 0, 0, 1, 1, 3, 4, 4);
     CHECK_VALUES(keep(pg_cumext_indices(V(I32, 4, 2, 2, 5), 0, 0)), 0, 0, 1, 2, 2);
     pg_tensor *nz = keep(pg_nonzero(T(F32, 2, SHAPE(2, 2), 0, 2, 3, 0)));
