@@ -324,14 +324,16 @@ pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims) {
 /* ---- cumsum: y_i = Σ_{j≤i} x_j along the axis (reverse: Σ_{j≥i});  dx = the running sum
  * of g in the other direction. The tensor is viewed as [outer, n, inner]. ---- */
 
+/* cumsum's and cumprod's: a float tensor, a dim in range */
 static pg_status scan_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
     const pg_tensor *x = in[0];
-    if (pg__check_float("cumsum", x)) return PG_ERR_TYPE;
+    const char *name = pg_optable[p->op]->name;
+    if (pg__check_float(name, x)) return PG_ERR_TYPE;
     int nd = x->ndim ? x->ndim : 1;
     if (p->scan.axis < 0 || p->scan.axis >= nd) {
         char b[PG_SHAPE_BUF];
-        return pg__fail(PG_ERR_SHAPE, "cumsum: dim %d is out of range for a tensor of shape %s", p->scan.axis,
+        return pg__fail(PG_ERR_SHAPE, "%s: dim %d is out of range for a tensor of shape %s", name, p->scan.axis,
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
     }
     pg__meta_of(out, x);
@@ -508,20 +510,6 @@ PG_OPDEF(cumsum, scan_infer, cumsum_forward, cumsum_backward, cumsum_rule);
  *   dx_i = Σ_{j≥i} g_j Π_{k≤j, k≠i} x_k = y_{i-1} · r_i,   r_i = Σ_{j≥i} g_j Π_{i<k≤j} x_k,
  * r_{n-1} = g_{n-1}, r_i = g_i + x_{i+1} r_{i+1} (a running sum from the end), y_{-1} = 1. ---- */
 
-static pg_status cumprod_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
-    (void)n_in;
-    const pg_tensor *x = in[0];
-    if (pg__check_float("cumprod", x)) return PG_ERR_TYPE;
-    int nd = x->ndim ? x->ndim : 1;
-    if (p->scan.axis < 0 || p->scan.axis >= nd) {
-        char b[PG_SHAPE_BUF];
-        return pg__fail(PG_ERR_SHAPE, "cumprod: dim %d is out of range for a tensor of shape %s", p->scan.axis,
-                        pg__shape_str(x->ndim, x->shape, b, sizeof b));
-    }
-    pg__meta_of(out, x);
-    return PG_OK;
-}
-
 typedef struct pg_cumprod_job {
     void *dx;                          /* backward: [outer, n, inner] */
     void *y;                           /* forward: written; backward: read */
@@ -690,4 +678,4 @@ fail:
     return pg__rule_status();
 }
 
-PG_OPDEF(cumprod, cumprod_infer, cumprod_forward, cumprod_backward, cumprod_rule);
+PG_OPDEF(cumprod, scan_infer, cumprod_forward, cumprod_backward, cumprod_rule);

@@ -150,10 +150,9 @@ def test_rprop_lr_changed_before_its_first_step() -> None:
         records.append(compiled.records)
     assert records == [0, 1, 1, 1, 1]
     _same_params(models[0][0], models[1][0])
-    for (_, o_e), (_, o_c) in [(models[0], models[1])]:
-        for p_e, p_c in zip(o_e.param_groups[0]["params"], o_c.param_groups[0]["params"], strict=True):
-            assert (o_e.state[id(p_e)]["step_size"].numpy().tobytes()
-                    == o_c.state[id(p_c)]["step_size"].numpy().tobytes())
+    (_, o_e), (_, o_c) = models
+    for p_e, p_c in zip(o_e.param_groups[0]["params"], o_c.param_groups[0]["params"], strict=True):
+        assert o_e.state[id(p_e)]["step_size"].numpy().tobytes() == o_c.state[id(p_c)]["step_size"].numpy().tobytes()
 
 
 def test_state_made_ahead_for_a_parameter_without_a_gradient_is_dropped() -> None:
