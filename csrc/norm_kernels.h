@@ -11,7 +11,7 @@
 /* Σ (x - K) and Σ (x - K)² over x[0..n), added to *s1, *s2: the moments about a shift K taken from
  * the data, so that one pass gives mean = K + s1/cnt and var = s2/cnt - (s1/cnt)² without the
  * cancellation of Σx² - (Σx)²/cnt when the mean is large against the spread */
-PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2, ptrdiff_t ahead) {
+PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, double *s2) {
     int64_t i = 0;
     double s = 0, q = 0;
 #if PG_NM_VECTORS && PG_NM_F32
@@ -24,7 +24,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
-            PG_NM_PREFETCH(x + j, ahead);
+            PG_NM_PREFETCH(x + j);
             pg_v8f d0, d1;
             memcpy(&d0, x + j, sizeof d0);
             memcpy(&d1, x + j + 8, sizeof d1);
@@ -46,8 +46,8 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     const pg_v4d k = {K, K, K, K};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16) {
-        PG_NM_PREFETCH(x + i, ahead);
-        PG_NM_PREFETCH(x + i + 8, ahead);
+        PG_NM_PREFETCH(x + i);
+        PG_NM_PREFETCH(x + i + 8);
         for (int l = 0; l < 4; l++) {
             pg_v4d d;
             PG_NM(load4)(&d, x + i + 4 * l);
@@ -60,7 +60,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
     s = (av[0] + av[1]) + (av[2] + av[3]);
     q = (bv[0] + bv[1]) + (bv[2] + bv[3]);
 #endif
-    for (int64_t j = i; j < n; j += 64 / (int64_t)sizeof(T)) PG_NM_PREFETCH(x + j, ahead);
+    for (int64_t j = i; j < n; j += 64 / (int64_t)sizeof(T)) PG_NM_PREFETCH(x + j);
     for (; i < n; i++) {
         double d = (double)x[i] - K;
         s += d;
@@ -71,8 +71,7 @@ PG_NM_INLINE void PG_NM(moments)(const T *x, int64_t n, double K, double *s1, do
 }
 
 /* Σ g and Σ g (x - m) over [0..n), added to *sg, *sgx */
-PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx,
-                               ptrdiff_t ahead) {
+PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx) {
     int64_t i = 0;
     double s = 0, t = 0;
 #if PG_NM_VECTORS && PG_NM_F32
@@ -84,8 +83,8 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     for (; i + PG_NM_BLOCK <= n; i += PG_NM_BLOCK) {
         pg_v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int64_t j = i; j < i + PG_NM_BLOCK; j += 16) {
-            PG_NM_PREFETCH(g + j, ahead);
-            PG_NM_PREFETCH(x + j, ahead);
+            PG_NM_PREFETCH(g + j);
+            PG_NM_PREFETCH(x + j);
             pg_v8f g0, g1, x0, x1;
             memcpy(&g0, g + j, sizeof g0);
             memcpy(&g1, g + j + 8, sizeof g1);
@@ -107,10 +106,10 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     const pg_v4d mv = {m, m, m, m};
     pg_v4d a[4] = {{0}}, b[4] = {{0}};
     for (; i + 16 <= n; i += 16) {
-        PG_NM_PREFETCH(g + i, ahead);
-        PG_NM_PREFETCH(x + i, ahead);
-        PG_NM_PREFETCH(g + i + 8, ahead);
-        PG_NM_PREFETCH(x + i + 8, ahead);
+        PG_NM_PREFETCH(g + i);
+        PG_NM_PREFETCH(x + i);
+        PG_NM_PREFETCH(g + i + 8);
+        PG_NM_PREFETCH(x + i + 8);
         for (int l = 0; l < 4; l++) {
             pg_v4d gv, xv;
             PG_NM(load4)(&gv, g + i + 4 * l);
@@ -124,8 +123,8 @@ PG_NM_INLINE void PG_NM(gsums)(const T *g, const T *x, int64_t n, double m, doub
     t = (bv[0] + bv[1]) + (bv[2] + bv[3]);
 #endif
     for (int64_t j = i; j < n; j += 64 / (int64_t)sizeof(T)) {
-        PG_NM_PREFETCH(g + j, ahead);
-        PG_NM_PREFETCH(x + j, ahead);
+        PG_NM_PREFETCH(g + j);
+        PG_NM_PREFETCH(x + j);
     }
     for (; i < n; i++) {
         s += (double)g[i];
@@ -320,7 +319,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
             const double K = (double)x[pg__nm_off(nm, r, 0)];
             double s1 = 0, s2 = 0;
             for (int64_t k = 0; k < nseg; k++)
-                PG_NM(moments)(x + pg__nm_off(nm, r, k), len, K, &s1, &s2, pg__nm_ahead(nm, r, k, hi, sizeof(T)));
+                PG_NM(moments)(x + pg__nm_off(nm, r, k), len, K, &s1, &s2);
             const double d = s1 / (double)nm->cnt, var = s2 / (double)nm->cnt - d * d;
             stats[r] = (T)(K + d);
             stats[nm->r + r] = (T)(var > 0 ? var : 0.0);
@@ -356,6 +355,67 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
 #endif
 }
 
+/* batch_norm's forward of the channels [lo, hi) in the order of memory: for each n, the segments x[n, lo..hi)
+ * one after another, a run of (hi - lo) · len contiguous elements, where the channel order of forward
+ * starts a new stream every len elements, C · len apart. For short segments (pg__nm_by_rows), which the
+ * hardware prefetch cannot follow from one to the next. Each channel's moments add its segments in the
+ * order of n, as forward does: the same sums, the same bits. acc [2][C] is the caller's scratch. */
+PG_CLONES PG_NOINLINE static void PG_NM(forward_rows)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b,
+                                                      T *stats, double *acc, int64_t lo, int64_t hi) {
+    const int64_t len = nm->len, nseg = nm->nseg, C = nm->c;
+#if PG_NM_STREAM
+    const int stream = nm->stream;
+#endif
+    double *a1 = acc, *a2 = acc + C;
+    if (nm->training) {
+        for (int64_t c = lo; c < hi; c++) a1[c] = a2[c] = 0;
+        for (int64_t k = 0; k < nseg; k++) {
+            const T *xk = x + k * C * len;
+            if (len == 1) { /* (N, C): one element a segment, the moments' tail loop */
+                for (int64_t c = lo; c < hi; c++) {
+                    double d = (double)xk[c] - (double)x[c];
+                    a1[c] += d;
+                    a2[c] += d * d;
+                }
+            } else {
+                for (int64_t c = lo; c < hi; c++)
+                    PG_NM(moments)(xk + c * len, len, (double)x[c * len], a1 + c, a2 + c);
+            }
+        }
+        for (int64_t c = lo; c < hi; c++) {
+            const double K = (double)x[c * len], d = a1[c] / (double)nm->cnt, var = a2[c] / (double)nm->cnt - d * d;
+            stats[c] = (T)(K + d);
+            stats[nm->r + c] = (T)(var > 0 ? var : 0.0);
+        }
+    }
+    for (int64_t c = lo; c < hi; c++) /* each channel's scale rstd · w, as forward computes it */
+        a1[c] = (double)((T)(1.0 / sqrt((double)stats[nm->r + c] + nm->eps)) * w[c]);
+    for (int64_t k = 0; k < nseg; k++) {
+        if (len == 1) {
+            T *yk = y + k * C;
+            const T *xk = x + k * C;
+            for (int64_t c = lo; c < hi; c++) yk[c] = (xk[c] - stats[c]) * (T)a1[c] + b[c];
+            continue;
+        }
+        for (int64_t c = lo; c < hi; c++) {
+            const int64_t off = (k * C + c) * len;
+            const T *xs = x + off;
+            T *ys = y + off;
+            const T m = stats[c], a = (T)a1[c], bb = b[c];
+            int64_t j0 = 0;
+#if PG_NM_STREAM
+            if (stream) j0 = stream == 2 ? PG_NM(affine_stream_z)(ys, xs, len, m, a, bb)
+                                         : PG_NM(affine_stream_x)(ys, xs, len, m, a, bb);
+#endif
+            PG_IVDEP
+            for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
+        }
+    }
+#if PG_NM_STREAM
+    if (stream) _mm_sfence();
+#endif
+}
+
 /* dx over one segment: rs (g w - c1 - (x - m) c2), w per element (vec) or w[0] for all */
 PG_NM_INLINE void PG_NM(dx_segment)(T *ds, const T *gs, const T *xs, const T *w, bool vec, int stream, int64_t len,
                                     T m, T rs, T c1, T c2) {
@@ -374,6 +434,75 @@ PG_NM_INLINE void PG_NM(dx_segment)(T *ds, const T *gs, const T *xs, const T *w,
         PG_IVDEP
         for (int64_t j = j0; j < len; j++) ds[j] = rs * (gs[j] * wc - c1 - (xs[j] - m) * c2);
     }
+}
+
+/* batch_norm's backward of the channels [lo, hi) in the order of memory, as forward_rows: the same sums
+ * in the same order as backward's, so the same bits. acc [3][C]: each channel's Σ dxhat, Σ dxhat (x - mean)
+ * (then c1, c2) and rstd */
+PG_CLONES PG_NOINLINE static void PG_NM(backward_rows)(const pg_nm *nm, T *dx, const T *g, const T *x, const T *w,
+                                                       const T *stats, double *pw, double *pb, double *acc,
+                                                       int64_t lo, int64_t hi) {
+    const int64_t len = nm->len, nseg = nm->nseg, C = nm->c;
+    const bool training = nm->training;
+    const int stream = dx ? nm->stream : 0;
+    const double inv = nm->cnt > 0 ? 1.0 / (double)nm->cnt : 0.0;
+    double *sd = acc, *sdx = acc + C, *rsv = acc + 2 * C;
+    for (int64_t c = lo; c < hi; c++) {
+        sd[c] = sdx[c] = 0;
+        rsv[c] = (double)(T)(1.0 / sqrt((double)stats[nm->r + c] + nm->eps));
+    }
+    for (int64_t k = 0; k < nseg; k++) {
+        if (len == 1) { /* (N, C): gsums of one element, and eval's dx */
+            const T *gk = g + k * C, *xk = x + k * C;
+            for (int64_t c = lo; c < hi; c++) {
+                const double sg = (double)gk[c], sgx = sg * ((double)xk[c] - (double)stats[c]);
+                sd[c] += sg * (double)w[c];
+                sdx[c] += sgx * (double)w[c];
+                pw[c] += sgx * rsv[c];
+                pb[c] += sg;
+            }
+            if (dx && !training) {
+                T *dk = dx + k * C;
+                for (int64_t c = lo; c < hi; c++) dk[c] = (T)rsv[c] * (gk[c] * w[c] - 0 - (xk[c] - stats[c]) * 0);
+            }
+            continue;
+        }
+        for (int64_t c = lo; c < hi; c++) {
+            const int64_t off = (k * C + c) * len;
+            const double m = (double)stats[c];
+            double sg = 0, sgx = 0;
+            PG_NM(gsums)(g + off, x + off, len, m, &sg, &sgx);
+            sd[c] += sg * (double)w[c];
+            sdx[c] += sgx * (double)w[c];
+            pw[c] += sgx * rsv[c];
+            pb[c] += sg;
+            if (dx && !training)
+                PG_NM(dx_segment)(dx + off, g + off, x + off, w + c, false, stream, len, (T)m, (T)rsv[c], 0, 0);
+        }
+    }
+    if (dx && training) {
+        for (int64_t c = lo; c < hi; c++) { /* sd, sdx become c1, c2 */
+            sd[c] = (double)(T)(sd[c] * inv);
+            sdx[c] = (double)(T)(sdx[c] * rsv[c] * rsv[c] * inv);
+        }
+        for (int64_t k = 0; k < nseg; k++) {
+            if (len == 1) {
+                T *dk = dx + k * C;
+                const T *gk = g + k * C, *xk = x + k * C;
+                for (int64_t c = lo; c < hi; c++)
+                    dk[c] = (T)rsv[c] * (gk[c] * w[c] - (T)sd[c] - (xk[c] - stats[c]) * (T)sdx[c]);
+                continue;
+            }
+            for (int64_t c = lo; c < hi; c++) {
+                const int64_t off = (k * C + c) * len;
+                PG_NM(dx_segment)(dx + off, g + off, x + off, w + c, false, stream, len, stats[c], (T)rsv[c],
+                                  (T)sd[c], (T)sdx[c]);
+            }
+        }
+    }
+#if PG_NM_STREAM
+    if (stream) _mm_sfence();
+#endif
 }
 
 /* Backward of the statistics r in [lo, hi), with xhat = (x - mean) rstd and dxhat = g w:
@@ -421,7 +550,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(backward)(const pg_nm *nm, T *dx, const 
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
                 double sg = 0, sgx = 0;
-                PG_NM(gsums)(gs, xs, len, m, &sg, &sgx, pg__nm_ahead(nm, r, k, hi, sizeof(T)));
+                PG_NM(gsums)(gs, xs, len, m, &sg, &sgx);
                 sd += sg * (double)w[ch];
                 sdx += sgx * (double)w[ch];
                 pw[ch] += sgx * rs;

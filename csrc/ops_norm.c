@@ -50,19 +50,6 @@ static inline int64_t pg__nm_off(const pg_nm *nm, int64_t r, int64_t k) {
     return r * nm->cnt + k * nm->len;                             /* row r, channel k of its group */
 }
 
-/* How far ahead (bytes) the first pass over segment k of statistic r prefetches: batch_norm's segments are
- * runs of H·W elements C·H·W apart, so each line of segment k prefetches the same line of the segment
- * read d segments later (counting on into the next statistics below hi, which the same member reads
- * next), d enough for 2 KiB ahead; a segment of 64 KiB or more, or contiguous segments (layer_norm,
- * group_norm), prefetch 2 KiB ahead, where the hardware's own prefetch also follows */
-static inline ptrdiff_t pg__nm_ahead(const pg_nm *nm, int64_t r, int64_t k, int64_t hi, size_t elem) {
-    const int64_t bytes = nm->len * (int64_t)elem;
-    if (nm->kind != PG_NM_BATCH || nm->nseg < 2 || bytes >= ((int64_t)64 << 10) || bytes <= 0) return 2048;
-    const int64_t d = (2048 + bytes - 1) / bytes, t = r * nm->nseg + k + d, r2 = t / nm->nseg;
-    if (r2 >= hi) return 2048;
-    return (ptrdiff_t)((pg__nm_off(nm, r2, t % nm->nseg) - pg__nm_off(nm, r, k)) * (int64_t)elem);
-}
-
 /* channel of segment k of statistic r (not for layer_norm) */
 static inline int64_t pg__nm_channel(const pg_nm *nm, int64_t r, int64_t k) {
     if (nm->kind == PG_NM_BATCH) return r;
@@ -89,9 +76,8 @@ typedef float pg_v8f __attribute__((vector_size(32)));
 /* float32 sums run in blocks of PG_NM_BLOCK elements in float vectors of 8, each block's sums then added
  * into double accumulators: *acc += the 8 lanes of *v, pairwise into 4 */
 #define PG_NM_BLOCK 256
-/* the first pass over a statistic (moments, gradient sums) prefetches `ahead` bytes ahead of what it reads
- * (pg__nm_ahead): its segments may be short runs far apart, whose hardware prefetch restarts at each run */
-#define PG_NM_PREFETCH(p, ahead) __builtin_prefetch((const char *)(p) + (ahead), 0, 3)
+/* the first pass over a statistic (moments, gradient sums) prefetches 2 KiB ahead of what it reads */
+#define PG_NM_PREFETCH(p) __builtin_prefetch((const char *)(p) + 2048, 0, 3)
 /* float32 layer_norm's backward adds its dw, db contributions in float over groups of PG_NM_ROWS rows */
 #define PG_NM_ROWS 16
 PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a pointer: no vector ABI */
@@ -102,7 +88,7 @@ PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a point
 }
 #else
 #define PG_NM_VECTORS 0
-#define PG_NM_PREFETCH(p, ahead) ((void)0)
+#define PG_NM_PREFETCH(p) ((void)0)
 #define PG_NOINLINE
 #define PG_NM_INLINE static inline
 #endif
@@ -119,11 +105,14 @@ PG_NM_INLINE void pg__nm_add8(pg_v4d *acc, const pg_v8f *v) { /* through a point
 #define PG_NM_STREAM 0
 #endif
 
-/* how the kernels store their result (forward's y, backward's dx): streaming stores for a tensor of 16 MiB
- * or more, which leaves the caches anyway (2: AVX-512's, 1: SSE2's), else plain ones (0) */
+/* how the kernels store their result (forward's y, backward's dx): streaming stores for a tensor of 8 MiB
+ * or more (2: AVX-512's, 1: SSE2's), else plain ones (0). Measured on 1 thread with a following relu: at
+ * 12.8 MB streaming is faster whether x comes from the caches or from memory (a plain store first reads
+ * its line, and the op's read and write phases alternate); at 8 MB it is even; at 6.4 MB and below plain
+ * stores win when x was cached, the result staying in the caches for the next op */
 static int pg__nm_stream(const pg_nm *nm, size_t elem) {
 #if PG_NM_STREAM
-    if ((uint64_t)nm->r * (uint64_t)nm->cnt * elem < ((uint64_t)16 << 20)) return 0;
+    if ((uint64_t)nm->r * (uint64_t)nm->cnt * elem < ((uint64_t)8 << 20)) return 0;
     return __builtin_cpu_supports("avx512f") ? 2 : 1;
 #else
     (void)nm, (void)elem;
@@ -145,6 +134,16 @@ static int pg__nm_stream(const pg_nm *nm, size_t elem) {
 #undef PG_NM_F32
 #undef T
 #undef PG_NM
+
+/* batch_norm by rows of memory (forward_rows, backward_rows) rather than by channels: when its segments,
+ * runs of H·W elements C·H·W apart, are shorter than 64 KiB. Taken a channel at a time, each short run
+ * restarts the hardware prefetch, and with huge pages a stride of a multiple of 128 KiB sends every run to
+ * the same sets of L2, which then cannot keep the channel for the second read: 32x64x32x32 on 1 thread ran
+ * at half the copy roofline. Both orders give the same bits (each channel's sums over n, in order of n);
+ * without the scratch (malloc failed) the kernels take the channel order. */
+static bool pg__nm_by_rows(const pg_nm *nm, size_t elem) {
+    return nm->kind == PG_NM_BATCH && nm->nseg > 1 && nm->len * (int64_t)elem < ((int64_t)64 << 10);
+}
 
 static int pg__nm_kind(int op) {
     return op == PG_OP_BATCH_NORM ? PG_NM_BATCH : op == PG_OP_GROUP_NORM ? PG_NM_GROUP : PG_NM_LAYER;
@@ -285,6 +284,7 @@ typedef struct pg_nm_job {
     float *scr;         /* backward, float32 layer_norm: [nthr][2][C] float partials of a few rows */
     int64_t chunks;     /* backward: P */
     int nthr;
+    double *acc;        /* by rows (pg__nm_by_rows): [3][C] scratch, else NULL */
 } pg_nm_job;
 
 static void pg__nm_bwd(const pg_nm_job *j, int tid, double *pw, int64_t lo, int64_t hi) {
@@ -306,7 +306,14 @@ static void pg__nm_run(void *ctx, const pg_team *team) {
     }
     int64_t lo = R * team->tid / j->nthr, hi = R * (team->tid + 1) / j->nthr;
     if (lo >= hi) return;
-    if (j->bwd) pg__nm_bwd(j, team->tid, j->part, lo, hi);
+    if (j->bwd && j->acc) {
+        if (j->f64) pg__nm_backward_rows_f64(j->nm, j->y, j->g, j->x, j->w, j->stats, j->part, j->part + j->nm->c,
+                                             j->acc, lo, hi);
+        else pg__nm_backward_rows_f32(j->nm, j->y, j->g, j->x, j->w, j->stats, j->part, j->part + j->nm->c,
+                                      j->acc, lo, hi);
+    } else if (j->bwd) pg__nm_bwd(j, team->tid, j->part, lo, hi);
+    else if (j->acc && j->f64) pg__nm_forward_rows_f64(j->nm, j->y, j->x, j->w, j->b, j->stats, j->acc, lo, hi);
+    else if (j->acc) pg__nm_forward_rows_f32(j->nm, j->y, j->x, j->w, j->b, j->stats, j->acc, lo, hi);
     else if (j->f64) pg__nm_forward_f64(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
     else pg__nm_forward_f32(j->nm, j->y, j->x, j->w, j->b, j->stats, lo, hi);
 }
@@ -330,7 +337,9 @@ static pg_status norm_forward(pg_tensor *out, pg_tensor *const *in, int n_in, co
         return PG_OK;
     }
     j.nthr = pg__nm_threads(&nm);
+    if (pg__nm_by_rows(&nm, pg__dtype_size(xm.dtype))) j.acc = malloc(3 * (size_t)nm.c * sizeof(double));
     pg__parallel(pg__nm_run, &j, j.nthr);
+    free(j.acc);
     return PG_OK;
 }
 
@@ -362,7 +371,9 @@ static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node
         pg_nm_job j = {.nm = &nm, .f64 = f64, .bwd = true, .y = dx[0] ? dx[0]->data : NULL, .x = x->data,
                        .g = g->data, .w = w->data, .stats = st->data, .part = part,
                        .scr = ns ? (float *)(part + np) : NULL, .chunks = chunks, .nthr = nthr};
+        if (pg__nm_by_rows(&nm, pg__dtype_size(x->dtype))) j.acc = malloc(3 * (size_t)nm.c * sizeof(double));
         pg__parallel(pg__nm_run, &j, nthr);
+        free(j.acc);
     }
     for (int64_t k = 1; k < chunks; k++) /* the chunks' partial sums, in order */
         for (int64_t c = 0; c < 2 * nm.c; c++) part[c] += part[(size_t)k * 2 * (size_t)nm.c + (size_t)c];

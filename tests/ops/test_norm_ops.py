@@ -200,14 +200,23 @@ def test_large_sizes_split_over_threads_match_the_reference(dtype: Any, kind: st
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["batch", "batch-eval", "layer", "group"])
+@pytest.mark.parametrize("kind", ["batch", "batch-eval", "batch-1d", "batch-1d-eval", "layer", "group"])
 def test_results_do_not_depend_on_the_number_of_threads(dtype: Any, kind: str) -> None:
     """y, dx, dw and db are bit-identical on 1 and 2 threads (dw, db sum over chunks of statistics fixed by
     the shape, never by the thread count), at a size whose results the kernels store with streaming stores
-    (16 MiB and more) and with rows that start off the vectors' alignment; and they match the reference."""
+    (8 MiB and more) and with rows that start off the vectors' alignment; and they match the reference.
+    batch_norm takes its input in the order of memory here (segments shorter than 64 KiB), a channel's
+    range of each row on each thread; the 1-d cases ((N, C): segments of one element) have a loop of
+    their own."""
     rng = np.random.default_rng(10)
     big = 4_300_000 * 4 // np.dtype(dtype).itemsize  # elements: 16.4 MB
-    shape = (big // 1027, 1027) if kind == "layer" else (big // (6 * 509), 6, 509)
+    if kind == "layer":
+        shape: tuple[int, ...] = (big // 1027, 1027)
+    elif kind.startswith("batch-1d"):
+        shape = (big // 517, 517)
+    else:
+        shape = (big // (6 * 509), 6, 509)
+    kind = kind.replace("-1d", "")
     x, g = rng.standard_normal(shape).astype(dtype) * 3 + 1, rng.standard_normal(shape).astype(dtype)
     c = shape[1] if kind != "layer" else shape[-1]
     w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
