@@ -5,6 +5,34 @@
 #include "internal.h"
 
 #include <string.h>
+#if PG_STREAM_STORES
+#include <immintrin.h>
+#endif
+
+#if PG_STREAM_STORES
+__attribute__((target("avx512f"))) static void pg__stream512(char *d, const char *s, size_t n) {
+    size_t head = (64 - ((uintptr_t)d & 63)) & 63, i = head < n ? head : n;
+    memcpy(d, s, i);
+    for (; i + 64 <= n; i += 64) _mm512_stream_si512((void *)(d + i), _mm512_loadu_si512(s + i));
+    memcpy(d + i, s + i, n - i);
+}
+void pg__stream_copy(void *d, const void *s, size_t n) {
+    char *dc = d;
+    const char *sc = s;
+    if (__builtin_cpu_supports("avx512f")) {
+        pg__stream512(dc, sc, n);
+        return;
+    }
+    size_t head = (16 - ((uintptr_t)dc & 15)) & 15, i = head < n ? head : n;
+    memcpy(dc, sc, i);
+    for (; i + 16 <= n; i += 16) _mm_stream_si128((__m128i *)(dc + i), _mm_loadu_si128((const __m128i *)(sc + i)));
+    memcpy(dc + i, sc + i, n - i);
+}
+void pg__stream_fence(void) { _mm_sfence(); }
+#else
+void pg__stream_copy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void pg__stream_fence(void) {}
+#endif
 
 /* A flat loop's operands, for running it over ranges on several threads. */
 typedef struct pg_flat_job {

@@ -20,34 +20,14 @@
 #include <string.h>
 
 /* x86-64: a large output (max_pool2d's gradient, the averages and their transposes: 16 MiB or more) is built
- * plane by plane in a scratch tile that stays in the caches, then copied out with SSE2's streaming stores
- * (whole lines written without reading them first: a third less traffic for an output that leaves the caches
- * anyway). Elsewhere a plain copy. */
+ * plane by plane in a scratch tile that stays in the caches, then copied out with streaming stores
+ * (pg__stream_copy: whole lines written without reading them first, a third less traffic for an output that
+ * leaves the caches anyway). Elsewhere a plain copy. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
 #include <immintrin.h>
 #define PG_PL_STREAM_MIN ((uint64_t)16 << 20)
 /* the strided max pools' forward outputs (a quarter of the input) and indices: from 8 MiB (measured) */
 #define PG_PL_STREAM_FWD_MIN ((uint64_t)8 << 20)
-/* d[0, n) = s[0, n), n bytes, d and s aligned to their element (4 or 8 bytes, so the head before d's first
- * 16- or 64-byte boundary is whole elements); a line per store with AVX-512 (measured a little faster) */
-__attribute__((target("avx512f"))) static void pg__pl_stream512(char *d, const char *s, size_t n) {
-    size_t head = (64 - ((uintptr_t)d & 63)) & 63, i = head < n ? head : n;
-    memcpy(d, s, i);
-    for (; i + 64 <= n; i += 64) _mm512_stream_si512((void *)(d + i), _mm512_loadu_si512(s + i));
-    memcpy(d + i, s + i, n - i);
-}
-static void pg__pl_stream(void *d, const void *s, size_t n) {
-    char *dc = d;
-    const char *sc = s;
-    if (__builtin_cpu_supports("avx512f")) {
-        pg__pl_stream512(dc, sc, n);
-        return;
-    }
-    size_t head = (16 - ((uintptr_t)dc & 15)) & 15, i = head < n ? head : n;
-    memcpy(dc, sc, i);
-    for (; i + 16 <= n; i += 16) _mm_stream_si128((__m128i *)(dc + i), _mm_loadu_si128((const __m128i *)(sc + i)));
-    memcpy(dc + i, sc + i, n - i);
-}
 /* the n elements of es bytes (4 or 8) at d = the one at v (a broadcast: the transpose of a 1 x 1 average) */
 static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
     char *dc = d, *end = dc + (size_t)n * es;
@@ -64,15 +44,12 @@ static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
     for (; end - dc >= 16; dc += 16) _mm_stream_si128((__m128i *)dc, vv);
     for (; dc < end; dc += es) memcpy(dc, v, es);
 }
-static void pg__pl_sfence(void) { _mm_sfence(); } /* the streamed stores ordered before the pool's join */
 #else
 #define PG_PL_STREAM_MIN UINT64_MAX
 #define PG_PL_STREAM_FWD_MIN UINT64_MAX
-static void pg__pl_stream(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 static void pg__pl_fill(void *d, const void *v, size_t es, int64_t n) {
     for (int64_t i = 0; i < n; i++) memcpy((char *)d + (size_t)i * es, v, es);
 }
-static void pg__pl_sfence(void) {}
 #endif
 
 /* The geometry of one pooling. */
@@ -649,9 +626,9 @@ PG_PL_AVX512 static bool pg__avgsame_f32(const pg_pl *pl, bool bwd, const float 
         const float *x = (const float *)in + p * h * w;
         if (pl->kh == 3 && kw == 3) pg__avg32_plane(pl, 3, 3, bwd, &s, dv, d, x);
         else pg__avg32_plane(pl, (int)pl->kh, (int)kw, bwd, &s, dv, d, x);
-        if (tile) pg__pl_stream(o, tile, sizeof(float) * (size_t)(h * w));
+        if (tile) pg__stream_copy(o, tile, sizeof(float) * (size_t)(h * w));
     }
-    if (tile) pg__pl_sfence();
+    if (tile) pg__stream_fence();
     free(buf);
     return true;
 }
@@ -1029,7 +1006,7 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
             else                                                                                                                       \
                 for (int64_t i = 0; i < hw; i++) d[i] = v;                                                                             \
         }                                                                                                                              \
-        if (big) pg__pl_sfence();                                                                                                      \
+        if (big) pg__stream_fence();                                                                                                      \
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
@@ -1037,9 +1014,9 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         for (int64_t p = lo; p < hi; p++) { /* through the tile when large: dx's lines never read */                               \
             T *o = (T *)j->out + p * per;                                                                                              \
             pg__avgpool_bwd22_##SUF(pl, tile ? tile : o, (const T *)j->in + p * pl->oh * pl->ow);                                      \
-            if (tile) pg__pl_stream(o, tile, sizeof(T) * (size_t)per);                                                                 \
+            if (tile) pg__stream_copy(o, tile, sizeof(T) * (size_t)per);                                                                 \
         }                                                                                                                              \
-        if (tile) pg__pl_sfence();                                                                                                     \
+        if (tile) pg__stream_fence();                                                                                                     \
         free(win);                                                                                                                     \
         return;                                                                                                                        \
     }                                                                                                                                  \
@@ -1071,9 +1048,9 @@ static void pg__avgpool_sep_##SUF(void *ctx, int64_t lo, int64_t hi) {          
         T *o = (T *)j->out + p * per, *d = tile ? tile : o;                                                                            \
         if (bwd) pg__avgpool_sep_bwd_##SUF(pl, win, dv, disjoint && !empty, t, d, (const T *)j->in + p * pl->oh * pl->ow);             \
         else pg__avgpool_sep_fwd_##SUF(pl, win, dv, t, d, (const T *)j->in + p * pl->h * pl->w);                                       \
-        if (tile) pg__pl_stream(o, tile, sizeof(T) * (size_t)per);                                                                                   \
+        if (tile) pg__stream_copy(o, tile, sizeof(T) * (size_t)per);                                                                                   \
     }                                                                                                                                  \
-    if (tile) pg__pl_sfence();                                                                                                         \
+    if (tile) pg__stream_fence();                                                                                                         \
     free(win);                                                                                                                         \
 }                                                                                                                                      \
 /* max_pool2d's backward, 2x2 windows at stride 2 inside the input: each input element is in at most one                               \
@@ -1121,9 +1098,9 @@ PG_CLONES PG_PL_NOINLINE static void pg__maxpool_bwd22_##SUF(void *ctx, int64_t 
             for (int64_t ix = 2 * pl->ow; ix < w; ix++) d0[ix] = d1[ix] = 0;                                                           \
         }                                                                                                                              \
         if (2 * pl->oh < pl->h) memset(dx + 2 * pl->oh * w, 0, sizeof(T) * (size_t)((pl->h - 2 * pl->oh) * w));                        \
-        if (tile) pg__pl_stream((T *)j->out + p * hw, tile, sizeof(T) * (size_t)hw);                                                   \
+        if (tile) pg__stream_copy((T *)j->out + p * hw, tile, sizeof(T) * (size_t)hw);                                                   \
     }                                                                                                                                  \
-    if (tile) pg__pl_sfence();                                                                                                         \
+    if (tile) pg__stream_fence();                                                                                                         \
     free(tile);                                                                                                                        \
 }
 
@@ -1296,9 +1273,9 @@ static bool pg__maxsep_##SUF(const pg_pl_job *j, bool bwd, int64_t lo, int64_t h
         T *dx = (T *)j->out + p * hw, *d = tile ? tile : dx;                                                   \
         memset(d, 0, sizeof(T) * (size_t)hw);                                                                  \
         pg__maxsep_cols_##SUF(pl, m, at, tm, ti, NULL, d, (const T *)j->in + p * ohw);                         \
-        if (tile) pg__pl_stream(dx, tile, sizeof(T) * (size_t)hw);                                                           \
+        if (tile) pg__stream_copy(dx, tile, sizeof(T) * (size_t)hw);                                                           \
     }                                                                                                          \
-    if (tile) pg__pl_sfence();                                                                                 \
+    if (tile) pg__stream_fence();                                                                                 \
     free(buf);                                                                                                 \
     return true;                                                                                                \
 }                                                                                                               \
@@ -1475,9 +1452,9 @@ static bool pg__max32(const pg_pl_job *j, bool bwd, int64_t lo, int64_t hi) {
             }
         }
         for (; pf < pe; pf += 16) _mm_prefetch((const char *)pf, _MM_HINT_T1);
-        if (tile) pg__pl_stream(dx, tile, sizeof(float) * (size_t)hw);
+        if (tile) pg__stream_copy(dx, tile, sizeof(float) * (size_t)hw);
     }
-    if (tile) pg__pl_sfence();
+    if (tile) pg__stream_fence();
     free(buf);
     return true;
 }
@@ -1585,9 +1562,9 @@ PG_PL_AVX512 static void pg__m3_idx(const pg_pl *pl, int64_t *idx, const void *x
             }
         }
         if (nan) pg__maxpool_idx_f32(pl, idx, (const float *)xv, p, p + 1);
-        else if (tile) pg__pl_stream(out, tile, sizeof(int64_t) * (size_t)ohw);
+        else if (tile) pg__stream_copy(out, tile, sizeof(int64_t) * (size_t)ohw);
     }
-    if (tile) pg__pl_sfence();
+    if (tile) pg__stream_fence();
 }
 /* planes [lo, hi) forward (bwd false: y) or backward (dx from the upstream j->in and the saved x); false
  * when the scratch cannot be had */
@@ -1632,7 +1609,7 @@ PG_PL_AVX512 static bool pg__m3(const pg_pl_job *j, bool bwd, int64_t lo, int64_
                 pg__max32_fwd((void *)j, p, p + 1);
                 continue;
             }
-            if (tile) pg__pl_stream(out, tile, sizeof(float) * (size_t)ohw);
+            if (tile) pg__stream_copy(out, tile, sizeof(float) * (size_t)ohw);
             continue;
         }
         const float *g = (const float *)j->in + p * ohw;
@@ -1667,9 +1644,9 @@ PG_PL_AVX512 static bool pg__m3(const pg_pl_job *j, bool bwd, int64_t lo, int64_
             pg__max32_bwd((void *)j, p, p + 1);
             continue;
         }
-        if (tile) pg__pl_stream(out, tile, sizeof(float) * (size_t)hw);
+        if (tile) pg__stream_copy(out, tile, sizeof(float) * (size_t)hw);
     }
-    if (tile) pg__pl_sfence();
+    if (tile) pg__stream_fence();
     free(tile);
     return true;
 }
@@ -1706,9 +1683,9 @@ static void pg__max22_fwd32(void *ctx, int64_t lo, int64_t hi) {
         float *y = (float *)j->out + p * ohw, *d = tile ? tile : y;
         for (int64_t a = 0; a < pl->oh; a++)
             pg__max22_fwd_row32(x + 2 * a * pl->w, x + (2 * a + 1) * pl->w, d + a * pl->ow, pl->ow);
-        if (tile) pg__pl_stream(y, tile, sizeof(float) * (size_t)ohw);
+        if (tile) pg__stream_copy(y, tile, sizeof(float) * (size_t)ohw);
     }
-    if (tile) pg__pl_sfence();
+    if (tile) pg__stream_fence();
     free(tile);
 }
 /* 2x2 windows at stride 2, no padding or dilation, every window inside the input */
