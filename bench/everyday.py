@@ -36,6 +36,7 @@ def _rows(lib: Any, F: Any, X: Any, Y: Any, R: Any, L: Any) -> list[tuple[str, C
         ("sigmoid", lambda: X.sigmoid()),
         ("sqrt(|x|)", lambda: X.abs().sqrt()),
         ("x ** 2", lambda: X ** 2),
+        ("x ** 3", lambda: X ** 3),
         ("x + row", lambda: X + R),
         ("where(x > 0, x, 0.0)", lambda: where(X > 0, X, 0.0)),
         ("max()", lambda: X.max()),

@@ -60,9 +60,70 @@ PG_UNARY_OPDEF(mul_scalar, unary_infer, mul_scalar_rule);
  * take the correctly rounded operation, x x, 1 / x and sqrt x (with pow's +0 at -0 and +inf at -inf),
  * and 1 takes x, in loops of their own (vectorised); libm's pow rounds the exact ties of x x the other
  * way in a few elements in 10^4. Every other exponent takes the C library's pow */
+/* float32 x^3, x^4 and x^-2, correctly rounded through double (PyTorch computes x x x, x x x x and
+ * 1 / (x x), which round two or three times; the C library's powf is a scalar call, 30 times slower):
+ * x x is exact in double, so (x x) x, (x x)(x x) and 1 / (x x) take one rounding in double, then one
+ * to float. The second rounding can be wrong only where the double lands exactly on a midpoint of two
+ * floats that the exact value is not on, where float's midpoints are coarser (subnormal results), or
+ * at the overflow threshold: pg__ipow_rare flags these (and inf, NaN), and pg__ipow_exact takes the
+ * side the exact residual of the last double operation (by fma) gives. Checked against __float128 over
+ * every float. powf, within an ulp but not correctly rounded, differs in about 7 elements in 10^4. */
+static inline double pg__ipow_d(double x, int e) {
+    const double p = x * x;
+    return e == 3 ? p * x : e == 4 ? p * p : 1.0 / p;
+}
+static inline int pg__ipow_rare(double d) {
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    const uint64_t ex = (b >> 52) & 0x7ff; /* normal float results: biased exponents 897 ... 1150 */
+    return ((b & 0x1fffffffu) == 0x10000000u) | ((ex - 897u >= 253u) & (d != 0));
+}
+#if defined(__GNUC__)
+#define PG_IPOW_COLD __attribute__((noinline, cold))
+#else
+#define PG_IPOW_COLD
+#endif
+static PG_IPOW_COLD float pg__ipow_exact(float xf, int e) {
+    const double x = xf, p = x * x;
+    double d, r; /* r: the sign of the exact value less d */
+    if (e == 3) d = p * x, r = fma(p, x, -d);
+    else if (e == 4) d = p * p, r = fma(p, p, -d);
+    else d = 1.0 / p, r = -fma(d, p, -1.0); /* 1/p - d has the sign of 1 - d p (p > 0) */
+    const float f = (float)d;
+    if (r == 0 || isnan(d) || isinf(d) || (double)f == d) return f;
+    if (isinf(f)) /* past the largest float: inf from its midpoint with 2^128 on */
+        return d == 0x1.ffffffp+127 && r < 0 ? 0x1.fffffep+127f : d == -0x1.ffffffp+127 && r > 0 ? -0x1.fffffep+127f : f;
+    const float g = nextafterf(f, d > (double)f ? INFINITY : -INFINITY); /* the float on d's other side */
+    if (isinf(g) || ((double)f + (double)g) / 2 != d) return f; /* not on a midpoint: rounded right */
+    return (r > 0) == (g > f) ? g : f;
+}
+static inline float pg__ipow_f32(float x, int e) {
+    const double d = pg__ipow_d(x, e);
+    return pg__ipow_rare(d) ? pg__ipow_exact(x, e) : (float)d;
+}
+/* o[0:n) = xs[0:n)^E by blocks: vector loops, then the block again element by element if any was rare
+ * (from a copy of the block: o may be xs) */
+#define PG_IPOW_FLOOP(E)                                                                                 \
+    {                                                                                                    \
+        float xb[256];                                                                                   \
+        for (int64_t i0 = 0; i0 < n; i0 += 256) {                                                        \
+            const int64_t m = n - i0 < 256 ? n - i0 : 256;                                               \
+            memcpy(xb, xs + i0, sizeof(float) * (size_t)m);                                              \
+            int rare = 0;                                                                                \
+            PG_IVDEP for (int64_t i = 0; i < m; i++) {                                                   \
+                const double d = pg__ipow_d(xb[i], (E));                                                 \
+                rare |= pg__ipow_rare(d);                                                                \
+                o[i0 + i] = (float)d;                                                                    \
+            }                                                                                            \
+            if (rare)                                                                                    \
+                for (int64_t i = 0; i < m; i++) o[i0 + i] = pg__ipow_f32(xb[i], (E));                    \
+        }                                                                                                \
+    }
+
 #define PG_POW_ONE(TT, SUF)                                                                              \
     static inline TT pow_val_##SUF(TT x, double e) {                                                     \
         if (e == 2.0) return x * x;                                                                      \
+        if (sizeof(TT) == 4 && (e == 3.0 || e == 4.0 || e == -2.0)) return (TT)pg__ipow_f32((float)x, (int)e); \
         if (e == 1.0) return x;                                                                          \
         if (e == -1.0) return (TT)1 / x;                                                                 \
         if (e == 0.5) return x == -(TT)INFINITY ? (TT)INFINITY : PG_SQRT(x) + (TT)0;                     \
@@ -90,7 +151,9 @@ PG_POW_ONE(double, f64)
         const double e = p->c;                                                                           \
         PG_POW_CASES(PG_POW_BLOOP_##SUF, e);                                                             \
     }
-#define PG_POW_FLOOP_f32(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = pow_val_f32(xs[i], (E)); }
+#define PG_POW_FLOOP_f32(E)                                                                              \
+    if ((E) == 3.0) PG_IPOW_FLOOP(3) else if ((E) == 4.0) PG_IPOW_FLOOP(4) else if ((E) == -2.0) PG_IPOW_FLOOP(-2) \
+    else { PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = pow_val_f32(xs[i], (E)); }
 #define PG_POW_FLOOP_f64(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = pow_val_f64(xs[i], (E)); }
 #define PG_POW_BLOOP_f32(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = pow_grad_f32(gs[i], xs[i], (E)); }
 #define PG_POW_BLOOP_f64(E) { PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = pow_grad_f64(gs[i], xs[i], (E)); }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import numpy as np
@@ -434,10 +435,44 @@ class MulScalar(Op):
         return (g * _scalar(g.dtype, self.c),)
 
 
+def _nearest_f32(v: Fraction) -> np.float32:
+    """The float32 nearest to the exact value v (ties to even), inf past the largest float's midpoint
+    with 2^128."""
+    if abs(v) >= Fraction(2**128 - 2**103):
+        return np.float32(np.inf if v > 0 else -np.inf)
+    f = np.float32(float(v))
+    cands = [c for c in (f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf)))
+             if np.isfinite(c)]
+    return min(cands, key=lambda c: (abs(Fraction(float(c)) - v), int(np.array(c).view(np.int32)) & 1))
+
+
+def _ipow_f32(x: Array, e: int) -> Array:
+    """float32 ``x ** e`` for e = 3, 4, -2, correctly rounded, as the C engine takes it: through double,
+    where ``x * x`` is exact and the last operation rounds once; the elements whose double may round to
+    the wrong float (on a midpoint of two floats, or outside float's normal range) exactly, by
+    fractions."""
+    xd = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        p = xd * xd
+        d = p * xd if e == 3 else p * p if e == 4 else 1.0 / p
+        out = d.astype(np.float32)
+    b = np.ascontiguousarray(d).view(np.uint64)
+    ex = (b >> np.uint64(52)) & np.uint64(0x7FF)
+    rare = ((b & np.uint64(0x1FFFFFFF)) == np.uint64(0x10000000)) | (((ex < 897) | (ex >= 1150)) & (d != 0))
+    rare &= np.isfinite(xd) & (xd != 0)
+    flat, xf = out.reshape(-1), xd.reshape(-1)
+    for i in np.flatnonzero(rare.reshape(-1)):
+        flat[i] = _nearest_f32(Fraction(float(xf[i])) ** e)
+    return out
+
+
 def _pow_scalar(x: Array, p: float) -> Array:
     """``x ** p`` as the C engine's pow_scalar takes it: the correctly rounded ``x * x``, ``1 / x`` and
     ``sqrt(x)`` (with pow's +0 at -0 and +inf at -inf) for p = 2, -1 and 0.5 (numpy's array power
-    does the same), x for p = 1, the C library's pow otherwise."""
+    does the same), x for p = 1, float32's correctly rounded x³, x⁴ and x⁻² (:func:`_ipow_f32`), the
+    C library's pow otherwise."""
+    if x.dtype == np.float32 and p in (3, 4, -2):
+        return _ipow_f32(x, int(p))
     with np.errstate(all="ignore"):
         if p == 2:
             return x * x

@@ -16,11 +16,15 @@ loop uses its own approximations on AVX-512 machines (SVML), which differ from
 the correctly rounded result by an ulp in a few percent of the elements. The
 exponents 2, -1, 0.5 and 1 of ``x ** c`` are the correctly rounded ``x * x``,
 ``1 / x`` and ``sqrt x`` (numpy's array power takes them so too; the C
-library's pow rounds some exact ties of ``x * x`` the other way).
+library's pow rounds some exact ties of ``x * x`` the other way). float32's
+``x ** 3``, ``x ** 4`` and ``x ** -2`` are correctly rounded too (through
+double; the C library's powf differs on exact ties), checked against the exact
+values by fractions.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -60,10 +64,36 @@ def scalar_pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.array([u ** v for u, v in zip(a.flat, b.flat)], dtype=a.dtype).reshape(a.shape)
 
 
+def _correctly_rounded_f32(x: np.ndarray, c: int) -> np.ndarray:
+    """float32 x ** c rounded once from the exact value (fractions), ties to even; the IEEE special
+    values at 0, ±inf and NaN."""
+    out = np.empty_like(x)
+    big = Fraction(2**128 - 2**103)  # the largest float's midpoint with 2^128: inf from there on
+    with np.errstate(all="ignore"):
+        for i, u in enumerate(x.flat):
+            if u == 0 or not np.isfinite(u):
+                out.flat[i] = np.float32(np.float64(u) ** c)
+                continue
+            v = Fraction(float(u)) ** c
+            if abs(v) >= big:
+                out.flat[i] = np.inf if v > 0 else -np.inf
+                continue
+            lo = np.float32(float(v))
+            near = [w for w in (np.nextafter(lo, np.float32(-np.inf)), lo, np.nextafter(lo, np.float32(np.inf)))
+                    if np.isfinite(w)]
+            dist = [abs(Fraction(float(w)) - v) for w in near]
+            best = min(dist)
+            ties = [w for w, d in zip(near, dist) if d == best]
+            out.flat[i] = next((w for w in ties if not np.array(w).view(np.uint32) & 1), ties[0])
+    return out
+
+
 def _fast_power(x: np.ndarray, c: float) -> np.ndarray:
     """x ** c as numpy's array power takes the exponents 2, -1, 0.5 and 1 (x * x, 1 / x, sqrt x and x:
     correctly rounded, where the C library's pow rounds some exact ties of x * x the other way), with
     pow's values at -0 and -inf for 0.5; the C library's pow for every other exponent."""
+    if x.dtype == np.float32 and c in (3, 4, -2):
+        return _correctly_rounded_f32(x, int(c))
     with np.errstate(all="ignore"):
         if c == 2:
             return x * x
@@ -115,7 +145,7 @@ def test_tensor_by_tensor_division(e: Any, dtype: Any) -> None:
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_tensor_to_scalar_and_scalar_to_tensor_power(e: Any, dtype: Any) -> None:
     x = values(dtype, 4)
-    for c in SCALARS + [0.5, -1, -2, 1.5, 1]:
+    for c in SCALARS + [0.5, -1, -2, 1.5, 1, 4]:
         with np.errstate(over="ignore"):  # 1e300 is inf in float32, as numpy converts it
             cs = np.array(c, dtype=dtype)
         assert_bits_equal(run(e, lambda t, c=c: t ** c, x), _fast_power(x, c), f"x ** {c!r}")
