@@ -50,14 +50,18 @@ static double pgv_gelu_d(double x) {
     return (double)(0.5L * (long double)x * erfcl(-(long double)x * 0.707106781186547524400844362104849039L));
 }
 static float pgv_gelu_f(float x) { return (float)pgv_gelu_d(x); }
-/* dgelu/dx = Phi(x) + x phi(x), in long double as gelu (rounding x^2/2 in float64 would cost up to
- * x^2 2^-54 relative in the tail) */
+/* dgelu/dx = Phi(x) + x phi(x): float64 in long double as gelu (rounding x^2/2 and x/sqrt 2 in
+ * float64 would cost up to x^2 2^-53 relative in the tail), float32 in float64 (that error stays far
+ * below float32's ulp) */
 static double pgv_gelu_grad_d(double x) {
     long double xl = x;
     return (double)(0.5L * erfcl(-xl * 0.707106781186547524400844362104849039L) +
                     xl * (expl(-0.5L * xl * xl) * 0.398942280401432677939946059934381868L));
 }
-static float pgv_gelu_grad_f(float x) { return (float)pgv_gelu_grad_d(x); }
+static float pgv_gelu_grad_f(float x) {
+    double xd = x;
+    return (float)(0.5 * erfc(-xd * 0x1.6a09e667f3bcdp-1) + xd * (exp(-0.5 * xd * xd) * 0x1.9884533d43651p-2));
+}
 /* derf/dx = 2/sqrt(pi) e^-x^2, with x^2 = h + l exactly (rounding x^2 would cost up to x^2 2^-53
  * relative): 0 beyond |x| = 28, where it underflows (infinities included), NaN for NaN */
 static double pgv_erf_grad_d(double x) {
