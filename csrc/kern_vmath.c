@@ -1,5 +1,6 @@
 /* kern_vmath.c: the transcendental kernels over arrays (exp, log, tanh,
- * sigmoid, sin, cos, gelu and gelu's derivative): explicit SIMD for AVX-512 and AVX2+FMA, picked at run
+ * sigmoid, sin, cos, gelu and gelu's derivative, erf and erf's derivative):
+ * explicit SIMD for AVX-512 and AVX2+FMA, picked at run
  * time by the CPU's features (pg_set_vmath_kernel can force one), and the
  * portable scalar loops over libm kept as the fallback on other CPUs and
  * compilers. The vector maths itself is vmath_simd.h; this file holds its
@@ -49,11 +50,26 @@ static double pgv_gelu_d(double x) {
     return (double)(0.5L * (long double)x * erfcl(-(long double)x * 0.707106781186547524400844362104849039L));
 }
 static float pgv_gelu_f(float x) { return (float)pgv_gelu_d(x); }
-/* dgelu/dx = Phi(x) + x phi(x) */
+/* dgelu/dx = Phi(x) + x phi(x): float64 in long double as gelu (rounding x^2/2 and x/sqrt 2 in
+ * float64 would cost up to x^2 2^-53 relative in the tail), float32 in float64 (that error stays far
+ * below float32's ulp) */
 static double pgv_gelu_grad_d(double x) {
-    return 0.5 * erfc(-x * 0x1.6a09e667f3bcdp-1) + x * (exp(-0.5 * x * x) * 0x1.9884533d43651p-2);
+    long double xl = x;
+    return (double)(0.5L * erfcl(-xl * 0.707106781186547524400844362104849039L) +
+                    xl * (expl(-0.5L * xl * xl) * 0.398942280401432677939946059934381868L));
 }
-static float pgv_gelu_grad_f(float x) { return (float)pgv_gelu_grad_d(x); }
+static float pgv_gelu_grad_f(float x) {
+    double xd = x;
+    return (float)(0.5 * erfc(-xd * 0x1.6a09e667f3bcdp-1) + xd * (exp(-0.5 * xd * xd) * 0x1.9884533d43651p-2));
+}
+/* derf/dx = 2/sqrt(pi) e^-x^2, with x^2 = h + l exactly (rounding x^2 would cost up to x^2 2^-53
+ * relative): 0 beyond |x| = 28, where it underflows (infinities included), NaN for NaN */
+static double pgv_erf_grad_d(double x) {
+    if (!(fabs(x) <= 28.0)) return x != x ? x : 0.0;
+    double h = x * x, l = fma(x, x, -h), e = exp(-h);
+    return 0x1.20dd750429b6dp+0 * (e - e * l);
+}
+static float pgv_erf_grad_f(float x) { return (float)pgv_erf_grad_d(x); }
 
 PGV_SCALAR(exp, exp, expf)
 PGV_SCALAR(log, log, logf)
@@ -63,12 +79,14 @@ PGV_SCALAR(sin, sin, sinf)
 PGV_SCALAR(cos, cos, cosf)
 PGV_SCALAR(gelu, pgv_gelu_d, pgv_gelu_f)
 PGV_SCALAR(gelu_grad, pgv_gelu_grad_d, pgv_gelu_grad_f)
+PGV_SCALAR(erf, erf, erff)
+PGV_SCALAR(erf_grad, pgv_erf_grad_d, pgv_erf_grad_f)
 
 static const pgv_table pgv_table_scalar = {
     {exp_f64_scalar, log_f64_scalar, tanh_f64_scalar, sigmoid_f64_scalar, sin_f64_scalar, cos_f64_scalar,
-     gelu_f64_scalar, gelu_grad_f64_scalar},
+     gelu_f64_scalar, gelu_grad_f64_scalar, erf_f64_scalar, erf_grad_f64_scalar},
     {exp_f32_scalar, log_f32_scalar, tanh_f32_scalar, sigmoid_f32_scalar, sin_f32_scalar, cos_f32_scalar,
-     gelu_f32_scalar, gelu_grad_f32_scalar},
+     gelu_f32_scalar, gelu_grad_f32_scalar, erf_f32_scalar, erf_grad_f32_scalar},
 };
 
 /* ---- the vector kernels ---- */
@@ -120,21 +138,20 @@ static const double pgv_tanh_c[] = {
     -0x1.b0f72d3ee24e9p-18, 0x1.5ef2da474e5b7p-19, -0x1.1c77df95c1c0dp-20, 0x1.cd299de4ae6bbp-22,
     -0x1.75cde6563fed9p-23, 0x1.2efe8db3aff1fp-24, -0x1.eb3229047434cp-26, 0x1.8e25ff9327e2cp-27};
 
-/* gelu: G(s) = (1 + 2z) e^(z^2) erfc(z), z = |x|/sqrt(2), as a polynomial
+/* erfc, float64 (gelu, erf): G(s) = (1 + 2z) e^(z^2) erfc(z) as a polynomial
  * in s, where t = (z - K)/(z + K) (K = 3.75) maps z in [0, ZMAX] to s in
  * [-1, 1] by s = (t + 1) A - 1: G lies in [1, 1.2] there, so its
  * polynomial is well conditioned. Fitted (Chebyshev interpolation at 120
- * nodes in 160-bit arithmetic, converted to monomials) for ZMAX = 28 (float64:
- * gelu underflows beyond |x| = 38.6, z = 27.3) and 10.5 (float32: 14.4,
- * 10.2); truncation below 2^-61 and 2^-35 relative. */
+ * nodes in 160-bit arithmetic, converted to monomials) for ZMAX = 28 (gelu
+ * underflows beyond |x| = 38.6, z = 27.3; erf rounds to 1 from z = 5.9);
+ * truncation below 2^-61 relative. */
 #define PGV_GELU_K 3.75
 #define PGV_GELU_A64 0x1.2249249249249p+0 /* 2/(t(ZMAX) + 1) */
-#define PGV_GELU_A32 0x1.5b6db6db6db6ep+0
 #define PGV_GELU_Z64 28.0
-#define PGV_GELU_Z32 10.5
 #define PGV_SQRT1_2 0x1.6a09e667f3bcdp-1
 #define PGV_SQRT2 0x1.6a09e667f3bcdp+0
 #define PGV_1_SQRT2PI 0x1.9884533d43651p-2
+#define PGV_2_SQRTPI 0x1.20dd750429b6dp+0
 static const double pgv_gelu_c64[] = {
     0x1.4104031efd333p+0, -0x1.ee416599e8790p-4, -0x1.cf9502f5295fap-6,
     0x1.a1bd1a0535236p-4, -0x1.b76f8d4d82efbp-4, 0x1.38c31120e2061p-4,
@@ -145,12 +162,6 @@ static const double pgv_gelu_c64[] = {
     -0x1.702fce2900d0dp-26, -0x1.a20fd7229f153p-28, 0x1.4cac062a9ed6bp-29,
     0x1.78cc601bdbb84p-31, -0x1.04c93eb5b0d53p-32, -0x1.cb73dbddb0db9p-35,
     0x1.05393850dd986p-36};
-static const double pgv_gelu_c32[] = {
-    0x1.45c2faea0de50p+0, -0x1.592f9c967b852p-4, -0x1.1db3b09a9c720p-4,
-    0x1.d74ce97de4996p-4, -0x1.79ba4f356188bp-4, 0x1.a5deea3b8834fp-5,
-    -0x1.5a43255d61d3ap-6, 0x1.92d3f45cc5571p-8, -0x1.123cdcfca0ca3p-10,
-    -0x1.ee61014e17be5p-17, 0x1.db58399cc5176p-15, -0x1.34d0c88df5814p-17,
-    -0x1.d18b02cddd9fbp-20, 0x1.478b5f0950e52p-21};
 
 /* erf(z) = z E(z^2) for |z| < 1/2 (Taylor: 2/sqrt(pi) (-1)^n/(n! (2n + 1)); truncation < 2^-57) */
 static const double pgv_erf_c[] = {0x1.20dd750429b6dp+0, -0x1.812746b0379e7p-2, 0x1.ce2f21a042be2p-4, -0x1.b82ce31288b51p-6, 0x1.565bcd0e6a53fp-8, -0x1.c02db40040b86p-11, 0x1.f9a326f9b89b7p-14, -0x1.f4d25c3e0c2ebp-17, 0x1.b9e6c9dc651a3p-20, -0x1.5f742ec43e71ap-23, 0x1.fcc5720624c1cp-27, -0x1.51d7181c5d36dp-30, 0x1.9e6ad5e55a730p-34};
@@ -292,6 +303,63 @@ static const double pgv_tanh_m64[] = {-0x1.5555555555555p-2, 0x1.1111111110b9fp-
                                       -0x1.7ab0c8b40a0eep-10, 0x1.0bdf304f99aafp-11};
 static const float pgv_tanh_m32[] = {-0x1.555554p-2f, 0x1.110feap-3f, -0x1.b9a044p-5f, 0x1.5d220ep-6f, -0x1.b13538p-8f};
 static const float pgv_cos_cf[] = {0x1.555556p-5f, -0x1.6c16c2p-10f, 0x1.a01a02p-16f, -0x1.27e4fcp-22f};
+/* gelu, erf, float32: tables of polynomials over intervals of a = |x|, the
+ * interval picked by the bits of a + 1 (its exponent and top mantissa bits, so
+ * the intervals widen with a; 16 slots, one permutation per coefficient).
+ * Row 0 is each interval's centre c, rows 1 and 2 the value at c in two
+ * floats (hi + lo), rows 3.. the coefficients of w, w^2, ... (w = a - c,
+ * exact). Near-minimax relative fits (Lawson's iteration on 400 Chebyshev
+ * nodes, values from mpmath at 40 digits), coefficients rounded to float.
+ * gelu: K(a) = a erfcx(a/sqrt 2)/2 (gelu(-a) = -K(a) e^(-a^2/2)) over
+ * [0.25, 19) in 15 intervals of a + 1's exponent and 2 mantissa bits, degree 6
+ * (fit < 2^-29 relative); gelu': L(a) = erfcx(a/sqrt 2)/2 - a/sqrt(2 pi)
+ * (gelu'(-a) = L(a) e^(-a^2/2)), the same intervals, degree 6, and in the two
+ * about L's zero r = 0.75179 ([0.5, 0.75) and [0.75, 1)) polynomials in
+ * w = a - r (their centre is r rounded to float, where w is exact, the tiny
+ * L(r) in row 2, row 1 zero), so that
+ * L keeps its relative accuracy near the zero (fit < 2^-29); erf over
+ * [0.5, 4.5) in 14 intervals of a + 1 (3 mantissa bits; slot 11, below 0.5,
+ * unused), degree 5 (< 2^-28). */
+static const float pgv_gelu_kt[9][16] = {
+    {0x1.400000p+0f, 0x1.c00000p+0f, 0x1.200000p+1f, 0x1.600000p+1f, 0x1.c00000p+1f, 0x1.200000p+2f, 0x1.600000p+2f, 0x1.a00000p+2f, 0x1.000000p+3f, 0x1.400000p+3f, 0x1.800000p+3f, 0x1.c00000p+3f, 0x1.100000p+4f, 0x1.800000p-2f, 0x1.400000p-1f, 0x1.c00000p-1f},
+    {0x1.275f8ap-2f, 0x1.4bef66p-2f, 0x1.62039ap-2f, 0x1.701ef0p-2f, 0x1.7d241ap-2f, 0x1.86c626p-2f, 0x1.8c2b88p-2f, 0x1.8f76dep-2f, 0x1.926972p-2f, 0x1.948c6ep-2f, 0x1.95bcb4p-2f, 0x1.9676b8p-2f, 0x1.971e26p-2f, 0x1.238944p-3f, 0x1.9de55ap-3f, 0x1.f55950p-3f},
+    {0x1.8e3aecp-27f, -0x1.d7bedep-28f, -0x1.407644p-28f, 0x1.b2bbf4p-30f, 0x1.2cb33cp-27f, 0x1.c55268p-27f, 0x1.27803cp-27f, 0x1.5406eap-27f, 0x1.7e2f54p-29f, -0x1.899720p-28f, -0x1.4e81e2p-28f, -0x1.fda16cp-29f, 0x1.9eb0d0p-33f, 0x1.c67d3ap-29f, -0x1.1fe7b2p-28f, -0x1.f81920p-28f},
+    {0x1.7b79d4p-4f, 0x1.bd45f6p-5f, 0x1.15aa6cp-5f, 0x1.6c5e3ep-6f, 0x1.a29f14p-7f, 0x1.bfbaf4p-8f, 0x1.07e3eap-8f, 0x1.4ea508p-9f, 0x1.7625f0p-10f, 0x1.8af246p-11f, 0x1.d0fb68p-12f, 0x1.27e806p-12f, 0x1.4db0bep-13f, 0x1.222f24p-2f, 0x1.9a45b2p-3f, 0x1.28beeep-3f},
+    {-0x1.aece08p-5f, -0x1.be1474p-6f, -0x1.ee9850p-7f, -0x1.22a93ep-7f, -0x1.1ee1b4p-8f, -0x1.004d0ap-9f, -0x1.01ffa8p-10f, -0x1.1c87ccp-11f, -0x1.092700p-12f, -0x1.c8804ap-14f, -0x1.c4cf7cp-15f, -0x1.f15cfap-16f, -0x1.d0c484p-17f, -0x1.a0adb6p-3f, -0x1.12ed86p-3f, -0x1.73b7a0p-4f},
+    {0x1.8fed10p-6f, 0x1.721b2ep-7f, 0x1.70c2c2p-8f, 0x1.87b534p-9f, 0x1.4fa4c8p-10f, 0x1.fa2e60p-12f, 0x1.b63d54p-13f, 0x1.a67046p-14f, 0x1.49b2fep-15f, 0x1.d0dd30p-17f, 0x1.8576eep-18f, 0x1.71c43ep-19f, 0x1.1eaa84p-20f, 0x1.dc320cp-4f, 0x1.27b7a6p-4f, 0x1.78a7a4p-5f},
+    {-0x1.4466fep-7f, -0x1.0ee656p-8f, -0x1.e92a2ap-10f, -0x1.d8f636p-11f, -0x1.62f57ep-12f, -0x1.c7c204p-14f, -0x1.557efap-15f, -0x1.21070ap-16f, -0x1.7ba542p-18f, -0x1.b80980p-20f, -0x1.381bd0p-21f, -0x1.008538p-22f, -0x1.4a7b36p-24f, -0x1.d244d0p-5f, -0x1.12274ap-5f, -0x1.4ad500p-6f},
+    {0x1.e10738p-9f, 0x1.6c822ap-10f, 0x1.2bbeb2p-11f, 0x1.0903e4p-12f, 0x1.64871ep-14f, 0x1.866d36p-16f, 0x1.fb29dep-18f, 0x1.795e54p-19f, 0x1.ab4db4p-21f, 0x1.94be8ap-23f, 0x1.e464eep-25f, 0x1.57e4ccp-26f, 0x1.78367cp-28f, 0x1.97df6ap-6f, 0x1.c8034cp-7f, 0x1.05bb7ap-7f},
+    {-0x1.464f3cp-10f, -0x1.c388bap-12f, -0x1.544bdcp-13f, -0x1.14b0e8p-14f, -0x1.4b9854p-16f, -0x1.392456p-18f, -0x1.637858p-20f, -0x1.d3db98p-22f, -0x1.c38812p-24f, -0x1.615d62p-26f, -0x1.672990p-28f, -0x1.ba6492p-30f, -0x1.952ed2p-32f, -0x1.4599a8p-7f, -0x1.5a59ccp-8f, -0x1.7b2bdcp-9f},
+};
+static const float pgv_gelu_lt[9][16] = {
+    {0x1.400000p+0f, 0x1.c00000p+0f, 0x1.200000p+1f, 0x1.600000p+1f, 0x1.c00000p+1f, 0x1.200000p+2f, 0x1.600000p+2f, 0x1.a00000p+2f, 0x1.000000p+3f, 0x1.400000p+3f, 0x1.800000p+3f, 0x1.c00000p+3f, 0x1.100000p+4f, 0x1.800000p-2f, 0x1.80ead2p-1f, 0x1.80ead2p-1f},
+    {-0x1.1258fap-2f, -0x1.069d1ap-1f, -0x1.7ce966p-1f, -0x1.eec798p-1f, -0x1.4a3a5ap+0f, -0x1.b5df30p+0f, -0x1.0fd9fcp+1f, -0x1.443cecp+1f, -0x1.923aaep+1f, -0x1.f996dap+1f, -0x1.304642p+2f, -0x1.63a342p+2f, -0x1.b08d6ep+2f, 0x1.d70acep-3f, 0.0f, 0.0f},
+    {0x1.ed3778p-27f, 0x1.d8ca50p-27f, -0x1.44739cp-28f, -0x1.03125ep-27f, 0x1.8de710p-25f, -0x1.a299acp-25f, 0x1.e18b8cp-28f, 0x1.5e93d4p-25f, 0x1.16b5d8p-24f, 0x1.ef895ep-27f, -0x1.a76fd8p-23f, 0x1.afa5e2p-23f, 0x1.fbe75ap-23f, -0x1.29d82ap-28f, -0x1.dc8700p-28f, -0x1.dc8700p-28f},
+    {-0x1.04d48ep-1f, -0x1.e51942p-2f, -0x1.cf050cp-2f, -0x1.c0e9b6p-2f, -0x1.b3e48cp-2f, -0x1.aa4280p-2f, -0x1.a4dd1ep-2f, -0x1.a191c8p-2f, -0x1.9e9f34p-2f, -0x1.9c7c38p-2f, -0x1.9b4bf2p-2f, -0x1.9a91eep-2f, -0x1.99ea80p-2f, -0x1.4fa202p-1f, -0x1.25126cp-1f, -0x1.25126cp-1f},
+    {0x1.7b79e2p-5f, 0x1.bd45fap-6f, 0x1.15aa6ep-6f, 0x1.6c5e3ep-7f, 0x1.a29f24p-8f, 0x1.bfbafap-9f, 0x1.07e3ecp-9f, 0x1.4ea508p-10f, 0x1.762600p-11f, 0x1.8af24cp-12f, 0x1.d0fb6ap-13f, 0x1.27e806p-13f, 0x1.4db0ccp-14f, 0x1.222f24p-3f, 0x1.5b2986p-4f, 0x1.5b297ap-4f},
+    {-0x1.1f318ap-6f, -0x1.296136p-7f, -0x1.49b98cp-8f, -0x1.838b40p-9f, -0x1.7e77f0p-10f, -0x1.55b72ap-11f, -0x1.57fcc4p-12f, -0x1.7b5de8p-13f, -0x1.617b3ep-14f, -0x1.305002p-15f, -0x1.2ddcdap-16f, -0x1.4b9198p-17f, -0x1.35cbb4p-18f, -0x1.15c8d4p-4f, -0x1.2baa98p-5f, -0x1.2babcep-5f},
+    {0x1.8fdb6ep-8f, 0x1.7215bep-9f, 0x1.70c026p-10f, 0x1.87b3a6p-11f, 0x1.4f9a16p-12f, 0x1.fa271cp-14f, 0x1.b63a1ap-15f, 0x1.a66e88p-16f, 0x1.49a844p-17f, 0x1.d0d69ep-19f, 0x1.85742ep-20f, 0x1.71c2ccp-21f, 0x1.1ea1dap-22f, 0x1.dc3540p-6f, 0x1.d5ae3cp-7f, 0x1.d4a674p-7f},
+    {-0x1.060b9ep-9f, -0x1.b4f5acp-11f, -0x1.89fcecp-12f, -0x1.7c87b2p-13f, -0x1.21246cp-14f, -0x1.717f0ap-16f, -0x1.13f916p-17f, -0x1.d21934p-19f, -0x1.36c454p-20f, -0x1.658c8cp-22f, -0x1.f8fc0ap-24f, -0x1.9de36ap-25f, -0x1.0eb67ap-26f, -0x1.76487ap-7f, -0x1.48db80p-8f, -0x1.4c4ab8p-8f},
+    {0x1.469084p-11f, 0x1.e9a364p-13f, 0x1.91676ap-14f, 0x1.6263f2p-15f, 0x1.deefa8p-17f, 0x1.057ee2p-18f, 0x1.532f4ep-20f, 0x1.f85264p-22f, 0x1.1ea820p-23f, 0x1.0eecc8p-25f, 0x1.43d8a6p-27f, 0x1.cb7cc2p-29f, 0x1.f880c6p-31f, 0x1.0dc66cp-8f, 0x1.23b3e8p-9f, 0x1.6a80a4p-10f},
+};
+static const float pgv_erf_t[8][16] = {
+    {0x1.200000p+0f, 0x1.600000p+0f, 0x1.a00000p+0f, 0x1.e00000p+0f, 0x1.100000p+1f, 0x1.300000p+1f, 0x1.500000p+1f, 0x1.700000p+1f, 0x1.a00000p+1f, 0x1.e00000p+1f, 0x1.100000p+2f, 0.0f, 0x1.200000p-1f, 0x1.600000p-1f, 0x1.a00000p-1f, 0x1.e00000p-1f},
+    {0x1.c6dad2p-1f, 0x1.e5768cp-1f, 0x1.f4f694p-1f, 0x1.fbe61ep-1f, 0x1.fea422p-1f, 0x1.ff9960p-1f, 0x1.ffe514p-1f, 0x1.fff9bap-1f, 0x1.ffff70p-1f, 0x1.fffffcp-1f, 0x1.000000p+0f, 0.0f, 0x1.25b8a8p-1f, 0x1.569244p-1f, 0x1.7fb9c0p-1f, 0x1.a1551ap-1f},
+    {0x1.24c76ep-26f, 0x1.47942cp-27f, -0x1.d6241ep-28f, 0x1.e70ef8p-26f, -0x1.d1abd8p-27f, 0x1.e17eb4p-26f, 0x1.731ebap-26f, 0x1.038aaep-27f, -0x1.c9b82ap-27f, 0x1.6dfc40p-28f, -0x1.fe5cb0p-30f, 0.0f, 0x1.155e86p-26f, -0x1.6ecee8p-28f, -0x1.45d0bcp-27f, 0x1.6a10d0p-29f},
+    {0x1.45e99cp-2f, 0x1.5ce596p-3f, 0x1.499d46p-4f, 0x1.12ceb2p-5f, 0x1.94624cp-7f, 0x1.06918cp-8f, 0x1.2ce8a0p-10f, 0x1.3053aap-12f, 0x1.e9d808p-16f, 0x1.d9a2d6p-21f, 0x1.15fd84p-26f, 0.0f, 0x1.a5074ep-1f, 0x1.681ff2p-1f, 0x1.2a8dcep-1f, 0x1.dfca26p-2f},
+    {-0x1.6ea75ep-2f, -0x1.dfbd44p-3f, -0x1.0bd0d4p-3f, -0x1.01a260p-4f, -0x1.ada76cp-6f, -0x1.37c944p-7f, -0x1.8ae6eep-9f, -0x1.b5630cp-11f, -0x1.8b6394p-14f, -0x1.b5a27cp-19f, -0x1.1f30c8p-24f, 0.0f, -0x1.d9a81ep-2f, -0x1.ef2bdap-2f, -0x1.e52666p-2f, -0x1.c1cd84p-2f},
+    {0x1.4cb2ccp-3f, 0x1.437560p-3f, 0x1.d6652ep-4f, 0x1.143ea0p-4f, 0x1.0ea598p-5f, 0x1.c1ebc6p-7f, 0x1.407c72p-8f, 0x1.89d736p-10f, 0x1.98f574p-13f, 0x1.08c448p-17f, 0x1.8de730p-23f, 0.0f, -0x1.9c42aep-4f, -0x1.a42abap-7f, 0x1.fe0694p-5f, 0x1.e4c940p-4f},
+    {0x1.d03d9ep-6f, -0x1.eb3d48p-6f, -0x1.9487f0p-5f, -0x1.596672p-5f, -0x1.b095bap-6f, -0x1.b0bb84p-7f, -0x1.664812p-8f, -0x1.f44ff8p-10f, -0x1.46fa7ap-12f, -0x1.07d214p-16f, -0x1.e51988p-22f, 0.0f, 0x1.752fa0p-3f, 0x1.52b9d8p-3f, 0x1.0f68f4p-3f, 0x1.746edep-4f},
+    {-0x1.f44300p-5f, -0x1.f6aba4p-6f, -0x1.32442cp-9f, 0x1.728844p-7f, 0x1.978a2ap-7f, 0x1.11fa1ap-7f, 0x1.15cfd2p-8f, 0x1.c57306p-10f, 0x1.5fa00cp-12f, 0x1.5782bcp-16f, 0x1.704894p-21f, 0.0f, -0x1.5d32e2p-7f, -0x1.53e43ap-5f, -0x1.f8aec0p-5f, -0x1.1c8f88p-4f},
+};
+/* near 0: gelu(x) = x (1/2 + x H(x^2)), gelu'(x) = 1/2 + x M(x^2) for |x| < 1/4 (relative fits
+ * < 2^-30 apart from H(0) and M(0) rounded to float); erf(x) = x (2/sqrt(pi) + x^2 E(x^2)) for
+ * |x| < 1/2 (< 2^-30), 2/sqrt(pi) in two floats */
+static const float pgv_gelu_h[] = {0x1.988454p-2f, -0x1.105836p-4f, 0x1.46cb92p-7f, -0x1.337e5ep-10f};
+static const float pgv_gelu_m[] = {0x1.988454p-1f, -0x1.105832p-2f, 0x1.ea2cacp-5f, -0x1.328ee4p-7f};
+static const float pgv_erf_e[] = {-0x1.812746p-2f, 0x1.ce2f16p-4f, -0x1.b8271ap-6f, 0x1.5557aap-8f, -0x1.9a83acp-11f};
+#define PGV_2_SQRTPI_HI 0x1.20dd76p+0f
+#define PGV_2_SQRTPI_LO -0x1.f7ac92p-25f
 typedef int32_t pgv_i32x16 __attribute__((vector_size(64)));
 typedef int32_t pgv_i32x8 __attribute__((vector_size(32)));
 

@@ -286,14 +286,15 @@ void pg__ew_run(pg_tensor *res, const pg_meta *shape_of, const pg_tensor *const 
                 void *ctx);
 
 /* kern_vmath.c: exp, log, tanh, sigmoid, sin, cos, gelu (exact) and gelu's
- * derivative over arrays, with
+ * derivative, erf and erf's derivative over arrays, with
  * explicit SIMD (AVX-512, AVX2+FMA) picked at run time and libm loops as the
  * fallback (pg_set_vmath_kernel forces one). o[0:n] = f(x[0:n]), or, when g
  * is not NULL, g[0:n] * scale * f(x[0:n]) (a backward's local derivative
  * times the upstream gradient); o may be x or g itself. Within 2 ulp
  * (float32) and 4 ulp (float64) of the correctly rounded result, with libm's
  * special values. No threads: callers split the work. */
-enum { PG_VM_EXP, PG_VM_LOG, PG_VM_TANH, PG_VM_SIGMOID, PG_VM_SIN, PG_VM_COS, PG_VM_GELU, PG_VM_GELU_GRAD, PG_VM_COUNT };
+enum { PG_VM_EXP, PG_VM_LOG, PG_VM_TANH, PG_VM_SIGMOID, PG_VM_SIN, PG_VM_COS, PG_VM_GELU, PG_VM_GELU_GRAD,
+       PG_VM_ERF, PG_VM_ERF_GRAD, PG_VM_COUNT };
 void pg__vm_f64(int f, double *o, const double *g, const double *x, int64_t n, double scale);
 void pg__vm_f32(int f, float *o, const float *g, const float *x, int64_t n, double scale);
 

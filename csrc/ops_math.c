@@ -234,8 +234,8 @@ PG_UNARY_KERNELS(trunc, PG_TRUNC(x), ((void)g, (T)0))
 PG_UNARY_ENTRY(trunc, PG_OP_TRUNC)
 PG_UNARY_OPDEF(trunc, unary_infer, zero_rule);
 
-/* erf: y = erf x;  dy/dx = 2/sqrt(pi) e^(-x^2) */
-PG_UNARY_KERNELS(erf, PG_ERF(x), g * (T)PG_2_SQRTPI * PG_EXP(-x * x))
+/* erf: y = erf x, by kern_vmath;  dy/dx = 2/sqrt(pi) e^(-x^2), by kern_vmath (x^2 split exactly) */
+PG_UNARY_VM2_KERNELS(erf, PG_VM_ERF, PG_VM_ERF_GRAD, 1.0)
 PG_UNARY_RULE(erf,
               TRY(xx, pg_mul(x, x));
               TRY(nxx, pg__r1(PG_OP_NEG, xx, 0));

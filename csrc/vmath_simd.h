@@ -9,9 +9,11 @@
  *   PGV_SFX                 the suffix of the names it defines (avx2, avx512)
  *   PGV_LUT16_D(t, i)       t[i & 15] per lane (a permutation on AVX-512, a gather on AVX2)
  *   PGV_MIN_D/_S, PGV_MAX_D the ISA's min and max (b where a or b is NaN)
- * Not a header to include anywhere else. float32 is computed in float64 with
- * shorter polynomials and rounded once at the end, so float32 special values,
- * overflow and subnormal results fall out of the float64 code. The maths of
+ * Not a header to include anywhere else. float32 through doubles is computed
+ * in float64 with shorter polynomials and rounded once at the end, so float32
+ * special values, overflow and subnormal results fall out of the float64
+ * code; most functions also have a float-native form (the second half), which
+ * the loops take where it is accurate. The maths of
  * each function is in the comment above it; the constants and the
  * coefficient tables are kern_vmath.c's. */
 
@@ -193,22 +195,28 @@ INL VD FN(vsigmoid)(VD x, int ne) {
     return FN(vdiv2)(FN(sel)((VI)(x < S(0.0)), e, S(1.0)), dh, dl);
 }
 
+/* erfc(z) e^(z^2) = G(s)/d for z in [0, ZMAX], d = 1 + 2z (given by the caller, rounded once):
+ * G from pgv_gelu_c64 (see kern_vmath.c) */
+INL VD FN(verfcx)(VD z, VD d) {
+    VD t = FN(vdiv)(z - S(PGV_GELU_K), z + S(PGV_GELU_K));
+    return FN(vdiv)(FN(poly)(PGV_FMA(t + S(1.0), S(PGV_GELU_A64), S(-1.0)), pgv_gelu_c64, 25), d);
+}
+
 /* gelu = x Phi(x), Phi(x) = erfc(-x/sqrt 2)/2: with z = |x|/sqrt(2),
- * erfc(z) = e^-z^2 G(s)/(1 + 2z) (G: pgv_gelu_c64, see kern_vmath.c), and
+ * erfc(z) = e^-z^2 Q, Q = erfcx(z) (verfcx), and
  * Phi = erfc(z)/2 for x < 0, 1 - erfc(z)/2 above (no cancellation either
  * way). e^-z^2 = e^-(h + l) = e^-h (1 - l), with x^2/2 = h + l exactly (FMA):
  * rounding z^2 would cost up to z^2 2^-53 relative (hundreds of ulps in
  * the tail). |x| is clamped to 40, where e^-x^2/2 is 0. grad: the derivative
  * Phi(x) + x e^(-x^2/2)/sqrt(2 pi) instead. gelu(-inf) is NaN (-inf * 0),
  * as x (1 + erf(x/sqrt 2))/2 gives it. */
-INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad) {
+INL VD FN(vgelu)(VD x, int grad) {
     VD xc = FN(sel)((VI)(FN(vabs)(x) > S(40.0)), FN(copysign)(S(40.0), x), x); /* e^-800 = 0 */
     VD z = FN(vabs)(xc) * S(PGV_SQRT1_2);
-    z = FN(sel)((VI)(z > S(zmax)), S(zmax), z);
-    VD t = FN(vdiv)(z - S(PGV_GELU_K), z + S(PGV_GELU_K));
-    VD G = FN(poly)(PGV_FMA(t + S(1.0), S(a), S(-1.0)), gc, ng);
-    /* erfc(z) = e Q; 1 + 2z as 1 + sqrt(2) |x|, rounded once */
-    VD Q = FN(vdiv)(G, FN(sel)((VI)(z < S(zmax)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)), S(1.0 + 2.0 * zmax)));
+    z = FN(sel)((VI)(z > S(PGV_GELU_Z64)), S(PGV_GELU_Z64), z);
+    /* 1 + 2z as 1 + sqrt(2) |x|, rounded once */
+    VD Q = FN(verfcx)(z, FN(sel)((VI)(z < S(PGV_GELU_Z64)), PGV_FMA(FN(vabs)(xc), S(PGV_SQRT2), S(1.0)),
+                                 S(1.0 + 2.0 * PGV_GELU_Z64)));
     VD hx = S(0.5) * xc;
     VD h = hx * xc, l = PGV_FMA(hx, xc, -h);
     VD e = FN(vexp)(-h, 7);
@@ -224,8 +232,29 @@ INL VD FN(vgelu)(VD x, const double *gc, int ng, double zmax, double a, int grad
     return phi + x * (e * S(PGV_1_SQRT2PI));
 }
 
+/* erf: below |x| = 1/2 erf's Taylor polynomial; above, 1 - erfc(|x|) = 1 - e^-x^2 erfcx(|x|)
+ * with the sign of x (x^2 = h + l exactly, as in gelu; |x| clamped to 6, where erf rounds to 1;
+ * min lets NaN through). The derivative 2/sqrt(pi) e^-x^2 the same way (|x| clamped to 27.5,
+ * where it is 0; NaN stays NaN). */
+INL VD FN(verf)(VD x) {
+    VD a = FN(vabs)(x), ac = PGV_MIN_D(S(6.0), a);
+    VD h = ac * ac, l = PGV_FMA(ac, ac, -h);
+    VD e = FN(vexp)(-h, 7);
+    e = PGV_FMA(e, -l, e);
+    VD yl = S(1.0) - e * FN(verfcx)(ac, PGV_FMA(ac, S(2.0), S(1.0)));
+    VD ys = x * FN(poly)(x * x, pgv_erf_c, 13);
+    return FN(sel)((VI)(a < S(0.5)), ys, FN(copysign)(yl, x));
+}
+INL VD FN(verf_grad)(VD x) {
+    VD ac = PGV_MIN_D(S(27.5), FN(vabs)(x));
+    VD h = ac * ac, l = PGV_FMA(ac, ac, -h);
+    VD e = FN(vexp)(-h, 7);
+    return S(PGV_2_SQRTPI) * PGV_FMA(e, -l, e);
+}
+
 /* ---- float32 natively (twice the lanes), where float arithmetic keeps
- * the 2-ulp bound: exp, log, tanh, sigmoid, and sin and cos while |x| <= PGV_TRIG32_MAX.
+ * the 2-ulp bound: exp, log, tanh, sigmoid, gelu, erf and their derivatives, and sin
+ * and cos while |x| <= PGV_TRIG32_MAX.
  * The same algorithms as above, with float constants and shorter polynomials. */
 #define VS PGV_VS
 #define VSI PGV_VSI
@@ -360,6 +389,101 @@ INL VS FN(vsigmoids)(VS x) {
     return FN(sels)((VSI)(x < SS(0.0f)), e, SS(1.0f)) / (SS(1.0f) + e);
 }
 
+/* e^-(h + l) for h in [0, 170], |l| <= ulp(h)/2, as (t + d) 2^floor(k/16), t + d within 0.51 ulp:
+ * k = round(-16 h / ln 2) (kdm = k + MAGIC, whose low bits are k), r = -h - k ln2/16 - l (ln 2/16
+ * in two parts, the first product exact inside the FMA: r within 2^-28 of its value, |r| <= ln2/32),
+ * 2^(j/16) = t + tlo (j = k mod 16, from pgv_expf2_t and _lo as in vtanhs), e^r - 1 = p by Taylor to
+ * r^4 (truncation < 2^-34), and d = t p + tlo (tlo p dropped). The caller multiplies t + d into its
+ * factor before the power of two (vscale16s), so that the product is rounded once and a subnormal
+ * result once more. */
+INL VS FN(vexpns)(VS h, VS l, VS *d, VS *kdm) {
+    VS km = PGV_FMAS(h, SS(-16.0f * 0x1.715476p+0f), SS(PGV_MAGICF));
+    VS kd = km - SS(PGV_MAGICF);
+    VS r = PGV_FMAS(-kd, SS(0x1.62e430p-1f / 16), -h);
+    r = PGV_FMAS(-kd, SS(-0x1.05c610p-29f / 16), r) - l;
+    VS t = PGV_LUT16_S(pgv_expf2_t, (VSI)km);
+    *d = PGV_FMAS(t, r * FN(polys)(r, pgv_exp_cf + 1, 4), PGV_LUT16_S(pgv_expf2_lo, (VSI)km));
+    *kdm = km;
+    return t;
+}
+/* y 2^floor(k/16), kdm = k + MAGIC as vexpns gives it (0 >= k/16 >= -240): rounded once (scalef),
+ * or y 2^m1 2^m2 with m1 + m2 = floor(k/16), both factors normal, the first product exact */
+INL VS FN(vscale16s)(VS y, VS kdm) {
+#ifdef PGV_SCALEF_S
+    return PGV_SCALEF_S(y, (kdm - SS(PGV_MAGICF)) * SS(1.0f / 16));
+#else
+    VSI m = ((VSI)kdm - (VSI)SS(PGV_MAGICF)) >> 4, m1 = m >> 1;
+    return (y * (VS)((m1 + 127) << 23)) * (VS)((m - m1 + 127) << 23);
+#endif
+}
+/* p(w) = tb[1] + (tb[2] + w (tb[3] + w (tb[4] + ...))) at slot j (tb: a table of kern_vmath.c,
+ * row 0 the centres, rows 1 to nc the coefficients): the value at the centre, tb[1] (*hi), and
+ * the rest (*lo), to be added last */
+INL void FN(vtables)(VS *hi, VS *lo, const float (*tb)[16], int nc, VSI j, VS w) {
+    VS p = PGV_LUT16_S(tb[nc], j);
+    PGV_UNROLL for (int k = nc - 1; k >= 2; k--) p = PGV_FMAS(p, w, PGV_LUT16_S(tb[k], j));
+    *hi = PGV_LUT16_S(tb[1], j);
+    *lo = p;
+}
+/* (hi + lo)(t + d) 2^floor(k/16), hi t (the large product) added last, exact inside the FMA:
+ * within an ulp of the rounding of the product of the two sums (d <= t/40) */
+INL VS FN(vmul2s)(VS hi, VS lo, VS t, VS d, VS kdm) {
+    return FN(vscale16s)(PGV_FMAS(hi, t, PGV_FMAS(lo, t, (hi + lo) * d)), kdm);
+}
+
+/* gelu float32, every x natively: with a = |x|, gelu(-a) = -K(a) e^(-a^2/2) and
+ * gelu(a) = a - K(a) e^(-a^2/2) (Phi(a) = 1 - Phi(-a)), K from pgv_gelu_kt, the product
+ * s = K e^-a^2/2 by vmul2s (the power of two last, so a subnormal s is rounded once);
+ * s <= 0.4 a where a - s is taken (a >= 1/4). For a < 1/4, x (1/2 + x H(x^2)). e^-a^2/2
+ * as vexpns of h + l = a^2/2 exactly (FMA). a is clamped to 18 (e^-162 = 0 below float's
+ * subnormals) with NaN going through the polynomial (ac) but not into the exponential's integer
+ * parts (ae: the min gives 18 for NaN). gelu(+inf) = inf - 0, gelu(-inf) = NaN (-inf * 0, as
+ * x (1 + erf(x/sqrt 2))/2 gives it), gelu(-0) = -0.
+ * grad: gelu'(-a) = L(a) e^(-a^2/2), gelu'(a) = 1 - gelu'(-a), L from pgv_gelu_lt; for a < 1/4,
+ * 1/2 + x M(x^2); NaN at +-inf (inf * 0, as Phi(x) + x phi(x) gives it). */
+INL VS FN(vgelus)(VS x, int grad) {
+    VS a = FN(vabss)(x);
+    VS ae = PGV_MIN_S(a, SS(18.0f)), ac = PGV_MIN_S(SS(18.0f), a);
+    const float(*tb)[16] = grad ? pgv_gelu_lt : pgv_gelu_kt;
+    VSI j = (VSI)(ae + SS(1.0f)) >> 21; /* the interval (see the tables) */
+    VS phi, plo;
+    FN(vtables)(&phi, &plo, tb, 8, j, ac - PGV_LUT16_S(tb[0], j));
+    VS hx = SS(0.5f) * ae, h = hx * ae;
+    VS d, kdm, t = FN(vexpns)(h, PGV_FMAS(hx, ae, -h), &d, &kdm);
+    VS s = FN(vmul2s)(phi, plo, t, d, kdm);
+    VSI neg = (VSI)(x < SS(0.0f)), small = (VSI)(a < SS(0.25f));
+    VS u = x * x;
+    if (!grad)
+        return FN(sels)(small, x * PGV_FMAS(x, FN(polys)(u, pgv_gelu_h, 4), SS(0.5f)),
+                        FN(sels)(neg, x * SS(0.0f), a) - s);
+    VS y = FN(sels)(neg, SS(0.0f), SS(1.0f)) - (VS)((VSI)s ^ (neg & FN(splatsi)(INT32_MIN)));
+    y = FN(sels)(small, PGV_FMAS(x, FN(polys)(u, pgv_gelu_m, 4), SS(0.5f)), y);
+    return y + (x - x);
+}
+
+/* erf float32, every x natively: for |x| < 1/2, x (2/sqrt(pi) + x^2 E(x^2)) with 2/sqrt(pi) in
+ * two floats, its large part multiplied in last (within 0.6 ulp); above, erf's polynomial of the
+ * interval from pgv_erf_t (its value at the centre in two floats: within 0.6 ulp) with the sign
+ * of x put back. |x| clamped to 4.4 (erf rounds to 1 from 3.92; min lets NaN through).
+ * The derivative 2/sqrt(pi) e^-x^2: vexpns of h + l = x^2 (|x| clamped to 11, where it is 0;
+ * NaN put back at the end). */
+INL VS FN(verfs)(VS x) {
+    VS a = FN(vabss)(x), ac = PGV_MIN_S(SS(4.4f), a);
+    VSI j = (VSI)(ac + SS(1.0f)) >> 20;
+    VS phi, plo;
+    FN(vtables)(&phi, &plo, pgv_erf_t, 7, j, ac - PGV_LUT16_S(pgv_erf_t[0], j));
+    VS u = x * x;
+    VS q = PGV_FMAS(u, FN(polys)(u, pgv_erf_e, 5), SS(PGV_2_SQRTPI_LO));
+    VS y = FN(sels)((VSI)(a < SS(0.5f)), PGV_FMAS(x, SS(PGV_2_SQRTPI_HI), x * q), phi + plo);
+    return (VS)((VSI)y | ((VSI)x & FN(splatsi)(INT32_MIN))); /* the sign, and -0 for -0 */
+}
+INL VS FN(verf_grads)(VS x) {
+    VS ae = PGV_MIN_S(FN(vabss)(x), SS(11.0f)), h = ae * ae;
+    VS d, kdm, t = FN(vexpns)(h, PGV_FMAS(ae, ae, -h), &d, &kdm);
+    VS y = FN(vmul2s)(SS(PGV_2_SQRTPI_HI), SS(PGV_2_SQRTPI_LO), t, d, kdm);
+    return FN(sels)((VSI)(x != x), x, y);
+}
+
 /* The lines PGV_PREFETCH bytes ahead of the one vector's (64 bytes: one
  * line) input, output and gradient: the hardware prefetchers alone leave the
  * compute-heavy loops waiting on memory (a third of float64 tanh's time on
@@ -470,7 +594,6 @@ INL void FN(prefetch)(const void *o, const void *g, const void *x) {
 /* the scalar stand-ins where no lane is ever handed over */
 #define PGV_NOLIBM(v) (v)
 #define PGV_ALWAYS(v) 1
-#define PGV_NEVER(v) 0
 #define PGV_TRIG32(v) (!PGV_ANYS(~(VSI)(FN(vabss)(v) <= SS(PGV_TRIG32_MAX))))
 
 PGV_LOOPS(exp, FN(vexp)(v, 7), FN(vexp)(v, 4), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vexps)(v))
@@ -482,17 +605,20 @@ PGV_LOOPS(sin, FN(vsincos)(v, 8, 7, 0), FN(vsincos)(v, 5, 4, 0), PGV_TRIG_MAX, s
           FN(vsincoss)(v, 0))
 PGV_LOOPS(cos, FN(vsincos)(v, 8, 7, 1), FN(vsincos)(v, 5, 4, 1), PGV_TRIG_MAX, cos, cosf, PGV_TRIG32,
           FN(vsincoss)(v, 1))
-PGV_LOOPS(gelu, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 0),
-          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 0), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER, v)
-PGV_LOOPS(gelu_grad, FN(vgelu)(v, pgv_gelu_c64, 25, PGV_GELU_Z64, PGV_GELU_A64, 1),
-          FN(vgelu)(v, pgv_gelu_c32, 14, PGV_GELU_Z32, PGV_GELU_A32, 1), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_NEVER,
-          v)
+/* gelu, gelu', erf and erf' natively in float32 for every x: no lane goes through doubles, so a
+ * value never depends on its neighbours (the float64 formulas stand in the path never taken) */
+PGV_LOOPS(gelu, FN(vgelu)(v, 0), FN(vgelu)(v, 0), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(vgelus)(v, 0))
+PGV_LOOPS(gelu_grad, FN(vgelu)(v, 1), FN(vgelu)(v, 1), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+          FN(vgelus)(v, 1))
+PGV_LOOPS(erf, FN(verf)(v), FN(verf)(v), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS, FN(verfs)(v))
+PGV_LOOPS(erf_grad, FN(verf_grad)(v), FN(verf_grad)(v), INFINITY, PGV_NOLIBM, PGV_NOLIBM, PGV_ALWAYS,
+          FN(verf_grads)(v))
 
 static const pgv_table FN(pgv_table) = {
     {FN(exp_f64), FN(log_f64), FN(tanh_f64), FN(sigmoid_f64), FN(sin_f64), FN(cos_f64), FN(gelu_f64),
-     FN(gelu_grad_f64)},
+     FN(gelu_grad_f64), FN(erf_f64), FN(erf_grad_f64)},
     {FN(exp_f32), FN(log_f32), FN(tanh_f32), FN(sigmoid_f32), FN(sin_f32), FN(cos_f32), FN(gelu_f32),
-     FN(gelu_grad_f32)},
+     FN(gelu_grad_f32), FN(erf_f32), FN(erf_grad_f32)},
 };
 
 #undef S
@@ -506,7 +632,6 @@ static const pgv_table FN(pgv_table) = {
 #undef PGV_LOOPS
 #undef PGV_NOLIBM
 #undef PGV_ALWAYS
-#undef PGV_NEVER
 #undef PGV_TRIG32
 #undef VS
 #undef VSI

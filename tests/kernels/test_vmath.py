@@ -1,6 +1,8 @@
-"""The transcendental kernels (csrc/kern_vmath.c): exp, log, tanh, sigmoid, sin
-and cos, each within 2 ulp (float32) or 4 ulp (float64) of the correctly
-rounded result, with libm's special values.
+"""The transcendental kernels (csrc/kern_vmath.c): exp, log, tanh, sigmoid, sin,
+cos, gelu and erf, and the derivatives of gelu and erf (through backward), each
+within 2 ulp (float32) or 4 ulp (float64) of the correctly rounded result, with
+libm's special values; a value that depends only on its own input (never on
+its neighbours in a vector, nor on the number of threads).
 
 Every kernel set this CPU runs (AVX-512, AVX2+FMA, and the scalar libm loops
 kept as the fallback) is forced in turn through the public ops.
@@ -44,7 +46,7 @@ for _name in ("avx512", "avx2", "scalar"):
 _runtime._set_vmath_kernel("auto")
 
 MAX_ULP = {np.float32: 2, np.float64: 4}
-FUNCS = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "gelu")
+FUNCS = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "gelu", "erf")
 
 
 @pytest.fixture(params=KERNELS)
@@ -70,6 +72,7 @@ _MP = {
     "cos": mpmath.cos,
     # beyond |x| = 40 (mpmath's erfc refuses huge arguments): x, or -0 (float64 underflows from -38.6)
     "gelu": lambda v: (v if v > 0 else -mpmath.mpf(0)) if abs(v) > 40 else v * mpmath.erfc(-v / mpmath.sqrt(2)) / 2,
+    "erf": mpmath.erf,
 }
 
 
@@ -80,6 +83,8 @@ def _np64(name: str, x: np.ndarray) -> np.ndarray:
             return np.where(x < 0, e, 1.0) / (1.0 + e)
         if name == "gelu":
             return _gelu64(x)
+        if name == "erf":
+            return np.array([math.erf(v) for v in x.tolist()])
         return getattr(np, name)(x)
 
 
@@ -163,6 +168,8 @@ DOMAIN = {
     ("cos", np.float64): (-20.0, 20.0),
     ("gelu", np.float32): (-15.0, 6.0),
     ("gelu", np.float64): (-39.0, 9.0),
+    ("erf", np.float32): (-4.5, 4.5),
+    ("erf", np.float64): (-6.5, 6.5),
 }
 
 
@@ -368,6 +375,172 @@ def test_backward_uses_the_kernels(kernel, name, local, dtype):
     want = g.astype(np.float64) * local(x.astype(np.float64))
     tol = 4 * np.finfo(dtype).eps
     np.testing.assert_allclose(t.grad.numpy(), want, rtol=tol, atol=tol * np.abs(g).max())
+
+
+# ---- gelu's and erf's derivatives (their backward kernels), and independence of neighbours ----
+
+GELU_ZERO = -0.75179152469356451  # gelu'(x) = 0 there
+
+
+def run_grad(name: str, x: np.ndarray) -> np.ndarray:
+    """d name(x)/dx by pygrad's backward kernel (an upstream gradient of ones: g * 1 * f'(x) is exact)."""
+    t = pg.tensor(x, requires_grad=True)
+    getattr(pg, name)(t).backward(pg.tensor(np.ones_like(x)))
+    return t.grad.numpy()
+
+
+def _mp_deriv(name: str, v: float):
+    v = mpmath.mpf(v)
+    if name == "erf":
+        return 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-v * v)
+    return mpmath.erfc(-v / mpmath.sqrt(2)) / 2 + v * mpmath.exp(-v * v / 2) / mpmath.sqrt(2 * mpmath.pi)
+
+
+def _deriv64(name: str, x: np.ndarray) -> np.ndarray:
+    """The derivative of float32 values in float64: erf' = 2/sqrt(pi) e^-x^2 (x^2 exact); gelu' =
+    Phi(x) + x phi(x) by math.erfc (within 2^-45 relative where float32's gelu' is not 0 or 1,
+    |x| < 15, apart from its zero, where the two terms cancel: points within 2^-8 of it by mpmath).
+    NaN for NaN; gelu' NaN at +-inf (inf * 0), erf' 0."""
+    out = np.empty(len(x))
+    for i, v in enumerate(x.tolist()):
+        if math.isnan(v) or (name == "gelu" and math.isinf(v)):
+            out[i] = math.nan
+        elif name == "erf":
+            if abs(v) > 28:
+                out[i] = 0.0
+            else:
+                out[i] = 2 / math.sqrt(math.pi) * math.exp(-v * v)
+        elif abs(v - GELU_ZERO) < 2.0**-8:
+            with mpmath.workprec(120):
+                out[i] = float(_mp_deriv("gelu", v))
+        else:
+            out[i] = 0.5 * math.erfc(-v * 0.7071067811865476) + v * math.exp(-0.5 * v * v) / math.sqrt(2 * math.pi)
+    return out
+
+
+def deriv_sweep(name: str, dtype, dense: int, rand: int) -> np.ndarray:
+    """The function's sweep without infinities and NaN, every float32 within 2^-10 of gelu's zero."""
+    x = sweep(name, dtype, dense, rand)
+    x = x[np.isfinite(x)]
+    if name == "gelu" and dtype == np.float32:
+        z = np.float32(GELU_ZERO)
+        n = int(2.0**-10 / np.spacing(z))
+        below = np.nextafter(z, np.float32(-1)) - np.arange(n, dtype=np.float32) * np.spacing(z)
+        above = z + np.arange(n, dtype=np.float32) * np.spacing(z)
+        x = np.concatenate([x, below.astype(np.float32), above.astype(np.float32)])
+    return x
+
+
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_derivative_ulp_error_float32(kernel, name):
+    """float32 gelu' and erf' within 2 ulp of the correctly rounded value: over the domain, near 0,
+    random bit patterns, and every float32 within 2^-10 of gelu's zero (x = -0.7518)."""
+    x = deriv_sweep(name, np.float32, 200_000, 50_000)
+    key = (name + "'", "float32", len(x))
+    if key not in _REF_CACHE:
+        _REF_CACHE[key] = _deriv64(name, x.astype(np.float64)).astype(np.float32)
+    ref = _REF_CACHE[key]
+    y = run_grad(name, x)
+    assert y.dtype == np.float32
+    err = ulp_distance(y, ref)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[np.float32], (
+        f"{kernel} {name}': {err[worst]} ulp at x={x[worst]!r}: got {y[worst]!r}, correctly rounded {ref[worst]!r}")
+
+
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_derivative_error_float64(kernel, name):
+    """float64 erf' within 4 ulp of mpmath's value; float64 gelu' = Phi(x) + x phi(x) within 4 ulp of
+    the larger of its two terms (relative accuracy is lost where they cancel, about its zero), where
+    the result is a normal number (|x| < 37.5)."""
+    x = deriv_sweep(name, np.float64, 6_000, 3_000)
+    x = x[np.abs(x) < (37.0 if name == "gelu" else 40.0)]
+    with mpmath.workprec(120):
+        exact = [_mp_deriv(name, v) for v in x.tolist()]
+        ref = np.array([float(v) for v in exact])
+        if name == "gelu":
+            scale = np.array([float(max(abs(mpmath.erfc(-mpmath.mpf(v) / mpmath.sqrt(2)) / 2),
+                                        abs(e - mpmath.erfc(-mpmath.mpf(v) / mpmath.sqrt(2)) / 2)))
+                              for v, e in zip(x.tolist(), exact)])
+    y = run_grad(name, x)
+    if name == "erf":
+        err = ulp_distance(y, ref)
+    else:
+        err = np.abs(y - ref) / np.spacing(scale)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[np.float64], f"{kernel} {name}': {err[worst]} ulp at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_derivative_special_values(kernel, name, dtype):
+    """gelu'(+-0) = gelu'(subnormal) = 1/2, gelu'(+-inf) = NaN (Phi(x) + x phi(x) gives inf * 0),
+    0 far below and 1 far above; erf'(0) = 2/sqrt(pi) rounded, erf'(+-inf) = 0; NaN stays NaN."""
+    sub = float(np.finfo(dtype).smallest_subnormal)
+    x = np.array([0.0, -0.0, sub, -sub, math.inf, -math.inf, math.nan, -1e30, 1e30, -40.0, 40.0], dtype=dtype)
+    y = run_grad(name, x)
+    if name == "gelu":
+        want = [0.5, 0.5, 0.5, 0.5, math.nan, math.nan, math.nan, 0.0, 1.0, 0.0, 1.0]
+    else:
+        c = float(dtype(2 / math.sqrt(math.pi)))
+        want = [c, c, c, c, 0.0, 0.0, math.nan, 0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(y, np.array(want, dtype=dtype))
+
+
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_derivative_against_central_differences(kernel, name):
+    """float64: the backward kernel against central differences of the forward kernel."""
+    x = np.linspace(-6.0, 6.0, 1201) + 1e-3
+    h = 1e-5
+    fd = (run(name, x + h) - run(name, x - h)) / (2 * h)
+    np.testing.assert_allclose(run_grad(name, x), fd, rtol=1e-8, atol=1e-9)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.int32 if a.dtype == np.float32 else np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("grad", [False, True], ids=["forward", "derivative"])
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_value_independent_of_its_neighbours(kernel, name, grad, dtype):
+    """Each element's result, bit for bit, whatever shares its vector: beside infinities, NaN,
+    huge, tiny and subnormal numbers, values on either side of the kernels' switches (|x| = 1/4,
+    1/2), at every stride and shuffled."""
+    rng = np.random.default_rng(7)
+    base = np.concatenate([rng.uniform(-6, 6, 56), rng.uniform(-0.6, 0.6, 4),
+                           [GELU_ZERO, 0.0, -0.0, -14.0]]).astype(dtype)
+    f = run_grad if grad else run
+    plain = _bits(f(name, base))
+    sub = float(np.finfo(dtype).smallest_subnormal)
+    for filler in (math.inf, -math.inf, math.nan, 1e30, -1e30, 30.0, -30.0, sub, 0.2, -0.3, 0.7, 20.0):
+        for stride in (2, 3, 17):
+            x = np.full(len(base) * stride, filler, dtype=dtype)
+            x[::stride] = base
+            got = _bits(f(name, x)[::stride])
+            bad = np.flatnonzero(got != plain)
+            assert len(bad) == 0, f"{kernel} {name} grad={grad}: x={base[bad]!r} beside {filler}"
+    perm = rng.permutation(len(base))
+    np.testing.assert_array_equal(_bits(f(name, base[perm])), plain[perm])
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["forward", "derivative"])
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_value_independent_of_the_thread_count(name, grad):
+    """A large float32 tensor (split over the pool's threads) gives the same bits on 1 and 2 threads."""
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(400_003) * 4).astype(np.float32)
+    x[rng.integers(0, len(x), 500)] = np.array([math.inf, -math.inf, math.nan, 1e30, -40.0] * 100, np.float32)
+    f = run_grad if grad else run
+    before = pg.get_num_threads()
+    try:
+        pg.set_num_threads(1)
+        one = _bits(f(name, x))
+        pg.set_num_threads(2)
+        two = _bits(f(name, x))
+    finally:
+        pg.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
 
 
 def test_dispatch_picks_the_cpu_s_best():
