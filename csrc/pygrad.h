@@ -318,6 +318,9 @@ pg_tensor *pg_abs(pg_tensor *x);
 pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b);
 pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b);
 pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi);
+/* min(max(x, min_val), max_val), min_val <= max_val (else PG_ERR_VALUE); the gradient passes strictly
+ * inside, min_val < x < max_val (0 at the bounds and at NaN), PyTorch's hardtanh: relu6 is (0, 6) */
+pg_tensor *pg_hardtanh(pg_tensor *x, double min_val, double max_val);
 pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y);
 pg_tensor *pg_sigmoid(pg_tensor *x);
 pg_tensor *pg_tanh(pg_tensor *x);

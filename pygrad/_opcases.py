@@ -47,7 +47,7 @@ OP_NAMES: tuple[str, ...] = (
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
-    "one_hot", "binary_cross_entropy", "check_finite_norm", "cumprod", "pad", "tril", "triu",
+    "one_hot", "binary_cross_entropy", "check_finite_norm", "cumprod", "pad", "tril", "triu", "hardtanh",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -827,5 +827,12 @@ CASES: list[OpCase] = [
     OpCase("pad", "pad-crop-all", lambda m, a: _pad(m)(a, (-2, -1), value=1.0), ((2, 3),)),
     OpCase("tril", "tril-beyond", lambda m, a: a.tril(7), ((2, 3),)),
     OpCase("triu", "triu-wide", lambda m, a: m.triu(a * a, 2), ((3, 5),)),
+    # hardtanh (and relu6): 18 "away0" values lie on a grid whose cell edges include 0.5, 1.0 and 1.5, so no
+    # value is near a bound
+    OpCase("hardtanh", "hardtanh-default", lambda m, a: _F(m).hardtanh(a), ((3, 6),), "away0"),
+    OpCase("hardtanh", "hardtanh-bounds-3d", lambda m, a: _F(m).hardtanh(a, -0.5, 1.5), ((2, 3, 3),), "away0"),
+    OpCase("hardtanh", "relu6", lambda m, a: _F(m).relu6(a * 4.0), ((18,),), "away0"),
+    OpCase("hardtanh", "hardtanh-method-0d", lambda m, a: a._hardtanh(-2.0, 2.0), ((),)),
+    OpCase("hardtanh", "hardtanh-empty", lambda m, a: _F(m).hardtanh(a, 0.0, 1.0), ((0, 3),)),
 ]
 """All cases; ids are unique."""

@@ -448,6 +448,12 @@ OPS: tuple[Op, ...] = (
                        lambda e, x, diagonal: x.triu(diagonal), ("diagonal",), (0,)),
        "triu", (), (),
        doc="The upper triangle: triu (pygrad._derived checks its arguments)."),
+    Op("hardtanh", 1, Gate("HardtanhGate", "z = min(max(x, min_val), max_val); dx = dz strictly inside, "
+                           "min_val < x < max_val.", lambda e, x, min_val, max_val: x._hardtanh(min_val, max_val),
+                           ("min_val", "max_val"), (-1.0, 1.0)),
+       "hardtanh", (), (),
+       doc="x clipped to [min_val, max_val], the gradient passing strictly inside (PyTorch's rule): "
+           "pygrad.nn.functional.hardtanh and relu6, nn.Hardtanh, nn.ReLU6."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

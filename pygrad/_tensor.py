@@ -890,6 +890,12 @@ class Tensor:
         hi = 0.0 if max is None else _real("clamp", "max", max)
         return _wrap(lib.pg_clamp(self._p, lo, hi, min is not None, max is not None))
 
+    def _hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        """The hardtanh op: min(max(x, min_val), max_val), the gradient strictly inside (PyTorch's
+        hardtanh); nn.functional.hardtanh and relu6 apply it."""
+        return _wrap(lib.pg_hardtanh(self._p, _real("hardtanh", "min_val", min_val),
+                                     _real("hardtanh", "max_val", max_val)))
+
     def pow(self, p: Any) -> Tensor:
         """xᵖ for a scalar or tensor exponent."""
         r = self.__pow__(p)

@@ -520,13 +520,14 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
 
 
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
-    """x clipped to [min_val, max_val]; the gradient passes strictly inside (PyTorch's rule)."""
+    """x clipped to [min_val, max_val], one op (``hardtanh``); the gradient passes strictly inside
+    (PyTorch's rule: 0 at the bounds, where clamp's is 1)."""
     t = _tensor("hardtanh", input)
     if not min_val <= max_val:
         raise PygradValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
-    mod = engine_of(t)
-    return _activate("hardtanh", t, lambda u: mod.where(u <= min_val, float(min_val),
-                                                        mod.where(u >= max_val, float(max_val), u)), inplace)
+    if inplace is False:  # the usual call: no closure
+        return t._hardtanh(min_val, max_val)
+    return _activate("hardtanh", t, lambda u: u._hardtanh(min_val, max_val), inplace)
 
 
 def relu6(input: Any, inplace: bool = False) -> Any:

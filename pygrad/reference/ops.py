@@ -1110,6 +1110,33 @@ class Clamp(Op):
         return (np.where(inside, g, _scalar(g.dtype, 0)),)
 
 
+class Hardtanh(Op):
+    """y = min(max(x, lo), hi) with lo <= hi (relu6: lo = 0, hi = 6), as x < lo ? lo : x, then that
+    > hi ? hi : it (NaN stays NaN; -0 stays -0 at lo = 0).
+
+    dx = g strictly inside, lo < x < hi, else 0 (at the bounds, as PyTorch's hardtanh_backward, and at
+    NaN, as its vector loop; clamp counts the bounds as inside).
+    """
+
+    name = "hardtanh"
+    save_inputs = True
+
+    def __init__(self, lo: float, hi: float) -> None:
+        super().__init__()
+        self.lo = lo
+        self.hi = hi
+
+    def forward(self, x: Array) -> Array:
+        lo, hi = _scalar(x.dtype, self.lo), _scalar(x.dtype, self.hi)
+        y = np.where(x < lo, lo, x)
+        return np.where(y > hi, hi, y)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        inside = (x > _scalar(x.dtype, self.lo)) & (x < _scalar(x.dtype, self.hi))
+        return (np.where(inside, g, _scalar(g.dtype, 0)),)
+
+
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x)), as exp(x) / (1 + exp(x)) for x < 0; dx = g * y * (1 - y)."""
 
@@ -2871,6 +2898,7 @@ OPS: dict[str, type[Op]] = {
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
         Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy, CheckFiniteNorm, CumProd, Pad, Tril, Triu,
+        Hardtanh,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

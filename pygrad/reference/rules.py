@@ -144,7 +144,7 @@ def _unary(node: Node, g: Tensor) -> list[Any]:
         r = g * where(x.numpy() > 0, _const(1.0, x.dtype), x.exp() * op.alpha)
     elif isinstance(op, ops.Cast):
         r = g.astype(op.in_dtypes[0])
-    else:  # abs, relu, leaky_relu, clamp
+    else:  # abs, relu, leaky_relu, clamp, hardtanh
         r = g * _local(node)
     return [r]
 
@@ -485,7 +485,7 @@ for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minim
     RULES[_cls] = _binary
 for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar,
              ops.Sqrt, ops.Reciprocal,
-             ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
+             ops.Abs, ops.Clamp, ops.Hardtanh, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
     RULES[_cls] = _unary
 for _cls in ops.OPS.values():  # the elementwise ops carry their rule (ops.Exp.rule ...)
     if hasattr(_cls, "rule"):

@@ -968,6 +968,14 @@ class Tensor:
         """Clip into [min, max] (scalar bounds, at least one)."""
         return _clamp(self, min, max)
 
+    def _hardtanh(self, min_val: builtins.float = -1.0, max_val: builtins.float = 1.0) -> Tensor:
+        """The hardtanh op: min(max(x, min_val), max_val), the gradient strictly inside (see
+        :class:`ops.Hardtanh`); nn.functional.hardtanh and relu6 apply it."""
+        lo, hi = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
+        if not lo <= hi:
+            raise PygradValueError(f"hardtanh: min_val {lo} is greater than max_val {hi}")
+        return _unary(ops.Hardtanh(lo, hi), self)
+
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / Σ exp(x - max) along ``axis``."""
         return _softmax(ops.Softmax, "softmax", self, axis, dim)

@@ -105,6 +105,8 @@ GATE_CASES = [
     ("RemainderGate", lambda ns: ns.RemainderGate(), [(2, 2), (2,)], "positive"),
     ("FloorDivideGate", lambda ns: ns.FloorDivideGate(), [(4,), (4,)], "positive"),
     ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate(), [(2, 3), (2, 3), (3,)], "prob"),
+    ("HardtanhGate", lambda ns: ns.HardtanhGate(-0.5, 1.5), [(2, 3)], "away0"),
+    ("HardtanhGate", lambda ns: ns.HardtanhGate(), [(5,)], "away0"),
     ("BinaryCrossEntropyGate", lambda ns: ns.BinaryCrossEntropyGate("none"), [(4,), (4,), (4,)], "prob"),
     ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(), [()], "any"),
     ("CheckFiniteNormGate", lambda ns: ns.CheckFiniteNormGate(float("inf")), [(2, 3)], "any"),

@@ -968,6 +968,24 @@ def b_tri(name: str) -> Any:
     return build
 
 
+def b_hardtanh(p: Program) -> Value | None:
+    """hardtanh of a picked value with drawn bounds (lo = hi included), relu6 of it scaled, or the method."""
+    x = p.pick()
+    form = p.draw(st.sampled_from(["hardtanh", "relu6", "method"]))
+    if form == "relu6":
+        lo, hi, k = 0.0, 6.0, 4.0
+    else:
+        lo = float(p.draw(st.sampled_from([-1.5, -1.0, -0.25, 0.0])))
+        hi, k = lo + float(p.draw(st.sampled_from([0.0, 0.5, 1.0, 2.5]))), 1.0
+    for bound in (lo, hi):
+        agree(np.sign(x.c.numpy() * k - bound), np.sign(x.a * k - bound))
+    if form == "relu6":
+        return apply(p, "hardtanh", lambda m, a: m.nn.functional.relu6(a * k), x)
+    if form == "method":
+        return apply(p, "hardtanh", lambda m, a: a._hardtanh(lo, hi), x)
+    return apply(p, "hardtanh", lambda m, a: m.nn.functional.hardtanh(a, lo, hi), x)
+
+
 def b_check_finite_norm(p: Program) -> Value | None:
     """clip_grad_norm_'s check of a picked value (as a norm of order 1, 2 or inf), sometimes made
     non-finite first (plus NaN or inf: both engines refuse it alike)."""
@@ -1051,6 +1069,7 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "pad": b_pad,
     "tril": b_tri("tril"),
     "triu": b_tri("triu"),
+    "hardtanh": b_hardtanh,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
