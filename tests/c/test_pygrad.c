@@ -892,6 +892,19 @@ static void test_unary_ops(void) {
         CHECK_VALUES(y, tol, -1, 0, 1);
         y = keep(pg_clamp(x, 3, 1, 1, 1)); /* lo > hi gives hi */
         CHECK_VALUES(y, tol, 1, 1, 1);
+        y = keep(pg_hardtanh(x, -0.5, 2));
+        CHECK_VALUES(y, tol, -0.5, 0, 2);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, tol, 0, 1, 0); /* the bounds are outside (clamp's: inside) */
+        RESET();
+        y = keep(pg_hardtanh(x, 0, 0)); /* a point */
+        CHECK_VALUES(y, tol, 0, 0, 0);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, tol, 0, 0, 0);
+        RESET();
+        y = keep(pg_hardtanh(V(dt, NAN, -INFINITY, INFINITY, -0.0, 7), 0, 6)); /* relu6 */
+        CHECK_VALUES(y, 0, NAN, 0, 6, 0, 6);
+        CHECK(signbit(get(y, 3)));
 #undef RESET
     }
     /* float-only ops take bools as float32 */
@@ -923,6 +936,13 @@ static void test_unary_ops(void) {
     CHECK_FAILS(pg_clamp(V(F64, 1), 0, 1, 0, 0), PG_ERR_VALUE, "clamp: at least one of min and max");
     CHECK_FAILS(pg_clamp(V(F64, 1), NAN, 1, 1, 1), PG_ERR_VALUE, "clamp: a bound is NaN");
     CHECK_FAILS(pg_clamp(V(F64, 1), 0, NAN, 0, 1), PG_ERR_VALUE, "a bound is NaN");
+    CHECK_FAILS(pg_hardtanh(NULL, -1, 1), PG_ERR_VALUE, "hardtanh: got a NULL tensor");
+    CHECK_FAILS(pg_hardtanh(V(F64, 1), 2, 1), PG_ERR_VALUE, "hardtanh: min_val 2.0 is greater than max_val 1.0");
+    CHECK_FAILS(pg_hardtanh(V(F64, 1), NAN, 1), PG_ERR_VALUE, "hardtanh: min_val nan");
+    CHECK_FAILS(pg_hardtanh(V(F32, 1), 0, NAN), PG_ERR_VALUE, "max_val nan");
+    y = keep(pg_hardtanh(V(I64, 3, -4, 0), -1, 1)); /* integers as float32 */
+    CHECK(pg_tensor_dtype(y) == F32);
+    CHECK_VALUES(y, 0, 1, -1, 0);
     release_all();
 }
 
