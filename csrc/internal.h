@@ -414,6 +414,9 @@ pg_status pg__fail(pg_status code, const char *fmt, ...) __attribute__((format(p
 void pg__clear_error(void);
 const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 #define PG_SHAPE_BUF 96
+/* p as Python prints a float ("2.0", "1e-05", "inf", "nan"): messages about float arguments */
+const char *pg__py_float(double p, char *buf, size_t cap);
+#define PG_FLOAT_BUF 32
 
 /* tensor.c */
 pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape);

@@ -30,19 +30,6 @@ static pg_tensor *pg__int_neg_abs(pg_tensor *x, bool abs) {
     return out;
 }
 
-/* p as Python prints a float (2.0, 0.5, inf), for messages */
-static void pg__py_float(char *buf, size_t cap, double p) {
-    if (isinf(p) || isnan(p)) {
-        snprintf(buf, cap, "%s%s", p < 0 ? "-" : "", isnan(p) ? "nan" : "inf");
-        return;
-    }
-    for (int digits = 1; digits <= 17; digits++) { /* the shortest that reads back */
-        snprintf(buf, cap, "%.*g", digits, p);
-        if (strtod(buf, NULL) == p) break;
-    }
-    if (!strpbrk(buf, ".en")) strncat(buf, ".0", cap - strlen(buf) - 1);
-}
-
 /* ---- the ops ---- */
 
 /* neg: y = -x */
@@ -285,10 +272,9 @@ PG_UNARY_KERNELS(hardtanh, PG_CLAMP_LO(x) > (T)p->clamp.hi ? (T)p->clamp.hi : PG
 
 pg_tensor *pg_hardtanh(pg_tensor *x, double min_val, double max_val) {
     if (!(min_val <= max_val)) { /* NaN too */
-        char lo[32], hi[32];
-        pg__py_float(lo, sizeof lo, min_val);
-        pg__py_float(hi, sizeof hi, max_val);
-        pg__fail(PG_ERR_VALUE, "hardtanh: min_val %s is greater than max_val %s", lo, hi);
+        char lo[PG_FLOAT_BUF], hi[PG_FLOAT_BUF];
+        pg__fail(PG_ERR_VALUE, "hardtanh: min_val %s is greater than max_val %s", pg__py_float(min_val, lo, sizeof lo),
+                 pg__py_float(max_val, hi, sizeof hi));
         return NULL;
     }
     pg_params p = {0};
@@ -399,9 +385,9 @@ static pg_status check_finite_norm_forward(pg_tensor *out, pg_tensor *const *in,
     int64_t at = pg__first_nonfinite(x);
     if (at >= 0) {
         double v = x->dtype == PG_DTYPE_F64 ? ((const double *)x->data)[at] : (double)((const float *)x->data)[at];
-        char order[32], got[32];
-        pg__py_float(order, sizeof order, p->c);
-        pg__py_float(got, sizeof got, isnan(v) ? fabs(v) : v); /* "nan", any sign */
+        char order[PG_FLOAT_BUF], got[PG_FLOAT_BUF];
+        pg__py_float(p->c, order, sizeof order);
+        pg__py_float(v, got, sizeof got); /* "nan", any sign */
         return pg__fail(PG_ERR_RUNTIME,
                         "clip_grad_norm_: the total norm of order %s for gradients from `parameters` is non-finite "
                         "(%s), so it cannot be clipped. To disable this error and scale the gradients by the "
