@@ -472,6 +472,32 @@ def _binary_cross_entropy(node: Node, g: Tensor) -> list[Any]:
     return [dp, dt, None]
 
 
+def _huber_loss(node: Node, g: Tensor) -> list[Any]:
+    """dx = u·c, dt = -dx: u = clamp(d, -δ, δ), clamp(d / β, -1, 1), or sign(d) (β = 0) as a constant;
+    c = g, or g / numel for the mean."""
+    x, t = node.inputs
+    op = node.op
+    d = x - t
+    if not op.smooth_l1:
+        u = d.clamp(-op.delta, op.delta)
+    elif op.delta == 0:
+        u = _const(op.local(x.numpy(), t.numpy()), x.dtype)
+    else:
+        u = (d / op.delta).clamp(-1.0, 1.0)
+    c = g / float(x.size) if op.reduction == "mean" else g
+    r = u * c
+    return [r if node.needs[0] else None, -r if node.needs[1] else None]
+
+
+def _vector_norm(node: Node, g: Tensor) -> list[Any]:
+    """dx = x·(g / (y + m)), m = [y = 0] a constant (x is 0 there)."""
+    (x,) = node.inputs
+    y = _output(node)
+    keep = tuple(1 if i in node.op.axes else s for i, s in enumerate(x.shape))
+    q = g / (y + _const((y.numpy() == 0).astype(y.dtype), y.dtype))
+    return [x * q.reshape(*keep)]
+
+
 def _custom(node: Node, g: Tensor) -> list[Any]:
     fn, needs = node.op.tensor_fn
     grads = _engines.custom_grads(fn(g, needs), len(node.inputs))
@@ -504,6 +530,7 @@ RULES.update({
     ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
     ops.BinaryCrossEntropy: _binary_cross_entropy, ops.CheckFiniteNorm: lambda node, g: [g],
     ops.CumProd: _cumprod, ops.Pad: _pad, ops.Tril: _tri, ops.Triu: _tri,
+    ops.HuberLoss: _huber_loss, ops.Norm: _vector_norm,
 })
 
 
