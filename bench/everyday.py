@@ -32,6 +32,7 @@ def _rows(lib: Any, F: Any, X: Any, Y: Any, R: Any, L: Any) -> list[tuple[str, C
         ("softplus", lambda: F.softplus(X)),
         ("logsigmoid", lambda: F.logsigmoid(X)),
         ("hardtanh", lambda: F.hardtanh(X)),
+        ("relu6", lambda: F.relu6(X)),
         ("tanh", lambda: X.tanh()),
         ("sigmoid", lambda: X.sigmoid()),
         ("sqrt(|x|)", lambda: X.abs().sqrt()),
@@ -48,6 +49,10 @@ def _rows(lib: Any, F: Any, X: Any, Y: Any, R: Any, L: Any) -> list[tuple[str, C
         ("softmax(0)", lambda: X.softmax(0)),
         ("cross_entropy", lambda: F.cross_entropy(X, L)),
         ("mse_loss", lambda: F.mse_loss(X, Y)),
+        ("smooth_l1_loss", lambda: F.smooth_l1_loss(X, Y)),
+        ("huber_loss", lambda: F.huber_loss(X, Y)),
+        ("norm()", lambda: X.norm()),
+        ("norm(dim=1)", lambda: X.norm(dim=1)),
         ("layer_norm", lambda: F.layer_norm(X, (1024,))),
     ]
 

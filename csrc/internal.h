@@ -194,6 +194,11 @@ typedef struct pg_params {
             double value;                /* the fill, already representable in the dtype */
         } pad;                           /* pad */
         int64_t diagonal;                /* tril, triu: 0 the main diagonal, > 0 above it, < 0 below */
+        struct {
+            pg_reduction reduction;      /* mean, sum or none */
+            double delta;                /* huber_loss's delta > 0, or smooth_l1_loss's beta >= 0 */
+            bool smooth_l1;              /* smooth_l1_loss = huber_loss(beta) / beta (beta = 0: l1) */
+        } huber;                         /* huber_loss */
     };
     const int64_t *offsets;      /* getitem/scatter_add offsets [numel(out)], cross_entropy and nll_loss
                                   * labels [N], embedding indices [numel(indices)]:
@@ -414,6 +419,9 @@ pg_status pg__fail(pg_status code, const char *fmt, ...) __attribute__((format(p
 void pg__clear_error(void);
 const char *pg__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 #define PG_SHAPE_BUF 96
+/* p as Python prints a float ("2.0", "1e-05", "inf", "nan"): messages about float arguments */
+const char *pg__py_float(double p, char *buf, size_t cap);
+#define PG_FLOAT_BUF 32
 
 /* tensor.c */
 pg_tensor *pg__tensor_new(pg_dtype dtype, int ndim, const int64_t *shape);

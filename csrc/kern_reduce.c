@@ -1,13 +1,14 @@
-/* kern_reduce.c: the reduction kernels: sum, max and min of a tensor over any
- * set of axes into an already shaped result (pg__reduce_into), the row runner
- * that lays operand 0 out as the reduced tensor (pg__reduce_run), and
- * pg__sum_into, which folds a broadcast gradient back to an input's shape
- * (for the backward kernels of broadcasting ops). float32 sums accumulate in
- * float64. Sums over leading dims (column sums, broadcast gradients) add rows
- * in order. A sum along a contiguous row runs in PG_SUM_LANES interleaved
- * partial sums (that order vectorises); a reduction to one element sums fixed
- * PG_SUM_CHUNK pieces, on several threads when large, and adds the pieces in
- * order. Results do not depend on the number of threads. */
+/* kern_reduce.c: the reduction kernels: sum, max, min and the 2-norm of a
+ * tensor over any set of axes into an already shaped result (pg__reduce_into),
+ * the row runner that lays operand 0 out as the reduced tensor
+ * (pg__reduce_run), and pg__sum_into, which folds a broadcast gradient back to
+ * an input's shape (for the backward kernels of broadcasting ops). float32
+ * sums accumulate in float64. Sums over leading dims (column sums, broadcast
+ * gradients) add rows in order. A sum along a contiguous row runs in
+ * PG_SUM_LANES interleaved partial sums (that order vectorises); a reduction
+ * to one element takes fixed PG_SUM_CHUNK pieces (pg__run_pieces: on several
+ * threads when large, also for the fused losses) and combines them in order.
+ * Results do not depend on the number of threads. */
 #include "internal.h"
 
 #include <math.h>
@@ -28,12 +29,18 @@ typedef struct pg_mid_job {
     int64_t R, C, S;
 } pg_mid_job;
 
-/* A reduction of a whole contiguous tensor, one value per chunk. */
+/* part[c] = fn(ctx, the c-th piece of [0, n)), one value per PG_SUM_CHUNK elements. */
+typedef struct pg_pieces_job {
+    pg_piece_fn fn;
+    void *ctx;
+    int64_t n;
+    double *part;  /* [pg__piece_count(n)] */
+} pg_pieces_job;
+
+/* A reduction of a whole contiguous tensor, a piece at a time. */
 typedef struct pg_chunks_job {
     const void *x; /* [n] */
-    int64_t n;
     int kind;
-    double *part;  /* [ceil(n / PG_SUM_CHUNK)] */
 } pg_chunks_job;
 
 /* The reduced tensor's shape: keepdims keeps reduced dims as 1. */
@@ -174,55 +181,77 @@ PG_EXT_CONTIG(float, pg_ext_v16f, pg_ext_v16i, pg__min_contig_f32, <, INFINITY)
 PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, pg__max_contig_f64, >, -INFINITY)
 PG_EXT_CONTIG(double, pg_ext_v8d, pg_ext_v8i, pg__min_contig_f64, <, INFINITY)
 
-#define PG_RED_ROWS(TT, SUF)                                                                     \
-    /* sum of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are                \
-     * added pairwise at the end */                                                              \
-    double pg__sum_contig_##SUF(const TT *x, int64_t n) {                                        \
+/* an element's term of a sum (SQ 0) or of a sum of squares (SQ 1), in double: a float32 square is exact */
+#define PG_TERM(SQ, v) ((SQ) ? (double)(v) * (double)(v) : (double)(v))
+/* CONTIG: Σ of the terms of x[0:n] (contiguous): lane l adds x[l], x[l + LANES], ...; lanes are added
+ * pairwise at the end. ROW: acc (double) += the terms of x, a row kernel of pg__reduce_run */
+#define PG_SUM_ROWS(TT, CONTIG, ROW, SQ)                                                         \
+    PG_CLONES double CONTIG(const TT *x, int64_t n) {                                            \
         double lane[PG_SUM_LANES] = {0};                                                         \
         int64_t i = 0;                                                                           \
         for (; i + PG_SUM_LANES <= n; i += PG_SUM_LANES)                                         \
-            for (int l = 0; l < PG_SUM_LANES; l++) lane[l] += x[i + l];                          \
+            for (int l = 0; l < PG_SUM_LANES; l++) lane[l] += PG_TERM(SQ, x[i + l]);             \
         for (int w = PG_SUM_LANES / 2; w > 0; w /= 2)                                            \
             for (int l = 0; l < w; l++) lane[l] += lane[l + w];                                  \
         double s = lane[0];                                                                      \
-        for (; i < n; i++) s += x[i];                                                            \
+        for (; i < n; i++) s += PG_TERM(SQ, x[i]);                                               \
         return s;                                                                                \
     }                                                                                            \
-    /* acc (double) += x */                                                                      \
-    static void sum_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {       \
+    static void ROW(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {                 \
         double *acc = (double *)ptr[0];                                                          \
         const TT *x = (const TT *)ptr[1];                                                        \
         (void)ctx;                                                                               \
         if (st[0] == 0 && st[1] == 1) {                                                          \
-            acc[0] += pg__sum_contig_##SUF(x, n);                                                    \
+            acc[0] += CONTIG(x, n);                                                              \
         } else if (st[0] == 0) {                                                                 \
             double s = 0;                                                                        \
-            for (int64_t i = 0; i < n; i++) s += x[i * st[1]];                                   \
+            for (int64_t i = 0; i < n; i++) s += PG_TERM(SQ, x[i * st[1]]);                      \
             acc[0] += s;                                                                         \
         } else if (st[0] == 1 && st[1] == 1) {                                                   \
-            PG_IVDEP for (int64_t i = 0; i < n; i++) acc[i] += x[i];                             \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) acc[i] += PG_TERM(SQ, x[i]);                \
         } else {                                                                                 \
-            for (int64_t i = 0; i < n; i++) acc[i * st[0]] += x[i * st[1]];                      \
+            for (int64_t i = 0; i < n; i++) acc[i * st[0]] += PG_TERM(SQ, x[i * st[1]]);         \
         }                                                                                        \
-    }                                                                                            \
-    /* one value per PG_SUM_CHUNK piece of x: sum, max or min */                                 \
-    static void chunks_##SUF(void *arg, int64_t lo, int64_t hi) {                                \
+    }
+#define PG_RED_ROWS(TT, SUF)                                                                     \
+    PG_SUM_ROWS(TT, pg__sum_contig_##SUF, sum_row_##SUF, 0)                                      \
+    PG_SUM_ROWS(TT, pg__sumsq_contig_##SUF, sumsq_row_##SUF, 1)                                  \
+    /* the value of the piece [lo, hi) of x: sum, sum of squares, max or min */                  \
+    static double chunk_##SUF(void *arg, int64_t lo, int64_t hi) {                               \
         const pg_chunks_job *j = arg;                                                            \
-        const TT *x = j->x;                                                                      \
-        for (int64_t c = lo; c < hi; c++) {                                                      \
-            int64_t a = c * PG_SUM_CHUNK, b = a + PG_SUM_CHUNK < j->n ? a + PG_SUM_CHUNK : j->n; \
-            if (j->kind == PG_R_SUM) {                                                           \
-                j->part[c] = pg__sum_contig_##SUF(x + a, b - a);                                     \
-                continue;                                                                        \
-            }                                                                                    \
-            j->part[c] = j->kind == PG_R_MAX ? pg__max_contig_##SUF(x + a, b - a, -INFINITY)      \
-                                             : pg__min_contig_##SUF(x + a, b - a, INFINITY);      \
+        const TT *x = (const TT *)j->x + lo;                                                     \
+        switch (j->kind) {                                                                       \
+        case PG_R_SUM: return pg__sum_contig_##SUF(x, hi - lo);                                  \
+        case PG_R_NORM2: return pg__sumsq_contig_##SUF(x, hi - lo);                              \
+        case PG_R_MAX: return pg__max_contig_##SUF(x, hi - lo, -INFINITY);                       \
+        default: return pg__min_contig_##SUF(x, hi - lo, INFINITY);                              \
         }                                                                                        \
     }                                                                                            \
     PG_EXT_ROW(TT, max_row_##SUF, pg__max_contig_##SUF, >)                                       \
     PG_EXT_ROW(TT, min_row_##SUF, pg__min_contig_##SUF, <)
 PG_RED_ROWS(float, f32)
 PG_RED_ROWS(double, f64)
+
+/* The float64 2-norm's second pass (pg__norm2_finish). acc (double) = max(acc, |x|), a NaN kept */
+static void absmax_row_f64(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {
+    double *acc = (double *)ptr[0];
+    const double *x = (const double *)ptr[1];
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) {
+        double v = fabs(x[i * st[1]]), *a = &acc[i * st[0]];
+        if (v > *a || isnan(v)) *a = v;
+    }
+}
+/* acc (double) += (x / m)^2, m (reduced layout) the largest |x| of x's result */
+static void scaledsq_row_f64(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {
+    double *acc = (double *)ptr[0];
+    const double *x = (const double *)ptr[1], *m = (const double *)ptr[2];
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) {
+        double q = x[i * st[1]] / m[i * st[2]];
+        acc[i * st[0]] += q * q;
+    }
+}
 
 /* Σ e^(x_j - m) over x[0:n), in double: e^t by kern_vmath's vector exp, PG_EXPSUM_CHUNK elements at a time
  * (into e[0:n) when e is not NULL, else through the stack), each chunk summed as pg__sum_contig, the chunks
@@ -352,24 +381,91 @@ void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, 
     pg__nditer_run(&it, base, esz, fn, ctx);
 }
 
-/* out (one element) = reduction of all of x: per-chunk values (on several
- * threads when x is large), combined in chunk order with the same rule */
+int64_t pg__piece_count(int64_t n) { return (n + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK; }
+
+static void pg__pieces_range(void *arg, int64_t lo, int64_t hi) {
+    const pg_pieces_job *j = arg;
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t a = c * PG_SUM_CHUNK, b = a + PG_SUM_CHUNK < j->n ? a + PG_SUM_CHUNK : j->n;
+        j->part[c] = j->fn(j->ctx, a, b);
+    }
+}
+
+void pg__run_pieces(int64_t n, pg_piece_fn fn, void *ctx, double *part) {
+    pg_pieces_job j = {fn, ctx, n, part};
+    pg__parallel_range(pg__piece_count(n), 1, (PG_NDITER_GRAIN + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK,
+                       pg__pieces_range, &j);
+}
+
+pg_status pg__sum_pieces(const char *op, int64_t n, pg_piece_fn fn, void *ctx, double *sum) {
+    int64_t nc = pg__piece_count(n);
+    double one, *part = nc <= 1 ? &one : malloc(sizeof(double) * (size_t)nc);
+    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", op);
+    pg__run_pieces(n, fn, ctx, part);
+    double s = 0;
+    for (int64_t c = 0; c < nc; c++) s += part[c];
+    if (part != &one) free(part);
+    *sum = s;
+    return PG_OK;
+}
+
+static const char *pg__kind_name(int kind) {
+    return kind == PG_R_SUM ? "sum" : kind == PG_R_NORM2 ? "norm" : "max/min";
+}
+
+/* The 2-norms r[0:nr) of x's results over axes from their sums of squares s (r may be s): √s, except where
+ * float64 squares may have left the range (s infinite, or below 2^-960, where the squares of small
+ * elements lose bits or vanish): there a second pass takes m = max |x| and r = m √Σ (x/m)^2 (inf where an
+ * element is infinite, 0 where all are). float32 elements square exactly in double: never there. */
+static pg_status pg__norm2_finish(double *r, const double *s, int64_t nr, const pg_tensor *x, unsigned axes) {
+    bool rescale = false;
+    for (int64_t i = 0; i < nr; i++) {
+        rescale |= x->dtype == PG_DTYPE_F64 && (isinf(s[i]) || s[i] < 0x1p-960);
+        r[i] = sqrt(s[i]);
+    }
+    if (!rescale) return PG_OK;
+    double *m = calloc((size_t)nr, sizeof(double)), *q = calloc((size_t)nr, sizeof(double));
+    if (!m || !q) {
+        free(m);
+        free(q);
+        return pg__fail(PG_ERR_MEMORY, "norm: out of memory");
+    }
+    pg_meta xm;
+    pg__meta_of(&xm, x);
+    char *ops[2] = {x->data, (char *)m};
+    size_t es[2] = {sizeof(double), sizeof(double)};
+    bool lay[2] = {false, true};
+    pg__reduce_run(&xm, axes, (char *)m, sizeof(double), 1, ops, es, lay, absmax_row_f64, NULL);
+    pg__reduce_run(&xm, axes, (char *)q, sizeof(double), 2, ops, es, lay, scaledsq_row_f64, NULL);
+    for (int64_t i = 0; i < nr; i++)
+        if (isinf(r[i]) || r[i] < 0x1p-480) r[i] = isinf(m[i]) || m[i] == 0 ? m[i] : m[i] * sqrt(q[i]);
+    free(m);
+    free(q);
+    return PG_OK;
+}
+
+/* out (one element) = reduction of all of x: per-piece values (on several
+ * threads when x is large), combined in piece order with the same rule */
 static pg_status pg__reduce_all(pg_tensor *out, const pg_tensor *x, int kind, bool mean) {
-    int64_t n = x->numel, nc = (n + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK;
+    int64_t n = x->numel, nc = pg__piece_count(n);
     int f64 = x->dtype == PG_DTYPE_F64;
     double one, *part = nc <= 1 ? &one : malloc(sizeof(double) * (size_t)nc);
-    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", kind == PG_R_SUM ? "sum" : "max/min");
-    pg_chunks_job j = {x->data, n, kind, part};
-    pg__parallel_range(nc, 1, (PG_NDITER_GRAIN + PG_SUM_CHUNK - 1) / PG_SUM_CHUNK, f64 ? chunks_f64 : chunks_f32,
-                       &j);
-    double r = kind == PG_R_SUM ? 0.0 : kind == PG_R_MAX ? -INFINITY : INFINITY;
+    if (!part) return pg__fail(PG_ERR_MEMORY, "%s: out of memory", pg__kind_name(kind));
+    pg_chunks_job j = {x->data, kind};
+    pg__run_pieces(n, f64 ? chunk_f64 : chunk_f32, &j, part);
+    bool sum = kind == PG_R_SUM || kind == PG_R_NORM2;
+    double r = sum ? 0.0 : kind == PG_R_MAX ? -INFINITY : INFINITY;
     for (int64_t c = 0; c < nc; c++) {
         double v = part[c];
-        if (kind == PG_R_SUM) r += v;
+        if (sum) r += v;
         else if ((kind == PG_R_MAX ? v > r : v < r) || isnan(v)) r = v;
     }
     if (part != &one) free(part);
     if (mean) r /= (double)n;
+    if (kind == PG_R_NORM2) {
+        pg_status st = pg__norm2_finish(&r, &r, 1, x, x->ndim ? (unsigned)((1u << x->ndim) - 1) : 0u);
+        if (st) return st;
+    }
     if (f64) *(double *)out->data = r;
     else *(float *)out->data = (float)r;
     return PG_OK;
@@ -384,6 +480,20 @@ pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int
     char *xp = x->data;
     bool no = false;
     if (out->numel == 1 && x->numel > 0) return pg__reduce_all(out, x, kind, mean);
+    if (kind == PG_R_NORM2) { /* Σ x^2 by rows in double, then the roots */
+        double *acc = f64 ? out->data : calloc((size_t)(out->numel ? out->numel : 1), sizeof(double));
+        if (!acc) return pg__fail(PG_ERR_MEMORY, "norm: out of memory");
+        if (f64) memset(acc, 0, sizeof(double) * (size_t)out->numel);
+        pg__reduce_run(&xm, axes, (char *)acc, sizeof(double), 1, &xp, &es, &no,
+                       f64 ? sumsq_row_f64 : sumsq_row_f32, NULL);
+        pg_status st = pg__norm2_finish(acc, acc, out->numel, x, axes);
+        if (!f64) {
+            float *o = out->data;
+            for (int64_t i = 0; i < out->numel; i++) o[i] = (float)acc[i];
+            free(acc);
+        }
+        return st;
+    }
     if (kind == PG_R_SUM) {
         double *acc = f64 ? out->data : calloc((size_t)(out->numel ? out->numel : 1), sizeof(double));
         if (!acc) return pg__fail(PG_ERR_MEMORY, "sum: out of memory");

@@ -46,6 +46,12 @@
 #define PG_ATAN2(a, b) _Generic((a), float: atan2f, default: atan2)((a), (b))
 #define PG_FMOD(a, b) _Generic((a), float: fmodf, default: fmod)((a), (b))
 
+/* c ? a : b with a and b evaluated whatever c (function arguments): a select the compiler can vectorise
+ * where `c ? a : f(x)` would keep a branch (it will not compute a float operation the C code skips) */
+static inline float pg__sel_f32(int c, float a, float b) { return c ? a : b; }
+static inline double pg__sel_f64(int c, double a, double b) { return c ? a : b; }
+#define PG_SEL(c, a, b) _Generic((a), float: pg__sel_f32, default: pg__sel_f64)((c), (a), (b))
+
 /* numpy's floor division and remainder (npy_divmod): the remainder takes the
  * divisor's sign, the quotient is floor((a - mod) / b) rounded to the nearest
  * integer, so that b * q + mod == a as closely as floats allow */
@@ -303,7 +309,7 @@ void pg__vm_f32(int f, float *o, const float *g, const float *x, int64_t n, doub
 int64_t pg__outside_unit(const pg_tensor *t);
 /* the flat index of a tensor's first NaN or infinity, -1 when none (and for integer and bool tensors) */
 int64_t pg__first_nonfinite(const pg_tensor *t);
-enum { PG_R_SUM, PG_R_MAX, PG_R_MIN };
+enum { PG_R_SUM, PG_R_MAX, PG_R_MIN, PG_R_NORM2 }; /* PG_R_NORM2: √Σ x², float (pg__reduce_into) */
 /* the extreme of a, x[0], ..., x[n-1] taken in order by the rule a = v when v > a (max; min: v < a) or v
  * is NaN: numpy's rule, the last NaN kept, of +0 and -0 the first met; vectorised */
 float pg__max_contig_f32(const float *x, int64_t n, float a);
@@ -313,6 +319,17 @@ double pg__min_contig_f64(const double *x, int64_t n, double a);
 /* Σ x[0:n) in double: 16 lanes (lane l adds x[l], x[l + 16], ...) added pairwise, then the tail */
 double pg__sum_contig_f32(const float *x, int64_t n);
 double pg__sum_contig_f64(const double *x, int64_t n);
+/* Σ x[0:n)² in double, in the same order (a float32 element's square is exact in double) */
+double pg__sumsq_contig_f32(const float *x, int64_t n);
+double pg__sumsq_contig_f64(const double *x, int64_t n);
+/* A reduction of n elements in fixed pieces: piece c is [c·4096, (c+1)·4096) ∩ [0, n), and
+ * pg__run_pieces sets part[c] = fn(ctx, lo, hi) for each (on several threads when n is large);
+ * combined in piece order by the caller, the result does not depend on the number of threads.
+ * pg__sum_pieces adds them (in double: *sum); op names the caller in an out-of-memory error. */
+typedef double (*pg_piece_fn)(void *ctx, int64_t lo, int64_t hi);
+int64_t pg__piece_count(int64_t n);
+void pg__run_pieces(int64_t n, pg_piece_fn fn, void *ctx, double *part); /* part: [pg__piece_count(n)] */
+pg_status pg__sum_pieces(const char *op, int64_t n, pg_piece_fn fn, void *ctx, double *sum);
 /* Σ e^(x_j - m) over x[0:n) in double, e^(x_j - m) also stored into e[0:n) when e is not NULL (softmax,
  * cross_entropy): vector exp in chunks, each summed as pg__sum_contig, in order */
 double pg__expsum_f32(const float *x, int64_t n, float m, float *e);
@@ -333,7 +350,10 @@ void pg__reduced_strides(const pg_meta *x, unsigned axes, int64_t *st);
  * x's layout, or in the reduced one where reduced_layout[k]. */
 void pg__reduce_run(const pg_meta *xm, unsigned axes, char *acc, size_t acc_es, int nops, char *const *ops,
                     const size_t *es, const bool *reduced_layout, pg_row_fn fn, void *ctx);
-/* out (already shaped) = reduction (kind: PG_R_*) of x over axes; mean divides sums by the count */
+/* out (already shaped) = reduction (kind: PG_R_*) of x over axes; mean divides sums by the count.
+ * PG_R_NORM2 (float x): √Σ x² with the sum in double, its root taken before rounding to x's dtype (a
+ * float32 norm neither overflows nor underflows); float64 sums out of the squares' safe range (infinite,
+ * or below 2^-960) are taken again scaled by the largest |x|, so they do not either. */
 pg_status pg__reduce_into(pg_tensor *out, const pg_tensor *x, unsigned axes, int kind, bool mean);
 /* the same for bool and integer x (sum, max, min; out is int64 for sums, x's
  * dtype for extremes), computed in int64 with wrap-around */

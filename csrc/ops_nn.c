@@ -4,8 +4,9 @@
  * negative log-likelihood of integer labels, fused and computed stably) and
  * nll_loss (the negative log-likelihood of log-probabilities, with class
  * weights, an ignored label and label smoothing), one_hot (integer labels
- * as rows of 0s and 1s) and binary_cross_entropy (of probabilities, fused,
- * checked to lie in [0, 1]).
+ * as rows of 0s and 1s), binary_cross_entropy (of probabilities, fused,
+ * checked to lie in [0, 1]) and huber_loss (also smooth_l1_loss, fused with
+ * its reduction).
  * Optimizer updates are not ops (they are never recorded): optim.c. */
 #include "rules_util.h"
 
@@ -13,6 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* a loss's reduction: PG_ERR_VALUE naming the op unless none, mean or sum */
+static pg_status pg__check_reduction(const char *op, pg_reduction red) {
+    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
+        return pg__fail(PG_ERR_VALUE, "%s: unknown reduction %d", op, (int)red);
+    return PG_OK;
+}
 
 /* ======================================================================
  * prelu(x, w): y = x if x > 0 else w_c x  (seed 004, "Parametric ReLU")
@@ -342,8 +350,7 @@ static pg_status ce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg
     char b[PG_SHAPE_BUF];
     if (pg__check_float("cross_entropy", x)) return PG_ERR_TYPE;
     pg_reduction red = p->loss.reduction;
-    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "cross_entropy: unknown reduction %d", (int)red);
+    if (pg__check_reduction("cross_entropy", red)) return PG_ERR_VALUE;
     if (x->ndim != 2)
         return pg__fail(PG_ERR_SHAPE, "cross_entropy: logits must be 2-d (N, C), got shape %s",
                         pg__shape_str(x->ndim, x->shape, b, sizeof b));
@@ -485,8 +492,7 @@ static pg_status nll_infer(pg_meta *out, pg_tensor *const *in, int n_in, const p
     const pg_tensor *x = in[0], *w = in[1];
     if (pg__check_float(op, x) || pg__check_float(op, w)) return PG_ERR_TYPE;
     pg_reduction red = p->loss.reduction;
-    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "%s: unknown reduction %d", op, (int)red);
+    if (pg__check_reduction(op, red)) return PG_ERR_VALUE;
     if (!(p->loss.smoothing >= 0.0 && p->loss.smoothing <= 1.0))
         return pg__fail(PG_ERR_VALUE, "%s: label_smoothing must be in [0, 1], got %g", op, p->loss.smoothing);
     if (x->ndim != 2)
@@ -794,8 +800,7 @@ static pg_status bce_infer(pg_meta *out, pg_tensor *const *in, int n_in, const p
                         "(promote first)", op, pg__dtype_name(x->dtype), pg__dtype_name(t->dtype),
                         pg__dtype_name(w->dtype));
     pg_reduction red = p->loss.reduction;
-    if (red != PG_REDUCTION_NONE && red != PG_REDUCTION_MEAN && red != PG_REDUCTION_SUM)
-        return pg__fail(PG_ERR_VALUE, "%s: unknown reduction %d", op, (int)red);
+    if (pg__check_reduction(op, red)) return PG_ERR_VALUE;
     if (t->ndim != x->ndim || !pg__same_dims(x->ndim, x->shape, t->shape))
         return pg__fail(PG_ERR_SHAPE, "%s: target of shape %s differs from the input's shape %s", op,
                         pg__shape_str(t->ndim, t->shape, b1, sizeof b1), pg__shape_str(x->ndim, x->shape, b2, sizeof b2));
@@ -890,6 +895,260 @@ pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tenso
     pg_tensor *out = pg__apply(PG_OP_BINARY_CROSS_ENTROPY, in, 3, &p);
     pg_tensor_release(one);
     return out;
+}
+
+/* ======================================================================
+ * huber_loss(x, t): PyTorch's F.huber_loss (delta δ > 0) and, with smooth_l1, its
+ * F.smooth_l1_loss (beta β >= 0) of an input and a target of one shape and
+ * float dtype, one op. With d = x - t and z = |d|:
+ *
+ *   huber      l = z < δ ? ½ z z : δ (z - ½ δ)
+ *   smooth_l1  l = z < β ? ½ z z / β : z - ½ β      (β = 0: l = z, the L1 loss)
+ *
+ * in x's dtype, δ rounded to it, as PyTorch's kernels compute them; reduced by
+ * mean (the losses added in double, in pieces of 4096 added in order, over
+ * numel: NaN when empty), sum or none, in the pass that computes them.
+ * Backward, u = dl/dd (both branches agree at z = δ, PyTorch's convention):
+ *
+ *   huber      u = clamp(d, -δ, δ)
+ *   smooth_l1  u = clamp(d / β, -1, 1);  β = 0: sign(d), 0 at 0 (PyTorch's l1_loss)
+ *
+ * dx = u c, dt = -dx, c = g (none: elementwise; sum) or g / numel (mean): one
+ * pass reads x and t and writes dx and dt. A NaN in d gives NaN (but for β = 0:
+ * 0, as PyTorch).
+ * ====================================================================== */
+
+enum { PG_HUBER_KIND_HUBER, PG_HUBER_KIND_SMOOTH_L1, PG_HUBER_KIND_L1 };
+#define PG_HUBER_BLOCK 256 /* elements a block: u (backward) or the losses to sum (forward) on the stack */
+
+typedef struct pg_huber_job {
+    void *o;             /* forward: [n] losses (none) or NULL (a reduction); backward: dx, or dt alone */
+    void *neg;           /* backward: dt when o is dx, else NULL */
+    const void *x, *t;   /* [n] */
+    const void *g;       /* backward: [n] upstream (none), else NULL */
+    double c;            /* backward: the upstream factor when g is NULL; forward: unused */
+    double delta;
+    int kind;
+    bool f64;
+} pg_huber_job;
+
+#define PG_HUBER_KERNELS(TT, SUF)                                                                     \
+    /* l[0:n) = the losses of x - t */                                                                \
+    PG_CLONES static void huber_fwd_##SUF(TT *l, const TT *x, const TT *t, int64_t n, int kind, TT D) {  \
+        const TT h = (TT)0.5;                                                                         \
+        if (kind == PG_HUBER_KIND_HUBER) {                                                            \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT z = PG_FABS(x[i] - t[i]);                                                          \
+                l[i] = PG_SEL(z < D, h * z * z, D * (z - h * D));                                     \
+            }                                                                                         \
+        } else if (kind == PG_HUBER_KIND_SMOOTH_L1) {                                                 \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT z = PG_FABS(x[i] - t[i]);                                                          \
+                l[i] = PG_SEL(z < D, h * z * z / D, z - h * D);                                       \
+            }                                                                                         \
+        } else {                                                                                      \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) l[i] = PG_FABS(x[i] - t[i]);                     \
+        }                                                                                             \
+    }                                                                                                 \
+    /* u[0:n) = dl/dd of x - t */                                                                     \
+    PG_CLONES static void huber_u_##SUF(TT *u, const TT *x, const TT *t, int64_t n, int kind, TT D) { \
+        if (kind == PG_HUBER_KIND_HUBER) {                                                            \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT d = x[i] - t[i], a = PG_SEL(d < -D, -D, d);                                        \
+                u[i] = PG_SEL(a > D, D, a);                                                           \
+            }                                                                                         \
+        } else if (kind == PG_HUBER_KIND_SMOOTH_L1) {                                                 \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT d = x[i] - t[i];                                                                   \
+                u[i] = PG_SEL(d < -D, (TT)-1, PG_SEL(d > D, (TT)1, d / D));                           \
+            }                                                                                         \
+        } else {                                                                                      \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT d = x[i] - t[i];                                                                   \
+                u[i] = PG_SEL(d > 0, (TT)1, PG_SEL(d < 0, (TT)-1, (TT)0));                            \
+            }                                                                                         \
+        }                                                                                             \
+    }                                                                                                 \
+    /* o[0:n) = u c (c = g[i], or cs where g is NULL), neg = -o when not NULL; o may be g */          \
+    PG_CLONES static void huber_scale_##SUF(TT *o, TT *neg, const TT *u, const TT *g, TT cs, int64_t n) { \
+        if (g && neg) {                                                                               \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT v = u[i] * g[i];                                                                   \
+                o[i] = v;                                                                             \
+                neg[i] = -v;                                                                          \
+            }                                                                                         \
+        } else if (g) {                                                                               \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = u[i] * g[i];                              \
+        } else if (neg) {                                                                             \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) {                                                \
+                TT v = u[i] * cs;                                                                     \
+                o[i] = v;                                                                             \
+                neg[i] = -v;                                                                          \
+            }                                                                                         \
+        } else {                                                                                      \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) o[i] = u[i] * cs;                                \
+        }                                                                                             \
+    }                                                                                                 \
+    /* the sum of the losses of [lo, hi), in double (a piece of a reduction) */                      \
+    static double huber_piece_##SUF(void *ctx, int64_t lo, int64_t hi) {                              \
+        const pg_huber_job *j = ctx;                                                                  \
+        TT l[PG_HUBER_BLOCK];                                                                         \
+        double s = 0;                                                                                 \
+        for (int64_t a = lo; a < hi; a += PG_HUBER_BLOCK) {                                           \
+            int64_t c = hi - a < PG_HUBER_BLOCK ? hi - a : PG_HUBER_BLOCK;                            \
+            huber_fwd_##SUF(l, (const TT *)j->x + a, (const TT *)j->t + a, c, j->kind, (TT)j->delta); \
+            s += pg__sum_contig_##SUF(l, c);                                                          \
+        }                                                                                             \
+        return s;                                                                                     \
+    }                                                                                                 \
+    /* [lo, hi): the losses (forward, none), or dx and dt (backward: g or c given) */                 \
+    static void huber_range_##SUF(void *ctx, int64_t lo, int64_t hi, bool backward) {                 \
+        const pg_huber_job *j = ctx;                                                                  \
+        const TT *x = (const TT *)j->x + lo, *t = (const TT *)j->t + lo;                              \
+        if (!backward) {                                                                              \
+            huber_fwd_##SUF((TT *)j->o + lo, x, t, hi - lo, j->kind, (TT)j->delta);                   \
+            return;                                                                                   \
+        }                                                                                             \
+        TT u[PG_HUBER_BLOCK];                                                                         \
+        for (int64_t a = 0; a < hi - lo; a += PG_HUBER_BLOCK) {                                       \
+            int64_t c = hi - lo - a < PG_HUBER_BLOCK ? hi - lo - a : PG_HUBER_BLOCK;                  \
+            huber_u_##SUF(u, x + a, t + a, c, j->kind, (TT)j->delta);                                 \
+            huber_scale_##SUF((TT *)j->o + lo + a, j->neg ? (TT *)j->neg + lo + a : NULL, u,          \
+                              j->g ? (const TT *)j->g + lo + a : NULL, (TT)j->c, c);                  \
+        }                                                                                             \
+    }
+PG_HUBER_KERNELS(float, f32)
+PG_HUBER_KERNELS(double, f64)
+
+static void huber_fwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_huber_job *j = ctx;
+    if (j->f64) huber_range_f64(ctx, lo, hi, false);
+    else huber_range_f32(ctx, lo, hi, false);
+}
+
+static void huber_bwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const pg_huber_job *j = ctx;
+    if (j->f64) huber_range_f64(ctx, lo, hi, true);
+    else huber_range_f32(ctx, lo, hi, true);
+}
+
+static const char *pg__huber_name(const pg_params *p) { return p->huber.smooth_l1 ? "smooth_l1_loss" : "huber_loss"; }
+
+static int pg__huber_kind(const pg_params *p) {
+    if (!p->huber.smooth_l1) return PG_HUBER_KIND_HUBER;
+    return p->huber.delta == 0 ? PG_HUBER_KIND_L1 : PG_HUBER_KIND_SMOOTH_L1;
+}
+
+static pg_status huber_infer(pg_meta *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    const char *op = pg__huber_name(p);
+    char b1[PG_SHAPE_BUF], b2[PG_SHAPE_BUF];
+    if (n_in != 2) return pg__fail(PG_ERR_VALUE, "%s: expected (input, target), got %d inputs", op, n_in);
+    const pg_tensor *x = in[0], *t = in[1];
+    if (pg__check_float(op, x) || pg__check_float(op, t)) return PG_ERR_TYPE;
+    if (t->dtype != x->dtype)
+        return pg__fail(PG_ERR_TYPE, "%s: input and target must have one dtype, got %s and %s (promote first)", op,
+                        pg__dtype_name(x->dtype), pg__dtype_name(t->dtype));
+    pg_reduction red = p->huber.reduction;
+    if (pg__check_reduction(op, red)) return PG_ERR_VALUE;
+    if (t->ndim != x->ndim || !pg__same_dims(x->ndim, x->shape, t->shape))
+        return pg__fail(PG_ERR_SHAPE, "%s: input of shape %s and target of shape %s differ", op,
+                        pg__shape_str(x->ndim, x->shape, b1, sizeof b1), pg__shape_str(t->ndim, t->shape, b2, sizeof b2));
+    if (red == PG_REDUCTION_NONE) pg__meta_of(out, x);
+    else *out = (pg_meta){.dtype = x->dtype, .ndim = 0};
+    return PG_OK;
+}
+
+static pg_status huber_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
+    (void)n_in;
+    const pg_tensor *x = in[0];
+    bool f64 = x->dtype == PG_DTYPE_F64;
+    pg_huber_job j = {.o = out->data, .x = x->data, .t = in[1]->data, .delta = p->huber.delta,
+                      .kind = pg__huber_kind(p), .f64 = f64};
+    if (p->huber.reduction == PG_REDUCTION_NONE) {
+        pg__parallel_range(x->numel, 64, PG_NDITER_GRAIN, huber_fwd_range, &j);
+        return PG_OK;
+    }
+    double s;
+    pg_status st = pg__sum_pieces(pg__huber_name(p), x->numel, f64 ? huber_piece_f64 : huber_piece_f32, &j, &s);
+    if (st) return st;
+    if (p->huber.reduction == PG_REDUCTION_MEAN) s /= (double)x->numel;
+    if (f64) *(double *)out->data = s;
+    else *(float *)out->data = (float)s;
+    return PG_OK;
+}
+
+static pg_status huber_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_tensor *x = pg__saved_input(n, 0), *t = pg__saved_input(n, 1);
+    bool f64 = x->dtype == PG_DTYPE_F64, need_x = pg__node_needs(n, 0), need_t = pg__node_needs(n, 1);
+    if (!need_x && !need_t) return PG_OK;
+    pg_tensor *a = need_x ? pg__grad_buffer(g, n, 0) : pg__tensor_new_like(&n->edges[1].meta);
+    pg_tensor *b = need_x && need_t ? pg__tensor_new_like(&n->edges[1].meta) : NULL;
+    if (!a || (need_x && need_t && !b)) {
+        pg_tensor_release(a);
+        return pg__fail(PG_ERR_MEMORY, "%s backward: out of memory", pg__huber_name(&n->p));
+    }
+    pg_huber_job j = {.o = a->data, .neg = b ? b->data : NULL, .x = x->data, .t = t->data, .delta = n->p.huber.delta,
+                      .kind = pg__huber_kind(&n->p), .f64 = f64};
+    pg_reduction red = n->p.huber.reduction;
+    if (red == PG_REDUCTION_NONE) {
+        j.g = g->data;
+    } else { /* the 0-d upstream, over numel for the mean, in x's dtype */
+        double g0 = f64 ? *(const double *)g->data : (double)*(const float *)g->data;
+        if (red == PG_REDUCTION_MEAN) g0 = f64 ? g0 / (double)x->numel : (double)((float)g0 / (float)x->numel);
+        j.c = need_x ? g0 : -g0; /* dt alone: -u c, as -(u c) */
+    }
+    if (!need_x && j.g) { /* dt alone, elementwise upstream: dx into a, then negated */
+        pg__parallel_range(x->numel, 64, PG_NDITER_GRAIN, huber_bwd_range, &j);
+        if (f64)
+            for (int64_t i = 0; i < a->numel; i++) ((double *)a->data)[i] = -((double *)a->data)[i];
+        else
+            for (int64_t i = 0; i < a->numel; i++) ((float *)a->data)[i] = -((float *)a->data)[i];
+    } else {
+        pg__parallel_range(x->numel, 64, PG_NDITER_GRAIN, huber_bwd_range, &j);
+    }
+    if (need_x) dx[0] = a;
+    else dx[1] = a;
+    if (b) dx[1] = b;
+    return PG_OK;
+}
+
+/* dl/dd as differentiable ops: clamp(d, -δ, δ), clamp(d / β, -1, 1), or sign(d) as a constant (β = 0) */
+static pg_tensor *pg__huber_u(pg_tensor *d, const pg_tensor *x, const pg_tensor *t, const pg_params *p) {
+    double D = p->huber.delta;
+    switch (pg__huber_kind(p)) {
+    case PG_HUBER_KIND_HUBER: return pg_clamp(d, -D, D, 1, 1);
+    case PG_HUBER_KIND_SMOOTH_L1: {
+        pg_tensor *q = pg_div_scalar(d, D), *u = q ? pg_clamp(q, -1.0, 1.0, 1, 1) : NULL;
+        pg_tensor_release(q);
+        return u;
+    }
+    default: {
+        pg_meta m;
+        pg__meta_of(&m, x);
+        pg_tensor *u = pg__const(&m, 0.0);
+        if (!u) return NULL;
+        if (m.dtype == PG_DTYPE_F64) huber_u_f64(u->data, x->data, t->data, u->numel, PG_HUBER_KIND_L1, 0.0);
+        else huber_u_f32(u->data, x->data, t->data, u->numel, PG_HUBER_KIND_L1, 0.0f);
+        return u;
+    }
+    }
+}
+
+pg_tensor *pg_huber_loss(pg_tensor *input, pg_tensor *target, pg_reduction reduction, double delta, int smooth_l1) {
+    const char *op = smooth_l1 ? "smooth_l1_loss" : "huber_loss";
+    if (pg__check_tensor(op, input) || pg__check_tensor(op, target)) return NULL;
+    if (smooth_l1 ? !(delta >= 0) : !(delta > 0)) {
+        char b[PG_FLOAT_BUF];
+        pg__fail(PG_ERR_VALUE, "%s: %s, got %s", op, smooth_l1 ? "beta must be >= 0" : "delta must be positive",
+                 pg__py_float(delta, b, sizeof b));
+        return NULL;
+    }
+    pg_params p = {0};
+    p.huber.reduction = reduction;
+    p.huber.delta = delta;
+    p.huber.smooth_l1 = smooth_l1 != 0;
+    pg_tensor *in[2] = {input, target};
+    return pg__apply(PG_OP_HUBER_LOSS, in, 2, &p);
 }
 
 /* ---- differentiable rules (create_graph) ---- */
@@ -1065,6 +1324,28 @@ fail:
     return pg__rule_status();
 }
 
+/* ---- huber_loss: dx = u c, dt = -dx, u = dl/dd (pg__huber_u), c = g, or g / numel for the mean ---- */
+
+static pg_status huber_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    pg_tensor *x = pg__saved_input(n, 0), *t = pg__saved_input(n, 1);
+    TRY(d, pg_sub(x, t));
+    TRY(u, pg__huber_u(d, x, t, &n->p));
+    pg_tensor *c = g;
+    if (n->p.huber.reduction == PG_REDUCTION_MEAN) {
+        TRY(cm, pg_div_scalar(g, (double)x->numel));
+        c = cm;
+    }
+    TRY(r, pg_mul(u, c));
+    if (pg__node_needs(n, 0) && !(dx[0] = PG_NEW_REF(r))) goto fail;
+    if (pg__node_needs(n, 1) && !(dx[1] = pg_neg(r))) goto fail;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
 /* ---- one_hot: no gradient (an integer result) ---- */
 
 static pg_status one_hot_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
@@ -1078,3 +1359,4 @@ PG_OPDEF(cross_entropy, ce_infer, ce_forward, ce_backward, cross_entropy_rule);
 PG_OPDEF(nll_loss, nll_infer, nll_forward, nll_backward, nll_loss_rule);
 PG_OPDEF(one_hot, one_hot_infer, one_hot_forward, one_hot_backward, one_hot_rule);
 PG_OPDEF(binary_cross_entropy, bce_infer, bce_forward, bce_backward, bce_rule);
+PG_OPDEF(huber_loss, huber_infer, huber_forward, huber_backward, huber_rule);

@@ -1,7 +1,7 @@
-/* ops_reduce.c: the ops sum, mean, max, min and logsumexp over any set of
- * axes (with keepdims), and the running sum cumsum along one axis: rows,
- * shape inference, forward (pg__reduce_into, kern_reduce.c), backward
- * kernels, rule and entry points. */
+/* ops_reduce.c: the ops sum, mean, max, min, logsumexp and norm (the 2-norm)
+ * over any set of axes (with keepdims), and the running sum cumsum and
+ * product cumprod along one axis: rows, shape inference, forward
+ * (pg__reduce_into, kern_reduce.c), backward kernels, rule and entry points. */
 #include "rules_util.h"
 
 #include <math.h>
@@ -87,6 +87,32 @@
 PG_RED_BWD_ROWS(float, f32)
 PG_RED_BWD_ROWS(double, f64)
 
+/* norm's backward: dx = x s, s (reduced layout, as y and g) = g / y of x's result; where that overflowed
+ * (y tiny, g finite), dx = (x / y) g (|x / y| <= 1). ctx: any overflowed (else the plain product) */
+#define PG_NORM_BWD_ROW(TT, SUF)                                                                 \
+    static void norm_bwd_row_##SUF(char *const *ptr, const int64_t *st, int64_t n, void *ctx) {  \
+        TT *dx = (TT *)ptr[0];                                                                   \
+        const TT *x = (const TT *)ptr[1], *s = (const TT *)ptr[2];                               \
+        const TT *y = (const TT *)ptr[3], *g = (const TT *)ptr[4];                               \
+        if (*(const bool *)ctx) {                                                                \
+            for (int64_t i = 0; i < n; i++) {                                                    \
+                TT si = s[i * st[2]], yi = y[i * st[3]], gi = g[i * st[4]];                      \
+                dx[i * st[0]] = isinf(si) && isfinite(gi) ? x[i * st[1]] / yi * gi : x[i * st[1]] * si; \
+            }                                                                                    \
+            return;                                                                              \
+        }                                                                                        \
+        if (st[0] == 1 && st[1] == 1 && st[2] == 0) { /* along a row of one result */            \
+            const TT v = s[0];                                                                   \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = x[i] * v;                           \
+        } else if (st[0] == 1 && st[1] == 1 && st[2] == 1) { /* across results */                \
+            PG_IVDEP for (int64_t i = 0; i < n; i++) dx[i] = x[i] * s[i];                        \
+        } else {                                                                                 \
+            for (int64_t i = 0; i < n; i++) dx[i * st[0]] = x[i * st[1]] * s[i * st[2]];         \
+        }                                                                                        \
+    }
+PG_NORM_BWD_ROW(float, f32)
+PG_NORM_BWD_ROW(double, f64)
+
 /* logsumexp's rows take e^t from kern_vmath's vector exp, PG_LSE_CHUNK
  * elements at a time through a buffer on the stack (the operands may be
  * strided), in the same order as one at a time */
@@ -139,7 +165,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
     (void)n_in;
     const char *name = pg__reduce_name(p->op);
     const pg_tensor *x = in[0];
-    if (p->op == PG_OP_MEAN && pg__check_float(name, x)) return PG_ERR_TYPE;
+    if ((p->op == PG_OP_MEAN || p->op == PG_OP_NORM) && pg__check_float(name, x)) return PG_ERR_TYPE;
     if (p->reduce.axes >> x->ndim) {
         char b[PG_SHAPE_BUF];
         return pg__fail(PG_ERR_SHAPE, "%s: axis %d is out of range for a tensor of shape %s", name,
@@ -160,7 +186,7 @@ static pg_status reduce_infer(pg_meta *out, pg_tensor *const *in, int n_in, cons
 
 static pg_status reduce_forward(pg_tensor *out, pg_tensor *const *in, int n_in, const pg_params *p) {
     (void)n_in;
-    int kind = p->op == PG_OP_MAX ? PG_R_MAX : p->op == PG_OP_MIN ? PG_R_MIN : PG_R_SUM;
+    int kind = p->op == PG_OP_MAX ? PG_R_MAX : p->op == PG_OP_MIN ? PG_R_MIN : p->op == PG_OP_NORM ? PG_R_NORM2 : PG_R_SUM;
     if (!pg__is_float(in[0]->dtype)) return pg__reduce_int_into(out, in[0], p->reduce.axes, kind);
     return pg__reduce_into(out, in[0], p->reduce.axes, kind, p->op == PG_OP_MEAN);
 }
@@ -321,6 +347,49 @@ pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims) {
     return pg__reduce(PG_OP_LOGSUMEXP, x, axes, keepdims);
 }
 
+/* ---- norm: y = √Σ x² over the axes, the sum in double (pg__reduce_into's PG_R_NORM2: neither
+ * overflows nor underflows);  dx = x (g / y), 0 where y = 0 (x is all 0 there: PyTorch's rule), and
+ * (x / y) g where g / y overflows (y tiny: |x / y| <= 1, so dx does not) ---- */
+
+static pg_status norm_backward(pg_tensor **dx, const pg_tensor *g, const pg_node *n) {
+    const pg_meta *xm = &n->edges[0].meta;
+    const pg_tensor *x = n->saved[0], *y = n->saved[1];
+    bool f64 = g->dtype == PG_DTYPE_F64;
+    pg_tensor *s = pg__tensor_new_like(&n->out_meta), *d = pg__tensor_new_like(xm);
+    if (!s || !d) {
+        pg_tensor_release(s);
+        pg_tensor_release(d);
+        return pg__fail(PG_ERR_MEMORY, "norm backward: out of memory");
+    }
+    bool over = false; /* s = g / y, 0 where y = 0; over: it overflowed somewhere */
+    for (int64_t i = 0; i < s->numel; i++) {
+        if (f64) {
+            double yi = ((const double *)y->data)[i], gi = ((const double *)g->data)[i];
+            double si = ((double *)s->data)[i] = yi == 0 ? 0.0 : gi / yi;
+            over |= isinf(si) && isfinite(gi);
+        } else {
+            float yi = ((const float *)y->data)[i], gi = ((const float *)g->data)[i];
+            float si = ((float *)s->data)[i] = yi == 0 ? 0.0f : gi / yi;
+            over |= isinf(si) && isfinite(gi);
+        }
+    }
+    size_t es = pg__dtype_size(g->dtype);
+    int64_t st[5][PG_MAX_DIMS];
+    pg__strides(xm->ndim, xm->shape, st[0]);
+    pg__strides(xm->ndim, xm->shape, st[1]);
+    for (int k = 2; k < 5; k++) pg__reduced_strides(xm, n->p.reduce.axes, st[k]);
+    char *base[5] = {d->data, x->data, s->data, y->data, g->data};
+    size_t esz[5] = {es, es, es, es, es};
+    pg_nditer it;
+    pg__nditer_init(&it, xm->ndim, xm->shape, 5, st);
+    pg__nditer_run(&it, base, esz, f64 ? norm_bwd_row_f64 : norm_bwd_row_f32, &over);
+    pg_tensor_release(s);
+    dx[0] = d;
+    return PG_OK;
+}
+
+pg_tensor *pg_norm(pg_tensor *x, unsigned axes, int keepdims) { return pg__reduce(PG_OP_NORM, x, axes, keepdims); }
+
 /* ---- cumsum: y_i = Σ_{j≤i} x_j along the axis (reverse: Σ_{j≥i});  dx = the running sum
  * of g in the other direction. The tensor is viewed as [outer, n, inner]. ---- */
 
@@ -461,6 +530,32 @@ fail:
     return pg__rule_status();
 }
 
+/* norm: dx = x (g / (y + m)), m = [y = 0] a constant (x is 0 where y is: there dx = x g = 0, as the kernel's) */
+static pg_status norm_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
+    pg_keep keep = {0};
+    const pg_meta *xm = &n->edges[0].meta;
+    pg_meta km;
+    pg__keepdims_meta(&km, xm, n->p.reduce.axes);
+    pg_tensor *x = pg__saved_input(n, 0);
+    TRY(y, pg__out_diff(n));
+    TRY(m, pg__const(&n->out_meta, 0.0));
+    for (int64_t i = 0; i < m->numel; i++) {
+        if (m->dtype == PG_DTYPE_F64) ((double *)m->data)[i] = ((const double *)y->data)[i] == 0;
+        else ((float *)m->data)[i] = ((const float *)y->data)[i] == 0;
+    }
+    TRY(ym, pg__apply2(PG_OP_ADD, y, m));
+    TRY(q, pg__apply2(PG_OP_DIV, g, ym));
+    TRY(qk, pg_reshape(q, km.ndim, km.shape));
+    pg_tensor *r = pg__apply2(PG_OP_MUL, x, qk);
+    if (!r) goto fail;
+    dx[0] = r;
+    pg__keep_free(&keep);
+    return PG_OK;
+fail:
+    pg__keep_free(&keep);
+    return pg__rule_status();
+}
+
 /* cumsum: the running sum of g the other way */
 static pg_status cumsum_rule(pg_tensor **dx, pg_tensor *g, const pg_node *n) {
     dx[0] = pg_cumsum(g, n->p.scan.axis, !n->p.scan.reverse);
@@ -502,6 +597,7 @@ PG_OPDEF(mean, reduce_infer, reduce_forward, sum_backward, reduce_rule);
 PG_OPDEF(max, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
 PG_OPDEF(min, reduce_infer, reduce_forward, extreme_backward, reduce_rule);
 PG_OPDEF(logsumexp, reduce_infer, lse_forward, lse_backward, lse_rule);
+PG_OPDEF(norm, reduce_infer, reduce_forward, norm_backward, norm_rule);
 PG_OPDEF(cumsum, scan_infer, cumsum_forward, cumsum_backward, cumsum_rule);
 
 

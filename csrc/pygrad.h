@@ -318,6 +318,9 @@ pg_tensor *pg_abs(pg_tensor *x);
 pg_tensor *pg_maximum(pg_tensor *a, pg_tensor *b);
 pg_tensor *pg_minimum(pg_tensor *a, pg_tensor *b);
 pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi);
+/* min(max(x, min_val), max_val), min_val <= max_val (else PG_ERR_VALUE); the gradient passes strictly
+ * inside, min_val < x < max_val (0 at the bounds and at NaN), PyTorch's hardtanh: relu6 is (0, 6) */
+pg_tensor *pg_hardtanh(pg_tensor *x, double min_val, double max_val);
 pg_tensor *pg_where(pg_tensor *cond, pg_tensor *x, pg_tensor *y);
 pg_tensor *pg_sigmoid(pg_tensor *x);
 pg_tensor *pg_tanh(pg_tensor *x);
@@ -330,6 +333,10 @@ pg_tensor *pg_sum(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_mean(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_max(pg_tensor *x, unsigned axes, int keepdims);
 pg_tensor *pg_min(pg_tensor *x, unsigned axes, int keepdims);
+/* √Σ x² over axes (float x): the 2-norm, its sum of squares in double (a float32 norm neither overflows
+ * nor underflows; a float64 one out of the squares' range is taken again, scaled by max |x|); the
+ * gradient x g / y, 0 where y = 0 */
+pg_tensor *pg_norm(pg_tensor *x, unsigned axes, int keepdims);
 /* log Σ e^x over axes, computed stably (the maximum subtracted first) */
 pg_tensor *pg_logsumexp(pg_tensor *x, unsigned axes, int keepdims);
 /* running sum along axis (reverse != 0: from the end); a 0-d x takes axis 0 or -1 */
@@ -535,6 +542,14 @@ pg_tensor *pg_one_hot(pg_tensor *labels, int64_t num_classes);
  * divided by numel for the mean; none to the weight: as PyTorch, a weight that requires grad is refused
  * while grad mode is on (PG_ERR_RUNTIME). */
 pg_tensor *pg_binary_cross_entropy(pg_tensor *input, pg_tensor *target, pg_tensor *weight, pg_reduction reduction);
+/* PyTorch's F.huber_loss (smooth_l1 0: delta > 0) and F.smooth_l1_loss (smooth_l1 1: delta is its beta
+ * >= 0) of input and target (float, one shape and dtype), d = x - t, z = |d|:
+ *   huber_loss      l = z < delta ? z z / 2 : delta (z - delta / 2)
+ *   smooth_l1_loss  l = z < beta ? z z / 2 / beta : z - beta / 2    (beta = 0: l = z)
+ * in x's dtype; result x's shape for PG_REDUCTION_NONE, else 0-d (summed in double; the mean over numel,
+ * NaN when empty), computed in one pass. dx = u g (over numel for the mean), dt = -dx, u = clamp(d, -delta,
+ * delta), clamp(d / beta, -1, 1) or, for beta = 0, sign(d) (0 at 0). A bad delta: PG_ERR_VALUE. */
+pg_tensor *pg_huber_loss(pg_tensor *input, pg_tensor *target, pg_reduction reduction, double delta, int smooth_l1);
 /* y = x (float, any shape; a fresh tensor), x being a total norm of order norm_type: refused with
  * PG_ERR_RUNTIME, at each run (a compiled program's included), when x holds a NaN or an infinity, in
  * PyTorch's words for nn.utils.clip_grad_norm_(..., error_if_nonfinite=True). dx = g. */

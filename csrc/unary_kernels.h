@@ -15,12 +15,6 @@
  * the transcendental ops take their loops from kern_vmath instead
  * (PG_UNARY_VM_KERNELS, PG_UNARY_VM2_KERNELS, below). */
 
-/* c ? a : b with a and b evaluated whatever c (function arguments): a select the compiler can vectorise
- * where `c ? a : f(x)` would keep a branch (it will not compute a float operation the C code skips) */
-static inline float pg__sel_f32(int c, float a, float b) { return c ? a : b; }
-static inline double pg__sel_f64(int c, double a, double b) { return c ? a : b; }
-#define PG_SEL(c, a, b) _Generic((a), float: pg__sel_f32, default: pg__sel_f64)((c), (a), (b))
-
 /* Kernels that take a transcendental function from kern_vmath over chunks of PG_VM_CHUNK elements
  * (through the stack), then finish each chunk in plain loops: PG_UNARY_CHUNKED(NAME, FWD, BWD) defines
  * NAME's forward and backward loops with FWD(TT, SUF, o, x, t, c) and BWD(TT, SUF, dx, g, x, y, t, c)

@@ -943,13 +943,13 @@ def _safe_root(s: Any, p: float) -> Any:
     e = _eng(s)
     zero = s == 0  # a comparison: no gradient flows through the mask
     safe = e.where(zero, 1.0, s)
-    r = safe.sqrt() if p == 2 else safe ** (1.0 / p)
-    return e.where(zero, 0.0, r)
+    return e.where(zero, 0.0, safe ** (1.0 / p))
 
 
 def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
     """The vector p-norm over ``dim`` (None: all elements), ``torch.linalg.vector_norm``'s
-    semantics: p = 2 or ``'fro'``: √Σx²; 1: Σ|x|; ``inf``: max|x|; ``-inf``: min|x|;
+    semantics: p = 2 or ``'fro'``: √Σx² (the op ``norm``: one pass, the sum in float64, so a
+    float32 norm neither overflows nor underflows); 1: Σ|x|; ``inf``: max|x|; ``-inf``: min|x|;
     0: the count of non-zeros; any other p > 0: (Σ|x|ᵖ)^(1/p). The gradient at x = 0 is 0."""
     x = _tensor("norm", x)
     _float("norm", x)
@@ -971,8 +971,8 @@ def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
         y = (x != 0).sum(ds, keepdims=True).astype(x.dtype)
     elif p == 1:
         y = x.abs().sum(ds, keepdims=True)
-    elif p == 2:
-        y = _safe_root((x * x).sum(ds, keepdims=True), 2.0)
+    elif p == 2:  # the norm op: one pass, the sum of squares in float64
+        return x._norm2(ds, keepdim)
     else:
         y = _safe_root((x.abs() ** p).sum(ds, keepdims=True), p)
     return _finish(y, x.shape, ds, keepdim)

@@ -47,7 +47,8 @@ OP_NAMES: tuple[str, ...] = (
     "dropout", "embedding",
     "scaled_dot_product_attention", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "avg_pool2d_input_grad", "interpolate", "interpolate_input_grad", "random", "bernoulli", "nll_loss",
-    "one_hot", "binary_cross_entropy", "check_finite_norm", "cumprod", "pad", "tril", "triu",
+    "one_hot", "binary_cross_entropy", "check_finite_norm", "cumprod", "pad", "tril", "triu", "hardtanh",
+    "huber_loss", "norm",
 )
 """Every op-table name (the names ``grad_fn.name`` reports), in table order."""
 
@@ -178,6 +179,8 @@ _LABELS_5 = [4, 0, 0, 3, 1]
 _LABELS_23 = np.array([[3, 0, 1], [1, 1, 2]])
 _BCE_T6 = np.array([0.0, 1.0, 0.3, 1.0, 0.0, 0.75])  # targets, 0 and 1 among them
 _BCE_T234 = np.linspace(0.0, 1.0, 24).reshape(2, 3, 4)
+_HUBER_T34 = np.linspace(-2.0, 2.0, 12).reshape(3, 4)  # targets for huber_loss
+_HUBER_W34 = np.linspace(0.5, 2.0, 12).reshape(3, 4)   # elementwise weights
 _BCE_W4 = [0.5, 2.0, 1.5, 0.25]  # weights (constants: the op does not differentiate them, as PyTorch)
 _BCE_W21 = [[0.75], [1.5]]
 _BCE_W234 = np.linspace(0.25, 2.0, 24).reshape(2, 3, 4)
@@ -618,7 +621,7 @@ CASES: list[OpCase] = [
     OpCase("mul_scalar", "var-correction0-keepdim", lambda m, a: m.var(a, (0, 1), correction=0, keepdim=True),
            ((2, 3, 2),)),
     OpCase("sqrt", "std", lambda m, a: a.std(), ((3, 4),)),
-    OpCase("reshape", "norm-2", lambda m, a: a.norm(dim=1), ((3, 4),)),
+    OpCase("norm", "norm-2", lambda m, a: a.norm(dim=1), ((3, 4),)),
     OpCase("reshape", "norm-1", lambda m, a: m.norm(a, 1), ((3, 4),), "away0"),
     OpCase("reshape", "norm-inf", lambda m, a: a.norm(float("inf"), 0), ((3, 4),), "away0"),
     OpCase("reshape", "norm-3", lambda m, a: a.norm(3, (0, 1)), ((2, 3),), "away0"),
@@ -827,5 +830,37 @@ CASES: list[OpCase] = [
     OpCase("pad", "pad-crop-all", lambda m, a: _pad(m)(a, (-2, -1), value=1.0), ((2, 3),)),
     OpCase("tril", "tril-beyond", lambda m, a: a.tril(7), ((2, 3),)),
     OpCase("triu", "triu-wide", lambda m, a: m.triu(a * a, 2), ((3, 5),)),
+    # hardtanh (and relu6): 18 "away0" values lie on a grid whose cell edges include 0.5, 1.0 and 1.5, so no
+    # value is near a bound
+    OpCase("hardtanh", "hardtanh-default", lambda m, a: _F(m).hardtanh(a), ((3, 6),), "away0"),
+    OpCase("hardtanh", "hardtanh-bounds-3d", lambda m, a: _F(m).hardtanh(a, -0.5, 1.5), ((2, 3, 3),), "away0"),
+    OpCase("hardtanh", "relu6", lambda m, a: _F(m).relu6(a * 4.0), ((18,),), "away0"),
+    OpCase("hardtanh", "hardtanh-method-0d", lambda m, a: a._hardtanh(-2.0, 2.0), ((),)),
+    OpCase("hardtanh", "hardtanh-empty", lambda m, a: _F(m).hardtanh(a, 0.0, 1.0), ((0, 3),)),
+    # huber_loss and smooth_l1_loss (the op with smooth_l1): C¹ at |d| = δ; the L1 case (β = 0) against a
+    # constant target of 0, its input "away0" so d stays away from its kink
+    OpCase("huber_loss", "huber-mean", lambda m, a, b: _F(m).huber_loss(a, b), ((3, 4), (3, 4))),
+    OpCase("huber_loss", "huber-sum-delta-3d", lambda m, a, b: _F(m).huber_loss(a, b, "sum", delta=0.5),
+           ((2, 3, 4), (2, 3, 4))),
+    OpCase("huber_loss", "huber-none", lambda m, a, b: _F(m).huber_loss(a, b, reduction="none", delta=2.0),
+           ((5,), (5,))),
+    OpCase("huber_loss", "huber-constant-target", lambda m, a: _F(m).huber_loss(
+        a, m.tensor(_HUBER_T34, dtype=a.dtype), delta=0.8), ((3, 4),)),
+    OpCase("mul", "huber-weight-none", lambda m, a, b: _F(m).huber_loss(
+        a, b, "none", weight=m.tensor(_HUBER_W34, dtype=a.dtype)), ((3, 4), (3, 4))),
+    OpCase("huber_loss", "huber-0d", lambda m, a, b: _F(m).huber_loss(a, b), ((), ())),
+    OpCase("huber_loss", "huber-method-none", lambda m, a, b: a._huber_loss(b, "none", 0.75), ((2, 3), (2, 3))),
+    OpCase("huber_loss", "smooth_l1-mean", lambda m, a, b: _F(m).smooth_l1_loss(a, b), ((3, 4), (3, 4))),
+    OpCase("huber_loss", "smooth_l1-beta-sum", lambda m, a, b: _F(m).smooth_l1_loss(a, b, "sum", beta=0.5),
+           ((4, 3), (4, 3))),
+    OpCase("huber_loss", "smooth_l1-l1", lambda m, a: _F(m).smooth_l1_loss(a, m.zeros(2, 5, dtype=a.dtype), "none",
+                                                                           beta=0.0), ((2, 5),), "away0"),
+    OpCase("huber_loss", "smooth_l1-method-mean", lambda m, a, b: a._huber_loss(b, "mean", 0.3, True), ((6,), (6,))),
+    # norm (p = 2 and 'fro'): over all dims, one, several with keepdim, a 0-d input, an empty dim
+    OpCase("norm", "norm-all", lambda m, a: a.norm(), ((2, 3),)),
+    OpCase("norm", "norm-dims-keepdim", lambda m, a: m.norm(a, 2, (0, 2), keepdim=True), ((2, 3, 2),)),
+    OpCase("norm", "norm-fro-dim0", lambda m, a: a.norm("fro", 0), ((3, 4),)),
+    OpCase("norm", "norm-0d", lambda m, a: a.norm(), ((),), "away0"),
+    OpCase("norm", "norm-empty-dim", lambda m, a: a.norm(dim=0), ((0, 3),)),
 ]
 """All cases; ids are unique."""

@@ -448,6 +448,25 @@ OPS: tuple[Op, ...] = (
                        lambda e, x, diagonal: x.triu(diagonal), ("diagonal",), (0,)),
        "triu", (), (),
        doc="The upper triangle: triu (pygrad._derived checks its arguments)."),
+    Op("hardtanh", 1, Gate("HardtanhGate", "z = min(max(x, min_val), max_val); dx = dz strictly inside, "
+                           "min_val < x < max_val.", lambda e, x, min_val, max_val: x._hardtanh(min_val, max_val),
+                           ("min_val", "max_val"), (-1.0, 1.0)),
+       "hardtanh", (), (),
+       doc="x clipped to [min_val, max_val], the gradient passing strictly inside (PyTorch's rule): "
+           "pygrad.nn.functional.hardtanh and relu6, nn.Hardtanh, nn.ReLU6."),
+    Op("huber_loss", 2, Gate("HuberLossGate", "z = ½d² for |d| < δ, else δ(|d| - ½δ), d = x - t (smooth_l1: divided "
+                             "by β = δ; β = 0: |d|), mean, sum or none; dx = clamp(d, -δ, δ)·dz (smooth_l1: "
+                             "clamp(d/β, -1, 1)), dt = -dx.",
+                             lambda e, x, t, reduction, delta, smooth_l1: x._huber_loss(t, reduction, delta, smooth_l1),
+                             ("reduction", "delta", "smooth_l1"), ("mean", 1.0, False)),
+       "huber", (), (),
+       doc="The Huber loss and the smooth L1 loss of an input and a target, fused with the reduction: "
+           "pygrad.nn.functional.huber_loss and smooth_l1_loss, nn.HuberLoss, nn.SmoothL1Loss."),
+    Op("norm", 1, Gate("NormGate", "z = √Σ x² over dim (the sum in float64); dx = x·dz/z (0 where z = 0).",
+                       lambda e, x, dim, keepdim: e.norm(x, 2, dim, keepdim), ("dim", "keepdim"), (None, False)),
+       "‖x‖", (), (),
+       doc="The 2-norm over dims in one pass: Tensor.norm and pygrad.norm with p = 2 or 'fro' (and "
+           "clip_grad_norm_, normalize, cosine_similarity through them)."),
 )
 
 OP_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

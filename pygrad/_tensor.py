@@ -890,6 +890,12 @@ class Tensor:
         hi = 0.0 if max is None else _real("clamp", "max", max)
         return _wrap(lib.pg_clamp(self._p, lo, hi, min is not None, max is not None))
 
+    def _hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        """The hardtanh op: min(max(x, min_val), max_val), the gradient strictly inside (PyTorch's
+        hardtanh); nn.functional.hardtanh and relu6 apply it."""
+        return _wrap(lib.pg_hardtanh(self._p, _real("hardtanh", "min_val", min_val),
+                                     _real("hardtanh", "max_val", max_val)))
+
     def pow(self, p: Any) -> Tensor:
         """xᵖ for a scalar or tensor exponent."""
         r = self.__pow__(p)
@@ -991,6 +997,13 @@ class Tensor:
         s = src if isinstance(src, Tensor) else (
             _creation.full(idx.shape, src, dtype=self.dtype) if _is_scalar(src) else _as_tensor(src, self, op))
         return _wrap(cfn(self._p, _indexing._dim(op, dim, self), idx._p, s._p))
+    def _norm2(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The norm op, √Σ x² over checked ``axes`` (Tensor.norm checks its arguments)."""
+        mask = 0
+        for a in axes:
+            mask |= 1 << a
+        return _wrap(lib.pg_norm(self._p, mask, keepdim))
+
     def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
         """The logsumexp op over checked ``axes`` (Tensor.logsumexp checks its arguments)."""
         mask = 0
@@ -1126,6 +1139,16 @@ class Tensor:
         or int32 tensor), 0 elsewhere. The op reads the labels from this tensor (so a compiled step
         follows them) and checks them against [0, num_classes) at each run."""
         return _wrap(lib.pg_one_hot(self._p, min(max(int(num_classes), -1), 2**63 - 1)))
+
+    def _huber_loss(self, target: Any, reduction: str = "mean", delta: float = 1.0,
+                    smooth_l1: bool = False) -> Tensor:
+        """The huber_loss op of self and ``target`` (self's shape and dtype), fused with its reduction:
+        PyTorch's huber_loss(delta), or its smooth_l1_loss with beta = ``delta`` (``smooth_l1``)."""
+        op = "smooth_l1_loss" if smooth_l1 else "huber_loss"
+        r = _reduction_arg(op, reduction)
+        t = _as_tensor(target, self, op)
+        d = _real(op, "beta" if smooth_l1 else "delta", delta)
+        return _wrap(lib.pg_huber_loss(self._p, t._p, r, d, bool(smooth_l1)))
 
     def _check_finite_norm(self, norm_type: float) -> Tensor:
         """The check_finite_norm op: self (a total norm of order ``norm_type``), refused with

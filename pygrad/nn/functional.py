@@ -12,7 +12,7 @@ svm_loss(s, y, margin=Δ)                   Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ - s
 mse_loss(x, t)                             (x - t)²
 nll_loss(logp, y, weight, ignore_index)    Lᵢ = -w_yᵢ logp[i, yᵢ]
 binary_cross_entropy(p, t)                 -t log p - (1 - t) log(1 - p)
-huber_loss(x, t, delta), smooth_l1_loss    ½d² near 0, linear far
+huber_loss(x, t, delta), smooth_l1_loss    ½d² near 0, linear far (one op with its reduction)
 kl_div(logp, t)                            t (log t - logp)
 binary_cross_entropy_with_logits(x, t)     -t log σ(x) - (1 - t) log(1 - σ(x))
 l2_regularization(W, λ)                    λ R(W),  R(W) = Σ W²
@@ -260,33 +260,36 @@ def _weighted_reduce(op: str, losses: Any, weight: Any, reduction: str, by_weigh
     return _reduce(op, weighted, reduction)
 
 
+def _float_pair(x: Any, t: Any) -> tuple[Any, Any]:
+    """x and t in the float dtype they meet in: float64 if either is, else float32 (integers and bools
+    compute in float32, as x - t then a float op would)."""
+    E = engine_of(x)  # noqa: N806
+    dt = E.float64 if E.float64 in (x.dtype, t.dtype) else E.float32
+    return tuple(v if v.dtype == dt else v.astype(dt) for v in (x, t))  # type: ignore[return-value]
+
+
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None) -> Any:
-    """ℓ = ½d² for |d| ≤ δ, else δ(|d| - ½δ), d = x - t (quadratic near 0, linear far);
-    times ``weight`` elementwise when given ("mean": the mean of wℓ, as PyTorch)."""
+    """ℓ = ½d² for |d| < δ, else δ(|d| - ½δ), d = x - t (quadratic near 0, linear far), one op
+    (``huber_loss``) fused with the reduction; times ``weight`` elementwise when given ("mean": the
+    mean of wℓ, as PyTorch). ∂ℓ/∂x = clamp(d, -δ, δ) = -∂ℓ/∂t."""
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise PygradValueError(f"huber_loss: delta must be positive, got {delta}")
-    x, t = _pair("huber_loss", input, target)
-    d = x - t
-    a = d.abs()
-    E = engine_of(x)
-    losses = E.where(a <= delta, d * d * 0.5, (a - 0.5 * delta) * float(delta))
-    return _weighted_reduce("huber_loss", losses, weight, reduction, by_weight=False)
+    x, t = _float_pair(*_pair("huber_loss", input, target))
+    if weight is None:
+        return x._huber_loss(t, reduction, delta)
+    return _weighted_reduce("huber_loss", x._huber_loss(t, "none", delta), weight, reduction, by_weight=False)
 
 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
-    """ℓ = ½d²/β for |d| < β, else |d| - ½β (Huber divided by β; β = 0 is the L1 loss)."""
+    """ℓ = ½d²/β for |d| < β, else |d| - ½β (Huber divided by β; β = 0 is the L1 loss), one op
+    (``huber_loss`` with ``smooth_l1``) fused with the reduction. ∂ℓ/∂x = clamp(d/β, -1, 1) (sign(d)
+    for β = 0, 0 at 0) = -∂ℓ/∂t."""
     _check_reduction("smooth_l1_loss", reduction)
-    if beta < 0:
+    if not beta >= 0:
         raise PygradValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
-    x, t = _pair("smooth_l1_loss", input, target)
-    d = x - t
-    a = d.abs()
-    if beta == 0:
-        return _reduce("smooth_l1_loss", a, reduction)
-    E = engine_of(x)
-    losses = E.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
-    return _reduce("smooth_l1_loss", losses, reduction)
+    x, t = _float_pair(*_pair("smooth_l1_loss", input, target))
+    return x._huber_loss(t, reduction, beta, smooth_l1=True)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
@@ -520,13 +523,14 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
 
 
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Any:
-    """x clipped to [min_val, max_val]; the gradient passes strictly inside (PyTorch's rule)."""
+    """x clipped to [min_val, max_val], one op (``hardtanh``); the gradient passes strictly inside
+    (PyTorch's rule: 0 at the bounds, where clamp's is 1)."""
     t = _tensor("hardtanh", input)
     if not min_val <= max_val:
         raise PygradValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
-    mod = engine_of(t)
-    return _activate("hardtanh", t, lambda u: mod.where(u <= min_val, float(min_val),
-                                                        mod.where(u >= max_val, float(max_val), u)), inplace)
+    if inplace is False:  # the usual call: no closure
+        return t._hardtanh(min_val, max_val)
+    return _activate("hardtanh", t, lambda u: u._hardtanh(min_val, max_val), inplace)
 
 
 def relu6(input: Any, inplace: bool = False) -> Any:

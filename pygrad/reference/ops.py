@@ -1145,6 +1145,33 @@ class Clamp(Op):
         return (np.where(inside, g, _scalar(g.dtype, 0)),)
 
 
+class Hardtanh(Op):
+    """y = min(max(x, lo), hi) with lo <= hi (relu6: lo = 0, hi = 6), as x < lo ? lo : x, then that
+    > hi ? hi : it (NaN stays NaN; -0 stays -0 at lo = 0).
+
+    dx = g strictly inside, lo < x < hi, else 0 (at the bounds, as PyTorch's hardtanh_backward, and at
+    NaN, as its vector loop; clamp counts the bounds as inside).
+    """
+
+    name = "hardtanh"
+    save_inputs = True
+
+    def __init__(self, lo: float, hi: float) -> None:
+        super().__init__()
+        self.lo = lo
+        self.hi = hi
+
+    def forward(self, x: Array) -> Array:
+        lo, hi = _scalar(x.dtype, self.lo), _scalar(x.dtype, self.hi)
+        y = np.where(x < lo, lo, x)
+        return np.where(y > hi, hi, y)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        (x,) = xs
+        inside = (x > _scalar(x.dtype, self.lo)) & (x < _scalar(x.dtype, self.hi))
+        return (np.where(inside, g, _scalar(g.dtype, 0)),)
+
+
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x)), as exp(x) / (1 + exp(x)) for x < 0; dx = g * y * (1 - y)."""
 
@@ -1585,6 +1612,18 @@ class OneHot(Op):
         return (None,)
 
 
+def _reduced_losses(losses: Array, reduction: str) -> Array:
+    """Elementwise losses reduced as the fused loss ops reduce them: "none" as they are; "sum" and "mean"
+    (over numel: NaN when empty) added in float64, the result in the losses' dtype."""
+    if reduction == "none":
+        return losses
+    total = np.sum(losses.astype(np.float64))
+    if reduction == "mean":
+        with np.errstate(invalid="ignore"):  # 0 / 0 for an empty input: NaN
+            total = total / np.float64(losses.size)
+    return np.asarray(total, dtype=losses.dtype)
+
+
 class BinaryCrossEntropy(Op):
     """PyTorch's binary cross-entropy of probabilities p in [0, 1] (checked by the caller) and targets t
     of p's shape, each loss times a weight w that broadcasts to p's shape:
@@ -1616,14 +1655,7 @@ class BinaryCrossEntropy(Op):
         return v / _scalar(v.dtype, int(np.prod(self.in_shapes[0]))) if self.reduction == "mean" else v
 
     def forward(self, p: Array, t: Array, w: Array) -> Array:
-        losses = self.unweighted(p, t) * w
-        if self.reduction == "none":
-            return losses
-        total = np.sum(losses.astype(np.float64))
-        if self.reduction == "mean":
-            with np.errstate(invalid="ignore"):  # 0 / 0 for an empty input: NaN
-                total = total / np.float64(losses.size)
-        return np.asarray(total, dtype=p.dtype)
+        return _reduced_losses(self.unweighted(p, t) * w, self.reduction)
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         p, t, w = xs
@@ -1663,6 +1695,57 @@ class CheckFiniteNorm(Op):
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (g,)
+
+
+class HuberLoss(Op):
+    """PyTorch's huber loss (``smooth_l1`` False: delta δ > 0) and smooth L1 loss (``smooth_l1``: beta
+    β = ``delta`` >= 0) of an input x and a target t of one shape and dtype, with d = x - t, z = |d|:
+
+    huber: ℓ = z < δ ? ½·z·z : δ·(z - ½·δ);  smooth_l1: ℓ = z < β ? ½·z·z / β : z - ½·β (β = 0: ℓ = z)
+
+    in x's dtype (δ rounded to it), reduced by ``"mean"`` (Σ ℓ in float64 / numel), ``"sum"`` or
+    ``"none"``. Backward: dx = u·c, dt = -dx, with u = clamp(d, -δ, δ) (huber), clamp(d / β, -1, 1)
+    (smooth_l1), sign(d) with 0 at 0 and at NaN (β = 0), and c = g, or g / numel for the mean."""
+
+    name = "huber_loss"
+    save_inputs = True
+
+    def __init__(self, reduction: str, delta: float, smooth_l1: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.delta = delta
+        self.smooth_l1 = smooth_l1
+
+    def losses(self, x: Array, t: Array) -> Array:
+        """The elementwise ℓ, in x's dtype."""
+        half, d = _scalar(x.dtype, 0.5), _scalar(x.dtype, self.delta)
+        z = np.abs(x - t)
+        if not self.smooth_l1:
+            return np.where(z < d, half * z * z, d * (z - half * d))
+        if self.delta == 0:
+            return z
+        with np.errstate(invalid="ignore"):
+            return np.where(z < d, half * z * z / d, z - half * d)
+
+    def local(self, x: Array, t: Array) -> Array:
+        """u = dℓ/dd, in x's dtype."""
+        d, one, zero = x - t, _scalar(x.dtype, 1), _scalar(x.dtype, 0)
+        delta = _scalar(x.dtype, self.delta)
+        if not self.smooth_l1:
+            return np.where(d < -delta, -delta, np.where(d > delta, delta, d))
+        if self.delta == 0:
+            return np.where(d > zero, one, np.where(d < zero, -one, zero))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(d < -delta, -one, np.where(d > delta, one, d / delta))
+
+    def forward(self, x: Array, t: Array) -> Array:
+        return _reduced_losses(self.losses(x, t), self.reduction)
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        x, t = xs
+        c = g / _scalar(g.dtype, x.size) if self.reduction == "mean" else g
+        dx = self.local(x, t) * c
+        return dx, -dx
 
 
 # ---------------------------------------------------------------- shape ---
@@ -1822,6 +1905,44 @@ class LogSumExp(Reduction):
 
     def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
         return (self._keep(g) * np.exp(xs[0] - self._keep(y)),)
+
+
+class Norm(Reduction):
+    """y = √Σ_axes x², the sum in float64 (a float32 norm neither overflows nor underflows) and, for
+    float64 x, taken again as m·√Σ (x/m)² with m = max |x| where Σ x² is infinite or below 2⁻⁹⁶⁰ (inf
+    where an element is, 0 where all are 0); dx = x·(g / y), 0 where y = 0, and (x / y)·g where g / y
+    overflows (y tiny; |x / y| <= 1)."""
+
+    name = "norm"
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x: Array) -> Array:
+        axes = self.axes
+        x64 = x.astype(np.float64)
+        s = np.sum(x64 * x64, axis=axes, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.sqrt(s)
+            if x.dtype == np.float64:
+                redo = np.isinf(s) | (s < 2.0 ** -960)
+                if np.any(redo):
+                    m = np.max(np.abs(x64), axis=axes, keepdims=True, initial=0.0)
+                    q = np.sum((x64 / m) ** 2, axis=axes, keepdims=True)
+                    scaled = np.where(np.isinf(m) | (m == 0), m, m * np.sqrt(q))
+                    r = np.where(redo, scaled, r)
+        y = r.astype(x.dtype)
+        return y if self.keepdims else np.reshape(y, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def backward(self, g: Array, xs: Sequence[Any], y: Any) -> Grads:
+        yk, gk = self._keep(y), self._keep(g)
+        zero = yk == _scalar(y.dtype, 0)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            s = np.where(zero, _scalar(y.dtype, 0), gk / np.where(zero, _scalar(y.dtype, 1), yk))
+            over = np.isinf(s) & np.isfinite(gk)
+            dx = xs[0] * s
+            if np.any(over):
+                dx = np.where(over, xs[0] / yk * gk, dx)
+        return (dx,)
 
 
 class CumSum(Op):
@@ -2906,6 +3027,7 @@ OPS: dict[str, type[Op]] = {
         BatchNorm, LayerNorm, GroupNorm, Dropout, Embedding, ScaledDotProductAttention,
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AvgPool2dInputGrad, Interpolate, InterpolateInputGrad,
         Random, Bernoulli, NllLoss, OneHot, BinaryCrossEntropy, CheckFiniteNorm, CumProd, Pad, Tril, Triu,
+        Hardtanh, HuberLoss, Norm,
     )
 }
 """The op table: op-table name -> op class (the names ``grad_fn.name`` reports)."""

@@ -144,7 +144,7 @@ def _unary(node: Node, g: Tensor) -> list[Any]:
         r = g * where(x.numpy() > 0, _const(1.0, x.dtype), x.exp() * op.alpha)
     elif isinstance(op, ops.Cast):
         r = g.astype(op.in_dtypes[0])
-    else:  # abs, relu, leaky_relu, clamp
+    else:  # abs, relu, leaky_relu, clamp, hardtanh
         r = g * _local(node)
     return [r]
 
@@ -472,6 +472,32 @@ def _binary_cross_entropy(node: Node, g: Tensor) -> list[Any]:
     return [dp, dt, None]
 
 
+def _huber_loss(node: Node, g: Tensor) -> list[Any]:
+    """dx = u·c, dt = -dx: u = clamp(d, -δ, δ), clamp(d / β, -1, 1), or sign(d) (β = 0) as a constant;
+    c = g, or g / numel for the mean."""
+    x, t = node.inputs
+    op = node.op
+    d = x - t
+    if not op.smooth_l1:
+        u = d.clamp(-op.delta, op.delta)
+    elif op.delta == 0:
+        u = _const(op.local(x.numpy(), t.numpy()), x.dtype)
+    else:
+        u = (d / op.delta).clamp(-1.0, 1.0)
+    c = g / float(x.size) if op.reduction == "mean" else g
+    r = u * c
+    return [r if node.needs[0] else None, -r if node.needs[1] else None]
+
+
+def _vector_norm(node: Node, g: Tensor) -> list[Any]:
+    """dx = x·(g / (y + m)), m = [y = 0] a constant (x is 0 there)."""
+    (x,) = node.inputs
+    y = _output(node)
+    keep = tuple(1 if i in node.op.axes else s for i, s in enumerate(x.shape))
+    q = g / (y + _const((y.numpy() == 0).astype(y.dtype), y.dtype))
+    return [x * q.reshape(*keep)]
+
+
 def _custom(node: Node, g: Tensor) -> list[Any]:
     fn, needs = node.op.tensor_fn
     grads = _engines.custom_grads(fn(g, needs), len(node.inputs))
@@ -485,7 +511,7 @@ for _cls in (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Pow, ops.Maximum, ops.Minim
     RULES[_cls] = _binary
 for _cls in (ops.Neg, ops.AddScalar, ops.MulScalar, ops.PowScalar, ops.DivScalar, ops.RDivScalar, ops.RPowScalar,
              ops.Sqrt, ops.Reciprocal,
-             ops.Abs, ops.Clamp, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
+             ops.Abs, ops.Clamp, ops.Hardtanh, ops.Sigmoid, ops.Tanh, ops.Relu, ops.LeakyRelu, ops.Elu, ops.Cast):
     RULES[_cls] = _unary
 for _cls in ops.OPS.values():  # the elementwise ops carry their rule (ops.Exp.rule ...)
     if hasattr(_cls, "rule"):
@@ -504,6 +530,7 @@ RULES.update({
     ops.Random: _no_grad, ops.Bernoulli: _no_grad, ops.NllLoss: _nll_loss, ops.OneHot: _no_grad,
     ops.BinaryCrossEntropy: _binary_cross_entropy, ops.CheckFiniteNorm: lambda node, g: [g],
     ops.CumProd: _cumprod, ops.Pad: _pad, ops.Tril: _tri, ops.Triu: _tri,
+    ops.HuberLoss: _huber_loss, ops.Norm: _vector_norm,
 })
 
 

@@ -968,6 +968,14 @@ class Tensor:
         """Clip into [min, max] (scalar bounds, at least one)."""
         return _clamp(self, min, max)
 
+    def _hardtanh(self, min_val: builtins.float = -1.0, max_val: builtins.float = 1.0) -> Tensor:
+        """The hardtanh op: min(max(x, min_val), max_val), the gradient strictly inside (see
+        :class:`ops.Hardtanh`); nn.functional.hardtanh and relu6 apply it."""
+        lo, hi = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
+        if not lo <= hi:
+            raise PygradValueError(f"hardtanh: min_val {lo} is greater than max_val {hi}")
+        return _unary(ops.Hardtanh(lo, hi), self)
+
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """exp(x - max) / Σ exp(x - max) along ``axis``."""
         return _softmax(ops.Softmax, "softmax", self, axis, dim)
@@ -1004,6 +1012,12 @@ class Tensor:
     def _logsumexp(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
         """The logsumexp op over checked, sorted ``axes`` (Tensor.logsumexp checks its arguments)."""
         return _apply(ops.LogSumExp(axes, keepdim), (_floating(self),))
+
+    def _norm2(self, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+        """The norm op, √Σ x² over checked, sorted ``axes`` (Tensor.norm checks its arguments)."""
+        if KIND[self.dtype] < 2:
+            raise PygradTypeError(f"norm: expected a float32 or float64 tensor, got {self.dtype}")
+        return _apply(ops.Norm(tuple(axes), bool(keepdim)), (self,))
 
     def _norm(self, op: ops._Norm, weight: Any, bias: Any, wshape: tuple[int, ...]) -> Tensor:
         """Apply a normalisation op with weight and bias (ones and zeros of ``wshape`` when None)."""
@@ -1201,6 +1215,30 @@ class Tensor:
         if KIND[self.dtype] < 2:
             raise PygradTypeError(f"check_finite_norm: expected a float32 or float64 tensor, got {self.dtype}")
         return _apply(ops.CheckFiniteNorm(float(norm_type)), (self,))
+
+    def _huber_loss(self, target: Any, reduction: str = "mean", delta: builtins.float = 1.0,
+                    smooth_l1: bool = False) -> Tensor:
+        """The huber_loss op of self and ``target`` (self's shape and dtype): huber_loss(delta), or
+        smooth_l1_loss with beta = ``delta`` (see :class:`ops.HuberLoss`)."""
+        op = "smooth_l1_loss" if smooth_l1 else "huber_loss"
+        if reduction not in ("mean", "sum", "none"):
+            raise PygradValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        d = _number(delta, op, "beta" if smooth_l1 else "delta")
+        if smooth_l1 and not d >= 0:
+            raise PygradValueError(f"{op}: beta must be >= 0, got {d}")
+        if not smooth_l1 and not d > 0:
+            raise PygradValueError(f"{op}: delta must be positive, got {d}")
+        t = target if isinstance(target, Tensor) else _scalar_tensor(target, self) if _is_scalar(target) else \
+            _operand(target, op)
+        for v in (self, t):
+            if KIND[v.dtype] < 2:
+                raise PygradTypeError(f"{op}: expected a float32 or float64 tensor, got {v.dtype}")
+        if t.dtype != self.dtype:
+            raise PygradTypeError(f"{op}: input and target must have one dtype, got {self.dtype} and {t.dtype} "
+                                  "(promote first)")
+        if t.shape != self.shape:
+            raise ShapeError(f"{op}: input of shape {tuple(self.shape)} and target of shape {tuple(t.shape)} differ")
+        return _apply(ops.HuberLoss(reduction, d, bool(smooth_l1)), (self, t))
 
     def _binary_cross_entropy(self, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
         """The binary_cross_entropy op of probabilities self (in [0, 1]) and ``target`` (self's shape and

@@ -892,6 +892,19 @@ static void test_unary_ops(void) {
         CHECK_VALUES(y, tol, -1, 0, 1);
         y = keep(pg_clamp(x, 3, 1, 1, 1)); /* lo > hi gives hi */
         CHECK_VALUES(y, tol, 1, 1, 1);
+        y = keep(pg_hardtanh(x, -0.5, 2));
+        CHECK_VALUES(y, tol, -0.5, 0, 2);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, tol, 0, 1, 0); /* the bounds are outside (clamp's: inside) */
+        RESET();
+        y = keep(pg_hardtanh(x, 0, 0)); /* a point */
+        CHECK_VALUES(y, tol, 0, 0, 0);
+        BACKWARD(y, 1, 1, 1);
+        CHECK_GRAD(x, tol, 0, 0, 0);
+        RESET();
+        y = keep(pg_hardtanh(V(dt, NAN, -INFINITY, INFINITY, -0.0, 7), 0, 6)); /* relu6 */
+        CHECK_VALUES(y, 0, NAN, 0, 6, 0, 6);
+        CHECK(signbit(get(y, 3)));
 #undef RESET
     }
     /* float-only ops take bools as float32 */
@@ -923,6 +936,13 @@ static void test_unary_ops(void) {
     CHECK_FAILS(pg_clamp(V(F64, 1), 0, 1, 0, 0), PG_ERR_VALUE, "clamp: at least one of min and max");
     CHECK_FAILS(pg_clamp(V(F64, 1), NAN, 1, 1, 1), PG_ERR_VALUE, "clamp: a bound is NaN");
     CHECK_FAILS(pg_clamp(V(F64, 1), 0, NAN, 0, 1), PG_ERR_VALUE, "a bound is NaN");
+    CHECK_FAILS(pg_hardtanh(NULL, -1, 1), PG_ERR_VALUE, "hardtanh: got a NULL tensor");
+    CHECK_FAILS(pg_hardtanh(V(F64, 1), 2, 1), PG_ERR_VALUE, "hardtanh: min_val 2.0 is greater than max_val 1.0");
+    CHECK_FAILS(pg_hardtanh(V(F64, 1), NAN, 1), PG_ERR_VALUE, "hardtanh: min_val nan");
+    CHECK_FAILS(pg_hardtanh(V(F32, 1), 0, NAN), PG_ERR_VALUE, "max_val nan");
+    y = keep(pg_hardtanh(V(I64, 3, -4, 0), -1, 1)); /* integers as float32 */
+    CHECK(pg_tensor_dtype(y) == F32);
+    CHECK_VALUES(y, 0, 1, -1, 0);
     release_all();
 }
 
@@ -1108,6 +1128,36 @@ static void test_reductions(void) {
     CHECK_FAILS(pg_sum(NULL, PG_AXES_ALL, 0), PG_ERR_VALUE, "sum: got a NULL tensor");
     CHECK_FAILS(pg_mean(NULL, 0, 0), PG_ERR_VALUE, "mean");
     CHECK_FAILS(pg_max(NULL, 0, 0), PG_ERR_VALUE, "max");
+    /* norm: √Σ x² (its sum in double); gradient x g / y, 0 where y = 0 */
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        pg_tensor *nx = leaf(T(dt, 2, SHAPE(2, 3), 3, 0, -4, 0, 0, 0));
+        pg_tensor *ny = keep(pg_norm(nx, 1u << 1, 0));
+        CHECK_SHAPE(ny, 1, 2);
+        CHECK_VALUES(ny, tol, 5, 0);
+        BACKWARD(ny, 10, 7);
+        CHECK_GRAD(nx, tol, 6, 0, -8, 0, 0, 0);
+        pg_tensor_set_grad(nx, NULL);
+        ny = keep(pg_norm(nx, PG_AXES_ALL, 1));
+        CHECK_SHAPE(ny, 2, 1, 1);
+        CHECK_VALUES(ny, tol, 5);
+        ny = keep(pg_norm(nx, 1u << 0, 0));
+        CHECK_VALUES(ny, tol, 3, 0, 4);
+        /* no overflow, no underflow: 1e30 and 1e-30 square in double */
+        CHECK_VALUES(keep(pg_norm(V(dt, 1e30, -1e30), PG_AXES_ALL, 0)), 1e30 * tol, 1e30 * sqrt(2.0));
+        CHECK_VALUES(keep(pg_norm(V(dt, 1e-30, 1e-30, 1e-30, 1e-30), PG_AXES_ALL, 0)), 1e-30 * tol, 2e-30);
+        CHECK_VALUES(keep(pg_norm(V(dt, INFINITY, 1), PG_AXES_ALL, 0)), 0, INFINITY);
+        CHECK_VALUES(keep(pg_norm(V(dt, NAN, INFINITY), PG_AXES_ALL, 0)), 0, NAN);
+        CHECK_VALUES(keep(pg_norm(S(dt, -2), 0, 0)), 0, 2); /* 0-d: |x| */
+    }
+    CHECK_VALUES(keep(pg_norm(V(F64, 1e200, 1e200, 1e200, 1e200), PG_AXES_ALL, 0)), 1e188, 2e200);
+    CHECK_VALUES(keep(pg_norm(V(F64, 3e-200, 4e-200), PG_AXES_ALL, 0)), 1e-213, 5e-200);
+    CHECK_VALUES(keep(pg_norm(T(F64, 2, SHAPE(2, 2), 3e-200, 4e-200, 3, 4), 1u << 1, 0)), 1e-13, 5e-200, 5);
+    CHECK_VALUES(keep(pg_norm(e, 1u << 0, 0)), 0, 0, 0, 0); /* over no elements: 0 */
+    CHECK_FAILS(pg_norm(NULL, 0, 0), PG_ERR_VALUE, "norm: got a NULL tensor");
+    CHECK_FAILS(pg_norm(V(I64, 3, 4), PG_AXES_ALL, 0), PG_ERR_TYPE, "norm");
+    CHECK_FAILS(pg_norm(x, 1u << 2, 0), PG_ERR_SHAPE, "norm: axis 2 is out of range for a tensor of shape (2, 3)");
     CHECK_FAILS(pg_min(NULL, 0, 0), PG_ERR_VALUE, "min");
     release_all();
 }
@@ -2722,6 +2772,50 @@ static void test_nn_ops(void) {
                 "one dtype");
     CHECK_FAILS(pg_binary_cross_entropy(V(I64, 1), V(I64, 1), NULL, PG_REDUCTION_SUM), PG_ERR_TYPE, "int64");
     CHECK_FAILS(pg_binary_cross_entropy(bp, bt, NULL, (pg_reduction)7), PG_ERR_VALUE, "reduction");
+
+    /* huber_loss, and smooth_l1_loss (smooth_l1 1, delta its beta): PyTorch's values, dx = u g, dt = -dx */
+    for (int f64 = 0; f64 < 2; f64++) {
+        pg_dtype dt = f64 ? F64 : F32;
+        double tol = f64 ? E : E32;
+        pg_tensor *hx = leaf(V(dt, 0.5, 3.0, -1.0, 2.0));
+        pg_tensor *ht = leaf(V(dt, 0.0, 1.0, 0.0, 4.0)); /* d = 0.5, 2, -1, -2 */
+        pg_tensor *hl = keep(pg_huber_loss(hx, ht, PG_REDUCTION_NONE, 1.0, 0));
+        CHECK_VALUES(hl, tol, 0.125, 1.5, 0.5, 1.5);
+        BACKWARD(hl, 1, 2, 3, 4);
+        CHECK_GRAD(hx, tol, 0.5, 2, -3, -4);
+        CHECK_GRAD(ht, tol, -0.5, -2, 3, 4);
+        pg_tensor_set_grad(hx, NULL);
+        pg_tensor_set_grad(ht, NULL);
+        hl = keep(pg_huber_loss(hx, ht, PG_REDUCTION_MEAN, 0.5, 1)); /* smooth_l1, beta 0.5 */
+        CHECK_VALUES(hl, tol, (0.25 + 1.75 + 0.75 + 1.75) / 4);
+        BACKWARD(hl, 2);
+        CHECK_GRAD(hx, tol, 0.5, 0.5, -0.5, -0.5);
+        pg_tensor_set_grad(hx, NULL);
+        pg_tensor_set_grad(ht, NULL);
+        hl = keep(pg_huber_loss(hx, ht, PG_REDUCTION_SUM, 0.0, 1)); /* beta 0: l1 */
+        CHECK_VALUES(hl, tol, 5.5);
+        BACKWARD(hl, 1);
+        CHECK_GRAD(hx, tol, 1, 1, -1, -1);
+        CHECK_VALUES(keep(pg_huber_loss(V(dt, NAN, INFINITY, 0), V(dt, 0, 0, 0), PG_REDUCTION_NONE, 1.0, 0)), 0, NAN,
+                     INFINITY, 0);
+    }
+    pg_tensor *he = keep(pg_tensor_empty(F64, 2, SHAPE(0, 3)));
+    CHECK_SHAPE(keep(pg_huber_loss(he, he, PG_REDUCTION_NONE, 1.0, 0)), 2, 0, 3);
+    CHECK_VALUES(keep(pg_huber_loss(he, he, PG_REDUCTION_SUM, 1.0, 0)), 0, 0.0);
+    CHECK_VALUES(keep(pg_huber_loss(he, he, PG_REDUCTION_MEAN, 1.0, 1)), 0, NAN);
+    CHECK_FAILS(pg_huber_loss(NULL, he, PG_REDUCTION_SUM, 1.0, 0), PG_ERR_VALUE, "huber_loss: got a NULL tensor");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1), V(F64, 1), PG_REDUCTION_SUM, 0.0, 0), PG_ERR_VALUE,
+                "huber_loss: delta must be positive, got 0.0");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1), V(F64, 1), PG_REDUCTION_SUM, NAN, 0), PG_ERR_VALUE, "got nan");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1), V(F64, 1), PG_REDUCTION_SUM, -0.5, 1), PG_ERR_VALUE,
+                "smooth_l1_loss: beta must be >= 0, got -0.5");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1, 2), V(F64, 1), PG_REDUCTION_SUM, 1.0, 1), PG_ERR_SHAPE,
+                "smooth_l1_loss: input of shape (2,) and target of shape (1,) differ");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1), V(F32, 1), PG_REDUCTION_SUM, 1.0, 0), PG_ERR_TYPE,
+                "huber_loss: input and target must have one dtype, got float64 and float32 (promote first)");
+    CHECK_FAILS(pg_huber_loss(V(I64, 1), V(I64, 1), PG_REDUCTION_SUM, 1.0, 0), PG_ERR_TYPE, "int64");
+    CHECK_FAILS(pg_huber_loss(V(F64, 1), V(F64, 1), (pg_reduction)9, 1.0, 0), PG_ERR_VALUE,
+                "huber_loss: unknown reduction 9");
 
     /* check_finite_norm: the identity on finite values (a fresh tensor, dx = g); NaN or inf refused in
      * clip_grad_norm_'s words, the order printed as Python prints a float */

@@ -83,6 +83,7 @@ UNARY: list[tuple[str, str, Callable[[Any, float], Any]]] = [
     ("leaky_relu", "any", lambda h, u: h.leaky_relu(0.01 + 0.3 * u)),
     ("elu", "grow", lambda h, u: h.elu(0.5 + u)),
     ("clamp", "any", lambda h, u: h.clamp(-u, u + 0.1)),
+    ("hardtanh", "any", lambda h, u: pg.nn.functional.hardtanh(h, -u, u + 0.1)),
 ]
 
 # binary, same shape: (name, domain of a, domain of b, apply(a, b))

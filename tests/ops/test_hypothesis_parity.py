@@ -968,6 +968,77 @@ def b_tri(name: str) -> Any:
     return build
 
 
+def b_hardtanh(p: Program) -> Value | None:
+    """hardtanh of a picked value with drawn bounds (lo = hi included), relu6 of it scaled, or the method."""
+    x = p.pick()
+    form = p.draw(st.sampled_from(["hardtanh", "relu6", "method"]))
+    if form == "relu6":
+        lo, hi, k = 0.0, 6.0, 4.0
+    else:
+        lo = float(p.draw(st.sampled_from([-1.5, -1.0, -0.25, 0.0])))
+        hi, k = lo + float(p.draw(st.sampled_from([0.0, 0.5, 1.0, 2.5]))), 1.0
+    for bound in (lo, hi):
+        agree(np.sign(x.c.numpy() * k - bound), np.sign(x.a * k - bound))
+    if form == "relu6":
+        return apply(p, "hardtanh", lambda m, a: m.nn.functional.relu6(a * k), x)
+    if form == "method":
+        return apply(p, "hardtanh", lambda m, a: a._hardtanh(lo, hi), x)
+    return apply(p, "hardtanh", lambda m, a: m.nn.functional.hardtanh(a, lo, hi), x)
+
+
+def b_huber_loss(p: Program) -> Value | None:
+    """huber_loss or smooth_l1_loss (β = 0 included) of a picked value and a target (another value of its
+    shape, or constants), every reduction, maybe by the op method; also a weighted huber_loss."""
+    x = p.pick()
+    shape = x.shape
+    if math.prod(shape) == 0:
+        return None
+    other = p.pick(lambda v: v.shape == shape and v is not x)
+    tgt = None if other is not None and p.draw(st.booleans()) else np.round(p.rng.uniform(-2, 2, shape), 1)
+    kind = p.draw(st.sampled_from(["huber", "smooth_l1", "l1", "weighted"]))
+    delta = 0.0 if kind == "l1" else float(p.draw(st.sampled_from([0.25, 1.0, 1.5])))
+    reduction = p.draw(st.sampled_from(["mean", "sum", "none"]))
+    method = p.draw(st.booleans())
+    weight = p.rng.uniform(0.5, 2.0, shape) if kind == "weighted" else None
+
+    def fn(m, a, *b):
+        t = b[0] if b else m.tensor(tgt, dtype=a.dtype)
+        F = m.nn.functional
+        if kind == "weighted":
+            return F.huber_loss(a, t, reduction, delta, weight=m.tensor(weight, dtype=a.dtype))
+        if method:
+            return a._huber_loss(t, reduction, delta, kind != "huber")
+        if kind == "huber":
+            return F.huber_loss(a, t, reduction, delta)
+        return F.smooth_l1_loss(a, t, reduction, delta)
+
+    args = (x,) if tgt is not None else (x, other)
+    if kind == "l1":  # the kink of |d| at 0
+        ct = np.asarray(tgt) if tgt is not None else other.c.numpy()
+        rt = np.asarray(tgt) if tgt is not None else other.a
+        agree(np.sign(x.c.numpy() - ct.astype(x.a.dtype)), np.sign(x.a - rt.astype(x.a.dtype)))
+    return apply(p, "mul" if kind == "weighted" and reduction == "none" else
+                 "mean" if kind == "weighted" and reduction == "mean" else
+                 "sum" if kind == "weighted" else "huber_loss", fn, *args)
+
+
+def b_vector_norm(p: Program) -> Value | None:
+    """The 2-norm of a picked value over all dims, some (keepdim or not), as p=2 or 'fro'; rejected where a
+    norm nears 0 (its gradient x/‖x‖ is a kink there)."""
+    x = p.pick(lambda v: math.prod(v.shape) > 0)
+    if x is None:
+        return None
+    dim = _axis_arg(p, len(x.shape))
+    keep = p.draw(st.booleans())
+    order = p.draw(st.sampled_from([2, 2.0, "fro"]))
+    axes = None if dim is None else dim
+    if np.min(np.sqrt(np.sum(x.a.astype(np.float64) ** 2, axis=axes)), initial=1.0) < 0.05:
+        reject()
+    if p.draw(st.booleans()):
+        return apply(p, "norm", lambda m, a: a.norm(order, dim, keep), x)
+    return apply(p, "norm", lambda m, a: m.norm(a, order, dim=dim, keepdim=keep), x)
+
+
 def b_check_finite_norm(p: Program) -> Value | None:
     """clip_grad_norm_'s check of a picked value (as a norm of order 1, 2 or inf), sometimes made
     non-finite first (plus NaN or inf: both engines refuse it alike)."""
@@ -1051,6 +1122,9 @@ BUILDERS: dict[str, Callable[[Program], Value | None]] = {
     "pad": b_pad,
     "tril": b_tri("tril"),
     "triu": b_tri("triu"),
+    "hardtanh": b_hardtanh,
+    "huber_loss": b_huber_loss,
+    "norm": b_vector_norm,
 }
 for _row in _optable.ELEMENTWISE:  # log, sin, cos ...: a plain builder from the op table's row
     BUILDERS.setdefault(_row.name, _unary(_row.name, _row.domain))
