@@ -297,13 +297,14 @@ PG_UNARY1_ENTRY(elu, PG_OP_ELU, alpha)
 PG_UNARY_OPDEF(elu, unary_infer, elu_rule);
 
 /* clamp: y = min(max(x, lo), hi) (lo > hi gives hi everywhere, as numpy);
- * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0. A bound not given is
- * stored infinite, so the loops compare without a branch on has_lo/has_hi and
- * vectorise; NaN stays NaN (every comparison with it is false). The backward's
- * test is a select of both comparisons (`||` left GCC a branch per element) */
+ * dy/dx = 1 for lo <= x <= hi (bounds inside), else 0, and 0 at NaN (as PyTorch and
+ * the reference engine). A bound not given is stored infinite, so the loops compare
+ * without a branch on has_lo/has_hi and vectorise; NaN stays NaN (every comparison
+ * with it is false). The backward's test is a select of both comparisons (`&&` left
+ * GCC a branch per element) */
 #define PG_CLAMP_LO(x) ((x) < (T)p->clamp.lo ? (T)p->clamp.lo : (x)) /* x raised to lo */
 PG_UNARY_KERNELS(clamp, PG_CLAMP_LO(x) > (T)p->clamp.hi ? (T)p->clamp.hi : PG_CLAMP_LO(x),
-                 PG_SEL((x < (T)p->clamp.lo) | (x > (T)p->clamp.hi), (T)0, g))
+                 PG_SEL((x >= (T)p->clamp.lo) & (x <= (T)p->clamp.hi), g, (T)0))
 
 pg_tensor *pg_clamp(pg_tensor *x, double lo, double hi, int has_lo, int has_hi) {
     if (!has_lo && !has_hi) {

@@ -887,6 +887,23 @@ def test_clamp_with_min_above_max_gives_max_and_no_gradient(engine):
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("engine", ["c", "ref"])
+def test_clamp_sends_no_gradient_through_nan(engine, dtype):
+    """NaN stays NaN and sends no gradient, as PyTorch's clamp_backward ((x >= lo) & (x <= hi)); the
+    bounds count as inside; one-sided clamps too; over a size the C loops take in vectors."""
+    m = _engine(engine)
+    base = np.array([np.nan, 1.0, 2.0, 0.5, 3.0, -np.inf, np.inf, np.nan], dtype=dtype)
+    v = np.tile(base, 40)
+    for lo, hi, want in ((1.0, 2.0, [0, 1, 1, 0, 0, 0, 0, 0]), (1.0, None, [0, 1, 1, 0, 1, 0, 1, 0]),
+                         (None, 2.0, [0, 1, 1, 1, 0, 1, 0, 0])):
+        x = m.tensor(v, dtype=dtype, requires_grad=True)
+        y = x.clamp(lo, hi)
+        assert np.isnan(y.numpy()[::8]).all() and np.isnan(y.numpy()[7::8]).all()
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.tile(np.array(want, dtype=dtype), 40))
+
+
 @pytest.mark.parametrize("engine", ["c", "ref"])
 def test_requires_grad_true_on_a_non_leaf_is_a_no_op(engine):
     """A non-leaf already requires grad; setting True again changes nothing (PyTorch)."""
