@@ -256,12 +256,13 @@ def _many_outputs(x, y):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("fn", [_chain, _many_outputs])
-def test_results_of_8_mib_and_more_streamed_out_match_eager(dtype: str, threads: int, fn, monkeypatch) -> None:
-    """Tensors of 8 MiB or more that a fused run defines are written block by block into scratch and copied
-    out with streaming stores (csrc/program.c): the same bits as eager and as the unfused replay, on every
-    call, over several chunks of threads."""
-    n = 2 * 2**20 + 4097  # float32 8.4 MB, float64 16.8 MB; not a whole number of blocks
+def test_results_of_8_mib_and_more_streamed_out_match_eager(dtype: str, threads: int, monkeypatch) -> None:
+    """Tensors of 8 MiB or more that a fused run defines (forward values it hands out and reads again, and
+    the backward's) are written block by block into scratch and copied out with streaming stores
+    (csrc/program.c): the same bits as eager and as the unfused replay, on every call, over several chunks
+    of threads."""
+    fn = _many_outputs
+    n = (2 * 2**20 if dtype == "float32" else 2**20) + 4097  # 8.4 MB; not a whole number of blocks
     old = pg.get_num_threads()
     pg.set_num_threads(threads)
     try:
