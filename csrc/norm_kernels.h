@@ -299,6 +299,19 @@ PG_NM_STREAM_SET(PG_NM_DX_STREAM)
 #undef PG_NM_STREAM_SET
 #endif
 
+/* y[j] = (x[j] - m) · a + bb over one segment (batch_norm, group_norm), with streaming stores when stream */
+PG_NM_INLINE void PG_NM(affine_segment)(T *ys, const T *xs, int64_t len, T m, T a, T bb, int stream) {
+    int64_t j0 = 0;
+#if PG_NM_STREAM
+    if (stream) j0 = stream == 2 ? PG_NM(affine_stream_z)(ys, xs, len, m, a, bb)
+                                 : PG_NM(affine_stream_x)(ys, xs, len, m, a, bb);
+#else
+    (void)stream;
+#endif
+    PG_IVDEP
+    for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
+}
+
 /* Forward of the statistics r in [lo, hi):
  *   training: mean = Σx / cnt, var = Σ(x - mean)² / cnt, written to stats[r], stats[R + r]
  *   y = (x - mean) · rstd · w + b,   rstd = 1 / sqrt(var + eps)
@@ -311,9 +324,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
     /* the geometry in locals: the stores through y could alias *nm (no strict aliasing), which would
      * keep the compiler from knowing the loops' trip counts */
     const int64_t len = nm->len, nseg = nm->nseg;
-#if PG_NM_STREAM
-    const int stream = nm->stream; /* y past the caches: stored around them */
-#endif
+    const int stream = nm->stream; /* y past the caches: stored around them (0 without streaming stores) */
     for (int64_t r = lo; r < hi; r++) {
         if (nm->training) { /* one read of the statistic's elements: the moments about its first element */
             const double K = (double)x[pg__nm_off(nm, r, 0)];
@@ -340,13 +351,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
                 for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * rs * w[j] + b[j];
             } else {
                 int64_t ch = pg__nm_channel(nm, r, k);
-                const T a = rs * w[ch], bb = b[ch];
-#if PG_NM_STREAM
-                if (stream) j0 = stream == 2 ? PG_NM(affine_stream_z)(ys, xs, len, m, a, bb)
-                                             : PG_NM(affine_stream_x)(ys, xs, len, m, a, bb);
-#endif
-                PG_IVDEP
-                for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
+                PG_NM(affine_segment)(ys, xs, len, m, rs * w[ch], b[ch], stream);
             }
         }
     }
@@ -363,9 +368,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward)(const pg_nm *nm, T *y, const T 
 PG_CLONES PG_NOINLINE static void PG_NM(forward_rows)(const pg_nm *nm, T *y, const T *x, const T *w, const T *b,
                                                       T *stats, double *acc, int64_t lo, int64_t hi) {
     const int64_t len = nm->len, nseg = nm->nseg, C = nm->c;
-#if PG_NM_STREAM
     const int stream = nm->stream;
-#endif
     double *a1 = acc, *a2 = acc + C;
     if (nm->training) {
         for (int64_t c = lo; c < hi; c++) a1[c] = a2[c] = 0;
@@ -399,16 +402,7 @@ PG_CLONES PG_NOINLINE static void PG_NM(forward_rows)(const pg_nm *nm, T *y, con
         }
         for (int64_t c = lo; c < hi; c++) {
             const int64_t off = (k * C + c) * len;
-            const T *xs = x + off;
-            T *ys = y + off;
-            const T m = stats[c], a = (T)a1[c], bb = b[c];
-            int64_t j0 = 0;
-#if PG_NM_STREAM
-            if (stream) j0 = stream == 2 ? PG_NM(affine_stream_z)(ys, xs, len, m, a, bb)
-                                         : PG_NM(affine_stream_x)(ys, xs, len, m, a, bb);
-#endif
-            PG_IVDEP
-            for (int64_t j = j0; j < len; j++) ys[j] = (xs[j] - m) * a + bb;
+            PG_NM(affine_segment)(y + off, x + off, len, stats[c], (T)a1[c], b[c], stream);
         }
     }
 #if PG_NM_STREAM
